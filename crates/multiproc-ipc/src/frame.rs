@@ -1,0 +1,211 @@
+//! The frame format, shared with CPython's `multiprocessing.connection`.
+//!
+//! A frame is a header followed by `len` payload bytes:
+//!
+//! | payload length          | header bytes                                     |
+//! |-------------------------|--------------------------------------------------|
+//! | `len <= 0x7fff_ffff`    | `len` as a 4-byte big-endian signed integer        |
+//! | larger                  | `ff ff ff ff` (that is `-1`), then `len` as 8-byte big-endian |
+//!
+//! This is byte-for-byte what CPython 3.11's `Connection._send_bytes` writes, so
+//! `send_bytes`/`recv_bytes` interoperate with Python peers.
+//!
+//! Architecture invariant: only this module knows the header layout.
+
+/// Largest payload announced with the short (4-byte) header.
+pub const SHORT_MAX: u64 = 0x7fff_ffff;
+
+/// Longest possible header.
+pub const MAX_HEADER: usize = 12;
+
+/// Default largest frame a [`Connection`](crate::Connection) accepts: 256 MiB.
+///
+/// Raise it with [`Connection::set_max_frame`](crate::Connection::set_max_frame).
+pub const DEFAULT_MAX_FRAME: u64 = 256 << 20;
+
+/// Writes the header for a payload of `len` bytes into `out`, returning the header length.
+///
+/// ```
+/// let mut h = [0u8; multiproc_ipc::frame::MAX_HEADER];
+/// assert_eq!(multiproc_ipc::frame::encode_header(5, &mut h), 4);
+/// assert_eq!(&h[..4], &[0, 0, 0, 5]);
+/// ```
+pub fn encode_header(len: u64, out: &mut [u8; MAX_HEADER]) -> usize {
+    if len <= SHORT_MAX {
+        // Fits in the 31 positive bits of an i32.
+        out[..4].copy_from_slice(&(len as u32).to_be_bytes());
+        4
+    } else {
+        out[..4].copy_from_slice(&[0xff; 4]);
+        out[4..12].copy_from_slice(&len.to_be_bytes());
+        12
+    }
+}
+
+/// What the first four header bytes say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShortHeader {
+    /// The payload length.
+    Len(u64),
+    /// An 8-byte big-endian length follows.
+    Long,
+    /// A negative length other than -1: not a frame CPython or we would write.
+    Invalid(i32),
+}
+
+/// Interprets the first four header bytes.
+///
+/// ```
+/// use multiproc_ipc::frame::{decode_short, ShortHeader};
+/// assert_eq!(decode_short([0, 0, 1, 0]), ShortHeader::Len(256));
+/// assert_eq!(decode_short([0xff; 4]), ShortHeader::Long);
+/// ```
+pub fn decode_short(b: [u8; 4]) -> ShortHeader {
+    let v = i32::from_be_bytes(b);
+    match v {
+        -1 => ShortHeader::Long,
+        v if v < 0 => ShortHeader::Invalid(v),
+        v => ShortHeader::Len(v as u64),
+    }
+}
+
+/// Splits one complete frame off the front of `buf`.
+///
+/// Returns `Ok(Some((payload, rest)))` for a whole frame, `Ok(None)` when `buf` holds
+/// only part of one, and an error for an invalid or over-limit header. Used by the
+/// fuzz targets and by anyone parsing a captured byte stream.
+///
+/// ```
+/// use multiproc_ipc::frame::split_frame;
+/// let bytes = [0, 0, 0, 2, b'h', b'i', 9];
+/// let (payload, rest) = split_frame(&bytes, 1024).unwrap().unwrap();
+/// assert_eq!(payload, b"hi");
+/// assert_eq!(rest, &[9]);
+/// ```
+pub fn split_frame(buf: &[u8], limit: u64) -> Result<Option<(&[u8], &[u8])>, FrameError> {
+    let Some(short) = buf.get(..4) else {
+        return Ok(None);
+    };
+    let short: [u8; 4] = short.try_into().map_err(|_| FrameError::Invalid(0))?;
+    let (len, hlen) = match decode_short(short) {
+        ShortHeader::Len(n) => (n, 4usize),
+        ShortHeader::Invalid(v) => return Err(FrameError::Invalid(v)),
+        ShortHeader::Long => {
+            let Some(long) = buf.get(4..12) else {
+                return Ok(None);
+            };
+            let long: [u8; 8] = long.try_into().map_err(|_| FrameError::Invalid(-1))?;
+            (u64::from_be_bytes(long), 12)
+        }
+    };
+    if len > limit {
+        return Err(FrameError::TooLarge {
+            announced: len,
+            limit,
+        });
+    }
+    let rest = &buf[hlen..];
+    let Ok(len) = usize::try_from(len) else {
+        return Err(FrameError::TooLarge {
+            announced: len,
+            limit,
+        });
+    };
+    if rest.len() < len {
+        return Ok(None);
+    }
+    Ok(Some(rest.split_at(len)))
+}
+
+/// A header that cannot start a valid frame.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FrameError {
+    /// A negative length other than -1.
+    Invalid(i32),
+    /// The announced length exceeds the limit.
+    TooLarge {
+        /// Bytes announced.
+        announced: u64,
+        /// The limit in force.
+        limit: u64,
+    },
+}
+
+impl std::fmt::Display for FrameError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FrameError::Invalid(v) => write!(f, "invalid frame header (length {v})"),
+            FrameError::TooLarge { announced, limit } => {
+                write!(f, "frame of {announced} bytes exceeds the limit of {limit}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for FrameError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn frame(payload: &[u8]) -> Vec<u8> {
+        let mut h = [0u8; MAX_HEADER];
+        let n = encode_header(payload.len() as u64, &mut h);
+        let mut v = h[..n].to_vec();
+        v.extend_from_slice(payload);
+        v
+    }
+
+    #[test]
+    fn long_header_matches_cpython() {
+        let mut h = [0u8; MAX_HEADER];
+        assert_eq!(encode_header(SHORT_MAX, &mut h), 4);
+        assert_eq!(&h[..4], &[0x7f, 0xff, 0xff, 0xff]);
+        assert_eq!(encode_header(SHORT_MAX + 1, &mut h), 12);
+        assert_eq!(
+            &h[..12],
+            &[0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0, 0x80, 0, 0, 0]
+        );
+    }
+
+    #[test]
+    fn four_gib_header_is_refused_before_allocating() {
+        let bytes = [0xff, 0xff, 0xff, 0xff, 0, 0, 0, 1, 0, 0, 0, 0];
+        assert_eq!(
+            split_frame(&bytes, DEFAULT_MAX_FRAME),
+            Err(FrameError::TooLarge {
+                announced: 1 << 32,
+                limit: DEFAULT_MAX_FRAME
+            })
+        );
+        assert_eq!(
+            split_frame(&[0x80, 0, 0, 0], 10),
+            Err(FrameError::Invalid(i32::MIN))
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn any_bytes_round_trip(payload in proptest::collection::vec(any::<u8>(), 0..4096), tail in proptest::collection::vec(any::<u8>(), 0..16)) {
+            let mut f = frame(&payload);
+            f.extend_from_slice(&tail);
+            let (p, rest) = split_frame(&f, DEFAULT_MAX_FRAME).unwrap().unwrap();
+            prop_assert_eq!(p, &payload[..]);
+            prop_assert_eq!(rest, &tail[..]);
+        }
+
+        #[test]
+        fn any_truncation_is_incomplete(payload in proptest::collection::vec(any::<u8>(), 1..512), cut in 0usize..512) {
+            let f = frame(&payload);
+            let cut = cut % f.len();
+            prop_assert_eq!(split_frame(&f[..cut], DEFAULT_MAX_FRAME).unwrap(), None);
+        }
+
+        #[test]
+        fn arbitrary_input_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..64), limit in 0u64..1000) {
+            let _ = split_frame(&bytes, limit);
+        }
+    }
+}

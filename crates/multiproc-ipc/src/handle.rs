@@ -1,0 +1,319 @@
+//! How values that hold OS handles cross into another process.
+//!
+//! This is multiproc's counterpart of CPython's `reduction.py`. A type that owns a
+//! file descriptor (a [`Connection`](crate::Connection), a [`SharedSegment`](crate::SharedSegment),
+//! and in the crates above a lock, a queue, a proxy…) implements `serde::Serialize` by
+//! calling [`serialize_fd`] for each descriptor it owns and `Deserialize` by calling
+//! [`deserialize_fd`]. The descriptor itself never enters the byte stream: while
+//! [`encode`] (or [`Connection::send`](crate::Connection::send)) runs, a thread-local
+//! *handle table* collects a duplicate of each descriptor and the bytes carry only its
+//! index in that table. The table travels beside the bytes — as `SCM_RIGHTS` ancillary
+//! data over a Unix socket, or inherited across `fork` — and [`decode`] hands each
+//! index back as an [`OwnedFd`] in the receiving process.
+//!
+//! Every duplicate is made with `F_DUPFD_CLOEXEC`, and every received descriptor with
+//! `MSG_CMSG_CLOEXEC`: a handle reaches exactly the processes it was sent to.
+//! Handles that arrive but are not claimed by the decoded value are closed.
+//!
+//! ```
+//! use multiproc_ipc::{encode, decode, Pipe};
+//!
+//! let (a, b) = Pipe::duplex()?;
+//! // Encode a connection end together with some data: the fd travels out of band.
+//! let (bytes, fds) = encode(&(7u32, b))?;
+//! assert_eq!(fds.len(), 1);
+//! let (n, b2): (u32, multiproc_ipc::Connection) = decode(&bytes, fds)?;
+//! assert_eq!(n, 7);
+//! a.send(&"over the passed end")?;
+//! assert_eq!(b2.recv::<String>()?, "over the passed end");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use std::cell::RefCell;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+
+use serde::de::{DeserializeOwned, Deserializer, Error as _};
+use serde::ser::{Error as _, Serializer};
+use serde::{Deserialize, Serialize};
+
+use crate::error::CodecError;
+
+/// Most handles one frame may carry (the kernel's `SCM_MAX_FD`).
+pub const MAX_HANDLES: usize = 253;
+
+thread_local! {
+    static SINK: RefCell<Option<Vec<OwnedFd>>> = const { RefCell::new(None) };
+    static SOURCE: RefCell<Option<Vec<Option<OwnedFd>>>> = const { RefCell::new(None) };
+}
+
+/// Records `fd` in the handle table of the [`encode`] in progress and serializes its index.
+///
+/// Call it from the `Serialize` impl of a type that owns a descriptor. Outside an
+/// `encode`/`Connection::send` it fails with [`CodecError::NoHandleContext`]'s message,
+/// so such a value cannot silently be written to a file or a TCP peer as a number.
+///
+/// ```
+/// use std::os::fd::{AsFd, OwnedFd};
+/// use serde::{Serialize, Serializer, Deserialize, Deserializer};
+///
+/// /// A file descriptor that can be sent to another process.
+/// struct Passable(OwnedFd);
+/// impl Serialize for Passable {
+///     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+///         multiproc_ipc::serialize_fd(self.0.as_fd(), s)
+///     }
+/// }
+/// impl<'de> Deserialize<'de> for Passable {
+///     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+///         multiproc_ipc::deserialize_fd(d).map(Passable)
+///     }
+/// }
+/// let file: OwnedFd = std::fs::File::open("/dev/null")?.into();
+/// let (bytes, fds) = multiproc_ipc::encode(&Passable(file))?;
+/// let back: Passable = multiproc_ipc::decode(&bytes, fds)?;
+/// # let _ = back;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// # Errors
+/// No handle context is active, the frame already carries [`MAX_HANDLES`], or
+/// `fcntl(F_DUPFD_CLOEXEC)` failed.
+pub fn serialize_fd<S: Serializer>(fd: BorrowedFd<'_>, serializer: S) -> Result<S::Ok, S::Error> {
+    let index = SINK.with(|sink| {
+        let mut sink = sink.borrow_mut();
+        let Some(table) = sink.as_mut() else {
+            return Err(CodecError::NoHandleContext);
+        };
+        if table.len() >= MAX_HANDLES {
+            return Err(CodecError::TooManyHandles(table.len() + 1));
+        }
+        let dup = fd.try_clone_to_owned().map_err(CodecError::Io)?;
+        table.push(dup);
+        Ok((table.len() - 1) as u32)
+    });
+    match index {
+        Ok(i) => HandleIndex(i).serialize(serializer),
+        Err(e) => {
+            note_custom_error(&e);
+            Err(S::Error::custom(e))
+        }
+    }
+}
+
+/// Takes the descriptor whose index is next in the input out of the handle table of the
+/// [`decode`] in progress. The counterpart of [`serialize_fd`].
+///
+/// # Errors
+/// No handle context is active, the index is out of range, or the handle was claimed
+/// already.
+pub fn deserialize_fd<'de, D: Deserializer<'de>>(deserializer: D) -> Result<OwnedFd, D::Error> {
+    let HandleIndex(index) = HandleIndex::deserialize(deserializer)?;
+    SOURCE.with(|source| {
+        let mut source = source.borrow_mut();
+        let fail = |e: CodecError| {
+            note_custom_error(&e);
+            D::Error::custom(e)
+        };
+        let Some(table) = source.as_mut() else {
+            return Err(fail(CodecError::NoHandleContext));
+        };
+        let available = table.len();
+        table
+            .get_mut(index as usize)
+            .and_then(Option::take)
+            .ok_or_else(|| fail(CodecError::MissingHandle { index, available }))
+    })
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename = "multiproc::Handle")]
+struct HandleIndex(u32);
+
+/// Restores the previous sink even if serialization panics.
+struct SinkScope(Option<Vec<OwnedFd>>);
+
+impl SinkScope {
+    fn enter() -> Self {
+        SinkScope(SINK.with(|s| s.borrow_mut().replace(Vec::new())))
+    }
+    fn finish(mut self) -> Vec<OwnedFd> {
+        let prev = self.0.take();
+        SINK.with(|s| std::mem::replace(&mut *s.borrow_mut(), prev))
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for SinkScope {
+    fn drop(&mut self) {
+        let prev = self.0.take();
+        SINK.with(|s| *s.borrow_mut() = prev);
+    }
+}
+
+struct SourceScope(Option<Vec<Option<OwnedFd>>>);
+
+impl SourceScope {
+    fn enter(fds: Vec<OwnedFd>) -> Self {
+        let table = fds.into_iter().map(Some).collect();
+        SourceScope(SOURCE.with(|s| s.borrow_mut().replace(table)))
+    }
+}
+
+impl Drop for SourceScope {
+    fn drop(&mut self) {
+        // Unclaimed handles are dropped (closed) here.
+        let prev = self.0.take();
+        SOURCE.with(|s| *s.borrow_mut() = prev);
+    }
+}
+
+/// Serializes `value` with postcard into `out` (appending), collecting the handles it
+/// holds. The bytes carry data only; the returned descriptors must travel beside them.
+///
+/// # Errors
+/// See [`CodecError`].
+pub fn encode_into<T: Serialize + ?Sized>(
+    value: &T,
+    out: &mut Vec<u8>,
+) -> Result<Vec<OwnedFd>, CodecError> {
+    let scope = SinkScope::enter();
+    let bytes = std::mem::take(out);
+    match postcard::to_extend(value, bytes) {
+        Ok(bytes) => {
+            *out = bytes;
+            Ok(scope.finish())
+        }
+        Err(e) => Err(unwrap_custom(e)),
+    }
+}
+
+/// Serializes `value` to postcard bytes plus the handles it holds.
+///
+/// # Errors
+/// See [`CodecError`].
+pub fn encode<T: Serialize + ?Sized>(value: &T) -> Result<(Vec<u8>, Vec<OwnedFd>), CodecError> {
+    let mut out = Vec::new();
+    let fds = encode_into(value, &mut out)?;
+    Ok((out, fds))
+}
+
+/// Deserializes a value from postcard bytes and the handles that travelled with them.
+/// All of `bytes` must be consumed; handles the value does not claim are closed.
+///
+/// # Errors
+/// Invalid bytes, trailing bytes, or a handle index with no handle.
+pub fn decode<T: DeserializeOwned>(bytes: &[u8], fds: Vec<OwnedFd>) -> Result<T, CodecError> {
+    let _scope = SourceScope::enter(fds);
+    match postcard::take_from_bytes::<T>(bytes) {
+        Ok((v, [])) => Ok(v),
+        Ok((_, rest)) => Err(CodecError::TrailingBytes(rest.len())),
+        Err(e) => Err(unwrap_custom(e)),
+    }
+}
+
+/// postcard folds custom errors into `SerdeSerCustom`/`SerdeDeCustom` without text;
+/// recover ours from the thread-local where `custom` left it when we can.
+fn unwrap_custom(e: postcard::Error) -> CodecError {
+    LAST_CUSTOM
+        .with(|c| c.borrow_mut().take())
+        .map_or(CodecError::Postcard(e), CodecError::Custom)
+}
+
+thread_local! {
+    static LAST_CUSTOM: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
+/// Remembers the text of a custom serde error so that it survives postcard's error
+/// type, which keeps no message. Called by [`serialize_fd`]/[`deserialize_fd`] through
+/// `serde::ser::Error::custom`; exposed for crates above that raise their own.
+pub fn note_custom_error(msg: impl std::fmt::Display) {
+    LAST_CUSTOM.with(|c| *c.borrow_mut() = Some(msg.to_string()));
+}
+
+/// A descriptor that serializes through the handle table: the building block for
+/// passable types. It is an [`OwnedFd`] that can be sent.
+///
+/// ```
+/// use multiproc_ipc::PassFd;
+/// let f: std::os::fd::OwnedFd = std::fs::File::open("/dev/null")?.into();
+/// let (bytes, fds) = multiproc_ipc::encode(&PassFd::from(f))?;
+/// let back: PassFd = multiproc_ipc::decode(&bytes, fds)?;
+/// let _fd: std::os::fd::OwnedFd = back.into();
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug)]
+pub struct PassFd(OwnedFd);
+
+impl From<OwnedFd> for PassFd {
+    fn from(fd: OwnedFd) -> Self {
+        PassFd(fd)
+    }
+}
+
+impl From<PassFd> for OwnedFd {
+    fn from(fd: PassFd) -> Self {
+        fd.0
+    }
+}
+
+impl AsFd for PassFd {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.0.as_fd()
+    }
+}
+
+impl Serialize for PassFd {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        serialize_fd(self.0.as_fd(), s)
+    }
+}
+
+impl<'de> Deserialize<'de> for PassFd {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        deserialize_fd(d).map(PassFd)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn handle_outside_context_is_an_error() {
+        let f: OwnedFd = std::fs::File::open("/dev/null").unwrap().into();
+        let err = postcard::to_stdvec(&PassFd(f)).unwrap_err();
+        assert!(matches!(err, postcard::Error::SerdeSerCustom));
+    }
+
+    #[test]
+    fn missing_handle_is_an_error() {
+        let f: OwnedFd = std::fs::File::open("/dev/null").unwrap().into();
+        let (bytes, _fds) = encode(&PassFd(f)).unwrap();
+        let err = decode::<PassFd>(&bytes, Vec::new()).unwrap_err();
+        assert!(
+            matches!(err, CodecError::Custom(ref s) if s.contains("handle 0")),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn trailing_bytes_are_an_error() {
+        let (mut bytes, fds) = encode(&5u8).unwrap();
+        bytes.push(0);
+        assert!(matches!(
+            decode::<u8>(&bytes, fds),
+            Err(CodecError::TrailingBytes(1))
+        ));
+    }
+}
+
+/// Serializes a borrowed descriptor through the handle table (for `Serialize` impls
+/// that hold an `OwnedFd` but want tuple-style encoding).
+#[derive(Debug, Clone, Copy)]
+pub struct PassFdRef<'a>(pub BorrowedFd<'a>);
+
+impl Serialize for PassFdRef<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        serialize_fd(self.0, s)
+    }
+}

@@ -1,0 +1,225 @@
+//! The operating-system calls of `multiproc-ipc`, all through rustix's safe API.
+//!
+//! Linux is the supported platform; the names here are what the rest of the crate
+//! uses, so a port adds a sibling module rather than `cfg`s elsewhere.
+
+use std::io::{self, IoSlice, IoSliceMut};
+use std::mem::MaybeUninit;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::time::{Duration, Instant};
+
+use rustix::event::{PollFd, PollFlags, poll};
+use rustix::io::Errno;
+use rustix::net::{
+    AddressFamily, RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags, SendAncillaryBuffer,
+    SendAncillaryMessage, SendFlags, SocketFlags, SocketType, recvmsg, sendmsg, socketpair,
+};
+
+use crate::handle::MAX_HANDLES;
+
+/// A connected pair of `AF_UNIX` stream sockets, both `CLOEXEC`.
+pub(crate) fn unix_pair() -> io::Result<(OwnedFd, OwnedFd)> {
+    Ok(socketpair(
+        AddressFamily::UNIX,
+        SocketType::STREAM,
+        SocketFlags::CLOEXEC,
+        None,
+    )?)
+}
+
+/// A one-way pipe `(read, write)`, both `CLOEXEC`.
+pub(crate) fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
+    Ok(rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)?)
+}
+
+/// Writes all of `bufs` with `sendmsg(MSG_NOSIGNAL)`, attaching `fds` to the first byte.
+pub(crate) fn send_all(
+    fd: BorrowedFd<'_>,
+    bufs: &[&[u8]],
+    fds: &[BorrowedFd<'_>],
+) -> io::Result<()> {
+    let mut space = [MaybeUninit::<u8>::uninit(); rustix::cmsg_space!(ScmRights(MAX_HANDLES))];
+    let mut first = true;
+    let mut skip = 0usize;
+    let total: usize = bufs.iter().map(|b| b.len()).sum();
+    while skip < total || (first && !fds.is_empty()) {
+        let slices = remaining(bufs, skip);
+        let n = if first && !fds.is_empty() {
+            let mut anc = SendAncillaryBuffer::new(&mut space);
+            if !anc.push(SendAncillaryMessage::ScmRights(fds)) {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "too many handles",
+                ));
+            }
+            retry(|| sendmsg(fd, &slices, &mut anc, SendFlags::NOSIGNAL))?
+        } else {
+            retry(|| {
+                sendmsg(
+                    fd,
+                    &slices,
+                    &mut SendAncillaryBuffer::default(),
+                    SendFlags::NOSIGNAL,
+                )
+            })?
+        };
+        first = false;
+        skip += n;
+        if n == 0 && total > 0 {
+            return Err(io::ErrorKind::WriteZero.into());
+        }
+    }
+    Ok(())
+}
+
+/// Plain `write` loop for pipes (which reject `sendmsg`).
+pub(crate) fn write_all(fd: BorrowedFd<'_>, bufs: &[&[u8]]) -> io::Result<()> {
+    let total: usize = bufs.iter().map(|b| b.len()).sum();
+    let mut skip = 0;
+    while skip < total {
+        let slices = remaining(bufs, skip);
+        let n = retry(|| rustix::io::writev(fd, &slices))?;
+        if n == 0 {
+            return Err(io::ErrorKind::WriteZero.into());
+        }
+        skip += n;
+    }
+    Ok(())
+}
+
+fn remaining<'a>(bufs: &[&'a [u8]], mut skip: usize) -> Vec<IoSlice<'a>> {
+    let mut out = Vec::with_capacity(bufs.len());
+    for b in bufs {
+        if skip >= b.len() {
+            skip -= b.len();
+            continue;
+        }
+        out.push(IoSlice::new(&b[skip..]));
+        skip = 0;
+    }
+    out
+}
+
+fn retry<T>(mut f: impl FnMut() -> Result<T, Errno>) -> io::Result<T> {
+    loop {
+        match f() {
+            Err(Errno::INTR) => continue,
+            r => return r.map_err(io::Error::from),
+        }
+    }
+}
+
+/// Result of filling a buffer.
+pub(crate) enum Fill {
+    /// The buffer is full.
+    Full,
+    /// End of file after this many bytes.
+    Eof(usize),
+}
+
+/// Reads exactly `buf.len()` bytes (or until EOF) with `recvmsg(MSG_CMSG_CLOEXEC)`,
+/// appending any descriptors that arrive to `fds`. `deadline` bounds each wait.
+pub(crate) fn recv_exact(
+    fd: BorrowedFd<'_>,
+    buf: &mut [u8],
+    fds: &mut Vec<OwnedFd>,
+    sock: bool,
+    deadline: Option<Instant>,
+) -> io::Result<Fill> {
+    let mut got = 0;
+    while got < buf.len() {
+        if let Some(d) = deadline {
+            if !wait_readable(fd, Some(d.saturating_duration_since(Instant::now())))? {
+                return Err(io::ErrorKind::TimedOut.into());
+            }
+        }
+        let n = if sock {
+            let mut space =
+                [MaybeUninit::<u8>::uninit(); rustix::cmsg_space!(ScmRights(MAX_HANDLES))];
+            let mut anc = RecvAncillaryBuffer::new(&mut space);
+            let mut iov = [IoSliceMut::new(&mut buf[got..])];
+            let r = retry(|| recvmsg(fd, &mut iov, &mut anc, RecvFlags::CMSG_CLOEXEC))?;
+            for msg in anc.drain() {
+                if let RecvAncillaryMessage::ScmRights(rights) = msg {
+                    fds.extend(rights);
+                }
+            }
+            if r.flags.contains(rustix::net::ReturnFlags::CTRUNC) {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    "ancillary data truncated: peer sent too many handles",
+                ));
+            }
+            r.bytes
+        } else {
+            retry(|| rustix::io::read(fd, &mut buf[got..]))?
+        };
+        if n == 0 {
+            return Ok(Fill::Eof(got));
+        }
+        got += n;
+    }
+    Ok(Fill::Full)
+}
+
+/// `poll(POLLIN)` on one descriptor. `None` waits forever. Returns whether it is
+/// readable (or hung up, which a read then reports as EOF).
+pub(crate) fn wait_readable(fd: BorrowedFd<'_>, timeout: Option<Duration>) -> io::Result<bool> {
+    let mut fds = [PollFd::new(&fd, PollFlags::IN)];
+    poll_many(&mut fds, timeout).map(|n| n > 0)
+}
+
+/// `poll` on many descriptors, retrying on `EINTR` with the remaining time.
+pub(crate) fn poll_many(fds: &mut [PollFd<'_>], timeout: Option<Duration>) -> io::Result<usize> {
+    let deadline = timeout.map(|t| Instant::now() + t);
+    loop {
+        let ts = match deadline {
+            None => None,
+            Some(d) => {
+                let left = d.saturating_duration_since(Instant::now());
+                Some(rustix::time::Timespec {
+                    tv_sec: left.as_secs().min(i64::MAX as u64) as i64,
+                    tv_nsec: i64::from(left.subsec_nanos()),
+                })
+            }
+        };
+        match poll(fds, ts.as_ref()) {
+            Err(Errno::INTR) => continue,
+            r => return r.map_err(io::Error::from),
+        }
+    }
+}
+
+/// Whether `fd` is a socket (pipes do not take `sendmsg`).
+pub(crate) fn is_socket(fd: BorrowedFd<'_>) -> bool {
+    rustix::fs::fstat(fd)
+        .map(|st| rustix::fs::FileType::from_raw_mode(st.st_mode) == rustix::fs::FileType::Socket)
+        .unwrap_or(false)
+}
+
+/// Whether the socket is `AF_UNIX` (only those carry handles).
+pub(crate) fn is_unix_socket(fd: BorrowedFd<'_>) -> bool {
+    matches!(
+        rustix::net::sockopt::socket_domain(fd),
+        Ok(d) if d == AddressFamily::UNIX
+    )
+}
+
+/// Anonymous memory file (`memfd_create(MFD_CLOEXEC)`) of `len` bytes.
+pub(crate) fn memfd(name: &str, len: u64) -> io::Result<OwnedFd> {
+    let fd = rustix::fs::memfd_create(name, rustix::fs::MemfdFlags::CLOEXEC)?;
+    rustix::fs::ftruncate(&fd, len)?;
+    Ok(fd)
+}
+
+/// Size of a regular or memory file.
+pub(crate) fn file_len(fd: impl AsFd) -> io::Result<u64> {
+    let st = rustix::fs::fstat(fd)?;
+    if rustix::fs::FileType::from_raw_mode(st.st_mode) != rustix::fs::FileType::RegularFile {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not a memory file",
+        ));
+    }
+    Ok(st.st_size as u64)
+}

