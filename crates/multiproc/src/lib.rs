@@ -12,3 +12,8 @@
 
 pub use multiproc_ipc as ipc;
 pub use multiproc_ipc::{Connection, Pipe, SharedSegment};
+
+/// The README's example, compiled and run as a doctest so it cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeDoctests;
