@@ -27,17 +27,25 @@
 #![doc(test(attr(deny(warnings))))]
 #![forbid(unsafe_code)]
 
+pub mod auth;
 pub mod error;
 pub mod frame;
 pub mod handle;
 
 mod connection;
+mod listener;
 mod segment;
 mod sys;
+mod wait;
 
-pub use connection::{Connection, Pipe, Transport};
+pub use auth::AuthError;
+pub use connection::{Connection, DEFAULT_SPIN, Pipe, Transport};
 pub use error::{CodecError, RecvError, SegmentError, SendError};
 pub use handle::{
     MAX_HANDLES, PassFd, PassFdRef, decode, deserialize_fd, encode, encode_into, serialize_fd,
 };
+pub use listener::{
+    Address, Client, ClientBuilder, ClientError, Listener, ListenerBuilder, ListenerError,
+};
 pub use segment::SharedSegment;
+pub use wait::{wait, wait_indices};

@@ -223,3 +223,38 @@ pub(crate) fn file_len(fd: impl AsFd) -> io::Result<u64> {
     }
     Ok(st.st_size as u64)
 }
+
+/// One `read(2)` (retrying `EINTR`) into `buf`; 0 means end of file.
+pub(crate) fn read_some(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<usize> {
+    retry(|| rustix::io::read(fd, &mut *buf))
+}
+
+/// Writes all of `bufs` to a socket (`sendmsg(MSG_NOSIGNAL)`) or, failing that, a pipe.
+pub(crate) fn send_or_write_all(fd: BorrowedFd<'_>, bufs: &[&[u8]]) -> io::Result<()> {
+    if is_socket(fd) {
+        send_all(fd, bufs, &[])
+    } else {
+        write_all(fd, bufs)
+    }
+}
+
+/// Raises the socket's send buffer (used before large frames; the kernel caps the value
+/// at `net.core.wmem_max`). Errors are ignored: this is only a speed-up.
+pub(crate) fn grow_send_buffer(fd: BorrowedFd<'_>, size: usize) {
+    let _ = rustix::net::sockopt::set_socket_send_buffer_size(fd, size);
+}
+
+/// Raises the socket's receive buffer; errors ignored as for [`grow_send_buffer`].
+pub(crate) fn grow_recv_buffer(fd: BorrowedFd<'_>, size: usize) {
+    let _ = rustix::net::sockopt::set_socket_recv_buffer_size(fd, size);
+}
+
+/// Raises a pipe's capacity towards `size` (capped by `/proc/sys/fs/pipe-max-size`,
+/// 1 MiB by default). Errors are ignored: this is only a speed-up.
+pub(crate) fn grow_pipe(fd: BorrowedFd<'_>, size: usize) {
+    let max = std::fs::read_to_string("/proc/sys/fs/pipe-max-size")
+        .ok()
+        .and_then(|s| s.trim().parse::<usize>().ok())
+        .unwrap_or(1 << 20);
+    let _ = rustix::pipe::fcntl_setpipe_size(fd, size.min(max));
+}

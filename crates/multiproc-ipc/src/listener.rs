@@ -1,0 +1,798 @@
+//! [`Listener`] and [`Client`]: connections by address, with CPython's authkey handshake.
+
+use std::fmt;
+use std::io;
+use std::net::SocketAddr;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use rustix::event::{PollFd, PollFlags};
+use rustix::io::Errno;
+use rustix::net::{AddressFamily, SocketAddrAny, SocketAddrUnix, SocketFlags, SocketType};
+
+use crate::auth::{self, AuthError, Handshake, HandshakeConfig, Role, Status};
+use crate::connection::{Connection, Transport};
+use crate::sys;
+
+/// Where a [`Listener`] listens and a [`Client`] connects (CPython's `address` with its
+/// `family` made explicit).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Address {
+    /// A Unix-domain socket at a filesystem path (`AF_UNIX`). The listener creates the
+    /// socket file with mode `0o600` and removes it when dropped.
+    Unix(PathBuf),
+    /// A Linux abstract Unix socket name (no file; CPython spells it `'\0name'`).
+    /// Anyone on the machine may connect: use an authkey.
+    Abstract(Vec<u8>),
+    /// A TCP address (`AF_INET`/`AF_INET6`). Port 0 picks a free port; read it back with
+    /// [`Listener::address`].
+    Tcp(SocketAddr),
+}
+
+impl Address {
+    /// `Address::Unix(path)`.
+    pub fn unix(path: impl Into<PathBuf>) -> Self {
+        Address::Unix(path.into())
+    }
+
+    /// Whether connections to this address are TCP.
+    pub fn is_tcp(&self) -> bool {
+        matches!(self, Address::Tcp(_))
+    }
+
+    fn family(&self) -> AddressFamily {
+        match self {
+            Address::Unix(_) | Address::Abstract(_) => AddressFamily::UNIX,
+            Address::Tcp(SocketAddr::V4(_)) => AddressFamily::INET,
+            Address::Tcp(SocketAddr::V6(_)) => AddressFamily::INET6,
+        }
+    }
+
+    fn to_any(&self) -> io::Result<SocketAddrAny> {
+        Ok(match self {
+            Address::Unix(p) => SocketAddrUnix::new(p.as_path())?.into(),
+            Address::Abstract(n) => SocketAddrUnix::new_abstract_name(n)?.into(),
+            Address::Tcp(a) => (*a).into(),
+        })
+    }
+
+    fn from_any(a: &SocketAddrAny) -> Option<Address> {
+        if a.address_family() == AddressFamily::UNIX {
+            let u = SocketAddrUnix::try_from(a.clone()).ok()?;
+            if let Some(p) = u.path_bytes() {
+                use std::os::unix::ffi::OsStrExt;
+                return Some(Address::Unix(PathBuf::from(std::ffi::OsStr::from_bytes(p))));
+            }
+            return u.abstract_name().map(|n| Address::Abstract(n.to_vec()));
+        }
+        SocketAddr::try_from(a.clone()).ok().map(Address::Tcp)
+    }
+}
+
+impl fmt::Display for Address {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Address::Unix(p) => write!(f, "unix:{}", p.display()),
+            Address::Abstract(n) => write!(f, "unix-abstract:{}", n.escape_ascii()),
+            Address::Tcp(a) => write!(f, "tcp:{a}"),
+        }
+    }
+}
+
+impl From<SocketAddr> for Address {
+    fn from(a: SocketAddr) -> Self {
+        Address::Tcp(a)
+    }
+}
+
+impl From<PathBuf> for Address {
+    fn from(p: PathBuf) -> Self {
+        Address::Unix(p)
+    }
+}
+
+impl From<&Path> for Address {
+    fn from(p: &Path) -> Self {
+        Address::Unix(p.to_path_buf())
+    }
+}
+
+/// Why a [`Listener`] could not be made or could not accept.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum ListenerError {
+    /// `bind`/`listen` failed (address in use, permission, path too long…).
+    Bind {
+        /// The address asked for.
+        address: Address,
+        /// What the OS said.
+        source: io::Error,
+    },
+    /// A TCP listener without an authkey was asked for without
+    /// [`ListenerBuilder::allow_unauthenticated_tcp`]: anyone who can reach the port
+    /// could then talk to this process.
+    UnauthenticatedTcp,
+    /// One incoming connection failed its handshake (wrong key, garbage, silence past the
+    /// handshake timeout) and was closed. The listener is unaffected: accept again.
+    Handshake {
+        /// The peer's address, when it has one (TCP).
+        peer: Option<Address>,
+        /// Why.
+        source: AuthError,
+    },
+    /// No connection completed before the deadline of [`Listener::accept_timeout`].
+    Timeout,
+    /// `accept`/`poll` failed.
+    Io(io::Error),
+}
+
+impl ListenerError {
+    /// Whether this error concerns one incoming peer only, the listener staying usable.
+    pub fn is_per_connection(&self) -> bool {
+        matches!(self, ListenerError::Handshake { .. })
+    }
+}
+
+impl fmt::Display for ListenerError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ListenerError::Bind { address, .. } => write!(f, "cannot listen on {address}"),
+            ListenerError::UnauthenticatedTcp => {
+                f.write_str("a tcp listener needs an authkey (or allow_unauthenticated_tcp(true))")
+            }
+            ListenerError::Handshake { peer: Some(p), .. } => {
+                write!(f, "handshake with {p} failed")
+            }
+            ListenerError::Handshake { peer: None, .. } => f.write_str("handshake failed"),
+            ListenerError::Timeout => f.write_str("timed out waiting for a connection"),
+            ListenerError::Io(_) => f.write_str("accepting a connection failed"),
+        }
+    }
+}
+
+impl std::error::Error for ListenerError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ListenerError::Bind { source, .. } | ListenerError::Io(source) => Some(source),
+            ListenerError::Handshake { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
+
+impl From<io::Error> for ListenerError {
+    fn from(e: io::Error) -> Self {
+        ListenerError::Io(e)
+    }
+}
+
+/// Why a [`Client`] could not connect.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum ClientError {
+    /// `connect` failed (nobody listening, refused, unreachable…).
+    Connect {
+        /// The address.
+        address: Address,
+        /// What the OS said.
+        source: io::Error,
+    },
+    /// TCP without an authkey was asked for without
+    /// [`ClientBuilder::allow_unauthenticated_tcp`].
+    UnauthenticatedTcp,
+    /// The authkey handshake failed.
+    Handshake(AuthError),
+    /// Connecting (or the handshake) did not finish in time.
+    Timeout,
+}
+
+impl fmt::Display for ClientError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ClientError::Connect { address, .. } => write!(f, "cannot connect to {address}"),
+            ClientError::UnauthenticatedTcp => {
+                f.write_str("a tcp client needs an authkey (or allow_unauthenticated_tcp(true))")
+            }
+            ClientError::Handshake(_) => f.write_str("authkey handshake failed"),
+            ClientError::Timeout => f.write_str("timed out connecting"),
+        }
+    }
+}
+
+impl std::error::Error for ClientError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ClientError::Connect { source, .. } => Some(source),
+            ClientError::Handshake(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+/// Most handshakes a listener runs at once; beyond that, new connections wait in the
+/// kernel's backlog.
+const MAX_PENDING: usize = 64;
+
+/// Options for a [`Listener`]; made by [`Listener::builder`].
+#[derive(Clone)]
+pub struct ListenerBuilder {
+    address: Address,
+    authkey: Option<Vec<u8>>,
+    backlog: i32,
+    handshake: HandshakeConfig,
+    allow_unauthenticated_tcp: bool,
+}
+
+impl fmt::Debug for ListenerBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ListenerBuilder")
+            .field("address", &self.address)
+            .field("authkey", &self.authkey.as_ref().map(|_| "<secret>"))
+            .field("backlog", &self.backlog)
+            .field("handshake", &self.handshake)
+            .field("allow_unauthenticated_tcp", &self.allow_unauthenticated_tcp)
+            .finish()
+    }
+}
+
+impl ListenerBuilder {
+    /// Requires peers to prove they hold `authkey` (CPython's handshake). `b""` is a
+    /// real, empty key.
+    #[must_use]
+    pub fn authkey(mut self, authkey: &[u8]) -> Self {
+        self.authkey = Some(authkey.to_vec());
+        self
+    }
+
+    /// The `listen(2)` backlog (default 128; CPython's default is 1).
+    #[must_use]
+    pub fn backlog(mut self, backlog: i32) -> Self {
+        self.backlog = backlog;
+        self
+    }
+
+    /// Bound on each incoming handshake (default 10 s). A peer silent for longer is
+    /// dropped; other peers are served meanwhile.
+    #[must_use]
+    pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
+        self.handshake.timeout = timeout;
+        self
+    }
+
+    /// Whether to accept a raw HMAC-MD5 response (Python ≤ 3.11 clients; default `true`).
+    #[must_use]
+    pub fn accept_legacy_md5(mut self, accept: bool) -> Self {
+        self.handshake.accept_legacy_md5 = accept;
+        self
+    }
+
+    /// Allows a TCP listener without an authkey (default `false`: refused with
+    /// [`ListenerError::UnauthenticatedTcp`]).
+    #[must_use]
+    pub fn allow_unauthenticated_tcp(mut self, allow: bool) -> Self {
+        self.allow_unauthenticated_tcp = allow;
+        self
+    }
+
+    /// Creates the socket, binds and listens.
+    ///
+    /// # Errors
+    /// [`ListenerError::UnauthenticatedTcp`], or [`ListenerError::Bind`] when
+    /// `socket`/`bind`/`listen` fails (an existing socket file gives `AddrInUse`).
+    pub fn bind(self) -> Result<Listener, ListenerError> {
+        if self.address.is_tcp() && self.authkey.is_none() && !self.allow_unauthenticated_tcp {
+            return Err(ListenerError::UnauthenticatedTcp);
+        }
+        let bind_err = |source: io::Error| ListenerError::Bind {
+            address: self.address.clone(),
+            source,
+        };
+        let fd = rustix::net::socket_with(
+            self.address.family(),
+            SocketType::STREAM,
+            SocketFlags::CLOEXEC | SocketFlags::NONBLOCK,
+            None,
+        )
+        .map_err(|e| bind_err(e.into()))?;
+        if self.address.is_tcp() {
+            rustix::net::sockopt::set_socket_reuseaddr(&fd, true)
+                .map_err(|e| bind_err(e.into()))?;
+        }
+        let any = self.address.to_any().map_err(bind_err)?;
+        rustix::net::bind(&fd, &any).map_err(|e| bind_err(e.into()))?;
+        let unlink = match &self.address {
+            Address::Unix(p) => Some(p.clone()),
+            _ => None,
+        };
+        // From here on the socket file exists: remove it on every failure path.
+        let guard = UnlinkGuard(unlink);
+        if let Some(p) = &guard.0 {
+            // Before listen(): nobody can connect yet, so there is no window where the
+            // file is reachable with looser permissions.
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o600))
+                .map_err(bind_err)?;
+        }
+        rustix::net::listen(&fd, self.backlog).map_err(|e| bind_err(e.into()))?;
+        let address = match rustix::net::getsockname(&fd)
+            .ok()
+            .and_then(|a| Address::from_any(&a))
+        {
+            Some(Address::Tcp(a)) => Address::Tcp(a),
+            _ => self.address.clone(),
+        };
+        tracing::debug!(%address, auth = self.authkey.is_some(), "multiproc-ipc: listening");
+        Ok(Listener {
+            fd,
+            address,
+            authkey: self.authkey,
+            handshake: self.handshake,
+            state: Mutex::new(State::default()),
+            unlink: guard,
+        })
+    }
+}
+
+struct UnlinkGuard(Option<PathBuf>);
+
+impl Drop for UnlinkGuard {
+    fn drop(&mut self) {
+        if let Some(p) = self.0.take() {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
+struct Pending {
+    fd: OwnedFd,
+    peer: Option<Address>,
+    hs: Handshake,
+    deadline: Instant,
+}
+
+#[derive(Default)]
+struct State {
+    pending: Vec<Pending>,
+    last_accepted: Option<Address>,
+}
+
+/// A socket that accepts connections (CPython's `multiprocessing.connection.Listener`).
+///
+/// With an authkey, every incoming connection must pass CPython's mutual challenge/response
+/// handshake (see [`crate::auth`]) before [`accept`](Self::accept) returns it. Handshakes
+/// run concurrently inside `accept`: a peer that stalls or sends garbage delays nobody,
+/// and is dropped at the handshake timeout. A failed handshake is reported as
+/// [`ListenerError::Handshake`] (as CPython raises `AuthenticationError` from `accept`);
+/// the listener stays usable.
+///
+/// All sockets are `CLOEXEC`. A Unix-socket file is created `0o600` and removed on drop.
+///
+/// ```
+/// use multiproc_ipc::{Address, Client, Listener};
+/// let dir = std::env::temp_dir().join(format!("mp-doc-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir)?;
+/// let addr = Address::unix(dir.join("sock"));
+/// let listener = Listener::bind(addr.clone(), Some(b"secret"))?;
+/// let t = std::thread::spawn(move || -> Result<String, Box<dyn std::error::Error + Send + Sync>> {
+///     let conn = Client::connect(&addr, Some(b"secret"))?;
+///     conn.send(&"hello")?;
+///     Ok(conn.recv::<String>()?)
+/// });
+/// let conn = listener.accept()?;
+/// let got: String = conn.recv()?;
+/// conn.send(&got.to_uppercase())?;
+/// assert_eq!(t.join().expect("client thread").map_err(|e| e.to_string())?, "HELLO");
+/// drop(listener); // removes the socket file
+/// std::fs::remove_dir(&dir)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct Listener {
+    fd: OwnedFd,
+    address: Address,
+    authkey: Option<Vec<u8>>,
+    handshake: HandshakeConfig,
+    state: Mutex<State>,
+    unlink: UnlinkGuard,
+}
+
+impl fmt::Debug for Listener {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Listener")
+            .field("fd", &self.fd.as_raw_fd())
+            .field("address", &self.address)
+            .field("authenticated", &self.authkey.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+fn lock(m: &Mutex<State>) -> MutexGuard<'_, State> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl Listener {
+    /// Starts configuring a listener on `address`.
+    pub fn builder(address: impl Into<Address>) -> ListenerBuilder {
+        ListenerBuilder {
+            address: address.into(),
+            authkey: None,
+            backlog: 128,
+            handshake: HandshakeConfig::default(),
+            allow_unauthenticated_tcp: false,
+        }
+    }
+
+    /// `Listener(address, authkey=authkey)`: binds with default options.
+    ///
+    /// # Errors
+    /// As [`ListenerBuilder::bind`].
+    pub fn bind(
+        address: impl Into<Address>,
+        authkey: Option<&[u8]>,
+    ) -> Result<Self, ListenerError> {
+        let mut b = Self::builder(address);
+        if let Some(k) = authkey {
+            b = b.authkey(k);
+        }
+        b.bind()
+    }
+
+    /// The address bound (with the real port when port 0 was asked for).
+    pub fn address(&self) -> &Address {
+        &self.address
+    }
+
+    /// The address of the last peer accepted, when it has one (TCP peers do; Unix-socket
+    /// clients usually are unnamed). CPython's `last_accepted`.
+    pub fn last_accepted(&self) -> Option<Address> {
+        lock(&self.state).last_accepted.clone()
+    }
+
+    /// Waits for the next connection and returns it once its handshake (if any) passed.
+    ///
+    /// # Errors
+    /// [`ListenerError::Handshake`] for a peer that failed (accept again),
+    /// [`ListenerError::Io`] if `accept`/`poll` failed.
+    pub fn accept(&self) -> Result<Connection, ListenerError> {
+        self.accept_deadline(None)
+    }
+
+    /// [`accept`](Self::accept), giving up with [`ListenerError::Timeout`] after `timeout`.
+    ///
+    /// # Errors
+    /// As [`accept`](Self::accept), plus [`ListenerError::Timeout`].
+    pub fn accept_timeout(&self, timeout: Duration) -> Result<Connection, ListenerError> {
+        self.accept_deadline(Some(Instant::now() + timeout))
+    }
+
+    /// Closes the listener (also done by dropping it); pending handshakes are abandoned.
+    pub fn close(self) {}
+
+    fn accept_deadline(&self, deadline: Option<Instant>) -> Result<Connection, ListenerError> {
+        let mut st = lock(&self.state);
+        loop {
+            let now = Instant::now();
+            // Expire stalled handshakes first.
+            if let Some(i) = st.pending.iter().position(|p| p.deadline <= now) {
+                let p = st.pending.swap_remove(i);
+                tracing::debug!(peer = ?p.peer, "multiproc-ipc: handshake timed out");
+                return Err(ListenerError::Handshake {
+                    peer: p.peer,
+                    source: AuthError::Timeout,
+                });
+            }
+            let mut wake = deadline;
+            for p in &st.pending {
+                wake = Some(wake.map_or(p.deadline, |w| w.min(p.deadline)));
+            }
+            if let Some(d) = deadline {
+                if d <= now {
+                    return Err(ListenerError::Timeout);
+                }
+            }
+            let listening = st.pending.len() < MAX_PENDING;
+            let mut polls: Vec<PollFd<'_>> = Vec::with_capacity(st.pending.len() + 1);
+            for p in &st.pending {
+                polls.push(PollFd::new(&p.fd, PollFlags::IN));
+            }
+            if listening {
+                polls.push(PollFd::new(&self.fd, PollFlags::IN));
+            }
+            let n = sys::poll_many(&mut polls, wake.map(|w| w.saturating_duration_since(now)))?;
+            if n == 0 {
+                continue;
+            }
+            let ready: Vec<bool> = polls.iter().map(|p| !p.revents().is_empty()).collect();
+            drop(polls);
+            // Advance handshakes that have input.
+            for i in (0..st.pending.len()).rev() {
+                if !ready[i] {
+                    continue;
+                }
+                match step(&mut st.pending[i]) {
+                    Ok(false) => {}
+                    Ok(true) => {
+                        let p = st.pending.swap_remove(i);
+                        return Ok(self.finish(&mut st, p.fd, p.peer));
+                    }
+                    Err(source) => {
+                        let p = st.pending.swap_remove(i);
+                        tracing::debug!(peer = ?p.peer, error = %source, "multiproc-ipc: handshake failed");
+                        return Err(ListenerError::Handshake {
+                            peer: p.peer,
+                            source,
+                        });
+                    }
+                }
+            }
+            if listening && ready.last().copied().unwrap_or(false) {
+                let (fd, peer) = match rustix::net::acceptfrom_with(&self.fd, SocketFlags::CLOEXEC)
+                {
+                    Ok(x) => x,
+                    Err(Errno::AGAIN | Errno::INTR | Errno::CONNABORTED) => continue,
+                    Err(e) => return Err(ListenerError::Io(e.into())),
+                };
+                let peer = peer.as_ref().and_then(Address::from_any);
+                if self.address.is_tcp() {
+                    let _ = rustix::net::sockopt::set_tcp_nodelay(&fd, true);
+                }
+                let Some(key) = &self.authkey else {
+                    tracing::debug!(peer = ?peer, "multiproc-ipc: accepted");
+                    return Ok(self.finish(&mut st, fd, peer));
+                };
+                let hs = Handshake::new(Role::Server, key, &self.handshake).map_err(|source| {
+                    ListenerError::Handshake {
+                        peer: peer.clone(),
+                        source,
+                    }
+                })?;
+                let mut p = Pending {
+                    fd,
+                    peer,
+                    hs,
+                    deadline: Instant::now() + self.handshake.timeout,
+                };
+                if let Err(source) = auth::flush(p.fd.as_fd(), &mut p.hs) {
+                    return Err(ListenerError::Handshake {
+                        peer: p.peer,
+                        source,
+                    });
+                }
+                st.pending.push(p);
+            }
+        }
+    }
+
+    fn finish(&self, st: &mut State, fd: OwnedFd, peer: Option<Address>) -> Connection {
+        tracing::debug!(peer = ?peer, auth = self.authkey.is_some(), "multiproc-ipc: connection ready");
+        st.last_accepted = peer;
+        let transport = if self.address.is_tcp() {
+            Transport::Tcp
+        } else {
+            Transport::Unix
+        };
+        Connection::from_fd_with(fd, transport, true, true)
+    }
+}
+
+/// Reads what a pending handshake wants (one read: the socket is readable), feeds it,
+/// and sends the replies. `Ok(true)` when the handshake is complete.
+fn step(p: &mut Pending) -> Result<bool, AuthError> {
+    let mut buf = [0u8; auth::MAX_AUTH_MESSAGE + 4];
+    let want = p.hs.wanted().min(buf.len());
+    let n = sys::read_some(p.fd.as_fd(), &mut buf[..want])?;
+    if n == 0 {
+        return Err(AuthError::Eof);
+    }
+    let mut rest = &buf[..n];
+    let mut status = Status::NeedInput;
+    while !rest.is_empty() && status == Status::NeedInput {
+        match p.hs.feed(rest) {
+            Ok((used, s)) => {
+                rest = &rest[used..];
+                status = s;
+            }
+            Err(e) => {
+                let _ = auth::flush(p.fd.as_fd(), &mut p.hs);
+                return Err(e);
+            }
+        }
+    }
+    auth::flush(p.fd.as_fd(), &mut p.hs)?;
+    Ok(status == Status::Done)
+}
+
+impl AsFd for Listener {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
+impl AsRawFd for Listener {
+    fn as_raw_fd(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        tracing::debug!(address = %self.address, "multiproc-ipc: listener closed");
+        // `unlink` (the UnlinkGuard field) removes the socket file.
+        let _ = &self.unlink;
+    }
+}
+
+/// Options for a [`Client`] connection; made by [`Client::builder`].
+#[derive(Clone)]
+pub struct ClientBuilder {
+    authkey: Option<Vec<u8>>,
+    handshake: HandshakeConfig,
+    timeout: Option<Duration>,
+    allow_unauthenticated_tcp: bool,
+}
+
+impl fmt::Debug for ClientBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientBuilder")
+            .field("authkey", &self.authkey.as_ref().map(|_| "<secret>"))
+            .field("handshake", &self.handshake)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ClientBuilder {
+    /// Proves to the listener that we hold `authkey`, and requires the same of it.
+    #[must_use]
+    pub fn authkey(mut self, authkey: &[u8]) -> Self {
+        self.authkey = Some(authkey.to_vec());
+        self
+    }
+
+    /// Bound on connecting plus the handshake (default: connect unbounded, handshake 10 s).
+    #[must_use]
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self.handshake.timeout = timeout;
+        self
+    }
+
+    /// Whether to accept a raw HMAC-MD5 response from a Python ≤ 3.11 listener (default `true`).
+    #[must_use]
+    pub fn accept_legacy_md5(mut self, accept: bool) -> Self {
+        self.handshake.accept_legacy_md5 = accept;
+        self
+    }
+
+    /// Allows TCP without an authkey (default `false`).
+    #[must_use]
+    pub fn allow_unauthenticated_tcp(mut self, allow: bool) -> Self {
+        self.allow_unauthenticated_tcp = allow;
+        self
+    }
+
+    /// Connects to `address` and runs the handshake.
+    ///
+    /// # Errors
+    /// See [`ClientError`].
+    pub fn connect(&self, address: &Address) -> Result<Connection, ClientError> {
+        if address.is_tcp() && self.authkey.is_none() && !self.allow_unauthenticated_tcp {
+            return Err(ClientError::UnauthenticatedTcp);
+        }
+        let start = Instant::now();
+        let deadline = self.timeout.map(|t| start + t);
+        let fd = connect_socket(address, deadline)?;
+        let transport = if address.is_tcp() {
+            let _ = rustix::net::sockopt::set_tcp_nodelay(&fd, true);
+            Transport::Tcp
+        } else {
+            Transport::Unix
+        };
+        tracing::debug!(%address, "multiproc-ipc: connected");
+        if let Some(key) = &self.authkey {
+            let hs_deadline = deadline.unwrap_or_else(|| Instant::now() + self.handshake.timeout);
+            let mut hs = Handshake::new(Role::Client, key, &self.handshake)
+                .map_err(ClientError::Handshake)?;
+            let r = auth::drive(fd.as_fd(), &mut hs, hs_deadline);
+            tracing::debug!(%address, ok = r.is_ok(), "multiproc-ipc: client handshake");
+            match r {
+                Ok(()) => {}
+                Err(AuthError::Timeout) if self.timeout.is_some() => {
+                    return Err(ClientError::Timeout);
+                }
+                Err(e) => return Err(ClientError::Handshake(e)),
+            }
+        }
+        Ok(Connection::from_fd_with(fd, transport, true, true))
+    }
+}
+
+fn connect_socket(address: &Address, deadline: Option<Instant>) -> Result<OwnedFd, ClientError> {
+    let err = |source: io::Error| ClientError::Connect {
+        address: address.clone(),
+        source,
+    };
+    let any = address.to_any().map_err(err)?;
+    let fd = rustix::net::socket_with(
+        address.family(),
+        SocketType::STREAM,
+        SocketFlags::CLOEXEC | SocketFlags::NONBLOCK,
+        None,
+    )
+    .map_err(|e| err(e.into()))?;
+    loop {
+        match rustix::net::connect(&fd, &any) {
+            Ok(()) => break,
+            Err(Errno::INTR) => continue,
+            Err(Errno::INPROGRESS) => {
+                let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+                let mut p = [PollFd::new(&fd, PollFlags::OUT)];
+                if sys::poll_many(&mut p, left).map_err(err)? == 0 {
+                    return Err(ClientError::Timeout);
+                }
+                match rustix::net::sockopt::socket_error(&fd) {
+                    Ok(Ok(())) => break,
+                    Ok(Err(e)) | Err(e) => return Err(err(e.into())),
+                }
+            }
+            Err(Errno::AGAIN) => {
+                // A Unix listener's backlog is full: retry until the deadline.
+                if deadline.is_some_and(|d| Instant::now() >= d) {
+                    return Err(ClientError::Timeout);
+                }
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            Err(e) => return Err(err(e.into())),
+        }
+    }
+    rustix::io::ioctl_fionbio(&fd, false).map_err(|e| err(e.into()))?;
+    Ok(fd)
+}
+
+/// Connects to a [`Listener`] (CPython's `multiprocessing.connection.Client`).
+///
+/// See [`Listener`] for an example.
+#[derive(Debug)]
+pub struct Client;
+
+impl Client {
+    /// Starts configuring a connection.
+    pub fn builder() -> ClientBuilder {
+        ClientBuilder {
+            authkey: None,
+            handshake: HandshakeConfig::default(),
+            timeout: None,
+            allow_unauthenticated_tcp: false,
+        }
+    }
+
+    /// `Client(address, authkey=authkey)`.
+    ///
+    /// # Errors
+    /// See [`ClientError`].
+    pub fn connect(address: &Address, authkey: Option<&[u8]>) -> Result<Connection, ClientError> {
+        let mut b = Self::builder();
+        if let Some(k) = authkey {
+            b = b.authkey(k);
+        }
+        b.connect(address)
+    }
+
+    /// [`connect`](Self::connect) bounded by `timeout` (connect plus handshake).
+    ///
+    /// # Errors
+    /// See [`ClientError`].
+    pub fn connect_timeout(
+        address: &Address,
+        authkey: Option<&[u8]>,
+        timeout: Duration,
+    ) -> Result<Connection, ClientError> {
+        let mut b = Self::builder().timeout(timeout);
+        if let Some(k) = authkey {
+            b = b.authkey(k);
+        }
+        b.connect(address)
+    }
+}
