@@ -26,6 +26,7 @@
 //! SIGKILL leaves its socket file behind (CPython too).
 #![doc(test(attr(deny(warnings))))]
 #![forbid(unsafe_code)]
+#![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod auth;
 pub mod error;

@@ -38,7 +38,7 @@ use crate::sys;
 ///
 /// # Errors
 /// `poll(2)` failed (in practice only `ENOMEM`: [`AsFd`] guarantees open descriptors).
-pub fn wait<'a, T: AsFd>(objects: &'a [T], timeout: Option<Duration>) -> io::Result<Vec<&'a T>> {
+pub fn wait<T: AsFd>(objects: &[T], timeout: Option<Duration>) -> io::Result<Vec<&T>> {
     Ok(wait_indices(objects, timeout)?
         .into_iter()
         .map(|i| &objects[i])
