@@ -1,0 +1,169 @@
+//! The child side: what runs in a started process, under every start method.
+
+use std::cell::RefCell;
+use std::io::Write;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::{Arc, Once};
+
+use multiproc_ipc::{Connection, PassFd};
+use serde::{Deserialize, Serialize};
+
+use crate::entry::{self, ChildCtx, EntryRef};
+use crate::global::{self, ProcessInfo};
+
+/// What a child sends back instead of a value.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) enum ChildError {
+    Panic {
+        message: String,
+        backtrace: Option<String>,
+    },
+    Bootstrap(String),
+}
+
+/// Who the child is, sent with every Spawn/ForkServer job.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct ChildInfo {
+    pub(crate) me: ProcessInfo,
+    pub(crate) parent: ProcessInfo,
+    pub(crate) log_level: Option<u8>,
+}
+
+/// A job for a fresh process.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct Job {
+    pub(crate) entry: EntryRef,
+    pub(crate) args: Vec<u8>,
+    pub(crate) fds: Vec<PassFd>,
+    pub(crate) info: ChildInfo,
+    /// The result channel; `None` when the job arrived on it (Spawn).
+    pub(crate) result: Option<Connection>,
+}
+
+thread_local! {
+    static IN_TARGET: RefCell<Option<String>> = const { RefCell::new(None) };
+    static BACKTRACE: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
+/// Wraps the panic hook once per process: inside a child's target, it prints
+/// `Process <name>:` (as CPython prints before a child's traceback) and keeps the
+/// backtrace text when `RUST_BACKTRACE` asks for one; then it calls the previous hook.
+pub(crate) fn ensure_panic_hook() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let prev = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let name = IN_TARGET.with(|t| t.borrow().clone());
+            if let Some(name) = name {
+                let bt = std::backtrace::Backtrace::capture();
+                if bt.status() == std::backtrace::BacktraceStatus::Captured {
+                    BACKTRACE.with(|b| *b.borrow_mut() = Some(bt.to_string()));
+                }
+                eprintln!("Process {name}:");
+            }
+            prev(info);
+        }));
+    });
+}
+
+fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = p.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = p.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "Box<dyn Any>".to_string()
+    }
+}
+
+/// Runs the target, sends its outcome on `result`, runs the exit hook, flushes the
+/// standard streams and returns the exit code (0 on return, 1 on panic or failure).
+pub(crate) fn run_target<R: Serialize>(
+    result: &Connection,
+    body: impl FnOnce() -> Result<R, String>,
+) -> i32 {
+    let name = global::lock().current.name.clone();
+    tracing::info!("child process calling self.run()");
+    IN_TARGET.with(|t| *t.borrow_mut() = Some(name));
+    let out = catch_unwind(AssertUnwindSafe(body));
+    IN_TARGET.with(|t| *t.borrow_mut() = None);
+    let mut code = 0;
+    let sent = match out {
+        Ok(Ok(value)) => result.send(&Ok::<&R, ChildError>(&value)),
+        Ok(Err(why)) => {
+            code = 1;
+            result.send(&Err::<(), _>(ChildError::Bootstrap(why)))
+        }
+        Err(payload) => {
+            code = 1;
+            let message = panic_message(&*payload);
+            let backtrace = BACKTRACE.with(|b| b.borrow_mut().take());
+            // Dropping a panic payload can itself panic; leak it instead.
+            std::mem::forget(payload);
+            result.send(&Err::<(), _>(ChildError::Panic { message, backtrace }))
+        }
+    };
+    if let Err(e) = sent {
+        if code == 0 {
+            code = 1;
+            let _ = result.send(&Err::<(), _>(ChildError::Bootstrap(format!(
+                "the return value could not be sent: {e}"
+            ))));
+        }
+    }
+    finish(code)
+}
+
+/// Sends a bootstrap failure and returns exit code 1.
+pub(crate) fn fail(result: &Connection, why: String) -> i32 {
+    let _ = result.send(&Err::<(), _>(ChildError::Bootstrap(why)));
+    finish(1)
+}
+
+/// CPython's `_exit_function` for a child: terminate daemonic children, join the rest,
+/// then flush the standard streams.
+fn finish(code: i32) -> i32 {
+    tracing::info!("process shutting down");
+    crate::process::shutdown_children();
+    tracing::info!("process exiting with exitcode {code}");
+    let _ = std::io::stdout().flush();
+    let _ = std::io::stderr().flush();
+    code
+}
+
+/// Runs a job that arrived in a fresh process (Spawn child or ForkServer child).
+pub(crate) fn run_job(job: Job, channel: Option<Connection>) -> i32 {
+    ensure_panic_hook();
+    let Job {
+        entry,
+        args,
+        fds,
+        info,
+        result,
+    } = job;
+    let Some(result) = result.or(channel) else {
+        return 1;
+    };
+    {
+        let mut g = global::lock();
+        let mut me = info.me;
+        me.pid = std::process::id();
+        g.current = Arc::new(me);
+        g.parent = Some(Arc::new(info.parent));
+        g.counter = 1;
+        g.children = Vec::new();
+        g.log_level = info.log_level;
+    }
+    if let Some(level) = info.log_level {
+        let _ = crate::log::install(crate::log::level_from_u8(level));
+    }
+    match entry::resolve(&entry) {
+        Err(why) => fail(&result, why),
+        Ok(trampoline) => trampoline(ChildCtx {
+            type_hash: entry.type_hash(),
+            args,
+            fds: fds.into_iter().map(Into::into).collect(),
+            result,
+        }),
+    }
+}

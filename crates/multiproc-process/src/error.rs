@@ -1,0 +1,218 @@
+//! Error types, one per operation family.
+
+use std::fmt;
+use std::io;
+
+use multiproc_ipc::CodecError;
+
+use crate::StartMethod;
+
+/// Why [`ProcessBuilder::start`](crate::ProcessBuilder::start) failed.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum StartError {
+    /// A closure (from [`Process::from_closure`](crate::Process::from_closure)) can only
+    /// run in a fork of the caller; this start method starts a fresh process.
+    ClosureNeedsFork(StartMethod),
+    /// A daemon process may not create children (CPython's rule, KI-15).
+    DaemonCannotHaveChildren,
+    /// This process was started as a multiproc child but its bootstrap did not run (the
+    /// `.init_array` constructor was dropped by the linker and `main` does not call
+    /// [`init`](crate::init)). Starting processes from here would recurse.
+    BootstrapNotRun,
+    /// The arguments could not be encoded.
+    Encode(CodecError),
+    /// The target cannot be found by a fresh process (it does not lie in the main
+    /// executable's code, e.g. it was built into a separate shared library).
+    NotSpawnable(String),
+    /// The fork server could not be reached or refused the request.
+    ForkServer(String),
+    /// An OS call failed (`fork`, `socketpair`, `execve`, `pidfd_open`, …).
+    Io(io::Error),
+}
+
+impl fmt::Display for StartError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StartError::ClosureNeedsFork(m) => write!(
+                f,
+                "a closure target can only be started with the fork start method, not {m}; \
+                 use a function with `Process::new` instead"
+            ),
+            StartError::DaemonCannotHaveChildren => {
+                write!(f, "daemonic processes are not allowed to have children")
+            }
+            StartError::BootstrapNotRun => write!(
+                f,
+                "this process is a multiproc child whose bootstrap did not run; \
+                 call multiproc_process::init() first thing in main"
+            ),
+            StartError::Encode(_) => write!(f, "could not encode the process arguments"),
+            StartError::NotSpawnable(why) => write!(f, "target cannot be spawned: {why}"),
+            StartError::ForkServer(why) => write!(f, "fork server failed: {why}"),
+            StartError::Io(_) => write!(f, "could not start the process"),
+        }
+    }
+}
+
+impl std::error::Error for StartError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            StartError::Encode(e) => Some(e),
+            StartError::Io(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<io::Error> for StartError {
+    fn from(e: io::Error) -> Self {
+        StartError::Io(e)
+    }
+}
+
+impl From<rustix::io::Errno> for StartError {
+    fn from(e: rustix::io::Errno) -> Self {
+        StartError::Io(e.into())
+    }
+}
+
+/// An OS failure while waiting for or signalling a process.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum WaitError {
+    /// `poll`, `waitid`, `pidfd_send_signal` or a read failed.
+    Io(io::Error),
+}
+
+impl fmt::Display for WaitError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WaitError::Io(_) => write!(f, "could not wait for or signal the process"),
+        }
+    }
+}
+
+impl std::error::Error for WaitError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            WaitError::Io(e) => Some(e),
+        }
+    }
+}
+
+impl From<io::Error> for WaitError {
+    fn from(e: io::Error) -> Self {
+        WaitError::Io(e)
+    }
+}
+
+impl From<rustix::io::Errno> for WaitError {
+    fn from(e: rustix::io::Errno) -> Self {
+        WaitError::Io(e.into())
+    }
+}
+
+/// Why a process did not hand back a value ([`Process::join_value`](crate::Process::join_value)).
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum ProcessError {
+    /// The target panicked. Exit code 1, like an uncaught exception in CPython.
+    Panicked {
+        /// The panic message (`&str` or `String` payloads; otherwise a placeholder).
+        message: String,
+        /// The backtrace text, when one was captured (`RUST_BACKTRACE` set in the child).
+        backtrace: Option<String>,
+        /// The child's exit code.
+        exitcode: i32,
+    },
+    /// The child exited without handing back a value (e.g. `std::process::exit(code)`).
+    Exited(i32),
+    /// The child was killed by this signal (its exit code is `-signal`).
+    Killed(i32),
+    /// The child could not run the target: a bootstrap failure (arguments that did not
+    /// decode, a mismatched executable, …).
+    Bootstrap(String),
+    /// The value the child sent could not be decoded as the target's return type.
+    Decode(CodecError),
+    /// Waiting failed.
+    Wait(WaitError),
+}
+
+impl fmt::Display for ProcessError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ProcessError::Panicked { message, .. } => write!(f, "process panicked: {message}"),
+            ProcessError::Exited(code) => {
+                write!(f, "process exited with code {code} without a result")
+            }
+            ProcessError::Killed(sig) => write!(f, "process was killed by signal {sig}"),
+            ProcessError::Bootstrap(why) => write!(f, "process could not run its target: {why}"),
+            ProcessError::Decode(_) => write!(f, "could not decode the process's return value"),
+            ProcessError::Wait(_) => write!(f, "could not wait for the process"),
+        }
+    }
+}
+
+impl std::error::Error for ProcessError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ProcessError::Decode(e) => Some(e),
+            ProcessError::Wait(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<WaitError> for ProcessError {
+    fn from(e: WaitError) -> Self {
+        ProcessError::Wait(e)
+    }
+}
+
+/// [`Process::close`](crate::Process::close) was called while the process was still
+/// running; the process is handed back.
+pub struct CloseError<R> {
+    /// The process, still running.
+    pub process: crate::Process<R>,
+}
+
+impl<R> fmt::Debug for CloseError<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CloseError")
+            .field("process", &self.process)
+            .finish()
+    }
+}
+
+impl<R> fmt::Display for CloseError<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "cannot close a process while it is still running; join or terminate it first"
+        )
+    }
+}
+
+impl<R> std::error::Error for CloseError<R> {}
+
+/// The start method was already set ([`set_start_method`](crate::set_start_method)).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ContextError {
+    /// The process-wide start method is already fixed (explicitly, or by a first use).
+    AlreadySet(StartMethod),
+    /// The name is not a start method (`fork`, `spawn`, `forkserver`).
+    UnknownMethod(String),
+}
+
+impl fmt::Display for ContextError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ContextError::AlreadySet(m) => write!(f, "context has already been set to {m}"),
+            ContextError::UnknownMethod(s) => write!(f, "cannot find context for {s:?}"),
+        }
+    }
+}
+
+impl std::error::Error for ContextError {}

@@ -1,0 +1,156 @@
+//! `fork`, `_exit`, and the other few calls rustix deliberately leaves out.
+//!
+//! # The fork invariant
+//!
+//! After `fork()` in a process that may have other threads, the child has one thread
+//! and every lock some other thread held stays locked forever (CPython KI-05). What this
+//! crate does about it:
+//!
+//! * Before forking, the forking thread takes the locks the child is known to need —
+//!   Rust's `stdout` and `stderr` locks and multiproc's own state lock — flushes the
+//!   buffers, and releases them on both sides after the fork. So a child's `println!`
+//!   and `current_process()` cannot deadlock on a lock held at fork time, and buffered
+//!   output is never duplicated.
+//! * Between `fork()` and the user's closure the child runs only: resetting that state
+//!   (assignments and frees; glibc's `fork` resets its allocator locks), `prctl`,
+//!   `getppid`, and `_exit` on failure. No tracing event, no other lock.
+//! * The child leaves with `_exit`: the parent's `atexit` handlers and destructors never
+//!   run twice.
+//! * The user's closure itself must be fork-safe: it may not take a lock that another
+//!   thread of the parent could have held (a C library's, a `static Mutex`'s). That is
+//!   the documented contract of [`StartMethod::Fork`](crate::StartMethod::Fork), which
+//!   is why it is not the default.
+//!
+//! The Spawn path (`std::process::Command` with a `pre_exec` hook) runs only
+//! async-signal-safe calls between fork and exec: `fcntl`, `prctl`, `getppid`.
+
+#![allow(unsafe_code)]
+
+use std::io::{self, Write};
+
+use crate::global;
+
+/// Result of [`fork_raw`].
+pub(crate) enum Forked {
+    Parent(u32),
+    Child,
+}
+
+/// `fork()` with no preparation.
+///
+/// # Safety
+/// The caller must be single-threaded (the fork server), or the child must confine
+/// itself to async-signal-safe work until `exec` or `_exit`.
+pub(crate) unsafe fn fork_raw() -> io::Result<Forked> {
+    // SAFETY: the caller upholds the post-fork contract documented above.
+    let pid = unsafe { libc::fork() };
+    match pid {
+        -1 => Err(io::Error::last_os_error()),
+        0 => Ok(Forked::Child),
+        pid => Ok(Forked::Parent(pid as u32)),
+    }
+}
+
+/// `fork()` in the fork server.
+pub(crate) fn fork_single_threaded() -> io::Result<Forked> {
+    // SAFETY: only the fork server calls this; it runs before `main` and starts no
+    // thread, so the child inherits no lock held by another thread and may do anything.
+    unsafe { fork_raw() }
+}
+
+/// Forks a child that runs `body` and exits with its return value. Returns the child's
+/// pid in the parent. Holds the stdout, stderr and multiproc state locks across the fork
+/// (see the module docs); `setup` runs in the child with the state lock still held.
+pub(crate) fn fork_child(
+    setup: impl FnOnce(&mut global::Global),
+    daemon_of: Option<u32>,
+    body: impl FnOnce() -> i32,
+) -> io::Result<u32> {
+    let mut out = io::stdout().lock();
+    let _ = out.flush();
+    let mut err = io::stderr().lock();
+    let _ = err.flush();
+    let mut g = global::lock();
+    // SAFETY: in the child, before `body`, only the work listed in the module docs runs:
+    // `setup` resets the state (plain assignments, frees), then the guards are released
+    // (atomic stores), then `prctl`/`getppid`; the locks the child needs are held by
+    // this thread, so none is stuck.
+    match unsafe { fork_raw() }? {
+        Forked::Child => {
+            setup(&mut g);
+            drop(g);
+            drop(err);
+            drop(out);
+            if let Some(parent) = daemon_of {
+                arm_death_signal(parent);
+            }
+            let code = body();
+            exit_now(code)
+        }
+        Forked::Parent(pid) => Ok(pid),
+    }
+}
+
+/// Asks for SIGKILL when the creating thread's process dies, closing the start-up race:
+/// if the parent is already gone (`getppid` changed), exit at once.
+pub(crate) fn arm_death_signal(parent: u32) {
+    let _ = rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL));
+    let ppid = rustix::process::getppid().map_or(0, |p| p.as_raw_nonzero().get() as u32);
+    if ppid != parent {
+        exit_now(1);
+    }
+}
+
+/// `_exit(code)`: leaves without running `atexit` handlers or destructors.
+pub(crate) fn exit_now(code: i32) -> ! {
+    // SAFETY: `_exit` is always safe to call; it does not return.
+    unsafe { libc::_exit(code) }
+}
+
+/// Ignores SIGPIPE, as Rust's `main` does (a pre-`main` child has not had that done).
+pub(crate) fn ignore_sigpipe() {
+    // SAFETY: installing SIG_IGN for SIGPIPE has no memory-safety obligations; it is
+    // what std's runtime does before `main`.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_IGN);
+    }
+}
+
+/// Registers `f` with `atexit`.
+pub(crate) fn register_atexit(f: extern "C" fn()) {
+    // SAFETY: `f` is a plain `extern "C"` function that catches every panic.
+    unsafe {
+        libc::atexit(f);
+    }
+}
+
+/// Makes `fd` survive `execve` (clears `FD_CLOEXEC`). Async-signal-safe.
+///
+/// # Safety
+/// `fd` must be open for the duration of the call.
+pub(crate) unsafe fn clear_cloexec(fd: i32) -> io::Result<()> {
+    // SAFETY: the caller guarantees `fd` is open.
+    let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+    rustix::io::fcntl_setfd(fd, rustix::io::FdFlags::empty())?;
+    Ok(())
+}
+
+/// Takes ownership of an inherited descriptor number after checking it is open.
+pub(crate) fn adopt_fd(fd: i32) -> io::Result<std::os::fd::OwnedFd> {
+    use std::os::fd::FromRawFd;
+    if fd < 0 {
+        return Err(io::Error::from(io::ErrorKind::InvalidInput));
+    }
+    // SAFETY: `fcntl(F_GETFD)` on any number is harmless; it fails with EBADF if the
+    // number is not open.
+    let probe = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+    rustix::io::fcntl_getfd(probe)?;
+    // SAFETY:
+    // - `fd` is open (checked just above);
+    // - it was inherited for this process's bootstrap and named in the environment
+    //   variable that only the bootstrap reads and that it removes, so nothing else in
+    //   this process owns it.
+    let owned = unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) };
+    rustix::io::fcntl_setfd(&owned, rustix::io::FdFlags::CLOEXEC)?;
+    Ok(owned)
+}

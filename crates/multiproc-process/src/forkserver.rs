@@ -1,0 +1,242 @@
+//! The ForkServer start method.
+//!
+//! On first use a process starts its fork server: a re-exec of `/proc/self/exe` (from
+//! the launcher thread, see [`crate::global::on_launcher`]) whose bootstrap runs the
+//! server loop before `main`, single-threaded, so forking there is safe. Requests come
+//! over a Unix socket: the job (bytes and handles, `SCM_RIGHTS`) and a per-child
+//! *status* socket. The server forks; the child drops the server's descriptors and runs
+//! the job; the server answers on the status socket with the child's pid and a pidfd
+//! for it, and later, having reaped it, its exit code.
+//!
+//! The server dies with its parent process: `PR_SET_PDEATHSIG(SIGKILL)` (re-checking
+//! `getppid` after arming it) and EOF on the control socket. Its daemonic children have
+//! the same death signal towards the server, so they follow.
+
+use std::ffi::OsString;
+use std::io;
+use std::os::fd::{AsFd, OwnedFd};
+use std::sync::Arc;
+use std::time::Duration;
+
+use multiproc_ipc::{Connection, PassFd, Pipe, RecvError, Transport};
+use rustix::event::{PollFd, PollFlags};
+use serde::{Deserialize, Serialize};
+
+use crate::bootstrap::{FORKSERVER_ENV, parse_fields};
+use crate::child::{self, Job};
+use crate::error::StartError;
+use crate::fork::{self, Forked};
+use crate::global;
+
+/// A request to the server.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct Request {
+    pub(crate) job: Job,
+    pub(crate) daemon: bool,
+    pub(crate) status: Connection,
+}
+
+/// What the server says on a status socket.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) enum Reply {
+    Started { pid: u32, pidfd: PassFd },
+    Failed(String),
+    Exited(i32),
+}
+
+/// The requester's side: the control socket to its server.
+#[derive(Debug)]
+pub(crate) struct Client {
+    control: Connection,
+}
+
+/// Starts a server (on the launcher thread).
+fn start_server() -> io::Result<Client> {
+    global::on_launcher(|| -> io::Result<Client> {
+        let (mine, theirs) = Pipe::duplex()?;
+        let theirs: OwnedFd = theirs.into_fd();
+        crate::spawn::spawn_exe_with(&theirs, FORKSERVER_ENV, false, |raw, parent| {
+            format!("{raw}:{parent}")
+        })?;
+        Ok(Client { control: mine })
+    })?
+}
+
+fn client() -> Result<Arc<Client>, StartError> {
+    let me = std::process::id();
+    let mut g = global::lock();
+    if let Some((pid, c)) = &g.forkserver {
+        if *pid == me {
+            return Ok(c.clone());
+        }
+    }
+    drop(g);
+    let c = Arc::new(start_server()?);
+    g = global::lock();
+    // Another thread may have won the race; keep one server.
+    if let Some((pid, existing)) = &g.forkserver {
+        if *pid == me {
+            return Ok(existing.clone());
+        }
+    }
+    g.forkserver = Some((me, c.clone()));
+    Ok(c)
+}
+
+fn forget_client(c: &Arc<Client>) {
+    let mut g = global::lock();
+    if matches!(&g.forkserver, Some((_, cur)) if Arc::ptr_eq(cur, c)) {
+        g.forkserver = None;
+    }
+}
+
+/// Asks the server for a child. Returns its pid, a pidfd, and the status socket.
+pub(crate) fn request(job: Job, daemon: bool) -> Result<(u32, OwnedFd, Connection), StartError> {
+    let (status, theirs) = Pipe::duplex()?;
+    let req = Request {
+        job,
+        daemon,
+        status: theirs,
+    };
+    let mut last = String::new();
+    for _ in 0..2 {
+        let c = client()?;
+        match c.control.send(&req) {
+            Ok(()) => {
+                drop(req);
+                return match status.recv_timeout::<Reply>(Duration::from_secs(60)) {
+                    Ok(Reply::Started { pid, pidfd }) => Ok((pid, pidfd.into(), status)),
+                    Ok(Reply::Failed(why)) => Err(StartError::ForkServer(why)),
+                    Ok(Reply::Exited(_)) => Err(StartError::ForkServer("unexpected reply".into())),
+                    Err(e) => {
+                        forget_client(&c);
+                        Err(StartError::ForkServer(format!("no reply: {e}")))
+                    }
+                };
+            }
+            Err(multiproc_ipc::SendError::Encode(e)) => return Err(StartError::Encode(e)),
+            Err(e) => {
+                // The server is gone (killed?): start a new one and retry once.
+                last = e.to_string();
+                forget_client(&c);
+            }
+        }
+    }
+    Err(StartError::ForkServer(last))
+}
+
+struct Kid {
+    pidfd: OwnedFd,
+    status: Connection,
+}
+
+enum Next {
+    Exit(i32),
+    Run(Job),
+}
+
+/// The server's entry point, called from the bootstrap.
+pub(crate) fn serve(v: &OsString) -> i32 {
+    let Some(f) = parse_fields(v).filter(|f| f.len() == 2) else {
+        return 70;
+    };
+    let (fd, parent) = (f[0] as i32, f[1] as u32);
+    fork::arm_death_signal(parent);
+    fork::ignore_sigpipe();
+    let Ok(fd) = fork::adopt_fd(fd) else {
+        return 70;
+    };
+    let control = Connection::from_fd_with(fd, Transport::Unix, true, true);
+    match serve_loop(control) {
+        Next::Exit(code) => code,
+        Next::Run(job) => child::run_job(job, None),
+    }
+}
+
+fn serve_loop(control: Connection) -> Next {
+    let server_pid = std::process::id();
+    let mut kids: Vec<Kid> = Vec::new();
+    loop {
+        let (control_ready, ready) = {
+            let mut fds = Vec::with_capacity(kids.len() + 1);
+            fds.push(PollFd::new(&control, PollFlags::IN));
+            for k in &kids {
+                fds.push(PollFd::new(&k.pidfd, PollFlags::IN));
+            }
+            match rustix::event::poll(&mut fds, None) {
+                Ok(_) | Err(rustix::io::Errno::INTR) => {}
+                Err(_) => return Next::Exit(71),
+            }
+            let control_ready = !fds[0].revents().is_empty();
+            let ready: Vec<bool> = fds[1..].iter().map(|p| !p.revents().is_empty()).collect();
+            (control_ready, ready)
+        };
+        // Reap first, so a finished child's slot is freed.
+        let mut idx = 0;
+        kids.retain(|k| {
+            let r = ready.get(idx).copied().unwrap_or(false);
+            idx += 1;
+            if !r {
+                return true;
+            }
+            match rustix::process::waitid(
+                rustix::process::WaitId::PidFd(k.pidfd.as_fd()),
+                rustix::process::WaitIdOptions::EXITED | rustix::process::WaitIdOptions::NOHANG,
+            ) {
+                Ok(Some(st)) => {
+                    let code = crate::process::code_of(&st);
+                    let _ = k.status.send(&Reply::Exited(code));
+                    false
+                }
+                Ok(None) => true,
+                Err(_) => false,
+            }
+        });
+        if !control_ready {
+            continue;
+        }
+        let req: Request = match control.recv() {
+            Ok(r) => r,
+            Err(RecvError::Decode(_)) => continue,
+            Err(_) => return Next::Exit(0),
+        };
+        match fork::fork_single_threaded() {
+            Ok(Forked::Child) => {
+                if req.daemon {
+                    fork::arm_death_signal(server_pid);
+                }
+                // Dropping `kids` and `control` closes the server's descriptors here.
+                drop(kids);
+                drop(control);
+                let Request { job, status, .. } = req;
+                drop(status);
+                return Next::Run(job);
+            }
+            Ok(Forked::Parent(pid)) => {
+                let Request { job, status, .. } = req;
+                drop(job);
+                match crate::process::pidfd_of(pid) {
+                    Ok(pidfd) => {
+                        let dup = pidfd.try_clone();
+                        let sent = match dup {
+                            Ok(d) => status.send(&Reply::Started {
+                                pid,
+                                pidfd: PassFd::from(d),
+                            }),
+                            Err(e) => status.send(&Reply::Failed(e.to_string())),
+                        };
+                        let _ = sent;
+                        kids.push(Kid { pidfd, status });
+                    }
+                    Err(e) => {
+                        let _ = status.send(&Reply::Failed(e.to_string()));
+                    }
+                }
+            }
+            Err(e) => {
+                let Request { status, .. } = req;
+                let _ = status.send(&Reply::Failed(e.to_string()));
+            }
+        }
+    }
+}

@@ -1,0 +1,179 @@
+//! Process-wide state: who this process is, its children, the launcher thread.
+//!
+//! One mutex guards it all. A `Fork` start holds it across `fork()` (see
+//! [`crate::fork`]), so the child inherits it in a consistent state, locked by its only
+//! thread, and can reset it without allocation-free gymnastics.
+//!
+//! Lock order: `GLOBAL` before any `Core` state lock. Never emit a `tracing` event while
+//! holding `GLOBAL` (the log formatter reads the process name from it).
+
+use std::fmt;
+use std::io;
+use std::sync::mpsc;
+use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
+
+use serde::{Deserialize, Serialize};
+
+use crate::StartMethod;
+use crate::forkserver::Client;
+use crate::process::Core;
+
+/// Who a process is: CPython's `current_process()` / `parent_process()` attributes.
+///
+/// ```
+/// let me = multiproc_process::current_process();
+/// assert_eq!(me.name(), "MainProcess");
+/// assert_eq!(me.pid(), std::process::id());
+/// assert!(!me.daemon());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProcessInfo {
+    pub(crate) name: String,
+    pub(crate) pid: u32,
+    pub(crate) daemon: bool,
+    pub(crate) identity: Vec<u32>,
+}
+
+impl ProcessInfo {
+    /// The name (`MainProcess`, `Process-1`, `Process-2:1`, or one given by the user).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    /// CPython's `ident`: the process id.
+    pub fn ident(&self) -> u32 {
+        self.pid
+    }
+
+    /// Whether the process is a daemon.
+    pub fn daemon(&self) -> bool {
+        self.daemon
+    }
+
+    /// The position in the process tree: `[]` for the main process, `[2, 1]` for the
+    /// first child of the second child (CPython's `_identity`).
+    pub fn identity(&self) -> &[u32] {
+        &self.identity
+    }
+}
+
+impl fmt::Display for ProcessInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "<ProcessInfo name='{}' pid={}", self.name, self.pid)?;
+        if self.daemon {
+            write!(f, " daemon")?;
+        }
+        write!(f, ">")
+    }
+}
+
+pub(crate) type Task = Box<dyn FnOnce() + Send>;
+
+pub(crate) struct Global {
+    pub(crate) current: Arc<ProcessInfo>,
+    pub(crate) parent: Option<Arc<ProcessInfo>>,
+    /// Number of the next child (CPython's `_counter`).
+    pub(crate) counter: u32,
+    /// Children started by this process and not known to be reaped.
+    pub(crate) children: Vec<Arc<Core>>,
+    pub(crate) launcher: Option<(u32, mpsc::Sender<Task>)>,
+    pub(crate) forkserver: Option<(u32, Arc<Client>)>,
+    pub(crate) start_method: Option<StartMethod>,
+    pub(crate) log_level: Option<u8>,
+    pub(crate) atexit_registered: bool,
+}
+
+impl Global {
+    /// Called in a fork child while still holding the lock inherited from the parent:
+    /// makes the state that of the child. Allocation-free apart from dropping the
+    /// parent's values (glibc's allocator is fork-safe).
+    pub(crate) fn enter_child(&mut self, mut me: Arc<ProcessInfo>, parent: Arc<ProcessInfo>) {
+        if let Some(info) = Arc::get_mut(&mut me) {
+            info.pid = std::process::id();
+        }
+        self.current = me;
+        self.parent = Some(parent);
+        self.counter = 1;
+        self.children = Vec::new();
+        self.launcher = None;
+        self.forkserver = None;
+    }
+}
+
+pub(crate) static GLOBAL: LazyLock<Mutex<Global>> = LazyLock::new(|| {
+    Mutex::new(Global {
+        current: Arc::new(ProcessInfo {
+            name: "MainProcess".into(),
+            pid: std::process::id(),
+            daemon: false,
+            identity: Vec::new(),
+        }),
+        parent: None,
+        counter: 1,
+        children: Vec::new(),
+        launcher: None,
+        forkserver: None,
+        start_method: None,
+        log_level: None,
+        atexit_registered: false,
+    })
+});
+
+pub(crate) fn lock() -> MutexGuard<'static, Global> {
+    // The state stays consistent across a panic (every update is a single assignment),
+    // so poisoning is ignored.
+    GLOBAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Runs `f` on the launcher thread: one thread per process that lives as long as the
+/// process, so that `PR_SET_PDEATHSIG` (which fires when the *thread* that created a
+/// child exits) means "when this process dies" for the children it creates.
+pub(crate) fn on_launcher<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> io::Result<T> {
+    let me = std::process::id();
+    let (rtx, rrx) = mpsc::sync_channel(1);
+    let mut task: Task = Box::new(move || {
+        let _ = rtx.send(f());
+    });
+    for _ in 0..2 {
+        let tx = {
+            let mut g = lock();
+            match &g.launcher {
+                Some((pid, tx)) if *pid == me => tx.clone(),
+                _ => {
+                    let (tx, rx) = mpsc::channel::<Task>();
+                    std::thread::Builder::new()
+                        .name("multiproc-launcher".into())
+                        .spawn(move || {
+                            while let Ok(task) = rx.recv() {
+                                let _ =
+                                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(task));
+                            }
+                        })?;
+                    g.launcher = Some((me, tx.clone()));
+                    tx
+                }
+            }
+        };
+        match tx.send(task) {
+            Ok(()) => {
+                return rrx
+                    .recv()
+                    .map_err(|_| io::Error::other("the launcher thread failed"));
+            }
+            Err(mpsc::SendError(t)) => {
+                task = t;
+                lock().launcher = None;
+            }
+        }
+    }
+    Err(io::Error::other("the launcher thread is unavailable"))
+}

@@ -1,0 +1,165 @@
+//! Processes for multiproc: CPython's `multiprocessing.Process`, its three start methods
+//! (fork, spawn, forkserver), contexts, and the child bootstrap.
+//!
+//! | item | what it is | CPython |
+//! |---|---|---|
+//! | [`Process::new`] / [`Process::from_closure`] → [`ProcessBuilder`] | a process before `start()` | `Process(target=f, args=…)` |
+//! | [`Process`] | a started process: `join`, `join_timeout`, `is_alive`, `exitcode`, `terminate`, `kill`, `close`, `sentinel`, and the typed [`join_value`](Process::join_value) | `Process` |
+//! | [`Target`] | what a fresh process can call: `fn` items / non-capturing closures of serde arguments | picklable `target` |
+//! | [`StartMethod`], [`Context`], [`get_context`], [`set_start_method`], [`get_start_method`] | how children are made | `context.py` |
+//! | [`current_process`], [`parent_process`], [`active_children`], [`cpu_count`] | who is who | same names |
+//! | [`log_to_stderr`] | life-cycle log lines through `tracing` | `log_to_stderr` |
+//! | [`init`] | the one-line set-up fallback for exotic linkers (normally not needed) | `freeze_support` |
+//! | [`StartError`], [`WaitError`], [`ProcessError`], [`CloseError`], [`ContextError`] | errors | exceptions |
+//!
+//! ```
+//! use multiproc_process::{Process, StartMethod, current_process};
+//!
+//! fn greet(name: String) -> String {
+//!     format!("hello {name} from {}", current_process().name())
+//! }
+//!
+//! for method in [StartMethod::Fork, StartMethod::Spawn, StartMethod::ForkServer] {
+//!     let p = Process::new(greet, ("bob".to_string(),))
+//!         .start_method(method)
+//!         .start()?;
+//!     let name = p.name().to_string();
+//!     assert_eq!(p.join_value()?, format!("hello bob from {name}"));
+//! }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # How a fresh process finds the function
+//!
+//! Spawn and ForkServer children are re-execs of `/proc/self/exe`. A `.init_array`
+//! constructor in this crate runs before `main` in every process, sees the bootstrap
+//! environment variable (which it removes at once), receives the job over an inherited
+//! Unix socket, runs it and `_exit`s; `main` never runs in a child, so binaries,
+//! examples, `cargo test` and `cargo bench` need no set-up line. The job names the
+//! function as the distance from an anchor function of this crate to a monomorphized
+//! trampoline — the same in every run of one executable — with a fingerprint checked
+//! before the jump (see the `entry` module). Targets are zero-sized (`fn` items,
+//! non-capturing closures), so the child can produce the value itself. Capturing
+//! closures need [`StartMethod::Fork`].
+//!
+//! # Exit codes and results
+//!
+//! `exitcode()` is `None` while running, `0` on return, `1` on panic, `N` after
+//! `std::process::exit(N)`, `-N` when killed by signal `N`. Each child has a Unix
+//! socket back to its parent on which it sends `Ok(value)` or the panic message (and
+//! backtrace text when `RUST_BACKTRACE` is set); the parent reads it while waiting.
+//!
+//! # Daemons
+//!
+//! A daemon child gets `PR_SET_PDEATHSIG(SIGKILL)`, armed before the child runs
+//! anything and followed by a `getppid` check that closes the start-up race. Because
+//! the kernel sends that signal when the *thread* that created the child exits, every
+//! daemon (and the fork server) is created by a dedicated launcher thread that lives as
+//! long as the process. A daemon may not start children ([`StartError::DaemonCannotHaveChildren`]).
+//! At normal exit (`exit()`, return from `main`) an `atexit` handler terminates daemonic
+//! children and joins the others, like CPython; a child does the same before it exits.
+//!
+//! # Platform support
+//! Linux with glibc (≥ 5.4 kernel for pidfds and `waitid(P_PIDFD)`). Other platforms
+//! are not supported yet.
+//!
+//! # Limitations
+//! * When a parent is killed with SIGKILL, its daemon children die with it and its fork
+//!   server exits; non-daemon children keep running, reparented to init (or a
+//!   subreaper), which reaps them — as in CPython.
+//! * If the fork server itself is killed, the exit codes of its running children are
+//!   lost and reported as 255; the next start launches a new server.
+//! * `Fork` from a process with other threads is only as safe as the closure: see the
+//!   `fork` module for what is done (locks held across the fork) and what is not.
+//! * A target built into a shared library rather than the executable cannot be spawned
+//!   ([`StartError::NotSpawnable`]).
+//! * Standard output of a child is Rust's line-buffered `stdout`; a partial line printed
+//!   right before `std::process::exit` in the child is lost, as in any Rust program.
+#![doc(test(attr(deny(warnings))))]
+#![deny(unsafe_code)]
+
+mod bootstrap;
+mod child;
+mod context;
+mod entry;
+mod error;
+mod fork;
+mod forkserver;
+mod global;
+pub mod invoke;
+mod log;
+mod process;
+mod spawn;
+mod target;
+
+pub use context::{
+    Context, DEFAULT_START_METHOD, StartMethod, force_start_method, get_all_start_methods,
+    get_context, get_start_method, set_start_method,
+};
+pub use error::{CloseError, ContextError, ProcessError, StartError, WaitError};
+pub use global::ProcessInfo;
+pub use log::{CpythonFormat, LogError, log_to_stderr};
+pub use process::{Process, ProcessBuilder, active_children};
+pub use target::Target;
+pub use tracing::Level;
+
+/// Who the calling process is (CPython's `current_process()`): `MainProcess` in the
+/// main process, the child's name, pid and daemon flag inside a child.
+///
+/// ```
+/// use multiproc_process::{Process, current_process};
+/// fn who() -> (String, u32) { let me = current_process(); (me.name().into(), me.pid()) }
+/// let p = Process::new(who, ()).start()?;
+/// let (name, pid) = (p.name().to_string(), p.pid());
+/// assert_eq!(p.join_value()?, (name, pid));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn current_process() -> ProcessInfo {
+    (*global::lock().current).clone()
+}
+
+/// The process that started this one (CPython's `parent_process()`), `None` in the
+/// main process. Its pid is the requester's, also for fork-server children (whose OS
+/// parent is the server).
+pub fn parent_process() -> Option<ProcessInfo> {
+    global::lock().parent.as_deref().cloned()
+}
+
+/// Number of CPUs this process may run on: the size of its affinity mask
+/// (`sched_getaffinity`), like CPython 3.13's `process_cpu_count()`.
+///
+/// ```
+/// assert!(multiproc_process::cpu_count() >= 1);
+/// ```
+pub fn cpu_count() -> usize {
+    match rustix::thread::sched_getaffinity(None) {
+        Ok(set) if set.count() > 0 => set.count() as usize,
+        _ => std::thread::available_parallelism().map_or(1, usize::from),
+    }
+}
+
+/// The set-up line for linkers that drop `.init_array` constructors (none of the usual
+/// Linux ones do): call it first thing in `main`. In a child it runs the job and never
+/// returns; otherwise it returns at once. Harmless if the constructor already ran.
+///
+/// ```
+/// multiproc_process::init(); // returns at once in the main process
+/// ```
+pub fn init() {
+    bootstrap::init_fallback();
+}
+
+#[allow(dead_code)]
+fn assert_send_sync() {
+    fn both<T: Send + Sync>() {}
+    both::<Process<String>>();
+    fn send<T: Send>() {}
+    send::<ProcessBuilder<String>>();
+    both::<ProcessInfo>();
+    both::<Context>();
+    both::<StartError>();
+    both::<WaitError>();
+    both::<ProcessError>();
+    both::<ContextError>();
+    both::<CloseError<u8>>();
+}

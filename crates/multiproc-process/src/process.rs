@@ -1,0 +1,882 @@
+//! [`Process`] and [`ProcessBuilder`].
+
+use std::fmt;
+use std::io;
+use std::marker::PhantomData;
+use std::mem::MaybeUninit;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use multiproc_ipc::frame::split_frame;
+use multiproc_ipc::{Connection, PassFd, Pipe};
+use rustix::event::{PollFd, PollFlags};
+use rustix::net::{RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags};
+use rustix::process::{Pid, PidfdFlags, Signal, WaitId, WaitIdOptions, WaitIdStatus};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::bootstrap;
+use crate::child::{self, ChildError, ChildInfo, Job};
+use crate::context::{self, StartMethod};
+use crate::entry::{self, EntryRef};
+use crate::error::{CloseError, ProcessError, StartError, WaitError};
+use crate::fork;
+use crate::global::{self, ProcessInfo};
+use crate::target::Target;
+
+// ------------------------------------------------------------------ work items
+
+/// Encoded form of a job for a fresh process.
+pub(crate) struct Encoded {
+    entry: EntryRef,
+    args: Vec<u8>,
+    fds: Vec<OwnedFd>,
+}
+
+/// What a builder will run, type-erased.
+trait Work: Send {
+    /// Runs in a fork child; returns the exit code.
+    fn run_forked(self: Box<Self>, result: &Connection) -> i32;
+    /// Encodes for a fresh process, or says why it cannot be.
+    fn encode(&self, method: StartMethod) -> Result<Encoded, StartError>;
+}
+
+struct Call<F, A> {
+    f: F,
+    args: A,
+}
+
+impl<F, A> Work for Call<F, A>
+where
+    F: Target<A>,
+    A: Serialize + DeserializeOwned + Send + 'static,
+{
+    fn run_forked(self: Box<Self>, result: &Connection) -> i32 {
+        let Call { f, args } = *self;
+        child::run_target(result, move || Ok(f.call(args)))
+    }
+
+    fn encode(&self, _method: StartMethod) -> Result<Encoded, StartError> {
+        let entry = entry::entry_of::<F, A>()?;
+        let (args, fds) = multiproc_ipc::encode(&self.args).map_err(StartError::Encode)?;
+        Ok(Encoded { entry, args, fds })
+    }
+}
+
+struct Closure<C>(C);
+
+impl<C, R> Work for Closure<C>
+where
+    C: FnOnce() -> R + Send + 'static,
+    R: Serialize,
+{
+    fn run_forked(self: Box<Self>, result: &Connection) -> i32 {
+        let c = self.0;
+        child::run_target(result, move || Ok(c()))
+    }
+
+    fn encode(&self, method: StartMethod) -> Result<Encoded, StartError> {
+        Err(StartError::ClosureNeedsFork(method))
+    }
+}
+
+// ------------------------------------------------------------------ builder
+
+/// A process that has not been started yet: CPython's `Process(target=…, args=…)`
+/// before `start()`. Made by [`Process::new`] or [`Process::from_closure`].
+///
+/// ```
+/// use multiproc_process::{Process, StartMethod};
+/// fn greet(name: String) { println!("hello {name}"); }
+///
+/// let p = Process::new(greet, ("bob".to_string(),))
+///     .name("greeter")
+///     .start_method(StartMethod::Spawn);
+/// assert_eq!(p.get_name(), "greeter");
+/// assert!(!p.is_alive());
+/// let p = p.start()?;
+/// p.join()?;
+/// assert_eq!(p.exitcode(), Some(0));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[must_use = "a process does nothing until it is started"]
+pub struct ProcessBuilder<R> {
+    work: Box<dyn Work>,
+    name: String,
+    identity: Vec<u32>,
+    daemon: Option<bool>,
+    method: Option<StartMethod>,
+    _r: PhantomData<fn() -> R>,
+}
+
+impl<R> fmt::Debug for ProcessBuilder<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ProcessBuilder")
+            .field("name", &self.name)
+            .field("daemon", &self.daemon)
+            .field("method", &self.method)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<R> fmt::Display for ProcessBuilder<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "<Process name='{}' initial", self.name)?;
+        if self.daemon == Some(true) {
+            write!(f, " daemon")?;
+        }
+        write!(f, ">")
+    }
+}
+
+fn next_identity() -> (String, Vec<u32>) {
+    let mut g = global::lock();
+    let n = g.counter;
+    g.counter += 1;
+    let mut identity = g.current.identity.clone();
+    identity.push(n);
+    let name = format!(
+        "Process-{}",
+        identity
+            .iter()
+            .map(u32::to_string)
+            .collect::<Vec<_>>()
+            .join(":")
+    );
+    (name, identity)
+}
+
+impl<R: Serialize + DeserializeOwned + Send + 'static> ProcessBuilder<R> {
+    fn with_work(work: Box<dyn Work>) -> Self {
+        let (name, identity) = next_identity();
+        ProcessBuilder {
+            work,
+            name,
+            identity,
+            daemon: None,
+            method: None,
+            _r: PhantomData,
+        }
+    }
+
+    /// Sets the name (default `Process-N`, or `Process-M:N` in a child).
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = name.into();
+        self
+    }
+
+    /// Makes the process a daemon (default: the current process's flag, as in CPython).
+    /// A daemon is killed when its parent exits — by SIGKILL too — and may not start
+    /// children of its own.
+    pub fn daemon(mut self, daemon: bool) -> Self {
+        self.daemon = Some(daemon);
+        self
+    }
+
+    /// Chooses the start method (default: the process-wide one, see
+    /// [`get_start_method`](crate::get_start_method)).
+    pub fn start_method(mut self, method: StartMethod) -> Self {
+        self.method = Some(method);
+        self
+    }
+
+    /// Uses the start method of `ctx`.
+    pub fn context(self, ctx: &crate::Context) -> Self {
+        self.start_method(ctx.start_method())
+    }
+
+    /// The name the process will have.
+    pub fn get_name(&self) -> &str {
+        &self.name
+    }
+
+    /// Always `false`: the process has not started (CPython's `is_alive()` before `start()`).
+    pub fn is_alive(&self) -> bool {
+        false
+    }
+
+    /// Starts the process (CPython's `start()`), returning its handle.
+    ///
+    /// # Errors
+    /// [`StartError`]: a closure under a non-fork method, a daemon starting a child,
+    /// arguments that cannot be encoded, or an OS failure (`fork`, `execve`, …).
+    pub fn start(self) -> Result<Process<R>, StartError> {
+        std::hint::black_box(&bootstrap::CTOR);
+        if bootstrap::bootstrap_pending() {
+            return Err(StartError::BootstrapNotRun);
+        }
+        let (me, log_level) = {
+            let g = global::lock();
+            (g.current.clone(), g.log_level)
+        };
+        if me.daemon {
+            return Err(StartError::DaemonCannotHaveChildren);
+        }
+        let method = self.method.unwrap_or_else(context::default_method);
+        let daemon = self.daemon.unwrap_or(me.daemon);
+        cleanup();
+        ensure_atexit();
+        let info = ProcessInfo {
+            name: self.name,
+            pid: 0,
+            daemon,
+            identity: self.identity,
+        };
+        let parent = (*me).clone();
+        let (result, sentinel) = match method {
+            StartMethod::Fork => start_fork(self.work, info.clone(), parent, daemon)?,
+            StartMethod::Spawn | StartMethod::ForkServer => {
+                let enc = self.work.encode(method)?;
+                let (mine, theirs) = Pipe::duplex()?;
+                let job = Job {
+                    entry: enc.entry,
+                    args: enc.args,
+                    fds: enc.fds.into_iter().map(PassFd::from).collect(),
+                    info: ChildInfo {
+                        me: info.clone(),
+                        parent,
+                        log_level,
+                    },
+                    result: None,
+                };
+                if method == StartMethod::Spawn {
+                    let theirs = theirs.into_fd();
+                    let (pid, pidfd) = if daemon {
+                        global::on_launcher(move || crate::spawn::spawn_exe(&theirs, true))??
+                    } else {
+                        crate::spawn::spawn_exe(&theirs, false)?
+                    };
+                    // A child that died at once shows up as its exit code on join.
+                    let _ = mine.send(&job);
+                    (mine, Sentinel::Own { pid, pidfd })
+                } else {
+                    let job = Job {
+                        result: Some(theirs),
+                        ..job
+                    };
+                    let (pid, pidfd, status) = crate::forkserver::request(job, daemon)?;
+                    (mine, Sentinel::Server { pid, pidfd, status })
+                }
+            }
+        };
+        let core = Arc::new(Core::new(info, method, result, sentinel));
+        global::lock().children.push(core.clone());
+        Ok(Process {
+            core,
+            _r: PhantomData,
+        })
+    }
+}
+
+fn start_fork(
+    work: Box<dyn Work>,
+    info: ProcessInfo,
+    parent: ProcessInfo,
+    daemon: bool,
+) -> Result<(Connection, Sentinel), StartError> {
+    child::ensure_panic_hook();
+    let (mine, theirs) = Pipe::duplex()?;
+    let parent_pid = parent.pid;
+    let me = Arc::new(info);
+    let parent = Arc::new(parent);
+    let go = move || -> io::Result<u32> {
+        fork::fork_child(
+            move |g| g.enter_child(me, parent),
+            daemon.then_some(parent_pid),
+            move || work.run_forked(&theirs),
+        )
+    };
+    let pid = if daemon {
+        global::on_launcher(go)??
+    } else {
+        go()?
+    };
+    let pidfd = pidfd_of(pid)?;
+    Ok((mine, Sentinel::Own { pid, pidfd }))
+}
+
+// ------------------------------------------------------------------ core
+
+pub(crate) enum Sentinel {
+    /// Our own child: wait with `waitid(P_PIDFD)`.
+    Own { pid: u32, pidfd: OwnedFd },
+    /// A fork-server child: the server reports its exit code on `status`.
+    Server {
+        pid: u32,
+        pidfd: OwnedFd,
+        status: Connection,
+    },
+}
+
+/// Reads the result frame incrementally, so that a large value never blocks the child
+/// while the parent waits for its exit.
+#[derive(Default)]
+struct Reader {
+    buf: Vec<u8>,
+    fds: Vec<OwnedFd>,
+    frame: Option<(Vec<u8>, Vec<OwnedFd>)>,
+    closed: bool,
+    error: Option<String>,
+}
+
+struct CoreState {
+    exitcode: Option<i32>,
+    reader: Reader,
+    status_lost: bool,
+}
+
+/// The non-generic part of a started process.
+pub(crate) struct Core {
+    pub(crate) info: ProcessInfo,
+    method: StartMethod,
+    owner: u32,
+    result: Connection,
+    sentinel: Sentinel,
+    state: Mutex<CoreState>,
+}
+
+pub(crate) fn pidfd_of(pid: u32) -> io::Result<OwnedFd> {
+    let pid =
+        Pid::from_raw(pid as i32).ok_or_else(|| io::Error::from(io::ErrorKind::InvalidInput))?;
+    Ok(rustix::process::pidfd_open(pid, PidfdFlags::empty())?)
+}
+
+/// CPython's exit code of a wait status: the code, or `-signal`.
+pub(crate) fn code_of(st: &WaitIdStatus) -> i32 {
+    if let Some(sig) = st.terminating_signal() {
+        -sig
+    } else {
+        st.exit_status().unwrap_or(255)
+    }
+}
+
+impl Core {
+    fn new(
+        mut info: ProcessInfo,
+        method: StartMethod,
+        result: Connection,
+        sentinel: Sentinel,
+    ) -> Self {
+        info.pid = match &sentinel {
+            Sentinel::Own { pid, .. } | Sentinel::Server { pid, .. } => *pid,
+        };
+        Core {
+            info,
+            method,
+            owner: std::process::id(),
+            result,
+            sentinel,
+            state: Mutex::new(CoreState {
+                exitcode: None,
+                reader: Reader::default(),
+                status_lost: false,
+            }),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, CoreState> {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn pidfd(&self) -> BorrowedFd<'_> {
+        match &self.sentinel {
+            Sentinel::Own { pidfd, .. } | Sentinel::Server { pidfd, .. } => pidfd.as_fd(),
+        }
+    }
+
+    /// The descriptor that becomes readable when the exit status is available.
+    fn wait_fd(&self, st: &CoreState) -> BorrowedFd<'_> {
+        match &self.sentinel {
+            Sentinel::Server { status, .. } if !st.status_lost => status.as_fd(),
+            _ => self.pidfd(),
+        }
+    }
+
+    /// Non-blocking: reads what the result socket holds.
+    fn pump(&self, st: &mut CoreState) {
+        let r = &mut st.reader;
+        if r.frame.is_some() || r.closed {
+            return;
+        }
+        let mut chunk = vec![0u8; 64 * 1024];
+        loop {
+            let mut space = [MaybeUninit::<u8>::uninit();
+                rustix::cmsg_space!(ScmRights(multiproc_ipc::MAX_HANDLES))];
+            let mut anc = RecvAncillaryBuffer::new(&mut space);
+            let mut iov = [io::IoSliceMut::new(&mut chunk)];
+            match rustix::net::recvmsg(
+                &self.result,
+                &mut iov,
+                &mut anc,
+                RecvFlags::DONTWAIT | RecvFlags::CMSG_CLOEXEC,
+            ) {
+                Ok(m) => {
+                    for msg in anc.drain() {
+                        if let RecvAncillaryMessage::ScmRights(rights) = msg {
+                            r.fds.extend(rights);
+                        }
+                    }
+                    if m.bytes == 0 {
+                        r.closed = true;
+                        return;
+                    }
+                    r.buf.extend_from_slice(&chunk[..m.bytes]);
+                    match split_frame(&r.buf, multiproc_ipc::frame::DEFAULT_MAX_FRAME) {
+                        Ok(Some((payload, _rest))) => {
+                            let payload = payload.to_vec();
+                            r.frame = Some((payload, std::mem::take(&mut r.fds)));
+                            r.buf = Vec::new();
+                            return;
+                        }
+                        Ok(None) => {}
+                        Err(e) => {
+                            r.error = Some(e.to_string());
+                            r.closed = true;
+                            return;
+                        }
+                    }
+                }
+                Err(rustix::io::Errno::INTR) => {}
+                Err(rustix::io::Errno::AGAIN) => return,
+                Err(e) => {
+                    r.error = Some(e.to_string());
+                    r.closed = true;
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Non-blocking: collects the exit status if it is there.
+    fn try_reap(&self, st: &mut CoreState) -> Result<(), WaitError> {
+        if st.exitcode.is_some() {
+            return Ok(());
+        }
+        match &self.sentinel {
+            Sentinel::Own { pidfd, .. } => {
+                let r = rustix::process::waitid(
+                    WaitId::PidFd(pidfd.as_fd()),
+                    WaitIdOptions::EXITED | WaitIdOptions::NOHANG,
+                );
+                match r {
+                    Ok(Some(status)) => st.exitcode = Some(code_of(&status)),
+                    Ok(None) => {}
+                    Err(rustix::io::Errno::INTR) => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            Sentinel::Server { status, .. } => {
+                if st.status_lost {
+                    // The server died: its exit code is lost; the pidfd still says when
+                    // the process is gone.
+                    let gone = matches!(
+                        poll_in(&mut [self.pidfd()], Some(Duration::ZERO)),
+                        Ok(v) if v[0]
+                    );
+                    if gone {
+                        st.exitcode = Some(255);
+                    }
+                    return Ok(());
+                }
+                match status.try_recv::<crate::forkserver::Reply>() {
+                    Ok(crate::forkserver::Reply::Exited(code)) => st.exitcode = Some(code),
+                    Ok(_) => {}
+                    Err(multiproc_ipc::RecvError::Timeout) => {}
+                    Err(_) => {
+                        tracing::warn!(
+                            "fork server lost; the exit code of {} will be reported as 255",
+                            self.info.name
+                        );
+                        st.status_lost = true;
+                    }
+                }
+            }
+        }
+        if st.exitcode.is_some() {
+            // Everything the child wrote is in the socket now.
+            self.pump(st);
+        }
+        Ok(())
+    }
+
+    /// Waits until the process has exited (and is reaped) or `deadline` passes.
+    pub(crate) fn wait(&self, deadline: Option<Instant>) -> Result<bool, WaitError> {
+        loop {
+            let want_result = {
+                let mut st = self.lock();
+                self.try_reap(&mut st)?;
+                if st.exitcode.is_some() {
+                    return Ok(true);
+                }
+                st.reader.frame.is_none() && !st.reader.closed
+            };
+            let timeout = match deadline {
+                None => None,
+                Some(d) => {
+                    let left = d.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        return Ok(false);
+                    }
+                    Some(left)
+                }
+            };
+            let ready = {
+                let st = self.lock();
+                let wait_fd = self.wait_fd(&st);
+                drop(st);
+                if want_result {
+                    poll_in(&mut [wait_fd, self.result.as_fd()], timeout)?
+                } else {
+                    poll_in(&mut [wait_fd], timeout)?
+                }
+            };
+            if ready.get(1).copied().unwrap_or(false) {
+                self.pump(&mut self.lock());
+            }
+        }
+    }
+
+    fn exitcode(&self) -> Option<i32> {
+        let mut st = self.lock();
+        let _ = self.try_reap(&mut st);
+        st.exitcode
+    }
+
+    fn signal(&self, sig: Signal) -> Result<(), WaitError> {
+        if self.lock().exitcode.is_some() {
+            return Ok(());
+        }
+        match rustix::process::pidfd_send_signal(self.pidfd(), sig) {
+            Ok(()) | Err(rustix::io::Errno::SRCH) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+fn poll_in(fds: &mut [BorrowedFd<'_>], timeout: Option<Duration>) -> io::Result<Vec<bool>> {
+    let mut pfds: Vec<PollFd<'_>> = fds.iter().map(|f| PollFd::new(f, PollFlags::IN)).collect();
+    let ts = timeout.map(|t| rustix::time::Timespec {
+        tv_sec: t.as_secs().min(i64::MAX as u64) as i64,
+        tv_nsec: i64::from(t.subsec_nanos()),
+    });
+    match rustix::event::poll(&mut pfds, ts.as_ref()) {
+        Ok(_) => Ok(pfds.iter().map(|p| !p.revents().is_empty()).collect()),
+        Err(rustix::io::Errno::INTR) => Ok(vec![false; pfds.len()]),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Reaps finished children of this process (CPython's `_cleanup`), returning the live ones.
+pub(crate) fn cleanup() -> Vec<Arc<Core>> {
+    let me = std::process::id();
+    let mut g = global::lock();
+    g.children
+        .retain(|c| c.owner == me && c.exitcode().is_none());
+    g.children.clone()
+}
+
+/// CPython's `_exit_function`: terminate daemonic children, then join all children.
+pub(crate) fn shutdown_children() {
+    let children = cleanup();
+    for c in children.iter().filter(|c| c.info.daemon) {
+        tracing::info!("calling terminate() for daemon {}", c.info.name);
+        let _ = c.signal(Signal::TERM);
+    }
+    for c in &children {
+        tracing::info!("calling join() for process {}", c.info.name);
+        let _ = c.wait(None);
+    }
+    cleanup();
+}
+
+extern "C" fn at_exit() {
+    let _ = std::panic::catch_unwind(|| {
+        tracing::info!("process shutting down");
+        shutdown_children();
+    });
+}
+
+fn ensure_atexit() {
+    let mut g = global::lock();
+    if !g.atexit_registered {
+        g.atexit_registered = true;
+        drop(g);
+        fork::register_atexit(at_exit);
+    }
+}
+
+// ------------------------------------------------------------------ Process
+
+/// A started process (CPython's `multiprocessing.Process` after `start()`).
+///
+/// `R` is the target's return type, handed back by [`join_value`](Self::join_value).
+/// All methods take `&self`; the handle is `Send + Sync`. Dropping it does not stop
+/// the process: it keeps running and is reaped in the background (no zombie).
+///
+/// ```
+/// use multiproc_process::{Process, ProcessError};
+/// fn square(x: i64) -> i64 { x * x }
+/// fn boom() { panic!("there was an error") }
+///
+/// let p = Process::new(square, (7,)).start()?;
+/// assert_eq!(p.join_value()?, 49);
+///
+/// let p = Process::new(boom, ()).start()?;
+/// p.join()?;
+/// assert_eq!(p.exitcode(), Some(1));
+/// match p.join_value() {
+///     Err(ProcessError::Panicked { message, .. }) => assert_eq!(message, "there was an error"),
+///     other => panic!("{other:?}"),
+/// }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct Process<R = ()> {
+    core: Arc<Core>,
+    _r: PhantomData<fn() -> R>,
+}
+
+impl Process<()> {
+    /// A process that will call `f(args…)`: `Process::new(greet, ("bob".into(),))` is
+    /// CPython's `Process(target=greet, args=('bob',))`. Works under every start method.
+    /// `f` must be a function item or a non-capturing closure (checked at compile time).
+    #[allow(clippy::new_ret_no_self)]
+    pub fn new<F, A>(f: F, args: A) -> ProcessBuilder<F::Output>
+    where
+        F: Target<A>,
+        A: Serialize + DeserializeOwned + Send + 'static,
+    {
+        ProcessBuilder::with_work(Box::new(Call { f, args }))
+    }
+
+    /// A process that will run a capturing closure. Only the [`StartMethod::Fork`]
+    /// start method can run it (the closure's captures live in this process's memory);
+    /// starting it otherwise is [`StartError::ClosureNeedsFork`].
+    ///
+    /// ```
+    /// use multiproc_process::{Process, StartMethod};
+    /// let base = 40;
+    /// let p = Process::from_closure(move || base + 2)
+    ///     .start_method(StartMethod::Fork)
+    ///     .start()?;
+    /// assert_eq!(p.join_value()?, 42);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn from_closure<C, T>(c: C) -> ProcessBuilder<T>
+    where
+        C: FnOnce() -> T + Send + 'static,
+        T: Serialize + DeserializeOwned + Send + 'static,
+    {
+        ProcessBuilder::with_work(Box::new(Closure(c)))
+    }
+}
+
+impl<R> fmt::Debug for Process<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Process")
+            .field("name", &self.core.info.name)
+            .field("pid", &self.core.info.pid)
+            .field("daemon", &self.core.info.daemon)
+            .field("method", &self.core.method)
+            .finish_non_exhaustive()
+    }
+}
+
+fn signal_name(sig: i32) -> String {
+    let name = match sig {
+        1 => "SIGHUP",
+        2 => "SIGINT",
+        3 => "SIGQUIT",
+        6 => "SIGABRT",
+        9 => "SIGKILL",
+        11 => "SIGSEGV",
+        13 => "SIGPIPE",
+        15 => "SIGTERM",
+        _ => return sig.to_string(),
+    };
+    name.to_string()
+}
+
+/// CPython's repr: `<Process name='Process-1' pid=123 parent=122 started>`, then
+/// `stopped exitcode=0` or `stopped exitcode=-SIGTERM`.
+impl<R> fmt::Display for Process<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let c = &self.core;
+        write!(
+            f,
+            "<Process name='{}' pid={} parent={} ",
+            c.info.name, c.info.pid, c.owner
+        )?;
+        match c.exitcode() {
+            None => write!(f, "started")?,
+            Some(code) if code < 0 => write!(f, "stopped exitcode=-{}", signal_name(-code))?,
+            Some(code) => write!(f, "stopped exitcode={code}")?,
+        }
+        if c.info.daemon {
+            write!(f, " daemon")?;
+        }
+        write!(f, ">")
+    }
+}
+
+impl<R> Process<R> {
+    /// The process id (CPython's `pid`).
+    pub fn pid(&self) -> u32 {
+        self.core.info.pid
+    }
+
+    /// CPython's `ident`: the process id.
+    pub fn ident(&self) -> u32 {
+        self.core.info.pid
+    }
+
+    /// The name.
+    pub fn name(&self) -> &str {
+        &self.core.info.name
+    }
+
+    /// Whether it is a daemon.
+    pub fn daemon(&self) -> bool {
+        self.core.info.daemon
+    }
+
+    /// The start method it was started with.
+    pub fn start_method(&self) -> StartMethod {
+        self.core.method
+    }
+
+    /// Who the process is, as [`current_process`](crate::current_process) says inside it.
+    pub fn info(&self) -> &ProcessInfo {
+        &self.core.info
+    }
+
+    /// Whether the process is still running (non-blocking; reaps it if it has exited).
+    pub fn is_alive(&self) -> bool {
+        self.core.exitcode().is_none()
+    }
+
+    /// `None` while running, then `0` on return, `1` on panic, `N` after
+    /// `std::process::exit(N)`, `-N` when killed by signal `N` (CPython's `exitcode`).
+    pub fn exitcode(&self) -> Option<i32> {
+        self.core.exitcode()
+    }
+
+    /// Waits for the process to exit and reaps it (CPython's `join()`). Reads the
+    /// result while waiting, so a large return value cannot deadlock.
+    ///
+    /// # Errors
+    /// `poll`/`waitid` failed.
+    pub fn join(&self) -> Result<(), WaitError> {
+        self.core.wait(None).map(|_| ())
+    }
+
+    /// Waits at most `timeout`; returns whether the process has exited (CPython's
+    /// `join(timeout)` followed by a look at `exitcode`).
+    ///
+    /// # Errors
+    /// `poll`/`waitid` failed.
+    pub fn join_timeout(&self, timeout: Duration) -> Result<bool, WaitError> {
+        self.core.wait(Some(Instant::now() + timeout))
+    }
+
+    /// Sends SIGTERM (CPython's `terminate()`); nothing happens if it has exited.
+    /// The signal goes through the pidfd, so it can never hit a recycled pid.
+    ///
+    /// # Errors
+    /// `pidfd_send_signal` failed with something other than "no such process".
+    pub fn terminate(&self) -> Result<(), WaitError> {
+        self.core.signal(Signal::TERM)
+    }
+
+    /// Sends SIGKILL (CPython's `kill()`).
+    ///
+    /// # Errors
+    /// As [`terminate`](Self::terminate).
+    pub fn kill(&self) -> Result<(), WaitError> {
+        self.core.signal(Signal::KILL)
+    }
+
+    /// A descriptor that becomes readable when the process exits (a pidfd): CPython's
+    /// `sentinel`, for `poll` or `multiproc_ipc::wait`.
+    pub fn sentinel(&self) -> BorrowedFd<'_> {
+        self.core.pidfd()
+    }
+
+    /// Releases the handle (CPython's `close()`). Consuming, so no method can be
+    /// called afterwards; a process that is still running is handed back in the error.
+    ///
+    /// # Errors
+    /// [`CloseError`] if the process is still running.
+    pub fn close(self) -> Result<(), CloseError<R>> {
+        if self.is_alive() {
+            return Err(CloseError { process: self });
+        }
+        Ok(())
+    }
+}
+
+impl<R: DeserializeOwned> Process<R> {
+    /// Waits for the process and returns the target's value — beyond CPython.
+    ///
+    /// # Errors
+    /// [`ProcessError::Panicked`] with the panic message, [`ProcessError::Exited`] /
+    /// [`ProcessError::Killed`] when no value came back, [`ProcessError::Bootstrap`]
+    /// when the child could not run the target, [`ProcessError::Decode`],
+    /// [`ProcessError::Wait`].
+    pub fn join_value(self) -> Result<R, ProcessError> {
+        self.core.wait(None)?;
+        let mut st = self.core.lock();
+        let code = st.exitcode.unwrap_or(255);
+        let Some((bytes, fds)) = st.reader.frame.take() else {
+            return Err(if code < 0 {
+                ProcessError::Killed(-code)
+            } else {
+                ProcessError::Exited(code)
+            });
+        };
+        drop(st);
+        match multiproc_ipc::decode::<Result<R, ChildError>>(&bytes, fds) {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(ChildError::Panic { message, backtrace })) => Err(ProcessError::Panicked {
+                message,
+                backtrace,
+                exitcode: code,
+            }),
+            Ok(Err(ChildError::Bootstrap(why))) => Err(ProcessError::Bootstrap(why)),
+            Err(e) => Err(ProcessError::Decode(e)),
+        }
+    }
+}
+
+impl<R> Drop for Process<R> {
+    fn drop(&mut self) {
+        if self.core.owner != std::process::id() || self.core.exitcode().is_some() {
+            return;
+        }
+        // Still running: reap it (and drain its result) in the background.
+        let core = self.core.clone();
+        let _ = std::thread::Builder::new()
+            .name("multiproc-reaper".into())
+            .spawn(move || {
+                let _ = core.wait(None);
+            });
+    }
+}
+
+impl<R> AsFd for Process<R> {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.sentinel()
+    }
+}
+
+/// CPython's `active_children()`: the live children of this process (finished ones are
+/// reaped on the way).
+///
+/// ```
+/// assert!(multiproc_process::active_children().is_empty());
+/// ```
+pub fn active_children() -> Vec<ProcessInfo> {
+    cleanup().iter().map(|c| c.info.clone()).collect()
+}
