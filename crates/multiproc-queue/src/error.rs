@@ -1,0 +1,206 @@
+//! Error types, one per operation family (put, get, create, joinable).
+
+use std::fmt;
+
+use multiproc_ipc::{CodecError, SegmentError};
+
+/// Why a put did not happen. The item comes back in every variant
+/// ([`into_inner`](PutError::into_inner)).
+#[non_exhaustive]
+pub enum PutError<T> {
+    /// `try_put`: no room now (the queue holds `maxsize` items, or its ring is full).
+    Full(T),
+    /// `put_timeout`: still no room when the timeout expired.
+    Timeout(T),
+    /// This handle was closed with `close()`: it may not put any more.
+    Closed(T),
+    /// The item could not be serialised; nothing was put.
+    Encode {
+        /// The item.
+        item: T,
+        /// What the serialiser reported.
+        source: CodecError,
+    },
+    /// The item's encoding exceeds the largest item a queue carries (16 GiB).
+    TooLarge {
+        /// The item.
+        item: T,
+        /// Its encoded length in bytes.
+        len: u64,
+    },
+    /// This process could not register with the queue: 128 live processes already hold
+    /// handles on it.
+    TooManyProcesses(T),
+}
+
+impl<T> PutError<T> {
+    /// The item that was not put.
+    pub fn into_inner(self) -> T {
+        match self {
+            PutError::Full(t)
+            | PutError::Timeout(t)
+            | PutError::Closed(t)
+            | PutError::TooManyProcesses(t) => t,
+            PutError::Encode { item, .. } | PutError::TooLarge { item, .. } => item,
+        }
+    }
+
+    /// Whether this is [`PutError::Full`].
+    pub fn is_full(&self) -> bool {
+        matches!(self, PutError::Full(_))
+    }
+
+    /// Whether this is [`PutError::Timeout`].
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, PutError::Timeout(_))
+    }
+
+    /// Whether this is [`PutError::Closed`].
+    pub fn is_closed(&self) -> bool {
+        matches!(self, PutError::Closed(_))
+    }
+}
+
+impl<T> fmt::Debug for PutError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PutError::Full(_) => f.write_str("Full(..)"),
+            PutError::Timeout(_) => f.write_str("Timeout(..)"),
+            PutError::Closed(_) => f.write_str("Closed(..)"),
+            PutError::Encode { source, .. } => f
+                .debug_struct("Encode")
+                .field("source", source)
+                .finish_non_exhaustive(),
+            PutError::TooLarge { len, .. } => f
+                .debug_struct("TooLarge")
+                .field("len", len)
+                .finish_non_exhaustive(),
+            PutError::TooManyProcesses(_) => f.write_str("TooManyProcesses(..)"),
+        }
+    }
+}
+
+impl<T> fmt::Display for PutError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PutError::Full(_) => f.write_str("queue is full"),
+            PutError::Timeout(_) => f.write_str("timed out waiting for room in the queue"),
+            PutError::Closed(_) => f.write_str("queue handle is closed"),
+            PutError::Encode { .. } => f.write_str("item could not be serialised"),
+            PutError::TooLarge { len, .. } => {
+                write!(f, "item of {len} bytes exceeds the queue's item limit")
+            }
+            PutError::TooManyProcesses(_) => {
+                f.write_str("too many processes hold handles on this queue")
+            }
+        }
+    }
+}
+
+impl<T> std::error::Error for PutError<T> {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            PutError::Encode { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
+
+/// Why a get returned no item.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum GetError {
+    /// `try_get`: nothing to take now.
+    Empty,
+    /// `get_timeout`: nothing arrived before the timeout.
+    Timeout,
+    /// The queue is empty and no live process holds an open handle: nothing will ever
+    /// arrive (every handle was closed or dropped, or its process died).
+    Closed,
+    /// An item was taken but could not be deserialised as `T` (the producer put another
+    /// type). The item is consumed.
+    Decode(CodecError),
+    /// The queue's shared memory does not hold a valid item (only possible if something
+    /// outside this crate wrote into it).
+    Corrupt,
+}
+
+impl fmt::Display for GetError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            GetError::Empty => f.write_str("queue is empty"),
+            GetError::Timeout => f.write_str("timed out waiting for an item"),
+            GetError::Closed => f.write_str("queue is empty and every producer is gone"),
+            GetError::Decode(_) => f.write_str("item could not be deserialised"),
+            GetError::Corrupt => f.write_str("queue memory is corrupt"),
+        }
+    }
+}
+
+impl std::error::Error for GetError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            GetError::Decode(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+/// Why a queue could not be created.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum CreateError {
+    /// The shared segment could not be created (`memfd_create`/`ftruncate`/`mmap`).
+    Segment(SegmentError),
+    /// 128 live processes already hold handles on this queue.
+    TooManyProcesses,
+}
+
+impl fmt::Display for CreateError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CreateError::Segment(_) => f.write_str("could not create the queue's shared memory"),
+            CreateError::TooManyProcesses => {
+                f.write_str("too many processes hold handles on this queue")
+            }
+        }
+    }
+}
+
+impl std::error::Error for CreateError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            CreateError::Segment(e) => Some(e),
+            CreateError::TooManyProcesses => None,
+        }
+    }
+}
+
+impl From<SegmentError> for CreateError {
+    fn from(e: SegmentError) -> Self {
+        CreateError::Segment(e)
+    }
+}
+
+/// Errors of [`JoinableQueue`](crate::JoinableQueue)'s `task_done` and `join`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum JoinError {
+    /// `task_done` was called more times than items were put (CPython's `ValueError`).
+    TooManyTaskDone,
+    /// `join_timeout`: unfinished tasks remained when the timeout expired.
+    Timeout,
+}
+
+impl fmt::Display for JoinError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            JoinError::TooManyTaskDone => {
+                f.write_str("task_done called more times than there were items")
+            }
+            JoinError::Timeout => f.write_str("timed out waiting for unfinished tasks"),
+        }
+    }
+}
+
+impl std::error::Error for JoinError {}

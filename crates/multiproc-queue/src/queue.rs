@@ -1,0 +1,695 @@
+//! The typed handles: [`Queue`], [`SimpleQueue`], [`JoinableQueue`].
+
+use std::cell::Cell;
+use std::fmt;
+use std::marker::PhantomData;
+use std::ops::Deref;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use multiproc_ipc::{CodecError, SharedSegment};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::error::{CreateError, GetError, JoinError, PutError};
+use crate::ring::{self, Block, Fail, Ring};
+use crate::sys;
+
+thread_local! {
+    static ENCODE_BUF: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
+    static DECODE_BUF: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
+}
+
+/// Runs `f` with this thread's scratch buffer (taken out of the cell, so re-entrant
+/// use just gets a fresh one).
+fn with_buf<R>(
+    key: &'static std::thread::LocalKey<Cell<Vec<u8>>>,
+    f: impl FnOnce(&mut Vec<u8>) -> R,
+) -> R {
+    let mut buf = key.with(Cell::take);
+    buf.clear();
+    let r = f(&mut buf);
+    if buf.capacity() <= 1 << 20 {
+        key.with(|c| c.set(buf));
+    }
+    r
+}
+
+fn deadline_after(timeout: Duration) -> Option<Instant> {
+    // An unrepresentable deadline is "forever".
+    Instant::now().checked_add(timeout)
+}
+
+/// One handle: the ring plus this handle's producer registration.
+struct Handle {
+    ring: Ring,
+    closed: AtomicBool,
+    /// `pid << 32 | (entry + 1)` of the process that counted this handle; 0 = none.
+    reg: AtomicU64,
+}
+
+impl Handle {
+    fn new(ring: Ring, closed: bool) -> Handle {
+        let h = Handle {
+            ring,
+            closed: AtomicBool::new(closed),
+            reg: AtomicU64::new(0),
+        };
+        if !closed {
+            // Failure (registry full) leaves the handle unregistered: it registers on
+            // its first put, which then reports the error.
+            let _ = h.ensure_registered();
+        }
+        h
+    }
+
+    /// Counts this handle as an open producer of this process (once per process: a
+    /// handle copied into a `fork` child registers again there).
+    fn ensure_registered(&self) -> Option<usize> {
+        let (pid, _) = sys::me();
+        let r = self.reg.load(Ordering::Acquire);
+        if r != 0 && (r >> 32) as u32 == pid {
+            return Some((r as u32 - 1) as usize);
+        }
+        let idx = self.ring.register()?;
+        self.ring.open_inc(idx);
+        let new = (u64::from(pid) << 32) | (idx as u64 + 1);
+        match self
+            .reg
+            .compare_exchange(r, new, Ordering::AcqRel, Ordering::Acquire)
+        {
+            Ok(_) => Some(idx),
+            Err(other) => {
+                // Another thread registered this handle first.
+                self.ring.open_dec(idx);
+                if (other >> 32) as u32 == pid {
+                    Some((other as u32 - 1) as usize)
+                } else {
+                    None
+                }
+            }
+        }
+    }
+
+    fn close(&self) {
+        if !self.closed.swap(true, Ordering::AcqRel) {
+            let r = self.reg.load(Ordering::Acquire);
+            if r != 0 && (r >> 32) as u32 == sys::me().0 {
+                self.ring.open_dec((r as u32 - 1) as usize);
+            }
+        }
+    }
+
+    fn put<T: Serialize>(&self, item: T, block: Block) -> Result<(), PutError<T>> {
+        if self.closed.load(Ordering::Relaxed) {
+            return Err(PutError::Closed(item));
+        }
+        if self.ensure_registered().is_none() {
+            return Err(PutError::TooManyProcesses(item));
+        }
+        let outcome = with_buf(&ENCODE_BUF, |buf| {
+            let fds = match multiproc_ipc::encode_into(&item, buf) {
+                Ok(fds) => fds,
+                Err(e) => return Err(Err(e)),
+            };
+            if !fds.is_empty() {
+                return Err(Err(CodecError::Custom(
+                    "items holding os handles cannot travel through a queue; send them over a Connection".into(),
+                )));
+            }
+            if buf.len() as u64 > ring::MAX_ITEM {
+                return Err(Ok(buf.len() as u64));
+            }
+            self.ring.put(buf, block).map_err(|_| Ok(0))
+        });
+        match outcome {
+            Ok(()) => Ok(()),
+            Err(Err(source)) => Err(PutError::Encode { item, source }),
+            Err(Ok(len)) if len > 0 => Err(PutError::TooLarge { item, len }),
+            Err(Ok(_)) => Err(match block {
+                Block::No => PutError::Full(item),
+                Block::Until(_) => PutError::Timeout(item),
+            }),
+        }
+    }
+
+    fn get<T: DeserializeOwned>(
+        &self,
+        deadline: Option<Instant>,
+        try_only: bool,
+    ) -> Result<T, GetError> {
+        let r = with_buf(&DECODE_BUF, |scratch| {
+            self.ring.get(deadline, scratch, |bytes| {
+                multiproc_ipc::decode::<T>(bytes, Vec::new())
+            })
+        });
+        match r {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) => Err(GetError::Decode(e)),
+            Err(Fail::Timeout) if try_only => Err(GetError::Empty),
+            Err(Fail::Timeout) => Err(GetError::Timeout),
+            Err(Fail::Closed) => Err(GetError::Closed),
+            Err(Fail::Corrupt) => Err(GetError::Corrupt),
+        }
+    }
+}
+
+impl Clone for Handle {
+    fn clone(&self) -> Self {
+        Handle::new(self.ring.clone(), self.closed.load(Ordering::Acquire))
+    }
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+/// How a handle travels: the segment, whether it is closed, and which process entry
+/// holds it "in transit" until the receiver has registered.
+#[derive(Serialize, Deserialize)]
+#[serde(rename = "multiproc::Queue")]
+struct Wire {
+    seg: SharedSegment,
+    closed: bool,
+    from: u32,
+    from_id: u64,
+}
+
+impl Serialize for Handle {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::Error;
+        let closed = self.closed.load(Ordering::Acquire);
+        let (from, from_id) = if closed {
+            (u32::MAX, 0)
+        } else {
+            let idx = self
+                .ensure_registered()
+                .ok_or_else(|| S::Error::custom("too many processes hold handles on this queue"))?;
+            self.ring.transit_inc(idx);
+            (idx as u32, self.ring.entry_id(idx))
+        };
+        Wire {
+            seg: self.ring.segment().clone(),
+            closed,
+            from,
+            from_id,
+        }
+        .serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Handle {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let w = Wire::deserialize(d)?;
+        let ring = Ring::attach(w.seg).map_err(D::Error::custom)?;
+        let h = Handle::new(ring, w.closed);
+        if !w.closed {
+            h.ring.transit_dec(w.from as usize, w.from_id);
+        }
+        Ok(h)
+    }
+}
+
+/// A multi-producer, multi-consumer FIFO queue shared by processes and threads
+/// (CPython's `multiprocessing.Queue`).
+///
+/// Items are serialised with postcard **in the caller** of `put` into a ring in shared
+/// memory, so a failing put says so, a process may exit right after `put` returns
+/// without losing the item, and no background thread is involved. Items larger than the
+/// ring stream through it (size is unlimited up to 16 GiB).
+///
+/// Every handle is a producer until it is closed ([`close`](Queue::close)) or dropped.
+/// A [`get`](Queue::get) on an empty queue returns [`GetError::Closed`] once no live
+/// process holds an open handle — including the getter's own: close yours before you
+/// drain. Clone a handle to get another one; send it to another process inside any
+/// argument (it implements `Serialize`/`Deserialize` through the memfd it holds).
+///
+/// ```
+/// use multiproc_queue::{GetError, Queue};
+/// let q = Queue::new()?;
+/// let producer = q.clone();
+/// std::thread::spawn(move || {
+///     producer.put((42u64, None::<i32>, "hello".to_string())).unwrap();
+/// }); // `producer` is dropped when the thread ends
+/// q.close(); // this handle will not put: getters may see `Closed` once drained
+/// assert_eq!(q.get()?, (42, None, "hello".to_string()));
+/// assert!(matches!(q.get(), Err(GetError::Closed)));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct Queue<T> {
+    h: Handle,
+    _t: PhantomData<fn(T) -> T>,
+}
+
+impl<T> Queue<T> {
+    fn from_ring(ring: Ring) -> Self {
+        Queue {
+            h: Handle::new(ring, false),
+            _t: PhantomData,
+        }
+    }
+
+    /// Creates a queue with no item limit (the ring holds 1 MiB of encoded items; a
+    /// put waits when it is full).
+    ///
+    /// # Errors
+    /// The shared segment could not be created (`memfd_create`, `ftruncate`, `mmap`).
+    pub fn new() -> Result<Self, CreateError> {
+        Self::with_capacity(0, ring::DEFAULT_RING)
+    }
+
+    /// Creates a queue that holds at most `maxsize` items (0 = no limit, as in CPython).
+    ///
+    /// ```
+    /// let q = multiproc_queue::Queue::with_maxsize(1)?;
+    /// q.try_put(1u8)?;
+    /// assert!(q.try_put(2u8).unwrap_err().is_full());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`new`](Self::new).
+    pub fn with_maxsize(maxsize: usize) -> Result<Self, CreateError> {
+        Self::with_capacity(maxsize, ring::DEFAULT_RING)
+    }
+
+    /// Creates a queue holding at most `maxsize` items (0 = no limit) in a ring of
+    /// `ring_bytes` bytes (rounded up to 4 KiB, at least 4 KiB). Items whose encoding
+    /// does not fit the ring still pass, streamed through it.
+    ///
+    /// # Errors
+    /// As [`new`](Self::new).
+    pub fn with_capacity(maxsize: usize, ring_bytes: usize) -> Result<Self, CreateError> {
+        let ring = Ring::create(maxsize as u64, ring_bytes)?;
+        let q = Self::from_ring(ring);
+        if q.h.reg.load(Ordering::Relaxed) == 0 {
+            return Err(CreateError::TooManyProcesses);
+        }
+        Ok(q)
+    }
+
+    /// Number of items in the queue: completed puts minus completed gets, read from
+    /// shared counters. Exact when nothing is in progress; while puts and gets run
+    /// concurrently it may be stale by the time you use it (as any length of a
+    /// concurrent queue).
+    pub fn qsize(&self) -> usize {
+        self.h.ring.len() as usize
+    }
+
+    /// Whether [`qsize`](Self::qsize) is 0.
+    pub fn is_empty(&self) -> bool {
+        self.qsize() == 0
+    }
+
+    /// Whether a put would have to wait now: `maxsize` items are in the queue, or its
+    /// ring is full.
+    pub fn is_full(&self) -> bool {
+        self.h.ring.is_full()
+    }
+
+    /// The item limit (0 = none).
+    pub fn maxsize(&self) -> usize {
+        self.h.ring.maxsize() as usize
+    }
+
+    /// Marks this handle as done putting (CPython's `close`): its puts fail with
+    /// [`PutError::Closed`] from now on; it can still get. Getters drain what is in the
+    /// queue, then get [`GetError::Closed`] once every handle in every live process is
+    /// closed or dropped. Idempotent. Dropping a handle closes it.
+    pub fn close(&self) {
+        self.h.close();
+    }
+
+    /// Whether [`close`](Self::close) was called on this handle.
+    pub fn is_closed(&self) -> bool {
+        self.h.closed.load(Ordering::Acquire)
+    }
+
+    /// Whether getters on an empty queue would be told [`GetError::Closed`]: no live
+    /// process holds an open handle (scans the producer registry).
+    pub fn producers_gone(&self) -> bool {
+        self.h.ring.producers_gone()
+    }
+}
+
+impl<T: Serialize> Queue<T> {
+    /// Puts `item`, waiting for room if the queue is full.
+    ///
+    /// # Errors
+    /// [`PutError::Closed`], [`PutError::Encode`], [`PutError::TooLarge`],
+    /// [`PutError::TooManyProcesses`]; the item comes back in the error.
+    pub fn put(&self, item: T) -> Result<(), PutError<T>> {
+        self.h.put(item, Block::Until(None))
+    }
+
+    /// Puts `item`, waiting at most `timeout` for room.
+    ///
+    /// An item larger than the ring that has started streaming when the timeout expires
+    /// is withdrawn (readers drop its partial bytes).
+    ///
+    /// # Errors
+    /// [`PutError::Timeout`] and those of [`put`](Self::put).
+    pub fn put_timeout(&self, item: T, timeout: Duration) -> Result<(), PutError<T>> {
+        self.h.put(item, Block::Until(deadline_after(timeout)))
+    }
+
+    /// Puts `item` only if there is room now (CPython's `put_nowait`).
+    ///
+    /// Items larger than the ring need a consumer reading concurrently, so they usually
+    /// come back as `Full`.
+    ///
+    /// # Errors
+    /// [`PutError::Full`] and those of [`put`](Self::put).
+    pub fn try_put(&self, item: T) -> Result<(), PutError<T>> {
+        self.h.put(item, Block::No)
+    }
+}
+
+impl<T: DeserializeOwned> Queue<T> {
+    /// Takes the oldest item, waiting for one.
+    ///
+    /// # Errors
+    /// [`GetError::Closed`] when the queue is empty and no producer remains;
+    /// [`GetError::Decode`] if the item is not a `T`.
+    pub fn get(&self) -> Result<T, GetError> {
+        self.h.get(None, false)
+    }
+
+    /// Takes the oldest item, waiting at most `timeout`.
+    ///
+    /// Once an item larger than the ring has started arriving, the get finishes
+    /// receiving it even past the timeout (as long as its producer keeps writing).
+    ///
+    /// # Errors
+    /// [`GetError::Timeout`] and those of [`get`](Self::get).
+    pub fn get_timeout(&self, timeout: Duration) -> Result<T, GetError> {
+        self.h.get(deadline_after(timeout), false)
+    }
+
+    /// Takes the oldest item if there is one now (CPython's `get_nowait`).
+    ///
+    /// # Errors
+    /// [`GetError::Empty`] (also when another getter holds the consumer side at this
+    /// instant) and those of [`get`](Self::get).
+    pub fn try_get(&self) -> Result<T, GetError> {
+        self.h.get(Some(Instant::now()), true)
+    }
+
+    /// An iterator that blocks for each item and ends when the queue is closed and
+    /// drained ([`GetError::Closed`]). Other errors are yielded.
+    ///
+    /// ```
+    /// let q = multiproc_queue::Queue::new()?;
+    /// for i in 0..3u32 {
+    ///     q.put(i)?;
+    /// }
+    /// q.close();
+    /// let all: Result<Vec<u32>, _> = q.iter().collect();
+    /// assert_eq!(all?, [0, 1, 2]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn iter(&self) -> Iter<'_, T> {
+        Iter { q: self }
+    }
+}
+
+impl<T> Clone for Queue<T> {
+    /// Another handle on the same queue (open unless this one is closed).
+    fn clone(&self) -> Self {
+        Queue {
+            h: self.h.clone(),
+            _t: PhantomData,
+        }
+    }
+}
+
+impl<T> fmt::Debug for Queue<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Queue")
+            .field("qsize", &self.qsize())
+            .field("maxsize", &self.maxsize())
+            .field("ring_bytes", &self.h.ring.capacity_bytes())
+            .field("closed", &self.is_closed())
+            .finish()
+    }
+}
+
+impl<T> Serialize for Queue<T> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.h.serialize(s)
+    }
+}
+
+impl<'de, T> Deserialize<'de> for Queue<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(Queue {
+            h: Handle::deserialize(d)?,
+            _t: PhantomData,
+        })
+    }
+}
+
+/// Blocking iterator over a queue's items; see [`Queue::iter`].
+pub struct Iter<'a, T> {
+    q: &'a Queue<T>,
+}
+
+impl<T> fmt::Debug for Iter<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Iter").field("queue", self.q).finish()
+    }
+}
+
+impl<T: DeserializeOwned> Iterator for Iter<'_, T> {
+    type Item = Result<T, GetError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        match self.q.get() {
+            Err(GetError::Closed) => None,
+            r => Some(r),
+        }
+    }
+}
+
+impl<'a, T: DeserializeOwned> IntoIterator for &'a Queue<T> {
+    type Item = Result<T, GetError>;
+    type IntoIter = Iter<'a, T>;
+
+    fn into_iter(self) -> Iter<'a, T> {
+        self.iter()
+    }
+}
+
+/// An unbounded queue with the minimal interface (CPython's `SimpleQueue`): `put`,
+/// `get` (plus timeout and non-blocking forms, which CPython lacks), `is_empty`, `close`.
+///
+/// It is a [`Queue`] without `maxsize`; a put waits only when the ring is full.
+///
+/// ```
+/// let q = multiproc_queue::SimpleQueue::new()?;
+/// q.put("x".to_string())?;
+/// assert_eq!(q.get()?, "x");
+/// assert!(q.is_empty());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct SimpleQueue<T>(Queue<T>);
+
+impl<T> SimpleQueue<T> {
+    /// Creates an empty queue (1 MiB ring).
+    ///
+    /// # Errors
+    /// As [`Queue::new`].
+    pub fn new() -> Result<Self, CreateError> {
+        Queue::new().map(SimpleQueue)
+    }
+
+    /// Whether the queue holds no item.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Marks this handle as done putting; see [`Queue::close`].
+    pub fn close(&self) {
+        self.0.close();
+    }
+}
+
+impl<T: Serialize> SimpleQueue<T> {
+    /// Puts `item`; see [`Queue::put`].
+    ///
+    /// # Errors
+    /// As [`Queue::put`].
+    pub fn put(&self, item: T) -> Result<(), PutError<T>> {
+        self.0.put(item)
+    }
+}
+
+impl<T: DeserializeOwned> SimpleQueue<T> {
+    /// Takes the oldest item, waiting; see [`Queue::get`].
+    ///
+    /// # Errors
+    /// As [`Queue::get`].
+    pub fn get(&self) -> Result<T, GetError> {
+        self.0.get()
+    }
+
+    /// Takes the oldest item, waiting at most `timeout`.
+    ///
+    /// # Errors
+    /// As [`Queue::get_timeout`].
+    pub fn get_timeout(&self, timeout: Duration) -> Result<T, GetError> {
+        self.0.get_timeout(timeout)
+    }
+
+    /// Takes the oldest item if there is one now.
+    ///
+    /// # Errors
+    /// As [`Queue::try_get`].
+    pub fn try_get(&self) -> Result<T, GetError> {
+        self.0.try_get()
+    }
+
+    /// Blocking iterator until closed and drained; see [`Queue::iter`].
+    pub fn iter(&self) -> Iter<'_, T> {
+        self.0.iter()
+    }
+}
+
+impl<T> Clone for SimpleQueue<T> {
+    fn clone(&self) -> Self {
+        SimpleQueue(self.0.clone())
+    }
+}
+
+impl<T> fmt::Debug for SimpleQueue<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("SimpleQueue").field(&self.0).finish()
+    }
+}
+
+impl<T> Serialize for SimpleQueue<T> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(s)
+    }
+}
+
+impl<'de, T> Deserialize<'de> for SimpleQueue<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Queue::deserialize(d).map(SimpleQueue)
+    }
+}
+
+/// A [`Queue`] that also counts unfinished tasks (CPython's `JoinableQueue`): every put
+/// adds one, [`task_done`](Self::task_done) removes one, [`join`](Self::join) waits
+/// until none remain. Derefs to [`Queue`] for everything else.
+///
+/// ```
+/// let q = multiproc_queue::JoinableQueue::new()?;
+/// q.put(6u32 * 7)?;
+/// let worker = q.clone();
+/// let t = std::thread::spawn(move || {
+///     let x: u32 = worker.get().unwrap();
+///     worker.task_done().unwrap();
+///     x
+/// });
+/// q.join()?; // returns once the worker called task_done
+/// assert_eq!(t.join().unwrap(), 42);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct JoinableQueue<T>(Queue<T>);
+
+impl<T> JoinableQueue<T> {
+    /// Creates a queue with no item limit.
+    ///
+    /// # Errors
+    /// As [`Queue::new`].
+    pub fn new() -> Result<Self, CreateError> {
+        Queue::new().map(JoinableQueue)
+    }
+
+    /// Creates a queue holding at most `maxsize` items (0 = no limit).
+    ///
+    /// # Errors
+    /// As [`Queue::new`].
+    pub fn with_maxsize(maxsize: usize) -> Result<Self, CreateError> {
+        Queue::with_maxsize(maxsize).map(JoinableQueue)
+    }
+
+    /// Marks one item taken with `get` as processed.
+    ///
+    /// # Errors
+    /// [`JoinError::TooManyTaskDone`] if called more times than items were put.
+    pub fn task_done(&self) -> Result<(), JoinError> {
+        if self.0.h.ring.task_done() {
+            Ok(())
+        } else {
+            Err(JoinError::TooManyTaskDone)
+        }
+    }
+
+    /// Items put and not yet marked done.
+    pub fn unfinished_tasks(&self) -> usize {
+        self.0.h.ring.unfinished() as usize
+    }
+
+    /// Waits until every item put so far has been marked done.
+    ///
+    /// A consumer that dies between `get` and `task_done` leaves its task unfinished:
+    /// use [`join_timeout`](Self::join_timeout) where that can happen.
+    ///
+    /// # Errors
+    /// None today; the `Result` leaves room for failure reports.
+    pub fn join(&self) -> Result<(), JoinError> {
+        self.0.h.ring.join(None).map_err(|_| JoinError::Timeout)
+    }
+
+    /// Waits at most `timeout` until every item put so far has been marked done.
+    ///
+    /// # Errors
+    /// [`JoinError::Timeout`].
+    pub fn join_timeout(&self, timeout: Duration) -> Result<(), JoinError> {
+        self.0
+            .h
+            .ring
+            .join(deadline_after(timeout))
+            .map_err(|_| JoinError::Timeout)
+    }
+}
+
+impl<T> Deref for JoinableQueue<T> {
+    type Target = Queue<T>;
+
+    fn deref(&self) -> &Queue<T> {
+        &self.0
+    }
+}
+
+impl<T> Clone for JoinableQueue<T> {
+    fn clone(&self) -> Self {
+        JoinableQueue(self.0.clone())
+    }
+}
+
+impl<T> fmt::Debug for JoinableQueue<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JoinableQueue")
+            .field("queue", &self.0)
+            .field("unfinished_tasks", &self.unfinished_tasks())
+            .finish()
+    }
+}
+
+impl<T> Serialize for JoinableQueue<T> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(s)
+    }
+}
+
+impl<'de, T> Deserialize<'de> for JoinableQueue<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Queue::deserialize(d).map(JoinableQueue)
+    }
+}
