@@ -1,0 +1,226 @@
+//! The client side: one multiplexed connection per process and server.
+//!
+//! Calls from many threads share the connection. Each request carries an id; the
+//! thread that finds nobody reading becomes the reader until its own reply arrives,
+//! depositing others' replies as they come (leader/follower), so a single-threaded
+//! caller pays no thread hop.
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, Weak};
+
+use multiproc_ipc::{Address, Connection, SendError};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, RemoteError};
+use crate::protocol::{Op, Request, Response};
+use crate::value::{FromValue, Value};
+
+/// Where a server is and the key to reach it: what a proxy carries to other processes.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub(crate) struct Origin {
+    pub(crate) address: WireAddress,
+    pub(crate) authkey: Option<Vec<u8>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub(crate) enum WireAddress {
+    Unix(PathBuf),
+    Abstract(Vec<u8>),
+    Tcp(SocketAddr),
+}
+
+impl WireAddress {
+    pub(crate) fn from_address(a: &Address) -> Option<WireAddress> {
+        match a {
+            Address::Unix(p) => Some(WireAddress::Unix(p.clone())),
+            Address::Abstract(n) => Some(WireAddress::Abstract(n.clone())),
+            Address::Tcp(s) => Some(WireAddress::Tcp(*s)),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn to_address(&self) -> Address {
+        match self {
+            WireAddress::Unix(p) => Address::Unix(p.clone()),
+            WireAddress::Abstract(n) => Address::Abstract(n.clone()),
+            WireAddress::Tcp(s) => Address::Tcp(*s),
+        }
+    }
+}
+
+#[derive(Default)]
+struct St {
+    replies: HashMap<u64, Result<Value, RemoteError>>,
+    reader: bool,
+    dead: Option<String>,
+}
+
+pub(crate) struct Inner {
+    conn: Connection,
+    next_id: AtomicU64,
+    st: Mutex<St>,
+    cv: Condvar,
+    pub(crate) origin: Option<Origin>,
+    pid: u32,
+}
+
+static NEXT_THREAD: AtomicU64 = AtomicU64::new(1);
+
+thread_local! {
+    static THREAD_ID: Cell<u64> = const { Cell::new(0) };
+    /// The client whose reply is being converted (for nested proxies).
+    static CURRENT: RefCell<Option<Arc<Inner>>> = const { RefCell::new(None) };
+}
+
+fn thread_id() -> u64 {
+    THREAD_ID.with(|t| {
+        if t.get() == 0 {
+            t.set(NEXT_THREAD.fetch_add(1, Ordering::Relaxed));
+        }
+        t.get()
+    })
+}
+
+fn st_lock(m: &Mutex<St>) -> std::sync::MutexGuard<'_, St> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// This process's live clients, by origin (so proxies received from elsewhere share
+/// one connection per server).
+static CLIENTS: Mutex<Vec<(Origin, u32, Weak<Inner>)>> = Mutex::new(Vec::new());
+
+impl Inner {
+    pub(crate) fn new(conn: Connection, origin: Option<Origin>) -> Arc<Inner> {
+        let inner = Arc::new(Inner {
+            conn,
+            next_id: AtomicU64::new(1),
+            st: Mutex::new(St::default()),
+            cv: Condvar::new(),
+            origin: origin.clone(),
+            pid: std::process::id(),
+        });
+        if let Some(o) = origin {
+            let mut all = CLIENTS
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            all.retain(|(_, _, w)| w.strong_count() > 0);
+            all.push((o, inner.pid, Arc::downgrade(&inner)));
+        }
+        inner
+    }
+
+    /// The client for `origin` in this process, connecting if there is none.
+    pub(crate) fn for_origin(origin: &Origin) -> Result<Arc<Inner>, Error> {
+        let pid = std::process::id();
+        {
+            let all = CLIENTS
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            for (o, p, w) in all.iter() {
+                if o == origin && *p == pid {
+                    if let Some(c) = w.upgrade() {
+                        return Ok(c);
+                    }
+                }
+            }
+        }
+        let conn = crate::manager::dial(&origin.address.to_address(), origin.authkey.as_deref())?;
+        Ok(Inner::new(conn, Some(origin.clone())))
+    }
+
+    /// This client if it belongs to the calling process; after a `fork`, the child
+    /// must not write to its parent's socket, so it gets its own connection.
+    pub(crate) fn here(self: &Arc<Self>) -> Result<Arc<Inner>, Error> {
+        if self.pid == std::process::id() {
+            return Ok(self.clone());
+        }
+        match &self.origin {
+            Some(o) => Inner::for_origin(o),
+            None => Err(Error::ManagerGone(
+                "this manager was reached over an anonymous pipe in another process; \
+                 connect to it by address instead"
+                    .into(),
+            )),
+        }
+    }
+
+    pub(crate) fn call(self: &Arc<Self>, obj: u64, op: Op) -> Result<Value, Error> {
+        let me = self.here()?;
+        me.call_here(obj, op)
+    }
+
+    fn call_here(&self, obj: u64, op: Op) -> Result<Value, Error> {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        if let Some(why) = &st_lock(&self.st).dead {
+            return Err(Error::ManagerGone(why.clone()));
+        }
+        let req = Request {
+            id,
+            obj,
+            thread: thread_id(),
+            op,
+        };
+        match self.conn.send(&req) {
+            Ok(()) => {}
+            Err(e @ (SendError::TooLarge { .. } | SendError::Encode(_))) => {
+                return Err(Error::Send(e));
+            }
+            Err(e) => {
+                let why = format!("sending failed: {e}");
+                st_lock(&self.st).dead = Some(why.clone());
+                self.cv.notify_all();
+                return Err(Error::ManagerGone(why));
+            }
+        }
+        let mut st = st_lock(&self.st);
+        loop {
+            if let Some(r) = st.replies.remove(&id) {
+                return r.map_err(Error::Remote);
+            }
+            if let Some(why) = &st.dead {
+                return Err(Error::ManagerGone(why.clone()));
+            }
+            if st.reader {
+                st = self
+                    .cv
+                    .wait(st)
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                continue;
+            }
+            st.reader = true;
+            drop(st);
+            let got = self.conn.recv::<Response>();
+            st = st_lock(&self.st);
+            st.reader = false;
+            match got {
+                Ok(Response { id: 0, result }) => {
+                    tracing::warn!("manager reported a protocol error: {result:?}");
+                }
+                Ok(Response { id: rid, result }) => {
+                    st.replies.insert(rid, result);
+                }
+                Err(e) => {
+                    st.dead = Some(e.to_string());
+                }
+            }
+            self.cv.notify_all();
+        }
+    }
+}
+
+/// Converts a reply with `client` as the context for nested proxies.
+pub(crate) fn convert<T: FromValue>(client: &Arc<Inner>, v: Value) -> Result<T, Error> {
+    let prev = CURRENT.with(|c| c.replace(Some(client.clone())));
+    let r = T::from_value(v);
+    CURRENT.with(|c| *c.borrow_mut() = prev);
+    Ok(r?)
+}
+
+/// The client of the reply being converted, for `FromValue` of proxies.
+pub(crate) fn current() -> Option<Arc<Inner>> {
+    CURRENT.with(|c| c.borrow().clone())
+}

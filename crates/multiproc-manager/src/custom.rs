@@ -1,0 +1,145 @@
+//! Custom types served by a manager (CPython's `BaseManager.register`), with typed
+//! method calls dispatched by name to Rust code compiled into the server's binary.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use crate::error::{RemoteError, RemoteErrorKind};
+use crate::value::Value;
+
+/// A type a manager can hold and serve: its constructor and its methods, run inside
+/// the server. Register it with [`Registry::register`]; clients create one with
+/// [`Manager::create`](crate::Manager::create) and call it through a
+/// [`Proxy`](crate::Proxy).
+///
+/// Nothing is shipped over the wire but the type's name, a method name and argument
+/// values: the code that runs is this impl, compiled into the server.
+///
+/// ```
+/// use multiproc_manager::{Shared, Value, RemoteError, RemoteErrorKind, FromValue};
+///
+/// #[derive(Default)]
+/// struct Counter(i64);
+///
+/// impl Shared for Counter {
+///     const TYPEID: &'static str = "Counter";
+///     fn new(args: Vec<Value>) -> Result<Self, RemoteError> {
+///         let start = match args.into_iter().next() {
+///             Some(v) => i64::from_value(v).map_err(|e| RemoteError::new(RemoteErrorKind::TypeError, e.to_string()))?,
+///             None => 0,
+///         };
+///         Ok(Counter(start))
+///     }
+///     fn call(&mut self, method: &str, _args: Vec<Value>) -> Result<Value, RemoteError> {
+///         match method {
+///             "incr" => { self.0 += 1; Ok(self.0.into()) }
+///             "get" => Ok(self.0.into()),
+///             _ => Err(RemoteError::new(RemoteErrorKind::NoSuchMethod, method)),
+///         }
+///     }
+/// }
+/// let mut registry = multiproc_manager::Registry::new();
+/// registry.register::<Counter>();
+/// ```
+pub trait Shared: Send + 'static {
+    /// The name clients create it by (CPython's `typeid`).
+    const TYPEID: &'static str;
+
+    /// Builds one from the client's arguments.
+    ///
+    /// # Errors
+    /// The arguments do not fit.
+    fn new(args: Vec<Value>) -> Result<Self, RemoteError>
+    where
+        Self: Sized;
+
+    /// Runs method `method`.
+    ///
+    /// # Errors
+    /// Unknown method, bad arguments, or the method's own failure.
+    fn call(&mut self, method: &str, args: Vec<Value>) -> Result<Value, RemoteError>;
+
+    /// What `print(proxy)` shows.
+    fn repr(&self) -> String {
+        format!("<{} object>", Self::TYPEID)
+    }
+}
+
+/// The object-safe part of [`Shared`].
+pub(crate) trait DynShared: Send {
+    fn call(&mut self, method: &str, args: Vec<Value>) -> Result<Value, RemoteError>;
+    fn repr(&self) -> String;
+}
+
+impl<T: Shared> DynShared for T {
+    fn call(&mut self, method: &str, args: Vec<Value>) -> Result<Value, RemoteError> {
+        Shared::call(self, method, args)
+    }
+    fn repr(&self) -> String {
+        Shared::repr(self)
+    }
+}
+
+type Ctor = fn(Vec<Value>) -> Result<Box<dyn DynShared>, RemoteError>;
+
+fn make<T: Shared>(args: Vec<Value>) -> Result<Box<dyn DynShared>, RemoteError> {
+    T::new(args).map(|t| Box::new(t) as Box<dyn DynShared>)
+}
+
+/// The custom types a server can create, by name (CPython's `register` calls).
+///
+/// ```
+/// # use multiproc_manager::{Shared, Value, RemoteError};
+/// # struct Counter;
+/// # impl Shared for Counter {
+/// #     const TYPEID: &'static str = "Counter";
+/// #     fn new(_: Vec<Value>) -> Result<Self, RemoteError> { Ok(Counter) }
+/// #     fn call(&mut self, _: &str, _: Vec<Value>) -> Result<Value, RemoteError> { Ok(Value::None) }
+/// # }
+/// let mut registry = multiproc_manager::Registry::new();
+/// registry.register::<Counter>();
+/// assert!(registry.contains("Counter"));
+/// ```
+#[derive(Default, Clone)]
+pub struct Registry {
+    ctors: HashMap<String, Ctor>,
+}
+
+impl fmt::Debug for Registry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_set().entries(self.ctors.keys()).finish()
+    }
+}
+
+impl Registry {
+    /// An empty registry: the built-in types only.
+    pub fn new() -> Self {
+        Registry::default()
+    }
+
+    /// Registers `T` under [`Shared::TYPEID`] (a later registration of the same name
+    /// replaces the earlier one).
+    pub fn register<T: Shared>(&mut self) -> &mut Self {
+        self.ctors.insert(T::TYPEID.to_owned(), make::<T>);
+        self
+    }
+
+    /// Whether a type of this name is registered.
+    pub fn contains(&self, typeid: &str) -> bool {
+        self.ctors.contains_key(typeid)
+    }
+
+    pub(crate) fn create(
+        &self,
+        typeid: &str,
+        args: Vec<Value>,
+    ) -> Result<Box<dyn DynShared>, RemoteError> {
+        let ctor = self.ctors.get(typeid).ok_or_else(|| {
+            RemoteError::new(
+                RemoteErrorKind::UnknownType,
+                format!("no type '{typeid}' is registered on this manager"),
+            )
+        })?;
+        ctor(args)
+    }
+}

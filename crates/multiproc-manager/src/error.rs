@@ -1,0 +1,188 @@
+//! Error types of `multiproc-manager`.
+
+use std::fmt;
+use std::io;
+
+use serde::{Deserialize, Serialize};
+
+use crate::value::Value;
+
+/// A [`Value`] was not of the Rust type asked for (a typed proxy read a value of another
+/// type, or an argument did not fit). Never a panic, never garbage.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TypeMismatch {
+    /// The Rust type that was wanted.
+    pub expected: &'static str,
+    /// What was found, in Python's terms (`"str '1'"`).
+    pub found: String,
+}
+
+impl TypeMismatch {
+    pub(crate) fn new(expected: &'static str, found: String) -> Self {
+        TypeMismatch { expected, found }
+    }
+
+    pub(crate) fn found(expected: &'static str, v: &Value) -> Self {
+        let mut shown = v.to_string();
+        if shown.len() > 60 {
+            let mut cut = 57;
+            while !shown.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            shown.truncate(cut);
+            shown.push_str("...");
+        }
+        TypeMismatch {
+            expected,
+            found: format!("{} {shown}", v.type_name()),
+        }
+    }
+}
+
+impl fmt::Display for TypeMismatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "expected {}, found {}", self.expected, self.found)
+    }
+}
+
+impl std::error::Error for TypeMismatch {}
+
+/// The class of an error raised by the server, named after the Python exception that
+/// CPython's manager would raise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum RemoteErrorKind {
+    /// A missing dict key (`KeyError`).
+    KeyError,
+    /// A list index out of range, or `pop` from an empty list (`IndexError`).
+    IndexError,
+    /// `list.remove`/`index` of an absent value (`ValueError`), or a bad argument.
+    ValueError,
+    /// An unhashable key, incomparable values in `sort`, a wrong argument type (`TypeError`).
+    TypeError,
+    /// A `Namespace` attribute that was never set (`AttributeError`).
+    AttributeError,
+    /// Releasing a lock not held, waiting on a condition not owned (`RuntimeError`).
+    RuntimeError,
+    /// A barrier was broken or reset while waiting (`BrokenBarrierError`).
+    BrokenBarrier,
+    /// `Queue.get` found nothing before its timeout (`queue.Empty`).
+    Empty,
+    /// `Queue.put` found no room before its timeout (`queue.Full`).
+    Full,
+    /// The object id is unknown to the server (released, or from another server).
+    NoSuchObject,
+    /// The operation does not apply to this kind of object (`AttributeError` in CPython).
+    NoSuchMethod,
+    /// `create` named a type that was not registered on the server.
+    UnknownType,
+    /// The server is shutting down.
+    ShuttingDown,
+    /// The request could not be decoded (a client bug or a hostile peer).
+    Protocol,
+    /// An error returned by a registered custom type's method.
+    Custom,
+}
+
+/// An error raised by the server while running an operation: the call reached the
+/// server, which refused it (CPython re-raises the server's exception in the client).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemoteError {
+    /// Which error.
+    pub kind: RemoteErrorKind,
+    /// Python-style message (`"'x'"` for a `KeyError`).
+    pub message: String,
+}
+
+impl RemoteError {
+    /// An error of `kind` with `message`.
+    pub fn new(kind: RemoteErrorKind, message: impl Into<String>) -> Self {
+        RemoteError {
+            kind,
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for RemoteError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}: {}", self.kind, self.message)
+    }
+}
+
+impl std::error::Error for RemoteError {}
+
+/// Why a manager operation failed.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// The server is unreachable: it shut down, crashed, or the connection broke.
+    /// Every call on every proxy of that server fails this way from then on (CPython
+    /// shows `EOFError`/`BrokenPipeError`/`ConnectionRefusedError` instead).
+    ManagerGone(String),
+    /// The server ran the operation and raised an error.
+    Remote(RemoteError),
+    /// A value came back (or was given) with the wrong type for a typed proxy.
+    Type(TypeMismatch),
+    /// Connecting failed (no server at the address, refused).
+    Connect(io::Error),
+    /// The authkey handshake failed: wrong key on either side.
+    Auth(String),
+    /// The manager could not be started, or the arguments are invalid.
+    Config(String),
+    /// The request is larger than the frame limit, or could not be encoded.
+    Send(multiproc_ipc::SendError),
+}
+
+impl Error {
+    /// The server's error kind, if the server raised one.
+    pub fn remote_kind(&self) -> Option<RemoteErrorKind> {
+        match self {
+            Error::Remote(e) => Some(e.kind),
+            _ => None,
+        }
+    }
+
+    /// Whether this is a `KeyError` from a dict.
+    pub fn is_key_error(&self) -> bool {
+        self.remote_kind() == Some(RemoteErrorKind::KeyError)
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::ManagerGone(why) => write!(f, "the manager is gone: {why}"),
+            Error::Remote(e) => write!(f, "the manager raised {e}"),
+            Error::Type(e) => write!(f, "type mismatch: {e}"),
+            Error::Connect(_) => f.write_str("could not connect to the manager"),
+            Error::Auth(why) => write!(f, "authentication failed: {why}"),
+            Error::Config(why) => write!(f, "invalid manager configuration: {why}"),
+            Error::Send(_) => f.write_str("the request could not be sent"),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Remote(e) => Some(e),
+            Error::Type(e) => Some(e),
+            Error::Connect(e) => Some(e),
+            Error::Send(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<TypeMismatch> for Error {
+    fn from(e: TypeMismatch) -> Self {
+        Error::Type(e)
+    }
+}
+
+impl From<RemoteError> for Error {
+    fn from(e: RemoteError) -> Self {
+        Error::Remote(e)
+    }
+}

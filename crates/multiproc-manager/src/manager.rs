@@ -1,0 +1,632 @@
+//! [`Manager`]: the client handle that creates shared objects, and how servers are
+//! started, served and reached.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use multiproc_ipc::{Address, ClientError, Connection, Listener, ListenerError};
+
+use crate::client::{Inner, Origin, WireAddress};
+use crate::custom::{Registry, Shared};
+use crate::error::Error;
+use crate::protocol::{Create, Op, SERVER};
+use crate::proxy::{
+    Args, ArrayProxy, BarrierProxy, ConditionProxy, DictProxy, EventProxy, Handle, ListProxy,
+    LockProxy, NamespaceProxy, Proxy, QueueProxy, SemaphoreProxy, ValueProxy, values_of,
+};
+use crate::server::Server;
+use crate::value::{FromValue, ObjRef, Value};
+
+/// How long connecting (connect + handshake) to a server may take.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Connects to a server at `address` with `authkey`.
+pub(crate) fn dial(address: &Address, authkey: Option<&[u8]>) -> Result<Connection, Error> {
+    multiproc_ipc::Client::connect_timeout(address, authkey, CONNECT_TIMEOUT).map_err(|e| match e {
+        ClientError::Handshake(h) => Error::Auth(h.to_string()),
+        ClientError::UnauthenticatedTcp => Error::Config("a tcp manager needs an authkey".into()),
+        ClientError::Connect { source, .. } => Error::Connect(source),
+        ClientError::Timeout => Error::Connect(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            format!("connecting to {address} timed out"),
+        )),
+        other => Error::Connect(std::io::Error::other(other.to_string())),
+    })
+}
+
+/// A fresh random authkey (32 bytes from the OS).
+///
+/// # Errors
+/// The OS random source failed.
+pub fn random_authkey() -> Result<Vec<u8>, Error> {
+    let mut key = vec![0u8; 32];
+    getrandom::fill(&mut key)
+        .map_err(|e| Error::Config(format!("no randomness for an authkey: {e}")))?;
+    Ok(key)
+}
+
+fn listener_error(e: ListenerError) -> Error {
+    match e {
+        ListenerError::UnauthenticatedTcp => Error::Config(
+            "a manager served over tcp demands an authkey (anyone reaching the port could use it)"
+                .into(),
+        ),
+        ListenerError::Bind { source, .. } | ListenerError::Io(source) => Error::Connect(source),
+        other => Error::Connect(std::io::Error::other(other.to_string())),
+    }
+}
+
+impl Server {
+    /// Binds a listener for this server at `address`. TCP demands an authkey (a typed
+    /// [`Error::Config`] otherwise); Unix sockets get mode `0o600`.
+    ///
+    /// # Errors
+    /// [`Error::Config`] for TCP without a key, [`Error::Connect`] when binding fails.
+    pub fn bind(address: impl Into<Address>, authkey: Option<&[u8]>) -> Result<Listener, Error> {
+        Listener::bind(address, authkey).map_err(listener_error)
+    }
+
+    /// Accepts and serves clients from `listener` until [`shutdown`](Self::shutdown)
+    /// (a client's `shutdown()` included), each client on its own thread. Handshakes run
+    /// inside the listener without blocking other clients; a failed one (wrong key,
+    /// garbage, silence) is logged and dropped.
+    ///
+    /// # Errors
+    /// Accepting failed for a reason that is not one peer's fault.
+    pub fn serve_on(&self, listener: &Listener) -> Result<(), Error> {
+        while !self.is_closing() {
+            match listener.accept_timeout(Duration::from_millis(100)) {
+                Ok(conn) => {
+                    self.spawn_connection(conn);
+                }
+                Err(ListenerError::Timeout) => {}
+                Err(e) if e.is_per_connection() => {
+                    tracing::warn!("manager: refused a client: {e}");
+                }
+                Err(ListenerError::Io(e)) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    self.shutdown();
+                    return Err(listener_error(e));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Serves a manager at `address` in the foreground until a client calls
+/// [`Manager::shutdown`] (CPython's `manager.get_server().serve_forever()`).
+/// TCP demands an authkey.
+///
+/// # Errors
+/// As [`Server::bind`] and [`Server::serve_on`].
+pub fn serve(
+    address: impl Into<Address>,
+    authkey: Option<&[u8]>,
+    registry: Registry,
+) -> Result<(), Error> {
+    let listener = Server::bind(address, authkey)?;
+    Server::new(registry).serve_on(&listener)
+}
+
+enum Owned {
+    /// Not ours: shutting down is the server owner's business.
+    None,
+    /// A server on threads of this process.
+    Thread {
+        server: Server,
+        thread: Option<JoinHandle<Result<(), Error>>>,
+        dir: Option<PathBuf>,
+    },
+}
+
+/// A connection to a manager server, and the factory of its shared objects
+/// (CPython's `SyncManager`).
+///
+/// * [`Manager::start`] runs the server in a child process tied to this one;
+/// * [`Manager::in_thread`] runs it on threads of this process (tests, tools);
+/// * [`Manager::connect`] reaches a server started elsewhere ([`serve`]), over a Unix
+///   socket or TCP, with an authkey.
+///
+/// Each factory method returns a proxy; proxies are `Send + Sync + Clone` and can be
+/// given to child processes (any start method) or sent to other hosts.
+///
+/// ```
+/// use multiproc_manager::Manager;
+/// let manager = Manager::in_thread()?;
+/// let d = manager.dict()?;
+/// d.insert(1, "1")?;
+/// d.insert("2", 2)?;
+/// d.insert(0.25, ())?;
+/// let l = manager.list_from(0..10)?;
+/// l.reverse()?;
+/// println!("{d}"); // {1: '1', '2': 2, 0.25: None}
+/// println!("{l}"); // [9, 8, 7, 6, 5, 4, 3, 2, 1, 0]
+/// manager.shutdown()?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct Manager {
+    client: Arc<Inner>,
+    owned: Owned,
+    address: Option<Address>,
+    authkey: Option<Vec<u8>>,
+}
+
+impl fmt::Debug for Manager {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Manager")
+            .field("address", &self.address)
+            .field("owns_server", &!matches!(self.owned, Owned::None))
+            .finish_non_exhaustive()
+    }
+}
+
+static NEXT_DIR: AtomicU64 = AtomicU64::new(0);
+
+/// A private directory (mode 0o700) for a manager's socket.
+fn private_dir() -> Result<PathBuf, Error> {
+    use std::os::unix::fs::DirBuilderExt;
+    let mut tag = [0u8; 6];
+    getrandom::fill(&mut tag).map_err(|e| Error::Config(e.to_string()))?;
+    let tag: String = tag.iter().map(|b| format!("{b:02x}")).collect();
+    let dir = std::env::temp_dir().join(format!(
+        "multiproc-manager-{}-{}-{tag}",
+        std::process::id(),
+        NEXT_DIR.fetch_add(1, Ordering::Relaxed)
+    ));
+    std::fs::DirBuilder::new()
+        .mode(0o700)
+        .create(&dir)
+        .map_err(Error::Connect)?;
+    Ok(dir)
+}
+
+impl Manager {
+    fn with_client(
+        conn: Connection,
+        address: Option<Address>,
+        authkey: Option<Vec<u8>>,
+        owned: Owned,
+    ) -> Manager {
+        let origin = address
+            .as_ref()
+            .and_then(WireAddress::from_address)
+            .map(|address| Origin {
+                address,
+                authkey: authkey.clone(),
+            });
+        Manager {
+            client: Inner::new(conn, origin),
+            owned,
+            address,
+            authkey,
+        }
+    }
+
+    /// A manager client over an already connected [`Connection`] (for example one end of
+    /// a [`Pipe`](multiproc_ipc::Pipe) whose other end a [`Server`] serves). Its proxies
+    /// have no address and cannot be sent to other processes.
+    pub fn over(conn: Connection) -> Manager {
+        Manager::with_client(conn, None, None, Owned::None)
+    }
+
+    /// Connects to a manager served at `address` (CPython's `BaseManager(address,
+    /// authkey).connect()`).
+    ///
+    /// # Errors
+    /// [`Error::Connect`] (nobody there), [`Error::Auth`] (wrong key),
+    /// [`Error::Config`] (TCP without a key).
+    pub fn connect(address: impl Into<Address>, authkey: Option<&[u8]>) -> Result<Manager, Error> {
+        let address = address.into();
+        let conn = dial(&address, authkey)?;
+        Ok(Manager::with_client(
+            conn,
+            Some(address),
+            authkey.map(<[u8]>::to_vec),
+            Owned::None,
+        ))
+    }
+
+    /// Starts a server on threads of this process, listening on a Unix socket in a
+    /// private directory with a random authkey, and connects to it. Proxies can be
+    /// passed to child processes. The server stops on [`shutdown`](Self::shutdown) or
+    /// when this `Manager` is dropped.
+    ///
+    /// # Errors
+    /// Binding the socket failed.
+    pub fn in_thread() -> Result<Manager, Error> {
+        Manager::in_thread_with(Registry::new())
+    }
+
+    /// [`in_thread`](Self::in_thread) with custom types.
+    ///
+    /// # Errors
+    /// Binding the socket failed.
+    pub fn in_thread_with(registry: Registry) -> Result<Manager, Error> {
+        let dir = private_dir()?;
+        let authkey = random_authkey()?;
+        let r =
+            Manager::serve_in_thread(Address::unix(dir.join("manager.sock")), &authkey, registry);
+        match r {
+            Ok(mut m) => {
+                if let Owned::Thread { dir: d, .. } = &mut m.owned {
+                    *d = Some(dir);
+                }
+                Ok(m)
+            }
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&dir);
+                Err(e)
+            }
+        }
+    }
+
+    /// Serves a manager at `address` on threads of this process (the server of
+    /// CPython's remote-manager examples) and connects to it. TCP demands an authkey.
+    ///
+    /// # Errors
+    /// As [`Server::bind`].
+    pub fn serve_in_thread(
+        address: impl Into<Address>,
+        authkey: &[u8],
+        registry: Registry,
+    ) -> Result<Manager, Error> {
+        let listener = Server::bind(address, Some(authkey))?;
+        let address = listener.address().clone();
+        let server = Server::new(registry);
+        let s2 = server.clone();
+        let thread = std::thread::Builder::new()
+            .name("manager-accept".into())
+            .spawn(move || s2.serve_on(&listener))
+            .map_err(Error::Connect)?;
+        let conn = match dial(&address, Some(authkey)) {
+            Ok(c) => c,
+            Err(e) => {
+                server.shutdown();
+                let _ = thread.join();
+                return Err(e);
+            }
+        };
+        Ok(Manager::with_client(
+            conn,
+            Some(address),
+            Some(authkey.to_vec()),
+            Owned::Thread {
+                server,
+                thread: Some(thread),
+                dir: None,
+            },
+        ))
+    }
+
+    /// The address clients connect to, if the server has one.
+    pub fn address(&self) -> Option<&Address> {
+        self.address.as_ref()
+    }
+
+    /// The authkey clients present, if any.
+    pub fn authkey(&self) -> Option<&[u8]> {
+        self.authkey.as_deref()
+    }
+
+    /// Round trip to the server (checks it is alive).
+    ///
+    /// # Errors
+    /// [`Error::ManagerGone`].
+    pub fn ping(&self) -> Result<(), Error> {
+        self.client.call(SERVER, Op::Ping).map(drop)
+    }
+
+    /// Stops the server (any client may ask, as in CPython): every client's pending and
+    /// later calls fail with [`Error::ManagerGone`]. Bounded: returns once the server
+    /// acknowledged, or at once if it is already gone.
+    ///
+    /// # Errors
+    /// None in practice; a server already gone is not an error.
+    pub fn shutdown(&self) -> Result<(), Error> {
+        match self.client.call(SERVER, Op::Shutdown) {
+            Ok(_) | Err(Error::ManagerGone(_)) => {}
+            Err(e) => return Err(e),
+        }
+        if let Owned::Thread { server, .. } = &self.owned {
+            server.shutdown();
+        }
+        Ok(())
+    }
+
+    /// Publishes `value` (typically a proxy) under `name` on the server, for clients that
+    /// connect by address to find with [`lookup`](Self::lookup) — CPython's
+    /// `register('get_queue', callable=lambda: queue)` pattern.
+    ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let q = manager.queue_of::<i64>()?;
+    /// manager.publish("jobs", &q)?;
+    /// let other = multiproc_manager::Manager::connect(manager.address().cloned().unwrap(), manager.authkey())?;
+    /// let q2: multiproc_manager::QueueProxy<i64> = other.lookup("jobs")?;
+    /// q2.put(5)?;
+    /// assert_eq!(q.get()?, 5);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::ManagerGone`].
+    pub fn publish(&self, name: &str, value: impl Into<Value>) -> Result<(), Error> {
+        self.client
+            .call(SERVER, Op::SetAttr(name.to_owned(), value.into()))
+            .map(drop)
+    }
+
+    /// What was [`publish`](Self::publish)ed under `name`, as a `T` (a proxy type, or any
+    /// [`FromValue`] type).
+    ///
+    /// # Errors
+    /// `KeyError` when nothing is published under `name`, [`Error::Type`] when it is not
+    /// a `T`, [`Error::ManagerGone`].
+    pub fn lookup<T: FromValue>(&self, name: &str) -> Result<T, Error> {
+        let v = self.client.call(SERVER, Op::GetAttr(name.to_owned()))?;
+        crate::client::convert(&self.client, v)
+    }
+
+    fn create_obj(&self, c: Create) -> Result<Handle, Error> {
+        let v = self.client.call(SERVER, Op::Create(c))?;
+        let r = ObjRef::from_value(v)?;
+        Ok(Handle {
+            client: self.client.clone(),
+            id: r.id,
+            kind: r.kind,
+        })
+    }
+
+    /// `manager.dict()`: an empty dict holding any [`Value`]s.
+    ///
+    /// # Errors
+    /// [`Error::ManagerGone`].
+    pub fn dict(&self) -> Result<DictProxy, Error> {
+        self.dict_of()
+    }
+
+    /// An empty dict read back as `K` keys and `V` values (`dict::<String, u64>()` in
+    /// the issue's words).
+    ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let d = manager.dict_of::<String, u64>()?;
+    /// d.insert("a", 1u64)?;
+    /// assert_eq!(d.get_item("a")?, 1);
+    /// // Someone stores a string under "b" through an untyped proxy…
+    /// let raw = manager.dict_from([("b", "oops")])?;
+    /// let typed: multiproc_manager::DictProxy<String, u64> = manager.dict_of()?;
+    /// # let _ = (raw, typed);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::ManagerGone`].
+    pub fn dict_of<K, V>(&self) -> Result<DictProxy<K, V>, Error> {
+        Ok(DictProxy::from_handle(
+            self.create_obj(Create::Dict(Vec::new()))?,
+        ))
+    }
+
+    /// `manager.dict(pairs)`.
+    ///
+    /// # Errors
+    /// `TypeError` for an unhashable key, [`Error::ManagerGone`].
+    pub fn dict_from<I, A, B>(&self, pairs: I) -> Result<DictProxy, Error>
+    where
+        I: IntoIterator<Item = (A, B)>,
+        A: Into<Value>,
+        B: Into<Value>,
+    {
+        let pairs = pairs
+            .into_iter()
+            .map(|(a, b)| (a.into(), b.into()))
+            .collect();
+        Ok(DictProxy::from_handle(
+            self.create_obj(Create::Dict(pairs))?,
+        ))
+    }
+
+    /// `manager.list()`: an empty list of any [`Value`]s.
+    ///
+    /// # Errors
+    /// [`Error::ManagerGone`].
+    pub fn list(&self) -> Result<ListProxy, Error> {
+        self.list_of()
+    }
+
+    /// An empty list read back as `T`s.
+    ///
+    /// # Errors
+    /// [`Error::ManagerGone`].
+    pub fn list_of<T>(&self) -> Result<ListProxy<T>, Error> {
+        Ok(ListProxy::from_handle(
+            self.create_obj(Create::List(Vec::new()))?,
+        ))
+    }
+
+    /// `manager.list(items)`.
+    ///
+    /// # Errors
+    /// [`Error::ManagerGone`].
+    pub fn list_from<T: Into<Value>>(
+        &self,
+        items: impl IntoIterator<Item = T>,
+    ) -> Result<ListProxy, Error> {
+        Ok(ListProxy::from_handle(
+            self.create_obj(Create::List(values_of(items)))?,
+        ))
+    }
+
+    /// `manager.Namespace()`.
+    ///
+    /// # Errors
+    /// [`Error::ManagerGone`].
+    pub fn namespace(&self) -> Result<NamespaceProxy, Error> {
+        Ok(NamespaceProxy::from_handle(
+            self.create_obj(Create::Namespace(Vec::new()))?,
+        ))
+    }
+
+    /// `manager.Lock()`.
+    ///
+    /// # Errors
+    /// [`Error::ManagerGone`].
+    pub fn lock(&self) -> Result<LockProxy, Error> {
+        Ok(LockProxy::from_handle(self.create_obj(Create::Lock)?))
+    }
+
+    /// `manager.RLock()`.
+    ///
+    /// # Errors
+    /// [`Error::ManagerGone`].
+    pub fn rlock(&self) -> Result<LockProxy, Error> {
+        Ok(LockProxy::from_handle(self.create_obj(Create::RLock)?))
+    }
+
+    /// `manager.Semaphore(value)`.
+    ///
+    /// # Errors
+    /// [`Error::ManagerGone`].
+    pub fn semaphore(&self, value: u64) -> Result<SemaphoreProxy, Error> {
+        Ok(SemaphoreProxy::from_handle(
+            self.create_obj(Create::Semaphore(value))?,
+        ))
+    }
+
+    /// `manager.BoundedSemaphore(value)`.
+    ///
+    /// # Errors
+    /// [`Error::ManagerGone`].
+    pub fn bounded_semaphore(&self, value: u64) -> Result<SemaphoreProxy, Error> {
+        Ok(SemaphoreProxy::from_handle(
+            self.create_obj(Create::BoundedSemaphore(value))?,
+        ))
+    }
+
+    /// `manager.Condition()` (over its own re-entrant lock).
+    ///
+    /// # Errors
+    /// [`Error::ManagerGone`].
+    pub fn condition(&self) -> Result<ConditionProxy, Error> {
+        Ok(ConditionProxy::from_handle(
+            self.create_obj(Create::Condition)?,
+        ))
+    }
+
+    /// `manager.Event()`.
+    ///
+    /// # Errors
+    /// [`Error::ManagerGone`].
+    pub fn event(&self) -> Result<EventProxy, Error> {
+        Ok(EventProxy::from_handle(self.create_obj(Create::Event)?))
+    }
+
+    /// `manager.Barrier(parties)`.
+    ///
+    /// # Errors
+    /// `ValueError` for zero parties, [`Error::ManagerGone`].
+    pub fn barrier(&self, parties: u64) -> Result<BarrierProxy, Error> {
+        Ok(BarrierProxy::from_handle(
+            self.create_obj(Create::Barrier(parties))?,
+        ))
+    }
+
+    /// `manager.Queue()`: unbounded, any [`Value`]s.
+    ///
+    /// # Errors
+    /// [`Error::ManagerGone`].
+    pub fn queue(&self) -> Result<QueueProxy, Error> {
+        self.queue_of()
+    }
+
+    /// An unbounded queue of `T`s.
+    ///
+    /// # Errors
+    /// [`Error::ManagerGone`].
+    pub fn queue_of<T>(&self) -> Result<QueueProxy<T>, Error> {
+        Ok(QueueProxy::from_handle(
+            self.create_obj(Create::Queue(None))?,
+        ))
+    }
+
+    /// `manager.Queue(maxsize)` of `T`s (0 = unbounded).
+    ///
+    /// # Errors
+    /// [`Error::ManagerGone`].
+    pub fn bounded_queue<T>(&self, maxsize: u64) -> Result<QueueProxy<T>, Error> {
+        Ok(QueueProxy::from_handle(
+            self.create_obj(Create::Queue(Some(maxsize)))?,
+        ))
+    }
+
+    /// `manager.JoinableQueue()` of `T`s.
+    ///
+    /// # Errors
+    /// [`Error::ManagerGone`].
+    pub fn joinable_queue<T>(&self) -> Result<QueueProxy<T>, Error> {
+        Ok(QueueProxy::from_handle(
+            self.create_obj(Create::JoinableQueue(None))?,
+        ))
+    }
+
+    /// `manager.Value(typecode, v)`: the type is `T` itself.
+    ///
+    /// # Errors
+    /// [`Error::ManagerGone`].
+    pub fn value<T: Into<Value>>(&self, v: T) -> Result<ValueProxy<T>, Error> {
+        Ok(ValueProxy::from_handle(
+            self.create_obj(Create::Value(v.into()))?,
+        ))
+    }
+
+    /// `manager.Array(typecode, items)`: fixed length.
+    ///
+    /// # Errors
+    /// [`Error::ManagerGone`].
+    pub fn array<T: Into<Value>>(
+        &self,
+        items: impl IntoIterator<Item = T>,
+    ) -> Result<ArrayProxy<T>, Error> {
+        Ok(ArrayProxy::from_handle(
+            self.create_obj(Create::Array(values_of(items)))?,
+        ))
+    }
+
+    /// Creates an object of the registered custom type `S` with `args`
+    /// (CPython's `manager.MyType(*args)` after `register('MyType', MyType)`).
+    ///
+    /// # Errors
+    /// `UnknownType` when the server has no `S` registered, `S::new`'s error,
+    /// [`Error::ManagerGone`].
+    pub fn create<S: Shared>(&self, args: impl Args) -> Result<Proxy<S>, Error> {
+        Ok(Proxy::from_handle(self.create_obj(Create::Custom {
+            type_name: S::TYPEID.to_owned(),
+            args: args.into_args(),
+        })?))
+    }
+}
+
+impl Drop for Manager {
+    fn drop(&mut self) {
+        if let Owned::Thread {
+            server,
+            thread,
+            dir,
+        } = &mut self.owned
+        {
+            server.shutdown();
+            if let Some(t) = thread.take() {
+                let _ = t.join();
+            }
+            if let Some(d) = dir.take() {
+                let _ = std::fs::remove_dir_all(d);
+            }
+        }
+    }
+}

@@ -1,0 +1,1314 @@
+//! Proxies: handles to objects held by a manager, usable from any process and thread.
+//!
+//! A proxy is `Send + Sync + Clone`, cheap to clone (an `Arc` and an id), and
+//! serde-passable: it travels to another process (any start method, or another host)
+//! as *(server address, authkey, object id)* and reconnects there, sharing one
+//! connection per server per process. A proxy of a manager reached over an anonymous
+//! pipe has no address and cannot travel.
+
+use std::fmt;
+use std::marker::PhantomData;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::de::Error as _;
+use serde::ser::Error as _;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::client::{self, Inner, Origin};
+use crate::custom::Shared;
+use crate::error::{Error, RemoteErrorKind, TypeMismatch};
+use crate::protocol::Op;
+use crate::value::{FromValue, Kind, ObjRef, Value};
+
+/// What every proxy is made of.
+#[derive(Clone)]
+pub(crate) struct Handle {
+    pub(crate) client: Arc<Inner>,
+    pub(crate) id: u64,
+    pub(crate) kind: Kind,
+}
+
+impl Handle {
+    pub(crate) fn call(&self, op: Op) -> Result<Value, Error> {
+        self.client.call(self.id, op)
+    }
+
+    pub(crate) fn call_as<T: FromValue>(&self, op: Op) -> Result<T, Error> {
+        let v = self.call(op)?;
+        client::convert(&self.client, v)
+    }
+
+    fn objref(&self) -> ObjRef {
+        ObjRef {
+            id: self.id,
+            kind: self.kind.clone(),
+        }
+    }
+
+    fn repr(&self) -> Result<String, Error> {
+        self.call_as::<String>(Op::Repr)
+    }
+
+    fn display(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.repr() {
+            Ok(s) => f.write_str(&s),
+            Err(e) => write!(f, "<{} proxy #{}: {e}>", self.kind.typeid(), self.id),
+        }
+    }
+
+    fn from_current(v: Value, want: &[Kind], name: &'static str) -> Result<Handle, TypeMismatch> {
+        let r = match v {
+            Value::Proxy(r) => r,
+            other => return Err(TypeMismatch::found(name, &other)),
+        };
+        if !want.contains(&r.kind) {
+            return Err(TypeMismatch::new(
+                name,
+                format!("a {} proxy", r.kind.typeid()),
+            ));
+        }
+        let client = client::current().ok_or_else(|| {
+            TypeMismatch::new(name, "a proxy reference outside a manager reply".into())
+        })?;
+        Ok(Handle {
+            client,
+            id: r.id,
+            kind: r.kind,
+        })
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct WireProxy {
+    origin: Origin,
+    id: u64,
+    kind: Kind,
+}
+
+impl Serialize for Handle {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let origin = self.client.origin.clone().ok_or_else(|| {
+            S::Error::custom(
+                "a proxy of a manager reached over an anonymous pipe has no address to travel with",
+            )
+        })?;
+        WireProxy {
+            origin,
+            id: self.id,
+            kind: self.kind.clone(),
+        }
+        .serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Handle {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let w = WireProxy::deserialize(d)?;
+        let client = Inner::for_origin(&w.origin).map_err(|e| {
+            let msg = format!("cannot reach the manager of a received proxy: {e}");
+            multiproc_ipc::handle::note_custom_error(&msg);
+            D::Error::custom(msg)
+        })?;
+        Ok(Handle {
+            client,
+            id: w.id,
+            kind: w.kind,
+        })
+    }
+}
+
+fn to_values<T: Into<Value>>(items: impl IntoIterator<Item = T>) -> Vec<Value> {
+    items.into_iter().map(Into::into).collect()
+}
+
+macro_rules! proxy_common {
+    ($name:ident [$($g:ident),*] $kinds:expr) => {
+        impl<$($g),*> fmt::Display for $name<$($g),*> {
+            /// Prints the server's value as Python's `print(proxy)` would.
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.h.display(f)
+            }
+        }
+        impl<$($g),*> fmt::Debug for $name<$($g),*> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.debug_struct(stringify!($name))
+                    .field("typeid", &self.h.kind.typeid())
+                    .field("id", &self.h.id)
+                    .finish()
+            }
+        }
+        impl<$($g),*> Clone for $name<$($g),*> {
+            fn clone(&self) -> Self {
+                $name { h: self.h.clone(), _t: PhantomData }
+            }
+        }
+        impl<$($g),*> PartialEq for $name<$($g),*> {
+            /// Two proxies are equal when they refer to the same server object.
+            fn eq(&self, other: &Self) -> bool {
+                self.h.id == other.h.id && Arc::ptr_eq(&self.h.client, &other.h.client)
+            }
+        }
+        impl<$($g),*> Serialize for $name<$($g),*> {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                self.h.serialize(s)
+            }
+        }
+        impl<'de, $($g),*> Deserialize<'de> for $name<$($g),*> {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let h = Handle::deserialize(d)?;
+                if !$kinds.contains(&h.kind) {
+                    return Err(D::Error::custom(format!(
+                        "expected a {} proxy, got a {} proxy",
+                        stringify!($name),
+                        h.kind.typeid()
+                    )));
+                }
+                Ok($name { h, _t: PhantomData })
+            }
+        }
+        /// A proxy stored inside another managed object is stored as a reference
+        /// (nested proxies, as in CPython).
+        impl<$($g),*> From<$name<$($g),*>> for Value {
+            fn from(p: $name<$($g),*>) -> Value {
+                Value::Proxy(p.h.objref())
+            }
+        }
+        impl<$($g),*> From<&$name<$($g),*>> for Value {
+            fn from(p: &$name<$($g),*>) -> Value {
+                Value::Proxy(p.h.objref())
+            }
+        }
+        impl<$($g),*> FromValue for $name<$($g),*> {
+            fn from_value(v: Value) -> Result<Self, TypeMismatch> {
+                Handle::from_current(v, &$kinds, stringify!($name))
+                    .map(|h| $name { h, _t: PhantomData })
+            }
+        }
+        impl<$($g),*> $name<$($g),*> {
+            pub(crate) fn from_handle(h: Handle) -> Self {
+                $name { h, _t: PhantomData }
+            }
+
+            /// The object's id on its server.
+            pub fn id(&self) -> u64 {
+                self.h.id
+            }
+
+            /// The server's `repr` of the object (what `Display` prints).
+            ///
+            /// # Errors
+            /// [`Error::ManagerGone`] when the server is unreachable.
+            pub fn repr(&self) -> Result<String, Error> {
+                self.h.repr()
+            }
+
+            /// Drops the object on the server now (CPython frees it when its last
+            /// proxy is garbage-collected). Other proxies to it then get
+            /// `NoSuchObject` errors.
+            ///
+            /// # Errors
+            /// [`Error::ManagerGone`] when the server is unreachable.
+            pub fn destroy(self) -> Result<(), Error> {
+                self.h.call(Op::Release).map(drop)
+            }
+        }
+    };
+}
+
+// ------------------------------------------------------------------ dict
+
+/// A proxy to a manager's `dict` (CPython's `DictProxy`). `DictProxy` (= `DictProxy<Value,
+/// Value>`) holds anything, like Python's; `DictProxy<String, u64>` reads keys and values
+/// back as those types, and a value of another type is an [`Error::Type`], never a panic.
+///
+/// ```
+/// # let manager = multiproc_manager::Manager::in_thread()?;
+/// let d = manager.dict()?;
+/// d.insert(1, "1")?;
+/// d.insert("2", 2)?;
+/// d.insert(0.25, ())?;
+/// assert_eq!(d.to_string(), "{1: '1', '2': 2, 0.25: None}");
+/// assert_eq!(d.get_item(1)?, "1".into());
+/// assert!(d.get_item(3).unwrap_err().is_key_error());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct DictProxy<K = Value, V = Value> {
+    h: Handle,
+    _t: PhantomData<fn() -> (K, V)>,
+}
+proxy_common!(DictProxy [K, V] [Kind::Dict]);
+
+impl<K: Into<Value> + FromValue, V: Into<Value> + FromValue> DictProxy<K, V> {
+    /// `d[k]`: the value, or a `KeyError`.
+    ///
+    /// # Errors
+    /// `KeyError` ([`Error::is_key_error`]), [`Error::Type`], [`Error::ManagerGone`].
+    pub fn get_item(&self, k: impl Into<K>) -> Result<V, Error> {
+        self.h.call_as(Op::GetItem(k.into().into()))
+    }
+
+    /// `d.get(k)`: the value if present.
+    ///
+    /// # Errors
+    /// [`Error::Type`], [`Error::ManagerGone`].
+    pub fn get(&self, k: impl Into<K>) -> Result<Option<V>, Error> {
+        match self.h.call_as::<V>(Op::GetItem(k.into().into())) {
+            Ok(v) => Ok(Some(v)),
+            Err(e) if e.is_key_error() => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `d.get(k, default)`.
+    ///
+    /// # Errors
+    /// [`Error::Type`], [`Error::ManagerGone`].
+    pub fn get_or(&self, k: impl Into<K>, default: impl Into<V>) -> Result<V, Error> {
+        self.h
+            .call_as(Op::DictGet(k.into().into(), default.into().into()))
+    }
+
+    /// `d[k] = v`.
+    ///
+    /// # Errors
+    /// `TypeError` for an unhashable key, [`Error::ManagerGone`].
+    pub fn insert(&self, k: impl Into<K>, v: impl Into<V>) -> Result<(), Error> {
+        self.h
+            .call(Op::SetItem(k.into().into(), v.into().into()))
+            .map(drop)
+    }
+
+    /// `del d[k]`.
+    ///
+    /// # Errors
+    /// `KeyError`, [`Error::ManagerGone`].
+    pub fn remove(&self, k: impl Into<K>) -> Result<(), Error> {
+        self.h.call(Op::DelItem(k.into().into())).map(drop)
+    }
+
+    /// `k in d`.
+    ///
+    /// # Errors
+    /// [`Error::ManagerGone`].
+    pub fn contains(&self, k: impl Into<K>) -> Result<bool, Error> {
+        self.h.call_as(Op::Contains(k.into().into()))
+    }
+
+    /// `len(d)`.
+    ///
+    /// # Errors
+    /// [`Error::ManagerGone`].
+    pub fn len(&self) -> Result<usize, Error> {
+        self.h.call_as(Op::Len)
+    }
+
+    /// `len(d) == 0`.
+    ///
+    /// # Errors
+    /// [`Error::ManagerGone`].
+    pub fn is_empty(&self) -> Result<bool, Error> {
+        Ok(self.len()? == 0)
+    }
+
+    /// `list(d.keys())`, in insertion order.
+    ///
+    /// # Errors
+    /// [`Error::Type`], [`Error::ManagerGone`].
+    pub fn keys(&self) -> Result<Vec<K>, Error> {
+        self.h.call_as(Op::Keys)
+    }
+
+    /// `list(d.values())`.
+    ///
+    /// # Errors
+    /// [`Error::Type`], [`Error::ManagerGone`].
+    pub fn values(&self) -> Result<Vec<V>, Error> {
+        self.h.call_as(Op::Values)
+    }
+
+    /// `list(d.items())`, in one round trip.
+    ///
+    /// # Errors
+    /// [`Error::Type`], [`Error::ManagerGone`].
+    pub fn items(&self) -> Result<Vec<(K, V)>, Error> {
+        self.h.call_as(Op::Items)
+    }
+
+    /// `d.copy()`: the whole dict, as ordered pairs.
+    ///
+    /// # Errors
+    /// [`Error::Type`], [`Error::ManagerGone`].
+    pub fn copy(&self) -> Result<Vec<(K, V)>, Error> {
+        self.items()
+    }
+
+    /// `d.update(pairs)`, in one round trip.
+    ///
+    /// # Errors
+    /// `TypeError` for an unhashable key (nothing is inserted), [`Error::ManagerGone`].
+    pub fn update<I, A, B>(&self, pairs: I) -> Result<(), Error>
+    where
+        I: IntoIterator<Item = (A, B)>,
+        A: Into<K>,
+        B: Into<V>,
+    {
+        let pairs = pairs
+            .into_iter()
+            .map(|(a, b)| (a.into().into(), b.into().into()))
+            .collect();
+        self.h.call(Op::Update(pairs)).map(drop)
+    }
+
+    /// `d.pop(k)`.
+    ///
+    /// # Errors
+    /// `KeyError`, [`Error::Type`], [`Error::ManagerGone`].
+    pub fn pop(&self, k: impl Into<K>) -> Result<V, Error> {
+        self.h.call_as(Op::Pop(k.into().into(), None))
+    }
+
+    /// `d.pop(k, default)`.
+    ///
+    /// # Errors
+    /// [`Error::Type`], [`Error::ManagerGone`].
+    pub fn pop_or(&self, k: impl Into<K>, default: impl Into<V>) -> Result<V, Error> {
+        self.h
+            .call_as(Op::Pop(k.into().into(), Some(default.into().into())))
+    }
+
+    /// `d.popitem()`: the last inserted pair.
+    ///
+    /// # Errors
+    /// `KeyError` when empty, [`Error::Type`], [`Error::ManagerGone`].
+    pub fn popitem(&self) -> Result<(K, V), Error> {
+        self.h.call_as(Op::PopItem)
+    }
+
+    /// `d.setdefault(k, default)`.
+    ///
+    /// # Errors
+    /// [`Error::Type`], [`Error::ManagerGone`].
+    pub fn setdefault(&self, k: impl Into<K>, default: impl Into<V>) -> Result<V, Error> {
+        self.h
+            .call_as(Op::SetDefault(k.into().into(), default.into().into()))
+    }
+
+    /// `d.clear()`.
+    ///
+    /// # Errors
+    /// [`Error::ManagerGone`].
+    pub fn clear(&self) -> Result<(), Error> {
+        self.h.call(Op::Clear).map(drop)
+    }
+}
+
+// ------------------------------------------------------------------ list
+
+/// A proxy to a manager's `list` (CPython's `ListProxy`). Indices are `i64` and may be
+/// negative, as in Python; slices take `Option<i64>` bounds.
+///
+/// ```
+/// # let manager = multiproc_manager::Manager::in_thread()?;
+/// let l = manager.list_of::<i64>()?;
+/// l.extend(0..10)?;
+/// l.reverse()?;
+/// assert_eq!(l.to_string(), "[9, 8, 7, 6, 5, 4, 3, 2, 1, 0]");
+/// assert_eq!(l.get(-1)?, 0);
+/// assert_eq!(l.slice(Some(1), Some(3))?, [8, 7]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct ListProxy<T = Value> {
+    h: Handle,
+    _t: PhantomData<fn() -> T>,
+}
+proxy_common!(ListProxy[T][Kind::List]);
+
+impl<T: Into<Value> + FromValue> ListProxy<T> {
+    /// `l.append(x)`.
+    ///
+    /// # Errors
+    /// [`Error::ManagerGone`].
+    pub fn append(&self, x: impl Into<T>) -> Result<(), Error> {
+        self.h.call(Op::Append(x.into().into())).map(drop)
+    }
+
+    /// `l.extend(xs)`, in one round trip.
+    ///
+    /// # Errors
+    /// [`Error::ManagerGone`].
+    pub fn extend<I: IntoIterator<Item = A>, A: Into<T>>(&self, xs: I) -> Result<(), Error> {
+        let items = xs.into_iter().map(|a| a.into().into()).collect();
+        self.h.call(Op::Extend(items)).map(drop)
+    }
+
+    /// `l.insert(i, x)`.
+    ///
+    /// # Errors
+    /// [`Error::ManagerGone`].
+    pub fn insert(&self, i: i64, x: impl Into<T>) -> Result<(), Error> {
+        self.h.call(Op::Insert(i, x.into().into())).map(drop)
+    }
+
+    /// `l.pop()`.
+    ///
+    /// # Errors
+    /// `IndexError` when empty, [`Error::Type`], [`Error::ManagerGone`].
+    pub fn pop(&self) -> Result<T, Error> {
+        self.h.call_as(Op::ListPop(None))
+    }
+
+    /// `l.pop(i)`.
+    ///
+    /// # Errors
+    /// `IndexError`, [`Error::Type`], [`Error::ManagerGone`].
+    pub fn pop_at(&self, i: i64) -> Result<T, Error> {
+        self.h.call_as(Op::ListPop(Some(i)))
+    }
+
+    /// `l.remove(x)`: the first equal item.
+    ///
+    /// # Errors
+    /// `ValueError` when absent, [`Error::ManagerGone`].
+    pub fn remove(&self, x: impl Into<T>) -> Result<(), Error> {
+        self.h.call(Op::Remove(x.into().into())).map(drop)
+    }
+
+    /// `l.index(x)`.
+    ///
+    /// # Errors
+    /// `ValueError` when absent, [`Error::ManagerGone`].
+    pub fn index(&self, x: impl Into<T>) -> Result<usize, Error> {
+        self.h.call_as(Op::Index(x.into().into()))
+    }
+
+    /// `l.count(x)`.
+    ///
+    /// # Errors
+    /// [`Error::ManagerGone`].
+    pub fn count(&self, x: impl Into<T>) -> Result<usize, Error> {
+        self.h.call_as(Op::Count(x.into().into()))
+    }
+
+    /// `x in l`.
+    ///
+    /// # Errors
+    /// [`Error::ManagerGone`].
+    pub fn contains(&self, x: impl Into<T>) -> Result<bool, Error> {
+        self.h.call_as(Op::Contains(x.into().into()))
+    }
+
+    /// `l.reverse()`.
+    ///
+    /// # Errors
+    /// [`Error::ManagerGone`].
+    pub fn reverse(&self) -> Result<(), Error> {
+        self.h.call(Op::Reverse).map(drop)
+    }
+
+    /// `l.sort()` (stable; incomparable items are a `TypeError` and leave the list as it was).
+    ///
+    /// # Errors
+    /// `TypeError`, [`Error::ManagerGone`].
+    pub fn sort(&self) -> Result<(), Error> {
+        self.h.call(Op::Sort { reverse: false }).map(drop)
+    }
+
+    /// `l.sort(reverse=True)`.
+    ///
+    /// # Errors
+    /// As [`sort`](Self::sort).
+    pub fn sort_reverse(&self) -> Result<(), Error> {
+        self.h.call(Op::Sort { reverse: true }).map(drop)
+    }
+
+    /// `len(l)`.
+    ///
+    /// # Errors
+    /// [`Error::ManagerGone`].
+    pub fn len(&self) -> Result<usize, Error> {
+        self.h.call_as(Op::Len)
+    }
+
+    /// `len(l) == 0`.
+    ///
+    /// # Errors
+    /// [`Error::ManagerGone`].
+    pub fn is_empty(&self) -> Result<bool, Error> {
+        Ok(self.len()? == 0)
+    }
+
+    /// `l[i]`.
+    ///
+    /// # Errors
+    /// `IndexError`, [`Error::Type`], [`Error::ManagerGone`].
+    pub fn get(&self, i: i64) -> Result<T, Error> {
+        self.h.call_as(Op::GetItem(Value::from(i)))
+    }
+
+    /// `l[i] = x`.
+    ///
+    /// # Errors
+    /// `IndexError`, [`Error::ManagerGone`].
+    pub fn set(&self, i: i64, x: impl Into<T>) -> Result<(), Error> {
+        self.h
+            .call(Op::SetItem(Value::from(i), x.into().into()))
+            .map(drop)
+    }
+
+    /// `del l[i]`.
+    ///
+    /// # Errors
+    /// `IndexError`, [`Error::ManagerGone`].
+    pub fn del(&self, i: i64) -> Result<(), Error> {
+        self.h.call(Op::DelItem(Value::from(i))).map(drop)
+    }
+
+    /// `l[a:b]`.
+    ///
+    /// # Errors
+    /// [`Error::Type`], [`Error::ManagerGone`].
+    pub fn slice(&self, a: Option<i64>, b: Option<i64>) -> Result<Vec<T>, Error> {
+        self.h.call_as(Op::GetSlice(a, b))
+    }
+
+    /// `l[a:b] = xs`.
+    ///
+    /// # Errors
+    /// [`Error::ManagerGone`].
+    pub fn set_slice<I: IntoIterator<Item = A>, A: Into<T>>(
+        &self,
+        a: Option<i64>,
+        b: Option<i64>,
+        xs: I,
+    ) -> Result<(), Error> {
+        let items = xs.into_iter().map(|x| x.into().into()).collect();
+        self.h.call(Op::SetSlice(a, b, items)).map(drop)
+    }
+
+    /// `del l[a:b]`.
+    ///
+    /// # Errors
+    /// [`Error::ManagerGone`].
+    pub fn del_slice(&self, a: Option<i64>, b: Option<i64>) -> Result<(), Error> {
+        self.h.call(Op::DelSlice(a, b)).map(drop)
+    }
+
+    /// `l[:]`: the whole list, in one round trip.
+    ///
+    /// # Errors
+    /// [`Error::Type`], [`Error::ManagerGone`].
+    pub fn to_vec(&self) -> Result<Vec<T>, Error> {
+        self.h.call_as(Op::Copy)
+    }
+}
+
+// ------------------------------------------------------------- namespace
+
+/// A proxy to a manager's `Namespace`: named attributes holding [`Value`]s.
+///
+/// Reading an attribute never set is an `AttributeError` naming it. An attribute's value
+/// is a *copy* once read: `ns.get::<Vec<i64>>("x")?.push(1)` changes only your copy,
+/// never the server's (CPython's pitfall, made visible by Rust's ownership) — read,
+/// modify and [`set`](Self::set) it back, or store a [`ListProxy`] in the attribute.
+///
+/// ```
+/// # let manager = multiproc_manager::Manager::in_thread()?;
+/// let ns = manager.namespace()?;
+/// let err = ns.get::<i64>("x").unwrap_err();
+/// assert!(err.to_string().contains("'x'"));
+/// ns.set("x", 10)?;
+/// assert_eq!(ns.get::<i64>("x")?, 10);
+/// assert_eq!(ns.to_string(), "Namespace(x=10)");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct NamespaceProxy {
+    h: Handle,
+    _t: PhantomData<()>,
+}
+proxy_common!(NamespaceProxy [] [Kind::Namespace]);
+
+impl NamespaceProxy {
+    /// `ns.name`.
+    ///
+    /// # Errors
+    /// `AttributeError` naming `name`, [`Error::Type`], [`Error::ManagerGone`].
+    pub fn get<T: FromValue>(&self, name: &str) -> Result<T, Error> {
+        self.h.call_as(Op::GetAttr(name.to_owned()))
+    }
+
+    /// `ns.name = v`.
+    ///
+    /// # Errors
+    /// [`Error::ManagerGone`].
+    pub fn set(&self, name: &str, v: impl Into<Value>) -> Result<(), Error> {
+        self.h
+            .call(Op::SetAttr(name.to_owned(), v.into()))
+            .map(drop)
+    }
+
+    /// `del ns.name`.
+    ///
+    /// # Errors
+    /// `AttributeError`, [`Error::ManagerGone`].
+    pub fn del(&self, name: &str) -> Result<(), Error> {
+        self.h.call(Op::DelAttr(name.to_owned())).map(drop)
+    }
+
+    /// `hasattr(ns, name)`.
+    ///
+    /// # Errors
+    /// [`Error::ManagerGone`].
+    pub fn has(&self, name: &str) -> Result<bool, Error> {
+        self.h.call_as(Op::Contains(Value::from(name)))
+    }
+
+    /// `vars(ns)`: all attributes, in the order they were first set.
+    ///
+    /// # Errors
+    /// [`Error::ManagerGone`].
+    pub fn to_vec(&self) -> Result<Vec<(String, Value)>, Error> {
+        self.h.call_as(Op::Copy)
+    }
+}
+
+// ------------------------------------------------------------- acquirers
+
+/// A proxy to a manager's `Lock` or `RLock` (CPython's `AcquirerProxy`).
+///
+/// Ownership is per connection and thread: an `RLock` is re-entrant for the thread that
+/// holds it. When the holder's process dies or its connection drops, the server
+/// releases the lock and notes it in the lock's `repr`.
+///
+/// ```
+/// # let manager = multiproc_manager::Manager::in_thread()?;
+/// let lock = manager.lock()?;
+/// {
+///     let _g = lock.guard()?;
+///     assert!(!lock.try_acquire()?);
+/// }
+/// assert!(lock.try_acquire()?);
+/// lock.release()?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct LockProxy {
+    h: Handle,
+    _t: PhantomData<()>,
+}
+proxy_common!(LockProxy [] [Kind::Lock, Kind::RLock]);
+
+/// Releases a manager lock when dropped (errors are ignored: the server releases the
+/// lock anyway if this connection is gone).
+#[must_use = "the lock is released when the guard is dropped"]
+pub struct LockGuard<'a> {
+    h: &'a Handle,
+}
+
+impl fmt::Debug for LockGuard<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LockGuard").field("id", &self.h.id).finish()
+    }
+}
+
+impl Drop for LockGuard<'_> {
+    fn drop(&mut self) {
+        let _ = self.h.call(Op::ReleaseLock);
+    }
+}
+
+macro_rules! acquirer {
+    ($name:ident) => {
+        impl $name {
+            /// `acquire()`: blocks until acquired.
+            ///
+            /// # Errors
+            /// [`Error::ManagerGone`] (also when the server shuts down while waiting).
+            pub fn acquire(&self) -> Result<(), Error> {
+                self.h.call(Op::Acquire { timeout: None }).map(drop)
+            }
+
+            /// `acquire(timeout=t)`: whether it was acquired in time.
+            ///
+            /// # Errors
+            /// [`Error::ManagerGone`].
+            pub fn acquire_timeout(&self, timeout: Duration) -> Result<bool, Error> {
+                self.h.call_as(Op::Acquire {
+                    timeout: Some(timeout),
+                })
+            }
+
+            /// `acquire(blocking=False)`.
+            ///
+            /// # Errors
+            /// [`Error::ManagerGone`].
+            pub fn try_acquire(&self) -> Result<bool, Error> {
+                self.acquire_timeout(Duration::ZERO)
+            }
+
+            /// `release()`.
+            ///
+            /// # Errors
+            /// `RuntimeError` when not held (`ValueError` for a bounded semaphore
+            /// released too often), [`Error::ManagerGone`].
+            pub fn release_lock(&self) -> Result<(), Error> {
+                self.h.call(Op::ReleaseLock).map(drop)
+            }
+
+            /// Acquires and returns a guard that releases on drop (`with lock:`).
+            ///
+            /// # Errors
+            /// As [`acquire`](Self::acquire).
+            pub fn guard(&self) -> Result<LockGuard<'_>, Error> {
+                self.acquire()?;
+                Ok(LockGuard { h: &self.h })
+            }
+        }
+    };
+}
+
+acquirer!(LockProxy);
+
+impl LockProxy {
+    /// `release()` (same as [`release_lock`](Self::release_lock)).
+    ///
+    /// # Errors
+    /// `RuntimeError` when not held, [`Error::ManagerGone`].
+    pub fn release(&self) -> Result<(), Error> {
+        self.release_lock()
+    }
+
+    /// Whether the lock is held by anyone.
+    ///
+    /// # Errors
+    /// [`Error::ManagerGone`].
+    pub fn locked(&self) -> Result<bool, Error> {
+        self.h.call_as(Op::Locked)
+    }
+}
+
+/// A proxy to a manager's `Semaphore` or `BoundedSemaphore`. Acquisitions held by a
+/// client that vanishes are given back.
+pub struct SemaphoreProxy {
+    h: Handle,
+    _t: PhantomData<()>,
+}
+proxy_common!(SemaphoreProxy [] [Kind::Semaphore, Kind::BoundedSemaphore]);
+acquirer!(SemaphoreProxy);
+
+impl SemaphoreProxy {
+    /// `release()`.
+    ///
+    /// # Errors
+    /// `ValueError` for a bounded semaphore released too often, [`Error::ManagerGone`].
+    pub fn release(&self) -> Result<(), Error> {
+        self.release_lock()
+    }
+
+    /// The current counter (`get_value()`).
+    ///
+    /// # Errors
+    /// [`Error::ManagerGone`].
+    pub fn value(&self) -> Result<u64, Error> {
+        self.h.call_as(Op::Locked)
+    }
+}
+
+/// A proxy to a manager's `Condition` (over its own re-entrant lock).
+pub struct ConditionProxy {
+    h: Handle,
+    _t: PhantomData<()>,
+}
+proxy_common!(ConditionProxy [] [Kind::Condition]);
+acquirer!(ConditionProxy);
+
+impl ConditionProxy {
+    /// `release()`.
+    ///
+    /// # Errors
+    /// `RuntimeError` when not held, [`Error::ManagerGone`].
+    pub fn release(&self) -> Result<(), Error> {
+        self.release_lock()
+    }
+
+    /// `wait(timeout)`: releases the lock, waits for a notification, re-acquires.
+    /// Returns whether it was notified (false on timeout).
+    ///
+    /// # Errors
+    /// `RuntimeError` when the lock is not held, [`Error::ManagerGone`].
+    pub fn wait(&self, timeout: Option<Duration>) -> Result<bool, Error> {
+        self.h.call_as(Op::CondWait { timeout })
+    }
+
+    /// `wait_for(predicate, timeout)`: evaluated here, in the caller (the predicate is
+    /// code, and code never travels). Returns the predicate's last value.
+    ///
+    /// # Errors
+    /// As [`wait`](Self::wait).
+    pub fn wait_for(
+        &self,
+        mut predicate: impl FnMut() -> bool,
+        timeout: Option<Duration>,
+    ) -> Result<bool, Error> {
+        let deadline = timeout.map(|t| std::time::Instant::now() + t);
+        loop {
+            if predicate() {
+                return Ok(true);
+            }
+            let left = match deadline {
+                Some(d) => match d.checked_duration_since(std::time::Instant::now()) {
+                    Some(l) if !l.is_zero() => Some(l),
+                    _ => return Ok(predicate()),
+                },
+                None => None,
+            };
+            self.wait(left)?;
+        }
+    }
+
+    /// `notify(n)`.
+    ///
+    /// # Errors
+    /// `RuntimeError` when the lock is not held, [`Error::ManagerGone`].
+    pub fn notify(&self, n: u64) -> Result<(), Error> {
+        self.h.call(Op::Notify(n)).map(drop)
+    }
+
+    /// `notify_all()`.
+    ///
+    /// # Errors
+    /// `RuntimeError` when the lock is not held, [`Error::ManagerGone`].
+    pub fn notify_all(&self) -> Result<(), Error> {
+        self.h.call(Op::NotifyAll).map(drop)
+    }
+}
+
+/// A proxy to a manager's `Event`.
+pub struct EventProxy {
+    h: Handle,
+    _t: PhantomData<()>,
+}
+proxy_common!(EventProxy [] [Kind::Event]);
+
+impl EventProxy {
+    /// `set()`.
+    ///
+    /// # Errors
+    /// [`Error::ManagerGone`].
+    pub fn set(&self) -> Result<(), Error> {
+        self.h.call(Op::EventSet).map(drop)
+    }
+
+    /// `clear()`.
+    ///
+    /// # Errors
+    /// [`Error::ManagerGone`].
+    pub fn clear(&self) -> Result<(), Error> {
+        self.h.call(Op::EventClear).map(drop)
+    }
+
+    /// `is_set()`.
+    ///
+    /// # Errors
+    /// [`Error::ManagerGone`].
+    pub fn is_set(&self) -> Result<bool, Error> {
+        self.h.call_as(Op::EventIsSet)
+    }
+
+    /// `wait(timeout)`: whether the event is set.
+    ///
+    /// # Errors
+    /// [`Error::ManagerGone`] (also when the server shuts down while waiting).
+    pub fn wait(&self, timeout: Option<Duration>) -> Result<bool, Error> {
+        self.h.call_as(Op::EventWait { timeout })
+    }
+}
+
+/// A proxy to a manager's `Barrier`. A party whose client vanishes while waiting
+/// breaks the barrier for the others (they get `BrokenBarrier`, not a hang).
+pub struct BarrierProxy {
+    h: Handle,
+    _t: PhantomData<()>,
+}
+proxy_common!(BarrierProxy [] [Kind::Barrier]);
+
+impl BarrierProxy {
+    /// `wait(timeout)`: this party's arrival index.
+    ///
+    /// # Errors
+    /// `BrokenBarrier` (timeout, abort, reset, a vanished party), [`Error::ManagerGone`].
+    pub fn wait(&self, timeout: Option<Duration>) -> Result<u64, Error> {
+        self.h.call_as(Op::BarrierWait { timeout })
+    }
+
+    /// `abort()`.
+    ///
+    /// # Errors
+    /// [`Error::ManagerGone`].
+    pub fn abort(&self) -> Result<(), Error> {
+        self.h.call(Op::BarrierAbort).map(drop)
+    }
+
+    /// `reset()`.
+    ///
+    /// # Errors
+    /// [`Error::ManagerGone`].
+    pub fn reset(&self) -> Result<(), Error> {
+        self.h.call(Op::BarrierReset).map(drop)
+    }
+
+    /// `(parties, n_waiting, broken)`.
+    ///
+    /// # Errors
+    /// [`Error::ManagerGone`].
+    pub fn info(&self) -> Result<(u64, u64, bool), Error> {
+        self.h.call_as(Op::BarrierInfo)
+    }
+}
+
+// ----------------------------------------------------------------- queue
+
+/// A proxy to a manager's `Queue` or `JoinableQueue`. Items put by a client stay in the
+/// queue when that client vanishes; an item taken by a `get` whose reply cannot be
+/// delivered is put back at the front.
+///
+/// ```
+/// # let manager = multiproc_manager::Manager::in_thread()?;
+/// let q = manager.queue_of::<String>()?;
+/// q.put("job".to_string())?;
+/// assert_eq!(q.get()?, "job");
+/// assert!(q.get_timeout(std::time::Duration::ZERO).is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct QueueProxy<T = Value> {
+    h: Handle,
+    _t: PhantomData<fn() -> T>,
+}
+proxy_common!(QueueProxy [T] [Kind::Queue, Kind::JoinableQueue]);
+
+impl<T: Into<Value> + FromValue> QueueProxy<T> {
+    /// `put(x)`: blocks while a bounded queue is full.
+    ///
+    /// # Errors
+    /// [`Error::ManagerGone`].
+    pub fn put(&self, x: impl Into<T>) -> Result<(), Error> {
+        self.h
+            .call(Op::Put {
+                item: x.into().into(),
+                timeout: None,
+            })
+            .map(drop)
+    }
+
+    /// `put(x, timeout=t)`.
+    ///
+    /// # Errors
+    /// `Full` after the timeout, [`Error::ManagerGone`].
+    pub fn put_timeout(&self, x: impl Into<T>, timeout: Duration) -> Result<(), Error> {
+        self.h
+            .call(Op::Put {
+                item: x.into().into(),
+                timeout: Some(timeout),
+            })
+            .map(drop)
+    }
+
+    /// `get()`: blocks until an item arrives.
+    ///
+    /// # Errors
+    /// [`Error::Type`], [`Error::ManagerGone`] (also on shutdown while waiting).
+    pub fn get(&self) -> Result<T, Error> {
+        self.h.call_as(Op::Get { timeout: None })
+    }
+
+    /// `get(timeout=t)` (`Duration::ZERO` is `get_nowait()`).
+    ///
+    /// # Errors
+    /// `Empty` after the timeout ([`RemoteErrorKind::Empty`]), [`Error::Type`],
+    /// [`Error::ManagerGone`].
+    pub fn get_timeout(&self, timeout: Duration) -> Result<T, Error> {
+        self.h.call_as(Op::Get {
+            timeout: Some(timeout),
+        })
+    }
+
+    /// `get_nowait()`, as an `Option`.
+    ///
+    /// # Errors
+    /// [`Error::Type`], [`Error::ManagerGone`].
+    pub fn try_get(&self) -> Result<Option<T>, Error> {
+        match self.get_timeout(Duration::ZERO) {
+            Ok(v) => Ok(Some(v)),
+            Err(e) if e.remote_kind() == Some(RemoteErrorKind::Empty) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `qsize()`.
+    ///
+    /// # Errors
+    /// [`Error::ManagerGone`].
+    pub fn qsize(&self) -> Result<usize, Error> {
+        self.h.call_as(Op::QSize)
+    }
+
+    /// `empty()`.
+    ///
+    /// # Errors
+    /// [`Error::ManagerGone`].
+    pub fn is_empty(&self) -> Result<bool, Error> {
+        Ok(self.qsize()? == 0)
+    }
+
+    /// `task_done()` (joinable queues).
+    ///
+    /// # Errors
+    /// `ValueError` when called too often, `NoSuchMethod` on a plain queue,
+    /// [`Error::ManagerGone`].
+    pub fn task_done(&self) -> Result<(), Error> {
+        self.h.call(Op::TaskDone).map(drop)
+    }
+
+    /// `join()` (joinable queues): waits until every item put was marked done.
+    /// Returns false if `timeout` passed first.
+    ///
+    /// # Errors
+    /// `NoSuchMethod` on a plain queue, [`Error::ManagerGone`].
+    pub fn join(&self, timeout: Option<Duration>) -> Result<bool, Error> {
+        self.h.call_as(Op::QJoin { timeout })
+    }
+}
+
+// ---------------------------------------------------------- value, array
+
+/// A proxy to a manager's `Value` (CPython's `ValueProxy`): one value, read and written
+/// whole.
+pub struct ValueProxy<T = Value> {
+    h: Handle,
+    _t: PhantomData<fn() -> T>,
+}
+proxy_common!(ValueProxy[T][Kind::Value]);
+
+impl<T: Into<Value> + FromValue> ValueProxy<T> {
+    /// `v.value`.
+    ///
+    /// # Errors
+    /// [`Error::Type`], [`Error::ManagerGone`].
+    pub fn get(&self) -> Result<T, Error> {
+        self.h.call_as(Op::ValueGet)
+    }
+
+    /// `v.value = x`.
+    ///
+    /// # Errors
+    /// [`Error::ManagerGone`].
+    pub fn set(&self, x: impl Into<T>) -> Result<(), Error> {
+        self.h.call(Op::ValueSet(x.into().into())).map(drop)
+    }
+}
+
+/// A proxy to a manager's `Array` (CPython's `ArrayProxy`): fixed length.
+pub struct ArrayProxy<T = Value> {
+    h: Handle,
+    _t: PhantomData<fn() -> T>,
+}
+proxy_common!(ArrayProxy[T][Kind::Array]);
+
+impl<T: Into<Value> + FromValue> ArrayProxy<T> {
+    /// `a[i]`.
+    ///
+    /// # Errors
+    /// `IndexError`, [`Error::Type`], [`Error::ManagerGone`].
+    pub fn get(&self, i: i64) -> Result<T, Error> {
+        self.h.call_as(Op::GetItem(Value::from(i)))
+    }
+
+    /// `a[i] = x`.
+    ///
+    /// # Errors
+    /// `IndexError`, [`Error::ManagerGone`].
+    pub fn set(&self, i: i64, x: impl Into<T>) -> Result<(), Error> {
+        self.h
+            .call(Op::SetItem(Value::from(i), x.into().into()))
+            .map(drop)
+    }
+
+    /// `len(a)`.
+    ///
+    /// # Errors
+    /// [`Error::ManagerGone`].
+    pub fn len(&self) -> Result<usize, Error> {
+        self.h.call_as(Op::Len)
+    }
+
+    /// `len(a) == 0`.
+    ///
+    /// # Errors
+    /// [`Error::ManagerGone`].
+    pub fn is_empty(&self) -> Result<bool, Error> {
+        Ok(self.len()? == 0)
+    }
+
+    /// `a[:]`.
+    ///
+    /// # Errors
+    /// [`Error::Type`], [`Error::ManagerGone`].
+    pub fn to_vec(&self) -> Result<Vec<T>, Error> {
+        self.h.call_as(Op::Copy)
+    }
+
+    /// `a[x:y] = items` (same length).
+    ///
+    /// # Errors
+    /// `ValueError` for another length, [`Error::ManagerGone`].
+    pub fn set_slice<I: IntoIterator<Item = A>, A: Into<T>>(
+        &self,
+        a: Option<i64>,
+        b: Option<i64>,
+        xs: I,
+    ) -> Result<(), Error> {
+        let items = xs.into_iter().map(|x| x.into().into()).collect();
+        self.h.call(Op::SetSlice(a, b, items)).map(drop)
+    }
+}
+
+// ---------------------------------------------------------------- custom
+
+/// Arguments of a custom method call: `()`, a single value in a 1-tuple, or a tuple.
+pub trait Args {
+    /// The argument values.
+    fn into_args(self) -> Vec<Value>;
+}
+
+impl Args for () {
+    fn into_args(self) -> Vec<Value> {
+        Vec::new()
+    }
+}
+
+impl Args for Vec<Value> {
+    fn into_args(self) -> Vec<Value> {
+        self
+    }
+}
+
+macro_rules! args_tuple {
+    ($($t:ident),+) => {
+        impl<$($t: Into<Value>),+> Args for ($($t,)+) {
+            #[allow(non_snake_case)]
+            fn into_args(self) -> Vec<Value> {
+                let ($($t,)+) = self;
+                vec![$($t.into()),+]
+            }
+        }
+    };
+}
+args_tuple!(A);
+args_tuple!(A, B);
+args_tuple!(A, B, C);
+args_tuple!(A, B, C, D);
+
+/// A proxy to an object of a registered custom type `S` (see [`Shared`]). Give it
+/// typed methods with an extension trait:
+///
+/// ```
+/// # use multiproc_manager::{Shared, Value, RemoteError, Proxy, Error, FromValue};
+/// # #[derive(Default)] struct Counter(i64);
+/// # impl Shared for Counter {
+/// #     const TYPEID: &'static str = "Counter";
+/// #     fn new(_: Vec<Value>) -> Result<Self, RemoteError> { Ok(Counter(0)) }
+/// #     fn call(&mut self, m: &str, a: Vec<Value>) -> Result<Value, RemoteError> {
+/// #         let by = a.into_iter().next().map_or(Ok(1), i64::from_value).unwrap_or(1);
+/// #         if m == "add" { self.0 += by; } Ok(self.0.into())
+/// #     }
+/// # }
+/// trait CounterExt {
+///     fn add(&self, by: i64) -> Result<i64, Error>;
+/// }
+/// impl CounterExt for Proxy<Counter> {
+///     fn add(&self, by: i64) -> Result<i64, Error> {
+///         self.call("add", (by,))
+///     }
+/// }
+/// let mut registry = multiproc_manager::Registry::new();
+/// registry.register::<Counter>();
+/// let manager = multiproc_manager::Manager::in_thread_with(registry)?;
+/// let c = manager.create::<Counter>(())?;
+/// assert_eq!(c.add(2)?, 2);
+/// assert_eq!(c.add(3)?, 5);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct Proxy<S> {
+    h: Handle,
+    _t: PhantomData<fn() -> S>,
+}
+
+impl<S> fmt::Display for Proxy<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.h.display(f)
+    }
+}
+impl<S> fmt::Debug for Proxy<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Proxy")
+            .field("typeid", &self.h.kind.typeid())
+            .field("id", &self.h.id)
+            .finish()
+    }
+}
+impl<S> Clone for Proxy<S> {
+    fn clone(&self) -> Self {
+        Proxy {
+            h: self.h.clone(),
+            _t: PhantomData,
+        }
+    }
+}
+impl<S> Serialize for Proxy<S> {
+    fn serialize<Z: Serializer>(&self, s: Z) -> Result<Z::Ok, Z::Error> {
+        self.h.serialize(s)
+    }
+}
+impl<'de, S: Shared> Deserialize<'de> for Proxy<S> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let h = Handle::deserialize(d)?;
+        if h.kind != Kind::Custom(S::TYPEID.to_owned()) {
+            return Err(D::Error::custom(format!(
+                "expected a {} proxy, got a {} proxy",
+                S::TYPEID,
+                h.kind.typeid()
+            )));
+        }
+        Ok(Proxy { h, _t: PhantomData })
+    }
+}
+impl<S> From<&Proxy<S>> for Value {
+    fn from(p: &Proxy<S>) -> Value {
+        Value::Proxy(p.h.objref())
+    }
+}
+
+impl<S: Shared> Proxy<S> {
+    pub(crate) fn from_handle(h: Handle) -> Self {
+        Proxy { h, _t: PhantomData }
+    }
+
+    /// Calls method `method` on the server with `args`, converting the result.
+    ///
+    /// # Errors
+    /// The method's own error ([`Error::Remote`]), [`Error::Type`], [`Error::ManagerGone`].
+    pub fn call<R: FromValue>(&self, method: &str, args: impl Args) -> Result<R, Error> {
+        self.h.call_as(Op::Call {
+            method: method.to_owned(),
+            args: args.into_args(),
+        })
+    }
+
+    /// The object's id on its server.
+    pub fn id(&self) -> u64 {
+        self.h.id
+    }
+}
+
+pub(crate) fn values_of<T: Into<Value>>(items: impl IntoIterator<Item = T>) -> Vec<Value> {
+    to_values(items)
+}

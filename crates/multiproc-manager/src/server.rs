@@ -1,0 +1,392 @@
+//! The manager server: an object table and one thread per client connection.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use multiproc_ipc::{Connection, RecvError};
+
+use crate::custom::Registry;
+use crate::error::{RemoteError, RemoteErrorKind as K};
+use crate::objects::{Body, Caller, Fail, Obj};
+use crate::protocol::{Create, Op, Request, Response, SERVER};
+use crate::value::{Kind, ObjRef, Value};
+
+/// Default limit on one request frame: 64 MiB. A larger frame closes that client's
+/// connection (the stream cannot be resynchronised); the server and other clients
+/// carry on.
+pub const DEFAULT_MAX_REQUEST: u64 = 64 << 20;
+
+struct ConnEntry {
+    alive: AtomicBool,
+    conn: Arc<Connection>,
+}
+
+pub(crate) struct State {
+    objects: RwLock<HashMap<u64, Arc<Obj>>>,
+    names: Mutex<HashMap<String, Value>>,
+    next_obj: AtomicU64,
+    next_conn: AtomicU64,
+    conns: Mutex<HashMap<u64, Arc<ConnEntry>>>,
+    registry: Registry,
+    closing: AtomicBool,
+    closed: Mutex<bool>,
+    closed_cv: Condvar,
+    max_request: AtomicU64,
+}
+
+/// A manager server: holds the objects and serves clients, each connection on its own
+/// thread (CPython's `multiprocessing.managers.Server`).
+///
+/// Usually reached through [`Manager`](crate::Manager); use it directly to serve over
+/// a transport of your own, or in tests over a [`Pipe`](multiproc_ipc::Pipe):
+///
+/// ```
+/// use multiproc_manager::{Server, Manager};
+/// let server = Server::new(Default::default());
+/// let (a, b) = multiproc_ipc::Pipe::duplex()?;
+/// server.spawn_connection(a);
+/// let client = Manager::over(b);
+/// let d = client.dict()?;
+/// d.insert(1, "1")?;
+/// assert_eq!(d.to_string(), "{1: '1'}");
+/// server.shutdown();
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone)]
+pub struct Server {
+    state: Arc<State>,
+}
+
+impl fmt::Debug for Server {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Server")
+            .field("objects", &self.object_count())
+            .field("closing", &self.is_closing())
+            .finish()
+    }
+}
+
+impl Server {
+    /// A server for the built-in types plus those in `registry`.
+    pub fn new(registry: Registry) -> Server {
+        Server {
+            state: Arc::new(State {
+                objects: RwLock::new(HashMap::new()),
+                names: Mutex::new(HashMap::new()),
+                next_obj: AtomicU64::new(1),
+                next_conn: AtomicU64::new(1),
+                conns: Mutex::new(HashMap::new()),
+                registry,
+                closing: AtomicBool::new(false),
+                closed: Mutex::new(false),
+                closed_cv: Condvar::new(),
+                max_request: AtomicU64::new(DEFAULT_MAX_REQUEST),
+            }),
+        }
+    }
+
+    /// Sets the largest request frame accepted from clients connected from now on.
+    pub fn set_max_request(&self, bytes: u64) {
+        self.state.max_request.store(bytes, Ordering::Relaxed);
+    }
+
+    /// How many objects the server holds.
+    pub fn object_count(&self) -> usize {
+        read(&self.state.objects).len()
+    }
+
+    /// Whether [`shutdown`](Self::shutdown) was called (by a client or locally).
+    pub fn is_closing(&self) -> bool {
+        self.state.closing.load(Ordering::SeqCst)
+    }
+
+    /// Serves one client on the calling thread until it disconnects or the server
+    /// shuts down. Errors on this connection never affect others.
+    pub fn serve_connection(&self, conn: Connection) {
+        self.state.serve(conn);
+    }
+
+    /// Serves one client on a new thread.
+    pub fn spawn_connection(&self, conn: Connection) -> std::thread::JoinHandle<()> {
+        let st = self.state.clone();
+        std::thread::Builder::new()
+            .name("manager-client".into())
+            .spawn(move || st.serve(conn))
+            .unwrap_or_else(|e| {
+                tracing::error!("cannot spawn a manager client thread: {e}");
+                std::thread::spawn(|| {})
+            })
+    }
+
+    /// Stops serving: every client connection is shut down (their pending and future
+    /// calls fail with [`Error::ManagerGone`](crate::Error::ManagerGone)), waiters
+    /// inside the server give up within a few tens of milliseconds.
+    pub fn shutdown(&self) {
+        self.state.shutdown();
+    }
+
+    /// Waits until the server has been shut down, at most `timeout` (`None`: forever).
+    /// Returns whether it has.
+    pub fn wait_closed(&self, timeout: Option<Duration>) -> bool {
+        let deadline = timeout.map(|t| Instant::now() + t);
+        let mut g = self
+            .state
+            .closed
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        while !*g {
+            let left = match deadline {
+                Some(d) => match d.checked_duration_since(Instant::now()) {
+                    Some(l) => l,
+                    None => return false,
+                },
+                None => Duration::from_secs(3600),
+            };
+            g = self
+                .state
+                .closed_cv
+                .wait_timeout(g, left)
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .0;
+        }
+        true
+    }
+}
+
+fn read<T>(l: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    l.read().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn write<T>(l: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    l.write().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl State {
+    fn shutdown(&self) {
+        if self.closing.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let conns: Vec<Arc<ConnEntry>> = lock(&self.conns).values().cloned().collect();
+        for c in conns {
+            // Wakes the client's reader thread (EOF) and fails the client's calls.
+            let _ = rustix::net::shutdown(&*c.conn, rustix::net::Shutdown::Both);
+        }
+        *lock(&self.closed) = true;
+        self.closed_cv.notify_all();
+    }
+
+    fn serve(self: &Arc<Self>, conn: Connection) {
+        if self.closing.load(Ordering::SeqCst) {
+            return;
+        }
+        conn.set_max_frame(self.max_request.load(Ordering::Relaxed));
+        let id = self.next_conn.fetch_add(1, Ordering::Relaxed);
+        let entry = Arc::new(ConnEntry {
+            alive: AtomicBool::new(true),
+            conn: Arc::new(conn),
+        });
+        lock(&self.conns).insert(id, entry.clone());
+        // A shutdown between the check above and the insert would miss this connection.
+        if self.closing.load(Ordering::SeqCst) {
+            let _ = rustix::net::shutdown(&*entry.conn, rustix::net::Shutdown::Both);
+        }
+        loop {
+            match entry.conn.recv::<Request>() {
+                Ok(req) => self.dispatch(id, &entry, req),
+                Err(RecvError::Decode(e)) => {
+                    // The frame was whole, so the stream is still in step: say so and go on.
+                    tracing::warn!("manager client {id}: undecodable request: {e}");
+                    let _ = entry.conn.send(&Response {
+                        id: 0,
+                        result: Err(RemoteError::new(
+                            K::Protocol,
+                            format!("undecodable request: {e}"),
+                        )),
+                    });
+                }
+                Err(RecvError::Eof) => break,
+                Err(e) => {
+                    tracing::warn!("manager client {id}: connection dropped: {e}");
+                    break;
+                }
+            }
+        }
+        self.disconnect(id, &entry);
+    }
+
+    /// The client is gone: release what it held, keep its queues' items.
+    fn disconnect(&self, id: u64, entry: &ConnEntry) {
+        entry.alive.store(false, Ordering::SeqCst);
+        lock(&self.conns).remove(&id);
+        let objs: Vec<(u64, Arc<Obj>)> = read(&self.objects)
+            .iter()
+            .map(|(k, v)| (*k, v.clone()))
+            .collect();
+        for (oid, o) in objs {
+            let n = o.release_conn(id);
+            if n > 0 {
+                tracing::warn!(
+                    "manager client {id} vanished holding {} #{oid} ({n} acquisition(s)); released",
+                    o.kind.typeid()
+                );
+            }
+        }
+    }
+
+    fn reply(entry: &ConnEntry, id: u64, result: Result<Value, RemoteError>) -> bool {
+        if id == 0 {
+            return true;
+        }
+        entry.conn.send(&Response { id, result }).is_ok()
+    }
+
+    fn dispatch(self: &Arc<Self>, conn_id: u64, entry: &Arc<ConnEntry>, req: Request) {
+        let Request {
+            id,
+            obj,
+            thread,
+            op,
+        } = req;
+        if obj == SERVER {
+            let r = match op {
+                Op::Ping => Ok(Value::None),
+                Op::Create(c) => self.create(c),
+                Op::SetAttr(name, v) => {
+                    lock(&self.names).insert(name, v);
+                    Ok(Value::None)
+                }
+                Op::GetAttr(name) => lock(&self.names).get(&name).cloned().ok_or_else(|| {
+                    RemoteError::new(K::KeyError, format!("nothing is published as '{name}'"))
+                }),
+                Op::Shutdown => {
+                    Self::reply(entry, id, Ok(Value::None));
+                    self.shutdown();
+                    return;
+                }
+                op => Err(RemoteError::new(
+                    K::NoSuchMethod,
+                    format!("the server has no method '{}'", op.name()),
+                )),
+            };
+            Self::reply(entry, id, r);
+            return;
+        }
+        if let Op::Release = op {
+            write(&self.objects).remove(&obj);
+            Self::reply(entry, id, Ok(Value::None));
+            return;
+        }
+        let Some(target) = read(&self.objects).get(&obj).cloned() else {
+            Self::reply(
+                entry,
+                id,
+                Err(RemoteError::new(
+                    K::NoSuchObject,
+                    format!("no object #{obj} on this manager"),
+                )),
+            );
+            return;
+        };
+        let blocking = op.wait_timeout().is_some();
+        let who = Caller {
+            conn: conn_id,
+            thread,
+            alive: &entry.alive,
+            closing: &self.closing,
+        };
+        // Try without waiting on this thread; an operation that has to wait moves to
+        // a thread of its own so the client's other threads are not held up.
+        let (first, op) = if blocking {
+            (target.run(op.clone(), &who, true), Some(op))
+        } else {
+            (target.run(op, &who, false), None)
+        };
+        match first {
+            Ok(v) => {
+                Self::reply(entry, id, Ok(v));
+            }
+            Err(Fail::Remote(e)) => {
+                Self::reply(entry, id, Err(e));
+            }
+            Err(Fail::WouldBlock) => {
+                let Some(op) = op else {
+                    Self::reply(
+                        entry,
+                        id,
+                        Err(RemoteError::new(K::RuntimeError, "operation would block")),
+                    );
+                    return;
+                };
+                let entry = entry.clone();
+                let st = self.clone();
+                let spawned = std::thread::Builder::new()
+                    .name("manager-wait".into())
+                    .spawn(move || {
+                        let who = Caller {
+                            conn: conn_id,
+                            thread,
+                            alive: &entry.alive,
+                            closing: &st.closing,
+                        };
+                        let is_get = matches!(op, Op::Get { .. });
+                        let r = match target.run(op, &who, false) {
+                            Ok(v) => Ok(v),
+                            Err(Fail::Remote(e)) => Err(e),
+                            Err(Fail::WouldBlock) => {
+                                Err(RemoteError::new(K::RuntimeError, "operation would block"))
+                            }
+                        };
+                        let item = match (&r, is_get) {
+                            (Ok(v), true) => Some(v.clone()),
+                            _ => None,
+                        };
+                        if !Self::reply(&entry, id, r) {
+                            if let Some(item) = item {
+                                // Never lose an item to a client that vanished.
+                                target.unget(item);
+                            }
+                        }
+                    });
+                if let Err(e) = spawned {
+                    tracing::error!("cannot spawn a manager wait thread: {e}");
+                }
+            }
+        }
+    }
+
+    fn create(&self, c: Create) -> Result<Value, RemoteError> {
+        let obj = match c {
+            Create::Dict(items) => Obj::dict(items)?,
+            Create::List(items) => Obj::new(Kind::List, Body::List(Mutex::new(items))),
+            Create::Namespace(attrs) => {
+                Obj::new(Kind::Namespace, Body::Namespace(Mutex::new(attrs)))
+            }
+            Create::Lock => Obj::lock(false),
+            Create::RLock => Obj::lock(true),
+            Create::Semaphore(n) => Obj::semaphore(n, false),
+            Create::BoundedSemaphore(n) => Obj::semaphore(n, true),
+            Create::Condition => Obj::condition(),
+            Create::Event => Obj::event(),
+            Create::Barrier(n) => Obj::barrier(n)?,
+            Create::Queue(max) => Obj::queue(max, false),
+            Create::JoinableQueue(max) => Obj::queue(max, true),
+            Create::Value(v) => Obj::new(Kind::Value, Body::Value(Mutex::new(v))),
+            Create::Array(items) => Obj::new(Kind::Array, Body::Array(Mutex::new(items))),
+            Create::Custom { type_name, args } => {
+                let o = self.registry.create(&type_name, args)?;
+                Obj::new(Kind::Custom(type_name), Body::Custom(Mutex::new(o)))
+            }
+        };
+        let id = self.next_obj.fetch_add(1, Ordering::Relaxed);
+        let kind = obj.kind.clone();
+        write(&self.objects).insert(id, Arc::new(obj));
+        Ok(Value::Proxy(ObjRef { id, kind }))
+    }
+}

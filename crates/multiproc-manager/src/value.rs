@@ -1,0 +1,868 @@
+//! [`Value`]: the dynamic value a manager stores, with Python's equality, hashing and
+//! `repr`, and the conversions between it and Rust types ([`FromValue`], `From`).
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::{self, Write as _};
+use std::hash::{Hash, Hasher};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::TypeMismatch;
+
+/// The kind of a server-side object, as carried by a [`ObjRef`].
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum Kind {
+    /// `manager.dict()`
+    Dict,
+    /// `manager.list()`
+    List,
+    /// `manager.Namespace()`
+    Namespace,
+    /// `manager.Lock()`
+    Lock,
+    /// `manager.RLock()`
+    RLock,
+    /// `manager.Semaphore(n)`
+    Semaphore,
+    /// `manager.BoundedSemaphore(n)`
+    BoundedSemaphore,
+    /// `manager.Condition()`
+    Condition,
+    /// `manager.Event()`
+    Event,
+    /// `manager.Barrier(n)`
+    Barrier,
+    /// `manager.Queue()`
+    Queue,
+    /// `manager.JoinableQueue()`
+    JoinableQueue,
+    /// `manager.Value(typecode, v)`
+    Value,
+    /// `manager.Array(typecode, seq)`
+    Array,
+    /// A registered custom type, by its registered name.
+    Custom(String),
+}
+
+impl Kind {
+    /// CPython's `typeid` for this kind (`'dict'`, `'Lock'`, …).
+    pub fn typeid(&self) -> &str {
+        match self {
+            Kind::Dict => "dict",
+            Kind::List => "list",
+            Kind::Namespace => "Namespace",
+            Kind::Lock => "Lock",
+            Kind::RLock => "RLock",
+            Kind::Semaphore => "Semaphore",
+            Kind::BoundedSemaphore => "BoundedSemaphore",
+            Kind::Condition => "Condition",
+            Kind::Event => "Event",
+            Kind::Barrier => "Barrier",
+            Kind::Queue => "Queue",
+            Kind::JoinableQueue => "JoinableQueue",
+            Kind::Value => "Value",
+            Kind::Array => "Array",
+            Kind::Custom(name) => name,
+        }
+    }
+}
+
+/// A reference to an object held by a manager server: what a nested proxy looks like
+/// inside a [`Value`] (a list of dicts holds `ObjRef`s to the dicts).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ObjRef {
+    /// The object's id on its server.
+    pub id: u64,
+    /// What kind of object it is.
+    pub kind: Kind,
+}
+
+/// A dynamically typed value, as Python would hold it: what a manager's `dict`, `list`,
+/// `Namespace`, `Queue`, `Value` and `Array` store.
+///
+/// * Equality and hashing follow Python: `1 == 1.0 == True`, so `d[1]` and `d[1.0]` are
+///   the same entry; `NaN` equals itself (Python compares keys by identity first).
+/// * [`Display`](fmt::Display) prints Python's `repr`: `{1: '1', '2': 2, 0.25: None}`.
+/// * Integers are `i128`, so every `i64` and `u64` fits (Python's are unbounded).
+/// * `Dict` keeps insertion order, as Python's `dict` does.
+///
+/// ```
+/// use multiproc_manager::Value;
+/// let d = Value::dict([(Value::from(1), Value::from("1")), ("2".into(), 2.into()), (0.25.into(), Value::None)]);
+/// assert_eq!(d.to_string(), "{1: '1', '2': 2, 0.25: None}");
+/// assert_eq!(Value::from(1), Value::from(1.0));
+/// assert_eq!(Value::from((1, "a")).to_string(), "(1, 'a')");
+/// ```
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum Value {
+    /// Python's `None`.
+    #[default]
+    None,
+    /// `bool`
+    Bool(bool),
+    /// `int` (within `i128`)
+    Int(i128),
+    /// `float`
+    Float(f64),
+    /// `str`
+    Str(String),
+    /// `bytes`
+    Bytes(Vec<u8>),
+    /// `list`
+    List(Vec<Value>),
+    /// `tuple`
+    Tuple(Vec<Value>),
+    /// `dict`, in insertion order (keys unique under Python equality)
+    Dict(Vec<(Value, Value)>),
+    /// A proxy to another object on the same server (nested proxies).
+    Proxy(ObjRef),
+}
+
+impl Value {
+    /// Builds a `dict` value from pairs; a later duplicate key replaces the earlier
+    /// value and keeps the earlier position, as in Python.
+    pub fn dict<I: IntoIterator<Item = (Value, Value)>>(pairs: I) -> Value {
+        let mut out: Vec<(Value, Value)> = Vec::new();
+        for (k, v) in pairs {
+            match out.iter_mut().find(|(k2, _)| *k2 == k) {
+                Some(slot) => slot.1 = v,
+                None => out.push((k, v)),
+            }
+        }
+        Value::Dict(out)
+    }
+
+    /// Python's name for this value's type (`'int'`, `'str'`, …).
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Value::None => "NoneType",
+            Value::Bool(_) => "bool",
+            Value::Int(_) => "int",
+            Value::Float(_) => "float",
+            Value::Str(_) => "str",
+            Value::Bytes(_) => "bytes",
+            Value::List(_) => "list",
+            Value::Tuple(_) => "tuple",
+            Value::Dict(_) => "dict",
+            Value::Proxy(_) => "proxy",
+        }
+    }
+
+    /// Whether Python could use this value as a dict key (lists and dicts cannot).
+    pub fn is_hashable(&self) -> bool {
+        match self {
+            Value::List(_) | Value::Dict(_) => false,
+            Value::Tuple(items) => items.iter().all(Value::is_hashable),
+            _ => true,
+        }
+    }
+
+    /// Python's truth value (`bool(x)`).
+    pub fn truthy(&self) -> bool {
+        match self {
+            Value::None => false,
+            Value::Bool(b) => *b,
+            Value::Int(i) => *i != 0,
+            Value::Float(f) => *f != 0.0,
+            Value::Str(s) => !s.is_empty(),
+            Value::Bytes(b) => !b.is_empty(),
+            Value::List(v) | Value::Tuple(v) => !v.is_empty(),
+            Value::Dict(v) => !v.is_empty(),
+            Value::Proxy(_) => true,
+        }
+    }
+
+    /// Converts to a Rust type, failing with a [`TypeMismatch`] when the value is not one.
+    ///
+    /// ```
+    /// use multiproc_manager::Value;
+    /// assert_eq!(Value::from(7).get::<u8>()?, 7);
+    /// assert!(Value::from("x").get::<u8>().is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// The value is of another type or out of range.
+    pub fn get<T: FromValue>(self) -> Result<T, TypeMismatch> {
+        T::from_value(self)
+    }
+
+    /// A number as `f64` for numeric comparison, if this is a number (bool, int, float).
+    fn as_number(&self) -> Option<Num> {
+        match self {
+            Value::Bool(b) => Some(Num::Int(i128::from(*b))),
+            Value::Int(i) => Some(Num::Int(*i)),
+            Value::Float(f) => Some(Num::Float(*f)),
+            _ => None,
+        }
+    }
+
+    /// Python's `<` ordering, or `None` where Python raises `TypeError`.
+    pub fn py_cmp(&self, other: &Value) -> Option<std::cmp::Ordering> {
+        if let (Some(a), Some(b)) = (self.as_number(), other.as_number()) {
+            return a.cmp(b);
+        }
+        match (self, other) {
+            (Value::Str(a), Value::Str(b)) => Some(a.cmp(b)),
+            (Value::Bytes(a), Value::Bytes(b)) => Some(a.cmp(b)),
+            (Value::List(a), Value::List(b)) | (Value::Tuple(a), Value::Tuple(b)) => {
+                for (x, y) in a.iter().zip(b) {
+                    if x != y {
+                        return x.py_cmp(y);
+                    }
+                }
+                Some(a.len().cmp(&b.len()))
+            }
+            _ => None,
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Num {
+    Int(i128),
+    Float(f64),
+}
+
+impl Num {
+    /// The integer this number equals exactly, if any.
+    fn as_exact_int(self) -> Option<i128> {
+        match self {
+            Num::Int(i) => Some(i),
+            Num::Float(f) => {
+                // i128 covers far more than f64's exactly representable integers
+                // below 2^127; larger floats are never equal to an i128.
+                if f.fract() == 0.0 && f.abs() < 1.7e38 {
+                    Some(f as i128)
+                } else {
+                    None
+                }
+            }
+        }
+    }
+
+    fn eq(self, other: Num) -> bool {
+        match (self, other) {
+            (Num::Float(a), Num::Float(b)) => a == b || (a.is_nan() && b.is_nan()),
+            _ => match (self.as_exact_int(), other.as_exact_int()) {
+                (Some(a), Some(b)) => a == b,
+                _ => false,
+            },
+        }
+    }
+
+    fn cmp(self, other: Num) -> Option<std::cmp::Ordering> {
+        match (self, other) {
+            (Num::Int(a), Num::Int(b)) => Some(a.cmp(&b)),
+            (Num::Float(a), Num::Float(b)) => a.partial_cmp(&b),
+            (Num::Int(a), Num::Float(b)) => (a as f64).partial_cmp(&b),
+            (Num::Float(a), Num::Int(b)) => a.partial_cmp(&(b as f64)),
+        }
+    }
+}
+
+impl PartialEq for Value {
+    fn eq(&self, other: &Value) -> bool {
+        if let (Some(a), Some(b)) = (self.as_number(), other.as_number()) {
+            return a.eq(b);
+        }
+        match (self, other) {
+            (Value::None, Value::None) => true,
+            (Value::Str(a), Value::Str(b)) => a == b,
+            (Value::Bytes(a), Value::Bytes(b)) => a == b,
+            (Value::List(a), Value::List(b)) | (Value::Tuple(a), Value::Tuple(b)) => a == b,
+            (Value::Dict(a), Value::Dict(b)) => {
+                a.len() == b.len()
+                    && a.iter()
+                        .all(|(k, v)| b.iter().any(|(k2, v2)| k == k2 && v == v2))
+            }
+            (Value::Proxy(a), Value::Proxy(b)) => a.id == b.id,
+            _ => false,
+        }
+    }
+}
+
+/// Equality is reflexive because `NaN` is taken to equal itself.
+impl Eq for Value {}
+
+impl Hash for Value {
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        if let Some(n) = self.as_number() {
+            match n.as_exact_int() {
+                Some(i) => {
+                    0u8.hash(h);
+                    i.hash(h);
+                }
+                None => {
+                    1u8.hash(h);
+                    match n {
+                        Num::Float(f) if f.is_nan() => u64::MAX.hash(h),
+                        Num::Float(f) => f.to_bits().hash(h),
+                        Num::Int(i) => i.hash(h),
+                    }
+                }
+            }
+            return;
+        }
+        match self {
+            Value::Str(s) => {
+                2u8.hash(h);
+                s.hash(h);
+            }
+            Value::Bytes(b) => {
+                3u8.hash(h);
+                b.hash(h);
+            }
+            Value::List(v) => {
+                4u8.hash(h);
+                v.hash(h);
+            }
+            Value::Tuple(v) => {
+                5u8.hash(h);
+                v.hash(h);
+            }
+            // Order-independent: only the length (dicts are never keys).
+            Value::Dict(v) => {
+                6u8.hash(h);
+                v.len().hash(h);
+            }
+            Value::Proxy(r) => {
+                7u8.hash(h);
+                r.id.hash(h);
+            }
+            _ => 8u8.hash(h),
+        }
+    }
+}
+
+// ------------------------------------------------------------------- repr
+
+/// Python's `repr` of a float: shortest round-trip digits, exponent form outside
+/// `[1e-4, 1e16)` written `1e+16` / `1e-05`.
+pub(crate) fn float_repr(f: f64) -> String {
+    if f.is_nan() {
+        return "nan".into();
+    }
+    if f.is_infinite() {
+        return if f > 0.0 { "inf".into() } else { "-inf".into() };
+    }
+    let s = format!("{f:?}");
+    match s.find('e') {
+        None => s,
+        Some(pos) => {
+            let (mant, exp) = s.split_at(pos);
+            let exp = &exp[1..];
+            let (sign, digits) = match exp.strip_prefix('-') {
+                Some(d) => ('-', d),
+                None => ('+', exp),
+            };
+            let mant = mant.strip_suffix(".0").unwrap_or(mant);
+            format!("{mant}e{sign}{digits:0>2}")
+        }
+    }
+}
+
+fn str_repr(s: &str, out: &mut fmt::Formatter<'_>) -> fmt::Result {
+    let quote = if s.contains('\'') && !s.contains('"') {
+        '"'
+    } else {
+        '\''
+    };
+    out.write_char(quote)?;
+    for c in s.chars() {
+        match c {
+            '\\' => out.write_str("\\\\")?,
+            '\n' => out.write_str("\\n")?,
+            '\r' => out.write_str("\\r")?,
+            '\t' => out.write_str("\\t")?,
+            c if c == quote => {
+                out.write_char('\\')?;
+                out.write_char(c)?;
+            }
+            c if (c as u32) < 0x20 || (0x7f..0xa0).contains(&(c as u32)) => {
+                write!(out, "\\x{:02x}", c as u32)?;
+            }
+            c => out.write_char(c)?,
+        }
+    }
+    out.write_char(quote)
+}
+
+fn bytes_repr(b: &[u8], out: &mut fmt::Formatter<'_>) -> fmt::Result {
+    let quote = if b.contains(&b'\'') && !b.contains(&b'"') {
+        b'"'
+    } else {
+        b'\''
+    };
+    out.write_char('b')?;
+    out.write_char(char::from(quote))?;
+    for &c in b {
+        match c {
+            b'\\' => out.write_str("\\\\")?,
+            b'\n' => out.write_str("\\n")?,
+            b'\r' => out.write_str("\\r")?,
+            b'\t' => out.write_str("\\t")?,
+            c if c == quote => {
+                out.write_char('\\')?;
+                out.write_char(char::from(c))?;
+            }
+            0x20..=0x7e => out.write_char(char::from(c))?,
+            c => write!(out, "\\x{c:02x}")?,
+        }
+    }
+    out.write_char(char::from(quote))
+}
+
+fn seq_repr(items: &[Value], out: &mut fmt::Formatter<'_>) -> fmt::Result {
+    for (i, v) in items.iter().enumerate() {
+        if i > 0 {
+            out.write_str(", ")?;
+        }
+        fmt::Display::fmt(v, out)?;
+    }
+    Ok(())
+}
+
+/// Python's `repr`.
+impl fmt::Display for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::None => f.write_str("None"),
+            Value::Bool(true) => f.write_str("True"),
+            Value::Bool(false) => f.write_str("False"),
+            Value::Int(i) => write!(f, "{i}"),
+            Value::Float(x) => f.write_str(&float_repr(*x)),
+            Value::Str(s) => str_repr(s, f),
+            Value::Bytes(b) => bytes_repr(b, f),
+            Value::List(v) => {
+                f.write_char('[')?;
+                seq_repr(v, f)?;
+                f.write_char(']')
+            }
+            Value::Tuple(v) => {
+                f.write_char('(')?;
+                seq_repr(v, f)?;
+                if v.len() == 1 {
+                    f.write_char(',')?;
+                }
+                f.write_char(')')
+            }
+            Value::Dict(v) => {
+                f.write_char('{')?;
+                for (i, (k, x)) in v.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{k}: {x}")?;
+                }
+                f.write_char('}')
+            }
+            Value::Proxy(r) => write!(f, "<{} proxy, id {}>", r.kind.typeid(), r.id),
+        }
+    }
+}
+
+// ------------------------------------------------------------ conversions
+
+macro_rules! from_int {
+    ($($t:ty),*) => {$(
+        impl From<$t> for Value {
+            fn from(x: $t) -> Value { Value::Int(i128::from(x)) }
+        }
+        impl FromValue for $t {
+            fn from_value(v: Value) -> Result<Self, TypeMismatch> {
+                match v {
+                    Value::Int(i) => <$t>::try_from(i).map_err(|_| TypeMismatch::new(stringify!($t), format!("int {i} out of range"))),
+                    other => Err(TypeMismatch::found(stringify!($t), &other)),
+                }
+            }
+        }
+    )*};
+}
+from_int!(i8, i16, i32, i64, i128, u8, u16, u32, u64);
+
+impl From<isize> for Value {
+    fn from(x: isize) -> Value {
+        Value::Int(x as i128)
+    }
+}
+impl From<usize> for Value {
+    fn from(x: usize) -> Value {
+        Value::Int(x as i128)
+    }
+}
+impl FromValue for usize {
+    fn from_value(v: Value) -> Result<Self, TypeMismatch> {
+        u64::from_value(v).and_then(|x| {
+            usize::try_from(x).map_err(|_| TypeMismatch::new("usize", "int out of range".into()))
+        })
+    }
+}
+impl FromValue for isize {
+    fn from_value(v: Value) -> Result<Self, TypeMismatch> {
+        i64::from_value(v).and_then(|x| {
+            isize::try_from(x).map_err(|_| TypeMismatch::new("isize", "int out of range".into()))
+        })
+    }
+}
+
+impl From<bool> for Value {
+    fn from(x: bool) -> Value {
+        Value::Bool(x)
+    }
+}
+impl From<f64> for Value {
+    fn from(x: f64) -> Value {
+        Value::Float(x)
+    }
+}
+impl From<f32> for Value {
+    fn from(x: f32) -> Value {
+        Value::Float(f64::from(x))
+    }
+}
+impl From<&str> for Value {
+    fn from(x: &str) -> Value {
+        Value::Str(x.to_owned())
+    }
+}
+impl From<String> for Value {
+    fn from(x: String) -> Value {
+        Value::Str(x)
+    }
+}
+impl From<&String> for Value {
+    fn from(x: &String) -> Value {
+        Value::Str(x.clone())
+    }
+}
+impl From<char> for Value {
+    fn from(x: char) -> Value {
+        Value::Str(x.to_string())
+    }
+}
+impl From<&[u8]> for Value {
+    fn from(x: &[u8]) -> Value {
+        Value::Bytes(x.to_vec())
+    }
+}
+impl From<()> for Value {
+    fn from((): ()) -> Value {
+        Value::None
+    }
+}
+impl From<&Value> for Value {
+    fn from(x: &Value) -> Value {
+        x.clone()
+    }
+}
+impl From<ObjRef> for Value {
+    fn from(x: ObjRef) -> Value {
+        Value::Proxy(x)
+    }
+}
+impl<T: Into<Value>> From<Option<T>> for Value {
+    fn from(x: Option<T>) -> Value {
+        x.map_or(Value::None, Into::into)
+    }
+}
+impl<T: Into<Value>> From<Vec<T>> for Value {
+    fn from(x: Vec<T>) -> Value {
+        Value::List(x.into_iter().map(Into::into).collect())
+    }
+}
+impl<K: Into<Value>, V: Into<Value>, S> From<HashMap<K, V, S>> for Value {
+    fn from(x: HashMap<K, V, S>) -> Value {
+        Value::Dict(x.into_iter().map(|(k, v)| (k.into(), v.into())).collect())
+    }
+}
+impl<K: Into<Value>, V: Into<Value>> From<BTreeMap<K, V>> for Value {
+    fn from(x: BTreeMap<K, V>) -> Value {
+        Value::Dict(x.into_iter().map(|(k, v)| (k.into(), v.into())).collect())
+    }
+}
+
+/// Conversion from a [`Value`] into a Rust type, checked: the counterpart of `Into<Value>`.
+///
+/// Implemented for `Value` itself, `bool`, the integer types (range-checked), `f64`/`f32`
+/// (ints are accepted, as Python would), `String`, `Option<T>` (`None` ↦ `None`),
+/// `Vec<T>` (from a list or tuple), tuples up to six, `HashMap`/`BTreeMap` (from a dict)
+/// and the proxy types (from a nested proxy). Implement it for your own types to store
+/// them in a typed proxy.
+///
+/// ```
+/// use multiproc_manager::{FromValue, Value};
+/// let v = Value::from(vec![(1, "a"), (2, "b")]);
+/// let back: Vec<(u8, String)> = FromValue::from_value(v)?;
+/// assert_eq!(back[1], (2, "b".to_string()));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub trait FromValue: Sized {
+    /// Converts, or says what was found instead.
+    ///
+    /// # Errors
+    /// The value is not a `Self`.
+    fn from_value(v: Value) -> Result<Self, TypeMismatch>;
+}
+
+impl FromValue for Value {
+    fn from_value(v: Value) -> Result<Self, TypeMismatch> {
+        Ok(v)
+    }
+}
+impl FromValue for bool {
+    fn from_value(v: Value) -> Result<Self, TypeMismatch> {
+        match v {
+            Value::Bool(b) => Ok(b),
+            other => Err(TypeMismatch::found("bool", &other)),
+        }
+    }
+}
+impl FromValue for f64 {
+    fn from_value(v: Value) -> Result<Self, TypeMismatch> {
+        match v {
+            Value::Float(f) => Ok(f),
+            Value::Int(i) => Ok(i as f64),
+            other => Err(TypeMismatch::found("f64", &other)),
+        }
+    }
+}
+impl FromValue for f32 {
+    fn from_value(v: Value) -> Result<Self, TypeMismatch> {
+        f64::from_value(v).map(|f| f as f32)
+    }
+}
+impl FromValue for String {
+    fn from_value(v: Value) -> Result<Self, TypeMismatch> {
+        match v {
+            Value::Str(s) => Ok(s),
+            other => Err(TypeMismatch::found("String", &other)),
+        }
+    }
+}
+impl FromValue for () {
+    fn from_value(v: Value) -> Result<Self, TypeMismatch> {
+        match v {
+            Value::None => Ok(()),
+            other => Err(TypeMismatch::found("()", &other)),
+        }
+    }
+}
+impl FromValue for ObjRef {
+    fn from_value(v: Value) -> Result<Self, TypeMismatch> {
+        match v {
+            Value::Proxy(r) => Ok(r),
+            other => Err(TypeMismatch::found("proxy", &other)),
+        }
+    }
+}
+impl<T: FromValue> FromValue for Option<T> {
+    fn from_value(v: Value) -> Result<Self, TypeMismatch> {
+        match v {
+            Value::None => Ok(None),
+            other => T::from_value(other).map(Some),
+        }
+    }
+}
+impl<T: FromValue> FromValue for Vec<T> {
+    fn from_value(v: Value) -> Result<Self, TypeMismatch> {
+        match v {
+            Value::List(items) | Value::Tuple(items) => {
+                items.into_iter().map(T::from_value).collect()
+            }
+            other => Err(TypeMismatch::found("Vec", &other)),
+        }
+    }
+}
+impl<K: FromValue + Eq + Hash, V: FromValue> FromValue for HashMap<K, V> {
+    fn from_value(v: Value) -> Result<Self, TypeMismatch> {
+        match v {
+            Value::Dict(items) => items
+                .into_iter()
+                .map(|(k, v)| Ok((K::from_value(k)?, V::from_value(v)?)))
+                .collect(),
+            other => Err(TypeMismatch::found("HashMap", &other)),
+        }
+    }
+}
+impl<K: FromValue + Ord, V: FromValue> FromValue for BTreeMap<K, V> {
+    fn from_value(v: Value) -> Result<Self, TypeMismatch> {
+        match v {
+            Value::Dict(items) => items
+                .into_iter()
+                .map(|(k, v)| Ok((K::from_value(k)?, V::from_value(v)?)))
+                .collect(),
+            other => Err(TypeMismatch::found("BTreeMap", &other)),
+        }
+    }
+}
+
+macro_rules! tuples {
+    ($( ($n:expr; $($t:ident),+) )*) => {$(
+        impl<$($t: Into<Value>),+> From<($($t,)+)> for Value {
+            #[allow(non_snake_case)]
+            fn from(($($t,)+): ($($t,)+)) -> Value {
+                Value::Tuple(vec![$($t.into()),+])
+            }
+        }
+        impl<$($t: FromValue),+> FromValue for ($($t,)+) {
+            #[allow(non_snake_case)]
+            fn from_value(v: Value) -> Result<Self, TypeMismatch> {
+                match v {
+                    Value::Tuple(items) | Value::List(items) if items.len() == $n => {
+                        let mut it = items.into_iter();
+                        $(let $t = $t::from_value(it.next().expect("holds because the length was checked"))?;)+
+                        Ok(($($t,)+))
+                    }
+                    other => Err(TypeMismatch::found(concat!("tuple of ", stringify!($n)), &other)),
+                }
+            }
+        }
+    )*};
+}
+tuples! {
+    (1; A)
+    (2; A, B)
+    (3; A, B, C)
+    (4; A, B, C, D)
+    (5; A, B, C, D, E)
+    (6; A, B, C, D, E, F)
+}
+
+// ------------------------------------------------------------ ordered map
+
+/// An insertion-ordered hash map with Python `dict` semantics, used by the server.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct OrderedMap {
+    slots: Vec<Option<(Value, Value)>>,
+    index: HashMap<Value, usize>,
+}
+
+impl OrderedMap {
+    pub(crate) fn len(&self) -> usize {
+        self.index.len()
+    }
+
+    pub(crate) fn get(&self, k: &Value) -> Option<&Value> {
+        self.index
+            .get(k)
+            .and_then(|&i| self.slots[i].as_ref().map(|(_, v)| v))
+    }
+
+    pub(crate) fn contains(&self, k: &Value) -> bool {
+        self.index.contains_key(k)
+    }
+
+    /// Inserts or replaces (keeping the original position and key, like Python).
+    pub(crate) fn insert(&mut self, k: Value, v: Value) {
+        match self.index.get(&k) {
+            Some(&i) => {
+                if let Some(slot) = self.slots[i].as_mut() {
+                    slot.1 = v;
+                }
+            }
+            None => {
+                self.index.insert(k.clone(), self.slots.len());
+                self.slots.push(Some((k, v)));
+            }
+        }
+    }
+
+    pub(crate) fn remove(&mut self, k: &Value) -> Option<Value> {
+        let i = self.index.remove(k)?;
+        let out = self.slots[i].take().map(|(_, v)| v);
+        if self.slots.len() > 32 && self.index.len() * 2 < self.slots.len() {
+            self.compact();
+        }
+        out
+    }
+
+    pub(crate) fn pop_last(&mut self) -> Option<(Value, Value)> {
+        while let Some(slot) = self.slots.pop() {
+            if let Some((k, v)) = slot {
+                self.index.remove(&k);
+                return Some((k, v));
+            }
+        }
+        None
+    }
+
+    fn compact(&mut self) {
+        self.slots.retain(Option::is_some);
+        for (i, slot) in self.slots.iter().enumerate() {
+            if let Some((k, _)) = slot {
+                self.index.insert(k.clone(), i);
+            }
+        }
+    }
+
+    pub(crate) fn clear(&mut self) {
+        self.slots.clear();
+        self.index.clear();
+    }
+
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&Value, &Value)> {
+        self.slots.iter().flatten().map(|(k, v)| (k, v))
+    }
+
+    pub(crate) fn to_value(&self) -> Value {
+        Value::Dict(self.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn float_repr_matches_python() {
+        for (f, s) in [
+            (0.25, "0.25"),
+            (1.0, "1.0"),
+            (1e16, "1e+16"),
+            (1.5e-7, "1.5e-07"),
+            (123456789.0, "123456789.0"),
+            (0.0001, "0.0001"),
+            (-0.0, "-0.0"),
+            (f64::INFINITY, "inf"),
+            (1.7976931348623157e308, "1.7976931348623157e+308"),
+        ] {
+            assert_eq!(float_repr(f), s);
+        }
+    }
+
+    #[test]
+    fn python_equality_and_hash_agree() {
+        use std::collections::hash_map::DefaultHasher;
+        let h = |v: &Value| {
+            let mut s = DefaultHasher::new();
+            v.hash(&mut s);
+            s.finish()
+        };
+        let pairs = [
+            (Value::from(1), Value::from(1.0)),
+            (Value::from(true), Value::from(1)),
+            (Value::from(f64::NAN), Value::from(f64::NAN)),
+            (Value::from((1, 2.0)), Value::from((1.0, 2))),
+        ];
+        for (a, b) in pairs {
+            assert_eq!(a, b);
+            assert_eq!(h(&a), h(&b));
+        }
+        assert_ne!(Value::from(0.25), Value::from(0));
+        assert_ne!(Value::from("1"), Value::from(1));
+        assert_ne!(Value::from(vec![1]), Value::from((1,)));
+    }
+
+    #[test]
+    fn reprs() {
+        assert_eq!(Value::from("it's").to_string(), "\"it's\"");
+        assert_eq!(Value::from("a'b\"").to_string(), "'a\\'b\"'");
+        assert_eq!(Value::from(&b"a\x00'"[..]).to_string(), "b\"a\\x00'\"");
+        assert_eq!(Value::from((1,)).to_string(), "(1,)");
+        assert_eq!(Value::from(None::<i32>).to_string(), "None");
+        assert_eq!(Value::from(vec![true, false]).to_string(), "[True, False]");
+    }
+}

@@ -1,0 +1,886 @@
+//! Integration tests of multiproc-manager: proxies against in-process models, Python
+//! semantics ported from CPython's `_test_multiprocessing.py`, cross-process use through
+//! re-executed children, and the failure cases (wrong key, oversized frames, clients
+//! that vanish holding locks, shutdown under waiters).
+
+use std::collections::HashMap;
+use std::process::{Child, Command};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use multiproc_manager::{
+    Address, DictProxy, Error, FromValue, ListProxy, LockProxy, Manager, QueueProxy, Registry,
+    RemoteError, RemoteErrorKind, Server, Shared, Value,
+};
+use proptest::prelude::*;
+
+type R = Result<(), Box<dyn std::error::Error>>;
+
+const BOUND: Duration = Duration::from_secs(30);
+
+// ------------------------------------------------------------ child processes
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex(s: &str) -> Vec<u8> {
+    (0..s.len() / 2)
+        .map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).unwrap_or(0))
+        .collect()
+}
+
+/// Starts this test binary again running `child_entry` as `role`, handing it `arg`
+/// (any serde value, proxies included) through the environment.
+fn spawn_child<T: serde::Serialize>(
+    role: &str,
+    arg: &T,
+) -> Result<Child, Box<dyn std::error::Error>> {
+    let (bytes, fds) = multiproc_ipc::encode(arg)?;
+    assert!(
+        fds.is_empty(),
+        "proxies travel as addresses, not descriptors"
+    );
+    Ok(Command::new(std::env::current_exe()?)
+        .args(["--exact", "child_entry", "--nocapture", "--test-threads=1"])
+        .env("MPM_ROLE", role)
+        .env("MPM_ARG", hex(&bytes))
+        .spawn()?)
+}
+
+/// Waits for `child` at most [`BOUND`], killing it past that; returns whether it succeeded.
+fn reap(mut child: Child) -> bool {
+    let deadline = Instant::now() + BOUND;
+    loop {
+        match child.try_wait() {
+            Ok(Some(st)) => return st.success(),
+            Ok(None) if Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return false;
+            }
+        }
+    }
+}
+
+fn arg<T: serde::de::DeserializeOwned>() -> T {
+    let bytes = unhex(&std::env::var("MPM_ARG").unwrap_or_default());
+    multiproc_ipc::decode(&bytes, Vec::new()).expect("child argument decodes")
+}
+
+/// The body of every child process; does nothing when run as an ordinary test.
+#[test]
+fn child_entry() -> R {
+    let Ok(role) = std::env::var("MPM_ROLE") else {
+        return Ok(());
+    };
+    match role.as_str() {
+        // seed 001: d[i] = 2*i and append i
+        "writer" => {
+            let (i, d, l): (i64, DictProxy, ListProxy) = arg();
+            d.insert(i, 2 * i)?;
+            l.append(i)?;
+        }
+        // seed 003 pitfall: mutate a list read from a namespace attribute
+        "ns_mutate" => {
+            let ns: multiproc_manager::NamespaceProxy = arg();
+            let mut local: Vec<i64> = ns.get("items")?;
+            local.push(99);
+            ns.set("x", 1)?;
+        }
+        // hold a lock, say so, then wait to be killed
+        "hold_lock" => {
+            let (lock, q): (LockProxy, QueueProxy<String>) = arg();
+            lock.acquire()?;
+            q.put("locked".to_string())?;
+            std::thread::sleep(Duration::from_secs(60));
+        }
+        "append_many" => {
+            let (l, n): (ListProxy<i64>, i64) = arg();
+            for i in 0..n {
+                l.append(i)?;
+            }
+        }
+        other => panic!("unknown role {other}"),
+    }
+    Ok(())
+}
+
+// ------------------------------------------------------------------ seeds
+
+/// Seed 000: heterogeneous keys print like Python; list reversal.
+#[test]
+fn seed_dict_and_list_print_like_python() -> R {
+    let manager = Manager::in_thread()?;
+    let d = manager.dict()?;
+    let l = manager.list_from(0..10)?;
+    d.insert(1, "1")?;
+    d.insert("2", 2)?;
+    d.insert(0.25, ())?;
+    l.reverse()?;
+    assert_eq!(d.to_string(), "{1: '1', '2': 2, 0.25: None}");
+    assert_eq!(l.to_string(), "[9, 8, 7, 6, 5, 4, 3, 2, 1, 0]");
+    // Python: 1.0 and True address the same entry as 1
+    assert_eq!(d.get_item(1.0)?, Value::from("1"));
+    assert_eq!(d.get_item(true)?, Value::from("1"));
+    Ok(())
+}
+
+/// Seed 001 / `_TestContainers`: ten child processes write into one dict and one list.
+#[test]
+fn ten_children_share_a_dict_and_a_list() -> R {
+    let manager = Manager::in_thread()?;
+    let d = manager.dict()?;
+    let l = manager.list()?;
+    let children: Vec<Child> = (0..10)
+        .map(|i| spawn_child("writer", &(i as i64, d.clone(), l.clone())))
+        .collect::<Result<_, _>>()?;
+    for c in children {
+        assert!(reap(c), "writer child failed");
+    }
+    assert_eq!(d.len()?, 10);
+    for i in 0..10i64 {
+        assert_eq!(d.get_item(i)?, Value::from(2 * i));
+    }
+    let mut items: Vec<i64> = l
+        .to_vec()?
+        .into_iter()
+        .map(i64::from_value)
+        .collect::<Result<_, _>>()?;
+    items.sort_unstable();
+    assert_eq!(items, (0..10).collect::<Vec<_>>());
+    Ok(())
+}
+
+/// Seed 003 / `_TestNamespace`: reading an unset attribute names it; mutating a list
+/// read from an attribute (in a child) does not change the server's copy.
+#[test]
+fn namespace_error_and_list_pitfall() -> R {
+    let manager = Manager::in_thread()?;
+    let ns = manager.namespace()?;
+    let e = ns.get::<i64>("x").expect_err("must fail");
+    assert_eq!(e.remote_kind(), Some(RemoteErrorKind::AttributeError));
+    assert!(e.to_string().contains("'x'"), "{e}");
+    ns.set("items", vec![1, 2, 3])?;
+    assert!(reap(spawn_child("ns_mutate", &ns)?));
+    assert_eq!(
+        ns.get::<Vec<i64>>("items")?,
+        [1, 2, 3],
+        "the server copy is unchanged"
+    );
+    assert_eq!(
+        ns.get::<i64>("x")?,
+        1,
+        "a plain assignment does reach the server"
+    );
+    assert_eq!(ns.to_string(), "Namespace(items=[1, 2, 3], x=1)");
+    ns.del("x")?;
+    assert!(!ns.has("x")?);
+    Ok(())
+}
+
+// ---------------------------------------------------------- model checks
+
+fn shared_manager() -> &'static Manager {
+    static M: OnceLock<Manager> = OnceLock::new();
+    M.get_or_init(|| Manager::in_thread().expect("manager starts"))
+}
+
+#[derive(Debug, Clone)]
+enum DictOp {
+    Set(i8, i16),
+    Get(i8),
+    Del(i8),
+    Pop(i8),
+    SetDefault(i8, i16),
+    Contains(i8),
+    Len,
+    Update(Vec<(i8, i16)>),
+    Clear,
+}
+
+fn dict_op() -> impl Strategy<Value = DictOp> {
+    let k = -8i8..8;
+    prop_oneof![
+        4 => (k.clone(), any::<i16>()).prop_map(|(k, v)| DictOp::Set(k, v)),
+        3 => k.clone().prop_map(DictOp::Get),
+        2 => k.clone().prop_map(DictOp::Del),
+        1 => k.clone().prop_map(DictOp::Pop),
+        1 => (k.clone(), any::<i16>()).prop_map(|(k, v)| DictOp::SetDefault(k, v)),
+        1 => k.clone().prop_map(DictOp::Contains),
+        1 => Just(DictOp::Len),
+        1 => proptest::collection::vec((k, any::<i16>()), 0..4).prop_map(DictOp::Update),
+        1 => Just(DictOp::Clear),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    /// `_TestDict`-style: random operation sequences on a typed dict proxy agree with a
+    /// local HashMap, including KeyErrors.
+    #[test]
+    fn dict_proxy_matches_hashmap(ops in proptest::collection::vec(dict_op(), 1..40)) {
+        let d: DictProxy<i8, i16> = shared_manager().dict_of().expect("dict");
+        let mut model: HashMap<i8, i16> = HashMap::new();
+        for op in ops {
+            match op {
+                DictOp::Set(k, v) => { d.insert(k, v).expect("set"); model.insert(k, v); }
+                DictOp::Get(k) => prop_assert_eq!(d.get(k).expect("get"), model.get(&k).copied()),
+                DictOp::Del(k) => {
+                    let r = d.remove(k);
+                    match model.remove(&k) {
+                        Some(_) => prop_assert!(r.is_ok()),
+                        None => prop_assert!(r.expect_err("must fail").is_key_error()),
+                    }
+                }
+                DictOp::Pop(k) => match model.remove(&k) {
+                    Some(v) => prop_assert_eq!(d.pop(k).expect("pop"), v),
+                    None => prop_assert!(d.pop(k).expect_err("must fail").is_key_error()),
+                },
+                DictOp::SetDefault(k, v) => {
+                    let want = *model.entry(k).or_insert(v);
+                    prop_assert_eq!(d.setdefault(k, v).expect("setdefault"), want);
+                }
+                DictOp::Contains(k) => prop_assert_eq!(d.contains(k).expect("contains"), model.contains_key(&k)),
+                DictOp::Len => prop_assert_eq!(d.len().expect("len"), model.len()),
+                DictOp::Update(pairs) => {
+                    d.update(pairs.clone()).expect("update");
+                    model.extend(pairs);
+                }
+                DictOp::Clear => { d.clear().expect("clear"); model.clear(); }
+            }
+        }
+        let got: HashMap<i8, i16> = d.items().expect("items").into_iter().collect();
+        prop_assert_eq!(got, model);
+        d.destroy().expect("destroy");
+    }
+}
+
+#[derive(Debug, Clone)]
+enum ListOp {
+    Append(i16),
+    Extend(Vec<i16>),
+    Insert(i64, i16),
+    Pop,
+    PopAt(i64),
+    Remove(i16),
+    Index(i16),
+    Count(i16),
+    Reverse,
+    Sort,
+    SortReverse,
+    Get(i64),
+    Set(i64, i16),
+    Slice(Option<i64>, Option<i64>),
+    SetSlice(Option<i64>, Option<i64>, Vec<i16>),
+    DelSlice(Option<i64>, Option<i64>),
+}
+
+fn list_op() -> impl Strategy<Value = ListOp> {
+    let v = -4i16..4;
+    let i = -12i64..12;
+    let b = proptest::option::of(-12i64..12);
+    prop_oneof![
+        4 => v.clone().prop_map(ListOp::Append),
+        1 => proptest::collection::vec(v.clone(), 0..4).prop_map(ListOp::Extend),
+        2 => (i.clone(), v.clone()).prop_map(|(i, x)| ListOp::Insert(i, x)),
+        1 => Just(ListOp::Pop),
+        1 => i.clone().prop_map(ListOp::PopAt),
+        1 => v.clone().prop_map(ListOp::Remove),
+        1 => v.clone().prop_map(ListOp::Index),
+        1 => v.clone().prop_map(ListOp::Count),
+        1 => Just(ListOp::Reverse),
+        1 => Just(ListOp::Sort),
+        1 => Just(ListOp::SortReverse),
+        2 => i.clone().prop_map(ListOp::Get),
+        1 => (i, v.clone()).prop_map(|(i, x)| ListOp::Set(i, x)),
+        1 => (b.clone(), b.clone()).prop_map(|(a, b)| ListOp::Slice(a, b)),
+        1 => (b.clone(), b.clone(), proptest::collection::vec(v, 0..3)).prop_map(|(a, b, x)| ListOp::SetSlice(a, b, x)),
+        1 => (b.clone(), b).prop_map(|(a, b)| ListOp::DelSlice(a, b)),
+    ]
+}
+
+/// Python's index normalisation, for the model.
+fn norm(i: i64, len: usize) -> Option<usize> {
+    let j = if i < 0 { i + len as i64 } else { i };
+    (0..len as i64).contains(&j).then_some(j as usize)
+}
+
+fn bounds(a: Option<i64>, b: Option<i64>, len: usize) -> (usize, usize) {
+    let n = |x: i64| {
+        (if x < 0 {
+            (x + len as i64).max(0)
+        } else {
+            x.min(len as i64)
+        }) as usize
+    };
+    let a = a.map_or(0, n);
+    let b = b.map_or(len, n);
+    (a, b.max(a))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    /// `_TestList`-style: random operation sequences on a list proxy agree with a Vec
+    /// under Python's index and slice rules.
+    #[test]
+    fn list_proxy_matches_vec(ops in proptest::collection::vec(list_op(), 1..40)) {
+        let l: ListProxy<i16> = shared_manager().list_of().expect("list");
+        let mut m: Vec<i16> = Vec::new();
+        for op in ops {
+            match op {
+                ListOp::Append(x) => { l.append(x).expect("append"); m.push(x); }
+                ListOp::Extend(xs) => { l.extend(xs.clone()).expect("extend"); m.extend(xs); }
+                ListOp::Insert(i, x) => {
+                    l.insert(i, x).expect("insert");
+                    let (j, _) = bounds(Some(i), None, m.len());
+                    m.insert(j, x);
+                }
+                ListOp::Pop => match m.pop() {
+                    Some(x) => prop_assert_eq!(l.pop().expect("pop"), x),
+                    None => prop_assert_eq!(l.pop().expect_err("must fail").remote_kind(), Some(RemoteErrorKind::IndexError)),
+                },
+                ListOp::PopAt(i) => match norm(i, m.len()) {
+                    Some(j) => prop_assert_eq!(l.pop_at(i).expect("pop_at"), m.remove(j)),
+                    None => prop_assert_eq!(l.pop_at(i).expect_err("must fail").remote_kind(), Some(RemoteErrorKind::IndexError)),
+                },
+                ListOp::Remove(x) => match m.iter().position(|y| *y == x) {
+                    Some(j) => { l.remove(x).expect("remove"); m.remove(j); }
+                    None => prop_assert_eq!(l.remove(x).expect_err("must fail").remote_kind(), Some(RemoteErrorKind::ValueError)),
+                },
+                ListOp::Index(x) => match m.iter().position(|y| *y == x) {
+                    Some(j) => prop_assert_eq!(l.index(x).expect("index"), j),
+                    None => prop_assert!(l.index(x).is_err()),
+                },
+                ListOp::Count(x) => prop_assert_eq!(l.count(x).expect("count"), m.iter().filter(|y| **y == x).count()),
+                ListOp::Reverse => { l.reverse().expect("reverse"); m.reverse(); }
+                ListOp::Sort => { l.sort().expect("sort"); m.sort(); }
+                ListOp::SortReverse => { l.sort_reverse().expect("sort"); m.sort_by(|a, b| b.cmp(a)); }
+                ListOp::Get(i) => match norm(i, m.len()) {
+                    Some(j) => prop_assert_eq!(l.get(i).expect("get"), m[j]),
+                    None => prop_assert_eq!(l.get(i).expect_err("must fail").remote_kind(), Some(RemoteErrorKind::IndexError)),
+                },
+                ListOp::Set(i, x) => match norm(i, m.len()) {
+                    Some(j) => { l.set(i, x).expect("set"); m[j] = x; }
+                    None => prop_assert!(l.set(i, x).is_err()),
+                },
+                ListOp::Slice(a, b) => {
+                    let (x, y) = bounds(a, b, m.len());
+                    prop_assert_eq!(l.slice(a, b).expect("slice"), m[x..y].to_vec());
+                }
+                ListOp::SetSlice(a, b, xs) => {
+                    l.set_slice(a, b, xs.clone()).expect("set_slice");
+                    let (x, y) = bounds(a, b, m.len());
+                    m.splice(x..y, xs);
+                }
+                ListOp::DelSlice(a, b) => {
+                    l.del_slice(a, b).expect("del_slice");
+                    let (x, y) = bounds(a, b, m.len());
+                    m.drain(x..y);
+                }
+            }
+            prop_assert_eq!(l.len().expect("len"), m.len());
+        }
+        prop_assert_eq!(l.to_vec().expect("to_vec"), m);
+        l.destroy().expect("destroy");
+    }
+}
+
+// ------------------------------------------------------------ semantics
+
+/// A typed proxy reading a value of another type gets a typed error, not garbage.
+#[test]
+fn type_mismatch_is_an_error() -> R {
+    let manager = Manager::in_thread()?;
+    let raw = manager.dict()?;
+    raw.insert("a", "not a number")?;
+    raw.insert("b", -1)?;
+    manager.publish("d", &raw)?;
+    let typed: DictProxy<String, u64> = manager.lookup("d")?;
+    assert!(matches!(typed.get_item("a"), Err(Error::Type(_))));
+    assert!(
+        matches!(typed.get_item("b"), Err(Error::Type(_))),
+        "-1 is not a u64"
+    );
+    // and a proxy of the wrong kind is refused
+    assert!(matches!(
+        manager.lookup::<ListProxy>("d"),
+        Err(Error::Type(_))
+    ));
+    // unhashable keys are Python's TypeError
+    let e = raw.insert(vec![1], 1).expect_err("must fail");
+    assert_eq!(e.remote_kind(), Some(RemoteErrorKind::TypeError));
+    Ok(())
+}
+
+/// Nested proxies: a list of dicts, mutated through the inner proxy, as in CPython's
+/// `_TestContainers.test_dict_proxy_nested` / `test_nested_queue`.
+#[test]
+fn nested_proxies() -> R {
+    let manager = Manager::in_thread()?;
+    let outer: ListProxy<DictProxy> = manager.list_of()?;
+    let a = manager.dict()?;
+    outer.append(a.clone())?;
+    outer.append(manager.dict()?)?;
+    let first: DictProxy = outer.get(0)?;
+    first.insert("k", 1)?;
+    assert_eq!(
+        a.get_item("k")?,
+        Value::from(1),
+        "the nested dict is shared, not copied"
+    );
+    assert_eq!(outer.get(0)?, a);
+    for d in outer.to_vec()? {
+        d.insert("seen", true)?;
+    }
+    assert_eq!(outer.get(1)?.get_item("seen")?, Value::from(true));
+    // an untyped list shows the references
+    let raw: ListProxy = manager.list()?;
+    raw.append(&a)?;
+    assert!(matches!(raw.get(0)?, Value::Proxy(_)));
+    Ok(())
+}
+
+/// `_TestLock`: Lock, RLock, BoundedSemaphore semantics through proxies.
+#[test]
+fn locks_and_semaphores() -> R {
+    let manager = Manager::in_thread()?;
+    let lock = manager.lock()?;
+    assert!(lock.try_acquire()?);
+    assert!(!lock.try_acquire()?, "a Lock is not re-entrant");
+    lock.release()?;
+    assert_eq!(
+        lock.release().expect_err("must fail").remote_kind(),
+        Some(RemoteErrorKind::RuntimeError)
+    );
+
+    let rlock = manager.rlock()?;
+    assert!(rlock.try_acquire()?);
+    assert!(
+        rlock.try_acquire()?,
+        "an RLock is re-entrant for its thread"
+    );
+    let r2 = rlock.clone();
+    let other = std::thread::spawn(move || r2.try_acquire());
+    assert!(
+        !other.join().map_err(|_| "thread")??,
+        "another thread cannot take it"
+    );
+    rlock.release()?;
+    rlock.release()?;
+    assert_eq!(
+        rlock.release().expect_err("must fail").remote_kind(),
+        Some(RemoteErrorKind::RuntimeError)
+    );
+
+    let sem = manager.bounded_semaphore(2)?;
+    assert!(sem.try_acquire()?);
+    assert!(sem.try_acquire()?);
+    assert!(!sem.acquire_timeout(Duration::from_millis(20))?);
+    assert_eq!(sem.value()?, 0);
+    sem.release()?;
+    sem.release()?;
+    assert_eq!(
+        sem.release().expect_err("must fail").remote_kind(),
+        Some(RemoteErrorKind::ValueError)
+    );
+    Ok(())
+}
+
+/// `_TestCondition` / `_TestEvent` / `_TestBarrier` basics across threads.
+#[test]
+fn condition_event_barrier() -> R {
+    let manager = Manager::in_thread()?;
+    let cond = manager.condition()?;
+    let flag = manager.value(false)?;
+    let (c2, f2) = (cond.clone(), flag.clone());
+    let waiter = std::thread::spawn(move || -> Result<bool, Error> {
+        c2.acquire()?;
+        let ok = c2.wait_for(|| f2.get().unwrap_or(false), Some(BOUND))?;
+        c2.release()?;
+        Ok(ok)
+    });
+    cond.acquire()?;
+    flag.set(true)?;
+    cond.notify_all()?;
+    cond.release()?;
+    assert!(waiter.join().map_err(|_| "thread")??);
+    assert_eq!(
+        cond.notify(1).expect_err("must fail").remote_kind(),
+        Some(RemoteErrorKind::RuntimeError)
+    );
+
+    let ev = manager.event()?;
+    assert!(!ev.wait(Some(Duration::from_millis(10)))?);
+    let e2 = ev.clone();
+    let t = std::thread::spawn(move || e2.wait(Some(BOUND)));
+    ev.set()?;
+    assert!(t.join().map_err(|_| "thread")??);
+    assert!(ev.is_set()?);
+
+    let barrier = manager.barrier(3)?;
+    let hs: Vec<_> = (0..3)
+        .map(|_| {
+            let b = barrier.clone();
+            std::thread::spawn(move || b.wait(Some(BOUND)))
+        })
+        .collect();
+    let mut idx: Vec<u64> = hs
+        .into_iter()
+        .map(|h| h.join().map_err(|_| "thread"))
+        .collect::<Result<Result<_, _>, _>>()??;
+    idx.sort_unstable();
+    assert_eq!(idx, [0, 1, 2]);
+    // a lone waiter with a timeout breaks the barrier
+    let e = barrier
+        .wait(Some(Duration::from_millis(20)))
+        .expect_err("must fail");
+    assert_eq!(e.remote_kind(), Some(RemoteErrorKind::BrokenBarrier));
+    assert!(barrier.info()?.2);
+    barrier.reset()?;
+    assert!(!barrier.info()?.2);
+    Ok(())
+}
+
+/// `_TestQueue`: blocking get, bounded put, JoinableQueue task accounting.
+#[test]
+fn queues() -> R {
+    let manager = Manager::in_thread()?;
+    let q = manager.bounded_queue::<i64>(2)?;
+    q.put(1)?;
+    q.put(2)?;
+    assert_eq!(
+        q.put_timeout(3, Duration::from_millis(10))
+            .expect_err("must fail")
+            .remote_kind(),
+        Some(RemoteErrorKind::Full)
+    );
+    let q2 = q.clone();
+    let consumer = std::thread::spawn(move || -> Result<Vec<i64>, Error> {
+        (0..3).map(|_| q2.get()).collect()
+    });
+    q.put(3)?; // blocks until the consumer makes room
+    assert_eq!(consumer.join().map_err(|_| "thread")??, [1, 2, 3]);
+    assert_eq!(q.try_get()?, None);
+
+    let jq = manager.joinable_queue::<String>()?;
+    jq.put("a".to_string())?;
+    jq.put("b".to_string())?;
+    assert!(!jq.join(Some(Duration::from_millis(10)))?);
+    let jq2 = jq.clone();
+    let worker = std::thread::spawn(move || -> Result<(), Error> {
+        for _ in 0..2 {
+            jq2.get()?;
+            jq2.task_done()?;
+        }
+        Ok(())
+    });
+    assert!(jq.join(Some(BOUND))?);
+    worker.join().map_err(|_| "thread")??;
+    assert_eq!(
+        jq.task_done().expect_err("must fail").remote_kind(),
+        Some(RemoteErrorKind::ValueError)
+    );
+    Ok(())
+}
+
+/// `manager.Value` and `manager.Array` (`_TestValue`/`_TestArray` through a manager).
+#[test]
+fn value_and_array() -> R {
+    let manager = Manager::in_thread()?;
+    let v = manager.value(1.5f64)?;
+    v.set(2.5)?;
+    assert_eq!(v.get()?, 2.5);
+    let a = manager.array([0i64; 4])?;
+    a.set(-1, 7)?;
+    assert_eq!(a.to_vec()?, [0, 0, 0, 7]);
+    assert!(a.set(4, 1).is_err());
+    assert!(
+        a.set_slice(Some(0), Some(2), [1, 2, 3]).is_err(),
+        "an array keeps its length"
+    );
+    a.set_slice(Some(0), Some(2), [1, 2])?;
+    assert_eq!(a.to_vec()?, [1, 2, 0, 7]);
+    Ok(())
+}
+
+#[derive(Default)]
+struct Counter {
+    n: i64,
+}
+
+impl Shared for Counter {
+    const TYPEID: &'static str = "Counter";
+    fn new(args: Vec<Value>) -> Result<Self, RemoteError> {
+        let n = match args.into_iter().next() {
+            Some(v) => i64::from_value(v)
+                .map_err(|e| RemoteError::new(RemoteErrorKind::TypeError, e.to_string()))?,
+            None => 0,
+        };
+        Ok(Counter { n })
+    }
+    fn call(&mut self, method: &str, args: Vec<Value>) -> Result<Value, RemoteError> {
+        match method {
+            "add" => {
+                let by = args
+                    .into_iter()
+                    .next()
+                    .map_or(Ok(1), i64::from_value)
+                    .map_err(|e| RemoteError::new(RemoteErrorKind::TypeError, e.to_string()))?;
+                self.n += by;
+                Ok(self.n.into())
+            }
+            "get" => Ok(self.n.into()),
+            _ => Err(RemoteError::new(
+                RemoteErrorKind::NoSuchMethod,
+                format!("Counter has no method {method}"),
+            )),
+        }
+    }
+    fn repr(&self) -> String {
+        format!("Counter({})", self.n)
+    }
+}
+
+/// `_TestMyManager`: a registered custom type with typed method calls.
+#[test]
+fn custom_type() -> R {
+    let mut reg = Registry::new();
+    reg.register::<Counter>();
+    let manager = Manager::in_thread_with(reg)?;
+    let c = manager.create::<Counter>((10,))?;
+    assert_eq!(c.call::<i64>("add", (5,))?, 15);
+    assert_eq!(c.call::<i64>("get", ())?, 15);
+    assert_eq!(c.to_string(), "Counter(15)");
+    assert_eq!(
+        c.call::<i64>("nope", ())
+            .expect_err("must fail")
+            .remote_kind(),
+        Some(RemoteErrorKind::NoSuchMethod)
+    );
+    assert!(matches!(c.call::<String>("get", ()), Err(Error::Type(_))));
+    assert_eq!(
+        c.call::<i64>("add", ("x",))
+            .expect_err("must fail")
+            .remote_kind(),
+        Some(RemoteErrorKind::TypeError)
+    );
+    // a server without the type says so
+    let plain = Manager::in_thread()?;
+    assert_eq!(
+        plain
+            .create::<Counter>(())
+            .expect_err("must fail")
+            .remote_kind(),
+        Some(RemoteErrorKind::UnknownType)
+    );
+    Ok(())
+}
+
+// ------------------------------------------------------ network & faults
+
+fn free_tcp() -> Address {
+    Address::Tcp("127.0.0.1:0".parse().expect("address"))
+}
+
+/// `_TestRemoteManager`: serve over TCP with a key; a client with the right key shares a
+/// queue with one that got the proxy, a wrong key is refused, no key is refused.
+#[test]
+fn remote_manager_over_tcp() -> R {
+    let server = Manager::serve_in_thread(free_tcp(), b"abracadabra", Registry::new())?;
+    let addr = server.address().cloned().ok_or("address")?;
+    let q = server.queue()?;
+    server.publish("queue", &q)?;
+
+    let client = Manager::connect(addr.clone(), Some(b"abracadabra"))?;
+    let q2: QueueProxy = client.lookup("queue")?;
+    q2.put(("hello", 1))?;
+    assert_eq!(q.get()?.to_string(), "('hello', 1)");
+
+    assert!(matches!(
+        Manager::connect(addr.clone(), Some(b"wrong")),
+        Err(Error::Auth(_))
+    ));
+    assert!(matches!(
+        Manager::connect(addr.clone(), None),
+        Err(Error::Config(_))
+    ));
+    assert!(matches!(
+        Server::bind(free_tcp(), None),
+        Err(Error::Config(_))
+    ));
+    // still serving after the refusals
+    q2.put(2)?;
+    assert_eq!(q.get()?, Value::from(2));
+    Ok(())
+}
+
+/// Oversized and undecodable requests: the offending client is cut off or told, the
+/// server keeps serving everyone else.
+#[test]
+fn oversized_and_garbage_frames() -> R {
+    let server = Server::new(Registry::new());
+    server.set_max_request(4096);
+    let (a, b) = multiproc_ipc::Pipe::duplex()?;
+    server.spawn_connection(a);
+    let good = Manager::over(b);
+    let d = good.dict()?;
+
+    let (a, b) = multiproc_ipc::Pipe::duplex()?;
+    server.spawn_connection(a);
+    let big = Manager::over(b);
+    let l = big.list()?;
+    let r = l.append("x".repeat(100_000));
+    assert!(matches!(r, Err(Error::ManagerGone(_))), "{r:?}");
+
+    let (a, b) = multiproc_ipc::Pipe::duplex()?;
+    server.spawn_connection(a);
+    b.send_bytes(b"\xff\xff\xff garbage")?;
+    let reply = b.recv_bytes_timeout(BOUND)?;
+    assert!(
+        !reply.is_empty(),
+        "the server answers garbage with an error frame"
+    );
+
+    d.insert(1, 2)?;
+    assert_eq!(d.get_item(1)?, Value::from(2));
+    server.shutdown();
+    Ok(())
+}
+
+/// A client whose connection drops while it holds a lock and a semaphore: both are
+/// released (and the lock's repr reports it); items it put stay in the queue.
+#[test]
+fn vanished_client_releases_locks() -> R {
+    let manager = Manager::in_thread()?;
+    let addr = manager.address().cloned().ok_or("address")?;
+    let lock = manager.lock()?;
+    let sem = manager.semaphore(1)?;
+    let q = manager.queue()?;
+    manager.publish("lock", &lock)?;
+    manager.publish("sem", &sem)?;
+    manager.publish("q", &q)?;
+    {
+        let other = Manager::connect(addr, manager.authkey())?;
+        let l2: LockProxy = other.lookup("lock")?;
+        let s2: multiproc_manager::SemaphoreProxy = other.lookup("sem")?;
+        let q2: QueueProxy = other.lookup("q")?;
+        l2.acquire()?;
+        s2.acquire()?;
+        q2.put("left behind")?;
+        assert!(!lock.try_acquire()?);
+    } // connection dropped here
+    assert!(lock.acquire_timeout(BOUND)?, "the lock was released");
+    assert!(lock.repr()?.contains("vanished"), "{}", lock.repr()?);
+    assert!(sem.acquire_timeout(BOUND)?, "the semaphore was given back");
+    assert_eq!(q.get_timeout(BOUND)?, Value::from("left behind"));
+    Ok(())
+}
+
+/// A child process SIGKILLed while holding a manager lock: the lock is released.
+#[test]
+fn sigkilled_holder_releases_lock() -> R {
+    let manager = Manager::in_thread()?;
+    let lock = manager.lock()?;
+    let q = manager.queue_of::<String>()?;
+    let mut child = spawn_child("hold_lock", &(lock.clone(), q.clone()))?;
+    let said = q.get_timeout(BOUND);
+    let _ = child.kill(); // SIGKILL
+    let _ = child.wait();
+    assert_eq!(said?, "locked");
+    assert!(
+        lock.acquire_timeout(BOUND)?,
+        "released after the holder died"
+    );
+    Ok(())
+}
+
+/// Shutting the server down while clients wait: they get `ManagerGone`, not a hang
+/// (`_TestManagerRestart` neighbourhood; CPython raises EOFError deep inside).
+#[test]
+fn shutdown_wakes_waiters() -> R {
+    let manager = Manager::in_thread()?;
+    let q = manager.queue()?;
+    let lock = manager.lock()?;
+    lock.acquire()?;
+    let other = Manager::connect(
+        manager.address().cloned().ok_or("address")?,
+        manager.authkey(),
+    )?;
+    let q2: QueueProxy = {
+        other.publish("q", &q)?;
+        other.lookup("q")?
+    };
+    let l2: LockProxy = {
+        other.publish("l", &lock)?;
+        other.lookup("l")?
+    };
+    let t1 = std::thread::spawn(move || q2.get());
+    let t2 = std::thread::spawn(move || l2.acquire());
+    std::thread::sleep(Duration::from_millis(50)); // let them block (not needed for correctness)
+    manager.shutdown()?;
+    assert!(matches!(
+        t1.join().map_err(|_| "thread")?,
+        Err(Error::ManagerGone(_))
+    ));
+    assert!(matches!(
+        t2.join().map_err(|_| "thread")?,
+        Err(Error::ManagerGone(_))
+    ));
+    assert!(matches!(q.qsize(), Err(Error::ManagerGone(_))));
+    Ok(())
+}
+
+/// `_TestManagerRestart`: a server can be served again on the same address after a
+/// shutdown.
+#[test]
+fn restart_on_same_address() -> R {
+    let dir = std::env::temp_dir().join(format!("mpm-restart-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let addr = Address::unix(dir.join("s"));
+    for round in 0..2 {
+        let m = Manager::serve_in_thread(addr.clone(), b"key", Registry::new())?;
+        let d = m.dict()?;
+        d.insert("round", round)?;
+        assert_eq!(d.get_item("round")?, Value::from(round));
+        m.shutdown()?;
+        drop(m);
+    }
+    std::fs::remove_dir_all(&dir)?;
+    Ok(())
+}
+
+/// Many threads and processes at once on one list.
+#[test]
+fn concurrent_appends() -> R {
+    let manager = Manager::in_thread()?;
+    let l = manager.list_of::<i64>()?;
+    let threads: Vec<_> = (0..8)
+        .map(|_| {
+            let l = l.clone();
+            std::thread::spawn(move || -> Result<(), Error> {
+                for i in 0..100 {
+                    l.append(i)?;
+                }
+                Ok(())
+            })
+        })
+        .collect();
+    let procs: Vec<Child> = (0..4)
+        .map(|_| spawn_child("append_many", &(l.clone(), 100i64)))
+        .collect::<Result<_, _>>()?;
+    for t in threads {
+        t.join().map_err(|_| "thread")??;
+    }
+    for p in procs {
+        assert!(reap(p));
+    }
+    assert_eq!(l.len()?, 1200);
+    assert_eq!(l.count(42)?, 12);
+    Ok(())
+}
