@@ -43,8 +43,7 @@
 //!   of its own: a slow, silent or hostile client cannot stall the others, and a
 //!   malformed request is answered with an error, never a crash;
 //! * the authkey travels inside serialized proxies (so a child can reconnect): it is
-//!   visible to whoever sees those bytes. Unix sockets are created `0o600` in a
-//!   `0o700` directory.
+//!   visible to whoever sees those bytes. Unix sockets at a path are created `0o600`.
 //!
 //! # Proxies across processes
 //! A proxy serializes as *(server address, authkey, object id)*. The receiving process
@@ -65,8 +64,9 @@
 //! * Integers are `i128` (Python's are unbounded); sets, custom classes and other
 //!   Python types have no [`Value`] form.
 //! * `Condition` always uses its own re-entrant lock.
-//! * A manager served on threads ([`Manager::in_thread`]) dies with its process; one
-//!   killed by SIGKILL leaves its private socket directory in `$TMPDIR`.
+//! * A manager served on threads ([`Manager::in_thread`]) dies with its process. It
+//!   listens on an abstract Unix socket (no file to leak, even on SIGKILL), reachable
+//!   by anyone in the same network namespace who has its random 32-byte authkey.
 #![doc(test(attr(deny(warnings))))]
 #![forbid(unsafe_code)]
 
@@ -82,8 +82,9 @@ mod value;
 
 pub use custom::{Registry, Shared};
 pub use error::{Error, RemoteError, RemoteErrorKind, TypeMismatch};
-pub use manager::{CONNECT_TIMEOUT, Manager, random_authkey, serve};
+pub use manager::{CONNECT_TIMEOUT, Manager, Setup, random_authkey, serve};
 pub use multiproc_ipc::Address;
+pub use multiproc_process::StartMethod;
 pub use proxy::{
     Args, ArrayProxy, BarrierProxy, ConditionProxy, DictProxy, EventProxy, ListProxy, LockGuard,
     LockProxy, NamespaceProxy, Proxy, QueueProxy, SemaphoreProxy, ValueProxy,

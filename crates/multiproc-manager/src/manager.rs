@@ -2,7 +2,6 @@
 //! started, served and reached.
 
 use std::fmt;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread::JoinHandle;
@@ -113,14 +112,18 @@ pub fn serve(
     Server::new(registry).serve_on(&listener)
 }
 
+/// A server process of ours: shut down and reaped on `shutdown()` or drop.
+type ServerProcess = multiproc_process::Process<Result<(), String>>;
+
 enum Owned {
     /// Not ours: shutting down is the server owner's business.
     None,
+    /// A daemon child process serving.
+    Process(std::sync::Mutex<Option<ServerProcess>>),
     /// A server on threads of this process.
     Thread {
         server: Server,
         thread: Option<JoinHandle<Result<(), Error>>>,
-        dir: Option<PathBuf>,
     },
 }
 
@@ -165,27 +168,158 @@ impl fmt::Debug for Manager {
     }
 }
 
-static NEXT_DIR: AtomicU64 = AtomicU64::new(0);
+static NEXT_NAME: AtomicU64 = AtomicU64::new(0);
 
-/// A private directory (mode 0o700) for a manager's socket.
-fn private_dir() -> Result<PathBuf, Error> {
-    use std::os::unix::fs::DirBuilderExt;
-    let mut tag = [0u8; 6];
+/// A fresh abstract Unix socket name: nothing in the filesystem to leak, even on
+/// SIGKILL. Anyone in the network namespace may connect, hence the random authkey.
+pub(crate) fn private_address() -> Result<Address, Error> {
+    let mut tag = [0u8; 8];
     getrandom::fill(&mut tag).map_err(|e| Error::Config(e.to_string()))?;
     let tag: String = tag.iter().map(|b| format!("{b:02x}")).collect();
-    let dir = std::env::temp_dir().join(format!(
-        "multiproc-manager-{}-{}-{tag}",
-        std::process::id(),
-        NEXT_DIR.fetch_add(1, Ordering::Relaxed)
-    ));
-    std::fs::DirBuilder::new()
-        .mode(0o700)
-        .create(&dir)
-        .map_err(Error::Connect)?;
-    Ok(dir)
+    Ok(Address::Abstract(
+        format!(
+            "multiproc-manager-{}-{}-{tag}",
+            std::process::id(),
+            NEXT_NAME.fetch_add(1, Ordering::Relaxed)
+        )
+        .into_bytes(),
+    ))
 }
 
+/// The custom types of a manager started in a child process ([`Manager::start_with`]).
+///
+/// Under the spawn and forkserver start methods the server is a fresh process of the
+/// same binary, so it cannot be handed a [`Registry`] value holding function pointers;
+/// it calls `S::registry()` itself instead. `()` registers nothing.
+pub trait Setup: 'static {
+    /// The registry the server uses.
+    fn registry() -> Registry;
+}
+
+impl Setup for () {
+    fn registry() -> Registry {
+        Registry::new()
+    }
+}
+
+/// The body of a manager server process.
+fn server_main<S: Setup>(
+    address: WireAddress,
+    authkey: Vec<u8>,
+    ready: Connection,
+) -> Result<(), String> {
+    let listener = match Server::bind(address.to_address(), Some(&authkey)) {
+        Ok(l) => l,
+        Err(e) => {
+            let msg = format!("{e}");
+            let _ = ready.send(&Err::<(), String>(msg.clone()));
+            return Err(msg);
+        }
+    };
+    let _ = ready.send(&Ok::<(), String>(()));
+    drop(ready);
+    Server::new(S::registry())
+        .serve_on(&listener)
+        .map_err(|e| e.to_string())
+}
+
+/// How long [`Manager::shutdown`] waits for a server process before killing it.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
 impl Manager {
+    /// Starts a manager server in a child process with the default start method and
+    /// connects to it (CPython's `Manager()`). The server is a daemon: it dies with
+    /// this process even on SIGKILL (parent-death signal), and is shut down and reaped
+    /// on [`shutdown`](Self::shutdown) or drop. It listens on an abstract Unix socket
+    /// with a random authkey, so proxies can be handed to any child process.
+    ///
+    /// ```
+    /// let manager = multiproc_manager::Manager::start()?;
+    /// let d = manager.dict()?;
+    /// d.insert("k", 1)?;
+    /// assert_eq!(d.to_string(), "{'k': 1}");
+    /// manager.shutdown()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Config`] when the server process cannot be started or cannot listen.
+    pub fn start() -> Result<Manager, Error> {
+        Manager::start_with::<()>(None)
+    }
+
+    /// [`start`](Self::start) with a given start method (`None`: the default) and the
+    /// custom types of `S`.
+    ///
+    /// # Errors
+    /// As [`start`](Self::start).
+    pub fn start_with<S: Setup>(
+        method: Option<multiproc_process::StartMethod>,
+    ) -> Result<Manager, Error> {
+        let address = private_address()?;
+        let authkey = random_authkey()?;
+        let wire = WireAddress::from_address(&address)
+            .ok_or_else(|| Error::Config("unsupported address".into()))?;
+        let (mine, theirs) =
+            multiproc_ipc::Pipe::duplex().map_err(|e| Error::Config(e.to_string()))?;
+        let mut builder =
+            multiproc_process::Process::new(server_main::<S>, (wire, authkey.clone(), theirs))
+                .name("SyncManager")
+                .daemon(true);
+        if let Some(m) = method {
+            builder = builder.start_method(m);
+        }
+        let process = builder
+            .start()
+            .map_err(|e| Error::Config(format!("cannot start the manager process: {e}")))?;
+        let stop = |process: ServerProcess| {
+            let _ = process.kill();
+            let _ = process.join_timeout(SHUTDOWN_GRACE);
+        };
+        match mine.recv_timeout::<Result<(), String>>(CONNECT_TIMEOUT) {
+            Ok(Ok(())) => {}
+            Ok(Err(why)) => {
+                stop(process);
+                return Err(Error::Config(format!("the manager process failed: {why}")));
+            }
+            Err(e) => {
+                stop(process);
+                return Err(Error::Config(format!(
+                    "the manager process did not come up: {e}"
+                )));
+            }
+        }
+        let conn = match dial(&address, Some(&authkey)) {
+            Ok(c) => c,
+            Err(e) => {
+                stop(process);
+                return Err(e);
+            }
+        };
+        Ok(Manager::with_client(
+            conn,
+            Some(address),
+            Some(authkey),
+            Owned::Process(std::sync::Mutex::new(Some(process))),
+        ))
+    }
+
+    fn reap_process(&self) {
+        if let Owned::Process(p) = &self.owned {
+            let taken = p
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .take();
+            if let Some(process) = taken {
+                if !matches!(process.join_timeout(SHUTDOWN_GRACE), Ok(true)) {
+                    tracing::warn!("manager process did not exit in time; killing it");
+                    let _ = process.kill();
+                    let _ = process.join_timeout(SHUTDOWN_GRACE);
+                }
+            }
+        }
+    }
+
     fn with_client(
         conn: Connection,
         address: Option<Address>,
@@ -231,8 +365,8 @@ impl Manager {
         ))
     }
 
-    /// Starts a server on threads of this process, listening on a Unix socket in a
-    /// private directory with a random authkey, and connects to it. Proxies can be
+    /// Starts a server on threads of this process, listening on an abstract Unix
+    /// socket with a random authkey, and connects to it. Proxies can be
     /// passed to child processes. The server stops on [`shutdown`](Self::shutdown) or
     /// when this `Manager` is dropped.
     ///
@@ -247,22 +381,7 @@ impl Manager {
     /// # Errors
     /// Binding the socket failed.
     pub fn in_thread_with(registry: Registry) -> Result<Manager, Error> {
-        let dir = private_dir()?;
-        let authkey = random_authkey()?;
-        let r =
-            Manager::serve_in_thread(Address::unix(dir.join("manager.sock")), &authkey, registry);
-        match r {
-            Ok(mut m) => {
-                if let Owned::Thread { dir: d, .. } = &mut m.owned {
-                    *d = Some(dir);
-                }
-                Ok(m)
-            }
-            Err(e) => {
-                let _ = std::fs::remove_dir_all(&dir);
-                Err(e)
-            }
-        }
+        Manager::serve_in_thread(private_address()?, &random_authkey()?, registry)
     }
 
     /// Serves a manager at `address` on threads of this process (the server of
@@ -298,7 +417,6 @@ impl Manager {
             Owned::Thread {
                 server,
                 thread: Some(thread),
-                dir: None,
             },
         ))
     }
@@ -335,6 +453,7 @@ impl Manager {
         if let Owned::Thread { server, .. } = &self.owned {
             server.shutdown();
         }
+        self.reap_process();
         Ok(())
     }
 
@@ -614,18 +733,14 @@ impl Manager {
 
 impl Drop for Manager {
     fn drop(&mut self) {
-        if let Owned::Thread {
-            server,
-            thread,
-            dir,
-        } = &mut self.owned
-        {
+        if let Owned::Process(_) = &self.owned {
+            let _ = self.client.call(SERVER, Op::Shutdown);
+            self.reap_process();
+        }
+        if let Owned::Thread { server, thread } = &mut self.owned {
             server.shutdown();
             if let Some(t) = thread.take() {
                 let _ = t.join();
-            }
-            if let Some(d) = dir.take() {
-                let _ = std::fs::remove_dir_all(d);
             }
         }
     }

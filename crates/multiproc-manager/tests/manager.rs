@@ -884,3 +884,64 @@ fn concurrent_appends() -> R {
     assert_eq!(l.count(42)?, 12);
     Ok(())
 }
+
+fn child_fill(d: DictProxy, l: ListProxy<i64>, i: i64) -> Result<i64, String> {
+    d.insert(i, 2 * i).map_err(|e| e.to_string())?;
+    l.append(i).map_err(|e| e.to_string())?;
+    d.len().map(|n| n as i64).map_err(|e| e.to_string())
+}
+
+/// `Manager()` under every start method: the server is a daemon child process; proxies
+/// go to children started with every start method; shutdown reaps it and later calls
+/// say the manager is gone.
+#[test]
+fn start_under_every_method() -> R {
+    use multiproc_manager::StartMethod;
+    for method in [
+        StartMethod::Fork,
+        StartMethod::Spawn,
+        StartMethod::ForkServer,
+    ] {
+        let manager = Manager::start_with::<()>(Some(method))?;
+        let d = manager.dict()?;
+        let l = manager.list_of::<i64>()?;
+        for child_method in [
+            StartMethod::Fork,
+            StartMethod::Spawn,
+            StartMethod::ForkServer,
+        ] {
+            let p = multiproc_process::Process::new(child_fill, (d.clone(), l.clone(), 1i64))
+                .start_method(child_method)
+                .start()?;
+            let n = p
+                .join_value()?
+                .map_err(|e| format!("{method}/{child_method}: {e}"))?;
+            assert!(n >= 1);
+        }
+        assert_eq!(d.get_item(1)?, Value::from(2));
+        assert_eq!(l.to_vec()?, [1, 1, 1]);
+        manager.shutdown()?;
+        assert!(matches!(d.len(), Err(Error::ManagerGone(_))), "{method}");
+    }
+    Ok(())
+}
+
+struct CounterSetup;
+impl multiproc_manager::Setup for CounterSetup {
+    fn registry() -> Registry {
+        let mut r = Registry::new();
+        r.register::<Counter>();
+        r
+    }
+}
+
+/// `_TestMyManager` with the server in a spawned process: the custom type is
+/// registered by the server binary itself.
+#[test]
+fn start_with_custom_types() -> R {
+    let manager = Manager::start_with::<CounterSetup>(Some(multiproc_manager::StartMethod::Spawn))?;
+    let c = manager.create::<Counter>((1,))?;
+    assert_eq!(c.call::<i64>("add", (41,))?, 42);
+    drop(manager); // drop shuts the server down and reaps it
+    Ok(())
+}
