@@ -129,9 +129,10 @@ pub(crate) fn in_text(addr: usize) -> bool {
 }
 
 /// The entry reference of `trampoline::<F, A>`, for the parent to send.
-pub(crate) fn entry_of<F: Target<A>, A: Send + 'static>() -> Result<EntryRef, StartError>
+pub(crate) fn entry_of<F, A>() -> Result<EntryRef, StartError>
 where
-    A: serde::de::DeserializeOwned,
+    F: Target<A>,
+    A: serde::de::DeserializeOwned + Send + 'static,
 {
     let t: Trampoline = trampoline::<F, A>;
     let addr = t as usize;

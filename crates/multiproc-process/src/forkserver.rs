@@ -132,7 +132,7 @@ struct Kid {
 
 enum Next {
     Exit(i32),
-    Run(Job),
+    Run(Box<Job>),
 }
 
 /// The server's entry point, called from the bootstrap.
@@ -149,7 +149,7 @@ pub(crate) fn serve(v: &OsString) -> i32 {
     let control = Connection::from_fd_with(fd, Transport::Unix, true, true);
     match serve_loop(control) {
         Next::Exit(code) => code,
-        Next::Run(job) => child::run_job(job, None),
+        Next::Run(job) => child::run_job(*job, None),
     }
 }
 
@@ -210,7 +210,7 @@ fn serve_loop(control: Connection) -> Next {
                 drop(control);
                 let Request { job, status, .. } = req;
                 drop(status);
-                return Next::Run(job);
+                return Next::Run(Box::new(job));
             }
             Ok(Forked::Parent(pid)) => {
                 let Request { job, status, .. } = req;

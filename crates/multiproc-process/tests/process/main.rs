@@ -1,8 +1,18 @@
 //! Integration tests of `multiproc-process`: every behaviour under every start method.
+//!
+//! Every test runs inside libtest, on a libtest thread, in a binary whose `main` is
+//! libtest's: Spawn and ForkServer working here is itself the "spawn inside the test
+//! harness" check. Cases ported from CPython's `_test_multiprocessing.py` name the
+//! original test.
 
-use std::time::Duration;
+use std::os::fd::AsFd;
+use std::time::{Duration, Instant};
 
-use multiproc_process::{Process, ProcessError, StartMethod};
+use multiproc_ipc::{Connection, Pipe, SharedSegment};
+use multiproc_process::{
+    Process, ProcessError, StartError, StartMethod, active_children, current_process,
+    parent_process,
+};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
@@ -11,6 +21,9 @@ const METHODS: [StartMethod; 3] = [
     StartMethod::Spawn,
     StartMethod::ForkServer,
 ];
+const BOUND: Duration = Duration::from_secs(30);
+
+// ------------------------------------------------------------------ targets
 
 fn noop() {}
 
@@ -18,14 +31,525 @@ fn square(x: i64) -> i64 {
     x * x
 }
 
+fn exit_with(code: i32) {
+    std::process::exit(code)
+}
+
+fn raises() {
+    panic!("There was an error")
+}
+
+fn sleep_long() {
+    std::thread::sleep(Duration::from_secs(120));
+}
+
+/// Blocks until the peer sends a byte or hangs up. (Tests send the byte: under Fork,
+/// children started concurrently by other tests inherit copies of every descriptor,
+/// so a hang-up is not observable until they exit — CPython has the same property.)
+fn wait_for_go(c: Connection) -> u8 {
+    c.recv::<u8>().unwrap_or(0)
+}
+
+fn who_am_i() -> (String, u32, bool, Option<(String, u32)>) {
+    let me = current_process();
+    let parent = parent_process().map(|p| (p.name().to_string(), p.pid()));
+    (me.name().to_string(), me.pid(), me.daemon(), parent)
+}
+
+fn my_name() -> String {
+    current_process().name().to_string()
+}
+
+/// Starts a grandchild with the same method and returns (own name, grandchild's name).
+fn nested_names(m: StartMethod) -> (String, String) {
+    let p = Process::new(my_name, ())
+        .start_method(m)
+        .start()
+        .expect("grandchild starts");
+    let grandchild = p.join_value().expect("grandchild returns");
+    (my_name(), grandchild)
+}
+
+fn use_handles(c: Connection, seg: SharedSegment, n: u8) -> u8 {
+    // SAFETY: the segment is at least one byte long and page aligned; the parent reads
+    // it only after this process has exited, so the write does not race.
+    unsafe { seg.as_ptr().write_volatile(n + 100) };
+    let sent = c.send(&format!("hello {n}"));
+    let echoed: u8 = c.recv().unwrap_or(0);
+    u8::from(sent.is_ok()) + echoed
+}
+
+fn big_value(n: usize) -> Vec<u8> {
+    (0..n).map(|i| (i % 251) as u8).collect()
+}
+
+fn daemon_parent(report: Connection, m: StartMethod) {
+    let d = Process::new(sleep_long, ())
+        .daemon(true)
+        .start_method(m)
+        .start()
+        .expect("daemon starts");
+    report.send(&d.pid()).expect("report");
+    sleep_long();
+}
+
+fn daemon_tries_child(m: StartMethod) -> String {
+    match Process::new(noop, ()).start_method(m).start() {
+        Err(e @ StartError::DaemonCannotHaveChildren) => e.to_string(),
+        Err(e) => format!("unexpected error {e}"),
+        Ok(_) => "started".into(),
+    }
+}
+
+fn std_works_pre_main() -> (usize, bool, bool, String) {
+    let t = std::thread::spawn(|| 21 * 2).join().unwrap_or(0);
+    let caught = std::panic::catch_unwind(|| panic!("inner")).is_err();
+    let env_ok = std::env::var_os("PATH").is_some()
+        && std::env::var_os("MULTIPROC_BOOTSTRAP_FD").is_none()
+        && std::env::var_os("MULTIPROC_FORKSERVER_FD").is_none();
+    println!("stdout works in the child");
+    let arg0 = std::env::args().next().unwrap_or_default();
+    (t, caught, env_ok, arg0)
+}
+
+// ------------------------------------------------------------------ helpers
+
+fn gone_within(pid: u32, bound: Duration) -> bool {
+    let Some(p) = rustix::process::Pid::from_raw(pid as i32) else {
+        return true;
+    };
+    let fd = match rustix::process::pidfd_open(p, rustix::process::PidfdFlags::empty()) {
+        Ok(fd) => fd,
+        Err(_) => return true,
+    };
+    let mut fds = [rustix::event::PollFd::new(
+        &fd,
+        rustix::event::PollFlags::IN,
+    )];
+    let ts = rustix::time::Timespec {
+        tv_sec: bound.as_secs() as i64,
+        tv_nsec: 0,
+    };
+    matches!(rustix::event::poll(&mut fds, Some(&ts)), Ok(n) if n > 0)
+}
+
+/// The state letter of `/proc/<pid>/stat`, `None` if the process does not exist.
+fn proc_state(pid: u32) -> Option<char> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after = s.rsplit_once(')')?.1;
+    after.trim_start().chars().next()
+}
+
+/// Waits (bounded) until `/proc/<pid>` is gone: the process exited *and* was reaped.
+fn reaped_within(pid: u32, bound: Duration) -> bool {
+    let end = Instant::now() + bound;
+    while Instant::now() < end {
+        match proc_state(pid) {
+            None => return true,
+            Some(_) => std::thread::sleep(Duration::from_millis(10)),
+        }
+    }
+    false
+}
+
+// ------------------------------------------------------------------ tests
+
 #[test]
-fn smoke_all_methods() -> TestResult {
+fn exit_codes_like_cpython() -> TestResult {
+    // test_process.py / seed 003: exit_error=1 exit_ok=0 return_value=0 raises=1 terminated=-15
     for m in METHODS {
-        let p = Process::new(noop, ()).start_method(m).start()?;
-        p.join()?;
-        assert_eq!(p.exitcode(), Some(0), "{m}");
-        let p = Process::new(square, (9,)).start_method(m).start()?;
-        assert_eq!(p.join_value()?, 81, "{m}");
+        let exit_error = Process::new(exit_with, (1,)).start_method(m).start()?;
+        let exit_ok = Process::new(noop, ()).start_method(m).start()?;
+        let return_value = Process::new(square, (1,)).start_method(m).start()?;
+        let raises_p = Process::new(raises, ()).start_method(m).start()?;
+        let terminated = Process::new(sleep_long, ()).start_method(m).start()?;
+        let seven = Process::new(exit_with, (7,)).start_method(m).start()?;
+        terminated.terminate()?;
+        return_value.join()?;
+        let all = [&exit_error, &exit_ok, &raises_p, &terminated, &seven];
+        for p in all {
+            p.join()?;
+        }
+        let mut codes: Vec<_> = all.iter().map(|p| p.exitcode()).collect();
+        codes.insert(2, return_value.exitcode());
+        assert_eq!(
+            codes,
+            [Some(1), Some(0), Some(0), Some(1), Some(-15), Some(7)],
+            "{m}"
+        );
+        assert!(
+            terminated.to_string().contains("stopped exitcode=-SIGTERM"),
+            "{terminated}"
+        );
     }
     Ok(())
+}
+
+#[test]
+fn kill_gives_minus_nine() -> TestResult {
+    // test_terminate / test_kill
+    for m in METHODS {
+        let p = Process::new(sleep_long, ()).start_method(m).start()?;
+        assert!(p.is_alive());
+        assert_eq!(p.exitcode(), None);
+        p.kill()?;
+        p.join()?;
+        assert_eq!(p.exitcode(), Some(-9), "{m}");
+        assert!(!p.is_alive());
+        // Signalling a finished process is a no-op, as in CPython.
+        p.terminate()?;
+        assert!(matches!(p.join_value(), Err(ProcessError::Killed(9))));
+    }
+    Ok(())
+}
+
+#[test]
+fn join_timeout_returns_while_alive() -> TestResult {
+    // test_process: join(timeout) on a live process returns with it still alive.
+    for m in METHODS {
+        let (mine, theirs) = Pipe::duplex()?;
+        let p = Process::new(wait_for_go, (theirs,))
+            .start_method(m)
+            .start()?;
+        assert!(!p.join_timeout(Duration::from_millis(50))?, "{m}");
+        assert!(p.is_alive());
+        assert_eq!(p.exitcode(), None);
+        mine.send(&7u8)?;
+        assert!(p.join_timeout(BOUND)?);
+        assert_eq!(p.join_value()?, 7);
+    }
+    Ok(())
+}
+
+#[test]
+fn close_errors_while_running() -> TestResult {
+    // test_close
+    for m in METHODS {
+        let (mine, theirs) = Pipe::duplex()?;
+        let p = Process::new(wait_for_go, (theirs,))
+            .start_method(m)
+            .start()?;
+        let err = p.close().expect_err("still running");
+        assert!(err.to_string().contains("still running"));
+        let p = err.process;
+        mine.send(&1u8)?;
+        p.join()?;
+        p.close().map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
+#[test]
+fn return_values_and_panics() -> TestResult {
+    for m in METHODS {
+        let p = Process::new(square, (12,)).start_method(m).start()?;
+        assert_eq!(p.join_value()?, 144);
+        let p = Process::new(raises, ()).start_method(m).start()?;
+        match p.join_value() {
+            Err(ProcessError::Panicked {
+                message, exitcode, ..
+            }) => {
+                assert_eq!(message, "There was an error");
+                assert_eq!(exitcode, 1);
+            }
+            other => panic!("{m}: {other:?}"),
+        }
+        let p = Process::new(exit_with, (3,)).start_method(m).start()?;
+        assert!(matches!(p.join_value(), Err(ProcessError::Exited(3))));
+    }
+    Ok(())
+}
+
+#[test]
+fn large_return_value_does_not_deadlock() -> TestResult {
+    // Far above a socket buffer: the parent must read while it waits.
+    for m in METHODS {
+        let n = 8 << 20;
+        let p = Process::new(big_value, (n,)).start_method(m).start()?;
+        p.join()?;
+        assert_eq!(p.exitcode(), Some(0));
+        let v = p.join_value()?;
+        assert_eq!(v.len(), n);
+        assert!(v.iter().enumerate().all(|(i, b)| *b == (i % 251) as u8));
+    }
+    Ok(())
+}
+
+#[test]
+fn names_current_and_parent() -> TestResult {
+    // test_current / test_parent_process / child counter (Process-2:1)
+    assert_eq!(current_process().name(), "MainProcess");
+    assert!(parent_process().is_none());
+    for m in METHODS {
+        let p = Process::new(who_am_i, ()).start_method(m).start()?;
+        let (name, pid) = (p.name().to_string(), p.pid());
+        assert!(
+            name.starts_with("Process-") && !name.contains(':'),
+            "{name}"
+        );
+        let (cname, cpid, daemon, parent) = p.join_value()?;
+        assert_eq!(
+            (cname.as_str(), cpid, daemon),
+            (name.as_str(), pid, false),
+            "{m}"
+        );
+        assert_eq!(
+            parent,
+            Some(("MainProcess".to_string(), std::process::id()))
+        );
+
+        let p = Process::new(nested_names, (m,)).start_method(m).start()?;
+        let name = p.name().to_string();
+        let (own, grandchild) = p.join_value()?;
+        assert_eq!(own, name);
+        assert_eq!(grandchild, format!("{name}:1"), "{m}");
+
+        let p = Process::new(my_name, ())
+            .name("custom")
+            .start_method(m)
+            .start()?;
+        assert_eq!(p.name(), "custom");
+        assert_eq!(p.join_value()?, "custom");
+    }
+    Ok(())
+}
+
+#[test]
+fn handles_travel_as_arguments() -> TestResult {
+    for m in METHODS {
+        let (mine, theirs) = Pipe::duplex()?;
+        let seg = SharedSegment::new(4096)?;
+        let p = Process::new(use_handles, (theirs, seg.clone(), 5u8))
+            .start_method(m)
+            .start()?;
+        assert_eq!(mine.recv_timeout::<String>(BOUND)?, "hello 5");
+        mine.send(&10u8)?;
+        assert_eq!(p.join_value()?, 11, "{m}");
+        // SAFETY: the writer has exited; the segment is at least one byte long.
+        assert_eq!(unsafe { seg.as_ptr().read_volatile() }, 105);
+    }
+    Ok(())
+}
+
+#[test]
+fn closures_need_fork() -> TestResult {
+    let captured = String::from("captured");
+    let p = Process::from_closure(move || captured.len())
+        .start_method(StartMethod::Fork)
+        .start()?;
+    assert_eq!(p.join_value()?, 8);
+    for m in [StartMethod::Spawn, StartMethod::ForkServer] {
+        let s = String::from("x");
+        let err = Process::from_closure(move || s.len())
+            .start_method(m)
+            .start()
+            .expect_err("closures need fork");
+        assert!(matches!(err, StartError::ClosureNeedsFork(mm) if mm == m));
+    }
+    Ok(())
+}
+
+#[test]
+fn std_works_before_main_in_a_spawned_child() -> TestResult {
+    for m in [StartMethod::Spawn, StartMethod::ForkServer] {
+        let p = Process::new(std_works_pre_main, ())
+            .start_method(m)
+            .start()?;
+        let (t, caught, env_ok, arg0) = p.join_value()?;
+        assert_eq!(t, 42);
+        assert!(caught);
+        assert!(env_ok, "{m}: bootstrap variables must be gone");
+        assert_eq!(arg0, std::env::args().next().unwrap_or_default());
+    }
+    Ok(())
+}
+
+#[test]
+fn daemon_dies_when_its_parent_is_sigkilled() -> TestResult {
+    for m in METHODS {
+        let (mine, theirs) = Pipe::duplex()?;
+        let p = Process::new(daemon_parent, (theirs, m))
+            .start_method(m)
+            .start()?;
+        let daemon_pid: u32 = mine.recv_timeout(BOUND)?;
+        assert!(proc_state(daemon_pid).is_some());
+        p.kill()?;
+        p.join()?;
+        assert_eq!(p.exitcode(), Some(-9));
+        assert!(
+            gone_within(daemon_pid, BOUND),
+            "{m}: daemon {daemon_pid} survived"
+        );
+    }
+    Ok(())
+}
+
+#[test]
+fn daemons_may_not_have_children() -> TestResult {
+    // test_daemon... CPython: "daemonic processes are not allowed to have children"
+    for m in METHODS {
+        let p = Process::new(daemon_tries_child, (m,))
+            .daemon(true)
+            .start_method(m)
+            .start()?;
+        assert!(p.daemon());
+        assert_eq!(
+            p.join_value()?,
+            "daemonic processes are not allowed to have children"
+        );
+    }
+    Ok(())
+}
+
+#[test]
+fn no_zombies_left() -> TestResult {
+    let mut pids = Vec::new();
+    for m in METHODS {
+        // joined
+        let p = Process::new(noop, ()).start_method(m).start()?;
+        p.join()?;
+        pids.push(p.pid());
+        // dropped while running, then it exits on its own
+        let (mine, theirs) = Pipe::duplex()?;
+        let p = Process::new(wait_for_go, (theirs,))
+            .start_method(m)
+            .start()?;
+        pids.push(p.pid());
+        drop(p);
+        mine.send(&1u8)?;
+        // dropped without join after exit
+        let p = Process::new(noop, ()).start_method(m).start()?;
+        pids.push(p.pid());
+        drop(p);
+    }
+    for pid in pids {
+        assert!(
+            reaped_within(pid, BOUND),
+            "pid {pid} left as {:?}",
+            proc_state(pid)
+        );
+    }
+    Ok(())
+}
+
+#[test]
+fn sentinel_becomes_readable_at_exit() -> TestResult {
+    for m in METHODS {
+        let (mine, theirs) = Pipe::duplex()?;
+        let p = Process::new(wait_for_go, (theirs,))
+            .start_method(m)
+            .start()?;
+        let fd = p.sentinel();
+        let mut fds = [rustix::event::PollFd::new(
+            &fd,
+            rustix::event::PollFlags::IN,
+        )];
+        let zero = rustix::time::Timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        assert_eq!(rustix::event::poll(&mut fds, Some(&zero))?, 0);
+        mine.send(&1u8)?;
+        let bound = rustix::time::Timespec {
+            tv_sec: 30,
+            tv_nsec: 0,
+        };
+        assert_eq!(rustix::event::poll(&mut fds, Some(&bound))?, 1, "{m}");
+        let _ = p.as_fd();
+        p.join()?;
+    }
+    Ok(())
+}
+
+#[test]
+fn active_children_lists_running_ones() -> TestResult {
+    // test_active_children
+    let (mine, theirs) = Pipe::duplex()?;
+    let p = Process::new(wait_for_go, (theirs,)).start()?;
+    assert!(active_children().iter().any(|c| c.pid() == p.pid()));
+    mine.send(&1u8)?;
+    p.join()?;
+    assert!(!active_children().iter().any(|c| c.pid() == p.pid()));
+    Ok(())
+}
+
+#[test]
+fn forkserver_from_a_threaded_parent() -> TestResult {
+    // Other threads hold locks (stdout, a mutex, the allocator) while children start.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let shared = std::sync::Arc::new(std::sync::Mutex::new(Vec::<u64>::new()));
+    let mut busy = Vec::new();
+    for _ in 0..3 {
+        let stop = stop.clone();
+        let shared = shared.clone();
+        busy.push(std::thread::spawn(move || {
+            let mut i = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let mut g = shared
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                g.push(i);
+                if g.len() > 1000 {
+                    g.clear();
+                }
+                i += 1;
+            }
+        }));
+    }
+    let result = (|| -> TestResult {
+        for m in [StartMethod::ForkServer, StartMethod::Spawn] {
+            for i in 0..10 {
+                let p = Process::new(square, (i,)).start_method(m).start()?;
+                assert_eq!(p.join_value()?, i * i);
+            }
+        }
+        Ok(())
+    })();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for t in busy {
+        let _ = t.join();
+    }
+    result
+}
+
+#[test]
+fn many_concurrent_starts_from_several_threads() -> TestResult {
+    for m in METHODS {
+        let threads: Vec<_> = (0..4)
+            .map(|t| {
+                std::thread::spawn(move || -> Result<i64, String> {
+                    let mut sum = 0;
+                    for i in 0..5 {
+                        let x = t * 10 + i;
+                        let p = Process::new(square, (x,))
+                            .start_method(m)
+                            .start()
+                            .map_err(|e| e.to_string())?;
+                        sum += p.join_value().map_err(|e| e.to_string())?;
+                    }
+                    Ok(sum)
+                })
+            })
+            .collect();
+        let mut total = 0;
+        for t in threads {
+            total += t.join().map_err(|_| "thread panicked")??;
+        }
+        let expect: i64 = (0..4)
+            .flat_map(|t| (0..5).map(move |i| (t * 10 + i) * (t * 10 + i)))
+            .sum();
+        assert_eq!(total, expect, "{m}");
+    }
+    Ok(())
+}
+
+#[test]
+fn cpu_count_is_the_affinity_mask() {
+    let n = multiproc_process::cpu_count();
+    assert!(n >= 1);
+    assert!(
+        n <= std::thread::available_parallelism()
+            .map_or(usize::MAX, usize::from)
+            .max(n)
+    );
 }
