@@ -439,12 +439,22 @@ impl Connection {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     ///
+    /// This is the fast path for large messages: the payload lands directly in `buf`,
+    /// whereas [`recv_bytes`](Self::recv_bytes) must fault in a fresh allocation for
+    /// every message (for 64 MiB that costs several times the copy itself).
+    ///
     /// # Errors
     /// As [`recv_bytes`](Self::recv_bytes), plus [`RecvError::BufferTooSmall`].
     pub fn recv_bytes_into(&self, buf: &mut [u8]) -> Result<usize, RecvError> {
         let _guard = lock(&self.recv_buf);
         let mut fds = Vec::new();
         let len = self.read_header(&mut fds, None, None)?;
+        if len >= BIG_FRAME
+            && self.transport != Transport::Pipe
+            && !self.big_buffers.swap(true, Ordering::Relaxed)
+        {
+            sys::grow_recv_buffer(self.fd.as_fd(), BIG_BUFFER);
+        }
         // The payload goes straight into the caller's buffer: no copy, no allocation.
         let n = len.min(buf.len());
         let r = self.read_payload(&mut buf[..n], &mut fds, None, len as u64, 0);
@@ -666,6 +676,9 @@ impl Connection {
         deadline: Option<Instant>,
     ) -> Result<(), RecvError> {
         out.clear();
+        if len >= BIG_FRAME {
+            return self.read_big_payload(len, out, deadline);
+        }
         const STEP: usize = 4 << 20;
         let mut got = 0usize;
         while got < len {
@@ -683,6 +696,44 @@ impl Connection {
                 return Err(e);
             }
             got += want;
+        }
+        Ok(())
+    }
+
+    /// The large-frame path: the first 4 MiB are reserved up front, then the buffer
+    /// doubles as bytes arrive; the kernel writes straight into the spare capacity, so
+    /// the buffer is never zero-filled first. Handles only ride on the first bytes of a
+    /// frame (read with the header), so plain reads are used here.
+    fn read_big_payload(
+        &self,
+        len: usize,
+        out: &mut Vec<u8>,
+        deadline: Option<Instant>,
+    ) -> Result<(), RecvError> {
+        if !self.big_buffers.swap(true, Ordering::Relaxed) && self.transport != Transport::Pipe {
+            sys::grow_recv_buffer(self.fd.as_fd(), BIG_BUFFER);
+        }
+        let fd = self.fd.as_fd();
+        out.reserve_exact(len.min(4 << 20));
+        while out.len() < len {
+            if out.len() == out.capacity() {
+                let more = out.len().min(len - out.len());
+                out.reserve_exact(more);
+            }
+            if let Some(d) = deadline {
+                if !sys::wait_readable(fd, Some(d.saturating_duration_since(Instant::now())))? {
+                    return Err(RecvError::Timeout);
+                }
+            }
+            let room = (out.capacity() - out.len()).min(len - out.len());
+            let before = out.len();
+            let n = sys::read_into_spare(fd, out, room, self.transport != Transport::Pipe)?;
+            if n == 0 {
+                return Err(RecvError::Truncated {
+                    expected: len as u64,
+                    got: before as u64,
+                });
+            }
         }
         Ok(())
     }

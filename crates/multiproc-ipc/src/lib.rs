@@ -7,6 +7,9 @@
 //! | [`SharedSegment`] | anonymous shared memory (memfd) that can be passed | `multiprocessing.heap` |
 //! | [`handle`] | how values holding OS handles cross into another process | `multiprocessing.reduction` |
 //! | [`frame`] | the wire format (CPython-compatible) | `Connection._send_bytes` |
+//! | [`Listener`] / [`Client`] | connections by [`Address`] (Unix path, abstract name, TCP), authkey handshake | `multiprocessing.connection.Listener` / `Client` |
+//! | [`auth`] | the challenge/response handshake (3.11 HMAC-MD5 and 3.12+ `{sha256}`), sans-I/O | `deliver_challenge` / `answer_challenge` |
+//! | [`wait`] / [`wait_indices`] | wait on many connections, sockets, pidfds | `multiprocessing.connection.wait` |
 //!
 //! ```
 //! use multiproc_ipc::Pipe;
@@ -20,10 +23,19 @@
 //! Linux. The crate builds elsewhere only where rustix supports the calls it makes;
 //! other platforms are not supported yet.
 //!
+//! # Waiting
+//! A blocking receive first spins for up to [`DEFAULT_SPIN`] (50 µs, about the cost of
+//! one sleep/wake-up) before sleeping in the kernel; the spin switches itself off on a
+//! connection where it keeps running out (see [`Connection::set_spin`]). Set the spin
+//! to zero for purely blocking receives.
+//!
 //! # Limitations
 //! Nothing this crate creates has a name in a filesystem except a Unix-socket
 //! `Listener` address, which the listener removes when dropped; a listener killed with
-//! SIGKILL leaves its socket file behind (CPython too).
+//! SIGKILL leaves its socket file behind (CPython too). Shared segments are memfds and
+//! vanish with the last process that maps them. A receive that times out in the middle
+//! of a frame leaves the connection unusable for further receives
+//! ([`RecvError::Closed`]), as the byte stream is no longer at a frame boundary.
 #![doc(test(attr(deny(warnings))))]
 #![forbid(unsafe_code)]
 #![cfg_attr(test, allow(clippy::unwrap_used))]
@@ -50,3 +62,27 @@ pub use listener::{
 };
 pub use segment::SharedSegment;
 pub use wait::{wait, wait_indices};
+
+#[cfg(test)]
+mod send_sync {
+    fn is_send_sync<T: Send + Sync>() {}
+
+    #[test]
+    fn public_types_are_send_and_sync() {
+        is_send_sync::<crate::Connection>();
+        is_send_sync::<crate::SharedSegment>();
+        is_send_sync::<crate::Listener>();
+        is_send_sync::<crate::ListenerBuilder>();
+        is_send_sync::<crate::Client>();
+        is_send_sync::<crate::ClientBuilder>();
+        is_send_sync::<crate::Address>();
+        is_send_sync::<crate::auth::Handshake>();
+        is_send_sync::<crate::auth::HandshakeConfig>();
+        is_send_sync::<crate::AuthError>();
+        is_send_sync::<crate::ListenerError>();
+        is_send_sync::<crate::ClientError>();
+        is_send_sync::<crate::RecvError>();
+        is_send_sync::<crate::SendError>();
+        is_send_sync::<crate::PassFd>();
+    }
+}

@@ -258,3 +258,41 @@ pub(crate) fn grow_pipe(fd: BorrowedFd<'_>, size: usize) {
         .unwrap_or(1 << 20);
     let _ = rustix::pipe::fcntl_setpipe_size(fd, size.min(max));
 }
+
+/// One read of at most `max` bytes appended to `out`'s spare capacity (no zero-fill).
+/// Sockets use `recv` (any handles in these bytes are closed by the kernel), pipes `read`.
+pub(crate) fn read_into_spare(
+    fd: BorrowedFd<'_>,
+    out: &mut Vec<u8>,
+    max: usize,
+    sock: bool,
+) -> io::Result<usize> {
+    // Limit the read to `max` bytes by reserving no more than that beyond len when
+    // needed: rustix reads into the whole spare capacity, so trim it via a split read.
+    let spare = out.capacity() - out.len();
+    if spare > max {
+        // Rare (only the last read of a frame): read into a bounded temporary region.
+        let mut tmp = vec![0u8; max];
+        let n = if sock {
+            retry(|| {
+                rustix::net::recv(fd, &mut tmp[..], rustix::net::RecvFlags::empty()).map(|(n, _)| n)
+            })?
+        } else {
+            retry(|| rustix::io::read(fd, &mut tmp[..]))?
+        };
+        out.extend_from_slice(&tmp[..n]);
+        return Ok(n);
+    }
+    if sock {
+        retry(|| {
+            rustix::net::recv(
+                fd,
+                rustix::buffer::spare_capacity(out),
+                rustix::net::RecvFlags::empty(),
+            )
+            .map(|(n, _)| n)
+        })
+    } else {
+        retry(|| rustix::io::read(fd, rustix::buffer::spare_capacity(out)))
+    }
+}

@@ -1,0 +1,224 @@
+//! multiproc-ipc: 8-byte round trip and one-way throughput between two processes.
+//!
+//! Side by side in one run: ours (blocking, and with the default adaptive spin), the raw
+//! floor (a bare socketpair, written here), and CPython 3.11's `Connection`
+//! (benches/py/ipc.py). The second process is made with `fork` (the process crate is
+//! not used here) and reaped at the end of each benchmark.
+//!
+//! ```text
+//! cargo bench -p multiproc-benches --bench ipc
+//! ```
+#![allow(missing_docs)]
+
+use std::io::{Read, Write};
+use std::os::fd::{AsFd, AsRawFd, RawFd};
+use std::os::unix::net::UnixStream;
+use std::time::Duration;
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use multiproc_benches::{parse_figures, record, reset, run_python};
+use multiproc_ipc::{Connection, Pipe};
+
+const AREA: &str = "ipc";
+
+/// Runs `child` in a forked process that then exits; returns its pid. The child first
+/// closes `close` (the parent's ends, which it inherited); the parent drops `child`,
+/// and with it the ends the closure owns.
+fn fork_child(close: &[RawFd], child: impl FnOnce()) -> libc::pid_t {
+    // SAFETY:
+    // - the bench process is single-threaded when this runs (criterion measures on the
+    //   main thread and spawns no helpers with our configuration), so the child may
+    //   allocate and lock freely;
+    // - the child never returns into criterion: it leaves through `_exit`.
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0, "fork failed");
+    if pid == 0 {
+        for &fd in close {
+            // SAFETY: `fd` is the child's inherited copy of a parent-owned descriptor;
+            // the child never uses the parent's Rust object for it, so closing it here
+            // leaves no owner that would close it again (the child exits via `_exit`).
+            unsafe { libc::close(fd) };
+        }
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(child));
+        // SAFETY: `_exit` is always safe to call; it skips atexit handlers and stdio
+        // flushing that belong to the parent.
+        unsafe { libc::_exit(i32::from(r.is_err())) };
+    }
+    drop(child);
+    pid
+}
+
+/// Waits for `pid` (the peer has been told to stop or lost its connection).
+fn reap(pid: libc::pid_t) {
+    let mut status = 0;
+    // SAFETY: `pid` is our child; `status` is a valid out-pointer.
+    unsafe { libc::waitpid(pid, &mut status, 0) };
+}
+
+fn pair_with_spin(spin: Option<Duration>) -> (Connection, Connection) {
+    let (a, b) = Pipe::duplex().expect("socketpair");
+    if let Some(s) = spin {
+        a.set_spin(s);
+        b.set_spin(s);
+    }
+    (a, b)
+}
+
+fn rtt_ours(c: &mut Criterion, name: &str, spin: Option<Duration>) {
+    let (a, b) = pair_with_spin(spin);
+    let pid = fork_child(&[a.as_raw_fd()], move || {
+        let mut buf = [0u8; 64];
+        while let Ok(n) = b.recv_bytes_into(&mut buf) {
+            if n == 0 || b.send_bytes(&buf[..n]).is_err() {
+                break;
+            }
+        }
+    });
+    let mut buf = [0u8; 64];
+    let mut g = c.benchmark_group("ipc/rtt_8B");
+    g.sample_size(20).measurement_time(Duration::from_secs(3));
+    g.bench_function(name, |bench| {
+        bench.iter(|| {
+            a.send_bytes(b"12345678").expect("send");
+            a.recv_bytes_into(&mut buf).expect("recv")
+        })
+    });
+    g.finish();
+    let _ = a.send_bytes(b"");
+    drop(a);
+    reap(pid);
+}
+
+fn rtt_raw(c: &mut Criterion) {
+    let (mut a, mut b) = UnixStream::pair().expect("socketpair");
+    let pid = fork_child(&[a.as_raw_fd()], move || {
+        let mut buf = [0u8; 8];
+        while b.read_exact(&mut buf).is_ok() {
+            if b.write_all(&buf).is_err() {
+                break;
+            }
+        }
+    });
+    let mut buf = [0u8; 8];
+    let mut g = c.benchmark_group("ipc/rtt_8B");
+    g.sample_size(20).measurement_time(Duration::from_secs(3));
+    g.bench_function("raw socketpair (floor)", |bench| {
+        bench.iter(|| {
+            a.write_all(b"12345678").expect("write");
+            a.read_exact(&mut buf).expect("read");
+        })
+    });
+    g.finish();
+    drop(a);
+    reap(pid);
+}
+
+fn set_bufs(s: &impl AsFd, size: usize) {
+    let _ = rustix::net::sockopt::set_socket_send_buffer_size(s, size);
+    let _ = rustix::net::sockopt::set_socket_recv_buffer_size(s, size);
+}
+
+/// One-way stream: the child sends `size`-byte messages until the parent hangs up.
+fn oneway_ours(c: &mut Criterion, size: usize, into: bool) {
+    let (a, b) = Pipe::duplex().expect("socketpair");
+    let pid = fork_child(&[a.as_raw_fd()], move || {
+        let msg = vec![0x5au8; size];
+        while b.send_bytes(&msg).is_ok() {}
+    });
+    let mut g = c.benchmark_group(format!("ipc/oneway_{}MiB", size >> 20));
+    g.throughput(Throughput::Bytes(size as u64));
+    g.sample_size(10)
+        .measurement_time(Duration::from_secs(if size > 4 << 20 { 8 } else { 4 }));
+    let name = if into {
+        "ours recv_bytes_into"
+    } else {
+        "ours recv_bytes"
+    };
+    let mut buf = vec![0u8; size];
+    g.bench_function(BenchmarkId::from_parameter(name), |bench| {
+        bench.iter(|| {
+            if into {
+                assert_eq!(a.recv_bytes_into(&mut buf).expect("recv"), size);
+            } else {
+                assert_eq!(a.recv_bytes().expect("recv").len(), size);
+            }
+        })
+    });
+    g.finish();
+    drop(a);
+    reap(pid);
+}
+
+fn oneway_raw(c: &mut Criterion, size: usize) {
+    let (mut a, mut b) = UnixStream::pair().expect("socketpair");
+    set_bufs(&a, 4 << 20);
+    set_bufs(&b, 4 << 20);
+    let pid = fork_child(&[a.as_raw_fd()], move || {
+        let msg = vec![0x5au8; 1 << 20];
+        while b.write_all(&msg).is_ok() {}
+    });
+    let mut g = c.benchmark_group(format!("ipc/oneway_{}MiB", size >> 20));
+    g.throughput(Throughput::Bytes(size as u64));
+    g.sample_size(10)
+        .measurement_time(Duration::from_secs(if size > 4 << 20 { 8 } else { 4 }));
+    let mut buf = vec![0u8; size];
+    g.bench_function(
+        BenchmarkId::from_parameter("raw socketpair 4 MiB bufs (floor)"),
+        |bench| bench.iter(|| a.read_exact(&mut buf).expect("read")),
+    );
+    g.finish();
+    drop(a);
+    reap(pid);
+}
+
+fn cpython(_c: &mut Criterion) {
+    let Some(out) = run_python("ipc.py", &[]) else {
+        eprintln!("ipc: CPython baseline skipped");
+        return;
+    };
+    println!("\n  CPython 3.11 multiprocessing.connection (benches/py/ipc.py):");
+    for (name, ns) in parse_figures(&out) {
+        let (group, label, extra) = if name.starts_with("rtt_8B") {
+            (
+                "ipc/rtt_8B",
+                "cpython Pipe(duplex=True)",
+                format!("{:.2} µs", ns / 1e3),
+            )
+        } else {
+            let mib: f64 = if name.contains("_64MiB_") { 64.0 } else { 1.0 };
+            let group = if mib > 1.0 {
+                "ipc/oneway_64MiB"
+            } else {
+                "ipc/oneway_1MiB"
+            };
+            let gbs = mib * 1_048_576.0 / ns;
+            let label = if name.ends_with("_into") {
+                "cpython recv_bytes_into"
+            } else {
+                "cpython recv_bytes"
+            };
+            (group, label, format!("{gbs:.2} GB/s"))
+        };
+        println!(
+            "  {group:<18} {label:<28} median {:>14.0} ns  ({extra})",
+            ns
+        );
+        record(AREA, group, label, ns, "CPython 3.11, benches/py/ipc.py");
+    }
+}
+
+fn benches(c: &mut Criterion) {
+    reset(AREA);
+    rtt_raw(c);
+    rtt_ours(c, "ours blocking (spin 0)", Some(Duration::ZERO));
+    rtt_ours(c, "ours adaptive spin (default)", None);
+    for size in [1 << 20, 64 << 20] {
+        oneway_raw(c, size);
+        oneway_ours(c, size, false);
+        oneway_ours(c, size, true);
+    }
+    cpython(c);
+}
+
+criterion_group!(ipc, benches);
+criterion_main!(ipc);

@@ -1,0 +1,77 @@
+//! Frame splitting plus typed decoding of arbitrary bytes: never a panic, never an
+//! allocation the input asked for. Also feeds the bytes through a real socketpair into
+//! `Connection::recv`.
+#![no_main]
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::os::unix::net::UnixStream;
+
+use libfuzzer_sys::fuzz_target;
+use multiproc_ipc::{Connection, Pipe, decode, frame};
+use serde::Deserialize;
+
+#[derive(Debug, Deserialize)]
+#[allow(dead_code)]
+enum Shape {
+    Unit,
+    Tuple(i64, Option<String>),
+    Named {
+        name: String,
+        tags: Vec<u8>,
+        nested: Option<Box<Shape>>,
+    },
+    Float(f64),
+}
+
+#[derive(Debug, Deserialize)]
+#[allow(dead_code)]
+struct Rich {
+    id: u64,
+    shapes: Vec<Shape>,
+    map: BTreeMap<String, Vec<i32>>,
+    small: f32,
+    opt: Option<(i8, char)>,
+    bytes: Vec<u8>,
+    text: String,
+    wide: i128,
+}
+
+/// A value that claims OS handles: must fail cleanly without any.
+#[derive(Debug, Deserialize)]
+#[allow(dead_code)]
+struct WithHandles {
+    conn: Connection,
+    seg: multiproc_ipc::SharedSegment,
+}
+
+const LIMIT: u64 = 1 << 16;
+
+fuzz_target!(|data: &[u8]| {
+    // 1. Pure parsing: split frames off the front until the input runs out or is invalid.
+    let mut rest = data;
+    while let Ok(Some((payload, tail))) = frame::split_frame(rest, LIMIT) {
+        let _ = decode::<Rich>(payload, Vec::new());
+        let _ = decode::<WithHandles>(payload, Vec::new());
+        let _ = decode::<(String, Vec<Option<u16>>)>(payload, Vec::new());
+        if tail.len() == rest.len() {
+            break;
+        }
+        rest = tail;
+    }
+    // 2. The same bytes through a real connection.
+    let Ok((conn, peer)) = Pipe::duplex() else {
+        return;
+    };
+    conn.set_max_frame(LIMIT);
+    let mut raw = UnixStream::from(peer.into_fd());
+    if raw.write_all(data).is_err() {
+        return;
+    }
+    drop(raw);
+    for _ in 0..64 {
+        if conn.recv::<Rich>().is_err() {
+            break;
+        }
+    }
+});
