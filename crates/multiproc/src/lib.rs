@@ -1,17 +1,65 @@
-//! Python's `multiprocessing`, rebuilt in Rust: the facade that re-exports the
-//! multiproc crates under the names a CPython user expects.
+//! Python's `multiprocessing`, rebuilt in Rust.
+//!
+//! This facade re-exports the multiproc crates under the names a CPython user expects.
+//! Each crate can also be used on its own; cargo features (`process`, …, `full` by
+//! default) choose which this facade pulls in.
+//!
+//! | CPython | multiproc | crate |
+//! |---|---|---|
+//! | `Process(target=f, args=…)` | [`Process::new`]`(f, args)` | `multiproc-process` |
+//! | `Pipe()`, `Connection` | [`Pipe`], [`Connection`] | `multiproc-ipc` |
+//! | `connection.Listener`/`Client`/`wait` | [`Listener`], [`Client`], [`wait`] | `multiproc-ipc` |
+//! | `current_process()`, `parent_process()`, `active_children()`, `cpu_count()` | same names | `multiproc-process` |
+//! | `get_context`, `set_start_method`, `log_to_stderr` | same names | `multiproc-process` |
+//!
+//! # A first program
 //!
 //! ```
-//! let (a, b) = multiproc::Pipe::duplex()?;
-//! a.send(&"hello")?;
-//! assert_eq!(b.recv::<String>()?, "hello");
-//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! use multiproc::prelude::*;
+//!
+//! fn f(conn: Connection) {
+//!     // A panic in a child comes back to `join_value` as an error with its message.
+//!     conn.send(&(42, None::<i32>, "hello")).expect("the parent is listening");
+//! }
+//!
+//! let (parent_conn, child_conn) = Pipe::duplex()?;
+//! let p = Process::new(f, (child_conn,)).start()?;
+//! let got: (i32, Option<i32>, String) = parent_conn.recv()?;
+//! assert_eq!(got, (42, None, "hello".to_string()));
+//! p.join_value()?;
+//! # Ok::<(), multiproc::Error>(())
 //! ```
+//!
+//! # Platform support
+//! Linux only (memfd, pidfds, futexes, `SCM_RIGHTS`).
 #![doc(test(attr(deny(warnings))))]
 #![forbid(unsafe_code)]
 
+mod error;
+
+pub use error::Error;
+
 pub use multiproc_ipc as ipc;
-pub use multiproc_ipc::{Connection, Pipe, SharedSegment};
+pub use multiproc_ipc::{
+    Address, Client, Connection, Listener, Pipe, SharedSegment, wait, wait_indices,
+};
+
+#[cfg(feature = "process")]
+pub use multiproc_process as process;
+#[cfg(feature = "process")]
+pub use multiproc_process::{
+    Context, Level, Process, ProcessBuilder, ProcessInfo, StartMethod, active_children, cpu_count,
+    current_process, get_all_start_methods, get_context, get_start_method, log_to_stderr,
+    parent_process, set_start_method,
+};
+
+/// The names most programs need, for `use multiproc::prelude::*`.
+pub mod prelude {
+    pub use crate::Error;
+    pub use multiproc_ipc::{Connection, Pipe};
+    #[cfg(feature = "process")]
+    pub use multiproc_process::{Process, StartMethod, cpu_count, current_process};
+}
 
 /// The README's example, compiled and run as a doctest so it cannot rot.
 #[cfg(doctest)]

@@ -1,0 +1,106 @@
+//! [`Error`]: one error type for programs that use several multiproc crates.
+
+use std::fmt;
+
+/// Any multiproc error, for `?` in programs that mix crates. Each variant wraps the
+/// error of one operation family; match on it, or just print it (`source()` chains
+/// to the cause).
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// Sending on a [`Connection`](crate::Connection).
+    Send(multiproc_ipc::SendError),
+    /// Receiving on a [`Connection`](crate::Connection).
+    Recv(multiproc_ipc::RecvError),
+    /// Encoding or decoding a value.
+    Codec(multiproc_ipc::CodecError),
+    /// Creating or mapping a shared segment.
+    Segment(multiproc_ipc::SegmentError),
+    /// Listening or accepting.
+    Listener(multiproc_ipc::ListenerError),
+    /// Connecting as a client.
+    Client(multiproc_ipc::ClientError),
+    /// Starting a process.
+    #[cfg(feature = "process")]
+    Start(multiproc_process::StartError),
+    /// Waiting for a process.
+    #[cfg(feature = "process")]
+    Wait(multiproc_process::WaitError),
+    /// A process that failed (panicked, exited non-zero, was killed).
+    #[cfg(feature = "process")]
+    Process(multiproc_process::ProcessError),
+    /// Choosing a start method.
+    #[cfg(feature = "process")]
+    Context(multiproc_process::ContextError),
+    /// An operating-system error.
+    Io(std::io::Error),
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Send(e) => e.fmt(f),
+            Error::Recv(e) => e.fmt(f),
+            Error::Codec(e) => e.fmt(f),
+            Error::Segment(e) => e.fmt(f),
+            Error::Listener(e) => e.fmt(f),
+            Error::Client(e) => e.fmt(f),
+            #[cfg(feature = "process")]
+            Error::Start(e) => e.fmt(f),
+            #[cfg(feature = "process")]
+            Error::Wait(e) => e.fmt(f),
+            #[cfg(feature = "process")]
+            Error::Process(e) => e.fmt(f),
+            #[cfg(feature = "process")]
+            Error::Context(e) => e.fmt(f),
+            Error::Io(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Send(e) => e.source(),
+            Error::Recv(e) => e.source(),
+            Error::Codec(e) => e.source(),
+            Error::Segment(e) => e.source(),
+            Error::Listener(e) => e.source(),
+            Error::Client(e) => e.source(),
+            #[cfg(feature = "process")]
+            Error::Start(e) => e.source(),
+            #[cfg(feature = "process")]
+            Error::Wait(e) => e.source(),
+            #[cfg(feature = "process")]
+            Error::Process(e) => e.source(),
+            #[cfg(feature = "process")]
+            Error::Context(e) => e.source(),
+            Error::Io(e) => e.source(),
+        }
+    }
+}
+
+macro_rules! from {
+    ($($(#[$m:meta])* $ty:ty => $var:ident),* $(,)?) => {$(
+        $(#[$m])*
+        impl From<$ty> for Error {
+            fn from(e: $ty) -> Self {
+                Error::$var(e)
+            }
+        }
+    )*};
+}
+
+from! {
+    multiproc_ipc::SendError => Send,
+    multiproc_ipc::RecvError => Recv,
+    multiproc_ipc::CodecError => Codec,
+    multiproc_ipc::SegmentError => Segment,
+    multiproc_ipc::ListenerError => Listener,
+    multiproc_ipc::ClientError => Client,
+    #[cfg(feature = "process")] multiproc_process::StartError => Start,
+    #[cfg(feature = "process")] multiproc_process::WaitError => Wait,
+    #[cfg(feature = "process")] multiproc_process::ProcessError => Process,
+    #[cfg(feature = "process")] multiproc_process::ContextError => Context,
+    std::io::Error => Io,
+}

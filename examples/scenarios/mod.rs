@@ -1,0 +1,70 @@
+//! One module per area; [`ALL`] lists every scenario in the order the seeds teach.
+
+pub mod pipe;
+pub mod process;
+
+/// A runnable scenario.
+#[derive(Debug, Clone, Copy)]
+pub struct Scenario {
+    /// Example name (`cargo run --example NAME`).
+    pub name: &'static str,
+    /// Which seed it comes from and what it shows.
+    pub about: &'static str,
+    /// Runs it.
+    pub run: fn() -> crate::Outcome,
+}
+
+/// Every scenario, in the order of the tour.
+pub const ALL: &[Scenario] = &[
+    Scenario {
+        name: "process_info",
+        about: "seed 000: Process(target=f, args=('bob',)) with parent/child ids",
+        run: process::process_info,
+    },
+    Scenario {
+        name: "process_list",
+        about: "seed 001: five processes started and joined",
+        run: process::process_list,
+    },
+    Scenario {
+        name: "process_struct",
+        about: "seed 001: a process type with a run method (the Process subclass)",
+        run: process::process_struct,
+    },
+    Scenario {
+        name: "exit_codes",
+        about: "seed 003: exit codes of exit(1), return, panic, SIGTERM",
+        run: process::exit_codes,
+    },
+    Scenario {
+        name: "process_states",
+        about: "seed 003: BEFORE / DURING / TERMINATED / JOINED",
+        run: process::process_states,
+    },
+    Scenario {
+        name: "log_to_stderr",
+        about: "seed 003: life-cycle log lines of a child",
+        run: process::log_to_stderr,
+    },
+    Scenario {
+        name: "start_methods",
+        about: "seed 002: one program under fork, spawn and forkserver",
+        run: process::start_methods,
+    },
+    Scenario {
+        name: "pipe",
+        about: "seed 000: a child sends [42, None, 'hello'] through a Pipe",
+        run: pipe::pipe,
+    },
+    Scenario {
+        name: "pipe_duplex",
+        about: "seed 001: parent and child talk both ways over one Pipe",
+        run: pipe::pipe_duplex,
+    },
+    // Last: it installs a global subscriber that would log every later scenario.
+    Scenario {
+        name: "log_to_stderr",
+        about: "seed 003: life-cycle log lines of a child",
+        run: process::log_to_stderr,
+    },
+];
