@@ -1,0 +1,293 @@
+//! [`Condition`].
+
+use std::fmt;
+use std::marker::PhantomData;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{CreateError, OwnerDied, TryLockError};
+use crate::lock::{Lock, RLock};
+use crate::mapping::Shared;
+use crate::raw::{Acquired, CondState};
+use crate::sys::{self, Deadline};
+
+/// The lock a [`Condition`] is used with.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum CondLock {
+    /// A non-recursive [`Lock`].
+    Lock(Lock),
+    /// A recursive [`RLock`] (the default, as in CPython): `wait` releases every level
+    /// and restores the depth afterwards.
+    RLock(RLock),
+}
+
+impl From<Lock> for CondLock {
+    fn from(l: Lock) -> Self {
+        CondLock::Lock(l)
+    }
+}
+
+impl From<RLock> for CondLock {
+    fn from(l: RLock) -> Self {
+        CondLock::RLock(l)
+    }
+}
+
+impl CondLock {
+    fn acquire(&self, deadline: Deadline) -> Acquired {
+        match self {
+            CondLock::Lock(l) => l.raw().lock(sys::me(), deadline),
+            CondLock::RLock(l) => match l.acquire(deadline.remaining()) {
+                Ok(true) => Acquired::Ok,
+                Ok(false) => Acquired::TimedOut,
+                Err(_) => Acquired::OwnerDied,
+            },
+        }
+    }
+
+    fn release_one(&self) {
+        match self {
+            CondLock::Lock(l) => {
+                l.raw().unlock();
+            }
+            CondLock::RLock(l) => {
+                let _ = l.release();
+            }
+        }
+    }
+}
+
+/// A condition variable shared between processes (`multiprocessing.Condition`), used
+/// with a [`Lock`] or an [`RLock`] (the default).
+///
+/// `lock()` returns a [`ConditionGuard`]; `wait`, `wait_for`, `notify` and `notify_all`
+/// are methods of the guard, so "must acquire the lock before `wait`" (CPython's
+/// `AssertionError`) cannot happen. `notify(n)` wakes at most `n` waiters.
+///
+/// **Deaths.** If a process dies holding the lock, the waiter that takes it back gets
+/// [`OwnerDied`] from `wait` (it holds the lock again). A waiter that dies while waiting
+/// stays counted until a notification is granted to it, so a later `notify(1)` may be
+/// consumed by nobody; `notify_all` is unaffected.
+///
+/// ```
+/// use multiproc_sync::{Condition, OwnerDied};
+/// use std::time::Duration;
+/// let cond = Condition::new()?;
+/// let mut g = cond.lock().unwrap_or_else(OwnerDied::into_inner);
+/// assert_eq!(g.wait_timeout(Duration::from_millis(1)), Ok(false)); // nobody notifies
+/// g.notify_all();
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Serialize, Deserialize)]
+pub struct Condition {
+    st: Shared<CondState>,
+    lock: CondLock,
+}
+
+/// Holds a [`Condition`]'s lock (one level of it) until dropped.
+#[must_use = "the lock is released when the guard is dropped"]
+pub struct ConditionGuard<'a> {
+    cond: &'a Condition,
+    _not_send: PhantomData<std::sync::MutexGuard<'static, ()>>,
+}
+
+impl Condition {
+    /// A condition with a new [`RLock`].
+    ///
+    /// # Errors
+    /// A shared segment could not be created.
+    pub fn new() -> Result<Condition, CreateError> {
+        Condition::with_lock(RLock::new()?)
+    }
+
+    /// A condition using `lock` (a clone of a [`Lock`] or [`RLock`] handle).
+    ///
+    /// # Errors
+    /// A shared segment could not be created.
+    pub fn with_lock(lock: impl Into<CondLock>) -> Result<Condition, CreateError> {
+        Ok(Condition {
+            st: Shared::new("multiproc-condition", 0)?,
+            lock: lock.into(),
+        })
+    }
+
+    /// The lock.
+    pub fn get_lock(&self) -> &CondLock {
+        &self.lock
+    }
+
+    fn guard(&self) -> ConditionGuard<'_> {
+        ConditionGuard {
+            cond: self,
+            _not_send: PhantomData,
+        }
+    }
+
+    fn finish(
+        &self,
+        acq: Acquired,
+    ) -> Result<ConditionGuard<'_>, TryLockError<ConditionGuard<'_>>> {
+        match acq {
+            Acquired::Ok => Ok(self.guard()),
+            Acquired::OwnerDied => Err(TryLockError::OwnerDied(OwnerDied::new(self.guard()))),
+            Acquired::TimedOut => Err(TryLockError::WouldBlock),
+        }
+    }
+
+    /// Acquires the lock (`with cond:`).
+    ///
+    /// # Errors
+    /// [`OwnerDied`] (carrying the guard) if the lock was taken over from a dead holder.
+    pub fn lock(&self) -> Result<ConditionGuard<'_>, OwnerDied<ConditionGuard<'_>>> {
+        match self.lock.acquire(Deadline::Never) {
+            Acquired::OwnerDied => Err(OwnerDied::new(self.guard())),
+            // `Deadline::Never` cannot time out.
+            Acquired::Ok | Acquired::TimedOut => Ok(self.guard()),
+        }
+    }
+
+    /// Acquires the lock without blocking.
+    ///
+    /// # Errors
+    /// As [`Lock::try_lock`].
+    pub fn try_lock(&self) -> Result<ConditionGuard<'_>, TryLockError<ConditionGuard<'_>>> {
+        self.finish(self.lock.acquire(Deadline::Now))
+    }
+
+    /// Acquires the lock, waiting at most `timeout`.
+    ///
+    /// # Errors
+    /// As [`Lock::lock_timeout`].
+    pub fn lock_timeout(
+        &self,
+        timeout: Duration,
+    ) -> Result<ConditionGuard<'_>, TryLockError<ConditionGuard<'_>>> {
+        self.finish(self.lock.acquire(Deadline::after(Some(timeout))))
+    }
+}
+
+impl fmt::Debug for Condition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Condition")
+            .field("lock", &self.lock)
+            .finish()
+    }
+}
+
+impl ConditionGuard<'_> {
+    fn wait_until(&mut self, deadline: Deadline) -> (bool, bool) {
+        let st = self.cond.st.get();
+        let lock = &self.cond.lock;
+        let w = match lock {
+            CondLock::Lock(l) => {
+                let raw = l.raw();
+                st.wait(
+                    deadline,
+                    None,
+                    &mut || {
+                        raw.unlock();
+                    },
+                    &mut || raw.lock(sys::me(), Deadline::Never),
+                    &mut || false,
+                )
+            }
+            CondLock::RLock(l) => {
+                let depth = std::cell::Cell::new(1);
+                st.wait(
+                    deadline,
+                    None,
+                    &mut || depth.set(l.release_all()),
+                    &mut || l.reacquire_depth(depth.get()),
+                    &mut || false,
+                )
+            }
+        };
+        (w.notified, w.owner_died)
+    }
+
+    /// Releases the lock, sleeps until notified, and takes the lock back.
+    ///
+    /// # Errors
+    /// [`OwnerDied`] if, while re-acquiring, the lock was taken over from a dead holder
+    /// (the lock is held again; the protected state may need repair).
+    pub fn wait(&mut self) -> Result<(), OwnerDied<()>> {
+        match self.wait_until(Deadline::Never) {
+            (_, true) => Err(OwnerDied::new(())),
+            _ => Ok(()),
+        }
+    }
+
+    /// As [`wait`](Self::wait) for at most `timeout`: `Ok(true)` if notified,
+    /// `Ok(false)` on timeout (Python's `wait(timeout)`).
+    ///
+    /// # Errors
+    /// [`OwnerDied`] carrying the same boolean, as for [`wait`](Self::wait).
+    pub fn wait_timeout(&mut self, timeout: Duration) -> Result<bool, OwnerDied<bool>> {
+        match self.wait_until(Deadline::after(Some(timeout))) {
+            (n, true) => Err(OwnerDied::new(n)),
+            (n, false) => Ok(n),
+        }
+    }
+
+    /// Waits until `predicate()` is true (checked under the lock before each wait).
+    ///
+    /// # Errors
+    /// [`OwnerDied`] as for [`wait`](Self::wait); the wait stops there.
+    pub fn wait_for(&mut self, mut predicate: impl FnMut() -> bool) -> Result<(), OwnerDied<()>> {
+        while !predicate() {
+            self.wait()?;
+        }
+        Ok(())
+    }
+
+    /// Waits until `predicate()` is true or `timeout` elapses; returns the predicate's
+    /// last value (Python's `wait_for(predicate, timeout)`).
+    ///
+    /// # Errors
+    /// [`OwnerDied`] carrying the predicate's value at that point.
+    pub fn wait_for_timeout(
+        &mut self,
+        mut predicate: impl FnMut() -> bool,
+        timeout: Duration,
+    ) -> Result<bool, OwnerDied<bool>> {
+        let deadline = Deadline::after(Some(timeout));
+        loop {
+            if predicate() {
+                return Ok(true);
+            }
+            if deadline.expired() {
+                return Ok(false);
+            }
+            let (_, died) = self.wait_until(deadline);
+            if died {
+                return Err(OwnerDied::new(predicate()));
+            }
+        }
+    }
+
+    /// Wakes at most `n` waiters (they run once they get the lock).
+    pub fn notify(&self, n: u32) {
+        self.cond.st.get().notify(n);
+    }
+
+    /// Wakes every waiter.
+    pub fn notify_all(&self) {
+        self.cond.st.get().notify_all();
+    }
+}
+
+impl Drop for ConditionGuard<'_> {
+    fn drop(&mut self) {
+        self.cond.lock.release_one();
+    }
+}
+
+impl fmt::Debug for ConditionGuard<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ConditionGuard")
+            .field("cond", self.cond)
+            .finish()
+    }
+}

@@ -1,0 +1,197 @@
+//! Error types, one per operation family.
+
+use std::fmt;
+
+use multiproc_ipc::SegmentError;
+
+/// Creating a primitive failed.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum CreateError {
+    /// The shared segment holding its state could not be created.
+    Segment(SegmentError),
+    /// An argument is out of range (e.g. a barrier of 0 parties).
+    InvalidArgument(&'static str),
+}
+
+impl fmt::Display for CreateError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CreateError::Segment(_) => f.write_str("cannot create the shared state"),
+            CreateError::InvalidArgument(s) => write!(f, "invalid argument: {s}"),
+        }
+    }
+}
+
+impl std::error::Error for CreateError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            CreateError::Segment(e) => Some(e),
+            CreateError::InvalidArgument(_) => None,
+        }
+    }
+}
+
+impl From<SegmentError> for CreateError {
+    fn from(e: SegmentError) -> Self {
+        CreateError::Segment(e)
+    }
+}
+
+/// The previous holder of a lock died while holding it (its process was killed, or its
+/// thread exited). The caller now holds the lock: `into_inner` gives back what a normal
+/// acquisition would have returned (a guard, usually).
+///
+/// The state the lock protects may be half-updated: check or repair it before relying
+/// on it. The lock itself is consistent again; later acquirers see a normal lock.
+/// Like [`std::sync::PoisonError`], but the lock is not left poisoned.
+///
+/// ```
+/// use multiproc_sync::Lock;
+/// let lock = Lock::new()?;
+/// let guard = lock.lock().unwrap_or_else(|died| died.into_inner());
+/// drop(guard);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct OwnerDied<G> {
+    inner: G,
+}
+
+impl<G> OwnerDied<G> {
+    pub(crate) fn new(inner: G) -> Self {
+        OwnerDied { inner }
+    }
+
+    /// What the acquisition produced (the guard, for `lock`).
+    pub fn into_inner(self) -> G {
+        self.inner
+    }
+
+    /// A reference to it.
+    pub fn get_ref(&self) -> &G {
+        &self.inner
+    }
+
+    /// A mutable reference to it.
+    pub fn get_mut(&mut self) -> &mut G {
+        &mut self.inner
+    }
+}
+
+impl<G: PartialEq> PartialEq for OwnerDied<G> {
+    fn eq(&self, other: &Self) -> bool {
+        self.inner == other.inner
+    }
+}
+
+impl<G> fmt::Debug for OwnerDied<G> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OwnerDied").finish_non_exhaustive()
+    }
+}
+
+impl<G> fmt::Display for OwnerDied<G> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("the previous holder died while holding the lock; it has been recovered")
+    }
+}
+
+impl<G> std::error::Error for OwnerDied<G> {}
+
+/// A non-blocking or timed acquisition did not succeed normally.
+#[non_exhaustive]
+pub enum TryLockError<G> {
+    /// Held by someone else (for `try_lock`), or still held when the timeout elapsed.
+    WouldBlock,
+    /// Acquired, but from a holder that died: see [`OwnerDied`].
+    OwnerDied(OwnerDied<G>),
+}
+
+impl<G> TryLockError<G> {
+    /// The acquisition's result if the lock was acquired despite the error (owner died).
+    pub fn into_recovered(self) -> Option<G> {
+        match self {
+            TryLockError::WouldBlock => None,
+            TryLockError::OwnerDied(d) => Some(d.into_inner()),
+        }
+    }
+}
+
+impl<G> From<OwnerDied<G>> for TryLockError<G> {
+    fn from(d: OwnerDied<G>) -> Self {
+        TryLockError::OwnerDied(d)
+    }
+}
+
+impl<G> fmt::Debug for TryLockError<G> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TryLockError::WouldBlock => f.write_str("WouldBlock"),
+            TryLockError::OwnerDied(d) => d.fmt(f),
+        }
+    }
+}
+
+impl<G> fmt::Display for TryLockError<G> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TryLockError::WouldBlock => f.write_str("the lock is held by someone else"),
+            TryLockError::OwnerDied(d) => d.fmt(f),
+        }
+    }
+}
+
+impl<G> std::error::Error for TryLockError<G> {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        None
+    }
+}
+
+/// A release that CPython rejects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ReleaseError {
+    /// `Lock::release` on an unlocked lock (CPython: `ValueError`).
+    NotLocked,
+    /// `RLock::release` by a thread that does not hold it (CPython: `AssertionError`).
+    NotOwner,
+    /// A `BoundedSemaphore` released above its initial value, or a semaphore above
+    /// `u32::MAX` (CPython: `ValueError('semaphore or lock released too many times')`).
+    TooManyReleases,
+}
+
+impl fmt::Display for ReleaseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ReleaseError::NotLocked => "release of an unlocked lock",
+            ReleaseError::NotOwner => {
+                "attempt to release a recursive lock not owned by this thread"
+            }
+            ReleaseError::TooManyReleases => "semaphore or lock released too many times",
+        })
+    }
+}
+
+impl std::error::Error for ReleaseError {}
+
+/// A [`Barrier`](crate::Barrier) wait did not complete.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum BarrierError {
+    /// The barrier is broken: a party timed out or died, `abort` was called, or it is being
+    /// `reset` (CPython: `BrokenBarrierError`). It stays broken until `reset`.
+    Broken,
+    /// This party ran the action and the action panicked; the barrier is now broken.
+    ActionPanicked,
+}
+
+impl fmt::Display for BarrierError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            BarrierError::Broken => "the barrier is broken",
+            BarrierError::ActionPanicked => "the barrier action panicked; the barrier is broken",
+        })
+    }
+}
+
+impl std::error::Error for BarrierError {}

@@ -1,0 +1,122 @@
+//! [`Event`].
+
+use std::fmt;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use crossbeam_utils::Backoff;
+use serde::{Deserialize, Serialize};
+
+use crate::error::CreateError;
+use crate::mapping::Shared;
+use crate::sys::{self, Deadline};
+
+#[repr(C)]
+#[derive(Debug, Default)]
+pub(crate) struct EventState {
+    flag: AtomicU32,
+    sleepers: AtomicU32,
+}
+
+const _: () = assert!(size_of::<EventState>() == 8 && align_of::<EventState>() == 4);
+
+/// A flag that processes can wait for (`multiprocessing.Event`).
+///
+/// Waiters spin briefly before sleeping on a shared futex, so a waiter on another core
+/// sees `set` within microseconds. A process dying has no effect on an event (there is
+/// no owner): waiters keep waiting for someone else to `set` it; use
+/// [`wait_timeout`](Self::wait_timeout) where the setter may die.
+///
+/// ```
+/// use std::time::Duration;
+/// use multiproc_sync::Event;
+/// let ev = Event::new()?;
+/// assert!(!ev.wait_timeout(Duration::from_millis(1)));
+/// ev.set();
+/// assert!(ev.is_set());
+/// ev.wait();
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Serialize, Deserialize)]
+pub struct Event {
+    st: Shared<EventState>,
+}
+
+impl Event {
+    /// A new, unset event.
+    ///
+    /// # Errors
+    /// The shared segment could not be created.
+    pub fn new() -> Result<Event, CreateError> {
+        Ok(Event {
+            st: Shared::new("multiproc-event", 0)?,
+        })
+    }
+
+    /// Whether the flag is set.
+    pub fn is_set(&self) -> bool {
+        self.st.get().flag.load(Ordering::Acquire) != 0
+    }
+
+    /// Sets the flag and wakes every waiter.
+    pub fn set(&self) {
+        let st = self.st.get();
+        if st.flag.swap(1, Ordering::SeqCst) == 0 && st.sleepers.load(Ordering::SeqCst) > 0 {
+            sys::futex_wake(&st.flag, u32::MAX);
+        }
+    }
+
+    /// Clears the flag.
+    pub fn clear(&self) {
+        self.st.get().flag.store(0, Ordering::Release);
+    }
+
+    /// Blocks until the flag is set.
+    pub fn wait(&self) {
+        self.wait_until(Deadline::Never);
+    }
+
+    /// Blocks at most `timeout`; returns whether the flag is set (Python's
+    /// `wait(timeout)`). `Duration::ZERO` polls.
+    pub fn wait_timeout(&self, timeout: Duration) -> bool {
+        self.wait_until(Deadline::after(Some(timeout)))
+    }
+
+    fn wait_until(&self, deadline: Deadline) -> bool {
+        let st = self.st.get();
+        if st.flag.load(Ordering::Acquire) != 0 {
+            return true;
+        }
+        if matches!(deadline, Deadline::Now) {
+            return false;
+        }
+        let backoff = Backoff::new();
+        while !backoff.is_completed() {
+            backoff.snooze();
+            if st.flag.load(Ordering::Acquire) != 0 {
+                return true;
+            }
+        }
+        st.sleepers.fetch_add(1, Ordering::SeqCst);
+        let set = loop {
+            if st.flag.load(Ordering::SeqCst) != 0 {
+                break true;
+            }
+            let remaining = deadline.remaining();
+            if remaining == Some(Duration::ZERO) {
+                break false;
+            }
+            sys::futex_wait(&st.flag, 0, remaining);
+        };
+        st.sleepers.fetch_sub(1, Ordering::Relaxed);
+        set
+    }
+}
+
+impl fmt::Debug for Event {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Event")
+            .field("set", &self.is_set())
+            .finish()
+    }
+}

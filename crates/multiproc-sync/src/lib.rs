@@ -1,0 +1,106 @@
+//! Process-shared locks, semaphores, events, conditions and barriers on futexes, with
+//! recovery when a holder dies.
+//!
+//! | item | what it is | CPython |
+//! |---|---|---|
+//! | [`Lock`] | non-recursive robust mutex; guard or raw `acquire`/`release` | `multiprocessing.Lock` |
+//! | [`RLock`] | recursive robust mutex, owner-checked release | `multiprocessing.RLock` |
+//! | [`Semaphore`], [`BoundedSemaphore`] | counting semaphores (the bounded one rejects over-release) | `Semaphore`, `BoundedSemaphore` |
+//! | [`Event`] | a flag to wait for | `Event` |
+//! | [`Condition`] | condition variable over a [`Lock`] or [`RLock`] | `Condition` |
+//! | [`Barrier`] | cyclic barrier with an optional action; breaks on timeout, abort or a dead party | `Barrier` |
+//! | [`OwnerDied`], [`TryLockError`], [`ReleaseError`], [`BarrierError`], [`CreateError`] | errors | `ValueError`, `AssertionError`, `BrokenBarrierError` |
+//!
+//! Every primitive is a cheap, cloneable handle (`Send + Sync`) to a small `#[repr(C)]`
+//! block of atomics in its own [`multiproc_ipc::SharedSegment`]. Handles implement
+//! `Serialize`/`Deserialize` by passing the segment's descriptor, so a lock given to a
+//! child process (fork, spawn or forkserver) or sent over a `Connection` is the same
+//! lock. Uncontended operations are a compare-and-swap, without a system call;
+//! contended ones spin briefly, then sleep on a shared futex.
+//!
+//! ```
+//! use multiproc_sync::{Lock, OwnerDied, Semaphore};
+//! let lock = Lock::new()?;
+//! let sem = Semaphore::new(3)?;
+//! {
+//!     let _permit = sem.acquire();
+//!     let _held = lock.lock().unwrap_or_else(OwnerDied::into_inner);
+//!     // ... critical section, here and in every process holding a clone ...
+//! }
+//! // Over a connection (or as a Process argument) it is the same lock:
+//! let (bytes, fds) = multiproc_ipc::encode(&lock)?;
+//! let same: Lock = multiproc_ipc::decode(&bytes, fds)?;
+//! let _g = same.lock().unwrap_or_else(OwnerDied::into_inner);
+//! assert!(lock.is_locked());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Holder death
+//! Where CPython deadlocks (KI-04): if a process (or thread) dies holding a [`Lock`] or
+//! [`RLock`], the next acquirer takes it over and gets [`OwnerDied`] carrying its guard,
+//! within about 50 ms. The lock word holds the owner's thread id; a second word holds
+//! an owner token (thread id + start time from `/proc/<tid>/stat`). A waiter sleeps in
+//! 50 ms slices; after a slice without progress it checks `/proc/<tid>`: gone, a zombie,
+//! or a different start time (recycled id) means dead.
+//! - [`Semaphore`]: permits have no owner; a dead process's permits are lost.
+//! - [`Condition`]: `wait` reports [`OwnerDied`] when re-taking a lock whose holder died.
+//! - [`Event`]: unaffected (no owner).
+//! - [`Barrier`]: a party that dies while waiting breaks the barrier for everyone.
+//!
+//! # Platform support
+//! Linux (futexes, memfd, `/proc`). Thread identity is cached per thread and refreshed
+//! in a forked child by a `pthread_atfork` handler: a child created by a raw `clone`
+//! system call that bypasses libc's `fork` must not use a handle inherited from a
+//! parent thread that already used it. Liveness checks read `/proc` of the caller's PID
+//! namespace: processes sharing a primitive must share that namespace.
+//!
+//! # Limitations
+//! Nothing is named in any filesystem: state lives in memfd segments that the kernel
+//! frees with the last handle, whatever happens to the processes (nothing to leak on
+//! SIGKILL, no `/dev/shm` needed). Each primitive costs one descriptor and one page per
+//! process that holds it. A lock whose holder died between its compare-and-swap and
+//! publishing its token, and whose thread id was recycled meanwhile, is only recovered
+//! when the recycled thread exits.
+#![doc(test(attr(deny(warnings))))]
+#![deny(unsafe_code)]
+
+mod barrier;
+mod condition;
+mod error;
+mod event;
+mod fnptr;
+mod lock;
+mod mapping;
+mod raw;
+mod semaphore;
+mod sys;
+
+pub use barrier::Barrier;
+pub use condition::{CondLock, Condition, ConditionGuard};
+pub use error::{BarrierError, CreateError, OwnerDied, ReleaseError, TryLockError};
+pub use event::Event;
+pub use lock::{Lock, LockGuard, RLock, RLockGuard};
+pub use semaphore::{BoundedSemaphore, BoundedSemaphorePermit, Semaphore, SemaphorePermit};
+
+#[allow(dead_code)]
+fn assert_send_sync() {
+    fn both<T: Send + Sync + Clone + std::fmt::Debug>() {}
+    fn sync<T: Sync>() {}
+    both::<Lock>();
+    both::<RLock>();
+    both::<Semaphore>();
+    both::<BoundedSemaphore>();
+    both::<Event>();
+    both::<Condition>();
+    both::<Barrier>();
+    both::<CondLock>();
+    sync::<LockGuard<'static>>();
+    sync::<RLockGuard<'static>>();
+    sync::<ConditionGuard<'static>>();
+    sync::<SemaphorePermit<'static>>();
+    fn send<T: Send>() {}
+    send::<SemaphorePermit<'static>>();
+    send::<CreateError>();
+    send::<ReleaseError>();
+    send::<BarrierError>();
+}

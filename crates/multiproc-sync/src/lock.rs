@@ -1,0 +1,415 @@
+//! [`Lock`] and [`RLock`]: robust process-shared mutexes.
+
+use std::fmt;
+use std::marker::PhantomData;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{CreateError, OwnerDied, ReleaseError, TryLockError};
+use crate::mapping::Shared;
+use crate::raw::{Acquired, MutexState};
+use crate::sys::{self, Deadline};
+
+/// `!Send` but `Sync`: a guard must be released by the thread that took it.
+type NotSend = PhantomData<std::sync::MutexGuard<'static, ()>>;
+
+fn finish<G>(acq: Acquired, guard: impl FnOnce() -> G) -> Result<G, TryLockError<G>> {
+    match acq {
+        Acquired::Ok => Ok(guard()),
+        Acquired::OwnerDied => Err(TryLockError::OwnerDied(OwnerDied::new(guard()))),
+        Acquired::TimedOut => Err(TryLockError::WouldBlock),
+    }
+}
+
+/// For `Deadline::Never` acquisitions, which cannot time out (the slow path loops until
+/// it owns the lock).
+fn blocking<G>(acq: Acquired, guard: impl FnOnce() -> G) -> Result<G, OwnerDied<G>> {
+    match acq {
+        Acquired::OwnerDied => Err(OwnerDied::new(guard())),
+        Acquired::Ok | Acquired::TimedOut => Ok(guard()),
+    }
+}
+
+/// A non-recursive lock shared between processes and threads (`multiprocessing.Lock`).
+///
+/// Built on a futex in a shared segment: uncontended `lock`/unlock is one CAS each and
+/// no system call; contended waiters spin briefly, then sleep in the kernel.
+///
+/// **Holder death.** If the holder dies (its process is killed, or its thread exits)
+/// while holding the lock, the next acquirer takes the lock over within ~50 ms and
+/// gets [`OwnerDied`] (carrying its guard) instead of hanging forever as CPython does.
+///
+/// Clone the handle to share it with threads; send it (in `Process` arguments, over a
+/// `Connection`) to share it with other processes, under any start method.
+///
+/// ```
+/// use multiproc_sync::{Lock, OwnerDied};
+/// let lock = Lock::new()?;
+/// {
+///     let _guard = lock.lock().unwrap_or_else(OwnerDied::into_inner);
+///     assert!(lock.try_lock().is_err());
+/// }
+/// assert!(lock.try_lock().is_ok());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Serialize, Deserialize)]
+pub struct Lock {
+    state: Shared<MutexState>,
+}
+
+/// Holds a [`Lock`] until dropped.
+#[must_use = "the lock is released when the guard is dropped"]
+pub struct LockGuard<'a> {
+    lock: &'a Lock,
+    _not_send: NotSend,
+}
+
+impl Lock {
+    /// Creates an unlocked lock.
+    ///
+    /// # Errors
+    /// The shared segment could not be created (`memfd_create`/`mmap` failed).
+    pub fn new() -> Result<Lock, CreateError> {
+        Ok(Lock {
+            state: Shared::new("multiproc-lock", 0)?,
+        })
+    }
+
+    pub(crate) fn raw(&self) -> &MutexState {
+        self.state.get()
+    }
+
+    fn guard(&self) -> LockGuard<'_> {
+        LockGuard {
+            lock: self,
+            _not_send: PhantomData,
+        }
+    }
+
+    fn acquire_until(&self, deadline: Deadline) -> Acquired {
+        self.raw().lock(sys::me(), deadline)
+    }
+
+    /// Blocks until the lock is acquired.
+    ///
+    /// Locking a `Lock` that the calling thread already holds deadlocks (it is not
+    /// recursive; see [`RLock`]).
+    ///
+    /// # Errors
+    /// [`OwnerDied`] (carrying the guard: the lock *is* held) if it was taken over from a
+    /// holder that died.
+    pub fn lock(&self) -> Result<LockGuard<'_>, OwnerDied<LockGuard<'_>>> {
+        blocking(self.acquire_until(Deadline::Never), || self.guard())
+    }
+
+    /// Acquires the lock if it is free, without blocking.
+    ///
+    /// # Errors
+    /// [`TryLockError::WouldBlock`] if it is held; [`TryLockError::OwnerDied`] as for
+    /// [`lock`](Self::lock).
+    pub fn try_lock(&self) -> Result<LockGuard<'_>, TryLockError<LockGuard<'_>>> {
+        finish(self.acquire_until(Deadline::Now), || self.guard())
+    }
+
+    /// Blocks at most `timeout` for the lock.
+    ///
+    /// # Errors
+    /// [`TryLockError::WouldBlock`] if still held after `timeout`;
+    /// [`TryLockError::OwnerDied`] as for [`lock`](Self::lock).
+    pub fn lock_timeout(
+        &self,
+        timeout: Duration,
+    ) -> Result<LockGuard<'_>, TryLockError<LockGuard<'_>>> {
+        finish(self.acquire_until(Deadline::after(Some(timeout))), || {
+            self.guard()
+        })
+    }
+
+    /// Python's `acquire(block=True, timeout=None)` without a guard: `Ok(true)` when
+    /// acquired, `Ok(false)` on timeout (`Some(ZERO)` = non-blocking). Pair with
+    /// [`release`](Self::release).
+    ///
+    /// # Errors
+    /// [`OwnerDied`] if acquired from a dead holder (the lock is held).
+    pub fn acquire(&self, timeout: Option<Duration>) -> Result<bool, OwnerDied<bool>> {
+        match self.acquire_until(Deadline::after(timeout)) {
+            Acquired::Ok => Ok(true),
+            Acquired::OwnerDied => Err(OwnerDied::new(true)),
+            Acquired::TimedOut => Ok(false),
+        }
+    }
+
+    /// Releases the lock. Any thread or process may release it (CPython semantics).
+    ///
+    /// # Errors
+    /// [`ReleaseError::NotLocked`] if it was not locked.
+    pub fn release(&self) -> Result<(), ReleaseError> {
+        if self.raw().unlock() {
+            Ok(())
+        } else {
+            Err(ReleaseError::NotLocked)
+        }
+    }
+
+    /// Whether some thread (in any process) holds it (CPython 3.14 `locked()`).
+    pub fn is_locked(&self) -> bool {
+        self.raw().is_locked()
+    }
+
+    /// Whether the calling thread holds it.
+    pub fn is_held_by_current_thread(&self) -> bool {
+        self.raw().held_by(sys::me())
+    }
+
+    /// Whether `self` and `other` are handles to the same lock (in this process).
+    pub fn same_as(&self, other: &Lock) -> bool {
+        self.state.ptr_eq(&other.state)
+    }
+}
+
+impl fmt::Debug for Lock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Lock")
+            .field("owner_tid", &self.raw().owner())
+            .finish()
+    }
+}
+
+impl LockGuard<'_> {
+    /// Keeps the lock held after the guard is gone (release it later with
+    /// [`Lock::release`]).
+    pub fn forget(self) {
+        std::mem::forget(self);
+    }
+}
+
+impl Drop for LockGuard<'_> {
+    fn drop(&mut self) {
+        self.lock.raw().unlock();
+    }
+}
+
+impl fmt::Debug for LockGuard<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LockGuard")
+            .field("lock", self.lock)
+            .finish()
+    }
+}
+
+/// [`RLock`]'s state: the mutex and the recursion depth (written by the owner only).
+#[repr(C)]
+#[derive(Debug, Default)]
+pub(crate) struct RLockState {
+    mutex: MutexState,
+    count: AtomicU32,
+    _pad: AtomicU32,
+}
+
+const _: () = assert!(size_of::<RLockState>() == 24 && align_of::<RLockState>() == 8);
+
+/// A recursive lock shared between processes (`multiprocessing.RLock`): the owning
+/// thread may acquire it again; it is released when every acquisition is released.
+/// Only the owner may release it.
+///
+/// Holder death is handled as for [`Lock`]: the new owner gets [`OwnerDied`] and holds
+/// the lock once (the dead owner's recursion depth is discarded).
+///
+/// ```
+/// use multiproc_sync::{OwnerDied, RLock};
+/// let lock = RLock::new()?;
+/// let a = lock.lock().unwrap_or_else(OwnerDied::into_inner);
+/// let b = lock.lock().unwrap_or_else(OwnerDied::into_inner); // same thread: fine
+/// assert_eq!(lock.depth(), 2);
+/// drop((b, a));
+/// assert!(lock.release().is_err()); // not held any more
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Serialize, Deserialize)]
+pub struct RLock {
+    state: Shared<RLockState>,
+}
+
+/// Holds one level of an [`RLock`] until dropped.
+#[must_use = "the lock is released when the guard is dropped"]
+pub struct RLockGuard<'a> {
+    lock: &'a RLock,
+    _not_send: NotSend,
+}
+
+impl RLock {
+    /// Creates an unlocked recursive lock.
+    ///
+    /// # Errors
+    /// The shared segment could not be created.
+    pub fn new() -> Result<RLock, CreateError> {
+        Ok(RLock {
+            state: Shared::new("multiproc-rlock", 0)?,
+        })
+    }
+
+    fn st(&self) -> &RLockState {
+        self.state.get()
+    }
+
+    fn guard(&self) -> RLockGuard<'_> {
+        RLockGuard {
+            lock: self,
+            _not_send: PhantomData,
+        }
+    }
+
+    fn acquire_until(&self, deadline: Deadline) -> Acquired {
+        let me = sys::me();
+        let st = self.st();
+        if st.mutex.held_by(me) {
+            let c = st.count.load(Ordering::Relaxed);
+            // Saturates at u32::MAX levels (unreachable in practice).
+            st.count.store(c.saturating_add(1), Ordering::Relaxed);
+            return Acquired::Ok;
+        }
+        let acq = st.mutex.lock(me, deadline);
+        if acq != Acquired::TimedOut {
+            st.count.store(1, Ordering::Relaxed);
+        }
+        acq
+    }
+
+    /// Takes the lock back with a saved depth (after a condition wait).
+    pub(crate) fn reacquire_depth(&self, depth: u32) -> Acquired {
+        let st = self.st();
+        let acq = st.mutex.lock(sys::me(), Deadline::Never);
+        st.count.store(depth.max(1), Ordering::Relaxed);
+        acq
+    }
+
+    /// Releases every level at once; returns the depth. Caller holds it.
+    pub(crate) fn release_all(&self) -> u32 {
+        let st = self.st();
+        let depth = st.count.swap(0, Ordering::Relaxed);
+        st.mutex.unlock();
+        depth
+    }
+
+    /// Blocks until the calling thread holds the lock (once more, if it already does).
+    ///
+    /// # Errors
+    /// [`OwnerDied`] (carrying the guard) if it was taken over from a dead holder.
+    pub fn lock(&self) -> Result<RLockGuard<'_>, OwnerDied<RLockGuard<'_>>> {
+        blocking(self.acquire_until(Deadline::Never), || self.guard())
+    }
+
+    /// Acquires without blocking.
+    ///
+    /// # Errors
+    /// [`TryLockError::WouldBlock`] if another thread holds it; `OwnerDied` as for
+    /// [`lock`](Self::lock).
+    pub fn try_lock(&self) -> Result<RLockGuard<'_>, TryLockError<RLockGuard<'_>>> {
+        finish(self.acquire_until(Deadline::Now), || self.guard())
+    }
+
+    /// Blocks at most `timeout`.
+    ///
+    /// # Errors
+    /// [`TryLockError::WouldBlock`] on timeout; `OwnerDied` as for [`lock`](Self::lock).
+    pub fn lock_timeout(
+        &self,
+        timeout: Duration,
+    ) -> Result<RLockGuard<'_>, TryLockError<RLockGuard<'_>>> {
+        finish(self.acquire_until(Deadline::after(Some(timeout))), || {
+            self.guard()
+        })
+    }
+
+    /// Python's `acquire(block, timeout)` without a guard; pair with
+    /// [`release`](Self::release). `Ok(false)` on timeout.
+    ///
+    /// # Errors
+    /// [`OwnerDied`] if acquired from a dead holder (the lock is held).
+    pub fn acquire(&self, timeout: Option<Duration>) -> Result<bool, OwnerDied<bool>> {
+        match self.acquire_until(Deadline::after(timeout)) {
+            Acquired::Ok => Ok(true),
+            Acquired::OwnerDied => Err(OwnerDied::new(true)),
+            Acquired::TimedOut => Ok(false),
+        }
+    }
+
+    /// Releases one level.
+    ///
+    /// # Errors
+    /// [`ReleaseError::NotOwner`] if the calling thread does not hold it (CPython raises
+    /// `AssertionError`).
+    pub fn release(&self) -> Result<(), ReleaseError> {
+        let st = self.st();
+        if !st.mutex.held_by(sys::me()) {
+            return Err(ReleaseError::NotOwner);
+        }
+        let c = st.count.load(Ordering::Relaxed);
+        if c <= 1 {
+            st.count.store(0, Ordering::Relaxed);
+            st.mutex.unlock();
+        } else {
+            st.count.store(c - 1, Ordering::Relaxed);
+        }
+        Ok(())
+    }
+
+    /// Whether any thread holds it.
+    pub fn is_locked(&self) -> bool {
+        self.st().mutex.is_locked()
+    }
+
+    /// Whether the calling thread holds it.
+    pub fn is_held_by_current_thread(&self) -> bool {
+        self.st().mutex.held_by(sys::me())
+    }
+
+    /// The calling thread's recursion depth (0 if it does not hold the lock).
+    pub fn depth(&self) -> u32 {
+        if self.is_held_by_current_thread() {
+            self.st().count.load(Ordering::Relaxed)
+        } else {
+            0
+        }
+    }
+
+    /// Whether `self` and `other` are handles to the same lock (in this process).
+    pub fn same_as(&self, other: &RLock) -> bool {
+        self.state.ptr_eq(&other.state)
+    }
+}
+
+impl fmt::Debug for RLock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RLock")
+            .field("owner_tid", &self.st().mutex.owner())
+            .field("depth", &self.st().count.load(Ordering::Relaxed))
+            .finish()
+    }
+}
+
+impl RLockGuard<'_> {
+    /// Keeps this level held after the guard is gone (release with [`RLock::release`]
+    /// from the same thread).
+    pub fn forget(self) {
+        std::mem::forget(self);
+    }
+}
+
+impl Drop for RLockGuard<'_> {
+    fn drop(&mut self) {
+        // The guard proves this thread holds a level; a failure would mean the state
+        // was overwritten by another process, and there is nothing better to do.
+        let _ = self.lock.release();
+    }
+}
+
+impl fmt::Debug for RLockGuard<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RLockGuard")
+            .field("lock", self.lock)
+            .finish()
+    }
+}

@@ -1,0 +1,272 @@
+//! [`Semaphore`] and [`BoundedSemaphore`].
+
+use std::fmt;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use crossbeam_utils::Backoff;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{CreateError, ReleaseError};
+use crate::mapping::Shared;
+use crate::sys::{self, Deadline};
+
+/// `value` is the futex word; `sleepers` counts threads in (or entering) `FUTEX_WAIT`;
+/// `max` is the bound (0 = unbounded).
+#[repr(C)]
+#[derive(Debug, Default)]
+pub(crate) struct SemState {
+    value: AtomicU32,
+    sleepers: AtomicU32,
+    max: AtomicU32,
+    _pad: AtomicU32,
+}
+
+const _: () = assert!(size_of::<SemState>() == 16 && align_of::<SemState>() == 4);
+
+impl SemState {
+    fn try_take(&self) -> bool {
+        let mut v = self.value.load(Ordering::Relaxed);
+        while v > 0 {
+            match self
+                .value
+                .compare_exchange_weak(v, v - 1, Ordering::Acquire, Ordering::Relaxed)
+            {
+                Ok(_) => return true,
+                Err(now) => v = now,
+            }
+        }
+        false
+    }
+
+    fn acquire(&self, deadline: Deadline) -> bool {
+        if self.try_take() {
+            return true;
+        }
+        if matches!(deadline, Deadline::Now) {
+            return false;
+        }
+        let backoff = Backoff::new();
+        while !backoff.is_completed() {
+            backoff.snooze();
+            if self.try_take() {
+                return true;
+            }
+        }
+        loop {
+            // Dekker-style handshake with `release`: announce the sleeper (SeqCst), then
+            // the kernel re-checks `value == 0` atomically before sleeping.
+            self.sleepers.fetch_add(1, Ordering::SeqCst);
+            let remaining = deadline.remaining();
+            if remaining != Some(Duration::ZERO) && self.value.load(Ordering::SeqCst) == 0 {
+                sys::futex_wait(&self.value, 0, remaining);
+            }
+            self.sleepers.fetch_sub(1, Ordering::Relaxed);
+            if self.try_take() {
+                return true;
+            }
+            if deadline.expired() {
+                return false;
+            }
+        }
+    }
+
+    fn release(&self, n: u32) -> Result<(), ReleaseError> {
+        let max = match self.max.load(Ordering::Relaxed) {
+            0 => u32::MAX,
+            m => m,
+        };
+        let mut v = self.value.load(Ordering::Relaxed);
+        loop {
+            let new = v
+                .checked_add(n)
+                .filter(|&x| x <= max)
+                .ok_or(ReleaseError::TooManyReleases)?;
+            match self
+                .value
+                .compare_exchange_weak(v, new, Ordering::SeqCst, Ordering::Relaxed)
+            {
+                Ok(_) => break,
+                Err(now) => v = now,
+            }
+        }
+        if self.sleepers.load(Ordering::SeqCst) > 0 {
+            sys::futex_wake(&self.value, n);
+        }
+        Ok(())
+    }
+}
+
+macro_rules! semaphore_api {
+    ($ty:ident, $guard:ident) => {
+        impl $ty {
+            /// Blocks until a permit is available and takes it; the permit is returned
+            /// when the guard is dropped.
+            pub fn acquire(&self) -> $guard<'_> {
+                self.st.get().acquire(Deadline::Never);
+                $guard { sem: self }
+            }
+
+            /// Takes a permit if one is available now.
+            pub fn try_acquire(&self) -> Option<$guard<'_>> {
+                self.st
+                    .get()
+                    .acquire(Deadline::Now)
+                    .then(|| $guard { sem: self })
+            }
+
+            /// Waits at most `timeout` for a permit; `None` on timeout.
+            pub fn acquire_timeout(&self, timeout: Duration) -> Option<$guard<'_>> {
+                self.st
+                    .get()
+                    .acquire(Deadline::after(Some(timeout)))
+                    .then(|| $guard { sem: self })
+            }
+
+            /// Python's `acquire(block=True, timeout=None)` without a guard: whether a
+            /// permit was taken (`Some(ZERO)` = non-blocking). Pair with `release`.
+            pub fn acquire_raw(&self, timeout: Option<Duration>) -> bool {
+                self.st.get().acquire(Deadline::after(timeout))
+            }
+
+            /// The number of permits available now (`get_value()`).
+            pub fn value(&self) -> u32 {
+                self.st.get().value.load(Ordering::Relaxed)
+            }
+
+            /// Whether no permit is available (CPython 3.14 `locked()`).
+            pub fn is_locked(&self) -> bool {
+                self.value() == 0
+            }
+        }
+
+        impl fmt::Debug for $ty {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.debug_struct(stringify!($ty))
+                    .field("value", &self.value())
+                    .finish()
+            }
+        }
+
+        /// A permit; returned to the semaphore when dropped.
+        #[must_use = "the permit is returned when the guard is dropped"]
+        pub struct $guard<'a> {
+            sem: &'a $ty,
+        }
+
+        impl $guard<'_> {
+            /// Keeps the permit taken (CPython's `acquire()` without `release()`).
+            pub fn forget(self) {
+                std::mem::forget(self);
+            }
+        }
+
+        impl Drop for $guard<'_> {
+            fn drop(&mut self) {
+                // Cannot exceed the bound: this permit was taken from the semaphore.
+                let _ = self.sem.st.get().release(1);
+            }
+        }
+
+        impl fmt::Debug for $guard<'_> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.debug_struct(stringify!($guard))
+                    .field("sem", self.sem)
+                    .finish()
+            }
+        }
+    };
+}
+
+/// A counting semaphore shared between processes (`multiprocessing.Semaphore`).
+///
+/// **Permits are not owned.** A process that dies with a permit taken does not give it
+/// back (nothing records who holds which permit, and any process may release); the
+/// count stays one lower. Use timeouts (`acquire_timeout`) where a worker may be
+/// killed, or a [`Lock`](crate::Lock) when you need death detection.
+///
+/// ```
+/// use multiproc_sync::Semaphore;
+/// let sem = Semaphore::new(2)?;
+/// let a = sem.acquire();
+/// let _b = sem.acquire();
+/// assert!(sem.try_acquire().is_none());
+/// drop(a);
+/// assert!(sem.try_acquire().is_some());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Serialize, Deserialize)]
+pub struct Semaphore {
+    st: Shared<SemState>,
+}
+
+impl Semaphore {
+    /// A semaphore with `value` permits.
+    ///
+    /// # Errors
+    /// The shared segment could not be created.
+    pub fn new(value: u32) -> Result<Semaphore, CreateError> {
+        let st: Shared<SemState> = Shared::new("multiproc-semaphore", 0)?;
+        st.get().value.store(value, Ordering::Relaxed);
+        Ok(Semaphore { st })
+    }
+
+    /// Adds a permit (Python's `release()`); no upper bound below `u32::MAX`.
+    ///
+    /// # Errors
+    /// [`ReleaseError::TooManyReleases`] if the count would overflow `u32`.
+    pub fn release(&self) -> Result<(), ReleaseError> {
+        self.st.get().release(1)
+    }
+}
+
+semaphore_api!(Semaphore, SemaphorePermit);
+
+/// A semaphore that refuses to be released above its initial value
+/// (`multiprocessing.BoundedSemaphore`).
+///
+/// ```
+/// use multiproc_sync::{BoundedSemaphore, ReleaseError};
+/// let sem = BoundedSemaphore::new(1)?;
+/// assert_eq!(sem.release(), Err(ReleaseError::TooManyReleases));
+/// sem.acquire().forget();
+/// assert_eq!(sem.release(), Ok(()));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Serialize, Deserialize)]
+pub struct BoundedSemaphore {
+    st: Shared<SemState>,
+}
+
+impl BoundedSemaphore {
+    /// A semaphore with `value` permits and at most `value`.
+    ///
+    /// # Errors
+    /// `value == 0` (it could never be acquired) or the segment could not be created.
+    pub fn new(value: u32) -> Result<BoundedSemaphore, CreateError> {
+        if value == 0 {
+            return Err(CreateError::InvalidArgument(
+                "a bounded semaphore needs at least one permit",
+            ));
+        }
+        let st: Shared<SemState> = Shared::new("multiproc-bsemaphore", 0)?;
+        st.get().value.store(value, Ordering::Relaxed);
+        st.get().max.store(value, Ordering::Relaxed);
+        Ok(BoundedSemaphore { st })
+    }
+
+    /// Returns a permit.
+    ///
+    /// # Errors
+    /// [`ReleaseError::TooManyReleases`] if that would exceed the initial value.
+    pub fn release(&self) -> Result<(), ReleaseError> {
+        self.st.get().release(1)
+    }
+
+    /// The initial (and maximum) value.
+    pub fn max_value(&self) -> u32 {
+        self.st.get().max.load(Ordering::Relaxed)
+    }
+}
+
+semaphore_api!(BoundedSemaphore, BoundedSemaphorePermit);
