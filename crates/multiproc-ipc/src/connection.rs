@@ -4,7 +4,7 @@
 use std::fmt;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -20,10 +20,12 @@ use crate::sys::{self, Fill};
 /// cost of one sleep/wake-up of a process on another CPU, so spinning never costs more
 /// than the sleep it may save.
 pub const DEFAULT_SPIN: Duration = Duration::from_micros(50);
-/// Receives in a row whose spin ran out before spinning is suspended.
-const MISS_LIMIT: u32 = 8;
-/// While suspended, spin again (probe) once every this many receives.
-const PROBE_EVERY: u32 = 64;
+/// A gap this long between two turns of the spin loop means the thread was descheduled.
+const PREEMPTED: Duration = Duration::from_micros(20);
+/// Receives that waited, per measurement epoch of the adaptive wait.
+const EPOCH: u32 = 32;
+/// Every this many epochs, the waiting mode that currently loses is measured again.
+const PROBE_EVERY: u32 = 8;
 /// Frames at least this large enlarge the socket buffers (once per connection).
 const BIG_FRAME: usize = 256 << 10;
 /// The socket buffer size asked for then (the kernel caps it at `net.core.wmem_max`).
@@ -72,8 +74,9 @@ pub struct Connection {
     writable: bool,
     max_frame: AtomicU64,
     spin_ns: AtomicU64,
-    /// Receives in a row whose spin ran out (see `spin_until_readable`).
-    spin_misses: AtomicU32,
+    /// The adaptive wait's measurements (see `spin_until_readable`); only touched
+    /// under the receive lock, so never contended.
+    waiter: Mutex<Waiter>,
     /// Whether the socket buffers were already enlarged for large frames.
     big_buffers: AtomicBool,
     /// Set when a frame was left half-read (too large, or a timeout mid-frame):
@@ -157,7 +160,7 @@ impl Connection {
             writable,
             max_frame: AtomicU64::new(DEFAULT_MAX_FRAME),
             spin_ns: AtomicU64::new(DEFAULT_SPIN.as_nanos() as u64),
-            spin_misses: AtomicU32::new(0),
+            waiter: Mutex::new(Waiter::default()),
             big_buffers: AtomicBool::new(false),
             desync: AtomicBool::new(false),
             send_buf: Mutex::new(Vec::new()),
@@ -220,9 +223,12 @@ impl Connection {
     /// Sets how long a blocking receive spins (polling without sleeping) before it
     /// blocks in the kernel. The default, [`DEFAULT_SPIN`] (50 µs, about the cost of one
     /// sleep/wake-up), cuts round-trip latency several-fold when both peers are busy
-    /// exchanging messages. The spin is adaptive: after several receives in a row that
-    /// spun in vain it is suspended (probing again now and then), so an idle
-    /// connection does not burn CPU. Zero never spins: every receive sleeps in the kernel.
+    /// exchanging messages. The spin is adaptive: the connection measures how long its
+    /// receives wait with and without spinning and keeps whichever is faster,
+    /// re-measuring now and then; so an idle connection (where the spin would run out)
+    /// or an oversubscribed machine (where it would steal the peer's CPU) falls back
+    /// to sleeping, and a spin is also cut short when the thread is descheduled.
+    /// Zero never spins: every receive sleeps in the kernel.
     pub fn set_spin(&self, spin: Duration) {
         self.spin_ns.store(
             u64::try_from(spin.as_nanos()).unwrap_or(u64::MAX),
@@ -496,27 +502,12 @@ impl Connection {
     }
 
     /// The adaptive wait before a blocking receive: spin (polling without sleeping) for up
-    /// to the spin budget, unless recent receives showed that spinning does not pay.
-    fn spin_until_readable(&self, deadline: Option<Instant>) {
+    /// to the spin budget, when recent measurements showed that spinning pays.
+    /// Returns whether it spun (the caller then reports the wait with `waited`).
+    fn spin_until_readable(&self, deadline: Option<Instant>) -> bool {
         let spin = self.spin_ns.load(Ordering::Relaxed);
-        if spin == 0 {
-            return;
-        }
-        // Adaptivity: after MISS_LIMIT receives in a row where the spin ran out, stop
-        // spinning, and only probe again once every PROBE_EVERY receives. A connection
-        // that is idle most of the time thus burns (almost) no CPU; a busy
-        // request/response exchange keeps spinning.
-        let misses = self.spin_misses.load(Ordering::Relaxed);
-        if misses >= MISS_LIMIT {
-            let next = if misses >= MISS_LIMIT + PROBE_EVERY {
-                MISS_LIMIT - 1
-            } else {
-                misses + 1
-            };
-            self.spin_misses.store(next, Ordering::Relaxed);
-            if next != MISS_LIMIT - 1 {
-                return;
-            }
+        if spin == 0 || !lock(&self.waiter).spinning {
+            return false;
         }
         let start = Instant::now();
         let mut limit = start + Duration::from_nanos(spin);
@@ -524,21 +515,31 @@ impl Connection {
             limit = limit.min(d);
         }
         let backoff = crossbeam_utils::Backoff::new();
+        let mut last = start;
         loop {
             if matches!(
                 sys::wait_readable(self.fd.as_fd(), Some(Duration::ZERO)),
                 Ok(true) | Err(_)
             ) {
-                self.spin_misses.store(0, Ordering::Relaxed);
-                return;
+                return true;
             }
-            if Instant::now() >= limit {
-                let m = self.spin_misses.load(Ordering::Relaxed);
-                self.spin_misses
-                    .store(m.saturating_add(1).min(MISS_LIMIT), Ordering::Relaxed);
-                return;
+            let now = Instant::now();
+            // Out of budget; or one turn of this loop, which takes about a microsecond,
+            // took far longer: this thread lost its CPU while spinning, so the CPUs are
+            // oversubscribed (maybe the peer waits for this very CPU). Sleep now.
+            if now >= limit || now - last > PREEMPTED {
+                return true;
             }
+            last = now;
             backoff.snooze();
+        }
+    }
+
+    /// Feeds one wait (spin plus sleep, until the header arrived) to the adaptive policy.
+    fn waited(&self, took: Duration) {
+        if self.spin_ns.load(Ordering::Relaxed) != 0 {
+            let budget = Duration::from_nanos(self.spin_ns.load(Ordering::Relaxed));
+            lock(&self.waiter).record(took, budget);
         }
     }
 
@@ -578,11 +579,12 @@ impl Connection {
         }
         let sock = self.transport != Transport::Pipe;
         let fd = self.fd.as_fd();
+        let start = Instant::now();
         self.spin_until_readable(deadline);
         // The first header bytes: a timeout here leaves the stream intact.
         let mut short = [0u8; 4];
         match sys::recv_exact(fd, &mut short, fds, sock, deadline) {
-            Ok(Fill::Full) => {}
+            Ok(Fill::Full) => self.waited(start.elapsed()),
             Ok(Fill::Eof(0)) => return Err(RecvError::Eof),
             Ok(Fill::Eof(n)) => {
                 return Err(RecvError::Truncated {
@@ -739,6 +741,79 @@ impl Connection {
     }
 }
 
+/// The adaptive waiting policy: measure the mean wait (until a frame header arrives)
+/// with spinning and without, in epochs of [`EPOCH`] receives, and use the mode that
+/// waits less, re-measuring the other one every [`PROBE_EVERY`] epochs. Spinning wins
+/// when the peer answers within the budget from another idle CPU (no sleep/wake-up
+/// to pay); sleeping wins on an idle connection (the spin would be wasted) and on an
+/// oversubscribed machine (the spin would steal CPU from the peer).
+#[derive(Debug)]
+struct Waiter {
+    spinning: bool,
+    n: u32,
+    /// Waits in this epoch longer than the spin budget.
+    over: u32,
+    sum_ns: u64,
+    /// Mean wait per mode, `[sleeping, spinning]`; zero until measured.
+    mean_ns: [u64; 2],
+    epochs: u32,
+}
+
+impl Default for Waiter {
+    fn default() -> Self {
+        Waiter {
+            spinning: true,
+            n: 0,
+            over: 0,
+            sum_ns: 0,
+            mean_ns: [0, 0],
+            epochs: 0,
+        }
+    }
+}
+
+impl Waiter {
+    fn record(&mut self, took: Duration, budget: Duration) {
+        if took > budget {
+            self.over += 1;
+        }
+        self.sum_ns = self
+            .sum_ns
+            .saturating_add(u64::try_from(took.as_nanos()).unwrap_or(u64::MAX));
+        self.n += 1;
+        if self.n < EPOCH {
+            return;
+        }
+        let mut mean = self.sum_ns / u64::from(self.n);
+        if self.spinning && self.over * 2 > self.n {
+            // Most spins ran out: the peer is slower than the budget (an idle or
+            // slow connection). Spinning there only burns CPU, whatever the means say.
+            mean = u64::MAX / 4;
+        }
+        let i = usize::from(self.spinning);
+        // Smooth a little: machines are noisy.
+        self.mean_ns[i] = if self.mean_ns[i] == 0 {
+            mean.max(1)
+        } else {
+            (self.mean_ns[i] * 3 + mean) / 4
+        };
+        self.n = 0;
+        self.over = 0;
+        self.sum_ns = 0;
+        self.epochs = self.epochs.wrapping_add(1);
+        let best_is_spin = match self.mean_ns {
+            [0, _] => false, // sleeping not measured yet: measure it
+            [_, 0] => true,
+            [sleep, spin] => spin < sleep,
+        };
+        self.spinning = if self.epochs % PROBE_EVERY == 0 {
+            !best_is_spin
+        } else {
+            best_is_spin
+        };
+    }
+}
+
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic while holding the buffer lock cannot leave the buffer in a state that
     // matters (it is cleared before each use), so poisoning is ignored.
@@ -788,5 +863,73 @@ impl<'de> Deserialize<'de> for Connection {
         let c = Connection::new(fd.into(), w.transport, w.readable, w.writable);
         c.set_max_frame(w.max_frame);
         Ok(c)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(w: &mut Waiter, epochs: u32, spin_wait: Duration, sleep_wait: Duration) -> u32 {
+        let budget = Duration::from_micros(50);
+        let mut spun_epochs = 0;
+        for _ in 0..epochs {
+            let spinning = w.spinning;
+            spun_epochs += u32::from(spinning);
+            for _ in 0..EPOCH {
+                w.record(if spinning { spin_wait } else { sleep_wait }, budget);
+            }
+        }
+        spun_epochs
+    }
+
+    #[test]
+    fn adaptive_wait_keeps_spinning_when_it_pays() {
+        let mut w = Waiter::default();
+        let spun = run(
+            &mut w,
+            64,
+            Duration::from_micros(3),
+            Duration::from_micros(60),
+        );
+        // Everything but the probes of the sleeping mode spins.
+        assert!(
+            spun >= 64 - 64 / PROBE_EVERY - 2,
+            "spun {spun} of 64 epochs"
+        );
+        assert!(w.spinning || w.epochs % PROBE_EVERY == 0);
+    }
+
+    #[test]
+    fn adaptive_wait_sleeps_when_spinning_is_slower_or_runs_out() {
+        // Oversubscribed machine: spinning makes the answer slower.
+        let mut w = Waiter::default();
+        let spun = run(
+            &mut w,
+            64,
+            Duration::from_micros(40),
+            Duration::from_micros(15),
+        );
+        assert!(spun <= 64 / PROBE_EVERY + 2, "spun {spun} of 64 epochs");
+        // Idle connection: waits far beyond the budget; spinning is pure waste even
+        // though both modes wait about as long.
+        let mut w = Waiter::default();
+        let spun = run(
+            &mut w,
+            64,
+            Duration::from_millis(10),
+            Duration::from_millis(9),
+        );
+        assert!(spun <= 64 / PROBE_EVERY + 2, "spun {spun} of 64 epochs");
+    }
+
+    #[test]
+    fn zero_spin_never_measures() -> Result<(), Box<dyn std::error::Error>> {
+        let (a, b) = Pipe::duplex()?;
+        a.set_spin(Duration::ZERO);
+        b.send(&1u8)?;
+        assert_eq!(a.recv::<u8>()?, 1);
+        assert_eq!(lock(&a.waiter).n, 0);
+        Ok(())
     }
 }
