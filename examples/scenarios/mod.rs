@@ -2,6 +2,7 @@
 
 pub mod pipe;
 pub mod process;
+pub mod sync;
 
 /// A runnable scenario.
 #[derive(Debug, Clone, Copy)]
@@ -60,6 +61,21 @@ pub const ALL: &[Scenario] = &[
         name: "pipe_duplex",
         about: "seed 001: parent and child talk both ways over one Pipe",
         run: pipe::pipe_duplex,
+    },
+    Scenario {
+        name: "lock",
+        about: "seed 000: ten children print under one Lock",
+        run: sync::lock,
+    },
+    Scenario {
+        name: "event",
+        about: "seed 003: a blocking and a timed-out Event waiter",
+        run: sync::event,
+    },
+    Scenario {
+        name: "condition",
+        about: "seed 003: stage_1 notifies two stage_2 waiters",
+        run: sync::condition,
     },
     // Last: it installs a global subscriber that would log every later scenario.
     Scenario {

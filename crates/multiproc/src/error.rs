@@ -32,6 +32,15 @@ pub enum Error {
     /// Choosing a start method.
     #[cfg(feature = "process")]
     Context(multiproc_process::ContextError),
+    /// Creating a synchronisation primitive.
+    #[cfg(feature = "sync")]
+    SyncCreate(multiproc_sync::CreateError),
+    /// Releasing a lock or semaphore that was not held.
+    #[cfg(feature = "sync")]
+    Release(multiproc_sync::ReleaseError),
+    /// A barrier that broke.
+    #[cfg(feature = "sync")]
+    Barrier(multiproc_sync::BarrierError),
     /// An operating-system error.
     Io(std::io::Error),
 }
@@ -53,6 +62,12 @@ impl fmt::Display for Error {
             Error::Process(e) => e.fmt(f),
             #[cfg(feature = "process")]
             Error::Context(e) => e.fmt(f),
+            #[cfg(feature = "sync")]
+            Error::SyncCreate(e) => e.fmt(f),
+            #[cfg(feature = "sync")]
+            Error::Release(e) => e.fmt(f),
+            #[cfg(feature = "sync")]
+            Error::Barrier(e) => e.fmt(f),
             Error::Io(e) => e.fmt(f),
         }
     }
@@ -75,6 +90,12 @@ impl std::error::Error for Error {
             Error::Process(e) => e.source(),
             #[cfg(feature = "process")]
             Error::Context(e) => e.source(),
+            #[cfg(feature = "sync")]
+            Error::SyncCreate(e) => e.source(),
+            #[cfg(feature = "sync")]
+            Error::Release(e) => e.source(),
+            #[cfg(feature = "sync")]
+            Error::Barrier(e) => e.source(),
             Error::Io(e) => e.source(),
         }
     }
@@ -102,5 +123,8 @@ from! {
     #[cfg(feature = "process")] multiproc_process::WaitError => Wait,
     #[cfg(feature = "process")] multiproc_process::ProcessError => Process,
     #[cfg(feature = "process")] multiproc_process::ContextError => Context,
+    #[cfg(feature = "sync")] multiproc_sync::CreateError => SyncCreate,
+    #[cfg(feature = "sync")] multiproc_sync::ReleaseError => Release,
+    #[cfg(feature = "sync")] multiproc_sync::BarrierError => Barrier,
     std::io::Error => Io,
 }
