@@ -2,6 +2,7 @@
 
 pub mod pipe;
 pub mod process;
+pub mod queue;
 pub mod sync;
 
 /// A runnable scenario.
@@ -61,6 +62,31 @@ pub const ALL: &[Scenario] = &[
         name: "pipe_duplex",
         about: "seed 001: parent and child talk both ways over one Pipe",
         run: pipe::pipe_duplex,
+    },
+    Scenario {
+        name: "queue",
+        about: "seed 000: a child puts [42, None, 'hello'] on a Queue",
+        run: queue::queue,
+    },
+    Scenario {
+        name: "list_not_shared",
+        about: "seed 000: a plain list passed to a child stays empty in the parent",
+        run: queue::list_not_shared,
+    },
+    Scenario {
+        name: "queue_producers",
+        about: "seed 001: three children put, the parent gets all three",
+        run: queue::queue_producers,
+    },
+    Scenario {
+        name: "joinable_queue",
+        about: "seed 003: consumers, poison pills, task_done and join",
+        run: queue::joinable_queue,
+    },
+    Scenario {
+        name: "producer_consumer",
+        about: "seed 001: bun and bread producers and consumers, every item once",
+        run: queue::producer_consumer,
     },
     Scenario {
         name: "lock",

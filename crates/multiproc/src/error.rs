@@ -41,6 +41,19 @@ pub enum Error {
     /// A barrier that broke.
     #[cfg(feature = "sync")]
     Barrier(multiproc_sync::BarrierError),
+    /// Creating a queue.
+    #[cfg(feature = "queue")]
+    QueueCreate(multiproc_queue::CreateError),
+    /// Getting from a queue.
+    #[cfg(feature = "queue")]
+    Get(multiproc_queue::GetError),
+    /// Putting on a queue (the item is dropped; match on the queue's own
+    /// [`PutError`](multiproc_queue::PutError) to get it back).
+    #[cfg(feature = "queue")]
+    Put(String),
+    /// Joining a `JoinableQueue`.
+    #[cfg(feature = "queue")]
+    QueueJoin(multiproc_queue::JoinError),
     /// An operating-system error.
     Io(std::io::Error),
 }
@@ -68,6 +81,14 @@ impl fmt::Display for Error {
             Error::Release(e) => e.fmt(f),
             #[cfg(feature = "sync")]
             Error::Barrier(e) => e.fmt(f),
+            #[cfg(feature = "queue")]
+            Error::QueueCreate(e) => e.fmt(f),
+            #[cfg(feature = "queue")]
+            Error::Get(e) => e.fmt(f),
+            #[cfg(feature = "queue")]
+            Error::Put(e) => f.write_str(e),
+            #[cfg(feature = "queue")]
+            Error::QueueJoin(e) => e.fmt(f),
             Error::Io(e) => e.fmt(f),
         }
     }
@@ -96,6 +117,14 @@ impl std::error::Error for Error {
             Error::Release(e) => e.source(),
             #[cfg(feature = "sync")]
             Error::Barrier(e) => e.source(),
+            #[cfg(feature = "queue")]
+            Error::QueueCreate(e) => e.source(),
+            #[cfg(feature = "queue")]
+            Error::Get(e) => e.source(),
+            #[cfg(feature = "queue")]
+            Error::Put(_) => None,
+            #[cfg(feature = "queue")]
+            Error::QueueJoin(e) => e.source(),
             Error::Io(e) => e.source(),
         }
     }
@@ -126,5 +155,15 @@ from! {
     #[cfg(feature = "sync")] multiproc_sync::CreateError => SyncCreate,
     #[cfg(feature = "sync")] multiproc_sync::ReleaseError => Release,
     #[cfg(feature = "sync")] multiproc_sync::BarrierError => Barrier,
+    #[cfg(feature = "queue")] multiproc_queue::CreateError => QueueCreate,
+    #[cfg(feature = "queue")] multiproc_queue::GetError => Get,
+    #[cfg(feature = "queue")] multiproc_queue::JoinError => QueueJoin,
     std::io::Error => Io,
+}
+
+#[cfg(feature = "queue")]
+impl<T> From<multiproc_queue::PutError<T>> for Error {
+    fn from(e: multiproc_queue::PutError<T>) -> Self {
+        Error::Put(e.to_string())
+    }
 }

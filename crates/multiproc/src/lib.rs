@@ -11,6 +11,7 @@
 //! | `connection.Listener`/`Client`/`wait` | [`Listener`], [`Client`], [`wait`] | `multiproc-ipc` |
 //! | `current_process()`, `parent_process()`, `active_children()`, `cpu_count()` | same names | `multiproc-process` |
 //! | `get_context`, `set_start_method`, `log_to_stderr` | same names | `multiproc-process` |
+//! | `Queue`, `SimpleQueue`, `JoinableQueue` | same names | `multiproc-queue` |
 //! | `Lock`, `RLock`, `Semaphore`, `BoundedSemaphore`, `Event`, `Condition`, `Barrier` | same names | `multiproc-sync` |
 //!
 //! # A first program
@@ -61,12 +62,19 @@ pub use multiproc_sync::{
     Barrier, BoundedSemaphore, Condition, Event, Lock, OwnerDied, RLock, Semaphore,
 };
 
+#[cfg(feature = "queue")]
+pub use multiproc_queue as queue;
+#[cfg(feature = "queue")]
+pub use multiproc_queue::{JoinableQueue, Queue, SimpleQueue};
+
 /// The names most programs need, for `use multiproc::prelude::*`.
 pub mod prelude {
     pub use crate::Error;
     pub use multiproc_ipc::{Connection, Pipe};
     #[cfg(feature = "process")]
     pub use multiproc_process::{Process, StartMethod, cpu_count, current_process};
+    #[cfg(feature = "queue")]
+    pub use multiproc_queue::{JoinableQueue, Queue, SimpleQueue};
     #[cfg(feature = "sync")]
     pub use multiproc_sync::{
         Barrier, BoundedSemaphore, Condition, Event, Lock, OwnerDied, RLock, Semaphore,
