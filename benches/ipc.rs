@@ -149,12 +149,12 @@ fn oneway_ours(c: &mut Criterion, size: usize, into: bool) {
     reap(pid);
 }
 
-fn oneway_raw(c: &mut Criterion, size: usize) {
+fn oneway_raw(c: &mut Criterion, size: usize, chunk: usize) {
     let (mut a, mut b) = UnixStream::pair().expect("socketpair");
     set_bufs(&a, 4 << 20);
     set_bufs(&b, 4 << 20);
     let pid = fork_child(&[a.as_raw_fd()], move || {
-        let msg = vec![0x5au8; 1 << 20];
+        let msg = vec![0x5au8; chunk];
         while b.write_all(&msg).is_ok() {}
     });
     let mut g = c.benchmark_group(format!("ipc/oneway_{}MiB", size >> 20));
@@ -162,10 +162,13 @@ fn oneway_raw(c: &mut Criterion, size: usize) {
     g.sample_size(10)
         .measurement_time(Duration::from_secs(if size > 4 << 20 { 8 } else { 4 }));
     let mut buf = vec![0u8; size];
-    g.bench_function(
-        BenchmarkId::from_parameter("raw socketpair 4 MiB bufs (floor)"),
-        |bench| bench.iter(|| a.read_exact(&mut buf).expect("read")),
+    let name = format!(
+        "raw socketpair 4 MiB bufs, {} MiB writes (floor)",
+        chunk >> 20
     );
+    g.bench_function(BenchmarkId::from_parameter(name), |bench| {
+        bench.iter(|| a.read_exact(&mut buf).expect("read"))
+    });
     g.finish();
     drop(a);
     reap(pid);
@@ -213,7 +216,10 @@ fn benches(c: &mut Criterion) {
     rtt_ours(c, "ours blocking (spin 0)", Some(Duration::ZERO));
     rtt_ours(c, "ours adaptive spin (default)", None);
     for size in [1 << 20, 64 << 20] {
-        oneway_raw(c, size);
+        oneway_raw(c, size, 1 << 20);
+        if size > 1 << 20 {
+            oneway_raw(c, size, size);
+        }
         oneway_ours(c, size, false);
         oneway_ours(c, size, true);
     }
