@@ -157,7 +157,7 @@ fn a_silent_client_does_not_block_others_and_times_out() -> TestResult {
     let addr = dir.sock("s");
     let listener = Listener::builder(addr.clone())
         .authkey(b"key")
-        .handshake_timeout(Duration::from_millis(300))
+        .handshake_timeout(Duration::from_secs(3)) // long enough for the good client on a loaded machine
         .bind()?;
     let silent = raw_connect(&addr)?; // connects and says nothing
     let a = addr.clone();
@@ -206,4 +206,43 @@ fn handshake_state_machine_rejects_garbage_without_panicking() {
             assert!(!hs.is_done());
         }
     }
+}
+
+#[test]
+fn deliver_and_answer_challenge_halves() -> TestResult {
+    // CPython: OtherTest.test_deliver_challenge_auth_failure / test_answer_challenge_auth_failure
+    use multiproc_ipc::auth::{HandshakeConfig, answer_challenge, deliver_challenge};
+    let cfg = HandshakeConfig::default().with_timeout(Duration::from_secs(20));
+    for (dkey, akey) in [(&b"same"[..], &b"same"[..]), (b"one", b"other")] {
+        let (d, a) = Pipe::duplex()?;
+        let cfg2 = cfg.clone();
+        let akey = akey.to_vec();
+        let t = std::thread::spawn(move || answer_challenge(&a, &akey, &cfg2));
+        let dr = deliver_challenge(&d, dkey, &cfg);
+        let ar = t.join().map_err(|_| "answer thread panicked")?;
+        if dkey == b"same" {
+            dr?;
+            ar?;
+        } else {
+            assert!(matches!(dr, Err(AuthError::WrongDigest)), "{dr:?}");
+            assert!(matches!(ar, Err(AuthError::Rejected)), "{ar:?}");
+        }
+    }
+    // A bogus response to a challenge, and a bare challenge prefix without payload.
+    let (d, mut raw) = raw_pair()?;
+    let t = std::thread::spawn(move || deliver_challenge(&d, b"abc", &HandshakeConfig::default()));
+    let mut challenge = [0u8; 4 + 59];
+    raw.read_exact(&mut challenge)?;
+    raw.write_all(b"\0\0\0\x0fsomething bogus")?;
+    assert!(matches!(
+        t.join().map_err(|_| "panicked")?,
+        Err(AuthError::WrongDigest)
+    ));
+    let (a, mut raw) = raw_pair()?;
+    raw.write_all(b"\0\0\0\x0b#CHALLENGE#")?;
+    assert!(matches!(
+        answer_challenge(&a, b"abc", &HandshakeConfig::default()),
+        Err(AuthError::Protocol(_))
+    ));
+    Ok(())
 }
