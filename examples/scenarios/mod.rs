@@ -1,5 +1,6 @@
 //! One module per area; [`ALL`] lists every scenario in the order the seeds teach.
 
+pub mod manager;
 pub mod pipe;
 pub mod process;
 pub mod queue;
@@ -102,6 +103,31 @@ pub const ALL: &[Scenario] = &[
         name: "condition",
         about: "seed 003: stage_1 notifies two stage_2 waiters",
         run: sync::condition,
+    },
+    Scenario {
+        name: "manager_dict_list",
+        about: "seed 000: a child fills a manager dict and reverses a list",
+        run: manager::manager_dict_list,
+    },
+    Scenario {
+        name: "manager_shared_state",
+        about: "seed 000: ten children write d[i] = 2*i and append i",
+        run: manager::manager_shared_state,
+    },
+    Scenario {
+        name: "namespace",
+        about: "seed 003: Namespace, the error before the event, and the list pitfall",
+        run: manager::namespace,
+    },
+    Scenario {
+        name: "active_pool",
+        about: "seed 003: Semaphore(3) and a manager list, never more than three active",
+        run: manager::active_pool,
+    },
+    Scenario {
+        name: "remote_manager",
+        about: "seed 002/004: a manager shared over TCP with an authkey",
+        run: manager::remote_manager,
     },
     // Last: it installs a global subscriber that would log every later scenario.
     Scenario {

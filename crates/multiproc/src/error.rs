@@ -54,6 +54,9 @@ pub enum Error {
     /// Joining a `JoinableQueue`.
     #[cfg(feature = "queue")]
     QueueJoin(multiproc_queue::JoinError),
+    /// A manager or proxy operation.
+    #[cfg(feature = "manager")]
+    Manager(multiproc_manager::Error),
     /// An operating-system error.
     Io(std::io::Error),
 }
@@ -89,6 +92,8 @@ impl fmt::Display for Error {
             Error::Put(e) => f.write_str(e),
             #[cfg(feature = "queue")]
             Error::QueueJoin(e) => e.fmt(f),
+            #[cfg(feature = "manager")]
+            Error::Manager(e) => e.fmt(f),
             Error::Io(e) => e.fmt(f),
         }
     }
@@ -125,6 +130,8 @@ impl std::error::Error for Error {
             Error::Put(_) => None,
             #[cfg(feature = "queue")]
             Error::QueueJoin(e) => e.source(),
+            #[cfg(feature = "manager")]
+            Error::Manager(e) => e.source(),
             Error::Io(e) => e.source(),
         }
     }
@@ -158,6 +165,7 @@ from! {
     #[cfg(feature = "queue")] multiproc_queue::CreateError => QueueCreate,
     #[cfg(feature = "queue")] multiproc_queue::GetError => Get,
     #[cfg(feature = "queue")] multiproc_queue::JoinError => QueueJoin,
+    #[cfg(feature = "manager")] multiproc_manager::Error => Manager,
     std::io::Error => Io,
 }
 

@@ -12,6 +12,7 @@
 //! | `current_process()`, `parent_process()`, `active_children()`, `cpu_count()` | same names | `multiproc-process` |
 //! | `get_context`, `set_start_method`, `log_to_stderr` | same names | `multiproc-process` |
 //! | `Queue`, `SimpleQueue`, `JoinableQueue` | same names | `multiproc-queue` |
+//! | `Manager()`, `manager.dict()`, … | [`Manager::start`], `manager.dict()`, … | `multiproc-manager` |
 //! | `Lock`, `RLock`, `Semaphore`, `BoundedSemaphore`, `Event`, `Condition`, `Barrier` | same names | `multiproc-sync` |
 //!
 //! # A first program
@@ -67,10 +68,17 @@ pub use multiproc_queue as queue;
 #[cfg(feature = "queue")]
 pub use multiproc_queue::{JoinableQueue, Queue, SimpleQueue};
 
+#[cfg(feature = "manager")]
+pub use multiproc_manager as manager;
+#[cfg(feature = "manager")]
+pub use multiproc_manager::Manager;
+
 /// The names most programs need, for `use multiproc::prelude::*`.
 pub mod prelude {
     pub use crate::Error;
     pub use multiproc_ipc::{Connection, Pipe};
+    #[cfg(feature = "manager")]
+    pub use multiproc_manager::Manager;
     #[cfg(feature = "process")]
     pub use multiproc_process::{Process, StartMethod, cpu_count, current_process};
     #[cfg(feature = "queue")]
