@@ -657,7 +657,14 @@ impl Connection {
         already: u64,
     ) -> Result<(), RecvError> {
         let sock = self.transport != Transport::Pipe;
-        match sys::recv_exact(self.fd.as_fd(), buf, fds, sock, deadline) {
+        let r = if buf.len() >= BIG_FRAME {
+            // Handles only ride on a frame's first bytes (read with its header), so a
+            // large payload is read with plain reads, without ancillary-data handling.
+            sys::read_exact_plain(self.fd.as_fd(), buf, sock, deadline)
+        } else {
+            sys::recv_exact(self.fd.as_fd(), buf, fds, sock, deadline)
+        };
+        match r {
             Ok(Fill::Full) => Ok(()),
             Ok(Fill::Eof(n)) => Err(RecvError::Truncated {
                 expected,

