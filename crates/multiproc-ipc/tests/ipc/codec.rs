@@ -259,3 +259,23 @@ fn large_frames_over_a_pipe_and_a_socketpair() -> crate::TestResult {
     }
     Ok(())
 }
+
+#[test]
+fn handles_travel_with_large_frames() -> crate::TestResult {
+    // A value holding a handle and megabytes of data: the handle rides on the frame's
+    // first bytes, the payload follows in many writes and reads.
+    let (a, b) = Pipe::duplex()?;
+    let (x, y) = Pipe::duplex()?;
+    let blob: Vec<u8> = (0..(3 << 20)).map(|i: u32| (i % 253) as u8).collect();
+    let blob2 = blob.clone();
+    let t = std::thread::spawn(move || a.send(&(blob2, y, 7u8)));
+    let (got, y2, n): (Vec<u8>, Connection, u8) = b.recv_timeout(Duration::from_secs(30))?;
+    t.join().map_err(|_| "sender panicked")??;
+    assert_eq!((got == blob, n), (true, 7));
+    x.send(&"through the passed end")?;
+    assert_eq!(
+        y2.recv_timeout::<String>(Duration::from_secs(30))?,
+        "through the passed end"
+    );
+    Ok(())
+}
