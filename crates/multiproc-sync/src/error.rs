@@ -67,6 +67,14 @@ impl<G> OwnerDied<G> {
         self.inner
     }
 
+    /// Transforms what it carries (e.g. wraps the guard in a guard of a higher-level
+    /// type that owns the lock).
+    pub fn map<H>(self, f: impl FnOnce(G) -> H) -> OwnerDied<H> {
+        OwnerDied {
+            inner: f(self.inner),
+        }
+    }
+
     /// A reference to it.
     pub fn get_ref(&self) -> &G {
         &self.inner

@@ -1,0 +1,221 @@
+//! [`RawValue`] and [`Value`].
+
+use std::fmt;
+use std::marker::PhantomData;
+
+use multiproc_sync::{CreateError, OwnerDied, RLock, RLockGuard};
+use serde::{Deserialize, Serialize};
+
+use crate::mapping::Cells;
+use crate::pod::Shareable;
+
+/// One `T` in shared memory, without a lock (`multiprocessing.RawValue`).
+///
+/// `get`/`set` copy the whole value; concurrent unsynchronised access from several
+/// processes may observe a torn value for types wider than the machine word (see the
+/// crate's `# Limitations`). Use [`Value`] for read-modify-write.
+///
+/// ```
+/// use multiproc_shared::RawValue;
+/// let v = RawValue::new(7i32)?;
+/// v.set(v.get() + 1);
+/// assert_eq!(v.get(), 8);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Serialize, Deserialize)]
+#[serde(bound = "")]
+pub struct RawValue<T: Shareable> {
+    cell: Cells<T::Repr>,
+    _t: PhantomData<fn() -> T>,
+}
+
+impl<T: Shareable> Clone for RawValue<T> {
+    fn clone(&self) -> Self {
+        RawValue {
+            cell: self.cell.clone(),
+            _t: PhantomData,
+        }
+    }
+}
+
+impl<T: Shareable> RawValue<T> {
+    /// A shared value initialised to `v`.
+    ///
+    /// # Errors
+    /// The shared segment could not be created.
+    pub fn new(v: T) -> Result<Self, CreateError> {
+        let cell = Cells::zeroed(1)?;
+        cell.write(0, v.to_repr());
+        Ok(RawValue {
+            cell,
+            _t: PhantomData,
+        })
+    }
+
+    /// The current value (Python's `.value`).
+    pub fn get(&self) -> T {
+        // Index 0 of a one-element segment is always in bounds.
+        T::from_repr(self.cell.read(0).unwrap_or_else(crate::mapping::zero))
+    }
+
+    /// Replaces the value.
+    pub fn set(&self, v: T) {
+        self.cell.write(0, v.to_repr());
+    }
+
+    /// Whether `self` and `other` are the same shared value (in this process).
+    pub fn same_as(&self, other: &Self) -> bool {
+        self.cell.ptr_eq(&other.cell)
+    }
+}
+
+impl<T: Shareable + fmt::Debug> fmt::Debug for RawValue<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("RawValue").field(&self.get()).finish()
+    }
+}
+
+/// One `T` in shared memory with a lock (`multiprocessing.Value(..., lock=True)`).
+///
+/// The lock is an [`RLock`] as in CPython, so `get`/`set` (which take the lock) also
+/// work while the calling thread holds [`get_lock`](Self::get_lock). For
+/// read-modify-write take the guard:
+///
+/// ```
+/// use multiproc_shared::Value;
+/// use multiproc_sync::OwnerDied;
+/// let counter = Value::new(0u64)?;
+/// {
+///     let g = counter.lock().unwrap_or_else(OwnerDied::into_inner);
+///     g.set(g.get() + 1);
+/// }
+/// counter.update(|v| v + 1);
+/// assert_eq!(counter.get(), 2);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// `get`, `set` and `update` recover a lock whose holder died (the value itself is a
+/// plain copy, never invalid); use [`lock`](Self::lock) to be told about it.
+#[derive(Serialize, Deserialize)]
+#[serde(bound = "")]
+pub struct Value<T: Shareable> {
+    raw: RawValue<T>,
+    lock: RLock,
+}
+
+impl<T: Shareable> Clone for Value<T> {
+    fn clone(&self) -> Self {
+        Value {
+            raw: self.raw.clone(),
+            lock: self.lock.clone(),
+        }
+    }
+}
+
+/// Holds a [`Value`]'s lock; reads and writes the value.
+#[must_use = "the lock is released when the guard is dropped"]
+pub struct ValueGuard<'a, T: Shareable> {
+    raw: &'a RawValue<T>,
+    _lock: RLockGuard<'a>,
+}
+
+impl<T: Shareable> Value<T> {
+    /// A shared value initialised to `v`, with a new lock.
+    ///
+    /// # Errors
+    /// A shared segment could not be created.
+    pub fn new(v: T) -> Result<Self, CreateError> {
+        Self::with_lock(v, RLock::new()?)
+    }
+
+    /// A shared value using `lock` (which may guard other values too).
+    ///
+    /// # Errors
+    /// A shared segment could not be created.
+    pub fn with_lock(v: T, lock: RLock) -> Result<Self, CreateError> {
+        Ok(Value {
+            raw: RawValue::new(v)?,
+            lock,
+        })
+    }
+
+    /// The lock (`get_lock()`).
+    pub fn get_lock(&self) -> &RLock {
+        &self.lock
+    }
+
+    /// The value without its lock (`get_obj()`).
+    pub fn get_obj(&self) -> &RawValue<T> {
+        &self.raw
+    }
+
+    /// Takes the lock.
+    ///
+    /// # Errors
+    /// [`OwnerDied`] (carrying the guard) if the lock's holder died holding it.
+    pub fn lock(&self) -> Result<ValueGuard<'_, T>, OwnerDied<ValueGuard<'_, T>>> {
+        match self.lock.lock() {
+            Ok(g) => Ok(ValueGuard {
+                raw: &self.raw,
+                _lock: g,
+            }),
+            Err(d) => Err(d.map(|g| ValueGuard {
+                raw: &self.raw,
+                _lock: g,
+            })),
+        }
+    }
+
+    fn guard(&self) -> ValueGuard<'_, T> {
+        self.lock().unwrap_or_else(OwnerDied::into_inner)
+    }
+
+    /// Reads the value under the lock (Python's `.value`).
+    pub fn get(&self) -> T {
+        self.guard().get()
+    }
+
+    /// Writes the value under the lock.
+    pub fn set(&self, v: T) {
+        self.guard().set(v);
+    }
+
+    /// Replaces the value by `f(value)` under the lock; returns the new value.
+    pub fn update(&self, f: impl FnOnce(T) -> T) -> T {
+        self.guard().update(f)
+    }
+}
+
+impl<T: Shareable + fmt::Debug> fmt::Debug for Value<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Value")
+            .field("value", &self.raw.get())
+            .field("lock", &self.lock)
+            .finish()
+    }
+}
+
+impl<T: Shareable> ValueGuard<'_, T> {
+    /// The value.
+    pub fn get(&self) -> T {
+        self.raw.get()
+    }
+
+    /// Replaces the value.
+    pub fn set(&self, v: T) {
+        self.raw.set(v);
+    }
+
+    /// Replaces the value by `f(value)`; returns the new value.
+    pub fn update(&self, f: impl FnOnce(T) -> T) -> T {
+        let v = f(self.raw.get());
+        self.raw.set(v);
+        v
+    }
+}
+
+impl<T: Shareable + fmt::Debug> fmt::Debug for ValueGuard<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("ValueGuard").field(&self.get()).finish()
+    }
+}
