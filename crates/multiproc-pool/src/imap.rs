@@ -1,0 +1,302 @@
+//! [`IMap`]: the lazy, bounded iterator behind `imap` and `imap_unordered`.
+
+use std::collections::{HashMap, VecDeque};
+use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use serde::de::DeserializeOwned;
+
+use crate::error::Error;
+use crate::job::{Outcome, Sink, Task, decode_chunk, lock};
+use crate::supervisor::Shared;
+use crate::worker::TaskMsg;
+
+/// Pulls up to `n` items from the input and encodes them as one task message; `None`
+/// when the input is exhausted. The error case carries the number of items pulled.
+pub(crate) type Feed =
+    Box<dyn FnMut(usize) -> Option<Result<(TaskMsg, usize), (Error, usize)>> + Send>;
+
+struct Chunks<R> {
+    /// Ordered: chunk index → items. Unordered: arrival order.
+    by_index: HashMap<usize, Vec<Result<R, Error>>>,
+    arrived: VecDeque<Vec<Result<R, Error>>>,
+}
+
+struct ImapSink<R> {
+    ordered: bool,
+    lens: Mutex<HashMap<usize, usize>>,
+    chunks: Mutex<Chunks<R>>,
+    arrived: Condvar,
+    cancelled: AtomicBool,
+}
+
+impl<R: DeserializeOwned + Send> Sink for ImapSink<R> {
+    fn complete(&self, index: usize, outcome: Outcome) {
+        let len = lock(&self.lens).remove(&index).unwrap_or(0);
+        let items = decode_chunk::<R>(outcome, len);
+        let mut c = lock(&self.chunks);
+        if self.ordered {
+            c.by_index.insert(index, items);
+        } else {
+            c.arrived.push_back(items);
+        }
+        drop(c);
+        self.arrived.notify_all();
+    }
+
+    fn cancelled(&self) -> bool {
+        self.cancelled.load(Ordering::Relaxed)
+    }
+}
+
+/// The results of [`Pool::imap`](crate::Pool::imap) /
+/// [`Pool::imap_unordered`](crate::Pool::imap_unordered): one `Result` per input item,
+/// in input order (or in completion order for `imap_unordered`).
+///
+/// Lazy and bounded (beyond CPython, KI-09): the input iterator is pulled only as
+/// results are consumed, with at most [`window`](Self::window) chunks in flight, so an
+/// endless iterator works in constant memory. A failed item (panic, dead worker) is an
+/// `Err` in its place; the others carry on. Dropping the iterator cancels the chunks no
+/// worker has started.
+///
+/// ```
+/// use multiproc_pool::Pool;
+/// fn square(x: u64) -> u64 { x * x }
+/// let pool = Pool::new(2)?;
+/// let first: Vec<u64> = pool
+///     .imap(square, 0..) // endless
+///     .take(5)
+///     .collect::<Result<_, _>>()?;
+/// assert_eq!(first, [0, 1, 4, 9, 16]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct IMap<R> {
+    shared: Arc<Shared>,
+    feed: Feed,
+    sink: Arc<ImapSink<R>>,
+    chunksize: usize,
+    window: usize,
+    next_index: usize,
+    next_yield: usize,
+    inflight: usize,
+    current: VecDeque<Result<R, Error>>,
+    exhausted: bool,
+    registered: bool,
+    #[cfg(feature = "progress")]
+    bar: Option<indicatif::ProgressBar>,
+}
+
+impl<R> fmt::Debug for IMap<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IMap")
+            .field("ordered", &self.sink.ordered)
+            .field("chunksize", &self.chunksize)
+            .field("window", &self.window)
+            .field("inflight", &self.inflight)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<R: DeserializeOwned + Send + 'static> IMap<R> {
+    pub(crate) fn new(shared: Arc<Shared>, feed: Feed, ordered: bool) -> Self {
+        let window = 8 * shared.processes;
+        IMap {
+            shared,
+            feed,
+            sink: Arc::new(ImapSink {
+                ordered,
+                lens: Mutex::new(HashMap::new()),
+                chunks: Mutex::new(Chunks {
+                    by_index: HashMap::new(),
+                    arrived: VecDeque::new(),
+                }),
+                arrived: Condvar::new(),
+                cancelled: AtomicBool::new(false),
+            }),
+            chunksize: 1,
+            window,
+            next_index: 0,
+            next_yield: 0,
+            inflight: 0,
+            current: VecDeque::new(),
+            exhausted: false,
+            registered: false,
+            #[cfg(feature = "progress")]
+            bar: None,
+        }
+    }
+
+    /// Items per task (CPython's `chunksize`, default 1; 0 is taken as 1). Set it
+    /// before iterating.
+    #[must_use = "the iterator is returned for chaining"]
+    pub fn chunksize(mut self, chunksize: usize) -> Self {
+        self.chunksize = chunksize.max(1);
+        self
+    }
+
+    /// The most chunks in flight at once (default 8 × workers; 0 is taken as 1): the
+    /// memory bound, and how far the pool works ahead of the consumer.
+    #[must_use = "the iterator is returned for chaining"]
+    pub fn window(mut self, window: usize) -> Self {
+        self.window = window.max(1);
+        self
+    }
+
+    /// Shows a progress bar on the terminal (stderr) as items are consumed, like
+    /// wrapping CPython's `imap` in `tqdm`. The length is taken from the input's size
+    /// hint when it is exact. Needs the `progress` cargo feature.
+    #[cfg(feature = "progress")]
+    #[must_use = "the iterator is returned for chaining"]
+    pub fn progress(mut self, len: Option<u64>) -> Self {
+        let bar = match len {
+            Some(n) => indicatif::ProgressBar::new(n),
+            None => indicatif::ProgressBar::no_length(),
+        };
+        self.bar = Some(bar);
+        self
+    }
+
+    /// Submits chunks until the window is full (refilling once it is half empty, so
+    /// submissions go in batches) or the input ends.
+    fn top_up(&mut self) {
+        if self.exhausted || self.inflight > self.window / 2 {
+            return;
+        }
+        let mut tasks = Vec::new();
+        let mut failed = Vec::new();
+        while self.inflight + tasks.len() + failed.len() < self.window {
+            match (self.feed)(self.chunksize) {
+                None => {
+                    self.exhausted = true;
+                    break;
+                }
+                Some(Ok((msg, len))) => {
+                    lock(&self.sink.lens).insert(self.next_index, len);
+                    tasks.push(Task {
+                        msg,
+                        sink: self.sink.clone(),
+                        index: self.next_index,
+                    });
+                }
+                Some(Err((e, len))) => {
+                    lock(&self.sink.lens).insert(self.next_index, len);
+                    failed.push((self.next_index, e));
+                }
+            }
+            self.next_index += 1;
+        }
+        self.inflight += tasks.len() + failed.len();
+        if !tasks.is_empty() {
+            if !self.registered {
+                lock(&self.shared.state).feeders += 1;
+                self.registered = true;
+            }
+            if let Err((e, tasks)) = self.shared.submit(tasks, true) {
+                // The pool is gone: these chunks fail in place, and feeding stops.
+                self.exhausted = true;
+                for t in tasks {
+                    t.finish(Err(e.clone()));
+                }
+            }
+        }
+        for (index, e) in failed {
+            self.sink.complete(index, Err(e));
+        }
+        if self.exhausted {
+            self.unregister();
+        }
+    }
+
+    fn unregister(&mut self) {
+        if std::mem::take(&mut self.registered) {
+            let mut st = lock(&self.shared.state);
+            st.feeders -= 1;
+            self.shared.wake_idle(&mut st);
+        }
+    }
+
+    /// The next result, waiting at most until `deadline`.
+    fn next_until(&mut self, deadline: Option<Instant>) -> Option<Result<R, Error>> {
+        loop {
+            if let Some(item) = self.current.pop_front() {
+                #[cfg(feature = "progress")]
+                if let Some(bar) = &self.bar {
+                    bar.inc(1);
+                }
+                return Some(item);
+            }
+            self.top_up();
+            if self.inflight == 0 {
+                #[cfg(feature = "progress")]
+                if let Some(bar) = self.bar.take() {
+                    bar.finish();
+                }
+                return None;
+            }
+            let mut c = lock(&self.sink.chunks);
+            loop {
+                let got = if self.sink.ordered {
+                    c.by_index.remove(&self.next_yield)
+                } else {
+                    c.arrived.pop_front()
+                };
+                if let Some(items) = got {
+                    self.current = items.into();
+                    break;
+                }
+                match deadline {
+                    None => {
+                        c = self
+                            .sink
+                            .arrived
+                            .wait(c)
+                            .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    }
+                    Some(d) => {
+                        let now = Instant::now();
+                        if now >= d {
+                            return Some(Err(Error::Timeout));
+                        }
+                        c = self
+                            .sink
+                            .arrived
+                            .wait_timeout(c, d - now)
+                            .unwrap_or_else(std::sync::PoisonError::into_inner)
+                            .0;
+                    }
+                }
+            }
+            drop(c);
+            self.inflight -= 1;
+            self.next_yield += 1;
+        }
+    }
+
+    /// The next result, waiting at most `timeout` (CPython's `next(timeout)`):
+    /// `Some(Err(Error::Timeout))` when none arrived in time — the iterator stays
+    /// usable — and `None` at the end.
+    pub fn next_timeout(&mut self, timeout: Duration) -> Option<Result<R, Error>> {
+        self.next_until(Some(Instant::now() + timeout))
+    }
+}
+
+impl<R: DeserializeOwned + Send + 'static> Iterator for IMap<R> {
+    type Item = Result<R, Error>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.next_until(None)
+    }
+}
+
+impl<R> Drop for IMap<R> {
+    fn drop(&mut self) {
+        self.sink.cancelled.store(true, Ordering::Relaxed);
+        if std::mem::take(&mut self.registered) {
+            let mut st = lock(&self.shared.state);
+            st.feeders -= 1;
+            self.shared.wake_idle(&mut st);
+        }
+    }
+}

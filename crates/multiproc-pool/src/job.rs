@@ -1,0 +1,407 @@
+//! Job bookkeeping: tasks, where their results go, and [`AsyncResult`].
+
+use std::fmt;
+use std::os::fd::OwnedFd;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use multiproc_process::invoke::InvokeError;
+use serde::de::DeserializeOwned;
+
+use crate::error::Error;
+use crate::worker::TaskMsg;
+
+/// Locks, ignoring poisoning: every critical section leaves its state consistent.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// What a finished task hands to its job: the encoded per-item results, or why the
+/// whole chunk failed.
+pub(crate) type Outcome = Result<(Vec<u8>, Vec<OwnedFd>), Error>;
+
+/// Where the results of a job's tasks go. Implemented per call kind (map, imap, …).
+pub(crate) trait Sink: Send + Sync {
+    /// Task `index` of the job finished. Called exactly once per task, from a
+    /// supervisor thread (or the thread that terminates the pool).
+    fn complete(&self, index: usize, outcome: Outcome);
+    /// Whether the job was cancelled: its queued tasks are dropped, not run.
+    fn cancelled(&self) -> bool;
+}
+
+/// A task: one chunk of one job.
+pub(crate) struct Task {
+    pub(crate) msg: TaskMsg,
+    pub(crate) sink: Arc<dyn Sink>,
+    pub(crate) index: usize,
+}
+
+impl fmt::Debug for Task {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Task")
+            .field("index", &self.index)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Task {
+    pub(crate) fn finish(self, outcome: Outcome) {
+        self.sink.complete(self.index, outcome);
+    }
+}
+
+/// Decodes a chunk's per-item results; a whole-chunk failure becomes one error per item.
+pub(crate) fn decode_chunk<R: DeserializeOwned>(
+    outcome: Outcome,
+    len: usize,
+) -> Vec<Result<R, Error>> {
+    match outcome {
+        Ok((bytes, fds)) => match multiproc_ipc::decode::<Vec<Result<R, InvokeError>>>(&bytes, fds)
+        {
+            Ok(items) if items.len() == len => {
+                items.into_iter().map(|r| r.map_err(Error::from)).collect()
+            }
+            Ok(items) => {
+                let e = Error::Decode(format!("expected {len} results, got {}", items.len()));
+                errors(&e, len)
+            }
+            Err(e) => errors(&Error::Decode(e.to_string()), len),
+        },
+        Err(e) => errors(&e, len),
+    }
+}
+
+fn errors<R>(e: &Error, len: usize) -> Vec<Result<R, Error>> {
+    (0..len).map(|_| Err(e.clone())).collect()
+}
+
+/// The per-item results of one chunk.
+pub(crate) type Items<R> = Vec<Result<R, Error>>;
+
+type OkCallback<T> = Box<dyn FnOnce(&T) + Send>;
+type ErrCallback = Box<dyn FnOnce(&Error) + Send>;
+
+struct CellState<T> {
+    value: Option<Result<T, Error>>,
+    taken: bool,
+    on_ok: Option<OkCallback<T>>,
+    on_err: Option<ErrCallback>,
+}
+
+/// The shared slot behind an [`AsyncResult`].
+pub(crate) struct Cell<T> {
+    state: Mutex<CellState<T>>,
+    ready: Condvar,
+    cancelled: AtomicBool,
+}
+
+fn panic_text(p: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = p.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = p.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "Box<dyn Any>".to_string()
+    }
+}
+
+/// Runs a user callback behind `catch_unwind` (KI-02): a panic becomes an error, and
+/// never stops the thread that dispatches results.
+fn run_callback<T>(
+    value: &mut Result<T, Error>,
+    ok: Option<OkCallback<T>>,
+    err: Option<ErrCallback>,
+) {
+    let r = match (&*value, ok, err) {
+        (Ok(v), Some(cb), _) => catch_unwind(AssertUnwindSafe(|| cb(v))),
+        (Err(e), _, Some(cb)) => catch_unwind(AssertUnwindSafe(|| cb(e))),
+        _ => Ok(()),
+    };
+    if let Err(p) = r {
+        let msg = panic_text(&*p);
+        std::mem::forget(p);
+        tracing::warn!("pool result callback panicked: {msg}");
+        *value = Err(Error::Callback(msg));
+    }
+}
+
+impl<T> Cell<T> {
+    pub(crate) fn new() -> Arc<Self> {
+        Arc::new(Cell {
+            state: Mutex::new(CellState {
+                value: None,
+                taken: false,
+                on_ok: None,
+                on_err: None,
+            }),
+            ready: Condvar::new(),
+            cancelled: AtomicBool::new(false),
+        })
+    }
+
+    /// Sets the value once (later calls are ignored), running the callbacks first —
+    /// like CPython, the result is ready only after its callback returned.
+    pub(crate) fn resolve(&self, mut value: Result<T, Error>) {
+        let (ok, err) = {
+            let mut st = lock(&self.state);
+            if st.value.is_some() || st.taken {
+                return;
+            }
+            (st.on_ok.take(), st.on_err.take())
+        };
+        run_callback(&mut value, ok, err);
+        let mut st = lock(&self.state);
+        if st.value.is_none() && !st.taken {
+            st.value = Some(value);
+        }
+        drop(st);
+        self.ready.notify_all();
+    }
+
+    pub(crate) fn is_cancelled(&self) -> bool {
+        self.cancelled.load(Ordering::Relaxed)
+    }
+}
+
+/// The result of an asynchronous call (CPython's `AsyncResult` / `MapResult`).
+///
+/// ```
+/// use multiproc_pool::Pool;
+/// fn square(x: i64) -> i64 { x * x }
+/// let pool = Pool::new(2)?;
+/// let r = pool.apply_async(square, (7,));
+/// r.wait();
+/// assert!(r.ready());
+/// assert!(r.successful()?);
+/// assert_eq!(r.get()?, 49);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// `get` consumes the handle; to wait with a bound and keep the handle, use
+/// [`wait_timeout`](Self::wait_timeout) and then [`get`](Self::get).
+pub struct AsyncResult<T> {
+    cell: Arc<Cell<T>>,
+}
+
+impl<T> fmt::Debug for AsyncResult<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AsyncResult")
+            .field("ready", &self.ready())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T> AsyncResult<T> {
+    pub(crate) fn from_cell(cell: Arc<Cell<T>>) -> Self {
+        AsyncResult { cell }
+    }
+
+    /// A result that is already an error (a call refused up front).
+    pub(crate) fn failed(e: Error) -> Self {
+        let cell = Cell::new();
+        cell.resolve(Err(e));
+        AsyncResult { cell }
+    }
+
+    /// Whether the call has completed (CPython's `ready()`).
+    pub fn ready(&self) -> bool {
+        lock(&self.cell.state).value.is_some()
+    }
+
+    /// Whether the call completed without error (CPython's `successful()`).
+    ///
+    /// # Errors
+    /// [`Error::NotReady`] before the result is ready, as CPython raises `ValueError`.
+    pub fn successful(&self) -> Result<bool, Error> {
+        match &lock(&self.cell.state).value {
+            None => Err(Error::NotReady),
+            Some(v) => Ok(v.is_ok()),
+        }
+    }
+
+    /// Blocks until the result is ready (CPython's `wait()`). Never hangs on a dead
+    /// worker: its task resolves to [`Error::WorkerDied`].
+    pub fn wait(&self) {
+        let mut st = lock(&self.cell.state);
+        while st.value.is_none() {
+            st = self
+                .cell
+                .ready
+                .wait(st)
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+        }
+    }
+
+    /// Waits at most `timeout`; returns whether the result is ready (CPython's
+    /// `wait(timeout)` followed by `ready()`).
+    pub fn wait_timeout(&self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        let mut st = lock(&self.cell.state);
+        while st.value.is_none() {
+            let now = Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            st = self
+                .cell
+                .ready
+                .wait_timeout(st, deadline - now)
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .0;
+        }
+        true
+    }
+
+    /// Waits for the result and returns it (CPython's `get()`).
+    ///
+    /// # Errors
+    /// The task's error: [`Error::Panicked`], [`Error::WorkerDied`], [`Error::Terminated`], …
+    pub fn get(self) -> Result<T, Error> {
+        self.wait();
+        self.take()
+    }
+
+    /// [`get`](Self::get) that gives up with [`Error::Timeout`] after `timeout`
+    /// (CPython's `get(timeout)`). The call itself goes on; see [`cancel`](Self::cancel).
+    ///
+    /// # Errors
+    /// As [`get`](Self::get), plus [`Error::Timeout`].
+    pub fn get_timeout(self, timeout: Duration) -> Result<T, Error> {
+        if !self.wait_timeout(timeout) {
+            return Err(Error::Timeout);
+        }
+        self.take()
+    }
+
+    fn take(&self) -> Result<T, Error> {
+        let mut st = lock(&self.cell.state);
+        st.taken = true;
+        st.value.take().unwrap_or(Err(Error::NotReady))
+    }
+
+    /// Cancels the call: its tasks that no worker has started are dropped, and the
+    /// result resolves at once to [`Error::Cancelled`] (tasks already running finish
+    /// and are discarded). Returns `false` if the result was already ready.
+    ///
+    /// ```
+    /// use multiproc_pool::{Error, Pool};
+    /// fn slow(ms: u64) -> u64 { std::thread::sleep(std::time::Duration::from_millis(ms)); ms }
+    /// let pool = Pool::new(1)?;
+    /// let _busy = pool.apply_async(slow, (200,));
+    /// let queued = pool.map_async(slow, vec![1000; 50]);
+    /// assert!(queued.cancel());
+    /// assert!(matches!(queued.get(), Err(Error::Cancelled)));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn cancel(&self) -> bool {
+        if self.ready() {
+            return false;
+        }
+        self.cell.cancelled.store(true, Ordering::Relaxed);
+        self.cell.resolve(Err(Error::Cancelled));
+        true
+    }
+
+    /// Registers `f` to run with the value when the call succeeds (CPython's
+    /// `callback=`). It runs in the parent, on the thread that delivers the result —
+    /// or right here if the result is already in. A panic in `f` turns the result into
+    /// [`Error::Callback`]; it never stops result dispatch (CPython KI-02).
+    #[must_use = "the AsyncResult is returned for chaining"]
+    pub fn callback(self, f: impl FnOnce(&T) + Send + 'static) -> Self {
+        let mut st = lock(&self.cell.state);
+        if let Some(v) = st.value.as_mut() {
+            run_callback(v, Some(Box::new(f)), None);
+        } else {
+            st.on_ok = Some(Box::new(f));
+        }
+        drop(st);
+        self
+    }
+
+    /// Registers `f` to run with the error when the call fails (CPython's
+    /// `error_callback=`); as [`callback`](Self::callback) otherwise.
+    #[must_use = "the AsyncResult is returned for chaining"]
+    pub fn error_callback(self, f: impl FnOnce(&Error) + Send + 'static) -> Self {
+        let mut st = lock(&self.cell.state);
+        if let Some(v) = st.value.as_mut() {
+            run_callback(v, None, Some(Box::new(f)));
+        } else {
+            st.on_err = Some(Box::new(f));
+        }
+        drop(st);
+        self
+    }
+}
+
+/// Collects the chunks of a `map`/`starmap`/`apply` job and resolves its cell when the
+/// last one is in: all values in order, or the first error in order (CPython waits for
+/// every chunk before raising, KI-29).
+pub(crate) struct MapJob<R, T> {
+    chunks: Mutex<Vec<Option<Items<R>>>>,
+    lens: Vec<usize>,
+    remaining: AtomicUsize,
+    cell: Arc<Cell<T>>,
+    finish: fn(Vec<R>) -> Result<T, Error>,
+}
+
+impl<R, T> MapJob<R, T> {
+    pub(crate) fn new(
+        lens: Vec<usize>,
+        cell: Arc<Cell<T>>,
+        finish: fn(Vec<R>) -> Result<T, Error>,
+    ) -> Arc<Self> {
+        Arc::new(MapJob {
+            chunks: Mutex::new((0..lens.len()).map(|_| None).collect()),
+            remaining: AtomicUsize::new(lens.len()),
+            lens,
+            cell,
+            finish,
+        })
+    }
+}
+
+impl<R: DeserializeOwned + Send, T: Send> Sink for MapJob<R, T> {
+    fn complete(&self, index: usize, outcome: Outcome) {
+        if self.cell.is_cancelled() {
+            return;
+        }
+        let Some(&len) = self.lens.get(index) else {
+            return;
+        };
+        let items = decode_chunk::<R>(outcome, len);
+        {
+            let mut chunks = lock(&self.chunks);
+            match chunks.get_mut(index) {
+                Some(slot @ None) => *slot = Some(items),
+                _ => return,
+            }
+        }
+        if self.remaining.fetch_sub(1, Ordering::AcqRel) != 1 {
+            return;
+        }
+        let chunks = std::mem::take(&mut *lock(&self.chunks));
+        let mut out = Vec::with_capacity(self.lens.iter().sum());
+        let mut first_err = None;
+        for item in chunks.into_iter().flatten().flatten() {
+            match item {
+                Ok(v) if first_err.is_none() => out.push(v),
+                Ok(_) => {}
+                Err(e) => {
+                    if first_err.is_none() {
+                        first_err = Some(e);
+                    }
+                }
+            }
+        }
+        self.cell.resolve(match first_err {
+            Some(e) => Err(e),
+            None => (self.finish)(out),
+        });
+    }
+
+    fn cancelled(&self) -> bool {
+        self.cell.is_cancelled()
+    }
+}

@@ -1,0 +1,732 @@
+//! Process pools for multiproc: CPython's `multiprocessing.Pool`, in Rust form, that
+//! never hangs on a dead worker.
+//!
+//! | item | what it is | CPython |
+//! |---|---|---|
+//! | [`Pool`], [`Pool::new`], [`Pool::builder`] → [`PoolBuilder`] | a pool of worker processes | `Pool(processes, initializer, initargs, maxtasksperchild, context)` |
+//! | [`Pool::apply`], [`Pool::map`], [`Pool::starmap`] (+ `_chunked`) | blocking calls | same names |
+//! | [`Pool::apply_async`], [`Pool::map_async`], [`Pool::starmap_async`] → [`AsyncResult`] | asynchronous calls, with `callback`/`error_callback` | same names |
+//! | [`Pool::imap`], [`Pool::imap_unordered`] → [`IMap`] | lazy, bounded result iterators | same names |
+//! | [`Pool::close`], [`Pool::join`], [`Pool::terminate`] | shutting down | same names |
+//! | [`Error`], [`Death`] | why a task produced no value | exceptions |
+//!
+//! ```
+//! use multiproc_pool::Pool;
+//!
+//! fn f(x: i64) -> i64 { x * x }
+//!
+//! let pool = Pool::new(5)?;                       // with Pool(5) as p:
+//! assert_eq!(pool.map(f, [1, 2, 3])?, [1, 4, 9]); //     print(p.map(f, [1, 2, 3]))
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Tasks
+//!
+//! A task is a function a fresh worker process can find: a `fn` item or a closure that
+//! captures nothing ([`Target`](multiproc_process::Target)), with serde arguments and
+//! result — so every start method works. `map` takes `fn(T) -> R`; `starmap` and
+//! `apply` take any arity with a tuple of arguments.
+//!
+//! # How it works, and what it does beyond CPython
+//!
+//! Each worker has its own duplex connection to the parent and a supervising thread in
+//! the parent that sends it tasks (a small window in flight, so per-task round trips do
+//! not cap throughput), reads its results in order, and polls its pidfd at the same
+//! time. So the parent always knows which task each worker is running:
+//!
+//! * A worker that dies (SIGKILL, segfault, `abort`, `exit`) fails exactly the task it
+//!   was running with [`Error::WorkerDied`] naming the signal or exit code; tasks it
+//!   had been sent but not started go back to the queue; a replacement starts; the
+//!   other tasks carry on (CPython hangs, KI-01).
+//! * A panicking task is [`Error::Panicked`] with the message; the worker survives.
+//!   With `map`, each item is called behind its own `catch_unwind`, so one bad item
+//!   does not lose its chunk.
+//! * A failing initializer breaks the pool once, with [`Error::InitializerFailed`]
+//!   for every pending and later call, instead of respawning forever (KI-03); workers
+//!   that keep dying before they are ready break it with [`Error::WorkerStartFailed`].
+//! * `imap`/`imap_unordered` pull their input lazily with a bounded window (KI-09).
+//! * [`AsyncResult::cancel`] drops queued tasks; callbacks run behind `catch_unwind`
+//!   (KI-02); terminating or dropping the pool resolves every pending result to
+//!   [`Error::Terminated`] at once (KI-11).
+//!
+//! Default chunking of `map`/`starmap` is CPython's: `ceil(len / (4 × processes))`
+//! items per task. The first error of a `map` is returned after all chunks are done,
+//! as in CPython; use `map_async` + [`AsyncResult::cancel`] to give up early.
+//!
+//! # Dropping a pool
+//!
+//! Like CPython's `with Pool() as p:` (`__exit__` calls `terminate()`), dropping a
+//! [`Pool`] terminates it: workers are killed and results still pending resolve to
+//! [`Error::Terminated`]. Call [`close`](Pool::close) then [`join`](Pool::join) (or
+//! [`close_and_join`](Pool::close_and_join)) to let queued work finish first.
+//!
+//! # Platform support
+//! Linux (pidfds), like `multiproc-process`.
+//!
+//! # Limitations
+//! * Workers are daemons: they are killed with their parent — by SIGKILL too — so
+//!   nothing is left behind; as in CPython, a task cannot start processes of its own.
+//! * Under the Fork start method a worker inherits the parent's descriptors, including
+//!   the connections of its sibling workers (harmless: deaths are detected through
+//!   pidfds). Fork is only as safe as the task code in a threaded parent; the pool
+//!   itself has threads. Prefer the default (ForkServer) or Spawn.
+//! * A task must complete in its worker; there is no per-task time limit that kills a
+//!   worker (use `get_timeout` + `cancel`, or `terminate`).
+#![doc(test(attr(deny(warnings))))]
+#![forbid(unsafe_code)]
+
+mod error;
+mod imap;
+mod job;
+mod supervisor;
+mod worker;
+
+use std::fmt;
+use std::os::fd::OwnedFd;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use multiproc_ipc::PassFd;
+use multiproc_process::invoke::Invoker;
+use multiproc_process::{Context, StartMethod, Target};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+pub use error::{Death, Error};
+pub use imap::IMap;
+pub use job::AsyncResult;
+
+use job::{Cell, MapJob, Task, lock};
+use supervisor::{Init, Phase, Shared};
+use worker::{Bytes, TaskMsg};
+
+/// Default number of tasks pipelined to one worker.
+const DEFAULT_WINDOW: usize = 8;
+
+/// Configures a [`Pool`] (CPython's `Pool(...)` keyword arguments).
+///
+/// ```
+/// use multiproc_pool::Pool;
+/// use multiproc_process::StartMethod;
+///
+/// fn setup(tag: String) { let _ = tag; }
+/// fn double(x: u32) -> u32 { 2 * x }
+///
+/// let pool = Pool::builder()
+///     .processes(2)
+///     .initializer(setup, ("hello".to_string(),))
+///     .maxtasksperchild(2)
+///     .start_method(StartMethod::Spawn)
+///     .build()?;
+/// assert_eq!(pool.map(double, 0..10)?, [0, 2, 4, 6, 8, 10, 12, 14, 16, 18]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[must_use = "a builder does nothing until build()"]
+pub struct PoolBuilder {
+    processes: Option<usize>,
+    init: Option<Result<Init, Error>>,
+    maxtasks: Option<usize>,
+    method: Option<StartMethod>,
+    window: usize,
+}
+
+impl fmt::Debug for PoolBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PoolBuilder")
+            .field("processes", &self.processes)
+            .field("initializer", &self.init.is_some())
+            .field("maxtasksperchild", &self.maxtasks)
+            .field("method", &self.method)
+            .field("window", &self.window)
+            .finish()
+    }
+}
+
+fn encode_args<A: Serialize>(args: &A) -> Result<(Vec<u8>, Vec<OwnedFd>), Error> {
+    multiproc_ipc::encode(args).map_err(|e| Error::Encode(e.to_string()))
+}
+
+impl PoolBuilder {
+    /// Number of worker processes (default [`cpu_count()`](multiproc_process::cpu_count)).
+    pub fn processes(mut self, n: usize) -> Self {
+        self.processes = Some(n);
+        self
+    }
+
+    /// A function every worker calls once, first (CPython's `initializer`/`initargs`).
+    /// If it panics, the pool is broken with [`Error::InitializerFailed`].
+    pub fn initializer<F, A>(mut self, f: F, args: A) -> Self
+    where
+        F: Target<A>,
+        A: Serialize + DeserializeOwned + Send + 'static,
+    {
+        self.init = Some(Invoker::of(f).map_err(Error::from).and_then(|invoker| {
+            let (payload, fds) = encode_args(&args)?;
+            Ok(Init {
+                invoker,
+                payload,
+                fds,
+            })
+        }));
+        self
+    }
+
+    /// Replace a worker after it has completed `n` tasks (CPython's `maxtasksperchild`;
+    /// default: never). A task is one chunk.
+    pub fn maxtasksperchild(mut self, n: usize) -> Self {
+        self.maxtasks = Some(n);
+        self
+    }
+
+    /// The start method of the workers (default: the process-wide one).
+    pub fn start_method(mut self, method: StartMethod) -> Self {
+        self.method = Some(method);
+        self
+    }
+
+    /// Uses the start method of `ctx` (CPython's `context=` / `ctx.Pool()`).
+    pub fn context(self, ctx: &Context) -> Self {
+        self.start_method(ctx.start_method())
+    }
+
+    /// How many tasks are pipelined to one worker at most (default 8). Larger windows
+    /// amortize round trips for tiny tasks; the pool never gives a worker more than
+    /// its share of the queue, so long tasks stay balanced.
+    pub fn window(mut self, n: usize) -> Self {
+        self.window = n.max(1);
+        self
+    }
+
+    /// Starts the workers.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] for `processes(0)` or `maxtasksperchild(0)`;
+    /// [`Error::Encode`]/[`Error::Start`] for an initializer that cannot be sent;
+    /// [`Error::Io`] when the pool's threads or eventfds cannot be created. Worker
+    /// start failures surface on the calls.
+    pub fn build(self) -> Result<Pool, Error> {
+        let processes = self.processes.unwrap_or_else(multiproc_process::cpu_count);
+        if processes == 0 {
+            return Err(Error::InvalidArgument(
+                "number of processes must be at least 1",
+            ));
+        }
+        if self.maxtasks == Some(0) {
+            return Err(Error::InvalidArgument(
+                "maxtasksperchild must be a positive int or None",
+            ));
+        }
+        let init = self.init.transpose()?;
+        let method = self
+            .method
+            .unwrap_or_else(multiproc_process::get_start_method);
+        let shared = Shared::new(
+            processes,
+            method,
+            init,
+            self.maxtasks.map(|m| m as u64),
+            self.window,
+        )?;
+        let mut threads = Vec::with_capacity(processes);
+        for slot in 0..processes {
+            let s = shared.clone();
+            let t = std::thread::Builder::new()
+                .name(format!("multiproc-pool-{slot}"))
+                .spawn(move || supervisor::supervise(s, slot));
+            match t {
+                Ok(t) => threads.push(t),
+                Err(e) => {
+                    let pool = Pool {
+                        shared,
+                        threads: Mutex::new(threads),
+                    };
+                    // Threads that never started never decrement `live`.
+                    lock(&pool.shared.state).live -= processes - slot;
+                    pool.terminate();
+                    return Err(e.into());
+                }
+            }
+        }
+        Ok(Pool {
+            shared,
+            threads: Mutex::new(threads),
+        })
+    }
+}
+
+/// A pool of worker processes (CPython's `multiprocessing.Pool`).
+///
+/// All methods take `&self`; a `Pool` can be shared between threads. See the
+/// [crate docs](crate) for what happens when workers die, and why dropping a pool
+/// terminates it.
+///
+/// ```
+/// use multiproc_pool::Pool;
+/// fn add(a: i32, b: i32) -> i32 { a + b }
+/// let pool = Pool::new(2)?;
+/// assert_eq!(pool.apply(add, (2, 3))?, 5);
+/// assert_eq!(pool.starmap(add, [(1, 2), (3, 4)])?, [3, 7]);
+/// pool.close();
+/// pool.join()?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct Pool {
+    shared: Arc<Shared>,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl fmt::Debug for Pool {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let st = lock(&self.shared.state);
+        f.debug_struct("Pool")
+            .field("processes", &self.shared.processes)
+            .field("method", &self.shared.method)
+            .field("state", &st.phase)
+            .field("queued", &st.queue.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// CPython's default `map` chunk size: `ceil(len / (4 × processes))`.
+fn default_chunksize(len: usize, processes: usize) -> usize {
+    len.div_ceil(4 * processes).max(1)
+}
+
+impl Pool {
+    /// A pool of `processes` workers with the default start method
+    /// (CPython's `Pool(processes)`).
+    ///
+    /// # Errors
+    /// As [`PoolBuilder::build`].
+    pub fn new(processes: usize) -> Result<Pool, Error> {
+        Pool::builder().processes(processes).build()
+    }
+
+    /// A builder for the other options.
+    pub fn builder() -> PoolBuilder {
+        PoolBuilder {
+            processes: None,
+            init: None,
+            maxtasks: None,
+            method: None,
+            window: DEFAULT_WINDOW,
+        }
+    }
+
+    /// Number of worker processes.
+    pub fn processes(&self) -> usize {
+        self.shared.processes
+    }
+
+    /// The start method of the workers.
+    pub fn start_method(&self) -> StartMethod {
+        self.shared.method
+    }
+
+    /// Process ids of the workers currently running.
+    pub fn worker_pids(&self) -> Vec<u32> {
+        lock(&self.shared.state)
+            .workers
+            .iter()
+            .flatten()
+            .map(|p| p.pid())
+            .collect()
+    }
+
+    /// Encodes `items` in chunks and queues them as one job; `finish` turns the values
+    /// (all of them, in order) into the job's result.
+    fn submit_job<F, A, T>(
+        &self,
+        f: F,
+        items: Vec<A>,
+        chunksize: usize,
+        finish: fn(Vec<F::Output>) -> Result<T, Error>,
+    ) -> AsyncResult<T>
+    where
+        F: Target<A>,
+        A: Serialize + DeserializeOwned + Send + 'static,
+        T: Send + 'static,
+    {
+        let invoker = match Invoker::of::<F, A>(f) {
+            Ok(i) => i,
+            Err(e) => return AsyncResult::failed(e.into()),
+        };
+        let cell = Cell::new();
+        if items.is_empty() {
+            cell.resolve(finish(Vec::new()));
+            return AsyncResult::from_cell(cell);
+        }
+        let chunksize = chunksize.max(1);
+        let mut msgs = Vec::with_capacity(items.len().div_ceil(chunksize));
+        let mut lens = Vec::with_capacity(msgs.capacity());
+        let mut items = items.into_iter().peekable();
+        while items.peek().is_some() {
+            let chunk: Vec<A> = items.by_ref().take(chunksize).collect();
+            lens.push(chunk.len());
+            match encode_args(&chunk) {
+                Ok((payload, fds)) => msgs.push(TaskMsg {
+                    invoker,
+                    payload: Bytes(payload),
+                    fds: fds.into_iter().map(PassFd::from).collect(),
+                }),
+                Err(e) => return AsyncResult::failed(e),
+            }
+        }
+        let job = MapJob::new(lens, cell.clone(), finish);
+        let tasks = msgs
+            .into_iter()
+            .enumerate()
+            .map(|(index, msg)| Task {
+                msg,
+                sink: job.clone(),
+                index,
+            })
+            .collect();
+        if let Err((e, _)) = self.shared.submit(tasks, false) {
+            return AsyncResult::failed(e);
+        }
+        AsyncResult::from_cell(cell)
+    }
+
+    /// Calls `f(args…)` in a worker and waits for the result (CPython's `apply`).
+    ///
+    /// # Errors
+    /// The task's [`Error`] (panic, dead worker, …), or [`Error::NotRunning`] after
+    /// `close`/`terminate`.
+    pub fn apply<F, A>(&self, f: F, args: A) -> Result<F::Output, Error>
+    where
+        F: Target<A>,
+        A: Serialize + DeserializeOwned + Send + 'static,
+    {
+        self.apply_async(f, args).get()
+    }
+
+    /// Calls `f(args…)` in a worker (CPython's `apply_async`).
+    pub fn apply_async<F, A>(&self, f: F, args: A) -> AsyncResult<F::Output>
+    where
+        F: Target<A>,
+        A: Serialize + DeserializeOwned + Send + 'static,
+    {
+        self.submit_job::<F, A, F::Output>(f, vec![args], 1, |v| {
+            v.into_iter()
+                .next()
+                .ok_or_else(|| Error::Decode("no result".into()))
+        })
+    }
+
+    /// `f(x)` for every `x` of `iterable`, in order (CPython's `map`), with the
+    /// default chunk size.
+    ///
+    /// # Errors
+    /// The first failed item's [`Error`], after all chunks are done (as CPython).
+    pub fn map<F, T, I>(&self, f: F, iterable: I) -> Result<Vec<F::Output>, Error>
+    where
+        F: Target<(T,)>,
+        T: Serialize + DeserializeOwned + Send + 'static,
+        I: IntoIterator<Item = T>,
+    {
+        self.map_async(f, iterable).get()
+    }
+
+    /// [`map`](Self::map) with `chunksize` items per task.
+    ///
+    /// # Errors
+    /// As [`map`](Self::map).
+    pub fn map_chunked<F, T, I>(
+        &self,
+        f: F,
+        iterable: I,
+        chunksize: usize,
+    ) -> Result<Vec<F::Output>, Error>
+    where
+        F: Target<(T,)>,
+        T: Serialize + DeserializeOwned + Send + 'static,
+        I: IntoIterator<Item = T>,
+    {
+        self.map_async_chunked(f, iterable, chunksize).get()
+    }
+
+    /// Asynchronous [`map`](Self::map) (CPython's `map_async`).
+    pub fn map_async<F, T, I>(&self, f: F, iterable: I) -> AsyncResult<Vec<F::Output>>
+    where
+        F: Target<(T,)>,
+        T: Serialize + DeserializeOwned + Send + 'static,
+        I: IntoIterator<Item = T>,
+    {
+        let items: Vec<(T,)> = iterable.into_iter().map(|x| (x,)).collect();
+        let cs = default_chunksize(items.len(), self.shared.processes);
+        self.submit_job::<F, (T,), _>(f, items, cs, Ok)
+    }
+
+    /// Asynchronous [`map_chunked`](Self::map_chunked).
+    pub fn map_async_chunked<F, T, I>(
+        &self,
+        f: F,
+        iterable: I,
+        chunksize: usize,
+    ) -> AsyncResult<Vec<F::Output>>
+    where
+        F: Target<(T,)>,
+        T: Serialize + DeserializeOwned + Send + 'static,
+        I: IntoIterator<Item = T>,
+    {
+        if chunksize == 0 {
+            return AsyncResult::failed(Error::InvalidArgument("chunksize must be at least 1"));
+        }
+        let items: Vec<(T,)> = iterable.into_iter().map(|x| (x,)).collect();
+        self.submit_job::<F, (T,), _>(f, items, chunksize, Ok)
+    }
+
+    /// `f(a, b, …)` for every argument tuple, in order (CPython's `starmap`).
+    ///
+    /// # Errors
+    /// As [`map`](Self::map).
+    pub fn starmap<F, A, I>(&self, f: F, iterable: I) -> Result<Vec<F::Output>, Error>
+    where
+        F: Target<A>,
+        A: Serialize + DeserializeOwned + Send + 'static,
+        I: IntoIterator<Item = A>,
+    {
+        self.starmap_async(f, iterable).get()
+    }
+
+    /// [`starmap`](Self::starmap) with `chunksize` tuples per task.
+    ///
+    /// # Errors
+    /// As [`map`](Self::map).
+    pub fn starmap_chunked<F, A, I>(
+        &self,
+        f: F,
+        iterable: I,
+        chunksize: usize,
+    ) -> Result<Vec<F::Output>, Error>
+    where
+        F: Target<A>,
+        A: Serialize + DeserializeOwned + Send + 'static,
+        I: IntoIterator<Item = A>,
+    {
+        self.starmap_async_chunked(f, iterable, chunksize).get()
+    }
+
+    /// Asynchronous [`starmap`](Self::starmap) (CPython's `starmap_async`).
+    pub fn starmap_async<F, A, I>(&self, f: F, iterable: I) -> AsyncResult<Vec<F::Output>>
+    where
+        F: Target<A>,
+        A: Serialize + DeserializeOwned + Send + 'static,
+        I: IntoIterator<Item = A>,
+    {
+        let items: Vec<A> = iterable.into_iter().collect();
+        let cs = default_chunksize(items.len(), self.shared.processes);
+        self.submit_job::<F, A, _>(f, items, cs, Ok)
+    }
+
+    /// Asynchronous [`starmap_chunked`](Self::starmap_chunked).
+    pub fn starmap_async_chunked<F, A, I>(
+        &self,
+        f: F,
+        iterable: I,
+        chunksize: usize,
+    ) -> AsyncResult<Vec<F::Output>>
+    where
+        F: Target<A>,
+        A: Serialize + DeserializeOwned + Send + 'static,
+        I: IntoIterator<Item = A>,
+    {
+        if chunksize == 0 {
+            return AsyncResult::failed(Error::InvalidArgument("chunksize must be at least 1"));
+        }
+        let items: Vec<A> = iterable.into_iter().collect();
+        self.submit_job::<F, A, _>(f, items, chunksize, Ok)
+    }
+
+    fn imap_inner<F, T, I>(&self, f: F, iterable: I, ordered: bool) -> IMap<F::Output>
+    where
+        F: Target<(T,)>,
+        T: Serialize + DeserializeOwned + Send + 'static,
+        I: IntoIterator<Item = T>,
+        I::IntoIter: Send + 'static,
+    {
+        let invoker = Invoker::of(f).map_err(Error::from);
+        let mut input = iterable.into_iter();
+        let feed: imap::Feed = Box::new(move |n| {
+            let chunk: Vec<(T,)> = input.by_ref().take(n).map(|x| (x,)).collect();
+            if chunk.is_empty() {
+                return None;
+            }
+            let len = chunk.len();
+            let invoker = match &invoker {
+                Ok(i) => *i,
+                Err(e) => return Some(Err((e.clone(), len))),
+            };
+            Some(match encode_args(&chunk) {
+                Ok((payload, fds)) => Ok((
+                    TaskMsg {
+                        invoker,
+                        payload: Bytes(payload),
+                        fds: fds.into_iter().map(PassFd::from).collect(),
+                    },
+                    len,
+                )),
+                Err(e) => Err((e, len)),
+            })
+        });
+        IMap::new(self.shared.clone(), feed, ordered)
+    }
+
+    /// `f(x)` for every `x`, as a lazy iterator of results in input order (CPython's
+    /// `imap`; chunk size 1 unless set with [`IMap::chunksize`]).
+    pub fn imap<F, T, I>(&self, f: F, iterable: I) -> IMap<F::Output>
+    where
+        F: Target<(T,)>,
+        T: Serialize + DeserializeOwned + Send + 'static,
+        I: IntoIterator<Item = T>,
+        I::IntoIter: Send + 'static,
+    {
+        self.imap_inner(f, iterable, true)
+    }
+
+    /// As [`imap`](Self::imap), in completion order (CPython's `imap_unordered`).
+    ///
+    /// ```
+    /// use multiproc_pool::Pool;
+    /// fn square(x: u64) -> u64 { x * x }
+    /// let pool = Pool::new(2)?;
+    /// let mut got: Vec<u64> = pool.imap_unordered(square, 0..10).collect::<Result<_, _>>()?;
+    /// got.sort();
+    /// assert_eq!(got, [0, 1, 4, 9, 16, 25, 36, 49, 64, 81]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn imap_unordered<F, T, I>(&self, f: F, iterable: I) -> IMap<F::Output>
+    where
+        F: Target<(T,)>,
+        T: Serialize + DeserializeOwned + Send + 'static,
+        I: IntoIterator<Item = T>,
+        I::IntoIter: Send + 'static,
+    {
+        self.imap_inner(f, iterable, false)
+    }
+
+    /// Stops accepting work; queued tasks still run, then the workers exit
+    /// (CPython's `close`). Lazy `imap` iterators already created keep being served.
+    pub fn close(&self) {
+        let mut st = lock(&self.shared.state);
+        if st.phase == Phase::Running {
+            st.phase = Phase::Closed;
+        }
+        self.shared.wake_idle(&mut st);
+    }
+
+    /// Kills the workers at once (CPython's `terminate`): every result still pending
+    /// resolves to [`Error::Terminated`] immediately, and no worker process is left.
+    pub fn terminate(&self) {
+        let (queued, workers) = {
+            let mut st = lock(&self.shared.state);
+            st.phase = Phase::Terminated;
+            let q: Vec<Task> = st.queue.drain(..).collect();
+            (q, st.workers.iter().flatten().cloned().collect::<Vec<_>>())
+        };
+        self.shared.wake_all();
+        for w in workers {
+            let _ = w.kill();
+        }
+        for t in queued {
+            t.finish(Err(Error::Terminated));
+        }
+        self.wait_threads(None);
+    }
+
+    /// Waits for the workers to exit (CPython's `join`): after [`close`](Self::close),
+    /// once all queued work is done; after [`terminate`](Self::terminate), at once.
+    ///
+    /// # Errors
+    /// [`Error::StillRunning`] if the pool was neither closed nor terminated (CPython
+    /// raises `ValueError`).
+    pub fn join(&self) -> Result<(), Error> {
+        if lock(&self.shared.state).phase == Phase::Running {
+            return Err(Error::StillRunning);
+        }
+        self.wait_threads(None);
+        Ok(())
+    }
+
+    /// [`join`](Self::join) waiting at most `timeout`; returns whether every worker
+    /// has exited.
+    ///
+    /// # Errors
+    /// As [`join`](Self::join).
+    pub fn join_timeout(&self, timeout: Duration) -> Result<bool, Error> {
+        if lock(&self.shared.state).phase == Phase::Running {
+            return Err(Error::StillRunning);
+        }
+        Ok(self.wait_threads(Some(timeout)))
+    }
+
+    /// [`close`](Self::close) then [`join`](Self::join): the graceful end.
+    ///
+    /// # Errors
+    /// None in practice; kept for symmetry with `join`.
+    pub fn close_and_join(&self) -> Result<(), Error> {
+        self.close();
+        self.join()
+    }
+
+    fn wait_threads(&self, timeout: Option<Duration>) -> bool {
+        let deadline = timeout.map(|t| std::time::Instant::now() + t);
+        let mut st = lock(&self.shared.state);
+        while st.live > 0 {
+            match deadline {
+                None => {
+                    st = self
+                        .shared
+                        .exited
+                        .wait(st)
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                }
+                Some(d) => {
+                    let now = std::time::Instant::now();
+                    if now >= d {
+                        return false;
+                    }
+                    st = self
+                        .shared
+                        .exited
+                        .wait_timeout(st, d - now)
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .0;
+                }
+            }
+        }
+        drop(st);
+        for t in lock(&self.threads).drain(..) {
+            let _ = t.join();
+        }
+        true
+    }
+}
+
+impl Drop for Pool {
+    /// Terminates the pool, like CPython's `Pool.__exit__`: workers are killed and
+    /// pending results resolve to [`Error::Terminated`].
+    fn drop(&mut self) {
+        let unfinished = {
+            let st = lock(&self.shared.state);
+            st.live > 0 || st.phase != Phase::Terminated
+        };
+        if unfinished {
+            self.terminate();
+        }
+    }
+}
+
+#[allow(dead_code)]
+fn assert_send_sync() {
+    fn both<T: Send + Sync>() {}
+    fn send<T: Send>() {}
+    both::<Pool>();
+    both::<AsyncResult<Vec<String>>>();
+    both::<Error>();
+    both::<Death>();
+    send::<PoolBuilder>();
+    send::<IMap<u8>>();
+}

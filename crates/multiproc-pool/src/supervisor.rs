@@ -1,0 +1,518 @@
+//! The parent side: shared pool state and one supervising thread per worker slot.
+//!
+//! Each supervisor owns one worker process and the parent end of its duplex
+//! connection. It pipelines a small window of tasks to the worker, reads the results
+//! (in order), and polls the worker's pidfd together with the connection and its own
+//! wake-up eventfd — so a dead worker is noticed whatever its siblings inherited.
+
+use std::collections::VecDeque;
+use std::os::fd::{AsFd, OwnedFd};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use multiproc_ipc::{Connection, PassFd, Pipe};
+use multiproc_process::{Process, StartMethod};
+use rustix::event::{EventfdFlags, PollFd, PollFlags};
+
+use crate::error::{Death, Error};
+use crate::job::{Task, lock};
+use crate::worker::{self, Bytes, FromWorker, InitMsg, ToWorkerRef};
+
+/// Workers that die before saying `Ready` this many times in a row break the pool.
+const START_FAILURE_LIMIT: u32 = 3;
+/// How long a stopping worker gets to exit before it is killed.
+const STOP_GRACE: Duration = Duration::from_secs(10);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Phase {
+    Running,
+    Closed,
+    Terminated,
+}
+
+/// The initializer, kept in the parent; each worker gets a copy of its descriptors.
+pub(crate) struct Init {
+    pub(crate) invoker: multiproc_process::invoke::Invoker,
+    pub(crate) payload: Vec<u8>,
+    pub(crate) fds: Vec<OwnedFd>,
+}
+
+impl Init {
+    fn to_msg(&self) -> std::io::Result<InitMsg> {
+        let fds = self
+            .fds
+            .iter()
+            .map(|f| f.try_clone().map(PassFd::from))
+            .collect::<std::io::Result<Vec<_>>>()?;
+        Ok(InitMsg {
+            invoker: self.invoker,
+            payload: Bytes(self.payload.clone()),
+            fds,
+        })
+    }
+}
+
+pub(crate) struct State {
+    pub(crate) queue: VecDeque<Task>,
+    pub(crate) phase: Phase,
+    /// Set when the pool is broken (initializer failed, workers keep dying at start).
+    pub(crate) broken: Option<Error>,
+    /// Per slot: whether its supervisor waits for work (and must be woken).
+    idle: Vec<bool>,
+    /// Per slot: the current worker.
+    pub(crate) workers: Vec<Option<Arc<Process<()>>>>,
+    /// Lazy iterators (`imap`) still feeding: the pool keeps serving them after `close`.
+    pub(crate) feeders: usize,
+    /// Supervisors still running.
+    pub(crate) live: usize,
+}
+
+pub(crate) struct Shared {
+    pub(crate) state: Mutex<State>,
+    /// Signalled when a supervisor exits.
+    pub(crate) exited: Condvar,
+    wakers: Vec<OwnedFd>,
+    pub(crate) method: StartMethod,
+    pub(crate) processes: usize,
+    init: Option<Init>,
+    maxtasks: Option<u64>,
+    window: usize,
+    /// Under Fork, worker starts are serialized so that no sibling inherits another
+    /// worker's end of its connection (its death must show as end-of-file).
+    start_lock: Mutex<()>,
+}
+
+impl Shared {
+    pub(crate) fn new(
+        processes: usize,
+        method: StartMethod,
+        init: Option<Init>,
+        maxtasks: Option<u64>,
+        window: usize,
+    ) -> Result<Arc<Self>, Error> {
+        let wakers = (0..processes)
+            .map(|_| rustix::event::eventfd(0, EventfdFlags::CLOEXEC | EventfdFlags::NONBLOCK))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Arc::new(Shared {
+            state: Mutex::new(State {
+                queue: VecDeque::new(),
+                phase: Phase::Running,
+                broken: None,
+                idle: vec![false; processes],
+                workers: (0..processes).map(|_| None).collect(),
+                feeders: 0,
+                live: processes,
+            }),
+            exited: Condvar::new(),
+            wakers,
+            method,
+            processes,
+            init,
+            maxtasks,
+            window: window.max(1),
+            start_lock: Mutex::new(()),
+        }))
+    }
+
+    fn wake(&self, slot: usize) {
+        if let Some(fd) = self.wakers.get(slot) {
+            let _ = rustix::io::write(fd, &1u64.to_ne_bytes());
+        }
+    }
+
+    /// Wakes the supervisors marked idle in `st` (clearing the marks).
+    pub(crate) fn wake_idle(&self, st: &mut State) {
+        for slot in 0..st.idle.len() {
+            if std::mem::take(&mut st.idle[slot]) {
+                self.wake(slot);
+            }
+        }
+    }
+
+    pub(crate) fn wake_all(&self) {
+        for slot in 0..self.wakers.len() {
+            self.wake(slot);
+        }
+    }
+
+    /// Queues tasks. Lazy feeders (`from_feeder`) may submit after `close`.
+    pub(crate) fn submit(
+        &self,
+        tasks: Vec<Task>,
+        from_feeder: bool,
+    ) -> Result<(), (Error, Vec<Task>)> {
+        let mut st = lock(&self.state);
+        if let Some(e) = &st.broken {
+            return Err((e.clone(), tasks));
+        }
+        match st.phase {
+            Phase::Running => {}
+            Phase::Closed if from_feeder => {}
+            _ => return Err((Error::NotRunning, tasks)),
+        }
+        st.queue.extend(tasks);
+        self.wake_idle(&mut st);
+        Ok(())
+    }
+
+    /// Breaks the pool: records `e`, fails every queued task with it, wakes everyone.
+    fn break_pool(&self, e: Error) {
+        let failed: Vec<Task> = {
+            let mut st = lock(&self.state);
+            if st.broken.is_none() {
+                tracing::error!("{e}; the pool is broken");
+                st.broken = Some(e.clone());
+            }
+            st.queue.drain(..).collect()
+        };
+        self.wake_all();
+        for t in failed {
+            t.finish(Err(e.clone()));
+        }
+    }
+}
+
+fn worker_name(method: StartMethod, default: &str) -> String {
+    let prefix = match method {
+        StartMethod::Fork => "Fork",
+        StartMethod::Spawn => "Spawn",
+        _ => "ForkServer",
+    };
+    default.replacen("Process", &format!("{prefix}PoolWorker"), 1)
+}
+
+/// A running worker as its supervisor sees it.
+struct Worker {
+    process: Arc<Process<()>>,
+    conn: Connection,
+    inflight: VecDeque<Task>,
+    sent: u64,
+    ready: bool,
+}
+
+fn start_worker(shared: &Shared) -> Result<Worker, Error> {
+    let init = shared.init.as_ref().map(Init::to_msg).transpose()?;
+    let _serial = (shared.method == StartMethod::Fork).then(|| lock(&shared.start_lock));
+    let (mine, theirs) = Pipe::duplex()?;
+    let fresh = shared.method != StartMethod::Fork;
+    let builder = Process::new(worker::worker_main, (theirs, init, shared.maxtasks, fresh))
+        .start_method(shared.method)
+        .daemon(true);
+    let name = worker_name(shared.method, builder.get_name());
+    let process = builder.name(name).start()?;
+    worker::ensure_quiet_hook();
+    Ok(Worker {
+        process: Arc::new(process),
+        conn: mine,
+        inflight: VecDeque::new(),
+        sent: 0,
+        ready: false,
+    })
+}
+
+enum Wait {
+    Readable,
+    Dead,
+    Woken,
+}
+
+fn wait_for(w: &Worker, waker: &OwnedFd) -> Wait {
+    let sentinel = w.process.sentinel();
+    let mut fds = [
+        PollFd::new(&w.conn, PollFlags::IN),
+        PollFd::new(&sentinel, PollFlags::IN),
+        PollFd::new(waker, PollFlags::IN),
+    ];
+    loop {
+        match rustix::event::poll(&mut fds, None) {
+            Ok(_) => break,
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(_) => return Wait::Dead,
+        }
+    }
+    let ready = |i: usize| !fds[i].revents().is_empty();
+    if ready(0) {
+        Wait::Readable
+    } else if ready(1) {
+        Wait::Dead
+    } else {
+        let mut buf = [0u8; 8];
+        let _ = rustix::io::read(waker.as_fd(), &mut buf);
+        Wait::Woken
+    }
+}
+
+/// What a reply from the worker means for the loop.
+enum Reply {
+    Ok,
+    InitFailed(String),
+    Broken,
+}
+
+fn handle_reply(w: &mut Worker, msg: Result<FromWorker, multiproc_ipc::RecvError>) -> Reply {
+    match msg {
+        Ok(FromWorker::Ready) => {
+            w.ready = true;
+            Reply::Ok
+        }
+        Ok(FromWorker::InitFailed(e)) => Reply::InitFailed(e.to_string()),
+        Ok(FromWorker::Done(r)) => {
+            let Some(task) = w.inflight.pop_front() else {
+                return Reply::Broken;
+            };
+            let outcome = r
+                .map(|(b, fds)| (b.0, fds.into_iter().map(OwnedFd::from).collect()))
+                .map_err(Error::from);
+            task.finish(outcome);
+            Reply::Ok
+        }
+        Err(_) => Reply::Broken,
+    }
+}
+
+/// The supervising thread of one worker slot.
+pub(crate) fn supervise(shared: Arc<Shared>, slot: usize) {
+    let waker = &shared.wakers[slot];
+    let mut worker: Option<Worker> = None;
+    let mut start_failures = 0u32;
+    loop {
+        // ------------------------------------------------ decide under the lock
+        let mut cancelled = Vec::new();
+        let mut batch = Vec::new();
+        let mut stop = false;
+        {
+            let mut st = lock(&shared.state);
+            if st.phase == Phase::Terminated || st.broken.is_some() {
+                break;
+            }
+            let drained = st.queue.is_empty() && st.feeders == 0;
+            match &mut worker {
+                None => {
+                    if st.phase == Phase::Closed && drained {
+                        break;
+                    }
+                }
+                Some(w) => {
+                    // Pipeline, but do not hoard: aim for a share of the queue, between
+                    // 1 and `window` tasks in flight; refill below half the target.
+                    let share = st.queue.len().div_ceil(shared.processes);
+                    let target = share.clamp(1, shared.window);
+                    let room = shared
+                        .maxtasks
+                        .map_or(usize::MAX, |m| m.saturating_sub(w.sent) as usize);
+                    let low = if target > 1 { target / 2 } else { 0 };
+                    if w.inflight.len() <= low {
+                        while w.inflight.len() + batch.len() < target && batch.len() < room {
+                            let Some(t) = st.queue.pop_front() else { break };
+                            if t.sink.cancelled() {
+                                cancelled.push(t);
+                            } else {
+                                batch.push(t);
+                            }
+                        }
+                    }
+                    if batch.is_empty() && w.inflight.is_empty() {
+                        if st.phase == Phase::Closed && drained {
+                            stop = true;
+                        } else {
+                            st.idle[slot] = true;
+                        }
+                    }
+                }
+            }
+        }
+        for t in cancelled {
+            t.finish(Err(Error::Cancelled));
+        }
+
+        // ------------------------------------------------ start a worker if needed
+        let Some(w) = worker.as_mut() else {
+            match start_worker(&shared) {
+                Ok(w) => {
+                    lock(&shared.state).workers[slot] = Some(w.process.clone());
+                    worker = Some(w);
+                }
+                Err(e) => {
+                    shared.break_pool(e);
+                    break;
+                }
+            }
+            continue;
+        };
+
+        if stop {
+            let _ = w.conn.send(&ToWorkerRef::Stop);
+            if !matches!(w.process.join_timeout(STOP_GRACE), Ok(true)) {
+                let _ = w.process.kill();
+                let _ = w.process.join();
+            }
+            worker = None;
+            break;
+        }
+
+        if !batch.is_empty() {
+            let sent = w
+                .conn
+                .send(&ToWorkerRef::Tasks(batch.iter().map(|t| &t.msg).collect()));
+            w.sent += batch.len() as u64;
+            w.inflight.extend(batch);
+            if sent.is_err() {
+                // The worker is gone or going; its death is handled below.
+                handle_death(&shared, slot, &mut worker, &mut start_failures);
+            }
+            continue;
+        }
+
+        // ------------------------------------------------ wait for something
+        match wait_for(w, waker) {
+            Wait::Woken => {}
+            Wait::Readable => {
+                let msg = w.conn.recv::<FromWorker>();
+                match handle_reply(w, msg) {
+                    Reply::Ok => {
+                        if w.ready {
+                            start_failures = 0;
+                        }
+                    }
+                    Reply::InitFailed(m) => {
+                        kill_and_requeue(&shared, &mut worker);
+                        shared.break_pool(Error::InitializerFailed(m));
+                        break;
+                    }
+                    Reply::Broken => handle_death(&shared, slot, &mut worker, &mut start_failures),
+                }
+            }
+            Wait::Dead => handle_death(&shared, slot, &mut worker, &mut start_failures),
+        }
+    }
+
+    // ---------------------------------------------------- leaving: clean up
+    if let Some(w) = worker.take() {
+        let _ = w.process.kill();
+        let _ = w.process.join();
+        let e = lock(&shared.state)
+            .broken
+            .clone()
+            .unwrap_or(Error::Terminated);
+        for t in w.inflight {
+            t.finish(Err(e.clone()));
+        }
+    }
+    let mut st = lock(&shared.state);
+    st.workers[slot] = None;
+    st.live -= 1;
+    // The last supervisor out fails whatever is still queued (tasks requeued by a
+    // dying worker while the pool was being terminated, say): nothing waits forever.
+    let orphans: Vec<Task> = if st.live == 0 {
+        st.queue.drain(..).collect()
+    } else {
+        Vec::new()
+    };
+    let e = st.broken.clone().unwrap_or(Error::Terminated);
+    drop(st);
+    for t in orphans {
+        t.finish(Err(e.clone()));
+    }
+    shared.exited.notify_all();
+}
+
+/// Kills the worker and puts its unfinished tasks back at the head of the queue.
+fn kill_and_requeue(shared: &Shared, worker: &mut Option<Worker>) {
+    if let Some(w) = worker.take() {
+        let _ = w.process.kill();
+        let _ = w.process.join();
+        let mut st = lock(&shared.state);
+        for t in w.inflight.into_iter().rev() {
+            st.queue.push_front(t);
+        }
+    }
+}
+
+/// The worker died (or its connection broke): collect what it had sent, reap it, fail
+/// the task it was running, requeue the ones it had not started, count start failures.
+fn handle_death(
+    shared: &Shared,
+    slot: usize,
+    worker: &mut Option<Worker>,
+    start_failures: &mut u32,
+) {
+    let Some(mut w) = worker.take() else { return };
+    // Results already written survive the writer; read them (bounded: under Fork a
+    // sibling may hold the worker's end open).
+    let mut init_failed = None;
+    while matches!(w.conn.poll(Some(Duration::ZERO)), Ok(true)) {
+        let msg = w
+            .conn
+            .recv_deadline::<FromWorker>(Some(Instant::now() + Duration::from_secs(1)));
+        match handle_reply(&mut w, msg) {
+            Reply::Ok => {}
+            Reply::InitFailed(m) => init_failed = Some(m),
+            Reply::Broken => break,
+        }
+    }
+    // The worker may still be alive if only its connection broke: make sure.
+    if !matches!(w.process.join_timeout(Duration::from_millis(0)), Ok(true)) {
+        let _ = w.process.kill();
+    }
+    let _ = w.process.join();
+    let pid = w.process.pid();
+    let code = w.process.exitcode().unwrap_or(255);
+    lock(&shared.state).workers[slot] = None;
+
+    if let Some(m) = init_failed {
+        requeue(shared, w.inflight);
+        shared.break_pool(Error::InitializerFailed(m));
+        return;
+    }
+    if !w.ready {
+        // Died before it took any task: nothing it was given ever started.
+        requeue(shared, w.inflight);
+        *start_failures += 1;
+        let cause = Death::from_exitcode(code);
+        tracing::warn!("pool worker {pid} died at start: {cause}");
+        if *start_failures >= START_FAILURE_LIMIT {
+            shared.break_pool(Error::WorkerStartFailed(format!(
+                "worker {pid} {cause} before it was ready ({START_FAILURE_LIMIT} times in a row)"
+            )));
+        }
+        return;
+    }
+    let retired = w.inflight.is_empty() && shared.maxtasks.is_some_and(|m| w.sent >= m);
+    let mut rest = w.inflight;
+    let stopping = {
+        let st = lock(&shared.state);
+        (st.phase == Phase::Terminated)
+            .then_some(Error::Terminated)
+            .or(st.broken.clone())
+    };
+    if let Some(e) = stopping {
+        // Killed by `terminate` (or the pool broke): nothing is requeued.
+        for t in rest {
+            t.finish(Err(e.clone()));
+        }
+        return;
+    }
+    if let Some(running) = rest.pop_front() {
+        let cause = Death::from_exitcode(code);
+        tracing::warn!("pool worker {pid} died while running a task: {cause}");
+        running.finish(Err(Error::WorkerDied { pid, cause }));
+    } else if !retired && code != 0 {
+        tracing::warn!(
+            "idle pool worker {pid} died: {}",
+            Death::from_exitcode(code)
+        );
+    }
+    requeue(shared, rest);
+}
+
+fn requeue(shared: &Shared, tasks: VecDeque<Task>) {
+    if tasks.is_empty() {
+        return;
+    }
+    let mut st = lock(&shared.state);
+    for t in tasks.into_iter().rev() {
+        st.queue.push_front(t);
+    }
+    // Another idle worker may take them.
+    shared.wake_idle(&mut st);
+}

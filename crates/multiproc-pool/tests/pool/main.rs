@@ -1,0 +1,497 @@
+//! Pool semantics under every start method. Cases ported from CPython's
+//! `_TestPool` (Lib/test/_test_multiprocessing.py) name their original.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use multiproc_ipc::{Connection, Pipe};
+use multiproc_pool::{Death, Error, Pool};
+use multiproc_process::StartMethod;
+
+type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+const METHODS: [StartMethod; 3] = [
+    StartMethod::Fork,
+    StartMethod::Spawn,
+    StartMethod::ForkServer,
+];
+const BOUND: Duration = Duration::from_secs(30);
+
+fn pool(method: StartMethod, n: usize) -> Result<Pool, Error> {
+    Pool::builder().processes(n).start_method(method).build()
+}
+
+fn sqr(x: i64) -> i64 {
+    x * x
+}
+
+fn mul(a: i64, b: i64) -> i64 {
+    a * b
+}
+
+fn sleep_ms(ms: u64) -> u64 {
+    std::thread::sleep(Duration::from_millis(ms));
+    ms
+}
+
+fn pid_of(_: u32) -> u32 {
+    std::process::id()
+}
+
+fn name_of(_: u32) -> String {
+    multiproc_process::current_process().name().to_string()
+}
+
+fn picky(x: i64) -> i64 {
+    assert!(x != 3, "three is not allowed");
+    x
+}
+
+fn exit_with(code: i32) -> i32 {
+    std::process::exit(code)
+}
+
+fn abort_now() {
+    std::process::abort()
+}
+
+fn report_then_block(conn: Connection) -> u32 {
+    let _ = conn.send(&std::process::id());
+    std::thread::sleep(Duration::from_secs(60));
+    0
+}
+
+static INIT_CALLS: AtomicU32 = AtomicU32::new(0);
+
+fn init_count(tag: String) {
+    assert_eq!(tag, "init");
+    INIT_CALLS.fetch_add(1, Ordering::SeqCst);
+}
+
+fn calls_seen(_: u32) -> (u32, u32) {
+    (std::process::id(), INIT_CALLS.load(Ordering::SeqCst))
+}
+
+fn failing_init() {
+    panic!("initializer refuses");
+}
+
+fn exiting_init() {
+    std::process::exit(7);
+}
+
+fn alive(pid: u32) -> bool {
+    std::path::Path::new(&format!("/proc/{pid}")).exists()
+}
+
+// CPython: _TestPool.test_apply
+#[test]
+fn apply() -> TestResult {
+    for m in METHODS {
+        let p = pool(m, 2)?;
+        assert_eq!(p.apply(sqr, (5,))?, 25);
+        assert_eq!(p.apply(mul, (3, 4))?, 12);
+    }
+    Ok(())
+}
+
+// CPython: _TestPool.test_map, test_map_chunksize
+#[test]
+fn map_keeps_order_with_any_chunking() -> TestResult {
+    for m in METHODS {
+        let p = pool(m, 3)?;
+        let want: Vec<i64> = (0..100).map(|x| x * x).collect();
+        assert_eq!(p.map(sqr, 0..100)?, want);
+        for cs in [1, 7, 99, 100, 1000] {
+            assert_eq!(p.map_chunked(sqr, 0..100, cs)?, want, "chunksize {cs}");
+        }
+        assert!(matches!(
+            p.map_async_chunked(sqr, 0..3, 0).get(),
+            Err(Error::InvalidArgument(_))
+        ));
+    }
+    Ok(())
+}
+
+// CPython: _TestPool.test_empty_iterable
+#[test]
+fn empty_iterables() -> TestResult {
+    for m in METHODS {
+        let p = pool(m, 2)?;
+        assert_eq!(p.map(sqr, Vec::<i64>::new())?, Vec::<i64>::new());
+        assert_eq!(p.map_chunked(sqr, Vec::<i64>::new(), 5)?, Vec::<i64>::new());
+        assert_eq!(p.starmap(mul, Vec::<(i64, i64)>::new())?, Vec::<i64>::new());
+        assert_eq!(p.imap(sqr, Vec::<i64>::new()).count(), 0);
+        assert_eq!(p.imap_unordered(sqr, Vec::<i64>::new()).count(), 0);
+        // CPython: test_map_async on an empty list resolves at once.
+        assert!(p.map_async(sqr, Vec::<i64>::new()).ready());
+    }
+    Ok(())
+}
+
+// CPython: _TestPool.test_map_async, test_map_async_callbacks
+#[test]
+fn map_async_with_callbacks() -> TestResult {
+    for m in METHODS {
+        let p = pool(m, 2)?;
+        let seen = Arc::new(AtomicUsize::new(0));
+        let s2 = seen.clone();
+        let r = p
+            .map_async(sqr, 0..10)
+            .callback(move |v: &Vec<i64>| s2.store(v.len(), Ordering::SeqCst));
+        assert!(r.wait_timeout(BOUND));
+        assert!(r.successful()?);
+        assert_eq!(r.get()?, (0..10).map(|x| x * x).collect::<Vec<_>>());
+        assert_eq!(seen.load(Ordering::SeqCst), 10);
+
+        let msg = Arc::new(std::sync::Mutex::new(String::new()));
+        let m2 = msg.clone();
+        let r = p
+            .map_async(picky, 0..5)
+            .error_callback(move |e: &Error| *m2.lock().expect("not poisoned") = e.to_string());
+        assert!(r.wait_timeout(BOUND));
+        assert!(!r.successful()?);
+        assert!(
+            matches!(r.get(), Err(Error::Panicked(ref s)) if s.contains("three is not allowed"))
+        );
+        assert!(msg.lock().expect("not poisoned").contains("three"));
+    }
+    Ok(())
+}
+
+// CPython: _TestPool.test_starmap, test_starmap_async
+#[test]
+fn starmap() -> TestResult {
+    for m in METHODS {
+        let p = pool(m, 2)?;
+        let args: Vec<(i64, i64)> = (0..10).map(|i| (i, i + 1)).collect();
+        let want: Vec<i64> = args.iter().map(|(a, b)| a * b).collect();
+        assert_eq!(p.starmap(mul, args.clone())?, want);
+        assert_eq!(p.starmap_chunked(mul, args.clone(), 3)?, want);
+        assert_eq!(p.starmap_async(mul, args).get()?, want);
+    }
+    Ok(())
+}
+
+// CPython: _TestPool.test_imap, test_imap_unordered
+#[test]
+fn imap_orders() -> TestResult {
+    for m in METHODS {
+        let p = pool(m, 3)?;
+        let want: Vec<i64> = (0..50).map(|x| x * x).collect();
+        let got: Vec<i64> = p.imap(sqr, 0..50).collect::<Result<_, _>>()?;
+        assert_eq!(got, want);
+        let got: Vec<i64> = p.imap(sqr, 0..50).chunksize(7).collect::<Result<_, _>>()?;
+        assert_eq!(got, want);
+        let mut got: Vec<i64> = p
+            .imap_unordered(sqr, 0..50)
+            .chunksize(4)
+            .collect::<Result<_, _>>()?;
+        got.sort();
+        assert_eq!(got, want);
+        // A failing item is an error in its place; the others carry on.
+        let got: Vec<Result<i64, Error>> = p.imap(picky, 0..6).collect();
+        assert_eq!(got.len(), 6);
+        for (i, r) in got.iter().enumerate() {
+            match r {
+                Ok(v) => assert_eq!(*v, i as i64),
+                Err(Error::Panicked(msg)) => {
+                    assert_eq!(i, 3);
+                    assert!(msg.contains("three"));
+                }
+                Err(e) => return Err(format!("unexpected {e}").into()),
+            }
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn imap_is_lazy_over_an_endless_iterator() -> TestResult {
+    for m in METHODS {
+        let p = pool(m, 2)?;
+        let pulled = Arc::new(AtomicUsize::new(0));
+        let counter = pulled.clone();
+        let input = (0i64..).inspect(move |_| {
+            counter.fetch_add(1, Ordering::SeqCst);
+        });
+        let it = p.imap(sqr, input).window(4);
+        let got: Vec<i64> = it.take(20).collect::<Result<_, _>>()?;
+        assert_eq!(got, (0..20).map(|x| x * x).collect::<Vec<_>>());
+        // Pulled: what was consumed plus at most one window.
+        let n = pulled.load(Ordering::SeqCst);
+        assert!((20..=24).contains(&n), "pulled {n} items");
+    }
+    Ok(())
+}
+
+// CPython: _TestPool.test_async_timeout
+#[test]
+fn async_timeout_and_cancel() -> TestResult {
+    for m in METHODS {
+        let p = pool(m, 1)?;
+        let r = p.apply_async(sleep_ms, (3000,));
+        assert!(!r.wait_timeout(Duration::from_millis(20)));
+        assert!(matches!(r.successful(), Err(Error::NotReady)));
+        assert!(matches!(
+            r.get_timeout(Duration::from_millis(20)),
+            Err(Error::Timeout)
+        ));
+        let queued = p.map_async_chunked(sqr, 0..10, 1);
+        assert!(queued.cancel());
+        assert!(matches!(queued.get(), Err(Error::Cancelled)));
+        // Terminate rather than wait for the sleeper.
+        p.terminate();
+    }
+    Ok(())
+}
+
+#[test]
+fn panics_and_errors_propagate() -> TestResult {
+    for m in METHODS {
+        let p = pool(m, 2)?;
+        match p.apply(picky, (3,)) {
+            Err(Error::Panicked(msg)) => assert!(msg.contains("three is not allowed")),
+            other => return Err(format!("expected a panic, got {other:?}").into()),
+        }
+        match p.map(picky, 0..10) {
+            Err(Error::Panicked(msg)) => assert!(msg.contains("three")),
+            other => return Err(format!("expected a panic, got {other:?}").into()),
+        }
+        // The pool still serves.
+        assert_eq!(p.apply(sqr, (9,))?, 81);
+    }
+    Ok(())
+}
+
+#[test]
+fn sigkilled_worker_fails_its_task_only() -> TestResult {
+    for m in METHODS {
+        let p = pool(m, 2)?;
+        let (mine, theirs) = Pipe::duplex()?;
+        let victim = p.apply_async(report_then_block, (theirs,));
+        let others = p.map_async_chunked(sqr, 0..20, 1);
+        let pid: u32 = mine.recv_timeout(BOUND)?;
+        let raw = rustix::process::Pid::from_raw(pid as i32).ok_or("bad pid")?;
+        rustix::process::kill_process(raw, rustix::process::Signal::KILL)?;
+        match victim.get_timeout(BOUND) {
+            Err(e @ Error::WorkerDied { .. }) => {
+                assert!(
+                    matches!(e, Error::WorkerDied { pid: p2, cause: Death::Signal(9) } if p2 == pid)
+                );
+                assert!(e.to_string().contains("SIGKILL"), "{e}");
+            }
+            other => return Err(format!("expected WorkerDied, got {other:?}").into()),
+        }
+        assert_eq!(
+            others.get_timeout(BOUND)?,
+            (0..20).map(|x| x * x).collect::<Vec<_>>()
+        );
+        assert_eq!(p.apply(sqr, (4,))?, 16);
+        assert!(!p.worker_pids().contains(&pid));
+    }
+    Ok(())
+}
+
+#[test]
+fn exit_and_abort_in_a_task_are_worker_deaths() -> TestResult {
+    for m in METHODS {
+        let p = pool(m, 2)?;
+        match p.apply_async(exit_with, (3,)).get_timeout(BOUND) {
+            Err(Error::WorkerDied {
+                cause: Death::Exited(3),
+                ..
+            }) => {}
+            other => return Err(format!("expected exit 3, got {other:?}").into()),
+        }
+        match p.apply_async(abort_now, ()).get_timeout(BOUND) {
+            Err(Error::WorkerDied {
+                cause: Death::Signal(6),
+                ..
+            }) => {}
+            other => return Err(format!("expected SIGABRT, got {other:?}").into()),
+        }
+        // map with a dying chunk: that chunk's error, after the others ran.
+        match p.map_async_chunked(exit_with, [0, 0], 1).get_timeout(BOUND) {
+            Err(Error::WorkerDied {
+                cause: Death::Exited(0),
+                ..
+            }) => {}
+            other => return Err(format!("expected exit 0, got {other:?}").into()),
+        }
+        assert_eq!(p.map(sqr, 0..5)?, [0, 1, 4, 9, 16]);
+    }
+    Ok(())
+}
+
+// CPython: _TestPool.test_terminate
+#[test]
+fn terminate_with_tasks_in_flight_leaves_no_process() -> TestResult {
+    for m in METHODS {
+        let p = pool(m, 2)?;
+        let pending = p.map_async_chunked(sleep_ms, vec![2000u64; 8], 1);
+        let one = p.apply_async(sleep_ms, (2000,));
+        // Wait until both workers run.
+        let mut pids = p.worker_pids();
+        for _ in 0..3000 {
+            if pids.len() == 2 {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+            pids = p.worker_pids();
+        }
+        assert_eq!(pids.len(), 2);
+        p.terminate();
+        assert!(matches!(pending.get_timeout(BOUND), Err(Error::Terminated)));
+        assert!(matches!(one.get_timeout(BOUND), Err(Error::Terminated)));
+        for pid in pids {
+            assert!(!alive(pid), "worker {pid} survived terminate");
+        }
+        assert!(p.worker_pids().is_empty());
+        p.join()?;
+    }
+    Ok(())
+}
+
+#[test]
+fn close_and_join_rules() -> TestResult {
+    for m in METHODS {
+        let p = pool(m, 2)?;
+        assert!(matches!(p.join(), Err(Error::StillRunning)));
+        let r = p.map_async(sqr, 0..10);
+        p.close();
+        assert!(matches!(p.apply(sqr, (1,)), Err(Error::NotRunning)));
+        assert!(matches!(p.map(sqr, 0..2), Err(Error::NotRunning)));
+        p.join()?;
+        // Queued work finished before the workers left.
+        assert_eq!(r.get()?.len(), 10);
+        assert!(p.worker_pids().is_empty());
+        let p = pool(m, 1)?;
+        p.terminate();
+        p.join()?;
+    }
+    Ok(())
+}
+
+// CPython: KI-11 (bpo-29954): results pending when the pool goes away resolve.
+#[test]
+fn dropped_pool_resolves_pending_results() -> TestResult {
+    for m in METHODS {
+        let p = pool(m, 1)?;
+        let r = p.apply_async(sleep_ms, (5000,));
+        let q = p.map_async_chunked(sqr, 0..10, 1);
+        drop(p);
+        assert!(matches!(r.get_timeout(BOUND), Err(Error::Terminated)));
+        assert!(matches!(q.get_timeout(BOUND), Err(Error::Terminated)));
+    }
+    Ok(())
+}
+
+// CPython: _TestPool.test_maxtasksperchild (TestPoolWorkerLifetime.test_pool_worker_lifetime)
+#[test]
+fn maxtasksperchild_recycles_workers() -> TestResult {
+    for m in METHODS {
+        let p = Pool::builder()
+            .processes(2)
+            .maxtasksperchild(2)
+            .start_method(m)
+            .build()?;
+        let pids = p.map_chunked(pid_of, 0..20, 1)?;
+        let mut per_pid: HashMap<u32, usize> = HashMap::new();
+        for pid in pids {
+            *per_pid.entry(pid).or_default() += 1;
+        }
+        assert!(per_pid.values().all(|&n| n <= 2), "{per_pid:?}");
+        assert!(per_pid.len() >= 10, "{per_pid:?}");
+        p.close_and_join()?;
+    }
+    Ok(())
+}
+
+#[test]
+fn initializer_runs_once_per_worker() -> TestResult {
+    for m in METHODS {
+        let p = Pool::builder()
+            .processes(2)
+            .initializer(init_count, ("init".to_string(),))
+            .start_method(m)
+            .build()?;
+        let seen = p.map_chunked(calls_seen, 0..40, 1)?;
+        assert!(seen.iter().all(|&(_, n)| n == 1), "{seen:?}");
+        p.close_and_join()?;
+    }
+    Ok(())
+}
+
+// KI-03: a failing initializer must not respawn forever.
+#[test]
+fn failing_initializer_breaks_the_pool() -> TestResult {
+    for m in METHODS {
+        let p = Pool::builder()
+            .processes(2)
+            .initializer(failing_init, ())
+            .start_method(m)
+            .build()?;
+        match p.map_async(sqr, 0..10).get_timeout(BOUND) {
+            Err(Error::InitializerFailed(msg)) => assert!(msg.contains("initializer refuses")),
+            other => return Err(format!("expected InitializerFailed, got {other:?}").into()),
+        }
+        assert!(matches!(
+            p.apply(sqr, (1,)),
+            Err(Error::InitializerFailed(_))
+        ));
+        let p = Pool::builder()
+            .processes(1)
+            .initializer(exiting_init, ())
+            .start_method(m)
+            .build()?;
+        match p.apply_async(sqr, (2,)).get_timeout(BOUND) {
+            Err(Error::WorkerStartFailed(msg)) => assert!(msg.contains("code 7"), "{msg}"),
+            other => return Err(format!("expected WorkerStartFailed, got {other:?}").into()),
+        }
+    }
+    Ok(())
+}
+
+// CPython: _TestPool.test_context (ctx.Pool) and worker names.
+#[test]
+fn workers_are_named_like_cpython() -> TestResult {
+    for (m, prefix) in [
+        (StartMethod::Fork, "ForkPoolWorker-"),
+        (StartMethod::Spawn, "SpawnPoolWorker-"),
+        (StartMethod::ForkServer, "ForkServerPoolWorker-"),
+    ] {
+        let ctx = multiproc_process::get_context(Some(m));
+        let p = Pool::builder().processes(2).context(&ctx).build()?;
+        assert_eq!(p.start_method(), m);
+        for name in p.map(name_of, 0..4)? {
+            assert!(name.starts_with(prefix), "{name}");
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn panicking_callback_is_an_error_not_a_hang() -> TestResult {
+    let p = pool(StartMethod::ForkServer, 1)?;
+    let r = p
+        .apply_async(sqr, (3,))
+        .callback(|_| panic!("callback failed"));
+    assert!(
+        matches!(r.get_timeout(BOUND), Err(Error::Callback(ref m)) if m.contains("callback failed"))
+    );
+    assert_eq!(p.apply(sqr, (3,))?, 9);
+    Ok(())
+}
+
+#[test]
+fn bad_arguments_are_refused() -> TestResult {
+    assert!(matches!(Pool::new(0), Err(Error::InvalidArgument(_))));
+    assert!(matches!(
+        Pool::builder().maxtasksperchild(0).build(),
+        Err(Error::InvalidArgument(_))
+    ));
+    Ok(())
+}
