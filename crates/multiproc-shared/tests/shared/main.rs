@@ -2,6 +2,7 @@
 //! _TestSharedMemory scenarios, across forked processes, plus the leak tracker after a
 //! SIGKILL.
 
+mod start_methods;
 mod util;
 
 use std::io::{BufRead, BufReader};

@@ -82,7 +82,7 @@ impl Drop for Child {
 }
 
 /// `n` shared `AtomicU64` counters, visible to forked children.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Counters {
     seg: SharedSegment,
     n: usize,
