@@ -331,6 +331,7 @@ impl ListenerBuilder {
             authkey: self.authkey,
             handshake: self.handshake,
             state: Mutex::new(State::default()),
+            last_accepted: Mutex::new(None),
             unlink: guard,
         })
     }
@@ -356,7 +357,6 @@ struct Pending {
 #[derive(Default)]
 struct State {
     pending: Vec<Pending>,
-    last_accepted: Option<Address>,
 }
 
 /// A socket that accepts connections (CPython's `multiprocessing.connection.Listener`).
@@ -394,7 +394,10 @@ pub struct Listener {
     address: Address,
     authkey: Option<Vec<u8>>,
     handshake: HandshakeConfig,
+    /// Held for the whole of an `accept` (one accept at a time).
     state: Mutex<State>,
+    /// Separate from `state`, so that it can be read while another thread accepts.
+    last_accepted: Mutex<Option<Address>>,
     unlink: UnlinkGuard,
 }
 
@@ -408,7 +411,7 @@ impl fmt::Debug for Listener {
     }
 }
 
-fn lock(m: &Mutex<State>) -> MutexGuard<'_, State> {
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
@@ -447,7 +450,7 @@ impl Listener {
     /// The address of the last peer accepted, when it has one (TCP peers do; Unix-socket
     /// clients usually are unnamed). CPython's `last_accepted`.
     pub fn last_accepted(&self) -> Option<Address> {
-        lock(&self.state).last_accepted.clone()
+        lock(&self.last_accepted).clone()
     }
 
     /// Waits for the next connection and returns it once its handshake (if any) passed.
@@ -515,7 +518,7 @@ impl Listener {
                     Ok(false) => {}
                     Ok(true) => {
                         let p = st.pending.swap_remove(i);
-                        return Ok(self.finish(&mut st, p.fd, p.peer));
+                        return Ok(self.finish(p.fd, p.peer));
                     }
                     Err(source) => {
                         let p = st.pending.swap_remove(i);
@@ -540,7 +543,7 @@ impl Listener {
                 }
                 let Some(key) = &self.authkey else {
                     tracing::debug!(peer = ?peer, "multiproc-ipc: accepted");
-                    return Ok(self.finish(&mut st, fd, peer));
+                    return Ok(self.finish(fd, peer));
                 };
                 let hs = Handshake::new(Role::Server, key, &self.handshake).map_err(|source| {
                     ListenerError::Handshake {
@@ -565,9 +568,9 @@ impl Listener {
         }
     }
 
-    fn finish(&self, st: &mut State, fd: OwnedFd, peer: Option<Address>) -> Connection {
+    fn finish(&self, fd: OwnedFd, peer: Option<Address>) -> Connection {
         tracing::debug!(peer = ?peer, auth = self.authkey.is_some(), "multiproc-ipc: connection ready");
-        st.last_accepted = peer;
+        *lock(&self.last_accepted) = peer;
         let transport = if self.address.is_tcp() {
             Transport::Tcp
         } else {
