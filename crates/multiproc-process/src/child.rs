@@ -1,9 +1,9 @@
 //! The child side: what runs in a started process, under every start method.
 
-use std::cell::RefCell;
+use std::cell::Cell;
 use std::io::Write;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::{Arc, Once};
+use std::sync::{Arc, Mutex, Once};
 
 use multiproc_ipc::{Connection, PassFd};
 use serde::{Deserialize, Serialize};
@@ -41,25 +41,34 @@ pub(crate) struct Job {
 }
 
 thread_local! {
-    static IN_TARGET: RefCell<Option<String>> = const { RefCell::new(None) };
-    static BACKTRACE: RefCell<Option<String>> = const { RefCell::new(None) };
+    /// Set while this thread runs a child's target. A `Cell<bool>` needs no destructor,
+    /// so touching it registers no thread-exit hook (a fork child would otherwise
+    /// allocate for that on every start).
+    static IN_TARGET: Cell<bool> = const { Cell::new(false) };
 }
 
-/// Wraps the panic hook once per process: inside a child's target, it prints
-/// `Process <name>:` (as CPython prints before a child's traceback) and keeps the
+/// The backtrace text of the last panic in the target thread (one per process).
+static BACKTRACE: Mutex<Option<String>> = Mutex::new(None);
+
+/// Wraps the panic hook once per process: inside a child's target, it keeps the
 /// backtrace text when `RUST_BACKTRACE` asks for one; then it calls the previous hook.
+/// The `Process <name>:` line (CPython's header before a child's traceback) is printed
+/// by [`run_target`] once the panic has reached it, so a panic that the target catches
+/// itself prints only what Rust prints for any panic.
 pub(crate) fn ensure_panic_hook() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         let prev = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
-            let name = IN_TARGET.with(|t| t.borrow().clone());
-            if let Some(name) = name {
+            if IN_TARGET.with(Cell::get) {
                 let bt = std::backtrace::Backtrace::capture();
                 if bt.status() == std::backtrace::BacktraceStatus::Captured {
-                    BACKTRACE.with(|b| *b.borrow_mut() = Some(bt.to_string()));
+                    // `try_lock`: a fork child may inherit this lock held by a thread
+                    // of its parent; losing a backtrace beats a deadlock.
+                    if let Ok(mut slot) = BACKTRACE.try_lock() {
+                        *slot = Some(bt.to_string());
+                    }
                 }
-                eprintln!("Process {name}:");
             }
             prev(info);
         }));
@@ -82,11 +91,10 @@ pub(crate) fn run_target<R: Serialize>(
     result: &Connection,
     body: impl FnOnce() -> Result<R, String>,
 ) -> i32 {
-    let name = global::lock().current.name.clone();
     tracing::info!("child process calling self.run()");
-    IN_TARGET.with(|t| *t.borrow_mut() = Some(name));
+    IN_TARGET.with(|t| t.set(true));
     let out = catch_unwind(AssertUnwindSafe(body));
-    IN_TARGET.with(|t| *t.borrow_mut() = None);
+    IN_TARGET.with(|t| t.set(false));
     let mut code = 0;
     let sent = match out {
         Ok(Ok(value)) => result.send(&Ok::<&R, ChildError>(&value)),
@@ -97,7 +105,15 @@ pub(crate) fn run_target<R: Serialize>(
         Err(payload) => {
             code = 1;
             let message = panic_message(&*payload);
-            let backtrace = BACKTRACE.with(|b| b.borrow_mut().take());
+            let backtrace = BACKTRACE.try_lock().ok().and_then(|mut b| b.take());
+            // The panic reached the bootstrap: say which process it ended (CPython
+            // prints `Process <name>:` above the traceback of an uncaught exception).
+            // Not `eprintln!`: a broken stderr must not panic here.
+            let name = global::lock().current.name.clone();
+            let _ = writeln!(
+                std::io::stderr(),
+                "Process {name}: panicked, exiting with exit code 1"
+            );
             // Dropping a panic payload can itself panic; leak it instead.
             std::mem::forget(payload);
             result.send(&Err::<(), _>(ChildError::Panic { message, backtrace }))

@@ -84,7 +84,15 @@ pub(crate) fn fork_child(
             if let Some(parent) = daemon_of {
                 arm_death_signal(parent);
             }
-            let code = body();
+            // Nothing may unwind out of here: the caller's frames above belong to
+            // the parent's program, which must not go on running in the child.
+            let code = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(body)) {
+                Ok(code) => code,
+                Err(payload) => {
+                    std::mem::forget(payload);
+                    1
+                }
+            };
             exit_now(code)
         }
         Forked::Parent(pid) => Ok(pid),
@@ -113,6 +121,19 @@ pub(crate) fn ignore_sigpipe() {
     // what std's runtime does before `main`.
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_IGN);
+    }
+}
+
+/// Ignores SIGINT (`true`) or restores its default action (`false`). The fork server
+/// ignores it, as CPython's does: a Ctrl-C reaches the whole process group, and the
+/// server must outlive it to report its children's exit codes; its children get the
+/// default back right after the fork.
+pub(crate) fn ignore_sigint(ignore: bool) {
+    let action = if ignore { libc::SIG_IGN } else { libc::SIG_DFL };
+    // SAFETY: installing SIG_IGN or SIG_DFL runs no code of ours in a signal handler,
+    // so there are no memory-safety obligations.
+    unsafe {
+        libc::signal(libc::SIGINT, action);
     }
 }
 

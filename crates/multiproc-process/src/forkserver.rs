@@ -8,6 +8,9 @@
 //! the job; the server answers on the status socket with the child's pid and a pidfd
 //! for it, and later, having reaped it, its exit code.
 //!
+//! The server ignores SIGINT (a Ctrl-C reaches the whole process group; it must live
+//! on to report exit codes), and its children get the default action back.
+//!
 //! The server dies with its parent process: `PR_SET_PDEATHSIG(SIGKILL)` (re-checking
 //! `getppid` after arming it) and EOF on the control socket. Its daemonic children have
 //! the same death signal towards the server, so they follow.
@@ -143,10 +146,15 @@ pub(crate) fn serve(v: &OsString) -> i32 {
     let (fd, parent) = (f[0] as i32, f[1] as u32);
     fork::arm_death_signal(parent);
     fork::ignore_sigpipe();
+    fork::ignore_sigint(true);
     let Ok(fd) = fork::adopt_fd(fd) else {
         return 70;
     };
     let control = Connection::from_fd_with(fd, Transport::Unix, true, true);
+    // Do once here what every child would otherwise do on its own right after the
+    // fork: read `/proc/self/maps` for the entry check, install the panic hook.
+    let _ = crate::entry::in_text(0);
+    child::ensure_panic_hook();
     match serve_loop(control) {
         Next::Exit(code) => code,
         Next::Run(job) => child::run_job(*job, None),
@@ -202,6 +210,7 @@ fn serve_loop(control: Connection) -> Next {
         };
         match fork::fork_single_threaded() {
             Ok(Forked::Child) => {
+                fork::ignore_sigint(false);
                 if req.daemon {
                     fork::arm_death_signal(server_pid);
                 }

@@ -92,15 +92,22 @@ impl Global {
     /// Called in a fork child while still holding the lock inherited from the parent:
     /// makes the state that of the child. Allocation-free apart from dropping the
     /// parent's values (glibc's allocator is fork-safe).
+    ///
+    /// The parent's values are forgotten, not dropped: freeing them would write to
+    /// heap pages shared copy-on-write with the parent (a page copy each), and
+    /// dropping them closes nothing (the descriptors of the parent's children are
+    /// also owned by its `Process` handles, copied into this memory image as they
+    /// were). The fork-server client is the exception: its control socket is closed,
+    /// so that only the parent keeps its server alive.
     pub(crate) fn enter_child(&mut self, mut me: Arc<ProcessInfo>, parent: Arc<ProcessInfo>) {
         if let Some(info) = Arc::get_mut(&mut me) {
             info.pid = std::process::id();
         }
-        self.current = me;
-        self.parent = Some(parent);
+        std::mem::forget(std::mem::replace(&mut self.current, me));
+        std::mem::forget(self.parent.replace(parent));
         self.counter = 1;
-        self.children = Vec::new();
-        self.launcher = None;
+        std::mem::forget(std::mem::take(&mut self.children));
+        std::mem::forget(self.launcher.take());
         self.forkserver = None;
     }
 }

@@ -276,6 +276,7 @@ fn start_fork(
     daemon: bool,
 ) -> Result<(Connection, Sentinel), StartError> {
     child::ensure_panic_hook();
+    warm_up_thread();
     let (mine, theirs) = Pipe::duplex()?;
     let parent_pid = parent.pid;
     let me = Arc::new(info);
@@ -294,6 +295,21 @@ fn start_fork(
     };
     let pidfd = pidfd_of(pid)?;
     Ok((mine, Sentinel::Own { pid, pidfd }))
+}
+
+/// Does once per thread, in the parent, what every fork child of that thread would
+/// otherwise do for the first time on its own: initialize the thread-local handle
+/// table that `Connection::send` uses (which registers a thread-exit hook, and binds
+/// libc's lazily resolved call for that). Done in the child, that work writes to pages
+/// shared copy-on-write with the parent — about 30 page copies per start.
+fn warm_up_thread() {
+    thread_local! {
+        static WARM: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    }
+    if !WARM.with(std::cell::Cell::get) {
+        let _ = multiproc_ipc::encode(&());
+        WARM.with(|w| w.set(true));
+    }
 }
 
 // ------------------------------------------------------------------ core
@@ -401,29 +417,38 @@ impl Core {
         if r.frame.is_some() || r.closed {
             return;
         }
-        let mut chunk = vec![0u8; 64 * 1024];
         loop {
+            // Read straight into `buf`, only as much as the frame still needs: a large
+            // zeroed scratch buffer would cost a copy-on-write fault per page in a
+            // parent that has just forked.
+            let old = r.buf.len();
+            r.buf.resize(old + bytes_wanted(&r.buf), 0);
             let mut space = [MaybeUninit::<u8>::uninit();
                 rustix::cmsg_space!(ScmRights(multiproc_ipc::MAX_HANDLES))];
             let mut anc = RecvAncillaryBuffer::new(&mut space);
-            let mut iov = [io::IoSliceMut::new(&mut chunk)];
-            match rustix::net::recvmsg(
+            let mut iov = [io::IoSliceMut::new(&mut r.buf[old..])];
+            let got = rustix::net::recvmsg(
                 &self.result,
                 &mut iov,
                 &mut anc,
                 RecvFlags::DONTWAIT | RecvFlags::CMSG_CLOEXEC,
-            ) {
-                Ok(m) => {
-                    for msg in anc.drain() {
-                        if let RecvAncillaryMessage::ScmRights(rights) = msg {
-                            r.fds.extend(rights);
-                        }
+            );
+            if let Ok(m) = &got {
+                for msg in anc.drain() {
+                    if let RecvAncillaryMessage::ScmRights(rights) = msg {
+                        r.fds.extend(rights);
                     }
+                }
+                r.buf.truncate(old + m.bytes);
+            } else {
+                r.buf.truncate(old);
+            }
+            match got {
+                Ok(m) => {
                     if m.bytes == 0 {
                         r.closed = true;
                         return;
                     }
-                    r.buf.extend_from_slice(&chunk[..m.bytes]);
                     match split_frame(&r.buf, multiproc_ipc::frame::DEFAULT_MAX_FRAME) {
                         Ok(Some((payload, _rest))) => {
                             let payload = payload.to_vec();
@@ -554,6 +579,30 @@ impl Core {
             Err(e) => Err(e.into()),
         }
     }
+}
+
+/// How many bytes to ask for next: the rest of the frame once its header is in
+/// `buf` (at most 4 MiB per read), a small read before that.
+fn bytes_wanted(buf: &[u8]) -> usize {
+    const SMALL: usize = 512;
+    const MOST: usize = 4 << 20;
+    let Some(short) = buf.get(..4).and_then(|b| <[u8; 4]>::try_from(b).ok()) else {
+        return SMALL;
+    };
+    let total = match multiproc_ipc::frame::decode_short(short) {
+        multiproc_ipc::frame::ShortHeader::Len(n) => n.saturating_add(4),
+        multiproc_ipc::frame::ShortHeader::Long => {
+            match buf.get(4..12).and_then(|b| <[u8; 8]>::try_from(b).ok()) {
+                Some(long) => u64::from_be_bytes(long).saturating_add(12),
+                None => return SMALL,
+            }
+        }
+        multiproc_ipc::frame::ShortHeader::Invalid(_) => return SMALL,
+    };
+    let left = usize::try_from(total)
+        .unwrap_or(usize::MAX)
+        .saturating_sub(buf.len());
+    left.clamp(1, MOST)
 }
 
 fn poll_in(fds: &mut [BorrowedFd<'_>], timeout: Option<Duration>) -> io::Result<Vec<bool>> {
