@@ -553,3 +553,323 @@ fn cpu_count_is_the_affinity_mask() {
             .max(n)
     );
 }
+
+// ------------------------------------------------------------------ CPython _TestProcess ports
+
+/// A second connection on the same descriptor.
+fn dup(c: &Connection) -> Connection {
+    Connection::from_fd(c.as_fd().try_clone_to_owned().expect("dup"))
+}
+
+/// Everything readable on `r` right now (a raw, unframed pipe).
+fn drain(r: &std::os::fd::OwnedFd) -> String {
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let mut fds = [rustix::event::PollFd::new(r, rustix::event::PollFlags::IN)];
+        let zero = rustix::time::Timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        if !matches!(rustix::event::poll(&mut fds, Some(&zero)), Ok(n) if n > 0) {
+            break;
+        }
+        match rustix::io::read(r, &mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// `_test_recursion`: report `id`, then start two children `id+[0]`, `id+[1]` one after
+/// the other while the depth is below two.
+fn recurse(w: Connection, id: Vec<u8>, m: StartMethod) {
+    w.send(&id).expect("report");
+    if id.len() < 2 {
+        for i in 0..2u8 {
+            let mut next = id.clone();
+            next.push(i);
+            let p = Process::new(recurse, (dup(&w), next, m))
+                .start_method(m)
+                .start()
+                .expect("child starts");
+            p.join().expect("child joins");
+        }
+    }
+}
+
+#[test]
+fn recursion_builds_the_tree_in_order() -> TestResult {
+    // test_recursion
+    for m in METHODS {
+        let (r, w) = Pipe::simplex()?;
+        recurse(w, Vec::new(), m);
+        let mut got = Vec::new();
+        // Every writer has exited: read what is there, up to EOF.
+        while r.poll(Some(Duration::ZERO))? {
+            match r.recv::<Vec<u8>>() {
+                Ok(id) => got.push(id),
+                Err(multiproc_ipc::RecvError::Eof) => break,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let want: Vec<Vec<u8>> = vec![
+            vec![],
+            vec![0],
+            vec![0, 0],
+            vec![0, 1],
+            vec![1],
+            vec![1, 0],
+            vec![1, 1],
+        ];
+        assert_eq!(got, want, "{m}");
+    }
+    Ok(())
+}
+
+fn sleep_a_little() {
+    std::thread::sleep(Duration::from_millis(10));
+}
+
+#[test]
+fn many_processes_then_terminate_them_all() -> TestResult {
+    // test_many_processes: try to overwhelm the fork server's loop with events.
+    for m in METHODS {
+        let n = if m == StartMethod::Spawn { 5 } else { 50 };
+        let procs = (0..n)
+            .map(|_| Process::new(sleep_a_little, ()).start_method(m).start())
+            .collect::<Result<Vec<_>, _>>()?;
+        for p in &procs {
+            assert!(p.join_timeout(BOUND)?, "{m}: {p}");
+        }
+        assert!(procs.iter().all(|p| p.exitcode() == Some(0)), "{m}");
+
+        let procs = (0..n)
+            .map(|_| Process::new(sleep_long, ()).start_method(m).start())
+            .collect::<Result<Vec<_>, _>>()?;
+        // Terminated at once, some before they ran a line of their own.
+        for p in &procs {
+            p.terminate()?;
+        }
+        for p in &procs {
+            assert!(p.join_timeout(BOUND)?, "{m}: {p}");
+            assert_eq!(p.exitcode(), Some(-15), "{m}: {p}");
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn kill_a_daemon_and_active_children() -> TestResult {
+    // _kill_process (test_terminate / test_kill) with its daemon child, join(0) and
+    // active_children() before and after.
+    for m in METHODS {
+        for sig in [15, 9] {
+            let p = Process::new(sleep_long, ())
+                .daemon(true)
+                .start_method(m)
+                .start()?;
+            assert!(p.is_alive());
+            assert!(active_children().iter().any(|c| c.pid() == p.pid()));
+            assert_eq!(p.exitcode(), None);
+            assert!(!p.join_timeout(Duration::ZERO)?);
+            assert!(p.is_alive());
+            if sig == 15 {
+                p.terminate()?;
+            } else {
+                p.kill()?;
+            }
+            assert!(p.join_timeout(BOUND)?);
+            assert!(!p.is_alive());
+            assert!(!active_children().iter().any(|c| c.pid() == p.pid()));
+            p.join()?;
+            assert_eq!(p.exitcode(), Some(-sig), "{m}");
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn fork_closure_captures_are_released_in_the_parent() -> TestResult {
+    // test_lose_target_ref: the parent does not keep the target alive after start().
+    let token = std::sync::Arc::new(5u8);
+    let held = token.clone();
+    let p = Process::from_closure(move || *held)
+        .start_method(StartMethod::Fork)
+        .start()?;
+    assert_eq!(std::sync::Arc::strong_count(&token), 1);
+    assert_eq!(p.join_value()?, 5);
+    Ok(())
+}
+
+fn count_fds_then_wait(report: Connection, go: Connection) {
+    let n = std::fs::read_dir("/proc/self/fd").map_or(0, |d| d.count());
+    report.send(&n).expect("report");
+    let _ = go.recv::<u8>();
+}
+
+#[test]
+fn child_fd_count_does_not_grow_with_running_children() -> TestResult {
+    // test_child_fd_inflation (not for Fork, which inherits everything by design).
+    for m in [StartMethod::Spawn, StartMethod::ForkServer] {
+        let n = 5;
+        let mut procs = Vec::new();
+        let mut gos = Vec::new();
+        let mut counts = Vec::new();
+        for _ in 0..n {
+            let (r, w) = Pipe::duplex()?;
+            let (go_mine, go_theirs) = Pipe::duplex()?;
+            procs.push(
+                Process::new(count_fds_then_wait, (w, go_theirs))
+                    .start_method(m)
+                    .start()?,
+            );
+            counts.push(r.recv_timeout::<usize>(BOUND)?);
+            gos.push(go_mine);
+        }
+        for g in &gos {
+            g.send(&1u8)?;
+        }
+        for p in &procs {
+            p.join()?;
+        }
+        assert!(counts.windows(2).all(|w| w[0] == w[1]), "{m}: {counts:?}");
+    }
+    Ok(())
+}
+
+fn break_stdio(which: u8) -> u8 {
+    let Ok((r, w)) = rustix::pipe::pipe() else {
+        return 0;
+    };
+    drop(r); // every write to `w` now fails with EPIPE
+    let ok = if which == 1 {
+        rustix::stdio::dup2_stdout(&w).is_ok()
+    } else {
+        rustix::stdio::dup2_stderr(&w).is_ok()
+    };
+    if which == 1 {
+        // Buffered (no newline): only the exit-time flush meets the broken stream.
+        use std::io::Write;
+        let _ = write!(std::io::stdout(), "partial line");
+    }
+    u8::from(ok) + 41
+}
+
+#[test]
+fn broken_stdio_in_the_child_does_not_change_the_exit_code() -> TestResult {
+    // test_error_on_stdio_flush_2: the child breaks its own stdout/stderr.
+    for m in METHODS {
+        for which in [1u8, 2] {
+            let p = Process::new(break_stdio, (which,))
+                .start_method(m)
+                .start()?;
+            assert_eq!(p.join_value()?, 42, "{m} stream {which}");
+        }
+    }
+    Ok(())
+}
+
+fn panics_caught_then_uncaught(err: Connection) {
+    let Ok(fd) = err.into_fd().try_clone() else {
+        return;
+    };
+    if rustix::stdio::dup2_stderr(&fd).is_err() {
+        return;
+    }
+    let _ = std::panic::catch_unwind(|| panic!("caught inside the target"));
+    panic!("uncaught");
+}
+
+#[test]
+fn process_header_only_for_a_panic_that_ends_the_target() -> TestResult {
+    for m in METHODS {
+        let (r, w) = Pipe::simplex()?;
+        let p = Process::new(panics_caught_then_uncaught, (w,))
+            .name("headed")
+            .start_method(m)
+            .start()?;
+        p.join()?;
+        assert_eq!(p.exitcode(), Some(1));
+        // The child has exited: all it wrote is in the pipe.
+        let text = drain(&r.into_fd());
+        let caught = text.find("caught inside the target");
+        let uncaught = text.find("\nuncaught");
+        let header = text.find("Process headed:");
+        assert_eq!(text.matches("Process headed:").count(), 1, "{m}: {text}");
+        // Under Fork in libtest, the child inherits libtest's capture of the panic
+        // messages (they never reach fd 2); the header goes to fd 2 regardless.
+        if m != StartMethod::Fork {
+            assert!(
+                caught.is_some() && caught < uncaught && uncaught < header,
+                "{m}: {text}"
+            );
+        }
+    }
+    Ok(())
+}
+
+fn my_ppid() -> u32 {
+    rustix::process::getppid().map_or(0, |p| p.as_raw_nonzero().get() as u32)
+}
+
+/// check_forkserver_death, run inside a Spawn child so that the fork server it kills
+/// is its own, not the one the other tests of this binary share. Returns the exit code
+/// of the child that ran while the server died, and the value of one started after.
+fn forkserver_death_scenario(sig: i32) -> Result<(i32, i64), String> {
+    let e = |e: &dyn std::fmt::Display| e.to_string();
+    let server = Process::new(my_ppid, ())
+        .start_method(StartMethod::ForkServer)
+        .start()
+        .map_err(|x| e(&x))?
+        .join_value()
+        .map_err(|x| e(&x))?;
+    let (go, theirs) = Pipe::duplex().map_err(|x| e(&x))?;
+    let proc1 = Process::new(wait_for_go, (theirs,))
+        .start_method(StartMethod::ForkServer)
+        .start()
+        .map_err(|x| e(&x))?;
+    let pid = rustix::process::Pid::from_raw(server as i32).ok_or("no server pid")?;
+    let signal = if sig == 9 {
+        rustix::process::Signal::KILL
+    } else {
+        rustix::process::Signal::INT
+    };
+    rustix::process::kill_process(pid, signal).map_err(|x| e(&x))?;
+    if sig == 9 && !gone_within(server, BOUND) {
+        return Err("the fork server survived SIGKILL".into());
+    }
+    // The server is restarted (SIGKILL) or carries on (SIGINT, which it ignores).
+    let value = Process::new(square, (3,))
+        .start_method(StartMethod::ForkServer)
+        .start()
+        .map_err(|x| e(&x))?
+        .join_value()
+        .map_err(|x| e(&x))?;
+    go.send(&1u8).map_err(|x| e(&x))?;
+    if !proc1.join_timeout(BOUND).map_err(|x| e(&x))? {
+        return Err("the first child did not finish".into());
+    }
+    Ok((proc1.exitcode().unwrap_or(-1000), value))
+}
+
+#[test]
+fn forkserver_death_is_survived() -> TestResult {
+    // test_forkserver_sigkill / test_forkserver_sigint (bpo-31308)
+    for sig in [9, 2] {
+        let p = Process::new(forkserver_death_scenario, (sig,))
+            .start_method(StartMethod::Spawn)
+            .start()?;
+        let (code, value) = p.join_value()??;
+        assert_eq!(value, 9);
+        if sig == 9 {
+            // The exit code died with the server.
+            assert!(code == 0 || code == 255, "{code}");
+        } else {
+            // Ctrl-C reaches the whole process group; the server ignores it.
+            assert_eq!(code, 0);
+        }
+    }
+    Ok(())
+}
