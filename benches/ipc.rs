@@ -64,9 +64,22 @@ fn pair_with_spin(spin: Option<Duration>) -> (Connection, Connection) {
     (a, b)
 }
 
-fn rtt_ours(c: &mut Criterion, name: &str, spin: Option<Duration>) {
+/// Pins the calling process to `cpu` (best effort); returns the previous mask.
+fn pin(cpu: usize) -> Option<rustix::thread::CpuSet> {
+    let old = rustix::thread::sched_getaffinity(None).ok()?;
+    let mut set = rustix::thread::CpuSet::new();
+    set.set(cpu);
+    rustix::thread::sched_setaffinity(None, &set).ok()?;
+    Some(old)
+}
+
+fn rtt_ours(c: &mut Criterion, name: &str, spin: Option<Duration>, pinned: bool) {
     let (a, b) = pair_with_spin(spin);
+    let saved = if pinned { pin(0) } else { None };
     let pid = fork_child(&[a.as_raw_fd()], move || {
+        if pinned {
+            let _ = pin(1);
+        }
         let mut buf = [0u8; 64];
         while let Ok(n) = b.recv_bytes_into(&mut buf) {
             if n == 0 || b.send_bytes(&buf[..n]).is_err() {
@@ -87,6 +100,9 @@ fn rtt_ours(c: &mut Criterion, name: &str, spin: Option<Duration>) {
     let _ = a.send_bytes(b"");
     drop(a);
     reap(pid);
+    if let Some(old) = saved {
+        let _ = rustix::thread::sched_setaffinity(None, &old);
+    }
 }
 
 fn rtt_raw(c: &mut Criterion) {
@@ -213,8 +229,17 @@ fn cpython(_c: &mut Criterion) {
 fn benches(c: &mut Criterion) {
     reset(AREA);
     rtt_raw(c);
-    rtt_ours(c, "ours blocking (spin 0)", Some(Duration::ZERO));
-    rtt_ours(c, "ours adaptive spin (default)", None);
+    rtt_ours(c, "ours blocking (spin 0)", Some(Duration::ZERO), false);
+    rtt_ours(c, "ours adaptive spin (default)", None, false);
+    if std::thread::available_parallelism().map_or(1, |n| n.get()) >= 2 {
+        rtt_ours(
+            c,
+            "ours blocking, pinned CPUs 0/1",
+            Some(Duration::ZERO),
+            true,
+        );
+        rtt_ours(c, "ours adaptive spin, pinned CPUs 0/1", None, true);
+    }
     for size in [1 << 20, 64 << 20] {
         oneway_raw(c, size, 1 << 20);
         if size > 1 << 20 {
