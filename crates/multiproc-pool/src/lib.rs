@@ -198,7 +198,8 @@ impl PoolBuilder {
         self
     }
 
-    /// Starts the workers.
+    /// Starts the workers, returning once each has been started (not necessarily
+    /// initialized), like CPython's constructor.
     ///
     /// # Errors
     /// [`Error::InvalidArgument`] for `processes(0)` or `maxtasksperchild(0)`;
@@ -248,6 +249,15 @@ impl PoolBuilder {
                 }
             }
         }
+        // Like CPython's constructor, return once every worker has been started.
+        let mut st = lock(&shared.state);
+        while st.started < processes {
+            st = shared
+                .exited
+                .wait(st)
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+        }
+        drop(st);
         Ok(Pool {
             shared,
             threads: Mutex::new(threads),

@@ -65,6 +65,8 @@ pub(crate) struct State {
     pub(crate) feeders: usize,
     /// Supervisors still running.
     pub(crate) live: usize,
+    /// Slots whose first worker start was attempted (`Pool::build` waits for all).
+    pub(crate) started: usize,
 }
 
 pub(crate) struct Shared {
@@ -102,6 +104,7 @@ impl Shared {
                 workers: (0..processes).map(|_| None).collect(),
                 feeders: 0,
                 live: processes,
+                started: 0,
             }),
             exited: Condvar::new(),
             wakers,
@@ -275,6 +278,7 @@ pub(crate) fn supervise(shared: Arc<Shared>, slot: usize) {
     let waker = &shared.wakers[slot];
     let mut worker: Option<Worker> = None;
     let mut start_failures = 0u32;
+    let mut first_done = false;
     loop {
         // ------------------------------------------------ decide under the lock
         let mut cancelled = Vec::new();
@@ -288,7 +292,9 @@ pub(crate) fn supervise(shared: Arc<Shared>, slot: usize) {
             let drained = st.queue.is_empty() && st.feeders == 0;
             match &mut worker {
                 None => {
-                    if st.phase == Phase::Closed && drained {
+                    // The first worker always starts (CPython starts them in the
+                    // constructor); replacements only while there is work to do.
+                    if first_done && st.phase == Phase::Closed && drained {
                         break;
                     }
                 }
@@ -327,12 +333,19 @@ pub(crate) fn supervise(shared: Arc<Shared>, slot: usize) {
 
         // ------------------------------------------------ start a worker if needed
         let Some(w) = worker.as_mut() else {
-            match start_worker(&shared) {
+            let started = start_worker(&shared);
+            let mut st = lock(&shared.state);
+            if !std::mem::replace(&mut first_done, true) {
+                st.started += 1;
+                shared.exited.notify_all();
+            }
+            match started {
                 Ok(w) => {
-                    lock(&shared.state).workers[slot] = Some(w.process.clone());
+                    st.workers[slot] = Some(w.process.clone());
                     worker = Some(w);
                 }
                 Err(e) => {
+                    drop(st);
                     shared.break_pool(e);
                     break;
                 }
@@ -399,6 +412,9 @@ pub(crate) fn supervise(shared: Arc<Shared>, slot: usize) {
         }
     }
     let mut st = lock(&shared.state);
+    if !first_done {
+        st.started += 1;
+    }
     st.workers[slot] = None;
     st.live -= 1;
     // The last supervisor out fails whatever is still queued (tasks requeued by a
