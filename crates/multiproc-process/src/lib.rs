@@ -48,6 +48,9 @@
 //! `std::process::exit(N)`, `-N` when killed by signal `N`. Each child has a Unix
 //! socket back to its parent on which it sends `Ok(value)` or the panic message (and
 //! backtrace text when `RUST_BACKTRACE` is set); the parent reads it while waiting.
+//! A panic that ends the target is followed on the child's stderr by
+//! `Process <name>: panicked, exiting with exit code 1` (CPython prints `Process <name>:`
+//! above the traceback); a panic the target catches itself prints only Rust's message.
 //!
 //! # Daemons
 //!
@@ -73,6 +76,8 @@
 //!   `fork` module for what is done (locks held across the fork) and what is not.
 //! * A target built into a shared library rather than the executable cannot be spawned
 //!   ([`StartError::NotSpawnable`]).
+//! * When the target returns, the child exits without waiting for threads it spawned
+//!   (as a Rust `main` does; CPython waits for non-daemonic threads).
 //! * Standard output of a child is Rust's line-buffered `stdout`; a partial line printed
 //!   right before `std::process::exit` in the child is lost, as in any Rust program.
 #![doc(test(attr(deny(warnings))))]
