@@ -40,8 +40,10 @@ pub(crate) fn futex_wait(word: &AtomicU32, expected: u32, timeout: Option<Durati
     }
 }
 
-/// `FUTEX_WAKE` (shared) of up to `n` waiters on `word`.
+/// `FUTEX_WAKE` (shared) of up to `n` waiters on `word`. The kernel reads the count as
+/// an `int`: it is clamped to `i32::MAX` (passing `u32::MAX` would mean -1 and wake one).
 pub(crate) fn futex_wake(word: &AtomicU32, n: u32) {
+    let n = n.min(i32::MAX as u32);
     // An error here can only mean EFAULT/EINVAL for a bad address, impossible for a
     // reference into a live mapping; there is nothing useful to report.
     let _ = futex::wake(word, futex::Flags::empty(), n);

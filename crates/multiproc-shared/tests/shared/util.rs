@@ -117,3 +117,8 @@ pub(crate) fn wait_until(mut cond: impl FnMut() -> bool) {
         std::thread::sleep(Duration::from_millis(1));
     }
 }
+
+/// Whether process `pid` is blocked in a futex wait (its kernel wait channel).
+pub(crate) fn sleeping_on_futex(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/wchan")).is_ok_and(|w| w.contains("futex"))
+}

@@ -385,9 +385,15 @@ fn event_across_processes() -> TestResult {
     let waiters: Vec<_> = (0..3)
         .map(|_| {
             let e = e.clone();
-            fork(move || if e.wait_timeout(LONG) { 0 } else { 1 })
+            // No timeout: a lost wake-up hangs the child, and `join_ok` (bounded) fails.
+            fork(move || {
+                e.wait();
+                0
+            })
         })
         .collect();
+    // All three asleep in the kernel before the set: one wake must reach them all.
+    wait_until(|| waiters.iter().all(|w| util::sleeping_on_futex(w.pid)));
     ev.set();
     for w in waiters {
         w.join_ok();
