@@ -77,8 +77,9 @@ impl Server {
     /// # Errors
     /// Accepting failed for a reason that is not one peer's fault.
     pub fn serve_on(&self, listener: &Listener) -> Result<(), Error> {
+        self.wake_on_shutdown(listener.address());
         while !self.is_closing() {
-            match listener.accept_timeout(Duration::from_millis(100)) {
+            match listener.accept_timeout(Duration::from_millis(500)) {
                 Ok(conn) => {
                     self.spawn_connection(conn);
                 }
@@ -87,6 +88,7 @@ impl Server {
                     tracing::warn!("manager: refused a client: {e}");
                 }
                 Err(ListenerError::Io(e)) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(_) if self.is_closing() => break,
                 Err(e) => {
                     self.shutdown();
                     return Err(listener_error(e));

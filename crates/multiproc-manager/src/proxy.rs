@@ -594,6 +594,14 @@ impl<T: Into<Value> + FromValue> ListProxy<T> {
         self.h.call(Op::DelSlice(a, b)).map(drop)
     }
 
+    /// `l.clear()`.
+    ///
+    /// # Errors
+    /// [`Error::ManagerGone`].
+    pub fn clear(&self) -> Result<(), Error> {
+        self.del_slice(None, None)
+    }
+
     /// `l[:]`: the whole list, in one round trip.
     ///
     /// # Errors

@@ -32,6 +32,8 @@ pub(crate) struct State {
     conns: Mutex<HashMap<u64, Arc<ConnEntry>>>,
     registry: Registry,
     closing: AtomicBool,
+    /// Listener addresses to poke on `shutdown()` so accept loops wake at once.
+    wake: Mutex<Vec<multiproc_ipc::Address>>,
     closed: Mutex<bool>,
     closed_cv: Condvar,
     max_request: AtomicU64,
@@ -81,6 +83,7 @@ impl Server {
                 conns: Mutex::new(HashMap::new()),
                 registry,
                 closing: AtomicBool::new(false),
+                wake: Mutex::new(Vec::new()),
                 closed: Mutex::new(false),
                 closed_cv: Condvar::new(),
                 max_request: AtomicU64::new(DEFAULT_MAX_REQUEST),
@@ -96,6 +99,16 @@ impl Server {
     /// How many objects the server holds.
     pub fn object_count(&self) -> usize {
         read(&self.state.objects).len()
+    }
+
+    /// Registers a listener address to be poked (waking its accept loop) by `shutdown()`.
+    pub(crate) fn wake_on_shutdown(&self, address: &multiproc_ipc::Address) {
+        lock(&self.state.wake).push(address.clone());
+        if self.is_closing() {
+            for a in lock(&self.state.wake).drain(..) {
+                poke(&a);
+            }
+        }
     }
 
     /// Whether [`shutdown`](Self::shutdown) was called (by a client or locally).
@@ -156,6 +169,36 @@ impl Server {
     }
 }
 
+/// Connects to `address` and hangs up at once: the accept loop wakes, sees the server
+/// closing, and stops (the aborted handshake is only a per-connection error).
+fn poke(address: &multiproc_ipc::Address) {
+    use multiproc_ipc::Address;
+    let t = Duration::from_secs(1);
+    match address {
+        Address::Unix(p) => {
+            let _ = std::os::unix::net::UnixStream::connect(p);
+        }
+        Address::Abstract(name) => {
+            use std::os::linux::net::SocketAddrExt;
+            if let Ok(a) = std::os::unix::net::SocketAddr::from_abstract_name(name) {
+                let _ = std::os::unix::net::UnixStream::connect_addr(&a);
+            }
+        }
+        Address::Tcp(a) => {
+            let mut a = *a;
+            if a.ip().is_unspecified() {
+                a.set_ip(if a.is_ipv4() {
+                    std::net::Ipv4Addr::LOCALHOST.into()
+                } else {
+                    std::net::Ipv6Addr::LOCALHOST.into()
+                });
+            }
+            let _ = std::net::TcpStream::connect_timeout(&a, t);
+        }
+        _ => {}
+    }
+}
+
 fn read<T>(l: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
     l.read().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
@@ -172,6 +215,9 @@ impl State {
     fn shutdown(&self) {
         if self.closing.swap(true, Ordering::SeqCst) {
             return;
+        }
+        for a in lock(&self.wake).drain(..) {
+            poke(&a);
         }
         let conns: Vec<Arc<ConnEntry>> = lock(&self.conns).values().cloned().collect();
         for c in conns {

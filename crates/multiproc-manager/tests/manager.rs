@@ -104,6 +104,40 @@ fn child_entry() -> R {
                 l.append(i)?;
             }
         }
+        // a manager served over TCP in its own process (a "host"): prints its port
+        "tcp_server" => {
+            let m = Manager::serve_in_thread(free_tcp(), b"abracadabra", Registry::new())?;
+            let q = m.queue_of::<i64>()?;
+            let d = m.dict()?;
+            m.publish("jobs", &q)?;
+            m.publish("results", &d)?;
+            let Some(Address::Tcp(a)) = m.address().cloned() else {
+                return Err("no tcp address".into());
+            };
+            println!("PORT {}", a.port());
+            // serve until a client shuts the manager down
+            while m.ping().is_ok() {
+                let _ = q.qsize();
+                std::thread::park_timeout(Duration::from_millis(100));
+            }
+        }
+        // two more "hosts": connect by address and key, share the queue and the dict
+        "tcp_producer" | "tcp_consumer" => {
+            let addr: String = arg();
+            let m = Manager::connect(Address::Tcp(addr.parse()?), Some(b"abracadabra"))?;
+            let q: QueueProxy<i64> = m.lookup("jobs")?;
+            let d: DictProxy = m.lookup("results")?;
+            if role == "tcp_producer" {
+                for i in 0..20 {
+                    q.put(i)?;
+                }
+            } else {
+                for _ in 0..20 {
+                    let i = q.get_timeout(BOUND)?;
+                    d.insert(i, i * i)?;
+                }
+            }
+        }
         other => panic!("unknown role {other}"),
     }
     Ok(())
@@ -944,4 +978,61 @@ fn start_with_custom_types() -> R {
     assert_eq!(c.call::<i64>("add", (41,))?, 42);
     drop(manager); // drop shuts the server down and reaps it
     Ok(())
+}
+
+/// The multi-host scenario on loopback: the server and two clients are separate
+/// processes that only share a TCP address and a key; they exchange work through a
+/// queue and results through a dict; a wrong-key client is refused. (Network
+/// namespaces joined by veth would make them separate hosts; this test uses separate
+/// processes on 127.0.0.1, which exercises the same code paths.)
+#[test]
+fn separate_processes_over_tcp() -> R {
+    use std::io::BufRead;
+    let (bytes, _) = multiproc_ipc::encode(&())?;
+    let mut server = Command::new(std::env::current_exe()?)
+        .args(["--exact", "child_entry", "--nocapture", "--test-threads=1"])
+        .env("MPM_ROLE", "tcp_server")
+        .env("MPM_ARG", hex(&bytes))
+        .stdout(std::process::Stdio::piped())
+        .spawn()?;
+    let out = server.stdout.take().ok_or("stdout")?;
+    // Read the port on a thread so a silent server cannot hang the test.
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+            if let Some(p) = line.split("PORT ").nth(1) {
+                let _ = tx.send(p.trim().parse::<u16>().ok());
+            }
+        }
+    });
+    let port = rx.recv_timeout(BOUND).ok().flatten();
+    let port = match port {
+        Some(p) => p,
+        None => {
+            let _ = server.kill();
+            let _ = server.wait();
+            return Err("server did not report its port".into());
+        }
+    };
+    let addr = format!("127.0.0.1:{port}");
+    let consumer = spawn_child("tcp_consumer", &addr)?;
+    let producer = spawn_child("tcp_producer", &addr)?;
+    let ok = reap(producer) & reap(consumer);
+    let check = (|| -> R {
+        assert!(ok, "a client process failed");
+        assert!(matches!(
+            Manager::connect(Address::Tcp(addr.parse()?), Some(b"not the key")),
+            Err(Error::Auth(_))
+        ));
+        let m = Manager::connect(Address::Tcp(addr.parse()?), Some(b"abracadabra"))?;
+        let d: DictProxy<i64, i64> = m.lookup("results")?;
+        assert_eq!(d.len()?, 20);
+        assert_eq!(d.get_item(7)?, 49);
+        m.shutdown()?;
+        Ok(())
+    })();
+    if !reap(server) {
+        return Err("the server process did not exit cleanly after shutdown".into());
+    }
+    check
 }
