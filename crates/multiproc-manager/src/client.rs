@@ -179,7 +179,11 @@ impl Inner {
         let mut st = st_lock(&self.st);
         loop {
             if let Some(r) = st.replies.remove(&id) {
-                return r.map_err(Error::Remote);
+                return r.map_err(|e| match e.kind {
+                    // A waiter woken by the server closing: the manager is going away.
+                    crate::error::RemoteErrorKind::ShuttingDown => Error::ManagerGone(e.message),
+                    _ => Error::Remote(e),
+                });
             }
             if let Some(why) = &st.dead {
                 return Err(Error::ManagerGone(why.clone()));

@@ -856,7 +856,6 @@ fn shutdown_wakes_waiters() -> R {
     };
     let t1 = std::thread::spawn(move || q2.get());
     let t2 = std::thread::spawn(move || l2.acquire());
-    std::thread::sleep(Duration::from_millis(50)); // let them block (not needed for correctness)
     manager.shutdown()?;
     assert!(matches!(
         t1.join().map_err(|_| "thread")?,
