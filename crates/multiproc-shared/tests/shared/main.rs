@@ -407,6 +407,14 @@ fn tracker_helper_child() -> TestResult {
 
 #[test]
 fn tracker_cleans_up_after_sigkill() -> TestResult {
+    /// Kills and reaps the helper however the test ends.
+    struct KillOnDrop(std::process::Child);
+    impl Drop for KillOnDrop {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
     let mut child = std::process::Command::new(std::env::current_exe()?)
         .args([
             "--exact",
@@ -420,6 +428,7 @@ fn tracker_cleans_up_after_sigkill() -> TestResult {
         .stderr(std::process::Stdio::null())
         .spawn()?;
     let stdout = child.stdout.take().ok_or("no stdout")?;
+    let mut child = KillOnDrop(child);
     let mut names = None;
     for line in BufReader::new(stdout).lines() {
         let line = line?;
@@ -432,9 +441,17 @@ fn tracker_cleans_up_after_sigkill() -> TestResult {
         }
     }
     let (forgotten, kept) = names.ok_or("helper printed no names")?;
+    // Whatever happens below, the deliberately persisted block goes at the end.
+    struct RemoveOnDrop(std::path::PathBuf);
+    impl Drop for RemoveOnDrop {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
+    let _cleanup = RemoveOnDrop(shm_path(&kept));
     assert!(shm_path(&forgotten).exists() && shm_path(&kept).exists());
-    child.kill()?; // SIGKILL: no destructor, no atexit
-    child.wait()?;
+    child.0.kill()?; // SIGKILL: no destructor, no atexit
+    child.0.wait()?;
     // The tracker sees EOF and unlinks the forgotten block, not the persisted one.
     wait_until(|| !shm_path(&forgotten).exists());
     assert!(shm_path(&kept).exists());
