@@ -60,7 +60,10 @@
 //! SIGKILL, no `/dev/shm` needed). Each primitive costs one descriptor and one page per
 //! process that holds it. A lock whose holder died between its compare-and-swap and
 //! publishing its token, and whose thread id was recycled meanwhile, is only recovered
-//! when the recycled thread exits.
+//! when the recycled thread exits. A process killed while asleep in `Semaphore` or
+//! `Event` leaves a stale sleeper count: correctness is unaffected, but later releases
+//! and sets then always make the (cheap) wake system call. `Barrier` has no default
+//! timeout parameter (use `wait_timeout`).
 #![doc(test(attr(deny(warnings))))]
 #![deny(unsafe_code)]
 
