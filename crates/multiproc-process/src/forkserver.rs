@@ -51,6 +51,23 @@ pub(crate) enum Reply {
 #[derive(Debug)]
 pub(crate) struct Client {
     control: Connection,
+    /// The server's pidfd: readable once it has exited (killed, say).
+    server: OwnedFd,
+}
+
+impl Client {
+    /// Whether the server has exited; reaps it if so (it is our child).
+    fn is_dead(&self) -> bool {
+        let mut fds = [PollFd::new(&self.server, PollFlags::IN)];
+        let dead = matches!(rustix::event::poll(&mut fds, Some(&rustix::time::Timespec { tv_sec: 0, tv_nsec: 0 })), Ok(n) if n > 0);
+        if dead {
+            let _ = rustix::process::waitid(
+                rustix::process::WaitId::PidFd(self.server.as_fd()),
+                rustix::process::WaitIdOptions::EXITED | rustix::process::WaitIdOptions::NOHANG,
+            );
+        }
+        dead
+    }
 }
 
 /// Starts a server (on the launcher thread).
@@ -58,10 +75,14 @@ fn start_server() -> io::Result<Client> {
     global::on_launcher(|| -> io::Result<Client> {
         let (mine, theirs) = Pipe::duplex()?;
         let theirs: OwnedFd = theirs.into_fd();
-        crate::spawn::spawn_exe_with(&theirs, FORKSERVER_ENV, false, |raw, parent| {
-            format!("{raw}:{parent}")
-        })?;
-        Ok(Client { control: mine })
+        let (_pid, server) =
+            crate::spawn::spawn_exe_with(&theirs, FORKSERVER_ENV, false, |raw, parent| {
+                format!("{raw}:{parent}")
+            })?;
+        Ok(Client {
+            control: mine,
+            server,
+        })
     })?
 }
 
@@ -104,6 +125,13 @@ pub(crate) fn request(job: Job, daemon: bool) -> Result<(u32, OwnedFd, Connectio
     let mut last = String::new();
     for _ in 0..2 {
         let c = client()?;
+        if c.is_dead() {
+            // Killed since the last request: start a new one. (A request already sent
+            // to a server that then died is not retried: it may have forked the child.)
+            last = "the fork server died".into();
+            forget_client(&c);
+            continue;
+        }
         match c.control.send(&req) {
             Ok(()) => {
                 drop(req);
