@@ -629,13 +629,24 @@ pub(crate) fn cleanup() -> Vec<Arc<Core>> {
 
 /// CPython's `_exit_function`: terminate daemonic children, then join all children.
 pub(crate) fn shutdown_children() {
+    shutdown_children_logged(true);
+}
+
+/// `log`: whether tracing may be used. Not from an `atexit` handler: by then the main
+/// thread's thread-locals (tracing-subscriber's buffers among them) are destroyed, and
+/// touching them panics.
+fn shutdown_children_logged(log: bool) {
     let children = cleanup();
     for c in children.iter().filter(|c| c.info.daemon) {
-        tracing::info!("calling terminate() for daemon {}", c.info.name);
+        if log {
+            tracing::info!("calling terminate() for daemon {}", c.info.name);
+        }
         let _ = c.signal(Signal::TERM);
     }
     for c in &children {
-        tracing::info!("calling join() for process {}", c.info.name);
+        if log {
+            tracing::info!("calling join() for process {}", c.info.name);
+        }
         let _ = c.wait(None);
     }
     cleanup();
@@ -643,8 +654,7 @@ pub(crate) fn shutdown_children() {
 
 extern "C" fn at_exit() {
     let _ = std::panic::catch_unwind(|| {
-        tracing::info!("process shutting down");
-        shutdown_children();
+        shutdown_children_logged(false);
     });
 }
 
