@@ -2,8 +2,10 @@
 
 pub mod manager;
 pub mod pipe;
+pub mod pool;
 pub mod process;
 pub mod queue;
+pub mod shared;
 pub mod sync;
 
 /// A runnable scenario.
@@ -43,11 +45,6 @@ pub const ALL: &[Scenario] = &[
         name: "process_states",
         about: "seed 003: BEFORE / DURING / TERMINATED / JOINED",
         run: process::process_states,
-    },
-    Scenario {
-        name: "log_to_stderr",
-        about: "seed 003: life-cycle log lines of a child",
-        run: process::log_to_stderr,
     },
     Scenario {
         name: "start_methods",
@@ -105,6 +102,16 @@ pub const ALL: &[Scenario] = &[
         run: sync::condition,
     },
     Scenario {
+        name: "shared_value_array",
+        about: "seeds 000/004: Value('d') and Array('i') written by children",
+        run: shared::shared_value_array,
+    },
+    Scenario {
+        name: "semaphore",
+        about: "seed 003: Semaphore(3) never admits more than three workers",
+        run: shared::semaphore,
+    },
+    Scenario {
         name: "manager_dict_list",
         about: "seed 000: a child fills a manager dict and reverses a list",
         run: manager::manager_dict_list,
@@ -128,6 +135,31 @@ pub const ALL: &[Scenario] = &[
         name: "remote_manager",
         about: "seed 002/004: a manager shared over TCP with an authkey",
         run: manager::remote_manager,
+    },
+    Scenario {
+        name: "pool_map",
+        about: "seed 000: with Pool(5) as p: p.map(f, [1, 2, 3])",
+        run: pool::pool_map,
+    },
+    Scenario {
+        name: "pool_imap",
+        about: "seed 000: map over range(10), then imap_unordered",
+        run: pool::pool_imap,
+    },
+    Scenario {
+        name: "pool_async",
+        about: "seed 001: apply_async, apply, map, map_async",
+        run: pool::pool_async,
+    },
+    Scenario {
+        name: "pool_initializer",
+        about: "seed 003: initializer and maxtasksperchild=2",
+        run: pool::pool_initializer,
+    },
+    Scenario {
+        name: "wordcount",
+        about: "seed 003: SimpleMapReduce word count over the repository's sources",
+        run: pool::wordcount,
     },
     // Last: it installs a global subscriber that would log every later scenario.
     Scenario {

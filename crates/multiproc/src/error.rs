@@ -57,6 +57,18 @@ pub enum Error {
     /// A manager or proxy operation.
     #[cfg(feature = "manager")]
     Manager(multiproc_manager::Error),
+    /// A shared-memory block operation.
+    #[cfg(feature = "shared")]
+    Shm(multiproc_shared::ShmError),
+    /// A `ShareableList` operation.
+    #[cfg(feature = "shared")]
+    List(multiproc_shared::ListError),
+    /// An index outside a shared array.
+    #[cfg(feature = "shared")]
+    Index(multiproc_shared::IndexError),
+    /// A pool task or pool operation.
+    #[cfg(feature = "pool")]
+    Pool(multiproc_pool::Error),
     /// An operating-system error.
     Io(std::io::Error),
 }
@@ -94,6 +106,14 @@ impl fmt::Display for Error {
             Error::QueueJoin(e) => e.fmt(f),
             #[cfg(feature = "manager")]
             Error::Manager(e) => e.fmt(f),
+            #[cfg(feature = "shared")]
+            Error::Shm(e) => e.fmt(f),
+            #[cfg(feature = "shared")]
+            Error::List(e) => e.fmt(f),
+            #[cfg(feature = "shared")]
+            Error::Index(e) => e.fmt(f),
+            #[cfg(feature = "pool")]
+            Error::Pool(e) => e.fmt(f),
             Error::Io(e) => e.fmt(f),
         }
     }
@@ -132,6 +152,14 @@ impl std::error::Error for Error {
             Error::QueueJoin(e) => e.source(),
             #[cfg(feature = "manager")]
             Error::Manager(e) => e.source(),
+            #[cfg(feature = "shared")]
+            Error::Shm(e) => e.source(),
+            #[cfg(feature = "shared")]
+            Error::List(e) => e.source(),
+            #[cfg(feature = "shared")]
+            Error::Index(e) => e.source(),
+            #[cfg(feature = "pool")]
+            Error::Pool(e) => e.source(),
             Error::Io(e) => e.source(),
         }
     }
@@ -166,6 +194,10 @@ from! {
     #[cfg(feature = "queue")] multiproc_queue::GetError => Get,
     #[cfg(feature = "queue")] multiproc_queue::JoinError => QueueJoin,
     #[cfg(feature = "manager")] multiproc_manager::Error => Manager,
+    #[cfg(feature = "shared")] multiproc_shared::ShmError => Shm,
+    #[cfg(feature = "shared")] multiproc_shared::ListError => List,
+    #[cfg(feature = "shared")] multiproc_shared::IndexError => Index,
+    #[cfg(feature = "pool")] multiproc_pool::Error => Pool,
     std::io::Error => Io,
 }
 

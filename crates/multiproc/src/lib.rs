@@ -12,6 +12,8 @@
 //! | `current_process()`, `parent_process()`, `active_children()`, `cpu_count()` | same names | `multiproc-process` |
 //! | `get_context`, `set_start_method`, `log_to_stderr` | same names | `multiproc-process` |
 //! | `Queue`, `SimpleQueue`, `JoinableQueue` | same names | `multiproc-queue` |
+//! | `Value`, `Array`, `RawValue`, `RawArray`, `shared_memory.SharedMemory`, `ShareableList` | same names | `multiproc-shared` |
+//! | `Pool`, `AsyncResult` | [`Pool`], [`AsyncResult`] | `multiproc-pool` |
 //! | `Manager()`, `manager.dict()`, … | [`Manager::start`], `manager.dict()`, … | `multiproc-manager` |
 //! | `Lock`, `RLock`, `Semaphore`, `BoundedSemaphore`, `Event`, `Condition`, `Barrier` | same names | `multiproc-sync` |
 //!
@@ -72,6 +74,16 @@ pub use multiproc_queue::{JoinableQueue, Queue, SimpleQueue};
 pub use multiproc_manager as manager;
 #[cfg(feature = "manager")]
 pub use multiproc_manager::Manager;
+
+#[cfg(feature = "shared")]
+pub use multiproc_shared as shared;
+#[cfg(feature = "shared")]
+pub use multiproc_shared::{Array, RawArray, RawValue, ShareableList, SharedMemory, Value};
+
+#[cfg(feature = "pool")]
+pub use multiproc_pool as pool;
+#[cfg(feature = "pool")]
+pub use multiproc_pool::{AsyncResult, Pool};
 
 /// The names most programs need, for `use multiproc::prelude::*`.
 pub mod prelude {
