@@ -33,7 +33,11 @@ pub fn record(area: &str, group: &str, name: &str, median_ns: f64, note: &str) {
         "{{\"group\":{},\"name\":{},\"median_ns\":{},\"note\":{}}}\n",
         json_str(group),
         json_str(name),
-        if median_ns.is_finite() { median_ns } else { -1.0 },
+        if median_ns.is_finite() {
+            median_ns
+        } else {
+            -1.0
+        },
         json_str(note)
     );
     if let Ok(mut f) = std::fs::OpenOptions::new()
@@ -47,7 +51,11 @@ pub fn record(area: &str, group: &str, name: &str, median_ns: f64, note: &str) {
 
 /// Forgets the figures recorded for `area` (call at the start of a bench).
 pub fn reset(area: &str) {
-    let _ = std::fs::remove_file(target_dir().join("multiproc-bench").join(format!("{area}.jsonl")));
+    let _ = std::fs::remove_file(
+        target_dir()
+            .join("multiproc-bench")
+            .join(format!("{area}.jsonl")),
+    );
 }
 
 fn json_str(s: &str) -> String {
@@ -67,7 +75,9 @@ fn json_str(s: &str) -> String {
 /// Runs `benches/py/<script>` with `python3` and returns its standard output, or `None`
 /// (with a note on stderr) when python3 is absent or the script fails.
 pub fn run_python(script: &str, args: &[&str]) -> Option<String> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("py").join(script);
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("py")
+        .join(script);
     match Command::new("python3").arg(&path).args(args).output() {
         Ok(out) if out.status.success() => String::from_utf8(out.stdout).ok(),
         Ok(out) => {

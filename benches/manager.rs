@@ -61,7 +61,11 @@ fn batch(ctl: &Connection, iters: u64) -> Duration {
 fn start_shutdown(c: &mut Criterion) {
     let mut g = c.benchmark_group("manager/start_shutdown");
     g.sample_size(10).measurement_time(Duration::from_secs(4));
-    for m in [StartMethod::Fork, StartMethod::ForkServer, StartMethod::Spawn] {
+    for m in [
+        StartMethod::Fork,
+        StartMethod::ForkServer,
+        StartMethod::Spawn,
+    ] {
         g.bench_function(format!("ours {m}"), |b| {
             b.iter(|| {
                 let mgr = Manager::start_with::<()>(Some(m)).expect("start");
@@ -77,7 +81,9 @@ fn proxy_pair(c: &mut Criterion, mgr: &Manager) {
     g.sample_size(15).measurement_time(Duration::from_secs(3));
     let d = mgr.dict_of::<String, u64>().expect("dict");
     let (ctl, theirs) = Pipe::duplex().expect("pipe");
-    let p = Process::new(pair_child, (theirs, d)).start().expect("child");
+    let p = Process::new(pair_child, (theirs, d))
+        .start()
+        .expect("child");
     g.bench_function("ours d[k]=v; d[k]", |b| b.iter_custom(|n| batch(&ctl, n)));
     let _ = ctl.send(&0u64);
     p.join().expect("join");
@@ -102,7 +108,9 @@ fn list_append(c: &mut Criterion, mgr: &Manager) {
     g.sample_size(15).measurement_time(Duration::from_secs(3));
     let l = mgr.list_of::<u64>().expect("list");
     let (ctl, theirs) = Pipe::duplex().expect("pipe");
-    let p = Process::new(append_child, (theirs, l)).start().expect("child");
+    let p = Process::new(append_child, (theirs, l))
+        .start()
+        .expect("child");
     g.bench_function("ours l.append(i)", |b| b.iter_custom(|n| batch(&ctl, n)));
     let _ = ctl.send(&0u64);
     p.join().expect("join");
@@ -125,7 +133,13 @@ fn cpython() {
             _ => continue,
         };
         println!("  {group:<28} {label:<24} median {ns:>14.0} ns");
-        record(AREA, group, label, ns, "CPython 3.11, benches/py/manager.py");
+        record(
+            AREA,
+            group,
+            label,
+            ns,
+            "CPython 3.11, benches/py/manager.py",
+        );
     }
 }
 

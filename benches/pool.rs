@@ -19,7 +19,11 @@ use rayon::prelude::*;
 
 const AREA: &str = "pool";
 const N: u64 = 100_000;
-const METHODS: [StartMethod; 3] = [StartMethod::Fork, StartMethod::Spawn, StartMethod::ForkServer];
+const METHODS: [StartMethod; 3] = [
+    StartMethod::Fork,
+    StartMethod::Spawn,
+    StartMethod::ForkServer,
+];
 
 fn square(x: u64) -> u64 {
     x.wrapping_mul(x)
@@ -52,17 +56,21 @@ fn bench_throughput(c: &mut Criterion) {
     g.throughput(Throughput::Elements(N))
         .sample_size(10)
         .measurement_time(Duration::from_secs(4));
-    g.bench_function(BenchmarkId::from_parameter("ours Pool(2) map, default chunking"), |b| {
-        b.iter(|| assert_eq!(sum(pool.map(square, items.clone()).expect("map")), expect))
-    });
-    g.bench_function(BenchmarkId::from_parameter("ours Pool(2) map, chunksize 1"), |b| {
-        b.iter(|| {
-            assert_eq!(
-                sum(pool.map_chunked(square, items.clone(), 1).expect("map")),
-                expect
-            )
-        })
-    });
+    g.bench_function(
+        BenchmarkId::from_parameter("ours Pool(2) map, default chunking"),
+        |b| b.iter(|| assert_eq!(sum(pool.map(square, items.clone()).expect("map")), expect)),
+    );
+    g.bench_function(
+        BenchmarkId::from_parameter("ours Pool(2) map, chunksize 1"),
+        |b| {
+            b.iter(|| {
+                assert_eq!(
+                    sum(pool.map_chunked(square, items.clone(), 1).expect("map")),
+                    expect
+                )
+            })
+        },
+    );
     g.bench_function(
         BenchmarkId::from_parameter("ours Pool(2) imap_unordered, chunksize 1"),
         |b| {
@@ -75,24 +83,30 @@ fn bench_throughput(c: &mut Criterion) {
             })
         },
     );
-    g.bench_function(BenchmarkId::from_parameter("rayon 2 threads, default splitting"), |b| {
-        b.iter(|| {
-            let v: Vec<u64> = rayon2.install(|| items.par_iter().map(|&x| square(x)).collect());
-            assert_eq!(sum(v), expect)
-        })
-    });
-    g.bench_function(BenchmarkId::from_parameter("rayon 2 threads, with_max_len(1)"), |b| {
-        b.iter(|| {
-            let v: Vec<u64> = rayon2.install(|| {
-                items
-                    .par_iter()
-                    .with_max_len(1)
-                    .map(|&x| square(x))
-                    .collect()
-            });
-            assert_eq!(sum(v), expect)
-        })
-    });
+    g.bench_function(
+        BenchmarkId::from_parameter("rayon 2 threads, default splitting"),
+        |b| {
+            b.iter(|| {
+                let v: Vec<u64> = rayon2.install(|| items.par_iter().map(|&x| square(x)).collect());
+                assert_eq!(sum(v), expect)
+            })
+        },
+    );
+    g.bench_function(
+        BenchmarkId::from_parameter("rayon 2 threads, with_max_len(1)"),
+        |b| {
+            b.iter(|| {
+                let v: Vec<u64> = rayon2.install(|| {
+                    items
+                        .par_iter()
+                        .with_max_len(1)
+                        .map(|&x| square(x))
+                        .collect()
+                });
+                assert_eq!(sum(v), expect)
+            })
+        },
+    );
     g.finish();
     pool.close_and_join().expect("join");
 }
@@ -102,12 +116,20 @@ fn bench_start(c: &mut Criterion) {
     g.sample_size(10).measurement_time(Duration::from_secs(3));
     for m in METHODS {
         // Warm-up: the fork server starts on first use.
-        let p = Pool::builder().processes(2).start_method(m).build().expect("pool");
+        let p = Pool::builder()
+            .processes(2)
+            .start_method(m)
+            .build()
+            .expect("pool");
         p.apply(square, (1,)).expect("apply");
         p.close_and_join().expect("join");
         g.bench_function(BenchmarkId::from_parameter(format!("ours {m}")), |b| {
             b.iter(|| {
-                let p = Pool::builder().processes(2).start_method(m).build().expect("pool");
+                let p = Pool::builder()
+                    .processes(2)
+                    .start_method(m)
+                    .build()
+                    .expect("pool");
                 p.close_and_join().expect("join");
             })
         });
@@ -134,7 +156,8 @@ fn cpu_speedup() -> (usize, f64) {
         .start_method(StartMethod::Fork)
         .build()
         .expect("pool");
-    pool.map_chunked(burn, jobs[..cores].to_vec(), 1).expect("warm-up");
+    pool.map_chunked(burn, jobs[..cores].to_vec(), 1)
+        .expect("warm-up");
     let mut spd = Vec::new();
     for _ in 0..3 {
         let t = Instant::now();
@@ -156,8 +179,17 @@ fn benches(c: &mut Criterion) {
     bench_throughput(c);
     bench_start(c);
     let (cores, ours) = cpu_speedup();
-    println!("pool/cpu_bound speed-up on {cores} cores: ours {ours:.2}x (target >= {:.2}x)", 0.9 * cores as f64);
-    record(AREA, "pool/cpu_bound_speedup", "ours (x1000)", ours * 1000.0, "serial / Pool(cores).map");
+    println!(
+        "pool/cpu_bound speed-up on {cores} cores: ours {ours:.2}x (target >= {:.2}x)",
+        0.9 * cores as f64
+    );
+    record(
+        AREA,
+        "pool/cpu_bound_speedup",
+        "ours (x1000)",
+        ours * 1000.0,
+        "serial / Pool(cores).map",
+    );
     cpython();
 }
 
@@ -170,14 +202,13 @@ fn cpython() {
         let (group, label) = match name.as_str() {
             "map_default" => ("pool/map_x*x_100k", "CPython Pool(2) map, default chunking"),
             "map_chunksize1" => ("pool/map_x*x_100k", "CPython Pool(2) map, chunksize 1"),
-            "imap_unordered_chunksize1" => {
-                ("pool/map_x*x_100k", "CPython Pool(2) imap_unordered, chunksize 1")
-            }
+            "imap_unordered_chunksize1" => (
+                "pool/map_x*x_100k",
+                "CPython Pool(2) imap_unordered, chunksize 1",
+            ),
             "start_teardown_fork" => ("pool/Pool(2)_create_close_join", "CPython fork"),
             "start_teardown_spawn" => ("pool/Pool(2)_create_close_join", "CPython spawn"),
-            "start_teardown_forkserver" => {
-                ("pool/Pool(2)_create_close_join", "CPython forkserver")
-            }
+            "start_teardown_forkserver" => ("pool/Pool(2)_create_close_join", "CPython forkserver"),
             "cpu_speedup_x1000" => ("pool/cpu_bound_speedup", "CPython (x1000)"),
             _ => continue,
         };

@@ -45,14 +45,19 @@ fn benches(c: &mut Criterion) {
     reset(AREA);
     let mut g = c.benchmark_group(GROUP);
     g.sample_size(20).measurement_time(Duration::from_secs(4));
-    g.bench_function(BenchmarkId::from_parameter("raw fork+waitpid (floor)"), |b| {
-        b.iter(raw_fork)
-    });
+    g.bench_function(
+        BenchmarkId::from_parameter("raw fork+waitpid (floor)"),
+        |b| b.iter(raw_fork),
+    );
     g.bench_function(
         BenchmarkId::from_parameter("raw re-exec of this binary (floor)"),
         |b| b.iter(raw_reexec),
     );
-    for m in [StartMethod::Fork, StartMethod::Spawn, StartMethod::ForkServer] {
+    for m in [
+        StartMethod::Fork,
+        StartMethod::Spawn,
+        StartMethod::ForkServer,
+    ] {
         // Warm-up: the fork server starts on first use.
         Process::new(noop, ())
             .start_method(m)
@@ -84,7 +89,13 @@ fn cpython() {
         let method = name.trim_start_matches("start_join_");
         let label = format!("cpython {method}");
         println!("  {GROUP:<26} {label:<20} median {:>12.3} ms", ns / 1e6);
-        record(AREA, GROUP, &label, ns, "CPython 3.11, benches/py/process.py");
+        record(
+            AREA,
+            GROUP,
+            &label,
+            ns,
+            "CPython 3.11, benches/py/process.py",
+        );
     }
 }
 

@@ -101,10 +101,17 @@ fn collect_criterion(dir: &Path, groups: &mut BTreeMap<String, Vec<Row>>) -> std
         if entry.file_name().and_then(|n| n.to_str()) != Some("benchmark.json") {
             continue;
         }
-        if entry.parent().and_then(|p| p.file_name()).and_then(|n| n.to_str()) != Some("new") {
+        if entry
+            .parent()
+            .and_then(|p| p.file_name())
+            .and_then(|n| n.to_str())
+            != Some("new")
+        {
             continue;
         }
-        let Some(newdir) = entry.parent() else { continue };
+        let Some(newdir) = entry.parent() else {
+            continue;
+        };
         let bench: serde_json::Value = match std::fs::read_to_string(&entry)
             .ok()
             .and_then(|s| serde_json::from_str(&s).ok())
@@ -132,9 +139,14 @@ fn collect_criterion(dir: &Path, groups: &mut BTreeMap<String, Vec<Row>>) -> std
             name = group.clone();
         }
         // Throughput benches: report time per element when criterion knows the count.
-        let per = bench["throughput"]["Elements"].as_f64().unwrap_or(1.0).max(1.0);
+        let per = bench["throughput"]["Elements"]
+            .as_f64()
+            .unwrap_or(1.0)
+            .max(1.0);
         let med = &est["median"];
-        let Some(point) = med["point_estimate"].as_f64() else { continue };
+        let Some(point) = med["point_estimate"].as_f64() else {
+            continue;
+        };
         let ci = &med["confidence_interval"];
         let note = if per > 1.0 {
             format!("per item; {per} items per iteration")
@@ -163,7 +175,9 @@ fn collect_external(dir: &Path, groups: &mut BTreeMap<String, Vec<Row>>) -> std:
             continue;
         }
         for line in std::fs::read_to_string(&path)?.lines() {
-            let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else { continue };
+            let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
+                continue;
+            };
             let (Some(group), Some(name), Some(med)) = (
                 v["group"].as_str(),
                 v["name"].as_str(),
@@ -174,7 +188,11 @@ fn collect_external(dir: &Path, groups: &mut BTreeMap<String, Vec<Row>>) -> std:
             if med < 0.0 {
                 continue;
             }
-            let source = if name.to_ascii_lowercase().contains("cpython") { "cpython" } else { "external" };
+            let source = if name.to_ascii_lowercase().contains("cpython") {
+                "cpython"
+            } else {
+                "external"
+            };
             groups.entry(group.to_string()).or_default().push(Row {
                 name: name.to_string(),
                 median_ns: med,
@@ -225,7 +243,11 @@ fn svg(title: &str, rows: &[Row]) -> String {
     let plot_w = width - left - 110.0;
     let height = 50.0 + bar_h * rows.len() as f64 + 20.0;
     let max = rows.iter().map(|r| r.median_ns).fold(1.0f64, f64::max);
-    let min = rows.iter().map(|r| r.median_ns).filter(|v| *v > 0.0).fold(max, f64::min);
+    let min = rows
+        .iter()
+        .map(|r| r.median_ns)
+        .filter(|v| *v > 0.0)
+        .fold(max, f64::min);
     let lo = (min / 2.0).max(0.1).log10();
     let hi = max.log10().max(lo + 1.0);
     let scale = |v: f64| ((v.max(0.1).log10() - lo) / (hi - lo)).clamp(0.02, 1.0) * plot_w;
@@ -245,7 +267,9 @@ fn svg(title: &str, rows: &[Row]) -> String {
         let color = match r.source {
             "cpython" => "#3572A5",
             "external" => "#999999",
-            _ if r.name.contains("raw") || r.name.contains("floor") || r.name.contains("bare") => "#bbbbbb",
+            _ if r.name.contains("raw") || r.name.contains("floor") || r.name.contains("bare") => {
+                "#bbbbbb"
+            }
             _ => "#dea584",
         };
         let w = scale(r.median_ns);
@@ -275,7 +299,9 @@ fn svg(title: &str, rows: &[Row]) -> String {
 }
 
 fn escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 fn machine() -> String {
@@ -293,7 +319,9 @@ fn machine() -> String {
 fn cpus() -> String {
     format!(
         "{} cpus",
-        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
     )
 }
 
