@@ -3,6 +3,8 @@
 //! `Connection` round trip (the floor a proxy call is built on) and CPython's manager
 //! (benches/py/manager.py), in one run.
 
+#![allow(missing_docs)] // criterion_group! generates an undocumented fn
+
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
