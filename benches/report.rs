@@ -64,6 +64,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
          measured in the same run by the bench's helper script. Per-area notes with targets \
          and verdicts are in [`docs/benchmarks/`](benchmarks/).\n"
     )?;
+    // The hand-written verdicts against each issue's targets come first.
+    if let Ok(summary) = std::fs::read_to_string(docs.join("benchmarks").join("summary.md")) {
+        writeln!(md, "{summary}")?;
+        writeln!(md, "## All figures of the last run\n")?;
+    }
     for (group, rows) in &groups {
         let file = format!("{}.svg", group.replace(['/', ' '], "_"));
         std::fs::write(charts.join(&file), svg(group, rows))?;
