@@ -23,7 +23,7 @@
 //! # Tasks
 //!
 //! A task is a function a fresh worker process can find: a `fn` item or a closure that
-//! captures nothing ([`Target`](multiproc_process::Target)), with serde arguments and
+//! captures nothing ([`Target`]), with serde arguments and
 //! result — so every start method works. `map` takes `fn(T) -> R`; `starmap` and
 //! `apply` take any arity with a tuple of arguments.
 //!

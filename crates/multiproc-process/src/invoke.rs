@@ -6,11 +6,11 @@
 //! `Invoker` names the function the same way the process bootstrap does (see the
 //! `entry` module): as a distance inside the executable's code, checked before use.
 //!
-//! It holds two pieces: the [`EntryRef`] of the process bootstrap's trampoline for
+//! It holds two pieces: the `EntryRef` of the process bootstrap's trampoline for
 //! `(F, Args)` — so the anchor spacing, the in-text check and the type fingerprint are
 //! the ones `entry` already verifies — and the distance from that trampoline to this
 //! module's own monomorphized `invoke::<F, Args>`, which has a fixed, non-generic
-//! signature. In the callee, [`entry::resolve`] checks the first, the second must land
+//! signature. In the callee, `entry::resolve` checks the first, the second must land
 //! in the executable's code too, and `invoke::<F, Args>` re-derives the `EntryRef` of
 //! its own `(F, Args)` and refuses to run unless it equals the one it was sent.
 //!
