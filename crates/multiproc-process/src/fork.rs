@@ -11,6 +11,8 @@
 //!   buffers, and releases them on both sides after the fork. So a child's `println!`
 //!   and `current_process()` cannot deadlock on a lock held at fork time, and buffered
 //!   output is never duplicated.
+//! * One-time initialisations the child relies on (the executable-map cache, the panic
+//!   hook) are forced in the parent before forking, so no `Once` is left half-run.
 //! * Between `fork()` and the user's closure the child runs only: resetting that state
 //!   (assignments and frees; glibc's `fork` resets its allocator locks), `prctl`,
 //!   `getppid`, and `_exit` on failure. No tracing event, no other lock.
@@ -66,6 +68,12 @@ pub(crate) fn fork_child(
     daemon_of: Option<u32>,
     body: impl FnOnce() -> i32,
 ) -> io::Result<u32> {
+    // One-time initialisations the child may need run here, in the parent, first: a
+    // `Once` that another thread of the parent is in the middle of running at the
+    // moment of the fork stays "running" forever in the child, which would then block
+    // on it (seen: the executable-map cache, read when a pool worker resolves a task).
+    crate::entry::in_text(0);
+    crate::child::ensure_panic_hook();
     let mut out = io::stdout().lock();
     let _ = out.flush();
     let mut err = io::stderr().lock();
