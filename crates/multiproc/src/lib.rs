@@ -91,10 +91,14 @@ pub mod prelude {
     pub use multiproc_ipc::{Connection, Pipe};
     #[cfg(feature = "manager")]
     pub use multiproc_manager::Manager;
+    #[cfg(feature = "pool")]
+    pub use multiproc_pool::Pool;
     #[cfg(feature = "process")]
     pub use multiproc_process::{Process, StartMethod, cpu_count, current_process};
     #[cfg(feature = "queue")]
     pub use multiproc_queue::{JoinableQueue, Queue, SimpleQueue};
+    #[cfg(feature = "shared")]
+    pub use multiproc_shared::{Array, Value};
     #[cfg(feature = "sync")]
     pub use multiproc_sync::{
         Barrier, BoundedSemaphore, Condition, Event, Lock, OwnerDied, RLock, Semaphore,
