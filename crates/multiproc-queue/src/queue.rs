@@ -56,47 +56,58 @@ impl Handle {
             reg: AtomicU64::new(0),
         };
         if !closed {
-            // Failure (registry full) leaves the handle unregistered: it registers on
-            // its first put, which then reports the error.
+            // Failure (registry full) leaves the handle uncounted: it tries again on its
+            // first put, which then reports the error.
             let _ = h.ensure_registered();
         }
         h
     }
 
-    /// Counts this handle as an open producer of this process (once per process: a
-    /// handle copied into a `fork` child registers again there).
+    /// The registry entry of this process, counting this handle as an open producer
+    /// here if it is not yet counted.
+    ///
+    /// A handle is counted once `reg` is set: in the process `reg` names, or — for a
+    /// copy made by `fork` — in the child, by the fork handler (`FORK_COUNTED`).
     fn ensure_registered(&self) -> Option<usize> {
         let (pid, _) = sys::me();
         let r = self.reg.load(Ordering::Acquire);
         if r != 0 && (r >> 32) as u32 == pid {
             return Some((r as u32 - 1) as usize);
         }
-        let idx = self.ring.register()?;
+        // A copy made by `fork` is already in this process's table and, if the fork
+        // handler ran, counted in the process's *inherited* entry: move it to the
+        // ordinary entry (it is now in use here).
+        let idx = self.ring.register(false)?;
         self.ring.open_inc(idx);
         let new = (u64::from(pid) << 32) | (idx as u64 + 1);
         match self
             .reg
             .compare_exchange(r, new, Ordering::AcqRel, Ordering::Acquire)
         {
-            Ok(_) => Some(idx),
+            Ok(_) => {
+                if r == 0 {
+                    self.ring.local_inc();
+                } else if ring::FORK_COUNTED.load(Ordering::Relaxed) {
+                    if let Some(inh) = self.ring.register(true) {
+                        self.ring.open_dec(inh);
+                    }
+                }
+                Some(idx)
+            }
             Err(other) => {
                 // Another thread registered this handle first.
                 self.ring.open_dec(idx);
-                if (other >> 32) as u32 == pid {
-                    Some((other as u32 - 1) as usize)
-                } else {
-                    None
-                }
+                ((other >> 32) as u32 == pid).then_some((other as u32 - 1) as usize)
             }
         }
     }
 
     fn close(&self) {
-        if !self.closed.swap(true, Ordering::AcqRel) {
-            let r = self.reg.load(Ordering::Acquire);
-            if r != 0 && (r >> 32) as u32 == sys::me().0 {
-                self.ring.open_dec((r as u32 - 1) as usize);
+        if !self.closed.swap(true, Ordering::AcqRel) && self.reg.load(Ordering::Acquire) != 0 {
+            if let Some(idx) = self.ensure_registered() {
+                self.ring.open_dec(idx);
             }
+            self.ring.local_dec();
         }
     }
 

@@ -135,7 +135,10 @@ pub(crate) struct Entry {
     start: AtomicU64,
     open: AtomicU32,
     transit: AtomicU32,
-    _pad: AtomicU64,
+    /// 0 for an ordinary entry. For an entry made by the fork handler: the address at
+    /// which the process maps the queue (inherited handles live there; after an `exec`
+    /// the process no longer maps it there, so the entry stops counting).
+    base: AtomicU64,
 }
 
 #[repr(C)]
@@ -952,12 +955,31 @@ impl Ring {
 
     /// This process's registry entry (found or claimed). `None` if all are taken by
     /// live processes.
-    pub(crate) fn register(&self) -> Option<usize> {
+    ///
+    /// `inherited`: the entry of the handles this process inherited through `fork` (see
+    /// [`after_fork_in_child`]) rather than its ordinary entry.
+    pub(crate) fn register(&self, inherited: bool) -> Option<usize> {
         let (pid, start) = sys::me();
-        let reg = &self.hdr().registry;
+        let base = if inherited {
+            self.seg.as_ptr() as u64
+        } else {
+            0
+        };
+        register_in(self.hdr(), pid, start, true, base)
+    }
+}
+
+/// Finds or claims the entry of process `(pid, start)`; frees dead entries if all are
+/// taken and `may_reclaim` (which reads `/proc`, allocating).
+fn register_in(hdr: &Header, pid: u32, start: u64, may_reclaim: bool, base: u64) -> Option<usize> {
+    {
+        let reg = &hdr.registry;
         for (i, e) in reg.iter().enumerate() {
             let id = e.id.load(Ordering::Acquire);
-            if id as u32 == pid && e.start.load(Ordering::Relaxed) == start {
+            if id as u32 == pid
+                && e.start.load(Ordering::Relaxed) == start
+                && e.base.load(Ordering::Relaxed) == base
+            {
                 return Some(i);
             }
         }
@@ -976,20 +998,25 @@ impl Ring {
                 {
                     e.open.store(0, Ordering::Relaxed);
                     e.transit.store(0, Ordering::Relaxed);
+                    e.base.store(base, Ordering::Relaxed);
                     e.start.store(start, Ordering::Release);
                     return Some(i);
                 }
             }
-            if round == 0 {
-                self.reclaim_dead();
+            if round == 0 && may_reclaim {
+                reclaim_dead(hdr);
             }
         }
         None
     }
+}
 
-    /// Frees the entries of dead processes.
-    fn reclaim_dead(&self) {
-        for e in &self.hdr().registry {
+impl Ring {}
+
+/// Frees the entries of dead processes.
+fn reclaim_dead(hdr: &Header) {
+    {
+        for e in &hdr.registry {
             let id = e.id.load(Ordering::Acquire);
             let pid = id as u32;
             if pid == 0 || id & RECLAIM != 0 {
@@ -1004,13 +1031,16 @@ impl Ring {
             {
                 e.open.store(0, Ordering::Relaxed);
                 e.transit.store(0, Ordering::Relaxed);
+                e.base.store(0, Ordering::Relaxed);
                 e.start.store(0, Ordering::Relaxed);
                 let next_gen = ((id >> 32) + 1) << 32;
                 e.id.store(next_gen, Ordering::Release);
             }
         }
     }
+}
 
+impl Ring {
     pub(crate) fn entry_id(&self, idx: usize) -> u64 {
         self.entry(idx).id.load(Ordering::Acquire)
     }
@@ -1062,6 +1092,8 @@ impl Ring {
         if h.config.0.all_closed.load(Ordering::Acquire) != 0 {
             return true;
         }
+        let ino = rustix::fs::fstat(&self.seg).map(|st| st.st_ino).ok();
+        let me = sys::me().0;
         h.registry.iter().all(|e| {
             let id = e.id.load(Ordering::Acquire);
             let pid = id as u32 & PID_MASK;
@@ -1071,7 +1103,18 @@ impl Ring {
             if e.open.load(Ordering::Acquire) == 0 && e.transit.load(Ordering::Acquire) == 0 {
                 return true;
             }
-            !sys::alive(pid, e.start.load(Ordering::Acquire))
+            let base = e.base.load(Ordering::Acquire);
+            if base != 0 && pid == me {
+                // Our own inherited copies that nobody here has used: the parent's
+                // handles duplicated by `fork`, which this process will never drop.
+                return true;
+            }
+            if !sys::alive(pid, e.start.load(Ordering::Acquire)) {
+                return true;
+            }
+            // Inherited handles count only while the process still maps the queue
+            // where its parent did (not after an `exec`).
+            base != 0 && ino.is_some_and(|ino| !sys::maps_at(pid, base, ino))
         })
     }
 
@@ -1079,4 +1122,114 @@ impl Ring {
     pub(crate) fn producers_gone(&self) -> bool {
         self.no_live_producer()
     }
+}
+
+// ------------------------------------------------------------ handles across fork
+
+/// Open handles of this process per queue: `(address of the mapping, count)`. A `fork`
+/// child inherits copies of all of them (memory), so the child handler registers the
+/// child as a producer holding that many handles on each queue.
+type Table = Vec<(usize, u32)>;
+
+static LOCAL: std::sync::Mutex<Table> = std::sync::Mutex::new(Vec::new());
+
+/// Whether the fork child handler counted the inherited handles (then a handle copied
+/// by `fork` is already part of this process's open count).
+pub(crate) static FORK_COUNTED: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+
+fn local() -> std::sync::MutexGuard<'static, Table> {
+    LOCAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl Ring {
+    /// One more open handle on this queue in this process.
+    pub(crate) fn local_inc(&self) {
+        let base = self.seg.as_ptr() as usize;
+        let mut t = local();
+        match t.iter_mut().find(|(b, _)| *b == base) {
+            Some((_, n)) => *n += 1,
+            None => t.push((base, 1)),
+        }
+    }
+
+    /// One open handle fewer on this queue in this process. Called before the handle's
+    /// mapping is dropped, so a listed address is always mapped.
+    pub(crate) fn local_dec(&self) {
+        let base = self.seg.as_ptr() as usize;
+        let mut t = local();
+        if let Some(i) = t.iter().position(|(b, _)| *b == base) {
+            t[i].1 -= 1;
+            if t[i].1 == 0 {
+                t.swap_remove(i);
+            }
+        }
+    }
+}
+
+thread_local! {
+    /// The table lock, held by the forking thread from the `pthread_atfork` prepare
+    /// handler until the parent/child handler, so the child sees the table the parent
+    /// counted.
+    static FORK_GUARD: std::cell::RefCell<Option<std::sync::MutexGuard<'static, Table>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// # Safety (of the deref)
+/// `base` is the start of a live queue mapping: entries are removed from the table
+/// before their mapping is dropped, under the table lock, which the caller holds; a
+/// fork child inherits the parent's mappings at the same addresses.
+fn header_at(base: usize) -> &'static Header {
+    // SAFETY:
+    // - see above: `base` points to a live mapping, at least HEADER_BYTES long and page
+    //   aligned (it came from a `Ring`), that stays mapped while the table lists it;
+    //   the `'static` reference is only used while the table lock is held;
+    // - the header holds only atomics, shared with other processes.
+    unsafe { &*(base as *const Header) }
+}
+
+/// `pthread_atfork` prepare handler (parent, before `fork`, ordinary context): takes
+/// the table lock and marks the handles the child will inherit as "in transit" from
+/// this process, so that getters keep seeing a producer until the child registered.
+pub(crate) fn before_fork(pid: u32, start: u64) {
+    let t = local();
+    for &(base, n) in t.iter() {
+        let hdr = header_at(base);
+        if let Some(idx) = register_in(hdr, pid, start, false, 0) {
+            hdr.registry[idx].transit.fetch_add(n, Ordering::AcqRel);
+        }
+    }
+    FORK_GUARD.with(|g| *g.borrow_mut() = Some(t));
+}
+
+/// `pthread_atfork` parent handler: releases the table lock.
+pub(crate) fn after_fork_in_parent() {
+    FORK_GUARD.with(|g| g.borrow_mut().take());
+}
+
+/// Runs in a `fork` child (from the `pthread_atfork` child handler): registers the child
+/// in every queue it inherited open handles of, then ends the parent's "in transit"
+/// marks. Async-signal-safe: the table lock is already held by this (the only) thread,
+/// atomics on shared memory and futex wakes, no allocation, no `/proc` reads.
+pub(crate) fn after_fork_in_child(parent: (u32, u64), pid: u32, start: u64) {
+    FORK_COUNTED.store(false, Ordering::Relaxed);
+    let Some(t) = FORK_GUARD.with(|g| g.borrow_mut().take()) else {
+        return;
+    };
+    for &(base, n) in t.iter() {
+        let hdr = header_at(base);
+        if let Some(idx) = register_in(hdr, pid, start, false, base as u64) {
+            hdr.registry[idx].open.fetch_add(n, Ordering::AcqRel);
+        }
+        if let Some(idx) = register_in(hdr, parent.0, parent.1, false, 0) {
+            let e = &hdr.registry[idx];
+            let _ = e
+                .transit
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |m| m.checked_sub(n));
+        }
+    }
+    drop(t);
+    FORK_COUNTED.store(true, Ordering::Relaxed);
 }

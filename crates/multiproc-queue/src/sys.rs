@@ -32,21 +32,59 @@ static PID: AtomicU32 = AtomicU32::new(0);
 static START: AtomicU64 = AtomicU64::new(0);
 static ATFORK: Once = Once::new();
 
+extern "C" fn before_fork() {
+    let (pid, start) = (PID.load(Ordering::Relaxed), START.load(Ordering::Relaxed));
+    if pid != 0 {
+        crate::ring::before_fork(pid, start);
+    }
+}
+
+extern "C" fn after_fork_in_parent() {
+    crate::ring::after_fork_in_parent();
+}
+
 extern "C" fn after_fork_in_child() {
-    // Async-signal-safe: two atomic stores. The next `me()` re-reads the identity.
-    PID.store(0, Ordering::Relaxed);
-    START.store(0, Ordering::Relaxed);
+    // Async-signal-safe: getpid/open/read/close system calls, atomics, no allocation
+    // and no blocking lock (see `ring::after_fork_in_child`).
+    let parent = (PID.load(Ordering::Relaxed), START.load(Ordering::Relaxed));
+    let (pid, start) = me_no_alloc();
+    START.store(start, Ordering::Relaxed);
+    PID.store(pid, Ordering::Relaxed);
+    crate::ring::after_fork_in_child(parent, pid, start);
+}
+
+/// This process's pid and start time without allocating (usable in a fork child
+/// handler).
+fn me_no_alloc() -> (u32, u64) {
+    let pid = rustix::process::getpid().as_raw_nonzero().get() as u32;
+    let mut buf = [0u8; 1024];
+    let start = rustix::fs::open(
+        c"/proc/self/stat",
+        rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::CLOEXEC,
+        rustix::fs::Mode::empty(),
+    )
+    .ok()
+    .and_then(|fd| rustix::io::read(&fd, &mut buf).ok())
+    .and_then(|n| parse_stat(&buf[..n]))
+    .map_or(0, |(_, start)| start);
+    (pid, start)
 }
 
 #[allow(unsafe_code)]
 fn install_atfork() {
     ATFORK.call_once(|| {
         // SAFETY:
-        // - `pthread_atfork` only records the three function pointers; `None` is allowed
-        //   for the prepare and parent handlers.
-        // - `after_fork_in_child` is `extern "C"`, never unwinds and only stores atomics,
-        //   so it is async-signal-safe as a child handler must be.
-        let rc = unsafe { libc::pthread_atfork(None, None, Some(after_fork_in_child)) };
+        // - `pthread_atfork` only records the three function pointers;
+        // - the handlers are `extern "C"` and do not unwind (they only touch atomics, a
+        //   mutex and shared memory); the child handler is async-signal-safe as required
+        //   (no allocation, no lock acquisition: see `ring::after_fork_in_child`).
+        let rc = unsafe {
+            libc::pthread_atfork(
+                Some(before_fork),
+                Some(after_fork_in_parent),
+                Some(after_fork_in_child),
+            )
+        };
         // ENOMEM only; without the handler a forked child would re-read its pid only if
         // the cache is cleared, so fall back to never caching.
         if rc != 0 {
@@ -72,11 +110,7 @@ pub(crate) fn me() -> (u32, u64) {
 #[cold]
 fn me_slow() -> (u32, u64) {
     install_atfork();
-    let pid = rustix::process::getpid().as_raw_nonzero().get() as u32;
-    let start = match proc_stat(pid) {
-        Some((_, start)) => start,
-        None => 0,
-    };
+    let (pid, start) = me_no_alloc();
     if !NO_CACHE.load(Ordering::Relaxed) {
         START.store(start, Ordering::Relaxed);
         PID.store(pid, Ordering::Relaxed);
@@ -87,6 +121,11 @@ fn me_slow() -> (u32, u64) {
 /// `(state, starttime)` from `/proc/<pid>/stat`, or `None` if there is no such process.
 fn proc_stat(pid: u32) -> Option<(u8, u64)> {
     let text = std::fs::read(format!("/proc/{pid}/stat")).ok()?;
+    parse_stat(&text)
+}
+
+/// `(state, starttime)` from the text of a `/proc/<pid>/stat` file.
+fn parse_stat(text: &[u8]) -> Option<(u8, u64)> {
     // "pid (comm) S ppid ..." — comm may hold spaces and parentheses: cut at the last ')'.
     let close = text.iter().rposition(|&b| b == b')')?;
     let rest = std::str::from_utf8(&text[close + 1..]).ok()?;
@@ -95,6 +134,23 @@ fn proc_stat(pid: u32) -> Option<(u8, u64)> {
     // starttime is field 22 of the line; `state` was field 3.
     let start = fields.nth(18)?.parse().ok()?;
     Some((state, start))
+}
+
+/// Whether process `pid` maps the file with inode `ino` at address `base` (true when its
+/// map cannot be read: the caller then assumes the process still holds the queue).
+pub(crate) fn maps_at(pid: u32, base: u64, ino: u64) -> bool {
+    let Ok(text) = std::fs::read_to_string(format!("/proc/{pid}/maps")) else {
+        return true;
+    };
+    text.lines().any(|line| {
+        let mut f = line.split_ascii_whitespace();
+        let start = f
+            .next()
+            .and_then(|range| range.split('-').next())
+            .and_then(|a| u64::from_str_radix(a, 16).ok());
+        let inode = f.nth(3).and_then(|i| i.parse::<u64>().ok());
+        start == Some(base) && inode == Some(ino)
+    })
 }
 
 /// Whether process `pid`, which started at `start` (0 = unknown), is still running.

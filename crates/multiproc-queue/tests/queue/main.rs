@@ -1,0 +1,29 @@
+//! Integration tests of multiproc-queue: semantics in one process (threads), across
+//! processes under every start method, crash (SIGKILL) cases and property tests.
+
+#![allow(clippy::unwrap_used)] // tests: a panic is a failure report
+mod basic;
+mod crash;
+mod procs;
+mod props;
+
+/// What tests return.
+pub type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+/// Generous bound for every blocking call in tests.
+pub const BOUND: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Every start method.
+pub const METHODS: [multiproc_process::StartMethod; 3] = [
+    multiproc_process::StartMethod::Fork,
+    multiproc_process::StartMethod::Spawn,
+    multiproc_process::StartMethod::ForkServer,
+];
+
+/// The small item of the issue: a u64 and a short String.
+pub type Small = (u64, String);
+
+/// Item number `i`.
+pub fn small(i: u64) -> Small {
+    (i, format!("item-{i}"))
+}
