@@ -1,0 +1,335 @@
+//! multiproc-queue: items/s from process to process (1→1, 4→1, 1→4) and the latency of
+//! one item across an idle queue (put→get wake-up, as a ping-pong round trip).
+//!
+//! Side by side in one run: ours, crossbeam-channel between two threads (the in-process
+//! ceiling), a bare futex ping-pong written here (the wake-up floor), and CPython 3.11's
+//! `Queue`/`SimpleQueue` (benches/py/queue.py). Items are small: a u64 and a short
+//! String. Children are made with `fork` before the clock starts, driven through a
+//! control queue, and reaped at the end.
+//!
+//! ```text
+//! cargo bench -p multiproc-benches --bench queue
+//! ```
+#![allow(missing_docs)]
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use multiproc_benches::{parse_figures, record, reset, run_python};
+use multiproc_ipc::SharedSegment;
+use multiproc_queue::Queue;
+use rustix::thread::futex;
+
+const AREA: &str = "queue";
+/// Pause before a "receiver asleep" round trip (not timed).
+const PAUSE: Duration = Duration::from_micros(300);
+
+type Small = (u64, String);
+
+fn small(i: u64) -> Small {
+    (i, format!("item-{i}"))
+}
+
+fn fork_child(child: impl FnOnce()) -> libc::pid_t {
+    // SAFETY:
+    // - criterion runs benchmarks on the main thread without helper threads, so the
+    //   child may allocate;
+    // - the child leaves through `_exit`, never returning into criterion.
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0, "fork failed");
+    if pid == 0 {
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(child));
+        // SAFETY: `_exit` skips the parent's atexit handlers.
+        unsafe { libc::_exit(i32::from(r.is_err())) };
+    }
+    pid
+}
+
+fn reap(pid: libc::pid_t) {
+    let mut status = 0;
+    // SAFETY: our child, valid out-pointer.
+    unsafe { libc::waitpid(pid, &mut status, 0) };
+}
+
+fn py_figure(py: &[(String, f64)], group: &str, key: &str, label: &str) {
+    if let Some((_, v)) = py.iter().find(|(n, _)| n == key) {
+        if group.ends_with("rtt") {
+            println!("{group}/{label}: {:.2} us", v / 1e3);
+        } else {
+            println!("{group}/{label}: {:.0} items/s", 1e9 / v);
+        }
+        record(AREA, group, label, *v, "benches/py/queue.py");
+    }
+}
+
+/// Producers → one consumer (this process): each producer child waits for a count on
+/// `ctrl`, then puts that many items.
+fn n_to_1(c: &mut Criterion, py: &[(String, f64)], producers: u64) {
+    let group = format!("queue/{producers}to1");
+    let mut g = c.benchmark_group(&group);
+    g.sample_size(10)
+        .measurement_time(Duration::from_secs(4))
+        .throughput(Throughput::Elements(1));
+    {
+        let ctrl: Queue<u64> = Queue::new().expect("queue");
+        let data: Queue<Small> = Queue::new().expect("queue");
+        let pids: Vec<_> = (0..producers)
+            .map(|_| {
+                let (ctrl, data) = (ctrl.clone(), data.clone());
+                fork_child(move || {
+                    while let Ok(n) = ctrl.get() {
+                        if n == 0 {
+                            break;
+                        }
+                        for i in 0..n {
+                            data.put(small(i)).expect("put");
+                        }
+                    }
+                })
+            })
+            .collect();
+        g.bench_function("ours: Queue (processes)", |b| {
+            b.iter_custom(|iters| {
+                let per = iters.div_ceil(producers);
+                let start = Instant::now();
+                for _ in 0..producers {
+                    ctrl.put(per).expect("put");
+                }
+                for _ in 0..per * producers {
+                    std::hint::black_box(data.get().expect("get"));
+                }
+                start
+                    .elapsed()
+                    .mul_f64(iters as f64 / (per * producers) as f64)
+            })
+        });
+        for _ in &pids {
+            ctrl.put(0).expect("put");
+        }
+        for pid in pids {
+            reap(pid);
+        }
+    }
+    {
+        // crossbeam-channel between threads, same shape.
+        let (ctx, crx) = crossbeam_channel::unbounded::<u64>();
+        let (dtx, drx) = crossbeam_channel::bounded::<Small>(4096);
+        let threads: Vec<_> = (0..producers)
+            .map(|_| {
+                let (crx, dtx) = (crx.clone(), dtx.clone());
+                std::thread::spawn(move || {
+                    while let Ok(n) = crx.recv() {
+                        if n == 0 {
+                            break;
+                        }
+                        for i in 0..n {
+                            dtx.send(small(i)).expect("send");
+                        }
+                    }
+                })
+            })
+            .collect();
+        g.bench_function("peer: crossbeam-channel (threads)", |b| {
+            b.iter_custom(|iters| {
+                let per = iters.div_ceil(producers);
+                let start = Instant::now();
+                for _ in 0..producers {
+                    ctx.send(per).expect("send");
+                }
+                for _ in 0..per * producers {
+                    std::hint::black_box(drx.recv().expect("recv"));
+                }
+                start
+                    .elapsed()
+                    .mul_f64(iters as f64 / (per * producers) as f64)
+            })
+        });
+        for _ in &threads {
+            ctx.send(0).expect("send");
+        }
+        for t in threads {
+            t.join().expect("thread");
+        }
+    }
+    g.finish();
+    let key = format!("queue_{producers}to1");
+    py_figure(py, &group, &key, "cpython: Queue");
+    if producers == 1 {
+        py_figure(py, &group, "simplequeue_1to1", "cpython: SimpleQueue");
+    }
+}
+
+/// This process → four consumer children. A batch ends with one marker per consumer;
+/// each consumer answers a marker on `done`.
+fn one_to_4(c: &mut Criterion, py: &[(String, f64)]) {
+    const CONSUMERS: usize = 4;
+    let group = "queue/1to4";
+    let mut g = c.benchmark_group(group);
+    g.sample_size(10)
+        .measurement_time(Duration::from_secs(4))
+        .throughput(Throughput::Elements(1));
+    // 0 = item, 1 = end of batch, 2 = stop
+    let data: Queue<(u8, Small)> = Queue::new().expect("queue");
+    let done: Queue<u8> = Queue::new().expect("queue");
+    let pids: Vec<_> = (0..CONSUMERS)
+        .map(|_| {
+            let (data, done) = (data.clone(), done.clone());
+            fork_child(move || {
+                while let Ok((kind, item)) = data.get() {
+                    match kind {
+                        0 => {
+                            std::hint::black_box(item);
+                        }
+                        1 => done.put(1).expect("put"),
+                        _ => break,
+                    }
+                }
+            })
+        })
+        .collect();
+    g.bench_function("ours: Queue (processes)", |b| {
+        b.iter_custom(|iters| {
+            let start = Instant::now();
+            for i in 0..iters {
+                data.put((0, small(i))).expect("put");
+            }
+            for _ in 0..CONSUMERS {
+                data.put((1, small(0))).expect("put");
+            }
+            for _ in 0..CONSUMERS {
+                done.get().expect("get");
+            }
+            start.elapsed()
+        })
+    });
+    for _ in 0..CONSUMERS {
+        data.put((2, small(0))).expect("put");
+    }
+    for pid in pids {
+        reap(pid);
+    }
+    g.finish();
+    py_figure(py, group, "queue_1to4", "cpython: Queue");
+}
+
+/// Latency of one item across an idle queue: a ping-pong through two queues (two
+/// put→get wake-ups per round trip), against a bare futex ping-pong between the same
+/// two processes.
+fn latency(c: &mut Criterion, py: &[(String, f64)]) {
+    let group = "queue/idle_pingpong_rtt";
+    let mut g = c.benchmark_group(group);
+    g.sample_size(20).measurement_time(Duration::from_secs(3));
+
+    // Floor: bare futex ping-pong (sleep every time).
+    {
+        let seg = SharedSegment::new(4096).expect("segment");
+        let word = |i: usize| -> &AtomicU32 {
+            assert!(i < 1024);
+            // SAFETY:
+            // - page-aligned, zero-filled 4096-byte memfd mapping, index bounded above;
+            // - both processes touch it only atomically;
+            // - `seg` outlives every use (the child inherits the mapping).
+            unsafe { &*seg.as_ptr().cast::<AtomicU32>().add(i) }
+        };
+        let pid = fork_child(|| {
+            let mut expect = 1;
+            loop {
+                let v = word(0).load(Ordering::Acquire);
+                if v == u32::MAX {
+                    break;
+                }
+                if v == expect {
+                    word(1).store(expect, Ordering::Release);
+                    let _ = futex::wake(word(1), futex::Flags::empty(), 1);
+                    expect += 1;
+                } else {
+                    let _ = futex::wait(word(0), futex::Flags::empty(), v, None);
+                }
+            }
+        });
+        let mut n = 0u32;
+        let mut ping = || {
+            n += 1;
+            word(0).store(n, Ordering::Release);
+            let _ = futex::wake(word(0), futex::Flags::empty(), 1);
+            loop {
+                let v = word(1).load(Ordering::Acquire);
+                if v == n {
+                    break;
+                }
+                let _ = futex::wait(word(1), futex::Flags::empty(), v, None);
+            }
+        };
+        g.bench_function("floor: bare futex", |b| b.iter(&mut ping));
+        g.bench_function("floor: bare futex, receiver asleep", |b| {
+            b.iter_custom(|iters| {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    std::thread::sleep(PAUSE);
+                    let start = Instant::now();
+                    ping();
+                    total += start.elapsed();
+                }
+                total
+            })
+        });
+        word(0).store(u32::MAX, Ordering::Release);
+        let _ = futex::wake(word(0), futex::Flags::empty(), 1);
+        reap(pid);
+    }
+
+    // Ours: put → get → put back → get.
+    {
+        let a: Queue<Option<Small>> = Queue::new().expect("queue");
+        let bq: Queue<Small> = Queue::new().expect("queue");
+        let (ca, cb) = (a.clone(), bq.clone());
+        let pid = fork_child(move || {
+            while let Ok(Some(x)) = ca.get() {
+                cb.put(x).expect("put");
+            }
+        });
+        let mut i = 0u64;
+        g.bench_function("ours: Queue", |b| {
+            b.iter(|| {
+                i += 1;
+                a.put(Some((i, String::from("x")))).expect("put");
+                std::hint::black_box(bq.get().expect("get"));
+            })
+        });
+        // The same after a pause, so that the other side has stopped spinning and sleeps
+        // in the futex: the put has to wake it (only the round trip is timed).
+        g.bench_function("ours: Queue, receiver asleep", |b| {
+            b.iter_custom(|iters| {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    std::thread::sleep(PAUSE);
+                    i += 1;
+                    let start = Instant::now();
+                    a.put(Some((i, String::from("x")))).expect("put");
+                    std::hint::black_box(bq.get().expect("get"));
+                    total += start.elapsed();
+                }
+                total
+            })
+        });
+        a.put(None).expect("put");
+        reap(pid);
+    }
+    g.finish();
+    py_figure(py, group, "queue_pingpong_rtt", "cpython: Queue");
+}
+
+fn all(c: &mut Criterion) {
+    reset(AREA);
+    let py = run_python("queue.py", &[])
+        .map(|s| parse_figures(&s))
+        .unwrap_or_default();
+    n_to_1(c, &py, 1);
+    n_to_1(c, &py, 4);
+    one_to_4(c, &py);
+    latency(c, &py);
+}
+
+criterion_group!(benches, all);
+criterion_main!(benches);
