@@ -3,6 +3,8 @@
 //! SIGKILL.
 
 mod start_methods;
+// The cross-process helpers are multiproc-sync's own (one copy, not two).
+#[path = "../../../multiproc-sync/tests/sync/util.rs"]
 mod util;
 
 use std::io::{BufRead, BufReader};
