@@ -27,28 +27,14 @@ impl Death {
     }
 }
 
-fn signal_name(sig: i32) -> &'static str {
-    match sig {
-        1 => "SIGHUP",
-        2 => "SIGINT",
-        3 => "SIGQUIT",
-        4 => "SIGILL",
-        6 => "SIGABRT",
-        7 => "SIGBUS",
-        8 => "SIGFPE",
-        9 => "SIGKILL",
-        11 => "SIGSEGV",
-        13 => "SIGPIPE",
-        14 => "SIGALRM",
-        15 => "SIGTERM",
-        _ => "unknown signal",
-    }
-}
-
 impl fmt::Display for Death {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Death::Signal(s) => write!(f, "killed by signal {s} ({})", signal_name(*s)),
+            Death::Signal(s) => write!(
+                f,
+                "killed by signal {s} ({})",
+                multiproc_process::signal_name(*s).unwrap_or("unknown signal")
+            ),
             Death::Exited(c) => write!(f, "exited with code {c}"),
         }
     }

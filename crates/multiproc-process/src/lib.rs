@@ -104,7 +104,7 @@ pub use context::{
 pub use error::{CloseError, ContextError, ProcessError, StartError, WaitError};
 pub use global::ProcessInfo;
 pub use log::{CpythonFormat, LogError, log_to_stderr};
-pub use process::{Process, ProcessBuilder, active_children};
+pub use process::{Process, ProcessBuilder, active_children, signal_name};
 pub use target::Target;
 pub use tracing::Level;
 

@@ -743,19 +743,29 @@ impl<R> fmt::Debug for Process<R> {
     }
 }
 
-fn signal_name(sig: i32) -> String {
-    let name = match sig {
+/// The conventional name of Linux signal `sig` (`9` → `"SIGKILL"`), for messages about
+/// how a process died; `None` for numbers without a common name.
+///
+/// ```
+/// assert_eq!(multiproc_process::signal_name(15), Some("SIGTERM"));
+/// assert_eq!(multiproc_process::signal_name(64), None);
+/// ```
+pub fn signal_name(sig: i32) -> Option<&'static str> {
+    Some(match sig {
         1 => "SIGHUP",
         2 => "SIGINT",
         3 => "SIGQUIT",
+        4 => "SIGILL",
         6 => "SIGABRT",
+        7 => "SIGBUS",
+        8 => "SIGFPE",
         9 => "SIGKILL",
         11 => "SIGSEGV",
         13 => "SIGPIPE",
+        14 => "SIGALRM",
         15 => "SIGTERM",
-        _ => return sig.to_string(),
-    };
-    name.to_string()
+        _ => return None,
+    })
 }
 
 /// CPython's repr: `<Process name='Process-1' pid=123 parent=122 started>`, then
@@ -770,7 +780,10 @@ impl<R> fmt::Display for Process<R> {
         )?;
         match c.exitcode() {
             None => write!(f, "started")?,
-            Some(code) if code < 0 => write!(f, "stopped exitcode=-{}", signal_name(-code))?,
+            Some(code) if code < 0 => match signal_name(-code) {
+                Some(name) => write!(f, "stopped exitcode=-{name}")?,
+                None => write!(f, "stopped exitcode={code}")?,
+            },
             Some(code) => write!(f, "stopped exitcode={code}")?,
         }
         if c.info.daemon {
