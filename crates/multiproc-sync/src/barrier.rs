@@ -27,9 +27,13 @@ pub(crate) struct BarrierState {
     cond: CondState,
     state: AtomicU32,
     count: AtomicU32,
+    /// Completed cycles (wrapping): a waiter whose cycle completed has passed, even if
+    /// the barrier is aborted or broken before it gets the mutex back.
+    cycle: AtomicU32,
+    _pad: AtomicU32,
 }
 
-const _: () = assert!(size_of::<BarrierState>() == 40 && align_of::<BarrierState>() == 8);
+const _: () = assert!(size_of::<BarrierState>() == 48 && align_of::<BarrierState>() == 8);
 
 /// A barrier for a fixed number of parties, shared between processes
 /// (`multiprocessing.Barrier`).
@@ -60,6 +64,7 @@ pub struct Barrier {
     st: Shared<BarrierState>,
     parties: u32,
     action: Option<PortableFn>,
+    timeout: Option<Duration>,
 }
 
 impl Barrier {
@@ -89,7 +94,34 @@ impl Barrier {
             st: Shared::new("multiproc-barrier", parties as usize)?,
             parties,
             action,
+            timeout: None,
         })
+    }
+
+    /// Sets the timeout that [`wait`](Self::wait) uses (CPython's `Barrier(parties,
+    /// action, timeout)`). It travels with the handle: a clone, or a copy passed to
+    /// another process, has the same default.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use multiproc_sync::{Barrier, BarrierError};
+    /// let b = Barrier::new(2)?.with_default_timeout(Duration::from_millis(10));
+    /// assert_eq!(b.default_timeout(), Some(Duration::from_millis(10)));
+    /// // Nobody else arrives: the wait times out and breaks the barrier.
+    /// assert_eq!(b.wait(), Err(BarrierError::Broken));
+    /// assert!(b.is_broken());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn with_default_timeout(mut self, timeout: Duration) -> Barrier {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// The timeout [`wait`](Self::wait) uses, if one was set (CPython's
+    /// `barrier.timeout`, which is `None` by default).
+    pub fn default_timeout(&self) -> Option<Duration> {
+        self.timeout
     }
 
     /// The number of parties.
@@ -112,14 +144,16 @@ impl Barrier {
         self.st.get().state.load(Ordering::Relaxed) == BROKEN
     }
 
-    /// Waits until all parties have called `wait`; returns this party's index.
+    /// Waits until all parties have called `wait`; returns this party's index. With a
+    /// [default timeout](Self::with_default_timeout), this is
+    /// [`wait_timeout`](Self::wait_timeout) with it.
     ///
     /// # Errors
     /// [`BarrierError::Broken`] if the barrier is or becomes broken (abort, timeout,
     /// dead party, reset while waiting); [`BarrierError::ActionPanicked`] for the party
     /// whose action panicked.
     pub fn wait(&self) -> Result<u32, BarrierError> {
-        self.wait_until(Deadline::Never)
+        self.wait_until(Deadline::after(self.timeout))
     }
 
     /// As [`wait`](Self::wait), but a wait longer than `timeout` breaks the barrier
@@ -243,6 +277,7 @@ impl Barrier {
         };
         st.count.store(index + 1, Ordering::Relaxed);
         slot.store(me.token, Ordering::Relaxed);
+        let cycle = st.cycle.load(Ordering::Relaxed);
 
         let result = if index + 1 >= self.parties {
             let ran = match self.action {
@@ -250,6 +285,7 @@ impl Barrier {
                 None => true,
             };
             if ran {
+                st.cycle.store(cycle.wrapping_add(1), Ordering::Relaxed);
                 st.state.store(DRAINING, Ordering::Relaxed);
                 st.cond.notify_all();
                 Ok(index)
@@ -258,8 +294,9 @@ impl Barrier {
                 Err(BarrierError::ActionPanicked)
             }
         } else {
+            let passed = || st.cycle.load(Ordering::Relaxed) != cycle;
             loop {
-                if st.state.load(Ordering::Relaxed) != FILLING {
+                if st.state.load(Ordering::Relaxed) != FILLING || passed() {
                     break;
                 }
                 if deadline.expired() {
@@ -269,7 +306,10 @@ impl Barrier {
                 self.sleep(deadline);
                 self.reap_dead();
             }
+            // A completed cycle wins over a later abort, timeout or reset (CPython's
+            // `threading.Barrier` reports those to parties it already released).
             match st.state.load(Ordering::Relaxed) {
+                _ if passed() => Ok(index),
                 BROKEN | RESETTING => Err(BarrierError::Broken),
                 _ => Ok(index),
             }
@@ -300,6 +340,7 @@ impl fmt::Debug for Barrier {
             .field("n_waiting", &self.n_waiting())
             .field("broken", &self.is_broken())
             .field("action", &self.action)
+            .field("timeout", &self.timeout)
             .finish()
     }
 }

@@ -62,8 +62,7 @@
 //! publishing its token, and whose thread id was recycled meanwhile, is only recovered
 //! when the recycled thread exits. A process killed while asleep in `Semaphore` or
 //! `Event` leaves a stale sleeper count: correctness is unaffected, but later releases
-//! and sets then always make the (cheap) wake system call. `Barrier` has no default
-//! timeout parameter (use `wait_timeout`).
+//! and sets then always make the (cheap) wake system call.
 #![doc(test(attr(deny(warnings))))]
 #![deny(unsafe_code)]
 

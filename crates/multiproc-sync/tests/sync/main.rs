@@ -1,6 +1,7 @@
 //! Integration tests of multiproc-sync: CPython's scenarios, across processes, with
 //! holder deaths. Cross-process cases fork directly (see `util`); every child is reaped.
 
+mod ports;
 mod start_methods;
 mod util;
 
