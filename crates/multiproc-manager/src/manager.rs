@@ -493,6 +493,29 @@ impl Manager {
         crate::client::convert(&self.client, v)
     }
 
+    /// Converts a [`Value`] read through an untyped proxy into a typed value of this
+    /// manager — in particular a [`Value::Proxy`] (a reference to another shared
+    /// object, as `l[0]` of a list of lists is in CPython) into the proxy type it
+    /// refers to.
+    ///
+    /// ```
+    /// use multiproc_manager::{ListProxy, Manager};
+    /// let manager = Manager::in_thread()?;
+    /// let inner: ListProxy<i64> = manager.list_of()?;
+    /// let outer = manager.list()?; // holds any Value
+    /// outer.append(&inner)?;
+    /// inner.append(7)?;
+    /// let again: ListProxy<i64> = manager.convert(outer.get(0)?)?;
+    /// assert_eq!(again.to_vec()?, [7]);
+    /// # Ok::<(), multiproc_manager::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Type`] when the value is not a `T` (a proxy of another kind, say).
+    pub fn convert<T: FromValue>(&self, v: Value) -> Result<T, Error> {
+        crate::client::convert(&self.client, v)
+    }
+
     fn create_obj(&self, c: Create) -> Result<Handle, Error> {
         let v = self.client.call(SERVER, Op::Create(c))?;
         let r = ObjRef::from_value(v)?;

@@ -505,6 +505,10 @@ fn slice_bounds(start: Option<i64>, stop: Option<i64>, len: usize) -> (usize, us
     (a, b.max(a))
 }
 
+/// The longest list `l *= n` may produce (CPython would raise `MemoryError` somewhere
+/// past this; the server refuses instead of trying).
+const MAX_REPEAT_LEN: usize = 1 << 26;
+
 fn list_op(v: &mut Vec<Value>, op: Op, fixed: bool) -> Outcome {
     let kind = if fixed { Kind::Array } else { Kind::List };
     let what = if fixed { "array" } else { "list" };
@@ -629,6 +633,30 @@ fn list_op(v: &mut Vec<Value>, op: Op, fixed: bool) -> Outcome {
             v.drain(a..b);
             Value::None
         }
+        Op::Repeat(n) => {
+            grow(&Op::Repeat(0))?;
+            // a request must not be able to make the server allocate without bound
+            let len = usize::try_from(n)
+                .ok()
+                .and_then(|n| v.len().checked_mul(n))
+                .filter(|&len| len <= MAX_REPEAT_LEN)
+                .ok_or_else(|| {
+                    err(
+                        K::ValueError,
+                        format!("list *= {n}: the result would exceed {MAX_REPEAT_LEN} items"),
+                    )
+                })?;
+            if len == 0 {
+                v.clear();
+            } else {
+                let one = v.clone();
+                v.reserve(len - one.len());
+                while v.len() < len {
+                    v.extend_from_slice(&one);
+                }
+            }
+            Value::None
+        }
         op => return no_method(&kind, &op),
     })
 }
@@ -669,7 +697,14 @@ fn ns_op(attrs: &mut Vec<(String, Value)>, op: Op) -> Outcome {
                 .collect(),
         ),
         Op::Repr => {
-            let parts: Vec<String> = attrs.iter().map(|(n, v)| format!("{n}={v}")).collect();
+            // CPython's Namespace.__repr__: attributes named `_…` are private (a
+            // NamespaceProxy keeps them on the proxy), the rest sorted by name
+            let mut parts: Vec<String> = attrs
+                .iter()
+                .filter(|(n, _)| !n.starts_with('_'))
+                .map(|(n, v)| format!("{n}={v}"))
+                .collect();
+            parts.sort();
             Value::Str(format!("Namespace({})", parts.join(", ")))
         }
         op => return no_method(&Kind::Namespace, &op),

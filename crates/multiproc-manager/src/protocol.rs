@@ -101,6 +101,8 @@ pub(crate) enum Op {
     GetSlice(Option<i64>, Option<i64>),
     SetSlice(Option<i64>, Option<i64>, Vec<Value>),
     DelSlice(Option<i64>, Option<i64>),
+    /// `l *= n`.
+    Repeat(u64),
 
     // --- namespace
     GetAttr(String),
@@ -211,6 +213,7 @@ impl Op {
             Op::GetSlice(..) => "__getitem__",
             Op::SetSlice(..) => "__setitem__",
             Op::DelSlice(..) => "__delitem__",
+            Op::Repeat(_) => "__imul__",
             Op::GetAttr(_) => "__getattr__",
             Op::SetAttr(..) => "__setattr__",
             Op::DelAttr(_) => "__delattr__",

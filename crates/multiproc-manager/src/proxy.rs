@@ -594,6 +594,22 @@ impl<T: Into<Value> + FromValue> ListProxy<T> {
         self.h.call(Op::DelSlice(a, b)).map(drop)
     }
 
+    /// `l *= n`: the list becomes `n` copies of itself, in place (`n == 0` empties it).
+    ///
+    /// ```
+    /// let manager = multiproc_manager::Manager::in_thread()?;
+    /// let l = manager.list_from(0..3)?;
+    /// l.repeat(2)?;
+    /// assert_eq!(l.to_string(), "[0, 1, 2, 0, 1, 2]");
+    /// # Ok::<(), multiproc_manager::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// `ValueError` when the result would exceed 2^26 items; [`Error::ManagerGone`].
+    pub fn repeat(&self, n: u64) -> Result<(), Error> {
+        self.h.call(Op::Repeat(n)).map(drop)
+    }
+
     /// `l.clear()`.
     ///
     /// # Errors

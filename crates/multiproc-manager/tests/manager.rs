@@ -216,6 +216,27 @@ fn namespace_error_and_list_pitfall() -> R {
     Ok(())
 }
 
+/// `_TestNamespace.test_namespace`: the repr lists public attributes sorted by name and
+/// hides `_private` ones; deleting an attribute removes it from the repr.
+#[test]
+fn namespace_repr_sorted_and_private_hidden() -> R {
+    let manager = Manager::in_thread()?;
+    let n = manager.namespace()?;
+    n.set("name", "Bob")?;
+    n.set("job", "Builder")?;
+    n.set("_hidden", "hidden")?;
+    assert_eq!(n.get::<String>("name")?, "Bob");
+    assert_eq!(n.get::<String>("_hidden")?, "hidden");
+    assert_eq!(n.to_string(), "Namespace(job='Builder', name='Bob')");
+    n.del("job")?;
+    assert_eq!(n.to_string(), "Namespace(name='Bob')");
+    assert_eq!(
+        n.get::<String>("job").expect_err("deleted").remote_kind(),
+        Some(RemoteErrorKind::AttributeError)
+    );
+    Ok(())
+}
+
 // ---------------------------------------------------------- model checks
 
 fn shared_manager() -> &'static Manager {
@@ -477,6 +498,179 @@ fn nested_proxies() -> R {
     let raw: ListProxy = manager.list()?;
     raw.append(&a)?;
     assert!(matches!(raw.get(0)?, Value::Proxy(_)));
+    Ok(())
+}
+
+/// `_TestContainers.test_list`: slices, extend, `*=`, `+`, lists of list proxies that
+/// see later changes to the inner lists.
+#[test]
+fn containers_list() -> R {
+    let manager = Manager::in_thread()?;
+    let a: ListProxy<i64> = manager.list_of()?;
+    a.extend(0..10)?;
+    assert_eq!(a.slice(None, None)?, (0..10).collect::<Vec<_>>());
+    let b: ListProxy<i64> = manager.list_of()?;
+    assert!(b.slice(None, None)?.is_empty());
+    b.extend(0..5)?;
+    assert_eq!(b.slice(None, None)?, [0, 1, 2, 3, 4]);
+    assert_eq!(b.get(2)?, 2);
+    assert_eq!(
+        b.slice(Some(2), Some(10))?,
+        [2, 3, 4],
+        "a slice past the end"
+    );
+    b.repeat(2)?;
+    assert_eq!(b.to_vec()?, [0, 1, 2, 3, 4, 0, 1, 2, 3, 4]);
+    let mut plus = b.to_vec()?;
+    plus.extend([5, 6]);
+    assert_eq!(plus, [0, 1, 2, 3, 4, 0, 1, 2, 3, 4, 5, 6]);
+    assert_eq!(a.to_vec()?, (0..10).collect::<Vec<_>>(), "a is untouched");
+
+    let e: ListProxy<ListProxy<i64>> = manager.list_of()?;
+    e.extend([a.clone(), b.clone()])?;
+    let inner: Vec<Vec<i64>> = e
+        .to_vec()?
+        .iter()
+        .map(|l| l.to_vec())
+        .collect::<Result<_, _>>()?;
+    assert_eq!(
+        inner,
+        [
+            vec![0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+            vec![0, 1, 2, 3, 4, 0, 1, 2, 3, 4]
+        ]
+    );
+    // a list holding a proxy sees later appends through it
+    let f: ListProxy = manager.list()?;
+    f.append(&a)?;
+    a.append(10)?;
+    let Value::Proxy(_) = f.get(0)? else {
+        return Err("f[0] is not a proxy".into());
+    };
+    let f0: ListProxy<i64> = manager.convert(f.get(0)?)?;
+    assert_eq!(f0.to_vec()?, (0..=10).collect::<Vec<_>>());
+    // `*=` of an empty or zero count, and a refused huge one
+    b.repeat(0)?;
+    assert!(b.is_empty()?);
+    a.repeat(1)?;
+    assert_eq!(a.len()?, 11);
+    let e = a.repeat(u64::MAX).expect_err("must be refused");
+    assert_eq!(e.remote_kind(), Some(RemoteErrorKind::ValueError));
+    assert_eq!(a.len()?, 11, "a refused `*=` leaves the list as it was");
+    Ok(())
+}
+
+/// `_TestContainers.test_list_proxy_in_list`: inner proxies are shared, not copied; a
+/// list may even hold itself.
+#[test]
+fn containers_list_proxy_in_list() -> R {
+    let manager = Manager::in_thread()?;
+    let a: ListProxy<ListProxy<i64>> = manager.list_of()?;
+    for _ in 0..3 {
+        let inner: ListProxy<i64> = manager.list_of()?;
+        inner.extend(0..3)?;
+        a.append(inner)?;
+    }
+    for inner in a.to_vec()? {
+        assert_eq!(inner.to_vec()?, [0, 1, 2]);
+    }
+    a.get(0)?.set(-1, 55)?;
+    assert_eq!(a.get(0)?.to_vec()?, [0, 1, 55]);
+    for i in 1..3 {
+        assert_eq!(a.get(i)?.to_vec()?, [0, 1, 2]);
+    }
+    assert_eq!(a.get(1)?.pop()?, 2);
+    assert_eq!(a.get(1)?.len()?, 2);
+    assert_eq!(a.get(0)?.len()?, 3);
+    assert_eq!(a.get(2)?.len()?, 3);
+    // b.append(b): a list holding a reference to itself
+    let b: ListProxy = manager.list()?;
+    b.append(&b)?;
+    assert_eq!(b.len()?, 1);
+    assert_eq!(manager.convert::<ListProxy>(b.get(0)?)?, b);
+    Ok(())
+}
+
+/// `_TestContainers.test_dict` and `test_dict_proxy_nested`.
+#[test]
+fn containers_dict_and_nested_dicts() -> R {
+    let manager = Manager::in_thread()?;
+    let d: DictProxy<i64, String> = manager.dict_of()?;
+    let indices: Vec<i64> = (65..70).collect();
+    for &i in &indices {
+        d.insert(i, char::from(i as u8).to_string())?;
+    }
+    let expect: Vec<(i64, String)> = indices
+        .iter()
+        .map(|&i| (i, char::from(i as u8).to_string()))
+        .collect();
+    let mut copy = d.copy()?;
+    copy.sort();
+    assert_eq!(copy, expect);
+    let mut keys = d.keys()?;
+    keys.sort();
+    assert_eq!(keys, indices);
+    let mut values = d.values()?;
+    values.sort();
+    assert_eq!(
+        values,
+        expect.iter().map(|(_, v)| v.clone()).collect::<Vec<_>>()
+    );
+    let mut items = d.items()?;
+    items.sort();
+    assert_eq!(items, expect);
+    assert_eq!(
+        d.keys()?,
+        indices,
+        "keys keep insertion order, as in Python"
+    );
+
+    // nested
+    let pets: DictProxy = manager.dict_from([("ferrets", 2), ("hamsters", 4)])?;
+    let supplies: DictProxy = manager.dict_from([("water", 10), ("feed", 3)])?;
+    let d: DictProxy<String, DictProxy> = manager.dict_of()?;
+    d.insert("pets", pets.clone())?;
+    d.insert("supplies", supplies.clone())?;
+    assert_eq!(supplies.get_item("water")?, Value::from(10));
+    assert_eq!(d.get_item("supplies")?.get_item("water")?, Value::from(10));
+    d.get_item("supplies")?.insert("blankets", 5)?;
+    assert_eq!(supplies.get_item("blankets")?, Value::from(5));
+    d.get_item("supplies")?.insert("water", 7)?;
+    assert_eq!(supplies.get_item("water")?, Value::from(7));
+    drop((pets, supplies));
+    assert_eq!(d.get_item("pets")?.get_item("ferrets")?, Value::from(2));
+    let pets = d.get_item("pets")?;
+    let supplies = d.get_item("supplies")?;
+    d.clear()?;
+    assert_eq!(d.len()?, 0);
+    assert_eq!(supplies.get_item("water")?, Value::from(7), "still alive");
+    assert_eq!(pets.get_item("hamsters")?, Value::from(4));
+    let l: ListProxy<DictProxy> = manager.list_of()?;
+    l.extend([pets.clone(), supplies.clone()])?;
+    l.get(0)?.insert("marmots", 1)?;
+    assert_eq!(pets.get_item("marmots")?, Value::from(1));
+    // a plain list inside a list stays a plain list (not a proxy)
+    let outer: ListProxy = manager.list()?;
+    outer.append(vec![88, 99])?;
+    outer.append(&l)?;
+    assert!(matches!(outer.get(0)?, Value::List(_)));
+    let last: ListProxy<DictProxy> = manager.convert(outer.get(-1)?)?;
+    assert_eq!(last.get(-1)?.get_item("feed")?, Value::from(3));
+    Ok(())
+}
+
+/// `_TestContainers.test_nested_queue`: a queue inside a list and inside a dict.
+#[test]
+fn containers_nested_queue() -> R {
+    let manager = Manager::in_thread()?;
+    let a: ListProxy<QueueProxy> = manager.list_of()?;
+    a.append(manager.queue()?)?;
+    a.get(0)?.put(123)?;
+    assert_eq!(a.get(0)?.get()?, Value::from(123));
+    let b: DictProxy<i64, QueueProxy> = manager.dict_of()?;
+    b.insert(0, manager.queue()?)?;
+    b.get_item(0)?.put(456)?;
+    assert_eq!(b.get_item(0)?.get()?, Value::from(456));
     Ok(())
 }
 
