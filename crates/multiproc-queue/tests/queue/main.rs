@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)] // tests: a panic is a failure report
 mod basic;
 mod crash;
+mod ports;
 mod procs;
 mod props;
 
