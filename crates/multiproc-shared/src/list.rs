@@ -11,8 +11,9 @@ const MAGIC: &[u8; 8] = b"MPSLIST1";
 const HEADER: usize = 16;
 const SLOT: usize = 32;
 
-/// One element of a [`ShareableList`].
-#[derive(Debug, Clone, PartialEq)]
+/// One element of a [`ShareableList`]. It is a serde value too, so elements can be
+/// returned from a child or put on a queue.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub enum Item {
     /// Python's `None`.

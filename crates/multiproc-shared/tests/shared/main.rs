@@ -2,6 +2,7 @@
 //! _TestSharedMemory scenarios, across forked processes, plus the leak tracker after a
 //! SIGKILL.
 
+mod ports;
 mod start_methods;
 // The cross-process helpers are multiproc-sync's own (one copy, not two).
 #[path = "../../../multiproc-sync/tests/sync/util.rs"]
