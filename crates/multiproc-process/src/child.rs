@@ -8,8 +8,10 @@ use std::sync::{Arc, Mutex, Once};
 use multiproc_ipc::{Connection, PassFd};
 use serde::{Deserialize, Serialize};
 
+use crate::StartMethod;
 use crate::entry::{self, ChildCtx, EntryRef};
 use crate::global::{self, ProcessInfo};
+use crate::parent::ParentSentinel;
 
 /// What a child sends back instead of a value.
 #[derive(Debug, Serialize, Deserialize)]
@@ -27,6 +29,8 @@ pub(crate) struct ChildInfo {
     pub(crate) me: ProcessInfo,
     pub(crate) parent: ProcessInfo,
     pub(crate) log_level: Option<u8>,
+    /// The start method the child was started with: its own default from then on.
+    pub(crate) method: StartMethod,
 }
 
 /// A job for a fresh process.
@@ -38,6 +42,8 @@ pub(crate) struct Job {
     pub(crate) info: ChildInfo,
     /// The result channel; `None` when the job arrived on it (Spawn).
     pub(crate) result: Option<Connection>,
+    /// A pidfd of the parent, for a child whose OS parent is someone else (ForkServer).
+    pub(crate) parent_pidfd: Option<PassFd>,
 }
 
 thread_local! {
@@ -156,6 +162,7 @@ pub(crate) fn run_job(job: Job, channel: Option<Connection>) -> i32 {
         fds,
         info,
         result,
+        parent_pidfd,
     } = job;
     let Some(result) = result.or(channel) else {
         return 1;
@@ -166,6 +173,11 @@ pub(crate) fn run_job(job: Job, channel: Option<Connection>) -> i32 {
         me.pid = std::process::id();
         g.current = Arc::new(me);
         g.parent = Some(Arc::new(info.parent));
+        g.parent_sentinel = match parent_pidfd {
+            Some(fd) => ParentSentinel::Open(Arc::new(fd.into())),
+            None => ParentSentinel::Unknown,
+        };
+        g.start_method = Some(info.method);
         g.counter = 1;
         g.children = Vec::new();
         g.log_level = info.log_level;

@@ -14,7 +14,8 @@
 //! * One-time initialisations the child relies on (the executable-map cache, the panic
 //!   hook) are forced in the parent before forking, so no `Once` is left half-run.
 //! * Between `fork()` and the user's closure the child runs only: resetting that state
-//!   (assignments and frees; glibc's `fork` resets its allocator locks), `prctl`,
+//!   (assignments, frees, closing an inherited parent pidfd; glibc's `fork` resets its
+//!   allocator locks), `prctl`,
 //!   `getppid`, and `_exit` on failure. No tracing event, no other lock.
 //! * The child leaves with `_exit`: the parent's `atexit` handlers and destructors never
 //!   run twice.
@@ -162,6 +163,26 @@ pub(crate) unsafe fn clear_cloexec(fd: i32) -> io::Result<()> {
     let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
     rustix::io::fcntl_setfd(fd, rustix::io::FdFlags::empty())?;
     Ok(())
+}
+
+/// Marks every descriptor from `first` up close-on-exec: `close_range(first, ~0,
+/// CLOSE_RANGE_CLOEXEC)` (Linux 5.11). One system call, so async-signal-safe; it runs
+/// in the Spawn `pre_exec` hook so that a descriptor someone opened without
+/// `O_CLOEXEC` (a C library, a raw `pipe()`) does not leak into a fresh child — which
+/// then holds exactly its bootstrap channel and the standard streams, as CPython's
+/// `spawnv_passfds` does. On older kernels it does nothing.
+pub(crate) fn cloexec_from(first: u32) {
+    // SAFETY: `close_range` with `CLOSE_RANGE_CLOEXEC` closes nothing and touches no
+    // memory of ours; it only sets the close-on-exec flag of open descriptors, which
+    // every `OwnedFd` of this process tolerates (they are all close-on-exec already).
+    let _ = unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            libc::c_uint::from(first),
+            libc::c_uint::MAX,
+            libc::CLOSE_RANGE_CLOEXEC,
+        )
+    };
 }
 
 /// Takes ownership of an inherited descriptor number after checking it is open.

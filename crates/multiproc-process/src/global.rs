@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::StartMethod;
 use crate::forkserver::Client;
+use crate::parent::ParentSentinel;
 use crate::process::Core;
 
 /// Who a process is: CPython's `current_process()` / `parent_process()` attributes.
@@ -77,6 +78,8 @@ pub(crate) type Task = Box<dyn FnOnce() + Send>;
 pub(crate) struct Global {
     pub(crate) current: Arc<ProcessInfo>,
     pub(crate) parent: Option<Arc<ProcessInfo>>,
+    /// The parent's liveness handle (see [`crate::parent`]).
+    pub(crate) parent_sentinel: ParentSentinel,
     /// Number of the next child (CPython's `_counter`).
     pub(crate) counter: u32,
     /// Children started by this process and not known to be reaped.
@@ -105,6 +108,12 @@ impl Global {
         }
         std::mem::forget(std::mem::replace(&mut self.current, me));
         std::mem::forget(self.parent.replace(parent));
+        // This process's parent is the forking one: its pidfd is opened on first use.
+        // (A value here is the pidfd of the grandparent, if this process is itself a
+        // child that asked; closing it is a plain `close`.)
+        self.parent_sentinel = ParentSentinel::Unknown;
+        // CPython's `_bootstrap` forces the start method the child was started with.
+        self.start_method = Some(StartMethod::Fork);
         self.counter = 1;
         std::mem::forget(std::mem::take(&mut self.children));
         std::mem::forget(self.launcher.take());
@@ -121,6 +130,7 @@ pub(crate) static GLOBAL: LazyLock<Mutex<Global>> = LazyLock::new(|| {
             identity: Vec::new(),
         }),
         parent: None,
+        parent_sentinel: ParentSentinel::Unknown,
         counter: 1,
         children: Vec::new(),
         launcher: None,

@@ -7,7 +7,7 @@
 //! | [`Process`] | a started process: `join`, `join_timeout`, `is_alive`, `exitcode`, `terminate`, `kill`, `close`, `sentinel`, and the typed [`join_value`](Process::join_value) | `Process` |
 //! | [`Target`] | what a fresh process can call: `fn` items / non-capturing closures of serde arguments | picklable `target` |
 //! | [`StartMethod`], [`Context`], [`get_context`], [`set_start_method`], [`get_start_method`] | how children are made | `context.py` |
-//! | [`current_process`], [`parent_process`], [`active_children`], [`cpu_count`] | who is who | same names |
+//! | [`current_process`], [`parent_process`] → [`ParentProcess`], [`active_children`], [`cpu_count`] | who is who | same names |
 //! | [`log_to_stderr`] | life-cycle log lines through `tracing` | `log_to_stderr` |
 //! | [`init`] | the one-line set-up fallback for exotic linkers (normally not needed) | `freeze_support` |
 //! | [`StartError`], [`WaitError`], [`ProcessError`], [`CloseError`], [`ContextError`] | errors | exceptions |
@@ -93,6 +93,7 @@ mod forkserver;
 mod global;
 pub mod invoke;
 mod log;
+mod parent;
 mod process;
 mod spawn;
 mod target;
@@ -104,6 +105,7 @@ pub use context::{
 pub use error::{CloseError, ContextError, ProcessError, StartError, WaitError};
 pub use global::ProcessInfo;
 pub use log::{CpythonFormat, LogError, log_to_stderr};
+pub use parent::ParentProcess;
 pub use process::{Process, ProcessBuilder, active_children, signal_name};
 pub use target::Target;
 pub use tracing::Level;
@@ -125,9 +127,19 @@ pub fn current_process() -> ProcessInfo {
 
 /// The process that started this one (CPython's `parent_process()`), `None` in the
 /// main process. Its pid is the requester's, also for fork-server children (whose OS
-/// parent is the server).
-pub fn parent_process() -> Option<ProcessInfo> {
-    global::lock().parent.as_deref().cloned()
+/// parent is the server); [`ParentProcess::is_alive`] and
+/// [`ParentProcess::join_timeout`] watch it through a pidfd.
+///
+/// ```
+/// assert!(multiproc_process::parent_process().is_none()); // the main process
+/// ```
+pub fn parent_process() -> Option<ParentProcess> {
+    let mut g = global::lock();
+    let info = g.parent.as_deref()?.clone();
+    if matches!(g.parent_sentinel, parent::ParentSentinel::Unknown) {
+        g.parent_sentinel = parent::open_parent(info.pid);
+    }
+    Some(ParentProcess::new(info, g.parent_sentinel.clone()))
 }
 
 /// Number of CPUs this process may run on: the size of its affinity mask
@@ -161,6 +173,7 @@ fn assert_send_sync() {
     fn send<T: Send>() {}
     send::<ProcessBuilder<String>>();
     both::<ProcessInfo>();
+    both::<ParentProcess>();
     both::<Context>();
     both::<StartError>();
     both::<WaitError>();

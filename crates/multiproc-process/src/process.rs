@@ -191,6 +191,19 @@ impl<R: Serialize + DeserializeOwned + Send + 'static> ProcessBuilder<R> {
         &self.name
     }
 
+    /// Whether the process will be a daemon (CPython's `daemon` before `start()`): as
+    /// set with [`daemon`](Self::daemon), else the current process's flag.
+    ///
+    /// ```
+    /// use multiproc_process::Process;
+    /// fn noop() {}
+    /// assert!(!Process::new(noop, ()).get_daemon());
+    /// assert!(Process::new(noop, ()).daemon(true).get_daemon());
+    /// ```
+    pub fn get_daemon(&self) -> bool {
+        self.daemon.unwrap_or_else(|| global::lock().current.daemon)
+    }
+
     /// Always `false`: the process has not started (CPython's `is_alive()` before `start()`).
     pub fn is_alive(&self) -> bool {
         false
@@ -237,8 +250,10 @@ impl<R: Serialize + DeserializeOwned + Send + 'static> ProcessBuilder<R> {
                         me: info.clone(),
                         parent,
                         log_level,
+                        method,
                     },
                     result: None,
+                    parent_pidfd: None,
                 };
                 if method == StartMethod::Spawn {
                     let theirs = theirs.into_fd();
@@ -251,8 +266,11 @@ impl<R: Serialize + DeserializeOwned + Send + 'static> ProcessBuilder<R> {
                     let _ = mine.send(&job);
                     (mine, Sentinel::Own { pid, pidfd })
                 } else {
+                    // The server is the child's OS parent: tell it who its parent is.
+                    let me = pidfd_of(std::process::id())?;
                     let job = Job {
                         result: Some(theirs),
+                        parent_pidfd: Some(PassFd::from(me)),
                         ..job
                     };
                     let (pid, pidfd, status) = crate::forkserver::request(job, daemon)?;
@@ -756,14 +774,33 @@ pub fn signal_name(sig: i32) -> Option<&'static str> {
         2 => "SIGINT",
         3 => "SIGQUIT",
         4 => "SIGILL",
+        5 => "SIGTRAP",
         6 => "SIGABRT",
         7 => "SIGBUS",
         8 => "SIGFPE",
         9 => "SIGKILL",
+        10 => "SIGUSR1",
         11 => "SIGSEGV",
+        12 => "SIGUSR2",
         13 => "SIGPIPE",
         14 => "SIGALRM",
         15 => "SIGTERM",
+        16 => "SIGSTKFLT",
+        17 => "SIGCHLD",
+        18 => "SIGCONT",
+        19 => "SIGSTOP",
+        20 => "SIGTSTP",
+        21 => "SIGTTIN",
+        22 => "SIGTTOU",
+        23 => "SIGURG",
+        24 => "SIGXCPU",
+        25 => "SIGXFSZ",
+        26 => "SIGVTALRM",
+        27 => "SIGPROF",
+        28 => "SIGWINCH",
+        29 => "SIGIO",
+        30 => "SIGPWR",
+        31 => "SIGSYS",
         _ => return None,
     })
 }

@@ -4,7 +4,8 @@
 //! replaced since, so the child is the same executable (see [`crate::entry`]). The
 //! original `argv` is passed along (argv\[0\] included); the bootstrap takes over before
 //! `main` ever sees it. The bootstrap socket is the only descriptor the child inherits
-//! beyond the standard streams: every other descriptor is close-on-exec.
+//! beyond the standard streams: the `pre_exec` hook marks every other descriptor
+//! close-on-exec, also those opened without `O_CLOEXEC` by code outside multiproc.
 
 #![allow(unsafe_code)]
 
@@ -41,6 +42,8 @@ pub(crate) fn spawn_exe_with(
     cmd.args(args);
     cmd.env(var, value(raw, parent));
     let hook = move || -> io::Result<()> {
+        // Only the bootstrap channel (and fds 0–2) may cross the `execve`.
+        fork::cloexec_from(3);
         // SAFETY: `raw` is open: `channel` is borrowed for the whole `spawn` call.
         unsafe { fork::clear_cloexec(raw) }?;
         if daemon {
@@ -53,7 +56,7 @@ pub(crate) fn spawn_exe_with(
         Ok(())
     };
     // SAFETY: the hook runs between fork and exec in the child and does only
-    // async-signal-safe work: `fcntl(F_SETFD)` on a descriptor the parent keeps open
+    // async-signal-safe work: `close_range(CLOEXEC)`, `fcntl(F_SETFD)` on a descriptor the parent keeps open
     // until `spawn` returns, and for a daemon `prctl(PR_SET_PDEATHSIG)` and `getppid`.
     // No allocation (the error path builds a simple, non-allocating `io::Error`), no lock.
     unsafe {

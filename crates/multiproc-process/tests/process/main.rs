@@ -14,6 +14,8 @@ use multiproc_process::{
     parent_process,
 };
 
+mod cpython;
+
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
 const METHODS: [StartMethod; 3] = [

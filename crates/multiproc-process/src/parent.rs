@@ -1,0 +1,186 @@
+//! [`ParentProcess`]: the parent seen from inside a child (CPython's `_ParentProcess`).
+//!
+//! CPython gives a child a pipe whose other end the parent holds, so that the pipe reads
+//! EOF when the parent dies. Here the child holds a *pidfd* of its parent, which becomes
+//! readable when the parent exits, whatever other processes hold:
+//!
+//! * a ForkServer child's OS parent is the server, so the requester sends a pidfd of
+//!   itself with the job;
+//! * Fork and Spawn children are real children of their parent, so the pidfd is opened
+//!   lazily, on the first [`parent_process`](crate::parent_process) call, with
+//!   `pidfd_open(getppid())` and a second `getppid` check: while the parent lives, its
+//!   pid cannot be reused, and once it has died the child has been re-parented, so a
+//!   changed `getppid` means "gone". Nothing is done at start-up for it.
+
+use std::io;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rustix::event::{PollFd, PollFlags};
+
+use crate::error::WaitError;
+use crate::global::ProcessInfo;
+
+/// What a child knows about its parent's liveness.
+#[derive(Debug, Clone, Default)]
+pub(crate) enum ParentSentinel {
+    /// Not opened yet (Fork and Spawn children open it on first use).
+    #[default]
+    Unknown,
+    /// A pidfd of the parent.
+    Open(Arc<OwnedFd>),
+    /// The parent had already exited when we looked.
+    Gone,
+}
+
+fn getppid() -> u32 {
+    rustix::process::getppid().map_or(0, |p| p.as_raw_nonzero().get() as u32)
+}
+
+/// Opens a pidfd of `pid`, which must be this process's OS parent (Fork, Spawn).
+pub(crate) fn open_parent(pid: u32) -> ParentSentinel {
+    if getppid() != pid {
+        return ParentSentinel::Gone;
+    }
+    let Some(p) = rustix::process::Pid::from_raw(pid as i32) else {
+        return ParentSentinel::Gone;
+    };
+    match rustix::process::pidfd_open(p, rustix::process::PidfdFlags::empty()) {
+        // Still our parent after the open: the pidfd is of the right process.
+        Ok(fd) if getppid() == pid => ParentSentinel::Open(Arc::new(fd)),
+        Ok(_) | Err(rustix::io::Errno::SRCH) => ParentSentinel::Gone,
+        // Out of descriptors, say: try again on the next call.
+        Err(_) => ParentSentinel::Unknown,
+    }
+}
+
+/// The process that started this one, as [`parent_process`](crate::parent_process)
+/// returns it in a child: its name and pid, and whether it is still running
+/// (CPython's `parent_process()`).
+///
+/// ```
+/// use multiproc_process::{Process, parent_process};
+/// fn parent_alive() -> (u32, bool) {
+///     let parent = parent_process().expect("a child has a parent");
+///     (parent.pid(), parent.is_alive())
+/// }
+/// let p = Process::new(parent_alive, ()).start()?;
+/// assert_eq!(p.join_value()?, (std::process::id(), true));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct ParentProcess {
+    info: ProcessInfo,
+    sentinel: ParentSentinel,
+}
+
+impl ParentProcess {
+    pub(crate) fn new(info: ProcessInfo, sentinel: ParentSentinel) -> Self {
+        ParentProcess { info, sentinel }
+    }
+
+    /// The parent's name (`MainProcess`, `Process-1`, …).
+    pub fn name(&self) -> &str {
+        &self.info.name
+    }
+
+    /// The parent's process id. For a ForkServer child this is the process that asked
+    /// for it, not the server (its OS parent).
+    pub fn pid(&self) -> u32 {
+        self.info.pid
+    }
+
+    /// CPython's `ident`: the parent's process id.
+    pub fn ident(&self) -> u32 {
+        self.info.pid
+    }
+
+    /// Whether the parent is a daemon.
+    pub fn daemon(&self) -> bool {
+        self.info.daemon
+    }
+
+    /// Who the parent is.
+    pub fn info(&self) -> &ProcessInfo {
+        &self.info
+    }
+
+    /// Whether the parent is still running (non-blocking; CPython's
+    /// `parent_process().is_alive()`).
+    pub fn is_alive(&self) -> bool {
+        match &self.sentinel {
+            ParentSentinel::Open(fd) => {
+                !matches!(ready(fd.as_fd(), Some(Duration::ZERO)), Ok(true))
+            }
+            ParentSentinel::Gone => false,
+            // No pidfd (the open failed): an OS child still sees its parent as `getppid`.
+            ParentSentinel::Unknown => getppid() == self.info.pid,
+        }
+    }
+
+    /// Waits until the parent has exited (CPython's `parent_process().join()`).
+    ///
+    /// # Errors
+    /// `poll` failed.
+    pub fn join(&self) -> Result<(), WaitError> {
+        self.wait(None).map(|_| ())
+    }
+
+    /// Waits at most `timeout` for the parent to exit; returns whether it has
+    /// (CPython's `parent_process().join(timeout)` followed by `is_alive()`).
+    ///
+    /// # Errors
+    /// `poll` failed.
+    pub fn join_timeout(&self, timeout: Duration) -> Result<bool, WaitError> {
+        self.wait(Some(Instant::now() + timeout))
+    }
+
+    /// A descriptor that becomes readable when the parent exits (a pidfd; CPython's
+    /// parent sentinel). `None` if the parent had exited before it could be opened.
+    pub fn sentinel(&self) -> Option<BorrowedFd<'_>> {
+        match &self.sentinel {
+            ParentSentinel::Open(fd) => Some(fd.as_fd()),
+            _ => None,
+        }
+    }
+
+    fn wait(&self, deadline: Option<Instant>) -> Result<bool, WaitError> {
+        loop {
+            let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+            match &self.sentinel {
+                ParentSentinel::Gone => return Ok(true),
+                ParentSentinel::Open(fd) => {
+                    if ready(fd.as_fd(), left)? {
+                        return Ok(true);
+                    }
+                }
+                ParentSentinel::Unknown => {
+                    if !self.is_alive() {
+                        return Ok(true);
+                    }
+                    let slice = Duration::from_millis(10);
+                    std::thread::sleep(left.map_or(slice, |l| l.min(slice)));
+                }
+            }
+            if left.is_some_and(|l| l.is_zero()) {
+                return Ok(false);
+            }
+        }
+    }
+}
+
+/// Whether `fd` polls readable within `timeout` (`None`: no limit). EINTR counts as
+/// "not yet".
+fn ready(fd: BorrowedFd<'_>, timeout: Option<Duration>) -> io::Result<bool> {
+    let mut fds = [PollFd::new(&fd, PollFlags::IN)];
+    let ts = timeout.map(|t| rustix::time::Timespec {
+        tv_sec: t.as_secs().min(i64::MAX as u64) as i64,
+        tv_nsec: i64::from(t.subsec_nanos()),
+    });
+    match rustix::event::poll(&mut fds, ts.as_ref()) {
+        Ok(n) => Ok(n > 0),
+        Err(rustix::io::Errno::INTR) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
