@@ -88,7 +88,7 @@ fn consumer(ns: NamespaceProxy, event: EventProxy, ready: Semaphore) -> (String,
     ready
         .release()
         .expect("an unbounded semaphore accepts releases");
-    event.wait(None).expect("the manager is up");
+    event.wait().expect("the manager is up");
     let after = ns.get::<String>("value").expect("the producer set it");
     println!("After event: {after}");
     (before, after)
@@ -107,7 +107,7 @@ fn list_consumer(ns: NamespaceProxy, event: EventProxy) -> (String, String) {
         .expect("the parent set it")
         .to_string();
     println!("Before event: {before}");
-    event.wait(None).expect("the manager is up");
+    event.wait().expect("the manager is up");
     let after = ns
         .get::<Value>("my_list")
         .expect("the parent set it")

@@ -854,47 +854,67 @@ impl ConditionProxy {
         self.release_lock()
     }
 
-    /// `wait(timeout)`: releases the lock, waits for a notification, re-acquires.
-    /// Returns whether it was notified (false on timeout).
+    /// `wait()`: releases the lock, waits for a notification, re-acquires.
     ///
     /// # Errors
     /// `RuntimeError` when the lock is not held, [`Error::ManagerGone`].
-    pub fn wait(&self, timeout: Option<Duration>) -> Result<bool, Error> {
-        self.h.call_as(Op::CondWait { timeout })
+    pub fn wait(&self) -> Result<(), Error> {
+        self.h
+            .call_as::<bool>(Op::CondWait { timeout: None })
+            .map(drop)
     }
 
-    /// `wait_for(predicate, timeout)`: evaluated here, in the caller (the predicate is
-    /// code, and code never travels). Returns the predicate's last value.
+    /// `wait(timeout)`: as [`wait`](Self::wait), giving up after `timeout`. Returns
+    /// whether it was notified (false on timeout; the lock is re-acquired either way).
     ///
     /// # Errors
     /// As [`wait`](Self::wait).
-    pub fn wait_for(
+    pub fn wait_timeout(&self, timeout: Duration) -> Result<bool, Error> {
+        self.h.call_as(Op::CondWait {
+            timeout: Some(timeout),
+        })
+    }
+
+    /// `wait_for(predicate)`: waits until `predicate()` holds. The predicate runs here,
+    /// in the caller (it is code, and code never travels).
+    ///
+    /// # Errors
+    /// As [`wait`](Self::wait).
+    pub fn wait_for(&self, mut predicate: impl FnMut() -> bool) -> Result<(), Error> {
+        while !predicate() {
+            self.wait()?;
+        }
+        Ok(())
+    }
+
+    /// `wait_for(predicate, timeout)`: returns the predicate's last value (false when
+    /// `timeout` passed with it still false).
+    ///
+    /// # Errors
+    /// As [`wait`](Self::wait).
+    pub fn wait_for_timeout(
         &self,
         mut predicate: impl FnMut() -> bool,
-        timeout: Option<Duration>,
+        timeout: Duration,
     ) -> Result<bool, Error> {
-        let deadline = timeout.map(|t| std::time::Instant::now() + t);
+        let deadline = std::time::Instant::now() + timeout;
         loop {
             if predicate() {
                 return Ok(true);
             }
-            let left = match deadline {
-                Some(d) => match d.checked_duration_since(std::time::Instant::now()) {
-                    Some(l) if !l.is_zero() => Some(l),
-                    _ => return Ok(predicate()),
-                },
-                None => None,
+            match deadline.checked_duration_since(std::time::Instant::now()) {
+                Some(left) if !left.is_zero() => self.wait_timeout(left)?,
+                _ => return Ok(predicate()),
             };
-            self.wait(left)?;
         }
     }
 
-    /// `notify(n)`.
+    /// `notify(n)`: wakes up to `n` waiters.
     ///
     /// # Errors
     /// `RuntimeError` when the lock is not held, [`Error::ManagerGone`].
-    pub fn notify(&self, n: u64) -> Result<(), Error> {
-        self.h.call(Op::Notify(n)).map(drop)
+    pub fn notify(&self, n: u32) -> Result<(), Error> {
+        self.h.call(Op::Notify(u64::from(n))).map(drop)
     }
 
     /// `notify_all()`.
@@ -938,12 +958,24 @@ impl EventProxy {
         self.h.call_as(Op::EventIsSet)
     }
 
-    /// `wait(timeout)`: whether the event is set.
+    /// `wait()`: blocks until the event is set.
     ///
     /// # Errors
     /// [`Error::ManagerGone`] (also when the server shuts down while waiting).
-    pub fn wait(&self, timeout: Option<Duration>) -> Result<bool, Error> {
-        self.h.call_as(Op::EventWait { timeout })
+    pub fn wait(&self) -> Result<(), Error> {
+        self.h
+            .call_as::<bool>(Op::EventWait { timeout: None })
+            .map(drop)
+    }
+
+    /// `wait(timeout)`: whether the event is set (false when `timeout` passed first).
+    ///
+    /// # Errors
+    /// As [`wait`](Self::wait).
+    pub fn wait_timeout(&self, timeout: Duration) -> Result<bool, Error> {
+        self.h.call_as(Op::EventWait {
+            timeout: Some(timeout),
+        })
     }
 }
 
@@ -956,12 +988,23 @@ pub struct BarrierProxy {
 proxy_common!(BarrierProxy [] [Kind::Barrier]);
 
 impl BarrierProxy {
-    /// `wait(timeout)`: this party's arrival index.
+    /// `wait()`: this party's arrival index (`0..parties`, as CPython's).
     ///
     /// # Errors
-    /// `BrokenBarrier` (timeout, abort, reset, a vanished party), [`Error::ManagerGone`].
-    pub fn wait(&self, timeout: Option<Duration>) -> Result<u64, Error> {
-        self.h.call_as(Op::BarrierWait { timeout })
+    /// `BrokenBarrier` (abort, reset, a vanished party), [`Error::ManagerGone`].
+    pub fn wait(&self) -> Result<u32, Error> {
+        self.h.call_as(Op::BarrierWait { timeout: None })
+    }
+
+    /// `wait(timeout)`: as [`wait`](Self::wait); a timeout breaks the barrier (for
+    /// everyone, as in CPython) and is reported as `BrokenBarrier`.
+    ///
+    /// # Errors
+    /// As [`wait`](Self::wait).
+    pub fn wait_timeout(&self, timeout: Duration) -> Result<u32, Error> {
+        self.h.call_as(Op::BarrierWait {
+            timeout: Some(timeout),
+        })
     }
 
     /// `abort()`.
@@ -980,12 +1023,36 @@ impl BarrierProxy {
         self.h.call(Op::BarrierReset).map(drop)
     }
 
-    /// `(parties, n_waiting, broken)`.
+    /// `(parties, n_waiting, broken)`, read together.
     ///
     /// # Errors
     /// [`Error::ManagerGone`].
-    pub fn info(&self) -> Result<(u64, u64, bool), Error> {
+    pub fn info(&self) -> Result<(u32, u32, bool), Error> {
         self.h.call_as(Op::BarrierInfo)
+    }
+
+    /// `parties`.
+    ///
+    /// # Errors
+    /// [`Error::ManagerGone`].
+    pub fn parties(&self) -> Result<u32, Error> {
+        self.info().map(|(p, _, _)| p)
+    }
+
+    /// `n_waiting`.
+    ///
+    /// # Errors
+    /// [`Error::ManagerGone`].
+    pub fn n_waiting(&self) -> Result<u32, Error> {
+        self.info().map(|(_, n, _)| n)
+    }
+
+    /// `broken`.
+    ///
+    /// # Errors
+    /// [`Error::ManagerGone`].
+    pub fn broken(&self) -> Result<bool, Error> {
+        self.info().map(|(_, _, b)| b)
     }
 }
 
@@ -1093,12 +1160,23 @@ impl<T: Into<Value> + FromValue> QueueProxy<T> {
     }
 
     /// `join()` (joinable queues): waits until every item put was marked done.
-    /// Returns false if `timeout` passed first.
     ///
     /// # Errors
     /// `NoSuchMethod` on a plain queue, [`Error::ManagerGone`].
-    pub fn join(&self, timeout: Option<Duration>) -> Result<bool, Error> {
-        self.h.call_as(Op::QJoin { timeout })
+    pub fn join(&self) -> Result<(), Error> {
+        self.h
+            .call_as::<bool>(Op::QJoin { timeout: None })
+            .map(drop)
+    }
+
+    /// `join()` giving up after `timeout`: whether every item was marked done in time.
+    ///
+    /// # Errors
+    /// As [`join`](Self::join).
+    pub fn join_timeout(&self, timeout: Duration) -> Result<bool, Error> {
+        self.h.call_as(Op::QJoin {
+            timeout: Some(timeout),
+        })
     }
 }
 

@@ -729,7 +729,7 @@ fn condition_event_barrier() -> R {
     let (c2, f2) = (cond.clone(), flag.clone());
     let waiter = std::thread::spawn(move || -> Result<bool, Error> {
         c2.acquire()?;
-        let ok = c2.wait_for(|| f2.get().unwrap_or(false), Some(BOUND))?;
+        let ok = c2.wait_for_timeout(|| f2.get().unwrap_or(false), BOUND)?;
         c2.release()?;
         Ok(ok)
     });
@@ -744,9 +744,9 @@ fn condition_event_barrier() -> R {
     );
 
     let ev = manager.event()?;
-    assert!(!ev.wait(Some(Duration::from_millis(10)))?);
+    assert!(!ev.wait_timeout(Duration::from_millis(10))?);
     let e2 = ev.clone();
-    let t = std::thread::spawn(move || e2.wait(Some(BOUND)));
+    let t = std::thread::spawn(move || e2.wait_timeout(BOUND));
     ev.set()?;
     assert!(t.join().map_err(|_| "thread")??);
     assert!(ev.is_set()?);
@@ -755,10 +755,10 @@ fn condition_event_barrier() -> R {
     let hs: Vec<_> = (0..3)
         .map(|_| {
             let b = barrier.clone();
-            std::thread::spawn(move || b.wait(Some(BOUND)))
+            std::thread::spawn(move || b.wait_timeout(BOUND))
         })
         .collect();
-    let mut idx: Vec<u64> = hs
+    let mut idx: Vec<u32> = hs
         .into_iter()
         .map(|h| h.join().map_err(|_| "thread"))
         .collect::<Result<Result<_, _>, _>>()??;
@@ -766,12 +766,30 @@ fn condition_event_barrier() -> R {
     assert_eq!(idx, [0, 1, 2]);
     // a lone waiter with a timeout breaks the barrier
     let e = barrier
-        .wait(Some(Duration::from_millis(20)))
+        .wait_timeout(Duration::from_millis(20))
         .expect_err("must fail");
     assert_eq!(e.remote_kind(), Some(RemoteErrorKind::BrokenBarrier));
-    assert!(barrier.info()?.2);
+    assert!(barrier.broken()?);
+    assert_eq!(barrier.parties()?, 3);
+    assert_eq!(barrier.n_waiting()?, 0);
     barrier.reset()?;
     assert!(!barrier.info()?.2);
+    // the untimed forms: a condition wait woken by notify, an event wait
+    let c3 = cond.clone();
+    let waiter = std::thread::spawn(move || -> Result<(), Error> {
+        c3.acquire()?;
+        c3.wait()?;
+        c3.release()
+    });
+    // notify until the waiter has been woken (it may not be waiting yet)
+    while !waiter.is_finished() {
+        cond.acquire()?;
+        cond.notify(1)?;
+        cond.release()?;
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    waiter.join().map_err(|_| "thread")??;
+    ev.wait()?;
     Ok(())
 }
 
@@ -799,7 +817,7 @@ fn queues() -> R {
     let jq = manager.joinable_queue::<String>()?;
     jq.put("a".to_string())?;
     jq.put("b".to_string())?;
-    assert!(!jq.join(Some(Duration::from_millis(10)))?);
+    assert!(!jq.join_timeout(Duration::from_millis(10))?);
     let jq2 = jq.clone();
     let worker = std::thread::spawn(move || -> Result<(), Error> {
         for _ in 0..2 {
@@ -808,7 +826,8 @@ fn queues() -> R {
         }
         Ok(())
     });
-    assert!(jq.join(Some(BOUND))?);
+    assert!(jq.join_timeout(BOUND)?);
+    jq.join()?;
     worker.join().map_err(|_| "thread")??;
     assert_eq!(
         jq.task_done().expect_err("must fail").remote_kind(),
