@@ -235,7 +235,7 @@ pub fn remote_manager() -> Outcome {
     let authkey = b"a secret shared by the hosts".to_vec();
     let server = Manager::serve_in_thread(
         "127.0.0.1:0".parse::<std::net::SocketAddr>()?,
-        &authkey,
+        Some(&authkey),
         Registry::new(),
     )?;
     let address = match server.address() {

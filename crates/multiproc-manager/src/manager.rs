@@ -383,20 +383,34 @@ impl Manager {
     /// # Errors
     /// Binding the socket failed.
     pub fn in_thread_with(registry: Registry) -> Result<Manager, Error> {
-        Manager::serve_in_thread(private_address()?, &random_authkey()?, registry)
+        Manager::serve_in_thread(private_address()?, Some(&random_authkey()?), registry)
     }
 
     /// Serves a manager at `address` on threads of this process (the server of
-    /// CPython's remote-manager examples) and connects to it. TCP demands an authkey.
+    /// CPython's remote-manager examples) and connects to it. TCP demands an authkey
+    /// (`None` is refused there); Unix-socket addresses may go without one.
+    ///
+    /// ```
+    /// use multiproc_manager::{Address, Manager, Registry};
+    /// let server = Manager::serve_in_thread(
+    ///     Address::Tcp("127.0.0.1:0".parse()?),
+    ///     Some(b"secret"),
+    ///     Registry::new(),
+    /// )?;
+    /// let addr = server.address().cloned().ok_or("no address")?;
+    /// let client = Manager::connect(addr, Some(b"secret"))?;
+    /// client.ping()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// As [`Server::bind`].
     pub fn serve_in_thread(
         address: impl Into<Address>,
-        authkey: &[u8],
+        authkey: Option<&[u8]>,
         registry: Registry,
     ) -> Result<Manager, Error> {
-        let listener = Server::bind(address, Some(authkey))?;
+        let listener = Server::bind(address, authkey)?;
         let address = listener.address().clone();
         let server = Server::new(registry);
         let s2 = server.clone();
@@ -404,7 +418,7 @@ impl Manager {
             .name("manager-accept".into())
             .spawn(move || s2.serve_on(&listener))
             .map_err(Error::Connect)?;
-        let conn = match dial(&address, Some(authkey)) {
+        let conn = match dial(&address, authkey) {
             Ok(c) => c,
             Err(e) => {
                 server.shutdown();
@@ -415,7 +429,7 @@ impl Manager {
         Ok(Manager::with_client(
             conn,
             Some(address),
-            Some(authkey.to_vec()),
+            authkey.map(<[u8]>::to_vec),
             Owned::Thread {
                 server,
                 thread: Some(thread),

@@ -106,7 +106,7 @@ fn child_entry() -> R {
         }
         // a manager served over TCP in its own process (a "host"): prints its port
         "tcp_server" => {
-            let m = Manager::serve_in_thread(free_tcp(), b"abracadabra", Registry::new())?;
+            let m = Manager::serve_in_thread(free_tcp(), Some(b"abracadabra"), Registry::new())?;
             let q = m.queue_of::<i64>()?;
             let d = m.dict()?;
             m.publish("jobs", &q)?;
@@ -939,7 +939,7 @@ fn free_tcp() -> Address {
 /// queue with one that got the proxy, a wrong key is refused, no key is refused.
 #[test]
 fn remote_manager_over_tcp() -> R {
-    let server = Manager::serve_in_thread(free_tcp(), b"abracadabra", Registry::new())?;
+    let server = Manager::serve_in_thread(free_tcp(), Some(b"abracadabra"), Registry::new())?;
     let addr = server.address().cloned().ok_or("address")?;
     let q = server.queue()?;
     server.publish("queue", &q)?;
@@ -1090,7 +1090,7 @@ fn restart_on_same_address() -> R {
     std::fs::create_dir_all(&dir)?;
     let addr = Address::unix(dir.join("s"));
     for round in 0..2 {
-        let m = Manager::serve_in_thread(addr.clone(), b"key", Registry::new())?;
+        let m = Manager::serve_in_thread(addr.clone(), Some(b"key"), Registry::new())?;
         let d = m.dict()?;
         d.insert("round", round)?;
         assert_eq!(d.get_item("round")?, Value::from(round));

@@ -41,7 +41,8 @@ fn netns_child_entry() -> R {
     let arg = std::env::var("MPM_NS_ARG").unwrap_or_default();
     match role.as_str() {
         "server" => {
-            let m = Manager::serve_in_thread(Address::Tcp(arg.parse()?), KEY, Registry::new())?;
+            let m =
+                Manager::serve_in_thread(Address::Tcp(arg.parse()?), Some(KEY), Registry::new())?;
             let q = m.queue_of::<i64>()?;
             let d = m.dict_of::<i64, i64>()?;
             m.publish("jobs", &q)?;
