@@ -442,6 +442,28 @@ impl Manager {
         self.address.as_ref()
     }
 
+    /// The server process's pid, for a manager started with [`start`](Self::start)
+    /// (CPython's `manager._process.pid`); `None` for a connected or in-thread manager,
+    /// or once it was shut down.
+    ///
+    /// ```
+    /// let manager = multiproc_manager::Manager::start()?;
+    /// assert!(manager.pid().is_some_and(|pid| pid != std::process::id()));
+    /// manager.shutdown()?;
+    /// assert_eq!(manager.pid(), None);
+    /// # Ok::<(), multiproc_manager::Error>(())
+    /// ```
+    pub fn pid(&self) -> Option<u32> {
+        match &self.owned {
+            Owned::Process(p) => p
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .as_ref()
+                .map(|process| process.pid()),
+            _ => None,
+        }
+    }
+
     /// The authkey clients present, if any.
     pub fn authkey(&self) -> Option<&[u8]> {
         self.authkey.as_deref()

@@ -1137,6 +1137,40 @@ fn child_fill(d: DictProxy, l: ListProxy<i64>, i: i64) -> Result<i64, String> {
     d.len().map(|n| n as i64).map_err(|e| e.to_string())
 }
 
+/// Beyond CPython (whose proxies can block forever on a dead server): the server
+/// process is SIGKILLed while one client thread waits in a blocking `get` and another
+/// holds a lock; both get `ManagerGone` promptly, later calls too, and dropping the
+/// manager reaps the dead server without hanging.
+#[test]
+fn sigkilled_server_fails_waiters_instead_of_hanging() -> R {
+    let manager = Manager::start()?;
+    let pid = manager.pid().ok_or("a started manager has a server pid")?;
+    let q = manager.queue_of::<i64>()?;
+    let lock = manager.lock()?;
+    lock.acquire()?;
+    let q2 = q.clone();
+    let getter = std::thread::spawn(move || q2.get_timeout(BOUND));
+    let l2 = lock.clone();
+    let locker = std::thread::spawn(move || l2.acquire_timeout(BOUND));
+    std::thread::sleep(Duration::from_millis(50)); // let both block in the server
+    rustix::process::kill_process(
+        rustix::process::Pid::from_raw(pid as i32).ok_or("pid")?,
+        rustix::process::Signal::KILL,
+    )?;
+    let got = getter.join().map_err(|_| "thread")?;
+    assert!(matches!(got, Err(Error::ManagerGone(_))), "{got:?}");
+    let locked = locker.join().map_err(|_| "thread")?;
+    assert!(matches!(locked, Err(Error::ManagerGone(_))), "{locked:?}");
+    assert!(matches!(q.put(1), Err(Error::ManagerGone(_))));
+    assert!(matches!(manager.ping(), Err(Error::ManagerGone(_))));
+    drop((q, lock));
+    // shutting down a dead server is not an error worth failing on, but it reaps it
+    let _ = manager.shutdown();
+    assert_eq!(manager.pid(), None, "shutdown reaped the dead server");
+    drop(manager);
+    Ok(())
+}
+
 /// `Manager()` under every start method: the server is a daemon child process; proxies
 /// go to children started with every start method; shutdown reaps it and later calls
 /// say the manager is gone.
