@@ -37,7 +37,9 @@
 //! of a frame leaves the connection unusable for further receives
 //! ([`RecvError::Closed`]), as the byte stream is no longer at a frame boundary.
 #![doc(test(attr(deny(warnings))))]
-#![forbid(unsafe_code)]
+// `unsafe` is allowed in one place only: `sys::mem`, a `madvise` on a receive buffer
+// (see `sys::advise_huge`). Everything else goes through rustix's safe API.
+#![deny(unsafe_code)]
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod auth;

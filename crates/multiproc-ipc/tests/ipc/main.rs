@@ -4,6 +4,7 @@
 mod bad_peers;
 mod child;
 mod codec;
+mod framing;
 mod interop;
 mod listener;
 mod threads;
