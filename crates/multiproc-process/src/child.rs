@@ -1,11 +1,13 @@
 //! The child side: what runs in a started process, under every start method.
 
-use std::cell::Cell;
 use std::io::Write;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Once};
 
-use multiproc_ipc::{Connection, PassFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+
+use multiproc_ipc::{Connection, PassFd, Transport};
 use serde::{Deserialize, Serialize};
 
 use crate::StartMethod;
@@ -46,12 +48,10 @@ pub(crate) struct Job {
     pub(crate) parent_pidfd: Option<PassFd>,
 }
 
-thread_local! {
-    /// Set while this thread runs a child's target. A `Cell<bool>` needs no destructor,
-    /// so touching it registers no thread-exit hook (a fork child would otherwise
-    /// allocate for that on every start).
-    static IN_TARGET: Cell<bool> = const { Cell::new(false) };
-}
+/// Set while a child runs its target (one per process: only a child's bootstrap thread
+/// runs a target). A plain static rather than a thread-local: a fork child touching a
+/// thread-local goes through `LocalKey::with`, one more code page to fault in per start.
+static IN_TARGET: AtomicBool = AtomicBool::new(false);
 
 /// The backtrace text of the last panic in the target thread (one per process).
 static BACKTRACE: Mutex<Option<String>> = Mutex::new(None);
@@ -66,7 +66,7 @@ pub(crate) fn ensure_panic_hook() {
     ONCE.call_once(|| {
         let prev = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
-            if IN_TARGET.with(Cell::get) {
+            if IN_TARGET.load(Ordering::Relaxed) {
                 let bt = std::backtrace::Backtrace::capture();
                 if bt.status() == std::backtrace::BacktraceStatus::Captured {
                     // `try_lock`: a fork child may inherit this lock held by a thread
@@ -91,19 +91,62 @@ fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
     }
 }
 
+/// Where a child sends its outcome.
+#[derive(Clone, Copy)]
+pub(crate) enum ResultTo<'a> {
+    /// A connection (Spawn and ForkServer children, which received one).
+    Conn(&'a Connection),
+    /// The bare socket of a Fork child: no `Connection` code runs (and is faulted in)
+    /// unless the value needs the general path.
+    Fd(&'a OwnedFd),
+}
+
+impl ResultTo<'_> {
+    #[inline(always)]
+    fn fd(&self) -> BorrowedFd<'_> {
+        match self {
+            ResultTo::Conn(c) => c.as_fd(),
+            ResultTo::Fd(f) => f.as_fd(),
+        }
+    }
+
+    /// `Connection::send`: any value, with handles, of any size.
+    fn send<T: Serialize>(&self, msg: &T) -> Result<(), String> {
+        match self {
+            ResultTo::Conn(c) => c.send(msg).map_err(|e| e.to_string()),
+            ResultTo::Fd(f) => {
+                let dup = f.try_clone().map_err(|e| e.to_string())?;
+                Connection::from_fd_with(dup, Transport::Unix, true, true)
+                    .send(msg)
+                    .map_err(|e| e.to_string())
+            }
+        }
+    }
+}
+
 /// Runs the target, sends its outcome on `result`, runs the exit hook, flushes the
 /// standard streams and returns the exit code (0 on return, 1 on panic or failure).
+#[inline(always)]
 pub(crate) fn run_target<R: Serialize>(
-    result: &Connection,
+    result: ResultTo<'_>,
     body: impl FnOnce() -> Result<R, String>,
 ) -> i32 {
     tracing::info!("child process calling self.run()");
-    IN_TARGET.with(|t| t.set(true));
+    IN_TARGET.store(true, Ordering::Relaxed);
     let out = catch_unwind(AssertUnwindSafe(body));
-    IN_TARGET.with(|t| t.set(false));
+    IN_TARGET.store(false, Ordering::Relaxed);
     let mut code = 0;
     let sent = match out {
-        Ok(Ok(value)) => result.send(&Ok::<&R, ChildError>(&value)),
+        Ok(Ok(value)) => {
+            let msg = Ok::<&R, ChildError>(&value);
+            let sent = match send_small(result.fd(), &msg) {
+                Some(sent) => sent,
+                None => result.send(&msg),
+            };
+            // The process exits next; freeing the value would only touch more pages.
+            std::mem::forget(value);
+            sent
+        }
         Ok(Err(why)) => {
             code = 1;
             result.send(&Err::<(), _>(ChildError::Bootstrap(why)))
@@ -136,6 +179,42 @@ pub(crate) fn run_target<R: Serialize>(
     finish(code)
 }
 
+/// Sends `msg` as one frame with a single `send`, if it encodes to a small payload that
+/// carries no handles: the common case (a unit, a number, a short string), done
+/// without the allocation, the thread-local handle table and the rest of
+/// `Connection::send` — code and heap pages that a fork child would fault in one by
+/// one. `None` when the value needs the general path (`Connection::send`).
+///
+/// The bytes are those `Connection::send` writes: the frame header of
+/// `multiproc_ipc::frame`, then the postcard payload. A value holding a descriptor
+/// fails here (no handle table is active) and takes the general path; the error text
+/// that the failed attempt leaves in `multiproc_ipc`'s thread-local is never read, as
+/// the process exits right after.
+#[inline(always)]
+fn send_small<T: Serialize>(result: BorrowedFd<'_>, msg: &T) -> Option<Result<(), String>> {
+    use multiproc_ipc::frame::{MAX_HEADER, encode_header};
+    const SMALL: usize = 128;
+    let mut buf = [0u8; SMALL];
+    let len = postcard::to_slice(msg, &mut buf[MAX_HEADER..]).ok()?.len();
+    let mut header = [0u8; MAX_HEADER];
+    // A payload this small always has the 4-byte header; a fixed-size copy compiles
+    // to a move instead of a `memmove` call.
+    if encode_header(len as u64, &mut header) != 4 {
+        return None;
+    }
+    let start = MAX_HEADER - 4;
+    buf[start..MAX_HEADER].copy_from_slice(&header[..4]);
+    let mut frame = &buf[start..MAX_HEADER + len];
+    while !frame.is_empty() {
+        match rustix::net::send(result, frame, rustix::net::SendFlags::NOSIGNAL) {
+            Ok(n) => frame = &frame[n..],
+            Err(rustix::io::Errno::INTR) => {}
+            Err(e) => return Some(Err(e.to_string())),
+        }
+    }
+    Some(Ok(()))
+}
+
 /// Sends a bootstrap failure and returns exit code 1.
 pub(crate) fn fail(result: &Connection, why: String) -> i32 {
     let _ = result.send(&Err::<(), _>(ChildError::Bootstrap(why)));
@@ -143,13 +222,20 @@ pub(crate) fn fail(result: &Connection, why: String) -> i32 {
 }
 
 /// CPython's `_exit_function` for a child: terminate daemonic children, join the rest,
-/// then flush the standard streams.
+/// then flush standard output (Rust's standard error is unbuffered).
+///
+/// Inlined, and the children are only looked at if there are any: in a fork child
+/// every code page touched for the first time is a page fault (fork does not copy the
+/// page tables of file-backed mappings), which is most of what a start costs beyond a
+/// raw `fork`.
+#[inline(always)]
 fn finish(code: i32) -> i32 {
     tracing::info!("process shutting down");
-    crate::process::shutdown_children();
+    if !global::lock().children.is_empty() {
+        crate::process::shutdown_children();
+    }
     tracing::info!("process exiting with exitcode {code}");
     let _ = std::io::stdout().flush();
-    let _ = std::io::stderr().flush();
     code
 }
 

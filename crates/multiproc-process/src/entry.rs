@@ -197,7 +197,7 @@ fn trampoline<F: Target<A>, A: serde::de::DeserializeOwned + Send + 'static>(ctx
     let ChildCtx {
         args, fds, result, ..
     } = ctx;
-    child::run_target(&result, move || {
+    child::run_target(child::ResultTo::Conn(&result), move || {
         let a: A = multiproc_ipc::decode(&args, fds)
             .map_err(|e| format!("could not decode the arguments: {e}"))?;
         Ok(f.call(a))

@@ -102,9 +102,12 @@ impl Global {
     /// also owned by its `Process` handles, copied into this memory image as they
     /// were). The fork-server client is the exception: its control socket is closed,
     /// so that only the parent keeps its server alive.
+    #[inline(always)]
     pub(crate) fn enter_child(&mut self, mut me: Arc<ProcessInfo>, parent: Arc<ProcessInfo>) {
         if let Some(info) = Arc::get_mut(&mut me) {
-            info.pid = std::process::id();
+            // rustix's `getpid` is an inlined system call; `std::process::id` is one
+            // more code page to fault in.
+            info.pid = rustix::process::getpid().as_raw_nonzero().get() as u32;
         }
         std::mem::forget(std::mem::replace(&mut self.current, me));
         std::mem::forget(self.parent.replace(parent));
@@ -141,6 +144,7 @@ pub(crate) static GLOBAL: LazyLock<Mutex<Global>> = LazyLock::new(|| {
     })
 });
 
+#[inline]
 pub(crate) fn lock() -> MutexGuard<'static, Global> {
     // The state stays consistent across a panic (every update is a single assignment),
     // so poisoning is ignored.

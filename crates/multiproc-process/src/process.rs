@@ -17,7 +17,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::bootstrap;
-use crate::child::{self, ChildError, ChildInfo, Job};
+use crate::child::{self, ChildError, ChildInfo, Job, ResultTo};
 use crate::context::{self, StartMethod};
 use crate::entry::{self, EntryRef};
 use crate::error::{CloseError, ProcessError, StartError, WaitError};
@@ -37,7 +37,7 @@ pub(crate) struct Encoded {
 /// What a builder will run, type-erased.
 trait Work: Send {
     /// Runs in a fork child; returns the exit code.
-    fn run_forked(self: Box<Self>, result: &Connection) -> i32;
+    fn run_forked(self: Box<Self>, result: &OwnedFd) -> i32;
     /// Encodes for a fresh process, or says why it cannot be.
     fn encode(&self, method: StartMethod) -> Result<Encoded, StartError>;
 }
@@ -52,9 +52,10 @@ where
     F: Target<A>,
     A: Serialize + DeserializeOwned + Send + 'static,
 {
-    fn run_forked(self: Box<Self>, result: &Connection) -> i32 {
+    #[inline(always)]
+    fn run_forked(self: Box<Self>, result: &OwnedFd) -> i32 {
         let Call { f, args } = *self;
-        child::run_target(result, move || Ok(f.call(args)))
+        child::run_target(ResultTo::Fd(result), move || Ok(f.call(args)))
     }
 
     fn encode(&self, _method: StartMethod) -> Result<Encoded, StartError> {
@@ -71,9 +72,10 @@ where
     C: FnOnce() -> R + Send + 'static,
     R: Serialize,
 {
-    fn run_forked(self: Box<Self>, result: &Connection) -> i32 {
+    #[inline(always)]
+    fn run_forked(self: Box<Self>, result: &OwnedFd) -> i32 {
         let c = self.0;
-        child::run_target(result, move || Ok(c()))
+        child::run_target(ResultTo::Fd(result), move || Ok(c()))
     }
 
     fn encode(&self, method: StartMethod) -> Result<Encoded, StartError> {
@@ -296,6 +298,10 @@ fn start_fork(
     child::ensure_panic_hook();
     warm_up_thread();
     let (mine, theirs) = Pipe::duplex()?;
+    // The bare descriptor: the child's closure stays two words (moving a large one
+    // into `catch_unwind` after the fork is a `memcpy` call, one more code page to
+    // fault in), and a small result is sent without `Connection` code.
+    let theirs: OwnedFd = theirs.into_fd();
     let parent_pid = parent.pid;
     let me = Arc::new(info);
     let parent = Arc::new(parent);
@@ -303,7 +309,12 @@ fn start_fork(
         fork::fork_child(
             move |g| g.enter_child(me, parent),
             daemon.then_some(parent_pid),
-            move || work.run_forked(&theirs),
+            move || {
+                let code = work.run_forked(&theirs);
+                // `_exit` closes it; dropping it here would only fault in more code.
+                std::mem::forget(theirs);
+                code
+            },
         )
     };
     let pid = if daemon {

@@ -875,3 +875,38 @@ fn forkserver_death_is_survived() -> TestResult {
     }
     Ok(())
 }
+
+fn return_a_connection() -> Connection {
+    let (a, b) = Pipe::duplex().expect("socketpair");
+    a.send(&"through a returned handle".to_string())
+        .expect("buffered in the socket");
+    b
+}
+
+fn string_of(n: usize) -> String {
+    "x".repeat(n)
+}
+
+#[test]
+fn results_small_large_and_with_handles() -> TestResult {
+    // A child sends a small handle-free result with one `send` and anything else
+    // through `Connection::send`: both must arrive intact, around the boundary too.
+    for m in METHODS {
+        let p = Process::new(return_a_connection, ())
+            .start_method(m)
+            .start()?;
+        let c = p.join_value()?;
+        assert_eq!(
+            c.recv_timeout::<String>(BOUND)?,
+            "through a returned handle",
+            "{m}"
+        );
+        for n in [
+            0, 1, 100, 110, 111, 112, 113, 114, 115, 116, 117, 118, 127, 128, 300, 5000,
+        ] {
+            let p = Process::new(string_of, (n,)).start_method(m).start()?;
+            assert_eq!(p.join_value()?.len(), n, "{m}: {n}");
+        }
+    }
+    Ok(())
+}
