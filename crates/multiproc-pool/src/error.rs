@@ -162,6 +162,15 @@ impl From<rustix::io::Errno> for Error {
     }
 }
 
+impl From<multiproc_ipc::SegmentError> for Error {
+    fn from(e: multiproc_ipc::SegmentError) -> Self {
+        match e {
+            multiproc_ipc::SegmentError::Io(e) => Error::Io(Arc::new(e)),
+            other => Error::Io(Arc::new(std::io::Error::other(other.to_string()))),
+        }
+    }
+}
+
 impl From<StartError> for Error {
     fn from(e: StartError) -> Self {
         Error::Start(Arc::new(e))

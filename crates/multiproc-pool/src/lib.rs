@@ -29,10 +29,20 @@
 //!
 //! # How it works, and what it does beyond CPython
 //!
-//! Each worker has its own duplex connection to the parent and a supervising thread in
-//! the parent that sends it tasks (a small window in flight, so per-task round trips do
-//! not cap throughput), reads its results in order, and polls its pidfd at the same
-//! time. So the parent always knows which task each worker is running:
+//! Each worker has its own duplex connection to the parent, a result ring in shared
+//! memory, and a supervising thread in the parent. The supervisor sends tasks in
+//! batches over the connection (an adaptive window of about a millisecond of work, so
+//! tiny tasks travel hundreds to a frame while long ones are not hoarded). The worker
+//! stores "task *n* started" in the ring's header, runs it, and writes its result into
+//! the ring before starting the next one — no system call per task; results too large
+//! for the ring, or carrying handles, go over the connection instead, in order. The
+//! worker rings a doorbell (one byte-sized frame) only when the supervisor announced it
+//! is going to sleep and is due a wake-up (the worker is half-way through its batch, or
+//! done); otherwise results wait at most about a millisecond. The supervisor also polls
+//! the worker's pidfd. When a worker dies, its supervisor first takes every result it
+//! published (ring, then connection) — a completed result is never lost — and the
+//! started count then says whether the next task was running. So the parent always
+//! knows which task each worker was running:
 //!
 //! * A worker that dies (SIGKILL, segfault, `abort`, `exit`) fails exactly the task it
 //!   was running with [`Error::WorkerDied`] naming the signal or exit code; tasks it
@@ -73,11 +83,12 @@
 //! * A task must complete in its worker; there is no per-task time limit that kills a
 //!   worker (use `get_timeout` + `cancel`, or `terminate`).
 #![doc(test(attr(deny(warnings))))]
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 
 mod error;
 mod imap;
 mod job;
+mod ring;
 mod supervisor;
 mod worker;
 
@@ -101,7 +112,7 @@ use job::{Cell, MapJob, Task, lock};
 use supervisor::{Init, Phase, Shared};
 use worker::{Bytes, TaskMsg};
 
-/// Default number of tasks pipelined to one worker.
+/// Default bound on the tasks pipelined to one worker (the adaptive window's ceiling).
 const DEFAULT_WINDOW: usize = 8;
 
 /// Configures a [`Pool`] (CPython's `Pool(...)` keyword arguments).
@@ -190,9 +201,11 @@ impl PoolBuilder {
         self.start_method(ctx.start_method())
     }
 
-    /// How many tasks are pipelined to one worker at most (default 8). Larger windows
-    /// amortize round trips for tiny tasks; the pool never gives a worker more than
-    /// its share of the queue, so long tasks stay balanced.
+    /// How many tasks are pipelined to one worker at most (default 1024). Within that
+    /// bound the pool keeps about a millisecond of work in flight per worker, as
+    /// measured by the worker (at least 2 tasks, 8 until a first measure), and never
+    /// more than the worker's share of the queue: tiny tasks travel in large batches,
+    /// long tasks stay balanced.
     pub fn window(mut self, n: usize) -> Self {
         self.window = n.max(1);
         self

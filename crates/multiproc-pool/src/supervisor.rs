@@ -1,9 +1,12 @@
 //! The parent side: shared pool state and one supervising thread per worker slot.
 //!
-//! Each supervisor owns one worker process and the parent end of its duplex
-//! connection. It pipelines a small window of tasks to the worker, reads the results
-//! (in order), and polls the worker's pidfd together with the connection and its own
-//! wake-up eventfd — so a dead worker is noticed whatever its siblings inherited.
+//! Each supervisor owns one worker process, the parent end of its duplex connection and
+//! the worker's result ring. It sends tasks in batches (an adaptive window: about
+//! [`WINDOW_WORK`] of work in flight, as measured by the worker), takes results from
+//! the ring in bulk, and sleeps in `poll` on the connection (results too large for the
+//! ring, the doorbell), the worker's pidfd and its own wake-up eventfd — so a dead
+//! worker is noticed whatever its siblings inherited. See [`crate::ring`] for the
+//! doorbell protocol and why a dead worker's running task is still known exactly.
 
 use std::collections::VecDeque;
 use std::os::fd::{AsFd, OwnedFd};
@@ -15,13 +18,20 @@ use multiproc_process::{Process, StartMethod};
 use rustix::event::{EventfdFlags, PollFd, PollFlags};
 
 use crate::error::{Death, Error};
-use crate::job::{Task, lock};
+use crate::job::{Outcome, Task, lock};
+use crate::ring::{KIND_ERR, KIND_OK, Record, Ring};
 use crate::worker::{self, Bytes, FromWorker, InitMsg, ToWorkerRef};
 
 /// Workers that die before saying `Ready` this many times in a row break the pool.
 const START_FAILURE_LIMIT: u32 = 3;
 /// How long a stopping worker gets to exit before it is killed.
 const STOP_GRACE: Duration = Duration::from_secs(10);
+/// How much work (by the worker's own measure) a supervisor keeps in flight.
+const WINDOW_WORK: Duration = Duration::from_millis(1);
+/// Tasks in flight for a worker whose task durations are not known yet.
+const FIRST_WINDOW: usize = 8;
+/// Longest a result waits in the ring while its supervisor sleeps for a later one.
+const RESULT_LATENCY: Duration = Duration::from_millis(1);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Phase {
@@ -74,6 +84,8 @@ pub(crate) struct Shared {
     /// Signalled when a supervisor exits.
     pub(crate) exited: Condvar,
     wakers: Vec<OwnedFd>,
+    /// Per slot: the result ring, reused by each worker of the slot in turn.
+    rings: Vec<Ring>,
     pub(crate) method: StartMethod,
     pub(crate) processes: usize,
     init: Option<Init>,
@@ -95,6 +107,9 @@ impl Shared {
         let wakers = (0..processes)
             .map(|_| rustix::event::eventfd(0, EventfdFlags::CLOEXEC | EventfdFlags::NONBLOCK))
             .collect::<Result<Vec<_>, _>>()?;
+        let rings = (0..processes)
+            .map(|_| Ring::new())
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(Arc::new(Shared {
             state: Mutex::new(State {
                 queue: VecDeque::new(),
@@ -108,6 +123,7 @@ impl Shared {
             }),
             exited: Condvar::new(),
             wakers,
+            rings,
             method,
             processes,
             init,
@@ -188,19 +204,95 @@ fn worker_name(method: StartMethod, default: &str) -> String {
 struct Worker {
     process: Arc<Process<()>>,
     conn: Connection,
-    inflight: VecDeque<Task>,
+    /// Tasks sent and not yet finished, by sequence number from `base`; a slot is
+    /// `None` once its result is in (results may arrive out of order between the ring
+    /// and the socket).
+    inflight: VecDeque<Option<Task>>,
+    /// Sequence number of `inflight[0]`.
+    base: u64,
+    /// Tasks sent (the next sequence number).
     sent: u64,
+    /// Tasks sent whose result has not arrived.
+    pending: usize,
+    /// Results received.
+    received: u64,
     ready: bool,
+    /// The worker's `done` and `busy_ns` at the last estimate, and the estimated
+    /// duration of one task (0: not known yet).
+    seen_done: u64,
+    seen_busy: u64,
+    task_ns: u64,
 }
 
-fn start_worker(shared: &Shared) -> Result<Worker, Error> {
+impl Worker {
+    /// Delivers the outcome of task `seq`. `false` if no such task was pending (the
+    /// worker is confused or lying: it is treated as broken).
+    fn finish(&mut self, seq: u64, outcome: Outcome) -> bool {
+        let Some(idx) = seq.checked_sub(self.base) else {
+            return false;
+        };
+        let Some(task) = usize::try_from(idx)
+            .ok()
+            .and_then(|i| self.inflight.get_mut(i))
+            .and_then(Option::take)
+        else {
+            return false;
+        };
+        self.pending -= 1;
+        self.received += 1;
+        while matches!(self.inflight.front(), Some(None)) {
+            self.inflight.pop_front();
+            self.base += 1;
+        }
+        task.finish(outcome);
+        true
+    }
+
+    /// The tasks still pending, in order.
+    fn take_pending(&mut self) -> VecDeque<Task> {
+        self.pending = 0;
+        std::mem::take(&mut self.inflight)
+            .into_iter()
+            .flatten()
+            .collect()
+    }
+
+    /// How many tasks to keep in flight: about [`WINDOW_WORK`] of work, at least 2 (so
+    /// the next task is always there), at most `window`.
+    fn cap(&self, window: usize) -> usize {
+        let n = match self.task_ns {
+            0 => FIRST_WINDOW,
+            ns => usize::try_from(WINDOW_WORK.as_nanos() / u128::from(ns)).unwrap_or(usize::MAX),
+        };
+        n.clamp(2, window.max(2)).min(window)
+    }
+
+    /// Updates the task-duration estimate from the ring's counters.
+    fn measure(&mut self, ring: &Ring) {
+        let done = ring.done();
+        if done > self.seen_done {
+            let busy = ring.busy_ns();
+            let ns = busy.wrapping_sub(self.seen_busy) / (done - self.seen_done);
+            self.task_ns = ns.max(1);
+            self.seen_done = done;
+            self.seen_busy = busy;
+        }
+    }
+}
+
+fn start_worker(shared: &Shared, ring: &Ring) -> Result<Worker, Error> {
     let init = shared.init.as_ref().map(Init::to_msg).transpose()?;
     let _serial = (shared.method == StartMethod::Fork).then(|| lock(&shared.start_lock));
     let (mine, theirs) = Pipe::duplex()?;
     let fresh = shared.method != StartMethod::Fork;
-    let builder = Process::new(worker::worker_main, (theirs, init, shared.maxtasks, fresh))
-        .start_method(shared.method)
-        .daemon(true);
+    // The previous worker of this slot (if any) is reaped: nothing writes the ring.
+    ring.reset();
+    let builder = Process::new(
+        worker::worker_main,
+        (theirs, ring.segment().clone(), init, shared.maxtasks, fresh),
+    )
+    .start_method(shared.method)
+    .daemon(true);
     let name = worker_name(shared.method, builder.get_name());
     let process = builder.name(name).start()?;
     worker::ensure_quiet_hook();
@@ -208,8 +300,14 @@ fn start_worker(shared: &Shared) -> Result<Worker, Error> {
         process: Arc::new(process),
         conn: mine,
         inflight: VecDeque::new(),
+        base: 0,
         sent: 0,
+        pending: 0,
+        received: 0,
         ready: false,
+        seen_done: 0,
+        seen_busy: 0,
+        task_ns: 0,
     })
 }
 
@@ -219,15 +317,19 @@ enum Wait {
     Woken,
 }
 
-fn wait_for(w: &Worker, waker: &OwnedFd) -> Wait {
+fn wait_for(w: &Worker, waker: &OwnedFd, timeout: Option<Duration>) -> Wait {
     let sentinel = w.process.sentinel();
     let mut fds = [
         PollFd::new(&w.conn, PollFlags::IN),
         PollFd::new(&sentinel, PollFlags::IN),
         PollFd::new(waker, PollFlags::IN),
     ];
+    let ts = timeout.map(|t| rustix::fs::Timespec {
+        tv_sec: t.as_secs() as _,
+        tv_nsec: t.subsec_nanos() as _,
+    });
     loop {
-        match rustix::event::poll(&mut fds, None) {
+        match rustix::event::poll(&mut fds, ts.as_ref()) {
             Ok(_) => break,
             Err(rustix::io::Errno::INTR) => continue,
             Err(_) => return Wait::Dead,
@@ -239,8 +341,10 @@ fn wait_for(w: &Worker, waker: &OwnedFd) -> Wait {
     } else if ready(1) {
         Wait::Dead
     } else {
-        let mut buf = [0u8; 8];
-        let _ = rustix::io::read(waker.as_fd(), &mut buf);
+        if ready(2) {
+            let mut buf = [0u8; 8];
+            let _ = rustix::io::read(waker.as_fd(), &mut buf);
+        }
         Wait::Woken
     }
 }
@@ -259,27 +363,74 @@ fn handle_reply(w: &mut Worker, msg: Result<FromWorker, multiproc_ipc::RecvError
             Reply::Ok
         }
         Ok(FromWorker::InitFailed(e)) => Reply::InitFailed(e.to_string()),
-        Ok(FromWorker::Done(r)) => {
-            let Some(task) = w.inflight.pop_front() else {
-                return Reply::Broken;
-            };
+        Ok(FromWorker::Wake) => Reply::Ok,
+        Ok(FromWorker::Done(seq, r)) => {
             let outcome = r
                 .map(|(b, fds)| (b.0, fds.into_iter().map(OwnedFd::from).collect()))
                 .map_err(Error::from);
-            task.finish(outcome);
-            Reply::Ok
+            if w.finish(seq, outcome) {
+                Reply::Ok
+            } else {
+                Reply::Broken
+            }
         }
         Err(_) => Reply::Broken,
     }
 }
 
+/// Takes every result in the ring and delivers it. `Err` if the ring is corrupt or a
+/// record names no pending task: the worker cannot be trusted any more.
+fn drain_ring(w: &mut Worker, ring: &Ring, buf: &mut Vec<Record>) -> Result<usize, ()> {
+    buf.clear();
+    let n = ring.drain(buf).map_err(|_| ())?;
+    let mut ok = true;
+    for rec in buf.drain(..) {
+        let outcome = match rec.kind {
+            KIND_OK => Ok((rec.payload, Vec::new())),
+            KIND_ERR => Err(
+                match multiproc_ipc::decode::<multiproc_process::invoke::InvokeError>(
+                    &rec.payload,
+                    Vec::new(),
+                ) {
+                    Ok(e) => Error::from(e),
+                    Err(e) => Error::Decode(e.to_string()),
+                },
+            ),
+            _ => {
+                ok = false;
+                continue;
+            }
+        };
+        ok &= w.finish(rec.seq, outcome);
+    }
+    if n > 0 {
+        w.measure(ring);
+    }
+    if ok { Ok(n) } else { Err(()) }
+}
+
 /// The supervising thread of one worker slot.
 pub(crate) fn supervise(shared: Arc<Shared>, slot: usize) {
     let waker = &shared.wakers[slot];
+    let ring = &shared.rings[slot];
+    let mut records = Vec::new();
     let mut worker: Option<Worker> = None;
     let mut start_failures = 0u32;
     let mut first_done = false;
     loop {
+        // ------------------------------------------------ take what the ring holds
+        if let Some(w) = worker.as_mut() {
+            if drain_ring(w, ring, &mut records).is_err() {
+                tracing::error!(
+                    "pool worker {} wrote a corrupt result ring",
+                    w.process.pid()
+                );
+                let _ = w.process.kill();
+                handle_death(&shared, slot, &mut worker, &mut start_failures);
+                continue;
+            }
+        }
+
         // ------------------------------------------------ decide under the lock
         let mut cancelled = Vec::new();
         let mut batch = Vec::new();
@@ -300,15 +451,15 @@ pub(crate) fn supervise(shared: Arc<Shared>, slot: usize) {
                 }
                 Some(w) => {
                     // Pipeline, but do not hoard: aim for a share of the queue, between
-                    // 1 and `window` tasks in flight; refill below half the target.
+                    // 1 and the adaptive cap; refill below half the target.
                     let share = st.queue.len().div_ceil(shared.processes);
-                    let target = share.clamp(1, shared.window);
+                    let target = share.clamp(1, w.cap(shared.window));
                     let room = shared
                         .maxtasks
                         .map_or(usize::MAX, |m| m.saturating_sub(w.sent) as usize);
-                    let low = if target > 1 { target / 2 } else { 0 };
-                    if w.inflight.len() <= low {
-                        while w.inflight.len() + batch.len() < target && batch.len() < room {
+                    let low = target / 2;
+                    if w.pending <= low {
+                        while w.pending + batch.len() < target && batch.len() < room {
                             let Some(t) = st.queue.pop_front() else { break };
                             if t.sink.cancelled() {
                                 cancelled.push(t);
@@ -317,7 +468,7 @@ pub(crate) fn supervise(shared: Arc<Shared>, slot: usize) {
                             }
                         }
                     }
-                    if batch.is_empty() && w.inflight.is_empty() {
+                    if batch.is_empty() && w.pending == 0 {
                         if st.phase == Phase::Closed && drained {
                             stop = true;
                         } else {
@@ -333,7 +484,7 @@ pub(crate) fn supervise(shared: Arc<Shared>, slot: usize) {
 
         // ------------------------------------------------ start a worker if needed
         let Some(w) = worker.as_mut() else {
-            let started = start_worker(&shared);
+            let started = start_worker(&shared, ring);
             let mut st = lock(&shared.state);
             if !std::mem::replace(&mut first_done, true) {
                 st.started += 1;
@@ -368,7 +519,8 @@ pub(crate) fn supervise(shared: Arc<Shared>, slot: usize) {
                 .conn
                 .send(&ToWorkerRef::Tasks(batch.iter().map(|t| &t.msg).collect()));
             w.sent += batch.len() as u64;
-            w.inflight.extend(batch);
+            w.pending += batch.len();
+            w.inflight.extend(batch.into_iter().map(Some));
             if sent.is_err() {
                 // The worker is gone or going; its death is handled below.
                 handle_death(&shared, slot, &mut worker, &mut start_failures);
@@ -377,7 +529,25 @@ pub(crate) fn supervise(shared: Arc<Shared>, slot: usize) {
         }
 
         // ------------------------------------------------ wait for something
-        match wait_for(w, waker) {
+        // Ask for the doorbell when the worker is down to half its window (time to
+        // refill) or has finished everything, whichever comes first; results in
+        // between wait at most RESULT_LATENCY.
+        let timeout = if w.pending == 0 {
+            None
+        } else {
+            let low = (w.pending / 2) as u64;
+            let wake_at = (w.received + 1).max(w.sent - low);
+            if !ring.arm(wake_at) {
+                // Due already: take the ring on the next turn, but read the socket
+                // first if a result came that way.
+                Some(Duration::ZERO)
+            } else {
+                (wake_at > w.received + 1).then_some(RESULT_LATENCY)
+            }
+        };
+        let woke = wait_for(w, waker, timeout);
+        ring.disarm();
+        match woke {
             Wait::Woken => {}
             Wait::Readable => {
                 let msg = w.conn.recv::<FromWorker>();
@@ -400,14 +570,14 @@ pub(crate) fn supervise(shared: Arc<Shared>, slot: usize) {
     }
 
     // ---------------------------------------------------- leaving: clean up
-    if let Some(w) = worker.take() {
+    if let Some(mut w) = worker.take() {
         let _ = w.process.kill();
         let _ = w.process.join();
         let e = lock(&shared.state)
             .broken
             .clone()
             .unwrap_or(Error::Terminated);
-        for t in w.inflight {
+        for t in w.take_pending() {
             t.finish(Err(e.clone()));
         }
     }
@@ -434,18 +604,20 @@ pub(crate) fn supervise(shared: Arc<Shared>, slot: usize) {
 
 /// Kills the worker and puts its unfinished tasks back at the head of the queue.
 fn kill_and_requeue(shared: &Shared, worker: &mut Option<Worker>) {
-    if let Some(w) = worker.take() {
+    if let Some(mut w) = worker.take() {
         let _ = w.process.kill();
         let _ = w.process.join();
+        let pending = w.take_pending();
         let mut st = lock(&shared.state);
-        for t in w.inflight.into_iter().rev() {
+        for t in pending.into_iter().rev() {
             st.queue.push_front(t);
         }
     }
 }
 
-/// The worker died (or its connection broke): collect what it had sent, reap it, fail
-/// the task it was running, requeue the ones it had not started, count start failures.
+/// The worker died (or its connection broke): collect what it had published, reap it,
+/// fail the task it was running, requeue the ones it had not started, count start
+/// failures.
 fn handle_death(
     shared: &Shared,
     slot: usize,
@@ -453,8 +625,17 @@ fn handle_death(
     start_failures: &mut u32,
 ) {
     let Some(mut w) = worker.take() else { return };
-    // Results already written survive the writer; read them (bounded: under Fork a
-    // sibling may hold the worker's end open).
+    let ring = &shared.rings[slot];
+    // The worker may still be alive if only its connection broke: make sure, so that
+    // nothing is published after the drain below.
+    if !matches!(w.process.join_timeout(Duration::from_millis(0)), Ok(true)) {
+        let _ = w.process.kill();
+    }
+    let _ = w.process.join();
+    // Results already published survive the writer: take them from the ring, then from
+    // the socket (bounded: under Fork a sibling may hold the worker's end open).
+    let mut records = Vec::new();
+    let mut trusted = drain_ring(&mut w, ring, &mut records).is_ok();
     let mut init_failed = None;
     while matches!(w.conn.poll(Some(Duration::ZERO)), Ok(true)) {
         let msg = w
@@ -463,26 +644,25 @@ fn handle_death(
         match handle_reply(&mut w, msg) {
             Reply::Ok => {}
             Reply::InitFailed(m) => init_failed = Some(m),
-            Reply::Broken => break,
+            Reply::Broken => {
+                trusted = false;
+                break;
+            }
         }
     }
-    // The worker may still be alive if only its connection broke: make sure.
-    if !matches!(w.process.join_timeout(Duration::from_millis(0)), Ok(true)) {
-        let _ = w.process.kill();
-    }
-    let _ = w.process.join();
+    let started = ring.started();
     let pid = w.process.pid();
     let code = w.process.exitcode().unwrap_or(255);
     lock(&shared.state).workers[slot] = None;
 
     if let Some(m) = init_failed {
-        requeue(shared, w.inflight);
+        requeue(shared, w.take_pending());
         shared.break_pool(Error::InitializerFailed(m));
         return;
     }
     if !w.ready {
         // Died before it took any task: nothing it was given ever started.
-        requeue(shared, w.inflight);
+        requeue(shared, w.take_pending());
         *start_failures += 1;
         let cause = Death::from_exitcode(code);
         tracing::warn!("pool worker {pid} died at start: {cause}");
@@ -493,8 +673,12 @@ fn handle_death(
         }
         return;
     }
-    let retired = w.inflight.is_empty() && shared.maxtasks.is_some_and(|m| w.sent >= m);
-    let mut rest = w.inflight;
+    // All published results are in, so they are a prefix: the first pending task was
+    // running if the worker had started it (or if what it left cannot be trusted).
+    let first = w.base;
+    let was_running = w.pending > 0 && (started > first || !trusted);
+    let retired = w.pending == 0 && shared.maxtasks.is_some_and(|m| w.sent >= m);
+    let mut rest = w.take_pending();
     let stopping = {
         let st = lock(&shared.state);
         (st.phase == Phase::Terminated)
@@ -508,10 +692,12 @@ fn handle_death(
         }
         return;
     }
-    if let Some(running) = rest.pop_front() {
-        let cause = Death::from_exitcode(code);
-        tracing::warn!("pool worker {pid} died while running a task: {cause}");
-        running.finish(Err(Error::WorkerDied { pid, cause }));
+    if was_running {
+        if let Some(running) = rest.pop_front() {
+            let cause = Death::from_exitcode(code);
+            tracing::warn!("pool worker {pid} died while running a task: {cause}");
+            running.finish(Err(Error::WorkerDied { pid, cause }));
+        }
     } else if !retired && code != 0 {
         tracing::warn!(
             "idle pool worker {pid} died: {}",

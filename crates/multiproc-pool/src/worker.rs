@@ -1,17 +1,26 @@
 //! The worker side and the wire protocol between a supervisor and its worker.
 //!
-//! Parent → worker: [`ToWorker`] frames — a batch of tasks, or `Stop`.
-//! Worker → parent: `Ready` once (after the initializer), then one `Done` per task, in
-//! the order the tasks were sent, each sent *before* the next task starts. So when a
-//! worker dies, the first task without a `Done` is exactly the one it was running, and
-//! the ones after it never started.
+//! Parent → worker: [`ToWorker`] frames on the socket — a batch of tasks, or `Stop`.
+//! Worker → parent: `Ready` once (after the initializer) on the socket; then, for each
+//! task in the order the tasks were sent, its result *before the next task starts*:
+//! into the shared result ring ([`crate::ring`]) when it fits, otherwise as a
+//! `Done(seq, …)` frame on the socket. The worker stores "task `seq` started" in the
+//! ring's header before running it. So when a worker dies, the results it published
+//! are all found (ring and socket are drained), and the first task without one is
+//! exactly the one it was running if the started count says so; the ones after it
+//! never started. The worker rings the supervisor's doorbell (a `Wake` frame) only when
+//! the supervisor said it is going to sleep and is due a wake-up.
 
 use std::fmt;
 
-use multiproc_ipc::{Connection, PassFd};
+use std::time::Instant;
+
+use multiproc_ipc::{Connection, PassFd, SharedSegment};
 use multiproc_process::invoke::{InvokeError, Invoker};
 use serde::de::{self, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::ring::{KIND_ERR, KIND_OK, Ring};
 
 /// A byte buffer that postcard encodes as one length-prefixed blob (not a sequence of
 /// individually encoded `u8`s).
@@ -81,9 +90,12 @@ pub(crate) enum FromWorker {
     Ready,
     /// The initializer failed; the worker exits.
     InitFailed(InvokeError),
-    /// A task finished: the encoded `Vec<Result<R, InvokeError>>`, or why the chunk
+    /// Task `seq` finished and its result did not go into the ring (too large, or it
+    /// carries handles): the encoded `Vec<Result<R, InvokeError>>`, or why the chunk
     /// as a whole could not run.
-    Done(Result<(Bytes, Vec<PassFd>), InvokeError>),
+    Done(u64, Result<(Bytes, Vec<PassFd>), InvokeError>),
+    /// The doorbell: results the sleeping supervisor asked for are in the ring.
+    Wake,
 }
 
 thread_local! {
@@ -110,10 +122,28 @@ pub(crate) fn ensure_quiet_hook() {
     });
 }
 
+/// Puts a task's result in the ring if it fits there; `false` if it must go over the
+/// socket.
+fn push_result(
+    ring: &Ring,
+    seq: u64,
+    out: &Result<(Vec<u8>, Vec<std::os::fd::OwnedFd>), InvokeError>,
+) -> bool {
+    match out {
+        Ok((bytes, fds)) => fds.is_empty() && ring.try_push(seq, KIND_OK, bytes),
+        Err(e) => match multiproc_ipc::encode(e) {
+            Ok((bytes, fds)) => fds.is_empty() && ring.try_push(seq, KIND_ERR, &bytes),
+            Err(_) => false,
+        },
+    }
+}
+
 /// The worker loop (CPython's `pool.worker`): runs the initializer, then tasks in
-/// order, one `Done` per task, until `Stop`, end-of-file, or `maxtasks` tasks.
+/// order, publishing each result before the next task starts, until `Stop`,
+/// end-of-file, or `maxtasks` tasks.
 pub(crate) fn worker_main(
     conn: Connection,
+    ring: SharedSegment,
     init: Option<InitMsg>,
     maxtasks: Option<u64>,
     fresh: bool,
@@ -122,6 +152,9 @@ pub(crate) fn worker_main(
         ensure_quiet_hook();
     }
     IN_TASK.with(|t| t.set(true));
+    let Ok(ring) = Ring::from_segment(ring) else {
+        return;
+    };
     if let Some(init) = init {
         let fds = init.fds.into_iter().map(Into::into).collect();
         if let Err(e) = init.invoker.call(&init.payload.0, fds) {
@@ -132,7 +165,7 @@ pub(crate) fn worker_main(
     if conn.send(&FromWorker::Ready).is_err() {
         return;
     }
-    let mut done: u64 = 0;
+    let mut seq: u64 = 0;
     loop {
         let batch = match conn.recv::<ToWorker>() {
             Ok(ToWorker::Tasks(batch)) => batch,
@@ -140,21 +173,27 @@ pub(crate) fn worker_main(
         };
         for task in batch {
             let fds = task.fds.into_iter().map(Into::into).collect();
-            let out = task
-                .invoker
-                .call_chunk(&task.payload.0, fds)
-                .map(|(b, f)| (Bytes(b), f.into_iter().map(PassFd::from).collect()));
-            let reply = FromWorker::Done(out);
-            if let Err(e) = conn.send(&reply) {
-                // The result itself could not be sent (too large, unencodable handles):
-                // report that instead, so the parent's bookkeeping stays in step.
-                let why = FromWorker::Done(Err(InvokeError::Encode(e.to_string())));
-                if conn.send(&why).is_err() {
-                    return;
+            ring.set_started(seq + 1);
+            let t0 = Instant::now();
+            let out = task.invoker.call_chunk(&task.payload.0, fds);
+            ring.add_busy(u64::try_from(t0.elapsed().as_nanos()).unwrap_or(u64::MAX));
+            if !push_result(&ring, seq, &out) {
+                let out = out.map(|(b, f)| (Bytes(b), f.into_iter().map(PassFd::from).collect()));
+                if let Err(e) = conn.send(&FromWorker::Done(seq, out)) {
+                    // The result itself could not be sent (too large, unencodable
+                    // handles): report that instead, so the parent's bookkeeping stays
+                    // in step.
+                    let why = FromWorker::Done(seq, Err(InvokeError::Encode(e.to_string())));
+                    if conn.send(&why).is_err() {
+                        return;
+                    }
                 }
             }
-            done += 1;
-            if maxtasks.is_some_and(|m| done >= m) {
+            seq += 1;
+            if ring.publish_done(seq) && conn.send(&FromWorker::Wake).is_err() {
+                return;
+            }
+            if maxtasks.is_some_and(|m| seq >= m) {
                 return;
             }
         }

@@ -1,0 +1,69 @@
+//! Quick timing of the pool's hot paths (not a benchmark: see benches/pool.rs).
+//!
+//! `cargo run --release -p multiproc-pool --example pool_perf [start|map1|map|imap] [method]`
+
+use std::time::{Duration, Instant};
+
+use multiproc_pool::Pool;
+use multiproc_process::StartMethod;
+
+fn square(x: u64) -> u64 {
+    x.wrapping_mul(x)
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let what = std::env::args().nth(1).unwrap_or_else(|| "all".into());
+    let method = match std::env::args().nth(2).as_deref() {
+        Some("spawn") => StartMethod::Spawn,
+        Some("forkserver") => StartMethod::ForkServer,
+        _ => StartMethod::Fork,
+    };
+    let n = 100_000u64;
+    let items: Vec<u64> = (0..n).collect();
+    if what == "start" || what == "all" {
+        let p = Pool::builder().processes(2).start_method(method).build()?;
+        p.apply(square, (1,))?;
+        p.close_and_join()?;
+        let mut v = Vec::new();
+        for _ in 0..30 {
+            let t = Instant::now();
+            let p = Pool::builder().processes(2).start_method(method).build()?;
+            p.close_and_join()?;
+            v.push(t.elapsed());
+        }
+        println!("start+close+join {method}: {:?}", median(v));
+    }
+    let pool = Pool::builder().processes(2).start_method(method).build()?;
+    pool.map(square, 0..1000u64)?;
+    for (name, run) in [("map1", 1usize), ("map", 0), ("imap", 2)] {
+        if what != name && what != "all" {
+            continue;
+        }
+        let mut v = Vec::new();
+        for _ in 0..7 {
+            let t = Instant::now();
+            let r: Vec<u64> = match run {
+                1 => pool.map_chunked(square, items.clone(), 1)?,
+                0 => pool.map(square, items.clone())?,
+                _ => pool
+                    .imap_unordered(square, items.clone())
+                    .collect::<Result<_, _>>()?,
+            };
+            v.push(t.elapsed());
+            assert_eq!(r.len(), n as usize);
+        }
+        let m = median(v);
+        println!(
+            "{name}: {:?} = {:.0} items/s",
+            m,
+            n as f64 / m.as_secs_f64()
+        );
+    }
+    pool.close_and_join()?;
+    Ok(())
+}

@@ -1,0 +1,423 @@
+//! The per-worker result ring: shared memory from a worker (the only producer) to its
+//! supervisor thread (the only consumer). The one module of this crate with `unsafe`.
+//!
+//! # Layout
+//!
+//! One [`SharedSegment`] (a memfd: nothing can leak) holds a [`Header`] (two cache
+//! lines: one written only by the worker, one only by the supervisor) followed by a
+//! byte ring of [`CAP`] bytes. A record is a 16-byte header — `len: u32`, `kind: u32`,
+//! `seq: u64`, native-endian — and `len` payload bytes, padded to 16. Positions
+//! (`tail`, `head`) are byte counts that only grow; `pos % CAP` is the offset. A record
+//! never wraps: when it does not fit before the end of the ring, the producer writes a
+//! [`PAD`] record covering the rest and starts at offset 0 (every record is a multiple
+//! of 16 bytes and `CAP` too, so a pad header always fits).
+//!
+//! # Protocol
+//!
+//! * The worker copies a record into `[tail, tail + size)` — space the supervisor has
+//!   released (`head` read with `Acquire`) — then publishes it with a `Release` store of
+//!   `tail`. The supervisor reads `tail` with `Acquire`, copies the records out, and
+//!   releases the space with a `Release` store of `head`. Neither side ever writes
+//!   bytes the other may be reading.
+//! * A result that does not fit (too large, or the ring is full) goes over the socket
+//!   instead, tagged with the same `seq`; the worker never waits for ring space.
+//! * `started` is the number of tasks the worker has begun (stored before a task
+//!   runs), `done` the number whose result has been published (ring or socket). After a
+//!   worker's death the supervisor drains both channels: the results it finds are a
+//!   prefix of the tasks, and if `started` is one more than that prefix, the next task
+//!   is exactly the one that was running.
+//! * **Doorbell (no lost wake-up).** Before sleeping, the supervisor stores `wake_at`
+//!   (the `done` count it wants to be woken at), stores `sleeping = 1`, issues a
+//!   `SeqCst` fence and re-checks `done`; it sleeps (in `poll`) only if `done <
+//!   wake_at`. After publishing, the worker issues a `SeqCst` fence and loads
+//!   `sleeping`; if it is set and `done >= wake_at`, it swaps it to 0 and, if it got 1,
+//!   rings (one small frame on the socket). By the two fences, either the supervisor's
+//!   re-check sees the result or the worker sees the flag.
+//!
+//! Everything the supervisor reads from the ring is untrusted (a worker may be killed
+//! mid-write, or corrupt memory): lengths are checked against the published range and a
+//! malformed record ends the worker, never the parent.
+
+#![allow(unsafe_code)]
+
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering, fence};
+
+use multiproc_ipc::{SegmentError, SharedSegment};
+
+/// Bytes of the data ring.
+pub(crate) const CAP: usize = 1 << 18;
+/// Largest payload stored in the ring; larger results go over the socket.
+pub(crate) const MAX_PAYLOAD: usize = CAP / 4;
+/// Bytes reserved for the header at the start of the segment.
+const HEADER_BYTES: usize = 256;
+/// Bytes of a record header.
+const REC: usize = 16;
+
+/// A record that only fills the end of the ring.
+const PAD: u32 = 0;
+/// A successful result: the payload is the encoded per-item results.
+pub(crate) const KIND_OK: u32 = 1;
+/// A failed chunk: the payload is the postcard-encoded `InvokeError`.
+pub(crate) const KIND_ERR: u32 = 2;
+
+/// Written by the worker only.
+#[repr(C, align(64))]
+struct WorkerLine {
+    /// Bytes published.
+    tail: AtomicU64,
+    /// Tasks begun.
+    started: AtomicU64,
+    /// Tasks whose result is published (ring or socket).
+    done: AtomicU64,
+    /// Nanoseconds spent in tasks, in total.
+    busy_ns: AtomicU64,
+}
+
+/// Written by the supervisor (and `sleeping` cleared by the worker's swap).
+#[repr(C, align(64))]
+struct SupervisorLine {
+    /// Bytes consumed.
+    head: AtomicU64,
+    /// The `done` count at which the sleeping supervisor wants the doorbell.
+    wake_at: AtomicU64,
+    /// 1 while the supervisor is (about to be) asleep.
+    sleeping: AtomicU32,
+    _pad: AtomicU32,
+}
+
+#[repr(C)]
+struct Header {
+    worker: WorkerLine,
+    supervisor: SupervisorLine,
+}
+
+const _: () = assert!(std::mem::size_of::<WorkerLine>() == 64);
+const _: () = assert!(std::mem::size_of::<SupervisorLine>() == 64);
+const _: () = assert!(std::mem::size_of::<Header>() == 128);
+const _: () = assert!(std::mem::align_of::<Header>() == 64);
+const _: () = assert!(std::mem::size_of::<Header>() <= HEADER_BYTES);
+const _: () = assert!(CAP.is_power_of_two() && CAP % REC == 0);
+const _: () = assert!(HEADER_BYTES % 64 == 0);
+
+fn record_size(payload: usize) -> usize {
+    REC + payload.div_ceil(REC) * REC
+}
+
+/// One record taken out of the ring.
+#[derive(Debug)]
+pub(crate) struct Record {
+    pub(crate) seq: u64,
+    pub(crate) kind: u32,
+    pub(crate) payload: Vec<u8>,
+}
+
+/// The ring did not hold well-formed records: the worker is not to be trusted.
+#[derive(Debug)]
+pub(crate) struct Corrupt;
+
+/// One side's handle on a result ring. The segment is kept alive by the handle, so the
+/// mapping outlives every reference made from it.
+#[derive(Debug, Clone)]
+pub(crate) struct Ring {
+    seg: SharedSegment,
+}
+
+impl Ring {
+    /// A fresh, empty ring.
+    pub(crate) fn new() -> Result<Ring, SegmentError> {
+        Ring::from_segment(SharedSegment::with_name(
+            "multiproc-pool-results",
+            HEADER_BYTES + CAP,
+        )?)
+    }
+
+    /// A ring over a segment received from the parent.
+    pub(crate) fn from_segment(seg: SharedSegment) -> Result<Ring, SegmentError> {
+        if seg.len() < HEADER_BYTES + CAP {
+            return Err(SegmentError::BadHandle(format!(
+                "result ring of {} bytes, expected {}",
+                seg.len(),
+                HEADER_BYTES + CAP
+            )));
+        }
+        Ok(Ring { seg })
+    }
+
+    /// The segment, to hand to the worker.
+    pub(crate) fn segment(&self) -> &SharedSegment {
+        &self.seg
+    }
+
+    fn header(&self) -> &Header {
+        // SAFETY:
+        // - the mapping starts on a page boundary (SharedSegment's guarantee), so it is
+        //   aligned for `Header` (64), and `from_segment` checked it is long enough;
+        // - it stays mapped while `self.seg` lives, which outlives the returned borrow;
+        // - the memory is zero-filled at creation and `Header` is all atomics, for which
+        //   every bit pattern (zero included) is valid;
+        // - every process mapping it (this parent and one worker) accesses the header
+        //   only through these atomics, so a shared reference is sound.
+        unsafe { &*self.seg.as_ptr().cast::<Header>() }
+    }
+
+    fn data(&self) -> *mut u8 {
+        // SAFETY: `HEADER_BYTES + CAP <= seg.len()` (checked in `from_segment`), so the
+        // offset stays inside the mapping.
+        unsafe { self.seg.as_ptr().add(HEADER_BYTES) }
+    }
+
+    /// Copies `src` to ring offset `off`.
+    ///
+    /// # Safety
+    /// `off + src.len() <= CAP`, and the caller (the producer) owns that range: the
+    /// consumer has released it and will not read it before `tail` covers it.
+    unsafe fn write_at(&self, off: usize, src: &[u8]) {
+        debug_assert!(off + src.len() <= CAP);
+        // SAFETY: in bounds by the caller's contract; the destination is shared memory
+        // no one else reads or writes now (producer-owned range), and cannot overlap
+        // `src`, which lives in this process's private memory.
+        unsafe {
+            std::ptr::copy_nonoverlapping(src.as_ptr(), self.data().add(off), src.len());
+        }
+    }
+
+    /// Copies `dst.len()` bytes from ring offset `off`.
+    ///
+    /// # Safety
+    /// `off + dst.len() <= CAP`, and the range is published (below an `Acquire`-loaded
+    /// `tail`) and not yet released by the caller (the consumer).
+    unsafe fn read_at(&self, off: usize, dst: &mut [u8]) {
+        debug_assert!(off + dst.len() <= CAP);
+        // SAFETY: in bounds by the caller's contract; the producer does not write this
+        // range until `head` passes it; `dst` is private memory, so no overlap.
+        unsafe {
+            std::ptr::copy_nonoverlapping(self.data().add(off), dst.as_mut_ptr(), dst.len());
+        }
+    }
+
+    // ------------------------------------------------------------ resetting
+
+    /// Empties the ring for a new worker. Only while no worker maps it for writing
+    /// (the previous one is reaped, the next one not started).
+    pub(crate) fn reset(&self) {
+        let h = self.header();
+        h.worker.tail.store(0, Ordering::Relaxed);
+        h.worker.started.store(0, Ordering::Relaxed);
+        h.worker.done.store(0, Ordering::Relaxed);
+        h.worker.busy_ns.store(0, Ordering::Relaxed);
+        h.supervisor.head.store(0, Ordering::Relaxed);
+        h.supervisor.wake_at.store(0, Ordering::Relaxed);
+        h.supervisor.sleeping.store(0, Ordering::Release);
+    }
+
+    // ------------------------------------------------------------ producer (worker)
+
+    /// Records that task `n - 1` is about to run (`n` tasks begun).
+    pub(crate) fn set_started(&self, n: u64) {
+        self.header().worker.started.store(n, Ordering::Release);
+    }
+
+    /// Adds `ns` to the time spent in tasks.
+    pub(crate) fn add_busy(&self, ns: u64) {
+        let b = &self.header().worker.busy_ns;
+        b.store(
+            b.load(Ordering::Relaxed).wrapping_add(ns),
+            Ordering::Relaxed,
+        );
+    }
+
+    /// Publishes one result record; `false` (nothing written) when it does not fit.
+    pub(crate) fn try_push(&self, seq: u64, kind: u32, payload: &[u8]) -> bool {
+        if payload.len() > MAX_PAYLOAD {
+            return false;
+        }
+        let h = self.header();
+        let size = record_size(payload.len());
+        let tail = h.worker.tail.load(Ordering::Relaxed);
+        let head = h.supervisor.head.load(Ordering::Acquire);
+        let used = tail.wrapping_sub(head) as usize;
+        let off = (tail as usize) % CAP;
+        let to_end = CAP - off;
+        let need = if size <= to_end { size } else { to_end + size };
+        if used > CAP || CAP - used < need {
+            return false;
+        }
+        let mut pos = tail;
+        if size > to_end {
+            let mut pad = [0u8; REC];
+            pad[..4].copy_from_slice(&((to_end - REC) as u32).to_ne_bytes());
+            pad[4..8].copy_from_slice(&PAD.to_ne_bytes());
+            // SAFETY: `off + REC <= CAP` (to_end >= REC: offsets and CAP are multiples
+            // of REC), and `[tail, tail + need)` is free space owned by the producer.
+            unsafe { self.write_at(off, &pad) };
+            pos += to_end as u64;
+        }
+        let off = (pos as usize) % CAP;
+        let mut rec = [0u8; REC];
+        rec[..4].copy_from_slice(&(payload.len() as u32).to_ne_bytes());
+        rec[4..8].copy_from_slice(&kind.to_ne_bytes());
+        rec[8..].copy_from_slice(&seq.to_ne_bytes());
+        // SAFETY: `off + size <= CAP` (either it fitted before the end, or `off == 0`
+        // after the pad and `size <= MAX_PAYLOAD + 2 * REC < CAP`); the range lies in
+        // the free space checked above, owned by the producer until `tail` is stored.
+        unsafe {
+            self.write_at(off, &rec);
+            self.write_at(off + REC, payload);
+        }
+        h.worker.tail.store(pos + size as u64, Ordering::Release);
+        true
+    }
+
+    /// Records that `n` results are published (ring or socket) and says whether the
+    /// sleeping supervisor asked to be woken now (the caller then rings the doorbell).
+    pub(crate) fn publish_done(&self, n: u64) -> bool {
+        let h = self.header();
+        h.worker.done.store(n, Ordering::Release);
+        fence(Ordering::SeqCst);
+        h.supervisor.sleeping.load(Ordering::Relaxed) == 1
+            && n >= h.supervisor.wake_at.load(Ordering::Relaxed)
+            && h.supervisor.sleeping.swap(0, Ordering::AcqRel) == 1
+    }
+
+    // ------------------------------------------------------------ consumer (supervisor)
+
+    /// Tasks the worker has begun.
+    pub(crate) fn started(&self) -> u64 {
+        self.header().worker.started.load(Ordering::Acquire)
+    }
+
+    /// Results the worker has published.
+    pub(crate) fn done(&self) -> u64 {
+        self.header().worker.done.load(Ordering::Acquire)
+    }
+
+    /// Nanoseconds the worker has spent in tasks.
+    pub(crate) fn busy_ns(&self) -> u64 {
+        self.header().worker.busy_ns.load(Ordering::Relaxed)
+    }
+
+    /// Takes every published record, appending them to `out`.
+    pub(crate) fn drain(&self, out: &mut Vec<Record>) -> Result<usize, Corrupt> {
+        let h = self.header();
+        let tail = h.worker.tail.load(Ordering::Acquire);
+        let mut head = h.supervisor.head.load(Ordering::Relaxed);
+        let avail = tail.wrapping_sub(head);
+        if avail > CAP as u64 || avail % REC as u64 != 0 {
+            return Err(Corrupt);
+        }
+        let mut n = 0;
+        while head != tail {
+            let off = (head as usize) % CAP;
+            let left = tail - head;
+            if left < REC as u64 {
+                return Err(Corrupt);
+            }
+            let mut rec = [0u8; REC];
+            // SAFETY: `off + REC <= CAP` (offsets and CAP are multiples of REC) and the
+            // header lies below `tail`, published and not yet released.
+            unsafe { self.read_at(off, &mut rec) };
+            let len = u32::from_ne_bytes([rec[0], rec[1], rec[2], rec[3]]) as usize;
+            let kind = u32::from_ne_bytes([rec[4], rec[5], rec[6], rec[7]]);
+            let mut seq = [0u8; 8];
+            seq.copy_from_slice(&rec[8..]);
+            let seq = u64::from_ne_bytes(seq);
+            let size = record_size(len);
+            if size as u64 > left || off + size > CAP {
+                return Err(Corrupt);
+            }
+            if kind != PAD {
+                if len > MAX_PAYLOAD {
+                    return Err(Corrupt);
+                }
+                let mut payload = vec![0u8; len];
+                // SAFETY: `off + REC + len <= off + size <= CAP` (checked above), and the
+                // record lies below `tail`: published, not yet released.
+                unsafe { self.read_at(off + REC, &mut payload) };
+                out.push(Record { seq, kind, payload });
+                n += 1;
+            }
+            head += size as u64;
+        }
+        h.supervisor.head.store(head, Ordering::Release);
+        Ok(n)
+    }
+
+    /// Arms the doorbell for a sleep until `done >= wake_at`. Returns `false` (and
+    /// disarms) if there is already something to take, so the caller must not sleep.
+    pub(crate) fn arm(&self, wake_at: u64) -> bool {
+        let h = self.header();
+        h.supervisor.wake_at.store(wake_at, Ordering::Relaxed);
+        h.supervisor.sleeping.store(1, Ordering::Relaxed);
+        fence(Ordering::SeqCst);
+        if h.worker.done.load(Ordering::Relaxed) >= wake_at {
+            self.disarm();
+            return false;
+        }
+        true
+    }
+
+    /// The supervisor is awake again.
+    pub(crate) fn disarm(&self) {
+        self.header()
+            .supervisor
+            .sleeping
+            .store(0, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_round_trip_and_wrap() -> Result<(), Box<dyn std::error::Error>> {
+        let ring = Ring::new()?;
+        let mut out = Vec::new();
+        let mut seq = 0u64;
+        // Enough rounds of odd-sized records to wrap the ring several times.
+        for round in 0..200usize {
+            let len = (round * 7919) % 3000;
+            let payload: Vec<u8> = (0..len).map(|i| (i + round) as u8).collect();
+            for _ in 0..20 {
+                assert!(ring.try_push(seq, KIND_OK, &payload));
+                seq += 1;
+            }
+            out.clear();
+            assert_eq!(ring.drain(&mut out).map_err(|_| "corrupt")?, 20);
+            for (i, r) in out.iter().enumerate() {
+                assert_eq!(r.seq, seq - 20 + i as u64);
+                assert_eq!(r.kind, KIND_OK);
+                assert_eq!(r.payload, payload);
+            }
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn full_ring_and_large_payloads_are_refused() -> Result<(), Box<dyn std::error::Error>> {
+        let ring = Ring::new()?;
+        assert!(!ring.try_push(0, KIND_OK, &vec![0u8; MAX_PAYLOAD + 1]));
+        let chunk = vec![1u8; MAX_PAYLOAD];
+        let mut pushed = 0;
+        while ring.try_push(pushed, KIND_OK, &chunk) {
+            pushed += 1;
+        }
+        assert!(pushed >= 3);
+        let mut out = Vec::new();
+        assert_eq!(ring.drain(&mut out).map_err(|_| "corrupt")? as u64, pushed);
+        assert!(ring.try_push(pushed, KIND_ERR, b"e"));
+        Ok(())
+    }
+
+    #[test]
+    fn doorbell_only_when_armed_and_due() -> Result<(), Box<dyn std::error::Error>> {
+        let ring = Ring::new()?;
+        assert!(!ring.publish_done(1), "not armed");
+        assert!(!ring.arm(1), "already due");
+        assert!(ring.arm(5));
+        assert!(!ring.publish_done(4));
+        assert!(ring.publish_done(5));
+        assert!(!ring.publish_done(6), "rung once per arming");
+        Ok(())
+    }
+}
