@@ -14,7 +14,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use crate::error::{RecvError, SendError};
 use crate::frame::{self, DEFAULT_MAX_FRAME, MAX_HEADER, ShortHeader};
 use crate::handle;
-use crate::sys::{self, Fill};
+use crate::sys::{self, Fill, Start};
 
 /// Default spin budget of a blocking receive (see [`Connection::set_spin`]): about the
 /// cost of one sleep/wake-up of a process on another CPU, so spinning never costs more
@@ -620,7 +620,14 @@ impl Connection {
             // The (rest of the) first header bytes. Handles ride on these bytes, so
             // they are read with room for them. A timeout before the first byte leaves
             // the stream intact; after it, the stream is mid-frame.
-            let r = match sys::fill(fd, &mut short[got..], Some(fds), sock, deadline) {
+            let r = match sys::fill(
+                fd,
+                &mut short[got..],
+                Some(fds),
+                sock,
+                deadline,
+                Start::Wait,
+            ) {
                 Ok(Fill::Full) => Ok(()),
                 Ok(Fill::Eof(n)) if got + n == 0 => return Err(RecvError::Eof),
                 Ok(Fill::Eof(n)) => Err(RecvError::Truncated {
@@ -659,7 +666,7 @@ impl Connection {
             }
             ShortHeader::Long => {
                 let mut long = [0u8; 8];
-                match sys::fill(fd, &mut long, Some(fds), sock, deadline) {
+                match sys::fill(fd, &mut long, Some(fds), sock, deadline, Start::Read) {
                     Ok(Fill::Full) => u64::from_be_bytes(long),
                     Ok(Fill::Eof(n)) => {
                         return Err(RecvError::Truncated {
@@ -700,7 +707,7 @@ impl Connection {
         already: u64,
     ) -> Result<(), RecvError> {
         let sock = self.transport != Transport::Pipe;
-        match sys::fill(self.fd.as_fd(), buf, None, sock, deadline) {
+        match sys::fill(self.fd.as_fd(), buf, None, sock, deadline, Start::Read) {
             Ok(Fill::Full) => Ok(()),
             Ok(Fill::Eof(n)) => Err(RecvError::Truncated {
                 expected,
@@ -811,10 +818,17 @@ enum Spun {
 
 /// The adaptive waiting policy: measure the mean wait (until a frame header arrives)
 /// with spinning and without, in epochs of [`EPOCH`] receives, and use the mode that
-/// waits less, re-measuring the other one every [`PROBE_EVERY`] epochs. Spinning wins
-/// when the peer answers within the budget from another idle CPU (no sleep/wake-up
-/// to pay); sleeping wins on an idle connection (the spin would be wasted) and on an
-/// oversubscribed machine (the spin would steal CPU from the peer).
+/// waits less. Spinning wins when the peer answers within the budget from another idle
+/// CPU (no sleep/wake-up to pay); sleeping wins on an idle connection (the spin would
+/// be wasted) and on an oversubscribed machine (the spin would steal CPU from the peer).
+///
+/// The losing mode is re-measured now and then (a *probe*: one epoch in it), since
+/// conditions change. A probe costs up to an epoch of the slower mode, so probes that
+/// confirm the decision space themselves out: the gap starts at [`PROBE_EVERY`] epochs
+/// and doubles up to [`PROBE_MAX`] while the decision stands, and falls back to
+/// [`PROBE_EVERY`] when a probe overturns it. A probe's figure replaces the probed
+/// mode's mean outright (it is a fresh look; smoothing it into a stale figure would
+/// take many probes to notice a change), while the mode in use is smoothed.
 #[derive(Debug)]
 struct Waiter {
     spinning: bool,
@@ -824,8 +838,17 @@ struct Waiter {
     sum_ns: u64,
     /// Mean wait per mode, `[sleeping, spinning]`; zero until measured.
     mean_ns: [u64; 2],
-    epochs: u32,
+    /// Whether this epoch is a probe of the losing mode.
+    probing: bool,
+    /// Epochs between probes, and epochs left until the next one.
+    probe_gap: u32,
+    probe_in: u32,
 }
+
+/// The mean given to spinning when most spins of an epoch ran out.
+const RAN_OUT: u64 = u64::MAX / 4;
+/// The longest gap between two probes, in epochs.
+const PROBE_MAX: u32 = 256;
 
 impl Default for Waiter {
     fn default() -> Self {
@@ -835,7 +858,9 @@ impl Default for Waiter {
             over: 0,
             sum_ns: 0,
             mean_ns: [0, 0],
-            epochs: 0,
+            probing: false,
+            probe_gap: PROBE_EVERY,
+            probe_in: PROBE_EVERY,
         }
     }
 }
@@ -852,33 +877,45 @@ impl Waiter {
         if self.n < EPOCH {
             return;
         }
-        let mut mean = self.sum_ns / u64::from(self.n);
+        let mut mean = (self.sum_ns / u64::from(self.n)).clamp(1, RAN_OUT - 1);
         if self.spinning && self.over * 2 > self.n {
             // Most spins ran out: the peer is slower than the budget (an idle or
             // slow connection). Spinning there only burns CPU, whatever the means say.
-            mean = u64::MAX / 4;
+            mean = RAN_OUT;
         }
         let i = usize::from(self.spinning);
-        // Smooth a little: machines are noisy.
-        self.mean_ns[i] = if self.mean_ns[i] == 0 {
-            mean.max(1)
+        let old = self.mean_ns[i];
+        self.mean_ns[i] = if self.probing || old == 0 || old == RAN_OUT || mean == RAN_OUT {
+            mean
         } else {
-            (self.mean_ns[i] * 3 + mean) / 4
+            // Smooth a little: machines are noisy.
+            (old * 3 + mean) / 4
         };
         self.n = 0;
         self.over = 0;
         self.sum_ns = 0;
-        self.epochs = self.epochs.wrapping_add(1);
         let best_is_spin = match self.mean_ns {
             [0, _] => false, // sleeping not measured yet: measure it
             [_, 0] => true,
             [sleep, spin] => spin < sleep,
         };
-        self.spinning = if self.epochs % PROBE_EVERY == 0 {
-            !best_is_spin
+        if self.probing {
+            self.probing = false;
+            self.probe_gap = if best_is_spin == self.spinning {
+                PROBE_EVERY // the probed mode won: conditions changed
+            } else {
+                (self.probe_gap * 2).min(PROBE_MAX)
+            };
+            self.probe_in = self.probe_gap;
+        }
+        let measured = self.mean_ns.iter().all(|&m| m != 0);
+        self.probe_in = self.probe_in.saturating_sub(1);
+        if measured && self.probe_in == 0 {
+            self.probing = true;
+            self.spinning = !best_is_spin;
         } else {
-            best_is_spin
-        };
+            self.spinning = best_is_spin;
+        }
     }
 }
 
@@ -965,7 +1002,7 @@ mod tests {
             spun >= 64 - 64 / PROBE_EVERY - 2,
             "spun {spun} of 64 epochs"
         );
-        assert!(w.spinning || w.epochs % PROBE_EVERY == 0);
+        assert!(w.spinning || w.probing);
     }
 
     #[test]
@@ -989,6 +1026,56 @@ mod tests {
             Duration::from_millis(9),
         );
         assert!(spun <= 64 / PROBE_EVERY + 2, "spun {spun} of 64 epochs");
+    }
+
+    #[test]
+    fn probes_of_the_losing_mode_space_out_while_the_decision_stands() {
+        // Spinning keeps winning: after the first measurement of sleeping, only the
+        // probes sleep, at gaps doubling from PROBE_EVERY to PROBE_MAX epochs.
+        let mut w = Waiter::default();
+        let spun = run(
+            &mut w,
+            1024,
+            Duration::from_micros(3),
+            Duration::from_micros(60),
+        );
+        assert!(1024 - spun <= 12, "slept {} of 1024 epochs", 1024 - spun);
+        // And the other way round.
+        let mut w = Waiter::default();
+        let spun = run(
+            &mut w,
+            1024,
+            Duration::from_micros(40),
+            Duration::from_micros(15),
+        );
+        assert!(spun <= 12, "spun {spun} of 1024 epochs");
+    }
+
+    #[test]
+    fn adaptive_wait_returns_to_spinning_when_the_peer_becomes_fast() {
+        // An idle phase (every spin runs out, so spinning is marked as losing by far),
+        // then a busy ping-pong where spinning pays: a probe must notice soon, and the
+        // ran-out figure must not linger.
+        let mut w = Waiter::default();
+        run(
+            &mut w,
+            24,
+            Duration::from_millis(10),
+            Duration::from_millis(9),
+        );
+        run(
+            &mut w,
+            40,
+            Duration::from_micros(3),
+            Duration::from_micros(60),
+        );
+        let spun = run(
+            &mut w,
+            24,
+            Duration::from_micros(3),
+            Duration::from_micros(60),
+        );
+        assert!(spun >= 20, "spun {spun} of the last 24 epochs");
     }
 
     #[test]

@@ -204,37 +204,66 @@ pub(crate) fn recv_once(
     }
 }
 
+/// How [`fill`] starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Start {
+    /// The bytes are probably there (a payload after its header): read at once, and
+    /// `poll` only if nothing is waiting.
+    Read,
+    /// The bytes are probably not there yet (a header): `poll` first.
+    Wait,
+}
+
 /// Reads exactly `buf.len()` bytes, or until end of file or `deadline`, with
-/// [`recv_once`] (`fds` as there). With a deadline, each read is first tried without
-/// blocking and `poll` is called only when nothing is waiting, so a frame that has
-/// already arrived costs no `poll`.
+/// [`recv_once`] (`fds` as there).
+///
+/// On a socket, the thread never sleeps inside `recvmsg`/`recv`: it sleeps in `poll`
+/// and reads once `poll` says data is waiting. The reason is a spurious wake-up the
+/// kernel does otherwise: when a peer reads a frame we sent, the freed buffer space
+/// wakes *every* sleeper on our socket's wait queue, including a thread asleep in
+/// `recvmsg` waiting for the answer — which wakes, finds nothing, and sleeps again
+/// (on a busy CPU a pair of context switches, on an idle one an inter-processor
+/// interrupt). `poll` filters wake-ups by event, so a `POLLIN` sleeper stays asleep
+/// until data arrives. Measured on a round trip with both processes on one CPU:
+/// 3.4 context switches per round trip with sleeping reads, 2.0 with `poll` first,
+/// and a quarter less CPU time despite the extra system call.
+///
+/// Bytes that are probably there already ([`Start::Read`]) are read directly: blocking
+/// without a deadline, else without blocking and then `poll` if nothing was waiting.
+/// Pipes (whose readers are not woken that way) always read directly without deadline.
 pub(crate) fn fill(
     fd: BorrowedFd<'_>,
     buf: &mut [u8],
     mut fds: Option<&mut Vec<OwnedFd>>,
     sock: bool,
     deadline: Option<Instant>,
+    start: Start,
 ) -> io::Result<Fill> {
     let mut got = 0;
+    let mut try_read = start == Start::Read;
     while got < buf.len() {
-        let n = recv_once(
-            fd,
-            &mut buf[got..],
-            fds.as_deref_mut(),
-            sock,
-            deadline.is_some(),
-        )?;
-        let Some(n) = n else {
+        let part = &mut buf[got..];
+        let n = if deadline.is_none() && (try_read || !sock) {
+            recv_once(fd, part, fds.as_deref_mut(), sock, false)?
+        } else if try_read {
+            recv_once(fd, part, fds.as_deref_mut(), sock, true)?
+        } else {
             let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
             if !wait_readable(fd, left)? {
                 return Ok(Fill::TimedOut(got));
             }
-            continue;
+            // Readable now: this read does not block (`MSG_DONTWAIT` on a socket all
+            // the same, in case another reader of the descriptor took the data).
+            recv_once(fd, part, fds.as_deref_mut(), sock, sock)?
         };
-        if n == 0 {
-            return Ok(Fill::Eof(got));
+        match n {
+            Some(0) => return Ok(Fill::Eof(got)),
+            Some(n) => {
+                got += n;
+                try_read = true;
+            }
+            None => try_read = false,
         }
-        got += n;
     }
     Ok(Fill::Full)
 }
