@@ -94,7 +94,7 @@ fn run_spawned(v: &OsString) -> i32 {
         Ok(job) => job,
         Err(e) => return child::fail(&conn, format!("could not receive the job: {e}")),
     };
-    child::run_job(job, Some(conn))
+    child::run_job(Box::new(job), Some(conn))
 }
 
 /// Whether this process was started as a child but the bootstrap did not take over.

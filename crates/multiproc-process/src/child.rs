@@ -240,32 +240,36 @@ fn finish(code: i32) -> i32 {
 }
 
 /// Runs a job that arrived in a fresh process (Spawn child or ForkServer child).
-pub(crate) fn run_job(job: Job, channel: Option<Connection>) -> i32 {
+///
+/// The box is leaked, not freed: in a fork-server child freeing it would fault in the
+/// allocator's pages; the process exits when the job is done.
+pub(crate) fn run_job(job: Box<Job>, channel: Option<Connection>) -> i32 {
     ensure_panic_hook();
-    let Job {
-        entry,
-        args,
-        fds,
-        info,
-        result,
-        parent_pidfd,
-    } = job;
+    let job: &'static mut Job = Box::leak(job);
+    let entry = job.entry;
+    let args = std::mem::take(&mut job.args);
+    let fds = std::mem::take(&mut job.fds);
+    let result = job.result.take();
+    let parent_pidfd = job.parent_pidfd.take();
+    let info = &mut job.info;
     let Some(result) = result.or(channel) else {
         return 1;
     };
     {
         let mut g = global::lock();
-        let mut me = info.me;
-        me.pid = std::process::id();
-        g.current = Arc::new(me);
-        g.parent = Some(Arc::new(info.parent));
+        let mut me = std::mem::replace(&mut info.me, ProcessInfo::empty());
+        me.pid = rustix::process::getpid().as_raw_nonzero().get() as u32;
+        let parent = std::mem::replace(&mut info.parent, ProcessInfo::empty());
+        // The old values are forgotten: freeing them would fault in more pages.
+        std::mem::forget(std::mem::replace(&mut g.current, Arc::new(me)));
+        std::mem::forget(g.parent.replace(Arc::new(parent)));
         g.parent_sentinel = match parent_pidfd {
             Some(fd) => ParentSentinel::Open(Arc::new(fd.into())),
             None => ParentSentinel::Unknown,
         };
         g.start_method = Some(info.method);
         g.counter = 1;
-        g.children = Vec::new();
+        std::mem::forget(std::mem::take(&mut g.children));
         g.log_level = info.log_level;
     }
     if let Some(level) = info.log_level {

@@ -15,7 +15,6 @@
 
 #![allow(unsafe_code)]
 
-use std::hash::{Hash, Hasher};
 use std::os::fd::OwnedFd;
 use std::sync::OnceLock;
 
@@ -79,13 +78,23 @@ fn anchors() -> [i64; 2] {
 }
 
 /// A hash of the target's type, stable within one executable.
+#[inline(always)]
 fn type_hash<F: 'static, A: 'static>() -> u64 {
-    // DefaultHasher::new() uses fixed keys: the same binary hashes the same everywhere.
-    let mut h = std::hash::DefaultHasher::new();
-    std::any::type_name::<(F, A)>().hash(&mut h);
-    std::mem::size_of::<A>().hash(&mut h);
-    std::mem::align_of::<A>().hash(&mut h);
-    h.finish()
+    // FNV-1a over the type name, size and alignment: the same binary hashes the same
+    // everywhere. Inlined and std-free on purpose: the child of a fork server computes
+    // it right after the fork, where every code page met for the first time is a page
+    // fault (std's SipHash lives elsewhere in the binary).
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let name = std::any::type_name::<(F, A)>().as_bytes();
+    let size = (std::mem::size_of::<A>() as u64).to_le_bytes();
+    let align = (std::mem::align_of::<A>() as u64).to_le_bytes();
+    for part in [name, &size[..], &align[..]] {
+        for &b in part {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+    h
 }
 
 /// The executable ranges of the file that holds the anchor.
@@ -150,6 +159,7 @@ where
 }
 
 /// Turns an entry reference from the parent back into the function, or says why not.
+#[inline]
 pub(crate) fn resolve(e: &EntryRef) -> Result<Trampoline, String> {
     if e.anchors != anchors() {
         return Err("the child runs a different executable than the parent".into());
@@ -198,10 +208,29 @@ fn trampoline<F: Target<A>, A: serde::de::DeserializeOwned + Send + 'static>(ctx
         args, fds, result, ..
     } = ctx;
     child::run_target(child::ResultTo::Conn(&result), move || {
-        let a: A = multiproc_ipc::decode(&args, fds)
-            .map_err(|e| format!("could not decode the arguments: {e}"))?;
+        let a: A = decode_args(&args, fds)?;
         Ok(f.call(a))
     })
+}
+
+/// `multiproc_ipc::decode`, with the handle table only when handles came: without
+/// them postcard alone decodes the same bytes, inlined here (fewer code pages for a
+/// fork-server child to fault in).
+#[inline(always)]
+fn decode_args<A: serde::de::DeserializeOwned>(
+    args: &[u8],
+    fds: Vec<OwnedFd>,
+) -> Result<A, String> {
+    let why = |e: &dyn std::fmt::Display| format!("could not decode the arguments: {e}");
+    if fds.is_empty() {
+        match postcard::take_from_bytes::<A>(args) {
+            Ok((a, [])) => Ok(a),
+            Ok((_, rest)) => Err(why(&format!("{} trailing bytes", rest.len()))),
+            Err(e) => Err(why(&e)),
+        }
+    } else {
+        multiproc_ipc::decode(args, fds).map_err(|e| why(&e))
+    }
 }
 
 #[cfg(test)]

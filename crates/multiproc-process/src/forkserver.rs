@@ -17,7 +17,7 @@
 
 use std::ffi::OsString;
 use std::io;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -159,6 +159,9 @@ pub(crate) fn request(job: Job, daemon: bool) -> Result<(u32, OwnedFd, Connectio
 struct Kid {
     pidfd: OwnedFd,
     status: Connection,
+    /// The two descriptors' numbers, for closing them in a new child without running
+    /// drop code (see `serve_loop`).
+    raw: [RawFd; 2],
 }
 
 enum Next {
@@ -183,14 +186,19 @@ pub(crate) fn serve(v: &OsString) -> i32 {
     // fork: read `/proc/self/maps` for the entry check, install the panic hook.
     let _ = crate::entry::in_text(0);
     child::ensure_panic_hook();
+    // The process state is created here once, not in every child.
+    drop(global::lock());
+    // Standard output is created (its buffer allocated) here once, not in every child.
+    let _ = std::io::Write::flush(&mut std::io::stdout());
     match serve_loop(control) {
         Next::Exit(code) => code,
-        Next::Run(job) => child::run_job(*job, None),
+        Next::Run(job) => child::run_job(job, None),
     }
 }
 
 fn serve_loop(control: Connection) -> Next {
     let server_pid = std::process::id();
+    let control_raw = control.as_fd().as_raw_fd();
     let mut kids: Vec<Kid> = Vec::new();
     loop {
         let (control_ready, ready) = {
@@ -236,21 +244,36 @@ fn serve_loop(control: Connection) -> Next {
             Err(RecvError::Decode(_)) => continue,
             Err(_) => return Next::Exit(0),
         };
+        let Request {
+            job,
+            daemon,
+            status,
+        } = req;
+        // Boxed here, in the server: a child that allocated it would fault in the
+        // allocator's code and pages.
+        let job = Box::new(job);
+        let status_raw = status.as_fd().as_raw_fd();
         match fork::fork_single_threaded() {
             Ok(Forked::Child) => {
                 fork::ignore_sigint(false);
-                if req.daemon {
+                if daemon {
                     fork::arm_death_signal(server_pid);
                 }
-                // Dropping `kids` and `control` closes the server's descriptors here.
-                drop(kids);
-                drop(control);
-                let Request { job, status, .. } = req;
-                drop(status);
-                return Next::Run(Box::new(job));
+                // The server's descriptors are closed here, by number: dropping the
+                // values would run their drop code (and free their memory), each a
+                // code page this new process faults in. Their memory is forgotten.
+                for k in &kids {
+                    fork::close_inherited(k.raw[0]);
+                    fork::close_inherited(k.raw[1]);
+                }
+                fork::close_inherited(control_raw);
+                fork::close_inherited(status_raw);
+                std::mem::forget(kids);
+                std::mem::forget(control);
+                std::mem::forget(status);
+                return Next::Run(job);
             }
             Ok(Forked::Parent(pid)) => {
-                let Request { job, status, .. } = req;
                 drop(job);
                 match crate::process::pidfd_of(pid) {
                     Ok(pidfd) => {
@@ -263,7 +286,8 @@ fn serve_loop(control: Connection) -> Next {
                             Err(e) => status.send(&Reply::Failed(e.to_string())),
                         };
                         let _ = sent;
-                        kids.push(Kid { pidfd, status });
+                        let raw = [pidfd.as_raw_fd(), status_raw];
+                        kids.push(Kid { pidfd, status, raw });
                     }
                     Err(e) => {
                         let _ = status.send(&Reply::Failed(e.to_string()));
@@ -271,7 +295,6 @@ fn serve_loop(control: Connection) -> Next {
                 }
             }
             Err(e) => {
-                let Request { status, .. } = req;
                 let _ = status.send(&Reply::Failed(e.to_string()));
             }
         }

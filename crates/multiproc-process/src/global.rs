@@ -36,6 +36,16 @@ pub struct ProcessInfo {
 }
 
 impl ProcessInfo {
+    /// A placeholder (no allocation).
+    pub(crate) fn empty() -> Self {
+        ProcessInfo {
+            name: String::new(),
+            pid: 0,
+            daemon: false,
+            identity: Vec::new(),
+        }
+    }
+
     /// The name (`MainProcess`, `Process-1`, `Process-2:1`, or one given by the user).
     pub fn name(&self) -> &str {
         &self.name
@@ -86,6 +96,8 @@ pub(crate) struct Global {
     pub(crate) children: Vec<Arc<Core>>,
     pub(crate) launcher: Option<(u32, mpsc::Sender<Task>)>,
     pub(crate) forkserver: Option<(u32, Arc<Client>)>,
+    /// A pidfd of this process (keyed by pid: a fork child inherits its parent's).
+    pub(crate) self_pidfd: Option<(u32, std::os::fd::OwnedFd)>,
     pub(crate) start_method: Option<StartMethod>,
     pub(crate) log_level: Option<u8>,
     pub(crate) atexit_registered: bool,
@@ -138,6 +150,7 @@ pub(crate) static GLOBAL: LazyLock<Mutex<Global>> = LazyLock::new(|| {
         children: Vec::new(),
         launcher: None,
         forkserver: None,
+        self_pidfd: None,
         start_method: None,
         log_level: None,
         atexit_registered: false,

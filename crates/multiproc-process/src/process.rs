@@ -269,7 +269,7 @@ impl<R: Serialize + DeserializeOwned + Send + 'static> ProcessBuilder<R> {
                     (mine, Sentinel::Own { pid, pidfd })
                 } else {
                     // The server is the child's OS parent: tell it who its parent is.
-                    let me = pidfd_of(std::process::id())?;
+                    let me = self_pidfd()?;
                     let job = Job {
                         result: Some(theirs),
                         parent_pidfd: Some(PassFd::from(me)),
@@ -379,6 +379,22 @@ pub(crate) struct Core {
     result: Connection,
     sentinel: Sentinel,
     state: Mutex<CoreState>,
+}
+
+/// A pidfd of this process, for its fork-server children: opened once per process and
+/// duplicated for each child.
+fn self_pidfd() -> io::Result<OwnedFd> {
+    let me = std::process::id();
+    let mut g = global::lock();
+    if let Some((pid, fd)) = &g.self_pidfd {
+        if *pid == me {
+            return fd.try_clone();
+        }
+    }
+    let fd = pidfd_of(me)?;
+    let dup = fd.try_clone();
+    g.self_pidfd = Some((me, fd));
+    dup
 }
 
 pub(crate) fn pidfd_of(pid: u32) -> io::Result<OwnedFd> {
