@@ -31,7 +31,7 @@
 //!
 //! Each worker has its own duplex connection to the parent, a result ring in shared
 //! memory, and a supervising thread in the parent. The supervisor sends tasks in
-//! batches over the connection (an adaptive window of about a millisecond of work, so
+//! batches over the connection (an adaptive window of about 4 ms of work, so
 //! tiny tasks travel hundreds to a frame while long ones are not hoarded). The worker
 //! stores "task *n* started" in the ring's header, runs it, and writes its result into
 //! the ring before starting the next one — no system call per task; results too large
@@ -113,7 +113,7 @@ use supervisor::{Init, Phase, Shared};
 use worker::{Bytes, TaskMsg};
 
 /// Default bound on the tasks pipelined to one worker (the adaptive window's ceiling).
-const DEFAULT_WINDOW: usize = 8;
+const DEFAULT_WINDOW: usize = 4096;
 
 /// Configures a [`Pool`] (CPython's `Pool(...)` keyword arguments).
 ///
@@ -201,8 +201,8 @@ impl PoolBuilder {
         self.start_method(ctx.start_method())
     }
 
-    /// How many tasks are pipelined to one worker at most (default 1024). Within that
-    /// bound the pool keeps about a millisecond of work in flight per worker, as
+    /// How many tasks are pipelined to one worker at most (default 4096). Within that
+    /// bound the pool keeps about 4 ms of work in flight per worker, as
     /// measured by the worker (at least 2 tasks, 8 until a first measure), and never
     /// more than the worker's share of the queue: tiny tasks travel in large batches,
     /// long tasks stay balanced.

@@ -27,7 +27,7 @@ const START_FAILURE_LIMIT: u32 = 3;
 /// How long a stopping worker gets to exit before it is killed.
 const STOP_GRACE: Duration = Duration::from_secs(10);
 /// How much work (by the worker's own measure) a supervisor keeps in flight.
-const WINDOW_WORK: Duration = Duration::from_millis(1);
+const WINDOW_WORK: Duration = Duration::from_millis(4);
 /// Tasks in flight for a worker whose task durations are not known yet.
 const FIRST_WINDOW: usize = 8;
 /// Longest a result waits in the ring while its supervisor sleeps for a later one.
@@ -225,27 +225,21 @@ struct Worker {
 }
 
 impl Worker {
-    /// Delivers the outcome of task `seq`. `false` if no such task was pending (the
+    /// Takes task `seq`, whose result is in. `None` if no such task was pending (the
     /// worker is confused or lying: it is treated as broken).
-    fn finish(&mut self, seq: u64, outcome: Outcome) -> bool {
-        let Some(idx) = seq.checked_sub(self.base) else {
-            return false;
-        };
-        let Some(task) = usize::try_from(idx)
+    fn take(&mut self, seq: u64) -> Option<Task> {
+        let idx = seq.checked_sub(self.base)?;
+        let task = usize::try_from(idx)
             .ok()
             .and_then(|i| self.inflight.get_mut(i))
-            .and_then(Option::take)
-        else {
-            return false;
-        };
+            .and_then(Option::take)?;
         self.pending -= 1;
         self.received += 1;
         while matches!(self.inflight.front(), Some(None)) {
             self.inflight.pop_front();
             self.base += 1;
         }
-        task.finish(outcome);
-        true
+        Some(task)
     }
 
     /// The tasks still pending, in order.
@@ -368,19 +362,36 @@ fn handle_reply(w: &mut Worker, msg: Result<FromWorker, multiproc_ipc::RecvError
             let outcome = r
                 .map(|(b, fds)| (b.0, fds.into_iter().map(OwnedFd::from).collect()))
                 .map_err(Error::from);
-            if w.finish(seq, outcome) {
-                Reply::Ok
-            } else {
-                Reply::Broken
+            match w.take(seq) {
+                Some(task) => {
+                    task.finish(outcome);
+                    Reply::Ok
+                }
+                None => Reply::Broken,
             }
         }
         Err(_) => Reply::Broken,
     }
 }
 
-/// Takes every result in the ring and delivers it. `Err` if the ring is corrupt or a
-/// record names no pending task: the worker cannot be trusted any more.
-fn drain_ring(w: &mut Worker, ring: &Ring, buf: &mut Vec<Record>) -> Result<usize, ()> {
+/// A task whose result is in, to be finished once the worker has been given more work.
+type Delivered = Vec<(Task, Outcome)>;
+
+fn finish_all(delivered: &mut Delivered) {
+    for (task, outcome) in delivered.drain(..) {
+        task.finish(outcome);
+    }
+}
+
+/// Takes every result in the ring, appending the tasks and outcomes to `out`. `Err` if
+/// the ring is corrupt or a record names no pending task: the worker cannot be trusted
+/// any more.
+fn drain_ring(
+    w: &mut Worker,
+    ring: &Ring,
+    buf: &mut Vec<Record>,
+    out: &mut Delivered,
+) -> Result<usize, ()> {
     buf.clear();
     let n = ring.drain(buf).map_err(|_| ())?;
     let mut ok = true;
@@ -401,7 +412,10 @@ fn drain_ring(w: &mut Worker, ring: &Ring, buf: &mut Vec<Record>) -> Result<usiz
                 continue;
             }
         };
-        ok &= w.finish(rec.seq, outcome);
+        match w.take(rec.seq) {
+            Some(task) => out.push((task, outcome)),
+            None => ok = false,
+        }
     }
     if n > 0 {
         w.measure(ring);
@@ -414,13 +428,15 @@ pub(crate) fn supervise(shared: Arc<Shared>, slot: usize) {
     let waker = &shared.wakers[slot];
     let ring = &shared.rings[slot];
     let mut records = Vec::new();
+    let mut delivered = Delivered::new();
     let mut worker: Option<Worker> = None;
     let mut start_failures = 0u32;
     let mut first_done = false;
     loop {
         // ------------------------------------------------ take what the ring holds
         if let Some(w) = worker.as_mut() {
-            if drain_ring(w, ring, &mut records).is_err() {
+            if drain_ring(w, ring, &mut records, &mut delivered).is_err() {
+                finish_all(&mut delivered);
                 tracing::error!(
                     "pool worker {} wrote a corrupt result ring",
                     w.process.pid()
@@ -438,6 +454,8 @@ pub(crate) fn supervise(shared: Arc<Shared>, slot: usize) {
         {
             let mut st = lock(&shared.state);
             if st.phase == Phase::Terminated || st.broken.is_some() {
+                drop(st);
+                finish_all(&mut delivered);
                 break;
             }
             let drained = st.queue.is_empty() && st.feeders == 0;
@@ -505,6 +523,7 @@ pub(crate) fn supervise(shared: Arc<Shared>, slot: usize) {
         };
 
         if stop {
+            finish_all(&mut delivered);
             let _ = w.conn.send(&ToWorkerRef::Stop);
             if !matches!(w.process.join_timeout(STOP_GRACE), Ok(true)) {
                 let _ = w.process.kill();
@@ -521,10 +540,17 @@ pub(crate) fn supervise(shared: Arc<Shared>, slot: usize) {
             w.sent += batch.len() as u64;
             w.pending += batch.len();
             w.inflight.extend(batch.into_iter().map(Some));
+            // The worker has its next tasks: now hand the results over.
+            finish_all(&mut delivered);
             if sent.is_err() {
                 // The worker is gone or going; its death is handled below.
                 handle_death(&shared, slot, &mut worker, &mut start_failures);
             }
+            continue;
+        }
+
+        if !delivered.is_empty() {
+            finish_all(&mut delivered);
             continue;
         }
 
@@ -635,7 +661,9 @@ fn handle_death(
     // Results already published survive the writer: take them from the ring, then from
     // the socket (bounded: under Fork a sibling may hold the worker's end open).
     let mut records = Vec::new();
-    let mut trusted = drain_ring(&mut w, ring, &mut records).is_ok();
+    let mut delivered = Delivered::new();
+    let mut trusted = drain_ring(&mut w, ring, &mut records, &mut delivered).is_ok();
+    finish_all(&mut delivered);
     let mut init_failed = None;
     while matches!(w.conn.poll(Some(Duration::ZERO)), Ok(true)) {
         let msg = w
