@@ -204,11 +204,11 @@ pub(crate) fn recv_once(
     }
 }
 
-/// How [`fill`] starts.
+/// How [`fill`] starts when it has a deadline.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Start {
-    /// The bytes are probably there (a payload after its header): read at once, and
-    /// `poll` only if nothing is waiting.
+    /// The bytes are probably there (a payload after its header): try to read at
+    /// once, and `poll` only if nothing is waiting.
     Read,
     /// The bytes are probably not there yet (a header): `poll` first.
     Wait,
@@ -217,20 +217,15 @@ pub(crate) enum Start {
 /// Reads exactly `buf.len()` bytes, or until end of file or `deadline`, with
 /// [`recv_once`] (`fds` as there).
 ///
-/// On a socket, the thread never sleeps inside `recvmsg`/`recv`: it sleeps in `poll`
-/// and reads once `poll` says data is waiting. The reason is a spurious wake-up the
-/// kernel does otherwise: when a peer reads a frame we sent, the freed buffer space
-/// wakes *every* sleeper on our socket's wait queue, including a thread asleep in
-/// `recvmsg` waiting for the answer — which wakes, finds nothing, and sleeps again
-/// (on a busy CPU a pair of context switches, on an idle one an inter-processor
-/// interrupt). `poll` filters wake-ups by event, so a `POLLIN` sleeper stays asleep
-/// until data arrives. Measured on a round trip with both processes on one CPU:
-/// 3.4 context switches per round trip with sleeping reads, 2.0 with `poll` first,
-/// and a quarter less CPU time despite the extra system call.
-///
-/// Bytes that are probably there already ([`Start::Read`]) are read directly: blocking
-/// without a deadline, else without blocking and then `poll` if nothing was waiting.
-/// Pipes (whose readers are not woken that way) always read directly without deadline.
+/// Without a deadline the thread sleeps in the read itself, as CPython and the
+/// bare-socket floor do. (Sleeping in `poll` instead was tried: it avoids a spurious
+/// wake-up — when the peer reads a frame we sent, the freed buffer space wakes every
+/// sleeper on our socket, including a thread blocked in `recvmsg` for the answer,
+/// whereas `poll` filters wake-ups by event — and on a round trip with both processes
+/// on one CPU it cut context switches from 3.4 to 2.0 per round trip and CPU time by a
+/// quarter; but with the processes on two CPUs, the usual case, it made each hop
+/// ~3 µs slower, for the bare socket as much as for us.) With a deadline there is no
+/// choice: the wait is a `poll`, and `start` says whether to try a read before it.
 pub(crate) fn fill(
     fd: BorrowedFd<'_>,
     buf: &mut [u8],
@@ -243,7 +238,7 @@ pub(crate) fn fill(
     let mut try_read = start == Start::Read;
     while got < buf.len() {
         let part = &mut buf[got..];
-        let n = if deadline.is_none() && (try_read || !sock) {
+        let n = if deadline.is_none() {
             recv_once(fd, part, fds.as_deref_mut(), sock, false)?
         } else if try_read {
             recv_once(fd, part, fds.as_deref_mut(), sock, true)?
