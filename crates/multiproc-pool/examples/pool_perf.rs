@@ -25,18 +25,39 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let n = 100_000u64;
     let items: Vec<u64> = (0..n).collect();
+    if what == "start1" {
+        let p = Pool::builder().processes(2).start_method(method).build()?;
+        p.close_and_join()?;
+        for _ in 0..5 {
+            eprintln!("----");
+            let t = Instant::now();
+            let p = Pool::builder().processes(2).start_method(method).build()?;
+            let b = t.elapsed();
+            p.close_and_join()?;
+            eprintln!("---- {:?} build {b:?}", t.elapsed());
+        }
+        return Ok(());
+    }
     if what == "start" || what == "all" {
         let p = Pool::builder().processes(2).start_method(method).build()?;
         p.apply(square, (1,))?;
         p.close_and_join()?;
-        let mut v = Vec::new();
+        let (mut v, mut b, mut j) = (Vec::new(), Vec::new(), Vec::new());
         for _ in 0..30 {
             let t = Instant::now();
             let p = Pool::builder().processes(2).start_method(method).build()?;
+            b.push(t.elapsed());
+            let t2 = Instant::now();
             p.close_and_join()?;
+            j.push(t2.elapsed());
             v.push(t.elapsed());
         }
-        println!("start+close+join {method}: {:?}", median(v));
+        println!(
+            "start+close+join {method}: {:?} (build {:?}, close+join {:?})",
+            median(v),
+            median(b),
+            median(j)
+        );
     }
     let pool = Pool::builder().processes(2).start_method(method).build()?;
     pool.map(square, 0..1000u64)?;

@@ -242,15 +242,25 @@ impl PoolBuilder {
             self.maxtasks.map(|m| m as u64),
             self.window,
         )?;
+        // Like CPython's constructor, return once every worker has been started. The
+        // workers are started here, one after the other (under Fork they are forked
+        // one at a time anyway), each supervisor thread taking over its worker while
+        // the next one starts.
         let mut threads = Vec::with_capacity(processes);
         for slot in 0..processes {
+            let first = supervisor::start_first(&shared, slot);
             let s = shared.clone();
             let t = std::thread::Builder::new()
                 .name(format!("multiproc-pool-{slot}"))
-                .spawn(move || supervisor::supervise(s, slot));
+                .spawn(move || supervisor::supervise(s, slot, first));
             match t {
                 Ok(t) => threads.push(t),
                 Err(e) => {
+                    let orphan = lock(&shared.state).workers[slot].take();
+                    if let Some(w) = orphan {
+                        let _ = w.kill();
+                        let _ = w.join();
+                    }
                     let pool = Pool {
                         shared,
                         threads: Mutex::new(threads),
@@ -262,15 +272,6 @@ impl PoolBuilder {
                 }
             }
         }
-        // Like CPython's constructor, return once every worker has been started.
-        let mut st = lock(&shared.state);
-        while st.started < processes {
-            st = shared
-                .exited
-                .wait(st)
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-        }
-        drop(st);
         Ok(Pool {
             shared,
             threads: Mutex::new(threads),

@@ -75,8 +75,6 @@ pub(crate) struct State {
     pub(crate) feeders: usize,
     /// Supervisors still running.
     pub(crate) live: usize,
-    /// Slots whose first worker start was attempted (`Pool::build` waits for all).
-    pub(crate) started: usize,
 }
 
 pub(crate) struct Shared {
@@ -119,7 +117,6 @@ impl Shared {
                 workers: (0..processes).map(|_| None).collect(),
                 feeders: 0,
                 live: processes,
-                started: 0,
             }),
             exited: Condvar::new(),
             wakers,
@@ -201,7 +198,7 @@ fn worker_name(method: StartMethod, default: &str) -> String {
 }
 
 /// A running worker as its supervisor sees it.
-struct Worker {
+pub(crate) struct Worker {
     process: Arc<Process<()>>,
     conn: Connection,
     /// Tasks sent and not yet finished, by sequence number from `base`; a slot is
@@ -272,6 +269,14 @@ impl Worker {
             self.seen_busy = busy;
         }
     }
+}
+
+/// Starts the first worker of `slot`, in the calling thread (`Pool::build`, so that the
+/// forks do not wait for the supervisor threads to be scheduled), and records it.
+pub(crate) fn start_first(shared: &Shared, slot: usize) -> Result<Worker, Error> {
+    let w = start_worker(shared, &shared.rings[slot])?;
+    lock(&shared.state).workers[slot] = Some(w.process.clone());
+    Ok(w)
 }
 
 fn start_worker(shared: &Shared, ring: &Ring) -> Result<Worker, Error> {
@@ -423,15 +428,21 @@ fn drain_ring(
     if ok { Ok(n) } else { Err(()) }
 }
 
-/// The supervising thread of one worker slot.
-pub(crate) fn supervise(shared: Arc<Shared>, slot: usize) {
+/// The supervising thread of one worker slot, given the slot's first worker (or why
+/// it could not be started: that breaks the pool).
+pub(crate) fn supervise(shared: Arc<Shared>, slot: usize, first: Result<Worker, Error>) {
     let waker = &shared.wakers[slot];
     let ring = &shared.rings[slot];
     let mut records = Vec::new();
     let mut delivered = Delivered::new();
-    let mut worker: Option<Worker> = None;
+    let mut worker = match first {
+        Ok(w) => Some(w),
+        Err(e) => {
+            shared.break_pool(e);
+            None
+        }
+    };
     let mut start_failures = 0u32;
-    let mut first_done = false;
     loop {
         // ------------------------------------------------ take what the ring holds
         if let Some(w) = worker.as_mut() {
@@ -461,9 +472,8 @@ pub(crate) fn supervise(shared: Arc<Shared>, slot: usize) {
             let drained = st.queue.is_empty() && st.feeders == 0;
             match &mut worker {
                 None => {
-                    // The first worker always starts (CPython starts them in the
-                    // constructor); replacements only while there is work to do.
-                    if first_done && st.phase == Phase::Closed && drained {
+                    // Replacements start only while there is work to do.
+                    if st.phase == Phase::Closed && drained {
                         break;
                     }
                 }
@@ -504,10 +514,6 @@ pub(crate) fn supervise(shared: Arc<Shared>, slot: usize) {
         let Some(w) = worker.as_mut() else {
             let started = start_worker(&shared, ring);
             let mut st = lock(&shared.state);
-            if !std::mem::replace(&mut first_done, true) {
-                st.started += 1;
-                shared.exited.notify_all();
-            }
             match started {
                 Ok(w) => {
                     st.workers[slot] = Some(w.process.clone());
@@ -608,9 +614,6 @@ pub(crate) fn supervise(shared: Arc<Shared>, slot: usize) {
         }
     }
     let mut st = lock(&shared.state);
-    if !first_done {
-        st.started += 1;
-    }
     st.workers[slot] = None;
     st.live -= 1;
     // The last supervisor out fails whatever is still queued (tasks requeued by a
