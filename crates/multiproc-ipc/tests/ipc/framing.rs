@@ -206,3 +206,23 @@ fn a_large_typed_value_after_small_ones_reuses_nothing_stale() -> TestResult {
     t.join().map_err(|_| "writer panicked")??;
     Ok(())
 }
+
+#[test]
+fn a_frame_above_the_up_front_reservation_grows_past_it() -> TestResult {
+    // Up to 64 MiB the receive buffer is reserved at once; above, it doubles as bytes
+    // arrive. A frame just over that line must come out exact, its end included.
+    let size = (64 << 20) + 3;
+    let mut msg = vec![0u8; size];
+    for (i, b) in msg.iter_mut().enumerate().step_by(4093) {
+        *b = (i % 251) as u8 + 1;
+    }
+    msg[size - 1] = 0xee;
+    let (r, w) = Pipe::duplex()?;
+    let m2 = msg.clone();
+    let t = std::thread::spawn(move || w.send_bytes(&m2));
+    let got = r.recv_bytes_timeout(Duration::from_secs(60))?;
+    t.join().map_err(|_| "writer panicked")??;
+    assert_eq!(got.len(), size);
+    assert!(got == msg);
+    Ok(())
+}
