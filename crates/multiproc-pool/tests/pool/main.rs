@@ -495,3 +495,153 @@ fn bad_arguments_are_refused() -> TestResult {
     ));
     Ok(())
 }
+
+// ------------------------------------------------------------ the result ring
+
+/// The item at which `die_at` kills its worker.
+const FATAL: u32 = 2;
+
+/// `(x, pid)`; for `x == FATAL` the worker SIGKILLs itself mid-task.
+fn die_at(x: u32) -> (u32, u32) {
+    if x == FATAL {
+        let me = rustix::process::getpid();
+        let _ = rustix::process::kill_process(me, rustix::process::Signal::KILL);
+        std::thread::sleep(Duration::from_secs(60));
+    }
+    (x, std::process::id())
+}
+
+fn blob(n: u32) -> Vec<u8> {
+    (0..n).map(|i| (i % 251) as u8).collect()
+}
+
+#[test]
+fn sigkilled_worker_keeps_published_results_and_fails_only_its_task() -> TestResult {
+    for m in METHODS {
+        // One worker: every task before the fatal one ran in the same process and
+        // published its result, still in the ring when the worker dies (the first
+        // batch is 8 tasks and the supervisor sleeps until 4 are done); the ones after
+        // it run in the replacement.
+        let p = pool(m, 1)?;
+        let k = FATAL;
+        let mut it = p.imap(die_at, 0..40u32).window(40);
+        let mut got = Vec::new();
+        for _ in 0..40 {
+            got.push(it.next_timeout(BOUND).ok_or("imap ended early")?);
+        }
+        assert!(it.next_timeout(BOUND).is_none());
+        let dead = match &got[k as usize] {
+            Err(Error::WorkerDied {
+                pid,
+                cause: Death::Signal(9),
+            }) => *pid,
+            other => return Err(format!("expected WorkerDied by SIGKILL, got {other:?}").into()),
+        };
+        for (x, r) in got.iter().enumerate() {
+            if x == k as usize {
+                continue;
+            }
+            let (y, pid) = r.as_ref().map_err(|e| format!("item {x}: {e}"))?;
+            assert_eq!(*y as usize, x);
+            if x < k as usize {
+                assert_eq!(*pid, dead, "item {x} ran before the fatal one");
+            } else {
+                assert_ne!(*pid, dead, "item {x} ran after the fatal one");
+            }
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn results_larger_than_the_ring_go_in_order() -> TestResult {
+    for m in METHODS {
+        let p = pool(m, 2)?;
+        // Small (ring), larger than a ring record, larger than the whole ring.
+        let sizes = [10u32, 70_000, 10, 300_000, 0, 1 << 20, 5, 65_536];
+        let got = p.map_async_chunked(blob, sizes, 1).get_timeout(BOUND)?;
+        assert_eq!(got.len(), sizes.len());
+        for (n, v) in sizes.iter().zip(&got) {
+            assert_eq!(*v, blob(*n), "result of {n} bytes");
+        }
+        // The same in one chunk (one large result).
+        let got = p
+            .map_async_chunked(blob, sizes, sizes.len())
+            .get_timeout(BOUND)?;
+        assert!(sizes.iter().zip(&got).all(|(n, v)| *v == blob(*n)));
+    }
+    Ok(())
+}
+
+#[test]
+fn many_small_tasks_with_chunksize_one() -> TestResult {
+    for m in METHODS {
+        let p = pool(m, 2)?;
+        let n = 30_000i64;
+        let want: Vec<i64> = (0..n).map(|x| x * x).collect();
+        assert_eq!(p.map_async_chunked(sqr, 0..n, 1).get_timeout(BOUND)?, want);
+        let mut got = Vec::new();
+        let mut it = p.imap_unordered(sqr, 0..n);
+        while let Some(r) = it.next_timeout(BOUND) {
+            got.push(r?);
+        }
+        got.sort_unstable();
+        assert_eq!(got, want);
+        p.close();
+        assert!(p.join_timeout(BOUND)?);
+    }
+    Ok(())
+}
+
+#[test]
+fn maxtasksperchild_with_many_small_tasks() -> TestResult {
+    for m in METHODS {
+        let p = Pool::builder()
+            .processes(2)
+            .maxtasksperchild(7)
+            .start_method(m)
+            .build()?;
+        let pids = p.map_async_chunked(pid_of, 0..300, 1).get_timeout(BOUND)?;
+        assert_eq!(pids.len(), 300);
+        let mut per_pid: HashMap<u32, usize> = HashMap::new();
+        for pid in pids {
+            *per_pid.entry(pid).or_default() += 1;
+        }
+        assert!(per_pid.values().all(|&n| n <= 7), "{per_pid:?}");
+        assert!(per_pid.len() >= 300 / 7, "{per_pid:?}");
+        p.close();
+        assert!(p.join_timeout(BOUND)?);
+    }
+    Ok(())
+}
+
+#[test]
+fn terminate_while_many_small_tasks_run() -> TestResult {
+    for m in METHODS {
+        let p = pool(m, 2)?;
+        let n = 2_000_000i64;
+        let r = p.map_async_chunked(sqr, 0..n, 1);
+        // Let the workers get going (bounded).
+        let mut pids = p.worker_pids();
+        for _ in 0..3000 {
+            if pids.len() == 2 {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+            pids = p.worker_pids();
+        }
+        std::thread::sleep(Duration::from_millis(20));
+        p.terminate();
+        match r.get_timeout(BOUND) {
+            Err(Error::Terminated) => {}
+            Ok(v) => assert_eq!(v.len(), n as usize),
+            Err(e) => return Err(format!("expected Terminated, got {e}").into()),
+        }
+        for pid in pids {
+            assert!(!alive(pid), "worker {pid} survived terminate");
+        }
+        assert!(p.worker_pids().is_empty());
+        assert!(p.join_timeout(BOUND)?);
+    }
+    Ok(())
+}
