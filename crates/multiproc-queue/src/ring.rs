@@ -785,13 +785,16 @@ impl Ring {
             }
             std::hint::spin_loop();
         }
+        let mut since = Instant::now();
         loop {
             if let Some(r) = check() {
                 return r;
             }
             h.data.0.wait(SLICE, || check().is_some());
-            if check().is_none() {
-                // Producer still silent: if it died, cut its record ourselves.
+            if check().is_none() && since.elapsed() >= SLICE {
+                // Producer silent for a whole slice: if it died, cut its record
+                // ourselves (a `/proc` read, so not after every wake-up).
+                since = Instant::now();
                 let me = sys::me();
                 if h.put.0.lock.take_over_if_dead(me) {
                     let _held = Held(&h.put.0.lock);
@@ -803,6 +806,12 @@ impl Ring {
 
     /// Waits until a record is available at `p`, the deadline passes or no producer
     /// remains.
+    ///
+    /// Whether producers remain is decided from the registry's counts before every
+    /// sleep (no system call), and from `/proc` (a dead process's handles do not count)
+    /// only once the deadline has passed or a whole [`SLICE`] went by without data:
+    /// those reads cost tens of microseconds, and a wake-up that arrives during them
+    /// would wait for them to finish.
     fn wait_data(&self, p: u64, deadline: Option<Instant>) -> Result<(), Fail> {
         let h = self.hdr();
         let gs = &h.get.0;
@@ -817,32 +826,33 @@ impl Ring {
         if has() {
             return Ok(());
         }
-        for _ in 0..SPIN {
-            std::hint::spin_loop();
-            if has() {
-                return Ok(());
+        if remaining(deadline).is_none_or(|left| !left.is_zero()) {
+            for _ in 0..SPIN {
+                std::hint::spin_loop();
+                if has() {
+                    return Ok(());
+                }
             }
         }
-        let mut last_check: Option<Instant> = None;
+        let mut probed = Instant::now();
         loop {
             if has() {
                 return Ok(());
             }
-            if last_check.is_none_or(|c| c.elapsed() >= SLICE) {
-                last_check = Some(Instant::now());
-                if self.no_live_producer() {
-                    h.config.0.all_closed.store(1, Ordering::Release);
-                    return if has() { Ok(()) } else { Err(Fail::Closed) };
-                }
+            let left = remaining(deadline);
+            let expired = left.is_some_and(|l| l.is_zero());
+            let probe = expired || probed.elapsed() >= SLICE;
+            if probe {
+                probed = Instant::now();
             }
-            let mut slice = SLICE;
-            if let Some(left) = remaining(deadline) {
-                if left.is_zero() {
-                    return Err(Fail::Timeout);
-                }
-                slice = slice.min(left);
+            if self.no_live_producer(probe) {
+                h.config.0.all_closed.store(1, Ordering::Release);
+                return if has() { Ok(()) } else { Err(Fail::Closed) };
             }
-            h.data.0.wait(slice, has);
+            if expired {
+                return Err(Fail::Timeout);
+            }
+            h.data.0.wait(left.map_or(SLICE, |l| l.min(SLICE)), has);
         }
     }
 
@@ -1087,13 +1097,17 @@ impl Ring {
     }
 
     /// No live process holds an open handle (or one in transit).
-    fn no_live_producer(&self) -> bool {
+    ///
+    /// Without `probe`, only what the registry itself says is used (no system call):
+    /// another process's open handles count as live. With `probe`, `/proc` tells
+    /// whether those processes still exist and still map the queue.
+    fn no_live_producer(&self, probe: bool) -> bool {
         let h = self.hdr();
         if h.config.0.all_closed.load(Ordering::Acquire) != 0 {
             return true;
         }
-        let ino = rustix::fs::fstat(&self.seg).map(|st| st.st_ino).ok();
         let me = sys::me().0;
+        let mut ino = None;
         h.registry.iter().all(|e| {
             let id = e.id.load(Ordering::Acquire);
             let pid = id as u32 & PID_MASK;
@@ -1104,23 +1118,32 @@ impl Ring {
                 return true;
             }
             let base = e.base.load(Ordering::Acquire);
-            if base != 0 && pid == me {
-                // Our own inherited copies that nobody here has used: the parent's
-                // handles duplicated by `fork`, which this process will never drop.
-                return true;
+            if pid == me {
+                // Our own inherited copies that nobody here has used (the parent's
+                // handles duplicated by `fork`, which this process will never drop) do
+                // not count; our own open handles do, and we are alive.
+                return base != 0;
+            }
+            if !probe {
+                return false;
             }
             if !sys::alive(pid, e.start.load(Ordering::Acquire)) {
                 return true;
             }
             // Inherited handles count only while the process still maps the queue
             // where its parent did (not after an `exec`).
-            base != 0 && ino.is_some_and(|ino| !sys::maps_at(pid, base, ino))
+            if base == 0 {
+                return false;
+            }
+            let ino =
+                *ino.get_or_insert_with(|| rustix::fs::fstat(&self.seg).map(|st| st.st_ino).ok());
+            ino.is_some_and(|ino| !sys::maps_at(pid, base, ino))
         })
     }
 
     /// Whether getters would be told `Closed` on an empty queue.
     pub(crate) fn producers_gone(&self) -> bool {
-        self.no_live_producer()
+        self.no_live_producer(true)
     }
 }
 
