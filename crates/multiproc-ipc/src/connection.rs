@@ -832,8 +832,8 @@ enum Spun {
 }
 
 /// The adaptive waiting policy: measure the mean wait (until a frame header arrives)
-/// with spinning and without, in epochs of [`EPOCH`] receives, and use the mode that
-/// waits less. Spinning wins when the peer answers within the budget from another idle
+/// with spinning and without, in epochs of [`EPOCH`] receives (the longest [`TRIM`]
+/// waits of an epoch left out), and use the mode that waits less. Spinning wins when the peer answers within the budget from another idle
 /// CPU (no sleep/wake-up to pay); sleeping wins on an idle connection (the spin would
 /// be wasted) and on an oversubscribed machine (the spin would steal CPU from the peer).
 ///
@@ -841,7 +841,9 @@ enum Spun {
 /// conditions change. A probe costs up to an epoch of the slower mode, so probes that
 /// confirm the decision space themselves out: the gap starts at [`PROBE_EVERY`] epochs
 /// and doubles up to [`PROBE_MAX`] while the decision stands, and falls back to
-/// [`PROBE_EVERY`] when a probe overturns it. A probe's figure replaces the probed
+/// [`PROBE_EVERY`] when a probe overturns it or the mode in use loses by its own
+/// figures (then the mode it gave way to is looked at again soon, in case the epoch
+/// was a fluke). A probe's figure replaces the probed
 /// mode's mean outright (it is a fresh look; smoothing it into a stale figure would
 /// take many probes to notice a change), while the mode in use is smoothed.
 #[derive(Debug)]
@@ -850,7 +852,8 @@ struct Waiter {
     n: u32,
     /// Waits in this epoch longer than the spin budget.
     over: u32,
-    sum_ns: u64,
+    /// This epoch's waits (ns, saturating).
+    waits: [u32; EPOCH as usize],
     /// Mean wait per mode, `[sleeping, spinning]`; zero until measured.
     mean_ns: [u64; 2],
     /// Whether this epoch is a probe of the losing mode.
@@ -860,6 +863,9 @@ struct Waiter {
     probe_in: u32,
 }
 
+/// The longest waits of an epoch left out of its mean: a few descheduled receives
+/// (a compiler took the CPU for a millisecond) must not decide the mode.
+const TRIM: usize = EPOCH as usize / 8;
 /// The mean given to spinning when most spins of an epoch ran out.
 const RAN_OUT: u64 = u64::MAX / 4;
 /// The longest gap between two probes, in epochs.
@@ -871,7 +877,7 @@ impl Default for Waiter {
             spinning: true,
             n: 0,
             over: 0,
-            sum_ns: 0,
+            waits: [0; EPOCH as usize],
             mean_ns: [0, 0],
             probing: false,
             probe_gap: PROBE_EVERY,
@@ -885,14 +891,15 @@ impl Waiter {
         if took > budget {
             self.over += 1;
         }
-        self.sum_ns = self
-            .sum_ns
-            .saturating_add(u64::try_from(took.as_nanos()).unwrap_or(u64::MAX));
+        self.waits[self.n as usize] = u32::try_from(took.as_nanos()).unwrap_or(u32::MAX);
         self.n += 1;
         if self.n < EPOCH {
             return;
         }
-        let mut mean = (self.sum_ns / u64::from(self.n)).clamp(1, RAN_OUT - 1);
+        self.waits.sort_unstable();
+        let kept = &self.waits[..self.waits.len() - TRIM];
+        let sum: u64 = kept.iter().map(|&w| u64::from(w)).sum();
+        let mut mean = (sum / kept.len() as u64).clamp(1, RAN_OUT - 1);
         if self.spinning && self.over * 2 > self.n {
             // Most spins ran out: the peer is slower than the budget (an idle or
             // slow connection). Spinning there only burns CPU, whatever the means say.
@@ -908,7 +915,7 @@ impl Waiter {
         };
         self.n = 0;
         self.over = 0;
-        self.sum_ns = 0;
+        let probed = self.probing;
         let best_is_spin = match self.mean_ns {
             [0, _] => false, // sleeping not measured yet: measure it
             [_, 0] => true,
@@ -924,6 +931,12 @@ impl Waiter {
             self.probe_in = self.probe_gap;
         }
         let measured = self.mean_ns.iter().all(|&m| m != 0);
+        if !probed && measured && self.spinning != best_is_spin {
+            // The mode in use lost to the other's last figure: switch, and look again
+            // soon, in case this epoch was a fluke.
+            self.probe_gap = PROBE_EVERY;
+            self.probe_in = self.probe_in.min(PROBE_EVERY);
+        }
         self.probe_in = self.probe_in.saturating_sub(1);
         if measured && self.probe_in == 0 {
             self.probing = true;
@@ -1091,6 +1104,69 @@ mod tests {
             Duration::from_micros(60),
         );
         assert!(spun >= 20, "spun {spun} of the last 24 epochs");
+    }
+
+    #[test]
+    fn one_bad_epoch_does_not_switch_modes_for_long() {
+        // Sleeping pays (an oversubscribed machine); then one epoch of sleeping waits
+        // is slow throughout (a burst of load), which hands the decision to spinning.
+        // Spinning must be re-checked soon, not after the long probe gap.
+        let mut w = Waiter::default();
+        run(
+            &mut w,
+            200,
+            Duration::from_micros(40),
+            Duration::from_micros(15),
+        );
+        for _ in 0..PROBE_MAX {
+            if !w.spinning {
+                break;
+            }
+            run(
+                &mut w,
+                1,
+                Duration::from_micros(40),
+                Duration::from_micros(15),
+            );
+        }
+        assert!(!w.spinning);
+        run(
+            &mut w,
+            1,
+            Duration::from_micros(40),
+            Duration::from_micros(400),
+        );
+        let spun = run(
+            &mut w,
+            32,
+            Duration::from_micros(40),
+            Duration::from_micros(15),
+        );
+        assert!(spun <= PROBE_EVERY + 2, "spun {spun} of 32 epochs");
+    }
+
+    #[test]
+    fn a_few_long_waits_are_trimmed() {
+        // Spinning pays, but a few receives per epoch are descheduled for milliseconds
+        // in either mode: those must not decide.
+        let mut w = Waiter::default();
+        let budget = Duration::from_micros(50);
+        let mut spun = 0;
+        for _ in 0..64 {
+            let spinning = w.spinning;
+            spun += u32::from(spinning);
+            for k in 0..EPOCH {
+                let t = if k % 16 == 0 {
+                    Duration::from_millis(3)
+                } else if spinning {
+                    Duration::from_micros(3)
+                } else {
+                    Duration::from_micros(30)
+                };
+                w.record(t, budget);
+            }
+        }
+        assert!(spun >= 56, "spun {spun} of 64 epochs");
     }
 
     #[test]
