@@ -64,11 +64,16 @@ pub(crate) fn fork_single_threaded() -> io::Result<Forked> {
 /// Forks a child that runs `body` and exits with its return value. Returns the child's
 /// pid in the parent. Holds the stdout, stderr and multiproc state locks across the fork
 /// (see the module docs); `setup` runs in the child with the state lock still held.
-pub(crate) fn fork_child(
-    setup: impl FnOnce(&mut global::Global),
+///
+/// `state` goes to `setup` in the child and is handed back in the parent, so that the
+/// parent frees nothing of it right after the fork (a freed block is a write to a heap
+/// page the child still shares: a page copy).
+pub(crate) fn fork_child<S>(
+    state: S,
+    setup: impl FnOnce(&mut global::Global, S),
     daemon_of: Option<u32>,
     body: impl FnOnce() -> i32,
-) -> io::Result<u32> {
+) -> io::Result<(u32, S)> {
     // One-time initialisations the child may need run here, in the parent, first: a
     // `Once` that another thread of the parent is in the middle of running at the
     // moment of the fork stays "running" forever in the child, which would then block
@@ -86,7 +91,7 @@ pub(crate) fn fork_child(
     // this thread, so none is stuck.
     match unsafe { fork_raw() }? {
         Forked::Child => {
-            setup(&mut g);
+            setup(&mut g, state);
             drop(g);
             drop(err);
             drop(out);
@@ -104,7 +109,7 @@ pub(crate) fn fork_child(
             };
             exit_now(code)
         }
-        Forked::Parent(pid) => Ok(pid),
+        Forked::Parent(pid) => Ok((pid, state)),
     }
 }
 

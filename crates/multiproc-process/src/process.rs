@@ -232,15 +232,14 @@ impl<R: Serialize + DeserializeOwned + Send + 'static> ProcessBuilder<R> {
         let daemon = self.daemon.unwrap_or(me.daemon);
         cleanup();
         ensure_atexit();
-        let info = ProcessInfo {
+        let info = Arc::new(ProcessInfo {
             name: self.name,
             pid: 0,
             daemon,
             identity: self.identity,
-        };
-        let parent = (*me).clone();
-        let (result, sentinel) = match method {
-            StartMethod::Fork => start_fork(self.work, info.clone(), parent, daemon)?,
+        });
+        let (info, result, sentinel) = match method {
+            StartMethod::Fork => start_fork(self.work, info, me, daemon)?,
             StartMethod::Spawn | StartMethod::ForkServer => {
                 let enc = self.work.encode(method)?;
                 let (mine, theirs) = Pipe::duplex()?;
@@ -249,8 +248,8 @@ impl<R: Serialize + DeserializeOwned + Send + 'static> ProcessBuilder<R> {
                     args: enc.args,
                     fds: enc.fds.into_iter().map(PassFd::from).collect(),
                     info: ChildInfo {
-                        me: info.clone(),
-                        parent,
+                        me: (*info).clone(),
+                        parent: (*me).clone(),
                         log_level,
                         method,
                     },
@@ -266,7 +265,7 @@ impl<R: Serialize + DeserializeOwned + Send + 'static> ProcessBuilder<R> {
                     };
                     // A child that died at once shows up as its exit code on join.
                     let _ = mine.send(&job);
-                    (mine, Sentinel::Own { pid, pidfd })
+                    (info, mine, Sentinel::Own { pid, pidfd })
                 } else {
                     // The server is the child's OS parent: tell it who its parent is.
                     let me = self_pidfd()?;
@@ -276,7 +275,7 @@ impl<R: Serialize + DeserializeOwned + Send + 'static> ProcessBuilder<R> {
                         ..job
                     };
                     let (pid, pidfd, status) = crate::forkserver::request(job, daemon)?;
-                    (mine, Sentinel::Server { pid, pidfd, status })
+                    (info, mine, Sentinel::Server { pid, pidfd, status })
                 }
             }
         };
@@ -289,12 +288,16 @@ impl<R: Serialize + DeserializeOwned + Send + 'static> ProcessBuilder<R> {
     }
 }
 
+/// The child's own information travels into the fork as an `Arc` and comes back to the
+/// parent for its `Core` (the child sets its pid in its copy): nothing allocated for
+/// the child is freed in the parent after the fork, when every heap page written costs
+/// a copy while the child shares it.
 fn start_fork(
     work: Box<dyn Work>,
-    info: ProcessInfo,
-    parent: ProcessInfo,
+    info: Arc<ProcessInfo>,
+    parent: Arc<ProcessInfo>,
     daemon: bool,
-) -> Result<(Connection, Sentinel), StartError> {
+) -> Result<(Arc<ProcessInfo>, Connection, Sentinel), StartError> {
     child::ensure_panic_hook();
     warm_up_thread();
     let (mine, theirs) = Pipe::duplex()?;
@@ -303,11 +306,11 @@ fn start_fork(
     // fault in), and a small result is sent without `Connection` code.
     let theirs: OwnedFd = theirs.into_fd();
     let parent_pid = parent.pid;
-    let me = Arc::new(info);
-    let parent = Arc::new(parent);
-    let go = move || -> io::Result<u32> {
+    type Infos = (Arc<ProcessInfo>, Arc<ProcessInfo>);
+    let go = move || -> io::Result<(u32, Infos)> {
         fork::fork_child(
-            move |g| g.enter_child(me, parent),
+            (info, parent),
+            |g, (me, parent)| g.enter_child(me, parent),
             daemon.then_some(parent_pid),
             move || {
                 let code = work.run_forked(&theirs);
@@ -317,13 +320,13 @@ fn start_fork(
             },
         )
     };
-    let pid = if daemon {
+    let (pid, (info, _parent)) = if daemon {
         global::on_launcher(go)??
     } else {
         go()?
     };
     let pidfd = pidfd_of(pid)?;
-    Ok((mine, Sentinel::Own { pid, pidfd }))
+    Ok((info, mine, Sentinel::Own { pid, pidfd }))
 }
 
 /// Does once per thread, in the parent, what every fork child of that thread would
@@ -343,6 +346,8 @@ fn warm_up_thread() {
 
 // ------------------------------------------------------------------ core
 
+// One per process handle; the size difference does not matter.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Sentinel {
     /// Our own child: wait with `waitid(P_PIDFD)`.
     Own { pid: u32, pidfd: OwnedFd },
@@ -373,7 +378,7 @@ struct CoreState {
 
 /// The non-generic part of a started process.
 pub(crate) struct Core {
-    pub(crate) info: ProcessInfo,
+    pub(crate) info: Arc<ProcessInfo>,
     method: StartMethod,
     owner: u32,
     result: Connection,
@@ -414,12 +419,12 @@ pub(crate) fn code_of(st: &WaitIdStatus) -> i32 {
 
 impl Core {
     fn new(
-        mut info: ProcessInfo,
+        mut info: Arc<ProcessInfo>,
         method: StartMethod,
         result: Connection,
         sentinel: Sentinel,
     ) -> Self {
-        info.pid = match &sentinel {
+        Arc::make_mut(&mut info).pid = match &sentinel {
             Sentinel::Own { pid, .. } | Sentinel::Server { pid, .. } => *pid,
         };
         Core {
@@ -543,7 +548,7 @@ impl Core {
                     // The server died: its exit code is lost; the pidfd still says when
                     // the process is gone.
                     let gone = matches!(
-                        poll_in(&mut [self.pidfd()], Some(Duration::ZERO)),
+                        poll_in(&[self.pidfd()], Some(Duration::ZERO)),
                         Ok(v) if v[0]
                     );
                     if gone {
@@ -598,9 +603,9 @@ impl Core {
                 let wait_fd = self.wait_fd(&st);
                 drop(st);
                 if want_result {
-                    poll_in(&mut [wait_fd, self.result.as_fd()], timeout)?
+                    poll_in(&[wait_fd, self.result.as_fd()], timeout)?
                 } else {
-                    poll_in(&mut [wait_fd], timeout)?
+                    poll_in(&[wait_fd], timeout)?
                 }
             };
             if ready.get(1).copied().unwrap_or(false) {
@@ -650,15 +655,25 @@ fn bytes_wanted(buf: &[u8]) -> usize {
     left.clamp(1, MOST)
 }
 
-fn poll_in(fds: &mut [BorrowedFd<'_>], timeout: Option<Duration>) -> io::Result<Vec<bool>> {
-    let mut pfds: Vec<PollFd<'_>> = fds.iter().map(|f| PollFd::new(f, PollFlags::IN)).collect();
+/// `poll` for readability on one or two descriptors; which are ready. No allocation:
+/// it runs while a just-forked child shares the parent's heap pages, where every page
+/// written costs a copy.
+fn poll_in(fds: &[BorrowedFd<'_>], timeout: Option<Duration>) -> io::Result<[bool; 2]> {
+    let mut pfds = [
+        PollFd::new(&fds[0], PollFlags::IN),
+        PollFd::new(fds.get(1).unwrap_or(&fds[0]), PollFlags::IN),
+    ];
+    let n = fds.len().min(2);
     let ts = timeout.map(|t| rustix::time::Timespec {
         tv_sec: t.as_secs().min(i64::MAX as u64) as i64,
         tv_nsec: i64::from(t.subsec_nanos()),
     });
-    match rustix::event::poll(&mut pfds, ts.as_ref()) {
-        Ok(_) => Ok(pfds.iter().map(|p| !p.revents().is_empty()).collect()),
-        Err(rustix::io::Errno::INTR) => Ok(vec![false; pfds.len()]),
+    match rustix::event::poll(&mut pfds[..n], ts.as_ref()) {
+        Ok(_) => Ok([
+            !pfds[0].revents().is_empty(),
+            n > 1 && !pfds[1].revents().is_empty(),
+        ]),
+        Err(rustix::io::Errno::INTR) => Ok([false; 2]),
         Err(e) => Err(e.into()),
     }
 }
@@ -1014,5 +1029,5 @@ impl<R> AsFd for Process<R> {
 /// assert!(multiproc_process::active_children().is_empty());
 /// ```
 pub fn active_children() -> Vec<ProcessInfo> {
-    cleanup().iter().map(|c| c.info.clone()).collect()
+    cleanup().iter().map(|c| (*c.info).clone()).collect()
 }
