@@ -4,11 +4,17 @@ Prints one line per figure, `name median_ns` (ns per item for throughput figures
 run otherwise, and `cpu_speedup_x1000` = 1000 x serial/parallel), measured like
 shared/reference/py_baseline.py group 8: Pool(2), x*x over 100k items.
 """
-import multiprocessing as mp
 import os
-import statistics
 import sys
-import time
+
+# This directory holds other baselines named like standard modules (queue.py): keep it
+# off the import path, or `multiprocessing` imports the wrong `queue`.
+_HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _HERE]
+
+import multiprocessing as mp  # noqa: E402
+import statistics  # noqa: E402
+import time  # noqa: E402
 
 N = 100_000
 
