@@ -156,7 +156,7 @@ fn synchronization_with_a_lock() -> R {
 }
 
 fn negate(n: Value<f64>, a: Array<i32>) {
-    n.set(3.1415927);
+    n.set(2.718_281_8);
     for i in 0..a.len() {
         if let Some(x) = a.get(i) {
             let _ = a.set(i, -x);
@@ -165,7 +165,7 @@ fn negate(n: Value<f64>, a: Array<i32>) {
 }
 
 /// "Sharing state between processes — Shared memory": `Value('d', 0.0)`,
-/// `Array('i', range(10))`; the child stores pi and negates the array.
+/// `Array('i', range(10))`; the child stores a float (the docs use pi) and negates the array.
 #[test]
 fn sharing_state_with_value_and_array() -> R {
     for method in METHODS {
@@ -175,7 +175,7 @@ fn sharing_state_with_value_and_array() -> R {
             .start_method(method)
             .start()?
             .join_value()?;
-        assert_eq!(num.get(), 3.1415927, "{method}");
+        assert_eq!(num.get(), 2.718_281_8, "{method}");
         assert_eq!(arr.to_vec(), (0..10).map(|x| -x).collect::<Vec<i32>>());
     }
     Ok(())
