@@ -108,7 +108,7 @@ pub use error::{Death, Error};
 pub use imap::IMap;
 pub use job::AsyncResult;
 
-use job::{Cell, MapJob, Task, lock};
+use job::{Cell, MapJob, Sink, Task, lock};
 use supervisor::{Init, Phase, Shared};
 use worker::{Bytes, TaskMsg};
 
@@ -154,7 +154,7 @@ impl fmt::Debug for PoolBuilder {
     }
 }
 
-fn encode_args<A: Serialize>(args: &A) -> Result<(Vec<u8>, Vec<OwnedFd>), Error> {
+fn encode_args<A: Serialize + ?Sized>(args: &A) -> Result<(Vec<u8>, Vec<OwnedFd>), Error> {
     multiproc_ipc::encode(args).map_err(|e| Error::Encode(e.to_string()))
 }
 
@@ -359,7 +359,8 @@ impl Pool {
     }
 
     /// Encodes `items` in chunks and queues them as one job; `finish` turns the values
-    /// (all of them, in order) into the job's result.
+    /// (all of them, in order) into the job's result. The first chunks are queued as
+    /// soon as they are encoded, so the workers start while the rest is encoded.
     fn submit_job<F, A, T>(
         &self,
         f: F,
@@ -382,33 +383,48 @@ impl Pool {
             return AsyncResult::from_cell(cell);
         }
         let chunksize = chunksize.max(1);
-        let mut msgs = Vec::with_capacity(items.len().div_ceil(chunksize));
-        let mut lens = Vec::with_capacity(msgs.capacity());
-        let mut items = items.into_iter().peekable();
-        while items.peek().is_some() {
-            let chunk: Vec<A> = items.by_ref().take(chunksize).collect();
-            lens.push(chunk.len());
-            match encode_args(&chunk) {
-                Ok((payload, fds)) => msgs.push(TaskMsg {
-                    invoker,
-                    payload: Bytes(payload),
-                    fds: fds.into_iter().map(PassFd::from).collect(),
+        let lens: Vec<usize> = items.chunks(chunksize).map(<[A]>::len).collect();
+        let nchunks = lens.len();
+        let job = MapJob::new(lens, cell.clone(), finish);
+        // One chunk per worker first, then the rest.
+        let first = self.shared.processes.min(nchunks);
+        let mut tasks = Vec::with_capacity(first);
+        for (index, chunk) in items.chunks(chunksize).enumerate() {
+            if index == first {
+                let rest = std::mem::replace(&mut tasks, Vec::with_capacity(nchunks - first));
+                if let Err((e, rest)) = self.shared.submit(rest, false) {
+                    // Nothing was queued: the job fails as a whole.
+                    drop(rest);
+                    return AsyncResult::failed(e);
+                }
+            }
+            match encode_args(chunk) {
+                Ok((payload, fds)) => tasks.push(Task {
+                    msg: TaskMsg {
+                        invoker,
+                        payload: Bytes(payload),
+                        fds: fds.into_iter().map(PassFd::from).collect(),
+                    },
+                    sink: job.clone(),
+                    index,
                 }),
-                Err(e) => return AsyncResult::failed(e),
+                Err(e) if index < first => return AsyncResult::failed(e),
+                Err(e) => {
+                    // Chunks already encoded run; this one and the later ones fail.
+                    for i in index..nchunks {
+                        job.complete(i, Err(e.clone()));
+                    }
+                    break;
+                }
             }
         }
-        let job = MapJob::new(lens, cell.clone(), finish);
-        let tasks = msgs
-            .into_iter()
-            .enumerate()
-            .map(|(index, msg)| Task {
-                msg,
-                sink: job.clone(),
-                index,
-            })
-            .collect();
-        if let Err((e, _)) = self.shared.submit(tasks, false) {
-            return AsyncResult::failed(e);
+        if let Err((e, tasks)) = self.shared.submit(tasks, false) {
+            if nchunks <= first {
+                return AsyncResult::failed(e);
+            }
+            for t in tasks {
+                t.finish(Err(e.clone()));
+            }
         }
         AsyncResult::from_cell(cell)
     }
