@@ -8,7 +8,8 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use multiproc_process::invoke::InvokeError;
-use serde::de::DeserializeOwned;
+use serde::de::{DeserializeOwned, SeqAccess, Visitor};
+use serde::{Deserialize, Deserializer};
 
 use crate::error::Error;
 use crate::worker::TaskMsg;
@@ -73,12 +74,73 @@ pub(crate) fn decode_chunk<R: DeserializeOwned>(
     }
 }
 
+/// A chunk's encoded `Vec<Result<R, InvokeError>>` decoded for `map`: the values
+/// straight into a `Vec<R>` (no per-item `Result` kept), the first error, and the count.
+struct ChunkValues<R> {
+    values: Vec<R>,
+    first_err: Option<InvokeError>,
+    count: usize,
+}
+
+impl<'de, R: DeserializeOwned> Deserialize<'de> for ChunkValues<R> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<R>(std::marker::PhantomData<R>);
+        impl<'de, R: DeserializeOwned> Visitor<'de> for V<R> {
+            type Value = ChunkValues<R>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a sequence of results")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                // The length comes from the peer: cap the up-front reservation.
+                let mut values = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1 << 16));
+                let mut first_err = None;
+                let mut count = 0;
+                while let Some(item) = seq.next_element::<Result<R, InvokeError>>()? {
+                    count += 1;
+                    match item {
+                        Ok(v) if first_err.is_none() => values.push(v),
+                        Ok(_) => {}
+                        Err(e) => {
+                            if first_err.is_none() {
+                                first_err = Some(e);
+                            }
+                        }
+                    }
+                }
+                Ok(ChunkValues {
+                    values,
+                    first_err,
+                    count,
+                })
+            }
+        }
+        d.deserialize_seq(V(std::marker::PhantomData))
+    }
+}
+
+/// Decodes a chunk's values for `map`, or the chunk's first error (in item order).
+fn decode_values<R: DeserializeOwned>(outcome: Outcome, len: usize) -> Values<R> {
+    let (bytes, fds) = outcome?;
+    let c = multiproc_ipc::decode::<ChunkValues<R>>(&bytes, fds)
+        .map_err(|e| Error::Decode(e.to_string()))?;
+    if let Some(e) = c.first_err {
+        return Err(e.into());
+    }
+    if c.count != len {
+        return Err(Error::Decode(format!(
+            "expected {len} results, got {}",
+            c.count
+        )));
+    }
+    Ok(c.values)
+}
+
 fn errors<R>(e: &Error, len: usize) -> Vec<Result<R, Error>> {
     (0..len).map(|_| Err(e.clone())).collect()
 }
 
-/// The per-item results of one chunk.
-pub(crate) type Items<R> = Vec<Result<R, Error>>;
+/// The values of one `map` chunk, or its first error.
+type Values<R> = Result<Vec<R>, Error>;
 
 type OkCallback<T> = Box<dyn FnOnce(&T) + Send>;
 type ErrCallback = Box<dyn FnOnce(&Error) + Send>;
@@ -339,7 +401,7 @@ impl<T> AsyncResult<T> {
 /// last one is in: all values in order, or the first error in order (CPython waits for
 /// every chunk before raising, KI-29).
 pub(crate) struct MapJob<R, T> {
-    chunks: Mutex<Vec<Option<Items<R>>>>,
+    chunks: Mutex<Vec<Option<Values<R>>>>,
     lens: Vec<usize>,
     remaining: AtomicUsize,
     cell: Arc<Cell<T>>,
@@ -370,11 +432,11 @@ impl<R: DeserializeOwned + Send, T: Send> Sink for MapJob<R, T> {
         let Some(&len) = self.lens.get(index) else {
             return;
         };
-        let items = decode_chunk::<R>(outcome, len);
+        let values = decode_values::<R>(outcome, len);
         {
             let mut chunks = lock(&self.chunks);
             match chunks.get_mut(index) {
-                Some(slot @ None) => *slot = Some(items),
+                Some(slot @ None) => *slot = Some(values),
                 _ => return,
             }
         }
@@ -382,22 +444,27 @@ impl<R: DeserializeOwned + Send, T: Send> Sink for MapJob<R, T> {
             return;
         }
         let chunks = std::mem::take(&mut *lock(&self.chunks));
-        let mut out = Vec::with_capacity(self.lens.iter().sum());
+        let mut out: Option<Vec<R>> = None;
         let mut first_err = None;
-        for item in chunks.into_iter().flatten().flatten() {
-            match item {
-                Ok(v) if first_err.is_none() => out.push(v),
-                Ok(_) => {}
-                Err(e) => {
-                    if first_err.is_none() {
-                        first_err = Some(e);
+        for chunk in chunks.into_iter().flatten() {
+            match chunk {
+                Ok(v) => match &mut out {
+                    None => {
+                        let mut all = v;
+                        all.reserve(self.lens.iter().sum::<usize>().saturating_sub(all.len()));
+                        out = Some(all);
                     }
+                    Some(all) => all.extend(v),
+                },
+                Err(e) => {
+                    first_err = Some(e);
+                    break;
                 }
             }
         }
         self.cell.resolve(match first_err {
             Some(e) => Err(e),
-            None => (self.finish)(out),
+            None => (self.finish)(out.unwrap_or_default()),
         });
     }
 
