@@ -76,7 +76,55 @@ fn benches(c: &mut Criterion) {
         });
     }
     g.finish();
+    interleaved();
     cpython();
+}
+
+/// The same cases measured *interleaved* (one of each in turn, medians): on a shared,
+/// busy machine the load drifts between criterion's groups, which skews ratios taken
+/// across them; here every case sees the same load, so the ratios to the floor hold.
+fn interleaved() {
+    fn timed(f: impl FnOnce()) -> f64 {
+        let t = std::time::Instant::now();
+        f();
+        t.elapsed().as_secs_f64() * 1e3
+    }
+    fn ours(m: StartMethod) {
+        let p = Process::new(noop, ())
+            .start_method(m)
+            .start()
+            .expect("start");
+        p.join().expect("join");
+    }
+    fn median(mut v: Vec<f64>) -> f64 {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    }
+    let rounds = 600;
+    let (mut raw, mut fork, mut server) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        raw.push(timed(raw_fork));
+        fork.push(timed(|| ours(StartMethod::Fork)));
+        server.push(timed(|| ours(StartMethod::ForkServer)));
+    }
+    let (mut exec, mut spawn) = (Vec::new(), Vec::new());
+    for _ in 0..rounds / 6 {
+        exec.push(timed(raw_reexec));
+        spawn.push(timed(|| ours(StartMethod::Spawn)));
+    }
+    let (raw, exec) = (median(raw), median(exec));
+    println!(
+        "\n  interleaved medians ({rounds} rounds; spawn {}):",
+        rounds / 6
+    );
+    println!("  raw fork+waitpid {raw:.4} ms | raw re-exec {exec:.4} ms");
+    for (name, v, floor) in [
+        ("ours fork", median(fork), raw),
+        ("ours forkserver", median(server), raw),
+        ("ours spawn", median(spawn), exec),
+    ] {
+        println!("  {name:<16} {v:.4} ms = {:.2}x its floor", v / floor);
+    }
 }
 
 fn cpython() {

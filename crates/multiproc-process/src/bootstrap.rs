@@ -98,8 +98,15 @@ fn run_spawned(v: &OsString) -> i32 {
 }
 
 /// Whether this process was started as a child but the bootstrap did not take over.
+///
+/// Looked up once per process (a scan of the environment under its lock on every
+/// start otherwise): the variables are removed by the bootstrap, and set by nobody
+/// else while the process runs.
 pub(crate) fn bootstrap_pending() -> bool {
-    std::env::var_os(BOOTSTRAP_ENV).is_some() || std::env::var_os(FORKSERVER_ENV).is_some()
+    static PENDING: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *PENDING.get_or_init(|| {
+        std::env::var_os(BOOTSTRAP_ENV).is_some() || std::env::var_os(FORKSERVER_ENV).is_some()
+    })
 }
 
 /// [`crate::init`]: the bootstrap for when the constructor did not run.

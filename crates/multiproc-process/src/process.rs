@@ -230,7 +230,7 @@ impl<R: Serialize + DeserializeOwned + Send + 'static> ProcessBuilder<R> {
         }
         let method = self.method.unwrap_or_else(context::default_method);
         let daemon = self.daemon.unwrap_or(me.daemon);
-        cleanup();
+        reap_finished();
         ensure_atexit();
         let info = Arc::new(ProcessInfo {
             name: self.name,
@@ -676,6 +676,14 @@ fn poll_in(fds: &[BorrowedFd<'_>], timeout: Option<Duration>) -> io::Result<[boo
         Err(rustix::io::Errno::INTR) => Ok([false; 2]),
         Err(e) => Err(e.into()),
     }
+}
+
+/// [`cleanup`] without the list of live children.
+fn reap_finished() {
+    let me = std::process::id();
+    global::lock()
+        .children
+        .retain(|c| c.owner == me && c.exitcode().is_none());
 }
 
 /// Reaps finished children of this process (CPython's `_cleanup`), returning the live ones.
