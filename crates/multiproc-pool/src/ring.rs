@@ -69,8 +69,11 @@ struct WorkerLine {
     started: AtomicU64,
     /// Tasks whose result is published (ring or socket).
     done: AtomicU64,
-    /// Nanoseconds spent in tasks, in total.
+    /// Nanoseconds spent in the tasks counted by `timed`.
     busy_ns: AtomicU64,
+    /// Tasks whose time is in `busy_ns` (the worker reads the clock once per group of
+    /// tasks, not per task).
+    timed: AtomicU64,
 }
 
 /// Written by the supervisor (and `sleeping` cleared by the worker's swap).
@@ -205,6 +208,7 @@ impl Ring {
         h.worker.started.store(0, Ordering::Relaxed);
         h.worker.done.store(0, Ordering::Relaxed);
         h.worker.busy_ns.store(0, Ordering::Relaxed);
+        h.worker.timed.store(0, Ordering::Relaxed);
         h.supervisor.head.store(0, Ordering::Relaxed);
         h.supervisor.wake_at.store(0, Ordering::Relaxed);
         h.supervisor.sleeping.store(0, Ordering::Release);
@@ -217,13 +221,13 @@ impl Ring {
         self.header().worker.started.store(n, Ordering::Release);
     }
 
-    /// Adds `ns` to the time spent in tasks.
-    pub(crate) fn add_busy(&self, ns: u64) {
-        let b = &self.header().worker.busy_ns;
-        b.store(
-            b.load(Ordering::Relaxed).wrapping_add(ns),
-            Ordering::Relaxed,
-        );
+    /// Adds `ns` spent in `tasks` more tasks.
+    pub(crate) fn add_busy(&self, ns: u64, tasks: u64) {
+        let h = &self.header().worker;
+        let busy = h.busy_ns.load(Ordering::Relaxed).wrapping_add(ns);
+        h.busy_ns.store(busy, Ordering::Relaxed);
+        let timed = h.timed.load(Ordering::Relaxed).wrapping_add(tasks);
+        h.timed.store(timed, Ordering::Release);
     }
 
     /// Publishes one result record; `false` (nothing written) when it does not fit.
@@ -286,14 +290,11 @@ impl Ring {
         self.header().worker.started.load(Ordering::Acquire)
     }
 
-    /// Results the worker has published.
-    pub(crate) fn done(&self) -> u64 {
-        self.header().worker.done.load(Ordering::Acquire)
-    }
-
-    /// Nanoseconds the worker has spent in tasks.
-    pub(crate) fn busy_ns(&self) -> u64 {
-        self.header().worker.busy_ns.load(Ordering::Relaxed)
+    /// Tasks timed so far, and the nanoseconds they took.
+    pub(crate) fn busy(&self) -> (u64, u64) {
+        let h = &self.header().worker;
+        let timed = h.timed.load(Ordering::Acquire);
+        (timed, h.busy_ns.load(Ordering::Relaxed))
     }
 
     /// Takes every published record, appending them to `out`.

@@ -214,8 +214,8 @@ pub(crate) struct Worker {
     /// Results received.
     received: u64,
     ready: bool,
-    /// The worker's `done` and `busy_ns` at the last estimate, and the estimated
-    /// duration of one task (0: not known yet).
+    /// The worker's timed-task count and busy time at the last estimate, and the
+    /// estimated duration of one task (0: not known yet).
     seen_done: u64,
     seen_busy: u64,
     task_ns: u64,
@@ -260,12 +260,11 @@ impl Worker {
 
     /// Updates the task-duration estimate from the ring's counters.
     fn measure(&mut self, ring: &Ring) {
-        let done = ring.done();
-        if done > self.seen_done {
-            let busy = ring.busy_ns();
-            let ns = busy.wrapping_sub(self.seen_busy) / (done - self.seen_done);
+        let (timed, busy) = ring.busy();
+        if timed > self.seen_done {
+            let ns = busy.wrapping_sub(self.seen_busy) / (timed - self.seen_done);
             self.task_ns = ns.max(1);
-            self.seen_done = done;
+            self.seen_done = timed;
             self.seen_busy = busy;
         }
     }
