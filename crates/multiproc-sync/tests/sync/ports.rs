@@ -392,3 +392,39 @@ fn barrier_n_waiting_seen_across_processes() -> TestResult {
     assert_eq!(barrier.n_waiting(), 0);
     Ok(())
 }
+
+// Better than CPython: `multiprocessing.Condition.notify` waits on `_woken_count` for
+// every sleeper it releases, so a waiter that was SIGKILLed while waiting makes notify
+// block forever. Here notify never waits, and the dead waiter cannot take the live
+// waiter's wake-up.
+#[test]
+fn condition_waiter_killed_while_waiting_does_not_block_notify() -> TestResult {
+    let cond = Condition::with_lock(Lock::new()?)?;
+    let c = Counters::new(2); // [registered, live waiter woken]
+    let spawn_waiter = |c: Counters, cond: Condition| {
+        fork(move || {
+            let Ok(mut g) = cond.lock() else { return 1 };
+            c.get(0).fetch_add(1, Ordering::SeqCst);
+            if !matches!(g.wait_timeout(LONG), Ok(true)) {
+                return 2;
+            }
+            c.get(1).fetch_add(1, Ordering::SeqCst);
+            0
+        })
+    };
+    let mut doomed = spawn_waiter(c.clone(), cond.clone());
+    wait_until(|| c.get(0).load(Ordering::SeqCst) == 1);
+    // Holding the lock proves the waiter is inside `wait` (which released it).
+    drop(cond.lock().map_err(died)?);
+    doomed.kill();
+    assert_eq!(doomed.wait(), Err(libc::SIGKILL));
+    let live = spawn_waiter(c.clone(), cond.clone());
+    wait_until(|| c.get(0).load(Ordering::SeqCst) == 2);
+    // One notify: it must reach the live waiter, and return at once.
+    cond.lock().map_err(died)?.notify(1);
+    live.join_ok();
+    assert_eq!(c.get(1).load(Ordering::SeqCst), 1);
+    // notify_all with only the dead registration left returns too.
+    cond.lock().map_err(died)?.notify_all();
+    Ok(())
+}
