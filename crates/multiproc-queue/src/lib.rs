@@ -65,7 +65,10 @@
 //! * a killed process stops counting as a producer: getters on an empty queue see
 //!   `Closed` within about 20 ms once every remaining handle is closed.
 //! * `JoinableQueue::join` cannot know that a dead consumer will never call
-//!   `task_done`: use `join_timeout` where consumers may die.
+//!   `task_done`: use `join_timeout` where consumers may die. A process killed while
+//!   asleep in `join` leaves a stale sleeper count: later `task_done` calls that reach
+//!   zero then always make the (cheap) wake system call. (A producer or consumer killed
+//!   asleep in `put` or `get` leaves none: whoever takes its side over clears it.)
 //! * A handle serialised but never deserialised (for instance a child that died before
 //!   decoding its arguments) counts as an open producer while the sending process lives.
 //! * A process holding the put or get side is judged dead by pid and start time; the

@@ -638,6 +638,9 @@ impl Ring {
     fn repair_put(&self) {
         let h = self.hdr();
         let ps = &h.put.0;
+        // Only the put lock's holder sleeps on `space`: if the dead holder was asleep
+        // there, its waiter count would make every later get issue a wake-up call.
+        h.space.0.waiters.store(0, Ordering::Relaxed);
         let end = ps.open_end.load(Ordering::Acquire);
         if end == 0 {
             return;
@@ -860,6 +863,10 @@ impl Ring {
     fn repair_get(&self) {
         let h = self.hdr();
         let gs = &h.get.0;
+        // Only the get lock's holder sleeps on `data`: a consumer killed while waiting
+        // for an item would otherwise leave a count that makes every later put issue a
+        // wake-up system call.
+        h.data.0.waiters.store(0, Ordering::Relaxed);
         let end = gs.cons_end.load(Ordering::Acquire);
         if end == 0 {
             return;
@@ -1255,4 +1262,42 @@ pub(crate) fn after_fork_in_child(parent: (u32, u64), pid: u32, start: u64) {
     }
     drop(t);
     FORK_COUNTED.store(true, Ordering::Relaxed);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The pid of a process that has exited and been reaped.
+    fn dead_pid() -> u32 {
+        let mut child = std::process::Command::new("true")
+            .spawn()
+            .expect("spawn true");
+        let pid = child.id();
+        child.wait().expect("reap true");
+        pid
+    }
+
+    #[test]
+    fn taking_over_a_dead_sleeper_clears_its_waiter_counts() {
+        let ring = Ring::create(0, MIN_RING).expect("ring");
+        let h = ring.hdr();
+        // A consumer and a producer that died asleep holding their side locks.
+        for side in [&h.get.0.lock, &h.put.0.lock] {
+            let pid = dead_pid();
+            side.word.store(pid | WAITERS, Ordering::Relaxed);
+            side.rec.store(pack_rec(pid, 0), Ordering::Relaxed);
+        }
+        h.data.0.waiters.store(1, Ordering::Relaxed);
+        h.space.0.waiters.store(1, Ordering::Relaxed);
+        let bound = Some(Instant::now() + Duration::from_secs(30));
+        ring.put(b"x", Block::Until(bound))
+            .expect("put after takeover");
+        assert_eq!(h.space.0.waiters.load(Ordering::Relaxed), 0);
+        let got = ring
+            .get(bound, &mut Vec::new(), <[u8]>::to_vec)
+            .expect("get after takeover");
+        assert_eq!(got, b"x");
+        assert_eq!(h.data.0.waiters.load(Ordering::Relaxed), 0);
+    }
 }
