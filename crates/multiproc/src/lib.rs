@@ -4,18 +4,21 @@
 //! Each crate can also be used on its own; cargo features (`process`, …, `full` by
 //! default) choose which this facade pulls in.
 //!
+//! In the order the tutorials teach them — processes, then queues and pipes, then
+//! locks, shared memory, managers and pools:
+//!
 //! | CPython | multiproc | crate |
 //! |---|---|---|
 //! | `Process(target=f, args=…)` | [`Process::new`]`(f, args)` | `multiproc-process` |
-//! | `Pipe()`, `Connection` | [`Pipe`], [`Connection`] | `multiproc-ipc` |
-//! | `connection.Listener`/`Client`/`wait` | [`Listener`], [`Client`], [`wait`] | `multiproc-ipc` |
 //! | `current_process()`, `parent_process()`, `active_children()`, `cpu_count()` | same names | `multiproc-process` |
 //! | `get_context`, `set_start_method`, `log_to_stderr` | same names | `multiproc-process` |
 //! | `Queue`, `SimpleQueue`, `JoinableQueue` | same names | `multiproc-queue` |
-//! | `Value`, `Array`, `RawValue`, `RawArray`, `shared_memory.SharedMemory`, `ShareableList` | same names | `multiproc-shared` |
-//! | `Pool`, `AsyncResult` | [`Pool`], [`AsyncResult`] | `multiproc-pool` |
-//! | `Manager()`, `manager.dict()`, … | [`Manager::start`], `manager.dict()`, … | `multiproc-manager` |
+//! | `Pipe()`, `Connection` | [`Pipe`], [`Connection`] | `multiproc-ipc` |
+//! | `connection.Listener`/`Client`/`wait` | [`Listener`], [`Client`], [`wait`] | `multiproc-ipc` |
 //! | `Lock`, `RLock`, `Semaphore`, `BoundedSemaphore`, `Event`, `Condition`, `Barrier` | same names | `multiproc-sync` |
+//! | `Value`, `Array`, `RawValue`, `RawArray`, `shared_memory.SharedMemory`, `ShareableList` | same names | `multiproc-shared` |
+//! | `Manager()`, `manager.dict()`, … | [`Manager::start`], `manager.dict()`, … | `multiproc-manager` |
+//! | `Pool`, `AsyncResult` | [`Pool`], [`AsyncResult`] | `multiproc-pool` |
 //!
 //! # A first program
 //!
