@@ -101,7 +101,7 @@ impl<R> fmt::Debug for IMap<R> {
 
 impl<R: DeserializeOwned + Send + 'static> IMap<R> {
     pub(crate) fn new(shared: Arc<Shared>, feed: Feed, ordered: bool) -> Self {
-        let window = 8 * shared.processes;
+        let window = 64 * shared.processes;
         IMap {
             shared,
             feed,
@@ -136,7 +136,7 @@ impl<R: DeserializeOwned + Send + 'static> IMap<R> {
         self
     }
 
-    /// The most chunks in flight at once (default 8 × workers; 0 is taken as 1): the
+    /// The most chunks in flight at once (default 64 × workers; 0 is taken as 1): the
     /// memory bound, and how far the pool works ahead of the consumer.
     #[must_use = "the iterator is returned for chaining"]
     pub fn window(mut self, window: usize) -> Self {

@@ -82,6 +82,11 @@
 //!   itself has threads. Prefer the default (ForkServer) or Spawn.
 //! * A task must complete in its worker; there is no per-task time limit that kills a
 //!   worker (use `get_timeout` + `cancel`, or `terminate`).
+//! * Each worker slot has a 256 KiB result ring in shared memory (an anonymous memfd:
+//!   freed with the pool whatever happens, nothing to clean up). Results larger than a
+//!   quarter of it travel over the worker's connection instead.
+//! * A worker that dies between two tasks (killed from outside while idle) fails no
+//!   task: the tasks it had been sent go back to the queue.
 #![doc(test(attr(deny(warnings))))]
 #![deny(unsafe_code)]
 
@@ -217,8 +222,8 @@ impl PoolBuilder {
     /// # Errors
     /// [`Error::InvalidArgument`] for `processes(0)` or `maxtasksperchild(0)`;
     /// [`Error::Encode`]/[`Error::Start`] for an initializer that cannot be sent;
-    /// [`Error::Io`] when the pool's threads or eventfds cannot be created. Worker
-    /// start failures surface on the calls.
+    /// [`Error::Io`] when the pool's threads, eventfds or result rings cannot be
+    /// created. Worker start failures surface on the calls.
     pub fn build(self) -> Result<Pool, Error> {
         let processes = self.processes.unwrap_or_else(multiproc_process::cpu_count);
         if processes == 0 {
