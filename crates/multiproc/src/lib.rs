@@ -56,9 +56,9 @@ pub use multiproc_ipc::{
 pub use multiproc_process as process;
 #[cfg(feature = "process")]
 pub use multiproc_process::{
-    Context, Level, Process, ProcessBuilder, ProcessInfo, StartMethod, active_children, cpu_count,
-    current_process, get_all_start_methods, get_context, get_start_method, log_to_stderr,
-    parent_process, set_start_method,
+    Context, Level, ParentProcess, Process, ProcessBuilder, ProcessInfo, StartMethod,
+    active_children, cpu_count, current_process, get_all_start_methods, get_context,
+    get_start_method, log_to_stderr, parent_process, set_start_method,
 };
 
 #[cfg(feature = "sync")]

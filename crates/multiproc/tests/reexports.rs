@@ -34,7 +34,8 @@ fn every_reexport_is_reachable() -> Result<(), multiproc::Error> {
     let _b: multiproc::ProcessBuilder<i64> = multiproc::Process::new(square, (1,));
     let me: multiproc::ProcessInfo = multiproc::current_process();
     assert_eq!(me.name(), "MainProcess");
-    assert!(multiproc::parent_process().is_none());
+    let parent: Option<multiproc::ParentProcess> = multiproc::parent_process();
+    assert!(parent.is_none());
     let _ = multiproc::active_children();
     assert!(multiproc::cpu_count() >= 1);
     assert_eq!(multiproc::get_all_start_methods().len(), 3);
