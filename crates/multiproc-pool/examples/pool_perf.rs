@@ -38,7 +38,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         return Ok(());
     }
-    if what == "start" || what == "all" {
+    // "bigstart": the same in a process holding 64 MiB of touched heap, like a bench.
+    let _ballast: Vec<u8> = if what == "bigstart" {
+        vec![1u8; 64 << 20]
+    } else {
+        Vec::new()
+    };
+    if what == "start" || what == "bigstart" || what == "all" {
         let p = Pool::builder().processes(2).start_method(method).build()?;
         p.apply(square, (1,))?;
         p.close_and_join()?;

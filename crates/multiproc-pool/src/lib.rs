@@ -208,7 +208,7 @@ impl PoolBuilder {
 
     /// How many tasks are pipelined to one worker at most (default 4096). Within that
     /// bound the pool keeps about 4 ms of work in flight per worker, as
-    /// measured by the worker (at least 2 tasks, 8 until a first measure), and never
+    /// measured by the worker (at least 2 tasks, 4 until a first measure), and never
     /// more than the worker's share of the queue: tiny tasks travel in large batches,
     /// long tasks stay balanced.
     pub fn window(mut self, n: usize) -> Self {

@@ -29,7 +29,7 @@ const STOP_GRACE: Duration = Duration::from_secs(10);
 /// How much work (by the worker's own measure) a supervisor keeps in flight.
 const WINDOW_WORK: Duration = Duration::from_millis(4);
 /// Tasks in flight for a worker whose task durations are not known yet.
-const FIRST_WINDOW: usize = 8;
+const FIRST_WINDOW: usize = 4;
 /// Longest a result waits in the ring while its supervisor sleeps for a later one.
 const RESULT_LATENCY: Duration = Duration::from_millis(1);
 

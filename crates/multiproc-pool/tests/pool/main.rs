@@ -499,7 +499,7 @@ fn bad_arguments_are_refused() -> TestResult {
 // ------------------------------------------------------------ the result ring
 
 /// The item at which `die_at` kills its worker.
-const FATAL: u32 = 2;
+const FATAL: u32 = 1;
 
 /// `(x, pid)`; for `x == FATAL` the worker SIGKILLs itself mid-task.
 fn die_at(x: u32) -> (u32, u32) {
@@ -520,7 +520,7 @@ fn sigkilled_worker_keeps_published_results_and_fails_only_its_task() -> TestRes
     for m in METHODS {
         // One worker: every task before the fatal one ran in the same process and
         // published its result, still in the ring when the worker dies (the first
-        // batch is 8 tasks and the supervisor sleeps until 4 are done); the ones after
+        // batch is 4 tasks and the supervisor sleeps until 2 are done); the ones after
         // it run in the replacement.
         let p = pool(m, 1)?;
         let k = FATAL;
