@@ -568,11 +568,22 @@ impl Connection {
         }
     }
 
-    /// Feeds one wait (spin plus sleep, until the header arrived) to the adaptive policy.
-    fn waited(&self, took: Duration) {
-        if self.spin_ns.load(Ordering::Relaxed) != 0 {
-            let budget = Duration::from_nanos(self.spin_ns.load(Ordering::Relaxed));
-            lock(&self.waiter).record(took, budget);
+    /// Feeds one receive (whose wait, spin plus sleep, began at `start` and ends now
+    /// with the header) to the adaptive policy.
+    /// The figure fed to the policy is the time since the previous header arrived
+    /// (in a ping-pong, the round trip), not the wait itself: spinning can shorten our
+    /// own waits while slowing everything else (on an oversubscribed machine it takes
+    /// CPU time from the peer and gets this thread preempted outside the wait), and
+    /// only the cycle shows that. Whether the spin ran out is judged on the wait.
+    fn waited(&self, start: Instant) {
+        let spin = self.spin_ns.load(Ordering::Relaxed);
+        if spin != 0 {
+            let now = Instant::now();
+            let ran_out = now - start > Duration::from_nanos(spin);
+            let mut w = lock(&self.waiter);
+            if let Some(prev) = w.last.replace(now) {
+                w.record(now - prev, ran_out);
+            }
         }
     }
 
@@ -645,7 +656,7 @@ impl Connection {
             };
             self.mark(r)?;
         }
-        self.waited(start.elapsed());
+        self.waited(start);
         // From here on a failure leaves the stream mid-frame.
         let r = self.read_len(short, fds, maxlength, deadline, sock);
         self.mark(r)
@@ -831,9 +842,9 @@ enum Spun {
     Eof,
 }
 
-/// The adaptive waiting policy: measure the mean wait (until a frame header arrives)
-/// with spinning and without, in epochs of [`EPOCH`] receives (the longest [`TRIM`]
-/// waits of an epoch left out), and use the mode that waits less. Spinning wins when the peer answers within the budget from another idle
+/// The adaptive waiting policy: measure the mean time between two received frames
+/// (see `Connection::waited`) with spinning and without, in epochs of [`EPOCH`]
+/// receives (the longest [`TRIM`] of an epoch left out), and use the faster mode. Spinning wins when the peer answers within the budget from another idle
 /// CPU (no sleep/wake-up to pay); sleeping wins on an idle connection (the spin would
 /// be wasted) and on an oversubscribed machine (the spin would steal CPU from the peer).
 ///
@@ -852,6 +863,8 @@ struct Waiter {
     n: u32,
     /// Waits in this epoch longer than the spin budget.
     over: u32,
+    /// When the last header arrived.
+    last: Option<Instant>,
     /// This epoch's waits (ns, saturating).
     waits: [u32; EPOCH as usize],
     /// Mean wait per mode, `[sleeping, spinning]`; zero until measured.
@@ -863,9 +876,10 @@ struct Waiter {
     probe_in: u32,
 }
 
-/// The longest waits of an epoch left out of its mean: a few descheduled receives
-/// (a compiler took the CPU for a millisecond) must not decide the mode.
-const TRIM: usize = EPOCH as usize / 8;
+/// The longest cycles of an epoch left out of its mean: one or two receives that
+/// waited on something unrelated (an application pause, one long preemption) must not
+/// decide the mode, while a cost that recurs several times an epoch still counts.
+const TRIM: usize = EPOCH as usize / 16;
 /// The mean given to spinning when most spins of an epoch ran out.
 const RAN_OUT: u64 = u64::MAX / 4;
 /// The longest gap between two probes, in epochs.
@@ -877,6 +891,7 @@ impl Default for Waiter {
             spinning: true,
             n: 0,
             over: 0,
+            last: None,
             waits: [0; EPOCH as usize],
             mean_ns: [0, 0],
             probing: false,
@@ -887,8 +902,8 @@ impl Default for Waiter {
 }
 
 impl Waiter {
-    fn record(&mut self, took: Duration, budget: Duration) {
-        if took > budget {
+    fn record(&mut self, took: Duration, ran_out: bool) {
+        if ran_out {
             self.over += 1;
         }
         self.waits[self.n as usize] = u32::try_from(took.as_nanos()).unwrap_or(u32::MAX);
@@ -1010,7 +1025,8 @@ mod tests {
             let spinning = w.spinning;
             spun_epochs += u32::from(spinning);
             for _ in 0..EPOCH {
-                w.record(if spinning { spin_wait } else { sleep_wait }, budget);
+                let t = if spinning { spin_wait } else { sleep_wait };
+                w.record(t, t > budget);
             }
         }
         spun_epochs
@@ -1163,7 +1179,7 @@ mod tests {
                 } else {
                     Duration::from_micros(30)
                 };
-                w.record(t, budget);
+                w.record(t, t > budget);
             }
         }
         assert!(spun >= 56, "spun {spun} of 64 epochs");
