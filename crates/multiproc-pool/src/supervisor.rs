@@ -28,6 +28,12 @@ const START_FAILURE_LIMIT: u32 = 3;
 const STOP_GRACE: Duration = Duration::from_secs(10);
 /// How much work (by the worker's own measure) a supervisor keeps in flight.
 const WINDOW_WORK: Duration = Duration::from_millis(4);
+/// Bytes of task payload a batch may hold while the worker still has tasks pending.
+/// Kept well below a socket buffer (at most two such batches are ever unread), so the
+/// supervisor's send cannot block while its worker is itself blocked sending a large
+/// result back; a larger task goes alone, once the worker has nothing pending (it is
+/// then reading, not sending).
+const BATCH_BYTES: usize = 64 << 10;
 /// Tasks in flight for a worker whose task durations are not known yet.
 const FIRST_WINDOW: usize = 4;
 /// Longest a result waits in the ring while its supervisor sleeps for a later one.
@@ -486,11 +492,21 @@ pub(crate) fn supervise(shared: Arc<Shared>, slot: usize, first: Result<Worker, 
                         .map_or(usize::MAX, |m| m.saturating_sub(w.sent) as usize);
                     let low = target / 2;
                     if w.pending <= low {
+                        let mut bytes = 0;
                         while w.pending + batch.len() < target && batch.len() < room {
+                            let Some(size) = st.queue.front().map(|t| t.msg.payload.0.len() + 16)
+                            else {
+                                break;
+                            };
+                            let alone = batch.is_empty() && w.pending == 0;
+                            if !alone && bytes + size > BATCH_BYTES {
+                                break;
+                            }
                             let Some(t) = st.queue.pop_front() else { break };
                             if t.sink.cancelled() {
                                 cancelled.push(t);
                             } else {
+                                bytes += size;
                                 batch.push(t);
                             }
                         }

@@ -645,3 +645,26 @@ fn terminate_while_many_small_tasks_run() -> TestResult {
     }
     Ok(())
 }
+
+fn echo(v: Vec<u8>) -> Vec<u8> {
+    v
+}
+
+#[test]
+fn large_arguments_and_large_results_do_not_deadlock() -> TestResult {
+    for m in METHODS {
+        let p = pool(m, 2)?;
+        // Each argument and each result is larger than a socket buffer: task frames
+        // and result frames cross in both directions.
+        let inputs: Vec<Vec<u8>> = (0..12u32).map(|i| blob(300_000 + i)).collect();
+        let got = p
+            .map_async_chunked(echo, inputs.clone(), 1)
+            .get_timeout(BOUND)?;
+        assert_eq!(got, inputs);
+        let got = p
+            .map_async_chunked(echo, inputs.clone(), 3)
+            .get_timeout(BOUND)?;
+        assert_eq!(got, inputs);
+    }
+    Ok(())
+}
