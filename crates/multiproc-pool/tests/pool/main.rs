@@ -656,7 +656,7 @@ fn large_arguments_and_large_results_do_not_deadlock() -> TestResult {
         let p = pool(m, 2)?;
         // Each argument and each result is larger than a socket buffer: task frames
         // and result frames cross in both directions.
-        let inputs: Vec<Vec<u8>> = (0..12u32).map(|i| blob(300_000 + i)).collect();
+        let inputs: Vec<Vec<u8>> = (0..40u32).map(|i| blob(300_000 + i)).collect();
         let got = p
             .map_async_chunked(echo, inputs.clone(), 1)
             .get_timeout(BOUND)?;
