@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::process::{Child, Command};
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use multiproc_manager::{
     Address, DictProxy, Error, FromValue, ListProxy, LockProxy, Manager, QueueProxy, Registry,
@@ -14,9 +14,10 @@ use multiproc_manager::{
 };
 use proptest::prelude::*;
 
-type R = Result<(), Box<dyn std::error::Error>>;
+mod support;
+use support::{BOUND, reap};
 
-const BOUND: Duration = Duration::from_secs(30);
+type R = Result<(), Box<dyn std::error::Error>>;
 
 // ------------------------------------------------------------ child processes
 
@@ -46,24 +47,6 @@ fn spawn_child<T: serde::Serialize>(
         .env("MPM_ROLE", role)
         .env("MPM_ARG", hex(&bytes))
         .spawn()?)
-}
-
-/// Waits for `child` at most [`BOUND`], killing it past that; returns whether it succeeded.
-fn reap(mut child: Child) -> bool {
-    let deadline = Instant::now() + BOUND;
-    loop {
-        match child.try_wait() {
-            Ok(Some(st)) => return st.success(),
-            Ok(None) if Instant::now() < deadline => {
-                std::thread::sleep(Duration::from_millis(10));
-            }
-            _ => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return false;
-            }
-        }
-    }
 }
 
 fn arg<T: serde::de::DeserializeOwned>() -> T {

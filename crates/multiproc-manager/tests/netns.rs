@@ -27,9 +27,11 @@ use std::time::{Duration, Instant};
 
 use multiproc_manager::{Address, DictProxy, Error, Manager, QueueProxy, Registry};
 
+mod support;
+use support::{BOUND, reap};
+
 type R = Result<(), Box<dyn std::error::Error>>;
 
-const BOUND: Duration = Duration::from_secs(30);
 const KEY: &[u8] = b"netns key";
 
 /// The body of every process run inside a namespace; a no-op as an ordinary test.
@@ -193,24 +195,6 @@ fn in_ns(ns: &str, role: &str, arg: &str, stdout: Stdio) -> std::io::Result<Chil
         .stdin(Stdio::null())
         .stdout(stdout)
         .spawn()
-}
-
-/// Waits for `child` at most `BOUND`, killing it past that; returns whether it succeeded.
-fn reap(mut child: Child) -> bool {
-    let deadline = Instant::now() + BOUND;
-    loop {
-        match child.try_wait() {
-            Ok(Some(st)) => return st.success(),
-            Ok(None) if Instant::now() < deadline => {
-                std::thread::sleep(Duration::from_millis(10));
-            }
-            _ => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return false;
-            }
-        }
-    }
 }
 
 /// Issue 7's multi-host test: server, producer and consumer on three network
