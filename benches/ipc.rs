@@ -135,11 +135,21 @@ fn rtt_raw(c: &mut Criterion) {
 /// shared 2-CPU machine the load drifts between those windows by more than the
 /// differences being measured, so the criterion ratios of `rtt_8B` swing from run to
 /// run. This gives the ratios a fairer footing; it prints medians over the rounds.
-fn rtt_interleaved(_c: &mut Criterion) {
+///
+/// With `pinned`, this process runs on CPU 0 and every echo peer on CPU 1, so that all
+/// variants cross CPUs (the regime of a quiet machine). Unpinned, the scheduler places
+/// each peer as it likes, and a peer that shares the measuring process's CPU has a
+/// round trip of two context switches instead of two cross-CPU wake-ups — a factor of
+/// three either way, which no overhead of ours comes near.
+fn rtt_interleaved(pinned: bool) {
     const ROUNDS: usize = 21;
     const N: usize = 2000;
+    let saved = if pinned { pin(0) } else { None };
     let (mut raw, raw_peer) = UnixStream::pair().expect("socketpair");
     let raw_pid = fork_child(&[raw.as_raw_fd()], move || {
+        if pinned {
+            let _ = pin(1);
+        }
         let mut b = raw_peer;
         let mut buf = [0u8; 8];
         while b.read_exact(&mut buf).is_ok() {
@@ -155,6 +165,9 @@ fn rtt_interleaved(_c: &mut Criterion) {
         let mut close: Vec<RawFd> = ours.iter().map(|c: &Connection| c.as_raw_fd()).collect();
         close.extend([raw.as_raw_fd(), a.as_raw_fd()]);
         pids.push(fork_child(&close, move || {
+            if pinned {
+                let _ = pin(1);
+            }
             let mut buf = [0u8; 64];
             while let Ok(n) = b.recv_bytes_into(&mut buf) {
                 if n == 0 || b.send_bytes(&buf[..n]).is_err() {
@@ -193,13 +206,20 @@ fn rtt_interleaved(_c: &mut Criterion) {
     for pid in pids {
         reap(pid);
     }
+    if let Some(old) = saved {
+        let _ = rustix::thread::sched_setaffinity(None, &old);
+    }
     let median = |v: &mut Vec<f64>| {
         v.sort_by(f64::total_cmp);
         v[v.len() / 2]
     };
     let floor = median(&mut samples[0]);
-    println!("\n  ipc/rtt_8B interleaved ({ROUNDS} rounds of {N} round trips, medians):");
-    let group = "ipc/rtt_8B_interleaved";
+    let group = if pinned {
+        "ipc/rtt_8B_interleaved_pinned"
+    } else {
+        "ipc/rtt_8B_interleaved"
+    };
+    println!("\n  {group} ({ROUNDS} rounds of {N} round trips, medians):");
     for (v, label) in [
         "raw socketpair (floor)",
         "ours blocking (spin 0)",
@@ -214,7 +234,12 @@ fn rtt_interleaved(_c: &mut Criterion) {
             ns / 1e3,
             ns / floor
         );
-        record(AREA, group, label, ns, "interleaved rounds, benches/ipc.rs");
+        let note = if pinned {
+            "interleaved rounds, this process on CPU 0, peers on CPU 1"
+        } else {
+            "interleaved rounds, unpinned"
+        };
+        record(AREA, group, label, ns, note);
     }
 }
 
@@ -320,8 +345,9 @@ fn benches(c: &mut Criterion) {
     rtt_raw(c);
     rtt_ours(c, "ours blocking (spin 0)", Some(Duration::ZERO), false);
     rtt_ours(c, "ours adaptive spin (default)", None, false);
-    rtt_interleaved(c);
+    rtt_interleaved(false);
     if std::thread::available_parallelism().map_or(1, |n| n.get()) >= 2 {
+        rtt_interleaved(true);
         rtt_ours(
             c,
             "ours blocking, pinned CPUs 0/1",
