@@ -35,14 +35,21 @@
 //! tiny tasks travel hundreds to a frame while long ones are not hoarded). The worker
 //! stores "task *n* started" in the ring's header, runs it, and writes its result into
 //! the ring before starting the next one — no system call per task; results too large
-//! for the ring, or carrying handles, go over the connection instead, in order. The
+//! for the ring, or carrying handles, go over the connection instead. The
 //! worker rings a doorbell (one byte-sized frame) only when the supervisor announced it
 //! is going to sleep and is due a wake-up (the worker is half-way through its batch, or
 //! done); otherwise results wait at most about a millisecond. The supervisor also polls
 //! the worker's pidfd. When a worker dies, its supervisor first takes every result it
 //! published (ring, then connection) — a completed result is never lost — and the
-//! started count then says whether the next task was running. So the parent always
-//! knows which task each worker was running:
+//! started count then says whether the next task was running.
+//!
+//! Why a shared ring rather than fewer frames: batching replies on the connection would
+//! keep finished results in the worker's memory, lost if it dies, and a frame per task
+//! costs a send, a poll, a receive and usually a thread wake-up per task. Publishing
+//! into the ring costs a copy and two atomic stores, with a system call only when the
+//! supervisor sleeps; it is the one `unsafe` module of the crate (`ring.rs`), with the
+//! protocol written down there. So the parent always knows which task each worker was
+//! running:
 //!
 //! * A worker that dies (SIGKILL, segfault, `abort`, `exit`) fails exactly the task it
 //!   was running with [`Error::WorkerDied`] naming the signal or exit code; tasks it
