@@ -3,7 +3,7 @@
 //!
 //! Side by side in one run: ours, crossbeam-channel between two threads (the in-process
 //! ceiling), a bare futex ping-pong written here (the wake-up floor), and CPython 3.11's
-//! `Queue`/`SimpleQueue` (benches/py/queue.py). Items are small: a u64 and a short
+//! `Queue`/`SimpleQueue` (benches/py/queue_bench.py). Items are small: a u64 and a short
 //! String. Children are made with `fork` before the clock starts, driven through a
 //! control queue, and reaped at the end.
 //!
@@ -59,7 +59,7 @@ fn py_figure(py: &[(String, f64)], group: &str, key: &str, label: &str) {
         } else {
             println!("{group}/{label}: {:.0} items/s", 1e9 / v);
         }
-        record(AREA, group, label, *v, "benches/py/queue.py");
+        record(AREA, group, label, *v, "benches/py/queue_bench.py");
     }
 }
 
@@ -398,7 +398,7 @@ fn paused_medians() {
 
 fn all(c: &mut Criterion) {
     reset(AREA);
-    let py = run_python("queue.py", &[])
+    let py = run_python("queue_bench.py", &[])
         .map(|s| parse_figures(&s))
         .unwrap_or_default();
     n_to_1(c, &py, 1);
