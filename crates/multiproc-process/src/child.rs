@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, Once};
 
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
-use multiproc_ipc::{Connection, PassFd, Transport};
+use multiproc_ipc::{Connection, PassFd, SendError, Transport};
 use serde::{Deserialize, Serialize};
 
 use crate::StartMethod;
@@ -23,6 +23,11 @@ pub(crate) enum ChildError {
         backtrace: Option<String>,
     },
     Bootstrap(String),
+    /// The return value encoded to a frame over the connection's limit.
+    ResultTooLarge {
+        size: u64,
+        limit: u64,
+    },
 }
 
 /// Who the child is, sent with every Spawn/ForkServer job.
@@ -110,15 +115,13 @@ impl ResultTo<'_> {
         }
     }
 
-    /// `Connection::send`: any value, with handles, of any size.
-    fn send<T: Serialize>(&self, msg: &T) -> Result<(), String> {
+    /// `Connection::send`: any value, with handles, up to the frame limit.
+    fn send<T: Serialize>(&self, msg: &T) -> Result<(), SendError> {
         match self {
-            ResultTo::Conn(c) => c.send(msg).map_err(|e| e.to_string()),
+            ResultTo::Conn(c) => c.send(msg),
             ResultTo::Fd(f) => {
-                let dup = f.try_clone().map_err(|e| e.to_string())?;
-                Connection::from_fd_with(dup, Transport::Unix, true, true)
-                    .send(msg)
-                    .map_err(|e| e.to_string())
+                let dup = f.try_clone().map_err(SendError::Io)?;
+                Connection::from_fd_with(dup, Transport::Unix, true, true).send(msg)
             }
         }
     }
@@ -140,7 +143,7 @@ pub(crate) fn run_target<R: Serialize>(
         Ok(Ok(value)) => {
             let msg = Ok::<&R, ChildError>(&value);
             let sent = match send_small(result.fd(), &msg) {
-                Some(sent) => sent,
+                Some(sent) => sent.map_err(SendError::Io),
                 None => result.send(&msg),
             };
             // The process exits next; freeing the value would only touch more pages.
@@ -171,9 +174,14 @@ pub(crate) fn run_target<R: Serialize>(
     if let Err(e) = sent {
         if code == 0 {
             code = 1;
-            let _ = result.send(&Err::<(), _>(ChildError::Bootstrap(format!(
-                "the return value could not be sent: {e}"
-            ))));
+            let why = match e {
+                SendError::TooLarge { size, limit } => ChildError::ResultTooLarge { size, limit },
+                e => ChildError::Bootstrap(format!(
+                    "the return value could not be sent: {}",
+                    error_chain(&e)
+                )),
+            };
+            let _ = result.send(&Err::<(), _>(why));
         }
     }
     finish(code)
@@ -191,7 +199,7 @@ pub(crate) fn run_target<R: Serialize>(
 /// that the failed attempt leaves in `multiproc_ipc`'s thread-local is never read, as
 /// the process exits right after.
 #[inline(always)]
-fn send_small<T: Serialize>(result: BorrowedFd<'_>, msg: &T) -> Option<Result<(), String>> {
+fn send_small<T: Serialize>(result: BorrowedFd<'_>, msg: &T) -> Option<std::io::Result<()>> {
     use multiproc_ipc::frame::{MAX_HEADER, encode_header};
     const SMALL: usize = 128;
     let mut buf = [0u8; SMALL];
@@ -209,10 +217,23 @@ fn send_small<T: Serialize>(result: BorrowedFd<'_>, msg: &T) -> Option<Result<()
         match rustix::net::send(result, frame, rustix::net::SendFlags::NOSIGNAL) {
             Ok(n) => frame = &frame[n..],
             Err(rustix::io::Errno::INTR) => {}
-            Err(e) => return Some(Err(e.to_string())),
+            Err(e) => return Some(Err(e.into())),
         }
     }
     Some(Ok(()))
+}
+
+/// `e` and its sources, `: `-separated (the top-level message alone often says only
+/// "value could not be encoded").
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
 }
 
 /// Sends a bootstrap failure and returns exit code 1.

@@ -83,12 +83,26 @@ impl From<rustix::io::Errno> for StartError {
 pub enum WaitError {
     /// `poll`, `waitid`, `pidfd_send_signal` or a read failed.
     Io(io::Error),
+    /// This process is not the process's parent (it holds a copy of the handle, e.g.
+    /// inherited through a fork): only the parent can wait for a child and collect its
+    /// exit status and result. CPython's `AssertionError('can only join a child
+    /// process')`.
+    NotParent {
+        /// The process that started the child.
+        parent: u32,
+        /// The process that tried to wait.
+        caller: u32,
+    },
 }
 
 impl fmt::Display for WaitError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             WaitError::Io(_) => write!(f, "could not wait for or signal the process"),
+            WaitError::NotParent { parent, caller } => write!(
+                f,
+                "can only join a child process: process {caller} is not the parent ({parent})"
+            ),
         }
     }
 }
@@ -97,6 +111,7 @@ impl std::error::Error for WaitError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             WaitError::Io(e) => Some(e),
+            WaitError::NotParent { .. } => None,
         }
     }
 }
@@ -135,6 +150,18 @@ pub enum ProcessError {
     Bootstrap(String),
     /// The value the child sent could not be decoded as the target's return type.
     Decode(CodecError),
+    /// The target's return value encodes to a frame over the limit of the result
+    /// channel (`multiproc_ipc::frame::DEFAULT_MAX_FRAME`, 256 MiB): the child could
+    /// not send it and exited with code 1. (A parent that reads a frame header over
+    /// the limit refuses it before allocating and shuts the channel, so the child's
+    /// send fails instead of blocking.) Pass large data through a
+    /// `SharedSegment`/`Array` or a `Queue` instead.
+    ResultTooLarge {
+        /// Bytes the frame announced.
+        announced: u64,
+        /// The limit.
+        limit: u64,
+    },
     /// Waiting failed.
     Wait(WaitError),
 }
@@ -149,6 +176,10 @@ impl fmt::Display for ProcessError {
             ProcessError::Killed(sig) => write!(f, "process was killed by signal {sig}"),
             ProcessError::Bootstrap(why) => write!(f, "process could not run its target: {why}"),
             ProcessError::Decode(_) => write!(f, "could not decode the process's return value"),
+            ProcessError::ResultTooLarge { announced, limit } => write!(
+                f,
+                "the process's return value of {announced} bytes exceeds the limit of {limit} bytes"
+            ),
             ProcessError::Wait(_) => write!(f, "could not wait for the process"),
         }
     }

@@ -275,7 +275,9 @@ fn serve_loop(control: Connection) -> Next {
             }
             Ok(Forked::Parent(pid)) => {
                 drop(job);
-                match crate::process::pidfd_of(pid) {
+                // No pidfd: the child is killed and reaped (in `pidfd_of_new_child`),
+                // so the requester's `StartError` is the whole truth.
+                match crate::process::pidfd_of_new_child(pid) {
                     Ok(pidfd) => {
                         let dup = pidfd.try_clone();
                         let sent = match dup {
@@ -283,7 +285,16 @@ fn serve_loop(control: Connection) -> Next {
                                 pid,
                                 pidfd: PassFd::from(d),
                             }),
-                            Err(e) => status.send(&Reply::Failed(e.to_string())),
+                            Err(e) => {
+                                // Told "failed", the requester has no handle: end the
+                                // child rather than let it run unseen. It is reaped
+                                // below, as every kid is.
+                                let _ = rustix::process::pidfd_send_signal(
+                                    &pidfd,
+                                    rustix::process::Signal::KILL,
+                                );
+                                status.send(&Reply::Failed(e.to_string()))
+                            }
                         };
                         let _ = sent;
                         let raw = [pidfd.as_raw_fd(), status_raw];

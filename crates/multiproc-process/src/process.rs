@@ -325,7 +325,7 @@ fn start_fork(
     } else {
         go()?
     };
-    let pidfd = pidfd_of(pid)?;
+    let pidfd = pidfd_of_new_child(pid)?;
     Ok((info, mine, Sentinel::Own { pid, pidfd }))
 }
 
@@ -367,7 +367,16 @@ struct Reader {
     fds: Vec<OwnedFd>,
     frame: Option<(Vec<u8>, Vec<OwnedFd>)>,
     closed: bool,
-    error: Option<String>,
+    error: Option<ReadError>,
+}
+
+/// Why the result could not be read.
+enum ReadError {
+    /// The frame announced more than the limit: the socket was shut down, so the
+    /// child's send fails instead of blocking on a parent that no longer reads.
+    TooLarge { announced: u64, limit: u64 },
+    /// A bad header or a failed read.
+    Other(String),
 }
 
 struct CoreState {
@@ -400,6 +409,18 @@ fn self_pidfd() -> io::Result<OwnedFd> {
     let dup = fd.try_clone();
     g.self_pidfd = Some((me, fd));
     dup
+}
+
+/// A pidfd of our child `pid`, just started; if none can be opened (`EMFILE`,
+/// `ENOMEM`), the child is killed and reaped, so a failed start leaves neither a
+/// process running the target without a handle nor a zombie.
+pub(crate) fn pidfd_of_new_child(pid: u32) -> io::Result<OwnedFd> {
+    pidfd_of(pid).inspect_err(|_| {
+        if let Some(p) = Pid::from_raw(pid as i32) {
+            let _ = rustix::process::kill_process(p, Signal::KILL);
+            let _ = rustix::process::waitpid(Some(p), rustix::process::WaitOptions::empty());
+        }
+    })
 }
 
 pub(crate) fn pidfd_of(pid: u32) -> io::Result<OwnedFd> {
@@ -508,17 +529,35 @@ impl Core {
                         }
                         Ok(None) => {}
                         Err(e) => {
-                            r.error = Some(e.to_string());
+                            r.error = Some(match e {
+                                multiproc_ipc::frame::FrameError::TooLarge { announced, limit } => {
+                                    ReadError::TooLarge { announced, limit }
+                                }
+                                other => ReadError::Other(other.to_string()),
+                            });
                             r.closed = true;
+                            r.buf = Vec::new();
+                            // Nobody reads this socket any more: make the child's
+                            // send fail (EPIPE) rather than block it for ever, which
+                            // would keep it from exiting and hang `join`.
+                            let _ =
+                                rustix::net::shutdown(&self.result, rustix::net::Shutdown::Both);
                             return;
                         }
                     }
                 }
                 Err(rustix::io::Errno::INTR) => {}
                 Err(rustix::io::Errno::AGAIN) => return,
-                Err(e) => {
-                    r.error = Some(e.to_string());
+                // The child died with bytes unread on its end (a Spawn child killed
+                // before it read its whole job): the end of the stream, not a fault.
+                Err(rustix::io::Errno::CONNRESET) => {
                     r.closed = true;
+                    return;
+                }
+                Err(e) => {
+                    r.error = Some(ReadError::Other(e.to_string()));
+                    r.closed = true;
+                    let _ = rustix::net::shutdown(&self.result, rustix::net::Shutdown::Both);
                     return;
                 }
             }
@@ -579,6 +618,7 @@ impl Core {
 
     /// Waits until the process has exited (and is reaped) or `deadline` passes.
     pub(crate) fn wait(&self, deadline: Option<Instant>) -> Result<bool, WaitError> {
+        self.check_parent()?;
         loop {
             let want_result = {
                 let mut st = self.lock();
@@ -614,10 +654,40 @@ impl Core {
         }
     }
 
+    /// Only the parent may collect the exit status and the result: a copy of the
+    /// handle in another process (inherited through a fork) would otherwise steal
+    /// them from the parent (the fork server's status message, the result bytes) or
+    /// fail with `ECHILD`.
+    fn check_parent(&self) -> Result<(), WaitError> {
+        let caller = std::process::id();
+        if caller == self.owner {
+            Ok(())
+        } else {
+            Err(WaitError::NotParent {
+                parent: self.owner,
+                caller,
+            })
+        }
+    }
+
     fn exitcode(&self) -> Option<i32> {
         let mut st = self.lock();
-        let _ = self.try_reap(&mut st);
+        if self.check_parent().is_ok() {
+            let _ = self.try_reap(&mut st);
+        }
         st.exitcode
+    }
+
+    /// Whether the process runs. In a process that is not the parent, the pidfd
+    /// answers (it becomes readable when the process exits, for anyone who holds it).
+    fn is_alive(&self) -> bool {
+        if self.check_parent().is_ok() {
+            return self.exitcode().is_none();
+        }
+        if self.lock().exitcode.is_some() {
+            return false;
+        }
+        !matches!(poll_in(&[self.pidfd()], Some(Duration::ZERO)), Ok(v) if v[0])
     }
 
     fn signal(&self, sig: Signal) -> Result<(), WaitError> {
@@ -912,12 +982,18 @@ impl<R> Process<R> {
     }
 
     /// Whether the process is still running (non-blocking; reaps it if it has exited).
+    ///
+    /// In a process that holds a copy of the handle without being the parent (one
+    /// inherited through a fork), this still answers, from the pidfd; CPython raises
+    /// `AssertionError('can only test a child process')` there.
     pub fn is_alive(&self) -> bool {
-        self.core.exitcode().is_none()
+        self.core.is_alive()
     }
 
     /// `None` while running, then `0` on return, `1` on panic, `N` after
     /// `std::process::exit(N)`, `-N` when killed by signal `N` (CPython's `exitcode`).
+    /// In a process that is not the parent: the code known when the handle was
+    /// inherited, if any (only the parent collects it).
     pub fn exitcode(&self) -> Option<i32> {
         self.core.exitcode()
     }
@@ -926,7 +1002,8 @@ impl<R> Process<R> {
     /// result while waiting, so a large return value cannot deadlock.
     ///
     /// # Errors
-    /// `poll`/`waitid` failed.
+    /// [`WaitError::NotParent`] when called in a process other than the one that
+    /// started it; [`WaitError::Io`] when `poll`/`waitid` failed.
     pub fn join(&self) -> Result<(), WaitError> {
         self.core.wait(None).map(|_| ())
     }
@@ -935,7 +1012,7 @@ impl<R> Process<R> {
     /// `join(timeout)` followed by a look at `exitcode`).
     ///
     /// # Errors
-    /// `poll`/`waitid` failed.
+    /// As [`join`](Self::join).
     pub fn join_timeout(&self, timeout: Duration) -> Result<bool, WaitError> {
         self.core.wait(Some(Instant::now() + timeout))
     }
@@ -983,12 +1060,26 @@ impl<R: DeserializeOwned> Process<R> {
     /// [`ProcessError::Panicked`] with the panic message, [`ProcessError::Exited`] /
     /// [`ProcessError::Killed`] when no value came back, [`ProcessError::Bootstrap`]
     /// when the child could not run the target, [`ProcessError::Decode`],
-    /// [`ProcessError::Wait`].
+    /// [`ProcessError::ResultTooLarge`] for a value over the 256 MiB frame limit,
+    /// [`ProcessError::Wait`] (including [`WaitError::NotParent`]).
     pub fn join_value(self) -> Result<R, ProcessError> {
         self.core.wait(None)?;
         let mut st = self.core.lock();
         let code = st.exitcode.unwrap_or(255);
         let Some((bytes, fds)) = st.reader.frame.take() else {
+            match st.reader.error.take() {
+                Some(ReadError::TooLarge { announced, limit }) => {
+                    return Err(ProcessError::ResultTooLarge { announced, limit });
+                }
+                // A child that failed or was killed says more by its exit status.
+                Some(ReadError::Other(why)) if code == 0 => {
+                    return Err(ProcessError::Wait(WaitError::Io(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        format!("reading the result failed: {why}"),
+                    ))));
+                }
+                _ => {}
+            }
             return Err(if code < 0 {
                 ProcessError::Killed(-code)
             } else {
@@ -1004,6 +1095,12 @@ impl<R: DeserializeOwned> Process<R> {
                 exitcode: code,
             }),
             Ok(Err(ChildError::Bootstrap(why))) => Err(ProcessError::Bootstrap(why)),
+            Ok(Err(ChildError::ResultTooLarge { size, limit })) => {
+                Err(ProcessError::ResultTooLarge {
+                    announced: size,
+                    limit,
+                })
+            }
             Err(e) => Err(ProcessError::Decode(e)),
         }
     }

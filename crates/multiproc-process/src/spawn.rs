@@ -66,6 +66,6 @@ pub(crate) fn spawn_exe_with(
     let pid = child.id();
     // `std::process::Child` neither waits nor kills on drop; the pidfd takes over.
     drop(child);
-    let pidfd = crate::process::pidfd_of(pid)?;
+    let pidfd = crate::process::pidfd_of_new_child(pid)?;
     Ok((pid, pidfd))
 }
