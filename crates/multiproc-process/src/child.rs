@@ -61,16 +61,37 @@ static IN_TARGET: AtomicBool = AtomicBool::new(false);
 /// The backtrace text of the last panic in the target thread (one per process).
 static BACKTRACE: Mutex<Option<String>> = Mutex::new(None);
 
+/// Set in a child made by [`fork_child`](crate::fork::fork_child): a fork of a parent
+/// that may have other threads.
+static FORK_CHILD: AtomicBool = AtomicBool::new(false);
+
+/// Marks this process as a fork child (see [`ensure_panic_hook`]).
+#[inline(always)]
+pub(crate) fn mark_fork_child() {
+    FORK_CHILD.store(true, Ordering::Relaxed);
+}
+
 /// Wraps the panic hook once per process: inside a child's target, it keeps the
 /// backtrace text when `RUST_BACKTRACE` asks for one; then it calls the previous hook.
 /// The `Process <name>:` line (CPython's header before a child's traceback) is printed
 /// by [`run_target`] once the panic has reached it, so a panic that the target catches
 /// itself prints only what Rust prints for any panic.
+///
+/// In a fork child the hook prints the panic itself, without a backtrace, and calls
+/// neither the previous hook nor `Backtrace::capture`: both take std's process-wide
+/// backtrace lock (std's default hook takes it for every panic, to keep concurrent
+/// panic messages apart), and a thread of the parent that was printing a panic or
+/// capturing a backtrace at the moment of the fork left it locked for ever in the
+/// child, which then hung in its own panic.
 pub(crate) fn ensure_panic_hook() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         let prev = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
+            if FORK_CHILD.load(Ordering::Relaxed) {
+                print_panic(info);
+                return;
+            }
             if IN_TARGET.load(Ordering::Relaxed) {
                 let bt = std::backtrace::Backtrace::capture();
                 if bt.status() == std::backtrace::BacktraceStatus::Captured {
@@ -84,6 +105,21 @@ pub(crate) fn ensure_panic_hook() {
             prev(info);
         }));
     });
+}
+
+/// What std's default hook prints for a panic, without the backtrace and without its
+/// lock. (The standard error lock is safe: the forking thread held it across the fork.)
+fn print_panic(info: &std::panic::PanicHookInfo<'_>) {
+    let thread = std::thread::current();
+    let name = thread.name().unwrap_or("<unnamed>");
+    let msg = panic_message(info.payload());
+    let _ = match info.location() {
+        Some(at) => writeln!(
+            std::io::stderr(),
+            "\nthread '{name}' panicked at {at}:\n{msg}"
+        ),
+        None => writeln!(std::io::stderr(), "\nthread '{name}' panicked:\n{msg}"),
+    };
 }
 
 fn panic_message(p: &(dyn std::any::Any + Send)) -> String {

@@ -136,7 +136,9 @@ pub enum ProcessError {
     Panicked {
         /// The panic message (`&str` or `String` payloads; otherwise a placeholder).
         message: String,
-        /// The backtrace text, when one was captured (`RUST_BACKTRACE` set in the child).
+        /// The backtrace text, when one was captured (`RUST_BACKTRACE` set in the child;
+        /// never under [`StartMethod::Fork`](crate::StartMethod::Fork), where std's
+        /// backtrace lock may be held by a thread of the parent that no longer exists).
         backtrace: Option<String>,
         /// The child's exit code.
         exitcode: i32,

@@ -19,6 +19,10 @@
 //!   `getppid`, and `_exit` on failure. No tracing event, no other lock.
 //! * The child leaves with `_exit`: the parent's `atexit` handlers and destructors never
 //!   run twice.
+//! * A panic in the child does not go through std's panic printing, which takes std's
+//!   backtrace lock (another thread of the parent may have held it: it prints a panic
+//!   or captures a backtrace): the crate's panic hook prints the message itself, with
+//!   no backtrace (see `child::ensure_panic_hook`).
 //! * The user's closure itself must be fork-safe: it may not take a lock that another
 //!   thread of the parent could have held (a C library's, a `static Mutex`'s). That is
 //!   the documented contract of [`StartMethod::Fork`](crate::StartMethod::Fork), which
@@ -91,6 +95,7 @@ pub(crate) fn fork_child<S>(
     // this thread, so none is stuck.
     match unsafe { fork_raw() }? {
         Forked::Child => {
+            crate::child::mark_fork_child();
             setup(&mut g, state);
             drop(g);
             drop(err);

@@ -15,6 +15,7 @@ use multiproc_process::{
 };
 
 mod cpython;
+mod fork_safety;
 mod signals;
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;

@@ -277,3 +277,112 @@ fn manager_client_killed_mid_request() -> R {
     mgr.shutdown()?;
     Ok(())
 }
+
+fn hold_array_lock(a: multiproc::Array<u32>, ready: Connection) {
+    let g = a.lock().unwrap_or_else(|e| e.into_inner());
+    let _ = ready.send(&());
+    std::mem::forget(g);
+    std::thread::sleep(BOUND);
+}
+
+/// The `RLock` inside an `Array` whose holder is killed: the next `lock()` is told.
+#[test]
+fn array_lock_holder_killed() -> R {
+    for m in METHODS {
+        let arr = multiproc::Array::<u32>::zeroed(4)?;
+        let (a, b) = Pipe::duplex()?;
+        let p = Process::new(hold_array_lock, (arr.clone(), b))
+            .start_method(m)
+            .start()?;
+        a.recv_timeout::<()>(BOUND)?;
+        p.kill()?;
+        p.join()?;
+        let arr2 = arr.clone();
+        let died = within(BOUND, "Array::lock after the holder died", move || {
+            arr2.lock().is_err()
+        })?;
+        assert!(died, "{m}: OwnerDied expected");
+        arr.set(0, 5)?;
+        assert_eq!(arr.get(0), Some(5), "{m}");
+    }
+    Ok(())
+}
+
+fn take_and_die(q: multiproc::JoinableQueue<u32>) {
+    let _ = q.get();
+    std::process::abort();
+}
+
+/// A `JoinableQueue` consumer killed between `get` and `task_done`: `join` can never
+/// succeed (CPython hangs for ever), and `join_timeout` says so in time.
+#[test]
+fn joinable_queue_consumer_dies_before_task_done() -> R {
+    for m in METHODS {
+        let q = multiproc::JoinableQueue::<u32>::new()?;
+        q.put(1).map_err(|e| e.to_string())?;
+        let p = Process::new(take_and_die, (q.clone(),))
+            .start_method(m)
+            .start()?;
+        p.join()?;
+        assert_eq!(p.exitcode(), Some(-6), "{m}");
+        let r = q.join_timeout(Duration::from_millis(50));
+        assert!(
+            matches!(r, Err(multiproc::queue::JoinError::Timeout)),
+            "{m}: {r:?}"
+        );
+        q.task_done()?;
+        q.join_timeout(BOUND)?;
+    }
+    Ok(())
+}
+
+fn get_big(q: Queue<Vec<u8>>) -> usize {
+    q.get().map(|v| v.len()).unwrap_or(0)
+}
+
+/// A consumer SIGKILLed while an item larger than the ring streams to it: the
+/// producer's timed put returns (with or without its item), and no later `get`
+/// sees a truncated item.
+#[test]
+fn queue_get_killed_mid_item() -> R {
+    for m in METHODS {
+        let q: Queue<String> = Queue::with_capacity(0, 64 << 10)?;
+        let raw: Queue<Vec<u8>> = {
+            let (a, b) = Pipe::duplex()?;
+            a.send(&q)?;
+            b.recv_timeout(BOUND)?
+        };
+        let p = Process::new(get_big, (raw,)).start_method(m).start()?;
+        let pid = p.pid();
+        let q2 = q.clone();
+        let producer = std::thread::spawn(move || {
+            // With its consumer dead mid-item the put cannot finish: it times out,
+            // handing the item back (a plain `put` waits for the next consumer).
+            q2.put_timeout("z".repeat(8 << 20), Duration::from_millis(500))
+                .map_err(|e| format!("{e:?}").chars().take(40).collect::<String>())
+        });
+        // The consumer holds the get lock and sleeps on the ring, mid-item.
+        let mid = blocked_in(pid, &FUTEX);
+        p.kill()?;
+        p.join()?;
+        let put = within(BOUND, "put to a dead consumer", move || producer.join())?
+            .map_err(|_| "producer panicked")?;
+        let q3 = q.clone();
+        let r = within(BOUND, "get after the consumer died mid-item", move || {
+            q3.get_timeout(Duration::from_millis(200))
+        })?;
+        match &r {
+            Ok(v) => assert_eq!(v.len(), 8 << 20, "{m} (blocked: {mid}, put {put:?})"),
+            Err(GetError::Timeout | GetError::Empty | GetError::Corrupt) => {}
+            Err(e) => panic!("{m} (blocked: {mid}, put {put:?}): {e:?}"),
+        }
+        let q3 = q.clone();
+        let r = within(BOUND, "queue after a consumer died mid-item", move || {
+            q3.put_timeout("ok".into(), BOUND)
+                .map_err(|e| e.to_string())?;
+            q3.get_timeout(BOUND).map_err(|e| e.to_string())
+        })?;
+        assert_eq!(r.as_deref(), Ok("ok"), "{m} (blocked: {mid}, put {put:?})");
+    }
+    Ok(())
+}

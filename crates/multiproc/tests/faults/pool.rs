@@ -205,3 +205,27 @@ fn maxtasksperchild_one_many_tasks() -> R {
     assert_eq!(out, (0..n).map(|x| x * 2).collect::<Vec<_>>());
     Ok(())
 }
+
+fn nested_pool(_: u8) -> String {
+    match Pool::new(1) {
+        // `build` returns before its workers start; the refusal shows on use.
+        Ok(p) => match p.apply_async(double, (1,)).get_timeout(BOUND) {
+            Ok(v) => format!("ran: {v}"),
+            Err(e) => format!("built, then {e:?}"),
+        },
+        Err(e) => format!("{e:?}"),
+    }
+}
+
+/// A task that starts a pool of its own (workers are daemons, which may not have
+/// children): a typed error in the task, not a crash of the worker or a hang.
+#[test]
+fn pool_inside_a_worker() -> R {
+    for m in METHODS {
+        let pool = Pool::builder().processes(1).start_method(m).build()?;
+        let r = pool.apply_async(nested_pool, (0,)).get_timeout(BOUND)?;
+        assert!(r.contains("DaemonCannotHaveChildren"), "{m}: {r}");
+        pool.close_and_join()?;
+    }
+    Ok(())
+}

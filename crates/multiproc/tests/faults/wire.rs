@@ -236,3 +236,32 @@ fn queue_handle_received_as_another_type() -> R {
     assert_eq!(q.get_timeout(BOUND)?, "fine");
     Ok(())
 }
+
+fn send_to_a_closed_peer(c: Connection) -> String {
+    let big = vec![1u8; 1 << 20];
+    format!("{:?}", c.send_bytes(&big))
+}
+
+/// Sending to a peer that is gone is `SendError::Disconnected`, not a SIGPIPE death,
+/// in the parent and in children of every start method (a Spawn child runs its
+/// target before `main`, where std would have ignored SIGPIPE).
+#[test]
+fn send_to_a_closed_peer_is_an_error_not_sigpipe() -> R {
+    use multiproc::ipc::SendError;
+    let (a, b) = Pipe::duplex()?;
+    drop(b);
+    assert!(matches!(a.send(&1u8), Err(SendError::Disconnected)));
+    for m in METHODS {
+        let (a, b) = Pipe::duplex()?;
+        drop(b);
+        let p = Process::new(send_to_a_closed_peer, (a,))
+            .start_method(m)
+            .start()?;
+        let r = p.join_value();
+        match r {
+            Ok(s) => assert!(s.contains("Disconnected"), "{m}: {s}"),
+            Err(e) => panic!("{m}: {e:?}"),
+        }
+    }
+    Ok(())
+}
