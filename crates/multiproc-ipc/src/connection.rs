@@ -228,12 +228,12 @@ impl Connection {
         self.max_frame.store(limit, Ordering::Relaxed);
     }
 
-    /// Sets how long a blocking receive spins (polling without sleeping) before it
-    /// blocks in the kernel. The default, [`DEFAULT_SPIN`] (50 µs, about the cost of one
-    /// sleep/wake-up), cuts round-trip latency several-fold when both peers are busy
-    /// exchanging messages. The spin is adaptive: the connection measures how long its
-    /// receives wait with and without spinning and keeps whichever is faster,
-    /// re-measuring now and then; so an idle connection (where the spin would run out)
+    /// Sets how long a blocking receive spins (trying to read without sleeping) before
+    /// it blocks in the kernel. The default, [`DEFAULT_SPIN`] (50 µs, about the cost of
+    /// one sleep/wake-up), cuts round-trip latency several-fold when both peers are busy
+    /// exchanging messages. The spin is adaptive: the connection measures the time
+    /// between the frames it receives with and without spinning and keeps whichever is
+    /// faster, re-measuring now and then; so an idle connection (where the spin would run out)
     /// or an oversubscribed machine (where it would steal the peer's CPU) falls back
     /// to sleeping, and a spin is also cut short when the thread is descheduled.
     /// Zero never spins: every receive sleeps in the kernel.
@@ -462,7 +462,8 @@ impl Connection {
     ///
     /// This is the fast path for large messages: the payload lands directly in `buf`,
     /// whereas [`recv_bytes`](Self::recv_bytes) must fault in a fresh allocation for
-    /// every message (for 64 MiB that costs several times the copy itself).
+    /// every message (backed by huge pages where the kernel offers them, which keeps
+    /// that to a fraction of the copy: ~13 vs ~11 ms for 64 MiB on the project's machine).
     ///
     /// # Errors
     /// As [`recv_bytes`](Self::recv_bytes), plus [`RecvError::BufferTooSmall`].
