@@ -133,7 +133,8 @@ impl ParentProcess {
     /// # Errors
     /// `poll` failed.
     pub fn join_timeout(&self, timeout: Duration) -> Result<bool, WaitError> {
-        self.wait(Some(Instant::now() + timeout))
+        // A timeout past the end of `Instant` (`Duration::MAX`) waits without bound.
+        self.wait(Instant::now().checked_add(timeout))
     }
 
     /// A descriptor that becomes readable when the parent exits (a pidfd; CPython's

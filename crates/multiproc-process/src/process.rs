@@ -1014,7 +1014,8 @@ impl<R> Process<R> {
     /// # Errors
     /// As [`join`](Self::join).
     pub fn join_timeout(&self, timeout: Duration) -> Result<bool, WaitError> {
-        self.core.wait(Some(Instant::now() + timeout))
+        // A timeout past the end of `Instant` (`Duration::MAX`) waits without bound.
+        self.core.wait(Instant::now().checked_add(timeout))
     }
 
     /// Sends SIGTERM (CPython's `terminate()`); nothing happens if it has exited.

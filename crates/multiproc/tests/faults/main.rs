@@ -18,6 +18,7 @@ mod pool;
 mod process;
 mod sandbox;
 mod sizes;
+mod timeouts;
 mod wire;
 
 /// What every test returns.
