@@ -23,8 +23,11 @@ fn double(x: u64) -> u64 {
     x * 2
 }
 
+/// A named call to try.
+type Probe<'a> = (&'static str, Box<dyn FnOnce() + 'a>);
+
 /// Runs each probe, catching panics; returns the names of those that panicked.
-fn panicking(probes: Vec<(&'static str, Box<dyn FnOnce() + '_>)>) -> Vec<&'static str> {
+fn panicking(probes: Vec<Probe<'_>>) -> Vec<&'static str> {
     let hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(|_| {}));
     let out = probes
