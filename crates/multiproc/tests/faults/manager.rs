@@ -87,3 +87,50 @@ fn connect_to_a_silent_peer() -> R {
     drop(silent);
     Ok(())
 }
+
+fn use_dict(d: multiproc::manager::DictProxy) -> String {
+    format!("{:?}", d.get("k").map(|_| ()))
+}
+
+/// The manager's server process SIGKILLed: every proxy call — in this process and in
+/// a child that receives a proxy afterwards — is `ManagerGone` (or a connect error),
+/// within the bound.
+#[test]
+fn manager_server_killed() -> R {
+    let mgr = Manager::start()?;
+    let pid = mgr.pid().ok_or("a manager process has a pid")?;
+    let d = mgr.dict()?;
+    d.insert("k", 1)?;
+    std::process::Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status()?;
+    assert!(crate::reaped(pid), "the server is reaped");
+    let d2 = d.clone();
+    let r = within(BOUND, "proxy after the server died", move || {
+        d2.get("k").map(|_| ())
+    })?;
+    assert!(matches!(r, Err(MgrError::ManagerGone(_))), "{r:?}");
+    for m in crate::METHODS {
+        let p = multiproc::Process::new(use_dict, (d.clone(),))
+            .start_method(m)
+            .start()?;
+        let out = within(BOUND, "a child's proxy after the server died", move || {
+            p.join_value()
+        })?;
+        match out {
+            Ok(s) => assert!(
+                s.contains("ManagerGone") || s.contains("Connect"),
+                "{m}: {s}"
+            ),
+            // A proxy reconnects while it is decoded: in a fresh process the arguments
+            // fail to decode (postcard drops the reason: "Serde Deserialization Error").
+            Err(multiproc::process::ProcessError::Bootstrap(why)) => {
+                assert_ne!(m, multiproc::StartMethod::Fork, "{why}")
+            }
+            Err(e) => panic!("{m}: {e:?}"),
+        }
+    }
+    let r = within(BOUND, "shutdown of a dead manager", move || mgr.shutdown())?;
+    let _ = r;
+    Ok(())
+}

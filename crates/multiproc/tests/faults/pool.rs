@@ -229,3 +229,45 @@ fn pool_inside_a_worker() -> R {
     }
     Ok(())
 }
+
+fn sleepy(_: u8) -> u8 {
+    std::thread::sleep(BOUND);
+    0
+}
+
+/// `terminate()` with a worker stopped by SIGSTOP (a SIGTERM would stay pending for
+/// ever): it returns, the pending result resolves, the worker is reaped.
+#[test]
+fn terminate_with_a_stopped_worker() -> R {
+    for m in METHODS {
+        let pool = Pool::builder().processes(1).start_method(m).build()?;
+        let r = pool.apply_async(sleepy, (0,));
+        let pids = pool.worker_pids();
+        for pid in &pids {
+            std::process::Command::new("kill")
+                .args(["-STOP", &pid.to_string()])
+                .status()?;
+        }
+        let out = within(BOUND, "terminate with a stopped worker", move || {
+            pool.terminate();
+            let j = pool.join_timeout(BOUND);
+            (
+                r.get_timeout(BOUND).err().map(|e| format!("{e:?}")),
+                format!("{j:?}"),
+            )
+        })?;
+        assert!(
+            out.0.as_ref().is_some_and(|e| e.contains("Terminated")),
+            "{m}: {out:?}"
+        );
+        for pid in pids {
+            if !reaped(pid) {
+                let _ = std::process::Command::new("kill")
+                    .args(["-9", &pid.to_string()])
+                    .status();
+                panic!("{m}: stopped worker {pid} left behind");
+            }
+        }
+    }
+    Ok(())
+}
