@@ -271,3 +271,31 @@ fn terminate_with_a_stopped_worker() -> R {
     }
     Ok(())
 }
+
+/// An `imap` whose input iterator panics half-way (it is pulled lazily): the panic
+/// reaches the consumer or ends the iterator, never a hang; the pool stays usable.
+#[test]
+fn imap_input_that_panics() -> R {
+    for m in METHODS {
+        let pool = Arc::new(Pool::builder().processes(2).start_method(m).build()?);
+        let p = pool.clone();
+        let out = within(BOUND, "imap over a panicking input", move || {
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                let input = (0..100u64).map(|x| {
+                    if x == 50 {
+                        panic!("input iterator fails at 50");
+                    }
+                    x
+                });
+                p.imap(double, input).count()
+            }))
+            .map_err(|_| "panicked")
+        })?;
+        assert!(matches!(out, Err("panicked") | Ok(_)), "{m}: {out:?}");
+        let r = within(BOUND, "pool after a panicking imap input", move || {
+            pool.map(double, [1, 2])
+        })?;
+        assert!(matches!(r.as_deref(), Ok([2, 4])), "{m}: {r:?}");
+    }
+    Ok(())
+}

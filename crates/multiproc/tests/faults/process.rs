@@ -348,3 +348,35 @@ fn kill_while_another_thread_joins() -> R {
     }
     Ok(())
 }
+
+fn many_handles(n: usize) -> Vec<multiproc::Connection> {
+    (0..n)
+        .filter_map(|_| Pipe::duplex().ok().map(|(a, _)| a))
+        .collect()
+}
+
+fn takes_handles(v: Vec<multiproc::Connection>) -> usize {
+    v.len()
+}
+
+/// More descriptors than one frame carries (253, `MAX_HANDLES`), as a result and as
+/// arguments: typed errors naming the limit.
+#[test]
+fn too_many_handles() -> R {
+    for m in METHODS {
+        let p = Process::new(many_handles, (300,)).start_method(m).start()?;
+        match p.join_value() {
+            Err(ProcessError::Bootstrap(why)) => assert!(why.contains("handles"), "{m}: {why}"),
+            other => panic!("{m}: {:?}", other.map(|v| v.len())),
+        }
+        let p = Process::new(many_handles, (200,)).start_method(m).start()?;
+        assert_eq!(p.join_value()?.len(), 200, "{m}");
+    }
+    for m in [StartMethod::Spawn, StartMethod::ForkServer] {
+        let e = Process::new(takes_handles, (many_handles(300),))
+            .start_method(m)
+            .start();
+        assert!(matches!(e, Err(StartError::Encode(_))), "{m}: {e:?}");
+    }
+    Ok(())
+}

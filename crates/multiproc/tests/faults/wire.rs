@@ -265,3 +265,16 @@ fn send_to_a_closed_peer_is_an_error_not_sigpipe() -> R {
     }
     Ok(())
 }
+
+/// A queue item whose `Serialize` fails: `PutError::Encode` in the caller, the item
+/// handed back, the queue untouched.
+#[test]
+fn queue_item_that_cannot_be_encoded() -> R {
+    use multiproc::Queue;
+    use multiproc::queue::PutError;
+    let q: Queue<crate::process::Unserializable> = Queue::new()?;
+    let r = q.put(crate::process::Unserializable);
+    assert!(matches!(r, Err(PutError::Encode { .. })), "{r:?}");
+    assert_eq!(q.qsize(), 0);
+    Ok(())
+}
