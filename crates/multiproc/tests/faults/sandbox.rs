@@ -59,6 +59,7 @@ fn run_sandbox(role: &str, nofile: u32) -> Result<String, Box<dyn std::error::Er
 fn sandbox_role() -> R {
     match std::env::var(ROLE).as_deref() {
         Ok("fds") => exhaust_descriptors()?,
+        Ok("shm") => killed_creators()?,
         Ok(other) => return Err(format!("unknown role {other}").into()),
         Err(_) => return Ok(()),
     }
@@ -197,4 +198,69 @@ fn descriptor_exhaustion() -> R {
         assert!(out.contains(what), "{what} missing:\n{out}");
     }
     Ok(())
+}
+
+fn create_and_wait(name: String, ready: multiproc::Connection) {
+    if let Ok(shm) = multiproc::SharedMemory::create(Some(&name), 4096) {
+        let _ = ready.send(&());
+        std::mem::forget(shm);
+        std::thread::sleep(BOUND);
+    }
+}
+
+/// The names of the blocks the "shm" role creates.
+fn shm_names(role_pid: u32) -> Vec<String> {
+    let mut v = vec![format!("mp-faults-{role_pid}-own")];
+    v.extend(METHODS.iter().map(|m| format!("mp-faults-{role_pid}-{m}")));
+    v
+}
+
+/// Creates a block itself (never unlinked), then has a child of every method create
+/// one and SIGKILLs it. Prints its pid; it exits without unlinking anything.
+fn killed_creators() -> R {
+    let me = std::process::id();
+    println!("ROLE PID {me}");
+    let names = shm_names(me);
+    let own = multiproc::SharedMemory::create(Some(&names[0]), 4096)?;
+    std::mem::forget(own);
+    for (m, name) in METHODS.iter().zip(&names[1..]) {
+        let (a, b) = Pipe::duplex()?;
+        let p = Process::new(create_and_wait, (name.clone(), b))
+            .start_method(*m)
+            .start()?;
+        a.recv_timeout::<()>(BOUND)?;
+        p.kill()?;
+        p.join()?;
+    }
+    Ok(())
+}
+
+/// Named shared memory whose creators were SIGKILLed (children of every method) or
+/// exited without unlinking: nothing is left in /dev/shm once the program is gone.
+#[test]
+fn no_dev_shm_leftovers_after_killed_creators() -> R {
+    let out = run_sandbox("shm", 1024)?;
+    let pid: u32 = out
+        .lines()
+        .find_map(|l| l.split_once("ROLE PID "))
+        .and_then(|(_, p)| p.trim().parse().ok())
+        .ok_or("no role pid")?;
+    let names = shm_names(pid);
+    let end = std::time::Instant::now() + BOUND;
+    loop {
+        let left: Vec<_> = names
+            .iter()
+            .filter(|n| crate::dev_shm().contains(*n))
+            .collect();
+        if left.is_empty() {
+            return Ok(());
+        }
+        if std::time::Instant::now() > end {
+            for n in &left {
+                let _ = std::fs::remove_file(format!("/dev/shm/{n}"));
+            }
+            return Err(format!("left in /dev/shm: {left:?}").into());
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
 }
