@@ -386,3 +386,93 @@ fn queue_get_killed_mid_item() -> R {
     }
     Ok(())
 }
+
+fn create_shm() -> bool {
+    multiproc::SharedMemory::create(None, 4096)
+        .and_then(|s| s.unlink())
+        .is_ok()
+}
+
+/// Fork children that create named shared memory while another thread of the parent
+/// does the same (multiproc-shared's tracker pipe sits behind a process-wide lock):
+/// none of them may inherit that lock held and hang. (Seen: the 7th child hung in
+/// `tracker::send`'s `PIPE.lock()`.)
+#[test]
+#[ignore = "bug: a Fork child hangs in SharedMemory::create when a parent thread held multiproc-shared's tracker PIPE mutex at the fork (shm.rs tracker::send)"]
+fn fork_while_another_thread_creates_shared_memory() -> R {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let stop = Arc::new(AtomicBool::new(false));
+    let busy = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                let _ = create_shm();
+            }
+        })
+    };
+    let mut outcome: R = Ok(());
+    for i in 0..30 {
+        let p = Process::new(create_shm, ())
+            .start_method(multiproc::StartMethod::Fork)
+            .start()?;
+        if !p.join_timeout(BOUND)? {
+            p.kill()?;
+            p.join()?;
+            outcome = Err(format!("fork child {i} hung creating shared memory").into());
+            break;
+        }
+        if !matches!(p.join_value(), Ok(true)) {
+            outcome = Err(format!("fork child {i} failed").into());
+            break;
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    let _ = busy.join();
+    outcome
+}
+
+fn proxy_get(d: multiproc::manager::DictProxy) -> bool {
+    d.get("k").is_ok()
+}
+
+/// Fork children using a manager proxy while another thread of the parent is in the
+/// middle of calls on the same manager: each child gets its own connection and an
+/// answer, none hangs on state inherited mid-call.
+#[test]
+fn fork_while_another_thread_calls_the_manager() -> R {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let mgr = Manager::start()?;
+    let d = mgr.dict()?;
+    d.insert("k", 1)?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let busy = {
+        let (stop, d) = (stop.clone(), d.clone());
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                let _ = d.insert("k", 2);
+            }
+        })
+    };
+    let mut outcome: R = Ok(());
+    for i in 0..30 {
+        let p = Process::new(proxy_get, (d.clone(),))
+            .start_method(multiproc::StartMethod::Fork)
+            .start()?;
+        if !p.join_timeout(BOUND)? {
+            p.kill()?;
+            p.join()?;
+            outcome = Err(format!("fork child {i} hung in a proxy call").into());
+            break;
+        }
+        if !matches!(p.join_value(), Ok(true)) {
+            outcome = Err(format!("fork child {i}: the call failed").into());
+            break;
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    let _ = busy.join();
+    mgr.shutdown()?;
+    outcome
+}
