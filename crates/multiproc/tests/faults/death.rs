@@ -476,3 +476,47 @@ fn fork_while_another_thread_calls_the_manager() -> R {
     mgr.shutdown()?;
     outcome
 }
+
+fn put_one(q: Queue<u64>) -> bool {
+    q.put(7).is_ok()
+}
+
+/// Fork children putting to a queue while another thread of the parent puts and gets
+/// on it (per-process handle registration, the side locks): no child hangs.
+#[test]
+fn fork_while_another_thread_uses_the_queue() -> R {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let q: Queue<u64> = Queue::new()?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let busy = {
+        let (stop, q) = (stop.clone(), q.clone());
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                let _ = q.put(1);
+                let _ = q.try_get();
+                let q2 = q.clone();
+                drop(q2);
+            }
+        })
+    };
+    let mut outcome: R = Ok(());
+    for i in 0..30 {
+        let p = Process::new(put_one, (q.clone(),))
+            .start_method(multiproc::StartMethod::Fork)
+            .start()?;
+        if !p.join_timeout(BOUND)? {
+            p.kill()?;
+            p.join()?;
+            outcome = Err(format!("fork child {i} hung putting").into());
+            break;
+        }
+        if !matches!(p.join_value(), Ok(true)) {
+            outcome = Err(format!("fork child {i}: put failed").into());
+            break;
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    let _ = busy.join();
+    outcome
+}
