@@ -611,7 +611,7 @@ fn run_on(
     authkey: &[u8],
     config: &HandshakeConfig,
 ) -> Result<(), AuthError> {
-    let deadline = Instant::now() + config.timeout;
+    let deadline = deadline_after(config.timeout);
     let mut hs = Handshake::new(role, authkey, config)?;
     let r = drive(conn.as_fd(), &mut hs, deadline);
     tracing::debug!(?role, ok = r.is_ok(), "multiproc-ipc: authkey handshake");
@@ -654,7 +654,7 @@ pub fn deliver_challenge(
 ) -> Result<(), AuthError> {
     // A client machine that starts at its delivering half: feed it a synthetic
     // "welcome" path is awkward, so run a dedicated one-step machine instead.
-    let deadline = Instant::now() + config.timeout;
+    let deadline = deadline_after(config.timeout);
     let mut hs = Handshake::new(Role::Server, authkey, config)?;
     // Stop after the WELCOME/FAILURE reply: the server machine moves on to
     // AwaitChallenge after sending WELCOME.
@@ -690,12 +690,20 @@ pub fn answer_challenge(
     authkey: &[u8],
     config: &HandshakeConfig,
 ) -> Result<(), AuthError> {
-    let deadline = Instant::now() + config.timeout;
+    let deadline = deadline_after(config.timeout);
     let mut hs = Handshake::new(Role::Server, authkey, config)?;
     // Reuse the server machine's answering half: skip its delivering half.
     hs.out.clear();
     hs.step = Step::AwaitChallenge;
     drive(conn.as_fd(), &mut hs, deadline)
+}
+
+/// `now + timeout`, a timeout too large for the clock (`Duration::MAX`) meaning about
+/// a century rather than a panic on overflow.
+pub(crate) fn deadline_after(timeout: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(timeout)
+        .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 24 * 3600))
 }
 
 #[cfg(test)]

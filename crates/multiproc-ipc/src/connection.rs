@@ -383,7 +383,7 @@ impl Connection {
     /// # Errors
     /// As [`recv`](Self::recv), plus [`RecvError::Timeout`].
     pub fn recv_timeout<T: DeserializeOwned>(&self, timeout: Duration) -> Result<T, RecvError> {
-        self.recv_deadline(Some(Instant::now() + timeout))
+        self.recv_deadline(Instant::now().checked_add(timeout))
     }
 
     /// [`recv`](Self::recv) that returns [`RecvError::Timeout`] at once if no data is waiting.
@@ -431,7 +431,7 @@ impl Connection {
         maxlength: Option<usize>,
         timeout: Option<Duration>,
     ) -> Result<Vec<u8>, RecvError> {
-        let deadline = timeout.map(|t| Instant::now() + t);
+        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
         let _guard = lock(&self.recv_buf);
         let mut out = Vec::new();
         let mut fds = Vec::new();

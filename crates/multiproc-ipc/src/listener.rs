@@ -467,7 +467,7 @@ impl Listener {
     /// # Errors
     /// As [`accept`](Self::accept), plus [`ListenerError::Timeout`].
     pub fn accept_timeout(&self, timeout: Duration) -> Result<Connection, ListenerError> {
-        self.accept_deadline(Some(Instant::now() + timeout))
+        self.accept_deadline(Instant::now().checked_add(timeout))
     }
 
     /// Closes the listener (also done by dropping it); pending handshakes are abandoned.
@@ -555,7 +555,7 @@ impl Listener {
                     fd,
                     peer,
                     hs,
-                    deadline: Instant::now() + self.handshake.timeout,
+                    deadline: auth::deadline_after(self.handshake.timeout),
                 };
                 if let Err(source) = auth::flush(p.fd.as_fd(), &mut p.hs) {
                     return Err(ListenerError::Handshake {
@@ -695,7 +695,8 @@ impl ClientBuilder {
         };
         tracing::debug!(%address, "multiproc-ipc: connected");
         if let Some(key) = &self.authkey {
-            let hs_deadline = deadline.unwrap_or_else(|| Instant::now() + self.handshake.timeout);
+            let hs_deadline =
+                deadline.unwrap_or_else(|| auth::deadline_after(self.handshake.timeout));
             let mut hs = Handshake::new(Role::Client, key, &self.handshake)
                 .map_err(ClientError::Handshake)?;
             let r = auth::drive(fd.as_fd(), &mut hs, hs_deadline);

@@ -272,7 +272,7 @@ pub(crate) fn wait_readable(fd: BorrowedFd<'_>, timeout: Option<Duration>) -> io
 
 /// `poll` on many descriptors, retrying on `EINTR` with the remaining time.
 pub(crate) fn poll_many(fds: &mut [PollFd<'_>], timeout: Option<Duration>) -> io::Result<usize> {
-    let deadline = timeout.map(|t| Instant::now() + t);
+    let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
     loop {
         let ts = match deadline {
             None => None,

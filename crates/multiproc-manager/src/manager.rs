@@ -25,7 +25,15 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Connects to a server at `address` with `authkey`.
 pub(crate) fn dial(address: &Address, authkey: Option<&[u8]>) -> Result<Connection, Error> {
-    multiproc_ipc::Client::connect_timeout(address, authkey, CONNECT_TIMEOUT).map_err(|e| match e {
+    dial_timeout(address, authkey, CONNECT_TIMEOUT)
+}
+
+fn dial_timeout(
+    address: &Address,
+    authkey: Option<&[u8]>,
+    timeout: Duration,
+) -> Result<Connection, Error> {
+    multiproc_ipc::Client::connect_timeout(address, authkey, timeout).map_err(|e| match e {
         ClientError::Handshake(h) => Error::Auth(h.to_string()),
         ClientError::UnauthenticatedTcp => Error::Config("a tcp manager needs an authkey".into()),
         ClientError::Connect { source, .. } => Error::Connect(source),
@@ -357,8 +365,34 @@ impl Manager {
     /// [`Error::Connect`] (nobody there), [`Error::Auth`] (wrong key),
     /// [`Error::Config`] (TCP without a key).
     pub fn connect(address: impl Into<Address>, authkey: Option<&[u8]>) -> Result<Manager, Error> {
+        Manager::connect_timeout(address, authkey, CONNECT_TIMEOUT)
+    }
+
+    /// [`connect`](Self::connect), giving up after `timeout` (connection and
+    /// handshake together) instead of [`CONNECT_TIMEOUT`]: a peer that accepts and
+    /// then says nothing cannot hold the caller longer.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use multiproc_manager::{Address, Error, Manager};
+    /// // a TCP listener that is not a manager: it accepts and stays silent
+    /// let silent = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// let addr = Address::Tcp(silent.local_addr()?);
+    /// let r = Manager::connect_timeout(addr, Some(b"key"), Duration::from_millis(100));
+    /// assert!(matches!(r, Err(Error::Connect(_) | Error::Auth(_))));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`connect`](Self::connect); a timeout is [`Error::Connect`] with
+    /// `ErrorKind::TimedOut`.
+    pub fn connect_timeout(
+        address: impl Into<Address>,
+        authkey: Option<&[u8]>,
+        timeout: Duration,
+    ) -> Result<Manager, Error> {
         let address = address.into();
-        let conn = dial(&address, authkey)?;
+        let conn = dial_timeout(&address, authkey, timeout)?;
         Ok(Manager::with_client(
             conn,
             Some(address),

@@ -80,7 +80,7 @@ impl<T> Cell<T> {
         timeout: Option<Duration>,
         mut f: impl FnMut(&mut T) -> Option<R>,
     ) -> Result<Option<R>, Fail> {
-        let deadline = timeout.map(|t| Instant::now() + t);
+        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
         let mut g = self.lock();
         loop {
             if !who.alive.load(Ordering::SeqCst) {

@@ -897,7 +897,11 @@ impl ConditionProxy {
         mut predicate: impl FnMut() -> bool,
         timeout: Duration,
     ) -> Result<bool, Error> {
-        let deadline = std::time::Instant::now() + timeout;
+        let Some(deadline) = std::time::Instant::now().checked_add(timeout) else {
+            // a timeout past the clock's range is no timeout
+            self.wait_for(predicate)?;
+            return Ok(true);
+        };
         loop {
             if predicate() {
                 return Ok(true);

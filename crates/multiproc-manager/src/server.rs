@@ -144,7 +144,7 @@ impl Server {
     /// Waits until the server has been shut down, at most `timeout` (`None`: forever).
     /// Returns whether it has.
     pub fn wait_closed(&self, timeout: Option<Duration>) -> bool {
-        let deadline = timeout.map(|t| Instant::now() + t);
+        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
         let mut g = self
             .state
             .closed

@@ -278,7 +278,7 @@ impl<R: DeserializeOwned + Send + 'static> IMap<R> {
     /// `Some(Err(Error::Timeout))` when none arrived in time — the iterator stays
     /// usable — and `None` at the end.
     pub fn next_timeout(&mut self, timeout: Duration) -> Option<Result<R, Error>> {
-        self.next_until(Some(Instant::now() + timeout))
+        self.next_until(Instant::now().checked_add(timeout))
     }
 }
 

@@ -299,7 +299,11 @@ impl<T> AsyncResult<T> {
     /// Waits at most `timeout`; returns whether the result is ready (CPython's
     /// `wait(timeout)` followed by `ready()`).
     pub fn wait_timeout(&self, timeout: Duration) -> bool {
-        let deadline = Instant::now() + timeout;
+        let Some(deadline) = Instant::now().checked_add(timeout) else {
+            // a timeout past the clock's range is no timeout
+            self.wait();
+            return true;
+        };
         let mut st = lock(&self.cell.state);
         while st.value.is_none() {
             let now = Instant::now();

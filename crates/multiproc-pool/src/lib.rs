@@ -724,7 +724,7 @@ impl Pool {
     }
 
     fn wait_threads(&self, timeout: Option<Duration>) -> bool {
-        let deadline = timeout.map(|t| std::time::Instant::now() + t);
+        let deadline = timeout.and_then(|t| std::time::Instant::now().checked_add(t));
         let mut st = lock(&self.shared.state);
         while st.live > 0 {
             match deadline {

@@ -687,6 +687,12 @@ fn handle_death(
         let msg = w
             .conn
             .recv_deadline::<FromWorker>(Some(Instant::now() + Duration::from_secs(1)));
+        if matches!(msg, Err(multiproc_ipc::RecvError::Eof)) {
+            // the clean end of what the worker sent: nothing was cut short, so the
+            // started count stays trustworthy (a task sent after the worker had
+            // already died must be requeued, not blamed for its death)
+            break;
+        }
         match handle_reply(&mut w, msg) {
             Reply::Ok => {}
             Reply::InitFailed(m) => init_failed = Some(m),

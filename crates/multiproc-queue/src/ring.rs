@@ -364,8 +364,19 @@ impl Ring {
         maxsize: u64,
         ring_bytes: usize,
     ) -> Result<Ring, multiproc_ipc::SegmentError> {
-        let cap = ring_bytes.max(MIN_RING).div_ceil(4096) * 4096;
-        let seg = SharedSegment::with_name("multiproc-queue", HEADER_BYTES + cap)?;
+        let too_large = || {
+            multiproc_ipc::SegmentError::Io(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("a queue ring of {ring_bytes} bytes is larger than memory can be"),
+            ))
+        };
+        let cap = ring_bytes
+            .max(MIN_RING)
+            .div_ceil(4096)
+            .checked_mul(4096)
+            .ok_or_else(too_large)?;
+        let total = HEADER_BYTES.checked_add(cap).ok_or_else(too_large)?;
+        let seg = SharedSegment::with_name("multiproc-queue", total)?;
         let ring = Ring {
             seg,
             cap: cap as u64,

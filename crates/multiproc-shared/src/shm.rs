@@ -277,6 +277,8 @@ impl<'de> Deserialize<'de> for SharedMemory {
 mod tracker {
     use super::*;
     use std::process::{Command, Stdio};
+    use std::sync::{OnceLock, TryLockError};
+    use std::time::{Duration, Instant};
 
     const SCRIPT: &str = r#"trap '' INT TERM HUP
 set -f
@@ -291,7 +293,15 @@ done
 for x in $names; do rm -f "/dev/shm/$x"; done
 "#;
 
-    static PIPE: Mutex<Option<File>> = Mutex::new(None);
+    /// The write end of the tracker's pipe, once started. Read without a lock, so a
+    /// fork child never waits on a lock some parent thread held at the fork.
+    static PIPE: OnceLock<File> = OnceLock::new();
+    /// Held only while starting the tracker.
+    static STARTING: Mutex<()> = Mutex::new(());
+    /// How long a process waits for another thread starting the tracker. In a fork
+    /// child whose parent was starting it at the fork, the lock is never released:
+    /// the child then goes without tracking instead of hanging.
+    const START_WAIT: Duration = Duration::from_secs(2);
 
     fn trackable(name: &str) -> bool {
         name.bytes()
@@ -316,14 +326,34 @@ for x in $names; do rm -f "/dev/shm/$x"; done
         Some(File::from(w))
     }
 
-    fn send(line: &str) {
-        let Ok(mut pipe) = PIPE.lock() else { return };
-        if pipe.is_none() {
-            *pipe = start();
+    fn pipe() -> Option<&'static File> {
+        if let Some(p) = PIPE.get() {
+            return Some(p);
         }
-        if let Some(p) = pipe.as_mut() {
+        let deadline = Instant::now() + START_WAIT;
+        let _starting = loop {
+            match STARTING.try_lock() {
+                Ok(g) => break g,
+                Err(TryLockError::Poisoned(g)) => break g.into_inner(),
+                Err(TryLockError::WouldBlock) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                // untracked: the block is still unlinked by `unlink()`, only not
+                // after a crash of this process
+                Err(TryLockError::WouldBlock) => return None,
+            }
+        };
+        if let Some(p) = PIPE.get() {
+            return Some(p);
+        }
+        let _ = PIPE.set(start()?);
+        PIPE.get()
+    }
+
+    fn send(line: &str) {
+        if let Some(mut p) = pipe() {
             // One write of less than PIPE_BUF bytes: atomic with respect to writers in
-            // other processes.
+            // other processes and threads.
             let _ = p.write_all(line.as_bytes());
         }
     }
@@ -335,7 +365,7 @@ for x in $names; do rm -f "/dev/shm/$x"; done
     }
 
     pub(super) fn unregister(name: &str) {
-        if trackable(name) && PIPE.lock().is_ok_and(|p| p.is_some()) {
+        if trackable(name) && PIPE.get().is_some() {
             send(&format!("U {name}\n"));
         }
     }

@@ -394,11 +394,10 @@ fn create_shm() -> bool {
 }
 
 /// Fork children that create named shared memory while another thread of the parent
-/// does the same (multiproc-shared's tracker pipe sits behind a process-wide lock):
-/// none of them may inherit that lock held and hang. (Seen: the 7th child hung in
-/// `tracker::send`'s `PIPE.lock()`.)
+/// does the same: none of them may inherit a lock of the shared-memory tracker held
+/// and hang. (Seen before the fix: the 7th child hung in the tracker's `PIPE.lock()`;
+/// the pipe is now read without a lock.)
 #[test]
-#[ignore = "bug: a Fork child hangs in SharedMemory::create when a parent thread held multiproc-shared's tracker PIPE mutex at the fork (shm.rs tracker::send)"]
 fn fork_while_another_thread_creates_shared_memory() -> R {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicBool, Ordering};

@@ -54,7 +54,6 @@ fn process_join_timeout_max() -> R {
 
 /// The other crates' timeout forms with `Duration::MAX`.
 #[test]
-#[ignore = "bug: Connection::recv_timeout/poll, AsyncResult::get_timeout/wait_timeout, IMap::next_timeout, Pool::join_timeout panic on Duration::MAX (Instant + Duration overflow)"]
 fn other_timeout_forms_with_duration_max() -> R {
     let (a, b) = Pipe::duplex()?;
     let q: Queue<u8> = Queue::new()?;
