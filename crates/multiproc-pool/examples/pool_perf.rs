@@ -16,6 +16,15 @@ fn median(mut v: Vec<Duration>) -> Duration {
     v[v.len() / 2]
 }
 
+/// Deterministic busy work (the bench's `burn`).
+fn burn(n: u64) -> u64 {
+    let mut acc = 1u64;
+    for i in 0..n {
+        acc = std::hint::black_box(acc.wrapping_mul(6364136223846793005).wrapping_add(i));
+    }
+    acc
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let what = std::env::args().nth(1).unwrap_or_else(|| "all".into());
     let method = match std::env::args().nth(2).as_deref() {
@@ -23,6 +32,36 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Some("forkserver") => StartMethod::ForkServer,
         _ => StartMethod::Fork,
     };
+    if what == "cpu" {
+        // the bench's CPU-bound speed-up: 8 tasks per core of >= 25 ms, chunksize 1
+        let cores = multiproc_process::cpu_count();
+        let mut n = 100_000u64;
+        while {
+            let t = Instant::now();
+            std::hint::black_box(burn(n));
+            t.elapsed() < Duration::from_millis(25)
+        } {
+            n *= 2;
+        }
+        let jobs = vec![n; 8 * cores];
+        let pool = Pool::builder().processes(cores).start_method(method).build()?;
+        pool.map_chunked(burn, jobs[..cores].to_vec(), 1)?;
+        for _ in 0..3 {
+            let t = Instant::now();
+            let r1: Vec<u64> = jobs.iter().map(|&j| burn(j)).collect();
+            let ts = t.elapsed();
+            let t = Instant::now();
+            let r2 = pool.map_chunked(burn, jobs.clone(), 1)?;
+            let tp = t.elapsed();
+            assert_eq!(r1, r2);
+            println!(
+                "cpu-bound {} tasks: serial {ts:?}, pool {tp:?}: {:.2}x",
+                jobs.len(),
+                ts.as_secs_f64() / tp.as_secs_f64()
+            );
+        }
+        return Ok(());
+    }
     let n = 100_000u64;
     let items: Vec<u64> = (0..n).collect();
     if what == "start1" {
