@@ -44,7 +44,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             n *= 2;
         }
         let jobs = vec![n; 8 * cores];
-        let pool = Pool::builder().processes(cores).start_method(method).build()?;
+        let pool = Pool::builder()
+            .processes(cores)
+            .start_method(method)
+            .build()?;
         pool.map_chunked(burn, jobs[..cores].to_vec(), 1)?;
         for _ in 0..3 {
             let t = Instant::now();
