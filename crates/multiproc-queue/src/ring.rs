@@ -304,12 +304,41 @@ impl Lock {
     }
 }
 
+thread_local! {
+    /// Set when this thread has just woken a sleeping peer: its next wait should let
+    /// the peer run (the kernel often wakes it on this very CPU) rather than spin.
+    static WOKE_PEER: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Spins a bounded while for `ready()`. Right after waking a sleeping peer it yields
+/// instead of pausing, so a peer woken onto this CPU runs at once instead of after
+/// our whole spin; a hot ping-pong (nobody asleep) keeps the pause spin.
+fn spin_until(ready: impl Fn() -> bool) -> bool {
+    if WOKE_PEER.with(|w| w.replace(false)) {
+        for _ in 0..SPIN / 10 {
+            if ready() {
+                return true;
+            }
+            std::thread::yield_now();
+        }
+    } else {
+        for _ in 0..SPIN {
+            std::hint::spin_loop();
+            if ready() {
+                return true;
+            }
+        }
+    }
+    ready()
+}
+
 impl Wait {
     fn notify(&self) {
         fence(Ordering::SeqCst);
         if self.waiters.load(Ordering::Relaxed) != 0 {
             self.seq.fetch_add(1, Ordering::Release);
             sys::futex_wake(&self.seq, u32::MAX);
+            WOKE_PEER.with(|w| w.set(true));
         }
     }
 
@@ -840,13 +869,8 @@ impl Ring {
         if has() {
             return Ok(());
         }
-        if remaining(deadline).is_none_or(|left| !left.is_zero()) {
-            for _ in 0..SPIN {
-                std::hint::spin_loop();
-                if has() {
-                    return Ok(());
-                }
-            }
+        if remaining(deadline).is_none_or(|left| !left.is_zero()) && spin_until(has) {
+            return Ok(());
         }
         let mut probed = Instant::now();
         loop {
