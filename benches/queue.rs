@@ -152,6 +152,49 @@ fn n_to_1(c: &mut Criterion, py: &[(String, f64)], producers: u64) {
             t.join().expect("thread");
         }
     }
+    {
+        // ipc-channel (postcard over SOCK_SEQPACKET) between processes, same shape; the
+        // senders reach the fork children by inheritance.
+        let ctrl: Queue<u64> = Queue::new().expect("queue");
+        let (tx, rx) = ipc_channel::ipc::channel::<Small>().expect("ipc-channel");
+        let pids: Vec<_> = (0..producers)
+            .map(|_| {
+                let (ctrl, tx) = (ctrl.clone(), tx.clone());
+                fork_child(move || {
+                    while let Ok(n) = ctrl.get() {
+                        if n == 0 {
+                            break;
+                        }
+                        for i in 0..n {
+                            tx.send(small(i)).expect("send");
+                        }
+                    }
+                })
+            })
+            .collect();
+        drop(tx);
+        g.bench_function("peer: ipc-channel (processes)", |b| {
+            b.iter_custom(|iters| {
+                let per = iters.div_ceil(producers);
+                let start = Instant::now();
+                for _ in 0..producers {
+                    ctrl.put(per).expect("put");
+                }
+                for _ in 0..per * producers {
+                    std::hint::black_box(rx.recv().expect("recv"));
+                }
+                start
+                    .elapsed()
+                    .mul_f64(iters as f64 / (per * producers) as f64)
+            })
+        });
+        for _ in &pids {
+            ctrl.put(0).expect("put");
+        }
+        for pid in pids {
+            reap(pid);
+        }
+    }
     g.finish();
     let key = format!("queue_{producers}to1");
     py_figure(py, &group, &key, "cpython: Queue");
