@@ -764,8 +764,13 @@ fn condition_event_barrier() -> R {
         c3.wait()?;
         c3.release()
     });
-    // notify until the waiter has been woken (it may not be waiting yet)
+    // notify until the waiter has been woken (it may not be waiting yet), bounded
+    let deadline = std::time::Instant::now() + BOUND;
     while !waiter.is_finished() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the condition waiter was never woken"
+        );
         cond.acquire()?;
         cond.notify(1)?;
         cond.release()?;
