@@ -107,3 +107,37 @@ pub fn parse_figures(text: &str) -> Vec<(String, f64)> {
         })
         .collect()
 }
+
+/// Runs `child` in a forked process that then exits; returns its pid. The child first
+/// closes `close` (the parent's ends, which it inherited); the parent drops `child`,
+/// and with it the ends the closure owns.
+pub fn fork_child(close: &[std::os::fd::RawFd], child: impl FnOnce()) -> libc::pid_t {
+    // SAFETY:
+    // - the bench process is single-threaded when this runs (criterion measures on the
+    //   main thread and spawns no helpers with our configuration; callers fork before
+    //   starting threads of their own), so the child may allocate and lock freely;
+    // - the child never returns into criterion: it leaves through `_exit`.
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0, "fork failed");
+    if pid == 0 {
+        for &fd in close {
+            // SAFETY: `fd` is the child's inherited copy of a parent-owned descriptor;
+            // the child never uses the parent's Rust object for it, so closing it here
+            // leaves no owner that would close it again (the child exits via `_exit`).
+            unsafe { libc::close(fd) };
+        }
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(child));
+        // SAFETY: `_exit` is always safe to call; it skips atexit handlers and stdio
+        // flushing that belong to the parent.
+        unsafe { libc::_exit(i32::from(r.is_err())) };
+    }
+    drop(child);
+    pid
+}
+
+/// Waits for `pid` (the peer has been told to stop or lost its connection).
+pub fn reap(pid: libc::pid_t) {
+    let mut status = 0;
+    // SAFETY: `pid` is our child; `status` is a valid out-pointer.
+    unsafe { libc::waitpid(pid, &mut status, 0) };
+}

@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use multiproc_benches::{parse_figures, record, reset, run_python};
+use multiproc_benches::{fork_child, parse_figures, reap, record, reset, run_python};
 use multiproc_ipc::SharedSegment;
 use multiproc_queue::Queue;
 use rustix::thread::futex;
@@ -31,27 +31,6 @@ fn small(i: u64) -> Small {
     (i, format!("item-{i}"))
 }
 
-fn fork_child(child: impl FnOnce()) -> libc::pid_t {
-    // SAFETY:
-    // - criterion runs benchmarks on the main thread without helper threads, so the
-    //   child may allocate;
-    // - the child leaves through `_exit`, never returning into criterion.
-    let pid = unsafe { libc::fork() };
-    assert!(pid >= 0, "fork failed");
-    if pid == 0 {
-        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(child));
-        // SAFETY: `_exit` skips the parent's atexit handlers.
-        unsafe { libc::_exit(i32::from(r.is_err())) };
-    }
-    pid
-}
-
-fn reap(pid: libc::pid_t) {
-    let mut status = 0;
-    // SAFETY: our child, valid out-pointer.
-    unsafe { libc::waitpid(pid, &mut status, 0) };
-}
-
 fn py_figure(py: &[(String, f64)], group: &str, key: &str, label: &str) {
     if let Some((_, v)) = py.iter().find(|(n, _)| n == key) {
         if group.ends_with("rtt") {
@@ -63,6 +42,57 @@ fn py_figure(py: &[(String, f64)], group: &str, key: &str, label: &str) {
     }
 }
 
+/// Measures `producers` forked children sending items through `tx` (inherited by
+/// fork; the parent's copy is dropped) to this process, which takes them with `recv`:
+/// each child waits for a count on a control queue, then sends that many items.
+fn process_producers<S: Clone>(
+    g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    label: &str,
+    producers: u64,
+    tx: S,
+    send: fn(&S, Small),
+    mut recv: impl FnMut() -> Small,
+) {
+    let ctrl: Queue<u64> = Queue::new().expect("queue");
+    let pids: Vec<_> = (0..producers)
+        .map(|_| {
+            let (ctrl, tx) = (ctrl.clone(), tx.clone());
+            fork_child(&[], move || {
+                while let Ok(n) = ctrl.get() {
+                    if n == 0 {
+                        break;
+                    }
+                    for i in 0..n {
+                        send(&tx, small(i));
+                    }
+                }
+            })
+        })
+        .collect();
+    drop(tx);
+    g.bench_function(label, |b| {
+        b.iter_custom(|iters| {
+            let per = iters.div_ceil(producers);
+            let start = Instant::now();
+            for _ in 0..producers {
+                ctrl.put(per).expect("put");
+            }
+            for _ in 0..per * producers {
+                std::hint::black_box(recv());
+            }
+            start
+                .elapsed()
+                .mul_f64(iters as f64 / (per * producers) as f64)
+        })
+    });
+    for _ in &pids {
+        ctrl.put(0).expect("put");
+    }
+    for pid in pids {
+        reap(pid);
+    }
+}
+
 /// Producers → one consumer (this process): each producer child waits for a count on
 /// `ctrl`, then puts that many items.
 fn n_to_1(c: &mut Criterion, py: &[(String, f64)], producers: u64) {
@@ -71,46 +101,15 @@ fn n_to_1(c: &mut Criterion, py: &[(String, f64)], producers: u64) {
     g.sample_size(10)
         .measurement_time(Duration::from_secs(4))
         .throughput(Throughput::Elements(1));
-    {
-        let ctrl: Queue<u64> = Queue::new().expect("queue");
-        let data: Queue<Small> = Queue::new().expect("queue");
-        let pids: Vec<_> = (0..producers)
-            .map(|_| {
-                let (ctrl, data) = (ctrl.clone(), data.clone());
-                fork_child(move || {
-                    while let Ok(n) = ctrl.get() {
-                        if n == 0 {
-                            break;
-                        }
-                        for i in 0..n {
-                            data.put(small(i)).expect("put");
-                        }
-                    }
-                })
-            })
-            .collect();
-        g.bench_function("ours: Queue (processes)", |b| {
-            b.iter_custom(|iters| {
-                let per = iters.div_ceil(producers);
-                let start = Instant::now();
-                for _ in 0..producers {
-                    ctrl.put(per).expect("put");
-                }
-                for _ in 0..per * producers {
-                    std::hint::black_box(data.get().expect("get"));
-                }
-                start
-                    .elapsed()
-                    .mul_f64(iters as f64 / (per * producers) as f64)
-            })
-        });
-        for _ in &pids {
-            ctrl.put(0).expect("put");
-        }
-        for pid in pids {
-            reap(pid);
-        }
-    }
+    let data: Queue<Small> = Queue::new().expect("queue");
+    process_producers(
+        &mut g,
+        "ours: Queue (processes)",
+        producers,
+        data.clone(),
+        |q, x| q.put(x).expect("put"),
+        || data.get().expect("get"),
+    );
     {
         // crossbeam-channel between threads, same shape.
         let (ctx, crx) = crossbeam_channel::unbounded::<u64>();
@@ -152,49 +151,16 @@ fn n_to_1(c: &mut Criterion, py: &[(String, f64)], producers: u64) {
             t.join().expect("thread");
         }
     }
-    {
-        // ipc-channel (postcard over SOCK_SEQPACKET) between processes, same shape; the
-        // senders reach the fork children by inheritance.
-        let ctrl: Queue<u64> = Queue::new().expect("queue");
-        let (tx, rx) = ipc_channel::ipc::channel::<Small>().expect("ipc-channel");
-        let pids: Vec<_> = (0..producers)
-            .map(|_| {
-                let (ctrl, tx) = (ctrl.clone(), tx.clone());
-                fork_child(move || {
-                    while let Ok(n) = ctrl.get() {
-                        if n == 0 {
-                            break;
-                        }
-                        for i in 0..n {
-                            tx.send(small(i)).expect("send");
-                        }
-                    }
-                })
-            })
-            .collect();
-        drop(tx);
-        g.bench_function("peer: ipc-channel (processes)", |b| {
-            b.iter_custom(|iters| {
-                let per = iters.div_ceil(producers);
-                let start = Instant::now();
-                for _ in 0..producers {
-                    ctrl.put(per).expect("put");
-                }
-                for _ in 0..per * producers {
-                    std::hint::black_box(rx.recv().expect("recv"));
-                }
-                start
-                    .elapsed()
-                    .mul_f64(iters as f64 / (per * producers) as f64)
-            })
-        });
-        for _ in &pids {
-            ctrl.put(0).expect("put");
-        }
-        for pid in pids {
-            reap(pid);
-        }
-    }
+    // ipc-channel (postcard over SOCK_SEQPACKET) between processes, same shape.
+    let (tx, rx) = ipc_channel::ipc::channel::<Small>().expect("ipc-channel");
+    process_producers(
+        &mut g,
+        "peer: ipc-channel (processes)",
+        producers,
+        tx,
+        |t, x| t.send(x).expect("send"),
+        || rx.recv().expect("recv"),
+    );
     g.finish();
     let key = format!("queue_{producers}to1");
     py_figure(py, &group, &key, "cpython: Queue");
@@ -218,7 +184,7 @@ fn one_to_4(c: &mut Criterion, py: &[(String, f64)]) {
     let pids: Vec<_> = (0..CONSUMERS)
         .map(|_| {
             let (data, done) = (data.clone(), done.clone());
-            fork_child(move || {
+            fork_child(&[], move || {
                 while let Ok((kind, item)) = data.get() {
                     match kind {
                         0 => {
@@ -275,7 +241,7 @@ fn latency(c: &mut Criterion, py: &[(String, f64)]) {
             // - `seg` outlives every use (the child inherits the mapping).
             unsafe { &*seg.as_ptr().cast::<AtomicU32>().add(i) }
         };
-        let pid = fork_child(|| {
+        let pid = fork_child(&[], || {
             let mut expect = 1;
             loop {
                 let v = word(0).load(Ordering::Acquire);
@@ -327,7 +293,7 @@ fn latency(c: &mut Criterion, py: &[(String, f64)]) {
         let a: Queue<Option<Small>> = Queue::new().expect("queue");
         let bq: Queue<Small> = Queue::new().expect("queue");
         let (ca, cb) = (a.clone(), bq.clone());
-        let pid = fork_child(move || {
+        let pid = fork_child(&[], move || {
             while let Ok(Some(x)) = ca.get() {
                 cb.put(x).expect("put");
             }
@@ -378,7 +344,7 @@ fn paused_medians() {
         // - `seg` outlives every use (the child inherits the mapping).
         unsafe { &*seg.as_ptr().cast::<AtomicU32>().add(i) }
     };
-    let floor_pid = fork_child(|| {
+    let floor_pid = fork_child(&[], || {
         let mut expect = 1;
         loop {
             let v = word(0).load(Ordering::Acquire);
@@ -397,7 +363,7 @@ fn paused_medians() {
     let a: Queue<Option<Small>> = Queue::new().expect("queue");
     let bq: Queue<Small> = Queue::new().expect("queue");
     let (ca, cb) = (a.clone(), bq.clone());
-    let queue_pid = fork_child(move || {
+    let queue_pid = fork_child(&[], move || {
         while let Ok(Some(x)) = ca.get() {
             cb.put(x).expect("put");
         }

@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use multiproc_benches::{parse_figures, record, reset, run_python};
+use multiproc_benches::{fork_child, parse_figures, reap, record, reset, run_python};
 use multiproc_ipc::SharedSegment;
 use multiproc_sync::{Event, Lock, OwnerDied, RLock, Semaphore};
 use rustix::thread::futex;
@@ -45,27 +45,6 @@ impl Words {
         // SAFETY: as in `u32`, 8-byte aligned because the base is page-aligned.
         unsafe { &*self.seg.as_ptr().cast::<AtomicU64>().add(i) }
     }
-}
-
-fn fork_child(child: impl FnOnce()) -> libc::pid_t {
-    // SAFETY:
-    // - criterion runs benchmarks on the main thread without helper threads, so the
-    //   child may allocate;
-    // - the child leaves through `_exit`, never returning into criterion.
-    let pid = unsafe { libc::fork() };
-    assert!(pid >= 0, "fork failed");
-    if pid == 0 {
-        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(child));
-        // SAFETY: `_exit` skips the parent's atexit handlers.
-        unsafe { libc::_exit(i32::from(r.is_err())) };
-    }
-    pid
-}
-
-fn reap(pid: libc::pid_t) {
-    let mut status = 0;
-    // SAFETY: our child, valid out-pointer.
-    unsafe { libc::waitpid(pid, &mut status, 0) };
 }
 
 // ---- raw floors
@@ -167,7 +146,7 @@ fn contended_run(words: &Words, kind: u8, lock: &Lock) -> Duration {
         .map(|_| {
             let (ready, go, done, lock) = (ready.clone(), go.clone(), done.clone(), lock.clone());
             let words = &*words;
-            fork_child(move || {
+            fork_child(&[], move || {
                 let counter = words.u64(100);
                 ready.release().expect("release");
                 go.wait();
@@ -239,7 +218,7 @@ fn wakeup(c: &mut Criterion, py: &[(String, f64)]) {
     {
         let words = Words::new();
         let w = &words;
-        let pid = fork_child(move || {
+        let pid = fork_child(&[], move || {
             let mut expect = 1;
             loop {
                 let v = w.u32(10).load(Ordering::Acquire);
@@ -272,7 +251,7 @@ fn wakeup(c: &mut Criterion, py: &[(String, f64)]) {
     {
         let words = Words::new();
         let w = &words;
-        let pid = fork_child(move || {
+        let pid = fork_child(&[], move || {
             let mut expect = 1;
             loop {
                 let v = w.u32(20).load(Ordering::Acquire);
@@ -316,7 +295,7 @@ fn wakeup(c: &mut Criterion, py: &[(String, f64)]) {
             Event::new().expect("e"),
         );
         let (c1, c2, cs) = (e1.clone(), e2.clone(), stop.clone());
-        let pid = fork_child(move || {
+        let pid = fork_child(&[], move || {
             loop {
                 c1.wait();
                 c1.clear();
@@ -343,7 +322,7 @@ fn wakeup(c: &mut Criterion, py: &[(String, f64)]) {
         let (s1, s2) = (Semaphore::new(0).expect("s"), Semaphore::new(0).expect("s"));
         let stop = Event::new().expect("e");
         let (c1, c2, cs) = (s1.clone(), s2.clone(), stop.clone());
-        let pid = fork_child(move || {
+        let pid = fork_child(&[], move || {
             loop {
                 c1.acquire().forget();
                 if cs.is_set() {
