@@ -57,8 +57,9 @@
 //! A daemon child gets `PR_SET_PDEATHSIG(SIGKILL)`, armed before the child runs
 //! anything and followed by a `getppid` check that closes the start-up race. Because
 //! the kernel sends that signal when the *thread* that created the child exits, every
-//! daemon (and the fork server) is created by a dedicated launcher thread that lives as
-//! long as the process. A daemon may not start children ([`StartError::DaemonCannotHaveChildren`]).
+//! daemon (and the fork server) is created by a thread that lives as long as the
+//! process: the main thread when it is the caller, otherwise a dedicated launcher
+//! thread (one hand-off there and back per start). A daemon may not start children ([`StartError::DaemonCannotHaveChildren`]).
 //! At normal exit (`exit()`, return from `main`) an `atexit` handler terminates daemonic
 //! children and joins the others, like CPython; a child does the same before it exits.
 //!

@@ -385,6 +385,10 @@ struct CoreState {
     status_lost: bool,
 }
 
+/// How long a parent that has the child's result polls for its exit before sleeping
+/// (the child exits right after sending it; a sleep would cost another wake-up).
+const EXIT_SPIN: Duration = Duration::from_micros(100);
+
 /// The non-generic part of a started process.
 pub(crate) struct Core {
     pub(crate) info: Arc<ProcessInfo>,
@@ -619,6 +623,7 @@ impl Core {
     /// Waits until the process has exited (and is reaped) or `deadline` passes.
     pub(crate) fn wait(&self, deadline: Option<Instant>) -> Result<bool, WaitError> {
         self.check_parent()?;
+        let mut spun = false;
         loop {
             let want_result = {
                 let mut st = self.lock();
@@ -628,6 +633,18 @@ impl Core {
                 }
                 st.reader.frame.is_none() && !st.reader.closed
             };
+            if !want_result && !spun {
+                // The result is in: the child is on its way out (`_exit` follows the
+                // send). Going to sleep now would cost a second wake-up, often on
+                // another CPU, a good part of a whole start; poll for the exit for a
+                // short, bounded while instead, yielding so that a child on this CPU
+                // can finish.
+                spun = true;
+                if self.spin_for_exit(deadline)? {
+                    return Ok(true);
+                }
+                continue;
+            }
             let timeout = match deadline {
                 None => None,
                 Some(d) => {
@@ -650,6 +667,31 @@ impl Core {
             };
             if ready.get(1).copied().unwrap_or(false) {
                 self.pump(&mut self.lock());
+            }
+        }
+    }
+
+    /// Checks for the exit for up to [`EXIT_SPIN`] (and never past `deadline`); whether
+    /// it came.
+    fn spin_for_exit(&self, deadline: Option<Instant>) -> Result<bool, WaitError> {
+        let start = Instant::now();
+        let until = deadline.map_or(start + EXIT_SPIN, |d| d.min(start + EXIT_SPIN));
+        let mut turn = 0u32;
+        loop {
+            if turn % 4 == 3 {
+                std::thread::yield_now();
+            } else {
+                std::hint::spin_loop();
+            }
+            turn += 1;
+            let mut st = self.lock();
+            self.try_reap(&mut st)?;
+            if st.exitcode.is_some() {
+                return Ok(true);
+            }
+            drop(st);
+            if Instant::now() >= until {
+                return Ok(false);
             }
         }
     }

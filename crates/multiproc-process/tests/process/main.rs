@@ -132,7 +132,7 @@ fn gone_within(pid: u32, bound: Duration) -> bool {
     )];
     let ts = rustix::time::Timespec {
         tv_sec: bound.as_secs() as i64,
-        tv_nsec: 0,
+        tv_nsec: i64::from(bound.subsec_nanos()),
     };
     matches!(rustix::event::poll(&mut fds, Some(&ts)), Ok(n) if n > 0)
 }
@@ -384,6 +384,34 @@ fn daemon_dies_when_its_parent_is_sigkilled() -> TestResult {
             gone_within(daemon_pid, BOUND),
             "{m}: daemon {daemon_pid} survived"
         );
+    }
+    Ok(())
+}
+
+/// `PR_SET_PDEATHSIG` fires when the *thread* that created the child exits: a daemon
+/// started from a short-lived thread must outlive that thread (it is created by the
+/// launcher thread), and one started from the main thread of a child process is
+/// killed with that process (covered above: `daemon_parent` runs on its main thread).
+#[test]
+fn daemon_outlives_the_thread_that_started_it() -> TestResult {
+    for m in METHODS {
+        let (mine, theirs) = Pipe::duplex()?;
+        let d = std::thread::spawn(move || {
+            Process::new(wait_for_go, (theirs,))
+                .daemon(true)
+                .start_method(m)
+                .start()
+        })
+        .join()
+        .map_err(|_| "starter thread panicked")??;
+        // The starter thread is gone; the daemon must still run and answer.
+        assert!(
+            !gone_within(d.pid(), Duration::from_millis(200)),
+            "{m}: daemon died with the thread that started it"
+        );
+        mine.send(&7u8)?;
+        d.join_timeout(BOUND)?;
+        assert_eq!(d.exitcode(), Some(0), "{m}");
     }
     Ok(())
 }
