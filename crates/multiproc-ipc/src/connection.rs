@@ -90,6 +90,9 @@ pub struct Connection {
     /// Set when a frame was left half-read (too large, or a timeout mid-frame):
     /// the byte stream is no longer at a frame boundary.
     desync: AtomicBool,
+    /// Set when a send with a deadline gave up after part of its frame went out: the
+    /// peer would read a cut frame, so this end sends nothing more.
+    send_desync: AtomicBool,
     send_buf: Mutex<Vec<u8>>,
     recv_buf: Mutex<Vec<u8>>,
 }
@@ -171,6 +174,7 @@ impl Connection {
             waiter: Mutex::new(Waiter::default()),
             big_buffers: AtomicBool::new(false),
             desync: AtomicBool::new(false),
+            send_desync: AtomicBool::new(false),
             send_buf: Mutex::new(Vec::new()),
             recv_buf: Mutex::new(Vec::new()),
         }
@@ -263,6 +267,44 @@ impl Connection {
     /// when it holds handles and this transport cannot carry them,
     /// [`SendError::Disconnected`] when the peer is gone.
     pub fn send<T: Serialize + ?Sized>(&self, value: &T) -> Result<(), SendError> {
+        self.send_deadline(value, None)
+    }
+
+    /// [`send`](Self::send) that gives up with [`SendError::Timeout`] when the frame
+    /// cannot be written within `timeout` (the peer does not read and the socket or pipe
+    /// buffer is full).
+    ///
+    /// When nothing of the frame went out, the connection is unchanged. When the time
+    /// ran out part-way through a large frame, the peer would see a cut frame: this end
+    /// then refuses further sends with [`SendError::Closed`] (receiving still works).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use multiproc_ipc::{Pipe, SendError};
+    ///
+    /// let (a, _b) = Pipe::duplex()?;
+    /// // Nobody reads `_b`: a frame larger than the socket buffer cannot go out.
+    /// let big = vec![0u8; 8 << 20];
+    /// let r = a.send_bytes_timeout(&big, Duration::from_millis(50));
+    /// assert!(matches!(r, Err(SendError::Timeout)));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`send`](Self::send), plus [`SendError::Timeout`].
+    pub fn send_timeout<T: Serialize + ?Sized>(
+        &self,
+        value: &T,
+        timeout: Duration,
+    ) -> Result<(), SendError> {
+        self.send_deadline(value, Instant::now().checked_add(timeout))
+    }
+
+    fn send_deadline<T: Serialize + ?Sized>(
+        &self,
+        value: &T,
+        deadline: Option<Instant>,
+    ) -> Result<(), SendError> {
         self.check_writable()?;
         let mut buf = lock(&self.send_buf);
         buf.clear();
@@ -278,7 +320,7 @@ impl Connection {
         let start = MAX_HEADER - hlen;
         buf[start..MAX_HEADER].copy_from_slice(&header[..hlen]);
         let borrowed: Vec<BorrowedFd<'_>> = fds.iter().map(AsFd::as_fd).collect();
-        let r = self.write_frame(&[&buf[start..]], &borrowed);
+        let r = self.write_frame(&[&buf[start..]], &borrowed, deadline);
         if buf.capacity() > 1 << 20 {
             // Do not pin a large buffer after one big message.
             *buf = Vec::new();
@@ -292,6 +334,29 @@ impl Connection {
     /// [`SendError::TooLarge`] over the frame limit, [`SendError::Disconnected`] when the
     /// peer is gone.
     pub fn send_bytes(&self, buf: &[u8]) -> Result<(), SendError> {
+        self.send_bytes_deadline(buf, None)
+    }
+
+    /// [`send_bytes`](Self::send_bytes) that gives up with [`SendError::Timeout`] after
+    /// `timeout`; see [`send_timeout`](Self::send_timeout) for what a timeout leaves.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use multiproc_ipc::Pipe;
+    ///
+    /// let (a, b) = Pipe::duplex()?;
+    /// a.send_bytes_timeout(b"ping", Duration::from_secs(1))?;
+    /// assert_eq!(b.recv_bytes()?, b"ping");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`send_bytes`](Self::send_bytes), plus [`SendError::Timeout`].
+    pub fn send_bytes_timeout(&self, buf: &[u8], timeout: Duration) -> Result<(), SendError> {
+        self.send_bytes_deadline(buf, Instant::now().checked_add(timeout))
+    }
+
+    fn send_bytes_deadline(&self, buf: &[u8], deadline: Option<Instant>) -> Result<(), SendError> {
         self.check_writable()?;
         self.check_size(buf.len() as u64)?;
         let mut header = [0u8; MAX_HEADER];
@@ -302,9 +367,9 @@ impl Connection {
             scratch.clear();
             scratch.extend_from_slice(&header[..hlen]);
             scratch.extend_from_slice(buf);
-            return self.write_frame(&[&scratch[..]], &[]);
+            return self.write_frame(&[&scratch[..]], &[], deadline);
         }
-        self.write_frame(&[&header[..hlen], buf], &[])
+        self.write_frame(&[&header[..hlen], buf], &[], deadline)
     }
 
     /// Sends `buf[offset..offset + size]` (CPython's `send_bytes(buf, offset, size)`).
@@ -330,7 +395,7 @@ impl Connection {
     }
 
     fn check_writable(&self) -> Result<(), SendError> {
-        if self.writable {
+        if self.writable && !self.send_desync.load(Ordering::Relaxed) {
             Ok(())
         } else {
             Err(SendError::Closed)
@@ -345,7 +410,12 @@ impl Connection {
         Ok(())
     }
 
-    fn write_frame(&self, bufs: &[&[u8]], fds: &[BorrowedFd<'_>]) -> Result<(), SendError> {
+    fn write_frame(
+        &self,
+        bufs: &[&[u8]],
+        fds: &[BorrowedFd<'_>],
+        deadline: Option<Instant>,
+    ) -> Result<(), SendError> {
         let total: usize = bufs.iter().map(|b| b.len()).sum();
         if total >= BIG_FRAME && !self.big_buffers.swap(true, Ordering::Relaxed) {
             // Large frames move several times faster through a 4 MiB socket buffer
@@ -360,10 +430,19 @@ impl Connection {
             }
         }
         let r = match self.transport {
-            Transport::Pipe => sys::write_all(self.fd.as_fd(), bufs),
-            Transport::Unix | Transport::Tcp => sys::send_all(self.fd.as_fd(), bufs, fds),
+            Transport::Pipe => sys::write_all(self.fd.as_fd(), bufs, deadline),
+            Transport::Unix | Transport::Tcp => sys::send_all(self.fd.as_fd(), bufs, fds, deadline),
         };
-        r.map_err(SendError::from)
+        match r {
+            Ok(()) => Ok(()),
+            Err(sys::WriteFail::Io(e)) => Err(SendError::from(e)),
+            Err(sys::WriteFail::TimedOut { written }) => {
+                if written > 0 {
+                    self.send_desync.store(true, Ordering::Relaxed);
+                }
+                Err(SendError::Timeout)
+            }
+        }
     }
 
     // -------------------------------------------------------------- receiving

@@ -32,21 +32,88 @@ pub(crate) fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
     Ok(rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)?)
 }
 
+/// Why a write with a deadline stopped short.
+#[derive(Debug)]
+pub(crate) enum WriteFail {
+    /// An operating-system error.
+    Io(io::Error),
+    /// The deadline passed after `written` bytes of the frame went out.
+    TimedOut { written: usize },
+}
+
+impl From<io::Error> for WriteFail {
+    fn from(e: io::Error) -> Self {
+        WriteFail::Io(e)
+    }
+}
+
+impl From<WriteFail> for io::Error {
+    fn from(e: WriteFail) -> Self {
+        match e {
+            WriteFail::Io(e) => e,
+            WriteFail::TimedOut { .. } => io::ErrorKind::TimedOut.into(),
+        }
+    }
+}
+
+/// Waits until `fd` takes more bytes; `false` when `deadline` passed first.
+fn wait_writable(fd: BorrowedFd<'_>, deadline: Instant) -> io::Result<bool> {
+    let left = deadline.saturating_duration_since(Instant::now());
+    if left.is_zero() {
+        return Ok(false);
+    }
+    let mut fds = [PollFd::new(&fd, PollFlags::OUT)];
+    // A hang-up shows as POLLHUP/POLLERR: the next write reports it.
+    poll_many(&mut fds, Some(left)).map(|n| n > 0)
+}
+
+/// One `send`/`sendmsg` attempt of a write with a deadline: `Ok(None)` when the socket
+/// buffer is full (`EAGAIN`) and the deadline has passed.
+fn send_step(
+    fd: BorrowedFd<'_>,
+    deadline: Option<Instant>,
+    written: usize,
+    mut step: impl FnMut(SendFlags) -> Result<usize, Errno>,
+) -> Result<usize, WriteFail> {
+    let flags = match deadline {
+        None => SendFlags::NOSIGNAL,
+        Some(_) => SendFlags::NOSIGNAL | SendFlags::DONTWAIT,
+    };
+    loop {
+        match step(flags) {
+            Ok(n) => return Ok(n),
+            Err(Errno::INTR) => {}
+            Err(Errno::AGAIN) => match deadline {
+                Some(d) if wait_writable(fd, d)? => {}
+                Some(_) => return Err(WriteFail::TimedOut { written }),
+                // A blocking socket that says EAGAIN has SO_SNDTIMEO set by its owner.
+                None => return Err(WriteFail::Io(Errno::AGAIN.into())),
+            },
+            Err(e) => return Err(WriteFail::Io(e.into())),
+        }
+    }
+}
+
 /// Writes all of `bufs` with `sendmsg(MSG_NOSIGNAL)`, attaching `fds` to the first byte.
+/// With a `deadline`, every call is non-blocking (`MSG_DONTWAIT`) and waits for room
+/// with `poll` until then.
 pub(crate) fn send_all(
     fd: BorrowedFd<'_>,
     bufs: &[&[u8]],
     fds: &[BorrowedFd<'_>],
-) -> io::Result<()> {
+    deadline: Option<Instant>,
+) -> Result<(), WriteFail> {
     if let ([buf], []) = (bufs, fds) {
         // The common case (a small frame, already contiguous, no handles): plain
         // `send`, cheaper than `sendmsg` (no message header or iovec array to import).
         let mut off = 0;
         while off < buf.len() {
             let end = buf.len().min(off + WRITE_CHUNK);
-            let n = retry(|| rustix::net::send(fd, &buf[off..end], SendFlags::NOSIGNAL))?;
+            let n = send_step(fd, deadline, off, |f| {
+                rustix::net::send(fd, &buf[off..end], f)
+            })?;
             if n == 0 {
-                return Err(io::ErrorKind::WriteZero.into());
+                return Err(WriteFail::Io(io::ErrorKind::WriteZero.into()));
             }
             off += n;
         }
@@ -57,44 +124,58 @@ pub(crate) fn send_all(
     let mut skip = 0usize;
     let total: usize = bufs.iter().map(|b| b.len()).sum();
     while skip < total || (first && !fds.is_empty()) {
-        let slices = remaining(bufs, skip);
+        let slices = remaining(bufs, skip, WRITE_CHUNK);
         let n = if first && !fds.is_empty() {
             let mut anc = SendAncillaryBuffer::new(&mut space);
             if !anc.push(SendAncillaryMessage::ScmRights(fds)) {
-                return Err(io::Error::new(
+                return Err(WriteFail::Io(io::Error::new(
                     io::ErrorKind::InvalidInput,
                     "too many handles",
-                ));
+                )));
             }
-            retry(|| sendmsg(fd, &slices, &mut anc, SendFlags::NOSIGNAL))?
+            send_step(fd, deadline, skip, |f| sendmsg(fd, &slices, &mut anc, f))?
         } else {
-            retry(|| {
-                sendmsg(
-                    fd,
-                    &slices,
-                    &mut SendAncillaryBuffer::default(),
-                    SendFlags::NOSIGNAL,
-                )
+            send_step(fd, deadline, skip, |f| {
+                sendmsg(fd, &slices, &mut SendAncillaryBuffer::default(), f)
             })?
         };
         first = false;
         skip += n;
         if n == 0 && total > 0 {
-            return Err(io::ErrorKind::WriteZero.into());
+            return Err(WriteFail::Io(io::ErrorKind::WriteZero.into()));
         }
     }
     Ok(())
 }
 
-/// Plain `write` loop for pipes (which reject `sendmsg`).
-pub(crate) fn write_all(fd: BorrowedFd<'_>, bufs: &[&[u8]]) -> io::Result<()> {
+/// The most a pipe takes in one write without blocking once `poll` reports it
+/// writable (`PIPE_BUF`, also the size of an atomic pipe write).
+const PIPE_STEP: usize = 4096;
+
+/// Plain `write` loop for pipes (which reject `sendmsg`). A pipe's descriptor stays
+/// blocking (its open file may be shared with other processes), so with a `deadline`
+/// each write is preceded by `poll(POLLOUT)` and is at most [`PIPE_STEP`] bytes.
+pub(crate) fn write_all(
+    fd: BorrowedFd<'_>,
+    bufs: &[&[u8]],
+    deadline: Option<Instant>,
+) -> Result<(), WriteFail> {
     let total: usize = bufs.iter().map(|b| b.len()).sum();
     let mut skip = 0;
     while skip < total {
-        let slices = remaining(bufs, skip);
+        let budget = match deadline {
+            None => WRITE_CHUNK,
+            Some(d) => {
+                if !wait_writable(fd, d)? {
+                    return Err(WriteFail::TimedOut { written: skip });
+                }
+                PIPE_STEP
+            }
+        };
+        let slices = remaining(bufs, skip, budget);
         let n = retry(|| rustix::io::writev(fd, &slices))?;
         if n == 0 {
-            return Err(io::ErrorKind::WriteZero.into());
+            return Err(WriteFail::Io(io::ErrorKind::WriteZero.into()));
         }
         skip += n;
     }
@@ -106,10 +187,9 @@ pub(crate) fn write_all(fd: BorrowedFd<'_>, bufs: &[&[u8]]) -> io::Result<()> {
 /// benches/ipc.rs: about 8 vs 5.5 GB/s for 64 MiB over a socketpair).
 const WRITE_CHUNK: usize = 1 << 20;
 
-/// The unsent part of `bufs` after `skip` bytes, at most [`WRITE_CHUNK`] bytes of it.
-fn remaining<'a>(bufs: &[&'a [u8]], mut skip: usize) -> Vec<IoSlice<'a>> {
+/// The unsent part of `bufs` after `skip` bytes, at most `budget` bytes of it.
+fn remaining<'a>(bufs: &[&'a [u8]], mut skip: usize, mut budget: usize) -> Vec<IoSlice<'a>> {
     let mut out = Vec::with_capacity(bufs.len());
-    let mut budget = WRITE_CHUNK;
     for b in bufs {
         if skip >= b.len() {
             skip -= b.len();
@@ -333,9 +413,9 @@ pub(crate) fn read_some(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<usize>
 /// Writes all of `bufs` to a socket (`sendmsg(MSG_NOSIGNAL)`) or, failing that, a pipe.
 pub(crate) fn send_or_write_all(fd: BorrowedFd<'_>, bufs: &[&[u8]]) -> io::Result<()> {
     if is_socket(fd) {
-        send_all(fd, bufs, &[])
+        Ok(send_all(fd, bufs, &[], None)?)
     } else {
-        write_all(fd, bufs)
+        Ok(write_all(fd, bufs, None)?)
     }
 }
 

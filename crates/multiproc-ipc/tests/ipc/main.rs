@@ -7,6 +7,7 @@ mod codec;
 mod framing;
 mod interop;
 mod listener;
+mod send_timeout;
 mod threads;
 
 pub(crate) type TestResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
