@@ -61,7 +61,10 @@ const PID_MASK: u32 = !WAITERS;
 /// Registry id layout: generation in the high 32 bits, pid in the low bits, and this
 /// bit while a dead entry is being cleared.
 const RECLAIM: u64 = 1 << 31;
+/// Pauses a waiter spins before it sleeps (about 5 µs on the reference machine).
 const SPIN: u32 = 200;
+/// Longest a waiter spends yielding before it sleeps (see `Wait::spin_until`).
+const YIELD_SPIN: Duration = Duration::from_micros(10);
 
 #[repr(C, align(64))]
 struct Line<T>(T);
@@ -107,6 +110,11 @@ struct GetSide {
 struct Wait {
     seq: AtomicU32,
     waiters: AtomicU32,
+    /// The CPU (plus one) on which the side waiting for this word last spun; 0 before
+    /// anyone has. Only one thread waits on each word at a time (the holder of the get
+    /// lock on `data`, of the put lock on `space`). Written only when it changes, so the
+    /// notifying side's cache line is not invalidated on every wait.
+    spinner: AtomicU32,
 }
 
 #[repr(C)]
@@ -305,41 +313,74 @@ impl Lock {
 }
 
 thread_local! {
-    /// Set when this thread has just woken a sleeping peer: its next wait should let
-    /// the peer run (the kernel often wakes it on this very CPU) rather than spin.
+    /// Set when this thread has just handed work to a peer that is asleep or spinning
+    /// on this very CPU: its next wait should let the peer run rather than spin.
     static WOKE_PEER: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
-/// Spins a bounded while for `ready()`. Right after waking a sleeping peer it yields
-/// instead of pausing, so a peer woken onto this CPU runs at once instead of after
-/// our whole spin; a hot ping-pong (nobody asleep) keeps the pause spin.
-fn spin_until(ready: impl Fn() -> bool) -> bool {
-    if WOKE_PEER.with(|w| w.replace(false)) {
-        for _ in 0..SPIN / 10 {
-            if ready() {
-                return true;
-            }
-            std::thread::yield_now();
-        }
-    } else {
-        for _ in 0..SPIN {
-            std::hint::spin_loop();
-            if ready() {
-                return true;
-            }
-        }
-    }
-    ready()
+/// The CPU this thread runs on, plus one (the vDSO's `getcpu`: no system call).
+fn this_cpu() -> u32 {
+    (rustix::thread::sched_getcpu() as u32).wrapping_add(1)
 }
 
 impl Wait {
+    /// Wakes the waiter if one sleeps; notes a waiter that spins on this CPU.
+    ///
+    /// A peer spinning on this CPU cannot see the new state until this thread stops
+    /// running, and a peer just woken is often placed on this CPU too: in both cases
+    /// the next [`spin_until`](Self::spin_until) of this thread yields instead of
+    /// pausing, so the peer runs at once. (The waiter's CPU is the one it last spun
+    /// on: when it has moved since, the cost is a few yields instead of pauses.)
     fn notify(&self) {
         fence(Ordering::SeqCst);
         if self.waiters.load(Ordering::Relaxed) != 0 {
             self.seq.fetch_add(1, Ordering::Release);
             sys::futex_wake(&self.seq, u32::MAX);
             WOKE_PEER.with(|w| w.set(true));
+        } else {
+            let cpu = self.spinner.load(Ordering::Relaxed);
+            if cpu != 0 && cpu == this_cpu() {
+                WOKE_PEER.with(|w| w.set(true));
+            }
         }
+    }
+
+    /// Spins a bounded while for `ready()`, announcing the spin (and its CPU) to the
+    /// notifying side. Pauses, unless this thread has just handed work to a peer that
+    /// may run on this CPU ([`notify`](Self::notify)): then it yields, so that peer
+    /// runs now rather than after the whole spin. The bound (at most [`SPIN`] pauses,
+    /// about 5 µs, or `SPIN / 10` yields and [`YIELD_SPIN`]) is short against any real
+    /// idle period, so a side that waits longer is asleep in the futex.
+    fn spin_until(&self, ready: impl Fn() -> bool) -> bool {
+        if ready() {
+            return true;
+        }
+        let cpu = this_cpu();
+        if self.spinner.load(Ordering::Relaxed) != cpu {
+            self.spinner.store(cpu, Ordering::Relaxed);
+        }
+        if WOKE_PEER.with(|w| w.replace(false)) {
+            // A yield may run another program for a whole time slice: bound the
+            // phase by time as well, so the waiter is soon asleep in the futex.
+            let start = Instant::now();
+            for _ in 0..SPIN / 10 {
+                std::thread::yield_now();
+                if ready() {
+                    return true;
+                }
+                if start.elapsed() >= YIELD_SPIN {
+                    break;
+                }
+            }
+        } else {
+            for _ in 0..SPIN {
+                std::hint::spin_loop();
+                if ready() {
+                    return true;
+                }
+            }
+        }
+        false
     }
 
     /// Sleeps up to `timeout` unless `ready()` holds once the waiter is announced.
@@ -646,11 +687,10 @@ impl Ring {
         if ready() {
             return Ok(());
         }
-        for _ in 0..SPIN {
-            std::hint::spin_loop();
-            if ready() {
-                return Ok(());
-            }
+        if remaining(deadline).is_none_or(|left| !left.is_zero())
+            && self.hdr().space.0.spin_until(&ready)
+        {
+            return Ok(());
         }
         loop {
             if ready() {
@@ -869,7 +909,7 @@ impl Ring {
         if has() {
             return Ok(());
         }
-        if remaining(deadline).is_none_or(|left| !left.is_zero()) && spin_until(has) {
+        if remaining(deadline).is_none_or(|left| !left.is_zero()) && h.data.0.spin_until(has) {
             return Ok(());
         }
         let mut probed = Instant::now();
