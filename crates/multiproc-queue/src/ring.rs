@@ -71,11 +71,13 @@ struct Line<T>(T);
 
 /// A robust process-shared mutex: `word` is 0 (free) or the holder's pid, with
 /// [`WAITERS`] set when someone may sleep on it. `rec` packs the holder's pid (high 24
-/// bits) and start time (low 40 bits) for the liveness check.
+/// bits) and start time (low 40 bits) for the liveness check. `cpu` is the CPU (plus
+/// one) of the last holder's last acquisition: a waiter on that CPU yields instead of
+/// spinning (the holder cannot finish while the waiter spins on its CPU).
 #[repr(C)]
 struct Lock {
     word: AtomicU32,
-    _pad: AtomicU32,
+    cpu: AtomicU32,
     rec: AtomicU64,
 }
 
@@ -115,6 +117,9 @@ struct Wait {
     /// lock on `data`, of the put lock on `space`). Written only when it changes, so the
     /// notifying side's cache line is not invalidated on every wait.
     spinner: AtomicU32,
+    /// The CPU (plus one) on which the notifying side last notified, written likewise:
+    /// a waiter on that CPU yields instead of spinning.
+    notifier: AtomicU32,
 }
 
 #[repr(C)]
@@ -214,13 +219,18 @@ impl Lock {
             self.record(me);
             return Ok(false);
         }
-        for _ in 0..SPIN {
-            std::hint::spin_loop();
-            if self.word.load(Ordering::Relaxed) == 0
-                && self
-                    .word
-                    .compare_exchange(0, pid, Ordering::Acquire, Ordering::Relaxed)
-                    .is_ok()
+        // Spin while the holder may finish soon; yield instead if it last ran on this
+        // CPU. A few rounds at most: then sleep.
+        let free = || self.word.load(Ordering::Relaxed) == 0;
+        for _ in 0..4 {
+            let on_this_cpu = self.cpu.load(Ordering::Relaxed) == this_cpu();
+            if !spin(on_this_cpu, free) {
+                break;
+            }
+            if self
+                .word
+                .compare_exchange(0, pid, Ordering::Acquire, Ordering::Relaxed)
+                .is_ok()
             {
                 self.record(me);
                 return Ok(false);
@@ -303,6 +313,10 @@ impl Lock {
         if self.rec.load(Ordering::Relaxed) != rec {
             self.rec.store(rec, Ordering::Release);
         }
+        let cpu = this_cpu();
+        if self.cpu.load(Ordering::Relaxed) != cpu {
+            self.cpu.store(cpu, Ordering::Relaxed);
+        }
     }
 
     fn release(&self) {
@@ -323,6 +337,35 @@ fn this_cpu() -> u32 {
     (rustix::thread::sched_getcpu() as u32).wrapping_add(1)
 }
 
+/// Waits a bounded while for `ready()`: yields when `yielding` (the thread that will
+/// make it true may be waiting for this CPU), pauses otherwise. The bound (at most
+/// [`SPIN`] pauses, about 5 µs, or `SPIN / 10` yields and [`YIELD_SPIN`]) is short
+/// against any real idle period, so a side that waits longer is asleep in the futex.
+fn spin(yielding: bool, ready: impl Fn() -> bool) -> bool {
+    if yielding {
+        // A yield may run another program for a whole time slice: bound the phase by
+        // time as well, so the waiter is soon asleep in the futex.
+        let start = Instant::now();
+        for _ in 0..SPIN / 10 {
+            std::thread::yield_now();
+            if ready() {
+                return true;
+            }
+            if start.elapsed() >= YIELD_SPIN {
+                break;
+            }
+        }
+    } else {
+        for _ in 0..SPIN {
+            std::hint::spin_loop();
+            if ready() {
+                return true;
+            }
+        }
+    }
+    false
+}
+
 impl Wait {
     /// Wakes the waiter if one sleeps; notes a waiter that spins on this CPU.
     ///
@@ -332,25 +375,25 @@ impl Wait {
     /// pausing, so the peer runs at once. (The waiter's CPU is the one it last spun
     /// on: when it has moved since, the cost is a few yields instead of pauses.)
     fn notify(&self) {
+        let cpu = this_cpu();
+        if self.notifier.load(Ordering::Relaxed) != cpu {
+            self.notifier.store(cpu, Ordering::Relaxed);
+        }
         fence(Ordering::SeqCst);
         if self.waiters.load(Ordering::Relaxed) != 0 {
             self.seq.fetch_add(1, Ordering::Release);
             sys::futex_wake(&self.seq, u32::MAX);
             WOKE_PEER.with(|w| w.set(true));
-        } else {
-            let cpu = self.spinner.load(Ordering::Relaxed);
-            if cpu != 0 && cpu == this_cpu() {
-                WOKE_PEER.with(|w| w.set(true));
-            }
+        } else if self.spinner.load(Ordering::Relaxed) == cpu {
+            WOKE_PEER.with(|w| w.set(true));
         }
     }
 
-    /// Spins a bounded while for `ready()`, announcing the spin (and its CPU) to the
-    /// notifying side. Pauses, unless this thread has just handed work to a peer that
-    /// may run on this CPU ([`notify`](Self::notify)): then it yields, so that peer
-    /// runs now rather than after the whole spin. The bound (at most [`SPIN`] pauses,
-    /// about 5 µs, or `SPIN / 10` yields and [`YIELD_SPIN`]) is short against any real
-    /// idle period, so a side that waits longer is asleep in the futex.
+    /// Spins a bounded while ([`spin`]) for `ready()`, announcing the spin (and its
+    /// CPU) to the notifying side. Pauses, unless the notifying side last ran on this
+    /// CPU or this thread has just handed work to a peer that may run here
+    /// ([`notify`](Self::notify)): then it yields, so that the other side runs now
+    /// rather than after the whole spin.
     fn spin_until(&self, ready: impl Fn() -> bool) -> bool {
         if ready() {
             return true;
@@ -359,28 +402,8 @@ impl Wait {
         if self.spinner.load(Ordering::Relaxed) != cpu {
             self.spinner.store(cpu, Ordering::Relaxed);
         }
-        if WOKE_PEER.with(|w| w.replace(false)) {
-            // A yield may run another program for a whole time slice: bound the
-            // phase by time as well, so the waiter is soon asleep in the futex.
-            let start = Instant::now();
-            for _ in 0..SPIN / 10 {
-                std::thread::yield_now();
-                if ready() {
-                    return true;
-                }
-                if start.elapsed() >= YIELD_SPIN {
-                    break;
-                }
-            }
-        } else {
-            for _ in 0..SPIN {
-                std::hint::spin_loop();
-                if ready() {
-                    return true;
-                }
-            }
-        }
-        false
+        let woke = WOKE_PEER.with(|w| w.replace(false));
+        spin(woke || self.notifier.load(Ordering::Relaxed) == cpu, ready)
     }
 
     /// Sleeps up to `timeout` unless `ready()` holds once the waiter is announced.
