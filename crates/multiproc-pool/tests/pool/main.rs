@@ -10,6 +10,8 @@ use multiproc_ipc::{Connection, Pipe};
 use multiproc_pool::{Death, Error, Pool};
 use multiproc_process::StartMethod;
 
+mod cpython;
+
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
 const METHODS: [StartMethod; 3] = [
