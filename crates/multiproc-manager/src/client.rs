@@ -66,6 +66,11 @@ pub(crate) struct Inner {
     cv: Condvar,
     pub(crate) origin: Option<Origin>,
     pid: u32,
+    /// The connection of a forked child that inherited this client in memory
+    /// ([`here`](Self::here)): kept here so that it lives as long as the proxies
+    /// that use it, and every call of that child goes over the same connection
+    /// (lock ownership and "release what a vanished client held" are per connection).
+    forked: Mutex<Option<Arc<Inner>>>,
 }
 
 static NEXT_THREAD: AtomicU64 = AtomicU64::new(1);
@@ -102,6 +107,7 @@ impl Inner {
             cv: Condvar::new(),
             origin: origin.clone(),
             pid: std::process::id(),
+            forked: Mutex::new(None),
         });
         if let Some(o) = origin {
             let mut all = CLIENTS
@@ -134,18 +140,36 @@ impl Inner {
 
     /// This client if it belongs to the calling process; after a `fork`, the child
     /// must not write to its parent's socket, so it gets its own connection.
+    ///
+    /// The child's client is kept in `forked`: the registry of clients holds only weak
+    /// references, so a client made for one call would be dropped after it, and each
+    /// call would open (and close) a connection of its own — a lock taken by one call
+    /// would then belong to a connection already gone, and be released by the server.
+    /// The slot stays locked while connecting, so the threads of the child share one.
     pub(crate) fn here(self: &Arc<Self>) -> Result<Arc<Inner>, Error> {
-        if self.pid == std::process::id() {
+        let pid = std::process::id();
+        if self.pid == pid {
             return Ok(self.clone());
         }
-        match &self.origin {
-            Some(o) => Inner::for_origin(o),
-            None => Err(Error::ManagerGone(
-                "this manager was reached over an anonymous pipe in another process; \
-                 connect to it by address instead"
-                    .into(),
-            )),
+        let mut forked = self
+            .forked
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(c) = forked.as_ref().filter(|c| c.pid == pid) {
+            return Ok(c.clone());
         }
+        let c = match &self.origin {
+            Some(o) => Inner::for_origin(o)?,
+            None => {
+                return Err(Error::ManagerGone(
+                    "this manager was reached over an anonymous pipe in another process; \
+                     connect to it by address instead"
+                        .into(),
+                ));
+            }
+        };
+        *forked = Some(c.clone());
+        Ok(c)
     }
 
     pub(crate) fn call(self: &Arc<Self>, obj: u64, op: Op) -> Result<Value, Error> {

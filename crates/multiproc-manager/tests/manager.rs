@@ -1194,6 +1194,47 @@ fn start_under_every_method() -> R {
     Ok(())
 }
 
+fn hold_rlock_twice(l: LockProxy) -> Result<String, String> {
+    let acquired = l.acquire_timeout(BOUND).map_err(|e| e.to_string())?
+        && l.acquire_timeout(BOUND).map_err(|e| e.to_string())?;
+    if !acquired {
+        return Err("an acquisition timed out".into());
+    }
+    let repr = l.repr().map_err(|e| e.to_string())?;
+    l.release().map_err(|e| e.to_string())?;
+    l.release().map_err(|e| e.to_string())?;
+    Ok(repr)
+}
+
+/// A proxy inherited in memory by a fork child: every call of the child goes over one
+/// connection of its own, so a lock it took is still its own at its next call.
+/// (Regression: the child's connection was dropped after each call, so each call opened
+/// a new one, the server released the lock when the first one closed, and the child's
+/// own `release` was refused as not the owner's.)
+#[test]
+fn fork_child_calls_share_one_connection() -> R {
+    let manager = Manager::in_thread()?;
+    let l = manager.rlock()?;
+    let p = multiproc_process::Process::new(hold_rlock_twice, (l.clone(),))
+        .start_method(multiproc_manager::StartMethod::Fork)
+        .start()?;
+    if !matches!(p.join_timeout(BOUND), Ok(true)) {
+        let _ = p.kill();
+        let _ = p.join_timeout(BOUND);
+        return Err("the child did not finish".into());
+    }
+    let repr = p.join_value()??;
+    assert!(repr.contains("count=2"), "held twice by the child: {repr}");
+    assert!(l.try_acquire()?, "released by the child");
+    assert!(
+        !l.repr()?.contains("vanished"),
+        "the child released it itself: {}",
+        l.repr()?
+    );
+    l.release()?;
+    Ok(())
+}
+
 struct CounterSetup;
 impl multiproc_manager::Setup for CounterSetup {
     fn registry() -> Registry {
