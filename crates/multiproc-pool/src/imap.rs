@@ -10,7 +10,7 @@ use serde::de::DeserializeOwned;
 
 use crate::error::Error;
 use crate::job::{Outcome, Sink, Task, decode_chunk, lock};
-use crate::supervisor::Shared;
+use crate::supervisor::{Phase, Shared};
 use crate::worker::TaskMsg;
 
 /// Pulls up to `n` items from the input and encodes them as one task message; `None`
@@ -61,6 +61,14 @@ impl<R: DeserializeOwned + Send> Sink for ImapSink<R> {
 /// `Err` in its place; the others carry on. Dropping the iterator cancels the chunks no
 /// worker has started.
 ///
+/// Because the input is pulled as results are consumed, an iterator created before
+/// [`Pool::close`](crate::Pool::close) keeps the workers serving it until it is
+/// exhausted or dropped: [`Pool::join`](crate::Pool::join) waits for that, so consume
+/// or drop it before joining (CPython pulls the whole input at once). An iterator
+/// created on a pool that is closed, terminated or broken yields that one error
+/// ([`Error::NotRunning`], …) and ends, without pulling its input (CPython raises
+/// `ValueError` at the call).
+///
 /// ```
 /// use multiproc_pool::Pool;
 /// fn square(x: u64) -> u64 { x * x }
@@ -83,7 +91,12 @@ pub struct IMap<R> {
     inflight: usize,
     current: VecDeque<Result<R, Error>>,
     exhausted: bool,
+    /// Counted in the pool's `feeders` (from creation until exhausted or dropped), so
+    /// that `close` keeps the workers serving this iterator.
     registered: bool,
+    /// Why the pool refused this iterator at creation (not running, broken): yielded
+    /// once, then the iterator ends.
+    refused: Option<Error>,
     #[cfg(feature = "progress")]
     bar: Option<indicatif::ProgressBar>,
 }
@@ -102,6 +115,21 @@ impl<R> fmt::Debug for IMap<R> {
 impl<R: DeserializeOwned + Send + 'static> IMap<R> {
     pub(crate) fn new(shared: Arc<Shared>, feed: Feed, ordered: bool) -> Self {
         let window = 64 * shared.processes;
+        // Registered now, not at the first pull: an iterator created before `close`
+        // is served after it even if its first `next` comes later (the supervisors stay
+        // while feeders remain), and one created after `close` is refused here —
+        // otherwise its tasks could be queued for supervisors that have already left.
+        let refused = {
+            let mut st = lock(&shared.state);
+            match (&st.broken, st.phase) {
+                (Some(e), _) => Some(e.clone()),
+                (None, Phase::Running) => {
+                    st.feeders += 1;
+                    None
+                }
+                (None, _) => Some(Error::NotRunning),
+            }
+        };
         IMap {
             shared,
             feed,
@@ -121,8 +149,9 @@ impl<R: DeserializeOwned + Send + 'static> IMap<R> {
             next_yield: 0,
             inflight: 0,
             current: VecDeque::new(),
-            exhausted: false,
-            registered: false,
+            exhausted: refused.is_some(),
+            registered: refused.is_none(),
+            refused,
             #[cfg(feature = "progress")]
             bar: None,
         }
@@ -189,10 +218,6 @@ impl<R: DeserializeOwned + Send + 'static> IMap<R> {
         }
         self.inflight += tasks.len() + failed.len();
         if !tasks.is_empty() {
-            if !self.registered {
-                lock(&self.shared.state).feeders += 1;
-                self.registered = true;
-            }
             if let Err((e, tasks)) = self.shared.submit(tasks, true) {
                 // The pool is gone: these chunks fail in place, and feeding stops.
                 self.exhausted = true;
@@ -226,6 +251,9 @@ impl<R: DeserializeOwned + Send + 'static> IMap<R> {
                     bar.inc(1);
                 }
                 return Some(item);
+            }
+            if let Some(e) = self.refused.take() {
+                return Some(Err(e));
             }
             self.top_up();
             if self.inflight == 0 {

@@ -660,7 +660,8 @@ impl Pool {
     }
 
     /// Stops accepting work; queued tasks still run, then the workers exit
-    /// (CPython's `close`). Lazy `imap` iterators already created keep being served.
+    /// (CPython's `close`). Lazy `imap` iterators already created keep being served;
+    /// later calls, `imap` included, get [`Error::NotRunning`].
     pub fn close(&self) {
         let mut st = lock(&self.shared.state);
         if st.phase == Phase::Running {
@@ -689,7 +690,9 @@ impl Pool {
     }
 
     /// Waits for the workers to exit (CPython's `join`): after [`close`](Self::close),
-    /// once all queued work is done; after [`terminate`](Self::terminate), at once.
+    /// once all queued work is done and every [`IMap`] created before `close` is
+    /// exhausted or dropped (its input is pulled lazily); after
+    /// [`terminate`](Self::terminate), at once.
     ///
     /// # Errors
     /// [`Error::StillRunning`] if the pool was neither closed nor terminated (CPython

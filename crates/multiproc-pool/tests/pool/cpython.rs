@@ -764,6 +764,77 @@ fn test_release_task_refs() -> TestResult {
     Ok(())
 }
 
+// CPython: _TestPool.test_enter (bpo-35477) — a pool that is no longer running refuses
+// work. There is no `with`; after `terminate` (the end of a `with` block) or `close`,
+// every call is `Error::NotRunning`, `imap` included, and nothing hangs.
+#[test]
+fn test_enter() -> TestResult {
+    for m in METHODS {
+        for terminate in [true, false] {
+            let p = pool(m, 1)?;
+            assert_eq!(p.apply(sqr, (2,))?, 4);
+            if terminate {
+                p.terminate();
+            } else {
+                p.close();
+            }
+            assert!(p.join_timeout(BOUND)?, "{m:?}");
+            assert!(
+                matches!(p.apply(sqr, (2,)), Err(Error::NotRunning)),
+                "{m:?}"
+            );
+            assert!(matches!(
+                p.apply_async(sqr, (2,)).get_timeout(BOUND),
+                Err(Error::NotRunning)
+            ));
+            assert!(matches!(p.map(sqr, 0..3), Err(Error::NotRunning)));
+            assert!(matches!(
+                p.starmap_async(mul, [(1, 2)]).get_timeout(BOUND),
+                Err(Error::NotRunning)
+            ));
+            let mut it = p.imap(sqr, 0..3);
+            let first = it.next_timeout(BOUND);
+            assert!(
+                matches!(first, Some(Err(Error::NotRunning))),
+                "{m:?}, terminate {terminate}: imap gave {first:?}"
+            );
+            let mut it = p.imap_unordered(sqr, 0..3);
+            let first = it.next_timeout(BOUND);
+            assert!(
+                matches!(first, Some(Err(Error::NotRunning))),
+                "{m:?}, terminate {terminate}: imap_unordered gave {first:?}"
+            );
+        }
+    }
+    Ok(())
+}
+
+// No CPython counterpart: the lazy `imap` side of test_enter (documented on `IMap`).
+// An iterator created before `close` is served after it, even if its first `next` comes
+// later; `join` waits until it is exhausted or dropped.
+#[test]
+fn imap_created_before_close_is_served() -> TestResult {
+    for m in METHODS {
+        let p = pool(m, 2)?;
+        let mut it = p.imap(sqr, 0..20);
+        let unused = p.imap_unordered(sqr, 0..20);
+        p.close();
+        let mut got = Vec::new();
+        while let Some(r) = it.next_timeout(BOUND) {
+            got.push(r?);
+        }
+        assert_eq!(got, (0..20).map(|x| x * x).collect::<Vec<_>>(), "{m:?}");
+        assert!(
+            !p.join_timeout(Duration::from_millis(50))?,
+            "{m:?}: join returned while an imap could still pull work"
+        );
+        drop(unused);
+        assert!(p.join_timeout(BOUND)?, "{m:?}");
+        assert!(p.worker_pids().is_empty(), "{m:?}");
+    }
+    Ok(())
+}
+
 // CPython: _TestPool.test_resource_warning. A running pool that goes away unclosed is
 // not a warning here: `Drop` terminates it (documented), so no worker outlives it.
 #[test]
