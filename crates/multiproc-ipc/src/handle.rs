@@ -94,8 +94,9 @@ pub fn serialize_fd<S: Serializer>(fd: BorrowedFd<'_>, serializer: S) -> Result<
     match index {
         Ok(i) => HandleIndex(i).serialize(serializer),
         Err(e) => {
-            note_custom_error(&e);
-            Err(S::Error::custom(e))
+            let msg = e.to_string();
+            note_error(e);
+            Err(S::Error::custom(msg))
         }
     }
 }
@@ -111,8 +112,9 @@ pub fn deserialize_fd<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Owne
     SOURCE.with(|source| {
         let mut source = source.borrow_mut();
         let fail = |e: CodecError| {
-            note_custom_error(&e);
-            D::Error::custom(e)
+            let msg = e.to_string();
+            note_error(e);
+            D::Error::custom(msg)
         };
         let Some(table) = source.as_mut() else {
             return Err(fail(CodecError::NoHandleContext));
@@ -177,6 +179,7 @@ pub fn encode_into<T: Serialize + ?Sized>(
     out: &mut Vec<u8>,
 ) -> Result<Vec<OwnedFd>, CodecError> {
     let scope = SinkScope::enter();
+    forget_error();
     let bytes = std::mem::take(out);
     match postcard::to_extend(value, bytes) {
         Ok(bytes) => {
@@ -204,6 +207,7 @@ pub fn encode<T: Serialize + ?Sized>(value: &T) -> Result<(Vec<u8>, Vec<OwnedFd>
 /// Invalid bytes, trailing bytes, or a handle index with no handle.
 pub fn decode<T: DeserializeOwned>(bytes: &[u8], fds: Vec<OwnedFd>) -> Result<T, CodecError> {
     let _scope = SourceScope::enter(fds);
+    forget_error();
     match postcard::take_from_bytes::<T>(bytes) {
         Ok((v, [])) => Ok(v),
         Ok((_, rest)) => Err(CodecError::TrailingBytes(rest.len())),
@@ -212,22 +216,53 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8], fds: Vec<OwnedFd>) -> Result<T,
 }
 
 /// postcard folds custom errors into `SerdeSerCustom`/`SerdeDeCustom` without text;
-/// recover ours from the thread-local where `custom` left it when we can.
+/// recover ours — typed, as [`serialize_fd`]/[`deserialize_fd`] raised it — from the
+/// thread-local where it was left. Any other postcard error is postcard's own: a
+/// note left behind by an error that some `Serialize` impl caught is not taken for it.
 fn unwrap_custom(e: postcard::Error) -> CodecError {
-    LAST_CUSTOM
-        .with(|c| c.borrow_mut().take())
-        .map_or(CodecError::Postcard(e), CodecError::Custom)
+    let noted = LAST_ERROR.with(|c| c.borrow_mut().take());
+    match (e, noted) {
+        (postcard::Error::SerdeSerCustom | postcard::Error::SerdeDeCustom, Some(n)) => n,
+        (e, _) => CodecError::Postcard(e),
+    }
 }
 
 thread_local! {
-    static LAST_CUSTOM: RefCell<Option<String>> = const { RefCell::new(None) };
+    /// The last error raised through `custom` during the current encode/decode.
+    static LAST_ERROR: RefCell<Option<CodecError>> = const { RefCell::new(None) };
+}
+
+fn note_error(e: CodecError) {
+    LAST_ERROR.with(|c| *c.borrow_mut() = Some(e));
+}
+
+/// Drops a note left by an earlier encode/decode whose error was caught before
+/// reaching [`unwrap_custom`].
+fn forget_error() {
+    LAST_ERROR.with(|c| c.borrow_mut().take());
 }
 
 /// Remembers the text of a custom serde error so that it survives postcard's error
-/// type, which keeps no message. Called by [`serialize_fd`]/[`deserialize_fd`] through
-/// `serde::ser::Error::custom`; exposed for crates above that raise their own.
+/// type, which keeps no message: the encode or decode then fails with
+/// [`CodecError::Custom`] carrying it. For crates above that raise their own errors
+/// from a `Serialize`/`Deserialize` impl through `serde::ser::Error::custom`.
+/// ([`serialize_fd`]/[`deserialize_fd`] keep their errors typed:
+/// [`CodecError::MissingHandle`], [`CodecError::TooManyHandles`], …)
+///
+/// ```
+/// use serde::{Serialize, Serializer, ser::Error as _};
+/// struct Refuses;
+/// impl Serialize for Refuses {
+///     fn serialize<S: Serializer>(&self, _: S) -> Result<S::Ok, S::Error> {
+///         multiproc_ipc::handle::note_custom_error("not today");
+///         Err(S::Error::custom("not today"))
+///     }
+/// }
+/// let err = multiproc_ipc::encode(&Refuses).unwrap_err();
+/// assert!(matches!(err, multiproc_ipc::CodecError::Custom(ref m) if m == "not today"));
+/// ```
 pub fn note_custom_error(msg: impl std::fmt::Display) {
-    LAST_CUSTOM.with(|c| *c.borrow_mut() = Some(msg.to_string()));
+    note_error(CodecError::Custom(msg.to_string()));
 }
 
 /// A descriptor that serializes through the handle table: the building block for
@@ -291,9 +326,28 @@ mod tests {
         let (bytes, _fds) = encode(&PassFd(f)).unwrap();
         let err = decode::<PassFd>(&bytes, Vec::new()).unwrap_err();
         assert!(
-            matches!(err, CodecError::Custom(ref s) if s.contains("handle 0")),
+            matches!(
+                err,
+                CodecError::MissingHandle {
+                    index: 0,
+                    available: 0
+                }
+            ),
             "{err:?}"
         );
+    }
+
+    #[test]
+    fn a_stale_note_is_not_taken_for_a_later_error() {
+        // A note left behind by an error that was caught, then a truncated payload:
+        // postcard's own error, not the stale note.
+        note_custom_error("stale");
+        let err = decode::<(u64, u64)>(&[1], Vec::new()).unwrap_err();
+        assert!(matches!(err, CodecError::Postcard(_)), "{err:?}");
+        // Within one decode, a note does not label a non-custom postcard error either.
+        note_custom_error("caught elsewhere");
+        let err = unwrap_custom(postcard::Error::DeserializeUnexpectedEnd);
+        assert!(matches!(err, CodecError::Postcard(_)), "{err:?}");
     }
 
     #[test]

@@ -279,3 +279,36 @@ fn handles_travel_with_large_frames() -> crate::TestResult {
     );
     Ok(())
 }
+
+#[test]
+fn handle_errors_keep_their_type() -> crate::TestResult {
+    // The handle table's errors reach the caller as the `CodecError` variants they
+    // are, not folded into `Custom(text)` by postcard's message-less error type.
+    use multiproc_ipc::{CodecError, MAX_HANDLES, PassFd, PassFdRef, SendError};
+    use std::os::fd::{AsFd, OwnedFd};
+
+    // A value that names a handle which did not travel with it.
+    let null: OwnedFd = std::fs::File::open("/dev/null")?.into();
+    let (bytes, fds) = encode(&PassFd::from(null.try_clone()?))?;
+    drop(fds);
+    match decode::<PassFd>(&bytes, Vec::new()) {
+        Err(CodecError::MissingHandle {
+            index: 0,
+            available: 0,
+        }) => {}
+        other => return Err(format!("expected MissingHandle, got {other:?}").into()),
+    }
+
+    // One handle more than a frame may carry.
+    let (a, b) = Pipe::duplex()?;
+    let many = vec![PassFdRef(null.as_fd()); MAX_HANDLES + 1];
+    match a.send(&many) {
+        Err(SendError::Encode(CodecError::TooManyHandles(n))) => assert_eq!(n, MAX_HANDLES + 1),
+        other => return Err(format!("expected TooManyHandles, got {other:?}").into()),
+    }
+    // Nothing went out, and the most a frame may carry still does.
+    a.send(&many[..MAX_HANDLES])?;
+    let got: Vec<PassFd> = b.recv_timeout(Duration::from_secs(30))?;
+    assert_eq!(got.len(), MAX_HANDLES);
+    Ok(())
+}
