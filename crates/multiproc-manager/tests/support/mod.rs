@@ -1,5 +1,7 @@
 //! Helpers shared by the manager's integration tests (each test file is its own crate
 //! and includes this module).
+// Each test binary uses a part of these.
+#![allow(dead_code)]
 
 use std::process::Child;
 use std::time::{Duration, Instant};
@@ -23,4 +25,17 @@ pub(crate) fn reap(mut child: Child) -> bool {
             }
         }
     }
+}
+
+/// Waits (bounded by [`BOUND`]) until `/proc/<pid>` is gone: the process exited and
+/// was reaped (no zombie left).
+pub(crate) fn reaped(pid: u32) -> bool {
+    let deadline = Instant::now() + BOUND;
+    while Instant::now() < deadline {
+        if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    false
 }
