@@ -211,14 +211,30 @@ impl Connection {
         self.transport
     }
 
-    /// Whether this end may receive (CPython's `readable`).
+    /// Whether this end may receive (CPython's `readable`): not for the writing end of
+    /// a [`Pipe::simplex`], and no longer once a receive left the stream in the middle
+    /// of a frame (a frame over the limit, a timeout part-way through one), after which
+    /// receives fail with [`RecvError::Closed`] — as CPython clears `readable` after a
+    /// bad message length. A copy sent to another process carries this too.
+    ///
+    /// ```
+    /// use multiproc_ipc::{Pipe, RecvError};
+    /// let (a, b) = Pipe::duplex()?;
+    /// b.send_bytes(&[7u8; 100])?;
+    /// assert!(matches!(a.recv_bytes_max(Some(10), None), Err(RecvError::TooLarge { .. })));
+    /// assert!(!a.readable() && a.writable());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn readable(&self) -> bool {
-        self.readable
+        self.readable && !self.desync.load(Ordering::Relaxed)
     }
 
-    /// Whether this end may send (CPython's `writable`).
+    /// Whether this end may send (CPython's `writable`): not for the reading end of a
+    /// [`Pipe::simplex`], and no longer once a send with a deadline gave up part-way
+    /// through a frame (see [`send_timeout`](Self::send_timeout)). A copy sent to
+    /// another process carries this too.
     pub fn writable(&self) -> bool {
-        self.writable
+        self.writable && !self.send_desync.load(Ordering::Relaxed)
     }
 
     /// The largest frame this end accepts or sends (default [`DEFAULT_MAX_FRAME`], 256 MiB).
@@ -1069,7 +1085,10 @@ struct Wire {
 }
 
 /// A `Connection` travels to another process as a duplicate of its descriptor
-/// (see [`crate::handle`]); both copies refer to the same channel end.
+/// (see [`crate::handle`]); both copies refer to the same channel end. The copy keeps
+/// [`readable`](Connection::readable)/[`writable`](Connection::writable) as they are
+/// now, so an end whose stream was left mid-frame is not read (or written) from a
+/// fresh copy either.
 impl Serialize for Connection {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeTuple;
@@ -1077,8 +1096,8 @@ impl Serialize for Connection {
         t.serialize_element(&handle::PassFdRef(self.fd.as_fd()))?;
         t.serialize_element(&Wire {
             transport: self.transport,
-            readable: self.readable,
-            writable: self.writable,
+            readable: self.readable(),
+            writable: self.writable(),
             max_frame: self.max_frame(),
         })?;
         t.end()

@@ -246,3 +246,36 @@ fn deliver_and_answer_challenge_halves() -> TestResult {
     ));
     Ok(())
 }
+
+#[test]
+fn an_end_left_mid_frame_is_not_readable_in_a_copy_sent_on() -> TestResult {
+    // CPython clears `readable` after a bad message length, and a pickled connection
+    // carries `readable`/`writable`. A copy of an end whose stream is mid-frame must
+    // not start reading there (it would take payload bytes for a header).
+    let (conn, mut raw) = raw_pair()?;
+    // A frame over the receiver's limit, whose payload would read as a valid header.
+    raw.write_all(&[0, 0, 0, 8, 0, 0, 0, 2, b'h', b'i', 0, 0])?;
+    assert!(matches!(
+        conn.recv_bytes_max(Some(4), Some(Duration::from_secs(30))),
+        Err(RecvError::TooLarge { announced: 8, .. })
+    ));
+    assert!(!conn.readable());
+    assert!(conn.writable());
+    let (carrier, far) = Pipe::duplex()?;
+    carrier.send(&conn)?;
+    let copy: multiproc_ipc::Connection = far.recv_timeout(Duration::from_secs(30))?;
+    assert!(!copy.readable());
+    assert!(matches!(
+        copy.recv_bytes_timeout(Duration::from_secs(30)),
+        Err(RecvError::Closed)
+    ));
+    // Its sending side is intact.
+    assert!(copy.writable());
+    copy.send_bytes(b"still writable")?;
+    let mut h = [0u8; 4];
+    raw.read_exact(&mut h)?;
+    let mut body = vec![0u8; u32::from_be_bytes(h) as usize];
+    raw.read_exact(&mut body)?;
+    assert_eq!(body, b"still writable");
+    Ok(())
+}
