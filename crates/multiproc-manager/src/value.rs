@@ -84,6 +84,9 @@ pub struct ObjRef {
 /// * Equality and hashing follow Python: `1 == 1.0 == True`, so `d[1]` and `d[1.0]` are
 ///   the same entry; `NaN` equals itself (Python compares keys by identity first).
 /// * [`Display`](fmt::Display) prints Python's `repr`: `{1: '1', '2': 2, 0.25: None}`.
+///   Text escapes what Python's `str.isprintable()` rejects (`'\xa0'`, `'\u200b'`), by
+///   the Unicode tables of Rust's std: a character assigned after the peer Python's
+///   Unicode version prints as it is here and escaped there.
 /// * Integers are `i128`, so every `i64` and `u64` fits (Python's are unbounded).
 /// * `Dict` keeps insertion order, as Python's `dict` does.
 ///
@@ -381,13 +384,30 @@ fn str_repr(s: &str, out: &mut fmt::Formatter<'_>) -> fmt::Result {
                 out.write_char('\\')?;
                 out.write_char(c)?;
             }
-            c if (c as u32) < 0x20 || (0x7f..0xa0).contains(&(c as u32)) => {
-                write!(out, "\\x{:02x}", c as u32)?;
-            }
-            c => out.write_char(c)?,
+            c if is_printable(c) => out.write_char(c)?,
+            c => match c as u32 {
+                n @ ..=0xff => write!(out, "\\x{n:02x}")?,
+                n @ ..=0xffff => write!(out, "\\u{n:04x}")?,
+                n => write!(out, "\\U{n:08x}")?,
+            },
         }
     }
     out.write_char(quote)
+}
+
+/// Python's `str.isprintable()` for one character: false for the Unicode categories
+/// "Other" (controls, format characters, surrogates, private use, unassigned) and
+/// "Separator" (space excepted), which `repr` escapes.
+///
+/// std's `escape_debug` escapes exactly those categories (by its own Unicode tables,
+/// whose version may be newer than the Python peer's), and additionally a grapheme
+/// extender that *begins* a string — so `c` is asked about in second place.
+fn is_printable(c: char) -> bool {
+    if c.is_ascii() {
+        return (' '..='~').contains(&c);
+    }
+    let probe: String = ['x', c].into_iter().collect();
+    probe.escape_debug().nth(1) == Some(c)
 }
 
 fn bytes_repr(b: &[u8], out: &mut fmt::Formatter<'_>) -> fmt::Result {

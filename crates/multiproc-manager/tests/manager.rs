@@ -146,6 +146,37 @@ fn seed_dict_and_list_print_like_python() -> R {
     Ok(())
 }
 
+/// `repr` of text escapes what Python's `str.isprintable()` rejects — controls, format
+/// characters, private use, unassigned code points, separators other than the space —
+/// as `\xhh`, `\uhhhh` or `\Uhhhhhhhh`, and prints everything else as it is (combining
+/// marks included, even first). Expected strings are CPython 3.11's. (Regression: only
+/// C0/C1 controls were escaped, so a no-break space or a zero-width space printed raw.)
+#[test]
+fn str_repr_escapes_what_python_escapes() {
+    for (s, python) in [
+        ("\u{200b}", r"'\u200b'"),
+        ("\u{a0}", r"'\xa0'"),
+        ("\u{ad}", r"'\xad'"),
+        ("\u{d7ff}", r"'\ud7ff'"),
+        ("\u{1F600}", "'\u{1F600}'"),
+        ("\u{e9}", "'\u{e9}'"),
+        ("e\u{301}", "'e\u{301}'"),
+        ("\u{301}x", "'\u{301}x'"),
+        ("\u{e000}", r"'\ue000'"),
+        ("\u{f0000}", r"'\U000f0000'"),
+        ("\u{2028}", r"'\u2028'"),
+        ("\u{feff}", r"'\ufeff'"),
+        ("\u{85}", r"'\x85'"),
+        ("\u{1fffe}", r"'\U0001fffe'"),
+        ("a\u{3000}b", r"'a\u3000b'"),
+        ("\u{e5}\u{0}", "'\u{e5}\\x00'"),
+        ("it's", "\"it's\""),
+        ("tab\tnl\n\\", r"'tab\tnl\n\\'"),
+    ] {
+        assert_eq!(Value::from(s).to_string(), python, "{s:?}");
+    }
+}
+
 /// Seed 001 / `_TestContainers`: ten child processes write into one dict and one list.
 #[test]
 fn ten_children_share_a_dict_and_a_list() -> R {
