@@ -1,9 +1,11 @@
 //! Integration tests of multiproc-ipc: codec and framing properties, bad peers,
-//! Listener/Client, handle passing to another process, CPython interop, threads.
+//! Listener/Client, handle passing to another process, CPython interop, threads, and
+//! ports of CPython's connection tests (`cpython`).
 
 mod bad_peers;
 mod child;
 mod codec;
+mod cpython;
 mod framing;
 mod interop;
 mod listener;
