@@ -209,7 +209,16 @@ fn remaining(deadline: Option<Instant>) -> Option<Duration> {
 
 impl Lock {
     /// Takes the lock; `Ok(true)` if it was taken over from a dead holder.
-    fn acquire(&self, me: (u32, u64), deadline: Option<Instant>) -> Result<bool, Fail> {
+    ///
+    /// `peer`: the other side's CPU word (`Wait::notifier` of the word this side waits
+    /// on): a waiter on that CPU yields too, since its spinning would only delay the
+    /// other side.
+    fn acquire(
+        &self,
+        me: (u32, u64),
+        peer: &AtomicU32,
+        deadline: Option<Instant>,
+    ) -> Result<bool, Fail> {
         let pid = me.0;
         if self
             .word
@@ -219,11 +228,13 @@ impl Lock {
             self.record(me);
             return Ok(false);
         }
-        // Spin while the holder may finish soon; yield instead if it last ran on this
-        // CPU. A few rounds at most: then sleep.
+        // Spin while the holder may finish soon; yield instead if it or the other
+        // side last ran on this CPU. A few rounds at most: then sleep.
         let free = || self.word.load(Ordering::Relaxed) == 0;
         for _ in 0..4 {
-            let on_this_cpu = self.cpu.load(Ordering::Relaxed) == this_cpu();
+            let cpu = this_cpu();
+            let on_this_cpu =
+                self.cpu.load(Ordering::Relaxed) == cpu || peer.load(Ordering::Relaxed) == cpu;
             if !spin(on_this_cpu, free) {
                 break;
             }
@@ -614,7 +625,7 @@ impl Ring {
         let h = self.hdr();
         let ps = &h.put.0;
         let deadline = block.deadline();
-        let recovered = ps.lock.acquire(me, deadline)?;
+        let recovered = ps.lock.acquire(me, &h.space.0.notifier, deadline)?;
         let _held = Held(&ps.lock);
         if recovered {
             self.repair_put();
@@ -778,7 +789,7 @@ impl Ring {
         let me = sys::me();
         let h = self.hdr();
         let gs = &h.get.0;
-        let recovered = gs.lock.acquire(me, deadline)?;
+        let recovered = gs.lock.acquire(me, &h.data.0.notifier, deadline)?;
         let _held = Held(&gs.lock);
         if recovered {
             self.repair_get();
