@@ -405,6 +405,107 @@ fn paused_medians() {
     );
 }
 
+/// The three throughput shapes of `n_to_1`/`one_to_4` once more, outside criterion:
+/// batches of 1→1, 4→1 and 1→4 alternate (so load drifts hit all three alike) and the
+/// median time per item of each is printed with the ratios to 1→1.
+fn throughput_medians() {
+    const ROUNDS: usize = 40;
+    const BATCH: u64 = 20_000;
+    // n → 1: producer children, this process consumes.
+    let spawn_producers = |n: u64, data: &Queue<Small>, ctrl: &Queue<u64>| -> Vec<libc::pid_t> {
+        (0..n)
+            .map(|_| {
+                let (ctrl, tx) = (ctrl.clone(), data.clone());
+                fork_child(&[], move || {
+                    while let Ok(k) = ctrl.get() {
+                        if k == 0 {
+                            break;
+                        }
+                        for i in 0..k {
+                            tx.put(small(i)).expect("put");
+                        }
+                    }
+                })
+            })
+            .collect()
+    };
+    let (data1, ctrl1): (Queue<Small>, Queue<u64>) =
+        (Queue::new().expect("q"), Queue::new().expect("q"));
+    let (data4, ctrl4): (Queue<Small>, Queue<u64>) =
+        (Queue::new().expect("q"), Queue::new().expect("q"));
+    let mut pids = spawn_producers(1, &data1, &ctrl1);
+    pids.extend(spawn_producers(4, &data4, &ctrl4));
+    // 1 → 4: this process produces, four consumer children (0 = item, 1 = end of
+    // batch, 2 = stop), each answering the end of a batch on `done`.
+    let fan: Queue<(u8, Small)> = Queue::new().expect("q");
+    let done: Queue<u8> = Queue::new().expect("q");
+    for _ in 0..4 {
+        let (fan, done) = (fan.clone(), done.clone());
+        pids.push(fork_child(&[], move || {
+            while let Ok((kind, item)) = fan.get() {
+                match kind {
+                    0 => {
+                        std::hint::black_box(item);
+                    }
+                    1 => done.put(1).expect("put"),
+                    _ => break,
+                }
+            }
+        }));
+    }
+    let n_to_1 = |n: u64, data: &Queue<Small>, ctrl: &Queue<u64>| {
+        let per = BATCH / n;
+        let start = Instant::now();
+        for _ in 0..n {
+            ctrl.put(per).expect("put");
+        }
+        for _ in 0..per * n {
+            std::hint::black_box(data.get().expect("get"));
+        }
+        start.elapsed().as_secs_f64() * 1e9 / (per * n) as f64
+    };
+    let (mut one, mut four_one, mut one_four) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..ROUNDS {
+        one.push(n_to_1(1, &data1, &ctrl1));
+        four_one.push(n_to_1(4, &data4, &ctrl4));
+        let start = Instant::now();
+        for i in 0..BATCH {
+            fan.put((0, small(i))).expect("put");
+        }
+        for _ in 0..4 {
+            fan.put((1, small(0))).expect("put");
+        }
+        for _ in 0..4 {
+            done.get().expect("get");
+        }
+        one_four.push(start.elapsed().as_secs_f64() * 1e9 / BATCH as f64);
+    }
+    ctrl1.put(0).expect("put");
+    for _ in 0..4 {
+        ctrl4.put(0).expect("put");
+        fan.put((2, small(0))).expect("put");
+    }
+    for pid in pids {
+        reap(pid);
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let (a, b, c) = (
+        median(&mut one),
+        median(&mut four_one),
+        median(&mut one_four),
+    );
+    println!(
+        "queue/throughput/median of {ROUNDS} alternating batches of {BATCH} items: \
+         1to1 {a:.0} ns/item, 4to1 {b:.0} ns/item ({:.2}x the 1to1 throughput), \
+         1to4 {c:.0} ns/item ({:.2}x)",
+        a / b,
+        a / c
+    );
+}
+
 fn all(c: &mut Criterion) {
     reset(AREA);
     let py = run_python("queue_bench.py", &[])
@@ -415,6 +516,7 @@ fn all(c: &mut Criterion) {
     one_to_4(c, &py);
     latency(c, &py);
     paused_medians();
+    throughput_medians();
 }
 
 criterion_group!(benches, all);
