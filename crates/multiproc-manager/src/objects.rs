@@ -144,6 +144,14 @@ pub(crate) struct BarrierState {
     reset_gen: Option<u64>,
 }
 
+impl BarrierState {
+    /// `threading.Barrier.n_waiting`: the parties inside the barrier, and none while it
+    /// is broken (those still inside are on their way out with `BrokenBarrier`).
+    fn n_waiting(&self) -> u64 {
+        if self.broken { 0 } else { self.count }
+    }
+}
+
 pub(crate) struct QueueState {
     items: VecDeque<Value>,
     maxsize: Option<u64>,
@@ -1017,8 +1025,11 @@ fn barrier_op(
             };
             let r = c.wait_until(who, false, timeout, |st| {
                 if st.generation != my_gen {
+                    // passed, or reset (which also zeroed the count)
                     Some(st.reset_gen != Some(my_gen))
                 } else if st.broken {
+                    // aborted or broken by another party: leave it
+                    st.count = st.count.saturating_sub(1);
                     Some(false)
                 } else {
                     None
@@ -1062,7 +1073,7 @@ fn barrier_op(
             let st = c.lock();
             Ok(Value::Tuple(vec![
                 Value::from(st.parties),
-                Value::from(st.count),
+                Value::from(st.n_waiting()),
                 Value::Bool(st.broken),
             ]))
         }
@@ -1071,7 +1082,7 @@ fn barrier_op(
             Ok(Value::Str(format!(
                 "<Barrier(parties={}, waiting={}, broken={})>",
                 st.parties,
-                st.count,
+                st.n_waiting(),
                 if st.broken { "True" } else { "False" }
             )))
         }

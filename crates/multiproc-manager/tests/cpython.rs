@@ -1209,6 +1209,9 @@ fn barrier_abort() -> R {
     assert_eq!(r1.len()?, 0);
     assert_eq!(r2.len()?, (N - 1) as usize);
     assert!(b.broken()?);
+    // threading.Barrier: nobody counts as waiting in a broken barrier
+    assert_eq!(b.n_waiting()?, 0, "{}", b.repr()?);
+    assert!(b.repr()?.contains("waiting=0"), "{}", b.repr()?);
     m.shutdown()?;
     Ok(())
 }
@@ -1303,6 +1306,44 @@ fn barrier_abort_and_reset() -> R {
     assert_eq!(r2.len()?, (N - 1) as usize);
     assert_eq!(r3.len()?, N as usize);
     m.shutdown()?;
+    Ok(())
+}
+
+// Beyond CPython's cases (threading.Barrier's `n_waiting`, which CPython's manager
+// proxy forwards): a party that times out breaks the barrier for the one already
+// waiting, and once broken nobody counts as waiting — during and after the others'
+// exit — until a reset. (Regression: parties that left a broken barrier stayed counted.)
+#[test]
+fn barrier_n_waiting_after_a_timeout() -> R {
+    let m = Manager::in_thread()?;
+    let b = m.barrier(3)?;
+    let b2 = b.clone();
+    let waiter = std::thread::spawn(move || b2.wait_timeout(BOUND));
+    let deadline = Instant::now() + BOUND;
+    while b.n_waiting()? < 1 {
+        assert!(Instant::now() < deadline, "the waiter never arrived");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let e = b.wait_timeout(SHORT).expect_err("a party is missing");
+    assert!(is_broken(&e), "{e}");
+    let other = waiter.join().map_err(|_| "waiter panicked")?;
+    assert!(matches!(other, Err(ref e) if is_broken(e)), "{other:?}");
+    assert_eq!(b.info()?, (3, 0, true));
+    b.reset()?;
+    assert_eq!(b.info()?, (3, 0, false));
+    // and it works again, with nobody left over from before
+    let b2 = b.clone();
+    let b3 = b.clone();
+    let t1 = std::thread::spawn(move || b2.wait_timeout(BOUND));
+    let t2 = std::thread::spawn(move || b3.wait_timeout(BOUND));
+    let mine = b.wait_timeout(BOUND)?;
+    let mut idx = vec![
+        mine,
+        t1.join().map_err(|_| "panicked")??,
+        t2.join().map_err(|_| "panicked")??,
+    ];
+    idx.sort_unstable();
+    assert_eq!(idx, [0, 1, 2]);
     Ok(())
 }
 
