@@ -178,7 +178,7 @@ impl Shared {
     }
 
     /// Breaks the pool: records `e`, fails every queued task with it, wakes everyone.
-    fn break_pool(&self, e: Error) {
+    pub(crate) fn break_pool(&self, e: Error) {
         let failed: Vec<Task> = {
             let mut st = lock(&self.state);
             if st.broken.is_none() {
