@@ -286,11 +286,38 @@ impl State {
         }
     }
 
-    fn reply(entry: &ConnEntry, id: u64, result: Result<Value, RemoteError>) -> bool {
+    /// Answers request `id`; hands the result back if it could not be delivered (the
+    /// client is gone), so that a caller holding a taken item can put it back.
+    fn reply(
+        entry: &ConnEntry,
+        id: u64,
+        result: Result<Value, RemoteError>,
+    ) -> Result<(), Result<Value, RemoteError>> {
         if id == 0 {
-            return true;
+            return Ok(());
         }
-        entry.conn.send(&Response { id, result }).is_ok()
+        let response = Response { id, result };
+        match entry.conn.send(&response) {
+            Ok(()) => Ok(()),
+            Err(_) => Err(response.result),
+        }
+    }
+
+    /// [`reply`](Self::reply) to a `get` (`is_get`) or another operation: an item a
+    /// `get` took but could not deliver goes back to the front of the queue.
+    fn reply_taking(
+        entry: &ConnEntry,
+        id: u64,
+        result: Result<Value, RemoteError>,
+        target: &Obj,
+        is_get: bool,
+    ) {
+        if let Err(Ok(item)) = Self::reply(entry, id, result) {
+            if is_get {
+                // Never lose an item to a client that vanished.
+                target.unget(item);
+            }
+        }
     }
 
     fn dispatch(self: &Arc<Self>, conn_id: u64, entry: &Arc<ConnEntry>, req: Request) {
@@ -312,7 +339,7 @@ impl State {
                     RemoteError::new(K::KeyError, format!("nothing is published as '{name}'"))
                 }),
                 Op::Shutdown => {
-                    Self::reply(entry, id, Ok(Value::None));
+                    let _ = Self::reply(entry, id, Ok(Value::None));
                     self.shutdown();
                     return;
                 }
@@ -321,16 +348,16 @@ impl State {
                     format!("the server has no method '{}'", op.name()),
                 )),
             };
-            Self::reply(entry, id, r);
+            let _ = Self::reply(entry, id, r);
             return;
         }
         if let Op::Release = op {
             write(&self.objects).remove(&obj);
-            Self::reply(entry, id, Ok(Value::None));
+            let _ = Self::reply(entry, id, Ok(Value::None));
             return;
         }
         let Some(target) = read(&self.objects).get(&obj).cloned() else {
-            Self::reply(
+            let _ = Self::reply(
                 entry,
                 id,
                 Err(RemoteError::new(
@@ -354,16 +381,15 @@ impl State {
         } else {
             (target.run(op, &who, false), None)
         };
+        let is_get = matches!(op, Some(Op::Get { .. }));
         match first {
-            Ok(v) => {
-                Self::reply(entry, id, Ok(v));
-            }
+            Ok(v) => Self::reply_taking(entry, id, Ok(v), &target, is_get),
             Err(Fail::Remote(e)) => {
-                Self::reply(entry, id, Err(e));
+                let _ = Self::reply(entry, id, Err(e));
             }
             Err(Fail::WouldBlock) => {
                 let Some(op) = op else {
-                    Self::reply(
+                    let _ = Self::reply(
                         entry,
                         id,
                         Err(RemoteError::new(K::RuntimeError, "operation would block")),
@@ -381,7 +407,6 @@ impl State {
                             alive: &entry.alive,
                             closing: &st.closing,
                         };
-                        let is_get = matches!(op, Op::Get { .. });
                         let r = match target.run(op, &who, false) {
                             Ok(v) => Ok(v),
                             Err(Fail::Remote(e)) => Err(e),
@@ -389,16 +414,7 @@ impl State {
                                 Err(RemoteError::new(K::RuntimeError, "operation would block"))
                             }
                         };
-                        let item = match (&r, is_get) {
-                            (Ok(v), true) => Some(v.clone()),
-                            _ => None,
-                        };
-                        if !Self::reply(&entry, id, r) {
-                            if let Some(item) = item {
-                                // Never lose an item to a client that vanished.
-                                target.unget(item);
-                            }
-                        }
+                        Self::reply_taking(&entry, id, r, &target, is_get);
                     });
                 if let Err(e) = spawned {
                     tracing::error!("cannot spawn a manager wait thread: {e}");
@@ -434,5 +450,47 @@ impl State {
         let kind = obj.kind.clone();
         write(&self.objects).insert(id, Arc::new(obj));
         Ok(Value::Proxy(ObjRef { id, kind }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Manager;
+
+    /// A `get` answered at once (an item was there) whose reply cannot be delivered —
+    /// the client hung up right after asking — puts the item back, as a `get` that had
+    /// to wait does: the queue loses nothing to a client that vanished.
+    #[test]
+    fn undelivered_immediate_get_puts_the_item_back() -> Result<(), Box<dyn std::error::Error>> {
+        let server = Server::new(Registry::new());
+        let (a, b) = multiproc_ipc::Pipe::duplex()?;
+        server.spawn_connection(a);
+        let m = Manager::over(b);
+        let q = m.queue_of::<String>()?;
+        q.put("first".to_string())?;
+        q.put("second".to_string())?;
+
+        // a client that asks for an item and is gone before the answer
+        let (a, b) = multiproc_ipc::Pipe::duplex()?;
+        b.send(&Request {
+            id: 1,
+            obj: q.id(),
+            thread: 1,
+            op: Op::Get { timeout: None },
+        })?;
+        drop(b);
+        // serves that request, fails to answer it, sees the end of the stream, returns
+        server.serve_connection(a);
+
+        assert_eq!(q.qsize()?, 2, "nothing was lost");
+        assert_eq!(
+            q.get_timeout(Duration::ZERO)?,
+            "first",
+            "put back at the front"
+        );
+        assert_eq!(q.get_timeout(Duration::ZERO)?, "second");
+        server.shutdown();
+        Ok(())
     }
 }
