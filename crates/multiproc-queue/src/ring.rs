@@ -132,6 +132,10 @@ struct Config {
     /// Set once a getter found no live producer: nothing can be put any more.
     all_closed: AtomicU32,
     _pad: AtomicU32,
+    /// `CLOCK_MONOTONIC` nanoseconds at which a getter last found, through `/proc`, a
+    /// live process holding open handles; 0 = never. Another `/proc` probe within
+    /// [`SLICE`] of it is skipped (the registry's counts are still read).
+    alive_at: AtomicU64,
 }
 
 #[repr(C)]
@@ -926,9 +930,9 @@ impl Ring {
     ///
     /// Whether producers remain is decided from the registry's counts before every
     /// sleep (no system call), and from `/proc` (a dead process's handles do not count)
-    /// only once the deadline has passed or a whole [`SLICE`] went by without data:
-    /// those reads cost tens of microseconds, and a wake-up that arrives during them
-    /// would wait for them to finish.
+    /// only after a whole [`SLICE`] without data, or at the deadline unless some
+    /// process probed less than a slice ago: those reads cost tens of microseconds, and
+    /// a wake-up that arrives during them would wait for them to finish.
     fn wait_data(&self, p: u64, deadline: Option<Instant>) -> Result<(), Fail> {
         let h = self.hdr();
         let gs = &h.get.0;
@@ -953,11 +957,18 @@ impl Ring {
             }
             let left = remaining(deadline);
             let expired = left.is_some_and(|l| l.is_zero());
-            let probe = expired || probed.elapsed() >= SLICE;
-            if probe {
+            let slice_over = probed.elapsed() >= SLICE;
+            if slice_over {
                 probed = Instant::now();
             }
-            if self.no_live_producer(probe) {
+            let none = if slice_over {
+                self.no_live_producer(true)
+            } else {
+                // At the deadline (`try_get` on an empty queue, a timed get's end):
+                // `/proc` only if nobody looked there recently.
+                self.no_live_producer_recently_probed(expired)
+            };
+            if none {
                 h.config.0.all_closed.store(1, Ordering::Release);
                 return if has() { Ok(()) } else { Err(Fail::Closed) };
             }
@@ -1222,6 +1233,29 @@ impl Ring {
         if h.config.0.all_closed.load(Ordering::Acquire) != 0 {
             return true;
         }
+        let none = self.no_live_producer_in_registry(probe);
+        if probe && !none {
+            h.config
+                .0
+                .alive_at
+                .store(sys::monotonic_ns(), Ordering::Relaxed);
+        }
+        none
+    }
+
+    /// Like [`no_live_producer`](Self::no_live_producer), but a `/proc` probe is
+    /// skipped when some process found a live producer through `/proc` less than a
+    /// [`SLICE`] ago: a getter at its deadline (`try_get`, timed gets) then reads
+    /// only the registry's counts. A producer SIGKILLed meanwhile is still noticed
+    /// within about two slices, as the crate documents.
+    fn no_live_producer_recently_probed(&self, probe: bool) -> bool {
+        let at = self.hdr().config.0.alive_at.load(Ordering::Relaxed);
+        let fresh = at != 0 && sys::monotonic_ns().saturating_sub(at) < SLICE.as_nanos() as u64;
+        self.no_live_producer(probe && !fresh)
+    }
+
+    fn no_live_producer_in_registry(&self, probe: bool) -> bool {
+        let h = self.hdr();
         let me = sys::me().0;
         let mut ino = None;
         h.registry.iter().all(|e| {
