@@ -55,6 +55,11 @@ pub trait Shared: Send + 'static {
 
     /// Runs method `method`.
     ///
+    /// A panic here does not take the server down or leave the caller waiting: the
+    /// server catches it and the caller gets a [`RemoteErrorKind::Custom`] error naming
+    /// it (CPython's manager re-raises a method's exception in the caller). The object
+    /// stays, in whatever state the panic left it.
+    ///
     /// # Errors
     /// Unknown method, bad arguments, or the method's own failure.
     fn call(&mut self, method: &str, args: Vec<Value>) -> Result<Value, RemoteError>;

@@ -285,7 +285,33 @@ impl Obj {
 
     /// Runs `op` for `who`. In try mode, an operation that would wait returns
     /// [`Fail::WouldBlock`] having changed nothing.
+    ///
+    /// A panic — in a registered type's method, or a bug here — is caught and answered
+    /// as an error (`Custom` for a registered type, `RuntimeError` otherwise), as
+    /// CPython's server answers an exception: the caller would otherwise wait for ever
+    /// for a reply that never comes. The objects' mutexes ignore poisoning, so the
+    /// object stays usable, in whatever state the panic left it.
     pub(crate) fn run(&self, op: Op, who: &Caller<'_>, try_only: bool) -> Outcome {
+        let name = op.name();
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.run_unguarded(op, who, try_only)
+        }))
+        .unwrap_or_else(|payload| Err(self.panicked(K::RuntimeError, name, &*payload)))
+    }
+
+    /// The error answering a panic in `method`.
+    fn panicked(&self, kind: K, method: &str, payload: &(dyn std::any::Any + Send)) -> Fail {
+        let why = payload
+            .downcast_ref::<&str>()
+            .copied()
+            .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+            .unwrap_or("a panic");
+        let what = format!("{}.{method} panicked: {why}", self.kind.typeid());
+        tracing::error!("manager: {what}");
+        err(kind, what)
+    }
+
+    fn run_unguarded(&self, op: Op, who: &Caller<'_>, try_only: bool) -> Outcome {
         match &self.body {
             Body::Dict(m) => dict_op(&mut lk(m), op),
             Body::List(m) => list_op(&mut lk(m), op, false),
@@ -313,7 +339,13 @@ impl Obj {
             Body::Custom(m) => {
                 let mut obj = lk(m);
                 match op {
-                    Op::Call { method, args } => Ok(obj.call(&method, args)?),
+                    Op::Call { method, args } => {
+                        let call = std::panic::AssertUnwindSafe(|| obj.call(&method, args));
+                        match std::panic::catch_unwind(call) {
+                            Ok(r) => Ok(r?),
+                            Err(payload) => Err(self.panicked(K::Custom, &method, &*payload)),
+                        }
+                    }
                     Op::Repr => Ok(Value::Str(obj.repr())),
                     op => no_method(&self.kind, &op),
                 }

@@ -1521,6 +1521,58 @@ fn mymanager_common(m: &Manager) -> R {
     Ok(())
 }
 
+/// A registered type whose method panics (Rust's closest thing to the exception
+/// CPython's `FooBar.g` raises).
+struct Panicky(i64);
+impl Shared for Panicky {
+    const TYPEID: &'static str = "Panicky";
+    fn new(_: Vec<Value>) -> Result<Self, RemoteError> {
+        Ok(Panicky(0))
+    }
+    fn call(&mut self, method: &str, _: Vec<Value>) -> Result<Value, RemoteError> {
+        match method {
+            "incr" => {
+                self.0 += 1;
+                Ok(self.0.into())
+            }
+            "boom" => panic!("boom in the server"),
+            _ => Err(no_method(method)),
+        }
+    }
+}
+
+// CPython: _TestMyManager.common (`assertRaises(ValueError, foo.g)`: a method that
+// raises reports it to the caller, and the manager keeps serving). In Rust the failing
+// method may also panic: the caller gets an error naming the panic — not a hang — and
+// the object, the caller's connection and the other clients go on.
+#[test]
+fn panicking_method_is_an_error_not_a_hang() -> R {
+    let mut reg = Registry::new();
+    reg.register::<Panicky>();
+    let m = Manager::in_thread_with(reg)?;
+    let p = m.create::<Panicky>(())?;
+    assert_eq!(p.call::<i64>("incr", ())?, 1);
+    let p2 = p.clone();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(p2.call::<Value>("boom", ()));
+    });
+    let r = rx
+        .recv_timeout(BOUND)
+        .map_err(|_| "the caller of a panicking method hangs")?;
+    let e = r.expect_err("a panic is an error");
+    assert_eq!(e.remote_kind(), Some(RemoteErrorKind::Custom), "{e}");
+    assert!(e.to_string().contains("boom in the server"), "{e}");
+    assert_eq!(
+        p.call::<i64>("incr", ())?,
+        2,
+        "the same connection and object go on"
+    );
+    let other = Manager::connect(m.address().cloned().ok_or("address")?, m.authkey())?;
+    other.ping()?;
+    Ok(())
+}
+
 fn foo_in_child(foo_obj: Proxy<Foo>, bar_obj: Proxy<Bar>) -> Child<String> {
     let e = bar_obj.call::<Value>("g", ()).expect_err("not exposed");
     ensure!(e.remote_kind() == Some(RemoteErrorKind::NoSuchMethod));
