@@ -31,6 +31,14 @@
 //!   the remainder.
 //! * **Wake-ups** go through futex words with waiter counts: the fast path makes no
 //!   system call; a side only calls `futex_wake` when the other side announced a waiter.
+//! * **Waiting is CPU-aware.** Before sleeping a waiter spins a bounded while. The side
+//!   locks and wait words record the CPU their holder, notifier and spinner last ran
+//!   on (written only when it changes, read through the vDSO's `getcpu`): a waiter
+//!   whose holder or peer last ran on its own CPU yields instead of pausing, and a
+//!   side that just woke a sleeper or fed a spinner on its CPU yields in its next
+//!   wait — on two CPUs the peer is often queued behind the spinner, which would
+//!   otherwise delay it by the whole spin. The yield phase is also bounded in time, so
+//!   a side idle longer than ~10 µs is asleep in the futex.
 //! * **Producers are counted per process** in a registry (pid, start time, open handles,
 //!   handles in transit). A getter on an empty queue returns `Closed` once no live
 //!   process holds an open handle (a SIGKILLed process no longer counts).
