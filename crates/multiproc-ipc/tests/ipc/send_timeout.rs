@@ -87,14 +87,20 @@ fn timeout_mid_frame_refuses_further_sends() -> TestResult {
 
 #[test]
 fn send_timeout_to_a_closed_peer_is_disconnected() -> TestResult {
+    // A child that another test thread is starting holds copies of our descriptors
+    // from its fork until its exec; `wait` on our end (ready once every copy of the
+    // peer is closed: end-of-file, or POLLERR on a pipe without readers) makes sure the
+    // peer is really gone before the send.
     let (tx, rx) = Pipe::duplex()?;
     drop(rx);
+    assert_eq!(multiproc_ipc::wait_indices(&[&tx], Some(BOUND))?, [0]);
     assert!(matches!(
         tx.send_timeout(&5u32, SHORT),
         Err(SendError::Disconnected)
     ));
     let (rx, tx) = Pipe::simplex()?;
     drop(rx);
+    assert_eq!(multiproc_ipc::wait_indices(&[&tx], Some(BOUND))?, [0]);
     assert!(matches!(
         tx.send_bytes_timeout(b"abc", SHORT),
         Err(SendError::Disconnected)
