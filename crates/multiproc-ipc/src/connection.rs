@@ -475,6 +475,15 @@ impl Connection {
 
     /// [`recv`](Self::recv) that gives up with [`RecvError::Timeout`] after `timeout`.
     ///
+    /// The timeout bounds the whole frame. A timeout before its first byte consumes
+    /// nothing; a timeout after part of it was read cuts it, and this end is then no
+    /// longer [`readable`](Self::readable) (further receives fail with
+    /// [`RecvError::Closed`]). So a short timeout is for "has anything come?", and a
+    /// frame larger than the socket buffer needs a timeout meant for all of it; to
+    /// check often without that risk, wait with [`poll`](Self::poll) (which reads
+    /// nothing) and then receive with a generous bound, as CPython's `poll()` +
+    /// `recv()` do.
+    ///
     /// # Errors
     /// As [`recv`](Self::recv), plus [`RecvError::Timeout`].
     pub fn recv_timeout<T: DeserializeOwned>(&self, timeout: Duration) -> Result<T, RecvError> {
@@ -482,6 +491,22 @@ impl Connection {
     }
 
     /// [`recv`](Self::recv) that returns [`RecvError::Timeout`] at once if no data is waiting.
+    ///
+    /// Only for frames that arrive whole at once (small ones): a frame that has begun
+    /// to arrive but is not complete is cut, as for [`recv_timeout`](Self::recv_timeout),
+    /// and this end stops being readable. In a polling loop that may meet large
+    /// frames, use [`poll`](Self::poll) and then a receive with a bound:
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let (a, b) = multiproc_ipc::Pipe::duplex()?;
+    /// let t = std::thread::spawn(move || a.send_bytes(&vec![1u8; 4 << 20]));
+    /// // `poll` reads nothing; once the frame has started to arrive, take all of it.
+    /// assert!(b.poll(Some(Duration::from_secs(30)))?);
+    /// assert_eq!(b.recv_bytes_timeout(Duration::from_secs(30))?.len(), 4 << 20);
+    /// t.join().expect("sender thread")?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// As [`recv_timeout`](Self::recv_timeout).
