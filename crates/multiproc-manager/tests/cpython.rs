@@ -1,8 +1,8 @@
 //! Ports of the manager scenarios of CPython 3.11's `Lib/test/_test_multiprocessing.py`
 //! that `tests/manager.rs` does not cover: `TestSyncManagerTypes` (every shared type
 //! used from a child process, under every start method), `_TestContainers`'
-//! iteration cases, `_TestLock`/`_TestSemaphore`/`_TestCondition`/`_TestEvent`/
-//! `_TestBarrier` as CPython runs them with `TYPE = 'manager'`, `_TestMyManager`,
+//! iteration cases, `_TestQueue`/`_TestLock`/`_TestSemaphore`/`_TestCondition`/
+//! `_TestEvent`/`_TestBarrier` as CPython runs them with `TYPE = 'manager'`, `_TestMyManager`,
 //! `_TestRemoteManager`, `_TestManagerRestart` and `TestInitializers`.
 //!
 //! Each test names the case it ports (`// CPython: Class.test_name`). The cases are
@@ -591,6 +591,200 @@ fn containers_dict_iter() -> R {
     d.clear()?;
     assert_eq!(keys, indices, "a copy, not an iterator");
     assert!(d.keys()?.is_empty());
+    Ok(())
+}
+
+// --------------------------------------------------------------- _TestQueue
+//
+// CPython runs `_TestQueue` with TYPE = 'manager' too. The `block`/`timeout` flags
+// are separate calls here: `put`/`get` wait, `*_timeout` wait at most that long
+// (`Duration::ZERO` is `put_nowait`/`get_nowait`, or `block=False`), `try_get` is
+// `get_nowait` as an `Option`. No timing assertions.
+
+fn queue_put_child(q: QueueProxy<i64>, can_start: EventProxy, can_continue: EventProxy) -> Child {
+    ensure!(can_start.wait_timeout(BOUND)?);
+    for i in 1..=6 {
+        ensure!(q.get_timeout(BOUND)? == i);
+    }
+    can_continue.set()?;
+    Ok(())
+}
+
+fn is_full(e: &Error) -> bool {
+    e.remote_kind() == Some(RemoteErrorKind::Full)
+}
+
+fn is_empty_error(e: &Error) -> bool {
+    e.remote_kind() == Some(RemoteErrorKind::Empty)
+}
+
+// CPython: _TestQueue.test_put
+#[test]
+fn queue_put() -> R {
+    let m = Manager::start()?;
+    for method in METHODS {
+        let q = m.bounded_queue::<i64>(6)?;
+        let can_start = m.event()?;
+        let can_continue = m.event()?;
+        let child = start(
+            Process::new(
+                queue_put_child,
+                (q.clone(), can_start.clone(), can_continue.clone()),
+            )
+            .start_method(method),
+            "queue getter",
+        )?;
+        assert!(q.is_empty()?);
+        q.put(1)?;
+        q.put_timeout(2, BOUND)?;
+        q.put_timeout(3, Duration::MAX)?; // `put(3, True, None)`
+        q.put_timeout(4, Duration::ZERO)?;
+        q.put_timeout(5, Duration::ZERO)?;
+        q.put_timeout(6, Duration::ZERO)?; // `put_nowait`
+        assert!(!q.is_empty()?);
+        assert_eq!(q.qsize()?, 6);
+        for timeout in [Duration::ZERO, SHORT] {
+            let e = q.put_timeout(7, timeout).expect_err("full");
+            assert!(is_full(&e), "{e}");
+        }
+        assert_eq!(q.qsize()?, 6, "a refused put leaves the queue as it was");
+        can_start.set()?;
+        assert!(can_continue.wait_timeout(BOUND)?, "{method}");
+        assert!(q.is_empty()?);
+        q.put_timeout(7, Duration::ZERO)?; // not full any more
+        finish(child, &format!("queue getter ({method})"))?;
+    }
+    m.shutdown()?;
+    Ok(())
+}
+
+fn queue_get_child(q: QueueProxy<i64>, can_start: EventProxy, can_continue: EventProxy) -> Child {
+    ensure!(can_start.wait_timeout(BOUND)?);
+    for i in 2..=5 {
+        q.put(i)?;
+    }
+    can_continue.set()?;
+    Ok(())
+}
+
+// CPython: _TestQueue.test_get
+#[test]
+fn queue_get() -> R {
+    let m = Manager::start()?;
+    for method in METHODS {
+        let q = m.queue_of::<i64>()?;
+        let can_start = m.event()?;
+        let can_continue = m.event()?;
+        let child = start(
+            Process::new(
+                queue_get_child,
+                (q.clone(), can_start.clone(), can_continue.clone()),
+            )
+            .start_method(method),
+            "queue putter",
+        )?;
+        assert!(q.is_empty()?);
+        can_start.set()?;
+        assert!(can_continue.wait_timeout(BOUND)?, "{method}");
+        assert!(!q.is_empty()?);
+        assert_eq!(q.get_timeout(Duration::MAX)?, 2); // `get(True, None)`
+        assert_eq!(q.get_timeout(BOUND)?, 3);
+        assert_eq!(q.get_timeout(Duration::from_secs(1))?, 4);
+        assert_eq!(q.try_get()?, Some(5)); // `get_nowait`
+        assert!(q.is_empty()?);
+        assert_eq!(q.try_get()?, None);
+        for timeout in [Duration::ZERO, SHORT] {
+            let e = q.get_timeout(timeout).expect_err("empty");
+            assert!(is_empty_error(&e), "{e}");
+        }
+        finish(child, &format!("queue putter ({method})"))?;
+    }
+    m.shutdown()?;
+    Ok(())
+}
+
+fn queue_fork_child(q: QueueProxy<i64>) -> Child {
+    for i in 10..20 {
+        q.put(i)?;
+    }
+    Ok(())
+}
+
+// CPython: _TestQueue.test_fork (items put before and after a child starts, in order)
+#[test]
+fn queue_items_from_a_child() -> R {
+    let m = Manager::start()?;
+    for method in METHODS {
+        let q = m.queue_of::<i64>()?;
+        for i in 0..10 {
+            q.put(i)?;
+        }
+        let child = start(
+            Process::new(queue_fork_child, (q.clone(),)).start_method(method),
+            "queue child",
+        )?;
+        for i in 0..20 {
+            assert_eq!(q.get_timeout(BOUND)?, i, "{method}");
+        }
+        assert_eq!(q.try_get()?, None);
+        finish(child, &format!("queue child ({method})"))?;
+    }
+    m.shutdown()?;
+    Ok(())
+}
+
+// CPython: _TestQueue.test_qsize
+#[test]
+fn queue_qsize() -> R {
+    let m = Manager::in_thread()?;
+    let q = m.queue_of::<i64>()?;
+    assert_eq!(q.qsize()?, 0);
+    q.put(1)?;
+    assert_eq!(q.qsize()?, 1);
+    q.put(5)?;
+    assert_eq!(q.qsize()?, 2);
+    q.get_timeout(BOUND)?;
+    assert_eq!(q.qsize()?, 1);
+    q.get_timeout(BOUND)?;
+    assert_eq!(q.qsize()?, 0);
+    Ok(())
+}
+
+fn task_done_worker(q: QueueProxy<Option<i64>>) -> Child<u32> {
+    let mut done = 0;
+    while let Some(_item) = q.get_timeout(BOUND)? {
+        q.task_done()?;
+        done += 1;
+    }
+    Ok(done)
+}
+
+// CPython: _TestQueue.test_task_done (four workers, the start methods in turn; `None`
+// ends a worker)
+#[test]
+fn queue_task_done() -> R {
+    let m = Manager::start()?;
+    let q = m.joinable_queue::<Option<i64>>()?;
+    let workers = (0..4)
+        .map(|i| {
+            let method = METHODS[i % METHODS.len()];
+            let b = Process::new(task_done_worker, (q.clone(),)).start_method(method);
+            start(b, "task_done worker").map(|p| (method, p))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    for i in 0..10 {
+        q.put(Some(i))?;
+    }
+    assert!(q.join_timeout(BOUND)?, "every item was marked done");
+    for _ in &workers {
+        q.put(None)?;
+    }
+    let mut done = 0;
+    for (method, p) in workers {
+        done += finish(p, &format!("task_done worker ({method})"))?;
+    }
+    assert_eq!(done, 10);
+    m.shutdown()?;
     Ok(())
 }
 
