@@ -9,8 +9,9 @@ use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, Weak};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, TryLockError, Weak};
+use std::time::{Duration, Instant};
 
 use multiproc_ipc::{Address, Connection, SendError};
 use serde::{Deserialize, Serialize};
@@ -94,9 +95,59 @@ fn st_lock(m: &Mutex<St>) -> std::sync::MutexGuard<'_, St> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
+type Registry = Vec<(Origin, u32, Weak<Inner>)>;
+
 /// This process's live clients, by origin (so proxies received from elsewhere share
 /// one connection per server).
-static CLIENTS: Mutex<Vec<(Origin, u32, Weak<Inner>)>> = Mutex::new(Vec::new());
+static CLIENTS: Mutex<Registry> = Mutex::new(Vec::new());
+
+/// The process in which [`CLIENTS`] was found locked for good (see [`clients`]).
+static CLIENTS_STUCK_IN: AtomicU32 = AtomicU32::new(0);
+
+/// The process that last took [`CLIENTS`].
+static CLIENTS_TAKEN_IN: AtomicU32 = AtomicU32::new(0);
+
+/// How long [`clients`] waits for the registry before deciding it is stuck.
+const CLIENTS_WAIT: Duration = Duration::from_millis(200);
+
+/// Locks [`CLIENTS`], or `None` if it cannot be had.
+///
+/// A `fork` copies the lock as it was: if another thread of the parent held it at that
+/// moment (a thread receiving proxies, say), it stays locked in the child for good,
+/// and a child waiting for it would hang. So it is waited for in bounded turns (it is
+/// only ever held for a scan of a short list); after [`CLIENTS_WAIT`] the caller goes
+/// on without the registry, and if the lock was last taken in another process (the
+/// parent), so does every later caller of this process. Its clients are then not
+/// shared between proxies that arrive separately: a connection each, not a hang.
+fn clients() -> Option<MutexGuard<'static, Registry>> {
+    let pid = std::process::id();
+    if CLIENTS_STUCK_IN.load(Ordering::Relaxed) == pid {
+        return None;
+    }
+    let deadline = Instant::now() + CLIENTS_WAIT;
+    loop {
+        let got = match CLIENTS.try_lock() {
+            Ok(g) => Some(g),
+            Err(TryLockError::Poisoned(p)) => Some(p.into_inner()),
+            Err(TryLockError::WouldBlock) => None,
+        };
+        if let Some(g) = got {
+            CLIENTS_TAKEN_IN.store(pid, Ordering::Relaxed);
+            return Some(g);
+        }
+        if Instant::now() >= deadline {
+            if CLIENTS_TAKEN_IN.load(Ordering::Relaxed) != pid {
+                tracing::warn!(
+                    "manager: the client registry stays locked, as a fork left it; \
+                     this process goes on without it"
+                );
+                CLIENTS_STUCK_IN.store(pid, Ordering::Relaxed);
+            }
+            return None;
+        }
+        std::thread::sleep(Duration::from_micros(100));
+    }
+}
 
 impl Inner {
     pub(crate) fn new(conn: Connection, origin: Option<Origin>) -> Arc<Inner> {
@@ -109,10 +160,7 @@ impl Inner {
             pid: std::process::id(),
             forked: Mutex::new(None),
         });
-        if let Some(o) = origin {
-            let mut all = CLIENTS
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let (Some(o), Some(mut all)) = (origin, clients()) {
             all.retain(|(_, _, w)| w.strong_count() > 0);
             all.push((o, inner.pid, Arc::downgrade(&inner)));
         }
@@ -122,10 +170,7 @@ impl Inner {
     /// The client for `origin` in this process, connecting if there is none.
     pub(crate) fn for_origin(origin: &Origin) -> Result<Arc<Inner>, Error> {
         let pid = std::process::id();
-        {
-            let all = CLIENTS
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(all) = clients() {
             for (o, p, w) in all.iter() {
                 if o == origin && *p == pid {
                     if let Some(c) = w.upgrade() {
@@ -145,17 +190,20 @@ impl Inner {
     /// references, so a client made for one call would be dropped after it, and each
     /// call would open (and close) a connection of its own — a lock taken by one call
     /// would then belong to a connection already gone, and be released by the server.
-    /// The slot stays locked while connecting, so the threads of the child share one.
+    /// The slot is not held while connecting (a `fork` by another thread meanwhile
+    /// would leave it locked in that child); threads of the child that connect at
+    /// once keep the first client stored, before any of them has used its own.
     pub(crate) fn here(self: &Arc<Self>) -> Result<Arc<Inner>, Error> {
         let pid = std::process::id();
         if self.pid == pid {
             return Ok(self.clone());
         }
-        let mut forked = self
-            .forked
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(c) = forked.as_ref().filter(|c| c.pid == pid) {
+        let slot = || {
+            self.forked
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+        };
+        if let Some(c) = slot().as_ref().filter(|c| c.pid == pid) {
             return Ok(c.clone());
         }
         let c = match &self.origin {
@@ -168,6 +216,10 @@ impl Inner {
                 ));
             }
         };
+        let mut forked = slot();
+        if let Some(first) = forked.as_ref().filter(|first| first.pid == pid) {
+            return Ok(first.clone());
+        }
         *forked = Some(c.clone());
         Ok(c)
     }

@@ -1266,6 +1266,55 @@ fn fork_child_calls_share_one_connection() -> R {
     Ok(())
 }
 
+fn insert_one(d: DictProxy, i: i64) -> Result<(), String> {
+    d.insert(i, i).map_err(|e| e.to_string())
+}
+
+/// Fork children started while another thread of the parent receives proxies (and so
+/// takes the process's registry of manager connections, many times a millisecond): a
+/// child that inherits the registry locked still reaches the manager. (Regression:
+/// such a child waited for ever for a lock no thread of its own would release; about
+/// one fork in thirty hung.)
+#[test]
+fn fork_while_another_thread_receives_proxies() -> R {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let manager = Manager::in_thread()?;
+    let d = manager.dict()?;
+    let (bytes, _) = multiproc_ipc::encode(&d)?;
+    let stop = std::sync::Arc::new(AtomicBool::new(false));
+    let receiver = {
+        let stop = stop.clone();
+        std::thread::spawn(move || -> Result<(), multiproc_ipc::CodecError> {
+            while !stop.load(Ordering::Relaxed) {
+                let _received: DictProxy = multiproc_ipc::decode(&bytes, Vec::new())?;
+            }
+            Ok(())
+        })
+    };
+    let outcome = (|| -> R {
+        for i in 0..100 {
+            let p = multiproc_process::Process::new(insert_one, (d.clone(), i))
+                .start_method(multiproc_manager::StartMethod::Fork)
+                .start()?;
+            // far beyond the child's own bounded wait for the registry
+            if !p.join_timeout(Duration::from_secs(10))? {
+                let _ = p.kill();
+                let _ = p.join_timeout(BOUND);
+                return Err(format!("fork child {i} hangs").into());
+            }
+            p.join_value()??;
+        }
+        Ok(())
+    })();
+    stop.store(true, Ordering::Relaxed);
+    receiver
+        .join()
+        .map_err(|_| "the receiving thread panicked")??;
+    outcome?;
+    assert_eq!(d.len()?, 100);
+    Ok(())
+}
+
 struct CounterSetup;
 impl multiproc_manager::Setup for CounterSetup {
     fn registry() -> Registry {
