@@ -84,6 +84,10 @@ pub enum Error {
     /// [`Pool::join`](crate::Pool::join) before [`close`](crate::Pool::close) or
     /// [`terminate`](crate::Pool::terminate).
     StillRunning,
+    /// [`Pool::join`](crate::Pool::join) from a `callback`/`error_callback` of the same
+    /// pool: it runs on one of the threads `join` waits for (CPython raises
+    /// `RuntimeError: cannot join current thread`).
+    JoinFromCallback,
     /// [`AsyncResult::successful`](crate::AsyncResult::successful) before the result
     /// is ready (CPython raises `ValueError`).
     NotReady,
@@ -119,6 +123,7 @@ impl fmt::Display for Error {
             Error::Decode(m) => write!(f, "could not decode the task result: {m}"),
             Error::NotRunning => write!(f, "pool not running"),
             Error::StillRunning => write!(f, "pool is still running; close or terminate it first"),
+            Error::JoinFromCallback => write!(f, "cannot join a pool from its own result callback"),
             Error::NotReady => write!(f, "result is not ready"),
             Error::Terminated => write!(f, "pool was terminated before the task finished"),
             Error::Cancelled => write!(f, "task was cancelled"),

@@ -374,6 +374,11 @@ impl<T> AsyncResult<T> {
     /// `callback=`). It runs in the parent, on the thread that delivers the result —
     /// or right here if the result is already in. A panic in `f` turns the result into
     /// [`Error::Callback`]; it never stops result dispatch (CPython KI-02).
+    ///
+    /// Keep it short, as in CPython: that worker's results wait while it runs, so a
+    /// blocking call that needs the same worker waits for ever. `f` may terminate or
+    /// drop the pool (without waiting for the pool's threads); joining the pool from
+    /// it is [`Error::JoinFromCallback`].
     #[must_use = "the AsyncResult is returned for chaining"]
     pub fn callback(self, f: impl FnOnce(&T) + Send + 'static) -> Self {
         let mut st = lock(&self.cell.state);

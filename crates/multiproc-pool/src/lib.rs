@@ -685,6 +685,11 @@ impl Pool {
 
     /// Kills the workers at once (CPython's `terminate`): every result still pending
     /// resolves to [`Error::Terminated`] immediately, and no worker process is left.
+    ///
+    /// Called from a `callback`/`error_callback` of this pool (which runs on one of the
+    /// pool's threads), it returns without waiting for those threads: they finish once
+    /// the callback has returned, and [`join`](Self::join) from another thread waits
+    /// for them.
     pub fn terminate(&self) {
         let (queued, workers) = {
             let mut st = lock(&self.shared.state);
@@ -699,7 +704,9 @@ impl Pool {
         for t in queued {
             t.finish(Err(Error::Terminated));
         }
-        self.wait_threads(None);
+        if !supervisor::on_own_thread(&self.shared) {
+            self.wait_threads(None);
+        }
     }
 
     /// Waits for the workers to exit (CPython's `join`): after [`close`](Self::close),
@@ -709,12 +716,21 @@ impl Pool {
     ///
     /// # Errors
     /// [`Error::StillRunning`] if the pool was neither closed nor terminated (CPython
-    /// raises `ValueError`).
+    /// raises `ValueError`); [`Error::JoinFromCallback`] from a callback of this pool,
+    /// which would wait for itself.
     pub fn join(&self) -> Result<(), Error> {
+        self.check_joinable()?;
+        self.wait_threads(None);
+        Ok(())
+    }
+
+    fn check_joinable(&self) -> Result<(), Error> {
         if lock(&self.shared.state).phase == Phase::Running {
             return Err(Error::StillRunning);
         }
-        self.wait_threads(None);
+        if supervisor::on_own_thread(&self.shared) {
+            return Err(Error::JoinFromCallback);
+        }
         Ok(())
     }
 
@@ -724,16 +740,14 @@ impl Pool {
     /// # Errors
     /// As [`join`](Self::join).
     pub fn join_timeout(&self, timeout: Duration) -> Result<bool, Error> {
-        if lock(&self.shared.state).phase == Phase::Running {
-            return Err(Error::StillRunning);
-        }
+        self.check_joinable()?;
         Ok(self.wait_threads(Some(timeout)))
     }
 
     /// [`close`](Self::close) then [`join`](Self::join): the graceful end.
     ///
     /// # Errors
-    /// None in practice; kept for symmetry with `join`.
+    /// [`Error::JoinFromCallback`] from a callback of this pool.
     pub fn close_and_join(&self) -> Result<(), Error> {
         self.close();
         self.join()
@@ -775,7 +789,8 @@ impl Pool {
 
 impl Drop for Pool {
     /// Terminates the pool, like CPython's `Pool.__exit__`: workers are killed and
-    /// pending results resolve to [`Error::Terminated`].
+    /// pending results resolve to [`Error::Terminated`]. Dropped in one of its own
+    /// callbacks, it does not wait for its threads (see [`Pool::terminate`]).
     fn drop(&mut self) {
         let unfinished = {
             let st = lock(&self.shared.state);

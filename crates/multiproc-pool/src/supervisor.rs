@@ -433,9 +433,23 @@ fn drain_ring(
     if ok { Ok(n) } else { Err(()) }
 }
 
+thread_local! {
+    /// The pool whose supervisor runs on this thread (its `Shared`'s address; 0: none).
+    /// The thread holds that `Arc` for its whole life, so the address is not reused
+    /// while the mark can be read.
+    static SUPERVISING: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Whether the calling thread is one of `shared`'s supervisors — that is, a result
+/// callback of this pool is running: the thread cannot wait for the pool's threads.
+pub(crate) fn on_own_thread(shared: &Arc<Shared>) -> bool {
+    SUPERVISING.with(|s| s.get() == Arc::as_ptr(shared) as usize)
+}
+
 /// The supervising thread of one worker slot, given the slot's first worker (or why
 /// it could not be started: that breaks the pool).
 pub(crate) fn supervise(shared: Arc<Shared>, slot: usize, first: Result<Worker, Error>) {
+    SUPERVISING.with(|s| s.set(Arc::as_ptr(&shared) as usize));
     let waker = &shared.wakers[slot];
     let ring = &shared.rings[slot];
     let mut records = Vec::new();

@@ -853,6 +853,110 @@ fn test_resource_warning() -> TestResult {
     Ok(())
 }
 
+// No CPython test of its own: CPython's `_terminate_pool` does not join the result
+// handler thread from itself, so a callback may terminate the pool, and `join` from a
+// callback raises `RuntimeError: cannot join current thread`. Ours: `terminate` (and
+// dropping the last handle) in a callback returns without waiting for the pool's
+// threads, and `join` there is `Error::JoinFromCallback` — before, all three waited
+// for the very thread they ran on, for ever.
+/// Returns `x * x` once the parent says go: the parent registers its callback first,
+/// so that the callback runs on the pool's thread.
+fn sqr_on_go(conn: Connection, x: i64) -> i64 {
+    let _ = conn.recv_timeout::<()>(BOUND);
+    x * x
+}
+
+type Gated = (multiproc_pool::AsyncResult<i64>, Connection);
+
+/// `apply_async(sqr_on_go, x)` with `cb` as its callback, registered before the task
+/// may finish (it finishes once `()` is sent on the connection returned); `cb` is told
+/// whether it ran on the calling thread.
+fn gated_apply(
+    p: &Pool,
+    x: i64,
+    cb: impl FnOnce(bool) + Send + 'static,
+) -> Result<Gated, Box<dyn std::error::Error>> {
+    let (go, theirs) = Pipe::duplex()?;
+    let here = std::thread::current().id();
+    let r = p
+        .apply_async(sqr_on_go, (theirs, x))
+        .callback(move |_| cb(std::thread::current().id() == here));
+    Ok((r, go))
+}
+
+#[test]
+fn test_terminate_or_join_from_a_callback() -> TestResult {
+    for m in METHODS {
+        // terminate in a callback, then join from here
+        let p = Arc::new(pool(m, 2)?);
+        let pids = p.worker_pids();
+        let busy = p.apply_async(sleep_ms, (60_000,));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let p2 = p.clone();
+        let r = gated_apply(&p, 3, move |here| {
+            p2.terminate();
+            let _ = tx.send((here, p2.join_timeout(BOUND)));
+        })?;
+        r.1.send(&())?;
+        let (here, joined) = rx
+            .recv_timeout(BOUND)
+            .map_err(|_| format!("{m:?}: terminate hung"))?;
+        assert!(!here, "{m:?}: the callback ran on the test's thread");
+        assert!(
+            matches!(joined, Err(Error::JoinFromCallback)),
+            "{m:?}: {joined:?}"
+        );
+        assert_eq!(r.0.get_timeout(BOUND)?, 9, "{m:?}");
+        assert!(
+            matches!(busy.get_timeout(BOUND), Err(Error::Terminated)),
+            "{m:?}"
+        );
+        assert!(p.join_timeout(BOUND)?, "{m:?}");
+        assert!(pids.iter().all(|&pid| gone(pid)), "{m:?}: {pids:?}");
+
+        // close and join in a callback: an error, not a hang; the pool is still joinable
+        let p = Arc::new(pool(m, 1)?);
+        let (tx, rx) = std::sync::mpsc::channel();
+        let p2 = p.clone();
+        let r = gated_apply(&p, 4, move |here| {
+            let _ = tx.send((here, p2.close_and_join()));
+        })?;
+        r.1.send(&())?;
+        let (here, joined) = rx
+            .recv_timeout(BOUND)
+            .map_err(|_| format!("{m:?}: join hung"))?;
+        assert!(!here, "{m:?}: the callback ran on the test's thread");
+        assert!(
+            matches!(joined, Err(Error::JoinFromCallback)),
+            "{m:?}: {joined:?}"
+        );
+        assert_eq!(r.0.get_timeout(BOUND)?, 16, "{m:?}");
+        assert!(p.join_timeout(BOUND)?, "{m:?}");
+
+        // the last handle dropped in a callback
+        let p = Arc::new(pool(m, 2)?);
+        let pids = p.worker_pids();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let p2 = p.clone();
+        let r = gated_apply(&p, 5, move |here| {
+            drop(p2);
+            let _ = tx.send(here);
+        })?;
+        drop(p);
+        r.1.send(&())?;
+        let here = rx
+            .recv_timeout(BOUND)
+            .map_err(|_| format!("{m:?}: drop hung"))?;
+        assert!(!here, "{m:?}: the callback ran on the test's thread");
+        assert_eq!(r.0.get_timeout(BOUND)?, 25, "{m:?}");
+        assert!(
+            eventually(|| pids.iter().all(|&pid| gone(pid))),
+            "{m:?}: {pids:?}"
+        );
+    }
+    Ok(())
+}
+
 // ------------------------------------------------------- _TestPoolWorkerErrors
 
 // CPython: _TestPoolWorkerErrors.test_async_error_callback
