@@ -24,6 +24,8 @@ pub(crate) struct Caller<'a> {
     pub(crate) thread: u64,
     pub(crate) alive: &'a AtomicBool,
     pub(crate) closing: &'a AtomicBool,
+    /// The target object's [`Obj::destroyed`].
+    pub(crate) destroyed: &'a AtomicBool,
 }
 
 /// How an operation ended short of a value.
@@ -88,6 +90,12 @@ impl<T> Cell<T> {
             }
             if who.closing.load(Ordering::SeqCst) {
                 return Err(err(K::ShuttingDown, "the manager is shutting down"));
+            }
+            if who.destroyed.load(Ordering::SeqCst) {
+                return Err(err(
+                    K::NoSuchObject,
+                    "the object was destroyed while this call waited on it",
+                ));
             }
             if let Some(r) = f(&mut g) {
                 self.cv.notify_all();
@@ -179,6 +187,9 @@ pub(crate) enum Body {
 pub(crate) struct Obj {
     pub(crate) kind: Kind,
     pub(crate) body: Body,
+    /// Set when a client destroys the object: calls waiting on it give up (within a
+    /// [`SLICE`]) instead of waiting on an object nobody can reach any more.
+    pub(crate) destroyed: AtomicBool,
 }
 
 fn lk<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -187,7 +198,11 @@ fn lk<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl Obj {
     pub(crate) fn new(kind: Kind, body: Body) -> Obj {
-        Obj { kind, body }
+        Obj {
+            kind,
+            body,
+            destroyed: AtomicBool::new(false),
+        }
     }
 
     pub(crate) fn dict(items: Vec<(Value, Value)>) -> Result<Obj, RemoteError> {

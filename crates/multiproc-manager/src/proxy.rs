@@ -205,7 +205,8 @@ macro_rules! proxy_common {
 
             /// Drops the object on the server now (CPython frees it when its last
             /// proxy is garbage-collected). Other proxies to it then get
-            /// `NoSuchObject` errors.
+            /// `NoSuchObject` errors, and so do calls already waiting on it (a `get`,
+            /// an `acquire`, a `wait`).
             ///
             /// # Errors
             /// [`Error::ManagerGone`] when the server is unreachable.

@@ -352,7 +352,9 @@ impl State {
             return;
         }
         if let Op::Release = op {
-            write(&self.objects).remove(&obj);
+            if let Some(o) = write(&self.objects).remove(&obj) {
+                o.destroyed.store(true, Ordering::SeqCst);
+            }
             let _ = Self::reply(entry, id, Ok(Value::None));
             return;
         }
@@ -373,6 +375,7 @@ impl State {
             thread,
             alive: &entry.alive,
             closing: &self.closing,
+            destroyed: &target.destroyed,
         };
         // Try without waiting on this thread; an operation that has to wait moves to
         // a thread of its own so the client's other threads are not held up.
@@ -406,6 +409,7 @@ impl State {
                             thread,
                             alive: &entry.alive,
                             closing: &st.closing,
+                            destroyed: &target.destroyed,
                         };
                         let r = match target.run(op, &who, false) {
                             Ok(v) => Ok(v),

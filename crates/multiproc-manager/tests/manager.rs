@@ -1120,6 +1120,53 @@ fn restart_on_same_address() -> R {
     Ok(())
 }
 
+/// `destroy` while another client waits on the object (without a timeout): the waiter
+/// is told the object is gone (`NoSuchObject`) instead of waiting for ever on an object
+/// nobody can reach any more. (CPython cannot get there: an object lives while a proxy
+/// refers to it.)
+#[test]
+fn destroy_wakes_waiters() -> R {
+    let manager = Manager::in_thread()?;
+    let cond = manager.condition()?;
+    let c2 = cond.clone();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let r = c2.acquire().and_then(|()| c2.wait());
+        let _ = tx.send(r);
+    });
+    // the waiter is inside `wait` once the server counts it
+    let deadline = std::time::Instant::now() + BOUND;
+    while !cond.repr()?.contains("waiters=1") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the waiter never waited"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let e2 = manager.event()?;
+    let e3 = e2.clone();
+    let (etx, erx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = etx.send(e3.wait());
+    });
+    cond.destroy()?;
+    let r = rx
+        .recv_timeout(BOUND)
+        .map_err(|_| "a waiter on a destroyed object waits for ever")?;
+    let e = r.expect_err("the object is gone");
+    assert_eq!(e.remote_kind(), Some(RemoteErrorKind::NoSuchObject), "{e}");
+    // an event waiter, whether its wait began before or after the destroy
+    e2.destroy()?;
+    let r = erx
+        .recv_timeout(BOUND)
+        .map_err(|_| "a waiter on a destroyed event waits for ever")?;
+    assert_eq!(
+        r.expect_err("the event is gone").remote_kind(),
+        Some(RemoteErrorKind::NoSuchObject)
+    );
+    Ok(())
+}
+
 /// Many threads and processes at once on one list.
 #[test]
 fn concurrent_appends() -> R {
