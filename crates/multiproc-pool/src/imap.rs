@@ -2,6 +2,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
@@ -195,8 +196,23 @@ impl<R: DeserializeOwned + Send + 'static> IMap<R> {
         }
         let mut tasks = Vec::new();
         let mut failed = Vec::new();
+        let mut panic = None;
         while self.inflight + tasks.len() + failed.len() < self.window {
-            match (self.feed)(self.chunksize) {
+            // The input is the caller's iterator, pulled here: its panic goes back to
+            // the caller, but only once the chunks pulled before it are submitted and
+            // feeding has stopped — an iterator used after the panic yields those and
+            // ends (as CPython's does after the input raised), rather than waiting for
+            // chunks that were dropped.
+            let chunksize = self.chunksize;
+            let next = match catch_unwind(AssertUnwindSafe(|| (self.feed)(chunksize))) {
+                Ok(next) => next,
+                Err(payload) => {
+                    panic = Some(payload);
+                    self.exhausted = true;
+                    break;
+                }
+            };
+            match next {
                 None => {
                     self.exhausted = true;
                     break;
@@ -231,6 +247,9 @@ impl<R: DeserializeOwned + Send + 'static> IMap<R> {
         }
         if self.exhausted {
             self.unregister();
+        }
+        if let Some(payload) = panic {
+            resume_unwind(payload);
         }
     }
 

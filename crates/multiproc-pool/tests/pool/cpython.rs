@@ -502,9 +502,34 @@ fn test_imap_handle_iterable_exception() -> TestResult {
                 .map_err(|r| format!("{m:?}: ({total}, {when}, {cs}): no panic, got {r:?}"))?;
             assert!(msg.contains("SayWhenError"), "{m:?}: {msg}");
         }
-        // With the default window the panic comes early (at the first `next`).
+        // After the panic the iterator yields what was pulled before it, then ends
+        // (CPython: the values, the error, then StopIteration) — it used to wait for
+        // chunks dropped by the panic.
+        let mut it = p.imap(sqr, exception_throwing_generator(10, 3)).window(1);
+        for i in 0..3 {
+            assert_eq!(it.next_timeout(BOUND).ok_or("ended early")??, i * i);
+        }
+        assert!(expect_panic(|| it.next_timeout(BOUND)).is_ok(), "{m:?}");
+        let after = it.next_timeout(BOUND);
+        assert!(after.is_none(), "{m:?}: after the panic: {after:?}");
+        // With the default window the panic comes early (at the first `next`), and the
+        // items pulled before it still come out.
         let mut it = p.imap(sqr, exception_throwing_generator(10, 3));
         assert!(expect_panic(|| it.next_timeout(BOUND)).is_ok(), "{m:?}");
+        let mut rest = Vec::new();
+        while let Some(r) = it.next_timeout(BOUND) {
+            rest.push(r?);
+        }
+        assert_eq!(rest, [0, 1, 4], "{m:?}");
+        drop(it);
+        let mut it = p.imap_unordered(sqr, exception_throwing_generator(10, 3));
+        assert!(expect_panic(|| it.next_timeout(BOUND)).is_ok(), "{m:?}");
+        let mut rest = Vec::new();
+        while let Some(r) = it.next_timeout(BOUND) {
+            rest.push(r?);
+        }
+        rest.sort_unstable();
+        assert_eq!(rest, [0, 1, 4], "{m:?}");
         drop(it);
         assert_eq!(p.map(sqr, 0..3)?, [0, 1, 4], "{m:?}");
         p.close();
