@@ -68,7 +68,9 @@ impl<R: DeserializeOwned + Send> Sink for ImapSink<R> {
 /// or drop it before joining (CPython pulls the whole input at once). An iterator
 /// created on a pool that is closed, terminated or broken yields that one error
 /// ([`Error::NotRunning`], …) and ends, without pulling its input (CPython raises
-/// `ValueError` at the call).
+/// `ValueError` at the call). The input is pulled in the thread that calls `next`, up
+/// to the window ahead: if it panics, the panic comes out of that `next`, and an
+/// iterator used after it yields the items pulled before the panic, then ends.
 ///
 /// ```
 /// use multiproc_pool::Pool;
