@@ -230,9 +230,9 @@ impl PoolBuilder {
     /// [`Error::InvalidArgument`] for `processes(0)` or `maxtasksperchild(0)`;
     /// [`Error::Encode`]/[`Error::Start`] for an initializer that cannot be sent;
     /// [`Error::Io`] when the pool's threads, eventfds or result rings cannot be
-    /// created. Worker start failures surface on the calls: a worker that cannot be
-    /// started breaks the pool before `build` returns (every call then fails with that
-    /// [`Error::Start`], and the workers already started are stopped).
+    /// created; [`Error::Start`] when a worker cannot be started (the workers already
+    /// started are stopped first, as CPython's constructor does). Workers that fail to
+    /// start later, as replacements, surface on the calls.
     pub fn build(self) -> Result<Pool, Error> {
         let processes = self.processes.unwrap_or_else(multiproc_process::cpu_count);
         if processes == 0 {
@@ -261,23 +261,27 @@ impl PoolBuilder {
         // one at a time anyway), each supervisor thread taking over its worker while
         // the next one starts.
         let mut threads = Vec::with_capacity(processes);
-        let mut failed: Option<Error> = None;
         for slot in 0..processes {
-            // A worker that cannot be started breaks the pool before `build` returns,
-            // so no call can be served by the workers started before it (they are
-            // stopped by their supervisors), and no more workers are started.
-            let first = match &failed {
-                Some(e) => Err(e.clone()),
-                None => supervisor::start_first(&shared, slot),
+            let first = match supervisor::start_first(&shared, slot) {
+                Ok(w) => w,
+                Err(e) => {
+                    // Like CPython's constructor: a worker that cannot be started fails
+                    // the build, and the workers already started are stopped (none is
+                    // left behind, no call is served by a partial pool).
+                    let pool = Pool {
+                        shared,
+                        threads: Mutex::new(threads),
+                    };
+                    // Slots without a thread never decrement `live`.
+                    lock(&pool.shared.state).live -= processes - slot;
+                    pool.terminate();
+                    return Err(e);
+                }
             };
-            if let (Err(e), None) = (&first, &failed) {
-                shared.break_pool(e.clone());
-                failed = Some(e.clone());
-            }
             let s = shared.clone();
             let t = std::thread::Builder::new()
                 .name(format!("multiproc-pool-{slot}"))
-                .spawn(move || supervisor::supervise(s, slot, first));
+                .spawn(move || supervisor::supervise(s, slot, Ok(first)));
             match t {
                 Ok(t) => threads.push(t),
                 Err(e) => {

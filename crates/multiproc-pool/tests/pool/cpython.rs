@@ -1370,7 +1370,7 @@ fn sweep_descriptor_limits(method: &str) -> TestResult {
 // worker cannot be started during construction, the ones already started must not
 // leak). CPython fakes the failure with a mock; here a descriptor limit makes the
 // starts fail for real, at every point of the build (in a child process, as the limit
-// is process-wide). Ours returns the pool, broken: its calls fail at once.
+// is process-wide). Ours fails the build with the start error, like CPython.
 #[test]
 fn test_release_unused_processes() -> TestResult {
     use std::io::BufRead;
