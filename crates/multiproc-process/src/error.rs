@@ -65,6 +65,17 @@ impl std::error::Error for StartError {
     }
 }
 
+impl StartError {
+    /// An encoding failure, except that a handle that could not be duplicated (out of
+    /// descriptors, `EMFILE`) is the OS failure it is, not a bad argument.
+    pub(crate) fn from_codec(e: CodecError) -> Self {
+        match e {
+            CodecError::Io(e) => StartError::Io(e),
+            e => StartError::Encode(e),
+        }
+    }
+}
+
 impl From<io::Error> for StartError {
     fn from(e: io::Error) -> Self {
         StartError::Io(e)

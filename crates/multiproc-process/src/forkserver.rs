@@ -145,7 +145,7 @@ pub(crate) fn request(job: Job, daemon: bool) -> Result<(u32, OwnedFd, Connectio
                     }
                 };
             }
-            Err(multiproc_ipc::SendError::Encode(e)) => return Err(StartError::Encode(e)),
+            Err(multiproc_ipc::SendError::Encode(e)) => return Err(StartError::from_codec(e)),
             Err(e) => {
                 // The server is gone (killed?): start a new one and retry once.
                 last = e.to_string();

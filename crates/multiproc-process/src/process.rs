@@ -60,7 +60,7 @@ where
 
     fn encode(&self, _method: StartMethod) -> Result<Encoded, StartError> {
         let entry = entry::entry_of::<F, A>()?;
-        let (args, fds) = multiproc_ipc::encode(&self.args).map_err(StartError::Encode)?;
+        let (args, fds) = multiproc_ipc::encode(&self.args).map_err(StartError::from_codec)?;
         Ok(Encoded { entry, args, fds })
     }
 }

@@ -43,6 +43,54 @@ fn raises() {
     panic!("There was an error")
 }
 
+fn takes_conn(c: Connection) -> bool {
+    c.writable()
+}
+
+/// In a child (the descriptor limit is process-wide): for each limit from just above
+/// the descriptors in use, start a child with a `Connection` argument under `m`; the
+/// kind of every failure. Out of descriptors is an OS failure, never an encoding one.
+fn emfile_sweep(m: StartMethod) -> Vec<String> {
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+    // Start what lives as long as the process (the fork server) first.
+    if let Ok(p) = Process::new(noop, ()).start_method(m).start() {
+        let _ = p.join_timeout(BOUND);
+    }
+    let orig = getrlimit(Resource::Nofile);
+    let mut kinds = Vec::new();
+    for limit in 3..256 {
+        let Ok((a, b)) = Pipe::duplex() else {
+            kinds.push("pipe".into());
+            continue;
+        };
+        let lowered = setrlimit(
+            Resource::Nofile,
+            Rlimit {
+                current: Some(limit),
+                maximum: orig.maximum,
+            },
+        );
+        let r = Process::new(takes_conn, (b,)).start_method(m).start();
+        let _ = setrlimit(Resource::Nofile, orig.clone());
+        if lowered.is_err() {
+            kinds.push("setrlimit".into());
+            continue;
+        }
+        drop(a);
+        match r {
+            Ok(p) => {
+                let _ = p.join_timeout(BOUND);
+                kinds.push("ok".into());
+                break;
+            }
+            Err(StartError::Io(_)) => kinds.push("io".into()),
+            Err(StartError::ForkServer(_)) => kinds.push("forkserver".into()),
+            Err(e) => kinds.push(format!("{e:?}")),
+        }
+    }
+    kinds
+}
+
 fn sleep_long() {
     std::thread::sleep(Duration::from_secs(120));
 }
@@ -412,6 +460,32 @@ fn daemon_outlives_the_thread_that_started_it() -> TestResult {
         mine.send(&7u8)?;
         d.join_timeout(BOUND)?;
         assert_eq!(d.exitcode(), Some(0), "{m}");
+    }
+    Ok(())
+}
+
+/// Running out of descriptors while starting a child is `StartError::Io` (or the fork
+/// server's refusal), not `StartError::Encode` — the arguments were fine (a handle could
+/// not be duplicated: `EMFILE`).
+#[test]
+fn out_of_descriptors_is_an_os_error_not_an_encoding_one() -> TestResult {
+    for m in METHODS {
+        let kinds = Process::new(emfile_sweep, (m,))
+            .start_method(StartMethod::Fork)
+            .start()?
+            .join_value()?;
+        assert_eq!(
+            kinds.last().map(String::as_str),
+            Some("ok"),
+            "{m}: {kinds:?}"
+        );
+        assert!(kinds.len() > 1, "{m}: no start failed: {kinds:?}");
+        for k in &kinds {
+            assert!(
+                ["ok", "io", "forkserver"].contains(&k.as_str()),
+                "{m}: {k} in {kinds:?}"
+            );
+        }
     }
     Ok(())
 }
