@@ -71,7 +71,7 @@ fn emfile_sweep(m: StartMethod) -> Vec<String> {
             },
         );
         let r = Process::new(takes_conn, (b,)).start_method(m).start();
-        let _ = setrlimit(Resource::Nofile, orig.clone());
+        let _ = setrlimit(Resource::Nofile, orig);
         if lowered.is_err() {
             kinds.push("setrlimit".into());
             continue;
