@@ -1258,7 +1258,11 @@ impl Ring {
     /// within about two slices, as the crate documents.
     fn no_live_producer_recently_probed(&self, probe: bool) -> bool {
         let at = self.hdr().config.0.alive_at.load(Ordering::Relaxed);
-        let fresh = at != 0 && sys::monotonic_ns().saturating_sub(at) < SLICE.as_nanos() as u64;
+        // A stamp from the future (another time namespace) is not trusted.
+        let fresh = at != 0
+            && sys::monotonic_ns()
+                .checked_sub(at)
+                .is_some_and(|age| age < SLICE.as_nanos() as u64);
         self.no_live_producer(probe && !fresh)
     }
 
