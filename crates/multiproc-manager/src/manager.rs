@@ -314,14 +314,46 @@ impl Manager {
         ))
     }
 
-    fn reap_process(&self) {
+    /// Asks the server to shut down; returns whether it acknowledged (or is gone
+    /// already, which is as good).
+    ///
+    /// A server process of ours is given [`SHUTDOWN_GRACE`] to answer, on a helper
+    /// thread: a frozen one (stopped, wedged) never would, and `reap_process` kills it
+    /// instead. The helper's call ends when the killed server's connection closes.
+    /// Other servers are waited for as any call is.
+    fn ask_to_shut_down(&self) -> Result<bool, Error> {
+        let r = match &self.owned {
+            Owned::Process(_) => {
+                let client = self.client.clone();
+                let (tx, rx) = std::sync::mpsc::channel();
+                let asked = std::thread::Builder::new()
+                    .name("manager-shutdown".into())
+                    .spawn(move || {
+                        let _ = tx.send(client.call(SERVER, Op::Shutdown));
+                    });
+                match asked.map(|_| rx.recv_timeout(SHUTDOWN_GRACE)) {
+                    Ok(Ok(r)) => r,
+                    // no answer in time, or no thread to wait with: the reaper kills it
+                    Ok(Err(_)) | Err(_) => return Ok(false),
+                }
+            }
+            _ => self.client.call(SERVER, Op::Shutdown),
+        };
+        match r {
+            Ok(_) | Err(Error::ManagerGone(_)) => Ok(true),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Reaps a server process of ours, waiting `grace` for it to exit before killing it.
+    fn reap_process(&self, grace: Duration) {
         if let Owned::Process(p) = &self.owned {
             let taken = p
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
                 .take();
             if let Some(process) = taken {
-                if !matches!(process.join_timeout(SHUTDOWN_GRACE), Ok(true)) {
+                if !matches!(process.join_timeout(grace), Ok(true)) {
                     tracing::warn!("manager process did not exit in time; killing it");
                     let _ = process.kill();
                     let _ = process.join_timeout(SHUTDOWN_GRACE);
@@ -512,20 +544,23 @@ impl Manager {
     }
 
     /// Stops the server (any client may ask, as in CPython): every client's pending and
-    /// later calls fail with [`Error::ManagerGone`]. Bounded: returns once the server
-    /// acknowledged, or at once if it is already gone.
+    /// later calls fail with [`Error::ManagerGone`]. Returns once the server
+    /// acknowledged, or at once if it is already gone; a server process started by
+    /// this manager is then reaped, and one that does not acknowledge within a few
+    /// seconds (frozen, say) is killed and reaped.
     ///
     /// # Errors
     /// None in practice; a server already gone is not an error.
     pub fn shutdown(&self) -> Result<(), Error> {
-        match self.client.call(SERVER, Op::Shutdown) {
-            Ok(_) | Err(Error::ManagerGone(_)) => {}
-            Err(e) => return Err(e),
-        }
+        let acknowledged = self.ask_to_shut_down()?;
         if let Owned::Thread { server, .. } = &self.owned {
             server.shutdown();
         }
-        self.reap_process();
+        self.reap_process(if acknowledged {
+            SHUTDOWN_GRACE
+        } else {
+            Duration::ZERO
+        });
         Ok(())
     }
 
@@ -829,8 +864,12 @@ impl Manager {
 impl Drop for Manager {
     fn drop(&mut self) {
         if let Owned::Process(_) = &self.owned {
-            let _ = self.client.call(SERVER, Op::Shutdown);
-            self.reap_process();
+            let acknowledged = self.ask_to_shut_down().unwrap_or(false);
+            self.reap_process(if acknowledged {
+                SHUTDOWN_GRACE
+            } else {
+                Duration::ZERO
+            });
         }
         if let Owned::Thread { server, thread } = &mut self.owned {
             server.shutdown();

@@ -1237,6 +1237,41 @@ fn sigkilled_server_fails_waiters_instead_of_hanging() -> R {
     Ok(())
 }
 
+/// The server process frozen (SIGSTOP) before `shutdown`: the call still returns — the
+/// server never acknowledges, so after the grace period it is killed and reaped —
+/// instead of waiting for ever for the acknowledgement. Dropping such a manager is
+/// bounded the same way.
+#[test]
+fn shutdown_of_a_frozen_server_is_bounded() -> R {
+    for how in ["shutdown", "drop"] {
+        let manager = Manager::start()?;
+        let pid = manager.pid().ok_or("a started manager has a server pid")?;
+        rustix::process::kill_process(
+            rustix::process::Pid::from_raw(pid as i32).ok_or("pid")?,
+            rustix::process::Signal::STOP,
+        )?;
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let r = if how == "shutdown" {
+                manager.shutdown().map(|()| manager.pid())
+            } else {
+                drop(manager);
+                Ok(None)
+            };
+            let _ = tx.send(r);
+        });
+        let r = rx
+            .recv_timeout(BOUND)
+            .map_err(|_| format!("{how} of a frozen manager waits for ever"))?;
+        assert_eq!(r?, None, "{how}: the server was reaped");
+        assert!(
+            !std::path::Path::new(&format!("/proc/{pid}")).exists(),
+            "{how}: no process left behind"
+        );
+    }
+    Ok(())
+}
+
 /// `Manager()` under every start method: the server is a daemon child process; proxies
 /// go to children started with every start method; shutdown reaps it and later calls
 /// say the manager is gone.
