@@ -72,6 +72,8 @@ pub(crate) struct Inner {
     /// that use it, and every call of that child goes over the same connection
     /// (lock ownership and "release what a vanished client held" are per connection).
     forked: Mutex<Option<Arc<Inner>>>,
+    /// The call timeout in nanoseconds, 0 for none (see [`Inner::set_call_timeout`]).
+    call_timeout_ns: AtomicU64,
 }
 
 static NEXT_THREAD: AtomicU64 = AtomicU64::new(1);
@@ -159,6 +161,7 @@ impl Inner {
             origin: origin.clone(),
             pid: std::process::id(),
             forked: Mutex::new(None),
+            call_timeout_ns: AtomicU64::new(0),
         });
         if let (Some(o), Some(mut all)) = (origin, clients()) {
             all.retain(|(_, _, w)| w.strong_count() > 0);
@@ -220,8 +223,53 @@ impl Inner {
         if let Some(first) = forked.as_ref().filter(|first| first.pid == pid) {
             return Ok(first.clone());
         }
+        c.set_call_timeout(self.call_timeout());
         *forked = Some(c.clone());
         Ok(c)
+    }
+
+    /// Bounds every call's wait for its reply: `timeout` beyond the wait the operation
+    /// itself asked for (an `acquire_timeout(t)` may take `t + timeout`); operations
+    /// that wait for ever by request (`acquire()`, `get()`) stay unbounded. A server
+    /// that misses the bound is declared gone (see [`Error::CallTimeout`]).
+    pub(crate) fn set_call_timeout(&self, timeout: Option<Duration>) {
+        let ns = timeout.map_or(0, |t| {
+            u64::try_from(t.as_nanos()).unwrap_or(u64::MAX).max(1)
+        });
+        self.call_timeout_ns.store(ns, Ordering::Relaxed);
+    }
+
+    pub(crate) fn call_timeout(&self) -> Option<Duration> {
+        match self.call_timeout_ns.load(Ordering::Relaxed) {
+            0 => None,
+            ns => Some(Duration::from_nanos(ns)),
+        }
+    }
+
+    /// When the caller of `op` stops waiting, if ever.
+    fn deadline_for(&self, op: &Op) -> Option<Instant> {
+        let limit = self.call_timeout()?;
+        let now = Instant::now();
+        match op.wait_timeout() {
+            None => now.checked_add(limit),
+            Some(None) => None,
+            Some(Some(t)) => now.checked_add(t).and_then(|d| d.checked_add(limit)),
+        }
+    }
+
+    /// The server missed a call's deadline: it is treated as gone. The connection is
+    /// shut down, so a thread reading it wakes with end-of-file and the server releases
+    /// what this client held (as for any client that vanishes).
+    fn give_up(&self, st: &mut St) -> Error {
+        let limit = self.call_timeout().unwrap_or_default();
+        if st.dead.is_none() {
+            st.dead = Some(format!(
+                "no reply within the call timeout ({limit:?}); the connection was closed"
+            ));
+        }
+        let _ = rustix::net::shutdown(&self.conn, rustix::net::Shutdown::Both);
+        self.cv.notify_all();
+        Error::CallTimeout(limit)
     }
 
     pub(crate) fn call(self: &Arc<Self>, obj: u64, op: Op) -> Result<Value, Error> {
@@ -230,6 +278,7 @@ impl Inner {
     }
 
     fn call_here(&self, obj: u64, op: Op) -> Result<Value, Error> {
+        let deadline = self.deadline_for(&op);
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         if let Some(why) = &st_lock(&self.st).dead {
             return Err(Error::ManagerGone(why.clone()));
@@ -264,18 +313,49 @@ impl Inner {
             if let Some(why) = &st.dead {
                 return Err(Error::ManagerGone(why.clone()));
             }
+            let left = match deadline {
+                None => None,
+                Some(d) => match d.checked_duration_since(Instant::now()) {
+                    Some(left) if !left.is_zero() => Some(left),
+                    _ => return Err(self.give_up(&mut st)),
+                },
+            };
             if st.reader {
-                st = self
-                    .cv
-                    .wait(st)
-                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                st = match left {
+                    None => self
+                        .cv
+                        .wait(st)
+                        .unwrap_or_else(std::sync::PoisonError::into_inner),
+                    Some(left) => {
+                        self.cv
+                            .wait_timeout(st, left)
+                            .unwrap_or_else(std::sync::PoisonError::into_inner)
+                            .0
+                    }
+                };
                 continue;
             }
             st.reader = true;
             drop(st);
-            let got = self.conn.recv::<Response>();
+            // With a deadline, wait for the reply to start arriving first; once it
+            // has, the frame is read whole (never cut, which would desynchronise the
+            // stream for every other caller).
+            let ready = match left {
+                None => Ok(true),
+                Some(left) => self.conn.poll(Some(left)),
+            };
+            let got = match ready {
+                Ok(true) => Some(self.conn.recv::<Response>()),
+                Ok(false) => None,
+                Err(e) => Some(Err(e)),
+            };
             st = st_lock(&self.st);
             st.reader = false;
+            let Some(got) = got else {
+                // Nothing by the deadline: the next turn gives up.
+                self.cv.notify_all();
+                continue;
+            };
             match got {
                 Ok(Response { id: 0, result }) => {
                     tracing::warn!("manager reported a protocol error: {result:?}");

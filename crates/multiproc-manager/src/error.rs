@@ -132,6 +132,11 @@ pub enum Error {
     Config(String),
     /// The request is larger than the frame limit, or could not be encoded.
     Send(multiproc_ipc::SendError),
+    /// The server did not answer within the call timeout set with
+    /// [`Manager::set_call_timeout`](crate::Manager::set_call_timeout) (beyond the
+    /// operation's own timeout). The server is then treated as gone: the connection is
+    /// closed, and later calls fail with [`Error::ManagerGone`].
+    CallTimeout(std::time::Duration),
 }
 
 impl Error {
@@ -159,6 +164,7 @@ impl fmt::Display for Error {
             Error::Auth(why) => write!(f, "authentication failed: {why}"),
             Error::Config(why) => write!(f, "invalid manager configuration: {why}"),
             Error::Send(_) => f.write_str("the request could not be sent"),
+            Error::CallTimeout(t) => write!(f, "the manager did not answer within {t:?}"),
         }
     }
 }

@@ -236,6 +236,32 @@ fn server_main<S: Setup>(
 /// How long [`Manager::shutdown`] waits for a server process before killing it.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
+/// How long a server process of ours that could not be asked to shut down (its
+/// connection is gone) is given to exit on its own before it is killed.
+const UNREACHED_GRACE: Duration = Duration::from_millis(250);
+
+/// Whether the server acknowledged a shutdown request.
+#[derive(Debug, Clone, Copy)]
+enum Ack {
+    /// It did: it is on its way out.
+    Yes,
+    /// It could not be asked (our connection is gone): it may be exiting already.
+    Unreached,
+    /// It did not answer in time (frozen, say).
+    No,
+}
+
+impl Ack {
+    /// How long to wait for the server process to exit before killing it.
+    fn grace(self) -> Duration {
+        match self {
+            Ack::Yes => SHUTDOWN_GRACE,
+            Ack::Unreached => UNREACHED_GRACE,
+            Ack::No => Duration::ZERO,
+        }
+    }
+}
+
 impl Manager {
     /// Starts a manager server in a child process with the default start method and
     /// connects to it (CPython's `Manager()`). The server is a daemon: it dies with
@@ -321,7 +347,7 @@ impl Manager {
     /// thread: a frozen one (stopped, wedged) never would, and `reap_process` kills it
     /// instead. The helper's call ends when the killed server's connection closes.
     /// Other servers are waited for as any call is.
-    fn ask_to_shut_down(&self) -> Result<bool, Error> {
+    fn ask_to_shut_down(&self) -> Result<Ack, Error> {
         let r = match &self.owned {
             Owned::Process(_) => {
                 let client = self.client.clone();
@@ -334,13 +360,16 @@ impl Manager {
                 match asked.map(|_| rx.recv_timeout(SHUTDOWN_GRACE)) {
                     Ok(Ok(r)) => r,
                     // no answer in time, or no thread to wait with: the reaper kills it
-                    Ok(Err(_)) | Err(_) => return Ok(false),
+                    Ok(Err(_)) | Err(_) => return Ok(Ack::No),
                 }
             }
             _ => self.client.call(SERVER, Op::Shutdown),
         };
         match r {
-            Ok(_) | Err(Error::ManagerGone(_)) => Ok(true),
+            Ok(_) => Ok(Ack::Yes),
+            // Already shutting down, crashed, or our connection was given up (call
+            // timeout): the server may still run, and was not asked.
+            Err(Error::ManagerGone(_)) => Ok(Ack::Unreached),
             Err(e) => Err(e),
         }
     }
@@ -535,6 +564,37 @@ impl Manager {
         self.authkey.as_deref()
     }
 
+    /// Bounds how long a call through this manager, or through any proxy made from it
+    /// in this process, waits for the server's reply (`None`, the default: for ever, as
+    /// in CPython). An operation that itself waits up to `t` (`acquire_timeout(t)`,
+    /// `get_timeout(t)`, …) may take `t + timeout`; one that waits for ever by request
+    /// (`acquire()`, `get()`, `wait()`) is not bounded. A server that misses the bound
+    /// (frozen, overloaded, cut off) is treated as gone: that call fails with
+    /// [`Error::CallTimeout`], the connection is closed (the server releases what this
+    /// client held, as for any client that vanishes), and later calls fail with
+    /// [`Error::ManagerGone`]; connect again to go on. A forked child's own connection
+    /// gets the parent's setting; proxies sent to other processes do not carry it.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let manager = multiproc_manager::Manager::start()?;
+    /// manager.set_call_timeout(Some(Duration::from_secs(5)));
+    /// assert_eq!(manager.call_timeout(), Some(Duration::from_secs(5)));
+    /// let d = manager.dict_of::<String, u64>()?;
+    /// d.insert("k", 1u64)?;
+    /// assert_eq!(d.get_item("k")?, 1);
+    /// manager.shutdown()?;
+    /// # Ok::<(), multiproc_manager::Error>(())
+    /// ```
+    pub fn set_call_timeout(&self, timeout: Option<Duration>) {
+        self.client.set_call_timeout(timeout);
+    }
+
+    /// The bound set with [`set_call_timeout`](Self::set_call_timeout).
+    pub fn call_timeout(&self) -> Option<Duration> {
+        self.client.call_timeout()
+    }
+
     /// Round trip to the server (checks it is alive).
     ///
     /// # Errors
@@ -552,15 +612,11 @@ impl Manager {
     /// # Errors
     /// None in practice; a server already gone is not an error.
     pub fn shutdown(&self) -> Result<(), Error> {
-        let acknowledged = self.ask_to_shut_down()?;
+        let ack = self.ask_to_shut_down()?;
         if let Owned::Thread { server, .. } = &self.owned {
             server.shutdown();
         }
-        self.reap_process(if acknowledged {
-            SHUTDOWN_GRACE
-        } else {
-            Duration::ZERO
-        });
+        self.reap_process(ack.grace());
         Ok(())
     }
 
@@ -864,12 +920,8 @@ impl Manager {
 impl Drop for Manager {
     fn drop(&mut self) {
         if let Owned::Process(_) = &self.owned {
-            let acknowledged = self.ask_to_shut_down().unwrap_or(false);
-            self.reap_process(if acknowledged {
-                SHUTDOWN_GRACE
-            } else {
-                Duration::ZERO
-            });
+            let ack = self.ask_to_shut_down().unwrap_or(Ack::No);
+            self.reap_process(ack.grace());
         }
         if let Owned::Thread { server, thread } = &mut self.owned {
             server.shutdown();

@@ -1473,3 +1473,75 @@ fn separate_processes_over_tcp() -> R {
     }
     check
 }
+
+/// `set_call_timeout`: a frozen server fails the call with `CallTimeout` (bounded), then
+/// every later call with `ManagerGone`; on a healthy server an operation's own timeout
+/// and a wait-for-ever operation are not cut short by it.
+#[test]
+fn call_timeout_bounds_a_frozen_server() -> R {
+    use multiproc_manager::Error;
+    let manager = Manager::start()?;
+    let pid = manager.pid().ok_or("a started manager has a server pid")?;
+    manager.set_call_timeout(Some(Duration::from_millis(300)));
+    let d = manager.dict_of::<String, u64>()?;
+    d.insert("k", 1u64)?;
+    // Healthy server: an acquire that times out on its own says so (false), not
+    // CallTimeout, though its wait exceeds the call timeout.
+    let lock = manager.lock()?;
+    lock.acquire()?;
+    let other = std::thread::spawn({
+        let lock = lock.clone();
+        move || lock.acquire_timeout(Duration::from_millis(500))
+    });
+    assert!(!other.join().map_err(|_| "acquirer panicked")??);
+    // A wait for ever by request is not cut short: held past the call timeout, the
+    // lock is still acquired once released.
+    let waiter = std::thread::spawn({
+        let lock = lock.clone();
+        move || lock.acquire().and_then(|()| lock.release())
+    });
+    std::thread::sleep(Duration::from_millis(700));
+    lock.release()?;
+    waiter.join().map_err(|_| "waiter panicked")??;
+    assert_eq!(d.get_item("k")?, 1, "the connection is still usable");
+    let pid = rustix::process::Pid::from_raw(pid as i32).ok_or("pid")?;
+    rustix::process::kill_process(pid, rustix::process::Signal::STOP)?;
+    // SIGSTOP takes effect asynchronously: wait (bounded) until every thread of the
+    // server is stopped.
+    let stopped = || -> bool {
+        let dir = format!("/proc/{}/task", pid.as_raw_nonzero());
+        let Ok(tasks) = std::fs::read_dir(dir) else {
+            return false;
+        };
+        tasks.flatten().all(|t| {
+            std::fs::read_to_string(t.path().join("stat"))
+                .ok()
+                .and_then(|s| {
+                    s.rsplit_once(')')
+                        .map(|(_, r)| r.trim_start().starts_with('T'))
+                })
+                .unwrap_or(false)
+        })
+    };
+    let until = std::time::Instant::now() + BOUND;
+    while !stopped() {
+        assert!(
+            std::time::Instant::now() < until,
+            "the server never stopped"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let (tx, rx) = std::sync::mpsc::channel();
+    let d2 = d.clone();
+    std::thread::spawn(move || {
+        let _ = tx.send(d2.get_item("k"));
+    });
+    let r = rx
+        .recv_timeout(BOUND)
+        .map_err(|_| "a call to a frozen server waited for ever")?;
+    assert!(matches!(r, Err(Error::CallTimeout(_))), "{r:?}");
+    assert!(matches!(d.get_item("k"), Err(Error::ManagerGone(_))));
+    rustix::process::kill_process(pid, rustix::process::Signal::CONT)?;
+    manager.shutdown()?;
+    Ok(())
+}
