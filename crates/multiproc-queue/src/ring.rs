@@ -1255,7 +1255,8 @@ impl Ring {
     /// skipped when some process found a live producer through `/proc` less than a
     /// [`SLICE`] ago: a getter at its deadline (`try_get`, timed gets) then reads
     /// only the registry's counts. A producer SIGKILLed meanwhile is still noticed
-    /// within about two slices, as the crate documents.
+    /// within about a slice (once the stamp is older than that; a probe that finds it
+    /// dead does not renew the stamp), as the crate documents.
     fn no_live_producer_recently_probed(&self, probe: bool) -> bool {
         let at = self.hdr().config.0.alive_at.load(Ordering::Relaxed);
         // A stamp from the future (another time namespace) is not trusted.
