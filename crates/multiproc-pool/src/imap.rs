@@ -3,7 +3,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
@@ -19,15 +19,30 @@ use crate::worker::TaskMsg;
 pub(crate) type Feed =
     Box<dyn FnMut(usize) -> Option<Result<(TaskMsg, usize), (Error, usize)>> + Send>;
 
+/// Default in-flight chunks per worker. Small tasks need a deep pipeline: with 64 per
+/// worker, `imap_unordered` of `x*x` ran at ~0.9 M items/s against `map`'s ~2.2 M/s
+/// (the workers idled between refills); 512 per worker reaches `map`'s rate.
+const WINDOW_PER_WORKER: usize = 512;
+
+/// The most encoded input kept in flight by default (the window's byte bound), so that
+/// large items do not multiply the memory bound by the chunk count.
+const WINDOW_BYTES: usize = 64 << 20;
+
 struct Chunks<R> {
     /// Ordered: chunk index → items. Unordered: arrival order.
     by_index: HashMap<usize, Vec<Result<R, Error>>>,
     arrived: VecDeque<Vec<Result<R, Error>>>,
+    /// Whether the consumer sleeps on `arrived` (a `Condvar` notify is a system call
+    /// even with nobody waiting: made only when somebody is).
+    waiting: bool,
 }
 
 struct ImapSink<R> {
     ordered: bool,
-    lens: Mutex<HashMap<usize, usize>>,
+    /// Per chunk in flight: its number of items and the bytes of its encoded input.
+    lens: Mutex<HashMap<usize, (usize, usize)>>,
+    /// Encoded input bytes of the chunks in flight (the window's byte bound).
+    bytes: AtomicUsize,
     chunks: Mutex<Chunks<R>>,
     arrived: Condvar,
     cancelled: AtomicBool,
@@ -35,7 +50,8 @@ struct ImapSink<R> {
 
 impl<R: DeserializeOwned + Send> Sink for ImapSink<R> {
     fn complete(&self, index: usize, outcome: Outcome) {
-        let len = lock(&self.lens).remove(&index).unwrap_or(0);
+        let (len, bytes) = lock(&self.lens).remove(&index).unwrap_or((0, 0));
+        self.bytes.fetch_sub(bytes, Ordering::Relaxed);
         let items = decode_chunk::<R>(outcome, len);
         let mut c = lock(&self.chunks);
         if self.ordered {
@@ -43,8 +59,11 @@ impl<R: DeserializeOwned + Send> Sink for ImapSink<R> {
         } else {
             c.arrived.push_back(items);
         }
+        let wake = std::mem::take(&mut c.waiting);
         drop(c);
-        self.arrived.notify_all();
+        if wake {
+            self.arrived.notify_all();
+        }
     }
 
     fn cancelled(&self) -> bool {
@@ -117,7 +136,7 @@ impl<R> fmt::Debug for IMap<R> {
 
 impl<R: DeserializeOwned + Send + 'static> IMap<R> {
     pub(crate) fn new(shared: Arc<Shared>, feed: Feed, ordered: bool) -> Self {
-        let window = 64 * shared.processes;
+        let window = WINDOW_PER_WORKER * shared.processes;
         // Registered now, not at the first pull: an iterator created before `close`
         // is served after it even if its first `next` comes later (the supervisors stay
         // while feeders remain), and one created after `close` is refused here —
@@ -139,9 +158,11 @@ impl<R: DeserializeOwned + Send + 'static> IMap<R> {
             sink: Arc::new(ImapSink {
                 ordered,
                 lens: Mutex::new(HashMap::new()),
+                bytes: AtomicUsize::new(0),
                 chunks: Mutex::new(Chunks {
                     by_index: HashMap::new(),
                     arrived: VecDeque::new(),
+                    waiting: false,
                 }),
                 arrived: Condvar::new(),
                 cancelled: AtomicBool::new(false),
@@ -168,8 +189,9 @@ impl<R: DeserializeOwned + Send + 'static> IMap<R> {
         self
     }
 
-    /// The most chunks in flight at once (default 64 × workers; 0 is taken as 1): the
-    /// memory bound, and how far the pool works ahead of the consumer.
+    /// The most chunks in flight at once (default 512 × workers; 0 is taken as 1), and
+    /// at most 64 MiB of encoded input (at least one chunk): the memory bound, and how
+    /// far the pool works ahead of the consumer.
     #[must_use = "the iterator is returned for chaining"]
     pub fn window(mut self, window: usize) -> Self {
         self.window = window.max(1);
@@ -193,13 +215,16 @@ impl<R: DeserializeOwned + Send + 'static> IMap<R> {
     /// Submits chunks until the window is full (refilling once it is half empty, so
     /// submissions go in batches) or the input ends.
     fn top_up(&mut self) {
-        if self.exhausted || self.inflight > self.window / 2 {
+        let bytes = || self.sink.bytes.load(Ordering::Relaxed);
+        if self.exhausted || self.inflight > self.window / 2 || bytes() > WINDOW_BYTES / 2 {
             return;
         }
         let mut tasks = Vec::new();
         let mut failed = Vec::new();
         let mut panic = None;
-        while self.inflight + tasks.len() + failed.len() < self.window {
+        while self.inflight + tasks.len() + failed.len() < self.window
+            && (self.inflight + tasks.len() == 0 || bytes() < WINDOW_BYTES)
+        {
             // The input is the caller's iterator, pulled here: its panic goes back to
             // the caller, but only once the chunks pulled before it are submitted and
             // feeding has stopped — an iterator used after the panic yields those and
@@ -220,7 +245,9 @@ impl<R: DeserializeOwned + Send + 'static> IMap<R> {
                     break;
                 }
                 Some(Ok((msg, len))) => {
-                    lock(&self.sink.lens).insert(self.next_index, len);
+                    let bytes = msg.payload.0.len();
+                    self.sink.bytes.fetch_add(bytes, Ordering::Relaxed);
+                    lock(&self.sink.lens).insert(self.next_index, (len, bytes));
                     tasks.push(Task {
                         msg,
                         sink: self.sink.clone(),
@@ -228,7 +255,7 @@ impl<R: DeserializeOwned + Send + 'static> IMap<R> {
                     });
                 }
                 Some(Err((e, len))) => {
-                    lock(&self.sink.lens).insert(self.next_index, len);
+                    lock(&self.sink.lens).insert(self.next_index, (len, 0));
                     failed.push((self.next_index, e));
                 }
             }
@@ -285,16 +312,24 @@ impl<R: DeserializeOwned + Send + 'static> IMap<R> {
                 return None;
             }
             let mut c = lock(&self.sink.chunks);
+            // Every chunk that is ready is taken at once (in order for `imap`): one
+            // lock and at most one sleep for many results.
+            let mut taken = 0;
             loop {
-                let got = if self.sink.ordered {
-                    c.by_index.remove(&self.next_yield)
-                } else {
-                    c.arrived.pop_front()
-                };
-                if let Some(items) = got {
-                    self.current = items.into();
+                loop {
+                    let got = if self.sink.ordered {
+                        c.by_index.remove(&(self.next_yield + taken))
+                    } else {
+                        c.arrived.pop_front()
+                    };
+                    let Some(items) = got else { break };
+                    self.current.extend(items);
+                    taken += 1;
+                }
+                if taken > 0 {
                     break;
                 }
+                c.waiting = true;
                 match deadline {
                     None => {
                         c = self
@@ -306,6 +341,7 @@ impl<R: DeserializeOwned + Send + 'static> IMap<R> {
                     Some(d) => {
                         let now = Instant::now();
                         if now >= d {
+                            c.waiting = false;
                             return Some(Err(Error::Timeout));
                         }
                         c = self
@@ -316,10 +352,11 @@ impl<R: DeserializeOwned + Send + 'static> IMap<R> {
                             .0;
                     }
                 }
+                c.waiting = false;
             }
             drop(c);
-            self.inflight -= 1;
-            self.next_yield += 1;
+            self.inflight -= taken;
+            self.next_yield += taken;
         }
     }
 

@@ -229,6 +229,32 @@ fn imap_is_lazy_over_an_endless_iterator() -> TestResult {
     Ok(())
 }
 
+fn byte_len(v: Vec<u8>) -> usize {
+    v.len()
+}
+
+/// The default window is bounded in bytes too: with 8 MiB items, only about 64 MiB of
+/// input is pulled ahead of the consumer, not hundreds of items.
+#[test]
+fn imap_default_window_is_bounded_in_bytes() -> TestResult {
+    let p = pool(StartMethod::Fork, 2)?;
+    let pulled = Arc::new(AtomicUsize::new(0));
+    let counter = pulled.clone();
+    let input = std::iter::repeat_with(move || {
+        counter.fetch_add(1, Ordering::SeqCst);
+        vec![7u8; 8 << 20]
+    });
+    let mut it = p.imap_unordered(byte_len, input);
+    for _ in 0..3 {
+        assert!(matches!(it.next_timeout(BOUND), Some(Ok(n)) if n == 8 << 20));
+    }
+    let n = pulled.load(Ordering::SeqCst);
+    assert!((3..=20).contains(&n), "pulled {n} items of 8 MiB");
+    drop(it);
+    p.terminate();
+    Ok(())
+}
+
 // CPython: _TestPool.test_async_timeout
 #[test]
 fn async_timeout_and_cancel() -> TestResult {
