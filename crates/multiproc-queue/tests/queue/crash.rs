@@ -251,3 +251,42 @@ fn killed_producer_no_longer_keeps_the_queue_open() -> TestResult {
     }
     Ok(())
 }
+
+fn hold_until_gate(q: Queue<u32>, ready: Queue<u32>, gate: Queue<u32>) {
+    let _keep = q;
+    ready.put(1).unwrap();
+    let _ = gate.get();
+}
+
+// A getter that only ever polls (`try_get`, so every call is at its deadline) skips the
+// `/proc` probe while another probe found the producer alive less than a slice ago;
+// once that producer is SIGKILLed it must still see `Closed` (within about a slice).
+#[test]
+fn killed_producer_is_noticed_by_a_try_get_poller() -> TestResult {
+    for m in METHODS {
+        let q: Queue<u32> = Queue::new()?;
+        let (ready, gate): (Queue<u32>, Queue<u32>) = (Queue::new()?, Queue::new()?);
+        let p = Process::new(hold_until_gate, (q.clone(), ready.clone(), gate.clone()))
+            .start_method(m)
+            .start()?;
+        // The child holds its handle (a handle still in transit would count anyway).
+        assert_eq!(ready.get_timeout(BOUND)?, 1);
+        q.close();
+        for _ in 0..1000 {
+            assert!(matches!(q.try_get(), Err(GetError::Empty)), "{m:?}");
+        }
+        p.kill()?;
+        assert!(p.join_timeout(BOUND)?);
+        let give_up = std::time::Instant::now() + BOUND;
+        loop {
+            match q.try_get() {
+                Err(GetError::Closed) => break,
+                Err(GetError::Empty) if std::time::Instant::now() < give_up => {
+                    std::thread::yield_now();
+                }
+                r => panic!("{m:?}: the poller never saw Closed: {r:?}"),
+            }
+        }
+    }
+    Ok(())
+}
