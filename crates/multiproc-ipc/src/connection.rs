@@ -87,9 +87,14 @@ pub struct Connection {
     waiter: Mutex<Waiter>,
     /// Whether the socket buffers were already enlarged for large frames.
     big_buffers: AtomicBool,
-    /// Set when a frame was left half-read (too large, or a timeout mid-frame):
-    /// the byte stream is no longer at a frame boundary.
+    /// Set when a frame was left half-read for good (too large, an I/O error
+    /// mid-frame): the byte stream is no longer at a frame boundary.
     desync: AtomicBool,
+    /// A frame a receive's deadline cut part-way, resumed by the next receive; only
+    /// touched under the receive lock (`recv_buf`), so never contended.
+    partial: Mutex<Option<Partial>>,
+    /// Whether `partial` holds a frame (checked without locking it on every receive).
+    has_partial: AtomicBool,
     /// Set when a send with a deadline gave up after part of its frame went out: the
     /// peer would read a cut frame, so this end sends nothing more.
     send_desync: AtomicBool,
@@ -174,6 +179,8 @@ impl Connection {
             waiter: Mutex::new(Waiter::default()),
             big_buffers: AtomicBool::new(false),
             desync: AtomicBool::new(false),
+            partial: Mutex::new(None),
+            has_partial: AtomicBool::new(false),
             send_desync: AtomicBool::new(false),
             send_buf: Mutex::new(Vec::new()),
             recv_buf: Mutex::new(Vec::new()),
@@ -213,9 +220,12 @@ impl Connection {
 
     /// Whether this end may receive (CPython's `readable`): not for the writing end of
     /// a [`Pipe::simplex`], and no longer once a receive left the stream in the middle
-    /// of a frame (a frame over the limit, a timeout part-way through one), after which
-    /// receives fail with [`RecvError::Closed`] — as CPython clears `readable` after a
-    /// bad message length. A copy sent to another process carries this too.
+    /// of a frame for good (a frame over the limit, an I/O error part-way through one),
+    /// after which receives fail with [`RecvError::Closed`] — as CPython clears
+    /// `readable` after a bad message length. A copy sent to another process carries
+    /// this too. (A frame cut by a receive's deadline is not such a case: the next
+    /// receive resumes it; but a copy sent meanwhile is not readable, since the part
+    /// already read stays with this end.)
     ///
     /// ```
     /// use multiproc_ipc::{Pipe, RecvError};
@@ -475,14 +485,9 @@ impl Connection {
 
     /// [`recv`](Self::recv) that gives up with [`RecvError::Timeout`] after `timeout`.
     ///
-    /// The timeout bounds the whole frame. A timeout before its first byte consumes
-    /// nothing; a timeout after part of it was read cuts it, and this end is then no
-    /// longer [`readable`](Self::readable) (further receives fail with
-    /// [`RecvError::Closed`]). So a short timeout is for "has anything come?", and a
-    /// frame larger than the socket buffer needs a timeout meant for all of it; to
-    /// check often without that risk, wait with [`poll`](Self::poll) (which reads
-    /// nothing) and then receive with a generous bound, as CPython's `poll()` +
-    /// `recv()` do.
+    /// Nothing is lost to a timeout: when the deadline passes part-way through a frame
+    /// (a large one still being written), what was read of it is kept, and the next
+    /// receive — of any kind — carries on with it.
     ///
     /// # Errors
     /// As [`recv`](Self::recv), plus [`RecvError::Timeout`].
@@ -490,20 +495,22 @@ impl Connection {
         self.recv_deadline(Instant::now().checked_add(timeout))
     }
 
-    /// [`recv`](Self::recv) that returns [`RecvError::Timeout`] at once if no data is waiting.
-    ///
-    /// Only for frames that arrive whole at once (small ones): a frame that has begun
-    /// to arrive but is not complete is cut, as for [`recv_timeout`](Self::recv_timeout),
-    /// and this end stops being readable. In a polling loop that may meet large
-    /// frames, use [`poll`](Self::poll) and then a receive with a bound:
+    /// [`recv`](Self::recv) that returns [`RecvError::Timeout`] at once if no whole
+    /// frame is waiting. A frame that has begun to arrive is read as far as it has
+    /// come and kept (see [`recv_timeout`](Self::recv_timeout)), so a polling loop
+    /// takes a frame larger than the socket buffer in pieces:
     ///
     /// ```
-    /// use std::time::Duration;
+    /// use multiproc_ipc::RecvError;
     /// let (a, b) = multiproc_ipc::Pipe::duplex()?;
-    /// let t = std::thread::spawn(move || a.send_bytes(&vec![1u8; 4 << 20]));
-    /// // `poll` reads nothing; once the frame has started to arrive, take all of it.
-    /// assert!(b.poll(Some(Duration::from_secs(30)))?);
-    /// assert_eq!(b.recv_bytes_timeout(Duration::from_secs(30))?.len(), 4 << 20);
+    /// let t = std::thread::spawn(move || a.send(&vec![1u8; 4 << 20]));
+    /// let v: Vec<u8> = loop {
+    ///     match b.try_recv() {
+    ///         Err(RecvError::Timeout) => std::thread::yield_now(),
+    ///         other => break other?,
+    ///     }
+    /// };
+    /// assert_eq!(v.len(), 4 << 20);
     /// t.join().expect("sender thread")?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -590,7 +597,29 @@ impl Connection {
     pub fn recv_bytes_into(&self, buf: &mut [u8]) -> Result<usize, RecvError> {
         let _guard = lock(&self.recv_buf);
         let mut fds = Vec::new();
-        let len = self.read_header(&mut fds, None, None)?;
+        if self.has_partial.load(Ordering::Relaxed) {
+            // A timed-out receive left a frame part-way: finish it (its first bytes are
+            // in memory already), then hand it over as below.
+            let mut frame = Vec::new();
+            self.read_frame(&mut frame, &mut fds, None, None)?;
+            let n = frame.len().min(buf.len());
+            buf[..n].copy_from_slice(&frame[..n]);
+            if frame.len() > n {
+                return Err(RecvError::BufferTooSmall {
+                    needed: frame.len(),
+                    buffer: buf.len(),
+                });
+            }
+            return Ok(n);
+        }
+        if !self.readable() {
+            return Err(RecvError::Closed);
+        }
+        let mut header = [0u8; MAX_HEADER];
+        let mut hgot = 0;
+        let len = self
+            .read_header(&mut header, &mut hgot, &mut fds, None, None)
+            .map_err(|e| self.broken(e, hgot > 0))?;
         if len >= BIG_FRAME
             && self.transport != Transport::Pipe
             && !self.big_buffers.swap(true, Ordering::Relaxed)
@@ -709,6 +738,11 @@ impl Connection {
     }
 
     /// Reads one frame into `out` (replacing its contents), collecting handles.
+    ///
+    /// A deadline that passes part-way through the frame does not lose it: what was
+    /// read (header bytes, payload bytes, handles) is kept in `partial`, and the next
+    /// receive carries on from there. So a timeout never leaves the byte stream
+    /// between frames for good; only an over-limit frame or an I/O error does.
     fn read_frame(
         &self,
         out: &mut Vec<u8>,
@@ -716,82 +750,126 @@ impl Connection {
         maxlength: Option<u64>,
         deadline: Option<Instant>,
     ) -> Result<(), RecvError> {
-        let len = self.read_header(fds, maxlength, deadline)?;
-        let r = self.read_payload_vec(len, out, deadline);
-        self.mark(r)
+        if !self.readable() {
+            return Err(RecvError::Closed);
+        }
+        let mut header = [0u8; MAX_HEADER];
+        let mut hgot = 0;
+        out.clear();
+        if let Some(p) = self.take_partial() {
+            header = p.header;
+            hgot = p.hgot;
+            *out = p.payload;
+            fds.extend(p.fds);
+        }
+        let r = self
+            .read_header(&mut header, &mut hgot, fds, maxlength, deadline)
+            .and_then(|len| self.read_payload_vec(len, out, deadline));
+        match r {
+            Ok(()) => Ok(()),
+            Err(RecvError::Timeout) if hgot > 0 => {
+                // Cut part-way by the deadline: keep it for the next receive.
+                *lock(&self.partial) = Some(Partial {
+                    header,
+                    hgot,
+                    payload: std::mem::take(out),
+                    fds: std::mem::take(fds),
+                });
+                self.has_partial.store(true, Ordering::Relaxed);
+                Err(RecvError::Timeout)
+            }
+            Err(e) => Err(self.broken(e, hgot > 0)),
+        }
+    }
+
+    /// Takes the frame a timed-out receive left part-way, if any.
+    fn take_partial(&self) -> Option<Partial> {
+        if !self.has_partial.load(Ordering::Relaxed) {
+            return None;
+        }
+        self.has_partial.store(false, Ordering::Relaxed);
+        lock(&self.partial).take()
+    }
+
+    /// Records that the stream is no longer at a frame boundary when `e` left a
+    /// `started` frame unfinished for good.
+    fn broken(&self, e: RecvError, started: bool) -> RecvError {
+        if started
+            && matches!(
+                e,
+                RecvError::TooLarge { .. } | RecvError::Timeout | RecvError::Io(_)
+            )
+        {
+            self.desync.store(true, Ordering::Relaxed);
+        }
+        e
     }
 
     /// Records that the stream is no longer at a frame boundary when `r` failed mid-frame.
     fn mark<T>(&self, r: Result<T, RecvError>) -> Result<T, RecvError> {
-        if matches!(
-            r,
-            Err(RecvError::TooLarge { .. } | RecvError::Timeout | RecvError::Io(_))
-        ) {
-            self.desync.store(true, Ordering::Relaxed);
-        }
-        r
+        r.map_err(|e| self.broken(e, true))
     }
 
-    /// Reads a frame header and checks its length against the limits.
+    /// Reads (the rest of) a frame header into `header`, `hgot` bytes of which were
+    /// read before, and checks its length against the limits. `hgot` always tells
+    /// how much of the header has been read, also when this fails.
     fn read_header(
         &self,
+        header: &mut [u8; MAX_HEADER],
+        hgot: &mut usize,
         fds: &mut Vec<OwnedFd>,
         maxlength: Option<u64>,
         deadline: Option<Instant>,
     ) -> Result<usize, RecvError> {
-        if !self.readable || self.desync.load(Ordering::Relaxed) {
-            return Err(RecvError::Closed);
-        }
         let sock = self.transport != Transport::Pipe;
         let fd = self.fd.as_fd();
+        let fresh = *hgot == 0;
         let start = Instant::now();
-        let mut short = [0u8; 4];
-        let got = match self.spin_for_header(&mut short, fds, deadline) {
-            Ok(Spun::Read(n)) => n,
-            Ok(Spun::Nothing) => 0,
-            Ok(Spun::Eof) => return Err(RecvError::Eof),
-            Err(e) => return Err(e.into()),
-        };
-        if got < short.len() {
+        if fresh {
+            let mut short = [0u8; 4];
+            match self.spin_for_header(&mut short, fds, deadline) {
+                Ok(Spun::Read(n)) => {
+                    header[..n].copy_from_slice(&short[..n]);
+                    *hgot = n;
+                }
+                Ok(Spun::Nothing) => {}
+                Ok(Spun::Eof) => return Err(RecvError::Eof),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        if *hgot < 4 {
             // The (rest of the) first header bytes. Handles ride on these bytes, so
-            // they are read with room for them. A timeout before the first byte leaves
-            // the stream intact; after it, the stream is mid-frame.
-            let r = match sys::fill(
+            // they are read with room for them.
+            let before = *hgot;
+            let r = sys::fill(
                 fd,
-                &mut short[got..],
+                &mut header[before..4],
                 Some(fds),
                 sock,
                 deadline,
                 Start::Wait,
-            ) {
-                Ok(Fill::Full) => Ok(()),
-                Ok(Fill::Eof(n)) if got + n == 0 => return Err(RecvError::Eof),
-                Ok(Fill::Eof(n)) => Err(RecvError::Truncated {
-                    expected: 4,
-                    got: (got + n) as u64,
-                }),
-                Ok(Fill::TimedOut(n)) if got + n == 0 => return Err(RecvError::Timeout),
-                Ok(Fill::TimedOut(_)) => Err(RecvError::Timeout),
-                Err(e) if got == 0 => return Err(e.into()),
-                Err(e) => Err(e.into()),
-            };
-            self.mark(r)?;
+            );
+            match r {
+                Ok(Fill::Full) => *hgot = 4,
+                Ok(Fill::Eof(n)) if before + n == 0 => return Err(RecvError::Eof),
+                Ok(Fill::Eof(n)) => {
+                    return Err(RecvError::Truncated {
+                        expected: 4,
+                        got: (before + n) as u64,
+                    });
+                }
+                Ok(Fill::TimedOut(n)) => {
+                    *hgot = before + n;
+                    return Err(RecvError::Timeout);
+                }
+                Err(e) => return Err(e.into()),
+            }
         }
-        self.waited(start);
-        // From here on a failure leaves the stream mid-frame.
-        let r = self.read_len(short, fds, maxlength, deadline, sock);
-        self.mark(r)
-    }
-
-    fn read_len(
-        &self,
-        short: [u8; 4],
-        fds: &mut Vec<OwnedFd>,
-        maxlength: Option<u64>,
-        deadline: Option<Instant>,
-        sock: bool,
-    ) -> Result<usize, RecvError> {
-        let fd = self.fd.as_fd();
+        if fresh {
+            self.waited(start);
+        }
+        let mut short = [0u8; 4];
+        short.copy_from_slice(&header[..4]);
         let len = match frame::decode_short(short) {
             ShortHeader::Len(n) => n,
             ShortHeader::Invalid(v) => {
@@ -801,18 +879,34 @@ impl Connection {
                 )));
             }
             ShortHeader::Long => {
-                let mut long = [0u8; 8];
-                match sys::fill(fd, &mut long, Some(fds), sock, deadline, Start::Read) {
-                    Ok(Fill::Full) => u64::from_be_bytes(long),
-                    Ok(Fill::Eof(n)) => {
-                        return Err(RecvError::Truncated {
-                            expected: 8,
-                            got: n as u64,
-                        });
+                let before = *hgot;
+                if before < MAX_HEADER {
+                    let r = sys::fill(
+                        fd,
+                        &mut header[before..],
+                        Some(fds),
+                        sock,
+                        deadline,
+                        Start::Read,
+                    );
+                    match r {
+                        Ok(Fill::Full) => *hgot = MAX_HEADER,
+                        Ok(Fill::Eof(n)) => {
+                            return Err(RecvError::Truncated {
+                                expected: 8,
+                                got: (before - 4 + n) as u64,
+                            });
+                        }
+                        Ok(Fill::TimedOut(n)) => {
+                            *hgot = before + n;
+                            return Err(RecvError::Timeout);
+                        }
+                        Err(e) => return Err(e.into()),
                     }
-                    Ok(Fill::TimedOut(_)) => return Err(RecvError::Timeout),
-                    Err(e) => return Err(e.into()),
                 }
+                let mut long = [0u8; 8];
+                long.copy_from_slice(&header[4..]);
+                u64::from_be_bytes(long)
             }
         };
         let limit = maxlength.map_or(self.max_frame(), |m| m.min(self.max_frame()));
@@ -862,21 +956,43 @@ impl Connection {
         out: &mut Vec<u8>,
         deadline: Option<Instant>,
     ) -> Result<(), RecvError> {
-        out.clear();
         if len >= BIG_FRAME {
             return self.read_big_payload(len, out, deadline);
         }
         const STEP: usize = 4 << 20;
-        let mut got = 0usize;
+        let sock = self.transport != Transport::Pipe;
+        // A resumed frame carries on after the bytes read before.
+        let mut got = out.len();
         while got < len {
             let want = (len - got).min(STEP.max(got));
             out.resize(got + want, 0);
-            let r = self.read_payload(&mut out[got..got + want], deadline, len as u64, got as u64);
-            if let Err(e) = r {
-                out.truncate(got);
-                return Err(e);
+            let r = sys::fill(
+                self.fd.as_fd(),
+                &mut out[got..got + want],
+                None,
+                sock,
+                deadline,
+                Start::Read,
+            );
+            match r {
+                Ok(Fill::Full) => got += want,
+                Ok(Fill::Eof(n)) => {
+                    out.truncate(got + n);
+                    return Err(RecvError::Truncated {
+                        expected: len as u64,
+                        got: (got + n) as u64,
+                    });
+                }
+                Ok(Fill::TimedOut(n)) => {
+                    // `out` keeps exactly the bytes read, for the next receive.
+                    out.truncate(got + n);
+                    return Err(RecvError::Timeout);
+                }
+                Err(e) => {
+                    out.truncate(got);
+                    return Err(e.into());
+                }
             }
-            got += want;
         }
         Ok(())
     }
@@ -919,8 +1035,10 @@ impl Connection {
             sys::grow_recv_buffer(self.fd.as_fd(), BIG_BUFFER);
         }
         let fd = self.fd.as_fd();
-        if out.try_reserve_exact(len.min(TRUSTED_CLAIM)).is_err() {
-            out.reserve_exact(len.min(4 << 20));
+        // `out` is empty, or holds what a timed-out receive read of this frame.
+        let rest = len - out.len();
+        if out.try_reserve_exact(rest.min(TRUSTED_CLAIM)).is_err() {
+            out.reserve_exact(rest.min(4 << 20));
         }
         sys::advise_huge(out);
         while out.len() < len {
@@ -951,6 +1069,19 @@ impl Connection {
         }
         Ok(())
     }
+}
+
+/// A frame that a receive's deadline cut part-way: what had been read of it, kept
+/// (under the receive lock) so that the next receive carries on where it stopped.
+struct Partial {
+    /// The header bytes read so far: 4, then 8 more for the long form.
+    header: [u8; MAX_HEADER],
+    /// How many of `header` were read (at least one).
+    hgot: usize,
+    /// The payload bytes read so far (none until the header is complete).
+    payload: Vec<u8>,
+    /// The handles that came with the frame's first bytes.
+    fds: Vec<OwnedFd>,
 }
 
 /// What the spin before a receive found.
@@ -1121,7 +1252,9 @@ impl Serialize for Connection {
         t.serialize_element(&handle::PassFdRef(self.fd.as_fd()))?;
         t.serialize_element(&Wire {
             transport: self.transport,
-            readable: self.readable(),
+            // A frame this end holds part-way stays here: the copy would start reading
+            // in its middle.
+            readable: self.readable() && !self.has_partial.load(Ordering::Relaxed),
             writable: self.writable(),
             max_frame: self.max_frame(),
         })?;

@@ -35,7 +35,9 @@ pub enum RecvError {
     },
     /// The frame arrived whole but its payload is not a valid encoding of the requested type.
     Decode(CodecError),
-    /// No frame arrived before the deadline. Nothing was consumed.
+    /// No whole frame arrived before the deadline. Nothing is lost: what was read of
+    /// a frame cut part-way is kept by the connection, and the next receive carries
+    /// on with it.
     Timeout,
     /// This end was closed with [`Connection::close`](crate::Connection::close), or is write-only.
     Closed,

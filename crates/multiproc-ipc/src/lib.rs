@@ -34,8 +34,10 @@
 //! `Listener` address, which the listener removes when dropped; a listener killed with
 //! SIGKILL leaves its socket file behind (CPython too). Shared segments are memfds and
 //! vanish with the last process that maps them. A receive that times out in the middle
-//! of a frame leaves the connection unusable for further receives
-//! ([`RecvError::Closed`]), as the byte stream is no longer at a frame boundary.
+//! of a frame keeps what it read, and the next receive resumes the frame; a frame over
+//! the receiver's limit, or an I/O error in the middle of one, leaves the connection
+//! unusable for further receives ([`RecvError::Closed`]), as the byte stream is no
+//! longer at a frame boundary.
 #![doc(test(attr(deny(warnings))))]
 // `unsafe` is allowed in one place only: `sys::mem`, a `madvise` on a receive buffer
 // (see `sys::advise_huge`). Everything else goes through rustix's safe API.

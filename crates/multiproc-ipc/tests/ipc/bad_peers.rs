@@ -63,6 +63,8 @@ fn half_a_frame_then_close_is_truncated() -> TestResult {
 
 #[test]
 fn a_timeout_mid_frame_does_not_hand_out_garbage() -> TestResult {
+    // The frame cut by the deadline is resumed whole by the next receive, never read
+    // from its middle.
     let (conn, mut raw) = raw_pair()?;
     raw.write_all(&[0, 0, 0, 10, 1, 2])?;
     assert!(matches!(
@@ -70,7 +72,7 @@ fn a_timeout_mid_frame_does_not_hand_out_garbage() -> TestResult {
         Err(RecvError::Timeout)
     ));
     raw.write_all(&[3; 8])?;
-    assert!(matches!(conn.recv_bytes(), Err(RecvError::Closed)));
+    assert_eq!(conn.recv_bytes()?, [1, 2, 3, 3, 3, 3, 3, 3, 3, 3]);
     Ok(())
 }
 
