@@ -122,7 +122,8 @@ fn print_panic(info: &std::panic::PanicHookInfo<'_>) {
     };
 }
 
-fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
+/// The text of a panic payload (`&str` or `String`; anything else is named as such).
+pub(crate) fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
     if let Some(s) = p.downcast_ref::<&str>() {
         (*s).to_string()
     } else if let Some(s) = p.downcast_ref::<String>() {

@@ -113,21 +113,11 @@ impl fmt::Display for InvokeError {
 
 impl std::error::Error for InvokeError {}
 
-fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
-    if let Some(s) = p.downcast_ref::<&str>() {
-        (*s).to_string()
-    } else if let Some(s) = p.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "Box<dyn Any>".to_string()
-    }
-}
-
 /// Runs `f`, turning a panic into [`InvokeError::Panicked`]. The payload is leaked, as
 /// in the child bootstrap: dropping a panic payload can itself panic.
 fn guarded<T>(f: impl FnOnce() -> T) -> Result<T, InvokeError> {
     catch_unwind(AssertUnwindSafe(f)).map_err(|payload| {
-        let msg = panic_message(&*payload);
+        let msg = crate::child::panic_message(&*payload);
         std::mem::forget(payload);
         InvokeError::Panicked(msg)
     })
