@@ -190,6 +190,20 @@ impl Connection {
     /// Wraps a connected stream socket or a pipe end. The kind of descriptor is detected
     /// (`fstat`, `SO_DOMAIN`); a pipe end is taken as readable and writable unless you
     /// know better, in which case use [`Connection::from_fd_with`].
+    ///
+    /// The descriptor should be in blocking mode (as CPython's `Connection` expects
+    /// too): on a non-blocking one, the blocking [`send`](Self::send) and
+    /// [`recv`](Self::recv) fail at once with an `Io` error of kind `WouldBlock` when
+    /// they would wait. The timed forms wait with `poll` and work either way.
+    ///
+    /// ```
+    /// use multiproc_ipc::Connection;
+    /// let (a, b) = std::os::unix::net::UnixStream::pair()?;
+    /// let (a, b) = (Connection::from_fd(a.into()), Connection::from_fd(b.into()));
+    /// a.send(&"hi")?;
+    /// assert_eq!(b.recv::<String>()?, "hi");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn from_fd(fd: OwnedFd) -> Self {
         let transport = if sys::is_socket(fd.as_fd()) {
             if sys::is_unix_socket(fd.as_fd()) {

@@ -133,3 +133,29 @@ fn a_reader_that_catches_up_lets_a_large_timed_send_finish() -> TestResult {
     assert_eq!(got, expect);
     Ok(())
 }
+
+/// On a non-blocking descriptor the timed forms still wait (with `poll`) instead of
+/// failing with `WouldBlock`, as `Connection::from_fd` documents.
+#[test]
+fn timed_forms_wait_on_a_non_blocking_descriptor() -> TestResult {
+    let (a, b) = std::os::unix::net::UnixStream::pair()?;
+    a.set_nonblocking(true)?;
+    b.set_nonblocking(true)?;
+    let (a, b) = (Connection::from_fd(a.into()), Connection::from_fd(b.into()));
+    // Nothing yet: the blocking form says WouldBlock, the timed one times out.
+    assert!(
+        matches!(b.recv::<u32>(), Err(RecvError::Io(e)) if e.kind() == std::io::ErrorKind::WouldBlock)
+    );
+    assert!(matches!(
+        b.recv_timeout::<u32>(SHORT),
+        Err(RecvError::Timeout)
+    ));
+    // A large frame needs several waits for room on the sending side and for data on
+    // the receiving side.
+    let big: Vec<u8> = (0..(4u32 << 20)).map(|i| (i % 253) as u8).collect();
+    let expect = big.clone();
+    let reader = std::thread::spawn(move || b.recv_bytes_timeout(BOUND));
+    a.send_bytes_timeout(&big, BOUND)?;
+    assert_eq!(reader.join().map_err(|_| "reader panicked")??, expect);
+    Ok(())
+}
