@@ -15,6 +15,7 @@ use multiproc_process::{
 };
 
 mod cpython;
+mod exit_hooks;
 mod fork_safety;
 mod signals;
 
