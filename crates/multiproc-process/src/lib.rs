@@ -35,7 +35,7 @@
 //! Spawn and ForkServer children are re-execs of `/proc/self/exe`. A `.init_array`
 //! constructor in this crate runs before `main` in every process, sees the bootstrap
 //! environment variable (which it removes at once), receives the job over an inherited
-//! Unix socket, runs it and `_exit`s; `main` never runs in a child, so binaries,
+//! Unix socket, runs it and exits; `main` never runs in a child, so binaries,
 //! examples, `cargo test` and `cargo bench` need no set-up line. The job names the
 //! function as the distance from an anchor function of this crate to a monomorphized
 //! trampoline — the same in every run of one executable — with a fingerprint checked
@@ -82,6 +82,17 @@
 //!   (as a Rust `main` does; CPython waits for non-daemonic threads).
 //! * Standard output of a child is Rust's line-buffered `stdout`; a partial line printed
 //!   right before `std::process::exit` in the child is lost, as in any Rust program.
+//! * C exit handlers (`atexit(3)`, C++ static destructors) and C stdio buffers: a Spawn
+//!   or ForkServer child that ends normally leaves through `exit(3)`, which runs the
+//!   handlers registered in that process and flushes C stdio once, as a `main` that
+//!   returns does (CPython gh-83856). A ForkServer child's list also holds what C
+//!   libraries registered while the fork server started, the same registrations a
+//!   Spawn child makes before `main`, each on the process's own copy of the library
+//!   (the server flushes its stdio before forking, so nothing is written twice). A
+//!   `Fork` child leaves through `_exit`: its C exit list and stdio buffers are its
+//!   parent's, so none of them runs or is flushed there — not even a handler the
+//!   child registered itself, since C's list cannot tell the two apart; use
+//!   [`at_exit`], which runs under every start method, and flush C stdio yourself.
 #![doc(test(attr(deny(warnings))))]
 #![deny(unsafe_code)]
 
