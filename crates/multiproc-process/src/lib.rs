@@ -8,6 +8,7 @@
 //! | [`Target`] | what a fresh process can call: `fn` items / non-capturing closures of serde arguments | picklable `target` |
 //! | [`StartMethod`], [`Context`], [`get_context`], [`set_start_method`], [`get_start_method`] | how children are made | `context.py` |
 //! | [`current_process`], [`parent_process`] → [`ParentProcess`], [`active_children`], [`cpu_count`] | who is who | same names |
+//! | [`ProcessInfo::authkey`], [`set_authkey`], [`ProcessBuilder::authkey`] | the process authentication key (32 random bytes, inherited; the manager's default key) | `current_process().authkey` |
 //! | [`at_exit`] | a hook run when this child ends normally (reverse registration order) | `util.Finalize(…, exitpriority=…)` |
 //! | [`log_to_stderr`] | life-cycle log lines through `tracing` | `log_to_stderr` |
 //! | [`init`] | the one-line set-up fallback for exotic linkers (normally not needed) | `freeze_support` |
@@ -96,6 +97,8 @@
 #![doc(test(attr(deny(warnings))))]
 #![deny(unsafe_code)]
 
+use std::sync::Arc;
+
 mod bootstrap;
 mod child;
 mod context;
@@ -137,7 +140,33 @@ pub use tracing::Level;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn current_process() -> ProcessInfo {
-    (*global::lock().current).clone()
+    let mut g = global::lock();
+    global::current_key(&mut g);
+    (*g.current).clone()
+}
+
+/// Sets the current process's authentication key (CPython's
+/// `current_process().authkey = b'…'`): children started from now on inherit it, and
+/// a manager started from now on uses it by default. Any bytes; children already
+/// running keep theirs.
+///
+/// ```
+/// use multiproc_process::{Process, StartMethod, current_process, set_authkey};
+///
+/// fn key() -> Vec<u8> { current_process().authkey().to_vec() }
+/// fn scenario() -> Vec<u8> {
+///     set_authkey(b"shared secret");
+///     Process::new(key, ()).start().expect("starts").join_value().expect("returns")
+/// }
+/// // In a child of its own: the key is process-wide state.
+/// let p = Process::new(scenario, ()).start_method(StartMethod::Spawn).start()?;
+/// assert_eq!(p.join_value()?, b"shared secret");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn set_authkey(key: impl AsRef<[u8]>) {
+    let key = global::AuthKey::new(key.as_ref());
+    let mut g = global::lock();
+    Arc::make_mut(&mut g.current).authkey = Some(key);
 }
 
 /// The process that started this one (CPython's `parent_process()`), `None` in the

@@ -109,6 +109,7 @@ pub struct ProcessBuilder<R> {
     identity: Vec<u32>,
     daemon: Option<bool>,
     method: Option<StartMethod>,
+    authkey: Option<global::AuthKey>,
     _r: PhantomData<fn() -> R>,
 }
 
@@ -118,6 +119,7 @@ impl<R> fmt::Debug for ProcessBuilder<R> {
             .field("name", &self.name)
             .field("daemon", &self.daemon)
             .field("method", &self.method)
+            .field("authkey", &self.authkey)
             .finish_non_exhaustive()
     }
 }
@@ -158,6 +160,7 @@ impl<R: Serialize + DeserializeOwned + Send + 'static> ProcessBuilder<R> {
             identity,
             daemon: None,
             method: None,
+            authkey: None,
             _r: PhantomData,
         }
     }
@@ -173,6 +176,22 @@ impl<R: Serialize + DeserializeOwned + Send + 'static> ProcessBuilder<R> {
     /// children of its own.
     pub fn daemon(mut self, daemon: bool) -> Self {
         self.daemon = Some(daemon);
+        self
+    }
+
+    /// Sets the child's authentication key (CPython's `Process(…).authkey = b'…'`;
+    /// default: the current process's, see [`ProcessInfo::authkey`]). Any bytes.
+    ///
+    /// ```
+    /// use multiproc_process::{Process, current_process};
+    /// fn key() -> Vec<u8> { current_process().authkey().to_vec() }
+    /// let p = Process::new(key, ()).authkey(b"for this child").start()?;
+    /// assert_eq!(p.info().authkey(), b"for this child");
+    /// assert_eq!(p.join_value()?, b"for this child");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn authkey(mut self, key: impl AsRef<[u8]>) -> Self {
+        self.authkey = Some(global::AuthKey::new(key.as_ref()));
         self
     }
 
@@ -221,9 +240,10 @@ impl<R: Serialize + DeserializeOwned + Send + 'static> ProcessBuilder<R> {
         if bootstrap::bootstrap_pending() {
             return Err(StartError::BootstrapNotRun);
         }
-        let (me, log_level) = {
-            let g = global::lock();
-            (g.current.clone(), g.log_level)
+        let (me, log_level, parent_key) = {
+            let mut g = global::lock();
+            let key = global::current_key(&mut g);
+            (g.current.clone(), g.log_level, key)
         };
         if me.daemon {
             return Err(StartError::DaemonCannotHaveChildren);
@@ -237,6 +257,7 @@ impl<R: Serialize + DeserializeOwned + Send + 'static> ProcessBuilder<R> {
             pid: 0,
             daemon,
             identity: self.identity,
+            authkey: Some(self.authkey.unwrap_or(parent_key)),
         });
         let (info, result, sentinel) = match method {
             StartMethod::Fork => start_fork(self.work, info, me, daemon)?,
@@ -252,6 +273,7 @@ impl<R: Serialize + DeserializeOwned + Send + 'static> ProcessBuilder<R> {
                         parent: (*me).clone(),
                         log_level,
                         method,
+                        authkey: info.authkey.clone().unwrap_or_else(global::AuthKey::random),
                     },
                     result: None,
                     parent_pidfd: None,
