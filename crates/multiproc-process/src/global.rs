@@ -4,7 +4,8 @@
 //! [`crate::fork`]), so the child inherits it in a consistent state, locked by its only
 //! thread, and can reset it without allocation-free gymnastics.
 //!
-//! Lock order: `GLOBAL` before any `Core` state lock. Never emit a `tracing` event while
+//! Lock order: `GLOBAL` before any `Core` state lock, and before the exit-hook registry
+//! (`crate::hooks`; the two are held together only across a fork). Never emit a `tracing` event while
 //! holding `GLOBAL` (the log formatter reads the process name from it).
 
 use std::fmt;
