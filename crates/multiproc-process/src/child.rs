@@ -38,6 +38,8 @@ pub(crate) struct ChildInfo {
     pub(crate) log_level: Option<u8>,
     /// The start method the child was started with: its own default from then on.
     pub(crate) method: StartMethod,
+    /// The child's authentication key (`me` travels without it).
+    pub(crate) authkey: crate::global::AuthKey,
 }
 
 /// A job for a fresh process.
@@ -279,8 +281,9 @@ pub(crate) fn fail(result: &Connection, why: String) -> i32 {
     finish(1)
 }
 
-/// CPython's `_exit_function` for a child: terminate daemonic children, join the rest,
-/// then flush standard output (Rust's standard error is unbuffered).
+/// CPython's `_exit_function` for a child: run the child's exit hooks
+/// ([`crate::at_exit`]), terminate daemonic children, join the rest, then flush
+/// standard output (Rust's standard error is unbuffered).
 ///
 /// Inlined, and the children are only looked at if there are any: in a fork child
 /// every code page touched for the first time is a page fault (fork does not copy the
@@ -288,6 +291,11 @@ pub(crate) fn fail(result: &Connection, why: String) -> i32 {
 /// raw `fork`.
 #[inline(always)]
 fn finish(code: i32) -> i32 {
+    // The hooks this child registered (`at_exit`), before its children are ended, as
+    // CPython's `_exit_function` runs the finalizers with an exit priority first.
+    if crate::hooks::any() {
+        crate::hooks::run();
+    }
     tracing::info!("process shutting down");
     if !global::lock().children.is_empty() {
         crate::process::shutdown_children();
@@ -317,6 +325,7 @@ pub(crate) fn run_job(job: Box<Job>, channel: Option<Connection>) -> i32 {
         let mut g = global::lock();
         let mut me = std::mem::replace(&mut info.me, ProcessInfo::empty());
         me.pid = rustix::process::getpid().as_raw_nonzero().get() as u32;
+        me.authkey = Some(info.authkey.clone());
         let parent = std::mem::replace(&mut info.parent, ProcessInfo::empty());
         // The old values are forgotten: freeing them would fault in more pages.
         std::mem::forget(std::mem::replace(&mut g.current, Arc::new(me)));

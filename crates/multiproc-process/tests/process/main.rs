@@ -14,8 +14,12 @@ use multiproc_process::{
     parent_process,
 };
 
+mod authkey;
+mod c_exit;
 mod cpython;
+mod exit_hooks;
 mod fork_safety;
+mod hardening;
 mod signals;
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
