@@ -15,7 +15,7 @@ use crate::error::Error;
 use crate::protocol::{Create, Op, SERVER};
 use crate::proxy::{
     Args, ArrayProxy, BarrierProxy, ConditionProxy, DictProxy, EventProxy, Handle, ListProxy,
-    LockProxy, NamespaceProxy, Proxy, QueueProxy, SemaphoreProxy, ValueProxy, values_of,
+    LockProxy, NamespaceProxy, Proxy, QueueProxy, SemaphoreProxy, SetProxy, ValueProxy, values_of,
 };
 use crate::server::Server;
 use crate::value::{FromValue, ObjRef, Value};
@@ -765,6 +765,57 @@ impl Manager {
     ) -> Result<ListProxy, Error> {
         Ok(ListProxy::from_handle(
             self.create_obj(Create::List(values_of(items)))?,
+        ))
+    }
+
+    /// `dict.fromkeys(keys, value)` as a managed dict: each key maps to a copy of `value`.
+    ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let d = manager.dict_fromkeys(["a", "b"], 0)?;
+    /// assert_eq!(d.to_string(), "{'a': 0, 'b': 0}");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// `TypeError` for an unhashable key, [`Error::ManagerGone`].
+    pub fn dict_fromkeys<I, A>(&self, keys: I, value: impl Into<Value>) -> Result<DictProxy, Error>
+    where
+        I: IntoIterator<Item = A>,
+        A: Into<Value>,
+    {
+        let value = value.into();
+        self.dict_from(keys.into_iter().map(|k| (k.into(), value.clone())))
+    }
+
+    /// `manager.set()` (CPython 3.14): an empty set of any hashable [`Value`]s.
+    ///
+    /// # Errors
+    /// [`Error::ManagerGone`].
+    pub fn set(&self) -> Result<SetProxy, Error> {
+        self.set_of()
+    }
+
+    /// An empty set read back as `T`s.
+    ///
+    /// # Errors
+    /// [`Error::ManagerGone`].
+    pub fn set_of<T>(&self) -> Result<SetProxy<T>, Error> {
+        Ok(SetProxy::from_handle(
+            self.create_obj(Create::Set(Vec::new()))?,
+        ))
+    }
+
+    /// `manager.set(items)`: duplicates are dropped.
+    ///
+    /// # Errors
+    /// `TypeError` for an unhashable item, [`Error::ManagerGone`].
+    pub fn set_from<T: Into<Value>>(
+        &self,
+        items: impl IntoIterator<Item = T>,
+    ) -> Result<SetProxy, Error> {
+        Ok(SetProxy::from_handle(
+            self.create_obj(Create::Set(values_of(items)))?,
         ))
     }
 

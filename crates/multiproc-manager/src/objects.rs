@@ -42,7 +42,7 @@ impl From<RemoteError> for Fail {
     }
 }
 
-fn err(kind: K, msg: impl Into<String>) -> Fail {
+pub(crate) fn err(kind: K, msg: impl Into<String>) -> Fail {
     Fail::Remote(RemoteError::new(kind, msg))
 }
 
@@ -182,6 +182,8 @@ pub(crate) enum Body {
     Value(Mutex<Value>),
     Array(Mutex<Vec<Value>>),
     Custom(Mutex<Box<dyn DynShared>>),
+    /// A set: the keys of an ordered map whose values are `None`.
+    Set(Mutex<OrderedMap>),
 }
 
 pub(crate) struct Obj {
@@ -332,6 +334,7 @@ impl Obj {
             Body::List(m) => list_op(&mut lk(m), op, false),
             Body::Array(m) => list_op(&mut lk(m), op, true),
             Body::Namespace(m) => ns_op(&mut lk(m), op),
+            Body::Set(m) => crate::containers::set_op(&mut lk(m), op),
             Body::Value(m) => {
                 let mut v = lk(m);
                 match op {
@@ -419,14 +422,14 @@ impl Obj {
     }
 }
 
-fn unfail(f: Fail) -> RemoteError {
+pub(crate) fn unfail(f: Fail) -> RemoteError {
     match f {
         Fail::Remote(e) => e,
         Fail::WouldBlock => RemoteError::new(K::RuntimeError, "operation would block"),
     }
 }
 
-fn no_method(kind: &Kind, op: &Op) -> Outcome {
+pub(crate) fn no_method(kind: &Kind, op: &Op) -> Outcome {
     Err(err(
         K::NoSuchMethod,
         format!(
@@ -437,7 +440,7 @@ fn no_method(kind: &Kind, op: &Op) -> Outcome {
     ))
 }
 
-fn check_hashable(k: &Value) -> Result<(), Fail> {
+pub(crate) fn check_hashable(k: &Value) -> Result<(), Fail> {
     if k.is_hashable() {
         Ok(())
     } else {
@@ -518,6 +521,22 @@ fn dict_op(m: &mut OrderedMap, op: Op) -> Outcome {
         }
         Op::Copy => m.to_value(),
         Op::Repr => Value::Str(m.to_value().to_string()),
+        Op::IterChunk {
+            start,
+            max,
+            expect_len,
+        } => {
+            let keys = m.iter().map(|(k, _)| k);
+            return crate::containers::iter_chunk(
+                m.len(),
+                keys,
+                start,
+                max,
+                expect_len,
+                "dictionary",
+            );
+        }
+        Op::DictOr(pairs) => return crate::containers::dict_or(m, pairs),
         op => return no_method(&Kind::Dict, &op),
     })
 }

@@ -217,6 +217,9 @@ macro_rules! proxy_common {
     };
 }
 
+mod containers;
+pub use containers::{ITER_BATCH, KeyIter, ListIter, SetProxy};
+
 // ------------------------------------------------------------------ dict
 
 /// A proxy to a manager's `dict` (CPython's `DictProxy`). `DictProxy` (= `DictProxy<Value,

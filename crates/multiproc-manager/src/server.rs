@@ -445,6 +445,10 @@ impl State {
             Create::JoinableQueue(max) => Obj::queue(max, true),
             Create::Value(v) => Obj::new(Kind::Value, Body::Value(Mutex::new(v))),
             Create::Array(items) => Obj::new(Kind::Array, Body::Array(Mutex::new(items))),
+            Create::Set(items) => Obj::new(
+                Kind::Set,
+                Body::Set(Mutex::new(crate::containers::new_set(items)?)),
+            ),
             Create::Custom { type_name, args } => {
                 let o = self.registry.create(&type_name, args)?;
                 Obj::new(Kind::Custom(type_name), Body::Custom(Mutex::new(o)))

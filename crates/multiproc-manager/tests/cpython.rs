@@ -539,45 +539,43 @@ fn sync_types_namespace() -> R {
 
 // CPython: _TestContainers.test_list_iter
 //
-// Differs: CPython iterates a list proxy lazily, one `__getitem__` per step, so an
-// assignment made after `iter()` shows up in the walk. `ListProxy` has no lazy
-// iterator; `to_vec` is a snapshot (one round trip), and the lazy walk is `get(i)`
-// until `IndexError`. Both are checked.
+// `ListProxy::iter` walks by position like CPython's list proxy (which calls
+// `__getitem__` until `IndexError`), fetching `ITER_BATCH` items per round trip: an
+// item changed before its batch is fetched shows up in the walk.
 #[test]
 fn containers_list_iter() -> R {
     let m = Manager::in_thread()?;
     let a = m.list_of::<i64>()?;
     a.extend(0..10)?;
-    let snapshot = a.to_vec()?;
-    assert_eq!(snapshot, (0..10).collect::<Vec<_>>());
-    // the index walk, exhausted by IndexError
-    let walk = |a: &ListProxy<i64>| -> Result<Vec<i64>, Error> {
-        let mut out = Vec::new();
-        for i in 0.. {
-            match a.get(i) {
-                Ok(x) => out.push(x),
-                Err(e) if e.remote_kind() == Some(RemoteErrorKind::IndexError) => break,
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(out)
-    };
-    assert_eq!(walk(&a)?, snapshot);
-    // modified during the walk: the walk sees it, the snapshot does not
-    let first = a.get(0)?;
+    let mut it = a.iter();
+    assert_eq!(
+        it.by_ref().collect::<Result<Vec<_>, _>>()?,
+        (0..10).collect::<Vec<_>>()
+    );
+    assert!(it.next().is_none(), "exhausted");
+    // modified before the walk reaches it: the walk sees the change
+    let mut it = a.iter();
     a.set(0, 100)?;
-    assert_eq!(first, 0);
-    assert_eq!(a.get(0)?, 100);
-    assert_eq!(snapshot[0], 0);
+    assert_eq!(it.next().transpose()?, Some(100));
+    // longer than one batch, and grown during the walk
+    a.extend(10..(2 * multiproc_manager::ITER_BATCH as i64))?;
+    let mut n = 0;
+    for x in &a {
+        x?;
+        n += 1;
+        if n == 1 {
+            a.append(-1)?;
+        }
+    }
+    assert_eq!(n, 2 * multiproc_manager::ITER_BATCH as usize + 1);
     Ok(())
 }
 
 // CPython: _TestContainers.test_dict_iter
 //
-// Differs: CPython's `iter(d)` is an iterator object on the server, and clearing the
-// dict under it raises `RuntimeError: dictionary changed size during iteration`.
-// `DictProxy::keys` returns the keys in insertion order in one round trip, so there is
-// no server-side iterator to invalidate: clearing afterwards leaves the copy whole.
+// `DictProxy::iter` notes the size when made, as CPython's `iter(d)` makes an
+// iterator on the server; clearing the dict before the first fetch ends the walk
+// with `RuntimeError` (CPython: "dictionary changed size during iteration").
 #[test]
 fn containers_dict_iter() -> R {
     let m = Manager::in_thread()?;
@@ -586,11 +584,22 @@ fn containers_dict_iter() -> R {
     for &i in &indices {
         d.insert(i, char::from(i as u8).to_string())?;
     }
-    let keys = d.keys()?;
-    assert_eq!(keys, indices, "insertion order, as `list(iter(d))`");
+    let mut it = d.iter()?;
+    assert_eq!(it.by_ref().collect::<Result<Vec<_>, _>>()?, indices);
+    assert!(it.next().is_none(), "exhausted");
+    let mut it = d.iter()?;
     d.clear()?;
-    assert_eq!(keys, indices, "a copy, not an iterator");
-    assert!(d.keys()?.is_empty());
+    let err = it
+        .next()
+        .ok_or("an error, not the end")?
+        .expect_err("an error");
+    assert_eq!(
+        err.remote_kind(),
+        Some(RemoteErrorKind::RuntimeError),
+        "{err}"
+    );
+    assert!(err.to_string().contains("changed size during iteration"));
+    assert!(it.next().is_none(), "nothing after the error");
     Ok(())
 }
 
