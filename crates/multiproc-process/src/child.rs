@@ -279,8 +279,9 @@ pub(crate) fn fail(result: &Connection, why: String) -> i32 {
     finish(1)
 }
 
-/// CPython's `_exit_function` for a child: terminate daemonic children, join the rest,
-/// then flush standard output (Rust's standard error is unbuffered).
+/// CPython's `_exit_function` for a child: run the child's exit hooks
+/// ([`crate::at_exit`]), terminate daemonic children, join the rest, then flush
+/// standard output (Rust's standard error is unbuffered).
 ///
 /// Inlined, and the children are only looked at if there are any: in a fork child
 /// every code page touched for the first time is a page fault (fork does not copy the
@@ -288,6 +289,11 @@ pub(crate) fn fail(result: &Connection, why: String) -> i32 {
 /// raw `fork`.
 #[inline(always)]
 fn finish(code: i32) -> i32 {
+    // The hooks this child registered (`at_exit`), before its children are ended, as
+    // CPython's `_exit_function` runs the finalizers with an exit priority first.
+    if crate::hooks::any() {
+        crate::hooks::run();
+    }
     tracing::info!("process shutting down");
     if !global::lock().children.is_empty() {
         crate::process::shutdown_children();

@@ -7,7 +7,8 @@
 //! crate does about it:
 //!
 //! * Before forking, the forking thread takes the locks the child is known to need —
-//!   Rust's `stdout` and `stderr` locks and multiproc's own state lock — flushes the
+//!   Rust's `stdout` and `stderr` locks, multiproc's own state lock and its exit-hook
+//!   registry lock — flushes the
 //!   buffers, and releases them on both sides after the fork. So a child's `println!`
 //!   and `current_process()` cannot deadlock on a lock held at fork time, and buffered
 //!   output is never duplicated.
@@ -89,6 +90,9 @@ pub(crate) fn fork_child<S>(
     let mut err = io::stderr().lock();
     let _ = err.flush();
     let mut g = global::lock();
+    // The exit-hook registry too: a fork child registering or running hooks must not
+    // find it held by another thread of the parent for ever.
+    let hooks = crate::hooks::lock_for_fork();
     // SAFETY: in the child, before `body`, only the work listed in the module docs runs:
     // `setup` resets the state (plain assignments, frees), then the guards are released
     // (atomic stores), then `prctl`/`getppid`; the locks the child needs are held by
@@ -97,6 +101,7 @@ pub(crate) fn fork_child<S>(
         Forked::Child => {
             crate::child::mark_fork_child();
             setup(&mut g, state);
+            drop(hooks);
             drop(g);
             drop(err);
             drop(out);
@@ -114,7 +119,10 @@ pub(crate) fn fork_child<S>(
             };
             exit_now(code)
         }
-        Forked::Parent(pid) => Ok((pid, state)),
+        Forked::Parent(pid) => {
+            drop(hooks);
+            Ok((pid, state))
+        }
     }
 }
 

@@ -48,25 +48,81 @@ pub(crate) enum Reply {
 }
 
 /// The requester's side: the control socket to its server.
+///
+/// Dropped (forgotten after the server died, or the loser of a start race), it closes
+/// the control socket — a live server then sees EOF and exits — and reaps the server,
+/// now if it has exited, otherwise from a background thread that waits for it: a
+/// forgotten server never stays a zombie.
 #[derive(Debug)]
 pub(crate) struct Client {
-    control: Connection,
-    /// The server's pidfd: readable once it has exited (killed, say).
-    server: OwnedFd,
+    /// `Some` until dropped.
+    control: Option<Connection>,
+    /// The server's pidfd: readable once it has exited (killed, say). `Some` until
+    /// dropped.
+    server: Option<OwnedFd>,
+    /// The process that started the server (its OS parent, the only one that can reap
+    /// it); a fork child inherits the value but not the child.
+    owner: u32,
+}
+
+/// `waitid(P_PIDFD, WEXITED | WNOHANG)`: whether `server` is reaped now (or cannot be:
+/// not our child any more).
+fn reap_now(server: &OwnedFd) -> bool {
+    !matches!(
+        rustix::process::waitid(
+            rustix::process::WaitId::PidFd(server.as_fd()),
+            rustix::process::WaitIdOptions::EXITED | rustix::process::WaitIdOptions::NOHANG,
+        ),
+        Ok(None)
+    )
 }
 
 impl Client {
+    fn control(&self) -> Result<&Connection, multiproc_ipc::SendError> {
+        self.control
+            .as_ref()
+            .ok_or_else(|| multiproc_ipc::SendError::Io(io::Error::from(io::ErrorKind::BrokenPipe)))
+    }
+
     /// Whether the server has exited; reaps it if so (it is our child).
     fn is_dead(&self) -> bool {
-        let mut fds = [PollFd::new(&self.server, PollFlags::IN)];
+        let Some(server) = &self.server else {
+            return true;
+        };
+        let mut fds = [PollFd::new(server, PollFlags::IN)];
         let dead = matches!(rustix::event::poll(&mut fds, Some(&rustix::time::Timespec { tv_sec: 0, tv_nsec: 0 })), Ok(n) if n > 0);
         if dead {
-            let _ = rustix::process::waitid(
-                rustix::process::WaitId::PidFd(self.server.as_fd()),
-                rustix::process::WaitIdOptions::EXITED | rustix::process::WaitIdOptions::NOHANG,
-            );
+            reap_now(server);
         }
         dead
+    }
+}
+
+impl Drop for Client {
+    fn drop(&mut self) {
+        // First the control socket, so that a live server sees EOF and exits.
+        drop(self.control.take());
+        let Some(server) = self.server.take() else {
+            return;
+        };
+        if self.owner != rustix::process::getpid().as_raw_nonzero().get() as u32 {
+            // A fork child's inherited copy: the server is not its child.
+            return;
+        }
+        if reap_now(&server) {
+            return;
+        }
+        // Still running (its exit is under way, or it waits for the EOF that other
+        // holders of the control socket — fork children — delay): wait in the
+        // background, as a dropped `Process` handle does.
+        let _ = std::thread::Builder::new()
+            .name("multiproc-reaper".into())
+            .spawn(move || {
+                while let Err(rustix::io::Errno::INTR) = rustix::process::waitid(
+                    rustix::process::WaitId::PidFd(server.as_fd()),
+                    rustix::process::WaitIdOptions::EXITED,
+                ) {}
+            });
     }
 }
 
@@ -80,38 +136,55 @@ fn start_server() -> io::Result<Client> {
                 format!("{raw}:{parent}")
             })?;
         Ok(Client {
-            control: mine,
-            server,
+            control: Some(mine),
+            server: Some(server),
+            owner: std::process::id(),
         })
     })?
 }
 
 fn client() -> Result<Arc<Client>, StartError> {
     let me = std::process::id();
-    let mut g = global::lock();
-    if let Some((pid, c)) = &g.forkserver {
-        if *pid == me {
-            return Ok(c.clone());
+    {
+        let g = global::lock();
+        if let Some((pid, c)) = &g.forkserver {
+            if *pid == me {
+                return Ok(c.clone());
+            }
         }
     }
-    drop(g);
     let c = Arc::new(start_server()?);
-    g = global::lock();
-    // Another thread may have won the race; keep one server.
-    if let Some((pid, existing)) = &g.forkserver {
-        if *pid == me {
-            return Ok(existing.clone());
+    let replaced = {
+        let mut g = global::lock();
+        // Another thread may have won the race; keep one server.
+        if let Some((pid, existing)) = &g.forkserver {
+            if *pid == me {
+                let existing = existing.clone();
+                drop(g);
+                // Ours is dropped (and its server reaped) outside the lock.
+                drop(c);
+                return Ok(existing);
+            }
         }
-    }
-    g.forkserver = Some((me, c.clone()));
+        g.forkserver.replace((me, c.clone()))
+    };
+    drop(replaced);
     Ok(c)
 }
 
+/// Forgets `c` as this process's server (the caller drops its own reference after,
+/// which, the last one gone, reaps the server). The global lock is released before
+/// anything is dropped.
 fn forget_client(c: &Arc<Client>) {
-    let mut g = global::lock();
-    if matches!(&g.forkserver, Some((_, cur)) if Arc::ptr_eq(cur, c)) {
-        g.forkserver = None;
-    }
+    let old = {
+        let mut g = global::lock();
+        if matches!(&g.forkserver, Some((_, cur)) if Arc::ptr_eq(cur, c)) {
+            g.forkserver.take()
+        } else {
+            None
+        }
+    };
+    drop(old);
 }
 
 /// Asks the server for a child. Returns its pid, a pidfd, and the status socket.
@@ -132,7 +205,7 @@ pub(crate) fn request(job: Job, daemon: bool) -> Result<(u32, OwnedFd, Connectio
             forget_client(&c);
             continue;
         }
-        match c.control.send(&req) {
+        match c.control().and_then(|control| control.send(&req)) {
             Ok(()) => {
                 drop(req);
                 return match status.recv_timeout::<Reply>(Duration::from_secs(60)) {

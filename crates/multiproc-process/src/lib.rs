@@ -8,6 +8,7 @@
 //! | [`Target`] | what a fresh process can call: `fn` items / non-capturing closures of serde arguments | picklable `target` |
 //! | [`StartMethod`], [`Context`], [`get_context`], [`set_start_method`], [`get_start_method`] | how children are made | `context.py` |
 //! | [`current_process`], [`parent_process`] → [`ParentProcess`], [`active_children`], [`cpu_count`] | who is who | same names |
+//! | [`at_exit`] | a hook run when this child ends normally (reverse registration order) | `util.Finalize(…, exitpriority=…)` |
 //! | [`log_to_stderr`] | life-cycle log lines through `tracing` | `log_to_stderr` |
 //! | [`init`] | the one-line set-up fallback for exotic linkers (normally not needed) | `freeze_support` |
 //! | [`StartError`], [`WaitError`], [`ProcessError`], [`CloseError`], [`ContextError`] | errors | exceptions |
@@ -92,6 +93,7 @@ mod error;
 mod fork;
 mod forkserver;
 mod global;
+mod hooks;
 pub mod invoke;
 mod log;
 mod parent;
@@ -105,6 +107,7 @@ pub use context::{
 };
 pub use error::{CloseError, ContextError, ProcessError, StartError, WaitError};
 pub use global::ProcessInfo;
+pub use hooks::at_exit;
 pub use log::{CpythonFormat, LogError, log_to_stderr};
 pub use parent::ParentProcess;
 pub use process::{Process, ProcessBuilder, active_children, signal_name};

@@ -15,7 +15,9 @@ use multiproc_process::{
 };
 
 mod cpython;
+mod exit_hooks;
 mod fork_safety;
+mod hardening;
 mod signals;
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
