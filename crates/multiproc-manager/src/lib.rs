@@ -93,12 +93,21 @@
 //!   Python types have no [`Value`] form (a managed set is a [`SetProxy`]; reading
 //!   one gives a `Vec`).
 //! * `Condition` always uses its own re-entrant lock.
+//! * A client that ends normally (its last proxy dropped, or a multiproc child that
+//!   returned or panicked) says goodbye, and its `Lock`s and semaphore permits stay
+//!   held for another process to release, as in CPython; one that vanishes without a
+//!   goodbye has them released, and the next acquirer gets [`Error::OwnerDied`]. A
+//!   process that leaves through `std::process::exit` with proxies alive (no
+//!   destructors) counts as vanished. A thread still blocked in `acquire` when its
+//!   process ends cleanly may be granted the lock just before the goodbye, which then
+//!   stays held (CPython's server has the same window).
 //! * A manager served on threads ([`Manager::in_thread`]) dies with its process. It
 //!   listens on an abstract Unix socket (no file to leak, even on SIGKILL), reachable
 //!   by anyone in the same network namespace who has its random 32-byte authkey.
 #![doc(test(attr(deny(warnings))))]
 #![forbid(unsafe_code)]
 
+mod acquire;
 mod client;
 mod containers;
 mod custom;
@@ -110,6 +119,7 @@ mod proxy;
 mod server;
 mod value;
 
+pub use acquire::{AcquireError, OwnerDied};
 pub use custom::{Registry, Shared};
 pub use error::{Error, RemoteError, RemoteErrorKind, TypeMismatch};
 pub use manager::{CONNECT_TIMEOUT, Manager, Setup, random_authkey, serve};
@@ -148,4 +158,7 @@ fn assert_send_sync() {
     is::<Registry>();
     is::<TypeMismatch>();
     is::<RemoteError>();
+    is::<OwnerDied<()>>();
+    is::<LockGuard>();
+    is::<AcquireError<()>>();
 }

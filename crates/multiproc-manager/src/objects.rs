@@ -126,6 +126,9 @@ pub(crate) struct LockState {
     count: u64,
     /// How many times a holder vanished with the lock held (reported in `repr`).
     abandoned: u64,
+    /// Released by the server from a holder that vanished, not yet reported: the next
+    /// acquisition is told ([`OWNER_DIED`]).
+    owner_died: bool,
 }
 
 pub(crate) struct SemState {
@@ -134,7 +137,13 @@ pub(crate) struct SemState {
     bounded: bool,
     /// Acquisitions not yet released, per connection (released if it vanishes).
     held: HashMap<u64, u64>,
+    /// Acquisitions of clients that ended cleanly without releasing them: they stay
+    /// taken, for anyone to release (CPython's semaphores have no owner).
+    ownerless: u64,
     abandoned: u64,
+    /// Permits given back from vanished holders, not yet reported: as many next
+    /// acquisitions are told ([`OWNER_DIED`]).
+    died: u64,
 }
 
 pub(crate) struct CondState {
@@ -221,6 +230,7 @@ impl Obj {
             owner: None,
             count: 0,
             abandoned: 0,
+            owner_died: false,
         };
         if recursive {
             Obj::new(Kind::RLock, Body::RLock(Cell::new(st)))
@@ -242,7 +252,9 @@ impl Obj {
                 initial: value,
                 bounded,
                 held: HashMap::new(),
+                ownerless: 0,
                 abandoned: 0,
+                died: 0,
             })),
         )
     }
@@ -255,6 +267,7 @@ impl Obj {
                     owner: None,
                     count: 0,
                     abandoned: 0,
+                    owner_died: false,
                 },
                 next_ticket: 0,
                 waiting: VecDeque::new(),
@@ -380,38 +393,62 @@ impl Obj {
         }
     }
 
-    /// Releases what connection `conn` holds (it vanished). Returns how many
+    /// Connection `conn` ended: settles what it held, and returns how many
     /// acquisitions were released, for the log.
-    pub(crate) fn release_conn(&self, conn: u64) -> u64 {
-        let release_lock = |st: &mut LockState| {
-            if st.owner.is_some_and(|(c, _)| c == conn) {
-                st.owner = None;
-                st.count = 0;
-                st.abandoned += 1;
-                1
-            } else {
-                0
+    ///
+    /// * `clean` (the client said goodbye: its process ended normally, or it dropped its
+    ///   last proxy): a `Lock` it holds stays locked and its semaphore permits stay
+    ///   taken, ownerless, for any process to release — CPython's rule, under which a
+    ///   child may acquire, exit, and leave the release to its parent. An `RLock` or a
+    ///   `Condition`'s lock, which only its owner could ever release, is released
+    ///   (and the next acquirer told, below): kept, it would deadlock everyone.
+    /// * not `clean` (killed, crashed, connection lost): everything it held is released,
+    ///   and the next acquirer of each is told that the owner died, so a crashed holder
+    ///   never deadlocks the others and they know the protected state may be half-done.
+    pub(crate) fn release_conn(&self, conn: u64, clean: bool) -> u64 {
+        let release_lock = |st: &mut LockState, recursive: bool| {
+            if st.owner.is_none_or(|(c, _)| c != conn) {
+                return 0;
             }
+            if clean && !recursive {
+                st.owner = Some(NO_OWNER);
+                return 0;
+            }
+            st.owner = None;
+            st.count = 0;
+            st.abandoned += 1;
+            st.owner_died = true;
+            1
         };
         match &self.body {
-            Body::Lock(c) | Body::RLock(c) => {
-                let n = release_lock(&mut c.lock());
+            Body::Lock(c) => {
+                let n = release_lock(&mut c.lock(), false);
+                c.cv.notify_all();
+                n
+            }
+            Body::RLock(c) => {
+                let n = release_lock(&mut c.lock(), true);
                 c.cv.notify_all();
                 n
             }
             Body::Cond(c) => {
-                let n = release_lock(&mut c.lock().lock);
+                let n = release_lock(&mut c.lock().lock, true);
                 c.cv.notify_all();
                 n
             }
             Body::Sem(c) => {
                 let mut st = c.lock();
                 let n = st.held.remove(&conn).unwrap_or(0);
+                if clean {
+                    st.ownerless += n;
+                    return 0;
+                }
                 st.value += n;
                 if st.bounded {
                     st.value = st.value.min(st.initial);
                 }
                 st.abandoned += n;
+                st.died += n;
                 drop(st);
                 c.cv.notify_all();
                 n
@@ -419,6 +456,21 @@ impl Obj {
             // A waiter of a dead client breaks the barrier itself (see barrier_op).
             _ => 0,
         }
+    }
+}
+
+/// The owner of a `Lock` whose holder ended cleanly: nobody (connection ids start at 1).
+const NO_OWNER: (u64, u64) = (0, 0);
+
+/// What an acquisition answers: `true`, or, when it took over from a holder that
+/// vanished, `(true, "owner died")` (the caller holds it either way).
+pub(crate) const OWNER_DIED: &str = "owner died";
+
+fn acquired(owner_died: bool) -> Value {
+    if owner_died {
+        Value::Tuple(vec![Value::Bool(true), Value::from(OWNER_DIED)])
+    } else {
+        Value::Bool(true)
     }
 }
 
@@ -800,15 +852,15 @@ fn lock_op(
                 if st.owner.is_none() {
                     st.owner = Some(me);
                     st.count = 1;
-                    Some(())
+                    Some(std::mem::take(&mut st.owner_died))
                 } else if recursive && st.owner == Some(me) {
                     st.count += 1;
-                    Some(())
+                    Some(false)
                 } else {
                     None
                 }
             })?;
-            Ok(Value::Bool(got.is_some()))
+            Ok(got.map_or(Value::Bool(false), acquired))
         }
         Op::ReleaseLock => {
             let mut st = c.lock();
@@ -864,12 +916,14 @@ fn sem_op(c: &Cell<SemState>, op: Op, who: &Caller<'_>, try_only: bool, kind: &K
                 if st.value > 0 {
                     st.value -= 1;
                     *st.held.entry(who.conn).or_insert(0) += 1;
-                    Some(())
+                    let died = st.died > 0;
+                    st.died = st.died.saturating_sub(1);
+                    Some(died)
                 } else {
                     None
                 }
             })?;
-            Ok(Value::Bool(got.is_some()))
+            Ok(got.map_or(Value::Bool(false), acquired))
         }
         Op::ReleaseLock => {
             let mut st = c.lock();
@@ -878,9 +932,13 @@ fn sem_op(c: &Cell<SemState>, op: Op, who: &Caller<'_>, try_only: bool, kind: &K
             }
             st.value += 1;
             // Credit the release to the caller's connection if it holds any, else to
-            // any holder (a semaphore may be released by another process).
+            // the permits of clients that ended cleanly, else to any holder (a
+            // semaphore may be released by another process).
             let conn = if st.held.get(&who.conn).is_some_and(|&n| n > 0) {
                 Some(who.conn)
+            } else if st.ownerless > 0 {
+                st.ownerless -= 1;
+                None
             } else {
                 st.held.iter().find(|&(_, &n)| n > 0).map(|(&k, _)| k)
             };
@@ -921,15 +979,15 @@ fn cond_op(c: &Cell<CondState>, op: Op, who: &Caller<'_>, try_only: bool, kind: 
                 if st.lock.owner.is_none() {
                     st.lock.owner = Some(me);
                     st.lock.count = 1;
-                    Some(())
+                    Some(std::mem::take(&mut st.lock.owner_died))
                 } else if st.lock.owner == Some(me) {
                     st.lock.count += 1;
-                    Some(())
+                    Some(false)
                 } else {
                     None
                 }
             })?;
-            Ok(Value::Bool(got.is_some()))
+            Ok(got.map_or(Value::Bool(false), acquired))
         }
         Op::ReleaseLock => {
             let mut st = c.lock();

@@ -103,6 +103,10 @@ pub(crate) enum Op {
     Shutdown,
     /// Drop the object (`del proxy` in CPython, where refcounting does it).
     Release,
+    /// The client ends cleanly (sent to [`SERVER`] with request id 0, unanswered):
+    /// the last request on the connection. What it holds is settled as a clean end
+    /// (see `Obj::release_conn`), even though the connection then closes.
+    Goodbye,
 
     // --- any object
     Repr,
@@ -246,6 +250,7 @@ impl Op {
             Op::Create(_) => "create",
             Op::Shutdown => "shutdown",
             Op::Release => "release",
+            Op::Goodbye => "goodbye",
             Op::Repr => "__repr__",
             Op::Copy => "copy",
             Op::Len => "__len__",

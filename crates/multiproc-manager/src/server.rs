@@ -21,6 +21,8 @@ pub const DEFAULT_MAX_REQUEST: u64 = 64 << 20;
 
 struct ConnEntry {
     alive: AtomicBool,
+    /// The client said goodbye ([`Op::Goodbye`]): its end is clean.
+    clean: AtomicBool,
     conn: Arc<Connection>,
 }
 
@@ -236,6 +238,7 @@ impl State {
         let id = self.next_conn.fetch_add(1, Ordering::Relaxed);
         let entry = Arc::new(ConnEntry {
             alive: AtomicBool::new(true),
+            clean: AtomicBool::new(false),
             conn: Arc::new(conn),
         });
         lock(&self.conns).insert(id, entry.clone());
@@ -245,7 +248,13 @@ impl State {
         }
         loop {
             match entry.conn.recv::<Request>() {
-                Ok(req) => self.dispatch(id, &entry, req),
+                Ok(req) => {
+                    self.dispatch(id, &entry, req);
+                    // A goodbye is final: whatever follows (the close) is a clean end.
+                    if entry.clean.load(Ordering::SeqCst) {
+                        break;
+                    }
+                }
                 Err(RecvError::Decode(e)) => {
                     // The frame was whole, so the stream is still in step: say so and go on.
                     tracing::warn!("manager client {id}: undecodable request: {e}");
@@ -267,8 +276,10 @@ impl State {
         self.disconnect(id, &entry);
     }
 
-    /// The client is gone: release what it held, keep its queues' items.
+    /// The client is gone: settle what it held (released if it vanished, see
+    /// `Obj::release_conn`), keep its queues' items.
     fn disconnect(&self, id: u64, entry: &ConnEntry) {
+        let clean = entry.clean.load(Ordering::SeqCst);
         entry.alive.store(false, Ordering::SeqCst);
         lock(&self.conns).remove(&id);
         let objs: Vec<(u64, Arc<Obj>)> = read(&self.objects)
@@ -276,8 +287,13 @@ impl State {
             .map(|(k, v)| (*k, v.clone()))
             .collect();
         for (oid, o) in objs {
-            let n = o.release_conn(id);
-            if n > 0 {
+            let n = o.release_conn(id, clean);
+            if n > 0 && clean {
+                tracing::debug!(
+                    "manager client {id} ended holding {} #{oid} ({n} acquisition(s) only it could release); released",
+                    o.kind.typeid()
+                );
+            } else if n > 0 {
                 tracing::warn!(
                     "manager client {id} vanished holding {} #{oid} ({n} acquisition(s)); released",
                     o.kind.typeid()
@@ -330,6 +346,10 @@ impl State {
         if obj == SERVER {
             let r = match op {
                 Op::Ping => Ok(Value::None),
+                Op::Goodbye => {
+                    entry.clean.store(true, Ordering::SeqCst);
+                    return;
+                }
                 Op::Create(c) => self.create(c),
                 Op::SetAttr(name, v) => {
                     lock(&self.names).insert(name, v);
