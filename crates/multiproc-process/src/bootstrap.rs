@@ -4,7 +4,8 @@
 //! environment variables set. The constructor below (an `.init_array` entry, which
 //! glibc runs after the C runtime and Rust's own argument set-up, before `main`) looks
 //! for them, removes them from the environment at once, and if present runs the child
-//! job or the server loop and `_exit`s: the program's `main` — libtest's, criterion's,
+//! job (then `exit`s, running the C exit handlers the child registered) or the server
+//! loop (then `_exit`s): the program's `main` — libtest's, criterion's,
 //! the user's — never runs in such a process. So a binary, an example, an integration
 //! test or a bench needs no set-up line.
 //!
@@ -94,7 +95,9 @@ fn run_spawned(v: &OsString) -> i32 {
         Ok(job) => job,
         Err(e) => return child::fail(&conn, format!("could not receive the job: {e}")),
     };
-    child::run_job(Box::new(job), Some(conn))
+    // A normal end: the C exit handlers this fresh process registered run (CPython
+    // runs a spawned child's exit handlers, gh-83856).
+    fork::exit_normally(child::run_job(Box::new(job), Some(conn)))
 }
 
 /// Whether this process was started as a child but the bootstrap did not take over.

@@ -38,6 +38,8 @@ pub(crate) struct ChildInfo {
     pub(crate) log_level: Option<u8>,
     /// The start method the child was started with: its own default from then on.
     pub(crate) method: StartMethod,
+    /// The child's authentication key (`me` travels without it).
+    pub(crate) authkey: crate::global::AuthKey,
 }
 
 /// A job for a fresh process.
@@ -323,6 +325,7 @@ pub(crate) fn run_job(job: Box<Job>, channel: Option<Connection>) -> i32 {
         let mut g = global::lock();
         let mut me = std::mem::replace(&mut info.me, ProcessInfo::empty());
         me.pid = rustix::process::getpid().as_raw_nonzero().get() as u32;
+        me.authkey = Some(info.authkey.clone());
         let parent = std::mem::replace(&mut info.parent, ProcessInfo::empty());
         // The old values are forgotten: freeing them would fault in more pages.
         std::mem::forget(std::mem::replace(&mut g.current, Arc::new(me)));

@@ -19,7 +19,10 @@
 //!   allocator locks), `prctl`,
 //!   `getppid`, and `_exit` on failure. No tracing event, no other lock.
 //! * The child leaves with `_exit`: the parent's `atexit` handlers and destructors never
-//!   run twice.
+//!   run twice, and buffered C stdio output is never written twice. (The same holds for
+//!   handlers the Fork child registers itself: C's exit list cannot tell them apart
+//!   from its parent's. [`crate::at_exit`] hooks are the portable way.) Spawn and
+//!   ForkServer children leave through `exit` ([`exit_normally`]) and run their own.
 //! * A panic in the child does not go through std's panic printing, which takes std's
 //!   backtrace lock (another thread of the parent may have held it: it prints a panic
 //!   or captures a backtrace): the crate's panic hook prints the message itself, with
@@ -140,6 +143,29 @@ pub(crate) fn arm_death_signal(parent: u32) {
 pub(crate) fn exit_now(code: i32) -> ! {
     // SAFETY: `_exit` is always safe to call; it does not return.
     unsafe { libc::_exit(code) }
+}
+
+/// `exit(code)`: the normal end of a fresh child (Spawn, ForkServer) after its target
+/// ran. Runs the C exit handlers this process registered (`atexit`, C++ static
+/// destructors, `.fini_array`) and flushes C stdio, as a program returning from `main`
+/// does. Never in a Fork child: its exit list and stdio buffers are its parent's.
+pub(crate) fn exit_normally(code: i32) -> ! {
+    // SAFETY: `exit` does not return; it runs the handlers registered in this process
+    // (a fresh exec of the executable, or a fork of the single-threaded fork server,
+    // whose list holds only what the process registered while starting up), which is
+    // what every Rust `main` does on return.
+    unsafe { libc::exit(code) }
+}
+
+/// Flushes every C stdio stream (`fflush(NULL)`): the fork server does it before
+/// serving, so that nothing a C library buffered while the server started is written
+/// again by each child (which leaves through `exit`).
+pub(crate) fn flush_c_stdio() {
+    // SAFETY: `fflush(NULL)` flushes all open output streams under their own locks;
+    // the fork server is single-threaded here.
+    unsafe {
+        libc::fflush(std::ptr::null_mut());
+    }
 }
 
 /// Ignores SIGPIPE, as Rust's `main` does (a pre-`main` child has not had that done).

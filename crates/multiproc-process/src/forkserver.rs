@@ -263,9 +263,16 @@ pub(crate) fn serve(v: &OsString) -> i32 {
     drop(global::lock());
     // Standard output is created (its buffer allocated) here once, not in every child.
     let _ = std::io::Write::flush(&mut std::io::stdout());
+    // And whatever C libraries buffered while the server started: each child leaves
+    // through `exit`, which would write a copy of it.
+    fork::flush_c_stdio();
     match serve_loop(control) {
         Next::Exit(code) => code,
-        Next::Run(job) => child::run_job(job, None),
+        // A child's normal end runs the C exit handlers in its list: those it
+        // registered, and those the server registered while starting up (the same
+        // ones a Spawn child registers before `main`: each process's own copy of its
+        // libraries' state). The server's stdio was flushed above.
+        Next::Run(job) => fork::exit_normally(child::run_job(job, None)),
     }
 }
 

@@ -39,7 +39,10 @@ fn my_pid() -> u32 {
 /// `std::process::exit`, or in the main process (which leaves through `main`; use a
 /// guard value there). Hooks are per process: hooks registered by a parent before a
 /// `Fork` are inherited in the child's memory but do not run there. A panic in a hook
-/// is caught (its message printed) and the next hook runs.
+/// is caught (its message printed) and the next hook runs. The exit path never blocks
+/// on the registry: should its lock stay held (by another thread of the child, for
+/// more than a few scheduler yields), the remaining hooks are skipped. (A `Fork`
+/// cannot leave it held: the forking thread holds it across `fork()`.)
 ///
 /// ```
 /// use multiproc_process::{Process, at_exit};

@@ -8,6 +8,7 @@
 //! | [`Target`] | what a fresh process can call: `fn` items / non-capturing closures of serde arguments | picklable `target` |
 //! | [`StartMethod`], [`Context`], [`get_context`], [`set_start_method`], [`get_start_method`] | how children are made | `context.py` |
 //! | [`current_process`], [`parent_process`] → [`ParentProcess`], [`active_children`], [`cpu_count`] | who is who | same names |
+//! | [`ProcessInfo::authkey`], [`set_authkey`], [`ProcessBuilder::authkey`] | the process authentication key (32 random bytes, inherited; the manager's default key) | `current_process().authkey` |
 //! | [`at_exit`] | a hook run when this child ends normally (reverse registration order) | `util.Finalize(…, exitpriority=…)` |
 //! | [`log_to_stderr`] | life-cycle log lines through `tracing` | `log_to_stderr` |
 //! | [`init`] | the one-line set-up fallback for exotic linkers (normally not needed) | `freeze_support` |
@@ -35,7 +36,7 @@
 //! Spawn and ForkServer children are re-execs of `/proc/self/exe`. A `.init_array`
 //! constructor in this crate runs before `main` in every process, sees the bootstrap
 //! environment variable (which it removes at once), receives the job over an inherited
-//! Unix socket, runs it and `_exit`s; `main` never runs in a child, so binaries,
+//! Unix socket, runs it and exits; `main` never runs in a child, so binaries,
 //! examples, `cargo test` and `cargo bench` need no set-up line. The job names the
 //! function as the distance from an anchor function of this crate to a monomorphized
 //! trampoline — the same in every run of one executable — with a fingerprint checked
@@ -82,8 +83,21 @@
 //!   (as a Rust `main` does; CPython waits for non-daemonic threads).
 //! * Standard output of a child is Rust's line-buffered `stdout`; a partial line printed
 //!   right before `std::process::exit` in the child is lost, as in any Rust program.
+//! * C exit handlers (`atexit(3)`, C++ static destructors) and C stdio buffers: a Spawn
+//!   or ForkServer child that ends normally leaves through `exit(3)`, which runs the
+//!   handlers registered in that process and flushes C stdio once, as a `main` that
+//!   returns does (CPython gh-83856). A ForkServer child's list also holds what C
+//!   libraries registered while the fork server started, the same registrations a
+//!   Spawn child makes before `main`, each on the process's own copy of the library
+//!   (the server flushes its stdio before forking, so nothing is written twice). A
+//!   `Fork` child leaves through `_exit`: its C exit list and stdio buffers are its
+//!   parent's, so none of them runs or is flushed there — not even a handler the
+//!   child registered itself, since C's list cannot tell the two apart; use
+//!   [`at_exit`], which runs under every start method, and flush C stdio yourself.
 #![doc(test(attr(deny(warnings))))]
 #![deny(unsafe_code)]
+
+use std::sync::Arc;
 
 mod bootstrap;
 mod child;
@@ -126,7 +140,33 @@ pub use tracing::Level;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn current_process() -> ProcessInfo {
-    (*global::lock().current).clone()
+    let mut g = global::lock();
+    global::current_key(&mut g);
+    (*g.current).clone()
+}
+
+/// Sets the current process's authentication key (CPython's
+/// `current_process().authkey = b'…'`): children started from now on inherit it, and
+/// a manager started from now on uses it by default. Any bytes; children already
+/// running keep theirs.
+///
+/// ```
+/// use multiproc_process::{Process, StartMethod, current_process, set_authkey};
+///
+/// fn key() -> Vec<u8> { current_process().authkey().to_vec() }
+/// fn scenario() -> Vec<u8> {
+///     set_authkey(b"shared secret");
+///     Process::new(key, ()).start().expect("starts").join_value().expect("returns")
+/// }
+/// // In a child of its own: the key is process-wide state.
+/// let p = Process::new(scenario, ()).start_method(StartMethod::Spawn).start()?;
+/// assert_eq!(p.join_value()?, b"shared secret");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn set_authkey(key: impl AsRef<[u8]>) {
+    let key = global::AuthKey::new(key.as_ref());
+    let mut g = global::lock();
+    Arc::make_mut(&mut g.current).authkey = Some(key);
 }
 
 /// The process that started this one (CPython's `parent_process()`), `None` in the

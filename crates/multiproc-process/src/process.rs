@@ -109,6 +109,7 @@ pub struct ProcessBuilder<R> {
     identity: Vec<u32>,
     daemon: Option<bool>,
     method: Option<StartMethod>,
+    authkey: Option<global::AuthKey>,
     _r: PhantomData<fn() -> R>,
 }
 
@@ -118,6 +119,7 @@ impl<R> fmt::Debug for ProcessBuilder<R> {
             .field("name", &self.name)
             .field("daemon", &self.daemon)
             .field("method", &self.method)
+            .field("authkey", &self.authkey)
             .finish_non_exhaustive()
     }
 }
@@ -158,6 +160,7 @@ impl<R: Serialize + DeserializeOwned + Send + 'static> ProcessBuilder<R> {
             identity,
             daemon: None,
             method: None,
+            authkey: None,
             _r: PhantomData,
         }
     }
@@ -173,6 +176,22 @@ impl<R: Serialize + DeserializeOwned + Send + 'static> ProcessBuilder<R> {
     /// children of its own.
     pub fn daemon(mut self, daemon: bool) -> Self {
         self.daemon = Some(daemon);
+        self
+    }
+
+    /// Sets the child's authentication key (CPython's `Process(…).authkey = b'…'`;
+    /// default: the current process's, see [`ProcessInfo::authkey`]). Any bytes.
+    ///
+    /// ```
+    /// use multiproc_process::{Process, current_process};
+    /// fn key() -> Vec<u8> { current_process().authkey().to_vec() }
+    /// let p = Process::new(key, ()).authkey(b"for this child").start()?;
+    /// assert_eq!(p.info().authkey(), b"for this child");
+    /// assert_eq!(p.join_value()?, b"for this child");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn authkey(mut self, key: impl AsRef<[u8]>) -> Self {
+        self.authkey = Some(global::AuthKey::new(key.as_ref()));
         self
     }
 
@@ -221,9 +240,10 @@ impl<R: Serialize + DeserializeOwned + Send + 'static> ProcessBuilder<R> {
         if bootstrap::bootstrap_pending() {
             return Err(StartError::BootstrapNotRun);
         }
-        let (me, log_level) = {
-            let g = global::lock();
-            (g.current.clone(), g.log_level)
+        let (me, log_level, parent_key) = {
+            let mut g = global::lock();
+            let key = global::current_key(&mut g);
+            (g.current.clone(), g.log_level, key)
         };
         if me.daemon {
             return Err(StartError::DaemonCannotHaveChildren);
@@ -237,6 +257,7 @@ impl<R: Serialize + DeserializeOwned + Send + 'static> ProcessBuilder<R> {
             pid: 0,
             daemon,
             identity: self.identity,
+            authkey: Some(self.authkey.unwrap_or(parent_key)),
         });
         let (info, result, sentinel) = match method {
             StartMethod::Fork => start_fork(self.work, info, me, daemon)?,
@@ -252,6 +273,7 @@ impl<R: Serialize + DeserializeOwned + Send + 'static> ProcessBuilder<R> {
                         parent: (*me).clone(),
                         log_level,
                         method,
+                        authkey: info.authkey.clone().unwrap_or_else(global::AuthKey::random),
                     },
                     result: None,
                     parent_pidfd: None,
@@ -790,6 +812,21 @@ fn poll_in(fds: &[BorrowedFd<'_>], timeout: Option<Duration>) -> io::Result<[boo
     }
 }
 
+/// Takes a child whose exit has been observed off this process's list of children, so
+/// that its descriptors (the result socket, the pidfd, a fork-server status socket) are
+/// closed with the last handle, not kept until the next `start()` or
+/// `active_children()`. The caller must not hold the global lock.
+fn unlist(core: &Arc<Core>) {
+    if core.owner != std::process::id() {
+        return;
+    }
+    let mut g = global::lock();
+    if let Some(i) = g.children.iter().position(|c| Arc::ptr_eq(c, core)) {
+        // Not the last reference (the caller holds one): nothing is closed under the lock.
+        g.children.remove(i);
+    }
+}
+
 /// [`cleanup`] without the list of live children.
 fn reap_finished() {
     let me = std::process::id();
@@ -854,6 +891,10 @@ fn ensure_atexit() {
 /// `R` is the target's return type, handed back by [`join_value`](Self::join_value).
 /// All methods take `&self`; the handle is `Send + Sync`. Dropping it does not stop
 /// the process: it keeps running and is reaped in the background (no zombie).
+///
+/// A handle holds two descriptors (three for a ForkServer child): the result socket
+/// and a pidfd (its [`sentinel`](Self::sentinel)). Once the exit has been observed
+/// (`join`, `exitcode`, `is_alive`, …) they are closed with the last handle.
 ///
 /// ```
 /// use multiproc_process::{Process, ProcessError};
@@ -1029,7 +1070,11 @@ impl<R> Process<R> {
     /// inherited through a fork), this still answers, from the pidfd; CPython raises
     /// `AssertionError('can only test a child process')` there.
     pub fn is_alive(&self) -> bool {
-        self.core.is_alive()
+        let alive = self.core.is_alive();
+        if !alive {
+            unlist(&self.core);
+        }
+        alive
     }
 
     /// `None` while running, then `0` on return, `1` on panic, `N` after
@@ -1037,7 +1082,11 @@ impl<R> Process<R> {
     /// In a process that is not the parent: the code known when the handle was
     /// inherited, if any (only the parent collects it).
     pub fn exitcode(&self) -> Option<i32> {
-        self.core.exitcode()
+        let code = self.core.exitcode();
+        if code.is_some() {
+            unlist(&self.core);
+        }
+        code
     }
 
     /// Waits for the process to exit and reaps it (CPython's `join()`). Reads the
@@ -1047,7 +1096,9 @@ impl<R> Process<R> {
     /// [`WaitError::NotParent`] when called in a process other than the one that
     /// started it; [`WaitError::Io`] when `poll`/`waitid` failed.
     pub fn join(&self) -> Result<(), WaitError> {
-        self.core.wait(None).map(|_| ())
+        self.core.wait(None)?;
+        unlist(&self.core);
+        Ok(())
     }
 
     /// Waits at most `timeout`; returns whether the process has exited (CPython's
@@ -1057,7 +1108,11 @@ impl<R> Process<R> {
     /// As [`join`](Self::join).
     pub fn join_timeout(&self, timeout: Duration) -> Result<bool, WaitError> {
         // A timeout past the end of `Instant` (`Duration::MAX`) waits without bound.
-        self.core.wait(Instant::now().checked_add(timeout))
+        let exited = self.core.wait(Instant::now().checked_add(timeout))?;
+        if exited {
+            unlist(&self.core);
+        }
+        Ok(exited)
     }
 
     /// Sends SIGTERM (CPython's `terminate()`); nothing happens if it has exited.
@@ -1107,6 +1162,7 @@ impl<R: DeserializeOwned> Process<R> {
     /// [`ProcessError::Wait`] (including [`WaitError::NotParent`]).
     pub fn join_value(self) -> Result<R, ProcessError> {
         self.core.wait(None)?;
+        unlist(&self.core);
         let mut st = self.core.lock();
         let code = st.exitcode.unwrap_or(255);
         let Some((bytes, fds)) = st.reader.frame.take() else {
@@ -1151,7 +1207,12 @@ impl<R: DeserializeOwned> Process<R> {
 
 impl<R> Drop for Process<R> {
     fn drop(&mut self) {
-        if self.core.owner != std::process::id() || self.core.exitcode().is_some() {
+        if self.core.owner != std::process::id() {
+            return;
+        }
+        if self.core.exitcode().is_some() {
+            // Finished: its descriptors go with this handle, unless another is left.
+            unlist(&self.core);
             return;
         }
         // Still running: reap it (and drain its result) in the background.
@@ -1159,7 +1220,9 @@ impl<R> Drop for Process<R> {
         let _ = std::thread::Builder::new()
             .name("multiproc-reaper".into())
             .spawn(move || {
-                let _ = core.wait(None);
+                if let Ok(true) = core.wait(None) {
+                    unlist(&core);
+                }
             });
     }
 }

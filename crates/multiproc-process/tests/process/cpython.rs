@@ -43,7 +43,9 @@ fn echo<T>(x: T) -> T {
 
 // ------------------------------------------------------------------ test_current
 
-fn current_inside() -> (String, u32, u32, bool, Vec<u32>) {
+type Current = (String, u32, u32, bool, Vec<u32>, Vec<u8>);
+
+fn current_inside() -> Current {
     let me = current_process();
     (
         me.name().to_string(),
@@ -51,14 +53,16 @@ fn current_inside() -> (String, u32, u32, bool, Vec<u32>) {
         me.ident(),
         me.daemon(),
         me.identity().to_vec(),
+        me.authkey().to_vec(),
     )
 }
 
 #[test]
 fn test_current() -> TestResult {
     // _TestProcess.test_current: current_process() in the main process and in a child.
-    // (CPython also checks `authkey`; processes here carry none.)
+    // CPython checks that `authkey` is bytes; here: 32 of them, the child's its parent's.
     let me = current_process();
+    assert_eq!(me.authkey().len(), 32);
     assert_eq!(me.name(), "MainProcess");
     assert_eq!(me.ident(), std::process::id());
     assert_eq!(me.pid(), std::process::id());
@@ -69,7 +73,12 @@ fn test_current() -> TestResult {
         let (name, pid) = (p.name().to_string(), p.pid());
         let identity = p.info().identity().to_vec();
         assert_eq!(identity.len(), 1, "{m}");
-        assert_eq!(p.join_value()?, (name, pid, pid, false, identity), "{m}");
+        let key = me.authkey().to_vec();
+        assert_eq!(
+            p.join_value()?,
+            (name, pid, pid, false, identity, key),
+            "{m}"
+        );
     }
     Ok(())
 }

@@ -139,3 +139,73 @@ fn killed_fork_servers_are_all_reaped() -> TestResult {
     );
     Ok(())
 }
+
+/// Waits (bounded) until `path` exists.
+fn wait_for_file(path: String) {
+    let end = Instant::now() + BOUND;
+    while !std::path::Path::new(&path).exists() && Instant::now() < end {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+fn fd_count() -> usize {
+    std::fs::read_dir("/proc/self/fd").map_or(0, |d| d.count())
+}
+
+/// Per start method: descriptors open before starting `n` concurrent children, and
+/// after joining them all and dropping their handles (with no other start or
+/// `active_children()` in between).
+fn fds_around_joins(n: usize) -> Scenario<Vec<(String, usize, usize)>> {
+    let mut out = Vec::new();
+    for m in crate::METHODS {
+        // What lives as long as the process (the fork server and its sockets) first.
+        Process::new(noop, ())
+            .start_method(m)
+            .start()
+            .map_err(s)?
+            .join()
+            .map_err(s)?;
+        // The warm-up child off the list of children.
+        multiproc_process::active_children();
+        let before = fd_count();
+        let go = std::env::temp_dir()
+            .join(format!("multiproc-fds-go-{}-{m}", std::process::id()))
+            .to_string_lossy()
+            .into_owned();
+        let _ = std::fs::remove_file(&go);
+        let mut kids = Vec::with_capacity(n);
+        for _ in 0..n {
+            kids.push(
+                Process::new(wait_for_file, (go.clone(),))
+                    .start_method(m)
+                    .start()
+                    .map_err(s)?,
+            );
+        }
+        // All `n` are running at once; now let them finish.
+        std::fs::write(&go, b"go").map_err(s)?;
+        for p in &kids {
+            if !p.join_timeout(BOUND).map_err(s)? {
+                return Err(format!("{m}: a child did not finish"));
+            }
+        }
+        drop(kids);
+        let _ = std::fs::remove_file(&go);
+        out.push((m.to_string(), before, fd_count()));
+    }
+    Ok(out)
+}
+
+fn two_hundred_children() -> Scenario<Vec<(String, usize, usize)>> {
+    fds_around_joins(200)
+}
+
+#[test]
+fn joined_children_hold_no_descriptors() -> TestResult {
+    // #13: joined children kept two descriptors each (the result socket and the pidfd)
+    // until the next `start()` or `active_children()`.
+    for (m, before, after) in sandbox(two_hundred_children)? {
+        assert_eq!(after, before, "{m}: descriptors before and after");
+    }
+    Ok(())
+}

@@ -14,6 +14,8 @@ use multiproc_process::{
     parent_process,
 };
 
+mod authkey;
+mod c_exit;
 mod cpython;
 mod exit_hooks;
 mod fork_safety;
