@@ -103,7 +103,11 @@
 //!   stays held (CPython's server has the same window).
 //! * A manager served on threads ([`Manager::in_thread`]) dies with its process. It
 //!   listens on an abstract Unix socket (no file to leak, even on SIGKILL), reachable
-//!   by anyone in the same network namespace who has its random 32-byte authkey.
+//!   by anyone in the same network namespace who has its authkey.
+//! * A manager given no authkey uses the [`process_authkey`] (CPython's
+//!   `current_process().authkey`: 32 random bytes, inherited by children), and so does
+//!   a [`Manager::connect`] given none; over TCP a key must still be given. A program
+//!   that is not a child of the server's cannot connect without the key.
 #![doc(test(attr(deny(warnings))))]
 #![forbid(unsafe_code)]
 
@@ -122,7 +126,7 @@ mod value;
 pub use acquire::{AcquireError, OwnerDied};
 pub use custom::{Registry, Shared};
 pub use error::{Error, RemoteError, RemoteErrorKind, TypeMismatch};
-pub use manager::{CONNECT_TIMEOUT, Manager, Setup, random_authkey, serve};
+pub use manager::{CONNECT_TIMEOUT, Manager, Setup, process_authkey, random_authkey, serve};
 pub use multiproc_ipc::Address;
 pub use multiproc_process::StartMethod;
 pub use proxy::{
