@@ -185,12 +185,17 @@ impl Inner {
         st.dead = Some("this client said goodbye: its process is ending".into());
         drop(st);
         self.cv.notify_all();
-        let _ = self.conn.send(&Request {
-            id: 0,
-            obj: SERVER,
-            thread: 0,
-            op: Op::Goodbye,
-        });
+        // Bounded: a server that does not read (frozen, its buffer full) must not hold
+        // up a drop or a child's exit; undelivered, the end counts as a vanishing.
+        let _ = self.conn.send_timeout(
+            &Request {
+                id: 0,
+                obj: SERVER,
+                thread: 0,
+                op: Op::Goodbye,
+            },
+            GOODBYE_TIMEOUT,
+        );
     }
 
     /// The client for `origin` in this process, connecting if there is none.
@@ -402,6 +407,9 @@ impl Drop for Inner {
         self.goodbye();
     }
 }
+
+/// How long a goodbye may wait for room in the connection's buffer.
+const GOODBYE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// The process whose exit hook says goodbye for its clients (0: none yet).
 static HOOKED_IN: AtomicU32 = AtomicU32::new(0);

@@ -866,7 +866,9 @@ impl SemaphoreProxy {
     }
 }
 
-/// A proxy to a manager's `Condition` (over its own re-entrant lock).
+/// A proxy to a manager's `Condition` (over its own re-entrant lock). Like an `RLock`,
+/// its lock is released when its holder's client ends, and the next `acquire` reports
+/// [`Error::OwnerDied`].
 pub struct ConditionProxy {
     h: Handle,
     _t: PhantomData<()>,

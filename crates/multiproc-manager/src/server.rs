@@ -521,4 +521,71 @@ mod tests {
         server.shutdown();
         Ok(())
     }
+
+    /// Sends `ops` on a raw connection to `server` (each with its own request id),
+    /// optionally a goodbye, then hangs up; returns after the server is done with it.
+    fn raw_client(
+        server: &Server,
+        obj: u64,
+        ops: Vec<Op>,
+        goodbye: bool,
+    ) -> Result<(), Box<dyn std::error::Error>> {
+        let (a, b) = multiproc_ipc::Pipe::duplex()?;
+        for (i, op) in ops.into_iter().enumerate() {
+            b.send(&Request {
+                id: i as u64 + 1,
+                obj,
+                thread: 1,
+                op,
+            })?;
+        }
+        if goodbye {
+            b.send(&Request {
+                id: 0,
+                obj: SERVER,
+                thread: 0,
+                op: Op::Goodbye,
+            })?;
+            // after a goodbye nothing more is served
+            b.send(&Request {
+                id: 99,
+                obj,
+                thread: 1,
+                op: Op::ReleaseLock,
+            })?;
+        }
+        drop(b);
+        server.serve_connection(a);
+        Ok(())
+    }
+
+    /// A client that says goodbye leaves its `Lock` locked (anyone may release it); one
+    /// that hangs up without it has the lock released, and the next acquirer is told.
+    #[test]
+    fn goodbye_keeps_a_lock_and_a_vanishing_releases_it() -> Result<(), Box<dyn std::error::Error>>
+    {
+        let server = Server::new(Registry::new());
+        let (a, b) = multiproc_ipc::Pipe::duplex()?;
+        server.spawn_connection(a);
+        let m = Manager::over(b);
+        let lock = m.lock()?;
+        let acquire = || Op::Acquire {
+            timeout: Some(Duration::ZERO),
+        };
+
+        raw_client(&server, lock.id(), vec![acquire()], true)?;
+        assert!(lock.locked()?, "kept locked after a goodbye");
+        lock.release()?;
+
+        raw_client(&server, lock.id(), vec![acquire()], false)?;
+        assert!(!lock.locked()?, "released after a vanishing");
+        assert!(matches!(
+            lock.acquire_timeout(Duration::ZERO),
+            Err(crate::Error::OwnerDied)
+        ));
+        lock.release()?;
+        assert!(lock.try_acquire()?, "told once");
+        server.shutdown();
+        Ok(())
+    }
 }
