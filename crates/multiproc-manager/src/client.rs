@@ -17,7 +17,7 @@ use multiproc_ipc::{Address, Connection, SendError};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, RemoteError};
-use crate::protocol::{Op, Request, Response};
+use crate::protocol::{Op, Request, Response, SERVER};
 use crate::value::{FromValue, Value};
 
 /// Where a server is and the key to reach it: what a proxy carries to other processes.
@@ -167,7 +167,35 @@ impl Inner {
             all.retain(|(_, _, w)| w.strong_count() > 0);
             all.push((o, inner.pid, Arc::downgrade(&inner)));
         }
+        goodbye_at_exit();
         inner
+    }
+
+    /// Tells the server that this client ends cleanly (see [`Op::Goodbye`]), once, from
+    /// the process that owns the connection only; later calls fail as `ManagerGone`.
+    fn goodbye(&self) {
+        if self.pid != std::process::id() {
+            // a fork child's copy of its parent's client: the parent's to say
+            return;
+        }
+        let mut st = st_lock(&self.st);
+        if st.dead.is_some() {
+            return;
+        }
+        st.dead = Some("this client said goodbye: its process is ending".into());
+        drop(st);
+        self.cv.notify_all();
+        // Bounded: a server that does not read (frozen, its buffer full) must not hold
+        // up a drop or a child's exit; undelivered, the end counts as a vanishing.
+        let _ = self.conn.send_timeout(
+            &Request {
+                id: 0,
+                obj: SERVER,
+                thread: 0,
+                op: Op::Goodbye,
+            },
+            GOODBYE_TIMEOUT,
+        );
     }
 
     /// The client for `origin` in this process, connecting if there is none.
@@ -370,6 +398,46 @@ impl Inner {
             self.cv.notify_all();
         }
     }
+}
+
+impl Drop for Inner {
+    /// The last proxy of this client is gone: its end is clean (a `Lock` it holds
+    /// stays locked for another process to release, as in CPython).
+    fn drop(&mut self) {
+        self.goodbye();
+    }
+}
+
+/// How long a goodbye may wait for room in the connection's buffer.
+const GOODBYE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The process whose exit hook says goodbye for its clients (0: none yet).
+static HOOKED_IN: AtomicU32 = AtomicU32::new(0);
+
+/// Registers, once per process, a [`multiproc_process::at_exit`] hook that says
+/// goodbye on every client of this process: a multiproc child leaves through `_exit`
+/// without running destructors, and its end must still count as clean (so that a
+/// `Lock` it leaves locked is not released behind its parent's back). In the main
+/// process the hook never runs; dropping the proxies does the same.
+fn goodbye_at_exit() {
+    let pid = std::process::id();
+    if HOOKED_IN.swap(pid, Ordering::SeqCst) == pid {
+        return;
+    }
+    multiproc_process::at_exit(|| {
+        let pid = std::process::id();
+        let mine: Vec<Arc<Inner>> = match clients() {
+            Some(all) => all
+                .iter()
+                .filter(|(_, p, _)| *p == pid)
+                .filter_map(|(_, _, w)| w.upgrade())
+                .collect(),
+            None => Vec::new(),
+        };
+        for c in mine {
+            c.goodbye();
+        }
+    });
 }
 
 /// Converts a reply with `client` as the context for nested proxies.

@@ -137,6 +137,10 @@ pub enum Error {
     /// operation's own timeout). The server is then treated as gone: the connection is
     /// closed, and later calls fail with [`Error::ManagerGone`].
     CallTimeout(std::time::Duration),
+    /// An acquisition of a lock or semaphore took over from a holder whose client
+    /// vanished (killed, crashed): **the caller holds it now** (release it when done);
+    /// the state it protects may be half-updated. See [`OwnerDied`](crate::OwnerDied).
+    OwnerDied,
 }
 
 impl Error {
@@ -165,6 +169,7 @@ impl fmt::Display for Error {
             Error::Config(why) => write!(f, "invalid manager configuration: {why}"),
             Error::Send(_) => f.write_str("the request could not be sent"),
             Error::CallTimeout(t) => write!(f, "the manager did not answer within {t:?}"),
+            Error::OwnerDied => f.write_str(crate::acquire::OWNER_DIED_MSG),
         }
     }
 }

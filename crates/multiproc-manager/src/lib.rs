@@ -5,7 +5,8 @@
 //! |---|---|---|
 //! | [`Manager`] | connection to a server, factory of shared objects | `SyncManager` / `Manager()` |
 //! | [`Value`] | dynamic value with Python's equality, hashing and `repr` | any picklable object |
-//! | [`DictProxy`], [`ListProxy`], [`NamespaceProxy`] | shared containers | `DictProxy`, `ListProxy`, `NamespaceProxy` |
+//! | [`DictProxy`], [`ListProxy`], [`SetProxy`], [`NamespaceProxy`] | shared containers | `DictProxy`, `ListProxy`, `SetProxy` (3.14), `NamespaceProxy` |
+//! | [`ListIter`], [`KeyIter`] | iteration over container proxies, in batches | `iter(proxy)` |
 //! | [`LockProxy`], [`SemaphoreProxy`], [`ConditionProxy`], [`EventProxy`], [`BarrierProxy`] | synchronisation | `AcquirerProxy`, `ConditionProxy`, `EventProxy`, `BarrierProxy` |
 //! | [`QueueProxy`], [`ValueProxy`], [`ArrayProxy`] | queue, value, array | `Queue`, `ValueProxy`, `ArrayProxy` |
 //! | [`Shared`], [`Registry`], [`Proxy`] | custom types, typed method calls | `BaseManager.register` |
@@ -45,6 +46,33 @@
 //! * the authkey travels inside serialized proxies (so a child can reconnect): it is
 //!   visible to whoever sees those bytes. Unix sockets at a path are created `0o600`.
 //!
+//! # Containers: operators and iteration
+//! Python's operators on proxies become named methods: each is a round trip that can
+//! fail, and `std::ops::Add` cannot return a `Result`. The in-place forms change the
+//! server's object; the others return a plain copy, as CPython's `l + x` returns a
+//! `list`.
+//!
+//! | Python | here |
+//! |---|---|
+//! | `l + xs` / `l += xs` | [`ListProxy::concat`] / [`ListProxy::extend`] |
+//! | `l * n` / `l *= n` | [`ListProxy::repeated`] / [`ListProxy::repeat`] |
+//! | `d \| pairs` / `d \|= pairs` | [`DictProxy::union`] / [`DictProxy::update`] |
+//! | `dict.fromkeys(keys, v)` | [`Manager::dict_fromkeys`] (a managed dict) |
+//! | `list(reversed(d))`, `list(reversed(l))` | [`DictProxy::reversed`], [`ListProxy::reversed`] |
+//! | `s \| t`, `s & t`, `s - t`, `s ^ t`, `s <= t`, `s == t` | [`SetProxy::union`], `intersection`, `difference`, `symmetric_difference`, `issubset`, `set_eq` |
+//! | `for x in l`, `for k in d`, `for x in s` | [`ListProxy::iter`] (and `for x in &l`), [`DictProxy::iter`], [`SetProxy::iter`] |
+//!
+//! Iteration fetches [`ITER_BATCH`] items per round trip and reads the server's object
+//! as it is when each batch is fetched: live, like CPython's iterators, at the grain of
+//! a batch rather than of an item.
+//! * A list iterator walks by position until it finds no more items (CPython's list
+//!   proxy calls `__getitem__` until `IndexError`): items appended meanwhile are seen,
+//!   an item changed after its batch was fetched is not.
+//! * A dict or set iterator notes the size when it is made (CPython's `iter(d)` makes
+//!   an iterator on the server); a batch fetched after the size changed ends the walk
+//!   with the `RuntimeError` "dictionary changed size during iteration". Keys already
+//!   fetched are still yielded (CPython checks at every step).
+//!
 //! # Proxies across processes
 //! A proxy serializes as *(server address, authkey, object id)*. The receiving process
 //! reconnects (one connection per server per process, shared by all its proxies and
@@ -62,15 +90,30 @@
 //! * A value read through a proxy is a copy (`l.get(0)?` of a list of lists); mutate the
 //!   server's copy through a proxy, or store nested proxies.
 //! * Integers are `i128` (Python's are unbounded); sets, custom classes and other
-//!   Python types have no [`Value`] form.
+//!   Python types have no [`Value`] form (a managed set is a [`SetProxy`]; reading
+//!   one gives a `Vec`).
 //! * `Condition` always uses its own re-entrant lock.
+//! * A client that ends normally (its last proxy dropped, or a multiproc child that
+//!   returned or panicked) says goodbye, and its `Lock`s and semaphore permits stay
+//!   held for another process to release, as in CPython; one that vanishes without a
+//!   goodbye has them released, and the next acquirer gets [`Error::OwnerDied`]. A
+//!   process that leaves through `std::process::exit` with proxies alive (no
+//!   destructors) counts as vanished. A thread still blocked in `acquire` when its
+//!   process ends cleanly may be granted the lock just before the goodbye, which then
+//!   stays held (CPython's server has the same window).
 //! * A manager served on threads ([`Manager::in_thread`]) dies with its process. It
 //!   listens on an abstract Unix socket (no file to leak, even on SIGKILL), reachable
-//!   by anyone in the same network namespace who has its random 32-byte authkey.
+//!   by anyone in the same network namespace who has its authkey.
+//! * A manager given no authkey uses the [`process_authkey`] (CPython's
+//!   `current_process().authkey`: 32 random bytes, inherited by children), and so does
+//!   a [`Manager::connect`] given none; over TCP a key must still be given. A program
+//!   that is not a child of the server's cannot connect without the key.
 #![doc(test(attr(deny(warnings))))]
 #![forbid(unsafe_code)]
 
+mod acquire;
 mod client;
+mod containers;
 mod custom;
 mod error;
 mod manager;
@@ -80,14 +123,16 @@ mod proxy;
 mod server;
 mod value;
 
+pub use acquire::{AcquireError, OwnerDied};
 pub use custom::{Registry, Shared};
 pub use error::{Error, RemoteError, RemoteErrorKind, TypeMismatch};
-pub use manager::{CONNECT_TIMEOUT, Manager, Setup, random_authkey, serve};
+pub use manager::{CONNECT_TIMEOUT, Manager, Setup, process_authkey, random_authkey, serve};
 pub use multiproc_ipc::Address;
 pub use multiproc_process::StartMethod;
 pub use proxy::{
-    Args, ArrayProxy, BarrierProxy, ConditionProxy, DictProxy, EventProxy, ListProxy, LockGuard,
-    LockProxy, NamespaceProxy, Proxy, QueueProxy, SemaphoreProxy, ValueProxy,
+    Args, ArrayProxy, BarrierProxy, ConditionProxy, DictProxy, EventProxy, ITER_BATCH, KeyIter,
+    ListIter, ListProxy, LockGuard, LockProxy, NamespaceProxy, Proxy, QueueProxy, SemaphoreProxy,
+    SetProxy, ValueProxy,
 };
 pub use server::{DEFAULT_MAX_REQUEST, Server};
 pub use value::{FromValue, Kind, ObjRef, Value};
@@ -102,6 +147,9 @@ fn assert_send_sync() {
     is::<DictProxy>();
     is::<DictProxy<String, u64>>();
     is::<ListProxy>();
+    is::<SetProxy>();
+    is::<ListIter>();
+    is::<KeyIter>();
     is::<NamespaceProxy>();
     is::<LockProxy>();
     is::<SemaphoreProxy>();
@@ -114,4 +162,7 @@ fn assert_send_sync() {
     is::<Registry>();
     is::<TypeMismatch>();
     is::<RemoteError>();
+    is::<OwnerDied<()>>();
+    is::<LockGuard>();
+    is::<AcquireError<()>>();
 }

@@ -15,7 +15,7 @@ use crate::error::Error;
 use crate::protocol::{Create, Op, SERVER};
 use crate::proxy::{
     Args, ArrayProxy, BarrierProxy, ConditionProxy, DictProxy, EventProxy, Handle, ListProxy,
-    LockProxy, NamespaceProxy, Proxy, QueueProxy, SemaphoreProxy, ValueProxy, values_of,
+    LockProxy, NamespaceProxy, Proxy, QueueProxy, SemaphoreProxy, SetProxy, ValueProxy, values_of,
 };
 use crate::server::Server;
 use crate::value::{FromValue, ObjRef, Value};
@@ -54,6 +54,24 @@ pub fn random_authkey() -> Result<Vec<u8>, Error> {
     getrandom::fill(&mut key)
         .map_err(|e| Error::Config(format!("no randomness for an authkey: {e}")))?;
     Ok(key)
+}
+
+/// The process authkey (CPython's `current_process().authkey`): what a manager uses
+/// when given no key. Created once for the main process and inherited by every child
+/// under every start method, so a child reaches its parent's manager by address alone.
+pub fn process_authkey() -> Vec<u8> {
+    multiproc_process::current_process().authkey().to_vec()
+}
+
+/// `authkey`, or, when there is none, the [`process_authkey`] — except over TCP, where
+/// a key must be given (other hosts do not share this process tree's key); `None`
+/// stays `None` there, and binding or connecting refuses it.
+fn key_or_default(address: &Address, authkey: Option<&[u8]>) -> Option<Vec<u8>> {
+    match authkey {
+        Some(k) => Some(k.to_vec()),
+        None if address.is_tcp() => None,
+        None => Some(process_authkey()),
+    }
 }
 
 fn listener_error(e: ListenerError) -> Error {
@@ -109,7 +127,7 @@ impl Server {
 
 /// Serves a manager at `address` in the foreground until a client calls
 /// [`Manager::shutdown`] (CPython's `manager.get_server().serve_forever()`).
-/// TCP demands an authkey.
+/// TCP demands an authkey; elsewhere `None` is the [`process_authkey`].
 ///
 /// # Errors
 /// As [`Server::bind`] and [`Server::serve_on`].
@@ -118,7 +136,9 @@ pub fn serve(
     authkey: Option<&[u8]>,
     registry: Registry,
 ) -> Result<(), Error> {
-    let listener = Server::bind(address, authkey)?;
+    let address = address.into();
+    let key = key_or_default(&address, authkey);
+    let listener = Server::bind(address, key.as_deref())?;
     Server::new(registry).serve_on(&listener)
 }
 
@@ -181,7 +201,8 @@ impl fmt::Debug for Manager {
 static NEXT_NAME: AtomicU64 = AtomicU64::new(0);
 
 /// A fresh abstract Unix socket name: nothing in the filesystem to leak, even on
-/// SIGKILL. Anyone in the network namespace may connect, hence the random authkey.
+/// SIGKILL. Anyone in the network namespace may connect, hence the authkey (the
+/// process authkey: 32 random bytes, shared only with this process's children).
 pub(crate) fn private_address() -> Result<Address, Error> {
     let mut tag = [0u8; 8];
     getrandom::fill(&mut tag).map_err(|e| Error::Config(e.to_string()))?;
@@ -267,7 +288,9 @@ impl Manager {
     /// connects to it (CPython's `Manager()`). The server is a daemon: it dies with
     /// this process even on SIGKILL (parent-death signal), and is shut down and reaped
     /// on [`shutdown`](Self::shutdown) or drop. It listens on an abstract Unix socket
-    /// with a random authkey, so proxies can be handed to any child process.
+    /// with the [`process_authkey`] (CPython's `Manager()` uses
+    /// `current_process().authkey`), so proxies can be handed to any child process,
+    /// and a child may also [`connect`](Self::connect) by address without a key.
     ///
     /// ```
     /// let manager = multiproc_manager::Manager::start()?;
@@ -293,7 +316,7 @@ impl Manager {
         method: Option<multiproc_process::StartMethod>,
     ) -> Result<Manager, Error> {
         let address = private_address()?;
-        let authkey = random_authkey()?;
+        let authkey = process_authkey();
         let wire = WireAddress::from_address(&address)
             .ok_or_else(|| Error::Config("unsupported address".into()))?;
         let (mine, theirs) =
@@ -420,7 +443,9 @@ impl Manager {
     }
 
     /// Connects to a manager served at `address` (CPython's `BaseManager(address,
-    /// authkey).connect()`).
+    /// authkey).connect()`). With `authkey` `None`, the [`process_authkey`] is
+    /// presented (as CPython's `authkey=None`), so a child connects to its parent's
+    /// manager by address alone; over TCP a key must be given.
     ///
     /// # Errors
     /// [`Error::Connect`] (nobody there), [`Error::Auth`] (wrong key),
@@ -453,17 +478,18 @@ impl Manager {
         timeout: Duration,
     ) -> Result<Manager, Error> {
         let address = address.into();
-        let conn = dial_timeout(&address, authkey, timeout)?;
+        let authkey = key_or_default(&address, authkey);
+        let conn = dial_timeout(&address, authkey.as_deref(), timeout)?;
         Ok(Manager::with_client(
             conn,
             Some(address),
-            authkey.map(<[u8]>::to_vec),
+            authkey,
             Owned::None,
         ))
     }
 
     /// Starts a server on threads of this process, listening on an abstract Unix
-    /// socket with a random authkey, and connects to it. Proxies can be
+    /// socket with the [`process_authkey`], and connects to it. Proxies can be
     /// passed to child processes. The server stops on [`shutdown`](Self::shutdown) or
     /// when this `Manager` is dropped.
     ///
@@ -478,12 +504,12 @@ impl Manager {
     /// # Errors
     /// Binding the socket failed.
     pub fn in_thread_with(registry: Registry) -> Result<Manager, Error> {
-        Manager::serve_in_thread(private_address()?, Some(&random_authkey()?), registry)
+        Manager::serve_in_thread(private_address()?, None, registry)
     }
 
     /// Serves a manager at `address` on threads of this process (the server of
     /// CPython's remote-manager examples) and connects to it. TCP demands an authkey
-    /// (`None` is refused there); Unix-socket addresses may go without one.
+    /// (`None` is refused there); elsewhere `None` is the [`process_authkey`].
     ///
     /// ```
     /// use multiproc_manager::{Address, Manager, Registry};
@@ -505,7 +531,9 @@ impl Manager {
         authkey: Option<&[u8]>,
         registry: Registry,
     ) -> Result<Manager, Error> {
-        let listener = Server::bind(address, authkey)?;
+        let address = address.into();
+        let authkey = key_or_default(&address, authkey);
+        let listener = Server::bind(address, authkey.as_deref())?;
         let address = listener.address().clone();
         let server = Server::new(registry);
         let s2 = server.clone();
@@ -513,7 +541,7 @@ impl Manager {
             .name("manager-accept".into())
             .spawn(move || s2.serve_on(&listener))
             .map_err(Error::Connect)?;
-        let conn = match dial(&address, authkey) {
+        let conn = match dial(&address, authkey.as_deref()) {
             Ok(c) => c,
             Err(e) => {
                 server.shutdown();
@@ -524,7 +552,7 @@ impl Manager {
         Ok(Manager::with_client(
             conn,
             Some(address),
-            authkey.map(<[u8]>::to_vec),
+            authkey,
             Owned::Thread {
                 server,
                 thread: Some(thread),
@@ -765,6 +793,57 @@ impl Manager {
     ) -> Result<ListProxy, Error> {
         Ok(ListProxy::from_handle(
             self.create_obj(Create::List(values_of(items)))?,
+        ))
+    }
+
+    /// `dict.fromkeys(keys, value)` as a managed dict: each key maps to a copy of `value`.
+    ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let d = manager.dict_fromkeys(["a", "b"], 0)?;
+    /// assert_eq!(d.to_string(), "{'a': 0, 'b': 0}");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// `TypeError` for an unhashable key, [`Error::ManagerGone`].
+    pub fn dict_fromkeys<I, A>(&self, keys: I, value: impl Into<Value>) -> Result<DictProxy, Error>
+    where
+        I: IntoIterator<Item = A>,
+        A: Into<Value>,
+    {
+        let value = value.into();
+        self.dict_from(keys.into_iter().map(|k| (k.into(), value.clone())))
+    }
+
+    /// `manager.set()` (CPython 3.14): an empty set of any hashable [`Value`]s.
+    ///
+    /// # Errors
+    /// [`Error::ManagerGone`].
+    pub fn set(&self) -> Result<SetProxy, Error> {
+        self.set_of()
+    }
+
+    /// An empty set read back as `T`s.
+    ///
+    /// # Errors
+    /// [`Error::ManagerGone`].
+    pub fn set_of<T>(&self) -> Result<SetProxy<T>, Error> {
+        Ok(SetProxy::from_handle(
+            self.create_obj(Create::Set(Vec::new()))?,
+        ))
+    }
+
+    /// `manager.set(items)`: duplicates are dropped.
+    ///
+    /// # Errors
+    /// `TypeError` for an unhashable item, [`Error::ManagerGone`].
+    pub fn set_from<T: Into<Value>>(
+        &self,
+        items: impl IntoIterator<Item = T>,
+    ) -> Result<SetProxy, Error> {
+        Ok(SetProxy::from_handle(
+            self.create_obj(Create::Set(values_of(items)))?,
         ))
     }
 

@@ -42,7 +42,7 @@ impl From<RemoteError> for Fail {
     }
 }
 
-fn err(kind: K, msg: impl Into<String>) -> Fail {
+pub(crate) fn err(kind: K, msg: impl Into<String>) -> Fail {
     Fail::Remote(RemoteError::new(kind, msg))
 }
 
@@ -126,6 +126,9 @@ pub(crate) struct LockState {
     count: u64,
     /// How many times a holder vanished with the lock held (reported in `repr`).
     abandoned: u64,
+    /// Released by the server from a holder that vanished, not yet reported: the next
+    /// acquisition is told ([`OWNER_DIED`]).
+    owner_died: bool,
 }
 
 pub(crate) struct SemState {
@@ -134,7 +137,13 @@ pub(crate) struct SemState {
     bounded: bool,
     /// Acquisitions not yet released, per connection (released if it vanishes).
     held: HashMap<u64, u64>,
+    /// Acquisitions of clients that ended cleanly without releasing them: they stay
+    /// taken, for anyone to release (CPython's semaphores have no owner).
+    ownerless: u64,
     abandoned: u64,
+    /// Permits given back from vanished holders, not yet reported: as many next
+    /// acquisitions are told ([`OWNER_DIED`]).
+    died: u64,
 }
 
 pub(crate) struct CondState {
@@ -182,6 +191,8 @@ pub(crate) enum Body {
     Value(Mutex<Value>),
     Array(Mutex<Vec<Value>>),
     Custom(Mutex<Box<dyn DynShared>>),
+    /// A set: the keys of an ordered map whose values are `None`.
+    Set(Mutex<OrderedMap>),
 }
 
 pub(crate) struct Obj {
@@ -219,6 +230,7 @@ impl Obj {
             owner: None,
             count: 0,
             abandoned: 0,
+            owner_died: false,
         };
         if recursive {
             Obj::new(Kind::RLock, Body::RLock(Cell::new(st)))
@@ -240,7 +252,9 @@ impl Obj {
                 initial: value,
                 bounded,
                 held: HashMap::new(),
+                ownerless: 0,
                 abandoned: 0,
+                died: 0,
             })),
         )
     }
@@ -253,6 +267,7 @@ impl Obj {
                     owner: None,
                     count: 0,
                     abandoned: 0,
+                    owner_died: false,
                 },
                 next_ticket: 0,
                 waiting: VecDeque::new(),
@@ -332,6 +347,7 @@ impl Obj {
             Body::List(m) => list_op(&mut lk(m), op, false),
             Body::Array(m) => list_op(&mut lk(m), op, true),
             Body::Namespace(m) => ns_op(&mut lk(m), op),
+            Body::Set(m) => crate::containers::set_op(&mut lk(m), op),
             Body::Value(m) => {
                 let mut v = lk(m);
                 match op {
@@ -377,38 +393,62 @@ impl Obj {
         }
     }
 
-    /// Releases what connection `conn` holds (it vanished). Returns how many
+    /// Connection `conn` ended: settles what it held, and returns how many
     /// acquisitions were released, for the log.
-    pub(crate) fn release_conn(&self, conn: u64) -> u64 {
-        let release_lock = |st: &mut LockState| {
-            if st.owner.is_some_and(|(c, _)| c == conn) {
-                st.owner = None;
-                st.count = 0;
-                st.abandoned += 1;
-                1
-            } else {
-                0
+    ///
+    /// * `clean` (the client said goodbye: its process ended normally, or it dropped its
+    ///   last proxy): a `Lock` it holds stays locked and its semaphore permits stay
+    ///   taken, ownerless, for any process to release — CPython's rule, under which a
+    ///   child may acquire, exit, and leave the release to its parent. An `RLock` or a
+    ///   `Condition`'s lock, which only its owner could ever release, is released
+    ///   (and the next acquirer told, below): kept, it would deadlock everyone.
+    /// * not `clean` (killed, crashed, connection lost): everything it held is released,
+    ///   and the next acquirer of each is told that the owner died, so a crashed holder
+    ///   never deadlocks the others and they know the protected state may be half-done.
+    pub(crate) fn release_conn(&self, conn: u64, clean: bool) -> u64 {
+        let release_lock = |st: &mut LockState, recursive: bool| {
+            if st.owner.is_none_or(|(c, _)| c != conn) {
+                return 0;
             }
+            if clean && !recursive {
+                st.owner = Some(NO_OWNER);
+                return 0;
+            }
+            st.owner = None;
+            st.count = 0;
+            st.abandoned += 1;
+            st.owner_died = true;
+            1
         };
         match &self.body {
-            Body::Lock(c) | Body::RLock(c) => {
-                let n = release_lock(&mut c.lock());
+            Body::Lock(c) => {
+                let n = release_lock(&mut c.lock(), false);
+                c.cv.notify_all();
+                n
+            }
+            Body::RLock(c) => {
+                let n = release_lock(&mut c.lock(), true);
                 c.cv.notify_all();
                 n
             }
             Body::Cond(c) => {
-                let n = release_lock(&mut c.lock().lock);
+                let n = release_lock(&mut c.lock().lock, true);
                 c.cv.notify_all();
                 n
             }
             Body::Sem(c) => {
                 let mut st = c.lock();
                 let n = st.held.remove(&conn).unwrap_or(0);
+                if clean {
+                    st.ownerless += n;
+                    return 0;
+                }
                 st.value += n;
                 if st.bounded {
                     st.value = st.value.min(st.initial);
                 }
                 st.abandoned += n;
+                st.died += n;
                 drop(st);
                 c.cv.notify_all();
                 n
@@ -419,14 +459,29 @@ impl Obj {
     }
 }
 
-fn unfail(f: Fail) -> RemoteError {
+/// The owner of a `Lock` whose holder ended cleanly: nobody (connection ids start at 1).
+const NO_OWNER: (u64, u64) = (0, 0);
+
+/// What an acquisition answers: `true`, or, when it took over from a holder that
+/// vanished, `(true, "owner died")` (the caller holds it either way).
+pub(crate) const OWNER_DIED: &str = "owner died";
+
+fn acquired(owner_died: bool) -> Value {
+    if owner_died {
+        Value::Tuple(vec![Value::Bool(true), Value::from(OWNER_DIED)])
+    } else {
+        Value::Bool(true)
+    }
+}
+
+pub(crate) fn unfail(f: Fail) -> RemoteError {
     match f {
         Fail::Remote(e) => e,
         Fail::WouldBlock => RemoteError::new(K::RuntimeError, "operation would block"),
     }
 }
 
-fn no_method(kind: &Kind, op: &Op) -> Outcome {
+pub(crate) fn no_method(kind: &Kind, op: &Op) -> Outcome {
     Err(err(
         K::NoSuchMethod,
         format!(
@@ -437,7 +492,7 @@ fn no_method(kind: &Kind, op: &Op) -> Outcome {
     ))
 }
 
-fn check_hashable(k: &Value) -> Result<(), Fail> {
+pub(crate) fn check_hashable(k: &Value) -> Result<(), Fail> {
     if k.is_hashable() {
         Ok(())
     } else {
@@ -518,6 +573,22 @@ fn dict_op(m: &mut OrderedMap, op: Op) -> Outcome {
         }
         Op::Copy => m.to_value(),
         Op::Repr => Value::Str(m.to_value().to_string()),
+        Op::IterChunk {
+            start,
+            max,
+            expect_len,
+        } => {
+            let keys = m.iter().map(|(k, _)| k);
+            return crate::containers::iter_chunk(
+                m.len(),
+                keys,
+                start,
+                max,
+                expect_len,
+                "dictionary",
+            );
+        }
+        Op::DictOr(pairs) => return crate::containers::dict_or(m, pairs),
         op => return no_method(&Kind::Dict, &op),
     })
 }
@@ -781,15 +852,15 @@ fn lock_op(
                 if st.owner.is_none() {
                     st.owner = Some(me);
                     st.count = 1;
-                    Some(())
+                    Some(std::mem::take(&mut st.owner_died))
                 } else if recursive && st.owner == Some(me) {
                     st.count += 1;
-                    Some(())
+                    Some(false)
                 } else {
                     None
                 }
             })?;
-            Ok(Value::Bool(got.is_some()))
+            Ok(got.map_or(Value::Bool(false), acquired))
         }
         Op::ReleaseLock => {
             let mut st = c.lock();
@@ -845,12 +916,14 @@ fn sem_op(c: &Cell<SemState>, op: Op, who: &Caller<'_>, try_only: bool, kind: &K
                 if st.value > 0 {
                     st.value -= 1;
                     *st.held.entry(who.conn).or_insert(0) += 1;
-                    Some(())
+                    let died = st.died > 0;
+                    st.died = st.died.saturating_sub(1);
+                    Some(died)
                 } else {
                     None
                 }
             })?;
-            Ok(Value::Bool(got.is_some()))
+            Ok(got.map_or(Value::Bool(false), acquired))
         }
         Op::ReleaseLock => {
             let mut st = c.lock();
@@ -859,9 +932,13 @@ fn sem_op(c: &Cell<SemState>, op: Op, who: &Caller<'_>, try_only: bool, kind: &K
             }
             st.value += 1;
             // Credit the release to the caller's connection if it holds any, else to
-            // any holder (a semaphore may be released by another process).
+            // the permits of clients that ended cleanly, else to any holder (a
+            // semaphore may be released by another process).
             let conn = if st.held.get(&who.conn).is_some_and(|&n| n > 0) {
                 Some(who.conn)
+            } else if st.ownerless > 0 {
+                st.ownerless -= 1;
+                None
             } else {
                 st.held.iter().find(|&(_, &n)| n > 0).map(|(&k, _)| k)
             };
@@ -902,15 +979,15 @@ fn cond_op(c: &Cell<CondState>, op: Op, who: &Caller<'_>, try_only: bool, kind: 
                 if st.lock.owner.is_none() {
                     st.lock.owner = Some(me);
                     st.lock.count = 1;
-                    Some(())
+                    Some(std::mem::take(&mut st.lock.owner_died))
                 } else if st.lock.owner == Some(me) {
                     st.lock.count += 1;
-                    Some(())
+                    Some(false)
                 } else {
                     None
                 }
             })?;
-            Ok(Value::Bool(got.is_some()))
+            Ok(got.map_or(Value::Bool(false), acquired))
         }
         Op::ReleaseLock => {
             let mut st = c.lock();

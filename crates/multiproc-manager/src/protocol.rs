@@ -50,7 +50,48 @@ pub(crate) enum Create {
     JoinableQueue(Option<u64>),
     Value(Value),
     Array(Vec<Value>),
-    Custom { type_name: String, args: Vec<Value> },
+    Custom {
+        type_name: String,
+        args: Vec<Value>,
+    },
+    /// `manager.set(items)` (CPython 3.14).
+    Set(Vec<Value>),
+}
+
+/// The set operations that take another collection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) enum SetOp {
+    Union,
+    Intersection,
+    Difference,
+    SymmetricDifference,
+    Update,
+    IntersectionUpdate,
+    DifferenceUpdate,
+    SymmetricDifferenceUpdate,
+    IsSubset,
+    IsSuperset,
+    IsDisjoint,
+    IsEqual,
+}
+
+impl SetOp {
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            SetOp::Union => "union",
+            SetOp::Intersection => "intersection",
+            SetOp::Difference => "difference",
+            SetOp::SymmetricDifference => "symmetric_difference",
+            SetOp::Update => "update",
+            SetOp::IntersectionUpdate => "intersection_update",
+            SetOp::DifferenceUpdate => "difference_update",
+            SetOp::SymmetricDifferenceUpdate => "symmetric_difference_update",
+            SetOp::IsSubset => "issubset",
+            SetOp::IsSuperset => "issuperset",
+            SetOp::IsDisjoint => "isdisjoint",
+            SetOp::IsEqual => "__eq__",
+        }
+    }
 }
 
 /// Every operation a client can ask for.
@@ -62,6 +103,10 @@ pub(crate) enum Op {
     Shutdown,
     /// Drop the object (`del proxy` in CPython, where refcounting does it).
     Release,
+    /// The client ends cleanly (sent to [`SERVER`] with request id 0, unanswered):
+    /// the last request on the connection. What it holds is settled as a clean end
+    /// (see `Obj::release_conn`), even though the connection then closes.
+    Goodbye,
 
     // --- any object
     Repr,
@@ -103,6 +148,26 @@ pub(crate) enum Op {
     DelSlice(Option<i64>, Option<i64>),
     /// `l *= n`.
     Repeat(u64),
+
+    // --- container iteration and operators (see `containers.rs`)
+    /// Up to `max` items (dict and set: keys) from position `start`, with the length
+    /// at the time: `(len, [items])`. With `expect_len`, a length that differs is the
+    /// `RuntimeError` of an iterator whose container changed size.
+    IterChunk {
+        start: u64,
+        max: u64,
+        expect_len: Option<u64>,
+    },
+    /// `d | pairs`: a new dict (a copy), the pairs merged in.
+    DictOr(Vec<(Value, Value)>),
+    /// `s.add(x)`.
+    SetAdd(Value),
+    /// `s.discard(x)`.
+    SetDiscard(Value),
+    /// `s.pop()`.
+    SetPop,
+    /// A set operation with another collection (`union`, `issubset`, `update`, …).
+    SetWith(SetOp, Vec<Value>),
 
     // --- namespace
     GetAttr(String),
@@ -185,6 +250,7 @@ impl Op {
             Op::Create(_) => "create",
             Op::Shutdown => "shutdown",
             Op::Release => "release",
+            Op::Goodbye => "goodbye",
             Op::Repr => "__repr__",
             Op::Copy => "copy",
             Op::Len => "__len__",
@@ -214,6 +280,12 @@ impl Op {
             Op::SetSlice(..) => "__setitem__",
             Op::DelSlice(..) => "__delitem__",
             Op::Repeat(_) => "__imul__",
+            Op::IterChunk { .. } => "__iter__",
+            Op::DictOr(_) => "__or__",
+            Op::SetAdd(_) => "add",
+            Op::SetDiscard(_) => "discard",
+            Op::SetPop => "pop",
+            Op::SetWith(op, _) => op.name(),
             Op::GetAttr(_) => "__getattr__",
             Op::SetAttr(..) => "__setattr__",
             Op::DelAttr(_) => "__delattr__",

@@ -15,6 +15,7 @@ use serde::de::Error as _;
 use serde::ser::Error as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::acquire::{AcquireError, OwnerDied};
 use crate::client::{self, Inner, Origin};
 use crate::custom::Shared;
 use crate::error::{Error, RemoteErrorKind, TypeMismatch};
@@ -216,6 +217,9 @@ macro_rules! proxy_common {
         }
     };
 }
+
+mod containers;
+pub use containers::{ITER_BATCH, KeyIter, ListIter, SetProxy};
 
 // ------------------------------------------------------------------ dict
 
@@ -702,8 +706,13 @@ impl NamespaceProxy {
 /// A proxy to a manager's `Lock` or `RLock` (CPython's `AcquirerProxy`).
 ///
 /// Ownership is per connection and thread: an `RLock` is re-entrant for the thread that
-/// holds it. When the holder's process dies or its connection drops, the server
-/// releases the lock and notes it in the lock's `repr`.
+/// holds it. Any process may release a `Lock` (CPython's rule): a child may acquire it,
+/// return, and leave the release to its parent — a client that ends normally leaves its
+/// `Lock`s as they are. When the holder's process is killed or crashes (its connection
+/// ends without a goodbye), the server releases the lock, notes it in the lock's
+/// `repr`, and tells the next acquirer ([`Error::OwnerDied`], [`AcquireError`]). An
+/// `RLock` can only be released by its holder, so it is released whenever the
+/// holder's client ends, and the next acquirer is told.
 ///
 /// ```
 /// # let manager = multiproc_manager::Manager::in_thread()?;
@@ -723,19 +732,19 @@ pub struct LockProxy {
 proxy_common!(LockProxy [] [Kind::Lock, Kind::RLock]);
 
 /// Releases a manager lock when dropped (errors are ignored: the server releases the
-/// lock anyway if this connection is gone).
+/// lock anyway if this connection is lost).
 #[must_use = "the lock is released when the guard is dropped"]
-pub struct LockGuard<'a> {
-    h: &'a Handle,
+pub struct LockGuard {
+    h: Handle,
 }
 
-impl fmt::Debug for LockGuard<'_> {
+impl fmt::Debug for LockGuard {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("LockGuard").field("id", &self.h.id).finish()
     }
 }
 
-impl Drop for LockGuard<'_> {
+impl Drop for LockGuard {
     fn drop(&mut self) {
         let _ = self.h.call(Op::ReleaseLock);
     }
@@ -747,25 +756,31 @@ macro_rules! acquirer {
             /// `acquire()`: blocks until acquired.
             ///
             /// # Errors
-            /// [`Error::ManagerGone`] (also when the server shuts down while waiting).
+            /// [`Error::OwnerDied`] when it took over from a holder that vanished —
+            /// **it is held then**; [`Error::ManagerGone`] (also when the server shuts
+            /// down while waiting).
             pub fn acquire(&self) -> Result<(), Error> {
-                self.h.call(Op::Acquire { timeout: None }).map(drop)
+                crate::acquire::acquire(&self.h, Op::Acquire { timeout: None }).map(drop)
             }
 
             /// `acquire(timeout=t)`: whether it was acquired in time.
             ///
             /// # Errors
+            /// [`Error::OwnerDied`] (acquired) as for [`acquire`](Self::acquire);
             /// [`Error::ManagerGone`].
             pub fn acquire_timeout(&self, timeout: Duration) -> Result<bool, Error> {
-                self.h.call_as(Op::Acquire {
-                    timeout: Some(timeout),
-                })
+                crate::acquire::acquire(
+                    &self.h,
+                    Op::Acquire {
+                        timeout: Some(timeout),
+                    },
+                )
             }
 
             /// `acquire(blocking=False)`.
             ///
             /// # Errors
-            /// [`Error::ManagerGone`].
+            /// As [`acquire_timeout`](Self::acquire_timeout).
             pub fn try_acquire(&self) -> Result<bool, Error> {
                 self.acquire_timeout(Duration::ZERO)
             }
@@ -782,10 +797,21 @@ macro_rules! acquirer {
             /// Acquires and returns a guard that releases on drop (`with lock:`).
             ///
             /// # Errors
-            /// As [`acquire`](Self::acquire).
-            pub fn guard(&self) -> Result<LockGuard<'_>, Error> {
-                self.acquire()?;
-                Ok(LockGuard { h: &self.h })
+            /// [`AcquireError::OwnerDied`] carrying the guard (it is held) when it took
+            /// over from a holder that vanished; [`AcquireError::Failed`] otherwise.
+            /// `?` into [`Error`] drops the guard (releasing the lock); into a boxed
+            /// error, the guard lives inside the error until it is dropped;
+            /// `.or_else(AcquireError::recover)` keeps it.
+            pub fn guard(&self) -> Result<LockGuard, AcquireError<LockGuard>> {
+                match self.acquire() {
+                    Ok(()) => Ok(LockGuard { h: self.h.clone() }),
+                    Err(Error::OwnerDied) => {
+                        Err(AcquireError::OwnerDied(OwnerDied::new(LockGuard {
+                            h: self.h.clone(),
+                        })))
+                    }
+                    Err(e) => Err(AcquireError::Failed(e)),
+                }
             }
         }
     };
@@ -811,8 +837,10 @@ impl LockProxy {
     }
 }
 
-/// A proxy to a manager's `Semaphore` or `BoundedSemaphore`. Acquisitions held by a
-/// client that vanishes are given back.
+/// A proxy to a manager's `Semaphore` or `BoundedSemaphore`. Permits taken by a client
+/// that ends normally stay taken, for any process to release (CPython's rule); those
+/// of a client that vanishes (killed, crashed) are given back, and as many next
+/// acquirers are told ([`Error::OwnerDied`]).
 pub struct SemaphoreProxy {
     h: Handle,
     _t: PhantomData<()>,
@@ -838,7 +866,9 @@ impl SemaphoreProxy {
     }
 }
 
-/// A proxy to a manager's `Condition` (over its own re-entrant lock).
+/// A proxy to a manager's `Condition` (over its own re-entrant lock). Like an `RLock`,
+/// its lock is released when its holder's client ends, and the next `acquire` reports
+/// [`Error::OwnerDied`].
 pub struct ConditionProxy {
     h: Handle,
     _t: PhantomData<()>,

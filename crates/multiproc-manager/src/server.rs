@@ -21,6 +21,8 @@ pub const DEFAULT_MAX_REQUEST: u64 = 64 << 20;
 
 struct ConnEntry {
     alive: AtomicBool,
+    /// The client said goodbye ([`Op::Goodbye`]): its end is clean.
+    clean: AtomicBool,
     conn: Arc<Connection>,
 }
 
@@ -236,6 +238,7 @@ impl State {
         let id = self.next_conn.fetch_add(1, Ordering::Relaxed);
         let entry = Arc::new(ConnEntry {
             alive: AtomicBool::new(true),
+            clean: AtomicBool::new(false),
             conn: Arc::new(conn),
         });
         lock(&self.conns).insert(id, entry.clone());
@@ -245,7 +248,13 @@ impl State {
         }
         loop {
             match entry.conn.recv::<Request>() {
-                Ok(req) => self.dispatch(id, &entry, req),
+                Ok(req) => {
+                    self.dispatch(id, &entry, req);
+                    // A goodbye is final: whatever follows (the close) is a clean end.
+                    if entry.clean.load(Ordering::SeqCst) {
+                        break;
+                    }
+                }
                 Err(RecvError::Decode(e)) => {
                     // The frame was whole, so the stream is still in step: say so and go on.
                     tracing::warn!("manager client {id}: undecodable request: {e}");
@@ -267,8 +276,10 @@ impl State {
         self.disconnect(id, &entry);
     }
 
-    /// The client is gone: release what it held, keep its queues' items.
+    /// The client is gone: settle what it held (released if it vanished, see
+    /// `Obj::release_conn`), keep its queues' items.
     fn disconnect(&self, id: u64, entry: &ConnEntry) {
+        let clean = entry.clean.load(Ordering::SeqCst);
         entry.alive.store(false, Ordering::SeqCst);
         lock(&self.conns).remove(&id);
         let objs: Vec<(u64, Arc<Obj>)> = read(&self.objects)
@@ -276,8 +287,13 @@ impl State {
             .map(|(k, v)| (*k, v.clone()))
             .collect();
         for (oid, o) in objs {
-            let n = o.release_conn(id);
-            if n > 0 {
+            let n = o.release_conn(id, clean);
+            if n > 0 && clean {
+                tracing::debug!(
+                    "manager client {id} ended holding {} #{oid} ({n} acquisition(s) only it could release); released",
+                    o.kind.typeid()
+                );
+            } else if n > 0 {
                 tracing::warn!(
                     "manager client {id} vanished holding {} #{oid} ({n} acquisition(s)); released",
                     o.kind.typeid()
@@ -330,6 +346,10 @@ impl State {
         if obj == SERVER {
             let r = match op {
                 Op::Ping => Ok(Value::None),
+                Op::Goodbye => {
+                    entry.clean.store(true, Ordering::SeqCst);
+                    return;
+                }
                 Op::Create(c) => self.create(c),
                 Op::SetAttr(name, v) => {
                     lock(&self.names).insert(name, v);
@@ -445,6 +465,10 @@ impl State {
             Create::JoinableQueue(max) => Obj::queue(max, true),
             Create::Value(v) => Obj::new(Kind::Value, Body::Value(Mutex::new(v))),
             Create::Array(items) => Obj::new(Kind::Array, Body::Array(Mutex::new(items))),
+            Create::Set(items) => Obj::new(
+                Kind::Set,
+                Body::Set(Mutex::new(crate::containers::new_set(items)?)),
+            ),
             Create::Custom { type_name, args } => {
                 let o = self.registry.create(&type_name, args)?;
                 Obj::new(Kind::Custom(type_name), Body::Custom(Mutex::new(o)))
@@ -494,6 +518,73 @@ mod tests {
             "put back at the front"
         );
         assert_eq!(q.get_timeout(Duration::ZERO)?, "second");
+        server.shutdown();
+        Ok(())
+    }
+
+    /// Sends `ops` on a raw connection to `server` (each with its own request id),
+    /// optionally a goodbye, then hangs up; returns after the server is done with it.
+    fn raw_client(
+        server: &Server,
+        obj: u64,
+        ops: Vec<Op>,
+        goodbye: bool,
+    ) -> Result<(), Box<dyn std::error::Error>> {
+        let (a, b) = multiproc_ipc::Pipe::duplex()?;
+        for (i, op) in ops.into_iter().enumerate() {
+            b.send(&Request {
+                id: i as u64 + 1,
+                obj,
+                thread: 1,
+                op,
+            })?;
+        }
+        if goodbye {
+            b.send(&Request {
+                id: 0,
+                obj: SERVER,
+                thread: 0,
+                op: Op::Goodbye,
+            })?;
+            // after a goodbye nothing more is served
+            b.send(&Request {
+                id: 99,
+                obj,
+                thread: 1,
+                op: Op::ReleaseLock,
+            })?;
+        }
+        drop(b);
+        server.serve_connection(a);
+        Ok(())
+    }
+
+    /// A client that says goodbye leaves its `Lock` locked (anyone may release it); one
+    /// that hangs up without it has the lock released, and the next acquirer is told.
+    #[test]
+    fn goodbye_keeps_a_lock_and_a_vanishing_releases_it() -> Result<(), Box<dyn std::error::Error>>
+    {
+        let server = Server::new(Registry::new());
+        let (a, b) = multiproc_ipc::Pipe::duplex()?;
+        server.spawn_connection(a);
+        let m = Manager::over(b);
+        let lock = m.lock()?;
+        let acquire = || Op::Acquire {
+            timeout: Some(Duration::ZERO),
+        };
+
+        raw_client(&server, lock.id(), vec![acquire()], true)?;
+        assert!(lock.locked()?, "kept locked after a goodbye");
+        lock.release()?;
+
+        raw_client(&server, lock.id(), vec![acquire()], false)?;
+        assert!(!lock.locked()?, "released after a vanishing");
+        assert!(matches!(
+            lock.acquire_timeout(Duration::ZERO),
+            Err(crate::Error::OwnerDied)
+        ));
+        lock.release()?;
+        assert!(lock.try_acquire()?, "told once");
         server.shutdown();
         Ok(())
     }

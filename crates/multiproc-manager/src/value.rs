@@ -41,6 +41,8 @@ pub enum Kind {
     Value,
     /// `manager.Array(typecode, seq)`
     Array,
+    /// `manager.set()` (CPython 3.14)
+    Set,
     /// A registered custom type, by its registered name.
     Custom(String),
 }
@@ -63,6 +65,7 @@ impl Kind {
             Kind::JoinableQueue => "JoinableQueue",
             Kind::Value => "Value",
             Kind::Array => "Array",
+            Kind::Set => "set",
             Kind::Custom(name) => name,
         }
     }

@@ -161,10 +161,9 @@ fn sync_lock_child(lock: LockProxy) -> Child {
 
 // CPython: TestSyncManagerTypes.test_lock
 //
-// Differs: CPython's server keeps a Lock that a dead child held locked, and the parent
-// releases it. Ours releases what a vanished client held (documented on `LockProxy`),
-// so the parent finds the lock free again — and noted in its repr — rather than
-// releasing it itself; releasing a free lock is the same `RuntimeError` as in CPython.
+// As in CPython: the child exits holding the lock, the parent releases it (any process
+// may release a `Lock`; a client that ends normally leaves it locked), and a second
+// release is a `RuntimeError`.
 #[test]
 fn sync_types_lock() -> R {
     let m = Manager::start()?;
@@ -176,13 +175,13 @@ fn sync_types_lock() -> R {
             "lock",
         )?;
         assert!(
-            lock.acquire_timeout(BOUND)?,
-            "{method}: the lock a dead child held is released"
+            lock.locked()?,
+            "{method}: still held after the child's normal end"
         );
-        assert!(lock.repr()?.contains("vanished"), "{}", lock.repr()?);
         lock.release()?;
         let e = lock.release().expect_err("already released");
         assert_eq!(e.remote_kind(), Some(RemoteErrorKind::RuntimeError), "{e}");
+        assert!(!lock.repr()?.contains("vanished"), "{}", lock.repr()?);
     }
     m.shutdown()?;
     Ok(())
@@ -226,10 +225,8 @@ fn sync_semaphore_child(sem: SemaphoreProxy) -> Child {
     Ok(())
 }
 
-/// The body of `test_semaphore` and `test_bounded_semaphore`.
-///
-/// Differs like `test_lock`: the acquisition of a child that exits is given back by
-/// the server (the parent does not release it), and the repr says so.
+/// The body of `test_semaphore` and `test_bounded_semaphore`: as in CPython, the
+/// child exits holding a permit and the parent releases it.
 fn sync_semaphore(bounded: bool) -> R {
     let m = Manager::start()?;
     for method in METHODS {
@@ -243,13 +240,10 @@ fn sync_semaphore(bounded: bool) -> R {
             method,
             "semaphore",
         )?;
-        assert!(
-            sem.acquire_timeout(BOUND)?,
-            "{method}: given back after the child exited"
-        );
-        assert!(sem.repr()?.contains("vanished"), "{}", sem.repr()?);
+        assert_eq!(sem.value()?, 0, "{method}: the child's permit stays taken");
         sem.release()?;
         assert_eq!(sem.value()?, 1);
+        assert!(!sem.repr()?.contains("vanished"), "{}", sem.repr()?);
         if bounded {
             let e = sem.release().expect_err("over the bound");
             assert_eq!(e.remote_kind(), Some(RemoteErrorKind::ValueError), "{e}");
@@ -539,45 +533,43 @@ fn sync_types_namespace() -> R {
 
 // CPython: _TestContainers.test_list_iter
 //
-// Differs: CPython iterates a list proxy lazily, one `__getitem__` per step, so an
-// assignment made after `iter()` shows up in the walk. `ListProxy` has no lazy
-// iterator; `to_vec` is a snapshot (one round trip), and the lazy walk is `get(i)`
-// until `IndexError`. Both are checked.
+// `ListProxy::iter` walks by position like CPython's list proxy (which calls
+// `__getitem__` until `IndexError`), fetching `ITER_BATCH` items per round trip: an
+// item changed before its batch is fetched shows up in the walk.
 #[test]
 fn containers_list_iter() -> R {
     let m = Manager::in_thread()?;
     let a = m.list_of::<i64>()?;
     a.extend(0..10)?;
-    let snapshot = a.to_vec()?;
-    assert_eq!(snapshot, (0..10).collect::<Vec<_>>());
-    // the index walk, exhausted by IndexError
-    let walk = |a: &ListProxy<i64>| -> Result<Vec<i64>, Error> {
-        let mut out = Vec::new();
-        for i in 0.. {
-            match a.get(i) {
-                Ok(x) => out.push(x),
-                Err(e) if e.remote_kind() == Some(RemoteErrorKind::IndexError) => break,
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(out)
-    };
-    assert_eq!(walk(&a)?, snapshot);
-    // modified during the walk: the walk sees it, the snapshot does not
-    let first = a.get(0)?;
+    let mut it = a.iter();
+    assert_eq!(
+        it.by_ref().collect::<Result<Vec<_>, _>>()?,
+        (0..10).collect::<Vec<_>>()
+    );
+    assert!(it.next().is_none(), "exhausted");
+    // modified before the walk reaches it: the walk sees the change
+    let mut it = a.iter();
     a.set(0, 100)?;
-    assert_eq!(first, 0);
-    assert_eq!(a.get(0)?, 100);
-    assert_eq!(snapshot[0], 0);
+    assert_eq!(it.next().transpose()?, Some(100));
+    // longer than one batch, and grown during the walk
+    a.extend(10..(2 * multiproc_manager::ITER_BATCH as i64))?;
+    let mut n = 0;
+    for x in &a {
+        x?;
+        n += 1;
+        if n == 1 {
+            a.append(-1)?;
+        }
+    }
+    assert_eq!(n, 2 * multiproc_manager::ITER_BATCH as usize + 1);
     Ok(())
 }
 
 // CPython: _TestContainers.test_dict_iter
 //
-// Differs: CPython's `iter(d)` is an iterator object on the server, and clearing the
-// dict under it raises `RuntimeError: dictionary changed size during iteration`.
-// `DictProxy::keys` returns the keys in insertion order in one round trip, so there is
-// no server-side iterator to invalidate: clearing afterwards leaves the copy whole.
+// `DictProxy::iter` notes the size when made, as CPython's `iter(d)` makes an
+// iterator on the server; clearing the dict before the first fetch ends the walk
+// with `RuntimeError` (CPython: "dictionary changed size during iteration").
 #[test]
 fn containers_dict_iter() -> R {
     let m = Manager::in_thread()?;
@@ -586,11 +578,22 @@ fn containers_dict_iter() -> R {
     for &i in &indices {
         d.insert(i, char::from(i as u8).to_string())?;
     }
-    let keys = d.keys()?;
-    assert_eq!(keys, indices, "insertion order, as `list(iter(d))`");
+    let mut it = d.iter()?;
+    assert_eq!(it.by_ref().collect::<Result<Vec<_>, _>>()?, indices);
+    assert!(it.next().is_none(), "exhausted");
+    let mut it = d.iter()?;
     d.clear()?;
-    assert_eq!(keys, indices, "a copy, not an iterator");
-    assert!(d.keys()?.is_empty());
+    let err = it
+        .next()
+        .ok_or("an error, not the end")?
+        .expect_err("an error");
+    assert_eq!(
+        err.remote_kind(),
+        Some(RemoteErrorKind::RuntimeError),
+        "{err}"
+    );
+    assert!(err.to_string().contains("changed size during iteration"));
+    assert!(it.next().is_none(), "nothing after the error");
     Ok(())
 }
 
