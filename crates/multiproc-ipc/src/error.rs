@@ -201,6 +201,14 @@ pub enum CodecError {
     Io(io::Error),
     /// A custom error raised by a `Serialize`/`Deserialize` implementation.
     Custom(String),
+    /// The value is nested deeper than the decoder's limit (see
+    /// [`DEFAULT_MAX_DEPTH`](crate::DEFAULT_MAX_DEPTH)); decoding stopped there
+    /// instead of recursing on. Over a [`Connection`](crate::Connection) the frame
+    /// was read whole, so the connection stays usable for the next one.
+    TooDeep {
+        /// The limit, in levels of nesting.
+        limit: usize,
+    },
 }
 
 impl fmt::Display for CodecError {
@@ -222,6 +230,9 @@ impl fmt::Display for CodecError {
             ),
             CodecError::Io(_) => f.write_str("duplicating a handle failed"),
             CodecError::Custom(s) => f.write_str(s),
+            CodecError::TooDeep { limit } => {
+                write!(f, "value nested deeper than the limit of {limit} levels")
+            }
         }
     }
 }

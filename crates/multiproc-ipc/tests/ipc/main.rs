@@ -6,6 +6,7 @@ mod bad_peers;
 mod child;
 mod codec;
 mod cpython;
+mod depth;
 mod framing;
 mod interop;
 mod listener;
