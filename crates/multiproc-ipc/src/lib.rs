@@ -34,6 +34,9 @@
 //! ([`CodecError::TooDeep`]) rather than recursing as deep as the peer's bytes say
 //! and overflowing the stack; see [`Connection::set_max_depth`]. Frames are checked
 //! against a size limit before anything is allocated ([`Connection::set_max_frame`]).
+//! A [`Listener`] runs handshakes concurrently with a deadline and evicts the oldest
+//! when slow or silent peers fill its table, so they cannot lock legitimate clients
+//! out.
 //!
 //! # Limitations
 //! Nothing this crate creates has a name in a filesystem except a Unix-socket

@@ -12,6 +12,7 @@ mod interop;
 mod listener;
 mod resume;
 mod send_timeout;
+mod slow_loris;
 mod threads;
 
 pub(crate) type TestResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
