@@ -36,7 +36,7 @@
 //! against a size limit before anything is allocated ([`Connection::set_max_frame`]).
 //! A [`Listener`] runs handshakes concurrently with a deadline and evicts the oldest
 //! when slow or silent peers fill its table, so they cannot lock legitimate clients
-//! out.
+//! out; TCP needs a non-empty authkey unless explicitly allowed.
 //!
 //! # Limitations
 //! Nothing this crate creates has a name in a filesystem except a Unix-socket

@@ -111,9 +111,9 @@ pub enum ListenerError {
         /// What the OS said.
         source: io::Error,
     },
-    /// A TCP listener without an authkey was asked for without
-    /// [`ListenerBuilder::allow_unauthenticated_tcp`]: anyone who can reach the port
-    /// could then talk to this process.
+    /// A TCP listener without an authkey, or with an empty one (which anyone can
+    /// prove), was asked for without [`ListenerBuilder::allow_unauthenticated_tcp`]:
+    /// anyone who can reach the port could then talk to this process.
     UnauthenticatedTcp,
     /// One incoming connection failed its handshake (wrong key, garbage, silence past the
     /// handshake timeout) and was closed. The listener is unaffected: accept again.
@@ -141,7 +141,7 @@ impl fmt::Display for ListenerError {
         match self {
             ListenerError::Bind { address, .. } => write!(f, "cannot listen on {address}"),
             ListenerError::UnauthenticatedTcp => f.write_str(
-                "a tcp listener needs an authkey (or allow_unauthenticated_tcp(true))",
+                "a tcp listener needs a non-empty authkey (or allow_unauthenticated_tcp(true))",
             ),
             ListenerError::Handshake { peer: Some(p), .. } => {
                 write!(f, "handshake with {p} failed")
@@ -180,7 +180,7 @@ pub enum ClientError {
         /// What the OS said.
         source: io::Error,
     },
-    /// TCP without an authkey was asked for without
+    /// TCP without an authkey, or with an empty one, was asked for without
     /// [`ClientBuilder::allow_unauthenticated_tcp`].
     UnauthenticatedTcp,
     /// The authkey handshake failed.
@@ -194,7 +194,7 @@ impl fmt::Display for ClientError {
         match self {
             ClientError::Connect { address, .. } => write!(f, "cannot connect to {address}"),
             ClientError::UnauthenticatedTcp => f.write_str(
-                "a tcp client needs an authkey (or allow_unauthenticated_tcp(true))",
+                "a tcp client needs a non-empty authkey (or allow_unauthenticated_tcp(true))",
             ),
             ClientError::Handshake(_) => f.write_str("authkey handshake failed"),
             ClientError::Timeout => f.write_str("timed out connecting"),
@@ -251,8 +251,11 @@ impl fmt::Debug for ListenerBuilder {
 }
 
 impl ListenerBuilder {
-    /// Requires peers to prove they hold `authkey` (CPython's handshake). `b""` is a
-    /// real, empty key.
+    /// Requires peers to prove they hold `authkey` (CPython's handshake). An empty key
+    /// proves nothing: on TCP it counts as no key (refused unless
+    /// [`allow_unauthenticated_tcp`](Self::allow_unauthenticated_tcp)); elsewhere, and
+    /// on TCP when allowed, the handshake runs with it (a CPython peer with
+    /// `authkey=b''` passes).
     #[must_use]
     pub fn authkey(mut self, authkey: &[u8]) -> Self {
         self.authkey = Some(authkey.to_vec());
@@ -298,7 +301,7 @@ impl ListenerBuilder {
     /// [`ListenerError::UnauthenticatedTcp`], or [`ListenerError::Bind`] when
     /// `socket`/`bind`/`listen` fails (an existing socket file gives `AddrInUse`).
     pub fn bind(self) -> Result<Listener, ListenerError> {
-        if self.address.is_tcp() && self.authkey.is_none() && !self.allow_unauthenticated_tcp {
+        if self.address.is_tcp() && !has_key(&self.authkey) && !self.allow_unauthenticated_tcp {
             return Err(ListenerError::UnauthenticatedTcp);
         }
         let bind_err = |source: io::Error| ListenerError::Bind {
@@ -350,6 +353,11 @@ impl ListenerBuilder {
             unlink: guard,
         })
     }
+}
+
+/// Whether `authkey` authenticates anything: an empty key is one anybody holds.
+fn has_key(authkey: &Option<Vec<u8>>) -> bool {
+    authkey.as_ref().is_some_and(|k| !k.is_empty())
 }
 
 struct UnlinkGuard(Option<PathBuf>);
@@ -729,7 +737,9 @@ impl fmt::Debug for ClientBuilder {
 }
 
 impl ClientBuilder {
-    /// Proves to the listener that we hold `authkey`, and requires the same of it.
+    /// Proves to the listener that we hold `authkey`, and requires the same of it. An
+    /// empty key proves nothing: on TCP it counts as no key (refused unless
+    /// [`allow_unauthenticated_tcp`](Self::allow_unauthenticated_tcp)).
     #[must_use]
     pub fn authkey(mut self, authkey: &[u8]) -> Self {
         self.authkey = Some(authkey.to_vec());
@@ -763,7 +773,7 @@ impl ClientBuilder {
     /// # Errors
     /// See [`ClientError`].
     pub fn connect(&self, address: &Address) -> Result<Connection, ClientError> {
-        if address.is_tcp() && self.authkey.is_none() && !self.allow_unauthenticated_tcp {
+        if address.is_tcp() && !has_key(&self.authkey) && !self.allow_unauthenticated_tcp {
             return Err(ClientError::UnauthenticatedTcp);
         }
         let start = Instant::now();

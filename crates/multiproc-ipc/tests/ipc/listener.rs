@@ -107,6 +107,56 @@ fn tcp_requires_an_authkey_unless_allowed() -> TestResult {
 }
 
 #[test]
+fn an_empty_authkey_on_tcp_counts_as_none() -> TestResult {
+    // #13 item 6: `Some(b"")` is a key anybody holds.
+    let any: SocketAddr = "127.0.0.1:0".parse()?;
+    assert!(matches!(
+        Listener::bind(any, Some(b"")),
+        Err(ListenerError::UnauthenticatedTcp)
+    ));
+    assert!(matches!(
+        Listener::builder(any).authkey(b"").bind(),
+        Err(ListenerError::UnauthenticatedTcp)
+    ));
+    assert!(matches!(
+        Client::connect(&Address::Tcp(any), Some(b"")),
+        Err(ClientError::UnauthenticatedTcp)
+    ));
+    // Allowed explicitly, the handshake runs with the empty key: a client with it
+    // passes, one with another key does not.
+    let open = Listener::builder(any)
+        .authkey(b"")
+        .allow_unauthenticated_tcp(true)
+        .bind()?;
+    let addr = open.address().clone();
+    let a = addr.clone();
+    let t = std::thread::spawn(move || -> TestResult {
+        let c = Client::builder()
+            .authkey(b"")
+            .allow_unauthenticated_tcp(true)
+            .timeout(Duration::from_secs(20))
+            .connect(&a)?;
+        c.send(&vec!["e".to_string()])?;
+        assert_eq!(c.recv_timeout::<String>(Duration::from_secs(20))?, "e");
+        Ok(())
+    });
+    echo_once(&open)?;
+    t.join().map_err(|_| "client panicked")??;
+    let t = std::thread::spawn(move || {
+        Client::connect_timeout(&addr, Some(b"k"), Duration::from_secs(20))
+    });
+    assert!(matches!(
+        open.accept_timeout(Duration::from_secs(30)),
+        Err(ListenerError::Handshake { .. })
+    ));
+    assert!(matches!(
+        t.join().map_err(|_| "client panicked")?,
+        Err(ClientError::Handshake(_))
+    ));
+    Ok(())
+}
+
+#[test]
 fn tcp_with_authkey_reports_the_real_port_and_last_accepted() -> TestResult {
     let listener = Listener::bind("127.0.0.1:0".parse::<SocketAddr>()?, Some(b"secret"))?;
     let Address::Tcp(bound) = listener.address().clone() else {
