@@ -623,7 +623,23 @@ impl Connection {
 
     /// Receives one raw frame into `buf`, returning its length (CPython's
     /// `recv_bytes_into`). A frame longer than `buf` fills `buf`, is consumed, and is
-    /// reported as [`RecvError::BufferTooSmall`] — the stream stays usable.
+    /// reported as [`RecvError::BufferTooSmall`], which carries the whole message (as
+    /// CPython's `BufferTooShort` does) — the stream stays usable.
+    ///
+    /// ```
+    /// use multiproc_ipc::RecvError;
+    /// let (a, b) = multiproc_ipc::Pipe::duplex()?;
+    /// a.send_bytes(b"too long for it")?;
+    /// a.send_bytes(b"next")?;
+    /// let mut buf = [0u8; 4];
+    /// match b.recv_bytes_into(&mut buf) {
+    ///     Err(RecvError::BufferTooSmall { message, .. }) => assert_eq!(message, b"too long for it"),
+    ///     other => panic!("{other:?}"),
+    /// }
+    /// assert_eq!(b.recv_bytes_into(&mut buf)?, 4);
+    /// assert_eq!(&buf, b"next");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// ```
     /// let (a, b) = multiproc_ipc::Pipe::duplex()?;
@@ -655,6 +671,7 @@ impl Connection {
                 return Err(RecvError::BufferTooSmall {
                     needed: frame.len(),
                     buffer: buf.len(),
+                    message: frame,
                 });
             }
             return Ok(n);
@@ -678,18 +695,16 @@ impl Connection {
         let r = self.read_payload(&mut buf[..n], None, len as u64, 0);
         self.mark(r)?;
         if len > n {
-            // Consume the rest of the frame so the stream stays at a frame boundary.
-            let mut scratch = vec![0u8; (len - n).min(1 << 20)];
-            let mut left = len - n;
-            while left > 0 {
-                let k = left.min(scratch.len());
-                let r = self.read_payload(&mut scratch[..k], None, len as u64, (len - left) as u64);
-                self.mark(r)?;
-                left -= k;
-            }
+            // Read the rest of the frame, so the stream stays at a frame boundary and
+            // the message is handed back whole (CPython's `BufferTooShort` carries it).
+            // Grown as bytes arrive, never by what the peer merely announced.
+            let mut message = buf[..n].to_vec();
+            let r = self.read_payload_vec(len, &mut message, None);
+            self.mark(r)?;
             return Err(RecvError::BufferTooSmall {
                 needed: len,
                 buffer: buf.len(),
+                message,
             });
         }
         Ok(n)

@@ -25,13 +25,16 @@ pub enum RecvError {
         /// The receiver's limit.
         limit: u64,
     },
-    /// The frame does not fit in the caller's buffer (`recv_bytes_into`).
-    /// The frame was consumed; the caller's buffer holds its first `buffer` bytes.
+    /// The frame does not fit in the caller's buffer (`recv_bytes_into`; CPython's
+    /// `BufferTooShort`). The frame was consumed whole, so the stream stays usable;
+    /// the caller's buffer holds its first `buffer` bytes and `message` all of them.
     BufferTooSmall {
         /// Size of the frame.
         needed: usize,
         /// Size of the buffer offered.
         buffer: usize,
+        /// The whole frame, so that it is not lost (CPython's `BufferTooShort.args[0]`).
+        message: Vec<u8>,
     },
     /// The frame arrived whole but its payload is not a valid encoding of the requested type.
     Decode(CodecError),
@@ -57,7 +60,7 @@ impl fmt::Display for RecvError {
                 f,
                 "frame of {announced} bytes exceeds the limit of {limit} bytes"
             ),
-            RecvError::BufferTooSmall { needed, buffer } => write!(
+            RecvError::BufferTooSmall { needed, buffer, .. } => write!(
                 f,
                 "frame of {needed} bytes does not fit a buffer of {buffer} bytes"
             ),
