@@ -524,7 +524,9 @@ impl Connection {
     /// # Errors
     /// [`RecvError::Eof`] when the peer closed, [`RecvError::Truncated`] when it closed
     /// mid-frame, [`RecvError::TooLarge`] over the limit, [`RecvError::Decode`] when the
-    /// payload is not a `T`.
+    /// payload is not a `T` or nests deeper than [`max_depth`](Self::max_depth)
+    /// ([`CodecError::TooDeep`](crate::CodecError::TooDeep); the frame was read whole
+    /// and the connection stays usable).
     pub fn recv<T: DeserializeOwned>(&self) -> Result<T, RecvError> {
         self.recv_deadline(None)
     }

@@ -66,7 +66,12 @@ impl Address {
                 use std::os::unix::ffi::OsStrExt;
                 return Some(Address::Unix(PathBuf::from(std::ffi::OsStr::from_bytes(p))));
             }
-            return u.abstract_name().map(|n| Address::Abstract(n.to_vec()));
+            // An unnamed socket (a client that did not bind) has neither; rustix shows
+            // it as an empty abstract name.
+            return u
+                .abstract_name()
+                .filter(|n| !n.is_empty())
+                .map(|n| Address::Abstract(n.to_vec()));
         }
         SocketAddr::try_from(a.clone()).ok().map(Address::Tcp)
     }

@@ -235,3 +235,48 @@ fn wait_on_many_connections() -> TestResult {
     }
     Ok(())
 }
+
+#[test]
+fn time_outside_accept_does_not_fail_a_pending_handshake() -> TestResult {
+    // Two clients wait in the backlog; the first `accept` takes both, returns one and
+    // leaves the other's handshake pending. The application then stays away for longer
+    // than the handshake timeout (being busy is the scenario, not a synchronisation):
+    // the client answered meanwhile, and the next `accept` must serve it.
+    use multiproc_ipc::Connection;
+    use multiproc_ipc::auth::{HandshakeConfig, client_handshake};
+    let dir = TempDir::new("away")?;
+    let addr = dir.sock("s");
+    let timeout = Duration::from_millis(300);
+    let listener = Listener::builder(addr.clone())
+        .authkey(b"k")
+        .handshake_timeout(timeout)
+        .bind()?;
+    let Address::Unix(path) = &addr else {
+        unreachable!()
+    };
+    let mut clients = Vec::new();
+    for _ in 0..2 {
+        // Connected (queued in the backlog) before anything is accepted.
+        let raw = std::os::unix::net::UnixStream::connect(path)?;
+        clients.push(std::thread::spawn(move || -> TestResult {
+            let c = Connection::from_fd(raw.into());
+            client_handshake(&c, b"k", &HandshakeConfig::default())?;
+            c.send(&vec!["x".to_string()])?;
+            assert_eq!(c.recv_timeout::<String>(Duration::from_secs(30))?, "x");
+            Ok(())
+        }));
+    }
+    let first = listener.accept_timeout(Duration::from_secs(30))?;
+    std::thread::sleep(timeout * 3);
+    let second = listener.accept_timeout(Duration::from_secs(30))?;
+    // An unnamed Unix client has no address (not an empty abstract name).
+    assert_eq!(listener.last_accepted(), None);
+    for c in [first, second] {
+        let v: Vec<String> = c.recv_timeout(Duration::from_secs(30))?;
+        c.send(&v.join(","))?;
+    }
+    for t in clients {
+        t.join().map_err(|_| "client panicked")??;
+    }
+    Ok(())
+}
