@@ -1,6 +1,7 @@
 //! Frame splitting plus typed decoding of arbitrary bytes: never a panic, never an
-//! allocation the input asked for. Also feeds the bytes through a real socketpair into
-//! `Connection::recv`.
+//! allocation the input asked for, never a stack overflow (a recursive type nested as
+//! deep as the bytes say is refused at the depth limit). Also feeds the bytes through a
+//! real socketpair into `Connection::recv`.
 #![no_main]
 
 use std::collections::BTreeMap;
@@ -8,7 +9,7 @@ use std::io::Write;
 use std::os::unix::net::UnixStream;
 
 use libfuzzer_sys::fuzz_target;
-use multiproc_ipc::{Connection, Pipe, decode, frame};
+use multiproc_ipc::{Connection, Pipe, RecvError, decode, frame};
 use serde::Deserialize;
 
 #[derive(Debug, Deserialize)]
@@ -37,6 +38,15 @@ struct Rich {
     wide: i128,
 }
 
+/// A bare recursive type: one byte a level, so any input of `1`s nests it deep.
+#[derive(Debug, Deserialize)]
+#[allow(dead_code)]
+enum Nest {
+    Leaf,
+    Node(Box<Nest>),
+    Many(Vec<Nest>),
+}
+
 /// A value that claims OS handles: must fail cleanly without any.
 #[derive(Debug, Deserialize)]
 #[allow(dead_code)]
@@ -54,6 +64,8 @@ fuzz_target!(|data: &[u8]| {
         let _ = decode::<Rich>(payload, Vec::new());
         let _ = decode::<WithHandles>(payload, Vec::new());
         let _ = decode::<(String, Vec<Option<u16>>)>(payload, Vec::new());
+        let _ = decode::<Nest>(payload, Vec::new());
+        let _ = multiproc_ipc::decode_with_max_depth::<Nest>(payload, Vec::new(), 3);
         if tail.len() == rest.len() {
             break;
         }
@@ -69,9 +81,16 @@ fuzz_target!(|data: &[u8]| {
         return;
     }
     drop(raw);
-    for _ in 0..64 {
-        if conn.recv::<Rich>().is_err() {
-            break;
+    for i in 0..64 {
+        let r = if i % 2 == 0 {
+            conn.recv::<Rich>().map(drop)
+        } else {
+            conn.recv::<Nest>().map(drop)
+        };
+        // A payload that does not decode (or nests too deep) was read whole: go on.
+        match r {
+            Ok(()) | Err(RecvError::Decode(_)) => {}
+            Err(_) => break,
         }
     }
 });

@@ -4,13 +4,14 @@
 use std::fmt;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::depth::DEFAULT_MAX_DEPTH;
 use crate::error::{RecvError, SendError};
 use crate::frame::{self, DEFAULT_MAX_FRAME, MAX_HEADER, ShortHeader};
 use crate::handle;
@@ -81,6 +82,7 @@ pub struct Connection {
     readable: bool,
     writable: bool,
     max_frame: AtomicU64,
+    max_depth: AtomicUsize,
     spin_ns: AtomicU64,
     /// The adaptive wait's measurements (see `spin_until_readable`); only touched
     /// under the receive lock, so never contended.
@@ -175,6 +177,7 @@ impl Connection {
             readable,
             writable,
             max_frame: AtomicU64::new(DEFAULT_MAX_FRAME),
+            max_depth: AtomicUsize::new(DEFAULT_MAX_DEPTH),
             spin_ns: AtomicU64::new(DEFAULT_SPIN.as_nanos() as u64),
             waiter: Mutex::new(Waiter::default()),
             big_buffers: AtomicBool::new(false),
@@ -270,6 +273,35 @@ impl Connection {
     /// refused before anything is allocated.
     pub fn set_max_frame(&self, limit: u64) {
         self.max_frame.store(limit, Ordering::Relaxed);
+    }
+
+    /// The deepest nesting a typed receive decodes (default [`DEFAULT_MAX_DEPTH`], 256
+    /// levels; see [`decode_with_max_depth`](crate::decode_with_max_depth) for what
+    /// counts as a level).
+    pub fn max_depth(&self) -> usize {
+        self.max_depth.load(Ordering::Relaxed)
+    }
+
+    /// Sets the deepest nesting a typed receive ([`recv`](Self::recv) and its forms)
+    /// decodes. A deeper value is refused with [`CodecError::TooDeep`](crate::CodecError::TooDeep)
+    /// inside [`RecvError::Decode`] instead of recursing on (a recursive type would
+    /// otherwise decode as deep as the peer's bytes say and overflow the stack). The
+    /// frame was read whole, so the connection stays usable. Raise it only as far as
+    /// the receiving thread's stack allows (about 1.2 KiB per level in a debug build).
+    ///
+    /// ```
+    /// use multiproc_ipc::{CodecError, Pipe, RecvError};
+    /// let (a, b) = Pipe::duplex()?;
+    /// b.set_max_depth(2);
+    /// a.send(&vec![vec![vec![1u8]]])?;
+    /// let err = b.recv::<Vec<Vec<Vec<u8>>>>().unwrap_err();
+    /// assert!(matches!(err, RecvError::Decode(CodecError::TooDeep { limit: 2 })));
+    /// a.send(&vec![vec![1u8]])?;
+    /// assert_eq!(b.recv::<Vec<Vec<u8>>>()?, [[1]]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn set_max_depth(&self, limit: usize) {
+        self.max_depth.store(limit, Ordering::Relaxed);
     }
 
     /// Sets how long a blocking receive spins (trying to read without sleeping) before
@@ -492,7 +524,9 @@ impl Connection {
     /// # Errors
     /// [`RecvError::Eof`] when the peer closed, [`RecvError::Truncated`] when it closed
     /// mid-frame, [`RecvError::TooLarge`] over the limit, [`RecvError::Decode`] when the
-    /// payload is not a `T`.
+    /// payload is not a `T` or nests deeper than [`max_depth`](Self::max_depth)
+    /// ([`CodecError::TooDeep`](crate::CodecError::TooDeep); the frame was read whole
+    /// and the connection stays usable).
     pub fn recv<T: DeserializeOwned>(&self) -> Result<T, RecvError> {
         self.recv_deadline(None)
     }
@@ -546,7 +580,8 @@ impl Connection {
         let mut buf = lock(&self.recv_buf);
         let mut fds = Vec::new();
         self.read_frame(&mut buf, &mut fds, None, deadline)?;
-        let r = handle::decode(&buf, fds).map_err(RecvError::Decode);
+        let r =
+            handle::decode_with_max_depth(&buf, fds, self.max_depth()).map_err(RecvError::Decode);
         if buf.capacity() > 1 << 20 {
             *buf = Vec::new();
         }
@@ -590,7 +625,23 @@ impl Connection {
 
     /// Receives one raw frame into `buf`, returning its length (CPython's
     /// `recv_bytes_into`). A frame longer than `buf` fills `buf`, is consumed, and is
-    /// reported as [`RecvError::BufferTooSmall`] — the stream stays usable.
+    /// reported as [`RecvError::BufferTooSmall`], which carries the whole message (as
+    /// CPython's `BufferTooShort` does) — the stream stays usable.
+    ///
+    /// ```
+    /// use multiproc_ipc::RecvError;
+    /// let (a, b) = multiproc_ipc::Pipe::duplex()?;
+    /// a.send_bytes(b"too long for it")?;
+    /// a.send_bytes(b"next")?;
+    /// let mut buf = [0u8; 4];
+    /// match b.recv_bytes_into(&mut buf) {
+    ///     Err(RecvError::BufferTooSmall { message, .. }) => assert_eq!(message, b"too long for it"),
+    ///     other => panic!("{other:?}"),
+    /// }
+    /// assert_eq!(b.recv_bytes_into(&mut buf)?, 4);
+    /// assert_eq!(&buf, b"next");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// ```
     /// let (a, b) = multiproc_ipc::Pipe::duplex()?;
@@ -622,6 +673,7 @@ impl Connection {
                 return Err(RecvError::BufferTooSmall {
                     needed: frame.len(),
                     buffer: buf.len(),
+                    message: frame,
                 });
             }
             return Ok(n);
@@ -645,18 +697,16 @@ impl Connection {
         let r = self.read_payload(&mut buf[..n], None, len as u64, 0);
         self.mark(r)?;
         if len > n {
-            // Consume the rest of the frame so the stream stays at a frame boundary.
-            let mut scratch = vec![0u8; (len - n).min(1 << 20)];
-            let mut left = len - n;
-            while left > 0 {
-                let k = left.min(scratch.len());
-                let r = self.read_payload(&mut scratch[..k], None, len as u64, (len - left) as u64);
-                self.mark(r)?;
-                left -= k;
-            }
+            // Read the rest of the frame, so the stream stays at a frame boundary and
+            // the message is handed back whole (CPython's `BufferTooShort` carries it).
+            // Grown as bytes arrive, never by what the peer merely announced.
+            let mut message = buf[..n].to_vec();
+            let r = self.read_payload_vec(len, &mut message, None);
+            self.mark(r)?;
             return Err(RecvError::BufferTooSmall {
                 needed: len,
                 buffer: buf.len(),
+                message,
             });
         }
         Ok(n)
@@ -1252,6 +1302,7 @@ struct Wire {
     readable: bool,
     writable: bool,
     max_frame: u64,
+    max_depth: u64,
 }
 
 /// A `Connection` travels to another process as a duplicate of its descriptor
@@ -1271,6 +1322,7 @@ impl Serialize for Connection {
             readable: self.readable() && !self.has_partial.load(Ordering::Relaxed),
             writable: self.writable(),
             max_frame: self.max_frame(),
+            max_depth: self.max_depth() as u64,
         })?;
         t.end()
     }
@@ -1281,6 +1333,7 @@ impl<'de> Deserialize<'de> for Connection {
         let (fd, w): (handle::PassFd, Wire) = Deserialize::deserialize(d)?;
         let c = Connection::new(fd.into(), w.transport, w.readable, w.writable);
         c.set_max_frame(w.max_frame);
+        c.set_max_depth(usize::try_from(w.max_depth).unwrap_or(usize::MAX));
         Ok(c)
     }
 }

@@ -25,13 +25,16 @@ pub enum RecvError {
         /// The receiver's limit.
         limit: u64,
     },
-    /// The frame does not fit in the caller's buffer (`recv_bytes_into`).
-    /// The frame was consumed; the caller's buffer holds its first `buffer` bytes.
+    /// The frame does not fit in the caller's buffer (`recv_bytes_into`; CPython's
+    /// `BufferTooShort`). The frame was consumed whole, so the stream stays usable;
+    /// the caller's buffer holds its first `buffer` bytes and `message` all of them.
     BufferTooSmall {
         /// Size of the frame.
         needed: usize,
         /// Size of the buffer offered.
         buffer: usize,
+        /// The whole frame, so that it is not lost (CPython's `BufferTooShort.args[0]`).
+        message: Vec<u8>,
     },
     /// The frame arrived whole but its payload is not a valid encoding of the requested type.
     Decode(CodecError),
@@ -57,7 +60,7 @@ impl fmt::Display for RecvError {
                 f,
                 "frame of {announced} bytes exceeds the limit of {limit} bytes"
             ),
-            RecvError::BufferTooSmall { needed, buffer } => write!(
+            RecvError::BufferTooSmall { needed, buffer, .. } => write!(
                 f,
                 "frame of {needed} bytes does not fit a buffer of {buffer} bytes"
             ),
@@ -201,6 +204,14 @@ pub enum CodecError {
     Io(io::Error),
     /// A custom error raised by a `Serialize`/`Deserialize` implementation.
     Custom(String),
+    /// The value is nested deeper than the decoder's limit (see
+    /// [`DEFAULT_MAX_DEPTH`](crate::DEFAULT_MAX_DEPTH)); decoding stopped there
+    /// instead of recursing on. Over a [`Connection`](crate::Connection) the frame
+    /// was read whole, so the connection stays usable for the next one.
+    TooDeep {
+        /// The limit, in levels of nesting.
+        limit: usize,
+    },
 }
 
 impl fmt::Display for CodecError {
@@ -222,6 +233,9 @@ impl fmt::Display for CodecError {
             ),
             CodecError::Io(_) => f.write_str("duplicating a handle failed"),
             CodecError::Custom(s) => f.write_str(s),
+            CodecError::TooDeep { limit } => {
+                write!(f, "value nested deeper than the limit of {limit} levels")
+            }
         }
     }
 }

@@ -36,6 +36,7 @@ use serde::de::{DeserializeOwned, Deserializer, Error as _};
 use serde::ser::{Error as _, Serializer};
 use serde::{Deserialize, Serialize};
 
+use crate::depth::{Budget, Limited};
 use crate::error::CodecError;
 
 /// Most handles one frame may carry (the kernel's `SCM_MAX_FD`).
@@ -203,12 +204,54 @@ pub fn encode<T: Serialize + ?Sized>(value: &T) -> Result<(Vec<u8>, Vec<OwnedFd>
 /// Deserializes a value from postcard bytes and the handles that travelled with them.
 /// All of `bytes` must be consumed; handles the value does not claim are closed.
 ///
+/// A value nested deeper than [`DEFAULT_MAX_DEPTH`](crate::DEFAULT_MAX_DEPTH) levels
+/// is refused with [`CodecError::TooDeep`] (a recursive type would otherwise decode
+/// recursively as deep as the bytes say, and overflow the stack); see
+/// [`decode_with_max_depth`] to choose the limit.
+///
 /// # Errors
-/// Invalid bytes, trailing bytes, or a handle index with no handle.
+/// Invalid bytes, trailing bytes, a value nested too deep, or a handle index with no
+/// handle.
 pub fn decode<T: DeserializeOwned>(bytes: &[u8], fds: Vec<OwnedFd>) -> Result<T, CodecError> {
+    decode_with_max_depth(bytes, fds, crate::DEFAULT_MAX_DEPTH)
+}
+
+/// [`decode`] with a nesting limit of `max_depth` levels instead of
+/// [`DEFAULT_MAX_DEPTH`](crate::DEFAULT_MAX_DEPTH). Each sequence, tuple, map, struct,
+/// enum, `Some` and newtype struct entered is one level, so a depth-3 value is, for
+/// example, `Some(vec![(1u8, 2u8)])`.
+///
+/// ```
+/// use multiproc_ipc::{CodecError, decode_with_max_depth, encode};
+/// let (bytes, _) = encode(&Some(vec![(1u8, 2u8)]))?;
+/// let v: Option<Vec<(u8, u8)>> = decode_with_max_depth(&bytes, Vec::new(), 3)?;
+/// assert_eq!(v, Some(vec![(1, 2)]));
+/// let err = decode_with_max_depth::<Option<Vec<(u8, u8)>>>(&bytes, Vec::new(), 2).unwrap_err();
+/// assert!(matches!(err, CodecError::TooDeep { limit: 2 }));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// # Errors
+/// As [`decode`].
+pub fn decode_with_max_depth<T: DeserializeOwned>(
+    bytes: &[u8],
+    fds: Vec<OwnedFd>,
+    max_depth: usize,
+) -> Result<T, CodecError> {
     let _scope = SourceScope::enter(fds);
     forget_error();
-    match postcard::take_from_bytes::<T>(bytes) {
+    let budget = Budget::new(max_depth);
+    let mut de = postcard::Deserializer::from_bytes(bytes);
+    let r = T::deserialize(Limited {
+        de: &mut de,
+        budget: &budget,
+    })
+    .and_then(|v| Ok((v, de.finalize()?)));
+    if budget.exceeded() {
+        // Even if some `Deserialize` impl caught the refusal: the bytes went too deep.
+        return Err(CodecError::TooDeep { limit: max_depth });
+    }
+    match r {
         Ok((v, [])) => Ok(v),
         Ok((_, rest)) => Err(CodecError::TrailingBytes(rest.len())),
         Err(e) => Err(unwrap_custom(e)),

@@ -29,6 +29,15 @@
 //! connection where it keeps running out (see [`Connection::set_spin`]). Set the spin
 //! to zero for purely blocking receives.
 //!
+//! # Hostile peers
+//! A typed receive refuses a value nested deeper than [`DEFAULT_MAX_DEPTH`] levels
+//! ([`CodecError::TooDeep`]) rather than recursing as deep as the peer's bytes say
+//! and overflowing the stack; see [`Connection::set_max_depth`]. Frames are checked
+//! against a size limit before anything is allocated ([`Connection::set_max_frame`]).
+//! A [`Listener`] runs handshakes concurrently with a deadline and evicts the oldest
+//! when slow or silent peers fill its table, so they cannot lock legitimate clients
+//! out; TCP needs a non-empty authkey unless explicitly allowed.
+//!
 //! # Limitations
 //! Nothing this crate creates has a name in a filesystem except a Unix-socket
 //! `Listener` address, which the listener removes when dropped; a listener killed with
@@ -50,6 +59,7 @@ pub mod frame;
 pub mod handle;
 
 mod connection;
+mod depth;
 mod listener;
 mod segment;
 mod sys;
@@ -57,9 +67,11 @@ mod wait;
 
 pub use auth::AuthError;
 pub use connection::{Connection, DEFAULT_SPIN, Pipe, Transport};
+pub use depth::DEFAULT_MAX_DEPTH;
 pub use error::{CodecError, RecvError, SegmentError, SendError};
 pub use handle::{
-    MAX_HANDLES, PassFd, PassFdRef, decode, deserialize_fd, encode, encode_into, serialize_fd,
+    MAX_HANDLES, PassFd, PassFdRef, decode, decode_with_max_depth, deserialize_fd, encode,
+    encode_into, serialize_fd,
 };
 pub use listener::{
     Address, Client, ClientBuilder, ClientError, Listener, ListenerBuilder, ListenerError,

@@ -66,7 +66,12 @@ impl Address {
                 use std::os::unix::ffi::OsStrExt;
                 return Some(Address::Unix(PathBuf::from(std::ffi::OsStr::from_bytes(p))));
             }
-            return u.abstract_name().map(|n| Address::Abstract(n.to_vec()));
+            // An unnamed socket (a client that did not bind) has neither; rustix shows
+            // it as an empty abstract name.
+            return u
+                .abstract_name()
+                .filter(|n| !n.is_empty())
+                .map(|n| Address::Abstract(n.to_vec()));
         }
         SocketAddr::try_from(a.clone()).ok().map(Address::Tcp)
     }
@@ -111,9 +116,9 @@ pub enum ListenerError {
         /// What the OS said.
         source: io::Error,
     },
-    /// A TCP listener without an authkey was asked for without
-    /// [`ListenerBuilder::allow_unauthenticated_tcp`]: anyone who can reach the port
-    /// could then talk to this process.
+    /// A TCP listener without an authkey, or with an empty one (which anyone can
+    /// prove), was asked for without [`ListenerBuilder::allow_unauthenticated_tcp`]:
+    /// anyone who can reach the port could then talk to this process.
     UnauthenticatedTcp,
     /// One incoming connection failed its handshake (wrong key, garbage, silence past the
     /// handshake timeout) and was closed. The listener is unaffected: accept again.
@@ -140,9 +145,9 @@ impl fmt::Display for ListenerError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ListenerError::Bind { address, .. } => write!(f, "cannot listen on {address}"),
-            ListenerError::UnauthenticatedTcp => {
-                f.write_str("a tcp listener needs an authkey (or allow_unauthenticated_tcp(true))")
-            }
+            ListenerError::UnauthenticatedTcp => f.write_str(
+                "a tcp listener needs a non-empty authkey (or allow_unauthenticated_tcp(true))",
+            ),
             ListenerError::Handshake { peer: Some(p), .. } => {
                 write!(f, "handshake with {p} failed")
             }
@@ -180,7 +185,7 @@ pub enum ClientError {
         /// What the OS said.
         source: io::Error,
     },
-    /// TCP without an authkey was asked for without
+    /// TCP without an authkey, or with an empty one, was asked for without
     /// [`ClientBuilder::allow_unauthenticated_tcp`].
     UnauthenticatedTcp,
     /// The authkey handshake failed.
@@ -193,9 +198,9 @@ impl fmt::Display for ClientError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ClientError::Connect { address, .. } => write!(f, "cannot connect to {address}"),
-            ClientError::UnauthenticatedTcp => {
-                f.write_str("a tcp client needs an authkey (or allow_unauthenticated_tcp(true))")
-            }
+            ClientError::UnauthenticatedTcp => f.write_str(
+                "a tcp client needs a non-empty authkey (or allow_unauthenticated_tcp(true))",
+            ),
             ClientError::Handshake(_) => f.write_str("authkey handshake failed"),
             ClientError::Timeout => f.write_str("timed out connecting"),
         }
@@ -212,9 +217,21 @@ impl std::error::Error for ClientError {
     }
 }
 
-/// Most handshakes a listener runs at once; beyond that, new connections wait in the
-/// kernel's backlog.
+/// Most handshakes a listener runs at once. When all are taken and another connection
+/// is waiting, the oldest handshake that has run for [`EVICT_AGE`] is dropped to make
+/// room (see [`Listener`]); until one has, new connections wait in the kernel's backlog.
 const MAX_PENDING: usize = 64;
+
+/// How long a pending handshake is safe from eviction: time enough for a real client's
+/// two round trips on a loaded machine, short enough that slow or silent peers cannot
+/// hold the table against newcomers (they are cycled out 64 every quarter second).
+const EVICT_AGE: Duration = Duration::from_millis(250);
+
+/// Most connections taken from the kernel's backlog in one wake-up.
+const ACCEPT_BATCH: usize = 256;
+
+/// Default bound on a whole incoming handshake (two round trips for a real client).
+pub(crate) const DEFAULT_ACCEPT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Options for a [`Listener`]; made by [`Listener::builder`].
 #[derive(Clone)]
@@ -239,8 +256,11 @@ impl fmt::Debug for ListenerBuilder {
 }
 
 impl ListenerBuilder {
-    /// Requires peers to prove they hold `authkey` (CPython's handshake). `b""` is a
-    /// real, empty key.
+    /// Requires peers to prove they hold `authkey` (CPython's handshake). An empty key
+    /// proves nothing: on TCP it counts as no key (refused unless
+    /// [`allow_unauthenticated_tcp`](Self::allow_unauthenticated_tcp)); elsewhere, and
+    /// on TCP when allowed, the handshake runs with it (a CPython peer with
+    /// `authkey=b''` passes).
     #[must_use]
     pub fn authkey(mut self, authkey: &[u8]) -> Self {
         self.authkey = Some(authkey.to_vec());
@@ -254,8 +274,11 @@ impl ListenerBuilder {
         self
     }
 
-    /// Bound on each incoming handshake (default 10 s). A peer silent for longer is
-    /// dropped; other peers are served meanwhile.
+    /// Bound on each incoming handshake, whole (default 5 s; a real client needs two
+    /// round trips). A peer that has not finished by then is dropped, however much it
+    /// sent; other peers are served meanwhile. Only time spent inside
+    /// [`accept`](Listener::accept) counts: a handshake is not failed because the
+    /// application was busy elsewhere when the client answered.
     #[must_use]
     pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
         self.handshake.timeout = timeout;
@@ -283,7 +306,7 @@ impl ListenerBuilder {
     /// [`ListenerError::UnauthenticatedTcp`], or [`ListenerError::Bind`] when
     /// `socket`/`bind`/`listen` fails (an existing socket file gives `AddrInUse`).
     pub fn bind(self) -> Result<Listener, ListenerError> {
-        if self.address.is_tcp() && self.authkey.is_none() && !self.allow_unauthenticated_tcp {
+        if self.address.is_tcp() && !has_key(&self.authkey) && !self.allow_unauthenticated_tcp {
             return Err(ListenerError::UnauthenticatedTcp);
         }
         let bind_err = |source: io::Error| ListenerError::Bind {
@@ -337,6 +360,11 @@ impl ListenerBuilder {
     }
 }
 
+/// Whether `authkey` authenticates anything: an empty key is one anybody holds.
+fn has_key(authkey: &Option<Vec<u8>>) -> bool {
+    authkey.as_ref().is_some_and(|k| !k.is_empty())
+}
+
 struct UnlinkGuard(Option<PathBuf>);
 
 impl Drop for UnlinkGuard {
@@ -351,12 +379,31 @@ struct Pending {
     fd: OwnedFd,
     peer: Option<Address>,
     hs: Handshake,
+    /// When it was accepted (for eviction, oldest first).
+    started: Instant,
     deadline: Instant,
 }
 
 #[derive(Default)]
 struct State {
     pending: Vec<Pending>,
+    /// When the last `accept` returned: time outside `accept` is not charged to the
+    /// pending handshakes (nobody was reading their answers).
+    left_at: Option<Instant>,
+}
+
+impl State {
+    /// The index of the oldest pending handshake, if the table is full.
+    fn oldest_if_full(&self) -> Option<(usize, Instant)> {
+        if self.pending.len() < MAX_PENDING {
+            return None;
+        }
+        self.pending
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (i, p.started))
+            .min_by_key(|&(_, t)| t)
+    }
 }
 
 /// A socket that accepts connections (CPython's `multiprocessing.connection.Listener`).
@@ -364,9 +411,15 @@ struct State {
 /// With an authkey, every incoming connection must pass CPython's mutual challenge/response
 /// handshake (see [`crate::auth`]) before [`accept`](Self::accept) returns it. Handshakes
 /// run concurrently inside `accept`: a peer that stalls or sends garbage delays nobody,
-/// and is dropped at the handshake timeout. A failed handshake is reported as
-/// [`ListenerError::Handshake`] (as CPython raises `AuthenticationError` from `accept`);
-/// the listener stays usable.
+/// and is dropped at the handshake timeout (default 5 s for the whole handshake). A
+/// failed handshake is reported as [`ListenerError::Handshake`] (as CPython raises
+/// `AuthenticationError` from `accept`); the listener stays usable.
+///
+/// Slow or silent peers cannot lock a listener: up to 64 handshakes run at once, and
+/// when all are taken while another connection waits, the oldest one that has had a
+/// quarter of a second is dropped (silently, as it proved nothing) to make room. A
+/// legitimate client is so served within about a second even while hundreds of peers
+/// trickle bytes or say nothing.
 ///
 /// All sockets are `CLOEXEC`. A Unix-socket file is created `0o600` and removed on drop.
 ///
@@ -422,7 +475,7 @@ impl Listener {
             address: address.into(),
             authkey: None,
             backlog: 128,
-            handshake: HandshakeConfig::default(),
+            handshake: HandshakeConfig::default().with_timeout(DEFAULT_ACCEPT_HANDSHAKE_TIMEOUT),
             allow_unauthenticated_tcp: false,
         }
     }
@@ -475,6 +528,24 @@ impl Listener {
 
     fn accept_deadline(&self, deadline: Option<Instant>) -> Result<Connection, ListenerError> {
         let mut st = lock(&self.state);
+        if let Some(left) = st.left_at.take() {
+            // Nobody read the peers' answers meanwhile: that time is not theirs.
+            let idle = left.elapsed();
+            for p in &mut st.pending {
+                p.started = p.started.checked_add(idle).unwrap_or(p.started);
+                p.deadline = p.deadline.checked_add(idle).unwrap_or(p.deadline);
+            }
+        }
+        let r = self.accept_locked(&mut st, deadline);
+        st.left_at = Some(Instant::now());
+        r
+    }
+
+    fn accept_locked(
+        &self,
+        st: &mut State,
+        deadline: Option<Instant>,
+    ) -> Result<Connection, ListenerError> {
         loop {
             let now = Instant::now();
             // Expire stalled handshakes first.
@@ -495,7 +566,12 @@ impl Listener {
                     return Err(ListenerError::Timeout);
                 }
             }
-            let listening = st.pending.len() < MAX_PENDING;
+            // When the table is full, listen again once its oldest handshake may be evicted.
+            let evict_at = st.oldest_if_full().map(|(_, t)| t + EVICT_AGE);
+            let listening = evict_at.is_none_or(|t| t <= now);
+            if let (false, Some(t)) = (listening, evict_at) {
+                wake = Some(wake.map_or(t, |w| w.min(t)));
+            }
             let mut polls: Vec<PollFd<'_>> = Vec::with_capacity(st.pending.len() + 1);
             for p in &st.pending {
                 polls.push(PollFd::new(&p.fd, PollFlags::IN));
@@ -531,39 +607,58 @@ impl Listener {
                 }
             }
             if listening && ready.last().copied().unwrap_or(false) {
-                let (fd, peer) = match rustix::net::acceptfrom_with(&self.fd, SocketFlags::CLOEXEC)
-                {
-                    Ok(x) => x,
-                    Err(Errno::AGAIN | Errno::INTR | Errno::CONNABORTED) => continue,
-                    Err(e) => return Err(ListenerError::Io(e.into())),
-                };
-                let peer = peer.as_ref().and_then(Address::from_any);
-                if self.address.is_tcp() {
-                    let _ = rustix::net::sockopt::set_tcp_nodelay(&fd, true);
-                }
-                let Some(key) = &self.authkey else {
-                    tracing::debug!(peer = ?peer, "multiproc-ipc: accepted");
-                    return Ok(self.finish(fd, peer));
-                };
-                let hs = Handshake::new(Role::Server, key, &self.handshake).map_err(|source| {
-                    ListenerError::Handshake {
-                        peer: peer.clone(),
-                        source,
+                // Take what the backlog holds, so that it never fills while slow peers
+                // hold the table (a full backlog drops new clients' SYNs: a second or
+                // more of retransmission).
+                for _ in 0..ACCEPT_BATCH {
+                    if let Some((i, started)) = st.oldest_if_full() {
+                        if Instant::now().saturating_duration_since(started) < EVICT_AGE {
+                            break;
+                        }
+                        // Only if someone is waiting: a new connection.
+                        if !sys::wait_readable(self.fd.as_fd(), Some(Duration::ZERO))? {
+                            break;
+                        }
+                        let p = st.pending.swap_remove(i);
+                        tracing::debug!(peer = ?p.peer, "multiproc-ipc: oldest handshake evicted for a new connection");
                     }
-                })?;
-                let mut p = Pending {
-                    fd,
-                    peer,
-                    hs,
-                    deadline: auth::deadline_after(self.handshake.timeout),
-                };
-                if let Err(source) = auth::flush(p.fd.as_fd(), &mut p.hs) {
-                    return Err(ListenerError::Handshake {
-                        peer: p.peer,
-                        source,
-                    });
+                    let (fd, peer) =
+                        match rustix::net::acceptfrom_with(&self.fd, SocketFlags::CLOEXEC) {
+                            Ok(x) => x,
+                            Err(Errno::AGAIN) => break,
+                            Err(Errno::INTR | Errno::CONNABORTED) => continue,
+                            Err(e) => return Err(ListenerError::Io(e.into())),
+                        };
+                    let peer = peer.as_ref().and_then(Address::from_any);
+                    if self.address.is_tcp() {
+                        let _ = rustix::net::sockopt::set_tcp_nodelay(&fd, true);
+                    }
+                    let Some(key) = &self.authkey else {
+                        tracing::debug!(peer = ?peer, "multiproc-ipc: accepted");
+                        return Ok(self.finish(fd, peer));
+                    };
+                    let hs =
+                        Handshake::new(Role::Server, key, &self.handshake).map_err(|source| {
+                            ListenerError::Handshake {
+                                peer: peer.clone(),
+                                source,
+                            }
+                        })?;
+                    let mut p = Pending {
+                        fd,
+                        peer,
+                        hs,
+                        started: Instant::now(),
+                        deadline: auth::deadline_after(self.handshake.timeout),
+                    };
+                    if let Err(source) = auth::flush(p.fd.as_fd(), &mut p.hs) {
+                        return Err(ListenerError::Handshake {
+                            peer: p.peer,
+                            source,
+                        });
+                    }
+                    st.pending.push(p);
                 }
-                st.pending.push(p);
             }
         }
     }
@@ -647,7 +742,9 @@ impl fmt::Debug for ClientBuilder {
 }
 
 impl ClientBuilder {
-    /// Proves to the listener that we hold `authkey`, and requires the same of it.
+    /// Proves to the listener that we hold `authkey`, and requires the same of it. An
+    /// empty key proves nothing: on TCP it counts as no key (refused unless
+    /// [`allow_unauthenticated_tcp`](Self::allow_unauthenticated_tcp)).
     #[must_use]
     pub fn authkey(mut self, authkey: &[u8]) -> Self {
         self.authkey = Some(authkey.to_vec());
@@ -681,7 +778,7 @@ impl ClientBuilder {
     /// # Errors
     /// See [`ClientError`].
     pub fn connect(&self, address: &Address) -> Result<Connection, ClientError> {
-        if address.is_tcp() && self.authkey.is_none() && !self.allow_unauthenticated_tcp {
+        if address.is_tcp() && !has_key(&self.authkey) && !self.allow_unauthenticated_tcp {
             return Err(ClientError::UnauthenticatedTcp);
         }
         let start = Instant::now();

@@ -229,9 +229,15 @@ fn recv_bytes_into_reads_in_place_and_reports_short_buffers() -> crate::TestResu
     a.send_bytes(b"next")?;
     let mut small = vec![0u8; 1000];
     match b.recv_bytes_into(&mut small) {
-        Err(RecvError::BufferTooSmall { needed, buffer }) => {
+        Err(RecvError::BufferTooSmall {
+            needed,
+            buffer,
+            message,
+        }) => {
             assert_eq!((needed, buffer), (100_000, 1000));
             assert_eq!(&small[..], &msg[..1000]);
+            // The whole message comes back with the error (CPython's BufferTooShort.args[0]).
+            assert_eq!(message, msg);
         }
         other => return Err(format!("expected BufferTooSmall, got {other:?}").into()),
     }

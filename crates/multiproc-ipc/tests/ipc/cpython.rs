@@ -471,15 +471,20 @@ fn connection_echo_through_a_child() -> TestResult {
     assert_eq!(&buffer[12..28], &arr[..]);
     assert!(buffer[28..].iter().all(|&b| b == 0));
 
-    // BufferTooShort: CPython hands the whole message back in the exception; ours
-    // fills the buffer with its first bytes, consumes the frame and says how long it was.
+    // BufferTooShort: CPython hands the whole message back in the exception (args[0]);
+    // so does ours, besides filling the buffer with its first bytes and consuming it.
     let longmsg = msg.repeat(10);
     let mut buffer = [b' '; 40];
     conn.send_bytes(&longmsg)?;
     assert!(conn.poll(Some(LONG))?);
     match conn.recv_bytes_into(&mut buffer) {
-        Err(RecvError::BufferTooSmall { needed, buffer: b }) => {
+        Err(RecvError::BufferTooSmall {
+            needed,
+            buffer: b,
+            message,
+        }) => {
             assert_eq!((needed, b), (longmsg.len(), 40));
+            assert_eq!(message, longmsg);
         }
         other => return Err(format!("expected BufferTooSmall, got {other:?}").into()),
     }

@@ -261,3 +261,50 @@ fn rust_listener_with_cpython_client_tcp() -> TestResult {
     let Some(py) = python() else { return Ok(()) };
     rust_listener_python_client(py, "tcp")
 }
+
+/// An empty authkey proves nothing (#13 item 6): on TCP it counts as no key unless
+/// allowed; allowed, the handshake runs with it, and a CPython client with
+/// `authkey=b''` passes it (and one with another key does not).
+#[test]
+fn empty_authkey_on_tcp_is_refused_unless_allowed_cpython_peers() -> TestResult {
+    let Some(py) = python() else { return Ok(()) };
+    let any: SocketAddr = "127.0.0.1:0".parse()?;
+    assert!(matches!(
+        Listener::bind(any, Some(b"")),
+        Err(ListenerError::UnauthenticatedTcp)
+    ));
+    let open = Listener::builder(any)
+        .authkey(b"")
+        .allow_unauthenticated_tcp(true)
+        .bind()?;
+    let port = match open.address() {
+        Address::Tcp(a) => a.port().to_string(),
+        other => return Err(format!("not tcp: {other}").into()),
+    };
+    // CPython's client with authkey=b'' passes the (empty-key) handshake.
+    let (child, mut out) = spawn_py(py, PY_CLIENT, &["tcp", "", &port])?;
+    let c = open.accept_timeout(Duration::from_secs(30))?;
+    assert_eq!(
+        c.recv_bytes_timeout(Duration::from_secs(30))?,
+        b"hello from python"
+    );
+    c.send_bytes(b"hello from rust")?;
+    c.send_bytes(&(0..256 * 4096).map(|i| i as u8).collect::<Vec<u8>>())?;
+    assert_eq!(c.recv_bytes_timeout(Duration::from_secs(30))?, b"bye");
+    assert_eq!(line(&mut out)?, "GOT hello from rust");
+    assert!(child.wait()?.success());
+    // A CPython client with a real key does not pass an empty-key listener.
+    let (child, mut out) = spawn_py(py, PY_CLIENT, &["tcp", "s3cret", &port])?;
+    assert!(matches!(
+        open.accept_timeout(Duration::from_secs(30)),
+        Err(ListenerError::Handshake { .. })
+    ));
+    assert!(line(&mut out)?.starts_with("AUTHFAIL"));
+    assert_eq!(child.wait()?.code(), Some(3));
+
+    // (Not tested against CPython's listener: CPython 3.11's `Listener.accept` skips
+    // the handshake for a falsy key (`if self._authkey:`) while its `Client` runs it
+    // for any key that is not None, so CPython's own `b''` pair deadlocks. Our client
+    // refuses an empty key on TCP up front: see listener.rs.)
+    Ok(())
+}

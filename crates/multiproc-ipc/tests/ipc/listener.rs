@@ -107,6 +107,56 @@ fn tcp_requires_an_authkey_unless_allowed() -> TestResult {
 }
 
 #[test]
+fn an_empty_authkey_on_tcp_counts_as_none() -> TestResult {
+    // #13 item 6: `Some(b"")` is a key anybody holds.
+    let any: SocketAddr = "127.0.0.1:0".parse()?;
+    assert!(matches!(
+        Listener::bind(any, Some(b"")),
+        Err(ListenerError::UnauthenticatedTcp)
+    ));
+    assert!(matches!(
+        Listener::builder(any).authkey(b"").bind(),
+        Err(ListenerError::UnauthenticatedTcp)
+    ));
+    assert!(matches!(
+        Client::connect(&Address::Tcp(any), Some(b"")),
+        Err(ClientError::UnauthenticatedTcp)
+    ));
+    // Allowed explicitly, the handshake runs with the empty key: a client with it
+    // passes, one with another key does not.
+    let open = Listener::builder(any)
+        .authkey(b"")
+        .allow_unauthenticated_tcp(true)
+        .bind()?;
+    let addr = open.address().clone();
+    let a = addr.clone();
+    let t = std::thread::spawn(move || -> TestResult {
+        let c = Client::builder()
+            .authkey(b"")
+            .allow_unauthenticated_tcp(true)
+            .timeout(Duration::from_secs(20))
+            .connect(&a)?;
+        c.send(&vec!["e".to_string()])?;
+        assert_eq!(c.recv_timeout::<String>(Duration::from_secs(20))?, "e");
+        Ok(())
+    });
+    echo_once(&open)?;
+    t.join().map_err(|_| "client panicked")??;
+    let t = std::thread::spawn(move || {
+        Client::connect_timeout(&addr, Some(b"k"), Duration::from_secs(20))
+    });
+    assert!(matches!(
+        open.accept_timeout(Duration::from_secs(30)),
+        Err(ListenerError::Handshake { .. })
+    ));
+    assert!(matches!(
+        t.join().map_err(|_| "client panicked")?,
+        Err(ClientError::Handshake(_))
+    ));
+    Ok(())
+}
+
+#[test]
 fn tcp_with_authkey_reports_the_real_port_and_last_accepted() -> TestResult {
     let listener = Listener::bind("127.0.0.1:0".parse::<SocketAddr>()?, Some(b"secret"))?;
     let Address::Tcp(bound) = listener.address().clone() else {
@@ -182,6 +232,51 @@ fn wait_on_many_connections() -> TestResult {
     assert_eq!(ready, [1, 3]);
     for i in ready {
         assert_eq!(readers[i].recv::<u8>()? as usize, i);
+    }
+    Ok(())
+}
+
+#[test]
+fn time_outside_accept_does_not_fail_a_pending_handshake() -> TestResult {
+    // Two clients wait in the backlog; the first `accept` takes both, returns one and
+    // leaves the other's handshake pending. The application then stays away for longer
+    // than the handshake timeout (being busy is the scenario, not a synchronisation):
+    // the client answered meanwhile, and the next `accept` must serve it.
+    use multiproc_ipc::Connection;
+    use multiproc_ipc::auth::{HandshakeConfig, client_handshake};
+    let dir = TempDir::new("away")?;
+    let addr = dir.sock("s");
+    let timeout = Duration::from_millis(300);
+    let listener = Listener::builder(addr.clone())
+        .authkey(b"k")
+        .handshake_timeout(timeout)
+        .bind()?;
+    let Address::Unix(path) = &addr else {
+        unreachable!()
+    };
+    let mut clients = Vec::new();
+    for _ in 0..2 {
+        // Connected (queued in the backlog) before anything is accepted.
+        let raw = std::os::unix::net::UnixStream::connect(path)?;
+        clients.push(std::thread::spawn(move || -> TestResult {
+            let c = Connection::from_fd(raw.into());
+            client_handshake(&c, b"k", &HandshakeConfig::default())?;
+            c.send(&vec!["x".to_string()])?;
+            assert_eq!(c.recv_timeout::<String>(Duration::from_secs(30))?, "x");
+            Ok(())
+        }));
+    }
+    let first = listener.accept_timeout(Duration::from_secs(30))?;
+    std::thread::sleep(timeout * 3);
+    let second = listener.accept_timeout(Duration::from_secs(30))?;
+    // An unnamed Unix client has no address (not an empty abstract name).
+    assert_eq!(listener.last_accepted(), None);
+    for c in [first, second] {
+        let v: Vec<String> = c.recv_timeout(Duration::from_secs(30))?;
+        c.send(&v.join(","))?;
+    }
+    for t in clients {
+        t.join().map_err(|_| "client panicked")??;
     }
     Ok(())
 }

@@ -6,11 +6,13 @@ mod bad_peers;
 mod child;
 mod codec;
 mod cpython;
+mod depth;
 mod framing;
 mod interop;
 mod listener;
 mod resume;
 mod send_timeout;
+mod slow_loris;
 mod threads;
 
 pub(crate) type TestResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;

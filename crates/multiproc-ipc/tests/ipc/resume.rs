@@ -157,7 +157,14 @@ fn any_kind_of_receive_finishes_a_frame_another_began() -> TestResult {
     begin(&mut raw, &conn)?;
     let mut small = [0u8; 4];
     match conn.recv_bytes_into(&mut small) {
-        Err(RecvError::BufferTooSmall { needed, buffer: 4 }) => assert_eq!(needed, payload.len()),
+        Err(RecvError::BufferTooSmall {
+            needed,
+            buffer: 4,
+            message,
+        }) => {
+            assert_eq!(needed, payload.len());
+            assert_eq!(message, payload);
+        }
         other => return Err(format!("expected BufferTooSmall, got {other:?}").into()),
     }
     assert_eq!(&small[..], &payload[..4]);
