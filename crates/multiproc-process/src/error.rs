@@ -5,7 +5,7 @@ use std::io;
 
 use multiproc_ipc::CodecError;
 
-use crate::StartMethod;
+use crate::method::StartMethod;
 
 /// Why [`ProcessBuilder::start`](crate::ProcessBuilder::start) failed.
 #[derive(Debug)]

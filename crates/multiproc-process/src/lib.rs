@@ -97,33 +97,48 @@
 #![doc(test(attr(deny(warnings))))]
 #![deny(unsafe_code)]
 
+#[cfg(not(target_os = "linux"))]
+compile_error!(
+    "multiproc-process requires Linux (pidfds, waitid(P_PIDFD), PR_SET_PDEATHSIG, /proc/self/exe); \
+     other platforms are not supported yet"
+);
+
 use std::sync::Arc;
 
+// The modules from the OS up; each imports only modules listed above it (the code
+// map in docs/ARCHITECTURE.md says what each holds).
 mod bootstrap;
 mod child;
+mod children;
 mod context;
 mod entry;
 mod error;
-mod fork;
-mod forkserver;
 mod global;
+mod handle;
 mod hooks;
+mod info;
 pub mod invoke;
 mod log;
-mod parent;
+mod method;
+mod panic;
+mod parent_process;
 mod process;
-mod spawn;
+mod start;
+mod sys;
 mod target;
+mod wire;
 
 pub use context::{
-    Context, DEFAULT_START_METHOD, StartMethod, force_start_method, get_all_start_methods,
-    get_context, get_start_method, set_start_method,
+    Context, force_start_method, get_all_start_methods, get_context, get_start_method,
+    set_start_method,
 };
 pub use error::{CloseError, ContextError, ProcessError, StartError, WaitError};
-pub use global::ProcessInfo;
 pub use hooks::at_exit;
+pub use info::ProcessInfo;
 pub use log::{CpythonFormat, LogError, log_to_stderr};
-pub use parent::ParentProcess;
+pub use method::{DEFAULT_START_METHOD, StartMethod};
+pub use panic::panic_message;
+pub use parent_process::ParentProcess;
 pub use process::{Process, ProcessBuilder, active_children, signal_name};
 pub use target::Target;
 pub use tracing::Level;
@@ -164,7 +179,7 @@ pub fn current_process() -> ProcessInfo {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn set_authkey(key: impl AsRef<[u8]>) {
-    let key = global::AuthKey::new(key.as_ref());
+    let key = info::AuthKey::new(key.as_ref());
     let mut g = global::lock();
     Arc::make_mut(&mut g.current).authkey = Some(key);
 }
@@ -180,8 +195,8 @@ pub fn set_authkey(key: impl AsRef<[u8]>) {
 pub fn parent_process() -> Option<ParentProcess> {
     let mut g = global::lock();
     let info = g.parent.as_deref()?.clone();
-    if matches!(g.parent_sentinel, parent::ParentSentinel::Unknown) {
-        g.parent_sentinel = parent::open_parent(info.pid);
+    if matches!(g.parent_sentinel, parent_process::ParentSentinel::Unknown) {
+        g.parent_sentinel = parent_process::open_parent(info.pid);
     }
     Some(ParentProcess::new(info, g.parent_sentinel.clone()))
 }
@@ -193,10 +208,8 @@ pub fn parent_process() -> Option<ParentProcess> {
 /// assert!(multiproc_process::cpu_count() >= 1);
 /// ```
 pub fn cpu_count() -> usize {
-    match rustix::thread::sched_getaffinity(None) {
-        Ok(set) if set.count() > 0 => set.count() as usize,
-        _ => std::thread::available_parallelism().map_or(1, usize::from),
-    }
+    sys::affinity_cpus()
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from))
 }
 
 /// The set-up line for linkers that drop `.init_array` constructors (none of the usual
@@ -210,7 +223,7 @@ pub fn init() {
     bootstrap::init_fallback();
 }
 
-#[allow(dead_code)]
+#[expect(dead_code, reason = "a compile-time check, never called")]
 fn assert_send_sync() {
     fn both<T: Send + Sync>() {}
     both::<Process<String>>();
