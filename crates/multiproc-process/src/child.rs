@@ -15,7 +15,7 @@ use crate::error::StartError;
 use crate::global;
 use crate::info::ProcessInfo;
 use crate::panic::{BACKTRACE, IN_TARGET, ensure_panic_hook, panic_message};
-use crate::parent_process::ParentSentinel;
+use crate::parent::ParentSentinel;
 use crate::sys;
 use crate::target::Target;
 use crate::wire::{ChildError, Job};

@@ -148,7 +148,7 @@ pub enum ProcessError {
         /// The panic message (`&str` or `String` payloads; otherwise a placeholder).
         message: String,
         /// The backtrace text, when one was captured (`RUST_BACKTRACE` set in the child;
-        /// never under [`StartMethod::Fork`](crate::StartMethod::Fork), where std's
+        /// never under [`StartMethod::Fork`], where std's
         /// backtrace lock may be held by a thread of the parent that no longer exists).
         backtrace: Option<String>,
         /// The child's exit code.
@@ -213,32 +213,6 @@ impl From<WaitError> for ProcessError {
         ProcessError::Wait(e)
     }
 }
-
-/// [`Process::close`](crate::Process::close) was called while the process was still
-/// running; the process is handed back.
-pub struct CloseError<R> {
-    /// The process, still running.
-    pub process: crate::Process<R>,
-}
-
-impl<R> fmt::Debug for CloseError<R> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("CloseError")
-            .field("process", &self.process)
-            .finish()
-    }
-}
-
-impl<R> fmt::Display for CloseError<R> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "cannot close a process while it is still running; join or terminate it first"
-        )
-    }
-}
-
-impl<R> std::error::Error for CloseError<R> {}
 
 /// The start method was already set ([`set_start_method`](crate::set_start_method)).
 #[derive(Debug, Clone, PartialEq, Eq)]

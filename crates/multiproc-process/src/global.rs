@@ -12,11 +12,10 @@ use std::io;
 use std::sync::mpsc;
 use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
 
-use crate::handle::Core;
+use crate::handle::{Client, Core};
 use crate::info::{AuthKey, ProcessInfo};
 use crate::method::{DEFAULT_START_METHOD, StartMethod};
-use crate::parent_process::ParentSentinel;
-use crate::start::forkserver::client::Client;
+use crate::parent::ParentSentinel;
 use crate::sys;
 
 pub(crate) type Task = Box<dyn FnOnce() + Send>;
@@ -24,7 +23,7 @@ pub(crate) type Task = Box<dyn FnOnce() + Send>;
 pub(crate) struct Global {
     pub(crate) current: Arc<ProcessInfo>,
     pub(crate) parent: Option<Arc<ProcessInfo>>,
-    /// The parent's liveness handle (see [`crate::parent_process`]).
+    /// The parent's liveness handle (see [`crate::parent`]).
     pub(crate) parent_sentinel: ParentSentinel,
     /// Number of the next child (CPython's `_counter`).
     pub(crate) counter: u32,

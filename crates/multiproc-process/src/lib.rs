@@ -105,41 +105,53 @@ compile_error!(
 
 use std::sync::Arc;
 
-// The modules from the OS up; each imports only modules listed above it (the code
-// map in docs/ARCHITECTURE.md says what each holds).
-mod bootstrap;
-mod child;
-mod children;
-mod context;
-mod entry;
+// The modules in layers, from the OS up: a module imports only from its own layer and
+// the layers listed before it (docs/ARCHITECTURE.md has a line on each file).
+
+// The OS, and plain data.
 mod error;
-mod global;
-mod handle;
 mod hooks;
 mod info;
-pub mod invoke;
-mod log;
 mod method;
 mod panic;
-mod parent_process;
-mod process;
-mod start;
 mod sys;
 mod target;
+
+// How a fresh process finds the function; what crosses the process boundary.
+mod entry;
+mod parent;
 mod wire;
+
+// The parent's handles on its children and fork server; process-wide state.
+mod children;
+mod global;
+mod handle;
+mod log;
+
+// The child side.
+mod child;
+pub mod invoke;
+
+// Starting a child: one module per start method; the bootstrap of a fresh process.
+mod bootstrap;
+mod start;
+
+// The API: `Process`, `ProcessBuilder`, contexts.
+mod context;
+mod process;
 
 pub use context::{
     Context, force_start_method, get_all_start_methods, get_context, get_start_method,
     set_start_method,
 };
-pub use error::{CloseError, ContextError, ProcessError, StartError, WaitError};
+pub use error::{ContextError, ProcessError, StartError, WaitError};
 pub use hooks::at_exit;
 pub use info::ProcessInfo;
 pub use log::{CpythonFormat, LogError, log_to_stderr};
 pub use method::{DEFAULT_START_METHOD, StartMethod};
 pub use panic::panic_message;
-pub use parent_process::ParentProcess;
-pub use process::{Process, ProcessBuilder, active_children, signal_name};
+pub use parent::ParentProcess;
+pub use process::{CloseError, Process, ProcessBuilder, active_children, signal_name};
 pub use target::Target;
 pub use tracing::Level;
 
@@ -195,8 +207,8 @@ pub fn set_authkey(key: impl AsRef<[u8]>) {
 pub fn parent_process() -> Option<ParentProcess> {
     let mut g = global::lock();
     let info = g.parent.as_deref()?.clone();
-    if matches!(g.parent_sentinel, parent_process::ParentSentinel::Unknown) {
-        g.parent_sentinel = parent_process::open_parent(info.pid);
+    if matches!(g.parent_sentinel, parent::ParentSentinel::Unknown) {
+        g.parent_sentinel = parent::open_parent(info.pid);
     }
     Some(ParentProcess::new(info, g.parent_sentinel.clone()))
 }

@@ -28,7 +28,7 @@ pub(crate) fn mark_fork_child() {
 /// Wraps the panic hook once per process: inside a child's target, it keeps the
 /// backtrace text when `RUST_BACKTRACE` asks for one; then it calls the previous hook.
 /// The `Process <name>:` line (CPython's header before a child's traceback) is printed
-/// by [`run_target`] once the panic has reached it, so a panic that the target catches
+/// by [`run_target`](crate::child::run_target) once the panic has reached it, so a panic that the target catches
 /// itself prints only what Rust prints for any panic.
 ///
 /// In a fork child the hook prints the panic itself, without a backtrace, and calls

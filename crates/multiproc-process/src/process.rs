@@ -11,7 +11,7 @@ use serde::de::DeserializeOwned;
 
 use crate::bootstrap;
 use crate::children::{self, unlist};
-use crate::error::{CloseError, ProcessError, StartError, WaitError};
+use crate::error::{ProcessError, StartError, WaitError};
 use crate::global;
 use crate::handle::Core;
 use crate::info::{AuthKey, ProcessInfo};
@@ -551,3 +551,29 @@ pub fn active_children() -> Vec<ProcessInfo> {
         .map(|c| (*c.info).clone())
         .collect()
 }
+
+/// [`Process::close`] was called while the process was still
+/// running; the process is handed back.
+pub struct CloseError<R> {
+    /// The process, still running.
+    pub process: Process<R>,
+}
+
+impl<R> fmt::Debug for CloseError<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CloseError")
+            .field("process", &self.process)
+            .finish()
+    }
+}
+
+impl<R> fmt::Display for CloseError<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "cannot close a process while it is still running; join or terminate it first"
+        )
+    }
+}
+
+impl<R> std::error::Error for CloseError<R> {}

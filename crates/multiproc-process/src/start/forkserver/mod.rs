@@ -26,14 +26,11 @@ use super::launch::{Launch, Started};
 use super::spawn::spawn_exe_with;
 use crate::error::StartError;
 use crate::global;
-use crate::handle::Sentinel;
+use crate::handle::{Client, Sentinel};
 use crate::sys;
 use crate::wire::{FORKSERVER_ENV, Job, Reply, Request};
 
-pub(crate) mod client;
 pub(crate) mod server;
-
-use client::Client;
 
 /// Starts a ForkServer child: asks this process's server (started on first use) to
 /// fork one that runs the job.

@@ -2,6 +2,7 @@
 //! single-threaded, forking a child per request and reporting its exit code.
 
 use std::ffi::OsString;
+use std::io;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 
 use multiproc_ipc::{Connection, PassFd, RecvError, Transport};
@@ -64,35 +65,9 @@ fn serve_loop(control: Connection) -> Next {
     let control_raw = control.as_fd().as_raw_fd();
     let mut kids: Vec<Kid> = Vec::new();
     loop {
-        let (control_ready, ready) = {
-            let mut fds = Vec::with_capacity(kids.len() + 1);
-            fds.push(control.as_fd());
-            for k in &kids {
-                fds.push(k.pidfd.as_fd());
-            }
-            let Ok(mut ready) = sys::poll_all(&fds) else {
-                return Next::Exit(71);
-            };
-            let control_ready = ready.remove(0);
-            (control_ready, ready)
+        let Ok(control_ready) = wait_and_reap(&control, &mut kids) else {
+            return Next::Exit(71);
         };
-        // Reap first, so a finished child's slot is freed.
-        let mut idx = 0;
-        kids.retain(|k| {
-            let r = ready.get(idx).copied().unwrap_or(false);
-            idx += 1;
-            if !r {
-                return true;
-            }
-            match sys::try_wait(k.pidfd.as_fd()) {
-                Ok(Some(code)) => {
-                    let _ = k.status.send(&Reply::Exited(code));
-                    false
-                }
-                Ok(None) => true,
-                Err(_) => false,
-            }
-        });
         if !control_ready {
             continue;
         }
@@ -132,36 +107,74 @@ fn serve_loop(control: Connection) -> Next {
             }
             Ok(sys::Forked::Parent(pid)) => {
                 drop(job);
-                // No pidfd: the child is killed and reaped (in `pidfd_of_new_child`),
-                // so the requester's `StartError` is the whole truth.
-                match sys::pidfd_of_new_child(pid) {
-                    Ok(pidfd) => {
-                        let dup = pidfd.try_clone();
-                        let sent = match dup {
-                            Ok(d) => status.send(&Reply::Started {
-                                pid,
-                                pidfd: PassFd::from(d),
-                            }),
-                            Err(e) => {
-                                // Told "failed", the requester has no handle: end the
-                                // child rather than let it run unseen. It is reaped
-                                // below, as every kid is.
-                                let _ = sys::send_signal(pidfd.as_fd(), sys::Signal::KILL);
-                                status.send(&Reply::Failed(e.to_string()))
-                            }
-                        };
-                        let _ = sent;
-                        let raw = [pidfd.as_raw_fd(), status_raw];
-                        kids.push(Kid { pidfd, status, raw });
-                    }
-                    Err(e) => {
-                        let _ = status.send(&Reply::Failed(e.to_string()));
-                    }
-                }
+                kids.extend(report_started(pid, status));
             }
             Err(e) => {
                 let _ = status.send(&Reply::Failed(e.to_string()));
             }
         }
     }
+}
+
+/// Waits until a request or a child's exit comes; reaps the children that exited,
+/// telling each one's requester its exit code (first, so that a finished child's slot
+/// is freed). Whether a request is waiting on `control`.
+fn wait_and_reap(control: &Connection, kids: &mut Vec<Kid>) -> io::Result<bool> {
+    let (control_ready, ready) = {
+        let mut fds = Vec::with_capacity(kids.len() + 1);
+        fds.push(control.as_fd());
+        for k in kids.iter() {
+            fds.push(k.pidfd.as_fd());
+        }
+        let mut ready = sys::poll_all(&fds)?;
+        let control_ready = ready.remove(0);
+        (control_ready, ready)
+    };
+    let mut idx = 0;
+    kids.retain(|k| {
+        let r = ready.get(idx).copied().unwrap_or(false);
+        idx += 1;
+        if !r {
+            return true;
+        }
+        match sys::try_wait(k.pidfd.as_fd()) {
+            Ok(Some(code)) => {
+                let _ = k.status.send(&Reply::Exited(code));
+                false
+            }
+            Ok(None) => true,
+            Err(_) => false,
+        }
+    });
+    Ok(control_ready)
+}
+
+/// In the server, right after forking child `pid`: tells the requester (on `status`)
+/// the child's pid and a pidfd of it. The child to watch from now on, if a pidfd of it
+/// could be opened.
+fn report_started(pid: u32, status: Connection) -> Option<Kid> {
+    // No pidfd: the child is killed and reaped (in `pidfd_of_new_child`), so the
+    // requester's `StartError` is the whole truth.
+    let pidfd = match sys::pidfd_of_new_child(pid) {
+        Ok(pidfd) => pidfd,
+        Err(e) => {
+            let _ = status.send(&Reply::Failed(e.to_string()));
+            return None;
+        }
+    };
+    let sent = match pidfd.try_clone() {
+        Ok(d) => status.send(&Reply::Started {
+            pid,
+            pidfd: PassFd::from(d),
+        }),
+        Err(e) => {
+            // Told "failed", the requester has no handle: end the child rather than
+            // let it run unseen. It is reaped later, as every kid is.
+            let _ = sys::send_signal(pidfd.as_fd(), sys::Signal::KILL);
+            status.send(&Reply::Failed(e.to_string()))
+        }
+    };
+    let _ = sent;
+    let raw = [pidfd.as_raw_fd(), status.as_fd().as_raw_fd()];
+    Some(Kid { pidfd, status, raw })
 }

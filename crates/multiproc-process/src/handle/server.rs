@@ -1,4 +1,4 @@
-//! [`Client`]: a process's handle on its fork server.
+//! [`Client`]: a process's handle on its fork server (started by `start::forkserver`).
 
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
