@@ -6,6 +6,7 @@ use std::io;
 use multiproc_ipc::CodecError;
 
 use crate::method::StartMethod;
+use crate::sys::Errno;
 
 /// Why [`ProcessBuilder::start`](crate::ProcessBuilder::start) failed.
 #[derive(Debug)]
@@ -82,8 +83,8 @@ impl From<io::Error> for StartError {
     }
 }
 
-impl From<rustix::io::Errno> for StartError {
-    fn from(e: rustix::io::Errno) -> Self {
+impl From<Errno> for StartError {
+    fn from(e: Errno) -> Self {
         StartError::Io(e.into())
     }
 }
@@ -133,8 +134,8 @@ impl From<io::Error> for WaitError {
     }
 }
 
-impl From<rustix::io::Errno> for WaitError {
-    fn from(e: rustix::io::Errno) -> Self {
+impl From<Errno> for WaitError {
+    fn from(e: Errno) -> Self {
         WaitError::Io(e.into())
     }
 }

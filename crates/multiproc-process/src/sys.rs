@@ -4,9 +4,10 @@
 //! rustix or libc itself, so what the crate asks of the OS is read in one place.
 //!
 //! The functions that a fork child calls between `fork` and `_exit` are
-//! `#[inline(always)]` where the call used to be written out in place: a fork child
-//! faults in every code page it touches for the first time, so a wrapper must not
-//! become one more function to call there.
+//! `#[inline(always)]` where the call used to be written out in place, and `#[inline]`
+//! where it used to sit beside the fork driver (so it may still be inlined there across
+//! codegen units): a fork child faults in every code page it touches for the first
+//! time, so a wrapper must not become one more function to call there.
 #![expect(
     unsafe_code,
     reason = "the OS calls that rustix leaves out go through libc"
@@ -35,6 +36,7 @@ pub(crate) enum Forked {
 /// # Safety
 /// The caller must be single-threaded (the fork server), or the child must confine
 /// itself to async-signal-safe work until `exec` or `_exit`.
+#[inline]
 pub(crate) unsafe fn fork_raw() -> io::Result<Forked> {
     // SAFETY: the caller upholds the post-fork contract documented above.
     let pid = unsafe { libc::fork() };
@@ -54,6 +56,7 @@ pub(crate) fn fork_single_threaded() -> io::Result<Forked> {
 
 /// Asks for SIGKILL when the creating thread's process dies, closing the start-up race:
 /// if the parent is already gone (`getppid` changed), exit at once.
+#[inline]
 pub(crate) fn arm_death_signal(parent: u32) {
     let _ = rustix::process::set_parent_process_death_signal(Some(Signal::KILL));
     if getppid() != parent {
@@ -62,6 +65,7 @@ pub(crate) fn arm_death_signal(parent: u32) {
 }
 
 /// `_exit(code)`: leaves without running `atexit` handlers or destructors.
+#[inline]
 pub(crate) fn exit_now(code: i32) -> ! {
     // SAFETY: `_exit` is always safe to call; it does not return.
     unsafe { libc::_exit(code) }
