@@ -12,20 +12,20 @@
 //! [`init`](crate::init) is the documented fallback for linkers that drop the
 //! constructor; it does the same and is harmless if the constructor already ran.
 
-#![allow(unsafe_code)]
+#![expect(
+    unsafe_code,
+    reason = "an `.init_array` constructor, and the environment edited before `main`"
+)]
 
 use std::ffi::OsString;
 use std::time::Duration;
 
 use multiproc_ipc::{Connection, Transport};
 
-use crate::child::{self, Job};
-use crate::fork;
-
-/// `fd:parent-pid:daemon` of a Spawn child's bootstrap socket.
-pub(crate) const BOOTSTRAP_ENV: &str = "MULTIPROC_BOOTSTRAP_FD";
-/// `fd:parent-pid` of the fork server's control socket.
-pub(crate) const FORKSERVER_ENV: &str = "MULTIPROC_FORKSERVER_FD";
+use crate::child;
+use crate::start::forkserver::server;
+use crate::sys;
+use crate::wire::{BOOTSTRAP_ENV, FORKSERVER_ENV, Job, parse_fields};
 
 /// The constructor. `start()` takes its address so the linker keeps the object file
 /// that holds it.
@@ -58,18 +58,10 @@ pub(crate) unsafe fn take_over(remove: bool) {
     }
     let code = match (job, server) {
         (Some(v), _) => run_spawned(&v),
-        (None, Some(v)) => crate::forkserver::serve(&v),
+        (None, Some(v)) => server::serve(&v),
         (None, None) => return,
     };
-    fork::exit_now(code)
-}
-
-/// Parses `a:b[:c]` into numbers.
-pub(crate) fn parse_fields(v: &OsString) -> Option<Vec<i64>> {
-    v.to_str()?
-        .split(':')
-        .map(|f| f.parse::<i64>().ok())
-        .collect()
+    sys::exit_now(code)
 }
 
 fn run_spawned(v: &OsString) -> i32 {
@@ -78,16 +70,15 @@ fn run_spawned(v: &OsString) -> i32 {
     };
     let (fd, parent, daemon) = (f[0] as i32, f[1] as u32, f[2] != 0);
     if daemon {
-        fork::arm_death_signal(parent);
+        sys::arm_death_signal(parent);
     } else {
-        let ppid = rustix::process::getppid().map_or(0, |p| p.as_raw_nonzero().get() as u32);
-        if ppid != parent {
+        if sys::getppid() != parent {
             // The parent died before we got here: nobody is waiting for this job.
             return 70;
         }
     }
-    fork::ignore_sigpipe();
-    let Ok(fd) = fork::adopt_fd(fd) else {
+    sys::ignore_sigpipe();
+    let Ok(fd) = sys::adopt_fd(fd) else {
         return 70;
     };
     let conn = Connection::from_fd_with(fd, Transport::Unix, true, true);
@@ -97,7 +88,7 @@ fn run_spawned(v: &OsString) -> i32 {
     };
     // A normal end: the C exit handlers this fresh process registered run (CPython
     // runs a spawned child's exit handlers, gh-83856).
-    fork::exit_normally(child::run_job(Box::new(job), Some(conn)))
+    sys::exit_normally(child::run_job(Box::new(job), Some(conn)))
 }
 
 /// Whether this process was started as a child but the bootstrap did not take over.

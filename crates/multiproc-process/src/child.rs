@@ -1,139 +1,24 @@
 //! The child side: what runs in a started process, under every start method.
 
 use std::io::Write;
-use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, Once};
-
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
-use multiproc_ipc::{Connection, PassFd, SendError, Transport};
-use serde::{Deserialize, Serialize};
+use multiproc_ipc::{Connection, SendError, Transport};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 
-use crate::StartMethod;
-use crate::entry::{self, ChildCtx, EntryRef};
-use crate::global::{self, ProcessInfo};
+use crate::entry::{self, ChildCtx, EntryRef, Trampoline};
+use crate::error::StartError;
+use crate::global;
+use crate::info::ProcessInfo;
+use crate::panic::{BACKTRACE, IN_TARGET, ensure_panic_hook, panic_message};
 use crate::parent::ParentSentinel;
-
-/// What a child sends back instead of a value.
-#[derive(Debug, Serialize, Deserialize)]
-pub(crate) enum ChildError {
-    Panic {
-        message: String,
-        backtrace: Option<String>,
-    },
-    Bootstrap(String),
-    /// The return value encoded to a frame over the connection's limit.
-    ResultTooLarge {
-        size: u64,
-        limit: u64,
-    },
-}
-
-/// Who the child is, sent with every Spawn/ForkServer job.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub(crate) struct ChildInfo {
-    pub(crate) me: ProcessInfo,
-    pub(crate) parent: ProcessInfo,
-    pub(crate) log_level: Option<u8>,
-    /// The start method the child was started with: its own default from then on.
-    pub(crate) method: StartMethod,
-    /// The child's authentication key (`me` travels without it).
-    pub(crate) authkey: crate::global::AuthKey,
-}
-
-/// A job for a fresh process.
-#[derive(Debug, Serialize, Deserialize)]
-pub(crate) struct Job {
-    pub(crate) entry: EntryRef,
-    pub(crate) args: Vec<u8>,
-    pub(crate) fds: Vec<PassFd>,
-    pub(crate) info: ChildInfo,
-    /// The result channel; `None` when the job arrived on it (Spawn).
-    pub(crate) result: Option<Connection>,
-    /// A pidfd of the parent, for a child whose OS parent is someone else (ForkServer).
-    pub(crate) parent_pidfd: Option<PassFd>,
-}
-
-/// Set while a child runs its target (one per process: only a child's bootstrap thread
-/// runs a target). A plain static rather than a thread-local: a fork child touching a
-/// thread-local goes through `LocalKey::with`, one more code page to fault in per start.
-static IN_TARGET: AtomicBool = AtomicBool::new(false);
-
-/// The backtrace text of the last panic in the target thread (one per process).
-static BACKTRACE: Mutex<Option<String>> = Mutex::new(None);
-
-/// Set in a child made by [`fork_child`](crate::fork::fork_child): a fork of a parent
-/// that may have other threads.
-static FORK_CHILD: AtomicBool = AtomicBool::new(false);
-
-/// Marks this process as a fork child (see [`ensure_panic_hook`]).
-#[inline(always)]
-pub(crate) fn mark_fork_child() {
-    FORK_CHILD.store(true, Ordering::Relaxed);
-}
-
-/// Wraps the panic hook once per process: inside a child's target, it keeps the
-/// backtrace text when `RUST_BACKTRACE` asks for one; then it calls the previous hook.
-/// The `Process <name>:` line (CPython's header before a child's traceback) is printed
-/// by [`run_target`] once the panic has reached it, so a panic that the target catches
-/// itself prints only what Rust prints for any panic.
-///
-/// In a fork child the hook prints the panic itself, without a backtrace, and calls
-/// neither the previous hook nor `Backtrace::capture`: both take std's process-wide
-/// backtrace lock (std's default hook takes it for every panic, to keep concurrent
-/// panic messages apart), and a thread of the parent that was printing a panic or
-/// capturing a backtrace at the moment of the fork left it locked for ever in the
-/// child, which then hung in its own panic.
-pub(crate) fn ensure_panic_hook() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        let prev = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            if FORK_CHILD.load(Ordering::Relaxed) {
-                print_panic(info);
-                return;
-            }
-            if IN_TARGET.load(Ordering::Relaxed) {
-                let bt = std::backtrace::Backtrace::capture();
-                if bt.status() == std::backtrace::BacktraceStatus::Captured {
-                    // `try_lock`: a fork child may inherit this lock held by a thread
-                    // of its parent; losing a backtrace beats a deadlock.
-                    if let Ok(mut slot) = BACKTRACE.try_lock() {
-                        *slot = Some(bt.to_string());
-                    }
-                }
-            }
-            prev(info);
-        }));
-    });
-}
-
-/// What std's default hook prints for a panic, without the backtrace and without its
-/// lock. (The standard error lock is safe: the forking thread held it across the fork.)
-fn print_panic(info: &std::panic::PanicHookInfo<'_>) {
-    let thread = std::thread::current();
-    let name = thread.name().unwrap_or("<unnamed>");
-    let msg = panic_message(info.payload());
-    let _ = match info.location() {
-        Some(at) => writeln!(
-            std::io::stderr(),
-            "\nthread '{name}' panicked at {at}:\n{msg}"
-        ),
-        None => writeln!(std::io::stderr(), "\nthread '{name}' panicked:\n{msg}"),
-    };
-}
-
-/// The text of a panic payload (`&str` or `String`; anything else is named as such).
-pub(crate) fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
-    if let Some(s) = p.downcast_ref::<&str>() {
-        (*s).to_string()
-    } else if let Some(s) = p.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "Box<dyn Any>".to_string()
-    }
-}
+use crate::sys;
+use crate::target::Target;
+use crate::wire::{ChildError, Job};
 
 /// Where a child sends its outcome.
 #[derive(Clone, Copy)]
@@ -251,15 +136,7 @@ fn send_small<T: Serialize>(result: BorrowedFd<'_>, msg: &T) -> Option<std::io::
     }
     let start = MAX_HEADER - 4;
     buf[start..MAX_HEADER].copy_from_slice(&header[..4]);
-    let mut frame = &buf[start..MAX_HEADER + len];
-    while !frame.is_empty() {
-        match rustix::net::send(result, frame, rustix::net::SendFlags::NOSIGNAL) {
-            Ok(n) => frame = &frame[n..],
-            Err(rustix::io::Errno::INTR) => {}
-            Err(e) => return Some(Err(e.into())),
-        }
-    }
-    Some(Ok(()))
+    Some(sys::send_all(result, &buf[start..MAX_HEADER + len]))
 }
 
 /// `e` and its sources, `: `-separated (the top-level message alone often says only
@@ -298,7 +175,7 @@ fn finish(code: i32) -> i32 {
     }
     tracing::info!("process shutting down");
     if !global::lock().children.is_empty() {
-        crate::process::shutdown_children();
+        crate::children::shutdown_children();
     }
     tracing::info!("process exiting with exitcode {code}");
     let _ = std::io::stdout().flush();
@@ -324,7 +201,7 @@ pub(crate) fn run_job(job: Box<Job>, channel: Option<Connection>) -> i32 {
     {
         let mut g = global::lock();
         let mut me = std::mem::replace(&mut info.me, ProcessInfo::empty());
-        me.pid = rustix::process::getpid().as_raw_nonzero().get() as u32;
+        me.pid = sys::getpid();
         me.authkey = Some(info.authkey.clone());
         let parent = std::mem::replace(&mut info.parent, ProcessInfo::empty());
         // The old values are forgotten: freeing them would fault in more pages.
@@ -350,5 +227,59 @@ pub(crate) fn run_job(job: Box<Job>, channel: Option<Connection>) -> i32 {
             fds: fds.into_iter().map(Into::into).collect(),
             result,
         }),
+    }
+}
+
+/// The entry reference of the trampoline for `(F, A)`: what the parent sends a fresh
+/// process so that it finds the target (see the `entry` module).
+pub(crate) fn entry_of<F, A>() -> Result<EntryRef, StartError>
+where
+    F: Target<A>,
+    A: DeserializeOwned + Send + 'static,
+{
+    let t: Trampoline = trampoline::<F, A>;
+    entry::entry_of::<F, A>(t)
+}
+
+/// The monomorphized entry point: decodes `A`, conjures `F`, calls it, sends the result.
+fn trampoline<F: Target<A>, A: DeserializeOwned + Send + 'static>(ctx: ChildCtx) -> i32 {
+    const {
+        assert!(
+            std::mem::size_of::<F>() == 0,
+            "a spawnable target must be a function item or a non-capturing closure; \
+             to run a capturing closure use Process::from_closure with the Fork start method"
+        )
+    };
+    if ctx.type_hash != entry::type_hash::<F, A>() {
+        return fail(
+            &ctx.result,
+            "target type mismatch between parent and child".into(),
+        );
+    }
+    // The parent held a value of `F` (it was passed to `Process::new`).
+    let f: F = entry::conjure::<F, A>();
+    let ChildCtx {
+        args, fds, result, ..
+    } = ctx;
+    run_target(ResultTo::Conn(&result), move || {
+        let a: A = decode_args(&args, fds)?;
+        Ok(f.call(a))
+    })
+}
+
+/// `multiproc_ipc::decode`, with the handle table only when handles came: without
+/// them postcard alone decodes the same bytes, inlined here (fewer code pages for a
+/// fork-server child to fault in).
+#[inline(always)]
+fn decode_args<A: DeserializeOwned>(args: &[u8], fds: Vec<OwnedFd>) -> Result<A, String> {
+    let why = |e: &dyn std::fmt::Display| format!("could not decode the arguments: {e}");
+    if fds.is_empty() {
+        match postcard::take_from_bytes::<A>(args) {
+            Ok((a, [])) => Ok(a),
+            Ok((_, rest)) => Err(why(&format!("{} trailing bytes", rest.len()))),
+            Err(e) => Err(why(&e)),
+        }
+    } else {
+        multiproc_ipc::decode(args, fds).map_err(|e| why(&e))
     }
 }

@@ -1,52 +1,20 @@
 //! Start methods and contexts (CPython's `context.py`).
 
-use std::fmt;
 use std::str::FromStr;
 
+use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
 
 use crate::error::ContextError;
 use crate::global;
+use crate::method::StartMethod;
 use crate::process::{Process, ProcessBuilder};
 use crate::target::Target;
 
-/// How a child process comes to be.
-///
-/// | method | child is | targets | cost (see docs/benchmarks/process.md) |
-/// |---|---|---|---|
-/// | `Fork` | a fork of the caller | any closure ([`Process::from_closure`]) and functions | cheapest; hazardous in a threaded parent |
-/// | `Spawn` | a fresh run of this executable | functions ([`Process::new`]) | an `execve` per child |
-/// | `ForkServer` | a fork of a single-threaded server started on first use | functions | one fork + two messages per child |
-///
-/// The default is `ForkServer`, as in CPython 3.14 on Linux: it is safe in a threaded
-/// parent (`Fork` is not, KI-05) and much cheaper per child than `Spawn`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[non_exhaustive]
-pub enum StartMethod {
-    /// `fork()` the calling process; the child runs the target in a copy of the parent.
-    /// Only fork-safe work may be done in the child if the parent has other threads.
-    Fork,
-    /// Re-execute `/proc/self/exe`; the child receives the target and its arguments.
-    Spawn,
-    /// Ask a fork server (a single-threaded re-exec started on first use) to fork.
-    ForkServer,
-}
-
-impl StartMethod {
-    /// CPython's name: `fork`, `spawn`, `forkserver`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            StartMethod::Fork => "fork",
-            StartMethod::Spawn => "spawn",
-            StartMethod::ForkServer => "forkserver",
-        }
-    }
-}
-
-impl fmt::Display for StartMethod {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+impl<R: Serialize + DeserializeOwned + Send + 'static> ProcessBuilder<R> {
+    /// Uses the start method of `ctx`.
+    pub fn context(self, ctx: &Context) -> Self {
+        self.start_method(ctx.start_method())
     }
 }
 
@@ -67,15 +35,6 @@ impl FromStr for StartMethod {
             other => Err(ContextError::UnknownMethod(other.to_string())),
         }
     }
-}
-
-/// The default when none was set: fork server.
-pub const DEFAULT_START_METHOD: StartMethod = StartMethod::ForkServer;
-
-/// The process-wide method; the first use fixes it (as CPython's `_actual_context`).
-pub(crate) fn default_method() -> StartMethod {
-    let mut g = global::lock();
-    *g.start_method.get_or_insert(DEFAULT_START_METHOD)
 }
 
 /// Sets the process-wide start method (CPython's `set_start_method(method)`). It can be
@@ -110,7 +69,7 @@ pub fn force_start_method(method: StartMethod) {
 /// The process-wide start method, fixing the default if none was set (CPython's
 /// `get_start_method()`).
 pub fn get_start_method() -> StartMethod {
-    default_method()
+    global::start_method()
 }
 
 /// All start methods this platform supports, the default first (CPython's
@@ -143,7 +102,7 @@ pub struct Context {
 /// A [`Context`] for `method`, or for the process-wide method when `None`.
 pub fn get_context(method: Option<StartMethod>) -> Context {
     Context {
-        method: method.unwrap_or_else(default_method),
+        method: method.unwrap_or_else(global::start_method),
     }
 }
 

@@ -13,7 +13,10 @@
 //! the target's type name must match. Any mismatch is a clear error, never a jump into
 //! the unknown.
 
-#![allow(unsafe_code)]
+#![expect(
+    unsafe_code,
+    reason = "a function found by address is a transmute, a zero-sized target is conjured"
+)]
 
 use std::os::fd::OwnedFd;
 use std::sync::OnceLock;
@@ -21,7 +24,6 @@ use std::sync::OnceLock;
 use multiproc_ipc::Connection;
 use serde::{Deserialize, Serialize};
 
-use crate::child;
 use crate::error::StartError;
 use crate::target::Target;
 
@@ -79,7 +81,7 @@ fn anchors() -> [i64; 2] {
 
 /// A hash of the target's type, stable within one executable.
 #[inline(always)]
-fn type_hash<F: 'static, A: 'static>() -> u64 {
+pub(crate) fn type_hash<F: 'static, A: 'static>() -> u64 {
     // FNV-1a over the type name, size and alignment: the same binary hashes the same
     // everywhere. Inlined and std-free on purpose: the child of a fork server computes
     // it right after the fork, where every code page met for the first time is a page
@@ -137,14 +139,14 @@ pub(crate) fn in_text(addr: usize) -> bool {
     text_ranges().iter().any(|&(s, e)| (s..e).contains(&addr))
 }
 
-/// The entry reference of `trampoline::<F, A>`, for the parent to send.
-pub(crate) fn entry_of<F, A>() -> Result<EntryRef, StartError>
+/// The entry reference of `trampoline` (the instance for `(F, A)`, see
+/// `child::entry_of`), for the parent to send.
+pub(crate) fn entry_of<F, A>(trampoline: Trampoline) -> Result<EntryRef, StartError>
 where
     F: Target<A>,
     A: serde::de::DeserializeOwned + Send + 'static,
 {
-    let t: Trampoline = trampoline::<F, A>;
-    let addr = t as usize;
+    let addr = trampoline as usize;
     if !in_text(addr) {
         return Err(StartError::NotSpawnable(format!(
             "{} is not in the executable's own code (built into a shared library?)",
@@ -181,56 +183,28 @@ pub(crate) fn resolve(e: &EntryRef) -> Result<Trampoline, String> {
     Ok(unsafe { std::mem::transmute::<usize, Trampoline>(addr) })
 }
 
-/// The monomorphized entry point: decodes `A`, conjures `F`, calls it, sends the result.
-fn trampoline<F: Target<A>, A: serde::de::DeserializeOwned + Send + 'static>(ctx: ChildCtx) -> i32 {
+/// The target `F` itself, made from nothing: `F` is zero-sized (a function item or a
+/// non-capturing closure, asserted at compile time), so every value of it is the same.
+/// Called by the trampoline of `(F, A)` in a fresh child and by `invoke::<F, A>`, each
+/// of which exists only because a caller held a value of `F`.
+#[inline(always)]
+pub(crate) fn conjure<F: Target<A>, A>() -> F {
     const {
         assert!(
             std::mem::size_of::<F>() == 0,
-            "a spawnable target must be a function item or a non-capturing closure; \
-             to run a capturing closure use Process::from_closure with the Fork start method"
+            "a target found by address must be a function item or a non-capturing closure"
         )
     };
-    if ctx.type_hash != type_hash::<F, A>() {
-        return child::fail(
-            &ctx.result,
-            "target type mismatch between parent and child".into(),
-        );
-    }
     // SAFETY:
     // - `F` is zero-sized (asserted at compile time above), so producing it reads no
     //   memory and `zeroed` writes no bytes;
-    // - `F: Copy`, so it has no drop glue and no ownership to duplicate;
-    // - the parent held a value of `F` (it was passed to `Process::new`), which proves
-    //   the type is inhabited and that a value may be constructed; a copy of a `Copy`
-    //   zero-sized value is indistinguishable from any other value of that type.
-    let f: F = unsafe { std::mem::zeroed() };
-    let ChildCtx {
-        args, fds, result, ..
-    } = ctx;
-    child::run_target(child::ResultTo::Conn(&result), move || {
-        let a: A = decode_args(&args, fds)?;
-        Ok(f.call(a))
-    })
-}
-
-/// `multiproc_ipc::decode`, with the handle table only when handles came: without
-/// them postcard alone decodes the same bytes, inlined here (fewer code pages for a
-/// fork-server child to fault in).
-#[inline(always)]
-fn decode_args<A: serde::de::DeserializeOwned>(
-    args: &[u8],
-    fds: Vec<OwnedFd>,
-) -> Result<A, String> {
-    let why = |e: &dyn std::fmt::Display| format!("could not decode the arguments: {e}");
-    if fds.is_empty() {
-        match postcard::take_from_bytes::<A>(args) {
-            Ok((a, [])) => Ok(a),
-            Ok((_, rest)) => Err(why(&format!("{} trailing bytes", rest.len()))),
-            Err(e) => Err(why(&e)),
-        }
-    } else {
-        multiproc_ipc::decode(args, fds).map_err(|e| why(&e))
-    }
+    // - `F: Copy` (a `Target` bound), so it has no drop glue and no ownership to duplicate;
+    // - the callers (the trampoline, `invoke`) are instantiated for `F` only where a
+    //   value of `F` was held (passed to `Process::new` or `Invoker::of`), which proves
+    //   the type is inhabited; a copy of a `Copy` zero-sized value is
+    //   indistinguishable from any other value of that type. That the instance running
+    //   is the one for the sender's `(F, A)` is checked by each caller before this.
+    unsafe { std::mem::zeroed() }
 }
 
 #[cfg(test)]
@@ -241,10 +215,14 @@ mod tests {
         x + 1
     }
 
+    fn stand_in(_: ChildCtx) -> i32 {
+        0
+    }
+
     fn item_entry<F: Target<(u32,)>>(_: F) -> (EntryRef, usize) {
-        let t: Trampoline = trampoline::<F, (u32,)>;
+        let t: Trampoline = stand_in;
         (
-            entry_of::<F, (u32,)>().expect("the test binary holds its own code"),
+            entry_of::<F, (u32,)>(t).expect("the test binary holds its own code"),
             t as usize,
         )
     }

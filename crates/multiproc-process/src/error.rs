@@ -5,7 +5,8 @@ use std::io;
 
 use multiproc_ipc::CodecError;
 
-use crate::StartMethod;
+use crate::method::StartMethod;
+use crate::sys::Errno;
 
 /// Why [`ProcessBuilder::start`](crate::ProcessBuilder::start) failed.
 #[derive(Debug)]
@@ -82,8 +83,8 @@ impl From<io::Error> for StartError {
     }
 }
 
-impl From<rustix::io::Errno> for StartError {
-    fn from(e: rustix::io::Errno) -> Self {
+impl From<Errno> for StartError {
+    fn from(e: Errno) -> Self {
         StartError::Io(e.into())
     }
 }
@@ -133,8 +134,8 @@ impl From<io::Error> for WaitError {
     }
 }
 
-impl From<rustix::io::Errno> for WaitError {
-    fn from(e: rustix::io::Errno) -> Self {
+impl From<Errno> for WaitError {
+    fn from(e: Errno) -> Self {
         WaitError::Io(e.into())
     }
 }
@@ -148,7 +149,7 @@ pub enum ProcessError {
         /// The panic message (`&str` or `String` payloads; otherwise a placeholder).
         message: String,
         /// The backtrace text, when one was captured (`RUST_BACKTRACE` set in the child;
-        /// never under [`StartMethod::Fork`](crate::StartMethod::Fork), where std's
+        /// never under [`StartMethod::Fork`], where std's
         /// backtrace lock may be held by a thread of the parent that no longer exists).
         backtrace: Option<String>,
         /// The child's exit code.
@@ -213,32 +214,6 @@ impl From<WaitError> for ProcessError {
         ProcessError::Wait(e)
     }
 }
-
-/// [`Process::close`](crate::Process::close) was called while the process was still
-/// running; the process is handed back.
-pub struct CloseError<R> {
-    /// The process, still running.
-    pub process: crate::Process<R>,
-}
-
-impl<R> fmt::Debug for CloseError<R> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("CloseError")
-            .field("process", &self.process)
-            .finish()
-    }
-}
-
-impl<R> fmt::Display for CloseError<R> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "cannot close a process while it is still running; join or terminate it first"
-        )
-    }
-}
-
-impl<R> std::error::Error for CloseError<R> {}
 
 /// The start method was already set ([`set_start_method`](crate::set_start_method)).
 #[derive(Debug, Clone, PartialEq, Eq)]

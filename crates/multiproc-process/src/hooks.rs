@@ -5,7 +5,7 @@
 //! itself, last registered first (CPython's `util.Finalize` entries are keyed by pid
 //! in the same way: `_run_finalizers` in a fork child skips those of its parent).
 //!
-//! The registry lock is held across a `Fork` (see [`crate::fork::fork_child`]), so a
+//! The registry lock is held across a `Fork` (see [`crate::start::fork::fork_child`]), so a
 //! fork child inherits it unlocked. The child still never blocks on it: running the
 //! hooks takes it with `try_lock` (a few attempts, yielding in between, in case one of
 //! the child's own threads is registering a hook at that moment) and skips the hooks
@@ -25,7 +25,7 @@ static HOOKS: Mutex<Vec<(u32, Hook)>> = Mutex::new(Vec::new());
 static ANY: AtomicBool = AtomicBool::new(false);
 
 fn my_pid() -> u32 {
-    rustix::process::getpid().as_raw_nonzero().get() as u32
+    crate::sys::getpid()
 }
 
 /// Registers `hook` to run when this process, a multiproc child, ends normally: its
@@ -74,7 +74,7 @@ fn lock() -> MutexGuard<'static, Vec<(u32, Hook)>> {
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// Held by [`crate::fork::fork_child`] across `fork()`.
+/// Held by [`crate::start::fork::fork_child`] across `fork()`.
 pub(crate) fn lock_for_fork() -> MutexGuard<'static, Vec<(u32, Hook)>> {
     lock()
 }

@@ -34,7 +34,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-#![allow(unsafe_code)]
+#![expect(unsafe_code, reason = "a function found by address is a transmute")]
 
 use std::fmt;
 use std::os::fd::OwnedFd;
@@ -117,7 +117,7 @@ impl std::error::Error for InvokeError {}
 /// in the child bootstrap: dropping a panic payload can itself panic.
 fn guarded<T>(f: impl FnOnce() -> T) -> Result<T, InvokeError> {
     catch_unwind(AssertUnwindSafe(f)).map_err(|payload| {
-        let msg = crate::child::panic_message(&*payload);
+        let msg = crate::panic::panic_message(&*payload);
         std::mem::forget(payload);
         InvokeError::Panicked(msg)
     })
@@ -136,7 +136,7 @@ impl Invoker {
         A: Serialize + DeserializeOwned + Send + 'static,
     {
         let _ = f;
-        let entry = entry::entry_of::<F, A>()?;
+        let entry = crate::child::entry_of::<F, A>()?;
         let tramp = entry::resolve(&entry).map_err(StartError::NotSpawnable)? as usize;
         let mine: InvokeFn = invoke::<F, A>;
         let mine = mine as usize;
@@ -239,7 +239,7 @@ where
             "a pool task must be a function item or a non-capturing closure"
         )
     };
-    match entry::entry_of::<F, A>() {
+    match crate::child::entry_of::<F, A>() {
         Ok(mine) if mine == *expected => {}
         _ => {
             return Err(InvokeError::NotCallable(
@@ -247,15 +247,9 @@ where
             ));
         }
     }
-    // SAFETY:
-    // - `F` is zero-sized (asserted at compile time above), so producing it reads no
-    //   memory and `zeroed` writes no bytes;
-    // - `F: Copy` (a `Target` bound), so it has no drop glue and no ownership to duplicate;
-    // - the sender held a value of `F` (it was passed to `Invoker::of`), which proves the
-    //   type is inhabited; a `Copy` zero-sized value is indistinguishable from any other
-    //   value of its type. That this function is `invoke::<F, A>` for the sender's
-    //   `(F, A)` was checked just above.
-    let f: F = unsafe { std::mem::zeroed() };
+    // The sender held a value of `F` (it was passed to `Invoker::of`); that this
+    // function is `invoke::<F, A>` for the sender's `(F, A)` was checked just above.
+    let f: F = entry::conjure::<F, A>();
     let encode = |r: Result<Encoded, multiproc_ipc::CodecError>| {
         r.map_err(|e| InvokeError::Encode(e.to_string()))
     };
@@ -278,7 +272,7 @@ where
     }
 }
 
-#[allow(dead_code)]
+#[expect(dead_code, reason = "a compile-time check, never called")]
 fn assert_send_sync() {
     fn both<T: Send + Sync>() {}
     both::<Invoker>();

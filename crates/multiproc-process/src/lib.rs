@@ -97,34 +97,61 @@
 #![doc(test(attr(deny(warnings))))]
 #![deny(unsafe_code)]
 
+#[cfg(not(target_os = "linux"))]
+compile_error!(
+    "multiproc-process requires Linux (pidfds, waitid(P_PIDFD), PR_SET_PDEATHSIG, /proc/self/exe); \
+     other platforms are not supported yet"
+);
+
 use std::sync::Arc;
 
-mod bootstrap;
-mod child;
-mod context;
-mod entry;
+// The modules in layers, from the OS up: a module imports only from its own layer and
+// the layers listed before it (docs/ARCHITECTURE.md has a line on each file).
+
+// The OS, and plain data.
 mod error;
-mod fork;
-mod forkserver;
-mod global;
 mod hooks;
-pub mod invoke;
-mod log;
-mod parent;
-mod process;
-mod spawn;
+mod info;
+mod method;
+mod panic;
+mod sys;
 mod target;
 
+// How a fresh process finds the function; what crosses the process boundary.
+mod entry;
+mod parent;
+mod wire;
+
+// The parent's handles on its children and fork server; process-wide state.
+mod children;
+mod global;
+mod handle;
+mod log;
+
+// The child side.
+mod child;
+pub mod invoke;
+
+// Starting a child: one module per start method; the bootstrap of a fresh process.
+mod bootstrap;
+mod start;
+
+// The API: `Process`, `ProcessBuilder`, contexts.
+mod context;
+mod process;
+
 pub use context::{
-    Context, DEFAULT_START_METHOD, StartMethod, force_start_method, get_all_start_methods,
-    get_context, get_start_method, set_start_method,
+    Context, force_start_method, get_all_start_methods, get_context, get_start_method,
+    set_start_method,
 };
-pub use error::{CloseError, ContextError, ProcessError, StartError, WaitError};
-pub use global::ProcessInfo;
+pub use error::{ContextError, ProcessError, StartError, WaitError};
 pub use hooks::at_exit;
+pub use info::ProcessInfo;
 pub use log::{CpythonFormat, LogError, log_to_stderr};
+pub use method::{DEFAULT_START_METHOD, StartMethod};
+pub use panic::panic_message;
 pub use parent::ParentProcess;
-pub use process::{Process, ProcessBuilder, active_children, signal_name};
+pub use process::{CloseError, Process, ProcessBuilder, active_children, signal_name};
 pub use target::Target;
 pub use tracing::Level;
 
@@ -164,7 +191,7 @@ pub fn current_process() -> ProcessInfo {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn set_authkey(key: impl AsRef<[u8]>) {
-    let key = global::AuthKey::new(key.as_ref());
+    let key = info::AuthKey::new(key.as_ref());
     let mut g = global::lock();
     Arc::make_mut(&mut g.current).authkey = Some(key);
 }
@@ -193,10 +220,8 @@ pub fn parent_process() -> Option<ParentProcess> {
 /// assert!(multiproc_process::cpu_count() >= 1);
 /// ```
 pub fn cpu_count() -> usize {
-    match rustix::thread::sched_getaffinity(None) {
-        Ok(set) if set.count() > 0 => set.count() as usize,
-        _ => std::thread::available_parallelism().map_or(1, usize::from),
-    }
+    sys::affinity_cpus()
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from))
 }
 
 /// The set-up line for linkers that drop `.init_array` constructors (none of the usual
@@ -210,7 +235,7 @@ pub fn init() {
     bootstrap::init_fallback();
 }
 
-#[allow(dead_code)]
+#[expect(dead_code, reason = "a compile-time check, never called")]
 fn assert_send_sync() {
     fn both<T: Send + Sync>() {}
     both::<Process<String>>();

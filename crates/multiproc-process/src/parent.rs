@@ -17,10 +17,9 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rustix::event::{PollFd, PollFlags};
-
 use crate::error::WaitError;
-use crate::global::ProcessInfo;
+use crate::info::ProcessInfo;
+use crate::sys::{self, Errno, getppid};
 
 /// What a child knows about its parent's liveness.
 #[derive(Debug, Clone, Default)]
@@ -34,22 +33,15 @@ pub(crate) enum ParentSentinel {
     Gone,
 }
 
-fn getppid() -> u32 {
-    rustix::process::getppid().map_or(0, |p| p.as_raw_nonzero().get() as u32)
-}
-
 /// Opens a pidfd of `pid`, which must be this process's OS parent (Fork, Spawn).
 pub(crate) fn open_parent(pid: u32) -> ParentSentinel {
     if getppid() != pid {
         return ParentSentinel::Gone;
     }
-    let Some(p) = rustix::process::Pid::from_raw(pid as i32) else {
-        return ParentSentinel::Gone;
-    };
-    match rustix::process::pidfd_open(p, rustix::process::PidfdFlags::empty()) {
+    match sys::pidfd_open(pid) {
         // Still our parent after the open: the pidfd is of the right process.
         Ok(fd) if getppid() == pid => ParentSentinel::Open(Arc::new(fd)),
-        Ok(_) | Err(rustix::io::Errno::SRCH) => ParentSentinel::Gone,
+        Ok(_) | Err(Errno::SRCH) => ParentSentinel::Gone,
         // Out of descriptors, say: try again on the next call.
         Err(_) => ParentSentinel::Unknown,
     }
@@ -174,14 +166,5 @@ impl ParentProcess {
 /// Whether `fd` polls readable within `timeout` (`None`: no limit). EINTR counts as
 /// "not yet".
 fn ready(fd: BorrowedFd<'_>, timeout: Option<Duration>) -> io::Result<bool> {
-    let mut fds = [PollFd::new(&fd, PollFlags::IN)];
-    let ts = timeout.map(|t| rustix::time::Timespec {
-        tv_sec: t.as_secs().min(i64::MAX as u64) as i64,
-        tv_nsec: i64::from(t.subsec_nanos()),
-    });
-    match rustix::event::poll(&mut fds, ts.as_ref()) {
-        Ok(n) => Ok(n > 0),
-        Err(rustix::io::Errno::INTR) => Ok(false),
-        Err(e) => Err(e.into()),
-    }
+    sys::poll_in(&[fd], timeout).map(|r| r[0])
 }

@@ -1,0 +1,9 @@
+//! The parent's handles on the processes it started: a child ([`Core`], the
+//! non-generic core of a `Process`) and the fork server ([`Client`]). Each holds a
+//! pidfd, learns of the exit and reaps; the process-wide state (`global`) keeps them.
+
+mod child;
+mod server;
+
+pub(crate) use child::{Core, Sentinel};
+pub(crate) use server::Client;

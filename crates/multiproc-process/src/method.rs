@@ -1,0 +1,47 @@
+//! [`StartMethod`]: how a child process comes to be.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// How a child process comes to be.
+///
+/// | method | child is | targets | cost (see docs/benchmarks/process.md) |
+/// |---|---|---|---|
+/// | `Fork` | a fork of the caller | any closure ([`Process::from_closure`](crate::Process::from_closure)) and functions | cheapest; hazardous in a threaded parent |
+/// | `Spawn` | a fresh run of this executable | functions ([`Process::new`](crate::Process::new)) | an `execve` per child |
+/// | `ForkServer` | a fork of a single-threaded server started on first use | functions | one fork + two messages per child |
+///
+/// The default is `ForkServer`, as in CPython 3.14 on Linux: it is safe in a threaded
+/// parent (`Fork` is not, KI-05) and much cheaper per child than `Spawn`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum StartMethod {
+    /// `fork()` the calling process; the child runs the target in a copy of the parent.
+    /// Only fork-safe work may be done in the child if the parent has other threads.
+    Fork,
+    /// Re-execute `/proc/self/exe`; the child receives the target and its arguments.
+    Spawn,
+    /// Ask a fork server (a single-threaded re-exec started on first use) to fork.
+    ForkServer,
+}
+
+impl StartMethod {
+    /// CPython's name: `fork`, `spawn`, `forkserver`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StartMethod::Fork => "fork",
+            StartMethod::Spawn => "spawn",
+            StartMethod::ForkServer => "forkserver",
+        }
+    }
+}
+
+impl fmt::Display for StartMethod {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The default when none was set: fork server.
+pub const DEFAULT_START_METHOD: StartMethod = StartMethod::ForkServer;
