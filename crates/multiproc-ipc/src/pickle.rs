@@ -97,7 +97,7 @@ const MAGIC_VALUE: &str = "$multiproc_ipc::pickle::Value";
 /// use multiproc_ipc::pickle::{self, Limits, PickleError, PickleValue};
 /// // [[[1]]] is three lists deep.
 /// let p = pickle::to_vec(&vec![vec![vec![1u8]]])?;
-/// let tight = Limits { max_depth: 2, ..Limits::default() };
+/// let tight = Limits::default().with_max_depth(2);
 /// let r = pickle::from_slice_with::<PickleValue>(&p, &tight);
 /// assert!(matches!(r, Err(PickleError::TooDeep { limit: 2 })));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -110,6 +110,20 @@ pub struct Limits {
     /// The decoded tree's approximate size in bytes (default 1 GiB): a bound on the
     /// copies made of objects the pickle refers to many times.
     pub max_size: usize,
+}
+
+impl Limits {
+    /// These limits with `max_depth` instead.
+    pub const fn with_max_depth(mut self, max_depth: usize) -> Self {
+        self.max_depth = max_depth;
+        self
+    }
+
+    /// These limits with `max_size` instead.
+    pub const fn with_max_size(mut self, max_size: usize) -> Self {
+        self.max_size = max_size;
+        self
+    }
 }
 
 impl Default for Limits {

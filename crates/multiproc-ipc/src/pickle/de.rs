@@ -187,9 +187,7 @@ impl<'de> Deserializer<'de> for ValueDe {
             }
             PickleValue::BigInt(b) => match b.to_u128() {
                 Some(u) => visitor.visit_u128(u),
-                None => Err(PickleError::Custom(format!(
-                    "integer {b} does not fit in 128 bits"
-                ))),
+                None => Err(PickleError::IntegerTooLarge),
             },
             PickleValue::Float(x) => visitor.visit_f64(*x),
             PickleValue::Str(s) => visitor.visit_string(std::mem::take(s)),
@@ -228,6 +226,19 @@ impl<'de> Deserializer<'de> for ValueDe {
 
     fn deserialize_f32<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, PickleError> {
         self.deserialize_f64(visitor)
+    }
+
+    fn deserialize_seq<V: Visitor<'de>>(mut self, visitor: V) -> Result<V::Value, PickleError> {
+        match &mut self.0 {
+            // `bytes` into a `Vec<u8>` (serde asks for a sequence of u8)
+            PickleValue::Bytes(b) => {
+                let b = std::mem::take(b);
+                visitor.visit_seq(de::value::SeqDeserializer::<_, PickleError>::new(
+                    b.into_iter(),
+                ))
+            }
+            _ => self.deserialize_any(visitor),
+        }
     }
 
     fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, PickleError> {
@@ -307,7 +318,7 @@ impl<'de> Deserializer<'de> for ValueDe {
 
     serde::forward_to_deserialize_any! {
         bool i8 i16 i32 i64 u8 u16 u32 u64 char str string
-        bytes byte_buf seq tuple tuple_struct map struct identifier ignored_any
+        bytes byte_buf tuple tuple_struct map struct identifier ignored_any
     }
 }
 

@@ -466,7 +466,7 @@ pub(crate) fn decode(data: &[u8], limits: &Limits) -> Result<PickleValue, Pickle
 /// Builds the tree below `root` without recursion: depth bounded, size bounded,
 /// cycles refused.
 fn expand(mut nodes: Vec<Node>, root: usize, limits: &Limits) -> Result<PickleValue, PickleError> {
-    // How many references each node has, so that a leaf referred to once is moved.
+    // How many references each node has, so that a leaf reached once is moved.
     let mut uses = vec![0usize; nodes.len()];
     uses[root] += 1;
     for n in &nodes {
@@ -496,6 +496,8 @@ fn expand(mut nodes: Vec<Node>, root: usize, limits: &Limits) -> Result<PickleVa
     };
     // (container node, its children flattened, next child, items built so far)
     struct Frame {
+        /// Whether this container may be expanded more than once.
+        shared: bool,
         node: usize,
         children: Vec<usize>,
         next: usize,
@@ -515,11 +517,13 @@ fn expand(mut nodes: Vec<Node>, root: usize, limits: &Limits) -> Result<PickleVa
             };
             match kids {
                 None => {
-                    uses[id] = uses[id].saturating_sub(1);
+                    // Visited once only when it and every container above it are
+                    // referred to once: then it can be moved instead of copied.
+                    let once = uses[id] == 1 && !stack.last().is_some_and(|f| f.shared);
                     let Node::Leaf(slot) = &mut nodes[id] else {
                         return Err(PickleError::Recursive); // unreachable: a leaf
                     };
-                    let v = if uses[id] == 0 {
+                    let v = if once {
                         slot.take().unwrap_or(PickleValue::None)
                     } else {
                         slot.clone().unwrap_or(PickleValue::None)
@@ -545,7 +549,9 @@ fn expand(mut nodes: Vec<Node>, root: usize, limits: &Limits) -> Result<PickleVa
                     charge(children.len().saturating_mul(node_size))?;
                     on_path[id] = true;
                     let items = Vec::with_capacity(children.len());
+                    let shared = uses[id] > 1 || stack.last().is_some_and(|f| f.shared);
                     stack.push(Frame {
+                        shared,
                         node: id,
                         children,
                         next: 0,

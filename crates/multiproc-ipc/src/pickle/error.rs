@@ -79,6 +79,9 @@ pub enum PickleError {
         /// The limit in bytes ([`Limits::max_size`](super::Limits::max_size)).
         limit: usize,
     },
+    /// A Python `int` beyond 128 bits where a Rust integer was asked for (read it
+    /// as a [`PickleValue`](super::PickleValue) to get a [`BigInt`](super::BigInt)).
+    IntegerTooLarge,
     /// A message from a `Serialize`/`Deserialize` implementation, or a value that does
     /// not fit the requested type.
     Custom(String),
@@ -117,6 +120,7 @@ impl fmt::Display for PickleError {
             PickleError::TooLarge { limit } => {
                 write!(f, "decoded value would exceed {limit} bytes")
             }
+            PickleError::IntegerTooLarge => f.write_str("integer does not fit in 128 bits"),
             PickleError::Custom(s) => f.write_str(s),
         }
     }

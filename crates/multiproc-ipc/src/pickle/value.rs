@@ -395,6 +395,39 @@ impl PartialEq for PickleValue {
     }
 }
 
+/// A finite float as Python's `repr` writes it: the shortest digits that round-trip,
+/// fixed notation for exponents from -4 to 15, else `d.ddde+XX`.
+fn write_float(f: &mut fmt::Formatter<'_>, x: f64) -> fmt::Result {
+    let sci = format!("{x:e}"); // shortest round-trip digits: "-1.25e-7"
+    let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    let (sign, mantissa) = match mantissa.strip_prefix('-') {
+        Some(m) => ("-", m),
+        None => ("", mantissa),
+    };
+    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+    f.write_str(sign)?;
+    if (-4..16).contains(&exp) {
+        let n = digits.len() as i32;
+        if exp < 0 {
+            write!(f, "0.{}{digits}", "0".repeat((-exp - 1) as usize))
+        } else if exp + 1 >= n {
+            write!(f, "{digits}{}.0", "0".repeat((exp + 1 - n) as usize))
+        } else {
+            let (int, frac) = digits.split_at((exp + 1) as usize);
+            write!(f, "{int}.{frac}")
+        }
+    } else {
+        let (first, rest) = digits.split_at(1.min(digits.len()));
+        let esign = if exp < 0 { '-' } else { '+' };
+        if rest.is_empty() {
+            write!(f, "{first}e{esign}{:02}", exp.abs())
+        } else {
+            write!(f, "{first}.{rest}e{esign}{:02}", exp.abs())
+        }
+    }
+}
+
 fn write_leaf(f: &mut fmt::Formatter<'_>, v: &PickleValue) -> fmt::Result {
     match v {
         PickleValue::None => f.write_str("None"),
@@ -406,7 +439,7 @@ fn write_leaf(f: &mut fmt::Formatter<'_>, v: &PickleValue) -> fmt::Result {
         PickleValue::Float(x) if x.is_infinite() => {
             f.write_str(if *x > 0.0 { "inf" } else { "-inf" })
         }
-        PickleValue::Float(x) => write!(f, "{x:?}"),
+        PickleValue::Float(x) => write_float(f, *x),
         PickleValue::Str(s) => {
             f.write_str("'")?;
             for c in s.chars() {

@@ -9,6 +9,7 @@ mod cpython;
 mod framing;
 mod interop;
 mod listener;
+mod pickle;
 mod resume;
 mod send_timeout;
 mod threads;
