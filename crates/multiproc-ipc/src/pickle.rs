@@ -18,7 +18,7 @@
 //! assert_eq!(back, m);
 //!
 //! // What CPython's pickle.dumps((1, 'é', None), protocol=4) writes:
-//! let p = b"\x80\x04\x95\x0c\x00\x00\x00\x00\x00\x00\x00K\x01\x8c\x02\xc3\xa9\x94N\x87\x94.";
+//! let p = b"\x80\x04\x95\x0b\x00\x00\x00\x00\x00\x00\x00K\x01\x8c\x02\xc3\xa9\x94N\x87\x94.";
 //! let v: PickleValue = pickle::from_slice(p)?;
 //! assert_eq!(v.to_string(), "(1, 'é', None)");
 //!

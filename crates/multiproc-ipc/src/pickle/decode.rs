@@ -79,7 +79,7 @@ fn class(op: u8) -> Class {
         b']' | b'a' | b'e' | b'l' => Fixed(0),
         b')' | b't' | 0x85 | 0x86 | 0x87 => Fixed(0),
         b'}' | b'd' | b's' | b'u' => Fixed(0),
-        0x8f | 0x90 | 0x91 => Fixed(0),
+        0x8f..=0x91 => Fixed(0), // EMPTY_SET, ADDITEMS, FROZENSET
         // memo
         b'h' | b'q' => Fixed(1),
         b'j' | b'r' => Fixed(4),
@@ -318,7 +318,6 @@ pub(crate) fn decode(data: &[u8], limits: &Limits) -> Result<PickleValue, Pickle
     };
     let mut root = None;
     for (offset, op) in ops {
-        let offset = offset;
         match op {
             Op::Mark => m.marks.push(m.stack.len()),
             Op::Stop => {

@@ -249,8 +249,8 @@ impl<'a> ser::Serializer for &'a mut Encoder {
         self.enter()?;
         let (open, close): (&[u8], &'static [u8]) = match self.take_pending() {
             Pending::Set => (&[0x8f, b'('], &[0x90]),
-            Pending::FrozenSet => (&[b'('], &[0x91]),
-            _ => (&[b']', b'('], &[b'e']),
+            Pending::FrozenSet => (b"(", &[0x91]),
+            _ => (b"](", b"e"),
         };
         self.out.extend_from_slice(open);
         Ok(Compound { enc: self, close })

@@ -741,6 +741,9 @@ fn rust_types_round_trip() -> TestResult {
 
 // ------------------------------------------------------------ properties
 
+/// The tuple of `typed_values_round_trip`.
+type Typed = (i64, u128, String, Vec<(bool, i32)>);
+
 fn arb_value() -> impl Strategy<Value = PickleValue> {
     let leaf = prop_oneof![
         Just(PickleValue::None),
@@ -806,7 +809,7 @@ proptest! {
         m in proptest::collection::btree_map(".{0,8}", proptest::option::of(any::<i16>()), 0..10),
     ) {
         let p = pickle::to_vec(&(&t, &m)).expect("encodes");
-        let back: ((i64, u128, String, Vec<(bool, i32)>), BTreeMap<String, Option<i16>>) =
+        let back: (Typed, BTreeMap<String, Option<i16>>) =
             pickle::from_slice(&p).expect("decodes");
         prop_assert_eq!(back, (t, m));
     }
