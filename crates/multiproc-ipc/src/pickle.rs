@@ -261,3 +261,18 @@ impl Connection {
         self.recv_pickle_timeout(Duration::ZERO)
     }
 }
+
+#[cfg(test)]
+mod send_sync {
+    fn is_send_sync<T: Send + Sync>() {}
+
+    #[test]
+    fn public_types_are_send_and_sync() {
+        is_send_sync::<super::PickleValue>();
+        is_send_sync::<super::BigInt>();
+        is_send_sync::<super::Limits>();
+        is_send_sync::<super::PickleError>();
+        is_send_sync::<super::PickleRecvError>();
+        is_send_sync::<super::PickleSendError>();
+    }
+}

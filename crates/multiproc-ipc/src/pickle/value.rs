@@ -441,10 +441,16 @@ fn write_leaf(f: &mut fmt::Formatter<'_>, v: &PickleValue) -> fmt::Result {
         }
         PickleValue::Float(x) => write_float(f, *x),
         PickleValue::Str(s) => {
-            f.write_str("'")?;
+            // as Python: double quotes when that avoids escaping a single one
+            let q = if s.contains('\'') && !s.contains('"') {
+                '"'
+            } else {
+                '\''
+            };
+            write!(f, "{q}")?;
             for c in s.chars() {
                 match c {
-                    '\'' => f.write_str("\\'")?,
+                    c if c == q => write!(f, "\\{q}")?,
                     '\\' => f.write_str("\\\\")?,
                     '\n' => f.write_str("\\n")?,
                     '\r' => f.write_str("\\r")?,
@@ -453,13 +459,18 @@ fn write_leaf(f: &mut fmt::Formatter<'_>, v: &PickleValue) -> fmt::Result {
                     c => write!(f, "{c}")?,
                 }
             }
-            f.write_str("'")
+            write!(f, "{q}")
         }
         PickleValue::Bytes(b) => {
-            f.write_str("b'")?;
+            let q = if b.contains(&b'\'') && !b.contains(&b'"') {
+                b'"'
+            } else {
+                b'\''
+            };
+            write!(f, "b{}", q as char)?;
             for &c in b {
                 match c {
-                    b'\'' => f.write_str("\\'")?,
+                    c if c == q => write!(f, "\\{}", q as char)?,
                     b'\\' => f.write_str("\\\\")?,
                     b'\n' => f.write_str("\\n")?,
                     b'\r' => f.write_str("\\r")?,
@@ -468,14 +479,15 @@ fn write_leaf(f: &mut fmt::Formatter<'_>, v: &PickleValue) -> fmt::Result {
                     c => write!(f, "\\x{c:02x}")?,
                 }
             }
-            f.write_str("'")
+            write!(f, "{}", q as char)
         }
         _ => Ok(()),
     }
 }
 
 impl fmt::Display for PickleValue {
-    /// Python's `repr` of the value, written without recursion.
+    /// Python's `repr` of the value (in `str`, only C0/C1 control characters are
+    /// escaped), written without recursion.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         enum Step<'a> {
             Value(&'a PickleValue),

@@ -134,6 +134,8 @@ CASES = [
     2**128 - 1, 2**128, -2**128, 2**200 + 12345, -3**150, 10**400,
     0.0, -0.0, 1.5, -2.25, 1e300, 5e-324, float('inf'), float('-inf'),
     '', 'a', 'hello world', 'h\u00e9llo \u2713 \U0001d11e \u4e2d\u6587', 'x' * 300, 'y' * 70000,
+    "it's", 'say "hi"', 'both \' and "', 'back\\slash', 'tab\there\nnew\x00\x7f\x85',
+    b"it's", b'say "hi"', b'both \' and "', b'\\\t\n\r',
     b'', b'\x00\xff\x01', bytes(range(256)) * 3, b'z' * 70000,
     [], [1, [2, [3, [4]]]], list(range(2000)),
     (), (1,), (1, 2), (1, 2, 3), tuple(range(10)), ((1,), ((2,),)),
