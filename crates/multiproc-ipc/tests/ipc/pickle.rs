@@ -816,3 +816,46 @@ proptest! {
         prop_assert_eq!(back, (t, m));
     }
 }
+
+// ------------------------------------------------------------ CPython BaseManager
+
+/// What a multiproc manager would need to give a CPython `BaseManager` client a
+/// readable refusal instead of `UnpicklingError: invalid load key '\x00'`: after the
+/// (compatible) authkey handshake, the client's first frame is the data-only pickle
+/// `(None, 'dummy', (), {})`; answering it with the pickle `('#TRACEBACK', message)`
+/// makes CPython raise `RemoteError(message)` from `connect()`.
+#[test]
+fn cpython_base_manager_client_reads_a_pickled_refusal() -> TestResult {
+    if !have_python() {
+        return Ok(());
+    }
+    const REFUSAL: &str =
+        "this is a multiproc manager: CPython BaseManager clients are not supported";
+    let dir = TempDir::new("pickle-mgr")?;
+    let addr = dir.sock("m");
+    let listener = multiproc_ipc::Listener::bind(addr, Some(b"mgr-key"))?;
+    let path = dir.0.join("m").display().to_string();
+    let script = r#"
+import sys
+from multiprocessing.connection import Connection
+from multiprocessing.managers import BaseManager, RemoteError
+class M(BaseManager):
+    pass
+out = Connection(0)
+m = M(address=sys.argv[1], authkey=b'mgr-key')
+try:
+    m.connect()
+    out.send('connected?!')
+except RemoteError as e:
+    out.send(str(e))
+"#;
+    Py::spawn(script, &[&path])?.run(|out| {
+        let conn = listener.accept_timeout(LONG)?;
+        let req: PickleValue = conn.recv_pickle_timeout(LONG)?;
+        assert_eq!(req.to_string(), "(None, 'dummy', (), {})");
+        conn.send_pickle(&("#TRACEBACK", REFUSAL))?;
+        let seen: String = out.recv_pickle_timeout(LONG)?;
+        assert!(seen.contains(REFUSAL), "{seen}");
+        Ok(())
+    })
+}
