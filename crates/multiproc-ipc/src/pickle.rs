@@ -228,6 +228,19 @@ impl Connection {
     /// Receives one frame and unpickles it as `T` (CPython's `recv()`), blocking until
     /// it arrives. A refused frame is consumed: the connection stays usable.
     ///
+    /// ```
+    /// use multiproc_ipc::Pipe;
+    /// use multiproc_ipc::pickle::{PickleError, PickleRecvError, PickleValue};
+    ///
+    /// let (a, b) = Pipe::duplex()?;
+    /// a.send_bytes(b"\x80\x04\x8c\x02os\x8c\x06system\x93\x8c\x04true\x85R.")?; // os.system('true')
+    /// a.send_pickle(&("ok", 1u8))?;
+    /// let r = b.recv_pickle::<PickleValue>();
+    /// assert!(matches!(r, Err(PickleRecvError::Pickle(PickleError::Forbidden { .. }))));
+    /// assert_eq!(b.recv_pickle::<(String, u8)>()?, ("ok".to_string(), 1));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     /// [`PickleRecvError::Recv`] as [`recv_bytes`](Self::recv_bytes);
     /// [`PickleRecvError::Pickle`] when the frame is refused or is not a `T`.
