@@ -52,12 +52,12 @@
 //! # Limits
 //! Nothing on the input can make the decoder panic, recurse or allocate without bound:
 //! every length is checked against the bytes that remain before anything is read; the
-//! machine's objects are at most one per opcode; nesting is bounded by
+//! stack machine makes at most one object per opcode; nesting is bounded by
 //! [`Limits::max_depth`] ([`PickleError::TooDeep`]); a value that refers to itself is
-//! [`PickleError::Recursive`]; and since the tree this codec builds copies an object
-//! referred to many times, the copies are bounded by [`Limits::max_size`]
-//! ([`PickleError::TooLarge`]). A frame is also bounded by the connection's
-//! [`max_frame`](crate::Connection::max_frame).
+//! [`PickleError::Recursive`]; and the machine's objects, stack and memo, with the
+//! tree built from them (which copies an object the pickle refers to many times),
+//! count against [`Limits::max_size`] ([`PickleError::TooLarge`]). A frame is also
+//! bounded by the connection's [`max_frame`](crate::Connection::max_frame).
 //!
 //! # Differences from CPython
 //! Sets and dicts are not hashed: items keep the pickle's order, duplicates are not
@@ -107,8 +107,9 @@ const MAGIC_VALUE: &str = "$multiproc_ipc::pickle::Value";
 pub struct Limits {
     /// Containers nested deeper than this are refused (default 128, as `serde_json`).
     pub max_depth: usize,
-    /// The decoded tree's approximate size in bytes (default 1 GiB): a bound on the
-    /// copies made of objects the pickle refers to many times.
+    /// The decoder's memory in bytes, approximately (default 1 GiB): the stack
+    /// machine's objects, stack and memo, then the tree it builds — where copies of
+    /// objects the pickle refers to many times count in full.
     pub max_size: usize,
 }
 

@@ -120,133 +120,154 @@ fn le_u64(b: &[u8]) -> u64 {
     u64::from_le_bytes(w)
 }
 
-/// Scans the whole pickle: every opcode allowed, every argument inside the input,
-/// exactly one `STOP` at the end. Nothing is built.
-fn scan(data: &[u8]) -> Result<Vec<(usize, Op<'_>)>, PickleError> {
-    let mut ops = Vec::new();
-    let mut pos = 0;
-    loop {
-        let offset = pos;
-        let Some(&code) = data.get(pos) else {
-            return Err(PickleError::Truncated { offset });
-        };
-        pos += 1;
-        let rest = &data[pos..];
-        let truncated = PickleError::Truncated { offset };
-        let op = match class(code) {
-            Class::Forbidden(name) => {
-                return Err(PickleError::Forbidden {
-                    opcode: code,
-                    name,
-                    offset,
-                });
-            }
-            Class::Unsupported(name) => {
-                return Err(PickleError::Unsupported {
-                    opcode: code,
-                    name,
-                    offset,
-                });
-            }
-            Class::Unknown => {
-                return Err(PickleError::UnknownOpcode {
-                    opcode: code,
-                    offset,
-                });
-            }
-            Class::Fixed(n) => {
-                let arg = rest.get(..n).ok_or(truncated)?;
-                pos += n;
-                match code {
-                    b'(' => Op::Mark,
-                    b'.' => Op::Stop,
-                    b'0' => Op::Pop,
-                    b'1' => Op::PopMark,
-                    b'2' => Op::Dup,
-                    0x80 => {
-                        if arg[0] > 5 {
-                            return Err(PickleError::Protocol(arg[0]));
-                        }
-                        continue;
-                    }
-                    0x95 => {
-                        // FRAME: a buffering hint; its length must lie inside the input.
-                        if le_u64(arg) > (data.len() - pos) as u64 {
-                            return Err(PickleError::Truncated { offset });
-                        }
-                        continue;
-                    }
-                    b'N' => Op::None,
-                    0x88 => Op::Bool(true),
-                    0x89 => Op::Bool(false),
-                    b'J' => Op::Int(i64::from(i32::from_le_bytes([
-                        arg[0], arg[1], arg[2], arg[3],
-                    ]))),
-                    b'K' => Op::Int(i64::from(arg[0])),
-                    b'M' => Op::Int(i64::from(u16::from_le_bytes([arg[0], arg[1]]))),
-                    b'G' => Op::Float(f64::from_be_bytes([
-                        arg[0], arg[1], arg[2], arg[3], arg[4], arg[5], arg[6], arg[7],
-                    ])),
-                    b']' => Op::EmptyList,
-                    b'a' => Op::Append,
-                    b'e' => Op::Appends,
-                    b'l' => Op::List,
-                    b')' => Op::EmptyTuple,
-                    b't' => Op::Tuple,
-                    0x85 => Op::TupleN(1),
-                    0x86 => Op::TupleN(2),
-                    0x87 => Op::TupleN(3),
-                    b'}' => Op::EmptyDict,
-                    b'd' => Op::Dict,
-                    b's' => Op::SetItem,
-                    b'u' => Op::SetItems,
-                    0x8f => Op::EmptySet,
-                    0x90 => Op::AddItems,
-                    0x91 => Op::FrozenSet,
-                    b'h' => Op::Get(u32::from(arg[0])),
-                    b'q' => Op::Put(u32::from(arg[0])),
-                    b'j' => Op::Get(u32::from_le_bytes([arg[0], arg[1], arg[2], arg[3]])),
-                    b'r' => Op::Put(u32::from_le_bytes([arg[0], arg[1], arg[2], arg[3]])),
-                    _ => Op::Memoize, // 0x94, the only other Fixed opcode
-                }
-            }
-            Class::Counted(n) => {
-                let len_bytes = rest.get(..n).ok_or(PickleError::Truncated { offset })?;
-                if code == 0x8b && len_bytes[3] & 0x80 != 0 {
-                    return Err(PickleError::Malformed {
-                        offset,
-                        reason: "negative length",
-                    });
-                }
-                let len = le_u64(len_bytes);
-                pos += n;
-                let avail = (data.len() - pos) as u64;
-                if len > avail {
-                    return Err(PickleError::Truncated { offset });
-                }
-                let len = len as usize; // fits: not more than the input's length
-                let arg = &data[pos..pos + len];
-                pos += len;
-                match code {
-                    0x8a | 0x8b => Op::Long(arg),
-                    b'X' | 0x8c | 0x8d => Op::Str(arg),
-                    _ => Op::Bytes(arg), // BINBYTES, SHORT_BINBYTES, BINBYTES8, BYTEARRAY8
-                }
-            }
-        };
-        let stop = matches!(op, Op::Stop);
-        ops.push((offset, op));
-        if stop {
-            break;
+/// Reads the opcode at `*pos` and moves past it, refusing anything outside the
+/// allow-list; `None` for the opcodes that only check (`PROTO`, `FRAME`).
+fn read_op<'a>(data: &'a [u8], pos: &mut usize) -> Result<Option<Op<'a>>, PickleError> {
+    let offset = *pos;
+    let Some(&code) = data.get(*pos) else {
+        return Err(PickleError::Truncated { offset });
+    };
+    *pos += 1;
+    let rest = &data[*pos..];
+    let truncated = PickleError::Truncated { offset };
+    let op = match class(code) {
+        Class::Forbidden(name) => {
+            return Err(PickleError::Forbidden {
+                opcode: code,
+                name,
+                offset,
+            });
         }
-    }
+        Class::Unsupported(name) => {
+            return Err(PickleError::Unsupported {
+                opcode: code,
+                name,
+                offset,
+            });
+        }
+        Class::Unknown => {
+            return Err(PickleError::UnknownOpcode {
+                opcode: code,
+                offset,
+            });
+        }
+        Class::Fixed(n) => {
+            let arg = rest.get(..n).ok_or(truncated)?;
+            *pos += n;
+            match code {
+                b'(' => Op::Mark,
+                b'.' => Op::Stop,
+                b'0' => Op::Pop,
+                b'1' => Op::PopMark,
+                b'2' => Op::Dup,
+                0x80 => {
+                    if arg[0] > 5 {
+                        return Err(PickleError::Protocol(arg[0]));
+                    }
+                    return Ok(None);
+                }
+                0x95 => {
+                    // FRAME: a buffering hint; its length must lie inside the input.
+                    if le_u64(arg) > (data.len() - *pos) as u64 {
+                        return Err(PickleError::Truncated { offset });
+                    }
+                    return Ok(None);
+                }
+                b'N' => Op::None,
+                0x88 => Op::Bool(true),
+                0x89 => Op::Bool(false),
+                b'J' => Op::Int(i64::from(i32::from_le_bytes([
+                    arg[0], arg[1], arg[2], arg[3],
+                ]))),
+                b'K' => Op::Int(i64::from(arg[0])),
+                b'M' => Op::Int(i64::from(u16::from_le_bytes([arg[0], arg[1]]))),
+                b'G' => Op::Float(f64::from_be_bytes([
+                    arg[0], arg[1], arg[2], arg[3], arg[4], arg[5], arg[6], arg[7],
+                ])),
+                b']' => Op::EmptyList,
+                b'a' => Op::Append,
+                b'e' => Op::Appends,
+                b'l' => Op::List,
+                b')' => Op::EmptyTuple,
+                b't' => Op::Tuple,
+                0x85 => Op::TupleN(1),
+                0x86 => Op::TupleN(2),
+                0x87 => Op::TupleN(3),
+                b'}' => Op::EmptyDict,
+                b'd' => Op::Dict,
+                b's' => Op::SetItem,
+                b'u' => Op::SetItems,
+                0x8f => Op::EmptySet,
+                0x90 => Op::AddItems,
+                0x91 => Op::FrozenSet,
+                b'h' => Op::Get(u32::from(arg[0])),
+                b'q' => Op::Put(u32::from(arg[0])),
+                b'j' => Op::Get(u32::from_le_bytes([arg[0], arg[1], arg[2], arg[3]])),
+                b'r' => Op::Put(u32::from_le_bytes([arg[0], arg[1], arg[2], arg[3]])),
+                _ => Op::Memoize, // 0x94, the only other Fixed opcode
+            }
+        }
+        Class::Counted(n) => {
+            let len_bytes = rest.get(..n).ok_or(PickleError::Truncated { offset })?;
+            if code == 0x8b && len_bytes[3] & 0x80 != 0 {
+                return Err(PickleError::Malformed {
+                    offset,
+                    reason: "negative length",
+                });
+            }
+            let len = le_u64(len_bytes);
+            *pos += n;
+            let avail = (data.len() - *pos) as u64;
+            if len > avail {
+                return Err(PickleError::Truncated { offset });
+            }
+            let len = len as usize; // fits: not more than the input's length
+            let arg = &data[*pos..*pos + len];
+            *pos += len;
+            match code {
+                0x8a | 0x8b => Op::Long(arg),
+                b'X' | 0x8c | 0x8d => Op::Str(arg),
+                _ => Op::Bytes(arg), // BINBYTES, SHORT_BINBYTES, BINBYTES8, BYTEARRAY8
+            }
+        }
+    };
+    Ok(Some(op))
+}
+
+/// Scans the whole pickle: every opcode allowed, every argument inside the input,
+/// one `STOP` at the end. Nothing is built, nothing is kept.
+fn scan(data: &[u8]) -> Result<(), PickleError> {
+    let mut pos = 0;
+    while !matches!(read_op(data, &mut pos)?, Some(Op::Stop)) {}
     if pos < data.len() {
         return Err(PickleError::TrailingBytes {
             count: data.len() - pos,
         });
     }
-    Ok(ops)
+    Ok(())
 }
+
+/// The decoder's memory bound ([`Limits::max_size`]), shared by the machine and the
+/// expansion.
+struct Budget {
+    used: usize,
+    limit: usize,
+}
+
+impl Budget {
+    fn charge(&mut self, bytes: usize) -> Result<(), PickleError> {
+        self.used = self.used.saturating_add(bytes);
+        if self.used > self.limit {
+            Err(PickleError::TooLarge { limit: self.limit })
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// What one opcode may add to the machine, payload aside: a node, a stack slot and a
+/// memo entry, generously.
+const OP_COST: usize = std::mem::size_of::<Node>() + 64;
 
 /// A node of the arena: the stack machine's objects, shared by reference as in Python.
 enum Node {
@@ -309,7 +330,11 @@ fn malformed(offset: usize, reason: &'static str) -> PickleError {
 
 /// Decodes a pickle into a value (the scan first, then the machine, then expansion).
 pub(crate) fn decode(data: &[u8], limits: &Limits) -> Result<PickleValue, PickleError> {
-    let ops = scan(data)?;
+    scan(data)?;
+    let mut budget = Budget {
+        used: 0,
+        limit: limits.max_size,
+    };
     let mut m = Machine {
         nodes: Vec::new(),
         stack: Vec::new(),
@@ -317,7 +342,18 @@ pub(crate) fn decode(data: &[u8], limits: &Limits) -> Result<PickleValue, Pickle
         memo: HashMap::new(),
     };
     let mut root = None;
-    for (offset, op) in ops {
+    let mut pos = 0;
+    while root.is_none() {
+        let offset = pos;
+        let Some(op) = read_op(data, &mut pos)? else {
+            continue;
+        };
+        // What one opcode can add: a node, a stack slot, a memo entry, its payload.
+        let payload = match op {
+            Op::Long(b) | Op::Str(b) | Op::Bytes(b) => b.len(),
+            _ => 0,
+        };
+        budget.charge(OP_COST.saturating_add(payload))?;
         match op {
             Op::Mark => m.marks.push(m.stack.len()),
             Op::Stop => {
@@ -325,6 +361,9 @@ pub(crate) fn decode(data: &[u8], limits: &Limits) -> Result<PickleValue, Pickle
                     return Err(malformed(offset, "stop with more or less than one value"));
                 }
                 root = m.stack.pop();
+                if root.is_none() {
+                    return Err(malformed(offset, "nothing to return"));
+                }
             }
             Op::Pop => {
                 // POP of an empty mark removes the mark (CPython's `pop`, too)
@@ -459,12 +498,17 @@ pub(crate) fn decode(data: &[u8], limits: &Limits) -> Result<PickleValue, Pickle
         }
     }
     let root = root.ok_or(PickleError::Truncated { offset: data.len() })?;
-    expand(m.nodes, root, limits)
+    expand(m.nodes, root, limits, budget)
 }
 
 /// Builds the tree below `root` without recursion: depth bounded, size bounded,
 /// cycles refused.
-fn expand(mut nodes: Vec<Node>, root: usize, limits: &Limits) -> Result<PickleValue, PickleError> {
+fn expand(
+    mut nodes: Vec<Node>,
+    root: usize,
+    limits: &Limits,
+    mut budget: Budget,
+) -> Result<PickleValue, PickleError> {
     // How many references each node has, so that a leaf reached once is moved.
     let mut uses = vec![0usize; nodes.len()];
     uses[root] += 1;
@@ -482,17 +526,6 @@ fn expand(mut nodes: Vec<Node>, root: usize, limits: &Limits) -> Result<PickleVa
     }
     let mut on_path = vec![false; nodes.len()];
     let node_size = std::mem::size_of::<PickleValue>();
-    let mut size = 0usize;
-    let mut charge = |extra: usize| -> Result<(), PickleError> {
-        size = size.saturating_add(node_size).saturating_add(extra);
-        if size > limits.max_size {
-            Err(PickleError::TooLarge {
-                limit: limits.max_size,
-            })
-        } else {
-            Ok(())
-        }
-    };
     // (container node, its children flattened, next child, items built so far)
     struct Frame {
         /// Whether this container may be expanded more than once.
@@ -522,18 +555,20 @@ fn expand(mut nodes: Vec<Node>, root: usize, limits: &Limits) -> Result<PickleVa
                     let Node::Leaf(slot) = &mut nodes[id] else {
                         return Err(PickleError::Recursive); // unreachable: a leaf
                     };
+                    // A copy's payload is charged before it is made; a move's was
+                    // charged when the machine read it.
+                    let extra = match slot {
+                        Some(PickleValue::Str(s)) if !once => s.len(),
+                        Some(PickleValue::Bytes(b)) if !once => b.len(),
+                        Some(PickleValue::BigInt(b)) if !once => b.to_le_bytes().len(),
+                        _ => 0,
+                    };
+                    budget.charge(extra)?; // its slot is in its parent's items
                     let v = if once {
                         slot.take().unwrap_or(PickleValue::None)
                     } else {
                         slot.clone().unwrap_or(PickleValue::None)
                     };
-                    let extra = match &v {
-                        PickleValue::Str(s) => s.len(),
-                        PickleValue::Bytes(b) => b.len(),
-                        PickleValue::BigInt(b) => b.to_le_bytes().len(),
-                        _ => 0,
-                    };
-                    charge(extra)?;
                     done = Some(v);
                 }
                 Some(children) => {
@@ -545,7 +580,7 @@ fn expand(mut nodes: Vec<Node>, root: usize, limits: &Limits) -> Result<PickleVa
                             limit: limits.max_depth,
                         });
                     }
-                    charge(children.len().saturating_mul(node_size))?;
+                    budget.charge(children.len().saturating_mul(node_size))?;
                     on_path[id] = true;
                     let items = Vec::with_capacity(children.len());
                     let shared = uses[id] > 1 || stack.last().is_some_and(|f| f.shared);

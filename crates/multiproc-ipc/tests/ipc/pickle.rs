@@ -655,6 +655,33 @@ fn shared_references_are_bounded() {
     );
 }
 
+/// The machine's own memory counts against the bound too: a million `None`s in a
+/// list, a million `DUP`s, a million memo entries of one object.
+#[test]
+fn machine_memory_is_bounded() -> TestResult {
+    let small = Limits::default().with_max_size(1 << 20);
+    let n = 1_000_000;
+    let mut nones = b"\x80\x04](".to_vec();
+    nones.extend(std::iter::repeat_n(b'N', n));
+    nones.extend_from_slice(b"e.");
+    let mut dups = b"\x80\x04](N".to_vec();
+    dups.extend(std::iter::repeat_n(b'2', n));
+    dups.extend_from_slice(b"e.");
+    let mut memos = b"\x80\x04N".to_vec();
+    memos.extend(std::iter::repeat_n(0x94, n));
+    memos.push(b'.');
+    for p in [&nones, &dups, &memos] {
+        let r = pickle::from_slice_with::<PickleValue>(p, &small);
+        assert!(matches!(r, Err(PickleError::TooLarge { .. })), "{r:?}");
+    }
+    // within the default bound they decode
+    let v: PickleValue = pickle::from_slice(&nones)?;
+    assert!(matches!(&v, PickleValue::List(items) if items.len() == n));
+    let v: PickleValue = pickle::from_slice(&memos)?;
+    assert_eq!(v, PickleValue::None);
+    Ok(())
+}
+
 #[test]
 fn self_reference_and_malformed_stacks_are_refused() {
     // l = []; l.append(l)
