@@ -37,8 +37,9 @@ fuzz_target!(|data: &[u8]| {
         if let Ok(v) = pickle::from_slice_with::<PickleValue>(input, &limits) {
             let _ = v.to_string();
             let again = pickle::to_vec(&v).expect("a decoded value encodes");
-            let back: PickleValue =
-                pickle::from_slice_with(&again, &limits).expect("an encoded value decodes");
+            // Default limits: the re-encoding writes every copy of a shared object,
+            // which the machine then charges in full.
+            let back: PickleValue = pickle::from_slice(&again).expect("an encoded value decodes");
             // NaN is not equal to itself: compare the reprs
             assert_eq!(back.to_string(), v.to_string());
             let _ = v.clone();
