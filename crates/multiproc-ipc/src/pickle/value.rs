@@ -22,6 +22,8 @@ use std::fmt;
 ///
 /// Sets and dicts keep the order and the items the pickle gave; the codec does not
 /// hash, so it neither removes duplicates nor checks that keys are hashable.
+/// `PickleValue` is `Serialize`/`Deserialize` for self-describing formats (JSON, …);
+/// not for postcard, so send it with `send_pickle`, not `Connection::send`.
 #[non_exhaustive]
 pub enum PickleValue {
     /// `None`.
