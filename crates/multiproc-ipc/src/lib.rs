@@ -9,6 +9,7 @@
 //! | [`frame`] | the wire format (CPython-compatible) | `Connection._send_bytes` |
 //! | [`Listener`] / [`Client`] | connections by [`Address`] (Unix path, abstract name, TCP), authkey handshake | `multiprocessing.connection.Listener` / `Client` |
 //! | [`auth`] | the challenge/response handshake (3.11 HMAC-MD5 and 3.12+ `{sha256}`), sans-I/O | `deliver_challenge` / `answer_challenge` |
+//! | [`pickle`] | a data-only pickle codec: `send_pickle`/`recv_pickle` with a CPython peer's `send(obj)`/`recv()`, no code execution | `pickle` |
 //! | [`wait`] / [`wait_indices`] | wait on many connections, sockets, pidfds | `multiprocessing.connection.wait` |
 //!
 //! ```
@@ -57,6 +58,7 @@ pub mod auth;
 pub mod error;
 pub mod frame;
 pub mod handle;
+pub mod pickle;
 
 mod connection;
 mod depth;

@@ -10,6 +10,7 @@ mod depth;
 mod framing;
 mod interop;
 mod listener;
+mod pickle;
 mod resume;
 mod send_timeout;
 mod slow_loris;
