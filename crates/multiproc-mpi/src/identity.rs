@@ -51,11 +51,13 @@ impl ExeId {
     }
 
     /// The two words that travel in the start-up message.
+    #[cfg(any(feature = "openmpi", test))]
     pub(crate) fn to_words(self) -> [u64; 2] {
         [self.len, self.hash]
     }
 
     /// Back from [`to_words`](Self::to_words).
+    #[cfg(any(feature = "openmpi", test))]
     pub(crate) fn from_words(w: [u64; 2]) -> ExeId {
         ExeId {
             len: w[0],

@@ -1,6 +1,8 @@
 //! Rank 0's bookkeeping of a call: where each chunk's results go, the MPI pool's
 //! [`RemoteResult`] (behind [`AsyncResult`](crate::AsyncResult)), and the sink of an
 //! `imap`.
+// Without `openmpi` this module is compiled for its unit tests only.
+#![cfg_attr(not(feature = "openmpi"), allow(dead_code))]
 
 use std::collections::{HashMap, VecDeque};
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -302,10 +304,13 @@ impl<R: DeserializeOwned + Send, T: Send> Sink for MapJob<R, T> {
     }
 }
 
+/// Arrived chunks by index, and their arrival order.
+pub(crate) type Arrived<R> = (HashMap<usize, Vec<Result<R, Error>>>, VecDeque<usize>);
+
 /// Chunks of an `imap` as they arrive.
 pub(crate) struct ImapSink<R> {
     pub(crate) lens: Mutex<HashMap<usize, usize>>,
-    pub(crate) arrived: Mutex<(HashMap<usize, Vec<Result<R, Error>>>, VecDeque<usize>)>,
+    pub(crate) arrived: Mutex<Arrived<R>>,
     pub(crate) cv: Condvar,
 }
 
@@ -352,7 +357,7 @@ mod tests {
         let cell = Cell::new();
         let job = MapJob::<u32, Vec<u32>>::new(vec![1, 1], Ok, cell.clone());
         job.complete(1, Err(Error::Terminated));
-        job.complete(0, enc(vec![Err(InvokeError::Panicked("p".into()))]));
+        job.complete(0, enc::<u32>(vec![Err(InvokeError::Panicked("p".into()))]));
         assert!(matches!(
             RemoteResult::new(cell).get(),
             Err(Error::Panicked(m)) if m == "p"

@@ -54,7 +54,7 @@
 //!   has no recovery (no fault-tolerance binding in rsmpi), so `mpirun` prints which
 //!   rank died and how, kills every rank, rank 0 included, and exits non-zero within
 //!   seconds. The local pool instead fails the one task with
-//!   [`Error::WorkerDied`](multiproc_pool::Error::WorkerDied), starts a replacement and
+//!   [`Error::WorkerDied`], starts a replacement and
 //!   carries on; here no call returns that error.
 //! * [`Pool::terminate`] resolves every pending result to [`Error::Terminated`] at
 //!   once, but cannot kill a busy worker rank: the tasks already sent run to their end

@@ -1,5 +1,7 @@
 //! The messages between rank 0 and the worker ranks: a postcard header, then raw bytes
 //! (task arguments, or a task's encoded results), in one MPI message.
+// Without `openmpi` this module is compiled for its unit tests only.
+#![cfg_attr(not(feature = "openmpi"), allow(dead_code))]
 
 use multiproc_process::invoke::{InvokeError, Invoker};
 use serde::de::DeserializeOwned;

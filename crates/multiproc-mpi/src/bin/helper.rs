@@ -25,6 +25,12 @@ fn where_am_i(_: u32) -> String {
     std::env::var("OMPI_COMM_WORLD_RANK").unwrap_or_else(|_| "local".into())
 }
 
+fn host_name(_: u32) -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_default()
+}
+
 fn fails_on_13(x: u32) -> u32 {
     assert!(x != 13, "unlucky {x}");
     x
@@ -255,6 +261,10 @@ fn wordcount(pool: &multiproc_mpi::Pool, dir: &Path) -> Res {
     want.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
     check(counts == want, "word counts equal a serial count")?;
     println!("top: {:?}", &counts[..counts.len().min(3)]);
+    let mut hosts = pool.map_chunked(host_name, 0..(8 * pool.processes() as u32), 1)?;
+    hosts.sort();
+    hosts.dedup();
+    println!("worker hosts: {hosts:?}");
     println!(
         "files {} words {} serial {serial_s:.3} s, pool ({} workers, mpi {}) {mpi_s:.3} s",
         inputs.len(),
