@@ -6,6 +6,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -60,7 +61,14 @@ struct CellState<T> {
 pub(crate) struct Cell<T> {
     state: Mutex<CellState<T>>,
     cv: Condvar,
+    /// Mirrors `state.done`, for a waiter's short spin before it sleeps.
+    ready: AtomicBool,
 }
+
+/// How long a waiter yields the CPU in a loop, watching for its result, before it
+/// sleeps on the condition variable: a result that comes back within this saves a
+/// thread wake-up (most of a short task's round trip).
+const SPIN: Duration = Duration::from_micros(50);
 
 fn panic_text(p: &(dyn std::any::Any + Send)) -> String {
     if let Some(s) = p.downcast_ref::<&str>() {
@@ -103,6 +111,7 @@ impl<T> Cell<T> {
                 error_callback: None,
             }),
             cv: Condvar::new(),
+            ready: AtomicBool::new(false),
         })
     }
 
@@ -120,11 +129,16 @@ impl<T> Cell<T> {
         if !st.done {
             st.value = Some(value);
             st.done = true;
+            self.ready.store(true, Ordering::Release);
             self.cv.notify_all();
         }
     }
 
     fn wait_until(&self, deadline: Option<Instant>) -> bool {
+        let spin_end = Instant::now() + SPIN;
+        while !self.ready.load(Ordering::Acquire) && Instant::now() < spin_end {
+            std::thread::yield_now();
+        }
         let mut st = lock(&self.state);
         while !st.done {
             match deadline {

@@ -223,6 +223,10 @@ pub(crate) struct State {
     inflight: HashMap<(u64, u32), (Arc<dyn Sink>, usize)>,
     ranks: Vec<RankState>,
     next_job: u64,
+    /// Where the round robin over the workers starts next.
+    next_rank: usize,
+    /// Tasks being sent by callers right now (shutdown waits for them).
+    sending: usize,
     /// `imap` iterators made while running: served after `close`.
     pub(crate) feeders: usize,
     /// Worker ranks that said goodbye.
@@ -255,6 +259,8 @@ impl Engine {
                     })
                     .collect(),
                 next_job: 0,
+                next_rank: 0,
+                sending: 0,
                 feeders: 0,
                 byes: 0,
                 finished: false,
@@ -296,19 +302,45 @@ impl Engine {
     }
 
     /// Queues tasks; refused (each chunk completed with [`Error::NotRunning`]) unless
-    /// running, or `feeder` (an `imap` made while running).
+    /// running, or `feeder` (an `imap` made while running). When nothing is queued and
+    /// workers have room, the calling thread sends the tasks itself (no hand-off to the
+    /// dispatcher thread: the latency of a lone `apply`).
     pub(crate) fn submit(&self, tasks: Vec<Task>, feeder: bool) {
+        let mut direct = Vec::new();
         let refused = {
             let mut st = lock(&self.state);
             let open = st.phase == Phase::Running || (feeder && st.phase == Phase::Closed);
             if open {
-                st.queue.extend(tasks);
-                self.wake.notify_all();
+                for t in tasks {
+                    match st.queue.is_empty().then(|| self.pick(&mut st)).flatten() {
+                        Some(i) => {
+                            st.ranks[i].inflight += 1;
+                            st.inflight
+                                .insert((t.job, t.chunk), (t.sink.clone(), t.len));
+                            st.sending += 1;
+                            direct.push((t, i + 1));
+                        }
+                        None => st.queue.push_back(t),
+                    }
+                }
+                if !st.queue.is_empty() {
+                    self.wake.notify_all();
+                }
                 None
             } else {
                 Some((tasks, st.phase))
             }
         };
+        if !direct.is_empty() {
+            let world = SimpleCommunicator::world();
+            let n = direct.len();
+            for (t, rank) in direct {
+                self.send_task(&world, t, rank);
+            }
+            let mut st = lock(&self.state);
+            st.sending -= n;
+            self.wake.notify_all();
+        }
         if let Some((tasks, phase)) = refused {
             let e = if phase == Phase::Terminated {
                 Error::Terminated
@@ -317,6 +349,38 @@ impl Engine {
             };
             for t in tasks {
                 t.sink.complete(t.chunk as usize, Err(e.clone()));
+            }
+        }
+    }
+
+    /// The next worker (index from 0) with room, round robin.
+    fn pick(&self, st: &mut State) -> Option<usize> {
+        let n = self.workers;
+        let i = (0..n)
+            .map(|k| (st.next_rank + k) % n)
+            .find(|&i| st.ranks[i].inflight < self.window(&st.ranks[i]))?;
+        st.next_rank = (i + 1) % n;
+        Some(i)
+    }
+
+    /// Sends a task already counted in flight on `rank`; a task that cannot be encoded
+    /// fails on its own.
+    fn send_task(&self, world: &SimpleCommunicator, task: Task, rank: usize) {
+        let header = ToWorker::Task {
+            job: task.job,
+            chunk: task.chunk,
+            invoker: task.invoker,
+        };
+        match pack(&header, &task.args) {
+            Ok(msg) => world.process_at_rank(rank as i32).send(&msg[..]),
+            Err(e) => {
+                let mut st = lock(&self.state);
+                st.ranks[rank - 1].inflight -= 1;
+                st.inflight.remove(&(task.job, task.chunk));
+                drop(st);
+                task.sink
+                    .complete(task.chunk as usize, Err(Error::Encode(e.0)));
+                self.done.notify_all();
             }
         }
     }
@@ -334,38 +398,30 @@ impl Engine {
 
     fn dispatch_loop(self: Arc<Self>) {
         let world = SimpleCommunicator::world();
-        let mut next = 0usize;
         loop {
             let (task, rank) = {
                 let mut st = lock(&self.state);
-                loop {
+                let picked = loop {
                     if st.phase == Phase::Terminated {
-                        break;
+                        break None;
                     }
                     if st.phase == Phase::Closed
                         && st.queue.is_empty()
                         && st.inflight.is_empty()
                         && st.feeders == 0
                     {
-                        break;
+                        break None;
                     }
-                    if !st.queue.is_empty() {
-                        // Round robin over the workers with room.
-                        let n = self.workers;
-                        let free = (0..n)
-                            .map(|k| (next + k) % n)
-                            .find(|&i| st.ranks[i].inflight < self.window(&st.ranks[i]));
-                        if let Some(i) = free {
-                            next = (i + 1) % n;
-                            break;
-                        }
+                    if !st.queue.is_empty()
+                        && let Some(i) = self.pick(&mut st)
+                    {
+                        break Some(i);
                     }
                     st = self.wake.wait(st).unwrap_or_else(|e| e.into_inner());
-                }
-                if st.phase == Phase::Terminated || st.queue.is_empty() {
+                };
+                let Some(i) = picked else {
                     break;
-                }
-                let i = (next + self.workers - 1) % self.workers;
+                };
                 let Some(task) = st.queue.pop_front() else {
                     break;
                 };
@@ -374,26 +430,17 @@ impl Engine {
                     .insert((task.job, task.chunk), (task.sink.clone(), task.len));
                 (task, i + 1)
             };
-            let header = ToWorker::Task {
-                job: task.job,
-                chunk: task.chunk,
-                invoker: task.invoker,
-            };
-            match pack(&header, &task.args) {
-                Ok(msg) => world.process_at_rank(rank as i32).send(&msg[..]),
-                Err(e) => {
-                    let mut st = lock(&self.state);
-                    st.ranks[rank - 1].inflight -= 1;
-                    st.inflight.remove(&(task.job, task.chunk));
-                    drop(st);
-                    task.sink
-                        .complete(task.chunk as usize, Err(Error::Encode(e.0)));
-                    self.done.notify_all();
-                }
+            self.send_task(&world, task, rank);
+        }
+        // Shutdown, once no caller is still sending (a task must not follow it). Tasks
+        // already sent still run on their workers (results ignored after a
+        // terminate); each worker answers goodbye after them.
+        {
+            let mut st = lock(&self.state);
+            while st.sending > 0 {
+                st = self.wake.wait(st).unwrap_or_else(|e| e.into_inner());
             }
         }
-        // Shutdown: tasks already sent still run on their workers (results ignored
-        // after a terminate); each worker answers goodbye after them.
         match pack(&ToWorker::Shutdown, &[]) {
             Ok(bye) => {
                 for r in 1..=self.workers {
