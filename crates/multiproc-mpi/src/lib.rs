@@ -765,7 +765,8 @@ impl Pool {
     /// every worker has finished and left.
     ///
     /// # Errors
-    /// [`Error::StillRunning`] on a running pool.
+    /// [`Error::StillRunning`] on a running pool; [`Error::JoinFromCallback`] from a
+    /// result callback (they run on the thread that receives the results).
     pub fn join(&self) -> Result<(), Error> {
         match &self.inner {
             Inner::Local(p) => p.join(),

@@ -26,6 +26,9 @@ use crate::identity::ExeId;
 use crate::job::{Sink, lock};
 use crate::wire::{ToRoot, ToWorker, pack, unpack};
 
+/// The name of rank 0's receiving thread (where result callbacks run).
+const RX_THREAD: &str = "multiproc-mpi-rx";
+
 /// About this much work is kept queued on each worker (measured per worker).
 const TARGET_AHEAD: Duration = Duration::from_millis(4);
 
@@ -273,7 +276,7 @@ impl Engine {
         });
         let e = engine.clone();
         let rx = std::thread::Builder::new()
-            .name("multiproc-mpi-rx".into())
+            .name(RX_THREAD.into())
             .spawn(move || e.receive_loop())?;
         let e = engine.clone();
         let tx = std::thread::Builder::new()
@@ -554,6 +557,10 @@ impl Engine {
     /// Waits until every worker said goodbye, then joins the threads.
     pub(crate) fn join(&self, timeout: Option<Duration>) -> Result<bool, Error> {
         let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
+        if std::thread::current().name() == Some(RX_THREAD) {
+            // A callback (they run on the receiver thread) would wait for itself.
+            return Err(Error::JoinFromCallback);
+        }
         {
             let mut st = lock(&self.state);
             if st.phase == Phase::Running {

@@ -85,25 +85,39 @@ fn close_lets_queued_work_finish_and_terminate_resolves_at_once() {
 
 #[test]
 fn a_rank_killed_mid_map_ends_the_job_with_the_error_printed() {
-    let mut c = mpirun();
-    c.args(["-np", "4", HELPER, "kill"]);
-    let r = run(c, DEADLINE);
-    assert!(!r.status.success(), "the job must fail: {}", r.all());
-    assert!(
-        r.stdout.contains("mapping; item 37 kills its rank"),
-        "{}",
-        r.all()
-    );
-    assert!(
-        !r.stdout.contains("map returned"),
-        "rank 0 went on: {}",
-        r.all()
-    );
-    assert!(
-        r.all().contains("exited on signal 6 (Aborted)"),
-        "mpirun names the dead rank and the cause: {}",
-        r.all()
-    );
+    // abort(), SIGKILL from outside, and exit(0) without finalizing MPI: each ends the
+    // whole job (no hang), non-zero, with mpirun naming the rank and the cause.
+    for (how, says) in [
+        ("abort", "exited on signal 6 (Aborted)"),
+        ("sigkill", "exited on signal 9 (Killed)"),
+        ("exit", "exiting improperly"),
+    ] {
+        let mut c = mpirun();
+        c.args(["-np", "4", HELPER, "kill", how]);
+        let r = run(c, DEADLINE);
+        assert!(!r.status.success(), "{how}: the job must fail: {}", r.all());
+        assert!(
+            r.stdout.contains("mapping; item 37 kills its rank"),
+            "{how}: {}",
+            r.all()
+        );
+        assert!(
+            !r.stdout.contains("map returned"),
+            "{how}: rank 0 went on: {}",
+            r.all()
+        );
+        assert!(!r.stdout.contains("done"), "{how}: {}", r.all());
+        assert!(
+            r.all().contains(says),
+            "{how}: mpirun names the cause: {}",
+            r.all()
+        );
+        assert!(
+            r.all().contains("process rank "),
+            "{how}: and the rank: {}",
+            r.all()
+        );
+    }
 }
 
 #[test]

@@ -45,6 +45,27 @@ fn dies_on_37(x: u64) -> u64 {
     x
 }
 
+fn sigkill_on_37(x: u64) -> u64 {
+    if x == 37 {
+        // Killed from outside, as by the OOM killer or an operator.
+        let _ = std::process::Command::new("kill")
+            .args(["-KILL", &std::process::id().to_string()])
+            .status();
+        std::thread::sleep(Duration::from_secs(60));
+    }
+    std::thread::sleep(Duration::from_millis(20));
+    x
+}
+
+fn exits_on_37(x: u64) -> u64 {
+    if x == 37 {
+        // A task that ends its process "cleanly", without finalizing MPI.
+        std::process::exit(0);
+    }
+    std::thread::sleep(Duration::from_millis(20));
+    x
+}
+
 fn sleepy(ms: u64) -> u64 {
     std::thread::sleep(Duration::from_millis(ms));
     ms
@@ -159,9 +180,13 @@ fn panics(pool: &multiproc_mpi::Pool) -> Res {
     Ok(())
 }
 
-fn kill(pool: &multiproc_mpi::Pool) -> Res {
+fn kill(pool: &multiproc_mpi::Pool, how: &str) -> Res {
     println!("mapping; item 37 kills its rank");
-    let r = pool.map_chunked(dies_on_37, 0..200, 1);
+    let r = match how {
+        "sigkill" => pool.map_chunked(sigkill_on_37, 0..200, 1),
+        "exit" => pool.map_chunked(exits_on_37, 0..200, 1),
+        _ => pool.map_chunked(dies_on_37, 0..200, 1),
+    };
     // Never reached under MPI: the job is ended.
     println!("map returned: {:?}", r.map(|v| v.len()));
     Ok(())
@@ -341,7 +366,7 @@ fn main() -> ExitCode {
     let r = match args.first().map(String::as_str) {
         Some("basic") => basic(&pool),
         Some("panic") => panics(&pool),
-        Some("kill") => kill(&pool),
+        Some("kill") => kill(&pool, args.get(1).map_or("abort", String::as_str)),
         Some("close") => close(&pool),
         Some("terminate") => terminate(&pool),
         Some("wordcount") => wordcount(&pool, Path::new(args.get(1).map_or(".", String::as_str))),
