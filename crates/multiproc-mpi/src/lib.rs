@@ -65,8 +65,23 @@
 //!   [`Error::Encode`]: they cannot cross hosts.
 //! * One pool per run: dropping it (which terminates it, like the local pool) finalizes
 //!   MPI; drop it on the thread that called [`init`].
+//!
+//! # Platform support
+//! Linux (`/proc/self/exe`, and the local pool's pidfds), with an MPI library that
+//! provides `MPI_THREAD_MULTIPLE` (OpenMPI 4.1 as packaged by Debian does) for the
+//! `openmpi` feature. Tested with OpenMPI's `mpirun`; `srun` and MPICH's `mpiexec`
+//! are recognised by their PMI/PMIx environment but not tested here.
+//!
+//! # Limitations
+//! * Tasks that name files (the seeds' word count) need those files at the same path
+//!   on every host (a shared file system): only the task's arguments travel.
+//! * Result callbacks run on rank 0's receiving thread: a slow callback delays the
+//!   results behind it.
+//! * Nothing is left behind on any rank when the job ends (MPI tears every rank down);
+//!   OpenMPI's own session files under `/tmp` are its business.
+//! * The executable check reads the whole executable once per rank at start-up.
 #![doc(test(attr(deny(warnings))))]
-#![deny(unsafe_code)]
+#![forbid(unsafe_code)]
 
 mod identity;
 #[cfg(any(feature = "openmpi", test))]
@@ -430,6 +445,19 @@ impl<R: DeserializeOwned + Send + 'static> IMap<R> {
     }
 }
 
+impl<R: DeserializeOwned + Send + 'static> IMap<R> {
+    /// The next result, waiting at most `timeout` (CPython's `next(timeout)`):
+    /// `Some(Err(Error::Timeout))` when none arrived in time — the iterator stays
+    /// usable — and `None` at the end.
+    pub fn next_timeout(&mut self, timeout: Duration) -> Option<Result<R, Error>> {
+        match &mut self.0 {
+            IMapInner::Local(m) => m.next_timeout(timeout),
+            #[cfg(feature = "openmpi")]
+            IMapInner::Remote(m) => m.next_until(std::time::Instant::now().checked_add(timeout)),
+        }
+    }
+}
+
 impl<R: DeserializeOwned + Send + 'static> Iterator for IMap<R> {
     type Item = Result<R, Error>;
 
@@ -437,7 +465,7 @@ impl<R: DeserializeOwned + Send + 'static> Iterator for IMap<R> {
         match &mut self.0 {
             IMapInner::Local(m) => m.next(),
             #[cfg(feature = "openmpi")]
-            IMapInner::Remote(m) => m.next(),
+            IMapInner::Remote(m) => m.next_until(None),
         }
     }
 }
@@ -774,6 +802,30 @@ impl Pool {
             Inner::Mpi(e) => e.join(None).map(|_| ()),
         }
     }
+
+    /// [`join`](Self::join) waiting at most `timeout`; whether the workers are done.
+    ///
+    /// # Errors
+    /// As [`join`](Self::join).
+    pub fn join_timeout(&self, timeout: Duration) -> Result<bool, Error> {
+        match &self.inner {
+            Inner::Local(p) => p.join_timeout(timeout),
+            #[cfg(feature = "openmpi")]
+            Inner::Mpi(e) => e.join(Some(timeout)),
+        }
+    }
+}
+
+#[allow(dead_code)]
+fn assert_send_sync() {
+    fn both<T: Send + Sync>() {}
+    fn send<T: Send>() {}
+    both::<Pool>();
+    both::<Builder>();
+    both::<InitError>();
+    both::<ExeId>();
+    send::<AsyncResult<u8>>();
+    send::<IMap<u8>>();
 }
 
 impl Drop for Pool {

@@ -3,6 +3,7 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
+use std::time::Instant;
 
 use multiproc_pool::Error;
 use multiproc_process::Target;
@@ -151,7 +152,9 @@ impl<R: DeserializeOwned + Send + 'static> RemoteIMap<R> {
         }
     }
 
-    pub(crate) fn next(&mut self) -> Option<Result<R, Error>> {
+    /// The next result; with a deadline, `Some(Err(Error::Timeout))` when none
+    /// arrived in time (the iterator stays usable).
+    pub(crate) fn next_until(&mut self, deadline: Option<Instant>) -> Option<Result<R, Error>> {
         loop {
             if let Some(item) = self.current.pop_front() {
                 return Some(item);
@@ -173,7 +176,21 @@ impl<R: DeserializeOwned + Send + 'static> RemoteIMap<R> {
                 if let Some(items) = got {
                     break items;
                 }
-                a = self.sink.cv.wait(a).unwrap_or_else(|e| e.into_inner());
+                match deadline {
+                    None => a = self.sink.cv.wait(a).unwrap_or_else(|e| e.into_inner()),
+                    Some(d) => {
+                        let now = Instant::now();
+                        if now >= d {
+                            return Some(Err(Error::Timeout));
+                        }
+                        a = self
+                            .sink
+                            .cv
+                            .wait_timeout(a, d - now)
+                            .unwrap_or_else(|e| e.into_inner())
+                            .0;
+                    }
+                }
             };
             drop(a);
             if self.ordered {

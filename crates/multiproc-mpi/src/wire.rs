@@ -119,6 +119,30 @@ mod tests {
         assert!(unpack::<ToWorker>(&[255, 255, 255, 255, 0]).is_err());
     }
 
+    proptest::proptest! {
+        /// Whatever bytes arrive, decoding is an error or a value, never a panic.
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64)) {
+            let _ = unpack::<ToWorker>(&bytes);
+            let _ = unpack::<ToRoot>(&bytes);
+        }
+
+        /// Any header and payload come back as sent.
+        #[test]
+        fn any_message_round_trips(
+            job in proptest::prelude::any::<u64>(),
+            chunk in proptest::prelude::any::<u32>(),
+            nanos in proptest::prelude::any::<u64>(),
+            payload in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..256),
+        ) {
+            let done = ToRoot::Done { job, chunk, nanos, error: None };
+            let msg = pack(&done, &payload).expect("packs");
+            let (back, rest): (ToRoot, &[u8]) = unpack(&msg).expect("unpacks");
+            proptest::prop_assert_eq!(back, done);
+            proptest::prop_assert_eq!(rest, &payload[..]);
+        }
+    }
+
     #[test]
     fn descriptors_are_refused() {
         let (_r, w) = std::io::pipe().expect("pipe");

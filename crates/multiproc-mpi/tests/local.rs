@@ -90,6 +90,21 @@ fn the_helper_runs_without_mpirun() {
 }
 
 #[test]
+fn close_and_timeouts_locally() {
+    let mut c = Command::new(HELPER);
+    c.arg("close");
+    run(c, DEADLINE).assert_ok(&[
+        "ok join while running",
+        "ok imap next_timeout",
+        "ok closed pool refuses",
+        "ok join_timeout while the imap is pending",
+        "ok an imap made before close is served",
+        "ok queued work finished before join",
+        "done",
+    ]);
+}
+
+#[test]
 fn terminate_resolves_pending_results_locally() {
     let mut c = Command::new(HELPER);
     c.arg("terminate");

@@ -70,7 +70,10 @@ fn close_lets_queued_work_finish_and_terminate_resolves_at_once() {
     c.args(["-np", "3", HELPER, "close"]);
     run(c, DEADLINE).assert_ok(&[
         "ok join while running",
+        "ok imap next_timeout",
         "ok closed pool refuses",
+        "ok join_timeout while the imap is pending",
+        "ok an imap made before close is served",
         "ok queued work finished before join",
         "done",
     ]);

@@ -198,11 +198,27 @@ fn close(pool: &multiproc_mpi::Pool) -> Res {
         matches!(pool.join(), Err(Error::StillRunning)),
         "join while running",
     )?;
+    let mut slow = pool.imap(sleepy, [2000u64, 1]);
+    check(
+        matches!(
+            slow.next_timeout(Duration::from_millis(1)),
+            Some(Err(Error::Timeout))
+        ),
+        "imap next_timeout",
+    )?;
     pool.close();
     check(
         matches!(pool.apply(square, (1,)), Err(Error::NotRunning)),
         "closed pool refuses",
     )?;
+    check(
+        matches!(pool.join_timeout(Duration::from_millis(1)), Ok(false)),
+        "join_timeout while the imap is pending",
+    )?;
+    let rest: Vec<u64> = std::iter::from_fn(|| slow.next_timeout(Duration::from_secs(60)))
+        .collect::<Result<_, _>>()?;
+    check(rest == [2000, 1], "an imap made before close is served")?;
+    drop(slow);
     pool.join()?;
     for r in pending {
         check(r.get()? == 30, "queued work finished before join")?;
