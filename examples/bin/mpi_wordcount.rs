@@ -86,6 +86,9 @@ mod serial {
         fn get(self) -> Result<T, Error> {
             self.0
         }
+        fn cancel(&self) -> bool {
+            false
+        }
         fn get_timeout(self, _: Duration) -> Result<T, Error> {
             self.0
         }
@@ -155,6 +158,14 @@ mod serial {
             I: IntoIterator<Item = A>,
         {
             Ok(iterable.into_iter().map(|a| f.call(a)).collect())
+        }
+        fn starmap_async<F, A, I>(&self, f: F, iterable: I) -> Now<Vec<F::Output>>
+        where
+            F: Target<A>,
+            A: Serialize + DeserializeOwned + Send + 'static,
+            I: IntoIterator<Item = A>,
+        {
+            Now(self.starmap(f, iterable))
         }
         fn starmap_chunked<F, A, I>(
             &self,

@@ -26,6 +26,10 @@ pub(crate) type Outcome = Result<Vec<u8>, Error>;
 pub(crate) trait Sink: Send + Sync {
     /// Chunk `index` finished; called at most once per chunk.
     fn complete(&self, index: usize, outcome: Outcome);
+    /// Whether the call was cancelled: its queued chunks are dropped, not sent.
+    fn cancelled(&self) -> bool {
+        false
+    }
 }
 
 /// Decodes a chunk's results; a whole-chunk failure becomes one error per item.
@@ -63,6 +67,8 @@ pub(crate) struct Cell<T> {
     cv: Condvar,
     /// Mirrors `state.done`, for a waiter's short spin before it sleeps.
     ready: AtomicBool,
+    /// Set by [`RemoteResult::cancel`].
+    cancelled: AtomicBool,
 }
 
 /// How long a waiter yields the CPU in a loop, watching for its result, before it
@@ -112,6 +118,7 @@ impl<T> Cell<T> {
             }),
             cv: Condvar::new(),
             ready: AtomicBool::new(false),
+            cancelled: AtomicBool::new(false),
         })
     }
 
@@ -216,6 +223,15 @@ impl<T> RemoteResult<T> {
         }
     }
 
+    pub(crate) fn cancel(&self) -> bool {
+        if self.ready() {
+            return false;
+        }
+        self.cell.cancelled.store(true, Ordering::Relaxed);
+        self.cell.set(Err(Error::Cancelled));
+        true
+    }
+
     pub(crate) fn callback(self, f: impl FnOnce(&T) + Send + 'static) -> Self {
         let mut st = lock(&self.cell.state);
         if st.done {
@@ -284,6 +300,10 @@ impl<R, T> MapJob<R, T> {
 }
 
 impl<R: DeserializeOwned + Send, T: Send> Sink for MapJob<R, T> {
+    fn cancelled(&self) -> bool {
+        self.cell.cancelled.load(Ordering::Relaxed)
+    }
+
     fn complete(&self, index: usize, outcome: Outcome) {
         let Some(&len) = self.lens.get(index) else {
             return;

@@ -364,6 +364,13 @@ impl<T> AsyncResult<T> {
         on_both!(self.0, r => r.get_timeout(timeout))
     }
 
+    /// Gives up on the call: its queued chunks are dropped (chunks already on a worker
+    /// run to their end, their results ignored) and it resolves to
+    /// [`Error::Cancelled`]; `false` when the result was already in.
+    pub fn cancel(&self) -> bool {
+        on_both!(&self.0, r => r.cancel())
+    }
+
     /// Calls `f` with the value when it arrives (on rank 0's receiving thread); a
     /// panicking callback makes the result [`Error::Callback`].
     pub fn callback(self, f: impl FnOnce(&T) + Send + 'static) -> Self {
@@ -396,6 +403,9 @@ impl<T: Send + 'static> AsyncResultApi<T> for AsyncResult<T> {
     }
     fn get(self) -> Result<T, Error> {
         AsyncResult::get(self)
+    }
+    fn cancel(&self) -> bool {
+        AsyncResult::cancel(self)
     }
     fn get_timeout(self, timeout: Duration) -> Result<T, Error> {
         AsyncResult::get_timeout(self, timeout)
@@ -905,6 +915,15 @@ impl PoolApi for Pool {
         I: IntoIterator<Item = A>,
     {
         Pool::starmap(self, f, iterable)
+    }
+
+    fn starmap_async<F, A, I>(&self, f: F, iterable: I) -> AsyncResult<Vec<F::Output>>
+    where
+        F: Target<A>,
+        A: Serialize + DeserializeOwned + Send + 'static,
+        I: IntoIterator<Item = A>,
+    {
+        Pool::starmap_async(self, f, iterable)
     }
 
     fn starmap_chunked<F, A, I>(

@@ -315,6 +315,9 @@ impl Engine {
             let open = st.phase == Phase::Running || (feeder && st.phase == Phase::Closed);
             if open {
                 for t in tasks {
+                    if t.sink.cancelled() {
+                        continue;
+                    }
                     match st.queue.is_empty().then(|| self.pick(&mut st)).flatten() {
                         Some(i) => {
                             st.ranks[i].inflight += 1;
@@ -428,6 +431,10 @@ impl Engine {
                 let Some(task) = st.queue.pop_front() else {
                     break;
                 };
+                if task.sink.cancelled() {
+                    // `cancel` resolved the call already; the round robin moved on.
+                    continue;
+                }
                 st.ranks[i].inflight += 1;
                 st.inflight
                     .insert((task.job, task.chunk), (task.sink.clone(), task.len));

@@ -85,6 +85,8 @@ fn the_helper_runs_without_mpirun() {
         "ok imap",
         "ok apply_async",
         "ok callbacks",
+        "ok a cancelled map is Cancelled",
+        "ok the pool carries on after a cancel",
         "done",
     ]);
 }

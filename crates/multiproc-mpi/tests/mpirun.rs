@@ -26,6 +26,11 @@ fn map_imap_apply_on_4_ranks() {
         "ok empty map",
         "ok chunksize 0 refused",
         "ok every worker rank ran tasks",
+        "ok cancel a queued map",
+        "ok cancel twice",
+        "ok a cancelled map is Cancelled",
+        "ok the running tasks finish",
+        "ok the pool carries on after a cancel",
         "done",
     ]);
 }

@@ -39,6 +39,9 @@ pub trait AsyncResultApi<T>: Send + Sized {
     /// # Errors
     /// Why the call produced no value: the backend's [`Error`].
     fn get(self) -> Result<T, Error>;
+    /// Gives up on the call: queued work is dropped and the result resolves to
+    /// [`Error::Cancelled`]; `false` when the result was already in.
+    fn cancel(&self) -> bool;
     /// [`get`](Self::get) with a bound; [`Error::Timeout`] when it expires.
     ///
     /// # Errors
@@ -137,6 +140,13 @@ pub trait PoolApi {
         A: Serialize + DeserializeOwned + Send + 'static,
         I: IntoIterator<Item = A>;
 
+    /// Asynchronous [`starmap`](Self::starmap).
+    fn starmap_async<F, A, I>(&self, f: F, iterable: I) -> Self::AsyncResult<Vec<F::Output>>
+    where
+        F: Target<A>,
+        A: Serialize + DeserializeOwned + Send + 'static,
+        I: IntoIterator<Item = A>;
+
     /// [`starmap`](Self::starmap) with `chunksize` tuples per task.
     ///
     /// # Errors
@@ -194,6 +204,9 @@ impl<T: Send + 'static> AsyncResultApi<T> for AsyncResult<T> {
     }
     fn get(self) -> Result<T, Error> {
         AsyncResult::get(self)
+    }
+    fn cancel(&self) -> bool {
+        AsyncResult::cancel(self)
     }
     fn get_timeout(self, timeout: Duration) -> Result<T, Error> {
         AsyncResult::get_timeout(self, timeout)
@@ -269,6 +282,15 @@ impl PoolApi for Pool {
         I: IntoIterator<Item = A>,
     {
         Pool::starmap(self, f, iterable)
+    }
+
+    fn starmap_async<F, A, I>(&self, f: F, iterable: I) -> AsyncResult<Vec<F::Output>>
+    where
+        F: Target<A>,
+        A: Serialize + DeserializeOwned + Send + 'static,
+        I: IntoIterator<Item = A>,
+    {
+        Pool::starmap_async(self, f, iterable)
     }
 
     fn starmap_chunked<F, A, I>(

@@ -142,6 +142,25 @@ fn basic(pool: &multiproc_mpi::Pool) -> Res {
         let expect: Vec<String> = (1..=pool.processes()).map(|r| r.to_string()).collect();
         check(ranks == expect, "every worker rank ran tasks")?;
     }
+    // Last: cancelled chunks already on a worker keep it busy for a while.
+    // Cancel: queued chunks are dropped; the pool carries on.
+    let busy: Vec<_> = (0..pool.processes())
+        .map(|_| pool.apply_async(sleepy, (300,)))
+        .collect();
+    let queued = pool.map_async_chunked(sleepy, vec![1000; 50], 1);
+    check(queued.cancel(), "cancel a queued map")?;
+    check(!queued.cancel(), "cancel twice")?;
+    check(
+        matches!(queued.get(), Err(Error::Cancelled)),
+        "a cancelled map is Cancelled",
+    )?;
+    for b in busy {
+        check(b.get()? == 300, "the running tasks finish")?;
+    }
+    check(
+        pool.apply(square, (2,))? == 4,
+        "the pool carries on after a cancel",
+    )?;
     Ok(())
 }
 
