@@ -842,9 +842,8 @@ impl Drop for Pool {
     fn drop(&mut self) {
         #[cfg(feature = "openmpi")]
         if let Inner::Mpi(e) = &self.inner {
-            if e.phase() == remote::Phase::Running {
-                e.terminate();
-            }
+            // Like the local pool: dropping terminates (a no-op after `join`).
+            e.terminate();
             let _ = e.join(None);
         }
         // `inner`'s local pool (if any) terminates on its own drop; the universe (if
