@@ -16,6 +16,7 @@ ALLOWED = {
     "multiproc-queue": {"multiproc-ipc", "multiproc-sync"},
     "multiproc-pool": {"multiproc-ipc", "multiproc-process", "multiproc-sync", "multiproc-queue"},
     "multiproc-manager": {"multiproc-ipc", "multiproc-process", "multiproc-sync", "multiproc-queue"},
+    "multiproc-mpi": {"multiproc-ipc", "multiproc-process", "multiproc-pool"},
 }
 
 meta = json.loads(

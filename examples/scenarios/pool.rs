@@ -163,9 +163,10 @@ fn count_words(word: String, occurrences: Vec<u64>) -> (String, u64) {
     (word, occurrences.iter().sum())
 }
 
-/// The seed's `SimpleMapReduce`: map over the inputs, partition by key, reduce.
-pub fn map_reduce(
-    pool: &Pool,
+/// The seed's `SimpleMapReduce`: map over the inputs, partition by key, reduce. Generic
+/// over the pool's backend: the local [`Pool`] or an MPI pool (example `mpi_wordcount`).
+pub fn map_reduce<P: multiproc::pool::PoolApi>(
+    pool: &P,
     inputs: Vec<PathBuf>,
     quiet: bool,
 ) -> Result<Vec<(String, u64)>, multiproc::Error> {

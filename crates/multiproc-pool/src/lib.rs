@@ -97,6 +97,7 @@
 #![doc(test(attr(deny(warnings))))]
 #![deny(unsafe_code)]
 
+mod api;
 mod error;
 mod imap;
 mod job;
@@ -116,6 +117,7 @@ use multiproc_process::{Context, StartMethod, Target};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+pub use api::{AsyncResultApi, PoolApi};
 pub use error::{Death, Error};
 pub use imap::IMap;
 pub use job::AsyncResult;

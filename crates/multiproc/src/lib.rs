@@ -19,6 +19,7 @@
 //! | `Value`, `Array`, `RawValue`, `RawArray`, `shared_memory.SharedMemory`, `ShareableList` | same names | `multiproc-shared` |
 //! | `Manager()`, `manager.dict()`, … | [`Manager::start`], `manager.dict()`, … | `multiproc-manager` |
 //! | `Pool`, `AsyncResult` | [`Pool`], [`AsyncResult`] | `multiproc-pool` |
+//! | a `Pool` across hosts (no CPython equivalent) | `mpi::init()` → `mpi::Pool` (feature `mpi`, off by default) | `multiproc-mpi` |
 //!
 //! # A first program
 //!
@@ -87,6 +88,9 @@ pub use multiproc_shared::{Array, RawArray, RawValue, ShareableList, SharedMemor
 pub use multiproc_pool as pool;
 #[cfg(feature = "pool")]
 pub use multiproc_pool::{AsyncResult, Pool};
+
+#[cfg(feature = "mpi")]
+pub use multiproc_mpi as mpi;
 
 /// The names most programs need, for `use multiproc::prelude::*`.
 pub mod prelude {
