@@ -7,9 +7,10 @@ use std::time::Duration;
 use crossbeam_utils::Backoff;
 use serde::{Deserialize, Serialize};
 
+use crate::deadline::Deadline;
 use crate::error::CreateError;
 use crate::mapping::Shared;
-use crate::sys::{self, Deadline};
+use crate::sys;
 
 #[repr(C)]
 #[derive(Debug, Default)]

@@ -7,9 +7,10 @@ use std::time::Duration;
 use crossbeam_utils::Backoff;
 use serde::{Deserialize, Serialize};
 
+use crate::deadline::Deadline;
 use crate::error::{CreateError, ReleaseError};
 use crate::mapping::Shared;
-use crate::sys::{self, Deadline};
+use crate::sys;
 
 /// `value` is the futex word; `sleepers` counts threads in (or entering) `FUTEX_WAIT`;
 /// `max` is the bound (0 = unbounded).
