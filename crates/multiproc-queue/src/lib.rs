@@ -80,6 +80,11 @@
 #![doc(test(attr(deny(warnings))))]
 #![deny(unsafe_code)]
 
+#[cfg(not(target_os = "linux"))]
+compile_error!(
+    "multiproc-queue requires Linux (shared futexes, memfd segments, /proc liveness checks)"
+);
+
 mod error;
 mod queue;
 mod ring;
@@ -88,7 +93,7 @@ mod sys;
 pub use error::{CreateError, GetError, JoinError, PutError};
 pub use queue::{Iter, JoinableQueue, Queue, SimpleQueue};
 
-#[allow(dead_code)]
+#[expect(dead_code, reason = "compile-time checks only, never called")]
 fn assert_send_sync() {
     fn is<T: Send + Sync>() {}
     is::<Queue<std::rc::Rc<u8>>>();
