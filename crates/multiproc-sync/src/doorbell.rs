@@ -15,10 +15,17 @@ pub(crate) const SPIN_ROUNDS: u32 = if cfg!(loom) { 1 } else { 4 };
 /// Longest a waiter spends yielding before it sleeps.
 const YIELD_SPIN: Duration = Duration::from_micros(10);
 
+#[cfg(not(loom))]
 thread_local! {
     /// Set when this thread has just handed work to a peer that is asleep or spinning
     /// on this very CPU: its next wait should let the peer run rather than spin.
     static WOKE_PEER: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+// Per modelled thread, fresh in every execution (the model must be deterministic).
+#[cfg(loom)]
+::loom::thread_local! {
+    static WOKE_PEER: std::cell::Cell<bool> = std::cell::Cell::new(false);
 }
 
 /// Waits a bounded while for `ready()`: yields when `yielding` (the thread that will
@@ -35,7 +42,7 @@ pub(crate) fn spin_wait(yielding: bool, ready: impl Fn() -> bool) -> bool {
             if ready() {
                 return true;
             }
-            if start.elapsed() >= YIELD_SPIN {
+            if !cfg!(loom) && start.elapsed() >= YIELD_SPIN {
                 break;
             }
         }

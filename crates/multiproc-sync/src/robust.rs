@@ -108,16 +108,24 @@ impl RobustMutex {
     /// compare-and-swap and one store, no system call.
     #[inline]
     pub fn lock(&self, me: Identity, deadline: Deadline, spin: Spin<'_>) -> Acquired {
-        let id = me.id & TID_MASK;
-        if self
-            .word
-            .compare_exchange(0, id, Ordering::Acquire, Ordering::Relaxed)
-            .is_ok()
-        {
-            self.record(me, spin);
+        if self.take(0, me.id & TID_MASK, me, spin) {
             return Acquired::Ok;
         }
         self.lock_contended(me, deadline, spin)
+    }
+
+    /// One acquisition attempt: `word` from `from` to `to` (`Acquire`), then the new
+    /// owner's record.
+    #[inline]
+    fn take(&self, from: u32, to: u32, me: Identity, spin: Spin<'_>) -> bool {
+        let ok = self
+            .word
+            .compare_exchange(from, to, Ordering::Acquire, Ordering::Relaxed)
+            .is_ok();
+        if ok {
+            self.record(me, spin);
+        }
+        ok
     }
 
     #[cold]
@@ -158,12 +166,7 @@ impl RobustMutex {
                     if !spin_wait(here, free) {
                         break;
                     }
-                    if self
-                        .word
-                        .compare_exchange(0, id, Ordering::Acquire, Ordering::Relaxed)
-                        .is_ok()
-                    {
-                        self.record(me, spin);
+                    if self.take(0, id, me, spin) {
                         return Acquired::Ok;
                     }
                 }
@@ -178,12 +181,7 @@ impl RobustMutex {
             let owner = v & TID_MASK;
             if owner == 0 {
                 // Free: take it, keeping WAITERS set since others may still sleep.
-                if self
-                    .word
-                    .compare_exchange(v, id | WAITERS, Ordering::Acquire, Ordering::Relaxed)
-                    .is_ok()
-                {
-                    self.record(me, spin);
+                if self.take(v, id | WAITERS, me, spin) {
                     return Acquired::Ok;
                 }
                 continue;
@@ -191,16 +189,11 @@ impl RobustMutex {
             if owner != last_owner {
                 last_owner = owner;
                 waited_since = Instant::now();
-            } else if waited_since.elapsed() >= LIVENESS_SLICE {
+            } else if !cfg!(loom) && waited_since.elapsed() >= LIVENESS_SLICE {
+                // (Not modelled under loom: it depends on time, and the model's owners
+                // never die.)
                 waited_since = Instant::now();
-                if owner != id
-                    && self.owner_dead(owner)
-                    && self
-                        .word
-                        .compare_exchange(v, id | WAITERS, Ordering::Acquire, Ordering::Relaxed)
-                        .is_ok()
-                {
-                    self.record(me, spin);
+                if owner != id && self.owner_dead(owner) && self.take(v, id | WAITERS, me, spin) {
                     return Acquired::OwnerDied;
                 }
             }
@@ -253,17 +246,11 @@ impl RobustMutex {
         let id = me.id & TID_MASK;
         let v = self.word.load(Ordering::Relaxed);
         let owner = v & TID_MASK;
-        let taken = owner != 0
+        // The token only (no CPU record): the taker repairs and unlocks at once.
+        owner != 0
             && owner != id
             && self.owner_dead(owner)
-            && self
-                .word
-                .compare_exchange(v, id | WAITERS, Ordering::Acquire, Ordering::Relaxed)
-                .is_ok();
-        if taken {
-            self.token.store(me.token(), Ordering::Release);
-        }
-        taken
+            && self.take(v, id | WAITERS, me, Spin::Backoff)
     }
 
     /// Releases the mutex whoever holds it. Returns `false` if it was not locked.

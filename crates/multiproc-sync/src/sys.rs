@@ -104,6 +104,10 @@ pub fn monotonic_ns() -> u64 {
 /// ```
 #[inline]
 pub fn this_cpu() -> u32 {
+    if cfg!(loom) {
+        // The model must be deterministic: one CPU.
+        return 1;
+    }
     (rustix::thread::sched_getcpu() as u32).wrapping_add(1)
 }
 
@@ -262,6 +266,13 @@ pub unsafe fn at_fork(
 
 /// The fields of `/proc/<id>/stat` the liveness checks need.
 struct Stat {
+    #[cfg_attr(
+        loom,
+        expect(
+            dead_code,
+            reason = "only the liveness probe reads it, and the model has none"
+        )
+    )]
     state: u8,
     start: u64,
 }
