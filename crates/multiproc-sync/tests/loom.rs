@@ -3,8 +3,9 @@
 //! of the doorbell's ring/wait. The futex is modelled without timeouts, so a lost
 //! wake-up shows as a deadlock, which loom reports.
 //!
-//! Run (bounded, a few minutes at most):
-//! `LOOM_MAX_PREEMPTIONS=2 RUSTFLAGS="--cfg loom" cargo test -p multiproc-sync --test loom --release`
+//! Run (bounded: seconds at three preemptions; unbounded, the three-thread model runs
+//! for minutes):
+//! `LOOM_MAX_PREEMPTIONS=3 RUSTFLAGS="--cfg loom" cargo test -p multiproc-sync --test loom --release`
 #![cfg(loom)]
 
 use loom::sync::Arc;
