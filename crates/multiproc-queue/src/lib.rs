@@ -49,8 +49,9 @@
 //!
 //! # Platform support
 //!
-//! Linux (futexes, memfd, `/proc/<pid>/stat` for liveness). Other platforms are not
-//! supported.
+//! Linux (futexes, memfd, `/proc/<pid>/stat` for liveness): a build for another OS
+//! stops at a `compile_error!` saying so. The robust side locks, wake-ups, liveness
+//! probes and fork hooks are `multiproc_sync::foundation`'s.
 //!
 //! # Limitations
 //!

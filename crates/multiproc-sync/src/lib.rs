@@ -54,7 +54,8 @@
 //! across `fork`, `/proc` liveness probes and typed views of segment headers.
 //!
 //! # Platform support
-//! Linux (futexes, memfd, `/proc`). Thread identity is cached per thread and refreshed
+//! Linux (futexes, memfd, `/proc`): a build for another OS stops at a `compile_error!`
+//! saying so. Thread identity is cached per thread and refreshed
 //! in a forked child by a `pthread_atfork` handler: a child created by a raw `clone`
 //! system call that bypasses libc's `fork` must not use a handle inherited from a
 //! parent thread that already used it. Liveness checks read `/proc` of the caller's PID
