@@ -62,3 +62,24 @@ impl Deadline {
         self.remaining().map_or(slice, |r| r.min(slice))
     }
 }
+
+/// Spins with a short exponential backoff until `ready()` holds: `true` as soon as it
+/// does, `false` when the backoff is over (at once for [`Deadline::Now`], which never
+/// spins). The primitives' step before they sleep in the futex.
+#[cfg(not(loom))]
+pub(crate) fn backoff_until(deadline: Deadline, ready: impl Fn() -> bool) -> bool {
+    if ready() {
+        return true;
+    }
+    if matches!(deadline, Deadline::Now) {
+        return false;
+    }
+    let backoff = crossbeam_utils::Backoff::new();
+    while !backoff.is_completed() {
+        backoff.snooze();
+        if ready() {
+            return true;
+        }
+    }
+    false
+}
