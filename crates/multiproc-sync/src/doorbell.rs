@@ -87,6 +87,7 @@ pub(crate) fn spin_wait(yielding: bool, ready: impl Fn() -> bool) -> bool {
 /// });
 /// ```
 #[repr(C)]
+#[derive(Default)]
 pub struct Doorbell {
     seq: AtomicU32,
     waiters: AtomicU32,
@@ -102,12 +103,6 @@ pub struct Doorbell {
 #[cfg(not(loom))]
 const _: () = assert!(size_of::<Doorbell>() == 16 && align_of::<Doorbell>() == 4);
 
-impl Default for Doorbell {
-    fn default() -> Self {
-        Doorbell::new()
-    }
-}
-
 impl fmt::Debug for Doorbell {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Doorbell")
@@ -119,12 +114,7 @@ impl fmt::Debug for Doorbell {
 impl Doorbell {
     /// A quiet doorbell (the same as zero-filled memory).
     pub fn new() -> Doorbell {
-        Doorbell {
-            seq: AtomicU32::new(0),
-            waiters: AtomicU32::new(0),
-            spinner: AtomicU32::new(0),
-            notifier: AtomicU32::new(0),
-        }
+        Doorbell::default()
     }
 
     /// Wakes the sleepers if any; notes a waiter that spins on this CPU.

@@ -42,6 +42,7 @@ const WAITERS: u32 = 1 << 31;
 /// assert!(!m.is_locked());
 /// ```
 #[repr(C)]
+#[derive(Default)]
 pub struct RobustMutex {
     word: AtomicU32,
     cpu: AtomicU32,
@@ -50,12 +51,6 @@ pub struct RobustMutex {
 
 #[cfg(not(loom))]
 const _: () = assert!(size_of::<RobustMutex>() == 16 && align_of::<RobustMutex>() == 8);
-
-impl Default for RobustMutex {
-    fn default() -> Self {
-        RobustMutex::new()
-    }
-}
 
 impl fmt::Debug for RobustMutex {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -97,11 +92,7 @@ pub enum Spin<'a> {
 impl RobustMutex {
     /// An unlocked mutex (the same as zero-filled memory).
     pub fn new() -> RobustMutex {
-        RobustMutex {
-            word: AtomicU32::new(0),
-            cpu: AtomicU32::new(0),
-            token: AtomicU64::new(0),
-        }
+        RobustMutex::default()
     }
 
     /// Acquires the mutex for `me`, waiting until `deadline`. Uncontended: one
