@@ -468,10 +468,46 @@ mod tests {
     }
 
     #[test]
-    fn wake_count_is_clamped() {
-        // u32::MAX must not turn into -1 (wake one): waking with it is harmless.
+    fn waking_u32_max_wakes_every_sleeper() {
+        // Unclamped, u32::MAX reaches the kernel as -1 and wakes one sleeper only: the
+        // other would sleep until its (long) timeout and report `TimedOut`.
         let w = AtomicU32::new(0);
-        futex_wake(&w, u32::MAX);
-        assert_eq!(futex_wait(&w, 1, None), Woke::Maybe);
+        let asleep = |tid: u32| {
+            // x86_64 and aarch64: the thread is blocked in the futex system call.
+            let nr = if cfg!(target_arch = "aarch64") {
+                "98 "
+            } else {
+                "202 "
+            };
+            std::fs::read_to_string(format!("/proc/self/task/{tid}/syscall"))
+                .is_ok_and(|s| s.starts_with(nr))
+        };
+        std::thread::scope(|s| {
+            let (tx, rx) = std::sync::mpsc::channel();
+            let sleepers: Vec<_> = (0..2)
+                .map(|_| {
+                    let (w, tx) = (&w, tx.clone());
+                    s.spawn(move || {
+                        tx.send(this_thread().id).expect("test alive");
+                        futex_wait(w, 0, Some(Duration::from_secs(60)))
+                    })
+                })
+                .collect();
+            let tids: Vec<u32> = (0..2)
+                .map(|_| {
+                    rx.recv_timeout(Duration::from_secs(60))
+                        .expect("sleeper started")
+                })
+                .collect();
+            let bound = std::time::Instant::now() + Duration::from_secs(60);
+            while !tids.iter().all(|&t| asleep(t)) {
+                assert!(std::time::Instant::now() < bound, "sleepers never slept");
+                std::thread::yield_now();
+            }
+            futex_wake(&w, u32::MAX);
+            for h in sleepers {
+                assert_eq!(h.join().expect("sleeper ran"), Woke::Maybe);
+            }
+        });
     }
 }
