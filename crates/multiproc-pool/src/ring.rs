@@ -38,11 +38,15 @@
 //! mid-write, or corrupt memory): lengths are checked against the published range and a
 //! malformed record ends the worker, never the parent.
 
-#![allow(unsafe_code)]
+#![expect(
+    unsafe_code,
+    reason = "the ring's memory accesses: the crate's named unsafe module"
+)]
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering, fence};
 
 use multiproc_ipc::{SegmentError, SharedSegment};
+use multiproc_sync::foundation::{HeaderView, SharedHeader};
 
 /// Bytes of the data ring.
 pub(crate) const CAP: usize = 1 << 18;
@@ -94,6 +98,11 @@ struct Header {
     supervisor: SupervisorLine,
 }
 
+// SAFETY: `Header` is `#[repr(C)]`, alignment 64 (at most a page), made only of
+// `#[repr(C, align(64))]` structs of atomics: every bit pattern (zero included) is
+// valid, and the worker and the supervisor access it through atomics only.
+unsafe impl SharedHeader for Header {}
+
 const _: () = assert!(std::mem::size_of::<WorkerLine>() == 64);
 const _: () = assert!(std::mem::size_of::<SupervisorLine>() == 64);
 const _: () = assert!(std::mem::size_of::<Header>() == 128);
@@ -122,7 +131,7 @@ pub(crate) struct Corrupt;
 /// mapping outlives every reference made from it.
 #[derive(Debug, Clone)]
 pub(crate) struct Ring {
-    seg: SharedSegment,
+    view: HeaderView<Header>,
 }
 
 impl Ring {
@@ -143,30 +152,25 @@ impl Ring {
                 HEADER_BYTES + CAP
             )));
         }
-        Ok(Ring { seg })
+        Ok(Ring {
+            view: HeaderView::from_segment(seg)?,
+        })
     }
 
     /// The segment, to hand to the worker.
     pub(crate) fn segment(&self) -> &SharedSegment {
-        &self.seg
+        self.view.segment()
     }
 
+    #[inline]
     fn header(&self) -> &Header {
-        // SAFETY:
-        // - the mapping starts on a page boundary (SharedSegment's guarantee), so it is
-        //   aligned for `Header` (64), and `from_segment` checked it is long enough;
-        // - it stays mapped while `self.seg` lives, which outlives the returned borrow;
-        // - the memory is zero-filled at creation and `Header` is all atomics, for which
-        //   every bit pattern (zero included) is valid;
-        // - every process mapping it (this parent and one worker) accesses the header
-        //   only through these atomics, so a shared reference is sound.
-        unsafe { &*self.seg.as_ptr().cast::<Header>() }
+        self.view.get()
     }
 
     fn data(&self) -> *mut u8 {
         // SAFETY: `HEADER_BYTES + CAP <= seg.len()` (checked in `from_segment`), so the
         // offset stays inside the mapping.
-        unsafe { self.seg.as_ptr().add(HEADER_BYTES) }
+        unsafe { self.segment().as_ptr().add(HEADER_BYTES) }
     }
 
     /// Copies `src` to ring offset `off`.

@@ -49,8 +49,9 @@
 //!
 //! # Platform support
 //!
-//! Linux (futexes, memfd, `/proc/<pid>/stat` for liveness). Other platforms are not
-//! supported.
+//! Linux (futexes, memfd, `/proc/<pid>/stat` for liveness): a build for another OS
+//! stops at a `compile_error!` saying so. The robust side locks, wake-ups, liveness
+//! probes and fork hooks are `multiproc_sync::foundation`'s.
 //!
 //! # Limitations
 //!
@@ -80,6 +81,11 @@
 #![doc(test(attr(deny(warnings))))]
 #![deny(unsafe_code)]
 
+#[cfg(not(target_os = "linux"))]
+compile_error!(
+    "multiproc-queue requires Linux (shared futexes, memfd segments, /proc liveness checks)"
+);
+
 mod error;
 mod queue;
 mod ring;
@@ -88,7 +94,7 @@ mod sys;
 pub use error::{CreateError, GetError, JoinError, PutError};
 pub use queue::{Iter, JoinableQueue, Queue, SimpleQueue};
 
-#[allow(dead_code)]
+#[expect(dead_code, reason = "compile-time checks only, never called")]
 fn assert_send_sync() {
     fn is<T: Send + Sync>() {}
     is::<Queue<std::rc::Rc<u8>>>();

@@ -13,7 +13,6 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::error::{CreateError, GetError, JoinError, PutError};
 use crate::ring::{self, Block, Fail, Ring};
-use crate::sys;
 
 thread_local! {
     static ENCODE_BUF: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
@@ -69,7 +68,7 @@ impl Handle {
     /// A handle is counted once `reg` is set: in the process `reg` names, or — for a
     /// copy made by `fork` — in the child, by the fork handler (`FORK_COUNTED`).
     fn ensure_registered(&self) -> Option<usize> {
-        let (pid, _) = sys::me();
+        let pid = multiproc_sync::foundation::this_process().id;
         let r = self.reg.load(Ordering::Acquire);
         if r != 0 && (r >> 32) as u32 == pid {
             return Some((r as u32 - 1) as usize);

@@ -6,11 +6,13 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::deadline::Deadline;
 use crate::error::{BarrierError, CreateError};
 use crate::fnptr::PortableFn;
 use crate::mapping::Shared;
-use crate::raw::{Acquired, CondState, MutexState};
-use crate::sys::{self, Deadline, LIVENESS_SLICE};
+use crate::raw::CondState;
+use crate::robust::{Acquired, RobustMutex as MutexState, Spin};
+use crate::sys::{self, LIVENESS_SLICE};
 
 const FILLING: u32 = 0;
 const DRAINING: u32 = 1;
@@ -47,7 +49,7 @@ const _: () = assert!(size_of::<BarrierState>() == 48 && align_of::<BarrierState
 /// A `wait` that times out, an [`abort`](Self::abort), a panicking action, or **a party
 /// that dies while waiting** breaks the barrier: every current and future waiter gets
 /// [`BarrierError::Broken`] until [`reset`](Self::reset). Waiters check the liveness of
-/// the other parties every ~50 ms, so nobody waits forever for a dead party.
+/// the other parties every ~20 ms, so nobody waits forever for a dead party.
 ///
 /// ```
 /// use multiproc_sync::Barrier;
@@ -190,7 +192,11 @@ impl Barrier {
     /// breaks the barrier.
     fn enter_mutex(&self) -> MutexHeld<'_> {
         let st = self.st.get();
-        if st.mutex.lock(sys::me(), Deadline::Never) == Acquired::OwnerDied {
+        if st
+            .mutex
+            .lock(sys::this_thread(), Deadline::Never, Spin::Backoff)
+            == Acquired::OwnerDied
+        {
             self.reap_dead();
             self.break_locked();
         }
@@ -242,20 +248,20 @@ impl Barrier {
     /// One sleep on the condition (under the mutex), waking every liveness slice.
     fn sleep(&self, deadline: Deadline) {
         let st = self.st.get();
-        let me = sys::me();
+        let me = sys::this_thread();
         st.cond.wait(
             deadline,
             Some(LIVENESS_SLICE),
             &mut || {
                 st.mutex.unlock();
             },
-            &mut || st.mutex.lock(me, Deadline::Never),
+            &mut || st.mutex.lock(me, Deadline::Never, Spin::Backoff),
             &mut || true,
         );
     }
 
     fn wait_until(&self, deadline: Deadline) -> Result<u32, BarrierError> {
-        let me = sys::me();
+        let me = sys::this_thread();
         let held = self.enter_mutex();
         let st = self.st.get();
         // _enter: wait for a previous cycle to drain or a reset to finish.
@@ -276,7 +282,7 @@ impl Barrier {
             return Err(BarrierError::Broken);
         };
         st.count.store(index + 1, Ordering::Relaxed);
-        slot.store(me.token, Ordering::Relaxed);
+        slot.store(me.token(), Ordering::Relaxed);
         let cycle = st.cycle.load(Ordering::Relaxed);
 
         let result = if index + 1 >= self.parties {

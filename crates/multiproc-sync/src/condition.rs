@@ -6,11 +6,13 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::deadline::Deadline;
 use crate::error::{CreateError, OwnerDied, TryLockError};
 use crate::lock::{Lock, RLock};
 use crate::mapping::Shared;
-use crate::raw::{Acquired, CondState};
-use crate::sys::{self, Deadline};
+use crate::raw::CondState;
+use crate::robust::{Acquired, Spin};
+use crate::sys;
 
 /// The lock a [`Condition`] is used with.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -38,7 +40,7 @@ impl From<RLock> for CondLock {
 impl CondLock {
     fn acquire(&self, deadline: Deadline) -> Acquired {
         match self {
-            CondLock::Lock(l) => l.raw().lock(sys::me(), deadline),
+            CondLock::Lock(l) => l.raw().lock(sys::this_thread(), deadline, Spin::Backoff),
             CondLock::RLock(l) => match l.acquire(deadline.remaining()) {
                 Ok(true) => Acquired::Ok,
                 Ok(false) => Acquired::TimedOut,
@@ -189,7 +191,7 @@ impl ConditionGuard<'_> {
                     &mut || {
                         raw.unlock();
                     },
-                    &mut || raw.lock(sys::me(), Deadline::Never),
+                    &mut || raw.lock(sys::this_thread(), Deadline::Never, Spin::Backoff),
                     &mut || false,
                 )
             }

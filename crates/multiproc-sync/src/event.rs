@@ -4,12 +4,12 @@ use std::fmt;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use crossbeam_utils::Backoff;
 use serde::{Deserialize, Serialize};
 
+use crate::deadline::{Deadline, backoff_until};
 use crate::error::CreateError;
 use crate::mapping::Shared;
-use crate::sys::{self, Deadline};
+use crate::sys;
 
 #[repr(C)]
 #[derive(Debug, Default)]
@@ -84,18 +84,11 @@ impl Event {
 
     fn wait_until(&self, deadline: Deadline) -> bool {
         let st = self.st.get();
-        if st.flag.load(Ordering::Acquire) != 0 {
+        if backoff_until(deadline, || st.flag.load(Ordering::Acquire) != 0) {
             return true;
         }
         if matches!(deadline, Deadline::Now) {
             return false;
-        }
-        let backoff = Backoff::new();
-        while !backoff.is_completed() {
-            backoff.snooze();
-            if st.flag.load(Ordering::Acquire) != 0 {
-                return true;
-            }
         }
         st.sleepers.fetch_add(1, Ordering::SeqCst);
         let set = loop {

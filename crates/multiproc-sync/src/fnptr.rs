@@ -7,7 +7,10 @@
 //! mtime of `/proc/self/exe`), and only accept it in a process running the very same
 //! file, after checking that both addresses lie in the executable's code mappings.
 
-#![allow(unsafe_code)]
+#![expect(
+    unsafe_code,
+    reason = "turns a code address into a `fn()` after checking it"
+)]
 
 use std::fmt;
 use std::os::unix::fs::MetadataExt;

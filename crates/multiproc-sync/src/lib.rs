@@ -38,17 +38,24 @@
 //! # Holder death
 //! Where CPython deadlocks (KI-04): if a process (or thread) dies holding a [`Lock`] or
 //! [`RLock`], the next acquirer takes it over and gets [`OwnerDied`] carrying its guard,
-//! within about 50 ms. The lock word holds the owner's thread id; a second word holds
+//! within about 20 ms. The lock word holds the owner's thread id; a second word holds
 //! an owner token (thread id + start time from `/proc/<tid>/stat`). A waiter sleeps in
-//! 50 ms slices; after a slice without progress it checks `/proc/<tid>`: gone, a zombie,
+//! 20 ms slices; after a slice without progress it checks `/proc/<tid>`: gone, a zombie,
 //! or a different start time (recycled id) means dead.
 //! - [`Semaphore`]: permits have no owner; a dead process's permits are lost.
 //! - [`Condition`]: `wait` reports [`OwnerDied`] when re-taking a lock whose holder died.
 //! - [`Event`]: unaffected (no owner).
 //! - [`Barrier`]: a party that dies while waiting breaks the barrier for everyone.
 //!
+//! # Building blocks for the other multiproc crates
+//! [`foundation`] holds the mechanism under these primitives, public and documented so
+//! that the queue and the pool use it instead of a copy: the robust futex mutex, a
+//! futex doorbell, futex calls, deadlines, thread and process identities kept true
+//! across `fork`, `/proc` liveness probes and typed views of segment headers.
+//!
 //! # Platform support
-//! Linux (futexes, memfd, `/proc`). Thread identity is cached per thread and refreshed
+//! Linux (futexes, memfd, `/proc`): a build for another OS stops at a `compile_error!`
+//! saying so. Thread identity is cached per thread and refreshed
 //! in a forked child by a `pthread_atfork` handler: a child created by a raw `clone`
 //! system call that bypasses libc's `fork` must not use a handle inherited from a
 //! parent thread that already used it. Liveness checks read `/proc` of the caller's PID
@@ -66,25 +73,53 @@
 #![doc(test(attr(deny(warnings))))]
 #![deny(unsafe_code)]
 
+#[cfg(not(target_os = "linux"))]
+compile_error!(
+    "multiproc-sync requires Linux (shared futexes, memfd segments, /proc liveness checks)"
+);
+
+// Under `--cfg loom` only the foundation's lock and wake-up protocols are compiled, on
+// loom's atomics (see `loom.rs` and tests/loom.rs).
+#[cfg(not(loom))]
 mod barrier;
+#[cfg(not(loom))]
 mod condition;
+mod deadline;
+mod doorbell;
+#[cfg(not(loom))]
 mod error;
+#[cfg(not(loom))]
 mod event;
+#[cfg(not(loom))]
 mod fnptr;
+pub mod foundation;
+#[cfg(not(loom))]
 mod lock;
+mod loom;
+#[cfg(not(loom))]
 mod mapping;
+#[cfg(not(loom))]
 mod raw;
+mod robust;
+#[cfg(not(loom))]
 mod semaphore;
 mod sys;
 
+#[cfg(not(loom))]
 pub use barrier::Barrier;
+#[cfg(not(loom))]
 pub use condition::{CondLock, Condition, ConditionGuard};
+#[cfg(not(loom))]
 pub use error::{BarrierError, CreateError, OwnerDied, ReleaseError, TryLockError};
+#[cfg(not(loom))]
 pub use event::Event;
+#[cfg(not(loom))]
 pub use lock::{Lock, LockGuard, RLock, RLockGuard};
+#[cfg(not(loom))]
 pub use semaphore::{BoundedSemaphore, BoundedSemaphorePermit, Semaphore, SemaphorePermit};
 
-#[allow(dead_code)]
+#[cfg(not(loom))]
+#[expect(dead_code, reason = "compile-time checks only, never called")]
 fn assert_send_sync() {
     fn both<T: Send + Sync + Clone + std::fmt::Debug>() {}
     fn sync<T: Sync>() {}

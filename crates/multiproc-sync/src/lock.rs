@@ -7,10 +7,11 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::deadline::Deadline;
 use crate::error::{CreateError, OwnerDied, ReleaseError, TryLockError};
 use crate::mapping::Shared;
-use crate::raw::{Acquired, MutexState};
-use crate::sys::{self, Deadline};
+use crate::robust::{Acquired, RobustMutex as MutexState, Spin};
+use crate::sys;
 
 /// `!Send` but `Sync`: a guard must be released by the thread that took it.
 type NotSend = PhantomData<std::sync::MutexGuard<'static, ()>>;
@@ -38,7 +39,7 @@ fn blocking<G>(acq: Acquired, guard: impl FnOnce() -> G) -> Result<G, OwnerDied<
 /// no system call; contended waiters spin briefly, then sleep in the kernel.
 ///
 /// **Holder death.** If the holder dies (its process is killed, or its thread exits)
-/// while holding the lock, the next acquirer takes the lock over within ~50 ms and
+/// while holding the lock, the next acquirer takes the lock over within ~20 ms and
 /// gets [`OwnerDied`] (carrying its guard) instead of hanging forever as CPython does.
 ///
 /// Clone the handle to share it with threads; send it (in `Process` arguments, over a
@@ -89,7 +90,7 @@ impl Lock {
     }
 
     fn acquire_until(&self, deadline: Deadline) -> Acquired {
-        self.raw().lock(sys::me(), deadline)
+        self.raw().lock(sys::this_thread(), deadline, Spin::Backoff)
     }
 
     /// Blocks until the lock is acquired.
@@ -160,7 +161,7 @@ impl Lock {
 
     /// Whether the calling thread holds it.
     pub fn is_held_by_current_thread(&self) -> bool {
-        self.raw().held_by(sys::me())
+        self.raw().held_by(sys::this_thread())
     }
 
     /// Whether `self` and `other` are handles to the same lock (in this process).
@@ -262,7 +263,7 @@ impl RLock {
     }
 
     fn acquire_until(&self, deadline: Deadline) -> Acquired {
-        let me = sys::me();
+        let me = sys::this_thread();
         let st = self.st();
         if st.mutex.held_by(me) {
             let c = st.count.load(Ordering::Relaxed);
@@ -270,7 +271,7 @@ impl RLock {
             st.count.store(c.saturating_add(1), Ordering::Relaxed);
             return Acquired::Ok;
         }
-        let acq = st.mutex.lock(me, deadline);
+        let acq = st.mutex.lock(me, deadline, Spin::Backoff);
         if acq != Acquired::TimedOut {
             st.count.store(1, Ordering::Relaxed);
         }
@@ -280,7 +281,9 @@ impl RLock {
     /// Takes the lock back with a saved depth (after a condition wait).
     pub(crate) fn reacquire_depth(&self, depth: u32) -> Acquired {
         let st = self.st();
-        let acq = st.mutex.lock(sys::me(), Deadline::Never);
+        let acq = st
+            .mutex
+            .lock(sys::this_thread(), Deadline::Never, Spin::Backoff);
         st.count.store(depth.max(1), Ordering::Relaxed);
         acq
     }
@@ -343,7 +346,7 @@ impl RLock {
     /// `AssertionError`).
     pub fn release(&self) -> Result<(), ReleaseError> {
         let st = self.st();
-        if !st.mutex.held_by(sys::me()) {
+        if !st.mutex.held_by(sys::this_thread()) {
             return Err(ReleaseError::NotOwner);
         }
         let c = st.count.load(Ordering::Relaxed);
@@ -363,7 +366,7 @@ impl RLock {
 
     /// Whether the calling thread holds it.
     pub fn is_held_by_current_thread(&self) -> bool {
-        self.st().mutex.held_by(sys::me())
+        self.st().mutex.held_by(sys::this_thread())
     }
 
     /// The calling thread's recursion depth (0 if it does not hold the lock).

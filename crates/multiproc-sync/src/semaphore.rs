@@ -4,12 +4,12 @@ use std::fmt;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use crossbeam_utils::Backoff;
 use serde::{Deserialize, Serialize};
 
+use crate::deadline::{Deadline, backoff_until};
 use crate::error::{CreateError, ReleaseError};
 use crate::mapping::Shared;
-use crate::sys::{self, Deadline};
+use crate::sys;
 
 /// `value` is the futex word; `sleepers` counts threads in (or entering) `FUTEX_WAIT`;
 /// `max` is the bound (0 = unbounded).
@@ -40,18 +40,11 @@ impl SemState {
     }
 
     fn acquire(&self, deadline: Deadline) -> bool {
-        if self.try_take() {
+        if backoff_until(deadline, || self.try_take()) {
             return true;
         }
         if matches!(deadline, Deadline::Now) {
             return false;
-        }
-        let backoff = Backoff::new();
-        while !backoff.is_completed() {
-            backoff.snooze();
-            if self.try_take() {
-                return true;
-            }
         }
         loop {
             // Dekker-style handshake with `release`: announce the sleeper (SeqCst), then

@@ -1,7 +1,7 @@
 //! Integration tests of multiproc-queue: semantics in one process (threads), across
 //! processes under every start method, crash (SIGKILL) cases and property tests.
 
-#![allow(clippy::unwrap_used)] // tests: a panic is a failure report
+#![expect(clippy::unwrap_used, reason = "tests: a panic is a failure report")]
 mod basic;
 mod crash;
 mod ports;

@@ -1,0 +1,94 @@
+//! Copies between private memory and the byte ring. The callers' side of the contract
+//! (which lock they hold, which positions are published) is what makes these sound:
+//! they are `unsafe fn`.
+
+use super::Ring;
+
+impl Ring {
+    /// Copies `src` into the ring at byte position `pos` (wrapping).
+    ///
+    /// # Safety
+    /// The caller holds the put lock, `src.len() <= cap`, and `[pos, pos + src.len())`
+    /// is free (not between `head` and `tail`), so no other process reads or writes
+    /// those bytes until `tail` passes them.
+    pub(super) unsafe fn copy_in(&self, pos: u64, src: &[u8]) {
+        let off = (pos % self.cap) as usize;
+        let first = src.len().min(self.cap as usize - off);
+        // SAFETY:
+        // - `off + first <= cap` and `src.len() - first <= cap` (`src.len() <= cap` by
+        //   the contract), so both destinations lie inside the ring part of the mapping;
+        // - the source is a private buffer and the destination shared memory: they do
+        //   not overlap;
+        // - nobody else accesses these ring bytes concurrently (the contract); readers
+        //   are ordered after this copy by the `Release` store of `tail`.
+        unsafe {
+            std::ptr::copy_nonoverlapping(src.as_ptr(), self.data().add(off), first);
+            std::ptr::copy_nonoverlapping(src.as_ptr().add(first), self.data(), src.len() - first);
+        }
+    }
+
+    /// Copies ring bytes at `pos` (wrapping) into `dst`.
+    ///
+    /// # Safety
+    /// The caller holds the get lock, `dst.len() <= cap`, and `[pos, pos + dst.len())`
+    /// was published (a `tail` read with `Acquire` is past it) and not yet released
+    /// (`head` is at or before `pos`), so no process writes those bytes meanwhile.
+    pub(super) unsafe fn copy_out(&self, pos: u64, dst: &mut [u8]) {
+        let off = (pos % self.cap) as usize;
+        let first = dst.len().min(self.cap as usize - off);
+        // SAFETY:
+        // - as in `copy_in`, both source ranges are inside the ring (len <= cap);
+        // - the destination is private memory, no overlap;
+        // - the bytes are published and stable until `head` moves past them, which only
+        //   this get-lock holder does (the contract).
+        unsafe {
+            std::ptr::copy_nonoverlapping(self.data().add(off), dst.as_mut_ptr(), first);
+            std::ptr::copy_nonoverlapping(
+                self.data(),
+                dst.as_mut_ptr().add(first),
+                dst.len() - first,
+            );
+        }
+    }
+
+    /// Runs `f` on the published bytes `[pos, pos + len)`, in place when contiguous.
+    ///
+    /// # Safety
+    /// Same contract as [`copy_out`](Self::copy_out) for `[pos, pos + len)`, and
+    /// `head` does not move past `pos` before `f` returns.
+    pub(super) unsafe fn with_bytes<R>(
+        &self,
+        pos: u64,
+        len: usize,
+        scratch: &mut Vec<u8>,
+        f: impl FnOnce(&[u8]) -> R,
+    ) -> R {
+        let off = (pos % self.cap) as usize;
+        if off + len <= self.cap as usize {
+            // SAFETY:
+            // - `off + len <= cap`: the slice lies inside the ring part of the mapping;
+            // - the bytes are published (contract) and no process writes them until
+            //   this get-lock holder advances `head`, which happens after `f` returns,
+            //   so the shared slice does not change while it is borrowed.
+            let bytes = unsafe { std::slice::from_raw_parts(self.data().add(off), len) };
+            f(bytes)
+        } else {
+            scratch.clear();
+            scratch.resize(len, 0);
+            // SAFETY: this function's contract, for the same range.
+            unsafe { self.copy_out(pos, scratch) };
+            f(scratch)
+        }
+    }
+
+    /// The little-endian `u64` at ring position `pos`.
+    ///
+    /// # Safety
+    /// Same contract as [`copy_out`](Self::copy_out) for `[pos, pos + 8)`.
+    pub(super) unsafe fn read_u64(&self, pos: u64) -> u64 {
+        let mut b = [0u8; 8];
+        // SAFETY: this function's contract.
+        unsafe { self.copy_out(pos, &mut b) };
+        u64::from_le_bytes(b)
+    }
+}

@@ -1,0 +1,348 @@
+//! The shared-memory ring under every queue type. Submodules: [`layout`] (the header),
+//! [`bytes`] (copies in and out of the ring, `unsafe fn` with their contracts), [`put`]
+//! and [`get`] (the two sides, their waits and repairs), [`registry`] (who still
+//! holds handles), [`fork`] (handles across `fork`); here: creation, counts and the
+//! `JoinableQueue` counters. The robust lock, the doorbells, liveness probes and fork
+//! hooks are `multiproc_sync::foundation`'s.
+//!
+//! # Design
+//!
+//! One [`SharedSegment`] holds a [`Header`] followed by a byte ring of `cap` bytes.
+//! Items are records: an 8-byte little-endian length, the postcard bytes, padding to 8.
+//! Byte positions (`tail`, `head`) are 64-bit and only grow; `pos % cap` is the offset.
+//!
+//! * **Producers** serialise behind the *put lock*, **consumers** behind the *get lock*:
+//!   the ring itself is single-producer single-consumer between the current holders, so
+//!   publishing a record is one `Release` store of `tail` and taking one is one store of
+//!   `head`. Each holder keeps its own cache line (the lock, its counters, a cached copy
+//!   of the other side's position), so a put or get touches the other side's line only
+//!   when its cached view runs out.
+//! * **Locks are robust** ([`RobustMutex`], owned by a process). The lock word holds the
+//!   holder's pid; a waiter that has waited a slice ([`SLICE`]) checks whether the
+//!   holder is still alive (`/proc/<pid>/stat`, start time, zombie state) and takes the
+//!   lock over if not, then repairs the side
+//!   (`repair_put`/`repair_get`) from the intent the dead holder wrote before it touched
+//!   the ring (`open_*`/`cons_*`).
+//! * **Records no larger than the ring are published whole**: a reader never sees part
+//!   of one. A dead producer's unpublished record simply never existed; a dead consumer's
+//!   record is delivered again if it had not advanced `head`, lost (it was in flight in
+//!   the dead process) if it had.
+//! * **Records larger than the ring stream**: the producer publishes the header and
+//!   pieces as space frees, the consumer (holding the get lock) collects them and
+//!   returns the item only when complete. A producer that dies or times out mid-stream
+//!   leaves an *abort mark* (`abort_pos`) and readers drop the partial record; a consumer
+//!   that dies mid-stream leaves `head` inside the record and the next consumer discards
+//!   the remainder.
+//! * **Wake-ups** go through [`Doorbell`]s (futex words with sleeper counts): the fast
+//!   path makes no system call; a side only calls `futex_wake` when the other side
+//!   announced a sleeper.
+//! * **Waiting is CPU-aware.** Before sleeping a waiter spins a bounded while. The side
+//!   locks and wait words record the CPU their holder, notifier and spinner last ran
+//!   on (written only when it changes, read through the vDSO's `getcpu`): a waiter
+//!   whose holder or peer last ran on its own CPU yields instead of pausing, and a
+//!   side that just woke a sleeper or fed a spinner on its CPU yields in its next
+//!   wait ([`Spin::CpuAware`]) — on two CPUs the peer is often queued behind the spinner, which would
+//!   otherwise delay it by the whole spin. The yield phase is also bounded in time, so
+//!   a side idle longer than ~10 µs is asleep in the futex.
+//! * **Producers are counted per process** in a registry (pid, start time, open handles,
+//!   handles in transit). A getter on an empty queue returns `Closed` once no live
+//!   process holds an open handle (a SIGKILLed process no longer counts).
+
+#![expect(
+    unsafe_code,
+    reason = "the ring's memory accesses: the crate's named unsafe module"
+)]
+
+mod bytes;
+mod fork;
+mod get;
+mod layout;
+mod put;
+mod registry;
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use multiproc_ipc::SharedSegment;
+#[cfg(doc)]
+use multiproc_sync::foundation::Doorbell;
+use multiproc_sync::foundation::{
+    Acquired, Deadline, HeaderView, LIVENESS_SLICE, RobustMutex, Spin, this_process,
+};
+
+pub(crate) use fork::{FORK_COUNTED, after_fork_in_child, after_fork_in_parent, before_fork};
+use layout::{HEADER_BYTES, Header};
+
+/// How long a waiter sleeps before it checks whether the other party is still alive.
+pub(crate) const SLICE: Duration = LIVENESS_SLICE;
+/// Largest item accepted (bytes of its postcard encoding).
+pub(crate) const MAX_ITEM: u64 = 1 << 34;
+/// Number of processes that may hold handles on one queue at the same time.
+pub(crate) const REGISTRY: usize = 128;
+/// Default ring size in bytes.
+pub(crate) const DEFAULT_RING: usize = 1 << 20;
+/// Smallest ring size in bytes.
+pub(crate) const MIN_RING: usize = 4096;
+
+/// Pauses a consumer spins for the next piece of a streamed record before it sleeps
+/// (about 5 µs on the reference machine).
+const SPIN: u32 = 200;
+
+const MAGIC: u64 = 0x6d70_7175_6575_6531; // "mpqueue1"
+
+/// Why a side operation did not complete.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Fail {
+    /// Deadline reached (`Full` for puts, `Empty` for gets when it was "now").
+    Timeout,
+    /// No live producer and nothing left (gets only).
+    Closed,
+    /// The ring's memory does not hold a valid record (should never happen).
+    Corrupt,
+}
+
+/// Views of a queue segment in this process. Cheap to clone.
+#[derive(Clone, Debug)]
+pub(crate) struct Ring {
+    view: HeaderView<Header>,
+    cap: u64,
+}
+
+fn align8(n: u64) -> u64 {
+    (n + 7) & !7
+}
+
+/// Takes a side lock for this process; `Ok(true)` if it was taken over from a dead
+/// holder (then the caller repairs the side).
+///
+/// `peer`: the other side's CPU word (the notifier of the doorbell this side waits
+/// on): a waiter on that CPU yields too, since its spinning would only delay the
+/// other side.
+fn side_lock(lock: &RobustMutex, peer: &AtomicU32, deadline: Deadline) -> Result<bool, Fail> {
+    match lock.lock(
+        this_process(),
+        deadline,
+        Spin::CpuAware { peer: Some(peer) },
+    ) {
+        Acquired::Ok => Ok(false),
+        Acquired::OwnerDied => Ok(true),
+        Acquired::TimedOut => Err(Fail::Timeout),
+    }
+}
+
+/// Releases a side lock when dropped (also on unwinding).
+struct Held<'a>(&'a RobustMutex);
+
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        self.0.unlock();
+    }
+}
+
+/// What a put is allowed to wait for.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Block {
+    /// Do not wait for space (`try_put`).
+    No,
+    /// Wait until the deadline (`None`: forever).
+    Until(Option<Instant>),
+}
+
+impl Block {
+    /// `No` is an instant already reached: the side lock still spins briefly for a
+    /// holder about to leave, but nothing sleeps.
+    fn deadline(self) -> Deadline {
+        match self {
+            Block::No => Deadline::At(Instant::now()),
+            Block::Until(d) => Deadline::at(d),
+        }
+    }
+}
+
+enum Stream {
+    Done,
+    Aborted(u64),
+}
+
+impl Ring {
+    /// Creates a new queue segment with a ring of `ring_bytes` (rounded up to 4096)
+    /// and an item limit `maxsize` (0 = none).
+    pub(crate) fn create(
+        maxsize: u64,
+        ring_bytes: usize,
+    ) -> Result<Ring, multiproc_ipc::SegmentError> {
+        let too_large = || {
+            multiproc_ipc::SegmentError::Io(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("a queue ring of {ring_bytes} bytes is larger than memory can be"),
+            ))
+        };
+        let cap = ring_bytes
+            .max(MIN_RING)
+            .div_ceil(4096)
+            .checked_mul(4096)
+            .ok_or_else(too_large)?;
+        let total = HEADER_BYTES.checked_add(cap).ok_or_else(too_large)?;
+        let ring = Ring {
+            view: HeaderView::create("multiproc-queue", total)?,
+            cap: cap as u64,
+        };
+        let h = ring.hdr();
+        h.config.0.cap.store(cap as u64, Ordering::Relaxed);
+        h.config.0.maxsize.store(maxsize, Ordering::Relaxed);
+        h.config.0.magic.store(MAGIC, Ordering::Release);
+        Ok(ring)
+    }
+
+    /// Views a segment received from another process; checks that it is a queue.
+    pub(crate) fn attach(seg: SharedSegment) -> Result<Ring, String> {
+        if seg.len() < HEADER_BYTES + MIN_RING {
+            return Err(format!(
+                "segment of {} bytes is too small for a queue",
+                seg.len()
+            ));
+        }
+        let ring = Ring {
+            view: HeaderView::from_segment(seg).map_err(|e| e.to_string())?,
+            cap: 0,
+        };
+        let h = ring.hdr();
+        if h.config.0.magic.load(Ordering::Acquire) != MAGIC {
+            return Err("segment does not hold a multiproc queue".into());
+        }
+        let cap = h.config.0.cap.load(Ordering::Relaxed);
+        if cap == 0 || cap % 4096 != 0 || HEADER_BYTES as u64 + cap > ring.segment().len() as u64 {
+            return Err(format!("queue header claims a ring of {cap} bytes"));
+        }
+        Ok(Ring { cap, ..ring })
+    }
+
+    pub(crate) fn segment(&self) -> &SharedSegment {
+        self.view.segment()
+    }
+
+    #[inline]
+    fn hdr(&self) -> &Header {
+        self.view.get()
+    }
+
+    fn data(&self) -> *mut u8 {
+        // HEADER_BYTES < len, so the offset stays inside the mapping.
+        self.segment().as_ptr().wrapping_add(HEADER_BYTES)
+    }
+
+    pub(crate) fn capacity_bytes(&self) -> u64 {
+        self.cap
+    }
+
+    pub(crate) fn maxsize(&self) -> u64 {
+        self.hdr().config.0.maxsize.load(Ordering::Relaxed)
+    }
+
+    // ---------------------------------------------------------------- counts
+
+    /// Completed records put minus records taken.
+    pub(crate) fn len(&self) -> u64 {
+        let h = self.hdr();
+        let gets = h.get.0.gets.load(Ordering::Acquire);
+        let puts = h.put.0.puts.load(Ordering::Acquire);
+        puts.saturating_sub(gets)
+    }
+
+    /// Whether a put would have to wait now (maxsize reached or ring nearly full).
+    pub(crate) fn is_full(&self) -> bool {
+        let h = self.hdr();
+        let max = self.maxsize();
+        if max != 0 && self.len() >= max {
+            return true;
+        }
+        let head = h.head.0.load(Ordering::Acquire);
+        let tail = h.tail.0.load(Ordering::Acquire).max(head);
+        self.cap - (tail - head).min(self.cap) < 16
+    }
+
+    // ---------------------------------------------------------------- joinable
+
+    pub(crate) fn task_done(&self) -> bool {
+        let h = self.hdr();
+        let j = &h.join.0;
+        let mut done = j.done.load(Ordering::Relaxed);
+        loop {
+            let puts = h.put.0.puts.load(Ordering::Acquire);
+            if done >= puts {
+                return false;
+            }
+            match j
+                .done
+                .compare_exchange_weak(done, done + 1, Ordering::AcqRel, Ordering::Relaxed)
+            {
+                Ok(_) => break,
+                Err(d) => done = d,
+            }
+        }
+        j.bell.ring_sleepers();
+        true
+    }
+
+    /// Items put and not yet marked done.
+    pub(crate) fn unfinished(&self) -> u64 {
+        let h = self.hdr();
+        let done = h.join.0.done.load(Ordering::Acquire);
+        h.put.0.puts.load(Ordering::Acquire).saturating_sub(done)
+    }
+
+    pub(crate) fn join(&self, deadline: Option<Instant>) -> Result<(), Fail> {
+        let j = &self.hdr().join.0;
+        let deadline = Deadline::at(deadline);
+        loop {
+            if self.unfinished() == 0 {
+                return Ok(());
+            }
+            if deadline.expired() {
+                return Err(Fail::Timeout);
+            }
+            j.bell
+                .wait(deadline.slice(SLICE), || self.unfinished() == 0);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use multiproc_sync::foundation::Identity;
+
+    /// The pid of a process that has exited and been reaped.
+    fn dead_pid() -> u32 {
+        let mut child = std::process::Command::new("true")
+            .spawn()
+            .expect("spawn true");
+        let pid = child.id();
+        child.wait().expect("reap true");
+        pid
+    }
+
+    #[test]
+    fn taking_over_a_dead_sleeper_clears_its_waiter_counts() {
+        let ring = Ring::create(0, MIN_RING).expect("ring");
+        let h = ring.hdr();
+        // A consumer and a producer that died asleep holding their side locks.
+        for side in [&h.get.0.lock, &h.put.0.lock] {
+            side.force_owner(Identity {
+                id: dead_pid(),
+                start: 0,
+            });
+        }
+        h.data.0.force_sleepers(1);
+        h.space.0.force_sleepers(1);
+        let bound = Some(Instant::now() + Duration::from_secs(30));
+        ring.put(b"x", Block::Until(bound))
+            .expect("put after takeover");
+        assert_eq!(h.space.0.sleepers(), 0);
+        let got = ring
+            .get(bound, &mut Vec::new(), <[u8]>::to_vec)
+            .expect("get after takeover");
+        assert_eq!(got, b"x");
+        assert_eq!(h.data.0.sleepers(), 0);
+    }
+}

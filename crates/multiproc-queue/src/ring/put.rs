@@ -1,0 +1,167 @@
+//! The put side: appending a record (whole or streamed), waiting for space, and the
+//! repair of a side whose holder died.
+
+use std::sync::atomic::Ordering;
+
+use multiproc_sync::foundation::Deadline;
+
+use super::{Block, Fail, Held, Ring, SLICE, align8, side_lock};
+
+impl Ring {
+    /// Appends one record holding `payload`.
+    pub(crate) fn put(&self, payload: &[u8], block: Block) -> Result<(), Fail> {
+        let h = self.hdr();
+        let ps = &h.put.0;
+        let deadline = block.deadline();
+        let recovered = side_lock(&ps.lock, h.space.0.notifier(), deadline)?;
+        let _held = Held(&ps.lock);
+        if recovered {
+            self.repair_put();
+        }
+        let len = payload.len() as u64;
+        let seq = ps.puts.load(Ordering::Relaxed) + 1;
+        let maxsize = h.config.0.maxsize.load(Ordering::Relaxed);
+        if maxsize != 0 {
+            self.wait_space(deadline, || {
+                let mut gets = ps.cached_gets.load(Ordering::Relaxed);
+                if seq - 1 - gets.min(seq - 1) >= maxsize {
+                    gets = h.get.0.gets.load(Ordering::Acquire);
+                    ps.cached_gets.store(gets, Ordering::Relaxed);
+                }
+                seq - 1 - gets.min(seq - 1) < maxsize
+            })?;
+        }
+        let t = h.tail.0.load(Ordering::Relaxed);
+        let foot = 8 + align8(len);
+        if foot <= self.cap {
+            self.wait_space(deadline, || self.free_from(t, foot) >= foot)?;
+            ps.open_start.store(t, Ordering::Relaxed);
+            ps.open_seq.store(seq, Ordering::Relaxed);
+            ps.open_end.store(t + foot, Ordering::Release);
+            // SAFETY: this thread holds the put lock and `[t, t + foot)` is free
+            // (`wait_space` saw `free_from(t, foot) >= foot`), `foot <= cap`.
+            unsafe {
+                self.copy_in(t, &len.to_le_bytes());
+                self.copy_in(t + 8, payload);
+            }
+            h.tail.0.store(t + foot, Ordering::Release);
+            ps.puts.store(seq, Ordering::Release);
+            h.data.0.ring();
+            return Ok(());
+        }
+        // Larger than the ring: stream it.
+        self.wait_space(deadline, || self.free_from(t, 8) >= 8)?;
+        ps.open_start.store(t, Ordering::Relaxed);
+        ps.open_seq.store(seq, Ordering::Relaxed);
+        ps.open_end.store(t + foot, Ordering::Release);
+        let end = t + foot;
+        let mut w = t;
+        let mut header = Some(len.to_le_bytes());
+        let mut sent = 0usize;
+        while w < end {
+            let want = (end - w).min(self.cap / 2);
+            let free = self.free_from(w, want);
+            if free == 0 {
+                if self
+                    .wait_space(deadline, || self.free_from(w, want) > 0)
+                    .is_err()
+                {
+                    // Cut the partial record: readers drop it.
+                    self.abort_stream(w);
+                    return Err(Fail::Timeout);
+                }
+                continue;
+            }
+            let mut room = free.min(end - w);
+            if let Some(hd) = header.take() {
+                // SAFETY: put lock held; `[w, w + 8)` is free (`free_from(t, 8) >= 8`
+                // was seen and nothing was written since).
+                unsafe { self.copy_in(w, &hd) };
+                w += 8;
+                room -= 8;
+            }
+            let n = (room as usize).min(payload.len() - sent);
+            // SAFETY: put lock held; `[w, w + n)` lies in the `free` bytes seen above
+            // (`n <= room <= free`), which is at most `cap`.
+            unsafe { self.copy_in(w, &payload[sent..sent + n]) };
+            sent += n;
+            w += n as u64;
+            if sent == payload.len() {
+                // padding: part of the footprint, content irrelevant
+                let pad = (end - w).min(room - n as u64);
+                w += pad;
+            }
+            h.tail.0.store(w, Ordering::Release);
+            h.data.0.ring();
+        }
+        ps.puts.store(seq, Ordering::Release);
+        h.data.0.ring();
+        Ok(())
+    }
+
+    /// Free bytes for a write at `w`, re-reading `head` when the cached view shows
+    /// fewer than `need`.
+    fn free_from(&self, w: u64, need: u64) -> u64 {
+        let h = self.hdr();
+        let ps = &h.put.0;
+        let mut head = ps.cached_head.load(Ordering::Relaxed);
+        if self.cap - (w - head) < need {
+            head = h.head.0.load(Ordering::Acquire);
+            ps.cached_head.store(head, Ordering::Relaxed);
+        }
+        self.cap - (w - head)
+    }
+
+    /// Spins, then sleeps on the space futex until `ready()`.
+    fn wait_space(&self, deadline: Deadline, ready: impl Fn() -> bool) -> Result<(), Fail> {
+        if ready() {
+            return Ok(());
+        }
+        if !deadline.expired() && self.hdr().space.0.spin_until(&ready) {
+            return Ok(());
+        }
+        loop {
+            if ready() {
+                return Ok(());
+            }
+            if deadline.expired() {
+                return Err(Fail::Timeout);
+            }
+            self.hdr().space.0.wait(deadline.slice(SLICE), &ready);
+        }
+    }
+
+    pub(super) fn abort_stream(&self, at: u64) {
+        let h = self.hdr();
+        h.config.0.abort_pos.store(at, Ordering::Release);
+        h.put.0.open_end.store(0, Ordering::Release);
+        h.data.0.ring();
+    }
+
+    /// Run by whoever took the put lock over from a dead holder.
+    pub(super) fn repair_put(&self) {
+        let h = self.hdr();
+        let ps = &h.put.0;
+        // Only the put lock's holder sleeps on `space`: if the dead holder was asleep
+        // there, its waiter count would make every later get issue a wake-up call.
+        h.space.0.clear_sleepers();
+        let end = ps.open_end.load(Ordering::Acquire);
+        if end == 0 {
+            return;
+        }
+        let start = ps.open_start.load(Ordering::Relaxed);
+        let seq = ps.open_seq.load(Ordering::Relaxed);
+        let t = h.tail.0.load(Ordering::Acquire);
+        if t >= end {
+            // Published whole; only the count may be missing.
+            if ps.puts.load(Ordering::Relaxed) < seq {
+                ps.puts.store(seq, Ordering::Release);
+            }
+            ps.open_end.store(0, Ordering::Release);
+        } else if t > start {
+            self.abort_stream(t);
+        } else {
+            ps.open_end.store(0, Ordering::Release);
+        }
+    }
+}
