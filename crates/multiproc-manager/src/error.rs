@@ -82,6 +82,9 @@ pub enum RemoteErrorKind {
     Protocol,
     /// An error returned by a registered custom type's method.
     Custom,
+    /// The request held a value nested deeper than the server's limit
+    /// ([`Limits::max_depth`](crate::Limits::max_depth)), or a reply would have.
+    TooDeep,
 }
 
 /// An error raised by the server while running an operation: the call reached the

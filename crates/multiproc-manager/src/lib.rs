@@ -39,6 +39,10 @@
 //!   cannot stall the accept loop;
 //! * requests are limited in size ([`DEFAULT_MAX_REQUEST`]); a larger frame closes that
 //!   client's connection only;
+//! * values in a request may nest [`DEFAULT_MAX_DEPTH`] levels (configurable with
+//!   [`Limits`]); a deeper one is refused with
+//!   [`RemoteErrorKind::TooDeep`](crate::RemoteErrorKind::TooDeep), and no walk of a
+//!   [`Value`] recurses, however deep it is;
 //! * every client is served on its own thread, and each waiting operation on a thread
 //!   of its own: a slow, silent or hostile client cannot stall the others, and a
 //!   malformed request is answered with an error, never a crash;
@@ -72,7 +76,11 @@
 
 mod client;
 mod custom;
+mod deep;
 mod error;
+#[doc(hidden)]
+pub mod fuzzing;
+mod limits;
 mod manager;
 mod objects;
 mod protocol;
@@ -81,7 +89,9 @@ mod server;
 mod value;
 
 pub use custom::{Registry, Shared};
+pub use deep::DEFAULT_MAX_DEPTH;
 pub use error::{Error, RemoteError, RemoteErrorKind, TypeMismatch};
+pub use limits::Limits;
 pub use manager::{CONNECT_TIMEOUT, Manager, Setup, random_authkey, serve};
 pub use multiproc_ipc::Address;
 pub use multiproc_process::StartMethod;

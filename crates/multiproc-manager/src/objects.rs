@@ -744,7 +744,7 @@ fn ns_op(attrs: &mut Vec<(String, Value)>, op: Op) -> Outcome {
             attrs.remove(j);
             Value::None
         }
-        Op::Contains(Value::Str(name)) => Value::Bool(attrs.iter().any(|(n, _)| *n == name)),
+        Op::Contains(Value::Str(ref name)) => Value::Bool(attrs.iter().any(|(n, _)| n == name)),
         Op::Copy => Value::Dict(
             attrs
                 .iter()

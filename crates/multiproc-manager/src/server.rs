@@ -9,10 +9,43 @@ use std::time::{Duration, Instant};
 use multiproc_ipc::{Connection, RecvError};
 
 use crate::custom::Registry;
+use crate::deep::{self, REPLY_SLACK};
 use crate::error::{RemoteError, RemoteErrorKind as K};
+use crate::limits::Limits;
 use crate::objects::{Body, Caller, Fail, Obj};
 use crate::protocol::{Create, Op, Request, Response, SERVER};
 use crate::value::{Kind, ObjRef, Value};
+
+/// Why a request frame could not be decoded.
+#[derive(Debug)]
+pub(crate) enum Undecodable {
+    /// A value nested deeper than the limit; `id` is the call to answer (0 if unknown).
+    TooDeep { id: u64 },
+    /// Anything else.
+    Garbage(multiproc_ipc::CodecError),
+}
+
+/// Decodes one request frame, values nested at most `max_depth` levels.
+pub(crate) fn decode(frame: &[u8], max_depth: usize) -> Result<Request, Undecodable> {
+    let _depth = deep::limit(max_depth);
+    deep::take_exceeded();
+    multiproc_ipc::decode::<Request>(frame, Vec::new()).map_err(|e| {
+        if deep::take_exceeded() {
+            // The call id comes first: answer that call.
+            let id = postcard::take_from_bytes::<u64>(frame).map_or(0, |(id, _)| id);
+            Undecodable::TooDeep { id }
+        } else {
+            Undecodable::Garbage(e)
+        }
+    })
+}
+
+pub(crate) fn too_deep(max_depth: usize) -> RemoteError {
+    RemoteError::new(
+        K::TooDeep,
+        format!("the request holds a value nested deeper than {max_depth} levels"),
+    )
+}
 
 /// Default limit on one request frame: 64 MiB. A larger frame closes that client's
 /// connection (the stream cannot be resynchronised); the server and other clients
@@ -36,7 +69,7 @@ pub(crate) struct State {
     wake: Mutex<Vec<multiproc_ipc::Address>>,
     closed: Mutex<bool>,
     closed_cv: Condvar,
-    max_request: AtomicU64,
+    limits: Mutex<Limits>,
 }
 
 /// A manager server: holds the objects and serves clients, each connection on its own
@@ -72,8 +105,15 @@ impl fmt::Debug for Server {
 }
 
 impl Server {
-    /// A server for the built-in types plus those in `registry`.
+    /// A server for the built-in types plus those in `registry`, with the default
+    /// [`Limits`].
     pub fn new(registry: Registry) -> Server {
+        Server::with_limits(registry, Limits::default())
+    }
+
+    /// A server for the built-in types plus those in `registry`, enforcing `limits`
+    /// (see [`Limits`] for an example).
+    pub fn with_limits(registry: Registry, limits: Limits) -> Server {
         Server {
             state: Arc::new(State {
                 objects: RwLock::new(HashMap::new()),
@@ -86,14 +126,19 @@ impl Server {
                 wake: Mutex::new(Vec::new()),
                 closed: Mutex::new(false),
                 closed_cv: Condvar::new(),
-                max_request: AtomicU64::new(DEFAULT_MAX_REQUEST),
+                limits: Mutex::new(limits),
             }),
         }
     }
 
     /// Sets the largest request frame accepted from clients connected from now on.
     pub fn set_max_request(&self, bytes: u64) {
-        self.state.max_request.store(bytes, Ordering::Relaxed);
+        lock(&self.state.limits).max_request = bytes;
+    }
+
+    /// The limits this server enforces.
+    pub fn limits(&self) -> Limits {
+        lock(&self.state.limits).clone()
     }
 
     /// How many objects the server holds.
@@ -120,6 +165,12 @@ impl Server {
     /// shuts down. Errors on this connection never affect others.
     pub fn serve_connection(&self, conn: Connection) {
         self.state.serve(conn);
+    }
+
+    /// Runs request frames as one client would send them over `conn` (replies go to
+    /// `conn`), then disconnects that client: the fuzzing entry point.
+    pub(crate) fn feed(&self, frames: &[&[u8]], conn: Connection) {
+        self.state.feed(frames, conn);
     }
 
     /// Serves one client on a new thread.
@@ -229,10 +280,32 @@ impl State {
     }
 
     fn serve(self: &Arc<Self>, conn: Connection) {
-        if self.closing.load(Ordering::SeqCst) {
+        let Some((id, entry, limits)) = self.register(conn) else {
             return;
+        };
+        // Replies may wrap a stored value in a level or two (`items()`); requests may
+        // not nest deeper than the limit (see `decode`).
+        let _depth = deep::limit(limits.max_depth.saturating_add(REPLY_SLACK));
+        loop {
+            match entry.conn.recv_bytes() {
+                Ok(frame) => self.handle_frame(id, &entry, &frame, &limits),
+                Err(RecvError::Eof) => break,
+                Err(e) => {
+                    tracing::warn!("manager client {id}: connection dropped: {e}");
+                    break;
+                }
+            }
         }
-        conn.set_max_frame(self.max_request.load(Ordering::Relaxed));
+        self.disconnect(id, &entry);
+    }
+
+    /// Enters a new client connection in the table (`None` if the server is closing).
+    fn register(&self, conn: Connection) -> Option<(u64, Arc<ConnEntry>, Limits)> {
+        if self.closing.load(Ordering::SeqCst) {
+            return None;
+        }
+        let limits = lock(&self.limits).clone();
+        conn.set_max_frame(limits.max_request);
         let id = self.next_conn.fetch_add(1, Ordering::Relaxed);
         let entry = Arc::new(ConnEntry {
             alive: AtomicBool::new(true),
@@ -243,28 +316,53 @@ impl State {
         if self.closing.load(Ordering::SeqCst) {
             let _ = rustix::net::shutdown(&*entry.conn, rustix::net::Shutdown::Both);
         }
-        loop {
-            match entry.conn.recv::<Request>() {
-                Ok(req) => self.dispatch(id, &entry, req),
-                Err(RecvError::Decode(e)) => {
-                    // The frame was whole, so the stream is still in step: say so and go on.
-                    tracing::warn!("manager client {id}: undecodable request: {e}");
-                    let _ = entry.conn.send(&Response {
-                        id: 0,
-                        result: Err(RemoteError::new(
-                            K::Protocol,
-                            format!("undecodable request: {e}"),
-                        )),
-                    });
-                }
-                Err(RecvError::Eof) => break,
-                Err(e) => {
-                    tracing::warn!("manager client {id}: connection dropped: {e}");
-                    break;
-                }
+        Some((id, entry, limits))
+    }
+
+    /// Decodes and runs one whole request frame from client `id`.
+    fn handle_frame(
+        self: &Arc<Self>,
+        id: u64,
+        entry: &Arc<ConnEntry>,
+        frame: &[u8],
+        limits: &Limits,
+    ) {
+        match decode(frame, limits.max_depth) {
+            Ok(req) => self.dispatch(id, entry, req),
+            Err(Undecodable::TooDeep { id: call }) => {
+                tracing::warn!(
+                    "manager client {id}: a request nested deeper than {} levels",
+                    limits.max_depth
+                );
+                let _ = Self::reply(entry, call, Err(too_deep(limits.max_depth)));
+            }
+            Err(Undecodable::Garbage(e)) => {
+                // The frame was whole, so the stream is still in step: say so and go on.
+                tracing::warn!("manager client {id}: undecodable request: {e}");
+                let _ = entry.conn.send(&Response {
+                    id: 0,
+                    result: Err(RemoteError::new(
+                        K::Protocol,
+                        format!("undecodable request: {e}"),
+                    )),
+                });
             }
         }
+    }
+
+    /// Runs request frames as one client connected over `conn` would send them, then
+    /// disconnects that client (the fuzzing entry point: no listener, no reader).
+    pub(crate) fn feed(self: &Arc<Self>, frames: &[&[u8]], conn: Connection) {
+        let Some((id, entry, limits)) = self.register(conn) else {
+            return;
+        };
+        let _depth = deep::limit(limits.max_depth.saturating_add(REPLY_SLACK));
+        for frame in frames {
+            self.handle_frame(id, &entry, frame, &limits);
+        }
         self.disconnect(id, &entry);
+        // The reader of the replies sees the end now, not when the last waiter leaves.
+        let _ = rustix::net::shutdown(&*entry.conn, rustix::net::Shutdown::Write);
     }
 
     /// The client is gone: release what it held, keep its queues' items.
@@ -296,9 +394,25 @@ impl State {
         if id == 0 {
             return Ok(());
         }
+        deep::take_exceeded();
         let response = Response { id, result };
         match entry.conn.send(&response) {
             Ok(()) => Ok(()),
+            Err(multiproc_ipc::SendError::Encode(e)) => {
+                // Nothing was written: say why instead of leaving the caller waiting
+                // (a reply nested too deep, say a custom type's), and hand the value
+                // back as undelivered.
+                let why = if deep::take_exceeded() {
+                    RemoteError::new(K::TooDeep, "the reply nests too deeply to be sent")
+                } else {
+                    RemoteError::new(K::RuntimeError, format!("the reply cannot be sent: {e}"))
+                };
+                let _ = entry.conn.send(&Response {
+                    id,
+                    result: Err(why),
+                });
+                Err(response.result)
+            }
             Err(_) => Err(response.result),
         }
     }
@@ -401,9 +515,11 @@ impl State {
                 };
                 let entry = entry.clone();
                 let st = self.clone();
+                let depth = lock(&self.limits).max_depth.saturating_add(REPLY_SLACK);
                 let spawned = std::thread::Builder::new()
                     .name("manager-wait".into())
                     .spawn(move || {
+                        let _depth = deep::limit(depth);
                         let who = Caller {
                             conn: conn_id,
                             thread,
