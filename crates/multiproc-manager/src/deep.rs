@@ -34,6 +34,35 @@ thread_local! {
     static DEPTH: Cell<usize> = const { Cell::new(0) };
     static LIMIT: Cell<usize> = const { Cell::new(DEFAULT_MAX_DEPTH + REPLY_SLACK) };
     static EXCEEDED: Cell<bool> = const { Cell::new(false) };
+    /// How many more `Value` nodes the decoding under way may build.
+    static NODES_LEFT: Cell<u64> = const { Cell::new(u64::MAX) };
+    static NODES_OUT: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Allows the decoding on this thread to build at most `nodes` values (until the guard
+/// drops): a request's decoded size is bounded, not only its frame (a one-byte `None`
+/// becomes a node of `size_of::<Value>()` bytes).
+pub(crate) fn allow_nodes(nodes: u64) -> NodeScope {
+    NODES_OUT.set(false);
+    NodeScope {
+        prev: NODES_LEFT.replace(nodes),
+    }
+}
+
+/// Restores the node allowance on drop.
+pub(crate) struct NodeScope {
+    prev: u64,
+}
+
+impl Drop for NodeScope {
+    fn drop(&mut self) {
+        NODES_LEFT.set(self.prev);
+    }
+}
+
+/// Whether a decoding on this thread ran out of its node allowance since the last call.
+pub(crate) fn take_nodes_out() -> bool {
+    NODES_OUT.replace(false)
 }
 
 /// One level of nesting entered by a serde walk; left on drop.
@@ -129,6 +158,12 @@ impl<'de> Deserialize<'de> for Value {
         let Some(_level) = Level::enter() else {
             return Err(D::Error::custom(too_deep()));
         };
+        let left = NODES_LEFT.get();
+        if left == 0 {
+            NODES_OUT.set(true);
+            return Err(D::Error::custom("a request holding too many values"));
+        }
+        NODES_LEFT.set(left - 1);
         Ok(match Wire::deserialize(d)? {
             Wire::None => Value::None,
             Wire::Bool(b) => Value::Bool(b),

@@ -117,6 +117,16 @@ pub fn seed_corpus() -> Vec<(&'static str, Vec<u8>)> {
             ]),
         ),
         (
+            "list_repeat_doubling",
+            cat(vec![
+                list(),
+                req(2, 1, Op::Extend(vec![Value::Bytes(vec![0; 4096]); 16])),
+                req(3, 1, Op::Repeat(1 << 20)),
+                req(4, 1, Op::Repeat(1 << 20)),
+                req(5, 1, Op::Copy),
+            ]),
+        ),
+        (
             "dict_ops",
             cat(vec![
                 create(Create::Dict(vec![(Value::from(1), Value::from(2))])),

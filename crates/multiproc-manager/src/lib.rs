@@ -41,8 +41,15 @@
 //!   client's connection only;
 //! * values in a request may nest [`DEFAULT_MAX_DEPTH`] levels (configurable with
 //!   [`Limits`]); a deeper one is refused with
-//!   [`RemoteErrorKind::TooDeep`](crate::RemoteErrorKind::TooDeep), and no walk of a
+//!   [`RemoteErrorKind::TooDeep`], and no walk of a
 //!   [`Value`] recurses, however deep it is;
+//! * a server has a memory budget ([`DEFAULT_MEMORY_BUDGET`], see [`Limits`]): every
+//!   operation that adds data is charged an upper bound of what it adds before it
+//!   allocates (`l *= n` included) and refused with
+//!   [`RemoteErrorKind::MemoryBudget`] past it;
+//!   objects are capped in number, and so are the calls waiting on server threads, per
+//!   client and in total
+//!   ([`RemoteErrorKind::TooManyWaiting`]);
 //! * every client is served on its own thread, and each waiting operation on a thread
 //!   of its own: a slow, silent or hostile client cannot stall the others, and a
 //!   malformed request is answered with an error, never a crash;
@@ -62,7 +69,8 @@
 //! # Limitations
 //! * Objects live until [`destroy`](DictProxy::destroy)ed or the server stops; there
 //!   is no distributed reference counting (CPython's incref/decref traffic). A long-lived
-//!   server that creates objects without bound grows.
+//!   server that creates objects without destroying them fills its memory budget, then
+//!   refuses to create more.
 //! * A value read through a proxy is a copy (`l.get(0)?` of a list of lists); mutate the
 //!   server's copy through a proxy, or store nested proxies.
 //! * Integers are `i128` (Python's are unbounded); sets, custom classes and other
@@ -74,6 +82,7 @@
 #![doc(test(attr(deny(warnings))))]
 #![forbid(unsafe_code)]
 
+mod budget;
 mod client;
 mod custom;
 mod deep;
@@ -91,7 +100,10 @@ mod value;
 pub use custom::{Registry, Shared};
 pub use deep::DEFAULT_MAX_DEPTH;
 pub use error::{Error, RemoteError, RemoteErrorKind, TypeMismatch};
-pub use limits::Limits;
+pub use limits::{
+    DEFAULT_MAX_OBJECTS, DEFAULT_MAX_WAITING, DEFAULT_MAX_WAITING_PER_CLIENT,
+    DEFAULT_MEMORY_BUDGET, Limits,
+};
 pub use manager::{CONNECT_TIMEOUT, Manager, Setup, random_authkey, serve};
 pub use multiproc_ipc::Address;
 pub use multiproc_process::StartMethod;

@@ -167,6 +167,13 @@ pub(crate) struct QueueState {
     unfinished: u64,
 }
 
+impl QueueState {
+    /// The items waiting in the queue (for the memory budget).
+    pub(crate) fn items(&self) -> &VecDeque<Value> {
+        &self.items
+    }
+}
+
 /// One object held by the server.
 pub(crate) enum Body {
     Dict(Mutex<OrderedMap>),

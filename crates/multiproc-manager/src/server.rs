@@ -2,12 +2,13 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use multiproc_ipc::{Connection, RecvError};
 
+use crate::budget::{self, Budget, Growth};
 use crate::custom::Registry;
 use crate::deep::{self, REPLY_SLACK};
 use crate::error::{RemoteError, RemoteErrorKind as K};
@@ -16,24 +17,43 @@ use crate::objects::{Body, Caller, Fail, Obj};
 use crate::protocol::{Create, Op, Request, Response, SERVER};
 use crate::value::{Kind, ObjRef, Value};
 
+/// A waiting call's place within the caps of its client and of the server.
+struct WaitSlot {
+    state: Arc<State>,
+    entry: Arc<ConnEntry>,
+}
+
+impl Drop for WaitSlot {
+    fn drop(&mut self) {
+        self.entry.waiting.fetch_sub(1, Ordering::SeqCst);
+        self.state.waiting.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 /// Why a request frame could not be decoded.
 #[derive(Debug)]
 pub(crate) enum Undecodable {
     /// A value nested deeper than the limit; `id` is the call to answer (0 if unknown).
     TooDeep { id: u64 },
+    /// More values than the memory budget allows; `id` as above.
+    TooBig { id: u64 },
     /// Anything else.
     Garbage(multiproc_ipc::CodecError),
 }
 
-/// Decodes one request frame, values nested at most `max_depth` levels.
-pub(crate) fn decode(frame: &[u8], max_depth: usize) -> Result<Request, Undecodable> {
-    let _depth = deep::limit(max_depth);
+/// Decodes one request frame, values nested at most `limits.max_depth` levels and
+/// taking at most the memory budget once decoded.
+pub(crate) fn decode(frame: &[u8], limits: &Limits) -> Result<Request, Undecodable> {
+    let _depth = deep::limit(limits.max_depth);
+    let _nodes = deep::allow_nodes(limits.memory_budget / budget::NODE);
     deep::take_exceeded();
     multiproc_ipc::decode::<Request>(frame, Vec::new()).map_err(|e| {
+        // The call id comes first: answer that call.
+        let id = || postcard::take_from_bytes::<u64>(frame).map_or(0, |(id, _)| id);
         if deep::take_exceeded() {
-            // The call id comes first: answer that call.
-            let id = postcard::take_from_bytes::<u64>(frame).map_or(0, |(id, _)| id);
-            Undecodable::TooDeep { id }
+            Undecodable::TooDeep { id: id() }
+        } else if deep::take_nodes_out() {
+            Undecodable::TooBig { id: id() }
         } else {
             Undecodable::Garbage(e)
         }
@@ -54,6 +74,8 @@ pub const DEFAULT_MAX_REQUEST: u64 = 64 << 20;
 
 struct ConnEntry {
     alive: AtomicBool,
+    /// This client's calls waiting on threads of their own.
+    waiting: AtomicUsize,
     conn: Arc<Connection>,
 }
 
@@ -70,6 +92,9 @@ pub(crate) struct State {
     closed: Mutex<bool>,
     closed_cv: Condvar,
     limits: Mutex<Limits>,
+    budget: Budget,
+    /// Calls waiting on threads of their own, all clients together.
+    waiting: AtomicUsize,
 }
 
 /// A manager server: holds the objects and serves clients, each connection on its own
@@ -126,7 +151,9 @@ impl Server {
                 wake: Mutex::new(Vec::new()),
                 closed: Mutex::new(false),
                 closed_cv: Condvar::new(),
+                budget: Budget::new(limits.memory_budget),
                 limits: Mutex::new(limits),
+                waiting: AtomicUsize::new(0),
             }),
         }
     }
@@ -139,6 +166,18 @@ impl Server {
     /// The limits this server enforces.
     pub fn limits(&self) -> Limits {
         lock(&self.state.limits).clone()
+    }
+
+    /// The bytes of data the server holds, approximately, as its memory budget counts
+    /// them (see [`Limits::memory_budget`]); changed objects are measured first.
+    pub fn memory_used(&self) -> u64 {
+        self.state.budget.used(&|id| self.state.measure(id))
+    }
+
+    /// How many calls wait inside the server now, each on a thread of its own (see
+    /// [`Limits::max_waiting`]).
+    pub fn waiting_calls(&self) -> usize {
+        self.state.waiting.load(Ordering::SeqCst)
     }
 
     /// How many objects the server holds.
@@ -305,10 +344,11 @@ impl State {
             return None;
         }
         let limits = lock(&self.limits).clone();
-        conn.set_max_frame(limits.max_request);
+        conn.set_max_frame(limits.frame_limit());
         let id = self.next_conn.fetch_add(1, Ordering::Relaxed);
         let entry = Arc::new(ConnEntry {
             alive: AtomicBool::new(true),
+            waiting: AtomicUsize::new(0),
             conn: Arc::new(conn),
         });
         lock(&self.conns).insert(id, entry.clone());
@@ -327,7 +367,7 @@ impl State {
         frame: &[u8],
         limits: &Limits,
     ) {
-        match decode(frame, limits.max_depth) {
+        match decode(frame, limits) {
             Ok(req) => self.dispatch(id, entry, req),
             Err(Undecodable::TooDeep { id: call }) => {
                 tracing::warn!(
@@ -335,6 +375,13 @@ impl State {
                     limits.max_depth
                 );
                 let _ = Self::reply(entry, call, Err(too_deep(limits.max_depth)));
+            }
+            Err(Undecodable::TooBig { id: call }) => {
+                let e = RemoteError::new(
+                    K::MemoryBudget,
+                    "the request holds more values than the memory budget allows",
+                );
+                let _ = Self::reply(entry, call, Err(e));
             }
             Err(Undecodable::Garbage(e)) => {
                 // The frame was whole, so the stream is still in step: say so and go on.
@@ -445,10 +492,11 @@ impl State {
             let r = match op {
                 Op::Ping => Ok(Value::None),
                 Op::Create(c) => self.create(c),
-                Op::SetAttr(name, v) => {
+                Op::SetAttr(name, v) => self.charge(SERVER, budget::attr(&name, &v)).map(|()| {
                     lock(&self.names).insert(name, v);
-                    Ok(Value::None)
-                }
+                    self.budget.touch(SERVER);
+                    Value::None
+                }),
                 Op::GetAttr(name) => lock(&self.names).get(&name).cloned().ok_or_else(|| {
                     RemoteError::new(K::KeyError, format!("nothing is published as '{name}'"))
                 }),
@@ -466,8 +514,10 @@ impl State {
             return;
         }
         if let Op::Release = op {
-            if let Some(o) = write(&self.objects).remove(&obj) {
+            let removed = write(&self.objects).remove(&obj);
+            if let Some(o) = removed {
                 o.destroyed.store(true, Ordering::SeqCst);
+                self.budget.close(obj);
             }
             let _ = Self::reply(entry, id, Ok(Value::None));
             return;
@@ -483,6 +533,15 @@ impl State {
             );
             return;
         };
+        // Data the operation adds is charged before it runs (and allocates).
+        let growth = budget::growth(&op, &target);
+        if let Growth::Adds(bytes) = growth {
+            if let Err(e) = self.charge(obj, bytes) {
+                let _ = Self::reply(entry, id, Err(e));
+                return;
+            }
+        }
+        let changes = !matches!(growth, Growth::Nothing);
         let blocking = op.wait_timeout().is_some();
         let who = Caller {
             conn: conn_id,
@@ -499,6 +558,9 @@ impl State {
             (target.run(op, &who, false), None)
         };
         let is_get = matches!(op, Some(Op::Get { .. }));
+        if changes && !matches!(first, Err(Fail::WouldBlock)) {
+            self.budget.touch(obj);
+        }
         match first {
             Ok(v) => Self::reply_taking(entry, id, Ok(v), &target, is_get),
             Err(Fail::Remote(e)) => {
@@ -513,12 +575,18 @@ impl State {
                     );
                     return;
                 };
+                let Some(slot) = self.wait_slot(entry) else {
+                    let _ = Self::reply(entry, id, Err(self.too_many_waiting(entry)));
+                    return;
+                };
+                let caller = Arc::clone(entry);
                 let entry = entry.clone();
                 let st = self.clone();
                 let depth = lock(&self.limits).max_depth.saturating_add(REPLY_SLACK);
                 let spawned = std::thread::Builder::new()
                     .name("manager-wait".into())
                     .spawn(move || {
+                        let _slot = slot;
                         let _depth = deep::limit(depth);
                         let who = Caller {
                             conn: conn_id,
@@ -534,16 +602,104 @@ impl State {
                                 Err(RemoteError::new(K::RuntimeError, "operation would block"))
                             }
                         };
+                        if changes {
+                            st.budget.touch(obj);
+                        }
                         Self::reply_taking(&entry, id, r, &target, is_get);
                     });
                 if let Err(e) = spawned {
+                    // Nothing ran: say so rather than leave the caller waiting.
                     tracing::error!("cannot spawn a manager wait thread: {e}");
+                    let _ = Self::reply(
+                        &caller,
+                        id,
+                        Err(RemoteError::new(
+                            K::TooManyWaiting,
+                            format!("the server cannot start a thread for this wait: {e}"),
+                        )),
+                    );
                 }
             }
         }
     }
 
+    /// What account `id` holds now (0: the published names), `None` if it is gone.
+    fn measure(&self, id: u64) -> Option<u64> {
+        if id == SERVER {
+            return Some(budget::measure_names(&lock(&self.names)));
+        }
+        let obj = read(&self.objects).get(&id).cloned()?;
+        Some(budget::measure(&obj))
+    }
+
+    /// Charges `bytes` to account `id` before they are allocated, or refuses.
+    fn charge(&self, id: u64, bytes: u64) -> Result<(), RemoteError> {
+        self.budget.charge(id, bytes, &|a| self.measure(a))
+    }
+
+    /// A place for one more waiting call of `entry`'s client, within both caps; freed
+    /// when dropped.
+    fn wait_slot(self: &Arc<Self>, entry: &Arc<ConnEntry>) -> Option<WaitSlot> {
+        let limits = lock(&self.limits).clone();
+        let take = |n: &AtomicUsize, max: usize| {
+            n.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |x| {
+                (x < max).then_some(x + 1)
+            })
+            .is_ok()
+        };
+        if !take(&entry.waiting, limits.max_waiting_per_client) {
+            return None;
+        }
+        if !take(&self.waiting, limits.max_waiting) {
+            entry.waiting.fetch_sub(1, Ordering::SeqCst);
+            return None;
+        }
+        Some(WaitSlot {
+            state: self.clone(),
+            entry: entry.clone(),
+        })
+    }
+
+    fn too_many_waiting(&self, entry: &ConnEntry) -> RemoteError {
+        let limits = lock(&self.limits).clone();
+        let mine = entry.waiting.load(Ordering::SeqCst);
+        RemoteError::new(
+            K::TooManyWaiting,
+            if mine >= limits.max_waiting_per_client {
+                format!(
+                    "this client already has {mine} calls waiting in the server (the limit is {})",
+                    limits.max_waiting_per_client
+                )
+            } else {
+                format!(
+                    "the server already has {} calls waiting (the limit is {})",
+                    self.waiting.load(Ordering::SeqCst),
+                    limits.max_waiting
+                )
+            },
+        )
+    }
+
     fn create(&self, c: Create) -> Result<Value, RemoteError> {
+        let max = lock(&self.limits).max_objects;
+        if read(&self.objects).len() >= max {
+            return Err(RemoteError::new(
+                K::TooManyObjects,
+                format!("the server holds {max} objects, as many as it may"),
+            ));
+        }
+        // The id is taken first so that the new object's account is charged before
+        // its contents are stored (an id lost to a refusal is never reused, harmlessly).
+        let id = self.next_obj.fetch_add(1, Ordering::Relaxed);
+        self.charge(id, budget::creation(&c))?;
+        let r = self.build(id, c);
+        if r.is_err() {
+            self.budget.close(id);
+        }
+        r
+    }
+
+    fn build(&self, id: u64, c: Create) -> Result<Value, RemoteError> {
         let obj = match c {
             Create::Dict(items) => Obj::dict(items)?,
             Create::List(items) => Obj::new(Kind::List, Body::List(Mutex::new(items))),
@@ -566,7 +722,6 @@ impl State {
                 Obj::new(Kind::Custom(type_name), Body::Custom(Mutex::new(o)))
             }
         };
-        let id = self.next_obj.fetch_add(1, Ordering::Relaxed);
         let kind = obj.kind.clone();
         write(&self.objects).insert(id, Arc::new(obj));
         Ok(Value::Proxy(ObjRef { id, kind }))

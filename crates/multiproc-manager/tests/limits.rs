@@ -217,3 +217,290 @@ fn fuzz_seed_corpus_is_current() -> R {
     }
     Ok(())
 }
+
+// ------------------------------------------------------------ memory budget
+
+fn kind<T: std::fmt::Debug>(r: Result<T, Error>) -> Option<RemoteErrorKind> {
+    match r {
+        Err(e) => e.remote_kind(),
+        Ok(v) => panic!("expected a refusal, got {v:?}"),
+    }
+}
+
+/// A server on threads of this process with `limits`, and a client of it.
+fn server_with(limits: Limits) -> Result<(Server, Manager), Box<dyn std::error::Error>> {
+    let server = Server::with_limits(Registry::new(), limits);
+    let (a, b) = multiproc_ipc::Pipe::duplex()?;
+    server.spawn_connection(a);
+    Ok((server, Manager::over(b)))
+}
+
+/// A server process whose limits come from `Setup::limits`: a 64 MiB budget.
+struct Tight;
+impl multiproc_manager::Setup for Tight {
+    fn registry() -> Registry {
+        Registry::new()
+    }
+    fn limits() -> Limits {
+        let mut l = Limits::default();
+        l.memory_budget = 64 << 20;
+        l
+    }
+}
+
+/// #13 item 5: `l *= n` was capped by item count, not bytes — one ~1 MiB request grew a
+/// server to 528 MB. Against a real server process with a 64 MiB budget, the repeat is
+/// refused with `MemoryBudget` before anything is allocated, the list is unchanged, and
+/// the server serves on (a repeat that fits still works).
+#[test]
+fn repeat_amplification_is_refused() -> R {
+    let m = Manager::start_with::<Tight>(None)?;
+    let l = m.list()?;
+    l.extend((0..1000).map(|_| Value::Bytes(vec![7; 1000])))?;
+    assert_eq!(kind(l.repeat(1 << 20)), Some(RemoteErrorKind::MemoryBudget));
+    assert_eq!(kind(l.repeat(500)), Some(RemoteErrorKind::MemoryBudget));
+    assert_eq!(l.len()?, 1000, "nothing changed");
+    l.repeat(3)?;
+    assert_eq!(l.len()?, 3000);
+    let other = m.dict()?;
+    other.insert("still", "serving")?;
+    assert_eq!(other.get_item("still")?, Value::from("serving"));
+    m.shutdown()?;
+    Ok(())
+}
+
+/// Every operation that adds data is bounded by the budget: each is repeated until it
+/// is refused with `MemoryBudget` (bounded number of rounds), then the data is dropped
+/// (destroyed, cleared or taken) and the same operation fits again — the bytes were
+/// credited back.
+#[test]
+fn every_growing_operation_meets_the_budget() -> R {
+    let mut limits = Limits::default();
+    limits.memory_budget = 4 << 20;
+    let (server, m) = server_with(limits)?;
+    let chunk = || Value::Bytes(vec![1; 64 << 10]);
+    let limit_rounds = 200; // 200 x 64 KiB = 12.5 MiB > the budget
+    type Step<'a> = Box<dyn Fn(usize) -> Result<(), Error> + 'a>;
+    let fill = |what: &str, step: Step<'_>| -> Result<usize, Box<dyn std::error::Error>> {
+        for i in 0..limit_rounds {
+            match step(i) {
+                Ok(()) => {}
+                Err(e) if e.remote_kind() == Some(RemoteErrorKind::MemoryBudget) => return Ok(i),
+                Err(e) => return Err(format!("{what}: {e}").into()),
+            }
+        }
+        Err(format!("{what} was never refused").into())
+    };
+    let before = server.memory_used();
+
+    let d = m.dict()?;
+    let n = fill("dict[k] = v", Box::new(|i| d.insert(i as u64, chunk())))?;
+    assert!(n > 10, "{n} inserts fit");
+    assert!(server.memory_used() <= 4 << 20);
+    d.clear()?;
+    fill(
+        "setdefault",
+        Box::new(|i| d.setdefault(i as u64, chunk()).map(|_| ())),
+    )?;
+    d.clear()?;
+    fill("update", Box::new(|i| d.update([(i as u64, chunk())])))?;
+    d.destroy()?;
+
+    let l = m.list()?;
+    fill("append", Box::new(|_| l.append(chunk())))?;
+    l.clear()?;
+    fill("extend", Box::new(|_| l.extend([chunk(), chunk()])))?;
+    l.clear()?;
+    fill("insert", Box::new(|_| l.insert(0, chunk())))?;
+    l.destroy()?;
+
+    let q = m.queue()?;
+    fill("put", Box::new(|_| q.put(chunk())))?;
+    while q.qsize()? > 0 {
+        q.get()?;
+    }
+    fill("put after get", Box::new(|_| q.put(chunk())))?;
+    q.destroy()?;
+
+    let ns = m.namespace()?;
+    fill("setattr", Box::new(|i| ns.set(&format!("a{i}"), chunk())))?;
+    ns.destroy()?;
+    let made = std::cell::RefCell::new(Vec::new());
+    fill(
+        "Value",
+        Box::new(|_| {
+            made.borrow_mut().push(m.value(chunk())?);
+            Ok(())
+        }),
+    )?;
+    for v in made.borrow_mut().drain(..) {
+        v.destroy()?;
+    }
+    fill(
+        "list of str",
+        Box::new(|_| m.list_from(["x".repeat(64 << 10)]).map(|_| ())),
+    )?;
+    fill(
+        "publish",
+        Box::new(|i| m.publish(&format!("p{i}"), chunk())),
+    )?;
+    assert!(server.memory_used() <= 4 << 20, "{}", server.memory_used());
+    assert!(server.memory_used() > before);
+    server.shutdown();
+    Ok(())
+}
+
+/// The budget is credited back when objects are destroyed and when they shrink.
+#[test]
+fn budget_is_credited_back() -> R {
+    let mut limits = Limits::default();
+    limits.memory_budget = 8 << 20;
+    let (server, m) = server_with(limits)?;
+    let empty = server.memory_used();
+    let big = || Value::Bytes(vec![0; 5 << 20]);
+    let l = m.list()?;
+    l.append(big())?;
+    let full = server.memory_used();
+    assert!(full >= empty + (5 << 20), "{empty} -> {full}");
+    let other = m.list()?;
+    assert_eq!(
+        kind(other.append(big())),
+        Some(RemoteErrorKind::MemoryBudget)
+    );
+    // shrinking: the list gives its item back
+    assert_eq!(l.pop()?, big());
+    assert!(server.memory_used() < empty + (1 << 20));
+    other.append(big())?;
+    // destroying: all of it comes back
+    other.destroy()?;
+    assert!(server.memory_used() < empty + (1 << 20));
+    l.append(big())?;
+    server.shutdown();
+    Ok(())
+}
+
+/// The number of objects is capped.
+#[test]
+fn object_count_is_capped() -> R {
+    let mut limits = Limits::default();
+    limits.max_objects = 10;
+    let (server, m) = server_with(limits)?;
+    let mut locks = Vec::new();
+    for _ in 0..10 {
+        locks.push(m.lock()?);
+    }
+    assert_eq!(kind(m.event()), Some(RemoteErrorKind::TooManyObjects));
+    locks.pop().ok_or("a lock")?.destroy()?;
+    m.event()?;
+    server.shutdown();
+
+    // objects that hold no data still meet the memory budget (a fixed cost each)
+    let mut limits = Limits::default();
+    limits.memory_budget = 256 << 10;
+    let (server, m) = server_with(limits)?;
+    let mut made = 0;
+    let refused = loop {
+        match m.lock() {
+            Ok(_) => made += 1,
+            Err(e) => break e.remote_kind(),
+        }
+        assert!(made < 10_000, "never refused");
+    };
+    assert_eq!(refused, Some(RemoteErrorKind::MemoryBudget));
+    assert!(made > 100, "{made}");
+    server.shutdown();
+    Ok(())
+}
+
+/// The server's frame limit follows the memory budget: a frame over the budget closes
+/// that client's connection only, and a frame within it whose values would take more
+/// than the budget once decoded (a list of a million `None`s is 2 bytes a value on the
+/// wire, 32 in memory) is refused with `MemoryBudget` before they are all built.
+#[test]
+fn frame_limit_follows_the_budget() -> R {
+    let mut limits = Limits::default();
+    limits.memory_budget = 8 << 20;
+    assert_eq!(limits.frame_limit(), 8 << 20);
+    let (server, good) = server_with(limits)?;
+    let d = good.dict()?;
+    let l = good.list()?;
+    let nones = vec![Value::None; 1 << 20];
+    assert_eq!(kind(l.extend(nones)), Some(RemoteErrorKind::MemoryBudget));
+    assert_eq!(l.len()?, 0);
+    let (a, b) = multiproc_ipc::Pipe::duplex()?;
+    server.spawn_connection(a);
+    let big = Manager::over(b);
+    assert!(matches!(
+        big.list_from([Value::Bytes(vec![0; 9 << 20])]),
+        Err(Error::ManagerGone(_))
+    ));
+    d.insert(1, 1)?;
+    server.shutdown();
+    Ok(())
+}
+
+// ------------------------------------------------------------ waiting calls
+
+/// Each call that has to wait gets a server thread; one client may have
+/// `max_waiting_per_client` of them, all clients `max_waiting`. Past either cap the call
+/// is refused with `TooManyWaiting` at once (nothing changed), the waiting ones finish
+/// normally, and the places are given back.
+#[test]
+fn waiting_calls_are_capped() -> R {
+    let mut limits = Limits::default();
+    limits.max_waiting_per_client = 3;
+    limits.max_waiting = 5;
+    let (server, m1) = server_with(limits)?;
+    let (a, b) = multiproc_ipc::Pipe::duplex()?;
+    server.spawn_connection(a);
+    let m2 = Manager::over(b);
+    let ev = m1.event()?;
+    let ev2: multiproc_manager::EventProxy = {
+        m1.publish("ev", &ev)?;
+        m2.lookup("ev")?
+    };
+    let wait_until = |n: usize| -> R {
+        let deadline = std::time::Instant::now() + BOUND;
+        while server.waiting_calls() != n {
+            if std::time::Instant::now() > deadline {
+                return Err(format!("{} calls waiting, not {n}", server.waiting_calls()).into());
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        Ok(())
+    };
+    std::thread::scope(|s| -> R {
+        let mut waiters = Vec::new();
+        for _ in 0..3 {
+            let ev = ev.clone();
+            waiters.push(s.spawn(move || ev.wait()));
+        }
+        wait_until(3)?;
+        // the client's fourth waiting call is refused
+        let r = ev.wait_timeout(BOUND);
+        assert_eq!(kind(r), Some(RemoteErrorKind::TooManyWaiting));
+        // another client has places left, up to the server's total
+        for _ in 0..2 {
+            let ev2 = ev2.clone();
+            waiters.push(s.spawn(move || ev2.wait()));
+        }
+        wait_until(5)?;
+        assert_eq!(
+            kind(ev2.wait_timeout(BOUND)),
+            Some(RemoteErrorKind::TooManyWaiting)
+        );
+        // calls that need not wait are served as ever
+        assert!(!ev2.is_set()?);
+        ev.set()?;
+        for w in waiters {
+            w.join().map_err(|_| "waiter panicked")??;
+        }
+        wait_until(0)?;
+        // places given back
+        ev.clear()?;
+        assert!(!ev.wait_timeout(std::time::Duration::from_millis(1))?);
+        Ok(())
+    })?;
+    server.shutdown();
+    Ok(())
+}
