@@ -21,7 +21,8 @@ use crate::server::DEFAULT_MAX_REQUEST;
 /// let l = Manager::over(b).list()?;
 /// l.append(vec![vec![1]])?; // three levels
 /// let deep = Value::from(vec![vec![vec![vec![1]]]]); // five levels
-/// assert_eq!(l.append(deep).unwrap_err().remote_kind(), Some(RemoteErrorKind::TooDeep));
+/// let refused = l.append(deep).err().and_then(|e| e.remote_kind());
+/// assert_eq!(refused, Some(RemoteErrorKind::TooDeep));
 /// assert_eq!(l.len()?, 1); // refused, and the connection still serves
 /// server.shutdown();
 /// # Ok::<(), Box<dyn std::error::Error>>(())
