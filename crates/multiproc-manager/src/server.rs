@@ -95,6 +95,10 @@ pub(crate) struct State {
     budget: Budget,
     /// Calls waiting on threads of their own, all clients together.
     waiting: AtomicUsize,
+    /// Whether to keep the wait threads' handles in `waiters` (fuzzing: `feed` joins
+    /// them, so that no thread outlives the input).
+    keep_waiters: AtomicBool,
+    waiters: Mutex<Vec<std::thread::JoinHandle<()>>>,
 }
 
 /// A manager server: holds the objects and serves clients, each connection on its own
@@ -154,6 +158,8 @@ impl Server {
                 budget: Budget::new(limits.memory_budget),
                 limits: Mutex::new(limits),
                 waiting: AtomicUsize::new(0),
+                keep_waiters: AtomicBool::new(false),
+                waiters: Mutex::new(Vec::new()),
             }),
         }
     }
@@ -400,6 +406,7 @@ impl State {
     /// Runs request frames as one client connected over `conn` would send them, then
     /// disconnects that client (the fuzzing entry point: no listener, no reader).
     pub(crate) fn feed(self: &Arc<Self>, frames: &[&[u8]], conn: Connection) {
+        self.keep_waiters.store(true, Ordering::Relaxed);
         let Some((id, entry, limits)) = self.register(conn) else {
             return;
         };
@@ -410,6 +417,11 @@ impl State {
         self.disconnect(id, &entry);
         // The reader of the replies sees the end now, not when the last waiter leaves.
         let _ = rustix::net::shutdown(&*entry.conn, rustix::net::Shutdown::Write);
+        // Waiters see their client gone within a slice of their wait.
+        let waiters = std::mem::take(&mut *lock(&self.waiters));
+        for h in waiters {
+            let _ = h.join();
+        }
     }
 
     /// The client is gone: release what it held, keep its queues' items.
@@ -607,17 +619,23 @@ impl State {
                         }
                         Self::reply_taking(&entry, id, r, &target, is_get);
                     });
-                if let Err(e) = spawned {
-                    // Nothing ran: say so rather than leave the caller waiting.
-                    tracing::error!("cannot spawn a manager wait thread: {e}");
-                    let _ = Self::reply(
-                        &caller,
-                        id,
-                        Err(RemoteError::new(
-                            K::TooManyWaiting,
-                            format!("the server cannot start a thread for this wait: {e}"),
-                        )),
-                    );
+                match spawned {
+                    Ok(h) if self.keep_waiters.load(Ordering::Relaxed) => {
+                        lock(&self.waiters).push(h);
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        // Nothing ran: say so rather than leave the caller waiting.
+                        tracing::error!("cannot spawn a manager wait thread: {e}");
+                        let _ = Self::reply(
+                            &caller,
+                            id,
+                            Err(RemoteError::new(
+                                K::TooManyWaiting,
+                                format!("the server cannot start a thread for this wait: {e}"),
+                            )),
+                        );
+                    }
                 }
             }
         }
