@@ -504,3 +504,40 @@ fn waiting_calls_are_capped() -> R {
     server.shutdown();
     Ok(())
 }
+
+/// A custom type whose method answers a value nested too deep to encode: the caller
+/// gets `TooDeep` instead of waiting for ever for a reply that could not be sent, and
+/// the connection goes on.
+struct Deep;
+impl multiproc_manager::Shared for Deep {
+    const TYPEID: &'static str = "Deep";
+    fn new(_args: Vec<Value>) -> Result<Self, multiproc_manager::RemoteError> {
+        Ok(Deep)
+    }
+    fn call(
+        &mut self,
+        method: &str,
+        _args: Vec<Value>,
+    ) -> Result<Value, multiproc_manager::RemoteError> {
+        Ok(match method {
+            "deep" => nested(100_000),
+            _ => Value::from(1),
+        })
+    }
+}
+
+#[test]
+fn unsendable_reply_is_answered_with_an_error() -> R {
+    let mut registry = Registry::new();
+    registry.register::<Deep>();
+    let m = Manager::in_thread_with(registry)?;
+    m.set_call_timeout(Some(BOUND)); // a reply never sent fails the test, not hangs it
+    let p = m.create::<Deep>(())?;
+    let r = p.call::<Value>("deep", ());
+    assert_eq!(
+        r.err().and_then(|e| e.remote_kind()),
+        Some(RemoteErrorKind::TooDeep)
+    );
+    assert_eq!(p.call::<Value>("shallow", ())?, Value::from(1));
+    Ok(())
+}
