@@ -426,10 +426,20 @@ fn eq_walk<'a>(a: &'a Value, b: &'a Value) -> bool {
                 if x.len() != y.len() {
                     return false;
                 }
+                // Python: every entry of one is an entry of the other. Keys are unique in
+                // a real dict, so the value is compared on the stack; a value built by
+                // hand with equal keys twice is compared against each candidate.
                 for (k, v) in x {
-                    match y.iter().find(|(k2, _)| eq(k, k2)) {
-                        Some((_, v2)) => stack.push((v, v2)),
-                        None => return false,
+                    let mut candidates = y.iter().filter(|(k2, _)| eq(k, k2));
+                    match (candidates.next(), candidates.next()) {
+                        (Some((_, v2)), None) => stack.push((v, v2)),
+                        (Some((_, v2)), Some((_, v3))) => {
+                            let mut rest = candidates.map(|(_, v)| v);
+                            if !(eq(v, v2) || eq(v, v3) || rest.any(|v4| eq(v, v4))) {
+                                return false;
+                            }
+                        }
+                        (None, _) => return false,
                     }
                 }
             }

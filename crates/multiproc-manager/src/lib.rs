@@ -136,4 +136,5 @@ fn assert_send_sync() {
     is::<Registry>();
     is::<TypeMismatch>();
     is::<RemoteError>();
+    is::<Limits>();
 }

@@ -541,3 +541,69 @@ fn unsendable_reply_is_answered_with_an_error() -> R {
     assert_eq!(p.call::<Value>("shallow", ())?, Value::from(1));
     Ok(())
 }
+
+// ------------------------------------------------------------ property tests
+
+use proptest::prelude::*;
+
+fn arb_value() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::None),
+        any::<bool>().prop_map(Value::from),
+        any::<i64>().prop_map(Value::from),
+        any::<f64>().prop_map(Value::from),
+        ".{0,4}".prop_map(Value::from),
+        proptest::collection::vec(any::<u8>(), 0..4).prop_map(Value::Bytes),
+    ];
+    leaf.prop_recursive(8, 64, 4, |inner| {
+        prop_oneof![
+            proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::List),
+            proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::Tuple),
+            proptest::collection::vec((inner.clone(), inner), 0..3).prop_map(Value::Dict),
+        ]
+    })
+}
+
+fn hash_of(v: &Value) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    v.hash(&mut h);
+    h.finish()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    /// The iterative walks agree with each other and with the wire: a clone equals its
+    /// original and hashes alike, prints alike (repr and Debug), and a value within the
+    /// depth limit survives encoding and decoding; `depth` bounds what the decoder
+    /// accepts (a limit of `depth - 1` refuses it).
+    #[test]
+    fn walks_and_wire_agree(v in arb_value()) {
+        let c = v.clone();
+        prop_assert_eq!(&c, &v);
+        prop_assert_eq!(hash_of(&c), hash_of(&v));
+        prop_assert_eq!(c.to_string(), v.to_string());
+        prop_assert_eq!(format!("{c:?}"), format!("{v:?}"));
+        prop_assert_eq!(c.py_cmp(&v).is_some(), v.py_cmp(&c).is_some());
+        let (bytes, fds) = multiproc_ipc::encode(&v).expect("within the default limit");
+        let back: Value = multiproc_ipc::decode(&bytes, fds).expect("decodes");
+        prop_assert_eq!(back.to_string(), v.to_string());
+        prop_assert_eq!(back.depth(), v.depth());
+        // the server refuses exactly what nests deeper than its limit
+        let mut limits = Limits::default();
+        limits.max_depth = v.depth();
+        let (server, m) = server_with(limits.clone()).expect("server");
+        let l = m.list().expect("list");
+        l.append(v.clone()).expect("at the limit");
+        limits.max_depth = v.depth() - 1;
+        let (server2, m2) = server_with(limits).expect("server");
+        let l2 = m2.list().expect("list");
+        prop_assert_eq!(
+            l2.append(v.clone()).err().and_then(|e| e.remote_kind()),
+            Some(RemoteErrorKind::TooDeep)
+        );
+        server.shutdown();
+        server2.shutdown();
+    }
+}
