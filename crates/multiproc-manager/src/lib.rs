@@ -47,8 +47,8 @@
 //!   operation that adds data is charged an upper bound of what it adds before it
 //!   allocates (`l *= n` included) and refused with
 //!   [`RemoteErrorKind::MemoryBudget`] past it;
-//!   objects are capped in number, and so are the calls waiting on server threads, per
-//!   client and in total
+//!   objects are capped in number, and so are client connections and the calls
+//!   waiting on server threads, per client and in total
 //!   ([`RemoteErrorKind::TooManyWaiting`]);
 //! * every client is served on its own thread, and each waiting operation on a thread
 //!   of its own: a slow, silent or hostile client cannot stall the others, and a
@@ -101,7 +101,7 @@ pub use custom::{Registry, Shared};
 pub use deep::DEFAULT_MAX_DEPTH;
 pub use error::{Error, RemoteError, RemoteErrorKind, TypeMismatch};
 pub use limits::{
-    DEFAULT_MAX_OBJECTS, DEFAULT_MAX_WAITING, DEFAULT_MAX_WAITING_PER_CLIENT,
+    DEFAULT_MAX_CLIENTS, DEFAULT_MAX_OBJECTS, DEFAULT_MAX_WAITING, DEFAULT_MAX_WAITING_PER_CLIENT,
     DEFAULT_MEMORY_BUDGET, Limits,
 };
 pub use manager::{CONNECT_TIMEOUT, Manager, Setup, random_authkey, serve};

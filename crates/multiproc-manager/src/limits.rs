@@ -61,7 +61,14 @@ pub struct Limits {
     pub max_waiting_per_client: usize,
     /// How many calls of all clients may wait at once ([`DEFAULT_MAX_WAITING`]).
     pub max_waiting: usize,
+    /// How many client connections the server serves at once ([`DEFAULT_MAX_CLIENTS`]),
+    /// each on a thread of its own. A connection past it is closed at once (the client
+    /// sees the manager gone); those already served carry on.
+    pub max_clients: usize,
 }
+
+/// Default [`Limits::max_clients`]: 4096.
+pub const DEFAULT_MAX_CLIENTS: usize = 4096;
 
 /// Default [`Limits::memory_budget`]: 2 GiB.
 pub const DEFAULT_MEMORY_BUDGET: u64 = 2 << 30;
@@ -92,6 +99,7 @@ impl Default for Limits {
             max_objects: DEFAULT_MAX_OBJECTS,
             max_waiting_per_client: DEFAULT_MAX_WAITING_PER_CLIENT,
             max_waiting: DEFAULT_MAX_WAITING,
+            max_clients: DEFAULT_MAX_CLIENTS,
         }
     }
 }

@@ -352,12 +352,22 @@ impl State {
         let limits = lock(&self.limits).clone();
         conn.set_max_frame(limits.frame_limit());
         let id = self.next_conn.fetch_add(1, Ordering::Relaxed);
+        let mut conns = lock(&self.conns);
+        if conns.len() >= limits.max_clients {
+            drop(conns);
+            tracing::warn!(
+                "manager: refused client {id}: {} clients are served already",
+                limits.max_clients
+            );
+            return None;
+        }
         let entry = Arc::new(ConnEntry {
             alive: AtomicBool::new(true),
             waiting: AtomicUsize::new(0),
             conn: Arc::new(conn),
         });
-        lock(&self.conns).insert(id, entry.clone());
+        conns.insert(id, entry.clone());
+        drop(conns);
         // A shutdown between the check above and the insert would miss this connection.
         if self.closing.load(Ordering::SeqCst) {
             let _ = rustix::net::shutdown(&*entry.conn, rustix::net::Shutdown::Both);

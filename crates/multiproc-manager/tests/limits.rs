@@ -607,3 +607,41 @@ proptest! {
         server2.shutdown();
     }
 }
+
+/// Client connections are capped: one past `max_clients` is closed at once, the others
+/// are served on, and a place frees when a client leaves.
+#[test]
+fn client_connections_are_capped() -> R {
+    let mut limits = Limits::default();
+    limits.max_clients = 2;
+    let (server, first) = server_with(limits)?;
+    let (a, b) = multiproc_ipc::Pipe::duplex()?;
+    server.spawn_connection(a);
+    let second = Manager::over(b);
+    second.ping()?;
+    let (a, b) = multiproc_ipc::Pipe::duplex()?;
+    let refused = server.spawn_connection(a);
+    refused.join().map_err(|_| "client thread panicked")?;
+    assert!(matches!(
+        Manager::over(b).ping(),
+        Err(Error::ManagerGone(_))
+    ));
+    first.ping()?;
+    drop(second);
+    // the place is given back once the server has seen the client leave
+    let deadline = std::time::Instant::now() + BOUND;
+    loop {
+        let (a, b) = multiproc_ipc::Pipe::duplex()?;
+        server.spawn_connection(a);
+        if Manager::over(b).ping().is_ok() {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the place never came back"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    server.shutdown();
+    Ok(())
+}
