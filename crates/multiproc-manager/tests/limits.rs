@@ -645,3 +645,20 @@ fn client_connections_are_capped() -> R {
     server.shutdown();
     Ok(())
 }
+
+/// Equality keeps Python's meaning (each entry of one is an entry of the other) for a
+/// dict built by hand with equal keys twice, which the iterative walk compares against
+/// every candidate (found by the property test above).
+#[test]
+fn hand_built_dict_with_equal_keys_equals_itself() {
+    let d = Value::Dict(vec![
+        (Value::Tuple(vec![]), Value::None),
+        (Value::Tuple(vec![]), Value::Bool(false)),
+    ]);
+    assert_eq!(d.clone(), d);
+    let other = Value::Dict(vec![
+        (Value::Tuple(vec![]), Value::None),
+        (Value::Tuple(vec![]), Value::Bool(true)),
+    ]);
+    assert_ne!(d, other);
+}
