@@ -82,6 +82,19 @@ pub enum RemoteErrorKind {
     Protocol,
     /// An error returned by a registered custom type's method.
     Custom,
+    /// The request held a value nested deeper than the server's limit
+    /// ([`Limits::max_depth`](crate::Limits::max_depth)), or a reply would have.
+    TooDeep,
+    /// The operation would make the server hold more than its memory budget
+    /// ([`Limits::memory_budget`](crate::Limits::memory_budget)); nothing was changed.
+    MemoryBudget,
+    /// The server holds as many objects as it may
+    /// ([`Limits::max_objects`](crate::Limits::max_objects)).
+    TooManyObjects,
+    /// The call would have to wait, and the client (or the server as a whole) already
+    /// has as many waiting calls as it may ([`Limits::max_waiting_per_client`](crate::Limits::max_waiting_per_client),
+    /// [`Limits::max_waiting`](crate::Limits::max_waiting)); nothing was changed.
+    TooManyWaiting,
 }
 
 /// An error raised by the server while running an operation: the call reached the

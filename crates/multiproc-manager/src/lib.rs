@@ -40,6 +40,17 @@
 //!   cannot stall the accept loop;
 //! * requests are limited in size ([`DEFAULT_MAX_REQUEST`]); a larger frame closes that
 //!   client's connection only;
+//! * values in a request may nest [`DEFAULT_MAX_DEPTH`] levels (configurable with
+//!   [`Limits`]); a deeper one is refused with
+//!   [`RemoteErrorKind::TooDeep`], and no walk of a
+//!   [`Value`] recurses, however deep it is;
+//! * a server has a memory budget ([`DEFAULT_MEMORY_BUDGET`], see [`Limits`]): every
+//!   operation that adds data is charged an upper bound of what it adds before it
+//!   allocates (`l *= n` included) and refused with
+//!   [`RemoteErrorKind::MemoryBudget`] past it;
+//!   objects are capped in number, and so are client connections and the calls
+//!   waiting on server threads, per client and in total
+//!   ([`RemoteErrorKind::TooManyWaiting`]);
 //! * every client is served on its own thread, and each waiting operation on a thread
 //!   of its own: a slow, silent or hostile client cannot stall the others, and a
 //!   malformed request is answered with an error, never a crash;
@@ -86,7 +97,8 @@
 //! # Limitations
 //! * Objects live until [`destroy`](DictProxy::destroy)ed or the server stops; there
 //!   is no distributed reference counting (CPython's incref/decref traffic). A long-lived
-//!   server that creates objects without bound grows.
+//!   server that creates objects without destroying them fills its memory budget, then
+//!   refuses to create more.
 //! * A value read through a proxy is a copy (`l.get(0)?` of a list of lists); mutate the
 //!   server's copy through a proxy, or store nested proxies.
 //! * Integers are `i128` (Python's are unbounded); sets, custom classes and other
@@ -112,10 +124,15 @@
 #![forbid(unsafe_code)]
 
 mod acquire;
+mod budget;
 mod client;
 mod containers;
 mod custom;
+mod deep;
 mod error;
+#[doc(hidden)]
+pub mod fuzzing;
+mod limits;
 mod manager;
 mod objects;
 mod protocol;
@@ -125,7 +142,12 @@ mod value;
 
 pub use acquire::{AcquireError, OwnerDied};
 pub use custom::{Registry, Shared};
+pub use deep::DEFAULT_MAX_DEPTH;
 pub use error::{Error, RemoteError, RemoteErrorKind, TypeMismatch};
+pub use limits::{
+    DEFAULT_MAX_CLIENTS, DEFAULT_MAX_OBJECTS, DEFAULT_MAX_WAITING, DEFAULT_MAX_WAITING_PER_CLIENT,
+    DEFAULT_MEMORY_BUDGET, Limits,
+};
 pub use manager::{CONNECT_TIMEOUT, Manager, Setup, process_authkey, random_authkey, serve};
 pub use multiproc_ipc::Address;
 pub use multiproc_process::StartMethod;
@@ -165,4 +187,5 @@ fn assert_send_sync() {
     is::<OwnerDied<()>>();
     is::<LockGuard>();
     is::<AcquireError<()>>();
+    is::<Limits>();
 }

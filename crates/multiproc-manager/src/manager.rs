@@ -12,6 +12,7 @@ use multiproc_ipc::{Address, ClientError, Connection, Listener, ListenerError};
 use crate::client::{Inner, Origin, WireAddress};
 use crate::custom::{Registry, Shared};
 use crate::error::Error;
+use crate::limits::Limits;
 use crate::protocol::{Create, Op, SERVER};
 use crate::proxy::{
     Args, ArrayProxy, BarrierProxy, ConditionProxy, DictProxy, EventProxy, Handle, ListProxy,
@@ -225,6 +226,11 @@ pub(crate) fn private_address() -> Result<Address, Error> {
 pub trait Setup: 'static {
     /// The registry the server uses.
     fn registry() -> Registry;
+
+    /// The limits the server enforces ([`Limits::default`] unless overridden).
+    fn limits() -> Limits {
+        Limits::default()
+    }
 }
 
 impl Setup for () {
@@ -249,7 +255,7 @@ fn server_main<S: Setup>(
     };
     let _ = ready.send(&Ok::<(), String>(()));
     drop(ready);
-    Server::new(S::registry())
+    Server::with_limits(S::registry(), S::limits())
         .serve_on(&listener)
         .map_err(|e| e.to_string())
 }

@@ -176,6 +176,13 @@ pub(crate) struct QueueState {
     unfinished: u64,
 }
 
+impl QueueState {
+    /// The items waiting in the queue (for the memory budget).
+    pub(crate) fn items(&self) -> &VecDeque<Value> {
+        &self.items
+    }
+}
+
 /// One object held by the server.
 pub(crate) enum Body {
     Dict(Mutex<OrderedMap>),
@@ -815,7 +822,7 @@ fn ns_op(attrs: &mut Vec<(String, Value)>, op: Op) -> Outcome {
             attrs.remove(j);
             Value::None
         }
-        Op::Contains(Value::Str(name)) => Value::Bool(attrs.iter().any(|(n, _)| *n == name)),
+        Op::Contains(Value::Str(ref name)) => Value::Bool(attrs.iter().any(|(n, _)| n == name)),
         Op::Copy => Value::Dict(
             attrs
                 .iter()

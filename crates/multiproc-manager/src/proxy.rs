@@ -60,7 +60,7 @@ impl Handle {
 
     fn from_current(v: Value, want: &[Kind], name: &'static str) -> Result<Handle, TypeMismatch> {
         let r = match v {
-            Value::Proxy(r) => r,
+            Value::Proxy(ref r) => r.clone(),
             other => return Err(TypeMismatch::found(name, &other)),
         };
         if !want.contains(&r.kind) {

@@ -2,17 +2,70 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use multiproc_ipc::{Connection, RecvError};
 
+use crate::budget::{self, Budget, Growth};
 use crate::custom::Registry;
+use crate::deep::{self, REPLY_SLACK};
 use crate::error::{RemoteError, RemoteErrorKind as K};
+use crate::limits::Limits;
 use crate::objects::{Body, Caller, Fail, Obj};
 use crate::protocol::{Create, Op, Request, Response, SERVER};
 use crate::value::{Kind, ObjRef, Value};
+
+/// A waiting call's place within the caps of its client and of the server.
+struct WaitSlot {
+    state: Arc<State>,
+    entry: Arc<ConnEntry>,
+}
+
+impl Drop for WaitSlot {
+    fn drop(&mut self) {
+        self.entry.waiting.fetch_sub(1, Ordering::SeqCst);
+        self.state.waiting.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Why a request frame could not be decoded.
+#[derive(Debug)]
+pub(crate) enum Undecodable {
+    /// A value nested deeper than the limit; `id` is the call to answer (0 if unknown).
+    TooDeep { id: u64 },
+    /// More values than the memory budget allows; `id` as above.
+    TooBig { id: u64 },
+    /// Anything else.
+    Garbage(multiproc_ipc::CodecError),
+}
+
+/// Decodes one request frame, values nested at most `limits.max_depth` levels and
+/// taking at most the memory budget once decoded.
+pub(crate) fn decode(frame: &[u8], limits: &Limits) -> Result<Request, Undecodable> {
+    let _depth = deep::limit(limits.max_depth);
+    let _nodes = deep::allow_nodes(limits.memory_budget / budget::NODE);
+    deep::take_exceeded();
+    multiproc_ipc::decode::<Request>(frame, Vec::new()).map_err(|e| {
+        // The call id comes first: answer that call.
+        let id = || postcard::take_from_bytes::<u64>(frame).map_or(0, |(id, _)| id);
+        if deep::take_exceeded() {
+            Undecodable::TooDeep { id: id() }
+        } else if deep::take_nodes_out() {
+            Undecodable::TooBig { id: id() }
+        } else {
+            Undecodable::Garbage(e)
+        }
+    })
+}
+
+pub(crate) fn too_deep(max_depth: usize) -> RemoteError {
+    RemoteError::new(
+        K::TooDeep,
+        format!("the request holds a value nested deeper than {max_depth} levels"),
+    )
+}
 
 /// Default limit on one request frame: 64 MiB. A larger frame closes that client's
 /// connection (the stream cannot be resynchronised); the server and other clients
@@ -23,6 +76,8 @@ struct ConnEntry {
     alive: AtomicBool,
     /// The client said goodbye ([`Op::Goodbye`]): its end is clean.
     clean: AtomicBool,
+    /// This client's calls waiting on threads of their own.
+    waiting: AtomicUsize,
     conn: Arc<Connection>,
 }
 
@@ -38,7 +93,14 @@ pub(crate) struct State {
     wake: Mutex<Vec<multiproc_ipc::Address>>,
     closed: Mutex<bool>,
     closed_cv: Condvar,
-    max_request: AtomicU64,
+    limits: Mutex<Limits>,
+    budget: Budget,
+    /// Calls waiting on threads of their own, all clients together.
+    waiting: AtomicUsize,
+    /// Whether to keep the wait threads' handles in `waiters` (fuzzing: `feed` joins
+    /// them, so that no thread outlives the input).
+    keep_waiters: AtomicBool,
+    waiters: Mutex<Vec<std::thread::JoinHandle<()>>>,
 }
 
 /// A manager server: holds the objects and serves clients, each connection on its own
@@ -74,8 +136,15 @@ impl fmt::Debug for Server {
 }
 
 impl Server {
-    /// A server for the built-in types plus those in `registry`.
+    /// A server for the built-in types plus those in `registry`, with the default
+    /// [`Limits`].
     pub fn new(registry: Registry) -> Server {
+        Server::with_limits(registry, Limits::default())
+    }
+
+    /// A server for the built-in types plus those in `registry`, enforcing `limits`
+    /// (see [`Limits`] for an example).
+    pub fn with_limits(registry: Registry, limits: Limits) -> Server {
         Server {
             state: Arc::new(State {
                 objects: RwLock::new(HashMap::new()),
@@ -88,14 +157,35 @@ impl Server {
                 wake: Mutex::new(Vec::new()),
                 closed: Mutex::new(false),
                 closed_cv: Condvar::new(),
-                max_request: AtomicU64::new(DEFAULT_MAX_REQUEST),
+                budget: Budget::new(limits.memory_budget),
+                limits: Mutex::new(limits),
+                waiting: AtomicUsize::new(0),
+                keep_waiters: AtomicBool::new(false),
+                waiters: Mutex::new(Vec::new()),
             }),
         }
     }
 
     /// Sets the largest request frame accepted from clients connected from now on.
     pub fn set_max_request(&self, bytes: u64) {
-        self.state.max_request.store(bytes, Ordering::Relaxed);
+        lock(&self.state.limits).max_request = bytes;
+    }
+
+    /// The limits this server enforces.
+    pub fn limits(&self) -> Limits {
+        lock(&self.state.limits).clone()
+    }
+
+    /// The bytes of data the server holds, approximately, as its memory budget counts
+    /// them (see [`Limits::memory_budget`]); changed objects are measured first.
+    pub fn memory_used(&self) -> u64 {
+        self.state.budget.used(&|id| self.state.measure(id))
+    }
+
+    /// How many calls wait inside the server now, each on a thread of its own (see
+    /// [`Limits::max_waiting`]).
+    pub fn waiting_calls(&self) -> usize {
+        self.state.waiting.load(Ordering::SeqCst)
     }
 
     /// How many objects the server holds.
@@ -122,6 +212,12 @@ impl Server {
     /// shuts down. Errors on this connection never affect others.
     pub fn serve_connection(&self, conn: Connection) {
         self.state.serve(conn);
+    }
+
+    /// Runs request frames as one client would send them over `conn` (replies go to
+    /// `conn`), then disconnects that client: the fuzzing entry point.
+    pub(crate) fn feed(&self, frames: &[&[u8]], conn: Connection) {
+        self.state.feed(frames, conn);
     }
 
     /// Serves one client on a new thread.
@@ -231,40 +327,20 @@ impl State {
     }
 
     fn serve(self: &Arc<Self>, conn: Connection) {
-        if self.closing.load(Ordering::SeqCst) {
+        let Some((id, entry, limits)) = self.register(conn) else {
             return;
-        }
-        conn.set_max_frame(self.max_request.load(Ordering::Relaxed));
-        let id = self.next_conn.fetch_add(1, Ordering::Relaxed);
-        let entry = Arc::new(ConnEntry {
-            alive: AtomicBool::new(true),
-            clean: AtomicBool::new(false),
-            conn: Arc::new(conn),
-        });
-        lock(&self.conns).insert(id, entry.clone());
-        // A shutdown between the check above and the insert would miss this connection.
-        if self.closing.load(Ordering::SeqCst) {
-            let _ = rustix::net::shutdown(&*entry.conn, rustix::net::Shutdown::Both);
-        }
+        };
+        // Replies may wrap a stored value in a level or two (`items()`); requests may
+        // not nest deeper than the limit (see `decode`).
+        let _depth = deep::limit(limits.max_depth.saturating_add(REPLY_SLACK));
         loop {
-            match entry.conn.recv::<Request>() {
-                Ok(req) => {
-                    self.dispatch(id, &entry, req);
+            match entry.conn.recv_bytes() {
+                Ok(frame) => {
+                    self.handle_frame(id, &entry, &frame, &limits);
                     // A goodbye is final: whatever follows (the close) is a clean end.
                     if entry.clean.load(Ordering::SeqCst) {
                         break;
                     }
-                }
-                Err(RecvError::Decode(e)) => {
-                    // The frame was whole, so the stream is still in step: say so and go on.
-                    tracing::warn!("manager client {id}: undecodable request: {e}");
-                    let _ = entry.conn.send(&Response {
-                        id: 0,
-                        result: Err(RemoteError::new(
-                            K::Protocol,
-                            format!("undecodable request: {e}"),
-                        )),
-                    });
                 }
                 Err(RecvError::Eof) => break,
                 Err(e) => {
@@ -274,6 +350,100 @@ impl State {
             }
         }
         self.disconnect(id, &entry);
+    }
+
+    /// Enters a new client connection in the table (`None` if the server is closing).
+    fn register(&self, conn: Connection) -> Option<(u64, Arc<ConnEntry>, Limits)> {
+        if self.closing.load(Ordering::SeqCst) {
+            return None;
+        }
+        let limits = lock(&self.limits).clone();
+        conn.set_max_frame(limits.frame_limit());
+        let id = self.next_conn.fetch_add(1, Ordering::Relaxed);
+        let mut conns = lock(&self.conns);
+        if conns.len() >= limits.max_clients {
+            drop(conns);
+            tracing::warn!(
+                "manager: refused client {id}: {} clients are served already",
+                limits.max_clients
+            );
+            return None;
+        }
+        let entry = Arc::new(ConnEntry {
+            alive: AtomicBool::new(true),
+            clean: AtomicBool::new(false),
+            waiting: AtomicUsize::new(0),
+            conn: Arc::new(conn),
+        });
+        conns.insert(id, entry.clone());
+        drop(conns);
+        // A shutdown between the check above and the insert would miss this connection.
+        if self.closing.load(Ordering::SeqCst) {
+            let _ = rustix::net::shutdown(&*entry.conn, rustix::net::Shutdown::Both);
+        }
+        Some((id, entry, limits))
+    }
+
+    /// Decodes and runs one whole request frame from client `id`.
+    fn handle_frame(
+        self: &Arc<Self>,
+        id: u64,
+        entry: &Arc<ConnEntry>,
+        frame: &[u8],
+        limits: &Limits,
+    ) {
+        match decode(frame, limits) {
+            Ok(req) => self.dispatch(id, entry, req),
+            Err(Undecodable::TooDeep { id: call }) => {
+                tracing::warn!(
+                    "manager client {id}: a request nested deeper than {} levels",
+                    limits.max_depth
+                );
+                let _ = Self::reply(entry, call, Err(too_deep(limits.max_depth)));
+            }
+            Err(Undecodable::TooBig { id: call }) => {
+                let e = RemoteError::new(
+                    K::MemoryBudget,
+                    "the request holds more values than the memory budget allows",
+                );
+                let _ = Self::reply(entry, call, Err(e));
+            }
+            Err(Undecodable::Garbage(e)) => {
+                // The frame was whole, so the stream is still in step: say so and go on.
+                tracing::warn!("manager client {id}: undecodable request: {e}");
+                let _ = entry.conn.send(&Response {
+                    id: 0,
+                    result: Err(RemoteError::new(
+                        K::Protocol,
+                        format!("undecodable request: {e}"),
+                    )),
+                });
+            }
+        }
+    }
+
+    /// Runs request frames as one client connected over `conn` would send them, then
+    /// disconnects that client (the fuzzing entry point: no listener, no reader).
+    pub(crate) fn feed(self: &Arc<Self>, frames: &[&[u8]], conn: Connection) {
+        self.keep_waiters.store(true, Ordering::Relaxed);
+        let Some((id, entry, limits)) = self.register(conn) else {
+            return;
+        };
+        let _depth = deep::limit(limits.max_depth.saturating_add(REPLY_SLACK));
+        for frame in frames {
+            self.handle_frame(id, &entry, frame, &limits);
+            if entry.clean.load(Ordering::SeqCst) {
+                break;
+            }
+        }
+        self.disconnect(id, &entry);
+        // The reader of the replies sees the end now, not when the last waiter leaves.
+        let _ = rustix::net::shutdown(&*entry.conn, rustix::net::Shutdown::Write);
+        // Waiters see their client gone within a slice of their wait.
+        let waiters = std::mem::take(&mut *lock(&self.waiters));
+        for h in waiters {
+            let _ = h.join();
+        }
     }
 
     /// The client is gone: settle what it held (released if it vanished, see
@@ -312,9 +482,25 @@ impl State {
         if id == 0 {
             return Ok(());
         }
+        deep::take_exceeded();
         let response = Response { id, result };
         match entry.conn.send(&response) {
             Ok(()) => Ok(()),
+            Err(multiproc_ipc::SendError::Encode(e)) => {
+                // Nothing was written: say why instead of leaving the caller waiting
+                // (a reply nested too deep, say a custom type's), and hand the value
+                // back as undelivered.
+                let why = if deep::take_exceeded() {
+                    RemoteError::new(K::TooDeep, "the reply nests too deeply to be sent")
+                } else {
+                    RemoteError::new(K::RuntimeError, format!("the reply cannot be sent: {e}"))
+                };
+                let _ = entry.conn.send(&Response {
+                    id,
+                    result: Err(why),
+                });
+                Err(response.result)
+            }
             Err(_) => Err(response.result),
         }
     }
@@ -351,10 +537,11 @@ impl State {
                     return;
                 }
                 Op::Create(c) => self.create(c),
-                Op::SetAttr(name, v) => {
+                Op::SetAttr(name, v) => self.charge(SERVER, budget::attr(&name, &v)).map(|()| {
                     lock(&self.names).insert(name, v);
-                    Ok(Value::None)
-                }
+                    self.budget.touch(SERVER);
+                    Value::None
+                }),
                 Op::GetAttr(name) => lock(&self.names).get(&name).cloned().ok_or_else(|| {
                     RemoteError::new(K::KeyError, format!("nothing is published as '{name}'"))
                 }),
@@ -372,8 +559,10 @@ impl State {
             return;
         }
         if let Op::Release = op {
-            if let Some(o) = write(&self.objects).remove(&obj) {
+            let removed = write(&self.objects).remove(&obj);
+            if let Some(o) = removed {
                 o.destroyed.store(true, Ordering::SeqCst);
+                self.budget.close(obj);
             }
             let _ = Self::reply(entry, id, Ok(Value::None));
             return;
@@ -389,6 +578,15 @@ impl State {
             );
             return;
         };
+        // Data the operation adds is charged before it runs (and allocates).
+        let growth = budget::growth(&op, &target);
+        if let Growth::Adds(bytes) = growth {
+            if let Err(e) = self.charge(obj, bytes) {
+                let _ = Self::reply(entry, id, Err(e));
+                return;
+            }
+        }
+        let changes = !matches!(growth, Growth::Nothing);
         let blocking = op.wait_timeout().is_some();
         let who = Caller {
             conn: conn_id,
@@ -405,6 +603,9 @@ impl State {
             (target.run(op, &who, false), None)
         };
         let is_get = matches!(op, Some(Op::Get { .. }));
+        if changes && !matches!(first, Err(Fail::WouldBlock)) {
+            self.budget.touch(obj);
+        }
         match first {
             Ok(v) => Self::reply_taking(entry, id, Ok(v), &target, is_get),
             Err(Fail::Remote(e)) => {
@@ -419,11 +620,19 @@ impl State {
                     );
                     return;
                 };
+                let Some(slot) = self.wait_slot(entry) else {
+                    let _ = Self::reply(entry, id, Err(self.too_many_waiting(entry)));
+                    return;
+                };
+                let caller = Arc::clone(entry);
                 let entry = entry.clone();
                 let st = self.clone();
+                let depth = lock(&self.limits).max_depth.saturating_add(REPLY_SLACK);
                 let spawned = std::thread::Builder::new()
                     .name("manager-wait".into())
                     .spawn(move || {
+                        let _slot = slot;
+                        let _depth = deep::limit(depth);
                         let who = Caller {
                             conn: conn_id,
                             thread,
@@ -438,16 +647,110 @@ impl State {
                                 Err(RemoteError::new(K::RuntimeError, "operation would block"))
                             }
                         };
+                        if changes {
+                            st.budget.touch(obj);
+                        }
                         Self::reply_taking(&entry, id, r, &target, is_get);
                     });
-                if let Err(e) = spawned {
-                    tracing::error!("cannot spawn a manager wait thread: {e}");
+                match spawned {
+                    Ok(h) if self.keep_waiters.load(Ordering::Relaxed) => {
+                        lock(&self.waiters).push(h);
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        // Nothing ran: say so rather than leave the caller waiting.
+                        tracing::error!("cannot spawn a manager wait thread: {e}");
+                        let _ = Self::reply(
+                            &caller,
+                            id,
+                            Err(RemoteError::new(
+                                K::TooManyWaiting,
+                                format!("the server cannot start a thread for this wait: {e}"),
+                            )),
+                        );
+                    }
                 }
             }
         }
     }
 
+    /// What account `id` holds now (0: the published names), `None` if it is gone.
+    fn measure(&self, id: u64) -> Option<u64> {
+        if id == SERVER {
+            return Some(budget::measure_names(&lock(&self.names)));
+        }
+        let obj = read(&self.objects).get(&id).cloned()?;
+        Some(budget::measure(&obj))
+    }
+
+    /// Charges `bytes` to account `id` before they are allocated, or refuses.
+    fn charge(&self, id: u64, bytes: u64) -> Result<(), RemoteError> {
+        self.budget.charge(id, bytes, &|a| self.measure(a))
+    }
+
+    /// A place for one more waiting call of `entry`'s client, within both caps; freed
+    /// when dropped.
+    fn wait_slot(self: &Arc<Self>, entry: &Arc<ConnEntry>) -> Option<WaitSlot> {
+        let limits = lock(&self.limits).clone();
+        let take = |n: &AtomicUsize, max: usize| {
+            n.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |x| {
+                (x < max).then_some(x + 1)
+            })
+            .is_ok()
+        };
+        if !take(&entry.waiting, limits.max_waiting_per_client) {
+            return None;
+        }
+        if !take(&self.waiting, limits.max_waiting) {
+            entry.waiting.fetch_sub(1, Ordering::SeqCst);
+            return None;
+        }
+        Some(WaitSlot {
+            state: self.clone(),
+            entry: entry.clone(),
+        })
+    }
+
+    fn too_many_waiting(&self, entry: &ConnEntry) -> RemoteError {
+        let limits = lock(&self.limits).clone();
+        let mine = entry.waiting.load(Ordering::SeqCst);
+        RemoteError::new(
+            K::TooManyWaiting,
+            if mine >= limits.max_waiting_per_client {
+                format!(
+                    "this client already has {mine} calls waiting in the server (the limit is {})",
+                    limits.max_waiting_per_client
+                )
+            } else {
+                format!(
+                    "the server already has {} calls waiting (the limit is {})",
+                    self.waiting.load(Ordering::SeqCst),
+                    limits.max_waiting
+                )
+            },
+        )
+    }
+
     fn create(&self, c: Create) -> Result<Value, RemoteError> {
+        let max = lock(&self.limits).max_objects;
+        if read(&self.objects).len() >= max {
+            return Err(RemoteError::new(
+                K::TooManyObjects,
+                format!("the server holds {max} objects, as many as it may"),
+            ));
+        }
+        // The id is taken first so that the new object's account is charged before
+        // its contents are stored (an id lost to a refusal is never reused, harmlessly).
+        let id = self.next_obj.fetch_add(1, Ordering::Relaxed);
+        self.charge(id, budget::creation(&c))?;
+        let r = self.build(id, c);
+        if r.is_err() {
+            self.budget.close(id);
+        }
+        r
+    }
+
+    fn build(&self, id: u64, c: Create) -> Result<Value, RemoteError> {
         let obj = match c {
             Create::Dict(items) => Obj::dict(items)?,
             Create::List(items) => Obj::new(Kind::List, Body::List(Mutex::new(items))),
@@ -474,7 +777,6 @@ impl State {
                 Obj::new(Kind::Custom(type_name), Body::Custom(Mutex::new(o)))
             }
         };
-        let id = self.next_obj.fetch_add(1, Ordering::Relaxed);
         let kind = obj.kind.clone();
         write(&self.objects).insert(id, Arc::new(obj));
         Ok(Value::Proxy(ObjRef { id, kind }))

@@ -100,7 +100,16 @@ pub struct ObjRef {
 /// assert_eq!(Value::from(1), Value::from(1.0));
 /// assert_eq!(Value::from((1, "a")).to_string(), "(1, 'a')");
 /// ```
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+///
+/// Values may nest arbitrarily deep in memory: dropping, cloning, printing, comparing
+/// and hashing one never recurse (see `deep.rs`); encoding and decoding one stop with an
+/// error past a nesting limit ([`DEFAULT_MAX_DEPTH`](crate::DEFAULT_MAX_DEPTH) by
+/// default) instead of overflowing the stack.
+///
+/// Because `Value` implements [`Drop`], a match cannot move a field out of it: bind by
+/// reference and take (`Value::Str(ref mut s) => std::mem::take(s)`), or use
+/// [`get`](Value::get).
+#[derive(Default)]
 #[non_exhaustive]
 pub enum Value {
     /// Python's `None`.
@@ -158,11 +167,19 @@ impl Value {
 
     /// Whether Python could use this value as a dict key (lists and dicts cannot).
     pub fn is_hashable(&self) -> bool {
-        match self {
-            Value::List(_) | Value::Dict(_) => false,
-            Value::Tuple(items) => items.iter().all(Value::is_hashable),
-            _ => true,
-        }
+        crate::deep::is_hashable(self)
+    }
+
+    /// How deeply this value nests: 1 for a scalar, 3 for `[[1]]` (computed without
+    /// recursion).
+    ///
+    /// ```
+    /// use multiproc_manager::Value;
+    /// assert_eq!(Value::from(1).depth(), 1);
+    /// assert_eq!(Value::from(vec![vec![1]]).depth(), 3);
+    /// ```
+    pub fn depth(&self) -> usize {
+        crate::deep::depth(self)
     }
 
     /// Python's truth value (`bool(x)`).
@@ -207,21 +224,24 @@ impl Value {
 
     /// Python's `<` ordering, or `None` where Python raises `TypeError`.
     pub fn py_cmp(&self, other: &Value) -> Option<std::cmp::Ordering> {
-        if let (Some(a), Some(b)) = (self.as_number(), other.as_number()) {
-            return a.cmp(b);
-        }
-        match (self, other) {
-            (Value::Str(a), Value::Str(b)) => Some(a.cmp(b)),
-            (Value::Bytes(a), Value::Bytes(b)) => Some(a.cmp(b)),
-            (Value::List(a), Value::List(b)) | (Value::Tuple(a), Value::Tuple(b)) => {
-                for (x, y) in a.iter().zip(b) {
-                    if x != y {
-                        return x.py_cmp(y);
+        // Sequences compare by their first differing items: follow those down (a loop,
+        // not recursion, however deep the values nest).
+        let (mut a, mut b) = (self, other);
+        loop {
+            if let (Some(x), Some(y)) = (a.as_number(), b.as_number()) {
+                return x.cmp(y);
+            }
+            match (a, b) {
+                (Value::Str(x), Value::Str(y)) => return Some(x.cmp(y)),
+                (Value::Bytes(x), Value::Bytes(y)) => return Some(x.cmp(y)),
+                (Value::List(x), Value::List(y)) | (Value::Tuple(x), Value::Tuple(y)) => {
+                    match x.iter().zip(y).find(|(p, q)| p != q) {
+                        Some((p, q)) => (a, b) = (p, q),
+                        None => return Some(x.len().cmp(&y.len())),
                     }
                 }
-                Some(a.len().cmp(&b.len()))
+                _ => return None,
             }
-            _ => None,
         }
     }
 }
@@ -269,77 +289,53 @@ impl Num {
     }
 }
 
-impl PartialEq for Value {
-    fn eq(&self, other: &Value) -> bool {
-        if let (Some(a), Some(b)) = (self.as_number(), other.as_number()) {
-            return a.eq(b);
-        }
-        match (self, other) {
-            (Value::None, Value::None) => true,
-            (Value::Str(a), Value::Str(b)) => a == b,
-            (Value::Bytes(a), Value::Bytes(b)) => a == b,
-            (Value::List(a), Value::List(b)) | (Value::Tuple(a), Value::Tuple(b)) => a == b,
-            (Value::Dict(a), Value::Dict(b)) => {
-                a.len() == b.len()
-                    && a.iter()
-                        .all(|(k, v)| b.iter().any(|(k2, v2)| k == k2 && v == v2))
-            }
-            (Value::Proxy(a), Value::Proxy(b)) => a.id == b.id,
-            _ => false,
-        }
+/// Equality of two values that are not both containers (containers: see `deep.rs`).
+pub(crate) fn leaf_eq(a: &Value, b: &Value) -> bool {
+    if let (Some(x), Some(y)) = (a.as_number(), b.as_number()) {
+        return x.eq(y);
+    }
+    match (a, b) {
+        (Value::None, Value::None) => true,
+        (Value::Str(x), Value::Str(y)) => x == y,
+        (Value::Bytes(x), Value::Bytes(y)) => x == y,
+        (Value::Proxy(x), Value::Proxy(y)) => x.id == y.id,
+        _ => false,
     }
 }
 
-/// Equality is reflexive because `NaN` is taken to equal itself.
-impl Eq for Value {}
-
-impl Hash for Value {
-    fn hash<H: Hasher>(&self, h: &mut H) {
-        if let Some(n) = self.as_number() {
-            match n.as_exact_int() {
-                Some(i) => {
-                    0u8.hash(h);
-                    i.hash(h);
-                }
-                None => {
-                    1u8.hash(h);
-                    match n {
-                        Num::Float(f) if f.is_nan() => u64::MAX.hash(h),
-                        Num::Float(f) => f.to_bits().hash(h),
-                        Num::Int(i) => i.hash(h),
-                    }
+/// The hash of a value that is not a container (containers: see `deep.rs`).
+pub(crate) fn leaf_hash<H: Hasher>(v: &Value, h: &mut H) {
+    if let Some(n) = v.as_number() {
+        match n.as_exact_int() {
+            Some(i) => {
+                0u8.hash(h);
+                i.hash(h);
+            }
+            None => {
+                1u8.hash(h);
+                match n {
+                    Num::Float(f) if f.is_nan() => u64::MAX.hash(h),
+                    Num::Float(f) => f.to_bits().hash(h),
+                    Num::Int(i) => i.hash(h),
                 }
             }
-            return;
         }
-        match self {
-            Value::Str(s) => {
-                2u8.hash(h);
-                s.hash(h);
-            }
-            Value::Bytes(b) => {
-                3u8.hash(h);
-                b.hash(h);
-            }
-            Value::List(v) => {
-                4u8.hash(h);
-                v.hash(h);
-            }
-            Value::Tuple(v) => {
-                5u8.hash(h);
-                v.hash(h);
-            }
-            // Order-independent: only the length (dicts are never keys).
-            Value::Dict(v) => {
-                6u8.hash(h);
-                v.len().hash(h);
-            }
-            Value::Proxy(r) => {
-                7u8.hash(h);
-                r.id.hash(h);
-            }
-            _ => 8u8.hash(h),
+        return;
+    }
+    match v {
+        Value::Str(s) => {
+            2u8.hash(h);
+            s.hash(h);
         }
+        Value::Bytes(b) => {
+            3u8.hash(h);
+            b.hash(h);
+        }
+        Value::Proxy(r) => {
+            7u8.hash(h);
+            r.id.hash(h);
+        }
+        _ => 8u8.hash(h),
     }
 }
 
@@ -438,52 +434,18 @@ fn bytes_repr(b: &[u8], out: &mut fmt::Formatter<'_>) -> fmt::Result {
     out.write_char(char::from(quote))
 }
 
-fn seq_repr(items: &[Value], out: &mut fmt::Formatter<'_>) -> fmt::Result {
-    for (i, v) in items.iter().enumerate() {
-        if i > 0 {
-            out.write_str(", ")?;
-        }
-        fmt::Display::fmt(v, out)?;
-    }
-    Ok(())
-}
-
-/// Python's `repr`.
-impl fmt::Display for Value {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Value::None => f.write_str("None"),
-            Value::Bool(true) => f.write_str("True"),
-            Value::Bool(false) => f.write_str("False"),
-            Value::Int(i) => write!(f, "{i}"),
-            Value::Float(x) => f.write_str(&float_repr(*x)),
-            Value::Str(s) => str_repr(s, f),
-            Value::Bytes(b) => bytes_repr(b, f),
-            Value::List(v) => {
-                f.write_char('[')?;
-                seq_repr(v, f)?;
-                f.write_char(']')
-            }
-            Value::Tuple(v) => {
-                f.write_char('(')?;
-                seq_repr(v, f)?;
-                if v.len() == 1 {
-                    f.write_char(',')?;
-                }
-                f.write_char(')')
-            }
-            Value::Dict(v) => {
-                f.write_char('{')?;
-                for (i, (k, x)) in v.iter().enumerate() {
-                    if i > 0 {
-                        f.write_str(", ")?;
-                    }
-                    write!(f, "{k}: {x}")?;
-                }
-                f.write_char('}')
-            }
-            Value::Proxy(r) => write!(f, "<{} proxy, id {}>", r.kind.typeid(), r.id),
-        }
+/// Python's `repr` of a value that is not a container (containers: see `deep.rs`).
+pub(crate) fn leaf_repr(v: &Value, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    match v {
+        Value::None => f.write_str("None"),
+        Value::Bool(true) => f.write_str("True"),
+        Value::Bool(false) => f.write_str("False"),
+        Value::Int(i) => write!(f, "{i}"),
+        Value::Float(x) => f.write_str(&float_repr(*x)),
+        Value::Str(s) => str_repr(s, f),
+        Value::Bytes(b) => bytes_repr(b, f),
+        Value::Proxy(r) => write!(f, "<{} proxy, id {}>", r.kind.typeid(), r.id),
+        Value::List(_) | Value::Tuple(_) | Value::Dict(_) => fmt::Display::fmt(v, f),
     }
 }
 
@@ -658,9 +620,9 @@ impl FromValue for f32 {
     }
 }
 impl FromValue for String {
-    fn from_value(v: Value) -> Result<Self, TypeMismatch> {
+    fn from_value(mut v: Value) -> Result<Self, TypeMismatch> {
         match v {
-            Value::Str(s) => Ok(s),
+            Value::Str(ref mut s) => Ok(std::mem::take(s)),
             other => Err(TypeMismatch::found("String", &other)),
         }
     }
@@ -676,7 +638,7 @@ impl FromValue for () {
 impl FromValue for ObjRef {
     fn from_value(v: Value) -> Result<Self, TypeMismatch> {
         match v {
-            Value::Proxy(r) => Ok(r),
+            Value::Proxy(ref r) => Ok(r.clone()),
             other => Err(TypeMismatch::found("proxy", &other)),
         }
     }
@@ -690,19 +652,20 @@ impl<T: FromValue> FromValue for Option<T> {
     }
 }
 impl<T: FromValue> FromValue for Vec<T> {
-    fn from_value(v: Value) -> Result<Self, TypeMismatch> {
+    fn from_value(mut v: Value) -> Result<Self, TypeMismatch> {
         match v {
-            Value::List(items) | Value::Tuple(items) => {
-                items.into_iter().map(T::from_value).collect()
-            }
+            Value::List(ref mut items) | Value::Tuple(ref mut items) => std::mem::take(items)
+                .into_iter()
+                .map(T::from_value)
+                .collect(),
             other => Err(TypeMismatch::found("Vec", &other)),
         }
     }
 }
 impl<K: FromValue + Eq + Hash, V: FromValue> FromValue for HashMap<K, V> {
-    fn from_value(v: Value) -> Result<Self, TypeMismatch> {
+    fn from_value(mut v: Value) -> Result<Self, TypeMismatch> {
         match v {
-            Value::Dict(items) => items
+            Value::Dict(ref mut items) => std::mem::take(items)
                 .into_iter()
                 .map(|(k, v)| Ok((K::from_value(k)?, V::from_value(v)?)))
                 .collect(),
@@ -711,9 +674,9 @@ impl<K: FromValue + Eq + Hash, V: FromValue> FromValue for HashMap<K, V> {
     }
 }
 impl<K: FromValue + Ord, V: FromValue> FromValue for BTreeMap<K, V> {
-    fn from_value(v: Value) -> Result<Self, TypeMismatch> {
+    fn from_value(mut v: Value) -> Result<Self, TypeMismatch> {
         match v {
-            Value::Dict(items) => items
+            Value::Dict(ref mut items) => std::mem::take(items)
                 .into_iter()
                 .map(|(k, v)| Ok((K::from_value(k)?, V::from_value(v)?)))
                 .collect(),
@@ -732,10 +695,10 @@ macro_rules! tuples {
         }
         impl<$($t: FromValue),+> FromValue for ($($t,)+) {
             #[allow(non_snake_case)]
-            fn from_value(v: Value) -> Result<Self, TypeMismatch> {
+            fn from_value(mut v: Value) -> Result<Self, TypeMismatch> {
                 match v {
-                    Value::Tuple(items) | Value::List(items) if items.len() == $n => {
-                        let mut it = items.into_iter();
+                    Value::Tuple(ref mut items) | Value::List(ref mut items) if items.len() == $n => {
+                        let mut it = std::mem::take(items).into_iter();
                         $(let $t = $t::from_value(it.next().expect("holds because the length was checked"))?;)+
                         Ok(($($t,)+))
                     }
