@@ -151,8 +151,17 @@ fn clients() -> Option<MutexGuard<'static, Registry>> {
     }
 }
 
+/// The serde nesting a reply may reach: three levels per `Value` level the server may
+/// send (its default limit plus the reply's wrapping), and the response's own.
+const REPLY_SERDE_DEPTH: usize =
+    3 * (crate::deep::DEFAULT_MAX_DEPTH + crate::deep::REPLY_SLACK) + 16;
+
 impl Inner {
     pub(crate) fn new(conn: Connection, origin: Option<Origin>) -> Arc<Inner> {
+        // Replies are decoded by `recv`, whose generic depth limit counts serde levels
+        // (a `Value` level is up to three: variant, sequence, pair); `Value`'s own limit
+        // (`deep.rs`) is the one that bounds values, so this one must not cut first.
+        conn.set_max_depth(REPLY_SERDE_DEPTH);
         let inner = Arc::new(Inner {
             conn,
             next_id: AtomicU64::new(1),

@@ -47,10 +47,14 @@ pub(crate) fn decode(frame: &[u8], limits: &Limits) -> Result<Request, Undecodab
     let _depth = deep::limit(limits.max_depth);
     let _nodes = deep::allow_nodes(limits.memory_budget / budget::NODE);
     deep::take_exceeded();
-    multiproc_ipc::decode::<Request>(frame, Vec::new()).map_err(|e| {
+    // The generic serde-level limit of `multiproc_ipc::decode` is set well above what
+    // `limits.max_depth` allows (a `Value` level is up to three serde levels), so that
+    // `Value`'s own limit answers first; it still guards whatever else may nest.
+    let serde_depth = limits.max_depth.saturating_mul(3).saturating_add(16);
+    multiproc_ipc::decode_with_max_depth::<Request>(frame, Vec::new(), serde_depth).map_err(|e| {
         // The call id comes first: answer that call.
         let id = || postcard::take_from_bytes::<u64>(frame).map_or(0, |(id, _)| id);
-        if deep::take_exceeded() {
+        if deep::take_exceeded() || matches!(e, multiproc_ipc::CodecError::TooDeep { .. }) {
             Undecodable::TooDeep { id: id() }
         } else if deep::take_nodes_out() {
             Undecodable::TooBig { id: id() }

@@ -93,6 +93,25 @@ fn depth_limit_is_configurable() -> R {
     Ok(())
 }
 
+/// A value as deep as the server's default limit allows goes in and comes back out:
+/// the client's replies pass the connection's generic depth limit (serde levels, up to
+/// three per `Value` level), so it must not refuse what the server stores.
+#[test]
+fn values_at_the_default_limit_round_trip() -> R {
+    let m = Manager::start()?;
+    let d = m.dict()?;
+    let deepest = nested(DEFAULT_MAX_DEPTH - 2);
+    d.insert("deep", deepest.clone())?;
+    assert_eq!(d.get_item("deep")?, deepest);
+    let items = d.items()?;
+    assert_eq!(items, vec![(Value::from("deep"), deepest.clone())]);
+    let pairs = Value::Dict(vec![(Value::from("k"), nested(DEFAULT_MAX_DEPTH - 3))]);
+    d.insert("pairs", pairs.clone())?;
+    assert_eq!(d.get_item("pairs")?, pairs);
+    m.shutdown()?;
+    Ok(())
+}
+
 /// Values nested a million levels deep, built locally: dropping, cloning, printing,
 /// comparing and hashing them on a thread with a 256 KiB stack does not overflow it,
 /// and encoding one fails with an error instead of recursing.
