@@ -1,4 +1,6 @@
-//! multiproc-ipc: 8-byte round trip and one-way throughput between two processes.
+//! multiproc-ipc: 8-byte round trip and one-way throughput between two processes, and
+//! typed messages holding 1 MiB of data (the bulk fast path against plain vectors and
+//! against raw `send_bytes`/`recv_bytes`).
 //!
 //! Side by side in one run: ours (blocking, and with the default adaptive spin), the raw
 //! floor (a bare socketpair, written here), and CPython 3.11's `Connection`
@@ -17,7 +19,7 @@ use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use multiproc_benches::{fork_child, parse_figures, reap, record, reset, run_python};
-use multiproc_ipc::{Connection, Pipe};
+use multiproc_ipc::{Bytes, Connection, Pipe, PodVec};
 
 const AREA: &str = "ipc";
 
@@ -270,6 +272,109 @@ fn oneway_raw(c: &mut Criterion, size: usize, chunk: usize) {
     reap(pid);
 }
 
+/// One-way stream of a typed message holding 1 MiB of data: the child sends
+/// `make()` until the parent hangs up; the parent receives it with `recv` and checks
+/// its size. Beside it in the same group: `send_bytes`/`recv_bytes` of 1 MiB (the
+/// floor a typed message can reach: the same frame plus an encode and a decode).
+fn typed_oneway<T: serde::Serialize>(
+    c: &mut Criterion,
+    name: &str,
+    make: impl FnOnce() -> T,
+    recv: impl Fn(&Connection) -> usize,
+) {
+    let (a, b) = Pipe::duplex().expect("socketpair");
+    let pid = fork_child(&[a.as_raw_fd()], move || {
+        let msg = make();
+        while b.send(&msg).is_ok() {}
+    });
+    let mut g = c.benchmark_group("ipc/typed_1MiB");
+    g.throughput(Throughput::Bytes(1 << 20));
+    g.sample_size(10).measurement_time(Duration::from_secs(4));
+    g.bench_function(BenchmarkId::from_parameter(name), |bench| {
+        bench.iter(|| assert_eq!(recv(&a), 1 << 20))
+    });
+    g.finish();
+    drop(a);
+    reap(pid);
+}
+
+fn typed(c: &mut Criterion) {
+    const N: usize = 1 << 20;
+    {
+        let (a, b) = Pipe::duplex().expect("socketpair");
+        let pid = fork_child(&[a.as_raw_fd()], move || {
+            let msg = vec![0x5au8; N];
+            while b.send_bytes(&msg).is_ok() {}
+        });
+        let mut g = c.benchmark_group("ipc/typed_1MiB");
+        g.throughput(Throughput::Bytes(N as u64));
+        g.sample_size(10).measurement_time(Duration::from_secs(4));
+        g.bench_function(
+            BenchmarkId::from_parameter("send_bytes + recv_bytes (floor)"),
+            |bench| bench.iter(|| assert_eq!(a.recv_bytes().expect("recv").len(), N)),
+        );
+        g.finish();
+        drop(a);
+        reap(pid);
+    }
+    typed_oneway(
+        c,
+        "ours Bytes (fast path)",
+        || Bytes::from(vec![0x5au8; N]),
+        |a| a.recv::<Bytes>().expect("recv").len(),
+    );
+    typed_oneway(
+        c,
+        "ours PodVec<f64> (fast path)",
+        || PodVec::from(vec![0.5f64; N / 8]),
+        |a| a.recv::<PodVec<f64>>().expect("recv").len() * 8,
+    );
+    typed_oneway(
+        c,
+        "ours plain Vec<u8>",
+        || vec![0x5au8; N],
+        |a| a.recv::<Vec<u8>>().expect("recv").len(),
+    );
+    typed_oneway(
+        c,
+        "ours plain Vec<f64>",
+        || vec![0.5f64; N / 8],
+        |a| a.recv::<Vec<f64>>().expect("recv").len() * 8,
+    );
+}
+
+/// In one process, no I/O: the encode + decode of 1 MiB held in each form, through
+/// `multiproc_ipc::encode`/`decode` (what a typed send/recv adds to a raw frame), and
+/// bare postcard (`to_allocvec` + `from_bytes`) for a plain `Vec<u8>`, the codec cost
+/// before this crate's own output flavor.
+fn codec(c: &mut Criterion) {
+    const N: usize = 1 << 20;
+    let mut g = c.benchmark_group("ipc/codec_1MiB");
+    g.throughput(Throughput::Bytes(N as u64));
+    g.sample_size(20).measurement_time(Duration::from_secs(3));
+    fn round<T: serde::Serialize + serde::de::DeserializeOwned>(v: &T) -> T {
+        let (bytes, fds) = multiproc_ipc::encode(v).expect("encode");
+        multiproc_ipc::decode(&bytes, fds).expect("decode")
+    }
+    let bytes = Bytes::from(vec![0x5au8; N]);
+    g.bench_function("Bytes (fast path)", |b| b.iter(|| round(&bytes).len()));
+    let pod = PodVec::from(vec![0.5f64; N / 8]);
+    g.bench_function("PodVec<f64> (fast path)", |b| b.iter(|| round(&pod).len()));
+    let plain = vec![0x5au8; N];
+    g.bench_function("plain Vec<u8>", |b| b.iter(|| round(&plain).len()));
+    let plain_f = vec![0.5f64; N / 8];
+    g.bench_function("plain Vec<f64>", |b| b.iter(|| round(&plain_f).len()));
+    g.bench_function("plain Vec<u8>, bare postcard", |b| {
+        b.iter(|| {
+            let bytes = postcard::to_allocvec(&plain).expect("encode");
+            postcard::from_bytes::<Vec<u8>>(&bytes)
+                .expect("decode")
+                .len()
+        })
+    });
+    g.finish();
+}
+
 fn cpython(_c: &mut Criterion) {
     let Some(out) = run_python("ipc.py", &[]) else {
         eprintln!("ipc: CPython baseline skipped");
@@ -330,6 +435,8 @@ fn benches(c: &mut Criterion) {
         oneway_ours(c, size, false);
         oneway_ours(c, size, true);
     }
+    typed(c);
+    codec(c);
     cpython(c);
 }
 
