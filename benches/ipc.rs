@@ -272,6 +272,112 @@ fn oneway_raw(c: &mut Criterion, size: usize, chunk: usize) {
     reap(pid);
 }
 
+/// `pread`/`pwrite` loops: the whole range, or panic (benches only).
+fn pwrite_all(fd: impl AsFd, mut buf: &[u8]) {
+    let mut off = 0u64;
+    while !buf.is_empty() {
+        let n = rustix::io::pwrite(&fd, buf, off).expect("pwrite");
+        buf = &buf[n..];
+        off += n as u64;
+    }
+}
+
+fn pread_exact(fd: impl AsFd, buf: &mut [u8]) {
+    let mut off = 0;
+    while off < buf.len() {
+        let n = rustix::io::pread(&fd, &mut buf[off..], off as u64).expect("pread");
+        assert!(n > 0, "segment shorter than announced");
+        off += n;
+    }
+}
+
+/// Experiments for the large-message design (issue #15), raw, not a library path:
+/// how fast can 64 MiB go through memory both processes map, next to the socketpair
+/// floor of the same group?
+///
+/// * `fresh memfd per message`: the sender creates a memfd, writes the message into
+///   it (`write`: one copy), seals it (shrink, grow, write) and passes the descriptor
+///   over the socket; the receiver checks the seals and size and copies the message
+///   out (`pread`: one copy) into its buffer. Every message pays for fresh pages
+///   (allocated and zeroed by the kernel, freed on close).
+/// * `reused segment pair`: two memfd segments made once; the sender `pwrite`s a
+///   message into a free one and sends its index, the receiver `pread`s it out and
+///   sends the index back (free again). Writing one segment overlaps reading the
+///   other; the pages stay allocated, so no per-message page cost.
+fn oneway_shm(c: &mut Criterion, size: usize, reuse: bool) {
+    use multiproc_ipc::{PassFd, SharedSegment};
+    use rustix::fs::{MemfdFlags, SealFlags};
+    let (a, b) = Pipe::duplex().expect("socketpair");
+    let segs = if reuse {
+        vec![
+            SharedSegment::new(size).expect("segment"),
+            SharedSegment::new(size).expect("segment"),
+        ]
+    } else {
+        Vec::new()
+    };
+    let child_segs = segs.clone();
+    let pid = fork_child(&[a.as_raw_fd()], move || {
+        let msg = vec![0x5au8; size];
+        // At most two messages in flight: the receiver hands back a credit per message
+        // (without it, fresh memfds would pile up in the socket, 64 MiB each).
+        for i in 0usize.. {
+            if i >= 2 && b.recv::<u8>().is_err() {
+                break;
+            }
+            let sent = if reuse {
+                pwrite_all(&child_segs[i % 2], &msg);
+                b.send(&((i % 2) as u8))
+            } else {
+                let fd = rustix::fs::memfd_create(
+                    "bulk",
+                    MemfdFlags::CLOEXEC | MemfdFlags::ALLOW_SEALING,
+                )
+                .expect("memfd");
+                pwrite_all(&fd, &msg);
+                rustix::fs::fcntl_add_seals(
+                    &fd,
+                    SealFlags::SHRINK | SealFlags::GROW | SealFlags::WRITE,
+                )
+                .expect("seal");
+                b.send(&(PassFd::from(fd), size as u64))
+            };
+            if sent.is_err() {
+                break;
+            }
+        }
+    });
+    let mut g = c.benchmark_group(format!("ipc/oneway_{}MiB", size >> 20));
+    g.throughput(Throughput::Bytes(size as u64));
+    g.sample_size(10)
+        .measurement_time(Duration::from_secs(if size > 4 << 20 { 8 } else { 4 }));
+    let mut buf = vec![0u8; size];
+    let name = if reuse {
+        "experiment: reused memfd segment pair, pwrite/pread"
+    } else {
+        "experiment: fresh sealed memfd per message, write/pread"
+    };
+    g.bench_function(BenchmarkId::from_parameter(name), |bench| {
+        bench.iter(|| {
+            if reuse {
+                let i: u8 = a.recv().expect("recv");
+                pread_exact(&segs[usize::from(i)], &mut buf);
+                a.send(&i).expect("send");
+            } else {
+                let (fd, len): (PassFd, u64) = a.recv().expect("recv");
+                let seals = rustix::fs::fcntl_get_seals(&fd).expect("seals");
+                assert!(seals.contains(SealFlags::SHRINK | SealFlags::GROW));
+                assert_eq!(rustix::fs::fstat(&fd).expect("fstat").st_size as u64, len);
+                pread_exact(&fd, &mut buf);
+                a.send(&0u8).expect("send");
+            }
+        })
+    });
+    g.finish();
+    drop(a);
+    reap(pid);
+}
+
 /// One-way stream of a typed message holding 1 MiB of data: the child sends
 /// `make()` until the parent hangs up; the parent receives it with `recv` and checks
 /// its size. Beside it in the same group: `send_bytes`/`recv_bytes` of 1 MiB (the
@@ -434,6 +540,10 @@ fn benches(c: &mut Criterion) {
         }
         oneway_ours(c, size, false);
         oneway_ours(c, size, true);
+        if size > 1 << 20 {
+            oneway_shm(c, size, false);
+            oneway_shm(c, size, true);
+        }
     }
     typed(c);
     codec(c);
