@@ -291,6 +291,25 @@ fn pread_exact(fd: impl AsFd, buf: &mut [u8]) {
     }
 }
 
+/// Copies `msg` to the start of `seg` (the bench's segment protocol: only the side
+/// holding the segment's credit touches it).
+fn copy_in(seg: &multiproc_ipc::SharedSegment, msg: &[u8]) {
+    assert!(msg.len() <= seg.len());
+    // SAFETY:
+    // - `seg.as_ptr()` is valid for `seg.len()` bytes, and `msg.len() <= seg.len()`;
+    // - only the holder of the segment's credit touches it (the sender until it sends
+    //   the index, the receiver until it hands it back), so nobody else accesses
+    //   these bytes meanwhile; `msg` is private memory, so the ranges do not overlap.
+    unsafe { std::ptr::copy_nonoverlapping(msg.as_ptr(), seg.as_ptr(), msg.len()) };
+}
+
+/// Copies the start of `seg` into `buf` (see [`copy_in`]).
+fn copy_out(seg: &multiproc_ipc::SharedSegment, buf: &mut [u8]) {
+    assert!(buf.len() <= seg.len());
+    // SAFETY: as in `copy_in`, with the roles swapped: the receiver holds the credit.
+    unsafe { std::ptr::copy_nonoverlapping(seg.as_ptr(), buf.as_mut_ptr(), buf.len()) };
+}
+
 /// Experiments for the large-message design (issue #15), raw, not a library path:
 /// how fast can 64 MiB go through memory both processes map, next to the socketpair
 /// floor of the same group?
@@ -304,7 +323,9 @@ fn pread_exact(fd: impl AsFd, buf: &mut [u8]) {
 ///   message into a free one and sends its index, the receiver `pread`s it out and
 ///   sends the index back (free again). Writing one segment overlaps reading the
 ///   other; the pages stay allocated, so no per-message page cost.
-fn oneway_shm(c: &mut Criterion, size: usize, reuse: bool) {
+/// * `mapped`: the same pair, mapped once in both processes, copied with `memcpy`
+///   (no system call per page, no page faults after the first round).
+fn oneway_shm(c: &mut Criterion, size: usize, reuse: bool, mapped: bool) {
     use multiproc_ipc::{PassFd, SharedSegment};
     use rustix::fs::{MemfdFlags, SealFlags};
     let (a, b) = Pipe::duplex().expect("socketpair");
@@ -326,7 +347,11 @@ fn oneway_shm(c: &mut Criterion, size: usize, reuse: bool) {
                 break;
             }
             let sent = if reuse {
-                pwrite_all(&child_segs[i % 2], &msg);
+                if mapped {
+                    copy_in(&child_segs[i % 2], &msg);
+                } else {
+                    pwrite_all(&child_segs[i % 2], &msg);
+                }
                 b.send(&((i % 2) as u8))
             } else {
                 let fd = rustix::fs::memfd_create(
@@ -352,7 +377,9 @@ fn oneway_shm(c: &mut Criterion, size: usize, reuse: bool) {
     g.sample_size(10)
         .measurement_time(Duration::from_secs(if size > 4 << 20 { 8 } else { 4 }));
     let mut buf = vec![0u8; size];
-    let name = if reuse {
+    let name = if reuse && mapped {
+        "experiment: reused memfd segment pair, mapped both sides, memcpy"
+    } else if reuse {
         "experiment: reused memfd segment pair, pwrite/pread"
     } else {
         "experiment: fresh sealed memfd per message, write/pread"
@@ -361,7 +388,11 @@ fn oneway_shm(c: &mut Criterion, size: usize, reuse: bool) {
         bench.iter(|| {
             if reuse {
                 let i: u8 = a.recv().expect("recv");
-                pread_exact(&segs[usize::from(i)], &mut buf);
+                if mapped {
+                    copy_out(&segs[usize::from(i)], &mut buf);
+                } else {
+                    pread_exact(&segs[usize::from(i)], &mut buf);
+                }
                 a.send(&i).expect("send");
             } else {
                 let (fd, len): (PassFd, u64) = a.recv().expect("recv");
@@ -541,8 +572,9 @@ fn benches(c: &mut Criterion) {
         oneway_ours(c, size, false);
         oneway_ours(c, size, true);
         if size > 1 << 20 {
-            oneway_shm(c, size, false);
-            oneway_shm(c, size, true);
+            oneway_shm(c, size, false, false);
+            oneway_shm(c, size, true, false);
+            oneway_shm(c, size, true, true);
         }
     }
     typed(c);
