@@ -23,8 +23,8 @@
 //! # Bulk data: the fast path
 //! Bytes and arrays of numbers go in a [`Bytes`] or [`PodVec`] (or a field marked
 //! `#[serde(with = "multiproc_ipc::bulk::pod")]`): they are copied as one block,
-//! where a plain `Vec<u8>`/`Vec<f64>` is encoded and decoded one element at a time,
-//! several times slower for large arrays. Raw frames ([`Connection::send_bytes`],
+//! where a plain `Vec<u8>`/`Vec<f64>` is encoded and decoded one element at a time
+//! (1 MiB through a pipe: about 7× slower as a `Vec<u8>`, 1.6× as a `Vec<f64>`). Raw frames ([`Connection::send_bytes`],
 //! [`Connection::recv_bytes_into`]) are the floor, and what a CPython peer reads.
 //!
 //! ```
