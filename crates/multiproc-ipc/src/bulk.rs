@@ -221,8 +221,21 @@ impl<T: Pod> DerefMut for PodVec<T> {
 
 impl<T: Pod> Serialize for PodVec<T> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_bytes(bytemuck::cast_slice(&self.0))
+        pod_bytes(&self.0, s)
     }
+}
+
+/// Serialises `v` as one byte string of its memory. Elements of size zero have no
+/// bytes to carry their count, so a non-empty slice of them is refused rather than
+/// received empty.
+fn pod_bytes<T: Pod, S: Serializer>(v: &[T], s: S) -> Result<S::Ok, S::Error> {
+    if std::mem::size_of::<T>() == 0 && !v.is_empty() {
+        use serde::ser::Error as _;
+        let msg = "a non-empty slice of a zero-sized type has no bytes to send";
+        crate::handle::note_custom_error(msg);
+        return Err(S::Error::custom(msg));
+    }
+    s.serialize_bytes(bytemuck::cast_slice(v))
 }
 
 impl<'de, T: Pod> Deserialize<'de> for PodVec<T> {
@@ -261,7 +274,7 @@ impl<T: Pod> fmt::Debug for PodSlice<'_, T> {
 
 impl<T: Pod> Serialize for PodSlice<'_, T> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_bytes(bytemuck::cast_slice(self.0))
+        pod_bytes(self.0, s)
     }
 }
 
@@ -292,6 +305,10 @@ impl<T: Pod> PodVisitor<T> {
                 v.len(),
                 std::any::type_name::<T>()
             )));
+        }
+        if size == 1 && std::mem::align_of::<T>() == 1 {
+            // One pass (`malloc` + `memcpy`), no zero-fill first.
+            return bytemuck::allocation::try_cast_vec(v.to_vec()).map_err(|(e, _)| refuse(e));
         }
         let mut out: Vec<T> = bytemuck::zeroed_vec(v.len() / size);
         bytemuck::cast_slice_mut::<T, u8>(&mut out).copy_from_slice(v);
@@ -389,9 +406,9 @@ pub mod pod {
     /// Serialises `v` as one byte string of the elements' memory.
     ///
     /// # Errors
-    /// Those of the serializer.
+    /// Those of the serializer; a non-empty slice of a zero-sized type.
     pub fn serialize<T: Pod, S: Serializer>(v: &[T], s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_bytes(bytemuck::cast_slice(v))
+        super::pod_bytes(v, s)
     }
 
     /// Takes a byte string back in one go.
@@ -422,6 +439,14 @@ mod tests {
         let (b, _) = encode(&Bytes(vec![0; 7])).unwrap();
         let e = decode::<PodVec<u32>>(&b, Vec::new()).unwrap_err();
         assert!(e.to_string().contains("7 bytes"), "{e}");
+    }
+
+    #[test]
+    fn zero_sized_elements_are_refused_not_lost() {
+        let e = encode(&PodVec(vec![(); 3])).unwrap_err();
+        assert!(e.to_string().contains("zero-sized"), "{e}");
+        let (b, _) = encode(&PodVec(Vec::<()>::new())).unwrap();
+        assert!(decode::<PodVec<()>>(&b, Vec::new()).unwrap().is_empty());
     }
 
     #[test]
