@@ -1,4 +1,6 @@
-//! multiproc-ipc: 8-byte round trip and one-way throughput between two processes.
+//! multiproc-ipc: 8-byte round trip and one-way throughput between two processes, and
+//! typed messages holding 1 MiB of data (the bulk fast path against plain vectors and
+//! against raw `send_bytes`/`recv_bytes`).
 //!
 //! Side by side in one run: ours (blocking, and with the default adaptive spin), the raw
 //! floor (a bare socketpair, written here), and CPython 3.11's `Connection`
@@ -17,7 +19,7 @@ use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use multiproc_benches::{fork_child, parse_figures, reap, record, reset, run_python};
-use multiproc_ipc::{Connection, Pipe};
+use multiproc_ipc::{Bytes, Connection, Pipe, PodVec};
 
 const AREA: &str = "ipc";
 
@@ -270,6 +272,246 @@ fn oneway_raw(c: &mut Criterion, size: usize, chunk: usize) {
     reap(pid);
 }
 
+/// `pread`/`pwrite` loops: the whole range, or panic (benches only).
+fn pwrite_all(fd: impl AsFd, mut buf: &[u8]) {
+    let mut off = 0u64;
+    while !buf.is_empty() {
+        let n = rustix::io::pwrite(&fd, buf, off).expect("pwrite");
+        buf = &buf[n..];
+        off += n as u64;
+    }
+}
+
+fn pread_exact(fd: impl AsFd, buf: &mut [u8]) {
+    let mut off = 0;
+    while off < buf.len() {
+        let n = rustix::io::pread(&fd, &mut buf[off..], off as u64).expect("pread");
+        assert!(n > 0, "segment shorter than announced");
+        off += n;
+    }
+}
+
+/// Copies `msg` to the start of `seg` (the bench's segment protocol: only the side
+/// holding the segment's credit touches it).
+fn copy_in(seg: &multiproc_ipc::SharedSegment, msg: &[u8]) {
+    assert!(msg.len() <= seg.len());
+    // SAFETY:
+    // - `seg.as_ptr()` is valid for `seg.len()` bytes, and `msg.len() <= seg.len()`;
+    // - only the holder of the segment's credit touches it (the sender until it sends
+    //   the index, the receiver until it hands it back), so nobody else accesses
+    //   these bytes meanwhile; `msg` is private memory, so the ranges do not overlap.
+    unsafe { std::ptr::copy_nonoverlapping(msg.as_ptr(), seg.as_ptr(), msg.len()) };
+}
+
+/// Copies the start of `seg` into `buf` (see [`copy_in`]).
+fn copy_out(seg: &multiproc_ipc::SharedSegment, buf: &mut [u8]) {
+    assert!(buf.len() <= seg.len());
+    // SAFETY: as in `copy_in`, with the roles swapped: the receiver holds the credit.
+    unsafe { std::ptr::copy_nonoverlapping(seg.as_ptr(), buf.as_mut_ptr(), buf.len()) };
+}
+
+/// Experiments for the large-message design (issue #15), raw, not a library path:
+/// how fast can 64 MiB go through memory both processes map, next to the socketpair
+/// floor of the same group?
+///
+/// * `fresh memfd per message`: the sender creates a memfd, writes the message into
+///   it (`write`: one copy), seals it (shrink, grow, write) and passes the descriptor
+///   over the socket; the receiver checks the seals and size and copies the message
+///   out (`pread`: one copy) into its buffer. Every message pays for fresh pages
+///   (allocated and zeroed by the kernel, freed on close).
+/// * `reused segment pair`: two memfd segments made once; the sender `pwrite`s a
+///   message into a free one and sends its index, the receiver `pread`s it out and
+///   sends the index back (free again). Writing one segment overlaps reading the
+///   other; the pages stay allocated, so no per-message page cost.
+/// * `mapped`: the same pair, mapped once in both processes, copied with `memcpy`
+///   (no system call per page, no page faults after the first round).
+fn oneway_shm(c: &mut Criterion, size: usize, reuse: bool, mapped: bool) {
+    use multiproc_ipc::{PassFd, SharedSegment};
+    use rustix::fs::{MemfdFlags, SealFlags};
+    let (a, b) = Pipe::duplex().expect("socketpair");
+    let segs = if reuse {
+        vec![
+            SharedSegment::new(size).expect("segment"),
+            SharedSegment::new(size).expect("segment"),
+        ]
+    } else {
+        Vec::new()
+    };
+    let child_segs = segs.clone();
+    let pid = fork_child(&[a.as_raw_fd()], move || {
+        let msg = vec![0x5au8; size];
+        // At most two messages in flight: the receiver hands back a credit per message
+        // (without it, fresh memfds would pile up in the socket, 64 MiB each).
+        for i in 0usize.. {
+            if i >= 2 && b.recv::<u8>().is_err() {
+                break;
+            }
+            let sent = if reuse {
+                if mapped {
+                    copy_in(&child_segs[i % 2], &msg);
+                } else {
+                    pwrite_all(&child_segs[i % 2], &msg);
+                }
+                b.send(&((i % 2) as u8))
+            } else {
+                let fd = rustix::fs::memfd_create(
+                    "bulk",
+                    MemfdFlags::CLOEXEC | MemfdFlags::ALLOW_SEALING,
+                )
+                .expect("memfd");
+                pwrite_all(&fd, &msg);
+                rustix::fs::fcntl_add_seals(
+                    &fd,
+                    SealFlags::SHRINK | SealFlags::GROW | SealFlags::WRITE,
+                )
+                .expect("seal");
+                b.send(&(PassFd::from(fd), size as u64))
+            };
+            if sent.is_err() {
+                break;
+            }
+        }
+    });
+    let mut g = c.benchmark_group(format!("ipc/oneway_{}MiB", size >> 20));
+    g.throughput(Throughput::Bytes(size as u64));
+    g.sample_size(10)
+        .measurement_time(Duration::from_secs(if size > 4 << 20 { 8 } else { 4 }));
+    let mut buf = vec![0u8; size];
+    let name = if reuse && mapped {
+        "experiment: reused memfd segment pair, mapped both sides, memcpy"
+    } else if reuse {
+        "experiment: reused memfd segment pair, pwrite/pread"
+    } else {
+        "experiment: fresh sealed memfd per message, write/pread"
+    };
+    g.bench_function(BenchmarkId::from_parameter(name), |bench| {
+        bench.iter(|| {
+            if reuse {
+                let i: u8 = a.recv().expect("recv");
+                if mapped {
+                    copy_out(&segs[usize::from(i)], &mut buf);
+                } else {
+                    pread_exact(&segs[usize::from(i)], &mut buf);
+                }
+                a.send(&i).expect("send");
+            } else {
+                let (fd, len): (PassFd, u64) = a.recv().expect("recv");
+                let seals = rustix::fs::fcntl_get_seals(&fd).expect("seals");
+                assert!(seals.contains(SealFlags::SHRINK | SealFlags::GROW));
+                assert_eq!(rustix::fs::fstat(&fd).expect("fstat").st_size as u64, len);
+                pread_exact(&fd, &mut buf);
+                a.send(&0u8).expect("send");
+            }
+        })
+    });
+    g.finish();
+    drop(a);
+    reap(pid);
+}
+
+/// One-way stream of a typed message holding 1 MiB of data: the child sends
+/// `make()` until the parent hangs up; the parent receives it with `recv` and checks
+/// its size. Beside it in the same group: `send_bytes`/`recv_bytes` of 1 MiB (the
+/// floor a typed message can reach: the same frame plus an encode and a decode).
+fn typed_oneway<T: serde::Serialize>(
+    c: &mut Criterion,
+    name: &str,
+    make: impl FnOnce() -> T,
+    recv: impl Fn(&Connection) -> usize,
+) {
+    let (a, b) = Pipe::duplex().expect("socketpair");
+    let pid = fork_child(&[a.as_raw_fd()], move || {
+        let msg = make();
+        while b.send(&msg).is_ok() {}
+    });
+    let mut g = c.benchmark_group("ipc/typed_1MiB");
+    g.throughput(Throughput::Bytes(1 << 20));
+    g.sample_size(10).measurement_time(Duration::from_secs(4));
+    g.bench_function(BenchmarkId::from_parameter(name), |bench| {
+        bench.iter(|| assert_eq!(recv(&a), 1 << 20))
+    });
+    g.finish();
+    drop(a);
+    reap(pid);
+}
+
+fn typed(c: &mut Criterion) {
+    const N: usize = 1 << 20;
+    {
+        let (a, b) = Pipe::duplex().expect("socketpair");
+        let pid = fork_child(&[a.as_raw_fd()], move || {
+            let msg = vec![0x5au8; N];
+            while b.send_bytes(&msg).is_ok() {}
+        });
+        let mut g = c.benchmark_group("ipc/typed_1MiB");
+        g.throughput(Throughput::Bytes(N as u64));
+        g.sample_size(10).measurement_time(Duration::from_secs(4));
+        g.bench_function(
+            BenchmarkId::from_parameter("send_bytes + recv_bytes (floor)"),
+            |bench| bench.iter(|| assert_eq!(a.recv_bytes().expect("recv").len(), N)),
+        );
+        g.finish();
+        drop(a);
+        reap(pid);
+    }
+    typed_oneway(
+        c,
+        "ours Bytes (fast path)",
+        || Bytes::from(vec![0x5au8; N]),
+        |a| a.recv::<Bytes>().expect("recv").len(),
+    );
+    typed_oneway(
+        c,
+        "ours PodVec<f64> (fast path)",
+        || PodVec::from(vec![0.5f64; N / 8]),
+        |a| a.recv::<PodVec<f64>>().expect("recv").len() * 8,
+    );
+    typed_oneway(
+        c,
+        "ours plain Vec<u8>",
+        || vec![0x5au8; N],
+        |a| a.recv::<Vec<u8>>().expect("recv").len(),
+    );
+    typed_oneway(
+        c,
+        "ours plain Vec<f64>",
+        || vec![0.5f64; N / 8],
+        |a| a.recv::<Vec<f64>>().expect("recv").len() * 8,
+    );
+}
+
+/// In one process, no I/O: the encode + decode of 1 MiB held in each form, through
+/// `multiproc_ipc::encode`/`decode` (what a typed send/recv adds to a raw frame), and
+/// bare postcard (`to_allocvec` + `from_bytes`) for a plain `Vec<u8>`, the codec cost
+/// before this crate's own output flavor.
+fn codec(c: &mut Criterion) {
+    const N: usize = 1 << 20;
+    let mut g = c.benchmark_group("ipc/codec_1MiB");
+    g.throughput(Throughput::Bytes(N as u64));
+    g.sample_size(20).measurement_time(Duration::from_secs(3));
+    fn round<T: serde::Serialize + serde::de::DeserializeOwned>(v: &T) -> T {
+        let (bytes, fds) = multiproc_ipc::encode(v).expect("encode");
+        multiproc_ipc::decode(&bytes, fds).expect("decode")
+    }
+    let bytes = Bytes::from(vec![0x5au8; N]);
+    g.bench_function("Bytes (fast path)", |b| b.iter(|| round(&bytes).len()));
+    let pod = PodVec::from(vec![0.5f64; N / 8]);
+    g.bench_function("PodVec<f64> (fast path)", |b| b.iter(|| round(&pod).len()));
+    let plain = vec![0x5au8; N];
+    g.bench_function("plain Vec<u8>", |b| b.iter(|| round(&plain).len()));
+    let plain_f = vec![0.5f64; N / 8];
+    g.bench_function("plain Vec<f64>", |b| b.iter(|| round(&plain_f).len()));
+    g.bench_function("plain Vec<u8>, bare postcard", |b| {
+        b.iter(|| {
+            let bytes = postcard::to_allocvec(&plain).expect("encode");
+            postcard::from_bytes::<Vec<u8>>(&bytes)
+                .expect("decode")
+                .len()
+        })
+    });
+    g.finish();
+}
+
 fn cpython(_c: &mut Criterion) {
     let Some(out) = run_python("ipc.py", &[]) else {
         eprintln!("ipc: CPython baseline skipped");
@@ -329,7 +571,14 @@ fn benches(c: &mut Criterion) {
         }
         oneway_ours(c, size, false);
         oneway_ours(c, size, true);
+        if size > 1 << 20 {
+            oneway_shm(c, size, false, false);
+            oneway_shm(c, size, true, false);
+            oneway_shm(c, size, true, true);
+        }
     }
+    typed(c);
+    codec(c);
     cpython(c);
 }
 

@@ -182,12 +182,39 @@ pub fn encode_into<T: Serialize + ?Sized>(
     let scope = SinkScope::enter();
     forget_error();
     let bytes = std::mem::take(out);
-    match postcard::to_extend(value, bytes) {
+    match postcard::serialize_with_flavor(value, VecFlavor(bytes)) {
         Ok(bytes) => {
             *out = bytes;
             Ok(scope.finish())
         }
         Err(e) => Err(unwrap_custom(e)),
+    }
+}
+
+/// postcard's output into a `Vec<u8>`: `push` per byte and `extend_from_slice` (a
+/// `memcpy`) per run of bytes. postcard's own `to_extend` goes through `Extend`
+/// (`extend([byte])`, `extend(iter.copied())`), which costs more per call; a plain
+/// `Vec<u8>`/`Vec<f64>` is encoded one element (one call) at a time, so that cost is
+/// paid a million times for 1 MiB.
+struct VecFlavor(Vec<u8>);
+
+impl postcard::ser_flavors::Flavor for VecFlavor {
+    type Output = Vec<u8>;
+
+    #[inline]
+    fn try_push(&mut self, data: u8) -> postcard::Result<()> {
+        self.0.push(data);
+        Ok(())
+    }
+
+    #[inline]
+    fn try_extend(&mut self, data: &[u8]) -> postcard::Result<()> {
+        self.0.extend_from_slice(data);
+        Ok(())
+    }
+
+    fn finalize(self) -> postcard::Result<Vec<u8>> {
+        Ok(self.0)
     }
 }
 

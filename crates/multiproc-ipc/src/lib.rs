@@ -4,6 +4,7 @@
 //! |---|---|---|
 //! | [`Connection`] | one end of a framed channel: typed `send`/`recv`, raw `send_bytes`/`recv_bytes`, `poll` | `multiprocessing.connection.Connection` |
 //! | [`Pipe`] | a connected pair (socketpair or pipe) | `multiprocessing.Pipe` |
+//! | [`bulk`]: [`Bytes`], [`PodVec`], [`PodSlice`] | bytes and plain-old-data arrays inside typed messages, copied in one go | pickle protocol 5's out-of-band buffers |
 //! | [`SharedSegment`] | anonymous shared memory (memfd) that can be passed | `multiprocessing.heap` |
 //! | [`handle`] | how values holding OS handles cross into another process | `multiprocessing.reduction` |
 //! | [`frame`] | the wire format (CPython-compatible) | `Connection._send_bytes` |
@@ -15,10 +16,32 @@
 //! ```
 //! use multiproc_ipc::Pipe;
 //! let (parent, child) = Pipe::duplex()?;
-//! child.send(&vec![1u32, 2, 3])?;
-//! assert_eq!(parent.recv::<Vec<u32>>()?, [1, 2, 3]);
+//! child.send(&(1u32, "two".to_string()))?;
+//! assert_eq!(parent.recv::<(u32, String)>()?, (1, "two".into()));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! # Bulk data: the fast path
+//! Bytes and arrays of numbers go in a [`Bytes`] or [`PodVec`] (or a field marked
+//! `#[serde(with = "multiproc_ipc::bulk::pod")]`): they are copied as one block,
+//! where a plain `Vec<u8>`/`Vec<f64>` is encoded and decoded one element at a time
+//! (1 MiB through a pipe: about 7× slower as a `Vec<u8>`, 1.6× as a `Vec<f64>`). Raw frames ([`Connection::send_bytes`],
+//! [`Connection::recv_bytes_into`]) are the floor, and what a CPython peer reads.
+//!
+//! ```
+//! use multiproc_ipc::{Pipe, bulk::{Bytes, PodSlice, PodVec}};
+//! let (parent, child) = Pipe::duplex()?;
+//! child.send(&Bytes::from(vec![0u8; 1 << 20]))?;
+//! assert_eq!(parent.recv::<Bytes>()?.len(), 1 << 20);
+//! let samples = vec![1.0f64; 1 << 17];
+//! child.send(&PodSlice(&samples))?;
+//! assert_eq!(*parent.recv::<PodVec<f64>>()?, samples);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! A [`PodVec`] carries the elements' memory as it is (this machine's byte order and
+//! layout): right between multiproc's own processes, wrong for a peer on another
+//! architecture or in another language; see [`bulk`].
 //!
 //! # Platform support
 //! Linux. The crate builds elsewhere only where rustix supports the calls it makes;
@@ -55,6 +78,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod auth;
+pub mod bulk;
 pub mod error;
 pub mod frame;
 pub mod handle;
@@ -68,6 +92,10 @@ mod sys;
 mod wait;
 
 pub use auth::AuthError;
+pub use bulk::{Bytes, PodSlice, PodVec};
+/// Re-exported for `#[derive(bytemuck::Pod, bytemuck::Zeroable)]` on the records a
+/// [`PodVec`] carries (with `#[bytemuck(crate = "multiproc_ipc::bytemuck")]`).
+pub use bytemuck;
 pub use connection::{Connection, DEFAULT_SPIN, Pipe, Transport};
 pub use depth::DEFAULT_MAX_DEPTH;
 pub use error::{CodecError, RecvError, SegmentError, SendError};
@@ -102,5 +130,8 @@ mod send_sync {
         is_send_sync::<crate::RecvError>();
         is_send_sync::<crate::SendError>();
         is_send_sync::<crate::PassFd>();
+        is_send_sync::<crate::Bytes>();
+        is_send_sync::<crate::PodVec<f64>>();
+        is_send_sync::<crate::PodSlice<'static, u32>>();
     }
 }

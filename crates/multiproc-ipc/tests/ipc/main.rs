@@ -3,6 +3,7 @@
 //! ports of CPython's connection tests (`cpython`).
 
 mod bad_peers;
+mod bulk;
 mod child;
 mod codec;
 mod cpython;
