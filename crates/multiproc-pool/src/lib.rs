@@ -116,13 +116,13 @@ use multiproc_process::{Context, StartMethod, Target};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-pub use error::{Death, Error};
+pub use error::{Death, Error, MAX_REMOTE_BACKTRACE, PanicKind, TaskPanic};
 pub use imap::IMap;
 pub use job::AsyncResult;
 
 use job::{Cell, MapJob, Sink, Task, lock};
 use supervisor::{Init, Phase, Shared};
-use worker::{Bytes, TaskMsg};
+use worker::{Bytes, Guarded, TaskMsg};
 
 /// Default bound on the tasks pipelined to one worker (the adaptive window's ceiling).
 const DEFAULT_WINDOW: usize = 4096;
@@ -402,7 +402,7 @@ impl Pool {
         A: Serialize + DeserializeOwned + Send + 'static,
         T: Send + 'static,
     {
-        let invoker = match Invoker::of::<F, A>(f) {
+        let invoker = match Invoker::of::<Guarded<F>, A>(Guarded(f)) {
             Ok(i) => i,
             Err(e) => return AsyncResult::failed(e.into()),
         };
@@ -616,7 +616,7 @@ impl Pool {
         I: IntoIterator<Item = T>,
         I::IntoIter: Send + 'static,
     {
-        let invoker = Invoker::of(f).map_err(Error::from);
+        let invoker = Invoker::of::<Guarded<F>, (T,)>(Guarded(f)).map_err(Error::from);
         let mut input = iterable.into_iter();
         let feed: imap::Feed = Box::new(move |n| {
             let chunk: Vec<(T,)> = input.by_ref().take(n).map(|x| (x,)).collect();

@@ -11,6 +11,7 @@ use multiproc_pool::{Death, Error, Pool};
 use multiproc_process::StartMethod;
 
 mod cpython;
+mod remote;
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
@@ -156,7 +157,7 @@ fn map_async_with_callbacks() -> TestResult {
         assert!(r.wait_timeout(BOUND));
         assert!(!r.successful()?);
         assert!(
-            matches!(r.get(), Err(Error::Panicked(ref s)) if s.contains("three is not allowed"))
+            matches!(r.get(), Err(Error::Panicked(ref p)) if p.message().contains("three is not allowed"))
         );
         assert!(msg.lock().expect("not poisoned").contains("three"));
     }
@@ -199,9 +200,9 @@ fn imap_orders() -> TestResult {
         for (i, r) in got.iter().enumerate() {
             match r {
                 Ok(v) => assert_eq!(*v, i as i64),
-                Err(Error::Panicked(msg)) => {
+                Err(Error::Panicked(p)) => {
                     assert_eq!(i, 3);
-                    assert!(msg.contains("three"));
+                    assert!(p.message().contains("three"));
                 }
                 Err(e) => return Err(format!("unexpected {e}").into()),
             }
@@ -281,11 +282,11 @@ fn panics_and_errors_propagate() -> TestResult {
     for m in METHODS {
         let p = pool(m, 2)?;
         match p.apply(picky, (3,)) {
-            Err(Error::Panicked(msg)) => assert!(msg.contains("three is not allowed")),
+            Err(Error::Panicked(p)) => assert!(p.message().contains("three is not allowed")),
             other => return Err(format!("expected a panic, got {other:?}").into()),
         }
         match p.map(picky, 0..10) {
-            Err(Error::Panicked(msg)) => assert!(msg.contains("three")),
+            Err(Error::Panicked(p)) => assert!(p.message().contains("three")),
             other => return Err(format!("expected a panic, got {other:?}").into()),
         }
         // The pool still serves.
