@@ -385,6 +385,44 @@ impl fmt::Debug for TaskPanic {
     }
 }
 
+/// Keeps the frames of a worker's backtrace text that say something about the task,
+/// like std's short backtraces: drops the hook and panic machinery above
+/// `__rust_end_short_backtrace`, and the worker's own frames from the task guard down
+/// (replaced by one line). A text without those markers (no symbols) is kept whole.
+pub(crate) fn short_backtrace(bt: &str) -> String {
+    // Frames start with a line "<spaces><number>: "; their "at file:line" lines follow.
+    let mut frames: Vec<&str> = Vec::new();
+    let mut start = 0;
+    for (i, line) in bt.split_inclusive('\n').scan(0usize, |at, l| {
+        let here = *at;
+        *at += l.len();
+        Some((here, l))
+    }) {
+        let t = line.trim_start();
+        let numbered = t
+            .split_once(": ")
+            .is_some_and(|(n, _)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+        if numbered && i > start {
+            frames.push(&bt[start..i]);
+            start = i;
+        }
+    }
+    frames.push(&bt[start..]);
+    let first = frames
+        .iter()
+        .position(|f| f.contains("__rust_end_short_backtrace"))
+        .map_or(0, |i| i + 1);
+    let last = frames[first..]
+        .iter()
+        .position(|f| f.contains("multiproc_pool::worker::Guarded"))
+        .map(|i| first + i);
+    let mut out: String = frames[first..last.unwrap_or(frames.len())].concat();
+    if last.is_some() {
+        out.push_str("      [pool worker frames omitted]\n");
+    }
+    out
+}
+
 /// Cuts a backtrace text to [`MAX_REMOTE_BACKTRACE`] bytes (at a line end when there is
 /// one in the last quarter, on a character boundary always), marking the cut.
 pub(crate) fn bound_backtrace(mut bt: String) -> String {
@@ -450,5 +488,38 @@ impl From<multiproc_ipc::SegmentError> for Error {
 impl From<StartError> for Error {
     fn from(e: StartError) -> Self {
         Error::Start(Arc::new(e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_backtraces_are_cut_on_a_boundary_and_marked() {
+        let short = "   0: f\n".to_string();
+        assert_eq!(bound_backtrace(short.clone()), short);
+        let line = "   1: some::frame::name\n             at src/x.rs:1:1 é\n";
+        let long = line.repeat(MAX_REMOTE_BACKTRACE / line.len() + 10);
+        let cut = bound_backtrace(long.clone());
+        assert!(cut.len() <= MAX_REMOTE_BACKTRACE, "{}", cut.len());
+        assert!(cut.ends_with("[… backtrace truncated]"));
+        assert!(long.starts_with(cut.trim_end_matches("\n[… backtrace truncated]")));
+        // Multi-byte characters at the limit: still a valid cut.
+        let wide = "é".repeat(MAX_REMOTE_BACKTRACE);
+        let cut = bound_backtrace(wide);
+        assert!(cut.len() <= MAX_REMOTE_BACKTRACE);
+    }
+
+    #[test]
+    fn short_backtraces_keep_the_task_frames() {
+        let bt = "   0: multiproc_pool::worker::record_task_panic\n             at ./src/worker.rs:1:1\n   1: std::sys::backtrace::__rust_end_short_backtrace\n   2: core::panicking::panic_fmt\n             at core/src/panicking.rs:80:14\n   3: app::task\n             at src/main.rs:3:5\n   4: <multiproc_pool::worker::Guarded<F> as Target<A>>::call\n   5: main\n";
+        assert_eq!(
+            short_backtrace(bt),
+            "   2: core::panicking::panic_fmt\n             at core/src/panicking.rs:80:14\n   3: app::task\n             at src/main.rs:3:5\n      [pool worker frames omitted]\n"
+        );
+        // Without the markers (no symbols), the text is kept whole.
+        let bare = "   0: <unknown>\n   1: <unknown>\n";
+        assert_eq!(short_backtrace(bare), bare);
     }
 }

@@ -8,7 +8,7 @@
 //! | [`Pool::apply_async`], [`Pool::map_async`], [`Pool::starmap_async`] → [`AsyncResult`] | asynchronous calls, with `callback`/`error_callback` | same names |
 //! | [`Pool::imap`], [`Pool::imap_unordered`] → [`IMap`] | lazy, bounded result iterators | same names |
 //! | [`Pool::close`], [`Pool::join`], [`Pool::terminate`] | shutting down | same names |
-//! | [`Error`], [`Death`] | why a task produced no value | exceptions |
+//! | [`Error`], [`Death`], [`TaskPanic`] ([`PanicKind`]) | why a task produced no value; a task's panic with the worker's backtrace | exceptions, `RemoteTraceback` |
 //!
 //! ```
 //! use multiproc_pool::Pool;
@@ -55,9 +55,13 @@
 //!   was running with [`Error::WorkerDied`] naming the signal or exit code; tasks it
 //!   had been sent but not started go back to the queue; a replacement starts; the
 //!   other tasks carry on (CPython hangs, KI-01).
-//! * A panicking task is [`Error::Panicked`] with the message; the worker survives.
-//!   With `map`, each item is called behind its own `catch_unwind`, so one bad item
-//!   does not lose its chunk.
+//! * A panicking task is [`Error::Panicked`] with a [`TaskPanic`]: the message, the
+//!   payload's kind (`&str`, `String`, other), where it panicked and the worker's
+//!   backtrace text, captured at the panic by the worker's panic hook (CPython's
+//!   `RemoteTraceback`; `{}` prints one line, `{:#}` adds the backtrace). The worker
+//!   survives. With `map`, each item is called behind its own `catch_unwind`, so one
+//!   bad item does not lose its chunk. (A task that returns a `Result` hands its `Err`
+//!   back as a value, with its own type: it is not a pool error.)
 //! * A failing initializer breaks the pool once, with [`Error::InitializerFailed`]
 //!   for every pending and later call, instead of respawning forever (KI-03); workers
 //!   that keep dying before they are ready break it with [`Error::WorkerStartFailed`].

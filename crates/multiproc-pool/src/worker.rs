@@ -164,7 +164,10 @@ fn record_task_panic(info: &std::panic::PanicHookInfo<'_>) {
         let bt = std::backtrace::Backtrace::force_capture();
         match bt.status() {
             std::backtrace::BacktraceStatus::Captured => {
-                Ok(crate::error::bound_backtrace(bt.to_string()))
+                let text = bt.to_string();
+                Ok(crate::error::bound_backtrace(
+                    crate::error::short_backtrace(&text),
+                ))
             }
             _ => Err("backtraces are not supported on this platform".to_string()),
         }

@@ -60,6 +60,9 @@ fn check(p: &TaskPanic, kind: PanicKind, message: &str, func: &str, workers: &[u
     // Debug builds (the test profile) keep symbols: the task function is named.
     if cfg!(debug_assertions) {
         assert!(bt.contains(func), "{func} not in the backtrace:\n{bt}");
+        // Short form: neither the hook's frames nor the worker loop's.
+        assert!(!bt.contains("record_task_panic"), "{bt}");
+        assert!(!bt.contains("worker_main"), "{bt}");
     }
     // `{}` is one line; `{:#}` adds where and the backtrace.
     let e = Error::Panicked(p.clone());
