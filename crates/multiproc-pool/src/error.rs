@@ -359,7 +359,7 @@ impl TaskPanic {
             write!(f, " at {at}")?;
         }
         match (self.remote_backtrace(), self.no_backtrace_reason()) {
-            (Some(bt), _) => write!(f, "\nremote backtrace:\n{}", bt.trim_end()),
+            (Some(bt), _) => write!(f, "\nremote backtrace:\n{bt}"),
             (None, Some(why)) => write!(f, "\nno remote backtrace: {why}"),
             (None, None) => Ok(()),
         }

@@ -818,6 +818,8 @@ fn assert_send_sync() {
     both::<AsyncResult<Vec<String>>>();
     both::<Error>();
     both::<Death>();
+    both::<TaskPanic>();
+    both::<PanicKind>();
     send::<PoolBuilder>();
     send::<IMap<u8>>();
 }

@@ -12,7 +12,7 @@
 //! the supervisor said it is going to sleep and is due a wake-up.
 
 use std::fmt;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use multiproc_ipc::{Connection, PassFd, SharedSegment};
@@ -117,35 +117,45 @@ type Recorded = (Option<String>, Result<String, String>);
 /// (where that thread does not exist) must not take it.
 static OUTSIDE_PANICS: AtomicUsize = AtomicUsize::new(0);
 
-/// Set in a process once the hook is installed (a fork child inherits it).
-static HOOK_INSTALLED: AtomicBool = AtomicBool::new(false);
-
 /// Installs (once per process) the panic hook of pool workers. A panic inside a task
 /// is not printed — its message goes back to the parent as data, as CPython sends a
 /// worker's exception back without printing it — and the hook records where it
 /// happened and the worker's backtrace for the task guard ([`Guarded`]), CPython's
 /// `RemoteTraceback`. Other panics go to the previous hook.
 ///
-/// Called in the parent after a worker start (so that it wraps the process crate's
-/// hook, which is installed by the first start, and fork children inherit it
-/// outermost) and at the top of every worker: fresh (Spawn/ForkServer) workers are
-/// single-threaded, and a Fork worker needs it when its parent had none yet (the first
-/// Fork worker of a program is forked before the parent installs it).
+/// Called in the parent after a worker start (there it counts the parent's panics for
+/// its Fork children, see [`OUTSIDE_PANICS`]) and at the top of fresh (Spawn and
+/// ForkServer) workers, which are single-threaded. Fork workers add their own layer:
+/// see [`install_in_fork_worker`].
 pub(crate) fn ensure_quiet_hook() {
     static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        let prev = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            if IN_TASK.with(std::cell::Cell::get) {
-                record_task_panic(info);
-            } else {
-                OUTSIDE_PANICS.fetch_add(1, Ordering::SeqCst);
-                prev(info);
-                OUTSIDE_PANICS.fetch_sub(1, Ordering::SeqCst);
-            }
-        }));
-        HOOK_INSTALLED.store(true, Ordering::SeqCst);
-    });
+    ONCE.call_once(install);
+}
+
+fn install() {
+    let prev = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if IN_TASK.with(std::cell::Cell::get) {
+            record_task_panic(info);
+        } else {
+            OUTSIDE_PANICS.fetch_add(1, Ordering::SeqCst);
+            prev(info);
+            OUTSIDE_PANICS.fetch_sub(1, Ordering::SeqCst);
+        }
+    }));
+}
+
+/// In a Fork worker: puts the pool's hook outermost. The inherited chain may not have
+/// it outermost — the process crate installs its own hook at the first Fork start of
+/// the program, which can come after the pool's (a Spawn pool first), and in a fork
+/// child that hook prints the panic and returns without calling the hooks under it —
+/// or not at all (the first Fork worker is forked before the parent installs the
+/// pool's). Skipped when the parent was handling a panic at the fork: `set_hook` takes
+/// std's hook lock, which that thread held.
+fn install_in_fork_worker() {
+    if OUTSIDE_PANICS.load(Ordering::SeqCst) == 0 {
+        install();
+    }
 }
 
 /// The hook's part for a panic in a task: records where and the backtrace. Costs
@@ -165,9 +175,8 @@ fn record_task_panic(info: &std::panic::PanicHookInfo<'_>) {
         match bt.status() {
             std::backtrace::BacktraceStatus::Captured => {
                 let text = bt.to_string();
-                Ok(crate::error::bound_backtrace(
-                    crate::error::short_backtrace(&text),
-                ))
+                let short = crate::error::short_backtrace(&text);
+                Ok(crate::error::bound_backtrace(short.trim_end().to_string()))
             }
             _ => Err("backtraces are not supported on this platform".to_string()),
         }
@@ -262,10 +271,10 @@ pub(crate) fn worker_main(
     maxtasks: Option<u64>,
     fresh: bool,
 ) {
-    // Fresh workers install the hook here; a Fork worker inherited it, unless it was
-    // forked before its parent installed it (see `ensure_quiet_hook`).
-    if fresh || !HOOK_INSTALLED.load(Ordering::SeqCst) {
+    if fresh {
         ensure_quiet_hook();
+    } else {
+        install_in_fork_worker();
     }
     IN_TASK.with(|t| t.set(true));
     let Ok(ring) = Ring::from_segment(ring) else {

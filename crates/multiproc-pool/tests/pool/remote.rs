@@ -69,7 +69,7 @@ fn check(p: &TaskPanic, kind: PanicKind, message: &str, func: &str, workers: &[u
     assert_eq!(e.to_string(), format!("task panicked: {message}"));
     let long = format!("{e:#}");
     assert!(long.starts_with(&e.to_string()), "{long}");
-    assert!(long.contains(bt.trim_end()), "{long}");
+    assert!(long.ends_with(bt), "{long}");
     assert!(long.contains(kind.payload_type()), "{long}");
     assert_eq!(e.remote_backtrace(), Some(bt));
 }
@@ -150,5 +150,84 @@ fn task_panics_carry_kind_message_and_worker_backtrace() -> TestResult {
         assert_eq!(p.worker_pids().len(), 2, "{m:?}");
         assert_eq!(p.map(panic_str, 0..4)?, [0, 1, 2, 3], "{m:?}");
     }
+    Ok(())
+}
+
+const HOOK_ORDER_ENV: &str = "MULTIPROC_POOL_TEST_HOOK_ORDER";
+
+/// The child of `fork_workers_get_backtraces_after_a_spawn_pool`: does nothing in a
+/// normal run. In a fresh program, a Spawn pool first (the pool's hook is installed
+/// before the process crate's), then a Fork pool (whose first start installs the process
+/// crate's hook on top): Fork workers still report the panic with a backtrace.
+#[test]
+fn hook_order_child() -> TestResult {
+    if std::env::var_os(HOOK_ORDER_ENV).is_none() {
+        return Ok(());
+    }
+    for m in [
+        multiproc_process::StartMethod::Spawn,
+        multiproc_process::StartMethod::Fork,
+    ] {
+        let p = pool(m, 1)?;
+        let e = panic_of(p.apply_async(panic_string, (7,)).get_timeout(BOUND));
+        check(
+            &e,
+            PanicKind::String,
+            "formatted 7",
+            "panic_string",
+            &p.worker_pids(),
+        );
+    }
+    println!("HOOK ORDER OK");
+    Ok(())
+}
+
+#[test]
+fn fork_workers_get_backtraces_after_a_spawn_pool() -> TestResult {
+    if std::env::var_os(HOOK_ORDER_ENV).is_some() {
+        return Ok(());
+    }
+    let mut child = std::process::Command::new(std::env::current_exe()?)
+        .args([
+            "--exact",
+            "remote::hook_order_child",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(HOOK_ORDER_ENV, "1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()?;
+    // Read in threads so that a full pipe cannot stall the child.
+    let mut out = child.stdout.take().ok_or("no stdout")?;
+    let mut err = child.stderr.take().ok_or("no stderr")?;
+    let out = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = std::io::Read::read_to_string(&mut out, &mut s);
+        s
+    });
+    let err = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = std::io::Read::read_to_string(&mut err, &mut s);
+        s
+    });
+    let end = std::time::Instant::now() + BOUND;
+    let status = loop {
+        if let Some(s) = child.try_wait()? {
+            break s;
+        }
+        if std::time::Instant::now() > end {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err("the child program hung".into());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    };
+    let out = out.join().map_err(|_| "stdout reader")?;
+    let err = err.join().map_err(|_| "stderr reader")?;
+    assert!(status.success(), "{status:?}\n{out}\n{err}");
+    assert!(out.contains("HOOK ORDER OK"), "{out}\n{err}");
+    // The task's panic was reported as data, not printed by a worker.
+    assert!(!err.contains("formatted 7"), "{err}");
     Ok(())
 }
