@@ -692,7 +692,7 @@ fn queue_get() -> R {
         assert!(!q.is_empty()?);
         assert_eq!(q.get_timeout(Duration::MAX)?, 2); // `get(True, None)`
         assert_eq!(q.get_timeout(BOUND)?, 3);
-        assert_eq!(q.get_timeout(Duration::from_secs(1))?, 4);
+        assert_eq!(q.get_timeout(BOUND)?, 4); // `get(True, 1)`: the item is there; a deadline only
         assert_eq!(q.try_get()?, Some(5)); // `get_nowait`
         assert!(q.is_empty()?);
         assert_eq!(q.try_get()?, None);

@@ -1396,7 +1396,7 @@ fn fork_while_another_thread_receives_proxies() -> R {
                 .start_method(multiproc_manager::StartMethod::Fork)
                 .start()?;
             // far beyond the child's own bounded wait for the registry
-            if !p.join_timeout(Duration::from_secs(10))? {
+            if !p.join_timeout(BOUND)? {
                 let _ = p.kill();
                 let _ = p.join_timeout(BOUND);
                 return Err(format!("fork child {i} hangs").into());
@@ -1499,7 +1499,9 @@ fn call_timeout_bounds_a_frozen_server() -> R {
     use multiproc_manager::Error;
     let manager = Manager::start()?;
     let pid = manager.pid().ok_or("a started manager has a server pid")?;
-    manager.set_call_timeout(Some(Duration::from_millis(300)));
+    // Every call on the healthy server must beat this bound, so it is generous for a
+    // loaded machine (not a speed check); the waits below exceed it.
+    manager.set_call_timeout(Some(Duration::from_secs(3)));
     let d = manager.dict_of::<String, u64>()?;
     d.insert("k", 1u64)?;
     // Healthy server: an acquire that times out on its own says so (false), not
@@ -1508,7 +1510,7 @@ fn call_timeout_bounds_a_frozen_server() -> R {
     lock.acquire()?;
     let other = std::thread::spawn({
         let lock = lock.clone();
-        move || lock.acquire_timeout(Duration::from_millis(500))
+        move || lock.acquire_timeout(Duration::from_secs(4))
     });
     assert!(!other.join().map_err(|_| "acquirer panicked")??);
     // A wait for ever by request is not cut short: held past the call timeout, the
@@ -1517,7 +1519,7 @@ fn call_timeout_bounds_a_frozen_server() -> R {
         let lock = lock.clone();
         move || lock.acquire().and_then(|()| lock.release())
     });
-    std::thread::sleep(Duration::from_millis(700));
+    std::thread::sleep(Duration::from_millis(3500));
     lock.release()?;
     waiter.join().map_err(|_| "waiter panicked")??;
     assert_eq!(d.get_item("k")?, 1, "the connection is still usable");

@@ -394,7 +394,7 @@ mod tests {
         job.complete(0, enc::<u32>(vec![Err(InvokeError::Panicked("p".into()))]));
         assert!(matches!(
             RemoteResult::new(cell).get(),
-            Err(Error::Panicked(m)) if m == "p"
+            Err(Error::Panicked(m)) if m.message() == "p"
         ));
     }
 

@@ -45,7 +45,7 @@ fn generic<P: PoolApi>(pool: &P) -> Result<(), Error> {
     let mut counts = pool.starmap(total, parts)?;
     counts.sort();
     assert_eq!(counts, [('a', 2), ('b', 2), ('c', 2)]);
-    assert!(matches!(pool.apply(boom, (3,)), Err(Error::Panicked(m)) if m == "three"));
+    assert!(matches!(pool.apply(boom, (3,)), Err(Error::Panicked(m)) if m.message() == "three"));
     let r = pool.apply_async(square, (9,));
     r.wait();
     assert!(r.ready());

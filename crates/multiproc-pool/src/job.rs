@@ -11,8 +11,8 @@ use multiproc_process::invoke::InvokeError;
 use serde::de::{DeserializeOwned, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 
-use crate::error::Error;
-use crate::worker::TaskMsg;
+use crate::error::{Error, TaskPanic};
+use crate::worker::{TaskMsg, TaskOut};
 
 /// Locks, ignoring poisoning: every critical section leaves its state consistent.
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -59,11 +59,8 @@ pub(crate) fn decode_chunk<R: DeserializeOwned>(
     len: usize,
 ) -> Vec<Result<R, Error>> {
     match outcome {
-        Ok((bytes, fds)) => match multiproc_ipc::decode::<Vec<Result<R, InvokeError>>>(&bytes, fds)
-        {
-            Ok(items) if items.len() == len => {
-                items.into_iter().map(|r| r.map_err(Error::from)).collect()
-            }
+        Ok((bytes, fds)) => match multiproc_ipc::decode::<Vec<Item<R>>>(&bytes, fds) {
+            Ok(items) if items.len() == len => items.into_iter().map(item).collect(),
             Ok(items) => {
                 let e = Error::Decode(format!("expected {len} results, got {}", items.len()));
                 errors(&e, len)
@@ -74,11 +71,23 @@ pub(crate) fn decode_chunk<R: DeserializeOwned>(
     }
 }
 
-/// A chunk's encoded `Vec<Result<R, InvokeError>>` decoded for `map`: the values
+/// One item of a chunk's results as the worker encodes it: the task guard's outcome
+/// (value or panic), or why the call could not be made.
+type Item<R> = Result<TaskOut<R>, InvokeError>;
+
+fn item<R>(r: Item<R>) -> Result<R, Error> {
+    match r {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(p)) => Err(Error::Panicked(TaskPanic::from_wire(p))),
+        Err(e) => Err(Error::from(e)),
+    }
+}
+
+/// A chunk's encoded `Vec<Item<R>>` decoded for `map`: the values
 /// straight into a `Vec<R>` (no per-item `Result` kept), the first error, and the count.
 struct ChunkValues<R> {
     values: Vec<R>,
-    first_err: Option<InvokeError>,
+    first_err: Option<Error>,
     count: usize,
 }
 
@@ -95,9 +104,9 @@ impl<'de, R: DeserializeOwned> Deserialize<'de> for ChunkValues<R> {
                 let mut values = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1 << 16));
                 let mut first_err = None;
                 let mut count = 0;
-                while let Some(item) = seq.next_element::<Result<R, InvokeError>>()? {
+                while let Some(it) = seq.next_element::<Item<R>>()? {
                     count += 1;
-                    match item {
+                    match item(it) {
                         Ok(v) if first_err.is_none() => values.push(v),
                         Ok(_) => {}
                         Err(e) => {
@@ -124,7 +133,7 @@ fn decode_values<R: DeserializeOwned>(outcome: Outcome, len: usize) -> Values<R>
     let c = multiproc_ipc::decode::<ChunkValues<R>>(&bytes, fds)
         .map_err(|e| Error::Decode(e.to_string()))?;
     if let Some(e) = c.first_err {
-        return Err(e.into());
+        return Err(e);
     }
     if c.count != len {
         return Err(Error::Decode(format!(

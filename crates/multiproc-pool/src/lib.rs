@@ -8,7 +8,7 @@
 //! | [`Pool::apply_async`], [`Pool::map_async`], [`Pool::starmap_async`] → [`AsyncResult`] | asynchronous calls, with `callback`/`error_callback` | same names |
 //! | [`Pool::imap`], [`Pool::imap_unordered`] → [`IMap`] | lazy, bounded result iterators | same names |
 //! | [`Pool::close`], [`Pool::join`], [`Pool::terminate`] | shutting down | same names |
-//! | [`Error`], [`Death`] | why a task produced no value | exceptions |
+//! | [`Error`], [`Death`], [`TaskPanic`] ([`PanicKind`]) | why a task produced no value; a task's panic with the worker's backtrace | exceptions, `RemoteTraceback` |
 //!
 //! ```
 //! use multiproc_pool::Pool;
@@ -55,9 +55,13 @@
 //!   was running with [`Error::WorkerDied`] naming the signal or exit code; tasks it
 //!   had been sent but not started go back to the queue; a replacement starts; the
 //!   other tasks carry on (CPython hangs, KI-01).
-//! * A panicking task is [`Error::Panicked`] with the message; the worker survives.
-//!   With `map`, each item is called behind its own `catch_unwind`, so one bad item
-//!   does not lose its chunk.
+//! * A panicking task is [`Error::Panicked`] with a [`TaskPanic`]: the message, the
+//!   payload's kind (`&str`, `String`, other), where it panicked and the worker's
+//!   backtrace text, captured at the panic by the worker's panic hook (CPython's
+//!   `RemoteTraceback`; `{}` prints one line, `{:#}` adds the backtrace). The worker
+//!   survives. With `map`, each item is called behind its own `catch_unwind`, so one
+//!   bad item does not lose its chunk. (A task that returns a `Result` hands its `Err`
+//!   back as a value, with its own type: it is not a pool error.)
 //! * A failing initializer breaks the pool once, with [`Error::InitializerFailed`]
 //!   for every pending and later call, instead of respawning forever (KI-03); workers
 //!   that keep dying before they are ready break it with [`Error::WorkerStartFailed`].
@@ -118,13 +122,13 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 pub use api::{AsyncResultApi, PoolApi};
-pub use error::{Death, Error};
+pub use error::{Death, Error, MAX_REMOTE_BACKTRACE, PanicKind, TaskPanic};
 pub use imap::IMap;
 pub use job::AsyncResult;
 
 use job::{Cell, MapJob, Sink, Task, lock};
 use supervisor::{Init, Phase, Shared};
-use worker::{Bytes, TaskMsg};
+use worker::{Bytes, Guarded, TaskMsg};
 
 /// Default bound on the tasks pipelined to one worker (the adaptive window's ceiling).
 const DEFAULT_WINDOW: usize = 4096;
@@ -404,7 +408,7 @@ impl Pool {
         A: Serialize + DeserializeOwned + Send + 'static,
         T: Send + 'static,
     {
-        let invoker = match Invoker::of::<F, A>(f) {
+        let invoker = match Invoker::of::<Guarded<F>, A>(Guarded(f)) {
             Ok(i) => i,
             Err(e) => return AsyncResult::failed(e.into()),
         };
@@ -618,7 +622,7 @@ impl Pool {
         I: IntoIterator<Item = T>,
         I::IntoIter: Send + 'static,
     {
-        let invoker = Invoker::of(f).map_err(Error::from);
+        let invoker = Invoker::of::<Guarded<F>, (T,)>(Guarded(f)).map_err(Error::from);
         let mut input = iterable.into_iter();
         let feed: imap::Feed = Box::new(move |n| {
             let chunk: Vec<(T,)> = input.by_ref().take(n).map(|x| (x,)).collect();
@@ -816,6 +820,8 @@ fn assert_send_sync() {
     both::<AsyncResult<Vec<String>>>();
     both::<Error>();
     both::<Death>();
+    both::<TaskPanic>();
+    both::<PanicKind>();
     send::<PoolBuilder>();
     send::<IMap<u8>>();
 }

@@ -12,14 +12,16 @@
 //! the supervisor said it is going to sleep and is due a wake-up.
 
 use std::fmt;
-
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use multiproc_ipc::{Connection, PassFd, SharedSegment};
+use multiproc_process::Target;
 use multiproc_process::invoke::{InvokeError, Invoker};
-use serde::de::{self, Visitor};
+use serde::de::{self, DeserializeOwned, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::error::{PanicWire, TaskPanic};
 use crate::ring::{KIND_ERR, KIND_OK, Ring};
 
 /// A byte buffer that postcard encodes as one length-prefixed blob (not a sequence of
@@ -100,26 +102,144 @@ pub(crate) enum FromWorker {
 
 thread_local! {
     static IN_TASK: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// What the hook recorded about the last panic in a task on this thread: where, and
+    /// the backtrace text (or why there is none). Taken by the task guard.
+    static LAST_PANIC: std::cell::RefCell<Option<Recorded>> =
+        const { std::cell::RefCell::new(None) };
 }
 
-/// Installs (once per process) a panic hook that stays silent for panics inside pool
-/// tasks — their message goes back to the parent as data, as CPython sends a worker's
-/// exception back without printing it — and defers to the previous hook otherwise.
+/// Where a task panicked and the worker's backtrace there (`Err`: why there is none).
+type Recorded = (Option<String>, Result<String, String>);
+
+/// Panics of this process that are being handed to the previous hook (std's default
+/// one takes std's backtrace lock). A fork child inherits the count: when it is not
+/// zero, a thread of the parent may have held that lock at the fork, and the child
+/// (where that thread does not exist) must not take it.
+static OUTSIDE_PANICS: AtomicUsize = AtomicUsize::new(0);
+
+/// Installs (once per process) the panic hook of pool workers. A panic inside a task
+/// is not printed — its message goes back to the parent as data, as CPython sends a
+/// worker's exception back without printing it — and the hook records where it
+/// happened and the worker's backtrace for the task guard ([`Guarded`]), CPython's
+/// `RemoteTraceback`. Other panics go to the previous hook.
 ///
-/// Besides the noise, this matters under Fork: the default hook takes the backtrace
-/// lock, which a parent thread may have held at fork time. Called in the parent after
-/// a worker start (so that it wraps the process crate's hook and fork children inherit
-/// it outermost) and in fresh (Spawn/ForkServer) workers, which are single-threaded.
+/// Called in the parent after a worker start (there it counts the parent's panics for
+/// its Fork children, see [`OUTSIDE_PANICS`]) and at the top of fresh (Spawn and
+/// ForkServer) workers, which are single-threaded. Fork workers add their own layer:
+/// see [`install_in_fork_worker`].
 pub(crate) fn ensure_quiet_hook() {
     static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        let prev = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            if !IN_TASK.with(std::cell::Cell::get) {
-                prev(info);
+    ONCE.call_once(install);
+}
+
+fn install() {
+    let prev = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if IN_TASK.with(std::cell::Cell::get) {
+            record_task_panic(info);
+        } else {
+            OUTSIDE_PANICS.fetch_add(1, Ordering::SeqCst);
+            prev(info);
+            OUTSIDE_PANICS.fetch_sub(1, Ordering::SeqCst);
+        }
+    }));
+}
+
+/// In a Fork worker: puts the pool's hook outermost. The inherited chain may not have
+/// it outermost — the process crate installs its own hook at the first Fork start of
+/// the program, which can come after the pool's (a Spawn pool first), and in a fork
+/// child that hook prints the panic and returns without calling the hooks under it —
+/// or not at all (the first Fork worker is forked before the parent installs the
+/// pool's). Skipped when the parent was handling a panic at the fork: `set_hook` takes
+/// std's hook lock, which that thread held.
+fn install_in_fork_worker() {
+    if OUTSIDE_PANICS.load(Ordering::SeqCst) == 0 {
+        install();
+    }
+}
+
+/// The hook's part for a panic in a task: records where and the backtrace. Costs
+/// nothing until a task panics; then the backtrace is captured and symbolized here
+/// (the addresses mean nothing in the parent) and bounded to
+/// [`MAX_REMOTE_BACKTRACE`](crate::MAX_REMOTE_BACKTRACE) bytes.
+fn record_task_panic(info: &std::panic::PanicHookInfo<'_>) {
+    let location = info.location().map(ToString::to_string);
+    let backtrace = if OUTSIDE_PANICS.load(Ordering::SeqCst) != 0 {
+        Err(
+            "the worker was forked while its parent was handling a panic (std's backtrace \
+             lock may be held for ever in the worker)"
+                .to_string(),
+        )
+    } else {
+        let bt = std::backtrace::Backtrace::force_capture();
+        match bt.status() {
+            std::backtrace::BacktraceStatus::Captured => {
+                let text = bt.to_string();
+                let short = crate::error::short_backtrace(&text);
+                Ok(crate::error::bound_backtrace(short.trim_end().to_string()))
             }
-        }));
+            _ => Err("backtraces are not supported on this platform".to_string()),
+        }
+    };
+    // Always overwritten, so that a panic the task caught itself is never taken for
+    // a later one.
+    let _ = LAST_PANIC.try_with(|slot| {
+        if let Ok(mut slot) = slot.try_borrow_mut() {
+            *slot = Some((location, backtrace));
+        }
     });
+}
+
+/// A task as it runs in a worker: calls `F` behind its own `catch_unwind`, so that a
+/// panic comes back as a [`TaskPanic`] with the payload's kind, the location and the
+/// worker's backtrace (the process crate's invoker would keep only the message).
+/// Zero-sized like `F`, so it is a [`Target`] that an `Invoker` can name.
+pub(crate) struct Guarded<F>(pub(crate) F);
+
+impl<F: Copy> Clone for Guarded<F> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<F: Copy> Copy for Guarded<F> {}
+
+/// What a task's guard returns for each call.
+pub(crate) type TaskOut<R> = Result<R, PanicWire>;
+
+impl<F, A> Target<A> for Guarded<F>
+where
+    F: Target<A>,
+    A: Serialize + DeserializeOwned + Send + 'static,
+{
+    type Output = TaskOut<F::Output>;
+
+    fn call(self, args: A) -> Self::Output {
+        let f = self.0;
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || f.call(args))).map_err(
+            |payload| {
+                let recorded = LAST_PANIC
+                    .try_with(|slot| slot.try_borrow_mut().ok().and_then(|mut s| s.take()))
+                    .ok()
+                    .flatten();
+                let (location, backtrace) = recorded.unwrap_or_else(|| {
+                    (
+                        None,
+                        Err(
+                            "the pool's panic hook did not see this panic (another hook \
+                             replaced it)"
+                                .to_string(),
+                        ),
+                    )
+                });
+                let p = TaskPanic::caught(&*payload, location, backtrace);
+                // Dropping a panic payload can itself panic: leak it, as the process
+                // crate does.
+                std::mem::forget(payload);
+                p.into_wire()
+            },
+        )
+    }
 }
 
 /// The worker reads the clock after this many tasks (and at the end of each batch).
@@ -153,6 +273,8 @@ pub(crate) fn worker_main(
 ) {
     if fresh {
         ensure_quiet_hook();
+    } else {
+        install_in_fork_worker();
     }
     IN_TASK.with(|t| t.set(true));
     let Ok(ring) = Ring::from_segment(ring) else {

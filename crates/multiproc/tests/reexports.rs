@@ -16,7 +16,7 @@ fn every_reexport_is_reachable() -> Result<(), multiproc::Error> {
     let (a, b): (multiproc::Connection, multiproc::Connection) = multiproc::Pipe::duplex()?;
     a.send(&1u8)?;
     assert_eq!(
-        multiproc::wait(&[&b], Some(Duration::from_secs(10)))?.len(),
+        multiproc::wait(&[&b], Some(Duration::from_secs(120)))?.len(),
         1
     );
     assert_eq!(multiproc::wait_indices(&[&b], Some(Duration::ZERO))?, [0]);
@@ -76,7 +76,7 @@ fn every_reexport_is_reachable() -> Result<(), multiproc::Error> {
     // queue
     let q: multiproc::Queue<u32> = multiproc::Queue::new()?;
     q.put(5)?;
-    assert_eq!(q.get_timeout(Duration::from_secs(10))?, 5);
+    assert_eq!(q.get_timeout(Duration::from_secs(120))?, 5);
     let sq: multiproc::SimpleQueue<u32> = multiproc::SimpleQueue::new()?;
     sq.put(6)?;
     assert_eq!(sq.get()?, 6);

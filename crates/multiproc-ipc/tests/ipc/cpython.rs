@@ -48,9 +48,9 @@ use crate::{TempDir, TestResult};
 /// Selects the role of a re-executed child; unset in a normal test run.
 const ROLE_ENV: &str = "MULTIPROC_IPC_CPYTHON_ROLE";
 /// The bound on every wait for a peer (generous: the machine is shared and loaded).
-const LONG: Duration = Duration::from_secs(30);
+const LONG: Duration = Duration::from_secs(120);
 /// The bound on a child's exit.
-const JOIN: Duration = Duration::from_secs(60);
+const JOIN: Duration = Duration::from_secs(120);
 /// The authkey of the listeners that need one.
 const KEY: &[u8] = b"cpython-port";
 

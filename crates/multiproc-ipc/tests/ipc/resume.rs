@@ -11,7 +11,7 @@ use multiproc_ipc::{Connection, Pipe, RecvError, frame};
 
 use crate::TestResult;
 
-const LONG: Duration = Duration::from_secs(30);
+const LONG: Duration = Duration::from_secs(120);
 
 /// The two waiting modes of a receive: default adaptive spin, and none.
 const SPINS: [Option<Duration>; 2] = [None, Some(Duration::ZERO)];

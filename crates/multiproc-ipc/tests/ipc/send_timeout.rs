@@ -9,7 +9,7 @@ use multiproc_ipc::{Connection, Pipe, RecvError, SendError};
 use crate::TestResult;
 
 const SHORT: Duration = Duration::from_millis(20);
-const BOUND: Duration = Duration::from_secs(30);
+const BOUND: Duration = Duration::from_secs(120);
 
 fn body() -> Vec<u8> {
     vec![7u8; 100]

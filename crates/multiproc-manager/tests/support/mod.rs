@@ -7,7 +7,7 @@ use std::process::Child;
 use std::time::{Duration, Instant};
 
 /// The bound on every wait of the tests.
-pub(crate) const BOUND: Duration = Duration::from_secs(30);
+pub(crate) const BOUND: Duration = Duration::from_secs(120);
 
 /// Waits for `child` at most [`BOUND`], killing it past that; returns whether it succeeded.
 pub(crate) fn reap(mut child: Child) -> bool {

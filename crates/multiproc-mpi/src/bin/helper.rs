@@ -166,11 +166,11 @@ fn basic(pool: &multiproc_mpi::Pool) -> Res {
 
 fn panics(pool: &multiproc_mpi::Pool) -> Res {
     match pool.apply(fails_on_13, (13,)) {
-        Err(Error::Panicked(m)) => check(m == "unlucky 13", "apply panic message")?,
+        Err(Error::Panicked(m)) => check(m.message() == "unlucky 13", "apply panic message")?,
         other => return Err(format!("FAILED apply panic: {other:?}").into()),
     }
     match pool.map(fails_on_13, 0..40) {
-        Err(Error::Panicked(m)) => check(m == "unlucky 13", "map panic")?,
+        Err(Error::Panicked(m)) => check(m.message() == "unlucky 13", "map panic")?,
         other => return Err(format!("FAILED map panic: {other:?}").into()),
     }
     let items: Vec<Result<u32, Error>> = pool.imap(fails_on_13, 10..16).collect();

@@ -316,7 +316,7 @@ fn test_map_async_callbacks() -> TestResult {
         let seen = calls.lock().expect("unpoisoned");
         assert_eq!(seen.len(), 2, "{m:?}: {seen:?}");
         assert!(
-            matches!(&seen[1], Seen::Error(Error::Panicked(msg)) if msg.contains("invalid literal")),
+            matches!(&seen[1], Seen::Error(Error::Panicked(p)) if p.message().contains("invalid literal")),
             "{m:?}: {seen:?}"
         );
     }
@@ -693,7 +693,7 @@ fn test_traceback() -> TestResult {
         let p = pool(m, 1)?;
         match p.apply(raise_runtime_123, ()) {
             Err(e @ Error::Panicked(_)) => {
-                assert!(matches!(&e, Error::Panicked(msg) if msg == "RuntimeError(123)"));
+                assert!(matches!(&e, Error::Panicked(p) if p.message() == "RuntimeError(123)"));
                 assert_eq!(e.to_string(), "task panicked: RuntimeError(123)");
             }
             other => return Err(format!("{m:?}: expected a panic, got {other:?}").into()),
@@ -714,7 +714,7 @@ fn test_wrapped_exception() -> TestResult {
         let p = pool(m, 1)?;
         let r = p.apply(raise_runtime_123, ());
         assert!(
-            matches!(&r, Err(Error::Panicked(msg)) if msg == "RuntimeError(123)"),
+            matches!(&r, Err(Error::Panicked(p)) if p.message() == "RuntimeError(123)"),
             "{m:?}: {r:?}"
         );
         p.terminate();
@@ -737,7 +737,7 @@ fn test_map_no_failfast() -> TestResult {
             .starmap_async_chunked(report_then_fail_large, [(theirs0, 0), (theirs1, 1)], 1)
             .get_timeout(BOUND);
         match &r {
-            Err(Error::Panicked(msg)) => assert_eq!(msg.len(), 1 << 20, "{m:?}"),
+            Err(Error::Panicked(p)) => assert_eq!(p.message().len(), 1 << 20, "{m:?}"),
             other => return Err(format!("{m:?}: expected a panic, got {other:?}").into()),
         }
         for (i, conn) in [mine0, mine1].iter().enumerate() {
@@ -996,12 +996,12 @@ fn test_async_error_callback() -> TestResult {
             .error_callback(move |e| *s.lock().expect("unpoisoned") = Some(e.clone()));
         let r = res.get_timeout(BOUND);
         assert!(
-            matches!(&r, Err(Error::Panicked(m)) if m.contains("KeyError")),
+            matches!(&r, Err(Error::Panicked(p)) if p.message().contains("KeyError")),
             "{r:?}"
         );
         let seen = scratchpad.lock().expect("unpoisoned").take();
         assert!(
-            matches!(&seen, Some(Error::Panicked(m)) if m.contains("KeyError")),
+            matches!(&seen, Some(Error::Panicked(p)) if p.message().contains("KeyError")),
             "{m:?}: {seen:?}"
         );
         p.close();

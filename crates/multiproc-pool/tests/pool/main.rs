@@ -11,6 +11,7 @@ use multiproc_pool::{Death, Error, Pool};
 use multiproc_process::StartMethod;
 
 mod cpython;
+mod remote;
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
@@ -19,7 +20,40 @@ const METHODS: [StartMethod; 3] = [
     StartMethod::Spawn,
     StartMethod::ForkServer,
 ];
-const BOUND: Duration = Duration::from_secs(30);
+/// A deadline against hangs, never a speed check: generous for a debug build on a
+/// loaded 2-core machine.
+const BOUND: Duration = Duration::from_secs(120);
+
+/// Bytes encoded as one blob (`serialize_bytes`), the same bytes on the wire as a
+/// `Vec<u8>` but not encoded element by element: megabytes of `Vec<u8>` take seconds
+/// to encode in a debug build, which made the large-data tests slow on a busy machine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Blob(Vec<u8>);
+
+impl serde::Serialize for Blob {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_bytes(&self.0)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Blob {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = Blob;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("bytes")
+            }
+            fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<Blob, E> {
+                Ok(Blob(v.to_vec()))
+            }
+            fn visit_byte_buf<E: serde::de::Error>(self, v: Vec<u8>) -> Result<Blob, E> {
+                Ok(Blob(v))
+            }
+        }
+        d.deserialize_byte_buf(V)
+    }
+}
 
 fn pool(method: StartMethod, n: usize) -> Result<Pool, Error> {
     Pool::builder().processes(n).start_method(method).build()
@@ -156,7 +190,7 @@ fn map_async_with_callbacks() -> TestResult {
         assert!(r.wait_timeout(BOUND));
         assert!(!r.successful()?);
         assert!(
-            matches!(r.get(), Err(Error::Panicked(ref s)) if s.contains("three is not allowed"))
+            matches!(r.get(), Err(Error::Panicked(ref p)) if p.message().contains("three is not allowed"))
         );
         assert!(msg.lock().expect("not poisoned").contains("three"));
     }
@@ -199,9 +233,9 @@ fn imap_orders() -> TestResult {
         for (i, r) in got.iter().enumerate() {
             match r {
                 Ok(v) => assert_eq!(*v, i as i64),
-                Err(Error::Panicked(msg)) => {
+                Err(Error::Panicked(p)) => {
                     assert_eq!(i, 3);
-                    assert!(msg.contains("three"));
+                    assert!(p.message().contains("three"));
                 }
                 Err(e) => return Err(format!("unexpected {e}").into()),
             }
@@ -229,8 +263,8 @@ fn imap_is_lazy_over_an_endless_iterator() -> TestResult {
     Ok(())
 }
 
-fn byte_len(v: Vec<u8>) -> usize {
-    v.len()
+fn byte_len(v: Blob) -> usize {
+    v.0.len()
 }
 
 /// The default window is bounded in bytes too: with 8 MiB items, only about 64 MiB of
@@ -242,7 +276,7 @@ fn imap_default_window_is_bounded_in_bytes() -> TestResult {
     let counter = pulled.clone();
     let input = std::iter::repeat_with(move || {
         counter.fetch_add(1, Ordering::SeqCst);
-        vec![7u8; 8 << 20]
+        Blob(vec![7u8; 8 << 20])
     });
     let mut it = p.imap_unordered(byte_len, input);
     for _ in 0..3 {
@@ -260,7 +294,9 @@ fn imap_default_window_is_bounded_in_bytes() -> TestResult {
 fn async_timeout_and_cancel() -> TestResult {
     for m in METHODS {
         let p = pool(m, 1)?;
-        let r = p.apply_async(sleep_ms, (3000,));
+        // Busy far longer than any stall of a loaded machine (terminated below), so
+        // "not ready yet" and "queued tasks not started" hold whatever the speed.
+        let r = p.apply_async(sleep_ms, (60_000,));
         assert!(!r.wait_timeout(Duration::from_millis(20)));
         assert!(matches!(r.successful(), Err(Error::NotReady)));
         assert!(matches!(
@@ -281,11 +317,11 @@ fn panics_and_errors_propagate() -> TestResult {
     for m in METHODS {
         let p = pool(m, 2)?;
         match p.apply(picky, (3,)) {
-            Err(Error::Panicked(msg)) => assert!(msg.contains("three is not allowed")),
+            Err(Error::Panicked(p)) => assert!(p.message().contains("three is not allowed")),
             other => return Err(format!("expected a panic, got {other:?}").into()),
         }
         match p.map(picky, 0..10) {
-            Err(Error::Panicked(msg)) => assert!(msg.contains("three")),
+            Err(Error::Panicked(p)) => assert!(p.message().contains("three")),
             other => return Err(format!("expected a panic, got {other:?}").into()),
         }
         // The pool still serves.
@@ -539,8 +575,8 @@ fn die_at(x: u32) -> (u32, u32) {
     (x, std::process::id())
 }
 
-fn blob(n: u32) -> Vec<u8> {
-    (0..n).map(|i| (i % 251) as u8).collect()
+fn blob(n: u32) -> Blob {
+    Blob((0..n).map(|i| (i % 251) as u8).collect())
 }
 
 #[test]
@@ -674,7 +710,7 @@ fn terminate_while_many_small_tasks_run() -> TestResult {
     Ok(())
 }
 
-fn echo(v: Vec<u8>) -> Vec<u8> {
+fn echo(v: Blob) -> Blob {
     v
 }
 
@@ -684,7 +720,7 @@ fn large_arguments_and_large_results_do_not_deadlock() -> TestResult {
         let p = pool(m, 2)?;
         // Each argument and each result is larger than a socket buffer: task frames
         // and result frames cross in both directions.
-        let inputs: Vec<Vec<u8>> = (0..40u32).map(|i| blob(300_000 + i)).collect();
+        let inputs: Vec<Blob> = (0..40u32).map(|i| blob(300_000 + i)).collect();
         let got = p
             .map_async_chunked(echo, inputs.clone(), 1)
             .get_timeout(BOUND)?;

@@ -29,7 +29,7 @@ const METHODS: [StartMethod; 3] = [
     StartMethod::Spawn,
     StartMethod::ForkServer,
 ];
-const BOUND: Duration = Duration::from_secs(30);
+const BOUND: Duration = Duration::from_secs(120);
 
 // ------------------------------------------------------------------ targets
 

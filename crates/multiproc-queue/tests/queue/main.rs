@@ -12,7 +12,7 @@ mod props;
 pub type TestResult = Result<(), Box<dyn std::error::Error>>;
 
 /// Generous bound for every blocking call in tests.
-pub const BOUND: std::time::Duration = std::time::Duration::from_secs(30);
+pub const BOUND: std::time::Duration = std::time::Duration::from_secs(120);
 
 /// Every start method.
 pub const METHODS: [multiproc_process::StartMethod; 3] = [

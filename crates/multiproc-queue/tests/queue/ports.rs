@@ -110,7 +110,7 @@ fn queue_used_inside_a_one_time_initialiser() -> TestResult {
     let got = IN_INIT.get_or_init(|| {
         let q: Queue<String> = Queue::new().ok()?;
         q.put("knock knock".into()).ok()?;
-        let v = q.get_timeout(Duration::from_secs(3)).ok();
+        let v = q.get_timeout(BOUND).ok();
         q.close();
         v
     });

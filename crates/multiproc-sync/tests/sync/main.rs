@@ -21,7 +21,7 @@ fn died<T>(_: T) -> &'static str {
 }
 
 const SHORT: Duration = Duration::from_millis(20);
-const LONG: Duration = Duration::from_secs(30);
+const LONG: Duration = Duration::from_secs(120);
 
 // ---------------------------------------------------------------- Lock / RLock
 

@@ -15,7 +15,7 @@ const METHODS: [StartMethod; 3] = [
     StartMethod::Spawn,
     StartMethod::ForkServer,
 ];
-const LONG: Duration = Duration::from_secs(30);
+const LONG: Duration = Duration::from_secs(120);
 
 fn increment(lock: Lock, c: Counters, m: u64) -> bool {
     for _ in 0..m {

@@ -37,9 +37,10 @@ pub(crate) fn fork(f: impl FnOnce() -> i32) -> Child {
 }
 
 impl Child {
-    /// Waits (at most 30 s) for the exit status: `Ok(code)` or `Err(signal)`.
+    /// Waits (at most 120 s, a deadline against hangs) for the exit status: `Ok(code)`
+    /// or `Err(signal)`.
     pub(crate) fn wait(&mut self) -> Result<i32, i32> {
-        let deadline = Instant::now() + Duration::from_secs(30);
+        let deadline = Instant::now() + Duration::from_secs(120);
         loop {
             let mut status = 0;
             // SAFETY: waitpid on our own child with a valid out-pointer.
@@ -54,7 +55,7 @@ impl Child {
             }
             if Instant::now() > deadline {
                 self.kill();
-                panic!("child {} did not exit within 30 s", self.pid);
+                panic!("child {} did not exit within 120 s", self.pid);
             }
             std::thread::sleep(Duration::from_millis(2));
         }
@@ -106,13 +107,13 @@ impl Counters {
     }
 }
 
-/// Polls `cond` until true, at most 30 s.
+/// Polls `cond` until true, at most 120 s (a deadline against hangs).
 pub(crate) fn wait_until(mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(30);
+    let deadline = Instant::now() + Duration::from_secs(120);
     while !cond() {
         assert!(
             Instant::now() < deadline,
-            "condition not reached within 30 s"
+            "condition not reached within 120 s"
         );
         std::thread::sleep(Duration::from_millis(1));
     }

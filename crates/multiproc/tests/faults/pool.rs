@@ -50,7 +50,9 @@ fn task_results_that_fail() -> R {
         let n = 8 << 20;
         let r = pool.apply_async(huge_panic, (n,)).get_timeout(BOUND);
         match r {
-            Err(PoolError::Panicked(msg)) => assert!(msg.len() >= n, "{m}: {}", msg.len()),
+            Err(PoolError::Panicked(p)) => {
+                assert!(p.message().len() >= n, "{m}: {}", p.message().len())
+            }
             other => panic!("{m}: {:?}", other.err()),
         }
         assert_eq!(pool.map(double, [1, 2, 3])?, [2, 4, 6], "{m}");
