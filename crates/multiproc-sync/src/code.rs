@@ -276,3 +276,51 @@ pub fn type_hash<T: 'static>() -> u64 {
     }
     h
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn triple(x: u64) -> u64 {
+        x * 3
+    }
+
+    #[test]
+    fn a_code_address_resolves_to_the_same_function() {
+        let f: fn(u64) -> u64 = triple;
+        let addr = CodeAddr::of(f as usize).expect("the test binary holds its own code");
+        assert_eq!(addr.address(), Ok(f as usize));
+        // SAFETY: made from a `fn(u64) -> u64` of this executable just above.
+        let back = unsafe { addr.resolve::<fn(u64) -> u64>() }.expect("same executable");
+        assert_eq!(back(5), 15);
+    }
+
+    #[test]
+    fn addresses_outside_the_code_are_refused() {
+        let heap = Box::new(0u8);
+        assert_eq!(
+            CodeAddr::of(&*heap as *const u8 as usize),
+            Err(CodeAddrError::NotInExecutable)
+        );
+        let f: fn(u64) -> u64 = triple;
+        let good = CodeAddr::of(f as usize).expect("in the code");
+        let mut other = good;
+        other.anchors[1] += 32;
+        assert_eq!(other.address(), Err(CodeAddrError::OtherExecutable));
+        let mut far = good;
+        far.offset = i64::MAX / 2;
+        assert_eq!(
+            far.address(),
+            Err(CodeAddrError::OutsideCode {
+                offset: i64::MAX / 2
+            })
+        );
+    }
+
+    #[test]
+    fn type_hashes_tell_types_apart() {
+        assert_eq!(type_hash::<(u8, String)>(), type_hash::<(u8, String)>());
+        assert_ne!(type_hash::<(u8, String)>(), type_hash::<(String, u8)>());
+        assert_ne!(type_hash::<u32>(), type_hash::<i32>());
+    }
+}
