@@ -10,8 +10,8 @@ import sys
 
 ALLOWED = {
     "multiproc-ipc": set(),
-    "multiproc-process": {"multiproc-ipc"},
     "multiproc-sync": {"multiproc-ipc"},
+    "multiproc-process": {"multiproc-ipc", "multiproc-sync"},
     "multiproc-shared": {"multiproc-ipc", "multiproc-sync"},
     "multiproc-queue": {"multiproc-ipc", "multiproc-sync"},
     "multiproc-pool": {"multiproc-ipc", "multiproc-process", "multiproc-sync", "multiproc-queue"},

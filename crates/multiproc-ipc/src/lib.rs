@@ -76,6 +76,8 @@
 // (see `sys::advise_huge`). Everything else goes through rustix's safe API.
 #![deny(unsafe_code)]
 #![cfg_attr(test, allow(clippy::unwrap_used))]
+#[cfg(not(target_os = "linux"))]
+compile_error!("multiproc-ipc requires Linux (memfd segments, pidfds, descriptor passing)");
 
 pub mod auth;
 pub mod bulk;

@@ -122,6 +122,8 @@
 //!   that is not a child of the server's cannot connect without the key.
 #![doc(test(attr(deny(warnings))))]
 #![forbid(unsafe_code)]
+#[cfg(not(target_os = "linux"))]
+compile_error!("multiproc-manager requires Linux (pidfds, Unix sockets, descriptor passing)");
 
 mod acquire;
 mod budget;

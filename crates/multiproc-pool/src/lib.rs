@@ -100,6 +100,8 @@
 //!   task: the tasks it had been sent go back to the queue.
 #![doc(test(attr(deny(warnings))))]
 #![deny(unsafe_code)]
+#[cfg(not(target_os = "linux"))]
+compile_error!("multiproc-pool requires Linux (pidfds, shared futexes, memfd segments)");
 
 mod api;
 mod error;

@@ -1,17 +1,18 @@
 //! How a fresh process (Spawn, ForkServer) finds the function to run.
 //!
-//! The parent sends the distance between a monomorphized *trampoline*
-//! `trampoline::<F, Args>` (whose signature, `fn(ChildCtx) -> i32`, is not generic) and
-//! an anchor function of this crate. The child is the same executable (it is a re-exec
-//! of `/proc/self/exe`, the very inode the parent runs, or a fork of such a re-exec), and
-//! position-independent code moves all of an executable's text by one load bias, so
-//! `anchor + distance` in the child is that trampoline.
+//! The parent sends the foundation's cross-process code address
+//! ([`multiproc_sync::foundation::CodeAddr`]) of a monomorphized *trampoline*
+//! `trampoline::<F, Args>` (whose signature, `fn(ChildCtx) -> i32`, is not generic). The
+//! child is the same executable (it is a re-exec of `/proc/self/exe`, the very inode the
+//! parent runs, or a fork of such a re-exec), and position-independent code moves all
+//! of an executable's text by one load bias, so the anchor-relative offset finds that
+//! trampoline in the child.
 //!
-//! Belt and braces, checked before the jump: the distances between two other anchors
-//! must match, and the resolved address must lie inside an executable mapping of the
-//! same file as the anchor (read from `/proc/self/maps`); inside the trampoline a hash of
-//! the target's type name must match. Any mismatch is a clear error, never a jump into
-//! the unknown.
+//! Belt and braces, checked before the jump (by the foundation): the distances between
+//! two other anchors must match, and the resolved address must lie inside an executable
+//! mapping of the same file as the anchor (read from `/proc/self/maps`); inside the
+//! trampoline a hash of the target's type must match. Any mismatch is a clear error,
+//! never a jump into the unknown.
 
 #![expect(
     unsafe_code,
@@ -19,9 +20,9 @@
 )]
 
 use std::os::fd::OwnedFd;
-use std::sync::OnceLock;
 
 use multiproc_ipc::Connection;
+use multiproc_sync::foundation::{self, CodeAddr};
 use serde::{Deserialize, Serialize};
 
 use crate::error::StartError;
@@ -38,11 +39,11 @@ pub(crate) struct ChildCtx {
     pub(crate) result: Connection,
 }
 
-/// Where the entry point lies, position-independently.
+/// Where the entry point lies, position-independently, and the fingerprint of the
+/// target's types.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct EntryRef {
-    offset: i64,
-    anchors: [i64; 2],
+    code: CodeAddr,
     type_hash: u64,
 }
 
@@ -52,91 +53,16 @@ impl EntryRef {
     }
 }
 
-#[inline(never)]
-extern "C" fn anchor() -> u32 {
-    std::hint::black_box(0x5eed_0001)
-}
-
-#[inline(never)]
-extern "C" fn anchor_b() -> u32 {
-    std::hint::black_box(0x5eed_0002) ^ 7
-}
-
-#[inline(never)]
-extern "C" fn anchor_c() -> u32 {
-    std::hint::black_box(0x5eed_0003_u32).rotate_left(3)
-}
-
-fn anchor_addr() -> usize {
-    anchor as extern "C" fn() -> u32 as usize
-}
-
-fn anchors() -> [i64; 2] {
-    let a = anchor_addr();
-    [
-        (anchor_b as extern "C" fn() -> u32 as usize).wrapping_sub(a) as i64,
-        (anchor_c as extern "C" fn() -> u32 as usize).wrapping_sub(a) as i64,
-    ]
-}
-
 /// A hash of the target's type, stable within one executable.
 #[inline(always)]
 pub(crate) fn type_hash<F: 'static, A: 'static>() -> u64 {
-    // FNV-1a over the type name, size and alignment: the same binary hashes the same
-    // everywhere. Inlined and std-free on purpose: the child of a fork server computes
-    // it right after the fork, where every code page met for the first time is a page
-    // fault (std's SipHash lives elsewhere in the binary).
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    let name = std::any::type_name::<(F, A)>().as_bytes();
-    let size = (std::mem::size_of::<A>() as u64).to_le_bytes();
-    let align = (std::mem::align_of::<A>() as u64).to_le_bytes();
-    for part in [name, &size[..], &align[..]] {
-        for &b in part {
-            h ^= u64::from(b);
-            h = h.wrapping_mul(0x0000_0100_0000_01b3);
-        }
-    }
-    h
+    foundation::type_hash::<(F, A)>()
 }
 
-/// The executable ranges of the file that holds the anchor.
-fn text_ranges() -> &'static [(usize, usize)] {
-    static RANGES: OnceLock<Vec<(usize, usize)>> = OnceLock::new();
-    RANGES.get_or_init(|| {
-        let Ok(maps) = std::fs::read_to_string("/proc/self/maps") else {
-            return Vec::new();
-        };
-        let a = anchor_addr();
-        let parse = |line: &str| -> Option<(usize, usize, bool, String)> {
-            let mut it = line.split_whitespace();
-            let range = it.next()?;
-            let perms = it.next()?;
-            let _off = it.next()?;
-            let dev = it.next()?;
-            let inode = it.next()?;
-            let (s, e) = range.split_once('-')?;
-            let s = usize::from_str_radix(s, 16).ok()?;
-            let e = usize::from_str_radix(e, 16).ok()?;
-            Some((s, e, perms.contains('x'), format!("{dev} {inode}")))
-        };
-        let Some(file) = maps
-            .lines()
-            .filter_map(parse)
-            .find(|(s, e, x, _)| *x && (*s..*e).contains(&a))
-            .map(|t| t.3)
-        else {
-            return Vec::new();
-        };
-        maps.lines()
-            .filter_map(parse)
-            .filter(|(_, _, x, f)| *x && *f == file)
-            .map(|(s, e, _, _)| (s, e))
-            .collect()
-    })
-}
-
+/// Whether `addr` lies in the executable's own code (see `foundation::in_code`).
+#[inline(always)]
 pub(crate) fn in_text(addr: usize) -> bool {
-    text_ranges().iter().any(|&(s, e)| (s..e).contains(&addr))
+    foundation::in_code(addr)
 }
 
 /// The entry reference of `trampoline` (the instance for `(F, A)`, see
@@ -146,16 +72,14 @@ where
     F: Target<A>,
     A: serde::de::DeserializeOwned + Send + 'static,
 {
-    let addr = trampoline as usize;
-    if !in_text(addr) {
-        return Err(StartError::NotSpawnable(format!(
+    let code = CodeAddr::of(trampoline as usize).map_err(|_| {
+        StartError::NotSpawnable(format!(
             "{} is not in the executable's own code (built into a shared library?)",
             std::any::type_name::<F>()
-        )));
-    }
+        ))
+    })?;
     Ok(EntryRef {
-        offset: addr.wrapping_sub(anchor_addr()) as i64,
-        anchors: anchors(),
+        code,
         type_hash: type_hash::<F, A>(),
     })
 }
@@ -163,24 +87,21 @@ where
 /// Turns an entry reference from the parent back into the function, or says why not.
 #[inline]
 pub(crate) fn resolve(e: &EntryRef) -> Result<Trampoline, String> {
-    if e.anchors != anchors() {
-        return Err("the child runs a different executable than the parent".into());
-    }
-    let addr = anchor_addr().wrapping_add(e.offset as usize);
-    if !in_text(addr) {
-        return Err(format!(
-            "entry point offset {:#x} lies outside the executable's code",
-            e.offset
-        ));
-    }
     // SAFETY:
-    // - `addr` is `anchor + (trampoline - anchor)` as measured in the parent, which runs
-    //   the same executable file (the child is an exec of the parent's /proc/self/exe,
-    //   or a fork of one); PIE relocation shifts the whole text segment by one bias, so
-    //   the sum is the address of the same `trampoline::<F, A>` instance here;
-    // - the anchor spacing and the text-mapping checks above reject another binary;
+    // - `e.code` is the code address of a `trampoline::<F, A>` as measured in the
+    //   parent, which runs the same executable file (the child is an exec of the
+    //   parent's /proc/self/exe, or a fork of one); `resolve` checks the anchor spacing
+    //   and that the address lies in this file's code before producing it;
     // - every trampoline has the type `fn(ChildCtx) -> i32`, the type we produce.
-    Ok(unsafe { std::mem::transmute::<usize, Trampoline>(addr) })
+    unsafe { e.code.resolve::<Trampoline>() }.map_err(|why| match why {
+        foundation::CodeAddrError::OtherExecutable => {
+            "the child runs a different executable than the parent".into()
+        }
+        foundation::CodeAddrError::OutsideCode { offset } => {
+            format!("entry point offset {offset:#x} lies outside the executable's code")
+        }
+        other => other.to_string(),
+    })
 }
 
 /// The target `F` itself, made from nothing: `F` is zero-sized (a function item or a
@@ -237,10 +158,10 @@ mod tests {
     #[test]
     fn tampered_entries_are_refused() {
         let (mut e, _) = item_entry(sample);
-        e.anchors[0] += 16;
+        e.code.anchors[0] += 16;
         assert!(resolve(&e).is_err());
         let (mut e, _) = item_entry(sample);
-        e.offset = i64::MAX / 2;
+        e.code.offset = i64::MAX / 2;
         assert!(resolve(&e).is_err());
     }
 }

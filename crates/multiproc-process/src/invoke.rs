@@ -4,7 +4,8 @@
 //! [`Process::new`](crate::Process::new) sends a function once, to run once. A pool
 //! worker is started once and then runs many tasks, each naming its own function. An
 //! `Invoker` names the function the same way the process bootstrap does (see the
-//! `entry` module): as a distance inside the executable's code, checked before use.
+//! `entry` module, built on `multiproc_sync::foundation::CodeAddr`): as a distance
+//! inside the executable's code, checked before use.
 //!
 //! It holds two pieces: the `EntryRef` of the process bootstrap's trampoline for
 //! `(F, Args)` — so the anchor spacing, the in-text check and the type fingerprint are
@@ -34,7 +35,10 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-#![expect(unsafe_code, reason = "a function found by address is a transmute")]
+#![expect(
+    unsafe_code,
+    reason = "a function found by address is a transmute (`foundation::fn_at`)"
+)]
 
 use std::fmt;
 use std::os::fd::OwnedFd;
@@ -172,7 +176,7 @@ impl Invoker {
         // - every `invoke::<F, A>` has the type `InvokeFn`, the type produced here, and
         //   it checks on entry that the `EntryRef` it was sent is its own `(F, A)`'s
         //   before it touches its arguments.
-        Ok(unsafe { std::mem::transmute::<usize, InvokeFn>(addr) })
+        Ok(unsafe { multiproc_sync::foundation::fn_at::<InvokeFn>(addr) })
     }
 
     /// Checks that this invoker can be called in this process, without calling it.

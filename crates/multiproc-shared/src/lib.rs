@@ -54,12 +54,17 @@
 //!   blocks created since are not cleaned up.
 #![doc(test(attr(deny(warnings))))]
 #![deny(unsafe_code)]
+#[cfg(not(target_os = "linux"))]
+compile_error!("multiproc-shared requires Linux (memfd segments, shared futexes)");
 
 mod array;
 mod error;
 mod list;
 mod mapping;
-#[allow(unsafe_code)]
+#[expect(
+    unsafe_code,
+    reason = "`Pod` is an unsafe trait, implemented for the primitive types"
+)]
 mod pod;
 mod shm;
 mod value;
@@ -72,7 +77,7 @@ pub use pod::{Pod, Shareable};
 pub use shm::SharedMemory;
 pub use value::{RawValue, Value, ValueGuard};
 
-#[allow(dead_code)]
+#[expect(dead_code, reason = "a compile-time check, never called")]
 fn assert_send_sync() {
     fn both<T: Send + Sync + std::fmt::Debug>() {}
     both::<Value<f64>>();

@@ -10,7 +10,10 @@
 //! concurrent accesses may observe torn values (see the crate docs); that is a logic
 //! race, not a memory-safety one, for `Pod` data.
 
-#![allow(unsafe_code)]
+#![expect(
+    unsafe_code,
+    reason = "typed copies in and out of a shared mapping are raw-pointer reads and writes"
+)]
 
 use std::any::TypeId;
 use std::marker::PhantomData;
@@ -256,7 +259,10 @@ impl Bytes {
     /// # Safety
     /// No other process may access the block, and no other reference into it may
     /// exist in this process, while the slice is alive.
-    #[allow(clippy::mut_from_ref)]
+    #[expect(
+        clippy::mut_from_ref,
+        reason = "the mapping is shared memory: exclusivity is the caller's contract"
+    )]
     pub(crate) unsafe fn as_mut_slice(&self) -> &mut [u8] {
         // SAFETY: the mapping is `len` writable bytes, alive as long as `self`; the
         // caller guarantees exclusive access.

@@ -230,7 +230,10 @@ impl SharedMemory {
     /// # Safety
     /// No process may write the block while the slice is alive (other processes
     /// can: this crate cannot check it).
-    #[allow(unsafe_code)]
+    #[expect(
+        unsafe_code,
+        reason = "a slice of shared memory is only sound under the caller's contract"
+    )]
     pub unsafe fn as_slice(&self) -> &[u8] {
         // SAFETY: forwarded to the caller.
         unsafe { self.bytes.as_slice() }
@@ -240,7 +243,10 @@ impl SharedMemory {
     ///
     /// # Safety
     /// No other process may access the block while the slice is alive.
-    #[allow(unsafe_code)]
+    #[expect(
+        unsafe_code,
+        reason = "a slice of shared memory is only sound under the caller's contract"
+    )]
     pub unsafe fn as_mut_slice(&mut self) -> &mut [u8] {
         // SAFETY: forwarded to the caller; `&mut self` excludes other references from
         // this handle.

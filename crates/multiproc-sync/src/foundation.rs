@@ -12,6 +12,7 @@
 //! | [`is_dead`], [`token_dead`], [`process_alive`], [`maps_at`] | liveness probes through `/proc` |
 //! | [`this_cpu`] | the current CPU, for CPU-aware waiting |
 //! | [`SharedHeader`], [`HeaderView`] | a typed view of the header at offset 0 of a shared segment |
+//! | [`CodeAddr`], [`CodeAddrError`], [`in_code`], [`fn_at`], [`type_hash`] | the cross-process code address: a function of this executable that another process running it can call |
 //!
 //! Everything here is made of atomics in memory that several processes map: the
 //! structures are `#[repr(C)]`, zero is their initial state, and any bit pattern is
@@ -43,6 +44,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub use crate::code::{CodeAddr, CodeAddrError, fn_at, in_code, type_hash};
 pub use crate::deadline::Deadline;
 pub use crate::doorbell::Doorbell;
 #[cfg(not(loom))]

@@ -82,6 +82,7 @@ compile_error!(
 // loom's atomics (see `loom.rs` and tests/loom.rs).
 #[cfg(not(loom))]
 mod barrier;
+mod code;
 #[cfg(not(loom))]
 mod condition;
 mod deadline;

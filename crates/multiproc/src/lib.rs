@@ -43,6 +43,8 @@
 //! Linux only (memfd, pidfds, futexes, `SCM_RIGHTS`).
 #![doc(test(attr(deny(warnings))))]
 #![forbid(unsafe_code)]
+#[cfg(not(target_os = "linux"))]
+compile_error!("multiproc requires Linux (shared futexes, memfd segments, pidfds, /proc)");
 
 mod error;
 
