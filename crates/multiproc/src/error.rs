@@ -22,52 +22,68 @@ pub enum Error {
     Client(multiproc_ipc::ClientError),
     /// Starting a process.
     #[cfg(feature = "process")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "process")))]
     Start(multiproc_process::StartError),
     /// Waiting for a process.
     #[cfg(feature = "process")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "process")))]
     Wait(multiproc_process::WaitError),
     /// A process that failed (panicked, exited non-zero, was killed).
     #[cfg(feature = "process")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "process")))]
     Process(multiproc_process::ProcessError),
     /// Choosing a start method.
     #[cfg(feature = "process")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "process")))]
     Context(multiproc_process::ContextError),
     /// Creating a synchronisation primitive.
     #[cfg(feature = "sync")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "sync")))]
     SyncCreate(multiproc_sync::CreateError),
     /// Releasing a lock or semaphore that was not held.
     #[cfg(feature = "sync")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "sync")))]
     Release(multiproc_sync::ReleaseError),
     /// A barrier that broke.
     #[cfg(feature = "sync")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "sync")))]
     Barrier(multiproc_sync::BarrierError),
     /// Creating a queue.
     #[cfg(feature = "queue")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "queue")))]
     QueueCreate(multiproc_queue::CreateError),
     /// Getting from a queue.
     #[cfg(feature = "queue")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "queue")))]
     Get(multiproc_queue::GetError),
     /// Putting on a queue (the item is dropped; match on the queue's own
     /// [`PutError`](multiproc_queue::PutError) to get it back).
     #[cfg(feature = "queue")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "queue")))]
     Put(String),
     /// Joining a `JoinableQueue`.
     #[cfg(feature = "queue")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "queue")))]
     QueueJoin(multiproc_queue::JoinError),
     /// A manager or proxy operation.
     #[cfg(feature = "manager")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "manager")))]
     Manager(multiproc_manager::Error),
     /// A shared-memory block operation.
     #[cfg(feature = "shared")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "shared")))]
     Shm(multiproc_shared::ShmError),
     /// A `ShareableList` operation.
     #[cfg(feature = "shared")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "shared")))]
     List(multiproc_shared::ListError),
     /// An index outside a shared array.
     #[cfg(feature = "shared")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "shared")))]
     Index(multiproc_shared::IndexError),
     /// A pool task or pool operation.
     #[cfg(feature = "pool")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "pool")))]
     Pool(multiproc_pool::Error),
     /// An operating-system error.
     Io(std::io::Error),

@@ -39,9 +39,37 @@
 //! # Ok::<(), multiproc::Error>(())
 //! ```
 //!
+//! # Cargo features
+//!
+//! | feature | what it adds | default |
+//! |---|---|---|
+//! | `full` | all of the below except `progress` | yes |
+//! | `process` | [`Process`], start methods, contexts | via `full` |
+//! | `sync` | [`Lock`], [`RLock`], [`Semaphore`], [`BoundedSemaphore`], [`Event`], [`Condition`], [`Barrier`] | via `full` |
+//! | `queue` | [`Queue`], [`SimpleQueue`], [`JoinableQueue`] | via `full` |
+//! | `shared` | [`Value`], [`Array`], [`RawValue`], [`RawArray`], [`SharedMemory`], [`ShareableList`] | via `full` |
+//! | `pool` | [`Pool`], [`AsyncResult`] | via `full` |
+//! | `manager` | [`Manager`] and its proxies | via `full` |
+//! | `progress` | a progress bar for long `Pool` map/imap runs ([`pool::IMap`]`::progress`; pulls in `indicatif`) | no |
+//!
+//! Pipes, connections and listeners ([`Pipe`], [`Connection`], [`Listener`], [`Client`])
+//! are always there. The crate re-exports each underlying crate as a module
+//! ([`ipc`], [`process`], [`sync`], [`queue`], [`shared`], [`pool`], [`manager`]), so a
+//! program needs no dependency but `multiproc` (and `serde`, to derive its own message
+//! types).
+//!
+//! # Messages carry no types
+//!
+//! Values cross processes encoded with postcard, which writes no type tags: the
+//! receiver decodes the bytes as the type it names, so it must name the sender's type.
+//! A mismatch is usually a decode error, but not always: `-1i32` received as `u32` is
+//! `Ok(1)`, because postcard writes `-1i32` (zigzag) as the very byte it writes for
+//! `1u32`. Share one type definition between the two sides.
+//!
 //! # Platform support
 //! Linux only (memfd, pidfds, futexes, `SCM_RIGHTS`).
 #![doc(test(attr(deny(warnings))))]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 #[cfg(not(target_os = "linux"))]
 compile_error!("multiproc requires Linux (shared futexes, memfd segments, pidfds, /proc)");
@@ -56,8 +84,10 @@ pub use multiproc_ipc::{
 };
 
 #[cfg(feature = "process")]
+#[cfg_attr(docsrs, doc(cfg(feature = "process")))]
 pub use multiproc_process as process;
 #[cfg(feature = "process")]
+#[cfg_attr(docsrs, doc(cfg(feature = "process")))]
 pub use multiproc_process::{
     Context, Level, ParentProcess, Process, ProcessBuilder, ProcessInfo, StartMethod,
     active_children, cpu_count, current_process, get_all_start_methods, get_context,
@@ -65,30 +95,40 @@ pub use multiproc_process::{
 };
 
 #[cfg(feature = "sync")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sync")))]
 pub use multiproc_sync as sync;
 #[cfg(feature = "sync")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sync")))]
 pub use multiproc_sync::{
     Barrier, BoundedSemaphore, Condition, Event, Lock, OwnerDied, RLock, Semaphore,
 };
 
 #[cfg(feature = "queue")]
+#[cfg_attr(docsrs, doc(cfg(feature = "queue")))]
 pub use multiproc_queue as queue;
 #[cfg(feature = "queue")]
+#[cfg_attr(docsrs, doc(cfg(feature = "queue")))]
 pub use multiproc_queue::{JoinableQueue, Queue, SimpleQueue};
 
 #[cfg(feature = "manager")]
+#[cfg_attr(docsrs, doc(cfg(feature = "manager")))]
 pub use multiproc_manager as manager;
 #[cfg(feature = "manager")]
+#[cfg_attr(docsrs, doc(cfg(feature = "manager")))]
 pub use multiproc_manager::Manager;
 
 #[cfg(feature = "shared")]
+#[cfg_attr(docsrs, doc(cfg(feature = "shared")))]
 pub use multiproc_shared as shared;
 #[cfg(feature = "shared")]
+#[cfg_attr(docsrs, doc(cfg(feature = "shared")))]
 pub use multiproc_shared::{Array, RawArray, RawValue, ShareableList, SharedMemory, Value};
 
 #[cfg(feature = "pool")]
+#[cfg_attr(docsrs, doc(cfg(feature = "pool")))]
 pub use multiproc_pool as pool;
 #[cfg(feature = "pool")]
+#[cfg_attr(docsrs, doc(cfg(feature = "pool")))]
 pub use multiproc_pool::{AsyncResult, Pool};
 
 #[cfg(feature = "mpi")]
@@ -99,16 +139,22 @@ pub mod prelude {
     pub use crate::Error;
     pub use multiproc_ipc::{Connection, Pipe};
     #[cfg(feature = "manager")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "manager")))]
     pub use multiproc_manager::Manager;
     #[cfg(feature = "pool")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "pool")))]
     pub use multiproc_pool::Pool;
     #[cfg(feature = "process")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "process")))]
     pub use multiproc_process::{Process, StartMethod, cpu_count, current_process};
     #[cfg(feature = "queue")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "queue")))]
     pub use multiproc_queue::{JoinableQueue, Queue, SimpleQueue};
     #[cfg(feature = "shared")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "shared")))]
     pub use multiproc_shared::{Array, Value};
     #[cfg(feature = "sync")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "sync")))]
     pub use multiproc_sync::{
         Barrier, BoundedSemaphore, Condition, Event, Lock, OwnerDied, RLock, Semaphore,
     };

@@ -115,6 +115,29 @@ fn every_reexport_is_reachable() -> Result<(), multiproc::Error> {
         Value<u8>,
         Array<u8>,
     )> = None;
+    let _: Option<(
+        Error,
+        Process<i64>,
+        SimpleQueue<u8>,
+        JoinableQueue<u8>,
+        RLock,
+        Semaphore,
+        BoundedSemaphore,
+        Event,
+        Condition,
+        Barrier,
+        OwnerDied<()>,
+    )> = None;
     let _ = StartMethod::Fork;
+    Ok(())
+}
+
+/// The `progress` feature forwards to multiproc-pool's: the progress bar is there.
+#[cfg(feature = "progress")]
+#[test]
+fn progress_feature_reaches_the_pool() -> Result<(), multiproc::Error> {
+    let pool = multiproc::Pool::new(1)?;
+    let it: multiproc::pool::IMap<i64> = pool.imap(square, [1, 2, 3]).progress(Some(3));
+    assert_eq!(it.collect::<Result<Vec<_>, _>>()?, [1, 4, 9]);
     Ok(())
 }

@@ -109,6 +109,19 @@ fn wrong_type_on_a_connection() -> R {
     Ok(())
 }
 
+/// The other side of having no type tags on the wire (what the guide and the facade
+/// docs say): a value whose bytes also read as the receiver's type decodes quietly.
+/// postcard writes `-1i32` (zigzag) as the byte it writes for `1u32`.
+#[test]
+fn wrong_type_can_decode_without_error() -> R {
+    let (a, b) = Pipe::duplex()?;
+    a.send(&-1i32)?;
+    assert_eq!(b.recv::<u32>()?, 1);
+    a.send(&(7u8, 8u8))?;
+    assert_eq!(b.recv::<[u8; 2]>()?, [7, 8]);
+    Ok(())
+}
+
 fn send_big(c: Connection, n: usize) {
     let _ = c.send_bytes(&vec![3u8; n]);
 }
