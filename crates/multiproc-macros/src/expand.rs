@@ -239,11 +239,11 @@ pub(crate) fn expand(
             let names: Vec<_> = args.iter().map(|a| &a.name).collect();
             let call = quote!(<#self_ty>::new(#(#names),*));
             let call = if *fallible {
-                quote!(#call.map_err(#p::method_error)?)
+                quote!(#call.map_err(#p::method_error))
             } else {
-                call
+                quote!(::core::result::Result::Ok(#call))
             };
-            quote! { #d ::core::result::Result::Ok(#call) }
+            quote! { #d #call }
         }
         None => {
             let d = decode("new", &[]);

@@ -16,13 +16,13 @@
 //!
 //! #[manager_type]
 //! impl Maths {
-//!     pub fn new() -> Self {
+//!     fn new() -> Self {
 //!         Maths
 //!     }
-//!     pub fn add(&self, x: i64, y: i64) -> i64 {
+//!     fn add(&self, x: i64, y: i64) -> i64 {
 //!         x + y
 //!     }
-//!     pub fn mul(&self, x: f64, y: f64) -> f64 {
+//!     fn mul(&self, x: f64, y: f64) -> f64 {
 //!         x * y
 //!     }
 //! }
@@ -59,19 +59,19 @@ use proc_macro::TokenStream;
 ///
 /// #[manager_type(typeid = "counter")]
 /// impl Counter {
-///     pub fn new(start: i64) -> Self {
+///     fn new(start: i64) -> Self {
 ///         Counter(start)
 ///     }
-///     pub fn incr(&mut self) -> i64 {
-///         self.0 += 1;
-///         self.0
+///     fn incr(&mut self) -> i64 {
+///         self.bump(1)
 ///     }
-///     pub fn checked_div(&self, by: i64) -> Result<i64, String> {
+///     fn checked_div(&self, by: i64) -> Result<i64, String> {
 ///         self.0.checked_div(by).ok_or_else(|| "division by zero".to_owned())
 ///     }
 ///     #[skip]
-///     pub fn reset(&mut self) {
-///         self.0 = 0;
+///     fn bump(&mut self, by: i64) -> i64 {
+///         self.0 += by;
+///         self.0
 ///     }
 /// }
 ///
@@ -82,8 +82,8 @@ use proc_macro::TokenStream;
 /// assert_eq!(c.incr()?, 42);
 /// assert_eq!(c.checked_div(2)?, 21);
 /// assert!(c.checked_div(0).is_err());
-/// // `reset` is not exposed: the dynamic call is refused by the server
-/// assert!(c.call::<()>("reset", ()).is_err());
+/// // `bump` is not exposed: the dynamic call is refused by the server
+/// assert!(c.call::<i64>("bump", (1,)).is_err());
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 ///
@@ -101,10 +101,18 @@ use proc_macro::TokenStream;
 ///   converts into a `Value` (`Value::from(&proxy)`), so it can be stored in a managed
 ///   container or passed to another object's method.
 ///
-/// Which methods are exposed (CPython's `exposed=`): the `pub` methods taking `&self`
-/// or `&mut self`, except those marked `#[skip]`; a non-`pub` method marked
-/// `#[expose]` is exposed too. Associated functions other than `new` are not. Calling
-/// any other name is answered with `NoSuchMethod`.
+/// Which methods are exposed (CPython's `exposed=`): the block is the interface. Every
+/// method of the block taking `&self` or `&mut self` is exposed, except those marked
+/// `#[skip]` and those whose name starts with `_` (CPython's default), which
+/// `#[expose]` brings back. Associated functions other than `new` are not exposed, nor
+/// are methods of other `impl` blocks of the type: put helpers there. Visibility is the
+/// Rust caller's business and plays no part. Calling any other name is answered with
+/// `NoSuchMethod`.
+///
+/// Options: `typeid = "…"` (the registered name; the type's name by default),
+/// `proxy = "…"` (the proxy type's name; `TProxy` by default), `vis = "…"` (the proxy's
+/// visibility; `pub` by default: give `pub(crate)` when the type is private to a
+/// library's module).
 ///
 /// A method returning `Result<T, E>` with `E: Display` answers `Err(e)` as a `Custom`
 /// remote error carrying `e.to_string()`; the typed proxy method returns `Result<T,

@@ -294,6 +294,9 @@ impl Counter {
     fn get(&self) -> i64 {
         self.0
     }
+    fn set(&mut self, v: i64) {
+        self.0 = v;
+    }
 }
 
 struct CounterSetup;
@@ -322,7 +325,8 @@ static CHILDREN: Mutex<()> = Mutex::new(());
 fn counter_shared_with_children_under_every_start_method() -> R {
     let _g = CHILDREN.lock().unwrap_or_else(|e| e.into_inner());
     let manager = Manager::in_thread_with(CounterSetup::registry())?;
-    let c = CounterProxy::create(&manager, 100)?;
+    let c = CounterProxy::create(&manager, 0)?;
+    c.set(100)?;
     for method in [
         StartMethod::Fork,
         StartMethod::Spawn,
