@@ -2,6 +2,7 @@
 
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote};
+use syn::ext::IdentExt;
 use syn::spanned::Spanned;
 use syn::{
     FnArg, GenericArgument, Ident, ImplItem, ImplItemFn, ItemImpl, LitStr, Pat, PathArguments,
@@ -179,7 +180,7 @@ pub(crate) fn expand(
             ctor = Some((args_of(f)?, fallible));
             continue;
         }
-        let underscore = f.sig.ident.to_string().starts_with('_');
+        let underscore = f.sig.ident.unraw().to_string().starts_with('_');
         if skip || !has_self || (underscore && !expose) {
             continue;
         }
@@ -195,6 +196,12 @@ pub(crate) fn expand(
             return Err(syn::Error::new(
                 f.sig.generics.span(),
                 "exposed methods cannot be generic (mark it #[skip])",
+            ));
+        }
+        if ["create", "call", "id"].contains(&f.sig.ident.unraw().to_string().as_str()) {
+            return Err(syn::Error::new(
+                f.sig.ident.span(),
+                "the typed proxy has a method of this name already (`create`, `call`, `id`): rename it, or #[skip] it",
             ));
         }
         let (ok, fallible) = match &f.sig.output {
@@ -224,7 +231,7 @@ pub(crate) fn expand(
         let n = args.len();
         let names: Vec<_> = args.iter().map(|a| &a.name).collect();
         let tys: Vec<_> = args.iter().map(|a| &a.ty).collect();
-        let labels: Vec<_> = args.iter().map(|a| a.name.to_string()).collect();
+        let labels: Vec<_> = args.iter().map(|a| a.name.unraw().to_string()).collect();
         quote! {
             #p::arity(#fname, #n, __args.len())?;
             let mut __it = __args.into_iter();
@@ -254,7 +261,7 @@ pub(crate) fn expand(
     // Shared::call arms
     let arms = methods.iter().map(|m| {
         let name = &m.name;
-        let fname = name.to_string();
+        let fname = name.unraw().to_string();
         let d = decode(&fname, &m.args);
         let names: Vec<_> = m.args.iter().map(|a| &a.name).collect();
         let call = quote!(self.#name(#(#names),*));
@@ -274,7 +281,7 @@ pub(crate) fn expand(
     // the typed proxy's methods
     let proxy_methods = methods.iter().map(|m| {
         let name = &m.name;
-        let fname = name.to_string();
+        let fname = name.unraw().to_string();
         let names: Vec<_> = m.args.iter().map(|a| &a.name).collect();
         let tys: Vec<_> = m.args.iter().map(|a| &a.ty).collect();
         let ok = m.returns.as_ref().unwrap_or(&m.ok);

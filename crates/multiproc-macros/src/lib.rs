@@ -111,8 +111,8 @@ use proc_macro::TokenStream;
 ///
 /// Options: `typeid = "…"` (the registered name; the type's name by default),
 /// `proxy = "…"` (the proxy type's name; `TProxy` by default), `vis = "…"` (the proxy's
-/// visibility; `pub` by default: give `pub(crate)` when the type is private to a
-/// library's module).
+/// visibility; `pub` by default). The typed proxy already has `create`, `call` and
+/// `id`: a method of one of these names must be renamed or `#[skip]`ped.
 ///
 /// A method returning `Result<T, E>` with `E: Display` answers `Err(e)` as a `Custom`
 /// remote error carrying `e.to_string()`; the typed proxy method returns `Result<T,

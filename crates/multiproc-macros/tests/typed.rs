@@ -370,3 +370,43 @@ fn server_process_under_every_start_method() -> R {
     }
     Ok(())
 }
+
+// ------------------------------------------------- naming and visibility
+
+mod inner {
+    /// A type private to its module; its proxy is `pub(crate)`.
+    #[derive(Default)]
+    pub(crate) struct Words(Vec<String>);
+
+    #[multiproc_manager::manager_type(vis = "pub(crate)")]
+    impl Words {
+        fn r#push(&mut self, r#type: String) -> usize {
+            self.0.push(r#type);
+            self.0.len()
+        }
+        fn joined(&self) -> String {
+            self.0.join(" ")
+        }
+    }
+}
+
+/// Raw identifiers are called by their plain names; a proxy of a module-private type
+/// can be given a narrower visibility; generated proxies are `Send + Sync`.
+#[test]
+fn raw_names_and_visibility() -> R {
+    fn is_send_sync<T: Send + Sync>() {}
+    is_send_sync::<inner::WordsProxy>();
+    is_send_sync::<CounterProxy>();
+    let mut registry = Registry::new();
+    registry.register::<inner::Words>();
+    let manager = Manager::in_thread_with(registry)?;
+    let w = inner::WordsProxy::create(&manager)?;
+    assert_eq!(w.push("a".into())?, 1);
+    assert_eq!(w.call::<usize>("push", ("b",))?, 2);
+    assert_eq!(w.joined()?, "a b");
+    let e = w
+        .call::<usize>("push", (1,))
+        .expect_err("an int for a String");
+    assert!(e.to_string().contains("argument 'type'"), "{e}");
+    Ok(())
+}
