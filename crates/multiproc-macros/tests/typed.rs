@@ -128,6 +128,17 @@ fn wrong_arity_and_types_are_type_errors() -> R {
         .expect_err("an int inside the list");
     assert_eq!(e.remote_kind(), Some(RemoteErrorKind::TypeError), "{e}");
 
+    // the untyped `Proxy<Probe>` underneath, as a hand-written client would hold it
+    let raw: multiproc_manager::Proxy<Probe> = p.clone().into();
+    let e = raw
+        .call::<i64>("add", (1.5, 2))
+        .expect_err("a float for an i64");
+    assert_eq!(e.remote_kind(), Some(RemoteErrorKind::TypeError), "{e}");
+    let e = manager
+        .create::<Probe>(())
+        .and_then(|q| q.call::<i64>("add", ()));
+    assert_eq!(remote_kind(e), Some(RemoteErrorKind::TypeError));
+
     // constructor arity: `Probe` is built by `Default` and takes none
     let e = manager
         .create::<Probe>((1,))
