@@ -15,7 +15,14 @@ ALLOWED = {
     "multiproc-shared": {"multiproc-ipc", "multiproc-sync"},
     "multiproc-queue": {"multiproc-ipc", "multiproc-sync"},
     "multiproc-pool": {"multiproc-ipc", "multiproc-process", "multiproc-sync", "multiproc-queue"},
-    "multiproc-manager": {"multiproc-ipc", "multiproc-process", "multiproc-sync", "multiproc-queue"},
+    "multiproc-macros": set(),
+    "multiproc-manager": {
+        "multiproc-ipc",
+        "multiproc-process",
+        "multiproc-sync",
+        "multiproc-queue",
+        "multiproc-macros",
+    },
     "multiproc-mpi": {"multiproc-ipc", "multiproc-process", "multiproc-pool"},
 }
 

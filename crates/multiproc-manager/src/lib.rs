@@ -10,6 +10,7 @@
 //! | [`LockProxy`], [`SemaphoreProxy`], [`ConditionProxy`], [`EventProxy`], [`BarrierProxy`] | synchronisation | `AcquirerProxy`, `ConditionProxy`, `EventProxy`, `BarrierProxy` |
 //! | [`QueueProxy`], [`ValueProxy`], [`ArrayProxy`] | queue, value, array | `Queue`, `ValueProxy`, `ArrayProxy` |
 //! | [`Shared`], [`Registry`], [`Proxy`] | custom types, typed method calls | `BaseManager.register` |
+//! | [`manager_type`] (feature `macros`, on by default) | an `impl` block turned into a custom type with a typed proxy | `BaseManager.register(typeid, callable, exposed=…)` |
 //! | [`Server`], [`serve`] | the server; serving over a Unix socket or TCP | `Server`, `serve_forever` |
 //!
 //! ```
@@ -140,6 +141,8 @@ mod objects;
 mod protocol;
 mod proxy;
 mod server;
+#[doc(hidden)]
+pub mod typed;
 mod value;
 
 pub use acquire::{AcquireError, OwnerDied};
@@ -152,6 +155,11 @@ pub use limits::{
 };
 pub use manager::{CONNECT_TIMEOUT, Manager, Setup, process_authkey, random_authkey, serve};
 pub use multiproc_ipc::Address;
+#[cfg(feature = "macros")]
+#[doc(hidden)]
+pub use multiproc_macros::facade_manager_type as __facade_manager_type;
+#[cfg(feature = "macros")]
+pub use multiproc_macros::manager_type;
 pub use multiproc_process::StartMethod;
 pub use proxy::{
     Args, ArrayProxy, BarrierProxy, ConditionProxy, DictProxy, EventProxy, ITER_BATCH, KeyIter,

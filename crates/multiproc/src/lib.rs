@@ -113,6 +113,10 @@ pub use multiproc_queue::{JoinableQueue, Queue, SimpleQueue};
 #[cfg(feature = "manager")]
 #[cfg_attr(docsrs, doc(cfg(feature = "manager")))]
 pub use multiproc_manager as manager;
+/// `#[multiproc::manager_type]`: an `impl` block turned into a custom manager type with
+/// a typed proxy (see [`manager::manager_type`](macro@crate::manager::manager_type)).
+#[cfg(feature = "manager")]
+pub use multiproc_manager::__facade_manager_type as manager_type;
 #[cfg(feature = "manager")]
 #[cfg_attr(docsrs, doc(cfg(feature = "manager")))]
 pub use multiproc_manager::Manager;

@@ -347,3 +347,42 @@ fn connection_wait_on_many_pipes() -> R {
     assert_eq!(got, [0, 1, 2, 3]);
     Ok(())
 }
+
+/// "Customized managers": `MathsClass` registered as `'Maths'`; `maths.add(4, 3)` is 7
+/// and `maths.mul(7, 8)` is 56. The facade's `#[multiproc::manager_type]` writes the
+/// dispatch and the typed proxy; the server runs in a process of every start method.
+struct MathsClass;
+
+#[multiproc::manager_type(typeid = "Maths", proxy = "Maths")]
+impl MathsClass {
+    fn new() -> Self {
+        MathsClass
+    }
+    fn add(&self, x: i64, y: i64) -> i64 {
+        x + y
+    }
+    fn mul(&self, x: f64, y: f64) -> f64 {
+        x * y
+    }
+}
+
+struct MyManager;
+impl multiproc::manager::Setup for MyManager {
+    fn registry() -> multiproc::manager::Registry {
+        let mut r = multiproc::manager::Registry::new();
+        r.register::<MathsClass>();
+        r
+    }
+}
+
+#[test]
+fn customized_managers() -> R {
+    for method in METHODS {
+        let manager = multiproc::Manager::start_with::<MyManager>(Some(method))?;
+        let maths = Maths::create(&manager)?;
+        assert_eq!(maths.add(4, 3)?, 7, "{method}");
+        assert_eq!(maths.mul(7.0, 8.0)?, 56.0, "{method}");
+        manager.shutdown()?;
+    }
+    Ok(())
+}

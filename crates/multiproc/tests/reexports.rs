@@ -9,6 +9,17 @@ fn square(x: i64) -> i64 {
     x * x
 }
 
+/// `#[multiproc::manager_type]` (its full use: `python_docs.rs`, "Customized managers").
+#[derive(Default)]
+struct Touch;
+
+#[multiproc::manager_type]
+impl Touch {
+    fn ping(&self) -> bool {
+        true
+    }
+}
+
 #[test]
 #[allow(clippy::type_complexity)]
 fn every_reexport_is_reachable() -> Result<(), multiproc::Error> {
@@ -104,6 +115,7 @@ fn every_reexport_is_reachable() -> Result<(), multiproc::Error> {
     let _ = multiproc::queue::Queue::<u8>::new;
     let _ = multiproc::pool::Pool::builder;
     let _ = multiproc::manager::Manager::in_thread;
+    let _ = (TouchProxy::create, TouchProxy::ping);
     // prelude
     let _ = (Pipe::duplex, cpu_count, current_process);
     let _: Option<(
