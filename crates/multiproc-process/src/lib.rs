@@ -126,6 +126,7 @@ mod wire;
 mod children;
 mod global;
 mod handle;
+mod interrupt;
 mod log;
 
 // The child side.
@@ -147,11 +148,12 @@ pub use context::{
 pub use error::{ContextError, ProcessError, StartError, WaitError};
 pub use hooks::at_exit;
 pub use info::ProcessInfo;
+pub use interrupt::{Interrupts, catch_interrupts, interrupted, raise_interrupt};
 pub use log::{CpythonFormat, LogError, log_to_stderr};
 pub use method::{DEFAULT_START_METHOD, StartMethod};
 pub use panic::panic_message;
 pub use parent::ParentProcess;
-pub use process::{CloseError, Process, ProcessBuilder, active_children, signal_name};
+pub use process::{CloseError, Process, ProcessBuilder, SignalName, active_children, signal_name};
 pub use target::Target;
 pub use tracing::Level;
 

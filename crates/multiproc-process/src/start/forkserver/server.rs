@@ -87,7 +87,9 @@ fn serve_loop(control: Connection) -> Next {
         let status_raw = status.as_fd().as_raw_fd();
         match sys::fork_single_threaded() {
             Ok(sys::Forked::Child) => {
-                sys::ignore_sigint(false);
+                // SIGINT was ignored since the fork: no Ctrl-C kills the child before
+                // it has the disposition it asked for.
+                sys::ignore_sigint(job.info.ignore_sigint);
                 if daemon {
                     sys::arm_death_signal(server_pid);
                 }
