@@ -37,6 +37,10 @@ fn long_task(x: u64) -> u64 {
     x
 }
 
+fn sleep_long() {
+    std::thread::sleep(Duration::from_secs(300));
+}
+
 fn slow_consumer(q: Queue<Vec<u8>>) {
     println!("running");
     std::thread::sleep(Duration::from_secs(300));
@@ -376,5 +380,16 @@ fn raise_interrupt_is_caught_in_a_child() -> Result<(), Box<dyn std::error::Erro
         .start_method(StartMethod::Spawn)
         .start()?;
     assert!(p.join_value()?);
+    Ok(())
+}
+
+#[test]
+fn facade_error_names_the_signal() -> Result<(), Box<dyn std::error::Error>> {
+    for m in METHODS {
+        let p = Process::new(sleep_long, ()).start_method(m).start()?;
+        p.interrupt()?;
+        let e = multiproc::Error::from(p.join_value().expect_err("interrupted"));
+        assert_eq!(e.to_string(), "process was killed by SIGINT", "{m}");
+    }
     Ok(())
 }
