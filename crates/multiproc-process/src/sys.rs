@@ -513,16 +513,20 @@ pub(crate) fn spawn_keeping(
     use std::os::fd::AsRawFd;
     use std::os::unix::process::CommandExt;
     let raw = keep.as_raw_fd();
+    // SIGINT is blocked on this thread across the fork when the child must not run
+    // this process's disposition (the interrupt handler, until `execve` resets it) or
+    // must ignore it from the start; the hook sets the child's and unblocks it there
+    // (a blocked mask would otherwise survive `execve`).
+    let mask = SigintMask::block_if(ignore || sigint_caught());
     let hook = move || -> io::Result<()> {
         // Only the bootstrap channel (and fds 0–2) may cross the `execve`.
         cloexec_from(3);
         // SAFETY: `raw` is open: `keep` is borrowed for the whole `spawn` call.
         unsafe { clear_cloexec(raw) }?;
-        // An ignored signal stays ignored across `execve` (a caught one, e.g. the
-        // parent's interrupt handler, goes back to its default).
-        if ignore {
-            self::ignore_sigint(true);
-        }
+        // An ignored signal stays ignored across `execve`; a caught one (the
+        // interrupt handler) gets its default action here already.
+        child_sigint(ignore);
+        mask.restore();
         if let Some(parent) = daemon_of {
             rustix::process::set_parent_process_death_signal(Some(Signal::KILL))?;
             if getppid() != parent {
@@ -533,12 +537,13 @@ pub(crate) fn spawn_keeping(
     };
     // SAFETY: the hook runs between fork and exec in the child and does only
     // async-signal-safe work: `close_range(CLOEXEC)`, `fcntl(F_SETFD)` on a descriptor the parent keeps open
-    // until `spawn` returns, `signal(SIGINT, SIG_IGN)`, and for a daemon
+    // until `spawn` returns, `signal(SIGINT, …)`, `pthread_sigmask`, and for a daemon
     // `prctl(PR_SET_PDEATHSIG)` and `getppid`.
     // No allocation (the error path builds a simple, non-allocating `io::Error`), no lock.
     unsafe {
         cmd.pre_exec(hook);
     }
-    let child = cmd.spawn()?;
-    Ok(child.id())
+    let child = cmd.spawn();
+    mask.restore();
+    Ok(child?.id())
 }
