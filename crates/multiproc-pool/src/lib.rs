@@ -160,6 +160,7 @@ pub struct PoolBuilder {
     maxtasks: Option<usize>,
     method: Option<StartMethod>,
     window: usize,
+    ignore_sigint: bool,
 }
 
 impl fmt::Debug for PoolBuilder {
@@ -170,6 +171,7 @@ impl fmt::Debug for PoolBuilder {
             .field("maxtasksperchild", &self.maxtasks)
             .field("method", &self.method)
             .field("window", &self.window)
+            .field("workers_ignore_sigint", &self.ignore_sigint)
             .finish()
     }
 }
@@ -231,6 +233,34 @@ impl PoolBuilder {
         self
     }
 
+    /// Makes the workers ignore SIGINT (default `false`: a terminal's Ctrl-C, which
+    /// reaches the whole process group, kills them and the parent alike). With `true`
+    /// the parent decides: it learns of the Ctrl-C with
+    /// [`catch_interrupts`](multiproc_process::catch_interrupts), then lets the tasks
+    /// in flight finish (`close` and `join`) or stops the pool (`terminate`, or drop
+    /// it). CPython programs do this with an initializer calling
+    /// `signal.signal(SIGINT, SIG_IGN)`; here the workers ignore it from before they
+    /// run any code, so no Ctrl-C during start-up kills one.
+    ///
+    /// ```
+    /// use multiproc_pool::Pool;
+    /// fn double(x: u32) -> u32 { 2 * x }
+    ///
+    /// let pool = Pool::builder().processes(2).workers_ignore_sigint(true).build()?;
+    /// let pids = pool.worker_pids();
+    /// // A Ctrl-C reaching the workers (here: one SIGINT each, by pid):
+    /// for pid in &pids {
+    ///     std::process::Command::new("kill").args(["-INT", &pid.to_string()]).status()?;
+    /// }
+    /// assert_eq!(pool.map(double, 0..4)?, [0, 2, 4, 6]);
+    /// assert_eq!(pool.worker_pids(), pids); // none died
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn workers_ignore_sigint(mut self, ignore: bool) -> Self {
+        self.ignore_sigint = ignore;
+        self
+    }
+
     /// Starts the workers, returning once each has been started (not necessarily
     /// initialized), like CPython's constructor.
     ///
@@ -263,6 +293,7 @@ impl PoolBuilder {
             init,
             self.maxtasks.map(|m| m as u64),
             self.window,
+            self.ignore_sigint,
         )?;
         // Like CPython's constructor, return once every worker has been started. The
         // workers are started here, one after the other (under Fork they are forked
@@ -372,6 +403,7 @@ impl Pool {
             maxtasks: None,
             method: None,
             window: DEFAULT_WINDOW,
+            ignore_sigint: false,
         }
     }
 

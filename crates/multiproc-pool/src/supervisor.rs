@@ -95,6 +95,8 @@ pub(crate) struct Shared {
     init: Option<Init>,
     maxtasks: Option<u64>,
     window: usize,
+    /// Workers ignore SIGINT (`PoolBuilder::workers_ignore_sigint`).
+    ignore_sigint: bool,
     /// Under Fork, worker starts are serialized so that no sibling inherits another
     /// worker's end of its connection (its death must show as end-of-file).
     start_lock: Mutex<()>,
@@ -107,6 +109,7 @@ impl Shared {
         init: Option<Init>,
         maxtasks: Option<u64>,
         window: usize,
+        ignore_sigint: bool,
     ) -> Result<Arc<Self>, Error> {
         let wakers = (0..processes)
             .map(|_| rustix::event::eventfd(0, EventfdFlags::CLOEXEC | EventfdFlags::NONBLOCK))
@@ -132,6 +135,7 @@ impl Shared {
             init,
             maxtasks,
             window: window.max(1),
+            ignore_sigint,
             start_lock: Mutex::new(()),
         }))
     }
@@ -296,7 +300,8 @@ fn start_worker(shared: &Shared, ring: &Ring) -> Result<Worker, Error> {
         (theirs, ring.segment().clone(), init, shared.maxtasks, fresh),
     )
     .start_method(shared.method)
-    .daemon(true);
+    .daemon(true)
+    .ignore_sigint(shared.ignore_sigint);
     let name = worker_name(shared.method, builder.get_name());
     let process = builder.name(name).start()?;
     worker::ensure_quiet_hook();

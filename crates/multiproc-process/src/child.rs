@@ -188,6 +188,7 @@ fn finish(code: i32) -> i32 {
 /// allocator's pages; the process exits when the job is done.
 pub(crate) fn run_job(job: Box<Job>, channel: Option<Connection>) -> i32 {
     ensure_panic_hook();
+    sys::child_sigint(job.info.ignore_sigint);
     let job: &'static mut Job = Box::leak(job);
     let entry = job.entry;
     let args = std::mem::take(&mut job.args);

@@ -157,7 +157,8 @@ pub enum ProcessError {
     },
     /// The child exited without handing back a value (e.g. `std::process::exit(code)`).
     Exited(i32),
-    /// The child was killed by this signal (its exit code is `-signal`).
+    /// The child was killed by this signal (its exit code is `-signal`, CPython's
+    /// `exitcode`). Displayed by name: `process was killed by SIGINT`.
     Killed(i32),
     /// The child could not run the target: a bootstrap failure (arguments that did not
     /// decode, a mismatched executable, …).
@@ -187,7 +188,13 @@ impl fmt::Display for ProcessError {
             ProcessError::Exited(code) => {
                 write!(f, "process exited with code {code} without a result")
             }
-            ProcessError::Killed(sig) => write!(f, "process was killed by signal {sig}"),
+            ProcessError::Killed(sig) => {
+                write!(
+                    f,
+                    "process was killed by {}",
+                    crate::process::SignalName(*sig)
+                )
+            }
             ProcessError::Bootstrap(why) => write!(f, "process could not run its target: {why}"),
             ProcessError::Decode(_) => write!(f, "could not decode the process's return value"),
             ProcessError::ResultTooLarge { announced, limit } => write!(

@@ -65,6 +65,18 @@
 //! At normal exit (`exit()`, return from `main`) an `atexit` handler terminates daemonic
 //! children and joins the others, like CPython; a child does the same before it exits.
 //!
+//! # Ctrl-C
+//!
+//! A terminal's Ctrl-C sends SIGINT to the whole foreground process group. By default
+//! every process of the program dies of it (a Rust program has no
+//! `KeyboardInterrupt`), the fork server with its requester, daemons with their
+//! parent: nothing is left behind, and a child's error says `killed by SIGINT`
+//! (`exitcode()` `-2`). For a graceful shutdown, [`catch_interrupts`] turns SIGINT
+//! into a flag and a readable descriptor in this process, and
+//! [`ProcessBuilder::ignore_sigint`] makes a child ignore it so the parent decides
+//! (a second Ctrl-C still ends the program). [`Process::interrupt`] sends SIGINT to
+//! one child.
+//!
 //! # Platform support
 //! Linux with glibc (≥ 5.4 kernel for pidfds and `waitid(P_PIDFD)`). Other platforms
 //! are not supported yet.
@@ -126,6 +138,7 @@ mod wire;
 mod children;
 mod global;
 mod handle;
+mod interrupt;
 mod log;
 
 // The child side.
@@ -147,11 +160,12 @@ pub use context::{
 pub use error::{ContextError, ProcessError, StartError, WaitError};
 pub use hooks::at_exit;
 pub use info::ProcessInfo;
+pub use interrupt::{Interrupts, catch_interrupts, interrupted, raise_interrupt};
 pub use log::{CpythonFormat, LogError, log_to_stderr};
 pub use method::{DEFAULT_START_METHOD, StartMethod};
 pub use panic::panic_message;
 pub use parent::ParentProcess;
-pub use process::{CloseError, Process, ProcessBuilder, active_children, signal_name};
+pub use process::{CloseError, Process, ProcessBuilder, SignalName, active_children, signal_name};
 pub use target::Target;
 pub use tracing::Level;
 

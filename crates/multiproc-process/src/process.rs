@@ -46,6 +46,7 @@ pub struct ProcessBuilder<R> {
     daemon: Option<bool>,
     method: Option<StartMethod>,
     authkey: Option<AuthKey>,
+    ignore_sigint: bool,
     _r: PhantomData<fn() -> R>,
 }
 
@@ -56,6 +57,7 @@ impl<R> fmt::Debug for ProcessBuilder<R> {
             .field("daemon", &self.daemon)
             .field("method", &self.method)
             .field("authkey", &self.authkey)
+            .field("ignore_sigint", &self.ignore_sigint)
             .finish_non_exhaustive()
     }
 }
@@ -97,6 +99,7 @@ impl<R: Serialize + DeserializeOwned + Send + 'static> ProcessBuilder<R> {
             daemon: None,
             method: None,
             authkey: None,
+            ignore_sigint: false,
             _r: PhantomData,
         }
     }
@@ -128,6 +131,32 @@ impl<R: Serialize + DeserializeOwned + Send + 'static> ProcessBuilder<R> {
     /// ```
     pub fn authkey(mut self, key: impl AsRef<[u8]>) -> Self {
         self.authkey = Some(AuthKey::new(key.as_ref()));
+        self
+    }
+
+    /// Makes the child ignore SIGINT (default `false`: it dies of it, as a Rust
+    /// program does). A terminal's Ctrl-C reaches every process of the foreground
+    /// group; a child that ignores it keeps running, and the parent decides what
+    /// happens — with [`catch_interrupts`](crate::catch_interrupts) it learns of the
+    /// Ctrl-C, then lets the child finish, or [`terminate`](Process::terminate)s it.
+    /// CPython programs do this with `signal.signal(SIGINT, SIG_IGN)` first thing in
+    /// the target. The child can still be stopped with `terminate` or `kill`, and it
+    /// starts its own children with the default action.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use multiproc_process::Process;
+    /// fn wait_long() { std::thread::sleep(Duration::from_secs(120)) }
+    /// let p = Process::new(wait_long, ()).ignore_sigint(true).start()?;
+    /// p.interrupt()?;
+    /// assert!(!p.join_timeout(Duration::from_millis(50))?); // still running
+    /// p.terminate()?;
+    /// p.join()?;
+    /// assert_eq!(p.exitcode(), Some(-15));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn ignore_sigint(mut self, ignore: bool) -> Self {
+        self.ignore_sigint = ignore;
         self
     }
 
@@ -197,6 +226,7 @@ impl<R: Serialize + DeserializeOwned + Send + 'static> ProcessBuilder<R> {
             daemon,
             method,
             log_level,
+            ignore_sigint: self.ignore_sigint,
         })?;
         let core = Arc::new(Core::new(
             started.info,
@@ -336,6 +366,25 @@ pub fn signal_name(sig: i32) -> Option<&'static str> {
     })
 }
 
+/// A signal number shown by name (`SIGINT`), or as `signal N` when it has none.
+///
+/// ```
+/// use multiproc_process::SignalName;
+/// assert_eq!(SignalName(2).to_string(), "SIGINT");
+/// assert_eq!(SignalName(64).to_string(), "signal 64");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SignalName(pub i32);
+
+impl fmt::Display for SignalName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match signal_name(self.0) {
+            Some(name) => f.write_str(name),
+            None => write!(f, "signal {}", self.0),
+        }
+    }
+}
+
 /// CPython's repr: `<Process name='Process-1' pid=123 parent=122 started>`, then
 /// `stopped exitcode=0` or `stopped exitcode=-SIGTERM`.
 impl<R> fmt::Display for Process<R> {
@@ -450,6 +499,31 @@ impl<R> Process<R> {
     /// `pidfd_send_signal` failed with something other than "no such process".
     pub fn terminate(&self) -> Result<(), WaitError> {
         self.core.signal(Signal::TERM)
+    }
+
+    /// Sends SIGINT (CPython 3.14's `interrupt()`): what Ctrl-C on a terminal sends.
+    /// A child with the default action dies of it (`exitcode()` is `-2`, shown as
+    /// `SIGINT`); one started with
+    /// [`ignore_sigint(true)`](ProcessBuilder::ignore_sigint) does not.
+    ///
+    /// ```
+    /// use multiproc_process::{Process, ProcessError};
+    /// fn wait_long() { std::thread::sleep(std::time::Duration::from_secs(120)) }
+    /// let p = Process::new(wait_long, ()).start()?;
+    /// p.interrupt()?;
+    /// p.join()?;
+    /// assert_eq!(p.exitcode(), Some(-2));
+    /// assert!(p.to_string().ends_with("stopped exitcode=-SIGINT>"));
+    /// let e = p.join_value().expect_err("it was interrupted");
+    /// assert!(matches!(e, ProcessError::Killed(2)));
+    /// assert_eq!(e.to_string(), "process was killed by SIGINT");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`terminate`](Self::terminate).
+    pub fn interrupt(&self) -> Result<(), WaitError> {
+        self.core.signal(Signal::INT)
     }
 
     /// Sends SIGKILL (CPython's `kill()`).

@@ -17,6 +17,7 @@ use std::io;
 use std::mem::MaybeUninit;
 use std::os::fd::{BorrowedFd, OwnedFd};
 use std::process::Command;
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::time::Duration;
 
 use rustix::net::{RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags};
@@ -107,12 +108,168 @@ pub(crate) fn ignore_sigpipe() {
 /// ignores it, as CPython's does: a Ctrl-C reaches the whole process group, and the
 /// server must outlive it to report its children's exit codes; its children get the
 /// default back right after the fork.
+#[inline(always)]
 pub(crate) fn ignore_sigint(ignore: bool) {
     let action = if ignore { libc::SIG_IGN } else { libc::SIG_DFL };
     // SAFETY: installing SIG_IGN or SIG_DFL runs no code of ours in a signal handler,
     // so there are no memory-safety obligations.
     unsafe {
         libc::signal(libc::SIGINT, action);
+    }
+}
+
+/// Whether this process installed the interrupt handler ([`catch_sigint`]): a Fork
+/// child then puts SIGINT's default action back ([`child_sigint`]), so that it does not
+/// go on running on a Ctrl-C with a copy of its parent's flag.
+static SIGINT_CAUGHT: AtomicBool = AtomicBool::new(false);
+/// Set by the handler on SIGINT; cleared by [`clear_sigint`].
+static SIGINT_SEEN: AtomicBool = AtomicBool::new(false);
+/// The write end of the interrupt pipe (non-blocking), `-1` before [`catch_sigint`].
+static SIGINT_PIPE: AtomicI32 = AtomicI32::new(-1);
+
+/// The SIGINT handler: async-signal-safe only. A first SIGINT sets the flag and writes
+/// a byte to the pipe; a second one before the flag is cleared puts the default action
+/// back and raises SIGINT again, so a program that never looks at the flag still ends
+/// on a second Ctrl-C. `errno` is saved and restored.
+extern "C" fn on_sigint(_: libc::c_int) {
+    // SAFETY: `__errno_location` returns this thread's errno slot, valid for the
+    // thread's life; reading and writing it is what every signal handler must do.
+    let errno = unsafe { *libc::__errno_location() };
+    if SIGINT_SEEN.swap(true, Ordering::SeqCst) {
+        // SAFETY: `signal` and `raise` are async-signal-safe (POSIX); SIG_DFL runs no
+        // code of ours.
+        unsafe {
+            libc::signal(libc::SIGINT, libc::SIG_DFL);
+            libc::raise(libc::SIGINT);
+        }
+    } else {
+        let fd = SIGINT_PIPE.load(Ordering::SeqCst);
+        if fd >= 0 {
+            let byte = 1u8;
+            // SAFETY: `write` is async-signal-safe; `fd` is the pipe's write end,
+            // kept open for the life of the process once published; a full pipe
+            // (`EAGAIN`, it is non-blocking) is fine: a byte is already there.
+            unsafe {
+                libc::write(fd, (&raw const byte).cast(), 1);
+            }
+        }
+    }
+    // SAFETY: as above.
+    unsafe {
+        *libc::__errno_location() = errno;
+    }
+}
+
+/// A pipe `(read, write)`, both ends close-on-exec and non-blocking.
+pub(crate) fn nonblocking_pipe() -> io::Result<(OwnedFd, OwnedFd)> {
+    Ok(rustix::pipe::pipe_with(
+        rustix::pipe::PipeFlags::CLOEXEC | rustix::pipe::PipeFlags::NONBLOCK,
+    )?)
+}
+
+/// Installs the SIGINT handler ([`on_sigint`], `SA_RESTART`) that sets a flag and
+/// writes to `pipe` (whose number must stay open for the rest of the process's life).
+pub(crate) fn catch_sigint(pipe: BorrowedFd<'_>) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    SIGINT_PIPE.store(pipe.as_raw_fd(), Ordering::SeqCst);
+    SIGINT_CAUGHT.store(true, Ordering::SeqCst);
+    // SAFETY: the struct is zeroed (an empty mask, no flags) then given a handler that
+    // does only async-signal-safe work (atomics, `write`, `signal`, `raise`, errno).
+    let rc = unsafe {
+        let mut sa: libc::sigaction = std::mem::zeroed();
+        sa.sa_sigaction = on_sigint as *const () as libc::sighandler_t;
+        sa.sa_flags = libc::SA_RESTART;
+        libc::sigaction(libc::SIGINT, &sa, std::ptr::null_mut())
+    };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Whether a SIGINT arrived since the handler was installed or the flag cleared.
+pub(crate) fn sigint_seen() -> bool {
+    SIGINT_SEEN.load(Ordering::SeqCst)
+}
+
+/// Clears the flag and empties the pipe's read end `pipe`.
+pub(crate) fn clear_sigint(pipe: BorrowedFd<'_>) {
+    SIGINT_SEEN.store(false, Ordering::SeqCst);
+    drain(pipe);
+}
+
+/// Empties a non-blocking pipe's read end.
+pub(crate) fn drain(pipe: BorrowedFd<'_>) {
+    let mut buf = [0u8; 64];
+    while let Ok(n) = rustix::io::read(pipe, &mut buf) {
+        if n == 0 {
+            break;
+        }
+    }
+}
+
+/// Whether this process installed the interrupt handler.
+#[inline(always)]
+pub(crate) fn sigint_caught() -> bool {
+    SIGINT_CAUGHT.load(Ordering::Relaxed)
+}
+
+/// The forking thread's signal mask, saved when SIGINT was blocked for a fork.
+#[derive(Clone, Copy)]
+pub(crate) struct SigintMask(Option<libc::sigset_t>);
+
+impl SigintMask {
+    /// Blocks SIGINT on the calling thread when `block`, saving the previous mask.
+    #[inline(always)]
+    pub(crate) fn block_if(block: bool) -> Self {
+        if !block {
+            return SigintMask(None);
+        }
+        // SAFETY: both sets are plain data initialised by `sigemptyset` (and
+        // `pthread_sigmask` writes the old mask); nothing else is touched.
+        unsafe {
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            let mut old: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            libc::sigaddset(&mut set, libc::SIGINT);
+            if libc::pthread_sigmask(libc::SIG_BLOCK, &set, &mut old) != 0 {
+                return SigintMask(None);
+            }
+            SigintMask(Some(old))
+        }
+    }
+
+    /// Puts the saved mask back (async-signal-safe: one system call).
+    #[inline(always)]
+    pub(crate) fn restore(self) {
+        if let Some(old) = self.0 {
+            // SAFETY: `old` is the mask `pthread_sigmask` returned; restoring it has
+            // no memory-safety obligations.
+            unsafe {
+                libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
+            }
+        }
+    }
+}
+
+/// Sends SIGINT to this process (`raise`).
+pub(crate) fn raise_sigint() {
+    // SAFETY: `raise` has no memory-safety obligations.
+    unsafe {
+        libc::raise(libc::SIGINT);
+    }
+}
+
+/// SIGINT in a new child: ignored when `ignore`, else the default action if this
+/// process had installed the interrupt handler (a Fork child inherits the handler; a
+/// fresh process has the default after `execve`, or `SIG_IGN` if the parent ignored
+/// it, which is left alone as CPython does).
+#[inline(always)]
+pub(crate) fn child_sigint(ignore: bool) {
+    if ignore {
+        ignore_sigint(true);
+    } else if SIGINT_CAUGHT.load(Ordering::Relaxed) {
+        ignore_sigint(false);
     }
 }
 
@@ -351,15 +508,25 @@ pub(crate) fn spawn_keeping(
     mut cmd: Command,
     keep: BorrowedFd<'_>,
     daemon_of: Option<u32>,
+    ignore: bool,
 ) -> io::Result<u32> {
     use std::os::fd::AsRawFd;
     use std::os::unix::process::CommandExt;
     let raw = keep.as_raw_fd();
+    // SIGINT is blocked on this thread across the fork when the child must not run
+    // this process's disposition (the interrupt handler, until `execve` resets it) or
+    // must ignore it from the start; the hook sets the child's and unblocks it there
+    // (a blocked mask would otherwise survive `execve`).
+    let mask = SigintMask::block_if(ignore || sigint_caught());
     let hook = move || -> io::Result<()> {
         // Only the bootstrap channel (and fds 0–2) may cross the `execve`.
         cloexec_from(3);
         // SAFETY: `raw` is open: `keep` is borrowed for the whole `spawn` call.
         unsafe { clear_cloexec(raw) }?;
+        // An ignored signal stays ignored across `execve`; a caught one (the
+        // interrupt handler) gets its default action here already.
+        child_sigint(ignore);
+        mask.restore();
         if let Some(parent) = daemon_of {
             rustix::process::set_parent_process_death_signal(Some(Signal::KILL))?;
             if getppid() != parent {
@@ -370,11 +537,13 @@ pub(crate) fn spawn_keeping(
     };
     // SAFETY: the hook runs between fork and exec in the child and does only
     // async-signal-safe work: `close_range(CLOEXEC)`, `fcntl(F_SETFD)` on a descriptor the parent keeps open
-    // until `spawn` returns, and for a daemon `prctl(PR_SET_PDEATHSIG)` and `getppid`.
+    // until `spawn` returns, `signal(SIGINT, …)`, `pthread_sigmask`, and for a daemon
+    // `prctl(PR_SET_PDEATHSIG)` and `getppid`.
     // No allocation (the error path builds a simple, non-allocating `io::Error`), no lock.
     unsafe {
         cmd.pre_exec(hook);
     }
-    let child = cmd.spawn()?;
-    Ok(child.id())
+    let child = cmd.spawn();
+    mask.restore();
+    Ok(child?.id())
 }

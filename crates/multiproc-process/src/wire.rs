@@ -49,6 +49,8 @@ pub(crate) struct ChildInfo {
     pub(crate) method: StartMethod,
     /// The child's authentication key (`me` travels without it).
     pub(crate) authkey: AuthKey,
+    /// Whether the child ignores SIGINT (`ProcessBuilder::ignore_sigint`).
+    pub(crate) ignore_sigint: bool,
 }
 
 /// A job for a fresh process.

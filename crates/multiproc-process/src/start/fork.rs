@@ -65,6 +65,7 @@ pub(crate) fn start(launch: Launch) -> Result<Started, StartError> {
         info,
         parent,
         daemon,
+        ignore_sigint,
         ..
     } = launch;
     panic::ensure_panic_hook();
@@ -77,17 +78,25 @@ pub(crate) fn start(launch: Launch) -> Result<Started, StartError> {
     let parent_pid = parent.pid;
     type Infos = (Arc<ProcessInfo>, Arc<ProcessInfo>);
     let go = move || -> io::Result<(u32, Infos)> {
-        fork_child(
+        // SIGINT is blocked on the forking thread across the fork when the child must
+        // not run its parent's disposition: a Ctrl-C then stays pending in the child
+        // until it has its own (it is ignored, or the default action).
+        let mask = sys::SigintMask::block_if(ignore_sigint || sys::sigint_caught());
+        let forked = fork_child(
             (info, parent),
             |g, (me, parent)| g.enter_child(me, parent),
             daemon.then_some(parent_pid),
             move || {
+                sys::child_sigint(ignore_sigint);
+                mask.restore();
                 let code = work.run_forked(&theirs);
                 // `_exit` closes it; dropping it here would only fault in more code.
                 std::mem::forget(theirs);
                 code
             },
-        )
+        );
+        mask.restore();
+        forked
     };
     let (pid, (info, _parent)) = if daemon {
         global::on_launcher(go)??

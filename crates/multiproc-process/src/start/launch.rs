@@ -27,6 +27,8 @@ pub(crate) struct Launch {
     pub(crate) daemon: bool,
     pub(crate) method: StartMethod,
     pub(crate) log_level: Option<u8>,
+    /// Whether the child ignores SIGINT.
+    pub(crate) ignore_sigint: bool,
 }
 
 /// What every start method hands back.
@@ -66,6 +68,7 @@ impl Launch {
                 log_level: self.log_level,
                 method: self.method,
                 authkey: info.authkey.clone().unwrap_or_else(AuthKey::random),
+                ignore_sigint: self.ignore_sigint,
             },
             result: None,
             parent_pidfd: None,

@@ -23,12 +23,13 @@ use crate::wire::BOOTSTRAP_ENV;
 /// Starts a Spawn child: a re-exec whose bootstrap reads its job from the channel.
 pub(crate) fn start(launch: Launch) -> Result<Started, StartError> {
     let daemon = launch.daemon;
+    let ignore_sigint = launch.ignore_sigint;
     let fresh = launch.into_fresh()?;
     let theirs = fresh.theirs.into_fd();
     let (pid, pidfd) = if daemon {
-        global::on_launcher(move || spawn_exe(&theirs, true))??
+        global::on_launcher(move || spawn_exe(&theirs, true, ignore_sigint))??
     } else {
-        spawn_exe(&theirs, false)?
+        spawn_exe(&theirs, false, ignore_sigint)?
     };
     // A child that died at once shows up as its exit code on join.
     let _ = fresh.mine.send(&fresh.job);
@@ -41,17 +42,23 @@ pub(crate) fn start(launch: Launch) -> Result<Started, StartError> {
 
 /// Starts a re-exec of this executable whose bootstrap reads its job from `channel`.
 /// Returns the child's pid and a pidfd for it.
-fn spawn_exe(channel: &OwnedFd, daemon: bool) -> io::Result<(u32, OwnedFd)> {
-    spawn_exe_with(channel, BOOTSTRAP_ENV, daemon, |raw, parent| {
-        format!("{raw}:{parent}:{}", u8::from(daemon))
-    })
+fn spawn_exe(channel: &OwnedFd, daemon: bool, ignore_sigint: bool) -> io::Result<(u32, OwnedFd)> {
+    spawn_exe_with(
+        channel,
+        BOOTSTRAP_ENV,
+        daemon,
+        ignore_sigint,
+        |raw, parent| format!("{raw}:{parent}:{}", u8::from(daemon)),
+    )
 }
 
-/// [`spawn_exe`] with another bootstrap variable, whose value `value(fd, parent_pid)` makes.
+/// [`spawn_exe`] with another bootstrap variable, whose value `value(fd, parent_pid)`
+/// makes. With `ignore_sigint` the child ignores SIGINT from before its `execve`.
 pub(crate) fn spawn_exe_with(
     channel: &OwnedFd,
     var: &str,
     daemon: bool,
+    ignore_sigint: bool,
     value: impl FnOnce(i32, u32) -> String,
 ) -> io::Result<(u32, OwnedFd)> {
     use std::os::fd::AsRawFd;
@@ -64,7 +71,12 @@ pub(crate) fn spawn_exe_with(
     }
     cmd.args(args);
     cmd.env(var, value(raw, parent));
-    let pid = sys::spawn_keeping(cmd, channel.as_fd(), daemon.then_some(parent))?;
+    let pid = sys::spawn_keeping(
+        cmd,
+        channel.as_fd(),
+        daemon.then_some(parent),
+        ignore_sigint,
+    )?;
     let pidfd = sys::pidfd_of_new_child(pid)?;
     Ok((pid, pidfd))
 }

@@ -20,6 +20,7 @@ mod cpython;
 mod exit_hooks;
 mod fork_safety;
 mod hardening;
+mod interrupt;
 mod signals;
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;

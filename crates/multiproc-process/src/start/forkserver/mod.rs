@@ -73,9 +73,12 @@ fn start_server() -> io::Result<Client> {
     global::on_launcher(|| -> io::Result<Client> {
         let (mine, theirs) = Pipe::duplex()?;
         let theirs: OwnedFd = theirs.into_fd();
-        let (_pid, server) = spawn_exe_with(&theirs, FORKSERVER_ENV, false, |raw, parent| {
-            format!("{raw}:{parent}")
-        })?;
+        // The server ignores SIGINT from the `execve` on (it must outlive a Ctrl-C to
+        // report its children's exit codes, and dies with its requester).
+        let (_pid, server) =
+            spawn_exe_with(&theirs, FORKSERVER_ENV, false, true, |raw, parent| {
+                format!("{raw}:{parent}")
+            })?;
         Ok(Client {
             control: Some(mine),
             server: Some(server),

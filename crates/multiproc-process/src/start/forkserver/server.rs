@@ -35,6 +35,11 @@ pub(crate) fn serve(v: &OsString) -> i32 {
     sys::arm_death_signal(parent);
     sys::ignore_sigpipe();
     sys::ignore_sigint(true);
+    // And blocked: a SIGINT sent to a child between its fork and the moment it takes
+    // its own disposition then stays pending (Linux never discards a blocked signal,
+    // even an ignored one) instead of being lost to the inherited `SIG_IGN`. The
+    // server's own pending SIGINTs are not inherited and never delivered.
+    let mask = sys::SigintMask::block_if(true);
     let Ok(fd) = sys::adopt_fd(fd) else {
         return 70;
     };
@@ -50,7 +55,7 @@ pub(crate) fn serve(v: &OsString) -> i32 {
     // And whatever C libraries buffered while the server started: each child leaves
     // through `exit`, which would write a copy of it.
     sys::flush_c_stdio();
-    match serve_loop(control) {
+    match serve_loop(control, mask) {
         Next::Exit(code) => code,
         // A child's normal end runs the C exit handlers in its list: those it
         // registered, and those the server registered while starting up (the same
@@ -60,7 +65,7 @@ pub(crate) fn serve(v: &OsString) -> i32 {
     }
 }
 
-fn serve_loop(control: Connection) -> Next {
+fn serve_loop(control: Connection, mask: sys::SigintMask) -> Next {
     let server_pid = std::process::id();
     let control_raw = control.as_fd().as_raw_fd();
     let mut kids: Vec<Kid> = Vec::new();
@@ -87,7 +92,10 @@ fn serve_loop(control: Connection) -> Next {
         let status_raw = status.as_fd().as_raw_fd();
         match sys::fork_single_threaded() {
             Ok(sys::Forked::Child) => {
-                sys::ignore_sigint(false);
+                // SIGINT was ignored and blocked since the fork: the child takes the
+                // disposition it asked for, then a SIGINT sent meanwhile is delivered.
+                sys::ignore_sigint(job.info.ignore_sigint);
+                mask.restore();
                 if daemon {
                     sys::arm_death_signal(server_pid);
                 }
