@@ -103,6 +103,24 @@
 #[cfg(not(target_os = "linux"))]
 compile_error!("multiproc-pool requires Linux (pidfds, shared futexes, memfd segments)");
 
+/// The zero-size requirement of a pool task, asserted in the body of each public
+/// method that takes one, so that the error names the user's call ("the above error
+/// was encountered while instantiating `fn Pool::map::<…>`" points at it) and gives
+/// the pool's fix. A post-monomorphization error: `cargo build` reports it, `cargo
+/// check` cannot (see [`Target`]).
+macro_rules! assert_pool_task {
+    ($f:ty) => {
+        const {
+            assert!(
+                std::mem::size_of::<$f>() == 0,
+                "a pool task must be a function item or a closure that captures nothing; \
+                 pass what it would capture as task arguments instead: `starmap(f, items)` \
+                 over tuples such as `(x, k)`, or `apply(f, (x, k))`"
+            )
+        }
+    };
+}
+
 mod api;
 mod error;
 mod imap;
@@ -194,6 +212,7 @@ impl PoolBuilder {
         F: Target<A>,
         A: Serialize + DeserializeOwned + Send + 'static,
     {
+        assert_pool_task!(F);
         self.init = Some(Invoker::of(f).map_err(Error::from).and_then(|invoker| {
             let (payload, fds) = encode_args(&args)?;
             Ok(Init {
@@ -508,6 +527,7 @@ impl Pool {
         F: Target<A>,
         A: Serialize + DeserializeOwned + Send + 'static,
     {
+        assert_pool_task!(F);
         self.apply_async(f, args).get()
     }
 
@@ -517,6 +537,7 @@ impl Pool {
         F: Target<A>,
         A: Serialize + DeserializeOwned + Send + 'static,
     {
+        assert_pool_task!(F);
         self.submit_job::<F, A, F::Output>(f, vec![args], 1, |v| {
             v.into_iter()
                 .next()
@@ -535,6 +556,7 @@ impl Pool {
         T: Serialize + DeserializeOwned + Send + 'static,
         I: IntoIterator<Item = T>,
     {
+        assert_pool_task!(F);
         self.map_async(f, iterable).get()
     }
 
@@ -553,6 +575,7 @@ impl Pool {
         T: Serialize + DeserializeOwned + Send + 'static,
         I: IntoIterator<Item = T>,
     {
+        assert_pool_task!(F);
         self.map_async_chunked(f, iterable, chunksize).get()
     }
 
@@ -563,6 +586,7 @@ impl Pool {
         T: Serialize + DeserializeOwned + Send + 'static,
         I: IntoIterator<Item = T>,
     {
+        assert_pool_task!(F);
         let items: Vec<(T,)> = iterable.into_iter().map(|x| (x,)).collect();
         let cs = default_chunksize(items.len(), self.shared.processes);
         self.submit_job::<F, (T,), _>(f, items, cs, Ok)
@@ -580,6 +604,7 @@ impl Pool {
         T: Serialize + DeserializeOwned + Send + 'static,
         I: IntoIterator<Item = T>,
     {
+        assert_pool_task!(F);
         if chunksize == 0 {
             return AsyncResult::failed(Error::InvalidArgument("chunksize must be at least 1"));
         }
@@ -597,6 +622,7 @@ impl Pool {
         A: Serialize + DeserializeOwned + Send + 'static,
         I: IntoIterator<Item = A>,
     {
+        assert_pool_task!(F);
         self.starmap_async(f, iterable).get()
     }
 
@@ -615,6 +641,7 @@ impl Pool {
         A: Serialize + DeserializeOwned + Send + 'static,
         I: IntoIterator<Item = A>,
     {
+        assert_pool_task!(F);
         self.starmap_async_chunked(f, iterable, chunksize).get()
     }
 
@@ -625,6 +652,7 @@ impl Pool {
         A: Serialize + DeserializeOwned + Send + 'static,
         I: IntoIterator<Item = A>,
     {
+        assert_pool_task!(F);
         let items: Vec<A> = iterable.into_iter().collect();
         let cs = default_chunksize(items.len(), self.shared.processes);
         self.submit_job::<F, A, _>(f, items, cs, Ok)
@@ -642,6 +670,7 @@ impl Pool {
         A: Serialize + DeserializeOwned + Send + 'static,
         I: IntoIterator<Item = A>,
     {
+        assert_pool_task!(F);
         if chunksize == 0 {
             return AsyncResult::failed(Error::InvalidArgument("chunksize must be at least 1"));
         }
@@ -692,6 +721,7 @@ impl Pool {
         I: IntoIterator<Item = T>,
         I::IntoIter: Send + 'static,
     {
+        assert_pool_task!(F);
         self.imap_inner(f, iterable, true)
     }
 
@@ -713,6 +743,7 @@ impl Pool {
         I: IntoIterator<Item = T>,
         I::IntoIter: Send + 'static,
     {
+        assert_pool_task!(F);
         self.imap_inner(f, iterable, false)
     }
 

@@ -277,8 +277,8 @@ fn trampoline<F: Target<A>, A: DeserializeOwned + Send + 'static>(ctx: ChildCtx)
     const {
         assert!(
             std::mem::size_of::<F>() == 0,
-            "a spawnable target must be a function item or a non-capturing closure; \
-             to run a capturing closure use Process::from_closure with the Fork start method"
+            "a target run in a fresh process must be zero-sized (a function item or a \
+             closure that captures nothing): see the error at the call that passed it"
         )
     };
     if ctx.type_hash != entry::type_hash::<F, A>() {

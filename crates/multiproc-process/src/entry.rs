@@ -128,7 +128,8 @@ pub(crate) fn conjure<F: Target<A>, A>() -> F {
     const {
         assert!(
             std::mem::size_of::<F>() == 0,
-            "a target found by address must be a function item or a non-capturing closure"
+            "a target found by address must be zero-sized (a function item or a closure \
+             that captures nothing): see the error at the call that passed it"
         )
     };
     // SAFETY:

@@ -130,6 +130,7 @@ mod method;
 mod panic;
 mod setup;
 mod sys;
+#[macro_use]
 mod target;
 
 // How a fresh process finds the function; what crosses the process boundary.

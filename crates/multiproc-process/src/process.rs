@@ -366,6 +366,7 @@ impl Process<()> {
         F: Target<A>,
         A: Serialize + DeserializeOwned + Send + 'static,
     {
+        assert_process_target!(F);
         ProcessBuilder::with_work(Box::new(Call { f, args }))
     }
 
