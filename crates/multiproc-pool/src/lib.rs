@@ -6,7 +6,7 @@
 //! | [`Pool`], [`Pool::new`], [`Pool::builder`] → [`PoolBuilder`] | a pool of worker processes | `Pool(processes, initializer, initargs, maxtasksperchild, context)` |
 //! | [`Pool::apply`], [`Pool::map`], [`Pool::starmap`] (+ `_chunked`) | blocking calls | same names |
 //! | [`Pool::apply_async`], [`Pool::map_async`], [`Pool::starmap_async`] → [`AsyncResult`] | asynchronous calls, with `callback`/`error_callback` | same names |
-//! | [`Pool::imap`], [`Pool::imap_unordered`] → [`IMap`] | lazy, bounded result iterators | same names |
+//! | [`Pool::imap`], [`Pool::imap_unordered`] → [`IMap`]; [`Pool::imap_ref`], [`Pool::imap_unordered_ref`] → [`IMapRef`] over borrowed input | lazy, bounded result iterators | same names |
 //! | [`Pool::close`], [`Pool::join`], [`Pool::terminate`] | shutting down | same names |
 //! | [`Error`], [`Death`], [`TaskPanic`] ([`PanicKind`]) | why a task produced no value; a task's panic with the worker's backtrace | exceptions, `RemoteTraceback` |
 //!
@@ -143,7 +143,7 @@ use serde::de::DeserializeOwned;
 
 pub use api::{AsyncResultApi, PoolApi};
 pub use error::{Death, Error, MAX_REMOTE_BACKTRACE, PanicKind, TaskPanic};
-pub use imap::IMap;
+pub use imap::{IMap, IMapRef};
 pub use job::AsyncResult;
 
 use job::{Cell, MapJob, Sink, Task, lock};
@@ -678,17 +678,21 @@ impl Pool {
         self.submit_job::<F, A, _>(f, items, chunksize, Ok)
     }
 
-    fn imap_inner<F, T, I>(&self, f: F, iterable: I, ordered: bool) -> IMap<F::Output>
+    /// The lazy iterator of `f` over `iterable`, whose items (`T`, or `&T` for the
+    /// borrowing forms) encode as the `T` that `f` takes. The input is pulled and
+    /// encoded only by the iterator's `next`, on the caller's thread (see `imap::Feed`).
+    fn imap_inner<'a, F, T, I>(&self, f: F, iterable: I, ordered: bool) -> IMapRef<'a, F::Output>
     where
         F: Target<(T,)>,
         T: Serialize + DeserializeOwned + Send + 'static,
-        I: IntoIterator<Item = T>,
-        I::IntoIter: Send + 'static,
+        I: IntoIterator,
+        I::Item: Serialize,
+        I::IntoIter: Send + 'a,
     {
         let invoker = Invoker::of::<Guarded<F>, (T,)>(Guarded(f)).map_err(Error::from);
         let mut input = iterable.into_iter();
-        let feed: imap::Feed = Box::new(move |n| {
-            let chunk: Vec<(T,)> = input.by_ref().take(n).map(|x| (x,)).collect();
+        let feed: imap::Feed<'a> = Box::new(move |n| {
+            let chunk: Vec<(I::Item,)> = input.by_ref().take(n).map(|x| (x,)).collect();
             if chunk.is_empty() {
                 return None;
             }
@@ -709,7 +713,7 @@ impl Pool {
                 Err(e) => Err((e, len)),
             })
         });
-        IMap::new(self.shared.clone(), feed, ordered)
+        IMapRef::new(self.shared.clone(), feed, ordered)
     }
 
     /// `f(x)` for every `x`, as a lazy iterator of results in input order (CPython's
@@ -745,6 +749,47 @@ impl Pool {
     {
         assert_pool_task!(F);
         self.imap_inner(f, iterable, false)
+    }
+
+    /// [`imap`](Self::imap) over borrowed input, as rayon borrows: `pool.imap_ref(f,
+    /// inputs.iter())` with no copy of `inputs` (`f` takes the item by value; it is
+    /// encoded from the reference). The iterator borrows the input, so it cannot
+    /// outlive it, and the input is read only inside its `next` on the calling thread
+    /// (encoded there, up to the window ahead); no other thread ever sees it. Dropped
+    /// early, it reads no more and cancels the chunks no worker has started.
+    ///
+    /// ```
+    /// use multiproc_pool::Pool;
+    /// fn len(s: String) -> usize { s.len() }
+    /// let pool = Pool::new(2)?;
+    /// let words = vec!["a".to_string(), "bb".to_string(), "ccc".to_string()];
+    /// let lens: Vec<usize> = pool.imap_ref(len, words.iter()).collect::<Result<_, _>>()?;
+    /// assert_eq!(lens, [1, 2, 3]);
+    /// assert_eq!(words.len(), 3); // still ours
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn imap_ref<'a, F, T, I>(&self, f: F, items: I) -> IMapRef<'a, F::Output>
+    where
+        F: Target<(T,)>,
+        T: Serialize + DeserializeOwned + Send + 'static,
+        I: IntoIterator<Item = &'a T>,
+        I::IntoIter: Send + 'a,
+    {
+        assert_pool_task!(F);
+        self.imap_inner(f, items, true)
+    }
+
+    /// [`imap_unordered`](Self::imap_unordered) over borrowed input, as
+    /// [`imap_ref`](Self::imap_ref).
+    pub fn imap_unordered_ref<'a, F, T, I>(&self, f: F, items: I) -> IMapRef<'a, F::Output>
+    where
+        F: Target<(T,)>,
+        T: Serialize + DeserializeOwned + Send + 'static,
+        I: IntoIterator<Item = &'a T>,
+        I::IntoIter: Send + 'a,
+    {
+        assert_pool_task!(F);
+        self.imap_inner(f, items, false)
     }
 
     /// Stops accepting work; queued tasks still run, then the workers exit

@@ -295,6 +295,75 @@ fn imap_default_window_is_bounded_in_bytes() -> TestResult {
     Ok(())
 }
 
+fn word_len(s: String) -> usize {
+    s.len()
+}
+
+// `imap_ref` borrows its input (rayon-style) instead of taking it by value.
+#[test]
+fn imap_ref_borrows_the_input() -> TestResult {
+    let words: Vec<String> = (0..200).map(|i| "x".repeat(i % 17)).collect();
+    let want: Vec<usize> = words.iter().map(String::len).collect();
+    for m in METHODS {
+        let p = pool(m, 2)?;
+        let got: Vec<usize> = p
+            .imap_ref(word_len, words.iter())
+            .chunksize(7)
+            .collect::<Result<_, _>>()?;
+        assert_eq!(got, want, "{m:?}");
+        let mut got: Vec<usize> = p
+            .imap_unordered_ref(word_len, &words)
+            .collect::<Result<_, _>>()?;
+        got.sort_unstable();
+        let mut sorted = want.clone();
+        sorted.sort_unstable();
+        assert_eq!(got, sorted, "{m:?}");
+        // Borrowed from a slice of a local that is changed right after.
+        let mut local = vec!["ab".to_string(), "c".to_string()];
+        let first = p
+            .imap_ref(word_len, &local[..])
+            .next()
+            .ok_or("no result")??;
+        local.push("after".into());
+        assert_eq!((first, local.len()), (2, 3), "{m:?}");
+    }
+    Ok(())
+}
+
+// Dropped after its first result: the input is read no further (it was read only
+// inside `next`, up to the window ahead), the pool goes on and can be joined.
+#[test]
+fn imap_ref_dropped_early_reads_no_more() -> TestResult {
+    for m in METHODS {
+        let p = pool(m, 2)?;
+        let words: Vec<String> = (0..10_000).map(|i| i.to_string()).collect();
+        let pulled = AtomicUsize::new(0);
+        let mut it = p
+            .imap_ref(
+                word_len,
+                words.iter().inspect(|_| {
+                    pulled.fetch_add(1, Ordering::SeqCst);
+                }),
+            )
+            .window(4);
+        assert_eq!(it.next().ok_or("no result")??, 1, "{m:?}");
+        let before = pulled.load(Ordering::SeqCst);
+        assert!(
+            before < words.len(),
+            "{m:?}: pulled {before} of {}",
+            words.len()
+        );
+        drop(it);
+        // The borrow is over: the input can be dropped, and nothing reads it.
+        drop(words);
+        assert_eq!(pulled.load(Ordering::SeqCst), before, "{m:?}");
+        assert_eq!(p.apply(sqr, (5,))?, 25, "{m:?}");
+        p.close();
+        assert!(p.join_timeout(BOUND)?, "{m:?}");
+    }
+    Ok(())
+}
+
 // CPython's `AsyncResult.get(timeout)` may be retried after a `TimeoutError`: time
 // out, retry, then succeed; the value is handed out once.
 #[test]
