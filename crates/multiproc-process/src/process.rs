@@ -176,7 +176,10 @@ impl<R: Serialize + DeserializeOwned + Send + 'static> ProcessBuilder<R> {
     /// [`env_clear`](Self::env_clear) in call order. Spawn hands it to `execve`, so
     /// the new program sees it from its first instruction; Fork and ForkServer
     /// children set it before anything else they run for the target (with
-    /// `std::env::set_var`, the child having a single thread then).
+    /// `std::env::set_var`, the child having a single thread then). Under Fork that
+    /// takes std's environment lock in the child, so it carries the Fork caveat of
+    /// any target: another thread of the parent reading or writing a variable at the
+    /// instant of the fork would leave that lock held for ever in the child.
     ///
     /// ```
     /// use multiproc_process::{Process, StartMethod};
