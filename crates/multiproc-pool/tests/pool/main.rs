@@ -295,6 +295,45 @@ fn imap_default_window_is_bounded_in_bytes() -> TestResult {
     Ok(())
 }
 
+static STARTED_UP: AtomicU32 = AtomicU32::new(0);
+
+fn mark_started_up() {
+    STARTED_UP.fetch_add(1, Ordering::SeqCst);
+}
+
+fn startup_runs(_: u32) -> u32 {
+    STARTED_UP.load(Ordering::SeqCst)
+}
+
+/// In a child of its own (the hook is process-wide): workers of every start method
+/// run `set_child_startup`'s hook once, before their initializer and tasks.
+fn pool_startup_scenario() -> Result<(), String> {
+    multiproc_process::set_child_startup(mark_started_up);
+    for m in METHODS {
+        let p = Pool::builder()
+            .processes(2)
+            .start_method(m)
+            .initializer(startup_runs, (0,))
+            .build()
+            .map_err(|e| e.to_string())?;
+        let seen = p.map(startup_runs, 0..8).map_err(|e| e.to_string())?;
+        // A Fork worker inherits this process's count (0: the parent runs no hook).
+        if seen.iter().any(|&n| n != 1) {
+            return Err(format!("{m:?}: hook runs seen by tasks {seen:?}"));
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn workers_run_the_child_startup_hook() -> TestResult {
+    let p = multiproc_process::Process::new(pool_startup_scenario, ())
+        .start_method(StartMethod::Spawn)
+        .start()?;
+    p.join_value()??;
+    Ok(())
+}
+
 fn word_len(s: String) -> usize {
     s.len()
 }
