@@ -42,7 +42,9 @@ pub trait AsyncResultApi<T>: Send + Sized {
     /// Gives up on the call: queued work is dropped and the result resolves to
     /// [`Error::Cancelled`]; `false` when the result was already in.
     fn cancel(&self) -> bool;
-    /// [`get`](Self::get) with a bound; [`Error::Timeout`] when it expires.
+    /// [`get`](Self::get) with a bound; [`Error::Timeout`] when it expires. The
+    /// trait form consumes the handle (as every backend can); the local
+    /// [`AsyncResult::get_timeout`] borrows it, so a timed-out wait can be retried.
     ///
     /// # Errors
     /// As [`get`](Self::get), and [`Error::Timeout`].
@@ -209,7 +211,7 @@ impl<T: Send + 'static> AsyncResultApi<T> for AsyncResult<T> {
         AsyncResult::cancel(self)
     }
     fn get_timeout(self, timeout: Duration) -> Result<T, Error> {
-        AsyncResult::get_timeout(self, timeout)
+        AsyncResult::get_timeout(&self, timeout)
     }
     fn callback(self, f: impl FnOnce(&T) + Send + 'static) -> Self {
         AsyncResult::callback(self, f)

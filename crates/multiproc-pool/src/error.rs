@@ -32,11 +32,7 @@ impl Death {
 impl fmt::Display for Death {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Death::Signal(s) => write!(
-                f,
-                "killed by signal {s} ({})",
-                multiproc_process::signal_name(*s).unwrap_or("unknown signal")
-            ),
+            Death::Signal(s) => write!(f, "killed by {}", multiproc_process::SignalName(*s)),
             Death::Exited(c) => write!(f, "exited with code {c}"),
         }
     }
@@ -50,7 +46,7 @@ impl fmt::Display for Death {
 /// ```
 /// use multiproc_pool::{Death, Error};
 /// let e = Error::WorkerDied { pid: 42, cause: Death::Signal(9) };
-/// assert_eq!(e.to_string(), "worker process 42 died while running the task: killed by signal 9 (SIGKILL)");
+/// assert_eq!(e.to_string(), "worker process 42 died while running the task: killed by SIGKILL");
 /// ```
 #[derive(Debug, Clone)]
 #[non_exhaustive]
@@ -99,8 +95,12 @@ pub enum Error {
     Terminated,
     /// The call was cancelled ([`AsyncResult::cancel`](crate::AsyncResult::cancel)).
     Cancelled,
-    /// The result did not arrive in time.
+    /// The result did not arrive in time. The call goes on:
+    /// [`AsyncResult::get_timeout`](crate::AsyncResult::get_timeout) may be called again.
     Timeout,
+    /// [`AsyncResult::get_timeout`](crate::AsyncResult::get_timeout) after an earlier
+    /// call already returned the outcome (it is handed out once).
+    AlreadyTaken,
     /// A `callback`/`error_callback` panicked; its message. Result dispatch carries on.
     Callback(String),
     /// A bad argument (`processes(0)`, `maxtasksperchild(0)`, `chunksize(0)`).
@@ -138,6 +138,7 @@ impl fmt::Display for Error {
             Error::Terminated => write!(f, "pool was terminated before the task finished"),
             Error::Cancelled => write!(f, "task was cancelled"),
             Error::Timeout => write!(f, "timed out waiting for the result"),
+            Error::AlreadyTaken => write!(f, "the result was already taken"),
             Error::Callback(m) => write!(f, "result callback panicked: {m}"),
             Error::InvalidArgument(m) => write!(f, "invalid argument: {m}"),
             Error::Io(_) => write!(f, "pool i/o error"),

@@ -16,8 +16,14 @@ use crate::worker::TaskMsg;
 
 /// Pulls up to `n` items from the input and encodes them as one task message; `None`
 /// when the input is exhausted. The error case carries the number of items pulled.
-pub(crate) type Feed =
-    Box<dyn FnMut(usize) -> Option<Result<(TaskMsg, usize), (Error, usize)>> + Send>;
+///
+/// The feed may borrow the input for `'a` (`Pool::imap_ref`): it is called only from
+/// [`IMapRef`]'s own `&mut self` methods, on the thread that calls `next`, and never
+/// from `Drop`; what it returns is owned (encoded bytes). So borrowed input is read
+/// only while the iterator is alive and being advanced, and no other thread (no
+/// supervisor, no worker) ever sees it.
+pub(crate) type Feed<'a> =
+    Box<dyn FnMut(usize) -> Option<Result<(TaskMsg, usize), (Error, usize)>> + Send + 'a>;
 
 /// Default in-flight chunks per worker. Small tasks need a deep pipeline: with 64 per
 /// worker, `imap_unordered` of `x*x` ran at ~0.9 M items/s against `map`'s ~2.2 M/s
@@ -102,9 +108,12 @@ impl<R: DeserializeOwned + Send> Sink for ImapSink<R> {
 /// assert_eq!(first, [0, 1, 4, 9, 16]);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-pub struct IMap<R> {
+///
+/// `'a` is how long the input is borrowed: `'static` for [`Pool::imap`](crate::Pool::imap)
+/// (the alias [`IMap`]), the input's lifetime for [`Pool::imap_ref`](crate::Pool::imap_ref).
+pub struct IMapRef<'a, R> {
     shared: Arc<Shared>,
-    feed: Feed,
+    feed: Feed<'a>,
     sink: Arc<ImapSink<R>>,
     chunksize: usize,
     window: usize,
@@ -123,7 +132,12 @@ pub struct IMap<R> {
     bar: Option<indicatif::ProgressBar>,
 }
 
-impl<R> fmt::Debug for IMap<R> {
+/// The results of [`Pool::imap`](crate::Pool::imap) and
+/// [`Pool::imap_unordered`](crate::Pool::imap_unordered), whose input is owned: see
+/// [`IMapRef`].
+pub type IMap<R> = IMapRef<'static, R>;
+
+impl<R> fmt::Debug for IMapRef<'_, R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("IMap")
             .field("ordered", &self.sink.ordered)
@@ -134,8 +148,8 @@ impl<R> fmt::Debug for IMap<R> {
     }
 }
 
-impl<R: DeserializeOwned + Send + 'static> IMap<R> {
-    pub(crate) fn new(shared: Arc<Shared>, feed: Feed, ordered: bool) -> Self {
+impl<'a, R: DeserializeOwned + Send + 'static> IMapRef<'a, R> {
+    pub(crate) fn new(shared: Arc<Shared>, feed: Feed<'a>, ordered: bool) -> Self {
         let window = WINDOW_PER_WORKER * shared.processes;
         // Registered now, not at the first pull: an iterator created before `close`
         // is served after it even if its first `next` comes later (the supervisors stay
@@ -152,7 +166,7 @@ impl<R: DeserializeOwned + Send + 'static> IMap<R> {
                 (None, _) => Some(Error::NotRunning),
             }
         };
-        IMap {
+        IMapRef {
             shared,
             feed,
             sink: Arc::new(ImapSink {
@@ -368,7 +382,7 @@ impl<R: DeserializeOwned + Send + 'static> IMap<R> {
     }
 }
 
-impl<R: DeserializeOwned + Send + 'static> Iterator for IMap<R> {
+impl<R: DeserializeOwned + Send + 'static> Iterator for IMapRef<'_, R> {
     type Item = Result<R, Error>;
 
     fn next(&mut self) -> Option<Self::Item> {
@@ -376,7 +390,7 @@ impl<R: DeserializeOwned + Send + 'static> Iterator for IMap<R> {
     }
 }
 
-impl<R> Drop for IMap<R> {
+impl<R> Drop for IMapRef<'_, R> {
     fn drop(&mut self) {
         self.sink.cancelled.store(true, Ordering::Relaxed);
         if std::mem::take(&mut self.registered) {

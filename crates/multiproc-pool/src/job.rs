@@ -156,7 +156,8 @@ type ErrCallback = Box<dyn FnOnce(&Error) + Send>;
 
 struct CellState<T> {
     value: Option<Result<T, Error>>,
-    taken: bool,
+    /// `Some(successful)` once `get`/`get_timeout` handed the value out.
+    taken: Option<bool>,
     on_ok: Option<OkCallback<T>>,
     on_err: Option<ErrCallback>,
 }
@@ -203,7 +204,7 @@ impl<T> Cell<T> {
         Arc::new(Cell {
             state: Mutex::new(CellState {
                 value: None,
-                taken: false,
+                taken: None,
                 on_ok: None,
                 on_err: None,
             }),
@@ -217,14 +218,14 @@ impl<T> Cell<T> {
     pub(crate) fn resolve(&self, mut value: Result<T, Error>) {
         let (ok, err) = {
             let mut st = lock(&self.state);
-            if st.value.is_some() || st.taken {
+            if st.value.is_some() || st.taken.is_some() {
                 return;
             }
             (st.on_ok.take(), st.on_err.take())
         };
         run_callback(&mut value, ok, err);
         let mut st = lock(&self.state);
-        if st.value.is_none() && !st.taken {
+        if st.value.is_none() && st.taken.is_none() {
             st.value = Some(value);
         }
         drop(st);
@@ -250,8 +251,26 @@ impl<T> Cell<T> {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 ///
-/// `get` consumes the handle; to wait with a bound and keep the handle, use
-/// [`wait_timeout`](Self::wait_timeout) and then [`get`](Self::get).
+/// [`get_timeout`](Self::get_timeout) borrows the handle: a wait that timed out can be
+/// retried, as in CPython. The value is handed out once; a later `get`/`get_timeout`
+/// says [`Error::AlreadyTaken`].
+///
+/// ```
+/// use std::time::Duration;
+/// use multiproc_pool::{Error, Pool};
+/// fn slow(ms: u64) -> u64 { std::thread::sleep(Duration::from_millis(ms)); ms }
+/// let pool = Pool::new(1)?;
+/// let r = pool.apply_async(slow, (300,));
+/// let got = loop {
+///     match r.get_timeout(Duration::from_millis(10)) {
+///         Err(Error::Timeout) => continue, // still pending: wait again
+///         other => break other?,
+///     }
+/// };
+/// assert_eq!(got, 300);
+/// assert!(matches!(r.get_timeout(Duration::ZERO), Err(Error::AlreadyTaken)));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub struct AsyncResult<T> {
     cell: Arc<Cell<T>>,
 }
@@ -276,9 +295,11 @@ impl<T> AsyncResult<T> {
         AsyncResult { cell }
     }
 
-    /// Whether the call has completed (CPython's `ready()`).
+    /// Whether the call has completed (CPython's `ready()`); stays `true` after the
+    /// value was taken.
     pub fn ready(&self) -> bool {
-        lock(&self.cell.state).value.is_some()
+        let st = lock(&self.cell.state);
+        st.value.is_some() || st.taken.is_some()
     }
 
     /// Whether the call completed without error (CPython's `successful()`).
@@ -286,9 +307,11 @@ impl<T> AsyncResult<T> {
     /// # Errors
     /// [`Error::NotReady`] before the result is ready, as CPython raises `ValueError`.
     pub fn successful(&self) -> Result<bool, Error> {
-        match &lock(&self.cell.state).value {
-            None => Err(Error::NotReady),
-            Some(v) => Ok(v.is_ok()),
+        let st = lock(&self.cell.state);
+        match (&st.value, st.taken) {
+            (Some(v), _) => Ok(v.is_ok()),
+            (None, Some(ok)) => Ok(ok),
+            (None, None) => Err(Error::NotReady),
         }
     }
 
@@ -296,7 +319,7 @@ impl<T> AsyncResult<T> {
     /// worker: its task resolves to [`Error::WorkerDied`].
     pub fn wait(&self) {
         let mut st = lock(&self.cell.state);
-        while st.value.is_none() {
+        while st.value.is_none() && st.taken.is_none() {
             st = self
                 .cell
                 .ready
@@ -314,7 +337,7 @@ impl<T> AsyncResult<T> {
             return true;
         };
         let mut st = lock(&self.cell.state);
-        while st.value.is_none() {
+        while st.value.is_none() && st.taken.is_none() {
             let now = Instant::now();
             if now >= deadline {
                 return false;
@@ -339,11 +362,14 @@ impl<T> AsyncResult<T> {
     }
 
     /// [`get`](Self::get) that gives up with [`Error::Timeout`] after `timeout`
-    /// (CPython's `get(timeout)`). The call itself goes on; see [`cancel`](Self::cancel).
+    /// (CPython's `get(timeout)`). It borrows the handle, so a timed-out wait can be
+    /// retried: the call itself goes on (see [`cancel`](Self::cancel)). The value is
+    /// handed out once.
     ///
     /// # Errors
-    /// As [`get`](Self::get), plus [`Error::Timeout`].
-    pub fn get_timeout(self, timeout: Duration) -> Result<T, Error> {
+    /// As [`get`](Self::get), plus [`Error::Timeout`] (still pending, call again) and
+    /// [`Error::AlreadyTaken`] (an earlier call returned the outcome).
+    pub fn get_timeout(&self, timeout: Duration) -> Result<T, Error> {
         if !self.wait_timeout(timeout) {
             return Err(Error::Timeout);
         }
@@ -352,8 +378,14 @@ impl<T> AsyncResult<T> {
 
     fn take(&self) -> Result<T, Error> {
         let mut st = lock(&self.cell.state);
-        st.taken = true;
-        st.value.take().unwrap_or(Err(Error::NotReady))
+        match st.value.take() {
+            Some(v) => {
+                st.taken = Some(v.is_ok());
+                v
+            }
+            None if st.taken.is_some() => Err(Error::AlreadyTaken),
+            None => Err(Error::NotReady),
+        }
     }
 
     /// Cancels the call: its tasks that no worker has started are dropped, and the

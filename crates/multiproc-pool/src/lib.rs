@@ -6,7 +6,7 @@
 //! | [`Pool`], [`Pool::new`], [`Pool::builder`] → [`PoolBuilder`] | a pool of worker processes | `Pool(processes, initializer, initargs, maxtasksperchild, context)` |
 //! | [`Pool::apply`], [`Pool::map`], [`Pool::starmap`] (+ `_chunked`) | blocking calls | same names |
 //! | [`Pool::apply_async`], [`Pool::map_async`], [`Pool::starmap_async`] → [`AsyncResult`] | asynchronous calls, with `callback`/`error_callback` | same names |
-//! | [`Pool::imap`], [`Pool::imap_unordered`] → [`IMap`] | lazy, bounded result iterators | same names |
+//! | [`Pool::imap`], [`Pool::imap_unordered`] → [`IMap`]; [`Pool::imap_ref`], [`Pool::imap_unordered_ref`] → [`IMapRef`] over borrowed input | lazy, bounded result iterators | same names |
 //! | [`Pool::close`], [`Pool::join`], [`Pool::terminate`] | shutting down | same names |
 //! | [`Error`], [`Death`], [`TaskPanic`] ([`PanicKind`]) | why a task produced no value; a task's panic with the worker's backtrace | exceptions, `RemoteTraceback` |
 //!
@@ -103,6 +103,24 @@
 #[cfg(not(target_os = "linux"))]
 compile_error!("multiproc-pool requires Linux (pidfds, shared futexes, memfd segments)");
 
+/// The zero-size requirement of a pool task, asserted in the body of each public
+/// method that takes one, so that the error names the user's call ("the above error
+/// was encountered while instantiating `fn Pool::map::<…>`" points at it) and gives
+/// the pool's fix. A post-monomorphization error: `cargo build` reports it, `cargo
+/// check` cannot (see [`Target`]).
+macro_rules! assert_pool_task {
+    ($f:ty) => {
+        const {
+            assert!(
+                std::mem::size_of::<$f>() == 0,
+                "a pool task must be a function item or a closure that captures nothing; \
+                 pass what it would capture as task arguments instead: `starmap(f, items)` \
+                 over tuples such as `(x, k)`, or `apply(f, (x, k))`"
+            )
+        }
+    };
+}
+
 mod api;
 mod error;
 mod imap;
@@ -125,7 +143,7 @@ use serde::de::DeserializeOwned;
 
 pub use api::{AsyncResultApi, PoolApi};
 pub use error::{Death, Error, MAX_REMOTE_BACKTRACE, PanicKind, TaskPanic};
-pub use imap::IMap;
+pub use imap::{IMap, IMapRef};
 pub use job::AsyncResult;
 
 use job::{Cell, MapJob, Sink, Task, lock};
@@ -194,6 +212,7 @@ impl PoolBuilder {
         F: Target<A>,
         A: Serialize + DeserializeOwned + Send + 'static,
     {
+        assert_pool_task!(F);
         self.init = Some(Invoker::of(f).map_err(Error::from).and_then(|invoker| {
             let (payload, fds) = encode_args(&args)?;
             Ok(Init {
@@ -508,6 +527,7 @@ impl Pool {
         F: Target<A>,
         A: Serialize + DeserializeOwned + Send + 'static,
     {
+        assert_pool_task!(F);
         self.apply_async(f, args).get()
     }
 
@@ -517,6 +537,7 @@ impl Pool {
         F: Target<A>,
         A: Serialize + DeserializeOwned + Send + 'static,
     {
+        assert_pool_task!(F);
         self.submit_job::<F, A, F::Output>(f, vec![args], 1, |v| {
             v.into_iter()
                 .next()
@@ -535,6 +556,7 @@ impl Pool {
         T: Serialize + DeserializeOwned + Send + 'static,
         I: IntoIterator<Item = T>,
     {
+        assert_pool_task!(F);
         self.map_async(f, iterable).get()
     }
 
@@ -553,6 +575,7 @@ impl Pool {
         T: Serialize + DeserializeOwned + Send + 'static,
         I: IntoIterator<Item = T>,
     {
+        assert_pool_task!(F);
         self.map_async_chunked(f, iterable, chunksize).get()
     }
 
@@ -563,6 +586,7 @@ impl Pool {
         T: Serialize + DeserializeOwned + Send + 'static,
         I: IntoIterator<Item = T>,
     {
+        assert_pool_task!(F);
         let items: Vec<(T,)> = iterable.into_iter().map(|x| (x,)).collect();
         let cs = default_chunksize(items.len(), self.shared.processes);
         self.submit_job::<F, (T,), _>(f, items, cs, Ok)
@@ -580,6 +604,7 @@ impl Pool {
         T: Serialize + DeserializeOwned + Send + 'static,
         I: IntoIterator<Item = T>,
     {
+        assert_pool_task!(F);
         if chunksize == 0 {
             return AsyncResult::failed(Error::InvalidArgument("chunksize must be at least 1"));
         }
@@ -597,6 +622,7 @@ impl Pool {
         A: Serialize + DeserializeOwned + Send + 'static,
         I: IntoIterator<Item = A>,
     {
+        assert_pool_task!(F);
         self.starmap_async(f, iterable).get()
     }
 
@@ -615,6 +641,7 @@ impl Pool {
         A: Serialize + DeserializeOwned + Send + 'static,
         I: IntoIterator<Item = A>,
     {
+        assert_pool_task!(F);
         self.starmap_async_chunked(f, iterable, chunksize).get()
     }
 
@@ -625,6 +652,7 @@ impl Pool {
         A: Serialize + DeserializeOwned + Send + 'static,
         I: IntoIterator<Item = A>,
     {
+        assert_pool_task!(F);
         let items: Vec<A> = iterable.into_iter().collect();
         let cs = default_chunksize(items.len(), self.shared.processes);
         self.submit_job::<F, A, _>(f, items, cs, Ok)
@@ -642,6 +670,7 @@ impl Pool {
         A: Serialize + DeserializeOwned + Send + 'static,
         I: IntoIterator<Item = A>,
     {
+        assert_pool_task!(F);
         if chunksize == 0 {
             return AsyncResult::failed(Error::InvalidArgument("chunksize must be at least 1"));
         }
@@ -649,17 +678,21 @@ impl Pool {
         self.submit_job::<F, A, _>(f, items, chunksize, Ok)
     }
 
-    fn imap_inner<F, T, I>(&self, f: F, iterable: I, ordered: bool) -> IMap<F::Output>
+    /// The lazy iterator of `f` over `iterable`, whose items (`T`, or `&T` for the
+    /// borrowing forms) encode as the `T` that `f` takes. The input is pulled and
+    /// encoded only by the iterator's `next`, on the caller's thread (see `imap::Feed`).
+    fn imap_inner<'a, F, T, I>(&self, f: F, iterable: I, ordered: bool) -> IMapRef<'a, F::Output>
     where
         F: Target<(T,)>,
         T: Serialize + DeserializeOwned + Send + 'static,
-        I: IntoIterator<Item = T>,
-        I::IntoIter: Send + 'static,
+        I: IntoIterator,
+        I::Item: Serialize,
+        I::IntoIter: Send + 'a,
     {
         let invoker = Invoker::of::<Guarded<F>, (T,)>(Guarded(f)).map_err(Error::from);
         let mut input = iterable.into_iter();
-        let feed: imap::Feed = Box::new(move |n| {
-            let chunk: Vec<(T,)> = input.by_ref().take(n).map(|x| (x,)).collect();
+        let feed: imap::Feed<'a> = Box::new(move |n| {
+            let chunk: Vec<(I::Item,)> = input.by_ref().take(n).map(|x| (x,)).collect();
             if chunk.is_empty() {
                 return None;
             }
@@ -680,7 +713,7 @@ impl Pool {
                 Err(e) => Err((e, len)),
             })
         });
-        IMap::new(self.shared.clone(), feed, ordered)
+        IMapRef::new(self.shared.clone(), feed, ordered)
     }
 
     /// `f(x)` for every `x`, as a lazy iterator of results in input order (CPython's
@@ -692,6 +725,7 @@ impl Pool {
         I: IntoIterator<Item = T>,
         I::IntoIter: Send + 'static,
     {
+        assert_pool_task!(F);
         self.imap_inner(f, iterable, true)
     }
 
@@ -713,7 +747,49 @@ impl Pool {
         I: IntoIterator<Item = T>,
         I::IntoIter: Send + 'static,
     {
+        assert_pool_task!(F);
         self.imap_inner(f, iterable, false)
+    }
+
+    /// [`imap`](Self::imap) over borrowed input, as rayon borrows: `pool.imap_ref(f,
+    /// inputs.iter())` with no copy of `inputs` (`f` takes the item by value; it is
+    /// encoded from the reference). The iterator borrows the input, so it cannot
+    /// outlive it, and the input is read only inside its `next` on the calling thread
+    /// (encoded there, up to the window ahead); no other thread ever sees it. Dropped
+    /// early, it reads no more and cancels the chunks no worker has started.
+    ///
+    /// ```
+    /// use multiproc_pool::Pool;
+    /// fn len(s: String) -> usize { s.len() }
+    /// let pool = Pool::new(2)?;
+    /// let words = vec!["a".to_string(), "bb".to_string(), "ccc".to_string()];
+    /// let lens: Vec<usize> = pool.imap_ref(len, words.iter()).collect::<Result<_, _>>()?;
+    /// assert_eq!(lens, [1, 2, 3]);
+    /// assert_eq!(words.len(), 3); // still ours
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn imap_ref<'a, F, T, I>(&self, f: F, items: I) -> IMapRef<'a, F::Output>
+    where
+        F: Target<(T,)>,
+        T: Serialize + DeserializeOwned + Send + 'static,
+        I: IntoIterator<Item = &'a T>,
+        I::IntoIter: Send + 'a,
+    {
+        assert_pool_task!(F);
+        self.imap_inner(f, items, true)
+    }
+
+    /// [`imap_unordered`](Self::imap_unordered) over borrowed input, as
+    /// [`imap_ref`](Self::imap_ref).
+    pub fn imap_unordered_ref<'a, F, T, I>(&self, f: F, items: I) -> IMapRef<'a, F::Output>
+    where
+        F: Target<(T,)>,
+        T: Serialize + DeserializeOwned + Send + 'static,
+        I: IntoIterator<Item = &'a T>,
+        I::IntoIter: Send + 'a,
+    {
+        assert_pool_task!(F);
+        self.imap_inner(f, items, false)
     }
 
     /// Stops accepting work; queued tasks still run, then the workers exit

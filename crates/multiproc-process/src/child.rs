@@ -16,6 +16,7 @@ use crate::global;
 use crate::info::ProcessInfo;
 use crate::panic::{BACKTRACE, IN_TARGET, ensure_panic_hook, panic_message};
 use crate::parent::ParentSentinel;
+use crate::setup::ChildSetup;
 use crate::sys;
 use crate::target::Target;
 use crate::wire::{ChildError, Job};
@@ -56,11 +57,15 @@ impl ResultTo<'_> {
 #[inline(always)]
 pub(crate) fn run_target<R: Serialize>(
     result: ResultTo<'_>,
+    setup: &ChildSetup,
     body: impl FnOnce() -> Result<R, String>,
 ) -> i32 {
     tracing::info!("child process calling self.run()");
     IN_TARGET.store(true, Ordering::Relaxed);
-    let out = catch_unwind(AssertUnwindSafe(body));
+    let out = catch_unwind(AssertUnwindSafe(move || {
+        prepare(setup)?;
+        body()
+    }));
     IN_TARGET.store(false, Ordering::Relaxed);
     let mut code = 0;
     let sent = match out {
@@ -109,6 +114,22 @@ pub(crate) fn run_target<R: Serialize>(
         }
     }
     finish(code)
+}
+
+/// What runs in a new child before its target: the working directory and environment
+/// (the latter already at `execve` for Spawn, whose job carries none), then the
+/// start-up hook. Inside the target's `catch_unwind`: a panicking hook is reported as
+/// the child's panic.
+#[inline(always)]
+fn prepare(setup: &ChildSetup) -> Result<(), String> {
+    if setup.changes_env() || setup.cwd.is_some() {
+        setup.apply_here(true)?;
+    }
+    let hook = global::lock().startup;
+    if let Some(hook) = hook {
+        hook();
+    }
+    Ok(())
 }
 
 /// Sends `msg` as one frame with a single `send`, if it encodes to a small payload that
@@ -220,6 +241,14 @@ pub(crate) fn run_job(job: Box<Job>, channel: Option<Connection>) -> i32 {
     if let Some(level) = info.log_level {
         let _ = crate::log::install(crate::log::level_from_u8(level));
     }
+    if let Some(addr) = &info.startup {
+        match entry::resolve_hook(addr) {
+            // Recorded as this process's own: its children run it too.
+            Ok(hook) => global::lock().startup = Some(hook),
+            Err(why) => return fail(&result, why),
+        }
+    }
+    let setup = std::mem::take(&mut info.setup);
     match entry::resolve(&entry) {
         Err(why) => fail(&result, why),
         Ok(trampoline) => trampoline(ChildCtx {
@@ -227,6 +256,7 @@ pub(crate) fn run_job(job: Box<Job>, channel: Option<Connection>) -> i32 {
             args,
             fds: fds.into_iter().map(Into::into).collect(),
             result,
+            setup,
         }),
     }
 }
@@ -247,8 +277,8 @@ fn trampoline<F: Target<A>, A: DeserializeOwned + Send + 'static>(ctx: ChildCtx)
     const {
         assert!(
             std::mem::size_of::<F>() == 0,
-            "a spawnable target must be a function item or a non-capturing closure; \
-             to run a capturing closure use Process::from_closure with the Fork start method"
+            "a target run in a fresh process must be zero-sized (a function item or a \
+             closure that captures nothing): see the error at the call that passed it"
         )
     };
     if ctx.type_hash != entry::type_hash::<F, A>() {
@@ -260,9 +290,13 @@ fn trampoline<F: Target<A>, A: DeserializeOwned + Send + 'static>(ctx: ChildCtx)
     // The parent held a value of `F` (it was passed to `Process::new`).
     let f: F = entry::conjure::<F, A>();
     let ChildCtx {
-        args, fds, result, ..
+        args,
+        fds,
+        result,
+        setup,
+        ..
     } = ctx;
-    run_target(ResultTo::Conn(&result), move || {
+    run_target(ResultTo::Conn(&result), &setup, move || {
         let a: A = decode_args(&args, fds)?;
         Ok(f.call(a))
     })

@@ -118,6 +118,7 @@ impl Context {
         F: Target<A>,
         A: Serialize + DeserializeOwned + Send + 'static,
     {
+        assert_process_target!(F);
         Process::new(f, args).start_method(self.method)
     }
 

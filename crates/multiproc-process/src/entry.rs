@@ -26,6 +26,7 @@ use multiproc_sync::foundation::{self, CodeAddr};
 use serde::{Deserialize, Serialize};
 
 use crate::error::StartError;
+use crate::setup::ChildSetup;
 use crate::target::Target;
 
 /// What the child calls.
@@ -37,6 +38,7 @@ pub(crate) struct ChildCtx {
     pub(crate) args: Vec<u8>,
     pub(crate) fds: Vec<OwnedFd>,
     pub(crate) result: Connection,
+    pub(crate) setup: ChildSetup,
 }
 
 /// Where the entry point lies, position-independently, and the fingerprint of the
@@ -104,6 +106,19 @@ pub(crate) fn resolve(e: &EntryRef) -> Result<Trampoline, String> {
     })
 }
 
+/// The start-up hook a fresh child received (see [`crate::set_child_startup`]), or why
+/// it cannot be found.
+pub(crate) fn resolve_hook(addr: &CodeAddr) -> Result<fn(), String> {
+    // SAFETY:
+    // - `addr` is the code address of a `fn()` as measured in the parent
+    //   (`CodeAddr::of(hook as usize)` in `Launch::into_fresh`), which runs the same
+    //   executable file; `resolve` checks the anchor spacing and that the address lies
+    //   in this file's code before producing it;
+    // - the value produced has that very type, `fn()`.
+    unsafe { addr.resolve::<fn()>() }
+        .map_err(|why| format!("the child start-up hook cannot be found: {why}"))
+}
+
 /// The target `F` itself, made from nothing: `F` is zero-sized (a function item or a
 /// non-capturing closure, asserted at compile time), so every value of it is the same.
 /// Called by the trampoline of `(F, A)` in a fresh child and by `invoke::<F, A>`, each
@@ -113,7 +128,8 @@ pub(crate) fn conjure<F: Target<A>, A>() -> F {
     const {
         assert!(
             std::mem::size_of::<F>() == 0,
-            "a target found by address must be a function item or a non-capturing closure"
+            "a target found by address must be zero-sized (a function item or a closure \
+             that captures nothing): see the error at the call that passed it"
         )
     };
     // SAFETY:

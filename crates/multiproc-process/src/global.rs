@@ -36,6 +36,8 @@ pub(crate) struct Global {
     pub(crate) start_method: Option<StartMethod>,
     pub(crate) log_level: Option<u8>,
     pub(crate) atexit_registered: bool,
+    /// The hook every new child runs before its target ([`crate::set_child_startup`]).
+    pub(crate) startup: Option<fn()>,
 }
 
 impl Global {
@@ -89,6 +91,7 @@ pub(crate) static GLOBAL: LazyLock<Mutex<Global>> = LazyLock::new(|| {
         start_method: None,
         log_level: None,
         atexit_registered: false,
+        startup: None,
     })
 });
 

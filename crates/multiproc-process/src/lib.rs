@@ -10,6 +10,8 @@
 //! | [`current_process`], [`parent_process`] → [`ParentProcess`], [`active_children`], [`cpu_count`] | who is who | same names |
 //! | [`ProcessInfo::authkey`], [`set_authkey`], [`ProcessBuilder::authkey`] | the process authentication key (32 random bytes, inherited; the manager's default key) | `current_process().authkey` |
 //! | [`at_exit`] | a hook run when this child ends normally (reverse registration order) | `util.Finalize(…, exitpriority=…)` |
+//! | [`set_child_startup`], [`clear_child_startup`] | a `fn()` every child runs before its target (install a `tracing` subscriber) | an `initializer` per `Process` |
+//! | [`ProcessBuilder::env`], [`env_remove`](ProcessBuilder::env_remove), [`env_clear`](ProcessBuilder::env_clear), [`current_dir`](ProcessBuilder::current_dir) | the child's environment and working directory | `os.environ` / `os.chdir` before `start()` |
 //! | [`log_to_stderr`] | life-cycle log lines through `tracing` | `log_to_stderr` |
 //! | [`init`] | the one-line set-up fallback for exotic linkers (normally not needed) | `freeze_support` |
 //! | [`StartError`], [`WaitError`], [`ProcessError`], [`CloseError`], [`ContextError`] | errors | exceptions |
@@ -126,7 +128,9 @@ mod hooks;
 mod info;
 mod method;
 mod panic;
+mod setup;
 mod sys;
+#[macro_use]
 mod target;
 
 // How a fresh process finds the function; what crosses the process boundary.
@@ -208,6 +212,48 @@ pub fn set_authkey(key: impl AsRef<[u8]>) {
     let key = info::AuthKey::new(key.as_ref());
     let mut g = global::lock();
     Arc::make_mut(&mut g.current).authkey = Some(key);
+}
+
+/// Registers `hook` to run in every child this process starts from now on — under
+/// every start method, and in their own children — before the child's target (and
+/// before a pool worker's initializer): the place to install a `tracing` subscriber
+/// or set up a library that each process needs once. It runs after the child's
+/// environment and working directory are set ([`ProcessBuilder::env`],
+/// [`ProcessBuilder::current_dir`]); a panic in it ends the child as a panic of its
+/// target would. One hook per program; a later call replaces it.
+///
+/// `hook` is a plain `fn()`: a fresh process (Spawn, ForkServer) finds it by its
+/// address in the executable, as it finds a target, so it cannot capture anything.
+/// A hook built into a shared library makes Spawn and ForkServer starts fail with
+/// [`StartError::NotSpawnable`].
+///
+/// ```
+/// use std::sync::atomic::{AtomicBool, Ordering};
+/// use multiproc_process::{Process, StartMethod, set_child_startup};
+///
+/// static SET_UP: AtomicBool = AtomicBool::new(false);
+/// fn install() {
+///     // e.g. `tracing_subscriber::fmt().init();`
+///     SET_UP.store(true, Ordering::SeqCst);
+/// }
+/// fn was_set_up() -> bool { SET_UP.load(Ordering::SeqCst) }
+///
+/// set_child_startup(install);
+/// for method in [StartMethod::Fork, StartMethod::Spawn, StartMethod::ForkServer] {
+///     let p = Process::new(was_set_up, ()).start_method(method).start()?;
+///     assert!(p.join_value()?, "{method:?}");
+/// }
+/// assert!(!was_set_up()); // the parent does not run it
+/// multiproc_process::clear_child_startup();
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn set_child_startup(hook: fn()) {
+    global::lock().startup = Some(hook);
+}
+
+/// Removes the hook of [`set_child_startup`]: children started from now on run none.
+pub fn clear_child_startup() {
+    global::lock().startup = None;
 }
 
 /// The process that started this one (CPython's `parent_process()`), `None` in the

@@ -1,8 +1,10 @@
 //! [`Process`] and [`ProcessBuilder`].
 
+use std::ffi::OsStr;
 use std::fmt;
 use std::marker::PhantomData;
 use std::os::fd::{AsFd, BorrowedFd};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -16,6 +18,7 @@ use crate::global;
 use crate::handle::Core;
 use crate::info::{AuthKey, ProcessInfo};
 use crate::method::StartMethod;
+use crate::setup::ChildSetup;
 use crate::start::{self, Call, Closure, Launch, Work};
 use crate::sys::Signal;
 use crate::target::Target;
@@ -47,6 +50,7 @@ pub struct ProcessBuilder<R> {
     method: Option<StartMethod>,
     authkey: Option<AuthKey>,
     ignore_sigint: bool,
+    setup: ChildSetup,
     _r: PhantomData<fn() -> R>,
 }
 
@@ -58,6 +62,9 @@ impl<R> fmt::Debug for ProcessBuilder<R> {
             .field("method", &self.method)
             .field("authkey", &self.authkey)
             .field("ignore_sigint", &self.ignore_sigint)
+            .field("env_clear", &self.setup.env_clear)
+            .field("env", &self.setup.env)
+            .field("current_dir", &self.setup.cwd)
             .finish_non_exhaustive()
     }
 }
@@ -100,6 +107,7 @@ impl<R: Serialize + DeserializeOwned + Send + 'static> ProcessBuilder<R> {
             method: None,
             authkey: None,
             ignore_sigint: false,
+            setup: ChildSetup::default(),
             _r: PhantomData,
         }
     }
@@ -160,6 +168,79 @@ impl<R: Serialize + DeserializeOwned + Send + 'static> ProcessBuilder<R> {
         self
     }
 
+    /// Sets an environment variable of the child (`std::process::Command::env`;
+    /// CPython children take `os.environ` as it is). The child's environment is the
+    /// one it inherits — the parent's at `start()` under Fork and Spawn, the fork
+    /// server's (the parent's when the server was started) under ForkServer —
+    /// changed by [`env`](Self::env), [`env_remove`](Self::env_remove) and
+    /// [`env_clear`](Self::env_clear) in call order. Spawn hands it to `execve`, so
+    /// the new program sees it from its first instruction; Fork and ForkServer
+    /// children set it before anything else they run for the target (with
+    /// `std::env::set_var`, the child having a single thread then). Under Fork that
+    /// takes std's environment lock in the child, so it carries the Fork caveat of
+    /// any target: another thread of the parent reading or writing a variable at the
+    /// instant of the fork would leave that lock held for ever in the child.
+    ///
+    /// ```
+    /// use multiproc_process::{Process, StartMethod};
+    /// fn var(name: String) -> Option<String> { std::env::var(name).ok() }
+    /// for method in [StartMethod::Fork, StartMethod::Spawn, StartMethod::ForkServer] {
+    ///     let p = Process::new(var, ("GREETING".to_string(),))
+    ///         .env("GREETING", "hello")
+    ///         .start_method(method)
+    ///         .start()?;
+    ///     assert_eq!(p.join_value()?.as_deref(), Some("hello"));
+    /// }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn env(mut self, key: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> Self {
+        self.setup.env.push((
+            key.as_ref().to_os_string(),
+            Some(value.as_ref().to_os_string()),
+        ));
+        self
+    }
+
+    /// Removes an environment variable from the child's environment (see
+    /// [`env`](Self::env)).
+    pub fn env_remove(mut self, key: impl AsRef<OsStr>) -> Self {
+        self.setup.env.push((key.as_ref().to_os_string(), None));
+        self
+    }
+
+    /// Starts the child from an empty environment: only the variables set with
+    /// [`env`](Self::env) after this call reach it (see [`env`](Self::env)).
+    pub fn env_clear(mut self) -> Self {
+        self.setup.env_clear = true;
+        self.setup.env.clear();
+        self
+    }
+
+    /// Sets the child's working directory (`std::process::Command::current_dir`). A
+    /// relative path is taken from the parent's working directory at `start()`. The
+    /// child changes directory itself before its target (and before the
+    /// [start-up hook](crate::set_child_startup)) under every start method; a
+    /// directory it cannot enter ends it with exit code 1 and that error from
+    /// [`join_value`](Process::join_value).
+    ///
+    /// ```
+    /// use multiproc_process::{Process, StartMethod};
+    /// fn cwd() -> std::path::PathBuf { std::env::current_dir().expect("a working directory") }
+    /// let dir = std::env::temp_dir().canonicalize()?;
+    /// for method in [StartMethod::Fork, StartMethod::Spawn, StartMethod::ForkServer] {
+    ///     let p = Process::new(cwd, ()).current_dir(&dir).start_method(method).start()?;
+    ///     assert_eq!(p.join_value()?, dir);
+    /// }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn current_dir(mut self, dir: impl AsRef<Path>) -> Self {
+        let dir = dir.as_ref();
+        // Relative to this process's directory now, whatever the child inherits.
+        let dir = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
+        self.setup.cwd = Some(dir.into_os_string());
+        self
+    }
+
     /// Chooses the start method (default: the process-wide one, see
     /// [`get_start_method`](crate::get_start_method)).
     pub fn start_method(mut self, method: StartMethod) -> Self {
@@ -200,10 +281,10 @@ impl<R: Serialize + DeserializeOwned + Send + 'static> ProcessBuilder<R> {
         if bootstrap::bootstrap_pending() {
             return Err(StartError::BootstrapNotRun);
         }
-        let (me, log_level, parent_key) = {
+        let (me, log_level, parent_key, startup) = {
             let mut g = global::lock();
             let key = global::current_key(&mut g);
-            (g.current.clone(), g.log_level, key)
+            (g.current.clone(), g.log_level, key, g.startup)
         };
         if me.daemon {
             return Err(StartError::DaemonCannotHaveChildren);
@@ -227,6 +308,8 @@ impl<R: Serialize + DeserializeOwned + Send + 'static> ProcessBuilder<R> {
             method,
             log_level,
             ignore_sigint: self.ignore_sigint,
+            setup: self.setup,
+            startup,
         })?;
         let core = Arc::new(Core::new(
             started.info,
@@ -286,6 +369,7 @@ impl Process<()> {
         F: Target<A>,
         A: Serialize + DeserializeOwned + Send + 'static,
     {
+        assert_process_target!(F);
         ProcessBuilder::with_work(Box::new(Call { f, args }))
     }
 

@@ -273,6 +273,22 @@ pub(crate) fn child_sigint(ignore: bool) {
     }
 }
 
+/// Sets (`Some`) or removes (`None`) an environment variable of this process.
+///
+/// Only for a new child before its target runs, where this process has a single
+/// thread (a fork of its parent or of the fork server).
+pub(crate) fn single_threaded_env_set(key: &std::ffi::OsStr, value: Option<&std::ffi::OsStr>) {
+    // SAFETY: `set_var`/`remove_var` race only with another thread reading or writing
+    // the environment; the caller is a new child with one thread (see above), before
+    // the target (the only code that could start another) runs.
+    unsafe {
+        match value {
+            Some(v) => std::env::set_var(key, v),
+            None => std::env::remove_var(key),
+        }
+    }
+}
+
 /// Registers `f` with `atexit`.
 pub(crate) fn register_atexit(f: extern "C" fn()) {
     // SAFETY: `f` is a plain `extern "C"` function that catches every panic.

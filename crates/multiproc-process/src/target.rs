@@ -1,5 +1,23 @@
 //! [`Target`]: what a started process runs.
 
+/// The zero-size requirement of a [`Target`], asserted in the body of each public
+/// function that takes one for a process, so that the error names the user's call
+/// ("the above error was encountered while instantiating `fn Process::new::<…>`"
+/// points at it) and gives the fix for a process.
+macro_rules! assert_process_target {
+    ($f:ty) => {
+        const {
+            assert!(
+                std::mem::size_of::<$f>() == 0,
+                "a `Process::new` target must be a function item or a closure that captures \
+                 nothing; pass what it would capture in the arguments tuple \
+                 (`Process::new(f, (x, k))`), or run the closure in a fork of this process: \
+                 `Process::from_closure(move || ...).start_method(StartMethod::Fork)`"
+            )
+        }
+    };
+}
+
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -10,8 +28,23 @@ use serde::de::DeserializeOwned;
 /// [`SharedSegment`](multiproc_ipc::SharedSegment) included).
 ///
 /// `F` must also be **zero-sized**: a function item (`greet`, `Self::run`) or a closure
-/// that captures nothing. That is checked at compile time; a capturing closure can run
-/// only in a fork of the caller, through [`Process::from_closure`](crate::Process::from_closure).
+/// that captures nothing. A capturing closure can run only in a fork of the caller,
+/// through [`Process::from_closure`](crate::Process::from_closure); a pool task takes
+/// what it would capture as arguments (`starmap` over tuples).
+///
+/// What the compiler says, and when:
+/// * A closure that captures something that is not `Copy` (a `String`, a `Vec`) or
+///   borrows (no `move`) fails the bounds above: `cargo check` and the IDE report it
+///   at the call (rustc words it as a missing `Copy` or a borrow that may outlive the
+///   call).
+/// * A `move` closure that captures only `Copy` values satisfies every bound: stable
+///   Rust has no trait for "zero-sized", and a closure's size is known only after
+///   monomorphization, which `cargo check` does not do. `cargo build` (and `cargo
+///   test`) then fail with an error whose last note points at the user's call
+///   (`Process::new`, `Context::process`, every `Pool` method taking a function) and
+///   whose message names the fix for that API: the arguments tuple or
+///   `Process::from_closure` for a process, task arguments for a pool. Follow-up
+///   errors from inside the library repeat the requirement.
 ///
 /// ```
 /// use multiproc_process::{Process, Target};
@@ -20,6 +53,13 @@ use serde::de::DeserializeOwned;
 /// takes(add);
 /// let _builder = Process::new(add, (1, 2));
 /// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot run in another process as a target taking `{Args}`",
+    label = "not a function item or a closure that captures nothing (of serde arguments)",
+    note = "a target is a function item (`fn task(x: T) -> R`) or a closure that captures nothing, whose arguments and return value are serde values",
+    note = "for `Process::new(f, args)`: pass captured values in `args`, or run a capturing closure in a fork with `Process::from_closure(move || ...).start_method(StartMethod::Fork)`",
+    note = "for a pool (`map`, `apply`, ...): pass captured values as task arguments, e.g. `starmap(f, items)` over tuples `(x, k)`"
+)]
 pub trait Target<Args>: Copy + Send + 'static {
     /// The return type, handed back by [`Process::join_value`](crate::Process::join_value).
     type Output: Serialize + DeserializeOwned + Send + 'static;

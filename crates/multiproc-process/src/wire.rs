@@ -4,7 +4,9 @@
 
 use std::ffi::OsString;
 
+use crate::setup::ChildSetup;
 use multiproc_ipc::{Connection, PassFd};
+use multiproc_sync::foundation::CodeAddr;
 use serde::{Deserialize, Serialize};
 
 use crate::entry::EntryRef;
@@ -51,6 +53,11 @@ pub(crate) struct ChildInfo {
     pub(crate) authkey: AuthKey,
     /// Whether the child ignores SIGINT (`ProcessBuilder::ignore_sigint`).
     pub(crate) ignore_sigint: bool,
+    /// What the child sets up before its target (for Spawn, without the environment:
+    /// that was given to `execve`).
+    pub(crate) setup: ChildSetup,
+    /// The parent's start-up hook ([`crate::set_child_startup`]).
+    pub(crate) startup: Option<CodeAddr>,
 }
 
 /// A job for a fresh process.

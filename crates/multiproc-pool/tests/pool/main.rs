@@ -93,6 +93,12 @@ fn abort_now() {
     std::process::abort()
 }
 
+/// Returns the word the test sends, once it sends it: the result cannot be ready before.
+fn wait_for_word(conn: Connection) -> String {
+    conn.recv_timeout::<String>(BOUND)
+        .unwrap_or_else(|e| format!("no word: {e}"))
+}
+
 fn report_then_block(conn: Connection) -> u32 {
     let _ = conn.send(&std::process::id());
     std::thread::sleep(Duration::from_secs(60));
@@ -289,6 +295,147 @@ fn imap_default_window_is_bounded_in_bytes() -> TestResult {
     Ok(())
 }
 
+static STARTED_UP: AtomicU32 = AtomicU32::new(0);
+
+fn mark_started_up() {
+    STARTED_UP.fetch_add(1, Ordering::SeqCst);
+}
+
+fn startup_runs(_: u32) -> u32 {
+    STARTED_UP.load(Ordering::SeqCst)
+}
+
+/// In a child of its own (the hook is process-wide): workers of every start method
+/// run `set_child_startup`'s hook once, before their initializer and tasks.
+fn pool_startup_scenario() -> Result<(), String> {
+    multiproc_process::set_child_startup(mark_started_up);
+    for m in METHODS {
+        let p = Pool::builder()
+            .processes(2)
+            .start_method(m)
+            .initializer(startup_runs, (0,))
+            .build()
+            .map_err(|e| e.to_string())?;
+        let seen = p.map(startup_runs, 0..8).map_err(|e| e.to_string())?;
+        // A Fork worker inherits this process's count (0: the parent runs no hook).
+        if seen.iter().any(|&n| n != 1) {
+            return Err(format!("{m:?}: hook runs seen by tasks {seen:?}"));
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn workers_run_the_child_startup_hook() -> TestResult {
+    let p = multiproc_process::Process::new(pool_startup_scenario, ())
+        .start_method(StartMethod::Spawn)
+        .start()?;
+    p.join_value()??;
+    Ok(())
+}
+
+fn word_len(s: String) -> usize {
+    s.len()
+}
+
+// `imap_ref` borrows its input (rayon-style) instead of taking it by value.
+#[test]
+fn imap_ref_borrows_the_input() -> TestResult {
+    let words: Vec<String> = (0..200).map(|i| "x".repeat(i % 17)).collect();
+    let want: Vec<usize> = words.iter().map(String::len).collect();
+    for m in METHODS {
+        let p = pool(m, 2)?;
+        let got: Vec<usize> = p
+            .imap_ref(word_len, words.iter())
+            .chunksize(7)
+            .collect::<Result<_, _>>()?;
+        assert_eq!(got, want, "{m:?}");
+        let mut got: Vec<usize> = p
+            .imap_unordered_ref(word_len, &words)
+            .collect::<Result<_, _>>()?;
+        got.sort_unstable();
+        let mut sorted = want.clone();
+        sorted.sort_unstable();
+        assert_eq!(got, sorted, "{m:?}");
+        // Borrowed from a slice of a local that is changed right after.
+        let mut local = vec!["ab".to_string(), "c".to_string()];
+        let first = p
+            .imap_ref(word_len, &local[..])
+            .next()
+            .ok_or("no result")??;
+        local.push("after".into());
+        assert_eq!((first, local.len()), (2, 3), "{m:?}");
+    }
+    Ok(())
+}
+
+// Dropped after its first result: the input is read no further (it was read only
+// inside `next`, up to the window ahead), the pool goes on and can be joined.
+#[test]
+fn imap_ref_dropped_early_reads_no_more() -> TestResult {
+    for m in METHODS {
+        let p = pool(m, 2)?;
+        let words: Vec<String> = (0..10_000).map(|i| i.to_string()).collect();
+        let pulled = AtomicUsize::new(0);
+        let mut it = p
+            .imap_ref(
+                word_len,
+                words.iter().inspect(|_| {
+                    pulled.fetch_add(1, Ordering::SeqCst);
+                }),
+            )
+            .window(4);
+        assert_eq!(it.next().ok_or("no result")??, 1, "{m:?}");
+        let before = pulled.load(Ordering::SeqCst);
+        assert!(
+            before < words.len(),
+            "{m:?}: pulled {before} of {}",
+            words.len()
+        );
+        drop(it);
+        // The borrow is over: the input can be dropped, and nothing reads it.
+        drop(words);
+        assert_eq!(pulled.load(Ordering::SeqCst), before, "{m:?}");
+        assert_eq!(p.apply(sqr, (5,))?, 25, "{m:?}");
+        p.close();
+        assert!(p.join_timeout(BOUND)?, "{m:?}");
+    }
+    Ok(())
+}
+
+// CPython's `AsyncResult.get(timeout)` may be retried after a `TimeoutError`: time
+// out, retry, then succeed; the value is handed out once.
+#[test]
+fn get_timeout_can_be_retried() -> TestResult {
+    for m in METHODS {
+        let p = pool(m, 1)?;
+        let (mine, theirs) = Pipe::duplex()?;
+        let r = p.apply_async(wait_for_word, (theirs,));
+        // The task cannot finish before the word is sent: these time out.
+        assert!(
+            matches!(r.get_timeout(Duration::ZERO), Err(Error::Timeout)),
+            "{m:?}"
+        );
+        assert!(
+            matches!(
+                r.get_timeout(Duration::from_millis(20)),
+                Err(Error::Timeout)
+            ),
+            "{m:?}"
+        );
+        assert!(!r.ready());
+        mine.send(&"hello".to_string())?;
+        assert_eq!(r.get_timeout(BOUND)?, "hello", "{m:?}");
+        assert!(r.ready() && r.successful()?, "{m:?}");
+        assert!(
+            matches!(r.get_timeout(Duration::ZERO), Err(Error::AlreadyTaken)),
+            "{m:?}"
+        );
+        assert!(matches!(r.get(), Err(Error::AlreadyTaken)), "{m:?}");
+    }
+    Ok(())
+}
+
 // CPython: _TestPool.test_async_timeout
 #[test]
 fn async_timeout_and_cancel() -> TestResult {
@@ -345,7 +492,7 @@ fn sigkilled_worker_fails_its_task_only() -> TestResult {
                 assert!(
                     matches!(e, Error::WorkerDied { pid: p2, cause: Death::Signal(9) } if p2 == pid)
                 );
-                assert!(e.to_string().contains("SIGKILL"), "{e}");
+                assert!(e.to_string().ends_with(": killed by SIGKILL"), "{e}");
             }
             other => return Err(format!("expected WorkerDied, got {other:?}").into()),
         }

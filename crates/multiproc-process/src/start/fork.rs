@@ -66,6 +66,7 @@ pub(crate) fn start(launch: Launch) -> Result<Started, StartError> {
         parent,
         daemon,
         ignore_sigint,
+        setup,
         ..
     } = launch;
     panic::ensure_panic_hook();
@@ -89,7 +90,7 @@ pub(crate) fn start(launch: Launch) -> Result<Started, StartError> {
             move || {
                 sys::child_sigint(ignore_sigint);
                 mask.restore();
-                let code = work.run_forked(&theirs);
+                let code = work.run_forked(&theirs, &setup);
                 // `_exit` closes it; dropping it here would only fault in more code.
                 std::mem::forget(theirs);
                 code

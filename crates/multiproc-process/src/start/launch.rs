@@ -5,6 +5,7 @@ use std::os::fd::OwnedFd;
 use std::sync::Arc;
 
 use multiproc_ipc::{Connection, PassFd, Pipe};
+use multiproc_sync::foundation::CodeAddr;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -14,6 +15,7 @@ use crate::error::StartError;
 use crate::handle::Sentinel;
 use crate::info::{AuthKey, ProcessInfo};
 use crate::method::StartMethod;
+use crate::setup::ChildSetup;
 use crate::target::Target;
 use crate::wire::{ChildInfo, Job};
 
@@ -29,6 +31,10 @@ pub(crate) struct Launch {
     pub(crate) log_level: Option<u8>,
     /// Whether the child ignores SIGINT.
     pub(crate) ignore_sigint: bool,
+    /// The child's environment and working directory.
+    pub(crate) setup: ChildSetup,
+    /// The start-up hook the child runs before its target.
+    pub(crate) startup: Option<fn()>,
 }
 
 /// What every start method hands back.
@@ -56,6 +62,16 @@ impl Launch {
     /// closure, arguments that do not encode).
     pub(crate) fn into_fresh(self) -> Result<Fresh, StartError> {
         let enc = self.work.encode(self.method)?;
+        let startup = match self.startup {
+            None => None,
+            Some(hook) => Some(CodeAddr::of(hook as usize).map_err(|_| {
+                StartError::NotSpawnable(
+                    "the child start-up hook is not in the executable's own code \
+                     (built into a shared library?)"
+                        .into(),
+                )
+            })?),
+        };
         let (mine, theirs) = Pipe::duplex()?;
         let info = self.info;
         let job = Job {
@@ -69,6 +85,8 @@ impl Launch {
                 method: self.method,
                 authkey: info.authkey.clone().unwrap_or_else(AuthKey::random),
                 ignore_sigint: self.ignore_sigint,
+                setup: self.setup,
+                startup,
             },
             result: None,
             parent_pidfd: None,
@@ -92,7 +110,7 @@ pub(crate) struct Encoded {
 /// What a builder will run, type-erased.
 pub(crate) trait Work: Send {
     /// Runs in a fork child; returns the exit code.
-    fn run_forked(self: Box<Self>, result: &OwnedFd) -> i32;
+    fn run_forked(self: Box<Self>, result: &OwnedFd, setup: &ChildSetup) -> i32;
     /// Encodes for a fresh process, or says why it cannot be.
     fn encode(&self, method: StartMethod) -> Result<Encoded, StartError>;
 }
@@ -108,9 +126,9 @@ where
     A: Serialize + DeserializeOwned + Send + 'static,
 {
     #[inline(always)]
-    fn run_forked(self: Box<Self>, result: &OwnedFd) -> i32 {
+    fn run_forked(self: Box<Self>, result: &OwnedFd, setup: &ChildSetup) -> i32 {
         let Call { f, args } = *self;
-        child::run_target(ResultTo::Fd(result), move || Ok(f.call(args)))
+        child::run_target(ResultTo::Fd(result), setup, move || Ok(f.call(args)))
     }
 
     fn encode(&self, _method: StartMethod) -> Result<Encoded, StartError> {
@@ -128,9 +146,9 @@ where
     R: Serialize,
 {
     #[inline(always)]
-    fn run_forked(self: Box<Self>, result: &OwnedFd) -> i32 {
+    fn run_forked(self: Box<Self>, result: &OwnedFd, setup: &ChildSetup) -> i32 {
         let c = self.0;
-        child::run_target(ResultTo::Fd(result), move || Ok(c()))
+        child::run_target(ResultTo::Fd(result), setup, move || Ok(c()))
     }
 
     fn encode(&self, method: StartMethod) -> Result<Encoded, StartError> {

@@ -17,6 +17,7 @@ use super::launch::{Launch, Started};
 use crate::error::StartError;
 use crate::global;
 use crate::handle::Sentinel;
+use crate::setup::ChildSetup;
 use crate::sys;
 use crate::wire::BOOTSTRAP_ENV;
 
@@ -24,12 +25,17 @@ use crate::wire::BOOTSTRAP_ENV;
 pub(crate) fn start(launch: Launch) -> Result<Started, StartError> {
     let daemon = launch.daemon;
     let ignore_sigint = launch.ignore_sigint;
-    let fresh = launch.into_fresh()?;
+    let mut fresh = launch.into_fresh()?;
+    // The environment goes to `execve`: the new program sees it from its first
+    // instruction. The working directory is set by the child, as under the other
+    // methods (a directory that cannot be entered is the child's error under all three).
+    let env = std::mem::take(&mut fresh.job.info.setup);
+    fresh.job.info.setup.cwd = env.cwd.clone();
     let theirs = fresh.theirs.into_fd();
     let (pid, pidfd) = if daemon {
-        global::on_launcher(move || spawn_exe(&theirs, true, ignore_sigint))??
+        global::on_launcher(move || spawn_exe(&theirs, true, ignore_sigint, &env))??
     } else {
-        spawn_exe(&theirs, false, ignore_sigint)?
+        spawn_exe(&theirs, false, ignore_sigint, &env)?
     };
     // A child that died at once shows up as its exit code on join.
     let _ = fresh.mine.send(&fresh.job);
@@ -42,23 +48,31 @@ pub(crate) fn start(launch: Launch) -> Result<Started, StartError> {
 
 /// Starts a re-exec of this executable whose bootstrap reads its job from `channel`.
 /// Returns the child's pid and a pidfd for it.
-fn spawn_exe(channel: &OwnedFd, daemon: bool, ignore_sigint: bool) -> io::Result<(u32, OwnedFd)> {
+fn spawn_exe(
+    channel: &OwnedFd,
+    daemon: bool,
+    ignore_sigint: bool,
+    env: &ChildSetup,
+) -> io::Result<(u32, OwnedFd)> {
     spawn_exe_with(
         channel,
         BOOTSTRAP_ENV,
         daemon,
         ignore_sigint,
+        env,
         |raw, parent| format!("{raw}:{parent}:{}", u8::from(daemon)),
     )
 }
 
 /// [`spawn_exe`] with another bootstrap variable, whose value `value(fd, parent_pid)`
-/// makes. With `ignore_sigint` the child ignores SIGINT from before its `execve`.
+/// makes. With `ignore_sigint` the child ignores SIGINT from before its `execve`; its
+/// environment is this process's changed as `env` says.
 pub(crate) fn spawn_exe_with(
     channel: &OwnedFd,
     var: &str,
     daemon: bool,
     ignore_sigint: bool,
+    env: &ChildSetup,
     value: impl FnOnce(i32, u32) -> String,
 ) -> io::Result<(u32, OwnedFd)> {
     use std::os::fd::AsRawFd;
@@ -70,6 +84,7 @@ pub(crate) fn spawn_exe_with(
         cmd.arg0(arg0);
     }
     cmd.args(args);
+    env.apply_env_to(&mut cmd);
     cmd.env(var, value(raw, parent));
     let pid = sys::spawn_keeping(
         cmd,

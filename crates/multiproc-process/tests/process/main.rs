@@ -21,6 +21,7 @@ mod exit_hooks;
 mod fork_safety;
 mod hardening;
 mod interrupt;
+mod setup;
 mod signals;
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;

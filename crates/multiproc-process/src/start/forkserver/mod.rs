@@ -75,8 +75,9 @@ fn start_server() -> io::Result<Client> {
         let theirs: OwnedFd = theirs.into_fd();
         // The server ignores SIGINT from the `execve` on (it must outlive a Ctrl-C to
         // report its children's exit codes, and dies with its requester).
+        let env = crate::setup::ChildSetup::default();
         let (_pid, server) =
-            spawn_exe_with(&theirs, FORKSERVER_ENV, false, true, |raw, parent| {
+            spawn_exe_with(&theirs, FORKSERVER_ENV, false, true, &env, |raw, parent| {
                 format!("{raw}:{parent}")
             })?;
         Ok(Client {
