@@ -67,13 +67,52 @@ pub fn catch_interrupts() -> io::Result<Interrupts> {
     let _guard = INSTALL
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
-    if PIPE.get().is_none() {
-        let pipe = sys::nonblocking_pipe()?;
-        sys::catch_sigint(pipe.1.as_fd())?;
-        // Installed under `INSTALL`, so `set` cannot find it taken.
-        let _ = PIPE.set(pipe);
+    match PIPE.get() {
+        // Installed before; put back if `default_sigint` removed it since.
+        Some(pipe) => {
+            if !sys::sigint_caught() {
+                sys::catch_sigint(pipe.1.as_fd())?;
+            }
+        }
+        None => {
+            let pipe = sys::nonblocking_pipe()?;
+            sys::catch_sigint(pipe.1.as_fd())?;
+            // Installed under `INSTALL`, so `set` cannot find it taken.
+            let _ = PIPE.set(pipe);
+        }
     }
     Ok(Interrupts { _private: () })
+}
+
+/// Gives SIGINT its default action in this process — it ends the process — and so in
+/// the children it starts from now on; removes the handler of [`catch_interrupts`] too.
+///
+/// A program inherits SIGINT *ignored* when it is started in the background by a
+/// non-interactive shell (`prog &` in a script), by some supervisors, or by a parent
+/// that ignored it; its children then inherit it ignored as well (as in CPython), so
+/// Ctrl-C and [`Process::interrupt`](crate::Process::interrupt) would do nothing to
+/// them. A program (or a test) that relies on SIGINT ending its children calls this
+/// first. Calls `signal(SIGINT, SIG_DFL)`.
+///
+/// ```
+/// use multiproc_process::{Process, ProcessError, default_sigint};
+///
+/// fn wait_long() {
+///     std::thread::sleep(std::time::Duration::from_secs(300));
+/// }
+///
+/// default_sigint();
+/// let p = Process::new(wait_long, ()).start()?;
+/// p.interrupt()?;
+/// assert!(matches!(p.join_value(), Err(ProcessError::Killed(_))));
+/// assert_eq!(p.exitcode(), Some(-2));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn default_sigint() {
+    let _guard = INSTALL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    sys::default_sigint();
 }
 
 /// Whether a SIGINT was caught since [`catch_interrupts`] (or the last

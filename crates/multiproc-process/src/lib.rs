@@ -164,7 +164,7 @@ pub use context::{
 pub use error::{ContextError, ProcessError, StartError, WaitError};
 pub use hooks::at_exit;
 pub use info::ProcessInfo;
-pub use interrupt::{Interrupts, catch_interrupts, interrupted, raise_interrupt};
+pub use interrupt::{Interrupts, catch_interrupts, default_sigint, interrupted, raise_interrupt};
 pub use log::{CpythonFormat, LogError, log_to_stderr};
 pub use method::{DEFAULT_START_METHOD, StartMethod};
 pub use panic::panic_message;

@@ -252,6 +252,12 @@ impl SigintMask {
     }
 }
 
+/// SIGINT's default action for this process, the interrupt handler removed.
+pub(crate) fn default_sigint() {
+    SIGINT_CAUGHT.store(false, Ordering::SeqCst);
+    ignore_sigint(false);
+}
+
 /// Sends SIGINT to this process (`raise`).
 pub(crate) fn raise_sigint() {
     // SAFETY: `raise` has no memory-safety obligations.

@@ -231,6 +231,9 @@ fn ctrl_c_within(
     let _serial = SERIAL
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
+    // A test run started with SIGINT ignored (`cargo test &` in a script) would pass
+    // that on to every process of the scenario.
+    multiproc::process::default_sigint();
     let _ = rustix::process::set_child_subreaper(Some(rustix::process::getpid()));
     let mut child = Command::new(std::env::current_exe().map_err(|e| e.to_string())?)
         .args([
@@ -376,6 +379,10 @@ fn raise_interrupt_is_caught_in_a_child() -> Result<(), Box<dyn std::error::Erro
         raise_interrupt();
         c.wait_timeout(BOUND).unwrap_or(false)
     }
+    // Its child's status must not be reaped by a scenario's clean-up (see below).
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let p = Process::new(scenario, ())
         .start_method(StartMethod::Spawn)
         .start()?;
@@ -385,6 +392,12 @@ fn raise_interrupt_is_caught_in_a_child() -> Result<(), Box<dyn std::error::Erro
 
 #[test]
 fn facade_error_names_the_signal() -> Result<(), Box<dyn std::error::Error>> {
+    // Not beside a scenario of `ctrl_c_within`, which reaps any zombie of this process
+    // (the orphans of its group come to us): it would take this child's status.
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    multiproc::process::default_sigint();
     for m in METHODS {
         let p = Process::new(sleep_long, ()).start_method(m).start()?;
         p.interrupt()?;

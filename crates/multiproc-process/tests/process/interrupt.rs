@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use multiproc_ipc::{Connection, Pipe};
 use multiproc_process::{
-    Process, ProcessError, StartMethod, catch_interrupts, interrupted, raise_interrupt,
+    Process, ProcessError, StartMethod, catch_interrupts, default_sigint, interrupted,
+    raise_interrupt,
 };
 
 use crate::{BOUND, METHODS, TestResult, sleep_long, wait_for_go};
@@ -14,6 +15,9 @@ use crate::{BOUND, METHODS, TestResult, sleep_long, wait_for_go};
 #[test]
 fn interrupt_gives_minus_two_named_sigint() -> TestResult {
     // test_interrupt (CPython 3.14)
+    // A test run started with SIGINT ignored (`cargo test &` in a script) would pass
+    // that on to the children.
+    default_sigint();
     for m in METHODS {
         let p = Process::new(sleep_long, ()).start_method(m).start()?;
         p.interrupt()?;
@@ -69,6 +73,7 @@ fn ignore_sigint_child_survives_interrupt() -> TestResult {
 #[test]
 fn default_child_dies_of_interrupt_before_reading() -> TestResult {
     // The counterpart: without the option the same child dies of it.
+    default_sigint();
     for m in METHODS {
         let (go, theirs) = Pipe::duplex()?;
         let p = Process::new(wait_for_go, (theirs,))
