@@ -3,10 +3,10 @@
 
 use crate::error::RemoteErrorKind as K;
 use crate::objects::{Fail, Outcome, check_hashable, err, no_method};
-use crate::protocol::{Op, SetOp};
+use crate::protocol::{AnyOp, Op, SetOp, SetWith};
 use crate::value::{Kind, OrderedMap, Value};
 
-/// The answer to [`Op::IterChunk`]: `(len, [up to max items from start])`, or the
+/// The answer to [`AnyOp::IterChunk`]: `(len, [up to max items from start])`, or the
 /// `RuntimeError` of an iterator whose container changed size under it (`what` names
 /// the container as CPython's message does).
 pub(crate) fn iter_chunk<'a>(
@@ -78,61 +78,61 @@ fn list_of<'a>(items: impl Iterator<Item = &'a Value>) -> Value {
 /// unordered; an order is one of the orders it may show).
 pub(crate) fn set_op(s: &mut OrderedMap, op: Op) -> Outcome {
     Ok(match op {
-        Op::SetAdd(x) => {
+        Op::Set(SetOp::Add(x)) => {
             check_hashable(&x)?;
             s.insert(x, Value::None);
             Value::None
         }
-        Op::SetDiscard(x) => {
+        Op::Set(SetOp::Discard(x)) => {
             check_hashable(&x)?;
             s.remove(&x);
             Value::None
         }
-        Op::Remove(x) => {
+        Op::Set(SetOp::Remove(x)) => {
             check_hashable(&x)?;
             if s.remove(&x).is_none() {
                 return Err(err(K::KeyError, x.to_string()));
             }
             Value::None
         }
-        Op::SetPop => match s.pop_last() {
+        Op::Set(SetOp::Pop) => match s.pop_last() {
             Some((x, _)) => x,
             None => return Err(err(K::KeyError, "'pop from an empty set'")),
         },
-        Op::Contains(x) => Value::Bool(x.is_hashable() && s.contains(&x)),
-        Op::Len => Value::from(s.len()),
-        Op::Clear => {
+        Op::Any(AnyOp::Contains(x)) => Value::Bool(x.is_hashable() && s.contains(&x)),
+        Op::Any(AnyOp::Len) => Value::from(s.len()),
+        Op::Set(SetOp::Clear) => {
             s.clear();
             Value::None
         }
-        Op::Copy => list_of(elements(s)),
-        Op::Repr => Value::Str(set_repr(s)),
-        Op::IterChunk {
+        Op::Any(AnyOp::Copy) => list_of(elements(s)),
+        Op::Any(AnyOp::Repr) => Value::Str(set_repr(s)),
+        Op::Any(AnyOp::IterChunk {
             start,
             max,
             expect_len,
-        } => return iter_chunk(s.len(), elements(s), start, max, expect_len, "Set"),
-        Op::SetWith(how, other) => {
+        }) => return iter_chunk(s.len(), elements(s), start, max, expect_len, "Set"),
+        Op::Set(SetOp::With(how, other)) => {
             let other = as_set(other)?;
             match how {
-                SetOp::Union => {
+                SetWith::Union => {
                     let extra = elements(&other).filter(|x| !s.contains(x));
                     list_of(elements(s).chain(extra))
                 }
-                SetOp::Intersection => list_of(elements(s).filter(|x| other.contains(x))),
-                SetOp::Difference => list_of(elements(s).filter(|x| !other.contains(x))),
-                SetOp::SymmetricDifference => {
+                SetWith::Intersection => list_of(elements(s).filter(|x| other.contains(x))),
+                SetWith::Difference => list_of(elements(s).filter(|x| !other.contains(x))),
+                SetWith::SymmetricDifference => {
                     let mine = elements(s).filter(|x| !other.contains(x));
                     let theirs = elements(&other).filter(|x| !s.contains(x));
                     list_of(mine.chain(theirs))
                 }
-                SetOp::Update => {
+                SetWith::Update => {
                     for (x, _) in other.iter() {
                         s.insert(x.clone(), Value::None);
                     }
                     Value::None
                 }
-                SetOp::IntersectionUpdate => {
+                SetWith::IntersectionUpdate => {
                     let gone: Vec<Value> = elements(s)
                         .filter(|x| !other.contains(x))
                         .cloned()
@@ -142,13 +142,13 @@ pub(crate) fn set_op(s: &mut OrderedMap, op: Op) -> Outcome {
                     }
                     Value::None
                 }
-                SetOp::DifferenceUpdate => {
+                SetWith::DifferenceUpdate => {
                     for (x, _) in other.iter() {
                         s.remove(x);
                     }
                     Value::None
                 }
-                SetOp::SymmetricDifferenceUpdate => {
+                SetWith::SymmetricDifferenceUpdate => {
                     for (x, _) in other.iter() {
                         if s.remove(x).is_none() {
                             s.insert(x.clone(), Value::None);
@@ -156,10 +156,10 @@ pub(crate) fn set_op(s: &mut OrderedMap, op: Op) -> Outcome {
                     }
                     Value::None
                 }
-                SetOp::IsSubset => Value::Bool(elements(s).all(|x| other.contains(x))),
-                SetOp::IsSuperset => Value::Bool(elements(&other).all(|x| s.contains(x))),
-                SetOp::IsDisjoint => Value::Bool(!elements(&other).any(|x| s.contains(x))),
-                SetOp::IsEqual => {
+                SetWith::IsSubset => Value::Bool(elements(s).all(|x| other.contains(x))),
+                SetWith::IsSuperset => Value::Bool(elements(&other).all(|x| s.contains(x))),
+                SetWith::IsDisjoint => Value::Bool(!elements(&other).any(|x| s.contains(x))),
+                SetWith::IsEqual => {
                     Value::Bool(s.len() == other.len() && elements(&other).all(|x| s.contains(x)))
                 }
             }

@@ -12,7 +12,10 @@ use std::time::{Duration, Instant};
 
 use crate::custom::DynShared;
 use crate::error::{RemoteError, RemoteErrorKind as K};
-use crate::protocol::Op;
+use crate::protocol::{
+    AnyOp, BarrierOp, ConditionOp, CustomOp, DictOp, EventOp, ListOp, LockOp, NamespaceOp, Op,
+    QueueOp, ValueOp,
+};
 use crate::value::{Kind, OrderedMap, Value};
 
 /// Longest single condvar wait before re-checking liveness and shutdown.
@@ -358,12 +361,12 @@ impl Obj {
             Body::Value(m) => {
                 let mut v = lk(m);
                 match op {
-                    Op::ValueGet | Op::Copy => Ok(v.clone()),
-                    Op::ValueSet(x) => {
+                    Op::Value(ValueOp::Get) | Op::Any(AnyOp::Copy) => Ok(v.clone()),
+                    Op::Value(ValueOp::Set(x)) => {
                         *v = x;
                         Ok(Value::None)
                     }
-                    Op::Repr => Ok(Value::Str(format!("Value({})", *v))),
+                    Op::Any(AnyOp::Repr) => Ok(Value::Str(format!("Value({})", *v))),
                     op => no_method(&self.kind, &op),
                 }
             }
@@ -377,14 +380,14 @@ impl Obj {
             Body::Custom(m) => {
                 let mut obj = lk(m);
                 match op {
-                    Op::Call { method, args } => {
+                    Op::Custom(CustomOp::Call { method, args }) => {
                         let call = std::panic::AssertUnwindSafe(|| obj.call(&method, args));
                         match std::panic::catch_unwind(call) {
                             Ok(r) => Ok(r?),
                             Err(payload) => Err(self.panicked(K::Custom, &method, &*payload)),
                         }
                     }
-                    Op::Repr => Ok(Value::Str(obj.repr())),
+                    Op::Any(AnyOp::Repr) => Ok(Value::Str(obj.repr())),
                     op => no_method(&self.kind, &op),
                 }
             }
@@ -516,34 +519,34 @@ fn key_error(k: &Value) -> Fail {
 
 fn dict_op(m: &mut OrderedMap, op: Op) -> Outcome {
     Ok(match op {
-        Op::GetItem(k) => {
+        Op::Dict(DictOp::GetItem(k)) => {
             check_hashable(&k)?;
             m.get(&k).cloned().ok_or_else(|| key_error(&k))?
         }
-        Op::SetItem(k, v) => {
+        Op::Dict(DictOp::SetItem(k, v)) => {
             check_hashable(&k)?;
             m.insert(k, v);
             Value::None
         }
-        Op::DelItem(k) => {
+        Op::Dict(DictOp::DelItem(k)) => {
             check_hashable(&k)?;
             m.remove(&k).ok_or_else(|| key_error(&k))?;
             Value::None
         }
-        Op::Contains(k) => Value::Bool(k.is_hashable() && m.contains(&k)),
-        Op::DictGet(k, default) => {
+        Op::Any(AnyOp::Contains(k)) => Value::Bool(k.is_hashable() && m.contains(&k)),
+        Op::Dict(DictOp::Get(k, default)) => {
             check_hashable(&k)?;
             m.get(&k).cloned().unwrap_or(default)
         }
-        Op::Len => Value::from(m.len()),
-        Op::Keys => Value::List(m.iter().map(|(k, _)| k.clone()).collect()),
-        Op::Values => Value::List(m.iter().map(|(_, v)| v.clone()).collect()),
-        Op::Items => Value::List(
+        Op::Any(AnyOp::Len) => Value::from(m.len()),
+        Op::Dict(DictOp::Keys) => Value::List(m.iter().map(|(k, _)| k.clone()).collect()),
+        Op::Dict(DictOp::Values) => Value::List(m.iter().map(|(_, v)| v.clone()).collect()),
+        Op::Dict(DictOp::Items) => Value::List(
             m.iter()
                 .map(|(k, v)| Value::Tuple(vec![k.clone(), v.clone()]))
                 .collect(),
         ),
-        Op::Update(pairs) => {
+        Op::Dict(DictOp::Update(pairs)) => {
             for (k, _) in &pairs {
                 check_hashable(k)?;
             }
@@ -552,7 +555,7 @@ fn dict_op(m: &mut OrderedMap, op: Op) -> Outcome {
             }
             Value::None
         }
-        Op::Pop(k, default) => {
+        Op::Dict(DictOp::Pop(k, default)) => {
             check_hashable(&k)?;
             match (m.remove(&k), default) {
                 (Some(v), _) => v,
@@ -560,11 +563,11 @@ fn dict_op(m: &mut OrderedMap, op: Op) -> Outcome {
                 (None, None) => return Err(key_error(&k)),
             }
         }
-        Op::PopItem => match m.pop_last() {
+        Op::Dict(DictOp::PopItem) => match m.pop_last() {
             Some((k, v)) => Value::Tuple(vec![k, v]),
             None => return Err(err(K::KeyError, "'popitem(): dictionary is empty'")),
         },
-        Op::SetDefault(k, default) => {
+        Op::Dict(DictOp::SetDefault(k, default)) => {
             check_hashable(&k)?;
             match m.get(&k) {
                 Some(v) => v.clone(),
@@ -574,17 +577,17 @@ fn dict_op(m: &mut OrderedMap, op: Op) -> Outcome {
                 }
             }
         }
-        Op::Clear => {
+        Op::Dict(DictOp::Clear) => {
             m.clear();
             Value::None
         }
-        Op::Copy => m.to_value(),
-        Op::Repr => Value::Str(m.to_value().to_string()),
-        Op::IterChunk {
+        Op::Any(AnyOp::Copy) => m.to_value(),
+        Op::Any(AnyOp::Repr) => Value::Str(m.to_value().to_string()),
+        Op::Any(AnyOp::IterChunk {
             start,
             max,
             expect_len,
-        } => {
+        }) => {
             let keys = m.iter().map(|(k, _)| k);
             return crate::containers::iter_chunk(
                 m.len(),
@@ -595,7 +598,7 @@ fn dict_op(m: &mut OrderedMap, op: Op) -> Outcome {
                 "dictionary",
             );
         }
-        Op::DictOr(pairs) => return crate::containers::dict_or(m, pairs),
+        Op::Dict(DictOp::Or(pairs)) => return crate::containers::dict_or(m, pairs),
         op => return no_method(&Kind::Dict, &op),
     })
 }
@@ -656,44 +659,44 @@ fn list_op(v: &mut Vec<Value>, op: Op, fixed: bool) -> Outcome {
         }
     };
     Ok(match op {
-        Op::GetItem(i) => v[item_index(&i, v.len(), what)?].clone(),
-        Op::SetItem(i, x) => {
+        Op::List(ListOp::GetItem(i)) => v[item_index(&i, v.len(), what)?].clone(),
+        Op::List(ListOp::SetItem(i, x)) => {
             let j = item_index(&i, v.len(), what)?;
             v[j] = x;
             Value::None
         }
-        Op::DelItem(i) => {
-            grow(&Op::DelItem(Value::None))?;
+        Op::List(ListOp::DelItem(i)) => {
+            grow(&Op::List(ListOp::DelItem(Value::None)))?;
             let j = item_index(&i, v.len(), what)?;
             v.remove(j);
             Value::None
         }
-        Op::Contains(x) => Value::Bool(v.contains(&x)),
-        Op::Len => Value::from(v.len()),
-        Op::Copy => Value::List(v.clone()),
-        Op::Repr => Value::Str(if fixed {
+        Op::Any(AnyOp::Contains(x)) => Value::Bool(v.contains(&x)),
+        Op::Any(AnyOp::Len) => Value::from(v.len()),
+        Op::Any(AnyOp::Copy) => Value::List(v.clone()),
+        Op::Any(AnyOp::Repr) => Value::Str(if fixed {
             format!("Array({})", Value::List(v.clone()))
         } else {
             Value::List(v.clone()).to_string()
         }),
-        Op::Append(x) => {
-            grow(&Op::Append(Value::None))?;
+        Op::List(ListOp::Append(x)) => {
+            grow(&Op::List(ListOp::Append(Value::None)))?;
             v.push(x);
             Value::None
         }
-        Op::Extend(xs) => {
-            grow(&Op::Extend(Vec::new()))?;
+        Op::List(ListOp::Extend(xs)) => {
+            grow(&Op::List(ListOp::Extend(Vec::new())))?;
             v.extend(xs);
             Value::None
         }
-        Op::Insert(i, x) => {
-            grow(&Op::Insert(0, Value::None))?;
+        Op::List(ListOp::Insert(i, x)) => {
+            grow(&Op::List(ListOp::Insert(0, Value::None)))?;
             let (j, _) = slice_bounds(Some(i), None, v.len());
             v.insert(j, x);
             Value::None
         }
-        Op::ListPop(i) => {
-            grow(&Op::ListPop(None))?;
+        Op::List(ListOp::Pop(i)) => {
+            grow(&Op::List(ListOp::Pop(None)))?;
             if v.is_empty() {
                 return Err(err(K::IndexError, "pop from empty list"));
             }
@@ -703,8 +706,8 @@ fn list_op(v: &mut Vec<Value>, op: Op, fixed: bool) -> Outcome {
             };
             v.remove(j)
         }
-        Op::Remove(x) => {
-            grow(&Op::Remove(Value::None))?;
+        Op::List(ListOp::Remove(x)) => {
+            grow(&Op::List(ListOp::Remove(Value::None)))?;
             match v.iter().position(|y| *y == x) {
                 Some(j) => {
                     v.remove(j);
@@ -713,16 +716,16 @@ fn list_op(v: &mut Vec<Value>, op: Op, fixed: bool) -> Outcome {
                 None => return Err(err(K::ValueError, "list.remove(x): x not in list")),
             }
         }
-        Op::Index(x) => match v.iter().position(|y| *y == x) {
+        Op::List(ListOp::Index(x)) => match v.iter().position(|y| *y == x) {
             Some(j) => Value::from(j),
             None => return Err(err(K::ValueError, format!("{x} is not in list"))),
         },
-        Op::Count(x) => Value::from(v.iter().filter(|y| **y == x).count()),
-        Op::Reverse => {
+        Op::List(ListOp::Count(x)) => Value::from(v.iter().filter(|y| **y == x).count()),
+        Op::List(ListOp::Reverse) => {
             v.reverse();
             Value::None
         }
-        Op::Sort { reverse } => {
+        Op::List(ListOp::Sort { reverse }) => {
             // Check comparability first so a failed sort leaves the list untouched.
             for w in v.windows(2) {
                 if w[0].py_cmp(&w[1]).is_none() && w[0] != w[1] {
@@ -745,11 +748,11 @@ fn list_op(v: &mut Vec<Value>, op: Op, fixed: bool) -> Outcome {
             }
             Value::None
         }
-        Op::GetSlice(a, b) => {
+        Op::List(ListOp::GetSlice(a, b)) => {
             let (a, b) = slice_bounds(a, b, v.len());
             Value::List(v[a..b].to_vec())
         }
-        Op::SetSlice(a, b, xs) => {
+        Op::List(ListOp::SetSlice(a, b, xs)) => {
             let (a, b) = slice_bounds(a, b, v.len());
             if fixed && xs.len() != b - a {
                 return Err(err(
@@ -760,14 +763,14 @@ fn list_op(v: &mut Vec<Value>, op: Op, fixed: bool) -> Outcome {
             v.splice(a..b, xs);
             Value::None
         }
-        Op::DelSlice(a, b) => {
-            grow(&Op::DelSlice(None, None))?;
+        Op::List(ListOp::DelSlice(a, b)) => {
+            grow(&Op::List(ListOp::DelSlice(None, None)))?;
             let (a, b) = slice_bounds(a, b, v.len());
             v.drain(a..b);
             Value::None
         }
-        Op::Repeat(n) => {
-            grow(&Op::Repeat(0))?;
+        Op::List(ListOp::Repeat(n)) => {
+            grow(&Op::List(ListOp::Repeat(0)))?;
             // a request must not be able to make the server allocate without bound
             let len = usize::try_from(n)
                 .ok()
@@ -802,19 +805,19 @@ fn ns_op(attrs: &mut Vec<(String, Value)>, op: Op) -> Outcome {
         )
     };
     Ok(match op {
-        Op::GetAttr(name) => attrs
+        Op::Namespace(NamespaceOp::Get(name)) => attrs
             .iter()
             .find(|(n, _)| *n == name)
             .map(|(_, v)| v.clone())
             .ok_or_else(|| missing(&name))?,
-        Op::SetAttr(name, v) => {
+        Op::Namespace(NamespaceOp::Set(name, v)) => {
             match attrs.iter_mut().find(|(n, _)| *n == name) {
                 Some(slot) => slot.1 = v,
                 None => attrs.push((name, v)),
             }
             Value::None
         }
-        Op::DelAttr(name) => {
+        Op::Namespace(NamespaceOp::Del(name)) => {
             let j = attrs
                 .iter()
                 .position(|(n, _)| *n == name)
@@ -822,14 +825,16 @@ fn ns_op(attrs: &mut Vec<(String, Value)>, op: Op) -> Outcome {
             attrs.remove(j);
             Value::None
         }
-        Op::Contains(Value::Str(ref name)) => Value::Bool(attrs.iter().any(|(n, _)| n == name)),
-        Op::Copy => Value::Dict(
+        Op::Any(AnyOp::Contains(Value::Str(ref name))) => {
+            Value::Bool(attrs.iter().any(|(n, _)| n == name))
+        }
+        Op::Any(AnyOp::Copy) => Value::Dict(
             attrs
                 .iter()
                 .map(|(n, v)| (Value::Str(n.clone()), v.clone()))
                 .collect(),
         ),
-        Op::Repr => {
+        Op::Any(AnyOp::Repr) => {
             // CPython's Namespace.__repr__: attributes named `_…` are private (a
             // NamespaceProxy keeps them on the proxy), the rest sorted by name
             let mut parts: Vec<String> = attrs
@@ -854,7 +859,7 @@ fn lock_op(
 ) -> Outcome {
     let me = (who.conn, who.thread);
     match op {
-        Op::Acquire { timeout } => {
+        Op::Lock(LockOp::Acquire { timeout }) => {
             let got = c.wait_until(who, try_only, timeout, |st| {
                 if st.owner.is_none() {
                     st.owner = Some(me);
@@ -869,7 +874,7 @@ fn lock_op(
             })?;
             Ok(got.map_or(Value::Bool(false), acquired))
         }
-        Op::ReleaseLock => {
+        Op::Lock(LockOp::Release) => {
             let mut st = c.lock();
             if recursive {
                 if st.owner != Some(me) {
@@ -891,8 +896,8 @@ fn lock_op(
             c.cv.notify_all();
             Ok(Value::None)
         }
-        Op::Locked => Ok(Value::Bool(c.lock().owner.is_some())),
-        Op::Repr => {
+        Op::Lock(LockOp::Locked) => Ok(Value::Bool(c.lock().owner.is_some())),
+        Op::Any(AnyOp::Repr) => {
             let st = c.lock();
             let state = if st.owner.is_some() {
                 "locked"
@@ -918,7 +923,7 @@ fn lock_op(
 
 fn sem_op(c: &Cell<SemState>, op: Op, who: &Caller<'_>, try_only: bool, kind: &Kind) -> Outcome {
     match op {
-        Op::Acquire { timeout } => {
+        Op::Lock(LockOp::Acquire { timeout }) => {
             let got = c.wait_until(who, try_only, timeout, |st| {
                 if st.value > 0 {
                     st.value -= 1;
@@ -932,7 +937,7 @@ fn sem_op(c: &Cell<SemState>, op: Op, who: &Caller<'_>, try_only: bool, kind: &K
             })?;
             Ok(got.map_or(Value::Bool(false), acquired))
         }
-        Op::ReleaseLock => {
+        Op::Lock(LockOp::Release) => {
             let mut st = c.lock();
             if st.bounded && st.value >= st.initial {
                 return Err(err(K::ValueError, "Semaphore released too many times"));
@@ -961,8 +966,8 @@ fn sem_op(c: &Cell<SemState>, op: Op, who: &Caller<'_>, try_only: bool, kind: &K
             c.cv.notify_all();
             Ok(Value::None)
         }
-        Op::Locked => Ok(Value::from(c.lock().value)),
-        Op::Repr => {
+        Op::Lock(LockOp::Locked) => Ok(Value::from(c.lock().value)),
+        Op::Any(AnyOp::Repr) => {
             let st = c.lock();
             let mut s = format!("<{}(value={})", kind.typeid(), st.value);
             if st.abandoned > 0 {
@@ -981,7 +986,7 @@ fn sem_op(c: &Cell<SemState>, op: Op, who: &Caller<'_>, try_only: bool, kind: &K
 fn cond_op(c: &Cell<CondState>, op: Op, who: &Caller<'_>, try_only: bool, kind: &Kind) -> Outcome {
     let me = (who.conn, who.thread);
     match op {
-        Op::Acquire { timeout } => {
+        Op::Lock(LockOp::Acquire { timeout }) => {
             let got = c.wait_until(who, try_only, timeout, |st| {
                 if st.lock.owner.is_none() {
                     st.lock.owner = Some(me);
@@ -996,7 +1001,7 @@ fn cond_op(c: &Cell<CondState>, op: Op, who: &Caller<'_>, try_only: bool, kind: 
             })?;
             Ok(got.map_or(Value::Bool(false), acquired))
         }
-        Op::ReleaseLock => {
+        Op::Lock(LockOp::Release) => {
             let mut st = c.lock();
             if st.lock.owner != Some(me) {
                 return Err(err(K::RuntimeError, "cannot release un-acquired lock"));
@@ -1009,7 +1014,7 @@ fn cond_op(c: &Cell<CondState>, op: Op, who: &Caller<'_>, try_only: bool, kind: 
             c.cv.notify_all();
             Ok(Value::None)
         }
-        Op::CondWait { timeout } => {
+        Op::Condition(ConditionOp::Wait { timeout }) => {
             if try_only {
                 // Waiting always blocks; do it on a worker thread.
                 return Err(Fail::WouldBlock);
@@ -1058,7 +1063,7 @@ fn cond_op(c: &Cell<CondState>, op: Op, who: &Caller<'_>, try_only: bool, kind: 
             })?;
             Ok(Value::Bool(notified))
         }
-        Op::Notify(n) => {
+        Op::Condition(ConditionOp::Notify(n)) => {
             let mut st = c.lock();
             if st.lock.owner != Some(me) {
                 return Err(err(K::RuntimeError, "cannot notify on un-acquired lock"));
@@ -1073,7 +1078,7 @@ fn cond_op(c: &Cell<CondState>, op: Op, who: &Caller<'_>, try_only: bool, kind: 
             c.cv.notify_all();
             Ok(Value::None)
         }
-        Op::NotifyAll => {
+        Op::Condition(ConditionOp::NotifyAll) => {
             let mut st = c.lock();
             if st.lock.owner != Some(me) {
                 return Err(err(K::RuntimeError, "cannot notify on un-acquired lock"));
@@ -1084,8 +1089,8 @@ fn cond_op(c: &Cell<CondState>, op: Op, who: &Caller<'_>, try_only: bool, kind: 
             c.cv.notify_all();
             Ok(Value::None)
         }
-        Op::Locked => Ok(Value::Bool(c.lock().lock.owner.is_some())),
-        Op::Repr => {
+        Op::Lock(LockOp::Locked) => Ok(Value::Bool(c.lock().lock.owner.is_some())),
+        Op::Any(AnyOp::Repr) => {
             let st = c.lock();
             Ok(Value::Str(format!(
                 "<Condition({}, waiters={})>",
@@ -1103,21 +1108,21 @@ fn cond_op(c: &Cell<CondState>, op: Op, who: &Caller<'_>, try_only: bool, kind: 
 
 fn event_op(c: &Cell<bool>, op: Op, who: &Caller<'_>, try_only: bool, kind: &Kind) -> Outcome {
     match op {
-        Op::EventSet => {
+        Op::Event(EventOp::Set) => {
             *c.lock() = true;
             c.cv.notify_all();
             Ok(Value::None)
         }
-        Op::EventClear => {
+        Op::Event(EventOp::Clear) => {
             *c.lock() = false;
             Ok(Value::None)
         }
-        Op::EventIsSet => Ok(Value::Bool(*c.lock())),
-        Op::EventWait { timeout } => {
+        Op::Event(EventOp::IsSet) => Ok(Value::Bool(*c.lock())),
+        Op::Event(EventOp::Wait { timeout }) => {
             let r = c.wait_until(who, try_only, timeout, |set| set.then_some(()))?;
             Ok(Value::Bool(r.is_some()))
         }
-        Op::Repr => Ok(Value::Str(format!(
+        Op::Any(AnyOp::Repr) => Ok(Value::Str(format!(
             "<Event({})>",
             if *c.lock() { "set" } else { "unset" }
         ))),
@@ -1134,7 +1139,7 @@ fn barrier_op(
 ) -> Outcome {
     let broken = || err(K::BrokenBarrier, "the barrier is broken");
     match op {
-        Op::BarrierWait { timeout } => {
+        Op::Barrier(BarrierOp::Wait { timeout }) => {
             let (index, my_gen) = {
                 let mut st = c.lock();
                 if st.broken {
@@ -1183,12 +1188,12 @@ fn barrier_op(
                 }
             }
         }
-        Op::BarrierAbort => {
+        Op::Barrier(BarrierOp::Abort) => {
             c.lock().broken = true;
             c.cv.notify_all();
             Ok(Value::None)
         }
-        Op::BarrierReset => {
+        Op::Barrier(BarrierOp::Reset) => {
             let mut st = c.lock();
             if st.count > 0 {
                 st.reset_gen = Some(st.generation);
@@ -1200,7 +1205,7 @@ fn barrier_op(
             c.cv.notify_all();
             Ok(Value::None)
         }
-        Op::BarrierInfo => {
+        Op::Barrier(BarrierOp::Info) => {
             let st = c.lock();
             Ok(Value::Tuple(vec![
                 Value::from(st.parties),
@@ -1208,7 +1213,7 @@ fn barrier_op(
                 Value::Bool(st.broken),
             ]))
         }
-        Op::Repr => {
+        Op::Any(AnyOp::Repr) => {
             let st = c.lock();
             Ok(Value::Str(format!(
                 "<Barrier(parties={}, waiting={}, broken={})>",
@@ -1229,7 +1234,7 @@ fn queue_op(
     kind: &Kind,
 ) -> Outcome {
     match op {
-        Op::Put { item, timeout } => {
+        Op::Queue(QueueOp::Put { item, timeout }) => {
             let mut item = Some(item);
             let r = c.wait_until(who, try_only, timeout, |st| {
                 if st.maxsize.is_some_and(|m| st.items.len() as u64 >= m) {
@@ -1246,18 +1251,18 @@ fn queue_op(
                 None => Err(err(K::Full, "queue is full")),
             }
         }
-        Op::Get { timeout } => {
+        Op::Queue(QueueOp::Get { timeout }) => {
             match c.wait_until(who, try_only, timeout, |st| st.items.pop_front())? {
                 Some(v) => Ok(v),
                 None => Err(err(K::Empty, "queue is empty")),
             }
         }
-        Op::QSize | Op::Len => Ok(Value::from(c.lock().items.len())),
-        Op::Copy => Ok(Value::List(c.lock().items.iter().cloned().collect())),
-        Op::TaskDone => {
+        Op::Queue(QueueOp::QSize) | Op::Any(AnyOp::Len) => Ok(Value::from(c.lock().items.len())),
+        Op::Any(AnyOp::Copy) => Ok(Value::List(c.lock().items.iter().cloned().collect())),
+        Op::Queue(QueueOp::TaskDone) => {
             let mut st = c.lock();
             if !st.joinable {
-                return no_method(kind, &Op::TaskDone);
+                return no_method(kind, &Op::Queue(QueueOp::TaskDone));
             }
             if st.unfinished == 0 {
                 return Err(err(K::ValueError, "task_done() called too many times"));
@@ -1267,16 +1272,16 @@ fn queue_op(
             c.cv.notify_all();
             Ok(Value::None)
         }
-        Op::QJoin { timeout } => {
+        Op::Queue(QueueOp::Join { timeout }) => {
             if !c.lock().joinable {
-                return no_method(kind, &Op::QJoin { timeout });
+                return no_method(kind, &Op::Queue(QueueOp::Join { timeout }));
             }
             let r = c.wait_until(who, try_only, timeout, |st| {
                 (st.unfinished == 0).then_some(())
             })?;
             Ok(Value::Bool(r.is_some()))
         }
-        Op::Repr => {
+        Op::Any(AnyOp::Repr) => {
             let st = c.lock();
             Ok(Value::Str(format!(
                 "<{}(qsize={}, maxsize={})>",

@@ -1,8 +1,11 @@
 //! The wire protocol between proxies and the server: a closed set of typed operations.
 //!
 //! Architecture invariant: nothing in a [`Request`] names code. Every operation is a
-//! variant of [`Op`] with plain data; the server matches on it and runs code compiled
-//! into its own binary. Custom types are reached by their registered name and a method
+//! variant of one object kind's operation enum, wrapped in [`Op`], with plain data; the
+//! server matches on it and runs code compiled into its own binary. A kind's handler
+//! (in `objects.rs` and `containers.rs`) matches its own enum, so an operation of one
+//! kind sent to an object of another is answered `NoSuchMethod` in one place
+//! (`Obj::run`). Custom types are reached by their registered name and a method
 //! name, dispatched by the type's own `call` (see [`crate::Shared`]).
 
 use std::time::Duration;
@@ -60,7 +63,7 @@ pub(crate) enum Create {
 
 /// The set operations that take another collection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) enum SetOp {
+pub(crate) enum SetWith {
     Union,
     Intersection,
     Difference,
@@ -75,53 +78,92 @@ pub(crate) enum SetOp {
     IsEqual,
 }
 
-impl SetOp {
+impl SetWith {
     pub(crate) fn name(self) -> &'static str {
         match self {
-            SetOp::Union => "union",
-            SetOp::Intersection => "intersection",
-            SetOp::Difference => "difference",
-            SetOp::SymmetricDifference => "symmetric_difference",
-            SetOp::Update => "update",
-            SetOp::IntersectionUpdate => "intersection_update",
-            SetOp::DifferenceUpdate => "difference_update",
-            SetOp::SymmetricDifferenceUpdate => "symmetric_difference_update",
-            SetOp::IsSubset => "issubset",
-            SetOp::IsSuperset => "issuperset",
-            SetOp::IsDisjoint => "isdisjoint",
-            SetOp::IsEqual => "__eq__",
+            SetWith::Union => "union",
+            SetWith::Intersection => "intersection",
+            SetWith::Difference => "difference",
+            SetWith::SymmetricDifference => "symmetric_difference",
+            SetWith::Update => "update",
+            SetWith::IntersectionUpdate => "intersection_update",
+            SetWith::DifferenceUpdate => "difference_update",
+            SetWith::SymmetricDifferenceUpdate => "symmetric_difference_update",
+            SetWith::IsSubset => "issubset",
+            SetWith::IsSuperset => "issuperset",
+            SetWith::IsDisjoint => "isdisjoint",
+            SetWith::IsEqual => "__eq__",
         }
     }
 }
 
-/// Every operation a client can ask for.
+/// Every operation a client can ask for: one enum per object kind (or family of kinds
+/// sharing a protocol), so adding a kind is one enum and one variant here.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) enum Op {
-    // --- server
+    /// Addressed to [`SERVER`].
+    Server(ServerOp),
+    /// Any object (the container protocol where the kind has one).
+    Any(AnyOp),
+    Dict(DictOp),
+    /// `list` and `Array` (which refuses what changes its length).
+    List(ListOp),
+    Set(SetOp),
+    Namespace(NamespaceOp),
+    /// `Lock`, `RLock`, `Semaphore`, `BoundedSemaphore` and `Condition`.
+    Lock(LockOp),
+    Condition(ConditionOp),
+    Event(EventOp),
+    Barrier(BarrierOp),
+    /// `Queue` and `JoinableQueue`.
+    Queue(QueueOp),
+    Value(ValueOp),
+    Custom(CustomOp),
+}
+
+/// Operations of the server itself (object [`SERVER`]).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) enum ServerOp {
     Ping,
     Create(Create),
     Shutdown,
-    /// Drop the object (`del proxy` in CPython, where refcounting does it).
-    Release,
-    /// The client ends cleanly (sent to [`SERVER`] with request id 0, unanswered):
-    /// the last request on the connection. What it holds is settled as a clean end
-    /// (see `Obj::release_conn`), even though the connection then closes.
+    /// The client ends cleanly (request id 0, unanswered): the last request on the
+    /// connection. What it holds is settled as a clean end (see `Obj::release_conn`),
+    /// even though the connection then closes.
     Goodbye,
+    /// `manager.set_name(name, value)`: a value kept by the server under a name.
+    SetName(String, Value),
+    /// `manager.get_name(name)`.
+    GetName(String),
+}
 
-    // --- any object
+/// Operations every kind answers, or every container kind.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) enum AnyOp {
+    /// Drop the object (`del proxy` in CPython, where refcounting does it; the public
+    /// `destroy()`).
+    Destroy,
     Repr,
     /// The whole value (dict, list, namespace, value, array, queue contents).
     Copy,
     Len,
+    Contains(Value),
+    /// Up to `max` items (dict and set: keys) from position `start`, with the length
+    /// at the time: `(len, [items])`. With `expect_len`, a length that differs is the
+    /// `RuntimeError` of an iterator whose container changed size.
+    IterChunk {
+        start: u64,
+        max: u64,
+        expect_len: Option<u64>,
+    },
+}
 
-    // --- dict / list / array (by key or index)
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) enum DictOp {
     GetItem(Value),
     SetItem(Value, Value),
     DelItem(Value),
-    Contains(Value),
-
-    // --- dict
-    DictGet(Value, Value),
+    Get(Value, Value),
     Keys,
     Values,
     Items,
@@ -130,12 +172,19 @@ pub(crate) enum Op {
     PopItem,
     SetDefault(Value, Value),
     Clear,
+    /// `d | pairs`: a new dict (a copy), the pairs merged in.
+    Or(Vec<(Value, Value)>),
+}
 
-    // --- list
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) enum ListOp {
+    GetItem(Value),
+    SetItem(Value, Value),
+    DelItem(Value),
     Append(Value),
     Extend(Vec<Value>),
     Insert(i64, Value),
-    ListPop(Option<i64>),
+    Pop(Option<i64>),
     Remove(Value),
     Index(Value),
     Count(Value),
@@ -148,61 +197,62 @@ pub(crate) enum Op {
     DelSlice(Option<i64>, Option<i64>),
     /// `l *= n`.
     Repeat(u64),
+}
 
-    // --- container iteration and operators (see `containers.rs`)
-    /// Up to `max` items (dict and set: keys) from position `start`, with the length
-    /// at the time: `(len, [items])`. With `expect_len`, a length that differs is the
-    /// `RuntimeError` of an iterator whose container changed size.
-    IterChunk {
-        start: u64,
-        max: u64,
-        expect_len: Option<u64>,
-    },
-    /// `d | pairs`: a new dict (a copy), the pairs merged in.
-    DictOr(Vec<(Value, Value)>),
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) enum SetOp {
     /// `s.add(x)`.
-    SetAdd(Value),
+    Add(Value),
     /// `s.discard(x)`.
-    SetDiscard(Value),
+    Discard(Value),
+    Remove(Value),
     /// `s.pop()`.
-    SetPop,
+    Pop,
+    Clear,
     /// A set operation with another collection (`union`, `issubset`, `update`, …).
-    SetWith(SetOp, Vec<Value>),
+    With(SetWith, Vec<Value>),
+}
 
-    // --- namespace
-    GetAttr(String),
-    SetAttr(String, Value),
-    DelAttr(String),
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) enum NamespaceOp {
+    Get(String),
+    Set(String, Value),
+    Del(String),
+}
 
-    // --- locks, semaphores, condition
-    Acquire {
-        timeout: Option<Duration>,
-    },
-    ReleaseLock,
+/// Locks, semaphores, and a condition's lock.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) enum LockOp {
+    Acquire { timeout: Option<Duration> },
+    Release,
     Locked,
-    CondWait {
-        timeout: Option<Duration>,
-    },
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) enum ConditionOp {
+    Wait { timeout: Option<Duration> },
     Notify(u64),
     NotifyAll,
+}
 
-    // --- event
-    EventSet,
-    EventClear,
-    EventIsSet,
-    EventWait {
-        timeout: Option<Duration>,
-    },
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) enum EventOp {
+    Set,
+    Clear,
+    IsSet,
+    Wait { timeout: Option<Duration> },
+}
 
-    // --- barrier
-    BarrierWait {
-        timeout: Option<Duration>,
-    },
-    BarrierAbort,
-    BarrierReset,
-    BarrierInfo,
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) enum BarrierOp {
+    Wait { timeout: Option<Duration> },
+    Abort,
+    Reset,
+    Info,
+}
 
-    // --- queue
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) enum QueueOp {
     Put {
         item: Value,
         timeout: Option<Duration>,
@@ -212,19 +262,21 @@ pub(crate) enum Op {
     },
     QSize,
     TaskDone,
-    QJoin {
+    Join {
         timeout: Option<Duration>,
     },
+}
 
-    // --- Value
-    ValueGet,
-    ValueSet(Value),
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) enum ValueOp {
+    Get,
+    Set(Value),
+}
 
-    // --- custom
-    Call {
-        method: String,
-        args: Vec<Value>,
-    },
+/// A registered type's method, dispatched by the type's own `call`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) enum CustomOp {
+    Call { method: String, args: Vec<Value> },
 }
 
 impl Op {
@@ -232,13 +284,13 @@ impl Op {
     /// `Some(None)` waits forever.
     pub(crate) fn wait_timeout(&self) -> Option<Option<Duration>> {
         match self {
-            Op::Acquire { timeout }
-            | Op::CondWait { timeout }
-            | Op::EventWait { timeout }
-            | Op::BarrierWait { timeout }
-            | Op::Put { timeout, .. }
-            | Op::Get { timeout }
-            | Op::QJoin { timeout } => Some(*timeout),
+            Op::Lock(LockOp::Acquire { timeout })
+            | Op::Condition(ConditionOp::Wait { timeout })
+            | Op::Event(EventOp::Wait { timeout })
+            | Op::Barrier(BarrierOp::Wait { timeout })
+            | Op::Queue(
+                QueueOp::Put { timeout, .. } | QueueOp::Get { timeout } | QueueOp::Join { timeout },
+            ) => Some(*timeout),
             _ => None,
         }
     }
@@ -246,71 +298,178 @@ impl Op {
     /// A short name for logs and errors.
     pub(crate) fn name(&self) -> &'static str {
         match self {
-            Op::Ping => "ping",
-            Op::Create(_) => "create",
-            Op::Shutdown => "shutdown",
-            Op::Release => "release",
-            Op::Goodbye => "goodbye",
-            Op::Repr => "__repr__",
-            Op::Copy => "copy",
-            Op::Len => "__len__",
-            Op::GetItem(_) => "__getitem__",
-            Op::SetItem(..) => "__setitem__",
-            Op::DelItem(_) => "__delitem__",
-            Op::Contains(_) => "__contains__",
-            Op::DictGet(..) => "get",
-            Op::Keys => "keys",
-            Op::Values => "values",
-            Op::Items => "items",
-            Op::Update(_) => "update",
-            Op::Pop(..) => "pop",
-            Op::PopItem => "popitem",
-            Op::SetDefault(..) => "setdefault",
-            Op::Clear => "clear",
-            Op::Append(_) => "append",
-            Op::Extend(_) => "extend",
-            Op::Insert(..) => "insert",
-            Op::ListPop(_) => "pop",
-            Op::Remove(_) => "remove",
-            Op::Index(_) => "index",
-            Op::Count(_) => "count",
-            Op::Reverse => "reverse",
-            Op::Sort { .. } => "sort",
-            Op::GetSlice(..) => "__getitem__",
-            Op::SetSlice(..) => "__setitem__",
-            Op::DelSlice(..) => "__delitem__",
-            Op::Repeat(_) => "__imul__",
-            Op::IterChunk { .. } => "__iter__",
-            Op::DictOr(_) => "__or__",
-            Op::SetAdd(_) => "add",
-            Op::SetDiscard(_) => "discard",
-            Op::SetPop => "pop",
-            Op::SetWith(op, _) => op.name(),
-            Op::GetAttr(_) => "__getattr__",
-            Op::SetAttr(..) => "__setattr__",
-            Op::DelAttr(_) => "__delattr__",
-            Op::Acquire { .. } => "acquire",
-            Op::ReleaseLock => "release",
-            Op::Locked => "locked",
-            Op::CondWait { .. } => "wait",
-            Op::Notify(_) => "notify",
-            Op::NotifyAll => "notify_all",
-            Op::EventSet => "set",
-            Op::EventClear => "clear",
-            Op::EventIsSet => "is_set",
-            Op::EventWait { .. } => "wait",
-            Op::BarrierWait { .. } => "wait",
-            Op::BarrierAbort => "abort",
-            Op::BarrierReset => "reset",
-            Op::BarrierInfo => "parties",
-            Op::Put { .. } => "put",
-            Op::Get { .. } => "get",
-            Op::QSize => "qsize",
-            Op::TaskDone => "task_done",
-            Op::QJoin { .. } => "join",
-            Op::ValueGet => "value",
-            Op::ValueSet(_) => "value",
-            Op::Call { .. } => "call",
+            Op::Server(op) => op.name(),
+            Op::Any(op) => op.name(),
+            Op::Dict(op) => op.name(),
+            Op::List(op) => op.name(),
+            Op::Set(op) => op.name(),
+            Op::Namespace(op) => op.name(),
+            Op::Lock(op) => op.name(),
+            Op::Condition(op) => op.name(),
+            Op::Event(op) => op.name(),
+            Op::Barrier(op) => op.name(),
+            Op::Queue(op) => op.name(),
+            Op::Value(op) => op.name(),
+            Op::Custom(op) => op.name(),
+        }
+    }
+}
+
+impl ServerOp {
+    fn name(&self) -> &'static str {
+        match self {
+            ServerOp::Ping => "ping",
+            ServerOp::Create(_) => "create",
+            ServerOp::Shutdown => "shutdown",
+            ServerOp::Goodbye => "goodbye",
+            ServerOp::SetName(..) => "__setattr__",
+            ServerOp::GetName(_) => "__getattr__",
+        }
+    }
+}
+
+impl AnyOp {
+    fn name(&self) -> &'static str {
+        match self {
+            AnyOp::Destroy => "destroy",
+            AnyOp::Repr => "__repr__",
+            AnyOp::Copy => "copy",
+            AnyOp::Len => "__len__",
+            AnyOp::Contains(_) => "__contains__",
+            AnyOp::IterChunk { .. } => "__iter__",
+        }
+    }
+}
+
+impl DictOp {
+    fn name(&self) -> &'static str {
+        match self {
+            DictOp::GetItem(_) => "__getitem__",
+            DictOp::SetItem(..) => "__setitem__",
+            DictOp::DelItem(_) => "__delitem__",
+            DictOp::Get(..) => "get",
+            DictOp::Keys => "keys",
+            DictOp::Values => "values",
+            DictOp::Items => "items",
+            DictOp::Update(_) => "update",
+            DictOp::Pop(..) => "pop",
+            DictOp::PopItem => "popitem",
+            DictOp::SetDefault(..) => "setdefault",
+            DictOp::Clear => "clear",
+            DictOp::Or(_) => "__or__",
+        }
+    }
+}
+
+impl ListOp {
+    pub(crate) fn name(&self) -> &'static str {
+        match self {
+            ListOp::GetItem(_) | ListOp::GetSlice(..) => "__getitem__",
+            ListOp::SetItem(..) | ListOp::SetSlice(..) => "__setitem__",
+            ListOp::DelItem(_) | ListOp::DelSlice(..) => "__delitem__",
+            ListOp::Append(_) => "append",
+            ListOp::Extend(_) => "extend",
+            ListOp::Insert(..) => "insert",
+            ListOp::Pop(_) => "pop",
+            ListOp::Remove(_) => "remove",
+            ListOp::Index(_) => "index",
+            ListOp::Count(_) => "count",
+            ListOp::Reverse => "reverse",
+            ListOp::Sort { .. } => "sort",
+            ListOp::Repeat(_) => "__imul__",
+        }
+    }
+}
+
+impl SetOp {
+    fn name(&self) -> &'static str {
+        match self {
+            SetOp::Add(_) => "add",
+            SetOp::Discard(_) => "discard",
+            SetOp::Remove(_) => "remove",
+            SetOp::Pop => "pop",
+            SetOp::Clear => "clear",
+            SetOp::With(how, _) => how.name(),
+        }
+    }
+}
+
+impl NamespaceOp {
+    fn name(&self) -> &'static str {
+        match self {
+            NamespaceOp::Get(_) => "__getattr__",
+            NamespaceOp::Set(..) => "__setattr__",
+            NamespaceOp::Del(_) => "__delattr__",
+        }
+    }
+}
+
+impl LockOp {
+    fn name(&self) -> &'static str {
+        match self {
+            LockOp::Acquire { .. } => "acquire",
+            LockOp::Release => "release",
+            LockOp::Locked => "locked",
+        }
+    }
+}
+
+impl ConditionOp {
+    fn name(&self) -> &'static str {
+        match self {
+            ConditionOp::Wait { .. } => "wait",
+            ConditionOp::Notify(_) => "notify",
+            ConditionOp::NotifyAll => "notify_all",
+        }
+    }
+}
+
+impl EventOp {
+    fn name(&self) -> &'static str {
+        match self {
+            EventOp::Set => "set",
+            EventOp::Clear => "clear",
+            EventOp::IsSet => "is_set",
+            EventOp::Wait { .. } => "wait",
+        }
+    }
+}
+
+impl BarrierOp {
+    fn name(&self) -> &'static str {
+        match self {
+            BarrierOp::Wait { .. } => "wait",
+            BarrierOp::Abort => "abort",
+            BarrierOp::Reset => "reset",
+            BarrierOp::Info => "parties",
+        }
+    }
+}
+
+impl QueueOp {
+    pub(crate) fn name(&self) -> &'static str {
+        match self {
+            QueueOp::Put { .. } => "put",
+            QueueOp::Get { .. } => "get",
+            QueueOp::QSize => "qsize",
+            QueueOp::TaskDone => "task_done",
+            QueueOp::Join { .. } => "join",
+        }
+    }
+}
+
+impl ValueOp {
+    fn name(&self) -> &'static str {
+        match self {
+            ValueOp::Get | ValueOp::Set(_) => "value",
+        }
+    }
+}
+
+impl CustomOp {
+    fn name(&self) -> &'static str {
+        match self {
+            CustomOp::Call { .. } => "call",
         }
     }
 }

@@ -6,7 +6,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
-use multiproc_ipc::{Connection, RecvError};
+use multiproc_ipc::{Address, Connection, Listener, ListenerError, RecvError};
+
+use crate::error::Error;
 
 use crate::budget::{self, Budget, Growth};
 use crate::custom::Registry;
@@ -14,7 +16,7 @@ use crate::deep::{self, REPLY_SLACK};
 use crate::error::{RemoteError, RemoteErrorKind as K};
 use crate::limits::Limits;
 use crate::objects::{Body, Caller, Fail, Obj};
-use crate::protocol::{Create, Op, Request, Response, SERVER};
+use crate::protocol::{AnyOp, Create, Op, QueueOp, Request, Response, SERVER, ServerOp};
 use crate::value::{Kind, ObjRef, Value};
 
 /// A waiting call's place within the caps of its client and of the server.
@@ -78,7 +80,7 @@ pub const DEFAULT_MAX_REQUEST: u64 = 64 << 20;
 
 struct ConnEntry {
     alive: AtomicBool,
-    /// The client said goodbye ([`Op::Goodbye`]): its end is clean.
+    /// The client said goodbye ([`ServerOp::Goodbye`]): its end is clean.
     clean: AtomicBool,
     /// This client's calls waiting on threads of their own.
     waiting: AtomicUsize,
@@ -139,7 +141,56 @@ impl fmt::Debug for Server {
     }
 }
 
+fn listener_error(e: ListenerError) -> Error {
+    match e {
+        ListenerError::UnauthenticatedTcp => Error::Config(
+            "a manager served over tcp demands an authkey (anyone reaching the port could use it)"
+                .into(),
+        ),
+        ListenerError::Bind { source, .. } | ListenerError::Io(source) => Error::Connect(source),
+        other => Error::Connect(std::io::Error::other(other.to_string())),
+    }
+}
+
 impl Server {
+    /// Binds a listener for this server at `address`. TCP demands an authkey (a typed
+    /// [`Error::Config`] otherwise); Unix sockets get mode `0o600`.
+    ///
+    /// # Errors
+    /// [`Error::Config`] for TCP without a key, [`Error::Connect`] when binding fails.
+    pub fn bind(address: impl Into<Address>, authkey: Option<&[u8]>) -> Result<Listener, Error> {
+        Listener::bind(address, authkey).map_err(listener_error)
+    }
+
+    /// Accepts and serves clients from `listener` until [`shutdown`](Self::shutdown)
+    /// (a client's `shutdown()` included), each client on its own thread. Handshakes run
+    /// inside the listener without blocking other clients; a failed one (wrong key,
+    /// garbage, silence) is logged and dropped.
+    ///
+    /// # Errors
+    /// Accepting failed for a reason that is not one peer's fault.
+    pub fn serve_on(&self, listener: &Listener) -> Result<(), Error> {
+        self.wake_on_shutdown(listener.address());
+        while !self.is_closing() {
+            match listener.accept_timeout(Duration::from_millis(500)) {
+                Ok(conn) => {
+                    self.spawn_connection(conn);
+                }
+                Err(ListenerError::Timeout) => {}
+                Err(e) if e.is_per_connection() => {
+                    tracing::warn!("manager: refused a client: {e}");
+                }
+                Err(ListenerError::Io(e)) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(_) if self.is_closing() => break,
+                Err(e) => {
+                    self.shutdown();
+                    return Err(listener_error(e));
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// A server for the built-in types plus those in `registry`, with the default
     /// [`Limits`].
     pub fn new(registry: Registry) -> Server {
@@ -535,21 +586,25 @@ impl State {
         } = req;
         if obj == SERVER {
             let r = match op {
-                Op::Ping => Ok(Value::None),
-                Op::Goodbye => {
+                Op::Server(ServerOp::Ping) => Ok(Value::None),
+                Op::Server(ServerOp::Goodbye) => {
                     entry.clean.store(true, Ordering::SeqCst);
                     return;
                 }
-                Op::Create(c) => self.create(c),
-                Op::SetAttr(name, v) => self.charge(SERVER, budget::attr(&name, &v)).map(|()| {
-                    lock(&self.names).insert(name, v);
-                    self.budget.touch(SERVER);
-                    Value::None
-                }),
-                Op::GetAttr(name) => lock(&self.names).get(&name).cloned().ok_or_else(|| {
-                    RemoteError::new(K::KeyError, format!("nothing is published as '{name}'"))
-                }),
-                Op::Shutdown => {
+                Op::Server(ServerOp::Create(c)) => self.create(c),
+                Op::Server(ServerOp::SetName(name, v)) => {
+                    self.charge(SERVER, budget::attr(&name, &v)).map(|()| {
+                        lock(&self.names).insert(name, v);
+                        self.budget.touch(SERVER);
+                        Value::None
+                    })
+                }
+                Op::Server(ServerOp::GetName(name)) => {
+                    lock(&self.names).get(&name).cloned().ok_or_else(|| {
+                        RemoteError::new(K::KeyError, format!("nothing is published as '{name}'"))
+                    })
+                }
+                Op::Server(ServerOp::Shutdown) => {
                     let _ = Self::reply(entry, id, Ok(Value::None));
                     self.shutdown();
                     return;
@@ -562,7 +617,7 @@ impl State {
             let _ = Self::reply(entry, id, r);
             return;
         }
-        if let Op::Release = op {
+        if let Op::Any(AnyOp::Destroy) = op {
             let removed = write(&self.objects).remove(&obj);
             if let Some(o) = removed {
                 o.destroyed.store(true, Ordering::SeqCst);
@@ -606,7 +661,7 @@ impl State {
         } else {
             (target.run(op, &who, false), None)
         };
-        let is_get = matches!(op, Some(Op::Get { .. }));
+        let is_get = matches!(op, Some(Op::Queue(QueueOp::Get { .. })));
         if changes && !matches!(first, Err(Fail::WouldBlock)) {
             self.budget.touch(obj);
         }
@@ -791,6 +846,7 @@ impl State {
 mod tests {
     use super::*;
     use crate::Manager;
+    use crate::protocol::LockOp;
 
     /// A `get` answered at once (an item was there) whose reply cannot be delivered —
     /// the client hung up right after asking — puts the item back, as a `get` that had
@@ -811,7 +867,7 @@ mod tests {
             id: 1,
             obj: q.id(),
             thread: 1,
-            op: Op::Get { timeout: None },
+            op: Op::Queue(QueueOp::Get { timeout: None }),
         })?;
         drop(b);
         // serves that request, fails to answer it, sees the end of the stream, returns
@@ -850,14 +906,14 @@ mod tests {
                 id: 0,
                 obj: SERVER,
                 thread: 0,
-                op: Op::Goodbye,
+                op: Op::Server(ServerOp::Goodbye),
             })?;
             // after a goodbye nothing more is served
             b.send(&Request {
                 id: 99,
                 obj,
                 thread: 1,
-                op: Op::ReleaseLock,
+                op: Op::Lock(LockOp::Release),
             })?;
         }
         drop(b);
@@ -875,8 +931,10 @@ mod tests {
         server.spawn_connection(a);
         let m = Manager::over(b);
         let lock = m.lock()?;
-        let acquire = || Op::Acquire {
-            timeout: Some(Duration::ZERO),
+        let acquire = || {
+            Op::Lock(LockOp::Acquire {
+                timeout: Some(Duration::ZERO),
+            })
         };
 
         raw_client(&server, lock.id(), vec![acquire()], true)?;
