@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use crate::error::{RemoteError, RemoteErrorKind as K};
-use crate::objects::{Body, Obj};
+use crate::kinds::{Body, Obj};
 use crate::protocol::{
     AnyOp, BarrierOp, ConditionOp, Create, CustomOp, DictOp, EventOp, ListOp, LockOp, NamespaceOp,
     Op, QueueOp, ServerOp, SetOp, SetWith, ValueOp,

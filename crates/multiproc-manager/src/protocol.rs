@@ -2,10 +2,10 @@
 //!
 //! Architecture invariant: nothing in a [`Request`] names code. Every operation is a
 //! variant of one object kind's operation enum, wrapped in [`Op`], with plain data; the
-//! server matches on it and runs code compiled into its own binary. A kind's handler
-//! (in `objects.rs` and `containers.rs`) matches its own enum, so an operation of one
-//! kind sent to an object of another is answered `NoSuchMethod` in one place
-//! (`Obj::run`). Custom types are reached by their registered name and a method
+//! server matches on it and runs code compiled into its own binary. Each kind's enum
+//! lives with its handler in `kinds/<kind>.rs`, which matches it exhaustively; an
+//! operation of one kind sent to an object of another is answered `NoSuchMethod` in
+//! one place (`Obj::run`). Custom types are reached by their registered name and a method
 //! name, dispatched by the type's own `call` (see [`crate::Shared`]).
 
 use std::time::Duration;
@@ -13,6 +13,17 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::error::RemoteError;
+pub(crate) use crate::kinds::barrier::BarrierOp;
+pub(crate) use crate::kinds::condition::ConditionOp;
+pub(crate) use crate::kinds::custom::CustomOp;
+pub(crate) use crate::kinds::dict::DictOp;
+pub(crate) use crate::kinds::event::EventOp;
+pub(crate) use crate::kinds::list::ListOp;
+pub(crate) use crate::kinds::lock::LockOp;
+pub(crate) use crate::kinds::namespace::NamespaceOp;
+pub(crate) use crate::kinds::queue::QueueOp;
+pub(crate) use crate::kinds::set::{SetOp, SetWith};
+pub(crate) use crate::kinds::value::ValueOp;
 use crate::value::Value;
 
 /// Object id of the server itself (create, ping, shutdown).
@@ -61,44 +72,9 @@ pub(crate) enum Create {
     Set(Vec<Value>),
 }
 
-/// The set operations that take another collection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) enum SetWith {
-    Union,
-    Intersection,
-    Difference,
-    SymmetricDifference,
-    Update,
-    IntersectionUpdate,
-    DifferenceUpdate,
-    SymmetricDifferenceUpdate,
-    IsSubset,
-    IsSuperset,
-    IsDisjoint,
-    IsEqual,
-}
-
-impl SetWith {
-    pub(crate) fn name(self) -> &'static str {
-        match self {
-            SetWith::Union => "union",
-            SetWith::Intersection => "intersection",
-            SetWith::Difference => "difference",
-            SetWith::SymmetricDifference => "symmetric_difference",
-            SetWith::Update => "update",
-            SetWith::IntersectionUpdate => "intersection_update",
-            SetWith::DifferenceUpdate => "difference_update",
-            SetWith::SymmetricDifferenceUpdate => "symmetric_difference_update",
-            SetWith::IsSubset => "issubset",
-            SetWith::IsSuperset => "issuperset",
-            SetWith::IsDisjoint => "isdisjoint",
-            SetWith::IsEqual => "__eq__",
-        }
-    }
-}
-
 /// Every operation a client can ask for: one enum per object kind (or family of kinds
-/// sharing a protocol), so adding a kind is one enum and one variant here.
+/// sharing a protocol), so adding a kind is one module under `kinds/` and one variant
+/// here.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) enum Op {
     /// Addressed to [`SERVER`].
@@ -158,127 +134,6 @@ pub(crate) enum AnyOp {
     },
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub(crate) enum DictOp {
-    GetItem(Value),
-    SetItem(Value, Value),
-    DelItem(Value),
-    Get(Value, Value),
-    Keys,
-    Values,
-    Items,
-    Update(Vec<(Value, Value)>),
-    Pop(Value, Option<Value>),
-    PopItem,
-    SetDefault(Value, Value),
-    Clear,
-    /// `d | pairs`: a new dict (a copy), the pairs merged in.
-    Or(Vec<(Value, Value)>),
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub(crate) enum ListOp {
-    GetItem(Value),
-    SetItem(Value, Value),
-    DelItem(Value),
-    Append(Value),
-    Extend(Vec<Value>),
-    Insert(i64, Value),
-    Pop(Option<i64>),
-    Remove(Value),
-    Index(Value),
-    Count(Value),
-    Reverse,
-    Sort {
-        reverse: bool,
-    },
-    GetSlice(Option<i64>, Option<i64>),
-    SetSlice(Option<i64>, Option<i64>, Vec<Value>),
-    DelSlice(Option<i64>, Option<i64>),
-    /// `l *= n`.
-    Repeat(u64),
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub(crate) enum SetOp {
-    /// `s.add(x)`.
-    Add(Value),
-    /// `s.discard(x)`.
-    Discard(Value),
-    Remove(Value),
-    /// `s.pop()`.
-    Pop,
-    Clear,
-    /// A set operation with another collection (`union`, `issubset`, `update`, …).
-    With(SetWith, Vec<Value>),
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub(crate) enum NamespaceOp {
-    Get(String),
-    Set(String, Value),
-    Del(String),
-}
-
-/// Locks, semaphores, and a condition's lock.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub(crate) enum LockOp {
-    Acquire { timeout: Option<Duration> },
-    Release,
-    Locked,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub(crate) enum ConditionOp {
-    Wait { timeout: Option<Duration> },
-    Notify(u64),
-    NotifyAll,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub(crate) enum EventOp {
-    Set,
-    Clear,
-    IsSet,
-    Wait { timeout: Option<Duration> },
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub(crate) enum BarrierOp {
-    Wait { timeout: Option<Duration> },
-    Abort,
-    Reset,
-    Info,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub(crate) enum QueueOp {
-    Put {
-        item: Value,
-        timeout: Option<Duration>,
-    },
-    Get {
-        timeout: Option<Duration>,
-    },
-    QSize,
-    TaskDone,
-    Join {
-        timeout: Option<Duration>,
-    },
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub(crate) enum ValueOp {
-    Get,
-    Set(Value),
-}
-
-/// A registered type's method, dispatched by the type's own `call`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub(crate) enum CustomOp {
-    Call { method: String, args: Vec<Value> },
-}
-
 impl Op {
     /// The timeout of an operation that may have to wait, if it is one.
     /// `Some(None)` waits forever.
@@ -316,7 +171,7 @@ impl Op {
 }
 
 impl ServerOp {
-    fn name(&self) -> &'static str {
+    pub(crate) fn name(&self) -> &'static str {
         match self {
             ServerOp::Ping => "ping",
             ServerOp::Create(_) => "create",
@@ -329,7 +184,7 @@ impl ServerOp {
 }
 
 impl AnyOp {
-    fn name(&self) -> &'static str {
+    pub(crate) fn name(&self) -> &'static str {
         match self {
             AnyOp::Destroy => "destroy",
             AnyOp::Repr => "__repr__",
@@ -337,139 +192,6 @@ impl AnyOp {
             AnyOp::Len => "__len__",
             AnyOp::Contains(_) => "__contains__",
             AnyOp::IterChunk { .. } => "__iter__",
-        }
-    }
-}
-
-impl DictOp {
-    fn name(&self) -> &'static str {
-        match self {
-            DictOp::GetItem(_) => "__getitem__",
-            DictOp::SetItem(..) => "__setitem__",
-            DictOp::DelItem(_) => "__delitem__",
-            DictOp::Get(..) => "get",
-            DictOp::Keys => "keys",
-            DictOp::Values => "values",
-            DictOp::Items => "items",
-            DictOp::Update(_) => "update",
-            DictOp::Pop(..) => "pop",
-            DictOp::PopItem => "popitem",
-            DictOp::SetDefault(..) => "setdefault",
-            DictOp::Clear => "clear",
-            DictOp::Or(_) => "__or__",
-        }
-    }
-}
-
-impl ListOp {
-    pub(crate) fn name(&self) -> &'static str {
-        match self {
-            ListOp::GetItem(_) | ListOp::GetSlice(..) => "__getitem__",
-            ListOp::SetItem(..) | ListOp::SetSlice(..) => "__setitem__",
-            ListOp::DelItem(_) | ListOp::DelSlice(..) => "__delitem__",
-            ListOp::Append(_) => "append",
-            ListOp::Extend(_) => "extend",
-            ListOp::Insert(..) => "insert",
-            ListOp::Pop(_) => "pop",
-            ListOp::Remove(_) => "remove",
-            ListOp::Index(_) => "index",
-            ListOp::Count(_) => "count",
-            ListOp::Reverse => "reverse",
-            ListOp::Sort { .. } => "sort",
-            ListOp::Repeat(_) => "__imul__",
-        }
-    }
-}
-
-impl SetOp {
-    fn name(&self) -> &'static str {
-        match self {
-            SetOp::Add(_) => "add",
-            SetOp::Discard(_) => "discard",
-            SetOp::Remove(_) => "remove",
-            SetOp::Pop => "pop",
-            SetOp::Clear => "clear",
-            SetOp::With(how, _) => how.name(),
-        }
-    }
-}
-
-impl NamespaceOp {
-    fn name(&self) -> &'static str {
-        match self {
-            NamespaceOp::Get(_) => "__getattr__",
-            NamespaceOp::Set(..) => "__setattr__",
-            NamespaceOp::Del(_) => "__delattr__",
-        }
-    }
-}
-
-impl LockOp {
-    fn name(&self) -> &'static str {
-        match self {
-            LockOp::Acquire { .. } => "acquire",
-            LockOp::Release => "release",
-            LockOp::Locked => "locked",
-        }
-    }
-}
-
-impl ConditionOp {
-    fn name(&self) -> &'static str {
-        match self {
-            ConditionOp::Wait { .. } => "wait",
-            ConditionOp::Notify(_) => "notify",
-            ConditionOp::NotifyAll => "notify_all",
-        }
-    }
-}
-
-impl EventOp {
-    fn name(&self) -> &'static str {
-        match self {
-            EventOp::Set => "set",
-            EventOp::Clear => "clear",
-            EventOp::IsSet => "is_set",
-            EventOp::Wait { .. } => "wait",
-        }
-    }
-}
-
-impl BarrierOp {
-    fn name(&self) -> &'static str {
-        match self {
-            BarrierOp::Wait { .. } => "wait",
-            BarrierOp::Abort => "abort",
-            BarrierOp::Reset => "reset",
-            BarrierOp::Info => "parties",
-        }
-    }
-}
-
-impl QueueOp {
-    pub(crate) fn name(&self) -> &'static str {
-        match self {
-            QueueOp::Put { .. } => "put",
-            QueueOp::Get { .. } => "get",
-            QueueOp::QSize => "qsize",
-            QueueOp::TaskDone => "task_done",
-            QueueOp::Join { .. } => "join",
-        }
-    }
-}
-
-impl ValueOp {
-    fn name(&self) -> &'static str {
-        match self {
-            ValueOp::Get | ValueOp::Set(_) => "value",
-        }
-    }
-}
-
-impl CustomOp {
-    fn name(&self) -> &'static str {
-        match self {
-            CustomOp::Call { .. } => "call",
         }
     }
 }

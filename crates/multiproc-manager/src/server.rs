@@ -14,10 +14,22 @@ use crate::budget::{self, Budget, Growth};
 use crate::custom::Registry;
 use crate::deep::{self, REPLY_SLACK};
 use crate::error::{RemoteError, RemoteErrorKind as K};
+use crate::kinds::{Body, Caller, Fail, Obj};
 use crate::limits::Limits;
-use crate::objects::{Body, Caller, Fail, Obj};
 use crate::protocol::{AnyOp, Create, Op, QueueOp, Request, Response, SERVER, ServerOp};
 use crate::value::{Kind, ObjRef, Value};
+
+/// A call that has to wait, on its way to a thread of its own.
+struct Waiting {
+    id: u64,
+    conn: u64,
+    thread: u64,
+    obj: u64,
+    target: Arc<Obj>,
+    op: Op,
+    changes: bool,
+    is_get: bool,
+}
 
 /// A waiting call's place within the caps of its client and of the server.
 struct WaitSlot {
@@ -585,36 +597,7 @@ impl State {
             op,
         } = req;
         if obj == SERVER {
-            let r = match op {
-                Op::Server(ServerOp::Ping) => Ok(Value::None),
-                Op::Server(ServerOp::Goodbye) => {
-                    entry.clean.store(true, Ordering::SeqCst);
-                    return;
-                }
-                Op::Server(ServerOp::Create(c)) => self.create(c),
-                Op::Server(ServerOp::SetName(name, v)) => {
-                    self.charge(SERVER, budget::attr(&name, &v)).map(|()| {
-                        lock(&self.names).insert(name, v);
-                        self.budget.touch(SERVER);
-                        Value::None
-                    })
-                }
-                Op::Server(ServerOp::GetName(name)) => {
-                    lock(&self.names).get(&name).cloned().ok_or_else(|| {
-                        RemoteError::new(K::KeyError, format!("nothing is published as '{name}'"))
-                    })
-                }
-                Op::Server(ServerOp::Shutdown) => {
-                    let _ = Self::reply(entry, id, Ok(Value::None));
-                    self.shutdown();
-                    return;
-                }
-                op => Err(RemoteError::new(
-                    K::NoSuchMethod,
-                    format!("the server has no method '{}'", op.name()),
-                )),
-            };
-            let _ = Self::reply(entry, id, r);
+            self.server_op(entry, id, op);
             return;
         }
         if let Op::Any(AnyOp::Destroy) = op {
@@ -679,58 +662,120 @@ impl State {
                     );
                     return;
                 };
-                let Some(slot) = self.wait_slot(entry) else {
-                    let _ = Self::reply(entry, id, Err(self.too_many_waiting(entry)));
-                    return;
-                };
-                let caller = Arc::clone(entry);
-                let entry = entry.clone();
-                let st = self.clone();
-                let depth = lock(&self.limits).max_depth.saturating_add(REPLY_SLACK);
-                let spawned = std::thread::Builder::new()
-                    .name("manager-wait".into())
-                    .spawn(move || {
-                        let _slot = slot;
-                        let _depth = deep::limit(depth);
-                        let who = Caller {
-                            conn: conn_id,
-                            thread,
-                            alive: &entry.alive,
-                            closing: &st.closing,
-                            destroyed: &target.destroyed,
-                        };
-                        let r = match target.run(op, &who, false) {
-                            Ok(v) => Ok(v),
-                            Err(Fail::Remote(e)) => Err(e),
-                            Err(Fail::WouldBlock) => {
-                                Err(RemoteError::new(K::RuntimeError, "operation would block"))
-                            }
-                        };
-                        if changes {
-                            st.budget.touch(obj);
-                        }
-                        Self::reply_taking(&entry, id, r, &target, is_get);
-                    });
-                match spawned {
-                    Ok(h) if self.keep_waiters.load(Ordering::Relaxed) => {
-                        lock(&self.waiters).push(h);
-                    }
-                    Ok(_) => {}
-                    Err(e) => {
-                        // Nothing ran: say so rather than leave the caller waiting.
-                        tracing::error!("cannot spawn a manager wait thread: {e}");
-                        let _ = Self::reply(
-                            &caller,
-                            id,
-                            Err(RemoteError::new(
-                                K::TooManyWaiting,
-                                format!("the server cannot start a thread for this wait: {e}"),
-                            )),
-                        );
-                    }
-                }
+                self.wait_elsewhere(
+                    entry,
+                    Waiting {
+                        id,
+                        conn: conn_id,
+                        thread,
+                        obj,
+                        target,
+                        op,
+                        changes,
+                        is_get,
+                    },
+                );
             }
         }
+    }
+
+    /// Runs an operation that has to wait on a thread of its own, within the caps of
+    /// its client and of the server, and replies from there.
+    fn wait_elsewhere(self: &Arc<Self>, entry: &Arc<ConnEntry>, w: Waiting) {
+        let Waiting {
+            id,
+            conn: conn_id,
+            thread,
+            obj,
+            target,
+            op,
+            changes,
+            is_get,
+        } = w;
+        let Some(slot) = self.wait_slot(entry) else {
+            let _ = Self::reply(entry, id, Err(self.too_many_waiting(entry)));
+            return;
+        };
+        let caller = Arc::clone(entry);
+        let entry = entry.clone();
+        let st = self.clone();
+        let depth = lock(&self.limits).max_depth.saturating_add(REPLY_SLACK);
+        let spawned = std::thread::Builder::new()
+            .name("manager-wait".into())
+            .spawn(move || {
+                let _slot = slot;
+                let _depth = deep::limit(depth);
+                let who = Caller {
+                    conn: conn_id,
+                    thread,
+                    alive: &entry.alive,
+                    closing: &st.closing,
+                    destroyed: &target.destroyed,
+                };
+                let r = match target.run(op, &who, false) {
+                    Ok(v) => Ok(v),
+                    Err(Fail::Remote(e)) => Err(e),
+                    Err(Fail::WouldBlock) => {
+                        Err(RemoteError::new(K::RuntimeError, "operation would block"))
+                    }
+                };
+                if changes {
+                    st.budget.touch(obj);
+                }
+                Self::reply_taking(&entry, id, r, &target, is_get);
+            });
+        match spawned {
+            Ok(h) if self.keep_waiters.load(Ordering::Relaxed) => {
+                lock(&self.waiters).push(h);
+            }
+            Ok(_) => {}
+            Err(e) => {
+                // Nothing ran: say so rather than leave the caller waiting.
+                tracing::error!("cannot spawn a manager wait thread: {e}");
+                let _ = Self::reply(
+                    &caller,
+                    id,
+                    Err(RemoteError::new(
+                        K::TooManyWaiting,
+                        format!("the server cannot start a thread for this wait: {e}"),
+                    )),
+                );
+            }
+        }
+    }
+
+    /// An operation of the server itself ([`SERVER`]).
+    fn server_op(self: &Arc<Self>, entry: &Arc<ConnEntry>, id: u64, op: Op) {
+        let r = match op {
+            Op::Server(ServerOp::Ping) => Ok(Value::None),
+            Op::Server(ServerOp::Goodbye) => {
+                entry.clean.store(true, Ordering::SeqCst);
+                return;
+            }
+            Op::Server(ServerOp::Create(c)) => self.create(c),
+            Op::Server(ServerOp::SetName(name, v)) => {
+                self.charge(SERVER, budget::attr(&name, &v)).map(|()| {
+                    lock(&self.names).insert(name, v);
+                    self.budget.touch(SERVER);
+                    Value::None
+                })
+            }
+            Op::Server(ServerOp::GetName(name)) => {
+                lock(&self.names).get(&name).cloned().ok_or_else(|| {
+                    RemoteError::new(K::KeyError, format!("nothing is published as '{name}'"))
+                })
+            }
+            Op::Server(ServerOp::Shutdown) => {
+                let _ = Self::reply(entry, id, Ok(Value::None));
+                self.shutdown();
+                return;
+            }
+            op => Err(RemoteError::new(
+                K::NoSuchMethod,
+                format!("the server has no method '{}'", op.name()),
+            )),
+        };
+        let _ = Self::reply(entry, id, r);
     }
 
     /// What account `id` holds now (0: the published names), `None` if it is gone.
@@ -829,7 +874,7 @@ impl State {
             Create::Array(items) => Obj::new(Kind::Array, Body::Array(Mutex::new(items))),
             Create::Set(items) => Obj::new(
                 Kind::Set,
-                Body::Set(Mutex::new(crate::containers::new_set(items)?)),
+                Body::Set(Mutex::new(crate::kinds::set::new_set(items)?)),
             ),
             Create::Custom { type_name, args } => {
                 let o = self.registry.create(&type_name, args)?;
