@@ -339,6 +339,12 @@ impl Inner {
 
     fn call_here(&self, obj: u64, op: Op) -> Result<Value, Error> {
         let deadline = self.deadline_for(&op);
+        let id = self.send_request(obj, op)?;
+        self.await_reply(id, deadline)
+    }
+
+    /// Sends `op` for `obj` as a new request; answers its id.
+    fn send_request(&self, obj: u64, op: Op) -> Result<u64, Error> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         if let Some(why) = &st_lock(&self.st).dead {
             return Err(Error::ManagerGone(why.clone()));
@@ -350,17 +356,20 @@ impl Inner {
             op,
         };
         match self.conn.send(&req) {
-            Ok(()) => {}
-            Err(e @ (SendError::TooLarge { .. } | SendError::Encode(_))) => {
-                return Err(Error::Send(e));
-            }
+            Ok(()) => Ok(id),
+            Err(e @ (SendError::TooLarge { .. } | SendError::Encode(_))) => Err(Error::Send(e)),
             Err(e) => {
                 let why = format!("sending failed: {e}");
                 st_lock(&self.st).dead = Some(why.clone());
                 self.cv.notify_all();
-                return Err(Error::ManagerGone(why));
+                Err(Error::ManagerGone(why))
             }
         }
+    }
+
+    /// Waits for the reply to request `id` until `deadline`: as the connection's reader
+    /// if nobody is reading, depositing others' replies, or else woken by the reader.
+    fn await_reply(&self, id: u64, deadline: Option<Instant>) -> Result<Value, Error> {
         let mut st = st_lock(&self.st);
         loop {
             if let Some(r) = st.replies.remove(&id) {

@@ -93,17 +93,32 @@ pub fn decode_reply(payload: &[u8]) -> Option<(u64, Result<Value, RemoteError>)>
 /// Seed inputs for the `manager_request` fuzz target, by name: each a sequence of
 /// frames for [`feed`] on a fresh server (whose first object gets id 1).
 pub fn seed_corpus() -> Vec<(&'static str, Vec<u8>)> {
-    let req = |id: u64, obj: u64, op: Op| {
-        frame(&encode(&Request {
-            id,
-            obj,
-            thread: 1,
-            op,
-        }))
-    };
-    let create = |c: Create| req(1, SERVER, Op::Server(ServerOp::Create(c)));
+    let mut seeds = limit_seeds();
+    seeds.extend(container_seeds());
+    seeds.extend(sync_seeds());
+    seeds
+}
+
+/// One request frame from thread 1.
+fn seed_req(id: u64, obj: u64, op: Op) -> Vec<u8> {
+    frame(&encode(&Request {
+        id,
+        obj,
+        thread: 1,
+        op,
+    }))
+}
+
+/// The request creating an object (the first gets id 1).
+fn seed_create(c: Create) -> Vec<u8> {
+    seed_req(1, SERVER, Op::Server(ServerOp::Create(c)))
+}
+
+/// Seeds at the limits: deep nesting and huge repeat counts.
+fn limit_seeds() -> Vec<(&'static str, Vec<u8>)> {
+    let req = seed_req;
     let cat = |parts: Vec<Vec<u8>>| parts.concat();
-    let list = || create(Create::List(vec![Value::from(1), Value::from("x")]));
+    let list = || seed_create(Create::List(vec![Value::from(1), Value::from("x")]));
     vec![
         ("ping", req(1, SERVER, Op::Server(ServerOp::Ping))),
         ("deep_get_10000", frame(&nested_request(2, 1, 10_000))),
@@ -133,6 +148,16 @@ pub fn seed_corpus() -> Vec<(&'static str, Vec<u8>)> {
                 req(5, 1, Op::Any(AnyOp::Copy)),
             ]),
         ),
+    ]
+}
+
+/// Seeds exercising the containers.
+fn container_seeds() -> Vec<(&'static str, Vec<u8>)> {
+    let req = seed_req;
+    let create = seed_create;
+    let cat = |parts: Vec<Vec<u8>>| parts.concat();
+    let list = || create(Create::List(vec![Value::from(1), Value::from("x")]));
+    vec![
         (
             "dict_ops",
             cat(vec![
@@ -161,48 +186,6 @@ pub fn seed_corpus() -> Vec<(&'static str, Vec<u8>)> {
                 req(5, 1, Op::Dict(DictOp::Items)),
                 req(6, 1, Op::Any(AnyOp::Repr)),
                 req(7, 1, Op::Dict(DictOp::PopItem)),
-            ]),
-        ),
-        (
-            "queue_put_get",
-            cat(vec![
-                create(Create::Queue(Some(2))),
-                req(
-                    2,
-                    1,
-                    Op::Queue(QueueOp::Put {
-                        item: Value::from("a"),
-                        timeout: None,
-                    }),
-                ),
-                req(
-                    3,
-                    1,
-                    Op::Queue(QueueOp::Put {
-                        item: Value::from("b"),
-                        timeout: None,
-                    }),
-                ),
-                req(
-                    4,
-                    1,
-                    Op::Queue(QueueOp::Put {
-                        item: Value::from("c"),
-                        timeout: Some(std::time::Duration::ZERO),
-                    }),
-                ),
-                req(5, 1, Op::Queue(QueueOp::Get { timeout: None })),
-                req(6, 1, Op::Queue(QueueOp::QSize)),
-            ]),
-        ),
-        (
-            "lock_waits",
-            cat(vec![
-                create(Create::Lock),
-                req(2, 1, Op::Lock(LockOp::Acquire { timeout: None })),
-                req(3, 1, Op::Lock(LockOp::Acquire { timeout: None })),
-                req(4, 1, Op::Lock(LockOp::Acquire { timeout: None })),
-                req(5, 1, Op::Lock(LockOp::Release)),
             ]),
         ),
         (
@@ -244,6 +227,57 @@ pub fn seed_corpus() -> Vec<(&'static str, Vec<u8>)> {
                 req(6, 1, Op::List(ListOp::Sort { reverse: true })),
                 req(7, 1, Op::Any(AnyOp::Destroy)),
                 req(8, 1, Op::Any(AnyOp::Len)),
+            ]),
+        ),
+    ]
+}
+
+/// Seeds exercising queues and locks.
+fn sync_seeds() -> Vec<(&'static str, Vec<u8>)> {
+    let req = seed_req;
+    let create = seed_create;
+    let cat = |parts: Vec<Vec<u8>>| parts.concat();
+    vec![
+        (
+            "queue_put_get",
+            cat(vec![
+                create(Create::Queue(Some(2))),
+                req(
+                    2,
+                    1,
+                    Op::Queue(QueueOp::Put {
+                        item: Value::from("a"),
+                        timeout: None,
+                    }),
+                ),
+                req(
+                    3,
+                    1,
+                    Op::Queue(QueueOp::Put {
+                        item: Value::from("b"),
+                        timeout: None,
+                    }),
+                ),
+                req(
+                    4,
+                    1,
+                    Op::Queue(QueueOp::Put {
+                        item: Value::from("c"),
+                        timeout: Some(std::time::Duration::ZERO),
+                    }),
+                ),
+                req(5, 1, Op::Queue(QueueOp::Get { timeout: None })),
+                req(6, 1, Op::Queue(QueueOp::QSize)),
+            ]),
+        ),
+        (
+            "lock_waits",
+            cat(vec![
+                create(Create::Lock),
+                req(2, 1, Op::Lock(LockOp::Acquire { timeout: None })),
+                req(3, 1, Op::Lock(LockOp::Acquire { timeout: None })),
+                req(4, 1, Op::Lock(LockOp::Acquire { timeout: None })),
+                req(5, 1, Op::Lock(LockOp::Release)),
             ]),
         ),
     ]

@@ -601,33 +601,17 @@ impl State {
             return;
         }
         if let Op::Any(AnyOp::Destroy) = op {
-            let removed = write(&self.objects).remove(&obj);
-            if let Some(o) = removed {
-                o.destroyed.store(true, Ordering::SeqCst);
-                self.budget.close(obj);
-            }
+            self.destroy(obj);
             let _ = Self::reply(entry, id, Ok(Value::None));
             return;
         }
-        let Some(target) = read(&self.objects).get(&obj).cloned() else {
-            let _ = Self::reply(
-                entry,
-                id,
-                Err(RemoteError::new(
-                    K::NoSuchObject,
-                    format!("no object #{obj} on this manager"),
-                )),
-            );
-            return;
-        };
-        // Data the operation adds is charged before it runs (and allocates).
-        let growth = budget::growth(&op, &target);
-        if let Growth::Adds(bytes) = growth {
-            if let Err(e) = self.charge(obj, bytes) {
+        let (target, growth) = match self.target_charged(obj, &op) {
+            Ok(t) => t,
+            Err(e) => {
                 let _ = Self::reply(entry, id, Err(e));
                 return;
             }
-        }
+        };
         let changes = !matches!(growth, Growth::Nothing);
         let blocking = op.wait_timeout().is_some();
         let who = Caller {
@@ -682,16 +666,7 @@ impl State {
     /// Runs an operation that has to wait on a thread of its own, within the caps of
     /// its client and of the server, and replies from there.
     fn wait_elsewhere(self: &Arc<Self>, entry: &Arc<ConnEntry>, w: Waiting) {
-        let Waiting {
-            id,
-            conn: conn_id,
-            thread,
-            obj,
-            target,
-            op,
-            changes,
-            is_get,
-        } = w;
+        let id = w.id;
         let Some(slot) = self.wait_slot(entry) else {
             let _ = Self::reply(entry, id, Err(self.too_many_waiting(entry)));
             return;
@@ -706,23 +681,23 @@ impl State {
                 let _slot = slot;
                 let _depth = deep::limit(depth);
                 let who = Caller {
-                    conn: conn_id,
-                    thread,
+                    conn: w.conn,
+                    thread: w.thread,
                     alive: &entry.alive,
                     closing: &st.closing,
-                    destroyed: &target.destroyed,
+                    destroyed: &w.target.destroyed,
                 };
-                let r = match target.run(op, &who, false) {
+                let r = match w.target.run(w.op, &who, false) {
                     Ok(v) => Ok(v),
                     Err(Fail::Remote(e)) => Err(e),
                     Err(Fail::WouldBlock) => {
                         Err(RemoteError::new(K::RuntimeError, "operation would block"))
                     }
                 };
-                if changes {
-                    st.budget.touch(obj);
+                if w.changes {
+                    st.budget.touch(w.obj);
                 }
-                Self::reply_taking(&entry, id, r, &target, is_get);
+                Self::reply_taking(&entry, id, r, &w.target, w.is_get);
             });
         match spawned {
             Ok(h) if self.keep_waiters.load(Ordering::Relaxed) => {
@@ -741,6 +716,29 @@ impl State {
                     )),
                 );
             }
+        }
+    }
+
+    /// Object `obj` and how `op` changes it, the data `op` adds charged before it runs
+    /// (and allocates); or the `NoSuchObject` or `MemoryBudget` error.
+    fn target_charged(&self, obj: u64, op: &Op) -> Result<(Arc<Obj>, Growth), RemoteError> {
+        let target = read(&self.objects).get(&obj).cloned().ok_or_else(|| {
+            RemoteError::new(K::NoSuchObject, format!("no object #{obj} on this manager"))
+        })?;
+        let growth = budget::growth(op, &target);
+        if let Growth::Adds(bytes) = growth {
+            self.charge(obj, bytes)?;
+        }
+        Ok((target, growth))
+    }
+
+    /// `destroy()`: drops object `obj` (if it is still there), waking its waiters and
+    /// crediting its account.
+    fn destroy(&self, obj: u64) {
+        let removed = write(&self.objects).remove(&obj);
+        if let Some(o) = removed {
+            o.destroyed.store(true, Ordering::SeqCst);
+            self.budget.close(obj);
         }
     }
 

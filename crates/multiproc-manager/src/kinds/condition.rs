@@ -39,30 +39,11 @@ pub(super) fn lock(c: &Cell<CondState>, op: LockOp, who: &Caller<'_>, try_only: 
     let me = (who.conn, who.thread);
     match op {
         LockOp::Acquire { timeout } => {
-            let got = c.wait_until(who, try_only, timeout, |st| {
-                if st.lock.owner.is_none() {
-                    st.lock.owner = Some(me);
-                    st.lock.count = 1;
-                    Some(std::mem::take(&mut st.lock.owner_died))
-                } else if st.lock.owner == Some(me) {
-                    st.lock.count += 1;
-                    Some(false)
-                } else {
-                    None
-                }
-            })?;
+            let got = c.wait_until(who, try_only, timeout, |st| st.lock.take(me, true))?;
             Ok(got.map_or(Value::Bool(false), acquired))
         }
         LockOp::Release => {
-            let mut st = c.lock();
-            if st.lock.owner != Some(me) {
-                return Err(err(K::RuntimeError, "cannot release un-acquired lock"));
-            }
-            st.lock.count -= 1;
-            if st.lock.count == 0 {
-                st.lock.owner = None;
-            }
-            drop(st);
+            c.lock().lock.give(me, true)?;
             c.cv.notify_all();
             Ok(Value::None)
         }

@@ -149,23 +149,11 @@ pub(super) fn run(v: &mut Vec<Value>, op: ListOp, fixed: bool) -> Outcome {
             v.insert(j, x);
             Value::None
         }
-        ListOp::Pop(i) => {
-            if v.is_empty() {
-                return Err(err(K::IndexError, "pop from empty list"));
-            }
-            let j = match i {
-                None => v.len() - 1,
-                Some(i) => item_index(&Value::from(i), v.len(), "pop")?,
-            };
-            v.remove(j)
+        ListOp::Pop(i) => pop(v, i)?,
+        ListOp::Remove(x) => {
+            remove(v, &x)?;
+            Value::None
         }
-        ListOp::Remove(x) => match v.iter().position(|y| *y == x) {
-            Some(j) => {
-                v.remove(j);
-                Value::None
-            }
-            None => return Err(err(K::ValueError, "list.remove(x): x not in list")),
-        },
         ListOp::Index(x) => match v.iter().position(|y| *y == x) {
             Some(j) => Value::from(j),
             None => return Err(err(K::ValueError, format!("{x} is not in list"))),
@@ -220,6 +208,29 @@ pub(super) fn any(v: &[Value], op: AnyOp, fixed: bool) -> Outcome {
         }),
         AnyOp::Destroy | AnyOp::IterChunk { .. } => return no_method(&kind, op.name()),
     })
+}
+
+/// `l.pop(i)`, the last item by default.
+fn pop(v: &mut Vec<Value>, i: Option<i64>) -> Result<Value, Fail> {
+    if v.is_empty() {
+        return Err(err(K::IndexError, "pop from empty list"));
+    }
+    let j = match i {
+        None => v.len() - 1,
+        Some(i) => item_index(&Value::from(i), v.len(), "pop")?,
+    };
+    Ok(v.remove(j))
+}
+
+/// `l.remove(x)`: the first item equal to `x`.
+fn remove(v: &mut Vec<Value>, x: &Value) -> Result<(), Fail> {
+    match v.iter().position(|y| y == x) {
+        Some(j) => {
+            v.remove(j);
+            Ok(())
+        }
+        None => Err(err(K::ValueError, "list.remove(x): x not in list")),
+    }
 }
 
 /// `l.sort(reverse=…)`: stable, and the list untouched when its items cannot be compared.

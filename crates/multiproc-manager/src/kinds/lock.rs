@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Caller, Cell, NO_OWNER, Outcome, acquired, err};
+use super::{Caller, Cell, Fail, NO_OWNER, Outcome, acquired, err};
 use crate::error::RemoteErrorKind as K;
 use crate::value::{Kind, Value};
 
@@ -57,6 +57,42 @@ pub(crate) struct SemState {
 }
 
 impl LockState {
+    /// Takes the lock for `me` if it is free, or once more if `me` holds it and it is
+    /// `recursive`: answers whether its last holder vanished, `None` if it is taken.
+    pub(super) fn take(&mut self, me: (u64, u64), recursive: bool) -> Option<bool> {
+        if self.owner.is_none() {
+            self.owner = Some(me);
+            self.count = 1;
+            Some(std::mem::take(&mut self.owner_died))
+        } else if recursive && self.owner == Some(me) {
+            self.count += 1;
+            Some(false)
+        } else {
+            None
+        }
+    }
+
+    /// Releases the lock (one level of a `recursive` one, which only its holder may).
+    pub(super) fn give(&mut self, me: (u64, u64), recursive: bool) -> Result<(), Fail> {
+        if recursive {
+            if self.owner != Some(me) {
+                return Err(err(K::RuntimeError, "cannot release un-acquired lock"));
+            }
+            self.count -= 1;
+            if self.count == 0 {
+                self.owner = None;
+            }
+        } else {
+            // threading.Lock may be released by anyone, but not twice.
+            if self.owner.is_none() {
+                return Err(err(K::RuntimeError, "release unlocked lock"));
+            }
+            self.owner = None;
+            self.count = 0;
+        }
+        Ok(())
+    }
+
     pub(super) fn new() -> LockState {
         LockState {
             owner: None,
@@ -126,39 +162,11 @@ pub(super) fn run(
     let me = (who.conn, who.thread);
     match op {
         LockOp::Acquire { timeout } => {
-            let got = c.wait_until(who, try_only, timeout, |st| {
-                if st.owner.is_none() {
-                    st.owner = Some(me);
-                    st.count = 1;
-                    Some(std::mem::take(&mut st.owner_died))
-                } else if recursive && st.owner == Some(me) {
-                    st.count += 1;
-                    Some(false)
-                } else {
-                    None
-                }
-            })?;
+            let got = c.wait_until(who, try_only, timeout, |st| st.take(me, recursive))?;
             Ok(got.map_or(Value::Bool(false), acquired))
         }
         LockOp::Release => {
-            let mut st = c.lock();
-            if recursive {
-                if st.owner != Some(me) {
-                    return Err(err(K::RuntimeError, "cannot release un-acquired lock"));
-                }
-                st.count -= 1;
-                if st.count == 0 {
-                    st.owner = None;
-                }
-            } else {
-                // threading.Lock may be released by anyone, but not twice.
-                if st.owner.is_none() {
-                    return Err(err(K::RuntimeError, "release unlocked lock"));
-                }
-                st.owner = None;
-                st.count = 0;
-            }
-            drop(st);
+            c.lock().give(me, recursive)?;
             c.cv.notify_all();
             Ok(Value::None)
         }

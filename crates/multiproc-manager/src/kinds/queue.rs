@@ -46,6 +46,15 @@ pub(crate) struct QueueState {
 }
 
 impl QueueState {
+    pub(super) fn new(maxsize: Option<u64>, joinable: bool) -> QueueState {
+        QueueState {
+            items: VecDeque::new(),
+            maxsize: maxsize.filter(|&m| m > 0),
+            joinable,
+            unfinished: 0,
+        }
+    }
+
     /// Puts `item` back at the front (a `get` whose reply was not delivered).
     pub(super) fn unget(&mut self, item: Value) {
         self.items.push_front(item);
@@ -129,16 +138,5 @@ pub(super) fn any(c: &Cell<QueueState>, op: AnyOp, kind: &Kind) -> Outcome {
             )))
         }
         AnyOp::Destroy | AnyOp::Contains(_) | AnyOp::IterChunk { .. } => no_method(kind, op.name()),
-    }
-}
-
-impl QueueState {
-    pub(super) fn new(maxsize: Option<u64>, joinable: bool) -> QueueState {
-        QueueState {
-            items: VecDeque::new(),
-            maxsize: maxsize.filter(|&m| m > 0),
-            joinable,
-            unfinished: 0,
-        }
     }
 }
