@@ -413,3 +413,92 @@ pub(crate) fn iter_chunk<'a>(
     let chunk: Vec<Value> = items.skip(start).take(max).cloned().collect();
     Ok(Value::Tuple(vec![Value::from(len), Value::List(chunk)]))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::{DictOp, ListOp, LockOp, QueueOp};
+
+    /// Runs `op` on `obj` for a live caller, never waiting.
+    fn run(obj: &Obj, op: Op) -> Outcome {
+        let (alive, closing) = (AtomicBool::new(true), AtomicBool::new(false));
+        let who = Caller {
+            conn: 1,
+            thread: 1,
+            alive: &alive,
+            closing: &closing,
+            destroyed: &obj.destroyed,
+        };
+        obj.run(op, &who, true)
+    }
+
+    fn refusal(r: Outcome) -> (K, String) {
+        match r {
+            Err(Fail::Remote(e)) => (e.kind, e.message),
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_op_of_another_kind_is_no_such_method() {
+        let dict = Obj::dict(Vec::new()).expect("an empty dict is valid");
+        assert_eq!(
+            refusal(run(&dict, Op::Lock(LockOp::Locked))),
+            (
+                K::NoSuchMethod,
+                "'dict' object has no method 'locked' in this protocol".into()
+            )
+        );
+        assert_eq!(
+            refusal(run(&Obj::lock(false), Op::Any(AnyOp::Len))).0,
+            K::NoSuchMethod
+        );
+        let queue = Obj::queue(None, false);
+        assert_eq!(
+            refusal(run(&queue, Op::Dict(DictOp::Keys))).0,
+            K::NoSuchMethod
+        );
+        // a plain queue has no task_done, a joinable one does (and says it is unbalanced)
+        assert_eq!(
+            refusal(run(&queue, Op::Queue(QueueOp::TaskDone))).0,
+            K::NoSuchMethod
+        );
+        let joinable = Obj::queue(None, true);
+        assert_eq!(
+            refusal(run(&joinable, Op::Queue(QueueOp::TaskDone))).0,
+            K::ValueError
+        );
+        // the kind's own op still works
+        assert!(matches!(run(&dict, Op::Any(AnyOp::Len)), Ok(Value::Int(0))));
+    }
+
+    #[test]
+    fn an_array_refuses_what_resizes_it() {
+        let array = Obj::new(
+            Kind::Array,
+            Body::Array(Mutex::new(vec![Value::from(1), Value::from(2)])),
+        );
+        assert_eq!(
+            refusal(run(&array, Op::List(ListOp::Append(Value::from(3))))),
+            (
+                K::NoSuchMethod,
+                "'Array' object has no method 'append'".into()
+            )
+        );
+        assert_eq!(
+            refusal(run(&array, Op::List(ListOp::DelSlice(None, None)))).1,
+            "'Array' object has no method '__delitem__'"
+        );
+        assert!(
+            run(
+                &array,
+                Op::List(ListOp::SetItem(Value::from(0), Value::from(9)))
+            )
+            .is_ok()
+        );
+        assert!(matches!(
+            run(&array, Op::Any(AnyOp::Len)),
+            Ok(Value::Int(2))
+        ));
+    }
+}
