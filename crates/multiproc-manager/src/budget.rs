@@ -14,8 +14,11 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use crate::error::{RemoteError, RemoteErrorKind as K};
-use crate::objects::{Body, Obj};
-use crate::protocol::{Create, Op, SetOp};
+use crate::kinds::{Body, Obj};
+use crate::protocol::{
+    AnyOp, BarrierOp, ConditionOp, Create, CustomOp, DictOp, EventOp, ListOp, LockOp, NamespaceOp,
+    Op, QueueOp, ServerOp, SetOp, SetWith, ValueOp,
+};
 use crate::value::Value;
 
 /// What one object costs beyond its contents (the object, its mutexes, its table
@@ -149,106 +152,122 @@ pub(crate) enum Growth {
 /// How `op` on `target` changes what the server holds. Every operation is listed: a new
 /// one must say how it is bounded (see docs/ARCHITECTURE.md, the manager's limits).
 pub(crate) fn growth(op: &Op, target: &Obj) -> Growth {
-    let is_dict = matches!(target.body, Body::Dict(_));
     match op {
-        Op::SetItem(k, v) if is_dict => Growth::Adds(entry(k, v)),
-        Op::SetItem(_, v) => Growth::Adds(weight(v)),
-        Op::SetDefault(k, v) => Growth::Adds(entry(k, v)),
-        Op::Update(pairs) => Growth::Adds(
+        // A goodbye settles holdings; the server's names are charged by the server.
+        Op::Server(
+            ServerOp::Ping
+            | ServerOp::Create(_)
+            | ServerOp::Shutdown
+            | ServerOp::Goodbye
+            | ServerOp::SetName(..)
+            | ServerOp::GetName(_),
+        ) => Growth::Nothing,
+        // Iteration stores nothing (its replies are temporary copies, like `copy()`).
+        Op::Any(
+            AnyOp::Destroy
+            | AnyOp::Repr
+            | AnyOp::Copy
+            | AnyOp::Len
+            | AnyOp::Contains(_)
+            | AnyOp::IterChunk { .. },
+        ) => Growth::Nothing,
+        Op::Dict(op) => dict_growth(op),
+        Op::List(op) => list_growth(op, target),
+        Op::Set(op) => set_growth(op),
+        Op::Namespace(NamespaceOp::Set(name, v)) => Growth::Adds(attr(name, v)),
+        Op::Namespace(NamespaceOp::Del(_)) => Growth::Shrinks,
+        Op::Namespace(NamespaceOp::Get(_)) => Growth::Nothing,
+        Op::Lock(LockOp::Acquire { .. } | LockOp::Release | LockOp::Locked) => Growth::Nothing,
+        Op::Condition(
+            ConditionOp::Wait { .. } | ConditionOp::Notify(_) | ConditionOp::NotifyAll,
+        ) => Growth::Nothing,
+        Op::Event(EventOp::Set | EventOp::Clear | EventOp::IsSet | EventOp::Wait { .. }) => {
+            Growth::Nothing
+        }
+        Op::Barrier(
+            BarrierOp::Wait { .. } | BarrierOp::Abort | BarrierOp::Reset | BarrierOp::Info,
+        ) => Growth::Nothing,
+        Op::Queue(QueueOp::Put { item, .. }) => Growth::Adds(weight(item)),
+        Op::Queue(QueueOp::Get { .. }) => Growth::Shrinks,
+        Op::Queue(QueueOp::QSize | QueueOp::TaskDone | QueueOp::Join { .. }) => Growth::Nothing,
+        Op::Value(ValueOp::Set(v)) => Growth::Adds(weight(v)),
+        Op::Value(ValueOp::Get) => Growth::Nothing,
+        // A custom type's method may keep its arguments: they must fit while it runs.
+        // The budget cannot see a custom type's state (measuring one gives only its
+        // fixed cost), so what the method keeps is not accounted.
+        Op::Custom(CustomOp::Call { args, .. }) => Growth::Adds(sum(args)),
+    }
+}
+
+fn dict_growth(op: &DictOp) -> Growth {
+    match op {
+        DictOp::SetItem(k, v) | DictOp::SetDefault(k, v) => Growth::Adds(entry(k, v)),
+        DictOp::Update(pairs) => Growth::Adds(
             pairs
                 .iter()
                 .fold(0u64, |acc, (k, v)| acc.saturating_add(entry(k, v))),
         ),
-        Op::Append(v) | Op::Insert(_, v) | Op::ValueSet(v) | Op::Put { item: v, .. } => {
-            Growth::Adds(weight(v))
-        }
-        Op::Extend(items) | Op::SetSlice(_, _, items) => Growth::Adds(sum(items)),
-        Op::SetAttr(name, v) => Growth::Adds(attr(name, v)),
-        Op::SetAdd(k) => Growth::Adds(entry(k, &Value::None)),
-        // The in-place set updates that can add elements; the others only remove.
-        Op::SetWith(SetOp::Update | SetOp::SymmetricDifferenceUpdate, items) => Growth::Adds(
-            items
-                .iter()
-                .fold(0u64, |acc, k| acc.saturating_add(entry(k, &Value::None))),
-        ),
-        Op::SetWith(SetOp::IntersectionUpdate | SetOp::DifferenceUpdate, _) => Growth::Shrinks,
+        DictOp::DelItem(_) | DictOp::Pop(..) | DictOp::PopItem | DictOp::Clear => Growth::Shrinks,
+        // `d | x` answers a new dict and stores nothing.
+        DictOp::Or(_)
+        | DictOp::GetItem(_)
+        | DictOp::Get(..)
+        | DictOp::Keys
+        | DictOp::Values
+        | DictOp::Items => Growth::Nothing,
+    }
+}
+
+fn list_growth(op: &ListOp, target: &Obj) -> Growth {
+    match op {
+        ListOp::SetItem(_, v) | ListOp::Append(v) | ListOp::Insert(_, v) => Growth::Adds(weight(v)),
+        ListOp::Extend(items) | ListOp::SetSlice(_, _, items) => Growth::Adds(sum(items)),
         // `l *= n` holds n times what the list holds: measured now, before anything is
         // allocated (the list may change meanwhile; the bound is then approximate).
-        Op::Repeat(0) => Growth::Shrinks,
-        Op::Repeat(n) => Growth::Adds(
+        ListOp::Repeat(0) => Growth::Shrinks,
+        ListOp::Repeat(n) => Growth::Adds(
             measure(target)
                 .saturating_sub(OBJECT_COST)
                 .saturating_mul(n.saturating_sub(1)),
         ),
-        // A custom type's method may keep its arguments: they must fit while it runs.
-        // The budget cannot see a custom type's state (measuring one gives only its
-        // fixed cost), so what the method keeps is not accounted.
-        Op::Call { args, .. } => Growth::Adds(sum(args)),
-        Op::DelItem(_)
-        | Op::Pop(..)
-        | Op::PopItem
-        | Op::Clear
-        | Op::ListPop(_)
-        | Op::Remove(_)
-        | Op::DelSlice(..)
-        | Op::DelAttr(_)
-        | Op::Get { .. }
-        | Op::SetDiscard(_)
-        | Op::SetPop => Growth::Shrinks,
-        // A goodbye settles holdings; iteration, `d | x` and the set operations that
-        // answer a new collection or a bool store nothing (their replies are temporary
-        // copies, like `copy()`).
-        Op::Goodbye
-        | Op::IterChunk { .. }
-        | Op::DictOr(_)
-        | Op::SetWith(
-            SetOp::Union
-            | SetOp::Intersection
-            | SetOp::Difference
-            | SetOp::SymmetricDifference
-            | SetOp::IsSubset
-            | SetOp::IsSuperset
-            | SetOp::IsDisjoint
-            | SetOp::IsEqual,
+        ListOp::DelItem(_) | ListOp::Pop(_) | ListOp::Remove(_) | ListOp::DelSlice(..) => {
+            Growth::Shrinks
+        }
+        ListOp::GetItem(_)
+        | ListOp::Index(_)
+        | ListOp::Count(_)
+        | ListOp::Reverse
+        | ListOp::Sort { .. }
+        | ListOp::GetSlice(..) => Growth::Nothing,
+    }
+}
+
+fn set_growth(op: &SetOp) -> Growth {
+    match op {
+        SetOp::Add(k) => Growth::Adds(entry(k, &Value::None)),
+        // The in-place set updates that can add elements; the others only remove.
+        SetOp::With(SetWith::Update | SetWith::SymmetricDifferenceUpdate, items) => Growth::Adds(
+            items
+                .iter()
+                .fold(0u64, |acc, k| acc.saturating_add(entry(k, &Value::None))),
+        ),
+        SetOp::With(SetWith::IntersectionUpdate | SetWith::DifferenceUpdate, _)
+        | SetOp::Discard(_)
+        | SetOp::Remove(_)
+        | SetOp::Pop
+        | SetOp::Clear => Growth::Shrinks,
+        // The set operations that answer a new collection or a bool store nothing.
+        SetOp::With(
+            SetWith::Union
+            | SetWith::Intersection
+            | SetWith::Difference
+            | SetWith::SymmetricDifference
+            | SetWith::IsSubset
+            | SetWith::IsSuperset
+            | SetWith::IsDisjoint
+            | SetWith::IsEqual,
             _,
-        )
-        | Op::Ping
-        | Op::Create(_)
-        | Op::Shutdown
-        | Op::Release
-        | Op::Repr
-        | Op::Copy
-        | Op::Len
-        | Op::GetItem(_)
-        | Op::Contains(_)
-        | Op::DictGet(..)
-        | Op::Keys
-        | Op::Values
-        | Op::Items
-        | Op::Index(_)
-        | Op::Count(_)
-        | Op::Reverse
-        | Op::Sort { .. }
-        | Op::GetSlice(..)
-        | Op::GetAttr(_)
-        | Op::Acquire { .. }
-        | Op::ReleaseLock
-        | Op::Locked
-        | Op::CondWait { .. }
-        | Op::Notify(_)
-        | Op::NotifyAll
-        | Op::EventSet
-        | Op::EventClear
-        | Op::EventIsSet
-        | Op::EventWait { .. }
-        | Op::BarrierWait { .. }
-        | Op::BarrierAbort
-        | Op::BarrierReset
-        | Op::BarrierInfo
-        | Op::QSize
-        | Op::TaskDone
-        | Op::QJoin { .. }
-        | Op::ValueGet => Growth::Nothing,
+        ) => Growth::Nothing,
     }
 }
 

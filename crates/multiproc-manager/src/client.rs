@@ -13,12 +13,35 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, TryLockError, Weak};
 use std::time::{Duration, Instant};
 
-use multiproc_ipc::{Address, Connection, SendError};
+use multiproc_ipc::{Address, ClientError, Connection, SendError};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, RemoteError};
-use crate::protocol::{Op, Request, Response, SERVER};
+use crate::manager::CONNECT_TIMEOUT;
+use crate::protocol::{Op, Request, Response, SERVER, ServerOp};
 use crate::value::{FromValue, Value};
+
+/// Connects to a server at `address` with `authkey`.
+pub(crate) fn dial(address: &Address, authkey: Option<&[u8]>) -> Result<Connection, Error> {
+    dial_timeout(address, authkey, CONNECT_TIMEOUT)
+}
+
+pub(crate) fn dial_timeout(
+    address: &Address,
+    authkey: Option<&[u8]>,
+    timeout: Duration,
+) -> Result<Connection, Error> {
+    multiproc_ipc::Client::connect_timeout(address, authkey, timeout).map_err(|e| match e {
+        ClientError::Handshake(h) => Error::Auth(h.to_string()),
+        ClientError::UnauthenticatedTcp => Error::Config("a tcp manager needs an authkey".into()),
+        ClientError::Connect { source, .. } => Error::Connect(source),
+        ClientError::Timeout => Error::Connect(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            format!("connecting to {address} timed out"),
+        )),
+        other => Error::Connect(std::io::Error::other(other.to_string())),
+    })
+}
 
 /// Where a server is and the key to reach it: what a proxy carries to other processes.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -180,7 +203,7 @@ impl Inner {
         inner
     }
 
-    /// Tells the server that this client ends cleanly (see [`Op::Goodbye`]), once, from
+    /// Tells the server that this client ends cleanly (see [`ServerOp::Goodbye`]), once, from
     /// the process that owns the connection only; later calls fail as `ManagerGone`.
     fn goodbye(&self) {
         if self.pid != std::process::id() {
@@ -201,7 +224,7 @@ impl Inner {
                 id: 0,
                 obj: SERVER,
                 thread: 0,
-                op: Op::Goodbye,
+                op: Op::Server(ServerOp::Goodbye),
             },
             GOODBYE_TIMEOUT,
         );
@@ -219,7 +242,7 @@ impl Inner {
                 }
             }
         }
-        let conn = crate::manager::dial(&origin.address.to_address(), origin.authkey.as_deref())?;
+        let conn = dial(&origin.address.to_address(), origin.authkey.as_deref())?;
         Ok(Inner::new(conn, Some(origin.clone())))
     }
 
@@ -316,6 +339,12 @@ impl Inner {
 
     fn call_here(&self, obj: u64, op: Op) -> Result<Value, Error> {
         let deadline = self.deadline_for(&op);
+        let id = self.send_request(obj, op)?;
+        self.await_reply(id, deadline)
+    }
+
+    /// Sends `op` for `obj` as a new request; answers its id.
+    fn send_request(&self, obj: u64, op: Op) -> Result<u64, Error> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         if let Some(why) = &st_lock(&self.st).dead {
             return Err(Error::ManagerGone(why.clone()));
@@ -327,17 +356,20 @@ impl Inner {
             op,
         };
         match self.conn.send(&req) {
-            Ok(()) => {}
-            Err(e @ (SendError::TooLarge { .. } | SendError::Encode(_))) => {
-                return Err(Error::Send(e));
-            }
+            Ok(()) => Ok(id),
+            Err(e @ (SendError::TooLarge { .. } | SendError::Encode(_))) => Err(Error::Send(e)),
             Err(e) => {
                 let why = format!("sending failed: {e}");
                 st_lock(&self.st).dead = Some(why.clone());
                 self.cv.notify_all();
-                return Err(Error::ManagerGone(why));
+                Err(Error::ManagerGone(why))
             }
         }
+    }
+
+    /// Waits for the reply to request `id` until `deadline`: as the connection's reader
+    /// if nobody is reading, depositing others' replies, or else woken by the reader.
+    fn await_reply(&self, id: u64, deadline: Option<Instant>) -> Result<Value, Error> {
         let mut st = st_lock(&self.st);
         loop {
             if let Some(r) = st.replies.remove(&id) {

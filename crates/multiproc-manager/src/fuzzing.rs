@@ -4,7 +4,10 @@
 use std::io::Read as _;
 
 use crate::error::RemoteError;
-use crate::protocol::{Create, Op, Request, Response, SERVER};
+use crate::protocol::{
+    AnyOp, Create, DictOp, ListOp, LockOp, NamespaceOp, Op, QueueOp, Request, Response, SERVER,
+    ServerOp, ValueOp,
+};
 use crate::server::Server;
 use crate::value::Value;
 
@@ -60,7 +63,7 @@ pub fn nested_request(id: u64, obj: u64, depth: usize) -> Vec<u8> {
         id,
         obj,
         thread: 1,
-        op: Op::GetItem(Value::None),
+        op: Op::Dict(DictOp::GetItem(Value::None)),
     });
     // the key, `None`, is the last byte (variant 0); put the nesting in its place
     out.pop();
@@ -77,7 +80,7 @@ pub fn ping_request(id: u64) -> Vec<u8> {
         id,
         obj: SERVER,
         thread: 1,
-        op: Op::Ping,
+        op: Op::Server(ServerOp::Ping),
     })
 }
 
@@ -90,19 +93,34 @@ pub fn decode_reply(payload: &[u8]) -> Option<(u64, Result<Value, RemoteError>)>
 /// Seed inputs for the `manager_request` fuzz target, by name: each a sequence of
 /// frames for [`feed`] on a fresh server (whose first object gets id 1).
 pub fn seed_corpus() -> Vec<(&'static str, Vec<u8>)> {
-    let req = |id: u64, obj: u64, op: Op| {
-        frame(&encode(&Request {
-            id,
-            obj,
-            thread: 1,
-            op,
-        }))
-    };
-    let create = |c: Create| req(1, SERVER, Op::Create(c));
+    let mut seeds = limit_seeds();
+    seeds.extend(container_seeds());
+    seeds.extend(sync_seeds());
+    seeds
+}
+
+/// One request frame from thread 1.
+fn seed_req(id: u64, obj: u64, op: Op) -> Vec<u8> {
+    frame(&encode(&Request {
+        id,
+        obj,
+        thread: 1,
+        op,
+    }))
+}
+
+/// The request creating an object (the first gets id 1).
+fn seed_create(c: Create) -> Vec<u8> {
+    seed_req(1, SERVER, Op::Server(ServerOp::Create(c)))
+}
+
+/// Seeds at the limits: deep nesting and huge repeat counts.
+fn limit_seeds() -> Vec<(&'static str, Vec<u8>)> {
+    let req = seed_req;
     let cat = |parts: Vec<Vec<u8>>| parts.concat();
-    let list = || create(Create::List(vec![Value::from(1), Value::from("x")]));
+    let list = || seed_create(Create::List(vec![Value::from(1), Value::from("x")]));
     vec![
-        ("ping", req(1, SERVER, Op::Ping)),
+        ("ping", req(1, SERVER, Op::Server(ServerOp::Ping))),
         ("deep_get_10000", frame(&nested_request(2, 1, 10_000))),
         (
             "list_then_deep_get",
@@ -112,20 +130,34 @@ pub fn seed_corpus() -> Vec<(&'static str, Vec<u8>)> {
             "list_repeat_huge",
             cat(vec![
                 list(),
-                req(2, 1, Op::Repeat(1 << 40)),
-                req(3, 1, Op::Len),
+                req(2, 1, Op::List(ListOp::Repeat(1 << 40))),
+                req(3, 1, Op::Any(AnyOp::Len)),
             ]),
         ),
         (
             "list_repeat_doubling",
             cat(vec![
                 list(),
-                req(2, 1, Op::Extend(vec![Value::Bytes(vec![0; 4096]); 16])),
-                req(3, 1, Op::Repeat(1 << 20)),
-                req(4, 1, Op::Repeat(1 << 20)),
-                req(5, 1, Op::Copy),
+                req(
+                    2,
+                    1,
+                    Op::List(ListOp::Extend(vec![Value::Bytes(vec![0; 4096]); 16])),
+                ),
+                req(3, 1, Op::List(ListOp::Repeat(1 << 20))),
+                req(4, 1, Op::List(ListOp::Repeat(1 << 20))),
+                req(5, 1, Op::Any(AnyOp::Copy)),
             ]),
         ),
+    ]
+}
+
+/// Seeds exercising the containers.
+fn container_seeds() -> Vec<(&'static str, Vec<u8>)> {
+    let req = seed_req;
+    let create = seed_create;
+    let cat = |parts: Vec<Vec<u8>>| parts.concat();
+    let list = || create(Create::List(vec![Value::from(1), Value::from("x")]));
+    vec![
         (
             "dict_ops",
             cat(vec![
@@ -133,59 +165,27 @@ pub fn seed_corpus() -> Vec<(&'static str, Vec<u8>)> {
                 req(
                     2,
                     1,
-                    Op::SetItem(Value::from("k"), Value::from(vec![1, 2, 3])),
-                ),
-                req(3, 1, Op::SetDefault(Value::from((1, 2)), Value::None)),
-                req(
-                    4,
-                    1,
-                    Op::Update(vec![(Value::from(3), Value::Bytes(vec![7; 100]))]),
-                ),
-                req(5, 1, Op::Items),
-                req(6, 1, Op::Repr),
-                req(7, 1, Op::PopItem),
-            ]),
-        ),
-        (
-            "queue_put_get",
-            cat(vec![
-                create(Create::Queue(Some(2))),
-                req(
-                    2,
-                    1,
-                    Op::Put {
-                        item: Value::from("a"),
-                        timeout: None,
-                    },
+                    Op::Dict(DictOp::SetItem(
+                        Value::from("k"),
+                        Value::from(vec![1, 2, 3]),
+                    )),
                 ),
                 req(
                     3,
                     1,
-                    Op::Put {
-                        item: Value::from("b"),
-                        timeout: None,
-                    },
+                    Op::Dict(DictOp::SetDefault(Value::from((1, 2)), Value::None)),
                 ),
                 req(
                     4,
                     1,
-                    Op::Put {
-                        item: Value::from("c"),
-                        timeout: Some(std::time::Duration::ZERO),
-                    },
+                    Op::Dict(DictOp::Update(vec![(
+                        Value::from(3),
+                        Value::Bytes(vec![7; 100]),
+                    )])),
                 ),
-                req(5, 1, Op::Get { timeout: None }),
-                req(6, 1, Op::QSize),
-            ]),
-        ),
-        (
-            "lock_waits",
-            cat(vec![
-                create(Create::Lock),
-                req(2, 1, Op::Acquire { timeout: None }),
-                req(3, 1, Op::Acquire { timeout: None }),
-                req(4, 1, Op::Acquire { timeout: None }),
-                req(5, 1, Op::ReleaseLock),
+                req(5, 1, Op::Dict(DictOp::Items)),
+                req(6, 1, Op::Any(AnyOp::Repr)),
+                req(7, 1, Op::Dict(DictOp::PopItem)),
             ]),
         ),
         (
@@ -194,27 +194,90 @@ pub fn seed_corpus() -> Vec<(&'static str, Vec<u8>)> {
                 create(Create::Namespace(vec![("a".into(), Value::from(1))])),
                 create(Create::Value(Value::from(2.5))),
                 create(Create::Array(vec![Value::from(0); 8])),
-                req(2, 1, Op::SetAttr("b".into(), Value::from("x".repeat(300)))),
-                req(3, 2, Op::ValueSet(Value::from((1, 2)))),
+                req(
+                    2,
+                    1,
+                    Op::Namespace(NamespaceOp::Set("b".into(), Value::from("x".repeat(300)))),
+                ),
+                req(3, 2, Op::Value(ValueOp::Set(Value::from((1, 2))))),
                 req(
                     4,
                     3,
-                    Op::SetSlice(Some(0), Some(2), vec![Value::from(9), Value::from(9)]),
+                    Op::List(ListOp::SetSlice(
+                        Some(0),
+                        Some(2),
+                        vec![Value::from(9), Value::from(9)],
+                    )),
                 ),
-                req(5, 3, Op::Repr),
+                req(5, 3, Op::Any(AnyOp::Repr)),
             ]),
         ),
         (
             "list_insert_extend_slices",
             cat(vec![
                 list(),
-                req(2, 1, Op::Insert(-1, Value::from(0.5))),
-                req(3, 1, Op::Extend(vec![Value::from(3); 64])),
-                req(4, 1, Op::SetSlice(None, None, vec![Value::from(1); 1000])),
-                req(5, 1, Op::GetSlice(Some(1), Some(-1))),
-                req(6, 1, Op::Sort { reverse: true }),
-                req(7, 1, Op::Release),
-                req(8, 1, Op::Len),
+                req(2, 1, Op::List(ListOp::Insert(-1, Value::from(0.5)))),
+                req(3, 1, Op::List(ListOp::Extend(vec![Value::from(3); 64]))),
+                req(
+                    4,
+                    1,
+                    Op::List(ListOp::SetSlice(None, None, vec![Value::from(1); 1000])),
+                ),
+                req(5, 1, Op::List(ListOp::GetSlice(Some(1), Some(-1)))),
+                req(6, 1, Op::List(ListOp::Sort { reverse: true })),
+                req(7, 1, Op::Any(AnyOp::Destroy)),
+                req(8, 1, Op::Any(AnyOp::Len)),
+            ]),
+        ),
+    ]
+}
+
+/// Seeds exercising queues and locks.
+fn sync_seeds() -> Vec<(&'static str, Vec<u8>)> {
+    let req = seed_req;
+    let create = seed_create;
+    let cat = |parts: Vec<Vec<u8>>| parts.concat();
+    vec![
+        (
+            "queue_put_get",
+            cat(vec![
+                create(Create::Queue(Some(2))),
+                req(
+                    2,
+                    1,
+                    Op::Queue(QueueOp::Put {
+                        item: Value::from("a"),
+                        timeout: None,
+                    }),
+                ),
+                req(
+                    3,
+                    1,
+                    Op::Queue(QueueOp::Put {
+                        item: Value::from("b"),
+                        timeout: None,
+                    }),
+                ),
+                req(
+                    4,
+                    1,
+                    Op::Queue(QueueOp::Put {
+                        item: Value::from("c"),
+                        timeout: Some(std::time::Duration::ZERO),
+                    }),
+                ),
+                req(5, 1, Op::Queue(QueueOp::Get { timeout: None })),
+                req(6, 1, Op::Queue(QueueOp::QSize)),
+            ]),
+        ),
+        (
+            "lock_waits",
+            cat(vec![
+                create(Create::Lock),
+                req(2, 1, Op::Lock(LockOp::Acquire { timeout: None })),
+                req(3, 1, Op::Lock(LockOp::Acquire { timeout: None })),
+                req(4, 1, Op::Lock(LockOp::Acquire { timeout: None })),
+                req(5, 1, Op::Lock(LockOp::Release)),
             ]),
         ),
     ]

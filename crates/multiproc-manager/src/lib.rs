@@ -129,15 +129,15 @@ compile_error!("multiproc-manager requires Linux (pidfds, Unix sockets, descript
 mod acquire;
 mod budget;
 mod client;
-mod containers;
+
 mod custom;
 mod deep;
 mod error;
 #[doc(hidden)]
 pub mod fuzzing;
+mod kinds;
 mod limits;
 mod manager;
-mod objects;
 mod protocol;
 mod proxy;
 mod server;

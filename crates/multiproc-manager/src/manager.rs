@@ -7,13 +7,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use multiproc_ipc::{Address, ClientError, Connection, Listener, ListenerError};
+use multiproc_ipc::{Address, Connection};
 
-use crate::client::{Inner, Origin, WireAddress};
+use crate::client::{Inner, Origin, WireAddress, dial, dial_timeout};
 use crate::custom::{Registry, Shared};
 use crate::error::Error;
 use crate::limits::Limits;
-use crate::protocol::{Create, Op, SERVER};
+use crate::protocol::{Create, Op, SERVER, ServerOp};
 use crate::proxy::{
     Args, ArrayProxy, BarrierProxy, ConditionProxy, DictProxy, EventProxy, Handle, ListProxy,
     LockProxy, NamespaceProxy, Proxy, QueueProxy, SemaphoreProxy, SetProxy, ValueProxy, values_of,
@@ -23,28 +23,6 @@ use crate::value::{FromValue, ObjRef, Value};
 
 /// How long connecting (connect + handshake) to a server may take.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// Connects to a server at `address` with `authkey`.
-pub(crate) fn dial(address: &Address, authkey: Option<&[u8]>) -> Result<Connection, Error> {
-    dial_timeout(address, authkey, CONNECT_TIMEOUT)
-}
-
-fn dial_timeout(
-    address: &Address,
-    authkey: Option<&[u8]>,
-    timeout: Duration,
-) -> Result<Connection, Error> {
-    multiproc_ipc::Client::connect_timeout(address, authkey, timeout).map_err(|e| match e {
-        ClientError::Handshake(h) => Error::Auth(h.to_string()),
-        ClientError::UnauthenticatedTcp => Error::Config("a tcp manager needs an authkey".into()),
-        ClientError::Connect { source, .. } => Error::Connect(source),
-        ClientError::Timeout => Error::Connect(std::io::Error::new(
-            std::io::ErrorKind::TimedOut,
-            format!("connecting to {address} timed out"),
-        )),
-        other => Error::Connect(std::io::Error::other(other.to_string())),
-    })
-}
 
 /// A fresh random authkey (32 bytes from the OS).
 ///
@@ -72,57 +50,6 @@ fn key_or_default(address: &Address, authkey: Option<&[u8]>) -> Option<Vec<u8>> 
         Some(k) => Some(k.to_vec()),
         None if address.is_tcp() => None,
         None => Some(process_authkey()),
-    }
-}
-
-fn listener_error(e: ListenerError) -> Error {
-    match e {
-        ListenerError::UnauthenticatedTcp => Error::Config(
-            "a manager served over tcp demands an authkey (anyone reaching the port could use it)"
-                .into(),
-        ),
-        ListenerError::Bind { source, .. } | ListenerError::Io(source) => Error::Connect(source),
-        other => Error::Connect(std::io::Error::other(other.to_string())),
-    }
-}
-
-impl Server {
-    /// Binds a listener for this server at `address`. TCP demands an authkey (a typed
-    /// [`Error::Config`] otherwise); Unix sockets get mode `0o600`.
-    ///
-    /// # Errors
-    /// [`Error::Config`] for TCP without a key, [`Error::Connect`] when binding fails.
-    pub fn bind(address: impl Into<Address>, authkey: Option<&[u8]>) -> Result<Listener, Error> {
-        Listener::bind(address, authkey).map_err(listener_error)
-    }
-
-    /// Accepts and serves clients from `listener` until [`shutdown`](Self::shutdown)
-    /// (a client's `shutdown()` included), each client on its own thread. Handshakes run
-    /// inside the listener without blocking other clients; a failed one (wrong key,
-    /// garbage, silence) is logged and dropped.
-    ///
-    /// # Errors
-    /// Accepting failed for a reason that is not one peer's fault.
-    pub fn serve_on(&self, listener: &Listener) -> Result<(), Error> {
-        self.wake_on_shutdown(listener.address());
-        while !self.is_closing() {
-            match listener.accept_timeout(Duration::from_millis(500)) {
-                Ok(conn) => {
-                    self.spawn_connection(conn);
-                }
-                Err(ListenerError::Timeout) => {}
-                Err(e) if e.is_per_connection() => {
-                    tracing::warn!("manager: refused a client: {e}");
-                }
-                Err(ListenerError::Io(e)) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(_) if self.is_closing() => break,
-                Err(e) => {
-                    self.shutdown();
-                    return Err(listener_error(e));
-                }
-            }
-        }
-        Ok(())
     }
 }
 
@@ -384,7 +311,7 @@ impl Manager {
                 let asked = std::thread::Builder::new()
                     .name("manager-shutdown".into())
                     .spawn(move || {
-                        let _ = tx.send(client.call(SERVER, Op::Shutdown));
+                        let _ = tx.send(client.call(SERVER, Op::Server(ServerOp::Shutdown)));
                     });
                 match asked.map(|_| rx.recv_timeout(SHUTDOWN_GRACE)) {
                     Ok(Ok(r)) => r,
@@ -392,7 +319,7 @@ impl Manager {
                     Ok(Err(_)) | Err(_) => return Ok(Ack::No),
                 }
             }
-            _ => self.client.call(SERVER, Op::Shutdown),
+            _ => self.client.call(SERVER, Op::Server(ServerOp::Shutdown)),
         };
         match r {
             Ok(_) => Ok(Ack::Yes),
@@ -634,7 +561,9 @@ impl Manager {
     /// # Errors
     /// [`Error::ManagerGone`].
     pub fn ping(&self) -> Result<(), Error> {
-        self.client.call(SERVER, Op::Ping).map(drop)
+        self.client
+            .call(SERVER, Op::Server(ServerOp::Ping))
+            .map(drop)
     }
 
     /// Stops the server (any client may ask, as in CPython): every client's pending and
@@ -673,7 +602,10 @@ impl Manager {
     /// [`Error::ManagerGone`].
     pub fn publish(&self, name: &str, value: impl Into<Value>) -> Result<(), Error> {
         self.client
-            .call(SERVER, Op::SetAttr(name.to_owned(), value.into()))
+            .call(
+                SERVER,
+                Op::Server(ServerOp::SetName(name.to_owned(), value.into())),
+            )
             .map(drop)
     }
 
@@ -684,7 +616,9 @@ impl Manager {
     /// `KeyError` when nothing is published under `name`, [`Error::Type`] when it is not
     /// a `T`, [`Error::ManagerGone`].
     pub fn lookup<T: FromValue>(&self, name: &str) -> Result<T, Error> {
-        let v = self.client.call(SERVER, Op::GetAttr(name.to_owned()))?;
+        let v = self
+            .client
+            .call(SERVER, Op::Server(ServerOp::GetName(name.to_owned())))?;
         crate::client::convert(&self.client, v)
     }
 
@@ -712,7 +646,7 @@ impl Manager {
     }
 
     fn create_obj(&self, c: Create) -> Result<Handle, Error> {
-        let v = self.client.call(SERVER, Op::Create(c))?;
+        let v = self.client.call(SERVER, Op::Server(ServerOp::Create(c)))?;
         let r = ObjRef::from_value(v)?;
         Ok(Handle {
             client: self.client.clone(),

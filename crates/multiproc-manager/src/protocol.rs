@@ -1,8 +1,11 @@
 //! The wire protocol between proxies and the server: a closed set of typed operations.
 //!
 //! Architecture invariant: nothing in a [`Request`] names code. Every operation is a
-//! variant of [`Op`] with plain data; the server matches on it and runs code compiled
-//! into its own binary. Custom types are reached by their registered name and a method
+//! variant of one object kind's operation enum, wrapped in [`Op`], with plain data; the
+//! server matches on it and runs code compiled into its own binary. Each kind's enum
+//! lives with its handler in `kinds/<kind>.rs`, which matches it exhaustively; an
+//! operation of one kind sent to an object of another is answered `NoSuchMethod` in
+//! one place (`Obj::run`). Custom types are reached by their registered name and a method
 //! name, dispatched by the type's own `call` (see [`crate::Shared`]).
 
 use std::time::Duration;
@@ -10,6 +13,17 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::error::RemoteError;
+pub(crate) use crate::kinds::barrier::BarrierOp;
+pub(crate) use crate::kinds::condition::ConditionOp;
+pub(crate) use crate::kinds::custom::CustomOp;
+pub(crate) use crate::kinds::dict::DictOp;
+pub(crate) use crate::kinds::event::EventOp;
+pub(crate) use crate::kinds::list::ListOp;
+pub(crate) use crate::kinds::lock::LockOp;
+pub(crate) use crate::kinds::namespace::NamespaceOp;
+pub(crate) use crate::kinds::queue::QueueOp;
+pub(crate) use crate::kinds::set::{SetOp, SetWith};
+pub(crate) use crate::kinds::value::ValueOp;
 use crate::value::Value;
 
 /// Object id of the server itself (create, ping, shutdown).
@@ -58,98 +72,58 @@ pub(crate) enum Create {
     Set(Vec<Value>),
 }
 
-/// The set operations that take another collection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) enum SetOp {
-    Union,
-    Intersection,
-    Difference,
-    SymmetricDifference,
-    Update,
-    IntersectionUpdate,
-    DifferenceUpdate,
-    SymmetricDifferenceUpdate,
-    IsSubset,
-    IsSuperset,
-    IsDisjoint,
-    IsEqual,
-}
-
-impl SetOp {
-    pub(crate) fn name(self) -> &'static str {
-        match self {
-            SetOp::Union => "union",
-            SetOp::Intersection => "intersection",
-            SetOp::Difference => "difference",
-            SetOp::SymmetricDifference => "symmetric_difference",
-            SetOp::Update => "update",
-            SetOp::IntersectionUpdate => "intersection_update",
-            SetOp::DifferenceUpdate => "difference_update",
-            SetOp::SymmetricDifferenceUpdate => "symmetric_difference_update",
-            SetOp::IsSubset => "issubset",
-            SetOp::IsSuperset => "issuperset",
-            SetOp::IsDisjoint => "isdisjoint",
-            SetOp::IsEqual => "__eq__",
-        }
-    }
-}
-
-/// Every operation a client can ask for.
+/// Every operation a client can ask for: one enum per object kind (or family of kinds
+/// sharing a protocol), so adding a kind is one module under `kinds/` and one variant
+/// here.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) enum Op {
-    // --- server
+    /// Addressed to [`SERVER`].
+    Server(ServerOp),
+    /// Any object (the container protocol where the kind has one).
+    Any(AnyOp),
+    Dict(DictOp),
+    /// `list` and `Array` (which refuses what changes its length).
+    List(ListOp),
+    Set(SetOp),
+    Namespace(NamespaceOp),
+    /// `Lock`, `RLock`, `Semaphore`, `BoundedSemaphore` and `Condition`.
+    Lock(LockOp),
+    Condition(ConditionOp),
+    Event(EventOp),
+    Barrier(BarrierOp),
+    /// `Queue` and `JoinableQueue`.
+    Queue(QueueOp),
+    Value(ValueOp),
+    Custom(CustomOp),
+}
+
+/// Operations of the server itself (object [`SERVER`]).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) enum ServerOp {
     Ping,
     Create(Create),
     Shutdown,
-    /// Drop the object (`del proxy` in CPython, where refcounting does it).
-    Release,
-    /// The client ends cleanly (sent to [`SERVER`] with request id 0, unanswered):
-    /// the last request on the connection. What it holds is settled as a clean end
-    /// (see `Obj::release_conn`), even though the connection then closes.
+    /// The client ends cleanly (request id 0, unanswered): the last request on the
+    /// connection. What it holds is settled as a clean end (see `Obj::release_conn`),
+    /// even though the connection then closes.
     Goodbye,
+    /// `manager.set_name(name, value)`: a value kept by the server under a name.
+    SetName(String, Value),
+    /// `manager.get_name(name)`.
+    GetName(String),
+}
 
-    // --- any object
+/// Operations every kind answers, or every container kind.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) enum AnyOp {
+    /// Drop the object (`del proxy` in CPython, where refcounting does it; the public
+    /// `destroy()`).
+    Destroy,
     Repr,
     /// The whole value (dict, list, namespace, value, array, queue contents).
     Copy,
     Len,
-
-    // --- dict / list / array (by key or index)
-    GetItem(Value),
-    SetItem(Value, Value),
-    DelItem(Value),
     Contains(Value),
-
-    // --- dict
-    DictGet(Value, Value),
-    Keys,
-    Values,
-    Items,
-    Update(Vec<(Value, Value)>),
-    Pop(Value, Option<Value>),
-    PopItem,
-    SetDefault(Value, Value),
-    Clear,
-
-    // --- list
-    Append(Value),
-    Extend(Vec<Value>),
-    Insert(i64, Value),
-    ListPop(Option<i64>),
-    Remove(Value),
-    Index(Value),
-    Count(Value),
-    Reverse,
-    Sort {
-        reverse: bool,
-    },
-    GetSlice(Option<i64>, Option<i64>),
-    SetSlice(Option<i64>, Option<i64>, Vec<Value>),
-    DelSlice(Option<i64>, Option<i64>),
-    /// `l *= n`.
-    Repeat(u64),
-
-    // --- container iteration and operators (see `containers.rs`)
     /// Up to `max` items (dict and set: keys) from position `start`, with the length
     /// at the time: `(len, [items])`. With `expect_len`, a length that differs is the
     /// `RuntimeError` of an iterator whose container changed size.
@@ -158,73 +132,6 @@ pub(crate) enum Op {
         max: u64,
         expect_len: Option<u64>,
     },
-    /// `d | pairs`: a new dict (a copy), the pairs merged in.
-    DictOr(Vec<(Value, Value)>),
-    /// `s.add(x)`.
-    SetAdd(Value),
-    /// `s.discard(x)`.
-    SetDiscard(Value),
-    /// `s.pop()`.
-    SetPop,
-    /// A set operation with another collection (`union`, `issubset`, `update`, …).
-    SetWith(SetOp, Vec<Value>),
-
-    // --- namespace
-    GetAttr(String),
-    SetAttr(String, Value),
-    DelAttr(String),
-
-    // --- locks, semaphores, condition
-    Acquire {
-        timeout: Option<Duration>,
-    },
-    ReleaseLock,
-    Locked,
-    CondWait {
-        timeout: Option<Duration>,
-    },
-    Notify(u64),
-    NotifyAll,
-
-    // --- event
-    EventSet,
-    EventClear,
-    EventIsSet,
-    EventWait {
-        timeout: Option<Duration>,
-    },
-
-    // --- barrier
-    BarrierWait {
-        timeout: Option<Duration>,
-    },
-    BarrierAbort,
-    BarrierReset,
-    BarrierInfo,
-
-    // --- queue
-    Put {
-        item: Value,
-        timeout: Option<Duration>,
-    },
-    Get {
-        timeout: Option<Duration>,
-    },
-    QSize,
-    TaskDone,
-    QJoin {
-        timeout: Option<Duration>,
-    },
-
-    // --- Value
-    ValueGet,
-    ValueSet(Value),
-
-    // --- custom
-    Call {
-        method: String,
-        args: Vec<Value>,
-    },
 }
 
 impl Op {
@@ -232,13 +139,13 @@ impl Op {
     /// `Some(None)` waits forever.
     pub(crate) fn wait_timeout(&self) -> Option<Option<Duration>> {
         match self {
-            Op::Acquire { timeout }
-            | Op::CondWait { timeout }
-            | Op::EventWait { timeout }
-            | Op::BarrierWait { timeout }
-            | Op::Put { timeout, .. }
-            | Op::Get { timeout }
-            | Op::QJoin { timeout } => Some(*timeout),
+            Op::Lock(LockOp::Acquire { timeout })
+            | Op::Condition(ConditionOp::Wait { timeout })
+            | Op::Event(EventOp::Wait { timeout })
+            | Op::Barrier(BarrierOp::Wait { timeout })
+            | Op::Queue(
+                QueueOp::Put { timeout, .. } | QueueOp::Get { timeout } | QueueOp::Join { timeout },
+            ) => Some(*timeout),
             _ => None,
         }
     }
@@ -246,71 +153,45 @@ impl Op {
     /// A short name for logs and errors.
     pub(crate) fn name(&self) -> &'static str {
         match self {
-            Op::Ping => "ping",
-            Op::Create(_) => "create",
-            Op::Shutdown => "shutdown",
-            Op::Release => "release",
-            Op::Goodbye => "goodbye",
-            Op::Repr => "__repr__",
-            Op::Copy => "copy",
-            Op::Len => "__len__",
-            Op::GetItem(_) => "__getitem__",
-            Op::SetItem(..) => "__setitem__",
-            Op::DelItem(_) => "__delitem__",
-            Op::Contains(_) => "__contains__",
-            Op::DictGet(..) => "get",
-            Op::Keys => "keys",
-            Op::Values => "values",
-            Op::Items => "items",
-            Op::Update(_) => "update",
-            Op::Pop(..) => "pop",
-            Op::PopItem => "popitem",
-            Op::SetDefault(..) => "setdefault",
-            Op::Clear => "clear",
-            Op::Append(_) => "append",
-            Op::Extend(_) => "extend",
-            Op::Insert(..) => "insert",
-            Op::ListPop(_) => "pop",
-            Op::Remove(_) => "remove",
-            Op::Index(_) => "index",
-            Op::Count(_) => "count",
-            Op::Reverse => "reverse",
-            Op::Sort { .. } => "sort",
-            Op::GetSlice(..) => "__getitem__",
-            Op::SetSlice(..) => "__setitem__",
-            Op::DelSlice(..) => "__delitem__",
-            Op::Repeat(_) => "__imul__",
-            Op::IterChunk { .. } => "__iter__",
-            Op::DictOr(_) => "__or__",
-            Op::SetAdd(_) => "add",
-            Op::SetDiscard(_) => "discard",
-            Op::SetPop => "pop",
-            Op::SetWith(op, _) => op.name(),
-            Op::GetAttr(_) => "__getattr__",
-            Op::SetAttr(..) => "__setattr__",
-            Op::DelAttr(_) => "__delattr__",
-            Op::Acquire { .. } => "acquire",
-            Op::ReleaseLock => "release",
-            Op::Locked => "locked",
-            Op::CondWait { .. } => "wait",
-            Op::Notify(_) => "notify",
-            Op::NotifyAll => "notify_all",
-            Op::EventSet => "set",
-            Op::EventClear => "clear",
-            Op::EventIsSet => "is_set",
-            Op::EventWait { .. } => "wait",
-            Op::BarrierWait { .. } => "wait",
-            Op::BarrierAbort => "abort",
-            Op::BarrierReset => "reset",
-            Op::BarrierInfo => "parties",
-            Op::Put { .. } => "put",
-            Op::Get { .. } => "get",
-            Op::QSize => "qsize",
-            Op::TaskDone => "task_done",
-            Op::QJoin { .. } => "join",
-            Op::ValueGet => "value",
-            Op::ValueSet(_) => "value",
-            Op::Call { .. } => "call",
+            Op::Server(op) => op.name(),
+            Op::Any(op) => op.name(),
+            Op::Dict(op) => op.name(),
+            Op::List(op) => op.name(),
+            Op::Set(op) => op.name(),
+            Op::Namespace(op) => op.name(),
+            Op::Lock(op) => op.name(),
+            Op::Condition(op) => op.name(),
+            Op::Event(op) => op.name(),
+            Op::Barrier(op) => op.name(),
+            Op::Queue(op) => op.name(),
+            Op::Value(op) => op.name(),
+            Op::Custom(op) => op.name(),
+        }
+    }
+}
+
+impl ServerOp {
+    pub(crate) fn name(&self) -> &'static str {
+        match self {
+            ServerOp::Ping => "ping",
+            ServerOp::Create(_) => "create",
+            ServerOp::Shutdown => "shutdown",
+            ServerOp::Goodbye => "goodbye",
+            ServerOp::SetName(..) => "__setattr__",
+            ServerOp::GetName(_) => "__getattr__",
+        }
+    }
+}
+
+impl AnyOp {
+    pub(crate) fn name(&self) -> &'static str {
+        match self {
+            AnyOp::Destroy => "destroy",
+            AnyOp::Repr => "__repr__",
+            AnyOp::Copy => "copy",
+            AnyOp::Len => "__len__",
+            AnyOp::Contains(_) => "__contains__",
+            AnyOp::IterChunk { .. } => "__iter__",
         }
     }
 }

@@ -19,7 +19,10 @@ use crate::acquire::{AcquireError, OwnerDied};
 use crate::client::{self, Inner, Origin};
 use crate::custom::Shared;
 use crate::error::{Error, RemoteErrorKind, TypeMismatch};
-use crate::protocol::Op;
+use crate::protocol::{
+    AnyOp, BarrierOp, ConditionOp, CustomOp, DictOp, EventOp, ListOp, LockOp, NamespaceOp, Op,
+    QueueOp, ValueOp,
+};
 use crate::value::{FromValue, Kind, ObjRef, Value};
 
 /// What every proxy is made of.
@@ -48,7 +51,7 @@ impl Handle {
     }
 
     fn repr(&self) -> Result<String, Error> {
-        self.call_as::<String>(Op::Repr)
+        self.call_as::<String>(Op::Any(AnyOp::Repr))
     }
 
     fn display(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -212,7 +215,7 @@ macro_rules! proxy_common {
             /// # Errors
             /// [`Error::ManagerGone`] when the server is unreachable.
             pub fn destroy(self) -> Result<(), Error> {
-                self.h.call(Op::Release).map(drop)
+                self.h.call(Op::Any(AnyOp::Destroy)).map(drop)
             }
         }
     };
@@ -250,7 +253,7 @@ impl<K: Into<Value> + FromValue, V: Into<Value> + FromValue> DictProxy<K, V> {
     /// # Errors
     /// `KeyError` ([`Error::is_key_error`]), [`Error::Type`], [`Error::ManagerGone`].
     pub fn get_item(&self, k: impl Into<K>) -> Result<V, Error> {
-        self.h.call_as(Op::GetItem(k.into().into()))
+        self.h.call_as(Op::Dict(DictOp::GetItem(k.into().into())))
     }
 
     /// `d.get(k)`: the value if present.
@@ -258,7 +261,10 @@ impl<K: Into<Value> + FromValue, V: Into<Value> + FromValue> DictProxy<K, V> {
     /// # Errors
     /// [`Error::Type`], [`Error::ManagerGone`].
     pub fn get(&self, k: impl Into<K>) -> Result<Option<V>, Error> {
-        match self.h.call_as::<V>(Op::GetItem(k.into().into())) {
+        match self
+            .h
+            .call_as::<V>(Op::Dict(DictOp::GetItem(k.into().into())))
+        {
             Ok(v) => Ok(Some(v)),
             Err(e) if e.is_key_error() => Ok(None),
             Err(e) => Err(e),
@@ -270,8 +276,10 @@ impl<K: Into<Value> + FromValue, V: Into<Value> + FromValue> DictProxy<K, V> {
     /// # Errors
     /// [`Error::Type`], [`Error::ManagerGone`].
     pub fn get_or(&self, k: impl Into<K>, default: impl Into<V>) -> Result<V, Error> {
-        self.h
-            .call_as(Op::DictGet(k.into().into(), default.into().into()))
+        self.h.call_as(Op::Dict(DictOp::Get(
+            k.into().into(),
+            default.into().into(),
+        )))
     }
 
     /// `d[k] = v`.
@@ -280,7 +288,7 @@ impl<K: Into<Value> + FromValue, V: Into<Value> + FromValue> DictProxy<K, V> {
     /// `TypeError` for an unhashable key, [`Error::ManagerGone`].
     pub fn insert(&self, k: impl Into<K>, v: impl Into<V>) -> Result<(), Error> {
         self.h
-            .call(Op::SetItem(k.into().into(), v.into().into()))
+            .call(Op::Dict(DictOp::SetItem(k.into().into(), v.into().into())))
             .map(drop)
     }
 
@@ -289,7 +297,9 @@ impl<K: Into<Value> + FromValue, V: Into<Value> + FromValue> DictProxy<K, V> {
     /// # Errors
     /// `KeyError`, [`Error::ManagerGone`].
     pub fn remove(&self, k: impl Into<K>) -> Result<(), Error> {
-        self.h.call(Op::DelItem(k.into().into())).map(drop)
+        self.h
+            .call(Op::Dict(DictOp::DelItem(k.into().into())))
+            .map(drop)
     }
 
     /// `k in d`.
@@ -297,7 +307,7 @@ impl<K: Into<Value> + FromValue, V: Into<Value> + FromValue> DictProxy<K, V> {
     /// # Errors
     /// [`Error::ManagerGone`].
     pub fn contains(&self, k: impl Into<K>) -> Result<bool, Error> {
-        self.h.call_as(Op::Contains(k.into().into()))
+        self.h.call_as(Op::Any(AnyOp::Contains(k.into().into())))
     }
 
     /// `len(d)`.
@@ -305,7 +315,7 @@ impl<K: Into<Value> + FromValue, V: Into<Value> + FromValue> DictProxy<K, V> {
     /// # Errors
     /// [`Error::ManagerGone`].
     pub fn len(&self) -> Result<usize, Error> {
-        self.h.call_as(Op::Len)
+        self.h.call_as(Op::Any(AnyOp::Len))
     }
 
     /// `len(d) == 0`.
@@ -321,7 +331,7 @@ impl<K: Into<Value> + FromValue, V: Into<Value> + FromValue> DictProxy<K, V> {
     /// # Errors
     /// [`Error::Type`], [`Error::ManagerGone`].
     pub fn keys(&self) -> Result<Vec<K>, Error> {
-        self.h.call_as(Op::Keys)
+        self.h.call_as(Op::Dict(DictOp::Keys))
     }
 
     /// `list(d.values())`.
@@ -329,7 +339,7 @@ impl<K: Into<Value> + FromValue, V: Into<Value> + FromValue> DictProxy<K, V> {
     /// # Errors
     /// [`Error::Type`], [`Error::ManagerGone`].
     pub fn values(&self) -> Result<Vec<V>, Error> {
-        self.h.call_as(Op::Values)
+        self.h.call_as(Op::Dict(DictOp::Values))
     }
 
     /// `list(d.items())`, in one round trip.
@@ -337,7 +347,7 @@ impl<K: Into<Value> + FromValue, V: Into<Value> + FromValue> DictProxy<K, V> {
     /// # Errors
     /// [`Error::Type`], [`Error::ManagerGone`].
     pub fn items(&self) -> Result<Vec<(K, V)>, Error> {
-        self.h.call_as(Op::Items)
+        self.h.call_as(Op::Dict(DictOp::Items))
     }
 
     /// `d.copy()`: the whole dict, as ordered pairs.
@@ -362,7 +372,7 @@ impl<K: Into<Value> + FromValue, V: Into<Value> + FromValue> DictProxy<K, V> {
             .into_iter()
             .map(|(a, b)| (a.into().into(), b.into().into()))
             .collect();
-        self.h.call(Op::Update(pairs)).map(drop)
+        self.h.call(Op::Dict(DictOp::Update(pairs))).map(drop)
     }
 
     /// `d.pop(k)`.
@@ -370,7 +380,7 @@ impl<K: Into<Value> + FromValue, V: Into<Value> + FromValue> DictProxy<K, V> {
     /// # Errors
     /// `KeyError`, [`Error::Type`], [`Error::ManagerGone`].
     pub fn pop(&self, k: impl Into<K>) -> Result<V, Error> {
-        self.h.call_as(Op::Pop(k.into().into(), None))
+        self.h.call_as(Op::Dict(DictOp::Pop(k.into().into(), None)))
     }
 
     /// `d.pop(k, default)`.
@@ -378,8 +388,10 @@ impl<K: Into<Value> + FromValue, V: Into<Value> + FromValue> DictProxy<K, V> {
     /// # Errors
     /// [`Error::Type`], [`Error::ManagerGone`].
     pub fn pop_or(&self, k: impl Into<K>, default: impl Into<V>) -> Result<V, Error> {
-        self.h
-            .call_as(Op::Pop(k.into().into(), Some(default.into().into())))
+        self.h.call_as(Op::Dict(DictOp::Pop(
+            k.into().into(),
+            Some(default.into().into()),
+        )))
     }
 
     /// `d.popitem()`: the last inserted pair.
@@ -387,7 +399,7 @@ impl<K: Into<Value> + FromValue, V: Into<Value> + FromValue> DictProxy<K, V> {
     /// # Errors
     /// `KeyError` when empty, [`Error::Type`], [`Error::ManagerGone`].
     pub fn popitem(&self) -> Result<(K, V), Error> {
-        self.h.call_as(Op::PopItem)
+        self.h.call_as(Op::Dict(DictOp::PopItem))
     }
 
     /// `d.setdefault(k, default)`.
@@ -395,8 +407,10 @@ impl<K: Into<Value> + FromValue, V: Into<Value> + FromValue> DictProxy<K, V> {
     /// # Errors
     /// [`Error::Type`], [`Error::ManagerGone`].
     pub fn setdefault(&self, k: impl Into<K>, default: impl Into<V>) -> Result<V, Error> {
-        self.h
-            .call_as(Op::SetDefault(k.into().into(), default.into().into()))
+        self.h.call_as(Op::Dict(DictOp::SetDefault(
+            k.into().into(),
+            default.into().into(),
+        )))
     }
 
     /// `d.clear()`.
@@ -404,7 +418,7 @@ impl<K: Into<Value> + FromValue, V: Into<Value> + FromValue> DictProxy<K, V> {
     /// # Errors
     /// [`Error::ManagerGone`].
     pub fn clear(&self) -> Result<(), Error> {
-        self.h.call(Op::Clear).map(drop)
+        self.h.call(Op::Dict(DictOp::Clear)).map(drop)
     }
 }
 
@@ -435,7 +449,9 @@ impl<T: Into<Value> + FromValue> ListProxy<T> {
     /// # Errors
     /// [`Error::ManagerGone`].
     pub fn append(&self, x: impl Into<T>) -> Result<(), Error> {
-        self.h.call(Op::Append(x.into().into())).map(drop)
+        self.h
+            .call(Op::List(ListOp::Append(x.into().into())))
+            .map(drop)
     }
 
     /// `l.extend(xs)`, in one round trip.
@@ -444,7 +460,7 @@ impl<T: Into<Value> + FromValue> ListProxy<T> {
     /// [`Error::ManagerGone`].
     pub fn extend<I: IntoIterator<Item = A>, A: Into<T>>(&self, xs: I) -> Result<(), Error> {
         let items = xs.into_iter().map(|a| a.into().into()).collect();
-        self.h.call(Op::Extend(items)).map(drop)
+        self.h.call(Op::List(ListOp::Extend(items))).map(drop)
     }
 
     /// `l.insert(i, x)`.
@@ -452,7 +468,9 @@ impl<T: Into<Value> + FromValue> ListProxy<T> {
     /// # Errors
     /// [`Error::ManagerGone`].
     pub fn insert(&self, i: i64, x: impl Into<T>) -> Result<(), Error> {
-        self.h.call(Op::Insert(i, x.into().into())).map(drop)
+        self.h
+            .call(Op::List(ListOp::Insert(i, x.into().into())))
+            .map(drop)
     }
 
     /// `l.pop()`.
@@ -460,7 +478,7 @@ impl<T: Into<Value> + FromValue> ListProxy<T> {
     /// # Errors
     /// `IndexError` when empty, [`Error::Type`], [`Error::ManagerGone`].
     pub fn pop(&self) -> Result<T, Error> {
-        self.h.call_as(Op::ListPop(None))
+        self.h.call_as(Op::List(ListOp::Pop(None)))
     }
 
     /// `l.pop(i)`.
@@ -468,7 +486,7 @@ impl<T: Into<Value> + FromValue> ListProxy<T> {
     /// # Errors
     /// `IndexError`, [`Error::Type`], [`Error::ManagerGone`].
     pub fn pop_at(&self, i: i64) -> Result<T, Error> {
-        self.h.call_as(Op::ListPop(Some(i)))
+        self.h.call_as(Op::List(ListOp::Pop(Some(i))))
     }
 
     /// `l.remove(x)`: the first equal item.
@@ -476,7 +494,9 @@ impl<T: Into<Value> + FromValue> ListProxy<T> {
     /// # Errors
     /// `ValueError` when absent, [`Error::ManagerGone`].
     pub fn remove(&self, x: impl Into<T>) -> Result<(), Error> {
-        self.h.call(Op::Remove(x.into().into())).map(drop)
+        self.h
+            .call(Op::List(ListOp::Remove(x.into().into())))
+            .map(drop)
     }
 
     /// `l.index(x)`.
@@ -484,7 +504,7 @@ impl<T: Into<Value> + FromValue> ListProxy<T> {
     /// # Errors
     /// `ValueError` when absent, [`Error::ManagerGone`].
     pub fn index(&self, x: impl Into<T>) -> Result<usize, Error> {
-        self.h.call_as(Op::Index(x.into().into()))
+        self.h.call_as(Op::List(ListOp::Index(x.into().into())))
     }
 
     /// `l.count(x)`.
@@ -492,7 +512,7 @@ impl<T: Into<Value> + FromValue> ListProxy<T> {
     /// # Errors
     /// [`Error::ManagerGone`].
     pub fn count(&self, x: impl Into<T>) -> Result<usize, Error> {
-        self.h.call_as(Op::Count(x.into().into()))
+        self.h.call_as(Op::List(ListOp::Count(x.into().into())))
     }
 
     /// `x in l`.
@@ -500,7 +520,7 @@ impl<T: Into<Value> + FromValue> ListProxy<T> {
     /// # Errors
     /// [`Error::ManagerGone`].
     pub fn contains(&self, x: impl Into<T>) -> Result<bool, Error> {
-        self.h.call_as(Op::Contains(x.into().into()))
+        self.h.call_as(Op::Any(AnyOp::Contains(x.into().into())))
     }
 
     /// `l.reverse()`.
@@ -508,7 +528,7 @@ impl<T: Into<Value> + FromValue> ListProxy<T> {
     /// # Errors
     /// [`Error::ManagerGone`].
     pub fn reverse(&self) -> Result<(), Error> {
-        self.h.call(Op::Reverse).map(drop)
+        self.h.call(Op::List(ListOp::Reverse)).map(drop)
     }
 
     /// `l.sort()` (stable; incomparable items are a `TypeError` and leave the list as it was).
@@ -516,7 +536,9 @@ impl<T: Into<Value> + FromValue> ListProxy<T> {
     /// # Errors
     /// `TypeError`, [`Error::ManagerGone`].
     pub fn sort(&self) -> Result<(), Error> {
-        self.h.call(Op::Sort { reverse: false }).map(drop)
+        self.h
+            .call(Op::List(ListOp::Sort { reverse: false }))
+            .map(drop)
     }
 
     /// `l.sort(reverse=True)`.
@@ -524,7 +546,9 @@ impl<T: Into<Value> + FromValue> ListProxy<T> {
     /// # Errors
     /// As [`sort`](Self::sort).
     pub fn sort_reverse(&self) -> Result<(), Error> {
-        self.h.call(Op::Sort { reverse: true }).map(drop)
+        self.h
+            .call(Op::List(ListOp::Sort { reverse: true }))
+            .map(drop)
     }
 
     /// `len(l)`.
@@ -532,7 +556,7 @@ impl<T: Into<Value> + FromValue> ListProxy<T> {
     /// # Errors
     /// [`Error::ManagerGone`].
     pub fn len(&self) -> Result<usize, Error> {
-        self.h.call_as(Op::Len)
+        self.h.call_as(Op::Any(AnyOp::Len))
     }
 
     /// `len(l) == 0`.
@@ -548,7 +572,7 @@ impl<T: Into<Value> + FromValue> ListProxy<T> {
     /// # Errors
     /// `IndexError`, [`Error::Type`], [`Error::ManagerGone`].
     pub fn get(&self, i: i64) -> Result<T, Error> {
-        self.h.call_as(Op::GetItem(Value::from(i)))
+        self.h.call_as(Op::List(ListOp::GetItem(Value::from(i))))
     }
 
     /// `l[i] = x`.
@@ -557,7 +581,7 @@ impl<T: Into<Value> + FromValue> ListProxy<T> {
     /// `IndexError`, [`Error::ManagerGone`].
     pub fn set(&self, i: i64, x: impl Into<T>) -> Result<(), Error> {
         self.h
-            .call(Op::SetItem(Value::from(i), x.into().into()))
+            .call(Op::List(ListOp::SetItem(Value::from(i), x.into().into())))
             .map(drop)
     }
 
@@ -566,7 +590,9 @@ impl<T: Into<Value> + FromValue> ListProxy<T> {
     /// # Errors
     /// `IndexError`, [`Error::ManagerGone`].
     pub fn del(&self, i: i64) -> Result<(), Error> {
-        self.h.call(Op::DelItem(Value::from(i))).map(drop)
+        self.h
+            .call(Op::List(ListOp::DelItem(Value::from(i))))
+            .map(drop)
     }
 
     /// `l[a:b]`.
@@ -574,7 +600,7 @@ impl<T: Into<Value> + FromValue> ListProxy<T> {
     /// # Errors
     /// [`Error::Type`], [`Error::ManagerGone`].
     pub fn slice(&self, a: Option<i64>, b: Option<i64>) -> Result<Vec<T>, Error> {
-        self.h.call_as(Op::GetSlice(a, b))
+        self.h.call_as(Op::List(ListOp::GetSlice(a, b)))
     }
 
     /// `l[a:b] = xs`.
@@ -588,7 +614,9 @@ impl<T: Into<Value> + FromValue> ListProxy<T> {
         xs: I,
     ) -> Result<(), Error> {
         let items = xs.into_iter().map(|x| x.into().into()).collect();
-        self.h.call(Op::SetSlice(a, b, items)).map(drop)
+        self.h
+            .call(Op::List(ListOp::SetSlice(a, b, items)))
+            .map(drop)
     }
 
     /// `del l[a:b]`.
@@ -596,7 +624,7 @@ impl<T: Into<Value> + FromValue> ListProxy<T> {
     /// # Errors
     /// [`Error::ManagerGone`].
     pub fn del_slice(&self, a: Option<i64>, b: Option<i64>) -> Result<(), Error> {
-        self.h.call(Op::DelSlice(a, b)).map(drop)
+        self.h.call(Op::List(ListOp::DelSlice(a, b))).map(drop)
     }
 
     /// `l *= n`: the list becomes `n` copies of itself, in place (`n == 0` empties it).
@@ -612,7 +640,7 @@ impl<T: Into<Value> + FromValue> ListProxy<T> {
     /// # Errors
     /// `ValueError` when the result would exceed 2^26 items; [`Error::ManagerGone`].
     pub fn repeat(&self, n: u64) -> Result<(), Error> {
-        self.h.call(Op::Repeat(n)).map(drop)
+        self.h.call(Op::List(ListOp::Repeat(n))).map(drop)
     }
 
     /// `l.clear()`.
@@ -628,7 +656,7 @@ impl<T: Into<Value> + FromValue> ListProxy<T> {
     /// # Errors
     /// [`Error::Type`], [`Error::ManagerGone`].
     pub fn to_vec(&self) -> Result<Vec<T>, Error> {
-        self.h.call_as(Op::Copy)
+        self.h.call_as(Op::Any(AnyOp::Copy))
     }
 }
 
@@ -663,7 +691,8 @@ impl NamespaceProxy {
     /// # Errors
     /// `AttributeError` naming `name`, [`Error::Type`], [`Error::ManagerGone`].
     pub fn get<T: FromValue>(&self, name: &str) -> Result<T, Error> {
-        self.h.call_as(Op::GetAttr(name.to_owned()))
+        self.h
+            .call_as(Op::Namespace(NamespaceOp::Get(name.to_owned())))
     }
 
     /// `ns.name = v`.
@@ -672,7 +701,7 @@ impl NamespaceProxy {
     /// [`Error::ManagerGone`].
     pub fn set(&self, name: &str, v: impl Into<Value>) -> Result<(), Error> {
         self.h
-            .call(Op::SetAttr(name.to_owned(), v.into()))
+            .call(Op::Namespace(NamespaceOp::Set(name.to_owned(), v.into())))
             .map(drop)
     }
 
@@ -681,7 +710,9 @@ impl NamespaceProxy {
     /// # Errors
     /// `AttributeError`, [`Error::ManagerGone`].
     pub fn del(&self, name: &str) -> Result<(), Error> {
-        self.h.call(Op::DelAttr(name.to_owned())).map(drop)
+        self.h
+            .call(Op::Namespace(NamespaceOp::Del(name.to_owned())))
+            .map(drop)
     }
 
     /// `hasattr(ns, name)`.
@@ -689,7 +720,7 @@ impl NamespaceProxy {
     /// # Errors
     /// [`Error::ManagerGone`].
     pub fn has(&self, name: &str) -> Result<bool, Error> {
-        self.h.call_as(Op::Contains(Value::from(name)))
+        self.h.call_as(Op::Any(AnyOp::Contains(Value::from(name))))
     }
 
     /// `vars(ns)`: all attributes, in the order they were first set.
@@ -697,7 +728,7 @@ impl NamespaceProxy {
     /// # Errors
     /// [`Error::ManagerGone`].
     pub fn to_vec(&self) -> Result<Vec<(String, Value)>, Error> {
-        self.h.call_as(Op::Copy)
+        self.h.call_as(Op::Any(AnyOp::Copy))
     }
 }
 
@@ -746,7 +777,7 @@ impl fmt::Debug for LockGuard {
 
 impl Drop for LockGuard {
     fn drop(&mut self) {
-        let _ = self.h.call(Op::ReleaseLock);
+        let _ = self.h.call(Op::Lock(LockOp::Release));
     }
 }
 
@@ -760,7 +791,8 @@ macro_rules! acquirer {
             /// **it is held then**; [`Error::ManagerGone`] (also when the server shuts
             /// down while waiting).
             pub fn acquire(&self) -> Result<(), Error> {
-                crate::acquire::acquire(&self.h, Op::Acquire { timeout: None }).map(drop)
+                crate::acquire::acquire(&self.h, Op::Lock(LockOp::Acquire { timeout: None }))
+                    .map(drop)
             }
 
             /// `acquire(timeout=t)`: whether it was acquired in time.
@@ -771,9 +803,9 @@ macro_rules! acquirer {
             pub fn acquire_timeout(&self, timeout: Duration) -> Result<bool, Error> {
                 crate::acquire::acquire(
                     &self.h,
-                    Op::Acquire {
+                    Op::Lock(LockOp::Acquire {
                         timeout: Some(timeout),
-                    },
+                    }),
                 )
             }
 
@@ -791,7 +823,7 @@ macro_rules! acquirer {
             /// `RuntimeError` when not held (`ValueError` for a bounded semaphore
             /// released too often), [`Error::ManagerGone`].
             pub fn release_lock(&self) -> Result<(), Error> {
-                self.h.call(Op::ReleaseLock).map(drop)
+                self.h.call(Op::Lock(LockOp::Release)).map(drop)
             }
 
             /// Acquires and returns a guard that releases on drop (`with lock:`).
@@ -833,7 +865,7 @@ impl LockProxy {
     /// # Errors
     /// [`Error::ManagerGone`].
     pub fn locked(&self) -> Result<bool, Error> {
-        self.h.call_as(Op::Locked)
+        self.h.call_as(Op::Lock(LockOp::Locked))
     }
 }
 
@@ -862,7 +894,7 @@ impl SemaphoreProxy {
     /// # Errors
     /// [`Error::ManagerGone`].
     pub fn value(&self) -> Result<u64, Error> {
-        self.h.call_as(Op::Locked)
+        self.h.call_as(Op::Lock(LockOp::Locked))
     }
 }
 
@@ -891,7 +923,7 @@ impl ConditionProxy {
     /// `RuntimeError` when the lock is not held, [`Error::ManagerGone`].
     pub fn wait(&self) -> Result<(), Error> {
         self.h
-            .call_as::<bool>(Op::CondWait { timeout: None })
+            .call_as::<bool>(Op::Condition(ConditionOp::Wait { timeout: None }))
             .map(drop)
     }
 
@@ -901,9 +933,9 @@ impl ConditionProxy {
     /// # Errors
     /// As [`wait`](Self::wait).
     pub fn wait_timeout(&self, timeout: Duration) -> Result<bool, Error> {
-        self.h.call_as(Op::CondWait {
+        self.h.call_as(Op::Condition(ConditionOp::Wait {
             timeout: Some(timeout),
-        })
+        }))
     }
 
     /// `wait_for(predicate)`: waits until `predicate()` holds. The predicate runs here,
@@ -949,7 +981,9 @@ impl ConditionProxy {
     /// # Errors
     /// `RuntimeError` when the lock is not held, [`Error::ManagerGone`].
     pub fn notify(&self, n: u32) -> Result<(), Error> {
-        self.h.call(Op::Notify(u64::from(n))).map(drop)
+        self.h
+            .call(Op::Condition(ConditionOp::Notify(u64::from(n))))
+            .map(drop)
     }
 
     /// `notify_all()`.
@@ -957,7 +991,7 @@ impl ConditionProxy {
     /// # Errors
     /// `RuntimeError` when the lock is not held, [`Error::ManagerGone`].
     pub fn notify_all(&self) -> Result<(), Error> {
-        self.h.call(Op::NotifyAll).map(drop)
+        self.h.call(Op::Condition(ConditionOp::NotifyAll)).map(drop)
     }
 }
 
@@ -974,7 +1008,7 @@ impl EventProxy {
     /// # Errors
     /// [`Error::ManagerGone`].
     pub fn set(&self) -> Result<(), Error> {
-        self.h.call(Op::EventSet).map(drop)
+        self.h.call(Op::Event(EventOp::Set)).map(drop)
     }
 
     /// `clear()`.
@@ -982,7 +1016,7 @@ impl EventProxy {
     /// # Errors
     /// [`Error::ManagerGone`].
     pub fn clear(&self) -> Result<(), Error> {
-        self.h.call(Op::EventClear).map(drop)
+        self.h.call(Op::Event(EventOp::Clear)).map(drop)
     }
 
     /// `is_set()`.
@@ -990,7 +1024,7 @@ impl EventProxy {
     /// # Errors
     /// [`Error::ManagerGone`].
     pub fn is_set(&self) -> Result<bool, Error> {
-        self.h.call_as(Op::EventIsSet)
+        self.h.call_as(Op::Event(EventOp::IsSet))
     }
 
     /// `wait()`: blocks until the event is set.
@@ -999,7 +1033,7 @@ impl EventProxy {
     /// [`Error::ManagerGone`] (also when the server shuts down while waiting).
     pub fn wait(&self) -> Result<(), Error> {
         self.h
-            .call_as::<bool>(Op::EventWait { timeout: None })
+            .call_as::<bool>(Op::Event(EventOp::Wait { timeout: None }))
             .map(drop)
     }
 
@@ -1008,9 +1042,9 @@ impl EventProxy {
     /// # Errors
     /// As [`wait`](Self::wait).
     pub fn wait_timeout(&self, timeout: Duration) -> Result<bool, Error> {
-        self.h.call_as(Op::EventWait {
+        self.h.call_as(Op::Event(EventOp::Wait {
             timeout: Some(timeout),
-        })
+        }))
     }
 }
 
@@ -1028,7 +1062,8 @@ impl BarrierProxy {
     /// # Errors
     /// `BrokenBarrier` (abort, reset, a vanished party), [`Error::ManagerGone`].
     pub fn wait(&self) -> Result<u32, Error> {
-        self.h.call_as(Op::BarrierWait { timeout: None })
+        self.h
+            .call_as(Op::Barrier(BarrierOp::Wait { timeout: None }))
     }
 
     /// `wait(timeout)`: as [`wait`](Self::wait); a timeout breaks the barrier (for
@@ -1037,9 +1072,9 @@ impl BarrierProxy {
     /// # Errors
     /// As [`wait`](Self::wait).
     pub fn wait_timeout(&self, timeout: Duration) -> Result<u32, Error> {
-        self.h.call_as(Op::BarrierWait {
+        self.h.call_as(Op::Barrier(BarrierOp::Wait {
             timeout: Some(timeout),
-        })
+        }))
     }
 
     /// `abort()`.
@@ -1047,7 +1082,7 @@ impl BarrierProxy {
     /// # Errors
     /// [`Error::ManagerGone`].
     pub fn abort(&self) -> Result<(), Error> {
-        self.h.call(Op::BarrierAbort).map(drop)
+        self.h.call(Op::Barrier(BarrierOp::Abort)).map(drop)
     }
 
     /// `reset()`.
@@ -1055,7 +1090,7 @@ impl BarrierProxy {
     /// # Errors
     /// [`Error::ManagerGone`].
     pub fn reset(&self) -> Result<(), Error> {
-        self.h.call(Op::BarrierReset).map(drop)
+        self.h.call(Op::Barrier(BarrierOp::Reset)).map(drop)
     }
 
     /// `(parties, n_waiting, broken)`, read together.
@@ -1063,7 +1098,7 @@ impl BarrierProxy {
     /// # Errors
     /// [`Error::ManagerGone`].
     pub fn info(&self) -> Result<(u32, u32, bool), Error> {
-        self.h.call_as(Op::BarrierInfo)
+        self.h.call_as(Op::Barrier(BarrierOp::Info))
     }
 
     /// `parties`.
@@ -1118,10 +1153,10 @@ impl<T: Into<Value> + FromValue> QueueProxy<T> {
     /// [`Error::ManagerGone`].
     pub fn put(&self, x: impl Into<T>) -> Result<(), Error> {
         self.h
-            .call(Op::Put {
+            .call(Op::Queue(QueueOp::Put {
                 item: x.into().into(),
                 timeout: None,
-            })
+            }))
             .map(drop)
     }
 
@@ -1131,10 +1166,10 @@ impl<T: Into<Value> + FromValue> QueueProxy<T> {
     /// `Full` after the timeout, [`Error::ManagerGone`].
     pub fn put_timeout(&self, x: impl Into<T>, timeout: Duration) -> Result<(), Error> {
         self.h
-            .call(Op::Put {
+            .call(Op::Queue(QueueOp::Put {
                 item: x.into().into(),
                 timeout: Some(timeout),
-            })
+            }))
             .map(drop)
     }
 
@@ -1143,7 +1178,7 @@ impl<T: Into<Value> + FromValue> QueueProxy<T> {
     /// # Errors
     /// [`Error::Type`], [`Error::ManagerGone`] (also on shutdown while waiting).
     pub fn get(&self) -> Result<T, Error> {
-        self.h.call_as(Op::Get { timeout: None })
+        self.h.call_as(Op::Queue(QueueOp::Get { timeout: None }))
     }
 
     /// `get(timeout=t)` (`Duration::ZERO` is `get_nowait()`).
@@ -1152,9 +1187,9 @@ impl<T: Into<Value> + FromValue> QueueProxy<T> {
     /// `Empty` after the timeout ([`RemoteErrorKind::Empty`]), [`Error::Type`],
     /// [`Error::ManagerGone`].
     pub fn get_timeout(&self, timeout: Duration) -> Result<T, Error> {
-        self.h.call_as(Op::Get {
+        self.h.call_as(Op::Queue(QueueOp::Get {
             timeout: Some(timeout),
-        })
+        }))
     }
 
     /// `get_nowait()`, as an `Option`.
@@ -1174,7 +1209,7 @@ impl<T: Into<Value> + FromValue> QueueProxy<T> {
     /// # Errors
     /// [`Error::ManagerGone`].
     pub fn qsize(&self) -> Result<usize, Error> {
-        self.h.call_as(Op::QSize)
+        self.h.call_as(Op::Queue(QueueOp::QSize))
     }
 
     /// `empty()`.
@@ -1191,7 +1226,7 @@ impl<T: Into<Value> + FromValue> QueueProxy<T> {
     /// `ValueError` when called too often, `NoSuchMethod` on a plain queue,
     /// [`Error::ManagerGone`].
     pub fn task_done(&self) -> Result<(), Error> {
-        self.h.call(Op::TaskDone).map(drop)
+        self.h.call(Op::Queue(QueueOp::TaskDone)).map(drop)
     }
 
     /// `join()` (joinable queues): waits until every item put was marked done.
@@ -1200,7 +1235,7 @@ impl<T: Into<Value> + FromValue> QueueProxy<T> {
     /// `NoSuchMethod` on a plain queue, [`Error::ManagerGone`].
     pub fn join(&self) -> Result<(), Error> {
         self.h
-            .call_as::<bool>(Op::QJoin { timeout: None })
+            .call_as::<bool>(Op::Queue(QueueOp::Join { timeout: None }))
             .map(drop)
     }
 
@@ -1209,9 +1244,9 @@ impl<T: Into<Value> + FromValue> QueueProxy<T> {
     /// # Errors
     /// As [`join`](Self::join).
     pub fn join_timeout(&self, timeout: Duration) -> Result<bool, Error> {
-        self.h.call_as(Op::QJoin {
+        self.h.call_as(Op::Queue(QueueOp::Join {
             timeout: Some(timeout),
-        })
+        }))
     }
 }
 
@@ -1231,7 +1266,7 @@ impl<T: Into<Value> + FromValue> ValueProxy<T> {
     /// # Errors
     /// [`Error::Type`], [`Error::ManagerGone`].
     pub fn get(&self) -> Result<T, Error> {
-        self.h.call_as(Op::ValueGet)
+        self.h.call_as(Op::Value(ValueOp::Get))
     }
 
     /// `v.value = x`.
@@ -1239,7 +1274,9 @@ impl<T: Into<Value> + FromValue> ValueProxy<T> {
     /// # Errors
     /// [`Error::ManagerGone`].
     pub fn set(&self, x: impl Into<T>) -> Result<(), Error> {
-        self.h.call(Op::ValueSet(x.into().into())).map(drop)
+        self.h
+            .call(Op::Value(ValueOp::Set(x.into().into())))
+            .map(drop)
     }
 }
 
@@ -1256,7 +1293,7 @@ impl<T: Into<Value> + FromValue> ArrayProxy<T> {
     /// # Errors
     /// `IndexError`, [`Error::Type`], [`Error::ManagerGone`].
     pub fn get(&self, i: i64) -> Result<T, Error> {
-        self.h.call_as(Op::GetItem(Value::from(i)))
+        self.h.call_as(Op::List(ListOp::GetItem(Value::from(i))))
     }
 
     /// `a[i] = x`.
@@ -1265,7 +1302,7 @@ impl<T: Into<Value> + FromValue> ArrayProxy<T> {
     /// `IndexError`, [`Error::ManagerGone`].
     pub fn set(&self, i: i64, x: impl Into<T>) -> Result<(), Error> {
         self.h
-            .call(Op::SetItem(Value::from(i), x.into().into()))
+            .call(Op::List(ListOp::SetItem(Value::from(i), x.into().into())))
             .map(drop)
     }
 
@@ -1274,7 +1311,7 @@ impl<T: Into<Value> + FromValue> ArrayProxy<T> {
     /// # Errors
     /// [`Error::ManagerGone`].
     pub fn len(&self) -> Result<usize, Error> {
-        self.h.call_as(Op::Len)
+        self.h.call_as(Op::Any(AnyOp::Len))
     }
 
     /// `len(a) == 0`.
@@ -1290,7 +1327,7 @@ impl<T: Into<Value> + FromValue> ArrayProxy<T> {
     /// # Errors
     /// [`Error::Type`], [`Error::ManagerGone`].
     pub fn to_vec(&self) -> Result<Vec<T>, Error> {
-        self.h.call_as(Op::Copy)
+        self.h.call_as(Op::Any(AnyOp::Copy))
     }
 
     /// `a[x:y] = items` (same length).
@@ -1304,7 +1341,9 @@ impl<T: Into<Value> + FromValue> ArrayProxy<T> {
         xs: I,
     ) -> Result<(), Error> {
         let items = xs.into_iter().map(|x| x.into().into()).collect();
-        self.h.call(Op::SetSlice(a, b, items)).map(drop)
+        self.h
+            .call(Op::List(ListOp::SetSlice(a, b, items)))
+            .map(drop)
     }
 }
 
@@ -1434,10 +1473,10 @@ impl<S: Shared> Proxy<S> {
     /// # Errors
     /// The method's own error ([`Error::Remote`]), [`Error::Type`], [`Error::ManagerGone`].
     pub fn call<R: FromValue>(&self, method: &str, args: impl Args) -> Result<R, Error> {
-        self.h.call_as(Op::Call {
+        self.h.call_as(Op::Custom(CustomOp::Call {
             method: method.to_owned(),
             args: args.into_args(),
-        })
+        }))
     }
 
     /// The object's id on its server.

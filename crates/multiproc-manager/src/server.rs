@@ -6,16 +6,30 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
-use multiproc_ipc::{Connection, RecvError};
+use multiproc_ipc::{Address, Connection, Listener, ListenerError, RecvError};
+
+use crate::error::Error;
 
 use crate::budget::{self, Budget, Growth};
 use crate::custom::Registry;
 use crate::deep::{self, REPLY_SLACK};
 use crate::error::{RemoteError, RemoteErrorKind as K};
+use crate::kinds::{Body, Caller, Fail, Obj};
 use crate::limits::Limits;
-use crate::objects::{Body, Caller, Fail, Obj};
-use crate::protocol::{Create, Op, Request, Response, SERVER};
+use crate::protocol::{AnyOp, Create, Op, QueueOp, Request, Response, SERVER, ServerOp};
 use crate::value::{Kind, ObjRef, Value};
+
+/// A call that has to wait, on its way to a thread of its own.
+struct Waiting {
+    id: u64,
+    conn: u64,
+    thread: u64,
+    obj: u64,
+    target: Arc<Obj>,
+    op: Op,
+    changes: bool,
+    is_get: bool,
+}
 
 /// A waiting call's place within the caps of its client and of the server.
 struct WaitSlot {
@@ -78,7 +92,7 @@ pub const DEFAULT_MAX_REQUEST: u64 = 64 << 20;
 
 struct ConnEntry {
     alive: AtomicBool,
-    /// The client said goodbye ([`Op::Goodbye`]): its end is clean.
+    /// The client said goodbye ([`ServerOp::Goodbye`]): its end is clean.
     clean: AtomicBool,
     /// This client's calls waiting on threads of their own.
     waiting: AtomicUsize,
@@ -139,7 +153,56 @@ impl fmt::Debug for Server {
     }
 }
 
+fn listener_error(e: ListenerError) -> Error {
+    match e {
+        ListenerError::UnauthenticatedTcp => Error::Config(
+            "a manager served over tcp demands an authkey (anyone reaching the port could use it)"
+                .into(),
+        ),
+        ListenerError::Bind { source, .. } | ListenerError::Io(source) => Error::Connect(source),
+        other => Error::Connect(std::io::Error::other(other.to_string())),
+    }
+}
+
 impl Server {
+    /// Binds a listener for this server at `address`. TCP demands an authkey (a typed
+    /// [`Error::Config`] otherwise); Unix sockets get mode `0o600`.
+    ///
+    /// # Errors
+    /// [`Error::Config`] for TCP without a key, [`Error::Connect`] when binding fails.
+    pub fn bind(address: impl Into<Address>, authkey: Option<&[u8]>) -> Result<Listener, Error> {
+        Listener::bind(address, authkey).map_err(listener_error)
+    }
+
+    /// Accepts and serves clients from `listener` until [`shutdown`](Self::shutdown)
+    /// (a client's `shutdown()` included), each client on its own thread. Handshakes run
+    /// inside the listener without blocking other clients; a failed one (wrong key,
+    /// garbage, silence) is logged and dropped.
+    ///
+    /// # Errors
+    /// Accepting failed for a reason that is not one peer's fault.
+    pub fn serve_on(&self, listener: &Listener) -> Result<(), Error> {
+        self.wake_on_shutdown(listener.address());
+        while !self.is_closing() {
+            match listener.accept_timeout(Duration::from_millis(500)) {
+                Ok(conn) => {
+                    self.spawn_connection(conn);
+                }
+                Err(ListenerError::Timeout) => {}
+                Err(e) if e.is_per_connection() => {
+                    tracing::warn!("manager: refused a client: {e}");
+                }
+                Err(ListenerError::Io(e)) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(_) if self.is_closing() => break,
+                Err(e) => {
+                    self.shutdown();
+                    return Err(listener_error(e));
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// A server for the built-in types plus those in `registry`, with the default
     /// [`Limits`].
     pub fn new(registry: Registry) -> Server {
@@ -534,62 +597,21 @@ impl State {
             op,
         } = req;
         if obj == SERVER {
-            let r = match op {
-                Op::Ping => Ok(Value::None),
-                Op::Goodbye => {
-                    entry.clean.store(true, Ordering::SeqCst);
-                    return;
-                }
-                Op::Create(c) => self.create(c),
-                Op::SetAttr(name, v) => self.charge(SERVER, budget::attr(&name, &v)).map(|()| {
-                    lock(&self.names).insert(name, v);
-                    self.budget.touch(SERVER);
-                    Value::None
-                }),
-                Op::GetAttr(name) => lock(&self.names).get(&name).cloned().ok_or_else(|| {
-                    RemoteError::new(K::KeyError, format!("nothing is published as '{name}'"))
-                }),
-                Op::Shutdown => {
-                    let _ = Self::reply(entry, id, Ok(Value::None));
-                    self.shutdown();
-                    return;
-                }
-                op => Err(RemoteError::new(
-                    K::NoSuchMethod,
-                    format!("the server has no method '{}'", op.name()),
-                )),
-            };
-            let _ = Self::reply(entry, id, r);
+            self.server_op(entry, id, op);
             return;
         }
-        if let Op::Release = op {
-            let removed = write(&self.objects).remove(&obj);
-            if let Some(o) = removed {
-                o.destroyed.store(true, Ordering::SeqCst);
-                self.budget.close(obj);
-            }
+        if let Op::Any(AnyOp::Destroy) = op {
+            self.destroy(obj);
             let _ = Self::reply(entry, id, Ok(Value::None));
             return;
         }
-        let Some(target) = read(&self.objects).get(&obj).cloned() else {
-            let _ = Self::reply(
-                entry,
-                id,
-                Err(RemoteError::new(
-                    K::NoSuchObject,
-                    format!("no object #{obj} on this manager"),
-                )),
-            );
-            return;
-        };
-        // Data the operation adds is charged before it runs (and allocates).
-        let growth = budget::growth(&op, &target);
-        if let Growth::Adds(bytes) = growth {
-            if let Err(e) = self.charge(obj, bytes) {
+        let (target, growth) = match self.target_charged(obj, &op) {
+            Ok(t) => t,
+            Err(e) => {
                 let _ = Self::reply(entry, id, Err(e));
                 return;
             }
-        }
+        };
         let changes = !matches!(growth, Growth::Nothing);
         let blocking = op.wait_timeout().is_some();
         let who = Caller {
@@ -606,7 +628,7 @@ impl State {
         } else {
             (target.run(op, &who, false), None)
         };
-        let is_get = matches!(op, Some(Op::Get { .. }));
+        let is_get = matches!(op, Some(Op::Queue(QueueOp::Get { .. })));
         if changes && !matches!(first, Err(Fail::WouldBlock)) {
             self.budget.touch(obj);
         }
@@ -624,58 +646,134 @@ impl State {
                     );
                     return;
                 };
-                let Some(slot) = self.wait_slot(entry) else {
-                    let _ = Self::reply(entry, id, Err(self.too_many_waiting(entry)));
-                    return;
-                };
-                let caller = Arc::clone(entry);
-                let entry = entry.clone();
-                let st = self.clone();
-                let depth = lock(&self.limits).max_depth.saturating_add(REPLY_SLACK);
-                let spawned = std::thread::Builder::new()
-                    .name("manager-wait".into())
-                    .spawn(move || {
-                        let _slot = slot;
-                        let _depth = deep::limit(depth);
-                        let who = Caller {
-                            conn: conn_id,
-                            thread,
-                            alive: &entry.alive,
-                            closing: &st.closing,
-                            destroyed: &target.destroyed,
-                        };
-                        let r = match target.run(op, &who, false) {
-                            Ok(v) => Ok(v),
-                            Err(Fail::Remote(e)) => Err(e),
-                            Err(Fail::WouldBlock) => {
-                                Err(RemoteError::new(K::RuntimeError, "operation would block"))
-                            }
-                        };
-                        if changes {
-                            st.budget.touch(obj);
-                        }
-                        Self::reply_taking(&entry, id, r, &target, is_get);
-                    });
-                match spawned {
-                    Ok(h) if self.keep_waiters.load(Ordering::Relaxed) => {
-                        lock(&self.waiters).push(h);
-                    }
-                    Ok(_) => {}
-                    Err(e) => {
-                        // Nothing ran: say so rather than leave the caller waiting.
-                        tracing::error!("cannot spawn a manager wait thread: {e}");
-                        let _ = Self::reply(
-                            &caller,
-                            id,
-                            Err(RemoteError::new(
-                                K::TooManyWaiting,
-                                format!("the server cannot start a thread for this wait: {e}"),
-                            )),
-                        );
-                    }
-                }
+                self.wait_elsewhere(
+                    entry,
+                    Waiting {
+                        id,
+                        conn: conn_id,
+                        thread,
+                        obj,
+                        target,
+                        op,
+                        changes,
+                        is_get,
+                    },
+                );
             }
         }
+    }
+
+    /// Runs an operation that has to wait on a thread of its own, within the caps of
+    /// its client and of the server, and replies from there.
+    fn wait_elsewhere(self: &Arc<Self>, entry: &Arc<ConnEntry>, w: Waiting) {
+        let id = w.id;
+        let Some(slot) = self.wait_slot(entry) else {
+            let _ = Self::reply(entry, id, Err(self.too_many_waiting(entry)));
+            return;
+        };
+        let caller = Arc::clone(entry);
+        let entry = entry.clone();
+        let st = self.clone();
+        let depth = lock(&self.limits).max_depth.saturating_add(REPLY_SLACK);
+        let spawned = std::thread::Builder::new()
+            .name("manager-wait".into())
+            .spawn(move || {
+                let _slot = slot;
+                let _depth = deep::limit(depth);
+                let who = Caller {
+                    conn: w.conn,
+                    thread: w.thread,
+                    alive: &entry.alive,
+                    closing: &st.closing,
+                    destroyed: &w.target.destroyed,
+                };
+                let r = match w.target.run(w.op, &who, false) {
+                    Ok(v) => Ok(v),
+                    Err(Fail::Remote(e)) => Err(e),
+                    Err(Fail::WouldBlock) => {
+                        Err(RemoteError::new(K::RuntimeError, "operation would block"))
+                    }
+                };
+                if w.changes {
+                    st.budget.touch(w.obj);
+                }
+                Self::reply_taking(&entry, id, r, &w.target, w.is_get);
+            });
+        match spawned {
+            Ok(h) if self.keep_waiters.load(Ordering::Relaxed) => {
+                lock(&self.waiters).push(h);
+            }
+            Ok(_) => {}
+            Err(e) => {
+                // Nothing ran: say so rather than leave the caller waiting.
+                tracing::error!("cannot spawn a manager wait thread: {e}");
+                let _ = Self::reply(
+                    &caller,
+                    id,
+                    Err(RemoteError::new(
+                        K::TooManyWaiting,
+                        format!("the server cannot start a thread for this wait: {e}"),
+                    )),
+                );
+            }
+        }
+    }
+
+    /// Object `obj` and how `op` changes it, the data `op` adds charged before it runs
+    /// (and allocates); or the `NoSuchObject` or `MemoryBudget` error.
+    fn target_charged(&self, obj: u64, op: &Op) -> Result<(Arc<Obj>, Growth), RemoteError> {
+        let target = read(&self.objects).get(&obj).cloned().ok_or_else(|| {
+            RemoteError::new(K::NoSuchObject, format!("no object #{obj} on this manager"))
+        })?;
+        let growth = budget::growth(op, &target);
+        if let Growth::Adds(bytes) = growth {
+            self.charge(obj, bytes)?;
+        }
+        Ok((target, growth))
+    }
+
+    /// `destroy()`: drops object `obj` (if it is still there), waking its waiters and
+    /// crediting its account.
+    fn destroy(&self, obj: u64) {
+        let removed = write(&self.objects).remove(&obj);
+        if let Some(o) = removed {
+            o.destroyed.store(true, Ordering::SeqCst);
+            self.budget.close(obj);
+        }
+    }
+
+    /// An operation of the server itself ([`SERVER`]).
+    fn server_op(self: &Arc<Self>, entry: &Arc<ConnEntry>, id: u64, op: Op) {
+        let r = match op {
+            Op::Server(ServerOp::Ping) => Ok(Value::None),
+            Op::Server(ServerOp::Goodbye) => {
+                entry.clean.store(true, Ordering::SeqCst);
+                return;
+            }
+            Op::Server(ServerOp::Create(c)) => self.create(c),
+            Op::Server(ServerOp::SetName(name, v)) => {
+                self.charge(SERVER, budget::attr(&name, &v)).map(|()| {
+                    lock(&self.names).insert(name, v);
+                    self.budget.touch(SERVER);
+                    Value::None
+                })
+            }
+            Op::Server(ServerOp::GetName(name)) => {
+                lock(&self.names).get(&name).cloned().ok_or_else(|| {
+                    RemoteError::new(K::KeyError, format!("nothing is published as '{name}'"))
+                })
+            }
+            Op::Server(ServerOp::Shutdown) => {
+                let _ = Self::reply(entry, id, Ok(Value::None));
+                self.shutdown();
+                return;
+            }
+            op => Err(RemoteError::new(
+                K::NoSuchMethod,
+                format!("the server has no method '{}'", op.name()),
+            )),
+        };
+        let _ = Self::reply(entry, id, r);
     }
 
     /// What account `id` holds now (0: the published names), `None` if it is gone.
@@ -774,7 +872,7 @@ impl State {
             Create::Array(items) => Obj::new(Kind::Array, Body::Array(Mutex::new(items))),
             Create::Set(items) => Obj::new(
                 Kind::Set,
-                Body::Set(Mutex::new(crate::containers::new_set(items)?)),
+                Body::Set(Mutex::new(crate::kinds::set::new_set(items)?)),
             ),
             Create::Custom { type_name, args } => {
                 let o = self.registry.create(&type_name, args)?;
@@ -791,6 +889,7 @@ impl State {
 mod tests {
     use super::*;
     use crate::Manager;
+    use crate::protocol::LockOp;
 
     /// A `get` answered at once (an item was there) whose reply cannot be delivered —
     /// the client hung up right after asking — puts the item back, as a `get` that had
@@ -811,7 +910,7 @@ mod tests {
             id: 1,
             obj: q.id(),
             thread: 1,
-            op: Op::Get { timeout: None },
+            op: Op::Queue(QueueOp::Get { timeout: None }),
         })?;
         drop(b);
         // serves that request, fails to answer it, sees the end of the stream, returns
@@ -850,14 +949,14 @@ mod tests {
                 id: 0,
                 obj: SERVER,
                 thread: 0,
-                op: Op::Goodbye,
+                op: Op::Server(ServerOp::Goodbye),
             })?;
             // after a goodbye nothing more is served
             b.send(&Request {
                 id: 99,
                 obj,
                 thread: 1,
-                op: Op::ReleaseLock,
+                op: Op::Lock(LockOp::Release),
             })?;
         }
         drop(b);
@@ -875,8 +974,10 @@ mod tests {
         server.spawn_connection(a);
         let m = Manager::over(b);
         let lock = m.lock()?;
-        let acquire = || Op::Acquire {
-            timeout: Some(Duration::ZERO),
+        let acquire = || {
+            Op::Lock(LockOp::Acquire {
+                timeout: Some(Duration::ZERO),
+            })
         };
 
         raw_client(&server, lock.id(), vec![acquire()], true)?;

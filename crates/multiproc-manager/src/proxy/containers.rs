@@ -8,7 +8,7 @@ use std::marker::PhantomData;
 use super::{DictProxy, Handle, ListProxy};
 use crate::client;
 use crate::error::{Error, TypeMismatch};
-use crate::protocol::{Op, SetOp};
+use crate::protocol::{AnyOp, DictOp, ListOp, Op, SetOp, SetWith};
 use crate::value::{FromValue, Kind, Value};
 
 use std::fmt;
@@ -76,7 +76,7 @@ impl<T: FromValue> Iterator for ListIter<T> {
             let end = self.next.saturating_add(ITER_BATCH as i64);
             let fetched = self
                 .h
-                .call_as::<Vec<Value>>(Op::GetSlice(Some(self.next), Some(end)))
+                .call_as::<Vec<Value>>(Op::List(ListOp::GetSlice(Some(self.next), Some(end))))
                 .and_then(|items| convert_all::<T>(&self.h, items));
             match fetched {
                 Ok(items) if items.is_empty() => self.done = true,
@@ -259,11 +259,11 @@ fn chunk(
     max: u64,
     expect_len: Option<u64>,
 ) -> Result<(u64, Vec<Value>), Error> {
-    h.call_as(Op::IterChunk {
+    h.call_as(Op::Any(AnyOp::IterChunk {
         start,
         max,
         expect_len,
-    })
+    }))
 }
 
 impl<K: FromValue> Iterator for KeyIter<K> {
@@ -328,7 +328,7 @@ impl<K: Into<Value> + FromValue, V: Into<Value> + FromValue> DictProxy<K, V> {
             .into_iter()
             .map(|(a, b)| (a.into().into(), b.into().into()))
             .collect();
-        self.h.call_as(Op::DictOr(pairs))
+        self.h.call_as(Op::Dict(DictOp::Or(pairs)))
     }
 
     /// `list(reversed(d))`: the keys, last inserted first, in one round trip.
@@ -373,10 +373,10 @@ proxy_common!(SetProxy[T][Kind::Set]);
 impl<T: Into<Value> + FromValue> SetProxy<T> {
     fn with<I: IntoIterator<Item = A>, A: Into<T>, R: FromValue>(
         &self,
-        op: SetOp,
+        op: SetWith,
         other: I,
     ) -> Result<R, Error> {
-        self.h.call_as(Op::SetWith(op, values(other)))
+        self.h.call_as(Op::Set(SetOp::With(op, values(other))))
     }
 
     /// `s.add(x)`.
@@ -384,7 +384,7 @@ impl<T: Into<Value> + FromValue> SetProxy<T> {
     /// # Errors
     /// `TypeError` for an unhashable element, [`Error::ManagerGone`].
     pub fn add(&self, x: impl Into<T>) -> Result<(), Error> {
-        self.h.call(Op::SetAdd(x.into().into())).map(drop)
+        self.h.call(Op::Set(SetOp::Add(x.into().into()))).map(drop)
     }
 
     /// `s.discard(x)`: removes `x` if present.
@@ -392,7 +392,9 @@ impl<T: Into<Value> + FromValue> SetProxy<T> {
     /// # Errors
     /// `TypeError` for an unhashable element, [`Error::ManagerGone`].
     pub fn discard(&self, x: impl Into<T>) -> Result<(), Error> {
-        self.h.call(Op::SetDiscard(x.into().into())).map(drop)
+        self.h
+            .call(Op::Set(SetOp::Discard(x.into().into())))
+            .map(drop)
     }
 
     /// `s.remove(x)`.
@@ -401,7 +403,9 @@ impl<T: Into<Value> + FromValue> SetProxy<T> {
     /// `KeyError` when absent ([`Error::is_key_error`]), `TypeError`,
     /// [`Error::ManagerGone`].
     pub fn remove(&self, x: impl Into<T>) -> Result<(), Error> {
-        self.h.call(Op::Remove(x.into().into())).map(drop)
+        self.h
+            .call(Op::Set(SetOp::Remove(x.into().into())))
+            .map(drop)
     }
 
     /// `s.pop()`: removes and returns an element (the last added).
@@ -409,7 +413,7 @@ impl<T: Into<Value> + FromValue> SetProxy<T> {
     /// # Errors
     /// `KeyError` when empty, [`Error::Type`], [`Error::ManagerGone`].
     pub fn pop(&self) -> Result<T, Error> {
-        self.h.call_as(Op::SetPop)
+        self.h.call_as(Op::Set(SetOp::Pop))
     }
 
     /// `x in s` (an unhashable `x` is simply not there).
@@ -417,7 +421,7 @@ impl<T: Into<Value> + FromValue> SetProxy<T> {
     /// # Errors
     /// [`Error::ManagerGone`].
     pub fn contains(&self, x: impl Into<T>) -> Result<bool, Error> {
-        self.h.call_as(Op::Contains(x.into().into()))
+        self.h.call_as(Op::Any(AnyOp::Contains(x.into().into())))
     }
 
     /// `len(s)`.
@@ -425,7 +429,7 @@ impl<T: Into<Value> + FromValue> SetProxy<T> {
     /// # Errors
     /// [`Error::ManagerGone`].
     pub fn len(&self) -> Result<usize, Error> {
-        self.h.call_as(Op::Len)
+        self.h.call_as(Op::Any(AnyOp::Len))
     }
 
     /// `len(s) == 0`.
@@ -441,7 +445,7 @@ impl<T: Into<Value> + FromValue> SetProxy<T> {
     /// # Errors
     /// [`Error::ManagerGone`].
     pub fn clear(&self) -> Result<(), Error> {
-        self.h.call(Op::Clear).map(drop)
+        self.h.call(Op::Set(SetOp::Clear)).map(drop)
     }
 
     /// `list(s)` (`s.copy()`): the elements, in one round trip.
@@ -449,7 +453,7 @@ impl<T: Into<Value> + FromValue> SetProxy<T> {
     /// # Errors
     /// [`Error::Type`], [`Error::ManagerGone`].
     pub fn to_vec(&self) -> Result<Vec<T>, Error> {
-        self.h.call_as(Op::Copy)
+        self.h.call_as(Op::Any(AnyOp::Copy))
     }
 
     /// `iter(s)`: the elements, fetched [`ITER_BATCH`] at a time; a change of the
@@ -468,7 +472,7 @@ impl<T: Into<Value> + FromValue> SetProxy<T> {
     /// # Errors
     /// `TypeError` for an unhashable element, [`Error::Type`], [`Error::ManagerGone`].
     pub fn union<I: IntoIterator<Item = A>, A: Into<T>>(&self, other: I) -> Result<Vec<T>, Error> {
-        self.with(SetOp::Union, other)
+        self.with(SetWith::Union, other)
     }
 
     /// `s & other`: the elements also in `other`.
@@ -479,7 +483,7 @@ impl<T: Into<Value> + FromValue> SetProxy<T> {
         &self,
         other: I,
     ) -> Result<Vec<T>, Error> {
-        self.with(SetOp::Intersection, other)
+        self.with(SetWith::Intersection, other)
     }
 
     /// `s - other`: the elements not in `other`.
@@ -490,7 +494,7 @@ impl<T: Into<Value> + FromValue> SetProxy<T> {
         &self,
         other: I,
     ) -> Result<Vec<T>, Error> {
-        self.with(SetOp::Difference, other)
+        self.with(SetWith::Difference, other)
     }
 
     /// `s ^ other`: the elements in exactly one of the two.
@@ -501,7 +505,7 @@ impl<T: Into<Value> + FromValue> SetProxy<T> {
         &self,
         other: I,
     ) -> Result<Vec<T>, Error> {
-        self.with(SetOp::SymmetricDifference, other)
+        self.with(SetWith::SymmetricDifference, other)
     }
 
     /// `s |= other` (`s.update(other)`), in one round trip.
@@ -509,7 +513,7 @@ impl<T: Into<Value> + FromValue> SetProxy<T> {
     /// # Errors
     /// `TypeError` for an unhashable element (nothing is added), [`Error::ManagerGone`].
     pub fn update<I: IntoIterator<Item = A>, A: Into<T>>(&self, other: I) -> Result<(), Error> {
-        self.with::<_, _, ()>(SetOp::Update, other)
+        self.with::<_, _, ()>(SetWith::Update, other)
     }
 
     /// `s &= other` (`s.intersection_update(other)`).
@@ -520,7 +524,7 @@ impl<T: Into<Value> + FromValue> SetProxy<T> {
         &self,
         other: I,
     ) -> Result<(), Error> {
-        self.with::<_, _, ()>(SetOp::IntersectionUpdate, other)
+        self.with::<_, _, ()>(SetWith::IntersectionUpdate, other)
     }
 
     /// `s -= other` (`s.difference_update(other)`).
@@ -531,7 +535,7 @@ impl<T: Into<Value> + FromValue> SetProxy<T> {
         &self,
         other: I,
     ) -> Result<(), Error> {
-        self.with::<_, _, ()>(SetOp::DifferenceUpdate, other)
+        self.with::<_, _, ()>(SetWith::DifferenceUpdate, other)
     }
 
     /// `s ^= other` (`s.symmetric_difference_update(other)`).
@@ -542,7 +546,7 @@ impl<T: Into<Value> + FromValue> SetProxy<T> {
         &self,
         other: I,
     ) -> Result<(), Error> {
-        self.with::<_, _, ()>(SetOp::SymmetricDifferenceUpdate, other)
+        self.with::<_, _, ()>(SetWith::SymmetricDifferenceUpdate, other)
     }
 
     /// `s <= other` (`s.issubset(other)`).
@@ -550,7 +554,7 @@ impl<T: Into<Value> + FromValue> SetProxy<T> {
     /// # Errors
     /// As [`union`](Self::union).
     pub fn issubset<I: IntoIterator<Item = A>, A: Into<T>>(&self, other: I) -> Result<bool, Error> {
-        self.with(SetOp::IsSubset, other)
+        self.with(SetWith::IsSubset, other)
     }
 
     /// `s >= other` (`s.issuperset(other)`).
@@ -561,7 +565,7 @@ impl<T: Into<Value> + FromValue> SetProxy<T> {
         &self,
         other: I,
     ) -> Result<bool, Error> {
-        self.with(SetOp::IsSuperset, other)
+        self.with(SetWith::IsSuperset, other)
     }
 
     /// `s.isdisjoint(other)`.
@@ -572,7 +576,7 @@ impl<T: Into<Value> + FromValue> SetProxy<T> {
         &self,
         other: I,
     ) -> Result<bool, Error> {
-        self.with(SetOp::IsDisjoint, other)
+        self.with(SetWith::IsDisjoint, other)
     }
 
     /// `s == other` as sets: same elements, whatever their order or repetition.
@@ -580,6 +584,6 @@ impl<T: Into<Value> + FromValue> SetProxy<T> {
     /// # Errors
     /// As [`union`](Self::union).
     pub fn set_eq<I: IntoIterator<Item = A>, A: Into<T>>(&self, other: I) -> Result<bool, Error> {
-        self.with(SetOp::IsEqual, other)
+        self.with(SetWith::IsEqual, other)
     }
 }
