@@ -108,6 +108,7 @@ mod error;
 mod imap;
 mod job;
 mod ring;
+mod slice;
 mod supervisor;
 mod worker;
 
