@@ -311,6 +311,7 @@ impl PoolBuilder {
                     let pool = Pool {
                         shared,
                         threads: Mutex::new(threads),
+                        segments: slice::SegmentCache::default(),
                     };
                     // Slots without a thread never decrement `live`.
                     lock(&pool.shared.state).live -= processes - slot;
@@ -333,6 +334,7 @@ impl PoolBuilder {
                     let pool = Pool {
                         shared,
                         threads: Mutex::new(threads),
+                        segments: slice::SegmentCache::default(),
                     };
                     // Threads that never started never decrement `live`.
                     lock(&pool.shared.state).live -= processes - slot;
@@ -344,6 +346,7 @@ impl PoolBuilder {
         Ok(Pool {
             shared,
             threads: Mutex::new(threads),
+            segments: slice::SegmentCache::default(),
         })
     }
 }
@@ -367,6 +370,8 @@ impl PoolBuilder {
 pub struct Pool {
     shared: Arc<Shared>,
     threads: Mutex<Vec<JoinHandle<()>>>,
+    /// Shared segments of `map_slice` kept for the next call (see `slice.rs`).
+    segments: slice::SegmentCache,
 }
 
 impl fmt::Debug for Pool {

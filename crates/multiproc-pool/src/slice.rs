@@ -15,15 +15,17 @@
 //! with it, after the other chunks are done — never a partial output), a panic is
 //! [`Error::Panicked`], chunks queued behind a dead worker run elsewhere.
 
+use std::cell::RefCell;
 use std::marker::PhantomData;
+use std::os::fd::{AsFd, OwnedFd};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use multiproc_ipc::bytemuck::Pod;
-use multiproc_ipc::{PassFd, SharedSegment};
+use multiproc_ipc::{PassFd, PassFdRef, SharedSegment};
 use multiproc_process::Target;
 use multiproc_process::invoke::{InvokeError, Invoker};
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::job::{Cell, Outcome, Sink, Task, decode_chunk, lock};
 use crate::worker::{Bytes, Guarded, TaskMsg};
@@ -33,11 +35,132 @@ use crate::{AsyncResult, Error, Pool, encode_args};
 /// uneven workers balance, few enough that the per-task cost stays negligible.
 const CHUNKS_PER_WORKER: usize = 4;
 
+/// Free segments a pool keeps for its next calls: at most this many…
+const CACHED_SEGMENTS: usize = 2;
+/// …of at most this many bytes each (larger ones are freed after their call).
+const CACHED_SEGMENT_MAX: usize = 256 << 20;
+/// Segments a worker keeps mapped (the most recently used ones).
+const WORKER_MAPPINGS: usize = 2;
+
+/// The shared segments of a pool's finished `map_slice` calls, kept for the next
+/// calls: a reused segment's pages are already allocated, and the workers have it
+/// mapped already (see [`worker_segment`]), so a call costs no page faults. A segment
+/// is put back only after a call whose chunks all succeeded: then no worker writes it
+/// any more.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct SegmentCache(Arc<Mutex<Vec<SharedSegment>>>);
+
+impl SegmentCache {
+    /// The smallest free segment of at least `len` bytes, or a new one.
+    fn take(&self, len: usize) -> Result<SharedSegment, Error> {
+        {
+            let mut free = lock(&self.0);
+            let best = free
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| s.len() >= len)
+                .min_by_key(|(_, s)| s.len())
+                .map(|(i, _)| i);
+            if let Some(i) = best {
+                return Ok(free.swap_remove(i));
+            }
+        }
+        SharedSegment::with_name(SEGMENT_NAME, len)
+            .map_err(|e| Error::Io(Arc::new(std::io::Error::other(e.to_string()))))
+    }
+
+    /// Keeps `seg` for a later call (dropping the smallest one if the cache is full).
+    fn put(&self, seg: SharedSegment) {
+        if seg.len() > CACHED_SEGMENT_MAX {
+            return;
+        }
+        let mut free = lock(&self.0);
+        free.push(seg);
+        if free.len() > CACHED_SEGMENTS {
+            free.sort_by_key(|s| std::cmp::Reverse(s.len()));
+            free.truncate(CACHED_SEGMENTS);
+        }
+    }
+}
+
+/// The name of the segments in `/proc/<pid>/maps` and `/proc/<pid>/fd`.
+const SEGMENT_NAME: &str = "multiproc-map-slice";
+
+/// A segment as a chunk carries it: the parent's segment when sent, its handle
+/// (descriptor and length) when received — the worker maps it only if it does not
+/// have it mapped already.
+#[derive(Debug)]
+enum SegArg {
+    Sent(SharedSegment),
+    Received(OwnedFd, u64),
+}
+
+impl Serialize for SegArg {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            // The same wire form as a `SharedSegment`: (descriptor, length).
+            SegArg::Sent(seg) => seg.serialize(s),
+            SegArg::Received(fd, len) => (PassFdRef(fd.as_fd()), *len).serialize(s),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for SegArg {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let (fd, len): (PassFd, u64) = Deserialize::deserialize(d)?;
+        Ok(SegArg::Received(fd.into(), len))
+    }
+}
+
+thread_local! {
+    /// The segments this worker has mapped, by (device, inode), most recent first.
+    static MAPPED: RefCell<Vec<((u64, u64), SharedSegment)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// In a worker: the mapping of a received segment, from the cache when this worker
+/// has mapped the same memory file already (its descriptor is then closed). A cached
+/// mapping keeps its memory file alive, so its inode cannot be reused by another.
+fn worker_segment(arg: SegArg) -> Result<SharedSegment, String> {
+    let (fd, len) = match arg {
+        SegArg::Sent(seg) => return Ok(seg),
+        SegArg::Received(fd, len) => (fd, len),
+    };
+    let st = rustix::fs::fstat(&fd).map_err(|e| e.to_string())?;
+    let key = (st.st_dev as u64, st.st_ino as u64);
+    let hit = MAPPED.with(|m| {
+        let mut m = m.borrow_mut();
+        let i = m.iter().position(|(k, _)| *k == key)?;
+        let entry = m.remove(i);
+        let seg = entry.1.clone();
+        m.insert(0, entry);
+        Some(seg)
+    });
+    let seg = match hit {
+        Some(seg) => seg,
+        None => {
+            let seg = SharedSegment::from_fd(fd).map_err(|e| e.to_string())?;
+            MAPPED.with(|m| {
+                let mut m = m.borrow_mut();
+                m.insert(0, (key, seg.clone()));
+                m.truncate(WORKER_MAPPINGS);
+            });
+            seg
+        }
+    };
+    if (seg.len() as u64) < len {
+        return Err(format!(
+            "shared segment is {} bytes, expected {len}",
+            seg.len()
+        ));
+    }
+    Ok(seg)
+}
+
 /// One chunk as it travels to a worker: the segment (its handle), where the output
 /// starts, and the element range.
 #[derive(Debug, Serialize, Deserialize)]
 struct SliceChunk {
-    seg: SharedSegment,
+    seg: SegArg,
     out_off: u64,
     start: u64,
     end: u64,
@@ -65,8 +188,9 @@ where
 
     fn call(self, (chunk,): (SliceChunk,)) -> Result<(), String> {
         let idx = |v: u64| usize::try_from(v).map_err(|e| e.to_string());
+        let seg = worker_segment(chunk.seg)?;
         crate::ring::map_range(
-            &chunk.seg,
+            &seg,
             idx(chunk.out_off)?,
             idx(chunk.start)?,
             idx(chunk.end)?,
@@ -78,7 +202,9 @@ where
 /// Collects the chunk completions of one `map_slice` call; when the last one is in,
 /// resolves to the first error in chunk order, or to the output copied out.
 struct SliceJob<R> {
-    seg: SharedSegment,
+    /// Taken (and given back to the pool's cache) when the call succeeds.
+    seg: Mutex<Option<SharedSegment>>,
+    cache: SegmentCache,
     out_off: usize,
     len: usize,
     errors: Mutex<Vec<Option<Error>>>,
@@ -107,10 +233,16 @@ impl<R: Pod + Send> Sink for SliceJob<R> {
             return;
         }
         let first = lock(&self.errors).iter_mut().find_map(Option::take);
-        self.cell.resolve(match first {
-            Some(e) => Err(e),
-            None => {
-                crate::ring::read_pod::<R>(&self.seg, self.out_off, self.len).map_err(Error::Decode)
+        let seg = lock(&self.seg).take();
+        self.cell.resolve(match (first, seg) {
+            (Some(e), _) => Err(e),
+            (None, None) => Err(Error::Decode("the shared segment is gone".into())),
+            (None, Some(seg)) => {
+                let out =
+                    crate::ring::read_pod::<R>(&seg, self.out_off, self.len).map_err(Error::Decode);
+                // Every chunk succeeded: no worker writes this segment any more.
+                self.cache.put(seg);
+                out
             }
         });
     }
@@ -230,12 +362,12 @@ impl Pool {
             .checked_mul(std::mem::size_of::<R>())
             .and_then(|o| o.checked_add(out_off))
             .ok_or_else(too_large)?;
-        let seg = SharedSegment::with_name("multiproc-map-slice", total)
-            .map_err(|e| Error::Io(Arc::new(std::io::Error::other(e.to_string()))))?;
+        let seg = self.segments.take(total)?;
         crate::ring::write_pod(&seg, 0, data).map_err(Error::Encode)?;
         let nchunks = len.min(CHUNKS_PER_WORKER * self.shared.processes);
         let job = Arc::new(SliceJob::<R> {
-            seg: seg.clone(),
+            seg: Mutex::new(Some(seg.clone())),
+            cache: self.segments.clone(),
             out_off,
             len,
             errors: Mutex::new(vec![None; nchunks]),
@@ -248,7 +380,7 @@ impl Pool {
             let start = index * (len / nchunks) + index.min(len % nchunks);
             let end = start + len / nchunks + usize::from(index < len % nchunks);
             let chunk = SliceChunk {
-                seg: seg.clone(),
+                seg: SegArg::Sent(seg.clone()),
                 out_off: out_off as u64,
                 start: start as u64,
                 end: end as u64,

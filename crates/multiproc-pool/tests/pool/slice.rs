@@ -192,30 +192,30 @@ fn map_slice_after_close_is_refused() -> TestResult {
     Ok(())
 }
 
-/// The map segments (`memfd:multiproc-map-slice`) process `pid` holds open or mapped.
-fn segments_of(pid: u32) -> Result<usize, Box<dyn std::error::Error>> {
+/// The map segments (`memfd:multiproc-map-slice`) process `pid` holds: (open
+/// descriptors, mappings).
+fn segments_of(pid: u32) -> Result<(usize, usize), Box<dyn std::error::Error>> {
     const NAME: &str = "multiproc-map-slice";
-    let mut n = 0;
+    let mut fds = 0;
     for e in std::fs::read_dir(format!("/proc/{pid}/fd"))? {
         // An fd closed between the listing and the readlink is no segment.
         if let Ok(target) = std::fs::read_link(e?.path()) {
-            n += usize::from(target.to_string_lossy().contains(NAME));
+            fds += usize::from(target.to_string_lossy().contains(NAME));
         }
     }
     let maps = std::fs::read_to_string(format!("/proc/{pid}/maps"))?;
-    Ok(n + maps.lines().filter(|l| l.contains(NAME)).count())
+    Ok((fds, maps.lines().filter(|l| l.contains(NAME)).count()))
 }
 
-/// Polls until `pid` holds no map segment (a supervisor thread may still be dropping
-/// the last chunk's task when the call returns); bounded.
-fn no_segments_left(pid: u32) -> Result<bool, Box<dyn std::error::Error>> {
+/// Polls until `pid` holds at most `max` map segments (descriptors and mappings; a
+/// supervisor thread may still be dropping the last chunk's task when a call
+/// returns); bounded. Returns the last count.
+fn segments_settle(pid: u32, max: usize) -> Result<(usize, usize), Box<dyn std::error::Error>> {
     let deadline = std::time::Instant::now() + BOUND;
     loop {
-        if segments_of(pid)? == 0 {
-            return Ok(true);
-        }
-        if std::time::Instant::now() > deadline {
-            return Ok(false);
+        let (fds, maps) = segments_of(pid)?;
+        if (fds <= max && maps <= max) || std::time::Instant::now() > deadline {
+            return Ok((fds, maps));
         }
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
@@ -230,29 +230,82 @@ fn shm_entries() -> usize {
     })
 }
 
+/// A pool keeps at most 2 free segments, a worker at most 2 mappings.
+const KEPT: usize = 2;
+
 #[test]
 fn a_thousand_map_slices_leave_no_descriptor_mapping_or_shm_file() -> TestResult {
     let _g = serial();
     let shm_before = shm_entries();
-    let data: Vec<u64> = (0..64).collect();
+    let me = std::process::id();
+    let sizes = [64u64, 100_000, 5, 3000, 64];
     for m in METHODS {
         let p = pool(m, 2)?;
-        for _ in 0..1000 {
+        let pids = p.worker_pids();
+        for i in 0..1000 {
+            let n = sizes[i % sizes.len()];
+            let data: Vec<u64> = (0..n).map(|x| x + i as u64).collect();
             let got = p.map_slice_async(square, &data).get_timeout(BOUND)?;
-            assert_eq!(got[63], 63 * 63);
+            let last = n - 1 + i as u64;
+            assert_eq!(got.last().copied(), Some(last * last), "{m:?} call {i}");
         }
-        let me = std::process::id();
-        assert!(no_segments_left(me)?, "{m:?}: the parent keeps no segment");
-        for pid in p.worker_pids() {
+        // Bounded: the pool's free segments in the parent, the workers' mappings.
+        let (fds, maps) = segments_settle(me, KEPT)?;
+        assert!(
+            fds <= KEPT && maps <= KEPT,
+            "{m:?}: parent keeps {fds} fds, {maps} maps"
+        );
+        for pid in &pids {
+            let (fds, maps) = segments_settle(*pid, KEPT)?;
             assert!(
-                no_segments_left(pid)?,
-                "{m:?}: worker {pid} keeps no segment"
+                fds <= KEPT && maps <= KEPT,
+                "{m:?}: worker {pid}: {fds} fds, {maps} maps"
             );
         }
+        assert_eq!(p.worker_pids(), pids, "{m:?}: no worker was replaced");
+        // Everything goes with the pool.
+        drop(p);
+        assert_eq!(
+            segments_settle(me, 0)?,
+            (0, 0),
+            "{m:?}: the parent keeps no segment"
+        );
     }
     assert!(
         shm_entries() <= shm_before,
         "nothing is created in /dev/shm"
     );
+    Ok(())
+}
+
+fn triple(x: u32) -> u64 {
+    u64::from(x) * 3
+}
+
+#[test]
+fn concurrent_map_slices_on_one_pool_do_not_mix() -> TestResult {
+    let _g = serial();
+    for m in METHODS {
+        let p = pool(m, 2)?;
+        for round in 0..20u32 {
+            let a: Vec<u64> = (0..50_000).map(|x| x + u64::from(round)).collect();
+            let b: Vec<u32> = (0..30_000).map(|x| x * 2 + round).collect();
+            let ra = p.map_slice_async(square, &a);
+            let rb = p.map_slice_async(triple, &b);
+            let rc = p.map_slice_async(square, &a[..777]);
+            assert_eq!(
+                rb.get_timeout(BOUND)?,
+                b.iter().map(|&x| triple(x)).collect::<Vec<_>>()
+            );
+            assert_eq!(
+                ra.get_timeout(BOUND)?,
+                a.iter().map(|&x| x * x).collect::<Vec<_>>()
+            );
+            assert_eq!(
+                rc.get_timeout(BOUND)?,
+                a[..777].iter().map(|&x| x * x).collect::<Vec<_>>()
+            );
+        }
+    }
     Ok(())
 }
