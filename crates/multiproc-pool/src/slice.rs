@@ -1,10 +1,12 @@
 //! [`Pool::map_slice`]: a map over plain-old-data through shared memory, with no
 //! encoding of the elements.
 //!
-//! The input is copied once into a fresh memfd [`SharedSegment`] sized for the input
-//! and the output; the call is cut into a few chunks per worker, and each chunk task
+//! The input is copied once into a memfd [`SharedSegment`] sized for the input and
+//! the output (one of the pool's kept segments when one is large enough, see
+//! [`SegmentCache`]); the call is cut into a few chunks per worker, and each chunk task
 //! carries only the segment's handle, its element range and the function (an
-//! [`Invoker`], as every pool task). The worker maps the segment, computes `f` over
+//! [`Invoker`], as every pool task). The worker maps the segment (or reuses its
+//! mapping, see [`worker_segment`]), computes `f` over
 //! its range straight into the output region and returns a unit completion through
 //! the usual result ring. When every chunk has succeeded, the parent copies the output
 //! into a `Vec<R>` (one `memcpy`); the memory accesses and who may touch which bytes
