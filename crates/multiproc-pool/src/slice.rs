@@ -226,8 +226,17 @@ impl<R: Pod + Send> Sink for SliceJob<R> {
             .and_then(|r| r.map_err(|why| Error::Task(InvokeError::Decode(why))));
         {
             let mut errors = lock(&self.errors);
+            let nchunks = errors.len();
             match errors.get_mut(index) {
-                Some(slot) if slot.is_none() => *slot = result.err(),
+                Some(slot) if slot.is_none() => {
+                    if let Err(e) = result {
+                        let (start, end) = chunk_range(index, self.len, nchunks);
+                        tracing::debug!(
+                            "map_slice chunk {index} of {nchunks} (elements {start}..{end}) failed: {e}"
+                        );
+                        *slot = Some(e);
+                    }
+                }
                 _ => {}
             }
         }
@@ -252,6 +261,14 @@ impl<R: Pod + Send> Sink for SliceJob<R> {
     fn cancelled(&self) -> bool {
         self.cell.is_cancelled()
     }
+}
+
+/// Elements `[start, end)` of chunk `index` of `nchunks` over `len` elements: an even
+/// split, the first `len % nchunks` chunks one element longer.
+fn chunk_range(index: usize, len: usize, nchunks: usize) -> (usize, usize) {
+    let (base, extra) = (len / nchunks.max(1), len % nchunks.max(1));
+    let start = index * base + index.min(extra);
+    (start, start + base + usize::from(index < extra))
 }
 
 /// Where the output region starts: after the input, cache-line aligned.
@@ -378,9 +395,7 @@ impl Pool {
         });
         let mut tasks = Vec::with_capacity(nchunks);
         for index in 0..nchunks {
-            // Even split: the first `len % nchunks` chunks get one more element.
-            let start = index * (len / nchunks) + index.min(len % nchunks);
-            let end = start + len / nchunks + usize::from(index < len % nchunks);
+            let (start, end) = chunk_range(index, len, nchunks);
             let chunk = SliceChunk {
                 seg: SegArg::Sent(seg.clone()),
                 out_off: out_off as u64,
