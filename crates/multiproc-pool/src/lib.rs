@@ -7,8 +7,8 @@
 //! | [`Pool::apply`], [`Pool::map`], [`Pool::starmap`] (+ `_chunked`) | blocking calls | same names |
 //! | [`Pool::apply_async`], [`Pool::map_async`], [`Pool::starmap_async`] → [`AsyncResult`] | asynchronous calls, with `callback`/`error_callback` | same names |
 //! | [`Pool::imap`], [`Pool::imap_unordered`] → [`IMap`] | lazy, bounded result iterators | same names |
-//! | [`Pool::map_slice`], [`Pool::map_slice_async`] | a map over a slice of plain-old-data through shared memory, no encoding (rayon's `par_iter().map()`) | `map` over a NumPy array |
 //! | [`Pool::close`], [`Pool::join`], [`Pool::terminate`] | shutting down | same names |
+//! | [`Pool::map_slice`], [`Pool::map_slice_async`] | a map over a slice of plain-old-data through shared memory, no encoding (rayon's `par_iter().map()`) | `map` over a NumPy array |
 //! | [`Error`], [`Death`], [`TaskPanic`] ([`PanicKind`]) | why a task produced no value; a task's panic with the worker's backtrace | exceptions, `RemoteTraceback` |
 //!
 //! ```
