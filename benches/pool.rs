@@ -3,6 +3,9 @@
 //! cores — beside rayon (threads: the in-process ceiling) and CPython's `Pool`
 //! (benches/py/pool.py).
 //!
+//! `map_slice` (plain data through shared memory, no encoding) x*x over 1M `u64`
+//! beside rayon, `map` and the floor of its two copies (issue 15: within 3× of rayon).
+//!
 //! Targets (issue 6): chunksize-1 throughput ≥ 20× CPython's; default-chunking
 //! throughput ≥ 5× CPython's and within 3× of rayon; start + teardown ≥ 10× faster
 //! than CPython's under the same method; CPU-bound speed-up ≥ 0.9 × cores.
@@ -111,6 +114,68 @@ fn bench_throughput(c: &mut Criterion) {
     pool.close_and_join().expect("join");
 }
 
+/// `x*x` over 1M `u64`: `map_slice` (the plain-data path: one copy into a shared
+/// segment, workers compute in place, one copy out) beside rayon, the default `map`
+/// (every element encoded) and the floor of `map_slice`'s two 8 MiB copies.
+fn bench_map_slice(c: &mut Criterion) {
+    const M: u64 = 1 << 20;
+    let items: Vec<u64> = (0..M).collect();
+    let expect: u64 = items.iter().map(|&x| square(x)).fold(0, u64::wrapping_add);
+    let sum = |v: &[u64]| v.iter().fold(0u64, |a, &x| a.wrapping_add(x));
+    let pool = Pool::builder()
+        .processes(2)
+        .start_method(StartMethod::Fork)
+        .build()
+        .expect("pool");
+    pool.map_slice(square, &items[..1000]).expect("warm-up");
+    let rayon2 = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .expect("rayon");
+
+    let mut g = c.benchmark_group("pool/map_slice_x*x_1M_u64");
+    g.throughput(Throughput::Elements(M))
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(4));
+    g.bench_function(BenchmarkId::from_parameter("ours Pool(2) map_slice"), |b| {
+        b.iter(|| {
+            assert_eq!(
+                sum(&pool.map_slice(square, &items).expect("map_slice")),
+                expect
+            )
+        })
+    });
+    g.bench_function(
+        BenchmarkId::from_parameter("ours Pool(2) map, default chunking"),
+        |b| b.iter(|| assert_eq!(sum(&pool.map(square, items.clone()).expect("map")), expect)),
+    );
+    g.bench_function(
+        BenchmarkId::from_parameter("rayon 2 threads, default splitting"),
+        |b| {
+            b.iter(|| {
+                let v: Vec<u64> = rayon2.install(|| items.par_iter().map(|&x| square(x)).collect());
+                assert_eq!(sum(&v), expect)
+            })
+        },
+    );
+    g.bench_function(
+        BenchmarkId::from_parameter("raw 2x memcpy 8 MiB (floor)"),
+        |b| {
+            // As `map_slice` with a reused segment: into memory already touched, then
+            // out into a fresh `Vec`.
+            let mut shared = vec![0u64; items.len()];
+            b.iter(|| {
+                shared.copy_from_slice(&items);
+                let out = std::hint::black_box(&shared).to_vec();
+                assert_eq!(out.len(), items.len());
+                out
+            })
+        },
+    );
+    g.finish();
+    pool.close_and_join().expect("join");
+}
+
 /// Start-up runs first, in the fresh bench process, as the CPython script measures it
 /// first in its own: a fork's cost grows with the parent's resident memory (its page
 /// tables are copied, then torn down at the child's exit), and the throughput groups
@@ -194,6 +259,7 @@ fn benches(c: &mut Criterion) {
     reset(AREA);
     bench_start(c);
     bench_throughput(c);
+    bench_map_slice(c);
     let (cores, ours) = cpu_speedup();
     println!(
         "pool/cpu_bound speed-up on {cores} cores: ours {ours:.2}x (target >= {:.2}x)",

@@ -8,6 +8,7 @@
 //! | [`Pool::apply_async`], [`Pool::map_async`], [`Pool::starmap_async`] → [`AsyncResult`] | asynchronous calls, with `callback`/`error_callback` | same names |
 //! | [`Pool::imap`], [`Pool::imap_unordered`] → [`IMap`]; [`Pool::imap_ref`], [`Pool::imap_unordered_ref`] → [`IMapRef`] over borrowed input | lazy, bounded result iterators | same names |
 //! | [`Pool::close`], [`Pool::join`], [`Pool::terminate`] | shutting down | same names |
+//! | [`Pool::map_slice`], [`Pool::map_slice_async`] | a map over a slice of plain-old-data through shared memory, no encoding (rayon's `par_iter().map()`) | `map` over a NumPy array |
 //! | [`Error`], [`Death`], [`TaskPanic`] ([`PanicKind`]) | why a task produced no value; a task's panic with the worker's backtrace | exceptions, `RemoteTraceback` |
 //!
 //! ```
@@ -17,6 +18,22 @@
 //!
 //! let pool = Pool::new(5)?;                       // with Pool(5) as p:
 //! assert_eq!(pool.map(f, [1, 2, 3])?, [1, 4, 9]); //     print(p.map(f, [1, 2, 3]))
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! Bulk numbers go through shared memory instead, copied once in and once out, with
+//! no element encoded (`T` and `R` are `bytemuck::Pod`: integers, floats,
+//! `#[repr(C)]` records deriving it):
+//!
+//! ```
+//! use multiproc_pool::Pool;
+//!
+//! fn f(x: u64) -> u64 { x * x }
+//!
+//! let pool = Pool::new(2)?;
+//! let data: Vec<u64> = (0..1_000_000).collect();
+//! let squares: Vec<u64> = pool.map_slice(f, &data)?; // data.par_iter().map(f) in rayon
+//! assert_eq!(squares[999], 999 * 999);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
@@ -98,6 +115,9 @@
 //!   quarter of it travel over the worker's connection instead.
 //! * A worker that dies between two tasks (killed from outside while idle) fails no
 //!   task: the tasks it had been sent go back to the queue.
+//! * [`Pool::map_slice`] keeps up to two free shared segments per pool (at most
+//!   256 MiB each) for its next calls, and each worker keeps its two latest mappings:
+//!   that memory stays allocated until the pool is dropped.
 #![doc(test(attr(deny(warnings))))]
 #![deny(unsafe_code)]
 #[cfg(not(target_os = "linux"))]
@@ -126,6 +146,7 @@ mod error;
 mod imap;
 mod job;
 mod ring;
+mod slice;
 mod supervisor;
 mod worker;
 
@@ -329,6 +350,7 @@ impl PoolBuilder {
                     let pool = Pool {
                         shared,
                         threads: Mutex::new(threads),
+                        segments: slice::SegmentCache::default(),
                     };
                     // Slots without a thread never decrement `live`.
                     lock(&pool.shared.state).live -= processes - slot;
@@ -351,6 +373,7 @@ impl PoolBuilder {
                     let pool = Pool {
                         shared,
                         threads: Mutex::new(threads),
+                        segments: slice::SegmentCache::default(),
                     };
                     // Threads that never started never decrement `live`.
                     lock(&pool.shared.state).live -= processes - slot;
@@ -362,6 +385,7 @@ impl PoolBuilder {
         Ok(Pool {
             shared,
             threads: Mutex::new(threads),
+            segments: slice::SegmentCache::default(),
         })
     }
 }
@@ -385,6 +409,8 @@ impl PoolBuilder {
 pub struct Pool {
     shared: Arc<Shared>,
     threads: Mutex<Vec<JoinHandle<()>>>,
+    /// Shared segments of `map_slice` kept for the next call (see `slice.rs`).
+    segments: slice::SegmentCache,
 }
 
 impl fmt::Debug for Pool {

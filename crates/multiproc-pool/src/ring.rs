@@ -1,5 +1,7 @@
 //! The per-worker result ring: shared memory from a worker (the only producer) to its
-//! supervisor thread (the only consumer). The one module of this crate with `unsafe`.
+//! supervisor thread (the only consumer). The one module of this crate with `unsafe`;
+//! it also holds the memory accesses of `Pool::map_slice`'s plain-data segments (at
+//! the end, with their protocol).
 //!
 //! # Layout
 //!
@@ -45,6 +47,7 @@
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering, fence};
 
+use multiproc_ipc::bytemuck;
 use multiproc_ipc::{SegmentError, SharedSegment};
 use multiproc_sync::foundation::{HeaderView, SharedHeader};
 
@@ -368,6 +371,134 @@ impl Ring {
             .sleeping
             .store(0, Ordering::Relaxed);
     }
+}
+
+// ---------------------------------------------------------------------------------
+// Plain-data segments of `Pool::map_slice` (see `crate::slice` for the protocol).
+//
+// A map segment holds the input elements at offset 0 and the output elements at
+// `out_off`. Who touches which bytes when:
+//
+// * the parent writes the whole input region once ([`write_pod`]), before any chunk
+//   task is queued, and never writes the segment again;
+// * each chunk `[start, end)` runs in at most one worker at a time (a task is either
+//   run once, or given back to the queue *unstarted* when its worker dies) and writes
+//   only output elements `[start, end)`: chunks of one call never overlap, so the
+//   output ranges written concurrently by different workers are disjoint, and the
+//   input region is only read;
+// * the parent reads the output region ([`read_pod`]) only after every chunk has
+//   reported success: each worker publishes its completion (ring `Release` store or a
+//   socket frame) after its writes, and the supervisor takes it with an `Acquire`
+//   load (or the socket), so every write happens-before the read. After a failed,
+//   cancelled or terminated call the output is never read.
+//
+// Everything is bounds-checked here against the segment's length; the element casts
+// go through `bytemuck` (alignment and size checked, `Pod` types only).
+
+/// Bytes `[off, off + len)` of `seg`, or why they are not in the segment.
+fn check_range(seg: &SharedSegment, off: usize, len: usize) -> Result<(), String> {
+    match off.checked_add(len) {
+        Some(end) if end <= seg.len() => Ok(()),
+        _ => Err(format!(
+            "range {off}+{len} lies outside the {}-byte shared segment",
+            seg.len()
+        )),
+    }
+}
+
+/// Copies `data` into `seg` at byte `off` (the parent's input copy, before any chunk
+/// is queued).
+pub(crate) fn write_pod<T: bytemuck::Pod>(
+    seg: &SharedSegment,
+    off: usize,
+    data: &[T],
+) -> Result<(), String> {
+    let bytes: &[u8] = bytemuck::cast_slice(data);
+    check_range(seg, off, bytes.len())?;
+    // SAFETY: `[off, off + bytes.len())` lies inside the live mapping of `seg` (checked
+    // above; `seg` is borrowed for the whole call). No other process maps this segment
+    // yet (no chunk has been queued, so no handle has left this process) and no thread
+    // of this one reads it: the parent's write is the only access. `data` is ordinary
+    // memory of this process, so the two ranges cannot overlap.
+    unsafe {
+        std::ptr::copy_nonoverlapping(bytes.as_ptr(), seg.as_ptr().add(off), bytes.len());
+    }
+    Ok(())
+}
+
+/// A copy of the `n` elements of type `R` at byte `off` of `seg` (the parent's output
+/// copy, after every chunk reported success).
+pub(crate) fn read_pod<R: bytemuck::Pod>(
+    seg: &SharedSegment,
+    off: usize,
+    n: usize,
+) -> Result<Vec<R>, String> {
+    let len = n
+        .checked_mul(std::mem::size_of::<R>())
+        .ok_or_else(|| "output too large".to_string())?;
+    check_range(seg, off, len)?;
+    let mut out: Vec<R> = bytemuck::zeroed_vec(n);
+    let dst: &mut [u8] = bytemuck::cast_slice_mut(&mut out);
+    // SAFETY: `[off, off + len)` lies inside the live mapping of `seg` (checked above).
+    // Every chunk of the call has reported success, so every worker finished writing
+    // before its completion was published, and the supervisor acquired that
+    // completion (see the protocol above): no process writes these bytes any more.
+    // `dst` is a fresh allocation of exactly `len` bytes, distinct from the mapping.
+    unsafe {
+        std::ptr::copy_nonoverlapping(seg.as_ptr().add(off), dst.as_mut_ptr(), len);
+    }
+    Ok(out)
+}
+
+/// In a worker: `out[i] = f(input[i])` for the elements `[start, end)` of a map
+/// segment whose output starts at byte `out_off`.
+pub(crate) fn map_range<T, R>(
+    seg: &SharedSegment,
+    out_off: usize,
+    start: usize,
+    end: usize,
+    f: impl Fn(T) -> R,
+) -> Result<(), String>
+where
+    T: bytemuck::Pod,
+    R: bytemuck::Pod,
+{
+    let (st, sr) = (std::mem::size_of::<T>(), std::mem::size_of::<R>());
+    let n = end
+        .checked_sub(start)
+        .ok_or_else(|| format!("bad chunk range {start}..{end}"))?;
+    let in_off = start.checked_mul(st).ok_or("chunk out of range")?;
+    let in_len = n.checked_mul(st).ok_or("chunk out of range")?;
+    let o_off = start
+        .checked_mul(sr)
+        .and_then(|o| o.checked_add(out_off))
+        .ok_or("chunk out of range")?;
+    let o_len = n.checked_mul(sr).ok_or("chunk out of range")?;
+    check_range(seg, in_off, in_len)?;
+    check_range(seg, o_off, o_len)?;
+    if in_off + in_len > out_off {
+        return Err("chunk input overlaps the output region".into());
+    }
+    // SAFETY: both ranges lie inside the live mapping of `seg` (checked above; `seg` is
+    // borrowed for the whole call, so the mapping outlives both slices), and they do
+    // not overlap (the input ends before `out_off`, where the output starts). By the
+    // protocol above, while this chunk runs: nobody writes the input region (the
+    // parent wrote it before queuing the chunk, and chunks only write output), and the
+    // output elements `[start, end)` are written by this chunk alone — no other worker
+    // runs the same chunk, other chunks' ranges are disjoint, and the parent reads
+    // the output only after this chunk has published its completion.
+    let (input, output) = unsafe {
+        (
+            std::slice::from_raw_parts(seg.as_ptr().add(in_off).cast_const(), in_len),
+            std::slice::from_raw_parts_mut(seg.as_ptr().add(o_off), o_len),
+        )
+    };
+    let input: &[T] = bytemuck::try_cast_slice(input).map_err(|e| e.to_string())?;
+    let output: &mut [R] = bytemuck::try_cast_slice_mut(output).map_err(|e| e.to_string())?;
+    for (o, &i) in output.iter_mut().zip(input) {
+        *o = f(i);
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@ use multiproc_process::StartMethod;
 
 mod cpython;
 mod remote;
+mod slice;
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
