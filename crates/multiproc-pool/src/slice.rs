@@ -334,6 +334,7 @@ impl Pool {
         T: Pod,
         R: Pod + Send,
     {
+        assert_pool_task!(F);
         self.map_slice_async(f, data).get()
     }
 
@@ -345,6 +346,7 @@ impl Pool {
         T: Pod,
         R: Pod + Send,
     {
+        assert_pool_task!(F);
         match self.submit_slice(f, data) {
             Ok(r) => r,
             Err(e) => AsyncResult::failed(e),
