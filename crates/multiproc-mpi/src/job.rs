@@ -76,16 +76,6 @@ pub(crate) struct Cell<T> {
 /// thread wake-up (most of a short task's round trip).
 const SPIN: Duration = Duration::from_micros(50);
 
-fn panic_text(p: &(dyn std::any::Any + Send)) -> String {
-    if let Some(s) = p.downcast_ref::<&str>() {
-        (*s).to_string()
-    } else if let Some(s) = p.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "non-string panic payload".into()
-    }
-}
-
 /// Runs the callback that fits `value`, behind `catch_unwind`; a panicking callback
 /// turns the result into [`Error::Callback`].
 fn run_callbacks<T>(
@@ -99,7 +89,7 @@ fn run_callbacks<T>(
     };
     match outcome {
         Some(Err(payload)) => {
-            let msg = panic_text(&*payload);
+            let msg = multiproc_process::panic_message(&*payload);
             std::mem::forget(payload);
             Err(Error::Callback(msg))
         }

@@ -169,16 +169,6 @@ pub(crate) struct Cell<T> {
     cancelled: AtomicBool,
 }
 
-fn panic_text(p: &(dyn std::any::Any + Send)) -> String {
-    if let Some(s) = p.downcast_ref::<&str>() {
-        (*s).to_string()
-    } else if let Some(s) = p.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "Box<dyn Any>".to_string()
-    }
-}
-
 /// Runs a user callback behind `catch_unwind` (KI-02): a panic becomes an error, and
 /// never stops the thread that dispatches results.
 fn run_callback<T>(
@@ -192,7 +182,7 @@ fn run_callback<T>(
         _ => Ok(()),
     };
     if let Err(p) = r {
-        let msg = panic_text(&*p);
+        let msg = multiproc_process::panic_message(&*p);
         std::mem::forget(p);
         tracing::warn!("pool result callback panicked: {msg}");
         *value = Err(Error::Callback(msg));
