@@ -204,11 +204,13 @@ impl Server {
                     self.spawn_connection(conn);
                 }
                 Err(ListenerError::Timeout) => {}
+                // Closing: the failure is most likely the hang-up with which
+                // `shutdown()` wakes this loop (see `poke`), not a client's fault.
+                Err(_) if self.is_closing() => break,
                 Err(e) if e.is_per_connection() => {
                     tracing::warn!("manager: refused a client: {e}");
                 }
                 Err(ListenerError::Io(e)) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(_) if self.is_closing() => break,
                 Err(e) => {
                     self.shutdown();
                     return Err(listener_error(e));
