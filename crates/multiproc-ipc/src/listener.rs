@@ -43,6 +43,24 @@ impl Address {
         matches!(self, Address::Tcp(_))
     }
 
+    /// The TCP port (`None` for a Unix socket). Of a listener bound to port 0, the
+    /// port it got: read it from [`Listener::address`].
+    ///
+    /// ```
+    /// use multiproc_ipc::{Address, Listener};
+    /// let l = Listener::bind(Address::Tcp("127.0.0.1:0".parse()?), Some(b"key"))?;
+    /// assert!(l.address().port().is_some_and(|p| p != 0));
+    /// assert_eq!(Address::Tcp("127.0.0.1:8080".parse()?).port(), Some(8080));
+    /// assert_eq!(Address::unix("/tmp/s").port(), None);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn port(&self) -> Option<u16> {
+        match self {
+            Address::Tcp(a) => Some(a.port()),
+            Address::Unix(_) | Address::Abstract(_) => None,
+        }
+    }
+
     fn family(&self) -> AddressFamily {
         match self {
             Address::Unix(_) | Address::Abstract(_) => AddressFamily::UNIX,

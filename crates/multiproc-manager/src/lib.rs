@@ -58,6 +58,25 @@
 //! * the authkey travels inside serialized proxies (so a child can reconnect): it is
 //!   visible to whoever sees those bytes. Unix sockets at a path are created `0o600`.
 //!
+//! # Talking to CPython
+//! A manager speaks multiproc's own typed protocol, not CPython's: a Python program
+//! cannot use a multiproc manager's objects through `BaseManager` proxies, and a
+//! multiproc client cannot use a CPython manager. The authkey handshake is the same on
+//! both sides, so a CPython `BaseManager(address, authkey).connect()` (or `m.dict()`,
+//! `m.Queue()`, …) gets through it and sends a pickled call; the server answers it
+//! with an error CPython's client reads — a `RemoteError` saying that this is a
+//! multiproc manager and what to use instead — and closes that connection. Other
+//! clients are not affected.
+//!
+//! What does work with a Python peer is one level down, in `multiproc_ipc`: its
+//! `Listener` and `Client` interoperate with `multiprocessing.connection`'s (same
+//! framing, same handshake), frames go both ways with `send_bytes`/`recv_bytes`, and
+//! Python's `conn.send(obj)`/`conn.recv()` of plain data (`None`, numbers, `str`,
+//! `bytes`, lists, tuples, dicts, sets) meet `send_pickle`/`recv_pickle`, multiproc's
+//! data-only pickle codec (`multiproc_ipc::pickle`). Serve shared state to Python that
+//! way: a Rust program holding a manager's proxies, answering requests over a
+//! connection.
+//!
 //! # Containers: operators and iteration
 //! Python's operators on proxies become named methods: each is a round trip that can
 //! fail, and `std::ops::Add` cannot return a `Result`. The in-place forms change the

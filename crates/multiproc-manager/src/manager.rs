@@ -583,6 +583,86 @@ impl Manager {
         Ok(())
     }
 
+    /// Blocks until the server has ended — shut down by any client (CPython's
+    /// `manager.join()` for a started manager, and the foreground of
+    /// `get_server().serve_forever()` for one served on threads, which here keeps a
+    /// client handle too). See [`wait_timeout`](Self::wait_timeout).
+    ///
+    /// # Errors
+    /// As [`wait_timeout`](Self::wait_timeout).
+    pub fn wait(&self) -> Result<(), Error> {
+        while !self.wait_timeout(Duration::from_secs(3600))? {}
+        Ok(())
+    }
+
+    /// Waits at most `timeout` for the server to end; returns whether it has. A server
+    /// started by this manager is watched directly: on threads, until it was shut down;
+    /// in a child process, until that process exited (and it is reaped). For a
+    /// [`connect`](Self::connect)ed manager the server is asked whether it is alive
+    /// every few tens of milliseconds, until it is gone.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use multiproc_manager::{Address, Manager, Registry};
+    /// let server = Manager::serve_in_thread(
+    ///     Address::Tcp("127.0.0.1:0".parse()?),
+    ///     Some(b"secret"),
+    ///     Registry::new(),
+    /// )?;
+    /// assert!(!server.wait_timeout(Duration::from_millis(10))?); // still serving
+    /// // elsewhere, a client ends it
+    /// let addr = server.address().cloned().ok_or("no address")?;
+    /// Manager::connect(addr, Some(b"secret"))?.shutdown()?;
+    /// assert!(server.wait_timeout(Duration::from_secs(60))?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Config`] when waiting for the server process failed; for a connected
+    /// manager, what its liveness check returned other than
+    /// [`Error::ManagerGone`] (which means the server ended).
+    pub fn wait_timeout(&self, timeout: Duration) -> Result<bool, Error> {
+        const SLICE: Duration = Duration::from_millis(50);
+        let deadline = std::time::Instant::now().checked_add(timeout);
+        let left = || match deadline {
+            Some(d) => d.saturating_duration_since(std::time::Instant::now()),
+            None => SLICE,
+        };
+        match &self.owned {
+            Owned::Thread { server, .. } => Ok(server.wait_closed(Some(timeout))),
+            Owned::Process(p) => loop {
+                {
+                    let slot = p.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                    let Some(process) = slot.as_ref() else {
+                        return Ok(true);
+                    };
+                    // In slices, so that `shutdown()` from another thread is not held up.
+                    if process
+                        .join_timeout(left().min(SLICE))
+                        .map_err(|e| Error::Config(format!("waiting for the server: {e}")))?
+                    {
+                        return Ok(true);
+                    }
+                }
+                if left().is_zero() {
+                    return Ok(false);
+                }
+            },
+            Owned::None => loop {
+                match self.ping() {
+                    Ok(()) => {}
+                    Err(Error::ManagerGone(_)) => return Ok(true),
+                    Err(e) => return Err(e),
+                }
+                let l = left();
+                if l.is_zero() {
+                    return Ok(false);
+                }
+                std::thread::sleep(l.min(SLICE));
+            },
+        }
+    }
+
     /// Publishes `value` (typically a proxy) under `name` on the server, for clients that
     /// connect by address to find with [`lookup`](Self::lookup) — CPython's
     /// `register('get_queue', callable=lambda: queue)` pattern.

@@ -78,6 +78,21 @@ pub(crate) fn decode(frame: &[u8], limits: &Limits) -> Result<Request, Undecodab
     })
 }
 
+/// What a CPython `BaseManager` client reads (as a `RemoteError`) when it calls this
+/// server: our requests are typed postcard frames, not pickled calls.
+pub(crate) const CPYTHON_REFUSAL: &str = "this is a multiproc (Rust) manager: CPython's \
+    BaseManager protocol (pickled calls and proxies) is not supported; from Python, talk \
+    to a multiproc program over multiprocessing.connection Listener/Client instead \
+    (send_bytes/recv_bytes, or send/recv of plain data, which multiproc reads with its \
+    pickle codec)";
+
+/// Whether `frame` looks like a pickle as CPython's `Connection.send` writes it (the
+/// `PROTO` opcode of protocol 2 to 5 first, `STOP` last). Asked only of frames that
+/// are not requests of ours.
+fn is_pickle(frame: &[u8]) -> bool {
+    frame.len() >= 3 && frame[0] == 0x80 && matches!(frame[1], 2..=5) && frame.last() == Some(&b'.')
+}
+
 pub(crate) fn too_deep(max_depth: usize) -> RemoteError {
     RemoteError::new(
         K::TooDeep,
@@ -189,11 +204,13 @@ impl Server {
                     self.spawn_connection(conn);
                 }
                 Err(ListenerError::Timeout) => {}
+                // Closing: the failure is most likely the hang-up with which
+                // `shutdown()` wakes this loop (see `poke`), not a client's fault.
+                Err(_) if self.is_closing() => break,
                 Err(e) if e.is_per_connection() => {
                     tracing::warn!("manager: refused a client: {e}");
                 }
                 Err(ListenerError::Io(e)) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(_) if self.is_closing() => break,
                 Err(e) => {
                     self.shutdown();
                     return Err(listener_error(e));
@@ -403,9 +420,9 @@ impl State {
         loop {
             match entry.conn.recv_bytes() {
                 Ok(frame) => {
-                    self.handle_frame(id, &entry, &frame, &limits);
+                    let go_on = self.handle_frame(id, &entry, &frame, &limits);
                     // A goodbye is final: whatever follows (the close) is a clean end.
-                    if entry.clean.load(Ordering::SeqCst) {
+                    if !go_on || entry.clean.load(Ordering::SeqCst) {
                         break;
                     }
                 }
@@ -451,14 +468,15 @@ impl State {
         Some((id, entry, limits))
     }
 
-    /// Decodes and runs one whole request frame from client `id`.
+    /// Decodes and runs one whole request frame from client `id`. Returns whether to
+    /// go on serving this client (`false`: a CPython client, answered and dropped).
     fn handle_frame(
         self: &Arc<Self>,
         id: u64,
         entry: &Arc<ConnEntry>,
         frame: &[u8],
         limits: &Limits,
-    ) {
+    ) -> bool {
         match decode(frame, limits) {
             Ok(req) => self.dispatch(id, entry, req),
             Err(Undecodable::TooDeep { id: call }) => {
@@ -475,6 +493,15 @@ impl State {
                 );
                 let _ = Self::reply(entry, call, Err(e));
             }
+            Err(Undecodable::Garbage(_)) if is_pickle(frame) => {
+                // A CPython `BaseManager` client (it passed the handshake both share):
+                // answer as its `dispatch()` reads an error, then hang up.
+                tracing::warn!(
+                    "manager client {id}: refused a CPython BaseManager client (pickled call)"
+                );
+                let _ = entry.conn.send_pickle(&("#TRACEBACK", CPYTHON_REFUSAL));
+                return false;
+            }
             Err(Undecodable::Garbage(e)) => {
                 // The frame was whole, so the stream is still in step: say so and go on.
                 tracing::warn!("manager client {id}: undecodable request: {e}");
@@ -487,6 +514,7 @@ impl State {
                 });
             }
         }
+        true
     }
 
     /// Runs request frames as one client connected over `conn` would send them, then
@@ -498,8 +526,8 @@ impl State {
         };
         let _depth = deep::limit(limits.max_depth.saturating_add(REPLY_SLACK));
         for frame in frames {
-            self.handle_frame(id, &entry, frame, &limits);
-            if entry.clean.load(Ordering::SeqCst) {
+            let go_on = self.handle_frame(id, &entry, frame, &limits);
+            if !go_on || entry.clean.load(Ordering::SeqCst) {
                 break;
             }
         }

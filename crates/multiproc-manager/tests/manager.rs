@@ -1564,3 +1564,62 @@ fn call_timeout_bounds_a_frozen_server() -> R {
     manager.shutdown()?;
     Ok(())
 }
+
+// ------------------------------------------------------------ waiting for the end
+
+/// A manager that started its server waits until another client ends it: on threads,
+/// in a child process under every start method, and through a connected manager.
+#[test]
+fn wait_returns_when_another_client_shuts_the_server_down() -> R {
+    use multiproc_manager::StartMethod;
+    const SHORT: Duration = Duration::from_millis(10);
+
+    let key: &[u8] = b"wait key";
+    let threads = Manager::serve_in_thread(
+        Address::Tcp("127.0.0.1:0".parse()?),
+        Some(key),
+        Registry::new(),
+    )?;
+    let addr = threads.address().cloned().ok_or("no address")?;
+    let watcher = Manager::connect(addr.clone(), Some(key))?;
+    assert!(
+        !threads.wait_timeout(SHORT)?,
+        "ended before anyone shut it down"
+    );
+    assert!(
+        !watcher.wait_timeout(SHORT)?,
+        "ended before anyone shut it down"
+    );
+    Manager::connect(addr, Some(key))?.shutdown()?;
+    assert!(
+        threads.wait_timeout(BOUND)?,
+        "the served-in-thread server did not end"
+    );
+    assert!(
+        watcher.wait_timeout(BOUND)?,
+        "the connected manager did not see the end"
+    );
+    threads.wait()?;
+
+    for method in [
+        StartMethod::Fork,
+        StartMethod::Spawn,
+        StartMethod::ForkServer,
+    ] {
+        let m = Manager::start_with::<()>(Some(method))?;
+        let pid = m.pid().ok_or("no server pid")?;
+        assert!(!m.wait_timeout(SHORT)?, "{method:?}: ended too early");
+        let addr = m.address().cloned().ok_or("no address")?;
+        Manager::connect(addr, m.authkey())?.shutdown()?;
+        assert!(
+            m.wait_timeout(BOUND)?,
+            "{method:?}: the server process did not end"
+        );
+        assert!(
+            support::reaped(pid),
+            "{method:?}: the server process was not reaped"
+        );
+        m.wait()?;
+    }
+    Ok(())
+}

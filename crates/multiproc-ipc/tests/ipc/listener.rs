@@ -71,6 +71,7 @@ fn abstract_names_work() -> TestResult {
     let name = format!("mp-ipc-test-{}", std::process::id()).into_bytes();
     let addr = Address::Abstract(name);
     let listener = Listener::bind(addr.clone(), Some(b"k"))?;
+    assert_eq!(listener.address().port(), None);
     let t = std::thread::spawn(move || client_round_trip(&addr, Some(b"k")));
     echo_once(&listener)?;
     t.join().map_err(|_| "client panicked")??;
@@ -163,6 +164,7 @@ fn tcp_with_authkey_reports_the_real_port_and_last_accepted() -> TestResult {
         return Err("tcp address expected".into());
     };
     assert_ne!(bound.port(), 0);
+    assert_eq!(listener.address().port(), Some(bound.port()));
     let a = listener.address().clone();
     let t = std::thread::spawn(move || client_round_trip(&a, Some(b"secret")));
     echo_once(&listener)?;
