@@ -48,6 +48,15 @@ const BIG_FRAME: usize = 256 << 10;
 const BIG_BUFFER: usize = 4 << 20;
 
 /// What the descriptor under a [`Connection`] is; decides whether handles can travel.
+///
+/// ```
+/// use multiproc_ipc::{Pipe, Transport};
+/// let (a, _b) = Pipe::duplex()?;
+/// assert_eq!(a.transport(), Transport::Unix); // can carry handles
+/// let (r, _w) = Pipe::simplex()?;
+/// assert_eq!(r.transport(), Transport::Pipe); // bytes only
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub enum Transport {
@@ -123,6 +132,19 @@ impl fmt::Debug for Connection {
 }
 
 /// Constructors for connected pairs (CPython's `multiprocessing.Pipe`).
+///
+/// ```
+/// use multiproc_ipc::Pipe;
+/// let (parent, child) = Pipe::new(true)?; // `Pipe()`: duplex
+/// let t = std::thread::spawn(move || -> Result<(), String> {
+///     let n: u64 = child.recv().map_err(|e| e.to_string())?;
+///     child.send(&(n * 2)).map_err(|e| e.to_string())
+/// });
+/// parent.send(&21u64)?;
+/// assert_eq!(parent.recv::<u64>()?, 42);
+/// t.join().expect("no panic")?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 pub struct Pipe;
 
@@ -528,6 +550,24 @@ impl Connection {
 
     /// Receives one frame and decodes it as `T`, blocking until it arrives.
     ///
+    /// The family: `recv` waits as long as it takes, [`recv_timeout`](Self::recv_timeout)
+    /// at most a given time, [`try_recv`](Self::try_recv) not at all.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use multiproc_ipc::{Pipe, RecvError};
+    ///
+    /// let (a, b) = Pipe::duplex()?;
+    /// assert!(matches!(b.recv_timeout::<u32>(Duration::from_millis(10)), Err(RecvError::Timeout)));
+    /// a.send(&1u32)?;
+    /// a.send(&2u32)?;
+    /// assert_eq!(b.recv_timeout::<u32>(Duration::from_secs(60))?, 1);
+    /// assert_eq!(b.recv::<u32>()?, 2); // a frame is waiting: returns at once
+    /// drop(a);
+    /// assert!(matches!(b.recv::<u32>(), Err(RecvError::Eof))); // the peer is gone
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     /// [`RecvError::Eof`] when the peer closed, [`RecvError::Truncated`] when it closed
     /// mid-frame, [`RecvError::TooLarge`] over the limit, [`RecvError::Decode`] when the
@@ -596,6 +636,23 @@ impl Connection {
     }
 
     /// Receives one raw frame (CPython's `recv_bytes()`).
+    ///
+    /// The family: `recv_bytes`, [`recv_bytes_timeout`](Self::recv_bytes_timeout),
+    /// [`recv_bytes_max`](Self::recv_bytes_max) (a length limit and an optional timeout)
+    /// and [`recv_bytes_into`](Self::recv_bytes_into).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use multiproc_ipc::{Pipe, RecvError};
+    ///
+    /// let (a, b) = Pipe::duplex()?;
+    /// assert!(matches!(b.recv_bytes_timeout(Duration::from_millis(10)), Err(RecvError::Timeout)));
+    /// a.send_bytes(b"first")?;
+    /// a.send_bytes(b"second")?;
+    /// assert_eq!(b.recv_bytes()?, b"first");
+    /// assert_eq!(b.recv_bytes_max(Some(64), Some(Duration::from_secs(60)))?, b"second");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// As [`recv`](Self::recv), without decoding.
@@ -721,6 +778,19 @@ impl Connection {
 
     /// Whether a frame (or end-of-file) is ready to read, waiting up to `timeout`
     /// (`None` waits forever, `Some(ZERO)` just checks). CPython's `poll(timeout)`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use multiproc_ipc::Pipe;
+    ///
+    /// let (a, b) = Pipe::duplex()?;
+    /// assert!(!b.poll(Some(Duration::ZERO))?);
+    /// a.send(&"ready")?;
+    /// assert!(b.poll(Some(Duration::from_secs(60)))?); // returns as soon as data is there
+    /// assert!(b.poll(None)?); // still there: poll does not consume
+    /// assert_eq!(b.recv::<String>()?, "ready");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// `poll(2)` failed, or this end is not readable.

@@ -6,6 +6,19 @@ use std::io;
 /// Why a frame could not be read or written.
 ///
 /// Returned by [`Connection`](crate::Connection) byte and typed operations.
+///
+/// ```
+/// use std::time::Duration;
+/// use multiproc_ipc::{Pipe, RecvError};
+///
+/// let (a, b) = Pipe::duplex()?;
+/// assert!(matches!(b.try_recv::<u8>(), Err(RecvError::Timeout))); // nothing yet
+/// a.send(&300u32)?;
+/// assert!(matches!(b.recv::<bool>(), Err(RecvError::Decode(_)))); // not a bool; consumed
+/// drop(a);
+/// assert!(matches!(b.recv_timeout::<u8>(Duration::from_secs(60)), Err(RecvError::Eof)));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum RecvError {
@@ -95,6 +108,17 @@ impl From<rustix::io::Errno> for RecvError {
 }
 
 /// Why a frame could not be sent.
+///
+/// ```
+/// use multiproc_ipc::{Pipe, SendError};
+///
+/// let (r, w) = Pipe::simplex()?;
+/// assert!(matches!(r.send(&1u8), Err(SendError::Closed))); // the read-only end
+/// let (end, _other) = Pipe::duplex()?;
+/// let r2 = w.send(&end); // a Connection holds a handle; a pipe carries bytes only
+/// assert!(matches!(r2, Err(SendError::HandlesUnsupported)));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum SendError {
@@ -181,6 +205,14 @@ impl From<rustix::io::Errno> for SendError {
 }
 
 /// Why a value could not be encoded to or decoded from bytes.
+///
+/// ```
+/// use multiproc_ipc::{CodecError, handle};
+///
+/// let (bytes, fds) = handle::encode(&(1u8, 2u8))?;
+/// assert!(matches!(handle::decode::<u8>(&bytes, fds), Err(CodecError::TrailingBytes(1))));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum CodecError {
@@ -251,6 +283,12 @@ impl std::error::Error for CodecError {
 }
 
 /// Why a shared segment could not be created or mapped.
+///
+/// ```
+/// use multiproc_ipc::{SegmentError, SharedSegment};
+/// assert!(matches!(SharedSegment::new(0), Err(SegmentError::ZeroLength)));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum SegmentError {

@@ -18,6 +18,16 @@ use crate::sys;
 
 /// Where a [`Listener`] listens and a [`Client`] connects (CPython's `address` with its
 /// `family` made explicit).
+///
+/// ```
+/// use multiproc_ipc::Address;
+/// let tcp = Address::Tcp("127.0.0.1:0".parse()?); // port 0: any free port
+/// let unix = Address::unix("/run/user/1000/app.sock");
+/// let hidden = Address::Abstract(b"my-app".to_vec()); // no file
+/// assert!(tcp.is_tcp() && !unix.is_tcp() && !hidden.is_tcp());
+/// assert_eq!(Address::from(std::path::Path::new("/tmp/s")), Address::unix("/tmp/s"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Address {
@@ -124,6 +134,19 @@ impl From<&Path> for Address {
 }
 
 /// Why a [`Listener`] could not be made or could not accept.
+///
+/// ```
+/// use std::time::Duration;
+/// use multiproc_ipc::{Address, Listener, ListenerError};
+///
+/// let tcp = Address::Tcp("127.0.0.1:0".parse()?);
+/// assert!(matches!(Listener::bind(tcp.clone(), None), Err(ListenerError::UnauthenticatedTcp)));
+/// let l = Listener::bind(tcp, Some(b"key"))?;
+/// let err = l.accept_timeout(Duration::from_millis(10)).unwrap_err();
+/// assert!(matches!(err, ListenerError::Timeout));
+/// assert!(!err.is_per_connection()); // only a failed handshake is per connection
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum ListenerError {
@@ -193,6 +216,16 @@ impl From<io::Error> for ListenerError {
 }
 
 /// Why a [`Client`] could not connect.
+///
+/// ```
+/// use multiproc_ipc::{Address, Client, ClientError};
+///
+/// let tcp = Address::Tcp("127.0.0.1:9".parse()?);
+/// assert!(matches!(Client::connect(&tcp, None), Err(ClientError::UnauthenticatedTcp)));
+/// let nobody = Address::unix(std::env::temp_dir().join(format!("mp-doc-none-{}", std::process::id())));
+/// assert!(matches!(Client::connect(&nobody, None), Err(ClientError::Connect { .. })));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum ClientError {
@@ -252,6 +285,19 @@ const ACCEPT_BATCH: usize = 256;
 pub(crate) const DEFAULT_ACCEPT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Options for a [`Listener`]; made by [`Listener::builder`].
+///
+/// ```
+/// use std::time::Duration;
+/// use multiproc_ipc::{Address, Listener};
+///
+/// let l = Listener::builder(Address::Tcp("127.0.0.1:0".parse()?))
+///     .authkey(b"secret")
+///     .backlog(16)
+///     .handshake_timeout(Duration::from_secs(5))
+///     .bind()?;
+/// assert!(l.address().port().is_some_and(|p| p != 0));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone)]
 pub struct ListenerBuilder {
     address: Address,
@@ -535,6 +581,25 @@ impl Listener {
 
     /// [`accept`](Self::accept), giving up with [`ListenerError::Timeout`] after `timeout`.
     ///
+    /// ```
+    /// use std::time::Duration;
+    /// use multiproc_ipc::{Address, Client, Listener, ListenerError};
+    ///
+    /// let l = Listener::bind(Address::Tcp("127.0.0.1:0".parse()?), Some(b"key"))?;
+    /// assert!(matches!(l.accept_timeout(Duration::from_millis(10)), Err(ListenerError::Timeout)));
+    /// let addr = l.address().clone();
+    /// let t = std::thread::spawn(move || -> Result<(), String> {
+    ///     let c = Client::connect_timeout(&addr, Some(b"key"), Duration::from_secs(60))
+    ///         .map_err(|e| e.to_string())?;
+    ///     c.send(&"hi").map_err(|e| e.to_string())
+    /// });
+    /// let conn = l.accept_timeout(Duration::from_secs(60))?;
+    /// assert_eq!(conn.recv_timeout::<String>(Duration::from_secs(60))?, "hi");
+    /// t.join().expect("no panic")?;
+    /// assert!(l.last_accepted().is_some_and(|a| a.is_tcp()));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     /// As [`accept`](Self::accept), plus [`ListenerError::Timeout`].
     pub fn accept_timeout(&self, timeout: Duration) -> Result<Connection, ListenerError> {
@@ -741,6 +806,19 @@ impl Drop for Listener {
 }
 
 /// Options for a [`Client`] connection; made by [`Client::builder`].
+///
+/// ```
+/// use std::time::Duration;
+/// use multiproc_ipc::{Address, Client, ClientError};
+///
+/// let nobody = Address::unix(std::env::temp_dir().join(format!("mp-doc-nobody-{}", std::process::id())));
+/// let r = Client::builder()
+///     .authkey(b"secret")
+///     .timeout(Duration::from_secs(60)) // bounds connect plus handshake
+///     .connect(&nobody);
+/// assert!(matches!(r, Err(ClientError::Connect { .. })));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone)]
 pub struct ClientBuilder {
     authkey: Option<Vec<u8>>,
@@ -872,7 +950,8 @@ fn connect_socket(address: &Address, deadline: Option<Instant>) -> Result<OwnedF
 
 /// Connects to a [`Listener`] (CPython's `multiprocessing.connection.Client`).
 ///
-/// See [`Listener`] for an example.
+/// See [`Listener`] for an example, and [`Listener::accept_timeout`] for
+/// [`connect_timeout`](Client::connect_timeout).
 #[derive(Debug)]
 pub struct Client;
 

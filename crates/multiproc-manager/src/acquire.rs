@@ -75,6 +75,21 @@ impl<G> std::error::Error for OwnerDied<G> {}
 pub(crate) const OWNER_DIED_MSG: &str = "the previous holder vanished while holding it; the server released it and the caller holds it now";
 
 /// Why [`guard`](crate::LockProxy::guard) did not simply hand back a guard.
+///
+/// ```
+/// use multiproc_manager::{AcquireError, Manager};
+///
+/// let manager = Manager::in_thread()?;
+/// let lock = manager.lock()?;
+/// match lock.guard() {
+///     Ok(_guard) => {} // the usual case
+///     Err(AcquireError::OwnerDied(d)) => drop(d.into_inner()), // held; check the state
+///     Err(AcquireError::Failed(e)) => return Err(e.into()),
+///     Err(_) => unreachable!("no other case today"),
+/// }
+/// assert!(!lock.locked()?); // the guard was dropped
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[non_exhaustive]
 pub enum AcquireError<G> {
     /// Acquired, from a holder that vanished: the guard is inside, and the lock is held.

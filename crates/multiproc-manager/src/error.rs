@@ -9,6 +9,17 @@ use crate::value::Value;
 
 /// A [`Value`] was not of the Rust type asked for (a typed proxy read a value of another
 /// type, or an argument did not fit). Never a panic, never garbage.
+///
+/// ```
+/// use multiproc_manager::{Error, Manager, TypeMismatch, Value};
+///
+/// let manager = Manager::in_thread()?;
+/// match manager.convert::<i64>(Value::from("1")) {
+///     Err(Error::Type(TypeMismatch { found, .. })) => assert!(found.starts_with("str")),
+///     other => panic!("expected a type mismatch, got {other:?}"),
+/// }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TypeMismatch {
     /// The Rust type that was wanted.
@@ -49,6 +60,17 @@ impl std::error::Error for TypeMismatch {}
 
 /// The class of an error raised by the server, named after the Python exception that
 /// CPython's manager would raise.
+///
+/// ```
+/// use multiproc_manager::{Error, Manager, RemoteErrorKind};
+///
+/// let manager = Manager::in_thread()?;
+/// let list = manager.list_of::<i64>()?;
+/// let Err(Error::Remote(e)) = list.pop() else { panic!("expected an IndexError") };
+/// assert_eq!(e.kind, RemoteErrorKind::IndexError);
+/// assert!(list.pop_at(3).unwrap_err().remote_kind() == Some(RemoteErrorKind::IndexError));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub enum RemoteErrorKind {
@@ -99,6 +121,14 @@ pub enum RemoteErrorKind {
 
 /// An error raised by the server while running an operation: the call reached the
 /// server, which refused it (CPython re-raises the server's exception in the client).
+///
+/// ```
+/// use multiproc_manager::{RemoteError, RemoteErrorKind};
+///
+/// let e = RemoteError::new(RemoteErrorKind::KeyError, "'x'");
+/// assert_eq!(e.to_string(), "KeyError: 'x'");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RemoteError {
     /// Which error.
@@ -126,6 +156,19 @@ impl fmt::Display for RemoteError {
 impl std::error::Error for RemoteError {}
 
 /// Why a manager operation failed.
+///
+/// ```
+/// use multiproc_manager::{Error, Manager, RemoteErrorKind};
+///
+/// let manager = Manager::in_thread()?;
+/// let d = manager.dict()?;
+/// let err = d.get_item("missing").unwrap_err();
+/// assert!(err.is_key_error());
+/// assert_eq!(err.remote_kind(), Some(RemoteErrorKind::KeyError));
+/// manager.shutdown()?;
+/// assert!(matches!(d.len(), Err(Error::ManagerGone(_)))); // the server is gone
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Error {

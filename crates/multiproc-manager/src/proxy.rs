@@ -764,6 +764,20 @@ proxy_common!(LockProxy [] [Kind::Lock, Kind::RLock]);
 
 /// Releases a manager lock when dropped (errors are ignored: the server releases the
 /// lock anyway if this connection is lost).
+///
+/// ```
+/// use std::time::Duration;
+/// use multiproc_manager::{AcquireError, Manager};
+///
+/// let manager = Manager::in_thread()?;
+/// let lock = manager.lock()?;
+/// let guard = lock.guard().or_else(AcquireError::recover)?;
+/// assert!(lock.locked()?);
+/// assert!(!lock.acquire_timeout(Duration::from_millis(10))?); // held: a Lock is not re-entrant
+/// drop(guard); // releases
+/// assert!(!lock.locked()?);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[must_use = "the lock is released when the guard is dropped"]
 pub struct LockGuard {
     h: Handle,
@@ -873,6 +887,25 @@ impl LockProxy {
 /// that ends normally stay taken, for any process to release (CPython's rule); those
 /// of a client that vanishes (killed, crashed) are given back, and as many next
 /// acquirers are told ([`Error::OwnerDied`]).
+///
+/// ```
+/// use std::time::Duration;
+/// use multiproc_manager::{Manager, RemoteErrorKind};
+///
+/// let manager = Manager::in_thread()?;
+/// let sem = manager.semaphore(1)?;
+/// sem.acquire()?; // a permit is free: returns at once
+/// assert!(!sem.try_acquire()?);
+/// assert!(!sem.acquire_timeout(Duration::from_millis(10))?);
+/// assert_eq!(sem.value()?, 0);
+/// sem.release()?;
+/// assert!(sem.acquire_timeout(Duration::from_secs(60))?);
+/// sem.release()?;
+/// let bounded = manager.bounded_semaphore(1)?;
+/// let err = bounded.release().unwrap_err(); // above its initial value
+/// assert_eq!(err.remote_kind(), Some(RemoteErrorKind::ValueError));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub struct SemaphoreProxy {
     h: Handle,
     _t: PhantomData<()>,
@@ -901,6 +934,22 @@ impl SemaphoreProxy {
 /// A proxy to a manager's `Condition` (over its own re-entrant lock). Like an `RLock`,
 /// its lock is released when its holder's client ends, and the next `acquire` reports
 /// [`Error::OwnerDied`].
+///
+/// ```
+/// use std::time::Duration;
+/// use multiproc_manager::Manager;
+///
+/// let manager = Manager::in_thread()?;
+/// let cond = manager.condition()?;
+/// cond.acquire()?;
+/// assert!(!cond.wait_timeout(Duration::from_millis(10))?); // nobody notified; held again
+/// cond.notify_all()?; // no waiter: nothing happens
+/// let work_done = true; // the state the condition protects, checked under the lock
+/// assert!(cond.wait_for_timeout(|| work_done, Duration::from_secs(60))?); // true: no wait
+/// cond.release()?;
+/// assert!(cond.release().is_err()); // RuntimeError: not held
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub struct ConditionProxy {
     h: Handle,
     _t: PhantomData<()>,
@@ -996,6 +1045,21 @@ impl ConditionProxy {
 }
 
 /// A proxy to a manager's `Event`.
+///
+/// ```
+/// use std::time::Duration;
+/// use multiproc_manager::Manager;
+///
+/// let manager = Manager::in_thread()?;
+/// let ev = manager.event()?;
+/// assert!(!ev.wait_timeout(Duration::from_millis(10))?);
+/// ev.set()?;
+/// assert!(ev.wait_timeout(Duration::from_secs(60))?);
+/// ev.wait()?; // set: returns at once
+/// ev.clear()?;
+/// assert!(!ev.is_set()?);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub struct EventProxy {
     h: Handle,
     _t: PhantomData<()>,
@@ -1050,6 +1114,22 @@ impl EventProxy {
 
 /// A proxy to a manager's `Barrier`. A party whose client vanishes while waiting
 /// breaks the barrier for the others (they get `BrokenBarrier`, not a hang).
+///
+/// ```
+/// use std::time::Duration;
+/// use multiproc_manager::{Manager, RemoteErrorKind};
+///
+/// let manager = Manager::in_thread()?;
+/// let b = manager.barrier(2)?;
+/// let err = b.wait_timeout(Duration::from_millis(10)).unwrap_err(); // alone: times out
+/// assert_eq!(err.remote_kind(), Some(RemoteErrorKind::BrokenBarrier));
+/// assert!(b.broken()?);
+/// b.reset()?;
+/// assert!(!b.broken()?);
+/// let solo = manager.barrier(1)?;
+/// assert_eq!(solo.wait()?, 0); // the only party: passes at once
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub struct BarrierProxy {
     h: Handle,
     _t: PhantomData<()>,
@@ -1162,6 +1242,28 @@ impl<T: Into<Value> + FromValue> QueueProxy<T> {
 
     /// `put(x, timeout=t)`.
     ///
+    /// The family: [`put`](Self::put) waits while a bounded queue is full,
+    /// `put_timeout` at most a given time; [`get`](Self::get),
+    /// [`get_timeout`](Self::get_timeout) and [`try_get`](Self::try_get) likewise.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use multiproc_manager::{Manager, RemoteErrorKind};
+    ///
+    /// let manager = Manager::in_thread()?;
+    /// let q = manager.bounded_queue::<u32>(1)?;
+    /// q.put(1u32)?;
+    /// let full = q.put_timeout(2u32, Duration::from_millis(10)).unwrap_err();
+    /// assert_eq!(full.remote_kind(), Some(RemoteErrorKind::Full));
+    /// assert_eq!(q.try_get()?, Some(1));
+    /// assert_eq!(q.try_get()?, None);
+    /// q.put_timeout(3u32, Duration::from_secs(60))?;
+    /// assert_eq!(q.get_timeout(Duration::from_secs(60))?, 3);
+    /// let empty = q.get_timeout(Duration::ZERO).unwrap_err();
+    /// assert_eq!(empty.remote_kind(), Some(RemoteErrorKind::Empty));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     /// `Full` after the timeout, [`Error::ManagerGone`].
     pub fn put_timeout(&self, x: impl Into<T>, timeout: Duration) -> Result<(), Error> {
@@ -1241,6 +1343,21 @@ impl<T: Into<Value> + FromValue> QueueProxy<T> {
 
     /// `join()` giving up after `timeout`: whether every item was marked done in time.
     ///
+    /// ```
+    /// use std::time::Duration;
+    /// use multiproc_manager::Manager;
+    ///
+    /// let manager = Manager::in_thread()?;
+    /// let q = manager.joinable_queue::<String>()?;
+    /// q.put("job")?;
+    /// assert!(!q.join_timeout(Duration::from_millis(10))?); // not done yet
+    /// assert_eq!(q.get()?, "job");
+    /// q.task_done()?;
+    /// assert!(q.join_timeout(Duration::from_secs(60))?);
+    /// q.join()?; // nothing unfinished: returns at once
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     /// As [`join`](Self::join).
     pub fn join_timeout(&self, timeout: Duration) -> Result<bool, Error> {
@@ -1254,6 +1371,16 @@ impl<T: Into<Value> + FromValue> QueueProxy<T> {
 
 /// A proxy to a manager's `Value` (CPython's `ValueProxy`): one value, read and written
 /// whole.
+///
+/// ```
+/// use multiproc_manager::Manager;
+///
+/// let manager = Manager::in_thread()?;
+/// let v = manager.value(10i64)?;
+/// v.set(v.get()? + 1)?;
+/// assert_eq!(v.get()?, 11);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub struct ValueProxy<T = Value> {
     h: Handle,
     _t: PhantomData<fn() -> T>,
@@ -1281,6 +1408,18 @@ impl<T: Into<Value> + FromValue> ValueProxy<T> {
 }
 
 /// A proxy to a manager's `Array` (CPython's `ArrayProxy`): fixed length.
+///
+/// ```
+/// use multiproc_manager::Manager;
+///
+/// let manager = Manager::in_thread()?;
+/// let a = manager.array([1i64, 2, 3])?;
+/// a.set(0, 10)?;
+/// assert_eq!(a.to_vec()?, [10, 2, 3]);
+/// assert_eq!(a.len()?, 3);
+/// assert!(a.get(5).is_err()); // IndexError: fixed length
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub struct ArrayProxy<T = Value> {
     h: Handle,
     _t: PhantomData<fn() -> T>,

@@ -9,6 +9,20 @@ use multiproc_process::StartError;
 use multiproc_process::invoke::InvokeError;
 
 /// How a worker process ended.
+///
+/// ```
+/// use multiproc_pool::{Death, Error, Pool};
+///
+/// fn quit(code: i32) -> i32 { std::process::exit(code) }
+///
+/// let pool = Pool::new(1)?;
+/// match pool.apply(quit, (3,)) {
+///     Err(Error::WorkerDied { cause, .. }) => assert_eq!(cause, Death::Exited(3)),
+///     other => panic!("expected a dead worker, got {other:?}"),
+/// }
+/// assert_eq!(Death::Signal(9).to_string(), "killed by SIGKILL");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Death {
@@ -164,6 +178,19 @@ impl Error {
 
 /// What a panicking task's payload was (CPython's exception type, as far as Rust knows
 /// it: a panic payload is a `Box<dyn Any>`, whose type has no name at run time).
+///
+/// ```
+/// use multiproc_pool::{PanicKind, Pool};
+///
+/// fn boom(_: u8) -> u8 { panic!("boom") }
+///
+/// let pool = Pool::new(1)?;
+/// let err = pool.apply(boom, (0,)).unwrap_err();
+/// let kind = err.task_panic().map(|p| p.kind());
+/// assert_eq!(kind, Some(PanicKind::Str));
+/// assert_eq!(PanicKind::Str.payload_type(), "&str");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum PanicKind {

@@ -377,6 +377,22 @@ impl<'a, R: DeserializeOwned + Send + 'static> IMapRef<'a, R> {
     /// The next result, waiting at most `timeout` (CPython's `next(timeout)`):
     /// `Some(Err(Error::Timeout))` when none arrived in time — the iterator stays
     /// usable — and `None` at the end.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use multiproc_pool::Pool;
+    ///
+    /// fn square(x: u32) -> u32 { x * x }
+    ///
+    /// let pool = Pool::new(2)?;
+    /// let mut results = pool.imap(square, 1..=3u32);
+    /// let mut got = Vec::new();
+    /// while let Some(r) = results.next_timeout(Duration::from_secs(60)) {
+    ///     got.push(r?); // a timeout would be `Some(Err(Error::Timeout))`
+    /// }
+    /// assert_eq!(got, [1, 4, 9]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn next_timeout(&mut self, timeout: Duration) -> Option<Result<R, Error>> {
         self.next_until(Instant::now().checked_add(timeout))
     }

@@ -307,6 +307,25 @@ impl<T> AsyncResult<T> {
 
     /// Blocks until the result is ready (CPython's `wait()`). Never hangs on a dead
     /// worker: its task resolves to [`Error::WorkerDied`].
+    ///
+    /// The family: `wait`, [`wait_timeout`](Self::wait_timeout), and
+    /// [`ready`](Self::ready)/[`successful`](Self::successful) to look without waiting.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use multiproc_pool::Pool;
+    ///
+    /// fn double(x: u32) -> u32 { x * 2 }
+    ///
+    /// let pool = Pool::new(1)?;
+    /// let r = pool.apply_async(double, (21,));
+    /// assert!(r.wait_timeout(Duration::from_secs(60)));
+    /// assert!(r.ready());
+    /// assert!(r.successful()?);
+    /// r.wait(); // ready: returns at once
+    /// assert_eq!(r.get()?, 42);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn wait(&self) {
         let mut st = lock(&self.cell.state);
         while st.value.is_none() && st.taken.is_none() {

@@ -606,6 +606,27 @@ impl Pool {
     }
 
     /// Asynchronous [`map`](Self::map) (CPython's `map_async`).
+    ///
+    /// The family: [`apply_async`](Self::apply_async), `map_async`,
+    /// [`starmap_async`](Self::starmap_async) (and their `_chunked` forms) return at once
+    /// with an [`AsyncResult`]; the calls run meanwhile.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use multiproc_pool::Pool;
+    ///
+    /// fn square(x: u64) -> u64 { x * x }
+    /// fn add(a: u64, b: u64) -> u64 { a + b }
+    ///
+    /// let pool = Pool::new(2)?;
+    /// let squares = pool.map_async(square, 0..4u64);
+    /// let sums = pool.starmap_async(add, [(1, 2), (3, 4)]);
+    /// let one = pool.apply_async(add, (20, 22));
+    /// assert_eq!(squares.get_timeout(Duration::from_secs(60))?, [0, 1, 4, 9]);
+    /// assert_eq!(sums.get()?, [3, 7]);
+    /// assert_eq!(one.get()?, 42);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn map_async<F, T, I>(&self, f: F, iterable: I) -> AsyncResult<Vec<F::Output>>
     where
         F: Target<(T,)>,
@@ -882,6 +903,21 @@ impl Pool {
 
     /// [`join`](Self::join) waiting at most `timeout`; returns whether every worker
     /// has exited.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use multiproc_pool::{Error, Pool};
+    ///
+    /// fn id(x: u8) -> u8 { x }
+    ///
+    /// let pool = Pool::new(2)?;
+    /// assert!(matches!(pool.join(), Err(Error::StillRunning))); // close or terminate first
+    /// assert_eq!(pool.map(id, [1, 2])?, [1, 2]);
+    /// pool.close();
+    /// assert!(pool.join_timeout(Duration::from_secs(60))?); // every worker exited
+    /// assert!(matches!(pool.apply(id, (3,)), Err(Error::NotRunning)));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// As [`join`](Self::join).

@@ -9,6 +9,14 @@ use crate::method::StartMethod;
 use crate::sys::Errno;
 
 /// Why [`ProcessBuilder::start`](crate::ProcessBuilder::start) failed.
+///
+/// ```
+/// use multiproc_process::{Process, StartError, StartMethod};
+///
+/// let r = Process::from_closure(|| 1).start_method(StartMethod::Spawn).start();
+/// assert!(matches!(r, Err(StartError::ClosureNeedsFork(StartMethod::Spawn))));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum StartError {
@@ -90,6 +98,20 @@ impl From<Errno> for StartError {
 }
 
 /// An OS failure while waiting for or signalling a process.
+///
+/// ```
+/// use multiproc_process::{Process, WaitError};
+///
+/// fn nothing() {}
+///
+/// let p = Process::new(nothing, ()).start()?;
+/// match p.join() {
+///     Ok(()) => assert_eq!(p.exitcode(), Some(0)),
+///     Err(WaitError::NotParent { .. }) => unreachable!("this process started it"),
+///     Err(e) => return Err(e.into()), // poll/waitid failed
+/// }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum WaitError {
@@ -141,6 +163,16 @@ impl From<Errno> for WaitError {
 }
 
 /// Why a process did not hand back a value ([`Process::join_value`](crate::Process::join_value)).
+///
+/// ```
+/// use multiproc_process::{Process, ProcessError};
+///
+/// fn quit(code: i32) -> u8 { std::process::exit(code) }
+///
+/// let p = Process::new(quit, (3,)).start()?;
+/// assert!(matches!(p.join_value(), Err(ProcessError::Exited(3)))); // no value came back
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum ProcessError {
@@ -223,6 +255,15 @@ impl From<WaitError> for ProcessError {
 }
 
 /// The start method was already set ([`set_start_method`](crate::set_start_method)).
+///
+/// ```
+/// use multiproc_process::{ContextError, StartMethod, set_start_method};
+///
+/// assert_eq!("thread".parse::<StartMethod>(), Err(ContextError::UnknownMethod("thread".into())));
+/// set_start_method(StartMethod::ForkServer)?;
+/// assert_eq!(set_start_method(StartMethod::Spawn), Err(ContextError::AlreadySet(StartMethod::ForkServer)));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ContextError {

@@ -135,6 +135,24 @@ pub fn raise_interrupt() {
 
 /// A handle on the Ctrl-C flag installed by [`catch_interrupts`]. Its descriptor (see
 /// [`AsFd`]) is readable once a SIGINT has been caught and until [`clear`](Self::clear).
+///
+/// ```
+/// use std::time::Duration;
+/// use multiproc_process::{Process, StartMethod, catch_interrupts, raise_interrupt};
+///
+/// fn scenario() -> (bool, bool, bool) {
+///     let Ok(ints) = catch_interrupts() else { return (true, false, true) };
+///     let before = ints.wait_timeout(Duration::from_millis(10)).unwrap_or(true);
+///     raise_interrupt(); // as Ctrl-C would; caught, so this process lives on
+///     let caught = ints.wait_timeout(Duration::from_secs(60)).unwrap_or(false);
+///     ints.clear();
+///     (before, caught, ints.is_set())
+/// }
+/// // In a child of its own: the handler is process-wide.
+/// let p = Process::new(scenario, ()).start_method(StartMethod::Spawn).start()?;
+/// assert_eq!(p.join_value()?, (false, true, false));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone)]
 pub struct Interrupts {
     _private: (),

@@ -14,6 +14,21 @@ use serde::{Deserialize, Serialize};
 ///
 /// The default is `ForkServer`, as in CPython 3.14 on Linux: it is safe in a threaded
 /// parent (`Fork` is not, KI-05) and much cheaper per child than `Spawn`.
+///
+/// ```
+/// use multiproc_process::{Process, StartMethod, get_all_start_methods};
+///
+/// fn pid() -> u32 { std::process::id() }
+///
+/// for method in get_all_start_methods() {
+///     let p = Process::new(pid, ()).start_method(method).start()?;
+///     assert_eq!(p.start_method(), method);
+///     let child = p.pid();
+///     assert_eq!(p.join_value()?, child, "{method}");
+/// }
+/// assert_eq!(StartMethod::ForkServer.as_str(), "forkserver");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[non_exhaustive]
 pub enum StartMethod {

@@ -565,6 +565,32 @@ impl<R> Process<R> {
     /// Waits at most `timeout`; returns whether the process has exited (CPython's
     /// `join(timeout)` followed by a look at `exitcode`).
     ///
+    /// The family: [`join`](Self::join) waits as long as it takes, `join_timeout` at
+    /// most a given time, [`is_alive`](Self::is_alive)/[`exitcode`](Self::exitcode)
+    /// look without waiting, [`join_value`](Self::join_value) also takes the result.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use multiproc_ipc::{Connection, Pipe};
+    /// use multiproc_process::Process;
+    ///
+    /// fn wait_for_go(conn: Connection) -> u8 {
+    ///     conn.recv::<u8>().unwrap_or(0)
+    /// }
+    ///
+    /// let (mine, theirs) = Pipe::duplex()?;
+    /// let p = Process::new(wait_for_go, (theirs,)).start()?;
+    /// assert!(!p.join_timeout(Duration::from_millis(10))?); // blocked on `recv`
+    /// assert!(p.is_alive());
+    /// assert_eq!(p.exitcode(), None);
+    /// mine.send(&7u8)?;
+    /// assert!(p.join_timeout(Duration::from_secs(60))?);
+    /// p.join()?; // exited: returns at once
+    /// assert_eq!(p.exitcode(), Some(0));
+    /// assert_eq!(p.join_value()?, 7);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     /// As [`join`](Self::join).
     pub fn join_timeout(&self, timeout: Duration) -> Result<bool, WaitError> {
@@ -577,6 +603,33 @@ impl<R> Process<R> {
     }
 
     /// Sends SIGTERM (CPython's `terminate()`); nothing happens if it has exited.
+    ///
+    /// The family: `terminate` (SIGTERM), [`interrupt`](Self::interrupt) (SIGINT),
+    /// [`kill`](Self::kill) (SIGKILL); then join, bounded.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use multiproc_ipc::{Connection, Pipe};
+    /// use multiproc_process::Process;
+    ///
+    /// fn wait_for_eof(conn: Connection) {
+    ///     let _ = conn.recv::<u8>();
+    /// }
+    ///
+    /// let (_keep, theirs) = Pipe::duplex()?;
+    /// let p = Process::new(wait_for_eof, (theirs,)).start()?;
+    /// p.terminate()?;
+    /// assert!(p.join_timeout(Duration::from_secs(60))?);
+    /// assert_eq!(p.exitcode(), Some(-15));
+    ///
+    /// let (_keep, theirs) = Pipe::duplex()?;
+    /// let p = Process::new(wait_for_eof, (theirs,)).start()?;
+    /// p.kill()?;
+    /// assert!(p.join_timeout(Duration::from_secs(60))?);
+    /// assert_eq!(p.exitcode(), Some(-9));
+    /// p.kill()?; // exited: nothing happens
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     /// The signal goes through the pidfd, so it can never hit a recycled pid.
     ///
     /// # Errors
@@ -712,6 +765,24 @@ pub fn active_children() -> Vec<ProcessInfo> {
 
 /// [`Process::close`] was called while the process was still
 /// running; the process is handed back.
+///
+/// ```
+/// use std::time::Duration;
+/// use multiproc_ipc::{Connection, Pipe};
+/// use multiproc_process::Process;
+///
+/// fn wait_for_eof(conn: Connection) {
+///     let _ = conn.recv::<u8>();
+/// }
+///
+/// let (mine, theirs) = Pipe::duplex()?;
+/// let p = Process::new(wait_for_eof, (theirs,)).start()?;
+/// let p = p.close().expect_err("still running").process; // handed back
+/// drop(mine); // the child sees end-of-file and returns
+/// assert!(p.join_timeout(Duration::from_secs(60))?);
+/// assert!(p.close().is_ok());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub struct CloseError<R> {
     /// The process, still running.
     pub process: Process<R>,

@@ -6,6 +6,18 @@ use multiproc_ipc::{CodecError, SegmentError};
 
 /// Why a put did not happen. The item comes back in every variant
 /// ([`into_inner`](PutError::into_inner)).
+///
+/// ```
+/// use multiproc_queue::{PutError, Queue};
+///
+/// let q = Queue::with_maxsize(1)?;
+/// q.put(vec![1u8])?;
+/// match q.try_put(vec![2u8]) {
+///     Err(PutError::Full(item)) => assert_eq!(item, [2]), // keep it, retry later
+///     other => panic!("expected Full, got {other:?}"),
+/// }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[non_exhaustive]
 pub enum PutError<T> {
     /// `try_put`: no room now (the queue holds `maxsize` items, or its ring is full).
@@ -107,6 +119,18 @@ impl<T> std::error::Error for PutError<T> {
 }
 
 /// Why a get returned no item.
+///
+/// ```
+/// use multiproc_queue::{GetError, Queue};
+///
+/// let q: Queue<u32> = Queue::new()?;
+/// assert!(matches!(q.try_get(), Err(GetError::Empty))); // nothing yet
+/// q.close(); // no open handle remains: nothing will ever arrive
+/// let err = q.get().unwrap_err();
+/// assert!(matches!(err, GetError::Closed));
+/// assert_eq!(err.to_string(), "queue is empty and every producer is gone");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum GetError {
@@ -147,6 +171,18 @@ impl std::error::Error for GetError {
 }
 
 /// Why a queue could not be created.
+///
+/// ```
+/// use multiproc_queue::{CreateError, Queue};
+///
+/// let q = match Queue::<u8>::new() {
+///     Ok(q) => q,
+///     Err(CreateError::Segment(e)) => return Err(e.into()), // out of memory or descriptors
+///     Err(e) => return Err(e.into()),
+/// };
+/// assert!(q.is_empty());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum CreateError {
@@ -183,6 +219,15 @@ impl From<SegmentError> for CreateError {
 }
 
 /// Errors of [`JoinableQueue`](crate::JoinableQueue)'s `task_done` and `join`.
+///
+/// ```
+/// use multiproc_queue::{JoinError, JoinableQueue};
+///
+/// let q = JoinableQueue::<u8>::new()?;
+/// assert_eq!(q.task_done(), Err(JoinError::TooManyTaskDone)); // nothing was put
+/// q.join()?; // nothing unfinished: returns at once
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum JoinError {

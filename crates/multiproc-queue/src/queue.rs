@@ -348,6 +348,27 @@ impl<T> Queue<T> {
 impl<T: Serialize> Queue<T> {
     /// Puts `item`, waiting for room if the queue is full.
     ///
+    /// The family: `put` waits as long as it takes, [`put_timeout`](Self::put_timeout)
+    /// at most a given time, [`try_put`](Self::try_put) not at all; a failed put hands
+    /// the item back.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use multiproc_queue::{PutError, Queue};
+    ///
+    /// let q = Queue::with_maxsize(1)?;
+    /// q.put(1u32)?; // room: returns at once
+    /// let full = q.put_timeout(2, Duration::from_millis(10)).unwrap_err();
+    /// assert!(full.is_timeout());
+    /// assert_eq!(full.into_inner(), 2); // the item comes back
+    /// assert!(q.try_put(3).unwrap_err().is_full());
+    /// assert_eq!(q.get()?, 1);
+    /// q.put_timeout(4, Duration::from_secs(60))?; // room again
+    /// q.close();
+    /// assert!(matches!(q.put(5), Err(PutError::Closed(5))));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     /// [`PutError::Closed`], [`PutError::Encode`], [`PutError::TooLarge`],
     /// [`PutError::TooManyProcesses`]; the item comes back in the error.
@@ -380,6 +401,27 @@ impl<T: Serialize> Queue<T> {
 
 impl<T: DeserializeOwned> Queue<T> {
     /// Takes the oldest item, waiting for one.
+    ///
+    /// The family: `get` waits as long as it takes, [`get_timeout`](Self::get_timeout)
+    /// at most a given time, [`try_get`](Self::try_get) not at all.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use multiproc_queue::{GetError, Queue};
+    ///
+    /// let q: Queue<String> = Queue::new()?;
+    /// assert!(matches!(q.try_get(), Err(GetError::Empty)));
+    /// assert!(matches!(q.get_timeout(Duration::from_millis(10)), Err(GetError::Timeout)));
+    /// q.put("a".to_string())?;
+    /// q.put("b".to_string())?;
+    /// q.put("c".to_string())?;
+    /// assert_eq!(q.try_get()?, "a");
+    /// assert_eq!(q.get_timeout(Duration::from_secs(60))?, "b");
+    /// assert_eq!(q.get()?, "c");
+    /// q.close(); // the last open handle: an empty queue now reports `Closed`
+    /// assert!(matches!(q.get(), Err(GetError::Closed)));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// [`GetError::Closed`] when the queue is empty and no producer remains;
@@ -463,6 +505,18 @@ impl<'de, T> Deserialize<'de> for Queue<T> {
 }
 
 /// Blocking iterator over a queue's items; see [`Queue::iter`].
+///
+/// ```
+/// use multiproc_queue::Queue;
+///
+/// let q = Queue::new()?;
+/// q.put('x')?;
+/// q.close();
+/// let mut it = q.iter();
+/// assert_eq!(it.next().transpose()?, Some('x'));
+/// assert!(it.next().is_none()); // closed and drained
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub struct Iter<'a, T> {
     q: &'a Queue<T>,
 }
@@ -657,6 +711,21 @@ impl<T> JoinableQueue<T> {
     }
 
     /// Waits at most `timeout` until every item put so far has been marked done.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use multiproc_queue::{JoinError, JoinableQueue};
+    ///
+    /// let q = JoinableQueue::new()?;
+    /// q.put(1u8)?;
+    /// assert_eq!(q.unfinished_tasks(), 1);
+    /// assert_eq!(q.join_timeout(Duration::from_millis(10)), Err(JoinError::Timeout));
+    /// assert_eq!(q.get()?, 1);
+    /// q.task_done()?;
+    /// q.join_timeout(Duration::from_secs(60))?; // nothing unfinished: returns at once
+    /// assert_eq!(q.task_done(), Err(JoinError::TooManyTaskDone));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// [`JoinError::Timeout`].

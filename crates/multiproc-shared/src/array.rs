@@ -214,6 +214,24 @@ impl<T: Shareable> Clone for Array<T> {
 }
 
 /// Holds an [`Array`]'s lock; gives access to the elements.
+///
+/// ```
+/// use multiproc_shared::Array;
+/// use multiproc_sync::OwnerDied;
+///
+/// let a = Array::from_slice(&[1u32, 2, 3])?;
+/// {
+///     // Several operations made atomic: nobody else sees a half-rotated array.
+///     let g = a.lock().unwrap_or_else(OwnerDied::into_inner);
+///     let first = g.get(0).unwrap_or(0);
+///     for i in 1..g.len() {
+///         g.set(i - 1, g.get(i).unwrap_or(0))?;
+///     }
+///     g.set(g.len() - 1, first)?;
+/// }
+/// assert_eq!(a.to_vec(), [2, 3, 1]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[must_use = "the lock is released when the guard is dropped"]
 pub struct ArrayGuard<'a, T: Shareable> {
     raw: &'a RawArray<T>,
@@ -271,7 +289,25 @@ impl<T: Shareable> Array<T> {
         &self.raw
     }
 
-    /// Takes the lock; the guard derefs to the [`RawArray`].
+    /// Takes the lock; the guard derefs to the [`RawArray`]. Waits as long as another
+    /// thread or process holds it; for a bounded wait, use
+    /// [`get_lock`](Self::get_lock)`().lock_timeout(..)` and then this call, which the
+    /// holding thread re-enters at once (the lock is an [`RLock`]).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use multiproc_shared::Array;
+    /// use multiproc_sync::OwnerDied;
+    ///
+    /// let a = Array::<u8>::zeroed(2)?;
+    /// let outer = a.get_lock().lock_timeout(Duration::from_secs(60));
+    /// assert!(outer.is_ok());
+    /// let g = a.lock().unwrap_or_else(OwnerDied::into_inner); // same thread: at once
+    /// g.copy_from_slice(&[7, 8])?;
+    /// drop((g, outer));
+    /// assert_eq!(a.to_vec(), [7, 8]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// [`OwnerDied`] (carrying the guard) if the lock's holder died holding it.

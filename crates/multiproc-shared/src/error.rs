@@ -4,6 +4,13 @@ use std::fmt;
 use std::io;
 
 /// An index or range past the end of an array.
+///
+/// ```
+/// use multiproc_shared::{Array, IndexError};
+/// let a = Array::<i32>::zeroed(3)?;
+/// assert_eq!(a.set(5, 1), Err(IndexError { index: 5, len: 3 }));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct IndexError {
     /// The offending index (or range end).
@@ -25,6 +32,16 @@ impl fmt::Display for IndexError {
 impl std::error::Error for IndexError {}
 
 /// A [`SharedMemory`](crate::SharedMemory) operation failed.
+///
+/// ```
+/// use multiproc_shared::{SharedMemory, ShmError};
+/// let shm = SharedMemory::create(None, 8)?;
+/// assert!(matches!(SharedMemory::create(Some(shm.name()), 8), Err(ShmError::Exists(_))));
+/// shm.unlink()?;
+/// assert!(matches!(SharedMemory::attach(shm.name()), Err(ShmError::NotFound(_))));
+/// assert!(matches!(SharedMemory::create(Some("a/b"), 8), Err(ShmError::InvalidName(_))));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum ShmError {
@@ -68,6 +85,15 @@ impl From<io::Error> for ShmError {
 }
 
 /// A [`ShareableList`](crate::ShareableList) operation failed.
+///
+/// ```
+/// use multiproc_shared::{Item, ListError, ShareableList};
+/// let list = ShareableList::new([Item::Int(1)], None)?;
+/// assert!(matches!(list.get(3), Err(ListError::Index(_))));
+/// assert!(matches!(list.set(0, Item::Str("x".repeat(100))), Err(ListError::TooLarge { index: 0, .. })));
+/// list.shm().unlink()?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum ListError {

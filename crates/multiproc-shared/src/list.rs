@@ -13,6 +13,15 @@ const SLOT: usize = 32;
 
 /// One element of a [`ShareableList`]. It is a serde value too, so elements can be
 /// returned from a child or put on a queue.
+///
+/// ```
+/// use multiproc_shared::{Item, ShareableList};
+///
+/// let list = ShareableList::new([Item::Bool(true), Item::Bytes(vec![0, 1]), "x".into(), ().into()], None)?;
+/// assert_eq!(list.to_vec()?, [Item::Bool(true), Item::Bytes(vec![0, 1]), Item::Str("x".into()), Item::None]);
+/// list.shm().unlink()?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub enum Item {

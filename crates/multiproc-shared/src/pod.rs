@@ -43,6 +43,19 @@ unsafe impl<T: Pod, const N: usize> Pod for [T; N] {}
 /// A type that can be stored in a [`Value`](crate::Value) or [`Array`](crate::Array):
 /// every [`Pod`] type (stored as itself), and `bool` (stored as a byte, any non-zero
 /// byte reading as `true`, so another process cannot make us read an invalid `bool`).
+///
+/// ```
+/// use multiproc_shared::{Array, Shareable, Value};
+///
+/// fn shared_copy<T: Shareable>(v: T) -> Result<Value<T>, multiproc_shared::CreateError> {
+///     Value::new(v)
+/// }
+/// assert!(shared_copy(true)?.get());
+/// assert_eq!(shared_copy([1u16, 2])?.get(), [1, 2]);
+/// let flags = Array::from_slice(&[false, true])?;
+/// assert_eq!(flags.to_vec(), [false, true]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub trait Shareable: Copy + Send + Sync + 'static {
     /// How it is stored.
     type Repr: Pod;

@@ -113,6 +113,20 @@ impl<T: Shareable> Clone for Value<T> {
 }
 
 /// Holds a [`Value`]'s lock; reads and writes the value.
+///
+/// ```
+/// use multiproc_shared::Value;
+/// use multiproc_sync::OwnerDied;
+///
+/// let balance = Value::new(100i64)?;
+/// let g = balance.lock().unwrap_or_else(OwnerDied::into_inner);
+/// if g.get() >= 30 {
+///     g.update(|b| b - 30); // check and debit under one lock
+/// }
+/// drop(g);
+/// assert_eq!(balance.get(), 70);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[must_use = "the lock is released when the guard is dropped"]
 pub struct ValueGuard<'a, T: Shareable> {
     raw: &'a RawValue<T>,
@@ -149,7 +163,28 @@ impl<T: Shareable> Value<T> {
         &self.raw
     }
 
-    /// Takes the lock.
+    /// Takes the lock, waiting as long as another thread or process holds it (for a
+    /// bounded wait, use [`get_lock`](Self::get_lock)`().lock_timeout(..)` first).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use multiproc_shared::Value;
+    /// use multiproc_sync::{OwnerDied, TryLockError};
+    ///
+    /// let v = Value::new(1u32)?;
+    /// let g = v.lock().unwrap_or_else(OwnerDied::into_inner);
+    /// let other = v.clone();
+    /// let waited = std::thread::spawn(move || {
+    ///     matches!(other.get_lock().lock_timeout(Duration::from_millis(10)), Err(TryLockError::WouldBlock))
+    /// })
+    /// .join()
+    /// .unwrap();
+    /// assert!(waited); // held by this thread
+    /// g.set(2);
+    /// drop(g);
+    /// assert_eq!(v.get(), 2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// [`OwnerDied`] (carrying the guard) if the lock's holder died holding it.

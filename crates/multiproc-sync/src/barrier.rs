@@ -161,6 +161,22 @@ impl Barrier {
     /// As [`wait`](Self::wait), but a wait longer than `timeout` breaks the barrier
     /// (for everyone, as in CPython) and returns [`BarrierError::Broken`].
     ///
+    /// ```
+    /// use std::time::Duration;
+    /// use multiproc_sync::{Barrier, BarrierError};
+    ///
+    /// let b = Barrier::new(2)?;
+    /// // Alone, the wait times out and breaks the barrier.
+    /// assert_eq!(b.wait_timeout(Duration::from_millis(10)), Err(BarrierError::Broken));
+    /// assert!(b.is_broken());
+    /// b.reset();
+    /// let b2 = b.clone();
+    /// let t = std::thread::spawn(move || b2.wait_timeout(Duration::from_secs(60)));
+    /// let mine = b.wait_timeout(Duration::from_secs(60))?;
+    /// assert_eq!(mine + t.join().unwrap()?, 1); // indices 0 and 1
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     /// As [`wait`](Self::wait).
     pub fn wait_timeout(&self, timeout: Duration) -> Result<u32, BarrierError> {

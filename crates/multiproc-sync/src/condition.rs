@@ -15,6 +15,15 @@ use crate::robust::{Acquired, Spin};
 use crate::sys;
 
 /// The lock a [`Condition`] is used with.
+///
+/// ```
+/// use multiproc_sync::{CondLock, Condition, Lock};
+/// let lock = Lock::new()?;
+/// let cond = Condition::with_lock(lock.clone())?;
+/// assert!(matches!(cond.get_lock(), CondLock::Lock(l) if l.same_as(&lock)));
+/// assert!(matches!(Condition::new()?.get_lock(), CondLock::RLock(_))); // the default
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[non_exhaustive]
 pub enum CondLock {
@@ -88,7 +97,30 @@ pub struct Condition {
     lock: CondLock,
 }
 
-/// Holds a [`Condition`]'s lock (one level of it) until dropped.
+/// Holds a [`Condition`]'s lock (one level of it) until dropped; waits and notifies
+/// go through it.
+///
+/// ```
+/// use std::time::Duration;
+/// use multiproc_sync::{Condition, Event, OwnerDied};
+///
+/// let cond = Condition::new()?;
+/// let ready = Event::new()?; // the state the condition protects
+/// let (c2, r2) = (cond.clone(), ready.clone());
+/// let t = std::thread::spawn(move || {
+///     let g = c2.lock().unwrap_or_else(OwnerDied::into_inner);
+///     r2.set();
+///     g.notify_all();
+/// });
+/// let mut g = cond.lock().unwrap_or_else(OwnerDied::into_inner);
+/// let done = g
+///     .wait_for_timeout(|| ready.is_set(), Duration::from_secs(60))
+///     .unwrap_or_else(OwnerDied::into_inner);
+/// assert!(done);
+/// drop(g);
+/// t.join().unwrap();
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[must_use = "the lock is released when the guard is dropped"]
 pub struct ConditionGuard<'a> {
     cond: &'a Condition,
@@ -139,6 +171,22 @@ impl Condition {
     }
 
     /// Acquires the lock (`with cond:`).
+    ///
+    /// The family: `lock` waits as long as it takes, [`lock_timeout`](Self::lock_timeout)
+    /// at most a given time, [`try_lock`](Self::try_lock) not at all.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use multiproc_sync::{Condition, Lock, OwnerDied, TryLockError};
+    ///
+    /// let cond = Condition::with_lock(Lock::new()?)?; // not recursive
+    /// let g = cond.lock().unwrap_or_else(OwnerDied::into_inner);
+    /// assert!(matches!(cond.try_lock(), Err(TryLockError::WouldBlock)));
+    /// assert!(matches!(cond.lock_timeout(Duration::from_millis(10)), Err(TryLockError::WouldBlock)));
+    /// drop(g);
+    /// assert!(cond.lock_timeout(Duration::from_secs(60)).is_ok());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// [`OwnerDied`] (carrying the guard) if the lock was taken over from a dead holder.

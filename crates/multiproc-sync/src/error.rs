@@ -5,6 +5,12 @@ use std::fmt;
 use multiproc_ipc::SegmentError;
 
 /// Creating a primitive failed.
+///
+/// ```
+/// use multiproc_sync::{Barrier, CreateError};
+/// assert!(matches!(Barrier::new(0), Err(CreateError::InvalidArgument(_))));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum CreateError {
@@ -107,6 +113,20 @@ impl<G> fmt::Display for OwnerDied<G> {
 impl<G> std::error::Error for OwnerDied<G> {}
 
 /// A non-blocking or timed acquisition did not succeed normally.
+///
+/// ```
+/// use multiproc_sync::{Lock, TryLockError};
+/// let lock = Lock::new()?;
+/// let held = lock.try_lock();
+/// match lock.try_lock() {
+///     Err(TryLockError::WouldBlock) => {} // held (by us): try again later
+///     Err(TryLockError::OwnerDied(d)) => drop(d.into_inner()), // ours now; repair the state
+///     Ok(_) => unreachable!("the lock is held"),
+///     Err(_) => unreachable!("no other case today"),
+/// }
+/// assert!(held.is_ok());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[non_exhaustive]
 pub enum TryLockError<G> {
     /// Held by someone else (for `try_lock`), or still held when the timeout elapsed.
@@ -156,6 +176,13 @@ impl<G> std::error::Error for TryLockError<G> {
 }
 
 /// A release that CPython rejects.
+///
+/// ```
+/// use multiproc_sync::{BoundedSemaphore, Lock, ReleaseError};
+/// assert_eq!(Lock::new()?.release(), Err(ReleaseError::NotLocked));
+/// assert_eq!(BoundedSemaphore::new(1)?.release(), Err(ReleaseError::TooManyReleases));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ReleaseError {
@@ -183,6 +210,16 @@ impl fmt::Display for ReleaseError {
 impl std::error::Error for ReleaseError {}
 
 /// A [`Barrier`](crate::Barrier) wait did not complete.
+///
+/// ```
+/// use multiproc_sync::{Barrier, BarrierError};
+/// let b = Barrier::new(2)?;
+/// b.abort();
+/// assert_eq!(b.wait(), Err(BarrierError::Broken)); // broken: returns at once
+/// b.reset();
+/// assert!(!b.is_broken());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum BarrierError {

@@ -61,6 +61,16 @@ pub struct Lock {
 }
 
 /// Holds a [`Lock`] until dropped.
+///
+/// ```
+/// use multiproc_sync::{Lock, OwnerDied};
+/// let lock = Lock::new()?;
+/// let guard = lock.lock().unwrap_or_else(OwnerDied::into_inner);
+/// assert!(lock.is_locked());
+/// drop(guard); // releases
+/// assert!(!lock.is_locked());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[must_use = "the lock is released when the guard is dropped"]
 pub struct LockGuard<'a> {
     lock: &'a Lock,
@@ -98,6 +108,32 @@ impl Lock {
     /// Locking a `Lock` that the calling thread already holds deadlocks (it is not
     /// recursive; see [`RLock`]).
     ///
+    /// The family: `lock` waits as long as it takes, [`lock_timeout`](Self::lock_timeout)
+    /// at most a given time, [`try_lock`](Self::try_lock) not at all.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use multiproc_sync::{Lock, OwnerDied, TryLockError};
+    ///
+    /// let lock = Lock::new()?;
+    /// let guard = lock.lock().unwrap_or_else(OwnerDied::into_inner);
+    /// let other = lock.clone();
+    /// let seen = std::thread::spawn(move || {
+    ///     let now = matches!(other.try_lock(), Err(TryLockError::WouldBlock));
+    ///     let later = matches!(
+    ///         other.lock_timeout(Duration::from_millis(10)),
+    ///         Err(TryLockError::WouldBlock)
+    ///     );
+    ///     (now, later)
+    /// })
+    /// .join()
+    /// .unwrap();
+    /// assert_eq!(seen, (true, true)); // held by this thread all along
+    /// drop(guard);
+    /// assert!(lock.lock_timeout(Duration::from_secs(60)).is_ok());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     /// [`OwnerDied`] (carrying the guard: the lock *is* held) if it was taken over from a
     /// holder that died.
@@ -131,6 +167,18 @@ impl Lock {
     /// Python's `acquire(block=True, timeout=None)` without a guard: `Ok(true)` when
     /// acquired, `Ok(false)` on timeout (`Some(ZERO)` = non-blocking). Pair with
     /// [`release`](Self::release).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use multiproc_sync::{Lock, ReleaseError};
+    ///
+    /// let lock = Lock::new()?;
+    /// assert!(lock.acquire(None)?);
+    /// assert!(!lock.acquire(Some(Duration::ZERO))?); // held: a non-blocking try fails
+    /// lock.release()?;
+    /// assert_eq!(lock.release(), Err(ReleaseError::NotLocked));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// [`OwnerDied`] if acquired from a dead holder (the lock is held).
@@ -234,6 +282,18 @@ pub struct RLock {
 }
 
 /// Holds one level of an [`RLock`] until dropped.
+///
+/// ```
+/// use multiproc_sync::{OwnerDied, RLock};
+/// let lock = RLock::new()?;
+/// let outer = lock.lock().unwrap_or_else(OwnerDied::into_inner);
+/// let inner = lock.lock().unwrap_or_else(OwnerDied::into_inner);
+/// drop(inner);
+/// assert_eq!(lock.depth(), 1); // still held once
+/// drop(outer);
+/// assert!(!lock.is_locked());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[must_use = "the lock is released when the guard is dropped"]
 pub struct RLockGuard<'a> {
     lock: &'a RLock,
@@ -297,6 +357,30 @@ impl RLock {
     }
 
     /// Blocks until the calling thread holds the lock (once more, if it already does).
+    ///
+    /// The family: `lock` waits as long as it takes, [`lock_timeout`](Self::lock_timeout)
+    /// at most a given time, [`try_lock`](Self::try_lock) not at all. The holding
+    /// thread always gets in at once; another thread waits.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use multiproc_sync::{OwnerDied, RLock, TryLockError};
+    ///
+    /// let lock = RLock::new()?;
+    /// let a = lock.lock().unwrap_or_else(OwnerDied::into_inner);
+    /// let b = lock.try_lock(); // the owner re-enters without waiting
+    /// assert!(b.is_ok());
+    /// let other = lock.clone();
+    /// let blocked = std::thread::spawn(move || {
+    ///     matches!(other.lock_timeout(Duration::from_millis(10)), Err(TryLockError::WouldBlock))
+    /// })
+    /// .join()
+    /// .unwrap();
+    /// assert!(blocked);
+    /// drop((b, a));
+    /// assert!(lock.lock_timeout(Duration::from_secs(60)).is_ok());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// [`OwnerDied`] (carrying the guard) if it was taken over from a dead holder.

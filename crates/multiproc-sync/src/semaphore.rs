@@ -109,6 +109,24 @@ macro_rules! semaphore_api {
             }
 
             /// Waits at most `timeout` for a permit; `None` on timeout.
+            ///
+            /// The family: [`acquire`](Self::acquire) waits as long as it takes,
+            /// `acquire_timeout` at most a given time, [`try_acquire`](Self::try_acquire)
+            /// not at all.
+            ///
+            /// ```
+            /// use std::time::Duration;
+            #[doc = concat!(" let sem = multiproc_sync::", stringify!($ty), "::new(1)?;")]
+            /// let permit = sem.acquire();
+            /// assert!(sem.try_acquire().is_none());
+            /// assert!(sem.acquire_timeout(Duration::from_millis(10)).is_none());
+            /// drop(permit); // returns the permit
+            /// assert!(sem.acquire_timeout(Duration::from_secs(60)).is_some());
+            /// assert!(sem.acquire_raw(Some(Duration::ZERO)));
+            /// assert_eq!(sem.value(), 0); // the raw acquisition keeps its permit until `release`
+            /// sem.release()?;
+            /// # Ok::<(), Box<dyn std::error::Error>>(())
+            /// ```
             pub fn acquire_timeout(&self, timeout: Duration) -> Option<$guard<'_>> {
                 self.st
                     .get()
@@ -142,6 +160,15 @@ macro_rules! semaphore_api {
         }
 
         /// A permit; returned to the semaphore when dropped.
+        ///
+        /// ```
+        #[doc = concat!(" let sem = multiproc_sync::", stringify!($ty), "::new(1)?;")]
+        /// let permit = sem.acquire();
+        /// assert_eq!(sem.value(), 0);
+        /// drop(permit);
+        /// assert_eq!(sem.value(), 1);
+        /// # Ok::<(), Box<dyn std::error::Error>>(())
+        /// ```
         #[must_use = "the permit is returned when the guard is dropped"]
         pub struct $guard<'a> {
             sem: &'a $ty,
