@@ -6,7 +6,7 @@
 //! Linux only. Nothing else in this crate names an OS call; other crates reach these
 //! through [`crate::foundation`].
 
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
 /// Bits of a thread or process id kept in a lock word. Linux `pid_max` is at most 2^22.
@@ -172,7 +172,7 @@ pub fn this_thread() -> Identity {
 
 #[cold]
 fn compute_thread() -> Identity {
-    fork::install();
+    fork::install(false);
     let id = rustix::thread::gettid().as_raw_nonzero().get() as u32 & TID_MASK;
     let start = read_stat(id).map_or(0, |s| s.start);
     Identity { id, start }
@@ -195,7 +195,7 @@ pub fn this_process() -> Identity {
 
 #[cold]
 fn compute_process() -> Identity {
-    fork::install();
+    fork::install(false);
     let me = process_no_alloc();
     if !fork::no_cache() {
         fork::START.store(me.start, Ordering::Relaxed);
@@ -254,7 +254,7 @@ pub unsafe fn at_fork(
     parent: Option<extern "C" fn()>,
     child: Option<extern "C" fn()>,
 ) -> bool {
-    fork::install();
+    fork::install(true);
     let c = |f: Option<extern "C" fn()>| f.map(|f| f as unsafe extern "C" fn());
     // SAFETY:
     // - pthread_atfork only records the three function pointers, which are
@@ -397,14 +397,20 @@ mod fork {
     //! only async-signal-safe work is allowed: atomics and the `getpid`/`open`/`read`/
     //! `close` system calls of `process_no_alloc`, no allocation.
 
-    use super::{AtomicBool, AtomicU32, AtomicU64, Ordering};
-    use std::sync::Once;
+    use super::{AtomicU32, AtomicU64, Ordering};
 
     static GENERATION: AtomicU64 = AtomicU64::new(0);
     pub(super) static PID: AtomicU32 = AtomicU32::new(0);
     pub(super) static START: AtomicU64 = AtomicU64::new(0);
-    static NO_CACHE: AtomicBool = AtomicBool::new(false);
-    static INSTALL: Once = Once::new();
+    /// Whether the child handler is registered: [`NONE`], [`INSTALLING`], [`INSTALLED`]
+    /// or [`FAILED`]. Not a `std::sync::Once`: a fork child whose parent forked while
+    /// another thread was registering would wait for ever on a `Once` left running by a
+    /// thread that does not exist in the child; here it goes on without the cache.
+    static STATE: AtomicU32 = AtomicU32::new(NONE);
+    const NONE: u32 = 0;
+    const INSTALLING: u32 = 1;
+    const INSTALLED: u32 = 2;
+    const FAILED: u32 = 3;
 
     extern "C" fn child() {
         GENERATION.fetch_add(1, Ordering::Relaxed);
@@ -419,14 +425,22 @@ mod fork {
         GENERATION.load(Ordering::Relaxed)
     }
 
-    /// Whether the handler could not be installed: then nothing is cached.
+    /// Whether identities may be cached: only once the handler is known to be
+    /// registered (never when registering failed, or is under way in another thread —
+    /// or was, in the parent of this fork child).
     pub(super) fn no_cache() -> bool {
-        NO_CACHE.load(Ordering::Relaxed)
+        STATE.load(Ordering::Acquire) != INSTALLED
     }
 
-    /// Registers the child handler once per process image (inherited by fork children).
-    pub(super) fn install() {
-        INSTALL.call_once(|| {
+    /// Registers the child handler once per process image (inherited by fork
+    /// children). Never waits for another thread that is registering it (see
+    /// [`STATE`]) unless `wait`, and then only for a bounded number of turns: a caller
+    /// that must register its own handlers after this one (`at_fork`) waits.
+    pub(super) fn install(wait: bool) {
+        if STATE
+            .compare_exchange(NONE, INSTALLING, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+        {
             // SAFETY:
             // - `child` is an `extern "C" fn()` with static lifetime, as pthread_atfork
             //   requires; the prepare/parent handlers are absent;
@@ -436,10 +450,65 @@ mod fork {
             let rc = unsafe { libc::pthread_atfork(None, None, Some(child)) };
             // ENOMEM only: without the handler a forked child could keep its parent's
             // identity, so never cache instead.
-            if rc != 0 {
-                NO_CACHE.store(true, Ordering::Relaxed);
+            STATE.store(if rc == 0 { INSTALLED } else { FAILED }, Ordering::Release);
+            return;
+        }
+        if wait {
+            for _ in 0..100_000 {
+                if STATE.load(Ordering::Acquire) != INSTALLING {
+                    return;
+                }
+                std::thread::yield_now();
             }
-        });
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        /// A fork child whose parent forked while another thread was registering the
+        /// handler (the state says "under way", and that thread does not exist in the
+        /// child) computes its identities without waiting. With a `Once` there, such a
+        /// child waited for ever: `array_negated_by_a_child` (multiproc-shared) hung
+        /// once in a CI run, its forked child never exiting.
+        #[test]
+        fn a_fork_child_does_not_wait_for_a_registration_under_way() {
+            install(false);
+            // SAFETY: a fork in a test: the child does atomics, `gettid`, `getpid`,
+            // reads of /proc (glibc's fork leaves malloc usable in the child) and then
+            // `_exit`, never returning into the test harness.
+            let pid = unsafe { libc::fork() };
+            assert!(pid >= 0, "fork failed");
+            if pid == 0 {
+                STATE.store(INSTALLING, Ordering::Release);
+                let t = crate::sys::this_thread();
+                let p = crate::sys::this_process();
+                let me = rustix::process::getpid().as_raw_nonzero().get() as u32;
+                let code = i32::from(!(t.id != 0 && p.id == me));
+                // SAFETY: ends the child at once, running nothing of the parent's.
+                unsafe { libc::_exit(code) };
+            }
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+            let mut status = 0;
+            loop {
+                // SAFETY: waitpid on our own child with a valid out-pointer.
+                let r = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
+                if r == pid {
+                    break;
+                }
+                if std::time::Instant::now() > deadline {
+                    // SAFETY: kill and reap our own child.
+                    unsafe {
+                        libc::kill(pid, libc::SIGKILL);
+                        libc::waitpid(pid, &mut status, 0);
+                    }
+                    panic!("the fork child waited for the registration");
+                }
+                std::thread::sleep(std::time::Duration::from_millis(2));
+            }
+            assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0);
+        }
     }
 }
 
