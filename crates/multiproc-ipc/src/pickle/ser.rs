@@ -325,49 +325,29 @@ impl<'a> ser::Serializer for &'a mut Encoder {
     }
 }
 
-impl ser::SerializeSeq for Compound<'_> {
-    type Ok = ();
-    type Error = PickleError;
-    fn serialize_element<T: ?Sized + Serialize>(&mut self, value: &T) -> R {
-        value.serialize(&mut *self.enc)
-    }
-    fn end(self) -> R {
-        Compound::end(self)
-    }
+/// The sequence-like compounds: each element is written in turn, the compound's closing
+/// opcodes at the end (`Compound::end`).
+macro_rules! element_compound {
+    ($($trait:ident :: $method:ident),+ $(,)?) => {$(
+        impl ser::$trait for Compound<'_> {
+            type Ok = ();
+            type Error = PickleError;
+            fn $method<T: ?Sized + Serialize>(&mut self, value: &T) -> R {
+                value.serialize(&mut *self.enc)
+            }
+            fn end(self) -> R {
+                Compound::end(self)
+            }
+        }
+    )+};
 }
 
-impl ser::SerializeTuple for Compound<'_> {
-    type Ok = ();
-    type Error = PickleError;
-    fn serialize_element<T: ?Sized + Serialize>(&mut self, value: &T) -> R {
-        value.serialize(&mut *self.enc)
-    }
-    fn end(self) -> R {
-        Compound::end(self)
-    }
-}
-
-impl ser::SerializeTupleStruct for Compound<'_> {
-    type Ok = ();
-    type Error = PickleError;
-    fn serialize_field<T: ?Sized + Serialize>(&mut self, value: &T) -> R {
-        value.serialize(&mut *self.enc)
-    }
-    fn end(self) -> R {
-        Compound::end(self)
-    }
-}
-
-impl ser::SerializeTupleVariant for Compound<'_> {
-    type Ok = ();
-    type Error = PickleError;
-    fn serialize_field<T: ?Sized + Serialize>(&mut self, value: &T) -> R {
-        value.serialize(&mut *self.enc)
-    }
-    fn end(self) -> R {
-        Compound::end(self)
-    }
-}
+element_compound!(
+    SerializeSeq::serialize_element,
+    SerializeTuple::serialize_element,
+    SerializeTupleStruct::serialize_field,
+    SerializeTupleVariant::serialize_field,
+);
 
 impl ser::SerializeMap for Compound<'_> {
     type Ok = ();
@@ -383,26 +363,26 @@ impl ser::SerializeMap for Compound<'_> {
     }
 }
 
-impl ser::SerializeStruct for Compound<'_> {
-    type Ok = ();
-    type Error = PickleError;
-    fn serialize_field<T: ?Sized + Serialize>(&mut self, key: &'static str, value: &T) -> R {
-        self.enc.str(key);
-        value.serialize(&mut *self.enc)
-    }
-    fn end(self) -> R {
-        Compound::end(self)
-    }
+/// The named-field compounds: each field is written as its name then its value (a dict
+/// entry), the compound's closing opcodes at the end.
+macro_rules! field_compound {
+    ($($trait:ident),+ $(,)?) => {$(
+        impl ser::$trait for Compound<'_> {
+            type Ok = ();
+            type Error = PickleError;
+            fn serialize_field<T: ?Sized + Serialize>(
+                &mut self,
+                key: &'static str,
+                value: &T,
+            ) -> R {
+                self.enc.str(key);
+                value.serialize(&mut *self.enc)
+            }
+            fn end(self) -> R {
+                Compound::end(self)
+            }
+        }
+    )+};
 }
 
-impl ser::SerializeStructVariant for Compound<'_> {
-    type Ok = ();
-    type Error = PickleError;
-    fn serialize_field<T: ?Sized + Serialize>(&mut self, key: &'static str, value: &T) -> R {
-        self.enc.str(key);
-        value.serialize(&mut *self.enc)
-    }
-    fn end(self) -> R {
-        Compound::end(self)
-    }
-}
+field_compound!(SerializeStruct, SerializeStructVariant);
