@@ -1611,6 +1611,14 @@ impl<'de, S: Shared> Deserialize<'de> for Proxy<S> {
         Ok(Proxy { h, _t: PhantomData })
     }
 }
+/// A proxy in a reply: what a method listed in [`Shared::METHOD_TO_TYPEID`] returns.
+impl<S: Shared> FromValue for Proxy<S> {
+    fn from_value(v: Value) -> Result<Self, TypeMismatch> {
+        Handle::from_current(v, &[Kind::Custom(S::TYPEID.to_owned())], "Proxy")
+            .map(|h| Proxy { h, _t: PhantomData })
+    }
+}
+
 impl<S> From<&Proxy<S>> for Value {
     fn from(p: &Proxy<S>) -> Value {
         Value::Proxy(p.h.objref())
