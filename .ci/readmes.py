@@ -49,11 +49,22 @@ def to_markdown(lines: list[str]) -> str:
         # the README's title is the only level-1 heading
         if line.startswith("#"):
             line = "#" + line
-        # intra-doc links: [`Name`](path) stays text, [`Name`] becomes `Name`
-        line = re.sub(r"\[(`[^`]+`)\]\((?!https?:)[^)]*\)", r"\1", line)
-        line = re.sub(r"\[(`[^`]+`)\](?!\()", r"\1", line)
-        out.append(line)
+        out.append(plain_links(line))
     return "\n".join(out)
+
+
+def plain_links(line: str) -> str:
+    """Links that would not resolve on crates.io become text.
+
+    crates.io shows the README away from the repository (and the crates name no
+    `repository` yet), so only absolute `http(s)` links and `#anchors` stay links.
+    Intra-doc links: [`Name`](path) stays text, [`Name`] becomes `Name`; any other
+    [text](relative/path) becomes text.
+    """
+    line = re.sub(r"\[(`[^`]+`)\]\((?!https?:|#)[^)]*\)", r"\1", line)
+    line = re.sub(r"\[(`[^`]+`)\](?!\()", r"\1", line)
+    line = re.sub(r"\[([^\]`]+)\]\((?!https?:|#)[^)]*\)", r"\1", line)
+    return line
 
 
 def dependencies(crate: pathlib.Path) -> str:
@@ -79,15 +90,16 @@ def readme(crate: pathlib.Path) -> str:
     lines = crate_docs(crate / "src" / "lib.rs")
     # the summary is the first paragraph
     end = lines.index("") if "" in lines else len(lines)
-    summary, rest = " ".join(lines[:end]), lines[end:]
+    summary, rest = plain_links(" ".join(lines[:end])), lines[end:]
     body = to_markdown(rest).strip("\n")
     facade = (
         ""
         if name == "multiproc"
         else (
-            f"\nPart of [multiproc](../../README.md): usable on its own (`{name} = ...` in "
-            f"`[dependencies]`) or through the `multiproc` facade crate. Where it sits in "
-            f"the layering: [docs/ARCHITECTURE.md](../../docs/ARCHITECTURE.md).\n"
+            f"\nPart of [multiproc](https://docs.rs/multiproc): usable on its own "
+            f"(`{name} = ...` in `[dependencies]`) or through the `multiproc` facade "
+            f"crate. Where it sits in the layering: `docs/ARCHITECTURE.md` in the "
+            f"multiproc sources. API docs: [docs.rs/{name}](https://docs.rs/{name}).\n"
         )
     ) + f"\n{dependencies(crate)} Platform: Linux (see the crate docs' Platform support).\n"
     return f"{HEADER}# {name}\n\n{summary}\n{facade}\n{body}\n"

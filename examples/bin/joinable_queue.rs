@@ -53,6 +53,9 @@ fn consumer(task_queue: JoinableQueue<Option<Task>>, result_queue: Queue<String>
 /// The example; `main` and the tour call it.
 pub fn run() -> Result<(), Box<dyn std::error::Error>> {
     let tasks = JoinableQueue::new()?;
+    // This process only puts tasks: should every consumer die (Ctrl-C, a crash), a put
+    // waiting for room fails with `PutError::NoConsumer` instead of waiting for ever.
+    tasks.close_receiving()?;
     let results = Queue::new()?;
     let num_consumers = cpu_count() * 2;
     println!("create {num_consumers} consumers");

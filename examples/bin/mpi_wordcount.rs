@@ -71,6 +71,7 @@ struct SerialPool;
 
 mod serial {
     //! A backend that runs every call in the calling process (the serial baseline).
+    use std::sync::Mutex;
     use std::time::Duration;
 
     use multiproc::pool::{AsyncResultApi, Error, PoolApi};
@@ -78,8 +79,22 @@ mod serial {
     use serde::Serialize;
     use serde::de::DeserializeOwned;
 
-    /// A result computed at once.
-    pub(crate) struct Now<T>(pub(crate) Result<T, Error>);
+    /// A result computed at once, handed out once.
+    pub(crate) struct Now<T>(Mutex<Option<Result<T, Error>>>);
+
+    impl<T> Now<T> {
+        fn new(r: Result<T, Error>) -> Self {
+            Now(Mutex::new(Some(r)))
+        }
+
+        fn take(&self) -> Result<T, Error> {
+            self.0
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .take()
+                .unwrap_or(Err(Error::AlreadyTaken))
+        }
+    }
 
     impl<T: Send> AsyncResultApi<T> for Now<T> {
         fn ready(&self) -> bool {
@@ -90,22 +105,30 @@ mod serial {
             true
         }
         fn get(self) -> Result<T, Error> {
-            self.0
+            self.take()
         }
         fn cancel(&self) -> bool {
             false
         }
-        fn get_timeout(self, _: Duration) -> Result<T, Error> {
-            self.0
+        fn get_timeout(&self, _: Duration) -> Result<T, Error> {
+            self.take()
         }
         fn callback(self, f: impl FnOnce(&T) + Send + 'static) -> Self {
-            if let Ok(v) = &self.0 {
+            if let Some(Ok(v)) = &*self
+                .0
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+            {
                 f(v);
             }
             self
         }
         fn error_callback(self, f: impl FnOnce(&Error) + Send + 'static) -> Self {
-            if let Err(e) = &self.0 {
+            if let Some(Err(e)) = &*self
+                .0
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+            {
                 f(e);
             }
             self
@@ -131,7 +154,7 @@ mod serial {
             F: Target<A>,
             A: Serialize + DeserializeOwned + Send + 'static,
         {
-            Now(Ok(f.call(args)))
+            Now::new(Ok(f.call(args)))
         }
         fn map<F, T, I>(&self, f: F, iterable: I) -> Result<Vec<F::Output>, Error>
         where
@@ -155,7 +178,7 @@ mod serial {
             T: Serialize + DeserializeOwned + Send + 'static,
             I: IntoIterator<Item = T>,
         {
-            Now(self.map(f, iterable))
+            Now::new(self.map(f, iterable))
         }
         fn starmap<F, A, I>(&self, f: F, iterable: I) -> Result<Vec<F::Output>, Error>
         where
@@ -171,7 +194,7 @@ mod serial {
             A: Serialize + DeserializeOwned + Send + 'static,
             I: IntoIterator<Item = A>,
         {
-            Now(self.starmap(f, iterable))
+            Now::new(self.starmap(f, iterable))
         }
         fn starmap_chunked<F, A, I>(
             &self,

@@ -49,14 +49,49 @@ use crate::frame::{self, ShortHeader};
 use crate::sys;
 
 /// `#CHALLENGE#`: the prefix of a challenge message.
+///
+/// ```
+/// use multiproc_ipc::auth::{CHALLENGE, Handshake, HandshakeConfig, NONCE_LEN, Role};
+/// let server = Handshake::new(Role::Server, b"key", &HandshakeConfig::default())?;
+/// // A frame: a 4-byte big-endian length, then `#CHALLENGE#{sha256}` and the nonce.
+/// let payload = &server.output()[4..];
+/// assert!(payload.starts_with(CHALLENGE));
+/// assert_eq!(&payload[CHALLENGE.len()..][..8], b"{sha256}");
+/// assert_eq!(payload.len(), CHALLENGE.len() + 8 + NONCE_LEN);
+/// # Ok::<(), multiproc_ipc::AuthError>(())
+/// ```
 pub const CHALLENGE: &[u8] = b"#CHALLENGE#";
 /// `#WELCOME#`: the reply to a correct response.
+///
+/// ```
+/// assert_eq!(multiproc_ipc::auth::WELCOME, b"#WELCOME#");
+/// ```
 pub const WELCOME: &[u8] = b"#WELCOME#";
 /// `#FAILURE#`: the reply to a wrong response.
+///
+/// ```
+/// assert_eq!(multiproc_ipc::auth::FAILURE, b"#FAILURE#");
+/// ```
 pub const FAILURE: &[u8] = b"#FAILURE#";
 /// Largest handshake message accepted (CPython reads them with `recv_bytes(256)`).
+///
+/// ```
+/// use multiproc_ipc::auth::{AuthError, Handshake, HandshakeConfig, MAX_AUTH_MESSAGE, Role};
+/// let mut client = Handshake::new(Role::Client, b"key", &HandshakeConfig::default())?;
+/// // A frame header announcing a longer message is refused before it is read.
+/// let header = (MAX_AUTH_MESSAGE as u32 + 1).to_be_bytes();
+/// assert!(matches!(client.feed(&header), Err(AuthError::MessageTooLong(257))));
+/// # Ok::<(), AuthError>(())
+/// ```
 pub const MAX_AUTH_MESSAGE: usize = 256;
 /// Random bytes in a challenge we deliver (CPython 3.12's `MESSAGE_LENGTH`).
+///
+/// ```
+/// use multiproc_ipc::auth::{Handshake, HandshakeConfig, NONCE_LEN, Role};
+/// let cfg = HandshakeConfig::default();
+/// let a = Handshake::with_nonce(Role::Server, b"key", &cfg, [7; NONCE_LEN]);
+/// assert!(a.output().ends_with(&[7; NONCE_LEN]));
+/// ```
 pub const NONCE_LEN: usize = 40;
 /// Length of a legacy (CPython ≤ 3.11) challenge payload.
 const LEGACY_CHALLENGE_LEN: usize = 20;
@@ -66,9 +101,31 @@ const MD5_LEN: usize = 16;
 const MAX_DIGEST_NAME: usize = 8;
 
 /// Default bound on a whole handshake.
+///
+/// ```
+/// use multiproc_ipc::auth::{DEFAULT_HANDSHAKE_TIMEOUT, HandshakeConfig};
+/// assert_eq!(HandshakeConfig::default().timeout, DEFAULT_HANDSHAKE_TIMEOUT);
+/// ```
 pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Why an authkey handshake failed.
+///
+/// Each side of a mismatched pair learns it its own way: the side whose challenge got a
+/// wrong answer sees [`WrongDigest`](AuthError::WrongDigest) (and tells the peer), the
+/// side that answered sees [`Rejected`](AuthError::Rejected).
+///
+/// ```
+/// use multiproc_ipc::{auth, AuthError, Pipe};
+/// let (server, client) = Pipe::duplex()?;
+/// let cfg = auth::HandshakeConfig::default();
+/// let t = std::thread::spawn(move || auth::server_handshake(&server, b"right", &cfg));
+/// let mine = auth::client_handshake(&client, b"wrong", &auth::HandshakeConfig::default());
+/// assert!(matches!(mine, Err(AuthError::Rejected)));
+/// let theirs = t.join().expect("server thread");
+/// assert!(matches!(theirs, Err(AuthError::WrongDigest)));
+/// assert_eq!(theirs.unwrap_err().to_string(), "digest received was wrong");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum AuthError {
@@ -140,6 +197,16 @@ impl From<io::Error> for AuthError {
 }
 
 /// Options of a handshake.
+///
+/// ```
+/// use std::time::Duration;
+/// use multiproc_ipc::auth::HandshakeConfig;
+/// let strict = HandshakeConfig::default()
+///     .with_timeout(Duration::from_secs(2))
+///     .with_legacy_md5(false); // refuse CPython <= 3.11 peers
+/// assert_eq!(strict.timeout, Duration::from_secs(2));
+/// assert!(!strict.accept_legacy_md5);
+/// ```
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct HandshakeConfig {
@@ -162,6 +229,13 @@ impl Default for HandshakeConfig {
 
 impl HandshakeConfig {
     /// Sets [`timeout`](Self::timeout).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use multiproc_ipc::auth::HandshakeConfig;
+    /// let cfg = HandshakeConfig::default().with_timeout(Duration::from_millis(500));
+    /// assert_eq!(cfg.timeout, Duration::from_millis(500));
+    /// ```
     #[must_use]
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
@@ -169,6 +243,12 @@ impl HandshakeConfig {
     }
 
     /// Sets [`accept_legacy_md5`](Self::accept_legacy_md5).
+    ///
+    /// ```
+    /// use multiproc_ipc::auth::HandshakeConfig;
+    /// assert!(HandshakeConfig::default().accept_legacy_md5);
+    /// assert!(!HandshakeConfig::default().with_legacy_md5(false).accept_legacy_md5);
+    /// ```
     #[must_use]
     pub fn with_legacy_md5(mut self, accept: bool) -> Self {
         self.accept_legacy_md5 = accept;
@@ -177,6 +257,15 @@ impl HandshakeConfig {
 }
 
 /// Which side of the handshake a [`Handshake`] plays.
+///
+/// ```
+/// use multiproc_ipc::auth::{Handshake, HandshakeConfig, Role};
+/// let cfg = HandshakeConfig::default();
+/// // The server speaks first (its challenge), the client waits for it.
+/// assert!(!Handshake::new(Role::Server, b"k", &cfg)?.output().is_empty());
+/// assert!(Handshake::new(Role::Client, b"k", &cfg)?.output().is_empty());
+/// # Ok::<(), multiproc_ipc::AuthError>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
     /// Deliver a challenge, then answer the peer's (CPython's `Listener.accept`).
@@ -198,6 +287,17 @@ enum Step {
 }
 
 /// Progress of a [`Handshake`] after it was fed.
+///
+/// ```
+/// use multiproc_ipc::auth::{Handshake, HandshakeConfig, Role, Status};
+/// let cfg = HandshakeConfig::default();
+/// let server = Handshake::new(Role::Server, b"k", &cfg)?;
+/// let mut client = Handshake::new(Role::Client, b"k", &cfg)?;
+/// // Half of the challenge frame: the client needs the rest.
+/// let half = &server.output()[..10];
+/// assert_eq!(client.feed(half)?, (10, Status::NeedInput));
+/// # Ok::<(), multiproc_ipc::AuthError>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
     /// More bytes from the peer are needed (at most [`Handshake::wanted`]).
@@ -270,6 +370,14 @@ impl fmt::Debug for Handshake {
 impl Handshake {
     /// Starts a handshake. A server's challenge is ready in [`output`](Self::output) at once.
     ///
+    /// ```
+    /// use multiproc_ipc::auth::{Handshake, HandshakeConfig, Role};
+    /// let hs = Handshake::new(Role::Server, b"key", &HandshakeConfig::default())?;
+    /// assert_eq!(hs.role(), Role::Server);
+    /// assert!(!hs.is_done());
+    /// # Ok::<(), multiproc_ipc::AuthError>(())
+    /// ```
+    ///
     /// # Errors
     /// [`AuthError::Random`] if the OS random source fails.
     pub fn new(role: Role, authkey: &[u8], config: &HandshakeConfig) -> Result<Self, AuthError> {
@@ -280,6 +388,14 @@ impl Handshake {
 
     /// As [`new`](Self::new) with a caller-chosen nonce: deterministic, for tests and
     /// fuzzing only (a predictable nonce lets a recorded response be replayed).
+    ///
+    /// ```
+    /// use multiproc_ipc::auth::{Handshake, HandshakeConfig, NONCE_LEN, Role};
+    /// let cfg = HandshakeConfig::default();
+    /// let a = Handshake::with_nonce(Role::Server, b"key", &cfg, [1; NONCE_LEN]);
+    /// let b = Handshake::with_nonce(Role::Server, b"key", &cfg, [1; NONCE_LEN]);
+    /// assert_eq!(a.output(), b.output()); // the same challenge: never in production
+    /// ```
     pub fn with_nonce(
         role: Role,
         authkey: &[u8],
@@ -304,21 +420,72 @@ impl Handshake {
     }
 
     /// The role this machine plays.
+    ///
+    /// ```
+    /// use multiproc_ipc::auth::{Handshake, HandshakeConfig, Role};
+    /// let hs = Handshake::new(Role::Client, b"key", &HandshakeConfig::default())?;
+    /// assert_eq!(hs.role(), Role::Client);
+    /// # Ok::<(), multiproc_ipc::AuthError>(())
+    /// ```
     pub fn role(&self) -> Role {
         self.role
     }
 
     /// Whether the handshake completed successfully.
+    ///
+    /// ```
+    /// use multiproc_ipc::auth::{Handshake, HandshakeConfig, Role};
+    /// let cfg = HandshakeConfig::default();
+    /// let mut server = Handshake::new(Role::Server, b"key", &cfg)?;
+    /// let mut client = Handshake::new(Role::Client, b"key", &cfg)?;
+    /// // Everything one side has to say, fed to the other, until both are quiet.
+    /// fn pump(from: &mut Handshake, to: &mut Handshake) -> Result<(), multiproc_ipc::AuthError> {
+    ///     let out = from.output().to_vec();
+    ///     from.consume_output(out.len());
+    ///     let mut rest = &out[..];
+    ///     while !rest.is_empty() && to.wanted() > 0 {
+    ///         let (n, _) = to.feed(rest)?;
+    ///         rest = &rest[n..];
+    ///     }
+    ///     Ok(())
+    /// }
+    /// while !server.output().is_empty() || !client.output().is_empty() {
+    ///     pump(&mut server, &mut client)?;
+    ///     pump(&mut client, &mut server)?;
+    /// }
+    /// assert!(server.is_done() && client.is_done());
+    /// # Ok::<(), multiproc_ipc::AuthError>(())
+    /// ```
     pub fn is_done(&self) -> bool {
         self.step == Step::Done
     }
 
     /// Bytes to send to the peer now.
+    ///
+    /// ```
+    /// use multiproc_ipc::auth::{Handshake, HandshakeConfig, Role};
+    /// let server = Handshake::new(Role::Server, b"key", &HandshakeConfig::default())?;
+    /// let frame = server.output();
+    /// let len = u32::from_be_bytes(frame[..4].try_into()?) as usize;
+    /// assert_eq!(frame.len(), 4 + len); // one whole frame: the challenge
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn output(&self) -> &[u8] {
         &self.out
     }
 
     /// Marks the first `n` bytes of [`output`](Self::output) as sent.
+    ///
+    /// ```
+    /// use multiproc_ipc::auth::{Handshake, HandshakeConfig, Role};
+    /// let mut server = Handshake::new(Role::Server, b"key", &HandshakeConfig::default())?;
+    /// let total = server.output().len();
+    /// server.consume_output(10); // a short write: 10 bytes went out
+    /// assert_eq!(server.output().len(), total - 10);
+    /// server.consume_output(usize::MAX); // clamped to what is left
+    /// assert!(server.output().is_empty());
+    /// # Ok::<(), multiproc_ipc::AuthError>(())
+    /// ```
     pub fn consume_output(&mut self, n: usize) {
         let n = n.min(self.out.len());
         self.out.drain(..n);
@@ -326,6 +493,16 @@ impl Handshake {
 
     /// How many more bytes the current step may take: reading more than this could
     /// swallow frames that follow the handshake. Zero when done or failed.
+    ///
+    /// ```
+    /// use multiproc_ipc::auth::{Handshake, HandshakeConfig, Role};
+    /// let server = Handshake::new(Role::Server, b"key", &HandshakeConfig::default())?;
+    /// let mut client = Handshake::new(Role::Client, b"key", &HandshakeConfig::default())?;
+    /// assert_eq!(client.wanted(), 4); // a frame header first
+    /// client.feed(&server.output()[..4])?;
+    /// assert_eq!(client.wanted(), server.output().len() - 4); // then exactly its body
+    /// # Ok::<(), multiproc_ipc::AuthError>(())
+    /// ```
     pub fn wanted(&self) -> usize {
         match self.step {
             Step::Done | Step::Failed => 0,
@@ -347,6 +524,18 @@ impl Handshake {
     /// Feeds bytes received from the peer. Returns how many were consumed (at most
     /// [`wanted`](Self::wanted) at the time of the call, fewer only when the handshake
     /// ended) and the status.
+    ///
+    /// ```
+    /// use multiproc_ipc::auth::{Handshake, HandshakeConfig, Role, Status};
+    /// let cfg = HandshakeConfig::default();
+    /// let server = Handshake::new(Role::Server, b"key", &cfg)?;
+    /// let mut client = Handshake::new(Role::Client, b"key", &cfg)?;
+    /// // The whole challenge at once: the client answers it.
+    /// let (used, status) = client.feed(server.output())?;
+    /// assert_eq!((used, status), (server.output().len(), Status::NeedInput));
+    /// assert!(!client.output().is_empty()); // its response, to send
+    /// # Ok::<(), multiproc_ipc::AuthError>(())
+    /// ```
     ///
     /// # Errors
     /// Any [`AuthError`]; after an error the machine is failed for good.
@@ -621,6 +810,20 @@ fn run_on(
 /// Runs the server side (deliver a challenge, then answer the peer's) on `conn`.
 /// What `Listener::accept` does for each connection when it has an authkey.
 ///
+/// ```
+/// use multiproc_ipc::{auth, Pipe};
+/// let (server, client) = Pipe::duplex()?;
+/// let t = std::thread::spawn(move || {
+///     auth::client_handshake(&client, b"secret", &auth::HandshakeConfig::default())?;
+///     client.send(&"hello after the handshake")?;
+///     Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
+/// });
+/// auth::server_handshake(&server, b"secret", &auth::HandshakeConfig::default())?;
+/// assert_eq!(server.recv::<String>()?, "hello after the handshake");
+/// t.join().expect("client thread").map_err(|e| e.to_string())?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
 /// # Errors
 /// See [`AuthError`]; the connection should be dropped after an error.
 pub fn server_handshake(
@@ -633,6 +836,16 @@ pub fn server_handshake(
 
 /// Runs the client side (answer the peer's challenge, then deliver one) on `conn`.
 ///
+/// ```
+/// use std::time::Duration;
+/// use multiproc_ipc::{auth, AuthError, Pipe};
+/// let (_server, client) = Pipe::duplex()?;
+/// // Nobody delivers a challenge: the bound ends the wait.
+/// let cfg = auth::HandshakeConfig::default().with_timeout(Duration::from_millis(50));
+/// assert!(matches!(auth::client_handshake(&client, b"secret", &cfg), Err(AuthError::Timeout)));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
 /// # Errors
 /// See [`AuthError`].
 pub fn client_handshake(
@@ -644,6 +857,18 @@ pub fn client_handshake(
 }
 
 /// CPython's `deliver_challenge`: one half of the handshake, as the challenging side.
+///
+/// ```
+/// use multiproc_ipc::{auth, Pipe};
+/// // One-way authentication: only the delivering side checks the other.
+/// let (a, b) = Pipe::duplex()?;
+/// let t = std::thread::spawn(move || {
+///     auth::answer_challenge(&b, b"secret", &auth::HandshakeConfig::default())
+/// });
+/// auth::deliver_challenge(&a, b"secret", &auth::HandshakeConfig::default())?;
+/// t.join().expect("answering thread")?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 ///
 /// # Errors
 /// See [`AuthError`].
@@ -682,6 +907,18 @@ pub fn deliver_challenge(
 }
 
 /// CPython's `answer_challenge`: one half of the handshake, as the answering side.
+///
+/// ```
+/// use multiproc_ipc::{auth, AuthError, Pipe};
+/// let (a, b) = Pipe::duplex()?;
+/// let t = std::thread::spawn(move || {
+///     auth::deliver_challenge(&a, b"secret", &auth::HandshakeConfig::default())
+/// });
+/// let mine = auth::answer_challenge(&b, b"guess", &auth::HandshakeConfig::default());
+/// assert!(matches!(mine, Err(AuthError::Rejected)));
+/// assert!(matches!(t.join().expect("delivering thread"), Err(AuthError::WrongDigest)));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 ///
 /// # Errors
 /// See [`AuthError`].

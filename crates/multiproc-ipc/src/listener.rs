@@ -325,6 +325,20 @@ impl ListenerBuilder {
     /// [`allow_unauthenticated_tcp`](Self::allow_unauthenticated_tcp)); elsewhere, and
     /// on TCP when allowed, the handshake runs with it (a CPython peer with
     /// `authkey=b''` passes).
+    ///
+    /// ```
+    /// use multiproc_ipc::{Address, Client, ClientError, Listener};
+    /// let l = Listener::builder(Address::Tcp("127.0.0.1:0".parse()?))
+    ///     .authkey(b"secret")
+    ///     .bind()?;
+    /// let at = l.address().clone();
+    /// let server = std::thread::spawn(move || l.accept().map(drop));
+    /// // A client with another key is refused by the handshake.
+    /// let r = Client::builder().authkey(b"guess").connect(&at);
+    /// assert!(matches!(r, Err(ClientError::Handshake(_))), "{r:?}");
+    /// assert!(server.join().expect("server thread").is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub fn authkey(mut self, authkey: &[u8]) -> Self {
         self.authkey = Some(authkey.to_vec());
@@ -358,6 +372,17 @@ impl ListenerBuilder {
 
     /// Allows a TCP listener without an authkey (default `false`: refused with
     /// [`ListenerError::UnauthenticatedTcp`]).
+    ///
+    /// ```
+    /// use multiproc_ipc::{Address, Listener, ListenerError};
+    /// let tcp = Address::Tcp("127.0.0.1:0".parse()?);
+    /// let refused = Listener::builder(tcp.clone()).bind();
+    /// assert!(matches!(refused, Err(ListenerError::UnauthenticatedTcp)));
+    /// // Anyone who can reach the port may connect: loopback and trusted networks only.
+    /// let open = Listener::builder(tcp).allow_unauthenticated_tcp(true).bind()?;
+    /// assert!(open.address().port().is_some());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub fn allow_unauthenticated_tcp(mut self, allow: bool) -> Self {
         self.allow_unauthenticated_tcp = allow;
@@ -841,6 +866,19 @@ impl ClientBuilder {
     /// Proves to the listener that we hold `authkey`, and requires the same of it. An
     /// empty key proves nothing: on TCP it counts as no key (refused unless
     /// [`allow_unauthenticated_tcp`](Self::allow_unauthenticated_tcp)).
+    ///
+    /// ```
+    /// use multiproc_ipc::{Address, Client, Listener};
+    /// let l = Listener::bind(Address::Tcp("127.0.0.1:0".parse()?), Some(b"secret"))?;
+    /// let at = l.address().clone();
+    /// let server = std::thread::spawn(move || -> Result<u32, Box<dyn std::error::Error + Send + Sync>> {
+    ///     Ok(l.accept()?.recv::<u32>()?)
+    /// });
+    /// let c = Client::builder().authkey(b"secret").connect(&at)?;
+    /// c.send(&7u32)?;
+    /// assert_eq!(server.join().expect("server thread").map_err(|e| e.to_string())?, 7);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub fn authkey(mut self, authkey: &[u8]) -> Self {
         self.authkey = Some(authkey.to_vec());
@@ -863,6 +901,19 @@ impl ClientBuilder {
     }
 
     /// Allows TCP without an authkey (default `false`).
+    ///
+    /// ```
+    /// use multiproc_ipc::{Address, Client, ClientError, Listener};
+    /// let l = Listener::builder(Address::Tcp("127.0.0.1:0".parse()?))
+    ///     .allow_unauthenticated_tcp(true)
+    ///     .bind()?;
+    /// let at = l.address().clone();
+    /// assert!(matches!(Client::builder().connect(&at), Err(ClientError::UnauthenticatedTcp)));
+    /// let server = std::thread::spawn(move || l.accept().map(drop));
+    /// let _c = Client::builder().allow_unauthenticated_tcp(true).connect(&at)?;
+    /// server.join().expect("server thread")?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub fn allow_unauthenticated_tcp(mut self, allow: bool) -> Self {
         self.allow_unauthenticated_tcp = allow;

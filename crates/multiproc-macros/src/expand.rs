@@ -57,12 +57,22 @@ struct Method {
     fallible: bool,
     /// `#[returns(T)]`: what the typed proxy converts the result into.
     returns: Option<Type>,
+    /// `#[method_to_typeid("T")]`: the result becomes a new managed object of type `T`.
+    new_object: Option<LitStr>,
     doc: Vec<syn::Attribute>,
 }
 
+/// The marker attributes of one method.
+struct Markers {
+    skip: bool,
+    expose: bool,
+    returns: Option<Type>,
+    new_object: Option<LitStr>,
+}
+
 /// Removes the marker attributes this macro reads; says which were there.
-fn take_markers(f: &mut ImplItemFn) -> syn::Result<(bool, bool, Option<Type>)> {
-    let (mut skip, mut expose, mut returns) = (false, false, None);
+fn take_markers(f: &mut ImplItemFn) -> syn::Result<Markers> {
+    let (mut skip, mut expose, mut returns, mut new_object) = (false, false, None, None);
     let mut err = None;
     f.attrs.retain(|a| {
         if a.path().is_ident("skip") {
@@ -77,13 +87,24 @@ fn take_markers(f: &mut ImplItemFn) -> syn::Result<(bool, bool, Option<Type>)> {
                 Err(e) => err = Some(e),
             }
             false
+        } else if a.path().is_ident("method_to_typeid") {
+            match a.parse_args::<LitStr>() {
+                Ok(t) => new_object = Some(t),
+                Err(e) => err = Some(e),
+            }
+            false
         } else {
             true
         }
     });
     match err {
         Some(e) => Err(e),
-        None => Ok((skip, expose, returns)),
+        None => Ok(Markers {
+            skip,
+            expose,
+            returns,
+            new_object,
+        }),
     }
 }
 
@@ -170,7 +191,12 @@ pub(crate) fn expand(
     let mut ctor: Option<(Vec<Arg>, bool)> = None;
     for item in &mut block.items {
         let ImplItem::Fn(f) = item else { continue };
-        let (skip, expose, returns) = take_markers(f)?;
+        let Markers {
+            skip,
+            expose,
+            returns,
+            new_object,
+        } = take_markers(f)?;
         let has_self = matches!(f.sig.inputs.first(), Some(FnArg::Receiver(_)));
         if f.sig.ident == "new" && !has_self {
             let fallible = match &f.sig.output {
@@ -217,6 +243,7 @@ pub(crate) fn expand(
             ok,
             fallible,
             returns,
+            new_object,
             doc: f
                 .attrs
                 .iter()
@@ -227,6 +254,10 @@ pub(crate) fn expand(
     }
 
     let p = quote!(#krate::typed);
+    let new_objects = methods.iter().filter_map(|m| {
+        let fname = m.name.unraw().to_string();
+        m.new_object.as_ref().map(|t| quote!((#fname, #t)))
+    });
     let decode = |fname: &str, args: &[Arg]| {
         let n = args.len();
         let names: Vec<_> = args.iter().map(|a| &a.name).collect();
@@ -331,6 +362,7 @@ pub(crate) fn expand(
 
         impl #krate::Shared for #self_ty {
             const TYPEID: &'static str = #typeid;
+            const METHOD_TO_TYPEID: &'static [(&'static str, &'static str)] = &[#(#new_objects),*];
 
             fn new(__args: ::std::vec::Vec<#krate::Value>) -> ::core::result::Result<Self, #krate::RemoteError> {
                 #new_body
@@ -424,6 +456,12 @@ pub(crate) fn expand(
         impl #serde::Serialize for #proxy {
             fn serialize<__S: #serde::Serializer>(&self, s: __S) -> ::core::result::Result<__S::Ok, __S::Error> {
                 #serde::Serialize::serialize(&self.0, s)
+            }
+        }
+
+        impl #krate::FromValue for #proxy {
+            fn from_value(v: #krate::Value) -> ::core::result::Result<Self, #krate::TypeMismatch> {
+                <#krate::Proxy<#self_ty> as #krate::FromValue>::from_value(v).map(#proxy)
             }
         }
 

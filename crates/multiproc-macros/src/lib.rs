@@ -41,8 +41,9 @@
 //!
 //! # Limitations
 //! * The type must not be generic, and methods take owned arguments (no `&str`).
-//! * A method cannot return a proxy to a *new* server-side object (CPython's
-//!   `method_to_typeid`): see [`manager_type`](macro@manager_type).
+//! * A method whose result becomes a *new* server-side object (CPython's
+//!   `method_to_typeid`) names a registered type (or `"list"`/`"dict"`), built from the
+//!   result by its constructor: see [`manager_type`](macro@manager_type).
 #![doc(test(attr(deny(warnings))))]
 #![forbid(unsafe_code)]
 
@@ -121,10 +122,12 @@ use proc_macro::TokenStream;
 ///
 /// A method may hand out a proxy it holds (take and return a `Value` or `ObjRef`), and
 /// `#[returns(ListProxy<i64>)]` on it makes the typed proxy return that proxy type.
-/// What it cannot do is CPython's `method_to_typeid`, turning the method's result into
-/// a *new* managed object: `Shared::call` runs with no access to the server's object
-/// table, so a method has nowhere to register one. Create the object from the client
-/// (`manager.list()`, `TProxy::create`) and hand it to the holder instead.
+/// CPython's `method_to_typeid` — the method's result becomes a *new* managed object
+/// and the caller gets a proxy to it — is `#[method_to_typeid("Counter")]` on the
+/// method (with `#[returns(CounterProxy)]` for the typed proxy): the server builds a
+/// `Counter` with the result as its constructor's one argument (`"list"` and `"dict"`
+/// take a list or dict result as it is). See
+/// [`Shared::METHOD_TO_TYPEID`](https://docs.rs/multiproc-manager/latest/multiproc_manager/trait.Shared.html#associatedconstant.METHOD_TO_TYPEID).
 ///
 /// [`RemoteError`]: https://docs.rs/multiproc-manager/latest/multiproc_manager/struct.RemoteError.html
 #[proc_macro_attribute]

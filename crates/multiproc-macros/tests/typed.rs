@@ -288,6 +288,47 @@ fn methods_hand_out_live_proxies() -> R {
     Ok(())
 }
 
+// ------------------------------------------------- method_to_typeid
+
+/// Makes counters: `make(start)`'s result becomes a new managed `Counter`, `squares(n)`'s
+/// a new managed list (CPython's `method_to_typeid`).
+#[derive(Default)]
+struct Factory;
+
+#[manager_type]
+impl Factory {
+    /// A new counter starting at `start`.
+    #[method_to_typeid("Counter")]
+    #[returns(CounterProxy)]
+    fn make(&self, start: i64) -> i64 {
+        start
+    }
+    /// A new managed list of the first `n` squares.
+    #[method_to_typeid("list")]
+    #[returns(ListProxy<i64>)]
+    fn squares(&self, n: i64) -> Vec<i64> {
+        (0..n).map(|i| i * i).collect()
+    }
+}
+
+#[test]
+fn method_to_typeid_makes_new_managed_objects() -> R {
+    let mut registry = Registry::new();
+    registry.register::<Counter>().register::<Factory>();
+    let manager = Manager::in_thread_with(registry)?;
+    let f = FactoryProxy::create(&manager)?;
+    let a = f.make(5)?;
+    let b = f.make(5)?;
+    assert_ne!(a.id(), b.id());
+    assert_eq!(a.incr(1)?, 6);
+    assert_eq!(a.incr(1)?, 7); // the same object on the server
+    assert_eq!(b.get()?, 5); // another one
+    let l = f.squares(3)?;
+    l.append(100)?;
+    assert_eq!(l.to_vec()?, [0, 1, 4, 100]);
+    Ok(())
+}
+
 // ------------------------------------------------- children under every start method
 
 #[derive(Default)]

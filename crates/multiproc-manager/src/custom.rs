@@ -64,6 +64,55 @@ pub trait Shared: Send + 'static {
     /// Unknown method, bad arguments, or the method's own failure.
     fn call(&mut self, method: &str, args: Vec<Value>) -> Result<Value, RemoteError>;
 
+    /// Methods whose result becomes a *new* managed object rather than a copy
+    /// (CPython's `method_to_typeid`): `(method, typeid)` pairs. The server builds an
+    /// object of the registered type `typeid` from the method's result — its
+    /// constructor gets the result as its one argument, or for the built-in typeids
+    /// `"list"` and `"dict"` the result must be a list or a dict — and the caller
+    /// receives a proxy to it ([`Proxy<T>`](crate::Proxy), [`ListProxy`](crate::ListProxy),
+    /// [`DictProxy`](crate::DictProxy)). The new object lives until it is destroyed,
+    /// like any object a client created. Default: none.
+    ///
+    /// ```
+    /// use multiproc_manager::{FromValue, Manager, Proxy, Registry, RemoteError, Server, Shared, Value};
+    ///
+    /// struct Counter(i64);
+    /// impl Shared for Counter {
+    ///     const TYPEID: &'static str = "Counter";
+    ///     fn new(args: Vec<Value>) -> Result<Self, RemoteError> {
+    ///         Ok(Counter(args.into_iter().next().map_or(Ok(0), i64::from_value).unwrap_or(0)))
+    ///     }
+    ///     fn call(&mut self, _method: &str, _args: Vec<Value>) -> Result<Value, RemoteError> {
+    ///         self.0 += 1; // any method: add one
+    ///         Ok(self.0.into())
+    ///     }
+    /// }
+    ///
+    /// /// Hands out counters: `make(start)` returns a new managed `Counter`.
+    /// struct Factory;
+    /// impl Shared for Factory {
+    ///     const TYPEID: &'static str = "Factory";
+    ///     const METHOD_TO_TYPEID: &'static [(&'static str, &'static str)] = &[("make", "Counter")];
+    ///     fn new(_: Vec<Value>) -> Result<Self, RemoteError> { Ok(Factory) }
+    ///     fn call(&mut self, _method: &str, args: Vec<Value>) -> Result<Value, RemoteError> {
+    ///         Ok(args.into_iter().next().unwrap_or(Value::None)) // the new counter's start
+    ///     }
+    /// }
+    ///
+    /// let mut registry = Registry::new();
+    /// registry.register::<Counter>().register::<Factory>();
+    /// let server = Server::new(registry);
+    /// let (a, b) = multiproc_ipc::Pipe::duplex()?;
+    /// server.spawn_connection(a);
+    /// let manager = Manager::over(b);
+    /// let factory = manager.create::<Factory>(())?;
+    /// let c: Proxy<Counter> = factory.call("make", (10,))?; // a proxy, not a copy
+    /// assert_eq!(c.call::<i64>("incr", ())?, 11);
+    /// assert_eq!(c.call::<i64>("incr", ())?, 12); // the same object, on the server
+    /// server.shutdown();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    const METHOD_TO_TYPEID: &'static [(&'static str, &'static str)] = &[];
     /// What `print(proxy)` shows.
     fn repr(&self) -> String {
         format!("<{} object>", Self::TYPEID)
@@ -108,6 +157,8 @@ fn make<T: Shared>(args: Vec<Value>) -> Result<Box<dyn DynShared>, RemoteError> 
 #[derive(Default, Clone)]
 pub struct Registry {
     ctors: HashMap<String, Ctor>,
+    /// [`Shared::METHOD_TO_TYPEID`] of each registered type.
+    results: HashMap<String, &'static [(&'static str, &'static str)]>,
 }
 
 impl fmt::Debug for Registry {
@@ -126,12 +177,24 @@ impl Registry {
     /// replaces the earlier one).
     pub fn register<T: Shared>(&mut self) -> &mut Self {
         self.ctors.insert(T::TYPEID.to_owned(), make::<T>);
+        self.results
+            .insert(T::TYPEID.to_owned(), T::METHOD_TO_TYPEID);
         self
     }
 
     /// Whether a type of this name is registered.
     pub fn contains(&self, typeid: &str) -> bool {
         self.ctors.contains_key(typeid)
+    }
+
+    /// The typeid a result of `typeid.method` becomes a new object of
+    /// ([`Shared::METHOD_TO_TYPEID`]), if any.
+    pub(crate) fn result_typeid(&self, typeid: &str, method: &str) -> Option<&'static str> {
+        self.results
+            .get(typeid)?
+            .iter()
+            .find(|(m, _)| *m == method)
+            .map(|(_, t)| *t)
     }
 
     pub(crate) fn create(

@@ -150,11 +150,65 @@ pub(crate) fn private_address() -> Result<Address, Error> {
 /// Under the spawn and forkserver start methods the server is a fresh process of the
 /// same binary, so it cannot be handed a [`Registry`] value holding function pointers;
 /// it calls `S::registry()` itself instead. `()` registers nothing.
+///
+/// ```
+/// use multiproc_manager::{FromValue, Limits, Manager, Registry, RemoteError, Setup, Shared, Value};
+///
+/// struct Counter(i64);
+///
+/// impl Shared for Counter {
+///     const TYPEID: &'static str = "Counter";
+///     fn new(_: Vec<Value>) -> Result<Self, RemoteError> {
+///         Ok(Counter(0))
+///     }
+///     fn call(&mut self, method: &str, args: Vec<Value>) -> Result<Value, RemoteError> {
+///         let by = args.into_iter().next().map_or(Ok(1), i64::from_value).unwrap_or(1);
+///         match method {
+///             "add" => { self.0 += by; Ok(self.0.into()) }
+///             _ => Err(RemoteError::new(multiproc_manager::RemoteErrorKind::NoSuchMethod, method)),
+///         }
+///     }
+/// }
+///
+/// /// What the manager's server process serves: built in that process.
+/// struct MyTypes;
+///
+/// impl Setup for MyTypes {
+///     fn registry() -> Registry {
+///         let mut r = Registry::new();
+///         r.register::<Counter>();
+///         r
+///     }
+///     fn limits() -> Limits {
+///         let mut l = Limits::default();
+///         l.max_objects = 100;
+///         l
+///     }
+/// }
+///
+/// let manager = Manager::start_with::<MyTypes>(None)?; // the default start method
+/// let c = manager.create::<Counter>(())?;
+/// assert_eq!(c.call::<i64>("add", (5,))?, 5);
+/// assert_eq!(c.call::<i64>("add", ())?, 6);
+/// manager.shutdown()?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub trait Setup: 'static {
     /// The registry the server uses.
+    ///
+    /// ```
+    /// use multiproc_manager::Setup;
+    /// // `()` is the setup of a manager without custom types.
+    /// assert!(!<() as Setup>::registry().contains("Counter"));
+    /// ```
     fn registry() -> Registry;
 
     /// The limits the server enforces ([`Limits::default`] unless overridden).
+    ///
+    /// ```
+    /// use multiproc_manager::{Limits, Setup};
+    /// assert_eq!(<() as Setup>::limits(), Limits::default());
+    /// ```
     fn limits() -> Limits {
         Limits::default()
     }
@@ -241,7 +295,20 @@ impl Manager {
     }
 
     /// [`start`](Self::start) with a given start method (`None`: the default) and the
-    /// custom types of `S`.
+    /// custom types of `S` (see [`Setup`] for a manager with custom types).
+    ///
+    /// ```
+    /// use multiproc_manager::Manager;
+    /// use multiproc_process::StartMethod;
+    /// for method in [StartMethod::Fork, StartMethod::Spawn, StartMethod::ForkServer] {
+    ///     let manager = Manager::start_with::<()>(Some(method))?;
+    ///     let l = manager.list()?;
+    ///     l.append(1)?;
+    ///     assert_eq!(l.len()?, 1);
+    ///     manager.shutdown()?;
+    /// }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// As [`start`](Self::start).

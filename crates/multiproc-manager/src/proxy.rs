@@ -1488,9 +1488,24 @@ impl<T: Into<Value> + FromValue> ArrayProxy<T> {
 
 // ---------------------------------------------------------------- custom
 
-/// Arguments of a custom method call: `()`, a single value in a 1-tuple, or a tuple.
+/// Arguments of a custom method call: `()`, a single value in a 1-tuple, or a tuple
+/// (up to four values, each `Into<Value>`), or a `Vec<Value>` built by hand.
+///
+/// ```
+/// use multiproc_manager::{Args, Value};
+/// assert!(().into_args().is_empty());
+/// assert_eq!((5,).into_args(), [Value::from(5)]);
+/// assert_eq!((1, "two", 3.0).into_args().len(), 3);
+/// let many: Vec<Value> = (0..6).map(Value::from).collect();
+/// assert_eq!(many.clone().into_args(), many); // more than four: a Vec
+/// ```
 pub trait Args {
     /// The argument values.
+    ///
+    /// ```
+    /// use multiproc_manager::{Args, Value};
+    /// assert_eq!(("k", 1).into_args(), [Value::from("k"), Value::from(1)]);
+    /// ```
     fn into_args(self) -> Vec<Value>;
 }
 
@@ -1596,6 +1611,14 @@ impl<'de, S: Shared> Deserialize<'de> for Proxy<S> {
         Ok(Proxy { h, _t: PhantomData })
     }
 }
+/// A proxy in a reply: what a method listed in [`Shared::METHOD_TO_TYPEID`] returns.
+impl<S: Shared> FromValue for Proxy<S> {
+    fn from_value(v: Value) -> Result<Self, TypeMismatch> {
+        Handle::from_current(v, &[Kind::Custom(S::TYPEID.to_owned())], "Proxy")
+            .map(|h| Proxy { h, _t: PhantomData })
+    }
+}
+
 impl<S> From<&Proxy<S>> for Value {
     fn from(p: &Proxy<S>) -> Value {
         Value::Proxy(p.h.objref())

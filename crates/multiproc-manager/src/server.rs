@@ -16,7 +16,7 @@ use crate::deep::{self, REPLY_SLACK};
 use crate::error::{RemoteError, RemoteErrorKind as K};
 use crate::kinds::{Body, Caller, Fail, Obj};
 use crate::limits::Limits;
-use crate::protocol::{AnyOp, Create, Op, QueueOp, Request, Response, SERVER, ServerOp};
+use crate::protocol::{AnyOp, Create, CustomOp, Op, QueueOp, Request, Response, SERVER, ServerOp};
 use crate::value::{Kind, ObjRef, Value};
 
 /// A call that has to wait, on its way to a thread of its own.
@@ -642,6 +642,13 @@ impl State {
         };
         let changes = !matches!(growth, Growth::Nothing);
         let blocking = op.wait_timeout().is_some();
+        // `method_to_typeid`: this call's result becomes a new object of that type.
+        let new_object = match (&target.kind, &op) {
+            (Kind::Custom(typeid), Op::Custom(CustomOp::Call { method, .. })) => {
+                self.registry.result_typeid(typeid, method)
+            }
+            _ => None,
+        };
         let who = Caller {
             conn: conn_id,
             thread,
@@ -660,6 +667,10 @@ impl State {
         if changes && !matches!(first, Err(Fail::WouldBlock)) {
             self.budget.touch(obj);
         }
+        let first = match (first, new_object) {
+            (Ok(v), Some(typeid)) => self.create(result_object(typeid, v)).map_err(Fail::Remote),
+            (first, _) => first,
+        };
         match first {
             Ok(v) => Self::reply_taking(entry, id, Ok(v), &target, is_get),
             Err(Fail::Remote(e)) => {
@@ -861,6 +872,7 @@ impl State {
         )
     }
 
+    /// Makes object `c` (charged, counted) and returns a reference to it.
     fn create(&self, c: Create) -> Result<Value, RemoteError> {
         let max = lock(&self.limits).max_objects;
         if read(&self.objects).len() >= max {
@@ -910,6 +922,21 @@ impl State {
         let kind = obj.kind.clone();
         write(&self.objects).insert(id, Arc::new(obj));
         Ok(Value::Proxy(ObjRef { id, kind }))
+    }
+}
+
+/// What a method's result `v` becomes under `method_to_typeid` (see
+/// [`Shared::METHOD_TO_TYPEID`](crate::Shared::METHOD_TO_TYPEID)): a list or dict for
+/// those built-in typeids, else an object of the registered type, built from `v`.
+fn result_object(typeid: &str, mut v: Value) -> Create {
+    match (typeid, &mut v) {
+        ("list", Value::List(items)) => return Create::List(std::mem::take(items)),
+        ("dict", Value::Dict(items)) => return Create::Dict(std::mem::take(items)),
+        _ => {}
+    }
+    Create::Custom {
+        type_name: typeid.to_owned(),
+        args: vec![v],
     }
 }
 

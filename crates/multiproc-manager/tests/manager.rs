@@ -1623,3 +1623,105 @@ fn wait_returns_when_another_client_shuts_the_server_down() -> R {
     }
     Ok(())
 }
+
+// ------------------------------------------------------------ method_to_typeid
+
+/// A counter made by [`Shelf`]: starts at its one argument, `incr` adds one.
+struct Tally(i64);
+
+impl Shared for Tally {
+    const TYPEID: &'static str = "Tally";
+    fn new(args: Vec<Value>) -> Result<Self, RemoteError> {
+        let start = args.into_iter().next().map_or(Ok(0), i64::from_value);
+        start
+            .map(Tally)
+            .map_err(|e| RemoteError::new(RemoteErrorKind::TypeError, e.to_string()))
+    }
+    fn call(&mut self, method: &str, _: Vec<Value>) -> Result<Value, RemoteError> {
+        match method {
+            "incr" => {
+                self.0 += 1;
+                Ok(self.0.into())
+            }
+            _ => Err(RemoteError::new(RemoteErrorKind::NoSuchMethod, method)),
+        }
+    }
+}
+
+/// CPython's `method_to_typeid`: `tally(n)` returns a new `Tally`, `items(n)` a new
+/// managed list, `lost()` an object of a type nobody registered, `plain(n)` a copy.
+struct Shelf;
+
+impl Shared for Shelf {
+    const TYPEID: &'static str = "Shelf";
+    const METHOD_TO_TYPEID: &'static [(&'static str, &'static str)] =
+        &[("tally", "Tally"), ("items", "list"), ("lost", "Nobody")];
+    fn new(_: Vec<Value>) -> Result<Self, RemoteError> {
+        Ok(Shelf)
+    }
+    fn call(&mut self, method: &str, args: Vec<Value>) -> Result<Value, RemoteError> {
+        let n = args.into_iter().next().unwrap_or(Value::None);
+        match method {
+            "tally" | "plain" | "lost" => Ok(n),
+            "items" => {
+                let n = i64::from_value(n)
+                    .map_err(|e| RemoteError::new(RemoteErrorKind::TypeError, e.to_string()))?;
+                Ok(Value::List((0..n).map(Value::from).collect()))
+            }
+            _ => Err(RemoteError::new(RemoteErrorKind::NoSuchMethod, method)),
+        }
+    }
+}
+
+struct ShelfSetup;
+
+impl multiproc_manager::Setup for ShelfSetup {
+    fn registry() -> Registry {
+        let mut r = Registry::new();
+        r.register::<Tally>().register::<Shelf>();
+        r
+    }
+}
+
+#[test]
+fn method_to_typeid_results_are_new_managed_objects() -> R {
+    use multiproc_manager::Proxy;
+    use multiproc_process::StartMethod;
+    for method in [
+        StartMethod::Fork,
+        StartMethod::Spawn,
+        StartMethod::ForkServer,
+    ] {
+        let manager = Manager::start_with::<ShelfSetup>(Some(method))?;
+        let shelf = manager.create::<Shelf>(())?;
+        // Each call makes a new object on the server; the proxy reaches it.
+        let a: Proxy<Tally> = shelf.call("tally", (10,))?;
+        let b: Proxy<Tally> = shelf.call("tally", (10,))?;
+        assert_ne!(a.id(), b.id(), "{method:?}");
+        assert_eq!(a.call::<i64>("incr", ())?, 11);
+        assert_eq!(a.call::<i64>("incr", ())?, 12, "{method:?}: state kept");
+        assert_eq!(b.call::<i64>("incr", ())?, 11, "{method:?}: independent");
+        // The built-in "list" typeid: a managed list, not a copy.
+        let items: ListProxy<i64> = shelf.call("items", (3,))?;
+        items.append(3)?;
+        assert_eq!(items.to_vec()?, [0, 1, 2, 3], "{method:?}");
+        // Methods not listed return copies.
+        assert_eq!(shelf.call::<i64>("plain", (5,))?, 5);
+        // A constructor that refuses the result: its error, and no object.
+        let Err(bad) = shelf.call::<Proxy<Tally>>("tally", ("x",)) else {
+            panic!("{method:?}: a Tally made from a string");
+        };
+        assert_eq!(bad.remote_kind(), Some(RemoteErrorKind::TypeError), "{bad}");
+        // A typeid nobody registered.
+        let Err(lost) = shelf.call::<Value>("lost", (1,)) else {
+            panic!("{method:?}: an object of an unregistered type");
+        };
+        assert_eq!(
+            lost.remote_kind(),
+            Some(RemoteErrorKind::UnknownType),
+            "{lost}"
+        );
+        manager.shutdown()?;
+    }
+    Ok(())
+}

@@ -57,6 +57,8 @@ type ErrCallback = Box<dyn FnOnce(&Error) + Send>;
 struct CellState<T> {
     value: Option<Result<T, Error>>,
     done: bool,
+    /// Once the value was taken: whether it was a success.
+    taken: Option<bool>,
     callback: Option<Callback<T>>,
     error_callback: Option<ErrCallback>,
 }
@@ -103,6 +105,7 @@ impl<T> Cell<T> {
             state: Mutex::new(CellState {
                 value: None,
                 done: false,
+                taken: None,
                 callback: None,
                 error_callback: None,
             }),
@@ -179,9 +182,11 @@ impl<T> RemoteResult<T> {
     }
 
     pub(crate) fn successful(&self) -> Result<bool, Error> {
-        match &lock(&self.cell.state).value {
-            None => Err(Error::NotReady),
-            Some(v) => Ok(v.is_ok()),
+        let st = lock(&self.cell.state);
+        match (&st.value, st.taken) {
+            (Some(v), _) => Ok(v.is_ok()),
+            (None, Some(ok)) => Ok(ok),
+            (None, None) => Err(Error::NotReady),
         }
     }
 
@@ -194,10 +199,15 @@ impl<T> RemoteResult<T> {
     }
 
     fn take(&self) -> Result<T, Error> {
-        lock(&self.cell.state)
-            .value
-            .take()
-            .unwrap_or(Err(Error::NotReady))
+        let mut st = lock(&self.cell.state);
+        match st.value.take() {
+            Some(v) => {
+                st.taken = Some(v.is_ok());
+                v
+            }
+            None if st.taken.is_some() => Err(Error::AlreadyTaken),
+            None => Err(Error::NotReady),
+        }
     }
 
     pub(crate) fn get(self) -> Result<T, Error> {
@@ -205,7 +215,7 @@ impl<T> RemoteResult<T> {
         self.take()
     }
 
-    pub(crate) fn get_timeout(self, timeout: Duration) -> Result<T, Error> {
+    pub(crate) fn get_timeout(&self, timeout: Duration) -> Result<T, Error> {
         if self.wait_timeout(timeout) {
             self.take()
         } else {
@@ -413,5 +423,27 @@ mod tests {
         let r = RemoteResult::new(Cell::<u8>::new());
         assert!(!r.wait_timeout(Duration::from_millis(1)));
         assert!(matches!(r.successful(), Err(Error::NotReady)));
+    }
+
+    #[test]
+    fn a_timed_out_get_can_be_retried_and_the_value_is_handed_out_once() {
+        let cell = Cell::<u8>::new();
+        let r = RemoteResult::new(cell.clone());
+        assert!(matches!(
+            r.get_timeout(Duration::from_millis(1)),
+            Err(Error::Timeout)
+        ));
+        assert!(matches!(
+            r.get_timeout(Duration::from_millis(1)),
+            Err(Error::Timeout)
+        ));
+        cell.set(Ok(7));
+        assert_eq!(r.get_timeout(Duration::from_secs(60)).expect("value"), 7);
+        assert!(matches!(
+            r.get_timeout(Duration::from_secs(60)),
+            Err(Error::AlreadyTaken)
+        ));
+        assert!(r.successful().expect("known once taken"));
+        assert!(matches!(r.get(), Err(Error::AlreadyTaken)));
     }
 }

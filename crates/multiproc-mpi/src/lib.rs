@@ -356,12 +356,30 @@ impl<T> AsyncResult<T> {
         on_both!(self.0, r => r.get())
     }
 
-    /// [`get`](Self::get) with a bound.
+    /// [`get`](Self::get) with a bound. It borrows the handle, so a timed-out wait
+    /// can be retried (the call itself goes on; see [`cancel`](Self::cancel)); the
+    /// value is handed out once.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use multiproc_mpi::Error;
+    /// fn slow(ms: u64) -> u64 { std::thread::sleep(Duration::from_millis(ms)); ms }
+    /// let pool = multiproc_mpi::builder().local_processes(1).init()?;
+    /// let r = pool.apply_async(slow, (300,));
+    /// let v = match r.get_timeout(Duration::from_millis(1)) {
+    ///     Ok(v) => v, // a very fast worker
+    ///     Err(Error::Timeout) => r.get_timeout(Duration::from_secs(60))?, // retry
+    ///     Err(e) => return Err(e.into()),
+    /// };
+    /// assert_eq!(v, 300);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
-    /// As [`get`](Self::get); [`Error::Timeout`].
-    pub fn get_timeout(self, timeout: Duration) -> Result<T, Error> {
-        on_both!(self.0, r => r.get_timeout(timeout))
+    /// As [`get`](Self::get); [`Error::Timeout`] (still pending, call again) and
+    /// [`Error::AlreadyTaken`] (an earlier call returned the outcome).
+    pub fn get_timeout(&self, timeout: Duration) -> Result<T, Error> {
+        on_both!(&self.0, r => r.get_timeout(timeout))
     }
 
     /// Gives up on the call: its queued chunks are dropped (chunks already on a worker
@@ -388,33 +406,6 @@ impl<T> AsyncResult<T> {
             #[cfg(feature = "openmpi")]
             AsyncInner::Remote(r) => AsyncInner::Remote(r.error_callback(f)),
         })
-    }
-}
-
-impl<T: Send + 'static> AsyncResultApi<T> for AsyncResult<T> {
-    fn ready(&self) -> bool {
-        AsyncResult::ready(self)
-    }
-    fn wait(&self) {
-        AsyncResult::wait(self);
-    }
-    fn wait_timeout(&self, timeout: Duration) -> bool {
-        AsyncResult::wait_timeout(self, timeout)
-    }
-    fn get(self) -> Result<T, Error> {
-        AsyncResult::get(self)
-    }
-    fn cancel(&self) -> bool {
-        AsyncResult::cancel(self)
-    }
-    fn get_timeout(self, timeout: Duration) -> Result<T, Error> {
-        AsyncResult::get_timeout(self, timeout)
-    }
-    fn callback(self, f: impl FnOnce(&T) + Send + 'static) -> Self {
-        AsyncResult::callback(self, f)
-    }
-    fn error_callback(self, f: impl FnOnce(&Error) + Send + 'static) -> Self {
-        AsyncResult::error_callback(self, f)
     }
 }
 
@@ -851,123 +842,5 @@ impl Drop for Pool {
     }
 }
 
-impl PoolApi for Pool {
-    type AsyncResult<T: Send + 'static> = AsyncResult<T>;
-    type IMap<R: DeserializeOwned + Send + 'static> = IMap<R>;
-
-    fn processes(&self) -> usize {
-        Pool::processes(self)
-    }
-
-    fn apply<F, A>(&self, f: F, args: A) -> Result<F::Output, Error>
-    where
-        F: Target<A>,
-        A: Serialize + DeserializeOwned + Send + 'static,
-    {
-        Pool::apply(self, f, args)
-    }
-
-    fn apply_async<F, A>(&self, f: F, args: A) -> AsyncResult<F::Output>
-    where
-        F: Target<A>,
-        A: Serialize + DeserializeOwned + Send + 'static,
-    {
-        Pool::apply_async(self, f, args)
-    }
-
-    fn map<F, T, I>(&self, f: F, iterable: I) -> Result<Vec<F::Output>, Error>
-    where
-        F: Target<(T,)>,
-        T: Serialize + DeserializeOwned + Send + 'static,
-        I: IntoIterator<Item = T>,
-    {
-        Pool::map(self, f, iterable)
-    }
-
-    fn map_chunked<F, T, I>(
-        &self,
-        f: F,
-        iterable: I,
-        chunksize: usize,
-    ) -> Result<Vec<F::Output>, Error>
-    where
-        F: Target<(T,)>,
-        T: Serialize + DeserializeOwned + Send + 'static,
-        I: IntoIterator<Item = T>,
-    {
-        Pool::map_chunked(self, f, iterable, chunksize)
-    }
-
-    fn map_async<F, T, I>(&self, f: F, iterable: I) -> AsyncResult<Vec<F::Output>>
-    where
-        F: Target<(T,)>,
-        T: Serialize + DeserializeOwned + Send + 'static,
-        I: IntoIterator<Item = T>,
-    {
-        Pool::map_async(self, f, iterable)
-    }
-
-    fn starmap<F, A, I>(&self, f: F, iterable: I) -> Result<Vec<F::Output>, Error>
-    where
-        F: Target<A>,
-        A: Serialize + DeserializeOwned + Send + 'static,
-        I: IntoIterator<Item = A>,
-    {
-        Pool::starmap(self, f, iterable)
-    }
-
-    fn starmap_async<F, A, I>(&self, f: F, iterable: I) -> AsyncResult<Vec<F::Output>>
-    where
-        F: Target<A>,
-        A: Serialize + DeserializeOwned + Send + 'static,
-        I: IntoIterator<Item = A>,
-    {
-        Pool::starmap_async(self, f, iterable)
-    }
-
-    fn starmap_chunked<F, A, I>(
-        &self,
-        f: F,
-        iterable: I,
-        chunksize: usize,
-    ) -> Result<Vec<F::Output>, Error>
-    where
-        F: Target<A>,
-        A: Serialize + DeserializeOwned + Send + 'static,
-        I: IntoIterator<Item = A>,
-    {
-        Pool::starmap_chunked(self, f, iterable, chunksize)
-    }
-
-    fn imap<F, T, I>(&self, f: F, iterable: I) -> IMap<F::Output>
-    where
-        F: Target<(T,)>,
-        T: Serialize + DeserializeOwned + Send + 'static,
-        I: IntoIterator<Item = T>,
-        I::IntoIter: Send + 'static,
-    {
-        Pool::imap(self, f, iterable)
-    }
-
-    fn imap_unordered<F, T, I>(&self, f: F, iterable: I) -> IMap<F::Output>
-    where
-        F: Target<(T,)>,
-        T: Serialize + DeserializeOwned + Send + 'static,
-        I: IntoIterator<Item = T>,
-        I::IntoIter: Send + 'static,
-    {
-        Pool::imap_unordered(self, f, iterable)
-    }
-
-    fn close(&self) {
-        Pool::close(self);
-    }
-
-    fn terminate(&self) {
-        Pool::terminate(self);
-    }
-
-    fn join(&self) -> Result<(), Error> {
-        Pool::join(self)
-    }
-}
+// `AsyncResultApi` for `AsyncResult` and `PoolApi` for `Pool`: the inherent methods.
+multiproc_pool::__forward_pool_api!(Pool, AsyncResult, IMap);

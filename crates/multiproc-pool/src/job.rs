@@ -429,6 +429,23 @@ impl<T> AsyncResult<T> {
     /// blocking call that needs the same worker waits for ever. `f` may terminate or
     /// drop the pool (without waiting for the pool's threads); joining the pool from
     /// it is [`Error::JoinFromCallback`].
+    ///
+    /// ```
+    /// use std::sync::mpsc;
+    /// use std::time::Duration;
+    /// use multiproc_pool::Pool;
+    ///
+    /// fn square(x: u64) -> u64 { x * x }
+    ///
+    /// let pool = Pool::new(2)?;
+    /// let (tx, rx) = mpsc::channel();
+    /// let r = pool
+    ///     .map_async(square, 0..4u64)
+    ///     .callback(move |squares: &Vec<u64>| tx.send(squares.iter().sum::<u64>()).unwrap());
+    /// assert_eq!(rx.recv_timeout(Duration::from_secs(60))?, 14); // 0 + 1 + 4 + 9
+    /// assert_eq!(r.get()?, [0, 1, 4, 9]); // the value is still there
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use = "the AsyncResult is returned for chaining"]
     pub fn callback(self, f: impl FnOnce(&T) + Send + 'static) -> Self {
         let mut st = lock(&self.cell.state);
@@ -443,6 +460,27 @@ impl<T> AsyncResult<T> {
 
     /// Registers `f` to run with the error when the call fails (CPython's
     /// `error_callback=`); as [`callback`](Self::callback) otherwise.
+    ///
+    /// ```
+    /// use std::sync::mpsc;
+    /// use std::time::Duration;
+    /// use multiproc_pool::{Error, Pool};
+    ///
+    /// fn checked_div(a: u32, b: u32) -> u32 {
+    ///     a.checked_div(b).expect("division by zero")
+    /// }
+    ///
+    /// let pool = Pool::new(1)?;
+    /// let (tx, rx) = mpsc::channel();
+    /// let r = pool
+    ///     .apply_async(checked_div, (1, 0))
+    ///     .callback(|_| unreachable!("the call fails"))
+    ///     .error_callback(move |e: &Error| tx.send(e.to_string()).unwrap());
+    /// let said = rx.recv_timeout(Duration::from_secs(60))?;
+    /// assert!(said.contains("division by zero"), "{said}");
+    /// assert!(matches!(r.get(), Err(Error::Panicked(_))));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use = "the AsyncResult is returned for chaining"]
     pub fn error_callback(self, f: impl FnOnce(&Error) + Send + 'static) -> Self {
         let mut st = lock(&self.cell.state);

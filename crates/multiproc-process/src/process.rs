@@ -113,6 +113,15 @@ impl<R: Serialize + DeserializeOwned + Send + 'static> ProcessBuilder<R> {
     }
 
     /// Sets the name (default `Process-N`, or `Process-M:N` in a child).
+    ///
+    /// ```
+    /// use multiproc_process::{Process, current_process};
+    /// fn my_name() -> String { current_process().name().to_string() }
+    /// let p = Process::new(my_name, ()).name("worker-1").start()?;
+    /// assert_eq!(p.name(), "worker-1");
+    /// assert_eq!(p.join_value()?, "worker-1"); // the child sees it too
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn name(mut self, name: impl Into<String>) -> Self {
         self.name = name.into();
         self
@@ -121,6 +130,18 @@ impl<R: Serialize + DeserializeOwned + Send + 'static> ProcessBuilder<R> {
     /// Makes the process a daemon (default: the current process's flag, as in CPython).
     /// A daemon is killed when its parent exits — by SIGKILL too — and may not start
     /// children of its own.
+    ///
+    /// ```
+    /// use multiproc_process::{Process, StartError};
+    /// fn noop() {}
+    /// fn start_a_grandchild() -> bool {
+    ///     matches!(Process::new(noop, ()).start(), Err(StartError::DaemonCannotHaveChildren))
+    /// }
+    /// let p = Process::new(start_a_grandchild, ()).daemon(true).start()?;
+    /// assert!(p.daemon());
+    /// assert!(p.join_value()?, "a daemon may not start children");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn daemon(mut self, daemon: bool) -> Self {
         self.daemon = Some(daemon);
         self
@@ -203,6 +224,20 @@ impl<R: Serialize + DeserializeOwned + Send + 'static> ProcessBuilder<R> {
 
     /// Removes an environment variable from the child's environment (see
     /// [`env`](Self::env)).
+    ///
+    /// ```
+    /// use multiproc_process::{Process, StartMethod};
+    /// fn var(name: String) -> Option<String> { std::env::var(name).ok() }
+    /// for method in [StartMethod::Fork, StartMethod::Spawn, StartMethod::ForkServer] {
+    ///     let p = Process::new(var, ("GREETING".to_string(),))
+    ///         .env("GREETING", "hello")
+    ///         .env_remove("GREETING") // in call order: removed again
+    ///         .start_method(method)
+    ///         .start()?;
+    ///     assert_eq!(p.join_value()?, None);
+    /// }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn env_remove(mut self, key: impl AsRef<OsStr>) -> Self {
         self.setup.env.push((key.as_ref().to_os_string(), None));
         self
@@ -210,6 +245,21 @@ impl<R: Serialize + DeserializeOwned + Send + 'static> ProcessBuilder<R> {
 
     /// Starts the child from an empty environment: only the variables set with
     /// [`env`](Self::env) after this call reach it (see [`env`](Self::env)).
+    ///
+    /// ```
+    /// use multiproc_process::{Process, StartMethod};
+    /// fn vars() -> Vec<String> { std::env::vars().map(|(k, _)| k).collect() }
+    /// for method in [StartMethod::Fork, StartMethod::Spawn, StartMethod::ForkServer] {
+    ///     let p = Process::new(vars, ())
+    ///         .env("DROPPED", "1")
+    ///         .env_clear()
+    ///         .env("ONLY", "1")
+    ///         .start_method(method)
+    ///         .start()?;
+    ///     assert_eq!(p.join_value()?, ["ONLY"]);
+    /// }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn env_clear(mut self) -> Self {
         self.setup.env_clear = true;
         self.setup.env.clear();
@@ -243,12 +293,31 @@ impl<R: Serialize + DeserializeOwned + Send + 'static> ProcessBuilder<R> {
 
     /// Chooses the start method (default: the process-wide one, see
     /// [`get_start_method`](crate::get_start_method)).
+    ///
+    /// ```
+    /// use multiproc_process::{Process, StartMethod};
+    /// fn pid() -> u32 { std::process::id() }
+    /// for method in [StartMethod::Fork, StartMethod::Spawn, StartMethod::ForkServer] {
+    ///     let p = Process::new(pid, ()).start_method(method).start()?;
+    ///     assert_eq!(p.start_method(), method);
+    ///     let child = p.pid();
+    ///     assert_eq!(p.join_value()?, child);
+    /// }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn start_method(mut self, method: StartMethod) -> Self {
         self.method = Some(method);
         self
     }
 
     /// The name the process will have.
+    ///
+    /// ```
+    /// use multiproc_process::Process;
+    /// fn noop() {}
+    /// assert!(Process::new(noop, ()).get_name().starts_with("Process-"));
+    /// assert_eq!(Process::new(noop, ()).name("n").get_name(), "n");
+    /// ```
     pub fn get_name(&self) -> &str {
         &self.name
     }
@@ -267,11 +336,26 @@ impl<R: Serialize + DeserializeOwned + Send + 'static> ProcessBuilder<R> {
     }
 
     /// Always `false`: the process has not started (CPython's `is_alive()` before `start()`).
+    ///
+    /// ```
+    /// use multiproc_process::Process;
+    /// fn noop() {}
+    /// assert!(!Process::new(noop, ()).is_alive());
+    /// ```
     pub fn is_alive(&self) -> bool {
         false
     }
 
     /// Starts the process (CPython's `start()`), returning its handle.
+    ///
+    /// ```
+    /// use multiproc_process::Process;
+    /// fn add(a: i64, b: i64) -> i64 { a + b }
+    /// let p = Process::new(add, (2, 3)).start()?;
+    /// assert!(p.pid() > 0);
+    /// assert_eq!(p.join_value()?, 5);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// [`StartError`]: a closure under a non-fork method, a daemon starting a child,

@@ -43,6 +43,10 @@ pub enum PutError<T> {
     /// This process could not register with the queue: 128 live processes already hold
     /// handles on it.
     TooManyProcesses(T),
+    /// `put`/`put_timeout` in a process that declared
+    /// [`close_receiving`](crate::Queue::close_receiving): the queue is full and no live
+    /// process that may get is left, so no room will ever come.
+    NoConsumer(T),
 }
 
 impl<T> PutError<T> {
@@ -52,7 +56,8 @@ impl<T> PutError<T> {
             PutError::Full(t)
             | PutError::Timeout(t)
             | PutError::Closed(t)
-            | PutError::TooManyProcesses(t) => t,
+            | PutError::TooManyProcesses(t)
+            | PutError::NoConsumer(t) => t,
             PutError::Encode { item, .. } | PutError::TooLarge { item, .. } => item,
         }
     }
@@ -71,6 +76,11 @@ impl<T> PutError<T> {
     pub fn is_closed(&self) -> bool {
         matches!(self, PutError::Closed(_))
     }
+
+    /// Whether this is [`PutError::NoConsumer`].
+    pub fn is_no_consumer(&self) -> bool {
+        matches!(self, PutError::NoConsumer(_))
+    }
 }
 
 impl<T> fmt::Debug for PutError<T> {
@@ -88,6 +98,7 @@ impl<T> fmt::Debug for PutError<T> {
                 .field("len", len)
                 .finish_non_exhaustive(),
             PutError::TooManyProcesses(_) => f.write_str("TooManyProcesses(..)"),
+            PutError::NoConsumer(_) => f.write_str("NoConsumer(..)"),
         }
     }
 }
@@ -104,6 +115,9 @@ impl<T> fmt::Display for PutError<T> {
             }
             PutError::TooManyProcesses(_) => {
                 f.write_str("too many processes hold handles on this queue")
+            }
+            PutError::NoConsumer(_) => {
+                f.write_str("queue is full and no process that may get from it is left")
             }
         }
     }

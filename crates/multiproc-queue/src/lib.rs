@@ -64,14 +64,20 @@
 //!   if it had not yet released it from the ring, otherwise it is lost (it was in the
 //!   dead process). A half-received large item is discarded.
 //! * a killed process stops counting as a producer: getters on an empty queue see
-//!   `Closed` within about 20 ms once every remaining handle is closed.
+//!   `Closed` within about 20 ms once every remaining handle is closed. It stops
+//!   counting as a consumer too: a `put` waiting on a full queue in a process that
+//!   declared [`Queue::close_receiving`] fails with [`PutError::NoConsumer`] within
+//!   about 20 ms once no live process that may get is left (after Ctrl-C killed every
+//!   worker, say). Without that declaration a full queue waits, since the putter's own
+//!   threads may get.
 //! * `JoinableQueue::join` cannot know that a dead consumer will never call
 //!   `task_done`: use `join_timeout` where consumers may die. A process killed while
 //!   asleep in `join` leaves a stale sleeper count: later `task_done` calls that reach
 //!   zero then always make the (cheap) wake system call. (A producer or consumer killed
 //!   asleep in `put` or `get` leaves none: whoever takes its side over clears it.)
 //! * A handle serialised but never deserialised (for instance a child that died before
-//!   decoding its arguments) counts as an open producer while the sending process lives.
+//!   decoding its arguments) counts as an open producer, and as a consumer, while the
+//!   sending process lives.
 //! * A process holding the put or get side is judged dead by pid and start time; the
 //!   start time is recorded a few instructions after the side is taken, so a pid reused
 //!   within that window could be taken for the dead holder (never observed; needs a pid

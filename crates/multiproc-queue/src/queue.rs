@@ -130,11 +130,15 @@ impl Handle {
             if buf.len() as u64 > ring::MAX_ITEM {
                 return Err(Ok(buf.len() as u64));
             }
-            self.ring.put(buf, block).map_err(|_| Ok(0))
+            self.ring.put(buf, block).map_err(|fail| match fail {
+                Fail::NoConsumer => Ok(u64::MAX),
+                _ => Ok(0),
+            })
         });
         match outcome {
             Ok(()) => Ok(()),
             Err(Err(source)) => Err(PutError::Encode { item, source }),
+            Err(Ok(u64::MAX)) => Err(PutError::NoConsumer(item)),
             Err(Ok(len)) if len > 0 => Err(PutError::TooLarge { item, len }),
             Err(Ok(_)) => Err(match block {
                 Block::No => PutError::Full(item),
@@ -159,7 +163,8 @@ impl Handle {
             Err(Fail::Timeout) if try_only => Err(GetError::Empty),
             Err(Fail::Timeout) => Err(GetError::Timeout),
             Err(Fail::Closed) => Err(GetError::Closed),
-            Err(Fail::Corrupt) => Err(GetError::Corrupt),
+            // Gets never report `NoConsumer`.
+            Err(Fail::Corrupt | Fail::NoConsumer) => Err(GetError::Corrupt),
         }
     }
 }
@@ -343,6 +348,52 @@ impl<T> Queue<T> {
     pub fn producers_gone(&self) -> bool {
         self.h.ring.producers_gone()
     }
+
+    /// Declares that **this process** will not get from this queue (through any of its
+    /// handles, now or later), so that its puts can learn that nobody is left to read:
+    /// a [`put`](Self::put) or [`put_timeout`](Self::put_timeout) waiting for room
+    /// then fails with [`PutError::NoConsumer`] (the item handed back) once no live
+    /// process that may get is left, instead of waiting for ever — say after Ctrl-C or
+    /// a crash killed every worker.
+    ///
+    /// A handle can both put and get (as in CPython), so every process holding one
+    /// counts as a consumer — including this one until it calls this, since another of
+    /// its threads might get. Handles in transit to another process count as consumers,
+    /// and so do the handles a `fork` child inherited. A process killed by a signal no
+    /// longer counts. The check runs only once a put has waited about 20 ms for room
+    /// (no cost on the fast path; `try_put` still reports [`PutError::Full`]).
+    /// The declaration is a promise the queue does not enforce: gets through this
+    /// process's handles still work, but other putters may already have been told
+    /// `NoConsumer`. It holds for the life of the process and is not inherited by its
+    /// children.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use multiproc_queue::{PutError, Queue};
+    ///
+    /// let q = Queue::with_maxsize(1)?;
+    /// q.close_receiving()?; // this process only puts; no other process holds `q`
+    /// q.put(1u32)?; // room: no question asked
+    /// match q.put_timeout(2, Duration::from_secs(60)) {
+    ///     Err(PutError::NoConsumer(item)) => assert_eq!(item, 2), // not a 60 s wait
+    ///     other => panic!("expected NoConsumer, got {other:?}"),
+    /// }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`PutError::TooManyProcesses`] (with `()`) if this process could not register
+    /// with the queue.
+    pub fn close_receiving(&self) -> Result<(), PutError<()>> {
+        // This process's entry (found or claimed), whether or not this handle counts.
+        let idx = self
+            .h
+            .ring
+            .register(false)
+            .ok_or(PutError::TooManyProcesses(()))?;
+        self.h.ring.close_receiving(idx);
+        Ok(())
+    }
 }
 
 impl<T: Serialize> Queue<T> {
@@ -371,7 +422,9 @@ impl<T: Serialize> Queue<T> {
     ///
     /// # Errors
     /// [`PutError::Closed`], [`PutError::Encode`], [`PutError::TooLarge`],
-    /// [`PutError::TooManyProcesses`]; the item comes back in the error.
+    /// [`PutError::TooManyProcesses`], and [`PutError::NoConsumer`] in a process that
+    /// declared [`close_receiving`](Self::close_receiving); the item comes back in the
+    /// error.
     pub fn put(&self, item: T) -> Result<(), PutError<T>> {
         self.h.put(item, Block::Until(None))
     }

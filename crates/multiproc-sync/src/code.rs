@@ -54,6 +54,13 @@ pub struct CodeAddr {
 }
 
 /// Why a code address could not be made or resolved.
+///
+/// ```
+/// use multiproc_sync::foundation::{CodeAddr, CodeAddrError};
+/// let data = 0u8;
+/// let not_code = &data as *const u8 as usize;
+/// assert_eq!(CodeAddr::of(not_code).unwrap_err(), CodeAddrError::NotInExecutable);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum CodeAddrError {
@@ -123,6 +130,15 @@ fn anchors() -> [i64; 2] {
 impl CodeAddr {
     /// The code address of the function at `addr` (a function pointer as `usize`).
     ///
+    /// ```
+    /// use multiproc_sync::foundation::CodeAddr;
+    /// fn double(x: u32) -> u32 { x * 2 }
+    /// let f: fn(u32) -> u32 = double;
+    /// let addr = CodeAddr::of(f as usize)?; // serialisable: send it to a child
+    /// assert_eq!(addr.address()?, f as usize);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     /// [`CodeAddrError::NotInExecutable`] when `addr` is not in the executable's code.
     pub fn of(addr: usize) -> Result<CodeAddr, CodeAddrError> {
@@ -137,6 +153,15 @@ impl CodeAddr {
 
     /// The function's address in this process, checked: the anchor spacing matches and
     /// the address lies in this executable's code.
+    ///
+    /// ```
+    /// use multiproc_sync::foundation::CodeAddr;
+    /// fn double(x: u32) -> u32 { x * 2 }
+    /// let f: fn(u32) -> u32 = double;
+    /// // In another process running this executable, the same function's address there.
+    /// assert_eq!(CodeAddr::of(f as usize)?.address()?, f as usize);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// [`CodeAddrError::OtherExecutable`] or [`CodeAddrError::OutsideCode`].
@@ -157,6 +182,16 @@ impl CodeAddr {
     /// The function itself, as the function pointer type `F`, after the checks of
     /// [`address`](Self::address).
     ///
+    /// ```
+    /// use multiproc_sync::foundation::CodeAddr;
+    /// fn double(x: u32) -> u32 { x * 2 }
+    /// let addr = CodeAddr::of(double as fn(u32) -> u32 as usize)?;
+    /// // SAFETY: `addr` was made from a `fn(u32) -> u32`, and is resolved as one.
+    /// let f: fn(u32) -> u32 = unsafe { addr.resolve()? };
+    /// assert_eq!(f(21), 42);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     /// As [`address`](Self::address).
     ///
@@ -173,6 +208,15 @@ impl CodeAddr {
 }
 
 /// The function pointer of type `F` at `addr`.
+///
+/// ```
+/// use multiproc_sync::foundation::fn_at;
+/// fn double(x: u32) -> u32 { x * 2 }
+/// let addr = double as fn(u32) -> u32 as usize;
+/// // SAFETY: `addr` is the address of a `fn(u32) -> u32` of this executable.
+/// let f: fn(u32) -> u32 = unsafe { fn_at(addr) };
+/// assert_eq!(f(4), 8);
+/// ```
 ///
 /// # Safety
 /// `F` must be a function pointer type and `addr` the address of a function of exactly

@@ -113,6 +113,12 @@ impl fmt::Debug for Doorbell {
 
 impl Doorbell {
     /// A quiet doorbell (the same as zero-filled memory).
+    ///
+    /// ```
+    /// use multiproc_sync::foundation::Doorbell;
+    /// let bell = Doorbell::new();
+    /// assert_eq!(bell.sleepers(), 0);
+    /// ```
     pub fn new() -> Doorbell {
         Doorbell::default()
     }
@@ -123,6 +129,23 @@ impl Doorbell {
     /// running, and a peer just woken is often placed on this CPU too: in both cases
     /// the next [`spin_until`](Self::spin_until) of this thread yields instead of
     /// pausing, so the peer runs at once.
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicBool, Ordering};
+    /// use std::time::Duration;
+    /// use multiproc_sync::foundation::Doorbell;
+    /// let (bell, flag) = (Doorbell::new(), AtomicBool::new(false));
+    /// std::thread::scope(|s| {
+    ///     s.spawn(|| {
+    ///         // The waiting side: re-check after every return from `wait`.
+    ///         while !flag.load(Ordering::Acquire) {
+    ///             bell.wait(Duration::from_millis(20), || flag.load(Ordering::Acquire));
+    ///         }
+    ///     });
+    ///     flag.store(true, Ordering::Release); // the state change first,
+    ///     bell.ring(); // then the ring (a system call only if someone sleeps)
+    /// });
+    /// ```
     pub fn ring(&self) {
         let cpu = sys::this_cpu();
         if self.notifier.load(Ordering::Relaxed) != cpu {
@@ -140,6 +163,12 @@ impl Doorbell {
 
     /// Wakes the sleepers if any, without the CPU bookkeeping of
     /// [`ring`](Self::ring) (for doorbells nobody spins on).
+    ///
+    /// ```
+    /// use multiproc_sync::foundation::Doorbell;
+    /// let bell = Doorbell::new();
+    /// bell.ring_sleepers(); // nobody sleeps: no system call
+    /// ```
     pub fn ring_sleepers(&self) {
         fence(Ordering::SeqCst);
         if self.waiters.load(Ordering::Relaxed) != 0 {
@@ -151,6 +180,12 @@ impl Doorbell {
     /// Wakes every sleeper unconditionally (one system call): for a state change the
     /// sleepers must re-examine although the notifier did not follow the protocol's
     /// order (a counter of another structure changed).
+    ///
+    /// ```
+    /// use multiproc_sync::foundation::Doorbell;
+    /// let bell = Doorbell::new();
+    /// bell.wake_all(); // always one futex wake
+    /// ```
     pub fn wake_all(&self) {
         self.seq.fetch_add(1, Ordering::Release);
         sys::futex_wake(&self.seq, u32::MAX);
@@ -160,6 +195,13 @@ impl Doorbell {
     /// notifying side. Pauses, unless the notifying side last rang from this CPU or
     /// this thread has just woken a peer that may run here ([`ring`](Self::ring)):
     /// then it yields, so that the other side runs now rather than after the spin.
+    ///
+    /// ```
+    /// use multiproc_sync::foundation::Doorbell;
+    /// let bell = Doorbell::new();
+    /// assert!(bell.spin_until(|| true)); // ready at once
+    /// assert!(!bell.spin_until(|| false)); // bounded: gives up
+    /// ```
     pub fn spin_until(&self, ready: impl Fn() -> bool) -> bool {
         if ready() {
             return true;
@@ -174,6 +216,15 @@ impl Doorbell {
 
     /// Sleeps up to `timeout` unless `ready()` holds once the sleeper is counted.
     /// Returns on a ring, a timeout or a signal alike: the caller re-checks.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use multiproc_sync::foundation::Doorbell;
+    /// let bell = Doorbell::new();
+    /// bell.wait(Duration::from_secs(60), || true); // ready once counted: no sleep
+    /// bell.wait(Duration::from_millis(1), || false); // nobody rings: the timeout ends it
+    /// assert_eq!(bell.sleepers(), 0);
+    /// ```
     pub fn wait(&self, timeout: Duration, ready: impl Fn() -> bool) {
         self.waiters.fetch_add(1, Ordering::SeqCst);
         fence(Ordering::SeqCst);
@@ -186,6 +237,14 @@ impl Doorbell {
 
     /// Forgets every counted sleeper: for whoever took a side over from a holder that
     /// died asleep here (its count would otherwise make every ring a system call).
+    ///
+    /// ```
+    /// use multiproc_sync::foundation::Doorbell;
+    /// let bell = Doorbell::new();
+    /// bell.force_sleepers(1); // what a sleeper killed by SIGKILL leaves
+    /// bell.clear_sleepers();
+    /// assert_eq!(bell.sleepers(), 0);
+    /// ```
     pub fn clear_sleepers(&self) {
         self.waiters.store(0, Ordering::Relaxed);
     }
@@ -204,6 +263,11 @@ impl Doorbell {
     }
 
     /// Sleepers counted now.
+    ///
+    /// ```
+    /// use multiproc_sync::foundation::Doorbell;
+    /// assert_eq!(Doorbell::new().sleepers(), 0);
+    /// ```
     pub fn sleepers(&self) -> u32 {
         self.waiters.load(Ordering::Relaxed)
     }
@@ -211,6 +275,13 @@ impl Doorbell {
     /// The notifying side's CPU word: the `peer` of
     /// [`Spin::CpuAware`](crate::foundation::Spin::CpuAware) for a lock on the waiting
     /// side.
+    ///
+    /// ```
+    /// use multiproc_sync::foundation::{Doorbell, Spin};
+    /// let space = Doorbell::new();
+    /// let spin = Spin::CpuAware { peer: Some(space.notifier()) };
+    /// assert!(matches!(spin, Spin::CpuAware { peer: Some(_) }));
+    /// ```
     pub fn notifier(&self) -> &AtomicU32 {
         &self.notifier
     }

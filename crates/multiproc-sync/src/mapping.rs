@@ -70,7 +70,23 @@ unsafe impl SharedHeader for crate::barrier::BarrierState {}
 /// once (length, alignment) when made: [`get`](Self::get) is then a pointer cast.
 /// Clones share the same memory; the view keeps the segment mapped.
 ///
-/// See [`SharedHeader`] for an example.
+/// See [`SharedHeader`] for how to declare a header type.
+///
+/// ```
+/// use std::sync::atomic::{AtomicU64, Ordering};
+/// use multiproc_sync::foundation::{HeaderView, SharedHeader};
+/// #[repr(C)]
+/// struct Counter {
+///     hits: AtomicU64,
+/// }
+/// // SAFETY: `#[repr(C)]`, one atomic.
+/// unsafe impl SharedHeader for Counter {}
+/// let view = HeaderView::<Counter>::create("counter", 4096)?;
+/// let clone = view.clone();
+/// clone.get().hits.store(7, Ordering::Relaxed);
+/// assert_eq!(view.get().hits.load(Ordering::Relaxed), 7); // the same memory
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub struct HeaderView<T: SharedHeader> {
     seg: SharedSegment,
     _t: PhantomData<T>,
@@ -99,6 +115,21 @@ impl<T: SharedHeader> HeaderView<T> {
 
     /// A fresh zero-filled segment of `len` bytes (at least `size_of::<T>()`), named
     /// `name` for diagnostics, viewed as a `T` followed by free bytes.
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicU64, Ordering};
+    /// use multiproc_sync::foundation::{HeaderView, SharedHeader};
+    /// #[repr(C)]
+    /// struct Counter {
+    ///     hits: AtomicU64,
+    /// }
+    /// // SAFETY: `#[repr(C)]`, one atomic.
+    /// unsafe impl SharedHeader for Counter {}
+    /// let view = HeaderView::<Counter>::create("counter", 8192)?;
+    /// assert_eq!(view.get().hits.load(Ordering::Relaxed), 0); // zero-filled
+    /// assert!(view.segment().len() >= 8192);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn create(name: &str, len: usize) -> Result<Self, SegmentError> {
         let () = Self::FITS_A_PAGE;
         let seg = SharedSegment::with_name(name, len.max(size_of::<T>()))?;
@@ -111,6 +142,23 @@ impl<T: SharedHeader> HeaderView<T> {
     /// Views a segment received from elsewhere; fails if it is shorter than a `T`.
     /// (Whether it really holds a `T` is the caller's to check, with a magic number
     /// for instance: any content is memory-safe.)
+    ///
+    /// ```
+    /// use std::sync::atomic::AtomicU64;
+    /// use multiproc_ipc::SharedSegment;
+    /// use multiproc_sync::foundation::{HeaderView, SharedHeader};
+    /// #[repr(C)]
+    /// struct Big {
+    ///     words: [AtomicU64; 1024],
+    /// }
+    /// // SAFETY: `#[repr(C)]`, an array of atomics.
+    /// unsafe impl SharedHeader for Big {}
+    /// let small = SharedSegment::new(4096)?;
+    /// assert!(HeaderView::<Big>::from_segment(small).is_err()); // shorter than a `Big`
+    /// let fits = SharedSegment::new(8192)?;
+    /// assert!(HeaderView::<Big>::from_segment(fits).is_ok());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn from_segment(seg: SharedSegment) -> Result<Self, SegmentError> {
         let () = Self::FITS_A_PAGE;
         if seg.len() < size_of::<T>() {
@@ -127,6 +175,21 @@ impl<T: SharedHeader> HeaderView<T> {
     }
 
     /// The header.
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicU64, Ordering};
+    /// use multiproc_sync::foundation::{HeaderView, SharedHeader};
+    /// #[repr(C)]
+    /// struct Counter {
+    ///     hits: AtomicU64,
+    /// }
+    /// // SAFETY: `#[repr(C)]`, one atomic.
+    /// unsafe impl SharedHeader for Counter {}
+    /// let view = HeaderView::<Counter>::create("counter", 4096)?;
+    /// view.get().hits.fetch_add(1, Ordering::Relaxed);
+    /// assert_eq!(view.get().hits.load(Ordering::Relaxed), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[inline]
     pub fn get(&self) -> &T {
         // SAFETY:
@@ -145,6 +208,23 @@ impl<T: SharedHeader> HeaderView<T> {
 
     /// The segment (its descriptor travels to other processes; its bytes past the
     /// header are the caller's).
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicU64, Ordering};
+    /// use multiproc_sync::foundation::{HeaderView, SharedHeader};
+    /// #[repr(C)]
+    /// struct Counter {
+    ///     hits: AtomicU64,
+    /// }
+    /// // SAFETY: `#[repr(C)]`, one atomic.
+    /// unsafe impl SharedHeader for Counter {}
+    /// let view = HeaderView::<Counter>::create("counter", 4096)?;
+    /// let seg = view.segment().clone(); // what another process would receive
+    /// let there = HeaderView::<Counter>::from_segment(seg)?;
+    /// there.get().hits.fetch_add(1, Ordering::Relaxed);
+    /// assert_eq!(view.get().hits.load(Ordering::Relaxed), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn segment(&self) -> &SharedSegment {
         &self.seg
     }

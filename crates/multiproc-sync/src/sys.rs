@@ -20,9 +20,28 @@ const START_MASK: u64 = (1 << START_BITS) - 1;
 ///
 /// One value for every multiproc crate: 20 ms bounds how long a dead holder blocks the
 /// others, and costs a waiter of a long-held (live) lock one `/proc` read per slice.
+///
+/// ```
+/// use std::sync::atomic::AtomicU32;
+/// use multiproc_sync::foundation::{Deadline, LIVENESS_SLICE, Woke, futex_wait};
+/// // A waiter's loop: sleep at most a slice, then check whether the owner still lives.
+/// let word = AtomicU32::new(0);
+/// let deadline = Deadline::Now;
+/// let woke = futex_wait(&word, 0, Some(deadline.slice(LIVENESS_SLICE)));
+/// assert_eq!(woke, Woke::TimedOut);
+/// ```
 pub const LIVENESS_SLICE: Duration = Duration::from_millis(20);
 
 /// What a futex sleep ended with.
+///
+/// ```
+/// use std::sync::atomic::AtomicU32;
+/// use std::time::Duration;
+/// use multiproc_sync::foundation::{Woke, futex_wait};
+/// let word = AtomicU32::new(5);
+/// assert_eq!(futex_wait(&word, 4, None), Woke::Maybe); // the value changed already
+/// assert_eq!(futex_wait(&word, 5, Some(Duration::ZERO)), Woke::TimedOut);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Woke {
     /// Woken, interrupted, or the word no longer held the expected value.
@@ -133,12 +152,25 @@ pub struct Identity {
 impl Identity {
     /// The owner token: id (high bits) and start time (low 40 bits) in one word, as
     /// published next to a lock word. Never 0 for a real identity.
+    ///
+    /// ```
+    /// use multiproc_sync::foundation::{Identity, this_process};
+    /// let me = this_process();
+    /// assert_ne!(me.token(), 0);
+    /// assert_eq!(Identity::token_id(me.token()), me.id);
+    /// ```
     #[inline]
     pub fn token(self) -> u64 {
         (u64::from(self.id) << START_BITS) | (self.start & START_MASK)
     }
 
     /// The id recorded in an owner token (0 for the empty token).
+    ///
+    /// ```
+    /// use multiproc_sync::foundation::{Identity, this_thread};
+    /// assert_eq!(Identity::token_id(0), 0);
+    /// assert_eq!(Identity::token_id(this_thread().token()), this_thread().id);
+    /// ```
     pub fn token_id(token: u64) -> u32 {
         ((token >> START_BITS) as u32) & TID_MASK
     }
@@ -153,6 +185,15 @@ thread_local! {
 /// `pthread_atfork` child handler bumps a generation counter), so a forked child never
 /// acts under its parent's id. Costs a thread-local read and one relaxed atomic load
 /// once warm: no system call.
+///
+/// ```
+/// use multiproc_sync::foundation::{this_process, this_thread};
+/// let main = this_thread();
+/// let other = std::thread::spawn(this_thread).join().expect("thread");
+/// assert_ne!(main.id, other.id); // one identity per thread
+/// assert_eq!(main, this_thread()); // cached
+/// let _ = this_process();
+/// ```
 #[inline]
 pub fn this_thread() -> Identity {
     let gen_now = fork::generation();
@@ -181,6 +222,14 @@ fn compute_thread() -> Identity {
 /// The calling process's identity (pid and start time), cached and refreshed in a
 /// `fork` child before any handler registered with [`at_fork`] runs. One relaxed
 /// atomic load once warm.
+///
+/// ```
+/// use multiproc_sync::foundation::this_process;
+/// let me = this_process();
+/// assert_eq!(me.id, std::process::id());
+/// // Every thread of the process shares it.
+/// assert_eq!(std::thread::spawn(this_process).join().expect("thread"), me);
+/// ```
 #[inline]
 pub fn this_process() -> Identity {
     let pid = fork::PID.load(Ordering::Relaxed);

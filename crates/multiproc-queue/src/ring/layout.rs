@@ -73,6 +73,10 @@ pub(crate) struct Entry {
     /// which the process maps the queue (inherited handles live there; after an `exec`
     /// the process no longer maps it there, so the entry stops counting).
     pub(super) base: AtomicU64,
+    /// [`RECV_CLOSED`](super::registry::RECV_CLOSED) once the process declared that it
+    /// will not get from the queue (`Queue::close_receiving`); 0 otherwise.
+    pub(super) flags: AtomicU32,
+    pub(super) _pad: AtomicU32,
 }
 
 #[repr(C)]
@@ -101,7 +105,7 @@ pub(super) const HEADER_BYTES: usize = std::mem::size_of::<Header>().div_ceil(40
 
 const _: () = {
     assert!(std::mem::align_of::<Header>() == 64);
-    assert!(std::mem::size_of::<Entry>() == 32);
+    assert!(std::mem::size_of::<Entry>() == 40);
     assert!(std::mem::size_of::<RobustMutex>() == 16);
     assert!(HEADER_BYTES <= 8192);
 };

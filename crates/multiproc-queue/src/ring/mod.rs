@@ -46,7 +46,10 @@
 //!   a side idle longer than ~10 µs is asleep in the futex.
 //! * **Producers are counted per process** in a registry (pid, start time, open handles,
 //!   handles in transit). A getter on an empty queue returns `Closed` once no live
-//!   process holds an open handle (a SIGKILLed process no longer counts).
+//!   process holds an open handle (a SIGKILLed process no longer counts). Mirrored for
+//!   consumers: a process may declare that it will not get (an entry flag); a putter
+//!   of such a process that waited a slice for room learns `NoConsumer` once no live
+//!   process that may get is left (checked only at that blocking point).
 
 #![expect(
     unsafe_code,
@@ -88,7 +91,7 @@ pub(crate) const MIN_RING: usize = 4096;
 /// (about 5 µs on the reference machine).
 const SPIN: u32 = 200;
 
-const MAGIC: u64 = 0x6d70_7175_6575_6531; // "mpqueue1"
+const MAGIC: u64 = 0x6d70_7175_6575_6532; // "mpqueue2"
 
 /// Why a side operation did not complete.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -99,6 +102,9 @@ pub(crate) enum Fail {
     Closed,
     /// The ring's memory does not hold a valid record (should never happen).
     Corrupt,
+    /// No room, and no live process that may get is left (puts of a process that
+    /// declared it will not get only).
+    NoConsumer,
 }
 
 /// Views of a queue segment in this process. Cheap to clone.

@@ -2,6 +2,7 @@
 //! repair of a side whose holder died.
 
 use std::sync::atomic::Ordering;
+use std::time::Instant;
 
 use multiproc_sync::foundation::Deadline;
 
@@ -62,13 +63,10 @@ impl Ring {
             let want = (end - w).min(self.cap / 2);
             let free = self.free_from(w, want);
             if free == 0 {
-                if self
-                    .wait_space(deadline, || self.free_from(w, want) > 0)
-                    .is_err()
-                {
+                if let Err(fail) = self.wait_space(deadline, || self.free_from(w, want) > 0) {
                     // Cut the partial record: readers drop it.
                     self.abort_stream(w);
-                    return Err(Fail::Timeout);
+                    return Err(fail);
                 }
                 continue;
             }
@@ -113,6 +111,10 @@ impl Ring {
     }
 
     /// Spins, then sleeps on the space futex until `ready()`.
+    ///
+    /// After each [`SLICE`] without room, asks the registry whether a consumer is left
+    /// ([`no_live_consumer`](Self::no_live_consumer): only if this process declared
+    /// that it will not get, so other putters never read `/proc` here).
     fn wait_space(&self, deadline: Deadline, ready: impl Fn() -> bool) -> Result<(), Fail> {
         if ready() {
             return Ok(());
@@ -120,6 +122,7 @@ impl Ring {
         if !deadline.expired() && self.hdr().space.0.spin_until(&ready) {
             return Ok(());
         }
+        let mut checked = Instant::now();
         loop {
             if ready() {
                 return Ok(());
@@ -128,6 +131,12 @@ impl Ring {
                 return Err(Fail::Timeout);
             }
             self.hdr().space.0.wait(deadline.slice(SLICE), &ready);
+            if checked.elapsed() >= SLICE && !ready() {
+                if self.no_live_consumer() {
+                    return Err(Fail::NoConsumer);
+                }
+                checked = Instant::now();
+            }
         }
     }
 

@@ -1,6 +1,12 @@
-//! The producer registry: which processes hold open handles (or handles in transit),
-//! so that a getter on an empty queue can tell "no producer left" (a SIGKILLed
-//! process no longer counts).
+//! The registry: which processes hold open handles (or handles in transit), so that a
+//! getter on an empty queue can tell "no producer left" and a putter on a full queue
+//! "no consumer left" (a SIGKILLed process no longer counts).
+//!
+//! Every process holding a handle may both put and get (CPython's `Queue` has no
+//! split), so it counts as a producer and as a consumer. A process leaves the
+//! consumers only by declaring it ([`RECV_CLOSED`], `Queue::close_receiving`); only a
+//! putter in such a process can be told "no consumer left", since in any other the
+//! putter's own threads may still get.
 
 use std::sync::atomic::Ordering;
 
@@ -13,6 +19,8 @@ use super::{Ring, SLICE};
 /// [`RECLAIM`] while a dead entry is being cleared.
 const PID_MASK: u32 = !(1 << 31);
 const RECLAIM: u64 = 1 << 31;
+/// Entry flag: the process declared that it will not get from the queue.
+pub(super) const RECV_CLOSED: u32 = 1;
 
 impl Ring {
     fn entry(&self, idx: usize) -> &Entry {
@@ -73,6 +81,7 @@ pub(super) fn register_in(
                     e.open.store(0, Ordering::Relaxed);
                     e.transit.store(0, Ordering::Relaxed);
                     e.base.store(base, Ordering::Relaxed);
+                    e.flags.store(0, Ordering::Relaxed);
                     e.start.store(start, Ordering::Release);
                     return Some(i);
                 }
@@ -104,6 +113,7 @@ fn reclaim_dead(hdr: &Header) {
                 e.open.store(0, Ordering::Relaxed);
                 e.transit.store(0, Ordering::Relaxed);
                 e.base.store(0, Ordering::Relaxed);
+                e.flags.store(0, Ordering::Relaxed);
                 e.start.store(0, Ordering::Relaxed);
                 let next_gen = ((id >> 32) + 1) << 32;
                 e.id.store(next_gen, Ordering::Release);
@@ -228,5 +238,73 @@ impl Ring {
     /// Whether getters would be told `Closed` on an empty queue.
     pub(crate) fn producers_gone(&self) -> bool {
         self.no_live_producer(true)
+    }
+
+    // ------------------------------------------------------------- consumers
+
+    /// Declares that this process will not get from the queue: entry `idx` (this
+    /// process's ordinary entry) stops counting as a consumer.
+    pub(crate) fn close_receiving(&self, idx: usize) {
+        self.entry(idx)
+            .flags
+            .fetch_or(RECV_CLOSED, Ordering::AcqRel);
+    }
+
+    /// Whether this process declared that it will not get (its ordinary entry carries
+    /// [`RECV_CLOSED`]). Reads the registry only: no system call.
+    fn receiving_closed_here(&self) -> bool {
+        let me = this_process();
+        self.hdr().registry.iter().any(|e| {
+            let id = e.id.load(Ordering::Acquire);
+            id as u32 & PID_MASK == me.id
+                && id & RECLAIM == 0
+                && e.base.load(Ordering::Relaxed) == 0
+                && e.start.load(Ordering::Acquire) == me.start
+                && e.flags.load(Ordering::Acquire) & RECV_CLOSED != 0
+        })
+    }
+
+    /// Whether a putter of this process, waiting for room, should give up: this
+    /// process declared that it will not get, and no live process that may get is
+    /// left. Called only at the blocking point (after a slice without room), never on
+    /// the fast path; reads `/proc` for the processes the registry names.
+    ///
+    /// A process may get unless it declared otherwise; handles in transit count as
+    /// consumers whoever sent them (the receiver may get), and so do a fork child's
+    /// inherited handles while it still maps the queue where its parent did.
+    pub(super) fn no_live_consumer(&self) -> bool {
+        if !self.receiving_closed_here() {
+            return false;
+        }
+        let h = self.hdr();
+        let me = this_process().id;
+        let mut ino = None;
+        h.registry.iter().all(|e| {
+            let id = e.id.load(Ordering::Acquire);
+            let pid = id as u32 & PID_MASK;
+            if pid == 0 || id & RECLAIM != 0 {
+                return true;
+            }
+            let open = e.open.load(Ordering::Acquire);
+            let transit = e.transit.load(Ordering::Acquire);
+            if transit == 0
+                && (open == 0 || pid == me || e.flags.load(Ordering::Acquire) & RECV_CLOSED != 0)
+            {
+                // No handle, our own (we declared), or a process that declared too.
+                return true;
+            }
+            if !process_alive(pid, e.start.load(Ordering::Acquire)) {
+                return true;
+            }
+            if transit != 0 {
+                return false;
+            }
+            let base = e.base.load(Ordering::Acquire);
+            if base == 0 {
+                return false;
+            }
+            let ino = *ino.get_or_insert_with(|| crate::sys::inode(self.segment()));
+            ino.is_some_and(|ino| !maps_at(pid, base, ino))
+        })
     }
 }

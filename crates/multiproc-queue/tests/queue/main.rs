@@ -4,6 +4,7 @@
 #![expect(clippy::unwrap_used, reason = "tests: a panic is a failure report")]
 mod basic;
 mod crash;
+mod noconsumer;
 mod ports;
 mod procs;
 mod props;
