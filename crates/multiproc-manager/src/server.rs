@@ -1015,11 +1015,11 @@ mod tests {
         raw_client(&server, lock.id(), vec![acquire()], false)?;
         assert!(!lock.locked()?, "released after a vanishing");
         assert!(matches!(
-            lock.acquire_timeout(Duration::ZERO),
-            Err(crate::Error::OwnerDied)
+            lock.acquire(Some(Duration::ZERO)),
+            Err(crate::AcquireError::OwnerDied(d)) if *d.get_ref()
         ));
         lock.release()?;
-        assert!(lock.try_acquire()?, "told once");
+        assert!(lock.acquire(Some(Duration::ZERO))?, "told once");
         server.shutdown();
         Ok(())
     }
