@@ -1,87 +1,27 @@
 //! What an acquisition of a manager lock, condition or semaphore reports when it took
-//! over from a holder that vanished: [`OwnerDied`], in the shape and under the name of
-//! `multiproc_sync::OwnerDied`, and [`AcquireError`], which adds the manager's
-//! [`Error`] (sync's `lock()` cannot fail otherwise, so it returns a bare `OwnerDied`).
-//! The manager does not depend on `multiproc-sync` (the layering table in
-//! docs/ARCHITECTURE.md has no such edge, and the manager's locks live in the server
-//! process, not in shared memory), so the types are the manager's own, mirroring sync's:
+//! over from a holder that vanished (its process was killed or crashed, or its
+//! connection broke while it held the lock or permit; the server released it, and the
+//! caller now holds it): [`OwnerDied`], the very type of `multiproc_sync` (re-exported
+//! here), and [`AcquireError`], which adds the manager's [`Error`] (sync's `lock()`
+//! cannot fail otherwise, so it returns a bare `OwnerDied`):
 //!
 //! | call | `multiproc-sync` | `multiproc-manager` |
 //! |---|---|---|
 //! | guard | `lock()` → `Result<G, OwnerDied<G>>` | `lock()` / `permit()` → `Result<G, AcquireError<G>>` |
 //! | raw | `acquire(Option<Duration>)` → `Result<bool, OwnerDied<bool>>` | `acquire(Option<Duration>)` → `Result<bool, AcquireError<bool>>` |
+//!
+//! A client that ends normally (its process returned, or it dropped its last proxy)
+//! leaves a `Lock` locked and its semaphore permits taken, for another process to
+//! release, as in CPython; nobody is told then.
 
 use std::fmt;
+
+pub use multiproc_sync::OwnerDied;
 
 use crate::error::Error;
 use crate::protocol::Op;
 use crate::proxy::Handle;
 use crate::value::Value;
-
-/// The previous holder's client vanished (its process was killed or crashed, or its
-/// connection broke) while it held the lock or permit; the server released it, and the
-/// caller now holds it. `into_inner` gives back what a normal acquisition returns (the
-/// guard, for [`lock`](crate::LockProxy::lock); `true`, for
-/// [`acquire`](crate::LockProxy::acquire)).
-///
-/// The state the lock protects may be half-updated: check or repair it before relying
-/// on it. Later acquirers see a normal lock. A client that ends normally (its process
-/// returned, or it dropped its last proxy) leaves a `Lock` locked and its semaphore
-/// permits taken, for another process to release, as in CPython; nobody is told then.
-///
-/// ```
-/// # let manager = multiproc_manager::Manager::in_thread()?;
-/// let lock = manager.lock()?;
-/// // `or_else(AcquireError::recover)` takes the lock whoever held it before
-/// let guard = lock.lock().or_else(multiproc_manager::AcquireError::recover)?;
-/// drop(guard);
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-pub struct OwnerDied<G> {
-    inner: G,
-}
-
-impl<G> OwnerDied<G> {
-    pub(crate) fn new(inner: G) -> Self {
-        OwnerDied { inner }
-    }
-
-    /// What the acquisition produced (the guard, for `lock`; `true`, for `acquire`).
-    pub fn into_inner(self) -> G {
-        self.inner
-    }
-
-    /// Transforms what it carries.
-    pub fn map<H>(self, f: impl FnOnce(G) -> H) -> OwnerDied<H> {
-        OwnerDied {
-            inner: f(self.inner),
-        }
-    }
-
-    /// A reference to it.
-    pub fn get_ref(&self) -> &G {
-        &self.inner
-    }
-
-    /// A mutable reference to it.
-    pub fn get_mut(&mut self) -> &mut G {
-        &mut self.inner
-    }
-}
-
-impl<G> fmt::Debug for OwnerDied<G> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("OwnerDied").finish_non_exhaustive()
-    }
-}
-
-impl<G> fmt::Display for OwnerDied<G> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(OWNER_DIED_MSG)
-    }
-}
-
-impl<G> std::error::Error for OwnerDied<G> {}
 
 pub(crate) const OWNER_DIED_MSG: &str = "the previous holder vanished while holding it; the server released it and the caller holds it now";
 
