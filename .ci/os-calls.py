@@ -19,6 +19,7 @@ import sys
 SYS_ONLY = [
     "multiproc",
     "multiproc-macros",
+    "multiproc-manager",
     "multiproc-mpi",
     "multiproc-process",
     "multiproc-queue",
@@ -26,6 +27,7 @@ SYS_ONLY = [
 ]
 EXPECT_ONLY = [
     "multiproc",
+    "multiproc-manager",
     "multiproc-process",
     "multiproc-queue",
     "multiproc-shared",

@@ -327,7 +327,7 @@ impl Inner {
                 "no reply within the call timeout ({limit:?}); the connection was closed"
             ));
         }
-        let _ = rustix::net::shutdown(&self.conn, rustix::net::Shutdown::Both);
+        crate::sys::shutdown(&self.conn);
         self.cv.notify_all();
         Error::CallTimeout(limit)
     }

@@ -160,6 +160,7 @@ mod manager;
 mod protocol;
 mod proxy;
 mod server;
+mod sys;
 #[doc(hidden)]
 pub mod typed;
 mod value;
@@ -188,7 +189,7 @@ pub use proxy::{
 pub use server::{DEFAULT_MAX_REQUEST, Server};
 pub use value::{FromValue, Kind, ObjRef, Value};
 
-#[allow(dead_code)]
+#[expect(dead_code, reason = "compile-time assertions, never called")]
 fn assert_send_sync() {
     fn is<T: Send + Sync>() {}
     is::<Manager>();

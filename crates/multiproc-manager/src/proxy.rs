@@ -1499,7 +1499,7 @@ impl Args for Vec<Value> {
 macro_rules! args_tuple {
     ($($t:ident),+) => {
         impl<$($t: Into<Value>),+> Args for ($($t,)+) {
-            #[allow(non_snake_case)]
+            #[expect(non_snake_case, reason = "the tuple's parts are named by their type parameters")]
             fn into_args(self) -> Vec<Value> {
                 let ($($t,)+) = self;
                 vec![$($t.into()),+]
