@@ -28,6 +28,7 @@ SYS_ONLY = [
 EXPECT_ONLY = [
     "multiproc",
     "multiproc-manager",
+    "multiproc-mpi",
     "multiproc-process",
     "multiproc-queue",
     "multiproc-shared",
