@@ -18,6 +18,7 @@ import sys
 
 SYS_ONLY = [
     "multiproc",
+    "multiproc-ipc",
     "multiproc-macros",
     "multiproc-manager",
     "multiproc-mpi",
@@ -28,6 +29,8 @@ SYS_ONLY = [
 ]
 EXPECT_ONLY = [
     "multiproc",
+    "multiproc-ipc",
+    "multiproc-macros",
     "multiproc-manager",
     "multiproc-mpi",
     "multiproc-pool",
