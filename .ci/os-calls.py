@@ -25,6 +25,7 @@ SYS_ONLY = [
     "multiproc-pool",
     "multiproc-process",
     "multiproc-queue",
+    "multiproc-shared",
     "multiproc-sync",
 ]
 EXPECT_ONLY = [
