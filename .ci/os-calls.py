@@ -18,14 +18,23 @@ import sys
 
 SYS_ONLY = [
     "multiproc",
+    "multiproc-ipc",
     "multiproc-macros",
+    "multiproc-manager",
     "multiproc-mpi",
+    "multiproc-pool",
     "multiproc-process",
     "multiproc-queue",
+    "multiproc-shared",
     "multiproc-sync",
 ]
 EXPECT_ONLY = [
     "multiproc",
+    "multiproc-ipc",
+    "multiproc-macros",
+    "multiproc-manager",
+    "multiproc-mpi",
+    "multiproc-pool",
     "multiproc-process",
     "multiproc-queue",
     "multiproc-shared",

@@ -167,12 +167,12 @@ fn contended_run(words: &Words, kind: u8, lock: &Lock) -> Duration {
             })
         })
         .collect();
-    ready.acquire().forget();
-    ready.acquire().forget();
+    ready.permit().forget();
+    ready.permit().forget();
     let t0 = Instant::now();
     go.set();
-    done.acquire().forget();
-    done.acquire().forget();
+    done.permit().forget();
+    done.permit().forget();
     let dt = t0.elapsed();
     for p in pids {
         reap(p);
@@ -324,7 +324,7 @@ fn wakeup(c: &mut Criterion, py: &[(String, f64)]) {
         let (c1, c2, cs) = (s1.clone(), s2.clone(), stop.clone());
         let pid = fork_child(&[], move || {
             loop {
-                c1.acquire().forget();
+                c1.permit().forget();
                 if cs.is_set() {
                     break;
                 }
@@ -334,7 +334,7 @@ fn wakeup(c: &mut Criterion, py: &[(String, f64)]) {
         g.bench_function("ours: Semaphore", |b| {
             b.iter(|| {
                 let _ = s1.release();
-                s2.acquire().forget();
+                s2.permit().forget();
             })
         });
         stop.set();

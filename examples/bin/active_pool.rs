@@ -16,7 +16,7 @@ use multiproc::prelude::*;
 
 fn worker(s: Semaphore, active: ListProxy, lock: Lock, max: DictProxy) {
     let name = current_process().name().to_string();
-    let _permit = s.acquire();
+    let _permit = s.permit();
     {
         let _g = lock.lock().unwrap_or_else(OwnerDied::into_inner);
         active.append(name.as_str()).expect("the manager is up");

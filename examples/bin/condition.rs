@@ -50,7 +50,7 @@ pub fn run() -> Result<(), Box<dyn std::error::Error>> {
         // The seed sleeps a second between starts; wait until this one holds the
         // condition instead.
         started
-            .acquire_timeout(Duration::from_secs(30))
+            .permit_timeout(Duration::from_secs(30))
             .ok_or("stage_2 did not start")?
             .forget();
         s2.push(p);

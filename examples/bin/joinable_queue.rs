@@ -74,7 +74,9 @@ pub fn run() -> Result<(), Box<dyn std::error::Error>> {
         tasks.put(None)?;
     }
     // Wait for every task to be done (a generous bound instead of forever).
-    tasks.join_timeout(Duration::from_secs(60))?;
+    if !tasks.join_timeout(Duration::from_secs(60))? {
+        return Err("the tasks were not done within 60 s".into());
+    }
     let mut got = Vec::new();
     for _ in 0..num_jobs {
         let result = results.get_timeout(Duration::from_secs(30))?;

@@ -63,7 +63,7 @@ pub fn run() -> Result<(), Box<dyn std::error::Error>> {
     let c = Process::new(consumer, args).start()?;
     // The seed starts both at once and relies on timing; let the consumer read first.
     ready
-        .acquire_timeout(Duration::from_secs(30))
+        .permit_timeout(Duration::from_secs(30))
         .ok_or("the consumer did not start")?
         .forget();
     let p = Process::new(producer, (namespace.clone(), event.clone())).start()?;

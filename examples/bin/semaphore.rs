@@ -15,7 +15,7 @@ use multiproc::prelude::*;
 
 fn worker(s: Semaphore, lock: Lock, active: Value<u32>, most: Value<u32>) {
     let name = current_process().name().to_string();
-    let _permit = s.acquire();
+    let _permit = s.permit();
     {
         let _g = lock.lock().unwrap_or_else(OwnerDied::into_inner);
         let now = active.get() + 1;

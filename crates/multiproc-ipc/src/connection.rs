@@ -188,7 +188,10 @@ impl Pipe {
     ///
     /// # Errors
     /// As [`Pipe::duplex`] / [`Pipe::simplex`].
-    #[allow(clippy::new_ret_no_self)] // CPython's `Pipe(duplex)` returns a pair
+    #[expect(
+        clippy::new_ret_no_self,
+        reason = "CPython's `Pipe(duplex)` returns a pair"
+    )]
     pub fn new(duplex: bool) -> io::Result<(Connection, Connection)> {
         if duplex {
             Self::duplex()

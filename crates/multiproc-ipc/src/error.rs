@@ -101,12 +101,6 @@ impl From<io::Error> for RecvError {
     }
 }
 
-impl From<rustix::io::Errno> for RecvError {
-    fn from(e: rustix::io::Errno) -> Self {
-        RecvError::Io(e.into())
-    }
-}
-
 /// Why a frame could not be sent.
 ///
 /// ```
@@ -195,12 +189,6 @@ impl From<io::Error> for SendError {
             io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionReset => SendError::Disconnected,
             _ => SendError::Io(e),
         }
-    }
-}
-
-impl From<rustix::io::Errno> for SendError {
-    fn from(e: rustix::io::Errno) -> Self {
-        SendError::from(io::Error::from(e))
     }
 }
 
@@ -322,11 +310,5 @@ impl std::error::Error for SegmentError {
 impl From<io::Error> for SegmentError {
     fn from(e: io::Error) -> Self {
         SegmentError::Io(e)
-    }
-}
-
-impl From<rustix::io::Errno> for SegmentError {
-    fn from(e: rustix::io::Errno) -> Self {
-        SegmentError::Io(e.into())
     }
 }

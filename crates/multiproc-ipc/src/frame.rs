@@ -82,7 +82,10 @@ pub fn decode_short(b: [u8; 4]) -> ShortHeader {
 /// assert_eq!(payload, b"hi");
 /// assert_eq!(rest, &[9]);
 /// ```
-#[allow(clippy::type_complexity)] // (payload, rest) reads better than an alias
+#[expect(
+    clippy::type_complexity,
+    reason = "(payload, rest) reads better than an alias"
+)]
 pub fn split_frame(buf: &[u8], limit: u64) -> Result<Option<(&[u8], &[u8])>, FrameError> {
     let Some(short) = buf.get(..4) else {
         return Ok(None);

@@ -75,7 +75,7 @@
 // `unsafe` is allowed in one place only: `sys::mem`, a `madvise` on a receive buffer
 // (see `sys::advise_huge`). Everything else goes through rustix's safe API.
 #![deny(unsafe_code)]
-#![cfg_attr(test, allow(clippy::unwrap_used))]
+#![cfg_attr(test, expect(clippy::unwrap_used, reason = "unit tests unwrap"))]
 #[cfg(not(target_os = "linux"))]
 compile_error!("multiproc-ipc requires Linux (memfd segments, pidfds, descriptor passing)");
 

@@ -8,10 +8,6 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use rustix::event::{PollFd, PollFlags};
-use rustix::io::Errno;
-use rustix::net::{AddressFamily, SocketAddrAny, SocketAddrUnix, SocketFlags, SocketType};
-
 use crate::auth::{self, AuthError, Handshake, HandshakeConfig, Role, Status};
 use crate::connection::{Connection, Transport};
 use crate::sys;
@@ -69,39 +65,6 @@ impl Address {
             Address::Tcp(a) => Some(a.port()),
             Address::Unix(_) | Address::Abstract(_) => None,
         }
-    }
-
-    fn family(&self) -> AddressFamily {
-        match self {
-            Address::Unix(_) | Address::Abstract(_) => AddressFamily::UNIX,
-            Address::Tcp(SocketAddr::V4(_)) => AddressFamily::INET,
-            Address::Tcp(SocketAddr::V6(_)) => AddressFamily::INET6,
-        }
-    }
-
-    fn to_any(&self) -> io::Result<SocketAddrAny> {
-        Ok(match self {
-            Address::Unix(p) => SocketAddrUnix::new(p.as_path())?.into(),
-            Address::Abstract(n) => SocketAddrUnix::new_abstract_name(n)?.into(),
-            Address::Tcp(a) => (*a).into(),
-        })
-    }
-
-    fn from_any(a: &SocketAddrAny) -> Option<Address> {
-        if a.address_family() == AddressFamily::UNIX {
-            let u = SocketAddrUnix::try_from(a.clone()).ok()?;
-            if let Some(p) = u.path_bytes() {
-                use std::os::unix::ffi::OsStrExt;
-                return Some(Address::Unix(PathBuf::from(std::ffi::OsStr::from_bytes(p))));
-            }
-            // An unnamed socket (a client that did not bind) has neither; rustix shows
-            // it as an empty abstract name.
-            return u
-                .abstract_name()
-                .filter(|n| !n.is_empty())
-                .map(|n| Address::Abstract(n.to_vec()));
-        }
-        SocketAddr::try_from(a.clone()).ok().map(Address::Tcp)
     }
 }
 
@@ -402,19 +365,7 @@ impl ListenerBuilder {
             address: self.address.clone(),
             source,
         };
-        let fd = rustix::net::socket_with(
-            self.address.family(),
-            SocketType::STREAM,
-            SocketFlags::CLOEXEC | SocketFlags::NONBLOCK,
-            None,
-        )
-        .map_err(|e| bind_err(e.into()))?;
-        if self.address.is_tcp() {
-            rustix::net::sockopt::set_socket_reuseaddr(&fd, true)
-                .map_err(|e| bind_err(e.into()))?;
-        }
-        let any = self.address.to_any().map_err(bind_err)?;
-        rustix::net::bind(&fd, &any).map_err(|e| bind_err(e.into()))?;
+        let fd = sys::net::bound_socket(&self.address).map_err(bind_err)?;
         let unlink = match &self.address {
             Address::Unix(p) => Some(p.clone()),
             _ => None,
@@ -428,13 +379,9 @@ impl ListenerBuilder {
             std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o600))
                 .map_err(bind_err)?;
         }
-        rustix::net::listen(&fd, self.backlog).map_err(|e| bind_err(e.into()))?;
-        let address = match rustix::net::getsockname(&fd)
-            .ok()
-            .and_then(|a| Address::from_any(&a))
-        {
-            Some(Address::Tcp(a)) => Address::Tcp(a),
-            _ => self.address.clone(),
+        let address = match sys::net::listen(fd.as_fd(), self.backlog).map_err(bind_err)? {
+            Some(a) => Address::Tcp(a),
+            None => self.address.clone(),
         };
         tracing::debug!(%address, auth = self.authkey.is_some(), "multiproc-ipc: listening");
         Ok(Listener {
@@ -680,19 +627,16 @@ impl Listener {
             if let (false, Some(t)) = (listening, evict_at) {
                 wake = Some(wake.map_or(t, |w| w.min(t)));
             }
-            let mut polls: Vec<PollFd<'_>> = Vec::with_capacity(st.pending.len() + 1);
-            for p in &st.pending {
-                polls.push(PollFd::new(&p.fd, PollFlags::IN));
-            }
+            let mut fds: Vec<BorrowedFd<'_>> = Vec::with_capacity(st.pending.len() + 1);
+            fds.extend(st.pending.iter().map(|p| p.fd.as_fd()));
             if listening {
-                polls.push(PollFd::new(&self.fd, PollFlags::IN));
+                fds.push(self.fd.as_fd());
             }
-            let n = sys::poll_many(&mut polls, wake.map(|w| w.saturating_duration_since(now)))?;
-            if n == 0 {
+            let ready = sys::poll_in(&fds, wake.map(|w| w.saturating_duration_since(now)))?;
+            drop(fds);
+            if !ready.contains(&true) {
                 continue;
             }
-            let ready: Vec<bool> = polls.iter().map(|p| !p.revents().is_empty()).collect();
-            drop(polls);
             // Advance handshakes that have input.
             for i in (0..st.pending.len()).rev() {
                 if !ready[i] {
@@ -731,15 +675,13 @@ impl Listener {
                         tracing::debug!(peer = ?p.peer, "multiproc-ipc: oldest handshake evicted for a new connection");
                     }
                     let (fd, peer) =
-                        match rustix::net::acceptfrom_with(&self.fd, SocketFlags::CLOEXEC) {
-                            Ok(x) => x,
-                            Err(Errno::AGAIN) => break,
-                            Err(Errno::INTR | Errno::CONNABORTED) => continue,
-                            Err(e) => return Err(ListenerError::Io(e.into())),
+                        match sys::net::accept(self.fd.as_fd()).map_err(ListenerError::Io)? {
+                            sys::net::Accepted::Conn(fd, peer) => (fd, peer),
+                            sys::net::Accepted::Empty => break,
+                            sys::net::Accepted::Retry => continue,
                         };
-                    let peer = peer.as_ref().and_then(Address::from_any);
                     if self.address.is_tcp() {
-                        let _ = rustix::net::sockopt::set_tcp_nodelay(&fd, true);
+                        sys::net::set_nodelay(&fd);
                     }
                     let Some(key) = &self.authkey else {
                         tracing::debug!(peer = ?peer, "multiproc-ipc: accepted");
@@ -932,7 +874,7 @@ impl ClientBuilder {
         let deadline = self.timeout.map(|t| start + t);
         let fd = connect_socket(address, deadline)?;
         let transport = if address.is_tcp() {
-            let _ = rustix::net::sockopt::set_tcp_nodelay(&fd, true);
+            sys::net::set_nodelay(&fd);
             Transport::Tcp
         } else {
             Transport::Unix
@@ -958,45 +900,13 @@ impl ClientBuilder {
 }
 
 fn connect_socket(address: &Address, deadline: Option<Instant>) -> Result<OwnedFd, ClientError> {
-    let err = |source: io::Error| ClientError::Connect {
-        address: address.clone(),
-        source,
-    };
-    let any = address.to_any().map_err(err)?;
-    let fd = rustix::net::socket_with(
-        address.family(),
-        SocketType::STREAM,
-        SocketFlags::CLOEXEC | SocketFlags::NONBLOCK,
-        None,
-    )
-    .map_err(|e| err(e.into()))?;
-    loop {
-        match rustix::net::connect(&fd, &any) {
-            Ok(()) => break,
-            Err(Errno::INTR) => continue,
-            Err(Errno::INPROGRESS) => {
-                let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
-                let mut p = [PollFd::new(&fd, PollFlags::OUT)];
-                if sys::poll_many(&mut p, left).map_err(err)? == 0 {
-                    return Err(ClientError::Timeout);
-                }
-                match rustix::net::sockopt::socket_error(&fd) {
-                    Ok(Ok(())) => break,
-                    Ok(Err(e)) | Err(e) => return Err(err(e.into())),
-                }
-            }
-            Err(Errno::AGAIN) => {
-                // A Unix listener's backlog is full: retry until the deadline.
-                if deadline.is_some_and(|d| Instant::now() >= d) {
-                    return Err(ClientError::Timeout);
-                }
-                std::thread::sleep(Duration::from_millis(1));
-            }
-            Err(e) => return Err(err(e.into())),
-        }
-    }
-    rustix::io::ioctl_fionbio(&fd, false).map_err(|e| err(e.into()))?;
-    Ok(fd)
+    sys::net::connect(address, deadline).map_err(|fail| match fail {
+        sys::net::ConnectFail::Timeout => ClientError::Timeout,
+        sys::net::ConnectFail::Io(source) => ClientError::Connect {
+            address: address.clone(),
+            source,
+        },
+    })
 }
 
 /// Connects to a [`Listener`] (CPython's `multiprocessing.connection.Client`).

@@ -17,6 +17,30 @@ use rustix::net::{
 
 use crate::handle::MAX_HANDLES;
 
+pub(crate) mod net;
+
+/// A raw OS error as the error of a receive (kept for callers that convert rustix's
+/// `Errno` with `?`; it lives here, where rustix is named).
+impl From<Errno> for crate::RecvError {
+    fn from(e: Errno) -> Self {
+        crate::RecvError::Io(e.into())
+    }
+}
+
+/// As for `RecvError`; `EPIPE`-like errors become what `SendError::from(io::Error)` says.
+impl From<Errno> for crate::SendError {
+    fn from(e: Errno) -> Self {
+        crate::SendError::from(io::Error::from(e))
+    }
+}
+
+/// As for `RecvError`.
+impl From<Errno> for crate::SegmentError {
+    fn from(e: Errno) -> Self {
+        crate::SegmentError::Io(e.into())
+    }
+}
+
 /// A connected pair of `AF_UNIX` stream sockets, both `CLOEXEC`.
 pub(crate) fn unix_pair() -> io::Result<(OwnedFd, OwnedFd)> {
     Ok(socketpair(
@@ -350,6 +374,23 @@ pub(crate) fn wait_readable(fd: BorrowedFd<'_>, timeout: Option<Duration>) -> io
     poll_many(&mut fds, timeout).map(|n| n > 0)
 }
 
+/// `poll(POLLIN)` on many descriptors (retrying on `EINTR` with the remaining time):
+/// which are readable, hung up or in error, in order (all `false` when the timeout
+/// passed).
+pub(crate) fn poll_in(fds: &[BorrowedFd<'_>], timeout: Option<Duration>) -> io::Result<Vec<bool>> {
+    let mut polls: Vec<PollFd<'_>> = fds
+        .iter()
+        .map(|fd| PollFd::new(fd, PollFlags::IN))
+        .collect();
+    let n = poll_many(&mut polls, timeout)?;
+    // With only POLLIN asked, revents holds IN, HUP, ERR or NVAL: each means a read
+    // would not block.
+    Ok(polls
+        .iter()
+        .map(|p| n > 0 && !p.revents().is_empty())
+        .collect())
+}
+
 /// `poll` on many descriptors, retrying on `EINTR` with the remaining time.
 pub(crate) fn poll_many(fds: &mut [PollFd<'_>], timeout: Option<Duration>) -> io::Result<usize> {
     let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
@@ -492,7 +533,7 @@ pub(crate) fn advise_huge(buf: &mut Vec<u8>) {
 }
 
 /// The crate's only `unsafe`: `madvise` takes a raw address range.
-#[allow(unsafe_code)]
+#[expect(unsafe_code, reason = "`madvise` takes a raw address range")]
 mod mem {
     use std::ffi::c_void;
 

@@ -4,8 +4,6 @@ use std::io;
 use std::os::fd::AsFd;
 use std::time::Duration;
 
-use rustix::event::{PollFd, PollFlags};
-
 use crate::sys;
 
 /// Waits until at least one of `objects` is ready to read, or `timeout` passes, and
@@ -65,20 +63,11 @@ pub fn wait<T: AsFd>(objects: &[T], timeout: Option<Duration>) -> io::Result<Vec
 /// As [`wait`].
 pub fn wait_indices<T: AsFd>(objects: &[T], timeout: Option<Duration>) -> io::Result<Vec<usize>> {
     let fds: Vec<_> = objects.iter().map(AsFd::as_fd).collect();
-    let mut polls: Vec<PollFd<'_>> = fds
-        .iter()
-        .map(|fd| PollFd::new(fd, PollFlags::IN))
-        .collect();
-    let n = sys::poll_many(&mut polls, timeout)?;
-    if n == 0 {
-        return Ok(Vec::new());
-    }
-    let ready =
-        PollFlags::IN | PollFlags::HUP | PollFlags::ERR | PollFlags::NVAL | PollFlags::RDHUP;
-    Ok(polls
+    let ready = sys::poll_in(&fds, timeout)?;
+    Ok(ready
         .iter()
         .enumerate()
-        .filter(|(_, p)| p.revents().intersects(ready))
+        .filter(|(_, r)| **r)
         .map(|(i, _)| i)
         .collect())
 }

@@ -373,6 +373,7 @@ pub(crate) fn expand(
                 __method: &str,
                 __args: ::std::vec::Vec<#krate::Value>,
             ) -> ::core::result::Result<#krate::Value, #krate::RemoteError> {
+                // not expect: whether these fire depends on the user's `impl` block
                 #[allow(unused_variables, unused_mut)]
                 match __method {
                     #(#arms)*

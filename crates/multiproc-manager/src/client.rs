@@ -289,7 +289,7 @@ impl Inner {
     }
 
     /// Bounds every call's wait for its reply: `timeout` beyond the wait the operation
-    /// itself asked for (an `acquire_timeout(t)` may take `t + timeout`); operations
+    /// itself asked for (an `acquire(Some(t))` may take `t + timeout`); operations
     /// that wait for ever by request (`acquire()`, `get()`) stay unbounded. A server
     /// that misses the bound is declared gone (see [`Error::CallTimeout`]).
     pub(crate) fn set_call_timeout(&self, timeout: Option<Duration>) {
@@ -327,7 +327,7 @@ impl Inner {
                 "no reply within the call timeout ({limit:?}); the connection was closed"
             ));
         }
-        let _ = rustix::net::shutdown(&self.conn, rustix::net::Shutdown::Both);
+        crate::sys::shutdown(&self.conn);
         self.cv.notify_all();
         Error::CallTimeout(limit)
     }

@@ -194,8 +194,11 @@ pub enum Error {
     /// closed, and later calls fail with [`Error::ManagerGone`].
     CallTimeout(std::time::Duration),
     /// An acquisition of a lock or semaphore took over from a holder whose client
-    /// vanished (killed, crashed): **the caller holds it now** (release it when done);
-    /// the state it protects may be half-updated. See [`OwnerDied`](crate::OwnerDied).
+    /// vanished (killed, crashed): an [`AcquireError::OwnerDied`](crate::AcquireError)
+    /// turned into an `Error` (by `?`). After a raw `acquire`, **the caller holds it
+    /// now** (release it when done); after `lock()`/`permit()`, the guard was dropped
+    /// with the error, which released it. The state it protects may be half-updated.
+    /// See [`OwnerDied`](crate::OwnerDied).
     OwnerDied,
 }
 

@@ -128,7 +128,7 @@
 //! * A client that ends normally (its last proxy dropped, or a multiproc child that
 //!   returned or panicked) says goodbye, and its `Lock`s and semaphore permits stay
 //!   held for another process to release, as in CPython; one that vanishes without a
-//!   goodbye has them released, and the next acquirer gets [`Error::OwnerDied`]. A
+//!   goodbye has them released, and the next acquirer gets [`AcquireError::OwnerDied`]. A
 //!   process that leaves through `std::process::exit` with proxies alive (no
 //!   destructors) counts as vanished. A thread still blocked in `acquire` when its
 //!   process ends cleanly may be granted the lock just before the goodbye, which then
@@ -160,6 +160,7 @@ mod manager;
 mod protocol;
 mod proxy;
 mod server;
+mod sys;
 #[doc(hidden)]
 pub mod typed;
 mod value;
@@ -182,13 +183,13 @@ pub use multiproc_macros::manager_type;
 pub use multiproc_process::StartMethod;
 pub use proxy::{
     Args, ArrayProxy, BarrierProxy, ConditionProxy, DictProxy, EventProxy, ITER_BATCH, KeyIter,
-    ListIter, ListProxy, LockGuard, LockProxy, NamespaceProxy, Proxy, QueueProxy, SemaphoreProxy,
-    SetProxy, ValueProxy,
+    ListIter, ListProxy, LockProxy, LockProxyGuard, NamespaceProxy, Proxy, QueueProxy,
+    SemaphoreProxy, SetProxy, ValueProxy,
 };
 pub use server::{DEFAULT_MAX_REQUEST, Server};
 pub use value::{FromValue, Kind, ObjRef, Value};
 
-#[allow(dead_code)]
+#[expect(dead_code, reason = "compile-time assertions, never called")]
 fn assert_send_sync() {
     fn is<T: Send + Sync>() {}
     is::<Manager>();
@@ -214,7 +215,7 @@ fn assert_send_sync() {
     is::<TypeMismatch>();
     is::<RemoteError>();
     is::<OwnerDied<()>>();
-    is::<LockGuard>();
+    is::<LockProxyGuard>();
     is::<AcquireError<()>>();
     is::<Limits>();
 }

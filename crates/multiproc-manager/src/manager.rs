@@ -594,9 +594,9 @@ impl Manager {
 
     /// Bounds how long a call through this manager, or through any proxy made from it
     /// in this process, waits for the server's reply (`None`, the default: for ever, as
-    /// in CPython). An operation that itself waits up to `t` (`acquire_timeout(t)`,
+    /// in CPython). An operation that itself waits up to `t` (`acquire(Some(t))`,
     /// `get_timeout(t)`, …) may take `t + timeout`; one that waits for ever by request
-    /// (`acquire()`, `get()`, `wait()`) is not bounded. A server that misses the bound
+    /// (`acquire(None)`, `get()`, `wait()`) is not bounded. A server that misses the bound
     /// (frozen, overloaded, cut off) is treated as gone: that call fails with
     /// [`Error::CallTimeout`], the connection is closed (the server releases what this
     /// client held, as for any client that vanishes), and later calls fail with

@@ -746,13 +746,14 @@ impl NamespaceProxy {
 /// holder's client ends, and the next acquirer is told.
 ///
 /// ```
+/// # use std::time::Duration;
 /// # let manager = multiproc_manager::Manager::in_thread()?;
 /// let lock = manager.lock()?;
 /// {
-///     let _g = lock.guard()?;
-///     assert!(!lock.try_acquire()?);
+///     let _g = lock.lock()?;
+///     assert!(!lock.acquire(Some(Duration::ZERO))?); // `acquire(False)`
 /// }
-/// assert!(lock.try_acquire()?);
+/// assert!(lock.acquire(Some(Duration::ZERO))?);
 /// lock.release()?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
@@ -762,8 +763,11 @@ pub struct LockProxy {
 }
 proxy_common!(LockProxy [] [Kind::Lock, Kind::RLock]);
 
-/// Releases a manager lock when dropped (errors are ignored: the server releases the
-/// lock anyway if this connection is lost).
+/// The owned guard of a manager lock, condition or semaphore permit
+/// ([`LockProxy::lock`], [`ConditionProxy::lock`], [`SemaphoreProxy::permit`]): releases
+/// it when dropped (errors are ignored: the server releases it anyway if this
+/// connection is lost). It holds a handle of its own, so it has no lifetime, unlike
+/// `multiproc_sync::LockGuard<'_>`, which borrows its lock.
 ///
 /// ```
 /// use std::time::Duration;
@@ -771,64 +775,48 @@ proxy_common!(LockProxy [] [Kind::Lock, Kind::RLock]);
 ///
 /// let manager = Manager::in_thread()?;
 /// let lock = manager.lock()?;
-/// let guard = lock.guard().or_else(AcquireError::recover)?;
+/// let guard = lock.lock().or_else(AcquireError::recover)?;
 /// assert!(lock.locked()?);
-/// assert!(!lock.acquire_timeout(Duration::from_millis(10))?); // held: a Lock is not re-entrant
+/// assert!(!lock.acquire(Some(Duration::from_millis(10)))?); // held: a Lock is not re-entrant
 /// drop(guard); // releases
 /// assert!(!lock.locked()?);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[must_use = "the lock is released when the guard is dropped"]
-pub struct LockGuard {
+pub struct LockProxyGuard {
     h: Handle,
 }
 
-impl fmt::Debug for LockGuard {
+impl fmt::Debug for LockProxyGuard {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("LockGuard").field("id", &self.h.id).finish()
+        f.debug_struct("LockProxyGuard")
+            .field("id", &self.h.id)
+            .finish()
     }
 }
 
-impl Drop for LockGuard {
+impl Drop for LockProxyGuard {
     fn drop(&mut self) {
         let _ = self.h.call(Op::Lock(LockOp::Release));
     }
 }
 
 macro_rules! acquirer {
-    ($name:ident) => {
+    ($name:ident, $guard_fn:ident, $what:literal) => {
         impl $name {
-            /// `acquire()`: blocks until acquired.
+            /// CPython's raw `acquire(block=True, timeout=None)`, no guard: whether it
+            /// was acquired. `None` waits as long as it takes, `Some(t)` at most `t`,
+            /// `Some(Duration::ZERO)` not at all (`acquire(False)`). Pair with
+            /// `release()`. The shape of `multiproc_sync::Lock::acquire`, with the
+            /// manager's error.
             ///
             /// # Errors
-            /// [`Error::OwnerDied`] when it took over from a holder that vanished —
-            /// **it is held then**; [`Error::ManagerGone`] (also when the server shuts
-            /// down while waiting).
-            pub fn acquire(&self) -> Result<(), Error> {
-                crate::acquire::acquire(&self.h, Op::Lock(LockOp::Acquire { timeout: None }))
-                    .map(drop)
-            }
-
-            /// `acquire(timeout=t)`: whether it was acquired in time.
-            ///
-            /// # Errors
-            /// [`Error::OwnerDied`] (acquired) as for [`acquire`](Self::acquire);
-            /// [`Error::ManagerGone`].
-            pub fn acquire_timeout(&self, timeout: Duration) -> Result<bool, Error> {
-                crate::acquire::acquire(
-                    &self.h,
-                    Op::Lock(LockOp::Acquire {
-                        timeout: Some(timeout),
-                    }),
-                )
-            }
-
-            /// `acquire(blocking=False)`.
-            ///
-            /// # Errors
-            /// As [`acquire_timeout`](Self::acquire_timeout).
-            pub fn try_acquire(&self) -> Result<bool, Error> {
-                self.acquire_timeout(Duration::ZERO)
+            /// [`AcquireError::OwnerDied`] carrying `true` when it took over from a
+            /// holder that vanished — **it is held then**; [`AcquireError::Failed`]
+            /// with [`Error::ManagerGone`] (also when the server shuts down while
+            /// waiting). `?` into [`Error`] turns the first into [`Error::OwnerDied`].
+            pub fn acquire(&self, timeout: Option<Duration>) -> Result<bool, AcquireError<bool>> {
+                crate::acquire::acquire(&self.h, Op::Lock(LockOp::Acquire { timeout }))
             }
 
             /// `release()`.
@@ -840,30 +828,29 @@ macro_rules! acquirer {
                 self.h.call(Op::Lock(LockOp::Release)).map(drop)
             }
 
-            /// Acquires and returns a guard that releases on drop (`with lock:`).
+            #[doc = concat!("Acquires ", $what, " and returns a guard that releases it on drop (`with ...:`).")]
             ///
             /// # Errors
             /// [`AcquireError::OwnerDied`] carrying the guard (it is held) when it took
             /// over from a holder that vanished; [`AcquireError::Failed`] otherwise.
-            /// `?` into [`Error`] drops the guard (releasing the lock); into a boxed
+            /// `?` into [`Error`] drops the guard (releasing it); into a boxed
             /// error, the guard lives inside the error until it is dropped;
             /// `.or_else(AcquireError::recover)` keeps it.
-            pub fn guard(&self) -> Result<LockGuard, AcquireError<LockGuard>> {
-                match self.acquire() {
-                    Ok(()) => Ok(LockGuard { h: self.h.clone() }),
-                    Err(Error::OwnerDied) => {
-                        Err(AcquireError::OwnerDied(OwnerDied::new(LockGuard {
-                            h: self.h.clone(),
-                        })))
+            pub fn $guard_fn(&self) -> Result<LockProxyGuard, AcquireError<LockProxyGuard>> {
+                let guard = || LockProxyGuard { h: self.h.clone() };
+                match self.acquire(None) {
+                    Ok(_) => Ok(guard()),
+                    Err(AcquireError::OwnerDied(_)) => {
+                        Err(AcquireError::OwnerDied(OwnerDied::new(guard())))
                     }
-                    Err(e) => Err(AcquireError::Failed(e)),
+                    Err(AcquireError::Failed(e)) => Err(AcquireError::Failed(e)),
                 }
             }
         }
     };
 }
 
-acquirer!(LockProxy);
+acquirer!(LockProxy, lock, "the lock");
 
 impl LockProxy {
     /// `release()` (same as [`release_lock`](Self::release_lock)).
@@ -886,7 +873,7 @@ impl LockProxy {
 /// A proxy to a manager's `Semaphore` or `BoundedSemaphore`. Permits taken by a client
 /// that ends normally stay taken, for any process to release (CPython's rule); those
 /// of a client that vanishes (killed, crashed) are given back, and as many next
-/// acquirers are told ([`Error::OwnerDied`]).
+/// acquirers are told ([`AcquireError::OwnerDied`]).
 ///
 /// ```
 /// use std::time::Duration;
@@ -894,12 +881,15 @@ impl LockProxy {
 ///
 /// let manager = Manager::in_thread()?;
 /// let sem = manager.semaphore(1)?;
-/// sem.acquire()?; // a permit is free: returns at once
-/// assert!(!sem.try_acquire()?);
-/// assert!(!sem.acquire_timeout(Duration::from_millis(10))?);
+/// assert!(sem.acquire(None)?); // a permit is free: returns at once
+/// assert!(!sem.acquire(Some(Duration::ZERO))?);
+/// assert!(!sem.acquire(Some(Duration::from_millis(10)))?);
 /// assert_eq!(sem.value()?, 0);
 /// sem.release()?;
-/// assert!(sem.acquire_timeout(Duration::from_secs(60))?);
+/// let permit = sem.permit()?; // given back on drop
+/// assert_eq!(sem.value()?, 0);
+/// drop(permit);
+/// assert!(sem.acquire(Some(Duration::from_secs(60)))?);
 /// sem.release()?;
 /// let bounded = manager.bounded_semaphore(1)?;
 /// let err = bounded.release().unwrap_err(); // above its initial value
@@ -911,7 +901,7 @@ pub struct SemaphoreProxy {
     _t: PhantomData<()>,
 }
 proxy_common!(SemaphoreProxy [] [Kind::Semaphore, Kind::BoundedSemaphore]);
-acquirer!(SemaphoreProxy);
+acquirer!(SemaphoreProxy, permit, "a permit");
 
 impl SemaphoreProxy {
     /// `release()`.
@@ -933,7 +923,7 @@ impl SemaphoreProxy {
 
 /// A proxy to a manager's `Condition` (over its own re-entrant lock). Like an `RLock`,
 /// its lock is released when its holder's client ends, and the next `acquire` reports
-/// [`Error::OwnerDied`].
+/// [`AcquireError::OwnerDied`].
 ///
 /// ```
 /// use std::time::Duration;
@@ -941,7 +931,7 @@ impl SemaphoreProxy {
 ///
 /// let manager = Manager::in_thread()?;
 /// let cond = manager.condition()?;
-/// cond.acquire()?;
+/// assert!(cond.acquire(None)?);
 /// assert!(!cond.wait_timeout(Duration::from_millis(10))?); // nobody notified; held again
 /// cond.notify_all()?; // no waiter: nothing happens
 /// let work_done = true; // the state the condition protects, checked under the lock
@@ -955,7 +945,7 @@ pub struct ConditionProxy {
     _t: PhantomData<()>,
 }
 proxy_common!(ConditionProxy [] [Kind::Condition]);
-acquirer!(ConditionProxy);
+acquirer!(ConditionProxy, lock, "the condition's lock");
 
 impl ConditionProxy {
     /// `release()`.
@@ -1524,7 +1514,7 @@ impl Args for Vec<Value> {
 macro_rules! args_tuple {
     ($($t:ident),+) => {
         impl<$($t: Into<Value>),+> Args for ($($t,)+) {
-            #[allow(non_snake_case)]
+            #[expect(non_snake_case, reason = "the tuple's parts are named by their type parameters")]
             fn into_args(self) -> Vec<Value> {
                 let ($($t,)+) = self;
                 vec![$($t.into()),+]

@@ -404,7 +404,7 @@ impl State {
         let conns: Vec<Arc<ConnEntry>> = lock(&self.conns).values().cloned().collect();
         for c in conns {
             // Wakes the client's reader thread (EOF) and fails the client's calls.
-            let _ = rustix::net::shutdown(&*c.conn, rustix::net::Shutdown::Both);
+            crate::sys::shutdown(&*c.conn);
         }
         *lock(&self.closed) = true;
         self.closed_cv.notify_all();
@@ -463,7 +463,7 @@ impl State {
         drop(conns);
         // A shutdown between the check above and the insert would miss this connection.
         if self.closing.load(Ordering::SeqCst) {
-            let _ = rustix::net::shutdown(&*entry.conn, rustix::net::Shutdown::Both);
+            crate::sys::shutdown(&*entry.conn);
         }
         Some((id, entry, limits))
     }
@@ -533,7 +533,7 @@ impl State {
         }
         self.disconnect(id, &entry);
         // The reader of the replies sees the end now, not when the last waiter leaves.
-        let _ = rustix::net::shutdown(&*entry.conn, rustix::net::Shutdown::Write);
+        crate::sys::shutdown_write(&*entry.conn);
         // Waiters see their client gone within a slice of their wait.
         let waiters = std::mem::take(&mut *lock(&self.waiters));
         for h in waiters {
@@ -1042,11 +1042,11 @@ mod tests {
         raw_client(&server, lock.id(), vec![acquire()], false)?;
         assert!(!lock.locked()?, "released after a vanishing");
         assert!(matches!(
-            lock.acquire_timeout(Duration::ZERO),
-            Err(crate::Error::OwnerDied)
+            lock.acquire(Some(Duration::ZERO)),
+            Err(crate::AcquireError::OwnerDied(d)) if *d.get_ref()
         ));
         lock.release()?;
-        assert!(lock.try_acquire()?, "told once");
+        assert!(lock.acquire(Some(Duration::ZERO))?, "told once");
         server.shutdown();
         Ok(())
     }

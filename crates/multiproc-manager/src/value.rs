@@ -688,13 +688,13 @@ impl<K: FromValue + Ord, V: FromValue> FromValue for BTreeMap<K, V> {
 macro_rules! tuples {
     ($( ($n:expr; $($t:ident),+) )*) => {$(
         impl<$($t: Into<Value>),+> From<($($t,)+)> for Value {
-            #[allow(non_snake_case)]
+            #[expect(non_snake_case, reason = "the tuple's parts are named by their type parameters")]
             fn from(($($t,)+): ($($t,)+)) -> Value {
                 Value::Tuple(vec![$($t.into()),+])
             }
         }
         impl<$($t: FromValue),+> FromValue for ($($t,)+) {
-            #[allow(non_snake_case)]
+            #[expect(non_snake_case, reason = "the tuple's parts are named by their type parameters")]
             fn from_value(mut v: Value) -> Result<Self, TypeMismatch> {
                 match v {
                     Value::Tuple(ref mut items) | Value::List(ref mut items) if items.len() == $n => {

@@ -154,7 +154,7 @@ fn sync_types_event() -> R {
 }
 
 fn sync_lock_child(lock: LockProxy) -> Child {
-    ensure!(lock.acquire_timeout(BOUND)?);
+    ensure!(lock.acquire(Some(BOUND))?);
     // exits holding it
     Ok(())
 }
@@ -188,8 +188,8 @@ fn sync_types_lock() -> R {
 }
 
 fn sync_rlock_child(lock: LockProxy) -> Child {
-    ensure!(lock.acquire_timeout(BOUND)?);
-    ensure!(lock.acquire_timeout(BOUND)?);
+    ensure!(lock.acquire(Some(BOUND))?);
+    ensure!(lock.acquire(Some(BOUND))?);
     lock.release()?;
     lock.release()?;
     Ok(())
@@ -207,7 +207,10 @@ fn sync_types_rlock() -> R {
             method,
             "rlock",
         )?;
-        assert!(lock.try_acquire()?, "{method}: released by the child");
+        assert!(
+            lock.acquire(Some(Duration::ZERO))?,
+            "{method}: released by the child"
+        );
         assert!(
             !lock.repr()?.contains("vanished"),
             "{method}: the child released it itself: {}",
@@ -220,7 +223,7 @@ fn sync_types_rlock() -> R {
 }
 
 fn sync_semaphore_child(sem: SemaphoreProxy) -> Child {
-    ensure!(sem.acquire_timeout(BOUND)?);
+    ensure!(sem.acquire(Some(BOUND))?);
     ensure!(sem.value()? == 0);
     Ok(())
 }
@@ -274,7 +277,7 @@ fn sync_types_bounded_semaphore() -> R {
 }
 
 fn sync_condition_child(cond: ConditionProxy) -> Child {
-    ensure!(cond.acquire_timeout(BOUND)?);
+    ensure!(cond.acquire(Some(BOUND))?);
     cond.release()?;
     Ok(())
 }
@@ -290,7 +293,10 @@ fn sync_types_condition() -> R {
             method,
             "condition",
         )?;
-        assert!(cond.try_acquire()?, "{method}: the child released it");
+        assert!(
+            cond.acquire(Some(Duration::ZERO))?,
+            "{method}: the child released it"
+        );
         cond.release()?;
         assert!(cond.repr()?.contains("unlocked"), "{}", cond.repr()?);
     }
@@ -799,15 +805,18 @@ fn queue_task_done() -> R {
 fn lock_rlock_and_context() -> R {
     let m = Manager::start()?;
     let lock = m.lock()?;
-    assert!(lock.acquire_timeout(BOUND)?);
-    assert!(!lock.try_acquire()?, "`acquire(False)` of a held lock");
+    assert!(lock.acquire(Some(BOUND))?);
+    assert!(
+        !lock.acquire(Some(Duration::ZERO))?,
+        "`acquire(False)` of a held lock"
+    );
     lock.release()?;
     let e = lock.release().expect_err("not held");
     assert_eq!(e.remote_kind(), Some(RemoteErrorKind::RuntimeError));
 
     let rlock = m.rlock()?;
     for _ in 0..3 {
-        assert!(rlock.acquire_timeout(BOUND)?);
+        assert!(rlock.acquire(Some(BOUND))?);
     }
     assert!(rlock.repr()?.contains("count=3"), "{}", rlock.repr()?);
     for _ in 0..3 {
@@ -818,7 +827,7 @@ fn lock_rlock_and_context() -> R {
 
     // `with self.Lock(): pass`
     {
-        let _held = lock.guard()?;
+        let _held = lock.lock()?;
         assert!(lock.locked()?);
     }
     assert!(!lock.locked()?, "the guard released it");
@@ -831,11 +840,11 @@ fn lock_rlock_and_context() -> R {
 /// `_TestSemaphore._test_semaphore`: the counter follows each acquire and release.
 fn semaphore_counts(sem: &SemaphoreProxy) -> R {
     assert_eq!(sem.value()?, 2);
-    assert!(sem.acquire_timeout(BOUND)?);
+    assert!(sem.acquire(Some(BOUND))?);
     assert_eq!(sem.value()?, 1);
-    assert!(sem.acquire_timeout(BOUND)?);
+    assert!(sem.acquire(Some(BOUND))?);
     assert_eq!(sem.value()?, 0);
-    assert!(!sem.try_acquire()?);
+    assert!(!sem.acquire(Some(Duration::ZERO))?);
     assert_eq!(sem.value()?, 0);
     sem.release()?;
     assert_eq!(sem.value()?, 1);
@@ -877,7 +886,7 @@ fn cond_waiter(
     woken: SemaphoreProxy,
     timeout: Option<Duration>,
 ) -> Child<bool> {
-    ensure!(cond.acquire_timeout(BOUND)?);
+    ensure!(cond.acquire(Some(BOUND))?);
     sleeping.release()?;
     let notified = cond.wait_timeout(timeout.unwrap_or(BOUND))?;
     woken.release()?;
@@ -944,7 +953,7 @@ impl Waiters {
 /// Takes `n` units from `sem`, each within [`BOUND`].
 fn take(sem: &SemaphoreProxy, n: usize, what: &str) -> R {
     for i in 0..n {
-        if !sem.acquire_timeout(BOUND)? {
+        if !sem.acquire(Some(BOUND))? {
             return Err(format!("{what}: only {i} of {n} within {BOUND:?}").into());
         }
     }
@@ -968,17 +977,23 @@ fn condition_notify() -> R {
     take(&sleeping, n, "sleeping")?;
     // A waiter released `sleeping` holding the lock, and gives the lock up only by
     // waiting: once the parent holds it, all of them wait.
-    assert!(cond.acquire_timeout(BOUND)?);
+    assert!(cond.acquire(Some(BOUND))?);
     assert_eq!(waiters(&cond)?, n);
-    assert!(!woken.try_acquire()?, "nobody woke before a notify");
+    assert!(
+        !woken.acquire(Some(Duration::ZERO))?,
+        "nobody woke before a notify"
+    );
     cond.release()?;
     for left in (0..n).rev() {
-        assert!(cond.acquire_timeout(BOUND)?);
+        assert!(cond.acquire(Some(BOUND))?);
         cond.notify(1)?;
         assert_eq!(waiters(&cond)?, left, "notify(1) takes one waiter off");
         cond.release()?;
         take(&woken, 1, "woken")?;
-        assert!(!woken.try_acquire()?, "notify(1) woke only one");
+        assert!(
+            !woken.acquire(Some(Duration::ZERO))?,
+            "notify(1) woke only one"
+        );
     }
     assert_eq!(
         w.join()?,
@@ -1011,9 +1026,12 @@ fn condition_notify_all() -> R {
 
     let w = Waiters::start(&cond, &sleeping, &woken, None, 3)?;
     take(&sleeping, n, "sleeping")?;
-    assert!(cond.acquire_timeout(BOUND)?);
+    assert!(cond.acquire(Some(BOUND))?);
     assert_eq!(waiters(&cond)?, n);
-    assert!(!woken.try_acquire()?, "nobody woke before the notify");
+    assert!(
+        !woken.acquire(Some(Duration::ZERO))?,
+        "nobody woke before the notify"
+    );
     cond.notify_all()?;
     assert_eq!(waiters(&cond)?, 0);
     cond.release()?;
@@ -1034,21 +1052,21 @@ fn condition_notify_n() -> R {
     let n = w.len();
     assert_eq!(n, 6);
     take(&sleeping, n, "sleeping")?;
-    assert!(cond.acquire_timeout(BOUND)?);
+    assert!(cond.acquire(Some(BOUND))?);
     cond.notify(2)?;
     assert_eq!(waiters(&cond)?, 4);
     cond.release()?;
     take(&woken, 2, "woken by notify(2)")?;
-    assert!(!woken.try_acquire()?, "notify(2) woke two");
+    assert!(!woken.acquire(Some(Duration::ZERO))?, "notify(2) woke two");
 
-    assert!(cond.acquire_timeout(BOUND)?);
+    assert!(cond.acquire(Some(BOUND))?);
     cond.notify(4)?;
     assert_eq!(waiters(&cond)?, 0);
     cond.release()?;
     take(&woken, 4, "woken by notify(4)")?;
 
     // nobody left: does nothing more
-    assert!(cond.acquire_timeout(BOUND)?);
+    assert!(cond.acquire(Some(BOUND))?);
     cond.notify(3)?;
     cond.release()?;
     assert_eq!(w.join()?, vec![true; n]);
@@ -1062,7 +1080,7 @@ fn condition_notify_n() -> R {
 fn condition_timeout() -> R {
     let m = Manager::start()?;
     let cond = m.condition()?;
-    assert!(cond.acquire_timeout(BOUND)?);
+    assert!(cond.acquire(Some(BOUND))?);
     assert!(!cond.wait_timeout(SHORT)?, "nobody notified");
     assert!(
         cond.repr()?.contains("(locked"),
@@ -1075,7 +1093,7 @@ fn condition_timeout() -> R {
 }
 
 fn notify_once(cond: ConditionProxy) -> Child {
-    ensure!(cond.acquire_timeout(BOUND)?);
+    ensure!(cond.acquire(Some(BOUND))?);
     cond.notify(1)?;
     cond.release()?;
     Ok(())
@@ -1089,8 +1107,8 @@ fn condition_wait_restores_recursion() -> R {
     let m = Manager::start()?;
     for method in METHODS {
         let cond = m.condition()?;
-        assert!(cond.acquire_timeout(BOUND)?);
-        assert!(cond.acquire_timeout(BOUND)?);
+        assert!(cond.acquire(Some(BOUND))?);
+        assert!(cond.acquire(Some(BOUND))?);
         let child = start(
             Process::new(notify_once, (cond.clone(),)).start_method(method),
             "notifier",
@@ -1108,7 +1126,7 @@ fn condition_wait_restores_recursion() -> R {
 }
 
 fn waitfor_child(cond: ConditionProxy, state: ValueProxy<i64>) -> Child {
-    ensure!(cond.acquire_timeout(BOUND)?);
+    ensure!(cond.acquire(Some(BOUND))?);
     state.set(0)?;
     cond.notify(1)?;
     let reached = cond.wait_for_timeout(|| state.get().is_ok_and(|v| v == 4), BOUND)?;
@@ -1130,13 +1148,13 @@ fn condition_waitfor() -> R {
             Process::new(waitfor_child, (cond.clone(), state.clone())).start_method(method),
             "waitfor",
         )?;
-        assert!(cond.acquire_timeout(BOUND)?);
+        assert!(cond.acquire(Some(BOUND))?);
         let reached = cond.wait_for_timeout(|| state.get().is_ok_and(|v| v == 0), BOUND)?;
         assert!(reached, "{method}");
         assert_eq!(state.get()?, 0);
         cond.release()?;
         for _ in 0..4 {
-            assert!(cond.acquire_timeout(BOUND)?);
+            assert!(cond.acquire(Some(BOUND))?);
             state.set(state.get()? + 1)?;
             cond.notify(1)?;
             cond.release()?;
@@ -1153,7 +1171,7 @@ fn waitfor_timeout_child(
     started: SemaphoreProxy,
 ) -> Child<bool> {
     started.release()?;
-    ensure!(cond.acquire_timeout(BOUND)?);
+    ensure!(cond.acquire(Some(BOUND))?);
     let reached = cond.wait_for_timeout(|| state.get().is_ok_and(|v| v == 4), SHORT * 10)?;
     cond.release()?;
     Ok(reached)
@@ -1177,9 +1195,9 @@ fn condition_waitfor_timeout() -> R {
             .start_method(method),
             "waitfor_timeout",
         )?;
-        assert!(started.acquire_timeout(BOUND)?);
+        assert!(started.acquire(Some(BOUND))?);
         for _ in 0..3 {
-            assert!(cond.acquire_timeout(BOUND)?);
+            assert!(cond.acquire(Some(BOUND))?);
             state.set(state.get()? + 1)?;
             cond.notify(1)?;
             cond.release()?;
@@ -1193,7 +1211,7 @@ fn condition_waitfor_timeout() -> R {
 }
 
 fn wait_result_child(cond: ConditionProxy) -> Child {
-    ensure!(cond.acquire_timeout(BOUND)?);
+    ensure!(cond.acquire(Some(BOUND))?);
     cond.notify(1)?;
     cond.release()?;
     Ok(())
@@ -1206,7 +1224,7 @@ fn condition_wait_result() -> R {
     let m = Manager::start()?;
     for method in METHODS {
         let cond = m.condition()?;
-        assert!(cond.acquire_timeout(BOUND)?);
+        assert!(cond.acquire(Some(BOUND))?);
         assert!(!cond.wait_timeout(Duration::ZERO)?);
         assert!(!cond.wait_timeout(SHORT)?);
         // the child can only notify once this process waits (it needs the lock)

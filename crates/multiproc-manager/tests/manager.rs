@@ -9,8 +9,8 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use multiproc_manager::{
-    Address, DictProxy, Error, FromValue, ListProxy, LockProxy, Manager, QueueProxy, Registry,
-    RemoteError, RemoteErrorKind, Server, Shared, Value,
+    AcquireError, Address, DictProxy, Error, FromValue, ListProxy, LockProxy, Manager, QueueProxy,
+    Registry, RemoteError, RemoteErrorKind, Server, Shared, Value,
 };
 use proptest::prelude::*;
 
@@ -77,7 +77,7 @@ fn child_entry() -> R {
         // hold a lock, say so, then wait to be killed
         "hold_lock" => {
             let (lock, q): (LockProxy, QueueProxy<String>) = arg();
-            lock.acquire()?;
+            lock.acquire(None)?;
             q.put("locked".to_string())?;
             std::thread::sleep(Duration::from_secs(60));
         }
@@ -694,8 +694,11 @@ fn containers_nested_queue() -> R {
 fn locks_and_semaphores() -> R {
     let manager = Manager::in_thread()?;
     let lock = manager.lock()?;
-    assert!(lock.try_acquire()?);
-    assert!(!lock.try_acquire()?, "a Lock is not re-entrant");
+    assert!(lock.acquire(Some(Duration::ZERO))?);
+    assert!(
+        !lock.acquire(Some(Duration::ZERO))?,
+        "a Lock is not re-entrant"
+    );
     lock.release()?;
     assert_eq!(
         lock.release().expect_err("must fail").remote_kind(),
@@ -703,13 +706,13 @@ fn locks_and_semaphores() -> R {
     );
 
     let rlock = manager.rlock()?;
-    assert!(rlock.try_acquire()?);
+    assert!(rlock.acquire(Some(Duration::ZERO))?);
     assert!(
-        rlock.try_acquire()?,
+        rlock.acquire(Some(Duration::ZERO))?,
         "an RLock is re-entrant for its thread"
     );
     let r2 = rlock.clone();
-    let other = std::thread::spawn(move || r2.try_acquire());
+    let other = std::thread::spawn(move || r2.acquire(Some(Duration::ZERO)));
     assert!(
         !other.join().map_err(|_| "thread")??,
         "another thread cannot take it"
@@ -722,9 +725,9 @@ fn locks_and_semaphores() -> R {
     );
 
     let sem = manager.bounded_semaphore(2)?;
-    assert!(sem.try_acquire()?);
-    assert!(sem.try_acquire()?);
-    assert!(!sem.acquire_timeout(Duration::from_millis(20))?);
+    assert!(sem.acquire(Some(Duration::ZERO))?);
+    assert!(sem.acquire(Some(Duration::ZERO))?);
+    assert!(!sem.acquire(Some(Duration::from_millis(20)))?);
     assert_eq!(sem.value()?, 0);
     sem.release()?;
     sem.release()?;
@@ -743,12 +746,12 @@ fn condition_event_barrier() -> R {
     let flag = manager.value(false)?;
     let (c2, f2) = (cond.clone(), flag.clone());
     let waiter = std::thread::spawn(move || -> Result<bool, Error> {
-        c2.acquire()?;
+        c2.acquire(None)?;
         let ok = c2.wait_for_timeout(|| f2.get().unwrap_or(false), BOUND)?;
         c2.release()?;
         Ok(ok)
     });
-    cond.acquire()?;
+    cond.acquire(None)?;
     flag.set(true)?;
     cond.notify_all()?;
     cond.release()?;
@@ -792,7 +795,7 @@ fn condition_event_barrier() -> R {
     // the untimed forms: a condition wait woken by notify, an event wait
     let c3 = cond.clone();
     let waiter = std::thread::spawn(move || -> Result<(), Error> {
-        c3.acquire()?;
+        c3.acquire(None)?;
         c3.wait()?;
         c3.release()
     });
@@ -803,7 +806,7 @@ fn condition_event_barrier() -> R {
             std::time::Instant::now() < deadline,
             "the condition waiter was never woken"
         );
-        cond.acquire()?;
+        cond.acquire(None)?;
         cond.notify(1)?;
         cond.release()?;
         std::thread::sleep(Duration::from_millis(1));
@@ -1038,10 +1041,10 @@ fn cleanly_ended_client_leaves_lock_and_permit() -> R {
         let l2: LockProxy = other.lookup("lock")?;
         let s2: multiproc_manager::SemaphoreProxy = other.lookup("sem")?;
         let q2: QueueProxy = other.lookup("q")?;
-        l2.acquire()?;
-        s2.acquire()?;
+        l2.acquire(None)?;
+        s2.acquire(None)?;
         q2.put("left behind")?;
-        assert!(!lock.try_acquire()?);
+        assert!(!lock.acquire(Some(Duration::ZERO))?);
     } // goodbye, then the connection closes
     assert_eq!(q.get_timeout(BOUND)?, Value::from("left behind"));
     // the goodbye was read before the item above was taken? not necessarily: the
@@ -1052,8 +1055,8 @@ fn cleanly_ended_client_leaves_lock_and_permit() -> R {
     assert_eq!(sem.value()?, 0);
     sem.release()?;
     assert!(!lock.repr()?.contains("vanished"), "{}", lock.repr()?);
-    assert!(lock.try_acquire()?);
-    assert!(sem.try_acquire()?);
+    assert!(lock.acquire(Some(Duration::ZERO))?);
+    assert!(sem.acquire(Some(Duration::ZERO))?);
     Ok(())
 }
 
@@ -1069,17 +1072,14 @@ fn sigkilled_holder_releases_lock() -> R {
     let _ = child.kill(); // SIGKILL
     let _ = child.wait();
     assert_eq!(said?, "locked");
-    match lock.acquire_timeout(BOUND) {
-        Err(Error::OwnerDied) => {}
+    match lock.acquire(Some(BOUND)) {
+        Err(AcquireError::OwnerDied(_)) => {}
         other => return Err(format!("expected OwnerDied, got {other:?}").into()),
     }
     assert!(lock.locked()?, "held by the one who was told");
     assert!(lock.repr()?.contains("vanished"), "{}", lock.repr()?);
     lock.release()?;
-    assert!(
-        lock.acquire_timeout(BOUND)?,
-        "told once, then a normal lock"
-    );
+    assert!(lock.acquire(Some(BOUND))?, "told once, then a normal lock");
     Ok(())
 }
 
@@ -1090,7 +1090,7 @@ fn shutdown_wakes_waiters() -> R {
     let manager = Manager::in_thread()?;
     let q = manager.queue()?;
     let lock = manager.lock()?;
-    lock.acquire()?;
+    lock.acquire(None)?;
     let other = Manager::connect(
         manager.address().cloned().ok_or("address")?,
         manager.authkey(),
@@ -1104,7 +1104,7 @@ fn shutdown_wakes_waiters() -> R {
         other.lookup("l")?
     };
     let t1 = std::thread::spawn(move || q2.get());
-    let t2 = std::thread::spawn(move || l2.acquire());
+    let t2 = std::thread::spawn(move || l2.acquire(None));
     manager.shutdown()?;
     assert!(matches!(
         t1.join().map_err(|_| "thread")?,
@@ -1112,7 +1112,7 @@ fn shutdown_wakes_waiters() -> R {
     ));
     assert!(matches!(
         t2.join().map_err(|_| "thread")?,
-        Err(Error::ManagerGone(_))
+        Err(AcquireError::Failed(Error::ManagerGone(_)))
     ));
     assert!(matches!(q.qsize(), Err(Error::ManagerGone(_))));
     Ok(())
@@ -1148,7 +1148,10 @@ fn destroy_wakes_waiters() -> R {
     let c2 = cond.clone();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
-        let r = c2.acquire().and_then(|()| c2.wait());
+        let r = c2
+            .acquire(None)
+            .map_err(Error::from)
+            .and_then(|_| c2.wait());
         let _ = tx.send(r);
     });
     // the waiter is inside `wait` once the server counts it
@@ -1230,11 +1233,11 @@ fn sigkilled_server_fails_waiters_instead_of_hanging() -> R {
     let pid = manager.pid().ok_or("a started manager has a server pid")?;
     let q = manager.queue_of::<i64>()?;
     let lock = manager.lock()?;
-    lock.acquire()?;
+    lock.acquire(None)?;
     let q2 = q.clone();
     let getter = std::thread::spawn(move || q2.get_timeout(BOUND));
     let l2 = lock.clone();
-    let locker = std::thread::spawn(move || l2.acquire_timeout(BOUND));
+    let locker = std::thread::spawn(move || l2.acquire(Some(BOUND)));
     std::thread::sleep(Duration::from_millis(50)); // let both block in the server
     rustix::process::kill_process(
         rustix::process::Pid::from_raw(pid as i32).ok_or("pid")?,
@@ -1243,7 +1246,10 @@ fn sigkilled_server_fails_waiters_instead_of_hanging() -> R {
     let got = getter.join().map_err(|_| "thread")?;
     assert!(matches!(got, Err(Error::ManagerGone(_))), "{got:?}");
     let locked = locker.join().map_err(|_| "thread")?;
-    assert!(matches!(locked, Err(Error::ManagerGone(_))), "{locked:?}");
+    assert!(
+        matches!(locked, Err(AcquireError::Failed(Error::ManagerGone(_)))),
+        "{locked:?}"
+    );
     assert!(matches!(q.put(1), Err(Error::ManagerGone(_))));
     assert!(matches!(manager.ping(), Err(Error::ManagerGone(_))));
     drop((q, lock));
@@ -1325,8 +1331,8 @@ fn start_under_every_method() -> R {
 }
 
 fn hold_rlock_twice(l: LockProxy) -> Result<String, String> {
-    let acquired = l.acquire_timeout(BOUND).map_err(|e| e.to_string())?
-        && l.acquire_timeout(BOUND).map_err(|e| e.to_string())?;
+    let acquired = l.acquire(Some(BOUND)).map_err(|e| e.to_string())?
+        && l.acquire(Some(BOUND)).map_err(|e| e.to_string())?;
     if !acquired {
         return Err("an acquisition timed out".into());
     }
@@ -1355,7 +1361,7 @@ fn fork_child_calls_share_one_connection() -> R {
     }
     let repr = p.join_value()??;
     assert!(repr.contains("count=2"), "held twice by the child: {repr}");
-    assert!(l.try_acquire()?, "released by the child");
+    assert!(l.acquire(Some(Duration::ZERO))?, "released by the child");
     assert!(
         !l.repr()?.contains("vanished"),
         "the child released it itself: {}",
@@ -1507,17 +1513,21 @@ fn call_timeout_bounds_a_frozen_server() -> R {
     // Healthy server: an acquire that times out on its own says so (false), not
     // CallTimeout, though its wait exceeds the call timeout.
     let lock = manager.lock()?;
-    lock.acquire()?;
+    lock.acquire(None)?;
     let other = std::thread::spawn({
         let lock = lock.clone();
-        move || lock.acquire_timeout(Duration::from_secs(4))
+        move || lock.acquire(Some(Duration::from_secs(4)))
     });
     assert!(!other.join().map_err(|_| "acquirer panicked")??);
     // A wait for ever by request is not cut short: held past the call timeout, the
     // lock is still acquired once released.
     let waiter = std::thread::spawn({
         let lock = lock.clone();
-        move || lock.acquire().and_then(|()| lock.release())
+        move || {
+            lock.acquire(None)
+                .map_err(Error::from)
+                .and_then(|_| lock.release())
+        }
     });
     std::thread::sleep(Duration::from_millis(3500));
     lock.release()?;

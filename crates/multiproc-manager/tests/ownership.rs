@@ -49,7 +49,7 @@ fn finish(p: Process<Verdict>, what: &str) -> R {
 }
 
 fn take_lock(lock: LockProxy) -> Verdict {
-    if lock.acquire_timeout(BOUND).map_err(s)? {
+    if lock.acquire(Some(BOUND)).map_err(s)? {
         Ok(()) // returns holding it
     } else {
         Err("not acquired in time".into())
@@ -80,7 +80,7 @@ fn parent_releases_a_lock_its_child_left() -> R {
 }
 
 fn take_permit(sem: SemaphoreProxy) -> Verdict {
-    if sem.acquire_timeout(BOUND).map_err(s)? {
+    if sem.acquire(Some(BOUND)).map_err(s)? {
         Ok(())
     } else {
         Err("not acquired in time".into())
@@ -120,7 +120,7 @@ enum Vanish {
 }
 
 fn hold_lock_and_vanish(lock: LockProxy, holding: EventProxy, how: Vanish) -> Verdict {
-    if !lock.acquire_timeout(BOUND).map_err(s)? {
+    if !lock.acquire(Some(BOUND)).map_err(s)? {
         return Err("not acquired in time".into());
     }
     holding.set().map_err(s)?;
@@ -135,7 +135,7 @@ fn hold_lock_and_vanish(lock: LockProxy, holding: EventProxy, how: Vanish) -> Ve
 }
 
 fn hold_permit_and_vanish(sem: SemaphoreProxy, holding: EventProxy, how: Vanish) -> Verdict {
-    if !sem.acquire_timeout(BOUND).map_err(s)? {
+    if !sem.acquire(Some(BOUND)).map_err(s)? {
         return Err("not acquired in time".into());
     }
     holding.set().map_err(s)?;
@@ -189,8 +189,8 @@ fn lock_of_a_vanished_holder_is_taken_over_with_owner_died() -> R {
                     .start_method(method)
                     .start()?;
                 vanish(p, &holding, how, &what)?;
-                match lock.acquire_timeout(BOUND) {
-                    Err(Error::OwnerDied) => {}
+                match lock.acquire(Some(BOUND)) {
+                    Err(AcquireError::OwnerDied(_)) => {}
                     other => {
                         return Err(format!("{what}: expected OwnerDied, got {other:?}").into());
                     }
@@ -198,7 +198,7 @@ fn lock_of_a_vanished_holder_is_taken_over_with_owner_died() -> R {
                 assert!(lock.locked()?, "{what}: held by the one told");
                 lock.release()?;
                 // told once: the next acquisition is a normal one
-                assert!(lock.try_acquire()?, "{what}");
+                assert!(lock.acquire(Some(Duration::ZERO))?, "{what}");
                 lock.release()?;
             }
         }
@@ -222,15 +222,15 @@ fn permit_of_a_vanished_holder_is_given_back_with_owner_died() -> R {
                     .start_method(method)
                     .start()?;
                 vanish(p, &holding, how, &what)?;
-                match sem.acquire_timeout(BOUND) {
-                    Err(Error::OwnerDied) => {}
+                match sem.acquire(Some(BOUND)) {
+                    Err(AcquireError::OwnerDied(_)) => {}
                     other => {
                         return Err(format!("{what}: expected OwnerDied, got {other:?}").into());
                     }
                 }
                 assert_eq!(sem.value()?, 0, "{what}: the permit is the caller's");
                 sem.release()?;
-                assert!(sem.try_acquire()?, "{what}: told once");
+                assert!(sem.acquire(Some(Duration::ZERO))?, "{what}: told once");
                 sem.release()?;
             }
         }
@@ -240,7 +240,7 @@ fn permit_of_a_vanished_holder_is_given_back_with_owner_died() -> R {
 }
 
 fn take_rlock(lock: LockProxy) -> Verdict {
-    if lock.acquire_timeout(BOUND).map_err(s)? {
+    if lock.acquire(Some(BOUND)).map_err(s)? {
         Ok(())
     } else {
         Err("not acquired in time".into())
@@ -260,20 +260,20 @@ fn rlock_left_by_a_child_is_released_and_reported() -> R {
             .start()?;
         finish(p, &format!("{method}"))?;
         // the server may still be settling the child's end: the wait is bounded
-        match rlock.acquire_timeout(BOUND) {
-            Err(Error::OwnerDied) => {}
+        match rlock.acquire(Some(BOUND)) {
+            Err(AcquireError::OwnerDied(_)) => {}
             other => return Err(format!("{method}: expected OwnerDied, got {other:?}").into()),
         }
         assert!(rlock.locked()?);
         rlock.release()?;
-        assert!(rlock.try_acquire()?, "{method}: told once");
+        assert!(rlock.acquire(Some(Duration::ZERO))?, "{method}: told once");
         rlock.release()?;
     }
     m.shutdown()?;
     Ok(())
 }
 
-/// `guard` hands over the guard with the news (`AcquireError::OwnerDied`); `?` on it
+/// `lock` hands over the guard with the news (`AcquireError::OwnerDied`); `?` on it
 /// drops the guard, releasing the lock: a caller that propagates the news never leaves
 /// the lock held.
 #[test]
@@ -289,12 +289,12 @@ fn guard_reports_owner_died() -> R {
     .start()?;
     vanish(p, &holding, Vanish::Aborts, "abort")?;
     let attempt = || -> Result<(), Error> {
-        let _g = lock.guard()?;
+        let _g = lock.lock()?;
         Ok(())
     };
     assert!(matches!(attempt(), Err(Error::OwnerDied)));
     assert!(!lock.locked()?, "the guard inside the error was dropped");
-    assert!(lock.acquire_timeout(Duration::ZERO)?);
+    assert!(lock.acquire(Some(Duration::ZERO))?);
     lock.release()?;
 
     holding.clear()?;
@@ -312,7 +312,7 @@ fn guard_reports_owner_died() -> R {
         assert!(std::time::Instant::now() < deadline, "never released");
         std::thread::sleep(Duration::from_millis(1));
     }
-    let guard = match lock.guard() {
+    let guard = match lock.lock() {
         Err(AcquireError::OwnerDied(died)) => died.into_inner(),
         Ok(_) => return Err("not told".into()),
         Err(e) => return Err(e.into()),

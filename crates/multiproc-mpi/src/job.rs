@@ -2,7 +2,13 @@
 //! [`RemoteResult`] (behind [`AsyncResult`](crate::AsyncResult)), and the sink of an
 //! `imap`.
 // Without `openmpi` this module is compiled for its unit tests only.
-#![cfg_attr(not(feature = "openmpi"), allow(dead_code))]
+#![cfg_attr(
+    not(feature = "openmpi"),
+    expect(
+        dead_code,
+        reason = "without `openmpi` only the unit tests use this module"
+    )
+)]
 
 use std::collections::{HashMap, VecDeque};
 use std::panic::{AssertUnwindSafe, catch_unwind};

@@ -817,7 +817,7 @@ impl Pool {
     }
 }
 
-#[allow(dead_code)]
+#[expect(dead_code, reason = "compile-time assertions, never called")]
 fn assert_send_sync() {
     fn both<T: Send + Sync>() {}
     fn send<T: Send>() {}

@@ -1,7 +1,6 @@
 //! The messages between rank 0 and the worker ranks: a postcard header, then raw bytes
 //! (task arguments, or a task's encoded results), in one MPI message.
-// Without `openmpi` this module is compiled for its unit tests only.
-#![cfg_attr(not(feature = "openmpi"), allow(dead_code))]
+// Without `openmpi` this module is compiled for its unit tests only, which use all of it.
 
 use multiproc_process::invoke::{InvokeError, Invoker};
 use serde::de::DeserializeOwned;

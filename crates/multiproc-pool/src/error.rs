@@ -498,12 +498,6 @@ impl From<std::io::Error> for Error {
     }
 }
 
-impl From<rustix::io::Errno> for Error {
-    fn from(e: rustix::io::Errno) -> Self {
-        Error::Io(Arc::new(e.into()))
-    }
-}
-
 impl From<multiproc_ipc::SegmentError> for Error {
     fn from(e: multiproc_ipc::SegmentError) -> Self {
         match e {

@@ -148,6 +148,7 @@ mod job;
 mod ring;
 mod slice;
 mod supervisor;
+mod sys;
 mod worker;
 
 use std::fmt;
@@ -984,7 +985,7 @@ impl Drop for Pool {
     }
 }
 
-#[allow(dead_code)]
+#[expect(dead_code, reason = "compile-time assertions, never called")]
 fn assert_send_sync() {
     fn both<T: Send + Sync>() {}
     fn send<T: Send>() {}

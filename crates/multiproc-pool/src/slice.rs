@@ -127,8 +127,7 @@ fn worker_segment(arg: SegArg) -> Result<SharedSegment, String> {
         SegArg::Sent(seg) => return Ok(seg),
         SegArg::Received(fd, len) => (fd, len),
     };
-    let st = rustix::fs::fstat(&fd).map_err(|e| e.to_string())?;
-    let key = (st.st_dev as u64, st.st_ino as u64);
+    let key = crate::sys::file_id(&fd).map_err(|e| e.to_string())?;
     let hit = MAPPED.with(|m| {
         let mut m = m.borrow_mut();
         let i = m.iter().position(|(k, _)| *k == key)?;

@@ -15,11 +15,11 @@ use std::time::{Duration, Instant};
 
 use multiproc_ipc::{Connection, PassFd, Pipe};
 use multiproc_process::{Process, StartMethod};
-use rustix::event::{EventfdFlags, PollFd, PollFlags};
 
 use crate::error::{Death, Error};
 use crate::job::{Outcome, Task, lock};
 use crate::ring::{KIND_ERR, KIND_OK, Record, Ring};
+use crate::sys;
 use crate::worker::{self, Bytes, FromWorker, InitMsg, ToWorkerRef};
 
 /// Workers that die before saying `Ready` this many times in a row break the pool.
@@ -112,7 +112,7 @@ impl Shared {
         ignore_sigint: bool,
     ) -> Result<Arc<Self>, Error> {
         let wakers = (0..processes)
-            .map(|_| rustix::event::eventfd(0, EventfdFlags::CLOEXEC | EventfdFlags::NONBLOCK))
+            .map(|_| sys::eventfd())
             .collect::<Result<Vec<_>, _>>()?;
         let rings = (0..processes)
             .map(|_| Ring::new())
@@ -142,7 +142,7 @@ impl Shared {
 
     fn wake(&self, slot: usize) {
         if let Some(fd) = self.wakers.get(slot) {
-            let _ = rustix::io::write(fd, &1u64.to_ne_bytes());
+            sys::ring(fd.as_fd());
         }
     }
 
@@ -328,33 +328,17 @@ enum Wait {
 
 fn wait_for(w: &Worker, waker: &OwnedFd, timeout: Option<Duration>) -> Wait {
     let sentinel = w.process.sentinel();
-    let mut fds = [
-        PollFd::new(&w.conn, PollFlags::IN),
-        PollFd::new(&sentinel, PollFlags::IN),
-        PollFd::new(waker, PollFlags::IN),
-    ];
-    let ts = timeout.map(|t| rustix::fs::Timespec {
-        tv_sec: t.as_secs() as _,
-        tv_nsec: t.subsec_nanos() as _,
-    });
-    loop {
-        match rustix::event::poll(&mut fds, ts.as_ref()) {
-            Ok(_) => break,
-            Err(rustix::io::Errno::INTR) => continue,
-            Err(_) => return Wait::Dead,
+    let fds = [w.conn.as_fd(), sentinel.as_fd(), waker.as_fd()];
+    match sys::poll_readable(fds, timeout) {
+        None => Wait::Dead,
+        Some([true, _, _]) => Wait::Readable,
+        Some([_, true, _]) => Wait::Dead,
+        Some([_, _, woken]) => {
+            if woken {
+                sys::drain(waker.as_fd());
+            }
+            Wait::Woken
         }
-    }
-    let ready = |i: usize| !fds[i].revents().is_empty();
-    if ready(0) {
-        Wait::Readable
-    } else if ready(1) {
-        Wait::Dead
-    } else {
-        if ready(2) {
-            let mut buf = [0u8; 8];
-            let _ = rustix::io::read(waker.as_fd(), &mut buf);
-        }
-        Wait::Woken
     }
 }
 

@@ -81,7 +81,6 @@ pub(crate) enum ToWorker {
 #[derive(Debug, Serialize)]
 pub(crate) enum ToWorkerRef<'a> {
     Tasks(Vec<&'a TaskMsg>),
-    #[allow(dead_code)]
     Stop,
 }
 

@@ -232,7 +232,8 @@ impl From<SegmentError> for CreateError {
     }
 }
 
-/// Errors of [`JoinableQueue`](crate::JoinableQueue)'s `task_done` and `join`.
+/// Errors of [`JoinableQueue`](crate::JoinableQueue)'s `task_done` and `join` (a
+/// `join_timeout` that times out returns `Ok(false)`, not an error).
 ///
 /// ```
 /// use multiproc_queue::{JoinError, JoinableQueue};
@@ -247,8 +248,6 @@ impl From<SegmentError> for CreateError {
 pub enum JoinError {
     /// `task_done` was called more times than items were put (CPython's `ValueError`).
     TooManyTaskDone,
-    /// `join_timeout`: unfinished tasks remained when the timeout expired.
-    Timeout,
 }
 
 impl fmt::Display for JoinError {
@@ -257,7 +256,6 @@ impl fmt::Display for JoinError {
             JoinError::TooManyTaskDone => {
                 f.write_str("task_done called more times than there were items")
             }
-            JoinError::Timeout => f.write_str("timed out waiting for unfinished tasks"),
         }
     }
 }

@@ -760,10 +760,14 @@ impl<T> JoinableQueue<T> {
     /// # Errors
     /// None today; the `Result` leaves room for failure reports.
     pub fn join(&self) -> Result<(), JoinError> {
-        self.0.h.ring.join(None).map_err(|_| JoinError::Timeout)
+        // Without a deadline the wait ends only when every task is done: no timeout.
+        let _ = self.0.h.ring.join(None);
+        Ok(())
     }
 
-    /// Waits at most `timeout` until every item put so far has been marked done.
+    /// Waits at most `timeout` until every item put so far has been marked done:
+    /// `Ok(true)` when they were, `Ok(false)` on timeout (the shape of every
+    /// `join_timeout`: `Process`, `Pool`, the manager's queue proxy).
     ///
     /// ```
     /// use std::time::Duration;
@@ -772,22 +776,19 @@ impl<T> JoinableQueue<T> {
     /// let q = JoinableQueue::new()?;
     /// q.put(1u8)?;
     /// assert_eq!(q.unfinished_tasks(), 1);
-    /// assert_eq!(q.join_timeout(Duration::from_millis(10)), Err(JoinError::Timeout));
+    /// assert!(!q.join_timeout(Duration::from_millis(10))?); // timed out
     /// assert_eq!(q.get()?, 1);
     /// q.task_done()?;
-    /// q.join_timeout(Duration::from_secs(60))?; // nothing unfinished: returns at once
+    /// assert!(q.join_timeout(Duration::from_secs(60))?); // nothing unfinished: at once
     /// assert_eq!(q.task_done(), Err(JoinError::TooManyTaskDone));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     ///
     /// # Errors
-    /// [`JoinError::Timeout`].
-    pub fn join_timeout(&self, timeout: Duration) -> Result<(), JoinError> {
-        self.0
-            .h
-            .ring
-            .join(deadline_after(timeout))
-            .map_err(|_| JoinError::Timeout)
+    /// None today; the `Result` leaves room for failure reports, as in
+    /// [`join`](Self::join).
+    pub fn join_timeout(&self, timeout: Duration) -> Result<bool, JoinError> {
+        Ok(self.0.h.ring.join(deadline_after(timeout)).is_ok())
     }
 }
 

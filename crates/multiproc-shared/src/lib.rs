@@ -67,6 +67,7 @@ mod mapping;
 )]
 mod pod;
 mod shm;
+mod sys;
 mod value;
 
 pub use array::{Array, ArrayGuard, RawArray};

@@ -316,7 +316,7 @@ for x in $names; do rm -f "/dev/shm/$x"; done
     }
 
     fn start() -> Option<File> {
-        let (r, w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).ok()?;
+        let (r, w) = crate::sys::pipe().ok()?;
         let child = Command::new("/bin/sh")
             .arg("-c")
             .arg(SCRIPT)

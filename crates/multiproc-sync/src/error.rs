@@ -64,11 +64,19 @@ pub struct OwnerDied<G> {
 }
 
 impl<G> OwnerDied<G> {
-    pub(crate) fn new(inner: G) -> Self {
+    /// Wraps what an acquisition produced from a holder that died. Public for the crates
+    /// that build locks of their own on this shape (the manager's proxies, whose locks
+    /// live in the server process).
+    ///
+    /// ```
+    /// let died = multiproc_sync::OwnerDied::new(true);
+    /// assert!(died.into_inner());
+    /// ```
+    pub fn new(inner: G) -> Self {
         OwnerDied { inner }
     }
 
-    /// What the acquisition produced (the guard, for `lock`).
+    /// What the acquisition produced (the guard, for `lock`; `true`, for `acquire`).
     pub fn into_inner(self) -> G {
         self.inner
     }

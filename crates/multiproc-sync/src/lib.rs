@@ -23,7 +23,7 @@
 //! let lock = Lock::new()?;
 //! let sem = Semaphore::new(3)?;
 //! {
-//!     let _permit = sem.acquire();
+//!     let _permit = sem.permit();
 //!     let _held = lock.lock().unwrap_or_else(OwnerDied::into_inner);
 //!     // ... critical section, here and in every process holding a clone ...
 //! }

@@ -95,13 +95,13 @@ macro_rules! semaphore_api {
         impl $ty {
             /// Blocks until a permit is available and takes it; the permit is returned
             /// when the guard is dropped.
-            pub fn acquire(&self) -> $guard<'_> {
+            pub fn permit(&self) -> $guard<'_> {
                 self.st.get().acquire(Deadline::Never);
                 $guard { sem: self }
             }
 
             /// Takes a permit if one is available now.
-            pub fn try_acquire(&self) -> Option<$guard<'_>> {
+            pub fn try_permit(&self) -> Option<$guard<'_>> {
                 self.st
                     .get()
                     .acquire(Deadline::Now)
@@ -110,24 +110,24 @@ macro_rules! semaphore_api {
 
             /// Waits at most `timeout` for a permit; `None` on timeout.
             ///
-            /// The family: [`acquire`](Self::acquire) waits as long as it takes,
-            /// `acquire_timeout` at most a given time, [`try_acquire`](Self::try_acquire)
+            /// The family: [`permit`](Self::permit) waits as long as it takes,
+            /// `permit_timeout` at most a given time, [`try_permit`](Self::try_permit)
             /// not at all.
             ///
             /// ```
             /// use std::time::Duration;
             #[doc = concat!(" let sem = multiproc_sync::", stringify!($ty), "::new(1)?;")]
-            /// let permit = sem.acquire();
-            /// assert!(sem.try_acquire().is_none());
-            /// assert!(sem.acquire_timeout(Duration::from_millis(10)).is_none());
+            /// let permit = sem.permit();
+            /// assert!(sem.try_permit().is_none());
+            /// assert!(sem.permit_timeout(Duration::from_millis(10)).is_none());
             /// drop(permit); // returns the permit
-            /// assert!(sem.acquire_timeout(Duration::from_secs(60)).is_some());
-            /// assert!(sem.acquire_raw(Some(Duration::ZERO)));
+            /// assert!(sem.permit_timeout(Duration::from_secs(60)).is_some());
+            /// assert!(sem.acquire(Some(Duration::ZERO)));
             /// assert_eq!(sem.value(), 0); // the raw acquisition keeps its permit until `release`
             /// sem.release()?;
             /// # Ok::<(), Box<dyn std::error::Error>>(())
             /// ```
-            pub fn acquire_timeout(&self, timeout: Duration) -> Option<$guard<'_>> {
+            pub fn permit_timeout(&self, timeout: Duration) -> Option<$guard<'_>> {
                 self.st
                     .get()
                     .acquire(Deadline::after(Some(timeout)))
@@ -136,7 +136,7 @@ macro_rules! semaphore_api {
 
             /// Python's `acquire(block=True, timeout=None)` without a guard: whether a
             /// permit was taken (`Some(ZERO)` = non-blocking). Pair with `release`.
-            pub fn acquire_raw(&self, timeout: Option<Duration>) -> bool {
+            pub fn acquire(&self, timeout: Option<Duration>) -> bool {
                 self.st.get().acquire(Deadline::after(timeout))
             }
 
@@ -163,7 +163,7 @@ macro_rules! semaphore_api {
         ///
         /// ```
         #[doc = concat!(" let sem = multiproc_sync::", stringify!($ty), "::new(1)?;")]
-        /// let permit = sem.acquire();
+        /// let permit = sem.permit();
         /// assert_eq!(sem.value(), 0);
         /// drop(permit);
         /// assert_eq!(sem.value(), 1);
@@ -202,17 +202,17 @@ macro_rules! semaphore_api {
 ///
 /// **Permits are not owned.** A process that dies with a permit taken does not give it
 /// back (nothing records who holds which permit, and any process may release); the
-/// count stays one lower. Use timeouts (`acquire_timeout`) where a worker may be
+/// count stays one lower. Use timeouts (`permit_timeout`) where a worker may be
 /// killed, or a [`Lock`](crate::Lock) when you need death detection.
 ///
 /// ```
 /// use multiproc_sync::Semaphore;
 /// let sem = Semaphore::new(2)?;
-/// let a = sem.acquire();
-/// let _b = sem.acquire();
-/// assert!(sem.try_acquire().is_none());
+/// let a = sem.permit();
+/// let _b = sem.permit();
+/// assert!(sem.try_permit().is_none());
 /// drop(a);
-/// assert!(sem.try_acquire().is_some());
+/// assert!(sem.try_permit().is_some());
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone, Serialize, Deserialize)]
@@ -249,7 +249,7 @@ semaphore_api!(Semaphore, SemaphorePermit);
 /// use multiproc_sync::{BoundedSemaphore, ReleaseError};
 /// let sem = BoundedSemaphore::new(1)?;
 /// assert_eq!(sem.release(), Err(ReleaseError::TooManyReleases));
-/// sem.acquire().forget();
+/// sem.permit().forget();
 /// assert_eq!(sem.release(), Ok(()));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```

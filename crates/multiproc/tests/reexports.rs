@@ -64,7 +64,7 @@ fn every_reexport_is_reachable() -> Result<(), multiproc::Error> {
             .unwrap_or_else(multiproc::OwnerDied::into_inner),
     );
     let sem = multiproc::Semaphore::new(1)?;
-    drop(sem.acquire());
+    drop(sem.permit());
     let bsem = multiproc::BoundedSemaphore::new(1)?;
     assert!(
         bsem.release().is_err(),

@@ -54,12 +54,12 @@ fn failed_put_takes_no_slot_and_queue_keeps_working() -> TestResult {
     let jq: JoinableQueue<Item> = JoinableQueue::new()?;
     assert!(matches!(jq.put(Item::Bad), Err(PutError::Encode { .. })));
     assert_eq!(jq.unfinished_tasks(), 0);
-    jq.join_timeout(BOUND)?; // nothing to wait for
+    assert!(jq.join_timeout(BOUND)?); // nothing to wait for
     jq.put(Item::Good(false))?;
     assert_eq!(jq.unfinished_tasks(), 1);
     assert_eq!(jq.get_timeout(BOUND)?, Item::Good(false));
     jq.task_done()?;
-    jq.join_timeout(BOUND)?;
+    assert!(jq.join_timeout(BOUND)?);
     Ok(())
 }
 
@@ -234,12 +234,12 @@ fn bounded_joinable_queue_join_across_processes() -> TestResult {
         for i in 0..40 {
             q.put_timeout(Some(i), BOUND)?;
         }
-        q.join_timeout(BOUND)?;
+        assert!(q.join_timeout(BOUND)?);
         assert_eq!(q.unfinished_tasks(), 0);
         for _ in &workers {
             q.put_timeout(None, BOUND)?;
         }
-        q.join_timeout(BOUND)?;
+        assert!(q.join_timeout(BOUND)?);
         let total: u32 = workers
             .into_iter()
             .map(|w| w.join_value())

@@ -166,7 +166,7 @@ fn joinable_queue_across_processes() -> TestResult {
         for _ in &ws {
             tasks.put(None)?;
         }
-        tasks.join_timeout(BOUND)?;
+        assert!(tasks.join_timeout(BOUND)?);
         assert_eq!(tasks.unfinished_tasks(), 0);
         let mut got: Vec<u64> = (0..10)
             .map(|_| results.get_timeout(BOUND))

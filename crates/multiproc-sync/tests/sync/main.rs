@@ -295,12 +295,12 @@ fn lock_held_by_exited_thread_is_recovered() -> TestResult {
 #[test]
 fn semaphore_counts() -> TestResult {
     let sem = Semaphore::new(2)?;
-    let a = sem.acquire();
+    let a = sem.permit();
     assert_eq!(sem.value(), 1);
-    let b = sem.try_acquire().expect("one left");
+    let b = sem.try_permit().expect("one left");
     assert_eq!(sem.value(), 0);
-    assert!(sem.try_acquire().is_none());
-    assert!(sem.acquire_timeout(SHORT).is_none());
+    assert!(sem.try_permit().is_none());
+    assert!(sem.permit_timeout(SHORT).is_none());
     drop((a, b));
     assert_eq!(sem.value(), 2);
     sem.release()?; // unbounded: goes to 3
@@ -312,7 +312,7 @@ fn semaphore_counts() -> TestResult {
 
     let bs = BoundedSemaphore::new(2)?;
     assert_eq!(bs.release(), Err(ReleaseError::TooManyReleases));
-    bs.acquire().forget();
+    bs.permit().forget();
     bs.release()?;
     assert_eq!(bs.release(), Err(ReleaseError::TooManyReleases));
     assert_eq!(bs.value(), 2);
@@ -323,9 +323,9 @@ fn semaphore_counts() -> TestResult {
 #[test]
 fn semaphore_timeout_forms_return() -> TestResult {
     let sem = Semaphore::new(0)?;
-    assert!(!sem.acquire_raw(Some(Duration::ZERO)));
-    assert!(!sem.acquire_raw(Some(SHORT)));
-    assert!(sem.acquire_timeout(SHORT).is_none());
+    assert!(!sem.acquire(Some(Duration::ZERO)));
+    assert!(!sem.acquire(Some(SHORT)));
+    assert!(sem.permit_timeout(SHORT).is_none());
     Ok(())
 }
 
@@ -341,7 +341,7 @@ fn semaphore_never_admits_more_than_k() -> TestResult {
             let (sem, c) = (sem.clone(), c.clone());
             fork(move || {
                 for _ in 0..300 {
-                    let _p = sem.acquire();
+                    let _p = sem.permit();
                     let now = c.get(0).fetch_add(1, Ordering::SeqCst) + 1;
                     c.get(1).fetch_max(now, Ordering::SeqCst);
                     for _ in 0..50 {
@@ -366,7 +366,7 @@ fn semaphore_never_admits_more_than_k() -> TestResult {
 fn semaphore_wakes_a_sleeping_process() -> TestResult {
     let sem = Semaphore::new(0)?;
     let s = sem.clone();
-    let child = fork(move || if s.acquire_raw(Some(LONG)) { 0 } else { 1 });
+    let child = fork(move || if s.acquire(Some(LONG)) { 0 } else { 1 });
     sem.release()?;
     child.join_ok();
     assert_eq!(sem.value(), 0);
@@ -736,7 +736,7 @@ fn every_timeout_form_returns_while_held_elsewhere() -> TestResult {
         let (Ok(a), Ok(b), Ok(d)) = (l.lock(), r.lock(), c.lock()) else {
             return 1;
         };
-        let p = s.acquire();
+        let p = s.permit();
         rd.set();
         let ok = dn.wait_timeout(LONG);
         drop((a, b, d, p));
@@ -759,7 +759,7 @@ fn every_timeout_form_returns_while_held_elsewhere() -> TestResult {
         Err(TryLockError::WouldBlock)
     ));
     assert!(matches!(cond.try_lock(), Err(TryLockError::WouldBlock)));
-    assert!(sem.acquire_timeout(SHORT).is_none());
+    assert!(sem.permit_timeout(SHORT).is_none());
     assert!(!Event::new()?.wait_timeout(SHORT));
     done.set();
     child.join_ok();
@@ -793,10 +793,10 @@ mod model {
             for op in ops {
                 match op {
                     SemOp::TryAcquire => {
-                        let got = sem.try_acquire().map(|p| p.forget()).is_some();
+                        let got = sem.try_permit().map(|p| p.forget()).is_some();
                         prop_assert_eq!(got, n > 0);
                         n = n.saturating_sub(u32::from(got));
-                        let got = bounded.try_acquire().map(|p| p.forget()).is_some();
+                        let got = bounded.try_permit().map(|p| p.forget()).is_some();
                         prop_assert_eq!(got, bn > 0);
                         bn = bn.saturating_sub(u32::from(got));
                     }

@@ -92,7 +92,7 @@ fn party(b: Barrier, rounds: u32) -> u32 {
 
 fn sem_worker(sem: Semaphore, c: Counters) -> bool {
     for _ in 0..100 {
-        let Some(_p) = sem.acquire_timeout(LONG) else {
+        let Some(_p) = sem.permit_timeout(LONG) else {
             return false;
         };
         let now = c.get(0).fetch_add(1, Ordering::SeqCst) + 1;

@@ -118,9 +118,9 @@ fn other_timeout_forms_with_duration_max() -> R {
             }),
         ),
         (
-            "Semaphore::acquire_timeout",
+            "Semaphore::permit_timeout",
             Box::new(|| {
-                let _ = sem.acquire_timeout(MAX);
+                let _ = sem.permit_timeout(MAX);
             }),
         ),
         (
