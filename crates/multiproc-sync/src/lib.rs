@@ -80,8 +80,12 @@ compile_error!(
 
 // Under `--cfg loom` only the foundation's lock and wake-up protocols are compiled, on
 // loom's atomics (see `loom.rs` and tests/loom.rs).
+#[cfg(all(feature = "tokio", not(loom)))]
+pub mod aio;
 #[cfg(not(loom))]
 mod barrier;
+#[cfg(all(feature = "tokio", not(loom)))]
+mod bridge;
 mod code;
 #[cfg(not(loom))]
 mod condition;
