@@ -86,6 +86,8 @@ compile_error!(
     "multiproc-queue requires Linux (shared futexes, memfd segments, /proc liveness checks)"
 );
 
+#[cfg(feature = "tokio")]
+pub mod aio;
 mod error;
 mod queue;
 mod ring;

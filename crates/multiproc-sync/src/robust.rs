@@ -245,6 +245,36 @@ impl RobustMutex {
         }
     }
 
+    /// Marks a held mutex as having a sleeper, without taking it: the word's value to
+    /// sleep against (`Some`), or `None` if it is free. For an asynchronous waiter that
+    /// waits for the holder to leave and then retries an operation that takes the
+    /// mutex itself.
+    ///
+    /// ```
+    /// use multiproc_sync::foundation::{RobustMutex, this_process};
+    /// let m = RobustMutex::new();
+    /// assert_eq!(m.announce(), None);
+    /// assert_eq!(m.lock_step(this_process(), false), None);
+    /// assert!(m.announce().is_some());
+    /// m.unlock();
+    /// ```
+    pub fn announce(&self) -> Option<u32> {
+        loop {
+            let v = self.word.load(Ordering::Relaxed);
+            if v & TID_MASK == 0 {
+                return None;
+            }
+            if v & WAITERS != 0
+                || self
+                    .word
+                    .compare_exchange(v, v | WAITERS, Ordering::Relaxed, Ordering::Relaxed)
+                    .is_ok()
+            {
+                return Some(v | WAITERS);
+            }
+        }
+    }
+
     /// The futex word (owner id and sleeper mark), for asynchronous waiters.
     pub fn word(&self) -> &AtomicU32 {
         &self.word
