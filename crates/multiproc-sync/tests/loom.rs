@@ -171,7 +171,10 @@ fn async_lock_step_through_a_bridge_loses_no_wake_up() {
         let holder = {
             let m = m.clone();
             thread::spawn(move || {
-                assert_eq!(m.lock(owner(1), Deadline::Never, Spin::Backoff), Acquired::Ok);
+                assert_eq!(
+                    m.lock(owner(1), Deadline::Never, Spin::Backoff),
+                    Acquired::Ok
+                );
                 assert!(m.unlock());
             })
         };
