@@ -16,11 +16,11 @@
 //! `poll`. When it cannot complete, the future counts itself as a sleeper on the
 //! queue's doorbell (data for a getter, space for a putter), re-checks, and arms the
 //! process's futex bridge
-//! ([`FutexWaiter`](multiproc_sync::foundation::FutexWaiter): one thread per process in
+//! ([`FutexWaiter`]: one thread per process in
 //! `futex_waitv`); when another consumer (producer) holds the side lock, it waits for
 //! that lock instead. A put or get with no async or blocking sleeper makes no system
 //! call, as before. A waiting getter re-tries at least every
-//! [`LIVENESS_SLICE`](multiproc_sync::foundation::LIVENESS_SLICE), which is when it
+//! [`LIVENESS_SLICE`], which is when it
 //! learns that every producer is gone (`GetError::Closed`, also after SIGKILL).
 //!
 //! # Cancel safety
@@ -155,7 +155,8 @@ impl<T: DeserializeOwned> Future for GetFuture<'_, T> {
                 Poll::Pending
             }
             r => {
-                this.wait.finish(bell, lock, false);
+                // An error after a wake-up from the get lock: pass that wake-up on.
+                this.wait.finish(bell, lock, lock_wake && r.is_err());
                 Poll::Ready(r)
             }
         }
@@ -209,7 +210,7 @@ impl<T: Serialize> Future for PutFuture<'_, T> {
                 Poll::Pending
             }
             r => {
-                this.wait.finish(bell, lock, false);
+                this.wait.finish(bell, lock, lock_wake && r.is_err());
                 Poll::Ready(r)
             }
         }

@@ -16,7 +16,7 @@
 //!
 //! A future that cannot complete counts itself as a sleeper where a sleeping thread
 //! would, and arms the process's futex bridge
-//! ([`FutexWaiter`](crate::foundation::FutexWaiter): one thread per process in
+//! ([`FutexWaiter`]: one thread per process in
 //! `futex_waitv` over the armed words, started on first use), which wakes the task. No
 //! runtime thread ever blocks, and the synchronous paths are unchanged: a release with
 //! no sleeper of any kind makes no system call. The futures need only a `Waker`: they
@@ -43,14 +43,14 @@
 //!
 //! ```
 //! # #[cfg(feature = "tokio")] {
-//! use multiproc_sync::{Lock, Semaphore};
+//! use multiproc_sync::{Lock, OwnerDied, Semaphore};
 //!
 //! let rt = tokio::runtime::Builder::new_current_thread().build()?;
 //! rt.block_on(async {
 //!     let lock = Lock::new()?.into_async();
 //!     let sem = Semaphore::new(1)?.into_async();
 //!     {
-//!         let _guard = lock.lock().await?;
+//!         let _guard = lock.lock().await.unwrap_or_else(OwnerDied::into_inner);
 //!         let _permit = sem.permit().await;
 //!         assert!(sem.try_permit().is_none());
 //!     }
@@ -83,7 +83,7 @@ use crate::{BoundedSemaphore, Event, Lock, Semaphore};
 /// let rt = tokio::runtime::Builder::new_current_thread().build()?;
 /// rt.block_on(async {
 ///     let lock = multiproc_sync::Lock::new()?.into_async();
-///     let guard = lock.lock().await?;
+///     let guard = lock.lock().await.unwrap_or_else(multiproc_sync::OwnerDied::into_inner);
 ///     assert!(lock.try_lock().is_none());
 ///     drop(guard);
 ///     assert!(lock.try_lock().is_some());
@@ -155,7 +155,7 @@ impl AsyncLock {
     /// let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).build()?;
     /// rt.block_on(async {
     ///     let lock = multiproc_sync::Lock::new()?.into_async();
-    ///     let guard = lock.lock().await?;
+    ///     let guard = lock.lock().await.unwrap_or_else(multiproc_sync::OwnerDied::into_inner);
     ///     // Send: may be held across an await and dropped on another thread.
     ///     tokio::task::yield_now().await;
     ///     drop(guard);
@@ -185,8 +185,9 @@ impl AsyncLock {
     /// ```
     pub fn try_lock(&self) -> Option<AsyncLockGuard<'_>> {
         let m = self.lock.raw();
+        // Lazily: a guard made and dropped would unlock a lock held by someone else.
         (!m.is_locked() && m.lock_step(sys::this_process(), false).is_none())
-            .then_some(AsyncLockGuard { lock: &self.lock })
+            .then(|| AsyncLockGuard { lock: &self.lock })
     }
 }
 
@@ -510,7 +511,8 @@ macro_rules! async_semaphore {
             /// ```
             pub fn try_permit(&self) -> Option<AsyncPermit<'_>> {
                 let st = self.sem.state();
-                st.try_take().then_some(AsyncPermit { st })
+                // Lazily: a guard made and dropped would release what was never taken.
+                st.try_take().then(|| AsyncPermit { st })
             }
         }
 

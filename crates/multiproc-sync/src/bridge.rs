@@ -212,7 +212,7 @@ fn wake_all(wake: &mut Vec<Waker>) {
 /// ```
 /// use std::sync::Arc;
 /// use std::sync::atomic::{AtomicU32, Ordering};
-/// use std::task::{Context, Poll, Wake, Waker};
+/// use std::task::{Wake, Waker};
 /// use multiproc_sync::foundation::{FutexWaiter, futex_wake};
 ///
 /// struct Flag(std::sync::atomic::AtomicBool);
@@ -226,7 +226,9 @@ fn wake_all(wake: &mut Vec<Waker>) {
 /// waiter.arm(&word, 0, None, &waker);
 /// word.store(1, Ordering::SeqCst);
 /// futex_wake(&word, 1);
+/// let give_up = std::time::Instant::now() + std::time::Duration::from_secs(60);
 /// while !flag.0.load(Ordering::SeqCst) {
+///     assert!(std::time::Instant::now() < give_up, "the bridge never fired");
 ///     std::thread::yield_now();
 /// }
 /// assert!(waiter.disarm(), "the bridge fired it");

@@ -186,7 +186,7 @@ impl Doorbell {
 
     /// Counts an asynchronous sleeper and returns the futex word's value to sleep
     /// against: the first half of [`wait`](Self::wait), for a
-    /// [`FutexWaiter`](crate::foundation::FutexWaiter) armed on [`word`](Self::word)
+    /// `FutexWaiter` (feature `tokio`) armed on [`word`](Self::word)
     /// after the caller re-checked its condition. Pair with [`leave`](Self::leave).
     ///
     /// ```

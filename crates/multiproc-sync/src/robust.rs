@@ -210,7 +210,7 @@ impl RobustMutex {
     /// One step of an asynchronous acquisition (no spinning, no sleep): takes the mutex
     /// for `me` if it is free (`None`), or marks it as having a sleeper and returns the
     /// word's value to sleep against (`Some`), which the caller hands to a
-    /// [`FutexWaiter`](crate::foundation::FutexWaiter) on [`word`](Self::word).
+    /// `FutexWaiter` (feature `tokio`) on [`word`](Self::word).
     /// `slept`: the caller slept before, so it takes the mutex keeping the sleeper mark
     /// (others may still sleep), as the blocking path does. Whether a long-unchanged
     /// owner is dead is the caller's to ask ([`take_over_if_dead`](Self::take_over_if_dead)).

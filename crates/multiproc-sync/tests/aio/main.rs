@@ -133,6 +133,34 @@ fn bridge_beyond_127_words_still_fires() {
 // ---------------------------------------------------------------- Lock
 
 #[test]
+fn failed_try_forms_take_and_give_nothing() -> TestResult {
+    let lock = Lock::new()?.into_async();
+    let g = lock.try_lock().expect("free");
+    for _ in 0..3 {
+        assert!(lock.try_lock().is_none());
+    }
+    assert!(
+        lock.get_ref().is_locked(),
+        "a failed try_lock must not unlock"
+    );
+    drop(g);
+    assert!(!lock.get_ref().is_locked());
+    let sem = Semaphore::new(1)?.into_async();
+    let p = sem.try_permit().expect("one permit");
+    for _ in 0..3 {
+        assert!(sem.try_permit().is_none());
+    }
+    assert_eq!(
+        sem.get_ref().value(),
+        0,
+        "a failed try_permit must not release"
+    );
+    drop(p);
+    assert_eq!(sem.get_ref().value(), 1);
+    Ok(())
+}
+
+#[test]
 fn many_async_lockers_and_a_blocking_thread_exclude_each_other() -> TestResult {
     for (name, rt) in runtimes() {
         let lock = Lock::new()?.into_async();
