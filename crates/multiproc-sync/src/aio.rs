@@ -1,6 +1,6 @@
 //! Async forms of the primitives (feature `tokio`): [`AsyncLock`], [`AsyncSemaphore`],
-//! [`AsyncBoundedSemaphore`] and [`AsyncEvent`], whose `lock()`, `permit()` and
-//! `wait()` are futures.
+//! [`AsyncBoundedSemaphore`], [`AsyncEvent`] and [`AsyncCondition`], whose `lock()`,
+//! `permit()` and `wait()` are futures.
 //!
 //! | type | made by | future | output |
 //! |---|---|---|---|
@@ -8,6 +8,7 @@
 //! | [`AsyncSemaphore`] | [`Semaphore::into_async`] | [`permit`](AsyncSemaphore::permit) | [`AsyncPermit`] |
 //! | [`AsyncBoundedSemaphore`] | [`BoundedSemaphore::into_async`] | [`permit`](AsyncBoundedSemaphore::permit) | [`AsyncPermit`] |
 //! | [`AsyncEvent`] | [`Event::into_async`] | [`wait`](AsyncEvent::wait) | `()` |
+//! | [`AsyncCondition`] | [`Condition::into_async`] | [`lock`](AsyncCondition::lock), then [`wait`](AsyncConditionGuard::wait) on the guard | [`AsyncConditionGuard`] |
 //!
 //! The objects are the same shared objects as the blocking ones: an async waiter in
 //! one process and a blocking one in another contend for the same lock.
@@ -32,7 +33,9 @@
 //! dies. Consequently an async lock is not re-entrant: a task awaiting a lock its own
 //! process holds through an async guard waits for that guard to be dropped (as
 //! `tokio::sync::Mutex` does). `RLock`'s per-thread recursion count has no async form
-//! here.
+//! here (a process-owned `RLock` guard would be re-entered by the main thread, whose
+//! thread id is the pid); an [`AsyncCondition`] over an `RLock` takes it one level
+//! deep. `Barrier` has no async form yet.
 //!
 //! # Cancel safety
 //!
@@ -69,11 +72,14 @@ use std::task::{Context, Poll};
 use std::time::Instant;
 
 use crate::bridge::FutexWaiter;
+use crate::deadline::Deadline;
 use crate::error::OwnerDied;
 use crate::event::EventState;
+use crate::robust::Spin;
+use crate::robust::{Acquired, RobustMutex};
 use crate::semaphore::SemState;
 use crate::sys::{self, LIVENESS_SLICE};
-use crate::{BoundedSemaphore, Event, Lock, Semaphore};
+use crate::{BoundedSemaphore, Condition, Event, Lock, Semaphore};
 
 // ---------------------------------------------------------------- Lock
 
@@ -166,10 +172,7 @@ impl AsyncLock {
     pub fn lock(&self) -> LockFuture<'_> {
         LockFuture {
             lock: &self.lock,
-            waiter: FutexWaiter::new(),
-            slept: false,
-            last_owner: 0,
-            since: Instant::now(),
+            wait: MutexWait::new(),
         }
     }
 
@@ -197,14 +200,62 @@ impl fmt::Debug for AsyncLock {
     }
 }
 
-/// The future of [`AsyncLock::lock`].
-#[must_use = "futures do nothing unless awaited"]
-pub struct LockFuture<'a> {
-    lock: &'a Lock,
+/// An async acquisition of a robust mutex for this process, as a sequence of polls:
+/// the state a lock future keeps between them.
+struct MutexWait {
     waiter: FutexWaiter,
     slept: bool,
     last_owner: u32,
     since: Instant,
+}
+
+impl MutexWait {
+    fn new() -> MutexWait {
+        MutexWait {
+            waiter: FutexWaiter::new(),
+            slept: false,
+            last_owner: 0,
+            since: Instant::now(),
+        }
+    }
+
+    /// One attempt: `Ready` with how it was acquired (`Ok` or `OwnerDied`), or armed.
+    fn poll(&mut self, m: &RobustMutex, cx: &Context<'_>) -> Poll<Acquired> {
+        self.waiter.disarm();
+        let me = sys::this_process();
+        let Some(v) = m.lock_step(me, self.slept) else {
+            return Poll::Ready(Acquired::Ok);
+        };
+        // Liveness: a holder unchanged for a whole slice is asked about (`/proc`).
+        let owner = v & crate::sys::TID_MASK;
+        if owner != self.last_owner {
+            self.last_owner = owner;
+            self.since = Instant::now();
+        } else if self.since.elapsed() >= LIVENESS_SLICE {
+            self.since = Instant::now();
+            if m.take_over_if_dead(me) {
+                return Poll::Ready(Acquired::OwnerDied);
+            }
+        }
+        self.slept = true;
+        self.waiter
+            .arm(m.word(), v, Some(LIVENESS_SLICE), cx.waker());
+        Poll::Pending
+    }
+
+    /// Gives up: passes on an unlock's wake-up that reached this waiter unused.
+    fn cancel(&mut self, m: &RobustMutex) {
+        if self.waiter.disarm() {
+            sys::futex_wake(m.word(), 1);
+        }
+    }
+}
+
+/// The future of [`AsyncLock::lock`].
+#[must_use = "futures do nothing unless awaited"]
+pub struct LockFuture<'a> {
+    lock: &'a Lock,
+    wait: MutexWait,
 }
 
 impl<'a> Future for LockFuture<'a> {
@@ -212,36 +263,20 @@ impl<'a> Future for LockFuture<'a> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
-        this.waiter.disarm();
-        let m = this.lock.raw();
-        let me = sys::this_process();
-        let Some(v) = m.lock_step(me, this.slept) else {
-            return Poll::Ready(Ok(AsyncLockGuard { lock: this.lock }));
-        };
-        // Liveness: a holder unchanged for a whole slice is asked about (`/proc`).
-        let owner = v & crate::sys::TID_MASK;
-        if owner != this.last_owner {
-            this.last_owner = owner;
-            this.since = Instant::now();
-        } else if this.since.elapsed() >= LIVENESS_SLICE {
-            this.since = Instant::now();
-            if m.take_over_if_dead(me) {
-                return Poll::Ready(Err(OwnerDied::new(AsyncLockGuard { lock: this.lock })));
+        let lock = this.lock;
+        match this.wait.poll(lock.raw(), cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(Acquired::OwnerDied) => {
+                Poll::Ready(Err(OwnerDied::new(AsyncLockGuard { lock })))
             }
+            Poll::Ready(_) => Poll::Ready(Ok(AsyncLockGuard { lock })),
         }
-        this.slept = true;
-        this.waiter
-            .arm(m.word(), v, Some(LIVENESS_SLICE), cx.waker());
-        Poll::Pending
     }
 }
 
 impl Drop for LockFuture<'_> {
     fn drop(&mut self) {
-        if self.waiter.disarm() {
-            // A wake-up reached this future and was not acted on: pass it on.
-            sys::futex_wake(self.lock.raw().word(), 1);
-        }
+        self.wait.cancel(self.lock.raw());
     }
 }
 
@@ -681,6 +716,392 @@ impl fmt::Debug for EventFuture<'_> {
     }
 }
 
+// ---------------------------------------------------------------- Condition
+
+/// An async view of a [`Condition`]: [`lock`](Self::lock) and the guard's
+/// [`wait`](AsyncConditionGuard::wait) are futures. The lock is taken for this process
+/// (see the module docs); over an `RLock` it is taken one level deep.
+///
+/// ```
+/// let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).build()?;
+/// rt.block_on(async {
+///     let cond = multiproc_sync::Condition::new()?.into_async();
+///     let flag = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+///     let waiter = tokio::spawn({
+///         let (cond, flag) = (cond.clone(), flag.clone());
+///         async move {
+///             let mut g = cond.lock().await.unwrap_or_else(multiproc_sync::OwnerDied::into_inner);
+///             while !flag.load(std::sync::atomic::Ordering::SeqCst) {
+///                 g = g.wait().await.unwrap_or_else(multiproc_sync::OwnerDied::into_inner);
+///             }
+///         }
+///     });
+///     {
+///         let g = cond.lock().await.unwrap_or_else(multiproc_sync::OwnerDied::into_inner);
+///         flag.store(true, std::sync::atomic::Ordering::SeqCst);
+///         g.notify_all();
+///     }
+///     waiter.await?;
+///     Ok::<(), Box<dyn std::error::Error>>(())
+/// })?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone)]
+pub struct AsyncCondition {
+    cond: Condition,
+}
+
+impl Condition {
+    /// This condition, awaitable ([`AsyncCondition`]).
+    ///
+    /// ```
+    /// let cond = multiproc_sync::Condition::new()?.into_async();
+    /// assert!(cond.try_lock().is_some());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn into_async(self) -> AsyncCondition {
+        AsyncCondition { cond: self }
+    }
+}
+
+impl AsyncCondition {
+    /// The blocking handle.
+    ///
+    /// ```
+    /// let cond = multiproc_sync::Condition::new()?.into_async();
+    /// assert!(matches!(cond.get_ref().get_lock(), multiproc_sync::CondLock::RLock(_)), "an RLock by default, as in CPython");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn get_ref(&self) -> &Condition {
+        &self.cond
+    }
+
+    /// The blocking handle, unwrapped.
+    ///
+    /// ```
+    /// let cond = multiproc_sync::Condition::new()?.into_async().into_inner();
+    /// drop(cond);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn into_inner(self) -> Condition {
+        self.cond
+    }
+
+    /// Acquires the condition's lock for this process: as [`AsyncLock::lock`]
+    /// (cancel safe, [`OwnerDied`] carrying the guard after a takeover).
+    ///
+    /// ```
+    /// let rt = tokio::runtime::Builder::new_current_thread().build()?;
+    /// rt.block_on(async {
+    ///     let cond = multiproc_sync::Condition::new()?.into_async();
+    ///     let g = cond.lock().await.unwrap_or_else(multiproc_sync::OwnerDied::into_inner);
+    ///     g.notify(1); // nobody waits: nothing happens
+    ///     Ok::<(), Box<dyn std::error::Error>>(())
+    /// })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn lock(&self) -> CondLockFuture<'_> {
+        CondLockFuture {
+            cond: self,
+            wait: MutexWait::new(),
+        }
+    }
+
+    /// Takes the condition's lock for this process if it is free now.
+    ///
+    /// ```
+    /// let cond = multiproc_sync::Condition::new()?.into_async();
+    /// let g = cond.try_lock();
+    /// assert!(g.is_some() && cond.try_lock().is_none());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn try_lock(&self) -> Option<AsyncConditionGuard<'_>> {
+        let (_, m, depth) = self.cond.async_parts();
+        (!m.is_locked() && m.lock_step(sys::this_process(), false).is_none()).then(|| {
+            if let Some(d) = depth {
+                d.store(1, Ordering::Relaxed);
+            }
+            AsyncConditionGuard { cond: self }
+        })
+    }
+}
+
+impl fmt::Debug for AsyncCondition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("AsyncCondition").field(&self.cond).finish()
+    }
+}
+
+/// The future of [`AsyncCondition::lock`].
+#[must_use = "futures do nothing unless awaited"]
+pub struct CondLockFuture<'a> {
+    cond: &'a AsyncCondition,
+    wait: MutexWait,
+}
+
+impl<'a> Future for CondLockFuture<'a> {
+    type Output = Result<AsyncConditionGuard<'a>, OwnerDied<AsyncConditionGuard<'a>>>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        let cond = this.cond;
+        let (_, m, depth) = cond.cond.async_parts();
+        let acq = match this.wait.poll(m, cx) {
+            Poll::Pending => return Poll::Pending,
+            Poll::Ready(acq) => acq,
+        };
+        if let Some(d) = depth {
+            d.store(1, Ordering::Relaxed);
+        }
+        let guard = AsyncConditionGuard { cond };
+        Poll::Ready(match acq {
+            Acquired::OwnerDied => Err(OwnerDied::new(guard)),
+            _ => Ok(guard),
+        })
+    }
+}
+
+impl Drop for CondLockFuture<'_> {
+    fn drop(&mut self) {
+        let (_, m, _) = self.cond.cond.async_parts();
+        self.wait.cancel(m);
+    }
+}
+
+impl fmt::Debug for CondLockFuture<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CondLockFuture").finish_non_exhaustive()
+    }
+}
+
+/// The condition's lock, held by this process; `Send`. [`wait`](Self::wait) consumes
+/// it and gives it back.
+///
+/// ```
+/// let cond = multiproc_sync::Condition::new()?.into_async();
+/// let g = cond.try_lock().expect("free");
+/// g.notify_all();
+/// drop(g);
+/// assert!(cond.try_lock().is_some());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[must_use = "the lock is released when the guard is dropped"]
+pub struct AsyncConditionGuard<'a> {
+    cond: &'a AsyncCondition,
+}
+
+fn cond_release(cond: &Condition) {
+    let (_, m, depth) = cond.async_parts();
+    if let Some(d) = depth {
+        d.store(0, Ordering::Relaxed);
+    }
+    m.unlock();
+}
+
+impl<'a> AsyncConditionGuard<'a> {
+    /// Releases the lock, waits for a notification, re-acquires the lock: resolves to
+    /// the guard again ([`OwnerDied`] carrying it if the lock was taken over from a
+    /// dead holder meanwhile). Like every condition wait it may also return without a
+    /// notification: wait in a loop over your predicate.
+    ///
+    /// Cancel safety: the guard moves into the future, so dropping the future leaves
+    /// the lock released. A future dropped while waiting briefly takes the lock (a
+    /// blocking acquisition, as short as the holders' critical sections) to take
+    /// itself off the waiter count; if a notification may have been meant for it, it
+    /// is passed on to another waiter rather than lost (a waiter may then see one
+    /// spurious wake-up).
+    ///
+    /// ```
+    /// let rt = tokio::runtime::Builder::new_current_thread().enable_time().build()?;
+    /// rt.block_on(async {
+    ///     let cond = multiproc_sync::Condition::new()?.into_async();
+    ///     let g = cond.lock().await.unwrap_or_else(multiproc_sync::OwnerDied::into_inner);
+    ///     // Nobody notifies: the wait is cancelled, the lock is free afterwards.
+    ///     let r = tokio::time::timeout(std::time::Duration::from_millis(5), g.wait()).await;
+    ///     assert!(r.is_err());
+    ///     assert!(cond.try_lock().is_some());
+    ///     Ok::<(), Box<dyn std::error::Error>>(())
+    /// })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn wait(self) -> CondWaitFuture<'a> {
+        let cond = self.cond;
+        std::mem::forget(self);
+        CondWaitFuture {
+            cond,
+            phase: CondPhase::Holding,
+            seq: 0,
+            waiter: FutexWaiter::new(),
+            relock: MutexWait::new(),
+            owner_died: false,
+        }
+    }
+
+    /// Wakes up to `n` waiters (they run once they re-acquire the lock).
+    ///
+    /// ```
+    /// let cond = multiproc_sync::Condition::new()?.into_async();
+    /// cond.try_lock().expect("free").notify(1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn notify(&self, n: u32) {
+        self.cond.cond.async_parts().0.notify(n);
+    }
+
+    /// Wakes every waiter.
+    ///
+    /// ```
+    /// let cond = multiproc_sync::Condition::new()?.into_async();
+    /// cond.try_lock().expect("free").notify_all();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn notify_all(&self) {
+        self.cond.cond.async_parts().0.notify_all();
+    }
+}
+
+impl Drop for AsyncConditionGuard<'_> {
+    fn drop(&mut self) {
+        cond_release(&self.cond.cond);
+    }
+}
+
+impl fmt::Debug for AsyncConditionGuard<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AsyncConditionGuard")
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CondPhase {
+    /// Holding the lock, not yet counted as a waiter.
+    Holding,
+    /// Counted, lock released, armed on the sequence word.
+    Sleeping,
+    /// Counted, re-acquiring the lock.
+    Relocking,
+    /// Resolved.
+    Done,
+}
+
+/// The future of [`AsyncConditionGuard::wait`].
+#[must_use = "futures do nothing unless awaited"]
+pub struct CondWaitFuture<'a> {
+    cond: &'a AsyncCondition,
+    phase: CondPhase,
+    seq: u32,
+    waiter: FutexWaiter,
+    relock: MutexWait,
+    owner_died: bool,
+}
+
+impl CondWaitFuture<'_> {
+    /// With the lock held and counted as a waiter: reads the sequence word, releases
+    /// the lock and sleeps (the order of the blocking wait).
+    fn sleep(&mut self, cx: &Context<'_>) {
+        let (st, _, _) = self.cond.cond.async_parts();
+        self.seq = st.seq.load(Ordering::Relaxed);
+        cond_release(&self.cond.cond);
+        self.waiter.arm(&st.seq, self.seq, None, cx.waker());
+        self.phase = CondPhase::Sleeping;
+    }
+}
+
+impl<'a> Future for CondWaitFuture<'a> {
+    type Output = Result<AsyncConditionGuard<'a>, OwnerDied<AsyncConditionGuard<'a>>>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        let (st, m, depth) = this.cond.cond.async_parts();
+        loop {
+            match this.phase {
+                CondPhase::Holding => {
+                    // Under the lock, as the blocking wait.
+                    st.waiting
+                        .store(st.waiting.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+                    this.sleep(cx);
+                    return Poll::Pending;
+                }
+                CondPhase::Sleeping => {
+                    let fired = this.waiter.disarm();
+                    if !fired && st.seq.load(Ordering::Relaxed) == this.seq {
+                        // Polled without a wake-up: keep sleeping.
+                        this.waiter.arm(&st.seq, this.seq, None, cx.waker());
+                        return Poll::Pending;
+                    }
+                    this.phase = CondPhase::Relocking;
+                }
+                CondPhase::Relocking => {
+                    match this.relock.poll(m, cx) {
+                        Poll::Pending => return Poll::Pending,
+                        Poll::Ready(acq) => this.owner_died |= acq == Acquired::OwnerDied,
+                    }
+                    this.relock = MutexWait::new();
+                    if let Some(d) = depth {
+                        d.store(1, Ordering::Relaxed);
+                    }
+                    let signals = st.signals.load(Ordering::Relaxed);
+                    if signals > 0 {
+                        st.signals.store(signals - 1, Ordering::Relaxed);
+                        this.phase = CondPhase::Done;
+                        let guard = AsyncConditionGuard { cond: this.cond };
+                        return Poll::Ready(if this.owner_died {
+                            Err(OwnerDied::new(guard))
+                        } else {
+                            Ok(guard)
+                        });
+                    }
+                    // Not notified (another waiter took the signal): sleep again.
+                    this.sleep(cx);
+                    return Poll::Pending;
+                }
+                CondPhase::Done => {
+                    // Polled after completion: the guard was handed out already.
+                    return Poll::Pending;
+                }
+            }
+        }
+    }
+}
+
+impl Drop for CondWaitFuture<'_> {
+    fn drop(&mut self) {
+        let (st, m, _) = self.cond.cond.async_parts();
+        match self.phase {
+            CondPhase::Holding => cond_release(&self.cond.cond),
+            CondPhase::Done => {}
+            CondPhase::Sleeping | CondPhase::Relocking => {
+                self.waiter.disarm();
+                self.relock.cancel(m);
+                // Take the lock (briefly, blocking) to settle the counts, as a timed-out
+                // blocking wait does after re-acquiring.
+                let _ = m.lock(sys::this_process(), Deadline::Never, Spin::Backoff);
+                let signals = st.signals.load(Ordering::Relaxed);
+                if signals == 0 {
+                    // Certainly not notified: uncount.
+                    let w = st.waiting.load(Ordering::Relaxed);
+                    st.waiting.store(w.saturating_sub(1), Ordering::Relaxed);
+                } else {
+                    // Perhaps notified: leave the signal (and the count) for another
+                    // waiter and wake one to take it.
+                    st.seq.fetch_add(1, Ordering::Release);
+                    sys::futex_wake(&st.seq, 1);
+                }
+                m.unlock();
+            }
+        }
+    }
+}
+
+impl fmt::Debug for CondWaitFuture<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CondWaitFuture")
+            .field("phase", &self.phase)
+            .finish_non_exhaustive()
+    }
+}
+
 #[expect(dead_code, reason = "compile-time checks only, never called")]
 fn assert_send_sync() {
     fn both<T: Send + Sync>() {}
@@ -693,4 +1114,8 @@ fn assert_send_sync() {
     both::<PermitFuture<'static>>();
     both::<AsyncEvent>();
     both::<EventFuture<'static>>();
+    both::<AsyncCondition>();
+    both::<AsyncConditionGuard<'static>>();
+    both::<CondLockFuture<'static>>();
+    both::<CondWaitFuture<'static>>();
 }

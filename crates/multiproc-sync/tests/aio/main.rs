@@ -484,3 +484,124 @@ fn event_set_by_another_process_wakes_many_awaiters() -> TestResult {
     }
     Ok(())
 }
+
+// ---------------------------------------------------------------- Condition
+
+use multiproc_sync::{Condition, OwnerDied, RLock};
+
+fn notify_when_ready(cond: Condition, ready: Semaphore, n: u32) -> bool {
+    for _ in 0..n {
+        if !ready.acquire_raw(Some(LONG)) {
+            return false;
+        }
+        let Ok(g) = cond.lock() else { return false };
+        g.notify_all();
+    }
+    true
+}
+
+#[test]
+fn condition_waiters_woken_by_another_process_under_every_start_method() -> TestResult {
+    for (name, rt) in runtimes() {
+        for method in METHODS {
+            for rlock in [false, true] {
+                let cond = if rlock {
+                    Condition::with_lock(RLock::new()?)?
+                } else {
+                    Condition::with_lock(Lock::new()?)?
+                }
+                .into_async();
+                let ready = Semaphore::new(0)?;
+                let p = Process::new(
+                    notify_when_ready,
+                    (cond.get_ref().clone(), ready.clone(), 4u32),
+                )
+                .start_method(method)
+                .start()?;
+                rt.block_on(async {
+                    for _ in 0..4 {
+                        let g = cond.lock().await.unwrap_or_else(OwnerDied::into_inner);
+                        // Counted as a waiter (under the lock) before the notifier may run.
+                        let mut wait = g.wait();
+                        assert!(poll_once(&mut wait).is_pending());
+                        ready.release().expect("release");
+                        let g = tokio::time::timeout(LONG, wait)
+                            .await
+                            .expect("notified")
+                            .unwrap_or_else(OwnerDied::into_inner);
+                        drop(g);
+                    }
+                });
+                assert!(p.join_value()?, "{name} {method:?}");
+                assert!(
+                    cond.try_lock().is_some(),
+                    "{name} {method:?}: lock left free"
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn cancelled_condition_waits_lose_no_notification() -> TestResult {
+    for (name, rt) in runtimes() {
+        let cond = Condition::new()?.into_async();
+        let done = Arc::new(AtomicU32::new(0));
+        rt.block_on(async {
+            // Waiters that give up at random points.
+            let mut tasks = Vec::new();
+            for t in 0..12u64 {
+                let cond = cond.clone();
+                tasks.push(tokio::spawn(async move {
+                    let mut r = rng(t + 5);
+                    for _ in 0..20 {
+                        let g = cond.lock().await.unwrap_or_else(OwnerDied::into_inner);
+                        let wait = Duration::from_micros(r() % 300);
+                        let _ = tokio::time::timeout(wait, g.wait()).await;
+                    }
+                }));
+            }
+            // A notifier meanwhile.
+            let notifier = {
+                let cond = cond.clone();
+                let done = done.clone();
+                tokio::spawn(async move {
+                    while done.load(Ordering::SeqCst) == 0 {
+                        let g = cond.lock().await.unwrap_or_else(OwnerDied::into_inner);
+                        g.notify(1);
+                        drop(g);
+                        tokio::task::yield_now().await;
+                    }
+                })
+            };
+            for t in tasks {
+                tokio::time::timeout(LONG, t)
+                    .await
+                    .expect("bounded")
+                    .expect("task");
+            }
+            done.store(1, Ordering::SeqCst);
+            notifier.await.expect("notifier");
+            // The counts were left consistent: one waiter, one notify(1), it wakes.
+            let g = cond.lock().await.unwrap_or_else(OwnerDied::into_inner);
+            let mut wait = g.wait();
+            assert!(poll_once(&mut wait).is_pending(), "counted, then asleep");
+            let notify = {
+                let c = cond.get_ref().clone();
+                std::thread::spawn(move || {
+                    let g = c.lock().expect("no owner died");
+                    g.notify(1);
+                })
+            };
+            let g = tokio::time::timeout(LONG, wait)
+                .await
+                .expect("the last notify reached the waiter")
+                .unwrap_or_else(OwnerDied::into_inner);
+            drop(g);
+            notify.join().expect("notifier thread");
+        });
+        assert!(cond.try_lock().is_some(), "{name}");
+    }
+    Ok(())
+}
