@@ -1,6 +1,6 @@
 //! Async forms of the primitives (feature `tokio`): [`AsyncLock`], [`AsyncSemaphore`],
-//! [`AsyncBoundedSemaphore`], [`AsyncEvent`] and [`AsyncCondition`], whose `lock()`,
-//! `permit()` and `wait()` are futures.
+//! [`AsyncBoundedSemaphore`], [`AsyncEvent`], [`AsyncCondition`] and [`AsyncBarrier`],
+//! whose `lock()`, `permit()` and `wait()` are futures.
 //!
 //! | type | made by | future | output |
 //! |---|---|---|---|
@@ -8,6 +8,7 @@
 //! | [`AsyncSemaphore`] | [`Semaphore::into_async`] | [`permit`](AsyncSemaphore::permit) | [`AsyncPermit`] |
 //! | [`AsyncBoundedSemaphore`] | [`BoundedSemaphore::into_async`] | [`permit`](AsyncBoundedSemaphore::permit) | [`AsyncPermit`] |
 //! | [`AsyncEvent`] | [`Event::into_async`] | [`wait`](AsyncEvent::wait) | `()` |
+//! | [`AsyncBarrier`] | [`Barrier::into_async`](crate::Barrier::into_async) | [`wait`](AsyncBarrier::wait) | the arrival index (or `BarrierError`) |
 //! | [`AsyncCondition`] | [`Condition::into_async`] | [`lock`](AsyncCondition::lock), then [`wait`](AsyncConditionGuard::wait) on the guard | [`AsyncConditionGuard`] |
 //!
 //! The objects are the same shared objects as the blocking ones: an async waiter in
@@ -35,12 +36,15 @@
 //! `tokio::sync::Mutex` does). `RLock`'s per-thread recursion count has no async form
 //! here (a process-owned `RLock` guard would be re-entered by the main thread, whose
 //! thread id is the pid); an [`AsyncCondition`] over an `RLock` takes it one level
-//! deep. `Barrier` has no async form yet.
+//! deep. An async barrier party is recorded as its process (a dead process breaks the
+//! barrier, as a dead thread does).
 //!
 //! # Cancel safety
 //!
 //! Every future here is cancel safe: dropping it at any await point takes nothing (no
-//! lock, no permit). A future dropped after the bridge delivered a wake-up it had not
+//! lock, no permit). Two documented exceptions follow from what the operation is: a
+//! condition `wait` owns its guard, so dropping it leaves the lock released; a barrier
+//! `wait` that has arrived breaks the barrier when dropped, as a timeout does. A future dropped after the bridge delivered a wake-up it had not
 //! acted on passes that wake-up on, so a sleeper in another process is not left
 //! waiting. A guard or permit, once returned, releases on drop.
 //!
@@ -71,6 +75,7 @@ use std::sync::atomic::Ordering;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
+pub use crate::barrier::aio::{AsyncBarrier, BarrierWaitFuture};
 use crate::bridge::FutexWaiter;
 use crate::deadline::Deadline;
 use crate::error::OwnerDied;
@@ -202,7 +207,7 @@ impl fmt::Debug for AsyncLock {
 
 /// An async acquisition of a robust mutex for this process, as a sequence of polls:
 /// the state a lock future keeps between them.
-struct MutexWait {
+pub(crate) struct MutexWait {
     waiter: FutexWaiter,
     slept: bool,
     last_owner: u32,
@@ -210,7 +215,7 @@ struct MutexWait {
 }
 
 impl MutexWait {
-    fn new() -> MutexWait {
+    pub(crate) fn new() -> MutexWait {
         MutexWait {
             waiter: FutexWaiter::new(),
             slept: false,
@@ -220,7 +225,7 @@ impl MutexWait {
     }
 
     /// One attempt: `Ready` with how it was acquired (`Ok` or `OwnerDied`), or armed.
-    fn poll(&mut self, m: &RobustMutex, cx: &Context<'_>) -> Poll<Acquired> {
+    pub(crate) fn poll(&mut self, m: &RobustMutex, cx: &Context<'_>) -> Poll<Acquired> {
         self.waiter.disarm();
         let me = sys::this_process();
         let Some(v) = m.lock_step(me, self.slept) else {
@@ -244,7 +249,7 @@ impl MutexWait {
     }
 
     /// Gives up: passes on an unlock's wake-up that reached this waiter unused.
-    fn cancel(&mut self, m: &RobustMutex) {
+    pub(crate) fn cancel(&mut self, m: &RobustMutex) {
         if self.waiter.disarm() {
             sys::futex_wake(m.word(), 1);
         }
@@ -1118,4 +1123,6 @@ fn assert_send_sync() {
     both::<AsyncConditionGuard<'static>>();
     both::<CondLockFuture<'static>>();
     both::<CondWaitFuture<'static>>();
+    both::<AsyncBarrier>();
+    both::<BarrierWaitFuture<'static>>();
 }

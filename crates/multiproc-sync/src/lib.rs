@@ -10,7 +10,7 @@
 //! | [`Condition`] | condition variable over a [`Lock`] or [`RLock`] | `Condition` |
 //! | [`Barrier`] | cyclic barrier with an optional action; breaks on timeout, abort or a dead party | `Barrier` |
 //! | [`OwnerDied`], [`TryLockError`], [`ReleaseError`], [`BarrierError`], [`CreateError`] | errors | `ValueError`, `AssertionError`, `BrokenBarrierError` |
-//! | `aio` (feature `tokio`) | `AsyncLock`, `AsyncSemaphore`, `AsyncBoundedSemaphore`, `AsyncEvent`, `AsyncCondition`: `lock()`, `permit()`, `wait()` as cancel-safe futures | `asyncio.Lock`, `asyncio.Semaphore`, `asyncio.Event`, `asyncio.Condition` |
+//! | `aio` (feature `tokio`) | `AsyncLock`, `AsyncSemaphore`, `AsyncBoundedSemaphore`, `AsyncEvent`, `AsyncCondition`, `AsyncBarrier`: `lock()`, `permit()`, `wait()` as cancel-safe futures | `asyncio.Lock`, `Semaphore`, `Event`, `Condition`, `Barrier` |
 //!
 //! Every primitive is a cheap, cloneable handle (`Send + Sync`) to a small `#[repr(C)]`
 //! block of atomics in its own [`multiproc_ipc::SharedSegment`]. Handles implement

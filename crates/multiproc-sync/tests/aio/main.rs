@@ -605,3 +605,121 @@ fn cancelled_condition_waits_lose_no_notification() -> TestResult {
     }
     Ok(())
 }
+
+// ---------------------------------------------------------------- Barrier
+
+use multiproc_sync::{Barrier, BarrierError};
+
+fn party(b: Barrier, rounds: u32) -> bool {
+    (0..rounds).all(|_| b.wait().is_ok())
+}
+
+#[test]
+fn barrier_with_async_tasks_and_a_blocking_process_under_every_start_method() -> TestResult {
+    for (name, rt) in runtimes() {
+        for method in METHODS {
+            let b = Barrier::new(3)?.with_default_timeout(LONG).into_async();
+            let p = Process::new(party, (b.get_ref().clone(), 5u32))
+                .start_method(method)
+                .start()?;
+            rt.block_on(async {
+                let tasks: Vec<_> = (0..2)
+                    .map(|_| {
+                        let b = b.clone();
+                        tokio::spawn(async move {
+                            let mut got = Vec::new();
+                            for _ in 0..5 {
+                                got.push(b.wait().await.expect("a full cycle"));
+                            }
+                            got
+                        })
+                    })
+                    .collect();
+                for t in tasks {
+                    let got = tokio::time::timeout(LONG, t)
+                        .await
+                        .expect("bounded")
+                        .expect("task");
+                    assert!(got.iter().all(|&i| i < 3), "{name} {method:?}: {got:?}");
+                }
+            });
+            assert!(p.join_value()?, "{name} {method:?}");
+            assert!(!b.get_ref().is_broken(), "{name} {method:?}");
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn a_cancelled_arrived_barrier_wait_breaks_it_and_reset_mends_it() -> TestResult {
+    for (name, rt) in runtimes() {
+        let b = Barrier::new(2)?.into_async();
+        rt.block_on(async {
+            // Dropped before the first poll: nothing happened.
+            drop(b.wait());
+            assert!(!b.get_ref().is_broken(), "{name}");
+            // Arrived, then cancelled: broken for the others.
+            let mut f = b.wait();
+            assert!(poll_once(&mut f).is_pending());
+            assert_eq!(b.get_ref().n_waiting(), 1, "{name}");
+            drop(f);
+            assert!(b.get_ref().is_broken(), "{name}");
+            assert!(
+                matches!(b.wait().await, Err(BarrierError::Broken)),
+                "{name}"
+            );
+            b.get_ref().reset();
+            let other = tokio::spawn({
+                let b = b.clone();
+                async move { b.wait().await }
+            });
+            let mine = tokio::time::timeout(LONG, b.wait())
+                .await
+                .expect("bounded")
+                .expect("cycle");
+            let theirs = other.await.expect("task").expect("cycle");
+            assert_eq!(mine + theirs, 1, "{name}: indices 0 and 1");
+        });
+        assert_eq!(b.get_ref().n_waiting(), 0, "{name}");
+    }
+    Ok(())
+}
+
+fn arrive_and_hang(b: Barrier, arrived: Event) {
+    arrived.set();
+    let _ = b.wait();
+}
+
+#[test]
+fn a_party_killed_while_an_async_party_waits_breaks_the_barrier() -> TestResult {
+    for (name, rt) in runtimes() {
+        for method in METHODS {
+            let b = Barrier::new(3)?.into_async();
+            let arrived = Event::new()?;
+            let p = Process::new(arrive_and_hang, (b.get_ref().clone(), arrived.clone()))
+                .start_method(method)
+                .start()?;
+            assert!(arrived.wait_timeout(LONG));
+            rt.block_on(async {
+                let w = tokio::spawn({
+                    let b = b.clone();
+                    async move { tokio::time::timeout(LONG, b.wait()).await }
+                });
+                // Wait until both (the child and the task) have arrived.
+                let give_up = std::time::Instant::now() + LONG;
+                while b.get_ref().n_waiting() < 2 {
+                    assert!(std::time::Instant::now() < give_up, "parties never arrived");
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+                p.kill().expect("kill");
+                p.join().expect("reap");
+                let r = w.await.expect("task").expect("bounded");
+                assert!(
+                    matches!(r, Err(BarrierError::Broken)),
+                    "{name} {method:?}: {r:?}"
+                );
+            });
+        }
+    }
+    Ok(())
+}
