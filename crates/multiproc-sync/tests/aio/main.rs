@@ -723,3 +723,48 @@ fn a_party_killed_while_an_async_party_waits_breaks_the_barrier() -> TestResult 
     }
     Ok(())
 }
+
+// ---------------------------------------------------------------- the bridge across fork
+
+fn await_permit_in_child(sem: Semaphore, started: Event) -> bool {
+    let Ok(rt) = tokio::runtime::Builder::new_current_thread().build() else {
+        return false;
+    };
+    started.set();
+    rt.block_on(async {
+        let sem = sem.into_async();
+        // A bridge thread of the parent does not exist here: the child starts its own.
+        sem.permit().await.forget();
+    });
+    true
+}
+
+#[test]
+fn a_child_of_a_process_whose_bridge_runs_starts_its_own() -> TestResult {
+    // The parent's bridge is running (armed once, then fired).
+    let ev = Event::new()?.into_async();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()?;
+    rt.block_on(async {
+        let mut w = ev.wait();
+        assert!(poll_once(&mut w).is_pending());
+        ev.get_ref().set();
+        tokio::time::timeout(LONG, w).await.expect("set");
+    });
+    for method in METHODS {
+        let sem = Semaphore::new(0)?;
+        let started = Event::new()?;
+        let p = Process::new(await_permit_in_child, (sem.clone(), started.clone()))
+            .start_method(method)
+            .start()?;
+        assert!(started.wait_timeout(LONG), "{method:?}");
+        sem.release()?;
+        assert!(
+            p.join_value()?,
+            "{method:?}: the child's async wait was woken"
+        );
+        assert_eq!(sem.value(), 0, "{method:?}");
+    }
+    Ok(())
+}
