@@ -6,6 +6,7 @@
 //! | [`SimpleQueue`] | the same with the minimal interface | `multiprocessing.SimpleQueue` |
 //! | [`JoinableQueue`] | a `Queue` with `task_done`/`join` | `multiprocessing.JoinableQueue` |
 //! | [`PutError`], [`GetError`], [`JoinError`], [`CreateError`] | typed errors; a failed put returns the item | `queue.Full`, `queue.Empty`, `ValueError` |
+//! | `aio` (feature `tokio`) | `AsyncQueue`, `AsyncSimpleQueue`, `AsyncJoinableQueue`: `get()`, `put()`, `join()` as cancel-safe futures | `asyncio.Queue` (across processes) |
 //!
 //! ```
 //! use multiproc_queue::Queue;
@@ -92,6 +93,8 @@ compile_error!(
     "multiproc-queue requires Linux (shared futexes, memfd segments, /proc liveness checks)"
 );
 
+#[cfg(feature = "tokio")]
+pub mod aio;
 mod error;
 mod queue;
 mod ring;

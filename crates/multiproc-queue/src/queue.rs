@@ -260,6 +260,12 @@ pub struct Queue<T> {
 }
 
 impl<T> Queue<T> {
+    /// The ring (the async forms' hook).
+    #[cfg(feature = "tokio")]
+    pub(crate) fn ring(&self) -> &Ring {
+        &self.h.ring
+    }
+
     fn from_ring(ring: Ring) -> Self {
         Queue {
             h: Handle::new(ring, false),
@@ -615,6 +621,12 @@ impl<'a, T: DeserializeOwned> IntoIterator for &'a Queue<T> {
 pub struct SimpleQueue<T>(Queue<T>);
 
 impl<T> SimpleQueue<T> {
+    /// The queue underneath (the async form's hook).
+    #[cfg(feature = "tokio")]
+    pub(crate) fn inner(&self) -> &Queue<T> {
+        &self.0
+    }
+
     /// Creates an empty queue (1 MiB ring).
     ///
     /// # Errors

@@ -14,6 +14,9 @@ use crate::raw::CondState;
 use crate::robust::{Acquired, RobustMutex as MutexState, Spin};
 use crate::sys::{self, LIVENESS_SLICE};
 
+#[cfg(feature = "tokio")]
+pub(crate) mod aio;
+
 const FILLING: u32 = 0;
 const DRAINING: u32 = 1;
 const RESETTING: u32 = 2;

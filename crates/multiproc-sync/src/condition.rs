@@ -128,6 +128,27 @@ pub struct ConditionGuard<'a> {
 }
 
 impl Condition {
+    /// The counting condition variable, the mutex under its lock, and the lock's depth
+    /// counter if it is an `RLock` (the async form's hook).
+    #[cfg(feature = "tokio")]
+    pub(crate) fn async_parts(
+        &self,
+    ) -> (
+        &CondState,
+        &crate::robust::RobustMutex,
+        Option<&std::sync::atomic::AtomicU32>,
+    ) {
+        match &self.lock {
+            CondLock::Lock(l) => (self.st.get(), l.raw(), None),
+            CondLock::RLock(l) => {
+                let (m, c) = l.parts();
+                (self.st.get(), m, Some(c))
+            }
+        }
+    }
+}
+
+impl Condition {
     /// A condition with a new [`RLock`].
     ///
     /// # Errors

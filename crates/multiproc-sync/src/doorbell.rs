@@ -235,6 +235,45 @@ impl Doorbell {
         self.waiters.fetch_sub(1, Ordering::Relaxed);
     }
 
+    /// Counts an asynchronous sleeper and returns the futex word's value to sleep
+    /// against: the first half of [`wait`](Self::wait), for a
+    /// `FutexWaiter` (feature `tokio`) armed on [`word`](Self::word)
+    /// after the caller re-checked its condition. Pair with [`leave`](Self::leave).
+    ///
+    /// ```
+    /// let bell = multiproc_sync::foundation::Doorbell::new();
+    /// let seq = bell.enter();
+    /// assert_eq!(bell.sleepers(), 1);
+    /// bell.ring_sleepers();
+    /// assert_ne!(bell.seq(), seq, "a counted sleeper makes a ring change the word");
+    /// bell.leave();
+    /// assert_eq!(bell.sleepers(), 0);
+    /// ```
+    pub fn enter(&self) -> u32 {
+        self.waiters.fetch_add(1, Ordering::SeqCst);
+        fence(Ordering::SeqCst);
+        self.seq.load(Ordering::Acquire)
+    }
+
+    /// The futex word's value now, for a sleeper counted by [`enter`](Self::enter)
+    /// that re-arms: read it before re-checking the condition.
+    pub fn seq(&self) -> u32 {
+        self.seq.load(Ordering::Acquire)
+    }
+
+    /// Uncounts a sleeper counted by [`enter`](Self::enter) (saturating: a holder that
+    /// took a side over may have cleared the count meanwhile).
+    pub fn leave(&self) {
+        let _ = self
+            .waiters
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
+    }
+
+    /// The futex word rings change and wake.
+    pub fn word(&self) -> &AtomicU32 {
+        &self.seq
+    }
+
     /// Forgets every counted sleeper: for whoever took a side over from a holder that
     /// died asleep here (its count would otherwise make every ring a system call).
     ///

@@ -14,8 +14,8 @@ use crate::sys;
 #[repr(C)]
 #[derive(Debug, Default)]
 pub(crate) struct EventState {
-    flag: AtomicU32,
-    sleepers: AtomicU32,
+    pub(crate) flag: AtomicU32,
+    pub(crate) sleepers: AtomicU32,
 }
 
 const _: () = assert!(size_of::<EventState>() == 8 && align_of::<EventState>() == 4);
@@ -51,6 +51,12 @@ impl Event {
         Ok(Event {
             st: Shared::new("multiproc-event", 0)?,
         })
+    }
+
+    /// The shared state (the async form's hook).
+    #[cfg(feature = "tokio")]
+    pub(crate) fn state(&self) -> &EventState {
+        self.st.get()
     }
 
     /// Whether the flag is set.

@@ -7,6 +7,7 @@
 //! | [`RobustMutex`], [`Acquired`], [`Spin`] | a process-shared futex mutex that a waiter takes over when its owner died |
 //! | [`Doorbell`] | a futex word with a sleeper count: wake-ups without a system call unless someone sleeps, CPU-aware spinning |
 //! | [`futex_wait`], [`futex_wake`], [`Woke`] | the shared futex calls |
+//! | `FutexWaiter` (feature `tokio`) | the bridge from a futex word to a task waker: one thread per process in `futex_waitv` |
 //! | [`Deadline`], [`monotonic_ns`], [`LIVENESS_SLICE`] | when blocking calls give up; a clock comparable across processes; how often waiters check liveness |
 //! | [`Identity`], [`this_thread`], [`this_process`], [`at_fork`] | who holds a lock, cached and kept true across `fork` |
 //! | [`is_dead`], [`token_dead`], [`process_alive`], [`maps_at`] | liveness probes through `/proc` |
@@ -44,6 +45,8 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+#[cfg(all(feature = "tokio", not(loom)))]
+pub use crate::bridge::FutexWaiter;
 pub use crate::code::{CodeAddr, CodeAddrError, fn_at, in_code, type_hash};
 pub use crate::deadline::Deadline;
 pub use crate::doorbell::Doorbell;

@@ -10,6 +10,7 @@
 //! | [`Condition`] | condition variable over a [`Lock`] or [`RLock`] | `Condition` |
 //! | [`Barrier`] | cyclic barrier with an optional action; breaks on timeout, abort or a dead party | `Barrier` |
 //! | [`OwnerDied`], [`TryLockError`], [`ReleaseError`], [`BarrierError`], [`CreateError`] | errors | `ValueError`, `AssertionError`, `BrokenBarrierError` |
+//! | `aio` (feature `tokio`) | `AsyncLock`, `AsyncSemaphore`, `AsyncBoundedSemaphore`, `AsyncEvent`, `AsyncCondition`, `AsyncBarrier`: `lock()`, `permit()`, `wait()` as cancel-safe futures | `asyncio.Lock`, `Semaphore`, `Event`, `Condition`, `Barrier` |
 //!
 //! Every primitive is a cheap, cloneable handle (`Send + Sync`) to a small `#[repr(C)]`
 //! block of atomics in its own [`multiproc_ipc::SharedSegment`]. Handles implement
@@ -51,7 +52,16 @@
 //! [`foundation`] holds the mechanism under these primitives, public and documented so
 //! that the queue and the pool use it instead of a copy: the robust futex mutex, a
 //! futex doorbell, futex calls, deadlines, thread and process identities kept true
-//! across `fork`, `/proc` liveness probes and typed views of segment headers.
+//! across `fork`, `/proc` liveness probes and typed views of segment headers; with the
+//! feature `tokio`, the futex bridge (`FutexWaiter`) that lets async code wait on a
+//! futex word without a descriptor.
+//!
+//! # Async (feature `tokio`, off by default)
+//! `aio` holds awaitable views of the primitives (`lock.into_async()`); the futures
+//! need only a `Waker` and are woken by one bridge thread per process that sleeps in
+//! `futex_waitv` over the words async waiters registered. Synchronous paths are
+//! unchanged and pay nothing. Async guards are owned by the process, so they are
+//! `Send`.
 //!
 //! # Platform support
 //! Linux (futexes, memfd, `/proc`): a build for another OS stops at a `compile_error!`
@@ -80,8 +90,12 @@ compile_error!(
 
 // Under `--cfg loom` only the foundation's lock and wake-up protocols are compiled, on
 // loom's atomics (see `loom.rs` and tests/loom.rs).
+#[cfg(all(feature = "tokio", not(loom)))]
+pub mod aio;
 #[cfg(not(loom))]
 mod barrier;
+#[cfg(all(feature = "tokio", not(loom)))]
+mod bridge;
 mod code;
 #[cfg(not(loom))]
 mod condition;

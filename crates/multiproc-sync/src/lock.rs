@@ -311,6 +311,13 @@ impl RLock {
         })
     }
 
+    /// The mutex and the depth counter (the async condition's hook).
+    #[cfg(feature = "tokio")]
+    pub(crate) fn parts(&self) -> (&MutexState, &AtomicU32) {
+        let st = self.st();
+        (&st.mutex, &st.count)
+    }
+
     fn st(&self) -> &RLockState {
         self.state.get()
     }

@@ -14,9 +14,9 @@ use crate::sys;
 #[repr(C)]
 #[derive(Debug, Default)]
 pub(crate) struct CondState {
-    seq: AtomicU32,
-    waiting: AtomicU32,
-    signals: AtomicU32,
+    pub(crate) seq: AtomicU32,
+    pub(crate) waiting: AtomicU32,
+    pub(crate) signals: AtomicU32,
     _pad: AtomicU32,
 }
 

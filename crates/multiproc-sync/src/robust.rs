@@ -207,6 +207,79 @@ impl RobustMutex {
         }
     }
 
+    /// One step of an asynchronous acquisition (no spinning, no sleep): takes the mutex
+    /// for `me` if it is free (`None`), or marks it as having a sleeper and returns the
+    /// word's value to sleep against (`Some`), which the caller hands to a
+    /// `FutexWaiter` (feature `tokio`) on [`word`](Self::word).
+    /// `slept`: the caller slept before, so it takes the mutex keeping the sleeper mark
+    /// (others may still sleep), as the blocking path does. Whether a long-unchanged
+    /// owner is dead is the caller's to ask ([`take_over_if_dead`](Self::take_over_if_dead)).
+    ///
+    /// ```
+    /// use multiproc_sync::foundation::{RobustMutex, this_process};
+    /// let m = RobustMutex::new();
+    /// assert_eq!(m.lock_step(this_process(), false), None, "free: taken");
+    /// assert!(m.lock_step(this_process(), false).is_some(), "held: sleep against the word");
+    /// m.unlock();
+    /// ```
+    pub fn lock_step(&self, me: Identity, slept: bool) -> Option<u32> {
+        let id = me.id & TID_MASK;
+        loop {
+            let v = self.word.load(Ordering::Relaxed);
+            if v & TID_MASK == 0 {
+                let to = id | if slept { WAITERS } else { v & WAITERS };
+                if self.take(v, to, me, Spin::Backoff) {
+                    return None;
+                }
+                continue;
+            }
+            if v & WAITERS == 0
+                && self
+                    .word
+                    .compare_exchange(v, v | WAITERS, Ordering::Relaxed, Ordering::Relaxed)
+                    .is_err()
+            {
+                continue;
+            }
+            return Some(v | WAITERS);
+        }
+    }
+
+    /// Marks a held mutex as having a sleeper, without taking it: the word's value to
+    /// sleep against (`Some`), or `None` if it is free. For an asynchronous waiter that
+    /// waits for the holder to leave and then retries an operation that takes the
+    /// mutex itself.
+    ///
+    /// ```
+    /// use multiproc_sync::foundation::{RobustMutex, this_process};
+    /// let m = RobustMutex::new();
+    /// assert_eq!(m.announce(), None);
+    /// assert_eq!(m.lock_step(this_process(), false), None);
+    /// assert!(m.announce().is_some());
+    /// m.unlock();
+    /// ```
+    pub fn announce(&self) -> Option<u32> {
+        loop {
+            let v = self.word.load(Ordering::Relaxed);
+            if v & TID_MASK == 0 {
+                return None;
+            }
+            if v & WAITERS != 0
+                || self
+                    .word
+                    .compare_exchange(v, v | WAITERS, Ordering::Relaxed, Ordering::Relaxed)
+                    .is_ok()
+            {
+                return Some(v | WAITERS);
+            }
+        }
+    }
+
+    /// The futex word (owner id and sleeper mark), for asynchronous waiters.
+    pub fn word(&self) -> &AtomicU32 {
+        &self.word
+    }
+
     /// Publishes the new owner's token (and CPU under [`Spin::CpuAware`]).
     #[inline]
     fn record(&self, me: Identity, spin: Spin<'_>) {

@@ -16,8 +16,8 @@ use crate::sys;
 #[repr(C)]
 #[derive(Debug, Default)]
 pub(crate) struct SemState {
-    value: AtomicU32,
-    sleepers: AtomicU32,
+    pub(crate) value: AtomicU32,
+    pub(crate) sleepers: AtomicU32,
     max: AtomicU32,
     _pad: AtomicU32,
 }
@@ -25,7 +25,7 @@ pub(crate) struct SemState {
 const _: () = assert!(size_of::<SemState>() == 16 && align_of::<SemState>() == 4);
 
 impl SemState {
-    fn try_take(&self) -> bool {
+    pub(crate) fn try_take(&self) -> bool {
         let mut v = self.value.load(Ordering::Relaxed);
         while v > 0 {
             match self
@@ -64,7 +64,7 @@ impl SemState {
         }
     }
 
-    fn release(&self, n: u32) -> Result<(), ReleaseError> {
+    pub(crate) fn release(&self, n: u32) -> Result<(), ReleaseError> {
         let max = match self.max.load(Ordering::Relaxed) {
             0 => u32::MAX,
             m => m,
@@ -93,6 +93,12 @@ impl SemState {
 macro_rules! semaphore_api {
     ($ty:ident, $guard:ident) => {
         impl $ty {
+            /// The shared state (the async forms' hook).
+            #[cfg(feature = "tokio")]
+            pub(crate) fn state(&self) -> &SemState {
+                self.st.get()
+            }
+
             /// Blocks until a permit is available and takes it; the permit is returned
             /// when the guard is dropped.
             pub fn permit(&self) -> $guard<'_> {

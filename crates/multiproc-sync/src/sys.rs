@@ -629,3 +629,119 @@ mod tests {
         });
     }
 }
+
+/// One futex of a [`futex_waitv`] set: a word's address and the value it must hold.
+///
+/// The address is kept as a number: the bridge thread that waits on it never reads or
+/// writes it in user space, only hands it to the kernel, which reads it with its own
+/// fault handling (a word whose mapping is gone gives `EFAULT`, not undefined
+/// behaviour).
+#[cfg(all(feature = "tokio", not(loom)))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct WaitWord {
+    pub(crate) addr: usize,
+    pub(crate) expected: u32,
+}
+
+/// How a [`futex_waitv`] ended.
+#[cfg(all(feature = "tokio", not(loom)))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Waitv {
+    /// Woken by a `FUTEX_WAKE` on the word at this index.
+    Woken(usize),
+    /// Some word did not hold its expected value (`EAGAIN`): the caller probes.
+    Changed,
+    /// The absolute deadline passed.
+    TimedOut,
+    /// A signal, or a word whose mapping is gone (`EFAULT`): the caller probes.
+    Other,
+}
+
+#[cfg(all(feature = "tokio", not(loom)))]
+fn waitv_set(words: &[WaitWord]) -> Vec<rustix::thread::futex::Wait> {
+    use rustix::thread::futex;
+    words
+        .iter()
+        .map(|w| {
+            let mut e = futex::Wait::new();
+            e.val = u64::from(w.expected);
+            e.uaddr = futex::WaitPtr::new(w.addr as *mut std::ffi::c_void);
+            // Shared (no FUTEX2_PRIVATE): the words live in memory other processes map.
+            e.flags = futex::WaitFlags::SIZE_U32;
+            e
+        })
+        .collect()
+}
+
+/// `futex_waitv` (Linux ≥ 5.16, shared 32-bit futexes) over `words` until the
+/// `CLOCK_MONOTONIC` instant `until_ns` (`None`: no limit). At most 128 words.
+///
+/// No `unsafe`: rustix's `waitv` takes the addresses as plain pointers that the kernel
+/// reads with fault handling.
+#[cfg(all(feature = "tokio", not(loom)))]
+pub(crate) fn futex_waitv(words: &[WaitWord], until_ns: Option<u64>) -> Waitv {
+    use rustix::thread::futex;
+    let set = waitv_set(words);
+    let ts = until_ns.map(|ns| futex::Timespec {
+        tv_sec: i64::try_from(ns / 1_000_000_000).unwrap_or(i64::MAX),
+        tv_nsec: i64::try_from(ns % 1_000_000_000).unwrap_or(0),
+    });
+    match futex::waitv(
+        &set,
+        futex::WaitvFlags::empty(),
+        ts.as_ref(),
+        rustix::time::ClockId::Monotonic,
+    ) {
+        Ok(i) => Waitv::Woken(i),
+        Err(rustix::io::Errno::AGAIN) => Waitv::Changed,
+        Err(rustix::io::Errno::TIMEDOUT) => Waitv::TimedOut,
+        Err(_) => Waitv::Other,
+    }
+}
+
+/// Whether the word still holds its expected value, asked of the kernel (a
+/// `futex_waitv` on it alone with a deadline already past: `EAGAIN` if it changed,
+/// `ETIMEDOUT` if not, `EFAULT` if its mapping is gone, counted as changed).
+#[cfg(all(feature = "tokio", not(loom)))]
+pub(crate) fn futex_unchanged(word: WaitWord) -> bool {
+    futex_waitv(&[word], Some(0)) == Waitv::TimedOut
+}
+
+/// A process-wide value made once per process: the one in `slot` if `current` accepts
+/// it (it was made by this process, not inherited across `fork` from a parent whose
+/// threads are gone), else a new one from `make`, leaked and published. Never blocks,
+/// so a fork child never waits for a parent thread that was making one.
+#[cfg(all(feature = "tokio", not(loom)))]
+#[expect(
+    unsafe_code,
+    reason = "a reference to a leaked, never freed process-wide value"
+)]
+pub(crate) fn process_global<T: Send + Sync + 'static>(
+    slot: &std::sync::atomic::AtomicPtr<T>,
+    current: impl Fn(&T) -> bool,
+    make: impl FnOnce() -> T,
+) -> &'static T {
+    let old = slot.load(Ordering::Acquire);
+    if !old.is_null() {
+        // SAFETY:
+        // - every non-null pointer stored in `slot` comes from `Box::leak` below and is
+        //   never freed, so it points to a live, initialised `T` for the rest of the
+        //   process (a fork child's copy of the heap holds it too);
+        // - `T: Sync`, so a shared reference may be used from any thread.
+        let cur: &'static T = unsafe { &*old };
+        if current(cur) {
+            return cur;
+        }
+    }
+    let new: &'static T = Box::leak(Box::new(make()));
+    let new_ptr = std::ptr::from_ref(new).cast_mut();
+    match slot.compare_exchange(old, new_ptr, Ordering::AcqRel, Ordering::Acquire) {
+        Ok(_) => new,
+        Err(winner) => {
+            // Another thread published first: use its value (ours stays leaked, a few
+            // bytes, once per race).
+            // SAFETY: as above, `winner` comes from `Box::leak` and is never freed.
+            unsafe { &*winner }
+        }
+    }
+}

@@ -125,3 +125,72 @@ fn doorbell_wakes_every_sleeper() {
         b.join().expect("sleeper ran");
     });
 }
+
+/// The async waiter's protocol through the futex bridge (`FutexWaiter`, feature
+/// `tokio`): the task counts itself ([`Doorbell::enter`]), reads the word, re-checks,
+/// and hands (word, value) to another thread — the bridge — which sleeps in the futex
+/// and then wakes the task; the task re-arms with a fresh value read before its next
+/// re-check. A lost wake-up leaves the bridge asleep for ever, which loom reports.
+#[test]
+fn async_doorbell_waiter_through_a_bridge_loses_no_wake_up() {
+    loom::model(|| {
+        let bell = Arc::new(Doorbell::new());
+        let ready = Arc::new(AtomicU32::new(0));
+        let notifier = {
+            let bell = bell.clone();
+            let ready = ready.clone();
+            thread::spawn(move || {
+                ready.store(1, Ordering::Release);
+                bell.ring_sleepers();
+            })
+        };
+        let mut seq = bell.enter();
+        while ready.load(Ordering::Acquire) == 0 {
+            let bridge = {
+                let bell = bell.clone();
+                thread::spawn(move || {
+                    multiproc_sync::foundation::futex_wait(bell.word(), seq, None);
+                })
+            };
+            bridge.join().expect("bridge woke");
+            seq = bell.seq();
+        }
+        bell.leave();
+        notifier.join().expect("notifier ran");
+        assert_eq!(bell.sleepers(), 0);
+    });
+}
+
+/// The async lock's protocol: `lock_step` takes the mutex or marks a sleeper and
+/// returns the value to sleep against; the bridge sleeps on the word with it; the
+/// holder's unlock must reach it.
+#[test]
+fn async_lock_step_through_a_bridge_loses_no_wake_up() {
+    loom::model(|| {
+        let m = Arc::new(RobustMutex::new());
+        let holder = {
+            let m = m.clone();
+            thread::spawn(move || {
+                assert_eq!(
+                    m.lock(owner(1), Deadline::Never, Spin::Backoff),
+                    Acquired::Ok
+                );
+                assert!(m.unlock());
+            })
+        };
+        let mut slept = false;
+        while let Some(v) = m.lock_step(owner(2), slept) {
+            let bridge = {
+                let m = m.clone();
+                thread::spawn(move || {
+                    multiproc_sync::foundation::futex_wait(m.word(), v, None);
+                })
+            };
+            bridge.join().expect("bridge woke");
+            slept = true;
+        }
+        assert!(m.held_by(owner(2)));
+        assert!(m.unlock());
+        holder.join().expect("holder ran");
+    });
+}

@@ -56,6 +56,8 @@
     reason = "the ring's memory accesses: the crate's named unsafe module"
 )]
 
+#[cfg(feature = "tokio")]
+mod aio;
 mod bytes;
 mod fork;
 mod get;

@@ -1,0 +1,711 @@
+//! Async forms of the queues (feature `tokio`): [`AsyncQueue`], [`AsyncSimpleQueue`]
+//! and [`AsyncJoinableQueue`], whose `get()`, `put()` and `join()` are futures.
+//!
+//! | type | made by | futures |
+//! |---|---|---|
+//! | [`AsyncQueue`] | [`Queue::into_async`] | [`get`](AsyncQueue::get), [`put`](AsyncQueue::put) |
+//! | [`AsyncSimpleQueue`] | [`SimpleQueue::into_async`] | [`get`](AsyncSimpleQueue::get), [`put`](AsyncSimpleQueue::put) |
+//! | [`AsyncJoinableQueue`] | [`JoinableQueue::into_async`] | [`get`](AsyncJoinableQueue::get), [`put`](AsyncJoinableQueue::put), [`join`](AsyncJoinableQueue::join) |
+//!
+//! The queue is the same shared queue as the blocking one: producers and consumers in
+//! other processes may use either form.
+//!
+//! # How waiting works
+//!
+//! Every attempt is the non-blocking operation (`try_get`, `try_put`), made inside
+//! `poll`. When it cannot complete, the future counts itself as a sleeper on the
+//! queue's doorbell (data for a getter, space for a putter), re-checks, and arms the
+//! process's futex bridge
+//! ([`FutexWaiter`]: one thread per process in
+//! `futex_waitv`); when another consumer (producer) holds the side lock, it waits for
+//! that lock instead. A put or get with no async or blocking sleeper makes no system
+//! call, as before. A waiting getter re-tries at least every
+//! [`LIVENESS_SLICE`], which is when it
+//! learns that every producer is gone (`GetError::Closed`, also after SIGKILL).
+//!
+//! # Cancel safety
+//!
+//! An item changes hands only inside a `try_get`/`try_put` made within `poll`: a
+//! dropped `get` future never loses an item (the item is returned by the poll that took
+//! it, or stays in the queue), and a dropped `put` future never duplicates or loses
+//! one (it was put by the poll that returned `Ready`, or never, and is dropped with the
+//! future). Dropping `join` takes nothing.
+//!
+//! ```
+//! use multiproc_queue::Queue;
+//!
+//! let rt = tokio::runtime::Builder::new_current_thread().build()?;
+//! rt.block_on(async {
+//!     let q = Queue::<String>::new()?.into_async();
+//!     q.put("hello".to_string()).await?;
+//!     assert_eq!(q.get().await?, "hello");
+//!     Ok::<(), Box<dyn std::error::Error>>(())
+//! })?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use multiproc_sync::foundation::{Doorbell, FutexWaiter, LIVENESS_SLICE, RobustMutex, futex_wake};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::ring::Ring;
+use crate::{GetError, JoinError, JoinableQueue, PutError, Queue, SimpleQueue};
+
+/// Where a waiting future is armed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Armed {
+    No,
+    /// On the doorbell's word.
+    Bell,
+    /// On the side lock's word (another process or task holds the side).
+    Lock,
+}
+
+/// The waiting state shared by the get and put futures: a sleeper counted on `bell`,
+/// a bridge registration, and what it is armed on.
+struct Wait {
+    waiter: FutexWaiter,
+    counted: bool,
+    armed: Armed,
+}
+
+impl Wait {
+    fn new() -> Wait {
+        Wait {
+            waiter: FutexWaiter::new(),
+            counted: false,
+            armed: Armed::No,
+        }
+    }
+
+    /// Starts an attempt: disarms, counts the sleeper once, and returns the doorbell's
+    /// value read before the attempt re-checks the queue. A wake-up taken from the
+    /// side lock is remembered, to be passed on if the attempt does not use it.
+    fn begin(&mut self, bell: &Doorbell) -> (u32, bool) {
+        let fired = self.waiter.disarm();
+        let lock_wake = fired && self.armed == Armed::Lock;
+        self.armed = Armed::No;
+        let seq = if self.counted {
+            bell.seq()
+        } else {
+            self.counted = true;
+            bell.enter()
+        };
+        (seq, lock_wake)
+    }
+
+    /// The attempt could not complete: sleeps on the side lock if it is held, else on
+    /// the doorbell, with a liveness slice.
+    fn sleep(&mut self, bell: &Doorbell, lock: &RobustMutex, seq: u32, cx: &Context<'_>) {
+        if let Some(v) = lock.announce() {
+            self.armed = Armed::Lock;
+            self.waiter
+                .arm(lock.word(), v, Some(LIVENESS_SLICE), cx.waker());
+        } else {
+            self.armed = Armed::Bell;
+            self.waiter
+                .arm(bell.word(), seq, Some(LIVENESS_SLICE), cx.waker());
+        }
+    }
+
+    /// Done (or dropped): uncounts the sleeper and disarms, passing on a side lock's
+    /// wake-up that was not used.
+    fn finish(&mut self, bell: &Doorbell, lock: &RobustMutex, lock_wake: bool) {
+        let fired = self.waiter.disarm();
+        if lock_wake || (fired && self.armed == Armed::Lock) {
+            futex_wake(lock.word(), 1);
+        }
+        self.armed = Armed::No;
+        if std::mem::take(&mut self.counted) {
+            bell.leave();
+        }
+    }
+}
+
+// ---------------------------------------------------------------- get
+
+/// The future of `get` on the async queues.
+#[must_use = "futures do nothing unless awaited"]
+pub struct GetFuture<'a, T> {
+    q: &'a Queue<T>,
+    wait: Wait,
+}
+
+impl<T: DeserializeOwned> Future for GetFuture<'_, T> {
+    type Output = Result<T, GetError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        let ring: &Ring = this.q.ring();
+        let (bell, lock) = (ring.data_bell(), ring.get_lock());
+        let (seq, lock_wake) = this.wait.begin(bell);
+        match this.q.try_get() {
+            Err(GetError::Empty) => {
+                if lock_wake {
+                    // The get lock's wake-up went unused (the queue was empty): pass it
+                    // on to a consumer asleep on the lock elsewhere.
+                    futex_wake(lock.word(), 1);
+                }
+                this.wait.sleep(bell, lock, seq, cx);
+                Poll::Pending
+            }
+            r => {
+                // An error after a wake-up from the get lock: pass that wake-up on.
+                this.wait.finish(bell, lock, lock_wake && r.is_err());
+                Poll::Ready(r)
+            }
+        }
+    }
+}
+
+impl<T> Drop for GetFuture<'_, T> {
+    fn drop(&mut self) {
+        let ring = self.q.ring();
+        self.wait.finish(ring.data_bell(), ring.get_lock(), false);
+    }
+}
+
+impl<T> fmt::Debug for GetFuture<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GetFuture").finish_non_exhaustive()
+    }
+}
+
+// ---------------------------------------------------------------- put
+
+/// The future of `put` on the async queues.
+#[must_use = "futures do nothing unless awaited"]
+pub struct PutFuture<'a, T> {
+    q: &'a Queue<T>,
+    item: Option<T>,
+    wait: Wait,
+}
+
+impl<T> Unpin for PutFuture<'_, T> {}
+
+impl<T: Serialize> Future for PutFuture<'_, T> {
+    type Output = Result<(), PutError<T>>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        let ring: &Ring = this.q.ring();
+        let (bell, lock) = (ring.space_bell(), ring.put_lock());
+        let Some(item) = this.item.take() else {
+            // Polled after completion: nothing left to put.
+            return Poll::Ready(Ok(()));
+        };
+        let (seq, lock_wake) = this.wait.begin(bell);
+        match this.q.try_put(item) {
+            Err(PutError::Full(item)) => {
+                this.item = Some(item);
+                if lock_wake {
+                    futex_wake(lock.word(), 1);
+                }
+                this.wait.sleep(bell, lock, seq, cx);
+                Poll::Pending
+            }
+            r => {
+                this.wait.finish(bell, lock, lock_wake && r.is_err());
+                Poll::Ready(r)
+            }
+        }
+    }
+}
+
+impl<T> Drop for PutFuture<'_, T> {
+    fn drop(&mut self) {
+        let ring = self.q.ring();
+        self.wait.finish(ring.space_bell(), ring.put_lock(), false);
+    }
+}
+
+impl<T> fmt::Debug for PutFuture<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PutFuture")
+            .field("pending", &self.item.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+// ---------------------------------------------------------------- join
+
+/// The future of [`AsyncJoinableQueue::join`].
+#[must_use = "futures do nothing unless awaited"]
+pub struct JoinFuture<'a, T> {
+    q: &'a Queue<T>,
+    waiter: FutexWaiter,
+    counted: bool,
+}
+
+impl<T> Future for JoinFuture<'_, T> {
+    type Output = Result<(), JoinError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        let ring = this.q.ring();
+        let bell = ring.join_bell();
+        this.waiter.disarm();
+        let seq = if this.counted {
+            bell.seq()
+        } else {
+            this.counted = true;
+            bell.enter()
+        };
+        if ring.unfinished() == 0 {
+            this.counted = false;
+            bell.leave();
+            return Poll::Ready(Ok(()));
+        }
+        this.waiter.arm(bell.word(), seq, None, cx.waker());
+        Poll::Pending
+    }
+}
+
+impl<T> Drop for JoinFuture<'_, T> {
+    fn drop(&mut self) {
+        // `task_done` wakes every joiner: nothing to pass on.
+        self.waiter.disarm();
+        if std::mem::take(&mut self.counted) {
+            self.q.ring().join_bell().leave();
+        }
+    }
+}
+
+impl<T> fmt::Debug for JoinFuture<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JoinFuture").finish_non_exhaustive()
+    }
+}
+
+// ---------------------------------------------------------------- the wrappers
+
+fn get_future<T>(q: &Queue<T>) -> GetFuture<'_, T> {
+    GetFuture {
+        q,
+        wait: Wait::new(),
+    }
+}
+
+fn put_future<T>(q: &Queue<T>, item: T) -> PutFuture<'_, T> {
+    PutFuture {
+        q,
+        item: Some(item),
+        wait: Wait::new(),
+    }
+}
+
+/// An async view of a [`Queue`]: [`get`](Self::get) and [`put`](Self::put) are
+/// futures. Clones are handles of the same queue, as for [`Queue`].
+///
+/// ```
+/// let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).build()?;
+/// rt.block_on(async {
+///     let q = multiproc_queue::Queue::<u64>::with_maxsize(1)?.into_async();
+///     let consumer = tokio::spawn({
+///         let q = q.clone();
+///         async move {
+///             let mut sum = 0;
+///             for _ in 0..10 {
+///                 sum += q.get().await?;
+///             }
+///             Ok::<u64, multiproc_queue::GetError>(sum)
+///         }
+///     });
+///     for i in 0..10 {
+///         q.put(i).await?; // waits while the queue is full
+///     }
+///     assert_eq!(consumer.await??, 45);
+///     Ok::<(), Box<dyn std::error::Error>>(())
+/// })?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct AsyncQueue<T> {
+    q: Queue<T>,
+}
+
+impl<T> Queue<T> {
+    /// This queue handle, awaitable ([`AsyncQueue`]).
+    ///
+    /// ```
+    /// let q = multiproc_queue::Queue::<u8>::new()?.into_async();
+    /// assert!(q.get_ref().is_empty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn into_async(self) -> AsyncQueue<T> {
+        AsyncQueue::new(self)
+    }
+}
+
+impl<T> AsyncQueue<T> {
+    /// Wraps `q`.
+    ///
+    /// ```
+    /// let q = multiproc_queue::aio::AsyncQueue::new(multiproc_queue::Queue::<u8>::new()?);
+    /// assert!(q.get_ref().is_empty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn new(q: Queue<T>) -> AsyncQueue<T> {
+        AsyncQueue { q }
+    }
+
+    /// The blocking handle (sizes, `close`, the blocking calls).
+    ///
+    /// ```
+    /// let q = multiproc_queue::Queue::<u8>::new()?.into_async();
+    /// q.get_ref().put(1)?;
+    /// assert_eq!(q.get_ref().qsize(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn get_ref(&self) -> &Queue<T> {
+        &self.q
+    }
+
+    /// The blocking handle, unwrapped.
+    ///
+    /// ```
+    /// let q = multiproc_queue::Queue::<u8>::new()?.into_async().into_inner();
+    /// q.put(1)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn into_inner(self) -> Queue<T> {
+        self.q
+    }
+}
+
+impl<T: DeserializeOwned> AsyncQueue<T> {
+    /// Takes the oldest item, waiting for one: the async
+    /// [`Queue::get`]. Errors as `Queue::get` ([`GetError::Closed`] once the queue is
+    /// drained and no process holds an open handle, SIGKILLed ones included), never
+    /// `Empty` or `Timeout` (wrap it in `tokio::time::timeout` for a bound).
+    ///
+    /// Cancel safe: dropping the future never loses an item.
+    ///
+    /// ```
+    /// let rt = tokio::runtime::Builder::new_current_thread().build()?;
+    /// rt.block_on(async {
+    ///     let q = multiproc_queue::Queue::<u8>::new()?.into_async();
+    ///     q.get_ref().put(7)?;
+    ///     assert_eq!(q.get().await?, 7);
+    ///     Ok::<(), Box<dyn std::error::Error>>(())
+    /// })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn get(&self) -> GetFuture<'_, T> {
+        get_future(&self.q)
+    }
+
+    /// Takes the oldest item if one is there now: [`Queue::try_get`].
+    ///
+    /// ```
+    /// let q = multiproc_queue::Queue::<u8>::new()?.into_async();
+    /// assert!(matches!(q.try_get(), Err(multiproc_queue::GetError::Empty)));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Queue::try_get`].
+    pub fn try_get(&self) -> Result<T, GetError> {
+        self.q.try_get()
+    }
+}
+
+impl<T: Serialize> AsyncQueue<T> {
+    /// Appends `item`, waiting while the queue is full: the async [`Queue::put`].
+    /// Errors as `Queue::put`, handing the item back, never `Full` or `Timeout`.
+    ///
+    /// Cancel safe: dropping the future before it resolves leaves the item unput
+    /// (dropped with the future); it is never put twice.
+    ///
+    /// ```
+    /// let rt = tokio::runtime::Builder::new_current_thread().build()?;
+    /// rt.block_on(async {
+    ///     let q = multiproc_queue::Queue::<u8>::new()?.into_async();
+    ///     q.put(7).await?;
+    ///     assert_eq!(q.get_ref().qsize(), 1);
+    ///     Ok::<(), Box<dyn std::error::Error>>(())
+    /// })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn put(&self, item: T) -> PutFuture<'_, T> {
+        put_future(&self.q, item)
+    }
+
+    /// Appends `item` if there is room now: [`Queue::try_put`].
+    ///
+    /// ```
+    /// let q = multiproc_queue::Queue::<u8>::with_maxsize(1)?.into_async();
+    /// q.try_put(1)?;
+    /// assert!(matches!(q.try_put(2), Err(multiproc_queue::PutError::Full(2))));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Queue::try_put`].
+    pub fn try_put(&self, item: T) -> Result<(), PutError<T>> {
+        self.q.try_put(item)
+    }
+}
+
+impl<T> Clone for AsyncQueue<T> {
+    fn clone(&self) -> Self {
+        AsyncQueue { q: self.q.clone() }
+    }
+}
+
+impl<T> fmt::Debug for AsyncQueue<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("AsyncQueue").field(&self.q).finish()
+    }
+}
+
+/// An async view of a [`SimpleQueue`].
+///
+/// ```
+/// let rt = tokio::runtime::Builder::new_current_thread().build()?;
+/// rt.block_on(async {
+///     let q = multiproc_queue::SimpleQueue::<u8>::new()?.into_async();
+///     q.put(1).await?;
+///     assert_eq!(q.get().await?, 1);
+///     Ok::<(), Box<dyn std::error::Error>>(())
+/// })?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct AsyncSimpleQueue<T> {
+    q: SimpleQueue<T>,
+}
+
+impl<T> SimpleQueue<T> {
+    /// This queue handle, awaitable ([`AsyncSimpleQueue`]).
+    ///
+    /// ```
+    /// let q = multiproc_queue::SimpleQueue::<u8>::new()?.into_async();
+    /// assert!(q.get_ref().is_empty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn into_async(self) -> AsyncSimpleQueue<T> {
+        AsyncSimpleQueue { q: self }
+    }
+}
+
+impl<T> AsyncSimpleQueue<T> {
+    /// The blocking handle.
+    ///
+    /// ```
+    /// let q = multiproc_queue::SimpleQueue::<u8>::new()?.into_async();
+    /// assert!(q.get_ref().is_empty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn get_ref(&self) -> &SimpleQueue<T> {
+        &self.q
+    }
+
+    /// The blocking handle, unwrapped.
+    ///
+    /// ```
+    /// let q = multiproc_queue::SimpleQueue::<u8>::new()?.into_async().into_inner();
+    /// assert!(q.is_empty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn into_inner(self) -> SimpleQueue<T> {
+        self.q
+    }
+}
+
+impl<T: DeserializeOwned> AsyncSimpleQueue<T> {
+    /// As [`AsyncQueue::get`]. Cancel safe: dropping the future never loses an item.
+    ///
+    /// ```
+    /// let rt = tokio::runtime::Builder::new_current_thread().build()?;
+    /// rt.block_on(async {
+    ///     let q = multiproc_queue::SimpleQueue::<u8>::new()?.into_async();
+    ///     q.get_ref().put(3)?;
+    ///     assert_eq!(q.get().await?, 3);
+    ///     Ok::<(), Box<dyn std::error::Error>>(())
+    /// })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn get(&self) -> GetFuture<'_, T> {
+        get_future(self.q.inner())
+    }
+}
+
+impl<T: Serialize> AsyncSimpleQueue<T> {
+    /// As [`AsyncQueue::put`]. Cancel safe: an item is put once or not at all.
+    ///
+    /// ```
+    /// let rt = tokio::runtime::Builder::new_current_thread().build()?;
+    /// rt.block_on(async {
+    ///     let q = multiproc_queue::SimpleQueue::<u8>::new()?.into_async();
+    ///     q.put(3).await?;
+    ///     assert!(!q.get_ref().is_empty());
+    ///     Ok::<(), Box<dyn std::error::Error>>(())
+    /// })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn put(&self, item: T) -> PutFuture<'_, T> {
+        put_future(self.q.inner(), item)
+    }
+}
+
+impl<T> Clone for AsyncSimpleQueue<T> {
+    fn clone(&self) -> Self {
+        AsyncSimpleQueue { q: self.q.clone() }
+    }
+}
+
+impl<T> fmt::Debug for AsyncSimpleQueue<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("AsyncSimpleQueue").field(&self.q).finish()
+    }
+}
+
+/// An async view of a [`JoinableQueue`]: [`join`](Self::join) is a future too
+/// (`task_done` is on [`get_ref`](Self::get_ref)).
+///
+/// ```
+/// let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).build()?;
+/// rt.block_on(async {
+///     let q = multiproc_queue::JoinableQueue::<u8>::new()?.into_async();
+///     q.put(1).await?;
+///     let worker = tokio::spawn({
+///         let q = q.clone();
+///         async move {
+///             let _item = q.get().await?;
+///             q.get_ref().task_done().map_err(|e| e.to_string())?;
+///             Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
+///         }
+///     });
+///     q.join().await?;
+///     worker.await?.map_err(|e| e.to_string())?;
+///     Ok::<(), Box<dyn std::error::Error>>(())
+/// })?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct AsyncJoinableQueue<T> {
+    q: JoinableQueue<T>,
+}
+
+impl<T> JoinableQueue<T> {
+    /// This queue handle, awaitable ([`AsyncJoinableQueue`]).
+    ///
+    /// ```
+    /// let q = multiproc_queue::JoinableQueue::<u8>::new()?.into_async();
+    /// assert_eq!(q.get_ref().unfinished_tasks(), 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn into_async(self) -> AsyncJoinableQueue<T> {
+        AsyncJoinableQueue { q: self }
+    }
+}
+
+impl<T> AsyncJoinableQueue<T> {
+    /// The blocking handle (`task_done`, `unfinished_tasks`, the blocking calls).
+    ///
+    /// ```
+    /// let q = multiproc_queue::JoinableQueue::<u8>::new()?.into_async();
+    /// assert_eq!(q.get_ref().unfinished_tasks(), 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn get_ref(&self) -> &JoinableQueue<T> {
+        &self.q
+    }
+
+    /// The blocking handle, unwrapped.
+    ///
+    /// ```
+    /// let q = multiproc_queue::JoinableQueue::<u8>::new()?.into_async().into_inner();
+    /// assert_eq!(q.unfinished_tasks(), 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn into_inner(self) -> JoinableQueue<T> {
+        self.q
+    }
+
+    /// Resolves once every item put so far has been marked done: the async
+    /// [`JoinableQueue::join`]. A consumer that dies between `get` and `task_done`
+    /// leaves its task unfinished: bound the wait with `tokio::time::timeout` where
+    /// that can happen.
+    ///
+    /// Cancel safe: the future takes nothing.
+    ///
+    /// ```
+    /// let rt = tokio::runtime::Builder::new_current_thread().build()?;
+    /// rt.block_on(async {
+    ///     let q = multiproc_queue::JoinableQueue::<u8>::new()?.into_async();
+    ///     q.join().await?; // nothing unfinished
+    ///     Ok::<(), Box<dyn std::error::Error>>(())
+    /// })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn join(&self) -> JoinFuture<'_, T> {
+        JoinFuture {
+            q: &self.q,
+            waiter: FutexWaiter::new(),
+            counted: false,
+        }
+    }
+}
+
+impl<T: DeserializeOwned> AsyncJoinableQueue<T> {
+    /// As [`AsyncQueue::get`]. Cancel safe: dropping the future never loses an item.
+    ///
+    /// ```
+    /// let rt = tokio::runtime::Builder::new_current_thread().build()?;
+    /// rt.block_on(async {
+    ///     let q = multiproc_queue::JoinableQueue::<u8>::new()?.into_async();
+    ///     q.get_ref().put(3)?;
+    ///     assert_eq!(q.get().await?, 3);
+    ///     Ok::<(), Box<dyn std::error::Error>>(())
+    /// })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn get(&self) -> GetFuture<'_, T> {
+        get_future(&self.q)
+    }
+}
+
+impl<T: Serialize> AsyncJoinableQueue<T> {
+    /// As [`AsyncQueue::put`]. Cancel safe: an item is put once or not at all.
+    ///
+    /// ```
+    /// let rt = tokio::runtime::Builder::new_current_thread().build()?;
+    /// rt.block_on(async {
+    ///     let q = multiproc_queue::JoinableQueue::<u8>::new()?.into_async();
+    ///     q.put(3).await?;
+    ///     assert_eq!(q.get_ref().unfinished_tasks(), 1);
+    ///     Ok::<(), Box<dyn std::error::Error>>(())
+    /// })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn put(&self, item: T) -> PutFuture<'_, T> {
+        put_future(&self.q, item)
+    }
+}
+
+impl<T> Clone for AsyncJoinableQueue<T> {
+    fn clone(&self) -> Self {
+        AsyncJoinableQueue { q: self.q.clone() }
+    }
+}
+
+impl<T> fmt::Debug for AsyncJoinableQueue<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("AsyncJoinableQueue").field(&self.q).finish()
+    }
+}
+
+#[expect(dead_code, reason = "compile-time checks only, never called")]
+fn assert_send_sync() {
+    fn both<T: Send + Sync>() {}
+    both::<AsyncQueue<u8>>();
+    both::<AsyncSimpleQueue<u8>>();
+    both::<AsyncJoinableQueue<u8>>();
+    both::<GetFuture<'static, u8>>();
+    both::<PutFuture<'static, u8>>();
+    both::<JoinFuture<'static, u8>>();
+}
