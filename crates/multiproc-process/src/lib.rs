@@ -154,6 +154,8 @@ mod bootstrap;
 mod start;
 
 // The API: `Process`, `ProcessBuilder`, contexts.
+#[cfg(feature = "tokio")]
+pub mod aio;
 mod context;
 mod process;
 
