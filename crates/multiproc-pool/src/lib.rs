@@ -141,6 +141,8 @@ macro_rules! assert_pool_task {
     };
 }
 
+#[cfg(feature = "tokio")]
+pub mod aio;
 mod api;
 mod error;
 mod imap;
@@ -327,6 +329,9 @@ impl PoolBuilder {
         let method = self
             .method
             .unwrap_or_else(multiproc_process::get_start_method);
+        // Before anything is started: Fork from inside a multi-thread tokio runtime.
+        #[cfg(feature = "tokio")]
+        multiproc_process::aio::check_start_method(method)?;
         let shared = Shared::new(
             processes,
             method,

@@ -291,7 +291,7 @@ impl<R: Serialize + DeserializeOwned + Send + 'static> ProcessBuilder<R> {
         }
         let method = self.method.unwrap_or_else(global::start_method);
         #[cfg(feature = "tokio")]
-        crate::aio::check_fork(method)?;
+        crate::aio::check_start_method(method)?;
         let daemon = self.daemon.unwrap_or(me.daemon);
         children::reap_finished();
         children::ensure_atexit();
