@@ -58,6 +58,17 @@ use crate::job::AsyncResult;
 /// The future of an owned [`AsyncResult`] (`r.await`): the value, as
 /// [`get`](AsyncResult::get) returns it. Dropping it drops the handle (see the
 /// [module docs](self)).
+///
+/// ```
+/// use std::future::IntoFuture;
+/// use multiproc_pool::Pool;
+/// fn double(x: u32) -> u32 { 2 * x }
+/// let pool = Pool::new(1)?;
+/// let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+/// let fut: multiproc_pool::aio::Get<u32> = pool.apply_async(double, (21,)).into_future();
+/// assert_eq!(rt.block_on(fut)?, 42);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[must_use = "futures do nothing unless awaited"]
 pub struct Get<T> {
     result: AsyncResult<T>,
@@ -104,6 +115,19 @@ impl<T> IntoFuture for AsyncResult<T> {
 
 /// The future of a borrowed [`AsyncResult`] (`(&r).await`). Cancel safe: dropping it
 /// leaves the outcome in the handle.
+///
+/// ```
+/// use std::future::IntoFuture;
+/// use multiproc_pool::Pool;
+/// fn double(x: u32) -> u32 { 2 * x }
+/// let pool = Pool::new(1)?;
+/// let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+/// let r = pool.apply_async(double, (21,));
+/// let fut: multiproc_pool::aio::GetRef<'_, u32> = (&r).into_future();
+/// assert_eq!(rt.block_on(fut)?, 42);
+/// assert!(r.ready());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[must_use = "futures do nothing unless awaited"]
 pub struct GetRef<'a, T> {
     result: &'a AsyncResult<T>,
@@ -193,6 +217,20 @@ impl<R> fmt::Debug for AsyncIMap<'_, R> {
 
 impl<'a, R: DeserializeOwned + Send + 'static> AsyncIMap<'a, R> {
     /// The stream of `imap`'s results (the same as [`IMapRef::into_async`]).
+    ///
+    /// ```
+    /// use multiproc_pool::Pool;
+    /// use multiproc_pool::aio::AsyncIMap;
+    /// fn double(x: u32) -> u32 { 2 * x }
+    /// let pool = Pool::new(1)?;
+    /// let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// let mut s = AsyncIMap::new(pool.imap(double, [1, 2]));
+    /// assert_eq!(rt.block_on(s.next()).transpose()?, Some(2));
+    /// // the rest through the blocking iterator
+    /// let rest: Vec<u32> = s.into_inner().collect::<Result<_, _>>()?;
+    /// assert_eq!(rest, [4]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn new(imap: IMapRef<'a, R>) -> Self {
         AsyncIMap { inner: imap }
     }
@@ -224,6 +262,18 @@ impl<R: DeserializeOwned + Send + 'static> futures_core::Stream for AsyncIMap<'_
 }
 
 /// The future of [`AsyncIMap::next`]. Cancel safe.
+///
+/// ```
+/// use multiproc_pool::Pool;
+/// fn double(x: u32) -> u32 { 2 * x }
+/// let pool = Pool::new(1)?;
+/// let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+/// let mut s = pool.imap(double, [5]).into_async();
+/// let next: multiproc_pool::aio::Next<'_, '_, u32> = s.next();
+/// assert_eq!(rt.block_on(next).transpose()?, Some(10));
+/// assert!(rt.block_on(s.next()).is_none());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[must_use = "futures do nothing unless awaited"]
 pub struct Next<'s, 'a, R> {
     stream: &'s mut AsyncIMap<'a, R>,
@@ -246,6 +296,16 @@ impl<R: DeserializeOwned + Send + 'static> Future for Next<'_, '_, R> {
 impl<'a, R: DeserializeOwned + Send + 'static> IMapRef<'a, R> {
     /// These results as a [`Stream`](futures_core::Stream) ([`AsyncIMap`]; feature
     /// `tokio`).
+    ///
+    /// ```
+    /// use multiproc_pool::Pool;
+    /// fn double(x: u32) -> u32 { 2 * x }
+    /// let pool = Pool::new(1)?;
+    /// let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// let mut s = pool.imap_unordered(double, [3]).into_async();
+    /// assert_eq!(rt.block_on(s.next()).transpose()?, Some(6));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn into_async(self) -> AsyncIMap<'a, R> {
         AsyncIMap { inner: self }
     }

@@ -306,6 +306,16 @@ impl<R> Process<R> {
 }
 
 /// The future of [`AsyncProcess::join`]. Cancel safe (see there).
+///
+/// ```
+/// use multiproc_process::Process;
+/// fn nothing() {}
+/// let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+/// let p = Process::new(nothing, ()).start()?.into_async();
+/// let join: multiproc_process::aio::Join<'_> = p.join();
+/// rt.block_on(join)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[must_use = "futures do nothing unless awaited"]
 pub struct Join<'a> {
     waiter: Waiter,
@@ -381,7 +391,20 @@ impl fmt::Debug for Exits {
 }
 
 impl Exits {
-    /// The exits of `processes`.
+    /// The exits of `processes`; [`remaining`](Self::remaining) says how many are
+    /// still to come.
+    ///
+    /// ```
+    /// use multiproc_process::Process;
+    /// use multiproc_process::aio::Exits;
+    /// fn nothing() {}
+    /// let procs = [Process::new(nothing, ()).start()?.into_async()];
+    /// let exits = Exits::new(&procs);
+    /// assert_eq!(exits.remaining(), 1);
+    /// let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// rt.block_on(procs[0].join())?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn new<'a, R: 'a>(processes: impl IntoIterator<Item = &'a AsyncProcess<R>>) -> Self {
         Exits {
             pending: processes
