@@ -362,3 +362,31 @@ fn outside_a_runtime_the_wait_is_a_typed_error() -> TestResult {
     assert_eq!(p.into_inner().join_value()?, 9);
     Ok(())
 }
+
+#[test]
+fn dropping_the_exits_stream_midway_loses_nothing() -> TestResult {
+    const N: u64 = 6;
+    each(|m| async move {
+        let procs = (0..N)
+            .map(|i| start(Process::new(nap, (i * 20,)), m))
+            .collect::<Result<Vec<_>, _>>()?;
+        {
+            let mut exits = pin!(Exits::new(&procs));
+            for _ in 0..2 {
+                let (_, r) = std::future::poll_fn(|cx| exits.as_mut().poll_next(cx))
+                    .await
+                    .ok_or("an exit")?;
+                r?;
+            }
+            assert_eq!(exits.remaining(), N as usize - 2);
+            // and a `next` dropped after one poll
+            let _ = poll_once(std::future::poll_fn(|cx| exits.as_mut().poll_next(cx))).await;
+        }
+        let mut values = Vec::new();
+        for p in procs {
+            values.push(p.join_value().await?);
+        }
+        assert_eq!(values, (0..N).map(|i| i * 20).collect::<Vec<_>>());
+        Ok(())
+    })
+}
