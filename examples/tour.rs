@@ -19,6 +19,8 @@ use std::time::Instant;
 
 #[path = "bin/active_pool.rs"]
 mod active_pool;
+#[path = "bin/async_server.rs"]
+mod async_server;
 #[path = "bin/condition.rs"]
 mod condition;
 #[path = "bin/event.rs"]
@@ -214,6 +216,11 @@ const ALL: &[(&str, &str, Run)] = &[
         "pool_initializer",
         "seed 003: initializer and maxtasksperchild=2",
         pool_initializer::run,
+    ),
+    (
+        "async_server",
+        "issue #16: a tokio server awaiting pool results for 1,000 concurrent clients",
+        async_server::run,
     ),
     (
         "wordcount",

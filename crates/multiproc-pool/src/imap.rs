@@ -41,6 +41,9 @@ struct Chunks<R> {
     /// Whether the consumer sleeps on `arrived` (a `Condvar` notify is a system call
     /// even with nobody waiting: made only when somebody is).
     waiting: bool,
+    /// The task awaiting the next result (`crate::aio::AsyncIMap`), woken as well.
+    #[cfg(feature = "tokio")]
+    waker: Option<std::task::Waker>,
 }
 
 struct ImapSink<R> {
@@ -66,9 +69,15 @@ impl<R: DeserializeOwned + Send> Sink for ImapSink<R> {
             c.arrived.push_back(items);
         }
         let wake = std::mem::take(&mut c.waiting);
+        #[cfg(feature = "tokio")]
+        let waker = c.waker.take();
         drop(c);
         if wake {
             self.arrived.notify_all();
+        }
+        #[cfg(feature = "tokio")]
+        if let Some(w) = waker {
+            w.wake();
         }
     }
 
@@ -177,6 +186,8 @@ impl<'a, R: DeserializeOwned + Send + 'static> IMapRef<'a, R> {
                     by_index: HashMap::new(),
                     arrived: VecDeque::new(),
                     waiting: false,
+                    #[cfg(feature = "tokio")]
+                    waker: None,
                 }),
                 arrived: Condvar::new(),
                 cancelled: AtomicBool::new(false),
@@ -395,6 +406,59 @@ impl<'a, R: DeserializeOwned + Send + 'static> IMapRef<'a, R> {
     /// ```
     pub fn next_timeout(&mut self, timeout: Duration) -> Option<Result<R, Error>> {
         self.next_until(Instant::now().checked_add(timeout))
+    }
+}
+
+/// The async `next` (`crate::aio::AsyncIMap`): [`IMapRef::next_until`] that registers
+/// the task's waker instead of sleeping.
+#[cfg(feature = "tokio")]
+impl<R: DeserializeOwned + Send + 'static> IMapRef<'_, R> {
+    pub(crate) fn poll_next_item(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<R, Error>>> {
+        use std::task::Poll;
+        loop {
+            if let Some(item) = self.current.pop_front() {
+                #[cfg(feature = "progress")]
+                if let Some(bar) = &self.bar {
+                    bar.inc(1);
+                }
+                return Poll::Ready(Some(item));
+            }
+            if let Some(e) = self.refused.take() {
+                return Poll::Ready(Some(Err(e)));
+            }
+            self.top_up();
+            if self.inflight == 0 {
+                #[cfg(feature = "progress")]
+                if let Some(bar) = self.bar.take() {
+                    bar.finish();
+                }
+                return Poll::Ready(None);
+            }
+            let mut c = lock(&self.sink.chunks);
+            let mut taken = 0;
+            loop {
+                let got = if self.sink.ordered {
+                    c.by_index.remove(&(self.next_yield + taken))
+                } else {
+                    c.arrived.pop_front()
+                };
+                let Some(items) = got else { break };
+                self.current.extend(items);
+                taken += 1;
+            }
+            if taken == 0 {
+                // Checked and registered under the lock `complete` takes: no wake-up
+                // can fall between the two.
+                c.waker = Some(cx.waker().clone());
+                return Poll::Pending;
+            }
+            drop(c);
+            self.inflight -= taken;
+            self.next_yield += taken;
+        }
     }
 }
 

@@ -160,6 +160,9 @@ struct CellState<T> {
     taken: Option<bool>,
     on_ok: Option<OkCallback<T>>,
     on_err: Option<ErrCallback>,
+    /// The tasks awaiting the value (`crate::aio`), woken with the condvar's sleepers.
+    #[cfg(feature = "tokio")]
+    wakers: Vec<std::task::Waker>,
 }
 
 /// The shared slot behind an [`AsyncResult`].
@@ -197,6 +200,8 @@ impl<T> Cell<T> {
                 taken: None,
                 on_ok: None,
                 on_err: None,
+                #[cfg(feature = "tokio")]
+                wakers: Vec::new(),
             }),
             ready: Condvar::new(),
             cancelled: AtomicBool::new(false),
@@ -218,8 +223,12 @@ impl<T> Cell<T> {
         if st.value.is_none() && st.taken.is_none() {
             st.value = Some(value);
         }
+        #[cfg(feature = "tokio")]
+        let wakers = std::mem::take(&mut st.wakers);
         drop(st);
         self.ready.notify_all();
+        #[cfg(feature = "tokio")]
+        wakers.into_iter().for_each(std::task::Waker::wake);
     }
 
     pub(crate) fn is_cancelled(&self) -> bool {
@@ -383,6 +392,24 @@ impl<T> AsyncResult<T> {
             return Err(Error::Timeout);
         }
         self.take()
+    }
+
+    /// The async `get` (`crate::aio`): the outcome if it is in (taken, as `get` takes
+    /// it), else `cx`'s waker is registered for [`Cell::resolve`] and `Pending`.
+    #[cfg(feature = "tokio")]
+    pub(crate) fn poll_take(
+        &self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<T, Error>> {
+        let mut st = lock(&self.cell.state);
+        if st.value.is_none() && st.taken.is_none() {
+            if !st.wakers.iter().any(|w| w.will_wake(cx.waker())) {
+                st.wakers.push(cx.waker().clone());
+            }
+            return std::task::Poll::Pending;
+        }
+        drop(st);
+        std::task::Poll::Ready(self.take())
     }
 
     fn take(&self) -> Result<T, Error> {

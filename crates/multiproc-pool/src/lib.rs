@@ -91,6 +91,18 @@
 //! items per task. The first error of a `map` is returned after all chunks are done,
 //! as in CPython; use `map_async` + [`AsyncResult::cancel`] to give up early.
 //!
+//! # Async on tokio
+//!
+//! With the `tokio` feature (off by default), an [`AsyncResult`] is a future
+//! (`pool.apply_async(f, args).await`, `pool.map_async(f, items).await`) and an
+//! [`IMap`] becomes a `Stream` (`pool.imap(f, items).into_async()`), in the module
+//! `aio`. The supervisor thread that delivers a result wakes the awaiting task: no
+//! runtime thread blocks, nothing polls. A pool built with [`StartMethod::Fork`] from
+//! inside a multi-thread tokio runtime is refused ([`Error::Start`] with
+//! `StartError::ForkInRuntime`); build it with Spawn or ForkServer (the default) there,
+//! or before the runtime starts. Without the feature nothing is checked: do not build
+//! a Fork pool from async code.
+//!
 //! # Dropping a pool
 //!
 //! Like CPython's `with Pool() as p:` (`__exit__` calls `terminate()`), dropping a
@@ -141,6 +153,8 @@ macro_rules! assert_pool_task {
     };
 }
 
+#[cfg(feature = "tokio")]
+pub mod aio;
 mod api;
 mod error;
 mod imap;
@@ -328,6 +342,9 @@ impl PoolBuilder {
         let method = self
             .method
             .unwrap_or_else(multiproc_process::get_start_method);
+        // Before anything is started: Fork from inside a multi-thread tokio runtime.
+        #[cfg(feature = "tokio")]
+        multiproc_process::aio::check_start_method(method)?;
         let shared = Shared::new(
             processes,
             method,

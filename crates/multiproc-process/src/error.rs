@@ -38,6 +38,12 @@ pub enum StartError {
     ForkServer(String),
     /// An OS call failed (`fork`, `socketpair`, `execve`, `pidfd_open`, …).
     Io(io::Error),
+    /// [`StartMethod::Fork`] was asked for from inside a multi-threaded tokio runtime
+    /// (checked with the crate's `tokio` feature): the child would inherit the memory of
+    /// the runtime's worker threads but not the threads, and hang on their state. Use
+    /// [`StartMethod::Spawn`] or [`StartMethod::ForkServer`], which work from async
+    /// code.
+    ForkInRuntime,
 }
 
 impl fmt::Display for StartError {
@@ -60,6 +66,12 @@ impl fmt::Display for StartError {
             StartError::NotSpawnable(why) => write!(f, "target cannot be spawned: {why}"),
             StartError::ForkServer(why) => write!(f, "fork server failed: {why}"),
             StartError::Io(_) => write!(f, "could not start the process"),
+            StartError::ForkInRuntime => write!(
+                f,
+                "cannot fork from inside a multi-threaded tokio runtime (the child would \
+                 hang on the state of the runtime's threads); use StartMethod::Spawn or \
+                 StartMethod::ForkServer"
+            ),
         }
     }
 }
@@ -127,6 +139,9 @@ pub enum WaitError {
         /// The process that tried to wait.
         caller: u32,
     },
+    /// An async wait (the crate's `tokio` feature, [`aio`](crate#async-on-tokio)) was
+    /// polled outside a tokio runtime: its readiness comes from the runtime's reactor.
+    NoRuntime,
 }
 
 impl fmt::Display for WaitError {
@@ -137,6 +152,10 @@ impl fmt::Display for WaitError {
                 f,
                 "can only join a child process: process {caller} is not the parent ({parent})"
             ),
+            WaitError::NoRuntime => write!(
+                f,
+                "an async wait must run inside a tokio runtime with I/O enabled"
+            ),
         }
     }
 }
@@ -145,7 +164,7 @@ impl std::error::Error for WaitError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             WaitError::Io(e) => Some(e),
-            WaitError::NotParent { .. } => None,
+            WaitError::NotParent { .. } | WaitError::NoRuntime => None,
         }
     }
 }

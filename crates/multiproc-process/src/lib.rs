@@ -15,6 +15,7 @@
 //! | [`log_to_stderr`] | life-cycle log lines through `tracing` | `log_to_stderr` |
 //! | [`init`] | the one-line set-up fallback for exotic linkers (normally not needed) | `freeze_support` |
 //! | [`StartError`], [`WaitError`], [`ProcessError`], [`CloseError`], [`ContextError`] | errors | exceptions |
+//! | `aio::AsyncProcess` (`Process::into_async`), `aio::Exits`, `aio::wait` (feature `tokio`) | `join`/`join_value` as futures, a stream of exits, a wait on sentinels | `asyncio`'s `Process.wait()` |
 //!
 //! ```
 //! use multiproc_process::{Process, StartMethod, current_process};
@@ -78,6 +79,25 @@
 //! [`ProcessBuilder::ignore_sigint`] makes a child ignore it so the parent decides
 //! (a second Ctrl-C still ends the program). [`Process::interrupt`] sends SIGINT to
 //! one child.
+//!
+//! # Async on tokio
+//!
+//! With the `tokio` feature (off by default), the module `aio` makes a process's waits
+//! futures: `process.into_async()` gives an `AsyncProcess` whose `join().await` and
+//! `join_value().await` return what the blocking forms return, without blocking a
+//! thread (the pidfd, readable at exit, is watched through tokio's reactor). Dropping
+//! a `join` future loses nothing: the exit status and the result stay in the handle.
+//! `aio::Exits` streams the exits of many processes; `aio::wait` is CPython's
+//! `connection.wait` on sentinels.
+//!
+//! **Fork inside a runtime.** A fork copies the memory of every thread but keeps only
+//! the caller: forked from inside a multi-threaded tokio runtime, a child can hang on
+//! state the runtime's worker threads held (tokio documents forking as unsupported).
+//! With the feature, [`ProcessBuilder::start`] under [`StartMethod::Fork`] from inside a
+//! multi-thread runtime is [`StartError::ForkInRuntime`], naming Spawn and ForkServer,
+//! which work from async code (a current-thread runtime has no worker threads: Fork
+//! works there). Without the feature nothing is checked: do not use Fork from async
+//! code; start processes with Spawn or ForkServer (the default).
 //!
 //! # Platform support
 //! Linux with glibc (≥ 5.4 kernel for pidfds and `waitid(P_PIDFD)`). Other platforms
@@ -154,6 +174,8 @@ mod bootstrap;
 mod start;
 
 // The API: `Process`, `ProcessBuilder`, contexts.
+#[cfg(feature = "tokio")]
+pub mod aio;
 mod context;
 mod process;
 

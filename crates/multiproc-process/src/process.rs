@@ -374,6 +374,8 @@ impl<R: Serialize + DeserializeOwned + Send + 'static> ProcessBuilder<R> {
             return Err(StartError::DaemonCannotHaveChildren);
         }
         let method = self.method.unwrap_or_else(global::start_method);
+        #[cfg(feature = "tokio")]
+        crate::aio::check_start_method(method)?;
         let daemon = self.daemon.unwrap_or(me.daemon);
         children::reap_finished();
         children::ensure_atexit();
@@ -579,6 +581,12 @@ impl<R> fmt::Display for Process<R> {
 }
 
 impl<R> Process<R> {
+    /// The shared, non-generic part of the handle (the async join watches it).
+    #[cfg(feature = "tokio")]
+    pub(crate) fn core(&self) -> &Arc<Core> {
+        &self.core
+    }
+
     /// The process id (CPython's `pid`).
     pub fn pid(&self) -> u32 {
         self.core.info.pid

@@ -569,3 +569,27 @@ pub(crate) fn spawn_keeping(
     mask.restore();
     Ok(child?.id())
 }
+
+/// Registers a duplicate of `fd` (`fcntl(F_DUPFD_CLOEXEC)`) with the current tokio
+/// runtime's reactor (`epoll_ctl(EPOLL_CTL_ADD)`), for readiness. A duplicate, so that
+/// any number of futures may watch the same descriptor (epoll refuses one descriptor
+/// number twice) and the registration never outlives the descriptor it names.
+///
+/// `None` outside a tokio runtime; the runtime must have I/O enabled
+/// (`enable_io`/`enable_all`), as for tokio's own sockets (tokio panics otherwise).
+#[cfg(feature = "tokio")]
+pub(crate) fn async_fd(
+    fd: BorrowedFd<'_>,
+) -> Option<io::Result<tokio::io::unix::AsyncFd<OwnedFd>>> {
+    tokio::runtime::Handle::try_current().ok()?;
+    let dup = match fd.try_clone_to_owned() {
+        Ok(d) => d,
+        Err(e) => return Some(Err(e)),
+    };
+    // SAFETY:
+    // - an `OwnedFd`'s `as_raw_fd` is one valid, open descriptor for as long as it is
+    //   owned, and the `AsyncFd` owns it until it drops it (after deregistering);
+    // - a reactor is current (checked above), so `register` does not panic for want of one.
+    let registered = unsafe { tokio::io::unix::AsyncFd::register(dup) };
+    Some(registered.map_err(io::Error::from))
+}

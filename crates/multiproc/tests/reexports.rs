@@ -153,3 +153,31 @@ fn progress_feature_reaches_the_pool() -> Result<(), multiproc::Error> {
     assert_eq!(it.collect::<Result<Vec<_>, _>>()?, [1, 4, 9]);
     Ok(())
 }
+
+/// The async forms (feature `tokio`), reached through the facade's crate modules.
+#[cfg(feature = "tokio")]
+#[test]
+fn the_async_forms_are_reachable() -> Result<(), Box<dyn std::error::Error>> {
+    use multiproc::pool::aio::AsyncIMap;
+    use multiproc::process::aio::{AsyncProcess, Exits};
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async {
+        let p: AsyncProcess<i64> = multiproc::Process::new(square, (3,))
+            .start_method(multiproc::StartMethod::Spawn)
+            .start()?
+            .into_async();
+        assert_eq!(Exits::new([&p]).remaining(), 1);
+        assert_eq!(p.join_value().await?, 9);
+        let pool = multiproc::Pool::builder()
+            .processes(1)
+            .start_method(multiproc::StartMethod::ForkServer)
+            .build()?;
+        assert_eq!(pool.apply_async(square, (4,)).await?, 16);
+        let mut s: AsyncIMap<'_, i64> = pool.imap(square, [5]).into_async();
+        assert_eq!(s.next().await.ok_or("an item")??, 25);
+        Ok::<_, Box<dyn std::error::Error>>(())
+    })?;
+    Ok(())
+}

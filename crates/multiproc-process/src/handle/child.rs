@@ -360,6 +360,68 @@ impl Core {
     }
 }
 
+/// Which descriptor says that the exit status is in (the async join watches it).
+#[cfg(feature = "tokio")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ExitFd {
+    /// The pidfd: readable when our own child has exited (or a fork-server child, once
+    /// the server is lost).
+    Pidfd,
+    /// A fork-server child's status socket: readable when the server's report arrives.
+    Status,
+}
+
+/// One non-blocking step of the async join (`crate::aio`).
+#[cfg(feature = "tokio")]
+pub(crate) enum Step {
+    /// The exit status is in (and every byte of the result read).
+    Exited,
+    /// Still running: wait for `exit` to become readable, and for the result socket
+    /// too when `want_result` (read while waiting, so a large result cannot block the
+    /// child's exit).
+    Waiting { exit: ExitFd, want_result: bool },
+}
+
+/// The async join's hooks: the same state machine as [`Core::wait`], without blocking.
+#[cfg(feature = "tokio")]
+impl Core {
+    /// Collects the exit status if it is there; otherwise says what to wait on.
+    pub(crate) fn step(&self) -> Result<Step, WaitError> {
+        self.check_parent()?;
+        let mut st = self.lock();
+        self.try_reap(&mut st)?;
+        if st.exitcode.is_some() {
+            return Ok(Step::Exited);
+        }
+        let exit = match &self.sentinel {
+            Sentinel::Server { .. } if !st.status_lost => ExitFd::Status,
+            _ => ExitFd::Pidfd,
+        };
+        Ok(Step::Waiting {
+            exit,
+            want_result: st.reader.frame.is_none() && !st.reader.closed,
+        })
+    }
+
+    /// Reads what the result socket holds, without blocking.
+    pub(crate) fn pump_result(&self) {
+        self.pump(&mut self.lock());
+    }
+
+    /// The descriptor behind `which`.
+    pub(crate) fn exit_fd(&self, which: ExitFd) -> BorrowedFd<'_> {
+        match (&self.sentinel, which) {
+            (Sentinel::Server { status, .. }, ExitFd::Status) => status.as_fd(),
+            _ => self.pidfd(),
+        }
+    }
+
+    /// The result socket.
+    pub(crate) fn result_fd(&self) -> BorrowedFd<'_> {
+        self.result.as_fd()
+    }
+}
+
 /// How many bytes to ask for next: the rest of the frame once its header is in
 /// `buf` (at most 4 MiB per read), a small read before that.
 fn bytes_wanted(buf: &[u8]) -> usize {

@@ -6,4 +6,6 @@ mod child;
 mod server;
 
 pub(crate) use child::{Core, Sentinel};
+#[cfg(feature = "tokio")]
+pub(crate) use child::{ExitFd, Step};
 pub(crate) use server::Client;
