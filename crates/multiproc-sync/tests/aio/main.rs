@@ -364,7 +364,7 @@ fn permits_are_counted_after_random_cancellations() -> TestResult {
         assert_eq!(bsem.get_ref().value(), 2, "{name}");
         // Every permit can be taken again by blocking callers.
         for _ in 0..3 {
-            assert!(sem.get_ref().acquire_raw(Some(LONG)), "{name}");
+            assert!(sem.get_ref().acquire(Some(LONG)), "{name}");
         }
         for _ in 0..3 {
             sem.get_ref().release()?;
@@ -382,7 +382,7 @@ fn a_dropped_woken_permit_future_passes_the_wake_up_on() -> TestResult {
         assert!(poll_once(&mut f).is_pending());
         let sleeper = {
             let s = sem.get_ref().clone();
-            std::thread::spawn(move || s.acquire_raw(Some(LONG)))
+            std::thread::spawn(move || s.acquire(Some(LONG)))
         };
         sem.get_ref().release()?;
         // Whoever the wake-up reached, dropping the future must not strand the sleeper.
@@ -491,7 +491,7 @@ use multiproc_sync::{Condition, OwnerDied, RLock};
 
 fn notify_when_ready(cond: Condition, ready: Semaphore, n: u32) -> bool {
     for _ in 0..n {
-        if !ready.acquire_raw(Some(LONG)) {
+        if !ready.acquire(Some(LONG)) {
             return false;
         }
         let Ok(g) = cond.lock() else { return false };
