@@ -19,6 +19,8 @@ use std::time::Instant;
 
 #[path = "bin/active_pool.rs"]
 mod active_pool;
+#[path = "bin/async_pipeline.rs"]
+mod async_pipeline;
 #[path = "bin/async_server.rs"]
 mod async_server;
 #[path = "bin/condition.rs"]
@@ -221,6 +223,11 @@ const ALL: &[(&str, &str, Run)] = &[
         "async_server",
         "issue #16: a tokio server awaiting pool results for 1,000 concurrent clients",
         async_server::run,
+    ),
+    (
+        "async_pipeline",
+        "issue #16: producer processes feed an async consumer through a Queue",
+        async_pipeline::run,
     ),
     (
         "wordcount",
