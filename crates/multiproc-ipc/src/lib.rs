@@ -72,13 +72,16 @@
 //! unusable for further receives ([`RecvError::Closed`]), as the byte stream is no
 //! longer at a frame boundary.
 #![doc(test(attr(deny(warnings))))]
-// `unsafe` is allowed in one place only: `sys::mem`, a `madvise` on a receive buffer
-// (see `sys::advise_huge`). Everything else goes through rustix's safe API.
+// `unsafe` is allowed in two places only, both in `sys`: `sys::mem`, a `madvise` on a
+// receive buffer (see `sys::advise_huge`), and `sys::aio::register`, tokio's
+// registration of a descriptor (feature `tokio`). Everything else goes through rustix's safe API.
 #![deny(unsafe_code)]
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 #[cfg(not(target_os = "linux"))]
 compile_error!("multiproc-ipc requires Linux (memfd segments, pidfds, descriptor passing)");
 
+#[cfg(feature = "tokio")]
+pub mod aio;
 pub mod auth;
 pub mod bulk;
 pub mod error;
