@@ -74,6 +74,7 @@
 use std::fmt;
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -288,6 +289,46 @@ impl AsyncConnection {
     /// # Errors
     /// As [`Connection::send`].
     pub async fn send<T: Serialize + ?Sized>(&self, value: &T) -> Result<(), SendError> {
+        self.send_inner(value, None).await
+    }
+
+    /// [`send`](Self::send) that sets `started` once the first byte of the frame went
+    /// out: from then on the frame is delivered whole even if this future is dropped,
+    /// while a future dropped with `started` still false sent nothing. For callers
+    /// that must know, after a cancellation, whether the peer will see the message
+    /// (a request whose reply must then be expected, say).
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicBool, Ordering};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// let (a, b) = multiproc_ipc::Pipe::duplex()?;
+    /// let (a, b) = (a.into_async()?, b.into_async()?);
+    /// let started = AtomicBool::new(false);
+    /// a.send_tracked(&"request", &started).await?;
+    /// assert!(started.load(Ordering::Relaxed));
+    /// assert_eq!(b.recv::<String>().await?, "request");
+    /// # Ok(())
+    /// # })
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    /// As [`send`](Self::send).
+    pub async fn send_tracked<T: Serialize + ?Sized>(
+        &self,
+        value: &T,
+        started: &AtomicBool,
+    ) -> Result<(), SendError> {
+        self.send_inner(value, Some(started)).await
+    }
+
+    async fn send_inner<T: Serialize + ?Sized>(
+        &self,
+        value: &T,
+        started: Option<&AtomicBool>,
+    ) -> Result<(), SendError> {
         let conn = self.io.get_ref();
         if !conn.writable() {
             return Err(SendError::Closed);
@@ -311,7 +352,7 @@ impl AsyncConnection {
         st.start = start;
         st.off = start;
         let borrowed: Vec<BorrowedFd<'_>> = fds.iter().map(AsFd::as_fd).collect();
-        self.write_frame(&mut st, &borrowed).await
+        self.write_frame(&mut st, &borrowed, started).await
     }
 
     /// Sends `buf` as one raw frame: the async form of [`Connection::send_bytes`]
@@ -348,7 +389,7 @@ impl AsyncConnection {
         let hlen = frame::encode_header(buf.len() as u64, &mut header);
         st.buf.extend_from_slice(&header[..hlen]);
         st.buf.extend_from_slice(buf);
-        self.write_frame(&mut st, &[]).await
+        self.write_frame(&mut st, &[], None).await
     }
 
     /// Waits until what is left of a frame whose send future was dropped part-way has
@@ -377,7 +418,7 @@ impl AsyncConnection {
 
     async fn finish_owed(&self, st: &mut SendState) -> Result<(), SendError> {
         if st.owed() {
-            self.write_frame(st, &[]).await?;
+            self.write_frame(st, &[], None).await?;
         }
         Ok(())
     }
@@ -387,6 +428,7 @@ impl AsyncConnection {
         &self,
         st: &mut SendState,
         fds: &[BorrowedFd<'_>],
+        started: Option<&AtomicBool>,
     ) -> Result<(), SendError> {
         let sock = self.io.get_ref().transport() != Transport::Pipe;
         while st.off < st.buf.len() {
@@ -397,6 +439,9 @@ impl AsyncConnection {
                 Ok(Ok(n)) => {
                     st.off += n;
                     st.started = true;
+                    if let Some(flag) = started {
+                        flag.store(true, Ordering::Relaxed);
+                    }
                 }
                 Ok(Err(e)) => {
                     // The connection is broken; what is left of the frame can never go.

@@ -146,6 +146,8 @@
 compile_error!("multiproc-manager requires Linux (pidfds, Unix sockets, descriptor passing)");
 
 mod acquire;
+#[cfg(feature = "tokio")]
+pub mod aio;
 mod budget;
 mod client;
 
