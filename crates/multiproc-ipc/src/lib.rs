@@ -12,6 +12,7 @@
 //! | [`auth`] | the challenge/response handshake (3.11 HMAC-MD5 and 3.12+ `{sha256}`), sans-I/O | `deliver_challenge` / `answer_challenge` |
 //! | [`pickle`] | a data-only pickle codec: `send_pickle`/`recv_pickle` with a CPython peer's `send(obj)`/`recv()`, no code execution | `pickle` |
 //! | [`wait`] / [`wait_indices`] | wait on many connections, sockets, pidfds | `multiprocessing.connection.wait` |
+//! | `aio` (feature `tokio`) | `AsyncConnection`, `AsyncListener`, `AsyncClient`: the same wire as futures, cancel safe | `asyncio` streams |
 //!
 //! ```
 //! use multiproc_ipc::Pipe;
