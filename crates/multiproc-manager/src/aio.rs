@@ -8,7 +8,7 @@
 //! | [`AsyncProxy`] | any object, by id: a custom type's methods ([`call`](AsyncProxy::call)), `repr`, `len` | [`Proxy`](crate::Proxy) |
 //!
 //! An `AsyncManager` dials its own connection (an
-//! [`AsyncConnection`](multiproc_ipc::aio::AsyncConnection)) to the server of a
+//! [`AsyncConnection`]) to the server of a
 //! [`Manager`], or to any address, and multiplexes calls on it by the call ids the
 //! protocol already has: many tasks may call at once; whichever is reading the
 //! connection hands the others their replies.
