@@ -300,3 +300,33 @@ fn value_round_trip_through_generic_values() -> R {
         Ok(())
     })
 }
+
+/// The server process killed while calls wait on it: every waiting call gets a typed
+/// error, none hangs; later calls fail the same way.
+#[test]
+fn server_killed_while_calls_wait() -> R {
+    each(|_, manager| async move {
+        let m = AsyncManager::new(&manager).await?;
+        let q = m.queue_of::<i64>().await?;
+        let ev = m.event().await?;
+        let waiting_get = tokio::spawn({
+            let q = q.clone();
+            async move { q.get().await }
+        });
+        let waiting_event = tokio::spawn({
+            let ev = ev.clone();
+            async move { ev.wait().await }
+        });
+        // Usually both requests are on the server by the time this reply comes;
+        // either way the outcome below is the same typed error.
+        m.ping().await?;
+        let pid = manager.pid().ok_or("no server pid")?;
+        let pid = rustix::process::Pid::from_raw(pid as i32).ok_or("bad pid")?;
+        rustix::process::kill_process(pid, rustix::process::Signal::KILL)?;
+        assert!(matches!(waiting_get.await?, Err(Error::ManagerGone(_))));
+        assert!(matches!(waiting_event.await?, Err(Error::ManagerGone(_))));
+        assert!(matches!(q.qsize().await, Err(Error::ManagerGone(_))));
+        drop(manager); // reaps the killed server
+        Ok(())
+    })
+}
