@@ -2,8 +2,9 @@
 //! typed messages holding 1 MiB of data (the bulk fast path against plain vectors and
 //! against raw `send_bytes`/`recv_bytes`).
 //!
-//! Side by side in one run: ours (blocking, and with the default adaptive spin), the raw
-//! floor (a bare socketpair, written here), and CPython 3.11's `Connection`
+//! Side by side in one run: ours (blocking, and with the default adaptive spin; async on
+//! tokio), the raw floor (a bare socketpair, written here), tokio's `UnixStream` as the
+//! async floor, and CPython 3.11's `Connection`
 //! (benches/py/ipc.py). The second process is made with `fork` (the process crate is
 //! not used here) and reaped at the end of each benchmark.
 //!
@@ -94,6 +95,96 @@ fn rtt_raw(c: &mut Criterion) {
     });
     g.finish();
     drop(a);
+    reap(pid);
+}
+
+/// The async 8-byte round trip: this process awaits on a current-thread tokio runtime
+/// (an [`AsyncConnection`](multiproc_ipc::aio::AsyncConnection)), the echo peer is the
+/// blocking one of `rtt_ours`. The runtime is built after the fork (a runtime's
+/// threads do not survive one), and each sample runs its iterations inside one
+/// `block_on`, so what is timed is the awaits, not entering the runtime.
+fn rtt_async(c: &mut Criterion, name: &str, spin: Option<Duration>) {
+    let (a, b) = pair_with_spin(spin);
+    let pid = fork_child(&[a.as_raw_fd()], move || {
+        let mut buf = [0u8; 64];
+        while let Ok(n) = b.recv_bytes_into(&mut buf) {
+            if n == 0 || b.send_bytes(&buf[..n]).is_err() {
+                break;
+            }
+        }
+    });
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let a = {
+        let _in = rt.enter();
+        a.into_async().expect("register")
+    };
+    let mut buf = [0u8; 64];
+    let mut g = c.benchmark_group("ipc/rtt_8B");
+    g.sample_size(20).measurement_time(Duration::from_secs(3));
+    g.bench_function(name, |bench| {
+        bench.iter_custom(|iters| {
+            rt.block_on(async {
+                let start = std::time::Instant::now();
+                for _ in 0..iters {
+                    a.send_bytes(b"12345678").await.expect("send");
+                    a.recv_bytes_into(&mut buf).await.expect("recv");
+                }
+                start.elapsed()
+            })
+        })
+    });
+    g.finish();
+    rt.block_on(async {
+        let _ = a.send_bytes(b"").await;
+    });
+    drop(a);
+    drop(rt);
+    reap(pid);
+}
+
+/// The async floor: tokio's own `UnixStream` (`write_all`/`read_exact`) against the
+/// raw echo peer of `rtt_raw`, on a current-thread runtime.
+fn rtt_tokio_floor(c: &mut Criterion) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (a, mut b) = UnixStream::pair().expect("socketpair");
+    let pid = fork_child(&[a.as_raw_fd()], move || {
+        let mut buf = [0u8; 8];
+        while b.read_exact(&mut buf).is_ok() {
+            if b.write_all(&buf).is_err() {
+                break;
+            }
+        }
+    });
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let mut a = {
+        let _in = rt.enter();
+        a.set_nonblocking(true).expect("nonblocking");
+        tokio::net::UnixStream::from_std(a).expect("register")
+    };
+    let mut buf = [0u8; 8];
+    let mut g = c.benchmark_group("ipc/rtt_8B");
+    g.sample_size(20).measurement_time(Duration::from_secs(3));
+    g.bench_function("tokio UnixStream (async floor)", |bench| {
+        bench.iter_custom(|iters| {
+            rt.block_on(async {
+                let start = std::time::Instant::now();
+                for _ in 0..iters {
+                    a.write_all(b"12345678").await.expect("write");
+                    a.read_exact(&mut buf).await.expect("read");
+                }
+                start.elapsed()
+            })
+        })
+    });
+    g.finish();
+    drop(a);
+    drop(rt);
     reap(pid);
 }
 
@@ -553,6 +644,13 @@ fn benches(c: &mut Criterion) {
     rtt_raw(c);
     rtt_ours(c, "ours blocking (spin 0)", Some(Duration::ZERO), false);
     rtt_ours(c, "ours adaptive spin (default)", None, false);
+    rtt_tokio_floor(c);
+    rtt_async(
+        c,
+        "ours async, tokio current-thread (spin 0)",
+        Some(Duration::ZERO),
+    );
+    rtt_async(c, "ours async, tokio current-thread (adaptive spin)", None);
     rtt_interleaved(false);
     if std::thread::available_parallelism().map_or(1, |n| n.get()) >= 2 {
         rtt_interleaved(true);

@@ -12,6 +12,7 @@
 //! | [`auth`] | the challenge/response handshake (3.11 HMAC-MD5 and 3.12+ `{sha256}`), sans-I/O | `deliver_challenge` / `answer_challenge` |
 //! | [`pickle`] | a data-only pickle codec: `send_pickle`/`recv_pickle` with a CPython peer's `send(obj)`/`recv()`, no code execution | `pickle` |
 //! | [`wait`] / [`wait_indices`] | wait on many connections, sockets, pidfds | `multiprocessing.connection.wait` |
+//! | `aio` (feature `tokio`) | `AsyncConnection`, `AsyncListener`, `AsyncClient`: the same wire as futures, cancel safe | `asyncio` streams |
 //!
 //! ```
 //! use multiproc_ipc::Pipe;
@@ -72,13 +73,16 @@
 //! unusable for further receives ([`RecvError::Closed`]), as the byte stream is no
 //! longer at a frame boundary.
 #![doc(test(attr(deny(warnings))))]
-// `unsafe` is allowed in one place only: `sys::mem`, a `madvise` on a receive buffer
-// (see `sys::advise_huge`). Everything else goes through rustix's safe API.
+// `unsafe` is allowed in two places only, both in `sys`: `sys::mem`, a `madvise` on a
+// receive buffer (see `sys::advise_huge`), and `sys::aio::register`, tokio's
+// registration of a descriptor (feature `tokio`). Everything else goes through rustix's safe API.
 #![deny(unsafe_code)]
 #![cfg_attr(test, expect(clippy::unwrap_used, reason = "unit tests unwrap"))]
 #[cfg(not(target_os = "linux"))]
 compile_error!("multiproc-ipc requires Linux (memfd segments, pidfds, descriptor passing)");
 
+#[cfg(feature = "tokio")]
+pub mod aio;
 pub mod auth;
 pub mod bulk;
 pub mod error;

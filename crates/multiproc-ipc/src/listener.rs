@@ -12,6 +12,10 @@ use crate::auth::{self, AuthError, Handshake, HandshakeConfig, Role, Status};
 use crate::connection::{Connection, Transport};
 use crate::sys;
 
+/// The async forms (feature `tokio`), re-exported from `crate::aio`.
+#[cfg(feature = "tokio")]
+pub(crate) mod aio;
+
 /// Where a [`Listener`] listens and a [`Client`] connects (CPython's `address` with its
 /// `family` made explicit).
 ///

@@ -568,3 +568,168 @@ mod mem {
         };
     }
 }
+
+// ------------------------------------------------------------- the async layer (`aio`)
+//
+// The calls of the `tokio` feature's `aio` module: every one of them returns at once,
+// with an error of kind `WouldBlock` when it would have to wait (the caller then waits
+// for readiness on tokio's reactor and tries again). The descriptors stay in the mode
+// they were in (blocking, as a `Connection`'s usually is): sockets take `MSG_DONTWAIT`,
+// a pipe is polled (zero timeout) first.
+#[cfg(feature = "tokio")]
+pub(crate) mod aio {
+    use super::*;
+
+    fn would_block() -> io::Error {
+        io::ErrorKind::WouldBlock.into()
+    }
+
+    /// One non-blocking write of (the first [`WRITE_CHUNK`] bytes of) `bufs`, attaching
+    /// `fds` to it: `sendmsg(MSG_NOSIGNAL | MSG_DONTWAIT)` on a socket, a zero-timeout
+    /// `poll(POLLOUT)` and then at most [`PIPE_STEP`] bytes of `writev` on a pipe.
+    /// Returns the bytes written; `WouldBlock` when nothing could be.
+    pub(crate) fn send_nowait(
+        fd: BorrowedFd<'_>,
+        bufs: &[&[u8]],
+        fds: &[BorrowedFd<'_>],
+        sock: bool,
+    ) -> io::Result<usize> {
+        if !sock {
+            let mut p = [PollFd::new(&fd, PollFlags::OUT)];
+            if poll_many(&mut p, Some(Duration::ZERO))? == 0 {
+                return Err(would_block());
+            }
+            let slices = remaining(bufs, 0, PIPE_STEP);
+            return retry(|| rustix::io::writev(fd, &slices));
+        }
+        let slices = remaining(bufs, 0, WRITE_CHUNK);
+        let flags = SendFlags::NOSIGNAL | SendFlags::DONTWAIT;
+        let r = if fds.is_empty() {
+            match &slices[..] {
+                [one] => retry(|| rustix::net::send(fd, one, flags)),
+                _ => retry(|| sendmsg(fd, &slices, &mut SendAncillaryBuffer::default(), flags)),
+            }
+        } else {
+            let mut space =
+                [MaybeUninit::<u8>::uninit(); rustix::cmsg_space!(ScmRights(MAX_HANDLES))];
+            let mut anc = SendAncillaryBuffer::new(&mut space);
+            if !anc.push(SendAncillaryMessage::ScmRights(fds)) {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "too many handles",
+                ));
+            }
+            retry(|| sendmsg(fd, &slices, &mut anc, flags))
+        };
+        match r {
+            Ok(0) if bufs.iter().any(|b| !b.is_empty()) => Err(io::ErrorKind::WriteZero.into()),
+            r => r,
+        }
+    }
+
+    /// One non-blocking read of at most `buf.len()` bytes (0 is end of file); `WouldBlock`
+    /// when nothing is waiting. See [`recv_once`].
+    pub(crate) fn recv_nowait(fd: BorrowedFd<'_>, buf: &mut [u8], sock: bool) -> io::Result<usize> {
+        recv_once(fd, buf, None, sock, true)?.ok_or_else(would_block)
+    }
+
+    /// `accept4(SOCK_CLOEXEC)` on a non-blocking listening socket: the new (blocking)
+    /// socket and its peer's address; `WouldBlock` when nobody is waiting.
+    pub(crate) fn accept_nowait(
+        fd: BorrowedFd<'_>,
+    ) -> io::Result<(OwnedFd, Option<rustix::net::SocketAddrAny>)> {
+        loop {
+            match rustix::net::acceptfrom_with(fd, SocketFlags::CLOEXEC) {
+                Ok(x) => return Ok(x),
+                Err(Errno::INTR | Errno::CONNABORTED) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// `TCP_NODELAY` on (a speed-up for request/response traffic; errors ignored).
+    pub(crate) fn set_nodelay(fd: BorrowedFd<'_>) {
+        let _ = rustix::net::sockopt::set_tcp_nodelay(fd, true);
+    }
+
+    /// What starting a non-blocking `connect` gave.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub(crate) enum Connecting {
+        /// Connected already.
+        Done,
+        /// In progress (`EINPROGRESS`): wait until writable, then [`connect_result`].
+        InProgress,
+        /// The listener's backlog is full (`EAGAIN` on a Unix socket): try again later
+        /// with a fresh socket.
+        Busy,
+    }
+
+    /// A non-blocking `CLOEXEC` stream socket of `family`, and `connect` started on it.
+    pub(crate) fn connect_nowait(
+        family: AddressFamily,
+        to: &rustix::net::SocketAddrAny,
+    ) -> io::Result<(OwnedFd, Connecting)> {
+        let fd = rustix::net::socket_with(
+            family,
+            SocketType::STREAM,
+            SocketFlags::CLOEXEC | SocketFlags::NONBLOCK,
+            None,
+        )?;
+        loop {
+            return match rustix::net::connect(&fd, to) {
+                Ok(()) => Ok((fd, Connecting::Done)),
+                Err(Errno::INTR) => continue,
+                Err(Errno::INPROGRESS) => Ok((fd, Connecting::InProgress)),
+                Err(Errno::AGAIN) => Ok((fd, Connecting::Busy)),
+                Err(e) => Err(e.into()),
+            };
+        }
+    }
+
+    /// The outcome of a non-blocking `connect` once the socket is writable (`SO_ERROR`).
+    pub(crate) fn connect_result(fd: BorrowedFd<'_>) -> io::Result<()> {
+        match rustix::net::sockopt::socket_error(fd) {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) | Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Puts `fd` back in blocking mode (`FIONBIO` off), as a blocking `Connection` expects.
+    pub(crate) fn set_blocking(fd: BorrowedFd<'_>) -> io::Result<()> {
+        Ok(rustix::io::ioctl_fionbio(fd, false)?)
+    }
+
+    /// The types whose descriptor may be registered with tokio's reactor: each owns
+    /// its descriptor (an `OwnedFd` field set at construction and never replaced) from
+    /// creation to drop, and its `as_raw_fd` always returns that one.
+    pub(crate) trait OwnsFd: std::os::fd::AsRawFd {}
+    impl OwnsFd for OwnedFd {}
+    impl OwnsFd for crate::Connection {}
+    impl OwnsFd for crate::Listener {}
+
+    /// `inner` registered with the current tokio runtime's reactor (`epoll_ctl`) for
+    /// `interest`.
+    #[expect(
+        unsafe_code,
+        reason = "tokio's registration is unsafe since 1.54 (I/O safety)"
+    )]
+    pub(crate) fn register<T: OwnsFd>(
+        inner: T,
+        interest: tokio::io::Interest,
+    ) -> io::Result<tokio::io::unix::AsyncFd<T>> {
+        if tokio::runtime::Handle::try_current().is_err() {
+            return Err(io::Error::other(
+                "multiproc-ipc aio: not inside a tokio runtime",
+            ));
+        }
+        // SAFETY:
+        // - the descriptor is valid and open: `inner` owns it (`OwnsFd`), and `inner`
+        //   is moved into the `AsyncFd`, so nothing else can close it while registered;
+        // - it stays the same open file description until the `AsyncFd` is dropped or
+        //   `into_inner` is called: none of the `OwnsFd` types can replace its
+        //   descriptor, and the crate never calls `AsyncFd::get_mut` on them;
+        // - `as_raw_fd` returns that same descriptor on every call (an `OwnedFd` field).
+        let r = unsafe { tokio::io::unix::AsyncFd::register_with_interest(inner, interest) };
+        r.map_err(|e| e.into_parts().1)
+    }
+}

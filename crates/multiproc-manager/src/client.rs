@@ -176,7 +176,7 @@ fn clients() -> Option<MutexGuard<'static, Registry>> {
 
 /// The serde nesting a reply may reach: three levels per `Value` level the server may
 /// send (its default limit plus the reply's wrapping), and the response's own.
-const REPLY_SERDE_DEPTH: usize =
+pub(crate) const REPLY_SERDE_DEPTH: usize =
     3 * (crate::deep::DEFAULT_MAX_DEPTH + crate::deep::REPLY_SLACK) + 16;
 
 impl Inner {

@@ -12,6 +12,7 @@
 //! | [`Shared`], [`Registry`], [`Proxy`] | custom types, typed method calls | `BaseManager.register` |
 //! | [`manager_type`] (feature `macros`, on by default) | an `impl` block turned into a custom type with a typed proxy | `BaseManager.register(typeid, callable, exposed=…)` |
 //! | [`Server`], [`serve`] | the server; serving over a Unix socket or TCP | `Server`, `serve_forever` |
+//! | `aio` (feature `tokio`) | `AsyncManager` and async proxies (dict, list, namespace, value, queue, lock, event, any object), cancel safe | — |
 //!
 //! ```
 //! use multiproc_manager::Manager;
@@ -146,6 +147,8 @@
 compile_error!("multiproc-manager requires Linux (pidfds, Unix sockets, descriptor passing)");
 
 mod acquire;
+#[cfg(feature = "tokio")]
+pub mod aio;
 mod budget;
 mod client;
 

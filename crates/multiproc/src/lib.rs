@@ -51,7 +51,7 @@
 //! | `pool` | [`Pool`], [`AsyncResult`] | via `full` |
 //! | `manager` | [`Manager`] and its proxies | via `full` |
 //! | `progress` | a progress bar for long `Pool` map/imap runs ([`pool::IMap`]`::progress`; pulls in `indicatif`) | no |
-//! | `tokio` | async/await on tokio in every crate included: `process::aio` (a process's `join` as a future, a stream of exits), `pool::aio` (`pool.apply_async(f, x).await`, `imap` as a `Stream`), `sync::aio` (async locks, permits, events, conditions, barriers), `queue::aio` (async `get`/`put`/`join`); Fork from inside a multi-thread runtime refused | no |
+//! | `tokio` | async/await on tokio in every crate included: `ipc::aio` (`AsyncConnection`, `AsyncListener`, `AsyncClient`), `manager::aio` (`AsyncManager` and its proxies), `process::aio` (a process's `join` as a future, a stream of exits), `pool::aio` (`pool.apply_async(f, x).await`, `imap` as a `Stream`), `sync::aio` (async locks, permits, events, conditions, barriers), `queue::aio` (async `get`/`put`/`join`); Fork from inside a multi-thread runtime refused | no |
 //!
 //! Pipes, connections and listeners ([`Pipe`], [`Connection`], [`Listener`], [`Client`])
 //! are always there. The crate re-exports each underlying crate as a module

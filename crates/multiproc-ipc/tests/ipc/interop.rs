@@ -12,7 +12,7 @@ use multiproc_ipc::{Address, Client, ClientError, Listener, ListenerError};
 
 use crate::{TempDir, TestResult};
 
-const PY_LISTENER: &str = r#"
+pub(crate) const PY_LISTENER: &str = r#"
 import sys
 from multiprocessing.connection import Listener, AuthenticationError
 family, key = sys.argv[1], sys.argv[2].encode()
@@ -32,7 +32,7 @@ with Listener(addr, authkey=key) as l:
     c.close()
 "#;
 
-const PY_CLIENT: &str = r#"
+pub(crate) const PY_CLIENT: &str = r#"
 import sys
 from multiprocessing.connection import Client, AuthenticationError
 family, key, addr = sys.argv[1], sys.argv[2].encode(), sys.argv[3]
@@ -51,7 +51,7 @@ c.send_bytes(b'bye')
 c.close()
 "#;
 
-fn python() -> Option<&'static str> {
+pub(crate) fn python() -> Option<&'static str> {
     let ok = Command::new("python3")
         .arg("-c")
         .arg("import multiprocessing.connection")
@@ -70,10 +70,10 @@ fn python() -> Option<&'static str> {
 }
 
 /// Kills and reaps the child on drop, whatever happened.
-struct Reap(Option<Child>);
+pub(crate) struct Reap(Option<Child>);
 
 impl Reap {
-    fn wait(mut self) -> std::io::Result<std::process::ExitStatus> {
+    pub(crate) fn wait(mut self) -> std::io::Result<std::process::ExitStatus> {
         let mut c = self.0.take().expect("child present");
         c.wait()
     }
@@ -88,7 +88,7 @@ impl Drop for Reap {
     }
 }
 
-fn spawn_py(
+pub(crate) fn spawn_py(
     py: &str,
     script: &str,
     args: &[&str],
@@ -104,7 +104,7 @@ fn spawn_py(
     Ok((Reap(Some(child)), out))
 }
 
-fn line(r: &mut BufReader<std::process::ChildStdout>) -> std::io::Result<String> {
+pub(crate) fn line(r: &mut BufReader<std::process::ChildStdout>) -> std::io::Result<String> {
     let mut s = String::new();
     r.read_line(&mut s)?;
     Ok(s.trim_end().to_string())

@@ -2,6 +2,8 @@
 //! Listener/Client, handle passing to another process, CPython interop, threads, and
 //! ports of CPython's connection tests (`cpython`).
 
+#[cfg(feature = "tokio")]
+mod aio;
 mod bad_peers;
 mod bulk;
 mod child;

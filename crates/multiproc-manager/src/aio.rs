@@ -1,0 +1,1458 @@
+//! async/await on tokio (feature `tokio`): [`AsyncManager`] and async proxies.
+//!
+//! | item | what it is | blocking form |
+//! |---|---|---|
+//! | [`AsyncManager`] | a connection of its own to a manager's server, and a factory of async proxies | [`Manager`] |
+//! | [`AsyncDictProxy`], [`AsyncListProxy`], [`AsyncNamespaceProxy`], [`AsyncValueProxy`] | shared containers | [`DictProxy`](crate::DictProxy), … |
+//! | [`AsyncQueueProxy`], [`AsyncLockProxy`], [`AsyncEventProxy`] | queue and synchronisation | [`QueueProxy`](crate::QueueProxy), … |
+//! | [`AsyncProxy`] | any object, by id: a custom type's methods ([`call`](AsyncProxy::call)), `repr`, `len` | [`Proxy`](crate::Proxy) |
+//!
+//! An `AsyncManager` dials its own connection (an
+//! [`AsyncConnection`]) to the server of a
+//! [`Manager`], or to any address, and multiplexes calls on it by the call ids the
+//! protocol already has: many tasks may call at once; whichever is reading the
+//! connection hands the others their replies.
+//!
+//! ```
+//! use multiproc_manager::{Manager, aio::AsyncManager};
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let manager = Manager::in_thread()?;
+//! let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+//! rt.block_on(async {
+//!     let m = AsyncManager::new(&manager).await?;
+//!     let d = m.dict().await?;
+//!     d.insert("a", 1).await?;
+//!     assert_eq!(d.get_item("a").await?, 1.into());
+//!     let q = m.queue_of::<i64>().await?;
+//!     q.put(7).await?;
+//!     assert_eq!(q.get().await?, 7);
+//!     Ok(())
+//! })
+//! # }
+//! ```
+//!
+//! # Cancel safety
+//! A call future may be dropped at any await point. Its request then either never went
+//! out, or went out whole (see `AsyncConnection::send`); in the second case the server
+//! runs it and its reply comes back later. Nothing waits for that reply, so it is
+//! settled by whichever call reads it next, by what the call was:
+//! * most replies are **discarded** (the call may or may not have taken effect, as
+//!   with a request whose connection broke);
+//! * an item of a cancelled [`AsyncQueueProxy::get`] is **kept** in this
+//!   `AsyncManager` and handed to the next `get` of that queue through it (so the
+//!   queue loses no item; it is taken from the server, and the next getter here has it);
+//! * a lock that a cancelled [`AsyncLockProxy::acquire`] obtained is **released**
+//!   (a release request is queued and sent before the next call's request).
+//!
+//! The connection never desynchronises: frames are never cut (the ipc layer finishes
+//! a frame whose send was dropped part-way), and replies are matched by id. So
+//! [`tokio::time::timeout`] bounds any call; the `_timeout` forms of waiting
+//! operations bound the wait on the server instead, which is cheaper.
+//!
+//! # Lock ownership
+//! A server lock belongs to a *(connection, owner)* pair. Blocking proxies use the
+//! calling thread as the owner; tokio moves tasks between threads, so here the owner
+//! is the [`AsyncLockProxy`] value (and its clones): acquire and release through the
+//! same proxy, from any task or thread.
+//!
+//! # Dropping the manager
+//! The connection closes when the `AsyncManager` and all its proxies are dropped. The
+//! server takes that as a client that vanished: what it held is released (a lock
+//! acquired through it and not released is given back, and its next acquirer told
+//! [`Error::OwnerDied`]); objects it made stay on the server until destroyed or shut down.
+
+use std::collections::{HashMap, VecDeque};
+use std::fmt;
+use std::future::{Future, poll_fn};
+use std::marker::PhantomData;
+use std::pin::pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::Poll;
+use std::time::Duration;
+
+use multiproc_ipc::aio::{AsyncClient, AsyncConnection};
+use multiproc_ipc::{Address, ClientError, SendError};
+
+use crate::error::{Error, RemoteError, RemoteErrorKind, TypeMismatch};
+use crate::manager::{CONNECT_TIMEOUT, Manager};
+use crate::protocol::{
+    AnyOp, Create, CustomOp, DictOp, EventOp, ListOp, LockOp, NamespaceOp, Op, QueueOp, Request,
+    Response, SERVER, ServerOp, ValueOp,
+};
+use crate::value::{FromValue, Kind, ObjRef, Value};
+
+/// What to do with the reply of a call whose future was dropped.
+#[derive(Debug, Clone, Copy)]
+enum Settle {
+    Discard,
+    /// A queue `get`: keep the item for the next `get` of this object here.
+    Keep {
+        obj: u64,
+    },
+    /// A lock `acquire`: release it if it was obtained.
+    Release {
+        obj: u64,
+        owner: u64,
+    },
+}
+
+#[derive(Default)]
+struct St {
+    replies: HashMap<u64, Result<Value, RemoteError>>,
+    cancelled: HashMap<u64, Settle>,
+    /// Items of cancelled queue gets, by queue.
+    kept: HashMap<u64, VecDeque<Value>>,
+    /// Requests (unanswered, id 0) to send before the next call's own.
+    owed: VecDeque<Request>,
+    dead: Option<String>,
+}
+
+struct Inner {
+    conn: AsyncConnection,
+    next_id: AtomicU64,
+    st: Mutex<St>,
+    /// Held by the task reading the connection (one frame at a time).
+    reader: tokio::sync::Mutex<()>,
+    /// Notified when the reader deposited a reply: a call waiting for the reader lock
+    /// checks whether it was its own (else it could wait behind a reader that waits
+    /// for a reply which only this call's next request would bring).
+    deposited: tokio::sync::Notify,
+}
+
+fn lock(m: &Mutex<St>) -> MutexGuard<'_, St> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Owner ids of async lock proxies (see the module docs), unique per process.
+static NEXT_OWNER: AtomicU64 = AtomicU64::new(1 << 48);
+
+/// A connection to a manager's server, awaitable on tokio, and the factory of async
+/// proxies; cheap to clone (the clones share the connection).
+///
+/// ```
+/// use multiproc_manager::{Manager, aio::AsyncManager};
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let manager = Manager::in_thread()?;
+/// let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+/// rt.block_on(async {
+///     let m = AsyncManager::new(&manager).await?;
+///     let counter = m.value(0i64).await?;
+///     let lock = m.lock().await?;
+///     let mut tasks = Vec::new();
+///     for _ in 0..4 {
+///         let (counter, lock) = (counter.clone(), lock.clone());
+///         tasks.push(tokio::spawn(async move {
+///             lock.acquire().await?;
+///             let v = counter.get().await?;
+///             counter.set(v + 1).await?;
+///             lock.release().await
+///         }));
+///     }
+///     for t in tasks {
+///         t.await??;
+///     }
+///     assert_eq!(counter.get().await?, 4);
+///     Ok(())
+/// })
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct AsyncManager {
+    inner: Arc<Inner>,
+}
+
+impl fmt::Debug for AsyncManager {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AsyncManager")
+            .field("connection", &self.inner.conn)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AsyncManager {
+    /// Dials a connection of its own to `manager`'s server (its address and authkey).
+    ///
+    /// # Errors
+    /// [`Error::Config`] for a manager reached over an anonymous pipe (it has no
+    /// address); as [`connect`](Self::connect) otherwise.
+    pub async fn new(manager: &Manager) -> Result<AsyncManager, Error> {
+        let address = manager.address().ok_or_else(|| {
+            Error::Config("this manager has no address to connect to (an anonymous pipe)".into())
+        })?;
+        Self::connect(address, manager.authkey()).await
+    }
+
+    /// Connects to a manager's server at `address` (the async form of
+    /// [`Manager::connect`]), within [`CONNECT_TIMEOUT`].
+    ///
+    /// ```
+    /// use multiproc_manager::{Address, Error, aio::AsyncManager};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// let nobody = Address::unix(std::env::temp_dir().join(format!("mp-doc-am-{}", std::process::id())));
+    /// assert!(matches!(AsyncManager::connect(&nobody, Some(b"k")).await, Err(Error::Connect(_))));
+    /// # Ok(())
+    /// # })
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Connect`], [`Error::Auth`], [`Error::Config`] (TCP without an authkey).
+    pub async fn connect(address: &Address, authkey: Option<&[u8]>) -> Result<AsyncManager, Error> {
+        let mut b = multiproc_ipc::Client::builder().timeout(CONNECT_TIMEOUT);
+        if let Some(k) = authkey {
+            b = b.authkey(k);
+        }
+        let conn = AsyncClient::connect_with(&b, address)
+            .await
+            .map_err(|e| match e {
+                ClientError::Handshake(h) => Error::Auth(h.to_string()),
+                ClientError::UnauthenticatedTcp => {
+                    Error::Config("a tcp manager needs an authkey".into())
+                }
+                ClientError::Connect { source, .. } => Error::Connect(source),
+                ClientError::Timeout => Error::Connect(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    format!("connecting to {address} timed out"),
+                )),
+                other => Error::Connect(std::io::Error::other(other.to_string())),
+            })?;
+        conn.get_ref()
+            .set_max_depth(crate::client::REPLY_SERDE_DEPTH);
+        Ok(AsyncManager {
+            inner: Arc::new(Inner {
+                conn,
+                next_id: AtomicU64::new(1),
+                st: Mutex::new(St::default()),
+                reader: tokio::sync::Mutex::new(()),
+                deposited: tokio::sync::Notify::new(),
+            }),
+        })
+    }
+
+    /// Checks that the server answers.
+    ///
+    /// # Errors
+    /// [`Error::ManagerGone`].
+    pub async fn ping(&self) -> Result<(), Error> {
+        self.call(SERVER, 0, Op::Server(ServerOp::Ping), Settle::Discard)
+            .await
+            .map(drop)
+    }
+
+    async fn create(&self, c: Create) -> Result<ObjRef, Error> {
+        let v = self
+            .call(SERVER, 0, Op::Server(ServerOp::Create(c)), Settle::Discard)
+            .await?;
+        match &v {
+            Value::Proxy(r) => Ok(r.clone()),
+            other => Err(Error::Type(TypeMismatch::found("a proxy", other))),
+        }
+    }
+
+    fn handle(&self, r: ObjRef) -> AsyncProxy {
+        AsyncProxy {
+            m: self.clone(),
+            id: r.id,
+            kind: r.kind,
+        }
+    }
+
+    /// A proxy to an existing object of this server by id, such as a blocking proxy's
+    /// ([`DictProxy::id`](crate::DictProxy::id)).
+    ///
+    /// ```
+    /// use multiproc_manager::{Manager, aio::AsyncManager};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let manager = Manager::in_thread()?;
+    /// let l = manager.list_from([1, 2, 3])?;
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// let m = AsyncManager::new(&manager).await?;
+    /// let p = m.proxy(l.id());
+    /// assert_eq!(p.len().await?, 3);
+    /// assert_eq!(p.repr().await?, "[1, 2, 3]");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })
+    /// # }
+    /// ```
+    pub fn proxy(&self, id: u64) -> AsyncProxy {
+        AsyncProxy {
+            m: self.clone(),
+            id,
+            kind: Kind::Custom(String::new()),
+        }
+    }
+
+    /// An async proxy to an existing lock of this server by id, such as a blocking
+    /// [`LockProxy`](crate::LockProxy)'s, with an owner of its own.
+    ///
+    /// ```
+    /// use multiproc_manager::{Manager, aio::AsyncManager};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let manager = Manager::in_thread()?;
+    /// let held = manager.lock()?;
+    /// held.acquire()?;
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// let m = AsyncManager::new(&manager).await?;
+    /// let lock = m.lock_at(held.id());
+    /// assert!(!lock.try_acquire().await?);
+    /// held.release()?;
+    /// assert!(lock.try_acquire().await?);
+    /// lock.release().await?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })
+    /// # }
+    /// ```
+    pub fn lock_at(&self, id: u64) -> AsyncLockProxy {
+        AsyncLockProxy::wrap(self.proxy(id))
+    }
+
+    /// `manager.dict()`: an empty dict of [`Value`]s.
+    ///
+    /// # Errors
+    /// [`Error::ManagerGone`], or the server refused ([`Error::Remote`]).
+    pub async fn dict(&self) -> Result<AsyncDictProxy, Error> {
+        self.dict_of().await
+    }
+
+    /// An empty dict read back as `K` keys and `V` values.
+    ///
+    /// # Errors
+    /// As [`dict`](Self::dict).
+    pub async fn dict_of<K, V>(&self) -> Result<AsyncDictProxy<K, V>, Error> {
+        let r = self.create(Create::Dict(Vec::new())).await?;
+        Ok(AsyncDictProxy::wrap(self.handle(r)))
+    }
+
+    /// `manager.list()`: an empty list of [`Value`]s.
+    ///
+    /// # Errors
+    /// As [`dict`](Self::dict).
+    pub async fn list(&self) -> Result<AsyncListProxy, Error> {
+        self.list_of().await
+    }
+
+    /// An empty list read back as `T`.
+    ///
+    /// # Errors
+    /// As [`dict`](Self::dict).
+    pub async fn list_of<T>(&self) -> Result<AsyncListProxy<T>, Error> {
+        let r = self.create(Create::List(Vec::new())).await?;
+        Ok(AsyncListProxy::wrap(self.handle(r)))
+    }
+
+    /// `manager.Namespace()`.
+    ///
+    /// # Errors
+    /// As [`dict`](Self::dict).
+    pub async fn namespace(&self) -> Result<AsyncNamespaceProxy, Error> {
+        let r = self.create(Create::Namespace(Vec::new())).await?;
+        Ok(AsyncNamespaceProxy::wrap(self.handle(r)))
+    }
+
+    /// `manager.Value(v)`.
+    ///
+    /// # Errors
+    /// As [`dict`](Self::dict).
+    pub async fn value<T: Into<Value>>(&self, v: T) -> Result<AsyncValueProxy<T>, Error> {
+        let r = self.create(Create::Value(v.into())).await?;
+        Ok(AsyncValueProxy::wrap(self.handle(r)))
+    }
+
+    /// `manager.Queue()` of [`Value`]s.
+    ///
+    /// # Errors
+    /// As [`dict`](Self::dict).
+    pub async fn queue(&self) -> Result<AsyncQueueProxy, Error> {
+        self.queue_of().await
+    }
+
+    /// `manager.Queue()` read back as `T`.
+    ///
+    /// # Errors
+    /// As [`dict`](Self::dict).
+    pub async fn queue_of<T>(&self) -> Result<AsyncQueueProxy<T>, Error> {
+        let r = self.create(Create::Queue(None)).await?;
+        Ok(AsyncQueueProxy::wrap(self.handle(r)))
+    }
+
+    /// `manager.Lock()`.
+    ///
+    /// # Errors
+    /// As [`dict`](Self::dict).
+    pub async fn lock(&self) -> Result<AsyncLockProxy, Error> {
+        let r = self.create(Create::Lock).await?;
+        Ok(AsyncLockProxy::wrap(self.handle(r)))
+    }
+
+    /// `manager.Event()`.
+    ///
+    /// # Errors
+    /// As [`dict`](Self::dict).
+    pub async fn event(&self) -> Result<AsyncEventProxy, Error> {
+        let r = self.create(Create::Event).await?;
+        Ok(AsyncEventProxy::wrap(self.handle(r)))
+    }
+
+    // ------------------------------------------------------------ the call path
+
+    /// One call: sends the request (after any owed ones), then waits for its reply.
+    async fn call(&self, obj: u64, owner: u64, op: Op, settle: Settle) -> Result<Value, Error> {
+        let inner = &self.inner;
+        self.check_alive()?;
+        self.send_owed().await?;
+        let id = inner.next_id.fetch_add(1, Ordering::Relaxed);
+        let sent = AtomicBool::new(false);
+        let mut guard = Pending {
+            inner,
+            id,
+            settle,
+            sent: Some(&sent),
+            armed: true,
+        };
+        let req = Request {
+            id,
+            obj,
+            thread: owner,
+            op,
+        };
+        match inner.conn.send_tracked(&req, &sent).await {
+            Ok(()) => {}
+            Err(e @ (SendError::TooLarge { .. } | SendError::Encode(_))) => {
+                guard.armed = false;
+                return Err(Error::Send(e));
+            }
+            Err(e) => {
+                guard.armed = false;
+                return Err(self.died(format!("sending failed: {e}")));
+            }
+        }
+        let r = self.await_reply(id).await;
+        guard.armed = false;
+        // Releases settled while reading go out now rather than with the next call.
+        if r.is_ok() {
+            self.send_owed().await?;
+        }
+        r
+    }
+
+    /// Takes over the oldest cancelled `get` of queue `obj` whose reply has not come:
+    /// waits for that reply as if it were this call's (so items come out in order).
+    /// `None` when there is none.
+    async fn adopt_get(&self, obj: u64) -> Option<Result<Value, Error>> {
+        let id = {
+            let mut st = lock(&self.inner.st);
+            let id = st
+                .cancelled
+                .iter()
+                .filter(|(_, s)| matches!(s, Settle::Keep { obj: o } if *o == obj))
+                .map(|(id, _)| *id)
+                .min()?;
+            st.cancelled.remove(&id);
+            id
+        };
+        let mut guard = Pending {
+            inner: &self.inner,
+            id,
+            settle: Settle::Keep { obj },
+            sent: None,
+            armed: true,
+        };
+        let r = self.await_reply(id).await;
+        guard.armed = false;
+        Some(r)
+    }
+
+    fn check_alive(&self) -> Result<(), Error> {
+        match &lock(&self.inner.st).dead {
+            Some(why) => Err(Error::ManagerGone(why.clone())),
+            None => Ok(()),
+        }
+    }
+
+    fn died(&self, why: String) -> Error {
+        let why = lock(&self.inner.st).dead.get_or_insert(why).clone();
+        Error::ManagerGone(why)
+    }
+
+    /// Sends the requests cancelled calls left owed (releases), oldest first.
+    async fn send_owed(&self) -> Result<(), Error> {
+        loop {
+            let Some(req) = lock(&self.inner.st).owed.front().map(|r| Request {
+                id: 0,
+                obj: r.obj,
+                thread: r.thread,
+                op: r.op.clone(),
+            }) else {
+                return Ok(());
+            };
+            // Popped as soon as its first byte went out (the frame is then delivered
+            // whole, whatever happens to this future); dropped before that, it stays
+            // owed. So it is sent once.
+            let sent = AtomicBool::new(false);
+            let mut popped = PopWhenSent {
+                st: &self.inner.st,
+                sent: &sent,
+            };
+            let r = self.inner.conn.send_tracked(&req, &sent).await;
+            popped.pop();
+            r.map_err(|e| self.died(format!("sending failed: {e}")))?;
+        }
+    }
+
+    /// Waits for the reply to `id`: as the reader of the connection when nobody else
+    /// is, depositing others' replies and settling cancelled ones.
+    async fn await_reply(&self, id: u64) -> Result<Value, Error> {
+        let inner = &self.inner;
+        loop {
+            let mut deposited = pin!(inner.deposited.notified());
+            deposited.as_mut().enable();
+            if let Some(r) = self.take_reply(id)? {
+                return r;
+            }
+            // The reader lock, or a deposit (maybe of our reply) while waiting for it.
+            let mut locking = pin!(inner.reader.lock());
+            let got = poll_fn(|cx| {
+                if let Poll::Ready(g) = locking.as_mut().poll(cx) {
+                    return Poll::Ready(Some(g));
+                }
+                deposited.as_mut().poll(cx).map(|()| None)
+            })
+            .await;
+            let Some(_reader) = got else {
+                continue;
+            };
+            if let Some(r) = self.take_reply(id)? {
+                return r;
+            }
+            // Cancel safe: a frame cut here stays in the connection for the next reader.
+            match inner.conn.recv::<Response>().await {
+                Ok(Response { id: 0, result }) => {
+                    tracing::warn!("manager reported a protocol error: {result:?}");
+                }
+                Ok(Response { id: rid, result }) => {
+                    let mut st = lock(&inner.st);
+                    match st.cancelled.remove(&rid) {
+                        Some(settle) => settle_reply(&mut st, settle, result),
+                        None => {
+                            st.replies.insert(rid, result);
+                            drop(st);
+                            inner.deposited.notify_waiters();
+                        }
+                    }
+                }
+                Err(e) => {
+                    let e = self.died(e.to_string());
+                    inner.deposited.notify_waiters();
+                    return Err(e);
+                }
+            }
+        }
+    }
+
+    fn take_reply(&self, id: u64) -> Result<Option<Result<Value, Error>>, Error> {
+        let mut st = lock(&self.inner.st);
+        if let Some(r) = st.replies.remove(&id) {
+            return Ok(Some(r.map_err(|e| match e.kind {
+                RemoteErrorKind::ShuttingDown => Error::ManagerGone(e.message),
+                _ => Error::Remote(e),
+            })));
+        }
+        match &st.dead {
+            Some(why) => Err(Error::ManagerGone(why.clone())),
+            None => Ok(None),
+        }
+    }
+}
+
+/// Pops the owed request being sent once its first byte went out, also when the
+/// sending future is dropped.
+struct PopWhenSent<'a> {
+    st: &'a Mutex<St>,
+    sent: &'a AtomicBool,
+}
+
+impl PopWhenSent<'_> {
+    fn pop(&mut self) {
+        if self.sent.swap(false, Ordering::Relaxed) {
+            lock(self.st).owed.pop_front();
+        }
+    }
+}
+
+impl Drop for PopWhenSent<'_> {
+    fn drop(&mut self) {
+        self.pop();
+    }
+}
+
+/// The reply of a cancelled call arrived: settle it (see the module docs).
+fn settle_reply(st: &mut St, settle: Settle, result: Result<Value, RemoteError>) {
+    match (settle, result) {
+        (Settle::Keep { obj }, Ok(item)) => st.kept.entry(obj).or_default().push_back(item),
+        (Settle::Release { obj, owner }, Ok(Value::Bool(true) | Value::Tuple(_))) => {
+            st.owed.push_back(Request {
+                id: 0,
+                obj,
+                thread: owner,
+                op: Op::Lock(LockOp::Release),
+            });
+        }
+        _ => {}
+    }
+}
+
+/// A call in flight: when its future is dropped before the reply was taken, the reply
+/// is settled by whoever reads it (or now, if it is already there).
+struct Pending<'a> {
+    inner: &'a Inner,
+    id: u64,
+    settle: Settle,
+    /// Whether the request went out (a request whose send was dropped before its
+    /// first byte was never sent, and gets no reply); `None`: it did.
+    sent: Option<&'a AtomicBool>,
+    armed: bool,
+}
+
+impl Drop for Pending<'_> {
+    fn drop(&mut self) {
+        let unsent = self.sent.is_some_and(|s| !s.load(Ordering::Relaxed));
+        if !self.armed || unsent {
+            return;
+        }
+        let mut st = lock(&self.inner.st);
+        match st.replies.remove(&self.id) {
+            Some(r) => settle_reply(&mut st, self.settle, r),
+            None => {
+                st.cancelled.insert(self.id, self.settle);
+            }
+        }
+    }
+}
+
+// ------------------------------------------------------------------- proxies
+
+/// An object of the server, by id: the untyped async proxy (and what the typed ones
+/// wrap). For custom types ([`Shared`](crate::Shared)), [`call`](Self::call) invokes a
+/// method by name.
+#[derive(Clone)]
+pub struct AsyncProxy {
+    m: AsyncManager,
+    id: u64,
+    kind: Kind,
+}
+
+impl fmt::Debug for AsyncProxy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AsyncProxy")
+            .field("id", &self.id)
+            .field("kind", &self.kind)
+            .finish()
+    }
+}
+
+impl AsyncProxy {
+    async fn call_op(&self, op: Op) -> Result<Value, Error> {
+        self.m.call(self.id, 0, op, Settle::Discard).await
+    }
+
+    async fn call_as<T: FromValue>(&self, op: Op) -> Result<T, Error> {
+        Ok(T::from_value(self.call_op(op).await?)?)
+    }
+
+    /// The object's id on its server.
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// The generic call: method `method` of a custom object with `args` (what a
+    /// [`Proxy`](crate::Proxy)'s typed methods send). Cancel safe: a dropped call's
+    /// reply is discarded (the method may or may not have run).
+    ///
+    /// ```
+    /// use multiproc_manager::{Manager, Registry, RemoteError, RemoteErrorKind, Shared, Value, aio::AsyncManager};
+    ///
+    /// struct Counter(i64);
+    /// impl Shared for Counter {
+    ///     const TYPEID: &'static str = "Counter";
+    ///     fn new(_args: Vec<Value>) -> Result<Self, RemoteError> { Ok(Counter(0)) }
+    ///     fn call(&mut self, method: &str, _args: Vec<Value>) -> Result<Value, RemoteError> {
+    ///         match method {
+    ///             "incr" => { self.0 += 1; Ok(Value::from(self.0)) }
+    ///             _ => Err(RemoteError::new(RemoteErrorKind::NoSuchMethod, method)),
+    ///         }
+    ///     }
+    /// }
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let mut registry = Registry::new();
+    /// registry.register::<Counter>();
+    /// let manager = Manager::in_thread_with(registry)?;
+    /// let c = manager.create::<Counter>(())?;
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// let m = AsyncManager::new(&manager).await?;
+    /// let p = m.proxy(c.id());
+    /// assert_eq!(p.call("incr", vec![]).await?, Value::from(1));
+    /// assert_eq!(p.call("incr", vec![]).await?, Value::from(2));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    /// The method's error ([`Error::Remote`]), [`Error::ManagerGone`].
+    pub async fn call(&self, method: &str, args: Vec<Value>) -> Result<Value, Error> {
+        self.call_op(Op::Custom(CustomOp::Call {
+            method: method.to_owned(),
+            args,
+        }))
+        .await
+    }
+
+    /// The server's `repr` of the object.
+    ///
+    /// # Errors
+    /// [`Error::ManagerGone`].
+    pub async fn repr(&self) -> Result<String, Error> {
+        self.call_as(Op::Any(AnyOp::Repr)).await
+    }
+
+    /// `len(obj)` of a container.
+    ///
+    /// # Errors
+    /// `TypeError` for an object without a length, [`Error::ManagerGone`].
+    pub async fn len(&self) -> Result<usize, Error> {
+        self.call_as(Op::Any(AnyOp::Len)).await
+    }
+
+    /// Whether a container is empty.
+    ///
+    /// # Errors
+    /// As [`len`](Self::len).
+    pub async fn is_empty(&self) -> Result<bool, Error> {
+        Ok(self.len().await? == 0)
+    }
+
+    /// Drops the object on the server (see [`DictProxy::destroy`](crate::DictProxy::destroy)).
+    ///
+    /// # Errors
+    /// [`Error::ManagerGone`].
+    pub async fn destroy(self) -> Result<(), Error> {
+        self.call_op(Op::Any(AnyOp::Destroy)).await.map(drop)
+    }
+}
+
+macro_rules! async_proxy {
+    ($(#[$doc:meta])* $name:ident [$($g:ident),*]) => {
+        $(#[$doc])*
+        pub struct $name<$($g = Value),*> {
+            p: AsyncProxy,
+            _t: PhantomData<fn() -> ($($g,)*)>,
+        }
+        impl<$($g),*> $name<$($g),*> {
+            fn wrap(p: AsyncProxy) -> Self {
+                $name { p, _t: PhantomData }
+            }
+
+            /// The untyped proxy of the same object (`repr`, `len`, `destroy`).
+            pub fn untyped(&self) -> &AsyncProxy {
+                &self.p
+            }
+
+            /// The object's id on its server (to reach it from a blocking proxy's
+            /// manager or another [`AsyncManager`]).
+            pub fn id(&self) -> u64 {
+                self.p.id
+            }
+        }
+        impl<$($g),*> Clone for $name<$($g),*> {
+            fn clone(&self) -> Self {
+                $name { p: self.p.clone(), _t: PhantomData }
+            }
+        }
+        impl<$($g),*> fmt::Debug for $name<$($g),*> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.debug_struct(stringify!($name)).field("id", &self.p.id).finish()
+            }
+        }
+    };
+}
+
+async_proxy!(
+    /// The async form of [`DictProxy`](crate::DictProxy). Every method is cancel safe
+    /// (see [the module](self)): a dropped call may or may not have taken effect, and
+    /// the connection stays in step.
+    ///
+    /// ```
+    /// # use multiproc_manager::{Manager, aio::AsyncManager};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = Manager::in_thread()?;
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// let m = AsyncManager::new(&manager).await?;
+    /// let d = m.dict_of::<String, i64>().await?;
+    /// d.insert("one", 1).await?;
+    /// assert_eq!(d.get("one").await?, Some(1));
+    /// assert_eq!(d.get("two").await?, None);
+    /// assert!(d.get_item("two").await.unwrap_err().is_key_error());
+    /// assert_eq!(d.len().await?, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })
+    /// # }
+    /// ```
+    AsyncDictProxy [K, V]
+);
+
+impl<K: Into<Value> + FromValue, V: Into<Value> + FromValue> AsyncDictProxy<K, V> {
+    /// `d[k]`.
+    ///
+    /// # Errors
+    /// `KeyError` ([`Error::is_key_error`]), [`Error::Type`], [`Error::ManagerGone`].
+    pub async fn get_item(&self, k: impl Into<K>) -> Result<V, Error> {
+        self.p
+            .call_as(Op::Dict(DictOp::GetItem(k.into().into())))
+            .await
+    }
+
+    /// `d.get(k)`.
+    ///
+    /// # Errors
+    /// [`Error::Type`], [`Error::ManagerGone`].
+    pub async fn get(&self, k: impl Into<K>) -> Result<Option<V>, Error> {
+        match self.get_item(k).await {
+            Ok(v) => Ok(Some(v)),
+            Err(e) if e.is_key_error() => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `d[k] = v`.
+    ///
+    /// # Errors
+    /// [`Error::ManagerGone`], the server's memory budget ([`Error::Remote`]).
+    pub async fn insert(&self, k: impl Into<K>, v: impl Into<V>) -> Result<(), Error> {
+        self.p
+            .call_op(Op::Dict(DictOp::SetItem(k.into().into(), v.into().into())))
+            .await
+            .map(drop)
+    }
+
+    /// `del d[k]`.
+    ///
+    /// # Errors
+    /// `KeyError`, [`Error::ManagerGone`].
+    pub async fn remove(&self, k: impl Into<K>) -> Result<(), Error> {
+        self.p
+            .call_op(Op::Dict(DictOp::DelItem(k.into().into())))
+            .await
+            .map(drop)
+    }
+
+    /// `k in d`.
+    ///
+    /// # Errors
+    /// [`Error::ManagerGone`].
+    pub async fn contains(&self, k: impl Into<K>) -> Result<bool, Error> {
+        self.p
+            .call_as(Op::Any(AnyOp::Contains(k.into().into())))
+            .await
+    }
+
+    /// `len(d)`.
+    ///
+    /// # Errors
+    /// [`Error::ManagerGone`].
+    pub async fn len(&self) -> Result<usize, Error> {
+        self.p.len().await
+    }
+
+    /// Whether it is empty.
+    ///
+    /// # Errors
+    /// [`Error::ManagerGone`].
+    pub async fn is_empty(&self) -> Result<bool, Error> {
+        self.p.is_empty().await
+    }
+
+    /// `d.items()`, in insertion order.
+    ///
+    /// # Errors
+    /// [`Error::Type`], [`Error::ManagerGone`].
+    pub async fn items(&self) -> Result<Vec<(K, V)>, Error> {
+        self.p.call_as(Op::Dict(DictOp::Items)).await
+    }
+
+    /// `d.pop(k)`.
+    ///
+    /// # Errors
+    /// `KeyError`, [`Error::Type`], [`Error::ManagerGone`].
+    pub async fn pop(&self, k: impl Into<K>) -> Result<V, Error> {
+        self.p
+            .call_as(Op::Dict(DictOp::Pop(k.into().into(), None)))
+            .await
+    }
+
+    /// `d.clear()`.
+    ///
+    /// # Errors
+    /// [`Error::ManagerGone`].
+    pub async fn clear(&self) -> Result<(), Error> {
+        self.p.call_op(Op::Dict(DictOp::Clear)).await.map(drop)
+    }
+}
+
+async_proxy!(
+    /// The async form of [`ListProxy`](crate::ListProxy); cancel safe as
+    /// [`AsyncDictProxy`].
+    ///
+    /// ```
+    /// # use multiproc_manager::{Manager, aio::AsyncManager};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = Manager::in_thread()?;
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// let m = AsyncManager::new(&manager).await?;
+    /// let l = m.list_of::<i64>().await?;
+    /// l.append(1).await?;
+    /// l.extend([2, 3]).await?;
+    /// l.set(0, 10).await?;
+    /// assert_eq!(l.to_vec().await?, [10, 2, 3]);
+    /// assert_eq!(l.pop().await?, 3);
+    /// assert_eq!(l.get(-1).await?, 2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })
+    /// # }
+    /// ```
+    AsyncListProxy [T]
+);
+
+impl<T: Into<Value> + FromValue> AsyncListProxy<T> {
+    /// `l.append(x)`.
+    ///
+    /// # Errors
+    /// [`Error::ManagerGone`].
+    pub async fn append(&self, x: impl Into<T>) -> Result<(), Error> {
+        self.p
+            .call_op(Op::List(ListOp::Append(x.into().into())))
+            .await
+            .map(drop)
+    }
+
+    /// `l.extend(xs)`.
+    ///
+    /// # Errors
+    /// [`Error::ManagerGone`].
+    pub async fn extend<I: IntoIterator<Item = A>, A: Into<T>>(&self, xs: I) -> Result<(), Error> {
+        let items: Vec<Value> = xs.into_iter().map(|x| x.into().into()).collect();
+        self.p
+            .call_op(Op::List(ListOp::Extend(items)))
+            .await
+            .map(drop)
+    }
+
+    /// `l[i]` (negative from the end).
+    ///
+    /// # Errors
+    /// `IndexError`, [`Error::Type`], [`Error::ManagerGone`].
+    pub async fn get(&self, i: i64) -> Result<T, Error> {
+        self.p
+            .call_as(Op::List(ListOp::GetItem(Value::from(i))))
+            .await
+    }
+
+    /// `l[i] = x`.
+    ///
+    /// # Errors
+    /// `IndexError`, [`Error::ManagerGone`].
+    pub async fn set(&self, i: i64, x: impl Into<T>) -> Result<(), Error> {
+        self.p
+            .call_op(Op::List(ListOp::SetItem(Value::from(i), x.into().into())))
+            .await
+            .map(drop)
+    }
+
+    /// `l.pop()`.
+    ///
+    /// # Errors
+    /// `IndexError` when empty, [`Error::Type`], [`Error::ManagerGone`].
+    pub async fn pop(&self) -> Result<T, Error> {
+        self.p.call_as(Op::List(ListOp::Pop(None))).await
+    }
+
+    /// `len(l)`.
+    ///
+    /// # Errors
+    /// [`Error::ManagerGone`].
+    pub async fn len(&self) -> Result<usize, Error> {
+        self.p.len().await
+    }
+
+    /// Whether it is empty.
+    ///
+    /// # Errors
+    /// [`Error::ManagerGone`].
+    pub async fn is_empty(&self) -> Result<bool, Error> {
+        self.p.is_empty().await
+    }
+
+    /// `list(l)`: a copy of the whole list.
+    ///
+    /// # Errors
+    /// [`Error::Type`], [`Error::ManagerGone`].
+    pub async fn to_vec(&self) -> Result<Vec<T>, Error> {
+        self.p.call_as(Op::Any(AnyOp::Copy)).await
+    }
+}
+
+async_proxy!(
+    /// The async form of [`NamespaceProxy`](crate::NamespaceProxy); cancel safe as
+    /// [`AsyncDictProxy`].
+    ///
+    /// ```
+    /// # use multiproc_manager::{Manager, aio::AsyncManager};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = Manager::in_thread()?;
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// let m = AsyncManager::new(&manager).await?;
+    /// let ns = m.namespace().await?;
+    /// ns.set("x", 10).await?;
+    /// assert_eq!(ns.get::<i64>("x").await?, 10);
+    /// assert!(ns.has("x").await?);
+    /// ns.del("x").await?;
+    /// assert!(!ns.has("x").await?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })
+    /// # }
+    /// ```
+    AsyncNamespaceProxy []
+);
+
+impl AsyncNamespaceProxy {
+    /// `ns.name`.
+    ///
+    /// # Errors
+    /// `AttributeError`, [`Error::Type`], [`Error::ManagerGone`].
+    pub async fn get<T: FromValue>(&self, name: &str) -> Result<T, Error> {
+        self.p
+            .call_as(Op::Namespace(NamespaceOp::Get(name.to_owned())))
+            .await
+    }
+
+    /// `ns.name = v`.
+    ///
+    /// # Errors
+    /// [`Error::ManagerGone`].
+    pub async fn set(&self, name: &str, v: impl Into<Value>) -> Result<(), Error> {
+        self.p
+            .call_op(Op::Namespace(NamespaceOp::Set(name.to_owned(), v.into())))
+            .await
+            .map(drop)
+    }
+
+    /// `del ns.name`.
+    ///
+    /// # Errors
+    /// `AttributeError`, [`Error::ManagerGone`].
+    pub async fn del(&self, name: &str) -> Result<(), Error> {
+        self.p
+            .call_op(Op::Namespace(NamespaceOp::Del(name.to_owned())))
+            .await
+            .map(drop)
+    }
+
+    /// `hasattr(ns, name)`.
+    ///
+    /// # Errors
+    /// [`Error::ManagerGone`].
+    pub async fn has(&self, name: &str) -> Result<bool, Error> {
+        self.p
+            .call_as(Op::Any(AnyOp::Contains(Value::from(name))))
+            .await
+    }
+}
+
+async_proxy!(
+    /// The async form of [`ValueProxy`](crate::ValueProxy); cancel safe as
+    /// [`AsyncDictProxy`].
+    ///
+    /// ```
+    /// # use multiproc_manager::{Manager, aio::AsyncManager};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = Manager::in_thread()?;
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// let m = AsyncManager::new(&manager).await?;
+    /// let v = m.value(1.5f64).await?;
+    /// v.set(2.5).await?;
+    /// assert_eq!(v.get().await?, 2.5);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })
+    /// # }
+    /// ```
+    AsyncValueProxy [T]
+);
+
+impl<T: Into<Value> + FromValue> AsyncValueProxy<T> {
+    /// `v.value`.
+    ///
+    /// # Errors
+    /// [`Error::Type`], [`Error::ManagerGone`].
+    pub async fn get(&self) -> Result<T, Error> {
+        self.p.call_as(Op::Value(ValueOp::Get)).await
+    }
+
+    /// `v.value = x`.
+    ///
+    /// # Errors
+    /// [`Error::ManagerGone`].
+    pub async fn set(&self, x: impl Into<T>) -> Result<(), Error> {
+        self.p
+            .call_op(Op::Value(ValueOp::Set(x.into().into())))
+            .await
+            .map(drop)
+    }
+}
+
+async_proxy!(
+    /// The async form of [`QueueProxy`](crate::QueueProxy).
+    ///
+    /// [`get`](Self::get) is cancel safe without losing items: the item of a `get`
+    /// whose future was dropped after its request went out is kept by the
+    /// [`AsyncManager`] and returned by the next `get` of this queue through it; and
+    /// the next untimed `get` takes over a cancelled one still waiting on the server
+    /// (so items come out in order). A timed get ([`get_timeout`](Self::get_timeout),
+    /// [`try_get`](Self::try_get)) does not wait for cancelled ones: an item they
+    /// receive later is kept for the next get.
+    ///
+    /// ```
+    /// # use multiproc_manager::{Manager, aio::AsyncManager};
+    /// # use std::time::Duration;
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = Manager::in_thread()?;
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// let m = AsyncManager::new(&manager).await?;
+    /// let q = m.queue_of::<String>().await?;
+    /// // A get that times out (its future dropped) loses nothing put later.
+    /// assert!(tokio::time::timeout(Duration::from_millis(10), q.get()).await.is_err());
+    /// q.put("hello".to_string()).await?;
+    /// assert_eq!(q.get().await?, "hello");
+    /// assert_eq!(q.try_get().await?, None);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })
+    /// # }
+    /// ```
+    AsyncQueueProxy [T]
+);
+
+impl<T: Into<Value> + FromValue> AsyncQueueProxy<T> {
+    /// `q.put(x)`. A dropped `put` may or may not have put its item (as a send whose
+    /// request went out).
+    ///
+    /// # Errors
+    /// [`Error::ManagerGone`].
+    pub async fn put(&self, x: impl Into<T>) -> Result<(), Error> {
+        self.p
+            .call_op(Op::Queue(QueueOp::Put {
+                item: x.into().into(),
+                timeout: None,
+            }))
+            .await
+            .map(drop)
+    }
+
+    /// `q.get()`: waits (on the server, not on a runtime thread) for an item.
+    ///
+    /// # Errors
+    /// [`Error::Type`], [`Error::ManagerGone`] (also on shutdown while waiting).
+    pub async fn get(&self) -> Result<T, Error> {
+        self.get_op(None).await
+    }
+
+    /// `q.get(timeout=t)`.
+    ///
+    /// # Errors
+    /// `Empty` after the timeout ([`RemoteErrorKind::Empty`]), as [`get`](Self::get).
+    pub async fn get_timeout(&self, timeout: Duration) -> Result<T, Error> {
+        self.get_op(Some(timeout)).await
+    }
+
+    /// `q.get_nowait()`, as an `Option`.
+    ///
+    /// # Errors
+    /// As [`get`](Self::get).
+    pub async fn try_get(&self) -> Result<Option<T>, Error> {
+        match self.get_timeout(Duration::ZERO).await {
+            Ok(v) => Ok(Some(v)),
+            Err(e) if e.remote_kind() == Some(RemoteErrorKind::Empty) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn get_op(&self, timeout: Option<Duration>) -> Result<T, Error> {
+        let m = &self.p.m;
+        loop {
+            let kept = lock(&m.inner.st)
+                .kept
+                .get_mut(&self.p.id)
+                .and_then(VecDeque::pop_front);
+            if let Some(v) = kept {
+                return Ok(T::from_value(v)?);
+            }
+            // An untimed get first takes over a cancelled get still waiting on the
+            // server (whose item would otherwise come out after this call's). A timed
+            // one does not wait for it (it might wait for ever).
+            if timeout.is_none() {
+                match m.adopt_get(self.p.id).await {
+                    Some(Ok(v)) => return Ok(T::from_value(v)?),
+                    // A cancelled `get_timeout` that found nothing: ask again.
+                    Some(Err(e)) if e.remote_kind() == Some(RemoteErrorKind::Empty) => continue,
+                    Some(Err(e)) => return Err(e),
+                    None => {}
+                }
+            }
+            let v = m
+                .call(
+                    self.p.id,
+                    0,
+                    Op::Queue(QueueOp::Get { timeout }),
+                    Settle::Keep { obj: self.p.id },
+                )
+                .await?;
+            return Ok(T::from_value(v)?);
+        }
+    }
+
+    /// `q.qsize()` (items kept from cancelled gets not counted).
+    ///
+    /// # Errors
+    /// [`Error::ManagerGone`].
+    pub async fn qsize(&self) -> Result<usize, Error> {
+        self.p.call_as(Op::Queue(QueueOp::QSize)).await
+    }
+}
+
+/// The async form of [`LockProxy`](crate::LockProxy). Its owner is this proxy value
+/// and its clones (see [the module](self)).
+///
+/// [`acquire`](Self::acquire) is cancel safe: a lock obtained by an `acquire` whose
+/// future was dropped is released (before the next call through this manager).
+///
+/// ```
+/// # use multiproc_manager::{Manager, aio::AsyncManager};
+/// # use std::time::Duration;
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let manager = Manager::in_thread()?;
+/// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+/// # rt.block_on(async {
+/// let m = AsyncManager::new(&manager).await?;
+/// let lock = m.lock().await?;
+/// lock.acquire().await?;
+/// assert!(lock.locked().await?);
+/// assert!(!lock.acquire_timeout(Duration::from_millis(10)).await?);
+/// lock.release().await?;
+/// assert!(lock.try_acquire().await?);
+/// lock.release().await?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # })
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct AsyncLockProxy {
+    p: AsyncProxy,
+    owner: u64,
+}
+
+impl fmt::Debug for AsyncLockProxy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AsyncLockProxy")
+            .field("id", &self.p.id)
+            .field("owner", &self.owner)
+            .finish()
+    }
+}
+
+impl AsyncLockProxy {
+    fn wrap(p: AsyncProxy) -> Self {
+        AsyncLockProxy {
+            p,
+            owner: NEXT_OWNER.fetch_add(1, Ordering::Relaxed),
+        }
+    }
+
+    /// The object's id on its server.
+    pub fn id(&self) -> u64 {
+        self.p.id
+    }
+
+    async fn acquire_op(&self, timeout: Option<Duration>) -> Result<bool, Error> {
+        let v = self
+            .p
+            .m
+            .call(
+                self.p.id,
+                self.owner,
+                Op::Lock(LockOp::Acquire { timeout }),
+                Settle::Release {
+                    obj: self.p.id,
+                    owner: self.owner,
+                },
+            )
+            .await?;
+        match v {
+            Value::Bool(b) => Ok(b),
+            Value::Tuple(_) => Err(Error::OwnerDied),
+            other => Err(Error::Type(TypeMismatch::found("bool", &other))),
+        }
+    }
+
+    /// `acquire()`: waits (on the server) until acquired.
+    ///
+    /// # Errors
+    /// [`Error::OwnerDied`] when it took over from a holder that vanished — **it is
+    /// held then**; [`Error::ManagerGone`].
+    pub async fn acquire(&self) -> Result<(), Error> {
+        self.acquire_op(None).await.map(drop)
+    }
+
+    /// `acquire(timeout=t)`: whether it was acquired in time.
+    ///
+    /// # Errors
+    /// As [`acquire`](Self::acquire).
+    pub async fn acquire_timeout(&self, timeout: Duration) -> Result<bool, Error> {
+        self.acquire_op(Some(timeout)).await
+    }
+
+    /// `acquire(blocking=False)`.
+    ///
+    /// # Errors
+    /// As [`acquire`](Self::acquire).
+    pub async fn try_acquire(&self) -> Result<bool, Error> {
+        self.acquire_op(Some(Duration::ZERO)).await
+    }
+
+    /// `release()`.
+    ///
+    /// # Errors
+    /// `RuntimeError` when this owner does not hold it, [`Error::ManagerGone`].
+    pub async fn release(&self) -> Result<(), Error> {
+        self.p
+            .m
+            .call(
+                self.p.id,
+                self.owner,
+                Op::Lock(LockOp::Release),
+                Settle::Discard,
+            )
+            .await
+            .map(drop)
+    }
+
+    /// Whether anyone holds it.
+    ///
+    /// # Errors
+    /// [`Error::ManagerGone`].
+    pub async fn locked(&self) -> Result<bool, Error> {
+        self.p.call_as(Op::Lock(LockOp::Locked)).await
+    }
+}
+
+async_proxy!(
+    /// The async form of [`EventProxy`](crate::EventProxy); cancel safe (a dropped
+    /// `wait` takes nothing).
+    ///
+    /// ```
+    /// # use multiproc_manager::{Manager, aio::AsyncManager};
+    /// # use std::time::Duration;
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = Manager::in_thread()?;
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// let m = AsyncManager::new(&manager).await?;
+    /// let ev = m.event().await?;
+    /// assert!(!ev.wait_timeout(Duration::from_millis(10)).await?);
+    /// let waiter = tokio::spawn({
+    ///     let ev = ev.clone();
+    ///     async move { ev.wait().await }
+    /// });
+    /// ev.set().await?;
+    /// waiter.await??;
+    /// assert!(ev.is_set().await?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })
+    /// # }
+    /// ```
+    AsyncEventProxy []
+);
+
+impl AsyncEventProxy {
+    /// `set()`.
+    ///
+    /// # Errors
+    /// [`Error::ManagerGone`].
+    pub async fn set(&self) -> Result<(), Error> {
+        self.p.call_op(Op::Event(EventOp::Set)).await.map(drop)
+    }
+
+    /// `clear()`.
+    ///
+    /// # Errors
+    /// [`Error::ManagerGone`].
+    pub async fn clear(&self) -> Result<(), Error> {
+        self.p.call_op(Op::Event(EventOp::Clear)).await.map(drop)
+    }
+
+    /// `is_set()`.
+    ///
+    /// # Errors
+    /// [`Error::ManagerGone`].
+    pub async fn is_set(&self) -> Result<bool, Error> {
+        self.p.call_as(Op::Event(EventOp::IsSet)).await
+    }
+
+    /// `wait()`: until the event is set.
+    ///
+    /// # Errors
+    /// [`Error::ManagerGone`].
+    pub async fn wait(&self) -> Result<(), Error> {
+        self.p
+            .call_as::<bool>(Op::Event(EventOp::Wait { timeout: None }))
+            .await
+            .map(drop)
+    }
+
+    /// `wait(timeout)`: whether it is set.
+    ///
+    /// # Errors
+    /// [`Error::ManagerGone`].
+    pub async fn wait_timeout(&self, timeout: Duration) -> Result<bool, Error> {
+        self.p
+            .call_as(Op::Event(EventOp::Wait {
+                timeout: Some(timeout),
+            }))
+            .await
+    }
+}
+
+#[cfg(test)]
+mod send_sync {
+    fn is_send_sync<T: Send + Sync>() {}
+
+    #[test]
+    fn async_types_are_send_and_sync() {
+        is_send_sync::<super::AsyncManager>();
+        is_send_sync::<super::AsyncProxy>();
+        is_send_sync::<super::AsyncDictProxy>();
+        is_send_sync::<super::AsyncListProxy>();
+        is_send_sync::<super::AsyncQueueProxy>();
+        is_send_sync::<super::AsyncValueProxy>();
+        is_send_sync::<super::AsyncLockProxy>();
+        is_send_sync::<super::AsyncEventProxy>();
+        is_send_sync::<super::AsyncNamespaceProxy>();
+    }
+}
