@@ -42,6 +42,9 @@ const PROBE_EVERY: u32 = 8;
 /// them per MiB, per side); 4 MiB matches the socket buffers a large frame asks for
 /// anyway ([`BIG_BUFFER`]).
 const RETAIN: usize = 4 << 20;
+/// A threshold for [`Connection::enable_shm`]: messages of 1 MiB and more go through
+/// shared memory. (Measured figures in docs/benchmarks.md.)
+pub const DEFAULT_SHM_THRESHOLD: usize = 1 << 20;
 /// Frames at least this large enlarge the socket buffers (once per connection).
 const BIG_FRAME: usize = 256 << 10;
 /// The socket buffer size asked for then (the kernel caps it at `net.core.wmem_max`).
@@ -118,6 +121,8 @@ pub struct Connection {
     send_desync: AtomicBool,
     send_buf: Mutex<Vec<u8>>,
     recv_buf: Mutex<Vec<u8>>,
+    /// Large messages through shared memory, when enabled (see `crate::shm`).
+    shm: crate::shm::Shm,
 }
 
 impl fmt::Debug for Connection {
@@ -216,6 +221,7 @@ impl Connection {
             send_desync: AtomicBool::new(false),
             send_buf: Mutex::new(Vec::new()),
             recv_buf: Mutex::new(Vec::new()),
+            shm: crate::shm::Shm::default(),
         }
     }
 
@@ -349,6 +355,69 @@ impl Connection {
         );
     }
 
+    /// Sends messages of `threshold` bytes or more (typed or raw) through **shared
+    /// memory** instead of the socket, and accepts such messages from the peer. Call it
+    /// on **both ends** (any time before the first large message): an end that did not
+    /// enable it refuses a shared-memory frame as an invalid header, as a CPython peer
+    /// would, so never enable it towards a Python process.
+    ///
+    /// Each sending end keeps two memory segments (memfds), made on first need and
+    /// reused, mapped by both processes: a large message is copied once into one by the
+    /// sender and once out of it by the receiver, and only a 28-byte reference crosses
+    /// the socket. When both segments are still held by the receiver (it is slower, or
+    /// does not read), messages go through the socket as usual, so memory stays bounded.
+    /// The receiver checks every segment before mapping it — a memfd sealed against
+    /// shrinking and growing (so the sender cannot truncate it under the reader: no
+    /// SIGBUS), no larger than the frame limit allows — and refuses anything else with
+    /// [`RecvError::Shm`]. Segments have no name in `/dev/shm`; the kernel frees them
+    /// when both ends are gone, however the processes end.
+    ///
+    /// Only on a [`Transport::Unix`] connection (the segment's descriptor travels as
+    /// `SCM_RIGHTS`). The state is per `Connection` value: a copy sent to another
+    /// process starts with it disabled. [`DEFAULT_SHM_THRESHOLD`] is a good threshold:
+    /// below it, the socket is as fast.
+    ///
+    /// ```
+    /// use multiproc_ipc::{Pipe, bulk::Bytes, DEFAULT_SHM_THRESHOLD};
+    /// let (a, b) = Pipe::duplex()?;
+    /// a.enable_shm(DEFAULT_SHM_THRESHOLD)?;
+    /// b.enable_shm(DEFAULT_SHM_THRESHOLD)?;
+    /// let big = vec![7u8; 8 << 20];
+    /// a.send_bytes(&big)?; // through a segment
+    /// assert_eq!(b.recv_bytes()?, big);
+    /// a.send(&Bytes::from(big.clone()))?; // typed values too
+    /// assert_eq!(b.recv::<Bytes>()?.len(), 8 << 20);
+    /// a.send_bytes(b"small")?; // below the threshold: the socket
+    /// assert_eq!(b.recv_bytes()?, b"small");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`io::ErrorKind::Unsupported`] on a pipe or TCP connection.
+    pub fn enable_shm(&self, threshold: usize) -> io::Result<()> {
+        if self.transport != Transport::Unix {
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "shared-memory frames need a Unix socket (their segments travel as SCM_RIGHTS)",
+            ));
+        }
+        self.shm.enable(threshold);
+        Ok(())
+    }
+
+    /// The threshold set by [`enable_shm`](Self::enable_shm), `None` when not enabled.
+    ///
+    /// ```
+    /// let (a, _b) = multiproc_ipc::Pipe::duplex()?;
+    /// assert_eq!(a.shm_threshold(), None);
+    /// a.enable_shm(1 << 20)?;
+    /// assert_eq!(a.shm_threshold(), Some(1 << 20));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn shm_threshold(&self) -> Option<usize> {
+        self.shm.threshold()
+    }
+
     /// Closes this end (also done by dropping it).
     ///
     /// # Errors
@@ -416,6 +485,14 @@ impl Connection {
         }
         let len = (buf.len() - MAX_HEADER) as u64;
         self.check_size(len)?;
+        if fds.is_empty() {
+            if let Some(r) = self.send_shm(&buf[MAX_HEADER..], deadline) {
+                if buf.capacity() > RETAIN {
+                    *buf = Vec::new();
+                }
+                return r;
+            }
+        }
         let mut header = [0u8; MAX_HEADER];
         let hlen = frame::encode_header(len, &mut header);
         let start = MAX_HEADER - hlen;
@@ -460,6 +537,9 @@ impl Connection {
     fn send_bytes_deadline(&self, buf: &[u8], deadline: Option<Instant>) -> Result<(), SendError> {
         self.check_writable()?;
         self.check_size(buf.len() as u64)?;
+        if let Some(r) = self.send_shm(buf, deadline) {
+            return r;
+        }
         let mut header = [0u8; MAX_HEADER];
         let hlen = frame::encode_header(buf.len() as u64, &mut header);
         let mut scratch = lock(&self.send_buf);
@@ -493,6 +573,19 @@ impl Connection {
                     size,
                 })?;
         self.send_bytes(&buf[offset..end])
+    }
+
+    /// Sends `payload` through a shared-memory segment when enabled, large enough and
+    /// a segment is free (see `crate::shm`); `None` when it must cross the socket.
+    fn send_shm(&self, payload: &[u8], deadline: Option<Instant>) -> Option<Result<(), SendError>> {
+        let staged = self.shm.stage(payload)?;
+        let frame = frame::encode_shm_frame(&staged.reference);
+        let fds: Vec<BorrowedFd<'_>> = staged.fd().into_iter().collect();
+        let r = self.write_frame(&[&frame], &fds, deadline);
+        drop(fds);
+        let unsent = r.is_err() && !self.send_desync.load(Ordering::Relaxed);
+        self.shm.finish(staged, r.is_ok(), unsent);
+        Some(r)
     }
 
     fn check_writable(&self) -> Result<(), SendError> {
@@ -747,9 +840,13 @@ impl Connection {
         }
         let mut header = [0u8; MAX_HEADER];
         let mut hgot = 0;
-        let len = self
+        let len = match self
             .read_header(&mut header, &mut hgot, &mut fds, None, None)
-            .map_err(|e| self.broken(e, hgot > 0))?;
+            .map_err(|e| self.broken(e, hgot > 0))?
+        {
+            Body::Socket(len) => len,
+            Body::Shm(seg, len) => return self.shm_into(&seg, len, buf),
+        };
         if len >= BIG_FRAME
             && self.transport != Transport::Pipe
             && !self.big_buffers.swap(true, Ordering::Relaxed)
@@ -774,6 +871,29 @@ impl Connection {
             });
         }
         Ok(n)
+    }
+
+    /// `recv_bytes_into` of a shared-memory frame: one copy into `buf`, or the whole
+    /// message in [`RecvError::BufferTooSmall`].
+    fn shm_into(
+        &self,
+        seg: &crate::SharedSegment,
+        len: usize,
+        buf: &mut [u8],
+    ) -> Result<usize, RecvError> {
+        if len > buf.len() {
+            let mut message = Vec::new();
+            self.shm.read_vec(seg, len, &mut message)?;
+            buf.copy_from_slice(&message[..buf.len()]);
+            return Err(RecvError::BufferTooSmall {
+                needed: len,
+                buffer: buf.len(),
+                message,
+            });
+        }
+        let r = self.shm.read(seg, &mut buf[..len]);
+        self.shm.release(seg);
+        r.map(|()| len)
     }
 
     /// Whether a frame (or end-of-file) is ready to read, waiting up to `timeout`
@@ -905,7 +1025,10 @@ impl Connection {
         }
         let r = self
             .read_header(&mut header, &mut hgot, fds, maxlength, deadline)
-            .and_then(|len| self.read_payload_vec(len, out, deadline));
+            .and_then(|body| match body {
+                Body::Socket(len) => self.read_payload_vec(len, out, deadline),
+                Body::Shm(seg, len) => self.shm.read_vec(&seg, len, out),
+            });
         match r {
             Ok(()) => Ok(()),
             Err(RecvError::Timeout) if hgot > 0 => {
@@ -961,7 +1084,7 @@ impl Connection {
         fds: &mut Vec<OwnedFd>,
         maxlength: Option<u64>,
         deadline: Option<Instant>,
-    ) -> Result<usize, RecvError> {
+    ) -> Result<Body, RecvError> {
         let sock = self.transport != Transport::Pipe;
         let fd = self.fd.as_fd();
         let fresh = *hgot == 0;
@@ -1011,8 +1134,12 @@ impl Connection {
         }
         let mut short = [0u8; 4];
         short.copy_from_slice(&header[..4]);
+        let limit = maxlength.map_or(self.max_frame(), |m| m.min(self.max_frame()));
         let len = match frame::decode_short(short) {
             ShortHeader::Len(n) => n,
+            ShortHeader::Invalid(frame::SHM_MARK) if self.shm.threshold().is_some() && sock => {
+                return self.read_shm_ref(fds, limit, deadline);
+            }
             ShortHeader::Invalid(v) => {
                 return Err(RecvError::Io(io::Error::new(
                     io::ErrorKind::InvalidData,
@@ -1050,17 +1177,62 @@ impl Connection {
                 u64::from_be_bytes(long)
             }
         };
-        let limit = maxlength.map_or(self.max_frame(), |m| m.min(self.max_frame()));
         if len > limit {
             return Err(RecvError::TooLarge {
                 announced: len,
                 limit,
             });
         }
-        usize::try_from(len).map_err(|_| RecvError::TooLarge {
-            announced: len,
+        usize::try_from(len)
+            .map(Body::Socket)
+            .map_err(|_| RecvError::TooLarge {
+                announced: len,
+                limit,
+            })
+    }
+
+    /// The rest of a shared-memory frame after its header: the reference, then the
+    /// segment it names, checked before mapping (see `crate::shm`). The reference is
+    /// written with one `sendmsg` right behind the header, so it is there as soon as
+    /// the header is; a peer that stalls inside it until the deadline leaves the stream
+    /// mid-frame (an `Io` error of kind `TimedOut`, and this end unreadable).
+    fn read_shm_ref(
+        &self,
+        fds: &mut Vec<OwnedFd>,
+        limit: u64,
+        deadline: Option<Instant>,
+    ) -> Result<Body, RecvError> {
+        let mut body = [0u8; frame::SHM_REF_LEN];
+        match sys::fill(
+            self.fd.as_fd(),
+            &mut body,
+            None,
+            true,
+            deadline,
+            Start::Read,
+        ) {
+            Ok(Fill::Full) => {}
+            Ok(Fill::Eof(n)) => {
+                return Err(RecvError::Truncated {
+                    expected: frame::SHM_REF_LEN as u64,
+                    got: n as u64,
+                });
+            }
+            Ok(Fill::TimedOut(_)) => {
+                return Err(RecvError::Io(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "shared-memory frame cut by the deadline",
+                )));
+            }
+            Err(e) => return Err(e.into()),
+        }
+        let r = frame::ShmRef::decode(body);
+        let seg = self.shm.resolve(r, fds, self.max_frame(), limit)?;
+        let len = usize::try_from(r.len).map_err(|_| RecvError::TooLarge {
+            announced: r.len,
             limit,
-        })
+        })?;
+        Ok(Body::Shm(seg, len))
     }
 
     /// Reads exactly `buf.len()` payload bytes into `buf`.
@@ -1223,6 +1395,14 @@ struct Partial {
     payload: Vec<u8>,
     /// The handles that came with the frame's first bytes.
     fds: Vec<OwnedFd>,
+}
+
+/// Where a frame's payload is, once its header was read.
+enum Body {
+    /// This many bytes follow on the socket.
+    Socket(usize),
+    /// This many bytes are in a shared-memory segment (see `crate::shm`).
+    Shm(crate::SharedSegment, usize),
 }
 
 /// What the spin before a receive found.

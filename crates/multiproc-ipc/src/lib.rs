@@ -90,6 +90,7 @@ mod connection;
 mod depth;
 mod listener;
 mod segment;
+mod shm;
 mod sys;
 mod wait;
 
@@ -98,7 +99,7 @@ pub use bulk::{Bytes, PodSlice, PodVec};
 /// Re-exported for `#[derive(bytemuck::Pod, bytemuck::Zeroable)]` on the records a
 /// [`PodVec`] carries (with `#[bytemuck(crate = "multiproc_ipc::bytemuck")]`).
 pub use bytemuck;
-pub use connection::{Connection, DEFAULT_SPIN, Pipe, Transport};
+pub use connection::{Connection, DEFAULT_SHM_THRESHOLD, DEFAULT_SPIN, Pipe, Transport};
 pub use depth::DEFAULT_MAX_DEPTH;
 pub use error::{CodecError, RecvError, SegmentError, SendError};
 pub use handle::{

@@ -1,0 +1,367 @@
+//! Large messages through shared memory: the state behind
+//! [`Connection::enable_shm`](crate::Connection::enable_shm).
+//!
+//! A message at least as large as the threshold does not cross the socket: the sender
+//! copies its payload into a memory segment both processes map, and the frame on the
+//! socket is only a reference to it ([`frame::SHM_MARK`] and a [`ShmRef`], 28 bytes).
+//! The receiver copies the payload out once, into the destination (the caller's
+//! buffer for `recv_bytes_into`, a fresh `Vec` for `recv_bytes`, the decode buffer for
+//! `recv`), and hands the segment back.
+//!
+//! # The segments
+//! Each sending end keeps [`SLOTS`] segments, made on first need and **reused**: both
+//! processes keep them mapped, so after the first messages no page is faulted in and
+//! no system call is made per page, which is what makes the path faster than the
+//! socket (a fresh memfd per message was measured slower than the socket: session 4's
+//! experiments in `benches/ipc.rs`). A segment is a memfd of a page of header (a
+//! 32-bit state word at offset 0) and the payload area, rounded up to 2 MiB; it is
+//! sealed against shrinking and growing before it is handed over, and its descriptor
+//! travels (as `SCM_RIGHTS`, attached to the reference frame) only the first time the
+//! sending end uses it. A slot is replaced by a larger segment when a message does
+//! not fit it.
+//!
+//! # Who touches what
+//! The state word says who owns the payload area: `FREE` (the sender may write), `FULL`
+//! (the receiver may read). The sender writes the payload into a `FREE` segment, stores
+//! `FULL` (release), then sends the reference; the receiver copies the payload out,
+//! then stores `FREE` (release); the sender loads the word (acquire) before reusing the
+//! segment. When no slot is `FREE` (the receiver is slow or never reads) the message
+//! goes through the socket instead, so a receiver that never reads costs the sender
+//! at most its [`SLOTS`] segments and then the socket's usual back-pressure.
+//!
+//! # What a receiver accepts
+//! Checked before anything is mapped: at most one descriptor with the frame; the
+//! segment is a memory file sealed against shrinking and growing (`F_GET_SEALS`), its
+//! size is what the reference says and at most [`segment_size`] of the receiver's
+//! frame limit; the payload length is within the frame limit and inside the segment.
+//! So a peer cannot make us map more than [`CACHE`] segments of that size, and a
+//! segment can never be truncated under our mapping (no SIGBUS). A reference to a
+//! segment we were never given is an error. Every refusal is
+//! [`RecvError::Shm`] (the frame was read whole; the connection stays usable), or
+//! [`RecvError::TooLarge`] for a payload over the limit (as for a socket frame).
+//!
+//! # Lifetimes
+//! Segments are memfds: no name in `/dev/shm`, freed by the kernel when the last
+//! mapping and descriptor are gone — when both ends are dropped or their processes
+//! die, whatever the way. A sender killed with its message in a segment leaves that
+//! segment mapped by the receiver only, which can still read the message (its
+//! reference is in the socket) and frees it when its end is dropped.
+
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard};
+
+use crate::error::{RecvError, SegmentError};
+use crate::frame::ShmRef;
+use crate::segment::SharedSegment;
+use crate::sys;
+
+/// The segment's header: one page (the payload starts page-aligned), holding the
+/// state word at offset 0.
+pub(crate) const HEADER: u64 = 4096;
+/// Segments sizes are rounded up to this (the huge-page size), so similar message
+/// sizes reuse one segment.
+const ROUND: u64 = 2 << 20;
+/// Segments a sending end keeps (two: writing one overlaps the reading of the other).
+pub(crate) const SLOTS: usize = 2;
+/// Segments a receiving end keeps mapped: two senders' worth (an end inherited or
+/// sent to a second process that also sends). Beyond, the least recently used is
+/// unmapped.
+pub(crate) const CACHE: usize = 4;
+const FREE: u32 = 0;
+const FULL: u32 = 1;
+/// Threshold value meaning "shared memory off".
+const OFF: usize = usize::MAX;
+
+/// The size of the segment that holds a `len`-byte payload: a header page plus the
+/// payload, rounded up to 2 MiB (`None` on overflow).
+pub(crate) fn segment_size(len: u64) -> Option<u64> {
+    len.checked_add(HEADER)?.checked_next_multiple_of(ROUND)
+}
+
+/// A process-unique id for a new segment: the pid in the high half (two processes
+/// sending on one end never collide), a counter in the low half.
+fn new_id() -> u64 {
+    static NEXT: AtomicU32 = AtomicU32::new(1);
+    (u64::from(std::process::id()) << 32) | u64::from(NEXT.fetch_add(1, Ordering::Relaxed))
+}
+
+/// One connection end's shared-memory state.
+#[derive(Debug)]
+pub(crate) struct Shm {
+    /// Payloads of at least this many bytes go through a segment; [`OFF`] when not enabled.
+    threshold: AtomicUsize,
+    tx: Mutex<Tx>,
+    rx: Mutex<Vec<(u64, SharedSegment)>>,
+}
+
+#[derive(Debug, Default)]
+struct Tx {
+    slots: [Option<Slot>; SLOTS],
+    next: usize,
+}
+
+#[derive(Debug)]
+struct Slot {
+    id: u64,
+    seg: SharedSegment,
+    /// Whether the descriptor already went to the peer from this end.
+    announced: bool,
+}
+
+/// A message written into a segment, whose reference is about to be sent.
+pub(crate) struct Staged {
+    slot: usize,
+    pub(crate) reference: ShmRef,
+    seg: SharedSegment,
+    announce: bool,
+}
+
+impl Staged {
+    /// The descriptor to attach to the reference frame: only the first time.
+    pub(crate) fn fd(&self) -> Option<BorrowedFd<'_>> {
+        self.announce.then(|| self.seg.as_fd())
+    }
+}
+
+impl Default for Shm {
+    fn default() -> Self {
+        Shm {
+            threshold: AtomicUsize::new(OFF),
+            tx: Mutex::default(),
+            rx: Mutex::default(),
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // The state stays consistent at every await-free step; poisoning is ignored.
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn bad(msg: impl Into<String>) -> RecvError {
+    RecvError::Shm(SegmentError::BadHandle(msg.into()))
+}
+
+impl Shm {
+    /// Turns the path on for payloads of `threshold` bytes or more (at least 1).
+    pub(crate) fn enable(&self, threshold: usize) {
+        self.threshold
+            .store(threshold.clamp(1, OFF - 1), Ordering::Relaxed);
+    }
+
+    /// The threshold, if enabled.
+    pub(crate) fn threshold(&self) -> Option<usize> {
+        let t = self.threshold.load(Ordering::Relaxed);
+        (t != OFF).then_some(t)
+    }
+
+    /// Writes `payload` into a free segment, when enabled and `payload` reaches the
+    /// threshold. `None` sends through the socket instead: below the threshold, no
+    /// free slot (the receiver has not handed both back), or no memory for a segment.
+    pub(crate) fn stage(&self, payload: &[u8]) -> Option<Staged> {
+        let threshold = self.threshold.load(Ordering::Relaxed);
+        if threshold == OFF || payload.len() < threshold {
+            return None;
+        }
+        let need = payload.len() as u64;
+        let mut tx = lock(&self.tx);
+        for k in 0..SLOTS {
+            let i = (tx.next + k) % SLOTS;
+            let fits = match &tx.slots[i] {
+                None => false,
+                Some(s) if sys::segment_state(&s.seg) != FREE => continue,
+                Some(s) => s.seg.len() as u64 - HEADER >= need,
+            };
+            if !fits {
+                let size = segment_size(need)?;
+                let fd = sys::sealed_memfd("multiproc-shm", size).ok()?;
+                let seg = SharedSegment::map(fd, usize::try_from(size).ok()?).ok()?;
+                tx.slots[i] = Some(Slot {
+                    id: new_id(),
+                    seg,
+                    announced: false,
+                });
+            }
+            tx.next = (i + 1) % SLOTS;
+            let slot = tx.slots[i].as_ref()?;
+            if !sys::segment_write(&slot.seg, HEADER as usize, payload) {
+                return None;
+            }
+            sys::set_segment_state(&slot.seg, FULL);
+            return Some(Staged {
+                slot: i,
+                reference: ShmRef {
+                    segment: slot.id,
+                    segment_len: slot.seg.len() as u64,
+                    len: need,
+                },
+                seg: slot.seg.clone(),
+                announce: !slot.announced,
+            });
+        }
+        None
+    }
+
+    /// After the reference frame of `staged` was sent (`sent`), or not: then, when
+    /// nothing of it went out (`unsent`), the segment is free again.
+    pub(crate) fn finish(&self, staged: Staged, sent: bool, unsent: bool) {
+        let mut tx = lock(&self.tx);
+        if let Some(slot) = tx.slots[staged.slot].as_mut() {
+            if slot.id == staged.reference.segment {
+                if sent {
+                    slot.announced = true;
+                } else if unsent {
+                    sys::set_segment_state(&slot.seg, FREE);
+                }
+            }
+        }
+    }
+
+    /// Finds (or maps, from the descriptor that came with the frame) the segment a
+    /// received reference names, after checking it against `max_frame` (the segment
+    /// size) and `limit` (the payload). The descriptors that came with the frame are
+    /// consumed.
+    pub(crate) fn resolve(
+        &self,
+        r: ShmRef,
+        fds: &mut Vec<OwnedFd>,
+        max_frame: u64,
+        limit: u64,
+    ) -> Result<SharedSegment, RecvError> {
+        let taken = std::mem::take(fds);
+        if taken.len() > 1 {
+            return Err(bad("more than one handle with a shared-memory frame"));
+        }
+        let seg_max = segment_size(max_frame).unwrap_or(u64::MAX);
+        if r.segment_len > seg_max {
+            return Err(bad(format!(
+                "segment of {} bytes exceeds the limit of {seg_max}",
+                r.segment_len
+            )));
+        }
+        if r.segment_len < HEADER || r.len > r.segment_len - HEADER {
+            return Err(bad(format!(
+                "{} payload bytes do not fit a segment of {}",
+                r.len, r.segment_len
+            )));
+        }
+        if r.len > limit {
+            return Err(RecvError::TooLarge {
+                announced: r.len,
+                limit,
+            });
+        }
+        let mut rx = lock(&self.rx);
+        if let Some(fd) = taken.into_iter().next() {
+            if !sys::is_size_sealed(fd.as_fd()) {
+                return Err(bad(
+                    "segment is not a memory file sealed against shrinking and growing",
+                ));
+            }
+            let actual = sys::file_len(&fd).map_err(|e| RecvError::Shm(e.into()))?;
+            if actual != r.segment_len {
+                return Err(bad(format!(
+                    "segment is {actual} bytes, the frame says {}",
+                    r.segment_len
+                )));
+            }
+            let len = usize::try_from(actual).map_err(|_| bad("segment too large"))?;
+            let seg = SharedSegment::map(fd, len).map_err(RecvError::Shm)?;
+            rx.retain(|(id, _)| *id != r.segment);
+            if rx.len() >= CACHE {
+                rx.remove(0);
+            }
+            rx.push((r.segment, seg.clone()));
+            return Ok(seg);
+        }
+        let Some(at) = rx.iter().position(|(id, _)| *id == r.segment) else {
+            return Err(bad(format!("unknown segment {:#x}", r.segment)));
+        };
+        let entry = rx.remove(at);
+        let seg = entry.1.clone();
+        rx.push(entry);
+        if seg.len() as u64 != r.segment_len {
+            return Err(bad(format!(
+                "segment is {} bytes, the frame says {}",
+                seg.len(),
+                r.segment_len
+            )));
+        }
+        Ok(seg)
+    }
+
+    /// Copies a resolved frame's payload to the end of `out` (one copy, huge pages
+    /// advised for a large fresh buffer), then hands the segment back.
+    pub(crate) fn read_vec(
+        &self,
+        seg: &SharedSegment,
+        len: usize,
+        out: &mut Vec<u8>,
+    ) -> Result<(), RecvError> {
+        if out.capacity() - out.len() < len {
+            let more = len - (out.capacity() - out.len());
+            out.try_reserve_exact(more).map_err(|_| {
+                RecvError::Io(std::io::Error::new(
+                    std::io::ErrorKind::OutOfMemory,
+                    "no memory for the message",
+                ))
+            })?;
+            sys::advise_huge(out);
+        }
+        let ok = sys::segment_read_vec(seg, HEADER as usize, len, out);
+        sys::set_segment_state(seg, FREE);
+        if ok {
+            Ok(())
+        } else {
+            Err(bad("payload outside the segment"))
+        }
+    }
+
+    /// Copies the first `out.len()` payload bytes into `out`; the segment is handed
+    /// back by [`release`](Self::release).
+    pub(crate) fn read(&self, seg: &SharedSegment, out: &mut [u8]) -> Result<(), RecvError> {
+        if sys::segment_read(seg, HEADER as usize, out) {
+            Ok(())
+        } else {
+            Err(bad("payload outside the segment"))
+        }
+    }
+
+    /// Hands a segment back to its sender.
+    pub(crate) fn release(&self, seg: &SharedSegment) {
+        sys::set_segment_state(seg, FREE);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn segment_sizes_round_to_huge_pages() {
+        assert_eq!(segment_size(1), Some(ROUND));
+        assert_eq!(segment_size(ROUND - HEADER), Some(ROUND));
+        assert_eq!(segment_size(ROUND - HEADER + 1), Some(2 * ROUND));
+        assert_eq!(segment_size(u64::MAX - 10), None);
+    }
+
+    #[test]
+    fn no_free_slot_falls_back_to_the_socket() {
+        let shm = Shm::default();
+        assert!(shm.stage(&[1; 100]).is_none()); // off
+        shm.enable(10);
+        assert!(shm.stage(&[1; 9]).is_none()); // below the threshold
+        let a = shm.stage(&[1; 100]).expect("slot 0");
+        let b = shm.stage(&[2; 100]).expect("slot 1");
+        assert!(shm.stage(&[3; 100]).is_none(), "both slots are full");
+        assert!(a.fd().is_some() && b.fd().is_some());
+        let seg = a.seg.clone();
+        shm.finish(a, true, false);
+        shm.finish(b, true, false);
+        shm.release(&seg);
+        let c = shm.stage(&[4; 100]).expect("slot 0 again");
+        assert!(c.fd().is_none(), "announced already");
+        assert_eq!(c.slot, 0);
+    }
+}
