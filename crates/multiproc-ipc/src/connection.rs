@@ -365,7 +365,9 @@ impl Connection {
     /// reused, mapped by both processes: a large message is copied once into one by the
     /// sender and once out of it by the receiver, and only a 28-byte reference crosses
     /// the socket. When both segments are still held by the receiver (it is slower, or
-    /// does not read), messages go through the socket as usual, so memory stays bounded.
+    /// does not read), a send waits for one as it would for socket buffer space
+    /// ([`send_timeout`](Self::send_timeout) bounds the wait; a peer that hangs up
+    /// ends it with [`SendError::Disconnected`]), so memory stays bounded.
     /// The receiver checks every segment before mapping it — a memfd sealed against
     /// shrinking and growing (so the sender cannot truncate it under the reader: no
     /// SIGBUS), no larger than the frame limit allows — and refuses anything else with
@@ -578,7 +580,11 @@ impl Connection {
     /// Sends `payload` through a shared-memory segment when enabled, large enough and
     /// a segment is free (see `crate::shm`); `None` when it must cross the socket.
     fn send_shm(&self, payload: &[u8], deadline: Option<Instant>) -> Option<Result<(), SendError>> {
-        let staged = self.shm.stage(payload)?;
+        let staged = match self.shm.stage(payload, self.fd.as_fd(), deadline) {
+            Ok(s) => s?,
+            Err(crate::shm::Stall::Timeout) => return Some(Err(SendError::Timeout)),
+            Err(crate::shm::Stall::Gone) => return Some(Err(SendError::Disconnected)),
+        };
         let frame = frame::encode_shm_frame(&staged.reference);
         let fds: Vec<BorrowedFd<'_>> = staged.fd().into_iter().collect();
         let r = self.write_frame(&[&frame], &fds, deadline);

@@ -22,12 +22,19 @@
 //!
 //! # Who touches what
 //! The state word says who owns the payload area: `FREE` (the sender may write), `FULL`
-//! (the receiver may read). The sender writes the payload into a `FREE` segment, stores
-//! `FULL` (release), then sends the reference; the receiver copies the payload out,
-//! then stores `FREE` (release); the sender loads the word (acquire) before reusing the
-//! segment. When no slot is `FREE` (the receiver is slow or never reads) the message
-//! goes through the socket instead, so a receiver that never reads costs the sender
-//! at most its [`SLOTS`] segments and then the socket's usual back-pressure.
+//! (the receiver may read), `WAITED` (full, and the sender sleeps on the word). The
+//! sender writes the payload into a `FREE` segment, stores `FULL` (release), then sends
+//! the reference; the receiver copies the payload out, then swaps in `FREE` (release)
+//! and, if it found `WAITED`, wakes the sender (a shared futex on the word). The
+//! sender loads the word (acquire) before reusing a segment. When the receiver holds
+//! both segments (it is slower, or does not read), the sender waits for the older
+//! one as a socket send waits for buffer space: up to the send's deadline
+//! ([`SendError::Timeout`](crate::SendError::Timeout), nothing sent), and no longer
+//! than the peer lives (checked every 100 ms: `POLLHUP` on the socket gives
+//! [`SendError::Disconnected`](crate::SendError::Disconnected)). So a receiver that
+//! never reads costs the sender two segments, never more. Falling back to the socket
+//! instead was rejected: a sender faster than its receiver would then send most
+//! messages the slow way.
 //!
 //! # What a receiver accepts
 //! Checked before anything is mapped: at most one descriptor with the frame; the
@@ -50,6 +57,7 @@
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use crate::error::{RecvError, SegmentError};
 use crate::frame::ShmRef;
@@ -70,6 +78,11 @@ pub(crate) const SLOTS: usize = 2;
 pub(crate) const CACHE: usize = 4;
 const FREE: u32 = 0;
 const FULL: u32 = 1;
+/// `FULL`, and the sender sleeps on the word (a futex) until it is `FREE`.
+const WAITED: u32 = 2;
+/// How long a sender waiting for a segment sleeps between two checks that the peer is
+/// still there (a receiver that died holding the segment never wakes it).
+const RECHECK: Duration = Duration::from_millis(100);
 /// Threshold value meaning "shared memory off".
 const OFF: usize = usize::MAX;
 
@@ -107,6 +120,15 @@ struct Slot {
     seg: SharedSegment,
     /// Whether the descriptor already went to the peer from this end.
     announced: bool,
+}
+
+/// Why no segment could be had for a message.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Stall {
+    /// The deadline passed while the receiver held both segments.
+    Timeout,
+    /// The peer hung up while holding them.
+    Gone,
 }
 
 /// A message written into a segment, whose reference is about to be sent.
@@ -157,50 +179,96 @@ impl Shm {
     }
 
     /// Writes `payload` into a free segment, when enabled and `payload` reaches the
-    /// threshold. `None` sends through the socket instead: below the threshold, no
-    /// free slot (the receiver has not handed both back), or no memory for a segment.
-    pub(crate) fn stage(&self, payload: &[u8]) -> Option<Staged> {
+    /// threshold. When both segments are held by the receiver, waits for the older
+    /// one (the receiver frees them in order) until `deadline`, as a socket send waits
+    /// for buffer space, checking every [`RECHECK`] that the peer (`sock`) is still
+    /// there. `Ok(None)` sends through the socket instead: below the threshold, or no
+    /// memory for a segment.
+    ///
+    /// # Errors
+    /// [`Stall::Timeout`] at the deadline, [`Stall::Gone`] when the peer hung up;
+    /// nothing was sent either way.
+    pub(crate) fn stage(
+        &self,
+        payload: &[u8],
+        sock: BorrowedFd<'_>,
+        deadline: Option<Instant>,
+    ) -> Result<Option<Staged>, Stall> {
         let threshold = self.threshold.load(Ordering::Relaxed);
         if threshold == OFF || payload.len() < threshold {
-            return None;
+            return Ok(None);
         }
         let need = payload.len() as u64;
         let mut tx = lock(&self.tx);
-        for k in 0..SLOTS {
-            let i = (tx.next + k) % SLOTS;
-            let fits = match &tx.slots[i] {
-                None => false,
-                Some(s) if sys::segment_state(&s.seg) != FREE => continue,
-                Some(s) => s.seg.len() as u64 - HEADER >= need,
+        let i = loop {
+            let free = (0..SLOTS).map(|k| (tx.next + k) % SLOTS).find(|&i| {
+                tx.slots[i]
+                    .as_ref()
+                    .is_none_or(|s| sys::segment_state(&s.seg) == FREE)
+            });
+            if let Some(i) = free {
+                break i;
+            }
+            let Some(oldest) = tx.slots[tx.next].as_ref() else {
+                return Ok(None);
             };
-            if !fits {
-                let size = segment_size(need)?;
-                let fd = sys::sealed_memfd("multiproc-shm", size).ok()?;
-                let seg = SharedSegment::map(fd, usize::try_from(size).ok()?).ok()?;
-                tx.slots[i] = Some(Slot {
-                    id: new_id(),
-                    seg,
-                    announced: false,
-                });
+            // Ask to be woken, then sleep while the word says so.
+            if sys::cas_segment_state(&oldest.seg, FULL, WAITED) == FREE {
+                continue;
             }
-            tx.next = (i + 1) % SLOTS;
-            let slot = tx.slots[i].as_ref()?;
-            if !sys::segment_write(&slot.seg, HEADER as usize, payload) {
-                return None;
+            let mut nap = RECHECK;
+            if let Some(d) = deadline {
+                let left = d.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return Err(Stall::Timeout);
+                }
+                nap = nap.min(left);
             }
-            sys::set_segment_state(&slot.seg, FULL);
-            return Some(Staged {
-                slot: i,
-                reference: ShmRef {
-                    segment: slot.id,
-                    segment_len: slot.seg.len() as u64,
-                    len: need,
-                },
-                seg: slot.seg.clone(),
-                announce: !slot.announced,
+            sys::wait_segment_state(&oldest.seg, WAITED, nap);
+            if sys::segment_state(&oldest.seg) != FREE && sys::peer_gone(sock) {
+                return Err(Stall::Gone);
+            }
+        };
+        let fits = tx.slots[i]
+            .as_ref()
+            .is_some_and(|s| s.seg.len() as u64 - HEADER >= need);
+        if !fits {
+            let Some(size) = segment_size(need) else {
+                return Ok(None);
+            };
+            let Ok(fd) = sys::sealed_memfd("multiproc-shm", size) else {
+                return Ok(None);
+            };
+            let Some(seg) = usize::try_from(size)
+                .ok()
+                .and_then(|len| SharedSegment::map(fd, len).ok())
+            else {
+                return Ok(None);
+            };
+            tx.slots[i] = Some(Slot {
+                id: new_id(),
+                seg,
+                announced: false,
             });
         }
-        None
+        tx.next = (i + 1) % SLOTS;
+        let Some(slot) = tx.slots[i].as_ref() else {
+            return Ok(None);
+        };
+        if !sys::segment_write(&slot.seg, HEADER as usize, payload) {
+            return Ok(None);
+        }
+        sys::set_segment_state(&slot.seg, FULL);
+        Ok(Some(Staged {
+            slot: i,
+            reference: ShmRef {
+                segment: slot.id,
+                segment_len: slot.seg.len() as u64,
+                len: need,
+            },
+            seg: slot.seg.clone(),
+            announce: !slot.announced,
+        }))
     }
 
     /// After the reference frame of `staged` was sent (`sent`), or not: then, when
@@ -310,7 +378,7 @@ impl Shm {
             sys::advise_huge(out);
         }
         let ok = sys::segment_read_vec(seg, HEADER as usize, len, out);
-        sys::set_segment_state(seg, FREE);
+        self.release(seg);
         if ok {
             Ok(())
         } else {
@@ -330,7 +398,9 @@ impl Shm {
 
     /// Hands a segment back to its sender.
     pub(crate) fn release(&self, seg: &SharedSegment) {
-        sys::set_segment_state(seg, FREE);
+        if sys::swap_segment_state(seg, FREE) == WAITED {
+            sys::wake_segment_state(seg);
+        }
     }
 }
 
@@ -347,20 +417,32 @@ mod tests {
     }
 
     #[test]
-    fn no_free_slot_falls_back_to_the_socket() {
+    fn a_sender_waits_for_a_segment_until_the_deadline_or_hang_up() {
+        let (sock, peer) = crate::sys::unix_pair().unwrap();
+        let sock = sock.as_fd();
+        let soon = || Some(Instant::now() + Duration::from_millis(20));
         let shm = Shm::default();
-        assert!(shm.stage(&[1; 100]).is_none()); // off
+        assert!(shm.stage(&[1; 100], sock, None).unwrap().is_none()); // off
         shm.enable(10);
-        assert!(shm.stage(&[1; 9]).is_none()); // below the threshold
-        let a = shm.stage(&[1; 100]).expect("slot 0");
-        let b = shm.stage(&[2; 100]).expect("slot 1");
-        assert!(shm.stage(&[3; 100]).is_none(), "both slots are full");
+        assert!(shm.stage(&[1; 9], sock, None).unwrap().is_none()); // below the threshold
+        let a = shm.stage(&[1; 100], sock, None).unwrap().expect("slot 0");
+        let b = shm.stage(&[2; 100], sock, None).unwrap().expect("slot 1");
+        // Both held by the receiver: wait for one, until the deadline or the peer leaves.
+        assert_eq!(
+            shm.stage(&[3; 100], sock, soon()).err(),
+            Some(Stall::Timeout)
+        );
+        drop(peer);
+        assert_eq!(shm.stage(&[3; 100], sock, None).err(), Some(Stall::Gone));
         assert!(a.fd().is_some() && b.fd().is_some());
         let seg = a.seg.clone();
         shm.finish(a, true, false);
         shm.finish(b, true, false);
         shm.release(&seg);
-        let c = shm.stage(&[4; 100]).expect("slot 0 again");
+        let c = shm
+            .stage(&[4; 100], sock, None)
+            .unwrap()
+            .expect("slot 0 again");
         assert!(c.fd().is_none(), "announced already");
         assert_eq!(c.slot, 0);
     }

@@ -451,6 +451,56 @@ pub(crate) fn set_segment_state(seg: &crate::SharedSegment, v: u32) {
     }
 }
 
+/// Swaps (acquire-release) the state word at the start of `seg`, returning the old
+/// value (`u32::MAX`, nothing stored, for a segment too short to hold one).
+pub(crate) fn swap_segment_state(seg: &crate::SharedSegment, v: u32) -> u32 {
+    mem::state(seg).map_or(u32::MAX, |s| s.swap(v, std::sync::atomic::Ordering::AcqRel))
+}
+
+/// Compare-and-swap (acquire-release) of the state word: the value found.
+pub(crate) fn cas_segment_state(seg: &crate::SharedSegment, from: u32, to: u32) -> u32 {
+    use std::sync::atomic::Ordering;
+    mem::state(seg).map_or(u32::MAX, |s| {
+        match s.compare_exchange(from, to, Ordering::AcqRel, Ordering::Acquire) {
+            Ok(v) | Err(v) => v,
+        }
+    })
+}
+
+/// `FUTEX_WAIT` (shared: no `FUTEX_PRIVATE_FLAG`, the word is in memory two processes
+/// map) on the state word while it holds `expected`, for at most `timeout`. Returns on
+/// a wake-up, a signal, a changed value or the timeout alike: callers re-check.
+pub(crate) fn wait_segment_state(seg: &crate::SharedSegment, expected: u32, timeout: Duration) {
+    use rustix::thread::futex;
+    let Some(word) = mem::state(seg) else { return };
+    let ts = futex::Timespec {
+        tv_sec: i64::try_from(timeout.as_secs()).unwrap_or(i64::MAX),
+        tv_nsec: i64::from(timeout.subsec_nanos()),
+    };
+    let _ = futex::wait(word, futex::Flags::empty(), expected, Some(&ts));
+}
+
+/// `FUTEX_WAKE` (shared) of one waiter on the state word.
+pub(crate) fn wake_segment_state(seg: &crate::SharedSegment) {
+    use rustix::thread::futex;
+    if let Some(word) = mem::state(seg) {
+        // An error can only mean a bad address, impossible for a live mapping.
+        let _ = futex::wake(word, futex::Flags::empty(), 1);
+    }
+}
+
+/// Whether the peer of a socket hung up (`poll` reports `POLLHUP`/`POLLERR` without
+/// waiting; pending data does not count).
+pub(crate) fn peer_gone(fd: BorrowedFd<'_>) -> bool {
+    let mut fds = [PollFd::new(&fd, PollFlags::empty())];
+    match poll_many(&mut fds, Some(Duration::ZERO)) {
+        Ok(n) if n > 0 => fds[0]
+            .revents()
+            .intersects(PollFlags::HUP | PollFlags::ERR | PollFlags::NVAL),
+        _ => false,
+    }
+}
+
 /// Size of a regular or memory file.
 pub(crate) fn file_len(fd: impl AsFd) -> io::Result<u64> {
     let st = rustix::fs::fstat(fd)?;

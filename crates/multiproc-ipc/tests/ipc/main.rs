@@ -14,6 +14,7 @@ mod listener;
 mod pickle;
 mod resume;
 mod send_timeout;
+mod shm;
 mod slow_loris;
 mod threads;
 
