@@ -481,7 +481,29 @@ impl Connection {
         let mut buf = lock(&self.send_buf);
         buf.clear();
         buf.resize(MAX_HEADER, 0);
-        let fds = handle::encode_into(value, &mut buf).map_err(SendError::Encode)?;
+        // Large byte strings are left out of the buffer, and sent from the value's
+        // memory by a second pass (see `crate::split`).
+        let mut holes = Vec::new();
+        let skeleton = crate::split::Skeleton::new(std::mem::take(&mut *buf), &mut holes);
+        let (bytes, mut fds) = handle::encode_with(value, skeleton).map_err(SendError::Encode)?;
+        *buf = bytes;
+        if !holes.is_empty() {
+            let len = buf.len() - MAX_HEADER + holes.iter().map(|h| h.len).sum::<usize>();
+            let shm = self.shm.threshold().is_some_and(|t| len >= t);
+            if fds.is_empty() && !shm {
+                self.check_size(len as u64)?;
+                let r = self.send_split(value, &mut buf, &holes, deadline);
+                if buf.capacity() > RETAIN {
+                    *buf = Vec::new();
+                }
+                return r;
+            }
+            // Handles ride with the frame's first bytes, and a segment takes the
+            // payload whole: encode it whole.
+            drop(fds);
+            buf.truncate(MAX_HEADER);
+            fds = handle::encode_into(value, &mut buf).map_err(SendError::Encode)?;
+        }
         if !fds.is_empty() && self.transport != Transport::Unix {
             return Err(SendError::HandlesUnsupported);
         }
@@ -506,6 +528,47 @@ impl Connection {
             *buf = Vec::new();
         }
         r
+    }
+
+    /// The second pass of a typed send whose value holds large byte strings (see
+    /// `crate::split`): `buf` holds the header room and the payload without them.
+    fn send_split<T: Serialize + ?Sized>(
+        &self,
+        value: &T,
+        buf: &mut [u8],
+        holes: &[crate::split::Hole],
+        deadline: Option<Instant>,
+    ) -> Result<(), SendError> {
+        use crate::split::{ByRef, Stream, StreamError};
+        let len = buf.len() - MAX_HEADER + holes.iter().map(|h| h.len).sum::<usize>();
+        let mut header = [0u8; MAX_HEADER];
+        let hlen = frame::encode_header(len as u64, &mut header);
+        let start = MAX_HEADER - hlen;
+        buf[start..MAX_HEADER].copy_from_slice(&header[..hlen]);
+        let mut first = true;
+        let send = |bufs: &[&[u8]]| {
+            let r = self.write_frame(bufs, &[], deadline);
+            if r.is_err() && !first {
+                // Part of the frame went out before: the peer would read a cut frame.
+                self.send_desync.store(true, Ordering::Relaxed);
+            }
+            first = false;
+            r
+        };
+        let mut stream = Stream::new(&buf[start..], hlen, holes, send);
+        let pass = handle::encode_with(value, ByRef(&mut stream));
+        let r = stream.finish();
+        match (r, pass) {
+            (Ok(()), Ok(_)) => Ok(()),
+            (Err(StreamError::Send(e)), _) => Err(e),
+            (Err(StreamError::Changed { sent }), _) => {
+                if sent {
+                    self.send_desync.store(true, Ordering::Relaxed);
+                }
+                Err(SendError::Encode(crate::split::changed()))
+            }
+            (Ok(()), Err(e)) => Err(SendError::Encode(e)),
+        }
     }
 
     /// Sends `buf` as one raw frame (CPython's `send_bytes(buf)`).

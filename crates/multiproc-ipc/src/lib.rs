@@ -91,6 +91,7 @@ mod depth;
 mod listener;
 mod segment;
 mod shm;
+mod split;
 mod sys;
 mod wait;
 
