@@ -185,7 +185,7 @@ fn an_end_without_shm_refuses_a_shared_memory_frame() -> TestResult {
     let (a, b) = Pipe::duplex()?;
     a.enable_shm(1)?; // only the sender: a misconfiguration
     a.send_bytes(&[1; 100])?;
-    let err = b.recv_bytes_timeout(WAIT).unwrap_err();
+    let err = b.recv_bytes_timeout(WAIT).expect_err("a refusal");
     assert!(
         matches!(&err, RecvError::Io(e) if e.kind() == std::io::ErrorKind::InvalidData),
         "{err:?}"
@@ -205,20 +205,20 @@ proptest! {
         text in ".{0,40}",
         nums in proptest::collection::vec(any::<i64>(), 0..50),
     ) {
-        let (a, b) = shm_pair(1).unwrap();
-        let (c, d) = Pipe::duplex().unwrap();
+        let (a, b) = shm_pair(1).expect("in the proptest");
+        let (c, d) = Pipe::duplex().expect("in the proptest");
         let value = (Bytes::from(bytes.clone()), PodVec::from(floats.clone()), text.clone(), nums.clone(), bytes.clone());
         type V = (Bytes, PodVec<f64>, String, Vec<i64>, Vec<u8>);
-        a.send(&value).unwrap();
-        c.send(&value).unwrap();
-        let fast: V = b.recv_timeout(WAIT).unwrap();
-        let plain: V = d.recv_timeout(WAIT).unwrap();
+        a.send(&value).expect("in the proptest");
+        c.send(&value).expect("in the proptest");
+        let fast: V = b.recv_timeout(WAIT).expect("in the proptest");
+        let plain: V = d.recv_timeout(WAIT).expect("in the proptest");
         prop_assert_eq!(fast.0, plain.0);
         prop_assert_eq!(fast.1.iter().map(|f| f.to_bits()).collect::<Vec<_>>(), plain.1.iter().map(|f| f.to_bits()).collect::<Vec<_>>());
         prop_assert_eq!((fast.2, fast.3, fast.4), (plain.2, plain.3, plain.4));
-        a.send_bytes(&bytes).unwrap();
-        c.send_bytes(&bytes).unwrap();
-        prop_assert_eq!(b.recv_bytes().unwrap(), d.recv_bytes().unwrap());
+        a.send_bytes(&bytes).expect("in the proptest");
+        c.send_bytes(&bytes).expect("in the proptest");
+        prop_assert_eq!(b.recv_bytes().expect("in the proptest"), d.recv_bytes().expect("in the proptest"));
     }
 }
 
