@@ -490,16 +490,22 @@ impl Connection {
         if !holes.is_empty() {
             let len = buf.len() - MAX_HEADER + holes.iter().map(|h| h.len).sum::<usize>();
             let shm = self.shm.threshold().is_some_and(|t| len >= t);
-            if fds.is_empty() && !shm {
+            if fds.is_empty() {
                 self.check_size(len as u64)?;
-                let r = self.send_split(value, &mut buf, &holes, deadline);
-                if buf.capacity() > RETAIN {
-                    *buf = Vec::new();
+                let r = if shm {
+                    self.send_shm_split(value, &buf[MAX_HEADER..], &holes, len, deadline)
+                } else {
+                    Some(self.send_split(value, &mut buf, &holes, deadline))
+                };
+                if let Some(r) = r {
+                    if buf.capacity() > RETAIN {
+                        *buf = Vec::new();
+                    }
+                    return r;
                 }
-                return r;
             }
-            // Handles ride with the frame's first bytes, and a segment takes the
-            // payload whole: encode it whole.
+            // Handles ride with the frame's first bytes: encode the value whole (and
+            // so too when no segment could be had).
             drop(fds);
             buf.truncate(MAX_HEADER);
             fds = handle::encode_into(value, &mut buf).map_err(SendError::Encode)?;
@@ -569,6 +575,51 @@ impl Connection {
             }
             (Ok(()), Err(e)) => Err(SendError::Encode(e)),
         }
+    }
+
+    /// [`send_split`](Self::send_split) into a shared-memory segment: the second pass
+    /// writes the buffered bytes and each large string straight into the segment (one
+    /// copy), then the reference goes out. `None` when no segment could be had.
+    fn send_shm_split<T: Serialize + ?Sized>(
+        &self,
+        value: &T,
+        skeleton: &[u8],
+        holes: &[crate::split::Hole],
+        len: usize,
+        deadline: Option<Instant>,
+    ) -> Option<Result<(), SendError>> {
+        use crate::split::{ByRef, Stream};
+        let mut changed = false;
+        let staged = self.shm.stage_with(len, self.fd.as_fd(), deadline, |seg| {
+            let mut at = 0usize;
+            let fill = |bufs: &[&[u8]]| {
+                for b in bufs {
+                    if !crate::shm::write_payload(seg, at, b) {
+                        return Err(SendError::TooLarge {
+                            size: len as u64,
+                            limit: seg.len() as u64,
+                        });
+                    }
+                    at += b.len();
+                }
+                Ok(())
+            };
+            let mut stream = Stream::new(skeleton, 0, holes, fill);
+            let pass = handle::encode_with(value, ByRef(&mut stream));
+            let ok = stream.finish().is_ok() && pass.is_ok();
+            changed = !ok;
+            ok
+        });
+        let staged = match staged {
+            Ok(Some(s)) => s,
+            Ok(None) if changed => {
+                return Some(Err(SendError::Encode(crate::split::changed())));
+            }
+            Ok(None) => return None,
+            Err(crate::shm::Stall::Timeout) => return Some(Err(SendError::Timeout)),
+            Err(crate::shm::Stall::Gone) => return Some(Err(SendError::Disconnected)),
+        };
+        Some(self.send_staged(staged, deadline))
     }
 
     /// Sends `buf` as one raw frame (CPython's `send_bytes(buf)`).
@@ -648,13 +699,22 @@ impl Connection {
             Err(crate::shm::Stall::Timeout) => return Some(Err(SendError::Timeout)),
             Err(crate::shm::Stall::Gone) => return Some(Err(SendError::Disconnected)),
         };
+        Some(self.send_staged(staged, deadline))
+    }
+
+    /// Sends the reference frame of a message written into a segment.
+    fn send_staged(
+        &self,
+        staged: crate::shm::Staged,
+        deadline: Option<Instant>,
+    ) -> Result<(), SendError> {
         let frame = frame::encode_shm_frame(&staged.reference);
         let fds: Vec<BorrowedFd<'_>> = staged.fd().into_iter().collect();
         let r = self.write_frame(&[&frame], &fds, deadline);
         drop(fds);
         let unsent = r.is_err() && !self.send_desync.load(Ordering::Relaxed);
         self.shm.finish(staged, r.is_ok(), unsent);
-        Some(r)
+        r
     }
 
     fn check_writable(&self) -> Result<(), SendError> {

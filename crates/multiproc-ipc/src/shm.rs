@@ -99,6 +99,13 @@ fn new_id() -> u64 {
     (u64::from(std::process::id()) << 32) | u64::from(NEXT.fetch_add(1, Ordering::Relaxed))
 }
 
+/// Copies `bytes` to payload byte `offset` of `seg`; `false` outside the segment.
+pub(crate) fn write_payload(seg: &SharedSegment, offset: usize, bytes: &[u8]) -> bool {
+    (HEADER as usize)
+        .checked_add(offset)
+        .is_some_and(|at| sys::segment_write(seg, at, bytes))
+}
+
 /// One connection end's shared-memory state.
 #[derive(Debug)]
 pub(crate) struct Shm {
@@ -194,11 +201,26 @@ impl Shm {
         sock: BorrowedFd<'_>,
         deadline: Option<Instant>,
     ) -> Result<Option<Staged>, Stall> {
+        self.stage_with(payload.len(), sock, deadline, |seg| {
+            write_payload(seg, 0, payload)
+        })
+    }
+
+    /// [`stage`](Self::stage) of a `len`-byte payload that `write` puts into the
+    /// segment (through [`write_payload`]); `write` returning `false` leaves the
+    /// segment free and sends nothing (`Ok(None)`).
+    pub(crate) fn stage_with(
+        &self,
+        len: usize,
+        sock: BorrowedFd<'_>,
+        deadline: Option<Instant>,
+        write: impl FnOnce(&SharedSegment) -> bool,
+    ) -> Result<Option<Staged>, Stall> {
         let threshold = self.threshold.load(Ordering::Relaxed);
-        if threshold == OFF || payload.len() < threshold {
+        if threshold == OFF || len < threshold {
             return Ok(None);
         }
-        let need = payload.len() as u64;
+        let need = len as u64;
         let mut tx = lock(&self.tx);
         let i = loop {
             let free = (0..SLOTS).map(|k| (tx.next + k) % SLOTS).find(|&i| {
@@ -212,10 +234,15 @@ impl Shm {
             let Some(oldest) = tx.slots[tx.next].as_ref() else {
                 return Ok(None);
             };
-            // Ask to be woken, then sleep while the word says so.
-            if sys::cas_segment_state(&oldest.seg, FULL, WAITED) == FREE {
-                continue;
-            }
+            // Ask to be woken, then sleep while the word says so. A word that holds
+            // none of the states (a receiver that scribbled on it) is slept on as it
+            // is: the wait still ends at the deadline, at the peer's hang-up, or when
+            // the word changes, never in a busy loop.
+            let found = match sys::cas_segment_state(&oldest.seg, FULL, WAITED) {
+                FREE => continue,
+                FULL => WAITED,
+                other => other,
+            };
             let mut nap = RECHECK;
             if let Some(d) = deadline {
                 let left = d.saturating_duration_since(Instant::now());
@@ -224,7 +251,7 @@ impl Shm {
                 }
                 nap = nap.min(left);
             }
-            sys::wait_segment_state(&oldest.seg, WAITED, nap);
+            sys::wait_segment_state(&oldest.seg, found, nap);
             if sys::segment_state(&oldest.seg) != FREE && sys::peer_gone(sock) {
                 return Err(Stall::Gone);
             }
@@ -255,7 +282,7 @@ impl Shm {
         let Some(slot) = tx.slots[i].as_ref() else {
             return Ok(None);
         };
-        if !sys::segment_write(&slot.seg, HEADER as usize, payload) {
+        if !write(&slot.seg) {
             return Ok(None);
         }
         sys::set_segment_state(&slot.seg, FULL);

@@ -14,7 +14,8 @@
 //!    serialized again; the small bytes it produces are skipped (the buffer has them),
 //!    and at each large string the buffered bytes up to the hole and the string itself
 //!    go out with one vectored `sendmsg`, straight from the value's memory. What
-//!    follows the last hole is sent at the end.
+//!    follows the last hole is sent at the end. Through a shared-memory segment
+//!    ([`crate::shm`]) the same pass writes everything into the segment instead.
 //!
 //! A value whose second encoding differs from its first (a `Serialize` impl that
 //! reads something another thread changes, such as a `Mutex`'s contents) is caught
@@ -270,6 +271,32 @@ mod tests {
         type V = (u8, Bytes, String, Vec<Bytes>, Bytes, u64);
         let got: V = b.recv().unwrap();
         assert_eq!(got, t.join().unwrap());
+    }
+
+    #[test]
+    fn through_a_segment_too() {
+        let (a, b) = Pipe::duplex().unwrap();
+        a.enable_shm(1).unwrap();
+        b.enable_shm(1).unwrap();
+        let v = (
+            3u8,
+            Bytes::from(vec![5u8; 200 << 10]),
+            "y".repeat(70 << 10),
+            4u16,
+        );
+        a.send(&v).unwrap();
+        assert_eq!(b.recv::<(u8, Bytes, String, u16)>().unwrap(), v);
+        // A value that changes: refused, nothing sent, the segment free again.
+        for _ in 0..3 {
+            let f = Fickle {
+                calls: Cell::new(0),
+                lens: [100 << 10, 90 << 10],
+            };
+            assert!(matches!(a.send(&f), Err(SendError::Encode(_))));
+        }
+        assert!(a.writable());
+        a.send(&v).unwrap();
+        assert_eq!(b.recv::<(u8, Bytes, String, u16)>().unwrap(), v);
     }
 
     #[test]
