@@ -504,12 +504,14 @@ impl Connection {
     fn send_bytes_deadline(&self, buf: &[u8], deadline: Option<Instant>) -> Result<(), SendError> {
         self.check_writable()?;
         self.check_size(buf.len() as u64)?;
+        // Held for the whole frame, reference frames of shared-memory ones included, so
+        // frames from several threads never interleave (and segments go out in order).
+        let mut scratch = lock(&self.send_buf);
         if let Some(r) = self.send_shm(buf, deadline) {
             return r;
         }
         let mut header = [0u8; MAX_HEADER];
         let hlen = frame::encode_header(buf.len() as u64, &mut header);
-        let mut scratch = lock(&self.send_buf);
         if buf.len() <= COALESCE {
             // One contiguous buffer goes out with one plain `send` (see `sys::send_all`).
             scratch.clear();

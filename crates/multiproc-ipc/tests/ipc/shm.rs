@@ -578,3 +578,62 @@ fn typed_receives_refuse_hostile_segments_too() -> TestResult {
     let (_s, _f): (SharedSegment, PassFd) = b.recv_timeout(WAIT)?;
     Ok(())
 }
+
+/// Several threads sending on one end, large frames through segments and small ones
+/// through the socket, typed and raw: every frame arrives whole (KI-21 with shared
+/// memory on).
+#[test]
+fn threads_sharing_an_end_never_interleave_frames() -> TestResult {
+    let (a, b) = shm_pair(256 << 10)?;
+    let a = std::sync::Arc::new(a);
+    let senders: Vec<_> = (0..4u8)
+        .map(|t| {
+            let a = a.clone();
+            std::thread::spawn(move || -> Result<(), SendError> {
+                for i in 0..30u32 {
+                    // Over the threshold (a segment), under it but large (the
+                    // socket, written in several pieces), small.
+                    let n = match i % 4 {
+                        0 | 2 => 300 << 10,
+                        1 => 200 << 10,
+                        _ => 1000 + i as usize,
+                    };
+                    let tag = t.wrapping_mul(31).wrapping_add(i as u8);
+                    if i % 3 == 0 {
+                        a.send(&(t, Bytes::from(vec![tag; n])))?;
+                    } else {
+                        let mut frame = vec![tag; n];
+                        frame[0] = 0xff; // raw frames start with 0xff, typed ones with t < 4
+                        frame[1] = t;
+                        a.send_bytes(&frame)?;
+                    }
+                }
+                Ok(())
+            })
+        })
+        .collect();
+    let mut seen = [0u32; 4];
+    for _ in 0..4 * 30 {
+        let f = b.recv_bytes_timeout(WAIT)?;
+        if f[0] == 0xff {
+            let t = usize::from(f[1]);
+            assert!(
+                f[2..].iter().all(|&x| x == f[2]),
+                "a raw frame of thread {t} is mixed"
+            );
+            seen[t] += 1;
+        } else {
+            let (t, bytes): (u8, Bytes) = multiproc_ipc::decode(&f, Vec::new())?;
+            assert!(
+                bytes.iter().all(|&x| x == bytes[0]),
+                "a typed frame of thread {t} is mixed"
+            );
+            seen[usize::from(t)] += 1;
+        }
+    }
+    assert_eq!(seen, [30; 4]);
+    for s in senders {
+        s.join().expect("sender thread")?;
+    }
+    Ok(())
+}
