@@ -45,7 +45,7 @@ const PROBE_EVERY: u32 = 8;
 /// anyway ([`BIG_BUFFER`]).
 const RETAIN: usize = 4 << 20;
 /// A threshold for [`Connection::enable_shm`]: messages of 1 MiB and more go through
-/// shared memory. (Measured figures in docs/benchmarks.md.)
+/// shared memory (a starting point; the measured figures are in docs/benchmarks.md).
 pub const DEFAULT_SHM_THRESHOLD: usize = 1 << 20;
 /// Frames at least this large enlarge the socket buffers (once per connection).
 const BIG_FRAME: usize = 256 << 10;

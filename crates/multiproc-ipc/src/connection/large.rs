@@ -38,8 +38,10 @@ impl Connection {
     ///
     /// Only on a [`Transport::Unix`] connection (the segment's descriptor travels as
     /// `SCM_RIGHTS`). The state is per `Connection` value: a copy sent to another
-    /// process starts with it disabled. [`DEFAULT_SHM_THRESHOLD`] is a good threshold:
-    /// below it, the socket is as fast.
+    /// process starts with it disabled. [`DEFAULT_SHM_THRESHOLD`](crate::DEFAULT_SHM_THRESHOLD)
+    /// (1 MiB) is a starting point. Both paths copy each byte twice (into and out of
+    /// the kernel, or into and out of a segment), so which is faster depends on the
+    /// machine: measure with your sizes (`benches/ipc.rs`, `docs/benchmarks.md`).
     ///
     /// ```
     /// use multiproc_ipc::{Pipe, bulk::Bytes, DEFAULT_SHM_THRESHOLD};
