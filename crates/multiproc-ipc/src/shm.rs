@@ -119,6 +119,9 @@ pub(crate) struct Shm {
 struct Tx {
     slots: [Option<Slot>; SLOTS],
     next: usize,
+    /// The process the slots belong to: a `fork` child that inherited this end starts
+    /// with segments of its own, so that it never writes into its parent's.
+    pid: u32,
 }
 
 #[derive(Debug)]
@@ -222,6 +225,13 @@ impl Shm {
         }
         let need = len as u64;
         let mut tx = lock(&self.tx);
+        let pid = std::process::id();
+        if tx.pid != pid {
+            *tx = Tx {
+                pid,
+                ..Tx::default()
+            };
+        }
         let i = loop {
             let free = (0..SLOTS).map(|k| (tx.next + k) % SLOTS).find(|&i| {
                 tx.slots[i]
@@ -434,6 +444,21 @@ impl Shm {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_fork_child_sends_through_segments_of_its_own() {
+        let (sock, _peer) = crate::sys::unix_pair().unwrap();
+        let shm = Shm::default();
+        shm.enable(1);
+        let a = shm.stage(&[1; 10], sock.as_fd(), None).unwrap().unwrap();
+        let parent_segment = a.reference.segment;
+        shm.finish(a, true, false);
+        // What a child inherits after `fork`: the same state, another process id.
+        lock(&shm.tx).pid = u32::MAX;
+        let b = shm.stage(&[2; 10], sock.as_fd(), None).unwrap().unwrap();
+        assert_ne!(b.reference.segment, parent_segment);
+        assert!(b.fd().is_some(), "a new segment is announced");
+    }
 
     #[test]
     fn segment_sizes_round_to_huge_pages() {
