@@ -338,6 +338,61 @@ fn oneway_ours(c: &mut Criterion, size: usize, into: bool) {
     reap(pid);
 }
 
+/// One-way stream through `Connection::enable_shm` (both ends; threshold 1 MiB): the
+/// child sends `size`-byte messages with `send_bytes` until the parent hangs up.
+fn oneway_ours_shm(c: &mut Criterion, size: usize, into: bool) {
+    let (a, b) = Pipe::duplex().expect("socketpair");
+    a.enable_shm(multiproc_ipc::DEFAULT_SHM_THRESHOLD)
+        .expect("shm");
+    b.enable_shm(multiproc_ipc::DEFAULT_SHM_THRESHOLD)
+        .expect("shm");
+    let pid = fork_child(&[a.as_raw_fd()], move || {
+        let msg = vec![0x5au8; size];
+        while b.send_bytes(&msg).is_ok() {}
+    });
+    let mut g = c.benchmark_group(format!("ipc/oneway_{}MiB", size >> 20));
+    g.throughput(Throughput::Bytes(size as u64));
+    g.sample_size(10)
+        .measurement_time(Duration::from_secs(if size > 4 << 20 { 8 } else { 4 }));
+    let name = if into {
+        "ours enable_shm, recv_bytes_into"
+    } else {
+        "ours enable_shm, recv_bytes"
+    };
+    let mut buf = vec![0u8; size];
+    g.bench_function(BenchmarkId::from_parameter(name), |bench| {
+        bench.iter(|| {
+            if into {
+                assert_eq!(a.recv_bytes_into(&mut buf).expect("recv"), size);
+            } else {
+                assert_eq!(a.recv_bytes().expect("recv").len(), size);
+            }
+        })
+    });
+    g.finish();
+    drop(a);
+    reap(pid);
+}
+
+/// The memory floor of a one-way message: one `memcpy` of `size` bytes between two
+/// buffers this process keeps (no second process, no system call). A shared-memory
+/// hand-off pays two of these (into the segment, out of it), on two CPUs at once.
+fn oneway_memcpy(c: &mut Criterion, size: usize) {
+    let src = vec![0x5au8; size];
+    let mut dst = vec![0u8; size];
+    let mut g = c.benchmark_group(format!("ipc/oneway_{}MiB", size >> 20));
+    g.throughput(Throughput::Bytes(size as u64));
+    g.sample_size(10)
+        .measurement_time(Duration::from_secs(if size > 4 << 20 { 8 } else { 4 }));
+    g.bench_function(BenchmarkId::from_parameter("memcpy (floor)"), |bench| {
+        bench.iter(|| {
+            dst.copy_from_slice(std::hint::black_box(&src));
+            std::hint::black_box(&dst);
+        })
+    });
+    g.finish();
+}
+
 fn oneway_raw(c: &mut Criterion, size: usize, chunk: usize) {
     let (mut a, mut b) = UnixStream::pair().expect("socketpair");
     set_bufs(&a, 4 << 20);
@@ -510,7 +565,24 @@ fn typed_oneway<T: serde::Serialize>(
     make: impl FnOnce() -> T,
     recv: impl Fn(&Connection) -> usize,
 ) {
+    typed_oneway_with(c, name, false, make, recv)
+}
+
+/// [`typed_oneway`], with `Connection::enable_shm` on both ends when `shm`.
+fn typed_oneway_with<T: serde::Serialize>(
+    c: &mut Criterion,
+    name: &str,
+    shm: bool,
+    make: impl FnOnce() -> T,
+    recv: impl Fn(&Connection) -> usize,
+) {
     let (a, b) = Pipe::duplex().expect("socketpair");
+    if shm {
+        a.enable_shm(multiproc_ipc::DEFAULT_SHM_THRESHOLD)
+            .expect("shm");
+        b.enable_shm(multiproc_ipc::DEFAULT_SHM_THRESHOLD)
+            .expect("shm");
+    }
     let pid = fork_child(&[a.as_raw_fd()], move || {
         let msg = make();
         while b.send(&msg).is_ok() {}
@@ -557,6 +629,34 @@ fn typed(c: &mut Criterion) {
         || PodVec::from(vec![0.5f64; N / 8]),
         |a| a.recv::<PodVec<f64>>().expect("recv").len() * 8,
     );
+    typed_oneway_with(
+        c,
+        "ours Bytes, enable_shm",
+        true,
+        || Bytes::from(vec![0x5au8; N]),
+        |a| a.recv::<Bytes>().expect("recv").len(),
+    );
+    typed_oneway_with(
+        c,
+        "ours PodVec<f64>, enable_shm",
+        true,
+        || PodVec::from(vec![0.5f64; N / 8]),
+        |a| a.recv::<PodVec<f64>>().expect("recv").len() * 8,
+    );
+    {
+        let src = vec![0x5au8; N];
+        let mut dst = vec![0u8; N];
+        let mut g = c.benchmark_group("ipc/typed_1MiB");
+        g.throughput(Throughput::Bytes(N as u64));
+        g.sample_size(10).measurement_time(Duration::from_secs(4));
+        g.bench_function(BenchmarkId::from_parameter("memcpy (floor)"), |bench| {
+            bench.iter(|| {
+                dst.copy_from_slice(std::hint::black_box(&src));
+                std::hint::black_box(&dst);
+            })
+        });
+        g.finish();
+    }
     typed_oneway(
         c,
         "ours plain Vec<u8>",
@@ -669,6 +769,9 @@ fn benches(c: &mut Criterion) {
         }
         oneway_ours(c, size, false);
         oneway_ours(c, size, true);
+        oneway_ours_shm(c, size, false);
+        oneway_ours_shm(c, size, true);
+        oneway_memcpy(c, size);
         if size > 1 << 20 {
             oneway_shm(c, size, false, false);
             oneway_shm(c, size, true, false);

@@ -1,7 +1,9 @@
 //! Frame splitting plus typed decoding of arbitrary bytes: never a panic, never an
 //! allocation the input asked for, never a stack overflow (a recursive type nested as
 //! deep as the bytes say is refused at the depth limit). Also feeds the bytes through a
-//! real socketpair into `Connection::recv`.
+//! real socketpair into `Connection::recv`, with shared-memory frames enabled on odd
+//! first bytes (a `ff ff ff fe` header is then a segment reference: without a
+//! descriptor, or naming one never handed over, it must be refused cleanly).
 #![no_main]
 
 use std::collections::BTreeMap;
@@ -71,11 +73,23 @@ fuzz_target!(|data: &[u8]| {
         }
         rest = tail;
     }
+    // 1b. Any 24 bytes are a segment reference (checked later against limits).
+    if let Some(body) = data.get(..frame::SHM_REF_LEN) {
+        let mut b = [0u8; frame::SHM_REF_LEN];
+        b.copy_from_slice(body);
+        let r = frame::ShmRef::decode(b);
+        let mut again = [0u8; frame::SHM_REF_LEN];
+        r.encode(&mut again);
+        assert_eq!(again, b);
+    }
     // 2. The same bytes through a real connection.
     let Ok((conn, peer)) = Pipe::duplex() else {
         return;
     };
     conn.set_max_frame(LIMIT);
+    if data.first().is_some_and(|b| b & 1 == 1) && conn.enable_shm(1).is_err() {
+        return;
+    }
     let mut raw = UnixStream::from(peer.into_fd());
     if raw.write_all(data).is_err() {
         return;
@@ -89,7 +103,7 @@ fuzz_target!(|data: &[u8]| {
         };
         // A payload that does not decode (or nests too deep) was read whole: go on.
         match r {
-            Ok(()) | Err(RecvError::Decode(_)) => {}
+            Ok(()) | Err(RecvError::Decode(_)) | Err(RecvError::Shm(_)) => {}
             Err(_) => break,
         }
     }

@@ -17,6 +17,8 @@ use crate::frame::{self, DEFAULT_MAX_FRAME, MAX_HEADER, ShortHeader};
 use crate::handle;
 use crate::sys::{self, Fill, Start};
 
+mod large;
+
 /// Default spin budget of a blocking receive (see [`Connection::set_spin`]): about the
 /// cost of one sleep/wake-up of a process on another CPU, so spinning never costs more
 /// than the sleep it may save.
@@ -42,6 +44,9 @@ const PROBE_EVERY: u32 = 8;
 /// them per MiB, per side); 4 MiB matches the socket buffers a large frame asks for
 /// anyway ([`BIG_BUFFER`]).
 const RETAIN: usize = 4 << 20;
+/// A threshold for [`Connection::enable_shm`]: messages of 1 MiB and more go through
+/// shared memory (a starting point; the measured figures are in docs/benchmarks.md).
+pub const DEFAULT_SHM_THRESHOLD: usize = 1 << 20;
 /// Frames at least this large enlarge the socket buffers (once per connection).
 const BIG_FRAME: usize = 256 << 10;
 /// The socket buffer size asked for then (the kernel caps it at `net.core.wmem_max`).
@@ -118,6 +123,8 @@ pub struct Connection {
     send_desync: AtomicBool,
     send_buf: Mutex<Vec<u8>>,
     recv_buf: Mutex<Vec<u8>>,
+    /// Large messages through shared memory, when enabled (see `crate::shm`).
+    shm: crate::shm::Shm,
 }
 
 impl fmt::Debug for Connection {
@@ -219,6 +226,7 @@ impl Connection {
             send_desync: AtomicBool::new(false),
             send_buf: Mutex::new(Vec::new()),
             recv_buf: Mutex::new(Vec::new()),
+            shm: crate::shm::Shm::default(),
         }
     }
 
@@ -413,12 +421,48 @@ impl Connection {
         let mut buf = lock(&self.send_buf);
         buf.clear();
         buf.resize(MAX_HEADER, 0);
-        let fds = handle::encode_into(value, &mut buf).map_err(SendError::Encode)?;
+        // Large byte strings are left out of the buffer, and sent from the value's
+        // memory by a second pass (see `crate::split`).
+        let mut holes = Vec::new();
+        let skeleton = crate::split::Skeleton::new(std::mem::take(&mut *buf), &mut holes);
+        let (bytes, mut fds) = handle::encode_with(value, skeleton).map_err(SendError::Encode)?;
+        *buf = bytes;
+        if !holes.is_empty() {
+            let len = buf.len() - MAX_HEADER + holes.iter().map(|h| h.len).sum::<usize>();
+            let shm = self.shm.threshold().is_some_and(|t| len >= t);
+            if fds.is_empty() {
+                self.check_size(len as u64)?;
+                let r = if shm {
+                    self.send_shm_split(value, &buf[MAX_HEADER..], &holes, len, deadline)
+                } else {
+                    Some(self.send_split(value, &mut buf, &holes, deadline))
+                };
+                if let Some(r) = r {
+                    if buf.capacity() > RETAIN {
+                        *buf = Vec::new();
+                    }
+                    return r;
+                }
+            }
+            // Handles ride with the frame's first bytes: encode the value whole (and
+            // so too when no segment could be had).
+            drop(fds);
+            buf.truncate(MAX_HEADER);
+            fds = handle::encode_into(value, &mut buf).map_err(SendError::Encode)?;
+        }
         if !fds.is_empty() && self.transport != Transport::Unix {
             return Err(SendError::HandlesUnsupported);
         }
         let len = (buf.len() - MAX_HEADER) as u64;
         self.check_size(len)?;
+        if fds.is_empty() {
+            if let Some(r) = self.send_shm(&buf[MAX_HEADER..], deadline) {
+                if buf.capacity() > RETAIN {
+                    *buf = Vec::new();
+                }
+                return r;
+            }
+        }
         let mut header = [0u8; MAX_HEADER];
         let hlen = frame::encode_header(len, &mut header);
         let start = MAX_HEADER - hlen;
@@ -463,9 +507,14 @@ impl Connection {
     fn send_bytes_deadline(&self, buf: &[u8], deadline: Option<Instant>) -> Result<(), SendError> {
         self.check_writable()?;
         self.check_size(buf.len() as u64)?;
+        // Held for the whole frame, reference frames of shared-memory ones included, so
+        // frames from several threads never interleave (and segments go out in order).
+        let mut scratch = lock(&self.send_buf);
+        if let Some(r) = self.send_shm(buf, deadline) {
+            return r;
+        }
         let mut header = [0u8; MAX_HEADER];
         let hlen = frame::encode_header(buf.len() as u64, &mut header);
-        let mut scratch = lock(&self.send_buf);
         if buf.len() <= COALESCE {
             // One contiguous buffer goes out with one plain `send` (see `sys::send_all`).
             scratch.clear();
@@ -750,9 +799,13 @@ impl Connection {
         }
         let mut header = [0u8; MAX_HEADER];
         let mut hgot = 0;
-        let len = self
+        let len = match self
             .read_header(&mut header, &mut hgot, &mut fds, None, None)
-            .map_err(|e| self.broken(e, hgot > 0))?;
+            .map_err(|e| self.broken(e, hgot > 0))?
+        {
+            Body::Socket(len) => len,
+            Body::Shm(seg, len) => return self.shm_into(&seg, len, buf),
+        };
         if len >= BIG_FRAME
             && self.transport != Transport::Pipe
             && !self.big_buffers.swap(true, Ordering::Relaxed)
@@ -908,7 +961,10 @@ impl Connection {
         }
         let r = self
             .read_header(&mut header, &mut hgot, fds, maxlength, deadline)
-            .and_then(|len| self.read_payload_vec(len, out, deadline));
+            .and_then(|body| match body {
+                Body::Socket(len) => self.read_payload_vec(len, out, deadline),
+                Body::Shm(seg, len) => self.shm.read_vec(&seg, len, out),
+            });
         match r {
             Ok(()) => Ok(()),
             Err(RecvError::Timeout) if hgot > 0 => {
@@ -964,7 +1020,7 @@ impl Connection {
         fds: &mut Vec<OwnedFd>,
         maxlength: Option<u64>,
         deadline: Option<Instant>,
-    ) -> Result<usize, RecvError> {
+    ) -> Result<Body, RecvError> {
         let sock = self.transport != Transport::Pipe;
         let fd = self.fd.as_fd();
         let fresh = *hgot == 0;
@@ -1014,8 +1070,12 @@ impl Connection {
         }
         let mut short = [0u8; 4];
         short.copy_from_slice(&header[..4]);
+        let limit = maxlength.map_or(self.max_frame(), |m| m.min(self.max_frame()));
         let len = match frame::decode_short(short) {
             ShortHeader::Len(n) => n,
+            ShortHeader::Invalid(frame::SHM_MARK) if self.shm.threshold().is_some() && sock => {
+                return self.read_shm_ref(fds, limit, deadline);
+            }
             ShortHeader::Invalid(v) => {
                 return Err(RecvError::Io(io::Error::new(
                     io::ErrorKind::InvalidData,
@@ -1053,17 +1113,18 @@ impl Connection {
                 u64::from_be_bytes(long)
             }
         };
-        let limit = maxlength.map_or(self.max_frame(), |m| m.min(self.max_frame()));
         if len > limit {
             return Err(RecvError::TooLarge {
                 announced: len,
                 limit,
             });
         }
-        usize::try_from(len).map_err(|_| RecvError::TooLarge {
-            announced: len,
-            limit,
-        })
+        usize::try_from(len)
+            .map(Body::Socket)
+            .map_err(|_| RecvError::TooLarge {
+                announced: len,
+                limit,
+            })
     }
 
     /// Reads exactly `buf.len()` payload bytes into `buf`.
@@ -1226,6 +1287,14 @@ struct Partial {
     payload: Vec<u8>,
     /// The handles that came with the frame's first bytes.
     fds: Vec<OwnedFd>,
+}
+
+/// Where a frame's payload is, once its header was read.
+enum Body {
+    /// This many bytes follow on the socket.
+    Socket(usize),
+    /// This many bytes are in a shared-memory segment (see `crate::shm`).
+    Shm(crate::SharedSegment, usize),
 }
 
 /// What the spin before a receive found.

@@ -59,6 +59,12 @@ pub enum RecvError {
     Closed,
     /// An operating-system error.
     Io(io::Error),
+    /// A shared-memory frame (see [`Connection::enable_shm`](crate::Connection::enable_shm))
+    /// named a segment this end refuses: not sealed against shrinking and growing, larger
+    /// than the frame limit allows, of another size than announced, never handed over,
+    /// or not mappable. Checked before anything is mapped; the frame was read whole,
+    /// so the connection stays usable.
+    Shm(SegmentError),
 }
 
 impl fmt::Display for RecvError {
@@ -81,6 +87,7 @@ impl fmt::Display for RecvError {
             RecvError::Timeout => f.write_str("timed out waiting for a frame"),
             RecvError::Closed => f.write_str("connection is closed or not readable"),
             RecvError::Io(_) => f.write_str("i/o error while receiving"),
+            RecvError::Shm(_) => f.write_str("shared-memory frame refused"),
         }
     }
 }
@@ -90,6 +97,7 @@ impl std::error::Error for RecvError {
         match self {
             RecvError::Decode(e) => Some(e),
             RecvError::Io(e) => Some(e),
+            RecvError::Shm(e) => Some(e),
             _ => None,
         }
     }

@@ -42,6 +42,77 @@ pub fn encode_header(len: u64, out: &mut [u8; MAX_HEADER]) -> usize {
     }
 }
 
+/// The short header that announces a **shared-memory frame** (`ff ff ff fe`, a length
+/// of -2): the payload is in a memory segment both processes map, and the frame carries
+/// only a [`ShmRef`] after this header. CPython never writes a negative length other
+/// than -1, and a receiver that did not enable shared memory
+/// ([`Connection::enable_shm`](crate::Connection::enable_shm)) refuses it as an invalid
+/// header, as it always did.
+pub const SHM_MARK: i32 = -2;
+
+/// Bytes of a [`ShmRef`] on the wire (after the 4-byte [`SHM_MARK`] header).
+pub const SHM_REF_LEN: usize = 24;
+
+/// Where a shared-memory frame's payload is: which segment, how large the segment
+/// is, and how many payload bytes it holds. Three big-endian `u64`s on the wire.
+///
+/// ```
+/// use multiproc_ipc::frame::{ShmRef, SHM_REF_LEN};
+/// let r = ShmRef { segment: 7, segment_len: 4 << 20, len: 1 << 20 };
+/// let mut out = [0u8; SHM_REF_LEN];
+/// r.encode(&mut out);
+/// assert_eq!(ShmRef::decode(out), r);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShmRef {
+    /// The sender's id of the segment (unique per sending process).
+    pub segment: u64,
+    /// The segment's size in bytes (header page included), as the sender made it.
+    pub segment_len: u64,
+    /// Payload bytes, stored from the segment's first payload byte on.
+    pub len: u64,
+}
+
+/// The whole frame that carries `r`: the [`SHM_MARK`] header, then the reference.
+///
+/// ```
+/// use multiproc_ipc::frame::{decode_short, encode_shm_frame, ShmRef, ShortHeader, SHM_MARK};
+/// let f = encode_shm_frame(&ShmRef { segment: 1, segment_len: 2 << 20, len: 5 });
+/// assert_eq!(decode_short([f[0], f[1], f[2], f[3]]), ShortHeader::Invalid(SHM_MARK));
+/// ```
+pub fn encode_shm_frame(r: &ShmRef) -> [u8; 4 + SHM_REF_LEN] {
+    let mut out = [0u8; 4 + SHM_REF_LEN];
+    out[..4].copy_from_slice(&SHM_MARK.to_be_bytes());
+    let mut body = [0u8; SHM_REF_LEN];
+    r.encode(&mut body);
+    out[4..].copy_from_slice(&body);
+    out
+}
+
+impl ShmRef {
+    /// Writes the wire form into `out`.
+    pub fn encode(&self, out: &mut [u8; SHM_REF_LEN]) {
+        out[..8].copy_from_slice(&self.segment.to_be_bytes());
+        out[8..16].copy_from_slice(&self.segment_len.to_be_bytes());
+        out[16..].copy_from_slice(&self.len.to_be_bytes());
+    }
+
+    /// Reads the wire form. Every bit pattern is a `ShmRef`; the receiver checks it
+    /// against its limits and the segment before trusting any field.
+    pub fn decode(b: [u8; SHM_REF_LEN]) -> Self {
+        let word = |i: usize| {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(&b[i..i + 8]);
+            u64::from_be_bytes(w)
+        };
+        ShmRef {
+            segment: word(0),
+            segment_len: word(8),
+            len: word(16),
+        }
+    }
+}
+
 /// What the first four header bytes say.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ShortHeader {

@@ -179,14 +179,23 @@ pub fn encode_into<T: Serialize + ?Sized>(
     value: &T,
     out: &mut Vec<u8>,
 ) -> Result<Vec<OwnedFd>, CodecError> {
+    let bytes = std::mem::take(out);
+    let (bytes, fds) = encode_with(value, VecFlavor(bytes))?;
+    *out = bytes;
+    Ok(fds)
+}
+
+/// Serializes `value` with postcard through `flavor`, collecting the handles it holds
+/// (the machinery of [`encode_into`], for the crate's other output flavors:
+/// `crate::split`).
+pub(crate) fn encode_with<T: Serialize + ?Sized, F: postcard::ser_flavors::Flavor>(
+    value: &T,
+    flavor: F,
+) -> Result<(F::Output, Vec<OwnedFd>), CodecError> {
     let scope = SinkScope::enter();
     forget_error();
-    let bytes = std::mem::take(out);
-    match postcard::serialize_with_flavor(value, VecFlavor(bytes)) {
-        Ok(bytes) => {
-            *out = bytes;
-            Ok(scope.finish())
-        }
+    match postcard::serialize_with_flavor(value, flavor) {
+        Ok(out) => Ok((out, scope.finish())),
         Err(e) => Err(unwrap_custom(e)),
     }
 }

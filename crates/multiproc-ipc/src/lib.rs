@@ -44,6 +44,27 @@
 //! layout): right between multiproc's own processes, wrong for a peer on another
 //! architecture or in another language; see [`bulk`].
 //!
+//! # Large messages through shared memory
+//! Between two multiproc ends, [`Connection::enable_shm`] (called on both) sends
+//! messages from a threshold up ([`DEFAULT_SHM_THRESHOLD`], 1 MiB) through a pair of
+//! reused memory segments instead of the socket: one copy in, one copy out, a
+//! 28-byte reference on the socket. Segments are checked (sealed, within the frame
+//! limit) before they are mapped, and freed by the kernel whatever happens to the
+//! processes. Off by default: a CPython peer cannot read them. Whether it is faster
+//! depends on the machine (both paths copy each byte twice; see
+//! `docs/ARCHITECTURE.md`), so measure with your sizes.
+//!
+//! ```
+//! use multiproc_ipc::{Pipe, DEFAULT_SHM_THRESHOLD};
+//! let (parent, child) = Pipe::duplex()?;
+//! parent.enable_shm(DEFAULT_SHM_THRESHOLD)?;
+//! child.enable_shm(DEFAULT_SHM_THRESHOLD)?;
+//! child.send_bytes(&vec![1u8; 4 << 20])?;
+//! let mut buf = vec![0u8; 4 << 20];
+//! assert_eq!(parent.recv_bytes_into(&mut buf)?, 4 << 20);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! # Platform support
 //! Linux. The crate builds elsewhere only where rustix supports the calls it makes;
 //! other platforms are not supported yet.
@@ -58,7 +79,9 @@
 //! A typed receive refuses a value nested deeper than [`DEFAULT_MAX_DEPTH`] levels
 //! ([`CodecError::TooDeep`]) rather than recursing as deep as the peer's bytes say
 //! and overflowing the stack; see [`Connection::set_max_depth`]. Frames are checked
-//! against a size limit before anything is allocated ([`Connection::set_max_frame`]).
+//! against a size limit before anything is allocated ([`Connection::set_max_frame`]);
+//! with shared memory enabled, a segment is checked against the same limit, and for
+//! its seals, before it is mapped ([`RecvError::Shm`]).
 //! A [`Listener`] runs handshakes concurrently with a deadline and evicts the oldest
 //! when slow or silent peers fill its table, so they cannot lock legitimate clients
 //! out; TCP needs a non-empty authkey unless explicitly allowed.
@@ -74,7 +97,8 @@
 //! longer at a frame boundary.
 #![doc(test(attr(deny(warnings))))]
 // `unsafe` is allowed in two places only, both in `sys`: `sys::mem`, a `madvise` on a
-// receive buffer (see `sys::advise_huge`), and `sys::aio::register`, tokio's
+// receive buffer (see `sys::advise_huge`) and the shared-memory frames' bounds-checked
+// copies into and out of a mapped segment, and `sys::aio::register`, tokio's
 // registration of a descriptor (feature `tokio`). Everything else goes through rustix's safe API.
 #![deny(unsafe_code)]
 #![cfg_attr(test, expect(clippy::unwrap_used, reason = "unit tests unwrap"))]
@@ -94,6 +118,8 @@ mod connection;
 mod depth;
 mod listener;
 mod segment;
+mod shm;
+mod split;
 mod sys;
 mod wait;
 
@@ -102,7 +128,7 @@ pub use bulk::{Bytes, PodSlice, PodVec};
 /// Re-exported for `#[derive(bytemuck::Pod, bytemuck::Zeroable)]` on the records a
 /// [`PodVec`] carries (with `#[bytemuck(crate = "multiproc_ipc::bytemuck")]`).
 pub use bytemuck;
-pub use connection::{Connection, DEFAULT_SPIN, Pipe, Transport};
+pub use connection::{Connection, DEFAULT_SHM_THRESHOLD, DEFAULT_SPIN, Pipe, Transport};
 pub use depth::DEFAULT_MAX_DEPTH;
 pub use error::{CodecError, RecvError, SegmentError, SendError};
 pub use handle::{

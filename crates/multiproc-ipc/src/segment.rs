@@ -91,7 +91,7 @@ impl SharedSegment {
         Self::map(fd, len)
     }
 
-    fn map(fd: OwnedFd, len: usize) -> Result<Self, SegmentError> {
+    pub(crate) fn map(fd: OwnedFd, len: usize) -> Result<Self, SegmentError> {
         let map = MmapOptions::new().len(len).map_raw(&fd)?;
         Ok(SharedSegment {
             inner: Arc::new(Inner { fd, map, len }),

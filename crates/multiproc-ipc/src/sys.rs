@@ -434,6 +434,114 @@ pub(crate) fn memfd(name: &str, len: u64) -> io::Result<OwnedFd> {
     Ok(fd)
 }
 
+/// A memory file for a shared-memory frame: `memfd_create(MFD_CLOEXEC |
+/// MFD_ALLOW_SEALING)`, sized to `len`, then sealed against shrinking and growing
+/// (`F_SEAL_SHRINK | F_SEAL_GROW`, and `F_SEAL_SEAL` so no other seal can follow).
+/// A receiver that checks these seals can map it knowing that no access inside its
+/// size can ever fault (SIGBUS), whatever the sender does later.
+pub(crate) fn sealed_memfd(name: &str, len: u64) -> io::Result<OwnedFd> {
+    use rustix::fs::{MemfdFlags, SealFlags};
+    let fd = rustix::fs::memfd_create(name, MemfdFlags::CLOEXEC | MemfdFlags::ALLOW_SEALING)?;
+    rustix::fs::ftruncate(&fd, len)?;
+    rustix::fs::fcntl_add_seals(&fd, SealFlags::SHRINK | SealFlags::GROW | SealFlags::SEAL)?;
+    Ok(fd)
+}
+
+/// Whether `fd` is a memory file sealed against shrinking and growing
+/// (`fcntl(F_GET_SEALS)`); any other descriptor (a socket, a disk file, an unsealed
+/// memfd) is `false`.
+pub(crate) fn is_size_sealed(fd: BorrowedFd<'_>) -> bool {
+    use rustix::fs::SealFlags;
+    rustix::fs::fcntl_get_seals(fd).is_ok_and(|s| s.contains(SealFlags::SHRINK | SealFlags::GROW))
+}
+
+/// Copies `src` into `seg` at byte `offset`; `false` (nothing copied) when the range
+/// is not inside the segment.
+pub(crate) fn segment_write(seg: &crate::SharedSegment, offset: usize, src: &[u8]) -> bool {
+    mem::segment_write(seg, offset, src)
+}
+
+/// Appends `len` bytes of `seg` from byte `offset` to `out` (one copy, no zero-fill);
+/// `false` (nothing copied) when the range is not inside the segment.
+pub(crate) fn segment_read_vec(
+    seg: &crate::SharedSegment,
+    offset: usize,
+    len: usize,
+    out: &mut Vec<u8>,
+) -> bool {
+    mem::segment_read_vec(seg, offset, len, out)
+}
+
+/// Copies `out.len()` bytes of `seg` from byte `offset` into `out`; `false` (nothing
+/// copied) when the range is not inside the segment.
+pub(crate) fn segment_read(seg: &crate::SharedSegment, offset: usize, out: &mut [u8]) -> bool {
+    mem::segment_read(seg, offset, out)
+}
+
+/// Loads (acquire) the 32-bit state word at the start of `seg`.
+/// `u32::MAX` for a segment too short to hold one.
+pub(crate) fn segment_state(seg: &crate::SharedSegment) -> u32 {
+    mem::state(seg).map_or(u32::MAX, |s| s.load(std::sync::atomic::Ordering::Acquire))
+}
+
+/// Stores (release) the 32-bit state word at the start of `seg` (nothing for a segment
+/// too short to hold one).
+pub(crate) fn set_segment_state(seg: &crate::SharedSegment, v: u32) {
+    if let Some(s) = mem::state(seg) {
+        s.store(v, std::sync::atomic::Ordering::Release);
+    }
+}
+
+/// Swaps (acquire-release) the state word at the start of `seg`, returning the old
+/// value (`u32::MAX`, nothing stored, for a segment too short to hold one).
+pub(crate) fn swap_segment_state(seg: &crate::SharedSegment, v: u32) -> u32 {
+    mem::state(seg).map_or(u32::MAX, |s| s.swap(v, std::sync::atomic::Ordering::AcqRel))
+}
+
+/// Compare-and-swap (acquire-release) of the state word: the value found.
+pub(crate) fn cas_segment_state(seg: &crate::SharedSegment, from: u32, to: u32) -> u32 {
+    use std::sync::atomic::Ordering;
+    mem::state(seg).map_or(u32::MAX, |s| {
+        match s.compare_exchange(from, to, Ordering::AcqRel, Ordering::Acquire) {
+            Ok(v) | Err(v) => v,
+        }
+    })
+}
+
+/// `FUTEX_WAIT` (shared: no `FUTEX_PRIVATE_FLAG`, the word is in memory two processes
+/// map) on the state word while it holds `expected`, for at most `timeout`. Returns on
+/// a wake-up, a signal, a changed value or the timeout alike: callers re-check.
+pub(crate) fn wait_segment_state(seg: &crate::SharedSegment, expected: u32, timeout: Duration) {
+    use rustix::thread::futex;
+    let Some(word) = mem::state(seg) else { return };
+    let ts = futex::Timespec {
+        tv_sec: i64::try_from(timeout.as_secs()).unwrap_or(i64::MAX),
+        tv_nsec: i64::from(timeout.subsec_nanos()),
+    };
+    let _ = futex::wait(word, futex::Flags::empty(), expected, Some(&ts));
+}
+
+/// `FUTEX_WAKE` (shared) of one waiter on the state word.
+pub(crate) fn wake_segment_state(seg: &crate::SharedSegment) {
+    use rustix::thread::futex;
+    if let Some(word) = mem::state(seg) {
+        // An error can only mean a bad address, impossible for a live mapping.
+        let _ = futex::wake(word, futex::Flags::empty(), 1);
+    }
+}
+
+/// Whether the peer of a socket hung up (`poll` reports `POLLHUP`/`POLLERR` without
+/// waiting; pending data does not count).
+pub(crate) fn peer_gone(fd: BorrowedFd<'_>) -> bool {
+    let mut fds = [PollFd::new(&fd, PollFlags::empty())];
+    match poll_many(&mut fds, Some(Duration::ZERO)) {
+        Ok(n) if n > 0 => fds[0]
+            .revents()
+            .intersects(PollFlags::HUP | PollFlags::ERR | PollFlags::NVAL),
+        _ => false,
+    }
+}
+
 /// Size of a regular or memory file.
 pub(crate) fn file_len(fd: impl AsFd) -> io::Result<u64> {
     let st = rustix::fs::fstat(fd)?;
@@ -532,13 +640,88 @@ pub(crate) fn advise_huge(buf: &mut Vec<u8>) {
     mem::advise_huge(buf);
 }
 
-/// The crate's only `unsafe`: `madvise` takes a raw address range.
-#[expect(unsafe_code, reason = "`madvise` takes a raw address range")]
+/// Raw memory: `madvise` takes a raw address range, and the shared-memory frames copy
+/// into and out of a mapped segment and view its state word atomically.
+#[expect(unsafe_code, reason = "`madvise` and the segment copies take raw addresses")]
 mod mem {
     use std::ffi::c_void;
 
     /// Huge-page size on the platforms where THP exists (x86-64, aarch64 with 4 KiB pages).
     const HUGE: usize = 2 << 20;
+
+    /// Whether `[offset, offset + len)` lies inside `seg`.
+    fn inside(seg: &crate::SharedSegment, offset: usize, len: usize) -> bool {
+        offset.checked_add(len).is_some_and(|end| end <= seg.len())
+    }
+
+    pub(super) fn segment_write(seg: &crate::SharedSegment, offset: usize, src: &[u8]) -> bool {
+        if !inside(seg, offset, src.len()) {
+            return false;
+        }
+        // SAFETY:
+        // - `seg.as_ptr()` is valid for `seg.len()` bytes while `seg` lives (a
+        //   `MAP_SHARED` mapping of a memfd sealed against shrinking, or made by this
+        //   process, so no access inside it faults), and `[offset, offset + len)` is
+        //   inside it (checked above);
+        // - `src` is private memory of this process, so the ranges do not overlap;
+        // - who else touches the range: the peer process maps the same pages, but by the
+        //   segment protocol (`crate::shm`) only the side holding the segment (state
+        //   word FREE on the sender's side, FULL on the receiver's) accesses the
+        //   payload; a peer that breaks the protocol can only make the bytes we copy
+        //   garbage, never touch our private memory, since this is a raw byte copy and
+        //   no reference to the shared bytes is ever made.
+        unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), seg.as_ptr().add(offset), src.len()) };
+        true
+    }
+
+    pub(super) fn segment_read(seg: &crate::SharedSegment, offset: usize, out: &mut [u8]) -> bool {
+        if !inside(seg, offset, out.len()) {
+            return false;
+        }
+        // SAFETY: as in `segment_write`, with the copy the other way: the source is the
+        // shared range (inside the mapping, checked), the destination private memory.
+        unsafe {
+            std::ptr::copy_nonoverlapping(seg.as_ptr().add(offset), out.as_mut_ptr(), out.len())
+        };
+        true
+    }
+
+    pub(super) fn segment_read_vec(
+        seg: &crate::SharedSegment,
+        offset: usize,
+        len: usize,
+        out: &mut Vec<u8>,
+    ) -> bool {
+        if !inside(seg, offset, len) {
+            return false;
+        }
+        out.reserve(len);
+        let old = out.len();
+        // SAFETY:
+        // - the source is inside the mapping (checked above; see `segment_write` for
+        //   why no access inside it faults and who else touches it);
+        // - the destination is `out`'s spare capacity, at least `len` bytes after
+        //   `reserve`, private to this process, so the ranges do not overlap;
+        // - `set_len(old + len)`: those `len` bytes were all just initialised by the copy.
+        unsafe {
+            std::ptr::copy_nonoverlapping(seg.as_ptr().add(offset), out.as_mut_ptr().add(old), len);
+            out.set_len(old + len);
+        }
+        true
+    }
+
+    pub(super) fn state(seg: &crate::SharedSegment) -> Option<&std::sync::atomic::AtomicU32> {
+        if seg.len() < 4 {
+            return None;
+        }
+        // SAFETY:
+        // - the mapping starts on a page boundary (4-byte alignment at least) and is
+        //   at least 4 bytes long (checked above), so the first 4 bytes are a valid, aligned `u32` location for as long as `seg`
+        //   lives, which bounds the returned reference;
+        // - every access to these bytes, in either process, is atomic (this function is
+        //   the only way the crate touches them), and any bit pattern is a valid `u32`.
+        Some(unsafe { std::sync::atomic::AtomicU32::from_ptr(seg.as_ptr().cast::<u32>()) })
+    }
 
     pub(super) fn advise_huge(buf: &mut Vec<u8>) {
         let cap = buf.capacity();

@@ -15,6 +15,8 @@ use crate::TestResult;
 
 const CHILD_ENV: &str = "MULTIPROC_IPC_TEST_BULK_CHILD";
 const WAIT: Duration = Duration::from_secs(60);
+/// Set in the child's environment (to the threshold): `enable_shm` on its end.
+const SHM_ENV: &str = "MULTIPROC_IPC_TEST_BULK_SHM";
 
 /// A user record: derives `Pod` through the re-exported bytemuck, no `unsafe impl`.
 #[derive(Clone, Copy, Debug, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
@@ -74,6 +76,9 @@ fn bulk_child_entry() -> TestResult {
         return Ok(());
     }
     let conn = Connection::from_fd(std::io::stdin().as_fd().try_clone_to_owned()?);
+    if let Ok(t) = std::env::var(SHM_ENV) {
+        conn.enable_shm(t.parse()?)?;
+    }
     while let Some(mut b) = conn.recv_timeout::<Option<Batch>>(WAIT)? {
         b.seq += 1;
         b.raw.reverse();
@@ -87,8 +92,28 @@ fn bulk_child_entry() -> TestResult {
 
 #[test]
 fn every_fast_path_type_round_trips_through_a_spawned_process() -> TestResult {
+    round_trips_through_a_spawned_process(None)
+}
+
+/// The same through shared memory (`enable_shm` on both ends), with a threshold low
+/// enough that the larger batches go through segments and the smaller through the
+/// socket, on one connection.
+#[test]
+fn every_fast_path_type_round_trips_through_shared_memory() -> TestResult {
+    round_trips_through_a_spawned_process(Some(64 << 10))
+}
+
+/// Sends batches of several sizes to an exec'd child (the only start method this
+/// crate has: `fork`, `spawn` and `forkserver` live in `multiproc-process`, above it)
+/// and checks what comes back.
+fn round_trips_through_a_spawned_process(shm: Option<usize>) -> TestResult {
     let (mine, theirs) = Pipe::duplex()?;
-    let mut child = Command::new(std::env::current_exe()?)
+    let mut cmd = Command::new(std::env::current_exe()?);
+    if let Some(t) = shm {
+        mine.enable_shm(t)?;
+        cmd.env(SHM_ENV, t.to_string());
+    }
+    let mut child = cmd
         .args([
             "--exact",
             "bulk::bulk_child_entry",
@@ -107,6 +132,9 @@ fn every_fast_path_type_round_trips_through_a_spawned_process() -> TestResult {
             (2, 20_000),
             (3, 300 << 10),
             (4, 6 << 20),
+            (5, 1 << 20),
+            (6, 12 << 20),
+            (7, 100),
         ] {
             let sent = batch(seq, n);
             mine.send(&Some(&sent))?;

@@ -16,6 +16,7 @@ mod listener;
 mod pickle;
 mod resume;
 mod send_timeout;
+mod shm;
 mod slow_loris;
 mod threads;
 

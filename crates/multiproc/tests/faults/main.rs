@@ -17,6 +17,7 @@ mod manager;
 mod pool;
 mod process;
 mod sandbox;
+mod shm;
 mod sizes;
 mod timeouts;
 mod wire;

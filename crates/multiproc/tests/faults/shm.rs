@@ -1,0 +1,112 @@
+//! Large messages through shared memory (`Connection::enable_shm`) with a real child
+//! under every start method: every bulk fast-path type round-trips, and a child killed
+//! with its message in a segment leaves it readable, then end-of-file, and nothing in
+//! `/dev/shm`.
+
+use multiproc::ipc::bulk::{Bytes, PodVec};
+use multiproc::ipc::{RecvError, SendError};
+use multiproc::{Connection, Pipe, Process};
+
+use crate::{BOUND, METHODS, R, reaped};
+
+const THRESHOLD: usize = 64 << 10;
+
+type Msg = (u32, Bytes, PodVec<f64>, String, Vec<u8>);
+
+fn msg(i: u32, n: usize) -> Msg {
+    (
+        i,
+        Bytes::from(vec![i as u8; n]),
+        PodVec::from(vec![f64::from(i) + 0.5; n / 8]),
+        "s".repeat(n / 2),
+        vec![i as u8; n % 1000],
+    )
+}
+
+/// The child: enables shared memory and echoes each message, its number plus one,
+/// until `None`; returns how many it echoed.
+fn echo(c: Connection) -> Result<u32, String> {
+    c.enable_shm(THRESHOLD).map_err(|e| e.to_string())?;
+    let mut n = 0;
+    while let Some(mut m) = c
+        .recv_timeout::<Option<Msg>>(BOUND)
+        .map_err(|e| e.to_string())?
+    {
+        m.0 += 1;
+        c.send(&m).map_err(|e: SendError| e.to_string())?;
+        c.send_bytes(&m.1).map_err(|e| e.to_string())?;
+        n += 1;
+    }
+    Ok(n)
+}
+
+fn dev_shm() -> Vec<std::ffi::OsString> {
+    let mut v: Vec<_> = std::fs::read_dir("/dev/shm")
+        .map(|d| d.filter_map(Result::ok).map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+#[test]
+fn bulk_types_round_trip_through_shared_memory_under_every_start_method() -> R {
+    for m in METHODS {
+        let (a, b) = Pipe::duplex()?;
+        a.enable_shm(THRESHOLD)?;
+        let p = Process::new(echo, (b,)).start_method(m).start()?;
+        let pid = p.pid();
+        let sizes = [0usize, 100, THRESHOLD, 1 << 20, 5 << 20, 300];
+        for (i, &n) in sizes.iter().enumerate() {
+            let sent = msg(i as u32, n);
+            a.send(&Some(&sent))?;
+            let mut want = sent.clone();
+            want.0 += 1;
+            assert_eq!(a.recv_timeout::<Msg>(BOUND)?, want, "{m}, {n} bytes");
+            assert_eq!(a.recv_bytes_timeout(BOUND)?, *sent.1, "{m}, {n} bytes raw");
+        }
+        // The large ones did go through segments: ours, and the child's mapped here.
+        let maps = std::fs::read_to_string("/proc/self/maps")?;
+        assert!(
+            maps.contains("/memfd:multiproc-shm"),
+            "{m}: no segment mapped"
+        );
+        a.send(&None::<Msg>)?;
+        assert_eq!(p.join_value()??, sizes.len() as u32, "{m}");
+        assert!(reaped(pid), "{m}");
+    }
+    Ok(())
+}
+
+/// The child: sends one 8 MiB message through a segment, then waits to be killed.
+fn send_then_wait(c: Connection) {
+    if c.enable_shm(THRESHOLD).is_ok() && c.send_bytes(&vec![0xa5u8; 8 << 20]).is_ok() {
+        let _ = c.recv_bytes_timeout(BOUND);
+    }
+}
+
+#[test]
+fn a_child_killed_with_its_message_in_a_segment_under_every_start_method() -> R {
+    let before = dev_shm();
+    for m in METHODS {
+        let (a, b) = Pipe::duplex()?;
+        a.enable_shm(THRESHOLD)?;
+        let p = Process::new(send_then_wait, (b,)).start_method(m).start()?;
+        let pid = p.pid();
+        let ready = a.poll(Some(BOUND));
+        p.kill()?;
+        let _ = p.join_timeout(BOUND)?;
+        assert!(reaped(pid), "{m}");
+        assert!(ready?, "{m}: the child sent nothing");
+        let got = a.recv_bytes_timeout(BOUND)?;
+        assert!(
+            got.len() == 8 << 20 && got.iter().all(|&x| x == 0xa5),
+            "{m}"
+        );
+        assert!(
+            matches!(a.recv_bytes_timeout(BOUND), Err(RecvError::Eof)),
+            "{m}"
+        );
+    }
+    assert_eq!(dev_shm(), before);
+    Ok(())
+}
