@@ -88,7 +88,8 @@
 //!   [`Error::Terminated`] at once (KI-11).
 //!
 //! Default chunking of `map`/`starmap` is CPython's: `ceil(len / (4 × processes))`
-//! items per task. The first error of a `map` is returned after all chunks are done,
+//! items per task, cut to about 1 MiB of encoded items per task (judged by the first
+//! few items) when the items are large. The first error of a `map` is returned after all chunks are done,
 //! as in CPython; use `map_async` + [`AsyncResult::cancel`] to give up early.
 //!
 //! Plain numbers travel without encoding. [`Pool::map`] (default chunking) of at least
@@ -445,6 +446,26 @@ fn default_chunksize(len: usize, processes: usize) -> usize {
     len.div_ceil(4 * processes).max(1)
 }
 
+/// About the most encoded bytes a default chunk holds.
+const CHUNK_BYTES: usize = 1 << 20;
+
+/// [`default_chunksize`], cut so that a chunk holds about [`CHUNK_BYTES`] at most, by
+/// the encoded size of the first few items. Chunks of many megabytes (100k kilobyte
+/// strings made 12 MiB chunks) travel and decode several times slower than 1 MiB
+/// ones: each goes whole before its worker starts, through fresh buffers that fault
+/// their pages in, and results that large go over the socket.
+fn default_chunksize_of<A: Serialize>(items: &[A], processes: usize) -> usize {
+    let cs = default_chunksize(items.len(), processes);
+    let sample = &items[..items.len().min(8)];
+    match encode_args(sample) {
+        Ok((bytes, _)) if !sample.is_empty() => {
+            let per_item = (bytes.len() / sample.len()).max(1);
+            cs.min((CHUNK_BYTES / per_item).max(1))
+        }
+        _ => cs,
+    }
+}
+
 impl Pool {
     /// A pool of `processes` workers with the default start method
     /// (CPython's `Pool(processes)`).
@@ -675,6 +696,7 @@ impl Pool {
             items
         };
         let items: Vec<(T,)> = items.into_iter().map(|x| (x,)).collect();
+        let cs = default_chunksize_of(&items, self.shared.processes);
         self.submit_job::<F, (T,), _>(f, items, cs, Ok)
     }
 
@@ -740,7 +762,7 @@ impl Pool {
     {
         assert_pool_task!(F);
         let items: Vec<A> = iterable.into_iter().collect();
-        let cs = default_chunksize(items.len(), self.shared.processes);
+        let cs = default_chunksize_of(&items, self.shared.processes);
         self.submit_job::<F, A, _>(f, items, cs, Ok)
     }
 
