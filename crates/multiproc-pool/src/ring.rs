@@ -379,8 +379,9 @@ impl Ring {
 // A map segment holds the input elements at offset 0 and the output elements at
 // `out_off`. Who touches which bytes when:
 //
-// * the parent writes the whole input region once ([`write_pod`]), before any chunk
-//   task is queued, and never writes the segment again;
+// * the parent writes each chunk's input elements once ([`write_pod`]), before that
+//   chunk's task is queued (later chunks' input is written while the first chunks
+//   run: they only read their own ranges), and never writes the segment again;
 // * each chunk `[start, end)` runs in at most one worker at a time (a task is either
 //   run once, or given back to the queue *unstarted* when its worker dies) and writes
 //   only output elements `[start, end)`: chunks of one call never overlap, so the
@@ -416,10 +417,12 @@ pub(crate) fn write_pod<T: bytemuck::Pod>(
     let bytes: &[u8] = bytemuck::cast_slice(data);
     check_range(seg, off, bytes.len())?;
     // SAFETY: `[off, off + bytes.len())` lies inside the live mapping of `seg` (checked
-    // above; `seg` is borrowed for the whole call). No other process maps this segment
-    // yet (no chunk has been queued, so no handle has left this process) and no thread
-    // of this one reads it: the parent's write is the only access. `data` is ordinary
-    // memory of this process, so the two ranges cannot overlap.
+    // above; `seg` is borrowed for the whole call). It is the input range of a chunk not
+    // queued yet: no process reads or writes it meanwhile — workers running earlier
+    // chunks of this call touch only their own input ranges (disjoint from this one)
+    // and the output region (after the whole input), and no earlier call still uses
+    // the segment (it is reused only after all its chunks succeeded). `data` is
+    // ordinary memory of this process, so the two ranges cannot overlap.
     unsafe {
         std::ptr::copy_nonoverlapping(bytes.as_ptr(), seg.as_ptr().add(off), bytes.len());
     }
@@ -437,15 +440,18 @@ pub(crate) fn read_pod<R: bytemuck::Pod>(
         .checked_mul(std::mem::size_of::<R>())
         .ok_or_else(|| "output too large".to_string())?;
     check_range(seg, off, len)?;
-    let mut out: Vec<R> = bytemuck::zeroed_vec(n);
-    let dst: &mut [u8] = bytemuck::cast_slice_mut(&mut out);
+    // Not `zeroed_vec`: zeroing first would write the output twice.
+    let mut out: Vec<R> = Vec::with_capacity(n);
     // SAFETY: `[off, off + len)` lies inside the live mapping of `seg` (checked above).
     // Every chunk of the call has reported success, so every worker finished writing
     // before its completion was published, and the supervisor acquired that
     // completion (see the protocol above): no process writes these bytes any more.
-    // `dst` is a fresh allocation of exactly `len` bytes, distinct from the mapping.
+    // `out` has room for `n` elements of `R` = `len` bytes, distinct from the mapping;
+    // `R` is `Pod`, so any bytes are a valid value and the `n` elements are
+    // initialised after the copy.
     unsafe {
-        std::ptr::copy_nonoverlapping(seg.as_ptr().add(off), dst.as_mut_ptr(), len);
+        std::ptr::copy_nonoverlapping(seg.as_ptr().add(off), out.as_mut_ptr().cast::<u8>(), len);
+        out.set_len(n);
     }
     Ok(out)
 }
@@ -541,8 +547,9 @@ pub(crate) fn write_plain<T: 'static>(
     // SAFETY: `T` is a primitive number (checked just above by its `TypeId`): its
     // bytes have no padding, so all `len` bytes of `data` are initialised. The
     // destination range lies inside the live mapping of `seg` (checked above), and,
-    // as in `write_pod`, no other process maps the segment yet and no thread of this
-    // one reads it; `data` is ordinary memory of this process (no overlap).
+    // as in `write_pod`, it is the input range of a chunk not queued yet, which no
+    // process touches meanwhile; `data` is ordinary memory of this process (no
+    // overlap).
     unsafe {
         std::ptr::copy_nonoverlapping(data.as_ptr().cast::<u8>(), seg.as_ptr().add(off), len);
     }

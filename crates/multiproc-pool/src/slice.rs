@@ -405,7 +405,9 @@ impl Pool {
             invoker,
             data.len(),
             CHUNKS_PER_WORKER * self.shared.processes,
-            |seg| crate::ring::write_pod(seg, 0, data),
+            |seg, start, end| {
+                crate::ring::write_pod(seg, start * std::mem::size_of::<T>(), &data[start..end])
+            },
             crate::ring::read_pod::<R>,
         )
     }
@@ -438,21 +440,29 @@ impl Pool {
                 invoker,
                 items.len(),
                 nchunks,
-                |seg| crate::ring::write_plain(seg, 0, &items),
+                |seg, start, end| {
+                    crate::ring::write_plain(
+                        seg,
+                        start * std::mem::size_of::<T>(),
+                        &items[start..end],
+                    )
+                },
                 crate::ring::read_plain::<F::Output>,
             )
             .unwrap_or_else(AsyncResult::failed))
     }
 
-    /// Takes a segment for `len` elements of `T` in and `R` out, fills its input with
-    /// `write`, and queues `min(len, nchunks)` chunks of `invoker` (a guarded kernel
-    /// over a [`SliceChunk`]); the output is read with `read` when all succeeded.
+    /// Takes a segment for `len` elements of `T` in and `R` out and queues
+    /// `min(len, nchunks)` chunks of `invoker` (a guarded kernel over a
+    /// [`SliceChunk`]), each as soon as `write` has copied its elements `[start, end)`
+    /// in (so the first workers compute while the rest is copied); the output is read
+    /// with `read` when all succeeded.
     fn submit_segment<T, R>(
         &self,
         invoker: Invoker,
         len: usize,
         nchunks: usize,
-        write: impl FnOnce(&SharedSegment) -> Result<(), String>,
+        mut write: impl FnMut(&SharedSegment, usize, usize) -> Result<(), String>,
         read: ReadOut<R>,
     ) -> Result<AsyncResult<Vec<R>>, Error>
     where
@@ -478,7 +488,6 @@ impl Pool {
             .and_then(|o| o.checked_add(out_off))
             .ok_or_else(too_large)?;
         let seg = self.segments.take(total)?;
-        write(&seg).map_err(Error::Encode)?;
         let nchunks = len.min(nchunks.max(1));
         let job = Arc::new(SliceJob::<R> {
             seg: Mutex::new(Some(seg.clone())),
@@ -490,27 +499,44 @@ impl Pool {
             cell: cell.clone(),
             read,
         });
-        let mut tasks = Vec::with_capacity(nchunks);
         for index in 0..nchunks {
             let (start, end) = chunk_range(index, len, nchunks);
-            let chunk = SliceChunk {
-                seg: SegArg::Sent(seg.clone()),
-                out_off: out_off as u64,
-                start: start as u64,
-                end: end as u64,
-            };
-            let (payload, fds) = encode_args(&vec![(chunk,)])?;
-            tasks.push(Task {
-                msg: TaskMsg {
-                    invoker,
-                    payload: Bytes(payload),
-                    fds: fds.into_iter().map(PassFd::from).collect(),
-                },
-                sink: job.clone(),
-                index,
-            });
+            let queued = write(&seg, start, end)
+                .map_err(Error::Encode)
+                .and_then(|()| {
+                    let chunk = SliceChunk {
+                        seg: SegArg::Sent(seg.clone()),
+                        out_off: out_off as u64,
+                        start: start as u64,
+                        end: end as u64,
+                    };
+                    encode_args(&vec![(chunk,)])
+                })
+                .and_then(|(payload, fds)| {
+                    let task = Task {
+                        msg: TaskMsg {
+                            invoker,
+                            payload: Bytes(payload),
+                            fds: fds.into_iter().map(PassFd::from).collect(),
+                        },
+                        sink: job.clone(),
+                        index,
+                    };
+                    // The chunk's input is written: its worker may start on it.
+                    self.shared.submit(vec![task], false).map_err(|(e, _)| e)
+                });
+            if let Err(e) = queued {
+                if index == 0 {
+                    // Nothing was queued: the call fails as a whole.
+                    return Err(e);
+                }
+                // The queued chunks run; this one and the later ones fail.
+                for i in index..nchunks {
+                    job.complete(i, Err(e.clone()));
+                }
+                break;
+            }
         }
-        self.shared.submit(tasks, false).map_err(|(e, _)| e)?;
         Ok(AsyncResult::from_cell(cell))
     }
 }
