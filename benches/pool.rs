@@ -4,7 +4,9 @@
 //! (benches/py/pool.py).
 //!
 //! `map_slice` (plain data through shared memory, no encoding) x*x over 1M `u64`
-//! beside rayon, `map` and the floor of its two copies (issue 15: within 3× of rayon).
+//! beside rayon, `map` and the floor of its two copies (issue 15: within 3× of rayon;
+//! the default `map` of plain numbers takes the same path: within 10×). `map` over
+//! 100k 1 KiB `String`s beside rayon (issue 15: within 2×).
 //!
 //! Targets (issue 6): chunksize-1 throughput ≥ 20× CPython's; default-chunking
 //! throughput ≥ 5× CPython's and within 3× of rayon; start + teardown ≥ 10× faster
@@ -176,6 +178,55 @@ fn bench_map_slice(c: &mut Criterion) {
     pool.close_and_join().expect("join");
 }
 
+/// `Pool(2).map` over 100k `String`s of 1 KiB (each upper-cased: the payload goes
+/// out and comes back) beside rayon with 2 threads (issue 15: within 2× of rayon).
+fn bench_strings(c: &mut Criterion) {
+    const K: usize = 100_000;
+    let items: Vec<String> = (0..K).map(|i| format!("{i:08}").repeat(128)).collect();
+    let total: usize = items.iter().map(String::len).sum();
+    let pool = Pool::builder()
+        .processes(2)
+        .start_method(StartMethod::Fork)
+        .build()
+        .expect("pool");
+    pool.map(shout, items[..100].to_vec()).expect("warm-up");
+    let rayon2 = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .expect("rayon");
+    let mut g = c.benchmark_group("pool/map_strings_1KiB_100k");
+    g.throughput(Throughput::Bytes(total as u64))
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(4));
+    g.bench_function(
+        BenchmarkId::from_parameter("ours Pool(2) map, default chunking"),
+        |b| {
+            b.iter(|| {
+                let v = pool.map(shout, items.clone()).expect("map");
+                assert_eq!(v.len(), K);
+                v
+            })
+        },
+    );
+    g.bench_function(
+        BenchmarkId::from_parameter("rayon 2 threads, default splitting"),
+        |b| {
+            b.iter(|| {
+                let v: Vec<String> =
+                    rayon2.install(|| items.clone().into_par_iter().map(shout).collect());
+                assert_eq!(v.len(), K);
+                v
+            })
+        },
+    );
+    g.finish();
+    pool.close_and_join().expect("join");
+}
+
+fn shout(s: String) -> String {
+    s.to_ascii_uppercase()
+}
+
 /// Start-up runs first, in the fresh bench process, as the CPython script measures it
 /// first in its own: a fork's cost grows with the parent's resident memory (its page
 /// tables are copied, then torn down at the child's exit), and the throughput groups
@@ -260,6 +311,7 @@ fn benches(c: &mut Criterion) {
     bench_start(c);
     bench_throughput(c);
     bench_map_slice(c);
+    bench_strings(c);
     let (cores, ours) = cpu_speedup();
     println!(
         "pool/cpu_bound speed-up on {cores} cores: ours {ours:.2}x (target >= {:.2}x)",

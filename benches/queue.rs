@@ -5,7 +5,8 @@
 //! ceiling), a bare futex ping-pong written here (the wake-up floor), and CPython 3.11's
 //! `Queue`/`SimpleQueue` (benches/py/queue_bench.py). Items are small: a u64 and a short
 //! String. Children are made with `fork` before the clock starts, driven through a
-//! control queue, and reaped at the end.
+//! control queue, and reaped at the end. `queue/1to1_bytes_*` moves 1 KiB, 64 KiB and
+//! 1 MiB strings 1→1 beside crossbeam-channel and a `memcpy` floor (issue 15).
 //!
 //! ```text
 //! cargo bench -p multiproc-benches --bench queue
@@ -507,6 +508,92 @@ fn throughput_medians() {
     );
 }
 
+/// 1→1 with payloads of 1 KiB, 64 KiB and 1 MiB (`String`s, bytes/s): ours between
+/// processes, crossbeam-channel between threads, and two floors: one `memcpy` of the
+/// payload into a reused buffer (a queue across processes copies each byte at least
+/// into shared memory and out again), and a clone (the fresh `String` a `get` hands
+/// out: an allocation and a copy). Targets (issue 15): 1 KiB ahead of
+/// crossbeam-channel; 64 KiB and 1 MiB at least 0.5× the floor in GB/s.
+fn bulk_items(c: &mut Criterion) {
+    for size in [1usize << 10, 64 << 10, 1 << 20] {
+        let group = format!("queue/1to1_bytes_{}KiB", size >> 10);
+        let mut g = c.benchmark_group(&group);
+        g.sample_size(10)
+            .measurement_time(Duration::from_secs(4))
+            .throughput(Throughput::Bytes(size as u64));
+        let payload = "x".repeat(size);
+        {
+            let data: Queue<String> = Queue::new().expect("queue");
+            let ctrl: Queue<u64> = Queue::new().expect("queue");
+            let pid = {
+                let (ctrl, tx, payload) = (ctrl.clone(), data.clone(), payload.clone());
+                fork_child(&[], move || {
+                    while let Ok(k) = ctrl.get() {
+                        if k == 0 {
+                            break;
+                        }
+                        for _ in 0..k {
+                            tx.put(payload.clone()).expect("put");
+                        }
+                    }
+                })
+            };
+            g.bench_function("ours: Queue<String> (processes)", |b| {
+                b.iter_custom(|iters| {
+                    let start = Instant::now();
+                    ctrl.put(iters).expect("put");
+                    for _ in 0..iters {
+                        std::hint::black_box(data.get().expect("get"));
+                    }
+                    start.elapsed()
+                })
+            });
+            ctrl.put(0).expect("put");
+            reap(pid);
+        }
+        {
+            let (ctx, crx) = crossbeam_channel::unbounded::<u64>();
+            let (dtx, drx) = crossbeam_channel::bounded::<String>(64);
+            let p = payload.clone();
+            let t = std::thread::spawn(move || {
+                while let Ok(n) = crx.recv() {
+                    if n == 0 {
+                        break;
+                    }
+                    for _ in 0..n {
+                        dtx.send(p.clone()).expect("send");
+                    }
+                }
+            });
+            g.bench_function("peer: crossbeam-channel (threads)", |b| {
+                b.iter_custom(|iters| {
+                    let start = Instant::now();
+                    ctx.send(iters).expect("send");
+                    for _ in 0..iters {
+                        std::hint::black_box(drx.recv().expect("recv"));
+                    }
+                    start.elapsed()
+                })
+            });
+            ctx.send(0).expect("send");
+            t.join().expect("thread");
+        }
+        let mut dst = vec![0u8; size];
+        g.bench_function("floor: memcpy of the payload", |b| {
+            b.iter(|| {
+                dst.copy_from_slice(std::hint::black_box(payload.as_bytes()));
+                std::hint::black_box(&mut dst);
+            })
+        });
+        // What a `get` returning an owned `String` cannot avoid: a fresh allocation
+        // and one copy.
+        g.bench_function("floor: clone of the payload (fresh String)", |b| {
+            b.iter(|| std::hint::black_box(payload.clone()))
+        });
+        g.finish();
+    }
+}
+
 fn all(c: &mut Criterion) {
     reset(AREA);
     let py = run_python("queue_bench.py", &[])
@@ -516,6 +603,7 @@ fn all(c: &mut Criterion) {
     n_to_1(c, &py, 4);
     one_to_4(c, &py);
     latency(c, &py);
+    bulk_items(c);
     paused_medians();
     throughput_medians();
 }

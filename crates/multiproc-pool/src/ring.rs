@@ -379,8 +379,9 @@ impl Ring {
 // A map segment holds the input elements at offset 0 and the output elements at
 // `out_off`. Who touches which bytes when:
 //
-// * the parent writes the whole input region once ([`write_pod`]), before any chunk
-//   task is queued, and never writes the segment again;
+// * the parent writes each chunk's input elements once ([`write_pod`]), before that
+//   chunk's task is queued (later chunks' input is written while the first chunks
+//   run: they only read their own ranges), and never writes the segment again;
 // * each chunk `[start, end)` runs in at most one worker at a time (a task is either
 //   run once, or given back to the queue *unstarted* when its worker dies) and writes
 //   only output elements `[start, end)`: chunks of one call never overlap, so the
@@ -416,10 +417,12 @@ pub(crate) fn write_pod<T: bytemuck::Pod>(
     let bytes: &[u8] = bytemuck::cast_slice(data);
     check_range(seg, off, bytes.len())?;
     // SAFETY: `[off, off + bytes.len())` lies inside the live mapping of `seg` (checked
-    // above; `seg` is borrowed for the whole call). No other process maps this segment
-    // yet (no chunk has been queued, so no handle has left this process) and no thread
-    // of this one reads it: the parent's write is the only access. `data` is ordinary
-    // memory of this process, so the two ranges cannot overlap.
+    // above; `seg` is borrowed for the whole call). It is the input range of a chunk not
+    // queued yet: no process reads or writes it meanwhile — workers running earlier
+    // chunks of this call touch only their own input ranges (disjoint from this one)
+    // and the output region (after the whole input), and no earlier call still uses
+    // the segment (it is reused only after all its chunks succeeded). `data` is
+    // ordinary memory of this process, so the two ranges cannot overlap.
     unsafe {
         std::ptr::copy_nonoverlapping(bytes.as_ptr(), seg.as_ptr().add(off), bytes.len());
     }
@@ -437,15 +440,18 @@ pub(crate) fn read_pod<R: bytemuck::Pod>(
         .checked_mul(std::mem::size_of::<R>())
         .ok_or_else(|| "output too large".to_string())?;
     check_range(seg, off, len)?;
-    let mut out: Vec<R> = bytemuck::zeroed_vec(n);
-    let dst: &mut [u8] = bytemuck::cast_slice_mut(&mut out);
+    // Not `zeroed_vec`: zeroing first would write the output twice.
+    let mut out: Vec<R> = Vec::with_capacity(n);
     // SAFETY: `[off, off + len)` lies inside the live mapping of `seg` (checked above).
     // Every chunk of the call has reported success, so every worker finished writing
     // before its completion was published, and the supervisor acquired that
     // completion (see the protocol above): no process writes these bytes any more.
-    // `dst` is a fresh allocation of exactly `len` bytes, distinct from the mapping.
+    // `out` has room for `n` elements of `R` = `len` bytes, distinct from the mapping;
+    // `R` is `Pod`, so any bytes are a valid value and the `n` elements are
+    // initialised after the copy.
     unsafe {
-        std::ptr::copy_nonoverlapping(seg.as_ptr().add(off), dst.as_mut_ptr(), len);
+        std::ptr::copy_nonoverlapping(seg.as_ptr().add(off), out.as_mut_ptr().cast::<u8>(), len);
+        out.set_len(n);
     }
     Ok(out)
 }
@@ -497,6 +503,134 @@ where
     let output: &mut [R] = bytemuck::try_cast_slice_mut(output).map_err(|e| e.to_string())?;
     for (o, &i) in output.iter_mut().zip(input) {
         *o = f(i);
+    }
+    Ok(())
+}
+
+/// Whether `T` is one of the primitive numbers (`u8`…`u128`, `usize`, `i8`…`i128`,
+/// `isize`, `f32`, `f64`): every bit pattern is a value, no padding, no `Drop`, and
+/// its size is a multiple of its alignment. The plain-data path of `Pool::map` takes
+/// these without a `Pod` bound (the type is known only by its `TypeId`).
+pub(crate) fn is_plain<T: 'static>() -> bool {
+    use std::any::TypeId;
+    let t = TypeId::of::<T>();
+    [
+        TypeId::of::<u8>(),
+        TypeId::of::<u16>(),
+        TypeId::of::<u32>(),
+        TypeId::of::<u64>(),
+        TypeId::of::<u128>(),
+        TypeId::of::<usize>(),
+        TypeId::of::<i8>(),
+        TypeId::of::<i16>(),
+        TypeId::of::<i32>(),
+        TypeId::of::<i64>(),
+        TypeId::of::<i128>(),
+        TypeId::of::<isize>(),
+        TypeId::of::<f32>(),
+        TypeId::of::<f64>(),
+    ]
+    .contains(&t)
+}
+
+/// Copies `data` into `seg` at byte `off`, as [`write_pod`], for a [`is_plain`] type.
+pub(crate) fn write_plain<T: 'static>(
+    seg: &SharedSegment,
+    off: usize,
+    data: &[T],
+) -> Result<(), String> {
+    if !is_plain::<T>() {
+        return Err("not a plain number type".into());
+    }
+    let len = std::mem::size_of_val(data);
+    check_range(seg, off, len)?;
+    // SAFETY: `T` is a primitive number (checked just above by its `TypeId`): its
+    // bytes have no padding, so all `len` bytes of `data` are initialised. The
+    // destination range lies inside the live mapping of `seg` (checked above), and,
+    // as in `write_pod`, it is the input range of a chunk not queued yet, which no
+    // process touches meanwhile; `data` is ordinary memory of this process (no
+    // overlap).
+    unsafe {
+        std::ptr::copy_nonoverlapping(data.as_ptr().cast::<u8>(), seg.as_ptr().add(off), len);
+    }
+    Ok(())
+}
+
+/// A copy of the `n` elements of type `R` at byte `off` of `seg`, as [`read_pod`],
+/// for a [`is_plain`] type.
+pub(crate) fn read_plain<R: 'static>(
+    seg: &SharedSegment,
+    off: usize,
+    n: usize,
+) -> Result<Vec<R>, String> {
+    if !is_plain::<R>() {
+        return Err("not a plain number type".into());
+    }
+    let len = n
+        .checked_mul(std::mem::size_of::<R>())
+        .ok_or_else(|| "output too large".to_string())?;
+    check_range(seg, off, len)?;
+    let mut out: Vec<R> = Vec::with_capacity(n);
+    // SAFETY: `[off, off + len)` lies inside the live mapping of `seg` (checked above)
+    // and nobody writes it any more (as in `read_pod`: every chunk reported success).
+    // `out` has room for `n` elements of `R` = `len` bytes, distinct from the mapping;
+    // `R` is a primitive number (checked above by its `TypeId`), so any bytes are a
+    // valid value and the `n` elements are initialised after the copy.
+    unsafe {
+        std::ptr::copy_nonoverlapping(seg.as_ptr().add(off), out.as_mut_ptr().cast::<u8>(), len);
+        out.set_len(n);
+    }
+    Ok(out)
+}
+
+/// In a worker: `out[i] = f(input[i])` for the elements `[start, end)`, as
+/// [`map_range`], for [`is_plain`] types known only by their `TypeId`.
+pub(crate) fn map_range_plain<T: 'static, R: 'static>(
+    seg: &SharedSegment,
+    out_off: usize,
+    start: usize,
+    end: usize,
+    mut f: impl FnMut(T) -> R,
+) -> Result<(), String> {
+    if !is_plain::<T>() || !is_plain::<R>() {
+        return Err("not a plain number type".into());
+    }
+    let (st, sr) = (std::mem::size_of::<T>(), std::mem::size_of::<R>());
+    let n = end
+        .checked_sub(start)
+        .ok_or_else(|| format!("bad chunk range {start}..{end}"))?;
+    let in_off = start.checked_mul(st).ok_or("chunk out of range")?;
+    let in_len = n.checked_mul(st).ok_or("chunk out of range")?;
+    let o_off = start
+        .checked_mul(sr)
+        .and_then(|o| o.checked_add(out_off))
+        .ok_or("chunk out of range")?;
+    let o_len = n.checked_mul(sr).ok_or("chunk out of range")?;
+    check_range(seg, in_off, in_len)?;
+    check_range(seg, o_off, o_len)?;
+    if in_off + in_len > out_off {
+        return Err("chunk input overlaps the output region".into());
+    }
+    let base = seg.as_ptr() as usize;
+    if (base + in_off) % std::mem::align_of::<T>() != 0
+        || (base + o_off) % std::mem::align_of::<R>() != 0
+    {
+        return Err("misaligned chunk".into());
+    }
+    // SAFETY: both ranges lie inside the live mapping of `seg` (checked above; `seg` is
+    // borrowed for the whole call), do not overlap, and are aligned for `T` and `R`
+    // (checked above). Who writes them while this chunk runs is as in `map_range`:
+    // nobody writes the input, and output elements `[start, end)` are this chunk's
+    // alone. `T` and `R` are primitive numbers (checked above by `TypeId`): any bytes
+    // read are a valid `T`, reading one by value duplicates nothing that drops, and
+    // writing an `R` over old bytes drops nothing. If `f` panics, the elements
+    // written so far are plain bytes the parent never reads (the call fails).
+    unsafe {
+        let input = seg.as_ptr().add(in_off).cast::<T>().cast_const();
+        let output = seg.as_ptr().add(o_off).cast::<R>();
+        for i in 0..n {
+            output.add(i).write(f(input.add(i).read()));
+        }
     }
     Ok(())
 }

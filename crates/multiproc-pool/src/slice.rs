@@ -27,6 +27,7 @@ use multiproc_ipc::bytemuck::Pod;
 use multiproc_ipc::{PassFd, PassFdRef, SharedSegment};
 use multiproc_process::Target;
 use multiproc_process::invoke::{InvokeError, Invoker};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::job::{Cell, Outcome, Sink, Task, decode_chunk, lock};
@@ -200,6 +201,43 @@ where
     }
 }
 
+/// The task a worker runs for a chunk of the plain-data path of [`Pool::map`]: as
+/// [`Kernel`], for a task `F` over a primitive number type known only by its `TypeId`
+/// (see [`crate::ring::is_plain`]).
+struct PlainKernel<F, T>(F, PhantomData<fn(T)>);
+
+impl<F: Copy, T> Clone for PlainKernel<F, T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<F: Copy, T> Copy for PlainKernel<F, T> {}
+
+impl<F, T> Target<(SliceChunk,)> for PlainKernel<F, T>
+where
+    F: Target<(T,)>,
+    T: 'static,
+{
+    type Output = Result<(), String>;
+
+    fn call(self, (chunk,): (SliceChunk,)) -> Result<(), String> {
+        let idx = |v: u64| usize::try_from(v).map_err(|e| e.to_string());
+        let seg = worker_segment(chunk.seg)?;
+        let f = self.0;
+        crate::ring::map_range_plain(
+            &seg,
+            idx(chunk.out_off)?,
+            idx(chunk.start)?,
+            idx(chunk.end)?,
+            move |x: T| f.call((x,)),
+        )
+    }
+}
+
+/// Reads a call's output out of its segment (`read_pod` or `read_plain`).
+type ReadOut<R> = fn(&SharedSegment, usize, usize) -> Result<Vec<R>, String>;
+
 /// Collects the chunk completions of one `map_slice` call; when the last one is in,
 /// resolves to the first error in chunk order, or to the output copied out.
 struct SliceJob<R> {
@@ -211,9 +249,10 @@ struct SliceJob<R> {
     errors: Mutex<Vec<Option<Error>>>,
     remaining: AtomicUsize,
     cell: Arc<Cell<Vec<R>>>,
+    read: ReadOut<R>,
 }
 
-impl<R: Pod + Send> Sink for SliceJob<R> {
+impl<R: Send + 'static> Sink for SliceJob<R> {
     fn complete(&self, index: usize, outcome: Outcome) {
         if self.cell.is_cancelled() {
             return;
@@ -248,8 +287,7 @@ impl<R: Pod + Send> Sink for SliceJob<R> {
             (Some(e), _) => Err(e),
             (None, None) => Err(Error::Decode("the shared segment is gone".into())),
             (None, Some(seg)) => {
-                let out =
-                    crate::ring::read_pod::<R>(&seg, self.out_off, self.len).map_err(Error::Decode);
+                let out = (self.read)(&seg, self.out_off, self.len).map_err(Error::Decode);
                 // Every chunk succeeded: no worker writes this segment any more.
                 self.cache.put(seg);
                 out
@@ -358,16 +396,82 @@ impl Pool {
         T: Pod,
         R: Pod + Send,
     {
+        let invoker = Invoker::of::<Guarded<Kernel<F, T, R>>, (SliceChunk,)>(Guarded(Kernel(
+            f,
+            PhantomData,
+        )))?;
+        self.submit_segment::<T, R>(
+            invoker,
+            data.len(),
+            CHUNKS_PER_WORKER * self.shared.processes,
+            |seg, start, end| {
+                crate::ring::write_pod(seg, start * std::mem::size_of::<T>(), &data[start..end])
+            },
+            crate::ring::read_pod::<R>,
+        )
+    }
+
+    /// The plain-data path of [`map`](Self::map) (default chunking): `items` of a
+    /// primitive number type, mapped to one, go through a shared segment as
+    /// [`map_slice`](Self::map_slice) does, in `nchunks` chunks; `Err(items)` when the
+    /// types are not plain numbers (the caller takes the encoding path).
+    pub(crate) fn map_plain<F, T>(
+        &self,
+        f: F,
+        items: Vec<T>,
+        nchunks: usize,
+    ) -> Result<AsyncResult<Vec<F::Output>>, Vec<T>>
+    where
+        F: Target<(T,)>,
+        T: Serialize + DeserializeOwned + Send + 'static,
+    {
+        if !crate::ring::is_plain::<T>() || !crate::ring::is_plain::<F::Output>() {
+            return Err(items);
+        }
+        let invoker = match Invoker::of::<Guarded<PlainKernel<F, T>>, (SliceChunk,)>(Guarded(
+            PlainKernel(f, PhantomData),
+        )) {
+            Ok(i) => i,
+            Err(e) => return Ok(AsyncResult::failed(e.into())),
+        };
+        Ok(self
+            .submit_segment::<T, F::Output>(
+                invoker,
+                items.len(),
+                nchunks,
+                |seg, start, end| {
+                    crate::ring::write_plain(
+                        seg,
+                        start * std::mem::size_of::<T>(),
+                        &items[start..end],
+                    )
+                },
+                crate::ring::read_plain::<F::Output>,
+            )
+            .unwrap_or_else(AsyncResult::failed))
+    }
+
+    /// Takes a segment for `len` elements of `T` in and `R` out and queues
+    /// `min(len, nchunks)` chunks of `invoker` (a guarded kernel over a
+    /// [`SliceChunk`]), each as soon as `write` has copied its elements `[start, end)`
+    /// in (so the first workers compute while the rest is copied); the output is read
+    /// with `read` when all succeeded.
+    fn submit_segment<T, R>(
+        &self,
+        invoker: Invoker,
+        len: usize,
+        nchunks: usize,
+        mut write: impl FnMut(&SharedSegment, usize, usize) -> Result<(), String>,
+        read: ReadOut<R>,
+    ) -> Result<AsyncResult<Vec<R>>, Error>
+    where
+        R: Send + 'static,
+    {
         if std::mem::size_of::<T>() == 0 || std::mem::size_of::<R>() == 0 {
             return Err(Error::InvalidArgument(
                 "map_slice needs element types of non-zero size",
             ));
         }
-        let invoker = Invoker::of::<Guarded<Kernel<F, T, R>>, (SliceChunk,)>(Guarded(Kernel(
-            f,
-            PhantomData,
-        )))?;
-        let len = data.len();
         let cell = Cell::new();
         if len == 0 {
             if lock(&self.shared.state).phase != crate::supervisor::Phase::Running {
@@ -383,8 +487,7 @@ impl Pool {
             .and_then(|o| o.checked_add(out_off))
             .ok_or_else(too_large)?;
         let seg = self.segments.take(total)?;
-        crate::ring::write_pod(&seg, 0, data).map_err(Error::Encode)?;
-        let nchunks = len.min(CHUNKS_PER_WORKER * self.shared.processes);
+        let nchunks = len.min(nchunks.max(1));
         let job = Arc::new(SliceJob::<R> {
             seg: Mutex::new(Some(seg.clone())),
             cache: self.segments.clone(),
@@ -393,28 +496,46 @@ impl Pool {
             errors: Mutex::new(vec![None; nchunks]),
             remaining: AtomicUsize::new(nchunks),
             cell: cell.clone(),
+            read,
         });
-        let mut tasks = Vec::with_capacity(nchunks);
         for index in 0..nchunks {
             let (start, end) = chunk_range(index, len, nchunks);
-            let chunk = SliceChunk {
-                seg: SegArg::Sent(seg.clone()),
-                out_off: out_off as u64,
-                start: start as u64,
-                end: end as u64,
-            };
-            let (payload, fds) = encode_args(&vec![(chunk,)])?;
-            tasks.push(Task {
-                msg: TaskMsg {
-                    invoker,
-                    payload: Bytes(payload),
-                    fds: fds.into_iter().map(PassFd::from).collect(),
-                },
-                sink: job.clone(),
-                index,
-            });
+            let queued = write(&seg, start, end)
+                .map_err(Error::Encode)
+                .and_then(|()| {
+                    let chunk = SliceChunk {
+                        seg: SegArg::Sent(seg.clone()),
+                        out_off: out_off as u64,
+                        start: start as u64,
+                        end: end as u64,
+                    };
+                    encode_args(&vec![(chunk,)])
+                })
+                .and_then(|(payload, fds)| {
+                    let task = Task {
+                        msg: TaskMsg {
+                            invoker,
+                            payload: Bytes(payload),
+                            fds: fds.into_iter().map(PassFd::from).collect(),
+                        },
+                        sink: job.clone(),
+                        index,
+                    };
+                    // The chunk's input is written: its worker may start on it.
+                    self.shared.submit(vec![task], false).map_err(|(e, _)| e)
+                });
+            if let Err(e) = queued {
+                if index == 0 {
+                    // Nothing was queued: the call fails as a whole.
+                    return Err(e);
+                }
+                // The queued chunks run; this one and the later ones fail.
+                for i in index..nchunks {
+                    job.complete(i, Err(e.clone()));
+                }
+                break;
+            }
         }
-        self.shared.submit(tasks, false).map_err(|(e, _)| e)?;
         Ok(AsyncResult::from_cell(cell))
     }
 }

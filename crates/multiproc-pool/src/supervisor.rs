@@ -28,11 +28,15 @@ const START_FAILURE_LIMIT: u32 = 3;
 const STOP_GRACE: Duration = Duration::from_secs(10);
 /// How much work (by the worker's own measure) a supervisor keeps in flight.
 const WINDOW_WORK: Duration = Duration::from_millis(4);
-/// Bytes of task payload a batch may hold while the worker still has tasks pending.
-/// Kept well below a socket buffer (at most two such batches are ever unread), so the
-/// supervisor's send cannot block while its worker is itself blocked sending a large
-/// result back; a larger task goes alone, once the worker has nothing pending (it is
-/// then reading, not sending).
+/// Bytes of task payload sent to a worker and not yet begun by it (so possibly still
+/// unread in the socket), at most, while the worker has tasks pending. Kept well below
+/// a socket buffer, so the supervisor's send cannot block while its worker is itself
+/// blocked sending a result back (the ring full, or a result too large for it): each
+/// would wait for the other for ever. Counting per batch was not enough: with small
+/// tasks and a large window the supervisor sent batch after batch, filled the socket,
+/// and a worker whose ring had filled meanwhile blocked on its `Done` frame. A larger
+/// task goes alone, once the worker has nothing pending (it is then reading, not
+/// sending).
 const BATCH_BYTES: usize = 64 << 10;
 /// Tasks in flight for a worker whose task durations are not known yet.
 const FIRST_WINDOW: usize = 4;
@@ -232,6 +236,19 @@ pub(crate) struct Worker {
 }
 
 impl Worker {
+    /// Payload bytes (as counted for [`BATCH_BYTES`]) of the tasks sent that the
+    /// worker has not begun: an upper bound of what is unread in its socket.
+    fn unstarted_bytes(&self, ring: &Ring) -> usize {
+        let started = ring.started().clamp(self.base, self.sent);
+        let from = usize::try_from(started - self.base).unwrap_or(usize::MAX);
+        self.inflight
+            .iter()
+            .skip(from)
+            .flatten()
+            .map(|t| t.msg.payload.0.len() + 16)
+            .sum()
+    }
+
     /// Takes task `seq`, whose result is in. `None` if no such task was pending (the
     /// worker is confused or lying: it is treated as broken).
     fn take(&mut self, seq: u64) -> Option<Task> {
@@ -495,7 +512,7 @@ pub(crate) fn supervise(shared: Arc<Shared>, slot: usize, first: Result<Worker, 
                         .map_or(usize::MAX, |m| m.saturating_sub(w.sent) as usize);
                     let low = target / 2;
                     if w.pending <= low {
-                        let mut bytes = 0;
+                        let mut bytes = w.unstarted_bytes(ring);
                         while w.pending + batch.len() < target && batch.len() < room {
                             let Some(size) = st.queue.front().map(|t| t.msg.payload.0.len() + 16)
                             else {

@@ -21,6 +21,9 @@ thread_local! {
 
 /// Runs `f` with this thread's scratch buffer (taken out of the cell, so re-entrant
 /// use just gets a fresh one).
+/// The largest per-thread encode/decode buffer kept between calls.
+const KEEP_BUF: usize = 4 << 20;
+
 fn with_buf<R>(
     key: &'static std::thread::LocalKey<Cell<Vec<u8>>>,
     f: impl FnOnce(&mut Vec<u8>) -> R,
@@ -28,7 +31,9 @@ fn with_buf<R>(
     let mut buf = key.with(Cell::take);
     buf.clear();
     let r = f(&mut buf);
-    if buf.capacity() <= 1 << 20 {
+    // Kept up to a few MiB, so that items as large as the default ring (1 MiB) are
+    // encoded and collected without fresh pages each time.
+    if buf.capacity() <= KEEP_BUF {
         key.with(|c| c.set(buf));
     }
     r

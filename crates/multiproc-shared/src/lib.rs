@@ -6,7 +6,7 @@
 //! | [`RawValue<T>`] | the same without a lock | `RawValue` |
 //! | [`Array<T>`] | fixed-length array with a lock; `get`/`set`, bulk copies, `to_vec` | `Array(typecode, n)` |
 //! | [`RawArray<T>`] | the same without a lock; `iter`, `memcpy` bulk copies | `RawArray` |
-//! | [`Pod`], [`Shareable`] | which `T` may be shared (numbers, `bool`, your `#[repr(C)]` structs) | typecodes / ctypes |
+//! | [`Pod`], [`Zeroable`], [`Shareable`] | which `T` may be shared (numbers, `bool`, `char`, your `#[repr(C)]` structs deriving `Pod` — `bytemuck`'s traits, no `unsafe impl`) | typecodes / ctypes |
 //! | [`SharedMemory`] | named block in `/dev/shm` (`create`, `attach`, `unlink`) + leak tracker | `shared_memory.SharedMemory` |
 //! | [`ShareableList`], [`Item`] | fixed-length list of scalars and strings in a named block | `ShareableList` |
 //! | [`IndexError`], [`ShmError`], [`ListError`], `CreateError` | errors | `IndexError`, `FileExistsError`, … |
@@ -61,10 +61,6 @@ mod array;
 mod error;
 mod list;
 mod mapping;
-#[expect(
-    unsafe_code,
-    reason = "`Pod` is an unsafe trait, implemented for the primitive types"
-)]
 mod pod;
 mod shm;
 mod sys;
@@ -73,6 +69,11 @@ mod value;
 pub use array::{Array, ArrayGuard, RawArray};
 pub use error::{IndexError, ListError, ShmError};
 pub use list::{Item, ShareableList};
+/// `bytemuck`, re-exported for `#[derive(Pod, Zeroable)]` on your own records (with
+/// `#[bytemuck(crate = "multiproc_shared::bytemuck")]`), so that they need no
+/// `unsafe impl` and no dependency of their own.
+pub use multiproc_ipc::bytemuck;
+pub use multiproc_ipc::bytemuck::Zeroable;
 pub use multiproc_sync::CreateError;
 pub use pod::{Pod, Shareable};
 pub use shm::SharedMemory;

@@ -144,8 +144,7 @@ impl<R: Pod> Cells<R> {
 
 /// The all-zero `R`.
 pub(crate) fn zero<R: Pod>() -> R {
-    // SAFETY: every bit pattern, including all zeros, is a valid `R` (`Pod`).
-    unsafe { std::mem::zeroed() }
+    R::zeroed()
 }
 
 /// `s` viewed as its storage type, when the storage type is `T` itself (every `Pod`).

@@ -10,6 +10,7 @@ use multiproc_ipc::{Connection, Pipe};
 use multiproc_pool::{Death, Error, Pool};
 use multiproc_process::StartMethod;
 
+mod bulk;
 mod cpython;
 mod remote;
 mod slice;

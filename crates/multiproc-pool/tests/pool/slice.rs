@@ -309,3 +309,136 @@ fn concurrent_map_slices_on_one_pool_do_not_mix() -> TestResult {
     }
     Ok(())
 }
+
+// The plain-data path of the default `map`: primitive numbers mapped to primitive
+// numbers go through a shared segment like `map_slice`, with no encoding. These tests
+// hold `serial()` too: the path creates map segments.
+
+fn to_f64(x: i32) -> f64 {
+    f64::from(x) * 0.25 - 1.0
+}
+
+fn fold128(x: u8) -> i128 {
+    i128::from(x) * -(1 << 70)
+}
+
+fn halve(x: f32) -> u16 {
+    (x / 2.0) as u16
+}
+
+/// A length that takes the plain path (the threshold is 4096 items).
+const PLAIN_N: u64 = 10_000;
+
+#[test]
+fn the_default_map_of_plain_numbers_goes_through_a_shared_segment() -> TestResult {
+    let _g = serial();
+    let me = std::process::id();
+    for m in METHODS {
+        let p = pool(m, 2)?;
+        assert_eq!(
+            segments_of(me)?.0,
+            0,
+            "{m:?}: a fresh pool holds no segment"
+        );
+        // Not plain: encoded, no segment.
+        let words: Vec<String> = (0..PLAIN_N).map(|i| i.to_string()).collect();
+        let lens = p.map(|s: String| s.len(), words)?;
+        assert_eq!(lens.len(), PLAIN_N as usize);
+        assert_eq!(segments_of(me)?.0, 0, "{m:?}: strings are encoded");
+        // Plain: the call's segment is kept by the pool afterwards.
+        let got = p.map(square, 0..PLAIN_N)?;
+        assert_eq!(got, (0..PLAIN_N).map(square).collect::<Vec<_>>());
+        assert!(
+            segments_settle(me, KEPT)?.0 >= 1,
+            "{m:?}: the plain path keeps its segment"
+        );
+        drop(p);
+        assert_eq!(segments_settle(me, 0)?, (0, 0), "{m:?}: and frees it");
+    }
+    Ok(())
+}
+
+#[test]
+fn the_plain_path_equals_the_encoding_path_for_every_number_type() -> TestResult {
+    let _g = serial();
+    for m in METHODS {
+        let p = pool(m, 2)?;
+        for n in [4095usize, 4096, 4097, 9_999, 100_003] {
+            let ints: Vec<i32> = (0..n as i32).map(|i| i.wrapping_mul(-7919)).collect();
+            // `map_chunked` always encodes: it is the plain path's reference.
+            let reference = p.map_chunked(to_f64, ints.clone(), 1000)?;
+            assert_eq!(p.map(to_f64, ints.clone())?, reference, "{m:?} n={n}");
+            let bytes: Vec<u8> = (0..n).map(|i| (i % 253) as u8).collect();
+            let reference = p.map_chunked(fold128, bytes.clone(), 1000)?;
+            assert_eq!(p.map(fold128, bytes)?, reference, "{m:?} n={n}");
+            let floats: Vec<f32> = (0..n).map(|i| i as f32 * 1.5).collect();
+            let got = p.map_async(halve, floats.clone()).get_timeout(BOUND)?;
+            assert_eq!(got, p.map_chunked(halve, floats, 1000)?, "{m:?} n={n}");
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn a_panic_or_a_killed_worker_in_the_plain_path_is_the_encoding_paths_error() -> TestResult {
+    let _g = serial();
+    let data: Vec<u64> = (0..PLAIN_N).collect();
+    for m in METHODS {
+        let p = pool(m, 2)?;
+        let pids = p.worker_pids();
+        let plain = p.map_async(panic_at, data.clone()).get_timeout(BOUND);
+        let encoded = p.map_chunked(panic_at, data.clone(), 100);
+        match (plain, encoded) {
+            (Err(Error::Panicked(a)), Err(Error::Panicked(b))) => {
+                assert_eq!(a.message(), b.message(), "{m:?}");
+                assert!(a.message().contains("bad element 4321"), "{m:?}: {a:?}");
+            }
+            other => return Err(format!("{m:?}: expected two panics, got {other:?}").into()),
+        }
+        assert_eq!(p.worker_pids(), pids, "{m:?}: a panic kills no worker");
+        match p.map_async(kill_at, data.clone()).get_timeout(BOUND) {
+            Err(Error::WorkerDied {
+                cause: Death::Signal(9),
+                ..
+            }) => {}
+            other => {
+                return Err(format!("{m:?}: expected WorkerDied by SIGKILL, got {other:?}").into());
+            }
+        }
+        for _ in 0..3 {
+            let got = p.map_async(square, data.clone()).get_timeout(BOUND)?;
+            assert_eq!(got, data.iter().map(|&x| square(x)).collect::<Vec<_>>());
+        }
+        p.close();
+        assert!(p.join_timeout(BOUND)?, "{m:?}: workers exit");
+    }
+    Ok(())
+}
+
+mod plain_vs_encoded {
+    use proptest::prelude::*;
+
+    use super::{BOUND, METHODS, pool, serial};
+
+    fn mix(x: u64) -> i64 {
+        (x.rotate_left(13) ^ 0x5555) as i64 - 77
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 12, ..ProptestConfig::default() })]
+
+        /// Any data, any length around the threshold: the plain path gives what the
+        /// encoding path gives, under every start method.
+        #[test]
+        fn same_results(data in proptest::collection::vec(any::<u64>(), 0..12_000)) {
+            let _g = serial();
+            for m in METHODS {
+                let p = pool(m, 2).expect("pool");
+                let plain = p.map_async(mix, data.clone()).get_timeout(BOUND).expect("plain");
+                let encoded = p.map_chunked(mix, data.clone(), 997).expect("encoded");
+                prop_assert_eq!(&plain, &encoded);
+                prop_assert_eq!(plain, data.iter().map(|&x| mix(x)).collect::<Vec<_>>());
+            }
+        }
+    }
+}

@@ -51,6 +51,29 @@ impl Ring {
         }
     }
 
+    /// Appends the ring bytes `[pos, pos + n)` (wrapping) to `buf`, copied straight
+    /// into its spare capacity (no zero-fill first: one write pass, not two).
+    ///
+    /// # Safety
+    /// Same contract as [`copy_out`](Self::copy_out) for `[pos, pos + n)` (`n <= cap`).
+    pub(super) unsafe fn extend_out(&self, pos: u64, n: usize, buf: &mut Vec<u8>) {
+        buf.reserve(n);
+        let old = buf.len();
+        let off = (pos % self.cap) as usize;
+        let first = n.min(self.cap as usize - off);
+        // SAFETY:
+        // - the source ranges are inside the ring and stable, as in `copy_out` (the
+        //   caller's contract);
+        // - `buf` has room for `n` more bytes (reserved above) of private memory, no
+        //   overlap with the ring; all `n` are written before `set_len` exposes them.
+        unsafe {
+            let dst = buf.as_mut_ptr().add(old);
+            std::ptr::copy_nonoverlapping(self.data().add(off), dst, first);
+            std::ptr::copy_nonoverlapping(self.data(), dst.add(first), n - first);
+            buf.set_len(old + n);
+        }
+    }
+
     /// Runs `f` on the published bytes `[pos, pos + len)`, in place when contiguous.
     ///
     /// # Safety

@@ -67,15 +67,16 @@ impl Ring {
                 h.space.0.ring();
                 return Ok(out);
             }
-            let mut buf = Vec::new();
-            if buf.try_reserve_exact(len as usize).is_err() {
+            // Collected in the caller's reused buffer (no fresh pages per item).
+            scratch.clear();
+            if scratch.try_reserve_exact(len as usize).is_err() {
                 return Err(Fail::Corrupt);
             }
-            match self.stream(p, p + foot, len, p, Some(&mut buf)) {
+            match self.stream(p, p + foot, len, p, Some(&mut *scratch)) {
                 Stream::Done => {
                     gs.gets.store(seq, Ordering::Release);
                     gs.cons_end.store(0, Ordering::Release);
-                    return Ok(decode(&buf));
+                    return Ok(decode(scratch));
                 }
                 Stream::Aborted(a) => {
                     h.head.0.store(a, Ordering::Release);
@@ -110,12 +111,11 @@ impl Ring {
                 let from = p.max(s + 8);
                 let to = upto.min(payload_end);
                 if to > from {
-                    let old = buf.len();
-                    buf.resize(old + (to - from) as usize, 0);
                     // SAFETY: get lock held; `[from, to)` lies below `upto <= t`, a
                     // `tail` read with `Acquire` by `wait_stream`, and at or past
-                    // `p`, where `head` stands: published and not yet released.
-                    unsafe { self.copy_out(from, &mut buf[old..]) };
+                    // `p`, where `head` stands: published and not yet released; it is
+                    // no longer than the ring (`upto - p <= cap`).
+                    unsafe { self.extend_out(from, (to - from) as usize, buf) };
                 }
             }
             p = upto;

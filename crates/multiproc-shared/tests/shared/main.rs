@@ -19,15 +19,15 @@ use multiproc_shared::{
 use multiproc_sync::OwnerDied;
 use util::{TestResult, fork, wait_until};
 
-#[derive(Clone, Copy, Debug, PartialEq)]
+/// A user record: derives `bytemuck`'s traits through the crate's re-export, no
+/// `unsafe impl`.
+#[derive(Clone, Copy, Debug, PartialEq, Pod, multiproc_shared::Zeroable)]
+#[bytemuck(crate = "multiproc_shared::bytemuck")]
 #[repr(C)]
 struct Point {
     x: f64,
     y: i64,
 }
-// SAFETY: repr(C) of two Pod fields, no padding, every bit pattern valid.
-#[allow(unsafe_code)]
-unsafe impl Pod for Point {}
 
 // ---------------------------------------------------------------- Value
 
@@ -459,5 +459,48 @@ fn tracker_cleans_up_after_sigkill() -> TestResult {
     wait_until(|| !shm_path(&forgotten).exists());
     assert!(shm_path(&kept).exists());
     SharedMemory::attach(&kept)?.unlink()?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------- bytemuck types
+
+/// A checked type reads whatever another process wrote without trusting it: the same
+/// memory seen through a `u8`/`u32` handle is written with bytes that are no `bool` or
+/// `char`; `bool` reads any non-zero byte as `true`, `char` an invalid scalar as its
+/// zero value.
+#[test]
+fn checked_types_never_read_an_invalid_value() -> TestResult {
+    let bytes = RawArray::<u8>::zeroed(4)?;
+    let (b, fds) = multiproc_ipc::encode(&bytes)?;
+    let flags: RawArray<bool> = multiproc_ipc::decode(&b, fds)?;
+    bytes.copy_from_slice(&[0, 1, 2, 255])?;
+    assert_eq!(flags.to_vec(), [false, true, true, true]);
+    assert_eq!(flags.get(2), Some(true));
+
+    let words = RawArray::<u32>::zeroed(3)?;
+    let (b, fds) = multiproc_ipc::encode(&words)?;
+    let chars: RawArray<char> = multiproc_ipc::decode(&b, fds)?;
+    words.copy_from_slice(&[u32::from('é'), 0xD800, 0x11_0000])?;
+    assert_eq!(chars.to_vec(), ['é', '\0', '\0']);
+    chars.set(1, '🦀')?;
+    assert_eq!(words.get(1), Some(u32::from('🦀')));
+    let v = Value::new('x')?;
+    assert_eq!(v.get(), 'x');
+    Ok(())
+}
+
+/// Derived `Pod` records and arrays of them round-trip bit for bit.
+#[test]
+fn derived_pod_records_round_trip() -> TestResult {
+    let pts: Vec<Point> = (0..100)
+        .map(|i| Point {
+            x: f64::from(i) * -0.5,
+            y: i64::from(i) << 40,
+        })
+        .collect();
+    let arr = Array::from_slice(&pts)?;
+    assert_eq!(arr.to_vec(), pts);
+    let pairs = RawArray::from_slice(&[[Point { x: 1.0, y: 2 }; 2]; 3])?;
+    assert_eq!(pairs.get(2), Some([Point { x: 1.0, y: 2 }; 2]));
     Ok(())
 }
