@@ -642,7 +642,10 @@ pub(crate) fn advise_huge(buf: &mut Vec<u8>) {
 
 /// Raw memory: `madvise` takes a raw address range, and the shared-memory frames copy
 /// into and out of a mapped segment and view its state word atomically.
-#[expect(unsafe_code, reason = "`madvise` and the segment copies take raw addresses")]
+#[expect(
+    unsafe_code,
+    reason = "`madvise` and the segment copies take raw addresses"
+)]
 mod mem {
     use std::ffi::c_void;
 
@@ -820,10 +823,10 @@ pub(crate) mod aio {
     /// socket and its peer's address; `WouldBlock` when nobody is waiting.
     pub(crate) fn accept_nowait(
         fd: BorrowedFd<'_>,
-    ) -> io::Result<(OwnedFd, Option<rustix::net::SocketAddrAny>)> {
+    ) -> io::Result<(OwnedFd, Option<crate::listener::Address>)> {
         loop {
             match rustix::net::acceptfrom_with(fd, SocketFlags::CLOEXEC) {
-                Ok(x) => return Ok(x),
+                Ok((fd, peer)) => return Ok((fd, peer.as_ref().and_then(super::net::from_any))),
                 Err(Errno::INTR | Errno::CONNABORTED) => continue,
                 Err(e) => return Err(e.into()),
             }
@@ -847,11 +850,13 @@ pub(crate) mod aio {
         Busy,
     }
 
-    /// A non-blocking `CLOEXEC` stream socket of `family`, and `connect` started on it.
+    /// A non-blocking `CLOEXEC` stream socket of `to`'s family, and `connect` started
+    /// on it.
     pub(crate) fn connect_nowait(
-        family: AddressFamily,
-        to: &rustix::net::SocketAddrAny,
+        to: &crate::listener::Address,
     ) -> io::Result<(OwnedFd, Connecting)> {
+        let family = super::net::family(to);
+        let to = &super::net::to_any(to)?;
         let fd = rustix::net::socket_with(
             family,
             SocketType::STREAM,

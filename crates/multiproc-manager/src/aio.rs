@@ -74,6 +74,8 @@ use std::time::Duration;
 use multiproc_ipc::aio::{AsyncClient, AsyncConnection};
 use multiproc_ipc::{Address, ClientError, SendError};
 
+use crate::OwnerDied;
+use crate::acquire::AcquireError;
 use crate::error::{Error, RemoteError, RemoteErrorKind, TypeMismatch};
 use crate::manager::{CONNECT_TIMEOUT, Manager};
 use crate::protocol::{
@@ -143,7 +145,7 @@ static NEXT_OWNER: AtomicU64 = AtomicU64::new(1 << 48);
 ///     for _ in 0..4 {
 ///         let (counter, lock) = (counter.clone(), lock.clone());
 ///         tasks.push(tokio::spawn(async move {
-///             lock.acquire().await?;
+///             lock.acquire(None).await?;
 ///             let v = counter.get().await?;
 ///             counter.set(v + 1).await?;
 ///             lock.release().await
@@ -290,18 +292,19 @@ impl AsyncManager {
     /// [`LockProxy`](crate::LockProxy)'s, with an owner of its own.
     ///
     /// ```
+    /// use std::time::Duration;
     /// use multiproc_manager::{Manager, aio::AsyncManager};
     /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// let manager = Manager::in_thread()?;
     /// let held = manager.lock()?;
-    /// held.acquire()?;
+    /// held.acquire(None)?;
     /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     /// # rt.block_on(async {
     /// let m = AsyncManager::new(&manager).await?;
     /// let lock = m.lock_at(held.id());
-    /// assert!(!lock.try_acquire().await?);
+    /// assert!(!lock.acquire(Some(Duration::ZERO)).await?);
     /// held.release()?;
-    /// assert!(lock.try_acquire().await?);
+    /// assert!(lock.acquire(Some(Duration::ZERO)).await?);
     /// lock.release().await?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// # })
@@ -1252,11 +1255,11 @@ impl<T: Into<Value> + FromValue> AsyncQueueProxy<T> {
 /// # rt.block_on(async {
 /// let m = AsyncManager::new(&manager).await?;
 /// let lock = m.lock().await?;
-/// lock.acquire().await?;
+/// lock.acquire(None).await?;
 /// assert!(lock.locked().await?);
-/// assert!(!lock.acquire_timeout(Duration::from_millis(10)).await?);
+/// assert!(!lock.acquire(Some(Duration::from_millis(10))).await?);
 /// lock.release().await?;
-/// assert!(lock.try_acquire().await?);
+/// assert!(lock.acquire(Some(Duration::ZERO)).await?);
 /// lock.release().await?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// # })
@@ -1311,29 +1314,26 @@ impl AsyncLockProxy {
         }
     }
 
-    /// `acquire()`: waits (on the server) until acquired.
+    /// CPython's `acquire(block, timeout)`, as the blocking proxy's
+    /// [`LockProxy::acquire`](crate::LockProxy::acquire): `None` waits (on the server)
+    /// until acquired, `Some(t)` at most `t` (`Some(Duration::ZERO)` is
+    /// `acquire(False)`); whether it was acquired. Pair with [`release`](Self::release).
+    ///
+    /// Cancel safe: a future dropped after its request went out leaves the call
+    /// settled by the connection — a lock the server grants it afterwards is released
+    /// when the reply is read, never held by nobody.
     ///
     /// # Errors
-    /// [`Error::OwnerDied`] when it took over from a holder that vanished — **it is
-    /// held then**; [`Error::ManagerGone`].
-    pub async fn acquire(&self) -> Result<(), Error> {
-        self.acquire_op(None).await.map(drop)
-    }
-
-    /// `acquire(timeout=t)`: whether it was acquired in time.
-    ///
-    /// # Errors
-    /// As [`acquire`](Self::acquire).
-    pub async fn acquire_timeout(&self, timeout: Duration) -> Result<bool, Error> {
-        self.acquire_op(Some(timeout)).await
-    }
-
-    /// `acquire(blocking=False)`.
-    ///
-    /// # Errors
-    /// As [`acquire`](Self::acquire).
-    pub async fn try_acquire(&self) -> Result<bool, Error> {
-        self.acquire_op(Some(Duration::ZERO)).await
+    /// [`AcquireError::OwnerDied`] carrying `true` when it took over from a holder that
+    /// vanished — **it is held then**; [`AcquireError::Failed`] with
+    /// [`Error::ManagerGone`] and the like. `?` into [`Error`] turns the first into
+    /// [`Error::OwnerDied`].
+    pub async fn acquire(&self, timeout: Option<Duration>) -> Result<bool, AcquireError<bool>> {
+        match self.acquire_op(timeout).await {
+            Ok(b) => Ok(b),
+            Err(Error::OwnerDied) => Err(AcquireError::OwnerDied(OwnerDied::new(true))),
+            Err(e) => Err(AcquireError::Failed(e)),
+        }
     }
 
     /// `release()`.

@@ -129,9 +129,9 @@ fn every_kind_under_every_start_method() -> R {
         assert_eq!(empty.remote_kind(), Some(RemoteErrorKind::Empty));
 
         let lock = m.lock().await?;
-        lock.acquire().await?;
+        lock.acquire(None).await?;
         assert!(lock.locked().await?);
-        assert!(!lock.try_acquire().await?);
+        assert!(!lock.acquire(Some(Duration::ZERO)).await?);
         lock.release().await?;
         assert!(!lock.locked().await?);
 
@@ -246,13 +246,13 @@ fn cancelled_acquire_does_not_leak_the_lock() -> R {
     each(|_, manager| async move {
         let m = AsyncManager::new(&manager).await?;
         let held = manager.lock()?;
-        held.acquire()?;
+        held.acquire(None)?;
         let lock = m.lock_at(held.id());
         // Cut at the first poll (nothing sent), then while the server waits.
-        assert!(poll_once(lock.acquire()).is_none());
+        assert!(poll_once(lock.acquire(None)).is_none());
         for _ in 0..3 {
             assert!(
-                tokio::time::timeout(Duration::from_millis(10), lock.acquire())
+                tokio::time::timeout(Duration::from_millis(10), lock.acquire(None))
                     .await
                     .is_err()
             );
@@ -263,7 +263,7 @@ fn cancelled_acquire_does_not_leak_the_lock() -> R {
         let mut turns = 0;
         loop {
             m.ping().await?;
-            if held.acquire_timeout(Duration::from_millis(50))? {
+            if held.acquire(Some(Duration::from_millis(50)))? {
                 break;
             }
             turns += 1;
@@ -272,15 +272,15 @@ fn cancelled_acquire_does_not_leak_the_lock() -> R {
         // Held by the blocking side now. Once it lets go, the lock goes round any
         // cancelled acquire still waiting on the server (each released when its reply
         // is read) and comes to the async side.
-        assert!(!lock.try_acquire().await?);
+        assert!(!lock.acquire(Some(Duration::ZERO)).await?);
         held.release()?;
         let mut turns = 0;
-        while !lock.acquire_timeout(Duration::from_millis(50)).await? {
+        while !lock.acquire(Some(Duration::from_millis(50))).await? {
             turns += 1;
             assert!(turns < 2000, "the lock never came to the async side");
         }
         lock.release().await?;
-        assert!(held.acquire_timeout(BOUND)?);
+        assert!(held.acquire(Some(BOUND))?);
         held.release()?;
         manager.shutdown()?;
         Ok(())

@@ -172,7 +172,6 @@ impl AsyncListener {
                 Ok(Err(e)) => return Poll::Ready(Err(ListenerError::Io(e))),
                 Ok(Ok(x)) => x,
             };
-            let peer = peer.as_ref().and_then(Address::from_any);
             if listener.address.is_tcp() {
                 sys::aio::set_nodelay(fd.as_fd());
             }
@@ -405,9 +404,8 @@ async fn connect_socket(address: &Address) -> Result<OwnedFd, ClientError> {
         address: address.clone(),
         source,
     };
-    let any = address.to_any().map_err(err)?;
     loop {
-        let (fd, state) = sys::aio::connect_nowait(address.family(), &any).map_err(err)?;
+        let (fd, state) = sys::aio::connect_nowait(address).map_err(err)?;
         let fd = match state {
             Connecting::Done => fd,
             Connecting::Busy => {

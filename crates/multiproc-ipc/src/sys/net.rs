@@ -14,7 +14,7 @@ use rustix::net::{AddressFamily, SocketAddrAny, SocketAddrUnix, SocketFlags, Soc
 
 use crate::listener::Address;
 
-fn family(address: &Address) -> AddressFamily {
+pub(crate) fn family(address: &Address) -> AddressFamily {
     match address {
         Address::Unix(_) | Address::Abstract(_) => AddressFamily::UNIX,
         Address::Tcp(SocketAddr::V4(_)) => AddressFamily::INET,
@@ -22,7 +22,7 @@ fn family(address: &Address) -> AddressFamily {
     }
 }
 
-fn to_any(address: &Address) -> io::Result<SocketAddrAny> {
+pub(crate) fn to_any(address: &Address) -> io::Result<SocketAddrAny> {
     Ok(match address {
         Address::Unix(p) => SocketAddrUnix::new(p.as_path())?.into(),
         Address::Abstract(n) => SocketAddrUnix::new_abstract_name(n)?.into(),
@@ -30,7 +30,7 @@ fn to_any(address: &Address) -> io::Result<SocketAddrAny> {
     })
 }
 
-fn from_any(a: &SocketAddrAny) -> Option<Address> {
+pub(crate) fn from_any(a: &SocketAddrAny) -> Option<Address> {
     if a.address_family() == AddressFamily::UNIX {
         let u = SocketAddrUnix::try_from(a.clone()).ok()?;
         if let Some(p) = u.path_bytes() {
