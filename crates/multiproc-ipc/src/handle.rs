@@ -433,6 +433,16 @@ mod tests {
 
 /// Serializes a borrowed descriptor through the handle table (for `Serialize` impls
 /// that hold an `OwnedFd` but want tuple-style encoding).
+///
+/// ```
+/// use std::os::fd::AsFd;
+/// use multiproc_ipc::{PassFd, PassFdRef, decode, encode};
+/// let file = std::fs::File::open("/dev/null")?;
+/// let (bytes, fds) = encode(&PassFdRef(file.as_fd()))?;
+/// assert_eq!(fds.len(), 1); // a duplicate travels beside the bytes; `file` stays open
+/// let _back: PassFd = decode(&bytes, fds)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy)]
 pub struct PassFdRef<'a>(pub BorrowedFd<'a>);
 

@@ -40,11 +40,26 @@ pub enum Address {
 
 impl Address {
     /// `Address::Unix(path)`.
+    ///
+    /// ```
+    /// use multiproc_ipc::Address;
+    /// let addr = Address::unix("/tmp/mp.sock");
+    /// assert!(matches!(&addr, Address::Unix(p) if p.ends_with("mp.sock")));
+    /// assert!(!addr.is_tcp());
+    /// ```
     pub fn unix(path: impl Into<PathBuf>) -> Self {
         Address::Unix(path.into())
     }
 
     /// Whether connections to this address are TCP.
+    ///
+    /// ```
+    /// use multiproc_ipc::Address;
+    /// let tcp = Address::from("127.0.0.1:0".parse::<std::net::SocketAddr>()?);
+    /// assert!(tcp.is_tcp());
+    /// assert!(!Address::unix("/tmp/mp.sock").is_tcp());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn is_tcp(&self) -> bool {
         matches!(self, Address::Tcp(_))
     }
@@ -913,11 +928,39 @@ fn connect_socket(address: &Address, deadline: Option<Instant>) -> Result<OwnedF
 ///
 /// See [`Listener`] for an example, and [`Listener::accept_timeout`] for
 /// [`connect_timeout`](Client::connect_timeout).
+///
+/// ```
+/// use multiproc_ipc::{Address, Client, Listener};
+/// let addr = Address::Abstract(format!("mp-doc-client-{}", std::process::id()).into_bytes());
+/// let listener = Listener::bind(addr.clone(), Some(b"key"))?;
+/// let server = std::thread::spawn(move || -> Result<i64, String> {
+///     let conn = listener.accept().map_err(|e| e.to_string())?;
+///     conn.recv::<i64>().map_err(|e| e.to_string())
+/// });
+/// let conn = Client::connect(&addr, Some(b"key"))?;
+/// conn.send(&7_i64)?;
+/// assert_eq!(server.join().map_err(|_| "panicked")??, 7);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 pub struct Client;
 
 impl Client {
     /// Starts configuring a connection.
+    ///
+    /// ```
+    /// use multiproc_ipc::{Address, Client, Listener};
+    /// let addr = Address::Abstract(format!("mp-doc-builder-{}", std::process::id()).into_bytes());
+    /// let listener = Listener::bind(addr.clone(), Some(b"key"))?;
+    /// let server = std::thread::spawn(move || -> Result<i64, String> {
+    ///     let conn = listener.accept().map_err(|e| e.to_string())?;
+    ///     conn.recv::<i64>().map_err(|e| e.to_string())
+    /// });
+    /// let conn = Client::builder().authkey(b"key").connect(&addr)?;
+    /// conn.send(&7_i64)?;
+    /// assert_eq!(server.join().map_err(|_| "panicked")??, 7);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn builder() -> ClientBuilder {
         ClientBuilder {
             authkey: None,
@@ -931,6 +974,21 @@ impl Client {
     ///
     /// # Errors
     /// See [`ClientError`].
+    ///
+    /// ```
+    /// use multiproc_ipc::{Address, Client, Listener};
+    /// let addr = Address::Abstract(format!("mp-doc-connect-{}", std::process::id()).into_bytes());
+    /// let listener = Listener::bind(addr.clone(), Some(b"key"))?;
+    /// let server = std::thread::spawn(move || -> Result<i64, String> {
+    ///     let conn = listener.accept().map_err(|e| e.to_string())?;
+    ///     conn.recv::<i64>().map_err(|e| e.to_string())
+    /// });
+    /// let conn = Client::connect(&addr, Some(b"key"))?;
+    /// conn.send(&7_i64)?;
+    /// assert_eq!(server.join().map_err(|_| "panicked")??, 7);
+    /// assert!(Client::connect(&Address::unix("/nonexistent/mp-doc"), None).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn connect(address: &Address, authkey: Option<&[u8]>) -> Result<Connection, ClientError> {
         let mut b = Self::builder();
         if let Some(k) = authkey {
@@ -943,6 +1001,21 @@ impl Client {
     ///
     /// # Errors
     /// See [`ClientError`].
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use multiproc_ipc::{Address, Client, Listener};
+    /// let addr = Address::Abstract(format!("mp-doc-connect-timeout-{}", std::process::id()).into_bytes());
+    /// let listener = Listener::bind(addr.clone(), Some(b"key"))?;
+    /// let server = std::thread::spawn(move || -> Result<i64, String> {
+    ///     let conn = listener.accept().map_err(|e| e.to_string())?;
+    ///     conn.recv::<i64>().map_err(|e| e.to_string())
+    /// });
+    /// let conn = Client::connect_timeout(&addr, Some(b"key"), Duration::from_secs(60))?;
+    /// conn.send(&7_i64)?;
+    /// assert_eq!(server.join().map_err(|_| "panicked")??, 7);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn connect_timeout(
         address: &Address,
         authkey: Option<&[u8]>,
