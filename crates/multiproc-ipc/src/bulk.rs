@@ -88,11 +88,23 @@ pub struct Bytes(pub Vec<u8>);
 
 impl Bytes {
     /// Wraps `v` (no copy).
+    ///
+    /// ```
+    /// use multiproc_ipc::{Bytes, decode, encode};
+    /// let (buf, fds) = encode(&Bytes::new(vec![1, 2, 3]))?;
+    /// assert_eq!(decode::<Bytes>(&buf, fds)?.into_inner(), [1, 2, 3]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn new(v: Vec<u8>) -> Self {
         Bytes(v)
     }
 
     /// The bytes, unwrapped (no copy).
+    ///
+    /// ```
+    /// use multiproc_ipc::Bytes;
+    /// assert_eq!(Bytes::new(vec![7]).into_inner(), [7]);
+    /// ```
     pub fn into_inner(self) -> Vec<u8> {
         self.0
     }
@@ -173,11 +185,23 @@ pub struct PodVec<T: Pod>(pub Vec<T>);
 
 impl<T: Pod> PodVec<T> {
     /// Wraps `v` (no copy).
+    ///
+    /// ```
+    /// use multiproc_ipc::{PodVec, decode, encode};
+    /// let (buf, fds) = encode(&PodVec::new(vec![1.5_f64, 2.5]))?;
+    /// assert_eq!(decode::<PodVec<f64>>(&buf, fds)?.into_inner(), [1.5, 2.5]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn new(v: Vec<T>) -> Self {
         PodVec(v)
     }
 
     /// The elements, unwrapped (no copy).
+    ///
+    /// ```
+    /// use multiproc_ipc::PodVec;
+    /// assert_eq!(PodVec::new(vec![1_u32, 2]).into_inner(), [1, 2]);
+    /// ```
     pub fn into_inner(self) -> Vec<T> {
         self.0
     }

@@ -40,6 +40,16 @@ use crate::depth::{Budget, Limited};
 use crate::error::CodecError;
 
 /// Most handles one frame may carry (the kernel's `SCM_MAX_FD`).
+///
+/// ```
+/// use std::os::fd::OwnedFd;
+/// use multiproc_ipc::{MAX_HANDLES, PassFd, encode};
+/// let fds: Vec<PassFd> = (0..=MAX_HANDLES)
+///     .map(|_| std::fs::File::open("/dev/null").map(|f| PassFd::from(OwnedFd::from(f))))
+///     .collect::<Result<_, _>>()?;
+/// assert!(encode(&fds).is_err()); // one more than a frame may carry
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub const MAX_HANDLES: usize = 253;
 
 thread_local! {
@@ -175,6 +185,14 @@ impl Drop for SourceScope {
 ///
 /// # Errors
 /// See [`CodecError`].
+///
+/// ```
+/// use multiproc_ipc::{decode, encode_into};
+/// let mut out = Vec::new();
+/// let fds = encode_into(&42_u64, &mut out)?;
+/// assert_eq!(decode::<u64>(&out, fds)?, 42);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn encode_into<T: Serialize + ?Sized>(
     value: &T,
     out: &mut Vec<u8>,
@@ -222,6 +240,14 @@ impl postcard::ser_flavors::Flavor for VecFlavor {
 ///
 /// # Errors
 /// See [`CodecError`].
+///
+/// ```
+/// use multiproc_ipc::{decode, encode};
+/// let (bytes, fds) = encode(&("text", 3_u16))?;
+/// assert!(fds.is_empty()); // no descriptor inside
+/// assert_eq!(decode::<(String, u16)>(&bytes, fds)?, ("text".to_owned(), 3));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn encode<T: Serialize + ?Sized>(value: &T) -> Result<(Vec<u8>, Vec<OwnedFd>), CodecError> {
     let mut out = Vec::new();
     let fds = encode_into(value, &mut out)?;
@@ -239,6 +265,14 @@ pub fn encode<T: Serialize + ?Sized>(value: &T) -> Result<(Vec<u8>, Vec<OwnedFd>
 /// # Errors
 /// Invalid bytes, trailing bytes, a value nested too deep, or a handle index with no
 /// handle.
+///
+/// ```
+/// use multiproc_ipc::{decode, encode};
+/// let (bytes, fds) = encode(&vec![1_i32, -1])?;
+/// assert_eq!(decode::<Vec<i32>>(&bytes, fds)?, [1, -1]);
+/// assert!(decode::<Vec<i32>>(&bytes[..1], Vec::new()).is_err()); // truncated
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn decode<T: DeserializeOwned>(bytes: &[u8], fds: Vec<OwnedFd>) -> Result<T, CodecError> {
     decode_with_max_depth(bytes, fds, crate::DEFAULT_MAX_DEPTH)
 }

@@ -62,6 +62,14 @@ impl SharedSegment {
     ///
     /// # Errors
     /// `len == 0`, or `memfd_create`/`ftruncate`/`mmap` failed (out of memory or descriptors).
+    ///
+    /// ```
+    /// use multiproc_ipc::SharedSegment;
+    /// let seg = SharedSegment::new(4096)?;
+    /// assert_eq!(seg.len(), 4096);
+    /// assert!(SharedSegment::new(0).is_err()); // ZeroLength
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn new(len: usize) -> Result<Self, SegmentError> {
         Self::with_name("multiproc", len)
     }
@@ -70,6 +78,13 @@ impl SharedSegment {
     ///
     /// # Errors
     /// As [`new`](Self::new).
+    ///
+    /// ```
+    /// use multiproc_ipc::SharedSegment;
+    /// let seg = SharedSegment::with_name("my-buffer", 100)?; // the name shows in /proc/self/fd
+    /// assert_eq!(seg.len(), 100);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn with_name(name: &str, len: usize) -> Result<Self, SegmentError> {
         if len == 0 {
             return Err(SegmentError::ZeroLength);
@@ -99,11 +114,23 @@ impl SharedSegment {
     }
 
     /// Length in bytes.
+    ///
+    /// ```
+    /// use multiproc_ipc::SharedSegment;
+    /// assert_eq!(SharedSegment::new(10)?.len(), 10);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn len(&self) -> usize {
         self.inner.len
     }
 
     /// Always `false`: segments are never empty. Present for API symmetry.
+    ///
+    /// ```
+    /// use multiproc_ipc::SharedSegment;
+    /// assert!(!SharedSegment::new(1)?.is_empty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn is_empty(&self) -> bool {
         false
     }
@@ -117,6 +144,14 @@ impl SharedSegment {
     }
 
     /// Whether `self` and `other` are the same memory in this process (same mapping).
+    ///
+    /// ```
+    /// use multiproc_ipc::SharedSegment;
+    /// let seg = SharedSegment::new(16)?;
+    /// assert!(seg.ptr_eq(&seg.clone()));
+    /// assert!(!seg.ptr_eq(&SharedSegment::new(16)?));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn ptr_eq(&self, other: &SharedSegment) -> bool {
         Arc::ptr_eq(&self.inner, &other.inner)
     }
