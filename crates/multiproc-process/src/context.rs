@@ -87,6 +87,12 @@ pub fn force_start_method(method: StartMethod) {
 
 /// The process-wide start method, fixing the default if none was set (CPython's
 /// `get_start_method()`).
+///
+/// ```
+/// use multiproc_process::{DEFAULT_START_METHOD, StartMethod, get_start_method, set_start_method};
+/// assert_eq!(get_start_method(), DEFAULT_START_METHOD); // fixed now if none was set
+/// assert!(set_start_method(StartMethod::Fork).is_err()); // so it can no longer be set
+/// ```
 pub fn get_start_method() -> StartMethod {
     global::start_method()
 }
