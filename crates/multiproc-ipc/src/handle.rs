@@ -118,6 +118,24 @@ pub fn serialize_fd<S: Serializer>(fd: BorrowedFd<'_>, serializer: S) -> Result<
 /// # Errors
 /// No handle context is active, the index is out of range, or the handle was claimed
 /// already.
+///
+/// ```
+/// use std::os::fd::{AsFd, OwnedFd};
+/// use serde::{Deserialize, Serialize};
+/// #[derive(Serialize, Deserialize)]
+/// struct Carried {
+///     #[serde(serialize_with = "ser", deserialize_with = "multiproc_ipc::deserialize_fd")]
+///     fd: OwnedFd,
+/// }
+/// fn ser<S: serde::Serializer>(fd: &OwnedFd, s: S) -> Result<S::Ok, S::Error> {
+///     multiproc_ipc::serialize_fd(fd.as_fd(), s)
+/// }
+/// let fd: OwnedFd = std::fs::File::open("/dev/null")?.into();
+/// let (bytes, fds) = multiproc_ipc::encode(&Carried { fd })?;
+/// assert_eq!(fds.len(), 1);
+/// let _back: Carried = multiproc_ipc::decode(&bytes, fds)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn deserialize_fd<'de, D: Deserializer<'de>>(deserializer: D) -> Result<OwnedFd, D::Error> {
     let HandleIndex(index) = HandleIndex::deserialize(deserializer)?;
     SOURCE.with(|source| {

@@ -97,6 +97,16 @@ impl SharedSegment {
     ///
     /// # Errors
     /// The descriptor is not a regular/memory file, is empty, or `mmap` failed.
+    ///
+    /// ```
+    /// use std::os::fd::AsFd;
+    /// use multiproc_ipc::SharedSegment;
+    /// let seg = SharedSegment::new(8192)?;
+    /// let again = SharedSegment::from_fd(seg.as_fd().try_clone_to_owned()?)?; // a second mapping
+    /// assert_eq!(again.len(), 8192);
+    /// assert!(!again.ptr_eq(&seg)); // other addresses, the same pages
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn from_fd(fd: OwnedFd) -> Result<Self, SegmentError> {
         let len = sys::file_len(&fd)?;
         let len = usize::try_from(len).map_err(|_| SegmentError::BadHandle("too large".into()))?;
@@ -139,6 +149,13 @@ impl SharedSegment {
     ///
     /// Other processes map the same pages at other addresses: store offsets, never
     /// pointers, inside a segment.
+    ///
+    /// ```
+    /// use multiproc_ipc::SharedSegment;
+    /// let seg = SharedSegment::new(100)?;
+    /// assert_eq!(seg.as_ptr() as usize % 4096, 0); // page-aligned
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn as_ptr(&self) -> *mut u8 {
         self.inner.map.as_mut_ptr()
     }
