@@ -78,6 +78,29 @@ fn key_or_default(address: &Address, authkey: Option<&[u8]>) -> Option<Vec<u8>> 
 ///
 /// # Errors
 /// As [`Server::bind`] and [`Server::serve_on`].
+///
+/// ```
+/// # use std::time::Duration;
+/// use multiproc_ipc::Address;
+/// use multiproc_manager::{Manager, Registry};
+/// let address = Address::Abstract(format!("mp-doc-serve-{}", std::process::id()).into_bytes());
+/// let serving = std::thread::spawn({
+///     let address = address.clone();
+///     move || multiproc_manager::serve(address, Some(b"key"), Registry::new())
+/// });
+/// // connect once the server listens (it binds on its thread)
+/// let client = (0..600)
+///     .find_map(|_| {
+///         Manager::connect(address.clone(), Some(b"key"))
+///             .inspect_err(|_| std::thread::sleep(Duration::from_millis(100)))
+///             .ok()
+///     })
+///     .ok_or("the server never listened")?;
+/// client.ping()?;
+/// client.shutdown()?; // `serve` returns
+/// assert!(serving.join().is_ok_and(|r| r.is_ok()));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn serve(
     address: impl Into<Address>,
     authkey: Option<&[u8]>,

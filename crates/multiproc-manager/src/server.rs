@@ -190,6 +190,15 @@ impl Server {
     ///
     /// # Errors
     /// [`Error::Config`] for TCP without a key, [`Error::Connect`] when binding fails.
+    ///
+    /// ```
+    /// use multiproc_ipc::Address;
+    /// use multiproc_manager::Server;
+    /// let listener = Server::bind(Address::Tcp("127.0.0.1:0".parse()?), Some(b"key"))?;
+    /// assert!(listener.address().port().is_some());
+    /// assert!(Server::bind(Address::Tcp("127.0.0.1:0".parse()?), None).is_err()); // TCP needs a key
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn bind(address: impl Into<Address>, authkey: Option<&[u8]>) -> Result<Listener, Error> {
         Listener::bind(address, authkey).map_err(listener_error)
     }
@@ -201,6 +210,23 @@ impl Server {
     ///
     /// # Errors
     /// Accepting failed for a reason that is not one peer's fault.
+    ///
+    /// ```
+    /// use multiproc_ipc::Address;
+    /// use multiproc_manager::{Manager, Server};
+    /// let address = Address::Abstract(format!("mp-doc-serve-on-{}", std::process::id()).into_bytes());
+    /// let listener = Server::bind(address.clone(), Some(b"key"))?;
+    /// let server = Server::new(Default::default());
+    /// let serving = std::thread::spawn({
+    ///     let server = server.clone();
+    ///     move || server.serve_on(&listener)
+    /// });
+    /// let client = Manager::connect(address, Some(b"key"))?;
+    /// assert_eq!(client.value(3)?.get()?, 3);
+    /// client.shutdown()?; // any client may stop the server: `serve_on` returns
+    /// assert!(serving.join().is_ok_and(|r| r.is_ok()));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn serve_on(&self, listener: &Listener) -> Result<(), Error> {
         self.wake_on_shutdown(listener.address());
         while !self.is_closing() {
