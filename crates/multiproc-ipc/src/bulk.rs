@@ -393,6 +393,18 @@ pub mod bytes {
     ///
     /// # Errors
     /// Those of the serializer.
+    ///
+    /// ```
+    /// #[derive(serde::Serialize)]
+    /// struct Out<'a> {
+    ///     #[serde(serialize_with = "multiproc_ipc::bulk::bytes::serialize")]
+    ///     data: &'a [u8],
+    /// }
+    /// let (a, b) = multiproc_ipc::Pipe::duplex()?;
+    /// a.send(&Out { data: b"abc" })?;
+    /// assert_eq!(b.recv::<multiproc_ipc::Bytes>()?.into_inner(), b"abc"); // one byte string
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn serialize<S: Serializer>(v: &[u8], s: S) -> Result<S::Ok, S::Error> {
         s.serialize_bytes(v)
     }
@@ -401,6 +413,18 @@ pub mod bytes {
     ///
     /// # Errors
     /// The input is not a byte string.
+    ///
+    /// ```
+    /// #[derive(serde::Deserialize)]
+    /// struct In {
+    ///     #[serde(deserialize_with = "multiproc_ipc::bulk::bytes::deserialize")]
+    ///     data: Vec<u8>,
+    /// }
+    /// let (a, b) = multiproc_ipc::Pipe::duplex()?;
+    /// a.send(&(multiproc_ipc::Bytes::new(vec![1, 2]),))?;
+    /// assert_eq!(b.recv::<In>()?.data, [1, 2]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
         super::Bytes::deserialize(d).map(super::Bytes::into_inner)
     }
@@ -431,6 +455,18 @@ pub mod pod {
     ///
     /// # Errors
     /// Those of the serializer; a non-empty slice of a zero-sized type.
+    ///
+    /// ```
+    /// #[derive(serde::Serialize)]
+    /// struct Out<'a> {
+    ///     #[serde(serialize_with = "multiproc_ipc::bulk::pod::serialize")]
+    ///     values: &'a [u16],
+    /// }
+    /// let (a, b) = multiproc_ipc::Pipe::duplex()?;
+    /// a.send(&Out { values: &[1, 2, 3] })?;
+    /// assert_eq!(b.recv::<(multiproc_ipc::PodVec<u16>,)>()?.0.into_inner(), [1, 2, 3]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn serialize<T: Pod, S: Serializer>(v: &[T], s: S) -> Result<S::Ok, S::Error> {
         super::pod_bytes(v, s)
     }
@@ -439,6 +475,18 @@ pub mod pod {
     ///
     /// # Errors
     /// The input is not a byte string, or not a whole number of `T`.
+    ///
+    /// ```
+    /// #[derive(serde::Deserialize)]
+    /// struct In {
+    ///     #[serde(deserialize_with = "multiproc_ipc::bulk::pod::deserialize")]
+    ///     values: Vec<f32>,
+    /// }
+    /// let (a, b) = multiproc_ipc::Pipe::duplex()?;
+    /// a.send(&(multiproc_ipc::PodVec::new(vec![0.5_f32]),))?;
+    /// assert_eq!(b.recv::<In>()?.values, [0.5]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn deserialize<'de, T: Pod, D: Deserializer<'de>>(d: D) -> Result<Vec<T>, D::Error> {
         super::PodVec::<T>::deserialize(d).map(super::PodVec::into_inner)
     }
