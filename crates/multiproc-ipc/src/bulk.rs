@@ -88,11 +88,23 @@ pub struct Bytes(pub Vec<u8>);
 
 impl Bytes {
     /// Wraps `v` (no copy).
+    ///
+    /// ```
+    /// use multiproc_ipc::{Bytes, decode, encode};
+    /// let (buf, fds) = encode(&Bytes::new(vec![1, 2, 3]))?;
+    /// assert_eq!(decode::<Bytes>(&buf, fds)?.into_inner(), [1, 2, 3]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn new(v: Vec<u8>) -> Self {
         Bytes(v)
     }
 
     /// The bytes, unwrapped (no copy).
+    ///
+    /// ```
+    /// use multiproc_ipc::Bytes;
+    /// assert_eq!(Bytes::new(vec![7]).into_inner(), [7]);
+    /// ```
     pub fn into_inner(self) -> Vec<u8> {
         self.0
     }
@@ -173,11 +185,23 @@ pub struct PodVec<T: Pod>(pub Vec<T>);
 
 impl<T: Pod> PodVec<T> {
     /// Wraps `v` (no copy).
+    ///
+    /// ```
+    /// use multiproc_ipc::{PodVec, decode, encode};
+    /// let (buf, fds) = encode(&PodVec::new(vec![1.5_f64, 2.5]))?;
+    /// assert_eq!(decode::<PodVec<f64>>(&buf, fds)?.into_inner(), [1.5, 2.5]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn new(v: Vec<T>) -> Self {
         PodVec(v)
     }
 
     /// The elements, unwrapped (no copy).
+    ///
+    /// ```
+    /// use multiproc_ipc::PodVec;
+    /// assert_eq!(PodVec::new(vec![1_u32, 2]).into_inner(), [1, 2]);
+    /// ```
     pub fn into_inner(self) -> Vec<T> {
         self.0
     }
@@ -369,6 +393,18 @@ pub mod bytes {
     ///
     /// # Errors
     /// Those of the serializer.
+    ///
+    /// ```
+    /// #[derive(serde::Serialize)]
+    /// struct Out<'a> {
+    ///     #[serde(serialize_with = "multiproc_ipc::bulk::bytes::serialize")]
+    ///     data: &'a [u8],
+    /// }
+    /// let (a, b) = multiproc_ipc::Pipe::duplex()?;
+    /// a.send(&Out { data: b"abc" })?;
+    /// assert_eq!(b.recv::<multiproc_ipc::Bytes>()?.into_inner(), b"abc"); // one byte string
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn serialize<S: Serializer>(v: &[u8], s: S) -> Result<S::Ok, S::Error> {
         s.serialize_bytes(v)
     }
@@ -377,6 +413,18 @@ pub mod bytes {
     ///
     /// # Errors
     /// The input is not a byte string.
+    ///
+    /// ```
+    /// #[derive(serde::Deserialize)]
+    /// struct In {
+    ///     #[serde(deserialize_with = "multiproc_ipc::bulk::bytes::deserialize")]
+    ///     data: Vec<u8>,
+    /// }
+    /// let (a, b) = multiproc_ipc::Pipe::duplex()?;
+    /// a.send(&(multiproc_ipc::Bytes::new(vec![1, 2]),))?;
+    /// assert_eq!(b.recv::<In>()?.data, [1, 2]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
         super::Bytes::deserialize(d).map(super::Bytes::into_inner)
     }
@@ -407,6 +455,18 @@ pub mod pod {
     ///
     /// # Errors
     /// Those of the serializer; a non-empty slice of a zero-sized type.
+    ///
+    /// ```
+    /// #[derive(serde::Serialize)]
+    /// struct Out<'a> {
+    ///     #[serde(serialize_with = "multiproc_ipc::bulk::pod::serialize")]
+    ///     values: &'a [u16],
+    /// }
+    /// let (a, b) = multiproc_ipc::Pipe::duplex()?;
+    /// a.send(&Out { values: &[1, 2, 3] })?;
+    /// assert_eq!(b.recv::<(multiproc_ipc::PodVec<u16>,)>()?.0.into_inner(), [1, 2, 3]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn serialize<T: Pod, S: Serializer>(v: &[T], s: S) -> Result<S::Ok, S::Error> {
         super::pod_bytes(v, s)
     }
@@ -415,6 +475,18 @@ pub mod pod {
     ///
     /// # Errors
     /// The input is not a byte string, or not a whole number of `T`.
+    ///
+    /// ```
+    /// #[derive(serde::Deserialize)]
+    /// struct In {
+    ///     #[serde(deserialize_with = "multiproc_ipc::bulk::pod::deserialize")]
+    ///     values: Vec<f32>,
+    /// }
+    /// let (a, b) = multiproc_ipc::Pipe::duplex()?;
+    /// a.send(&(multiproc_ipc::PodVec::new(vec![0.5_f32]),))?;
+    /// assert_eq!(b.recv::<In>()?.values, [0.5]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn deserialize<'de, T: Pod, D: Deserializer<'de>>(d: D) -> Result<Vec<T>, D::Error> {
         super::PodVec::<T>::deserialize(d).map(super::PodVec::into_inner)
     }

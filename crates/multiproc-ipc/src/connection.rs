@@ -22,6 +22,15 @@ mod large;
 /// Default spin budget of a blocking receive (see [`Connection::set_spin`]): about the
 /// cost of one sleep/wake-up of a process on another CPU, so spinning never costs more
 /// than the sleep it may save.
+///
+/// ```
+/// use multiproc_ipc::Pipe;
+/// let (a, b) = Pipe::duplex()?;
+/// a.set_spin(multiproc_ipc::DEFAULT_SPIN); // the default, set again
+/// a.send(&1_u8)?;
+/// assert_eq!(b.recv::<u8>()?, 1);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub const DEFAULT_SPIN: Duration = Duration::from_micros(50);
 /// A gap this long between two turns of the spin loop means the thread was descheduled.
 const PREEMPTED: Duration = Duration::from_micros(20);
@@ -161,6 +170,16 @@ impl Pipe {
     ///
     /// # Errors
     /// `socketpair(2)` failed (e.g. out of descriptors).
+    ///
+    /// ```
+    /// use multiproc_ipc::Pipe;
+    /// let (a, b) = Pipe::duplex()?;
+    /// a.send(&"ping")?;
+    /// assert_eq!(b.recv::<String>()?, "ping");
+    /// b.send(&"pong")?; // both ends read and write
+    /// assert_eq!(a.recv::<String>()?, "pong");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn duplex() -> io::Result<(Connection, Connection)> {
         let (a, b) = sys::unix_pair()?;
         Ok((
@@ -261,16 +280,43 @@ impl Connection {
     }
 
     /// Wraps `fd` with an explicit transport and direction.
+    ///
+    /// ```
+    /// use multiproc_ipc::{Connection, Pipe, Transport};
+    /// let (a, b) = Pipe::duplex()?;
+    /// let b = Connection::from_fd_with(b.into_fd(), Transport::Unix, true, false); // read only
+    /// assert!(!b.writable());
+    /// a.send(&5_u8)?;
+    /// assert_eq!(b.recv::<u8>()?, 5);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn from_fd_with(fd: OwnedFd, transport: Transport, readable: bool, writable: bool) -> Self {
         Connection::new(fd, transport, readable, writable)
     }
 
     /// Gives up the descriptor without closing it.
+    ///
+    /// ```
+    /// use multiproc_ipc::{Connection, Pipe};
+    /// let (a, b) = Pipe::duplex()?;
+    /// let fd = b.into_fd(); // still open
+    /// let b = Connection::from_fd(fd);
+    /// a.send(&5_u8)?;
+    /// assert_eq!(b.recv::<u8>()?, 5);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn into_fd(self) -> OwnedFd {
         self.fd
     }
 
     /// The transport under this end.
+    ///
+    /// ```
+    /// use multiproc_ipc::{Pipe, Transport};
+    /// let (a, _b) = Pipe::duplex()?;
+    /// assert_eq!(a.transport(), Transport::Unix);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn transport(&self) -> Transport {
         self.transport
     }
@@ -300,17 +346,40 @@ impl Connection {
     /// [`Pipe::simplex`], and no longer once a send with a deadline gave up part-way
     /// through a frame (see [`send_timeout`](Self::send_timeout)). A copy sent to
     /// another process carries this too.
+    ///
+    /// ```
+    /// use multiproc_ipc::Pipe;
+    /// let (a, b) = Pipe::duplex()?;
+    /// assert!(a.writable() && b.writable());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn writable(&self) -> bool {
         self.writable && !self.send_desync.load(Ordering::Relaxed)
     }
 
     /// The largest frame this end accepts or sends (default [`DEFAULT_MAX_FRAME`], 256 MiB).
+    ///
+    /// ```
+    /// use multiproc_ipc::{Pipe, frame::DEFAULT_MAX_FRAME};
+    /// let (a, _b) = Pipe::duplex()?;
+    /// assert_eq!(a.max_frame(), DEFAULT_MAX_FRAME);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn max_frame(&self) -> u64 {
         self.max_frame.load(Ordering::Relaxed)
     }
 
     /// Sets the largest frame this end accepts or sends. A larger incoming header is
     /// refused before anything is allocated.
+    ///
+    /// ```
+    /// use multiproc_ipc::Pipe;
+    /// let (a, b) = Pipe::duplex()?;
+    /// b.set_max_frame(4);
+    /// a.send_bytes(b"too long")?;
+    /// assert!(b.recv_bytes().is_err()); // refused before anything is allocated
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn set_max_frame(&self, limit: u64) {
         self.max_frame.store(limit, Ordering::Relaxed);
     }
@@ -318,6 +387,13 @@ impl Connection {
     /// The deepest nesting a typed receive decodes (default [`DEFAULT_MAX_DEPTH`], 256
     /// levels; see [`decode_with_max_depth`](crate::decode_with_max_depth) for what
     /// counts as a level).
+    ///
+    /// ```
+    /// use multiproc_ipc::{DEFAULT_MAX_DEPTH, Pipe};
+    /// let (a, _b) = Pipe::duplex()?;
+    /// assert_eq!(a.max_depth(), DEFAULT_MAX_DEPTH);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn max_depth(&self) -> usize {
         self.max_depth.load(Ordering::Relaxed)
     }
@@ -353,6 +429,16 @@ impl Connection {
     /// or an oversubscribed machine (where it would steal the peer's CPU) falls back
     /// to sleeping, and a spin is also cut short when the thread is descheduled.
     /// Zero never spins: every receive sleeps in the kernel.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use multiproc_ipc::Pipe;
+    /// let (a, b) = Pipe::duplex()?;
+    /// b.set_spin(Duration::ZERO); // always sleep in the kernel
+    /// a.send(&1_u8)?;
+    /// assert_eq!(b.recv::<u8>()?, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn set_spin(&self, spin: Duration) {
         self.spin_ns.store(
             u64::try_from(spin.as_nanos()).unwrap_or(u64::MAX),
@@ -364,6 +450,14 @@ impl Connection {
     ///
     /// # Errors
     /// Never fails on Linux; kept for CPython's shape.
+    ///
+    /// ```
+    /// use multiproc_ipc::Pipe;
+    /// let (a, b) = Pipe::duplex()?;
+    /// a.close()?;
+    /// assert!(b.recv::<u8>().is_err()); // end of file
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn close(self) -> io::Result<()> {
         drop(self);
         Ok(())
@@ -378,6 +472,16 @@ impl Connection {
     /// [`SendError::Encode`] when `value` cannot be encoded, [`SendError::HandlesUnsupported`]
     /// when it holds handles and this transport cannot carry them,
     /// [`SendError::Disconnected`] when the peer is gone.
+    ///
+    /// ```
+    /// use multiproc_ipc::Pipe;
+    /// let (a, b) = Pipe::duplex()?;
+    /// a.send(&(1_u8, "two".to_owned()))?;
+    /// assert_eq!(b.recv::<(u8, String)>()?, (1, "two".to_owned()));
+    /// drop(b);
+    /// assert!(a.send(&1_u8).is_err()); // Disconnected
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn send<T: Serialize + ?Sized>(&self, value: &T) -> Result<(), SendError> {
         self.send_deadline(value, None)
     }
@@ -481,6 +585,14 @@ impl Connection {
     /// # Errors
     /// [`SendError::TooLarge`] over the frame limit, [`SendError::Disconnected`] when the
     /// peer is gone.
+    ///
+    /// ```
+    /// use multiproc_ipc::Pipe;
+    /// let (a, b) = Pipe::duplex()?;
+    /// a.send_bytes(b"raw")?;
+    /// assert_eq!(b.recv_bytes()?, b"raw");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn send_bytes(&self, buf: &[u8]) -> Result<(), SendError> {
         self.send_bytes_deadline(buf, None)
     }
@@ -529,6 +641,15 @@ impl Connection {
     ///
     /// # Errors
     /// [`SendError::OutOfRange`] when the range is not inside `buf`; else as [`send_bytes`](Self::send_bytes).
+    ///
+    /// ```
+    /// use multiproc_ipc::Pipe;
+    /// let (a, b) = Pipe::duplex()?;
+    /// a.send_bytes_range(b"abcdef", 2, 3)?; // buf[2..5]
+    /// assert_eq!(b.recv_bytes()?, b"cde");
+    /// assert!(a.send_bytes_range(b"abc", 2, 5).is_err()); // OutOfRange
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn send_bytes_range(
         &self,
         buf: &[u8],
@@ -638,6 +759,16 @@ impl Connection {
     ///
     /// # Errors
     /// As [`recv`](Self::recv), plus [`RecvError::Timeout`].
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use multiproc_ipc::Pipe;
+    /// let (a, b) = Pipe::duplex()?;
+    /// assert!(b.recv_timeout::<u8>(Duration::from_millis(10)).is_err()); // Timeout
+    /// a.send(&1_u8)?;
+    /// assert_eq!(b.recv_timeout::<u8>(Duration::from_secs(60))?, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn recv_timeout<T: DeserializeOwned>(&self, timeout: Duration) -> Result<T, RecvError> {
         self.recv_deadline(Instant::now().checked_add(timeout))
     }
@@ -672,6 +803,16 @@ impl Connection {
     ///
     /// # Errors
     /// As [`recv_timeout`](Self::recv_timeout).
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// use multiproc_ipc::Pipe;
+    /// let (a, b) = Pipe::duplex()?;
+    /// a.send(&1_u8)?;
+    /// let deadline = Instant::now().checked_add(Duration::from_secs(60));
+    /// assert_eq!(b.recv_deadline::<u8>(deadline)?, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn recv_deadline<T: DeserializeOwned>(
         &self,
         deadline: Option<Instant>,
@@ -718,6 +859,17 @@ impl Connection {
     ///
     /// # Errors
     /// As [`recv_bytes`](Self::recv_bytes).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use multiproc_ipc::Pipe;
+    /// let (a, b) = Pipe::duplex()?;
+    /// a.send_bytes(b"hi")?;
+    /// assert_eq!(b.recv_bytes_max(Some(2), Some(Duration::from_secs(60)))?, b"hi");
+    /// a.send_bytes(b"hello")?;
+    /// assert!(b.recv_bytes_max(Some(2), Some(Duration::from_secs(60))).is_err()); // longer than 2
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn recv_bytes_max(
         &self,
         maxlength: Option<usize>,
@@ -735,6 +887,16 @@ impl Connection {
     ///
     /// # Errors
     /// As [`recv_bytes`](Self::recv_bytes), plus [`RecvError::Timeout`].
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use multiproc_ipc::Pipe;
+    /// let (a, b) = Pipe::duplex()?;
+    /// assert!(b.recv_bytes_timeout(Duration::from_millis(10)).is_err()); // Timeout
+    /// a.send_bytes(b"x")?;
+    /// assert_eq!(b.recv_bytes_timeout(Duration::from_secs(60))?, b"x");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn recv_bytes_timeout(&self, timeout: Duration) -> Result<Vec<u8>, RecvError> {
         self.recv_bytes_max(None, Some(timeout))
     }

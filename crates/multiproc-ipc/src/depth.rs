@@ -34,6 +34,21 @@ use serde::de::{
 /// heavier type, and 256 levels take about 300 KiB of it: a margin of about seven
 /// for types with larger frames and for what the thread had on its stack before.
 /// A release build takes a tenth of that (64 B and 384 B a node).
+///
+/// ```
+/// use multiproc_ipc::{CodecError, DEFAULT_MAX_DEPTH, decode, decode_with_max_depth, encode};
+/// #[derive(serde::Serialize, serde::Deserialize)]
+/// enum Nest { Leaf, Node(Box<Nest>) }
+/// let mut deep = Nest::Leaf;
+/// for _ in 0..DEFAULT_MAX_DEPTH + 10 {
+///     deep = Nest::Node(Box::new(deep));
+/// }
+/// let (bytes, fds) = encode(&deep)?;
+/// assert!(matches!(decode::<Nest>(&bytes, fds), Err(CodecError::TooDeep { .. })));
+/// let (bytes, fds) = encode(&deep)?;
+/// assert!(decode_with_max_depth::<Nest>(&bytes, fds, DEFAULT_MAX_DEPTH + 20).is_ok());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub const DEFAULT_MAX_DEPTH: usize = 256;
 
 /// The count shared by every wrapper of one decode.

@@ -13,14 +13,35 @@
 //! Architecture invariant: only this module knows the header layout.
 
 /// Largest payload announced with the short (4-byte) header.
+///
+/// ```
+/// use multiproc_ipc::frame::{MAX_HEADER, SHORT_MAX, encode_header};
+/// let mut out = [0; MAX_HEADER];
+/// assert_eq!(encode_header(SHORT_MAX, &mut out), 4); // the short header
+/// assert_eq!(encode_header(SHORT_MAX + 1, &mut out), 12); // -1, then 8 length bytes
+/// ```
 pub const SHORT_MAX: u64 = 0x7fff_ffff;
 
 /// Longest possible header.
+///
+/// ```
+/// use multiproc_ipc::frame::{MAX_HEADER, encode_header};
+/// let mut out = [0; MAX_HEADER];
+/// assert!(encode_header(u64::MAX, &mut out) <= MAX_HEADER);
+/// ```
 pub const MAX_HEADER: usize = 12;
 
 /// Default largest frame a [`Connection`](crate::Connection) accepts: 256 MiB.
 ///
 /// Raise it with [`Connection::set_max_frame`](crate::Connection::set_max_frame).
+///
+/// ```
+/// use multiproc_ipc::frame::{DEFAULT_MAX_FRAME, FrameError, MAX_HEADER, encode_header, split_frame};
+/// let mut head = [0; MAX_HEADER];
+/// let n = encode_header(DEFAULT_MAX_FRAME + 1, &mut head);
+/// let err = split_frame(&head[..n], DEFAULT_MAX_FRAME).unwrap_err();
+/// assert!(matches!(err, FrameError::TooLarge { .. }));
+/// ```
 pub const DEFAULT_MAX_FRAME: u64 = 256 << 20;
 
 /// Writes the header for a payload of `len` bytes into `out`, returning the header length.
@@ -114,6 +135,13 @@ impl ShmRef {
 }
 
 /// What the first four header bytes say.
+///
+/// ```
+/// use multiproc_ipc::frame::{ShortHeader, decode_short};
+/// assert_eq!(decode_short([0, 0, 0, 5]), ShortHeader::Len(5));
+/// assert_eq!(decode_short([0xff; 4]), ShortHeader::Long); // -1
+/// assert_eq!(decode_short([0xff, 0xff, 0xff, 0xfe]), ShortHeader::Invalid(-2));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ShortHeader {
     /// The payload length.
@@ -193,6 +221,13 @@ pub fn split_frame(buf: &[u8], limit: u64) -> Result<Option<(&[u8], &[u8])>, Fra
 }
 
 /// A header that cannot start a valid frame.
+///
+/// ```
+/// use multiproc_ipc::frame::{FrameError, split_frame};
+/// let err = split_frame(&[0, 0, 1, 0], 16).unwrap_err(); // 256 bytes announced
+/// assert_eq!(err, FrameError::TooLarge { announced: 256, limit: 16 });
+/// assert_eq!(split_frame(&[0xff, 0xff, 0xff, 0xfe], 16), Err(FrameError::Invalid(-2)));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum FrameError {

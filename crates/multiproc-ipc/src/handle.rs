@@ -40,6 +40,16 @@ use crate::depth::{Budget, Limited};
 use crate::error::CodecError;
 
 /// Most handles one frame may carry (the kernel's `SCM_MAX_FD`).
+///
+/// ```
+/// use std::os::fd::OwnedFd;
+/// use multiproc_ipc::{MAX_HANDLES, PassFd, encode};
+/// let fds: Vec<PassFd> = (0..=MAX_HANDLES)
+///     .map(|_| std::fs::File::open("/dev/null").map(|f| PassFd::from(OwnedFd::from(f))))
+///     .collect::<Result<_, _>>()?;
+/// assert!(encode(&fds).is_err()); // one more than a frame may carry
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub const MAX_HANDLES: usize = 253;
 
 thread_local! {
@@ -108,6 +118,24 @@ pub fn serialize_fd<S: Serializer>(fd: BorrowedFd<'_>, serializer: S) -> Result<
 /// # Errors
 /// No handle context is active, the index is out of range, or the handle was claimed
 /// already.
+///
+/// ```
+/// use std::os::fd::{AsFd, OwnedFd};
+/// use serde::{Deserialize, Serialize};
+/// #[derive(Serialize, Deserialize)]
+/// struct Carried {
+///     #[serde(serialize_with = "ser", deserialize_with = "multiproc_ipc::deserialize_fd")]
+///     fd: OwnedFd,
+/// }
+/// fn ser<S: serde::Serializer>(fd: &OwnedFd, s: S) -> Result<S::Ok, S::Error> {
+///     multiproc_ipc::serialize_fd(fd.as_fd(), s)
+/// }
+/// let fd: OwnedFd = std::fs::File::open("/dev/null")?.into();
+/// let (bytes, fds) = multiproc_ipc::encode(&Carried { fd })?;
+/// assert_eq!(fds.len(), 1);
+/// let _back: Carried = multiproc_ipc::decode(&bytes, fds)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn deserialize_fd<'de, D: Deserializer<'de>>(deserializer: D) -> Result<OwnedFd, D::Error> {
     let HandleIndex(index) = HandleIndex::deserialize(deserializer)?;
     SOURCE.with(|source| {
@@ -175,6 +203,14 @@ impl Drop for SourceScope {
 ///
 /// # Errors
 /// See [`CodecError`].
+///
+/// ```
+/// use multiproc_ipc::{decode, encode_into};
+/// let mut out = Vec::new();
+/// let fds = encode_into(&42_u64, &mut out)?;
+/// assert_eq!(decode::<u64>(&out, fds)?, 42);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn encode_into<T: Serialize + ?Sized>(
     value: &T,
     out: &mut Vec<u8>,
@@ -231,6 +267,14 @@ impl postcard::ser_flavors::Flavor for VecFlavor {
 ///
 /// # Errors
 /// See [`CodecError`].
+///
+/// ```
+/// use multiproc_ipc::{decode, encode};
+/// let (bytes, fds) = encode(&("text", 3_u16))?;
+/// assert!(fds.is_empty()); // no descriptor inside
+/// assert_eq!(decode::<(String, u16)>(&bytes, fds)?, ("text".to_owned(), 3));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn encode<T: Serialize + ?Sized>(value: &T) -> Result<(Vec<u8>, Vec<OwnedFd>), CodecError> {
     let mut out = Vec::new();
     let fds = encode_into(value, &mut out)?;
@@ -248,6 +292,14 @@ pub fn encode<T: Serialize + ?Sized>(value: &T) -> Result<(Vec<u8>, Vec<OwnedFd>
 /// # Errors
 /// Invalid bytes, trailing bytes, a value nested too deep, or a handle index with no
 /// handle.
+///
+/// ```
+/// use multiproc_ipc::{decode, encode};
+/// let (bytes, fds) = encode(&vec![1_i32, -1])?;
+/// assert_eq!(decode::<Vec<i32>>(&bytes, fds)?, [1, -1]);
+/// assert!(decode::<Vec<i32>>(&bytes[..1], Vec::new()).is_err()); // truncated
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn decode<T: DeserializeOwned>(bytes: &[u8], fds: Vec<OwnedFd>) -> Result<T, CodecError> {
     decode_with_max_depth(bytes, fds, crate::DEFAULT_MAX_DEPTH)
 }
@@ -442,6 +494,16 @@ mod tests {
 
 /// Serializes a borrowed descriptor through the handle table (for `Serialize` impls
 /// that hold an `OwnedFd` but want tuple-style encoding).
+///
+/// ```
+/// use std::os::fd::AsFd;
+/// use multiproc_ipc::{PassFd, PassFdRef, decode, encode};
+/// let file = std::fs::File::open("/dev/null")?;
+/// let (bytes, fds) = encode(&PassFdRef(file.as_fd()))?;
+/// assert_eq!(fds.len(), 1); // a duplicate travels beside the bytes; `file` stays open
+/// let _back: PassFd = decode(&bytes, fds)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy)]
 pub struct PassFdRef<'a>(pub BorrowedFd<'a>);
 

@@ -44,11 +44,26 @@ pub enum Address {
 
 impl Address {
     /// `Address::Unix(path)`.
+    ///
+    /// ```
+    /// use multiproc_ipc::Address;
+    /// let addr = Address::unix("/tmp/mp.sock");
+    /// assert!(matches!(&addr, Address::Unix(p) if p.ends_with("mp.sock")));
+    /// assert!(!addr.is_tcp());
+    /// ```
     pub fn unix(path: impl Into<PathBuf>) -> Self {
         Address::Unix(path.into())
     }
 
     /// Whether connections to this address are TCP.
+    ///
+    /// ```
+    /// use multiproc_ipc::Address;
+    /// let tcp = Address::from("127.0.0.1:0".parse::<std::net::SocketAddr>()?);
+    /// assert!(tcp.is_tcp());
+    /// assert!(!Address::unix("/tmp/mp.sock").is_tcp());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn is_tcp(&self) -> bool {
         matches!(self, Address::Tcp(_))
     }
@@ -144,6 +159,15 @@ pub enum ListenerError {
 
 impl ListenerError {
     /// Whether this error concerns one incoming peer only, the listener staying usable.
+    ///
+    /// ```
+    /// use multiproc_ipc::{Address, Listener};
+    /// let addr = Address::Abstract(format!("mp-doc-perconn-{}", std::process::id()).into_bytes());
+    /// let listener = Listener::bind(addr, Some(b"key"))?;
+    /// let err = listener.accept_timeout(std::time::Duration::from_millis(10)).unwrap_err();
+    /// assert!(!err.is_per_connection()); // a timeout: not one peer's fault
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn is_per_connection(&self) -> bool {
         matches!(self, ListenerError::Handshake { .. })
     }
@@ -313,6 +337,20 @@ impl ListenerBuilder {
     }
 
     /// The `listen(2)` backlog (default 128; CPython's default is 1).
+    ///
+    /// ```
+    /// use multiproc_ipc::{Address, Client, Listener};
+    /// let addr = Address::Abstract(format!("mp-doc-backlog-{}", std::process::id()).into_bytes());
+    /// let listener = Listener::builder(addr.clone()).authkey(b"key").backlog(16).bind()?;
+    /// let server = std::thread::spawn(move || -> Result<i64, String> {
+    ///     let conn = listener.accept().map_err(|e| e.to_string())?;
+    ///     conn.recv::<i64>().map_err(|e| e.to_string())
+    /// });
+    /// let conn = Client::connect(&addr, Some(b"key"))?;
+    /// conn.send(&7_i64)?;
+    /// assert_eq!(server.join().map_err(|_| "panicked")??, 7);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub fn backlog(mut self, backlog: i32) -> Self {
         self.backlog = backlog;
@@ -324,6 +362,24 @@ impl ListenerBuilder {
     /// sent; other peers are served meanwhile. Only time spent inside
     /// [`accept`](Listener::accept) counts: a handshake is not failed because the
     /// application was busy elsewhere when the client answered.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use multiproc_ipc::{Address, Client, Listener};
+    /// let addr = Address::Abstract(format!("mp-doc-hstimeout-{}", std::process::id()).into_bytes());
+    /// let listener = Listener::builder(addr.clone())
+    ///     .authkey(b"key")
+    ///     .handshake_timeout(Duration::from_secs(60))
+    ///     .bind()?;
+    /// let server = std::thread::spawn(move || -> Result<i64, String> {
+    ///     let conn = listener.accept().map_err(|e| e.to_string())?;
+    ///     conn.recv::<i64>().map_err(|e| e.to_string())
+    /// });
+    /// let conn = Client::connect(&addr, Some(b"key"))?;
+    /// conn.send(&7_i64)?;
+    /// assert_eq!(server.join().map_err(|_| "panicked")??, 7);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
         self.handshake.timeout = timeout;
@@ -331,6 +387,20 @@ impl ListenerBuilder {
     }
 
     /// Whether to accept a raw HMAC-MD5 response (Python ≤ 3.11 clients; default `true`).
+    ///
+    /// ```
+    /// use multiproc_ipc::{Address, Client, Listener};
+    /// let addr = Address::Abstract(format!("mp-doc-lmd5-{}", std::process::id()).into_bytes());
+    /// let listener = Listener::builder(addr.clone()).authkey(b"key").accept_legacy_md5(false).bind()?;
+    /// let server = std::thread::spawn(move || -> Result<i64, String> {
+    ///     let conn = listener.accept().map_err(|e| e.to_string())?;
+    ///     conn.recv::<i64>().map_err(|e| e.to_string())
+    /// });
+    /// let conn = Client::connect(&addr, Some(b"key"))?; // a modern client: unaffected
+    /// conn.send(&7_i64)?;
+    /// assert_eq!(server.join().map_err(|_| "panicked")??, 7);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub fn accept_legacy_md5(mut self, accept: bool) -> Self {
         self.handshake.accept_legacy_md5 = accept;
@@ -361,6 +431,15 @@ impl ListenerBuilder {
     /// # Errors
     /// [`ListenerError::UnauthenticatedTcp`], or [`ListenerError::Bind`] when
     /// `socket`/`bind`/`listen` fails (an existing socket file gives `AddrInUse`).
+    ///
+    /// ```
+    /// use multiproc_ipc::{Address, Listener};
+    /// let addr = Address::Abstract(format!("mp-doc-bbind-{}", std::process::id()).into_bytes());
+    /// let listener = Listener::builder(addr.clone()).authkey(b"key").bind()?;
+    /// assert_eq!(listener.address(), &addr);
+    /// assert!(Listener::builder(addr).authkey(b"key").bind().is_err()); // in use
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn bind(self) -> Result<Listener, ListenerError> {
         if self.address.is_tcp() && !has_key(&self.authkey) && !self.allow_unauthenticated_tcp {
             return Err(ListenerError::UnauthenticatedTcp);
@@ -510,6 +589,20 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl Listener {
     /// Starts configuring a listener on `address`.
+    ///
+    /// ```
+    /// use multiproc_ipc::{Address, Client, Listener};
+    /// let addr = Address::Abstract(format!("mp-doc-builder2-{}", std::process::id()).into_bytes());
+    /// let listener = Listener::builder(addr.clone()).authkey(b"key").bind()?;
+    /// let server = std::thread::spawn(move || -> Result<i64, String> {
+    ///     let conn = listener.accept().map_err(|e| e.to_string())?;
+    ///     conn.recv::<i64>().map_err(|e| e.to_string())
+    /// });
+    /// let conn = Client::connect(&addr, Some(b"key"))?;
+    /// conn.send(&7_i64)?;
+    /// assert_eq!(server.join().map_err(|_| "panicked")??, 7);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn builder(address: impl Into<Address>) -> ListenerBuilder {
         ListenerBuilder {
             address: address.into(),
@@ -524,6 +617,20 @@ impl Listener {
     ///
     /// # Errors
     /// As [`ListenerBuilder::bind`].
+    ///
+    /// ```
+    /// use multiproc_ipc::{Address, Client, Listener};
+    /// let addr = Address::Abstract(format!("mp-doc-lbind-{}", std::process::id()).into_bytes());
+    /// let listener = Listener::bind(addr.clone(), Some(b"key"))?;
+    /// let server = std::thread::spawn(move || -> Result<i64, String> {
+    ///     let conn = listener.accept().map_err(|e| e.to_string())?;
+    ///     conn.recv::<i64>().map_err(|e| e.to_string())
+    /// });
+    /// let conn = Client::connect(&addr, Some(b"key"))?;
+    /// conn.send(&7_i64)?;
+    /// assert_eq!(server.join().map_err(|_| "panicked")??, 7);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn bind(
         address: impl Into<Address>,
         authkey: Option<&[u8]>,
@@ -536,12 +643,31 @@ impl Listener {
     }
 
     /// The address bound (with the real port when port 0 was asked for).
+    ///
+    /// ```
+    /// use multiproc_ipc::{Address, Listener};
+    /// let listener = Listener::bind(Address::Tcp("127.0.0.1:0".parse()?), Some(b"key"))?;
+    /// assert!(listener.address().port().is_some_and(|p| p != 0)); // the real port
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn address(&self) -> &Address {
         &self.address
     }
 
     /// The address of the last peer accepted, when it has one (TCP peers do; Unix-socket
     /// clients usually are unnamed). CPython's `last_accepted`.
+    ///
+    /// ```
+    /// use multiproc_ipc::{Address, Client, Listener};
+    /// let listener = Listener::bind(Address::Tcp("127.0.0.1:0".parse()?), Some(b"key"))?;
+    /// let at = listener.address().clone();
+    /// assert!(listener.last_accepted().is_none());
+    /// let client = std::thread::spawn(move || Client::connect(&at, Some(b"key")).map(drop));
+    /// let _conn = listener.accept()?;
+    /// assert!(listener.last_accepted().is_some_and(|a| a.is_tcp())); // TCP peers have an address
+    /// assert!(client.join().is_ok_and(|r| r.is_ok()));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn last_accepted(&self) -> Option<Address> {
         lock(&self.last_accepted).clone()
     }
@@ -551,6 +677,20 @@ impl Listener {
     /// # Errors
     /// [`ListenerError::Handshake`] for a peer that failed (accept again),
     /// [`ListenerError::Io`] if `accept`/`poll` failed.
+    ///
+    /// ```
+    /// use multiproc_ipc::{Address, Client, Listener};
+    /// let addr = Address::Abstract(format!("mp-doc-accept-{}", std::process::id()).into_bytes());
+    /// let listener = Listener::bind(addr.clone(), Some(b"key"))?;
+    /// let server = std::thread::spawn(move || -> Result<i64, String> {
+    ///     let conn = listener.accept().map_err(|e| e.to_string())?;
+    ///     conn.recv::<i64>().map_err(|e| e.to_string())
+    /// });
+    /// let conn = Client::connect(&addr, Some(b"key"))?;
+    /// conn.send(&7_i64)?;
+    /// assert_eq!(server.join().map_err(|_| "panicked")??, 7);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn accept(&self) -> Result<Connection, ListenerError> {
         self.accept_deadline(None)
     }
@@ -583,6 +723,15 @@ impl Listener {
     }
 
     /// Closes the listener (also done by dropping it); pending handshakes are abandoned.
+    ///
+    /// ```
+    /// use multiproc_ipc::{Address, Client, Listener};
+    /// let addr = Address::Abstract(format!("mp-doc-close-{}", std::process::id()).into_bytes());
+    /// let listener = Listener::bind(addr.clone(), Some(b"key"))?;
+    /// listener.close();
+    /// assert!(Client::connect(&addr, Some(b"key")).is_err()); // nobody listens now
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn close(self) {}
 
     fn accept_deadline(&self, deadline: Option<Instant>) -> Result<Connection, ListenerError> {
@@ -832,6 +981,21 @@ impl ClientBuilder {
     }
 
     /// Bound on connecting plus the handshake (default: connect unbounded, handshake 10 s).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use multiproc_ipc::{Address, Client, Listener};
+    /// let addr = Address::Abstract(format!("mp-doc-ctimeout-{}", std::process::id()).into_bytes());
+    /// let listener = Listener::bind(addr.clone(), Some(b"key"))?;
+    /// let server = std::thread::spawn(move || -> Result<i64, String> {
+    ///     let conn = listener.accept().map_err(|e| e.to_string())?;
+    ///     conn.recv::<i64>().map_err(|e| e.to_string())
+    /// });
+    /// let conn = Client::builder().authkey(b"key").timeout(Duration::from_secs(60)).connect(&addr)?;
+    /// conn.send(&7_i64)?;
+    /// assert_eq!(server.join().map_err(|_| "panicked")??, 7);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
@@ -840,6 +1004,20 @@ impl ClientBuilder {
     }
 
     /// Whether to accept a raw HMAC-MD5 response from a Python ≤ 3.11 listener (default `true`).
+    ///
+    /// ```
+    /// use multiproc_ipc::{Address, Client, Listener};
+    /// let addr = Address::Abstract(format!("mp-doc-cmd5-{}", std::process::id()).into_bytes());
+    /// let listener = Listener::bind(addr.clone(), Some(b"key"))?;
+    /// let server = std::thread::spawn(move || -> Result<i64, String> {
+    ///     let conn = listener.accept().map_err(|e| e.to_string())?;
+    ///     conn.recv::<i64>().map_err(|e| e.to_string())
+    /// });
+    /// let conn = Client::builder().authkey(b"key").accept_legacy_md5(false).connect(&addr)?;
+    /// conn.send(&7_i64)?;
+    /// assert_eq!(server.join().map_err(|_| "panicked")??, 7);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub fn accept_legacy_md5(mut self, accept: bool) -> Self {
         self.handshake.accept_legacy_md5 = accept;
@@ -870,6 +1048,20 @@ impl ClientBuilder {
     ///
     /// # Errors
     /// See [`ClientError`].
+    ///
+    /// ```
+    /// use multiproc_ipc::{Address, Client, Listener};
+    /// let addr = Address::Abstract(format!("mp-doc-cconnect-{}", std::process::id()).into_bytes());
+    /// let listener = Listener::bind(addr.clone(), Some(b"key"))?;
+    /// let server = std::thread::spawn(move || -> Result<i64, String> {
+    ///     let conn = listener.accept().map_err(|e| e.to_string())?;
+    ///     conn.recv::<i64>().map_err(|e| e.to_string())
+    /// });
+    /// let conn = Client::builder().authkey(b"key").connect(&addr)?;
+    /// conn.send(&7_i64)?;
+    /// assert_eq!(server.join().map_err(|_| "panicked")??, 7);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn connect(&self, address: &Address) -> Result<Connection, ClientError> {
         if address.is_tcp() && !has_key(&self.authkey) && !self.allow_unauthenticated_tcp {
             return Err(ClientError::UnauthenticatedTcp);
@@ -917,11 +1109,39 @@ fn connect_socket(address: &Address, deadline: Option<Instant>) -> Result<OwnedF
 ///
 /// See [`Listener`] for an example, and [`Listener::accept_timeout`] for
 /// [`connect_timeout`](Client::connect_timeout).
+///
+/// ```
+/// use multiproc_ipc::{Address, Client, Listener};
+/// let addr = Address::Abstract(format!("mp-doc-client-{}", std::process::id()).into_bytes());
+/// let listener = Listener::bind(addr.clone(), Some(b"key"))?;
+/// let server = std::thread::spawn(move || -> Result<i64, String> {
+///     let conn = listener.accept().map_err(|e| e.to_string())?;
+///     conn.recv::<i64>().map_err(|e| e.to_string())
+/// });
+/// let conn = Client::connect(&addr, Some(b"key"))?;
+/// conn.send(&7_i64)?;
+/// assert_eq!(server.join().map_err(|_| "panicked")??, 7);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 pub struct Client;
 
 impl Client {
     /// Starts configuring a connection.
+    ///
+    /// ```
+    /// use multiproc_ipc::{Address, Client, Listener};
+    /// let addr = Address::Abstract(format!("mp-doc-builder-{}", std::process::id()).into_bytes());
+    /// let listener = Listener::bind(addr.clone(), Some(b"key"))?;
+    /// let server = std::thread::spawn(move || -> Result<i64, String> {
+    ///     let conn = listener.accept().map_err(|e| e.to_string())?;
+    ///     conn.recv::<i64>().map_err(|e| e.to_string())
+    /// });
+    /// let conn = Client::builder().authkey(b"key").connect(&addr)?;
+    /// conn.send(&7_i64)?;
+    /// assert_eq!(server.join().map_err(|_| "panicked")??, 7);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn builder() -> ClientBuilder {
         ClientBuilder {
             authkey: None,
@@ -935,6 +1155,21 @@ impl Client {
     ///
     /// # Errors
     /// See [`ClientError`].
+    ///
+    /// ```
+    /// use multiproc_ipc::{Address, Client, Listener};
+    /// let addr = Address::Abstract(format!("mp-doc-connect-{}", std::process::id()).into_bytes());
+    /// let listener = Listener::bind(addr.clone(), Some(b"key"))?;
+    /// let server = std::thread::spawn(move || -> Result<i64, String> {
+    ///     let conn = listener.accept().map_err(|e| e.to_string())?;
+    ///     conn.recv::<i64>().map_err(|e| e.to_string())
+    /// });
+    /// let conn = Client::connect(&addr, Some(b"key"))?;
+    /// conn.send(&7_i64)?;
+    /// assert_eq!(server.join().map_err(|_| "panicked")??, 7);
+    /// assert!(Client::connect(&Address::unix("/nonexistent/mp-doc"), None).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn connect(address: &Address, authkey: Option<&[u8]>) -> Result<Connection, ClientError> {
         let mut b = Self::builder();
         if let Some(k) = authkey {
@@ -947,6 +1182,21 @@ impl Client {
     ///
     /// # Errors
     /// See [`ClientError`].
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use multiproc_ipc::{Address, Client, Listener};
+    /// let addr = Address::Abstract(format!("mp-doc-connect-timeout-{}", std::process::id()).into_bytes());
+    /// let listener = Listener::bind(addr.clone(), Some(b"key"))?;
+    /// let server = std::thread::spawn(move || -> Result<i64, String> {
+    ///     let conn = listener.accept().map_err(|e| e.to_string())?;
+    ///     conn.recv::<i64>().map_err(|e| e.to_string())
+    /// });
+    /// let conn = Client::connect_timeout(&addr, Some(b"key"), Duration::from_secs(60))?;
+    /// conn.send(&7_i64)?;
+    /// assert_eq!(server.join().map_err(|_| "panicked")??, 7);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn connect_timeout(
         address: &Address,
         authkey: Option<&[u8]>,

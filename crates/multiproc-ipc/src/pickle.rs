@@ -115,12 +115,28 @@ pub struct Limits {
 
 impl Limits {
     /// These limits with `max_depth` instead.
+    ///
+    /// ```
+    /// use multiproc_ipc::pickle::{self, Limits, PickleValue};
+    /// let p = pickle::to_vec(&vec![vec![1_u8]])?; // two lists deep
+    /// assert!(pickle::from_slice_with::<PickleValue>(&p, &Limits::default().with_max_depth(1)).is_err());
+    /// assert!(pickle::from_slice_with::<PickleValue>(&p, &Limits::default().with_max_depth(2)).is_ok());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub const fn with_max_depth(mut self, max_depth: usize) -> Self {
         self.max_depth = max_depth;
         self
     }
 
     /// These limits with `max_size` instead.
+    ///
+    /// ```
+    /// use multiproc_ipc::pickle::{self, Limits};
+    /// let p = pickle::to_vec(&vec![0_u32; 1000])?;
+    /// assert!(pickle::from_slice_with::<Vec<u32>>(&p, &Limits::default().with_max_size(64)).is_err());
+    /// assert_eq!(pickle::from_slice_with::<Vec<u32>>(&p, &Limits::default())?.len(), 1000);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub const fn with_max_size(mut self, max_size: usize) -> Self {
         self.max_size = max_size;
         self
@@ -173,6 +189,14 @@ pub fn from_slice<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, PickleError> {
 ///
 /// # Errors
 /// As [`from_slice`].
+///
+/// ```
+/// use multiproc_ipc::pickle::{self, Limits};
+/// let p = pickle::to_vec(&("a", 1_i64))?;
+/// let v: (String, i64) = pickle::from_slice_with(&p, &Limits::default())?;
+/// assert_eq!(v, ("a".to_owned(), 1));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn from_slice_with<T: DeserializeOwned>(
     bytes: &[u8],
     limits: &Limits,
@@ -205,6 +229,14 @@ impl Connection {
     /// # Errors
     /// [`PickleSendError::Pickle`] when `value` cannot be pickled (nothing is sent),
     /// [`PickleSendError::Send`] as [`send_bytes`](Self::send_bytes).
+    ///
+    /// ```
+    /// use multiproc_ipc::Pipe;
+    /// let (a, b) = Pipe::duplex()?;
+    /// a.send_pickle(&vec!["x", "y"])?; // what CPython's `conn.send(['x', 'y'])` writes
+    /// assert_eq!(b.recv_pickle::<Vec<String>>()?, ["x", "y"]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn send_pickle<T: Serialize + ?Sized>(&self, value: &T) -> Result<(), PickleSendError> {
         let bytes = to_vec(value)?;
         Ok(self.send_bytes(&bytes)?)
@@ -215,6 +247,15 @@ impl Connection {
     ///
     /// # Errors
     /// As [`send_pickle`](Self::send_pickle), plus [`SendError::Timeout`](crate::SendError::Timeout).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use multiproc_ipc::Pipe;
+    /// let (a, b) = Pipe::duplex()?;
+    /// a.send_pickle_timeout(&1.5_f64, Duration::from_secs(60))?;
+    /// assert_eq!(b.recv_pickle::<f64>()?, 1.5);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn send_pickle_timeout<T: Serialize + ?Sized>(
         &self,
         value: &T,
@@ -257,6 +298,16 @@ impl Connection {
     ///
     /// # Errors
     /// As [`recv_pickle`](Self::recv_pickle), plus the timeout.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use multiproc_ipc::Pipe;
+    /// let (a, b) = Pipe::duplex()?;
+    /// assert!(b.recv_pickle_timeout::<i64>(Duration::from_millis(10)).is_err()); // nothing came
+    /// a.send_pickle(&3_i64)?;
+    /// assert_eq!(b.recv_pickle_timeout::<i64>(Duration::from_secs(60))?, 3);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn recv_pickle_timeout<T: DeserializeOwned>(
         &self,
         timeout: Duration,
@@ -271,6 +322,15 @@ impl Connection {
     ///
     /// # Errors
     /// As [`recv_pickle_timeout`](Self::recv_pickle_timeout).
+    ///
+    /// ```
+    /// use multiproc_ipc::Pipe;
+    /// let (a, b) = Pipe::duplex()?;
+    /// assert!(b.try_recv_pickle::<i64>().is_err()); // nothing yet: no wait
+    /// a.send_pickle(&3_i64)?;
+    /// assert_eq!(b.try_recv_pickle::<i64>()?, 3); // a socketpair delivers at once
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn try_recv_pickle<T: DeserializeOwned>(&self) -> Result<T, PickleRecvError> {
         self.recv_pickle_timeout(Duration::ZERO)
     }

@@ -62,6 +62,14 @@ impl SharedSegment {
     ///
     /// # Errors
     /// `len == 0`, or `memfd_create`/`ftruncate`/`mmap` failed (out of memory or descriptors).
+    ///
+    /// ```
+    /// use multiproc_ipc::SharedSegment;
+    /// let seg = SharedSegment::new(4096)?;
+    /// assert_eq!(seg.len(), 4096);
+    /// assert!(SharedSegment::new(0).is_err()); // ZeroLength
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn new(len: usize) -> Result<Self, SegmentError> {
         Self::with_name("multiproc", len)
     }
@@ -70,6 +78,13 @@ impl SharedSegment {
     ///
     /// # Errors
     /// As [`new`](Self::new).
+    ///
+    /// ```
+    /// use multiproc_ipc::SharedSegment;
+    /// let seg = SharedSegment::with_name("my-buffer", 100)?; // the name shows in /proc/self/fd
+    /// assert_eq!(seg.len(), 100);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn with_name(name: &str, len: usize) -> Result<Self, SegmentError> {
         if len == 0 {
             return Err(SegmentError::ZeroLength);
@@ -82,6 +97,16 @@ impl SharedSegment {
     ///
     /// # Errors
     /// The descriptor is not a regular/memory file, is empty, or `mmap` failed.
+    ///
+    /// ```
+    /// use std::os::fd::AsFd;
+    /// use multiproc_ipc::SharedSegment;
+    /// let seg = SharedSegment::new(8192)?;
+    /// let again = SharedSegment::from_fd(seg.as_fd().try_clone_to_owned()?)?; // a second mapping
+    /// assert_eq!(again.len(), 8192);
+    /// assert!(!again.ptr_eq(&seg)); // other addresses, the same pages
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn from_fd(fd: OwnedFd) -> Result<Self, SegmentError> {
         let len = sys::file_len(&fd)?;
         let len = usize::try_from(len).map_err(|_| SegmentError::BadHandle("too large".into()))?;
@@ -99,11 +124,23 @@ impl SharedSegment {
     }
 
     /// Length in bytes.
+    ///
+    /// ```
+    /// use multiproc_ipc::SharedSegment;
+    /// assert_eq!(SharedSegment::new(10)?.len(), 10);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn len(&self) -> usize {
         self.inner.len
     }
 
     /// Always `false`: segments are never empty. Present for API symmetry.
+    ///
+    /// ```
+    /// use multiproc_ipc::SharedSegment;
+    /// assert!(!SharedSegment::new(1)?.is_empty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn is_empty(&self) -> bool {
         false
     }
@@ -112,11 +149,26 @@ impl SharedSegment {
     ///
     /// Other processes map the same pages at other addresses: store offsets, never
     /// pointers, inside a segment.
+    ///
+    /// ```
+    /// use multiproc_ipc::SharedSegment;
+    /// let seg = SharedSegment::new(100)?;
+    /// assert_eq!(seg.as_ptr() as usize % 4096, 0); // page-aligned
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn as_ptr(&self) -> *mut u8 {
         self.inner.map.as_mut_ptr()
     }
 
     /// Whether `self` and `other` are the same memory in this process (same mapping).
+    ///
+    /// ```
+    /// use multiproc_ipc::SharedSegment;
+    /// let seg = SharedSegment::new(16)?;
+    /// assert!(seg.ptr_eq(&seg.clone()));
+    /// assert!(!seg.ptr_eq(&SharedSegment::new(16)?));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn ptr_eq(&self, other: &SharedSegment) -> bool {
         Arc::ptr_eq(&self.inner, &other.inner)
     }

@@ -57,6 +57,16 @@ impl<G> AcquireError<G> {
     ///
     /// # Errors
     /// The [`Failed`](Self::Failed) case's error.
+    ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// use multiproc_manager::AcquireError;
+    /// let lock = manager.lock()?;
+    /// let guard = lock.lock().or_else(AcquireError::recover)?; // an `OwnerDied` is fine here
+    /// assert!(lock.locked()?);
+    /// drop(guard);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn recover(self) -> Result<G, Error> {
         match self {
             AcquireError::OwnerDied(d) => Ok(d.into_inner()),

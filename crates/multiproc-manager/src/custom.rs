@@ -169,12 +169,38 @@ impl fmt::Debug for Registry {
 
 impl Registry {
     /// An empty registry: the built-in types only.
+    ///
+    /// ```
+    /// use multiproc_manager::{Manager, Registry};
+    /// let manager = Manager::in_thread_with(Registry::new())?; // built-in types only
+    /// assert!(manager.dict().is_ok());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn new() -> Self {
         Registry::default()
     }
 
     /// Registers `T` under [`Shared::TYPEID`] (a later registration of the same name
     /// replaces the earlier one).
+    ///
+    /// ```
+    /// # use multiproc_manager::{Shared, Value, RemoteError, FromValue};
+    /// # #[derive(Default)] struct Counter(i64);
+    /// # impl Shared for Counter {
+    /// #     const TYPEID: &'static str = "Counter";
+    /// #     fn new(_: Vec<Value>) -> Result<Self, RemoteError> { Ok(Counter(0)) }
+    /// #     fn call(&mut self, m: &str, a: Vec<Value>) -> Result<Value, RemoteError> {
+    /// #         let by = a.into_iter().next().map_or(Ok(1), i64::from_value).unwrap_or(1);
+    /// #         if m == "add" { self.0 += by; } Ok(self.0.into())
+    /// #     }
+    /// # }
+    /// let mut registry = multiproc_manager::Registry::new();
+    /// registry.register::<Counter>();
+    /// let manager = multiproc_manager::Manager::in_thread_with(registry)?;
+    /// let c = manager.create::<Counter>(())?;
+    /// assert_eq!(c.call::<i64>("add", (2,))?, 2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn register<T: Shared>(&mut self) -> &mut Self {
         self.ctors.insert(T::TYPEID.to_owned(), make::<T>);
         self.results
@@ -183,6 +209,20 @@ impl Registry {
     }
 
     /// Whether a type of this name is registered.
+    ///
+    /// ```
+    /// # use multiproc_manager::{Shared, Value, RemoteError};
+    /// # struct Counter;
+    /// # impl Shared for Counter {
+    /// #     const TYPEID: &'static str = "Counter";
+    /// #     fn new(_: Vec<Value>) -> Result<Self, RemoteError> { Ok(Counter) }
+    /// #     fn call(&mut self, _: &str, _: Vec<Value>) -> Result<Value, RemoteError> { Ok(Value::None) }
+    /// # }
+    /// let mut registry = multiproc_manager::Registry::new();
+    /// assert!(!registry.contains("Counter"));
+    /// registry.register::<Counter>();
+    /// assert!(registry.contains("Counter"));
+    /// ```
     pub fn contains(&self, typeid: &str) -> bool {
         self.ctors.contains_key(typeid)
     }

@@ -24,6 +24,12 @@ use crate::value::{ObjRef, Value};
 /// Default limit on how deeply a request's values may nest: 128 levels (a scalar is
 /// one level, `[[1]]` is three). Deeper requests are refused with
 /// [`RemoteErrorKind::TooDeep`](crate::RemoteErrorKind::TooDeep).
+///
+/// ```
+/// use multiproc_manager::{DEFAULT_MAX_DEPTH, Limits, Value};
+/// assert_eq!(Limits::default().max_depth, DEFAULT_MAX_DEPTH);
+/// assert!(Value::from(vec![vec![1]]).depth() <= DEFAULT_MAX_DEPTH);
+/// ```
 pub const DEFAULT_MAX_DEPTH: usize = 128;
 
 /// How many levels a reply may add around a stored value (`items()` answers a list of

@@ -139,6 +139,13 @@ pub struct RemoteError {
 
 impl RemoteError {
     /// An error of `kind` with `message`.
+    ///
+    /// ```
+    /// use multiproc_manager::{RemoteError, RemoteErrorKind};
+    /// let e = RemoteError::new(RemoteErrorKind::ValueError, "bad value");
+    /// assert_eq!(e.kind, RemoteErrorKind::ValueError);
+    /// assert_eq!(e.message, "bad value");
+    /// ```
     pub fn new(kind: RemoteErrorKind, message: impl Into<String>) -> Self {
         RemoteError {
             kind,
@@ -204,6 +211,15 @@ pub enum Error {
 
 impl Error {
     /// The server's error kind, if the server raised one.
+    ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// use multiproc_manager::RemoteErrorKind;
+    /// let d = manager.dict()?;
+    /// let err = d.get_item("missing").unwrap_err();
+    /// assert_eq!(err.remote_kind(), Some(RemoteErrorKind::KeyError));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn remote_kind(&self) -> Option<RemoteErrorKind> {
         match self {
             Error::Remote(e) => Some(e.kind),
@@ -212,6 +228,14 @@ impl Error {
     }
 
     /// Whether this is a `KeyError` from a dict.
+    ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let d = manager.dict()?;
+    /// assert!(d.get_item("missing").unwrap_err().is_key_error());
+    /// assert!(!manager.list()?.pop().unwrap_err().is_key_error()); // an IndexError
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn is_key_error(&self) -> bool {
         self.remote_kind() == Some(RemoteErrorKind::KeyError)
     }

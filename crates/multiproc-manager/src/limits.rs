@@ -68,23 +68,58 @@ pub struct Limits {
 }
 
 /// Default [`Limits::max_clients`]: 4096.
+///
+/// ```
+/// use multiproc_manager::{DEFAULT_MAX_CLIENTS, Limits};
+/// assert_eq!(Limits::default().max_clients, DEFAULT_MAX_CLIENTS);
+/// ```
 pub const DEFAULT_MAX_CLIENTS: usize = 4096;
 
 /// Default [`Limits::memory_budget`]: 2 GiB.
+///
+/// ```
+/// use multiproc_manager::{DEFAULT_MEMORY_BUDGET, Limits};
+/// assert_eq!(Limits::default().memory_budget, DEFAULT_MEMORY_BUDGET);
+/// ```
 pub const DEFAULT_MEMORY_BUDGET: u64 = 2 << 30;
 
 /// Default [`Limits::max_objects`]: 1,048,576.
+///
+/// ```
+/// use multiproc_manager::{DEFAULT_MAX_OBJECTS, Limits};
+/// assert_eq!(Limits::default().max_objects, DEFAULT_MAX_OBJECTS);
+/// ```
 pub const DEFAULT_MAX_OBJECTS: usize = 1 << 20;
 
 /// Default [`Limits::max_waiting_per_client`]: 256.
+///
+/// ```
+/// use multiproc_manager::{DEFAULT_MAX_WAITING_PER_CLIENT, Limits};
+/// assert_eq!(Limits::default().max_waiting_per_client, DEFAULT_MAX_WAITING_PER_CLIENT);
+/// ```
 pub const DEFAULT_MAX_WAITING_PER_CLIENT: usize = 256;
 
 /// Default [`Limits::max_waiting`]: 4096 (threads, each with its stack).
+///
+/// ```
+/// use multiproc_manager::{DEFAULT_MAX_WAITING, Limits};
+/// let limits = Limits::default();
+/// assert_eq!(limits.max_waiting, DEFAULT_MAX_WAITING);
+/// assert!(limits.max_waiting_per_client <= limits.max_waiting);
+/// ```
 pub const DEFAULT_MAX_WAITING: usize = 4096;
 
 impl Limits {
     /// The frame limit in force: [`max_request`](Self::max_request), at most the
     /// memory budget.
+    ///
+    /// ```
+    /// use multiproc_manager::Limits;
+    /// let mut limits = Limits::default();
+    /// limits.max_request = 1 << 20;
+    /// limits.memory_budget = 4096;
+    /// assert_eq!(limits.frame_limit(), 4096); // never more than the budget
+    /// ```
     pub fn frame_limit(&self) -> u64 {
         self.max_request.min(self.memory_budget)
     }

@@ -22,12 +22,25 @@ use crate::server::Server;
 use crate::value::{FromValue, ObjRef, Value};
 
 /// How long connecting (connect + handshake) to a server may take.
+///
+/// ```
+/// # use std::time::Duration;
+/// assert!(multiproc_manager::CONNECT_TIMEOUT >= Duration::from_secs(1));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A fresh random authkey (32 bytes from the OS).
 ///
 /// # Errors
 /// The OS random source failed.
+///
+/// ```
+/// let key = multiproc_manager::random_authkey()?;
+/// assert_eq!(key.len(), 32);
+/// assert_ne!(key, multiproc_manager::random_authkey()?);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn random_authkey() -> Result<Vec<u8>, Error> {
     let mut key = vec![0u8; 32];
     getrandom::fill(&mut key)
@@ -38,6 +51,12 @@ pub fn random_authkey() -> Result<Vec<u8>, Error> {
 /// The process authkey (CPython's `current_process().authkey`): what a manager uses
 /// when given no key. Created once for the main process and inherited by every child
 /// under every start method, so a child reaches its parent's manager by address alone.
+///
+/// ```
+/// let key = multiproc_manager::process_authkey();
+/// assert!(!key.is_empty());
+/// assert_eq!(key, multiproc_manager::process_authkey()); // one key per process tree
+/// ```
 pub fn process_authkey() -> Vec<u8> {
     multiproc_process::current_process().authkey().to_vec()
 }
@@ -59,6 +78,29 @@ fn key_or_default(address: &Address, authkey: Option<&[u8]>) -> Option<Vec<u8>> 
 ///
 /// # Errors
 /// As [`Server::bind`] and [`Server::serve_on`].
+///
+/// ```
+/// # use std::time::Duration;
+/// use multiproc_ipc::Address;
+/// use multiproc_manager::{Manager, Registry};
+/// let address = Address::Abstract(format!("mp-doc-serve-{}", std::process::id()).into_bytes());
+/// let serving = std::thread::spawn({
+///     let address = address.clone();
+///     move || multiproc_manager::serve(address, Some(b"key"), Registry::new())
+/// });
+/// // connect once the server listens (it binds on its thread)
+/// let client = (0..600)
+///     .find_map(|_| {
+///         Manager::connect(address.clone(), Some(b"key"))
+///             .inspect_err(|_| std::thread::sleep(Duration::from_millis(100)))
+///             .ok()
+///     })
+///     .ok_or("the server never listened")?;
+/// client.ping()?;
+/// client.shutdown()?; // `serve` returns
+/// assert!(serving.join().is_ok_and(|r| r.is_ok()));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn serve(
     address: impl Into<Address>,
     authkey: Option<&[u8]>,
@@ -438,6 +480,18 @@ impl Manager {
     /// A manager client over an already connected [`Connection`] (for example one end of
     /// a [`Pipe`](multiproc_ipc::Pipe) whose other end a [`Server`] serves). Its proxies
     /// have no address and cannot be sent to other processes.
+    ///
+    /// ```
+    /// use multiproc_manager::{Manager, Server};
+    /// let server = Server::new(Default::default());
+    /// let (a, b) = multiproc_ipc::Pipe::duplex()?;
+    /// server.spawn_connection(a);
+    /// let client = Manager::over(b);
+    /// assert!(client.address().is_none()); // its proxies cannot travel to other processes
+    /// assert_eq!(client.list_from([1, 2])?.len()?, 2);
+    /// server.shutdown();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn over(conn: Connection) -> Manager {
         Manager::with_client(conn, None, None, Owned::None)
     }
@@ -450,6 +504,19 @@ impl Manager {
     /// # Errors
     /// [`Error::Connect`] (nobody there), [`Error::Auth`] (wrong key),
     /// [`Error::Config`] (TCP without a key).
+    ///
+    /// ```
+    /// use multiproc_manager::Manager;
+    /// let manager = Manager::in_thread()?;
+    /// let address = manager.address().ok_or("no address")?.clone();
+    /// let client = Manager::connect(address, manager.authkey())?;
+    /// let d = manager.dict_of::<String, i64>()?;
+    /// d.insert("a", 1)?;
+    /// client.publish("d", &d)?;
+    /// let seen: multiproc_manager::DictProxy<String, i64> = client.lookup("d")?;
+    /// assert_eq!(seen.get_item("a")?, 1); // the same object, over another connection
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn connect(address: impl Into<Address>, authkey: Option<&[u8]>) -> Result<Manager, Error> {
         Manager::connect_timeout(address, authkey, CONNECT_TIMEOUT)
     }
@@ -495,6 +562,13 @@ impl Manager {
     ///
     /// # Errors
     /// Binding the socket failed.
+    ///
+    /// ```
+    /// let manager = multiproc_manager::Manager::in_thread()?;
+    /// manager.ping()?;
+    /// assert_eq!(manager.pid(), None); // no server process of its own
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn in_thread() -> Result<Manager, Error> {
         Manager::in_thread_with(Registry::new())
     }
@@ -503,6 +577,15 @@ impl Manager {
     ///
     /// # Errors
     /// Binding the socket failed.
+    ///
+    /// ```
+    /// use multiproc_manager::{Manager, Registry};
+    /// let manager = Manager::in_thread_with(Registry::new())?;
+    /// let l = manager.list_of::<i64>()?;
+    /// l.append(1)?;
+    /// assert_eq!(l.len()?, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn in_thread_with(registry: Registry) -> Result<Manager, Error> {
         Manager::serve_in_thread(private_address()?, None, registry)
     }
@@ -561,6 +644,12 @@ impl Manager {
     }
 
     /// The address clients connect to, if the server has one.
+    ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// assert!(manager.address().is_some()); // a socket clients can connect to
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn address(&self) -> Option<&Address> {
         self.address.as_ref()
     }
@@ -588,6 +677,13 @@ impl Manager {
     }
 
     /// The authkey clients present, if any.
+    ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let key = manager.authkey().ok_or("no authkey")?;
+    /// assert!(!key.is_empty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn authkey(&self) -> Option<&[u8]> {
         self.authkey.as_deref()
     }
@@ -619,6 +715,15 @@ impl Manager {
     }
 
     /// The bound set with [`set_call_timeout`](Self::set_call_timeout).
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// assert_eq!(manager.call_timeout(), None); // unbounded by default
+    /// manager.set_call_timeout(Some(Duration::from_secs(60)));
+    /// assert_eq!(manager.call_timeout(), Some(Duration::from_secs(60)));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn call_timeout(&self) -> Option<Duration> {
         self.client.call_timeout()
     }
@@ -627,6 +732,14 @@ impl Manager {
     ///
     /// # Errors
     /// [`Error::ManagerGone`].
+    ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// manager.ping()?;
+    /// manager.shutdown()?;
+    /// assert!(manager.ping().is_err()); // ManagerGone
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn ping(&self) -> Result<(), Error> {
         self.client
             .call(SERVER, Op::Server(ServerOp::Ping))
@@ -641,6 +754,15 @@ impl Manager {
     ///
     /// # Errors
     /// None in practice; a server already gone is not an error.
+    ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let d = manager.dict()?;
+    /// manager.shutdown()?;
+    /// assert!(d.len().is_err()); // ManagerGone
+    /// manager.shutdown()?; // already gone: not an error
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn shutdown(&self) -> Result<(), Error> {
         let ack = self.ask_to_shut_down()?;
         if let Owned::Thread { server, .. } = &self.owned {
@@ -657,6 +779,13 @@ impl Manager {
     ///
     /// # Errors
     /// As [`wait_timeout`](Self::wait_timeout).
+    ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// manager.shutdown()?;
+    /// manager.wait()?; // the server has ended: returns at once
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn wait(&self) -> Result<(), Error> {
         while !self.wait_timeout(Duration::from_secs(3600))? {}
         Ok(())
@@ -762,6 +891,17 @@ impl Manager {
     /// # Errors
     /// `KeyError` when nothing is published under `name`, [`Error::Type`] when it is not
     /// a `T`, [`Error::ManagerGone`].
+    ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let q = manager.queue_of::<i64>()?;
+    /// manager.publish("jobs", &q)?;
+    /// let same: multiproc_manager::QueueProxy<i64> = manager.lookup("jobs")?;
+    /// same.put(1)?;
+    /// assert_eq!(q.get()?, 1);
+    /// assert!(manager.lookup::<i64>("nobody").is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn lookup<T: FromValue>(&self, name: &str) -> Result<T, Error> {
         let v = self
             .client
@@ -806,6 +946,15 @@ impl Manager {
     ///
     /// # Errors
     /// [`Error::ManagerGone`].
+    ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let d = manager.dict()?; // holds any `Value`s
+    /// d.insert("a", 1)?;
+    /// d.insert(2, "b")?;
+    /// assert_eq!(d.len()?, 2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn dict(&self) -> Result<DictProxy, Error> {
         self.dict_of()
     }
@@ -837,6 +986,14 @@ impl Manager {
     ///
     /// # Errors
     /// `TypeError` for an unhashable key, [`Error::ManagerGone`].
+    ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let d = manager.dict_from([("a", 1), ("b", 2)])?;
+    /// assert_eq!(d.len()?, 2);
+    /// assert_eq!(d.get_item("b")?, 2.into());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn dict_from<I, A, B>(&self, pairs: I) -> Result<DictProxy, Error>
     where
         I: IntoIterator<Item = (A, B)>,
@@ -856,6 +1013,15 @@ impl Manager {
     ///
     /// # Errors
     /// [`Error::ManagerGone`].
+    ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let l = manager.list()?; // holds any `Value`s
+    /// l.append(1)?;
+    /// l.append("two")?;
+    /// assert_eq!(l.to_string(), "[1, 'two']");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn list(&self) -> Result<ListProxy, Error> {
         self.list_of()
     }
@@ -864,6 +1030,14 @@ impl Manager {
     ///
     /// # Errors
     /// [`Error::ManagerGone`].
+    ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let l = manager.list_of::<String>()?;
+    /// l.append("a")?;
+    /// assert_eq!(l.get(0)?, "a");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn list_of<T>(&self) -> Result<ListProxy<T>, Error> {
         Ok(ListProxy::from_handle(
             self.create_obj(Create::List(Vec::new()))?,
@@ -874,6 +1048,14 @@ impl Manager {
     ///
     /// # Errors
     /// [`Error::ManagerGone`].
+    ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let l = manager.list_from([1, 2, 3])?;
+    /// assert_eq!(l.len()?, 3);
+    /// assert_eq!(l.to_string(), "[1, 2, 3]");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn list_from<T: Into<Value>>(
         &self,
         items: impl IntoIterator<Item = T>,
@@ -907,6 +1089,15 @@ impl Manager {
     ///
     /// # Errors
     /// [`Error::ManagerGone`].
+    ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let s = manager.set()?;
+    /// s.add(1)?;
+    /// s.add("1")?; // another value: another element
+    /// assert_eq!(s.len()?, 2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn set(&self) -> Result<SetProxy, Error> {
         self.set_of()
     }
@@ -915,6 +1106,14 @@ impl Manager {
     ///
     /// # Errors
     /// [`Error::ManagerGone`].
+    ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let s = manager.set_of::<i64>()?;
+    /// s.add(1)?;
+    /// assert_eq!(s.pop()?, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn set_of<T>(&self) -> Result<SetProxy<T>, Error> {
         Ok(SetProxy::from_handle(
             self.create_obj(Create::Set(Vec::new()))?,
@@ -925,6 +1124,13 @@ impl Manager {
     ///
     /// # Errors
     /// `TypeError` for an unhashable item, [`Error::ManagerGone`].
+    ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let s = manager.set_from([1, 2, 2])?;
+    /// assert_eq!(s.len()?, 2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn set_from<T: Into<Value>>(
         &self,
         items: impl IntoIterator<Item = T>,
@@ -938,6 +1144,14 @@ impl Manager {
     ///
     /// # Errors
     /// [`Error::ManagerGone`].
+    ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let ns = manager.namespace()?;
+    /// ns.set("x", 1)?;
+    /// assert_eq!(ns.get::<i64>("x")?, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn namespace(&self) -> Result<NamespaceProxy, Error> {
         Ok(NamespaceProxy::from_handle(
             self.create_obj(Create::Namespace(Vec::new()))?,
@@ -948,6 +1162,16 @@ impl Manager {
     ///
     /// # Errors
     /// [`Error::ManagerGone`].
+    ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let lock = manager.lock()?;
+    /// let g = lock.lock()?;
+    /// assert!(lock.locked()?);
+    /// drop(g);
+    /// assert!(!lock.locked()?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn lock(&self) -> Result<LockProxy, Error> {
         Ok(LockProxy::from_handle(self.create_obj(Create::Lock)?))
     }
@@ -956,6 +1180,15 @@ impl Manager {
     ///
     /// # Errors
     /// [`Error::ManagerGone`].
+    ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let rlock = manager.rlock()?;
+    /// let _a = rlock.lock()?;
+    /// let _b = rlock.lock()?; // re-entrant: the holder may take it again
+    /// assert!(rlock.locked()?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn rlock(&self) -> Result<LockProxy, Error> {
         Ok(LockProxy::from_handle(self.create_obj(Create::RLock)?))
     }
@@ -964,6 +1197,16 @@ impl Manager {
     ///
     /// # Errors
     /// [`Error::ManagerGone`].
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let sem = manager.semaphore(2)?;
+    /// let _a = sem.permit()?;
+    /// let _b = sem.permit()?;
+    /// assert!(!sem.acquire(Some(Duration::ZERO))?); // no permit left
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn semaphore(&self, value: u64) -> Result<SemaphoreProxy, Error> {
         Ok(SemaphoreProxy::from_handle(
             self.create_obj(Create::Semaphore(value))?,
@@ -974,6 +1217,13 @@ impl Manager {
     ///
     /// # Errors
     /// [`Error::ManagerGone`].
+    ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let sem = manager.bounded_semaphore(1)?;
+    /// assert!(sem.release().is_err()); // ValueError: above its initial value
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn bounded_semaphore(&self, value: u64) -> Result<SemaphoreProxy, Error> {
         Ok(SemaphoreProxy::from_handle(
             self.create_obj(Create::BoundedSemaphore(value))?,
@@ -984,6 +1234,14 @@ impl Manager {
     ///
     /// # Errors
     /// [`Error::ManagerGone`].
+    ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let cond = manager.condition()?;
+    /// let _g = cond.lock()?;
+    /// cond.notify_all()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn condition(&self) -> Result<ConditionProxy, Error> {
         Ok(ConditionProxy::from_handle(
             self.create_obj(Create::Condition)?,
@@ -994,6 +1252,15 @@ impl Manager {
     ///
     /// # Errors
     /// [`Error::ManagerGone`].
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let ev = manager.event()?;
+    /// ev.set()?;
+    /// assert!(ev.wait_timeout(Duration::from_secs(60))?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn event(&self) -> Result<EventProxy, Error> {
         Ok(EventProxy::from_handle(self.create_obj(Create::Event)?))
     }
@@ -1002,6 +1269,14 @@ impl Manager {
     ///
     /// # Errors
     /// `ValueError` for zero parties, [`Error::ManagerGone`].
+    ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let b = manager.barrier(1)?;
+    /// assert_eq!(b.wait()?, 0);
+    /// assert!(manager.barrier(0).is_err()); // ValueError
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn barrier(&self, parties: u64) -> Result<BarrierProxy, Error> {
         Ok(BarrierProxy::from_handle(
             self.create_obj(Create::Barrier(parties))?,
@@ -1012,6 +1287,14 @@ impl Manager {
     ///
     /// # Errors
     /// [`Error::ManagerGone`].
+    ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let q = manager.queue()?; // holds any `Value`s
+    /// q.put("x")?;
+    /// assert_eq!(q.get()?, "x".into());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn queue(&self) -> Result<QueueProxy, Error> {
         self.queue_of()
     }
@@ -1020,6 +1303,14 @@ impl Manager {
     ///
     /// # Errors
     /// [`Error::ManagerGone`].
+    ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let q = manager.queue_of::<i64>()?;
+    /// q.put(7)?;
+    /// assert_eq!(q.get()?, 7);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn queue_of<T>(&self) -> Result<QueueProxy<T>, Error> {
         Ok(QueueProxy::from_handle(
             self.create_obj(Create::Queue(None))?,
@@ -1030,6 +1321,15 @@ impl Manager {
     ///
     /// # Errors
     /// [`Error::ManagerGone`].
+    ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let q = manager.bounded_queue::<i64>(1)?;
+    /// q.put(1)?;
+    /// assert_eq!(q.qsize()?, 1); // full: another `put` would wait
+    /// assert_eq!(q.get()?, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn bounded_queue<T>(&self, maxsize: u64) -> Result<QueueProxy<T>, Error> {
         Ok(QueueProxy::from_handle(
             self.create_obj(Create::Queue(Some(maxsize)))?,
@@ -1040,6 +1340,16 @@ impl Manager {
     ///
     /// # Errors
     /// [`Error::ManagerGone`].
+    ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let q = manager.joinable_queue::<i64>()?;
+    /// q.put(1)?;
+    /// assert_eq!(q.get()?, 1);
+    /// q.task_done()?;
+    /// q.join()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn joinable_queue<T>(&self) -> Result<QueueProxy<T>, Error> {
         Ok(QueueProxy::from_handle(
             self.create_obj(Create::JoinableQueue(None))?,
@@ -1050,6 +1360,14 @@ impl Manager {
     ///
     /// # Errors
     /// [`Error::ManagerGone`].
+    ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let v = manager.value(0.5)?;
+    /// v.set(1.5)?;
+    /// assert_eq!(v.get()?, 1.5);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn value<T: Into<Value>>(&self, v: T) -> Result<ValueProxy<T>, Error> {
         Ok(ValueProxy::from_handle(
             self.create_obj(Create::Value(v.into()))?,
@@ -1060,6 +1378,14 @@ impl Manager {
     ///
     /// # Errors
     /// [`Error::ManagerGone`].
+    ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let a = manager.array([0_i64; 4])?;
+    /// a.set(0, 1)?;
+    /// assert_eq!(a.to_vec()?, [1, 0, 0, 0]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn array<T: Into<Value>>(
         &self,
         items: impl IntoIterator<Item = T>,
@@ -1075,6 +1401,25 @@ impl Manager {
     /// # Errors
     /// `UnknownType` when the server has no `S` registered, `S::new`'s error,
     /// [`Error::ManagerGone`].
+    ///
+    /// ```
+    /// # use multiproc_manager::{Shared, Value, RemoteError, FromValue};
+    /// # struct Counter(i64);
+    /// # impl Shared for Counter {
+    /// #     const TYPEID: &'static str = "Counter";
+    /// #     fn new(a: Vec<Value>) -> Result<Self, RemoteError> {
+    /// #         Ok(Counter(a.into_iter().next().map_or(Ok(0), i64::from_value).unwrap_or(0)))
+    /// #     }
+    /// #     fn call(&mut self, _: &str, _: Vec<Value>) -> Result<Value, RemoteError> { Ok(self.0.into()) }
+    /// # }
+    /// let mut registry = multiproc_manager::Registry::new();
+    /// registry.register::<Counter>();
+    /// let manager = multiproc_manager::Manager::in_thread_with(registry)?;
+    /// let c = manager.create::<Counter>((41,))?; // `Counter::new` runs on the server with these
+    /// assert_eq!(c.call::<i64>("get", ())?, 41);
+    /// assert!(manager.create::<Counter>(()).is_ok());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn create<S: Shared>(&self, args: impl Args) -> Result<Proxy<S>, Error> {
         Ok(Proxy::from_handle(self.create_obj(Create::Custom {
             type_name: S::TYPEID.to_owned(),

@@ -195,6 +195,15 @@ macro_rules! proxy_common {
             }
 
             /// The object's id on its server.
+            ///
+            /// ```
+            /// # let manager = multiproc_manager::Manager::in_thread()?;
+            /// let d = manager.dict()?;
+            /// let same = d.clone();
+            /// assert_eq!(same.id(), d.id()); // a clone refers to the same server object
+            /// assert_ne!(manager.dict()?.id(), d.id());
+            /// # Ok::<(), Box<dyn std::error::Error>>(())
+            /// ```
             pub fn id(&self) -> u64 {
                 self.h.id
             }
@@ -203,6 +212,14 @@ macro_rules! proxy_common {
             ///
             /// # Errors
             /// [`Error::ManagerGone`] when the server is unreachable.
+            ///
+            /// ```
+            /// # let manager = multiproc_manager::Manager::in_thread()?;
+            /// let d = manager.dict()?;
+            /// d.insert("a", 1)?;
+            /// assert_eq!(d.repr()?, "{'a': 1}");
+            /// # Ok::<(), Box<dyn std::error::Error>>(())
+            /// ```
             pub fn repr(&self) -> Result<String, Error> {
                 self.h.repr()
             }
@@ -214,6 +231,15 @@ macro_rules! proxy_common {
             ///
             /// # Errors
             /// [`Error::ManagerGone`] when the server is unreachable.
+            ///
+            /// ```
+            /// # let manager = multiproc_manager::Manager::in_thread()?;
+            /// let d = manager.dict()?;
+            /// let other = d.clone();
+            /// d.destroy()?;
+            /// assert!(other.len().is_err()); // `NoSuchObject`: it is gone on the server
+            /// # Ok::<(), Box<dyn std::error::Error>>(())
+            /// ```
             pub fn destroy(self) -> Result<(), Error> {
                 self.h.call(Op::Any(AnyOp::Destroy)).map(drop)
             }
@@ -252,6 +278,15 @@ impl<K: Into<Value> + FromValue, V: Into<Value> + FromValue> DictProxy<K, V> {
     ///
     /// # Errors
     /// `KeyError` ([`Error::is_key_error`]), [`Error::Type`], [`Error::ManagerGone`].
+    ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let d = manager.dict_of::<String, i64>()?;
+    /// d.insert("a", 1)?;
+    /// assert_eq!(d.get_item("a")?, 1);
+    /// assert!(d.get_item("b").unwrap_err().is_key_error());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn get_item(&self, k: impl Into<K>) -> Result<V, Error> {
         self.h.call_as(Op::Dict(DictOp::GetItem(k.into().into())))
     }
@@ -260,6 +295,15 @@ impl<K: Into<Value> + FromValue, V: Into<Value> + FromValue> DictProxy<K, V> {
     ///
     /// # Errors
     /// [`Error::Type`], [`Error::ManagerGone`].
+    ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let d = manager.dict_of::<String, i64>()?;
+    /// d.insert("a", 1)?;
+    /// assert_eq!(d.get("a")?, Some(1));
+    /// assert_eq!(d.get("b")?, None);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn get(&self, k: impl Into<K>) -> Result<Option<V>, Error> {
         match self
             .h
@@ -275,6 +319,15 @@ impl<K: Into<Value> + FromValue, V: Into<Value> + FromValue> DictProxy<K, V> {
     ///
     /// # Errors
     /// [`Error::Type`], [`Error::ManagerGone`].
+    ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let d = manager.dict_of::<String, i64>()?;
+    /// d.insert("a", 1)?;
+    /// assert_eq!(d.get_or("a", 0)?, 1);
+    /// assert_eq!(d.get_or("b", 0)?, 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn get_or(&self, k: impl Into<K>, default: impl Into<V>) -> Result<V, Error> {
         self.h.call_as(Op::Dict(DictOp::Get(
             k.into().into(),
@@ -286,6 +339,15 @@ impl<K: Into<Value> + FromValue, V: Into<Value> + FromValue> DictProxy<K, V> {
     ///
     /// # Errors
     /// `TypeError` for an unhashable key, [`Error::ManagerGone`].
+    ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let d = manager.dict_of::<String, i64>()?;
+    /// d.insert("a", 1)?;
+    /// d.insert("a", 2)?; // replaces
+    /// assert_eq!(d.items()?, [("a".to_owned(), 2)]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn insert(&self, k: impl Into<K>, v: impl Into<V>) -> Result<(), Error> {
         self.h
             .call(Op::Dict(DictOp::SetItem(k.into().into(), v.into().into())))
@@ -296,6 +358,15 @@ impl<K: Into<Value> + FromValue, V: Into<Value> + FromValue> DictProxy<K, V> {
     ///
     /// # Errors
     /// `KeyError`, [`Error::ManagerGone`].
+    ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let d = manager.dict_of::<String, i64>()?;
+    /// d.insert("a", 1)?;
+    /// d.remove("a")?;
+    /// assert!(d.remove("a").unwrap_err().is_key_error());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn remove(&self, k: impl Into<K>) -> Result<(), Error> {
         self.h
             .call(Op::Dict(DictOp::DelItem(k.into().into())))
@@ -306,6 +377,15 @@ impl<K: Into<Value> + FromValue, V: Into<Value> + FromValue> DictProxy<K, V> {
     ///
     /// # Errors
     /// [`Error::ManagerGone`].
+    ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let d = manager.dict_of::<String, i64>()?;
+    /// d.insert("a", 1)?;
+    /// assert!(d.contains("a")?);
+    /// assert!(!d.contains("b")?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn contains(&self, k: impl Into<K>) -> Result<bool, Error> {
         self.h.call_as(Op::Any(AnyOp::Contains(k.into().into())))
     }
@@ -314,6 +394,14 @@ impl<K: Into<Value> + FromValue, V: Into<Value> + FromValue> DictProxy<K, V> {
     ///
     /// # Errors
     /// [`Error::ManagerGone`].
+    ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let d = manager.dict_of::<String, i64>()?;
+    /// d.update([("a", 1), ("b", 2)])?;
+    /// assert_eq!(d.len()?, 2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn len(&self) -> Result<usize, Error> {
         self.h.call_as(Op::Any(AnyOp::Len))
     }
@@ -322,6 +410,15 @@ impl<K: Into<Value> + FromValue, V: Into<Value> + FromValue> DictProxy<K, V> {
     ///
     /// # Errors
     /// [`Error::ManagerGone`].
+    ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let d = manager.dict_of::<String, i64>()?;
+    /// assert!(d.is_empty()?);
+    /// d.insert("a", 1)?;
+    /// assert!(!d.is_empty()?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn is_empty(&self) -> Result<bool, Error> {
         Ok(self.len()? == 0)
     }
@@ -330,6 +427,14 @@ impl<K: Into<Value> + FromValue, V: Into<Value> + FromValue> DictProxy<K, V> {
     ///
     /// # Errors
     /// [`Error::Type`], [`Error::ManagerGone`].
+    ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let d = manager.dict_of::<String, i64>()?;
+    /// d.update([("b", 2), ("a", 1)])?;
+    /// assert_eq!(d.keys()?, ["b", "a"]); // insertion order
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn keys(&self) -> Result<Vec<K>, Error> {
         self.h.call_as(Op::Dict(DictOp::Keys))
     }
@@ -338,6 +443,14 @@ impl<K: Into<Value> + FromValue, V: Into<Value> + FromValue> DictProxy<K, V> {
     ///
     /// # Errors
     /// [`Error::Type`], [`Error::ManagerGone`].
+    ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let d = manager.dict_of::<String, i64>()?;
+    /// d.update([("b", 2), ("a", 1)])?;
+    /// assert_eq!(d.values()?, [2, 1]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn values(&self) -> Result<Vec<V>, Error> {
         self.h.call_as(Op::Dict(DictOp::Values))
     }
@@ -346,6 +459,14 @@ impl<K: Into<Value> + FromValue, V: Into<Value> + FromValue> DictProxy<K, V> {
     ///
     /// # Errors
     /// [`Error::Type`], [`Error::ManagerGone`].
+    ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let d = manager.dict_of::<String, i64>()?;
+    /// d.insert("a", 1)?;
+    /// assert_eq!(d.items()?, [("a".to_owned(), 1)]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn items(&self) -> Result<Vec<(K, V)>, Error> {
         self.h.call_as(Op::Dict(DictOp::Items))
     }
@@ -354,6 +475,16 @@ impl<K: Into<Value> + FromValue, V: Into<Value> + FromValue> DictProxy<K, V> {
     ///
     /// # Errors
     /// [`Error::Type`], [`Error::ManagerGone`].
+    ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let d = manager.dict_of::<String, i64>()?;
+    /// d.insert("a", 1)?;
+    /// let snapshot = d.copy()?;
+    /// d.insert("b", 2)?;
+    /// assert_eq!(snapshot, [("a".to_owned(), 1)]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn copy(&self) -> Result<Vec<(K, V)>, Error> {
         self.items()
     }
@@ -362,6 +493,16 @@ impl<K: Into<Value> + FromValue, V: Into<Value> + FromValue> DictProxy<K, V> {
     ///
     /// # Errors
     /// `TypeError` for an unhashable key (nothing is inserted), [`Error::ManagerGone`].
+    ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let d = manager.dict_of::<String, i64>()?;
+    /// d.insert("a", 1)?;
+    /// d.update([("a", 10), ("b", 2)])?;
+    /// assert_eq!(d.get_item("a")?, 10);
+    /// assert_eq!(d.len()?, 2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn update<I, A, B>(&self, pairs: I) -> Result<(), Error>
     where
         I: IntoIterator<Item = (A, B)>,
@@ -379,6 +520,15 @@ impl<K: Into<Value> + FromValue, V: Into<Value> + FromValue> DictProxy<K, V> {
     ///
     /// # Errors
     /// `KeyError`, [`Error::Type`], [`Error::ManagerGone`].
+    ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let d = manager.dict_of::<String, i64>()?;
+    /// d.insert("a", 1)?;
+    /// assert_eq!(d.pop("a")?, 1);
+    /// assert!(d.pop("a").unwrap_err().is_key_error());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn pop(&self, k: impl Into<K>) -> Result<V, Error> {
         self.h.call_as(Op::Dict(DictOp::Pop(k.into().into(), None)))
     }
@@ -387,6 +537,15 @@ impl<K: Into<Value> + FromValue, V: Into<Value> + FromValue> DictProxy<K, V> {
     ///
     /// # Errors
     /// [`Error::Type`], [`Error::ManagerGone`].
+    ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let d = manager.dict_of::<String, i64>()?;
+    /// d.insert("a", 1)?;
+    /// assert_eq!(d.pop_or("a", 0)?, 1);
+    /// assert_eq!(d.pop_or("a", 0)?, 0); // gone: the default
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn pop_or(&self, k: impl Into<K>, default: impl Into<V>) -> Result<V, Error> {
         self.h.call_as(Op::Dict(DictOp::Pop(
             k.into().into(),
@@ -398,6 +557,15 @@ impl<K: Into<Value> + FromValue, V: Into<Value> + FromValue> DictProxy<K, V> {
     ///
     /// # Errors
     /// `KeyError` when empty, [`Error::Type`], [`Error::ManagerGone`].
+    ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let d = manager.dict_of::<String, i64>()?;
+    /// d.update([("a", 1), ("b", 2)])?;
+    /// assert_eq!(d.popitem()?, ("b".to_owned(), 2)); // the last inserted
+    /// assert_eq!(d.len()?, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn popitem(&self) -> Result<(K, V), Error> {
         self.h.call_as(Op::Dict(DictOp::PopItem))
     }
@@ -406,6 +574,14 @@ impl<K: Into<Value> + FromValue, V: Into<Value> + FromValue> DictProxy<K, V> {
     ///
     /// # Errors
     /// [`Error::Type`], [`Error::ManagerGone`].
+    ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let d = manager.dict_of::<String, i64>()?;
+    /// assert_eq!(d.setdefault("a", 1)?, 1); // inserted
+    /// assert_eq!(d.setdefault("a", 5)?, 1); // already there: kept
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn setdefault(&self, k: impl Into<K>, default: impl Into<V>) -> Result<V, Error> {
         self.h.call_as(Op::Dict(DictOp::SetDefault(
             k.into().into(),
@@ -417,6 +593,15 @@ impl<K: Into<Value> + FromValue, V: Into<Value> + FromValue> DictProxy<K, V> {
     ///
     /// # Errors
     /// [`Error::ManagerGone`].
+    ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let d = manager.dict_of::<String, i64>()?;
+    /// d.insert("a", 1)?;
+    /// d.clear()?;
+    /// assert!(d.is_empty()?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn clear(&self) -> Result<(), Error> {
         self.h.call(Op::Dict(DictOp::Clear)).map(drop)
     }
@@ -448,6 +633,15 @@ impl<T: Into<Value> + FromValue> ListProxy<T> {
     ///
     /// # Errors
     /// [`Error::ManagerGone`].
+    ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let l = manager.list_of::<i64>()?;
+    /// l.append(1)?;
+    /// l.append(2)?;
+    /// assert_eq!(l.to_vec()?, [1, 2]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn append(&self, x: impl Into<T>) -> Result<(), Error> {
         self.h
             .call(Op::List(ListOp::Append(x.into().into())))
@@ -458,6 +652,15 @@ impl<T: Into<Value> + FromValue> ListProxy<T> {
     ///
     /// # Errors
     /// [`Error::ManagerGone`].
+    ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let l = manager.list_of::<i64>()?;
+    /// l.extend([1, 2])?;
+    /// l.extend(vec![3])?;
+    /// assert_eq!(l.to_vec()?, [1, 2, 3]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn extend<I: IntoIterator<Item = A>, A: Into<T>>(&self, xs: I) -> Result<(), Error> {
         let items = xs.into_iter().map(|a| a.into().into()).collect();
         self.h.call(Op::List(ListOp::Extend(items))).map(drop)
@@ -467,6 +670,16 @@ impl<T: Into<Value> + FromValue> ListProxy<T> {
     ///
     /// # Errors
     /// [`Error::ManagerGone`].
+    ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let l = manager.list_of::<i64>()?;
+    /// l.extend([1, 3])?;
+    /// l.insert(1, 2)?;
+    /// l.insert(-100, 0)?; // clamped, like Python's
+    /// assert_eq!(l.to_vec()?, [0, 1, 2, 3]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn insert(&self, i: i64, x: impl Into<T>) -> Result<(), Error> {
         self.h
             .call(Op::List(ListOp::Insert(i, x.into().into())))
@@ -477,6 +690,16 @@ impl<T: Into<Value> + FromValue> ListProxy<T> {
     ///
     /// # Errors
     /// `IndexError` when empty, [`Error::Type`], [`Error::ManagerGone`].
+    ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let l = manager.list_of::<i64>()?;
+    /// l.extend([1, 2])?;
+    /// assert_eq!(l.pop()?, 2);
+    /// assert_eq!(l.pop()?, 1);
+    /// assert!(l.pop().is_err()); // IndexError: empty
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn pop(&self) -> Result<T, Error> {
         self.h.call_as(Op::List(ListOp::Pop(None)))
     }
@@ -485,6 +708,16 @@ impl<T: Into<Value> + FromValue> ListProxy<T> {
     ///
     /// # Errors
     /// `IndexError`, [`Error::Type`], [`Error::ManagerGone`].
+    ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let l = manager.list_of::<i64>()?;
+    /// l.extend([1, 2, 3])?;
+    /// assert_eq!(l.pop_at(0)?, 1);
+    /// assert_eq!(l.pop_at(-1)?, 3);
+    /// assert_eq!(l.to_vec()?, [2]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn pop_at(&self, i: i64) -> Result<T, Error> {
         self.h.call_as(Op::List(ListOp::Pop(Some(i))))
     }
@@ -493,6 +726,16 @@ impl<T: Into<Value> + FromValue> ListProxy<T> {
     ///
     /// # Errors
     /// `ValueError` when absent, [`Error::ManagerGone`].
+    ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let l = manager.list_of::<i64>()?;
+    /// l.extend([1, 2, 1])?;
+    /// l.remove(1)?; // the first match only
+    /// assert_eq!(l.to_vec()?, [2, 1]);
+    /// assert!(l.remove(5).is_err()); // ValueError: absent
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn remove(&self, x: impl Into<T>) -> Result<(), Error> {
         self.h
             .call(Op::List(ListOp::Remove(x.into().into())))
@@ -503,6 +746,16 @@ impl<T: Into<Value> + FromValue> ListProxy<T> {
     ///
     /// # Errors
     /// `ValueError` when absent, [`Error::ManagerGone`].
+    ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let l = manager.list_of::<i64>()?;
+    /// l.extend([5, 6, 5])?;
+    /// assert_eq!(l.index(5)?, 0);
+    /// assert_eq!(l.index(6)?, 1);
+    /// assert!(l.index(7).is_err()); // ValueError
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn index(&self, x: impl Into<T>) -> Result<usize, Error> {
         self.h.call_as(Op::List(ListOp::Index(x.into().into())))
     }
@@ -511,6 +764,15 @@ impl<T: Into<Value> + FromValue> ListProxy<T> {
     ///
     /// # Errors
     /// [`Error::ManagerGone`].
+    ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let l = manager.list_of::<i64>()?;
+    /// l.extend([5, 6, 5])?;
+    /// assert_eq!(l.count(5)?, 2);
+    /// assert_eq!(l.count(7)?, 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn count(&self, x: impl Into<T>) -> Result<usize, Error> {
         self.h.call_as(Op::List(ListOp::Count(x.into().into())))
     }
@@ -519,6 +781,15 @@ impl<T: Into<Value> + FromValue> ListProxy<T> {
     ///
     /// # Errors
     /// [`Error::ManagerGone`].
+    ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let l = manager.list_of::<i64>()?;
+    /// l.append(5)?;
+    /// assert!(l.contains(5)?);
+    /// assert!(!l.contains(6)?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn contains(&self, x: impl Into<T>) -> Result<bool, Error> {
         self.h.call_as(Op::Any(AnyOp::Contains(x.into().into())))
     }
@@ -527,6 +798,15 @@ impl<T: Into<Value> + FromValue> ListProxy<T> {
     ///
     /// # Errors
     /// [`Error::ManagerGone`].
+    ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let l = manager.list_of::<i64>()?;
+    /// l.extend([1, 2, 3])?;
+    /// l.reverse()?;
+    /// assert_eq!(l.to_vec()?, [3, 2, 1]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn reverse(&self) -> Result<(), Error> {
         self.h.call(Op::List(ListOp::Reverse)).map(drop)
     }
@@ -535,6 +815,15 @@ impl<T: Into<Value> + FromValue> ListProxy<T> {
     ///
     /// # Errors
     /// `TypeError`, [`Error::ManagerGone`].
+    ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let l = manager.list_of::<i64>()?;
+    /// l.extend([3, 1, 2])?;
+    /// l.sort()?;
+    /// assert_eq!(l.to_vec()?, [1, 2, 3]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn sort(&self) -> Result<(), Error> {
         self.h
             .call(Op::List(ListOp::Sort { reverse: false }))
@@ -545,6 +834,15 @@ impl<T: Into<Value> + FromValue> ListProxy<T> {
     ///
     /// # Errors
     /// As [`sort`](Self::sort).
+    ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let l = manager.list_of::<i64>()?;
+    /// l.extend([3, 1, 2])?;
+    /// l.sort_reverse()?;
+    /// assert_eq!(l.to_vec()?, [3, 2, 1]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn sort_reverse(&self) -> Result<(), Error> {
         self.h
             .call(Op::List(ListOp::Sort { reverse: true }))
@@ -555,6 +853,14 @@ impl<T: Into<Value> + FromValue> ListProxy<T> {
     ///
     /// # Errors
     /// [`Error::ManagerGone`].
+    ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let l = manager.list_of::<i64>()?;
+    /// l.extend([1, 2])?;
+    /// assert_eq!(l.len()?, 2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn len(&self) -> Result<usize, Error> {
         self.h.call_as(Op::Any(AnyOp::Len))
     }
@@ -563,6 +869,15 @@ impl<T: Into<Value> + FromValue> ListProxy<T> {
     ///
     /// # Errors
     /// [`Error::ManagerGone`].
+    ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let l = manager.list_of::<i64>()?;
+    /// assert!(l.is_empty()?);
+    /// l.append(1)?;
+    /// assert!(!l.is_empty()?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn is_empty(&self) -> Result<bool, Error> {
         Ok(self.len()? == 0)
     }
@@ -571,6 +886,16 @@ impl<T: Into<Value> + FromValue> ListProxy<T> {
     ///
     /// # Errors
     /// `IndexError`, [`Error::Type`], [`Error::ManagerGone`].
+    ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let l = manager.list_of::<i64>()?;
+    /// l.extend([1, 2, 3])?;
+    /// assert_eq!(l.get(0)?, 1);
+    /// assert_eq!(l.get(-1)?, 3); // from the end, like Python
+    /// assert!(l.get(3).is_err()); // IndexError
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn get(&self, i: i64) -> Result<T, Error> {
         self.h.call_as(Op::List(ListOp::GetItem(Value::from(i))))
     }
@@ -579,6 +904,16 @@ impl<T: Into<Value> + FromValue> ListProxy<T> {
     ///
     /// # Errors
     /// `IndexError`, [`Error::ManagerGone`].
+    ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let l = manager.list_of::<i64>()?;
+    /// l.extend([1, 2])?;
+    /// l.set(-1, 20)?;
+    /// assert_eq!(l.to_vec()?, [1, 20]);
+    /// assert!(l.set(5, 0).is_err()); // IndexError
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn set(&self, i: i64, x: impl Into<T>) -> Result<(), Error> {
         self.h
             .call(Op::List(ListOp::SetItem(Value::from(i), x.into().into())))
@@ -589,6 +924,15 @@ impl<T: Into<Value> + FromValue> ListProxy<T> {
     ///
     /// # Errors
     /// `IndexError`, [`Error::ManagerGone`].
+    ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let l = manager.list_of::<i64>()?;
+    /// l.extend([1, 2, 3])?;
+    /// l.del(1)?;
+    /// assert_eq!(l.to_vec()?, [1, 3]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn del(&self, i: i64) -> Result<(), Error> {
         self.h
             .call(Op::List(ListOp::DelItem(Value::from(i))))
@@ -599,6 +943,15 @@ impl<T: Into<Value> + FromValue> ListProxy<T> {
     ///
     /// # Errors
     /// [`Error::Type`], [`Error::ManagerGone`].
+    ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let l = manager.list_of::<i64>()?;
+    /// l.extend([1, 2, 3, 4])?;
+    /// assert_eq!(l.slice(Some(1), Some(3))?, [2, 3]); // l[1:3]
+    /// assert_eq!(l.slice(None, Some(-1))?, [1, 2, 3]); // l[:-1]
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn slice(&self, a: Option<i64>, b: Option<i64>) -> Result<Vec<T>, Error> {
         self.h.call_as(Op::List(ListOp::GetSlice(a, b)))
     }
@@ -607,6 +960,15 @@ impl<T: Into<Value> + FromValue> ListProxy<T> {
     ///
     /// # Errors
     /// [`Error::ManagerGone`].
+    ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let l = manager.list_of::<i64>()?;
+    /// l.extend([1, 2, 3, 4])?;
+    /// l.set_slice(Some(1), Some(3), [9])?; // l[1:3] = [9]
+    /// assert_eq!(l.to_vec()?, [1, 9, 4]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn set_slice<I: IntoIterator<Item = A>, A: Into<T>>(
         &self,
         a: Option<i64>,
@@ -623,6 +985,15 @@ impl<T: Into<Value> + FromValue> ListProxy<T> {
     ///
     /// # Errors
     /// [`Error::ManagerGone`].
+    ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let l = manager.list_of::<i64>()?;
+    /// l.extend([1, 2, 3, 4])?;
+    /// l.del_slice(Some(1), None)?; // del l[1:]
+    /// assert_eq!(l.to_vec()?, [1]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn del_slice(&self, a: Option<i64>, b: Option<i64>) -> Result<(), Error> {
         self.h.call(Op::List(ListOp::DelSlice(a, b))).map(drop)
     }
@@ -647,6 +1018,15 @@ impl<T: Into<Value> + FromValue> ListProxy<T> {
     ///
     /// # Errors
     /// [`Error::ManagerGone`].
+    ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let l = manager.list_of::<i64>()?;
+    /// l.extend([1, 2])?;
+    /// l.clear()?;
+    /// assert!(l.is_empty()?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn clear(&self) -> Result<(), Error> {
         self.del_slice(None, None)
     }
@@ -655,6 +1035,14 @@ impl<T: Into<Value> + FromValue> ListProxy<T> {
     ///
     /// # Errors
     /// [`Error::Type`], [`Error::ManagerGone`].
+    ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let l = manager.list_of::<i64>()?;
+    /// l.extend([1, 2])?;
+    /// assert_eq!(l.to_vec()?, [1, 2]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn to_vec(&self) -> Result<Vec<T>, Error> {
         self.h.call_as(Op::Any(AnyOp::Copy))
     }
@@ -690,6 +1078,15 @@ impl NamespaceProxy {
     ///
     /// # Errors
     /// `AttributeError` naming `name`, [`Error::Type`], [`Error::ManagerGone`].
+    ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let ns = manager.namespace()?;
+    /// ns.set("x", 1)?;
+    /// assert_eq!(ns.get::<i64>("x")?, 1);
+    /// assert!(ns.get::<i64>("y").is_err()); // AttributeError
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn get<T: FromValue>(&self, name: &str) -> Result<T, Error> {
         self.h
             .call_as(Op::Namespace(NamespaceOp::Get(name.to_owned())))
@@ -699,6 +1096,15 @@ impl NamespaceProxy {
     ///
     /// # Errors
     /// [`Error::ManagerGone`].
+    ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let ns = manager.namespace()?;
+    /// ns.set("x", 1)?;
+    /// ns.set("x", "one")?; // any value, like Python's
+    /// assert_eq!(ns.get::<String>("x")?, "one");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn set(&self, name: &str, v: impl Into<Value>) -> Result<(), Error> {
         self.h
             .call(Op::Namespace(NamespaceOp::Set(name.to_owned(), v.into())))
@@ -709,6 +1115,16 @@ impl NamespaceProxy {
     ///
     /// # Errors
     /// `AttributeError`, [`Error::ManagerGone`].
+    ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let ns = manager.namespace()?;
+    /// ns.set("x", 1)?;
+    /// ns.del("x")?;
+    /// assert!(!ns.has("x")?);
+    /// assert!(ns.del("x").is_err()); // AttributeError
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn del(&self, name: &str) -> Result<(), Error> {
         self.h
             .call(Op::Namespace(NamespaceOp::Del(name.to_owned())))
@@ -719,6 +1135,15 @@ impl NamespaceProxy {
     ///
     /// # Errors
     /// [`Error::ManagerGone`].
+    ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let ns = manager.namespace()?;
+    /// assert!(!ns.has("x")?);
+    /// ns.set("x", 1)?;
+    /// assert!(ns.has("x")?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn has(&self, name: &str) -> Result<bool, Error> {
         self.h.call_as(Op::Any(AnyOp::Contains(Value::from(name))))
     }
@@ -815,6 +1240,16 @@ macro_rules! acquirer {
             /// holder that vanished — **it is held then**; [`AcquireError::Failed`]
             /// with [`Error::ManagerGone`] (also when the server shuts down while
             /// waiting). `?` into [`Error`] turns the first into [`Error::OwnerDied`].
+            ///
+            /// ```
+            /// # use std::time::Duration;
+            /// # let manager = multiproc_manager::Manager::in_thread()?;
+            /// let lock = manager.lock()?;
+            /// assert!(lock.acquire(None)?); // waits as long as it takes: acquired
+            /// assert!(!lock.acquire(Some(Duration::ZERO))?); // held: `acquire(False)` fails
+            /// lock.release_lock()?;
+            /// # Ok::<(), Box<dyn std::error::Error>>(())
+            /// ```
             pub fn acquire(&self, timeout: Option<Duration>) -> Result<bool, AcquireError<bool>> {
                 crate::acquire::acquire(&self.h, Op::Lock(LockOp::Acquire { timeout }))
             }
@@ -824,6 +1259,15 @@ macro_rules! acquirer {
             /// # Errors
             /// `RuntimeError` when not held (`ValueError` for a bounded semaphore
             /// released too often), [`Error::ManagerGone`].
+            ///
+            /// ```
+            /// # let manager = multiproc_manager::Manager::in_thread()?;
+            /// let lock = manager.lock()?;
+            /// assert!(lock.acquire(None)?);
+            /// lock.release_lock()?;
+            /// assert!(lock.release_lock().is_err()); // RuntimeError: not held
+            /// # Ok::<(), Box<dyn std::error::Error>>(())
+            /// ```
             pub fn release_lock(&self) -> Result<(), Error> {
                 self.h.call(Op::Lock(LockOp::Release)).map(drop)
             }
@@ -857,6 +1301,16 @@ impl LockProxy {
     ///
     /// # Errors
     /// `RuntimeError` when not held, [`Error::ManagerGone`].
+    ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let lock = manager.lock()?;
+    /// assert!(lock.acquire(None)?);
+    /// lock.release()?;
+    /// assert!(!lock.locked()?);
+    /// assert!(lock.release().is_err()); // RuntimeError: not held
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn release(&self) -> Result<(), Error> {
         self.release_lock()
     }
@@ -865,6 +1319,15 @@ impl LockProxy {
     ///
     /// # Errors
     /// [`Error::ManagerGone`].
+    ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let lock = manager.lock()?;
+    /// assert!(!lock.locked()?);
+    /// let _g = lock.lock()?;
+    /// assert!(lock.locked()?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn locked(&self) -> Result<bool, Error> {
         self.h.call_as(Op::Lock(LockOp::Locked))
     }
@@ -908,6 +1371,15 @@ impl SemaphoreProxy {
     ///
     /// # Errors
     /// `ValueError` for a bounded semaphore released too often, [`Error::ManagerGone`].
+    ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let sem = manager.bounded_semaphore(1)?;
+    /// assert!(sem.acquire(None)?);
+    /// sem.release()?;
+    /// assert!(sem.release().is_err()); // ValueError: released too often
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn release(&self) -> Result<(), Error> {
         self.release_lock()
     }
@@ -916,6 +1388,15 @@ impl SemaphoreProxy {
     ///
     /// # Errors
     /// [`Error::ManagerGone`].
+    ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let sem = manager.semaphore(2)?;
+    /// assert_eq!(sem.value()?, 2);
+    /// let _p = sem.permit()?;
+    /// assert_eq!(sem.value()?, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn value(&self) -> Result<u64, Error> {
         self.h.call_as(Op::Lock(LockOp::Locked))
     }
@@ -952,6 +1433,15 @@ impl ConditionProxy {
     ///
     /// # Errors
     /// `RuntimeError` when not held, [`Error::ManagerGone`].
+    ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let cond = manager.condition()?;
+    /// assert!(cond.acquire(None)?);
+    /// cond.release()?;
+    /// assert!(cond.release().is_err()); // RuntimeError: not held
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn release(&self) -> Result<(), Error> {
         self.release_lock()
     }
@@ -960,6 +1450,20 @@ impl ConditionProxy {
     ///
     /// # Errors
     /// `RuntimeError` when the lock is not held, [`Error::ManagerGone`].
+    ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let cond = manager.condition()?;
+    /// let other = cond.clone();
+    /// let _g = cond.lock()?;
+    /// let notifier = std::thread::spawn(move || -> Result<(), multiproc_manager::Error> {
+    ///     let _g = other.lock()?; // acquired once `wait` released the lock
+    ///     other.notify(1)
+    /// });
+    /// cond.wait()?; // notified, and holds the lock again
+    /// assert!(notifier.join().is_ok_and(|r| r.is_ok()));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn wait(&self) -> Result<(), Error> {
         self.h
             .call_as::<bool>(Op::Condition(ConditionOp::Wait { timeout: None }))
@@ -971,6 +1475,15 @@ impl ConditionProxy {
     ///
     /// # Errors
     /// As [`wait`](Self::wait).
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let cond = manager.condition()?;
+    /// let _g = cond.lock()?;
+    /// assert!(!cond.wait_timeout(Duration::from_millis(10))?); // nobody notified
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn wait_timeout(&self, timeout: Duration) -> Result<bool, Error> {
         self.h.call_as(Op::Condition(ConditionOp::Wait {
             timeout: Some(timeout),
@@ -982,6 +1495,15 @@ impl ConditionProxy {
     ///
     /// # Errors
     /// As [`wait`](Self::wait).
+    ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let cond = manager.condition()?;
+    /// let _g = cond.lock()?;
+    /// let ready = true; // the state the condition protects
+    /// cond.wait_for(|| ready)?; // already true: returns at once
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn wait_for(&self, mut predicate: impl FnMut() -> bool) -> Result<(), Error> {
         while !predicate() {
             self.wait()?;
@@ -994,6 +1516,15 @@ impl ConditionProxy {
     ///
     /// # Errors
     /// As [`wait`](Self::wait).
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let cond = manager.condition()?;
+    /// let _g = cond.lock()?;
+    /// assert!(!cond.wait_for_timeout(|| false, Duration::from_millis(10))?); // never true
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn wait_for_timeout(
         &self,
         mut predicate: impl FnMut() -> bool,
@@ -1019,6 +1550,15 @@ impl ConditionProxy {
     ///
     /// # Errors
     /// `RuntimeError` when the lock is not held, [`Error::ManagerGone`].
+    ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let cond = manager.condition()?;
+    /// assert!(cond.notify(1).is_err()); // RuntimeError: the lock is not held
+    /// let _g = cond.lock()?;
+    /// cond.notify(1)?; // no waiter: nothing happens
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn notify(&self, n: u32) -> Result<(), Error> {
         self.h
             .call(Op::Condition(ConditionOp::Notify(u64::from(n))))
@@ -1029,6 +1569,15 @@ impl ConditionProxy {
     ///
     /// # Errors
     /// `RuntimeError` when the lock is not held, [`Error::ManagerGone`].
+    ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let cond = manager.condition()?;
+    /// assert!(cond.notify_all().is_err()); // RuntimeError: the lock is not held
+    /// let _g = cond.lock()?;
+    /// cond.notify_all()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn notify_all(&self) -> Result<(), Error> {
         self.h.call(Op::Condition(ConditionOp::NotifyAll)).map(drop)
     }
@@ -1061,6 +1610,14 @@ impl EventProxy {
     ///
     /// # Errors
     /// [`Error::ManagerGone`].
+    ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let ev = manager.event()?;
+    /// ev.set()?;
+    /// assert!(ev.is_set()?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn set(&self) -> Result<(), Error> {
         self.h.call(Op::Event(EventOp::Set)).map(drop)
     }
@@ -1069,6 +1626,15 @@ impl EventProxy {
     ///
     /// # Errors
     /// [`Error::ManagerGone`].
+    ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let ev = manager.event()?;
+    /// ev.set()?;
+    /// ev.clear()?;
+    /// assert!(!ev.is_set()?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn clear(&self) -> Result<(), Error> {
         self.h.call(Op::Event(EventOp::Clear)).map(drop)
     }
@@ -1077,6 +1643,15 @@ impl EventProxy {
     ///
     /// # Errors
     /// [`Error::ManagerGone`].
+    ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let ev = manager.event()?;
+    /// assert!(!ev.is_set()?);
+    /// ev.set()?;
+    /// assert!(ev.is_set()?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn is_set(&self) -> Result<bool, Error> {
         self.h.call_as(Op::Event(EventOp::IsSet))
     }
@@ -1085,6 +1660,17 @@ impl EventProxy {
     ///
     /// # Errors
     /// [`Error::ManagerGone`] (also when the server shuts down while waiting).
+    ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let ev = manager.event()?;
+    /// let other = ev.clone();
+    /// let setter = std::thread::spawn(move || other.set());
+    /// ev.wait()?; // returns once the other thread set it
+    /// assert!(ev.is_set()?);
+    /// assert!(setter.join().is_ok_and(|r| r.is_ok()));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn wait(&self) -> Result<(), Error> {
         self.h
             .call_as::<bool>(Op::Event(EventOp::Wait { timeout: None }))
@@ -1095,6 +1681,16 @@ impl EventProxy {
     ///
     /// # Errors
     /// As [`wait`](Self::wait).
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let ev = manager.event()?;
+    /// assert!(!ev.wait_timeout(Duration::from_millis(10))?); // not set: times out
+    /// ev.set()?;
+    /// assert!(ev.wait_timeout(Duration::from_secs(60))?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn wait_timeout(&self, timeout: Duration) -> Result<bool, Error> {
         self.h.call_as(Op::Event(EventOp::Wait {
             timeout: Some(timeout),
@@ -1131,6 +1727,19 @@ impl BarrierProxy {
     ///
     /// # Errors
     /// `BrokenBarrier` (abort, reset, a vanished party), [`Error::ManagerGone`].
+    ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let b = manager.barrier(2)?;
+    /// let other = b.clone();
+    /// let party = std::thread::spawn(move || other.wait());
+    /// let mine = b.wait()?;
+    /// let theirs = party.join().map_err(|_| "panicked")??;
+    /// let mut indices = [mine, theirs];
+    /// indices.sort();
+    /// assert_eq!(indices, [0, 1]); // each party gets its own index
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn wait(&self) -> Result<u32, Error> {
         self.h
             .call_as(Op::Barrier(BarrierOp::Wait { timeout: None }))
@@ -1141,6 +1750,14 @@ impl BarrierProxy {
     ///
     /// # Errors
     /// As [`wait`](Self::wait).
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let b = manager.barrier(1)?;
+    /// assert_eq!(b.wait_timeout(Duration::from_secs(60))?, 0); // the only party: passes
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn wait_timeout(&self, timeout: Duration) -> Result<u32, Error> {
         self.h.call_as(Op::Barrier(BarrierOp::Wait {
             timeout: Some(timeout),
@@ -1151,6 +1768,15 @@ impl BarrierProxy {
     ///
     /// # Errors
     /// [`Error::ManagerGone`].
+    ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let b = manager.barrier(2)?;
+    /// b.abort()?;
+    /// assert!(b.broken()?);
+    /// assert!(b.wait().is_err()); // BrokenBarrier
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn abort(&self) -> Result<(), Error> {
         self.h.call(Op::Barrier(BarrierOp::Abort)).map(drop)
     }
@@ -1159,6 +1785,15 @@ impl BarrierProxy {
     ///
     /// # Errors
     /// [`Error::ManagerGone`].
+    ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let b = manager.barrier(2)?;
+    /// b.abort()?;
+    /// b.reset()?;
+    /// assert!(!b.broken()?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn reset(&self) -> Result<(), Error> {
         self.h.call(Op::Barrier(BarrierOp::Reset)).map(drop)
     }
@@ -1167,6 +1802,14 @@ impl BarrierProxy {
     ///
     /// # Errors
     /// [`Error::ManagerGone`].
+    ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let b = manager.barrier(3)?;
+    /// let (parties, n_waiting, broken) = b.info()?;
+    /// assert_eq!((parties, n_waiting, broken), (3, 0, false));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn info(&self) -> Result<(u32, u32, bool), Error> {
         self.h.call_as(Op::Barrier(BarrierOp::Info))
     }
@@ -1175,6 +1818,13 @@ impl BarrierProxy {
     ///
     /// # Errors
     /// [`Error::ManagerGone`].
+    ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let b = manager.barrier(3)?;
+    /// assert_eq!(b.parties()?, 3);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn parties(&self) -> Result<u32, Error> {
         self.info().map(|(p, _, _)| p)
     }
@@ -1183,6 +1833,13 @@ impl BarrierProxy {
     ///
     /// # Errors
     /// [`Error::ManagerGone`].
+    ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let b = manager.barrier(3)?;
+    /// assert_eq!(b.n_waiting()?, 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn n_waiting(&self) -> Result<u32, Error> {
         self.info().map(|(_, n, _)| n)
     }
@@ -1191,6 +1848,15 @@ impl BarrierProxy {
     ///
     /// # Errors
     /// [`Error::ManagerGone`].
+    ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let b = manager.barrier(2)?;
+    /// assert!(!b.broken()?);
+    /// b.abort()?;
+    /// assert!(b.broken()?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn broken(&self) -> Result<bool, Error> {
         self.info().map(|(_, _, b)| b)
     }
@@ -1221,6 +1887,15 @@ impl<T: Into<Value> + FromValue> QueueProxy<T> {
     ///
     /// # Errors
     /// [`Error::ManagerGone`].
+    ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let q = manager.queue_of::<i64>()?;
+    /// q.put(1)?;
+    /// q.put(2)?;
+    /// assert_eq!(q.get()?, 1); // first in, first out
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn put(&self, x: impl Into<T>) -> Result<(), Error> {
         self.h
             .call(Op::Queue(QueueOp::Put {
@@ -1269,6 +1944,14 @@ impl<T: Into<Value> + FromValue> QueueProxy<T> {
     ///
     /// # Errors
     /// [`Error::Type`], [`Error::ManagerGone`] (also on shutdown while waiting).
+    ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let q = manager.queue_of::<String>()?;
+    /// q.put("job")?;
+    /// assert_eq!(q.get()?, "job");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn get(&self) -> Result<T, Error> {
         self.h.call_as(Op::Queue(QueueOp::Get { timeout: None }))
     }
@@ -1278,6 +1961,18 @@ impl<T: Into<Value> + FromValue> QueueProxy<T> {
     /// # Errors
     /// `Empty` after the timeout ([`RemoteErrorKind::Empty`]), [`Error::Type`],
     /// [`Error::ManagerGone`].
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// use multiproc_manager::RemoteErrorKind;
+    /// let q = manager.queue_of::<i64>()?;
+    /// let err = q.get_timeout(Duration::from_millis(10)).unwrap_err();
+    /// assert_eq!(err.remote_kind(), Some(RemoteErrorKind::Empty));
+    /// q.put(1)?;
+    /// assert_eq!(q.get_timeout(Duration::from_secs(60))?, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn get_timeout(&self, timeout: Duration) -> Result<T, Error> {
         self.h.call_as(Op::Queue(QueueOp::Get {
             timeout: Some(timeout),
@@ -1288,6 +1983,15 @@ impl<T: Into<Value> + FromValue> QueueProxy<T> {
     ///
     /// # Errors
     /// [`Error::Type`], [`Error::ManagerGone`].
+    ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let q = manager.queue_of::<i64>()?;
+    /// assert_eq!(q.try_get()?, None);
+    /// q.put(1)?;
+    /// assert_eq!(q.try_get()?, Some(1));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn try_get(&self) -> Result<Option<T>, Error> {
         match self.get_timeout(Duration::ZERO) {
             Ok(v) => Ok(Some(v)),
@@ -1300,6 +2004,15 @@ impl<T: Into<Value> + FromValue> QueueProxy<T> {
     ///
     /// # Errors
     /// [`Error::ManagerGone`].
+    ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let q = manager.queue_of::<i64>()?;
+    /// q.put(1)?;
+    /// q.put(2)?;
+    /// assert_eq!(q.qsize()?, 2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn qsize(&self) -> Result<usize, Error> {
         self.h.call_as(Op::Queue(QueueOp::QSize))
     }
@@ -1308,6 +2021,15 @@ impl<T: Into<Value> + FromValue> QueueProxy<T> {
     ///
     /// # Errors
     /// [`Error::ManagerGone`].
+    ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let q = manager.queue_of::<i64>()?;
+    /// assert!(q.is_empty()?);
+    /// q.put(1)?;
+    /// assert!(!q.is_empty()?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn is_empty(&self) -> Result<bool, Error> {
         Ok(self.qsize()? == 0)
     }
@@ -1317,6 +2039,17 @@ impl<T: Into<Value> + FromValue> QueueProxy<T> {
     /// # Errors
     /// `ValueError` when called too often, `NoSuchMethod` on a plain queue,
     /// [`Error::ManagerGone`].
+    ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let q = manager.joinable_queue::<i64>()?;
+    /// q.put(1)?;
+    /// q.get()?;
+    /// q.task_done()?;
+    /// assert!(q.task_done().is_err()); // ValueError: called more often than `put`
+    /// assert!(manager.queue()?.task_done().is_err()); // NoSuchMethod on a plain queue
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn task_done(&self) -> Result<(), Error> {
         self.h.call(Op::Queue(QueueOp::TaskDone)).map(drop)
     }
@@ -1325,6 +2058,16 @@ impl<T: Into<Value> + FromValue> QueueProxy<T> {
     ///
     /// # Errors
     /// `NoSuchMethod` on a plain queue, [`Error::ManagerGone`].
+    ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let q = manager.joinable_queue::<i64>()?;
+    /// q.put(1)?;
+    /// q.get()?;
+    /// q.task_done()?;
+    /// q.join()?; // every item done: returns at once
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn join(&self) -> Result<(), Error> {
         self.h
             .call_as::<bool>(Op::Queue(QueueOp::Join { timeout: None }))
@@ -1382,6 +2125,13 @@ impl<T: Into<Value> + FromValue> ValueProxy<T> {
     ///
     /// # Errors
     /// [`Error::Type`], [`Error::ManagerGone`].
+    ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let v = manager.value(1_i64)?;
+    /// assert_eq!(v.get()?, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn get(&self) -> Result<T, Error> {
         self.h.call_as(Op::Value(ValueOp::Get))
     }
@@ -1390,6 +2140,14 @@ impl<T: Into<Value> + FromValue> ValueProxy<T> {
     ///
     /// # Errors
     /// [`Error::ManagerGone`].
+    ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let v = manager.value(1_i64)?;
+    /// v.set(2)?;
+    /// assert_eq!(v.get()?, 2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn set(&self, x: impl Into<T>) -> Result<(), Error> {
         self.h
             .call(Op::Value(ValueOp::Set(x.into().into())))
@@ -1421,6 +2179,15 @@ impl<T: Into<Value> + FromValue> ArrayProxy<T> {
     ///
     /// # Errors
     /// `IndexError`, [`Error::Type`], [`Error::ManagerGone`].
+    ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let a = manager.array([1_i64, 2, 3])?;
+    /// assert_eq!(a.get(0)?, 1);
+    /// assert_eq!(a.get(-1)?, 3);
+    /// assert!(a.get(3).is_err()); // IndexError
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn get(&self, i: i64) -> Result<T, Error> {
         self.h.call_as(Op::List(ListOp::GetItem(Value::from(i))))
     }
@@ -1429,6 +2196,14 @@ impl<T: Into<Value> + FromValue> ArrayProxy<T> {
     ///
     /// # Errors
     /// `IndexError`, [`Error::ManagerGone`].
+    ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let a = manager.array([1_i64, 2])?;
+    /// a.set(0, 10)?;
+    /// assert_eq!(a.to_vec()?, [10, 2]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn set(&self, i: i64, x: impl Into<T>) -> Result<(), Error> {
         self.h
             .call(Op::List(ListOp::SetItem(Value::from(i), x.into().into())))
@@ -1439,6 +2214,13 @@ impl<T: Into<Value> + FromValue> ArrayProxy<T> {
     ///
     /// # Errors
     /// [`Error::ManagerGone`].
+    ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let a = manager.array([1_i64, 2])?;
+    /// assert_eq!(a.len()?, 2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn len(&self) -> Result<usize, Error> {
         self.h.call_as(Op::Any(AnyOp::Len))
     }
@@ -1447,6 +2229,13 @@ impl<T: Into<Value> + FromValue> ArrayProxy<T> {
     ///
     /// # Errors
     /// [`Error::ManagerGone`].
+    ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let a = manager.array([1_i64])?;
+    /// assert!(!a.is_empty()?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn is_empty(&self) -> Result<bool, Error> {
         Ok(self.len()? == 0)
     }
@@ -1455,6 +2244,13 @@ impl<T: Into<Value> + FromValue> ArrayProxy<T> {
     ///
     /// # Errors
     /// [`Error::Type`], [`Error::ManagerGone`].
+    ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let a = manager.array([1_i64, 2])?;
+    /// assert_eq!(a.to_vec()?, [1, 2]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn to_vec(&self) -> Result<Vec<T>, Error> {
         self.h.call_as(Op::Any(AnyOp::Copy))
     }
@@ -1463,6 +2259,15 @@ impl<T: Into<Value> + FromValue> ArrayProxy<T> {
     ///
     /// # Errors
     /// `ValueError` for another length, [`Error::ManagerGone`].
+    ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let a = manager.array([1_i64, 2, 3])?;
+    /// a.set_slice(Some(0), Some(2), [7, 8])?;
+    /// assert_eq!(a.to_vec()?, [7, 8, 3]);
+    /// assert!(a.set_slice(None, None, [1]).is_err()); // ValueError: another length
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn set_slice<I: IntoIterator<Item = A>, A: Into<T>>(
         &self,
         a: Option<i64>,
@@ -1624,6 +2429,26 @@ impl<S: Shared> Proxy<S> {
     ///
     /// # Errors
     /// The method's own error ([`Error::Remote`]), [`Error::Type`], [`Error::ManagerGone`].
+    ///
+    /// ```
+    /// # use multiproc_manager::{Shared, Value, RemoteError, FromValue};
+    /// # #[derive(Default)] struct Counter(i64);
+    /// # impl Shared for Counter {
+    /// #     const TYPEID: &'static str = "Counter";
+    /// #     fn new(_: Vec<Value>) -> Result<Self, RemoteError> { Ok(Counter(0)) }
+    /// #     fn call(&mut self, m: &str, a: Vec<Value>) -> Result<Value, RemoteError> {
+    /// #         let by = a.into_iter().next().map_or(Ok(1), i64::from_value).unwrap_or(1);
+    /// #         if m == "add" { self.0 += by; } Ok(self.0.into())
+    /// #     }
+    /// # }
+    /// let mut registry = multiproc_manager::Registry::new();
+    /// registry.register::<Counter>();
+    /// let manager = multiproc_manager::Manager::in_thread_with(registry)?;
+    /// let c = manager.create::<Counter>(())?;
+    /// assert_eq!(c.call::<i64>("add", (5,))?, 5);
+    /// assert_eq!(c.call::<i64>("add", ())?, 6); // no argument: by one
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn call<R: FromValue>(&self, method: &str, args: impl Args) -> Result<R, Error> {
         self.h.call_as(Op::Custom(CustomOp::Call {
             method: method.to_owned(),
@@ -1632,6 +2457,24 @@ impl<S: Shared> Proxy<S> {
     }
 
     /// The object's id on its server.
+    ///
+    /// ```
+    /// # use multiproc_manager::{Shared, Value, RemoteError};
+    /// # struct Counter;
+    /// # impl Shared for Counter {
+    /// #     const TYPEID: &'static str = "Counter";
+    /// #     fn new(_: Vec<Value>) -> Result<Self, RemoteError> { Ok(Counter) }
+    /// #     fn call(&mut self, _: &str, _: Vec<Value>) -> Result<Value, RemoteError> { Ok(Value::None) }
+    /// # }
+    /// let mut registry = multiproc_manager::Registry::new();
+    /// registry.register::<Counter>();
+    /// let manager = multiproc_manager::Manager::in_thread_with(registry)?;
+    /// let a = manager.create::<Counter>(())?;
+    /// let b = manager.create::<Counter>(())?;
+    /// assert_ne!(a.id(), b.id());
+    /// assert_eq!(a.clone().id(), a.id());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn id(&self) -> u64 {
         self.h.id
     }

@@ -103,6 +103,11 @@ pub(crate) fn too_deep(max_depth: usize) -> RemoteError {
 /// Default limit on one request frame: 64 MiB. A larger frame closes that client's
 /// connection (the stream cannot be resynchronised); the server and other clients
 /// carry on.
+///
+/// ```
+/// use multiproc_manager::{DEFAULT_MAX_REQUEST, Limits};
+/// assert_eq!(Limits::default().max_request, DEFAULT_MAX_REQUEST);
+/// ```
 pub const DEFAULT_MAX_REQUEST: u64 = 64 << 20;
 
 struct ConnEntry {
@@ -185,6 +190,15 @@ impl Server {
     ///
     /// # Errors
     /// [`Error::Config`] for TCP without a key, [`Error::Connect`] when binding fails.
+    ///
+    /// ```
+    /// use multiproc_ipc::Address;
+    /// use multiproc_manager::Server;
+    /// let listener = Server::bind(Address::Tcp("127.0.0.1:0".parse()?), Some(b"key"))?;
+    /// assert!(listener.address().port().is_some());
+    /// assert!(Server::bind(Address::Tcp("127.0.0.1:0".parse()?), None).is_err()); // TCP needs a key
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn bind(address: impl Into<Address>, authkey: Option<&[u8]>) -> Result<Listener, Error> {
         Listener::bind(address, authkey).map_err(listener_error)
     }
@@ -196,6 +210,23 @@ impl Server {
     ///
     /// # Errors
     /// Accepting failed for a reason that is not one peer's fault.
+    ///
+    /// ```
+    /// use multiproc_ipc::Address;
+    /// use multiproc_manager::{Manager, Server};
+    /// let address = Address::Abstract(format!("mp-doc-serve-on-{}", std::process::id()).into_bytes());
+    /// let listener = Server::bind(address.clone(), Some(b"key"))?;
+    /// let server = Server::new(Default::default());
+    /// let serving = std::thread::spawn({
+    ///     let server = server.clone();
+    ///     move || server.serve_on(&listener)
+    /// });
+    /// let client = Manager::connect(address, Some(b"key"))?;
+    /// assert_eq!(client.value(3)?.get()?, 3);
+    /// client.shutdown()?; // any client may stop the server: `serve_on` returns
+    /// assert!(serving.join().is_ok_and(|r| r.is_ok()));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn serve_on(&self, listener: &Listener) -> Result<(), Error> {
         self.wake_on_shutdown(listener.address());
         while !self.is_closing() {
@@ -222,12 +253,27 @@ impl Server {
 
     /// A server for the built-in types plus those in `registry`, with the default
     /// [`Limits`].
+    ///
+    /// ```
+    /// use multiproc_manager::{Limits, Registry, Server};
+    /// let server = Server::new(Registry::new());
+    /// assert_eq!(server.limits(), Limits::default());
+    /// assert_eq!(server.object_count(), 0);
+    /// ```
     pub fn new(registry: Registry) -> Server {
         Server::with_limits(registry, Limits::default())
     }
 
     /// A server for the built-in types plus those in `registry`, enforcing `limits`
     /// (see [`Limits`] for an example).
+    ///
+    /// ```
+    /// use multiproc_manager::{Limits, Registry, Server};
+    /// let mut limits = Limits::default();
+    /// limits.max_objects = 10;
+    /// let server = Server::with_limits(Registry::new(), limits);
+    /// assert_eq!(server.limits().max_objects, 10);
+    /// ```
     pub fn with_limits(registry: Registry, limits: Limits) -> Server {
         Server {
             state: Arc::new(State {
@@ -251,28 +297,81 @@ impl Server {
     }
 
     /// Sets the largest request frame accepted from clients connected from now on.
+    ///
+    /// ```
+    /// use multiproc_manager::Server;
+    /// let server = Server::new(Default::default());
+    /// server.set_max_request(1 << 20);
+    /// assert_eq!(server.limits().max_request, 1 << 20);
+    /// ```
     pub fn set_max_request(&self, bytes: u64) {
         lock(&self.state.limits).max_request = bytes;
     }
 
     /// The limits this server enforces.
+    ///
+    /// ```
+    /// use multiproc_manager::{DEFAULT_MAX_CLIENTS, Server};
+    /// let server = Server::new(Default::default());
+    /// assert_eq!(server.limits().max_clients, DEFAULT_MAX_CLIENTS);
+    /// ```
     pub fn limits(&self) -> Limits {
         lock(&self.state.limits).clone()
     }
 
     /// The bytes of data the server holds, approximately, as its memory budget counts
     /// them (see [`Limits::memory_budget`]); changed objects are measured first.
+    ///
+    /// ```
+    /// # use multiproc_manager::{Manager, Server};
+    /// # let server = Server::new(Default::default());
+    /// # let (a, b) = multiproc_ipc::Pipe::duplex()?;
+    /// # server.spawn_connection(a);
+    /// # let client = Manager::over(b);
+    /// let before = server.memory_used();
+    /// let l = client.list()?;
+    /// l.extend(vec![0; 1000])?;
+    /// assert!(server.memory_used() > before);
+    /// server.shutdown();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn memory_used(&self) -> u64 {
         self.state.budget.used(&|id| self.state.measure(id))
     }
 
     /// How many calls wait inside the server now, each on a thread of its own (see
     /// [`Limits::max_waiting`]).
+    ///
+    /// ```
+    /// # use multiproc_manager::{Manager, Server};
+    /// # let server = Server::new(Default::default());
+    /// # let (a, b) = multiproc_ipc::Pipe::duplex()?;
+    /// # server.spawn_connection(a);
+    /// # let client = Manager::over(b);
+    /// assert_eq!(server.waiting_calls(), 0); // nobody blocked in a `get` or an `acquire`
+    /// # drop(client);
+    /// server.shutdown();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn waiting_calls(&self) -> usize {
         self.state.waiting.load(Ordering::SeqCst)
     }
 
     /// How many objects the server holds.
+    ///
+    /// ```
+    /// # use multiproc_manager::{Manager, Server};
+    /// # let server = Server::new(Default::default());
+    /// # let (a, b) = multiproc_ipc::Pipe::duplex()?;
+    /// # server.spawn_connection(a);
+    /// # let client = Manager::over(b);
+    /// let d = client.dict()?;
+    /// assert_eq!(server.object_count(), 1);
+    /// d.destroy()?;
+    /// assert_eq!(server.object_count(), 0);
+    /// server.shutdown();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn object_count(&self) -> usize {
         read(&self.state.objects).len()
     }
@@ -288,12 +387,35 @@ impl Server {
     }
 
     /// Whether [`shutdown`](Self::shutdown) was called (by a client or locally).
+    ///
+    /// ```
+    /// use multiproc_manager::Server;
+    /// let server = Server::new(Default::default());
+    /// assert!(!server.is_closing());
+    /// server.shutdown();
+    /// assert!(server.is_closing());
+    /// ```
     pub fn is_closing(&self) -> bool {
         self.state.closing.load(Ordering::SeqCst)
     }
 
     /// Serves one client on the calling thread until it disconnects or the server
     /// shuts down. Errors on this connection never affect others.
+    ///
+    /// ```
+    /// use multiproc_manager::{Manager, Server};
+    /// let server = Server::new(Default::default());
+    /// let (a, b) = multiproc_ipc::Pipe::duplex()?;
+    /// let serving = std::thread::spawn({
+    ///     let server = server.clone();
+    ///     move || server.serve_connection(a)
+    /// });
+    /// let client = Manager::over(b);
+    /// client.ping()?;
+    /// drop(client); // disconnects: `serve_connection` returns
+    /// assert!(serving.join().is_ok());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn serve_connection(&self, conn: Connection) {
         self.state.serve(conn);
     }
@@ -305,6 +427,18 @@ impl Server {
     }
 
     /// Serves one client on a new thread.
+    ///
+    /// ```
+    /// use multiproc_manager::{Manager, Server};
+    /// let server = Server::new(Default::default());
+    /// let (a, b) = multiproc_ipc::Pipe::duplex()?;
+    /// let serving = server.spawn_connection(a);
+    /// let client = Manager::over(b);
+    /// assert_eq!(client.value(1)?.get()?, 1);
+    /// server.shutdown();
+    /// assert!(serving.join().is_ok());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn spawn_connection(&self, conn: Connection) -> std::thread::JoinHandle<()> {
         let st = self.state.clone();
         std::thread::Builder::new()
@@ -319,12 +453,33 @@ impl Server {
     /// Stops serving: every client connection is shut down (their pending and future
     /// calls fail with [`Error::ManagerGone`](crate::Error::ManagerGone)), waiters
     /// inside the server give up within a few tens of milliseconds.
+    ///
+    /// ```
+    /// # use multiproc_manager::{Manager, Server};
+    /// # let server = Server::new(Default::default());
+    /// # let (a, b) = multiproc_ipc::Pipe::duplex()?;
+    /// # server.spawn_connection(a);
+    /// # let client = Manager::over(b);
+    /// let d = client.dict()?;
+    /// server.shutdown();
+    /// assert!(d.len().is_err()); // ManagerGone
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn shutdown(&self) {
         self.state.shutdown();
     }
 
     /// Waits until the server has been shut down, at most `timeout` (`None`: forever).
     /// Returns whether it has.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use multiproc_manager::Server;
+    /// let server = Server::new(Default::default());
+    /// assert!(!server.wait_closed(Some(Duration::ZERO)));
+    /// server.shutdown();
+    /// assert!(server.wait_closed(Some(Duration::from_secs(60))));
+    /// ```
     pub fn wait_closed(&self, timeout: Option<Duration>) -> bool {
         let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
         let mut g = self

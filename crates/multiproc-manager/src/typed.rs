@@ -13,6 +13,14 @@ use crate::value::{FromValue, Value};
 ///
 /// # Errors
 /// `got` is not `want`.
+///
+/// ```
+/// use multiproc_manager::{RemoteErrorKind, typed::arity};
+/// assert!(arity("add", 2, 2).is_ok());
+/// let err = arity("add", 2, 3).unwrap_err();
+/// assert_eq!(err.kind, RemoteErrorKind::TypeError);
+/// assert_eq!(err.message, "add() takes 2 arguments (3 given)");
+/// ```
 pub fn arity(method: &str, want: usize, got: usize) -> Result<(), RemoteError> {
     if want == got {
         return Ok(());
@@ -28,6 +36,14 @@ pub fn arity(method: &str, want: usize, got: usize) -> Result<(), RemoteError> {
 ///
 /// # Errors
 /// The argument is missing or not a `T`.
+///
+/// ```
+/// use multiproc_manager::{Value, typed::arg};
+/// assert_eq!(arg::<i64>("add", "by", Some(Value::from(2)))?, 2);
+/// assert!(arg::<i64>("add", "by", None).unwrap_err().message.contains("missing argument 'by'"));
+/// assert!(arg::<i64>("add", "by", Some(Value::from("x"))).is_err()); // a TypeError
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn arg<T: FromValue>(method: &str, name: &str, v: Option<Value>) -> Result<T, RemoteError> {
     let v = v.ok_or_else(|| {
         RemoteError::new(
@@ -44,11 +60,24 @@ pub fn arg<T: FromValue>(method: &str, name: &str, v: Option<Value>) -> Result<T
 }
 
 /// A method's `Err(e)` as the `Custom` error the caller gets.
+///
+/// ```
+/// use multiproc_manager::{RemoteErrorKind, typed::method_error};
+/// let err = method_error("overdrawn");
+/// assert_eq!((err.kind, err.message.as_str()), (RemoteErrorKind::Custom, "overdrawn"));
+/// ```
 pub fn method_error<E: Display>(e: E) -> RemoteError {
     RemoteError::new(RemoteErrorKind::Custom, e.to_string())
 }
 
 /// The answer to a name that is not an exposed method.
+///
+/// ```
+/// use multiproc_manager::{RemoteErrorKind, typed::no_method};
+/// let err = no_method("Counter", "fly");
+/// assert_eq!(err.kind, RemoteErrorKind::NoSuchMethod);
+/// assert_eq!(err.message, "'Counter' object has no exposed method 'fly'");
+/// ```
 pub fn no_method(typeid: &str, method: &str) -> RemoteError {
     RemoteError::new(
         RemoteErrorKind::NoSuchMethod,
@@ -57,6 +86,12 @@ pub fn no_method(typeid: &str, method: &str) -> RemoteError {
 }
 
 /// A method's result as a [`Value`].
+///
+/// ```
+/// use multiproc_manager::{Value, typed::ret};
+/// assert_eq!(ret(5_i64), Value::from(5));
+/// assert_eq!(ret(()), Value::None);
+/// ```
 pub fn ret<T: Into<Value>>(t: T) -> Value {
     t.into()
 }

@@ -10,6 +10,17 @@ use serde::{Deserialize, Serialize};
 use crate::error::TypeMismatch;
 
 /// The kind of a server-side object, as carried by a [`ObjRef`].
+///
+/// ```
+/// # let manager = multiproc_manager::Manager::in_thread()?;
+/// use multiproc_manager::{Kind, Value};
+/// let lock = manager.lock()?;
+/// let v = Value::from(&lock);
+/// let Value::Proxy(r) = &v else { return Err("not a proxy".into()) };
+/// assert_eq!(r.kind, Kind::Lock);
+/// assert_eq!(r.kind.typeid(), "Lock");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[non_exhaustive]
 pub enum Kind {
@@ -49,6 +60,13 @@ pub enum Kind {
 
 impl Kind {
     /// CPython's `typeid` for this kind (`'dict'`, `'Lock'`, …).
+    ///
+    /// ```
+    /// use multiproc_manager::Kind;
+    /// assert_eq!(Kind::Dict.typeid(), "dict");
+    /// assert_eq!(Kind::JoinableQueue.typeid(), "JoinableQueue");
+    /// assert_eq!(Kind::Custom("Counter".into()).typeid(), "Counter");
+    /// ```
     pub fn typeid(&self) -> &str {
         match self {
             Kind::Dict => "dict",
@@ -73,6 +91,18 @@ impl Kind {
 
 /// A reference to an object held by a manager server: what a nested proxy looks like
 /// inside a [`Value`] (a list of dicts holds `ObjRef`s to the dicts).
+///
+/// ```
+/// # let manager = multiproc_manager::Manager::in_thread()?;
+/// use multiproc_manager::{Kind, Value};
+/// let inner = manager.dict()?;
+/// let outer = manager.list()?;
+/// outer.append(&inner)?; // a nested proxy: the list holds a reference
+/// let v = Value::from(&inner);
+/// let Value::Proxy(r) = &v else { return Err("not a proxy".into()) };
+/// assert_eq!((r.id, &r.kind), (inner.id(), &Kind::Dict));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct ObjRef {
     /// The object's id on its server.
@@ -138,6 +168,12 @@ pub enum Value {
 impl Value {
     /// Builds a `dict` value from pairs; a later duplicate key replaces the earlier
     /// value and keeps the earlier position, as in Python.
+    ///
+    /// ```
+    /// use multiproc_manager::Value;
+    /// let d = Value::dict([(Value::from("a"), Value::from(1)), (Value::from("a"), Value::from(2))]);
+    /// assert_eq!(d.to_string(), "{'a': 2}"); // the later value, the earlier position
+    /// ```
     pub fn dict<I: IntoIterator<Item = (Value, Value)>>(pairs: I) -> Value {
         let mut out: Vec<(Value, Value)> = Vec::new();
         for (k, v) in pairs {
@@ -150,6 +186,13 @@ impl Value {
     }
 
     /// Python's name for this value's type (`'int'`, `'str'`, …).
+    ///
+    /// ```
+    /// use multiproc_manager::Value;
+    /// assert_eq!(Value::from(1).type_name(), "int");
+    /// assert_eq!(Value::from("x").type_name(), "str");
+    /// assert_eq!(Value::from(()).type_name(), "NoneType");
+    /// ```
     pub fn type_name(&self) -> &'static str {
         match self {
             Value::None => "NoneType",
@@ -166,6 +209,12 @@ impl Value {
     }
 
     /// Whether Python could use this value as a dict key (lists and dicts cannot).
+    ///
+    /// ```
+    /// use multiproc_manager::Value;
+    /// assert!(Value::from("key").is_hashable());
+    /// assert!(!Value::from(vec![1]).is_hashable()); // a list
+    /// ```
     pub fn is_hashable(&self) -> bool {
         crate::deep::is_hashable(self)
     }
@@ -183,6 +232,14 @@ impl Value {
     }
 
     /// Python's truth value (`bool(x)`).
+    ///
+    /// ```
+    /// use multiproc_manager::Value;
+    /// assert!(Value::from(1).truthy());
+    /// assert!(!Value::from(0).truthy());
+    /// assert!(!Value::from("").truthy());
+    /// assert!(!Value::from(()).truthy());
+    /// ```
     pub fn truthy(&self) -> bool {
         match self {
             Value::None => false,
@@ -223,6 +280,13 @@ impl Value {
     }
 
     /// Python's `<` ordering, or `None` where Python raises `TypeError`.
+    ///
+    /// ```
+    /// use std::cmp::Ordering;
+    /// use multiproc_manager::Value;
+    /// assert_eq!(Value::from(1).py_cmp(&Value::from(2.5)), Some(Ordering::Less));
+    /// assert_eq!(Value::from("a").py_cmp(&Value::from(1)), None); // TypeError in Python
+    /// ```
     pub fn py_cmp(&self, other: &Value) -> Option<std::cmp::Ordering> {
         // Sequences compare by their first differing items: follow those down (a loop,
         // not recursion, however deep the values nest).

@@ -27,12 +27,26 @@ impl ExeId {
     ///
     /// # Errors
     /// The file cannot be read.
+    ///
+    /// ```
+    /// use multiproc_mpi::ExeId;
+    /// let me = ExeId::current()?;
+    /// assert_eq!(me, ExeId::current()?); // the same executable, the same fingerprint
+    /// assert!(!me.is_empty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn current() -> std::io::Result<ExeId> {
         let bytes = std::fs::read("/proc/self/exe")?;
         Ok(ExeId::of_bytes(&bytes))
     }
 
     /// The fingerprint of a file's contents.
+    ///
+    /// ```
+    /// use multiproc_mpi::ExeId;
+    /// assert_eq!(ExeId::of_bytes(b"abc"), ExeId::of_bytes(b"abc"));
+    /// assert_ne!(ExeId::of_bytes(b"abc"), ExeId::of_bytes(b"abd"));
+    /// ```
     pub fn of_bytes(bytes: &[u8]) -> ExeId {
         ExeId {
             len: bytes.len() as u64,
@@ -41,11 +55,23 @@ impl ExeId {
     }
 
     /// The executable's size in bytes.
+    ///
+    /// ```
+    /// use multiproc_mpi::ExeId;
+    /// assert_eq!(ExeId::of_bytes(b"abc").len(), 3);
+    /// ```
     pub fn len(&self) -> u64 {
         self.len
     }
 
     /// Whether the file was empty (never true of an executable).
+    ///
+    /// ```
+    /// use multiproc_mpi::ExeId;
+    /// assert!(ExeId::of_bytes(b"").is_empty());
+    /// assert!(!ExeId::current()?.is_empty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }

@@ -103,6 +103,17 @@ pub use identity::ExeId;
 pub use multiproc_pool::{AsyncResultApi, Error, PoolApi};
 
 /// Why [`init`] could not give a pool.
+///
+/// ```
+/// use multiproc_mpi::InitError;
+/// let pool = match multiproc_mpi::builder().local_processes(1).init() {
+///     Ok(pool) => pool,
+///     Err(e @ InitError::ExecutableMismatch { .. }) => return Err(e.into()), // a stale build somewhere
+///     Err(e) => return Err(e.into()),
+/// };
+/// assert!(!pool.is_mpi());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum InitError {
@@ -170,6 +181,12 @@ pub struct Builder {
 }
 
 /// A [`Builder`] with the defaults.
+///
+/// ```
+/// let pool = multiproc_mpi::builder().local_processes(2).init()?;
+/// assert_eq!(pool.processes(), 2);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn builder() -> Builder {
     Builder {
         local_processes: None,
@@ -181,18 +198,39 @@ pub fn builder() -> Builder {
 ///
 /// # Errors
 /// As [`Builder::init`].
+///
+/// ```
+/// fn inc(x: u8) -> u8 { x + 1 }
+/// // First thing in `main`: ranks 1.. never return from it. Here, not under mpirun: local.
+/// let pool = multiproc_mpi::init()?;
+/// assert_eq!(pool.map(inc, [1])?, [2]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn init() -> Result<Pool, InitError> {
     builder().init()
 }
 
 impl Builder {
     /// Workers of the local pool used in single-rank mode (default: one per CPU).
+    ///
+    /// ```
+    /// let pool = multiproc_mpi::builder().local_processes(3).init()?;
+    /// assert_eq!(pool.processes(), 3); // single-rank mode: three local workers
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn local_processes(mut self, n: usize) -> Self {
         self.local_processes = Some(n);
         self
     }
 
     /// The most chunks queued on one worker rank (default 64; 0 is taken as 1).
+    ///
+    /// ```
+    /// fn inc(x: u8) -> u8 { x + 1 }
+    /// let pool = multiproc_mpi::builder().local_processes(1).window(4).init()?;
+    /// assert_eq!(pool.map(inc, [1, 2])?, [2, 3]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn window(mut self, n: usize) -> Self {
         self.window = n.max(1);
         self
@@ -205,6 +243,12 @@ impl Builder {
     /// # Errors
     /// [`InitError::ExecutableMismatch`], [`InitError::Mpi`], [`InitError::Identity`];
     /// [`InitError::Local`] in single-rank mode.
+    ///
+    /// ```
+    /// let pool = multiproc_mpi::builder().local_processes(1).init()?;
+    /// assert!(!pool.is_mpi());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn init(self) -> Result<Pool, InitError> {
         #[cfg(feature = "openmpi")]
         if remote::launched_by_mpi() {
@@ -326,6 +370,16 @@ macro_rules! on_both {
 
 impl<T> AsyncResult<T> {
     /// Whether the result has arrived.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// fn one() -> u8 { 1 }
+    /// let pool = multiproc_mpi::builder().local_processes(1).init()?; // a local pool here
+    /// let r = pool.apply_async(one, ());
+    /// assert!(r.wait_timeout(Duration::from_secs(60)));
+    /// assert!(r.ready());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn ready(&self) -> bool {
         on_both!(&self.0, r => r.ready())
     }
@@ -334,16 +388,44 @@ impl<T> AsyncResult<T> {
     ///
     /// # Errors
     /// [`Error::NotReady`] before the result arrived.
+    ///
+    /// ```
+    /// fn boom() -> u8 { panic!("boom") }
+    /// let pool = multiproc_mpi::builder().local_processes(1).init()?; // a local pool here
+    /// let r = pool.apply_async(boom, ());
+    /// r.wait();
+    /// assert!(!r.successful()?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn successful(&self) -> Result<bool, Error> {
         on_both!(&self.0, r => r.successful())
     }
 
     /// Waits for the result.
+    ///
+    /// ```
+    /// fn one() -> u8 { 1 }
+    /// let pool = multiproc_mpi::builder().local_processes(1).init()?; // a local pool here
+    /// let r = pool.apply_async(one, ());
+    /// r.wait();
+    /// assert!(r.ready());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn wait(&self) {
         on_both!(&self.0, r => r.wait())
     }
 
     /// Waits at most `timeout`; whether the result arrived.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// fn one() -> u8 { 1 }
+    /// let pool = multiproc_mpi::builder().local_processes(1).init()?; // a local pool here
+    /// let r = pool.apply_async(one, ());
+    /// assert!(r.wait_timeout(Duration::from_secs(60)));
+    /// assert_eq!(r.get()?, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn wait_timeout(&self, timeout: Duration) -> bool {
         on_both!(&self.0, r => r.wait_timeout(timeout))
     }
@@ -352,6 +434,13 @@ impl<T> AsyncResult<T> {
     ///
     /// # Errors
     /// Why the call produced no value.
+    ///
+    /// ```
+    /// fn add(a: u8, b: u8) -> u8 { a + b }
+    /// let pool = multiproc_mpi::builder().local_processes(1).init()?; // a local pool here
+    /// assert_eq!(pool.apply_async(add, (1, 2)).get()?, 3);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn get(self) -> Result<T, Error> {
         on_both!(self.0, r => r.get())
     }
@@ -385,12 +474,36 @@ impl<T> AsyncResult<T> {
     /// Gives up on the call: its queued chunks are dropped (chunks already on a worker
     /// run to their end, their results ignored) and it resolves to
     /// [`Error::Cancelled`]; `false` when the result was already in.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// fn one() -> u8 { 1 }
+    /// let pool = multiproc_mpi::builder().local_processes(1).init()?; // a local pool here
+    /// let r = pool.apply_async(one, ());
+    /// assert!(r.wait_timeout(Duration::from_secs(60)));
+    /// assert!(!r.cancel()); // already done: nothing to cancel
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn cancel(&self) -> bool {
         on_both!(&self.0, r => r.cancel())
     }
 
     /// Calls `f` with the value when it arrives (on rank 0's receiving thread); a
     /// panicking callback makes the result [`Error::Callback`].
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// use std::sync::mpsc;
+    /// fn one() -> u8 { 1 }
+    /// let pool = multiproc_mpi::builder().local_processes(1).init()?; // a local pool here
+    /// let (tx, rx) = mpsc::channel();
+    /// let r = pool.apply_async(one, ()).callback(move |v| {
+    ///     let _ = tx.send(*v);
+    /// });
+    /// assert_eq!(r.get()?, 1);
+    /// assert_eq!(rx.recv_timeout(Duration::from_secs(60))?, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn callback(self, f: impl FnOnce(&T) + Send + 'static) -> Self {
         AsyncResult(match self.0 {
             AsyncInner::Local(r) => AsyncInner::Local(r.callback(f)),
@@ -400,6 +513,20 @@ impl<T> AsyncResult<T> {
     }
 
     /// Calls `f` with the error when the call fails.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// use std::sync::mpsc;
+    /// fn boom() -> u8 { panic!("boom") }
+    /// let pool = multiproc_mpi::builder().local_processes(1).init()?; // a local pool here
+    /// let (tx, rx) = mpsc::channel();
+    /// let r = pool.apply_async(boom, ()).error_callback(move |e| {
+    ///     let _ = tx.send(e.to_string());
+    /// });
+    /// assert!(r.get().is_err());
+    /// assert!(rx.recv_timeout(Duration::from_secs(60)).is_ok());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn error_callback(self, f: impl FnOnce(&Error) + Send + 'static) -> Self {
         AsyncResult(match self.0 {
             AsyncInner::Local(r) => AsyncInner::Local(r.error_callback(f)),
@@ -436,6 +563,14 @@ impl<R> fmt::Debug for IMap<R> {
 
 impl<R: DeserializeOwned + Send + 'static> IMap<R> {
     /// Items per task (default 1; 0 is taken as 1). Set it before iterating.
+    ///
+    /// ```
+    /// fn sq(x: u64) -> u64 { x * x }
+    /// let pool = multiproc_mpi::builder().local_processes(1).init()?; // a local pool here
+    /// let out: Vec<u64> = pool.imap(sq, 0..50).chunksize(10).collect::<Result<_, _>>()?;
+    /// assert_eq!(out[7], 49);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use = "the iterator is returned for chaining"]
     pub fn chunksize(self, chunksize: usize) -> Self {
         IMap(match self.0 {
@@ -450,6 +585,16 @@ impl<R: DeserializeOwned + Send + 'static> IMap<R> {
     /// The next result, waiting at most `timeout` (CPython's `next(timeout)`):
     /// `Some(Err(Error::Timeout))` when none arrived in time — the iterator stays
     /// usable — and `None` at the end.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// fn sq(x: u64) -> u64 { x * x }
+    /// let pool = multiproc_mpi::builder().local_processes(1).init()?; // a local pool here
+    /// let mut it = pool.imap(sq, [3]);
+    /// assert_eq!(it.next_timeout(Duration::from_secs(60)).transpose()?, Some(9));
+    /// assert!(it.next_timeout(Duration::from_secs(60)).is_none()); // exhausted
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn next_timeout(&mut self, timeout: Duration) -> Option<Result<R, Error>> {
         match &mut self.0 {
             IMapInner::Local(m) => m.next_timeout(timeout),
@@ -476,6 +621,12 @@ mod remote_imap;
 
 impl Pool {
     /// Whether tasks run on MPI worker ranks (`false`: single-rank mode, a local pool).
+    ///
+    /// ```
+    /// let pool = multiproc_mpi::builder().local_processes(1).init()?; // a local pool here
+    /// assert!(!pool.is_mpi()); // not started by mpirun
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn is_mpi(&self) -> bool {
         match &self.inner {
             Inner::Local(_) => false,
@@ -485,6 +636,12 @@ impl Pool {
     }
 
     /// How many workers run tasks: worker ranks, or local processes.
+    ///
+    /// ```
+    /// let pool = multiproc_mpi::builder().local_processes(2).init()?;
+    /// assert_eq!(pool.processes(), 2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn processes(&self) -> usize {
         match &self.inner {
             Inner::Local(p) => p.processes(),
@@ -555,6 +712,13 @@ impl Pool {
     ///
     /// # Errors
     /// Why the task produced no value ([`Error::Panicked`], [`Error::Encode`], …).
+    ///
+    /// ```
+    /// fn add(a: i32, b: i32) -> i32 { a + b }
+    /// let pool = multiproc_mpi::builder().local_processes(1).init()?; // a local pool here
+    /// assert_eq!(pool.apply(add, (2, 3))?, 5);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn apply<F, A>(&self, f: F, args: A) -> Result<F::Output, Error>
     where
         F: Target<A>,
@@ -564,6 +728,13 @@ impl Pool {
     }
 
     /// Asynchronous [`apply`](Self::apply).
+    ///
+    /// ```
+    /// fn add(a: i32, b: i32) -> i32 { a + b }
+    /// let pool = multiproc_mpi::builder().local_processes(1).init()?; // a local pool here
+    /// assert_eq!(pool.apply_async(add, (2, 3)).get()?, 5);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn apply_async<F, A>(&self, f: F, args: A) -> AsyncResult<F::Output>
     where
         F: Target<A>,
@@ -583,6 +754,13 @@ impl Pool {
     ///
     /// # Errors
     /// The first failing item's error, after every chunk is done.
+    ///
+    /// ```
+    /// fn sq(x: i64) -> i64 { x * x }
+    /// let pool = multiproc_mpi::builder().local_processes(1).init()?; // a local pool here
+    /// assert_eq!(pool.map(sq, [1, 2, 3])?, [1, 4, 9]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn map<F, T, I>(&self, f: F, iterable: I) -> Result<Vec<F::Output>, Error>
     where
         F: Target<(T,)>,
@@ -596,6 +774,13 @@ impl Pool {
     ///
     /// # Errors
     /// As [`map`](Self::map); [`Error::InvalidArgument`] for 0.
+    ///
+    /// ```
+    /// fn sq(x: i64) -> i64 { x * x }
+    /// let pool = multiproc_mpi::builder().local_processes(1).init()?; // a local pool here
+    /// assert_eq!(pool.map_chunked(sq, [1, 2, 3], 2)?, [1, 4, 9]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn map_chunked<F, T, I>(
         &self,
         f: F,
@@ -611,6 +796,13 @@ impl Pool {
     }
 
     /// Asynchronous [`map`](Self::map).
+    ///
+    /// ```
+    /// fn sq(x: i64) -> i64 { x * x }
+    /// let pool = multiproc_mpi::builder().local_processes(1).init()?; // a local pool here
+    /// assert_eq!(pool.map_async(sq, [1, 2]).get()?, [1, 4]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn map_async<F, T, I>(&self, f: F, iterable: I) -> AsyncResult<Vec<F::Output>>
     where
         F: Target<(T,)>,
@@ -629,6 +821,13 @@ impl Pool {
     }
 
     /// Asynchronous [`map_chunked`](Self::map_chunked).
+    ///
+    /// ```
+    /// fn sq(x: i64) -> i64 { x * x }
+    /// let pool = multiproc_mpi::builder().local_processes(1).init()?; // a local pool here
+    /// assert_eq!(pool.map_async_chunked(sq, [1, 2, 3], 2).get()?, [1, 4, 9]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn map_async_chunked<F, T, I>(
         &self,
         f: F,
@@ -656,6 +855,13 @@ impl Pool {
     ///
     /// # Errors
     /// As [`map`](Self::map).
+    ///
+    /// ```
+    /// fn add(a: i32, b: i32) -> i32 { a + b }
+    /// let pool = multiproc_mpi::builder().local_processes(1).init()?; // a local pool here
+    /// assert_eq!(pool.starmap(add, [(1, 2), (3, 4)])?, [3, 7]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn starmap<F, A, I>(&self, f: F, iterable: I) -> Result<Vec<F::Output>, Error>
     where
         F: Target<A>,
@@ -669,6 +875,13 @@ impl Pool {
     ///
     /// # Errors
     /// As [`map_chunked`](Self::map_chunked).
+    ///
+    /// ```
+    /// fn add(a: i32, b: i32) -> i32 { a + b }
+    /// let pool = multiproc_mpi::builder().local_processes(1).init()?; // a local pool here
+    /// assert_eq!(pool.starmap_chunked(add, [(1, 2), (3, 4)], 1)?, [3, 7]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn starmap_chunked<F, A, I>(
         &self,
         f: F,
@@ -684,6 +897,13 @@ impl Pool {
     }
 
     /// Asynchronous [`starmap`](Self::starmap).
+    ///
+    /// ```
+    /// fn add(a: i32, b: i32) -> i32 { a + b }
+    /// let pool = multiproc_mpi::builder().local_processes(1).init()?; // a local pool here
+    /// assert_eq!(pool.starmap_async(add, [(1, 2)]).get()?, [3]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn starmap_async<F, A, I>(&self, f: F, iterable: I) -> AsyncResult<Vec<F::Output>>
     where
         F: Target<A>,
@@ -702,6 +922,13 @@ impl Pool {
     }
 
     /// Asynchronous [`starmap_chunked`](Self::starmap_chunked).
+    ///
+    /// ```
+    /// fn add(a: i32, b: i32) -> i32 { a + b }
+    /// let pool = multiproc_mpi::builder().local_processes(1).init()?; // a local pool here
+    /// assert_eq!(pool.starmap_async_chunked(add, [(1, 2), (3, 4)], 1).get()?, [3, 7]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn starmap_async_chunked<F, A, I>(
         &self,
         f: F,
@@ -750,6 +977,14 @@ impl Pool {
 
     /// Lazy, ordered results of `f(x)` (CPython's `imap`; one item per task unless
     /// [`IMap::chunksize`]).
+    ///
+    /// ```
+    /// fn sq(x: u64) -> u64 { x * x }
+    /// let pool = multiproc_mpi::builder().local_processes(1).init()?; // a local pool here
+    /// let out: Vec<u64> = pool.imap(sq, 1..4).collect::<Result<_, _>>()?;
+    /// assert_eq!(out, [1, 4, 9]); // input order
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn imap<F, T, I>(&self, f: F, iterable: I) -> IMap<F::Output>
     where
         F: Target<(T,)>,
@@ -761,6 +996,15 @@ impl Pool {
     }
 
     /// Lazy results of `f(x)` in completion order (CPython's `imap_unordered`).
+    ///
+    /// ```
+    /// fn sq(x: u64) -> u64 { x * x }
+    /// let pool = multiproc_mpi::builder().local_processes(1).init()?; // a local pool here
+    /// let mut out: Vec<u64> = pool.imap_unordered(sq, 1..4).collect::<Result<_, _>>()?;
+    /// out.sort();
+    /// assert_eq!(out, [1, 4, 9]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn imap_unordered<F, T, I>(&self, f: F, iterable: I) -> IMap<F::Output>
     where
         F: Target<(T,)>,
@@ -772,6 +1016,15 @@ impl Pool {
     }
 
     /// No more calls; queued work still runs, then the worker ranks are released.
+    ///
+    /// ```
+    /// fn one() -> u8 { 1 }
+    /// let pool = multiproc_mpi::builder().local_processes(1).init()?; // a local pool here
+    /// pool.close();
+    /// assert!(pool.apply(one, ()).is_err()); // no new work
+    /// pool.join()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn close(&self) {
         match &self.inner {
             Inner::Local(p) => p.close(),
@@ -782,6 +1035,13 @@ impl Pool {
 
     /// Pending results resolve to [`Error::Terminated`] at once; tasks already running
     /// on worker ranks run to their end (see the crate docs).
+    ///
+    /// ```
+    /// let pool = multiproc_mpi::builder().local_processes(1).init()?; // a local pool here
+    /// pool.terminate();
+    /// pool.join()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn terminate(&self) {
         match &self.inner {
             Inner::Local(p) => p.terminate(),
@@ -796,6 +1056,16 @@ impl Pool {
     /// # Errors
     /// [`Error::StillRunning`] on a running pool; [`Error::JoinFromCallback`] from a
     /// result callback (they run on the thread that receives the results).
+    ///
+    /// ```
+    /// fn one() -> u8 { 1 }
+    /// let pool = multiproc_mpi::builder().local_processes(1).init()?; // a local pool here
+    /// let r = pool.apply_async(one, ());
+    /// pool.close();
+    /// pool.join()?;
+    /// assert_eq!(r.get()?, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn join(&self) -> Result<(), Error> {
         match &self.inner {
             Inner::Local(p) => p.join(),
@@ -808,6 +1078,14 @@ impl Pool {
     ///
     /// # Errors
     /// As [`join`](Self::join).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let pool = multiproc_mpi::builder().local_processes(1).init()?; // a local pool here
+    /// pool.close();
+    /// assert!(pool.join_timeout(Duration::from_secs(60))?); // the workers exited
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn join_timeout(&self, timeout: Duration) -> Result<bool, Error> {
         match &self.inner {
             Inner::Local(p) => p.join_timeout(timeout),

@@ -162,6 +162,17 @@ impl fmt::Display for Error {
 
 impl Error {
     /// The task's panic, if this error is one ([`Error::Panicked`]).
+    ///
+    /// ```
+    /// use multiproc_pool::Pool;
+    /// fn boom(_: u8) -> u8 { panic!("boom") }
+    /// let pool = Pool::new(1)?;
+    /// let err = pool.apply(boom, (0,)).unwrap_err();
+    /// let panic = err.task_panic().ok_or("not a panic")?;
+    /// assert_eq!(panic.message(), "boom");
+    /// assert!(multiproc_pool::Error::AlreadyTaken.task_panic().is_none());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn task_panic(&self) -> Option<&TaskPanic> {
         match self {
             Error::Panicked(p) => Some(p),
@@ -171,6 +182,17 @@ impl Error {
 
     /// The worker's backtrace text of a task's panic (see
     /// [`TaskPanic::remote_backtrace`]); `None` for other errors.
+    ///
+    /// ```
+    /// use multiproc_pool::Pool;
+    /// fn boom(_: u8) -> u8 { panic!("boom") }
+    /// let pool = Pool::new(1)?;
+    /// let err = pool.apply(boom, (0,)).unwrap_err();
+    /// let panic = err.task_panic().ok_or("not a panic")?;
+    /// // the worker's backtrace, or why there is none: never both missing
+    /// assert!(err.remote_backtrace().is_some() || panic.no_backtrace_reason().is_some());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn remote_backtrace(&self) -> Option<&str> {
         self.task_panic().and_then(TaskPanic::remote_backtrace)
     }
@@ -208,6 +230,18 @@ pub enum PanicKind {
 impl PanicKind {
     /// The payload's type as Rust spells it: `&str`, `String`, or `Box<dyn Any>` for
     /// an unknown one.
+    ///
+    /// ```
+    /// use multiproc_pool::PanicKind;
+    /// use multiproc_pool::Pool;
+    /// fn boom(_: u8) -> u8 { panic!("boom") }
+    /// let pool = Pool::new(1)?;
+    /// let err = pool.apply(boom, (0,)).unwrap_err();
+    /// let panic = err.task_panic().ok_or("not a panic")?;
+    /// assert_eq!(panic.kind().payload_type(), "&str"); // `panic!("boom")`
+    /// assert_eq!(PanicKind::String.payload_type(), "String");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn payload_type(self) -> &'static str {
         match self {
             PanicKind::Str => "&str",
@@ -241,6 +275,17 @@ impl fmt::Display for PanicKind {
 
 /// The most backtrace text a [`TaskPanic`] carries: a longer one is cut (at a line end
 /// when it can) and marked, so that a panic's result never balloons.
+///
+/// ```
+/// use multiproc_pool::Pool;
+/// fn boom(_: u8) -> u8 { panic!("boom") }
+/// let pool = Pool::new(1)?;
+/// let err = pool.apply(boom, (0,)).unwrap_err();
+/// let panic = err.task_panic().ok_or("not a panic")?;
+/// let len = panic.remote_backtrace().map_or(0, str::len);
+/// assert!(len <= multiproc_pool::MAX_REMOTE_BACKTRACE + 100); // cut, plus the mark
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub const MAX_REMOTE_BACKTRACE: usize = 64 << 10;
 
 /// A task's panic as the worker saw it: the payload's kind and message, where it
@@ -342,16 +387,47 @@ impl TaskPanic {
     }
 
     /// The kind of panic: the payload's type ([`PanicKind`]).
+    ///
+    /// ```
+    /// use multiproc_pool::PanicKind;
+    /// use multiproc_pool::Pool;
+    /// fn boom(_: u8) -> u8 { panic!("boom") }
+    /// let pool = Pool::new(1)?;
+    /// let err = pool.apply(boom, (0,)).unwrap_err();
+    /// let panic = err.task_panic().ok_or("not a panic")?;
+    /// assert_eq!(panic.kind(), PanicKind::Str);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn kind(&self) -> PanicKind {
         PanicKind::from_wire(self.0.kind)
     }
 
     /// The panic message: the `&str`/`String` payload, or `Box<dyn Any>` for another.
+    ///
+    /// ```
+    /// use multiproc_pool::Pool;
+    /// fn boom(_: u8) -> u8 { panic!("boom") }
+    /// let pool = Pool::new(1)?;
+    /// let err = pool.apply(boom, (0,)).unwrap_err();
+    /// let panic = err.task_panic().ok_or("not a panic")?;
+    /// assert_eq!(panic.message(), "boom");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn message(&self) -> &str {
         &self.0.message
     }
 
     /// Where the task panicked (`file:line:column`), when the panic hook saw it.
+    ///
+    /// ```
+    /// use multiproc_pool::Pool;
+    /// fn boom(_: u8) -> u8 { panic!("boom") }
+    /// let pool = Pool::new(1)?;
+    /// let err = pool.apply(boom, (0,)).unwrap_err();
+    /// let panic = err.task_panic().ok_or("not a panic")?;
+    /// assert!(panic.location().is_some_and(|l| l.contains(".rs:")));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn location(&self) -> Option<&str> {
         self.0.location.as_deref()
     }
@@ -360,6 +436,16 @@ impl TaskPanic {
     /// executable has them, as in a debug build), at most [`MAX_REMOTE_BACKTRACE`]
     /// bytes. `None` when none could be taken: see
     /// [`no_backtrace_reason`](Self::no_backtrace_reason).
+    ///
+    /// ```
+    /// use multiproc_pool::Pool;
+    /// fn boom(_: u8) -> u8 { panic!("boom") }
+    /// let pool = Pool::new(1)?;
+    /// let err = pool.apply(boom, (0,)).unwrap_err();
+    /// let panic = err.task_panic().ok_or("not a panic")?;
+    /// assert!(panic.remote_backtrace().is_some() || panic.no_backtrace_reason().is_some());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn remote_backtrace(&self) -> Option<&str> {
         self.0.backtrace.as_deref()
     }
@@ -367,11 +453,34 @@ impl TaskPanic {
     /// Why [`remote_backtrace`](Self::remote_backtrace) is `None` (for instance a Fork
     /// worker whose parent was printing a panic when it forked: taking a backtrace
     /// there could hang on std's backtrace lock).
+    ///
+    /// ```
+    /// use multiproc_pool::Pool;
+    /// fn boom(_: u8) -> u8 { panic!("boom") }
+    /// let pool = Pool::new(1)?;
+    /// let err = pool.apply(boom, (0,)).unwrap_err();
+    /// let panic = err.task_panic().ok_or("not a panic")?;
+    /// if panic.remote_backtrace().is_none() {
+    ///     assert!(panic.no_backtrace_reason().is_some()); // says why
+    /// }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn no_backtrace_reason(&self) -> Option<&str> {
         self.0.no_backtrace.as_deref()
     }
 
     /// The process id of the worker that ran the task (0 if unknown).
+    ///
+    /// ```
+    /// use multiproc_pool::Pool;
+    /// fn boom(_: u8) -> u8 { panic!("boom") }
+    /// let pool = Pool::new(1)?;
+    /// let err = pool.apply(boom, (0,)).unwrap_err();
+    /// let panic = err.task_panic().ok_or("not a panic")?;
+    /// assert_ne!(panic.worker_pid(), 0); // known
+    /// assert_ne!(panic.worker_pid(), std::process::id()); // a worker, not us
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn worker_pid(&self) -> u32 {
         self.0.pid
     }

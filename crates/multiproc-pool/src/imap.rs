@@ -144,6 +144,16 @@ pub struct IMapRef<'a, R> {
 /// The results of [`Pool::imap`](crate::Pool::imap) and
 /// [`Pool::imap_unordered`](crate::Pool::imap_unordered), whose input is owned: see
 /// [`IMapRef`].
+///
+/// ```
+/// use multiproc_pool::{IMap, Pool};
+/// fn square(x: u64) -> u64 { x * x }
+/// let pool = Pool::new(2)?;
+/// let results: IMap<u64> = pool.imap(square, 0..4); // owns its input: no borrow
+/// let got: Vec<u64> = results.collect::<Result<_, _>>()?;
+/// assert_eq!(got, [0, 1, 4, 9]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub type IMap<R> = IMapRef<'static, R>;
 
 impl<R> fmt::Debug for IMapRef<'_, R> {
@@ -208,6 +218,15 @@ impl<'a, R: DeserializeOwned + Send + 'static> IMapRef<'a, R> {
 
     /// Items per task (CPython's `chunksize`, default 1; 0 is taken as 1). Set it
     /// before iterating.
+    ///
+    /// ```
+    /// use multiproc_pool::Pool;
+    /// fn square(x: u64) -> u64 { x * x }
+    /// let pool = Pool::new(2)?;
+    /// let got: Vec<u64> = pool.imap(square, 0..100).chunksize(10).collect::<Result<_, _>>()?;
+    /// assert_eq!(got[99], 99 * 99); // in input order, ten items per task
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use = "the iterator is returned for chaining"]
     pub fn chunksize(mut self, chunksize: usize) -> Self {
         self.chunksize = chunksize.max(1);
@@ -217,6 +236,16 @@ impl<'a, R: DeserializeOwned + Send + 'static> IMapRef<'a, R> {
     /// The most chunks in flight at once (default 512 × workers; 0 is taken as 1), and
     /// at most 64 MiB of encoded input (at least one chunk): the memory bound, and how
     /// far the pool works ahead of the consumer.
+    ///
+    /// ```
+    /// use multiproc_pool::Pool;
+    /// fn square(x: u64) -> u64 { x * x }
+    /// let pool = Pool::new(2)?;
+    /// let mut it = pool.imap(square, 0..1_000_000).window(4); // at most 4 tasks ahead
+    /// assert_eq!(it.next().transpose()?, Some(0));
+    /// assert_eq!(it.next().transpose()?, Some(1));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use = "the iterator is returned for chaining"]
     pub fn window(mut self, window: usize) -> Self {
         self.window = window.max(1);

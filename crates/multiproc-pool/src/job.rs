@@ -296,6 +296,19 @@ impl<T> AsyncResult<T> {
 
     /// Whether the call has completed (CPython's `ready()`); stays `true` after the
     /// value was taken.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use multiproc_pool::Pool;
+    /// fn one() -> u8 { 1 }
+    /// let pool = Pool::new(1)?;
+    /// let r = pool.apply_async(one, ());
+    /// assert!(r.wait_timeout(Duration::from_secs(60)));
+    /// assert!(r.ready());
+    /// assert_eq!(r.get_timeout(Duration::ZERO)?, 1);
+    /// assert!(r.ready()); // still, after the value was taken
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn ready(&self) -> bool {
         let st = lock(&self.cell.state);
         st.value.is_some() || st.taken.is_some()
@@ -305,6 +318,17 @@ impl<T> AsyncResult<T> {
     ///
     /// # Errors
     /// [`Error::NotReady`] before the result is ready, as CPython raises `ValueError`.
+    ///
+    /// ```
+    /// use multiproc_pool::Pool;
+    /// fn boom() -> u8 { panic!("boom") }
+    /// let pool = Pool::new(1)?;
+    /// let r = pool.apply_async(boom, ());
+    /// r.wait();
+    /// assert!(!r.successful()?); // it panicked
+    /// assert!(r.get().is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn successful(&self) -> Result<bool, Error> {
         let st = lock(&self.cell.state);
         match (&st.value, st.taken) {
@@ -348,6 +372,17 @@ impl<T> AsyncResult<T> {
 
     /// Waits at most `timeout`; returns whether the result is ready (CPython's
     /// `wait(timeout)` followed by `ready()`).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use multiproc_pool::Pool;
+    /// fn one() -> u8 { 1 }
+    /// let pool = Pool::new(1)?;
+    /// let r = pool.apply_async(one, ());
+    /// assert!(r.wait_timeout(Duration::from_secs(60)));
+    /// assert_eq!(r.get()?, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn wait_timeout(&self, timeout: Duration) -> bool {
         let Some(deadline) = Instant::now().checked_add(timeout) else {
             // a timeout past the clock's range is no timeout
@@ -374,6 +409,14 @@ impl<T> AsyncResult<T> {
     ///
     /// # Errors
     /// The task's error: [`Error::Panicked`], [`Error::WorkerDied`], [`Error::Terminated`], …
+    ///
+    /// ```
+    /// use multiproc_pool::Pool;
+    /// fn add(a: u8, b: u8) -> u8 { a + b }
+    /// let pool = Pool::new(1)?;
+    /// assert_eq!(pool.apply_async(add, (1, 2)).get()?, 3);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn get(self) -> Result<T, Error> {
         self.wait();
         self.take()
@@ -387,6 +430,17 @@ impl<T> AsyncResult<T> {
     /// # Errors
     /// As [`get`](Self::get), plus [`Error::Timeout`] (still pending, call again) and
     /// [`Error::AlreadyTaken`] (an earlier call returned the outcome).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use multiproc_pool::{Error, Pool};
+    /// fn one() -> u8 { 1 }
+    /// let pool = Pool::new(1)?;
+    /// let r = pool.apply_async(one, ());
+    /// assert_eq!(r.get_timeout(Duration::from_secs(60))?, 1);
+    /// assert!(matches!(r.get_timeout(Duration::ZERO), Err(Error::AlreadyTaken))); // handed out once
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn get_timeout(&self, timeout: Duration) -> Result<T, Error> {
         if !self.wait_timeout(timeout) {
             return Err(Error::Timeout);

@@ -247,6 +247,13 @@ fn encode_args<A: Serialize + ?Sized>(args: &A) -> Result<(Vec<u8>, Vec<OwnedFd>
 
 impl PoolBuilder {
     /// Number of worker processes (default [`cpu_count()`](multiproc_process::cpu_count)).
+    ///
+    /// ```
+    /// use multiproc_pool::Pool;
+    /// let pool = Pool::builder().processes(3).build()?;
+    /// assert_eq!(pool.processes(), 3);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn processes(mut self, n: usize) -> Self {
         self.processes = Some(n);
         self
@@ -254,6 +261,15 @@ impl PoolBuilder {
 
     /// A function every worker calls once, first (CPython's `initializer`/`initargs`).
     /// If it panics, the pool is broken with [`Error::InitializerFailed`].
+    ///
+    /// ```
+    /// use multiproc_pool::Pool;
+    /// fn setup(level: u8) { assert!(level > 0); }
+    /// fn id(x: u8) -> u8 { x }
+    /// let pool = Pool::builder().processes(1).initializer(setup, (1,)).build()?;
+    /// assert_eq!(pool.map(id, [5])?, [5]); // the worker ran `setup(1)` first
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn initializer<F, A>(mut self, f: F, args: A) -> Self
     where
         F: Target<A>,
@@ -273,18 +289,45 @@ impl PoolBuilder {
 
     /// Replace a worker after it has completed `n` tasks (CPython's `maxtasksperchild`;
     /// default: never). A task is one chunk.
+    ///
+    /// ```
+    /// use multiproc_pool::Pool;
+    /// fn pid(_: u8) -> u32 { std::process::id() }
+    /// let pool = Pool::builder().processes(1).maxtasksperchild(1).build()?;
+    /// let a = pool.apply(pid, (0,))?;
+    /// let b = pool.apply(pid, (0,))?;
+    /// assert_ne!(a, b); // a fresh worker after each task
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn maxtasksperchild(mut self, n: usize) -> Self {
         self.maxtasks = Some(n);
         self
     }
 
     /// The start method of the workers (default: the process-wide one).
+    ///
+    /// ```
+    /// use multiproc_pool::Pool;
+    /// use multiproc_process::StartMethod;
+    /// let pool = Pool::builder().processes(1).start_method(StartMethod::Spawn).build()?;
+    /// assert_eq!(pool.start_method(), StartMethod::Spawn);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn start_method(mut self, method: StartMethod) -> Self {
         self.method = Some(method);
         self
     }
 
     /// Uses the start method of `ctx` (CPython's `context=` / `ctx.Pool()`).
+    ///
+    /// ```
+    /// use multiproc_pool::Pool;
+    /// use multiproc_process::StartMethod;
+    /// let ctx = multiproc_process::get_context(Some(StartMethod::Fork));
+    /// let pool = Pool::builder().processes(1).context(&ctx).build()?;
+    /// assert_eq!(pool.start_method(), StartMethod::Fork);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn context(self, ctx: &Context) -> Self {
         self.start_method(ctx.start_method())
     }
@@ -294,6 +337,14 @@ impl PoolBuilder {
     /// measured by the worker (at least 2 tasks, 4 until a first measure), and never
     /// more than the worker's share of the queue: tiny tasks travel in large batches,
     /// long tasks stay balanced.
+    ///
+    /// ```
+    /// use multiproc_pool::Pool;
+    /// fn inc(x: u32) -> u32 { x + 1 }
+    /// let pool = Pool::builder().processes(1).window(2).build()?;
+    /// assert_eq!(pool.map(inc, 0..10)?.len(), 10);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn window(mut self, n: usize) -> Self {
         self.window = n.max(1);
         self
@@ -337,6 +388,14 @@ impl PoolBuilder {
     /// created; [`Error::Start`] when a worker cannot be started (the workers already
     /// started are stopped first, as CPython's constructor does). Workers that fail to
     /// start later, as replacements, surface on the calls.
+    ///
+    /// ```
+    /// use multiproc_pool::Pool;
+    /// fn inc(x: u32) -> u32 { x + 1 }
+    /// let pool = Pool::builder().processes(2).build()?;
+    /// assert_eq!(pool.map(inc, [1, 2])?, [2, 3]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn build(self) -> Result<Pool, Error> {
         let processes = self.processes.unwrap_or_else(multiproc_process::cpu_count);
         if processes == 0 {
@@ -490,11 +549,27 @@ impl Pool {
     ///
     /// # Errors
     /// As [`PoolBuilder::build`].
+    ///
+    /// ```
+    /// use multiproc_pool::Pool;
+    /// fn neg(x: i32) -> i32 { -x }
+    /// let pool = Pool::new(2)?;
+    /// assert_eq!(pool.processes(), 2);
+    /// assert_eq!(pool.map(neg, [1, 2])?, [-1, -2]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn new(processes: usize) -> Result<Pool, Error> {
         Pool::builder().processes(processes).build()
     }
 
     /// A builder for the other options.
+    ///
+    /// ```
+    /// use multiproc_pool::Pool;
+    /// let pool = Pool::builder().processes(1).build()?;
+    /// assert_eq!(pool.processes(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn builder() -> PoolBuilder {
         PoolBuilder {
             processes: None,
@@ -507,16 +582,38 @@ impl Pool {
     }
 
     /// Number of worker processes.
+    ///
+    /// ```
+    /// use multiproc_pool::Pool;
+    /// assert_eq!(Pool::new(2)?.processes(), 2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn processes(&self) -> usize {
         self.shared.processes
     }
 
     /// The start method of the workers.
+    ///
+    /// ```
+    /// use multiproc_pool::Pool;
+    /// let pool = Pool::new(1)?;
+    /// assert_eq!(pool.start_method(), multiproc_process::get_start_method()); // the process-wide one
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn start_method(&self) -> StartMethod {
         self.shared.method
     }
 
     /// Process ids of the workers currently running.
+    ///
+    /// ```
+    /// use multiproc_pool::Pool;
+    /// let pool = Pool::new(2)?;
+    /// let pids = pool.worker_pids();
+    /// assert_eq!(pids.len(), 2);
+    /// assert!(!pids.contains(&std::process::id()));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn worker_pids(&self) -> Vec<u32> {
         lock(&self.shared.state)
             .workers
@@ -602,6 +699,14 @@ impl Pool {
     /// # Errors
     /// The task's [`Error`] (panic, dead worker, …), or [`Error::NotRunning`] after
     /// `close`/`terminate`.
+    ///
+    /// ```
+    /// use multiproc_pool::Pool;
+    /// fn add(a: i32, b: i32) -> i32 { a + b }
+    /// let pool = Pool::new(1)?;
+    /// assert_eq!(pool.apply(add, (2, 3))?, 5);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn apply<F, A>(&self, f: F, args: A) -> Result<F::Output, Error>
     where
         F: Target<A>,
@@ -612,6 +717,15 @@ impl Pool {
     }
 
     /// Calls `f(args…)` in a worker (CPython's `apply_async`).
+    ///
+    /// ```
+    /// use multiproc_pool::Pool;
+    /// fn add(a: i32, b: i32) -> i32 { a + b }
+    /// let pool = Pool::new(1)?;
+    /// let job = pool.apply_async(add, (2, 3));
+    /// assert_eq!(job.get()?, 5);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn apply_async<F, A>(&self, f: F, args: A) -> AsyncResult<F::Output>
     where
         F: Target<A>,
@@ -644,6 +758,14 @@ impl Pool {
     ///
     /// # Errors
     /// The first failed item's [`Error`], after all chunks are done (as CPython).
+    ///
+    /// ```
+    /// use multiproc_pool::Pool;
+    /// fn len(s: String) -> usize { s.len() }
+    /// let pool = Pool::new(2)?;
+    /// assert_eq!(pool.map(len, ["a".to_owned(), "bcd".to_owned()])?, [1, 3]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn map<F, T, I>(&self, f: F, iterable: I) -> Result<Vec<F::Output>, Error>
     where
         F: Target<(T,)>,
@@ -658,6 +780,15 @@ impl Pool {
     ///
     /// # Errors
     /// As [`map`](Self::map).
+    ///
+    /// ```
+    /// use multiproc_pool::Pool;
+    /// fn sq(x: u64) -> u64 { x * x }
+    /// let pool = Pool::new(2)?;
+    /// let out = pool.map_chunked(sq, 0..100, 25)?; // four tasks of 25 items
+    /// assert_eq!(out[10], 100);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn map_chunked<F, T, I>(
         &self,
         f: F,
@@ -719,6 +850,15 @@ impl Pool {
     }
 
     /// Asynchronous [`map_chunked`](Self::map_chunked).
+    ///
+    /// ```
+    /// use multiproc_pool::Pool;
+    /// fn sq(x: u64) -> u64 { x * x }
+    /// let pool = Pool::new(2)?;
+    /// let job = pool.map_async_chunked(sq, 0..100, 25);
+    /// assert_eq!(job.get()?.len(), 100);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn map_async_chunked<F, T, I>(
         &self,
         f: F,
@@ -742,6 +882,14 @@ impl Pool {
     ///
     /// # Errors
     /// As [`map`](Self::map).
+    ///
+    /// ```
+    /// use multiproc_pool::Pool;
+    /// fn add(a: i32, b: i32) -> i32 { a + b }
+    /// let pool = Pool::new(2)?;
+    /// assert_eq!(pool.starmap(add, [(1, 2), (3, 4)])?, [3, 7]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn starmap<F, A, I>(&self, f: F, iterable: I) -> Result<Vec<F::Output>, Error>
     where
         F: Target<A>,
@@ -756,6 +904,14 @@ impl Pool {
     ///
     /// # Errors
     /// As [`map`](Self::map).
+    ///
+    /// ```
+    /// use multiproc_pool::Pool;
+    /// fn add(a: i32, b: i32) -> i32 { a + b }
+    /// let pool = Pool::new(2)?;
+    /// assert_eq!(pool.starmap_chunked(add, [(1, 2), (3, 4), (5, 6)], 2)?, [3, 7, 11]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn starmap_chunked<F, A, I>(
         &self,
         f: F,
@@ -772,6 +928,15 @@ impl Pool {
     }
 
     /// Asynchronous [`starmap`](Self::starmap) (CPython's `starmap_async`).
+    ///
+    /// ```
+    /// use multiproc_pool::Pool;
+    /// fn add(a: i32, b: i32) -> i32 { a + b }
+    /// let pool = Pool::new(2)?;
+    /// let job = pool.starmap_async(add, [(1, 2), (3, 4)]);
+    /// assert_eq!(job.get()?, [3, 7]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn starmap_async<F, A, I>(&self, f: F, iterable: I) -> AsyncResult<Vec<F::Output>>
     where
         F: Target<A>,
@@ -785,6 +950,15 @@ impl Pool {
     }
 
     /// Asynchronous [`starmap_chunked`](Self::starmap_chunked).
+    ///
+    /// ```
+    /// use multiproc_pool::Pool;
+    /// fn add(a: i32, b: i32) -> i32 { a + b }
+    /// let pool = Pool::new(2)?;
+    /// let job = pool.starmap_async_chunked(add, [(1, 2), (3, 4), (5, 6)], 2);
+    /// assert_eq!(job.get()?, [3, 7, 11]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn starmap_async_chunked<F, A, I>(
         &self,
         f: F,
@@ -844,6 +1018,16 @@ impl Pool {
 
     /// `f(x)` for every `x`, as a lazy iterator of results in input order (CPython's
     /// `imap`; chunk size 1 unless set with [`IMap::chunksize`]).
+    ///
+    /// ```
+    /// use multiproc_pool::Pool;
+    /// fn sq(x: u64) -> u64 { x * x }
+    /// let pool = Pool::new(2)?;
+    /// let mut it = pool.imap(sq, 1..); // an endless input, pulled lazily
+    /// assert_eq!(it.next().transpose()?, Some(1));
+    /// assert_eq!(it.next().transpose()?, Some(4));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn imap<F, T, I>(&self, f: F, iterable: I) -> IMap<F::Output>
     where
         F: Target<(T,)>,
@@ -907,6 +1091,18 @@ impl Pool {
 
     /// [`imap_unordered`](Self::imap_unordered) over borrowed input, as
     /// [`imap_ref`](Self::imap_ref).
+    ///
+    /// ```
+    /// use multiproc_pool::Pool;
+    /// fn len(s: String) -> usize { s.len() }
+    /// let pool = Pool::new(2)?;
+    /// let words = vec!["a".to_owned(), "bb".to_owned()];
+    /// let mut lens: Vec<usize> = pool.imap_unordered_ref(len, &words).collect::<Result<_, _>>()?;
+    /// lens.sort();
+    /// assert_eq!(lens, [1, 2]);
+    /// assert_eq!(words.len(), 2); // still ours
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn imap_unordered_ref<'a, F, T, I>(&self, f: F, items: I) -> IMapRef<'a, F::Output>
     where
         F: Target<(T,)>,
@@ -921,6 +1117,16 @@ impl Pool {
     /// Stops accepting work; queued tasks still run, then the workers exit
     /// (CPython's `close`). Lazy `imap` iterators already created keep being served;
     /// later calls, `imap` included, get [`Error::NotRunning`].
+    ///
+    /// ```
+    /// use multiproc_pool::Pool;
+    /// fn id(x: u8) -> u8 { x }
+    /// let pool = Pool::new(1)?;
+    /// pool.close();
+    /// assert!(pool.map(id, [1]).is_err()); // closed: no new work
+    /// pool.join()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn close(&self) {
         let mut st = lock(&self.shared.state);
         if st.phase == Phase::Running {
@@ -936,6 +1142,14 @@ impl Pool {
     /// pool's threads), it returns without waiting for those threads: they finish once
     /// the callback has returned, and [`join`](Self::join) from another thread waits
     /// for them.
+    ///
+    /// ```
+    /// use multiproc_pool::Pool;
+    /// let pool = Pool::new(1)?;
+    /// pool.terminate();
+    /// pool.join()?; // at once
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn terminate(&self) {
         let (queued, workers) = {
             let mut st = lock(&self.shared.state);
@@ -964,6 +1178,18 @@ impl Pool {
     /// [`Error::StillRunning`] if the pool was neither closed nor terminated (CPython
     /// raises `ValueError`); [`Error::JoinFromCallback`] from a callback of this pool,
     /// which would wait for itself.
+    ///
+    /// ```
+    /// use multiproc_pool::Pool;
+    /// fn id(x: u8) -> u8 { x }
+    /// let pool = Pool::new(1)?;
+    /// assert!(pool.join().is_err()); // StillRunning: neither closed nor terminated
+    /// let job = pool.map_async_chunked(id, [1, 2], 1);
+    /// pool.close();
+    /// pool.join()?; // the queued work finished first
+    /// assert_eq!(job.get()?, [1, 2]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn join(&self) -> Result<(), Error> {
         self.check_joinable()?;
         self.wait_threads(None);
@@ -1009,6 +1235,16 @@ impl Pool {
     ///
     /// # Errors
     /// [`Error::JoinFromCallback`] from a callback of this pool.
+    ///
+    /// ```
+    /// use multiproc_pool::Pool;
+    /// fn id(x: u8) -> u8 { x }
+    /// let pool = Pool::new(1)?;
+    /// let job = pool.apply_async(id, (1,));
+    /// pool.close_and_join()?;
+    /// assert_eq!(job.get()?, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn close_and_join(&self) -> Result<(), Error> {
         self.close();
         self.join()

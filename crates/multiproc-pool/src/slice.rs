@@ -377,6 +377,18 @@ impl Pool {
 
     /// Asynchronous [`map_slice`](Self::map_slice): `data` is copied before it
     /// returns, so the borrow ends here.
+    ///
+    /// ```
+    /// use multiproc_pool::Pool;
+    /// fn half(x: f64) -> f64 { x / 2.0 }
+    /// let pool = Pool::new(2)?;
+    /// let job = {
+    ///     let data = vec![2.0_f64; 1000];
+    ///     pool.map_slice_async(half, &data) // copied: `data` may go now
+    /// };
+    /// assert_eq!(job.get()?, vec![1.0; 1000]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn map_slice_async<F, T, R>(&self, f: F, data: &[T]) -> AsyncResult<Vec<R>>
     where
         F: Fn(T) -> R + Copy + Send + 'static,

@@ -13,6 +13,16 @@ use crate::target::Target;
 
 impl<R: Serialize + DeserializeOwned + Send + 'static> ProcessBuilder<R> {
     /// Uses the start method of `ctx`.
+    ///
+    /// ```
+    /// use multiproc_process::{Process, StartMethod, get_context};
+    /// fn one() -> u8 { 1 }
+    /// let ctx = get_context(Some(StartMethod::Fork));
+    /// let p = Process::new(one, ()).context(&ctx).start()?;
+    /// assert_eq!(p.start_method(), StartMethod::Fork);
+    /// assert_eq!(p.join_value()?, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn context(self, ctx: &Context) -> Self {
         self.start_method(ctx.start_method())
     }
@@ -62,18 +72,40 @@ pub fn set_start_method(method: StartMethod) -> Result<(), ContextError> {
 }
 
 /// Sets the start method even if it was set (CPython's `force=True`).
+///
+/// ```
+/// use multiproc_process::{StartMethod, force_start_method, get_start_method, set_start_method};
+/// set_start_method(StartMethod::Fork)?;
+/// assert!(set_start_method(StartMethod::Spawn).is_err()); // already set
+/// force_start_method(StartMethod::Spawn); // `force=True`
+/// assert_eq!(get_start_method(), StartMethod::Spawn);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn force_start_method(method: StartMethod) {
     global::lock().start_method = Some(method);
 }
 
 /// The process-wide start method, fixing the default if none was set (CPython's
 /// `get_start_method()`).
+///
+/// ```
+/// use multiproc_process::{DEFAULT_START_METHOD, StartMethod, get_start_method, set_start_method};
+/// assert_eq!(get_start_method(), DEFAULT_START_METHOD); // fixed now if none was set
+/// assert!(set_start_method(StartMethod::Fork).is_err()); // so it can no longer be set
+/// ```
 pub fn get_start_method() -> StartMethod {
     global::start_method()
 }
 
 /// All start methods this platform supports, the default first (CPython's
 /// `get_all_start_methods()`).
+///
+/// ```
+/// use multiproc_process::{DEFAULT_START_METHOD, StartMethod, get_all_start_methods};
+/// let all = get_all_start_methods();
+/// assert_eq!(all[0], DEFAULT_START_METHOD);
+/// assert!(all.contains(&StartMethod::Fork) && all.contains(&StartMethod::Spawn));
+/// ```
 pub fn get_all_start_methods() -> [StartMethod; 3] {
     [
         StartMethod::ForkServer,
@@ -100,6 +132,12 @@ pub struct Context {
 }
 
 /// A [`Context`] for `method`, or for the process-wide method when `None`.
+///
+/// ```
+/// use multiproc_process::{StartMethod, get_context, get_start_method};
+/// assert_eq!(get_context(Some(StartMethod::Spawn)).start_method(), StartMethod::Spawn);
+/// assert_eq!(get_context(None).start_method(), get_start_method());
+/// ```
 pub fn get_context(method: Option<StartMethod>) -> Context {
     Context {
         method: method.unwrap_or_else(global::start_method),
@@ -108,11 +146,27 @@ pub fn get_context(method: Option<StartMethod>) -> Context {
 
 impl Context {
     /// The start method of this context.
+    ///
+    /// ```
+    /// use multiproc_process::{StartMethod, get_context};
+    /// let ctx = get_context(Some(StartMethod::ForkServer));
+    /// assert_eq!(ctx.start_method(), StartMethod::ForkServer);
+    /// ```
     pub fn start_method(&self) -> StartMethod {
         self.method
     }
 
     /// [`Process::new`] with this context's start method.
+    ///
+    /// ```
+    /// use multiproc_process::{StartMethod, get_context};
+    /// fn add(a: i32, b: i32) -> i32 { a + b }
+    /// let ctx = get_context(Some(StartMethod::Fork));
+    /// let p = ctx.process(add, (2, 3)).start()?;
+    /// assert_eq!(p.start_method(), StartMethod::Fork);
+    /// assert_eq!(p.join_value()?, 5);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn process<F, A>(&self, f: F, args: A) -> ProcessBuilder<F::Output>
     where
         F: Target<A>,
@@ -123,6 +177,15 @@ impl Context {
     }
 
     /// [`Process::from_closure`] with this context's start method.
+    ///
+    /// ```
+    /// use multiproc_process::{StartMethod, get_context};
+    /// let ctx = get_context(Some(StartMethod::Fork));
+    /// let base = 40;
+    /// let p = ctx.process_from_closure(move || base + 2).start()?;
+    /// assert_eq!(p.join_value()?, 42);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn process_from_closure<C, T>(&self, c: C) -> ProcessBuilder<T>
     where
         C: FnOnce() -> T + Send + 'static,

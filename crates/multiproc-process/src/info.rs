@@ -125,32 +125,76 @@ impl ProcessInfo {
     /// The manager uses it as its default key. Empty where it is not known: the info
     /// of [`parent_process`](crate::parent_process), or a value received from another
     /// process (the key is never serialized with it).
+    ///
+    /// ```
+    /// use multiproc_process::{Process, current_process};
+    /// fn key() -> Vec<u8> { current_process().authkey().to_vec() }
+    /// let mine = current_process().authkey().to_vec();
+    /// assert!(!mine.is_empty());
+    /// assert_eq!(Process::new(key, ()).start()?.join_value()?, mine); // children inherit it
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn authkey(&self) -> &[u8] {
         self.authkey.as_ref().map_or(&[], AuthKey::as_bytes)
     }
 
     /// The name (`MainProcess`, `Process-1`, `Process-2:1`, or one given by the user).
+    ///
+    /// ```
+    /// use multiproc_process::{Process, current_process};
+    /// fn name() -> String { current_process().name().to_owned() }
+    /// assert_eq!(current_process().name(), "MainProcess");
+    /// let p = Process::new(name, ()).name("worker").start()?;
+    /// assert_eq!(p.join_value()?, "worker");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn name(&self) -> &str {
         &self.name
     }
 
     /// The process id.
+    ///
+    /// ```
+    /// assert_eq!(multiproc_process::current_process().pid(), std::process::id());
+    /// ```
     pub fn pid(&self) -> u32 {
         self.pid
     }
 
     /// CPython's `ident`: the process id.
+    ///
+    /// ```
+    /// let me = multiproc_process::current_process();
+    /// assert_eq!(me.ident(), me.pid());
+    /// ```
     pub fn ident(&self) -> u32 {
         self.pid
     }
 
     /// Whether the process is a daemon.
+    ///
+    /// ```
+    /// use multiproc_process::{Process, current_process};
+    /// fn daemon() -> bool { current_process().daemon() }
+    /// assert!(!current_process().daemon());
+    /// assert!(Process::new(daemon, ()).daemon(true).start()?.join_value()?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn daemon(&self) -> bool {
         self.daemon
     }
 
     /// The position in the process tree: `[]` for the main process, `[2, 1]` for the
     /// first child of the second child (CPython's `_identity`).
+    ///
+    /// ```
+    /// use multiproc_process::{Process, current_process};
+    /// fn identity() -> Vec<u32> { current_process().identity().to_vec() }
+    /// assert!(current_process().identity().is_empty()); // the main process
+    /// let child = Process::new(identity, ()).start()?.join_value()?;
+    /// assert_eq!(child.len(), 1); // a first-level child
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn identity(&self) -> &[u32] {
         &self.identity
     }

@@ -129,6 +129,19 @@ pub fn interrupted() -> bool {
 /// Sends SIGINT to this process (`raise`), as a terminal's Ctrl-C would: for tests and
 /// for a program that wants to start its own graceful shutdown. Without
 /// [`catch_interrupts`] the process dies of it.
+///
+/// ```
+/// use std::time::Duration;
+/// use multiproc_process::{Process, StartMethod, catch_interrupts, interrupted, raise_interrupt};
+/// fn caught() -> bool {
+///     let Ok(ints) = catch_interrupts() else { return false };
+///     raise_interrupt(); // caught: this process lives on
+///     ints.wait_timeout(Duration::from_secs(60)).unwrap_or(false) && interrupted()
+/// }
+/// // In a child of its own: the handler is process-wide.
+/// assert!(Process::new(caught, ()).start_method(StartMethod::Spawn).start()?.join_value()?);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn raise_interrupt() {
     sys::raise_sigint();
 }
@@ -175,12 +188,37 @@ impl Interrupts {
     }
 
     /// Whether a SIGINT was caught and not cleared.
+    ///
+    /// ```
+    /// use multiproc_process::{Process, StartMethod, catch_interrupts, raise_interrupt};
+    /// fn flags() -> (bool, bool) {
+    ///     let Ok(ints) = catch_interrupts() else { return (true, false) };
+    ///     let before = ints.is_set();
+    ///     raise_interrupt();
+    ///     (before, ints.is_set()) // the handler sets it before `raise` returns
+    /// }
+    /// let p = Process::new(flags, ()).start_method(StartMethod::Spawn).start()?;
+    /// assert_eq!(p.join_value()?, (false, true));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn is_set(&self) -> bool {
         sys::sigint_seen()
     }
 
     /// Forgets the SIGINTs caught so far: the flag is cleared and the descriptor is no
     /// longer readable; the next SIGINT is again a first one.
+    ///
+    /// ```
+    /// use multiproc_process::{Process, StartMethod, catch_interrupts, raise_interrupt};
+    /// fn cleared() -> bool {
+    ///     let Ok(ints) = catch_interrupts() else { return false };
+    ///     raise_interrupt();
+    ///     ints.clear();
+    ///     !ints.is_set()
+    /// }
+    /// assert!(Process::new(cleared, ()).start_method(StartMethod::Spawn).start()?.join_value()?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn clear(&self) {
         sys::clear_sigint(self.read_end());
     }
@@ -189,6 +227,17 @@ impl Interrupts {
     ///
     /// # Errors
     /// `poll` failed.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use multiproc_process::{Process, StartMethod, catch_interrupts};
+    /// fn quiet() -> bool {
+    ///     let Ok(ints) = catch_interrupts() else { return true };
+    ///     ints.wait_timeout(Duration::from_millis(10)).unwrap_or(true) // no Ctrl-C came
+    /// }
+    /// assert!(!Process::new(quiet, ()).start_method(StartMethod::Spawn).start()?.join_value()?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn wait_timeout(&self, timeout: Duration) -> io::Result<bool> {
         let deadline = Instant::now().checked_add(timeout);
         loop {

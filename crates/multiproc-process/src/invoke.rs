@@ -52,6 +52,15 @@ use crate::error::StartError;
 use crate::target::Target;
 
 /// Encoded bytes plus the descriptors that travel beside them.
+///
+/// ```
+/// use multiproc_process::invoke::{Encoded, Invoker};
+/// fn double(x: i64) -> i64 { x * 2 }
+/// let args: Encoded = multiproc_ipc::encode(&(21_i64,))?;
+/// let (out, fds): Encoded = Invoker::of(double)?.call(&args.0, args.1)?;
+/// assert_eq!(multiproc_ipc::decode::<i64>(&out, fds)?, 42);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub type Encoded = (Vec<u8>, Vec<OwnedFd>);
 
 /// How the monomorphized `invoke::<F, A>` is called: fixed signature for every `F`.
@@ -71,6 +80,16 @@ enum Mode {
 /// [`call_chunk`](Invoker::call_chunk) (a `Vec` of argument tuples, each call behind
 /// its own `catch_unwind`). An invoker received from a different executable, or
 /// tampered with, is refused with [`InvokeError::NotCallable`] — never jumped through.
+///
+/// ```
+/// use multiproc_process::invoke::Invoker;
+/// fn add(a: i32, b: i32) -> i32 { a + b }
+/// let inv = Invoker::of(add)?;
+/// let (args, fds) = multiproc_ipc::encode(&(2, 3))?;
+/// let (out, fds) = inv.call(&args, fds)?;
+/// assert_eq!(multiproc_ipc::decode::<i32>(&out, fds)?, 5);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Invoker {
     entry: EntryRefKey,
@@ -89,6 +108,15 @@ impl std::hash::Hash for EntryRefKey {
 }
 
 /// Why an [`Invoker`] call produced no value. Plain data: it crosses processes as is.
+///
+/// ```
+/// use multiproc_process::invoke::{InvokeError, Invoker};
+/// fn half(x: i32) -> i32 { x / 2 }
+/// let (args, fds) = multiproc_ipc::encode(&("not a number",))?;
+/// let err = Invoker::of(half)?.call(&args, fds).unwrap_err();
+/// assert!(matches!(err, InvokeError::Decode(_)));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub enum InvokeError {
@@ -134,6 +162,15 @@ impl Invoker {
     /// # Errors
     /// [`StartError::NotSpawnable`] when `f`'s code does not lie in the executable
     /// (built into a shared library).
+    ///
+    /// ```
+    /// use multiproc_process::invoke::Invoker;
+    /// fn one() -> u8 { 1 }
+    /// let inv = Invoker::of(one)?;
+    /// assert_eq!(inv, Invoker::of(one)?); // the same function: equal invokers
+    /// inv.check()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn of<F, A>(f: F) -> Result<Self, StartError>
     where
         F: Target<A>,
@@ -183,6 +220,13 @@ impl Invoker {
     ///
     /// # Errors
     /// [`InvokeError::NotCallable`].
+    ///
+    /// ```
+    /// use multiproc_process::invoke::Invoker;
+    /// fn one() -> u8 { 1 }
+    /// assert!(Invoker::of(one)?.check().is_ok()); // this executable: callable
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn check(&self) -> Result<(), InvokeError> {
         self.resolve().map(|_| ())
     }
@@ -193,6 +237,15 @@ impl Invoker {
     /// # Errors
     /// [`InvokeError`]: not callable here, arguments that do not decode, a return value
     /// that does not encode, or a panic (its message).
+    ///
+    /// ```
+    /// use multiproc_process::invoke::Invoker;
+    /// fn greet(name: String) -> String { format!("hello {name}") }
+    /// let (args, fds) = multiproc_ipc::encode(&("ann".to_owned(),))?;
+    /// let (out, fds) = Invoker::of(greet)?.call(&args, fds)?;
+    /// assert_eq!(multiproc_ipc::decode::<String>(&out, fds)?, "hello ann");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn call(&self, args: &[u8], fds: Vec<OwnedFd>) -> Result<Encoded, InvokeError> {
         (self.resolve()?)(&self.entry.0, Mode::One, args, fds)
     }
@@ -220,6 +273,15 @@ impl Invoker {
     }
 
     /// The type fingerprint of `(F, Args)` (equal invokers name the same function).
+    ///
+    /// ```
+    /// use multiproc_process::invoke::Invoker;
+    /// fn one() -> u8 { 1 }
+    /// fn two() -> u16 { 2 }
+    /// assert_eq!(Invoker::of(one)?.type_hash(), Invoker::of(one)?.type_hash());
+    /// assert_ne!(Invoker::of(one)?.type_hash(), Invoker::of(two)?.type_hash());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn type_hash(&self) -> u64 {
         self.entry.0.type_hash()
     }

@@ -274,6 +274,19 @@ pub fn set_child_startup(hook: fn()) {
 }
 
 /// Removes the hook of [`set_child_startup`]: children started from now on run none.
+///
+/// ```
+/// use multiproc_process::{Process, StartMethod, clear_child_startup, set_child_startup};
+/// use std::sync::atomic::{AtomicBool, Ordering};
+/// static SET_UP: AtomicBool = AtomicBool::new(false);
+/// fn install() { SET_UP.store(true, Ordering::Relaxed); }
+/// fn was_set_up() -> bool { SET_UP.load(Ordering::Relaxed) }
+/// set_child_startup(install);
+/// clear_child_startup();
+/// let p = Process::new(was_set_up, ()).start_method(StartMethod::Spawn).start()?;
+/// assert!(!p.join_value()?); // no hook ran
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn clear_child_startup() {
     global::lock().startup = None;
 }

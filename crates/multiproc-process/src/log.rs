@@ -10,6 +10,35 @@ use tracing_subscriber::registry::LookupSpan;
 use crate::global;
 
 /// Formats events as CPython's multiprocessing logger does: `[INFO/Process-1] message`.
+///
+/// ```
+/// use std::io::Write;
+/// use std::sync::{Arc, Mutex};
+///
+/// #[derive(Clone, Default)]
+/// struct Buf(Arc<Mutex<Vec<u8>>>);
+/// impl Write for Buf {
+///     fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+///         self.0.lock().map_err(|_| std::io::ErrorKind::Other)?.extend_from_slice(b);
+///         Ok(b.len())
+///     }
+///     fn flush(&mut self) -> std::io::Result<()> {
+///         Ok(())
+///     }
+/// }
+///
+/// let buf = Buf::default();
+/// let writer = buf.clone();
+/// let subscriber = tracing_subscriber::fmt()
+///     .event_format(multiproc_process::CpythonFormat)
+///     .with_writer(move || writer.clone())
+///     .finish();
+/// tracing::subscriber::with_default(subscriber, || tracing::info!("hello"));
+/// let line = String::from_utf8(buf.0.lock().map_err(|_| "poisoned")?.clone())?;
+/// assert!(line.starts_with("[INFO/"), "{line}");
+/// assert!(line.ends_with("] hello\n"), "{line}");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, Default)]
 pub struct CpythonFormat;
 
@@ -36,6 +65,14 @@ where
 }
 
 /// Why [`log_to_stderr`] could not install its subscriber.
+///
+/// ```
+/// use multiproc_process::{LogError, log_to_stderr};
+/// log_to_stderr(tracing::Level::INFO)?;
+/// // a second global subscriber is refused
+/// assert!(matches!(log_to_stderr(tracing::Level::INFO), Err(LogError::AlreadyInstalled)));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum LogError {

@@ -43,6 +43,12 @@ pub enum StartMethod {
 
 impl StartMethod {
     /// CPython's name: `fork`, `spawn`, `forkserver`.
+    ///
+    /// ```
+    /// use multiproc_process::StartMethod;
+    /// assert_eq!(StartMethod::Fork.as_str(), "fork");
+    /// assert_eq!(StartMethod::ForkServer.as_str(), "forkserver");
+    /// ```
     pub fn as_str(self) -> &'static str {
         match self {
             StartMethod::Fork => "fork",
@@ -59,4 +65,10 @@ impl fmt::Display for StartMethod {
 }
 
 /// The default when none was set: fork server.
+///
+/// ```
+/// use multiproc_process::{DEFAULT_START_METHOD, StartMethod, get_start_method};
+/// assert_eq!(DEFAULT_START_METHOD, StartMethod::ForkServer);
+/// assert_eq!(get_start_method(), DEFAULT_START_METHOD); // none set in this program
+/// ```
 pub const DEFAULT_START_METHOD: StartMethod = StartMethod::ForkServer;

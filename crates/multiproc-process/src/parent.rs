@@ -73,33 +73,76 @@ impl ParentProcess {
     }
 
     /// The parent's name (`MainProcess`, `Process-1`, …).
+    ///
+    /// ```
+    /// use multiproc_process::{Process, parent_process};
+    /// fn parent_name() -> Option<String> { parent_process().map(|p| p.name().to_owned()) }
+    /// assert_eq!(Process::new(parent_name, ()).start()?.join_value()?.as_deref(), Some("MainProcess"));
+    /// assert!(parent_process().is_none()); // the main process has none
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn name(&self) -> &str {
         &self.info.name
     }
 
     /// The parent's process id. For a ForkServer child this is the process that asked
     /// for it, not the server (its OS parent).
+    ///
+    /// ```
+    /// use multiproc_process::{Process, parent_process};
+    /// fn parent_pid() -> Option<u32> { parent_process().map(|p| p.pid()) }
+    /// assert_eq!(Process::new(parent_pid, ()).start()?.join_value()?, Some(std::process::id()));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn pid(&self) -> u32 {
         self.info.pid
     }
 
     /// CPython's `ident`: the parent's process id.
+    ///
+    /// ```
+    /// use multiproc_process::{Process, parent_process};
+    /// fn same() -> Option<bool> { parent_process().map(|p| p.ident() == p.pid()) }
+    /// assert_eq!(Process::new(same, ()).start()?.join_value()?, Some(true));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn ident(&self) -> u32 {
         self.info.pid
     }
 
     /// Whether the parent is a daemon.
+    ///
+    /// ```
+    /// use multiproc_process::{Process, parent_process};
+    /// fn parent_daemon() -> Option<bool> { parent_process().map(|p| p.daemon()) }
+    /// assert_eq!(Process::new(parent_daemon, ()).start()?.join_value()?, Some(false));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn daemon(&self) -> bool {
         self.info.daemon
     }
 
     /// Who the parent is.
+    ///
+    /// ```
+    /// use multiproc_process::{Process, parent_process};
+    /// fn parent_identity() -> Option<Vec<u32>> { parent_process().map(|p| p.info().identity().to_vec()) }
+    /// assert_eq!(Process::new(parent_identity, ()).start()?.join_value()?, Some(vec![])); // the main process
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn info(&self) -> &ProcessInfo {
         &self.info
     }
 
     /// Whether the parent is still running (non-blocking; CPython's
     /// `parent_process().is_alive()`).
+    ///
+    /// ```
+    /// use multiproc_process::{Process, parent_process};
+    /// fn parent_alive() -> Option<bool> { parent_process().map(|p| p.is_alive()) }
+    /// assert_eq!(Process::new(parent_alive, ()).start()?.join_value()?, Some(true)); // we wait for it
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn is_alive(&self) -> bool {
         match &self.sentinel {
             ParentSentinel::Open(fd) => {
@@ -115,6 +158,16 @@ impl ParentProcess {
     ///
     /// # Errors
     /// `poll` failed.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use multiproc_process::{Process, parent_process};
+    /// // `join` blocks until the parent ends; a child that must not outlive its parent
+    /// // watches it with `join_timeout` (or `join` on a thread of its own).
+    /// fn watch() -> Option<bool> { parent_process()?.join_timeout(Duration::from_millis(10)).ok() }
+    /// assert_eq!(Process::new(watch, ()).start()?.join_value()?, Some(false)); // still running
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn join(&self) -> Result<(), WaitError> {
         self.wait(None).map(|_| ())
     }
@@ -124,6 +177,14 @@ impl ParentProcess {
     ///
     /// # Errors
     /// `poll` failed.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use multiproc_process::{Process, parent_process};
+    /// fn parent_ended() -> Option<bool> { parent_process()?.join_timeout(Duration::from_millis(10)).ok() }
+    /// assert_eq!(Process::new(parent_ended, ()).start()?.join_value()?, Some(false));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn join_timeout(&self, timeout: Duration) -> Result<bool, WaitError> {
         // A timeout past the end of `Instant` (`Duration::MAX`) waits without bound.
         self.wait(Instant::now().checked_add(timeout))
@@ -131,6 +192,13 @@ impl ParentProcess {
 
     /// A descriptor that becomes readable when the parent exits (a pidfd; CPython's
     /// parent sentinel). `None` if the parent had exited before it could be opened.
+    ///
+    /// ```
+    /// use multiproc_process::{Process, parent_process};
+    /// fn has_sentinel() -> bool { parent_process().is_some_and(|p| p.sentinel().is_some()) }
+    /// assert!(Process::new(has_sentinel, ()).start()?.join_value()?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn sentinel(&self) -> Option<BorrowedFd<'_>> {
         match &self.sentinel {
             ParentSentinel::Open(fd) => Some(fd.as_fd()),

@@ -588,31 +588,86 @@ impl<R> Process<R> {
     }
 
     /// The process id (CPython's `pid`).
+    ///
+    /// ```
+    /// use multiproc_process::Process;
+    /// fn pid() -> u32 { std::process::id() }
+    /// let p = Process::new(pid, ()).start()?;
+    /// let reported = p.pid();
+    /// assert_ne!(reported, std::process::id());
+    /// assert_eq!(p.join_value()?, reported);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn pid(&self) -> u32 {
         self.core.info.pid
     }
 
     /// CPython's `ident`: the process id.
+    ///
+    /// ```
+    /// use multiproc_process::Process;
+    /// fn nothing() {}
+    /// let p = Process::new(nothing, ()).start()?;
+    /// assert_eq!(p.ident(), p.pid());
+    /// p.join()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn ident(&self) -> u32 {
         self.core.info.pid
     }
 
     /// The name.
+    ///
+    /// ```
+    /// use multiproc_process::Process;
+    /// fn nothing() {}
+    /// let p = Process::new(nothing, ()).name("worker").start()?;
+    /// assert_eq!(p.name(), "worker");
+    /// p.join()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn name(&self) -> &str {
         &self.core.info.name
     }
 
     /// Whether it is a daemon.
+    ///
+    /// ```
+    /// use multiproc_process::Process;
+    /// fn nothing() {}
+    /// let p = Process::new(nothing, ()).daemon(true).start()?;
+    /// assert!(p.daemon());
+    /// p.join()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn daemon(&self) -> bool {
         self.core.info.daemon
     }
 
     /// The start method it was started with.
+    ///
+    /// ```
+    /// use multiproc_process::{Process, StartMethod};
+    /// fn nothing() {}
+    /// let p = Process::new(nothing, ()).start_method(StartMethod::Spawn).start()?;
+    /// assert_eq!(p.start_method(), StartMethod::Spawn);
+    /// p.join()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn start_method(&self) -> StartMethod {
         self.core.method
     }
 
     /// Who the process is, as [`current_process`](crate::current_process) says inside it.
+    ///
+    /// ```
+    /// use multiproc_process::Process;
+    /// fn nothing() {}
+    /// let p = Process::new(nothing, ()).name("w").start()?;
+    /// assert_eq!((p.info().name(), p.info().pid()), ("w", p.pid()));
+    /// p.join()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn info(&self) -> &ProcessInfo {
         &self.core.info
     }
@@ -622,6 +677,18 @@ impl<R> Process<R> {
     /// In a process that holds a copy of the handle without being the parent (one
     /// inherited through a fork), this still answers, from the pidfd; CPython raises
     /// `AssertionError('can only test a child process')` there.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use multiproc_process::Process;
+    /// fn sleepy() { std::thread::sleep(Duration::from_secs(60)); }
+    /// let p = Process::new(sleepy, ()).start()?;
+    /// assert!(p.is_alive());
+    /// p.kill()?;
+    /// p.join()?;
+    /// assert!(!p.is_alive());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn is_alive(&self) -> bool {
         let alive = self.core.is_alive();
         if !alive {
@@ -634,6 +701,15 @@ impl<R> Process<R> {
     /// `std::process::exit(N)`, `-N` when killed by signal `N` (CPython's `exitcode`).
     /// In a process that is not the parent: the code known when the handle was
     /// inherited, if any (only the parent collects it).
+    ///
+    /// ```
+    /// use multiproc_process::Process;
+    /// fn fail() { std::process::exit(3); }
+    /// let p = Process::new(fail, ()).start()?;
+    /// p.join()?;
+    /// assert_eq!(p.exitcode(), Some(3));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn exitcode(&self) -> Option<i32> {
         let code = self.core.exitcode();
         if code.is_some() {
@@ -648,6 +724,15 @@ impl<R> Process<R> {
     /// # Errors
     /// [`WaitError::NotParent`] when called in a process other than the one that
     /// started it; [`WaitError::Io`] when `poll`/`waitid` failed.
+    ///
+    /// ```
+    /// use multiproc_process::Process;
+    /// fn nothing() {}
+    /// let p = Process::new(nothing, ()).start()?;
+    /// p.join()?;
+    /// assert_eq!(p.exitcode(), Some(0));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn join(&self) -> Result<(), WaitError> {
         self.core.wait(None)?;
         unlist(&self.core);
@@ -759,12 +844,35 @@ impl<R> Process<R> {
     ///
     /// # Errors
     /// As [`terminate`](Self::terminate).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use multiproc_process::Process;
+    /// fn sleepy() { std::thread::sleep(Duration::from_secs(60)); }
+    /// let p = Process::new(sleepy, ()).start()?;
+    /// p.kill()?;
+    /// p.join()?;
+    /// assert_eq!(p.exitcode(), Some(-9)); // SIGKILL
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn kill(&self) -> Result<(), WaitError> {
         self.core.signal(Signal::KILL)
     }
 
     /// A descriptor that becomes readable when the process exits (a pidfd): CPython's
     /// `sentinel`, for `poll` or `multiproc_ipc::wait`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use multiproc_process::Process;
+    /// fn nothing() {}
+    /// let p = Process::new(nothing, ()).start()?;
+    /// let sentinels = [p.sentinel()];
+    /// let ready = multiproc_ipc::wait(&sentinels, Some(Duration::from_secs(60)))?;
+    /// assert_eq!(ready.len(), 1); // readable: it exited
+    /// p.join()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn sentinel(&self) -> BorrowedFd<'_> {
         self.core.pidfd()
     }
@@ -774,6 +882,15 @@ impl<R> Process<R> {
     ///
     /// # Errors
     /// [`CloseError`] if the process is still running.
+    ///
+    /// ```
+    /// use multiproc_process::Process;
+    /// fn nothing() {}
+    /// let p = Process::new(nothing, ()).start()?;
+    /// p.join()?;
+    /// assert!(p.close().is_ok()); // ended: its resources are released
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn close(self) -> Result<(), CloseError<R>> {
         if self.is_alive() {
             return Err(CloseError { process: self });
@@ -791,6 +908,13 @@ impl<R: DeserializeOwned> Process<R> {
     /// when the child could not run the target, [`ProcessError::Decode`],
     /// [`ProcessError::ResultTooLarge`] for a value over the 256 MiB frame limit,
     /// [`ProcessError::Wait`] (including [`WaitError::NotParent`]).
+    ///
+    /// ```
+    /// use multiproc_process::Process;
+    /// fn square(x: i64) -> i64 { x * x }
+    /// assert_eq!(Process::new(square, (9,)).start()?.join_value()?, 81);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn join_value(self) -> Result<R, ProcessError> {
         self.core.wait(None)?;
         unlist(&self.core);

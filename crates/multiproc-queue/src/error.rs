@@ -51,6 +51,15 @@ pub enum PutError<T> {
 
 impl<T> PutError<T> {
     /// The item that was not put.
+    ///
+    /// ```
+    /// use multiproc_queue::Queue;
+    /// let q = Queue::<String>::with_maxsize(1)?;
+    /// q.put("first".to_owned())?;
+    /// let err = q.try_put("second".to_owned()).unwrap_err();
+    /// assert_eq!(err.into_inner(), "second"); // the item comes back
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn into_inner(self) -> T {
         match self {
             PutError::Full(t)
@@ -63,21 +72,56 @@ impl<T> PutError<T> {
     }
 
     /// Whether this is [`PutError::Full`].
+    ///
+    /// ```
+    /// use multiproc_queue::Queue;
+    /// let q = Queue::<i64>::with_maxsize(1)?;
+    /// q.put(1)?;
+    /// assert!(q.try_put(2).unwrap_err().is_full());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn is_full(&self) -> bool {
         matches!(self, PutError::Full(_))
     }
 
     /// Whether this is [`PutError::Timeout`].
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use multiproc_queue::Queue;
+    /// let q = Queue::<i64>::with_maxsize(1)?;
+    /// q.put(1)?;
+    /// assert!(q.put_timeout(2, Duration::from_millis(10)).unwrap_err().is_timeout());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn is_timeout(&self) -> bool {
         matches!(self, PutError::Timeout(_))
     }
 
     /// Whether this is [`PutError::Closed`].
+    ///
+    /// ```
+    /// use multiproc_queue::Queue;
+    /// let q = Queue::<i64>::new()?;
+    /// q.close();
+    /// assert!(q.put(1).unwrap_err().is_closed());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn is_closed(&self) -> bool {
         matches!(self, PutError::Closed(_))
     }
 
     /// Whether this is [`PutError::NoConsumer`].
+    ///
+    /// ```
+    /// use multiproc_queue::Queue;
+    /// let q = Queue::<i64>::with_maxsize(1)?;
+    /// q.put(1)?;
+    /// let err = q.try_put(2).unwrap_err();
+    /// assert!(!err.is_no_consumer()); // full, but this process may still get
+    /// assert!(err.is_full());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn is_no_consumer(&self) -> bool {
         matches!(self, PutError::NoConsumer(_))
     }

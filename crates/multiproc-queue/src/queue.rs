@@ -283,6 +283,14 @@ impl<T> Queue<T> {
     ///
     /// # Errors
     /// The shared segment could not be created (`memfd_create`, `ftruncate`, `mmap`).
+    ///
+    /// ```
+    /// use multiproc_queue::Queue;
+    /// let q = Queue::<String>::new()?;
+    /// q.put("job".to_owned())?;
+    /// assert_eq!(q.get()?, "job");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn new() -> Result<Self, CreateError> {
         Self::with_capacity(0, ring::DEFAULT_RING)
     }
@@ -308,6 +316,13 @@ impl<T> Queue<T> {
     ///
     /// # Errors
     /// As [`new`](Self::new).
+    ///
+    /// ```
+    /// use multiproc_queue::Queue;
+    /// let q = Queue::<u8>::with_capacity(2, 1 << 16)?; // 2 items, a 64 KiB ring
+    /// assert_eq!(q.maxsize(), 2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn with_capacity(maxsize: usize, ring_bytes: usize) -> Result<Self, CreateError> {
         let ring = Ring::create(maxsize as u64, ring_bytes)?;
         let q = Self::from_ring(ring);
@@ -321,22 +336,56 @@ impl<T> Queue<T> {
     /// shared counters. Exact when nothing is in progress; while puts and gets run
     /// concurrently it may be stale by the time you use it (as any length of a
     /// concurrent queue).
+    ///
+    /// ```
+    /// use multiproc_queue::Queue;
+    /// let q = Queue::<i64>::new()?;
+    /// q.put(1)?;
+    /// q.put(2)?;
+    /// assert_eq!(q.qsize(), 2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn qsize(&self) -> usize {
         self.h.ring.len() as usize
     }
 
     /// Whether [`qsize`](Self::qsize) is 0.
+    ///
+    /// ```
+    /// use multiproc_queue::Queue;
+    /// let q = Queue::<i64>::new()?;
+    /// assert!(q.is_empty());
+    /// q.put(1)?;
+    /// assert!(!q.is_empty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.qsize() == 0
     }
 
     /// Whether a put would have to wait now: `maxsize` items are in the queue, or its
     /// ring is full.
+    ///
+    /// ```
+    /// use multiproc_queue::Queue;
+    /// let q = Queue::<i64>::with_maxsize(1)?;
+    /// assert!(!q.is_full());
+    /// q.put(1)?;
+    /// assert!(q.is_full());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn is_full(&self) -> bool {
         self.h.ring.is_full()
     }
 
     /// The item limit (0 = none).
+    ///
+    /// ```
+    /// use multiproc_queue::Queue;
+    /// assert_eq!(Queue::<i64>::new()?.maxsize(), 0); // no limit
+    /// assert_eq!(Queue::<i64>::with_maxsize(8)?.maxsize(), 8);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn maxsize(&self) -> usize {
         self.h.ring.maxsize() as usize
     }
@@ -345,17 +394,43 @@ impl<T> Queue<T> {
     /// [`PutError::Closed`] from now on; it can still get. Getters drain what is in the
     /// queue, then get [`GetError::Closed`] once every handle in every live process is
     /// closed or dropped. Idempotent. Dropping a handle closes it.
+    ///
+    /// ```
+    /// use multiproc_queue::Queue;
+    /// let q = Queue::<i64>::new()?;
+    /// q.put(1)?;
+    /// q.close();
+    /// assert!(q.put(2).is_err()); // Closed
+    /// assert_eq!(q.get()?, 1); // what was put stays
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn close(&self) {
         self.h.close();
     }
 
     /// Whether [`close`](Self::close) was called on this handle.
+    ///
+    /// ```
+    /// use multiproc_queue::Queue;
+    /// let q = Queue::<i64>::new()?;
+    /// assert!(!q.is_closed());
+    /// q.close();
+    /// assert!(q.is_closed());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn is_closed(&self) -> bool {
         self.h.closed.load(Ordering::Acquire)
     }
 
     /// Whether getters on an empty queue would be told [`GetError::Closed`]: no live
     /// process holds an open handle (scans the producer registry).
+    ///
+    /// ```
+    /// use multiproc_queue::Queue;
+    /// let q = Queue::<i64>::new()?;
+    /// assert!(!q.producers_gone()); // this process holds an open handle
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn producers_gone(&self) -> bool {
         self.h.ring.producers_gone()
     }
@@ -447,6 +522,15 @@ impl<T: Serialize> Queue<T> {
     ///
     /// # Errors
     /// [`PutError::Timeout`] and those of [`put`](Self::put).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use multiproc_queue::Queue;
+    /// let q = Queue::<i64>::with_maxsize(1)?;
+    /// q.put_timeout(1, Duration::from_secs(60))?;
+    /// assert!(q.put_timeout(2, Duration::from_millis(10)).is_err()); // still full: Timeout
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn put_timeout(&self, item: T, timeout: Duration) -> Result<(), PutError<T>> {
         self.h.put(item, Block::Until(deadline_after(timeout)))
     }
@@ -458,6 +542,14 @@ impl<T: Serialize> Queue<T> {
     ///
     /// # Errors
     /// [`PutError::Full`] and those of [`put`](Self::put).
+    ///
+    /// ```
+    /// use multiproc_queue::Queue;
+    /// let q = Queue::<i64>::with_maxsize(1)?;
+    /// q.try_put(1)?;
+    /// assert!(q.try_put(2).unwrap_err().is_full());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn try_put(&self, item: T) -> Result<(), PutError<T>> {
         self.h.put(item, Block::No)
     }
@@ -501,6 +593,16 @@ impl<T: DeserializeOwned> Queue<T> {
     ///
     /// # Errors
     /// [`GetError::Timeout`] and those of [`get`](Self::get).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use multiproc_queue::{GetError, Queue};
+    /// let q = Queue::<i64>::new()?;
+    /// assert!(matches!(q.get_timeout(Duration::from_millis(10)), Err(GetError::Timeout)));
+    /// q.put(1)?;
+    /// assert_eq!(q.get_timeout(Duration::from_secs(60))?, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn get_timeout(&self, timeout: Duration) -> Result<T, GetError> {
         self.h.get(deadline_after(timeout), false)
     }
@@ -510,6 +612,15 @@ impl<T: DeserializeOwned> Queue<T> {
     /// # Errors
     /// [`GetError::Empty`] (also when another getter holds the consumer side at this
     /// instant) and those of [`get`](Self::get).
+    ///
+    /// ```
+    /// use multiproc_queue::Queue;
+    /// let q = Queue::<i64>::new()?;
+    /// assert!(q.try_get().is_err()); // Empty
+    /// q.put(1)?;
+    /// assert_eq!(q.try_get()?, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn try_get(&self) -> Result<T, GetError> {
         self.h.get(Some(Instant::now()), true)
     }
@@ -636,16 +747,41 @@ impl<T> SimpleQueue<T> {
     ///
     /// # Errors
     /// As [`Queue::new`].
+    ///
+    /// ```
+    /// use multiproc_queue::SimpleQueue;
+    /// let q = SimpleQueue::<i64>::new()?;
+    /// q.put(1)?;
+    /// assert_eq!(q.get()?, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn new() -> Result<Self, CreateError> {
         Queue::new().map(SimpleQueue)
     }
 
     /// Whether the queue holds no item.
+    ///
+    /// ```
+    /// use multiproc_queue::SimpleQueue;
+    /// let q = SimpleQueue::<i64>::new()?;
+    /// assert!(q.is_empty());
+    /// q.put(1)?;
+    /// assert!(!q.is_empty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
 
     /// Marks this handle as done putting; see [`Queue::close`].
+    ///
+    /// ```
+    /// use multiproc_queue::SimpleQueue;
+    /// let q = SimpleQueue::<i64>::new()?;
+    /// q.close();
+    /// assert!(q.put(1).is_err()); // Closed
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn close(&self) {
         self.0.close();
     }
@@ -656,6 +792,14 @@ impl<T: Serialize> SimpleQueue<T> {
     ///
     /// # Errors
     /// As [`Queue::put`].
+    ///
+    /// ```
+    /// use multiproc_queue::SimpleQueue;
+    /// let q = SimpleQueue::<String>::new()?;
+    /// q.put("a".to_owned())?;
+    /// assert_eq!(q.get()?, "a");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn put(&self, item: T) -> Result<(), PutError<T>> {
         self.0.put(item)
     }
@@ -666,6 +810,15 @@ impl<T: DeserializeOwned> SimpleQueue<T> {
     ///
     /// # Errors
     /// As [`Queue::get`].
+    ///
+    /// ```
+    /// use multiproc_queue::SimpleQueue;
+    /// let q = SimpleQueue::<i64>::new()?;
+    /// q.put(1)?;
+    /// q.put(2)?;
+    /// assert_eq!((q.get()?, q.get()?), (1, 2)); // first in, first out
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn get(&self) -> Result<T, GetError> {
         self.0.get()
     }
@@ -674,6 +827,16 @@ impl<T: DeserializeOwned> SimpleQueue<T> {
     ///
     /// # Errors
     /// As [`Queue::get_timeout`].
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use multiproc_queue::SimpleQueue;
+    /// let q = SimpleQueue::<i64>::new()?;
+    /// assert!(q.get_timeout(Duration::from_millis(10)).is_err()); // Timeout
+    /// q.put(1)?;
+    /// assert_eq!(q.get_timeout(Duration::from_secs(60))?, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn get_timeout(&self, timeout: Duration) -> Result<T, GetError> {
         self.0.get_timeout(timeout)
     }
@@ -682,11 +845,31 @@ impl<T: DeserializeOwned> SimpleQueue<T> {
     ///
     /// # Errors
     /// As [`Queue::try_get`].
+    ///
+    /// ```
+    /// use multiproc_queue::SimpleQueue;
+    /// let q = SimpleQueue::<i64>::new()?;
+    /// assert!(q.try_get().is_err());
+    /// q.put(1)?;
+    /// assert_eq!(q.try_get()?, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn try_get(&self) -> Result<T, GetError> {
         self.0.try_get()
     }
 
     /// Blocking iterator until closed and drained; see [`Queue::iter`].
+    ///
+    /// ```
+    /// use multiproc_queue::SimpleQueue;
+    /// let q = SimpleQueue::<i64>::new()?;
+    /// q.put(1)?;
+    /// q.put(2)?;
+    /// q.close(); // the last producer handle: the iterator ends once drained
+    /// let all: Vec<i64> = q.iter().collect::<Result<_, _>>()?;
+    /// assert_eq!(all, [1, 2]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn iter(&self) -> Iter<'_, T> {
         self.0.iter()
     }
@@ -740,6 +923,14 @@ impl<T> JoinableQueue<T> {
     ///
     /// # Errors
     /// As [`Queue::new`].
+    ///
+    /// ```
+    /// use multiproc_queue::JoinableQueue;
+    /// let q = JoinableQueue::<i64>::new()?;
+    /// q.put(1)?;
+    /// assert_eq!(q.unfinished_tasks(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn new() -> Result<Self, CreateError> {
         Queue::new().map(JoinableQueue)
     }
@@ -748,6 +939,14 @@ impl<T> JoinableQueue<T> {
     ///
     /// # Errors
     /// As [`Queue::new`].
+    ///
+    /// ```
+    /// use multiproc_queue::JoinableQueue;
+    /// let q = JoinableQueue::<i64>::with_maxsize(1)?;
+    /// q.put(1)?;
+    /// assert!(q.try_put(2).is_err()); // Full
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn with_maxsize(maxsize: usize) -> Result<Self, CreateError> {
         Queue::with_maxsize(maxsize).map(JoinableQueue)
     }
@@ -756,6 +955,16 @@ impl<T> JoinableQueue<T> {
     ///
     /// # Errors
     /// [`JoinError::TooManyTaskDone`] if called more times than items were put.
+    ///
+    /// ```
+    /// use multiproc_queue::JoinableQueue;
+    /// let q = JoinableQueue::<i64>::new()?;
+    /// q.put(1)?;
+    /// q.get()?;
+    /// q.task_done()?;
+    /// assert!(q.task_done().is_err()); // TooManyTaskDone
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn task_done(&self) -> Result<(), JoinError> {
         if self.0.h.ring.task_done() {
             Ok(())
@@ -765,6 +974,17 @@ impl<T> JoinableQueue<T> {
     }
 
     /// Items put and not yet marked done.
+    ///
+    /// ```
+    /// use multiproc_queue::JoinableQueue;
+    /// let q = JoinableQueue::<i64>::new()?;
+    /// q.put(1)?;
+    /// q.get()?;
+    /// assert_eq!(q.unfinished_tasks(), 1); // got, not yet done
+    /// q.task_done()?;
+    /// assert_eq!(q.unfinished_tasks(), 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn unfinished_tasks(&self) -> usize {
         self.0.h.ring.unfinished() as usize
     }
@@ -776,6 +996,16 @@ impl<T> JoinableQueue<T> {
     ///
     /// # Errors
     /// None today; the `Result` leaves room for failure reports.
+    ///
+    /// ```
+    /// use multiproc_queue::JoinableQueue;
+    /// let q = JoinableQueue::<i64>::new()?;
+    /// q.put(1)?;
+    /// q.get()?;
+    /// q.task_done()?;
+    /// q.join()?; // every item done: returns at once
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn join(&self) -> Result<(), JoinError> {
         // Without a deadline the wait ends only when every task is done: no timeout.
         let _ = self.0.h.ring.join(None);

@@ -45,6 +45,13 @@ impl<T: Shareable> RawArray<T> {
     ///
     /// # Errors
     /// The shared segment could not be created.
+    ///
+    /// ```
+    /// use multiproc_shared::RawArray;
+    /// let a = RawArray::<u32>::zeroed(4)?;
+    /// assert_eq!(a.to_vec(), [0, 0, 0, 0]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn zeroed(len: usize) -> Result<Self, CreateError> {
         Ok(RawArray {
             cells: Cells::zeroed(len)?,
@@ -56,6 +63,13 @@ impl<T: Shareable> RawArray<T> {
     ///
     /// # Errors
     /// The shared segment could not be created.
+    ///
+    /// ```
+    /// use multiproc_shared::RawArray;
+    /// let a = RawArray::from_slice(&[1.0_f32, 2.0])?;
+    /// assert_eq!(a.to_vec(), [1.0, 2.0]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn from_slice(src: &[T]) -> Result<Self, CreateError> {
         let a = Self::zeroed(src.len())?;
         // Same length: in bounds.
@@ -64,16 +78,36 @@ impl<T: Shareable> RawArray<T> {
     }
 
     /// The number of elements.
+    ///
+    /// ```
+    /// use multiproc_shared::RawArray;
+    /// assert_eq!(RawArray::<u8>::zeroed(3)?.len(), 3);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn len(&self) -> usize {
         self.cells.len()
     }
 
     /// Whether it has no elements.
+    ///
+    /// ```
+    /// use multiproc_shared::RawArray;
+    /// assert!(!RawArray::<u8>::zeroed(3)?.is_empty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
     /// Element `i`, or `None` past the end.
+    ///
+    /// ```
+    /// use multiproc_shared::RawArray;
+    /// let a = RawArray::from_slice(&[5_i16, 6])?;
+    /// assert_eq!(a.get(1), Some(6));
+    /// assert_eq!(a.get(2), None);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn get(&self, i: usize) -> Option<T> {
         self.cells.read(i).map(T::from_repr)
     }
@@ -82,6 +116,15 @@ impl<T: Shareable> RawArray<T> {
     ///
     /// # Errors
     /// [`IndexError`] if `i >= len`.
+    ///
+    /// ```
+    /// use multiproc_shared::RawArray;
+    /// let a = RawArray::<i16>::zeroed(2)?;
+    /// a.set(0, 9)?;
+    /// assert_eq!(a.to_vec(), [9, 0]);
+    /// assert!(a.set(2, 1).is_err()); // IndexError
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn set(&self, i: usize, v: T) -> Result<(), IndexError> {
         if self.cells.write(i, v.to_repr()) {
             Ok(())
@@ -97,6 +140,15 @@ impl<T: Shareable> RawArray<T> {
     ///
     /// # Errors
     /// [`IndexError`] if `src.len() != len`.
+    ///
+    /// ```
+    /// use multiproc_shared::RawArray;
+    /// let a = RawArray::<u8>::zeroed(3)?;
+    /// a.copy_from_slice(&[1, 2, 3])?;
+    /// assert_eq!(a.to_vec(), [1, 2, 3]);
+    /// assert!(a.copy_from_slice(&[1]).is_err()); // another length
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn copy_from_slice(&self, src: &[T]) -> Result<(), IndexError> {
         if src.len() != self.len() {
             return Err(IndexError {
@@ -111,6 +163,15 @@ impl<T: Shareable> RawArray<T> {
     ///
     /// # Errors
     /// [`IndexError`] if that range does not fit.
+    ///
+    /// ```
+    /// use multiproc_shared::RawArray;
+    /// let a = RawArray::<u8>::zeroed(4)?;
+    /// a.copy_from_slice_at(1, &[7, 8])?;
+    /// assert_eq!(a.to_vec(), [0, 7, 8, 0]);
+    /// assert!(a.copy_from_slice_at(3, &[1, 2]).is_err()); // past the end
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn copy_from_slice_at(&self, start: usize, src: &[T]) -> Result<(), IndexError> {
         let err = IndexError {
             index: start.saturating_add(src.len()),
@@ -136,6 +197,15 @@ impl<T: Shareable> RawArray<T> {
     ///
     /// # Errors
     /// [`IndexError`] if that range does not fit.
+    ///
+    /// ```
+    /// use multiproc_shared::RawArray;
+    /// let a = RawArray::from_slice(&[1_u8, 2, 3, 4])?;
+    /// let mut out = [0; 2];
+    /// a.copy_to_slice(2, &mut out)?;
+    /// assert_eq!(out, [3, 4]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn copy_to_slice(&self, start: usize, dst: &mut [T]) -> Result<(), IndexError> {
         if start.checked_add(dst.len()).is_none_or(|e| e > self.len()) {
             return Err(IndexError {
@@ -157,6 +227,12 @@ impl<T: Shareable> RawArray<T> {
     }
 
     /// A copy of the whole array (Python's `a[:]`).
+    ///
+    /// ```
+    /// use multiproc_shared::RawArray;
+    /// assert_eq!(RawArray::from_slice(&[1_u64, 2])?.to_vec(), [1, 2]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn to_vec(&self) -> Vec<T> {
         let mut v = vec![T::from_repr(zero()); self.len()];
         // Same length: in bounds.
@@ -165,11 +241,26 @@ impl<T: Shareable> RawArray<T> {
     }
 
     /// Iterates over copies of the elements (each read when reached).
+    ///
+    /// ```
+    /// use multiproc_shared::RawArray;
+    /// let a = RawArray::from_slice(&[1_u64, 2, 3])?;
+    /// assert_eq!(a.iter().sum::<u64>(), 6);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn iter(&self) -> impl ExactSizeIterator<Item = T> + '_ {
         (0..self.len()).map(|i| T::from_repr(self.cells.read(i).unwrap_or_else(zero)))
     }
 
     /// Whether `self` and `other` are the same shared array (in this process).
+    ///
+    /// ```
+    /// use multiproc_shared::RawArray;
+    /// let a = RawArray::<u8>::zeroed(1)?;
+    /// assert!(a.same_as(&a.clone()));
+    /// assert!(!a.same_as(&RawArray::zeroed(1)?));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn same_as(&self, other: &Self) -> bool {
         self.cells.ptr_eq(&other.cells)
     }
@@ -256,6 +347,13 @@ impl<T: Shareable> Array<T> {
     ///
     /// # Errors
     /// A shared segment could not be created.
+    ///
+    /// ```
+    /// use multiproc_shared::Array;
+    /// let a = Array::<f64>::zeroed(2)?;
+    /// assert_eq!(a.to_vec(), [0.0, 0.0]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn zeroed(len: usize) -> Result<Self, CreateError> {
         Ok(Array {
             raw: RawArray::zeroed(len)?,
@@ -267,6 +365,13 @@ impl<T: Shareable> Array<T> {
     ///
     /// # Errors
     /// A shared segment could not be created.
+    ///
+    /// ```
+    /// use multiproc_shared::Array;
+    /// let a = Array::from_slice(&[1_i32, 2])?;
+    /// assert_eq!(a.get(0), Some(1));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn from_slice(src: &[T]) -> Result<Self, CreateError> {
         Ok(Array {
             raw: RawArray::from_slice(src)?,
@@ -275,16 +380,39 @@ impl<T: Shareable> Array<T> {
     }
 
     /// Wraps `raw` with `lock` (CPython's `synchronized(obj, lock)`).
+    ///
+    /// ```
+    /// use multiproc_shared::{Array, RawArray};
+    /// use multiproc_sync::RLock;
+    /// let lock = RLock::new()?;
+    /// let a = Array::with_lock(RawArray::<u8>::zeroed(2)?, lock.clone());
+    /// assert!(a.get_lock().same_as(&lock));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn with_lock(raw: RawArray<T>, lock: RLock) -> Self {
         Array { raw, lock }
     }
 
     /// The lock.
+    ///
+    /// ```
+    /// use multiproc_shared::Array;
+    /// let a = Array::<u8>::zeroed(1)?;
+    /// assert!(!a.get_lock().is_locked());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn get_lock(&self) -> &RLock {
         &self.lock
     }
 
     /// The array without its lock.
+    ///
+    /// ```
+    /// use multiproc_shared::Array;
+    /// let a = Array::from_slice(&[4_u8])?;
+    /// assert_eq!(a.get_obj().get(0), Some(4)); // the raw array, without the lock
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn get_obj(&self) -> &RawArray<T> {
         &self.raw
     }
@@ -329,16 +457,36 @@ impl<T: Shareable> Array<T> {
     }
 
     /// The number of elements.
+    ///
+    /// ```
+    /// use multiproc_shared::Array;
+    /// assert_eq!(Array::<u8>::zeroed(5)?.len(), 5);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn len(&self) -> usize {
         self.raw.len()
     }
 
     /// Whether it has no elements.
+    ///
+    /// ```
+    /// use multiproc_shared::Array;
+    /// assert!(!Array::<u8>::zeroed(5)?.is_empty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.raw.is_empty()
     }
 
     /// Element `i` under the lock.
+    ///
+    /// ```
+    /// use multiproc_shared::Array;
+    /// let a = Array::from_slice(&[1_u8, 2])?;
+    /// assert_eq!(a.get(1), Some(2));
+    /// assert_eq!(a.get(9), None);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn get(&self, i: usize) -> Option<T> {
         self.guard().get(i)
     }
@@ -347,6 +495,15 @@ impl<T: Shareable> Array<T> {
     ///
     /// # Errors
     /// [`IndexError`] if `i >= len`.
+    ///
+    /// ```
+    /// use multiproc_shared::Array;
+    /// let a = Array::<u8>::zeroed(2)?;
+    /// a.set(1, 5)?;
+    /// assert_eq!(a.to_vec(), [0, 5]);
+    /// assert!(a.set(2, 0).is_err()); // IndexError
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn set(&self, i: usize, v: T) -> Result<(), IndexError> {
         self.guard().set(i, v)
     }
@@ -355,11 +512,25 @@ impl<T: Shareable> Array<T> {
     ///
     /// # Errors
     /// [`IndexError`] if `src.len() != len`.
+    ///
+    /// ```
+    /// use multiproc_shared::Array;
+    /// let a = Array::<u8>::zeroed(2)?;
+    /// a.copy_from_slice(&[3, 4])?;
+    /// assert_eq!(a.to_vec(), [3, 4]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn copy_from_slice(&self, src: &[T]) -> Result<(), IndexError> {
         self.guard().copy_from_slice(src)
     }
 
     /// A copy of the whole array, taken under the lock.
+    ///
+    /// ```
+    /// use multiproc_shared::Array;
+    /// assert_eq!(Array::from_slice(&[1_i8, -1])?.to_vec(), [1, -1]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn to_vec(&self) -> Vec<T> {
         self.guard().to_vec()
     }

@@ -133,6 +133,14 @@ impl ShareableList {
     ///
     /// # Errors
     /// As [`SharedMemory::create`].
+    ///
+    /// ```
+    /// use multiproc_shared::{Item, ShareableList};
+    /// let list = ShareableList::new([Item::Int(1), "two".into()], None)?;
+    /// assert_eq!(list.len(), 2);
+    /// list.shm().unlink()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn new(
         items: impl IntoIterator<Item = Item>,
         name: Option<&str>,
@@ -164,6 +172,16 @@ impl ShareableList {
     ///
     /// # Errors
     /// As [`SharedMemory::attach`]; [`ListError::Corrupt`] if the block is not a list.
+    ///
+    /// ```
+    /// use multiproc_shared::{Item, ShareableList};
+    /// let list = ShareableList::new([Item::Int(1)], None)?;
+    /// let same = ShareableList::attach(list.name())?;
+    /// same.set(0, Item::Int(2))?;
+    /// assert_eq!(list.get(0)?, Item::Int(2));
+    /// list.shm().unlink()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn attach(name: &str) -> Result<ShareableList, ListError> {
         let shm = SharedMemory::attach(name)?;
         let mut magic = [0u8; 8];
@@ -184,21 +202,53 @@ impl ShareableList {
     }
 
     /// The number of slots.
+    ///
+    /// ```
+    /// use multiproc_shared::{Item, ShareableList};
+    /// let list = ShareableList::new([Item::None, Item::None], None)?;
+    /// assert_eq!(list.len(), 2);
+    /// list.shm().unlink()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn len(&self) -> usize {
         self.len
     }
 
     /// Whether it has no slots.
+    ///
+    /// ```
+    /// use multiproc_shared::{Item, ShareableList};
+    /// let list = ShareableList::new([Item::None], None)?;
+    /// assert!(!list.is_empty());
+    /// list.shm().unlink()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
 
     /// The block's name.
+    ///
+    /// ```
+    /// use multiproc_shared::{Item, ShareableList};
+    /// let list = ShareableList::new([Item::None], None)?;
+    /// assert_eq!(list.name(), list.shm().name());
+    /// list.shm().unlink()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn name(&self) -> &str {
         self.shm.name()
     }
 
     /// The underlying block (to `unlink` it, for instance).
+    ///
+    /// ```
+    /// use multiproc_shared::{Item, ShareableList};
+    /// let list = ShareableList::new([Item::Int(1)], None)?;
+    /// assert!(list.shm().size() > 0);
+    /// list.shm().unlink()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn shm(&self) -> &SharedMemory {
         &self.shm
     }
@@ -226,6 +276,15 @@ impl ShareableList {
     /// # Errors
     /// [`ListError::Index`] past the end; [`ListError::Corrupt`] if the slot was
     /// overwritten with garbage.
+    ///
+    /// ```
+    /// use multiproc_shared::{Item, ShareableList};
+    /// let list = ShareableList::new([Item::Float(0.5)], None)?;
+    /// assert_eq!(list.get(0)?, Item::Float(0.5));
+    /// assert!(list.get(1).is_err()); // Index
+    /// list.shm().unlink()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn get(&self, i: usize) -> Result<Item, ListError> {
         let (kind, len, _, off) = self.slot(i)?;
         let mut buf = vec![0u8; len];
@@ -252,6 +311,16 @@ impl ShareableList {
     ///
     /// # Errors
     /// [`ListError::Index`] past the end; [`ListError::TooLarge`] if it does not fit.
+    ///
+    /// ```
+    /// use multiproc_shared::{Item, ShareableList};
+    /// let list = ShareableList::new(["abc".into()], None)?;
+    /// list.set(0, "xy".into())?; // fits the slot
+    /// assert_eq!(list.get(0)?, Item::Str("xy".into()));
+    /// assert!(list.set(0, "a much longer string than the slot holds".into()).is_err()); // TooLarge
+    /// list.shm().unlink()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn set(&self, i: usize, item: Item) -> Result<(), ListError> {
         let (_, _, cap, off) = self.slot(i)?;
         let payload = item.payload();
@@ -276,6 +345,14 @@ impl ShareableList {
     ///
     /// # Errors
     /// As [`get`](Self::get).
+    ///
+    /// ```
+    /// use multiproc_shared::{Item, ShareableList};
+    /// let list = ShareableList::new([Item::Int(1), Item::Bool(false)], None)?;
+    /// assert_eq!(list.to_vec()?, [Item::Int(1), Item::Bool(false)]);
+    /// list.shm().unlink()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn to_vec(&self) -> Result<Vec<Item>, ListError> {
         (0..self.len).map(|i| self.get(i)).collect()
     }
@@ -284,6 +361,14 @@ impl ShareableList {
     ///
     /// # Errors
     /// As [`get`](Self::get).
+    ///
+    /// ```
+    /// use multiproc_shared::{Item, ShareableList};
+    /// let list = ShareableList::new([Item::Int(1), Item::Int(2), Item::Int(1)], None)?;
+    /// assert_eq!(list.count(&Item::Int(1))?, 2);
+    /// list.shm().unlink()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn count(&self, item: &Item) -> Result<usize, ListError> {
         Ok(self.to_vec()?.iter().filter(|x| *x == item).count())
     }
@@ -292,6 +377,15 @@ impl ShareableList {
     ///
     /// # Errors
     /// As [`get`](Self::get).
+    ///
+    /// ```
+    /// use multiproc_shared::{Item, ShareableList};
+    /// let list = ShareableList::new([Item::Int(1), Item::Int(2)], None)?;
+    /// assert_eq!(list.index(&Item::Int(2))?, Some(1));
+    /// assert_eq!(list.index(&Item::Int(3))?, None);
+    /// list.shm().unlink()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn index(&self, item: &Item) -> Result<Option<usize>, ListError> {
         Ok(self.to_vec()?.iter().position(|x| x == item))
     }

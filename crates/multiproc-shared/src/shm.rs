@@ -80,6 +80,15 @@ impl SharedMemory {
     /// # Errors
     /// [`ShmError::InvalidName`], [`ShmError::InvalidSize`] for 0,
     /// [`ShmError::Exists`] if the name is taken, [`ShmError::Io`] otherwise.
+    ///
+    /// ```
+    /// use multiproc_shared::SharedMemory;
+    /// let shm = SharedMemory::create(None, 64)?; // a random name
+    /// assert_eq!(shm.size(), 64);
+    /// assert!(SharedMemory::create(Some(shm.name()), 64).is_err()); // Exists
+    /// shm.unlink()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn create(name: Option<&str>, size: usize) -> Result<SharedMemory, ShmError> {
         if size == 0 || u64::try_from(size).is_err() {
             return Err(ShmError::InvalidSize);
@@ -132,6 +141,18 @@ impl SharedMemory {
     /// # Errors
     /// [`ShmError::NotFound`] if there is no such block, [`ShmError::InvalidName`],
     /// [`ShmError::Io`].
+    ///
+    /// ```
+    /// use multiproc_shared::SharedMemory;
+    /// let shm = SharedMemory::create(None, 8)?;
+    /// shm.write_at(0, b"hi")?;
+    /// let same = SharedMemory::attach(shm.name())?;
+    /// let mut buf = [0; 2];
+    /// same.read_at(0, &mut buf)?;
+    /// assert_eq!(&buf, b"hi");
+    /// shm.unlink()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn attach(name: &str) -> Result<SharedMemory, ShmError> {
         check_name(name)?;
         let file = match OpenOptions::new()
@@ -158,11 +179,27 @@ impl SharedMemory {
     }
 
     /// The name (without a leading `/`, as CPython reports it).
+    ///
+    /// ```
+    /// use multiproc_shared::SharedMemory;
+    /// let shm = SharedMemory::create(None, 8)?;
+    /// assert!(!shm.name().starts_with('/')); // as CPython reports it
+    /// shm.unlink()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn name(&self) -> &str {
         &self.name
     }
 
     /// The size in bytes.
+    ///
+    /// ```
+    /// use multiproc_shared::SharedMemory;
+    /// let shm = SharedMemory::create(None, 100)?;
+    /// assert!(shm.size() >= 100);
+    /// shm.unlink()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn size(&self) -> usize {
         self.bytes.len()
     }
@@ -172,6 +209,16 @@ impl SharedMemory {
     ///
     /// # Errors
     /// [`ShmError::NotFound`] if already unlinked (CPython: `FileNotFoundError`).
+    ///
+    /// ```
+    /// use multiproc_shared::SharedMemory;
+    /// let shm = SharedMemory::create(None, 8)?;
+    /// shm.unlink()?;
+    /// assert!(SharedMemory::attach(shm.name()).is_err()); // the name is gone
+    /// assert!(shm.unlink().is_err()); // NotFound
+    /// shm.write_at(0, b"ok")?; // the mapping stays valid
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn unlink(&self) -> Result<(), ShmError> {
         tracker::unregister(&self.name);
         match std::fs::remove_file(path_of(&self.name)) {
@@ -183,17 +230,48 @@ impl SharedMemory {
 
     /// Keeps the block after the program ends: the tracker forgets it (CPython 3.13's
     /// `track=False`). Someone must `unlink` it eventually.
+    ///
+    /// ```
+    /// use multiproc_shared::SharedMemory;
+    /// let shm = SharedMemory::create(None, 8)?;
+    /// shm.persist(); // not removed at exit: someone must unlink it
+    /// assert!(SharedMemory::attach(shm.name()).is_ok());
+    /// shm.unlink()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn persist(&self) {
         tracker::unregister(&self.name);
     }
 
     /// Unmaps this handle (CPython's `close()`); same as dropping it.
+    ///
+    /// ```
+    /// use multiproc_shared::SharedMemory;
+    /// let shm = SharedMemory::create(None, 8)?;
+    /// let name = shm.name().to_owned();
+    /// shm.close(); // unmapped; the block stays
+    /// let again = SharedMemory::attach(&name)?;
+    /// again.unlink()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn close(self) {}
 
     /// Copies `dst.len()` bytes starting at `offset`.
     ///
     /// # Errors
     /// [`IndexError`] if the range is outside the block.
+    ///
+    /// ```
+    /// use multiproc_shared::SharedMemory;
+    /// let shm = SharedMemory::create(None, 8)?;
+    /// shm.write_at(4, b"abcd")?;
+    /// let mut buf = [0; 4];
+    /// shm.read_at(4, &mut buf)?;
+    /// assert_eq!(&buf, b"abcd");
+    /// assert!(shm.read_at(shm.size(), &mut buf).is_err()); // outside the block
+    /// shm.unlink()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn read_at(&self, offset: usize, dst: &mut [u8]) -> Result<(), IndexError> {
         if self.bytes.read_at(offset, dst) {
             Ok(())
@@ -209,6 +287,15 @@ impl SharedMemory {
     ///
     /// # Errors
     /// [`IndexError`] if the range is outside the block.
+    ///
+    /// ```
+    /// use multiproc_shared::SharedMemory;
+    /// let shm = SharedMemory::create(None, 8)?;
+    /// shm.write_at(0, b"12345678")?;
+    /// assert!(shm.write_at(shm.size() - 1, b"xy").is_err()); // past the end
+    /// shm.unlink()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn write_at(&self, offset: usize, src: &[u8]) -> Result<(), IndexError> {
         if self.bytes.write_at(offset, src) {
             Ok(())
@@ -221,6 +308,14 @@ impl SharedMemory {
     }
 
     /// Start of the mapping in this process (for FFI or your own atomics).
+    ///
+    /// ```
+    /// use multiproc_shared::SharedMemory;
+    /// let shm = SharedMemory::create(None, 8)?;
+    /// assert_eq!(shm.as_ptr() as usize % 4096, 0); // page-aligned
+    /// shm.unlink()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn as_ptr(&self) -> *mut u8 {
         self.bytes.as_ptr()
     }

@@ -43,6 +43,13 @@ impl<T: Shareable> RawValue<T> {
     ///
     /// # Errors
     /// The shared segment could not be created.
+    ///
+    /// ```
+    /// use multiproc_shared::RawValue;
+    /// let v = RawValue::new(1.5_f64)?;
+    /// assert_eq!(v.get(), 1.5);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn new(v: T) -> Result<Self, CreateError> {
         let cell = Cells::zeroed(1)?;
         cell.write(0, v.to_repr());
@@ -53,17 +60,42 @@ impl<T: Shareable> RawValue<T> {
     }
 
     /// The current value (Python's `.value`).
+    ///
+    /// ```
+    /// use multiproc_shared::RawValue;
+    /// let v = RawValue::new(7_u32)?;
+    /// let other = v.clone(); // the same shared memory
+    /// other.set(8);
+    /// assert_eq!(v.get(), 8);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn get(&self) -> T {
         // Index 0 of a one-element segment is always in bounds.
         T::from_repr(self.cell.read(0).unwrap_or_else(crate::mapping::zero))
     }
 
     /// Replaces the value.
+    ///
+    /// ```
+    /// use multiproc_shared::RawValue;
+    /// let v = RawValue::new(0_i64)?;
+    /// v.set(-1);
+    /// assert_eq!(v.get(), -1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn set(&self, v: T) {
         self.cell.write(0, v.to_repr());
     }
 
     /// Whether `self` and `other` are the same shared value (in this process).
+    ///
+    /// ```
+    /// use multiproc_shared::RawValue;
+    /// let v = RawValue::new(0_u8)?;
+    /// assert!(v.same_as(&v.clone()));
+    /// assert!(!v.same_as(&RawValue::new(0_u8)?));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn same_as(&self, other: &Self) -> bool {
         self.cell.ptr_eq(&other.cell)
     }
@@ -138,6 +170,13 @@ impl<T: Shareable> Value<T> {
     ///
     /// # Errors
     /// A shared segment could not be created.
+    ///
+    /// ```
+    /// use multiproc_shared::Value;
+    /// let v = Value::new(0_u64)?;
+    /// assert_eq!(v.update(|n| n + 1), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn new(v: T) -> Result<Self, CreateError> {
         Self::with_lock(v, RLock::new()?)
     }
@@ -146,6 +185,16 @@ impl<T: Shareable> Value<T> {
     ///
     /// # Errors
     /// A shared segment could not be created.
+    ///
+    /// ```
+    /// use multiproc_shared::Value;
+    /// use multiproc_sync::RLock;
+    /// let lock = RLock::new()?;
+    /// let a = Value::with_lock(1_i32, lock.clone())?;
+    /// let b = Value::with_lock(2_i32, lock)?;
+    /// assert!(a.get_lock().same_as(b.get_lock())); // one lock guards both
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn with_lock(v: T, lock: RLock) -> Result<Self, CreateError> {
         Ok(Value {
             raw: RawValue::new(v)?,
@@ -154,11 +203,25 @@ impl<T: Shareable> Value<T> {
     }
 
     /// The lock (`get_lock()`).
+    ///
+    /// ```
+    /// use multiproc_shared::Value;
+    /// let v = Value::new(0_i32)?;
+    /// assert!(!v.get_lock().is_locked());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn get_lock(&self) -> &RLock {
         &self.lock
     }
 
     /// The value without its lock (`get_obj()`).
+    ///
+    /// ```
+    /// use multiproc_shared::Value;
+    /// let v = Value::new(3_i32)?;
+    /// assert_eq!(v.get_obj().get(), 3); // the raw value, without the lock
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn get_obj(&self) -> &RawValue<T> {
         &self.raw
     }
@@ -206,16 +269,39 @@ impl<T: Shareable> Value<T> {
     }
 
     /// Reads the value under the lock (Python's `.value`).
+    ///
+    /// ```
+    /// use multiproc_shared::Value;
+    /// let v = Value::new(3_i32)?;
+    /// assert_eq!(v.get(), 3);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn get(&self) -> T {
         self.guard().get()
     }
 
     /// Writes the value under the lock.
+    ///
+    /// ```
+    /// use multiproc_shared::Value;
+    /// let v = Value::new(3_i32)?;
+    /// v.set(4);
+    /// assert_eq!(v.get(), 4);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn set(&self, v: T) {
         self.guard().set(v);
     }
 
     /// Replaces the value by `f(value)` under the lock; returns the new value.
+    ///
+    /// ```
+    /// use multiproc_shared::Value;
+    /// let v = Value::new(10_i32)?;
+    /// assert_eq!(v.update(|n| n * 2), 20); // read-modify-write under the lock
+    /// assert_eq!(v.get(), 20);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn update(&self, f: impl FnOnce(T) -> T) -> T {
         self.guard().update(f)
     }
@@ -232,16 +318,46 @@ impl<T: Shareable + fmt::Debug> fmt::Debug for Value<T> {
 
 impl<T: Shareable> ValueGuard<'_, T> {
     /// The value.
+    ///
+    /// ```
+    /// use multiproc_shared::Value;
+    /// use multiproc_sync::OwnerDied;
+    /// let v = Value::new(5_i32)?;
+    /// let g = v.lock().unwrap_or_else(OwnerDied::into_inner);
+    /// assert_eq!(g.get(), 5);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn get(&self) -> T {
         self.raw.get()
     }
 
     /// Replaces the value.
+    ///
+    /// ```
+    /// use multiproc_shared::Value;
+    /// use multiproc_sync::OwnerDied;
+    /// let v = Value::new(5_i32)?;
+    /// {
+    ///     let g = v.lock().unwrap_or_else(OwnerDied::into_inner);
+    ///     g.set(g.get() + 1);
+    /// }
+    /// assert_eq!(v.get(), 6);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn set(&self, v: T) {
         self.raw.set(v);
     }
 
     /// Replaces the value by `f(value)`; returns the new value.
+    ///
+    /// ```
+    /// use multiproc_shared::Value;
+    /// use multiproc_sync::OwnerDied;
+    /// let v = Value::new(5_i32)?;
+    /// let g = v.lock().unwrap_or_else(OwnerDied::into_inner);
+    /// assert_eq!(g.update(|n| n - 5), 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn update(&self, f: impl FnOnce(T) -> T) -> T {
         let v = f(self.raw.get());
         self.raw.set(v);

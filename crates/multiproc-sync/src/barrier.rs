@@ -77,6 +77,14 @@ impl Barrier {
     ///
     /// # Errors
     /// `parties == 0`, or the shared segment could not be created.
+    ///
+    /// ```
+    /// use multiproc_sync::Barrier;
+    /// let b = Barrier::new(1)?;
+    /// assert_eq!(b.wait()?, 0); // the only party: passes at once
+    /// assert!(Barrier::new(0).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn new(parties: u32) -> Result<Barrier, CreateError> {
         Self::build(parties, None)
     }
@@ -85,6 +93,18 @@ impl Barrier {
     ///
     /// # Errors
     /// As [`new`](Self::new).
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicU32, Ordering};
+    /// use multiproc_sync::Barrier;
+    /// static RAN: AtomicU32 = AtomicU32::new(0);
+    /// let b = Barrier::with_action(1, || {
+    ///     RAN.fetch_add(1, Ordering::Relaxed);
+    /// })?;
+    /// b.wait()?;
+    /// assert_eq!(RAN.load(Ordering::Relaxed), 1); // once per round, before anyone passes
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn with_action(parties: u32, action: fn()) -> Result<Barrier, CreateError> {
         Self::build(parties, Some(PortableFn(action)))
     }
@@ -125,16 +145,35 @@ impl Barrier {
 
     /// The timeout [`wait`](Self::wait) uses, if one was set (CPython's
     /// `barrier.timeout`, which is `None` by default).
+    ///
+    /// ```
+    /// use multiproc_sync::Barrier;
+    /// assert_eq!(Barrier::new(2)?.default_timeout(), None);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn default_timeout(&self) -> Option<Duration> {
         self.timeout
     }
 
     /// The number of parties.
+    ///
+    /// ```
+    /// use multiproc_sync::Barrier;
+    /// assert_eq!(Barrier::new(3)?.parties(), 3);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn parties(&self) -> u32 {
         self.parties
     }
 
     /// The number of parties currently waiting (0 while draining or broken).
+    ///
+    /// ```
+    /// use multiproc_sync::Barrier;
+    /// let b = Barrier::new(2)?;
+    /// assert_eq!(b.n_waiting(), 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn n_waiting(&self) -> u32 {
         let st = self.st.get();
         if st.state.load(Ordering::Relaxed) == FILLING {
@@ -145,6 +184,15 @@ impl Barrier {
     }
 
     /// Whether the barrier is broken.
+    ///
+    /// ```
+    /// use multiproc_sync::Barrier;
+    /// let b = Barrier::new(2)?;
+    /// assert!(!b.is_broken());
+    /// b.abort();
+    /// assert!(b.is_broken());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn is_broken(&self) -> bool {
         self.st.get().state.load(Ordering::Relaxed) == BROKEN
     }
@@ -157,6 +205,17 @@ impl Barrier {
     /// [`BarrierError::Broken`] if the barrier is or becomes broken (abort, timeout,
     /// dead party, reset while waiting); [`BarrierError::ActionPanicked`] for the party
     /// whose action panicked.
+    ///
+    /// ```
+    /// use multiproc_sync::Barrier;
+    /// let b = Barrier::new(2)?;
+    /// let other = b.clone();
+    /// let t = std::thread::spawn(move || other.wait());
+    /// let mine = b.wait()?;
+    /// let theirs = t.join().map_err(|_| "panicked")??;
+    /// assert_eq!(mine + theirs, 1); // indices 0 and 1, one each
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn wait(&self) -> Result<u32, BarrierError> {
         self.wait_until(Deadline::after(self.timeout))
     }
@@ -187,12 +246,29 @@ impl Barrier {
     }
 
     /// Breaks the barrier: current and future waiters get `Broken` until `reset`.
+    ///
+    /// ```
+    /// use multiproc_sync::Barrier;
+    /// let b = Barrier::new(2)?;
+    /// b.abort();
+    /// assert!(b.wait().is_err()); // Broken, no waiting
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn abort(&self) {
         let _held = self.enter_mutex();
         self.break_locked();
     }
 
     /// Returns the barrier to its initial state; current waiters get `Broken`.
+    ///
+    /// ```
+    /// use multiproc_sync::Barrier;
+    /// let b = Barrier::new(2)?;
+    /// b.abort();
+    /// b.reset();
+    /// assert!(!b.is_broken());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn reset(&self) {
         let _held = self.enter_mutex();
         let st = self.st.get();

@@ -153,6 +153,14 @@ impl Condition {
     ///
     /// # Errors
     /// A shared segment could not be created.
+    ///
+    /// ```
+    /// use multiproc_sync::{Condition, OwnerDied};
+    /// let cond = Condition::new()?;
+    /// let g = cond.lock().unwrap_or_else(OwnerDied::into_inner);
+    /// g.notify_all(); // nobody waits: nothing happens
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn new() -> Result<Condition, CreateError> {
         Condition::with_lock(RLock::new()?)
     }
@@ -161,6 +169,17 @@ impl Condition {
     ///
     /// # Errors
     /// A shared segment could not be created.
+    ///
+    /// ```
+    /// use multiproc_sync::{Condition, Lock};
+    /// let lock = Lock::new()?;
+    /// let cond = Condition::with_lock(lock.clone())?;
+    /// let g = cond.try_lock().map_err(|_| "busy")?;
+    /// assert!(lock.is_locked()); // the condition's lock is that lock
+    /// drop(g);
+    /// assert!(!lock.is_locked());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn with_lock(lock: impl Into<CondLock>) -> Result<Condition, CreateError> {
         Ok(Condition {
             st: Shared::new("multiproc-condition", 0)?,
@@ -169,6 +188,13 @@ impl Condition {
     }
 
     /// The lock.
+    ///
+    /// ```
+    /// use multiproc_sync::{CondLock, Condition};
+    /// let cond = Condition::new()?;
+    /// assert!(matches!(cond.get_lock(), CondLock::RLock(_))); // CPython's default
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn get_lock(&self) -> &CondLock {
         &self.lock
     }
@@ -223,6 +249,17 @@ impl Condition {
     ///
     /// # Errors
     /// As [`Lock::try_lock`].
+    ///
+    /// ```
+    /// use multiproc_sync::Condition;
+    /// let cond = Condition::new()?;
+    /// let g = cond.try_lock().map_err(|_| "busy")?;
+    /// let other = cond.clone();
+    /// let got = std::thread::spawn(move || other.try_lock().is_ok()).join().map_err(|_| "panicked")?;
+    /// assert!(!got); // held by this thread
+    /// drop(g);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn try_lock(&self) -> Result<ConditionGuard<'_>, TryLockError<ConditionGuard<'_>>> {
         self.finish(self.lock.acquire(Deadline::Now))
     }
@@ -231,6 +268,14 @@ impl Condition {
     ///
     /// # Errors
     /// As [`Lock::lock_timeout`].
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use multiproc_sync::Condition;
+    /// let cond = Condition::new()?;
+    /// assert!(cond.lock_timeout(Duration::from_secs(60)).is_ok());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn lock_timeout(
         &self,
         timeout: Duration,
@@ -283,6 +328,21 @@ impl ConditionGuard<'_> {
     /// # Errors
     /// [`OwnerDied`] if, while re-acquiring, the lock was taken over from a dead holder
     /// (the lock is held again; the protected state may need repair).
+    ///
+    /// ```
+    /// use multiproc_sync::{Condition, OwnerDied};
+    /// let cond = Condition::new()?;
+    /// let other = cond.clone();
+    /// let mut g = cond.lock().unwrap_or_else(OwnerDied::into_inner);
+    /// let t = std::thread::spawn(move || {
+    ///     // gets the lock once `wait` released it
+    ///     other.lock().unwrap_or_else(OwnerDied::into_inner).notify(1);
+    /// });
+    /// g.wait().unwrap_or_else(OwnerDied::into_inner); // notified; the lock is held again
+    /// drop(g);
+    /// assert!(t.join().is_ok());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn wait(&mut self) -> Result<(), OwnerDied<()>> {
         match self.wait_until(Deadline::Never) {
             (_, true) => Err(OwnerDied::new(())),
@@ -295,6 +355,18 @@ impl ConditionGuard<'_> {
     ///
     /// # Errors
     /// [`OwnerDied`] carrying the same boolean, as for [`wait`](Self::wait).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use multiproc_sync::{Condition, OwnerDied};
+    /// let cond = Condition::new()?;
+    /// let mut g = cond.lock().unwrap_or_else(OwnerDied::into_inner);
+    /// let notified = g
+    ///     .wait_timeout(Duration::from_millis(10))
+    ///     .unwrap_or_else(OwnerDied::into_inner);
+    /// assert!(!notified); // nobody notified
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn wait_timeout(&mut self, timeout: Duration) -> Result<bool, OwnerDied<bool>> {
         match self.wait_until(Deadline::after(Some(timeout))) {
             (n, true) => Err(OwnerDied::new(n)),
@@ -306,6 +378,15 @@ impl ConditionGuard<'_> {
     ///
     /// # Errors
     /// [`OwnerDied`] as for [`wait`](Self::wait); the wait stops there.
+    ///
+    /// ```
+    /// use multiproc_sync::{Condition, OwnerDied};
+    /// let cond = Condition::new()?;
+    /// let mut g = cond.lock().unwrap_or_else(OwnerDied::into_inner);
+    /// let ready = true; // the state the condition protects
+    /// g.wait_for(|| ready).unwrap_or_else(OwnerDied::into_inner); // true already: no wait
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn wait_for(&mut self, mut predicate: impl FnMut() -> bool) -> Result<(), OwnerDied<()>> {
         while !predicate() {
             self.wait()?;
@@ -318,6 +399,18 @@ impl ConditionGuard<'_> {
     ///
     /// # Errors
     /// [`OwnerDied`] carrying the predicate's value at that point.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use multiproc_sync::{Condition, OwnerDied};
+    /// let cond = Condition::new()?;
+    /// let mut g = cond.lock().unwrap_or_else(OwnerDied::into_inner);
+    /// let ok = g
+    ///     .wait_for_timeout(|| false, Duration::from_millis(10))
+    ///     .unwrap_or_else(OwnerDied::into_inner);
+    /// assert!(!ok); // still false at the deadline
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn wait_for_timeout(
         &mut self,
         mut predicate: impl FnMut() -> bool,
@@ -339,11 +432,43 @@ impl ConditionGuard<'_> {
     }
 
     /// Wakes at most `n` waiters (they run once they get the lock).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use multiproc_sync::{Condition, OwnerDied};
+    /// let cond = Condition::new()?;
+    /// let other = cond.clone();
+    /// let mut g = cond.lock().unwrap_or_else(OwnerDied::into_inner);
+    /// let t = std::thread::spawn(move || other.lock().unwrap_or_else(OwnerDied::into_inner).notify(1));
+    /// let notified = g
+    ///     .wait_timeout(Duration::from_secs(60))
+    ///     .unwrap_or_else(OwnerDied::into_inner);
+    /// assert!(notified);
+    /// drop(g);
+    /// assert!(t.join().is_ok());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn notify(&self, n: u32) {
         self.cond.st.get().notify(n);
     }
 
     /// Wakes every waiter.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use multiproc_sync::{Condition, OwnerDied};
+    /// let cond = Condition::new()?;
+    /// let other = cond.clone();
+    /// let mut g = cond.lock().unwrap_or_else(OwnerDied::into_inner);
+    /// let t = std::thread::spawn(move || other.lock().unwrap_or_else(OwnerDied::into_inner).notify_all());
+    /// let notified = g
+    ///     .wait_timeout(Duration::from_secs(60))
+    ///     .unwrap_or_else(OwnerDied::into_inner);
+    /// assert!(notified);
+    /// drop(g);
+    /// assert!(t.join().is_ok());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn notify_all(&self) {
         self.cond.st.get().notify_all();
     }

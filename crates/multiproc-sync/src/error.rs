@@ -77,12 +77,22 @@ impl<G> OwnerDied<G> {
     }
 
     /// What the acquisition produced (the guard, for `lock`; `true`, for `acquire`).
+    ///
+    /// ```
+    /// let died = multiproc_sync::OwnerDied::new(7);
+    /// assert_eq!(died.into_inner(), 7);
+    /// ```
     pub fn into_inner(self) -> G {
         self.inner
     }
 
     /// Transforms what it carries (e.g. wraps the guard in a guard of a higher-level
     /// type that owns the lock).
+    ///
+    /// ```
+    /// let died = multiproc_sync::OwnerDied::new(7);
+    /// assert_eq!(died.map(|n| n * 2).into_inner(), 14);
+    /// ```
     pub fn map<H>(self, f: impl FnOnce(G) -> H) -> OwnerDied<H> {
         OwnerDied {
             inner: f(self.inner),
@@ -90,11 +100,22 @@ impl<G> OwnerDied<G> {
     }
 
     /// A reference to it.
+    ///
+    /// ```
+    /// let died = multiproc_sync::OwnerDied::new(7);
+    /// assert_eq!(*died.get_ref(), 7);
+    /// ```
     pub fn get_ref(&self) -> &G {
         &self.inner
     }
 
     /// A mutable reference to it.
+    ///
+    /// ```
+    /// let mut died = multiproc_sync::OwnerDied::new(7);
+    /// *died.get_mut() += 1;
+    /// assert_eq!(died.into_inner(), 8);
+    /// ```
     pub fn get_mut(&mut self) -> &mut G {
         &mut self.inner
     }
@@ -145,6 +166,14 @@ pub enum TryLockError<G> {
 
 impl<G> TryLockError<G> {
     /// The acquisition's result if the lock was acquired despite the error (owner died).
+    ///
+    /// ```
+    /// use multiproc_sync::{OwnerDied, TryLockError};
+    /// let died: TryLockError<u8> = TryLockError::OwnerDied(OwnerDied::new(1));
+    /// assert_eq!(died.into_recovered(), Some(1)); // acquired despite the error
+    /// let busy: TryLockError<u8> = TryLockError::WouldBlock;
+    /// assert_eq!(busy.into_recovered(), None);
+    /// ```
     pub fn into_recovered(self) -> Option<G> {
         match self {
             TryLockError::WouldBlock => None,

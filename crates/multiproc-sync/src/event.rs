@@ -47,6 +47,13 @@ impl Event {
     ///
     /// # Errors
     /// The shared segment could not be created.
+    ///
+    /// ```
+    /// use multiproc_sync::Event;
+    /// let ev = Event::new()?;
+    /// assert!(!ev.is_set());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn new() -> Result<Event, CreateError> {
         Ok(Event {
             st: Shared::new("multiproc-event", 0)?,
@@ -60,11 +67,28 @@ impl Event {
     }
 
     /// Whether the flag is set.
+    ///
+    /// ```
+    /// use multiproc_sync::Event;
+    /// let ev = Event::new()?;
+    /// ev.set();
+    /// assert!(ev.is_set());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn is_set(&self) -> bool {
         self.st.get().flag.load(Ordering::Acquire) != 0
     }
 
     /// Sets the flag and wakes every waiter.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use multiproc_sync::Event;
+    /// let ev = Event::new()?;
+    /// ev.set();
+    /// assert!(ev.wait_timeout(Duration::ZERO));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn set(&self) {
         let st = self.st.get();
         if st.flag.swap(1, Ordering::SeqCst) == 0 && st.sleepers.load(Ordering::SeqCst) > 0 {
@@ -73,17 +97,47 @@ impl Event {
     }
 
     /// Clears the flag.
+    ///
+    /// ```
+    /// use multiproc_sync::Event;
+    /// let ev = Event::new()?;
+    /// ev.set();
+    /// ev.clear();
+    /// assert!(!ev.is_set());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn clear(&self) {
         self.st.get().flag.store(0, Ordering::Release);
     }
 
     /// Blocks until the flag is set.
+    ///
+    /// ```
+    /// use multiproc_sync::Event;
+    /// let ev = Event::new()?;
+    /// let other = ev.clone();
+    /// let t = std::thread::spawn(move || other.set());
+    /// ev.wait(); // returns once the other thread set it
+    /// assert!(ev.is_set());
+    /// assert!(t.join().is_ok());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn wait(&self) {
         self.wait_until(Deadline::Never);
     }
 
     /// Blocks at most `timeout`; returns whether the flag is set (Python's
     /// `wait(timeout)`). `Duration::ZERO` polls.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use multiproc_sync::Event;
+    /// let ev = Event::new()?;
+    /// assert!(!ev.wait_timeout(Duration::from_millis(10)));
+    /// ev.set();
+    /// assert!(ev.wait_timeout(Duration::from_secs(60)));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn wait_timeout(&self, timeout: Duration) -> bool {
         self.wait_until(Deadline::after(Some(timeout)))
     }

@@ -82,6 +82,13 @@ impl Lock {
     ///
     /// # Errors
     /// The shared segment could not be created (`memfd_create`/`mmap` failed).
+    ///
+    /// ```
+    /// use multiproc_sync::Lock;
+    /// let lock = Lock::new()?;
+    /// assert!(!lock.is_locked());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn new() -> Result<Lock, CreateError> {
         Ok(Lock {
             state: Shared::new("multiproc-lock", 0)?,
@@ -146,6 +153,16 @@ impl Lock {
     /// # Errors
     /// [`TryLockError::WouldBlock`] if it is held; [`TryLockError::OwnerDied`] as for
     /// [`lock`](Self::lock).
+    ///
+    /// ```
+    /// use multiproc_sync::{Lock, TryLockError};
+    /// let lock = Lock::new()?;
+    /// let g = lock.try_lock().map_err(|_| "busy")?;
+    /// assert!(matches!(lock.try_lock(), Err(TryLockError::WouldBlock))); // not re-entrant
+    /// drop(g);
+    /// assert!(lock.try_lock().is_ok());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn try_lock(&self) -> Result<LockGuard<'_>, TryLockError<LockGuard<'_>>> {
         finish(self.acquire_until(Deadline::Now), || self.guard())
     }
@@ -155,6 +172,17 @@ impl Lock {
     /// # Errors
     /// [`TryLockError::WouldBlock`] if still held after `timeout`;
     /// [`TryLockError::OwnerDied`] as for [`lock`](Self::lock).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use multiproc_sync::{Lock, TryLockError};
+    /// let lock = Lock::new()?;
+    /// let g = lock.lock_timeout(Duration::from_secs(60)).map_err(|_| "busy")?;
+    /// let again = lock.lock_timeout(Duration::from_millis(10));
+    /// assert!(matches!(again, Err(TryLockError::WouldBlock))); // still held at the deadline
+    /// drop(g);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn lock_timeout(
         &self,
         timeout: Duration,
@@ -194,6 +222,15 @@ impl Lock {
     ///
     /// # Errors
     /// [`ReleaseError::NotLocked`] if it was not locked.
+    ///
+    /// ```
+    /// use multiproc_sync::{Lock, ReleaseError};
+    /// let lock = Lock::new()?;
+    /// lock.try_lock().map_err(|_| "busy")?.forget();
+    /// lock.release()?;
+    /// assert!(matches!(lock.release(), Err(ReleaseError::NotLocked)));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn release(&self) -> Result<(), ReleaseError> {
         if self.raw().unlock() {
             Ok(())
@@ -203,16 +240,45 @@ impl Lock {
     }
 
     /// Whether some thread (in any process) holds it (CPython 3.14 `locked()`).
+    ///
+    /// ```
+    /// use multiproc_sync::Lock;
+    /// let lock = Lock::new()?;
+    /// let g = lock.try_lock().map_err(|_| "busy")?;
+    /// assert!(lock.is_locked());
+    /// drop(g);
+    /// assert!(!lock.is_locked());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn is_locked(&self) -> bool {
         self.raw().is_locked()
     }
 
     /// Whether the calling thread holds it.
+    ///
+    /// ```
+    /// use multiproc_sync::Lock;
+    /// let lock = Lock::new()?;
+    /// let _g = lock.try_lock().map_err(|_| "busy")?;
+    /// assert!(lock.is_held_by_current_thread());
+    /// let other = lock.clone();
+    /// let theirs = std::thread::spawn(move || other.is_held_by_current_thread()).join();
+    /// assert_eq!(theirs.ok(), Some(false));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn is_held_by_current_thread(&self) -> bool {
         self.raw().held_by(sys::this_thread())
     }
 
     /// Whether `self` and `other` are handles to the same lock (in this process).
+    ///
+    /// ```
+    /// use multiproc_sync::Lock;
+    /// let lock = Lock::new()?;
+    /// assert!(lock.same_as(&lock.clone()));
+    /// assert!(!lock.same_as(&Lock::new()?));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn same_as(&self, other: &Lock) -> bool {
         self.state.ptr_eq(&other.state)
     }
@@ -229,6 +295,15 @@ impl fmt::Debug for Lock {
 impl LockGuard<'_> {
     /// Keeps the lock held after the guard is gone (release it later with
     /// [`Lock::release`]).
+    ///
+    /// ```
+    /// use multiproc_sync::Lock;
+    /// let lock = Lock::new()?;
+    /// lock.try_lock().map_err(|_| "busy")?.forget();
+    /// assert!(lock.is_locked()); // still held, no guard
+    /// lock.release()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn forget(self) {
         std::mem::forget(self);
     }
@@ -305,6 +380,13 @@ impl RLock {
     ///
     /// # Errors
     /// The shared segment could not be created.
+    ///
+    /// ```
+    /// use multiproc_sync::RLock;
+    /// let rlock = RLock::new()?;
+    /// assert_eq!(rlock.depth(), 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn new() -> Result<RLock, CreateError> {
         Ok(RLock {
             state: Shared::new("multiproc-rlock", 0)?,
@@ -400,6 +482,16 @@ impl RLock {
     /// # Errors
     /// [`TryLockError::WouldBlock`] if another thread holds it; `OwnerDied` as for
     /// [`lock`](Self::lock).
+    ///
+    /// ```
+    /// use multiproc_sync::RLock;
+    /// let rlock = RLock::new()?;
+    /// let a = rlock.try_lock().map_err(|_| "busy")?;
+    /// let b = rlock.try_lock().map_err(|_| "busy")?; // re-entrant
+    /// assert_eq!(rlock.depth(), 2);
+    /// drop((b, a));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn try_lock(&self) -> Result<RLockGuard<'_>, TryLockError<RLockGuard<'_>>> {
         finish(self.acquire_until(Deadline::Now), || self.guard())
     }
@@ -408,6 +500,15 @@ impl RLock {
     ///
     /// # Errors
     /// [`TryLockError::WouldBlock`] on timeout; `OwnerDied` as for [`lock`](Self::lock).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use multiproc_sync::RLock;
+    /// let rlock = RLock::new()?;
+    /// let _g = rlock.lock_timeout(Duration::from_secs(60)).map_err(|_| "busy")?;
+    /// assert!(rlock.is_held_by_current_thread());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn lock_timeout(
         &self,
         timeout: Duration,
@@ -422,6 +523,18 @@ impl RLock {
     ///
     /// # Errors
     /// [`OwnerDied`] if acquired from a dead holder (the lock is held).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use multiproc_sync::{OwnerDied, RLock};
+    /// let rlock = RLock::new()?;
+    /// assert!(rlock.acquire(None).unwrap_or_else(OwnerDied::into_inner));
+    /// assert!(rlock.acquire(Some(Duration::ZERO)).unwrap_or_else(OwnerDied::into_inner));
+    /// assert_eq!(rlock.depth(), 2);
+    /// rlock.release()?;
+    /// rlock.release()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn acquire(&self, timeout: Option<Duration>) -> Result<bool, OwnerDied<bool>> {
         match self.acquire_until(Deadline::after(timeout)) {
             Acquired::Ok => Ok(true),
@@ -435,6 +548,15 @@ impl RLock {
     /// # Errors
     /// [`ReleaseError::NotOwner`] if the calling thread does not hold it (CPython raises
     /// `AssertionError`).
+    ///
+    /// ```
+    /// use multiproc_sync::{OwnerDied, RLock, ReleaseError};
+    /// let rlock = RLock::new()?;
+    /// assert!(rlock.acquire(None).unwrap_or_else(OwnerDied::into_inner));
+    /// rlock.release()?;
+    /// assert!(matches!(rlock.release(), Err(ReleaseError::NotOwner)));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn release(&self) -> Result<(), ReleaseError> {
         let st = self.st();
         if !st.mutex.held_by(sys::this_thread()) {
@@ -451,16 +573,47 @@ impl RLock {
     }
 
     /// Whether any thread holds it.
+    ///
+    /// ```
+    /// use multiproc_sync::RLock;
+    /// let rlock = RLock::new()?;
+    /// let g = rlock.try_lock().map_err(|_| "busy")?;
+    /// assert!(rlock.is_locked());
+    /// drop(g);
+    /// assert!(!rlock.is_locked());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn is_locked(&self) -> bool {
         self.st().mutex.is_locked()
     }
 
     /// Whether the calling thread holds it.
+    ///
+    /// ```
+    /// use multiproc_sync::RLock;
+    /// let rlock = RLock::new()?;
+    /// assert!(!rlock.is_held_by_current_thread());
+    /// let _g = rlock.try_lock().map_err(|_| "busy")?;
+    /// assert!(rlock.is_held_by_current_thread());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn is_held_by_current_thread(&self) -> bool {
         self.st().mutex.held_by(sys::this_thread())
     }
 
     /// The calling thread's recursion depth (0 if it does not hold the lock).
+    ///
+    /// ```
+    /// use multiproc_sync::RLock;
+    /// let rlock = RLock::new()?;
+    /// let a = rlock.try_lock().map_err(|_| "busy")?;
+    /// assert_eq!(rlock.depth(), 1);
+    /// let b = rlock.try_lock().map_err(|_| "busy")?;
+    /// assert_eq!(rlock.depth(), 2);
+    /// drop((b, a));
+    /// assert_eq!(rlock.depth(), 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn depth(&self) -> u32 {
         if self.is_held_by_current_thread() {
             self.st().count.load(Ordering::Relaxed)
@@ -470,6 +623,14 @@ impl RLock {
     }
 
     /// Whether `self` and `other` are handles to the same lock (in this process).
+    ///
+    /// ```
+    /// use multiproc_sync::RLock;
+    /// let rlock = RLock::new()?;
+    /// assert!(rlock.same_as(&rlock.clone()));
+    /// assert!(!rlock.same_as(&RLock::new()?));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn same_as(&self, other: &RLock) -> bool {
         self.state.ptr_eq(&other.state)
     }
@@ -487,6 +648,15 @@ impl fmt::Debug for RLock {
 impl RLockGuard<'_> {
     /// Keeps this level held after the guard is gone (release with [`RLock::release`]
     /// from the same thread).
+    ///
+    /// ```
+    /// use multiproc_sync::RLock;
+    /// let rlock = RLock::new()?;
+    /// rlock.try_lock().map_err(|_| "busy")?.forget();
+    /// assert_eq!(rlock.depth(), 1); // still held, no guard
+    /// rlock.release()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn forget(self) {
         std::mem::forget(self);
     }

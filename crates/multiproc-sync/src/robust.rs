@@ -61,6 +61,15 @@ impl fmt::Debug for RobustMutex {
 }
 
 /// How an acquisition went.
+///
+/// ```
+/// use multiproc_sync::foundation::{Acquired, Deadline, RobustMutex, Spin, this_thread};
+/// let m = RobustMutex::new();
+/// assert_eq!(m.lock(this_thread(), Deadline::Now, Spin::Backoff), Acquired::Ok);
+/// // held (even by the caller: not re-entrant) and a deadline already passed
+/// assert_eq!(m.lock(this_thread(), Deadline::Now, Spin::Backoff), Acquired::TimedOut);
+/// assert!(m.unlock());
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Acquired {
     /// Acquired normally.
@@ -72,6 +81,16 @@ pub enum Acquired {
 }
 
 /// How a contended [`RobustMutex::lock`] waits before it sleeps in the futex.
+///
+/// ```
+/// use multiproc_sync::foundation::{Acquired, Deadline, RobustMutex, Spin, this_process};
+/// let m = RobustMutex::new();
+/// let spin = Spin::CpuAware { peer: None };
+/// assert_eq!(m.lock(this_process(), Deadline::Never, spin), Acquired::Ok);
+/// assert!(m.unlock());
+/// assert_eq!(m.lock(this_process(), Deadline::Never, Spin::Backoff), Acquired::Ok);
+/// assert!(m.unlock());
+/// ```
 #[derive(Debug, Clone, Copy)]
 pub enum Spin<'a> {
     /// A short exponential backoff (pauses, then yields); [`Deadline::Now`] gives up at
@@ -91,12 +110,29 @@ pub enum Spin<'a> {
 
 impl RobustMutex {
     /// An unlocked mutex (the same as zero-filled memory).
+    ///
+    /// ```
+    /// use multiproc_sync::foundation::RobustMutex;
+    /// let m = RobustMutex::new();
+    /// assert!(!m.is_locked());
+    /// assert_eq!(m.owner(), None);
+    /// ```
     pub fn new() -> RobustMutex {
         RobustMutex::default()
     }
 
     /// Acquires the mutex for `me`, waiting until `deadline`. Uncontended: one
     /// compare-and-swap and one store, no system call.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use multiproc_sync::foundation::{Acquired, Deadline, RobustMutex, Spin, this_thread};
+    /// let m = RobustMutex::new();
+    /// let deadline = Deadline::after(Some(Duration::from_secs(60)));
+    /// assert_eq!(m.lock(this_thread(), deadline, Spin::Backoff), Acquired::Ok);
+    /// assert!(m.held_by(this_thread()));
+    /// assert!(m.unlock());
+    /// ```
     #[inline]
     pub fn lock(&self, me: Identity, deadline: Deadline, spin: Spin<'_>) -> Acquired {
         if self.take(0, me.id & TID_MASK, me, spin) {
@@ -318,6 +354,14 @@ impl RobustMutex {
     }
 
     /// Releases the mutex whoever holds it. Returns `false` if it was not locked.
+    ///
+    /// ```
+    /// use multiproc_sync::foundation::{Acquired, Deadline, RobustMutex, Spin, this_thread};
+    /// let m = RobustMutex::new();
+    /// assert_eq!(m.lock(this_thread(), Deadline::Never, Spin::Backoff), Acquired::Ok);
+    /// assert!(m.unlock());
+    /// assert!(!m.unlock()); // was not locked
+    /// ```
     #[inline]
     pub fn unlock(&self) -> bool {
         self.token.store(0, Ordering::Relaxed);
@@ -329,16 +373,44 @@ impl RobustMutex {
     }
 
     /// Whether someone holds it.
+    ///
+    /// ```
+    /// use multiproc_sync::foundation::{Acquired, Deadline, RobustMutex, Spin, this_thread};
+    /// let m = RobustMutex::new();
+    /// assert!(!m.is_locked());
+    /// assert_eq!(m.lock(this_thread(), Deadline::Never, Spin::Backoff), Acquired::Ok);
+    /// assert!(m.is_locked());
+    /// m.unlock();
+    /// ```
     pub fn is_locked(&self) -> bool {
         self.word.load(Ordering::Relaxed) & TID_MASK != 0
     }
 
     /// The holder's id, if any.
+    ///
+    /// ```
+    /// use multiproc_sync::foundation::{Acquired, Deadline, RobustMutex, Spin, this_thread};
+    /// let m = RobustMutex::new();
+    /// assert_eq!(m.owner(), None);
+    /// assert_eq!(m.lock(this_thread(), Deadline::Never, Spin::Backoff), Acquired::Ok);
+    /// assert!(m.owner().is_some());
+    /// m.unlock();
+    /// ```
     pub fn owner(&self) -> Option<u32> {
         Some(self.word.load(Ordering::Relaxed) & TID_MASK).filter(|&t| t != 0)
     }
 
     /// Whether `me` holds it (id and token both match, so a recycled id does not count).
+    ///
+    /// ```
+    /// use multiproc_sync::foundation::{Acquired, Deadline, RobustMutex, Spin, this_thread};
+    /// let m = RobustMutex::new();
+    /// assert_eq!(m.lock(this_thread(), Deadline::Never, Spin::Backoff), Acquired::Ok);
+    /// assert!(m.held_by(this_thread()));
+    /// let other = std::thread::scope(|s| s.spawn(|| m.held_by(this_thread())).join());
+    /// assert_eq!(other.ok(), Some(false)); // another thread is another identity
+    /// m.unlock();
+    /// ```
     #[inline]
     pub fn held_by(&self, me: Identity) -> bool {
         self.word.load(Ordering::Relaxed) & TID_MASK == me.id & TID_MASK

@@ -101,12 +101,31 @@ macro_rules! semaphore_api {
 
             /// Blocks until a permit is available and takes it; the permit is returned
             /// when the guard is dropped.
+            ///
+            /// ```
+            /// use multiproc_sync::Semaphore;
+            /// let sem = Semaphore::new(1)?;
+            /// let p = sem.permit();
+            /// assert_eq!(sem.value(), 0);
+            /// drop(p);
+            /// assert_eq!(sem.value(), 1);
+            /// # Ok::<(), Box<dyn std::error::Error>>(())
+            /// ```
             pub fn permit(&self) -> $guard<'_> {
                 self.st.get().acquire(Deadline::Never);
                 $guard { sem: self }
             }
 
             /// Takes a permit if one is available now.
+            ///
+            /// ```
+            /// use multiproc_sync::Semaphore;
+            /// let sem = Semaphore::new(1)?;
+            /// let p = sem.try_permit();
+            /// assert!(p.is_some());
+            /// assert!(sem.try_permit().is_none()); // none left
+            /// # Ok::<(), Box<dyn std::error::Error>>(())
+            /// ```
             pub fn try_permit(&self) -> Option<$guard<'_>> {
                 self.st
                     .get()
@@ -142,16 +161,43 @@ macro_rules! semaphore_api {
 
             /// Python's `acquire(block=True, timeout=None)` without a guard: whether a
             /// permit was taken (`Some(ZERO)` = non-blocking). Pair with `release`.
+            ///
+            /// ```
+            /// use std::time::Duration;
+            /// use multiproc_sync::Semaphore;
+            /// let sem = Semaphore::new(1)?;
+            /// assert!(sem.acquire(None));
+            /// assert!(!sem.acquire(Some(Duration::ZERO))); // none left
+            /// sem.release()?;
+            /// # Ok::<(), Box<dyn std::error::Error>>(())
+            /// ```
             pub fn acquire(&self, timeout: Option<Duration>) -> bool {
                 self.st.get().acquire(Deadline::after(timeout))
             }
 
             /// The number of permits available now (`get_value()`).
+            ///
+            /// ```
+            /// use multiproc_sync::Semaphore;
+            /// let sem = Semaphore::new(3)?;
+            /// let _p = sem.permit();
+            /// assert_eq!(sem.value(), 2);
+            /// # Ok::<(), Box<dyn std::error::Error>>(())
+            /// ```
             pub fn value(&self) -> u32 {
                 self.st.get().value.load(Ordering::Relaxed)
             }
 
             /// Whether no permit is available (CPython 3.14 `locked()`).
+            ///
+            /// ```
+            /// use multiproc_sync::Semaphore;
+            /// let sem = Semaphore::new(1)?;
+            /// assert!(!sem.is_locked());
+            /// let _p = sem.permit();
+            /// assert!(sem.is_locked());
+            /// # Ok::<(), Box<dyn std::error::Error>>(())
+            /// ```
             pub fn is_locked(&self) -> bool {
                 self.value() == 0
             }
@@ -182,6 +228,16 @@ macro_rules! semaphore_api {
 
         impl $guard<'_> {
             /// Keeps the permit taken (CPython's `acquire()` without `release()`).
+            ///
+            /// ```
+            /// use multiproc_sync::Semaphore;
+            /// let sem = Semaphore::new(1)?;
+            /// sem.permit().forget();
+            /// assert_eq!(sem.value(), 0); // kept taken
+            /// sem.release()?;
+            /// assert_eq!(sem.value(), 1);
+            /// # Ok::<(), Box<dyn std::error::Error>>(())
+            /// ```
             pub fn forget(self) {
                 std::mem::forget(self);
             }
@@ -231,6 +287,15 @@ impl Semaphore {
     ///
     /// # Errors
     /// The shared segment could not be created.
+    ///
+    /// ```
+    /// use multiproc_sync::Semaphore;
+    /// let sem = Semaphore::new(0)?; // starts with no permit
+    /// assert!(sem.try_permit().is_none());
+    /// sem.release()?;
+    /// assert!(sem.try_permit().is_some());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn new(value: u32) -> Result<Semaphore, CreateError> {
         let st: Shared<SemState> = Shared::new("multiproc-semaphore", 0)?;
         st.get().value.store(value, Ordering::Relaxed);
@@ -241,6 +306,15 @@ impl Semaphore {
     ///
     /// # Errors
     /// [`ReleaseError::TooManyReleases`] if the count would overflow `u32`.
+    ///
+    /// ```
+    /// use multiproc_sync::Semaphore;
+    /// let sem = Semaphore::new(0)?;
+    /// sem.release()?;
+    /// sem.release()?; // unbounded: above the initial value is fine
+    /// assert_eq!(sem.value(), 2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn release(&self) -> Result<(), ReleaseError> {
         self.st.get().release(1)
     }
@@ -269,6 +343,14 @@ impl BoundedSemaphore {
     ///
     /// # Errors
     /// `value == 0` (it could never be acquired) or the segment could not be created.
+    ///
+    /// ```
+    /// use multiproc_sync::BoundedSemaphore;
+    /// let sem = BoundedSemaphore::new(2)?;
+    /// assert_eq!(sem.value(), 2);
+    /// assert!(BoundedSemaphore::new(0).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn new(value: u32) -> Result<BoundedSemaphore, CreateError> {
         if value == 0 {
             return Err(CreateError::InvalidArgument(
@@ -285,11 +367,28 @@ impl BoundedSemaphore {
     ///
     /// # Errors
     /// [`ReleaseError::TooManyReleases`] if that would exceed the initial value.
+    ///
+    /// ```
+    /// use multiproc_sync::{BoundedSemaphore, ReleaseError};
+    /// let sem = BoundedSemaphore::new(1)?;
+    /// sem.permit().forget();
+    /// sem.release()?;
+    /// assert!(matches!(sem.release(), Err(ReleaseError::TooManyReleases)));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn release(&self) -> Result<(), ReleaseError> {
         self.st.get().release(1)
     }
 
     /// The initial (and maximum) value.
+    ///
+    /// ```
+    /// use multiproc_sync::BoundedSemaphore;
+    /// let sem = BoundedSemaphore::new(2)?;
+    /// let _p = sem.permit();
+    /// assert_eq!((sem.value(), sem.max_value()), (1, 2));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn max_value(&self) -> u32 {
         self.st.get().max.load(Ordering::Relaxed)
     }

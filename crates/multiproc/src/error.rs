@@ -5,6 +5,18 @@ use std::fmt;
 /// Any multiproc error, for `?` in programs that mix crates. Each variant wraps the
 /// error of one operation family; match on it, or just print it (`source()` chains
 /// to the cause).
+///
+/// ```
+/// fn first_byte(conn: &multiproc::Connection) -> Result<u8, multiproc::Error> {
+///     Ok(conn.recv::<u8>()?) // a `RecvError` becomes `Error::Recv`
+/// }
+/// let (a, b) = multiproc::Pipe::duplex()?;
+/// a.send(&7_u8)?;
+/// assert_eq!(first_byte(&b)?, 7);
+/// drop(a);
+/// assert!(matches!(first_byte(&b), Err(multiproc::Error::Recv(_)))); // end of file
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Error {

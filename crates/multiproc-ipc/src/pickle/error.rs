@@ -10,6 +10,14 @@ use crate::{RecvError, SendError};
 /// [`UnknownOpcode`](Self::UnknownOpcode)) and malformed streams
 /// ([`Truncated`](Self::Truncated)) are found by a scan of the whole pickle before
 /// anything is built.
+///
+/// ```
+/// use multiproc_ipc::pickle::{PickleError, from_slice};
+/// // `os.system` by GLOBAL: refused before anything is built
+/// let err = from_slice::<i64>(b"\x80\x02cos\nsystem\n.").unwrap_err();
+/// assert!(matches!(err, PickleError::Forbidden { opcode: b'c', .. }), "{err:?}");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum PickleError {
@@ -141,6 +149,17 @@ impl serde::ser::Error for PickleError {
 }
 
 /// Why [`Connection::recv_pickle`](crate::Connection::recv_pickle) failed.
+///
+/// ```
+/// use multiproc_ipc::Pipe;
+/// use multiproc_ipc::pickle::PickleRecvError;
+/// let (a, b) = Pipe::duplex()?;
+/// a.send_bytes(b"not a pickle")?;
+/// assert!(matches!(b.recv_pickle::<i64>(), Err(PickleRecvError::Pickle(_))));
+/// drop(a);
+/// assert!(matches!(b.recv_pickle::<i64>(), Err(PickleRecvError::Recv(_)))); // end of file
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum PickleRecvError {
@@ -181,6 +200,17 @@ impl From<PickleError> for PickleRecvError {
 }
 
 /// Why [`Connection::send_pickle`](crate::Connection::send_pickle) failed.
+///
+/// ```
+/// use multiproc_ipc::Pipe;
+/// use multiproc_ipc::pickle::PickleSendError;
+/// let (a, b) = Pipe::duplex()?;
+/// a.send_pickle(&1_i64)?;
+/// assert_eq!(b.recv_pickle::<i64>()?, 1);
+/// drop(b);
+/// assert!(matches!(a.send_pickle(&2_i64), Err(PickleSendError::Send(_)))); // the peer is gone
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum PickleSendError {

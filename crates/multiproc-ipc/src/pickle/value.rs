@@ -73,6 +73,15 @@ pub struct BigInt {
 impl BigInt {
     /// From little-endian two's-complement bytes (any length; trimmed to the shortest
     /// form). Returns `None` for an empty slice.
+    ///
+    /// ```
+    /// use multiproc_ipc::pickle::BigInt;
+    /// let n = BigInt::from_le_bytes(&[0xff, 0xff]).ok_or("empty")?; // -1, not trimmed yet
+    /// assert_eq!(n.to_le_bytes(), [0xff]); // the shortest form
+    /// assert_eq!(n.to_i128(), Some(-1));
+    /// assert!(BigInt::from_le_bytes(&[]).is_none());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn from_le_bytes(bytes: &[u8]) -> Option<BigInt> {
         if bytes.is_empty() {
             return None;
@@ -83,21 +92,52 @@ impl BigInt {
     }
 
     /// The little-endian two's-complement bytes, shortest form.
+    ///
+    /// ```
+    /// use multiproc_ipc::pickle::BigInt;
+    /// let n = BigInt::from_le_bytes(&[0x00, 0x01, 0x00]).ok_or("empty")?; // 256
+    /// assert_eq!(n.to_le_bytes(), [0x00, 0x01]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn to_le_bytes(&self) -> &[u8] {
         &self.le
     }
 
     /// Whether the value is below zero.
+    ///
+    /// ```
+    /// use multiproc_ipc::pickle::BigInt;
+    /// assert!(BigInt::from_le_bytes(&[0x80]).ok_or("empty")?.is_negative()); // -128
+    /// assert!(!BigInt::from_le_bytes(&[0x7f]).ok_or("empty")?.is_negative());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn is_negative(&self) -> bool {
         self.le.last().is_some_and(|b| b & 0x80 != 0)
     }
 
     /// The value as `i128`, when it fits.
+    ///
+    /// ```
+    /// use multiproc_ipc::pickle::BigInt;
+    /// assert_eq!(BigInt::from_le_bytes(&[0x80]).ok_or("empty")?.to_i128(), Some(-128));
+    /// assert_eq!(BigInt::from_le_bytes(&[0; 17]).ok_or("empty")?.to_i128(), Some(0));
+    /// let mut huge = vec![0; 16];
+    /// huge.push(1); // 2**128
+    /// assert_eq!(BigInt::from_le_bytes(&huge).ok_or("empty")?.to_i128(), None);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn to_i128(&self) -> Option<i128> {
         le_to_i128(&self.le)
     }
 
     /// The value as `u128`, when it fits.
+    ///
+    /// ```
+    /// use multiproc_ipc::pickle::BigInt;
+    /// assert_eq!(BigInt::from_le_bytes(&[0xff, 0x00]).ok_or("empty")?.to_u128(), Some(255));
+    /// assert_eq!(BigInt::from_le_bytes(&[0xff]).ok_or("empty")?.to_u128(), None); // -1
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn to_u128(&self) -> Option<u128> {
         le_to_u128(&self.le)
     }

@@ -19,6 +19,16 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// How many items an iterator over a proxy ([`ListIter`], [`KeyIter`]) fetches per
 /// round trip; see the crate docs for what a change made during a walk does.
+///
+/// ```
+/// # let manager = multiproc_manager::Manager::in_thread()?;
+/// use multiproc_manager::ITER_BATCH;
+/// let l = manager.list_of::<i64>()?;
+/// let n = usize::try_from(ITER_BATCH)? + 1;
+/// l.extend((0..).take(n))?;
+/// assert_eq!((&l).into_iter().count(), n); // two round trips, one item in the second
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub const ITER_BATCH: u64 = 256;
 
 /// The longest list [`ListProxy::repeated`] builds (as `l *= n` on the server).
@@ -186,6 +196,15 @@ impl<T: Into<Value> + FromValue> ListProxy<T> {
     ///
     /// # Errors
     /// [`Error::Type`], [`Error::ManagerGone`].
+    ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let l = manager.list_of::<i64>()?;
+    /// l.extend([1, 2, 3])?;
+    /// assert_eq!(l.reversed()?, [3, 2, 1]);
+    /// assert_eq!(l.to_vec()?, [1, 2, 3]); // the list itself is unchanged
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn reversed(&self) -> Result<Vec<T>, Error> {
         let mut v = self.to_vec()?;
         v.reverse();
@@ -196,6 +215,16 @@ impl<T: Into<Value> + FromValue> ListProxy<T> {
     ///
     /// # Errors
     /// [`Error::Type`], [`Error::ManagerGone`].
+    ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let l = manager.list_of::<i64>()?;
+    /// l.extend([1, 2])?;
+    /// let snapshot = l.copy()?;
+    /// l.append(3)?;
+    /// assert_eq!(snapshot, [1, 2]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn copy(&self) -> Result<Vec<T>, Error> {
         self.to_vec()
     }
@@ -298,6 +327,16 @@ impl<K: Into<Value> + FromValue, V: Into<Value> + FromValue> DictProxy<K, V> {
     ///
     /// # Errors
     /// [`Error::ManagerGone`] (the size is read now).
+    ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let d = manager.dict_of::<String, i64>()?;
+    /// d.insert("a", 1)?;
+    /// d.insert("b", 2)?;
+    /// let keys: Vec<String> = d.iter()?.collect::<Result<_, _>>()?;
+    /// assert_eq!(keys, ["a", "b"]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn iter(&self) -> Result<KeyIter<K>, Error> {
         KeyIter::new(&self.h)
     }
@@ -335,6 +374,15 @@ impl<K: Into<Value> + FromValue, V: Into<Value> + FromValue> DictProxy<K, V> {
     ///
     /// # Errors
     /// [`Error::Type`], [`Error::ManagerGone`].
+    ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let d = manager.dict_of::<String, i64>()?;
+    /// d.insert("a", 1)?;
+    /// d.insert("b", 2)?;
+    /// assert_eq!(d.reversed()?, ["b", "a"]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn reversed(&self) -> Result<Vec<K>, Error> {
         let mut keys = self.keys()?;
         keys.reverse();
@@ -383,6 +431,15 @@ impl<T: Into<Value> + FromValue> SetProxy<T> {
     ///
     /// # Errors
     /// `TypeError` for an unhashable element, [`Error::ManagerGone`].
+    ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let s = manager.set_of::<i64>()?;
+    /// s.add(1)?;
+    /// s.add(1)?; // already there: no change
+    /// assert_eq!(s.len()?, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn add(&self, x: impl Into<T>) -> Result<(), Error> {
         self.h.call(Op::Set(SetOp::Add(x.into().into()))).map(drop)
     }
@@ -391,6 +448,16 @@ impl<T: Into<Value> + FromValue> SetProxy<T> {
     ///
     /// # Errors
     /// `TypeError` for an unhashable element, [`Error::ManagerGone`].
+    ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let s = manager.set_of::<i64>()?;
+    /// s.add(1)?;
+    /// s.discard(1)?;
+    /// s.discard(2)?; // absent: no error, unlike `remove`
+    /// assert!(s.is_empty()?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn discard(&self, x: impl Into<T>) -> Result<(), Error> {
         self.h
             .call(Op::Set(SetOp::Discard(x.into().into())))
@@ -402,6 +469,15 @@ impl<T: Into<Value> + FromValue> SetProxy<T> {
     /// # Errors
     /// `KeyError` when absent ([`Error::is_key_error`]), `TypeError`,
     /// [`Error::ManagerGone`].
+    ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let s = manager.set_of::<i64>()?;
+    /// s.add(1)?;
+    /// s.remove(1)?;
+    /// assert!(s.remove(1).unwrap_err().is_key_error()); // absent now
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn remove(&self, x: impl Into<T>) -> Result<(), Error> {
         self.h
             .call(Op::Set(SetOp::Remove(x.into().into())))
@@ -412,6 +488,15 @@ impl<T: Into<Value> + FromValue> SetProxy<T> {
     ///
     /// # Errors
     /// `KeyError` when empty, [`Error::Type`], [`Error::ManagerGone`].
+    ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let s = manager.set_of::<i64>()?;
+    /// s.add(7)?;
+    /// assert_eq!(s.pop()?, 7);
+    /// assert!(s.pop().unwrap_err().is_key_error()); // empty
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn pop(&self) -> Result<T, Error> {
         self.h.call_as(Op::Set(SetOp::Pop))
     }
@@ -420,6 +505,15 @@ impl<T: Into<Value> + FromValue> SetProxy<T> {
     ///
     /// # Errors
     /// [`Error::ManagerGone`].
+    ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let s = manager.set_of::<i64>()?;
+    /// s.add(1)?;
+    /// assert!(s.contains(1)?);
+    /// assert!(!s.contains(2)?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn contains(&self, x: impl Into<T>) -> Result<bool, Error> {
         self.h.call_as(Op::Any(AnyOp::Contains(x.into().into())))
     }
@@ -428,6 +522,14 @@ impl<T: Into<Value> + FromValue> SetProxy<T> {
     ///
     /// # Errors
     /// [`Error::ManagerGone`].
+    ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let s = manager.set_of::<i64>()?;
+    /// s.update([1, 2, 2, 3])?;
+    /// assert_eq!(s.len()?, 3);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn len(&self) -> Result<usize, Error> {
         self.h.call_as(Op::Any(AnyOp::Len))
     }
@@ -436,6 +538,15 @@ impl<T: Into<Value> + FromValue> SetProxy<T> {
     ///
     /// # Errors
     /// [`Error::ManagerGone`].
+    ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let s = manager.set_of::<i64>()?;
+    /// assert!(s.is_empty()?);
+    /// s.add(1)?;
+    /// assert!(!s.is_empty()?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn is_empty(&self) -> Result<bool, Error> {
         Ok(self.len()? == 0)
     }
@@ -444,6 +555,15 @@ impl<T: Into<Value> + FromValue> SetProxy<T> {
     ///
     /// # Errors
     /// [`Error::ManagerGone`].
+    ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let s = manager.set_of::<i64>()?;
+    /// s.update([1, 2])?;
+    /// s.clear()?;
+    /// assert_eq!(s.len()?, 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn clear(&self) -> Result<(), Error> {
         self.h.call(Op::Set(SetOp::Clear)).map(drop)
     }
@@ -452,6 +572,16 @@ impl<T: Into<Value> + FromValue> SetProxy<T> {
     ///
     /// # Errors
     /// [`Error::Type`], [`Error::ManagerGone`].
+    ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let s = manager.set_of::<i64>()?;
+    /// s.update([3, 1, 2])?;
+    /// let mut v = s.to_vec()?;
+    /// v.sort();
+    /// assert_eq!(v, [1, 2, 3]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn to_vec(&self) -> Result<Vec<T>, Error> {
         self.h.call_as(Op::Any(AnyOp::Copy))
     }
@@ -462,6 +592,15 @@ impl<T: Into<Value> + FromValue> SetProxy<T> {
     ///
     /// # Errors
     /// [`Error::ManagerGone`] (the size is read now).
+    ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let s = manager.set_of::<i64>()?;
+    /// s.update([1, 2, 3])?;
+    /// let sum: i64 = s.iter()?.sum::<Result<i64, _>>()?;
+    /// assert_eq!(sum, 6);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn iter(&self) -> Result<KeyIter<T>, Error> {
         KeyIter::new(&self.h)
     }
@@ -471,6 +610,17 @@ impl<T: Into<Value> + FromValue> SetProxy<T> {
     ///
     /// # Errors
     /// `TypeError` for an unhashable element, [`Error::Type`], [`Error::ManagerGone`].
+    ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let s = manager.set_of::<i64>()?;
+    /// s.update([1, 2])?;
+    /// let mut u = s.union([2, 3])?;
+    /// u.sort();
+    /// assert_eq!(u, [1, 2, 3]);
+    /// assert_eq!(s.len()?, 2); // `s` itself is unchanged
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn union<I: IntoIterator<Item = A>, A: Into<T>>(&self, other: I) -> Result<Vec<T>, Error> {
         self.with(SetWith::Union, other)
     }
@@ -479,6 +629,14 @@ impl<T: Into<Value> + FromValue> SetProxy<T> {
     ///
     /// # Errors
     /// As [`union`](Self::union).
+    ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let s = manager.set_of::<i64>()?;
+    /// s.update([1, 2])?;
+    /// assert_eq!(s.intersection([2, 3])?, [2]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn intersection<I: IntoIterator<Item = A>, A: Into<T>>(
         &self,
         other: I,
@@ -490,6 +648,14 @@ impl<T: Into<Value> + FromValue> SetProxy<T> {
     ///
     /// # Errors
     /// As [`union`](Self::union).
+    ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let s = manager.set_of::<i64>()?;
+    /// s.update([1, 2])?;
+    /// assert_eq!(s.difference([2, 3])?, [1]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn difference<I: IntoIterator<Item = A>, A: Into<T>>(
         &self,
         other: I,
@@ -501,6 +667,16 @@ impl<T: Into<Value> + FromValue> SetProxy<T> {
     ///
     /// # Errors
     /// As [`union`](Self::union).
+    ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let s = manager.set_of::<i64>()?;
+    /// s.update([1, 2])?;
+    /// let mut x = s.symmetric_difference([2, 3])?;
+    /// x.sort();
+    /// assert_eq!(x, [1, 3]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn symmetric_difference<I: IntoIterator<Item = A>, A: Into<T>>(
         &self,
         other: I,
@@ -512,6 +688,15 @@ impl<T: Into<Value> + FromValue> SetProxy<T> {
     ///
     /// # Errors
     /// `TypeError` for an unhashable element (nothing is added), [`Error::ManagerGone`].
+    ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let s = manager.set_of::<i64>()?;
+    /// s.update([1, 2])?;
+    /// s.update([2, 3])?;
+    /// assert!(s.set_eq([1, 2, 3])?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn update<I: IntoIterator<Item = A>, A: Into<T>>(&self, other: I) -> Result<(), Error> {
         self.with::<_, _, ()>(SetWith::Update, other)
     }
@@ -520,6 +705,15 @@ impl<T: Into<Value> + FromValue> SetProxy<T> {
     ///
     /// # Errors
     /// As [`update`](Self::update).
+    ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let s = manager.set_of::<i64>()?;
+    /// s.update([1, 2])?;
+    /// s.intersection_update([2, 3])?;
+    /// assert_eq!(s.to_vec()?, [2]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn intersection_update<I: IntoIterator<Item = A>, A: Into<T>>(
         &self,
         other: I,
@@ -531,6 +725,15 @@ impl<T: Into<Value> + FromValue> SetProxy<T> {
     ///
     /// # Errors
     /// As [`update`](Self::update).
+    ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let s = manager.set_of::<i64>()?;
+    /// s.update([1, 2])?;
+    /// s.difference_update([2, 3])?;
+    /// assert_eq!(s.to_vec()?, [1]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn difference_update<I: IntoIterator<Item = A>, A: Into<T>>(
         &self,
         other: I,
@@ -542,6 +745,15 @@ impl<T: Into<Value> + FromValue> SetProxy<T> {
     ///
     /// # Errors
     /// As [`update`](Self::update).
+    ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let s = manager.set_of::<i64>()?;
+    /// s.update([1, 2])?;
+    /// s.symmetric_difference_update([2, 3])?;
+    /// assert!(s.set_eq([1, 3])?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn symmetric_difference_update<I: IntoIterator<Item = A>, A: Into<T>>(
         &self,
         other: I,
@@ -553,6 +765,15 @@ impl<T: Into<Value> + FromValue> SetProxy<T> {
     ///
     /// # Errors
     /// As [`union`](Self::union).
+    ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let s = manager.set_of::<i64>()?;
+    /// s.update([1, 2])?;
+    /// assert!(s.issubset([1, 2, 3])?);
+    /// assert!(!s.issubset([1])?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn issubset<I: IntoIterator<Item = A>, A: Into<T>>(&self, other: I) -> Result<bool, Error> {
         self.with(SetWith::IsSubset, other)
     }
@@ -561,6 +782,15 @@ impl<T: Into<Value> + FromValue> SetProxy<T> {
     ///
     /// # Errors
     /// As [`union`](Self::union).
+    ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let s = manager.set_of::<i64>()?;
+    /// s.update([1, 2])?;
+    /// assert!(s.issuperset([1])?);
+    /// assert!(!s.issuperset([3])?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn issuperset<I: IntoIterator<Item = A>, A: Into<T>>(
         &self,
         other: I,
@@ -572,6 +802,15 @@ impl<T: Into<Value> + FromValue> SetProxy<T> {
     ///
     /// # Errors
     /// As [`union`](Self::union).
+    ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let s = manager.set_of::<i64>()?;
+    /// s.update([1, 2])?;
+    /// assert!(s.isdisjoint([3, 4])?);
+    /// assert!(!s.isdisjoint([2])?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn isdisjoint<I: IntoIterator<Item = A>, A: Into<T>>(
         &self,
         other: I,
@@ -583,6 +822,15 @@ impl<T: Into<Value> + FromValue> SetProxy<T> {
     ///
     /// # Errors
     /// As [`union`](Self::union).
+    ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let s = manager.set_of::<i64>()?;
+    /// s.update([2, 1])?;
+    /// assert!(s.set_eq([1, 2])?);
+    /// assert!(!s.set_eq([1])?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn set_eq<I: IntoIterator<Item = A>, A: Into<T>>(&self, other: I) -> Result<bool, Error> {
         self.with(SetWith::IsEqual, other)
     }
