@@ -175,6 +175,19 @@ impl fmt::Debug for AsyncManager {
 impl AsyncManager {
     /// Dials a connection of its own to `manager`'s server (its address and authkey).
     ///
+    /// ```
+    /// # use multiproc_manager::{Manager, aio::AsyncManager};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = Manager::in_thread()?;
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// let m = AsyncManager::new(&manager).await?;
+    /// assert_eq!(m.dict().await?.len().await?, 0); // a connection of its own to the server
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })
+    /// # }
+    /// ```
+    ///
     /// # Errors
     /// [`Error::Config`] for a manager reached over an anonymous pipe (it has no
     /// address); as [`connect`](Self::connect) otherwise.
@@ -235,6 +248,20 @@ impl AsyncManager {
     }
 
     /// Checks that the server answers.
+    ///
+    /// ```
+    /// # use multiproc_manager::{Manager, aio::AsyncManager};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = Manager::in_thread()?;
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// let m = AsyncManager::new(&manager).await?;
+    /// m.ping().await?;
+    /// assert!(m.clone().ping().await.is_ok());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })
+    /// # }
+    /// ```
     ///
     /// # Errors
     /// [`Error::ManagerGone`].
@@ -316,6 +343,22 @@ impl AsyncManager {
 
     /// `manager.dict()`: an empty dict of [`Value`]s.
     ///
+    /// ```
+    /// # use multiproc_manager::{Manager, aio::AsyncManager};
+    /// # use multiproc_manager::Value;
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = Manager::in_thread()?;
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// let m = AsyncManager::new(&manager).await?;
+    /// let d = m.dict().await?;
+    /// d.insert("k", 1).await?;
+    /// assert_eq!(d.get_item("k").await?, Value::from(1));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })
+    /// # }
+    /// ```
+    ///
     /// # Errors
     /// [`Error::ManagerGone`], or the server refused ([`Error::Remote`]).
     pub async fn dict(&self) -> Result<AsyncDictProxy, Error> {
@@ -323,6 +366,21 @@ impl AsyncManager {
     }
 
     /// An empty dict read back as `K` keys and `V` values.
+    ///
+    /// ```
+    /// # use multiproc_manager::{Manager, aio::AsyncManager};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = Manager::in_thread()?;
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// let m = AsyncManager::new(&manager).await?;
+    /// let d = m.dict_of::<String, i64>().await?;
+    /// d.insert("a", 1).await?;
+    /// assert_eq!(d.items().await?, [("a".to_string(), 1)]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })
+    /// # }
+    /// ```
     ///
     /// # Errors
     /// As [`dict`](Self::dict).
@@ -333,6 +391,23 @@ impl AsyncManager {
 
     /// `manager.list()`: an empty list of [`Value`]s.
     ///
+    /// ```
+    /// # use multiproc_manager::{Manager, aio::AsyncManager};
+    /// # use multiproc_manager::Value;
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = Manager::in_thread()?;
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// let m = AsyncManager::new(&manager).await?;
+    /// let l = m.list().await?;
+    /// l.append("x").await?;
+    /// l.append(2).await?;
+    /// assert_eq!(l.to_vec().await?, [Value::from("x"), Value::from(2)]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })
+    /// # }
+    /// ```
+    ///
     /// # Errors
     /// As [`dict`](Self::dict).
     pub async fn list(&self) -> Result<AsyncListProxy, Error> {
@@ -340,6 +415,21 @@ impl AsyncManager {
     }
 
     /// An empty list read back as `T`.
+    ///
+    /// ```
+    /// # use multiproc_manager::{Manager, aio::AsyncManager};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = Manager::in_thread()?;
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// let m = AsyncManager::new(&manager).await?;
+    /// let l = m.list_of::<i64>().await?;
+    /// l.extend([1, 2]).await?;
+    /// assert_eq!(l.to_vec().await?, [1, 2]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })
+    /// # }
+    /// ```
     ///
     /// # Errors
     /// As [`dict`](Self::dict).
@@ -350,6 +440,21 @@ impl AsyncManager {
 
     /// `manager.Namespace()`.
     ///
+    /// ```
+    /// # use multiproc_manager::{Manager, aio::AsyncManager};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = Manager::in_thread()?;
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// let m = AsyncManager::new(&manager).await?;
+    /// let ns = m.namespace().await?;
+    /// ns.set("x", 1).await?;
+    /// assert_eq!(ns.get::<i64>("x").await?, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })
+    /// # }
+    /// ```
+    ///
     /// # Errors
     /// As [`dict`](Self::dict).
     pub async fn namespace(&self) -> Result<AsyncNamespaceProxy, Error> {
@@ -358,6 +463,20 @@ impl AsyncManager {
     }
 
     /// `manager.Value(v)`.
+    ///
+    /// ```
+    /// # use multiproc_manager::{Manager, aio::AsyncManager};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = Manager::in_thread()?;
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// let m = AsyncManager::new(&manager).await?;
+    /// let v = m.value(7i64).await?;
+    /// assert_eq!(v.get().await?, 7);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })
+    /// # }
+    /// ```
     ///
     /// # Errors
     /// As [`dict`](Self::dict).
@@ -368,6 +487,23 @@ impl AsyncManager {
 
     /// `manager.Queue()` of [`Value`]s.
     ///
+    /// ```
+    /// # use multiproc_manager::{Manager, aio::AsyncManager};
+    /// # use multiproc_manager::Value;
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = Manager::in_thread()?;
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// let m = AsyncManager::new(&manager).await?;
+    /// let q = m.queue().await?;
+    /// q.put("x").await?;
+    /// assert_eq!(q.qsize().await?, 1);
+    /// assert_eq!(q.get().await?, Value::from("x"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })
+    /// # }
+    /// ```
+    ///
     /// # Errors
     /// As [`dict`](Self::dict).
     pub async fn queue(&self) -> Result<AsyncQueueProxy, Error> {
@@ -375,6 +511,21 @@ impl AsyncManager {
     }
 
     /// `manager.Queue()` read back as `T`.
+    ///
+    /// ```
+    /// # use multiproc_manager::{Manager, aio::AsyncManager};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = Manager::in_thread()?;
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// let m = AsyncManager::new(&manager).await?;
+    /// let q = m.queue_of::<i64>().await?;
+    /// q.put(1).await?;
+    /// assert_eq!(q.get().await?, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })
+    /// # }
+    /// ```
     ///
     /// # Errors
     /// As [`dict`](Self::dict).
@@ -385,6 +536,22 @@ impl AsyncManager {
 
     /// `manager.Lock()`.
     ///
+    /// ```
+    /// # use multiproc_manager::{Manager, aio::AsyncManager};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = Manager::in_thread()?;
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// let m = AsyncManager::new(&manager).await?;
+    /// let lock = m.lock().await?;
+    /// assert!(lock.acquire(None).await?);
+    /// assert!(lock.locked().await?);
+    /// lock.release().await?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })
+    /// # }
+    /// ```
+    ///
     /// # Errors
     /// As [`dict`](Self::dict).
     pub async fn lock(&self) -> Result<AsyncLockProxy, Error> {
@@ -393,6 +560,22 @@ impl AsyncManager {
     }
 
     /// `manager.Event()`.
+    ///
+    /// ```
+    /// # use multiproc_manager::{Manager, aio::AsyncManager};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = Manager::in_thread()?;
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// let m = AsyncManager::new(&manager).await?;
+    /// let ev = m.event().await?;
+    /// assert!(!ev.is_set().await?);
+    /// ev.set().await?;
+    /// assert!(ev.is_set().await?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })
+    /// # }
+    /// ```
     ///
     /// # Errors
     /// As [`dict`](Self::dict).
@@ -642,6 +825,23 @@ impl Drop for Pending<'_> {
 /// An object of the server, by id: the untyped async proxy (and what the typed ones
 /// wrap). For custom types ([`Shared`](crate::Shared)), [`call`](Self::call) invokes a
 /// method by name.
+///
+/// ```
+/// # use multiproc_manager::{Manager, aio::AsyncManager};
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let manager = Manager::in_thread()?;
+/// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+/// # rt.block_on(async {
+/// let m = AsyncManager::new(&manager).await?;
+/// let d = m.dict().await?;
+/// d.insert("a", 1).await?;
+/// let p = m.proxy(d.id());
+/// assert_eq!(p.len().await?, 1);
+/// assert_eq!(p.repr().await?, "{'a': 1}");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # })
+/// # }
+/// ```
 #[derive(Clone)]
 pub struct AsyncProxy {
     m: AsyncManager,
@@ -668,6 +868,20 @@ impl AsyncProxy {
     }
 
     /// The object's id on its server.
+    ///
+    /// ```
+    /// # use multiproc_manager::{Manager, aio::AsyncManager};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = Manager::in_thread()?;
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// let m = AsyncManager::new(&manager).await?;
+    /// let d = m.dict().await?;
+    /// assert_eq!(m.proxy(d.id()).id(), d.id());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })
+    /// # }
+    /// ```
     pub fn id(&self) -> u64 {
         self.id
     }
@@ -718,6 +932,21 @@ impl AsyncProxy {
 
     /// The server's `repr` of the object.
     ///
+    /// ```
+    /// # use multiproc_manager::{Manager, aio::AsyncManager};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = Manager::in_thread()?;
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// let m = AsyncManager::new(&manager).await?;
+    /// let d = m.dict().await?;
+    /// d.insert("a", 1).await?;
+    /// assert_eq!(m.proxy(d.id()).repr().await?, "{'a': 1}");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })
+    /// # }
+    /// ```
+    ///
     /// # Errors
     /// [`Error::ManagerGone`].
     pub async fn repr(&self) -> Result<String, Error> {
@@ -725,6 +954,21 @@ impl AsyncProxy {
     }
 
     /// `len(obj)` of a container.
+    ///
+    /// ```
+    /// # use multiproc_manager::{Manager, aio::AsyncManager};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = Manager::in_thread()?;
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// let m = AsyncManager::new(&manager).await?;
+    /// let l = m.list().await?;
+    /// l.extend([1, 2]).await?;
+    /// assert_eq!(m.proxy(l.id()).len().await?, 2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })
+    /// # }
+    /// ```
     ///
     /// # Errors
     /// `TypeError` for an object without a length, [`Error::ManagerGone`].
@@ -734,6 +978,20 @@ impl AsyncProxy {
 
     /// Whether a container is empty.
     ///
+    /// ```
+    /// # use multiproc_manager::{Manager, aio::AsyncManager};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = Manager::in_thread()?;
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// let m = AsyncManager::new(&manager).await?;
+    /// let d = m.dict().await?;
+    /// assert!(m.proxy(d.id()).is_empty().await?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })
+    /// # }
+    /// ```
+    ///
     /// # Errors
     /// As [`len`](Self::len).
     pub async fn is_empty(&self) -> Result<bool, Error> {
@@ -741,6 +999,22 @@ impl AsyncProxy {
     }
 
     /// Drops the object on the server (see [`DictProxy::destroy`](crate::DictProxy::destroy)).
+    ///
+    /// ```
+    /// # use multiproc_manager::{Manager, aio::AsyncManager};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = Manager::in_thread()?;
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// let m = AsyncManager::new(&manager).await?;
+    /// let d = m.dict().await?;
+    /// let id = d.id();
+    /// m.proxy(id).destroy().await?;
+    /// assert!(d.len().await.is_err()); // `NoSuchObject`: it is gone on the server
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })
+    /// # }
+    /// ```
     ///
     /// # Errors
     /// [`Error::ManagerGone`].
@@ -762,12 +1036,42 @@ macro_rules! async_proxy {
             }
 
             /// The untyped proxy of the same object (`repr`, `len`, `destroy`).
+            ///
+            /// ```
+            /// # use multiproc_manager::{Manager, aio::AsyncManager};
+            /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+            /// # let manager = Manager::in_thread()?;
+            /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            /// # rt.block_on(async {
+            /// let m = AsyncManager::new(&manager).await?;
+            /// let d = m.dict().await?;
+            /// assert_eq!(d.untyped().id(), d.id());
+            /// assert!(d.untyped().is_empty().await?);
+            /// # Ok::<(), Box<dyn std::error::Error>>(())
+            /// # })
+            /// # }
+            /// ```
             pub fn untyped(&self) -> &AsyncProxy {
                 &self.p
             }
 
             /// The object's id on its server (to reach it from a blocking proxy's
             /// manager or another [`AsyncManager`]).
+            ///
+            /// ```
+            /// # use multiproc_manager::{Manager, aio::AsyncManager};
+            /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+            /// # let manager = Manager::in_thread()?;
+            /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            /// # rt.block_on(async {
+            /// let m = AsyncManager::new(&manager).await?;
+            /// let d = m.dict().await?;
+            /// assert_eq!(m.proxy(d.id()).id(), d.id()); // the same object through an untyped proxy
+            /// assert_ne!(m.dict().await?.id(), d.id());
+            /// # Ok::<(), Box<dyn std::error::Error>>(())
+            /// # })
+            /// # }
+            /// ```
             pub fn id(&self) -> u64 {
                 self.p.id
             }
@@ -813,6 +1117,22 @@ async_proxy!(
 impl<K: Into<Value> + FromValue, V: Into<Value> + FromValue> AsyncDictProxy<K, V> {
     /// `d[k]`.
     ///
+    /// ```
+    /// # use multiproc_manager::{Manager, aio::AsyncManager};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = Manager::in_thread()?;
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// let m = AsyncManager::new(&manager).await?;
+    /// let d = m.dict_of::<String, i64>().await?;
+    /// d.insert("a", 1).await?;
+    /// assert_eq!(d.get_item("a").await?, 1);
+    /// assert!(d.get_item("b").await.unwrap_err().is_key_error());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })
+    /// # }
+    /// ```
+    ///
     /// # Errors
     /// `KeyError` ([`Error::is_key_error`]), [`Error::Type`], [`Error::ManagerGone`].
     pub async fn get_item(&self, k: impl Into<K>) -> Result<V, Error> {
@@ -822,6 +1142,22 @@ impl<K: Into<Value> + FromValue, V: Into<Value> + FromValue> AsyncDictProxy<K, V
     }
 
     /// `d.get(k)`.
+    ///
+    /// ```
+    /// # use multiproc_manager::{Manager, aio::AsyncManager};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = Manager::in_thread()?;
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// let m = AsyncManager::new(&manager).await?;
+    /// let d = m.dict_of::<String, i64>().await?;
+    /// d.insert("a", 1).await?;
+    /// assert_eq!(d.get("a").await?, Some(1));
+    /// assert_eq!(d.get("b").await?, None);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })
+    /// # }
+    /// ```
     ///
     /// # Errors
     /// [`Error::Type`], [`Error::ManagerGone`].
@@ -835,6 +1171,22 @@ impl<K: Into<Value> + FromValue, V: Into<Value> + FromValue> AsyncDictProxy<K, V
 
     /// `d[k] = v`.
     ///
+    /// ```
+    /// # use multiproc_manager::{Manager, aio::AsyncManager};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = Manager::in_thread()?;
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// let m = AsyncManager::new(&manager).await?;
+    /// let d = m.dict_of::<String, i64>().await?;
+    /// d.insert("a", 1).await?;
+    /// d.insert("a", 2).await?;
+    /// assert_eq!(d.get("a").await?, Some(2));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })
+    /// # }
+    /// ```
+    ///
     /// # Errors
     /// [`Error::ManagerGone`], the server's memory budget ([`Error::Remote`]).
     pub async fn insert(&self, k: impl Into<K>, v: impl Into<V>) -> Result<(), Error> {
@@ -845,6 +1197,23 @@ impl<K: Into<Value> + FromValue, V: Into<Value> + FromValue> AsyncDictProxy<K, V
     }
 
     /// `del d[k]`.
+    ///
+    /// ```
+    /// # use multiproc_manager::{Manager, aio::AsyncManager};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = Manager::in_thread()?;
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// let m = AsyncManager::new(&manager).await?;
+    /// let d = m.dict_of::<String, i64>().await?;
+    /// d.insert("a", 1).await?;
+    /// d.remove("a").await?;
+    /// assert!(!d.contains("a").await?);
+    /// assert!(d.remove("a").await.unwrap_err().is_key_error());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })
+    /// # }
+    /// ```
     ///
     /// # Errors
     /// `KeyError`, [`Error::ManagerGone`].
@@ -857,6 +1226,22 @@ impl<K: Into<Value> + FromValue, V: Into<Value> + FromValue> AsyncDictProxy<K, V
 
     /// `k in d`.
     ///
+    /// ```
+    /// # use multiproc_manager::{Manager, aio::AsyncManager};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = Manager::in_thread()?;
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// let m = AsyncManager::new(&manager).await?;
+    /// let d = m.dict_of::<String, i64>().await?;
+    /// d.insert("a", 1).await?;
+    /// assert!(d.contains("a").await?);
+    /// assert!(!d.contains("b").await?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })
+    /// # }
+    /// ```
+    ///
     /// # Errors
     /// [`Error::ManagerGone`].
     pub async fn contains(&self, k: impl Into<K>) -> Result<bool, Error> {
@@ -867,6 +1252,22 @@ impl<K: Into<Value> + FromValue, V: Into<Value> + FromValue> AsyncDictProxy<K, V
 
     /// `len(d)`.
     ///
+    /// ```
+    /// # use multiproc_manager::{Manager, aio::AsyncManager};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = Manager::in_thread()?;
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// let m = AsyncManager::new(&manager).await?;
+    /// let d = m.dict_of::<String, i64>().await?;
+    /// assert_eq!(d.len().await?, 0);
+    /// d.insert("a", 1).await?;
+    /// assert_eq!(d.len().await?, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })
+    /// # }
+    /// ```
+    ///
     /// # Errors
     /// [`Error::ManagerGone`].
     pub async fn len(&self) -> Result<usize, Error> {
@@ -874,6 +1275,22 @@ impl<K: Into<Value> + FromValue, V: Into<Value> + FromValue> AsyncDictProxy<K, V
     }
 
     /// Whether it is empty.
+    ///
+    /// ```
+    /// # use multiproc_manager::{Manager, aio::AsyncManager};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = Manager::in_thread()?;
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// let m = AsyncManager::new(&manager).await?;
+    /// let d = m.dict_of::<String, i64>().await?;
+    /// assert!(d.is_empty().await?);
+    /// d.insert("a", 1).await?;
+    /// assert!(!d.is_empty().await?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })
+    /// # }
+    /// ```
     ///
     /// # Errors
     /// [`Error::ManagerGone`].
@@ -883,6 +1300,22 @@ impl<K: Into<Value> + FromValue, V: Into<Value> + FromValue> AsyncDictProxy<K, V
 
     /// `d.items()`, in insertion order.
     ///
+    /// ```
+    /// # use multiproc_manager::{Manager, aio::AsyncManager};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = Manager::in_thread()?;
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// let m = AsyncManager::new(&manager).await?;
+    /// let d = m.dict_of::<String, i64>().await?;
+    /// d.insert("b", 2).await?;
+    /// d.insert("a", 1).await?;
+    /// assert_eq!(d.items().await?, [("b".to_string(), 2), ("a".to_string(), 1)]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })
+    /// # }
+    /// ```
+    ///
     /// # Errors
     /// [`Error::Type`], [`Error::ManagerGone`].
     pub async fn items(&self) -> Result<Vec<(K, V)>, Error> {
@@ -890,6 +1323,22 @@ impl<K: Into<Value> + FromValue, V: Into<Value> + FromValue> AsyncDictProxy<K, V
     }
 
     /// `d.pop(k)`.
+    ///
+    /// ```
+    /// # use multiproc_manager::{Manager, aio::AsyncManager};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = Manager::in_thread()?;
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// let m = AsyncManager::new(&manager).await?;
+    /// let d = m.dict_of::<String, i64>().await?;
+    /// d.insert("a", 1).await?;
+    /// assert_eq!(d.pop("a").await?, 1);
+    /// assert!(d.is_empty().await?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })
+    /// # }
+    /// ```
     ///
     /// # Errors
     /// `KeyError`, [`Error::Type`], [`Error::ManagerGone`].
@@ -900,6 +1349,22 @@ impl<K: Into<Value> + FromValue, V: Into<Value> + FromValue> AsyncDictProxy<K, V
     }
 
     /// `d.clear()`.
+    ///
+    /// ```
+    /// # use multiproc_manager::{Manager, aio::AsyncManager};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = Manager::in_thread()?;
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// let m = AsyncManager::new(&manager).await?;
+    /// let d = m.dict_of::<String, i64>().await?;
+    /// d.insert("a", 1).await?;
+    /// d.clear().await?;
+    /// assert_eq!(d.len().await?, 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })
+    /// # }
+    /// ```
     ///
     /// # Errors
     /// [`Error::ManagerGone`].
@@ -936,6 +1401,22 @@ async_proxy!(
 impl<T: Into<Value> + FromValue> AsyncListProxy<T> {
     /// `l.append(x)`.
     ///
+    /// ```
+    /// # use multiproc_manager::{Manager, aio::AsyncManager};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = Manager::in_thread()?;
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// let m = AsyncManager::new(&manager).await?;
+    /// let l = m.list_of::<i64>().await?;
+    /// l.append(1).await?;
+    /// l.append(2).await?;
+    /// assert_eq!(l.to_vec().await?, [1, 2]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })
+    /// # }
+    /// ```
+    ///
     /// # Errors
     /// [`Error::ManagerGone`].
     pub async fn append(&self, x: impl Into<T>) -> Result<(), Error> {
@@ -946,6 +1427,22 @@ impl<T: Into<Value> + FromValue> AsyncListProxy<T> {
     }
 
     /// `l.extend(xs)`.
+    ///
+    /// ```
+    /// # use multiproc_manager::{Manager, aio::AsyncManager};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = Manager::in_thread()?;
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// let m = AsyncManager::new(&manager).await?;
+    /// let l = m.list_of::<i64>().await?;
+    /// l.extend([1, 2]).await?;
+    /// l.extend(vec![3]).await?;
+    /// assert_eq!(l.to_vec().await?, [1, 2, 3]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })
+    /// # }
+    /// ```
     ///
     /// # Errors
     /// [`Error::ManagerGone`].
@@ -959,6 +1456,23 @@ impl<T: Into<Value> + FromValue> AsyncListProxy<T> {
 
     /// `l[i]` (negative from the end).
     ///
+    /// ```
+    /// # use multiproc_manager::{Manager, aio::AsyncManager};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = Manager::in_thread()?;
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// let m = AsyncManager::new(&manager).await?;
+    /// let l = m.list_of::<i64>().await?;
+    /// l.extend([1, 2, 3]).await?;
+    /// assert_eq!(l.get(0).await?, 1);
+    /// assert_eq!(l.get(-1).await?, 3);
+    /// assert!(l.get(3).await.is_err()); // IndexError
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })
+    /// # }
+    /// ```
+    ///
     /// # Errors
     /// `IndexError`, [`Error::Type`], [`Error::ManagerGone`].
     pub async fn get(&self, i: i64) -> Result<T, Error> {
@@ -968,6 +1482,22 @@ impl<T: Into<Value> + FromValue> AsyncListProxy<T> {
     }
 
     /// `l[i] = x`.
+    ///
+    /// ```
+    /// # use multiproc_manager::{Manager, aio::AsyncManager};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = Manager::in_thread()?;
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// let m = AsyncManager::new(&manager).await?;
+    /// let l = m.list_of::<i64>().await?;
+    /// l.extend([1, 2]).await?;
+    /// l.set(-1, 20).await?;
+    /// assert_eq!(l.to_vec().await?, [1, 20]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })
+    /// # }
+    /// ```
     ///
     /// # Errors
     /// `IndexError`, [`Error::ManagerGone`].
@@ -980,6 +1510,23 @@ impl<T: Into<Value> + FromValue> AsyncListProxy<T> {
 
     /// `l.pop()`.
     ///
+    /// ```
+    /// # use multiproc_manager::{Manager, aio::AsyncManager};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = Manager::in_thread()?;
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// let m = AsyncManager::new(&manager).await?;
+    /// let l = m.list_of::<i64>().await?;
+    /// l.extend([1, 2]).await?;
+    /// assert_eq!(l.pop().await?, 2);
+    /// assert_eq!(l.pop().await?, 1);
+    /// assert!(l.pop().await.is_err()); // IndexError: empty
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })
+    /// # }
+    /// ```
+    ///
     /// # Errors
     /// `IndexError` when empty, [`Error::Type`], [`Error::ManagerGone`].
     pub async fn pop(&self) -> Result<T, Error> {
@@ -987,6 +1534,21 @@ impl<T: Into<Value> + FromValue> AsyncListProxy<T> {
     }
 
     /// `len(l)`.
+    ///
+    /// ```
+    /// # use multiproc_manager::{Manager, aio::AsyncManager};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = Manager::in_thread()?;
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// let m = AsyncManager::new(&manager).await?;
+    /// let l = m.list_of::<i64>().await?;
+    /// l.extend([1, 2]).await?;
+    /// assert_eq!(l.len().await?, 2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })
+    /// # }
+    /// ```
     ///
     /// # Errors
     /// [`Error::ManagerGone`].
@@ -996,6 +1558,22 @@ impl<T: Into<Value> + FromValue> AsyncListProxy<T> {
 
     /// Whether it is empty.
     ///
+    /// ```
+    /// # use multiproc_manager::{Manager, aio::AsyncManager};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = Manager::in_thread()?;
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// let m = AsyncManager::new(&manager).await?;
+    /// let l = m.list_of::<i64>().await?;
+    /// assert!(l.is_empty().await?);
+    /// l.append(1).await?;
+    /// assert!(!l.is_empty().await?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })
+    /// # }
+    /// ```
+    ///
     /// # Errors
     /// [`Error::ManagerGone`].
     pub async fn is_empty(&self) -> Result<bool, Error> {
@@ -1003,6 +1581,21 @@ impl<T: Into<Value> + FromValue> AsyncListProxy<T> {
     }
 
     /// `list(l)`: a copy of the whole list.
+    ///
+    /// ```
+    /// # use multiproc_manager::{Manager, aio::AsyncManager};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = Manager::in_thread()?;
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// let m = AsyncManager::new(&manager).await?;
+    /// let l = m.list_of::<i64>().await?;
+    /// l.extend([3, 1, 2]).await?;
+    /// assert_eq!(l.to_vec().await?, vec![3, 1, 2]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })
+    /// # }
+    /// ```
     ///
     /// # Errors
     /// [`Error::Type`], [`Error::ManagerGone`].
@@ -1038,6 +1631,22 @@ async_proxy!(
 impl AsyncNamespaceProxy {
     /// `ns.name`.
     ///
+    /// ```
+    /// # use multiproc_manager::{Manager, aio::AsyncManager};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = Manager::in_thread()?;
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// let m = AsyncManager::new(&manager).await?;
+    /// let ns = m.namespace().await?;
+    /// ns.set("x", "hi").await?;
+    /// assert_eq!(ns.get::<String>("x").await?, "hi");
+    /// assert!(ns.get::<i64>("y").await.is_err()); // AttributeError
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })
+    /// # }
+    /// ```
+    ///
     /// # Errors
     /// `AttributeError`, [`Error::Type`], [`Error::ManagerGone`].
     pub async fn get<T: FromValue>(&self, name: &str) -> Result<T, Error> {
@@ -1047,6 +1656,22 @@ impl AsyncNamespaceProxy {
     }
 
     /// `ns.name = v`.
+    ///
+    /// ```
+    /// # use multiproc_manager::{Manager, aio::AsyncManager};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = Manager::in_thread()?;
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// let m = AsyncManager::new(&manager).await?;
+    /// let ns = m.namespace().await?;
+    /// ns.set("x", 1).await?;
+    /// ns.set("x", 2).await?;
+    /// assert_eq!(ns.get::<i64>("x").await?, 2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })
+    /// # }
+    /// ```
     ///
     /// # Errors
     /// [`Error::ManagerGone`].
@@ -1059,6 +1684,23 @@ impl AsyncNamespaceProxy {
 
     /// `del ns.name`.
     ///
+    /// ```
+    /// # use multiproc_manager::{Manager, aio::AsyncManager};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = Manager::in_thread()?;
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// let m = AsyncManager::new(&manager).await?;
+    /// let ns = m.namespace().await?;
+    /// ns.set("x", 1).await?;
+    /// ns.del("x").await?;
+    /// assert!(!ns.has("x").await?);
+    /// assert!(ns.del("x").await.is_err()); // AttributeError
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })
+    /// # }
+    /// ```
+    ///
     /// # Errors
     /// `AttributeError`, [`Error::ManagerGone`].
     pub async fn del(&self, name: &str) -> Result<(), Error> {
@@ -1069,6 +1711,22 @@ impl AsyncNamespaceProxy {
     }
 
     /// `hasattr(ns, name)`.
+    ///
+    /// ```
+    /// # use multiproc_manager::{Manager, aio::AsyncManager};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = Manager::in_thread()?;
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// let m = AsyncManager::new(&manager).await?;
+    /// let ns = m.namespace().await?;
+    /// assert!(!ns.has("x").await?);
+    /// ns.set("x", 1).await?;
+    /// assert!(ns.has("x").await?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })
+    /// # }
+    /// ```
     ///
     /// # Errors
     /// [`Error::ManagerGone`].
@@ -1103,6 +1761,20 @@ async_proxy!(
 impl<T: Into<Value> + FromValue> AsyncValueProxy<T> {
     /// `v.value`.
     ///
+    /// ```
+    /// # use multiproc_manager::{Manager, aio::AsyncManager};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = Manager::in_thread()?;
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// let m = AsyncManager::new(&manager).await?;
+    /// let v = m.value(String::from("a")).await?;
+    /// assert_eq!(v.get().await?, "a");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })
+    /// # }
+    /// ```
+    ///
     /// # Errors
     /// [`Error::Type`], [`Error::ManagerGone`].
     pub async fn get(&self) -> Result<T, Error> {
@@ -1110,6 +1782,21 @@ impl<T: Into<Value> + FromValue> AsyncValueProxy<T> {
     }
 
     /// `v.value = x`.
+    ///
+    /// ```
+    /// # use multiproc_manager::{Manager, aio::AsyncManager};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = Manager::in_thread()?;
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// let m = AsyncManager::new(&manager).await?;
+    /// let v = m.value(1i64).await?;
+    /// v.set(2).await?;
+    /// assert_eq!(v.get().await?, 2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })
+    /// # }
+    /// ```
     ///
     /// # Errors
     /// [`Error::ManagerGone`].
@@ -1157,6 +1844,23 @@ impl<T: Into<Value> + FromValue> AsyncQueueProxy<T> {
     /// `q.put(x)`. A dropped `put` may or may not have put its item (as a send whose
     /// request went out).
     ///
+    /// ```
+    /// # use multiproc_manager::{Manager, aio::AsyncManager};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = Manager::in_thread()?;
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// let m = AsyncManager::new(&manager).await?;
+    /// let q = m.queue_of::<i64>().await?;
+    /// q.put(1).await?;
+    /// q.put(2).await?;
+    /// assert_eq!(q.qsize().await?, 2);
+    /// assert_eq!(q.get().await?, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })
+    /// # }
+    /// ```
+    ///
     /// # Errors
     /// [`Error::ManagerGone`].
     pub async fn put(&self, x: impl Into<T>) -> Result<(), Error> {
@@ -1171,6 +1875,25 @@ impl<T: Into<Value> + FromValue> AsyncQueueProxy<T> {
 
     /// `q.get()`: waits (on the server, not on a runtime thread) for an item.
     ///
+    /// ```
+    /// # use multiproc_manager::{Manager, aio::AsyncManager};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = Manager::in_thread()?;
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// let m = AsyncManager::new(&manager).await?;
+    /// let q = m.queue_of::<i64>().await?;
+    /// let getter = tokio::spawn({
+    ///     let q = q.clone();
+    ///     async move { q.get().await }
+    /// });
+    /// q.put(5).await?;
+    /// assert_eq!(getter.await??, 5);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })
+    /// # }
+    /// ```
+    ///
     /// # Errors
     /// [`Error::Type`], [`Error::ManagerGone`] (also on shutdown while waiting).
     pub async fn get(&self) -> Result<T, Error> {
@@ -1179,6 +1902,23 @@ impl<T: Into<Value> + FromValue> AsyncQueueProxy<T> {
 
     /// `q.get(timeout=t)`.
     ///
+    /// ```
+    /// # use multiproc_manager::{Manager, aio::AsyncManager};
+    /// # use std::time::Duration;
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = Manager::in_thread()?;
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// let m = AsyncManager::new(&manager).await?;
+    /// let q = m.queue_of::<i64>().await?;
+    /// assert!(q.get_timeout(Duration::from_millis(10)).await.is_err()); // Empty
+    /// q.put(1).await?;
+    /// assert_eq!(q.get_timeout(Duration::from_secs(60)).await?, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })
+    /// # }
+    /// ```
+    ///
     /// # Errors
     /// `Empty` after the timeout ([`RemoteErrorKind::Empty`]), as [`get`](Self::get).
     pub async fn get_timeout(&self, timeout: Duration) -> Result<T, Error> {
@@ -1186,6 +1926,22 @@ impl<T: Into<Value> + FromValue> AsyncQueueProxy<T> {
     }
 
     /// `q.get_nowait()`, as an `Option`.
+    ///
+    /// ```
+    /// # use multiproc_manager::{Manager, aio::AsyncManager};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = Manager::in_thread()?;
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// let m = AsyncManager::new(&manager).await?;
+    /// let q = m.queue_of::<i64>().await?;
+    /// assert_eq!(q.try_get().await?, None);
+    /// q.put(1).await?;
+    /// assert_eq!(q.try_get().await?, Some(1));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })
+    /// # }
+    /// ```
     ///
     /// # Errors
     /// As [`get`](Self::get).
@@ -1232,6 +1988,22 @@ impl<T: Into<Value> + FromValue> AsyncQueueProxy<T> {
     }
 
     /// `q.qsize()` (items kept from cancelled gets not counted).
+    ///
+    /// ```
+    /// # use multiproc_manager::{Manager, aio::AsyncManager};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = Manager::in_thread()?;
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// let m = AsyncManager::new(&manager).await?;
+    /// let q = m.queue_of::<i64>().await?;
+    /// assert_eq!(q.qsize().await?, 0);
+    /// q.put(1).await?;
+    /// assert_eq!(q.qsize().await?, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })
+    /// # }
+    /// ```
     ///
     /// # Errors
     /// [`Error::ManagerGone`].
@@ -1289,6 +2061,24 @@ impl AsyncLockProxy {
     }
 
     /// The object's id on its server.
+    ///
+    /// ```
+    /// # use multiproc_manager::{Manager, aio::AsyncManager};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = Manager::in_thread()?;
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// let m = AsyncManager::new(&manager).await?;
+    /// let held = manager.lock()?; // a lock made through the blocking manager
+    /// let lock = m.lock_at(held.id());
+    /// assert_eq!(lock.id(), held.id());
+    /// assert!(lock.acquire(None).await?);
+    /// assert!(held.locked()?);
+    /// lock.release().await?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })
+    /// # }
+    /// ```
     pub fn id(&self) -> u64 {
         self.p.id
     }
@@ -1323,6 +2113,26 @@ impl AsyncLockProxy {
     /// settled by the connection — a lock the server grants it afterwards is released
     /// when the reply is read, never held by nobody.
     ///
+    /// ```
+    /// # use multiproc_manager::{Manager, aio::AsyncManager};
+    /// # use std::time::Duration;
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = Manager::in_thread()?;
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// let m = AsyncManager::new(&manager).await?;
+    /// let lock = m.lock().await?;
+    /// assert!(lock.acquire(None).await?);
+    /// let other = m.lock_at(lock.id()); // another owner
+    /// assert!(!other.acquire(Some(Duration::from_millis(10))).await?);
+    /// lock.release().await?;
+    /// assert!(other.acquire(Some(Duration::ZERO)).await?);
+    /// other.release().await?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })
+    /// # }
+    /// ```
+    ///
     /// # Errors
     /// [`AcquireError::OwnerDied`] carrying `true` when it took over from a holder that
     /// vanished — **it is held then**; [`AcquireError::Failed`] with
@@ -1337,6 +2147,23 @@ impl AsyncLockProxy {
     }
 
     /// `release()`.
+    ///
+    /// ```
+    /// # use multiproc_manager::{Manager, aio::AsyncManager};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = Manager::in_thread()?;
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// let m = AsyncManager::new(&manager).await?;
+    /// let lock = m.lock().await?;
+    /// assert!(lock.acquire(None).await?);
+    /// lock.release().await?;
+    /// assert!(!lock.locked().await?);
+    /// assert!(lock.release().await.is_err()); // RuntimeError: not held
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })
+    /// # }
+    /// ```
     ///
     /// # Errors
     /// `RuntimeError` when this owner does not hold it, [`Error::ManagerGone`].
@@ -1354,6 +2181,23 @@ impl AsyncLockProxy {
     }
 
     /// Whether anyone holds it.
+    ///
+    /// ```
+    /// # use multiproc_manager::{Manager, aio::AsyncManager};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = Manager::in_thread()?;
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// let m = AsyncManager::new(&manager).await?;
+    /// let lock = m.lock().await?;
+    /// assert!(!lock.locked().await?);
+    /// assert!(lock.acquire(None).await?);
+    /// assert!(lock.clone().locked().await?);
+    /// lock.release().await?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })
+    /// # }
+    /// ```
     ///
     /// # Errors
     /// [`Error::ManagerGone`].
@@ -1393,6 +2237,21 @@ async_proxy!(
 impl AsyncEventProxy {
     /// `set()`.
     ///
+    /// ```
+    /// # use multiproc_manager::{Manager, aio::AsyncManager};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = Manager::in_thread()?;
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// let m = AsyncManager::new(&manager).await?;
+    /// let ev = m.event().await?;
+    /// ev.set().await?;
+    /// assert!(ev.is_set().await?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })
+    /// # }
+    /// ```
+    ///
     /// # Errors
     /// [`Error::ManagerGone`].
     pub async fn set(&self) -> Result<(), Error> {
@@ -1400,6 +2259,22 @@ impl AsyncEventProxy {
     }
 
     /// `clear()`.
+    ///
+    /// ```
+    /// # use multiproc_manager::{Manager, aio::AsyncManager};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = Manager::in_thread()?;
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// let m = AsyncManager::new(&manager).await?;
+    /// let ev = m.event().await?;
+    /// ev.set().await?;
+    /// ev.clear().await?;
+    /// assert!(!ev.is_set().await?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })
+    /// # }
+    /// ```
     ///
     /// # Errors
     /// [`Error::ManagerGone`].
@@ -1409,6 +2284,22 @@ impl AsyncEventProxy {
 
     /// `is_set()`.
     ///
+    /// ```
+    /// # use multiproc_manager::{Manager, aio::AsyncManager};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = Manager::in_thread()?;
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// let m = AsyncManager::new(&manager).await?;
+    /// let ev = m.event().await?;
+    /// assert!(!ev.is_set().await?);
+    /// ev.set().await?;
+    /// assert!(ev.is_set().await?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })
+    /// # }
+    /// ```
+    ///
     /// # Errors
     /// [`Error::ManagerGone`].
     pub async fn is_set(&self) -> Result<bool, Error> {
@@ -1416,6 +2307,26 @@ impl AsyncEventProxy {
     }
 
     /// `wait()`: until the event is set.
+    ///
+    /// ```
+    /// # use multiproc_manager::{Manager, aio::AsyncManager};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = Manager::in_thread()?;
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// let m = AsyncManager::new(&manager).await?;
+    /// let ev = m.event().await?;
+    /// let waiter = tokio::spawn({
+    ///     let ev = ev.clone();
+    ///     async move { ev.wait().await }
+    /// });
+    /// ev.set().await?;
+    /// waiter.await??;
+    /// assert!(ev.is_set().await?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })
+    /// # }
+    /// ```
     ///
     /// # Errors
     /// [`Error::ManagerGone`].
@@ -1427,6 +2338,23 @@ impl AsyncEventProxy {
     }
 
     /// `wait(timeout)`: whether it is set.
+    ///
+    /// ```
+    /// # use multiproc_manager::{Manager, aio::AsyncManager};
+    /// # use std::time::Duration;
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = Manager::in_thread()?;
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// let m = AsyncManager::new(&manager).await?;
+    /// let ev = m.event().await?;
+    /// assert!(!ev.wait_timeout(Duration::from_millis(10)).await?);
+    /// ev.set().await?;
+    /// assert!(ev.wait_timeout(Duration::from_secs(60)).await?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })
+    /// # }
+    /// ```
     ///
     /// # Errors
     /// [`Error::ManagerGone`].

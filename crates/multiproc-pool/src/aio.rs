@@ -236,6 +236,18 @@ impl<'a, R: DeserializeOwned + Send + 'static> AsyncIMap<'a, R> {
     }
 
     /// The blocking iterator back (results already received stay in it).
+    ///
+    /// ```
+    /// use multiproc_pool::Pool;
+    /// use multiproc_pool::aio::AsyncIMap;
+    /// fn double(x: u32) -> u32 { 2 * x }
+    /// let pool = Pool::new(1)?;
+    /// let s = AsyncIMap::new(pool.imap(double, [1, 2, 3]));
+    /// // no runtime needed for the blocking iterator
+    /// let all: Vec<u32> = s.into_inner().collect::<Result<_, _>>()?;
+    /// assert_eq!(all, [2, 4, 6]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn into_inner(self) -> IMapRef<'a, R> {
         self.inner
     }

@@ -193,6 +193,18 @@ impl<R> fmt::Debug for AsyncProcess<R> {
 
 impl<R> AsyncProcess<R> {
     /// Wraps a started process (the same as [`Process::into_async`]).
+    ///
+    /// ```
+    /// use multiproc_process::Process;
+    /// use multiproc_process::aio::AsyncProcess;
+    /// fn seven() -> u8 { 7 }
+    ///
+    /// let p = AsyncProcess::new(Process::new(seven, ()).start()?);
+    /// assert!(p.pid() > 0); // the `Process` through `Deref`
+    /// let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// assert_eq!(rt.block_on(p.join_value())?, 7);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn new(process: Process<R>) -> Self {
         AsyncProcess { process }
     }
@@ -257,6 +269,20 @@ impl<R: DeserializeOwned> AsyncProcess<R> {
     /// background, as when a [`Process`] is dropped). To keep the result across a
     /// cancellation (`select!`, `timeout`), await [`join`](Self::join) — cancel safe —
     /// and call `join_value` once it has returned: it then completes at its first poll.
+    ///
+    /// ```
+    /// use multiproc_process::Process;
+    /// fn add(a: u32, b: u32) -> u32 { a + b }
+    ///
+    /// let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// rt.block_on(async {
+    ///     let p = Process::new(add, (2, 3)).start()?.into_async();
+    ///     p.join().await?; // cancel safe; then `join_value` completes at its first poll
+    ///     assert_eq!(p.join_value().await?, 5);
+    ///     Ok::<(), Box<dyn std::error::Error>>(())
+    /// })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// As [`Process::join_value`], plus [`WaitError::NoRuntime`] (in
@@ -416,6 +442,21 @@ impl Exits {
     }
 
     /// How many processes have not been seen to exit yet.
+    ///
+    /// ```
+    /// use multiproc_process::Process;
+    /// use multiproc_process::aio::Exits;
+    /// fn nothing() {}
+    ///
+    /// let procs = [Process::new(nothing, ()).start()?.into_async(), Process::new(nothing, ()).start()?.into_async()];
+    /// let exits = Exits::new(&procs);
+    /// assert_eq!(exits.remaining(), 2); // none seen yet: nothing polled
+    /// let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// for p in &procs {
+    ///     rt.block_on(p.join())?;
+    /// }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn remaining(&self) -> usize {
         self.pending.len()
     }

@@ -130,6 +130,22 @@ impl Wait {
 // ---------------------------------------------------------------- get
 
 /// The future of `get` on the async queues.
+///
+/// ```
+/// use std::time::Duration;
+/// use multiproc_queue::{Queue, aio::GetFuture};
+/// let rt = tokio::runtime::Builder::new_current_thread().enable_time().build()?;
+/// rt.block_on(async {
+///     let q = Queue::<u8>::new()?.into_async();
+///     // Empty: a bounded get gives up; dropping its future loses nothing.
+///     assert!(tokio::time::timeout(Duration::from_millis(10), q.get()).await.is_err());
+///     q.get_ref().put(1)?;
+///     let fut: GetFuture<'_, u8> = q.get();
+///     assert_eq!(fut.await?, 1);
+///     Ok::<(), Box<dyn std::error::Error>>(())
+/// })?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[must_use = "futures do nothing unless awaited"]
 pub struct GetFuture<'a, T> {
     q: &'a Queue<T>,
@@ -179,6 +195,24 @@ impl<T> fmt::Debug for GetFuture<'_, T> {
 // ---------------------------------------------------------------- put
 
 /// The future of `put` on the async queues.
+///
+/// ```
+/// use std::time::Duration;
+/// use multiproc_queue::{Queue, aio::PutFuture};
+/// let rt = tokio::runtime::Builder::new_current_thread().enable_time().build()?;
+/// rt.block_on(async {
+///     let q = Queue::<u8>::with_maxsize(1)?.into_async();
+///     let fut: PutFuture<'_, u8> = q.put(1);
+///     fut.await?;
+///     // Full: a bounded put gives up; its item is put once or not at all (here: not).
+///     assert!(tokio::time::timeout(Duration::from_millis(10), q.put(2)).await.is_err());
+///     assert_eq!(q.get().await?, 1);
+///     q.put(3).await?;
+///     assert_eq!(q.get().await?, 3);
+///     Ok::<(), Box<dyn std::error::Error>>(())
+/// })?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[must_use = "futures do nothing unless awaited"]
 pub struct PutFuture<'a, T> {
     q: &'a Queue<T>,
@@ -235,6 +269,25 @@ impl<T> fmt::Debug for PutFuture<'_, T> {
 // ---------------------------------------------------------------- join
 
 /// The future of [`AsyncJoinableQueue::join`].
+///
+/// ```
+/// use std::time::Duration;
+/// use multiproc_queue::{JoinableQueue, aio::JoinFuture};
+/// let rt = tokio::runtime::Builder::new_current_thread().enable_time().build()?;
+/// rt.block_on(async {
+///     let q = JoinableQueue::<u8>::new()?.into_async();
+///     q.put(1).await?;
+///     // One task unfinished: a bounded join gives up.
+///     assert!(tokio::time::timeout(Duration::from_millis(10), q.join()).await.is_err());
+///     assert_eq!(q.get().await?, 1);
+///     q.get_ref().task_done()?;
+///     let fut: JoinFuture<'_, u8> = q.join();
+///     fut.await?;
+///     assert_eq!(q.get_ref().unfinished_tasks(), 0);
+///     Ok::<(), Box<dyn std::error::Error>>(())
+/// })?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[must_use = "futures do nothing unless awaited"]
 pub struct JoinFuture<'a, T> {
     q: &'a Queue<T>,

@@ -257,6 +257,21 @@ impl MutexWait {
 }
 
 /// The future of [`AsyncLock::lock`].
+///
+/// ```
+/// use multiproc_sync::{Lock, OwnerDied, aio::LockFuture};
+/// let rt = tokio::runtime::Builder::new_current_thread().build()?;
+/// rt.block_on(async {
+///     let lock = Lock::new()?.into_async();
+///     let fut: LockFuture<'_> = lock.lock();
+///     let guard = fut.await.unwrap_or_else(OwnerDied::into_inner);
+///     assert!(lock.try_lock().is_none());
+///     drop(guard);
+///     assert!(lock.try_lock().is_some());
+///     Ok::<(), Box<dyn std::error::Error>>(())
+/// })?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[must_use = "futures do nothing unless awaited"]
 pub struct LockFuture<'a> {
     lock: &'a Lock,
@@ -384,6 +399,21 @@ impl fmt::Debug for AsyncPermit<'_> {
 }
 
 /// The future of [`AsyncSemaphore::permit`] and [`AsyncBoundedSemaphore::permit`].
+///
+/// ```
+/// use multiproc_sync::{Semaphore, aio::PermitFuture};
+/// let rt = tokio::runtime::Builder::new_current_thread().build()?;
+/// rt.block_on(async {
+///     let sem = Semaphore::new(1)?.into_async();
+///     let fut: PermitFuture<'_> = sem.permit();
+///     let p = fut.await;
+///     assert!(sem.try_permit().is_none());
+///     drop(p);
+///     assert!(sem.try_permit().is_some());
+///     Ok::<(), Box<dyn std::error::Error>>(())
+/// })?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[must_use = "futures do nothing unless awaited"]
 pub struct PermitFuture<'a> {
     st: &'a SemState,
@@ -666,6 +696,23 @@ impl fmt::Debug for AsyncEvent {
 }
 
 /// The future of [`AsyncEvent::wait`].
+///
+/// ```
+/// use std::time::Duration;
+/// use multiproc_sync::{Event, aio::EventFuture};
+/// let rt = tokio::runtime::Builder::new_current_thread().enable_time().build()?;
+/// rt.block_on(async {
+///     let ev = Event::new()?.into_async();
+///     // Not set: a bounded wait gives up (dropping the future takes nothing).
+///     assert!(tokio::time::timeout(Duration::from_millis(10), ev.wait()).await.is_err());
+///     ev.get_ref().set();
+///     let fut: EventFuture<'_> = ev.wait();
+///     fut.await;
+///     assert!(ev.get_ref().is_set());
+///     Ok::<(), Box<dyn std::error::Error>>(())
+/// })?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[must_use = "futures do nothing unless awaited"]
 pub struct EventFuture<'a> {
     st: &'a EventState,
@@ -838,6 +885,21 @@ impl fmt::Debug for AsyncCondition {
 }
 
 /// The future of [`AsyncCondition::lock`].
+///
+/// ```
+/// use multiproc_sync::{Condition, OwnerDied, aio::CondLockFuture};
+/// let rt = tokio::runtime::Builder::new_current_thread().build()?;
+/// rt.block_on(async {
+///     let cond = Condition::new()?.into_async();
+///     let fut: CondLockFuture<'_> = cond.lock();
+///     let g = fut.await.unwrap_or_else(OwnerDied::into_inner);
+///     assert!(cond.try_lock().is_none());
+///     drop(g);
+///     assert!(cond.try_lock().is_some());
+///     Ok::<(), Box<dyn std::error::Error>>(())
+/// })?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[must_use = "futures do nothing unless awaited"]
 pub struct CondLockFuture<'a> {
     cond: &'a AsyncCondition,
@@ -991,6 +1053,34 @@ enum CondPhase {
 }
 
 /// The future of [`AsyncConditionGuard::wait`].
+///
+/// ```
+/// use std::sync::atomic::{AtomicBool, Ordering};
+/// use std::time::Duration;
+/// use multiproc_sync::{Condition, OwnerDied, aio::CondWaitFuture};
+/// let rt = tokio::runtime::Builder::new_current_thread().enable_time().build()?;
+/// rt.block_on(async {
+///     let cond = Condition::new()?.into_async();
+///     let ready = AtomicBool::new(false);
+///     let waiter = async {
+///         let mut g = cond.lock().await.unwrap_or_else(OwnerDied::into_inner);
+///         while !ready.load(Ordering::SeqCst) {
+///             let fut: CondWaitFuture<'_> = g.wait();
+///             g = fut.await.unwrap_or_else(OwnerDied::into_inner);
+///         }
+///     };
+///     let notifier = async {
+///         tokio::task::yield_now().await;
+///         let g = cond.lock().await.unwrap_or_else(OwnerDied::into_inner);
+///         ready.store(true, Ordering::SeqCst);
+///         g.notify_all();
+///     };
+///     tokio::time::timeout(Duration::from_secs(60), async { tokio::join!(waiter, notifier) }).await?;
+///     assert!(cond.try_lock().is_some());
+///     Ok::<(), Box<dyn std::error::Error>>(())
+/// })?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[must_use = "futures do nothing unless awaited"]
 pub struct CondWaitFuture<'a> {
     cond: &'a AsyncCondition,

@@ -248,6 +248,12 @@ impl fmt::Debug for FutexWaiter {
 
 impl FutexWaiter {
     /// A waiter that is not armed.
+    ///
+    /// ```
+    /// use multiproc_sync::foundation::FutexWaiter;
+    /// let waiter = FutexWaiter::new();
+    /// assert!(!waiter.is_armed());
+    /// ```
     pub const fn new() -> FutexWaiter {
         FutexWaiter { armed: None }
     }
@@ -260,6 +266,30 @@ impl FutexWaiter {
     /// stay mapped until [`disarm`](Self::disarm) or the drop of the waiter (if it is
     /// not, the kernel reports `EFAULT` and the waiter is woken; nothing unsafe
     /// happens).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+    /// use std::task::{Wake, Waker};
+    /// use std::time::{Duration, Instant};
+    /// use multiproc_sync::foundation::FutexWaiter;
+    ///
+    /// struct Flag(AtomicBool);
+    /// impl Wake for Flag {
+    ///     fn wake(self: Arc<Self>) { self.0.store(true, Ordering::SeqCst); }
+    /// }
+    /// let flag = Arc::new(Flag(AtomicBool::new(false)));
+    /// let word = AtomicU32::new(0);
+    /// let mut waiter = FutexWaiter::new();
+    /// // The word no longer holds 1: the bridge fires the waker (at the latest at the timeout).
+    /// waiter.arm(&word, 1, Some(Duration::from_secs(60)), &Waker::from(flag.clone()));
+    /// let give_up = Instant::now() + Duration::from_secs(120);
+    /// while !flag.0.load(Ordering::SeqCst) {
+    ///     assert!(Instant::now() < give_up, "the bridge never fired");
+    ///     std::thread::yield_now();
+    /// }
+    /// assert!(waiter.disarm(), "the bridge fired it");
+    /// ```
     pub fn arm(
         &mut self,
         word: &AtomicU32,
@@ -313,6 +343,18 @@ impl FutexWaiter {
 
     /// Disarms the waiter. Returns `true` if the bridge had fired it (a wake-up, a
     /// changed word or the timeout) since it was armed.
+    ///
+    /// ```
+    /// use std::sync::atomic::AtomicU32;
+    /// use std::task::Waker;
+    /// use multiproc_sync::foundation::FutexWaiter;
+    /// let word = AtomicU32::new(0);
+    /// let mut waiter = FutexWaiter::new();
+    /// assert!(!waiter.disarm()); // not armed
+    /// waiter.arm(&word, 0, None, Waker::noop()); // nobody wakes the word: it stays armed
+    /// assert!(!waiter.disarm(), "not fired");
+    /// assert!(!waiter.is_armed());
+    /// ```
     pub fn disarm(&mut self) -> bool {
         let Some(id) = self.armed.take() else {
             return false;
@@ -328,6 +370,19 @@ impl FutexWaiter {
     }
 
     /// Whether the waiter is armed and not yet fired.
+    ///
+    /// ```
+    /// use std::sync::atomic::AtomicU32;
+    /// use std::task::Waker;
+    /// use multiproc_sync::foundation::FutexWaiter;
+    /// let word = AtomicU32::new(0);
+    /// let mut waiter = FutexWaiter::new();
+    /// assert!(!waiter.is_armed());
+    /// waiter.arm(&word, 0, None, Waker::noop());
+    /// assert!(waiter.is_armed());
+    /// waiter.disarm();
+    /// assert!(!waiter.is_armed());
+    /// ```
     pub fn is_armed(&self) -> bool {
         self.armed
             .is_some_and(|id| bridge().lock().entries.iter().any(|e| e.id == id))

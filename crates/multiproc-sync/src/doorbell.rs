@@ -257,12 +257,33 @@ impl Doorbell {
 
     /// The futex word's value now, for a sleeper counted by [`enter`](Self::enter)
     /// that re-arms: read it before re-checking the condition.
+    ///
+    /// ```
+    /// use multiproc_sync::foundation::Doorbell;
+    /// let bell = Doorbell::new();
+    /// let seq = bell.enter();
+    /// assert_eq!(bell.seq(), seq);
+    /// bell.ring_sleepers(); // a counted sleeper: the word changes
+    /// assert_ne!(bell.seq(), seq);
+    /// bell.leave();
+    /// ```
     pub fn seq(&self) -> u32 {
         self.seq.load(Ordering::Acquire)
     }
 
     /// Uncounts a sleeper counted by [`enter`](Self::enter) (saturating: a holder that
     /// took a side over may have cleared the count meanwhile).
+    ///
+    /// ```
+    /// use multiproc_sync::foundation::Doorbell;
+    /// let bell = Doorbell::new();
+    /// bell.enter();
+    /// assert_eq!(bell.sleepers(), 1);
+    /// bell.leave();
+    /// assert_eq!(bell.sleepers(), 0);
+    /// bell.leave(); // saturating
+    /// assert_eq!(bell.sleepers(), 0);
+    /// ```
     pub fn leave(&self) {
         let _ = self
             .waiters
@@ -270,6 +291,13 @@ impl Doorbell {
     }
 
     /// The futex word rings change and wake.
+    ///
+    /// ```
+    /// use std::sync::atomic::Ordering;
+    /// use multiproc_sync::foundation::Doorbell;
+    /// let bell = Doorbell::new();
+    /// assert_eq!(bell.word().load(Ordering::Acquire), bell.seq());
+    /// ```
     pub fn word(&self) -> &AtomicU32 {
         &self.seq
     }

@@ -312,6 +312,17 @@ impl RobustMutex {
     }
 
     /// The futex word (owner id and sleeper mark), for asynchronous waiters.
+    ///
+    /// ```
+    /// use std::sync::atomic::Ordering;
+    /// use multiproc_sync::foundation::{Acquired, Deadline, RobustMutex, Spin, this_thread};
+    /// let m = RobustMutex::new();
+    /// assert_eq!(m.word().load(Ordering::Relaxed), 0); // unlocked
+    /// assert_eq!(m.lock(this_thread(), Deadline::Never, Spin::Backoff), Acquired::Ok);
+    /// assert_ne!(m.word().load(Ordering::Relaxed), 0); // the owner id
+    /// assert!(m.unlock());
+    /// assert_eq!(m.word().load(Ordering::Relaxed), 0);
+    /// ```
     pub fn word(&self) -> &AtomicU32 {
         &self.word
     }

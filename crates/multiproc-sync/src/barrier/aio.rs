@@ -121,6 +121,19 @@ enum Phase {
 }
 
 /// The future of [`AsyncBarrier::wait`].
+///
+/// ```
+/// use multiproc_sync::{Barrier, aio::BarrierWaitFuture};
+/// let rt = tokio::runtime::Builder::new_current_thread().build()?;
+/// rt.block_on(async {
+///     let b = Barrier::new(1)?.into_async();
+///     let fut: BarrierWaitFuture<'_> = b.wait();
+///     assert_eq!(fut.await?, 0); // one party: the barrier opens at once
+///     assert_eq!(b.wait().await?, 0); // and again, the next cycle
+///     Ok::<(), Box<dyn std::error::Error>>(())
+/// })?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[must_use = "futures do nothing unless awaited"]
 pub struct BarrierWaitFuture<'a> {
     b: &'a Barrier,
