@@ -55,6 +55,18 @@ const PROBE_EVERY: u32 = 8;
 const RETAIN: usize = 4 << 20;
 /// A threshold for [`Connection::enable_shm`]: messages of 1 MiB and more go through
 /// shared memory (a starting point; the measured figures are in docs/benchmarks.md).
+///
+/// ```
+/// use multiproc_ipc::{Pipe, DEFAULT_SHM_THRESHOLD};
+/// let (a, b) = Pipe::duplex()?;
+/// a.enable_shm(DEFAULT_SHM_THRESHOLD)?;
+/// b.enable_shm(DEFAULT_SHM_THRESHOLD)?;
+/// assert_eq!(a.shm_threshold(), Some(DEFAULT_SHM_THRESHOLD));
+/// // A message of the threshold's size travels through shared memory.
+/// a.send_bytes(&vec![7u8; DEFAULT_SHM_THRESHOLD])?;
+/// assert_eq!(b.recv_bytes()?.len(), DEFAULT_SHM_THRESHOLD);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub const DEFAULT_SHM_THRESHOLD: usize = 1 << 20;
 /// Frames at least this large enlarge the socket buffers (once per connection).
 const BIG_FRAME: usize = 256 << 10;

@@ -69,9 +69,21 @@ pub fn encode_header(len: u64, out: &mut [u8; MAX_HEADER]) -> usize {
 /// than -1, and a receiver that did not enable shared memory
 /// ([`Connection::enable_shm`](crate::Connection::enable_shm)) refuses it as an invalid
 /// header, as it always did.
+///
+/// ```
+/// use multiproc_ipc::frame::SHM_MARK;
+/// assert_eq!(SHM_MARK.to_be_bytes(), [0xff, 0xff, 0xff, 0xfe]);
+/// ```
 pub const SHM_MARK: i32 = -2;
 
 /// Bytes of a [`ShmRef`] on the wire (after the 4-byte [`SHM_MARK`] header).
+///
+/// ```
+/// use multiproc_ipc::frame::{encode_shm_frame, ShmRef, SHM_REF_LEN};
+/// let frame = encode_shm_frame(&ShmRef { segment: 1, segment_len: 2 << 20, len: 5 });
+/// assert_eq!(SHM_REF_LEN, 3 * 8);
+/// assert_eq!(frame.len(), 4 + SHM_REF_LEN);
+/// ```
 pub const SHM_REF_LEN: usize = 24;
 
 /// Where a shared-memory frame's payload is: which segment, how large the segment
@@ -111,7 +123,16 @@ pub fn encode_shm_frame(r: &ShmRef) -> [u8; 4 + SHM_REF_LEN] {
 }
 
 impl ShmRef {
-    /// Writes the wire form into `out`.
+    /// Writes the wire form into `out`: three big-endian `u64`s.
+    ///
+    /// ```
+    /// use multiproc_ipc::frame::{ShmRef, SHM_REF_LEN};
+    /// let mut out = [0u8; SHM_REF_LEN];
+    /// ShmRef { segment: 1, segment_len: 2, len: 3 }.encode(&mut out);
+    /// assert_eq!(out[7], 1);
+    /// assert_eq!(out[15], 2);
+    /// assert_eq!(out[23], 3);
+    /// ```
     pub fn encode(&self, out: &mut [u8; SHM_REF_LEN]) {
         out[..8].copy_from_slice(&self.segment.to_be_bytes());
         out[8..16].copy_from_slice(&self.segment_len.to_be_bytes());
@@ -120,6 +141,13 @@ impl ShmRef {
 
     /// Reads the wire form. Every bit pattern is a `ShmRef`; the receiver checks it
     /// against its limits and the segment before trusting any field.
+    ///
+    /// ```
+    /// use multiproc_ipc::frame::{ShmRef, SHM_REF_LEN};
+    /// // A hostile reference decodes (the checks come later, before any mapping).
+    /// let r = ShmRef::decode([0xff; SHM_REF_LEN]);
+    /// assert_eq!(r.len, u64::MAX);
+    /// ```
     pub fn decode(b: [u8; SHM_REF_LEN]) -> Self {
         let word = |i: usize| {
             let mut w = [0u8; 8];
