@@ -1077,6 +1077,34 @@ impl AsyncNamespaceProxy {
             .call_as(Op::Any(AnyOp::Contains(Value::from(name))))
             .await
     }
+
+    /// `vars(ns)`: all attributes, in the order they were first set (as
+    /// [`NamespaceProxy::to_vec`](crate::NamespaceProxy::to_vec)).
+    ///
+    /// ```
+    /// # use multiproc_manager::{Manager, Value, aio::AsyncManager};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = Manager::in_thread()?;
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// let m = AsyncManager::new(&manager).await?;
+    /// let ns = m.namespace().await?;
+    /// ns.set("y", 1).await?;
+    /// ns.set("x", "a").await?;
+    /// assert_eq!(
+    ///     ns.to_vec().await?,
+    ///     [("y".to_string(), Value::from(1)), ("x".to_string(), Value::from("a"))]
+    /// );
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Type`], [`Error::ManagerGone`].
+    pub async fn to_vec(&self) -> Result<Vec<(String, Value)>, Error> {
+        crate::proxy::namespace_attrs(self.p.call_op(Op::Any(AnyOp::Copy)).await?)
+    }
 }
 
 async_proxy!(
