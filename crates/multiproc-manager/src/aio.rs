@@ -2117,8 +2117,11 @@ impl AsyncSemaphoreProxy {
 ///   release — one level of the lock, like a dropped acquire's. A wait dropped before
 ///   its request went out releases the lock too, so the state after a dropped wait does
 ///   not depend on where it was cut: treat the lock as **not held** and acquire again
-///   before touching the state it protects. (A notification may go to a dropped wait
-///   still waiting on the server, as to a thread that stops caring.)
+///   before touching the state it protects. All levels of a re-entrant hold are given
+///   up (as many releases as this owner's acquires minus releases). The dropped wait
+///   may still be waiting on the server, so the proxy (with its clones) goes on as a
+///   **new owner**: its next acquire never shares the old wait's hold. (A notification
+///   may go to a dropped wait still waiting there, as to a thread that stops caring.)
 ///
 /// ```
 /// # use multiproc_manager::{Manager, aio::AsyncManager};
