@@ -779,3 +779,35 @@ fn server_killed_while_sync_calls_wait() -> R {
         Ok(())
     })
 }
+
+/// A single task: its cut acquire is granted the lock while its next acquire waits for
+/// it; reading that grant must send the release at once (the next acquire's reply can
+/// only come after it), not with a later call that never comes.
+#[test]
+fn next_acquire_does_not_wait_behind_a_cut_one() -> R {
+    each(|rt, manager| async move {
+        let m = AsyncManager::new(&manager).await?;
+        let held = manager.lock()?;
+        held.acquire(None)?;
+        let lock = m.lock_at(held.id());
+        assert!(
+            tokio::time::timeout(Duration::from_millis(20), lock.acquire(None))
+                .await
+                .is_err()
+        );
+        // Let go from another thread once the next acquire is on its way.
+        let releaser = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(50));
+            held.release()
+        });
+        assert!(
+            tokio::time::timeout(Duration::from_secs(60), lock.acquire(None))
+                .await
+                .map_err(|_| format!("{rt}: the next acquire hung"))??
+        );
+        releaser.join().map_err(|_| "releaser panicked")??;
+        lock.release().await?;
+        manager.shutdown()?;
+        Ok(())
+    })
+}
