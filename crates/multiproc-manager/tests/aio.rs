@@ -524,7 +524,7 @@ fn cancelled_semaphore_acquires_lose_no_permit() -> R {
         for t in 0..5u64 {
             let (sem, holders) = (sem.clone(), holders.clone());
             tasks.spawn(async move {
-                let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ (t + 1) * 7919);
+                let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ ((t + 1) * 7919));
                 let (mut got, mut cut) = (0u32, 0u32);
                 for _ in 0..40 {
                     let took = match rng.below(3) {
