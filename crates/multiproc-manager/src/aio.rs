@@ -2311,6 +2311,51 @@ impl AsyncConditionProxy {
         Ok(())
     }
 
+    /// `wait_for(predicate, timeout)`: the predicate's last value (false when
+    /// `timeout` passed with it still false). Cancel safe as
+    /// [`wait_for`](Self::wait_for).
+    ///
+    /// ```
+    /// # use multiproc_manager::{Manager, aio::AsyncManager};
+    /// # use std::time::Duration;
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = Manager::in_thread()?;
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// let m = AsyncManager::new(&manager).await?;
+    /// let cond = m.condition().await?;
+    /// cond.acquire(None).await?;
+    /// assert!(!cond.wait_for_timeout(|| false, Duration::from_millis(10)).await?);
+    /// assert!(cond.wait_for_timeout(|| true, Duration::from_secs(60)).await?); // no wait
+    /// cond.release().await?; // held throughout
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    /// As [`wait`](Self::wait).
+    pub async fn wait_for_timeout(
+        &self,
+        mut predicate: impl FnMut() -> bool,
+        timeout: Duration,
+    ) -> Result<bool, Error> {
+        let Some(deadline) = std::time::Instant::now().checked_add(timeout) else {
+            // a timeout past the clock's range is no timeout
+            self.wait_for(predicate).await?;
+            return Ok(true);
+        };
+        loop {
+            if predicate() {
+                return Ok(true);
+            }
+            match deadline.checked_duration_since(std::time::Instant::now()) {
+                Some(left) if !left.is_zero() => self.wait_timeout(left).await?,
+                _ => return Ok(predicate()),
+            };
+        }
+    }
+
     /// `notify(n)`: wakes up to `n` waiters. A dropped `notify` may or may not have
     /// notified.
     ///
