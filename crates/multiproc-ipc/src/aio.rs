@@ -286,6 +286,20 @@ impl AsyncConnection {
     /// Cancel safe: dropped before its first byte went out, it sends nothing; after,
     /// the rest of its frame goes out before the next frame (see [the module](self)).
     ///
+    /// ```
+    /// use multiproc_ipc::Pipe;
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// rt.block_on(async {
+    ///     let (a, b) = Pipe::duplex()?;
+    ///     let a = a.into_async()?;
+    ///     a.send(&vec![1u64, 2, 3]).await?;
+    ///     assert_eq!(b.recv::<Vec<u64>>()?, [1, 2, 3]); // a blocking end reads it
+    ///     Ok(())
+    /// })
+    /// # }
+    /// ```
+    ///
     /// # Errors
     /// As [`Connection::send`].
     pub async fn send<T: Serialize + ?Sized>(&self, value: &T) -> Result<(), SendError> {
@@ -461,6 +475,22 @@ impl AsyncConnection {
     ///
     /// Cancel safe: dropped before the frame was complete, it returns nothing and the
     /// frame (with what was read of it) goes to the next receive.
+    ///
+    /// ```
+    /// use multiproc_ipc::{Pipe, RecvError};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// rt.block_on(async {
+    ///     let (a, b) = Pipe::duplex()?;
+    ///     let b = b.into_async()?;
+    ///     a.send(&("job", 7u32))?; // from a blocking end
+    ///     assert_eq!(b.recv::<(String, u32)>().await?, ("job".to_string(), 7));
+    ///     drop(a);
+    ///     assert!(matches!(b.recv::<u32>().await, Err(RecvError::Eof)));
+    ///     Ok(())
+    /// })
+    /// # }
+    /// ```
     ///
     /// # Errors
     /// As [`Connection::recv`]; [`RecvError::Eof`] when the peer closed (or died) at a

@@ -3,8 +3,9 @@
 //! | item | what it is | blocking form |
 //! |---|---|---|
 //! | [`AsyncManager`] | a connection of its own to a manager's server, and a factory of async proxies | [`Manager`] |
-//! | [`AsyncDictProxy`], [`AsyncListProxy`], [`AsyncNamespaceProxy`], [`AsyncValueProxy`] | shared containers | [`DictProxy`](crate::DictProxy), … |
-//! | [`AsyncQueueProxy`], [`AsyncLockProxy`], [`AsyncEventProxy`] | queue and synchronisation | [`QueueProxy`](crate::QueueProxy), … |
+//! | [`AsyncDictProxy`], [`AsyncListProxy`], [`AsyncSetProxy`], [`AsyncNamespaceProxy`], [`AsyncValueProxy`], [`AsyncArrayProxy`] | shared containers | [`DictProxy`](crate::DictProxy), … |
+//! | [`AsyncQueueProxy`] (also bounded and joinable) | queues | [`QueueProxy`](crate::QueueProxy) |
+//! | [`AsyncLockProxy`] (`Lock`, `RLock`), [`AsyncSemaphoreProxy`], [`AsyncConditionProxy`], [`AsyncEventProxy`], [`AsyncBarrierProxy`] | synchronisation | [`LockProxy`](crate::LockProxy), … |
 //! | [`AsyncProxy`] | any object, by id: a custom type's methods ([`call`](AsyncProxy::call)), `repr`, `len` | [`Proxy`](crate::Proxy) |
 //!
 //! An `AsyncManager` dials its own connection (an
@@ -41,8 +42,19 @@
 //! * an item of a cancelled [`AsyncQueueProxy::get`] is **kept** in this
 //!   `AsyncManager` and handed to the next `get` of that queue through it (so the
 //!   queue loses no item; it is taken from the server, and the next getter here has it);
-//! * a lock that a cancelled [`AsyncLockProxy::acquire`] obtained is **released**
-//!   (a release request is queued and sent before the next call's request).
+//! * a lock that a cancelled [`AsyncLockProxy::acquire`] or
+//!   [`AsyncConditionProxy::acquire`] obtained is **released**, and a permit a cancelled
+//!   [`AsyncSemaphoreProxy::acquire`] obtained is **given back** (a release request is
+//!   queued and sent before the next call's request);
+//! * a cancelled [`AsyncConditionProxy::wait`] **gives the lock up** (the server
+//!   re-acquires it when the wait ends there, and that is released; a wait cut before
+//!   its request went out releases the lock it held), so after a dropped wait the
+//!   owner does not hold the lock;
+//! * a cancelled [`AsyncBarrierProxy::wait`] whose request went out has arrived at the
+//!   barrier (its index is discarded).
+//!
+//! A call cut after its reply was read but before it returned (while releases owed
+//! by others go out) is settled the same way.
 //!
 //! The connection never desynchronises: frames are never cut (the ipc layer finishes
 //! a frame whose send was dropped part-way), and replies are matched by id. So
@@ -79,8 +91,8 @@ use crate::acquire::AcquireError;
 use crate::error::{Error, RemoteError, RemoteErrorKind, TypeMismatch};
 use crate::manager::{CONNECT_TIMEOUT, Manager};
 use crate::protocol::{
-    AnyOp, Create, CustomOp, DictOp, EventOp, ListOp, LockOp, NamespaceOp, Op, QueueOp, Request,
-    Response, SERVER, ServerOp, ValueOp,
+    AnyOp, BarrierOp, ConditionOp, Create, CustomOp, DictOp, EventOp, ListOp, LockOp, NamespaceOp,
+    Op, QueueOp, Request, Response, SERVER, ServerOp, SetOp, ValueOp,
 };
 use crate::value::{FromValue, Kind, ObjRef, Value};
 
@@ -92,10 +104,21 @@ enum Settle {
     Keep {
         obj: u64,
     },
-    /// A lock `acquire`: release it if it was obtained.
+    /// A lock, semaphore or condition `acquire`: release it (give the permit back) if
+    /// it was obtained.
     Release {
         obj: u64,
         owner: u64,
+    },
+    /// A condition `wait`: the server re-acquires the lock before it answers (also on a
+    /// timeout), so release it once whatever the answer; a wait whose request never went
+    /// out still held the lock, so it is released as well (see
+    /// [`AsyncConditionProxy::wait`]).
+    Rewait {
+        obj: u64,
+        owner: u64,
+        /// How many times the owner held it (a re-entrant lock): all are released.
+        levels: u32,
     },
 }
 
@@ -116,6 +139,8 @@ struct Inner {
     st: Mutex<St>,
     /// Held by the task reading the connection (one frame at a time).
     reader: tokio::sync::Mutex<()>,
+    /// Held while owed requests go out (two senders would send the same one twice).
+    flushing: tokio::sync::Mutex<()>,
     /// Notified when the reader deposited a reply: a call waiting for the reader lock
     /// checks whether it was its own (else it could wait behind a reader that waits
     /// for a reply which only this call's next request would bring).
@@ -242,6 +267,7 @@ impl AsyncManager {
                 next_id: AtomicU64::new(1),
                 st: Mutex::new(St::default()),
                 reader: tokio::sync::Mutex::new(()),
+                flushing: tokio::sync::Mutex::new(()),
                 deposited: tokio::sync::Notify::new(),
             }),
         })
@@ -584,15 +610,206 @@ impl AsyncManager {
         Ok(AsyncEventProxy::wrap(self.handle(r)))
     }
 
+    /// `manager.dict(pairs)`.
+    ///
+    /// # Errors
+    /// `TypeError` for an unhashable key, as [`dict`](Self::dict).
+    pub async fn dict_from<I, A, B>(&self, pairs: I) -> Result<AsyncDictProxy, Error>
+    where
+        I: IntoIterator<Item = (A, B)>,
+        A: Into<Value>,
+        B: Into<Value>,
+    {
+        let pairs = pairs
+            .into_iter()
+            .map(|(a, b)| (a.into(), b.into()))
+            .collect();
+        let r = self.create(Create::Dict(pairs)).await?;
+        Ok(AsyncDictProxy::wrap(self.handle(r)))
+    }
+
+    /// `manager.list(items)`.
+    ///
+    /// # Errors
+    /// As [`dict`](Self::dict).
+    pub async fn list_from<T: Into<Value>>(
+        &self,
+        items: impl IntoIterator<Item = T>,
+    ) -> Result<AsyncListProxy, Error> {
+        let r = self
+            .create(Create::List(crate::proxy::values_of(items)))
+            .await?;
+        Ok(AsyncListProxy::wrap(self.handle(r)))
+    }
+
+    /// `manager.set()` (CPython 3.14): an empty set of [`Value`]s.
+    ///
+    /// # Errors
+    /// As [`dict`](Self::dict).
+    pub async fn set(&self) -> Result<AsyncSetProxy, Error> {
+        self.set_of().await
+    }
+
+    /// An empty set read back as `T`s.
+    ///
+    /// # Errors
+    /// As [`dict`](Self::dict).
+    pub async fn set_of<T>(&self) -> Result<AsyncSetProxy<T>, Error> {
+        let r = self.create(Create::Set(Vec::new())).await?;
+        Ok(AsyncSetProxy::wrap(self.handle(r)))
+    }
+
+    /// `manager.set(items)`: duplicates are dropped.
+    ///
+    /// # Errors
+    /// `TypeError` for an unhashable item, as [`dict`](Self::dict).
+    pub async fn set_from<T: Into<Value>>(
+        &self,
+        items: impl IntoIterator<Item = T>,
+    ) -> Result<AsyncSetProxy, Error> {
+        let r = self
+            .create(Create::Set(crate::proxy::values_of(items)))
+            .await?;
+        Ok(AsyncSetProxy::wrap(self.handle(r)))
+    }
+
+    /// `manager.Queue(maxsize)` of `T`s (0 = unbounded): a `put` waits (on the server)
+    /// while it is full.
+    ///
+    /// # Errors
+    /// As [`dict`](Self::dict).
+    pub async fn bounded_queue<T>(&self, maxsize: u64) -> Result<AsyncQueueProxy<T>, Error> {
+        let r = self.create(Create::Queue(Some(maxsize))).await?;
+        Ok(AsyncQueueProxy::wrap(self.handle(r)))
+    }
+
+    /// `manager.JoinableQueue()` of `T`s ([`task_done`](AsyncQueueProxy::task_done),
+    /// [`join`](AsyncQueueProxy::join)).
+    ///
+    /// # Errors
+    /// As [`dict`](Self::dict).
+    pub async fn joinable_queue<T>(&self) -> Result<AsyncQueueProxy<T>, Error> {
+        let r = self.create(Create::JoinableQueue(None)).await?;
+        Ok(AsyncQueueProxy::wrap(self.handle(r)))
+    }
+
+    /// `manager.RLock()`: an [`AsyncLockProxy`] re-entrant for its owner (this proxy
+    /// value and its clones).
+    ///
+    /// # Errors
+    /// As [`dict`](Self::dict).
+    pub async fn rlock(&self) -> Result<AsyncLockProxy, Error> {
+        let r = self.create(Create::RLock).await?;
+        Ok(AsyncLockProxy::wrap(self.handle(r)))
+    }
+
+    /// `manager.Semaphore(value)`.
+    ///
+    /// # Errors
+    /// As [`dict`](Self::dict).
+    pub async fn semaphore(&self, value: u64) -> Result<AsyncSemaphoreProxy, Error> {
+        let r = self.create(Create::Semaphore(value)).await?;
+        Ok(AsyncSemaphoreProxy::wrap(self.handle(r)))
+    }
+
+    /// `manager.BoundedSemaphore(value)`: releasing above `value` is a `ValueError`.
+    ///
+    /// # Errors
+    /// As [`dict`](Self::dict).
+    pub async fn bounded_semaphore(&self, value: u64) -> Result<AsyncSemaphoreProxy, Error> {
+        let r = self.create(Create::BoundedSemaphore(value)).await?;
+        Ok(AsyncSemaphoreProxy::wrap(self.handle(r)))
+    }
+
+    /// `manager.Condition()` (over its own re-entrant lock).
+    ///
+    /// # Errors
+    /// As [`dict`](Self::dict).
+    pub async fn condition(&self) -> Result<AsyncConditionProxy, Error> {
+        let r = self.create(Create::Condition).await?;
+        Ok(AsyncConditionProxy::wrap(self.handle(r)))
+    }
+
+    /// `manager.Barrier(parties)`.
+    ///
+    /// # Errors
+    /// `ValueError` for zero parties, as [`dict`](Self::dict).
+    pub async fn barrier(&self, parties: u64) -> Result<AsyncBarrierProxy, Error> {
+        let r = self.create(Create::Barrier(parties)).await?;
+        Ok(AsyncBarrierProxy::wrap(self.handle(r)))
+    }
+
+    /// `manager.Array(typecode, items)`: fixed length.
+    ///
+    /// # Errors
+    /// As [`dict`](Self::dict).
+    pub async fn array<T: Into<Value>>(
+        &self,
+        items: impl IntoIterator<Item = T>,
+    ) -> Result<AsyncArrayProxy<T>, Error> {
+        let r = self
+            .create(Create::Array(crate::proxy::values_of(items)))
+            .await?;
+        Ok(AsyncArrayProxy::wrap(self.handle(r)))
+    }
+
+    /// An async proxy to an existing semaphore of this server by id, such as a
+    /// blocking [`SemaphoreProxy`](crate::SemaphoreProxy)'s.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use multiproc_manager::{Manager, aio::AsyncManager};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let manager = Manager::in_thread()?;
+    /// let sem = manager.semaphore(1)?;
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// let m = AsyncManager::new(&manager).await?;
+    /// let a = m.semaphore_at(sem.id());
+    /// assert!(a.acquire(Some(Duration::ZERO)).await?);
+    /// assert_eq!(sem.value()?, 0);
+    /// a.release().await?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })
+    /// # }
+    /// ```
+    pub fn semaphore_at(&self, id: u64) -> AsyncSemaphoreProxy {
+        AsyncSemaphoreProxy::wrap(self.proxy(id))
+    }
+
+    /// An async proxy to an existing condition of this server by id, with an owner of
+    /// its own.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use multiproc_manager::{Manager, aio::AsyncManager};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let manager = Manager::in_thread()?;
+    /// let cond = manager.condition()?;
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// let m = AsyncManager::new(&manager).await?;
+    /// let c = m.condition_at(cond.id());
+    /// assert!(c.acquire(None).await?);
+    /// assert!(!cond.acquire(Some(Duration::ZERO))?); // held by the async owner
+    /// c.release().await?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })
+    /// # }
+    /// ```
+    pub fn condition_at(&self, id: u64) -> AsyncConditionProxy {
+        AsyncConditionProxy::wrap(self.proxy(id))
+    }
+
     // ------------------------------------------------------------ the call path
 
     /// One call: sends the request (after any owed ones), then waits for its reply.
     async fn call(&self, obj: u64, owner: u64, op: Op, settle: Settle) -> Result<Value, Error> {
         let inner = &self.inner;
         self.check_alive()?;
-        self.send_owed().await?;
         let id = inner.next_id.fetch_add(1, Ordering::Relaxed);
         let sent = AtomicBool::new(false);
+        // Armed from here: a call dropped while owed requests go out is an unsent one.
         let mut guard = Pending {
             inner,
             id,
@@ -600,6 +817,10 @@ impl AsyncManager {
             sent: Some(&sent),
             armed: true,
         };
+        if let Err(e) = self.send_owed().await {
+            guard.armed = false;
+            return Err(e);
+        }
         let req = Request {
             id,
             obj,
@@ -620,10 +841,19 @@ impl AsyncManager {
         let r = self.await_reply(id).await;
         guard.armed = false;
         // Releases settled while reading go out now rather than with the next call.
-        if r.is_ok() {
-            self.send_owed().await?;
-        }
-        r
+        let v = r?;
+        // The reply is taken: dropped from here on, the call is settled as one whose
+        // reply came after it was dropped (an item kept, a lock released).
+        let mut taken = Taken {
+            st: &inner.st,
+            settle,
+            reply: Some(v),
+        };
+        self.send_owed().await?;
+        taken
+            .reply
+            .take()
+            .ok_or_else(|| Error::ManagerGone("the reply was lost".into()))
     }
 
     /// Takes over the oldest cancelled `get` of queue `obj` whose reply has not come:
@@ -667,6 +897,10 @@ impl AsyncManager {
 
     /// Sends the requests cancelled calls left owed (releases), oldest first.
     async fn send_owed(&self) -> Result<(), Error> {
+        if lock(&self.inner.st).owed.is_empty() {
+            return Ok(());
+        }
+        let _flushing = self.inner.flushing.lock().await;
         loop {
             let Some(req) = lock(&self.inner.st).owed.front().map(|r| Request {
                 id: 0,
@@ -721,14 +955,27 @@ impl AsyncManager {
                     tracing::warn!("manager reported a protocol error: {result:?}");
                 }
                 Ok(Response { id: rid, result }) => {
-                    let mut st = lock(&inner.st);
-                    match st.cancelled.remove(&rid) {
-                        Some(settle) => settle_reply(&mut st, settle, result),
-                        None => {
-                            st.replies.insert(rid, result);
-                            drop(st);
-                            inner.deposited.notify_waiters();
+                    // One lock for both: a call dropped meanwhile finds its reply
+                    // either settled or deposited.
+                    let settled = {
+                        let mut st = lock(&inner.st);
+                        match st.cancelled.remove(&rid) {
+                            Some(settle) => {
+                                settle_reply(&mut st, settle, result);
+                                true
+                            }
+                            None => {
+                                st.replies.insert(rid, result);
+                                false
+                            }
                         }
+                    };
+                    if settled {
+                        // A release owed now goes out now: this call may be waiting
+                        // for the very lock it gives back.
+                        self.send_owed().await?;
+                    } else {
+                        inner.deposited.notify_waiters();
                     }
                 }
                 Err(e) => {
@@ -781,14 +1028,38 @@ fn settle_reply(st: &mut St, settle: Settle, result: Result<Value, RemoteError>)
     match (settle, result) {
         (Settle::Keep { obj }, Ok(item)) => st.kept.entry(obj).or_default().push_back(item),
         (Settle::Release { obj, owner }, Ok(Value::Bool(true) | Value::Tuple(_))) => {
-            st.owed.push_back(Request {
-                id: 0,
-                obj,
-                thread: owner,
-                op: Op::Lock(LockOp::Release),
-            });
+            owe_release(st, obj, owner, 1);
         }
+        (Settle::Rewait { obj, owner, levels }, Ok(_)) => owe_release(st, obj, owner, levels),
         _ => {}
+    }
+}
+
+/// A call whose reply it took, dropped before it returned it: the reply is settled as
+/// a cancelled call's (an item kept, a lock obtained released).
+struct Taken<'a> {
+    st: &'a Mutex<St>,
+    settle: Settle,
+    reply: Option<Value>,
+}
+
+impl Drop for Taken<'_> {
+    fn drop(&mut self) {
+        if let Some(v) = self.reply.take() {
+            settle_reply(&mut lock(self.st), self.settle, Ok(v));
+        }
+    }
+}
+
+/// Queues a release of `obj` by `owner`, sent before the next call's request.
+fn owe_release(st: &mut St, obj: u64, owner: u64, times: u32) {
+    for _ in 0..times {
+        st.owed.push_back(Request {
+            id: 0,
+            obj,
+            thread: owner,
+            op: Op::Lock(LockOp::Release),
+        });
     }
 }
 
@@ -807,7 +1078,15 @@ struct Pending<'a> {
 impl Drop for Pending<'_> {
     fn drop(&mut self) {
         let unsent = self.sent.is_some_and(|s| !s.load(Ordering::Relaxed));
-        if !self.armed || unsent {
+        if !self.armed {
+            return;
+        }
+        if unsent {
+            // A condition wait that never reached the server: the lock is still held;
+            // a dropped wait gives it up all the same (one contract, sent or not).
+            if let Settle::Rewait { obj, owner, levels } = self.settle {
+                owe_release(&mut lock(&self.inner.st), obj, owner, levels);
+            }
             return;
         }
         let mut st = lock(&self.inner.st);
@@ -865,6 +1144,42 @@ impl AsyncProxy {
 
     async fn call_as<T: FromValue>(&self, op: Op) -> Result<T, Error> {
         Ok(T::from_value(self.call_op(op).await?)?)
+    }
+
+    /// A call as `owner` (locks, semaphores, conditions).
+    async fn call_owned(&self, owner: u64, op: Op, settle: Settle) -> Result<Value, Error> {
+        self.m.call(self.id, owner, op, settle).await
+    }
+
+    /// `acquire(timeout)` of a lock, semaphore or condition as `owner`; what it
+    /// obtained is released if the call is dropped.
+    async fn acquire_raw(
+        &self,
+        owner: u64,
+        timeout: Option<Duration>,
+    ) -> Result<bool, AcquireError<bool>> {
+        let settle = Settle::Release {
+            obj: self.id,
+            owner,
+        };
+        match self
+            .call_owned(owner, Op::Lock(LockOp::Acquire { timeout }), settle)
+            .await
+        {
+            Ok(Value::Bool(b)) => Ok(b),
+            Ok(Value::Tuple(_)) => Err(AcquireError::OwnerDied(OwnerDied::new(true))),
+            Ok(other) => Err(AcquireError::Failed(Error::Type(TypeMismatch::found(
+                "bool", &other,
+            )))),
+            Err(e) => Err(AcquireError::Failed(e)),
+        }
+    }
+
+    /// `release()` as `owner`.
+    async fn release_raw(&self, owner: u64) -> Result<(), Error> {
+        self.call_owned(owner, Op::Lock(LockOp::Release), Settle::Discard)
+            .await
+            .map(drop)
     }
 
     /// The object's id on its server.
@@ -1735,6 +2050,34 @@ impl AsyncNamespaceProxy {
             .call_as(Op::Any(AnyOp::Contains(Value::from(name))))
             .await
     }
+
+    /// `vars(ns)`: all attributes, in the order they were first set (as
+    /// [`NamespaceProxy::to_vec`](crate::NamespaceProxy::to_vec)).
+    ///
+    /// ```
+    /// # use multiproc_manager::{Manager, Value, aio::AsyncManager};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = Manager::in_thread()?;
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// let m = AsyncManager::new(&manager).await?;
+    /// let ns = m.namespace().await?;
+    /// ns.set("y", 1).await?;
+    /// ns.set("x", "a").await?;
+    /// assert_eq!(
+    ///     ns.to_vec().await?,
+    ///     [("y".to_string(), Value::from(1)), ("x".to_string(), Value::from("a"))]
+    /// );
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Type`], [`Error::ManagerGone`].
+    pub async fn to_vec(&self) -> Result<Vec<(String, Value)>, Error> {
+        crate::proxy::namespace_attrs(self.p.call_op(Op::Any(AnyOp::Copy)).await?)
+    }
 }
 
 async_proxy!(
@@ -1987,6 +2330,63 @@ impl<T: Into<Value> + FromValue> AsyncQueueProxy<T> {
         }
     }
 
+    /// `q.put(x, timeout=t)` on a bounded queue: `Full` after `timeout`
+    /// ([`RemoteErrorKind::Full`]). A dropped `put_timeout` may or may not have put its
+    /// item.
+    ///
+    /// # Errors
+    /// `Full`, [`Error::ManagerGone`].
+    pub async fn put_timeout(&self, x: impl Into<T>, timeout: Duration) -> Result<(), Error> {
+        self.p
+            .call_op(Op::Queue(QueueOp::Put {
+                item: x.into().into(),
+                timeout: Some(timeout),
+            }))
+            .await
+            .map(drop)
+    }
+
+    /// `q.empty()` (items kept from cancelled gets not counted).
+    ///
+    /// # Errors
+    /// [`Error::ManagerGone`].
+    pub async fn is_empty(&self) -> Result<bool, Error> {
+        Ok(self.qsize().await? == 0)
+    }
+
+    /// `q.task_done()` of a joinable queue. A dropped `task_done` may or may not have
+    /// counted.
+    ///
+    /// # Errors
+    /// `ValueError` when called more times than items were put, [`Error::ManagerGone`].
+    pub async fn task_done(&self) -> Result<(), Error> {
+        self.p.call_op(Op::Queue(QueueOp::TaskDone)).await.map(drop)
+    }
+
+    /// `q.join()` of a joinable queue: waits (on the server) until every item put was
+    /// marked done. Cancel safe: a dropped `join` takes nothing.
+    ///
+    /// # Errors
+    /// [`Error::ManagerGone`].
+    pub async fn join(&self) -> Result<(), Error> {
+        self.p
+            .call_as::<bool>(Op::Queue(QueueOp::Join { timeout: None }))
+            .await
+            .map(drop)
+    }
+
+    /// `join` bounded by `timeout`: whether every item was done.
+    ///
+    /// # Errors
+    /// [`Error::ManagerGone`].
+    pub async fn join_timeout(&self, timeout: Duration) -> Result<bool, Error> {
+        self.p
+            .call_as(Op::Queue(QueueOp::Join {
+                timeout: Some(timeout),
+            }))
+            .await
+    }
+
     /// `q.qsize()` (items kept from cancelled gets not counted).
     ///
     /// ```
@@ -2083,27 +2483,6 @@ impl AsyncLockProxy {
         self.p.id
     }
 
-    async fn acquire_op(&self, timeout: Option<Duration>) -> Result<bool, Error> {
-        let v = self
-            .p
-            .m
-            .call(
-                self.p.id,
-                self.owner,
-                Op::Lock(LockOp::Acquire { timeout }),
-                Settle::Release {
-                    obj: self.p.id,
-                    owner: self.owner,
-                },
-            )
-            .await?;
-        match v {
-            Value::Bool(b) => Ok(b),
-            Value::Tuple(_) => Err(Error::OwnerDied),
-            other => Err(Error::Type(TypeMismatch::found("bool", &other))),
-        }
-    }
-
     /// CPython's `acquire(block, timeout)`, as the blocking proxy's
     /// [`LockProxy::acquire`](crate::LockProxy::acquire): `None` waits (on the server)
     /// until acquired, `Some(t)` at most `t` (`Some(Duration::ZERO)` is
@@ -2139,11 +2518,7 @@ impl AsyncLockProxy {
     /// [`Error::ManagerGone`] and the like. `?` into [`Error`] turns the first into
     /// [`Error::OwnerDied`].
     pub async fn acquire(&self, timeout: Option<Duration>) -> Result<bool, AcquireError<bool>> {
-        match self.acquire_op(timeout).await {
-            Ok(b) => Ok(b),
-            Err(Error::OwnerDied) => Err(AcquireError::OwnerDied(OwnerDied::new(true))),
-            Err(e) => Err(AcquireError::Failed(e)),
-        }
+        self.p.acquire_raw(self.owner, timeout).await
     }
 
     /// `release()`.
@@ -2168,16 +2543,7 @@ impl AsyncLockProxy {
     /// # Errors
     /// `RuntimeError` when this owner does not hold it, [`Error::ManagerGone`].
     pub async fn release(&self) -> Result<(), Error> {
-        self.p
-            .m
-            .call(
-                self.p.id,
-                self.owner,
-                Op::Lock(LockOp::Release),
-                Settle::Discard,
-            )
-            .await
-            .map(drop)
+        self.p.release_raw(self.owner).await
     }
 
     /// Whether anyone holds it.
@@ -2367,6 +2733,709 @@ impl AsyncEventProxy {
     }
 }
 
+async_proxy!(
+    /// The async form of [`SetProxy`](crate::SetProxy); cancel safe as
+    /// [`AsyncDictProxy`] (a dropped call may or may not have taken effect; a dropped
+    /// [`pop`](Self::pop) may have removed an element that nobody receives, as a
+    /// blocking `pop` whose connection broke).
+    ///
+    /// ```
+    /// # use multiproc_manager::{Manager, aio::AsyncManager};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = Manager::in_thread()?;
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// let m = AsyncManager::new(&manager).await?;
+    /// let s = m.set_of::<i64>().await?;
+    /// s.add(1).await?;
+    /// s.add(1).await?;
+    /// s.update([2, 3]).await?;
+    /// assert_eq!(s.len().await?, 3);
+    /// assert!(s.contains(2).await?);
+    /// s.discard(2).await?;
+    /// s.discard(2).await?; // absent: nothing happens
+    /// assert!(s.remove(2).await.unwrap_err().is_key_error());
+    /// let mut all = s.to_vec().await?;
+    /// all.sort_unstable();
+    /// assert_eq!(all, [1, 3]);
+    /// s.clear().await?;
+    /// assert!(s.is_empty().await?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })
+    /// # }
+    /// ```
+    AsyncSetProxy [T]
+);
+
+impl<T: Into<Value> + FromValue> AsyncSetProxy<T> {
+    /// `s.add(x)`.
+    ///
+    /// # Errors
+    /// `TypeError` for an unhashable element, [`Error::ManagerGone`].
+    pub async fn add(&self, x: impl Into<T>) -> Result<(), Error> {
+        self.p
+            .call_op(Op::Set(SetOp::Add(x.into().into())))
+            .await
+            .map(drop)
+    }
+
+    /// `s.discard(x)`: removes `x` if present.
+    ///
+    /// # Errors
+    /// `TypeError` for an unhashable element, [`Error::ManagerGone`].
+    pub async fn discard(&self, x: impl Into<T>) -> Result<(), Error> {
+        self.p
+            .call_op(Op::Set(SetOp::Discard(x.into().into())))
+            .await
+            .map(drop)
+    }
+
+    /// `s.remove(x)`.
+    ///
+    /// # Errors
+    /// `KeyError` when absent ([`Error::is_key_error`]), `TypeError`,
+    /// [`Error::ManagerGone`].
+    pub async fn remove(&self, x: impl Into<T>) -> Result<(), Error> {
+        self.p
+            .call_op(Op::Set(SetOp::Remove(x.into().into())))
+            .await
+            .map(drop)
+    }
+
+    /// `s.pop()`: removes and returns an element.
+    ///
+    /// # Errors
+    /// `KeyError` when empty, [`Error::Type`], [`Error::ManagerGone`].
+    pub async fn pop(&self) -> Result<T, Error> {
+        self.p.call_as(Op::Set(SetOp::Pop)).await
+    }
+
+    /// `x in s`.
+    ///
+    /// # Errors
+    /// [`Error::ManagerGone`].
+    pub async fn contains(&self, x: impl Into<T>) -> Result<bool, Error> {
+        self.p
+            .call_as(Op::Any(AnyOp::Contains(x.into().into())))
+            .await
+    }
+
+    /// `len(s)`.
+    ///
+    /// # Errors
+    /// [`Error::ManagerGone`].
+    pub async fn len(&self) -> Result<usize, Error> {
+        self.p.len().await
+    }
+
+    /// `len(s) == 0`.
+    ///
+    /// # Errors
+    /// [`Error::ManagerGone`].
+    pub async fn is_empty(&self) -> Result<bool, Error> {
+        self.p.is_empty().await
+    }
+
+    /// `s.clear()`.
+    ///
+    /// # Errors
+    /// [`Error::ManagerGone`].
+    pub async fn clear(&self) -> Result<(), Error> {
+        self.p.call_op(Op::Set(SetOp::Clear)).await.map(drop)
+    }
+
+    /// `s.update(other)`.
+    ///
+    /// # Errors
+    /// `TypeError` for an unhashable element, [`Error::ManagerGone`].
+    pub async fn update<I: IntoIterator<Item = A>, A: Into<T>>(
+        &self,
+        other: I,
+    ) -> Result<(), Error> {
+        let items = other.into_iter().map(|x| x.into().into()).collect();
+        self.p
+            .call_op(Op::Set(SetOp::With(
+                crate::protocol::SetWith::Update,
+                items,
+            )))
+            .await
+            .map(drop)
+    }
+
+    /// `list(s)`: the elements, in one round trip.
+    ///
+    /// # Errors
+    /// [`Error::Type`], [`Error::ManagerGone`].
+    pub async fn to_vec(&self) -> Result<Vec<T>, Error> {
+        self.p.call_as(Op::Any(AnyOp::Copy)).await
+    }
+}
+
+async_proxy!(
+    /// The async form of [`ArrayProxy`](crate::ArrayProxy) (fixed length); cancel safe
+    /// as [`AsyncDictProxy`].
+    ///
+    /// ```
+    /// # use multiproc_manager::{Manager, aio::AsyncManager};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = Manager::in_thread()?;
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// let m = AsyncManager::new(&manager).await?;
+    /// let a = m.array([1i64, 2, 3]).await?;
+    /// a.set(0, 10).await?;
+    /// assert_eq!(a.get(-1).await?, 3);
+    /// a.set_slice(Some(1), None, [20, 30]).await?;
+    /// assert_eq!(a.to_vec().await?, [10, 20, 30]);
+    /// assert_eq!(a.len().await?, 3);
+    /// assert!(a.get(5).await.is_err()); // IndexError
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })
+    /// # }
+    /// ```
+    AsyncArrayProxy [T]
+);
+
+impl<T: Into<Value> + FromValue> AsyncArrayProxy<T> {
+    /// `a[i]`.
+    ///
+    /// # Errors
+    /// `IndexError`, [`Error::Type`], [`Error::ManagerGone`].
+    pub async fn get(&self, i: i64) -> Result<T, Error> {
+        self.p
+            .call_as(Op::List(ListOp::GetItem(Value::from(i))))
+            .await
+    }
+
+    /// `a[i] = x`.
+    ///
+    /// # Errors
+    /// `IndexError`, [`Error::ManagerGone`].
+    pub async fn set(&self, i: i64, x: impl Into<T>) -> Result<(), Error> {
+        self.p
+            .call_op(Op::List(ListOp::SetItem(Value::from(i), x.into().into())))
+            .await
+            .map(drop)
+    }
+
+    /// `len(a)`.
+    ///
+    /// # Errors
+    /// [`Error::ManagerGone`].
+    pub async fn len(&self) -> Result<usize, Error> {
+        self.p.len().await
+    }
+
+    /// `len(a) == 0`.
+    ///
+    /// # Errors
+    /// [`Error::ManagerGone`].
+    pub async fn is_empty(&self) -> Result<bool, Error> {
+        self.p.is_empty().await
+    }
+
+    /// `a[:]`.
+    ///
+    /// # Errors
+    /// [`Error::Type`], [`Error::ManagerGone`].
+    pub async fn to_vec(&self) -> Result<Vec<T>, Error> {
+        self.p.call_as(Op::Any(AnyOp::Copy)).await
+    }
+
+    /// `a[x:y] = items` (same length).
+    ///
+    /// # Errors
+    /// `ValueError` for another length, [`Error::ManagerGone`].
+    pub async fn set_slice<I: IntoIterator<Item = A>, A: Into<T>>(
+        &self,
+        a: Option<i64>,
+        b: Option<i64>,
+        xs: I,
+    ) -> Result<(), Error> {
+        let items = xs.into_iter().map(|x| x.into().into()).collect();
+        self.p
+            .call_op(Op::List(ListOp::SetSlice(a, b, items)))
+            .await
+            .map(drop)
+    }
+}
+
+async_proxy!(
+    /// The async form of [`SemaphoreProxy`](crate::SemaphoreProxy) (a `Semaphore` or
+    /// `BoundedSemaphore`). Permits are counted per connection on the server (as the
+    /// blocking proxy's): those taken through this [`AsyncManager`] and not given back
+    /// are returned when its connection vanishes.
+    ///
+    /// [`acquire`](Self::acquire) is cancel safe: a permit obtained by an `acquire`
+    /// whose future was dropped is given back (a release goes out before the next
+    /// call through this manager), exactly as a cancelled [`AsyncLockProxy::acquire`].
+    ///
+    /// ```
+    /// # use multiproc_manager::{Manager, RemoteErrorKind, aio::AsyncManager};
+    /// # use std::time::Duration;
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = Manager::in_thread()?;
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// let m = AsyncManager::new(&manager).await?;
+    /// let sem = m.semaphore(2).await?;
+    /// assert!(sem.acquire(None).await?);
+    /// assert!(sem.acquire(Some(Duration::ZERO)).await?);
+    /// assert!(!sem.acquire(Some(Duration::from_millis(10))).await?);
+    /// assert_eq!(sem.value().await?, 0);
+    /// sem.release().await?;
+    /// sem.release().await?;
+    /// assert_eq!(sem.value().await?, 2);
+    /// let bounded = m.bounded_semaphore(1).await?;
+    /// let err = bounded.release().await.unwrap_err(); // above its initial value
+    /// assert_eq!(err.remote_kind(), Some(RemoteErrorKind::ValueError));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })
+    /// # }
+    /// ```
+    AsyncSemaphoreProxy []
+);
+
+impl AsyncSemaphoreProxy {
+    /// CPython's `acquire(block, timeout)`: `None` waits (on the server) until a permit
+    /// is free, `Some(t)` at most `t` (`Some(Duration::ZERO)` is `acquire(False)`);
+    /// whether a permit was taken. Pair with [`release`](Self::release).
+    ///
+    /// Cancel safe: a future dropped after its request went out leaves the call
+    /// settled by the connection — a permit the server grants it afterwards is given
+    /// back when the reply is read, never lost; dropped before, nothing was asked.
+    ///
+    /// # Errors
+    /// [`AcquireError::OwnerDied`] carrying `true` when the permit is one a vanished
+    /// client left — **it is taken then**; [`AcquireError::Failed`] with
+    /// [`Error::ManagerGone`] and the like.
+    pub async fn acquire(&self, timeout: Option<Duration>) -> Result<bool, AcquireError<bool>> {
+        self.p.acquire_raw(0, timeout).await
+    }
+
+    /// `release()`: gives a permit back (any client may).
+    ///
+    /// # Errors
+    /// `ValueError` for a bounded semaphore released too often,
+    /// [`Error::ManagerGone`].
+    pub async fn release(&self) -> Result<(), Error> {
+        self.p.release_raw(0).await
+    }
+
+    /// The current counter (`get_value()`).
+    ///
+    /// # Errors
+    /// [`Error::ManagerGone`].
+    pub async fn value(&self) -> Result<u64, Error> {
+        self.p.call_as(Op::Lock(LockOp::Locked)).await
+    }
+}
+
+/// The async form of [`ConditionProxy`](crate::ConditionProxy) (over its own
+/// re-entrant lock). Its owner is this proxy value and its clones, as an
+/// [`AsyncLockProxy`]'s.
+///
+/// Cancel safety:
+/// * a dropped [`acquire`](Self::acquire) leaves the lock as it found it (obtained
+///   afterwards, it is released);
+/// * a dropped [`wait`](Self::wait) (or [`wait_timeout`](Self::wait_timeout)) **gives
+///   the lock up**: CPython's `wait` releases the lock, waits and re-acquires it before
+///   it returns; a future dropped part-way cannot re-acquire, so the server finishes
+///   the wait (re-acquiring when notified or timed out) and that reply is settled by a
+///   release — one level of the lock, like a dropped acquire's. A wait dropped before
+///   its request went out releases the lock too, so the state after a dropped wait does
+///   not depend on where it was cut: treat the lock as **not held** and acquire again
+///   before touching the state it protects. All levels of a re-entrant hold are given
+///   up (as many releases as this owner's acquires minus releases). The dropped wait
+///   may still be waiting on the server, so the proxy (with its clones) goes on as a
+///   **new owner**: its next acquire never shares the old wait's hold. (A notification
+///   may go to a dropped wait still waiting there, as to a thread that stops caring.)
+///
+/// ```
+/// # use multiproc_manager::{Manager, aio::AsyncManager};
+/// # use std::time::Duration;
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let manager = Manager::in_thread()?;
+/// # let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+/// # rt.block_on(async {
+/// let m = AsyncManager::new(&manager).await?;
+/// let cond = m.condition().await?;
+/// let ready = m.value(false).await?;
+/// let waiter = tokio::spawn({
+///     let (cond, ready) = (cond.clone_owner(), ready.clone());
+///     async move {
+///         cond.acquire(None).await?;
+///         while !ready.get().await? {
+///             cond.wait().await?;
+///         }
+///         cond.release().await
+///     }
+/// });
+/// cond.acquire(None).await?;
+/// ready.set(true).await?;
+/// cond.notify_all().await?;
+/// cond.release().await?;
+/// waiter.await??;
+/// assert!(cond.acquire(Some(Duration::ZERO)).await?);
+/// assert!(!cond.wait_timeout(Duration::from_millis(10)).await?); // held again after
+/// cond.release().await?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # })
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct AsyncConditionProxy {
+    p: AsyncProxy,
+    owner: Arc<CondOwner>,
+}
+
+/// The owner of a condition's lock, shared by a proxy and its clones.
+struct CondOwner {
+    /// Replaced after a dropped wait: the wait may still run on the server (a worker
+    /// there may start it after this owner's next request), so the old owner is left
+    /// to it and the proxy goes on as a new owner holding nothing.
+    id: AtomicU64,
+    /// How many times this owner holds the lock, as far as its calls know (what a
+    /// dropped wait gives up).
+    levels: std::sync::atomic::AtomicU32,
+}
+
+impl fmt::Debug for AsyncConditionProxy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AsyncConditionProxy")
+            .field("id", &self.p.id)
+            .field("owner", &self.owner.id.load(Ordering::Relaxed))
+            .finish()
+    }
+}
+
+/// Drops a wait's owner when the wait is dropped (see [`CondOwner::id`]).
+struct WaitGuard<'a> {
+    owner: &'a CondOwner,
+    armed: bool,
+}
+
+impl Drop for WaitGuard<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            self.owner.id.store(
+                NEXT_OWNER.fetch_add(1, Ordering::Relaxed),
+                Ordering::Relaxed,
+            );
+            self.owner.levels.store(0, Ordering::Relaxed);
+        }
+    }
+}
+
+impl AsyncConditionProxy {
+    fn wrap(p: AsyncProxy) -> Self {
+        AsyncConditionProxy {
+            p,
+            owner: Arc::new(CondOwner {
+                id: AtomicU64::new(NEXT_OWNER.fetch_add(1, Ordering::Relaxed)),
+                levels: std::sync::atomic::AtomicU32::new(0),
+            }),
+        }
+    }
+
+    fn owner(&self) -> u64 {
+        self.owner.id.load(Ordering::Relaxed)
+    }
+
+    /// The object's id on its server.
+    pub fn id(&self) -> u64 {
+        self.p.id
+    }
+
+    /// A proxy of the same condition with an owner of its own (as another thread's in
+    /// CPython): [`clone`](Clone::clone) shares the owner, so clones hold the lock
+    /// together.
+    pub fn clone_owner(&self) -> Self {
+        Self::wrap(self.p.clone())
+    }
+
+    /// `acquire(block, timeout)` of the condition's lock, as
+    /// [`AsyncLockProxy::acquire`] (re-entrant for this owner).
+    ///
+    /// Cancel safe: a lock obtained by a dropped `acquire` is released.
+    ///
+    /// # Errors
+    /// As [`AsyncLockProxy::acquire`].
+    pub async fn acquire(&self, timeout: Option<Duration>) -> Result<bool, AcquireError<bool>> {
+        let r = self.p.acquire_raw(self.owner(), timeout).await;
+        if matches!(r, Ok(true) | Err(AcquireError::OwnerDied(_))) {
+            self.owner.levels.fetch_add(1, Ordering::Relaxed);
+        }
+        r
+    }
+
+    /// `release()` (one level).
+    ///
+    /// # Errors
+    /// `RuntimeError` when this owner does not hold it, [`Error::ManagerGone`].
+    pub async fn release(&self) -> Result<(), Error> {
+        self.p.release_raw(self.owner()).await?;
+        let _ = self
+            .owner
+            .levels
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
+        Ok(())
+    }
+
+    async fn wait_op(&self, timeout: Option<Duration>) -> Result<bool, Error> {
+        let owner = self.owner();
+        let settle = Settle::Rewait {
+            obj: self.p.id,
+            owner,
+            levels: self.owner.levels.load(Ordering::Relaxed).max(1),
+        };
+        let mut guard = WaitGuard {
+            owner: &self.owner,
+            armed: true,
+        };
+        let r = self
+            .p
+            .call_owned(owner, Op::Condition(ConditionOp::Wait { timeout }), settle)
+            .await;
+        guard.armed = false;
+        Ok(bool::from_value(r?)?)
+    }
+
+    /// `wait()`: releases the lock, waits (on the server) for a notification,
+    /// re-acquires it.
+    ///
+    /// Cancel safe, giving the lock up: see [the type](Self) — after a dropped `wait`
+    /// this owner does not hold the lock.
+    ///
+    /// # Errors
+    /// `RuntimeError` when the lock is not held, [`Error::ManagerGone`].
+    pub async fn wait(&self) -> Result<(), Error> {
+        self.wait_op(None).await.map(drop)
+    }
+
+    /// `wait(timeout)`: whether it was notified (false on timeout; the lock is held
+    /// again either way).
+    ///
+    /// Cancel safe as [`wait`](Self::wait).
+    ///
+    /// # Errors
+    /// As [`wait`](Self::wait).
+    pub async fn wait_timeout(&self, timeout: Duration) -> Result<bool, Error> {
+        self.wait_op(Some(timeout)).await
+    }
+
+    /// `wait_for(predicate)`: waits until `predicate()` holds (checked here, under the
+    /// lock, before each wait).
+    ///
+    /// Cancel safe as [`wait`](Self::wait): its only await points are waits, so a
+    /// dropped `wait_for` gives the lock up.
+    ///
+    /// # Errors
+    /// As [`wait`](Self::wait).
+    pub async fn wait_for(&self, mut predicate: impl FnMut() -> bool) -> Result<(), Error> {
+        while !predicate() {
+            self.wait().await?;
+        }
+        Ok(())
+    }
+
+    /// `wait_for(predicate, timeout)`: the predicate's last value (false when
+    /// `timeout` passed with it still false). Cancel safe as
+    /// [`wait_for`](Self::wait_for).
+    ///
+    /// ```
+    /// # use multiproc_manager::{Manager, aio::AsyncManager};
+    /// # use std::time::Duration;
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = Manager::in_thread()?;
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// let m = AsyncManager::new(&manager).await?;
+    /// let cond = m.condition().await?;
+    /// cond.acquire(None).await?;
+    /// assert!(!cond.wait_for_timeout(|| false, Duration::from_millis(10)).await?);
+    /// assert!(cond.wait_for_timeout(|| true, Duration::from_secs(60)).await?); // no wait
+    /// cond.release().await?; // held throughout
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    /// As [`wait`](Self::wait).
+    pub async fn wait_for_timeout(
+        &self,
+        mut predicate: impl FnMut() -> bool,
+        timeout: Duration,
+    ) -> Result<bool, Error> {
+        let Some(deadline) = std::time::Instant::now().checked_add(timeout) else {
+            // a timeout past the clock's range is no timeout
+            self.wait_for(predicate).await?;
+            return Ok(true);
+        };
+        loop {
+            if predicate() {
+                return Ok(true);
+            }
+            match deadline.checked_duration_since(std::time::Instant::now()) {
+                Some(left) if !left.is_zero() => self.wait_timeout(left).await?,
+                _ => return Ok(predicate()),
+            };
+        }
+    }
+
+    /// `notify(n)`: wakes up to `n` waiters. A dropped `notify` may or may not have
+    /// notified.
+    ///
+    /// # Errors
+    /// `RuntimeError` when the lock is not held, [`Error::ManagerGone`].
+    pub async fn notify(&self, n: u32) -> Result<(), Error> {
+        self.p
+            .call_owned(
+                self.owner(),
+                Op::Condition(ConditionOp::Notify(u64::from(n))),
+                Settle::Discard,
+            )
+            .await
+            .map(drop)
+    }
+
+    /// `notify_all()`. A dropped `notify_all` may or may not have notified.
+    ///
+    /// # Errors
+    /// As [`notify`](Self::notify).
+    pub async fn notify_all(&self) -> Result<(), Error> {
+        self.p
+            .call_owned(
+                self.owner(),
+                Op::Condition(ConditionOp::NotifyAll),
+                Settle::Discard,
+            )
+            .await
+            .map(drop)
+    }
+}
+
+async_proxy!(
+    /// The async form of [`BarrierProxy`](crate::BarrierProxy).
+    ///
+    /// Cancel safety: a [`wait`](Self::wait) dropped before its request went out did
+    /// not arrive; one dropped after **has arrived** — the server counts the party
+    /// and the barrier passes with it when the others come (its index is discarded),
+    /// as a thread that arrived and then stopped listening. To withdraw a party that
+    /// will not come back, [`abort`](Self::abort) or [`reset`](Self::reset). The other
+    /// calls may or may not have taken effect when dropped.
+    ///
+    /// ```
+    /// # use multiproc_manager::{Manager, RemoteErrorKind, aio::AsyncManager};
+    /// # use std::time::Duration;
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = Manager::in_thread()?;
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// let m = AsyncManager::new(&manager).await?;
+    /// let b = m.barrier(2).await?;
+    /// let (a, c) = tokio::join!(b.wait(), b.wait());
+    /// let mut idx = [a?, c?];
+    /// idx.sort_unstable();
+    /// assert_eq!(idx, [0, 1]);
+    /// assert_eq!((b.parties().await?, b.n_waiting().await?), (2, 0));
+    /// let err = b.wait_timeout(Duration::from_millis(10)).await.unwrap_err();
+    /// assert_eq!(err.remote_kind(), Some(RemoteErrorKind::BrokenBarrier));
+    /// assert!(b.broken().await?);
+    /// b.reset().await?;
+    /// assert!(!b.broken().await?);
+    /// b.abort().await?;
+    /// assert!(b.broken().await?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })
+    /// # }
+    /// ```
+    AsyncBarrierProxy []
+);
+
+impl AsyncBarrierProxy {
+    /// `wait()`: this party's arrival index (`0..parties`).
+    ///
+    /// Cancel safe in the sense of [the type](Self): a dropped wait that went out
+    /// still counts as arrived.
+    ///
+    /// # Errors
+    /// `BrokenBarrier` (abort, reset, a vanished party), [`Error::ManagerGone`].
+    pub async fn wait(&self) -> Result<u32, Error> {
+        self.p
+            .call_as(Op::Barrier(BarrierOp::Wait { timeout: None }))
+            .await
+    }
+
+    /// `wait(timeout)`: a timeout breaks the barrier (for everyone, as in CPython) and
+    /// is reported as `BrokenBarrier`. Cancel safe as [`wait`](Self::wait).
+    ///
+    /// # Errors
+    /// As [`wait`](Self::wait).
+    pub async fn wait_timeout(&self, timeout: Duration) -> Result<u32, Error> {
+        self.p
+            .call_as(Op::Barrier(BarrierOp::Wait {
+                timeout: Some(timeout),
+            }))
+            .await
+    }
+
+    /// `abort()`: puts the barrier into the broken state (waiters get `BrokenBarrier`).
+    ///
+    /// # Errors
+    /// [`Error::ManagerGone`].
+    pub async fn abort(&self) -> Result<(), Error> {
+        self.p
+            .call_op(Op::Barrier(BarrierOp::Abort))
+            .await
+            .map(drop)
+    }
+
+    /// `reset()`: back to the initial state (waiters get `BrokenBarrier`).
+    ///
+    /// # Errors
+    /// [`Error::ManagerGone`].
+    pub async fn reset(&self) -> Result<(), Error> {
+        self.p
+            .call_op(Op::Barrier(BarrierOp::Reset))
+            .await
+            .map(drop)
+    }
+
+    /// `(parties, n_waiting, broken)`, read together.
+    ///
+    /// # Errors
+    /// [`Error::ManagerGone`].
+    pub async fn info(&self) -> Result<(u32, u32, bool), Error> {
+        self.p.call_as(Op::Barrier(BarrierOp::Info)).await
+    }
+
+    /// `parties`.
+    ///
+    /// # Errors
+    /// [`Error::ManagerGone`].
+    pub async fn parties(&self) -> Result<u32, Error> {
+        self.info().await.map(|(p, _, _)| p)
+    }
+
+    /// `n_waiting`.
+    ///
+    /// # Errors
+    /// [`Error::ManagerGone`].
+    pub async fn n_waiting(&self) -> Result<u32, Error> {
+        self.info().await.map(|(_, n, _)| n)
+    }
+
+    /// `broken`.
+    ///
+    /// # Errors
+    /// [`Error::ManagerGone`].
+    pub async fn broken(&self) -> Result<bool, Error> {
+        self.info().await.map(|(_, _, b)| b)
+    }
+}
+
 #[cfg(test)]
 mod send_sync {
     fn is_send_sync<T: Send + Sync>() {}
@@ -2382,5 +3451,10 @@ mod send_sync {
         is_send_sync::<super::AsyncLockProxy>();
         is_send_sync::<super::AsyncEventProxy>();
         is_send_sync::<super::AsyncNamespaceProxy>();
+        is_send_sync::<super::AsyncSetProxy>();
+        is_send_sync::<super::AsyncArrayProxy>();
+        is_send_sync::<super::AsyncSemaphoreProxy>();
+        is_send_sync::<super::AsyncConditionProxy>();
+        is_send_sync::<super::AsyncBarrierProxy>();
     }
 }

@@ -1150,10 +1150,38 @@ impl NamespaceProxy {
 
     /// `vars(ns)`: all attributes, in the order they were first set.
     ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// use multiproc_manager::Value;
+    /// let ns = manager.namespace()?;
+    /// ns.set("b", 2)?;
+    /// ns.set("a", "x")?;
+    /// assert_eq!(
+    ///     ns.to_vec()?,
+    ///     [("b".to_string(), Value::from(2)), ("a".to_string(), Value::from("x"))]
+    /// );
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
-    /// [`Error::ManagerGone`].
+    /// [`Error::Type`] (a reply that is not a namespace's), [`Error::ManagerGone`].
     pub fn to_vec(&self) -> Result<Vec<(String, Value)>, Error> {
-        self.h.call_as(Op::Any(AnyOp::Copy))
+        namespace_attrs(self.h.call(Op::Any(AnyOp::Copy))?)
+    }
+}
+
+/// A namespace's copy as `(name, value)` pairs: the server answers it as a dict keyed
+/// by attribute names (what `vars(ns)` is).
+pub(crate) fn namespace_attrs(mut v: Value) -> Result<Vec<(String, Value)>, Error> {
+    match v {
+        Value::Dict(ref mut pairs) => std::mem::take(pairs)
+            .into_iter()
+            .map(|(k, v)| Ok((String::from_value(k)?, v)))
+            .collect(),
+        other => Err(Error::Type(TypeMismatch::found(
+            "a namespace's dict",
+            &other,
+        ))),
     }
 }
 

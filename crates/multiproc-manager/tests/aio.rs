@@ -330,3 +330,484 @@ fn server_killed_while_calls_wait() -> R {
         Ok(())
     })
 }
+
+/// A small deterministic generator for cut points (no `rand` in the dev-dependencies).
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n
+    }
+}
+
+/// Sends owed releases and reads settled replies until `done()` holds, pinging the
+/// async side in between (bounded).
+async fn settle_until(
+    m: &AsyncManager,
+    what: &str,
+    mut done: impl FnMut() -> Result<bool, Error>,
+) -> R {
+    for _ in 0..4000 {
+        m.ping().await?;
+        if done()? {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    Err(format!("{what}: never settled").into())
+}
+
+#[test]
+fn more_kinds_under_every_start_method() -> R {
+    each(|_, manager| async move {
+        let m = AsyncManager::new(&manager).await?;
+
+        let s = m.set_of::<i64>().await?;
+        s.add(1).await?;
+        s.add(1).await?;
+        s.update([2, 3]).await?;
+        assert_eq!(s.len().await?, 3);
+        assert!(s.contains(3).await?);
+        s.discard(3).await?;
+        assert!(s.remove(3).await.expect_err("absent").is_key_error());
+        let popped = s.pop().await?;
+        assert!(popped == 1 || popped == 2, "{popped}");
+        assert_eq!(s.to_vec().await?.len(), 1);
+        s.clear().await?;
+        assert!(s.is_empty().await?);
+        let sf = m.set_from([1, 1, 2]).await?;
+        assert_eq!(sf.len().await?, 2);
+
+        let a = m.array([1i64, 2, 3]).await?;
+        a.set(1, 20).await?;
+        assert_eq!(a.get(1).await?, 20);
+        a.set_slice(None, None, [7, 8, 9]).await?;
+        assert_eq!(a.to_vec().await?, [7, 8, 9]);
+        assert_eq!(a.len().await?, 3);
+        assert!(a.set_slice(None, None, [1]).await.is_err(), "fixed length");
+
+        let l = m.list_from([1, 2]).await?;
+        assert_eq!(l.len().await?, 2);
+        let d = m.dict_from([("k", 1)]).await?;
+        assert_eq!(d.get_item("k").await?, Value::from(1));
+
+        let ns = m.namespace().await?;
+        ns.set("b", 1).await?;
+        ns.set("a", 2).await?;
+        assert_eq!(
+            ns.to_vec().await?,
+            [
+                ("b".to_string(), Value::from(1)),
+                ("a".to_string(), Value::from(2))
+            ]
+        );
+
+        let sem = m.semaphore(2).await?;
+        assert!(sem.acquire(None).await?);
+        assert!(sem.acquire(Some(Duration::ZERO)).await?);
+        assert!(!sem.acquire(Some(Duration::from_millis(10))).await?);
+        assert_eq!(sem.value().await?, 0);
+        sem.release().await?;
+        sem.release().await?;
+        sem.release().await?; // unbounded: above the initial value is fine
+        assert_eq!(sem.value().await?, 3);
+        let bsem = m.bounded_semaphore(1).await?;
+        let e = bsem.release().await.expect_err("above its initial value");
+        assert_eq!(e.remote_kind(), Some(RemoteErrorKind::ValueError));
+
+        let rl = m.rlock().await?;
+        assert!(rl.acquire(None).await?);
+        assert!(rl.acquire(Some(Duration::ZERO)).await?, "re-entrant");
+        rl.release().await?;
+        rl.release().await?;
+        assert!(!rl.locked().await?);
+
+        // A condition: a waiter task with an owner of its own, notified under the lock.
+        let cond = m.condition().await?;
+        let flag = m.value(false).await?;
+        let waiter = tokio::spawn({
+            let (cond, flag) = (cond.clone_owner(), flag.clone());
+            async move {
+                cond.acquire(None).await?;
+                while !flag.get().await? {
+                    cond.wait().await?;
+                }
+                cond.release().await
+            }
+        });
+        loop {
+            cond.acquire(None).await?;
+            flag.set(true).await?;
+            cond.notify(1).await?;
+            cond.release().await?;
+            if waiter.is_finished() {
+                break;
+            }
+            // notify_all reaches a waiter that was not yet waiting at the first notify.
+            cond.acquire(None).await?;
+            cond.notify_all().await?;
+            cond.release().await?;
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        waiter.await??;
+        cond.acquire(None).await?;
+        assert!(!cond.wait_timeout(Duration::from_millis(10)).await?);
+        let other = cond.clone_owner();
+        assert!(
+            !other.acquire(Some(Duration::ZERO)).await?,
+            "held again after a timed-out wait"
+        );
+        cond.wait_for(|| true).await?;
+        cond.release().await?;
+        let e = cond.release().await.expect_err("not held");
+        assert_eq!(e.remote_kind(), Some(RemoteErrorKind::RuntimeError));
+        let e = cond.notify(1).await.expect_err("not held");
+        assert_eq!(e.remote_kind(), Some(RemoteErrorKind::RuntimeError));
+
+        let b = m.barrier(3).await?;
+        let (x, y, z) = tokio::join!(b.wait(), b.wait(), b.wait());
+        let mut idx = [x?, y?, z?];
+        idx.sort_unstable();
+        assert_eq!(idx, [0, 1, 2]);
+        assert_eq!(b.info().await?, (3, 0, false));
+        assert_eq!(b.parties().await?, 3);
+        let e = b
+            .wait_timeout(Duration::from_millis(10))
+            .await
+            .expect_err("alone");
+        assert_eq!(e.remote_kind(), Some(RemoteErrorKind::BrokenBarrier));
+        assert!(b.broken().await?);
+        b.reset().await?;
+        assert!(!b.broken().await?);
+        b.abort().await?;
+        assert!(b.broken().await?);
+        assert_eq!(b.n_waiting().await?, 0);
+
+        let bq = m.bounded_queue::<i64>(1).await?;
+        bq.put(1).await?;
+        let e = bq
+            .put_timeout(2, Duration::from_millis(10))
+            .await
+            .expect_err("full");
+        assert_eq!(e.remote_kind(), Some(RemoteErrorKind::Full));
+        assert!(!bq.is_empty().await?);
+
+        let jq = m.joinable_queue::<i64>().await?;
+        jq.put(1).await?;
+        assert!(!jq.join_timeout(Duration::from_millis(10)).await?);
+        assert_eq!(jq.get().await?, 1);
+        jq.task_done().await?;
+        jq.join().await?;
+        assert!(jq.task_done().await.is_err(), "more task_done than puts");
+
+        manager.shutdown()?;
+        assert!(matches!(sem.value().await, Err(Error::ManagerGone(_))));
+        Ok(())
+    })
+}
+
+/// Semaphore acquires cut at random points (first poll, while the server waits, while
+/// the reply is read) by several tasks at once: never more holders than permits, and
+/// afterwards every permit is back — the blocking side takes exactly all of them.
+#[test]
+fn cancelled_semaphore_acquires_lose_no_permit() -> R {
+    each(|rt, manager| async move {
+        const PERMITS: u64 = 3;
+        let m = AsyncManager::new(&manager).await?;
+        let blk = manager.semaphore(PERMITS)?;
+        let sem = m.semaphore_at(blk.id());
+        let holders = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let mut tasks = tokio::task::JoinSet::new();
+        for t in 0..5u64 {
+            let (sem, holders) = (sem.clone(), holders.clone());
+            tasks.spawn(async move {
+                let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ ((t + 1) * 7919));
+                let (mut got, mut cut) = (0u32, 0u32);
+                for _ in 0..40 {
+                    let took = match rng.below(3) {
+                        0 => match poll_once(sem.acquire(None)) {
+                            Some(r) => Some(r?),
+                            None => None,
+                        },
+                        _ => {
+                            let micros = rng.below(800);
+                            tokio::time::timeout(Duration::from_micros(micros), sem.acquire(None))
+                                .await
+                                .ok()
+                                .transpose()?
+                        }
+                    };
+                    match took {
+                        Some(true) => {
+                            got += 1;
+                            let now = holders.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                            assert!(now < PERMITS, "{} holders of {PERMITS}", now + 1);
+                            tokio::task::yield_now().await;
+                            holders.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+                            sem.release().await?;
+                        }
+                        Some(false) => return Err(Error::Config("untimed acquire said no".into())),
+                        None => cut += 1,
+                    }
+                }
+                Ok::<_, Error>((got, cut))
+            });
+        }
+        let (mut got, mut cut) = (0, 0);
+        while let Some(r) = tasks.join_next().await {
+            let (g, c) = r??;
+            got += g;
+            cut += c;
+        }
+        assert!(cut > 0, "{rt}: nothing was cut ({got} acquired)");
+        // Cancelled acquires still waiting on the server get permits as they free up;
+        // each is given back when its reply is read. The blocking side ends up with
+        // all of them, and not one more.
+        let mut taken = 0;
+        settle_until(&m, "permits", || {
+            if blk.acquire(Some(Duration::from_millis(20)))? {
+                taken += 1;
+            }
+            Ok(taken == PERMITS)
+        })
+        .await?;
+        for _ in 0..10 {
+            m.ping().await?;
+        }
+        assert!(
+            !blk.acquire(Some(Duration::from_millis(20)))?,
+            "{rt}: a permit too many after {cut} cut acquires"
+        );
+        assert_eq!(sem.value().await?, 0);
+        for _ in 0..PERMITS {
+            blk.release()?;
+        }
+        // Cut acquires still waiting take them in turn and give them back.
+        settle_until(&m, "permits back", || Ok(blk.value()? == PERMITS)).await?;
+        manager.shutdown()?;
+        Ok(())
+    })
+}
+
+/// Condition waits cut at random points (first poll, while the server waits, while the
+/// reply is read), some woken by notifications: a cut wait leaves this owner without
+/// the lock — `release` says it is not held, and the blocking side can take the lock;
+/// a wait that completes holds it again.
+#[test]
+fn cancelled_condition_wait_gives_the_lock_up() -> R {
+    each(|rt, manager| async move {
+        let m = AsyncManager::new(&manager).await?;
+        let blk = manager.condition()?;
+        let cond = m.condition_at(blk.id());
+
+        // Cut before and after the request went out, nobody notifying: `release`
+        // right after is a RuntimeError (the lock was given up), and the lock is free
+        // for another owner (async or blocking) at once.
+        cond.acquire(None).await?;
+        assert!(poll_once(cond.wait()).is_none());
+        let e = cond.release().await.expect_err("given up");
+        assert_eq!(e.remote_kind(), Some(RemoteErrorKind::RuntimeError), "{rt}");
+        let other = cond.clone_owner();
+        assert!(other.acquire(Some(BOUND)).await?, "{rt}: the lock is free");
+        other.release().await?;
+        // Nested twice: a cut wait gives up both levels.
+        cond.acquire(None).await?;
+        cond.acquire(None).await?;
+        assert!(
+            tokio::time::timeout(Duration::from_millis(10), cond.wait())
+                .await
+                .is_err()
+        );
+        let e = cond.release().await.expect_err("given up");
+        assert_eq!(e.remote_kind(), Some(RemoteErrorKind::RuntimeError), "{rt}");
+        // The same proxy acquires again as a new owner: mutual exclusion holds even
+        // though its cut waits are still on the server.
+        assert!(cond.acquire(Some(BOUND)).await?, "{rt}: the lock is free");
+        assert!(
+            !blk.acquire(Some(Duration::ZERO))?,
+            "{rt}: held by the async side"
+        );
+        cond.release().await?;
+        assert!(blk.acquire(Some(BOUND))?, "the lock is free");
+        // Wake the cut waits still on the server: each re-acquires (after the blocking
+        // side lets go) and is released when its reply is read.
+        blk.notify_all()?;
+        blk.release()?;
+        settle_until(&m, "first waits", || {
+            let free = blk.acquire(Some(Duration::from_millis(20)))?;
+            if free {
+                blk.release()?;
+            }
+            Ok(free && !blk_locked(&blk)?)
+        })
+        .await?;
+
+        // Random cuts, with the blocking side notifying now and then.
+        let mut rng = Rng(0x2545_F491_4F6C_DD1D);
+        let (mut done, mut cut) = (0, 0);
+        for round in 0..40 {
+            cond.acquire(None).await?;
+            let wait = cond.wait_timeout(Duration::from_millis(rng.below(4)));
+            let r = if round % 3 == 0 {
+                poll_once(wait)
+            } else {
+                tokio::time::timeout(Duration::from_micros(rng.below(3000)), wait)
+                    .await
+                    .ok()
+            };
+            match r {
+                Some(r) => {
+                    r?;
+                    done += 1;
+                    // Held again: the blocking side cannot take it.
+                    assert!(
+                        !blk.acquire(Some(Duration::ZERO))?,
+                        "{rt}: not held after wait"
+                    );
+                    cond.release().await?;
+                }
+                None => cut += 1,
+            }
+            // Either way this owner holds nothing now: the blocking side gets the lock
+            // (once the cut wait's reply, if any, was read and released).
+            settle_until(&m, "a round", || {
+                let got = blk.acquire(Some(Duration::from_millis(5)))?;
+                if got {
+                    if rng.below(2) == 0 {
+                        blk.notify_all()?;
+                    }
+                    blk.release()?;
+                }
+                Ok(got)
+            })
+            .await?;
+        }
+        // Every wait ends within its timeout: once all replies were read, the lock is
+        // free and stays free.
+        settle_until(&m, "the last waits", || {
+            std::thread::sleep(Duration::from_millis(5));
+            Ok(!blk_locked(&blk)?)
+        })
+        .await?;
+        for _ in 0..5 {
+            m.ping().await?;
+        }
+        assert!(
+            !blk_locked(&blk)?,
+            "{rt}: lock leaked after {cut} cut waits ({done} done)"
+        );
+        manager.shutdown()?;
+        Ok(())
+    })
+}
+
+/// Whether anyone holds a condition's lock, from the blocking side.
+fn blk_locked(c: &multiproc_manager::ConditionProxy) -> Result<bool, Error> {
+    if c.acquire(Some(Duration::ZERO))? {
+        c.release()?;
+        Ok(false)
+    } else {
+        Ok(true)
+    }
+}
+
+/// A barrier wait cut after its request went out has arrived: the other party passes
+/// at once, and the barrier is whole afterwards.
+#[test]
+fn cancelled_barrier_wait_counts_as_arrived() -> R {
+    each(|_, manager| async move {
+        let m = AsyncManager::new(&manager).await?;
+        let b = m.barrier(2).await?;
+        assert!(
+            tokio::time::timeout(Duration::from_millis(20), b.wait())
+                .await
+                .is_err()
+        );
+        let mut turns = 0;
+        while b.n_waiting().await? == 0 {
+            turns += 1;
+            assert!(turns < 4000, "the cut wait never arrived");
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        let idx = b.wait().await?;
+        assert!(idx < 2);
+        assert_eq!(b.info().await?, (2, 0, false));
+        manager.shutdown()?;
+        Ok(())
+    })
+}
+
+/// The server killed while a semaphore acquire, a condition wait and a barrier wait
+/// wait on it: each gets `ManagerGone`, none hangs.
+#[test]
+fn server_killed_while_sync_calls_wait() -> R {
+    each(|_, manager| async move {
+        let m = AsyncManager::new(&manager).await?;
+        let sem = m.semaphore(0).await?;
+        let cond = m.condition().await?;
+        let b = m.barrier(2).await?;
+        cond.acquire(None).await?;
+        let acquiring = tokio::spawn({
+            let sem = sem.clone();
+            async move { sem.acquire(None).await }
+        });
+        let waiting = tokio::spawn({
+            let cond = cond.clone();
+            async move { cond.wait().await }
+        });
+        let barrier = tokio::spawn({
+            let b = b.clone();
+            async move { b.wait().await }
+        });
+        m.ping().await?;
+        let pid = manager.pid().ok_or("no server pid")?;
+        let pid = rustix::process::Pid::from_raw(pid as i32).ok_or("bad pid")?;
+        rustix::process::kill_process(pid, rustix::process::Signal::KILL)?;
+        assert!(matches!(
+            acquiring.await?,
+            Err(multiproc_manager::AcquireError::Failed(Error::ManagerGone(
+                _
+            )))
+        ));
+        assert!(matches!(waiting.await?, Err(Error::ManagerGone(_))));
+        assert!(matches!(barrier.await?, Err(Error::ManagerGone(_))));
+        assert!(matches!(sem.value().await, Err(Error::ManagerGone(_))));
+        drop(manager);
+        Ok(())
+    })
+}
+
+/// A single task: its cut acquire is granted the lock while its next acquire waits for
+/// it; reading that grant must send the release at once (the next acquire's reply can
+/// only come after it), not with a later call that never comes.
+#[test]
+fn next_acquire_does_not_wait_behind_a_cut_one() -> R {
+    each(|rt, manager| async move {
+        let m = AsyncManager::new(&manager).await?;
+        let held = manager.lock()?;
+        held.acquire(None)?;
+        let lock = m.lock_at(held.id());
+        assert!(
+            tokio::time::timeout(Duration::from_millis(20), lock.acquire(None))
+                .await
+                .is_err()
+        );
+        // Let go from another thread once the next acquire is on its way.
+        let releaser = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(50));
+            held.release()
+        });
+        assert!(
+            tokio::time::timeout(Duration::from_secs(60), lock.acquire(None))
+                .await
+                .map_err(|_| format!("{rt}: the next acquire hung"))??
+        );
+        releaser.join().map_err(|_| "releaser panicked")??;
+        lock.release().await?;
+        manager.shutdown()?;
+        Ok(())
+    })
+}

@@ -230,6 +230,26 @@ fn namespace_error_and_list_pitfall() -> R {
     Ok(())
 }
 
+/// `vars(ns)`: `to_vec` reads the attributes back in the order first set (it failed
+/// with a type mismatch: the server answers the copy as a dict).
+#[test]
+fn namespace_to_vec_lists_attributes() -> R {
+    let manager = Manager::in_thread()?;
+    let ns = manager.namespace()?;
+    assert_eq!(ns.to_vec()?, []);
+    ns.set("name", "Bob")?;
+    ns.set("age", 7)?;
+    ns.set("name", "Alice")?;
+    assert_eq!(
+        ns.to_vec()?,
+        [
+            ("name".to_string(), Value::from("Alice")),
+            ("age".to_string(), Value::from(7)),
+        ]
+    );
+    Ok(())
+}
+
 /// `_TestNamespace.test_namespace`: the repr lists public attributes sorted by name and
 /// hides `_private` ones; deleting an attribute removes it from the repr.
 #[test]

@@ -181,3 +181,40 @@ fn the_async_forms_are_reachable() -> Result<(), Box<dyn std::error::Error>> {
     })?;
     Ok(())
 }
+
+/// The other crates' async forms (feature `tokio`) through the facade paths: one item
+/// of each `aio` module, used minimally.
+#[cfg(feature = "tokio")]
+#[test]
+fn every_crates_aio_module_is_reachable() -> Result<(), Box<dyn std::error::Error>> {
+    use multiproc::ipc::aio::AsyncConnection;
+    use multiproc::manager::aio::AsyncManager;
+    use multiproc::queue::aio::AsyncQueue;
+    use multiproc::sync::aio::AsyncLock;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async {
+        let (a, b) = multiproc::Pipe::duplex()?;
+        let (a, b): (AsyncConnection, AsyncConnection) = (a.into_async()?, b.into_async()?);
+        a.send(&5u8).await?;
+        assert_eq!(b.recv::<u8>().await?, 5);
+
+        let manager = multiproc::manager::Manager::in_thread()?;
+        let m: AsyncManager = AsyncManager::new(&manager).await?;
+        let v = m.value(1i64).await?;
+        v.set(2).await?;
+        assert_eq!(v.get().await?, 2);
+
+        let lock: AsyncLock = multiproc::Lock::new()?.into_async();
+        let guard = lock.lock().await.map_err(|_| "owner died")?;
+        assert!(lock.try_lock().is_none());
+        drop(guard);
+
+        let q: AsyncQueue<u32> = multiproc::Queue::new()?.into_async();
+        q.put(9).await.map_err(|e| e.to_string())?;
+        assert_eq!(q.get().await?, 9);
+        Ok::<_, Box<dyn std::error::Error>>(())
+    })?;
+    Ok(())
+}

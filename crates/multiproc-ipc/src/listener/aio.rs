@@ -106,6 +106,18 @@ impl Listener {
 impl AsyncListener {
     /// As [`Listener::into_async`].
     ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// use multiproc_ipc::{Address, Listener, aio::AsyncListener};
+    /// let l = AsyncListener::new(Listener::bind(Address::Tcp("127.0.0.1:0".parse()?), Some(b"k"))?)?;
+    /// assert!(l.last_accepted().is_none());
+    /// # Ok(())
+    /// # })
+    /// # }
+    /// ```
+    ///
     /// # Errors
     /// As [`Listener::into_async`].
     pub fn new(listener: Listener) -> io::Result<Self> {
@@ -116,11 +128,38 @@ impl AsyncListener {
     }
 
     /// The address bound (see [`Listener::address`]).
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// use multiproc_ipc::{Address, Listener};
+    /// let path = std::env::temp_dir().join(format!("mp-doc-aaddr-{}", std::process::id()));
+    /// let l = Listener::bind(Address::unix(&path), None)?.into_async()?;
+    /// assert_eq!(l.address(), &Address::unix(&path));
+    /// # Ok(())
+    /// # })
+    /// # }
+    /// ```
     pub fn address(&self) -> &Address {
         self.io.get_ref().address()
     }
 
     /// The address of the last peer accepted (see [`Listener::last_accepted`]).
+    ///
+    /// ```
+    /// use multiproc_ipc::{Address, Listener, aio::AsyncClient};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// rt.block_on(async {
+    ///     let l = Listener::bind(Address::Tcp("127.0.0.1:0".parse()?), Some(b"k"))?.into_async()?;
+    ///     let (served, dialed) = tokio::join!(l.accept(), AsyncClient::connect(l.address(), Some(b"k")));
+    ///     let (_served, _dialed) = (served?, dialed?);
+    ///     assert!(matches!(l.last_accepted(), Some(Address::Tcp(a)) if a.ip().is_loopback()));
+    ///     Ok::<_, Box<dyn std::error::Error>>(())
+    /// })
+    /// # }
+    /// ```
     pub fn last_accepted(&self) -> Option<Address> {
         self.io.get_ref().last_accepted()
     }
@@ -130,6 +169,30 @@ impl AsyncListener {
     ///
     /// Cancel safe: connections accepted and handshakes begun stay with the listener
     /// and are returned by a later `accept`. Bound it with [`tokio::time::timeout`].
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use multiproc_ipc::{Address, Client, Listener};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// rt.block_on(async {
+    ///     let l = Listener::bind(Address::Tcp("127.0.0.1:0".parse()?), Some(b"k"))?.into_async()?;
+    ///     // Nobody dialled yet: a timed-out accept loses nothing.
+    ///     assert!(tokio::time::timeout(Duration::from_millis(10), l.accept()).await.is_err());
+    ///     let addr = l.address().clone();
+    ///     let peer = std::thread::spawn(move || -> Result<u32, String> {
+    ///         let c = Client::connect(&addr, Some(b"k")).map_err(|e| e.to_string())?;
+    ///         c.send(&41u32).map_err(|e| e.to_string())?;
+    ///         c.recv::<u32>().map_err(|e| e.to_string())
+    ///     });
+    ///     let conn = l.accept().await?;
+    ///     let n: u32 = conn.recv().await?;
+    ///     conn.send(&(n + 1)).await?;
+    ///     assert_eq!(peer.join().map_err(|_| "peer panicked")??, 42);
+    ///     Ok::<_, Box<dyn std::error::Error>>(())
+    /// })
+    /// # }
+    /// ```
     ///
     /// # Errors
     /// [`ListenerError::Handshake`] for a peer that failed (accept again),
@@ -325,6 +388,25 @@ impl AsyncClient {
     ///
     /// Cancel safe in the sense that matters: dropping it closes the socket being
     /// connected; nothing else was made.
+    ///
+    /// ```
+    /// use multiproc_ipc::{Address, Listener, aio::AsyncClient};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// rt.block_on(async {
+    ///     let path = std::env::temp_dir().join(format!("mp-doc-aconn-{}", std::process::id()));
+    ///     let l = Listener::bind(Address::unix(&path), Some(b"key"))?;
+    ///     let server = std::thread::spawn(move || -> Result<String, String> {
+    ///         let c = l.accept().map_err(|e| e.to_string())?;
+    ///         c.recv::<String>().map_err(|e| e.to_string())
+    ///     });
+    ///     let conn = AsyncClient::connect(&Address::unix(&path), Some(b"key")).await?;
+    ///     conn.send(&"hi").await?;
+    ///     assert_eq!(server.join().map_err(|_| "server panicked")??, "hi");
+    ///     Ok::<_, Box<dyn std::error::Error>>(())
+    /// })
+    /// # }
+    /// ```
     ///
     /// # Errors
     /// See [`ClientError`].
