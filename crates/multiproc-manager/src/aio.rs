@@ -612,6 +612,22 @@ impl AsyncManager {
 
     /// `manager.dict(pairs)`.
     ///
+    /// ```
+    /// # use multiproc_manager::{Manager, aio::AsyncManager};
+    /// # use multiproc_manager::Value;
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = Manager::in_thread()?;
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// let m = AsyncManager::new(&manager).await?;
+    /// let d = m.dict_from([("a", 1i64), ("b", 2)]).await?;
+    /// assert_eq!(d.len().await?, 2);
+    /// assert_eq!(d.get("b").await?, Some(Value::from(2i64)));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })
+    /// # }
+    /// ```
+    ///
     /// # Errors
     /// `TypeError` for an unhashable key, as [`dict`](Self::dict).
     pub async fn dict_from<I, A, B>(&self, pairs: I) -> Result<AsyncDictProxy, Error>
@@ -630,6 +646,22 @@ impl AsyncManager {
 
     /// `manager.list(items)`.
     ///
+    /// ```
+    /// # use multiproc_manager::{Manager, aio::AsyncManager};
+    /// # use multiproc_manager::Value;
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = Manager::in_thread()?;
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// let m = AsyncManager::new(&manager).await?;
+    /// let l = m.list_from([1i64, 2, 3]).await?;
+    /// assert_eq!(l.len().await?, 3);
+    /// assert_eq!(l.get(-1).await?, Value::from(3i64));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })
+    /// # }
+    /// ```
+    ///
     /// # Errors
     /// As [`dict`](Self::dict).
     pub async fn list_from<T: Into<Value>>(
@@ -644,6 +676,24 @@ impl AsyncManager {
 
     /// `manager.set()` (CPython 3.14): an empty set of [`Value`]s.
     ///
+    /// ```
+    /// # use multiproc_manager::{Manager, aio::AsyncManager};
+    /// # use multiproc_manager::Value;
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = Manager::in_thread()?;
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// let m = AsyncManager::new(&manager).await?;
+    /// let s = m.set().await?;
+    /// assert!(s.is_empty().await?);
+    /// s.add("x").await?;
+    /// assert!(s.contains("x").await?);
+    /// assert_eq!(s.to_vec().await?, [Value::from("x")]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })
+    /// # }
+    /// ```
+    ///
     /// # Errors
     /// As [`dict`](Self::dict).
     pub async fn set(&self) -> Result<AsyncSetProxy, Error> {
@@ -651,6 +701,21 @@ impl AsyncManager {
     }
 
     /// An empty set read back as `T`s.
+    ///
+    /// ```
+    /// # use multiproc_manager::{Manager, aio::AsyncManager};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = Manager::in_thread()?;
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// let m = AsyncManager::new(&manager).await?;
+    /// let s = m.set_of::<i64>().await?;
+    /// s.add(1).await?;
+    /// assert_eq!(s.to_vec().await?, [1]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })
+    /// # }
+    /// ```
     ///
     /// # Errors
     /// As [`dict`](Self::dict).
@@ -660,6 +725,20 @@ impl AsyncManager {
     }
 
     /// `manager.set(items)`: duplicates are dropped.
+    ///
+    /// ```
+    /// # use multiproc_manager::{Manager, aio::AsyncManager};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = Manager::in_thread()?;
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// let m = AsyncManager::new(&manager).await?;
+    /// let s = m.set_from([1i64, 1, 2]).await?;
+    /// assert_eq!(s.len().await?, 2); // the duplicate dropped
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })
+    /// # }
+    /// ```
     ///
     /// # Errors
     /// `TypeError` for an unhashable item, as [`dict`](Self::dict).
@@ -676,6 +755,25 @@ impl AsyncManager {
     /// `manager.Queue(maxsize)` of `T`s (0 = unbounded): a `put` waits (on the server)
     /// while it is full.
     ///
+    /// ```
+    /// # use multiproc_manager::{Manager, aio::AsyncManager};
+    /// # use std::time::Duration;
+    /// # use multiproc_manager::RemoteErrorKind;
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = Manager::in_thread()?;
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// let m = AsyncManager::new(&manager).await?;
+    /// let q = m.bounded_queue::<i64>(1).await?;
+    /// q.put(1).await?;
+    /// let err = q.put_timeout(2, Duration::from_millis(10)).await.unwrap_err();
+    /// assert_eq!(err.remote_kind(), Some(RemoteErrorKind::Full));
+    /// assert_eq!(q.get().await?, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })
+    /// # }
+    /// ```
+    ///
     /// # Errors
     /// As [`dict`](Self::dict).
     pub async fn bounded_queue<T>(&self, maxsize: u64) -> Result<AsyncQueueProxy<T>, Error> {
@@ -685,6 +783,24 @@ impl AsyncManager {
 
     /// `manager.JoinableQueue()` of `T`s ([`task_done`](AsyncQueueProxy::task_done),
     /// [`join`](AsyncQueueProxy::join)).
+    ///
+    /// ```
+    /// # use multiproc_manager::{Manager, aio::AsyncManager};
+    /// # use std::time::Duration;
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = Manager::in_thread()?;
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// let m = AsyncManager::new(&manager).await?;
+    /// let q = m.joinable_queue::<i64>().await?;
+    /// q.put(1).await?;
+    /// assert_eq!(q.get().await?, 1);
+    /// q.task_done().await?;
+    /// assert!(q.join_timeout(Duration::from_secs(60)).await?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })
+    /// # }
+    /// ```
     ///
     /// # Errors
     /// As [`dict`](Self::dict).
@@ -696,6 +812,24 @@ impl AsyncManager {
     /// `manager.RLock()`: an [`AsyncLockProxy`] re-entrant for its owner (this proxy
     /// value and its clones).
     ///
+    /// ```
+    /// # use multiproc_manager::{Manager, aio::AsyncManager};
+    /// # use std::time::Duration;
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = Manager::in_thread()?;
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// let m = AsyncManager::new(&manager).await?;
+    /// let lock = m.rlock().await?;
+    /// assert!(lock.acquire(None).await?);
+    /// assert!(lock.acquire(Some(Duration::ZERO)).await?); // re-entrant
+    /// lock.release().await?;
+    /// lock.release().await?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })
+    /// # }
+    /// ```
+    ///
     /// # Errors
     /// As [`dict`](Self::dict).
     pub async fn rlock(&self) -> Result<AsyncLockProxy, Error> {
@@ -704,6 +838,20 @@ impl AsyncManager {
     }
 
     /// `manager.Semaphore(value)`.
+    ///
+    /// ```
+    /// # use multiproc_manager::{Manager, aio::AsyncManager};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = Manager::in_thread()?;
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// let m = AsyncManager::new(&manager).await?;
+    /// let sem = m.semaphore(3).await?;
+    /// assert_eq!(sem.value().await?, 3);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })
+    /// # }
+    /// ```
     ///
     /// # Errors
     /// As [`dict`](Self::dict).
@@ -714,6 +862,24 @@ impl AsyncManager {
 
     /// `manager.BoundedSemaphore(value)`: releasing above `value` is a `ValueError`.
     ///
+    /// ```
+    /// # use multiproc_manager::{Manager, aio::AsyncManager};
+    /// # use multiproc_manager::RemoteErrorKind;
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = Manager::in_thread()?;
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// let m = AsyncManager::new(&manager).await?;
+    /// let sem = m.bounded_semaphore(1).await?;
+    /// assert!(sem.acquire(None).await?);
+    /// sem.release().await?;
+    /// let err = sem.release().await.unwrap_err();
+    /// assert_eq!(err.remote_kind(), Some(RemoteErrorKind::ValueError));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })
+    /// # }
+    /// ```
+    ///
     /// # Errors
     /// As [`dict`](Self::dict).
     pub async fn bounded_semaphore(&self, value: u64) -> Result<AsyncSemaphoreProxy, Error> {
@@ -722,6 +888,22 @@ impl AsyncManager {
     }
 
     /// `manager.Condition()` (over its own re-entrant lock).
+    ///
+    /// ```
+    /// # use multiproc_manager::{Manager, aio::AsyncManager};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = Manager::in_thread()?;
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// let m = AsyncManager::new(&manager).await?;
+    /// let cond = m.condition().await?;
+    /// assert!(cond.acquire(None).await?);
+    /// cond.notify_all().await?; // nobody waits
+    /// cond.release().await?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })
+    /// # }
+    /// ```
     ///
     /// # Errors
     /// As [`dict`](Self::dict).
@@ -732,6 +914,22 @@ impl AsyncManager {
 
     /// `manager.Barrier(parties)`.
     ///
+    /// ```
+    /// # use multiproc_manager::{Manager, aio::AsyncManager};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = Manager::in_thread()?;
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// let m = AsyncManager::new(&manager).await?;
+    /// let b = m.barrier(1).await?;
+    /// assert_eq!(b.parties().await?, 1);
+    /// assert_eq!(b.wait().await?, 0); // the only party passes at once
+    /// assert!(m.barrier(0).await.is_err()); // ValueError
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })
+    /// # }
+    /// ```
+    ///
     /// # Errors
     /// `ValueError` for zero parties, as [`dict`](Self::dict).
     pub async fn barrier(&self, parties: u64) -> Result<AsyncBarrierProxy, Error> {
@@ -740,6 +938,21 @@ impl AsyncManager {
     }
 
     /// `manager.Array(typecode, items)`: fixed length.
+    ///
+    /// ```
+    /// # use multiproc_manager::{Manager, aio::AsyncManager};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = Manager::in_thread()?;
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// let m = AsyncManager::new(&manager).await?;
+    /// let a = m.array([1.5f64, 2.5]).await?;
+    /// assert_eq!(a.len().await?, 2);
+    /// assert_eq!(a.get(0).await?, 1.5);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })
+    /// # }
+    /// ```
     ///
     /// # Errors
     /// As [`dict`](Self::dict).
@@ -2334,6 +2547,24 @@ impl<T: Into<Value> + FromValue> AsyncQueueProxy<T> {
     /// ([`RemoteErrorKind::Full`]). A dropped `put_timeout` may or may not have put its
     /// item.
     ///
+    /// ```
+    /// # use multiproc_manager::{Manager, aio::AsyncManager};
+    /// # use std::time::Duration;
+    /// # use multiproc_manager::RemoteErrorKind;
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = Manager::in_thread()?;
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// let m = AsyncManager::new(&manager).await?;
+    /// let q = m.bounded_queue::<i64>(1).await?;
+    /// q.put_timeout(1, Duration::from_secs(60)).await?;
+    /// let err = q.put_timeout(2, Duration::from_millis(10)).await.unwrap_err();
+    /// assert_eq!(err.remote_kind(), Some(RemoteErrorKind::Full));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })
+    /// # }
+    /// ```
+    ///
     /// # Errors
     /// `Full`, [`Error::ManagerGone`].
     pub async fn put_timeout(&self, x: impl Into<T>, timeout: Duration) -> Result<(), Error> {
@@ -2348,6 +2579,22 @@ impl<T: Into<Value> + FromValue> AsyncQueueProxy<T> {
 
     /// `q.empty()` (items kept from cancelled gets not counted).
     ///
+    /// ```
+    /// # use multiproc_manager::{Manager, aio::AsyncManager};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = Manager::in_thread()?;
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// let m = AsyncManager::new(&manager).await?;
+    /// let q = m.queue_of::<i64>().await?;
+    /// assert!(q.is_empty().await?);
+    /// q.put(1).await?;
+    /// assert!(!q.is_empty().await?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })
+    /// # }
+    /// ```
+    ///
     /// # Errors
     /// [`Error::ManagerGone`].
     pub async fn is_empty(&self) -> Result<bool, Error> {
@@ -2357,6 +2604,25 @@ impl<T: Into<Value> + FromValue> AsyncQueueProxy<T> {
     /// `q.task_done()` of a joinable queue. A dropped `task_done` may or may not have
     /// counted.
     ///
+    /// ```
+    /// # use multiproc_manager::{Manager, aio::AsyncManager};
+    /// # use multiproc_manager::RemoteErrorKind;
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = Manager::in_thread()?;
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// let m = AsyncManager::new(&manager).await?;
+    /// let q = m.joinable_queue::<i64>().await?;
+    /// q.put(1).await?;
+    /// q.get().await?;
+    /// q.task_done().await?;
+    /// let err = q.task_done().await.unwrap_err(); // more than were put
+    /// assert_eq!(err.remote_kind(), Some(RemoteErrorKind::ValueError));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })
+    /// # }
+    /// ```
+    ///
     /// # Errors
     /// `ValueError` when called more times than items were put, [`Error::ManagerGone`].
     pub async fn task_done(&self) -> Result<(), Error> {
@@ -2365,6 +2631,23 @@ impl<T: Into<Value> + FromValue> AsyncQueueProxy<T> {
 
     /// `q.join()` of a joinable queue: waits (on the server) until every item put was
     /// marked done. Cancel safe: a dropped `join` takes nothing.
+    ///
+    /// ```
+    /// # use multiproc_manager::{Manager, aio::AsyncManager};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = Manager::in_thread()?;
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// let m = AsyncManager::new(&manager).await?;
+    /// let q = m.joinable_queue::<i64>().await?;
+    /// q.put(1).await?;
+    /// assert_eq!(q.get().await?, 1);
+    /// q.task_done().await?;
+    /// q.join().await?; // every item done: returns at once
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })
+    /// # }
+    /// ```
     ///
     /// # Errors
     /// [`Error::ManagerGone`].
@@ -2376,6 +2659,25 @@ impl<T: Into<Value> + FromValue> AsyncQueueProxy<T> {
     }
 
     /// `join` bounded by `timeout`: whether every item was done.
+    ///
+    /// ```
+    /// # use multiproc_manager::{Manager, aio::AsyncManager};
+    /// # use std::time::Duration;
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = Manager::in_thread()?;
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// let m = AsyncManager::new(&manager).await?;
+    /// let q = m.joinable_queue::<i64>().await?;
+    /// q.put(1).await?;
+    /// assert!(!q.join_timeout(Duration::from_millis(10)).await?); // not done yet
+    /// q.get().await?;
+    /// q.task_done().await?;
+    /// assert!(q.join_timeout(Duration::from_secs(60)).await?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })
+    /// # }
+    /// ```
     ///
     /// # Errors
     /// [`Error::ManagerGone`].
@@ -2770,6 +3072,22 @@ async_proxy!(
 impl<T: Into<Value> + FromValue> AsyncSetProxy<T> {
     /// `s.add(x)`.
     ///
+    /// ```
+    /// # use multiproc_manager::{Manager, aio::AsyncManager};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = Manager::in_thread()?;
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// let m = AsyncManager::new(&manager).await?;
+    /// let s = m.set_of::<i64>().await?;
+    /// s.add(1).await?;
+    /// s.add(1).await?;
+    /// assert_eq!(s.len().await?, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })
+    /// # }
+    /// ```
+    ///
     /// # Errors
     /// `TypeError` for an unhashable element, [`Error::ManagerGone`].
     pub async fn add(&self, x: impl Into<T>) -> Result<(), Error> {
@@ -2781,6 +3099,23 @@ impl<T: Into<Value> + FromValue> AsyncSetProxy<T> {
 
     /// `s.discard(x)`: removes `x` if present.
     ///
+    /// ```
+    /// # use multiproc_manager::{Manager, aio::AsyncManager};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = Manager::in_thread()?;
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// let m = AsyncManager::new(&manager).await?;
+    /// let s = m.set_of::<i64>().await?;
+    /// s.add(1).await?;
+    /// s.discard(1).await?;
+    /// s.discard(1).await?; // absent: nothing happens
+    /// assert!(s.is_empty().await?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })
+    /// # }
+    /// ```
+    ///
     /// # Errors
     /// `TypeError` for an unhashable element, [`Error::ManagerGone`].
     pub async fn discard(&self, x: impl Into<T>) -> Result<(), Error> {
@@ -2791,6 +3126,22 @@ impl<T: Into<Value> + FromValue> AsyncSetProxy<T> {
     }
 
     /// `s.remove(x)`.
+    ///
+    /// ```
+    /// # use multiproc_manager::{Manager, aio::AsyncManager};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = Manager::in_thread()?;
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// let m = AsyncManager::new(&manager).await?;
+    /// let s = m.set_of::<i64>().await?;
+    /// s.add(1).await?;
+    /// s.remove(1).await?;
+    /// assert!(s.remove(1).await.unwrap_err().is_key_error());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })
+    /// # }
+    /// ```
     ///
     /// # Errors
     /// `KeyError` when absent ([`Error::is_key_error`]), `TypeError`,
@@ -2804,6 +3155,22 @@ impl<T: Into<Value> + FromValue> AsyncSetProxy<T> {
 
     /// `s.pop()`: removes and returns an element.
     ///
+    /// ```
+    /// # use multiproc_manager::{Manager, aio::AsyncManager};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = Manager::in_thread()?;
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// let m = AsyncManager::new(&manager).await?;
+    /// let s = m.set_of::<i64>().await?;
+    /// s.add(7).await?;
+    /// assert_eq!(s.pop().await?, 7);
+    /// assert!(s.pop().await.unwrap_err().is_key_error()); // empty
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })
+    /// # }
+    /// ```
+    ///
     /// # Errors
     /// `KeyError` when empty, [`Error::Type`], [`Error::ManagerGone`].
     pub async fn pop(&self) -> Result<T, Error> {
@@ -2811,6 +3178,22 @@ impl<T: Into<Value> + FromValue> AsyncSetProxy<T> {
     }
 
     /// `x in s`.
+    ///
+    /// ```
+    /// # use multiproc_manager::{Manager, aio::AsyncManager};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = Manager::in_thread()?;
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// let m = AsyncManager::new(&manager).await?;
+    /// let s = m.set_of::<i64>().await?;
+    /// s.add(1).await?;
+    /// assert!(s.contains(1).await?);
+    /// assert!(!s.contains(2).await?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })
+    /// # }
+    /// ```
     ///
     /// # Errors
     /// [`Error::ManagerGone`].
@@ -2822,6 +3205,21 @@ impl<T: Into<Value> + FromValue> AsyncSetProxy<T> {
 
     /// `len(s)`.
     ///
+    /// ```
+    /// # use multiproc_manager::{Manager, aio::AsyncManager};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = Manager::in_thread()?;
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// let m = AsyncManager::new(&manager).await?;
+    /// let s = m.set_of::<i64>().await?;
+    /// s.update([1, 2, 2]).await?;
+    /// assert_eq!(s.len().await?, 2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })
+    /// # }
+    /// ```
+    ///
     /// # Errors
     /// [`Error::ManagerGone`].
     pub async fn len(&self) -> Result<usize, Error> {
@@ -2829,6 +3227,22 @@ impl<T: Into<Value> + FromValue> AsyncSetProxy<T> {
     }
 
     /// `len(s) == 0`.
+    ///
+    /// ```
+    /// # use multiproc_manager::{Manager, aio::AsyncManager};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = Manager::in_thread()?;
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// let m = AsyncManager::new(&manager).await?;
+    /// let s = m.set_of::<i64>().await?;
+    /// assert!(s.is_empty().await?);
+    /// s.add(1).await?;
+    /// assert!(!s.is_empty().await?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })
+    /// # }
+    /// ```
     ///
     /// # Errors
     /// [`Error::ManagerGone`].
@@ -2838,6 +3252,22 @@ impl<T: Into<Value> + FromValue> AsyncSetProxy<T> {
 
     /// `s.clear()`.
     ///
+    /// ```
+    /// # use multiproc_manager::{Manager, aio::AsyncManager};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = Manager::in_thread()?;
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// let m = AsyncManager::new(&manager).await?;
+    /// let s = m.set_of::<i64>().await?;
+    /// s.update([1, 2]).await?;
+    /// s.clear().await?;
+    /// assert_eq!(s.len().await?, 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })
+    /// # }
+    /// ```
+    ///
     /// # Errors
     /// [`Error::ManagerGone`].
     pub async fn clear(&self) -> Result<(), Error> {
@@ -2845,6 +3275,23 @@ impl<T: Into<Value> + FromValue> AsyncSetProxy<T> {
     }
 
     /// `s.update(other)`.
+    ///
+    /// ```
+    /// # use multiproc_manager::{Manager, aio::AsyncManager};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = Manager::in_thread()?;
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// let m = AsyncManager::new(&manager).await?;
+    /// let s = m.set_of::<i64>().await?;
+    /// s.update([3, 1, 3]).await?;
+    /// let mut all = s.to_vec().await?;
+    /// all.sort_unstable();
+    /// assert_eq!(all, [1, 3]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })
+    /// # }
+    /// ```
     ///
     /// # Errors
     /// `TypeError` for an unhashable element, [`Error::ManagerGone`].
@@ -2863,6 +3310,23 @@ impl<T: Into<Value> + FromValue> AsyncSetProxy<T> {
     }
 
     /// `list(s)`: the elements, in one round trip.
+    ///
+    /// ```
+    /// # use multiproc_manager::{Manager, aio::AsyncManager};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = Manager::in_thread()?;
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// let m = AsyncManager::new(&manager).await?;
+    /// let s = m.set_of::<i64>().await?;
+    /// s.update([2, 1]).await?;
+    /// let mut all = s.to_vec().await?;
+    /// all.sort_unstable();
+    /// assert_eq!(all, [1, 2]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })
+    /// # }
+    /// ```
     ///
     /// # Errors
     /// [`Error::Type`], [`Error::ManagerGone`].
@@ -2899,6 +3363,22 @@ async_proxy!(
 impl<T: Into<Value> + FromValue> AsyncArrayProxy<T> {
     /// `a[i]`.
     ///
+    /// ```
+    /// # use multiproc_manager::{Manager, aio::AsyncManager};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = Manager::in_thread()?;
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// let m = AsyncManager::new(&manager).await?;
+    /// let a = m.array([1i64, 2, 3]).await?;
+    /// assert_eq!(a.get(0).await?, 1);
+    /// assert_eq!(a.get(-1).await?, 3);
+    /// assert!(a.get(3).await.is_err()); // IndexError
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })
+    /// # }
+    /// ```
+    ///
     /// # Errors
     /// `IndexError`, [`Error::Type`], [`Error::ManagerGone`].
     pub async fn get(&self, i: i64) -> Result<T, Error> {
@@ -2908,6 +3388,22 @@ impl<T: Into<Value> + FromValue> AsyncArrayProxy<T> {
     }
 
     /// `a[i] = x`.
+    ///
+    /// ```
+    /// # use multiproc_manager::{Manager, aio::AsyncManager};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = Manager::in_thread()?;
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// let m = AsyncManager::new(&manager).await?;
+    /// let a = m.array([1i64, 2]).await?;
+    /// a.set(1, 20).await?;
+    /// assert_eq!(a.to_vec().await?, [1, 20]);
+    /// assert!(a.set(2, 30).await.is_err()); // IndexError: fixed length
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })
+    /// # }
+    /// ```
     ///
     /// # Errors
     /// `IndexError`, [`Error::ManagerGone`].
@@ -2920,6 +3416,20 @@ impl<T: Into<Value> + FromValue> AsyncArrayProxy<T> {
 
     /// `len(a)`.
     ///
+    /// ```
+    /// # use multiproc_manager::{Manager, aio::AsyncManager};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = Manager::in_thread()?;
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// let m = AsyncManager::new(&manager).await?;
+    /// let a = m.array([1i64, 2, 3]).await?;
+    /// assert_eq!(a.len().await?, 3);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })
+    /// # }
+    /// ```
+    ///
     /// # Errors
     /// [`Error::ManagerGone`].
     pub async fn len(&self) -> Result<usize, Error> {
@@ -2927,6 +3437,20 @@ impl<T: Into<Value> + FromValue> AsyncArrayProxy<T> {
     }
 
     /// `len(a) == 0`.
+    ///
+    /// ```
+    /// # use multiproc_manager::{Manager, aio::AsyncManager};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = Manager::in_thread()?;
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// let m = AsyncManager::new(&manager).await?;
+    /// let a = m.array([1i64]).await?;
+    /// assert!(!a.is_empty().await?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })
+    /// # }
+    /// ```
     ///
     /// # Errors
     /// [`Error::ManagerGone`].
@@ -2936,6 +3460,20 @@ impl<T: Into<Value> + FromValue> AsyncArrayProxy<T> {
 
     /// `a[:]`.
     ///
+    /// ```
+    /// # use multiproc_manager::{Manager, aio::AsyncManager};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = Manager::in_thread()?;
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// let m = AsyncManager::new(&manager).await?;
+    /// let a = m.array([1i64, 2]).await?;
+    /// assert_eq!(a.to_vec().await?, [1, 2]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })
+    /// # }
+    /// ```
+    ///
     /// # Errors
     /// [`Error::Type`], [`Error::ManagerGone`].
     pub async fn to_vec(&self) -> Result<Vec<T>, Error> {
@@ -2943,6 +3481,22 @@ impl<T: Into<Value> + FromValue> AsyncArrayProxy<T> {
     }
 
     /// `a[x:y] = items` (same length).
+    ///
+    /// ```
+    /// # use multiproc_manager::{Manager, aio::AsyncManager};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = Manager::in_thread()?;
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// let m = AsyncManager::new(&manager).await?;
+    /// let a = m.array([1i64, 2, 3]).await?;
+    /// a.set_slice(Some(0), Some(2), [10, 20]).await?;
+    /// assert_eq!(a.to_vec().await?, [10, 20, 3]);
+    /// assert!(a.set_slice(None, None, [1]).await.is_err()); // ValueError: another length
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })
+    /// # }
+    /// ```
     ///
     /// # Errors
     /// `ValueError` for another length, [`Error::ManagerGone`].
@@ -3005,6 +3559,23 @@ impl AsyncSemaphoreProxy {
     /// settled by the connection — a permit the server grants it afterwards is given
     /// back when the reply is read, never lost; dropped before, nothing was asked.
     ///
+    /// ```
+    /// # use multiproc_manager::{Manager, aio::AsyncManager};
+    /// # use std::time::Duration;
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = Manager::in_thread()?;
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// let m = AsyncManager::new(&manager).await?;
+    /// let sem = m.semaphore(1).await?;
+    /// assert!(sem.acquire(None).await?);
+    /// assert!(!sem.acquire(Some(Duration::from_millis(10))).await?); // none free
+    /// sem.release().await?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })
+    /// # }
+    /// ```
+    ///
     /// # Errors
     /// [`AcquireError::OwnerDied`] carrying `true` when the permit is one a vanished
     /// client left — **it is taken then**; [`AcquireError::Failed`] with
@@ -3015,6 +3586,21 @@ impl AsyncSemaphoreProxy {
 
     /// `release()`: gives a permit back (any client may).
     ///
+    /// ```
+    /// # use multiproc_manager::{Manager, aio::AsyncManager};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = Manager::in_thread()?;
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// let m = AsyncManager::new(&manager).await?;
+    /// let sem = m.semaphore(0).await?;
+    /// sem.release().await?;
+    /// assert_eq!(sem.value().await?, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })
+    /// # }
+    /// ```
+    ///
     /// # Errors
     /// `ValueError` for a bounded semaphore released too often,
     /// [`Error::ManagerGone`].
@@ -3023,6 +3609,22 @@ impl AsyncSemaphoreProxy {
     }
 
     /// The current counter (`get_value()`).
+    ///
+    /// ```
+    /// # use multiproc_manager::{Manager, aio::AsyncManager};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = Manager::in_thread()?;
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// let m = AsyncManager::new(&manager).await?;
+    /// let sem = m.semaphore(2).await?;
+    /// assert!(sem.acquire(None).await?);
+    /// assert_eq!(sem.value().await?, 1);
+    /// sem.release().await?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })
+    /// # }
+    /// ```
     ///
     /// # Errors
     /// [`Error::ManagerGone`].
@@ -3143,6 +3745,21 @@ impl AsyncConditionProxy {
     }
 
     /// The object's id on its server.
+    ///
+    /// ```
+    /// # use multiproc_manager::{Manager, aio::AsyncManager};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = Manager::in_thread()?;
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// let m = AsyncManager::new(&manager).await?;
+    /// let cond = m.condition().await?;
+    /// assert_eq!(cond.clone().id(), cond.id());
+    /// assert_ne!(m.condition().await?.id(), cond.id());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })
+    /// # }
+    /// ```
     pub fn id(&self) -> u64 {
         self.p.id
     }
@@ -3150,6 +3767,26 @@ impl AsyncConditionProxy {
     /// A proxy of the same condition with an owner of its own (as another thread's in
     /// CPython): [`clone`](Clone::clone) shares the owner, so clones hold the lock
     /// together.
+    ///
+    /// ```
+    /// # use multiproc_manager::{Manager, aio::AsyncManager};
+    /// # use std::time::Duration;
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = Manager::in_thread()?;
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// let m = AsyncManager::new(&manager).await?;
+    /// let cond = m.condition().await?;
+    /// assert!(cond.acquire(None).await?);
+    /// assert!(cond.clone().acquire(Some(Duration::ZERO)).await?); // same owner: re-entrant
+    /// let other = cond.clone_owner();
+    /// assert!(!other.acquire(Some(Duration::ZERO)).await?); // held by another owner
+    /// cond.release().await?;
+    /// cond.release().await?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })
+    /// # }
+    /// ```
     pub fn clone_owner(&self) -> Self {
         Self::wrap(self.p.clone())
     }
@@ -3158,6 +3795,24 @@ impl AsyncConditionProxy {
     /// [`AsyncLockProxy::acquire`] (re-entrant for this owner).
     ///
     /// Cancel safe: a lock obtained by a dropped `acquire` is released.
+    ///
+    /// ```
+    /// # use multiproc_manager::{Manager, aio::AsyncManager};
+    /// # use std::time::Duration;
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = Manager::in_thread()?;
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// let m = AsyncManager::new(&manager).await?;
+    /// let cond = m.condition().await?;
+    /// assert!(cond.acquire(None).await?);
+    /// assert!(cond.acquire(Some(Duration::ZERO)).await?); // re-entrant
+    /// cond.release().await?;
+    /// cond.release().await?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })
+    /// # }
+    /// ```
     ///
     /// # Errors
     /// As [`AsyncLockProxy::acquire`].
@@ -3170,6 +3825,24 @@ impl AsyncConditionProxy {
     }
 
     /// `release()` (one level).
+    ///
+    /// ```
+    /// # use multiproc_manager::{Manager, aio::AsyncManager};
+    /// # use multiproc_manager::RemoteErrorKind;
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = Manager::in_thread()?;
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// let m = AsyncManager::new(&manager).await?;
+    /// let cond = m.condition().await?;
+    /// assert!(cond.acquire(None).await?);
+    /// cond.release().await?;
+    /// let err = cond.release().await.unwrap_err(); // not held
+    /// assert_eq!(err.remote_kind(), Some(RemoteErrorKind::RuntimeError));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })
+    /// # }
+    /// ```
     ///
     /// # Errors
     /// `RuntimeError` when this owner does not hold it, [`Error::ManagerGone`].
@@ -3207,6 +3880,31 @@ impl AsyncConditionProxy {
     /// Cancel safe, giving the lock up: see [the type](Self) — after a dropped `wait`
     /// this owner does not hold the lock.
     ///
+    /// ```
+    /// # use multiproc_manager::{Manager, aio::AsyncManager};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = Manager::in_thread()?;
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// let m = AsyncManager::new(&manager).await?;
+    /// let cond = m.condition().await?;
+    /// assert!(cond.acquire(None).await?);
+    /// let notifier = tokio::spawn({
+    ///     let cond = cond.clone_owner();
+    ///     async move {
+    ///         cond.acquire(None).await?; // free once the wait below released it
+    ///         cond.notify(1).await?;
+    ///         cond.release().await
+    ///     }
+    /// });
+    /// cond.wait().await?;
+    /// cond.release().await?; // held again after the wait
+    /// notifier.await??;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })
+    /// # }
+    /// ```
+    ///
     /// # Errors
     /// `RuntimeError` when the lock is not held, [`Error::ManagerGone`].
     pub async fn wait(&self) -> Result<(), Error> {
@@ -3217,6 +3915,23 @@ impl AsyncConditionProxy {
     /// again either way).
     ///
     /// Cancel safe as [`wait`](Self::wait).
+    ///
+    /// ```
+    /// # use multiproc_manager::{Manager, aio::AsyncManager};
+    /// # use std::time::Duration;
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = Manager::in_thread()?;
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// let m = AsyncManager::new(&manager).await?;
+    /// let cond = m.condition().await?;
+    /// assert!(cond.acquire(None).await?);
+    /// assert!(!cond.wait_timeout(Duration::from_millis(10)).await?); // nobody notified
+    /// cond.release().await?; // held again after the wait
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })
+    /// # }
+    /// ```
     ///
     /// # Errors
     /// As [`wait`](Self::wait).
@@ -3229,6 +3944,35 @@ impl AsyncConditionProxy {
     ///
     /// Cancel safe as [`wait`](Self::wait): its only await points are waits, so a
     /// dropped `wait_for` gives the lock up.
+    ///
+    /// ```
+    /// # use multiproc_manager::{Manager, aio::AsyncManager};
+    /// # use std::sync::Arc;
+    /// # use std::sync::atomic::{AtomicBool, Ordering};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = Manager::in_thread()?;
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// let m = AsyncManager::new(&manager).await?;
+    /// let cond = m.condition().await?;
+    /// let ready = Arc::new(AtomicBool::new(false));
+    /// assert!(cond.acquire(None).await?);
+    /// let notifier = tokio::spawn({
+    ///     let (cond, ready) = (cond.clone_owner(), ready.clone());
+    ///     async move {
+    ///         cond.acquire(None).await?;
+    ///         ready.store(true, Ordering::SeqCst);
+    ///         cond.notify_all().await?;
+    ///         cond.release().await
+    ///     }
+    /// });
+    /// cond.wait_for(|| ready.load(Ordering::SeqCst)).await?;
+    /// cond.release().await?;
+    /// notifier.await??;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })
+    /// # }
+    /// ```
     ///
     /// # Errors
     /// As [`wait`](Self::wait).
@@ -3287,6 +4031,25 @@ impl AsyncConditionProxy {
     /// `notify(n)`: wakes up to `n` waiters. A dropped `notify` may or may not have
     /// notified.
     ///
+    /// ```
+    /// # use multiproc_manager::{Manager, aio::AsyncManager};
+    /// # use multiproc_manager::RemoteErrorKind;
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = Manager::in_thread()?;
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// let m = AsyncManager::new(&manager).await?;
+    /// let cond = m.condition().await?;
+    /// assert!(cond.acquire(None).await?);
+    /// cond.notify(1).await?; // nobody waits: nothing happens
+    /// cond.release().await?;
+    /// let err = cond.notify(1).await.unwrap_err(); // not held
+    /// assert_eq!(err.remote_kind(), Some(RemoteErrorKind::RuntimeError));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })
+    /// # }
+    /// ```
+    ///
     /// # Errors
     /// `RuntimeError` when the lock is not held, [`Error::ManagerGone`].
     pub async fn notify(&self, n: u32) -> Result<(), Error> {
@@ -3301,6 +4064,25 @@ impl AsyncConditionProxy {
     }
 
     /// `notify_all()`. A dropped `notify_all` may or may not have notified.
+    ///
+    /// ```
+    /// # use multiproc_manager::{Manager, aio::AsyncManager};
+    /// # use multiproc_manager::RemoteErrorKind;
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = Manager::in_thread()?;
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// let m = AsyncManager::new(&manager).await?;
+    /// let cond = m.condition().await?;
+    /// assert!(cond.acquire(None).await?);
+    /// cond.notify_all().await?;
+    /// cond.release().await?;
+    /// let err = cond.notify_all().await.unwrap_err(); // not held
+    /// assert_eq!(err.remote_kind(), Some(RemoteErrorKind::RuntimeError));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })
+    /// # }
+    /// ```
     ///
     /// # Errors
     /// As [`notify`](Self::notify).
@@ -3360,6 +4142,23 @@ impl AsyncBarrierProxy {
     /// Cancel safe in the sense of [the type](Self): a dropped wait that went out
     /// still counts as arrived.
     ///
+    /// ```
+    /// # use multiproc_manager::{Manager, aio::AsyncManager};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = Manager::in_thread()?;
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// let m = AsyncManager::new(&manager).await?;
+    /// let b = m.barrier(2).await?;
+    /// let (x, y) = tokio::join!(b.wait(), b.wait());
+    /// let mut idx = [x?, y?];
+    /// idx.sort_unstable();
+    /// assert_eq!(idx, [0, 1]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })
+    /// # }
+    /// ```
+    ///
     /// # Errors
     /// `BrokenBarrier` (abort, reset, a vanished party), [`Error::ManagerGone`].
     pub async fn wait(&self) -> Result<u32, Error> {
@@ -3370,6 +4169,24 @@ impl AsyncBarrierProxy {
 
     /// `wait(timeout)`: a timeout breaks the barrier (for everyone, as in CPython) and
     /// is reported as `BrokenBarrier`. Cancel safe as [`wait`](Self::wait).
+    ///
+    /// ```
+    /// # use multiproc_manager::{Manager, aio::AsyncManager};
+    /// # use std::time::Duration;
+    /// # use multiproc_manager::RemoteErrorKind;
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = Manager::in_thread()?;
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// let m = AsyncManager::new(&manager).await?;
+    /// let b = m.barrier(2).await?;
+    /// let err = b.wait_timeout(Duration::from_millis(10)).await.unwrap_err(); // alone
+    /// assert_eq!(err.remote_kind(), Some(RemoteErrorKind::BrokenBarrier));
+    /// assert!(b.broken().await?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })
+    /// # }
+    /// ```
     ///
     /// # Errors
     /// As [`wait`](Self::wait).
@@ -3383,6 +4200,24 @@ impl AsyncBarrierProxy {
 
     /// `abort()`: puts the barrier into the broken state (waiters get `BrokenBarrier`).
     ///
+    /// ```
+    /// # use multiproc_manager::{Manager, aio::AsyncManager};
+    /// # use multiproc_manager::RemoteErrorKind;
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = Manager::in_thread()?;
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// let m = AsyncManager::new(&manager).await?;
+    /// let b = m.barrier(1).await?;
+    /// b.abort().await?;
+    /// assert!(b.broken().await?);
+    /// let err = b.wait().await.unwrap_err();
+    /// assert_eq!(err.remote_kind(), Some(RemoteErrorKind::BrokenBarrier));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })
+    /// # }
+    /// ```
+    ///
     /// # Errors
     /// [`Error::ManagerGone`].
     pub async fn abort(&self) -> Result<(), Error> {
@@ -3393,6 +4228,23 @@ impl AsyncBarrierProxy {
     }
 
     /// `reset()`: back to the initial state (waiters get `BrokenBarrier`).
+    ///
+    /// ```
+    /// # use multiproc_manager::{Manager, aio::AsyncManager};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = Manager::in_thread()?;
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// let m = AsyncManager::new(&manager).await?;
+    /// let b = m.barrier(1).await?;
+    /// b.abort().await?;
+    /// b.reset().await?;
+    /// assert!(!b.broken().await?);
+    /// assert_eq!(b.wait().await?, 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })
+    /// # }
+    /// ```
     ///
     /// # Errors
     /// [`Error::ManagerGone`].
@@ -3405,6 +4257,20 @@ impl AsyncBarrierProxy {
 
     /// `(parties, n_waiting, broken)`, read together.
     ///
+    /// ```
+    /// # use multiproc_manager::{Manager, aio::AsyncManager};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = Manager::in_thread()?;
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// let m = AsyncManager::new(&manager).await?;
+    /// let b = m.barrier(3).await?;
+    /// assert_eq!(b.info().await?, (3, 0, false));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })
+    /// # }
+    /// ```
+    ///
     /// # Errors
     /// [`Error::ManagerGone`].
     pub async fn info(&self) -> Result<(u32, u32, bool), Error> {
@@ -3412,6 +4278,20 @@ impl AsyncBarrierProxy {
     }
 
     /// `parties`.
+    ///
+    /// ```
+    /// # use multiproc_manager::{Manager, aio::AsyncManager};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = Manager::in_thread()?;
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// let m = AsyncManager::new(&manager).await?;
+    /// let b = m.barrier(3).await?;
+    /// assert_eq!(b.parties().await?, 3);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })
+    /// # }
+    /// ```
     ///
     /// # Errors
     /// [`Error::ManagerGone`].
@@ -3421,6 +4301,20 @@ impl AsyncBarrierProxy {
 
     /// `n_waiting`.
     ///
+    /// ```
+    /// # use multiproc_manager::{Manager, aio::AsyncManager};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = Manager::in_thread()?;
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// let m = AsyncManager::new(&manager).await?;
+    /// let b = m.barrier(2).await?;
+    /// assert_eq!(b.n_waiting().await?, 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })
+    /// # }
+    /// ```
+    ///
     /// # Errors
     /// [`Error::ManagerGone`].
     pub async fn n_waiting(&self) -> Result<u32, Error> {
@@ -3428,6 +4322,22 @@ impl AsyncBarrierProxy {
     }
 
     /// `broken`.
+    ///
+    /// ```
+    /// # use multiproc_manager::{Manager, aio::AsyncManager};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let manager = Manager::in_thread()?;
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// let m = AsyncManager::new(&manager).await?;
+    /// let b = m.barrier(2).await?;
+    /// assert!(!b.broken().await?);
+    /// b.abort().await?;
+    /// assert!(b.broken().await?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })
+    /// # }
+    /// ```
     ///
     /// # Errors
     /// [`Error::ManagerGone`].
