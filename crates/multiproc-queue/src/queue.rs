@@ -90,7 +90,12 @@ impl postcard::ser_flavors::Flavor for InPlace<'_> {
 
 /// Encodes `item` into the ring slices `a` then `b` (together `len` bytes, the size
 /// found by the sizing pass); `Err` unless exactly `len` bytes were written.
-fn encode_in_place<T: Serialize>(item: &T, len: usize, a: &mut [u8], b: &mut [u8]) -> Result<(), ()> {
+fn encode_in_place<T: Serialize>(
+    item: &T,
+    len: usize,
+    a: &mut [u8],
+    b: &mut [u8],
+) -> Result<(), ()> {
     match postcard::serialize_with_flavor(item, InPlace { a, b, at: 0 }) {
         Ok(n) if n == len => Ok(()),
         _ => Err(()),
@@ -186,7 +191,10 @@ impl Handle {
         // reports the errors.
         let sized = postcard::serialize_with_flavor(&item, postcard::ser_flavors::Size::default());
         if let Some(len) = sized.ok().filter(|&len| self.ring.fits(len as u64)) {
-            match self.ring.put_in_place(len as u64, block, |a, b| encode_in_place(&item, len, a, b)) {
+            match self
+                .ring
+                .put_in_place(len as u64, block, |a, b| encode_in_place(&item, len, a, b))
+            {
                 Ok(Ok(())) => return Ok(()),
                 // Refused (an impl that encodes differently the second time, handles):
                 // the buffered path decides.

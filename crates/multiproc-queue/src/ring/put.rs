@@ -95,8 +95,10 @@ impl Ring {
     ///
     /// `Ok(Err(e))`: `fill` refused; nothing was published (the put side is as if the
     /// call had not happened), and the caller may try the copying path. A producer
-    /// killed inside `fill` leaves an unpublished record: [`repair_put`]
-    /// (Self::repair_put) forgets it, as for a death inside `put`'s copy.
+    /// killed inside `fill` leaves an unpublished record:
+    /// [`repair_put`](Self::repair_put) forgets it, as for a death inside `put`'s copy.
+    /// `fill` runs under the put lock: a `Serialize` impl that puts into the same
+    /// queue from inside `serialize` would wait for itself.
     pub(crate) fn put_in_place<E>(
         &self,
         len: u64,

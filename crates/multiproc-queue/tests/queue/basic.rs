@@ -439,7 +439,10 @@ fn items_holding_handles_are_refused_with_the_queue_message() -> TestResult {
         Err(PutError::Encode { source, .. }) => {
             assert!(source.to_string().contains("os handles"), "{source}")
         }
-        other => panic!("expected an encode error, got {:?}", other.map_err(|e| e.to_string())),
+        other => panic!(
+            "expected an encode error, got {:?}",
+            other.map_err(|e| e.to_string())
+        ),
     }
     assert_eq!(q.qsize(), 0);
     Ok(())
