@@ -39,6 +39,69 @@ fn with_buf<R>(
     r
 }
 
+/// postcard's output into the ring: the record's payload place as two slices (the
+/// second one used when the record wraps around the ring's end).
+struct InPlace<'a> {
+    a: &'a mut [u8],
+    b: &'a mut [u8],
+    at: usize,
+}
+
+impl postcard::ser_flavors::Flavor for InPlace<'_> {
+    type Output = usize;
+
+    #[inline]
+    fn try_push(&mut self, data: u8) -> postcard::Result<()> {
+        let slot = match self.a.get_mut(self.at) {
+            Some(slot) => slot,
+            None => self
+                .b
+                .get_mut(self.at - self.a.len())
+                .ok_or(postcard::Error::SerializeBufferFull)?,
+        };
+        *slot = data;
+        self.at += 1;
+        Ok(())
+    }
+
+    #[inline]
+    fn try_extend(&mut self, data: &[u8]) -> postcard::Result<()> {
+        let end = self.at + data.len();
+        if end > self.a.len() + self.b.len() {
+            return Err(postcard::Error::SerializeBufferFull);
+        }
+        let split = self.a.len().saturating_sub(self.at).min(data.len());
+        let (x, y) = data.split_at(split);
+        if let Some(dst) = self.a.get_mut(self.at..self.at + split) {
+            dst.copy_from_slice(x);
+        }
+        let from = self.at + split - self.a.len().min(self.at + split);
+        if let Some(dst) = self.b.get_mut(from..from + y.len()) {
+            dst.copy_from_slice(y);
+        }
+        self.at = end;
+        Ok(())
+    }
+
+    fn finalize(self) -> postcard::Result<usize> {
+        Ok(self.at)
+    }
+}
+
+/// Encodes `item` into the ring slices `a` then `b` (together `len` bytes, the size
+/// found by the sizing pass); `Err` unless exactly `len` bytes were written.
+fn encode_in_place<T: Serialize>(
+    item: &T,
+    len: usize,
+    a: &mut [u8],
+    b: &mut [u8],
+) -> Result<(), ()> {
+    match postcard::serialize_with_flavor(item, InPlace { a, b, at: 0 }) {
+        Ok(n) if n == len => Ok(()),
+        _ => Err(()),
+    }
+}
+
 fn deadline_after(timeout: Duration) -> Option<Instant> {
     // An unrepresentable deadline is "forever".
     Instant::now().checked_add(timeout)
@@ -121,6 +184,29 @@ impl Handle {
         }
         if self.ensure_registered().is_none() {
             return Err(PutError::TooManyProcesses(item));
+        }
+        // An item that fits the ring is encoded straight into it (sized first, then
+        // written in place: no private buffer and no second copy); anything else, or
+        // an encoding the in-place path refuses, takes the buffered path below, which
+        // reports the errors.
+        let sized = postcard::serialize_with_flavor(&item, postcard::ser_flavors::Size::default());
+        if let Some(len) = sized.ok().filter(|&len| self.ring.fits(len as u64)) {
+            match self
+                .ring
+                .put_in_place(len as u64, block, |a, b| encode_in_place(&item, len, a, b))
+            {
+                Ok(Ok(())) => return Ok(()),
+                // Refused (an impl that encodes differently the second time, handles):
+                // the buffered path decides.
+                Ok(Err(())) => {}
+                Err(Fail::NoConsumer) => return Err(PutError::NoConsumer(item)),
+                Err(_) => {
+                    return Err(match block {
+                        Block::No => PutError::Full(item),
+                        Block::Until(_) => PutError::Timeout(item),
+                    });
+                }
+            }
         }
         let outcome = with_buf(&ENCODE_BUF, |buf| {
             let fds = match multiproc_ipc::encode_into(&item, buf) {

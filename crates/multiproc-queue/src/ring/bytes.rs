@@ -27,6 +27,34 @@ impl Ring {
         }
     }
 
+    /// The ring bytes `[pos, pos + len)` (wrapping) as two writable slices: up to the
+    /// ring's end, then from its start (empty unless the range wraps).
+    ///
+    /// # Safety
+    /// Same contract as [`copy_in`](Self::copy_in) for `[pos, pos + len)`
+    /// (`len <= cap`), and the slices are dropped before `tail` passes `pos`: while they
+    /// live, nobody else reads or writes those bytes.
+    #[expect(
+        clippy::mut_from_ref,
+        reason = "the put lock, not `&mut self`, gives this thread the free ring bytes"
+    )]
+    pub(super) unsafe fn slices_mut(&self, pos: u64, len: usize) -> (&mut [u8], &mut [u8]) {
+        let off = (pos % self.cap) as usize;
+        let first = len.min(self.cap as usize - off);
+        // SAFETY:
+        // - `off + first <= cap` and `len - first <= cap`: both ranges lie inside the
+        //   ring part of the mapping, and they do not overlap each other (the second
+        //   ends at `len - first <= off` since `len <= cap`);
+        // - no other reference to these bytes exists in this process and no other
+        //   process touches them until `tail` passes them (the contract).
+        unsafe {
+            (
+                std::slice::from_raw_parts_mut(self.data().add(off), first),
+                std::slice::from_raw_parts_mut(self.data(), len - first),
+            )
+        }
+    }
+
     /// Copies ring bytes at `pos` (wrapping) into `dst`.
     ///
     /// # Safety

@@ -330,6 +330,118 @@ mod tests {
         pid
     }
 
+    fn bound() -> Block {
+        Block::Until(Some(Instant::now() + Duration::from_secs(60)))
+    }
+
+    fn take(ring: &Ring) -> Vec<u8> {
+        let deadline = Some(Instant::now() + Duration::from_secs(60));
+        ring.get(deadline, &mut Vec::new(), <[u8]>::to_vec)
+            .expect("get")
+    }
+
+    fn in_place(ring: &Ring, payload: &[u8]) {
+        ring.put_in_place(payload.len() as u64, bound(), |a, b| {
+            let (x, y) = payload.split_at(a.len());
+            a.copy_from_slice(x);
+            b.copy_from_slice(y);
+            Ok::<(), ()>(())
+        })
+        .expect("put_in_place")
+        .expect("fill");
+    }
+
+    /// The data part of a ring's segment.
+    fn ring_bytes(ring: &Ring) -> Vec<u8> {
+        let seg = ring.segment();
+        // SAFETY: test only; no other thread touches the ring meanwhile.
+        let all = unsafe { std::slice::from_raw_parts(seg.as_ptr(), seg.len()) };
+        all[HEADER_BYTES..].to_vec()
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 32, ..Default::default() })]
+        /// Records written in place and records copied in give the same ring bytes and
+        /// the same items, through wrap-around and up to the ring's size.
+        #[test]
+        fn in_place_and_copied_records_are_the_same(
+            sizes in proptest::collection::vec(
+                proptest::prop_oneof![0usize..64, 0usize..=4088, 4080usize..=4088],
+                1..40,
+            ),
+            lag in 0usize..3,
+        ) {
+            let a = Ring::create(0, MIN_RING).expect("ring");
+            let b = Ring::create(0, MIN_RING).expect("ring");
+            let mut pending = std::collections::VecDeque::new();
+            for (i, &n) in sizes.iter().enumerate() {
+                let payload: Vec<u8> = (0..n).map(|k| (k * 7 + i) as u8).collect();
+                // Keep `lag` records queued while room allows, so records start
+                // anywhere in the ring and wrap.
+                while !pending.is_empty()
+                    && (pending.len() > lag || !a.fits_now(payload.len()))
+                {
+                    let want: Vec<u8> = pending.pop_front().expect("pending");
+                    proptest::prop_assert_eq!(take(&a), want.clone());
+                    proptest::prop_assert_eq!(take(&b), want);
+                }
+                proptest::prop_assert!(a.fits(n as u64));
+                in_place(&a, &payload);
+                b.put(&payload, bound()).expect("put");
+                proptest::prop_assert_eq!(ring_bytes(&a), ring_bytes(&b));
+                pending.push_back(payload);
+            }
+            for want in pending {
+                proptest::prop_assert_eq!(take(&a), want.clone());
+                proptest::prop_assert_eq!(take(&b), want);
+            }
+        }
+    }
+
+    impl Ring {
+        /// Test helper: whether a record of `n` bytes can be put without waiting.
+        fn fits_now(&self, n: usize) -> bool {
+            let h = self.hdr();
+            let used = h.tail.0.load(Ordering::Acquire) - h.head.0.load(Ordering::Acquire);
+            self.cap - used >= 8 + align8(n as u64)
+        }
+    }
+
+    #[test]
+    fn ring_size_boundary() {
+        let ring = Ring::create(0, MIN_RING).expect("ring");
+        assert!(ring.fits(MIN_RING as u64 - 8));
+        assert!(!ring.fits(MIN_RING as u64 - 7));
+        assert!(matches!(
+            ring.put_in_place(MIN_RING as u64 - 7, bound(), |_, _| Ok::<(), ()>(())),
+            Err(Fail::Corrupt)
+        ));
+        let full = vec![0xa5; MIN_RING - 8];
+        in_place(&ring, &full);
+        assert_eq!(take(&ring), full);
+    }
+
+    #[test]
+    fn a_refused_fill_publishes_nothing() {
+        let ring = Ring::create(0, MIN_RING).expect("ring");
+        in_place(&ring, b"first");
+        let tail = ring.hdr().tail.0.load(Ordering::Acquire);
+        let r = ring
+            .put_in_place(100, bound(), |a, _| {
+                a.fill(0xee);
+                Err("changed its mind")
+            })
+            .expect("lock and space");
+        assert_eq!(r, Err("changed its mind"));
+        assert_eq!(ring.hdr().tail.0.load(Ordering::Acquire), tail);
+        assert_eq!(ring.hdr().put.0.open_end.load(Ordering::Acquire), 0);
+        assert_eq!(ring.len(), 1);
+        in_place(&ring, b"second");
+        assert_eq!(take(&ring), b"first");
+        assert_eq!(take(&ring), b"second");
+        assert_eq!(ring.len(), 0);
+    }
+
     #[test]
     fn taking_over_a_dead_sleeper_clears_its_waiter_counts() {
         let ring = Ring::create(0, MIN_RING).expect("ring");

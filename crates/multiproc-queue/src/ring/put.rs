@@ -21,17 +21,7 @@ impl Ring {
         }
         let len = payload.len() as u64;
         let seq = ps.puts.load(Ordering::Relaxed) + 1;
-        let maxsize = h.config.0.maxsize.load(Ordering::Relaxed);
-        if maxsize != 0 {
-            self.wait_space(deadline, || {
-                let mut gets = ps.cached_gets.load(Ordering::Relaxed);
-                if seq - 1 - gets.min(seq - 1) >= maxsize {
-                    gets = h.get.0.gets.load(Ordering::Acquire);
-                    ps.cached_gets.store(gets, Ordering::Relaxed);
-                }
-                seq - 1 - gets.min(seq - 1) < maxsize
-            })?;
-        }
+        self.wait_maxsize(seq, deadline)?;
         let t = h.tail.0.load(Ordering::Relaxed);
         let foot = 8 + align8(len);
         if foot <= self.cap {
@@ -95,6 +85,86 @@ impl Ring {
         ps.puts.store(seq, Ordering::Release);
         h.data.0.ring();
         Ok(())
+    }
+
+    /// Appends one record whose `len` payload bytes `fill` writes straight into the
+    /// ring (no private buffer, no second copy): `fill` gets the payload's place as two
+    /// slices, the second one non-empty only when the record wraps around the ring's
+    /// end. The record must fit the ring (`8 + align8(len) <= cap`; the caller checks
+    /// with [`fits`](Self::fits)); larger ones go through [`put`](Self::put).
+    ///
+    /// `Ok(Err(e))`: `fill` refused; nothing was published (the put side is as if the
+    /// call had not happened), and the caller may try the copying path. A producer
+    /// killed inside `fill` leaves an unpublished record:
+    /// [`repair_put`](Self::repair_put) forgets it, as for a death inside `put`'s copy.
+    /// `fill` runs under the put lock: a `Serialize` impl that puts into the same
+    /// queue from inside `serialize` would wait for itself.
+    pub(crate) fn put_in_place<E>(
+        &self,
+        len: u64,
+        block: Block,
+        fill: impl FnOnce(&mut [u8], &mut [u8]) -> Result<(), E>,
+    ) -> Result<Result<(), E>, Fail> {
+        let h = self.hdr();
+        let ps = &h.put.0;
+        let foot = 8 + align8(len);
+        if foot > self.cap {
+            return Err(Fail::Corrupt);
+        }
+        let deadline = block.deadline();
+        let recovered = side_lock(&ps.lock, h.space.0.notifier(), deadline)?;
+        let _held = Held(&ps.lock);
+        if recovered {
+            self.repair_put();
+        }
+        let seq = ps.puts.load(Ordering::Relaxed) + 1;
+        self.wait_maxsize(seq, deadline)?;
+        let t = h.tail.0.load(Ordering::Relaxed);
+        self.wait_space(deadline, || self.free_from(t, foot) >= foot)?;
+        ps.open_start.store(t, Ordering::Relaxed);
+        ps.open_seq.store(seq, Ordering::Relaxed);
+        ps.open_end.store(t + foot, Ordering::Release);
+        // SAFETY: this thread holds the put lock and `[t, t + foot)` is free
+        // (`wait_space` saw `free_from(t, foot) >= foot`), `foot <= cap`; the slices
+        // below cover `[t + 8, t + 8 + len)` inside it and live only until `fill`
+        // returns, before `tail` is published.
+        let filled = unsafe {
+            self.copy_in(t, &len.to_le_bytes());
+            let (a, b) = self.slices_mut(t + 8, len as usize);
+            fill(a, b)
+        };
+        if filled.is_err() {
+            // Never published: forget the intent.
+            ps.open_end.store(0, Ordering::Release);
+            return Ok(filled);
+        }
+        h.tail.0.store(t + foot, Ordering::Release);
+        ps.puts.store(seq, Ordering::Release);
+        h.data.0.ring();
+        Ok(Ok(()))
+    }
+
+    /// Whether a record of `len` payload bytes is published whole (fits the ring).
+    pub(crate) fn fits(&self, len: u64) -> bool {
+        len <= self.cap && 8 + align8(len) <= self.cap
+    }
+
+    /// Waits until a put numbered `seq` stays within `maxsize` items (if any).
+    fn wait_maxsize(&self, seq: u64, deadline: Deadline) -> Result<(), Fail> {
+        let h = self.hdr();
+        let ps = &h.put.0;
+        let maxsize = h.config.0.maxsize.load(Ordering::Relaxed);
+        if maxsize == 0 {
+            return Ok(());
+        }
+        self.wait_space(deadline, || {
+            let mut gets = ps.cached_gets.load(Ordering::Relaxed);
+            if seq - 1 - gets.min(seq - 1) >= maxsize {
+                gets = h.get.0.gets.load(Ordering::Acquire);
+                ps.cached_gets.store(gets, Ordering::Relaxed);
+            }
+            seq - 1 - gets.min(seq - 1) < maxsize
+        })
     }
 
     /// Free bytes for a write at `w`, re-reading `head` when the cached view shows

@@ -359,3 +359,91 @@ fn handles_round_trip_through_the_codec() -> TestResult {
     assert!(closed.is_closed());
     Ok(())
 }
+
+/// Items that fit the ring are encoded straight into it: strings whose encoding ends
+/// exactly at the ring's size (4086 bytes + a 2-byte length = 4088, plus the 8-byte
+/// record header = 4096), one byte past it (streamed instead), and sizes that make
+/// records start anywhere and wrap around the ring's end.
+#[test]
+fn items_at_the_ring_size_boundary_and_wrapping() -> TestResult {
+    let q: Queue<String> = Queue::with_capacity(0, 4096)?;
+    let p = q.clone();
+    let mut sizes = vec![4086, 4087, 4085, 0, 4086, 1];
+    sizes.extend((0..200).map(|i| (i * 37) % 3000));
+    let expected: Vec<String> = sizes
+        .iter()
+        .enumerate()
+        .map(|(k, &n)| {
+            (0..n)
+                .map(|i| char::from(b'a' + ((i + k) % 26) as u8))
+                .collect()
+        })
+        .collect();
+    let items = expected.clone();
+    let t = thread::spawn(move || {
+        for s in items {
+            p.put(s).unwrap();
+        }
+    });
+    for want in &expected {
+        assert_eq!(&q.get_timeout(BOUND)?, want);
+    }
+    t.join().unwrap();
+    Ok(())
+}
+
+/// A value whose encoding changes between the in-place path's sizing pass and its
+/// write: the in-place write is refused and the item goes through the buffered path,
+/// whole and once.
+#[test]
+fn an_item_that_encodes_differently_each_time_arrives_whole() -> TestResult {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    struct Growing(AtomicUsize);
+    impl serde::Serialize for Growing {
+        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            let n = self.0.fetch_add(1, Ordering::Relaxed);
+            s.serialize_str(&"x".repeat(n))
+        }
+    }
+    impl<'de> serde::Deserialize<'de> for Growing {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            let s = <String as serde::Deserialize>::deserialize(d)?;
+            assert!(s.bytes().all(|b| b == b'x'));
+            Ok(Growing(AtomicUsize::new(s.len())))
+        }
+    }
+    let q: Queue<Growing> = Queue::with_capacity(0, 4096)?;
+    q.put(Growing(AtomicUsize::new(3)))?;
+    // Sized at 3, written at 4 in place (refused), then 5 through the buffer.
+    assert_eq!(q.get_timeout(BOUND)?.0.into_inner(), 5);
+    q.put(Growing(AtomicUsize::new(4000)))?;
+    assert_eq!(q.get_timeout(BOUND)?.0.into_inner(), 4002);
+    assert!(matches!(q.try_get(), Err(GetError::Empty)));
+    Ok(())
+}
+
+/// Items holding OS handles are refused by the in-place path's sizing (no handle
+/// context) and by the buffered path with the queue's own message.
+#[test]
+fn items_holding_handles_are_refused_with_the_queue_message() -> TestResult {
+    use std::os::fd::{AsFd, OwnedFd};
+    struct Fd(OwnedFd);
+    impl serde::Serialize for Fd {
+        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            multiproc_ipc::serialize_fd(self.0.as_fd(), s)
+        }
+    }
+    let q: Queue<Fd> = Queue::new()?;
+    let file: OwnedFd = std::fs::File::open("/dev/null")?.into();
+    match q.put(Fd(file)) {
+        Err(PutError::Encode { source, .. }) => {
+            assert!(source.to_string().contains("os handles"), "{source}")
+        }
+        other => panic!(
+            "expected an encode error, got {:?}",
+            other.map_err(|e| e.to_string())
+        ),
+    }
+    assert_eq!(q.qsize(), 0);
+    Ok(())
+}

@@ -290,3 +290,81 @@ fn killed_producer_is_noticed_by_a_try_get_poller() -> TestResult {
     }
     Ok(())
 }
+
+/// An item whose second encoding (the in-place write into the ring, under the put
+/// lock) writes its string, then reports on `ready` and hangs there.
+struct Hang {
+    s: String,
+    calls: std::sync::atomic::AtomicUsize,
+    ready: Option<Queue<u8>>,
+}
+
+impl Hang {
+    fn plain(s: &str) -> Hang {
+        Hang {
+            s: s.into(),
+            calls: Default::default(),
+            ready: None,
+        }
+    }
+}
+
+struct Marker<'a>(&'a Hang);
+
+impl serde::Serialize for Marker<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let call = self
+            .0
+            .calls
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if let (1, Some(ready)) = (call, &self.0.ready) {
+            ready.put(1).unwrap();
+            std::thread::sleep(BOUND);
+        }
+        s.serialize_u8(0)
+    }
+}
+
+impl serde::Serialize for Hang {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        serde::Serialize::serialize(&(&self.s, Marker(self)), s)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Hang {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let (s, _): (String, u8) = serde::Deserialize::deserialize(d)?;
+        Ok(Hang::plain(&s))
+    }
+}
+
+fn put_and_hang(q: Queue<Hang>, ready: Queue<u8>) {
+    q.put(Hang {
+        s: "x".repeat(1000),
+        calls: Default::default(),
+        ready: Some(ready),
+    })
+    .unwrap();
+}
+
+/// A producer killed while its item is being encoded straight into the ring (holding
+/// the put lock, part of the record written, nothing published): the next producer
+/// takes the lock over, the partial record never existed.
+#[test]
+fn producer_killed_while_encoding_in_place_leaves_no_record() -> TestResult {
+    for m in METHODS {
+        let q: Queue<Hang> = Queue::with_capacity(0, 4096)?;
+        let ready: Queue<u8> = Queue::new()?;
+        let victim = Process::new(put_and_hang, (q.clone(), ready.clone()))
+            .start_method(m)
+            .start()?;
+        assert_eq!(ready.get_timeout(BOUND)?, 1, "{m:?}");
+        victim.kill()?;
+        assert!(victim.join_timeout(BOUND)?);
+        q.put_timeout(Hang::plain("after"), BOUND)?;
+        assert_eq!(q.get_timeout(BOUND)?.s, "after", "{m:?}");
+        assert!(matches!(q.try_get(), Err(GetError::Empty)), "{m:?}");
+        assert_eq!(q.qsize(), 0);
+    }
+    Ok(())
+}
