@@ -7,6 +7,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::value::Value;
 
+pub(crate) const OWNER_DIED_MSG: &str = "the previous holder vanished while holding it; the server released it and the caller holds it now";
+
 /// A [`Value`] was not of the Rust type asked for (a typed proxy read a value of another
 /// type, or an argument did not fit). Never a panic, never garbage.
 ///
@@ -252,7 +254,7 @@ impl fmt::Display for Error {
             Error::Config(why) => write!(f, "invalid manager configuration: {why}"),
             Error::Send(_) => f.write_str("the request could not be sent"),
             Error::CallTimeout(t) => write!(f, "the manager did not answer within {t:?}"),
-            Error::OwnerDied => f.write_str(crate::acquire::OWNER_DIED_MSG),
+            Error::OwnerDied => f.write_str(OWNER_DIED_MSG),
         }
     }
 }
