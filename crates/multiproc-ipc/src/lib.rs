@@ -114,6 +114,7 @@ pub mod frame;
 pub mod handle;
 pub mod pickle;
 
+mod address;
 mod connection;
 mod depth;
 mod listener;
@@ -123,6 +124,7 @@ mod split;
 mod sys;
 mod wait;
 
+pub use address::Address;
 pub use auth::AuthError;
 pub use bulk::{Bytes, PodSlice, PodVec};
 /// Re-exported for `#[derive(bytemuck::Pod, bytemuck::Zeroable)]` on the records a
@@ -135,9 +137,7 @@ pub use handle::{
     MAX_HANDLES, PassFd, PassFdRef, decode, decode_with_max_depth, deserialize_fd, encode,
     encode_into, serialize_fd,
 };
-pub use listener::{
-    Address, Client, ClientBuilder, ClientError, Listener, ListenerBuilder, ListenerError,
-};
+pub use listener::{Client, ClientBuilder, ClientError, Listener, ListenerBuilder, ListenerError};
 pub use segment::SharedSegment;
 pub use wait::{wait, wait_indices};
 

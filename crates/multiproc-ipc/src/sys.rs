@@ -823,7 +823,7 @@ pub(crate) mod aio {
     /// socket and its peer's address; `WouldBlock` when nobody is waiting.
     pub(crate) fn accept_nowait(
         fd: BorrowedFd<'_>,
-    ) -> io::Result<(OwnedFd, Option<crate::listener::Address>)> {
+    ) -> io::Result<(OwnedFd, Option<crate::address::Address>)> {
         loop {
             match rustix::net::acceptfrom_with(fd, SocketFlags::CLOEXEC) {
                 Ok((fd, peer)) => return Ok((fd, peer.as_ref().and_then(super::net::from_any))),
@@ -853,7 +853,7 @@ pub(crate) mod aio {
     /// A non-blocking `CLOEXEC` stream socket of `to`'s family, and `connect` started
     /// on it.
     pub(crate) fn connect_nowait(
-        to: &crate::listener::Address,
+        to: &crate::address::Address,
     ) -> io::Result<(OwnedFd, Connecting)> {
         let family = super::net::family(to);
         let to = &super::net::to_any(to)?;

@@ -19,11 +19,9 @@ use std::fmt;
 pub use multiproc_sync::OwnerDied;
 
 use crate::error::Error;
+use crate::handle::Handle;
 use crate::protocol::Op;
-use crate::proxy::Handle;
 use crate::value::Value;
-
-pub(crate) const OWNER_DIED_MSG: &str = "the previous holder vanished while holding it; the server released it and the caller holds it now";
 
 /// Why [`lock`](crate::LockProxy::lock), [`permit`](crate::SemaphoreProxy::permit) or
 /// [`acquire`](crate::LockProxy::acquire) did not simply succeed.

@@ -17,9 +17,17 @@ use multiproc_ipc::{Address, ClientError, Connection, SendError};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, RemoteError};
-use crate::manager::CONNECT_TIMEOUT;
 use crate::protocol::{Op, Request, Response, SERVER, ServerOp};
 use crate::value::{FromValue, Value};
+
+/// How long connecting (connect + handshake) to a server may take.
+///
+/// ```
+/// # use std::time::Duration;
+/// assert!(multiproc_manager::CONNECT_TIMEOUT >= Duration::from_secs(1));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Connects to a server at `address` with `authkey`.
 pub(crate) fn dial(address: &Address, authkey: Option<&[u8]>) -> Result<Connection, Error> {

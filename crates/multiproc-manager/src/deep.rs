@@ -526,3 +526,28 @@ pub(crate) fn depth(v: &Value) -> usize {
     }
     deepest
 }
+
+impl Value {
+    /// Whether Python could use this value as a dict key (lists and dicts cannot).
+    ///
+    /// ```
+    /// use multiproc_manager::Value;
+    /// assert!(Value::from("key").is_hashable());
+    /// assert!(!Value::from(vec![1]).is_hashable()); // a list
+    /// ```
+    pub fn is_hashable(&self) -> bool {
+        is_hashable(self)
+    }
+
+    /// How deeply this value nests: 1 for a scalar, 3 for `[[1]]` (computed without
+    /// recursion).
+    ///
+    /// ```
+    /// use multiproc_manager::Value;
+    /// assert_eq!(Value::from(1).depth(), 1);
+    /// assert_eq!(Value::from(vec![vec![1]]).depth(), 3);
+    /// ```
+    pub fn depth(&self) -> usize {
+        depth(self)
+    }
+}

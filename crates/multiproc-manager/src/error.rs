@@ -5,9 +5,9 @@ use std::io;
 
 use serde::{Deserialize, Serialize};
 
-use crate::value::Value;
+pub(crate) const OWNER_DIED_MSG: &str = "the previous holder vanished while holding it; the server released it and the caller holds it now";
 
-/// A [`Value`] was not of the Rust type asked for (a typed proxy read a value of another
+/// A [`Value`](crate::Value) was not of the Rust type asked for (a typed proxy read a value of another
 /// type, or an argument did not fit). Never a panic, never garbage.
 ///
 /// ```
@@ -31,22 +31,6 @@ pub struct TypeMismatch {
 impl TypeMismatch {
     pub(crate) fn new(expected: &'static str, found: String) -> Self {
         TypeMismatch { expected, found }
-    }
-
-    pub(crate) fn found(expected: &'static str, v: &Value) -> Self {
-        let mut shown = v.to_string();
-        if shown.len() > 60 {
-            let mut cut = 57;
-            while !shown.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            shown.truncate(cut);
-            shown.push_str("...");
-        }
-        TypeMismatch {
-            expected,
-            found: format!("{} {shown}", v.type_name()),
-        }
     }
 }
 
@@ -252,7 +236,7 @@ impl fmt::Display for Error {
             Error::Config(why) => write!(f, "invalid manager configuration: {why}"),
             Error::Send(_) => f.write_str("the request could not be sent"),
             Error::CallTimeout(t) => write!(f, "the manager did not answer within {t:?}"),
-            Error::OwnerDied => f.write_str(crate::acquire::OWNER_DIED_MSG),
+            Error::OwnerDied => f.write_str(OWNER_DIED_MSG),
         }
     }
 }

@@ -157,6 +157,7 @@ mod deep;
 mod error;
 #[doc(hidden)]
 pub mod fuzzing;
+mod handle;
 mod kinds;
 mod limits;
 mod manager;
@@ -169,14 +170,15 @@ pub mod typed;
 mod value;
 
 pub use acquire::{AcquireError, OwnerDied};
+pub use client::CONNECT_TIMEOUT;
 pub use custom::{Registry, Shared};
 pub use deep::DEFAULT_MAX_DEPTH;
 pub use error::{Error, RemoteError, RemoteErrorKind, TypeMismatch};
 pub use limits::{
-    DEFAULT_MAX_CLIENTS, DEFAULT_MAX_OBJECTS, DEFAULT_MAX_WAITING, DEFAULT_MAX_WAITING_PER_CLIENT,
-    DEFAULT_MEMORY_BUDGET, Limits,
+    DEFAULT_MAX_CLIENTS, DEFAULT_MAX_OBJECTS, DEFAULT_MAX_REQUEST, DEFAULT_MAX_WAITING,
+    DEFAULT_MAX_WAITING_PER_CLIENT, DEFAULT_MEMORY_BUDGET, Limits,
 };
-pub use manager::{CONNECT_TIMEOUT, Manager, Setup, process_authkey, random_authkey, serve};
+pub use manager::{Manager, Setup, process_authkey, random_authkey, serve};
 pub use multiproc_ipc::Address;
 #[cfg(feature = "macros")]
 #[doc(hidden)]
@@ -189,7 +191,7 @@ pub use proxy::{
     ListIter, ListProxy, LockProxy, LockProxyGuard, NamespaceProxy, Proxy, QueueProxy,
     SemaphoreProxy, SetProxy, ValueProxy,
 };
-pub use server::{DEFAULT_MAX_REQUEST, Server};
+pub use server::Server;
 pub use value::{FromValue, Kind, ObjRef, Value};
 
 #[expect(dead_code, reason = "compile-time assertions, never called")]

@@ -2,7 +2,16 @@
 //! enforces on every request.
 
 use crate::deep::DEFAULT_MAX_DEPTH;
-use crate::server::DEFAULT_MAX_REQUEST;
+
+/// Default limit on one request frame: 64 MiB. A larger frame closes that client's
+/// connection (the stream cannot be resynchronised); the server and other clients
+/// carry on.
+///
+/// ```
+/// use multiproc_manager::{DEFAULT_MAX_REQUEST, Limits};
+/// assert_eq!(Limits::default().max_request, DEFAULT_MAX_REQUEST);
+/// ```
+pub const DEFAULT_MAX_REQUEST: u64 = 64 << 20;
 
 /// The bounds a manager server enforces on what clients ask of it. Past each one, the
 /// offending call gets a typed error and the server carries on serving everyone.

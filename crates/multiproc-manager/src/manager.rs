@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use multiproc_ipc::{Address, Connection};
 
+pub(crate) use crate::client::CONNECT_TIMEOUT;
 use crate::client::{Inner, Origin, WireAddress, dial, dial_timeout};
 use crate::custom::{Registry, Shared};
 use crate::error::Error;
@@ -20,15 +21,6 @@ use crate::proxy::{
 };
 use crate::server::Server;
 use crate::value::{FromValue, ObjRef, Value};
-
-/// How long connecting (connect + handshake) to a server may take.
-///
-/// ```
-/// # use std::time::Duration;
-/// assert!(multiproc_manager::CONNECT_TIMEOUT >= Duration::from_secs(1));
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A fresh random authkey (32 bytes from the OS).
 ///

@@ -13,6 +13,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::error::RemoteError;
+pub(crate) use crate::kinds::any::AnyOp;
 pub(crate) use crate::kinds::barrier::BarrierOp;
 pub(crate) use crate::kinds::condition::ConditionOp;
 pub(crate) use crate::kinds::custom::CustomOp;
@@ -113,27 +114,6 @@ pub(crate) enum ServerOp {
     GetName(String),
 }
 
-/// Operations every kind answers, or every container kind.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub(crate) enum AnyOp {
-    /// Drop the object (`del proxy` in CPython, where refcounting does it; the public
-    /// `destroy()`).
-    Destroy,
-    Repr,
-    /// The whole value (dict, list, namespace, value, array, queue contents).
-    Copy,
-    Len,
-    Contains(Value),
-    /// Up to `max` items (dict and set: keys) from position `start`, with the length
-    /// at the time: `(len, [items])`. With `expect_len`, a length that differs is the
-    /// `RuntimeError` of an iterator whose container changed size.
-    IterChunk {
-        start: u64,
-        max: u64,
-        expect_len: Option<u64>,
-    },
-}
-
 impl Op {
     /// The timeout of an operation that may have to wait, if it is one.
     /// `Some(None)` waits forever.
@@ -179,19 +159,6 @@ impl ServerOp {
             ServerOp::Goodbye => "goodbye",
             ServerOp::SetName(..) => "__setattr__",
             ServerOp::GetName(_) => "__getattr__",
-        }
-    }
-}
-
-impl AnyOp {
-    pub(crate) fn name(&self) -> &'static str {
-        match self {
-            AnyOp::Destroy => "destroy",
-            AnyOp::Repr => "__repr__",
-            AnyOp::Copy => "copy",
-            AnyOp::Len => "__len__",
-            AnyOp::Contains(_) => "__contains__",
-            AnyOp::IterChunk { .. } => "__iter__",
         }
     }
 }

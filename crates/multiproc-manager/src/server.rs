@@ -100,16 +100,6 @@ pub(crate) fn too_deep(max_depth: usize) -> RemoteError {
     )
 }
 
-/// Default limit on one request frame: 64 MiB. A larger frame closes that client's
-/// connection (the stream cannot be resynchronised); the server and other clients
-/// carry on.
-///
-/// ```
-/// use multiproc_manager::{DEFAULT_MAX_REQUEST, Limits};
-/// assert_eq!(Limits::default().max_request, DEFAULT_MAX_REQUEST);
-/// ```
-pub const DEFAULT_MAX_REQUEST: u64 = 64 << 20;
-
 struct ConnEntry {
     alive: AtomicBool,
     /// The client said goodbye ([`ServerOp::Goodbye`]): its end is clean.

@@ -208,29 +208,6 @@ impl Value {
         }
     }
 
-    /// Whether Python could use this value as a dict key (lists and dicts cannot).
-    ///
-    /// ```
-    /// use multiproc_manager::Value;
-    /// assert!(Value::from("key").is_hashable());
-    /// assert!(!Value::from(vec![1]).is_hashable()); // a list
-    /// ```
-    pub fn is_hashable(&self) -> bool {
-        crate::deep::is_hashable(self)
-    }
-
-    /// How deeply this value nests: 1 for a scalar, 3 for `[[1]]` (computed without
-    /// recursion).
-    ///
-    /// ```
-    /// use multiproc_manager::Value;
-    /// assert_eq!(Value::from(1).depth(), 1);
-    /// assert_eq!(Value::from(vec![vec![1]]).depth(), 3);
-    /// ```
-    pub fn depth(&self) -> usize {
-        crate::deep::depth(self)
-    }
-
     /// Python's truth value (`bool(x)`).
     ///
     /// ```
@@ -859,6 +836,24 @@ impl OrderedMap {
 
     pub(crate) fn to_value(&self) -> Value {
         Value::Dict(self.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+    }
+}
+
+impl TypeMismatch {
+    pub(crate) fn found(expected: &'static str, v: &Value) -> Self {
+        let mut shown = v.to_string();
+        if shown.len() > 60 {
+            let mut cut = 57;
+            while !shown.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            shown.truncate(cut);
+            shown.push_str("...");
+        }
+        TypeMismatch {
+            expected,
+            found: format!("{} {shown}", v.type_name()),
+        }
     }
 }
 

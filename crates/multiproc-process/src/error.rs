@@ -243,7 +243,7 @@ impl fmt::Display for ProcessError {
                 write!(
                     f,
                     "process was killed by {}",
-                    crate::process::SignalName(*sig)
+                    crate::signal::SignalName(*sig)
                 )
             }
             ProcessError::Bootstrap(why) => write!(f, "process could not run its target: {why}"),

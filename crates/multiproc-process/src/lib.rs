@@ -148,7 +148,10 @@ mod hooks;
 mod info;
 mod method;
 mod panic;
+#[cfg(feature = "tokio")]
+mod runtime;
 mod setup;
+mod signal;
 mod sys;
 #[macro_use]
 mod target;
@@ -191,7 +194,8 @@ pub use log::{CpythonFormat, LogError, log_to_stderr};
 pub use method::{DEFAULT_START_METHOD, StartMethod};
 pub use panic::panic_message;
 pub use parent::ParentProcess;
-pub use process::{CloseError, Process, ProcessBuilder, SignalName, active_children, signal_name};
+pub use process::{CloseError, Process, ProcessBuilder, active_children};
+pub use signal::{SignalName, signal_name};
 pub use target::Target;
 pub use tracing::Level;
 

@@ -19,6 +19,7 @@ use crate::handle::Core;
 use crate::info::{AuthKey, ProcessInfo};
 use crate::method::StartMethod;
 use crate::setup::ChildSetup;
+use crate::signal::signal_name;
 use crate::start::{self, Call, Closure, Launch, Work};
 use crate::sys::Signal;
 use crate::target::Target;
@@ -375,7 +376,7 @@ impl<R: Serialize + DeserializeOwned + Send + 'static> ProcessBuilder<R> {
         }
         let method = self.method.unwrap_or_else(global::start_method);
         #[cfg(feature = "tokio")]
-        crate::aio::check_start_method(method)?;
+        crate::runtime::check_start_method(method)?;
         let daemon = self.daemon.unwrap_or(me.daemon);
         children::reap_finished();
         children::ensure_atexit();
@@ -489,69 +490,6 @@ impl<R> fmt::Debug for Process<R> {
             .field("daemon", &self.core.info.daemon)
             .field("method", &self.core.method)
             .finish_non_exhaustive()
-    }
-}
-
-/// The conventional name of Linux signal `sig` (`9` → `"SIGKILL"`), for messages about
-/// how a process died; `None` for numbers without a common name.
-///
-/// ```
-/// assert_eq!(multiproc_process::signal_name(15), Some("SIGTERM"));
-/// assert_eq!(multiproc_process::signal_name(64), None);
-/// ```
-pub fn signal_name(sig: i32) -> Option<&'static str> {
-    Some(match sig {
-        1 => "SIGHUP",
-        2 => "SIGINT",
-        3 => "SIGQUIT",
-        4 => "SIGILL",
-        5 => "SIGTRAP",
-        6 => "SIGABRT",
-        7 => "SIGBUS",
-        8 => "SIGFPE",
-        9 => "SIGKILL",
-        10 => "SIGUSR1",
-        11 => "SIGSEGV",
-        12 => "SIGUSR2",
-        13 => "SIGPIPE",
-        14 => "SIGALRM",
-        15 => "SIGTERM",
-        16 => "SIGSTKFLT",
-        17 => "SIGCHLD",
-        18 => "SIGCONT",
-        19 => "SIGSTOP",
-        20 => "SIGTSTP",
-        21 => "SIGTTIN",
-        22 => "SIGTTOU",
-        23 => "SIGURG",
-        24 => "SIGXCPU",
-        25 => "SIGXFSZ",
-        26 => "SIGVTALRM",
-        27 => "SIGPROF",
-        28 => "SIGWINCH",
-        29 => "SIGIO",
-        30 => "SIGPWR",
-        31 => "SIGSYS",
-        _ => return None,
-    })
-}
-
-/// A signal number shown by name (`SIGINT`), or as `signal N` when it has none.
-///
-/// ```
-/// use multiproc_process::SignalName;
-/// assert_eq!(SignalName(2).to_string(), "SIGINT");
-/// assert_eq!(SignalName(64).to_string(), "signal 64");
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SignalName(pub i32);
-
-impl fmt::Display for SignalName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match signal_name(self.0) {
-            Some(name) => f.write_str(name),
-            None => write!(f, "signal {}", self.0),
-        }
     }
 }
 

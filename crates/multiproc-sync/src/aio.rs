@@ -79,10 +79,10 @@ pub use crate::barrier::aio::{AsyncBarrier, BarrierWaitFuture};
 use crate::bridge::FutexWaiter;
 use crate::deadline::Deadline;
 use crate::error::OwnerDied;
-use crate::event::EventState;
 use crate::robust::Spin;
 use crate::robust::{Acquired, RobustMutex};
-use crate::semaphore::SemState;
+use crate::state::EventState;
+use crate::state::SemState;
 use crate::sys::{self, LIVENESS_SLICE};
 use crate::{BoundedSemaphore, Condition, Event, Lock, Semaphore};
 

@@ -1,7 +1,7 @@
 //! [`Barrier`].
 
 use std::fmt;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -10,8 +10,8 @@ use crate::deadline::Deadline;
 use crate::error::{BarrierError, CreateError};
 use crate::fnptr::PortableFn;
 use crate::mapping::Shared;
-use crate::raw::CondState;
 use crate::robust::{Acquired, RobustMutex as MutexState, Spin};
+use crate::state::BarrierState;
 use crate::sys::{self, LIVENESS_SLICE};
 
 #[cfg(feature = "tokio")]
@@ -21,24 +21,6 @@ const FILLING: u32 = 0;
 const DRAINING: u32 = 1;
 const RESETTING: u32 = 2;
 const BROKEN: u32 = 3;
-
-/// The barrier's state, guarded by its own robust mutex (CPython's `threading.Barrier`
-/// algorithm); followed in the segment by one slot per party holding the token of the
-/// thread that occupies it (0 = free), for liveness checks.
-#[repr(C)]
-#[derive(Debug, Default)]
-pub(crate) struct BarrierState {
-    mutex: MutexState,
-    cond: CondState,
-    state: AtomicU32,
-    count: AtomicU32,
-    /// Completed cycles (wrapping): a waiter whose cycle completed has passed, even if
-    /// the barrier is aborted or broken before it gets the mutex back.
-    cycle: AtomicU32,
-    _pad: AtomicU32,
-}
-
-const _: () = assert!(size_of::<BarrierState>() == 48 && align_of::<BarrierState>() == 8);
 
 /// A barrier for a fixed number of parties, shared between processes
 /// (`multiprocessing.Barrier`).

@@ -1,7 +1,7 @@
 //! [`Event`].
 
 use std::fmt;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -9,16 +9,8 @@ use serde::{Deserialize, Serialize};
 use crate::deadline::{Deadline, backoff_until};
 use crate::error::CreateError;
 use crate::mapping::Shared;
+use crate::state::EventState;
 use crate::sys;
-
-#[repr(C)]
-#[derive(Debug, Default)]
-pub(crate) struct EventState {
-    pub(crate) flag: AtomicU32,
-    pub(crate) sleepers: AtomicU32,
-}
-
-const _: () = assert!(size_of::<EventState>() == 8 && align_of::<EventState>() == 4);
 
 /// A flag that processes can wait for (`multiprocessing.Event`).
 ///

@@ -118,6 +118,8 @@ mod raw;
 mod robust;
 #[cfg(not(loom))]
 mod semaphore;
+#[cfg(not(loom))]
+mod state;
 mod sys;
 
 #[cfg(not(loom))]

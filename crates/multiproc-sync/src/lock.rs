@@ -2,7 +2,7 @@
 
 use std::fmt;
 use std::marker::PhantomData;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -11,6 +11,7 @@ use crate::deadline::Deadline;
 use crate::error::{CreateError, OwnerDied, ReleaseError, TryLockError};
 use crate::mapping::Shared;
 use crate::robust::{Acquired, RobustMutex as MutexState, Spin};
+use crate::state::RLockState;
 use crate::sys;
 
 /// `!Send` but `Sync`: a guard must be released by the thread that took it.
@@ -323,17 +324,6 @@ impl fmt::Debug for LockGuard<'_> {
     }
 }
 
-/// [`RLock`]'s state: the mutex and the recursion depth (written by the owner only).
-#[repr(C)]
-#[derive(Debug, Default)]
-pub(crate) struct RLockState {
-    mutex: MutexState,
-    count: AtomicU32,
-    _pad: AtomicU32,
-}
-
-const _: () = assert!(size_of::<RLockState>() == 24 && align_of::<RLockState>() == 8);
-
 /// A recursive lock shared between processes (`multiprocessing.RLock`): the owning
 /// thread may acquire it again; it is released when every acquisition is released.
 /// Only the owner may release it.
@@ -395,7 +385,7 @@ impl RLock {
 
     /// The mutex and the depth counter (the async condition's hook).
     #[cfg(feature = "tokio")]
-    pub(crate) fn parts(&self) -> (&MutexState, &AtomicU32) {
+    pub(crate) fn parts(&self) -> (&MutexState, &std::sync::atomic::AtomicU32) {
         let st = self.st();
         (&st.mutex, &st.count)
     }

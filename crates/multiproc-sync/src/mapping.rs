@@ -58,13 +58,13 @@ unsafe impl SharedHeader for crate::doorbell::Doorbell {}
 // SAFETY: as above.
 unsafe impl SharedHeader for crate::raw::CondState {}
 // SAFETY: as above.
-unsafe impl SharedHeader for crate::lock::RLockState {}
+unsafe impl SharedHeader for crate::state::RLockState {}
 // SAFETY: as above.
-unsafe impl SharedHeader for crate::semaphore::SemState {}
+unsafe impl SharedHeader for crate::state::SemState {}
 // SAFETY: as above.
-unsafe impl SharedHeader for crate::event::EventState {}
+unsafe impl SharedHeader for crate::state::EventState {}
 // SAFETY: as above.
-unsafe impl SharedHeader for crate::barrier::BarrierState {}
+unsafe impl SharedHeader for crate::state::BarrierState {}
 
 /// A typed view of the [`SharedHeader`] `T` at offset 0 of a [`SharedSegment`], checked
 /// once (length, alignment) when made: [`get`](Self::get) is then a pointer cast.

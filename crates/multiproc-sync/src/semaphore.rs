@@ -1,7 +1,7 @@
 //! [`Semaphore`] and [`BoundedSemaphore`].
 
 use std::fmt;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -9,20 +9,8 @@ use serde::{Deserialize, Serialize};
 use crate::deadline::{Deadline, backoff_until};
 use crate::error::{CreateError, ReleaseError};
 use crate::mapping::Shared;
+use crate::state::SemState;
 use crate::sys;
-
-/// `value` is the futex word; `sleepers` counts threads in (or entering) `FUTEX_WAIT`;
-/// `max` is the bound (0 = unbounded).
-#[repr(C)]
-#[derive(Debug, Default)]
-pub(crate) struct SemState {
-    pub(crate) value: AtomicU32,
-    pub(crate) sleepers: AtomicU32,
-    max: AtomicU32,
-    _pad: AtomicU32,
-}
-
-const _: () = assert!(size_of::<SemState>() == 16 && align_of::<SemState>() == 4);
 
 impl SemState {
     pub(crate) fn try_take(&self) -> bool {

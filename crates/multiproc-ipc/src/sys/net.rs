@@ -12,7 +12,7 @@ use rustix::event::{PollFd, PollFlags};
 use rustix::io::Errno;
 use rustix::net::{AddressFamily, SocketAddrAny, SocketAddrUnix, SocketFlags, SocketType};
 
-use crate::listener::Address;
+use crate::address::Address;
 
 pub(crate) fn family(address: &Address) -> AddressFamily {
     match address {

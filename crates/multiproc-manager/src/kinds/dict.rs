@@ -2,9 +2,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::any::AnyOp;
 use super::{Fail, Outcome, check_hashable, err, iter_chunk, no_method};
 use crate::error::RemoteErrorKind as K;
-use crate::protocol::AnyOp;
 use crate::value::{Kind, OrderedMap, Value};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -8,6 +8,7 @@
 //! alive and whether the server is closing, so a waiter never outlives its client and
 //! never keeps the server from shutting down.
 
+pub(crate) mod any;
 pub(crate) mod barrier;
 pub(crate) mod condition;
 pub(crate) mod custom;
@@ -26,9 +27,10 @@ use std::time::{Duration, Instant};
 
 use crate::custom::DynShared;
 use crate::error::{RemoteError, RemoteErrorKind as K};
-use crate::protocol::{AnyOp, CustomOp, Op};
+use crate::protocol::{CustomOp, Op};
 use crate::value::{Kind, OrderedMap, Value};
 
+use any::AnyOp;
 use barrier::BarrierState;
 use condition::CondState;
 use lock::{LockState, SemState};

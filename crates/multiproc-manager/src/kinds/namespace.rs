@@ -2,9 +2,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::any::AnyOp;
 use super::{Fail, Outcome, err, no_method};
 use crate::error::RemoteErrorKind as K;
-use crate::protocol::AnyOp;
 use crate::value::{Kind, Value};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -5,9 +5,9 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::any::AnyOp;
 use super::{Caller, Cell, Outcome, err, no_method};
 use crate::error::RemoteErrorKind as K;
-use crate::protocol::AnyOp;
 use crate::value::{Kind, Value};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -2,8 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::any::AnyOp;
 use super::{Outcome, no_method};
-use crate::protocol::AnyOp;
 use crate::value::{Kind, Value};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
