@@ -634,6 +634,10 @@ fn client_connections_are_capped() -> R {
     let mut limits = Limits::default();
     limits.max_clients = 2;
     let (server, first) = server_with(limits)?;
+    // The first client's serving thread registers it asynchronously: make sure it has
+    // before the others come, or the third connection takes its place (and the first
+    // is the one refused).
+    first.ping()?;
     let (a, b) = multiproc_ipc::Pipe::duplex()?;
     server.spawn_connection(a);
     let second = Manager::over(b);
