@@ -644,6 +644,15 @@ fn client_connections_are_capped() -> R {
     second.ping()?;
     let (a, b) = multiproc_ipc::Pipe::duplex()?;
     let refused = server.spawn_connection(a);
+    // Bounded: a connection that was not refused would serve (and this join wait) for ever.
+    let deadline = std::time::Instant::now() + BOUND;
+    while !refused.is_finished() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the third connection was not refused"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
     refused.join().map_err(|_| "client thread panicked")?;
     assert!(matches!(
         Manager::over(b).ping(),
