@@ -75,10 +75,30 @@ fn a_dropped_get_future_leaves_the_item_in_the_queue() -> TestResult {
     drop(f);
     assert_eq!(q.try_get()?, 1);
     // Woken by the put, then dropped: the item stays.
+    struct Flag(std::sync::atomic::AtomicBool);
+    impl std::task::Wake for Flag {
+        fn wake(self: std::sync::Arc<Self>) {
+            self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+    let woken = std::sync::Arc::new(Flag(std::sync::atomic::AtomicBool::new(false)));
+    let waker = Waker::from(woken.clone());
     let mut f = q.get();
-    assert!(poll_once(&mut f).is_pending());
+    assert!(
+        std::pin::Pin::new(&mut f)
+            .poll(&mut Context::from_waker(&waker))
+            .is_pending()
+    );
     q.get_ref().put(2)?;
-    std::thread::sleep(Duration::from_millis(5)); // let the bridge fire (not required)
+    // Wait (bounded) until the bridge has woken the future, then drop it unpolled.
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    while !woken.0.load(std::sync::atomic::Ordering::SeqCst) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the put never woke the get"
+        );
+        std::thread::yield_now();
+    }
     drop(f);
     assert_eq!(q.try_get()?, 2);
     assert!(matches!(q.try_get(), Err(GetError::Empty)));
