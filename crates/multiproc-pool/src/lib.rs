@@ -245,6 +245,16 @@ fn encode_args<A: Serialize + ?Sized>(args: &A) -> Result<(Vec<u8>, Vec<OwnedFd>
     multiproc_ipc::encode(args).map_err(|e| Error::Encode(e.to_string()))
 }
 
+/// A task for `invoker` over the argument tuples `args`, encoded.
+fn encode_task<A: Serialize + ?Sized>(invoker: Invoker, args: &A) -> Result<TaskMsg, Error> {
+    let (payload, fds) = encode_args(args)?;
+    Ok(TaskMsg {
+        invoker,
+        payload: Bytes(payload),
+        fds: fds.into_iter().map(PassFd::from).collect(),
+    })
+}
+
 impl PoolBuilder {
     /// Number of worker processes (default [`cpu_count()`](multiproc_process::cpu_count)).
     ///
@@ -663,13 +673,9 @@ impl Pool {
                     return AsyncResult::failed(e);
                 }
             }
-            match encode_args(chunk) {
-                Ok((payload, fds)) => tasks.push(Task {
-                    msg: TaskMsg {
-                        invoker,
-                        payload: Bytes(payload),
-                        fds: fds.into_iter().map(PassFd::from).collect(),
-                    },
+            match encode_task(invoker, chunk) {
+                Ok(msg) => tasks.push(Task {
+                    msg,
                     sink: job.clone(),
                     index,
                 }),
@@ -717,17 +723,11 @@ impl Pool {
                 Ok(i) => *i,
                 Err(e) => return Some(Err((e.clone(), len))),
             };
-            Some(match encode_args(&chunk) {
-                Ok((payload, fds)) => Ok((
-                    TaskMsg {
-                        invoker,
-                        payload: Bytes(payload),
-                        fds: fds.into_iter().map(PassFd::from).collect(),
-                    },
-                    len,
-                )),
-                Err(e) => Err((e, len)),
-            })
+            Some(
+                encode_task(invoker, &chunk)
+                    .map_err(|e| (e, len))
+                    .map(|msg| (msg, len)),
+            )
         });
         IMapRef::new(self.shared.clone(), feed, ordered)
     }
