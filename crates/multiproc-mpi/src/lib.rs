@@ -708,250 +708,6 @@ impl Pool {
         remote(job::RemoteResult::new(cell))
     }
 
-    /// `f(*args)` on a worker (CPython's `apply`).
-    ///
-    /// # Errors
-    /// Why the task produced no value ([`Error::Panicked`], [`Error::Encode`], …).
-    ///
-    /// ```
-    /// fn add(a: i32, b: i32) -> i32 { a + b }
-    /// let pool = multiproc_mpi::builder().local_processes(1).init()?; // a local pool here
-    /// assert_eq!(pool.apply(add, (2, 3))?, 5);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn apply<F, A>(&self, f: F, args: A) -> Result<F::Output, Error>
-    where
-        F: Target<A>,
-        A: Serialize + DeserializeOwned + Send + 'static,
-    {
-        self.apply_async(f, args).get()
-    }
-
-    /// Asynchronous [`apply`](Self::apply).
-    ///
-    /// ```
-    /// fn add(a: i32, b: i32) -> i32 { a + b }
-    /// let pool = multiproc_mpi::builder().local_processes(1).init()?; // a local pool here
-    /// assert_eq!(pool.apply_async(add, (2, 3)).get()?, 5);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn apply_async<F, A>(&self, f: F, args: A) -> AsyncResult<F::Output>
-    where
-        F: Target<A>,
-        A: Serialize + DeserializeOwned + Send + 'static,
-    {
-        match &self.inner {
-            Inner::Local(p) => AsyncResult(AsyncInner::Local(p.apply_async(f, args))),
-            #[cfg(feature = "openmpi")]
-            Inner::Mpi(e) => Self::submit_remote(e, f, vec![args], 1, |mut v| {
-                v.pop().ok_or(Error::Decode("no result".into()))
-            }),
-        }
-    }
-
-    /// `f(x)` for every item, in order (CPython's `map`), `ceil(len / (4 × workers))`
-    /// items per task.
-    ///
-    /// # Errors
-    /// The first failing item's error, after every chunk is done.
-    ///
-    /// ```
-    /// fn sq(x: i64) -> i64 { x * x }
-    /// let pool = multiproc_mpi::builder().local_processes(1).init()?; // a local pool here
-    /// assert_eq!(pool.map(sq, [1, 2, 3])?, [1, 4, 9]);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn map<F, T, I>(&self, f: F, iterable: I) -> Result<Vec<F::Output>, Error>
-    where
-        F: Target<(T,)>,
-        T: Serialize + DeserializeOwned + Send + 'static,
-        I: IntoIterator<Item = T>,
-    {
-        self.map_async(f, iterable).get()
-    }
-
-    /// [`map`](Self::map) with `chunksize` items per task.
-    ///
-    /// # Errors
-    /// As [`map`](Self::map); [`Error::InvalidArgument`] for 0.
-    ///
-    /// ```
-    /// fn sq(x: i64) -> i64 { x * x }
-    /// let pool = multiproc_mpi::builder().local_processes(1).init()?; // a local pool here
-    /// assert_eq!(pool.map_chunked(sq, [1, 2, 3], 2)?, [1, 4, 9]);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn map_chunked<F, T, I>(
-        &self,
-        f: F,
-        iterable: I,
-        chunksize: usize,
-    ) -> Result<Vec<F::Output>, Error>
-    where
-        F: Target<(T,)>,
-        T: Serialize + DeserializeOwned + Send + 'static,
-        I: IntoIterator<Item = T>,
-    {
-        self.map_async_chunked(f, iterable, chunksize).get()
-    }
-
-    /// Asynchronous [`map`](Self::map).
-    ///
-    /// ```
-    /// fn sq(x: i64) -> i64 { x * x }
-    /// let pool = multiproc_mpi::builder().local_processes(1).init()?; // a local pool here
-    /// assert_eq!(pool.map_async(sq, [1, 2]).get()?, [1, 4]);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn map_async<F, T, I>(&self, f: F, iterable: I) -> AsyncResult<Vec<F::Output>>
-    where
-        F: Target<(T,)>,
-        T: Serialize + DeserializeOwned + Send + 'static,
-        I: IntoIterator<Item = T>,
-    {
-        match &self.inner {
-            Inner::Local(p) => AsyncResult(AsyncInner::Local(p.map_async(f, iterable))),
-            #[cfg(feature = "openmpi")]
-            Inner::Mpi(e) => {
-                let items: Vec<(T,)> = iterable.into_iter().map(|x| (x,)).collect();
-                let cs = default_chunksize(items.len(), e.workers());
-                Self::submit_remote(e, f, items, cs, Ok)
-            }
-        }
-    }
-
-    /// Asynchronous [`map_chunked`](Self::map_chunked).
-    ///
-    /// ```
-    /// fn sq(x: i64) -> i64 { x * x }
-    /// let pool = multiproc_mpi::builder().local_processes(1).init()?; // a local pool here
-    /// assert_eq!(pool.map_async_chunked(sq, [1, 2, 3], 2).get()?, [1, 4, 9]);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn map_async_chunked<F, T, I>(
-        &self,
-        f: F,
-        iterable: I,
-        chunksize: usize,
-    ) -> AsyncResult<Vec<F::Output>>
-    where
-        F: Target<(T,)>,
-        T: Serialize + DeserializeOwned + Send + 'static,
-        I: IntoIterator<Item = T>,
-    {
-        match &self.inner {
-            Inner::Local(p) => AsyncResult(AsyncInner::Local(
-                p.map_async_chunked(f, iterable, chunksize),
-            )),
-            #[cfg(feature = "openmpi")]
-            Inner::Mpi(e) => {
-                let items: Vec<(T,)> = iterable.into_iter().map(|x| (x,)).collect();
-                Self::submit_remote(e, f, items, chunksize, Ok)
-            }
-        }
-    }
-
-    /// `f(a, b, …)` for every argument tuple, in order (CPython's `starmap`).
-    ///
-    /// # Errors
-    /// As [`map`](Self::map).
-    ///
-    /// ```
-    /// fn add(a: i32, b: i32) -> i32 { a + b }
-    /// let pool = multiproc_mpi::builder().local_processes(1).init()?; // a local pool here
-    /// assert_eq!(pool.starmap(add, [(1, 2), (3, 4)])?, [3, 7]);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn starmap<F, A, I>(&self, f: F, iterable: I) -> Result<Vec<F::Output>, Error>
-    where
-        F: Target<A>,
-        A: Serialize + DeserializeOwned + Send + 'static,
-        I: IntoIterator<Item = A>,
-    {
-        self.starmap_async(f, iterable).get()
-    }
-
-    /// [`starmap`](Self::starmap) with `chunksize` tuples per task.
-    ///
-    /// # Errors
-    /// As [`map_chunked`](Self::map_chunked).
-    ///
-    /// ```
-    /// fn add(a: i32, b: i32) -> i32 { a + b }
-    /// let pool = multiproc_mpi::builder().local_processes(1).init()?; // a local pool here
-    /// assert_eq!(pool.starmap_chunked(add, [(1, 2), (3, 4)], 1)?, [3, 7]);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn starmap_chunked<F, A, I>(
-        &self,
-        f: F,
-        iterable: I,
-        chunksize: usize,
-    ) -> Result<Vec<F::Output>, Error>
-    where
-        F: Target<A>,
-        A: Serialize + DeserializeOwned + Send + 'static,
-        I: IntoIterator<Item = A>,
-    {
-        self.starmap_async_chunked(f, iterable, chunksize).get()
-    }
-
-    /// Asynchronous [`starmap`](Self::starmap).
-    ///
-    /// ```
-    /// fn add(a: i32, b: i32) -> i32 { a + b }
-    /// let pool = multiproc_mpi::builder().local_processes(1).init()?; // a local pool here
-    /// assert_eq!(pool.starmap_async(add, [(1, 2)]).get()?, [3]);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn starmap_async<F, A, I>(&self, f: F, iterable: I) -> AsyncResult<Vec<F::Output>>
-    where
-        F: Target<A>,
-        A: Serialize + DeserializeOwned + Send + 'static,
-        I: IntoIterator<Item = A>,
-    {
-        match &self.inner {
-            Inner::Local(p) => AsyncResult(AsyncInner::Local(p.starmap_async(f, iterable))),
-            #[cfg(feature = "openmpi")]
-            Inner::Mpi(e) => {
-                let items: Vec<A> = iterable.into_iter().collect();
-                let cs = default_chunksize(items.len(), e.workers());
-                Self::submit_remote(e, f, items, cs, Ok)
-            }
-        }
-    }
-
-    /// Asynchronous [`starmap_chunked`](Self::starmap_chunked).
-    ///
-    /// ```
-    /// fn add(a: i32, b: i32) -> i32 { a + b }
-    /// let pool = multiproc_mpi::builder().local_processes(1).init()?; // a local pool here
-    /// assert_eq!(pool.starmap_async_chunked(add, [(1, 2), (3, 4)], 1).get()?, [3, 7]);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn starmap_async_chunked<F, A, I>(
-        &self,
-        f: F,
-        iterable: I,
-        chunksize: usize,
-    ) -> AsyncResult<Vec<F::Output>>
-    where
-        F: Target<A>,
-        A: Serialize + DeserializeOwned + Send + 'static,
-        I: IntoIterator<Item = A>,
-    {
-        match &self.inner {
-            Inner::Local(p) => AsyncResult(AsyncInner::Local(
-                p.starmap_async_chunked(f, iterable, chunksize),
-            )),
-            #[cfg(feature = "openmpi")]
-            Inner::Mpi(e) => {
-                let items: Vec<A> = iterable.into_iter().collect();
-                Self::submit_remote(e, f, items, chunksize, Ok)
-            }
-        }
-    }
-
     fn imap_inner<F, T, I>(&self, f: F, iterable: I, ordered: bool) -> IMap<F::Output>
     where
         F: Target<(T,)>,
@@ -975,44 +731,212 @@ impl Pool {
         }
     }
 
-    /// Lazy, ordered results of `f(x)` (CPython's `imap`; one item per task unless
-    /// [`IMap::chunksize`]).
-    ///
-    /// ```
-    /// fn sq(x: u64) -> u64 { x * x }
-    /// let pool = multiproc_mpi::builder().local_processes(1).init()?; // a local pool here
-    /// let out: Vec<u64> = pool.imap(sq, 1..4).collect::<Result<_, _>>()?;
-    /// assert_eq!(out, [1, 4, 9]); // input order
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn imap<F, T, I>(&self, f: F, iterable: I) -> IMap<F::Output>
-    where
-        F: Target<(T,)>,
-        T: Serialize + DeserializeOwned + Send + 'static,
-        I: IntoIterator<Item = T>,
-        I::IntoIter: Send + 'static,
-    {
-        self.imap_inner(f, iterable, true)
-    }
+    multiproc_pool::__pool_methods! {
+        (AsyncResult) (IMap)
 
-    /// Lazy results of `f(x)` in completion order (CPython's `imap_unordered`).
-    ///
-    /// ```
-    /// fn sq(x: u64) -> u64 { x * x }
-    /// let pool = multiproc_mpi::builder().local_processes(1).init()?; // a local pool here
-    /// let mut out: Vec<u64> = pool.imap_unordered(sq, 1..4).collect::<Result<_, _>>()?;
-    /// out.sort();
-    /// assert_eq!(out, [1, 4, 9]);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn imap_unordered<F, T, I>(&self, f: F, iterable: I) -> IMap<F::Output>
-    where
-        F: Target<(T,)>,
-        T: Serialize + DeserializeOwned + Send + 'static,
-        I: IntoIterator<Item = T>,
-        I::IntoIter: Send + 'static,
-    {
-        self.imap_inner(f, iterable, false)
+        /// `f(*args)` on a worker (CPython's `apply`).
+        ///
+        /// # Errors
+        /// Why the task produced no value ([`Error::Panicked`], [`Error::Encode`], …).
+        ///
+        /// ```
+        /// fn add(a: i32, b: i32) -> i32 { a + b }
+        /// let pool = multiproc_mpi::builder().local_processes(1).init()?; // a local pool here
+        /// assert_eq!(pool.apply(add, (2, 3))?, 5);
+        /// # Ok::<(), Box<dyn std::error::Error>>(())
+        /// ```
+        pub fn apply(self, f, args) {
+            self.apply_async(f, args).get()
+        }
+
+        /// Asynchronous [`apply`](Self::apply).
+        ///
+        /// ```
+        /// fn add(a: i32, b: i32) -> i32 { a + b }
+        /// let pool = multiproc_mpi::builder().local_processes(1).init()?; // a local pool here
+        /// assert_eq!(pool.apply_async(add, (2, 3)).get()?, 5);
+        /// # Ok::<(), Box<dyn std::error::Error>>(())
+        /// ```
+        pub fn apply_async(self, f, args) {
+            match &self.inner {
+                Inner::Local(p) => AsyncResult(AsyncInner::Local(p.apply_async(f, args))),
+                #[cfg(feature = "openmpi")]
+                Inner::Mpi(e) => Self::submit_remote(e, f, vec![args], 1, |mut v| {
+                    v.pop().ok_or(Error::Decode("no result".into()))
+                }),
+            }
+        }
+
+        /// `f(x)` for every item, in order (CPython's `map`), `ceil(len / (4 × workers))`
+        /// items per task.
+        ///
+        /// # Errors
+        /// The first failing item's error, after every chunk is done.
+        ///
+        /// ```
+        /// fn sq(x: i64) -> i64 { x * x }
+        /// let pool = multiproc_mpi::builder().local_processes(1).init()?; // a local pool here
+        /// assert_eq!(pool.map(sq, [1, 2, 3])?, [1, 4, 9]);
+        /// # Ok::<(), Box<dyn std::error::Error>>(())
+        /// ```
+        pub fn map(self, f, iterable) {
+            self.map_async(f, iterable).get()
+        }
+
+        /// [`map`](Self::map) with `chunksize` items per task.
+        ///
+        /// # Errors
+        /// As [`map`](Self::map); [`Error::InvalidArgument`] for 0.
+        ///
+        /// ```
+        /// fn sq(x: i64) -> i64 { x * x }
+        /// let pool = multiproc_mpi::builder().local_processes(1).init()?; // a local pool here
+        /// assert_eq!(pool.map_chunked(sq, [1, 2, 3], 2)?, [1, 4, 9]);
+        /// # Ok::<(), Box<dyn std::error::Error>>(())
+        /// ```
+        pub fn map_chunked(self, f, iterable, chunksize) {
+            self.map_async_chunked(f, iterable, chunksize).get()
+        }
+
+        /// Asynchronous [`map`](Self::map).
+        ///
+        /// ```
+        /// fn sq(x: i64) -> i64 { x * x }
+        /// let pool = multiproc_mpi::builder().local_processes(1).init()?; // a local pool here
+        /// assert_eq!(pool.map_async(sq, [1, 2]).get()?, [1, 4]);
+        /// # Ok::<(), Box<dyn std::error::Error>>(())
+        /// ```
+        pub fn map_async(self, f, iterable) {
+            match &self.inner {
+                Inner::Local(p) => AsyncResult(AsyncInner::Local(p.map_async(f, iterable))),
+                #[cfg(feature = "openmpi")]
+                Inner::Mpi(e) => {
+                    let items: Vec<(T,)> = iterable.into_iter().map(|x| (x,)).collect();
+                    let cs = default_chunksize(items.len(), e.workers());
+                    Self::submit_remote(e, f, items, cs, Ok)
+                }
+            }
+        }
+
+        /// Asynchronous [`map_chunked`](Self::map_chunked).
+        ///
+        /// ```
+        /// fn sq(x: i64) -> i64 { x * x }
+        /// let pool = multiproc_mpi::builder().local_processes(1).init()?; // a local pool here
+        /// assert_eq!(pool.map_async_chunked(sq, [1, 2, 3], 2).get()?, [1, 4, 9]);
+        /// # Ok::<(), Box<dyn std::error::Error>>(())
+        /// ```
+        pub fn map_async_chunked(self, f, iterable, chunksize) {
+            match &self.inner {
+                Inner::Local(p) => AsyncResult(AsyncInner::Local(
+                    p.map_async_chunked(f, iterable, chunksize),
+                )),
+                #[cfg(feature = "openmpi")]
+                Inner::Mpi(e) => {
+                    let items: Vec<(T,)> = iterable.into_iter().map(|x| (x,)).collect();
+                    Self::submit_remote(e, f, items, chunksize, Ok)
+                }
+            }
+        }
+
+        /// `f(a, b, …)` for every argument tuple, in order (CPython's `starmap`).
+        ///
+        /// # Errors
+        /// As [`map`](Self::map).
+        ///
+        /// ```
+        /// fn add(a: i32, b: i32) -> i32 { a + b }
+        /// let pool = multiproc_mpi::builder().local_processes(1).init()?; // a local pool here
+        /// assert_eq!(pool.starmap(add, [(1, 2), (3, 4)])?, [3, 7]);
+        /// # Ok::<(), Box<dyn std::error::Error>>(())
+        /// ```
+        pub fn starmap(self, f, iterable) {
+            self.starmap_async(f, iterable).get()
+        }
+
+        /// [`starmap`](Self::starmap) with `chunksize` tuples per task.
+        ///
+        /// # Errors
+        /// As [`map_chunked`](Self::map_chunked).
+        ///
+        /// ```
+        /// fn add(a: i32, b: i32) -> i32 { a + b }
+        /// let pool = multiproc_mpi::builder().local_processes(1).init()?; // a local pool here
+        /// assert_eq!(pool.starmap_chunked(add, [(1, 2), (3, 4)], 1)?, [3, 7]);
+        /// # Ok::<(), Box<dyn std::error::Error>>(())
+        /// ```
+        pub fn starmap_chunked(self, f, iterable, chunksize) {
+            self.starmap_async_chunked(f, iterable, chunksize).get()
+        }
+
+        /// Asynchronous [`starmap`](Self::starmap).
+        ///
+        /// ```
+        /// fn add(a: i32, b: i32) -> i32 { a + b }
+        /// let pool = multiproc_mpi::builder().local_processes(1).init()?; // a local pool here
+        /// assert_eq!(pool.starmap_async(add, [(1, 2)]).get()?, [3]);
+        /// # Ok::<(), Box<dyn std::error::Error>>(())
+        /// ```
+        pub fn starmap_async(self, f, iterable) {
+            match &self.inner {
+                Inner::Local(p) => AsyncResult(AsyncInner::Local(p.starmap_async(f, iterable))),
+                #[cfg(feature = "openmpi")]
+                Inner::Mpi(e) => {
+                    let items: Vec<A> = iterable.into_iter().collect();
+                    let cs = default_chunksize(items.len(), e.workers());
+                    Self::submit_remote(e, f, items, cs, Ok)
+                }
+            }
+        }
+
+        /// Asynchronous [`starmap_chunked`](Self::starmap_chunked).
+        ///
+        /// ```
+        /// fn add(a: i32, b: i32) -> i32 { a + b }
+        /// let pool = multiproc_mpi::builder().local_processes(1).init()?; // a local pool here
+        /// assert_eq!(pool.starmap_async_chunked(add, [(1, 2), (3, 4)], 1).get()?, [3, 7]);
+        /// # Ok::<(), Box<dyn std::error::Error>>(())
+        /// ```
+        pub fn starmap_async_chunked(self, f, iterable, chunksize) {
+            match &self.inner {
+                Inner::Local(p) => AsyncResult(AsyncInner::Local(
+                    p.starmap_async_chunked(f, iterable, chunksize),
+                )),
+                #[cfg(feature = "openmpi")]
+                Inner::Mpi(e) => {
+                    let items: Vec<A> = iterable.into_iter().collect();
+                    Self::submit_remote(e, f, items, chunksize, Ok)
+                }
+            }
+        }
+
+        /// Lazy, ordered results of `f(x)` (CPython's `imap`; one item per task unless
+        /// [`IMap::chunksize`]).
+        ///
+        /// ```
+        /// fn sq(x: u64) -> u64 { x * x }
+        /// let pool = multiproc_mpi::builder().local_processes(1).init()?; // a local pool here
+        /// let out: Vec<u64> = pool.imap(sq, 1..4).collect::<Result<_, _>>()?;
+        /// assert_eq!(out, [1, 4, 9]); // input order
+        /// # Ok::<(), Box<dyn std::error::Error>>(())
+        /// ```
+        pub fn imap(self, f, iterable) {
+            self.imap_inner(f, iterable, true)
+        }
+
+        /// Lazy results of `f(x)` in completion order (CPython's `imap_unordered`).
+        ///
+        /// ```
+        /// fn sq(x: u64) -> u64 { x * x }
+        /// let pool = multiproc_mpi::builder().local_processes(1).init()?; // a local pool here
+        /// let mut out: Vec<u64> = pool.imap_unordered(sq, 1..4).collect::<Result<_, _>>()?;
+        /// out.sort();
+        /// assert_eq!(out, [1, 4, 9]);
+        /// # Ok::<(), Box<dyn std::error::Error>>(())
+        /// ```
+        pub fn imap_unordered(self, f, iterable) {
+            self.imap_inner(f, iterable, false)
+        }
     }
 
     /// No more calls; queued work still runs, then the worker ranks are released.

@@ -4,8 +4,6 @@
 
 use std::time::Duration;
 
-use multiproc_process::Target;
-use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::Error;
@@ -107,100 +105,54 @@ pub trait PoolApi {
     /// How many workers run tasks.
     fn processes(&self) -> usize;
 
-    /// `f(*args)` in a worker, waiting for the result (CPython's `apply`).
-    ///
-    /// # Errors
-    /// Why the task produced no value.
-    fn apply<F, A>(&self, f: F, args: A) -> Result<F::Output, Error>
-    where
-        F: Target<A>,
-        A: Serialize + DeserializeOwned + Send + 'static;
+    crate::__pool_methods! {
+        (Self::AsyncResult) (Self::IMap)
 
-    /// Asynchronous [`apply`](Self::apply).
-    fn apply_async<F, A>(&self, f: F, args: A) -> Self::AsyncResult<F::Output>
-    where
-        F: Target<A>,
-        A: Serialize + DeserializeOwned + Send + 'static;
+        /// `f(*args)` in a worker, waiting for the result (CPython's `apply`).
+        ///
+        /// # Errors
+        /// Why the task produced no value.
+        fn apply(self, f, args);
 
-    /// `f(x)` for every item, in order, with the backend's default chunking.
-    ///
-    /// # Errors
-    /// The first failing item's error, after every chunk is done.
-    fn map<F, T, I>(&self, f: F, iterable: I) -> Result<Vec<F::Output>, Error>
-    where
-        F: Target<(T,)>,
-        T: Serialize + DeserializeOwned + Send + 'static,
-        I: IntoIterator<Item = T>;
+        /// Asynchronous [`apply`](Self::apply).
+        fn apply_async(self, f, args);
 
-    /// [`map`](Self::map) with `chunksize` items per task.
-    ///
-    /// # Errors
-    /// As [`map`](Self::map); [`Error::InvalidArgument`] for a zero chunk size.
-    fn map_chunked<F, T, I>(
-        &self,
-        f: F,
-        iterable: I,
-        chunksize: usize,
-    ) -> Result<Vec<F::Output>, Error>
-    where
-        F: Target<(T,)>,
-        T: Serialize + DeserializeOwned + Send + 'static,
-        I: IntoIterator<Item = T>;
+        /// `f(x)` for every item, in order, with the backend's default chunking.
+        ///
+        /// # Errors
+        /// The first failing item's error, after every chunk is done.
+        fn map(self, f, iterable);
 
-    /// Asynchronous [`map`](Self::map).
-    fn map_async<F, T, I>(&self, f: F, iterable: I) -> Self::AsyncResult<Vec<F::Output>>
-    where
-        F: Target<(T,)>,
-        T: Serialize + DeserializeOwned + Send + 'static,
-        I: IntoIterator<Item = T>;
+        /// [`map`](Self::map) with `chunksize` items per task.
+        ///
+        /// # Errors
+        /// As [`map`](Self::map); [`Error::InvalidArgument`] for a zero chunk size.
+        fn map_chunked(self, f, iterable, chunksize);
 
-    /// `f(a, b, …)` for every argument tuple, in order.
-    ///
-    /// # Errors
-    /// As [`map`](Self::map).
-    fn starmap<F, A, I>(&self, f: F, iterable: I) -> Result<Vec<F::Output>, Error>
-    where
-        F: Target<A>,
-        A: Serialize + DeserializeOwned + Send + 'static,
-        I: IntoIterator<Item = A>;
+        /// Asynchronous [`map`](Self::map).
+        fn map_async(self, f, iterable);
 
-    /// Asynchronous [`starmap`](Self::starmap).
-    fn starmap_async<F, A, I>(&self, f: F, iterable: I) -> Self::AsyncResult<Vec<F::Output>>
-    where
-        F: Target<A>,
-        A: Serialize + DeserializeOwned + Send + 'static,
-        I: IntoIterator<Item = A>;
+        /// `f(a, b, …)` for every argument tuple, in order.
+        ///
+        /// # Errors
+        /// As [`map`](Self::map).
+        fn starmap(self, f, iterable);
 
-    /// [`starmap`](Self::starmap) with `chunksize` tuples per task.
-    ///
-    /// # Errors
-    /// As [`map_chunked`](Self::map_chunked).
-    fn starmap_chunked<F, A, I>(
-        &self,
-        f: F,
-        iterable: I,
-        chunksize: usize,
-    ) -> Result<Vec<F::Output>, Error>
-    where
-        F: Target<A>,
-        A: Serialize + DeserializeOwned + Send + 'static,
-        I: IntoIterator<Item = A>;
+        /// Asynchronous [`starmap`](Self::starmap).
+        fn starmap_async(self, f, iterable);
 
-    /// Lazy, ordered results of `f(x)` (one item per task).
-    fn imap<F, T, I>(&self, f: F, iterable: I) -> Self::IMap<F::Output>
-    where
-        F: Target<(T,)>,
-        T: Serialize + DeserializeOwned + Send + 'static,
-        I: IntoIterator<Item = T>,
-        I::IntoIter: Send + 'static;
+        /// [`starmap`](Self::starmap) with `chunksize` tuples per task.
+        ///
+        /// # Errors
+        /// As [`map_chunked`](Self::map_chunked).
+        fn starmap_chunked(self, f, iterable, chunksize);
 
-    /// Lazy results of `f(x)` in completion order.
-    fn imap_unordered<F, T, I>(&self, f: F, iterable: I) -> Self::IMap<F::Output>
-    where
-        F: Target<(T,)>,
-        T: Serialize + DeserializeOwned + Send + 'static,
-        I: IntoIterator<Item = T>,
-        I::IntoIter: Send + 'static;
+        /// Lazy, ordered results of `f(x)` (one item per task).
+        fn imap(self, f, iterable);
+
+        /// Lazy results of `f(x)` in completion order.
+        fn imap_unordered(self, f, iterable);
+    }
 
     /// No more calls; queued work still runs (CPython's `close()`).
     fn close(&self);
@@ -217,9 +169,9 @@ pub trait PoolApi {
 }
 
 /// Implements [`AsyncResultApi`] and [`PoolApi`] for a backend by forwarding every
-/// method to the backend's inherent method of the same name and signature, so the
-/// signatures exist once (in the traits and here) rather than once per backend.
-/// Used by this crate for [`Pool`] and by `multiproc-mpi` for its pool;
+/// method to the backend's inherent method of the same name and signature (the
+/// signatures that take a task come from [`__pool_methods!`](crate::__pool_methods), as
+/// the trait's and the inherent methods' do). Used by this crate for [`Pool`] and by `multiproc-mpi` for its pool;
 /// `forward_pool_api!(Pool, AsyncResult, IMap)` names the pool type and its result and
 /// iterator types (in scope at the call); the calling crate depends on
 /// `multiproc-process` and `serde` (the bounds name them). Not a stable API.
@@ -285,46 +237,126 @@ macro_rules! __forward_pool_api {
             fn join(&self) -> ::std::result::Result<(), $crate::Error> {
                 <$pool>::join(self)
             }
-            $crate::__forward_pool_api! {
-            @pool $pool;
-            fn apply<F, A>(f: F, args: A) -> ::std::result::Result<F::Output, $crate::Error>
-                where [F: ::multiproc_process::Target<A>, A: ::serde::Serialize + ::serde::de::DeserializeOwned + Send + 'static];
-            fn apply_async<F, A>(f: F, args: A) -> $async_result<F::Output>
-                where [F: ::multiproc_process::Target<A>, A: ::serde::Serialize + ::serde::de::DeserializeOwned + Send + 'static];
-            fn map<F, T, I>(f: F, iterable: I) -> ::std::result::Result<Vec<F::Output>, $crate::Error>
-                where [F: ::multiproc_process::Target<(T,)>, T: ::serde::Serialize + ::serde::de::DeserializeOwned + Send + 'static, I: IntoIterator<Item = T>];
-            fn map_chunked<F, T, I>(f: F, iterable: I, chunksize: usize) -> ::std::result::Result<Vec<F::Output>, $crate::Error>
-                where [F: ::multiproc_process::Target<(T,)>, T: ::serde::Serialize + ::serde::de::DeserializeOwned + Send + 'static, I: IntoIterator<Item = T>];
-            fn map_async<F, T, I>(f: F, iterable: I) -> $async_result<Vec<F::Output>>
-                where [F: ::multiproc_process::Target<(T,)>, T: ::serde::Serialize + ::serde::de::DeserializeOwned + Send + 'static, I: IntoIterator<Item = T>];
-            fn starmap<F, A, I>(f: F, iterable: I) -> ::std::result::Result<Vec<F::Output>, $crate::Error>
-                where [F: ::multiproc_process::Target<A>, A: ::serde::Serialize + ::serde::de::DeserializeOwned + Send + 'static, I: IntoIterator<Item = A>];
-            fn starmap_async<F, A, I>(f: F, iterable: I) -> $async_result<Vec<F::Output>>
-                where [F: ::multiproc_process::Target<A>, A: ::serde::Serialize + ::serde::de::DeserializeOwned + Send + 'static, I: IntoIterator<Item = A>];
-            fn starmap_chunked<F, A, I>(f: F, iterable: I, chunksize: usize) -> ::std::result::Result<Vec<F::Output>, $crate::Error>
-                where [F: ::multiproc_process::Target<A>, A: ::serde::Serialize + ::serde::de::DeserializeOwned + Send + 'static, I: IntoIterator<Item = A>];
-            fn imap<F, T, I>(f: F, iterable: I) -> $imap<F::Output>
-                where [F: ::multiproc_process::Target<(T,)>, T: ::serde::Serialize + ::serde::de::DeserializeOwned + Send + 'static, I: IntoIterator<Item = T>, I::IntoIter: Send + 'static];
-            fn imap_unordered<F, T, I>(f: F, iterable: I) -> $imap<F::Output>
-                where [F: ::multiproc_process::Target<(T,)>, T: ::serde::Serialize + ::serde::de::DeserializeOwned + Send + 'static, I: IntoIterator<Item = T>, I::IntoIter: Send + 'static];
+            $crate::__pool_methods! {
+                @forward $pool, ($async_result) ($imap)
+                apply(self, f, args)
+                apply_async(self, f, args)
+                map(self, f, iterable)
+                map_chunked(self, f, iterable, chunksize)
+                map_async(self, f, iterable)
+                starmap(self, f, iterable)
+                starmap_async(self, f, iterable)
+                starmap_chunked(self, f, iterable, chunksize)
+                imap(self, f, iterable)
+                imap_unordered(self, f, iterable)
             }
         }
     };
-    (
-        @pool $pool:ty;
-        $(
-            fn $name:ident<$($g:ident),*>($($arg:ident: $argty:ty),*) -> $ret:ty
-                where [$($w:tt)*];
-        )*
-    ) => {
-        $(
-            fn $name<$($g),*>(&self, $($arg: $argty),*) -> $ret
-            where
-                $($w)*
-            {
-                <$pool>::$name(self, $($arg),*)
-            }
-        )*
+}
+
+/// Writes methods of the pool API with the signatures they have on every backend, so
+/// that each signature exists once, here: an entry names a method and its parameters
+/// (`fn map(self, f, iterable)`: `self` too, for the body to use) and gives its
+/// attributes, visibility and body (a block, or `;` in a trait); the macro adds the
+/// generics, parameter types, bounds and return type. The first two token trees name the
+/// backend's result and iterator types: `(AsyncResult) (IMap)`, `(Self::AsyncResult)
+/// (Self::IMap)` in [`PoolApi`]. `@forward Pool, (AsyncResult) (IMap)` followed by
+/// `name(self, args…)` entries writes bodies that call the inherent method of that name.
+/// Used for [`PoolApi`], the inherent methods of [`Pool`] and of `multiproc_mpi::Pool`,
+/// and [`__forward_pool_api!`](crate::__forward_pool_api); the calling crate depends on
+/// `multiproc-process` and `serde`. Not a stable API.
+///
+/// ```
+/// // What `Pool::map` is made of: a signature from here, a body from the pool.
+/// use multiproc_pool::{Pool, PoolApi};
+/// fn double(x: u8) -> u8 { x * 2 }
+/// let pool = Pool::new(1)?;
+/// assert_eq!(pool.map(double, [1, 2])?, PoolApi::map(&pool, double, [1, 2])?);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __pool_methods {
+    (@forward $pool:ty, $ar:tt $im:tt $($name:ident($s:ident $(, $a:ident)*))*) => {
+        $crate::__pool_methods! {
+            $ar $im $(fn $name($s $(, $a)*) { <$pool>::$name($s $(, $a)*) })*
+        }
+    };
+    // Each method by name: its family (`@one` call, `@items` mapped, `@star` over
+    // argument tuples, `@lazy`, `@lazy_ref` over borrowed input) and what it returns.
+    (@sig apply $($x:tt)*) => { $crate::__pool_methods!(@one [value] $($x)*); };
+    (@sig apply_async $($x:tt)*) => { $crate::__pool_methods!(@one [later] $($x)*); };
+    (@sig map $($x:tt)*) => { $crate::__pool_methods!(@items [values] $($x)*); };
+    (@sig map_chunked $($x:tt)*) => { $crate::__pool_methods!(@items [values] $($x)*); };
+    (@sig map_async $($x:tt)*) => { $crate::__pool_methods!(@items [later_values] $($x)*); };
+    (@sig map_async_chunked $($x:tt)*) => {
+        $crate::__pool_methods!(@items [later_values] $($x)*);
+    };
+    (@sig starmap $($x:tt)*) => { $crate::__pool_methods!(@star [values] $($x)*); };
+    (@sig starmap_chunked $($x:tt)*) => { $crate::__pool_methods!(@star [values] $($x)*); };
+    (@sig starmap_async $($x:tt)*) => { $crate::__pool_methods!(@star [later_values] $($x)*); };
+    (@sig starmap_async_chunked $($x:tt)*) => {
+        $crate::__pool_methods!(@star [later_values] $($x)*);
+    };
+    (@sig imap $($x:tt)*) => { $crate::__pool_methods!(@lazy $($x)*); };
+    (@sig imap_unordered $($x:tt)*) => { $crate::__pool_methods!(@lazy $($x)*); };
+    (@sig imap_ref $($x:tt)*) => { $crate::__pool_methods!(@lazy_ref [lazy_ref] $($x)*); };
+    (@sig imap_unordered_ref $($x:tt)*) => {
+        $crate::__pool_methods!(@lazy_ref [lazy_ref] $($x)*);
+    };
+    // The return types (a type macro: rustdoc shows what it expands to).
+    (@ret value $ar:tt $im:tt) => { ::std::result::Result<F::Output, $crate::Error> };
+    (@ret values $ar:tt $im:tt) => { ::std::result::Result<Vec<F::Output>, $crate::Error> };
+    (@ret later ($($ar:tt)*) $im:tt) => { $($ar)*<F::Output> };
+    (@ret later_values ($($ar:tt)*) $im:tt) => { $($ar)*<Vec<F::Output>> };
+    (@ret lazy $ar:tt ($($im:tt)*)) => { $($im)*<F::Output> };
+    (@ret lazy_ref $ar:tt $im:tt) => { $crate::IMapRef<'a, F::Output> };
+    // The families: generics, parameter types, bounds (`I::IntoIter: Send` for the lazy).
+    (@one $k:tt $h:tt ($s:ident, $f:ident, $x:ident) $($rb:tt)*) => {
+        $crate::__pool_methods!(@fn $h [F, A] ($s, $f: F, $x: A) [
+            F: ::multiproc_process::Target<A>,
+            A: ::serde::Serialize + ::serde::de::DeserializeOwned + Send + 'static,
+        ] $k $($rb)*);
+    };
+    (@lazy $($x:tt)*) => {
+        $crate::__pool_methods!(@items [lazy] $($x)* [I::IntoIter: Send + 'static,]);
+    };
+    (@items $k:tt $h:tt ($s:ident, $f:ident, $i:ident $(, $c:ident)?) $ar:tt $im:tt $b:tt
+        $([$($more:tt)*])?) => {
+        $crate::__pool_methods!(@fn $h [F, T, I] ($s, $f: F, $i: I $(, $c: usize)?) [
+            F: ::multiproc_process::Target<(T,)>,
+            T: ::serde::Serialize + ::serde::de::DeserializeOwned + Send + 'static,
+            I: IntoIterator<Item = T>,
+            $($($more)*)?
+        ] $k $ar $im $b);
+    };
+    (@star $k:tt $h:tt ($s:ident, $f:ident, $i:ident $(, $c:ident)?) $($rb:tt)*) => {
+        $crate::__pool_methods!(@fn $h [F, A, I] ($s, $f: F, $i: I $(, $c: usize)?) [
+            F: ::multiproc_process::Target<A>,
+            A: ::serde::Serialize + ::serde::de::DeserializeOwned + Send + 'static,
+            I: IntoIterator<Item = A>,
+        ] $k $($rb)*);
+    };
+    (@lazy_ref $k:tt $h:tt ($s:ident, $f:ident, $i:ident) $($rb:tt)*) => {
+        $crate::__pool_methods!(@fn $h ['a, F, T, I] ($s, $f: F, $i: I) [
+            F: ::multiproc_process::Target<(T,)>,
+            T: ::serde::Serialize + ::serde::de::DeserializeOwned + Send + 'static,
+            I: IntoIterator<Item = &'a T>,
+            I::IntoIter: Send + 'a,
+        ] $k $($rb)*);
+    };
+    // The method: `[[attributes] [visibility] name] [generics] (parameters) [bounds]
+    // [return kind] (result type) (iterator type) body`.
+    (@fn [[$(#[$m:meta])*] [$v:vis] $name:ident] [$($g:tt)*] ($s:ident $(, $p:ident: $t:ty)*)
+        [$($w:tt)*] [$k:ident] $ar:tt $im:tt $b:tt) => {
+        $(#[$m])*
+        $v fn $name<$($g)*>(&$s $(, $p: $t)*) -> $crate::__pool_methods!(@ret $k $ar $im)
+        where
+            $($w)*
+        $b
+    };
+    ($ar:tt $im:tt $($(#[$m:meta])* $v:vis fn $name:ident $p:tt $b:tt)*) => {
+        $($crate::__pool_methods!(@sig $name [[$(#[$m])*] [$v] $name] $p $ar $im $b);)*
     };
 }
 

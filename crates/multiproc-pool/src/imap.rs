@@ -46,6 +46,29 @@ struct Chunks<R> {
     waker: Option<std::task::Waker>,
 }
 
+impl<R> Chunks<R> {
+    /// Moves every chunk that is ready (in order from chunk `next` when `ordered`) into
+    /// `out`; how many chunks it took.
+    fn take_ready(
+        &mut self,
+        ordered: bool,
+        next: usize,
+        out: &mut VecDeque<Result<R, Error>>,
+    ) -> usize {
+        let mut taken = 0;
+        loop {
+            let got = if ordered {
+                self.by_index.remove(&(next + taken))
+            } else {
+                self.arrived.pop_front()
+            };
+            let Some(items) = got else { return taken };
+            out.extend(items);
+            taken += 1;
+        }
+    }
+}
+
 struct ImapSink<R> {
     ordered: bool,
     /// Per chunk in flight: its number of items and the bytes of its encoded input.
@@ -370,16 +393,11 @@ impl<'a, R: DeserializeOwned + Send + 'static> IMapRef<'a, R> {
             // lock and at most one sleep for many results.
             let mut taken = 0;
             loop {
-                loop {
-                    let got = if self.sink.ordered {
-                        c.by_index.remove(&(self.next_yield + taken))
-                    } else {
-                        c.arrived.pop_front()
-                    };
-                    let Some(items) = got else { break };
-                    self.current.extend(items);
-                    taken += 1;
-                }
+                taken += c.take_ready(
+                    self.sink.ordered,
+                    self.next_yield + taken,
+                    &mut self.current,
+                );
                 if taken > 0 {
                     break;
                 }
@@ -467,17 +485,7 @@ impl<R: DeserializeOwned + Send + 'static> IMapRef<'_, R> {
                 return Poll::Ready(None);
             }
             let mut c = lock(&self.sink.chunks);
-            let mut taken = 0;
-            loop {
-                let got = if self.sink.ordered {
-                    c.by_index.remove(&(self.next_yield + taken))
-                } else {
-                    c.arrived.pop_front()
-                };
-                let Some(items) = got else { break };
-                self.current.extend(items);
-                taken += 1;
-            }
+            let taken = c.take_ready(self.sink.ordered, self.next_yield, &mut self.current);
             if taken == 0 {
                 // Checked and registered under the lock `complete` takes: no wake-up
                 // can fall between the two.

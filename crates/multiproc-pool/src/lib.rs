@@ -245,6 +245,16 @@ fn encode_args<A: Serialize + ?Sized>(args: &A) -> Result<(Vec<u8>, Vec<OwnedFd>
     multiproc_ipc::encode(args).map_err(|e| Error::Encode(e.to_string()))
 }
 
+/// A task for `invoker` over the argument tuples `args`, encoded.
+fn encode_task<A: Serialize + ?Sized>(invoker: Invoker, args: &A) -> Result<TaskMsg, Error> {
+    let (payload, fds) = encode_args(args)?;
+    Ok(TaskMsg {
+        invoker,
+        payload: Bytes(payload),
+        fds: fds.into_iter().map(PassFd::from).collect(),
+    })
+}
+
 impl PoolBuilder {
     /// Number of worker processes (default [`cpu_count()`](multiproc_process::cpu_count)).
     ///
@@ -663,13 +673,9 @@ impl Pool {
                     return AsyncResult::failed(e);
                 }
             }
-            match encode_args(chunk) {
-                Ok((payload, fds)) => tasks.push(Task {
-                    msg: TaskMsg {
-                        invoker,
-                        payload: Bytes(payload),
-                        fds: fds.into_iter().map(PassFd::from).collect(),
-                    },
+            match encode_task(invoker, chunk) {
+                Ok(msg) => tasks.push(Task {
+                    msg,
                     sink: job.clone(),
                     index,
                 }),
@@ -692,290 +698,6 @@ impl Pool {
             }
         }
         AsyncResult::from_cell(cell)
-    }
-
-    /// Calls `f(args…)` in a worker and waits for the result (CPython's `apply`).
-    ///
-    /// # Errors
-    /// The task's [`Error`] (panic, dead worker, …), or [`Error::NotRunning`] after
-    /// `close`/`terminate`.
-    ///
-    /// ```
-    /// use multiproc_pool::Pool;
-    /// fn add(a: i32, b: i32) -> i32 { a + b }
-    /// let pool = Pool::new(1)?;
-    /// assert_eq!(pool.apply(add, (2, 3))?, 5);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn apply<F, A>(&self, f: F, args: A) -> Result<F::Output, Error>
-    where
-        F: Target<A>,
-        A: Serialize + DeserializeOwned + Send + 'static,
-    {
-        assert_pool_task!(F);
-        self.apply_async(f, args).get()
-    }
-
-    /// Calls `f(args…)` in a worker (CPython's `apply_async`).
-    ///
-    /// ```
-    /// use multiproc_pool::Pool;
-    /// fn add(a: i32, b: i32) -> i32 { a + b }
-    /// let pool = Pool::new(1)?;
-    /// let job = pool.apply_async(add, (2, 3));
-    /// assert_eq!(job.get()?, 5);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn apply_async<F, A>(&self, f: F, args: A) -> AsyncResult<F::Output>
-    where
-        F: Target<A>,
-        A: Serialize + DeserializeOwned + Send + 'static,
-    {
-        assert_pool_task!(F);
-        self.submit_job::<F, A, F::Output>(f, vec![args], 1, |v| {
-            v.into_iter()
-                .next()
-                .ok_or_else(|| Error::Decode("no result".into()))
-        })
-    }
-
-    /// `f(x)` for every `x` of `iterable`, in order (CPython's `map`), with the
-    /// default chunk size.
-    ///
-    /// At least 4096 primitive numbers mapped to primitive numbers are not encoded:
-    /// they go through shared memory as with [`map_slice`](Self::map_slice) (see
-    /// the crate docs), with the same results and errors.
-    ///
-    /// ```
-    /// use multiproc_pool::Pool;
-    /// fn square(x: u64) -> u64 { x * x }
-    ///
-    /// let pool = Pool::new(2)?;
-    /// let squares = pool.map(square, 0..100_000u64)?; // plain numbers: no encoding
-    /// assert_eq!(squares[99_999], 99_999 * 99_999);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    ///
-    /// # Errors
-    /// The first failed item's [`Error`], after all chunks are done (as CPython).
-    ///
-    /// ```
-    /// use multiproc_pool::Pool;
-    /// fn len(s: String) -> usize { s.len() }
-    /// let pool = Pool::new(2)?;
-    /// assert_eq!(pool.map(len, ["a".to_owned(), "bcd".to_owned()])?, [1, 3]);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn map<F, T, I>(&self, f: F, iterable: I) -> Result<Vec<F::Output>, Error>
-    where
-        F: Target<(T,)>,
-        T: Serialize + DeserializeOwned + Send + 'static,
-        I: IntoIterator<Item = T>,
-    {
-        assert_pool_task!(F);
-        self.map_async(f, iterable).get()
-    }
-
-    /// [`map`](Self::map) with `chunksize` items per task.
-    ///
-    /// # Errors
-    /// As [`map`](Self::map).
-    ///
-    /// ```
-    /// use multiproc_pool::Pool;
-    /// fn sq(x: u64) -> u64 { x * x }
-    /// let pool = Pool::new(2)?;
-    /// let out = pool.map_chunked(sq, 0..100, 25)?; // four tasks of 25 items
-    /// assert_eq!(out[10], 100);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn map_chunked<F, T, I>(
-        &self,
-        f: F,
-        iterable: I,
-        chunksize: usize,
-    ) -> Result<Vec<F::Output>, Error>
-    where
-        F: Target<(T,)>,
-        T: Serialize + DeserializeOwned + Send + 'static,
-        I: IntoIterator<Item = T>,
-    {
-        assert_pool_task!(F);
-        self.map_async_chunked(f, iterable, chunksize).get()
-    }
-
-    /// Asynchronous [`map`](Self::map) (CPython's `map_async`).
-    ///
-    /// The family: [`apply_async`](Self::apply_async), `map_async`,
-    /// [`starmap_async`](Self::starmap_async) (and their `_chunked` forms) return at once
-    /// with an [`AsyncResult`]; the calls run meanwhile.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use multiproc_pool::Pool;
-    ///
-    /// fn square(x: u64) -> u64 { x * x }
-    /// fn add(a: u64, b: u64) -> u64 { a + b }
-    ///
-    /// let pool = Pool::new(2)?;
-    /// let squares = pool.map_async(square, 0..4u64);
-    /// let sums = pool.starmap_async(add, [(1, 2), (3, 4)]);
-    /// let one = pool.apply_async(add, (20, 22));
-    /// assert_eq!(squares.get_timeout(Duration::from_secs(60))?, [0, 1, 4, 9]);
-    /// assert_eq!(sums.get()?, [3, 7]);
-    /// assert_eq!(one.get()?, 42);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn map_async<F, T, I>(&self, f: F, iterable: I) -> AsyncResult<Vec<F::Output>>
-    where
-        F: Target<(T,)>,
-        T: Serialize + DeserializeOwned + Send + 'static,
-        I: IntoIterator<Item = T>,
-    {
-        assert_pool_task!(F);
-        let items: Vec<T> = iterable.into_iter().collect();
-        let cs = default_chunksize(items.len(), self.shared.processes);
-        let items = if items.len() >= PLAIN_MIN {
-            let nchunks = items.len().div_ceil(cs);
-            match self.map_plain(f, items, nchunks) {
-                Ok(r) => return r,
-                Err(items) => items,
-            }
-        } else {
-            items
-        };
-        let items: Vec<(T,)> = items.into_iter().map(|x| (x,)).collect();
-        let cs = default_chunksize_of(&items, self.shared.processes);
-        self.submit_job::<F, (T,), _>(f, items, cs, Ok)
-    }
-
-    /// Asynchronous [`map_chunked`](Self::map_chunked).
-    ///
-    /// ```
-    /// use multiproc_pool::Pool;
-    /// fn sq(x: u64) -> u64 { x * x }
-    /// let pool = Pool::new(2)?;
-    /// let job = pool.map_async_chunked(sq, 0..100, 25);
-    /// assert_eq!(job.get()?.len(), 100);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn map_async_chunked<F, T, I>(
-        &self,
-        f: F,
-        iterable: I,
-        chunksize: usize,
-    ) -> AsyncResult<Vec<F::Output>>
-    where
-        F: Target<(T,)>,
-        T: Serialize + DeserializeOwned + Send + 'static,
-        I: IntoIterator<Item = T>,
-    {
-        assert_pool_task!(F);
-        if chunksize == 0 {
-            return AsyncResult::failed(Error::InvalidArgument("chunksize must be at least 1"));
-        }
-        let items: Vec<(T,)> = iterable.into_iter().map(|x| (x,)).collect();
-        self.submit_job::<F, (T,), _>(f, items, chunksize, Ok)
-    }
-
-    /// `f(a, b, …)` for every argument tuple, in order (CPython's `starmap`).
-    ///
-    /// # Errors
-    /// As [`map`](Self::map).
-    ///
-    /// ```
-    /// use multiproc_pool::Pool;
-    /// fn add(a: i32, b: i32) -> i32 { a + b }
-    /// let pool = Pool::new(2)?;
-    /// assert_eq!(pool.starmap(add, [(1, 2), (3, 4)])?, [3, 7]);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn starmap<F, A, I>(&self, f: F, iterable: I) -> Result<Vec<F::Output>, Error>
-    where
-        F: Target<A>,
-        A: Serialize + DeserializeOwned + Send + 'static,
-        I: IntoIterator<Item = A>,
-    {
-        assert_pool_task!(F);
-        self.starmap_async(f, iterable).get()
-    }
-
-    /// [`starmap`](Self::starmap) with `chunksize` tuples per task.
-    ///
-    /// # Errors
-    /// As [`map`](Self::map).
-    ///
-    /// ```
-    /// use multiproc_pool::Pool;
-    /// fn add(a: i32, b: i32) -> i32 { a + b }
-    /// let pool = Pool::new(2)?;
-    /// assert_eq!(pool.starmap_chunked(add, [(1, 2), (3, 4), (5, 6)], 2)?, [3, 7, 11]);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn starmap_chunked<F, A, I>(
-        &self,
-        f: F,
-        iterable: I,
-        chunksize: usize,
-    ) -> Result<Vec<F::Output>, Error>
-    where
-        F: Target<A>,
-        A: Serialize + DeserializeOwned + Send + 'static,
-        I: IntoIterator<Item = A>,
-    {
-        assert_pool_task!(F);
-        self.starmap_async_chunked(f, iterable, chunksize).get()
-    }
-
-    /// Asynchronous [`starmap`](Self::starmap) (CPython's `starmap_async`).
-    ///
-    /// ```
-    /// use multiproc_pool::Pool;
-    /// fn add(a: i32, b: i32) -> i32 { a + b }
-    /// let pool = Pool::new(2)?;
-    /// let job = pool.starmap_async(add, [(1, 2), (3, 4)]);
-    /// assert_eq!(job.get()?, [3, 7]);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn starmap_async<F, A, I>(&self, f: F, iterable: I) -> AsyncResult<Vec<F::Output>>
-    where
-        F: Target<A>,
-        A: Serialize + DeserializeOwned + Send + 'static,
-        I: IntoIterator<Item = A>,
-    {
-        assert_pool_task!(F);
-        let items: Vec<A> = iterable.into_iter().collect();
-        let cs = default_chunksize_of(&items, self.shared.processes);
-        self.submit_job::<F, A, _>(f, items, cs, Ok)
-    }
-
-    /// Asynchronous [`starmap_chunked`](Self::starmap_chunked).
-    ///
-    /// ```
-    /// use multiproc_pool::Pool;
-    /// fn add(a: i32, b: i32) -> i32 { a + b }
-    /// let pool = Pool::new(2)?;
-    /// let job = pool.starmap_async_chunked(add, [(1, 2), (3, 4), (5, 6)], 2);
-    /// assert_eq!(job.get()?, [3, 7, 11]);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn starmap_async_chunked<F, A, I>(
-        &self,
-        f: F,
-        iterable: I,
-        chunksize: usize,
-    ) -> AsyncResult<Vec<F::Output>>
-    where
-        F: Target<A>,
-        A: Serialize + DeserializeOwned + Send + 'static,
-        I: IntoIterator<Item = A>,
-    {
-        assert_pool_task!(F);
-        if chunksize == 0 {
-            return AsyncResult::failed(Error::InvalidArgument("chunksize must be at least 1"));
-        }
-        let items: Vec<A> = iterable.into_iter().collect();
-        self.submit_job::<F, A, _>(f, items, chunksize, Ok)
     }
 
     /// The lazy iterator of `f` over `iterable`, whose items (`T`, or `&T` for the
@@ -1001,117 +723,308 @@ impl Pool {
                 Ok(i) => *i,
                 Err(e) => return Some(Err((e.clone(), len))),
             };
-            Some(match encode_args(&chunk) {
-                Ok((payload, fds)) => Ok((
-                    TaskMsg {
-                        invoker,
-                        payload: Bytes(payload),
-                        fds: fds.into_iter().map(PassFd::from).collect(),
-                    },
-                    len,
-                )),
-                Err(e) => Err((e, len)),
-            })
+            Some(
+                encode_task(invoker, &chunk)
+                    .map_err(|e| (e, len))
+                    .map(|msg| (msg, len)),
+            )
         });
         IMapRef::new(self.shared.clone(), feed, ordered)
     }
 
-    /// `f(x)` for every `x`, as a lazy iterator of results in input order (CPython's
-    /// `imap`; chunk size 1 unless set with [`IMap::chunksize`]).
-    ///
-    /// ```
-    /// use multiproc_pool::Pool;
-    /// fn sq(x: u64) -> u64 { x * x }
-    /// let pool = Pool::new(2)?;
-    /// let mut it = pool.imap(sq, 1..); // an endless input, pulled lazily
-    /// assert_eq!(it.next().transpose()?, Some(1));
-    /// assert_eq!(it.next().transpose()?, Some(4));
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn imap<F, T, I>(&self, f: F, iterable: I) -> IMap<F::Output>
-    where
-        F: Target<(T,)>,
-        T: Serialize + DeserializeOwned + Send + 'static,
-        I: IntoIterator<Item = T>,
-        I::IntoIter: Send + 'static,
-    {
-        assert_pool_task!(F);
-        self.imap_inner(f, iterable, true)
-    }
+    crate::__pool_methods! {
+        (AsyncResult) (IMap)
 
-    /// As [`imap`](Self::imap), in completion order (CPython's `imap_unordered`).
-    ///
-    /// ```
-    /// use multiproc_pool::Pool;
-    /// fn square(x: u64) -> u64 { x * x }
-    /// let pool = Pool::new(2)?;
-    /// let mut got: Vec<u64> = pool.imap_unordered(square, 0..10).collect::<Result<_, _>>()?;
-    /// got.sort();
-    /// assert_eq!(got, [0, 1, 4, 9, 16, 25, 36, 49, 64, 81]);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn imap_unordered<F, T, I>(&self, f: F, iterable: I) -> IMap<F::Output>
-    where
-        F: Target<(T,)>,
-        T: Serialize + DeserializeOwned + Send + 'static,
-        I: IntoIterator<Item = T>,
-        I::IntoIter: Send + 'static,
-    {
-        assert_pool_task!(F);
-        self.imap_inner(f, iterable, false)
-    }
+        /// Calls `f(args…)` in a worker and waits for the result (CPython's `apply`).
+        ///
+        /// # Errors
+        /// The task's [`Error`] (panic, dead worker, …), or [`Error::NotRunning`] after
+        /// `close`/`terminate`.
+        ///
+        /// ```
+        /// use multiproc_pool::Pool;
+        /// fn add(a: i32, b: i32) -> i32 { a + b }
+        /// let pool = Pool::new(1)?;
+        /// assert_eq!(pool.apply(add, (2, 3))?, 5);
+        /// # Ok::<(), Box<dyn std::error::Error>>(())
+        /// ```
+        pub fn apply(self, f, args) {
+            assert_pool_task!(F);
+            self.apply_async(f, args).get()
+        }
 
-    /// [`imap`](Self::imap) over borrowed input, as rayon borrows: `pool.imap_ref(f,
-    /// inputs.iter())` with no copy of `inputs` (`f` takes the item by value; it is
-    /// encoded from the reference). The iterator borrows the input, so it cannot
-    /// outlive it, and the input is read only inside its `next` on the calling thread
-    /// (encoded there, up to the window ahead); no other thread ever sees it. Dropped
-    /// early, it reads no more and cancels the chunks no worker has started.
-    ///
-    /// ```
-    /// use multiproc_pool::Pool;
-    /// fn len(s: String) -> usize { s.len() }
-    /// let pool = Pool::new(2)?;
-    /// let words = vec!["a".to_string(), "bb".to_string(), "ccc".to_string()];
-    /// let lens: Vec<usize> = pool.imap_ref(len, words.iter()).collect::<Result<_, _>>()?;
-    /// assert_eq!(lens, [1, 2, 3]);
-    /// assert_eq!(words.len(), 3); // still ours
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn imap_ref<'a, F, T, I>(&self, f: F, items: I) -> IMapRef<'a, F::Output>
-    where
-        F: Target<(T,)>,
-        T: Serialize + DeserializeOwned + Send + 'static,
-        I: IntoIterator<Item = &'a T>,
-        I::IntoIter: Send + 'a,
-    {
-        assert_pool_task!(F);
-        self.imap_inner(f, items, true)
-    }
+        /// Calls `f(args…)` in a worker (CPython's `apply_async`).
+        ///
+        /// ```
+        /// use multiproc_pool::Pool;
+        /// fn add(a: i32, b: i32) -> i32 { a + b }
+        /// let pool = Pool::new(1)?;
+        /// let job = pool.apply_async(add, (2, 3));
+        /// assert_eq!(job.get()?, 5);
+        /// # Ok::<(), Box<dyn std::error::Error>>(())
+        /// ```
+        pub fn apply_async(self, f, args) {
+            assert_pool_task!(F);
+            self.submit_job::<F, A, F::Output>(f, vec![args], 1, |v| {
+                v.into_iter()
+                    .next()
+                    .ok_or_else(|| Error::Decode("no result".into()))
+            })
+        }
 
-    /// [`imap_unordered`](Self::imap_unordered) over borrowed input, as
-    /// [`imap_ref`](Self::imap_ref).
-    ///
-    /// ```
-    /// use multiproc_pool::Pool;
-    /// fn len(s: String) -> usize { s.len() }
-    /// let pool = Pool::new(2)?;
-    /// let words = vec!["a".to_owned(), "bb".to_owned()];
-    /// let mut lens: Vec<usize> = pool.imap_unordered_ref(len, &words).collect::<Result<_, _>>()?;
-    /// lens.sort();
-    /// assert_eq!(lens, [1, 2]);
-    /// assert_eq!(words.len(), 2); // still ours
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn imap_unordered_ref<'a, F, T, I>(&self, f: F, items: I) -> IMapRef<'a, F::Output>
-    where
-        F: Target<(T,)>,
-        T: Serialize + DeserializeOwned + Send + 'static,
-        I: IntoIterator<Item = &'a T>,
-        I::IntoIter: Send + 'a,
-    {
-        assert_pool_task!(F);
-        self.imap_inner(f, items, false)
+        /// `f(x)` for every `x` of `iterable`, in order (CPython's `map`), with the
+        /// default chunk size.
+        ///
+        /// At least 4096 primitive numbers mapped to primitive numbers are not encoded:
+        /// they go through shared memory as with [`map_slice`](Self::map_slice) (see
+        /// the crate docs), with the same results and errors.
+        ///
+        /// ```
+        /// use multiproc_pool::Pool;
+        /// fn square(x: u64) -> u64 { x * x }
+        ///
+        /// let pool = Pool::new(2)?;
+        /// let squares = pool.map(square, 0..100_000u64)?; // plain numbers: no encoding
+        /// assert_eq!(squares[99_999], 99_999 * 99_999);
+        /// # Ok::<(), Box<dyn std::error::Error>>(())
+        /// ```
+        ///
+        /// # Errors
+        /// The first failed item's [`Error`], after all chunks are done (as CPython).
+        ///
+        /// ```
+        /// use multiproc_pool::Pool;
+        /// fn len(s: String) -> usize { s.len() }
+        /// let pool = Pool::new(2)?;
+        /// assert_eq!(pool.map(len, ["a".to_owned(), "bcd".to_owned()])?, [1, 3]);
+        /// # Ok::<(), Box<dyn std::error::Error>>(())
+        /// ```
+        pub fn map(self, f, iterable) {
+            assert_pool_task!(F);
+            self.map_async(f, iterable).get()
+        }
+
+        /// [`map`](Self::map) with `chunksize` items per task.
+        ///
+        /// # Errors
+        /// As [`map`](Self::map).
+        ///
+        /// ```
+        /// use multiproc_pool::Pool;
+        /// fn sq(x: u64) -> u64 { x * x }
+        /// let pool = Pool::new(2)?;
+        /// let out = pool.map_chunked(sq, 0..100, 25)?; // four tasks of 25 items
+        /// assert_eq!(out[10], 100);
+        /// # Ok::<(), Box<dyn std::error::Error>>(())
+        /// ```
+        pub fn map_chunked(self, f, iterable, chunksize) {
+            assert_pool_task!(F);
+            self.map_async_chunked(f, iterable, chunksize).get()
+        }
+
+        /// Asynchronous [`map`](Self::map) (CPython's `map_async`).
+        ///
+        /// The family: [`apply_async`](Self::apply_async), `map_async`,
+        /// [`starmap_async`](Self::starmap_async) (and their `_chunked` forms) return at once
+        /// with an [`AsyncResult`]; the calls run meanwhile.
+        ///
+        /// ```
+        /// use std::time::Duration;
+        /// use multiproc_pool::Pool;
+        ///
+        /// fn square(x: u64) -> u64 { x * x }
+        /// fn add(a: u64, b: u64) -> u64 { a + b }
+        ///
+        /// let pool = Pool::new(2)?;
+        /// let squares = pool.map_async(square, 0..4u64);
+        /// let sums = pool.starmap_async(add, [(1, 2), (3, 4)]);
+        /// let one = pool.apply_async(add, (20, 22));
+        /// assert_eq!(squares.get_timeout(Duration::from_secs(60))?, [0, 1, 4, 9]);
+        /// assert_eq!(sums.get()?, [3, 7]);
+        /// assert_eq!(one.get()?, 42);
+        /// # Ok::<(), Box<dyn std::error::Error>>(())
+        /// ```
+        pub fn map_async(self, f, iterable) {
+            assert_pool_task!(F);
+            let items: Vec<T> = iterable.into_iter().collect();
+            let cs = default_chunksize(items.len(), self.shared.processes);
+            let items = if items.len() >= PLAIN_MIN {
+                let nchunks = items.len().div_ceil(cs);
+                match self.map_plain(f, items, nchunks) {
+                    Ok(r) => return r,
+                    Err(items) => items,
+                }
+            } else {
+                items
+            };
+            let items: Vec<(T,)> = items.into_iter().map(|x| (x,)).collect();
+            let cs = default_chunksize_of(&items, self.shared.processes);
+            self.submit_job::<F, (T,), _>(f, items, cs, Ok)
+        }
+
+        /// Asynchronous [`map_chunked`](Self::map_chunked).
+        ///
+        /// ```
+        /// use multiproc_pool::Pool;
+        /// fn sq(x: u64) -> u64 { x * x }
+        /// let pool = Pool::new(2)?;
+        /// let job = pool.map_async_chunked(sq, 0..100, 25);
+        /// assert_eq!(job.get()?.len(), 100);
+        /// # Ok::<(), Box<dyn std::error::Error>>(())
+        /// ```
+        pub fn map_async_chunked(self, f, iterable, chunksize) {
+            assert_pool_task!(F);
+            if chunksize == 0 {
+                return AsyncResult::failed(Error::InvalidArgument("chunksize must be at least 1"));
+            }
+            let items: Vec<(T,)> = iterable.into_iter().map(|x| (x,)).collect();
+            self.submit_job::<F, (T,), _>(f, items, chunksize, Ok)
+        }
+
+        /// `f(a, b, …)` for every argument tuple, in order (CPython's `starmap`).
+        ///
+        /// # Errors
+        /// As [`map`](Self::map).
+        ///
+        /// ```
+        /// use multiproc_pool::Pool;
+        /// fn add(a: i32, b: i32) -> i32 { a + b }
+        /// let pool = Pool::new(2)?;
+        /// assert_eq!(pool.starmap(add, [(1, 2), (3, 4)])?, [3, 7]);
+        /// # Ok::<(), Box<dyn std::error::Error>>(())
+        /// ```
+        pub fn starmap(self, f, iterable) {
+            assert_pool_task!(F);
+            self.starmap_async(f, iterable).get()
+        }
+
+        /// [`starmap`](Self::starmap) with `chunksize` tuples per task.
+        ///
+        /// # Errors
+        /// As [`map`](Self::map).
+        ///
+        /// ```
+        /// use multiproc_pool::Pool;
+        /// fn add(a: i32, b: i32) -> i32 { a + b }
+        /// let pool = Pool::new(2)?;
+        /// assert_eq!(pool.starmap_chunked(add, [(1, 2), (3, 4), (5, 6)], 2)?, [3, 7, 11]);
+        /// # Ok::<(), Box<dyn std::error::Error>>(())
+        /// ```
+        pub fn starmap_chunked(self, f, iterable, chunksize) {
+            assert_pool_task!(F);
+            self.starmap_async_chunked(f, iterable, chunksize).get()
+        }
+
+        /// Asynchronous [`starmap`](Self::starmap) (CPython's `starmap_async`).
+        ///
+        /// ```
+        /// use multiproc_pool::Pool;
+        /// fn add(a: i32, b: i32) -> i32 { a + b }
+        /// let pool = Pool::new(2)?;
+        /// let job = pool.starmap_async(add, [(1, 2), (3, 4)]);
+        /// assert_eq!(job.get()?, [3, 7]);
+        /// # Ok::<(), Box<dyn std::error::Error>>(())
+        /// ```
+        pub fn starmap_async(self, f, iterable) {
+            assert_pool_task!(F);
+            let items: Vec<A> = iterable.into_iter().collect();
+            let cs = default_chunksize_of(&items, self.shared.processes);
+            self.submit_job::<F, A, _>(f, items, cs, Ok)
+        }
+
+        /// Asynchronous [`starmap_chunked`](Self::starmap_chunked).
+        ///
+        /// ```
+        /// use multiproc_pool::Pool;
+        /// fn add(a: i32, b: i32) -> i32 { a + b }
+        /// let pool = Pool::new(2)?;
+        /// let job = pool.starmap_async_chunked(add, [(1, 2), (3, 4), (5, 6)], 2);
+        /// assert_eq!(job.get()?, [3, 7, 11]);
+        /// # Ok::<(), Box<dyn std::error::Error>>(())
+        /// ```
+        pub fn starmap_async_chunked(self, f, iterable, chunksize) {
+            assert_pool_task!(F);
+            if chunksize == 0 {
+                return AsyncResult::failed(Error::InvalidArgument("chunksize must be at least 1"));
+            }
+            let items: Vec<A> = iterable.into_iter().collect();
+            self.submit_job::<F, A, _>(f, items, chunksize, Ok)
+        }
+
+        /// `f(x)` for every `x`, as a lazy iterator of results in input order (CPython's
+        /// `imap`; chunk size 1 unless set with [`IMap::chunksize`]).
+        ///
+        /// ```
+        /// use multiproc_pool::Pool;
+        /// fn sq(x: u64) -> u64 { x * x }
+        /// let pool = Pool::new(2)?;
+        /// let mut it = pool.imap(sq, 1..); // an endless input, pulled lazily
+        /// assert_eq!(it.next().transpose()?, Some(1));
+        /// assert_eq!(it.next().transpose()?, Some(4));
+        /// # Ok::<(), Box<dyn std::error::Error>>(())
+        /// ```
+        pub fn imap(self, f, iterable) {
+            assert_pool_task!(F);
+            self.imap_inner(f, iterable, true)
+        }
+
+        /// As [`imap`](Self::imap), in completion order (CPython's `imap_unordered`).
+        ///
+        /// ```
+        /// use multiproc_pool::Pool;
+        /// fn square(x: u64) -> u64 { x * x }
+        /// let pool = Pool::new(2)?;
+        /// let mut got: Vec<u64> = pool.imap_unordered(square, 0..10).collect::<Result<_, _>>()?;
+        /// got.sort();
+        /// assert_eq!(got, [0, 1, 4, 9, 16, 25, 36, 49, 64, 81]);
+        /// # Ok::<(), Box<dyn std::error::Error>>(())
+        /// ```
+        pub fn imap_unordered(self, f, iterable) {
+            assert_pool_task!(F);
+            self.imap_inner(f, iterable, false)
+        }
+
+        /// [`imap`](Self::imap) over borrowed input, as rayon borrows: `pool.imap_ref(f,
+        /// inputs.iter())` with no copy of `inputs` (`f` takes the item by value; it is
+        /// encoded from the reference). The iterator borrows the input, so it cannot
+        /// outlive it, and the input is read only inside its `next` on the calling thread
+        /// (encoded there, up to the window ahead); no other thread ever sees it. Dropped
+        /// early, it reads no more and cancels the chunks no worker has started.
+        ///
+        /// ```
+        /// use multiproc_pool::Pool;
+        /// fn len(s: String) -> usize { s.len() }
+        /// let pool = Pool::new(2)?;
+        /// let words = vec!["a".to_string(), "bb".to_string(), "ccc".to_string()];
+        /// let lens: Vec<usize> = pool.imap_ref(len, words.iter()).collect::<Result<_, _>>()?;
+        /// assert_eq!(lens, [1, 2, 3]);
+        /// assert_eq!(words.len(), 3); // still ours
+        /// # Ok::<(), Box<dyn std::error::Error>>(())
+        /// ```
+        pub fn imap_ref(self, f, items) {
+            assert_pool_task!(F);
+            self.imap_inner(f, items, true)
+        }
+
+        /// [`imap_unordered`](Self::imap_unordered) over borrowed input, as
+        /// [`imap_ref`](Self::imap_ref).
+        ///
+        /// ```
+        /// use multiproc_pool::Pool;
+        /// fn len(s: String) -> usize { s.len() }
+        /// let pool = Pool::new(2)?;
+        /// let words = vec!["a".to_owned(), "bb".to_owned()];
+        /// let mut lens: Vec<usize> =
+        ///     pool.imap_unordered_ref(len, &words).collect::<Result<_, _>>()?;
+        /// lens.sort();
+        /// assert_eq!(lens, [1, 2]);
+        /// assert_eq!(words.len(), 2); // still ours
+        /// # Ok::<(), Box<dyn std::error::Error>>(())
+        /// ```
+        pub fn imap_unordered_ref(self, f, items) {
+            assert_pool_task!(F);
+            self.imap_inner(f, items, false)
+        }
     }
 
     /// Stops accepting work; queued tasks still run, then the workers exit

@@ -436,6 +436,18 @@ pub(crate) fn read_pod<R: bytemuck::Pod>(
     off: usize,
     n: usize,
 ) -> Result<Vec<R>, String> {
+    // SAFETY: `R` is `Pod`, so any bytes are a valid value of it; this is the parent's
+    // output copy, read after every chunk reported success.
+    unsafe { copy_out(seg, off, n) }
+}
+
+/// The copy of [`read_pod`] and [`read_plain`]: the `n` elements of type `R` at byte
+/// `off` of `seg`.
+///
+/// # Safety
+/// - Any `size_of::<R>()` bytes are a valid value of `R` (a `Pod` or primitive number).
+/// - Every chunk of the call using `seg` has reported success (no worker writes it).
+unsafe fn copy_out<R>(seg: &SharedSegment, off: usize, n: usize) -> Result<Vec<R>, String> {
     let len = n
         .checked_mul(std::mem::size_of::<R>())
         .ok_or_else(|| "output too large".to_string())?;
@@ -443,12 +455,12 @@ pub(crate) fn read_pod<R: bytemuck::Pod>(
     // Not `zeroed_vec`: zeroing first would write the output twice.
     let mut out: Vec<R> = Vec::with_capacity(n);
     // SAFETY: `[off, off + len)` lies inside the live mapping of `seg` (checked above).
-    // Every chunk of the call has reported success, so every worker finished writing
-    // before its completion was published, and the supervisor acquired that
-    // completion (see the protocol above): no process writes these bytes any more.
-    // `out` has room for `n` elements of `R` = `len` bytes, distinct from the mapping;
-    // `R` is `Pod`, so any bytes are a valid value and the `n` elements are
-    // initialised after the copy.
+    // Every chunk of the call has reported success (the caller's obligation), so every
+    // worker finished writing before its completion was published, and the supervisor
+    // acquired that completion (see the protocol above): no process writes these bytes
+    // any more. `out` has room for `n` elements of `R` = `len` bytes, distinct from the
+    // mapping; any bytes are a valid `R` (the caller's obligation), so the `n` elements
+    // are initialised after the copy.
     unsafe {
         std::ptr::copy_nonoverlapping(seg.as_ptr().add(off), out.as_mut_ptr().cast::<u8>(), len);
         out.set_len(n);
@@ -456,19 +468,24 @@ pub(crate) fn read_pod<R: bytemuck::Pod>(
     Ok(out)
 }
 
-/// In a worker: `out[i] = f(input[i])` for the elements `[start, end)` of a map
-/// segment whose output starts at byte `out_off`.
-pub(crate) fn map_range<T, R>(
+/// Where the chunk `[start, end)` of a map segment of `T` in and `R` out (output at
+/// byte `out_off`) lies: its length, and its input and output byte ranges.
+struct ChunkBytes {
+    n: usize,
+    in_off: usize,
+    in_len: usize,
+    o_off: usize,
+    o_len: usize,
+}
+
+/// The [`ChunkBytes`] of a chunk, checked to lie inside `seg` with the input before the
+/// output region.
+fn chunk_bytes<T, R>(
     seg: &SharedSegment,
     out_off: usize,
     start: usize,
     end: usize,
-    f: impl Fn(T) -> R,
-) -> Result<(), String>
-where
-    T: bytemuck::Pod,
-    R: bytemuck::Pod,
-{
+) -> Result<ChunkBytes, String> {
     let (st, sr) = (std::mem::size_of::<T>(), std::mem::size_of::<R>());
     let n = end
         .checked_sub(start)
@@ -485,6 +502,35 @@ where
     if in_off + in_len > out_off {
         return Err("chunk input overlaps the output region".into());
     }
+    Ok(ChunkBytes {
+        n,
+        in_off,
+        in_len,
+        o_off,
+        o_len,
+    })
+}
+
+/// In a worker: `out[i] = f(input[i])` for the elements `[start, end)` of a map
+/// segment whose output starts at byte `out_off`.
+pub(crate) fn map_range<T, R>(
+    seg: &SharedSegment,
+    out_off: usize,
+    start: usize,
+    end: usize,
+    f: impl Fn(T) -> R,
+) -> Result<(), String>
+where
+    T: bytemuck::Pod,
+    R: bytemuck::Pod,
+{
+    let ChunkBytes {
+        in_off,
+        in_len,
+        o_off,
+        o_len,
+        ..
+    } = chunk_bytes::<T, R>(seg, out_off, start, end)?;
     // SAFETY: both ranges lie inside the live mapping of `seg` (checked above; `seg` is
     // borrowed for the whole call, so the mapping outlives both slices), and they do
     // not overlap (the input ends before `out_off`, where the output starts). By the
@@ -566,21 +612,10 @@ pub(crate) fn read_plain<R: 'static>(
     if !is_plain::<R>() {
         return Err("not a plain number type".into());
     }
-    let len = n
-        .checked_mul(std::mem::size_of::<R>())
-        .ok_or_else(|| "output too large".to_string())?;
-    check_range(seg, off, len)?;
-    let mut out: Vec<R> = Vec::with_capacity(n);
-    // SAFETY: `[off, off + len)` lies inside the live mapping of `seg` (checked above)
-    // and nobody writes it any more (as in `read_pod`: every chunk reported success).
-    // `out` has room for `n` elements of `R` = `len` bytes, distinct from the mapping;
-    // `R` is a primitive number (checked above by its `TypeId`), so any bytes are a
-    // valid value and the `n` elements are initialised after the copy.
-    unsafe {
-        std::ptr::copy_nonoverlapping(seg.as_ptr().add(off), out.as_mut_ptr().cast::<u8>(), len);
-        out.set_len(n);
-    }
-    Ok(out)
+    // SAFETY: `R` is a primitive number (checked above by its `TypeId`), so any bytes
+    // are a valid value of it; read, as in `read_pod`, after every chunk reported
+    // success.
+    unsafe { copy_out(seg, off, n) }
 }
 
 /// In a worker: `out[i] = f(input[i])` for the elements `[start, end)`, as
@@ -595,22 +630,9 @@ pub(crate) fn map_range_plain<T: 'static, R: 'static>(
     if !is_plain::<T>() || !is_plain::<R>() {
         return Err("not a plain number type".into());
     }
-    let (st, sr) = (std::mem::size_of::<T>(), std::mem::size_of::<R>());
-    let n = end
-        .checked_sub(start)
-        .ok_or_else(|| format!("bad chunk range {start}..{end}"))?;
-    let in_off = start.checked_mul(st).ok_or("chunk out of range")?;
-    let in_len = n.checked_mul(st).ok_or("chunk out of range")?;
-    let o_off = start
-        .checked_mul(sr)
-        .and_then(|o| o.checked_add(out_off))
-        .ok_or("chunk out of range")?;
-    let o_len = n.checked_mul(sr).ok_or("chunk out of range")?;
-    check_range(seg, in_off, in_len)?;
-    check_range(seg, o_off, o_len)?;
-    if in_off + in_len > out_off {
-        return Err("chunk input overlaps the output region".into());
-    }
+    let ChunkBytes {
+        n, in_off, o_off, ..
+    } = chunk_bytes::<T, R>(seg, out_off, start, end)?;
     let base = seg.as_ptr() as usize;
     if (base + in_off) % std::mem::align_of::<T>() != 0
         || (base + o_off) % std::mem::align_of::<R>() != 0

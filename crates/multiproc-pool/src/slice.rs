@@ -31,8 +31,8 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::job::{Cell, Outcome, Sink, Task, decode_chunk, lock};
-use crate::worker::{Bytes, Guarded, TaskMsg};
-use crate::{AsyncResult, Error, Pool, encode_args};
+use crate::worker::Guarded;
+use crate::{AsyncResult, Error, Pool, encode_task};
 
 /// Chunks per worker: enough that a dead worker loses a small part of the call and
 /// uneven workers balance, few enough that the per-task cost stays negligible.
@@ -492,24 +492,9 @@ impl Pool {
             cell.resolve(Ok(Vec::new()));
             return Ok(AsyncResult::from_cell(cell));
         }
-        let too_large = || Error::InvalidArgument("map_slice input too large");
-        let out_off = output_offset::<T, R>(len).ok_or_else(too_large)?;
-        let total = len
-            .checked_mul(std::mem::size_of::<R>())
-            .and_then(|o| o.checked_add(out_off))
-            .ok_or_else(too_large)?;
-        let seg = self.segments.take(total)?;
         let nchunks = len.min(nchunks.max(1));
-        let job = Arc::new(SliceJob::<R> {
-            seg: Mutex::new(Some(seg.clone())),
-            cache: self.segments.clone(),
-            out_off,
-            len,
-            errors: Mutex::new(vec![None; nchunks]),
-            remaining: AtomicUsize::new(nchunks),
-            cell: cell.clone(),
-            read,
-        });
+        let (seg, job) = self.slice_job::<T, R>(len, nchunks, cell.clone(), read)?;
+        let out_off = job.out_off;
         for index in 0..nchunks {
             let (start, end) = chunk_range(index, len, nchunks);
             let queued = write(&seg, start, end)
@@ -521,15 +506,11 @@ impl Pool {
                         start: start as u64,
                         end: end as u64,
                     };
-                    encode_args(&vec![(chunk,)])
+                    encode_task(invoker, &vec![(chunk,)])
                 })
-                .and_then(|(payload, fds)| {
+                .and_then(|msg| {
                     let task = Task {
-                        msg: TaskMsg {
-                            invoker,
-                            payload: Bytes(payload),
-                            fds: fds.into_iter().map(PassFd::from).collect(),
-                        },
+                        msg,
                         sink: job.clone(),
                         index,
                     };
@@ -549,5 +530,37 @@ impl Pool {
             }
         }
         Ok(AsyncResult::from_cell(cell))
+    }
+
+    /// The segment for a [`submit_segment`](Self::submit_segment) call of `len > 0`
+    /// elements of `T` in and `R` out, and its job of `nchunks` chunks resolving `cell`.
+    fn slice_job<T, R>(
+        &self,
+        len: usize,
+        nchunks: usize,
+        cell: Arc<Cell<Vec<R>>>,
+        read: ReadOut<R>,
+    ) -> Result<(SharedSegment, Arc<SliceJob<R>>), Error>
+    where
+        R: Send + 'static,
+    {
+        let too_large = || Error::InvalidArgument("map_slice input too large");
+        let out_off = output_offset::<T, R>(len).ok_or_else(too_large)?;
+        let total = len
+            .checked_mul(std::mem::size_of::<R>())
+            .and_then(|o| o.checked_add(out_off))
+            .ok_or_else(too_large)?;
+        let seg = self.segments.take(total)?;
+        let job = Arc::new(SliceJob::<R> {
+            seg: Mutex::new(Some(seg.clone())),
+            cache: self.segments.clone(),
+            out_off,
+            len,
+            errors: Mutex::new(vec![None; nchunks]),
+            remaining: AtomicUsize::new(nchunks),
+            cell,
+            read,
+        });
+        Ok((seg, job))
     }
 }

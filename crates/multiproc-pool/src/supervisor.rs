@@ -9,6 +9,7 @@
 //! doorbell protocol and why a dead worker's running task is still known exactly.
 
 use std::collections::VecDeque;
+use std::ops::ControlFlow;
 use std::os::fd::{AsFd, OwnedFd};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
@@ -460,13 +461,7 @@ pub(crate) fn supervise(shared: Arc<Shared>, slot: usize, first: Result<Worker, 
     let ring = &shared.rings[slot];
     let mut records = Vec::new();
     let mut delivered = Delivered::new();
-    let mut worker = match first {
-        Ok(w) => Some(w),
-        Err(e) => {
-            shared.break_pool(e);
-            None
-        }
-    };
+    let mut worker = first.map_err(|e| shared.break_pool(e)).ok();
     let mut start_failures = 0u32;
     loop {
         // ------------------------------------------------ take what the ring holds
@@ -484,103 +479,33 @@ pub(crate) fn supervise(shared: Arc<Shared>, slot: usize, first: Result<Worker, 
         }
 
         // ------------------------------------------------ decide under the lock
-        let mut cancelled = Vec::new();
-        let mut batch = Vec::new();
-        let mut stop = false;
-        {
-            let mut st = lock(&shared.state);
-            if st.phase == Phase::Terminated || st.broken.is_some() {
-                drop(st);
+        let (batch, stop) = match decide(&shared, slot, worker.as_ref(), ring) {
+            Turn::Leave => {
                 finish_all(&mut delivered);
                 break;
             }
-            let drained = st.queue.is_empty() && st.feeders == 0;
-            match &mut worker {
-                None => {
-                    // Replacements start only while there is work to do.
-                    if st.phase == Phase::Closed && drained {
-                        break;
-                    }
-                }
-                Some(w) => {
-                    // Pipeline, but do not hoard: aim for a share of the queue, between
-                    // 1 and the adaptive cap; refill below half the target.
-                    let share = st.queue.len().div_ceil(shared.processes);
-                    let target = share.clamp(1, w.cap(shared.window));
-                    let room = shared
-                        .maxtasks
-                        .map_or(usize::MAX, |m| m.saturating_sub(w.sent) as usize);
-                    let low = target / 2;
-                    if w.pending <= low {
-                        let mut bytes = w.unstarted_bytes(ring);
-                        while w.pending + batch.len() < target && batch.len() < room {
-                            let Some(size) = st.queue.front().map(|t| t.msg.payload.0.len() + 16)
-                            else {
-                                break;
-                            };
-                            let alone = batch.is_empty() && w.pending == 0;
-                            if !alone && bytes + size > BATCH_BYTES {
-                                break;
-                            }
-                            let Some(t) = st.queue.pop_front() else { break };
-                            if t.sink.cancelled() {
-                                cancelled.push(t);
-                            } else {
-                                bytes += size;
-                                batch.push(t);
-                            }
-                        }
-                    }
-                    if batch.is_empty() && w.pending == 0 {
-                        if st.phase == Phase::Closed && drained {
-                            stop = true;
-                        } else {
-                            st.idle[slot] = true;
-                        }
-                    }
-                }
-            }
-        }
-        for t in cancelled {
-            t.finish(Err(Error::Cancelled));
-        }
+            Turn::LeaveIdle => break,
+            Turn::Go { batch, stop } => (batch, stop),
+        };
 
         // ------------------------------------------------ start a worker if needed
         let Some(w) = worker.as_mut() else {
-            let started = start_worker(&shared, ring);
-            let mut st = lock(&shared.state);
-            match started {
-                Ok(w) => {
-                    st.workers[slot] = Some(w.process.clone());
-                    worker = Some(w);
-                }
-                Err(e) => {
-                    drop(st);
-                    shared.break_pool(e);
-                    break;
-                }
+            match start_replacement(&shared, slot, ring) {
+                Some(w) => worker = Some(w),
+                None => break,
             }
             continue;
         };
 
         if stop {
             finish_all(&mut delivered);
-            let _ = w.conn.send(&ToWorkerRef::Stop);
-            if !matches!(w.process.join_timeout(STOP_GRACE), Ok(true)) {
-                let _ = w.process.kill();
-                let _ = w.process.join();
-            }
+            stop_worker(w);
             worker = None;
             break;
         }
 
         if !batch.is_empty() {
-            let sent = w
-                .conn
-                .send(&ToWorkerRef::Tasks(batch.iter().map(|t| &t.msg).collect()));
-            w.sent += batch.len() as u64;
-            w.pending += batch.len();
-            w.inflight.extend(batch.into_iter().map(Some));
+            let sent = send_batch(w, batch);
             // The worker has its next tasks: now hand the results over.
             finish_all(&mut delivered);
             if sent.is_err() {
@@ -596,48 +521,200 @@ pub(crate) fn supervise(shared: Arc<Shared>, slot: usize, first: Result<Worker, 
         }
 
         // ------------------------------------------------ wait for something
-        // Ask for the doorbell when the worker is down to half its window (time to
-        // refill) or has finished everything, whichever comes first; results in
-        // between wait at most RESULT_LATENCY.
-        let timeout = if w.pending == 0 {
-            None
-        } else {
-            let low = (w.pending / 2) as u64;
-            let wake_at = (w.received + 1).max(w.sent - low);
-            if !ring.arm(wake_at) {
-                // Due already: take the ring on the next turn, but read the socket
-                // first if a result came that way.
-                Some(Duration::ZERO)
-            } else {
-                (wake_at > w.received + 1).then_some(RESULT_LATENCY)
-            }
-        };
-        let woke = wait_for(w, waker, timeout);
+        let woke = wait_for(w, waker, arm_doorbell(w, ring));
         ring.disarm();
-        match woke {
-            Wait::Woken => {}
-            Wait::Readable => {
-                let msg = w.conn.recv::<FromWorker>();
-                match handle_reply(w, msg) {
-                    Reply::Ok => {
-                        if w.ready {
-                            start_failures = 0;
-                        }
-                    }
-                    Reply::InitFailed(m) => {
-                        kill_and_requeue(&shared, &mut worker);
-                        shared.break_pool(Error::InitializerFailed(m));
-                        break;
-                    }
-                    Reply::Broken => handle_death(&shared, slot, &mut worker, &mut start_failures),
-                }
-            }
-            Wait::Dead => handle_death(&shared, slot, &mut worker, &mut start_failures),
+        if let ControlFlow::Break(()) =
+            on_wake(&shared, slot, woke, &mut worker, &mut start_failures)
+        {
+            break;
         }
     }
+    leave(&shared, slot, worker);
+}
 
-    // ---------------------------------------------------- leaving: clean up
-    if let Some(mut w) = worker.take() {
+/// What a supervisor does next, as [`decide`] found it under the state lock.
+enum Turn {
+    /// The pool is terminated or broken: hand the results taken over, then leave.
+    Leave,
+    /// No worker runs and the pool is closed with nothing left to do: leave.
+    LeaveIdle,
+    /// Go on: the tasks to send (maybe none), and whether to stop the worker (the pool
+    /// is closed and all is done).
+    Go { batch: Vec<Task>, stop: bool },
+}
+
+/// Under the state lock: whether to leave, and else the worker's next batch; then,
+/// outside the lock, fails the cancelled tasks it took off the queue.
+fn decide(shared: &Shared, slot: usize, worker: Option<&Worker>, ring: &Ring) -> Turn {
+    let mut cancelled = Vec::new();
+    let mut batch = Vec::new();
+    let mut stop = false;
+    {
+        let mut st = lock(&shared.state);
+        if st.phase == Phase::Terminated || st.broken.is_some() {
+            return Turn::Leave;
+        }
+        let drained = st.queue.is_empty() && st.feeders == 0;
+        match worker {
+            None => {
+                // Replacements start only while there is work to do.
+                if st.phase == Phase::Closed && drained {
+                    return Turn::LeaveIdle;
+                }
+            }
+            Some(w) => {
+                fill_batch(shared, &mut st, w, ring, &mut batch, &mut cancelled);
+                if batch.is_empty() && w.pending == 0 {
+                    if st.phase == Phase::Closed && drained {
+                        stop = true;
+                    } else {
+                        st.idle[slot] = true;
+                    }
+                }
+            }
+        }
+    }
+    for t in cancelled {
+        t.finish(Err(Error::Cancelled));
+    }
+    Turn::Go { batch, stop }
+}
+
+/// Takes the worker's next tasks off the queue into `batch` (cancelled ones into
+/// `cancelled`). Pipeline, but do not hoard: aim for a share of the queue, between 1 and
+/// the adaptive cap; refill below half the target.
+fn fill_batch(
+    shared: &Shared,
+    st: &mut State,
+    w: &Worker,
+    ring: &Ring,
+    batch: &mut Vec<Task>,
+    cancelled: &mut Vec<Task>,
+) {
+    let share = st.queue.len().div_ceil(shared.processes);
+    let target = share.clamp(1, w.cap(shared.window));
+    let room = shared
+        .maxtasks
+        .map_or(usize::MAX, |m| m.saturating_sub(w.sent) as usize);
+    let low = target / 2;
+    if w.pending > low {
+        return;
+    }
+    let mut bytes = w.unstarted_bytes(ring);
+    while w.pending + batch.len() < target && batch.len() < room {
+        let Some(size) = st.queue.front().map(|t| t.msg.payload.0.len() + 16) else {
+            break;
+        };
+        let alone = batch.is_empty() && w.pending == 0;
+        if !alone && bytes + size > BATCH_BYTES {
+            break;
+        }
+        let Some(t) = st.queue.pop_front() else { break };
+        if t.sink.cancelled() {
+            cancelled.push(t);
+        } else {
+            bytes += size;
+            batch.push(t);
+        }
+    }
+}
+
+/// Starts the slot's next worker and registers it; `None` if it could not be started
+/// (that breaks the pool).
+fn start_replacement(shared: &Shared, slot: usize, ring: &Ring) -> Option<Worker> {
+    let started = start_worker(shared, ring);
+    let mut st = lock(&shared.state);
+    match started {
+        Ok(w) => {
+            st.workers[slot] = Some(w.process.clone());
+            Some(w)
+        }
+        Err(e) => {
+            drop(st);
+            shared.break_pool(e);
+            None
+        }
+    }
+}
+
+/// Asks the worker to exit (the pool is closed and it has nothing left to do); kills
+/// it if it does not within [`STOP_GRACE`].
+fn stop_worker(w: &mut Worker) {
+    let _ = w.conn.send(&ToWorkerRef::Stop);
+    if !matches!(w.process.join_timeout(STOP_GRACE), Ok(true)) {
+        let _ = w.process.kill();
+        let _ = w.process.join();
+    }
+}
+
+/// Sends `batch` to the worker and counts it in flight; `Err` if the send failed.
+fn send_batch(w: &mut Worker, batch: Vec<Task>) -> Result<(), multiproc_ipc::SendError> {
+    let sent = w
+        .conn
+        .send(&ToWorkerRef::Tasks(batch.iter().map(|t| &t.msg).collect()));
+    w.sent += batch.len() as u64;
+    w.pending += batch.len();
+    w.inflight.extend(batch.into_iter().map(Some));
+    sent
+}
+
+/// How long to wait for the worker, arming its doorbell: ask for it when the worker is
+/// down to half its window (time to refill) or has finished everything, whichever comes
+/// first; results in between wait at most [`RESULT_LATENCY`].
+fn arm_doorbell(w: &Worker, ring: &Ring) -> Option<Duration> {
+    if w.pending == 0 {
+        return None;
+    }
+    let low = (w.pending / 2) as u64;
+    let wake_at = (w.received + 1).max(w.sent - low);
+    if !ring.arm(wake_at) {
+        // Due already: take the ring on the next turn, but read the socket first if a
+        // result came that way.
+        Some(Duration::ZERO)
+    } else {
+        (wake_at > w.received + 1).then_some(RESULT_LATENCY)
+    }
+}
+
+/// Handles what woke the supervisor: a message on the connection, or the worker's
+/// death. `Break` when the pool broke (the worker's initializer failed).
+fn on_wake(
+    shared: &Shared,
+    slot: usize,
+    woke: Wait,
+    worker: &mut Option<Worker>,
+    start_failures: &mut u32,
+) -> ControlFlow<()> {
+    match woke {
+        Wait::Woken => {}
+        Wait::Readable => {
+            let Some(w) = worker.as_mut() else {
+                return ControlFlow::Continue(());
+            };
+            let msg = w.conn.recv::<FromWorker>();
+            match handle_reply(w, msg) {
+                Reply::Ok => {
+                    if w.ready {
+                        *start_failures = 0;
+                    }
+                }
+                Reply::InitFailed(m) => {
+                    kill_and_requeue(shared, worker);
+                    shared.break_pool(Error::InitializerFailed(m));
+                    return ControlFlow::Break(());
+                }
+                Reply::Broken => handle_death(shared, slot, worker, start_failures),
+            }
+        }
+        Wait::Dead => handle_death(shared, slot, worker, start_failures),
+    }
+    ControlFlow::Continue(())
+}
+
+/// The supervisor's exit: its worker (if any) is killed and its tasks failed, and the
+/// last supervisor out fails whatever is still queued.
+fn leave(shared: &Shared, slot: usize, worker: Option<Worker>) {
+    if let Some(mut w) = worker {
         let _ = w.process.kill();
         let _ = w.process.join();
         let e = lock(&shared.state)
@@ -690,38 +767,7 @@ fn handle_death(
 ) {
     let Some(mut w) = worker.take() else { return };
     let ring = &shared.rings[slot];
-    // The worker may still be alive if only its connection broke: make sure, so that
-    // nothing is published after the drain below.
-    if !matches!(w.process.join_timeout(Duration::from_millis(0)), Ok(true)) {
-        let _ = w.process.kill();
-    }
-    let _ = w.process.join();
-    // Results already published survive the writer: take them from the ring, then from
-    // the socket (bounded: under Fork a sibling may hold the worker's end open).
-    let mut records = Vec::new();
-    let mut delivered = Delivered::new();
-    let mut trusted = drain_ring(&mut w, ring, &mut records, &mut delivered).is_ok();
-    finish_all(&mut delivered);
-    let mut init_failed = None;
-    while matches!(w.conn.poll(Some(Duration::ZERO)), Ok(true)) {
-        let msg = w
-            .conn
-            .recv_deadline::<FromWorker>(Some(Instant::now() + Duration::from_secs(1)));
-        if matches!(msg, Err(multiproc_ipc::RecvError::Eof)) {
-            // the clean end of what the worker sent: nothing was cut short, so the
-            // started count stays trustworthy (a task sent after the worker had
-            // already died must be requeued, not blamed for its death)
-            break;
-        }
-        match handle_reply(&mut w, msg) {
-            Reply::Ok => {}
-            Reply::InitFailed(m) => init_failed = Some(m),
-            Reply::Broken => {
-                trusted = false;
-                break;
-            }
-        }
-    }
+    let (trusted, init_failed) = reap(&mut w, ring);
     let started = ring.started();
     let pid = w.process.pid();
     let code = w.process.exitcode().unwrap_or(255);
@@ -745,6 +791,61 @@ fn handle_death(
         }
         return;
     }
+    settle_pending(shared, &mut w, started, trusted, pid, code);
+}
+
+/// Makes sure the dead worker is gone and reaped, then delivers the results it
+/// published: from the ring, then from the socket. Whether what it left can be trusted
+/// (the ring and the socket were intact), and its initializer's failure if it reported
+/// one.
+fn reap(w: &mut Worker, ring: &Ring) -> (bool, Option<String>) {
+    // The worker may still be alive if only its connection broke: make sure, so that
+    // nothing is published after the drain below.
+    if !matches!(w.process.join_timeout(Duration::from_millis(0)), Ok(true)) {
+        let _ = w.process.kill();
+    }
+    let _ = w.process.join();
+    // Results already published survive the writer: take them from the ring, then from
+    // the socket (bounded: under Fork a sibling may hold the worker's end open).
+    let mut records = Vec::new();
+    let mut delivered = Delivered::new();
+    let mut trusted = drain_ring(w, ring, &mut records, &mut delivered).is_ok();
+    finish_all(&mut delivered);
+    let mut init_failed = None;
+    while matches!(w.conn.poll(Some(Duration::ZERO)), Ok(true)) {
+        let msg = w
+            .conn
+            .recv_deadline::<FromWorker>(Some(Instant::now() + Duration::from_secs(1)));
+        if matches!(msg, Err(multiproc_ipc::RecvError::Eof)) {
+            // the clean end of what the worker sent: nothing was cut short, so the
+            // started count stays trustworthy (a task sent after the worker had
+            // already died must be requeued, not blamed for its death)
+            break;
+        }
+        match handle_reply(w, msg) {
+            Reply::Ok => {}
+            Reply::InitFailed(m) => init_failed = Some(m),
+            Reply::Broken => {
+                trusted = false;
+                break;
+            }
+        }
+    }
+    (trusted, init_failed)
+}
+
+/// The dead (ready) worker's unfinished tasks, once its published results are in:
+/// failed if the pool is stopping; else the one it was running (if it had started one
+/// by the ring's `started` count) fails with [`Error::WorkerDied`] and the rest are
+/// requeued.
+fn settle_pending(
+    shared: &Shared,
+    w: &mut Worker,
+    started: u64,
+    trusted: bool,
+    pid: u32,
+    code: i32,
+) {
     // All published results are in, so they are a prefix: the first pending task was
     // running if the worker had started it (or if what it left cannot be trusted).
     let first = w.base;
