@@ -94,6 +94,7 @@ use crate::protocol::{
     AnyOp, BarrierOp, ConditionOp, Create, CustomOp, DictOp, EventOp, ListOp, LockOp, NamespaceOp,
     Op, QueueOp, Request, Response, SERVER, ServerOp, SetOp, ValueOp,
 };
+use crate::proxy::{wire_pairs, wire_values};
 use crate::value::{FromValue, Kind, ObjRef, Value};
 
 /// What to do with the reply of a call whose future was dropped.
@@ -636,10 +637,7 @@ impl AsyncManager {
         A: Into<Value>,
         B: Into<Value>,
     {
-        let pairs = pairs
-            .into_iter()
-            .map(|(a, b)| (a.into(), b.into()))
-            .collect();
+        let pairs = wire_pairs::<Value, Value, _, _>(pairs);
         let r = self.create(Create::Dict(pairs)).await?;
         Ok(AsyncDictProxy::wrap(self.handle(r)))
     }
@@ -669,7 +667,7 @@ impl AsyncManager {
         items: impl IntoIterator<Item = T>,
     ) -> Result<AsyncListProxy, Error> {
         let r = self
-            .create(Create::List(crate::proxy::values_of(items)))
+            .create(Create::List(wire_values::<Value, _>(items)))
             .await?;
         Ok(AsyncListProxy::wrap(self.handle(r)))
     }
@@ -747,7 +745,7 @@ impl AsyncManager {
         items: impl IntoIterator<Item = T>,
     ) -> Result<AsyncSetProxy, Error> {
         let r = self
-            .create(Create::Set(crate::proxy::values_of(items)))
+            .create(Create::Set(wire_values::<Value, _>(items)))
             .await?;
         Ok(AsyncSetProxy::wrap(self.handle(r)))
     }
@@ -961,7 +959,7 @@ impl AsyncManager {
         items: impl IntoIterator<Item = T>,
     ) -> Result<AsyncArrayProxy<T>, Error> {
         let r = self
-            .create(Create::Array(crate::proxy::values_of(items)))
+            .create(Create::Array(wire_values::<Value, _>(items)))
             .await?;
         Ok(AsyncArrayProxy::wrap(self.handle(r)))
     }
@@ -1355,6 +1353,12 @@ impl AsyncProxy {
         self.m.call(self.id, 0, op, Settle::Discard).await
     }
 
+    /// A call whose reply is of no interest (an operation's `None`, or what the
+    /// proxy's method does not return).
+    async fn call_unit(&self, op: Op) -> Result<(), Error> {
+        self.call_op(op).await.map(drop)
+    }
+
     async fn call_as<T: FromValue>(&self, op: Op) -> Result<T, Error> {
         Ok(T::from_value(self.call_op(op).await?)?)
     }
@@ -1547,7 +1551,7 @@ impl AsyncProxy {
     /// # Errors
     /// [`Error::ManagerGone`].
     pub async fn destroy(self) -> Result<(), Error> {
-        self.call_op(Op::Any(AnyOp::Destroy)).await.map(drop)
+        self.call_unit(Op::Any(AnyOp::Destroy)).await
     }
 }
 
@@ -1719,9 +1723,8 @@ impl<K: Into<Value> + FromValue, V: Into<Value> + FromValue> AsyncDictProxy<K, V
     /// [`Error::ManagerGone`], the server's memory budget ([`Error::Remote`]).
     pub async fn insert(&self, k: impl Into<K>, v: impl Into<V>) -> Result<(), Error> {
         self.p
-            .call_op(Op::Dict(DictOp::SetItem(k.into().into(), v.into().into())))
+            .call_unit(Op::Dict(DictOp::SetItem(k.into().into(), v.into().into())))
             .await
-            .map(drop)
     }
 
     /// `del d[k]`.
@@ -1747,9 +1750,8 @@ impl<K: Into<Value> + FromValue, V: Into<Value> + FromValue> AsyncDictProxy<K, V
     /// `KeyError`, [`Error::ManagerGone`].
     pub async fn remove(&self, k: impl Into<K>) -> Result<(), Error> {
         self.p
-            .call_op(Op::Dict(DictOp::DelItem(k.into().into())))
+            .call_unit(Op::Dict(DictOp::DelItem(k.into().into())))
             .await
-            .map(drop)
     }
 
     /// `k in d`.
@@ -1897,7 +1899,7 @@ impl<K: Into<Value> + FromValue, V: Into<Value> + FromValue> AsyncDictProxy<K, V
     /// # Errors
     /// [`Error::ManagerGone`].
     pub async fn clear(&self) -> Result<(), Error> {
-        self.p.call_op(Op::Dict(DictOp::Clear)).await.map(drop)
+        self.p.call_unit(Op::Dict(DictOp::Clear)).await
     }
 }
 
@@ -1949,9 +1951,8 @@ impl<T: Into<Value> + FromValue> AsyncListProxy<T> {
     /// [`Error::ManagerGone`].
     pub async fn append(&self, x: impl Into<T>) -> Result<(), Error> {
         self.p
-            .call_op(Op::List(ListOp::Append(x.into().into())))
+            .call_unit(Op::List(ListOp::Append(x.into().into())))
             .await
-            .map(drop)
     }
 
     /// `l.extend(xs)`.
@@ -1975,11 +1976,8 @@ impl<T: Into<Value> + FromValue> AsyncListProxy<T> {
     /// # Errors
     /// [`Error::ManagerGone`].
     pub async fn extend<I: IntoIterator<Item = A>, A: Into<T>>(&self, xs: I) -> Result<(), Error> {
-        let items: Vec<Value> = xs.into_iter().map(|x| x.into().into()).collect();
-        self.p
-            .call_op(Op::List(ListOp::Extend(items)))
-            .await
-            .map(drop)
+        let items = wire_values::<T, _>(xs);
+        self.p.call_unit(Op::List(ListOp::Extend(items))).await
     }
 
     /// `l[i]` (negative from the end).
@@ -2031,9 +2029,8 @@ impl<T: Into<Value> + FromValue> AsyncListProxy<T> {
     /// `IndexError`, [`Error::ManagerGone`].
     pub async fn set(&self, i: i64, x: impl Into<T>) -> Result<(), Error> {
         self.p
-            .call_op(Op::List(ListOp::SetItem(Value::from(i), x.into().into())))
+            .call_unit(Op::List(ListOp::SetItem(Value::from(i), x.into().into())))
             .await
-            .map(drop)
     }
 
     /// `l.pop()`.
@@ -2205,9 +2202,8 @@ impl AsyncNamespaceProxy {
     /// [`Error::ManagerGone`].
     pub async fn set(&self, name: &str, v: impl Into<Value>) -> Result<(), Error> {
         self.p
-            .call_op(Op::Namespace(NamespaceOp::Set(name.to_owned(), v.into())))
+            .call_unit(Op::Namespace(NamespaceOp::Set(name.to_owned(), v.into())))
             .await
-            .map(drop)
     }
 
     /// `del ns.name`.
@@ -2233,9 +2229,8 @@ impl AsyncNamespaceProxy {
     /// `AttributeError`, [`Error::ManagerGone`].
     pub async fn del(&self, name: &str) -> Result<(), Error> {
         self.p
-            .call_op(Op::Namespace(NamespaceOp::Del(name.to_owned())))
+            .call_unit(Op::Namespace(NamespaceOp::Del(name.to_owned())))
             .await
-            .map(drop)
     }
 
     /// `hasattr(ns, name)`.
@@ -2358,9 +2353,8 @@ impl<T: Into<Value> + FromValue> AsyncValueProxy<T> {
     /// [`Error::ManagerGone`].
     pub async fn set(&self, x: impl Into<T>) -> Result<(), Error> {
         self.p
-            .call_op(Op::Value(ValueOp::Set(x.into().into())))
+            .call_unit(Op::Value(ValueOp::Set(x.into().into())))
             .await
-            .map(drop)
     }
 }
 
@@ -2421,12 +2415,11 @@ impl<T: Into<Value> + FromValue> AsyncQueueProxy<T> {
     /// [`Error::ManagerGone`].
     pub async fn put(&self, x: impl Into<T>) -> Result<(), Error> {
         self.p
-            .call_op(Op::Queue(QueueOp::Put {
+            .call_unit(Op::Queue(QueueOp::Put {
                 item: x.into().into(),
                 timeout: None,
             }))
             .await
-            .map(drop)
     }
 
     /// `q.get()`: waits (on the server, not on a runtime thread) for an item.
@@ -2569,12 +2562,11 @@ impl<T: Into<Value> + FromValue> AsyncQueueProxy<T> {
     /// `Full`, [`Error::ManagerGone`].
     pub async fn put_timeout(&self, x: impl Into<T>, timeout: Duration) -> Result<(), Error> {
         self.p
-            .call_op(Op::Queue(QueueOp::Put {
+            .call_unit(Op::Queue(QueueOp::Put {
                 item: x.into().into(),
                 timeout: Some(timeout),
             }))
             .await
-            .map(drop)
     }
 
     /// `q.empty()` (items kept from cancelled gets not counted).
@@ -2626,7 +2618,7 @@ impl<T: Into<Value> + FromValue> AsyncQueueProxy<T> {
     /// # Errors
     /// `ValueError` when called more times than items were put, [`Error::ManagerGone`].
     pub async fn task_done(&self) -> Result<(), Error> {
-        self.p.call_op(Op::Queue(QueueOp::TaskDone)).await.map(drop)
+        self.p.call_unit(Op::Queue(QueueOp::TaskDone)).await
     }
 
     /// `q.join()` of a joinable queue: waits (on the server) until every item put was
@@ -2923,7 +2915,7 @@ impl AsyncEventProxy {
     /// # Errors
     /// [`Error::ManagerGone`].
     pub async fn set(&self) -> Result<(), Error> {
-        self.p.call_op(Op::Event(EventOp::Set)).await.map(drop)
+        self.p.call_unit(Op::Event(EventOp::Set)).await
     }
 
     /// `clear()`.
@@ -2947,7 +2939,7 @@ impl AsyncEventProxy {
     /// # Errors
     /// [`Error::ManagerGone`].
     pub async fn clear(&self) -> Result<(), Error> {
-        self.p.call_op(Op::Event(EventOp::Clear)).await.map(drop)
+        self.p.call_unit(Op::Event(EventOp::Clear)).await
     }
 
     /// `is_set()`.
@@ -3091,10 +3083,7 @@ impl<T: Into<Value> + FromValue> AsyncSetProxy<T> {
     /// # Errors
     /// `TypeError` for an unhashable element, [`Error::ManagerGone`].
     pub async fn add(&self, x: impl Into<T>) -> Result<(), Error> {
-        self.p
-            .call_op(Op::Set(SetOp::Add(x.into().into())))
-            .await
-            .map(drop)
+        self.p.call_unit(Op::Set(SetOp::Add(x.into().into()))).await
     }
 
     /// `s.discard(x)`: removes `x` if present.
@@ -3120,9 +3109,8 @@ impl<T: Into<Value> + FromValue> AsyncSetProxy<T> {
     /// `TypeError` for an unhashable element, [`Error::ManagerGone`].
     pub async fn discard(&self, x: impl Into<T>) -> Result<(), Error> {
         self.p
-            .call_op(Op::Set(SetOp::Discard(x.into().into())))
+            .call_unit(Op::Set(SetOp::Discard(x.into().into())))
             .await
-            .map(drop)
     }
 
     /// `s.remove(x)`.
@@ -3148,9 +3136,8 @@ impl<T: Into<Value> + FromValue> AsyncSetProxy<T> {
     /// [`Error::ManagerGone`].
     pub async fn remove(&self, x: impl Into<T>) -> Result<(), Error> {
         self.p
-            .call_op(Op::Set(SetOp::Remove(x.into().into())))
+            .call_unit(Op::Set(SetOp::Remove(x.into().into())))
             .await
-            .map(drop)
     }
 
     /// `s.pop()`: removes and returns an element.
@@ -3271,7 +3258,7 @@ impl<T: Into<Value> + FromValue> AsyncSetProxy<T> {
     /// # Errors
     /// [`Error::ManagerGone`].
     pub async fn clear(&self) -> Result<(), Error> {
-        self.p.call_op(Op::Set(SetOp::Clear)).await.map(drop)
+        self.p.call_unit(Op::Set(SetOp::Clear)).await
     }
 
     /// `s.update(other)`.
@@ -3299,14 +3286,13 @@ impl<T: Into<Value> + FromValue> AsyncSetProxy<T> {
         &self,
         other: I,
     ) -> Result<(), Error> {
-        let items = other.into_iter().map(|x| x.into().into()).collect();
+        let items = wire_values::<T, _>(other);
         self.p
-            .call_op(Op::Set(SetOp::With(
+            .call_unit(Op::Set(SetOp::With(
                 crate::protocol::SetWith::Update,
                 items,
             )))
             .await
-            .map(drop)
     }
 
     /// `list(s)`: the elements, in one round trip.
@@ -3409,9 +3395,8 @@ impl<T: Into<Value> + FromValue> AsyncArrayProxy<T> {
     /// `IndexError`, [`Error::ManagerGone`].
     pub async fn set(&self, i: i64, x: impl Into<T>) -> Result<(), Error> {
         self.p
-            .call_op(Op::List(ListOp::SetItem(Value::from(i), x.into().into())))
+            .call_unit(Op::List(ListOp::SetItem(Value::from(i), x.into().into())))
             .await
-            .map(drop)
     }
 
     /// `len(a)`.
@@ -3506,11 +3491,10 @@ impl<T: Into<Value> + FromValue> AsyncArrayProxy<T> {
         b: Option<i64>,
         xs: I,
     ) -> Result<(), Error> {
-        let items = xs.into_iter().map(|x| x.into().into()).collect();
+        let items = wire_values::<T, _>(xs);
         self.p
-            .call_op(Op::List(ListOp::SetSlice(a, b, items)))
+            .call_unit(Op::List(ListOp::SetSlice(a, b, items)))
             .await
-            .map(drop)
     }
 }
 
@@ -4221,10 +4205,7 @@ impl AsyncBarrierProxy {
     /// # Errors
     /// [`Error::ManagerGone`].
     pub async fn abort(&self) -> Result<(), Error> {
-        self.p
-            .call_op(Op::Barrier(BarrierOp::Abort))
-            .await
-            .map(drop)
+        self.p.call_unit(Op::Barrier(BarrierOp::Abort)).await
     }
 
     /// `reset()`: back to the initial state (waiters get `BrokenBarrier`).
@@ -4249,10 +4230,7 @@ impl AsyncBarrierProxy {
     /// # Errors
     /// [`Error::ManagerGone`].
     pub async fn reset(&self) -> Result<(), Error> {
-        self.p
-            .call_op(Op::Barrier(BarrierOp::Reset))
-            .await
-            .map(drop)
+        self.p.call_unit(Op::Barrier(BarrierOp::Reset)).await
     }
 
     /// `(parties, n_waiting, broken)`, read together.

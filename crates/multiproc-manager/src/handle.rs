@@ -27,6 +27,12 @@ impl Handle {
         self.client.call(self.id, op)
     }
 
+    /// A call whose reply is of no interest (an operation's `None`, or what the
+    /// proxy's method does not return).
+    pub(crate) fn call_unit(&self, op: Op) -> Result<(), Error> {
+        self.call(op).map(drop)
+    }
+
     pub(crate) fn call_as<T: FromValue>(&self, op: Op) -> Result<T, Error> {
         let v = self.call(op)?;
         client::convert(&self.client, v)

@@ -17,7 +17,8 @@ use crate::limits::Limits;
 use crate::protocol::{Create, Op, SERVER, ServerOp};
 use crate::proxy::{
     Args, ArrayProxy, BarrierProxy, ConditionProxy, DictProxy, EventProxy, Handle, ListProxy,
-    LockProxy, NamespaceProxy, Proxy, QueueProxy, SemaphoreProxy, SetProxy, ValueProxy, values_of,
+    LockProxy, NamespaceProxy, Proxy, QueueProxy, SemaphoreProxy, SetProxy, ValueProxy, wire_pairs,
+    wire_values,
 };
 use crate::server::Server;
 use crate::value::{FromValue, ObjRef, Value};
@@ -992,10 +993,7 @@ impl Manager {
         A: Into<Value>,
         B: Into<Value>,
     {
-        let pairs = pairs
-            .into_iter()
-            .map(|(a, b)| (a.into(), b.into()))
-            .collect();
+        let pairs = wire_pairs::<Value, Value, _, _>(pairs);
         Ok(DictProxy::from_handle(
             self.create_obj(Create::Dict(pairs))?,
         ))
@@ -1052,9 +1050,9 @@ impl Manager {
         &self,
         items: impl IntoIterator<Item = T>,
     ) -> Result<ListProxy, Error> {
-        Ok(ListProxy::from_handle(
-            self.create_obj(Create::List(values_of(items)))?,
-        ))
+        Ok(ListProxy::from_handle(self.create_obj(Create::List(
+            wire_values::<Value, _>(items),
+        ))?))
     }
 
     /// `dict.fromkeys(keys, value)` as a managed dict: each key maps to a copy of `value`.
@@ -1128,7 +1126,7 @@ impl Manager {
         items: impl IntoIterator<Item = T>,
     ) -> Result<SetProxy, Error> {
         Ok(SetProxy::from_handle(
-            self.create_obj(Create::Set(values_of(items)))?,
+            self.create_obj(Create::Set(wire_values::<Value, _>(items)))?,
         ))
     }
 
@@ -1382,9 +1380,9 @@ impl Manager {
         &self,
         items: impl IntoIterator<Item = T>,
     ) -> Result<ArrayProxy<T>, Error> {
-        Ok(ArrayProxy::from_handle(
-            self.create_obj(Create::Array(values_of(items)))?,
-        ))
+        Ok(ArrayProxy::from_handle(self.create_obj(Create::Array(
+            wire_values::<Value, _>(items),
+        ))?))
     }
 
     /// Creates an object of the registered custom type `S` with `args`

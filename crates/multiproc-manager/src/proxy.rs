@@ -25,8 +25,22 @@ use crate::value::{FromValue, Kind, Value};
 
 pub(crate) use crate::handle::Handle;
 
-fn to_values<T: Into<Value>>(items: impl IntoIterator<Item = T>) -> Vec<Value> {
-    items.into_iter().map(Into::into).collect()
+/// `xs` as the wire's values, each converted through the proxy's item type `T`
+/// (`Value` for an untyped one).
+pub(crate) fn wire_values<T: Into<Value>, A: Into<T>>(
+    xs: impl IntoIterator<Item = A>,
+) -> Vec<Value> {
+    xs.into_iter().map(|a| a.into().into()).collect()
+}
+
+/// `pairs` as the wire's (key, value) pairs, converted through the proxy's `K` and `V`.
+pub(crate) fn wire_pairs<K: Into<Value>, V: Into<Value>, A: Into<K>, B: Into<V>>(
+    pairs: impl IntoIterator<Item = (A, B)>,
+) -> Vec<(Value, Value)> {
+    pairs
+        .into_iter()
+        .map(|(a, b)| (a.into().into(), b.into().into()))
+        .collect()
 }
 
 macro_rules! proxy_common {
@@ -144,7 +158,7 @@ macro_rules! proxy_common {
             /// # Ok::<(), Box<dyn std::error::Error>>(())
             /// ```
             pub fn destroy(self) -> Result<(), Error> {
-                self.h.call(Op::Any(AnyOp::Destroy)).map(drop)
+                self.h.call_unit(Op::Any(AnyOp::Destroy))
             }
         }
     };
@@ -253,8 +267,7 @@ impl<K: Into<Value> + FromValue, V: Into<Value> + FromValue> DictProxy<K, V> {
     /// ```
     pub fn insert(&self, k: impl Into<K>, v: impl Into<V>) -> Result<(), Error> {
         self.h
-            .call(Op::Dict(DictOp::SetItem(k.into().into(), v.into().into())))
-            .map(drop)
+            .call_unit(Op::Dict(DictOp::SetItem(k.into().into(), v.into().into())))
     }
 
     /// `del d[k]`.
@@ -271,9 +284,7 @@ impl<K: Into<Value> + FromValue, V: Into<Value> + FromValue> DictProxy<K, V> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn remove(&self, k: impl Into<K>) -> Result<(), Error> {
-        self.h
-            .call(Op::Dict(DictOp::DelItem(k.into().into())))
-            .map(drop)
+        self.h.call_unit(Op::Dict(DictOp::DelItem(k.into().into())))
     }
 
     /// `k in d`.
@@ -412,11 +423,8 @@ impl<K: Into<Value> + FromValue, V: Into<Value> + FromValue> DictProxy<K, V> {
         A: Into<K>,
         B: Into<V>,
     {
-        let pairs = pairs
-            .into_iter()
-            .map(|(a, b)| (a.into().into(), b.into().into()))
-            .collect();
-        self.h.call(Op::Dict(DictOp::Update(pairs))).map(drop)
+        self.h
+            .call_unit(Op::Dict(DictOp::Update(wire_pairs::<K, V, _, _>(pairs))))
     }
 
     /// `d.pop(k)`.
@@ -506,7 +514,7 @@ impl<K: Into<Value> + FromValue, V: Into<Value> + FromValue> DictProxy<K, V> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn clear(&self) -> Result<(), Error> {
-        self.h.call(Op::Dict(DictOp::Clear)).map(drop)
+        self.h.call_unit(Op::Dict(DictOp::Clear))
     }
 }
 
@@ -546,9 +554,7 @@ impl<T: Into<Value> + FromValue> ListProxy<T> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn append(&self, x: impl Into<T>) -> Result<(), Error> {
-        self.h
-            .call(Op::List(ListOp::Append(x.into().into())))
-            .map(drop)
+        self.h.call_unit(Op::List(ListOp::Append(x.into().into())))
     }
 
     /// `l.extend(xs)`, in one round trip.
@@ -565,8 +571,8 @@ impl<T: Into<Value> + FromValue> ListProxy<T> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn extend<I: IntoIterator<Item = A>, A: Into<T>>(&self, xs: I) -> Result<(), Error> {
-        let items = xs.into_iter().map(|a| a.into().into()).collect();
-        self.h.call(Op::List(ListOp::Extend(items))).map(drop)
+        self.h
+            .call_unit(Op::List(ListOp::Extend(wire_values::<T, _>(xs))))
     }
 
     /// `l.insert(i, x)`.
@@ -585,8 +591,7 @@ impl<T: Into<Value> + FromValue> ListProxy<T> {
     /// ```
     pub fn insert(&self, i: i64, x: impl Into<T>) -> Result<(), Error> {
         self.h
-            .call(Op::List(ListOp::Insert(i, x.into().into())))
-            .map(drop)
+            .call_unit(Op::List(ListOp::Insert(i, x.into().into())))
     }
 
     /// `l.pop()`.
@@ -640,9 +645,7 @@ impl<T: Into<Value> + FromValue> ListProxy<T> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn remove(&self, x: impl Into<T>) -> Result<(), Error> {
-        self.h
-            .call(Op::List(ListOp::Remove(x.into().into())))
-            .map(drop)
+        self.h.call_unit(Op::List(ListOp::Remove(x.into().into())))
     }
 
     /// `l.index(x)`.
@@ -711,7 +714,7 @@ impl<T: Into<Value> + FromValue> ListProxy<T> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn reverse(&self) -> Result<(), Error> {
-        self.h.call(Op::List(ListOp::Reverse)).map(drop)
+        self.h.call_unit(Op::List(ListOp::Reverse))
     }
 
     /// `l.sort()` (stable; incomparable items are a `TypeError` and leave the list as it was).
@@ -728,9 +731,7 @@ impl<T: Into<Value> + FromValue> ListProxy<T> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn sort(&self) -> Result<(), Error> {
-        self.h
-            .call(Op::List(ListOp::Sort { reverse: false }))
-            .map(drop)
+        self.h.call_unit(Op::List(ListOp::Sort { reverse: false }))
     }
 
     /// `l.sort(reverse=True)`.
@@ -747,9 +748,7 @@ impl<T: Into<Value> + FromValue> ListProxy<T> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn sort_reverse(&self) -> Result<(), Error> {
-        self.h
-            .call(Op::List(ListOp::Sort { reverse: true }))
-            .map(drop)
+        self.h.call_unit(Op::List(ListOp::Sort { reverse: true }))
     }
 
     /// `len(l)`.
@@ -819,8 +818,7 @@ impl<T: Into<Value> + FromValue> ListProxy<T> {
     /// ```
     pub fn set(&self, i: i64, x: impl Into<T>) -> Result<(), Error> {
         self.h
-            .call(Op::List(ListOp::SetItem(Value::from(i), x.into().into())))
-            .map(drop)
+            .call_unit(Op::List(ListOp::SetItem(Value::from(i), x.into().into())))
     }
 
     /// `del l[i]`.
@@ -837,9 +835,7 @@ impl<T: Into<Value> + FromValue> ListProxy<T> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn del(&self, i: i64) -> Result<(), Error> {
-        self.h
-            .call(Op::List(ListOp::DelItem(Value::from(i))))
-            .map(drop)
+        self.h.call_unit(Op::List(ListOp::DelItem(Value::from(i))))
     }
 
     /// `l[a:b]`.
@@ -878,10 +874,8 @@ impl<T: Into<Value> + FromValue> ListProxy<T> {
         b: Option<i64>,
         xs: I,
     ) -> Result<(), Error> {
-        let items = xs.into_iter().map(|x| x.into().into()).collect();
         self.h
-            .call(Op::List(ListOp::SetSlice(a, b, items)))
-            .map(drop)
+            .call_unit(Op::List(ListOp::SetSlice(a, b, wire_values::<T, _>(xs))))
     }
 
     /// `del l[a:b]`.
@@ -898,7 +892,7 @@ impl<T: Into<Value> + FromValue> ListProxy<T> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn del_slice(&self, a: Option<i64>, b: Option<i64>) -> Result<(), Error> {
-        self.h.call(Op::List(ListOp::DelSlice(a, b))).map(drop)
+        self.h.call_unit(Op::List(ListOp::DelSlice(a, b)))
     }
 
     /// `l *= n`: the list becomes `n` copies of itself, in place (`n == 0` empties it).
@@ -914,7 +908,7 @@ impl<T: Into<Value> + FromValue> ListProxy<T> {
     /// # Errors
     /// `ValueError` when the result would exceed 2^26 items; [`Error::ManagerGone`].
     pub fn repeat(&self, n: u64) -> Result<(), Error> {
-        self.h.call(Op::List(ListOp::Repeat(n))).map(drop)
+        self.h.call_unit(Op::List(ListOp::Repeat(n)))
     }
 
     /// `l.clear()`.
@@ -1010,8 +1004,7 @@ impl NamespaceProxy {
     /// ```
     pub fn set(&self, name: &str, v: impl Into<Value>) -> Result<(), Error> {
         self.h
-            .call(Op::Namespace(NamespaceOp::Set(name.to_owned(), v.into())))
-            .map(drop)
+            .call_unit(Op::Namespace(NamespaceOp::Set(name.to_owned(), v.into())))
     }
 
     /// `del ns.name`.
@@ -1030,8 +1023,7 @@ impl NamespaceProxy {
     /// ```
     pub fn del(&self, name: &str) -> Result<(), Error> {
         self.h
-            .call(Op::Namespace(NamespaceOp::Del(name.to_owned())))
-            .map(drop)
+            .call_unit(Op::Namespace(NamespaceOp::Del(name.to_owned())))
     }
 
     /// `hasattr(ns, name)`.
@@ -1200,7 +1192,7 @@ macro_rules! acquirer {
             /// # Ok::<(), Box<dyn std::error::Error>>(())
             /// ```
             pub fn release_lock(&self) -> Result<(), Error> {
-                self.h.call(Op::Lock(LockOp::Release)).map(drop)
+                self.h.call_unit(Op::Lock(LockOp::Release))
             }
 
             #[doc = concat!("Acquires ", $what, " and returns a guard that releases it on drop (`with ...:`).")]
@@ -1492,8 +1484,7 @@ impl ConditionProxy {
     /// ```
     pub fn notify(&self, n: u32) -> Result<(), Error> {
         self.h
-            .call(Op::Condition(ConditionOp::Notify(u64::from(n))))
-            .map(drop)
+            .call_unit(Op::Condition(ConditionOp::Notify(u64::from(n))))
     }
 
     /// `notify_all()`.
@@ -1510,7 +1501,7 @@ impl ConditionProxy {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn notify_all(&self) -> Result<(), Error> {
-        self.h.call(Op::Condition(ConditionOp::NotifyAll)).map(drop)
+        self.h.call_unit(Op::Condition(ConditionOp::NotifyAll))
     }
 }
 
@@ -1550,7 +1541,7 @@ impl EventProxy {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn set(&self) -> Result<(), Error> {
-        self.h.call(Op::Event(EventOp::Set)).map(drop)
+        self.h.call_unit(Op::Event(EventOp::Set))
     }
 
     /// `clear()`.
@@ -1567,7 +1558,7 @@ impl EventProxy {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn clear(&self) -> Result<(), Error> {
-        self.h.call(Op::Event(EventOp::Clear)).map(drop)
+        self.h.call_unit(Op::Event(EventOp::Clear))
     }
 
     /// `is_set()`.
@@ -1709,7 +1700,7 @@ impl BarrierProxy {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn abort(&self) -> Result<(), Error> {
-        self.h.call(Op::Barrier(BarrierOp::Abort)).map(drop)
+        self.h.call_unit(Op::Barrier(BarrierOp::Abort))
     }
 
     /// `reset()`.
@@ -1726,7 +1717,7 @@ impl BarrierProxy {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn reset(&self) -> Result<(), Error> {
-        self.h.call(Op::Barrier(BarrierOp::Reset)).map(drop)
+        self.h.call_unit(Op::Barrier(BarrierOp::Reset))
     }
 
     /// `(parties, n_waiting, broken)`, read together.
@@ -1828,12 +1819,10 @@ impl<T: Into<Value> + FromValue> QueueProxy<T> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn put(&self, x: impl Into<T>) -> Result<(), Error> {
-        self.h
-            .call(Op::Queue(QueueOp::Put {
-                item: x.into().into(),
-                timeout: None,
-            }))
-            .map(drop)
+        self.h.call_unit(Op::Queue(QueueOp::Put {
+            item: x.into().into(),
+            timeout: None,
+        }))
     }
 
     /// `put(x, timeout=t)`.
@@ -1863,12 +1852,10 @@ impl<T: Into<Value> + FromValue> QueueProxy<T> {
     /// # Errors
     /// `Full` after the timeout, [`Error::ManagerGone`].
     pub fn put_timeout(&self, x: impl Into<T>, timeout: Duration) -> Result<(), Error> {
-        self.h
-            .call(Op::Queue(QueueOp::Put {
-                item: x.into().into(),
-                timeout: Some(timeout),
-            }))
-            .map(drop)
+        self.h.call_unit(Op::Queue(QueueOp::Put {
+            item: x.into().into(),
+            timeout: Some(timeout),
+        }))
     }
 
     /// `get()`: blocks until an item arrives.
@@ -1982,7 +1969,7 @@ impl<T: Into<Value> + FromValue> QueueProxy<T> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn task_done(&self) -> Result<(), Error> {
-        self.h.call(Op::Queue(QueueOp::TaskDone)).map(drop)
+        self.h.call_unit(Op::Queue(QueueOp::TaskDone))
     }
 
     /// `join()` (joinable queues): waits until every item put was marked done.
@@ -2080,9 +2067,7 @@ impl<T: Into<Value> + FromValue> ValueProxy<T> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn set(&self, x: impl Into<T>) -> Result<(), Error> {
-        self.h
-            .call(Op::Value(ValueOp::Set(x.into().into())))
-            .map(drop)
+        self.h.call_unit(Op::Value(ValueOp::Set(x.into().into())))
     }
 }
 
@@ -2137,8 +2122,7 @@ impl<T: Into<Value> + FromValue> ArrayProxy<T> {
     /// ```
     pub fn set(&self, i: i64, x: impl Into<T>) -> Result<(), Error> {
         self.h
-            .call(Op::List(ListOp::SetItem(Value::from(i), x.into().into())))
-            .map(drop)
+            .call_unit(Op::List(ListOp::SetItem(Value::from(i), x.into().into())))
     }
 
     /// `len(a)`.
@@ -2205,10 +2189,8 @@ impl<T: Into<Value> + FromValue> ArrayProxy<T> {
         b: Option<i64>,
         xs: I,
     ) -> Result<(), Error> {
-        let items = xs.into_iter().map(|x| x.into().into()).collect();
         self.h
-            .call(Op::List(ListOp::SetSlice(a, b, items)))
-            .map(drop)
+            .call_unit(Op::List(ListOp::SetSlice(a, b, wire_values::<T, _>(xs))))
     }
 }
 
@@ -2409,8 +2391,4 @@ impl<S: Shared> Proxy<S> {
     pub fn id(&self) -> u64 {
         self.h.id
     }
-}
-
-pub(crate) fn values_of<T: Into<Value>>(items: impl IntoIterator<Item = T>) -> Vec<Value> {
-    to_values(items)
 }

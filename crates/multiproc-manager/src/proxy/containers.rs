@@ -5,7 +5,7 @@
 use std::collections::VecDeque;
 use std::marker::PhantomData;
 
-use super::{DictProxy, Handle, ListProxy};
+use super::{DictProxy, Handle, ListProxy, wire_pairs, wire_values};
 use crate::client;
 use crate::error::{Error, TypeMismatch};
 use crate::protocol::{AnyOp, DictOp, ListOp, Op, SetOp, SetWith};
@@ -33,10 +33,6 @@ pub const ITER_BATCH: u64 = 256;
 
 /// The longest list [`ListProxy::repeated`] builds (as `l *= n` on the server).
 const MAX_REPEAT_LEN: usize = 1 << 26;
-
-fn values<A: Into<T>, T: Into<Value>>(xs: impl IntoIterator<Item = A>) -> Vec<Value> {
-    xs.into_iter().map(|a| a.into().into()).collect()
-}
 
 /// The items of a chunk, converted with the proxy's client as context (nested proxies).
 fn convert_all<T: FromValue>(h: &Handle, items: Vec<Value>) -> Result<Vec<T>, Error> {
@@ -363,11 +359,8 @@ impl<K: Into<Value> + FromValue, V: Into<Value> + FromValue> DictProxy<K, V> {
         A: Into<K>,
         B: Into<V>,
     {
-        let pairs = pairs
-            .into_iter()
-            .map(|(a, b)| (a.into().into(), b.into().into()))
-            .collect();
-        self.h.call_as(Op::Dict(DictOp::Or(pairs)))
+        self.h
+            .call_as(Op::Dict(DictOp::Or(wire_pairs::<K, V, _, _>(pairs))))
     }
 
     /// `list(reversed(d))`: the keys, last inserted first, in one round trip.
@@ -424,7 +417,8 @@ impl<T: Into<Value> + FromValue> SetProxy<T> {
         op: SetWith,
         other: I,
     ) -> Result<R, Error> {
-        self.h.call_as(Op::Set(SetOp::With(op, values(other))))
+        self.h
+            .call_as(Op::Set(SetOp::With(op, wire_values::<T, _>(other))))
     }
 
     /// `s.add(x)`.
@@ -441,7 +435,7 @@ impl<T: Into<Value> + FromValue> SetProxy<T> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn add(&self, x: impl Into<T>) -> Result<(), Error> {
-        self.h.call(Op::Set(SetOp::Add(x.into().into()))).map(drop)
+        self.h.call_unit(Op::Set(SetOp::Add(x.into().into())))
     }
 
     /// `s.discard(x)`: removes `x` if present.
@@ -459,9 +453,7 @@ impl<T: Into<Value> + FromValue> SetProxy<T> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn discard(&self, x: impl Into<T>) -> Result<(), Error> {
-        self.h
-            .call(Op::Set(SetOp::Discard(x.into().into())))
-            .map(drop)
+        self.h.call_unit(Op::Set(SetOp::Discard(x.into().into())))
     }
 
     /// `s.remove(x)`.
@@ -479,9 +471,7 @@ impl<T: Into<Value> + FromValue> SetProxy<T> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn remove(&self, x: impl Into<T>) -> Result<(), Error> {
-        self.h
-            .call(Op::Set(SetOp::Remove(x.into().into())))
-            .map(drop)
+        self.h.call_unit(Op::Set(SetOp::Remove(x.into().into())))
     }
 
     /// `s.pop()`: removes and returns an element (the last added).
@@ -565,7 +555,7 @@ impl<T: Into<Value> + FromValue> SetProxy<T> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn clear(&self) -> Result<(), Error> {
-        self.h.call(Op::Set(SetOp::Clear)).map(drop)
+        self.h.call_unit(Op::Set(SetOp::Clear))
     }
 
     /// `list(s)` (`s.copy()`): the elements, in one round trip.
