@@ -164,6 +164,70 @@ macro_rules! proxy_common {
     };
 }
 
+/// Methods that several typed proxies share, written once. A proxy lists the ones it
+/// has inside its `impl` as `fn name;`, each after its own docs (its own example):
+/// `len`, `is_empty`, `contains(X)` (`X` the type of what it holds), and for the
+/// sequences of `T`s, `get`, `set`, `set_slice`, `to_vec`.
+macro_rules! proxy_methods {
+    () => {};
+    ($(#[$doc:meta])* fn contains($x:ident); $($rest:tt)*) => {
+        $(#[$doc])*
+        pub fn contains(&self, x: impl Into<$x>) -> Result<bool, Error> {
+            self.h.call_as(Op::Any(AnyOp::Contains(x.into().into())))
+        }
+        proxy_methods!($($rest)*);
+    };
+    ($(#[$doc:meta])* fn len; $($rest:tt)*) => {
+        $(#[$doc])*
+        pub fn len(&self) -> Result<usize, Error> {
+            self.h.call_as(Op::Any(AnyOp::Len))
+        }
+        proxy_methods!($($rest)*);
+    };
+    ($(#[$doc:meta])* fn is_empty; $($rest:tt)*) => {
+        $(#[$doc])*
+        pub fn is_empty(&self) -> Result<bool, Error> {
+            Ok(self.len()? == 0)
+        }
+        proxy_methods!($($rest)*);
+    };
+    ($(#[$doc:meta])* fn get; $($rest:tt)*) => {
+        $(#[$doc])*
+        pub fn get(&self, i: i64) -> Result<T, Error> {
+            self.h.call_as(Op::List(ListOp::GetItem(Value::from(i))))
+        }
+        proxy_methods!($($rest)*);
+    };
+    ($(#[$doc:meta])* fn set; $($rest:tt)*) => {
+        $(#[$doc])*
+        pub fn set(&self, i: i64, x: impl Into<T>) -> Result<(), Error> {
+            self.h
+                .call_unit(Op::List(ListOp::SetItem(Value::from(i), x.into().into())))
+        }
+        proxy_methods!($($rest)*);
+    };
+    ($(#[$doc:meta])* fn set_slice; $($rest:tt)*) => {
+        $(#[$doc])*
+        pub fn set_slice<I: IntoIterator<Item = A>, A: Into<T>>(
+            &self,
+            a: Option<i64>,
+            b: Option<i64>,
+            xs: I,
+        ) -> Result<(), Error> {
+            self.h
+                .call_unit(Op::List(ListOp::SetSlice(a, b, wire_values::<T, _>(xs))))
+        }
+        proxy_methods!($($rest)*);
+    };
+    ($(#[$doc:meta])* fn to_vec; $($rest:tt)*) => {
+        $(#[$doc])*
+        pub fn to_vec(&self) -> Result<Vec<T>, Error> {
+            self.h.call_as(Op::Any(AnyOp::Copy))
+        }
+        proxy_methods!($($rest)*);
+    };
+}
+
 mod containers;
 pub use containers::{ITER_BATCH, KeyIter, ListIter, SetProxy};
 
@@ -287,54 +351,50 @@ impl<K: Into<Value> + FromValue, V: Into<Value> + FromValue> DictProxy<K, V> {
         self.h.call_unit(Op::Dict(DictOp::DelItem(k.into().into())))
     }
 
-    /// `k in d`.
-    ///
-    /// # Errors
-    /// [`Error::ManagerGone`].
-    ///
-    /// ```
-    /// # let manager = multiproc_manager::Manager::in_thread()?;
-    /// let d = manager.dict_of::<String, i64>()?;
-    /// d.insert("a", 1)?;
-    /// assert!(d.contains("a")?);
-    /// assert!(!d.contains("b")?);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn contains(&self, k: impl Into<K>) -> Result<bool, Error> {
-        self.h.call_as(Op::Any(AnyOp::Contains(k.into().into())))
-    }
+    proxy_methods! {
+        /// `k in d`.
+        ///
+        /// # Errors
+        /// [`Error::ManagerGone`].
+        ///
+        /// ```
+        /// # let manager = multiproc_manager::Manager::in_thread()?;
+        /// let d = manager.dict_of::<String, i64>()?;
+        /// d.insert("a", 1)?;
+        /// assert!(d.contains("a")?);
+        /// assert!(!d.contains("b")?);
+        /// # Ok::<(), Box<dyn std::error::Error>>(())
+        /// ```
+        fn contains(K);
 
-    /// `len(d)`.
-    ///
-    /// # Errors
-    /// [`Error::ManagerGone`].
-    ///
-    /// ```
-    /// # let manager = multiproc_manager::Manager::in_thread()?;
-    /// let d = manager.dict_of::<String, i64>()?;
-    /// d.update([("a", 1), ("b", 2)])?;
-    /// assert_eq!(d.len()?, 2);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn len(&self) -> Result<usize, Error> {
-        self.h.call_as(Op::Any(AnyOp::Len))
-    }
+        /// `len(d)`.
+        ///
+        /// # Errors
+        /// [`Error::ManagerGone`].
+        ///
+        /// ```
+        /// # let manager = multiproc_manager::Manager::in_thread()?;
+        /// let d = manager.dict_of::<String, i64>()?;
+        /// d.update([("a", 1), ("b", 2)])?;
+        /// assert_eq!(d.len()?, 2);
+        /// # Ok::<(), Box<dyn std::error::Error>>(())
+        /// ```
+        fn len;
 
-    /// `len(d) == 0`.
-    ///
-    /// # Errors
-    /// [`Error::ManagerGone`].
-    ///
-    /// ```
-    /// # let manager = multiproc_manager::Manager::in_thread()?;
-    /// let d = manager.dict_of::<String, i64>()?;
-    /// assert!(d.is_empty()?);
-    /// d.insert("a", 1)?;
-    /// assert!(!d.is_empty()?);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn is_empty(&self) -> Result<bool, Error> {
-        Ok(self.len()? == 0)
+        /// `len(d) == 0`.
+        ///
+        /// # Errors
+        /// [`Error::ManagerGone`].
+        ///
+        /// ```
+        /// # let manager = multiproc_manager::Manager::in_thread()?;
+        /// let d = manager.dict_of::<String, i64>()?;
+        /// assert!(d.is_empty()?);
+        /// d.insert("a", 1)?;
+        /// assert!(!d.is_empty()?);
+        /// # Ok::<(), Box<dyn std::error::Error>>(())
+        /// ```
+        fn is_empty;
     }
 
     /// `list(d.keys())`, in insertion order.
@@ -683,21 +743,21 @@ impl<T: Into<Value> + FromValue> ListProxy<T> {
         self.h.call_as(Op::List(ListOp::Count(x.into().into())))
     }
 
-    /// `x in l`.
-    ///
-    /// # Errors
-    /// [`Error::ManagerGone`].
-    ///
-    /// ```
-    /// # let manager = multiproc_manager::Manager::in_thread()?;
-    /// let l = manager.list_of::<i64>()?;
-    /// l.append(5)?;
-    /// assert!(l.contains(5)?);
-    /// assert!(!l.contains(6)?);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn contains(&self, x: impl Into<T>) -> Result<bool, Error> {
-        self.h.call_as(Op::Any(AnyOp::Contains(x.into().into())))
+    proxy_methods! {
+        /// `x in l`.
+        ///
+        /// # Errors
+        /// [`Error::ManagerGone`].
+        ///
+        /// ```
+        /// # let manager = multiproc_manager::Manager::in_thread()?;
+        /// let l = manager.list_of::<i64>()?;
+        /// l.append(5)?;
+        /// assert!(l.contains(5)?);
+        /// assert!(!l.contains(6)?);
+        /// # Ok::<(), Box<dyn std::error::Error>>(())
+        /// ```
+        fn contains(T);
     }
 
     /// `l.reverse()`.
@@ -751,74 +811,67 @@ impl<T: Into<Value> + FromValue> ListProxy<T> {
         self.h.call_unit(Op::List(ListOp::Sort { reverse: true }))
     }
 
-    /// `len(l)`.
-    ///
-    /// # Errors
-    /// [`Error::ManagerGone`].
-    ///
-    /// ```
-    /// # let manager = multiproc_manager::Manager::in_thread()?;
-    /// let l = manager.list_of::<i64>()?;
-    /// l.extend([1, 2])?;
-    /// assert_eq!(l.len()?, 2);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn len(&self) -> Result<usize, Error> {
-        self.h.call_as(Op::Any(AnyOp::Len))
-    }
+    proxy_methods! {
+        /// `len(l)`.
+        ///
+        /// # Errors
+        /// [`Error::ManagerGone`].
+        ///
+        /// ```
+        /// # let manager = multiproc_manager::Manager::in_thread()?;
+        /// let l = manager.list_of::<i64>()?;
+        /// l.extend([1, 2])?;
+        /// assert_eq!(l.len()?, 2);
+        /// # Ok::<(), Box<dyn std::error::Error>>(())
+        /// ```
+        fn len;
 
-    /// `len(l) == 0`.
-    ///
-    /// # Errors
-    /// [`Error::ManagerGone`].
-    ///
-    /// ```
-    /// # let manager = multiproc_manager::Manager::in_thread()?;
-    /// let l = manager.list_of::<i64>()?;
-    /// assert!(l.is_empty()?);
-    /// l.append(1)?;
-    /// assert!(!l.is_empty()?);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn is_empty(&self) -> Result<bool, Error> {
-        Ok(self.len()? == 0)
-    }
+        /// `len(l) == 0`.
+        ///
+        /// # Errors
+        /// [`Error::ManagerGone`].
+        ///
+        /// ```
+        /// # let manager = multiproc_manager::Manager::in_thread()?;
+        /// let l = manager.list_of::<i64>()?;
+        /// assert!(l.is_empty()?);
+        /// l.append(1)?;
+        /// assert!(!l.is_empty()?);
+        /// # Ok::<(), Box<dyn std::error::Error>>(())
+        /// ```
+        fn is_empty;
 
-    /// `l[i]`.
-    ///
-    /// # Errors
-    /// `IndexError`, [`Error::Type`], [`Error::ManagerGone`].
-    ///
-    /// ```
-    /// # let manager = multiproc_manager::Manager::in_thread()?;
-    /// let l = manager.list_of::<i64>()?;
-    /// l.extend([1, 2, 3])?;
-    /// assert_eq!(l.get(0)?, 1);
-    /// assert_eq!(l.get(-1)?, 3); // from the end, like Python
-    /// assert!(l.get(3).is_err()); // IndexError
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn get(&self, i: i64) -> Result<T, Error> {
-        self.h.call_as(Op::List(ListOp::GetItem(Value::from(i))))
-    }
+        /// `l[i]`.
+        ///
+        /// # Errors
+        /// `IndexError`, [`Error::Type`], [`Error::ManagerGone`].
+        ///
+        /// ```
+        /// # let manager = multiproc_manager::Manager::in_thread()?;
+        /// let l = manager.list_of::<i64>()?;
+        /// l.extend([1, 2, 3])?;
+        /// assert_eq!(l.get(0)?, 1);
+        /// assert_eq!(l.get(-1)?, 3); // from the end, like Python
+        /// assert!(l.get(3).is_err()); // IndexError
+        /// # Ok::<(), Box<dyn std::error::Error>>(())
+        /// ```
+        fn get;
 
-    /// `l[i] = x`.
-    ///
-    /// # Errors
-    /// `IndexError`, [`Error::ManagerGone`].
-    ///
-    /// ```
-    /// # let manager = multiproc_manager::Manager::in_thread()?;
-    /// let l = manager.list_of::<i64>()?;
-    /// l.extend([1, 2])?;
-    /// l.set(-1, 20)?;
-    /// assert_eq!(l.to_vec()?, [1, 20]);
-    /// assert!(l.set(5, 0).is_err()); // IndexError
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn set(&self, i: i64, x: impl Into<T>) -> Result<(), Error> {
-        self.h
-            .call_unit(Op::List(ListOp::SetItem(Value::from(i), x.into().into())))
+        /// `l[i] = x`.
+        ///
+        /// # Errors
+        /// `IndexError`, [`Error::ManagerGone`].
+        ///
+        /// ```
+        /// # let manager = multiproc_manager::Manager::in_thread()?;
+        /// let l = manager.list_of::<i64>()?;
+        /// l.extend([1, 2])?;
+        /// l.set(-1, 20)?;
+        /// assert_eq!(l.to_vec()?, [1, 20]);
+        /// assert!(l.set(5, 0).is_err()); // IndexError
+        /// # Ok::<(), Box<dyn std::error::Error>>(())
+        /// ```
+        fn set;
     }
 
     /// `del l[i]`.
@@ -855,27 +908,21 @@ impl<T: Into<Value> + FromValue> ListProxy<T> {
         self.h.call_as(Op::List(ListOp::GetSlice(a, b)))
     }
 
-    /// `l[a:b] = xs`.
-    ///
-    /// # Errors
-    /// [`Error::ManagerGone`].
-    ///
-    /// ```
-    /// # let manager = multiproc_manager::Manager::in_thread()?;
-    /// let l = manager.list_of::<i64>()?;
-    /// l.extend([1, 2, 3, 4])?;
-    /// l.set_slice(Some(1), Some(3), [9])?; // l[1:3] = [9]
-    /// assert_eq!(l.to_vec()?, [1, 9, 4]);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn set_slice<I: IntoIterator<Item = A>, A: Into<T>>(
-        &self,
-        a: Option<i64>,
-        b: Option<i64>,
-        xs: I,
-    ) -> Result<(), Error> {
-        self.h
-            .call_unit(Op::List(ListOp::SetSlice(a, b, wire_values::<T, _>(xs))))
+    proxy_methods! {
+        /// `l[a:b] = xs`.
+        ///
+        /// # Errors
+        /// [`Error::ManagerGone`].
+        ///
+        /// ```
+        /// # let manager = multiproc_manager::Manager::in_thread()?;
+        /// let l = manager.list_of::<i64>()?;
+        /// l.extend([1, 2, 3, 4])?;
+        /// l.set_slice(Some(1), Some(3), [9])?; // l[1:3] = [9]
+        /// assert_eq!(l.to_vec()?, [1, 9, 4]);
+        /// # Ok::<(), Box<dyn std::error::Error>>(())
+        /// ```
+        fn set_slice;
     }
 
     /// `del l[a:b]`.
@@ -928,20 +975,20 @@ impl<T: Into<Value> + FromValue> ListProxy<T> {
         self.del_slice(None, None)
     }
 
-    /// `l[:]`: the whole list, in one round trip.
-    ///
-    /// # Errors
-    /// [`Error::Type`], [`Error::ManagerGone`].
-    ///
-    /// ```
-    /// # let manager = multiproc_manager::Manager::in_thread()?;
-    /// let l = manager.list_of::<i64>()?;
-    /// l.extend([1, 2])?;
-    /// assert_eq!(l.to_vec()?, [1, 2]);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn to_vec(&self) -> Result<Vec<T>, Error> {
-        self.h.call_as(Op::Any(AnyOp::Copy))
+    proxy_methods! {
+        /// `l[:]`: the whole list, in one round trip.
+        ///
+        /// # Errors
+        /// [`Error::Type`], [`Error::ManagerGone`].
+        ///
+        /// ```
+        /// # let manager = multiproc_manager::Manager::in_thread()?;
+        /// let l = manager.list_of::<i64>()?;
+        /// l.extend([1, 2])?;
+        /// assert_eq!(l.to_vec()?, [1, 2]);
+        /// # Ok::<(), Box<dyn std::error::Error>>(())
+        /// ```
+        fn to_vec;
     }
 }
 
@@ -2091,106 +2138,89 @@ pub struct ArrayProxy<T = Value> {
 proxy_common!(ArrayProxy[T][Kind::Array]);
 
 impl<T: Into<Value> + FromValue> ArrayProxy<T> {
-    /// `a[i]`.
-    ///
-    /// # Errors
-    /// `IndexError`, [`Error::Type`], [`Error::ManagerGone`].
-    ///
-    /// ```
-    /// # let manager = multiproc_manager::Manager::in_thread()?;
-    /// let a = manager.array([1_i64, 2, 3])?;
-    /// assert_eq!(a.get(0)?, 1);
-    /// assert_eq!(a.get(-1)?, 3);
-    /// assert!(a.get(3).is_err()); // IndexError
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn get(&self, i: i64) -> Result<T, Error> {
-        self.h.call_as(Op::List(ListOp::GetItem(Value::from(i))))
-    }
+    proxy_methods! {
+        /// `a[i]`.
+        ///
+        /// # Errors
+        /// `IndexError`, [`Error::Type`], [`Error::ManagerGone`].
+        ///
+        /// ```
+        /// # let manager = multiproc_manager::Manager::in_thread()?;
+        /// let a = manager.array([1_i64, 2, 3])?;
+        /// assert_eq!(a.get(0)?, 1);
+        /// assert_eq!(a.get(-1)?, 3);
+        /// assert!(a.get(3).is_err()); // IndexError
+        /// # Ok::<(), Box<dyn std::error::Error>>(())
+        /// ```
+        fn get;
 
-    /// `a[i] = x`.
-    ///
-    /// # Errors
-    /// `IndexError`, [`Error::ManagerGone`].
-    ///
-    /// ```
-    /// # let manager = multiproc_manager::Manager::in_thread()?;
-    /// let a = manager.array([1_i64, 2])?;
-    /// a.set(0, 10)?;
-    /// assert_eq!(a.to_vec()?, [10, 2]);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn set(&self, i: i64, x: impl Into<T>) -> Result<(), Error> {
-        self.h
-            .call_unit(Op::List(ListOp::SetItem(Value::from(i), x.into().into())))
-    }
+        /// `a[i] = x`.
+        ///
+        /// # Errors
+        /// `IndexError`, [`Error::ManagerGone`].
+        ///
+        /// ```
+        /// # let manager = multiproc_manager::Manager::in_thread()?;
+        /// let a = manager.array([1_i64, 2])?;
+        /// a.set(0, 10)?;
+        /// assert_eq!(a.to_vec()?, [10, 2]);
+        /// # Ok::<(), Box<dyn std::error::Error>>(())
+        /// ```
+        fn set;
 
-    /// `len(a)`.
-    ///
-    /// # Errors
-    /// [`Error::ManagerGone`].
-    ///
-    /// ```
-    /// # let manager = multiproc_manager::Manager::in_thread()?;
-    /// let a = manager.array([1_i64, 2])?;
-    /// assert_eq!(a.len()?, 2);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn len(&self) -> Result<usize, Error> {
-        self.h.call_as(Op::Any(AnyOp::Len))
-    }
+        /// `len(a)`.
+        ///
+        /// # Errors
+        /// [`Error::ManagerGone`].
+        ///
+        /// ```
+        /// # let manager = multiproc_manager::Manager::in_thread()?;
+        /// let a = manager.array([1_i64, 2])?;
+        /// assert_eq!(a.len()?, 2);
+        /// # Ok::<(), Box<dyn std::error::Error>>(())
+        /// ```
+        fn len;
 
-    /// `len(a) == 0`.
-    ///
-    /// # Errors
-    /// [`Error::ManagerGone`].
-    ///
-    /// ```
-    /// # let manager = multiproc_manager::Manager::in_thread()?;
-    /// let a = manager.array([1_i64])?;
-    /// assert!(!a.is_empty()?);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn is_empty(&self) -> Result<bool, Error> {
-        Ok(self.len()? == 0)
-    }
+        /// `len(a) == 0`.
+        ///
+        /// # Errors
+        /// [`Error::ManagerGone`].
+        ///
+        /// ```
+        /// # let manager = multiproc_manager::Manager::in_thread()?;
+        /// let a = manager.array([1_i64])?;
+        /// assert!(!a.is_empty()?);
+        /// # Ok::<(), Box<dyn std::error::Error>>(())
+        /// ```
+        fn is_empty;
 
-    /// `a[:]`.
-    ///
-    /// # Errors
-    /// [`Error::Type`], [`Error::ManagerGone`].
-    ///
-    /// ```
-    /// # let manager = multiproc_manager::Manager::in_thread()?;
-    /// let a = manager.array([1_i64, 2])?;
-    /// assert_eq!(a.to_vec()?, [1, 2]);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn to_vec(&self) -> Result<Vec<T>, Error> {
-        self.h.call_as(Op::Any(AnyOp::Copy))
-    }
+        /// `a[:]`.
+        ///
+        /// # Errors
+        /// [`Error::Type`], [`Error::ManagerGone`].
+        ///
+        /// ```
+        /// # let manager = multiproc_manager::Manager::in_thread()?;
+        /// let a = manager.array([1_i64, 2])?;
+        /// assert_eq!(a.to_vec()?, [1, 2]);
+        /// # Ok::<(), Box<dyn std::error::Error>>(())
+        /// ```
+        fn to_vec;
 
-    /// `a[x:y] = items` (same length).
-    ///
-    /// # Errors
-    /// `ValueError` for another length, [`Error::ManagerGone`].
-    ///
-    /// ```
-    /// # let manager = multiproc_manager::Manager::in_thread()?;
-    /// let a = manager.array([1_i64, 2, 3])?;
-    /// a.set_slice(Some(0), Some(2), [7, 8])?;
-    /// assert_eq!(a.to_vec()?, [7, 8, 3]);
-    /// assert!(a.set_slice(None, None, [1]).is_err()); // ValueError: another length
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn set_slice<I: IntoIterator<Item = A>, A: Into<T>>(
-        &self,
-        a: Option<i64>,
-        b: Option<i64>,
-        xs: I,
-    ) -> Result<(), Error> {
-        self.h
-            .call_unit(Op::List(ListOp::SetSlice(a, b, wire_values::<T, _>(xs))))
+        /// `a[x:y] = items` (same length).
+        ///
+        /// # Errors
+        /// `ValueError` for another length, [`Error::ManagerGone`].
+        ///
+        /// ```
+        /// # let manager = multiproc_manager::Manager::in_thread()?;
+        /// let a = manager.array([1_i64, 2, 3])?;
+        /// a.set_slice(Some(0), Some(2), [7, 8])?;
+        /// assert_eq!(a.to_vec()?, [7, 8, 3]);
+        /// assert!(a.set_slice(None, None, [1]).is_err()); // ValueError: another length
+        /// # Ok::<(), Box<dyn std::error::Error>>(())
+        /// ```
+        fn set_slice;
     }
 }
 

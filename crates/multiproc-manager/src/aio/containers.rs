@@ -9,7 +9,7 @@ use crate::proxy::wire_values;
 use crate::value::{FromValue, Value};
 
 use super::AsyncProxy;
-use super::proxy::async_proxy;
+use super::proxy::{async_methods, async_proxy};
 
 async_proxy!(
     /// The async form of [`DictProxy`](crate::DictProxy). Every method is cancel safe
@@ -144,78 +144,72 @@ impl<K: Into<Value> + FromValue, V: Into<Value> + FromValue> AsyncDictProxy<K, V
             .await
     }
 
-    /// `k in d`.
-    ///
-    /// ```
-    /// # use multiproc_manager::{Manager, aio::AsyncManager};
-    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// # let manager = Manager::in_thread()?;
-    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    /// # rt.block_on(async {
-    /// let m = AsyncManager::new(&manager).await?;
-    /// let d = m.dict_of::<String, i64>().await?;
-    /// d.insert("a", 1).await?;
-    /// assert!(d.contains("a").await?);
-    /// assert!(!d.contains("b").await?);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// # })
-    /// # }
-    /// ```
-    ///
-    /// # Errors
-    /// [`Error::ManagerGone`].
-    pub async fn contains(&self, k: impl Into<K>) -> Result<bool, Error> {
-        self.p
-            .call_as(Op::Any(AnyOp::Contains(k.into().into())))
-            .await
-    }
+    async_methods! {
+        /// `k in d`.
+        ///
+        /// ```
+        /// # use multiproc_manager::{Manager, aio::AsyncManager};
+        /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+        /// # let manager = Manager::in_thread()?;
+        /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        /// # rt.block_on(async {
+        /// let m = AsyncManager::new(&manager).await?;
+        /// let d = m.dict_of::<String, i64>().await?;
+        /// d.insert("a", 1).await?;
+        /// assert!(d.contains("a").await?);
+        /// assert!(!d.contains("b").await?);
+        /// # Ok::<(), Box<dyn std::error::Error>>(())
+        /// # })
+        /// # }
+        /// ```
+        ///
+        /// # Errors
+        /// [`Error::ManagerGone`].
+        fn contains(K);
 
-    /// `len(d)`.
-    ///
-    /// ```
-    /// # use multiproc_manager::{Manager, aio::AsyncManager};
-    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// # let manager = Manager::in_thread()?;
-    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    /// # rt.block_on(async {
-    /// let m = AsyncManager::new(&manager).await?;
-    /// let d = m.dict_of::<String, i64>().await?;
-    /// assert_eq!(d.len().await?, 0);
-    /// d.insert("a", 1).await?;
-    /// assert_eq!(d.len().await?, 1);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// # })
-    /// # }
-    /// ```
-    ///
-    /// # Errors
-    /// [`Error::ManagerGone`].
-    pub async fn len(&self) -> Result<usize, Error> {
-        self.p.len().await
-    }
+        /// `len(d)`.
+        ///
+        /// ```
+        /// # use multiproc_manager::{Manager, aio::AsyncManager};
+        /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+        /// # let manager = Manager::in_thread()?;
+        /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        /// # rt.block_on(async {
+        /// let m = AsyncManager::new(&manager).await?;
+        /// let d = m.dict_of::<String, i64>().await?;
+        /// assert_eq!(d.len().await?, 0);
+        /// d.insert("a", 1).await?;
+        /// assert_eq!(d.len().await?, 1);
+        /// # Ok::<(), Box<dyn std::error::Error>>(())
+        /// # })
+        /// # }
+        /// ```
+        ///
+        /// # Errors
+        /// [`Error::ManagerGone`].
+        fn len;
 
-    /// Whether it is empty.
-    ///
-    /// ```
-    /// # use multiproc_manager::{Manager, aio::AsyncManager};
-    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// # let manager = Manager::in_thread()?;
-    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    /// # rt.block_on(async {
-    /// let m = AsyncManager::new(&manager).await?;
-    /// let d = m.dict_of::<String, i64>().await?;
-    /// assert!(d.is_empty().await?);
-    /// d.insert("a", 1).await?;
-    /// assert!(!d.is_empty().await?);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// # })
-    /// # }
-    /// ```
-    ///
-    /// # Errors
-    /// [`Error::ManagerGone`].
-    pub async fn is_empty(&self) -> Result<bool, Error> {
-        self.p.is_empty().await
+        /// Whether it is empty.
+        ///
+        /// ```
+        /// # use multiproc_manager::{Manager, aio::AsyncManager};
+        /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+        /// # let manager = Manager::in_thread()?;
+        /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        /// # rt.block_on(async {
+        /// let m = AsyncManager::new(&manager).await?;
+        /// let d = m.dict_of::<String, i64>().await?;
+        /// assert!(d.is_empty().await?);
+        /// d.insert("a", 1).await?;
+        /// assert!(!d.is_empty().await?);
+        /// # Ok::<(), Box<dyn std::error::Error>>(())
+        /// # })
+        /// # }
+        /// ```
+        ///
+        /// # Errors
+        /// [`Error::ManagerGone`].
+        fn is_empty;
     }
 
     /// `d.items()`, in insertion order.
@@ -370,57 +364,51 @@ impl<T: Into<Value> + FromValue> AsyncListProxy<T> {
         self.p.call_unit(Op::List(ListOp::Extend(items))).await
     }
 
-    /// `l[i]` (negative from the end).
-    ///
-    /// ```
-    /// # use multiproc_manager::{Manager, aio::AsyncManager};
-    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// # let manager = Manager::in_thread()?;
-    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    /// # rt.block_on(async {
-    /// let m = AsyncManager::new(&manager).await?;
-    /// let l = m.list_of::<i64>().await?;
-    /// l.extend([1, 2, 3]).await?;
-    /// assert_eq!(l.get(0).await?, 1);
-    /// assert_eq!(l.get(-1).await?, 3);
-    /// assert!(l.get(3).await.is_err()); // IndexError
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// # })
-    /// # }
-    /// ```
-    ///
-    /// # Errors
-    /// `IndexError`, [`Error::Type`], [`Error::ManagerGone`].
-    pub async fn get(&self, i: i64) -> Result<T, Error> {
-        self.p
-            .call_as(Op::List(ListOp::GetItem(Value::from(i))))
-            .await
-    }
+    async_methods! {
+        /// `l[i]` (negative from the end).
+        ///
+        /// ```
+        /// # use multiproc_manager::{Manager, aio::AsyncManager};
+        /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+        /// # let manager = Manager::in_thread()?;
+        /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        /// # rt.block_on(async {
+        /// let m = AsyncManager::new(&manager).await?;
+        /// let l = m.list_of::<i64>().await?;
+        /// l.extend([1, 2, 3]).await?;
+        /// assert_eq!(l.get(0).await?, 1);
+        /// assert_eq!(l.get(-1).await?, 3);
+        /// assert!(l.get(3).await.is_err()); // IndexError
+        /// # Ok::<(), Box<dyn std::error::Error>>(())
+        /// # })
+        /// # }
+        /// ```
+        ///
+        /// # Errors
+        /// `IndexError`, [`Error::Type`], [`Error::ManagerGone`].
+        fn get;
 
-    /// `l[i] = x`.
-    ///
-    /// ```
-    /// # use multiproc_manager::{Manager, aio::AsyncManager};
-    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// # let manager = Manager::in_thread()?;
-    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    /// # rt.block_on(async {
-    /// let m = AsyncManager::new(&manager).await?;
-    /// let l = m.list_of::<i64>().await?;
-    /// l.extend([1, 2]).await?;
-    /// l.set(-1, 20).await?;
-    /// assert_eq!(l.to_vec().await?, [1, 20]);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// # })
-    /// # }
-    /// ```
-    ///
-    /// # Errors
-    /// `IndexError`, [`Error::ManagerGone`].
-    pub async fn set(&self, i: i64, x: impl Into<T>) -> Result<(), Error> {
-        self.p
-            .call_unit(Op::List(ListOp::SetItem(Value::from(i), x.into().into())))
-            .await
+        /// `l[i] = x`.
+        ///
+        /// ```
+        /// # use multiproc_manager::{Manager, aio::AsyncManager};
+        /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+        /// # let manager = Manager::in_thread()?;
+        /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        /// # rt.block_on(async {
+        /// let m = AsyncManager::new(&manager).await?;
+        /// let l = m.list_of::<i64>().await?;
+        /// l.extend([1, 2]).await?;
+        /// l.set(-1, 20).await?;
+        /// assert_eq!(l.to_vec().await?, [1, 20]);
+        /// # Ok::<(), Box<dyn std::error::Error>>(())
+        /// # })
+        /// # }
+        /// ```
+        ///
+        /// # Errors
+        /// `IndexError`, [`Error::ManagerGone`].
+        fn set;
     }
 
     /// `l.pop()`.
@@ -448,74 +436,70 @@ impl<T: Into<Value> + FromValue> AsyncListProxy<T> {
         self.p.call_as(Op::List(ListOp::Pop(None))).await
     }
 
-    /// `len(l)`.
-    ///
-    /// ```
-    /// # use multiproc_manager::{Manager, aio::AsyncManager};
-    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// # let manager = Manager::in_thread()?;
-    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    /// # rt.block_on(async {
-    /// let m = AsyncManager::new(&manager).await?;
-    /// let l = m.list_of::<i64>().await?;
-    /// l.extend([1, 2]).await?;
-    /// assert_eq!(l.len().await?, 2);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// # })
-    /// # }
-    /// ```
-    ///
-    /// # Errors
-    /// [`Error::ManagerGone`].
-    pub async fn len(&self) -> Result<usize, Error> {
-        self.p.len().await
-    }
+    async_methods! {
+        /// `len(l)`.
+        ///
+        /// ```
+        /// # use multiproc_manager::{Manager, aio::AsyncManager};
+        /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+        /// # let manager = Manager::in_thread()?;
+        /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        /// # rt.block_on(async {
+        /// let m = AsyncManager::new(&manager).await?;
+        /// let l = m.list_of::<i64>().await?;
+        /// l.extend([1, 2]).await?;
+        /// assert_eq!(l.len().await?, 2);
+        /// # Ok::<(), Box<dyn std::error::Error>>(())
+        /// # })
+        /// # }
+        /// ```
+        ///
+        /// # Errors
+        /// [`Error::ManagerGone`].
+        fn len;
 
-    /// Whether it is empty.
-    ///
-    /// ```
-    /// # use multiproc_manager::{Manager, aio::AsyncManager};
-    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// # let manager = Manager::in_thread()?;
-    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    /// # rt.block_on(async {
-    /// let m = AsyncManager::new(&manager).await?;
-    /// let l = m.list_of::<i64>().await?;
-    /// assert!(l.is_empty().await?);
-    /// l.append(1).await?;
-    /// assert!(!l.is_empty().await?);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// # })
-    /// # }
-    /// ```
-    ///
-    /// # Errors
-    /// [`Error::ManagerGone`].
-    pub async fn is_empty(&self) -> Result<bool, Error> {
-        self.p.is_empty().await
-    }
+        /// Whether it is empty.
+        ///
+        /// ```
+        /// # use multiproc_manager::{Manager, aio::AsyncManager};
+        /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+        /// # let manager = Manager::in_thread()?;
+        /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        /// # rt.block_on(async {
+        /// let m = AsyncManager::new(&manager).await?;
+        /// let l = m.list_of::<i64>().await?;
+        /// assert!(l.is_empty().await?);
+        /// l.append(1).await?;
+        /// assert!(!l.is_empty().await?);
+        /// # Ok::<(), Box<dyn std::error::Error>>(())
+        /// # })
+        /// # }
+        /// ```
+        ///
+        /// # Errors
+        /// [`Error::ManagerGone`].
+        fn is_empty;
 
-    /// `list(l)`: a copy of the whole list.
-    ///
-    /// ```
-    /// # use multiproc_manager::{Manager, aio::AsyncManager};
-    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// # let manager = Manager::in_thread()?;
-    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    /// # rt.block_on(async {
-    /// let m = AsyncManager::new(&manager).await?;
-    /// let l = m.list_of::<i64>().await?;
-    /// l.extend([3, 1, 2]).await?;
-    /// assert_eq!(l.to_vec().await?, vec![3, 1, 2]);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// # })
-    /// # }
-    /// ```
-    ///
-    /// # Errors
-    /// [`Error::Type`], [`Error::ManagerGone`].
-    pub async fn to_vec(&self) -> Result<Vec<T>, Error> {
-        self.p.call_as(Op::Any(AnyOp::Copy)).await
+        /// `list(l)`: a copy of the whole list.
+        ///
+        /// ```
+        /// # use multiproc_manager::{Manager, aio::AsyncManager};
+        /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+        /// # let manager = Manager::in_thread()?;
+        /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        /// # rt.block_on(async {
+        /// let m = AsyncManager::new(&manager).await?;
+        /// let l = m.list_of::<i64>().await?;
+        /// l.extend([3, 1, 2]).await?;
+        /// assert_eq!(l.to_vec().await?, vec![3, 1, 2]);
+        /// # Ok::<(), Box<dyn std::error::Error>>(())
+        /// # })
+        /// # }
+        /// ```
+        ///
+        /// # Errors
+        /// [`Error::Type`], [`Error::ManagerGone`].
+        fn to_vec;
     }
 }
 
@@ -885,77 +869,71 @@ impl<T: Into<Value> + FromValue> AsyncSetProxy<T> {
         self.p.call_as(Op::Set(SetOp::Pop)).await
     }
 
-    /// `x in s`.
-    ///
-    /// ```
-    /// # use multiproc_manager::{Manager, aio::AsyncManager};
-    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// # let manager = Manager::in_thread()?;
-    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    /// # rt.block_on(async {
-    /// let m = AsyncManager::new(&manager).await?;
-    /// let s = m.set_of::<i64>().await?;
-    /// s.add(1).await?;
-    /// assert!(s.contains(1).await?);
-    /// assert!(!s.contains(2).await?);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// # })
-    /// # }
-    /// ```
-    ///
-    /// # Errors
-    /// [`Error::ManagerGone`].
-    pub async fn contains(&self, x: impl Into<T>) -> Result<bool, Error> {
-        self.p
-            .call_as(Op::Any(AnyOp::Contains(x.into().into())))
-            .await
-    }
+    async_methods! {
+        /// `x in s`.
+        ///
+        /// ```
+        /// # use multiproc_manager::{Manager, aio::AsyncManager};
+        /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+        /// # let manager = Manager::in_thread()?;
+        /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        /// # rt.block_on(async {
+        /// let m = AsyncManager::new(&manager).await?;
+        /// let s = m.set_of::<i64>().await?;
+        /// s.add(1).await?;
+        /// assert!(s.contains(1).await?);
+        /// assert!(!s.contains(2).await?);
+        /// # Ok::<(), Box<dyn std::error::Error>>(())
+        /// # })
+        /// # }
+        /// ```
+        ///
+        /// # Errors
+        /// [`Error::ManagerGone`].
+        fn contains(T);
 
-    /// `len(s)`.
-    ///
-    /// ```
-    /// # use multiproc_manager::{Manager, aio::AsyncManager};
-    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// # let manager = Manager::in_thread()?;
-    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    /// # rt.block_on(async {
-    /// let m = AsyncManager::new(&manager).await?;
-    /// let s = m.set_of::<i64>().await?;
-    /// s.update([1, 2, 2]).await?;
-    /// assert_eq!(s.len().await?, 2);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// # })
-    /// # }
-    /// ```
-    ///
-    /// # Errors
-    /// [`Error::ManagerGone`].
-    pub async fn len(&self) -> Result<usize, Error> {
-        self.p.len().await
-    }
+        /// `len(s)`.
+        ///
+        /// ```
+        /// # use multiproc_manager::{Manager, aio::AsyncManager};
+        /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+        /// # let manager = Manager::in_thread()?;
+        /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        /// # rt.block_on(async {
+        /// let m = AsyncManager::new(&manager).await?;
+        /// let s = m.set_of::<i64>().await?;
+        /// s.update([1, 2, 2]).await?;
+        /// assert_eq!(s.len().await?, 2);
+        /// # Ok::<(), Box<dyn std::error::Error>>(())
+        /// # })
+        /// # }
+        /// ```
+        ///
+        /// # Errors
+        /// [`Error::ManagerGone`].
+        fn len;
 
-    /// `len(s) == 0`.
-    ///
-    /// ```
-    /// # use multiproc_manager::{Manager, aio::AsyncManager};
-    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// # let manager = Manager::in_thread()?;
-    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    /// # rt.block_on(async {
-    /// let m = AsyncManager::new(&manager).await?;
-    /// let s = m.set_of::<i64>().await?;
-    /// assert!(s.is_empty().await?);
-    /// s.add(1).await?;
-    /// assert!(!s.is_empty().await?);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// # })
-    /// # }
-    /// ```
-    ///
-    /// # Errors
-    /// [`Error::ManagerGone`].
-    pub async fn is_empty(&self) -> Result<bool, Error> {
-        self.p.is_empty().await
+        /// `len(s) == 0`.
+        ///
+        /// ```
+        /// # use multiproc_manager::{Manager, aio::AsyncManager};
+        /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+        /// # let manager = Manager::in_thread()?;
+        /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        /// # rt.block_on(async {
+        /// let m = AsyncManager::new(&manager).await?;
+        /// let s = m.set_of::<i64>().await?;
+        /// assert!(s.is_empty().await?);
+        /// s.add(1).await?;
+        /// assert!(!s.is_empty().await?);
+        /// # Ok::<(), Box<dyn std::error::Error>>(())
+        /// # })
+        /// # }
+        /// ```
+        ///
+        /// # Errors
+        /// [`Error::ManagerGone`].
+        fn is_empty;
     }
 
     /// `s.clear()`.
@@ -1016,29 +994,29 @@ impl<T: Into<Value> + FromValue> AsyncSetProxy<T> {
             .await
     }
 
-    /// `list(s)`: the elements, in one round trip.
-    ///
-    /// ```
-    /// # use multiproc_manager::{Manager, aio::AsyncManager};
-    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// # let manager = Manager::in_thread()?;
-    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    /// # rt.block_on(async {
-    /// let m = AsyncManager::new(&manager).await?;
-    /// let s = m.set_of::<i64>().await?;
-    /// s.update([2, 1]).await?;
-    /// let mut all = s.to_vec().await?;
-    /// all.sort_unstable();
-    /// assert_eq!(all, [1, 2]);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// # })
-    /// # }
-    /// ```
-    ///
-    /// # Errors
-    /// [`Error::Type`], [`Error::ManagerGone`].
-    pub async fn to_vec(&self) -> Result<Vec<T>, Error> {
-        self.p.call_as(Op::Any(AnyOp::Copy)).await
+    async_methods! {
+        /// `list(s)`: the elements, in one round trip.
+        ///
+        /// ```
+        /// # use multiproc_manager::{Manager, aio::AsyncManager};
+        /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+        /// # let manager = Manager::in_thread()?;
+        /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        /// # rt.block_on(async {
+        /// let m = AsyncManager::new(&manager).await?;
+        /// let s = m.set_of::<i64>().await?;
+        /// s.update([2, 1]).await?;
+        /// let mut all = s.to_vec().await?;
+        /// all.sort_unstable();
+        /// assert_eq!(all, [1, 2]);
+        /// # Ok::<(), Box<dyn std::error::Error>>(())
+        /// # })
+        /// # }
+        /// ```
+        ///
+        /// # Errors
+        /// [`Error::Type`], [`Error::ManagerGone`].
+        fn to_vec;
     }
 }
 
@@ -1068,122 +1046,110 @@ async_proxy!(
 );
 
 impl<T: Into<Value> + FromValue> AsyncArrayProxy<T> {
-    /// `a[i]`.
-    ///
-    /// ```
-    /// # use multiproc_manager::{Manager, aio::AsyncManager};
-    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// # let manager = Manager::in_thread()?;
-    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    /// # rt.block_on(async {
-    /// let m = AsyncManager::new(&manager).await?;
-    /// let a = m.array([1i64, 2, 3]).await?;
-    /// assert_eq!(a.get(0).await?, 1);
-    /// assert_eq!(a.get(-1).await?, 3);
-    /// assert!(a.get(3).await.is_err()); // IndexError
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// # })
-    /// # }
-    /// ```
-    ///
-    /// # Errors
-    /// `IndexError`, [`Error::Type`], [`Error::ManagerGone`].
-    pub async fn get(&self, i: i64) -> Result<T, Error> {
-        self.p
-            .call_as(Op::List(ListOp::GetItem(Value::from(i))))
-            .await
-    }
+    async_methods! {
+        /// `a[i]`.
+        ///
+        /// ```
+        /// # use multiproc_manager::{Manager, aio::AsyncManager};
+        /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+        /// # let manager = Manager::in_thread()?;
+        /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        /// # rt.block_on(async {
+        /// let m = AsyncManager::new(&manager).await?;
+        /// let a = m.array([1i64, 2, 3]).await?;
+        /// assert_eq!(a.get(0).await?, 1);
+        /// assert_eq!(a.get(-1).await?, 3);
+        /// assert!(a.get(3).await.is_err()); // IndexError
+        /// # Ok::<(), Box<dyn std::error::Error>>(())
+        /// # })
+        /// # }
+        /// ```
+        ///
+        /// # Errors
+        /// `IndexError`, [`Error::Type`], [`Error::ManagerGone`].
+        fn get;
 
-    /// `a[i] = x`.
-    ///
-    /// ```
-    /// # use multiproc_manager::{Manager, aio::AsyncManager};
-    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// # let manager = Manager::in_thread()?;
-    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    /// # rt.block_on(async {
-    /// let m = AsyncManager::new(&manager).await?;
-    /// let a = m.array([1i64, 2]).await?;
-    /// a.set(1, 20).await?;
-    /// assert_eq!(a.to_vec().await?, [1, 20]);
-    /// assert!(a.set(2, 30).await.is_err()); // IndexError: fixed length
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// # })
-    /// # }
-    /// ```
-    ///
-    /// # Errors
-    /// `IndexError`, [`Error::ManagerGone`].
-    pub async fn set(&self, i: i64, x: impl Into<T>) -> Result<(), Error> {
-        self.p
-            .call_unit(Op::List(ListOp::SetItem(Value::from(i), x.into().into())))
-            .await
-    }
+        /// `a[i] = x`.
+        ///
+        /// ```
+        /// # use multiproc_manager::{Manager, aio::AsyncManager};
+        /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+        /// # let manager = Manager::in_thread()?;
+        /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        /// # rt.block_on(async {
+        /// let m = AsyncManager::new(&manager).await?;
+        /// let a = m.array([1i64, 2]).await?;
+        /// a.set(1, 20).await?;
+        /// assert_eq!(a.to_vec().await?, [1, 20]);
+        /// assert!(a.set(2, 30).await.is_err()); // IndexError: fixed length
+        /// # Ok::<(), Box<dyn std::error::Error>>(())
+        /// # })
+        /// # }
+        /// ```
+        ///
+        /// # Errors
+        /// `IndexError`, [`Error::ManagerGone`].
+        fn set;
 
-    /// `len(a)`.
-    ///
-    /// ```
-    /// # use multiproc_manager::{Manager, aio::AsyncManager};
-    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// # let manager = Manager::in_thread()?;
-    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    /// # rt.block_on(async {
-    /// let m = AsyncManager::new(&manager).await?;
-    /// let a = m.array([1i64, 2, 3]).await?;
-    /// assert_eq!(a.len().await?, 3);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// # })
-    /// # }
-    /// ```
-    ///
-    /// # Errors
-    /// [`Error::ManagerGone`].
-    pub async fn len(&self) -> Result<usize, Error> {
-        self.p.len().await
-    }
+        /// `len(a)`.
+        ///
+        /// ```
+        /// # use multiproc_manager::{Manager, aio::AsyncManager};
+        /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+        /// # let manager = Manager::in_thread()?;
+        /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        /// # rt.block_on(async {
+        /// let m = AsyncManager::new(&manager).await?;
+        /// let a = m.array([1i64, 2, 3]).await?;
+        /// assert_eq!(a.len().await?, 3);
+        /// # Ok::<(), Box<dyn std::error::Error>>(())
+        /// # })
+        /// # }
+        /// ```
+        ///
+        /// # Errors
+        /// [`Error::ManagerGone`].
+        fn len;
 
-    /// `len(a) == 0`.
-    ///
-    /// ```
-    /// # use multiproc_manager::{Manager, aio::AsyncManager};
-    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// # let manager = Manager::in_thread()?;
-    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    /// # rt.block_on(async {
-    /// let m = AsyncManager::new(&manager).await?;
-    /// let a = m.array([1i64]).await?;
-    /// assert!(!a.is_empty().await?);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// # })
-    /// # }
-    /// ```
-    ///
-    /// # Errors
-    /// [`Error::ManagerGone`].
-    pub async fn is_empty(&self) -> Result<bool, Error> {
-        self.p.is_empty().await
-    }
+        /// `len(a) == 0`.
+        ///
+        /// ```
+        /// # use multiproc_manager::{Manager, aio::AsyncManager};
+        /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+        /// # let manager = Manager::in_thread()?;
+        /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        /// # rt.block_on(async {
+        /// let m = AsyncManager::new(&manager).await?;
+        /// let a = m.array([1i64]).await?;
+        /// assert!(!a.is_empty().await?);
+        /// # Ok::<(), Box<dyn std::error::Error>>(())
+        /// # })
+        /// # }
+        /// ```
+        ///
+        /// # Errors
+        /// [`Error::ManagerGone`].
+        fn is_empty;
 
-    /// `a[:]`.
-    ///
-    /// ```
-    /// # use multiproc_manager::{Manager, aio::AsyncManager};
-    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// # let manager = Manager::in_thread()?;
-    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    /// # rt.block_on(async {
-    /// let m = AsyncManager::new(&manager).await?;
-    /// let a = m.array([1i64, 2]).await?;
-    /// assert_eq!(a.to_vec().await?, [1, 2]);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// # })
-    /// # }
-    /// ```
-    ///
-    /// # Errors
-    /// [`Error::Type`], [`Error::ManagerGone`].
-    pub async fn to_vec(&self) -> Result<Vec<T>, Error> {
-        self.p.call_as(Op::Any(AnyOp::Copy)).await
+        /// `a[:]`.
+        ///
+        /// ```
+        /// # use multiproc_manager::{Manager, aio::AsyncManager};
+        /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+        /// # let manager = Manager::in_thread()?;
+        /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        /// # rt.block_on(async {
+        /// let m = AsyncManager::new(&manager).await?;
+        /// let a = m.array([1i64, 2]).await?;
+        /// assert_eq!(a.to_vec().await?, [1, 2]);
+        /// # Ok::<(), Box<dyn std::error::Error>>(())
+        /// # })
+        /// # }
+        /// ```
+        ///
+        /// # Errors
+        /// [`Error::Type`], [`Error::ManagerGone`].
+        fn to_vec;
     }
 
     /// `a[x:y] = items` (same length).

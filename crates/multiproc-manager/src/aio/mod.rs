@@ -248,12 +248,14 @@ impl AsyncManager {
         }
     }
 
-    fn handle(&self, r: ObjRef) -> AsyncProxy {
-        AsyncProxy {
+    /// Creates an object on the server and wraps its proxy (`wrap` makes the typed one).
+    async fn make<P>(&self, c: Create, wrap: fn(AsyncProxy) -> P) -> Result<P, Error> {
+        let r = self.create(c).await?;
+        Ok(wrap(AsyncProxy {
             m: self.clone(),
             id: r.id,
             kind: r.kind,
-        }
+        }))
     }
 
     /// A proxy to an existing object of this server by id, such as a blocking proxy's
@@ -352,8 +354,8 @@ impl AsyncManager {
     /// # Errors
     /// As [`dict`](Self::dict).
     pub async fn dict_of<K, V>(&self) -> Result<AsyncDictProxy<K, V>, Error> {
-        let r = self.create(Create::Dict(Vec::new())).await?;
-        Ok(AsyncDictProxy::wrap(self.handle(r)))
+        self.make(Create::Dict(Vec::new()), AsyncDictProxy::wrap)
+            .await
     }
 
     /// `manager.list()`: an empty list of [`Value`]s.
@@ -401,8 +403,8 @@ impl AsyncManager {
     /// # Errors
     /// As [`dict`](Self::dict).
     pub async fn list_of<T>(&self) -> Result<AsyncListProxy<T>, Error> {
-        let r = self.create(Create::List(Vec::new())).await?;
-        Ok(AsyncListProxy::wrap(self.handle(r)))
+        self.make(Create::List(Vec::new()), AsyncListProxy::wrap)
+            .await
     }
 
     /// `manager.Namespace()`.
@@ -425,8 +427,8 @@ impl AsyncManager {
     /// # Errors
     /// As [`dict`](Self::dict).
     pub async fn namespace(&self) -> Result<AsyncNamespaceProxy, Error> {
-        let r = self.create(Create::Namespace(Vec::new())).await?;
-        Ok(AsyncNamespaceProxy::wrap(self.handle(r)))
+        self.make(Create::Namespace(Vec::new()), AsyncNamespaceProxy::wrap)
+            .await
     }
 
     /// `manager.Value(v)`.
@@ -448,8 +450,8 @@ impl AsyncManager {
     /// # Errors
     /// As [`dict`](Self::dict).
     pub async fn value<T: Into<Value>>(&self, v: T) -> Result<AsyncValueProxy<T>, Error> {
-        let r = self.create(Create::Value(v.into())).await?;
-        Ok(AsyncValueProxy::wrap(self.handle(r)))
+        self.make(Create::Value(v.into()), AsyncValueProxy::wrap)
+            .await
     }
 
     /// `manager.Queue()` of [`Value`]s.
@@ -497,8 +499,7 @@ impl AsyncManager {
     /// # Errors
     /// As [`dict`](Self::dict).
     pub async fn queue_of<T>(&self) -> Result<AsyncQueueProxy<T>, Error> {
-        let r = self.create(Create::Queue(None)).await?;
-        Ok(AsyncQueueProxy::wrap(self.handle(r)))
+        self.make(Create::Queue(None), AsyncQueueProxy::wrap).await
     }
 
     /// `manager.Lock()`.
@@ -522,8 +523,7 @@ impl AsyncManager {
     /// # Errors
     /// As [`dict`](Self::dict).
     pub async fn lock(&self) -> Result<AsyncLockProxy, Error> {
-        let r = self.create(Create::Lock).await?;
-        Ok(AsyncLockProxy::wrap(self.handle(r)))
+        self.make(Create::Lock, AsyncLockProxy::wrap).await
     }
 
     /// `manager.Event()`.
@@ -547,8 +547,7 @@ impl AsyncManager {
     /// # Errors
     /// As [`dict`](Self::dict).
     pub async fn event(&self) -> Result<AsyncEventProxy, Error> {
-        let r = self.create(Create::Event).await?;
-        Ok(AsyncEventProxy::wrap(self.handle(r)))
+        self.make(Create::Event, AsyncEventProxy::wrap).await
     }
 
     /// `manager.dict(pairs)`.
@@ -578,8 +577,7 @@ impl AsyncManager {
         B: Into<Value>,
     {
         let pairs = wire_pairs::<Value, Value, _, _>(pairs);
-        let r = self.create(Create::Dict(pairs)).await?;
-        Ok(AsyncDictProxy::wrap(self.handle(r)))
+        self.make(Create::Dict(pairs), AsyncDictProxy::wrap).await
     }
 
     /// `manager.list(items)`.
@@ -606,10 +604,11 @@ impl AsyncManager {
         &self,
         items: impl IntoIterator<Item = T>,
     ) -> Result<AsyncListProxy, Error> {
-        let r = self
-            .create(Create::List(wire_values::<Value, _>(items)))
-            .await?;
-        Ok(AsyncListProxy::wrap(self.handle(r)))
+        self.make(
+            Create::List(wire_values::<Value, _>(items)),
+            AsyncListProxy::wrap,
+        )
+        .await
     }
 
     /// `manager.set()` (CPython 3.14): an empty set of [`Value`]s.
@@ -658,8 +657,8 @@ impl AsyncManager {
     /// # Errors
     /// As [`dict`](Self::dict).
     pub async fn set_of<T>(&self) -> Result<AsyncSetProxy<T>, Error> {
-        let r = self.create(Create::Set(Vec::new())).await?;
-        Ok(AsyncSetProxy::wrap(self.handle(r)))
+        self.make(Create::Set(Vec::new()), AsyncSetProxy::wrap)
+            .await
     }
 
     /// `manager.set(items)`: duplicates are dropped.
@@ -684,10 +683,11 @@ impl AsyncManager {
         &self,
         items: impl IntoIterator<Item = T>,
     ) -> Result<AsyncSetProxy, Error> {
-        let r = self
-            .create(Create::Set(wire_values::<Value, _>(items)))
-            .await?;
-        Ok(AsyncSetProxy::wrap(self.handle(r)))
+        self.make(
+            Create::Set(wire_values::<Value, _>(items)),
+            AsyncSetProxy::wrap,
+        )
+        .await
     }
 
     /// `manager.Queue(maxsize)` of `T`s (0 = unbounded): a `put` waits (on the server)
@@ -715,8 +715,8 @@ impl AsyncManager {
     /// # Errors
     /// As [`dict`](Self::dict).
     pub async fn bounded_queue<T>(&self, maxsize: u64) -> Result<AsyncQueueProxy<T>, Error> {
-        let r = self.create(Create::Queue(Some(maxsize))).await?;
-        Ok(AsyncQueueProxy::wrap(self.handle(r)))
+        self.make(Create::Queue(Some(maxsize)), AsyncQueueProxy::wrap)
+            .await
     }
 
     /// `manager.JoinableQueue()` of `T`s ([`task_done`](AsyncQueueProxy::task_done),
@@ -743,8 +743,8 @@ impl AsyncManager {
     /// # Errors
     /// As [`dict`](Self::dict).
     pub async fn joinable_queue<T>(&self) -> Result<AsyncQueueProxy<T>, Error> {
-        let r = self.create(Create::JoinableQueue(None)).await?;
-        Ok(AsyncQueueProxy::wrap(self.handle(r)))
+        self.make(Create::JoinableQueue(None), AsyncQueueProxy::wrap)
+            .await
     }
 
     /// `manager.RLock()`: an [`AsyncLockProxy`] re-entrant for its owner (this proxy
@@ -771,8 +771,7 @@ impl AsyncManager {
     /// # Errors
     /// As [`dict`](Self::dict).
     pub async fn rlock(&self) -> Result<AsyncLockProxy, Error> {
-        let r = self.create(Create::RLock).await?;
-        Ok(AsyncLockProxy::wrap(self.handle(r)))
+        self.make(Create::RLock, AsyncLockProxy::wrap).await
     }
 
     /// `manager.Semaphore(value)`.
@@ -794,8 +793,8 @@ impl AsyncManager {
     /// # Errors
     /// As [`dict`](Self::dict).
     pub async fn semaphore(&self, value: u64) -> Result<AsyncSemaphoreProxy, Error> {
-        let r = self.create(Create::Semaphore(value)).await?;
-        Ok(AsyncSemaphoreProxy::wrap(self.handle(r)))
+        self.make(Create::Semaphore(value), AsyncSemaphoreProxy::wrap)
+            .await
     }
 
     /// `manager.BoundedSemaphore(value)`: releasing above `value` is a `ValueError`.
@@ -821,8 +820,8 @@ impl AsyncManager {
     /// # Errors
     /// As [`dict`](Self::dict).
     pub async fn bounded_semaphore(&self, value: u64) -> Result<AsyncSemaphoreProxy, Error> {
-        let r = self.create(Create::BoundedSemaphore(value)).await?;
-        Ok(AsyncSemaphoreProxy::wrap(self.handle(r)))
+        self.make(Create::BoundedSemaphore(value), AsyncSemaphoreProxy::wrap)
+            .await
     }
 
     /// `manager.Condition()` (over its own re-entrant lock).
@@ -846,8 +845,8 @@ impl AsyncManager {
     /// # Errors
     /// As [`dict`](Self::dict).
     pub async fn condition(&self) -> Result<AsyncConditionProxy, Error> {
-        let r = self.create(Create::Condition).await?;
-        Ok(AsyncConditionProxy::wrap(self.handle(r)))
+        self.make(Create::Condition, AsyncConditionProxy::wrap)
+            .await
     }
 
     /// `manager.Barrier(parties)`.
@@ -871,8 +870,8 @@ impl AsyncManager {
     /// # Errors
     /// `ValueError` for zero parties, as [`dict`](Self::dict).
     pub async fn barrier(&self, parties: u64) -> Result<AsyncBarrierProxy, Error> {
-        let r = self.create(Create::Barrier(parties)).await?;
-        Ok(AsyncBarrierProxy::wrap(self.handle(r)))
+        self.make(Create::Barrier(parties), AsyncBarrierProxy::wrap)
+            .await
     }
 
     /// `manager.Array(typecode, items)`: fixed length.
@@ -898,10 +897,11 @@ impl AsyncManager {
         &self,
         items: impl IntoIterator<Item = T>,
     ) -> Result<AsyncArrayProxy<T>, Error> {
-        let r = self
-            .create(Create::Array(wire_values::<Value, _>(items)))
-            .await?;
-        Ok(AsyncArrayProxy::wrap(self.handle(r)))
+        self.make(
+            Create::Array(wire_values::<Value, _>(items)),
+            AsyncArrayProxy::wrap,
+        )
+        .await
     }
 
     /// An async proxy to an existing semaphore of this server by id, such as a

@@ -326,3 +326,56 @@ macro_rules! async_proxy {
     };
 }
 pub(super) use async_proxy;
+
+/// Methods that several typed async proxies share, written once. A proxy lists the
+/// ones it has inside its `impl` as `fn name;`, each after its own docs (its own
+/// example): `len`, `is_empty`, `contains(X)` (`X` the type of what it holds), and
+/// for the sequences of `T`s, `get`, `set`, `to_vec`.
+macro_rules! async_methods {
+    () => {};
+    ($(#[$doc:meta])* fn contains($x:ident); $($rest:tt)*) => {
+        $(#[$doc])*
+        pub async fn contains(&self, x: impl Into<$x>) -> Result<bool, Error> {
+            self.p.call_as(Op::Any(AnyOp::Contains(x.into().into()))).await
+        }
+        async_methods!($($rest)*);
+    };
+    ($(#[$doc:meta])* fn len; $($rest:tt)*) => {
+        $(#[$doc])*
+        pub async fn len(&self) -> Result<usize, Error> {
+            self.p.len().await
+        }
+        async_methods!($($rest)*);
+    };
+    ($(#[$doc:meta])* fn is_empty; $($rest:tt)*) => {
+        $(#[$doc])*
+        pub async fn is_empty(&self) -> Result<bool, Error> {
+            self.p.is_empty().await
+        }
+        async_methods!($($rest)*);
+    };
+    ($(#[$doc:meta])* fn get; $($rest:tt)*) => {
+        $(#[$doc])*
+        pub async fn get(&self, i: i64) -> Result<T, Error> {
+            self.p.call_as(Op::List(ListOp::GetItem(Value::from(i)))).await
+        }
+        async_methods!($($rest)*);
+    };
+    ($(#[$doc:meta])* fn set; $($rest:tt)*) => {
+        $(#[$doc])*
+        pub async fn set(&self, i: i64, x: impl Into<T>) -> Result<(), Error> {
+            self.p
+                .call_unit(Op::List(ListOp::SetItem(Value::from(i), x.into().into())))
+                .await
+        }
+        async_methods!($($rest)*);
+    };
+    ($(#[$doc:meta])* fn to_vec; $($rest:tt)*) => {
+        $(#[$doc])*
+        pub async fn to_vec(&self) -> Result<Vec<T>, Error> {
+            self.p.call_as(Op::Any(AnyOp::Copy)).await
+        }
+        async_methods!($($rest)*);
+    };
+}
+pub(super) use async_methods;

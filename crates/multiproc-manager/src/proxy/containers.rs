@@ -491,54 +491,50 @@ impl<T: Into<Value> + FromValue> SetProxy<T> {
         self.h.call_as(Op::Set(SetOp::Pop))
     }
 
-    /// `x in s` (an unhashable `x` is simply not there).
-    ///
-    /// # Errors
-    /// [`Error::ManagerGone`].
-    ///
-    /// ```
-    /// # let manager = multiproc_manager::Manager::in_thread()?;
-    /// let s = manager.set_of::<i64>()?;
-    /// s.add(1)?;
-    /// assert!(s.contains(1)?);
-    /// assert!(!s.contains(2)?);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn contains(&self, x: impl Into<T>) -> Result<bool, Error> {
-        self.h.call_as(Op::Any(AnyOp::Contains(x.into().into())))
-    }
+    proxy_methods! {
+        /// `x in s` (an unhashable `x` is simply not there).
+        ///
+        /// # Errors
+        /// [`Error::ManagerGone`].
+        ///
+        /// ```
+        /// # let manager = multiproc_manager::Manager::in_thread()?;
+        /// let s = manager.set_of::<i64>()?;
+        /// s.add(1)?;
+        /// assert!(s.contains(1)?);
+        /// assert!(!s.contains(2)?);
+        /// # Ok::<(), Box<dyn std::error::Error>>(())
+        /// ```
+        fn contains(T);
 
-    /// `len(s)`.
-    ///
-    /// # Errors
-    /// [`Error::ManagerGone`].
-    ///
-    /// ```
-    /// # let manager = multiproc_manager::Manager::in_thread()?;
-    /// let s = manager.set_of::<i64>()?;
-    /// s.update([1, 2, 2, 3])?;
-    /// assert_eq!(s.len()?, 3);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn len(&self) -> Result<usize, Error> {
-        self.h.call_as(Op::Any(AnyOp::Len))
-    }
+        /// `len(s)`.
+        ///
+        /// # Errors
+        /// [`Error::ManagerGone`].
+        ///
+        /// ```
+        /// # let manager = multiproc_manager::Manager::in_thread()?;
+        /// let s = manager.set_of::<i64>()?;
+        /// s.update([1, 2, 2, 3])?;
+        /// assert_eq!(s.len()?, 3);
+        /// # Ok::<(), Box<dyn std::error::Error>>(())
+        /// ```
+        fn len;
 
-    /// `len(s) == 0`.
-    ///
-    /// # Errors
-    /// [`Error::ManagerGone`].
-    ///
-    /// ```
-    /// # let manager = multiproc_manager::Manager::in_thread()?;
-    /// let s = manager.set_of::<i64>()?;
-    /// assert!(s.is_empty()?);
-    /// s.add(1)?;
-    /// assert!(!s.is_empty()?);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn is_empty(&self) -> Result<bool, Error> {
-        Ok(self.len()? == 0)
+        /// `len(s) == 0`.
+        ///
+        /// # Errors
+        /// [`Error::ManagerGone`].
+        ///
+        /// ```
+        /// # let manager = multiproc_manager::Manager::in_thread()?;
+        /// let s = manager.set_of::<i64>()?;
+        /// assert!(s.is_empty()?);
+        /// s.add(1)?;
+        /// assert!(!s.is_empty()?);
+        /// # Ok::<(), Box<dyn std::error::Error>>(())
+        /// ```
+        fn is_empty;
     }
 
     /// `s.clear()`.
@@ -558,22 +554,22 @@ impl<T: Into<Value> + FromValue> SetProxy<T> {
         self.h.call_unit(Op::Set(SetOp::Clear))
     }
 
-    /// `list(s)` (`s.copy()`): the elements, in one round trip.
-    ///
-    /// # Errors
-    /// [`Error::Type`], [`Error::ManagerGone`].
-    ///
-    /// ```
-    /// # let manager = multiproc_manager::Manager::in_thread()?;
-    /// let s = manager.set_of::<i64>()?;
-    /// s.update([3, 1, 2])?;
-    /// let mut v = s.to_vec()?;
-    /// v.sort();
-    /// assert_eq!(v, [1, 2, 3]);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn to_vec(&self) -> Result<Vec<T>, Error> {
-        self.h.call_as(Op::Any(AnyOp::Copy))
+    proxy_methods! {
+        /// `list(s)` (`s.copy()`): the elements, in one round trip.
+        ///
+        /// # Errors
+        /// [`Error::Type`], [`Error::ManagerGone`].
+        ///
+        /// ```
+        /// # let manager = multiproc_manager::Manager::in_thread()?;
+        /// let s = manager.set_of::<i64>()?;
+        /// s.update([3, 1, 2])?;
+        /// let mut v = s.to_vec()?;
+        /// v.sort();
+        /// assert_eq!(v, [1, 2, 3]);
+        /// # Ok::<(), Box<dyn std::error::Error>>(())
+        /// ```
+        fn to_vec;
     }
 
     /// `iter(s)`: the elements, fetched [`ITER_BATCH`] at a time; a change of the
