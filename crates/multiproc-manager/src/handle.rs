@@ -105,6 +105,25 @@ impl Serialize for Handle {
     }
 }
 
+impl Handle {
+    /// A received handle, which must be to an object of one of `want` (`name`: the
+    /// proxy type, for the error).
+    pub(crate) fn deserialize_of<'de, D: Deserializer<'de>>(
+        d: D,
+        want: &[Kind],
+        name: &str,
+    ) -> Result<Handle, D::Error> {
+        let h = Handle::deserialize(d)?;
+        if !want.contains(&h.kind) {
+            return Err(D::Error::custom(format!(
+                "expected a {name} proxy, got a {} proxy",
+                h.kind.typeid()
+            )));
+        }
+        Ok(h)
+    }
+}
+
 impl<'de> Deserialize<'de> for Handle {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let w = WireProxy::deserialize(d)?;

@@ -11,7 +11,6 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde::de::Error as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::acquire::{AcquireError, OwnerDied};
@@ -43,8 +42,16 @@ pub(crate) fn wire_pairs<K: Into<Value>, V: Into<Value>, A: Into<K>, B: Into<V>>
         .collect()
 }
 
+/// A typed proxy: the struct (its docs first), over a [`Handle`] to an object of one of
+/// `$kinds`, and what every typed proxy has (formatting, equality, serde, conversions,
+/// `id`, `repr`, `destroy`).
 macro_rules! proxy_common {
-    ($name:ident [$($g:ident),*] $kinds:expr) => {
+    ($(#[$doc:meta])* $name:ident [$($g:ident),*] $kinds:expr) => {
+        $(#[$doc])*
+        pub struct $name<$($g = Value),*> {
+            h: Handle,
+            _t: PhantomData<fn() -> ($($g,)*)>,
+        }
         impl<$($g),*> fmt::Display for $name<$($g),*> {
             /// Prints the server's value as Python's `print(proxy)` would.
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -77,14 +84,7 @@ macro_rules! proxy_common {
         }
         impl<'de, $($g),*> Deserialize<'de> for $name<$($g),*> {
             fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                let h = Handle::deserialize(d)?;
-                if !$kinds.contains(&h.kind) {
-                    return Err(D::Error::custom(format!(
-                        "expected a {} proxy, got a {} proxy",
-                        stringify!($name),
-                        h.kind.typeid()
-                    )));
-                }
+                let h = Handle::deserialize_of(d, &$kinds, stringify!($name))?;
                 Ok($name { h, _t: PhantomData })
             }
         }
@@ -233,26 +233,24 @@ pub use containers::{ITER_BATCH, KeyIter, ListIter, SetProxy};
 
 // ------------------------------------------------------------------ dict
 
-/// A proxy to a manager's `dict` (CPython's `DictProxy`). `DictProxy` (= `DictProxy<Value,
-/// Value>`) holds anything, like Python's; `DictProxy<String, u64>` reads keys and values
-/// back as those types, and a value of another type is an [`Error::Type`], never a panic.
-///
-/// ```
-/// # let manager = multiproc_manager::Manager::in_thread()?;
-/// let d = manager.dict()?;
-/// d.insert(1, "1")?;
-/// d.insert("2", 2)?;
-/// d.insert(0.25, ())?;
-/// assert_eq!(d.to_string(), "{1: '1', '2': 2, 0.25: None}");
-/// assert_eq!(d.get_item(1)?, "1".into());
-/// assert!(d.get_item(3).unwrap_err().is_key_error());
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-pub struct DictProxy<K = Value, V = Value> {
-    h: Handle,
-    _t: PhantomData<fn() -> (K, V)>,
-}
-proxy_common!(DictProxy [K, V] [Kind::Dict]);
+proxy_common!(
+    /// A proxy to a manager's `dict` (CPython's `DictProxy`). `DictProxy` (= `DictProxy<Value,
+    /// Value>`) holds anything, like Python's; `DictProxy<String, u64>` reads keys and values
+    /// back as those types, and a value of another type is an [`Error::Type`], never a panic.
+    ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let d = manager.dict()?;
+    /// d.insert(1, "1")?;
+    /// d.insert("2", 2)?;
+    /// d.insert(0.25, ())?;
+    /// assert_eq!(d.to_string(), "{1: '1', '2': 2, 0.25: None}");
+    /// assert_eq!(d.get_item(1)?, "1".into());
+    /// assert!(d.get_item(3).unwrap_err().is_key_error());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    DictProxy [K, V] [Kind::Dict]
+);
 
 impl<K: Into<Value> + FromValue, V: Into<Value> + FromValue> DictProxy<K, V> {
     /// `d[k]`: the value, or a `KeyError`.
@@ -580,24 +578,22 @@ impl<K: Into<Value> + FromValue, V: Into<Value> + FromValue> DictProxy<K, V> {
 
 // ------------------------------------------------------------------ list
 
-/// A proxy to a manager's `list` (CPython's `ListProxy`). Indices are `i64` and may be
-/// negative, as in Python; slices take `Option<i64>` bounds.
-///
-/// ```
-/// # let manager = multiproc_manager::Manager::in_thread()?;
-/// let l = manager.list_of::<i64>()?;
-/// l.extend(0..10)?;
-/// l.reverse()?;
-/// assert_eq!(l.to_string(), "[9, 8, 7, 6, 5, 4, 3, 2, 1, 0]");
-/// assert_eq!(l.get(-1)?, 0);
-/// assert_eq!(l.slice(Some(1), Some(3))?, [8, 7]);
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-pub struct ListProxy<T = Value> {
-    h: Handle,
-    _t: PhantomData<fn() -> T>,
-}
-proxy_common!(ListProxy[T][Kind::List]);
+proxy_common!(
+    /// A proxy to a manager's `list` (CPython's `ListProxy`). Indices are `i64` and may be
+    /// negative, as in Python; slices take `Option<i64>` bounds.
+    ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let l = manager.list_of::<i64>()?;
+    /// l.extend(0..10)?;
+    /// l.reverse()?;
+    /// assert_eq!(l.to_string(), "[9, 8, 7, 6, 5, 4, 3, 2, 1, 0]");
+    /// assert_eq!(l.get(-1)?, 0);
+    /// assert_eq!(l.slice(Some(1), Some(3))?, [8, 7]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ListProxy [T] [Kind::List]
+);
 
 impl<T: Into<Value> + FromValue> ListProxy<T> {
     /// `l.append(x)`.
@@ -994,28 +990,26 @@ impl<T: Into<Value> + FromValue> ListProxy<T> {
 
 // ------------------------------------------------------------- namespace
 
-/// A proxy to a manager's `Namespace`: named attributes holding [`Value`]s.
-///
-/// Reading an attribute never set is an `AttributeError` naming it. An attribute's value
-/// is a *copy* once read: `ns.get::<Vec<i64>>("x")?.push(1)` changes only your copy,
-/// never the server's (CPython's pitfall, made visible by Rust's ownership) — read,
-/// modify and [`set`](Self::set) it back, or store a [`ListProxy`] in the attribute.
-///
-/// ```
-/// # let manager = multiproc_manager::Manager::in_thread()?;
-/// let ns = manager.namespace()?;
-/// let err = ns.get::<i64>("x").unwrap_err();
-/// assert!(err.to_string().contains("'x'"));
-/// ns.set("x", 10)?;
-/// assert_eq!(ns.get::<i64>("x")?, 10);
-/// assert_eq!(ns.to_string(), "Namespace(x=10)");
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-pub struct NamespaceProxy {
-    h: Handle,
-    _t: PhantomData<()>,
-}
-proxy_common!(NamespaceProxy [] [Kind::Namespace]);
+proxy_common!(
+    /// A proxy to a manager's `Namespace`: named attributes holding [`Value`]s.
+    ///
+    /// Reading an attribute never set is an `AttributeError` naming it. An attribute's value
+    /// is a *copy* once read: `ns.get::<Vec<i64>>("x")?.push(1)` changes only your copy,
+    /// never the server's (CPython's pitfall, made visible by Rust's ownership) — read,
+    /// modify and [`set`](Self::set) it back, or store a [`ListProxy`] in the attribute.
+    ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let ns = manager.namespace()?;
+    /// let err = ns.get::<i64>("x").unwrap_err();
+    /// assert!(err.to_string().contains("'x'"));
+    /// ns.set("x", 10)?;
+    /// assert_eq!(ns.get::<i64>("x")?, 10);
+    /// assert_eq!(ns.to_string(), "Namespace(x=10)");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    NamespaceProxy [] [Kind::Namespace]
+);
 
 impl NamespaceProxy {
     /// `ns.name`.
@@ -1129,34 +1123,32 @@ pub(crate) fn namespace_attrs(mut v: Value) -> Result<Vec<(String, Value)>, Erro
 
 // ------------------------------------------------------------- acquirers
 
-/// A proxy to a manager's `Lock` or `RLock` (CPython's `AcquirerProxy`).
-///
-/// Ownership is per connection and thread: an `RLock` is re-entrant for the thread that
-/// holds it. Any process may release a `Lock` (CPython's rule): a child may acquire it,
-/// return, and leave the release to its parent — a client that ends normally leaves its
-/// `Lock`s as they are. When the holder's process is killed or crashes (its connection
-/// ends without a goodbye), the server releases the lock, notes it in the lock's
-/// `repr`, and tells the next acquirer ([`Error::OwnerDied`], [`AcquireError`]). An
-/// `RLock` can only be released by its holder, so it is released whenever the
-/// holder's client ends, and the next acquirer is told.
-///
-/// ```
-/// # use std::time::Duration;
-/// # let manager = multiproc_manager::Manager::in_thread()?;
-/// let lock = manager.lock()?;
-/// {
-///     let _g = lock.lock()?;
-///     assert!(!lock.acquire(Some(Duration::ZERO))?); // `acquire(False)`
-/// }
-/// assert!(lock.acquire(Some(Duration::ZERO))?);
-/// lock.release()?;
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-pub struct LockProxy {
-    h: Handle,
-    _t: PhantomData<()>,
-}
-proxy_common!(LockProxy [] [Kind::Lock, Kind::RLock]);
+proxy_common!(
+    /// A proxy to a manager's `Lock` or `RLock` (CPython's `AcquirerProxy`).
+    ///
+    /// Ownership is per connection and thread: an `RLock` is re-entrant for the thread that
+    /// holds it. Any process may release a `Lock` (CPython's rule): a child may acquire it,
+    /// return, and leave the release to its parent — a client that ends normally leaves its
+    /// `Lock`s as they are. When the holder's process is killed or crashes (its connection
+    /// ends without a goodbye), the server releases the lock, notes it in the lock's
+    /// `repr`, and tells the next acquirer ([`Error::OwnerDied`], [`AcquireError`]). An
+    /// `RLock` can only be released by its holder, so it is released whenever the
+    /// holder's client ends, and the next acquirer is told.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let lock = manager.lock()?;
+    /// {
+    ///     let _g = lock.lock()?;
+    ///     assert!(!lock.acquire(Some(Duration::ZERO))?); // `acquire(False)`
+    /// }
+    /// assert!(lock.acquire(Some(Duration::ZERO))?);
+    /// lock.release()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    LockProxy [] [Kind::Lock, Kind::RLock]
+);
 
 /// The owned guard of a manager lock, condition or semaphore permit
 /// ([`LockProxy::lock`], [`ConditionProxy::lock`], [`SemaphoreProxy::permit`]): releases
@@ -1303,37 +1295,35 @@ impl LockProxy {
     }
 }
 
-/// A proxy to a manager's `Semaphore` or `BoundedSemaphore`. Permits taken by a client
-/// that ends normally stay taken, for any process to release (CPython's rule); those
-/// of a client that vanishes (killed, crashed) are given back, and as many next
-/// acquirers are told ([`AcquireError::OwnerDied`]).
-///
-/// ```
-/// use std::time::Duration;
-/// use multiproc_manager::{Manager, RemoteErrorKind};
-///
-/// let manager = Manager::in_thread()?;
-/// let sem = manager.semaphore(1)?;
-/// assert!(sem.acquire(None)?); // a permit is free: returns at once
-/// assert!(!sem.acquire(Some(Duration::ZERO))?);
-/// assert!(!sem.acquire(Some(Duration::from_millis(10)))?);
-/// assert_eq!(sem.value()?, 0);
-/// sem.release()?;
-/// let permit = sem.permit()?; // given back on drop
-/// assert_eq!(sem.value()?, 0);
-/// drop(permit);
-/// assert!(sem.acquire(Some(Duration::from_secs(60)))?);
-/// sem.release()?;
-/// let bounded = manager.bounded_semaphore(1)?;
-/// let err = bounded.release().unwrap_err(); // above its initial value
-/// assert_eq!(err.remote_kind(), Some(RemoteErrorKind::ValueError));
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-pub struct SemaphoreProxy {
-    h: Handle,
-    _t: PhantomData<()>,
-}
-proxy_common!(SemaphoreProxy [] [Kind::Semaphore, Kind::BoundedSemaphore]);
+proxy_common!(
+    /// A proxy to a manager's `Semaphore` or `BoundedSemaphore`. Permits taken by a client
+    /// that ends normally stay taken, for any process to release (CPython's rule); those
+    /// of a client that vanishes (killed, crashed) are given back, and as many next
+    /// acquirers are told ([`AcquireError::OwnerDied`]).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use multiproc_manager::{Manager, RemoteErrorKind};
+    ///
+    /// let manager = Manager::in_thread()?;
+    /// let sem = manager.semaphore(1)?;
+    /// assert!(sem.acquire(None)?); // a permit is free: returns at once
+    /// assert!(!sem.acquire(Some(Duration::ZERO))?);
+    /// assert!(!sem.acquire(Some(Duration::from_millis(10)))?);
+    /// assert_eq!(sem.value()?, 0);
+    /// sem.release()?;
+    /// let permit = sem.permit()?; // given back on drop
+    /// assert_eq!(sem.value()?, 0);
+    /// drop(permit);
+    /// assert!(sem.acquire(Some(Duration::from_secs(60)))?);
+    /// sem.release()?;
+    /// let bounded = manager.bounded_semaphore(1)?;
+    /// let err = bounded.release().unwrap_err(); // above its initial value
+    /// assert_eq!(err.remote_kind(), Some(RemoteErrorKind::ValueError));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    SemaphoreProxy [] [Kind::Semaphore, Kind::BoundedSemaphore]
+);
 acquirer!(SemaphoreProxy, permit, "a permit");
 
 impl SemaphoreProxy {
@@ -1372,30 +1362,28 @@ impl SemaphoreProxy {
     }
 }
 
-/// A proxy to a manager's `Condition` (over its own re-entrant lock). Like an `RLock`,
-/// its lock is released when its holder's client ends, and the next `acquire` reports
-/// [`AcquireError::OwnerDied`].
-///
-/// ```
-/// use std::time::Duration;
-/// use multiproc_manager::Manager;
-///
-/// let manager = Manager::in_thread()?;
-/// let cond = manager.condition()?;
-/// assert!(cond.acquire(None)?);
-/// assert!(!cond.wait_timeout(Duration::from_millis(10))?); // nobody notified; held again
-/// cond.notify_all()?; // no waiter: nothing happens
-/// let work_done = true; // the state the condition protects, checked under the lock
-/// assert!(cond.wait_for_timeout(|| work_done, Duration::from_secs(60))?); // true: no wait
-/// cond.release()?;
-/// assert!(cond.release().is_err()); // RuntimeError: not held
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-pub struct ConditionProxy {
-    h: Handle,
-    _t: PhantomData<()>,
-}
-proxy_common!(ConditionProxy [] [Kind::Condition]);
+proxy_common!(
+    /// A proxy to a manager's `Condition` (over its own re-entrant lock). Like an `RLock`,
+    /// its lock is released when its holder's client ends, and the next `acquire` reports
+    /// [`AcquireError::OwnerDied`].
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use multiproc_manager::Manager;
+    ///
+    /// let manager = Manager::in_thread()?;
+    /// let cond = manager.condition()?;
+    /// assert!(cond.acquire(None)?);
+    /// assert!(!cond.wait_timeout(Duration::from_millis(10))?); // nobody notified; held again
+    /// cond.notify_all()?; // no waiter: nothing happens
+    /// let work_done = true; // the state the condition protects, checked under the lock
+    /// assert!(cond.wait_for_timeout(|| work_done, Duration::from_secs(60))?); // true: no wait
+    /// cond.release()?;
+    /// assert!(cond.release().is_err()); // RuntimeError: not held
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ConditionProxy [] [Kind::Condition]
+);
 acquirer!(ConditionProxy, lock, "the condition's lock");
 
 impl ConditionProxy {
@@ -1552,27 +1540,25 @@ impl ConditionProxy {
     }
 }
 
-/// A proxy to a manager's `Event`.
-///
-/// ```
-/// use std::time::Duration;
-/// use multiproc_manager::Manager;
-///
-/// let manager = Manager::in_thread()?;
-/// let ev = manager.event()?;
-/// assert!(!ev.wait_timeout(Duration::from_millis(10))?);
-/// ev.set()?;
-/// assert!(ev.wait_timeout(Duration::from_secs(60))?);
-/// ev.wait()?; // set: returns at once
-/// ev.clear()?;
-/// assert!(!ev.is_set()?);
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-pub struct EventProxy {
-    h: Handle,
-    _t: PhantomData<()>,
-}
-proxy_common!(EventProxy [] [Kind::Event]);
+proxy_common!(
+    /// A proxy to a manager's `Event`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use multiproc_manager::Manager;
+    ///
+    /// let manager = Manager::in_thread()?;
+    /// let ev = manager.event()?;
+    /// assert!(!ev.wait_timeout(Duration::from_millis(10))?);
+    /// ev.set()?;
+    /// assert!(ev.wait_timeout(Duration::from_secs(60))?);
+    /// ev.wait()?; // set: returns at once
+    /// ev.clear()?;
+    /// assert!(!ev.is_set()?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    EventProxy [] [Kind::Event]
+);
 
 impl EventProxy {
     /// `set()`.
@@ -1667,29 +1653,27 @@ impl EventProxy {
     }
 }
 
-/// A proxy to a manager's `Barrier`. A party whose client vanishes while waiting
-/// breaks the barrier for the others (they get `BrokenBarrier`, not a hang).
-///
-/// ```
-/// use std::time::Duration;
-/// use multiproc_manager::{Manager, RemoteErrorKind};
-///
-/// let manager = Manager::in_thread()?;
-/// let b = manager.barrier(2)?;
-/// let err = b.wait_timeout(Duration::from_millis(10)).unwrap_err(); // alone: times out
-/// assert_eq!(err.remote_kind(), Some(RemoteErrorKind::BrokenBarrier));
-/// assert!(b.broken()?);
-/// b.reset()?;
-/// assert!(!b.broken()?);
-/// let solo = manager.barrier(1)?;
-/// assert_eq!(solo.wait()?, 0); // the only party: passes at once
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-pub struct BarrierProxy {
-    h: Handle,
-    _t: PhantomData<()>,
-}
-proxy_common!(BarrierProxy [] [Kind::Barrier]);
+proxy_common!(
+    /// A proxy to a manager's `Barrier`. A party whose client vanishes while waiting
+    /// breaks the barrier for the others (they get `BrokenBarrier`, not a hang).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use multiproc_manager::{Manager, RemoteErrorKind};
+    ///
+    /// let manager = Manager::in_thread()?;
+    /// let b = manager.barrier(2)?;
+    /// let err = b.wait_timeout(Duration::from_millis(10)).unwrap_err(); // alone: times out
+    /// assert_eq!(err.remote_kind(), Some(RemoteErrorKind::BrokenBarrier));
+    /// assert!(b.broken()?);
+    /// b.reset()?;
+    /// assert!(!b.broken()?);
+    /// let solo = manager.barrier(1)?;
+    /// assert_eq!(solo.wait()?, 0); // the only party: passes at once
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    BarrierProxy [] [Kind::Barrier]
+);
 
 impl BarrierProxy {
     /// `wait()`: this party's arrival index (`0..parties`, as CPython's).
@@ -1833,23 +1817,21 @@ impl BarrierProxy {
 
 // ----------------------------------------------------------------- queue
 
-/// A proxy to a manager's `Queue` or `JoinableQueue`. Items put by a client stay in the
-/// queue when that client vanishes; an item taken by a `get` whose reply cannot be
-/// delivered is put back at the front.
-///
-/// ```
-/// # let manager = multiproc_manager::Manager::in_thread()?;
-/// let q = manager.queue_of::<String>()?;
-/// q.put("job".to_string())?;
-/// assert_eq!(q.get()?, "job");
-/// assert!(q.get_timeout(std::time::Duration::ZERO).is_err());
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-pub struct QueueProxy<T = Value> {
-    h: Handle,
-    _t: PhantomData<fn() -> T>,
-}
-proxy_common!(QueueProxy [T] [Kind::Queue, Kind::JoinableQueue]);
+proxy_common!(
+    /// A proxy to a manager's `Queue` or `JoinableQueue`. Items put by a client stay in the
+    /// queue when that client vanishes; an item taken by a `get` whose reply cannot be
+    /// delivered is put back at the front.
+    ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let q = manager.queue_of::<String>()?;
+    /// q.put("job".to_string())?;
+    /// assert_eq!(q.get()?, "job");
+    /// assert!(q.get_timeout(std::time::Duration::ZERO).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    QueueProxy [T] [Kind::Queue, Kind::JoinableQueue]
+);
 
 impl<T: Into<Value> + FromValue> QueueProxy<T> {
     /// `put(x)`: blocks while a bounded queue is full.
@@ -2067,23 +2049,21 @@ impl<T: Into<Value> + FromValue> QueueProxy<T> {
 
 // ---------------------------------------------------------- value, array
 
-/// A proxy to a manager's `Value` (CPython's `ValueProxy`): one value, read and written
-/// whole.
-///
-/// ```
-/// use multiproc_manager::Manager;
-///
-/// let manager = Manager::in_thread()?;
-/// let v = manager.value(10i64)?;
-/// v.set(v.get()? + 1)?;
-/// assert_eq!(v.get()?, 11);
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-pub struct ValueProxy<T = Value> {
-    h: Handle,
-    _t: PhantomData<fn() -> T>,
-}
-proxy_common!(ValueProxy[T][Kind::Value]);
+proxy_common!(
+    /// A proxy to a manager's `Value` (CPython's `ValueProxy`): one value, read and written
+    /// whole.
+    ///
+    /// ```
+    /// use multiproc_manager::Manager;
+    ///
+    /// let manager = Manager::in_thread()?;
+    /// let v = manager.value(10i64)?;
+    /// v.set(v.get()? + 1)?;
+    /// assert_eq!(v.get()?, 11);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ValueProxy [T] [Kind::Value]
+);
 
 impl<T: Into<Value> + FromValue> ValueProxy<T> {
     /// `v.value`.
@@ -2118,24 +2098,22 @@ impl<T: Into<Value> + FromValue> ValueProxy<T> {
     }
 }
 
-/// A proxy to a manager's `Array` (CPython's `ArrayProxy`): fixed length.
-///
-/// ```
-/// use multiproc_manager::Manager;
-///
-/// let manager = Manager::in_thread()?;
-/// let a = manager.array([1i64, 2, 3])?;
-/// a.set(0, 10)?;
-/// assert_eq!(a.to_vec()?, [10, 2, 3]);
-/// assert_eq!(a.len()?, 3);
-/// assert!(a.get(5).is_err()); // IndexError: fixed length
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-pub struct ArrayProxy<T = Value> {
-    h: Handle,
-    _t: PhantomData<fn() -> T>,
-}
-proxy_common!(ArrayProxy[T][Kind::Array]);
+proxy_common!(
+    /// A proxy to a manager's `Array` (CPython's `ArrayProxy`): fixed length.
+    ///
+    /// ```
+    /// use multiproc_manager::Manager;
+    ///
+    /// let manager = Manager::in_thread()?;
+    /// let a = manager.array([1i64, 2, 3])?;
+    /// a.set(0, 10)?;
+    /// assert_eq!(a.to_vec()?, [10, 2, 3]);
+    /// assert_eq!(a.len()?, 3);
+    /// assert!(a.get(5).is_err()); // IndexError: fixed length
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ArrayProxy [T] [Kind::Array]
+);
 
 impl<T: Into<Value> + FromValue> ArrayProxy<T> {
     proxy_methods! {
@@ -2338,14 +2316,7 @@ impl<S> Serialize for Proxy<S> {
 }
 impl<'de, S: Shared> Deserialize<'de> for Proxy<S> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let h = Handle::deserialize(d)?;
-        if h.kind != Kind::Custom(S::TYPEID.to_owned()) {
-            return Err(D::Error::custom(format!(
-                "expected a {} proxy, got a {} proxy",
-                S::TYPEID,
-                h.kind.typeid()
-            )));
-        }
+        let h = Handle::deserialize_of(d, &[Kind::Custom(S::TYPEID.to_owned())], S::TYPEID)?;
         Ok(Proxy { h, _t: PhantomData })
     }
 }

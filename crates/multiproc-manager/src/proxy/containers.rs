@@ -14,7 +14,6 @@ use crate::value::{FromValue, Kind, Value};
 use std::fmt;
 use std::sync::Arc;
 
-use serde::de::Error as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// How many items an iterator over a proxy ([`ListIter`], [`KeyIter`]) fetches per
@@ -385,31 +384,29 @@ impl<K: Into<Value> + FromValue, V: Into<Value> + FromValue> DictProxy<K, V> {
 
 // ------------------------------------------------------------------- set
 
-/// A proxy to a manager's `set` (CPython 3.14's `SetProxy`). Elements must be
-/// hashable (a list is a `TypeError`); they keep insertion order. Operations that
-/// combine the set with another collection take any iterable and return a new `Vec`
-/// (`union`, `intersection`, …) or change the set in place (`update`, …).
-///
-/// ```
-/// # let manager = multiproc_manager::Manager::in_thread()?;
-/// let s = manager.set_of::<String>()?;
-/// s.add("a")?;
-/// s.add("b")?;
-/// s.add("a")?;
-/// assert_eq!(s.len()?, 2);
-/// assert!(s.contains("a")?);
-/// assert_eq!(s.to_string(), "{'a', 'b'}");
-/// assert_eq!(s.union(["c"])?, ["a", "b", "c"]);
-/// assert!(s.issubset(["a", "b", "z"])?);
-/// s.discard("a")?;
-/// assert_eq!(s.to_vec()?, ["b"]);
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-pub struct SetProxy<T = Value> {
-    h: Handle,
-    _t: PhantomData<fn() -> T>,
-}
-proxy_common!(SetProxy[T][Kind::Set]);
+proxy_common!(
+    /// A proxy to a manager's `set` (CPython 3.14's `SetProxy`). Elements must be
+    /// hashable (a list is a `TypeError`); they keep insertion order. Operations that
+    /// combine the set with another collection take any iterable and return a new `Vec`
+    /// (`union`, `intersection`, …) or change the set in place (`update`, …).
+    ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let s = manager.set_of::<String>()?;
+    /// s.add("a")?;
+    /// s.add("b")?;
+    /// s.add("a")?;
+    /// assert_eq!(s.len()?, 2);
+    /// assert!(s.contains("a")?);
+    /// assert_eq!(s.to_string(), "{'a', 'b'}");
+    /// assert_eq!(s.union(["c"])?, ["a", "b", "c"]);
+    /// assert!(s.issubset(["a", "b", "z"])?);
+    /// s.discard("a")?;
+    /// assert_eq!(s.to_vec()?, ["b"]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    SetProxy [T] [Kind::Set]
+);
 
 impl<T: Into<Value> + FromValue> SetProxy<T> {
     fn with<I: IntoIterator<Item = A>, A: Into<T>, R: FromValue>(
