@@ -166,14 +166,14 @@ macro_rules! proxy_common {
 
 /// Methods that several typed proxies share, written once. A proxy lists the ones it
 /// has inside its `impl` as `fn name;`, each after its own docs (its own example):
-/// `len`, `is_empty`, `contains(X)` (`X` the type of what it holds), and for the
+/// `len`, `is_empty`, `contains(x: X)` (`X` the type of what it holds), and for the
 /// sequences of `T`s, `get`, `set`, `set_slice`, `to_vec`.
 macro_rules! proxy_methods {
     () => {};
-    ($(#[$doc:meta])* fn contains($x:ident); $($rest:tt)*) => {
+    ($(#[$doc:meta])* fn contains($arg:ident: $x:ident); $($rest:tt)*) => {
         $(#[$doc])*
-        pub fn contains(&self, x: impl Into<$x>) -> Result<bool, Error> {
-            self.h.call_as(Op::Any(AnyOp::Contains(x.into().into())))
+        pub fn contains(&self, $arg: impl Into<$x>) -> Result<bool, Error> {
+            self.h.call_as(Op::Any(AnyOp::Contains($arg.into().into())))
         }
         proxy_methods!($($rest)*);
     };
@@ -363,7 +363,7 @@ impl<K: Into<Value> + FromValue, V: Into<Value> + FromValue> DictProxy<K, V> {
         /// assert!(!d.contains("b")?);
         /// # Ok::<(), Box<dyn std::error::Error>>(())
         /// ```
-        fn contains(K);
+        fn contains(k: K);
 
         /// `len(d)`.
         ///
@@ -753,7 +753,7 @@ impl<T: Into<Value> + FromValue> ListProxy<T> {
         /// assert!(!l.contains(6)?);
         /// # Ok::<(), Box<dyn std::error::Error>>(())
         /// ```
-        fn contains(T);
+        fn contains(x: T);
     }
 
     /// `l.reverse()`.

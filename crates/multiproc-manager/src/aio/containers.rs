@@ -165,7 +165,7 @@ impl<K: Into<Value> + FromValue, V: Into<Value> + FromValue> AsyncDictProxy<K, V
         ///
         /// # Errors
         /// [`Error::ManagerGone`].
-        fn contains(K);
+        fn contains(k: K);
 
         /// `len(d)`.
         ///
@@ -890,7 +890,7 @@ impl<T: Into<Value> + FromValue> AsyncSetProxy<T> {
         ///
         /// # Errors
         /// [`Error::ManagerGone`].
-        fn contains(T);
+        fn contains(x: T);
 
         /// `len(s)`.
         ///

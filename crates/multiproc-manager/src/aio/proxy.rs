@@ -329,14 +329,14 @@ pub(super) use async_proxy;
 
 /// Methods that several typed async proxies share, written once. A proxy lists the
 /// ones it has inside its `impl` as `fn name;`, each after its own docs (its own
-/// example): `len`, `is_empty`, `contains(X)` (`X` the type of what it holds), and
+/// example): `len`, `is_empty`, `contains(x: X)` (`X` the type of what it holds), and
 /// for the sequences of `T`s, `get`, `set`, `to_vec`.
 macro_rules! async_methods {
     () => {};
-    ($(#[$doc:meta])* fn contains($x:ident); $($rest:tt)*) => {
+    ($(#[$doc:meta])* fn contains($arg:ident: $x:ident); $($rest:tt)*) => {
         $(#[$doc])*
-        pub async fn contains(&self, x: impl Into<$x>) -> Result<bool, Error> {
-            self.p.call_as(Op::Any(AnyOp::Contains(x.into().into()))).await
+        pub async fn contains(&self, $arg: impl Into<$x>) -> Result<bool, Error> {
+            self.p.call_as(Op::Any(AnyOp::Contains($arg.into().into()))).await
         }
         async_methods!($($rest)*);
     };

@@ -502,7 +502,7 @@ impl<T: Into<Value> + FromValue> SetProxy<T> {
         /// assert!(!s.contains(2)?);
         /// # Ok::<(), Box<dyn std::error::Error>>(())
         /// ```
-        fn contains(T);
+        fn contains(x: T);
 
         /// `len(s)`.
         ///
