@@ -27,6 +27,12 @@ impl Handle {
         self.client.call(self.id, op)
     }
 
+    /// A call whose reply is of no interest (an operation's `None`, or what the
+    /// proxy's method does not return).
+    pub(crate) fn call_unit(&self, op: Op) -> Result<(), Error> {
+        self.call(op).map(drop)
+    }
+
     pub(crate) fn call_as<T: FromValue>(&self, op: Op) -> Result<T, Error> {
         let v = self.call(op)?;
         client::convert(&self.client, v)
@@ -96,6 +102,25 @@ impl Serialize for Handle {
             kind: self.kind.clone(),
         }
         .serialize(s)
+    }
+}
+
+impl Handle {
+    /// A received handle, which must be to an object of one of `want` (`name`: the
+    /// proxy type, for the error).
+    pub(crate) fn deserialize_of<'de, D: Deserializer<'de>>(
+        d: D,
+        want: &[Kind],
+        name: &str,
+    ) -> Result<Handle, D::Error> {
+        let h = Handle::deserialize(d)?;
+        if !want.contains(&h.kind) {
+            return Err(D::Error::custom(format!(
+                "expected a {name} proxy, got a {} proxy",
+                h.kind.typeid()
+            )));
+        }
+        Ok(h)
     }
 }
 

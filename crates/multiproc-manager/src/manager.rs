@@ -17,7 +17,8 @@ use crate::limits::Limits;
 use crate::protocol::{Create, Op, SERVER, ServerOp};
 use crate::proxy::{
     Args, ArrayProxy, BarrierProxy, ConditionProxy, DictProxy, EventProxy, Handle, ListProxy,
-    LockProxy, NamespaceProxy, Proxy, QueueProxy, SemaphoreProxy, SetProxy, ValueProxy, values_of,
+    LockProxy, NamespaceProxy, Proxy, QueueProxy, SemaphoreProxy, SetProxy, ValueProxy, wire_pairs,
+    wire_values,
 };
 use crate::server::Server;
 use crate::value::{FromValue, ObjRef, Value};
@@ -969,9 +970,8 @@ impl Manager {
     /// # Errors
     /// [`Error::ManagerGone`].
     pub fn dict_of<K, V>(&self) -> Result<DictProxy<K, V>, Error> {
-        Ok(DictProxy::from_handle(
-            self.create_obj(Create::Dict(Vec::new()))?,
-        ))
+        self.create_obj(Create::Dict(Vec::new()))
+            .map(DictProxy::from_handle)
     }
 
     /// `manager.dict(pairs)`.
@@ -992,13 +992,9 @@ impl Manager {
         A: Into<Value>,
         B: Into<Value>,
     {
-        let pairs = pairs
-            .into_iter()
-            .map(|(a, b)| (a.into(), b.into()))
-            .collect();
-        Ok(DictProxy::from_handle(
-            self.create_obj(Create::Dict(pairs))?,
-        ))
+        let pairs = wire_pairs::<Value, Value, _, _>(pairs);
+        self.create_obj(Create::Dict(pairs))
+            .map(DictProxy::from_handle)
     }
 
     /// `manager.list()`: an empty list of any [`Value`]s.
@@ -1031,9 +1027,8 @@ impl Manager {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn list_of<T>(&self) -> Result<ListProxy<T>, Error> {
-        Ok(ListProxy::from_handle(
-            self.create_obj(Create::List(Vec::new()))?,
-        ))
+        self.create_obj(Create::List(Vec::new()))
+            .map(ListProxy::from_handle)
     }
 
     /// `manager.list(items)`.
@@ -1052,9 +1047,8 @@ impl Manager {
         &self,
         items: impl IntoIterator<Item = T>,
     ) -> Result<ListProxy, Error> {
-        Ok(ListProxy::from_handle(
-            self.create_obj(Create::List(values_of(items)))?,
-        ))
+        self.create_obj(Create::List(wire_values::<Value, _>(items)))
+            .map(ListProxy::from_handle)
     }
 
     /// `dict.fromkeys(keys, value)` as a managed dict: each key maps to a copy of `value`.
@@ -1107,9 +1101,8 @@ impl Manager {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn set_of<T>(&self) -> Result<SetProxy<T>, Error> {
-        Ok(SetProxy::from_handle(
-            self.create_obj(Create::Set(Vec::new()))?,
-        ))
+        self.create_obj(Create::Set(Vec::new()))
+            .map(SetProxy::from_handle)
     }
 
     /// `manager.set(items)`: duplicates are dropped.
@@ -1127,9 +1120,8 @@ impl Manager {
         &self,
         items: impl IntoIterator<Item = T>,
     ) -> Result<SetProxy, Error> {
-        Ok(SetProxy::from_handle(
-            self.create_obj(Create::Set(values_of(items)))?,
-        ))
+        self.create_obj(Create::Set(wire_values::<Value, _>(items)))
+            .map(SetProxy::from_handle)
     }
 
     /// `manager.Namespace()`.
@@ -1145,9 +1137,8 @@ impl Manager {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn namespace(&self) -> Result<NamespaceProxy, Error> {
-        Ok(NamespaceProxy::from_handle(
-            self.create_obj(Create::Namespace(Vec::new()))?,
-        ))
+        self.create_obj(Create::Namespace(Vec::new()))
+            .map(NamespaceProxy::from_handle)
     }
 
     /// `manager.Lock()`.
@@ -1165,7 +1156,7 @@ impl Manager {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn lock(&self) -> Result<LockProxy, Error> {
-        Ok(LockProxy::from_handle(self.create_obj(Create::Lock)?))
+        self.create_obj(Create::Lock).map(LockProxy::from_handle)
     }
 
     /// `manager.RLock()`.
@@ -1182,7 +1173,7 @@ impl Manager {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn rlock(&self) -> Result<LockProxy, Error> {
-        Ok(LockProxy::from_handle(self.create_obj(Create::RLock)?))
+        self.create_obj(Create::RLock).map(LockProxy::from_handle)
     }
 
     /// `manager.Semaphore(value)`.
@@ -1200,9 +1191,8 @@ impl Manager {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn semaphore(&self, value: u64) -> Result<SemaphoreProxy, Error> {
-        Ok(SemaphoreProxy::from_handle(
-            self.create_obj(Create::Semaphore(value))?,
-        ))
+        self.create_obj(Create::Semaphore(value))
+            .map(SemaphoreProxy::from_handle)
     }
 
     /// `manager.BoundedSemaphore(value)`.
@@ -1217,9 +1207,8 @@ impl Manager {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn bounded_semaphore(&self, value: u64) -> Result<SemaphoreProxy, Error> {
-        Ok(SemaphoreProxy::from_handle(
-            self.create_obj(Create::BoundedSemaphore(value))?,
-        ))
+        self.create_obj(Create::BoundedSemaphore(value))
+            .map(SemaphoreProxy::from_handle)
     }
 
     /// `manager.Condition()` (over its own re-entrant lock).
@@ -1235,9 +1224,8 @@ impl Manager {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn condition(&self) -> Result<ConditionProxy, Error> {
-        Ok(ConditionProxy::from_handle(
-            self.create_obj(Create::Condition)?,
-        ))
+        self.create_obj(Create::Condition)
+            .map(ConditionProxy::from_handle)
     }
 
     /// `manager.Event()`.
@@ -1254,7 +1242,7 @@ impl Manager {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn event(&self) -> Result<EventProxy, Error> {
-        Ok(EventProxy::from_handle(self.create_obj(Create::Event)?))
+        self.create_obj(Create::Event).map(EventProxy::from_handle)
     }
 
     /// `manager.Barrier(parties)`.
@@ -1270,9 +1258,8 @@ impl Manager {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn barrier(&self, parties: u64) -> Result<BarrierProxy, Error> {
-        Ok(BarrierProxy::from_handle(
-            self.create_obj(Create::Barrier(parties))?,
-        ))
+        self.create_obj(Create::Barrier(parties))
+            .map(BarrierProxy::from_handle)
     }
 
     /// `manager.Queue()`: unbounded, any [`Value`]s.
@@ -1304,9 +1291,8 @@ impl Manager {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn queue_of<T>(&self) -> Result<QueueProxy<T>, Error> {
-        Ok(QueueProxy::from_handle(
-            self.create_obj(Create::Queue(None))?,
-        ))
+        self.create_obj(Create::Queue(None))
+            .map(QueueProxy::from_handle)
     }
 
     /// `manager.Queue(maxsize)` of `T`s (0 = unbounded).
@@ -1323,9 +1309,8 @@ impl Manager {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn bounded_queue<T>(&self, maxsize: u64) -> Result<QueueProxy<T>, Error> {
-        Ok(QueueProxy::from_handle(
-            self.create_obj(Create::Queue(Some(maxsize)))?,
-        ))
+        self.create_obj(Create::Queue(Some(maxsize)))
+            .map(QueueProxy::from_handle)
     }
 
     /// `manager.JoinableQueue()` of `T`s.
@@ -1343,9 +1328,8 @@ impl Manager {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn joinable_queue<T>(&self) -> Result<QueueProxy<T>, Error> {
-        Ok(QueueProxy::from_handle(
-            self.create_obj(Create::JoinableQueue(None))?,
-        ))
+        self.create_obj(Create::JoinableQueue(None))
+            .map(QueueProxy::from_handle)
     }
 
     /// `manager.Value(typecode, v)`: the type is `T` itself.
@@ -1361,9 +1345,8 @@ impl Manager {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn value<T: Into<Value>>(&self, v: T) -> Result<ValueProxy<T>, Error> {
-        Ok(ValueProxy::from_handle(
-            self.create_obj(Create::Value(v.into()))?,
-        ))
+        self.create_obj(Create::Value(v.into()))
+            .map(ValueProxy::from_handle)
     }
 
     /// `manager.Array(typecode, items)`: fixed length.
@@ -1382,9 +1365,8 @@ impl Manager {
         &self,
         items: impl IntoIterator<Item = T>,
     ) -> Result<ArrayProxy<T>, Error> {
-        Ok(ArrayProxy::from_handle(
-            self.create_obj(Create::Array(values_of(items)))?,
-        ))
+        self.create_obj(Create::Array(wire_values::<Value, _>(items)))
+            .map(ArrayProxy::from_handle)
     }
 
     /// Creates an object of the registered custom type `S` with `args`
@@ -1413,10 +1395,11 @@ impl Manager {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn create<S: Shared>(&self, args: impl Args) -> Result<Proxy<S>, Error> {
-        Ok(Proxy::from_handle(self.create_obj(Create::Custom {
+        self.create_obj(Create::Custom {
             type_name: S::TYPEID.to_owned(),
             args: args.into_args(),
-        })?))
+        })
+        .map(Proxy::from_handle)
     }
 }
 

@@ -11,7 +11,6 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde::de::Error as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::acquire::{AcquireError, OwnerDied};
@@ -25,12 +24,34 @@ use crate::value::{FromValue, Kind, Value};
 
 pub(crate) use crate::handle::Handle;
 
-fn to_values<T: Into<Value>>(items: impl IntoIterator<Item = T>) -> Vec<Value> {
-    items.into_iter().map(Into::into).collect()
+/// `xs` as the wire's values, each converted through the proxy's item type `T`
+/// (`Value` for an untyped one).
+pub(crate) fn wire_values<T: Into<Value>, A: Into<T>>(
+    xs: impl IntoIterator<Item = A>,
+) -> Vec<Value> {
+    xs.into_iter().map(|a| a.into().into()).collect()
 }
 
+/// `pairs` as the wire's (key, value) pairs, converted through the proxy's `K` and `V`.
+pub(crate) fn wire_pairs<K: Into<Value>, V: Into<Value>, A: Into<K>, B: Into<V>>(
+    pairs: impl IntoIterator<Item = (A, B)>,
+) -> Vec<(Value, Value)> {
+    pairs
+        .into_iter()
+        .map(|(a, b)| (a.into().into(), b.into().into()))
+        .collect()
+}
+
+/// A typed proxy: the struct (its docs first), over a [`Handle`] to an object of one of
+/// `$kinds`, and what every typed proxy has (formatting, equality, serde, conversions,
+/// `id`, `repr`, `destroy`).
 macro_rules! proxy_common {
-    ($name:ident [$($g:ident),*] $kinds:expr) => {
+    ($(#[$doc:meta])* $name:ident [$($g:ident),*] $kinds:expr) => {
+        $(#[$doc])*
+        pub struct $name<$($g = Value),*> {
+            h: Handle,
+            _t: PhantomData<fn() -> ($($g,)*)>,
+        }
         impl<$($g),*> fmt::Display for $name<$($g),*> {
             /// Prints the server's value as Python's `print(proxy)` would.
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -63,14 +84,7 @@ macro_rules! proxy_common {
         }
         impl<'de, $($g),*> Deserialize<'de> for $name<$($g),*> {
             fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                let h = Handle::deserialize(d)?;
-                if !$kinds.contains(&h.kind) {
-                    return Err(D::Error::custom(format!(
-                        "expected a {} proxy, got a {} proxy",
-                        stringify!($name),
-                        h.kind.typeid()
-                    )));
-                }
+                let h = Handle::deserialize_of(d, &$kinds, stringify!($name))?;
                 Ok($name { h, _t: PhantomData })
             }
         }
@@ -144,9 +158,73 @@ macro_rules! proxy_common {
             /// # Ok::<(), Box<dyn std::error::Error>>(())
             /// ```
             pub fn destroy(self) -> Result<(), Error> {
-                self.h.call(Op::Any(AnyOp::Destroy)).map(drop)
+                self.h.call_unit(Op::Any(AnyOp::Destroy))
             }
         }
+    };
+}
+
+/// Methods that several typed proxies share, written once. A proxy lists the ones it
+/// has inside its `impl` as `fn name;`, each after its own docs (its own example):
+/// `len`, `is_empty`, `contains(x: X)` (`X` the type of what it holds), and for the
+/// sequences of `T`s, `get`, `set`, `set_slice`, `to_vec`.
+macro_rules! proxy_methods {
+    () => {};
+    ($(#[$doc:meta])* fn contains($arg:ident: $x:ident); $($rest:tt)*) => {
+        $(#[$doc])*
+        pub fn contains(&self, $arg: impl Into<$x>) -> Result<bool, Error> {
+            self.h.call_as(Op::Any(AnyOp::Contains($arg.into().into())))
+        }
+        proxy_methods!($($rest)*);
+    };
+    ($(#[$doc:meta])* fn len; $($rest:tt)*) => {
+        $(#[$doc])*
+        pub fn len(&self) -> Result<usize, Error> {
+            self.h.call_as(Op::Any(AnyOp::Len))
+        }
+        proxy_methods!($($rest)*);
+    };
+    ($(#[$doc:meta])* fn is_empty; $($rest:tt)*) => {
+        $(#[$doc])*
+        pub fn is_empty(&self) -> Result<bool, Error> {
+            Ok(self.len()? == 0)
+        }
+        proxy_methods!($($rest)*);
+    };
+    ($(#[$doc:meta])* fn get; $($rest:tt)*) => {
+        $(#[$doc])*
+        pub fn get(&self, i: i64) -> Result<T, Error> {
+            self.h.call_as(Op::List(ListOp::GetItem(Value::from(i))))
+        }
+        proxy_methods!($($rest)*);
+    };
+    ($(#[$doc:meta])* fn set; $($rest:tt)*) => {
+        $(#[$doc])*
+        pub fn set(&self, i: i64, x: impl Into<T>) -> Result<(), Error> {
+            self.h
+                .call_unit(Op::List(ListOp::SetItem(Value::from(i), x.into().into())))
+        }
+        proxy_methods!($($rest)*);
+    };
+    ($(#[$doc:meta])* fn set_slice; $($rest:tt)*) => {
+        $(#[$doc])*
+        pub fn set_slice<I: IntoIterator<Item = A>, A: Into<T>>(
+            &self,
+            a: Option<i64>,
+            b: Option<i64>,
+            xs: I,
+        ) -> Result<(), Error> {
+            self.h
+                .call_unit(Op::List(ListOp::SetSlice(a, b, wire_values::<T, _>(xs))))
+        }
+        proxy_methods!($($rest)*);
+    };
+    ($(#[$doc:meta])* fn to_vec; $($rest:tt)*) => {
+        $(#[$doc])*
+        pub fn to_vec(&self) -> Result<Vec<T>, Error> {
+            self.h.call_as(Op::Any(AnyOp::Copy))
+        }
+        proxy_methods!($($rest)*);
     };
 }
 
@@ -155,26 +233,24 @@ pub use containers::{ITER_BATCH, KeyIter, ListIter, SetProxy};
 
 // ------------------------------------------------------------------ dict
 
-/// A proxy to a manager's `dict` (CPython's `DictProxy`). `DictProxy` (= `DictProxy<Value,
-/// Value>`) holds anything, like Python's; `DictProxy<String, u64>` reads keys and values
-/// back as those types, and a value of another type is an [`Error::Type`], never a panic.
-///
-/// ```
-/// # let manager = multiproc_manager::Manager::in_thread()?;
-/// let d = manager.dict()?;
-/// d.insert(1, "1")?;
-/// d.insert("2", 2)?;
-/// d.insert(0.25, ())?;
-/// assert_eq!(d.to_string(), "{1: '1', '2': 2, 0.25: None}");
-/// assert_eq!(d.get_item(1)?, "1".into());
-/// assert!(d.get_item(3).unwrap_err().is_key_error());
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-pub struct DictProxy<K = Value, V = Value> {
-    h: Handle,
-    _t: PhantomData<fn() -> (K, V)>,
-}
-proxy_common!(DictProxy [K, V] [Kind::Dict]);
+proxy_common!(
+    /// A proxy to a manager's `dict` (CPython's `DictProxy`). `DictProxy` (= `DictProxy<Value,
+    /// Value>`) holds anything, like Python's; `DictProxy<String, u64>` reads keys and values
+    /// back as those types, and a value of another type is an [`Error::Type`], never a panic.
+    ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let d = manager.dict()?;
+    /// d.insert(1, "1")?;
+    /// d.insert("2", 2)?;
+    /// d.insert(0.25, ())?;
+    /// assert_eq!(d.to_string(), "{1: '1', '2': 2, 0.25: None}");
+    /// assert_eq!(d.get_item(1)?, "1".into());
+    /// assert!(d.get_item(3).unwrap_err().is_key_error());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    DictProxy [K, V] [Kind::Dict]
+);
 
 impl<K: Into<Value> + FromValue, V: Into<Value> + FromValue> DictProxy<K, V> {
     /// `d[k]`: the value, or a `KeyError`.
@@ -253,8 +329,7 @@ impl<K: Into<Value> + FromValue, V: Into<Value> + FromValue> DictProxy<K, V> {
     /// ```
     pub fn insert(&self, k: impl Into<K>, v: impl Into<V>) -> Result<(), Error> {
         self.h
-            .call(Op::Dict(DictOp::SetItem(k.into().into(), v.into().into())))
-            .map(drop)
+            .call_unit(Op::Dict(DictOp::SetItem(k.into().into(), v.into().into())))
     }
 
     /// `del d[k]`.
@@ -271,59 +346,53 @@ impl<K: Into<Value> + FromValue, V: Into<Value> + FromValue> DictProxy<K, V> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn remove(&self, k: impl Into<K>) -> Result<(), Error> {
-        self.h
-            .call(Op::Dict(DictOp::DelItem(k.into().into())))
-            .map(drop)
+        self.h.call_unit(Op::Dict(DictOp::DelItem(k.into().into())))
     }
 
-    /// `k in d`.
-    ///
-    /// # Errors
-    /// [`Error::ManagerGone`].
-    ///
-    /// ```
-    /// # let manager = multiproc_manager::Manager::in_thread()?;
-    /// let d = manager.dict_of::<String, i64>()?;
-    /// d.insert("a", 1)?;
-    /// assert!(d.contains("a")?);
-    /// assert!(!d.contains("b")?);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn contains(&self, k: impl Into<K>) -> Result<bool, Error> {
-        self.h.call_as(Op::Any(AnyOp::Contains(k.into().into())))
-    }
+    proxy_methods! {
+        /// `k in d`.
+        ///
+        /// # Errors
+        /// [`Error::ManagerGone`].
+        ///
+        /// ```
+        /// # let manager = multiproc_manager::Manager::in_thread()?;
+        /// let d = manager.dict_of::<String, i64>()?;
+        /// d.insert("a", 1)?;
+        /// assert!(d.contains("a")?);
+        /// assert!(!d.contains("b")?);
+        /// # Ok::<(), Box<dyn std::error::Error>>(())
+        /// ```
+        fn contains(k: K);
 
-    /// `len(d)`.
-    ///
-    /// # Errors
-    /// [`Error::ManagerGone`].
-    ///
-    /// ```
-    /// # let manager = multiproc_manager::Manager::in_thread()?;
-    /// let d = manager.dict_of::<String, i64>()?;
-    /// d.update([("a", 1), ("b", 2)])?;
-    /// assert_eq!(d.len()?, 2);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn len(&self) -> Result<usize, Error> {
-        self.h.call_as(Op::Any(AnyOp::Len))
-    }
+        /// `len(d)`.
+        ///
+        /// # Errors
+        /// [`Error::ManagerGone`].
+        ///
+        /// ```
+        /// # let manager = multiproc_manager::Manager::in_thread()?;
+        /// let d = manager.dict_of::<String, i64>()?;
+        /// d.update([("a", 1), ("b", 2)])?;
+        /// assert_eq!(d.len()?, 2);
+        /// # Ok::<(), Box<dyn std::error::Error>>(())
+        /// ```
+        fn len;
 
-    /// `len(d) == 0`.
-    ///
-    /// # Errors
-    /// [`Error::ManagerGone`].
-    ///
-    /// ```
-    /// # let manager = multiproc_manager::Manager::in_thread()?;
-    /// let d = manager.dict_of::<String, i64>()?;
-    /// assert!(d.is_empty()?);
-    /// d.insert("a", 1)?;
-    /// assert!(!d.is_empty()?);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn is_empty(&self) -> Result<bool, Error> {
-        Ok(self.len()? == 0)
+        /// `len(d) == 0`.
+        ///
+        /// # Errors
+        /// [`Error::ManagerGone`].
+        ///
+        /// ```
+        /// # let manager = multiproc_manager::Manager::in_thread()?;
+        /// let d = manager.dict_of::<String, i64>()?;
+        /// assert!(d.is_empty()?);
+        /// d.insert("a", 1)?;
+        /// assert!(!d.is_empty()?);
+        /// # Ok::<(), Box<dyn std::error::Error>>(())
+        /// ```
+        fn is_empty;
     }
 
     /// `list(d.keys())`, in insertion order.
@@ -412,11 +481,8 @@ impl<K: Into<Value> + FromValue, V: Into<Value> + FromValue> DictProxy<K, V> {
         A: Into<K>,
         B: Into<V>,
     {
-        let pairs = pairs
-            .into_iter()
-            .map(|(a, b)| (a.into().into(), b.into().into()))
-            .collect();
-        self.h.call(Op::Dict(DictOp::Update(pairs))).map(drop)
+        self.h
+            .call_unit(Op::Dict(DictOp::Update(wire_pairs::<K, V, _, _>(pairs))))
     }
 
     /// `d.pop(k)`.
@@ -506,30 +572,28 @@ impl<K: Into<Value> + FromValue, V: Into<Value> + FromValue> DictProxy<K, V> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn clear(&self) -> Result<(), Error> {
-        self.h.call(Op::Dict(DictOp::Clear)).map(drop)
+        self.h.call_unit(Op::Dict(DictOp::Clear))
     }
 }
 
 // ------------------------------------------------------------------ list
 
-/// A proxy to a manager's `list` (CPython's `ListProxy`). Indices are `i64` and may be
-/// negative, as in Python; slices take `Option<i64>` bounds.
-///
-/// ```
-/// # let manager = multiproc_manager::Manager::in_thread()?;
-/// let l = manager.list_of::<i64>()?;
-/// l.extend(0..10)?;
-/// l.reverse()?;
-/// assert_eq!(l.to_string(), "[9, 8, 7, 6, 5, 4, 3, 2, 1, 0]");
-/// assert_eq!(l.get(-1)?, 0);
-/// assert_eq!(l.slice(Some(1), Some(3))?, [8, 7]);
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-pub struct ListProxy<T = Value> {
-    h: Handle,
-    _t: PhantomData<fn() -> T>,
-}
-proxy_common!(ListProxy[T][Kind::List]);
+proxy_common!(
+    /// A proxy to a manager's `list` (CPython's `ListProxy`). Indices are `i64` and may be
+    /// negative, as in Python; slices take `Option<i64>` bounds.
+    ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let l = manager.list_of::<i64>()?;
+    /// l.extend(0..10)?;
+    /// l.reverse()?;
+    /// assert_eq!(l.to_string(), "[9, 8, 7, 6, 5, 4, 3, 2, 1, 0]");
+    /// assert_eq!(l.get(-1)?, 0);
+    /// assert_eq!(l.slice(Some(1), Some(3))?, [8, 7]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ListProxy [T] [Kind::List]
+);
 
 impl<T: Into<Value> + FromValue> ListProxy<T> {
     /// `l.append(x)`.
@@ -546,9 +610,7 @@ impl<T: Into<Value> + FromValue> ListProxy<T> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn append(&self, x: impl Into<T>) -> Result<(), Error> {
-        self.h
-            .call(Op::List(ListOp::Append(x.into().into())))
-            .map(drop)
+        self.h.call_unit(Op::List(ListOp::Append(x.into().into())))
     }
 
     /// `l.extend(xs)`, in one round trip.
@@ -565,8 +627,8 @@ impl<T: Into<Value> + FromValue> ListProxy<T> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn extend<I: IntoIterator<Item = A>, A: Into<T>>(&self, xs: I) -> Result<(), Error> {
-        let items = xs.into_iter().map(|a| a.into().into()).collect();
-        self.h.call(Op::List(ListOp::Extend(items))).map(drop)
+        self.h
+            .call_unit(Op::List(ListOp::Extend(wire_values::<T, _>(xs))))
     }
 
     /// `l.insert(i, x)`.
@@ -585,8 +647,7 @@ impl<T: Into<Value> + FromValue> ListProxy<T> {
     /// ```
     pub fn insert(&self, i: i64, x: impl Into<T>) -> Result<(), Error> {
         self.h
-            .call(Op::List(ListOp::Insert(i, x.into().into())))
-            .map(drop)
+            .call_unit(Op::List(ListOp::Insert(i, x.into().into())))
     }
 
     /// `l.pop()`.
@@ -640,9 +701,7 @@ impl<T: Into<Value> + FromValue> ListProxy<T> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn remove(&self, x: impl Into<T>) -> Result<(), Error> {
-        self.h
-            .call(Op::List(ListOp::Remove(x.into().into())))
-            .map(drop)
+        self.h.call_unit(Op::List(ListOp::Remove(x.into().into())))
     }
 
     /// `l.index(x)`.
@@ -680,21 +739,21 @@ impl<T: Into<Value> + FromValue> ListProxy<T> {
         self.h.call_as(Op::List(ListOp::Count(x.into().into())))
     }
 
-    /// `x in l`.
-    ///
-    /// # Errors
-    /// [`Error::ManagerGone`].
-    ///
-    /// ```
-    /// # let manager = multiproc_manager::Manager::in_thread()?;
-    /// let l = manager.list_of::<i64>()?;
-    /// l.append(5)?;
-    /// assert!(l.contains(5)?);
-    /// assert!(!l.contains(6)?);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn contains(&self, x: impl Into<T>) -> Result<bool, Error> {
-        self.h.call_as(Op::Any(AnyOp::Contains(x.into().into())))
+    proxy_methods! {
+        /// `x in l`.
+        ///
+        /// # Errors
+        /// [`Error::ManagerGone`].
+        ///
+        /// ```
+        /// # let manager = multiproc_manager::Manager::in_thread()?;
+        /// let l = manager.list_of::<i64>()?;
+        /// l.append(5)?;
+        /// assert!(l.contains(5)?);
+        /// assert!(!l.contains(6)?);
+        /// # Ok::<(), Box<dyn std::error::Error>>(())
+        /// ```
+        fn contains(x: T);
     }
 
     /// `l.reverse()`.
@@ -711,7 +770,7 @@ impl<T: Into<Value> + FromValue> ListProxy<T> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn reverse(&self) -> Result<(), Error> {
-        self.h.call(Op::List(ListOp::Reverse)).map(drop)
+        self.h.call_unit(Op::List(ListOp::Reverse))
     }
 
     /// `l.sort()` (stable; incomparable items are a `TypeError` and leave the list as it was).
@@ -728,9 +787,7 @@ impl<T: Into<Value> + FromValue> ListProxy<T> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn sort(&self) -> Result<(), Error> {
-        self.h
-            .call(Op::List(ListOp::Sort { reverse: false }))
-            .map(drop)
+        self.h.call_unit(Op::List(ListOp::Sort { reverse: false }))
     }
 
     /// `l.sort(reverse=True)`.
@@ -747,80 +804,70 @@ impl<T: Into<Value> + FromValue> ListProxy<T> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn sort_reverse(&self) -> Result<(), Error> {
-        self.h
-            .call(Op::List(ListOp::Sort { reverse: true }))
-            .map(drop)
+        self.h.call_unit(Op::List(ListOp::Sort { reverse: true }))
     }
 
-    /// `len(l)`.
-    ///
-    /// # Errors
-    /// [`Error::ManagerGone`].
-    ///
-    /// ```
-    /// # let manager = multiproc_manager::Manager::in_thread()?;
-    /// let l = manager.list_of::<i64>()?;
-    /// l.extend([1, 2])?;
-    /// assert_eq!(l.len()?, 2);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn len(&self) -> Result<usize, Error> {
-        self.h.call_as(Op::Any(AnyOp::Len))
-    }
+    proxy_methods! {
+        /// `len(l)`.
+        ///
+        /// # Errors
+        /// [`Error::ManagerGone`].
+        ///
+        /// ```
+        /// # let manager = multiproc_manager::Manager::in_thread()?;
+        /// let l = manager.list_of::<i64>()?;
+        /// l.extend([1, 2])?;
+        /// assert_eq!(l.len()?, 2);
+        /// # Ok::<(), Box<dyn std::error::Error>>(())
+        /// ```
+        fn len;
 
-    /// `len(l) == 0`.
-    ///
-    /// # Errors
-    /// [`Error::ManagerGone`].
-    ///
-    /// ```
-    /// # let manager = multiproc_manager::Manager::in_thread()?;
-    /// let l = manager.list_of::<i64>()?;
-    /// assert!(l.is_empty()?);
-    /// l.append(1)?;
-    /// assert!(!l.is_empty()?);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn is_empty(&self) -> Result<bool, Error> {
-        Ok(self.len()? == 0)
-    }
+        /// `len(l) == 0`.
+        ///
+        /// # Errors
+        /// [`Error::ManagerGone`].
+        ///
+        /// ```
+        /// # let manager = multiproc_manager::Manager::in_thread()?;
+        /// let l = manager.list_of::<i64>()?;
+        /// assert!(l.is_empty()?);
+        /// l.append(1)?;
+        /// assert!(!l.is_empty()?);
+        /// # Ok::<(), Box<dyn std::error::Error>>(())
+        /// ```
+        fn is_empty;
 
-    /// `l[i]`.
-    ///
-    /// # Errors
-    /// `IndexError`, [`Error::Type`], [`Error::ManagerGone`].
-    ///
-    /// ```
-    /// # let manager = multiproc_manager::Manager::in_thread()?;
-    /// let l = manager.list_of::<i64>()?;
-    /// l.extend([1, 2, 3])?;
-    /// assert_eq!(l.get(0)?, 1);
-    /// assert_eq!(l.get(-1)?, 3); // from the end, like Python
-    /// assert!(l.get(3).is_err()); // IndexError
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn get(&self, i: i64) -> Result<T, Error> {
-        self.h.call_as(Op::List(ListOp::GetItem(Value::from(i))))
-    }
+        /// `l[i]`.
+        ///
+        /// # Errors
+        /// `IndexError`, [`Error::Type`], [`Error::ManagerGone`].
+        ///
+        /// ```
+        /// # let manager = multiproc_manager::Manager::in_thread()?;
+        /// let l = manager.list_of::<i64>()?;
+        /// l.extend([1, 2, 3])?;
+        /// assert_eq!(l.get(0)?, 1);
+        /// assert_eq!(l.get(-1)?, 3); // from the end, like Python
+        /// assert!(l.get(3).is_err()); // IndexError
+        /// # Ok::<(), Box<dyn std::error::Error>>(())
+        /// ```
+        fn get;
 
-    /// `l[i] = x`.
-    ///
-    /// # Errors
-    /// `IndexError`, [`Error::ManagerGone`].
-    ///
-    /// ```
-    /// # let manager = multiproc_manager::Manager::in_thread()?;
-    /// let l = manager.list_of::<i64>()?;
-    /// l.extend([1, 2])?;
-    /// l.set(-1, 20)?;
-    /// assert_eq!(l.to_vec()?, [1, 20]);
-    /// assert!(l.set(5, 0).is_err()); // IndexError
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn set(&self, i: i64, x: impl Into<T>) -> Result<(), Error> {
-        self.h
-            .call(Op::List(ListOp::SetItem(Value::from(i), x.into().into())))
-            .map(drop)
+        /// `l[i] = x`.
+        ///
+        /// # Errors
+        /// `IndexError`, [`Error::ManagerGone`].
+        ///
+        /// ```
+        /// # let manager = multiproc_manager::Manager::in_thread()?;
+        /// let l = manager.list_of::<i64>()?;
+        /// l.extend([1, 2])?;
+        /// l.set(-1, 20)?;
+        /// assert_eq!(l.to_vec()?, [1, 20]);
+        /// assert!(l.set(5, 0).is_err()); // IndexError
+        /// # Ok::<(), Box<dyn std::error::Error>>(())
+        /// ```
+        fn set;
     }
 
     /// `del l[i]`.
@@ -837,9 +884,7 @@ impl<T: Into<Value> + FromValue> ListProxy<T> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn del(&self, i: i64) -> Result<(), Error> {
-        self.h
-            .call(Op::List(ListOp::DelItem(Value::from(i))))
-            .map(drop)
+        self.h.call_unit(Op::List(ListOp::DelItem(Value::from(i))))
     }
 
     /// `l[a:b]`.
@@ -859,29 +904,21 @@ impl<T: Into<Value> + FromValue> ListProxy<T> {
         self.h.call_as(Op::List(ListOp::GetSlice(a, b)))
     }
 
-    /// `l[a:b] = xs`.
-    ///
-    /// # Errors
-    /// [`Error::ManagerGone`].
-    ///
-    /// ```
-    /// # let manager = multiproc_manager::Manager::in_thread()?;
-    /// let l = manager.list_of::<i64>()?;
-    /// l.extend([1, 2, 3, 4])?;
-    /// l.set_slice(Some(1), Some(3), [9])?; // l[1:3] = [9]
-    /// assert_eq!(l.to_vec()?, [1, 9, 4]);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn set_slice<I: IntoIterator<Item = A>, A: Into<T>>(
-        &self,
-        a: Option<i64>,
-        b: Option<i64>,
-        xs: I,
-    ) -> Result<(), Error> {
-        let items = xs.into_iter().map(|x| x.into().into()).collect();
-        self.h
-            .call(Op::List(ListOp::SetSlice(a, b, items)))
-            .map(drop)
+    proxy_methods! {
+        /// `l[a:b] = xs`.
+        ///
+        /// # Errors
+        /// [`Error::ManagerGone`].
+        ///
+        /// ```
+        /// # let manager = multiproc_manager::Manager::in_thread()?;
+        /// let l = manager.list_of::<i64>()?;
+        /// l.extend([1, 2, 3, 4])?;
+        /// l.set_slice(Some(1), Some(3), [9])?; // l[1:3] = [9]
+        /// assert_eq!(l.to_vec()?, [1, 9, 4]);
+        /// # Ok::<(), Box<dyn std::error::Error>>(())
+        /// ```
+        fn set_slice;
     }
 
     /// `del l[a:b]`.
@@ -898,7 +935,7 @@ impl<T: Into<Value> + FromValue> ListProxy<T> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn del_slice(&self, a: Option<i64>, b: Option<i64>) -> Result<(), Error> {
-        self.h.call(Op::List(ListOp::DelSlice(a, b))).map(drop)
+        self.h.call_unit(Op::List(ListOp::DelSlice(a, b)))
     }
 
     /// `l *= n`: the list becomes `n` copies of itself, in place (`n == 0` empties it).
@@ -914,7 +951,7 @@ impl<T: Into<Value> + FromValue> ListProxy<T> {
     /// # Errors
     /// `ValueError` when the result would exceed 2^26 items; [`Error::ManagerGone`].
     pub fn repeat(&self, n: u64) -> Result<(), Error> {
-        self.h.call(Op::List(ListOp::Repeat(n))).map(drop)
+        self.h.call_unit(Op::List(ListOp::Repeat(n)))
     }
 
     /// `l.clear()`.
@@ -934,47 +971,45 @@ impl<T: Into<Value> + FromValue> ListProxy<T> {
         self.del_slice(None, None)
     }
 
-    /// `l[:]`: the whole list, in one round trip.
-    ///
-    /// # Errors
-    /// [`Error::Type`], [`Error::ManagerGone`].
-    ///
-    /// ```
-    /// # let manager = multiproc_manager::Manager::in_thread()?;
-    /// let l = manager.list_of::<i64>()?;
-    /// l.extend([1, 2])?;
-    /// assert_eq!(l.to_vec()?, [1, 2]);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn to_vec(&self) -> Result<Vec<T>, Error> {
-        self.h.call_as(Op::Any(AnyOp::Copy))
+    proxy_methods! {
+        /// `l[:]`: the whole list, in one round trip.
+        ///
+        /// # Errors
+        /// [`Error::Type`], [`Error::ManagerGone`].
+        ///
+        /// ```
+        /// # let manager = multiproc_manager::Manager::in_thread()?;
+        /// let l = manager.list_of::<i64>()?;
+        /// l.extend([1, 2])?;
+        /// assert_eq!(l.to_vec()?, [1, 2]);
+        /// # Ok::<(), Box<dyn std::error::Error>>(())
+        /// ```
+        fn to_vec;
     }
 }
 
 // ------------------------------------------------------------- namespace
 
-/// A proxy to a manager's `Namespace`: named attributes holding [`Value`]s.
-///
-/// Reading an attribute never set is an `AttributeError` naming it. An attribute's value
-/// is a *copy* once read: `ns.get::<Vec<i64>>("x")?.push(1)` changes only your copy,
-/// never the server's (CPython's pitfall, made visible by Rust's ownership) — read,
-/// modify and [`set`](Self::set) it back, or store a [`ListProxy`] in the attribute.
-///
-/// ```
-/// # let manager = multiproc_manager::Manager::in_thread()?;
-/// let ns = manager.namespace()?;
-/// let err = ns.get::<i64>("x").unwrap_err();
-/// assert!(err.to_string().contains("'x'"));
-/// ns.set("x", 10)?;
-/// assert_eq!(ns.get::<i64>("x")?, 10);
-/// assert_eq!(ns.to_string(), "Namespace(x=10)");
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-pub struct NamespaceProxy {
-    h: Handle,
-    _t: PhantomData<()>,
-}
-proxy_common!(NamespaceProxy [] [Kind::Namespace]);
+proxy_common!(
+    /// A proxy to a manager's `Namespace`: named attributes holding [`Value`]s.
+    ///
+    /// Reading an attribute never set is an `AttributeError` naming it. An attribute's value
+    /// is a *copy* once read: `ns.get::<Vec<i64>>("x")?.push(1)` changes only your copy,
+    /// never the server's (CPython's pitfall, made visible by Rust's ownership) — read,
+    /// modify and [`set`](Self::set) it back, or store a [`ListProxy`] in the attribute.
+    ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let ns = manager.namespace()?;
+    /// let err = ns.get::<i64>("x").unwrap_err();
+    /// assert!(err.to_string().contains("'x'"));
+    /// ns.set("x", 10)?;
+    /// assert_eq!(ns.get::<i64>("x")?, 10);
+    /// assert_eq!(ns.to_string(), "Namespace(x=10)");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    NamespaceProxy [] [Kind::Namespace]
+);
 
 impl NamespaceProxy {
     /// `ns.name`.
@@ -1010,8 +1045,7 @@ impl NamespaceProxy {
     /// ```
     pub fn set(&self, name: &str, v: impl Into<Value>) -> Result<(), Error> {
         self.h
-            .call(Op::Namespace(NamespaceOp::Set(name.to_owned(), v.into())))
-            .map(drop)
+            .call_unit(Op::Namespace(NamespaceOp::Set(name.to_owned(), v.into())))
     }
 
     /// `del ns.name`.
@@ -1030,8 +1064,7 @@ impl NamespaceProxy {
     /// ```
     pub fn del(&self, name: &str) -> Result<(), Error> {
         self.h
-            .call(Op::Namespace(NamespaceOp::Del(name.to_owned())))
-            .map(drop)
+            .call_unit(Op::Namespace(NamespaceOp::Del(name.to_owned())))
     }
 
     /// `hasattr(ns, name)`.
@@ -1090,34 +1123,32 @@ pub(crate) fn namespace_attrs(mut v: Value) -> Result<Vec<(String, Value)>, Erro
 
 // ------------------------------------------------------------- acquirers
 
-/// A proxy to a manager's `Lock` or `RLock` (CPython's `AcquirerProxy`).
-///
-/// Ownership is per connection and thread: an `RLock` is re-entrant for the thread that
-/// holds it. Any process may release a `Lock` (CPython's rule): a child may acquire it,
-/// return, and leave the release to its parent — a client that ends normally leaves its
-/// `Lock`s as they are. When the holder's process is killed or crashes (its connection
-/// ends without a goodbye), the server releases the lock, notes it in the lock's
-/// `repr`, and tells the next acquirer ([`Error::OwnerDied`], [`AcquireError`]). An
-/// `RLock` can only be released by its holder, so it is released whenever the
-/// holder's client ends, and the next acquirer is told.
-///
-/// ```
-/// # use std::time::Duration;
-/// # let manager = multiproc_manager::Manager::in_thread()?;
-/// let lock = manager.lock()?;
-/// {
-///     let _g = lock.lock()?;
-///     assert!(!lock.acquire(Some(Duration::ZERO))?); // `acquire(False)`
-/// }
-/// assert!(lock.acquire(Some(Duration::ZERO))?);
-/// lock.release()?;
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-pub struct LockProxy {
-    h: Handle,
-    _t: PhantomData<()>,
-}
-proxy_common!(LockProxy [] [Kind::Lock, Kind::RLock]);
+proxy_common!(
+    /// A proxy to a manager's `Lock` or `RLock` (CPython's `AcquirerProxy`).
+    ///
+    /// Ownership is per connection and thread: an `RLock` is re-entrant for the thread that
+    /// holds it. Any process may release a `Lock` (CPython's rule): a child may acquire it,
+    /// return, and leave the release to its parent — a client that ends normally leaves its
+    /// `Lock`s as they are. When the holder's process is killed or crashes (its connection
+    /// ends without a goodbye), the server releases the lock, notes it in the lock's
+    /// `repr`, and tells the next acquirer ([`Error::OwnerDied`], [`AcquireError`]). An
+    /// `RLock` can only be released by its holder, so it is released whenever the
+    /// holder's client ends, and the next acquirer is told.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let lock = manager.lock()?;
+    /// {
+    ///     let _g = lock.lock()?;
+    ///     assert!(!lock.acquire(Some(Duration::ZERO))?); // `acquire(False)`
+    /// }
+    /// assert!(lock.acquire(Some(Duration::ZERO))?);
+    /// lock.release()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    LockProxy [] [Kind::Lock, Kind::RLock]
+);
 
 /// The owned guard of a manager lock, condition or semaphore permit
 /// ([`LockProxy::lock`], [`ConditionProxy::lock`], [`SemaphoreProxy::permit`]): releases
@@ -1200,7 +1231,7 @@ macro_rules! acquirer {
             /// # Ok::<(), Box<dyn std::error::Error>>(())
             /// ```
             pub fn release_lock(&self) -> Result<(), Error> {
-                self.h.call(Op::Lock(LockOp::Release)).map(drop)
+                self.h.call_unit(Op::Lock(LockOp::Release))
             }
 
             #[doc = concat!("Acquires ", $what, " and returns a guard that releases it on drop (`with ...:`).")]
@@ -1264,37 +1295,35 @@ impl LockProxy {
     }
 }
 
-/// A proxy to a manager's `Semaphore` or `BoundedSemaphore`. Permits taken by a client
-/// that ends normally stay taken, for any process to release (CPython's rule); those
-/// of a client that vanishes (killed, crashed) are given back, and as many next
-/// acquirers are told ([`AcquireError::OwnerDied`]).
-///
-/// ```
-/// use std::time::Duration;
-/// use multiproc_manager::{Manager, RemoteErrorKind};
-///
-/// let manager = Manager::in_thread()?;
-/// let sem = manager.semaphore(1)?;
-/// assert!(sem.acquire(None)?); // a permit is free: returns at once
-/// assert!(!sem.acquire(Some(Duration::ZERO))?);
-/// assert!(!sem.acquire(Some(Duration::from_millis(10)))?);
-/// assert_eq!(sem.value()?, 0);
-/// sem.release()?;
-/// let permit = sem.permit()?; // given back on drop
-/// assert_eq!(sem.value()?, 0);
-/// drop(permit);
-/// assert!(sem.acquire(Some(Duration::from_secs(60)))?);
-/// sem.release()?;
-/// let bounded = manager.bounded_semaphore(1)?;
-/// let err = bounded.release().unwrap_err(); // above its initial value
-/// assert_eq!(err.remote_kind(), Some(RemoteErrorKind::ValueError));
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-pub struct SemaphoreProxy {
-    h: Handle,
-    _t: PhantomData<()>,
-}
-proxy_common!(SemaphoreProxy [] [Kind::Semaphore, Kind::BoundedSemaphore]);
+proxy_common!(
+    /// A proxy to a manager's `Semaphore` or `BoundedSemaphore`. Permits taken by a client
+    /// that ends normally stay taken, for any process to release (CPython's rule); those
+    /// of a client that vanishes (killed, crashed) are given back, and as many next
+    /// acquirers are told ([`AcquireError::OwnerDied`]).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use multiproc_manager::{Manager, RemoteErrorKind};
+    ///
+    /// let manager = Manager::in_thread()?;
+    /// let sem = manager.semaphore(1)?;
+    /// assert!(sem.acquire(None)?); // a permit is free: returns at once
+    /// assert!(!sem.acquire(Some(Duration::ZERO))?);
+    /// assert!(!sem.acquire(Some(Duration::from_millis(10)))?);
+    /// assert_eq!(sem.value()?, 0);
+    /// sem.release()?;
+    /// let permit = sem.permit()?; // given back on drop
+    /// assert_eq!(sem.value()?, 0);
+    /// drop(permit);
+    /// assert!(sem.acquire(Some(Duration::from_secs(60)))?);
+    /// sem.release()?;
+    /// let bounded = manager.bounded_semaphore(1)?;
+    /// let err = bounded.release().unwrap_err(); // above its initial value
+    /// assert_eq!(err.remote_kind(), Some(RemoteErrorKind::ValueError));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    SemaphoreProxy [] [Kind::Semaphore, Kind::BoundedSemaphore]
+);
 acquirer!(SemaphoreProxy, permit, "a permit");
 
 impl SemaphoreProxy {
@@ -1333,30 +1362,28 @@ impl SemaphoreProxy {
     }
 }
 
-/// A proxy to a manager's `Condition` (over its own re-entrant lock). Like an `RLock`,
-/// its lock is released when its holder's client ends, and the next `acquire` reports
-/// [`AcquireError::OwnerDied`].
-///
-/// ```
-/// use std::time::Duration;
-/// use multiproc_manager::Manager;
-///
-/// let manager = Manager::in_thread()?;
-/// let cond = manager.condition()?;
-/// assert!(cond.acquire(None)?);
-/// assert!(!cond.wait_timeout(Duration::from_millis(10))?); // nobody notified; held again
-/// cond.notify_all()?; // no waiter: nothing happens
-/// let work_done = true; // the state the condition protects, checked under the lock
-/// assert!(cond.wait_for_timeout(|| work_done, Duration::from_secs(60))?); // true: no wait
-/// cond.release()?;
-/// assert!(cond.release().is_err()); // RuntimeError: not held
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-pub struct ConditionProxy {
-    h: Handle,
-    _t: PhantomData<()>,
-}
-proxy_common!(ConditionProxy [] [Kind::Condition]);
+proxy_common!(
+    /// A proxy to a manager's `Condition` (over its own re-entrant lock). Like an `RLock`,
+    /// its lock is released when its holder's client ends, and the next `acquire` reports
+    /// [`AcquireError::OwnerDied`].
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use multiproc_manager::Manager;
+    ///
+    /// let manager = Manager::in_thread()?;
+    /// let cond = manager.condition()?;
+    /// assert!(cond.acquire(None)?);
+    /// assert!(!cond.wait_timeout(Duration::from_millis(10))?); // nobody notified; held again
+    /// cond.notify_all()?; // no waiter: nothing happens
+    /// let work_done = true; // the state the condition protects, checked under the lock
+    /// assert!(cond.wait_for_timeout(|| work_done, Duration::from_secs(60))?); // true: no wait
+    /// cond.release()?;
+    /// assert!(cond.release().is_err()); // RuntimeError: not held
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ConditionProxy [] [Kind::Condition]
+);
 acquirer!(ConditionProxy, lock, "the condition's lock");
 
 impl ConditionProxy {
@@ -1492,8 +1519,7 @@ impl ConditionProxy {
     /// ```
     pub fn notify(&self, n: u32) -> Result<(), Error> {
         self.h
-            .call(Op::Condition(ConditionOp::Notify(u64::from(n))))
-            .map(drop)
+            .call_unit(Op::Condition(ConditionOp::Notify(u64::from(n))))
     }
 
     /// `notify_all()`.
@@ -1510,31 +1536,29 @@ impl ConditionProxy {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn notify_all(&self) -> Result<(), Error> {
-        self.h.call(Op::Condition(ConditionOp::NotifyAll)).map(drop)
+        self.h.call_unit(Op::Condition(ConditionOp::NotifyAll))
     }
 }
 
-/// A proxy to a manager's `Event`.
-///
-/// ```
-/// use std::time::Duration;
-/// use multiproc_manager::Manager;
-///
-/// let manager = Manager::in_thread()?;
-/// let ev = manager.event()?;
-/// assert!(!ev.wait_timeout(Duration::from_millis(10))?);
-/// ev.set()?;
-/// assert!(ev.wait_timeout(Duration::from_secs(60))?);
-/// ev.wait()?; // set: returns at once
-/// ev.clear()?;
-/// assert!(!ev.is_set()?);
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-pub struct EventProxy {
-    h: Handle,
-    _t: PhantomData<()>,
-}
-proxy_common!(EventProxy [] [Kind::Event]);
+proxy_common!(
+    /// A proxy to a manager's `Event`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use multiproc_manager::Manager;
+    ///
+    /// let manager = Manager::in_thread()?;
+    /// let ev = manager.event()?;
+    /// assert!(!ev.wait_timeout(Duration::from_millis(10))?);
+    /// ev.set()?;
+    /// assert!(ev.wait_timeout(Duration::from_secs(60))?);
+    /// ev.wait()?; // set: returns at once
+    /// ev.clear()?;
+    /// assert!(!ev.is_set()?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    EventProxy [] [Kind::Event]
+);
 
 impl EventProxy {
     /// `set()`.
@@ -1550,7 +1574,7 @@ impl EventProxy {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn set(&self) -> Result<(), Error> {
-        self.h.call(Op::Event(EventOp::Set)).map(drop)
+        self.h.call_unit(Op::Event(EventOp::Set))
     }
 
     /// `clear()`.
@@ -1567,7 +1591,7 @@ impl EventProxy {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn clear(&self) -> Result<(), Error> {
-        self.h.call(Op::Event(EventOp::Clear)).map(drop)
+        self.h.call_unit(Op::Event(EventOp::Clear))
     }
 
     /// `is_set()`.
@@ -1629,29 +1653,27 @@ impl EventProxy {
     }
 }
 
-/// A proxy to a manager's `Barrier`. A party whose client vanishes while waiting
-/// breaks the barrier for the others (they get `BrokenBarrier`, not a hang).
-///
-/// ```
-/// use std::time::Duration;
-/// use multiproc_manager::{Manager, RemoteErrorKind};
-///
-/// let manager = Manager::in_thread()?;
-/// let b = manager.barrier(2)?;
-/// let err = b.wait_timeout(Duration::from_millis(10)).unwrap_err(); // alone: times out
-/// assert_eq!(err.remote_kind(), Some(RemoteErrorKind::BrokenBarrier));
-/// assert!(b.broken()?);
-/// b.reset()?;
-/// assert!(!b.broken()?);
-/// let solo = manager.barrier(1)?;
-/// assert_eq!(solo.wait()?, 0); // the only party: passes at once
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-pub struct BarrierProxy {
-    h: Handle,
-    _t: PhantomData<()>,
-}
-proxy_common!(BarrierProxy [] [Kind::Barrier]);
+proxy_common!(
+    /// A proxy to a manager's `Barrier`. A party whose client vanishes while waiting
+    /// breaks the barrier for the others (they get `BrokenBarrier`, not a hang).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use multiproc_manager::{Manager, RemoteErrorKind};
+    ///
+    /// let manager = Manager::in_thread()?;
+    /// let b = manager.barrier(2)?;
+    /// let err = b.wait_timeout(Duration::from_millis(10)).unwrap_err(); // alone: times out
+    /// assert_eq!(err.remote_kind(), Some(RemoteErrorKind::BrokenBarrier));
+    /// assert!(b.broken()?);
+    /// b.reset()?;
+    /// assert!(!b.broken()?);
+    /// let solo = manager.barrier(1)?;
+    /// assert_eq!(solo.wait()?, 0); // the only party: passes at once
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    BarrierProxy [] [Kind::Barrier]
+);
 
 impl BarrierProxy {
     /// `wait()`: this party's arrival index (`0..parties`, as CPython's).
@@ -1709,7 +1731,7 @@ impl BarrierProxy {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn abort(&self) -> Result<(), Error> {
-        self.h.call(Op::Barrier(BarrierOp::Abort)).map(drop)
+        self.h.call_unit(Op::Barrier(BarrierOp::Abort))
     }
 
     /// `reset()`.
@@ -1726,7 +1748,7 @@ impl BarrierProxy {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn reset(&self) -> Result<(), Error> {
-        self.h.call(Op::Barrier(BarrierOp::Reset)).map(drop)
+        self.h.call_unit(Op::Barrier(BarrierOp::Reset))
     }
 
     /// `(parties, n_waiting, broken)`, read together.
@@ -1795,23 +1817,21 @@ impl BarrierProxy {
 
 // ----------------------------------------------------------------- queue
 
-/// A proxy to a manager's `Queue` or `JoinableQueue`. Items put by a client stay in the
-/// queue when that client vanishes; an item taken by a `get` whose reply cannot be
-/// delivered is put back at the front.
-///
-/// ```
-/// # let manager = multiproc_manager::Manager::in_thread()?;
-/// let q = manager.queue_of::<String>()?;
-/// q.put("job".to_string())?;
-/// assert_eq!(q.get()?, "job");
-/// assert!(q.get_timeout(std::time::Duration::ZERO).is_err());
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-pub struct QueueProxy<T = Value> {
-    h: Handle,
-    _t: PhantomData<fn() -> T>,
-}
-proxy_common!(QueueProxy [T] [Kind::Queue, Kind::JoinableQueue]);
+proxy_common!(
+    /// A proxy to a manager's `Queue` or `JoinableQueue`. Items put by a client stay in the
+    /// queue when that client vanishes; an item taken by a `get` whose reply cannot be
+    /// delivered is put back at the front.
+    ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let q = manager.queue_of::<String>()?;
+    /// q.put("job".to_string())?;
+    /// assert_eq!(q.get()?, "job");
+    /// assert!(q.get_timeout(std::time::Duration::ZERO).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    QueueProxy [T] [Kind::Queue, Kind::JoinableQueue]
+);
 
 impl<T: Into<Value> + FromValue> QueueProxy<T> {
     /// `put(x)`: blocks while a bounded queue is full.
@@ -1828,12 +1848,10 @@ impl<T: Into<Value> + FromValue> QueueProxy<T> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn put(&self, x: impl Into<T>) -> Result<(), Error> {
-        self.h
-            .call(Op::Queue(QueueOp::Put {
-                item: x.into().into(),
-                timeout: None,
-            }))
-            .map(drop)
+        self.h.call_unit(Op::Queue(QueueOp::Put {
+            item: x.into().into(),
+            timeout: None,
+        }))
     }
 
     /// `put(x, timeout=t)`.
@@ -1863,12 +1881,10 @@ impl<T: Into<Value> + FromValue> QueueProxy<T> {
     /// # Errors
     /// `Full` after the timeout, [`Error::ManagerGone`].
     pub fn put_timeout(&self, x: impl Into<T>, timeout: Duration) -> Result<(), Error> {
-        self.h
-            .call(Op::Queue(QueueOp::Put {
-                item: x.into().into(),
-                timeout: Some(timeout),
-            }))
-            .map(drop)
+        self.h.call_unit(Op::Queue(QueueOp::Put {
+            item: x.into().into(),
+            timeout: Some(timeout),
+        }))
     }
 
     /// `get()`: blocks until an item arrives.
@@ -1982,7 +1998,7 @@ impl<T: Into<Value> + FromValue> QueueProxy<T> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn task_done(&self) -> Result<(), Error> {
-        self.h.call(Op::Queue(QueueOp::TaskDone)).map(drop)
+        self.h.call_unit(Op::Queue(QueueOp::TaskDone))
     }
 
     /// `join()` (joinable queues): waits until every item put was marked done.
@@ -2033,23 +2049,21 @@ impl<T: Into<Value> + FromValue> QueueProxy<T> {
 
 // ---------------------------------------------------------- value, array
 
-/// A proxy to a manager's `Value` (CPython's `ValueProxy`): one value, read and written
-/// whole.
-///
-/// ```
-/// use multiproc_manager::Manager;
-///
-/// let manager = Manager::in_thread()?;
-/// let v = manager.value(10i64)?;
-/// v.set(v.get()? + 1)?;
-/// assert_eq!(v.get()?, 11);
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-pub struct ValueProxy<T = Value> {
-    h: Handle,
-    _t: PhantomData<fn() -> T>,
-}
-proxy_common!(ValueProxy[T][Kind::Value]);
+proxy_common!(
+    /// A proxy to a manager's `Value` (CPython's `ValueProxy`): one value, read and written
+    /// whole.
+    ///
+    /// ```
+    /// use multiproc_manager::Manager;
+    ///
+    /// let manager = Manager::in_thread()?;
+    /// let v = manager.value(10i64)?;
+    /// v.set(v.get()? + 1)?;
+    /// assert_eq!(v.get()?, 11);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ValueProxy [T] [Kind::Value]
+);
 
 impl<T: Into<Value> + FromValue> ValueProxy<T> {
     /// `v.value`.
@@ -2080,135 +2094,111 @@ impl<T: Into<Value> + FromValue> ValueProxy<T> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn set(&self, x: impl Into<T>) -> Result<(), Error> {
-        self.h
-            .call(Op::Value(ValueOp::Set(x.into().into())))
-            .map(drop)
+        self.h.call_unit(Op::Value(ValueOp::Set(x.into().into())))
     }
 }
 
-/// A proxy to a manager's `Array` (CPython's `ArrayProxy`): fixed length.
-///
-/// ```
-/// use multiproc_manager::Manager;
-///
-/// let manager = Manager::in_thread()?;
-/// let a = manager.array([1i64, 2, 3])?;
-/// a.set(0, 10)?;
-/// assert_eq!(a.to_vec()?, [10, 2, 3]);
-/// assert_eq!(a.len()?, 3);
-/// assert!(a.get(5).is_err()); // IndexError: fixed length
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-pub struct ArrayProxy<T = Value> {
-    h: Handle,
-    _t: PhantomData<fn() -> T>,
-}
-proxy_common!(ArrayProxy[T][Kind::Array]);
+proxy_common!(
+    /// A proxy to a manager's `Array` (CPython's `ArrayProxy`): fixed length.
+    ///
+    /// ```
+    /// use multiproc_manager::Manager;
+    ///
+    /// let manager = Manager::in_thread()?;
+    /// let a = manager.array([1i64, 2, 3])?;
+    /// a.set(0, 10)?;
+    /// assert_eq!(a.to_vec()?, [10, 2, 3]);
+    /// assert_eq!(a.len()?, 3);
+    /// assert!(a.get(5).is_err()); // IndexError: fixed length
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ArrayProxy [T] [Kind::Array]
+);
 
 impl<T: Into<Value> + FromValue> ArrayProxy<T> {
-    /// `a[i]`.
-    ///
-    /// # Errors
-    /// `IndexError`, [`Error::Type`], [`Error::ManagerGone`].
-    ///
-    /// ```
-    /// # let manager = multiproc_manager::Manager::in_thread()?;
-    /// let a = manager.array([1_i64, 2, 3])?;
-    /// assert_eq!(a.get(0)?, 1);
-    /// assert_eq!(a.get(-1)?, 3);
-    /// assert!(a.get(3).is_err()); // IndexError
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn get(&self, i: i64) -> Result<T, Error> {
-        self.h.call_as(Op::List(ListOp::GetItem(Value::from(i))))
-    }
+    proxy_methods! {
+        /// `a[i]`.
+        ///
+        /// # Errors
+        /// `IndexError`, [`Error::Type`], [`Error::ManagerGone`].
+        ///
+        /// ```
+        /// # let manager = multiproc_manager::Manager::in_thread()?;
+        /// let a = manager.array([1_i64, 2, 3])?;
+        /// assert_eq!(a.get(0)?, 1);
+        /// assert_eq!(a.get(-1)?, 3);
+        /// assert!(a.get(3).is_err()); // IndexError
+        /// # Ok::<(), Box<dyn std::error::Error>>(())
+        /// ```
+        fn get;
 
-    /// `a[i] = x`.
-    ///
-    /// # Errors
-    /// `IndexError`, [`Error::ManagerGone`].
-    ///
-    /// ```
-    /// # let manager = multiproc_manager::Manager::in_thread()?;
-    /// let a = manager.array([1_i64, 2])?;
-    /// a.set(0, 10)?;
-    /// assert_eq!(a.to_vec()?, [10, 2]);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn set(&self, i: i64, x: impl Into<T>) -> Result<(), Error> {
-        self.h
-            .call(Op::List(ListOp::SetItem(Value::from(i), x.into().into())))
-            .map(drop)
-    }
+        /// `a[i] = x`.
+        ///
+        /// # Errors
+        /// `IndexError`, [`Error::ManagerGone`].
+        ///
+        /// ```
+        /// # let manager = multiproc_manager::Manager::in_thread()?;
+        /// let a = manager.array([1_i64, 2])?;
+        /// a.set(0, 10)?;
+        /// assert_eq!(a.to_vec()?, [10, 2]);
+        /// # Ok::<(), Box<dyn std::error::Error>>(())
+        /// ```
+        fn set;
 
-    /// `len(a)`.
-    ///
-    /// # Errors
-    /// [`Error::ManagerGone`].
-    ///
-    /// ```
-    /// # let manager = multiproc_manager::Manager::in_thread()?;
-    /// let a = manager.array([1_i64, 2])?;
-    /// assert_eq!(a.len()?, 2);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn len(&self) -> Result<usize, Error> {
-        self.h.call_as(Op::Any(AnyOp::Len))
-    }
+        /// `len(a)`.
+        ///
+        /// # Errors
+        /// [`Error::ManagerGone`].
+        ///
+        /// ```
+        /// # let manager = multiproc_manager::Manager::in_thread()?;
+        /// let a = manager.array([1_i64, 2])?;
+        /// assert_eq!(a.len()?, 2);
+        /// # Ok::<(), Box<dyn std::error::Error>>(())
+        /// ```
+        fn len;
 
-    /// `len(a) == 0`.
-    ///
-    /// # Errors
-    /// [`Error::ManagerGone`].
-    ///
-    /// ```
-    /// # let manager = multiproc_manager::Manager::in_thread()?;
-    /// let a = manager.array([1_i64])?;
-    /// assert!(!a.is_empty()?);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn is_empty(&self) -> Result<bool, Error> {
-        Ok(self.len()? == 0)
-    }
+        /// `len(a) == 0`.
+        ///
+        /// # Errors
+        /// [`Error::ManagerGone`].
+        ///
+        /// ```
+        /// # let manager = multiproc_manager::Manager::in_thread()?;
+        /// let a = manager.array([1_i64])?;
+        /// assert!(!a.is_empty()?);
+        /// # Ok::<(), Box<dyn std::error::Error>>(())
+        /// ```
+        fn is_empty;
 
-    /// `a[:]`.
-    ///
-    /// # Errors
-    /// [`Error::Type`], [`Error::ManagerGone`].
-    ///
-    /// ```
-    /// # let manager = multiproc_manager::Manager::in_thread()?;
-    /// let a = manager.array([1_i64, 2])?;
-    /// assert_eq!(a.to_vec()?, [1, 2]);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn to_vec(&self) -> Result<Vec<T>, Error> {
-        self.h.call_as(Op::Any(AnyOp::Copy))
-    }
+        /// `a[:]`.
+        ///
+        /// # Errors
+        /// [`Error::Type`], [`Error::ManagerGone`].
+        ///
+        /// ```
+        /// # let manager = multiproc_manager::Manager::in_thread()?;
+        /// let a = manager.array([1_i64, 2])?;
+        /// assert_eq!(a.to_vec()?, [1, 2]);
+        /// # Ok::<(), Box<dyn std::error::Error>>(())
+        /// ```
+        fn to_vec;
 
-    /// `a[x:y] = items` (same length).
-    ///
-    /// # Errors
-    /// `ValueError` for another length, [`Error::ManagerGone`].
-    ///
-    /// ```
-    /// # let manager = multiproc_manager::Manager::in_thread()?;
-    /// let a = manager.array([1_i64, 2, 3])?;
-    /// a.set_slice(Some(0), Some(2), [7, 8])?;
-    /// assert_eq!(a.to_vec()?, [7, 8, 3]);
-    /// assert!(a.set_slice(None, None, [1]).is_err()); // ValueError: another length
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn set_slice<I: IntoIterator<Item = A>, A: Into<T>>(
-        &self,
-        a: Option<i64>,
-        b: Option<i64>,
-        xs: I,
-    ) -> Result<(), Error> {
-        let items = xs.into_iter().map(|x| x.into().into()).collect();
-        self.h
-            .call(Op::List(ListOp::SetSlice(a, b, items)))
-            .map(drop)
+        /// `a[x:y] = items` (same length).
+        ///
+        /// # Errors
+        /// `ValueError` for another length, [`Error::ManagerGone`].
+        ///
+        /// ```
+        /// # let manager = multiproc_manager::Manager::in_thread()?;
+        /// let a = manager.array([1_i64, 2, 3])?;
+        /// a.set_slice(Some(0), Some(2), [7, 8])?;
+        /// assert_eq!(a.to_vec()?, [7, 8, 3]);
+        /// assert!(a.set_slice(None, None, [1]).is_err()); // ValueError: another length
+        /// # Ok::<(), Box<dyn std::error::Error>>(())
+        /// ```
+        fn set_slice;
     }
 }
 
@@ -2326,14 +2316,7 @@ impl<S> Serialize for Proxy<S> {
 }
 impl<'de, S: Shared> Deserialize<'de> for Proxy<S> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let h = Handle::deserialize(d)?;
-        if h.kind != Kind::Custom(S::TYPEID.to_owned()) {
-            return Err(D::Error::custom(format!(
-                "expected a {} proxy, got a {} proxy",
-                S::TYPEID,
-                h.kind.typeid()
-            )));
-        }
+        let h = Handle::deserialize_of(d, &[Kind::Custom(S::TYPEID.to_owned())], S::TYPEID)?;
         Ok(Proxy { h, _t: PhantomData })
     }
 }
@@ -2409,8 +2392,4 @@ impl<S: Shared> Proxy<S> {
     pub fn id(&self) -> u64 {
         self.h.id
     }
-}
-
-pub(crate) fn values_of<T: Into<Value>>(items: impl IntoIterator<Item = T>) -> Vec<Value> {
-    to_values(items)
 }

@@ -14,7 +14,7 @@ use crate::budget::{self, Budget, Growth};
 use crate::custom::Registry;
 use crate::deep::{self, REPLY_SLACK};
 use crate::error::{RemoteError, RemoteErrorKind as K};
-use crate::kinds::{Body, Caller, Fail, Obj};
+use crate::kinds::{Body, Caller, Fail, Obj, Outcome};
 use crate::limits::Limits;
 use crate::protocol::{AnyOp, Create, CustomOp, Op, QueueOp, Request, Response, SERVER, ServerOp};
 use crate::value::{Kind, ObjRef, Value};
@@ -762,6 +762,28 @@ impl State {
         }
     }
 
+    /// `method_to_typeid`: the type of the new object a custom type's call makes of
+    /// its result, if it makes one.
+    fn new_object_typeid(&self, target: &Obj, op: &Op) -> Option<&'static str> {
+        match (&target.kind, op) {
+            (Kind::Custom(typeid), Op::Custom(CustomOp::Call { method, .. })) => {
+                self.registry.result_typeid(typeid, method)
+            }
+            _ => None,
+        }
+    }
+
+    /// Runs `op` without waiting on this thread. An operation that may wait is tried
+    /// only, and comes back too: when it has to wait (`WouldBlock`) it moves to a
+    /// thread of its own, so the client's other threads are not held up.
+    fn try_run(target: &Obj, op: Op, who: &Caller<'_>) -> (Outcome, Option<Op>) {
+        if op.wait_timeout().is_some() {
+            (target.run(op.clone(), who, true), Some(op))
+        } else {
+            (target.run(op, who, false), None)
+        }
+    }
+
     fn dispatch(self: &Arc<Self>, conn_id: u64, entry: &Arc<ConnEntry>, req: Request) {
         let Request {
             id,
@@ -786,14 +808,7 @@ impl State {
             }
         };
         let changes = !matches!(growth, Growth::Nothing);
-        let blocking = op.wait_timeout().is_some();
-        // `method_to_typeid`: this call's result becomes a new object of that type.
-        let new_object = match (&target.kind, &op) {
-            (Kind::Custom(typeid), Op::Custom(CustomOp::Call { method, .. })) => {
-                self.registry.result_typeid(typeid, method)
-            }
-            _ => None,
-        };
+        let new_object = self.new_object_typeid(&target, &op);
         let who = Caller {
             conn: conn_id,
             thread,
@@ -801,13 +816,7 @@ impl State {
             closing: &self.closing,
             destroyed: &target.destroyed,
         };
-        // Try without waiting on this thread; an operation that has to wait moves to
-        // a thread of its own so the client's other threads are not held up.
-        let (first, op) = if blocking {
-            (target.run(op.clone(), &who, true), Some(op))
-        } else {
-            (target.run(op, &who, false), None)
-        };
+        let (first, op) = Self::try_run(&target, op, &who);
         let is_get = matches!(op, Some(Op::Queue(QueueOp::Get { .. })));
         if changes && !matches!(first, Err(Fail::WouldBlock)) {
             self.budget.touch(obj);

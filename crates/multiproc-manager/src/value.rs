@@ -703,26 +703,27 @@ impl<T: FromValue> FromValue for Vec<T> {
         }
     }
 }
+/// A dict's pairs converted into a map (`what` names it in a mismatch).
+fn map_from_value<K: FromValue, V: FromValue, M: FromIterator<(K, V)>>(
+    mut v: Value,
+    what: &'static str,
+) -> Result<M, TypeMismatch> {
+    match v {
+        Value::Dict(ref mut items) => std::mem::take(items)
+            .into_iter()
+            .map(|(k, v)| Ok((K::from_value(k)?, V::from_value(v)?)))
+            .collect(),
+        other => Err(TypeMismatch::found(what, &other)),
+    }
+}
 impl<K: FromValue + Eq + Hash, V: FromValue> FromValue for HashMap<K, V> {
-    fn from_value(mut v: Value) -> Result<Self, TypeMismatch> {
-        match v {
-            Value::Dict(ref mut items) => std::mem::take(items)
-                .into_iter()
-                .map(|(k, v)| Ok((K::from_value(k)?, V::from_value(v)?)))
-                .collect(),
-            other => Err(TypeMismatch::found("HashMap", &other)),
-        }
+    fn from_value(v: Value) -> Result<Self, TypeMismatch> {
+        map_from_value(v, "HashMap")
     }
 }
 impl<K: FromValue + Ord, V: FromValue> FromValue for BTreeMap<K, V> {
-    fn from_value(mut v: Value) -> Result<Self, TypeMismatch> {
-        match v {
-            Value::Dict(ref mut items) => std::mem::take(items)
-                .into_iter()
-                .map(|(k, v)| Ok((K::from_value(k)?, V::from_value(v)?)))
-                .collect(),
-            other => Err(TypeMismatch::found("BTreeMap", &other)),
-        }
+    fn from_value(v: Value) -> Result<Self, TypeMismatch> {
+        map_from_value(v, "BTreeMap")
     }
 }
 

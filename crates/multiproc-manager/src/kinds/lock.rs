@@ -186,11 +186,16 @@ pub(super) fn repr(c: &Cell<LockState>, kind: &Kind, recursive: bool) -> Value {
     if recursive && st.count > 0 {
         s.push_str(&format!(" count={}", st.count));
     }
-    if st.abandoned > 0 {
-        s.push_str(&format!(
-            ", released {} time(s) after its holder vanished",
-            st.abandoned
-        ));
+    end_repr(s, st.abandoned, |n| {
+        format!(", released {n} time(s) after its holder vanished")
+    })
+}
+
+/// Ends a `repr` begun in `s`: how many releases settled vanished holders
+/// (`abandoned`, worded by `note`) when there were any, then `>`.
+fn end_repr(mut s: String, abandoned: u64, note: impl FnOnce(u64) -> String) -> Value {
+    if abandoned > 0 {
+        s.push_str(&note(abandoned));
     }
     s.push('>');
     Value::Str(s)
@@ -249,13 +254,8 @@ pub(super) fn sem_run(c: &Cell<SemState>, op: LockOp, who: &Caller<'_>, try_only
 /// `repr` of a semaphore.
 pub(super) fn sem_repr(c: &Cell<SemState>, kind: &Kind) -> Value {
     let st = c.lock();
-    let mut s = format!("<{}(value={})", kind.typeid(), st.value);
-    if st.abandoned > 0 {
-        s.push_str(&format!(
-            ", {} released after their holder vanished",
-            st.abandoned
-        ));
-    }
-    s.push('>');
-    Value::Str(s)
+    let s = format!("<{}(value={})", kind.typeid(), st.value);
+    end_repr(s, st.abandoned, |n| {
+        format!(", {n} released after their holder vanished")
+    })
 }

@@ -5,7 +5,7 @@
 use std::collections::VecDeque;
 use std::marker::PhantomData;
 
-use super::{DictProxy, Handle, ListProxy};
+use super::{DictProxy, Handle, ListProxy, wire_pairs, wire_values};
 use crate::client;
 use crate::error::{Error, TypeMismatch};
 use crate::protocol::{AnyOp, DictOp, ListOp, Op, SetOp, SetWith};
@@ -14,7 +14,6 @@ use crate::value::{FromValue, Kind, Value};
 use std::fmt;
 use std::sync::Arc;
 
-use serde::de::Error as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// How many items an iterator over a proxy ([`ListIter`], [`KeyIter`]) fetches per
@@ -33,10 +32,6 @@ pub const ITER_BATCH: u64 = 256;
 
 /// The longest list [`ListProxy::repeated`] builds (as `l *= n` on the server).
 const MAX_REPEAT_LEN: usize = 1 << 26;
-
-fn values<A: Into<T>, T: Into<Value>>(xs: impl IntoIterator<Item = A>) -> Vec<Value> {
-    xs.into_iter().map(|a| a.into().into()).collect()
-}
 
 /// The items of a chunk, converted with the proxy's client as context (nested proxies).
 fn convert_all<T: FromValue>(h: &Handle, items: Vec<Value>) -> Result<Vec<T>, Error> {
@@ -363,11 +358,8 @@ impl<K: Into<Value> + FromValue, V: Into<Value> + FromValue> DictProxy<K, V> {
         A: Into<K>,
         B: Into<V>,
     {
-        let pairs = pairs
-            .into_iter()
-            .map(|(a, b)| (a.into().into(), b.into().into()))
-            .collect();
-        self.h.call_as(Op::Dict(DictOp::Or(pairs)))
+        self.h
+            .call_as(Op::Dict(DictOp::Or(wire_pairs::<K, V, _, _>(pairs))))
     }
 
     /// `list(reversed(d))`: the keys, last inserted first, in one round trip.
@@ -392,31 +384,29 @@ impl<K: Into<Value> + FromValue, V: Into<Value> + FromValue> DictProxy<K, V> {
 
 // ------------------------------------------------------------------- set
 
-/// A proxy to a manager's `set` (CPython 3.14's `SetProxy`). Elements must be
-/// hashable (a list is a `TypeError`); they keep insertion order. Operations that
-/// combine the set with another collection take any iterable and return a new `Vec`
-/// (`union`, `intersection`, …) or change the set in place (`update`, …).
-///
-/// ```
-/// # let manager = multiproc_manager::Manager::in_thread()?;
-/// let s = manager.set_of::<String>()?;
-/// s.add("a")?;
-/// s.add("b")?;
-/// s.add("a")?;
-/// assert_eq!(s.len()?, 2);
-/// assert!(s.contains("a")?);
-/// assert_eq!(s.to_string(), "{'a', 'b'}");
-/// assert_eq!(s.union(["c"])?, ["a", "b", "c"]);
-/// assert!(s.issubset(["a", "b", "z"])?);
-/// s.discard("a")?;
-/// assert_eq!(s.to_vec()?, ["b"]);
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-pub struct SetProxy<T = Value> {
-    h: Handle,
-    _t: PhantomData<fn() -> T>,
-}
-proxy_common!(SetProxy[T][Kind::Set]);
+proxy_common!(
+    /// A proxy to a manager's `set` (CPython 3.14's `SetProxy`). Elements must be
+    /// hashable (a list is a `TypeError`); they keep insertion order. Operations that
+    /// combine the set with another collection take any iterable and return a new `Vec`
+    /// (`union`, `intersection`, …) or change the set in place (`update`, …).
+    ///
+    /// ```
+    /// # let manager = multiproc_manager::Manager::in_thread()?;
+    /// let s = manager.set_of::<String>()?;
+    /// s.add("a")?;
+    /// s.add("b")?;
+    /// s.add("a")?;
+    /// assert_eq!(s.len()?, 2);
+    /// assert!(s.contains("a")?);
+    /// assert_eq!(s.to_string(), "{'a', 'b'}");
+    /// assert_eq!(s.union(["c"])?, ["a", "b", "c"]);
+    /// assert!(s.issubset(["a", "b", "z"])?);
+    /// s.discard("a")?;
+    /// assert_eq!(s.to_vec()?, ["b"]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    SetProxy [T] [Kind::Set]
+);
 
 impl<T: Into<Value> + FromValue> SetProxy<T> {
     fn with<I: IntoIterator<Item = A>, A: Into<T>, R: FromValue>(
@@ -424,7 +414,8 @@ impl<T: Into<Value> + FromValue> SetProxy<T> {
         op: SetWith,
         other: I,
     ) -> Result<R, Error> {
-        self.h.call_as(Op::Set(SetOp::With(op, values(other))))
+        self.h
+            .call_as(Op::Set(SetOp::With(op, wire_values::<T, _>(other))))
     }
 
     /// `s.add(x)`.
@@ -441,7 +432,7 @@ impl<T: Into<Value> + FromValue> SetProxy<T> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn add(&self, x: impl Into<T>) -> Result<(), Error> {
-        self.h.call(Op::Set(SetOp::Add(x.into().into()))).map(drop)
+        self.h.call_unit(Op::Set(SetOp::Add(x.into().into())))
     }
 
     /// `s.discard(x)`: removes `x` if present.
@@ -459,9 +450,7 @@ impl<T: Into<Value> + FromValue> SetProxy<T> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn discard(&self, x: impl Into<T>) -> Result<(), Error> {
-        self.h
-            .call(Op::Set(SetOp::Discard(x.into().into())))
-            .map(drop)
+        self.h.call_unit(Op::Set(SetOp::Discard(x.into().into())))
     }
 
     /// `s.remove(x)`.
@@ -479,9 +468,7 @@ impl<T: Into<Value> + FromValue> SetProxy<T> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn remove(&self, x: impl Into<T>) -> Result<(), Error> {
-        self.h
-            .call(Op::Set(SetOp::Remove(x.into().into())))
-            .map(drop)
+        self.h.call_unit(Op::Set(SetOp::Remove(x.into().into())))
     }
 
     /// `s.pop()`: removes and returns an element (the last added).
@@ -501,54 +488,50 @@ impl<T: Into<Value> + FromValue> SetProxy<T> {
         self.h.call_as(Op::Set(SetOp::Pop))
     }
 
-    /// `x in s` (an unhashable `x` is simply not there).
-    ///
-    /// # Errors
-    /// [`Error::ManagerGone`].
-    ///
-    /// ```
-    /// # let manager = multiproc_manager::Manager::in_thread()?;
-    /// let s = manager.set_of::<i64>()?;
-    /// s.add(1)?;
-    /// assert!(s.contains(1)?);
-    /// assert!(!s.contains(2)?);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn contains(&self, x: impl Into<T>) -> Result<bool, Error> {
-        self.h.call_as(Op::Any(AnyOp::Contains(x.into().into())))
-    }
+    proxy_methods! {
+        /// `x in s` (an unhashable `x` is simply not there).
+        ///
+        /// # Errors
+        /// [`Error::ManagerGone`].
+        ///
+        /// ```
+        /// # let manager = multiproc_manager::Manager::in_thread()?;
+        /// let s = manager.set_of::<i64>()?;
+        /// s.add(1)?;
+        /// assert!(s.contains(1)?);
+        /// assert!(!s.contains(2)?);
+        /// # Ok::<(), Box<dyn std::error::Error>>(())
+        /// ```
+        fn contains(x: T);
 
-    /// `len(s)`.
-    ///
-    /// # Errors
-    /// [`Error::ManagerGone`].
-    ///
-    /// ```
-    /// # let manager = multiproc_manager::Manager::in_thread()?;
-    /// let s = manager.set_of::<i64>()?;
-    /// s.update([1, 2, 2, 3])?;
-    /// assert_eq!(s.len()?, 3);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn len(&self) -> Result<usize, Error> {
-        self.h.call_as(Op::Any(AnyOp::Len))
-    }
+        /// `len(s)`.
+        ///
+        /// # Errors
+        /// [`Error::ManagerGone`].
+        ///
+        /// ```
+        /// # let manager = multiproc_manager::Manager::in_thread()?;
+        /// let s = manager.set_of::<i64>()?;
+        /// s.update([1, 2, 2, 3])?;
+        /// assert_eq!(s.len()?, 3);
+        /// # Ok::<(), Box<dyn std::error::Error>>(())
+        /// ```
+        fn len;
 
-    /// `len(s) == 0`.
-    ///
-    /// # Errors
-    /// [`Error::ManagerGone`].
-    ///
-    /// ```
-    /// # let manager = multiproc_manager::Manager::in_thread()?;
-    /// let s = manager.set_of::<i64>()?;
-    /// assert!(s.is_empty()?);
-    /// s.add(1)?;
-    /// assert!(!s.is_empty()?);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn is_empty(&self) -> Result<bool, Error> {
-        Ok(self.len()? == 0)
+        /// `len(s) == 0`.
+        ///
+        /// # Errors
+        /// [`Error::ManagerGone`].
+        ///
+        /// ```
+        /// # let manager = multiproc_manager::Manager::in_thread()?;
+        /// let s = manager.set_of::<i64>()?;
+        /// assert!(s.is_empty()?);
+        /// s.add(1)?;
+        /// assert!(!s.is_empty()?);
+        /// # Ok::<(), Box<dyn std::error::Error>>(())
+        /// ```
+        fn is_empty;
     }
 
     /// `s.clear()`.
@@ -565,25 +548,25 @@ impl<T: Into<Value> + FromValue> SetProxy<T> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn clear(&self) -> Result<(), Error> {
-        self.h.call(Op::Set(SetOp::Clear)).map(drop)
+        self.h.call_unit(Op::Set(SetOp::Clear))
     }
 
-    /// `list(s)` (`s.copy()`): the elements, in one round trip.
-    ///
-    /// # Errors
-    /// [`Error::Type`], [`Error::ManagerGone`].
-    ///
-    /// ```
-    /// # let manager = multiproc_manager::Manager::in_thread()?;
-    /// let s = manager.set_of::<i64>()?;
-    /// s.update([3, 1, 2])?;
-    /// let mut v = s.to_vec()?;
-    /// v.sort();
-    /// assert_eq!(v, [1, 2, 3]);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn to_vec(&self) -> Result<Vec<T>, Error> {
-        self.h.call_as(Op::Any(AnyOp::Copy))
+    proxy_methods! {
+        /// `list(s)` (`s.copy()`): the elements, in one round trip.
+        ///
+        /// # Errors
+        /// [`Error::Type`], [`Error::ManagerGone`].
+        ///
+        /// ```
+        /// # let manager = multiproc_manager::Manager::in_thread()?;
+        /// let s = manager.set_of::<i64>()?;
+        /// s.update([3, 1, 2])?;
+        /// let mut v = s.to_vec()?;
+        /// v.sort();
+        /// assert_eq!(v, [1, 2, 3]);
+        /// # Ok::<(), Box<dyn std::error::Error>>(())
+        /// ```
+        fn to_vec;
     }
 
     /// `iter(s)`: the elements, fetched [`ITER_BATCH`] at a time; a change of the
