@@ -6,7 +6,9 @@
 //! socket is only a reference to it ([`frame::SHM_MARK`] and a [`ShmRef`], 28 bytes).
 //! The receiver copies the payload out once, into the destination (the caller's
 //! buffer for `recv_bytes_into`, a fresh `Vec` for `recv_bytes`, the decode buffer for
-//! `recv`), and hands the segment back.
+//! `recv`), and hands the segment back — or, for `recv_bytes_shared`, reads it in
+//! place through a [`SharedBytes`](crate::SharedBytes) view that hands the segment
+//! back when dropped ([`payload`], [`release`]).
 //!
 //! # The segments
 //! Each sending end keeps [`SLOTS`] segments, made on first need and **reused**: both
@@ -26,7 +28,9 @@
 //! sender writes the payload into a `FREE` segment, stores `FULL` (release), then sends
 //! the reference; the receiver copies the payload out, then swaps in `FREE` (release)
 //! and, if it found `WAITED`, wakes the sender (a shared futex on the word). The
-//! sender loads the word (acquire) before reusing a segment. When the receiver holds
+//! sender loads the word (acquire) before reusing a segment. An in-place receive
+//! holds the segment (does not swap in `FREE`) for as long as its view lives, so the
+//! sender never writes under a view. When the receiver holds
 //! both segments (it is slower, or does not read), the sender waits for the older
 //! one as a socket send waits for buffer space: up to the send's deadline
 //! ([`SendError::Timeout`](crate::SendError::Timeout), nothing sent), and no longer

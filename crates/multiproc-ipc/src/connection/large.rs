@@ -26,8 +26,9 @@ impl Connection {
     ///
     /// Each sending end keeps two memory segments (memfds), made on first need and
     /// reused, mapped by both processes: a large message is copied once into one by the
-    /// sender and once out of it by the receiver, and only a 28-byte reference crosses
-    /// the socket. When both segments are still held by the receiver (it is slower, or
+    /// sender and once out of it by the receiver (or read in place, without that copy,
+    /// by [`recv_bytes_shared`](Self::recv_bytes_shared)), and only a 28-byte reference
+    /// crosses the socket. When both segments are still held by the receiver (it is slower, or
     /// does not read), a send waits for one as it would for socket buffer space
     /// ([`send_timeout`](Self::send_timeout) bounds the wait; a peer that hangs up
     /// ends it with [`SendError::Disconnected`]), so memory stays bounded.

@@ -141,8 +141,14 @@ fn in_place_receives_from_a_child_under_every_start_method() -> R {
         assert!(held.is_in_segment(), "{m}");
         for i in 1..count {
             let next = a.recv_bytes_shared()?;
-            assert!(held.iter().all(|&x| x == (i - 1) as u8), "{m}: view changed");
-            assert!(next.len() == 1 << 20 && next.iter().all(|&x| x == i as u8), "{m}");
+            assert!(
+                held.iter().all(|&x| x == (i - 1) as u8),
+                "{m}: view changed"
+            );
+            assert!(
+                next.len() == 1 << 20 && next.iter().all(|&x| x == i as u8),
+                "{m}"
+            );
             held = next;
         }
         drop(held);
@@ -175,10 +181,7 @@ fn a_child_killed_while_its_message_is_viewed_under_every_start_method() -> R {
             "{m}"
         );
         drop(view);
-        assert!(
-            matches!(a.recv_bytes_shared(), Err(RecvError::Eof)),
-            "{m}"
-        );
+        assert!(matches!(a.recv_bytes_shared(), Err(RecvError::Eof)), "{m}");
     }
     assert_eq!(new_in_dev_shm(&before), Vec::<String>::new());
     Ok(())
