@@ -338,9 +338,33 @@ fn oneway_ours(c: &mut Criterion, size: usize, into: bool) {
     reap(pid);
 }
 
+/// How the receiver of [`oneway_ours_shm`] takes each message.
+#[derive(Clone, Copy)]
+enum ShmRecv {
+    /// `recv_bytes`: copied out into a fresh `Vec`.
+    Vec,
+    /// `recv_bytes_into`: copied out into a buffer kept across messages.
+    Into,
+    /// `recv_bytes_into`, then the checksum of the buffer (the receiver reads the data).
+    IntoSum,
+    /// `recv_bytes_shared`: read in place in the segment, checksummed there, dropped
+    /// (which hands the segment back).
+    SharedSum,
+}
+
+/// A cheap read of every byte (wrapping sum of the 8-byte words; the compiler
+/// vectorises it): what a receiver that uses its data pays at least.
+fn checksum(bytes: &[u8]) -> u64 {
+    let words = bytes.chunks_exact(8);
+    let tail = words.remainder().iter().map(|&b| u64::from(b)).sum::<u64>();
+    words
+        .map(|w| u64::from_ne_bytes(w.try_into().expect("8 bytes")))
+        .fold(tail, u64::wrapping_add)
+}
+
 /// One-way stream through `Connection::enable_shm` (both ends; threshold 1 MiB): the
 /// child sends `size`-byte messages with `send_bytes` until the parent hangs up.
-fn oneway_ours_shm(c: &mut Criterion, size: usize, into: bool) {
+fn oneway_ours_shm(c: &mut Criterion, size: usize, how: ShmRecv) {
     let (a, b) = Pipe::duplex().expect("socketpair");
     a.enable_shm(multiproc_ipc::DEFAULT_SHM_THRESHOLD)
         .expect("shm");
@@ -354,24 +378,47 @@ fn oneway_ours_shm(c: &mut Criterion, size: usize, into: bool) {
     g.throughput(Throughput::Bytes(size as u64));
     g.sample_size(10)
         .measurement_time(Duration::from_secs(if size > 4 << 20 { 8 } else { 4 }));
-    let name = if into {
-        "ours enable_shm, recv_bytes_into"
-    } else {
-        "ours enable_shm, recv_bytes"
+    let name = match how {
+        ShmRecv::Vec => "ours enable_shm, recv_bytes",
+        ShmRecv::Into => "ours enable_shm, recv_bytes_into",
+        ShmRecv::IntoSum => "ours enable_shm, recv_bytes_into + checksum",
+        ShmRecv::SharedSum => "ours enable_shm, recv_bytes_shared (in place) + checksum",
     };
+    let want = checksum(&vec![0x5au8; size]);
     let mut buf = vec![0u8; size];
     g.bench_function(BenchmarkId::from_parameter(name), |bench| {
-        bench.iter(|| {
-            if into {
+        bench.iter(|| match how {
+            ShmRecv::Vec => assert_eq!(a.recv_bytes().expect("recv").len(), size),
+            ShmRecv::Into => assert_eq!(a.recv_bytes_into(&mut buf).expect("recv"), size),
+            ShmRecv::IntoSum => {
                 assert_eq!(a.recv_bytes_into(&mut buf).expect("recv"), size);
-            } else {
-                assert_eq!(a.recv_bytes().expect("recv").len(), size);
+                assert_eq!(checksum(&buf), want);
+            }
+            ShmRecv::SharedSum => {
+                let msg = a.recv_bytes_shared().expect("recv");
+                assert!(msg.is_in_segment() && msg.len() == size);
+                assert_eq!(checksum(&msg), want);
             }
         })
     });
     g.finish();
     drop(a);
     reap(pid);
+}
+
+/// The read floor of a received message: one checksum pass over `size` bytes this
+/// process keeps (what the in-place receiver does per message, with no transfer).
+fn oneway_checksum(c: &mut Criterion, size: usize) {
+    let src = vec![0x5au8; size];
+    let mut g = c.benchmark_group(format!("ipc/oneway_{}MiB", size >> 20));
+    g.throughput(Throughput::Bytes(size as u64));
+    g.sample_size(10)
+        .measurement_time(Duration::from_secs(if size > 4 << 20 { 8 } else { 4 }));
+    g.bench_function(
+        BenchmarkId::from_parameter("checksum only (read floor)"),
+        |bench| bench.iter(|| checksum(std::hint::black_box(&src))),
+    );
+    g.finish();
 }
 
 /// The memory floor of a one-way message: one `memcpy` of `size` bytes between two
@@ -768,9 +815,12 @@ fn benches(c: &mut Criterion) {
         }
         oneway_ours(c, size, false);
         oneway_ours(c, size, true);
-        oneway_ours_shm(c, size, false);
-        oneway_ours_shm(c, size, true);
+        oneway_ours_shm(c, size, ShmRecv::Vec);
+        oneway_ours_shm(c, size, ShmRecv::Into);
+        oneway_ours_shm(c, size, ShmRecv::IntoSum);
+        oneway_ours_shm(c, size, ShmRecv::SharedSum);
         oneway_memcpy(c, size);
+        oneway_checksum(c, size);
         if size > 1 << 20 {
             oneway_shm(c, size, false, false);
             oneway_shm(c, size, true, false);

@@ -1187,6 +1187,11 @@ impl Connection {
     /// Reads (the rest of) a frame header into `header`, `hgot` bytes of which were
     /// read before, and checks its length against the limits. `hgot` always tells
     /// how much of the header has been read, also when this fails.
+    ///
+    /// The steps: the adaptive spin of a fresh receive ([`header_spin`](Self::header_spin)),
+    /// the rest of the first four bytes ([`header_short`](Self::header_short)), then by
+    /// what they say: a length, a shared-memory reference (`read_shm_ref`), or the
+    /// eight-byte length of a long frame ([`header_long`](Self::header_long)).
     fn read_header(
         &self,
         header: &mut [u8; MAX_HEADER],
@@ -1196,48 +1201,13 @@ impl Connection {
         deadline: Option<Instant>,
     ) -> Result<Body, RecvError> {
         let sock = self.transport != Transport::Pipe;
-        let fd = self.fd.as_fd();
         let fresh = *hgot == 0;
         let start = Instant::now();
         if fresh {
-            let mut short = [0u8; 4];
-            match self.spin_for_header(&mut short, fds, deadline) {
-                Ok(Spun::Read(n)) => {
-                    header[..n].copy_from_slice(&short[..n]);
-                    *hgot = n;
-                }
-                Ok(Spun::Nothing) => {}
-                Ok(Spun::Eof) => return Err(RecvError::Eof),
-                Err(e) => return Err(e.into()),
-            }
+            self.header_spin(header, hgot, fds, deadline)?;
         }
         if *hgot < 4 {
-            // The (rest of the) first header bytes. Handles ride on these bytes, so
-            // they are read with room for them.
-            let before = *hgot;
-            let r = sys::fill(
-                fd,
-                &mut header[before..4],
-                Some(fds),
-                sock,
-                deadline,
-                Start::Wait,
-            );
-            match r {
-                Ok(Fill::Full) => *hgot = 4,
-                Ok(Fill::Eof(n)) if before + n == 0 => return Err(RecvError::Eof),
-                Ok(Fill::Eof(n)) => {
-                    return Err(RecvError::Truncated {
-                        expected: 4,
-                        got: (before + n) as u64,
-                    });
-                }
-                Ok(Fill::TimedOut(n)) => {
-                    *hgot = before + n;
-                    return Err(RecvError::Timeout);
-                }
-                Err(e) => return Err(e.into()),
-            }
+            self.header_short(header, hgot, fds, deadline)?;
         }
         if fresh {
             self.waited(start);
@@ -1256,36 +1226,7 @@ impl Connection {
                     format!("invalid frame header (length {v})"),
                 )));
             }
-            ShortHeader::Long => {
-                let before = *hgot;
-                if before < MAX_HEADER {
-                    let r = sys::fill(
-                        fd,
-                        &mut header[before..],
-                        Some(fds),
-                        sock,
-                        deadline,
-                        Start::Read,
-                    );
-                    match r {
-                        Ok(Fill::Full) => *hgot = MAX_HEADER,
-                        Ok(Fill::Eof(n)) => {
-                            return Err(RecvError::Truncated {
-                                expected: 8,
-                                got: (before - 4 + n) as u64,
-                            });
-                        }
-                        Ok(Fill::TimedOut(n)) => {
-                            *hgot = before + n;
-                            return Err(RecvError::Timeout);
-                        }
-                        Err(e) => return Err(e.into()),
-                    }
-                }
-                let mut long = [0u8; 8];
-                long.copy_from_slice(&header[4..]);
-                u64::from_be_bytes(long)
-            }
+            ShortHeader::Long => self.header_long(header, hgot, fds, deadline)?,
         };
         if len > limit {
             return Err(RecvError::TooLarge {
@@ -1299,6 +1240,106 @@ impl Connection {
                 announced: len,
                 limit,
             })
+    }
+
+    /// `read_header`'s first step on a fresh frame: the adaptive spin, whose
+    /// successful turn has read the first header bytes already (then in `header`,
+    /// counted in `hgot`).
+    fn header_spin(
+        &self,
+        header: &mut [u8; MAX_HEADER],
+        hgot: &mut usize,
+        fds: &mut Vec<OwnedFd>,
+        deadline: Option<Instant>,
+    ) -> Result<(), RecvError> {
+        let mut short = [0u8; 4];
+        match self.spin_for_header(&mut short, fds, deadline) {
+            Ok(Spun::Read(n)) => {
+                header[..n].copy_from_slice(&short[..n]);
+                *hgot = n;
+                Ok(())
+            }
+            Ok(Spun::Nothing) => Ok(()),
+            Ok(Spun::Eof) => Err(RecvError::Eof),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// `read_header`'s second step: the (rest of the) first four header bytes. Handles
+    /// ride on these bytes, so they are read with room for them.
+    fn header_short(
+        &self,
+        header: &mut [u8; MAX_HEADER],
+        hgot: &mut usize,
+        fds: &mut Vec<OwnedFd>,
+        deadline: Option<Instant>,
+    ) -> Result<(), RecvError> {
+        let sock = self.transport != Transport::Pipe;
+        let before = *hgot;
+        let r = sys::fill(
+            self.fd.as_fd(),
+            &mut header[before..4],
+            Some(fds),
+            sock,
+            deadline,
+            Start::Wait,
+        );
+        match r {
+            Ok(Fill::Full) => {
+                *hgot = 4;
+                Ok(())
+            }
+            Ok(Fill::Eof(n)) if before + n == 0 => Err(RecvError::Eof),
+            Ok(Fill::Eof(n)) => Err(RecvError::Truncated {
+                expected: 4,
+                got: (before + n) as u64,
+            }),
+            Ok(Fill::TimedOut(n)) => {
+                *hgot = before + n;
+                Err(RecvError::Timeout)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// `read_header`'s last step for a long frame (`ff ff ff ff`): the (rest of the)
+    /// eight-byte big-endian length after it, which it returns.
+    fn header_long(
+        &self,
+        header: &mut [u8; MAX_HEADER],
+        hgot: &mut usize,
+        fds: &mut Vec<OwnedFd>,
+        deadline: Option<Instant>,
+    ) -> Result<u64, RecvError> {
+        let sock = self.transport != Transport::Pipe;
+        let before = *hgot;
+        if before < MAX_HEADER {
+            let r = sys::fill(
+                self.fd.as_fd(),
+                &mut header[before..],
+                Some(fds),
+                sock,
+                deadline,
+                Start::Read,
+            );
+            match r {
+                Ok(Fill::Full) => *hgot = MAX_HEADER,
+                Ok(Fill::Eof(n)) => {
+                    return Err(RecvError::Truncated {
+                        expected: 8,
+                        got: (before - 4 + n) as u64,
+                    });
+                }
+                Ok(Fill::TimedOut(n)) => {
+                    *hgot = before + n;
+                    return Err(RecvError::Timeout);
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let mut long = [0u8; 8];
+        long.copy_from_slice(&header[4..]);
+        Ok(u64::from_be_bytes(long))
     }
 
     /// Reads exactly `buf.len()` payload bytes into `buf`.

@@ -6,6 +6,7 @@
 //! | [`Pipe`] | a connected pair (socketpair or pipe) | `multiprocessing.Pipe` |
 //! | [`bulk`]: [`Bytes`], [`PodVec`], [`PodSlice`] | bytes and plain-old-data arrays inside typed messages, copied in one go | pickle protocol 5's out-of-band buffers |
 //! | [`SharedSegment`] | anonymous shared memory (memfd) that can be passed | `multiprocessing.heap` |
+//! | [`SharedBytes`] | a large raw message read in place in its shared-memory segment ([`Connection::recv_bytes_shared`]) | pickle 5's `PickleBuffer` over shared memory |
 //! | [`handle`] | how values holding OS handles cross into another process | `multiprocessing.reduction` |
 //! | [`frame`] | the wire format (CPython-compatible) | `Connection._send_bytes` |
 //! | [`Listener`] / [`Client`] | connections by [`Address`] (Unix path, abstract name, TCP), authkey handshake | `multiprocessing.connection.Listener` / `Client` |
@@ -53,6 +54,9 @@
 //! processes. Off by default: a CPython peer cannot read them. Whether it is faster
 //! depends on the machine (both paths copy each byte twice; see
 //! `docs/ARCHITECTURE.md`), so measure with your sizes.
+//! [`Connection::recv_bytes_shared`] skips the copy out: it returns a
+//! [`SharedBytes`], a view of the message in its segment that hands the segment back
+//! when dropped (one copy in all, the sender's).
 //!
 //! ```
 //! use multiproc_ipc::{Pipe, DEFAULT_SHM_THRESHOLD};
@@ -61,7 +65,12 @@
 //! child.enable_shm(DEFAULT_SHM_THRESHOLD)?;
 //! child.send_bytes(&vec![1u8; 4 << 20])?;
 //! let mut buf = vec![0u8; 4 << 20];
-//! assert_eq!(parent.recv_bytes_into(&mut buf)?, 4 << 20);
+//! assert_eq!(parent.recv_bytes_into(&mut buf)?, 4 << 20); // copied out
+//! child.send_bytes(&vec![2u8; 4 << 20])?;
+//! let msg = parent.recv_bytes_shared()?; // read in place
+//! let sum: u64 = msg.iter().map(|&b| u64::from(b)).sum();
+//! assert_eq!(sum, 2 * (4 << 20));
+//! drop(msg); // the segment goes back to the sender
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
@@ -119,6 +128,7 @@ mod connection;
 mod depth;
 mod listener;
 mod segment;
+mod shared_bytes;
 mod shm;
 mod split;
 mod sys;
@@ -139,6 +149,7 @@ pub use handle::{
 };
 pub use listener::{Client, ClientBuilder, ClientError, Listener, ListenerBuilder, ListenerError};
 pub use segment::SharedSegment;
+pub use shared_bytes::SharedBytes;
 pub use wait::{wait, wait_indices};
 
 #[cfg(test)]
@@ -149,6 +160,7 @@ mod send_sync {
     fn public_types_are_send_and_sync() {
         is_send_sync::<crate::Connection>();
         is_send_sync::<crate::SharedSegment>();
+        is_send_sync::<crate::SharedBytes>();
         is_send_sync::<crate::Listener>();
         is_send_sync::<crate::ListenerBuilder>();
         is_send_sync::<crate::Client>();

@@ -6,7 +6,9 @@
 //! socket is only a reference to it ([`frame::SHM_MARK`] and a [`ShmRef`], 28 bytes).
 //! The receiver copies the payload out once, into the destination (the caller's
 //! buffer for `recv_bytes_into`, a fresh `Vec` for `recv_bytes`, the decode buffer for
-//! `recv`), and hands the segment back.
+//! `recv`), and hands the segment back — or, for `recv_bytes_shared`, reads it in
+//! place through a [`SharedBytes`](crate::SharedBytes) view that hands the segment
+//! back when dropped ([`payload`], [`release`]).
 //!
 //! # The segments
 //! Each sending end keeps [`SLOTS`] segments, made on first need and **reused**: both
@@ -26,7 +28,9 @@
 //! sender writes the payload into a `FREE` segment, stores `FULL` (release), then sends
 //! the reference; the receiver copies the payload out, then swaps in `FREE` (release)
 //! and, if it found `WAITED`, wakes the sender (a shared futex on the word). The
-//! sender loads the word (acquire) before reusing a segment. When the receiver holds
+//! sender loads the word (acquire) before reusing a segment. An in-place receive
+//! holds the segment (does not swap in `FREE`) for as long as its view lives, so the
+//! sender never writes under a view. When the receiver holds
 //! both segments (it is slower, or does not read), the sender waits for the older
 //! one as a socket send waits for buffer space: up to the send's deadline
 //! ([`SendError::Timeout`](crate::SendError::Timeout), nothing sent), and no longer
@@ -106,6 +110,20 @@ pub(crate) fn write_payload(seg: &SharedSegment, offset: usize, bytes: &[u8]) ->
         .is_some_and(|at| sys::segment_write(seg, at, bytes))
 }
 
+/// Hands a received segment back to its sender: swaps in `FREE` (release, after our
+/// reads) and wakes the sender if it sleeps on the word.
+pub(crate) fn release(seg: &SharedSegment) {
+    if sys::swap_segment_state(seg, FREE) == WAITED {
+        sys::wake_segment_state(seg);
+    }
+}
+
+/// The payload of a received frame, in place: `len` bytes after the header page of a
+/// segment this end holds; `None` when they are not inside it.
+pub(crate) fn payload(seg: &SharedSegment, len: usize) -> Option<&[u8]> {
+    sys::segment_bytes(seg, HEADER as usize, len)
+}
+
 /// One connection end's shared-memory state.
 #[derive(Debug)]
 pub(crate) struct Shm {
@@ -130,6 +148,95 @@ struct Slot {
     seg: SharedSegment,
     /// Whether the descriptor already went to the peer from this end.
     announced: bool,
+}
+
+impl Tx {
+    /// Forgets the slots when they belong to another process: a `fork` child that
+    /// inherited this end starts with segments of its own.
+    fn for_this_process(&mut self) {
+        let pid = std::process::id();
+        if self.pid != pid {
+            *self = Tx {
+                pid,
+                ..Tx::default()
+            };
+        }
+    }
+
+    /// A slot whose segment is free (or not made yet), looking from `next` on. When the
+    /// receiver holds both, waits for the older one until `deadline`, checking every
+    /// [`RECHECK`] that the peer (`sock`) is still there. `Ok(None)`: no slot at all
+    /// (cannot happen with [`SLOTS`] > 0; the caller then sends through the socket).
+    fn free_slot(
+        &self,
+        sock: BorrowedFd<'_>,
+        deadline: Option<Instant>,
+    ) -> Result<Option<usize>, Stall> {
+        loop {
+            let free = (0..SLOTS).map(|k| (self.next + k) % SLOTS).find(|&i| {
+                self.slots[i]
+                    .as_ref()
+                    .is_none_or(|s| sys::segment_state(&s.seg) == FREE)
+            });
+            if let Some(i) = free {
+                return Ok(Some(i));
+            }
+            let Some(oldest) = self.slots[self.next].as_ref() else {
+                return Ok(None);
+            };
+            // Ask to be woken, then sleep while the word says so. A word that holds
+            // none of the states (a receiver that scribbled on it) is slept on as it
+            // is: the wait still ends at the deadline, at the peer's hang-up, or when
+            // the word changes, never in a busy loop.
+            let found = match sys::cas_segment_state(&oldest.seg, FULL, WAITED) {
+                FREE => continue,
+                FULL => WAITED,
+                other => other,
+            };
+            let mut nap = RECHECK;
+            if let Some(d) = deadline {
+                let left = d.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return Err(Stall::Timeout);
+                }
+                nap = nap.min(left);
+            }
+            sys::wait_segment_state(&oldest.seg, found, nap);
+            if sys::segment_state(&oldest.seg) != FREE && sys::peer_gone(sock) {
+                return Err(Stall::Gone);
+            }
+        }
+    }
+
+    /// Makes sure slot `i` holds a segment with room for `need` payload bytes,
+    /// replacing it with a new sealed memfd when it does not; `false` when none could
+    /// be made (no memory or descriptors: the caller sends through the socket).
+    fn fit(&mut self, i: usize, need: u64) -> bool {
+        let fits = self.slots[i]
+            .as_ref()
+            .is_some_and(|s| s.seg.len() as u64 - HEADER >= need);
+        if fits {
+            return true;
+        }
+        let Some(size) = segment_size(need) else {
+            return false;
+        };
+        let Ok(fd) = sys::sealed_memfd("multiproc-shm", size) else {
+            return false;
+        };
+        let Some(seg) = usize::try_from(size)
+            .ok()
+            .and_then(|len| SharedSegment::map(fd, len).ok())
+        else {
+            return false;
+        };
+        self.slots[i] = Some(Slot {
+            id: new_id(),
+            seg,
+            announced: false,
+        });
+        true
+    }
 }
 
 /// Why no segment could be had for a message.
@@ -171,7 +278,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-fn bad(msg: impl Into<String>) -> RecvError {
+pub(crate) fn bad(msg: impl Into<String>) -> RecvError {
     RecvError::Shm(SegmentError::BadHandle(msg.into()))
 }
 
@@ -212,6 +319,10 @@ impl Shm {
     /// [`stage`](Self::stage) of a `len`-byte payload that `write` puts into the
     /// segment (through [`write_payload`]); `write` returning `false` leaves the
     /// segment free and sends nothing (`Ok(None)`).
+    ///
+    /// The steps: a `fork` child's fresh start ([`Tx::for_this_process`]), a free slot
+    /// ([`Tx::free_slot`], which may wait), a segment large enough in it
+    /// ([`Tx::fit`]), then the write and the `FULL` store.
     pub(crate) fn stage_with(
         &self,
         len: usize,
@@ -225,68 +336,12 @@ impl Shm {
         }
         let need = len as u64;
         let mut tx = lock(&self.tx);
-        let pid = std::process::id();
-        if tx.pid != pid {
-            *tx = Tx {
-                pid,
-                ..Tx::default()
-            };
-        }
-        let i = loop {
-            let free = (0..SLOTS).map(|k| (tx.next + k) % SLOTS).find(|&i| {
-                tx.slots[i]
-                    .as_ref()
-                    .is_none_or(|s| sys::segment_state(&s.seg) == FREE)
-            });
-            if let Some(i) = free {
-                break i;
-            }
-            let Some(oldest) = tx.slots[tx.next].as_ref() else {
-                return Ok(None);
-            };
-            // Ask to be woken, then sleep while the word says so. A word that holds
-            // none of the states (a receiver that scribbled on it) is slept on as it
-            // is: the wait still ends at the deadline, at the peer's hang-up, or when
-            // the word changes, never in a busy loop.
-            let found = match sys::cas_segment_state(&oldest.seg, FULL, WAITED) {
-                FREE => continue,
-                FULL => WAITED,
-                other => other,
-            };
-            let mut nap = RECHECK;
-            if let Some(d) = deadline {
-                let left = d.saturating_duration_since(Instant::now());
-                if left.is_zero() {
-                    return Err(Stall::Timeout);
-                }
-                nap = nap.min(left);
-            }
-            sys::wait_segment_state(&oldest.seg, found, nap);
-            if sys::segment_state(&oldest.seg) != FREE && sys::peer_gone(sock) {
-                return Err(Stall::Gone);
-            }
+        tx.for_this_process();
+        let Some(i) = tx.free_slot(sock, deadline)? else {
+            return Ok(None);
         };
-        let fits = tx.slots[i]
-            .as_ref()
-            .is_some_and(|s| s.seg.len() as u64 - HEADER >= need);
-        if !fits {
-            let Some(size) = segment_size(need) else {
-                return Ok(None);
-            };
-            let Ok(fd) = sys::sealed_memfd("multiproc-shm", size) else {
-                return Ok(None);
-            };
-            let Some(seg) = usize::try_from(size)
-                .ok()
-                .and_then(|len| SharedSegment::map(fd, len).ok())
-            else {
-                return Ok(None);
-            };
-            tx.slots[i] = Some(Slot {
-                id: new_id(),
-                seg,
-                announced: false,
-            });
+        if !tx.fit(i, need) {
+            return Ok(None);
         }
         tx.next = (i + 1) % SLOTS;
         let Some(slot) = tx.slots[i].as_ref() else {
@@ -435,9 +490,7 @@ impl Shm {
 
     /// Hands a segment back to its sender.
     pub(crate) fn release(&self, seg: &SharedSegment) {
-        if sys::swap_segment_state(seg, FREE) == WAITED {
-            sys::wake_segment_state(seg);
-        }
+        release(seg);
     }
 }
 

@@ -478,6 +478,18 @@ pub(crate) fn segment_read(seg: &crate::SharedSegment, offset: usize, out: &mut 
     mem::segment_read(seg, offset, out)
 }
 
+/// The `len` bytes of `seg` from byte `offset`, read in place (no copy); `None` when
+/// the range is not inside the segment. Only for a received shared-memory frame's
+/// payload while this process holds the segment (its state word `FULL`, see
+/// `crate::shm`): the sender does not write it until it is handed back.
+pub(crate) fn segment_bytes(
+    seg: &crate::SharedSegment,
+    offset: usize,
+    len: usize,
+) -> Option<&[u8]> {
+    mem::segment_bytes(seg, offset, len)
+}
+
 /// Loads (acquire) the 32-bit state word at the start of `seg`.
 /// `u32::MAX` for a segment too short to hold one.
 pub(crate) fn segment_state(seg: &crate::SharedSegment) -> u32 {
@@ -711,6 +723,34 @@ mod mem {
             out.set_len(old + len);
         }
         true
+    }
+
+    pub(super) fn segment_bytes(
+        seg: &crate::SharedSegment,
+        offset: usize,
+        len: usize,
+    ) -> Option<&[u8]> {
+        if !inside(seg, offset, len) {
+            return None;
+        }
+        // SAFETY:
+        // - `[offset, offset + len)` is inside the mapping (checked above), which is
+        //   valid for reads for as long as `seg` lives (the returned slice borrows
+        //   `seg`, so it cannot outlive the mapping), and no access inside it can fault:
+        //   a received segment is a memfd sealed against shrinking (checked before it
+        //   was mapped), so the sender cannot truncate it under us (no SIGBUS);
+        // - the bytes are initialised: a memfd reads as zeroes where never written;
+        // - who else touches the range: the sender's process maps the same pages, and by
+        //   the segment protocol (`crate::shm`) writes the payload only while the state
+        //   word is `FREE`; the caller holds the segment (the word is `FULL`/`WAITED`,
+        //   set by the sender before it sent the reference) until the slice is gone and
+        //   only then swaps in `FREE`, so no one writes these bytes while the slice
+        //   exists. This process never writes a received segment's payload. A peer that
+        //   breaks the protocol (writes a segment it handed over) races with our reads:
+        //   the trust `enable_shm` on both ends states, and documented on
+        //   `SharedBytes`; the copying receives never form a reference and stay
+        //   unaffected.
+        Some(unsafe { std::slice::from_raw_parts(seg.as_ptr().add(offset).cast_const(), len) })
     }
 
     pub(super) fn state(seg: &crate::SharedSegment) -> Option<&std::sync::atomic::AtomicU32> {

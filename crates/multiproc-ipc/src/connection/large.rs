@@ -11,6 +11,7 @@ use std::time::Instant;
 use serde::Serialize;
 
 use super::{Body, Connection, MAX_HEADER, Transport};
+use crate::SharedBytes;
 use crate::error::{RecvError, SendError};
 use crate::frame;
 use crate::handle;
@@ -25,8 +26,9 @@ impl Connection {
     ///
     /// Each sending end keeps two memory segments (memfds), made on first need and
     /// reused, mapped by both processes: a large message is copied once into one by the
-    /// sender and once out of it by the receiver, and only a 28-byte reference crosses
-    /// the socket. When both segments are still held by the receiver (it is slower, or
+    /// sender and once out of it by the receiver (or read in place, without that copy,
+    /// by [`recv_bytes_shared`](Self::recv_bytes_shared)), and only a 28-byte reference
+    /// crosses the socket. When both segments are still held by the receiver (it is slower, or
     /// does not read), a send waits for one as it would for socket buffer space
     /// ([`send_timeout`](Self::send_timeout) bounds the wait; a peer that hangs up
     /// ends it with [`SendError::Disconnected`]), so memory stays bounded.
@@ -198,6 +200,70 @@ impl Connection {
         let unsent = r.is_err() && !self.send_desync.load(Ordering::Relaxed);
         self.shm.finish(staged, r.is_ok(), unsent);
         r
+    }
+
+    /// Receives one raw frame **without copying it out of shared memory**: a message
+    /// that came through a segment ([`enable_shm`](Self::enable_shm) on both ends) is
+    /// read in place, through the returned [`SharedBytes`], which keeps the segment
+    /// mapped and hands it back to the sender when dropped. A message that came over
+    /// the socket (below the threshold, or shared memory not enabled) is read into an
+    /// owned buffer, as [`recv_bytes`](Self::recv_bytes) would.
+    ///
+    /// The sender cannot reuse a segment while a view of it lives, and it has two:
+    /// drop each view before receiving the one after next (see [`SharedBytes`]). The
+    /// receiver checks the segment exactly as the copying receives do (sealed, within
+    /// the frame limit) before mapping it, and a sender that dies afterwards leaves
+    /// the view readable.
+    ///
+    /// ```
+    /// use multiproc_ipc::{Pipe, DEFAULT_SHM_THRESHOLD};
+    /// let (a, b) = Pipe::duplex()?;
+    /// a.enable_shm(DEFAULT_SHM_THRESHOLD)?;
+    /// b.enable_shm(DEFAULT_SHM_THRESHOLD)?;
+    /// let sender = std::thread::spawn(move || {
+    ///     for i in 0..4u8 {
+    ///         a.send_bytes(&vec![i; 16 << 20])?; // waits while b holds both segments
+    ///     }
+    ///     Ok::<_, multiproc_ipc::SendError>(())
+    /// });
+    /// for i in 0..4u8 {
+    ///     let msg = b.recv_bytes_shared()?; // no copy
+    ///     assert!(msg.len() == 16 << 20 && msg.iter().all(|&x| x == i));
+    /// } // each view dropped here: its segment goes back to the sender
+    /// sender.join().expect("sender")?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`recv_bytes`](Self::recv_bytes) (a refused segment is [`RecvError::Shm`],
+    /// and the connection stays usable).
+    pub fn recv_bytes_shared(&self) -> Result<SharedBytes, RecvError> {
+        let _guard = super::lock(&self.recv_buf);
+        let mut fds = Vec::new();
+        if self.has_partial.load(Ordering::Relaxed) {
+            // A timed-out receive left a frame part-way: finish it, owned.
+            let mut frame = Vec::new();
+            self.read_frame(&mut frame, &mut fds, None, None)?;
+            return Ok(SharedBytes::owned(frame));
+        }
+        if !self.readable() {
+            return Err(RecvError::Closed);
+        }
+        let mut header = [0u8; MAX_HEADER];
+        let mut hgot = 0;
+        let body = self
+            .read_header(&mut header, &mut hgot, &mut fds, None, None)
+            .map_err(|e| self.broken(e, hgot > 0))?;
+        match body {
+            Body::Shm(seg, len) => SharedBytes::in_segment(seg, len)
+                .ok_or_else(|| crate::shm::bad("payload outside the segment")),
+            Body::Socket(len) => {
+                let mut out = Vec::new();
+                let r = self.read_payload_vec(len, &mut out, None);
+                self.mark(r)?;
+                Ok(SharedBytes::owned(out))
+            }
+        }
     }
 
     /// `recv_bytes_into` of a shared-memory frame: one copy into `buf`, or the whole

@@ -645,3 +645,211 @@ fn threads_sharing_an_end_never_interleave_frames() -> TestResult {
     }
     Ok(())
 }
+
+// ------------------------------------------------------- in-place receives (#15)
+
+#[test]
+fn an_in_place_receive_holds_its_segment_until_dropped_then_it_is_reused() -> TestResult {
+    let (a, b) = shm_pair(1 << 20)?;
+    let msg = |i: u8| vec![i; 3 << 20];
+    a.send_bytes_timeout(&msg(1), WAIT)?;
+    a.send_bytes_timeout(&msg(2), WAIT)?;
+    let one = b.recv_bytes_shared()?;
+    let two = b.recv_bytes_shared()?;
+    assert!(one.is_in_segment() && two.is_in_segment());
+    assert!(one.iter().all(|&x| x == 1) && two.iter().all(|&x| x == 2));
+    // Both segments are lent out as views: the sender may not write either, so a third
+    // large send waits (here until its deadline, nothing sent).
+    assert!(matches!(
+        a.send_bytes_timeout(&msg(3), Duration::from_millis(50)),
+        Err(SendError::Timeout)
+    ));
+    assert!(one.iter().all(|&x| x == 1) && two.iter().all(|&x| x == 2));
+    let first_at = one.as_ptr();
+    drop(one); // hands its segment back
+    a.send_bytes_timeout(&msg(3), WAIT)?;
+    let three = b.recv_bytes_shared()?;
+    assert!(three.iter().all(|&x| x == 3) && two.iter().all(|&x| x == 2));
+    assert_eq!(
+        three.as_ptr(),
+        first_at,
+        "the same segment, still mapped: reused, not made again"
+    );
+    drop((two, three));
+    // Below the threshold: over the socket, owned; `into_vec` of both kinds.
+    a.send_bytes(b"small")?;
+    let small = b.recv_bytes_shared()?;
+    assert!(!small.is_in_segment());
+    assert_eq!(small.into_vec(), b"small");
+    a.send_bytes(&msg(4))?;
+    assert_eq!(b.recv_bytes_shared()?.into_vec(), msg(4));
+    // And the copying receives go on working beside it.
+    a.send_bytes(&msg(5))?;
+    assert_eq!(b.recv_bytes_timeout(WAIT)?, msg(5));
+    Ok(())
+}
+
+/// The sender writes one segment while the receiver reads the other in place: a view
+/// kept while the next message arrives must never change (it would if the sender
+/// reused a segment that is lent out).
+#[test]
+fn a_view_never_changes_while_the_sender_writes_the_next_message() -> TestResult {
+    let (a, b) = shm_pair(64 << 10)?;
+    let t = std::thread::spawn(move || -> Result<(), SendError> {
+        for i in 0..300u32 {
+            a.send_bytes(&vec![i as u8; (256 << 10) + (i as usize % 7) * 4096])?;
+        }
+        Ok(())
+    });
+    let mut held = b.recv_bytes_shared()?;
+    for i in 1..300u32 {
+        let next = b.recv_bytes_shared()?;
+        let want = (i - 1) as u8;
+        assert!(held.iter().all(|&x| x == want), "view {} changed", i - 1);
+        assert!(next.iter().all(|&x| x == i as u8), "message {i}");
+        held = next;
+    }
+    drop(held);
+    t.join().expect("sender thread")?;
+    Ok(())
+}
+
+#[test]
+fn in_place_receives_refuse_hostile_segments_and_survive_truncation_attempts() -> TestResult {
+    let (conn, mut peer) = victim(4 << 20)?;
+    // Unsealed: refused before mapping, whatever the peer does next.
+    let fd = memfd("viewhostile", 2 << 20, SealFlags::empty())?;
+    let r = ShmRef {
+        segment: 20,
+        segment_len: 2 << 20,
+        len: 1000,
+    };
+    send_ref(&peer, r, Some(&fd))?;
+    rustix::fs::ftruncate(&fd, 0)?;
+    match conn.recv_bytes_shared() {
+        Err(RecvError::Shm(e)) => assert!(e.to_string().contains("sealed"), "{e}"),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    assert_eq!(mappings("viewhostile"), 0);
+    still_usable(&conn, &mut peer)?;
+    // Over the limit: refused before mapping.
+    let big = memfd("viewhostile", 1 << 30, SealFlags::SHRINK | SealFlags::GROW)?;
+    send_ref(
+        &peer,
+        ShmRef {
+            segment: 21,
+            segment_len: 1 << 30,
+            len: 10,
+        },
+        Some(&big),
+    )?;
+    assert!(matches!(conn.recv_bytes_shared(), Err(RecvError::Shm(_))));
+    assert_eq!(mappings("viewhostile"), 0);
+    still_usable(&conn, &mut peer)?;
+    // Sealed: the view reads it, and the peer cannot shrink it under the view (the
+    // read after the attempt would be a SIGBUS otherwise).
+    let fd = memfd("viewsealed", 2 << 20, SealFlags::SHRINK | SealFlags::GROW)?;
+    rustix::io::pwrite(&fd, &[7u8; 1000], 4096)?;
+    send_ref(
+        &peer,
+        ShmRef {
+            segment: 22,
+            segment_len: 2 << 20,
+            len: 1000,
+        },
+        Some(&fd),
+    )?;
+    let view = conn.recv_bytes_shared()?;
+    assert!(view.is_in_segment());
+    assert!(rustix::fs::ftruncate(&fd, 0).is_err(), "the seal holds");
+    assert_eq!(&*view, &[7u8; 1000][..]);
+    drop(view);
+    still_usable(&conn, &mut peer)?;
+    Ok(())
+}
+
+#[test]
+fn a_sender_killed_with_its_message_in_a_segment_leaves_the_view_readable() -> TestResult {
+    in_own_process(
+        "a_sender_killed_with_its_message_in_a_segment_leaves_the_view_readable",
+        || {
+            let fds_before = open_fds();
+            {
+                let (mine, theirs) = Pipe::duplex()?;
+                mine.enable_shm(1 << 20)?;
+                let mut child = Command::new(std::env::current_exe()?)
+                    .args([
+                        "--exact",
+                        "shm::shm_child_entry",
+                        "--nocapture",
+                        "--test-threads=1",
+                    ])
+                    .env(CHILD_ENV, "1")
+                    .stdin(Stdio::from(theirs.into_fd()))
+                    .stdout(Stdio::null())
+                    .spawn()?;
+                let ready = mine.poll(Some(WAIT));
+                let view = match ready {
+                    Ok(true) => Some(mine.recv_bytes_shared()),
+                    _ => None,
+                };
+                let _ = child.kill(); // SIGKILL, with the view alive
+                let status = child.wait()?;
+                assert!(!status.success());
+                let view = view.ok_or("the child sent nothing")??;
+                assert!(view.is_in_segment());
+                assert!(view.len() == 8 << 20 && view.iter().all(|&x| x == 0xab));
+                drop(view); // hands back a segment nobody waits for: harmless
+                assert!(matches!(mine.recv_bytes_shared(), Err(RecvError::Eof)));
+            }
+            assert_eq!(mappings("multiproc-shm"), 0);
+            assert_eq!(open_fds(), fds_before);
+            Ok(())
+        },
+    )
+}
+
+#[test]
+fn ten_thousand_in_place_receives_leave_no_descriptor_or_mapping() -> TestResult {
+    in_own_process(
+        "ten_thousand_in_place_receives_leave_no_descriptor_or_mapping",
+        || {
+            let shm_before = dev_shm();
+            let fds_before = open_fds();
+            {
+                let (a, b) = shm_pair(64 << 10)?;
+                let t = std::thread::spawn(move || -> Result<(), SendError> {
+                    let msg = vec![9u8; 64 << 10];
+                    for i in 0..10_000u32 {
+                        // Sizes vary, so segments are also replaced now and then.
+                        if i % 1000 == 999 {
+                            a.send_bytes(&vec![9u8; 3 << 20])?;
+                        } else {
+                            a.send_bytes(&msg)?;
+                        }
+                    }
+                    Ok(())
+                });
+                let mut sum = 0u64;
+                let mut in_segment = 0u32;
+                for _ in 0..10_000u32 {
+                    let v = b.recv_bytes_shared()?;
+                    assert!(v.len() == 64 << 10 || v.len() == 3 << 20);
+                    in_segment += u32::from(v.is_in_segment());
+                    sum += v.iter().map(|&x| u64::from(x)).sum::<u64>();
+                }
+                t.join().expect("sender thread")?;
+                assert_eq!(in_segment, 10_000);
+                assert_eq!(sum, 9 * (9_990 * (64 << 10) + 10 * (3 << 20)));
+                assert!(
+                    mappings("multiproc-shm") <= 2 + 4,
+                    "sender's two, receiver's cache of four"
+                );
+            }
+            assert_eq!(mappings("multiproc-shm"), 0);
+            assert_eq!(open_fds(), fds_before);
+            assert_eq!(new_in_dev_shm(&shm_before), Vec::<String>::new());
+            Ok(())
+        },
+    )
+}

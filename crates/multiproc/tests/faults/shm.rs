@@ -1,7 +1,7 @@
 //! Large messages through shared memory (`Connection::enable_shm`) with a real child
 //! under every start method: every bulk fast-path type round-trips, and a child killed
 //! with its message in a segment leaves it readable, then end-of-file, and nothing in
-//! `/dev/shm`.
+//! `/dev/shm`; the same for in-place receives (`Connection::recv_bytes_shared`).
 
 use multiproc::ipc::bulk::{Bytes, PodVec};
 use multiproc::ipc::{RecvError, SendError};
@@ -109,6 +109,79 @@ fn a_child_killed_with_its_message_in_a_segment_under_every_start_method() -> R 
             matches!(a.recv_bytes_timeout(BOUND), Err(RecvError::Eof)),
             "{m}"
         );
+    }
+    assert_eq!(new_in_dev_shm(&before), Vec::<String>::new());
+    Ok(())
+}
+
+/// The child: sends `count` messages of `n` bytes (byte `i` in message `i`) through
+/// segments, then waits for the parent's word to end.
+fn send_numbered(c: Connection, count: u32, n: usize) -> Result<(), String> {
+    c.enable_shm(THRESHOLD).map_err(|e| e.to_string())?;
+    for i in 0..count {
+        c.send_bytes(&vec![i as u8; n]).map_err(|e| e.to_string())?;
+    }
+    c.recv_bytes_timeout(BOUND).map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+#[test]
+fn in_place_receives_from_a_child_under_every_start_method() -> R {
+    for m in METHODS {
+        let (a, b) = Pipe::duplex()?;
+        a.enable_shm(THRESHOLD)?;
+        let count = 40u32;
+        let p = Process::new(send_numbered, (b, count, 1 << 20))
+            .start_method(m)
+            .start()?;
+        let pid = p.pid();
+        // One view kept while the next arrives: the child writes the other segment
+        // meanwhile, and never the one lent out.
+        let mut held = a.recv_bytes_shared()?;
+        assert!(held.is_in_segment(), "{m}");
+        for i in 1..count {
+            let next = a.recv_bytes_shared()?;
+            assert!(
+                held.iter().all(|&x| x == (i - 1) as u8),
+                "{m}: view changed"
+            );
+            assert!(
+                next.len() == 1 << 20 && next.iter().all(|&x| x == i as u8),
+                "{m}"
+            );
+            held = next;
+        }
+        drop(held);
+        a.send_bytes(b"done")?;
+        p.join_value()??;
+        assert!(reaped(pid), "{m}");
+    }
+    Ok(())
+}
+
+#[test]
+fn a_child_killed_while_its_message_is_viewed_under_every_start_method() -> R {
+    let before = crate::dev_shm();
+    for m in METHODS {
+        let (a, b) = Pipe::duplex()?;
+        a.enable_shm(THRESHOLD)?;
+        let p = Process::new(send_then_wait, (b,)).start_method(m).start()?;
+        let pid = p.pid();
+        let view = if a.poll(Some(BOUND)).unwrap_or(false) {
+            Some(a.recv_bytes_shared())
+        } else {
+            None
+        };
+        p.kill()?;
+        let _ = p.join_timeout(BOUND)?;
+        assert!(reaped(pid), "{m}");
+        let view = view.ok_or("the child sent nothing")??;
+        assert!(
+            view.is_in_segment() && view.len() == 8 << 20 && view.iter().all(|&x| x == 0xa5),
+            "{m}"
+        );
+        drop(view);
+        assert!(matches!(a.recv_bytes_shared(), Err(RecvError::Eof)), "{m}");
     }
     assert_eq!(new_in_dev_shm(&before), Vec::<String>::new());
     Ok(())
