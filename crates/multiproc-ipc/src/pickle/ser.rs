@@ -104,6 +104,24 @@ impl Encoder {
         }
         self.out.extend_from_slice(b);
     }
+
+    /// `{variant: <container>}`: the dict and the variant's name written, the container
+    /// opened with `open`; the compound closes both with `close`. The dict counts as
+    /// one level of nesting while it is checked, the container as the one that stays.
+    fn variant_compound<'a>(
+        &'a mut self,
+        variant: &'static str,
+        open: &[u8],
+        close: &'static [u8],
+    ) -> Result<Compound<'a>, PickleError> {
+        self.enter()?;
+        self.enter()?;
+        self.out.push(b'}');
+        self.str(variant);
+        self.out.extend_from_slice(open);
+        self.depth -= 1;
+        Ok(Compound { enc: self, close })
+    }
 }
 
 /// A container being written: what closes it.
@@ -122,6 +140,16 @@ impl Compound<'_> {
 
 type R = Result<(), PickleError>;
 
+/// The integer methods that fit an `i128`: each writes the smallest int opcode.
+macro_rules! ints {
+    ($($method:ident: $ty:ty),+ $(,)?) => {$(
+        fn $method(self, v: $ty) -> R {
+            self.int(v.into());
+            Ok(())
+        }
+    )+};
+}
+
 impl<'a> ser::Serializer for &'a mut Encoder {
     type Ok = ();
     type Error = PickleError;
@@ -137,42 +165,17 @@ impl<'a> ser::Serializer for &'a mut Encoder {
         self.out.push(if v { 0x88 } else { 0x89 });
         Ok(())
     }
-    fn serialize_i8(self, v: i8) -> R {
-        self.int(v.into());
-        Ok(())
-    }
-    fn serialize_i16(self, v: i16) -> R {
-        self.int(v.into());
-        Ok(())
-    }
-    fn serialize_i32(self, v: i32) -> R {
-        self.int(v.into());
-        Ok(())
-    }
-    fn serialize_i64(self, v: i64) -> R {
-        self.int(v.into());
-        Ok(())
-    }
-    fn serialize_i128(self, v: i128) -> R {
-        self.int(v);
-        Ok(())
-    }
-    fn serialize_u8(self, v: u8) -> R {
-        self.int(v.into());
-        Ok(())
-    }
-    fn serialize_u16(self, v: u16) -> R {
-        self.int(v.into());
-        Ok(())
-    }
-    fn serialize_u32(self, v: u32) -> R {
-        self.int(v.into());
-        Ok(())
-    }
-    fn serialize_u64(self, v: u64) -> R {
-        self.int(v.into());
-        Ok(())
-    }
+    ints!(
+        serialize_i8: i8,
+        serialize_i16: i16,
+        serialize_i32: i32,
+        serialize_i64: i64,
+        serialize_i128: i128,
+        serialize_u8: u8,
+        serialize_u16: u16,
+        serialize_u32: u32,
+        serialize_u64: u64,
+    );
     fn serialize_u128(self, v: u128) -> R {
         match i128::try_from(v) {
             Ok(i) => self.int(i),
@@ -278,16 +281,7 @@ impl<'a> ser::Serializer for &'a mut Encoder {
         variant: &'static str,
         _len: usize,
     ) -> Result<Compound<'a>, PickleError> {
-        self.enter()?;
-        self.enter()?;
-        self.out.push(b'}');
-        self.str(variant);
-        self.out.push(b'(');
-        self.depth -= 1;
-        Ok(Compound {
-            enc: self,
-            close: b"ts",
-        })
+        self.variant_compound(variant, b"(", b"ts")
     }
     fn serialize_map(self, _len: Option<usize>) -> Result<Compound<'a>, PickleError> {
         self.take_pending();
@@ -312,16 +306,7 @@ impl<'a> ser::Serializer for &'a mut Encoder {
         variant: &'static str,
         _len: usize,
     ) -> Result<Compound<'a>, PickleError> {
-        self.enter()?;
-        self.enter()?;
-        self.out.push(b'}');
-        self.str(variant);
-        self.out.extend_from_slice(b"}(");
-        self.depth -= 1;
-        Ok(Compound {
-            enc: self,
-            close: b"us",
-        })
+        self.variant_compound(variant, b"}(", b"us")
     }
 }
 
