@@ -150,6 +150,22 @@ macro_rules! ints {
     )+};
 }
 
+/// The enum variants with several fields, `{"Variant": <container>}`: the container's
+/// opening and closing opcodes.
+macro_rules! variants {
+    ($($method:ident => $open:literal, $close:literal;)+) => {$(
+        fn $method(
+            self,
+            _n: &'static str,
+            _i: u32,
+            variant: &'static str,
+            _len: usize,
+        ) -> Result<Compound<'a>, PickleError> {
+            self.variant_compound(variant, $open, $close)
+        }
+    )+};
+}
+
 impl<'a> ser::Serializer for &'a mut Encoder {
     type Ok = ();
     type Error = PickleError;
@@ -274,15 +290,6 @@ impl<'a> ser::Serializer for &'a mut Encoder {
     ) -> Result<Compound<'a>, PickleError> {
         self.serialize_tuple(len)
     }
-    fn serialize_tuple_variant(
-        self,
-        _n: &'static str,
-        _i: u32,
-        variant: &'static str,
-        _len: usize,
-    ) -> Result<Compound<'a>, PickleError> {
-        self.variant_compound(variant, b"(", b"ts")
-    }
     fn serialize_map(self, _len: Option<usize>) -> Result<Compound<'a>, PickleError> {
         self.take_pending();
         self.enter()?;
@@ -299,15 +306,10 @@ impl<'a> ser::Serializer for &'a mut Encoder {
     ) -> Result<Compound<'a>, PickleError> {
         self.serialize_map(None)
     }
-    fn serialize_struct_variant(
-        self,
-        _n: &'static str,
-        _i: u32,
-        variant: &'static str,
-        _len: usize,
-    ) -> Result<Compound<'a>, PickleError> {
-        self.variant_compound(variant, b"}(", b"us")
-    }
+    variants!(
+        serialize_tuple_variant => b"(", b"ts";
+        serialize_struct_variant => b"}(", b"us";
+    );
 }
 
 /// The sequence-like compounds: each element is written in turn, the compound's closing
