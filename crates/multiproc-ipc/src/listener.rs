@@ -980,7 +980,8 @@ impl ClientBuilder {
         allow_unauthenticated_tcp;
     }
 
-    /// Connects to `address` and runs the handshake.
+    /// Connects to `address` and runs the handshake. `address` is an [`Address`], a
+    /// reference to one, or what converts into one (a `SocketAddr`, a `PathBuf`).
     ///
     /// # Errors
     /// See [`ClientError`].
@@ -1088,7 +1089,8 @@ impl Client {
         }
     }
 
-    /// `Client(address, authkey=authkey)`.
+    /// `Client(address, authkey=authkey)`. `address` is an [`Address`], a reference to
+    /// one, or what converts into one (a `SocketAddr`, a `PathBuf`).
     ///
     /// # Errors
     /// See [`ClientError`].
