@@ -162,6 +162,15 @@ struct Target {
 /// The exposed constructor: its arguments, and whether it returns a `Result`.
 type Ctor = (Vec<Arg>, bool);
 
+/// Everything the generated code is made from.
+struct Model {
+    target: Target,
+    methods: Vec<Method>,
+    ctor: Option<Ctor>,
+    /// The path the generated code names the manager crate by.
+    krate: TokenStream,
+}
+
 pub(crate) fn expand(
     attr: TokenStream,
     item: TokenStream,
@@ -171,9 +180,15 @@ pub(crate) fn expand(
     let mut block: ItemImpl = syn::parse2(item)?;
     let target = target(opts, &block)?;
     let (methods, ctor) = collect_methods(&mut block)?;
-    let shared = shared_impl(&target, &methods, ctor.as_ref(), &krate);
-    let proxy = proxy_type(&target, &methods, ctor.as_ref(), &krate);
-    let conversions = proxy_conversions(&target, &krate);
+    let model = Model {
+        target,
+        methods,
+        ctor,
+        krate,
+    };
+    let shared = shared_impl(&model);
+    let proxy = proxy_type(&model);
+    let conversions = proxy_conversions(&model);
     Ok(quote::quote_spanned! {Span::call_site()=>
         #block
         #shared
@@ -306,15 +321,15 @@ fn decode_args(p: &TokenStream, fname: &str, args: &[Arg]) -> TokenStream {
 }
 
 /// `impl Shared for T`: construction from wire arguments, and dispatch by name.
-fn shared_impl(
-    target: &Target,
-    methods: &[Method],
-    ctor: Option<&Ctor>,
-    krate: &TokenStream,
-) -> TokenStream {
-    let Target {
-        self_ty, typeid, ..
-    } = target;
+fn shared_impl(model: &Model) -> TokenStream {
+    let Model {
+        target: Target {
+            self_ty, typeid, ..
+        },
+        methods,
+        ctor,
+        krate,
+    } = model;
     let p = quote!(#krate::typed);
     let new_objects = methods.iter().filter_map(|m| {
         let fname = m.name.unraw().to_string();
@@ -406,18 +421,19 @@ fn proxy_method(m: &Method, vis: &Visibility, krate: &TokenStream) -> TokenStrea
 }
 
 /// The typed proxy: its struct, `create`, `call`, `id` and one method per exposed one.
-fn proxy_type(
-    target: &Target,
-    methods: &[Method],
-    ctor: Option<&Ctor>,
-    krate: &TokenStream,
-) -> TokenStream {
-    let Target {
-        self_ty,
-        typeid,
-        vis,
-        proxy,
-    } = target;
+fn proxy_type(model: &Model) -> TokenStream {
+    let Model {
+        target:
+            Target {
+                self_ty,
+                typeid,
+                vis,
+                proxy,
+            },
+        methods,
+        ctor,
+        krate,
+    } = model;
     let proxy_methods = methods.iter().map(|m| proxy_method(m, vis, krate));
     let (ctor_params, ctor_values) = match ctor {
         Some((args, _)) => {
@@ -479,8 +495,12 @@ fn proxy_type(
 }
 
 /// The proxy's conversions to and from `Proxy<T>` and `Value`, its formatting and serde.
-fn proxy_conversions(target: &Target, krate: &TokenStream) -> TokenStream {
-    let Target { self_ty, proxy, .. } = target;
+fn proxy_conversions(model: &Model) -> TokenStream {
+    let Model {
+        target: Target { self_ty, proxy, .. },
+        krate,
+        ..
+    } = model;
     let serde = quote!(#krate::typed::serde);
     quote! {
         impl ::core::convert::From<#krate::Proxy<#self_ty>> for #proxy {

@@ -78,31 +78,27 @@ impl Encoder {
     }
 
     fn str(&mut self, s: &str) {
-        let n = s.len();
-        if let Ok(n) = u8::try_from(n) {
-            self.out.extend_from_slice(&[0x8c, n]);
-        } else if let Ok(n) = u32::try_from(n) {
-            self.out.push(b'X');
-            self.out.extend_from_slice(&n.to_le_bytes());
-        } else {
-            self.out.push(0x8d);
-            self.out.extend_from_slice(&(n as u64).to_le_bytes());
-        }
-        self.out.extend_from_slice(s.as_bytes());
+        self.counted([0x8c, b'X', 0x8d], s.as_bytes());
     }
 
     fn bytes(&mut self, b: &[u8]) {
-        let n = b.len();
+        self.counted([b'C', b'B', 0x8e], b);
+    }
+
+    /// `data` after the shortest of its opcodes that holds its length: `short` (one
+    /// byte), `long4` (four) or `long8` (eight), lengths little-endian.
+    fn counted(&mut self, [short, long4, long8]: [u8; 3], data: &[u8]) {
+        let n = data.len();
         if let Ok(n) = u8::try_from(n) {
-            self.out.extend_from_slice(&[b'C', n]);
+            self.out.extend_from_slice(&[short, n]);
         } else if let Ok(n) = u32::try_from(n) {
-            self.out.push(b'B');
+            self.out.push(long4);
             self.out.extend_from_slice(&n.to_le_bytes());
         } else {
-            self.out.push(0x8e);
+            self.out.push(long8);
             self.out.extend_from_slice(&(n as u64).to_le_bytes());
         }
-        self.out.extend_from_slice(b);
+        self.out.extend_from_slice(data);
     }
 
     /// `{variant: <container>}`: the dict and the variant's name written, the container
