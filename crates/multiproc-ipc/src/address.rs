@@ -103,3 +103,11 @@ impl From<&Path> for Address {
         Address::Unix(p.to_path_buf())
     }
 }
+
+/// A copy: what lets `Client::connect(&address, …)` and the other functions that take
+/// `impl Into<Address>` borrow an address their caller keeps.
+impl From<&Address> for Address {
+    fn from(a: &Address) -> Self {
+        a.clone()
+    }
+}

@@ -751,37 +751,66 @@ pub(crate) fn drive(
     hs: &mut Handshake,
     deadline: Instant,
 ) -> Result<(), AuthError> {
+    drive_until(fd, hs, deadline, Handshake::is_done)
+}
+
+/// Runs `hs` until `stop` holds after its output was sent, within `deadline`.
+fn drive_until(
+    fd: std::os::fd::BorrowedFd<'_>,
+    hs: &mut Handshake,
+    deadline: Instant,
+    stop: fn(&Handshake) -> bool,
+) -> Result<(), AuthError> {
     let mut buf = [0u8; MAX_AUTH_MESSAGE + 4];
     loop {
         flush(fd, hs)?;
-        if hs.is_done() {
+        if stop(hs) {
             return Ok(());
         }
-        let want = hs.wanted().min(buf.len());
         let left = deadline.saturating_duration_since(Instant::now());
         if !sys::wait_readable(fd, Some(left))? {
             return Err(AuthError::Timeout);
         }
-        let n = sys::read_some(fd, &mut buf[..want])?;
-        if n == 0 {
-            return Err(AuthError::Eof);
-        }
-        let mut rest = &buf[..n];
-        while !rest.is_empty() {
-            let r = hs.feed(rest);
-            match r {
-                Ok((used, _)) => rest = &rest[used..],
-                Err(e) => {
-                    // Tell the peer (best effort) before giving up.
-                    let _ = flush(fd, hs);
-                    return Err(e);
-                }
+        let n = read_wanted(fd, hs, &mut buf)?;
+        feed_all(fd, hs, &buf[..n])?;
+    }
+}
+
+/// One read of at most what `hs` wants; [`AuthError::Eof`] when the peer closed.
+pub(crate) fn read_wanted(
+    fd: std::os::fd::BorrowedFd<'_>,
+    hs: &Handshake,
+    buf: &mut [u8; MAX_AUTH_MESSAGE + 4],
+) -> Result<usize, AuthError> {
+    let want = hs.wanted().min(buf.len());
+    let n = sys::read_some(fd, &mut buf[..want])?;
+    if n == 0 {
+        return Err(AuthError::Eof);
+    }
+    Ok(n)
+}
+
+/// Feeds `input` to `hs` until it is used up or the handshake is done. On an error
+/// the machine's reply (`#FAILURE#`) is sent first, best effort, so the peer hears why.
+pub(crate) fn feed_all(
+    fd: std::os::fd::BorrowedFd<'_>,
+    hs: &mut Handshake,
+    mut input: &[u8],
+) -> Result<Status, AuthError> {
+    let mut status = Status::NeedInput;
+    while !input.is_empty() && status == Status::NeedInput {
+        match hs.feed(input) {
+            Ok((used, s)) => {
+                input = &input[used..];
+                status = s;
             }
-            if hs.is_done() {
-                break;
+            Err(e) => {
+                let _ = flush(fd, hs);
+                return Err(e);
             }
         }
     }
+    Ok(status)
 }
 
 /// Sends whatever the machine has queued.
@@ -794,145 +823,136 @@ pub(crate) fn flush(fd: std::os::fd::BorrowedFd<'_>, hs: &mut Handshake) -> Resu
     Ok(())
 }
 
-fn run_on(
+/// Which part of the handshake a public function runs.
+#[derive(Debug, Clone, Copy)]
+enum Part {
+    /// The whole handshake, as `Role`.
+    Whole(Role),
+    /// CPython's `deliver_challenge` alone.
+    Deliver,
+    /// CPython's `answer_challenge` alone.
+    Answer,
+}
+
+fn run_part(
     conn: &Connection,
-    role: Role,
+    part: Part,
     authkey: &[u8],
     config: &HandshakeConfig,
 ) -> Result<(), AuthError> {
     let deadline = deadline_after(config.timeout);
-    let mut hs = Handshake::new(role, authkey, config)?;
-    let r = drive(conn.as_fd(), &mut hs, deadline);
-    tracing::debug!(?role, ok = r.is_ok(), "multiproc-ipc: authkey handshake");
-    r
-}
-
-/// Runs the server side (deliver a challenge, then answer the peer's) on `conn`.
-/// What `Listener::accept` does for each connection when it has an authkey.
-///
-/// ```
-/// use multiproc_ipc::{auth, Pipe};
-/// let (server, client) = Pipe::duplex()?;
-/// let t = std::thread::spawn(move || {
-///     auth::client_handshake(&client, b"secret", &auth::HandshakeConfig::default())?;
-///     client.send(&"hello after the handshake")?;
-///     Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
-/// });
-/// auth::server_handshake(&server, b"secret", &auth::HandshakeConfig::default())?;
-/// assert_eq!(server.recv::<String>()?, "hello after the handshake");
-/// t.join().expect("client thread").map_err(|e| e.to_string())?;
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-///
-/// # Errors
-/// See [`AuthError`]; the connection should be dropped after an error.
-pub fn server_handshake(
-    conn: &Connection,
-    authkey: &[u8],
-    config: &HandshakeConfig,
-) -> Result<(), AuthError> {
-    run_on(conn, Role::Server, authkey, config)
-}
-
-/// Runs the client side (answer the peer's challenge, then deliver one) on `conn`.
-///
-/// ```
-/// use std::time::Duration;
-/// use multiproc_ipc::{auth, AuthError, Pipe};
-/// let (_server, client) = Pipe::duplex()?;
-/// // Nobody delivers a challenge: the bound ends the wait.
-/// let cfg = auth::HandshakeConfig::default().with_timeout(Duration::from_millis(50));
-/// assert!(matches!(auth::client_handshake(&client, b"secret", &cfg), Err(AuthError::Timeout)));
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-///
-/// # Errors
-/// See [`AuthError`].
-pub fn client_handshake(
-    conn: &Connection,
-    authkey: &[u8],
-    config: &HandshakeConfig,
-) -> Result<(), AuthError> {
-    run_on(conn, Role::Client, authkey, config)
-}
-
-/// CPython's `deliver_challenge`: one half of the handshake, as the challenging side.
-///
-/// ```
-/// use multiproc_ipc::{auth, Pipe};
-/// // One-way authentication: only the delivering side checks the other.
-/// let (a, b) = Pipe::duplex()?;
-/// let t = std::thread::spawn(move || {
-///     auth::answer_challenge(&b, b"secret", &auth::HandshakeConfig::default())
-/// });
-/// auth::deliver_challenge(&a, b"secret", &auth::HandshakeConfig::default())?;
-/// t.join().expect("answering thread")?;
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-///
-/// # Errors
-/// See [`AuthError`].
-pub fn deliver_challenge(
-    conn: &Connection,
-    authkey: &[u8],
-    config: &HandshakeConfig,
-) -> Result<(), AuthError> {
-    // A client machine that starts at its delivering half: feed it a synthetic
-    // "welcome" path is awkward, so run a dedicated one-step machine instead.
-    let deadline = deadline_after(config.timeout);
-    let mut hs = Handshake::new(Role::Server, authkey, config)?;
-    // Stop after the WELCOME/FAILURE reply: the server machine moves on to
-    // AwaitChallenge after sending WELCOME.
-    let mut buf = [0u8; MAX_AUTH_MESSAGE + 4];
     let fd = conn.as_fd();
-    loop {
-        flush(fd, &mut hs)?;
-        if hs.step != Step::AwaitResponse {
-            return Ok(());
+    match part {
+        Part::Whole(role) => {
+            let mut hs = Handshake::new(role, authkey, config)?;
+            let r = drive(fd, &mut hs, deadline);
+            tracing::debug!(?role, ok = r.is_ok(), "multiproc-ipc: authkey handshake");
+            r
         }
-        let left = deadline.saturating_duration_since(Instant::now());
-        if !sys::wait_readable(fd, Some(left))? {
-            return Err(AuthError::Timeout);
+        Part::Deliver => {
+            let mut hs = Handshake::new(Role::Server, authkey, config)?;
+            // The server machine's delivering half: stop after the WELCOME/FAILURE
+            // reply (after sending WELCOME it moves on to AwaitChallenge).
+            drive_until(fd, &mut hs, deadline, |hs| hs.step != Step::AwaitResponse)
         }
-        let want = hs.wanted().min(buf.len());
-        let n = sys::read_some(fd, &mut buf[..want])?;
-        if n == 0 {
-            return Err(AuthError::Eof);
-        }
-        if let Err(e) = hs.feed(&buf[..n]) {
-            let _ = flush(fd, &mut hs);
-            return Err(e);
+        Part::Answer => {
+            let mut hs = Handshake::new(Role::Server, authkey, config)?;
+            // Reuse the server machine's answering half: skip its delivering half.
+            hs.out.clear();
+            hs.step = Step::AwaitChallenge;
+            drive(fd, &mut hs, deadline)
         }
     }
 }
 
-/// CPython's `answer_challenge`: one half of the handshake, as the answering side.
-///
-/// ```
-/// use multiproc_ipc::{auth, AuthError, Pipe};
-/// let (a, b) = Pipe::duplex()?;
-/// let t = std::thread::spawn(move || {
-///     auth::deliver_challenge(&a, b"secret", &auth::HandshakeConfig::default())
-/// });
-/// let mine = auth::answer_challenge(&b, b"guess", &auth::HandshakeConfig::default());
-/// assert!(matches!(mine, Err(AuthError::Rejected)));
-/// assert!(matches!(t.join().expect("delivering thread"), Err(AuthError::WrongDigest)));
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-///
-/// # Errors
-/// See [`AuthError`].
-pub fn answer_challenge(
-    conn: &Connection,
-    authkey: &[u8],
-    config: &HandshakeConfig,
-) -> Result<(), AuthError> {
-    let deadline = deadline_after(config.timeout);
-    let mut hs = Handshake::new(Role::Server, authkey, config)?;
-    // Reuse the server machine's answering half: skip its delivering half.
-    hs.out.clear();
-    hs.step = Step::AwaitChallenge;
-    drive(conn.as_fd(), &mut hs, deadline)
+/// The public handshake functions, one per [`Part`]: each takes the connection, the
+/// key and the options (what CPython's functions of the same names take).
+macro_rules! handshake_fns {
+    ($($(#[$doc:meta])* $name:ident => $part:expr;)+) => {$(
+        $(#[$doc])*
+        pub fn $name(
+            conn: &Connection,
+            authkey: &[u8],
+            config: &HandshakeConfig,
+        ) -> Result<(), AuthError> {
+            run_part(conn, $part, authkey, config)
+        }
+    )+};
+}
+
+handshake_fns! {
+    /// Runs the server side (deliver a challenge, then answer the peer's) on `conn`.
+    /// What `Listener::accept` does for each connection when it has an authkey.
+    ///
+    /// ```
+    /// use multiproc_ipc::{auth, Pipe};
+    /// let (server, client) = Pipe::duplex()?;
+    /// let t = std::thread::spawn(move || {
+    ///     auth::client_handshake(&client, b"secret", &auth::HandshakeConfig::default())?;
+    ///     client.send(&"hello after the handshake")?;
+    ///     Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
+    /// });
+    /// auth::server_handshake(&server, b"secret", &auth::HandshakeConfig::default())?;
+    /// assert_eq!(server.recv::<String>()?, "hello after the handshake");
+    /// t.join().expect("client thread").map_err(|e| e.to_string())?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// See [`AuthError`]; the connection should be dropped after an error.
+    server_handshake => Part::Whole(Role::Server);
+
+    /// Runs the client side (answer the peer's challenge, then deliver one) on `conn`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use multiproc_ipc::{auth, AuthError, Pipe};
+    /// let (_server, client) = Pipe::duplex()?;
+    /// // Nobody delivers a challenge: the bound ends the wait.
+    /// let cfg = auth::HandshakeConfig::default().with_timeout(Duration::from_millis(50));
+    /// assert!(matches!(auth::client_handshake(&client, b"secret", &cfg), Err(AuthError::Timeout)));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// See [`AuthError`].
+    client_handshake => Part::Whole(Role::Client);
+
+    /// CPython's `deliver_challenge`: one half of the handshake, as the challenging side.
+    ///
+    /// ```
+    /// use multiproc_ipc::{auth, Pipe};
+    /// // One-way authentication: only the delivering side checks the other.
+    /// let (a, b) = Pipe::duplex()?;
+    /// let t = std::thread::spawn(move || {
+    ///     auth::answer_challenge(&b, b"secret", &auth::HandshakeConfig::default())
+    /// });
+    /// auth::deliver_challenge(&a, b"secret", &auth::HandshakeConfig::default())?;
+    /// t.join().expect("answering thread")?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// See [`AuthError`].
+    deliver_challenge => Part::Deliver;
+
+    /// CPython's `answer_challenge`: one half of the handshake, as the answering side.
+    ///
+    /// ```
+    /// use multiproc_ipc::{auth, AuthError, Pipe};
+    /// let (a, b) = Pipe::duplex()?;
+    /// let t = std::thread::spawn(move || {
+    ///     auth::deliver_challenge(&a, b"secret", &auth::HandshakeConfig::default())
+    /// });
+    /// let mine = auth::answer_challenge(&b, b"guess", &auth::HandshakeConfig::default());
+    /// assert!(matches!(mine, Err(AuthError::Rejected)));
+    /// assert!(matches!(t.join().expect("delivering thread"), Err(AuthError::WrongDigest)));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// See [`AuthError`].
+    answer_challenge => Part::Answer;
 }
 
 /// `now + timeout`, a timeout too large for the clock (`Duration::MAX`) meaning about

@@ -176,6 +176,39 @@ const ACCEPT_BATCH: usize = 256;
 /// Default bound on a whole incoming handshake (two round trips for a real client).
 pub(crate) const DEFAULT_ACCEPT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// The setters both builders have, each with the docs the invocation gives it: the
+/// key, whether a Python ≤ 3.11 peer's raw HMAC-MD5 is accepted, and whether TCP may go
+/// without a key.
+macro_rules! auth_setters {
+    ($($(#[$doc:meta])* $setter:ident;)+) => {$(
+        auth_setters!(@one $(#[$doc])* $setter);
+    )+};
+    (@one $(#[$doc:meta])* authkey) => {
+        $(#[$doc])*
+        #[must_use]
+        pub fn authkey(mut self, authkey: &[u8]) -> Self {
+            self.authkey = Some(authkey.to_vec());
+            self
+        }
+    };
+    (@one $(#[$doc:meta])* accept_legacy_md5) => {
+        $(#[$doc])*
+        #[must_use]
+        pub fn accept_legacy_md5(mut self, accept: bool) -> Self {
+            self.handshake.accept_legacy_md5 = accept;
+            self
+        }
+    };
+    (@one $(#[$doc:meta])* allow_unauthenticated_tcp) => {
+        $(#[$doc])*
+        #[must_use]
+        pub fn allow_unauthenticated_tcp(mut self, allow: bool) -> Self {
+            self.allow_unauthenticated_tcp = allow;
+            self
+        }
+    };
+}
+
 /// Options for a [`Listener`]; made by [`Listener::builder`].
 ///
 /// ```
@@ -212,29 +245,27 @@ impl fmt::Debug for ListenerBuilder {
 }
 
 impl ListenerBuilder {
-    /// Requires peers to prove they hold `authkey` (CPython's handshake). An empty key
-    /// proves nothing: on TCP it counts as no key (refused unless
-    /// [`allow_unauthenticated_tcp`](Self::allow_unauthenticated_tcp)); elsewhere, and
-    /// on TCP when allowed, the handshake runs with it (a CPython peer with
-    /// `authkey=b''` passes).
-    ///
-    /// ```
-    /// use multiproc_ipc::{Address, Client, ClientError, Listener};
-    /// let l = Listener::builder(Address::Tcp("127.0.0.1:0".parse()?))
-    ///     .authkey(b"secret")
-    ///     .bind()?;
-    /// let at = l.address().clone();
-    /// let server = std::thread::spawn(move || l.accept().map(drop));
-    /// // A client with another key is refused by the handshake.
-    /// let r = Client::builder().authkey(b"guess").connect(&at);
-    /// assert!(matches!(r, Err(ClientError::Handshake(_))), "{r:?}");
-    /// assert!(server.join().expect("server thread").is_err());
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    #[must_use]
-    pub fn authkey(mut self, authkey: &[u8]) -> Self {
-        self.authkey = Some(authkey.to_vec());
-        self
+    auth_setters! {
+        /// Requires peers to prove they hold `authkey` (CPython's handshake). An empty key
+        /// proves nothing: on TCP it counts as no key (refused unless
+        /// [`allow_unauthenticated_tcp`](Self::allow_unauthenticated_tcp)); elsewhere, and
+        /// on TCP when allowed, the handshake runs with it (a CPython peer with
+        /// `authkey=b''` passes).
+        ///
+        /// ```
+        /// use multiproc_ipc::{Address, Client, ClientError, Listener};
+        /// let l = Listener::builder(Address::Tcp("127.0.0.1:0".parse()?))
+        ///     .authkey(b"secret")
+        ///     .bind()?;
+        /// let at = l.address().clone();
+        /// let server = std::thread::spawn(move || l.accept().map(drop));
+        /// // A client with another key is refused by the handshake.
+        /// let r = Client::builder().authkey(b"guess").connect(&at);
+        /// assert!(matches!(r, Err(ClientError::Handshake(_))), "{r:?}");
+        /// assert!(server.join().expect("server thread").is_err());
+        /// # Ok::<(), Box<dyn std::error::Error>>(())
+        /// ```
+        authkey;
     }
 
     /// The `listen(2)` backlog (default 128; CPython's default is 1).
@@ -287,44 +318,38 @@ impl ListenerBuilder {
         self
     }
 
-    /// Whether to accept a raw HMAC-MD5 response (Python ≤ 3.11 clients; default `true`).
-    ///
-    /// ```
-    /// use multiproc_ipc::{Address, Client, Listener};
-    /// let addr = Address::Abstract(format!("mp-doc-lmd5-{}", std::process::id()).into_bytes());
-    /// let listener = Listener::builder(addr.clone()).authkey(b"key").accept_legacy_md5(false).bind()?;
-    /// let server = std::thread::spawn(move || -> Result<i64, String> {
-    ///     let conn = listener.accept().map_err(|e| e.to_string())?;
-    ///     conn.recv::<i64>().map_err(|e| e.to_string())
-    /// });
-    /// let conn = Client::connect(&addr, Some(b"key"))?; // a modern client: unaffected
-    /// conn.send(&7_i64)?;
-    /// assert_eq!(server.join().map_err(|_| "panicked")??, 7);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    #[must_use]
-    pub fn accept_legacy_md5(mut self, accept: bool) -> Self {
-        self.handshake.accept_legacy_md5 = accept;
-        self
-    }
+    auth_setters! {
+        /// Whether to accept a raw HMAC-MD5 response (Python ≤ 3.11 clients; default `true`).
+        ///
+        /// ```
+        /// use multiproc_ipc::{Address, Client, Listener};
+        /// let addr = Address::Abstract(format!("mp-doc-lmd5-{}", std::process::id()).into_bytes());
+        /// let listener = Listener::builder(addr.clone()).authkey(b"key").accept_legacy_md5(false).bind()?;
+        /// let server = std::thread::spawn(move || -> Result<i64, String> {
+        ///     let conn = listener.accept().map_err(|e| e.to_string())?;
+        ///     conn.recv::<i64>().map_err(|e| e.to_string())
+        /// });
+        /// let conn = Client::connect(&addr, Some(b"key"))?; // a modern client: unaffected
+        /// conn.send(&7_i64)?;
+        /// assert_eq!(server.join().map_err(|_| "panicked")??, 7);
+        /// # Ok::<(), Box<dyn std::error::Error>>(())
+        /// ```
+        accept_legacy_md5;
 
-    /// Allows a TCP listener without an authkey (default `false`: refused with
-    /// [`ListenerError::UnauthenticatedTcp`]).
-    ///
-    /// ```
-    /// use multiproc_ipc::{Address, Listener, ListenerError};
-    /// let tcp = Address::Tcp("127.0.0.1:0".parse()?);
-    /// let refused = Listener::builder(tcp.clone()).bind();
-    /// assert!(matches!(refused, Err(ListenerError::UnauthenticatedTcp)));
-    /// // Anyone who can reach the port may connect: loopback and trusted networks only.
-    /// let open = Listener::builder(tcp).allow_unauthenticated_tcp(true).bind()?;
-    /// assert!(open.address().port().is_some());
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    #[must_use]
-    pub fn allow_unauthenticated_tcp(mut self, allow: bool) -> Self {
-        self.allow_unauthenticated_tcp = allow;
-        self
+        /// Allows a TCP listener without an authkey (default `false`: refused with
+        /// [`ListenerError::UnauthenticatedTcp`]).
+        ///
+        /// ```
+        /// use multiproc_ipc::{Address, Listener, ListenerError};
+        /// let tcp = Address::Tcp("127.0.0.1:0".parse()?);
+        /// let refused = Listener::builder(tcp.clone()).bind();
+        /// assert!(matches!(refused, Err(ListenerError::UnauthenticatedTcp)));
+        /// // Anyone who can reach the port may connect: loopback and trusted networks only.
+        /// let open = Listener::builder(tcp).allow_unauthenticated_tcp(true).bind()?;
+        /// assert!(open.address().port().is_some());
+        /// # Ok::<(), Box<dyn std::error::Error>>(())
+        /// ```
+        allow_unauthenticated_tcp;
     }
 
     /// Creates the socket, binds and listens.
@@ -423,6 +448,13 @@ impl State {
             .enumerate()
             .map(|(i, p)| (i, p.started))
             .min_by_key(|&(_, t)| t)
+    }
+
+    /// When `accept` must wake at the latest: its `deadline`, a pending handshake's
+    /// deadline, or `evict_at` (when the table is full), whichever comes first.
+    fn wake_at(&self, deadline: Option<Instant>, evict_at: Option<Instant>) -> Option<Instant> {
+        let deadlines = self.pending.iter().map(|p| p.deadline);
+        deadline.into_iter().chain(evict_at).chain(deadlines).min()
     }
 }
 
@@ -666,105 +698,133 @@ impl Listener {
                     source: AuthError::Timeout,
                 });
             }
-            let mut wake = deadline;
-            for p in &st.pending {
-                wake = Some(wake.map_or(p.deadline, |w| w.min(p.deadline)));
-            }
-            if let Some(d) = deadline {
-                if d <= now {
-                    return Err(ListenerError::Timeout);
-                }
+            if deadline.is_some_and(|d| d <= now) {
+                return Err(ListenerError::Timeout);
             }
             // When the table is full, listen again once its oldest handshake may be evicted.
             let evict_at = st.oldest_if_full().map(|(_, t)| t + EVICT_AGE);
             let listening = evict_at.is_none_or(|t| t <= now);
-            if let (false, Some(t)) = (listening, evict_at) {
-                wake = Some(wake.map_or(t, |w| w.min(t)));
-            }
-            let mut fds: Vec<BorrowedFd<'_>> = Vec::with_capacity(st.pending.len() + 1);
-            fds.extend(st.pending.iter().map(|p| p.fd.as_fd()));
-            if listening {
-                fds.push(self.fd.as_fd());
-            }
-            let ready = sys::poll_in(&fds, wake.map(|w| w.saturating_duration_since(now)))?;
-            drop(fds);
+            let wake = st.wake_at(deadline, evict_at.filter(|_| !listening));
+            let ready = self.poll(st, listening, wake, now)?;
             if !ready.contains(&true) {
                 continue;
             }
-            // Advance handshakes that have input.
-            for i in (0..st.pending.len()).rev() {
-                if !ready[i] {
-                    continue;
-                }
-                match step(&mut st.pending[i]) {
-                    Ok(false) => {}
-                    Ok(true) => {
-                        let p = st.pending.swap_remove(i);
-                        return Ok(self.finish(p.fd, p.peer));
-                    }
-                    Err(source) => {
-                        let p = st.pending.swap_remove(i);
-                        tracing::debug!(peer = ?p.peer, error = %source, "multiproc-ipc: handshake failed");
-                        return Err(ListenerError::Handshake {
-                            peer: p.peer,
-                            source,
-                        });
-                    }
-                }
+            if let Some(done) = self.advance(st, &ready) {
+                return done;
             }
             if listening && ready.last().copied().unwrap_or(false) {
-                // Take what the backlog holds, so that it never fills while slow peers
-                // hold the table (a full backlog drops new clients' SYNs: a second or
-                // more of retransmission).
-                for _ in 0..ACCEPT_BATCH {
-                    if let Some((i, started)) = st.oldest_if_full() {
-                        if Instant::now().saturating_duration_since(started) < EVICT_AGE {
-                            break;
-                        }
-                        // Only if someone is waiting: a new connection.
-                        if !sys::wait_readable(self.fd.as_fd(), Some(Duration::ZERO))? {
-                            break;
-                        }
-                        let p = st.pending.swap_remove(i);
-                        tracing::debug!(peer = ?p.peer, "multiproc-ipc: oldest handshake evicted for a new connection");
-                    }
-                    let (fd, peer) =
-                        match sys::net::accept(self.fd.as_fd()).map_err(ListenerError::Io)? {
-                            sys::net::Accepted::Conn(fd, peer) => (fd, peer),
-                            sys::net::Accepted::Empty => break,
-                            sys::net::Accepted::Retry => continue,
-                        };
-                    if self.address.is_tcp() {
-                        sys::net::set_nodelay(&fd);
-                    }
-                    let Some(key) = &self.authkey else {
-                        tracing::debug!(peer = ?peer, "multiproc-ipc: accepted");
-                        return Ok(self.finish(fd, peer));
-                    };
-                    let hs =
-                        Handshake::new(Role::Server, key, &self.handshake).map_err(|source| {
-                            ListenerError::Handshake {
-                                peer: peer.clone(),
-                                source,
-                            }
-                        })?;
-                    let mut p = Pending {
-                        fd,
-                        peer,
-                        hs,
-                        started: Instant::now(),
-                        deadline: auth::deadline_after(self.handshake.timeout),
-                    };
-                    if let Err(source) = auth::flush(p.fd.as_fd(), &mut p.hs) {
-                        return Err(ListenerError::Handshake {
-                            peer: p.peer,
-                            source,
-                        });
-                    }
-                    st.pending.push(p);
+                if let Some(conn) = self.take_backlog(st)? {
+                    return Ok(conn);
                 }
             }
         }
+    }
+
+    /// Waits until `wake` for input on the pending handshakes and, when `listening`,
+    /// on the listening socket (last): which of them are readable.
+    fn poll(
+        &self,
+        st: &State,
+        listening: bool,
+        wake: Option<Instant>,
+        now: Instant,
+    ) -> Result<Vec<bool>, ListenerError> {
+        let mut fds: Vec<BorrowedFd<'_>> = Vec::with_capacity(st.pending.len() + 1);
+        fds.extend(st.pending.iter().map(|p| p.fd.as_fd()));
+        if listening {
+            fds.push(self.fd.as_fd());
+        }
+        Ok(sys::poll_in(
+            &fds,
+            wake.map(|w| w.saturating_duration_since(now)),
+        )?)
+    }
+
+    /// Advances the handshakes that have input: the first to finish or fail, if any.
+    fn advance(&self, st: &mut State, ready: &[bool]) -> Option<Result<Connection, ListenerError>> {
+        for i in (0..st.pending.len()).rev() {
+            if !ready[i] {
+                continue;
+            }
+            match step(&mut st.pending[i]) {
+                Ok(false) => {}
+                Ok(true) => {
+                    let p = st.pending.swap_remove(i);
+                    return Some(Ok(self.finish(p.fd, p.peer)));
+                }
+                Err(source) => {
+                    let p = st.pending.swap_remove(i);
+                    tracing::debug!(peer = ?p.peer, error = %source, "multiproc-ipc: handshake failed");
+                    return Some(Err(ListenerError::Handshake {
+                        peer: p.peer,
+                        source,
+                    }));
+                }
+            }
+        }
+        None
+    }
+
+    /// Takes what the backlog holds, so that it never fills while slow peers hold the
+    /// table (a full backlog drops new clients' SYNs: a second or more of
+    /// retransmission). A connection without a handshake is returned at once.
+    fn take_backlog(&self, st: &mut State) -> Result<Option<Connection>, ListenerError> {
+        for _ in 0..ACCEPT_BATCH {
+            if let Some((i, started)) = st.oldest_if_full() {
+                if Instant::now().saturating_duration_since(started) < EVICT_AGE {
+                    break;
+                }
+                // Only if someone is waiting: a new connection.
+                if !sys::wait_readable(self.fd.as_fd(), Some(Duration::ZERO))? {
+                    break;
+                }
+                let p = st.pending.swap_remove(i);
+                tracing::debug!(peer = ?p.peer, "multiproc-ipc: oldest handshake evicted for a new connection");
+            }
+            let (fd, peer) = match sys::net::accept(self.fd.as_fd()).map_err(ListenerError::Io)? {
+                sys::net::Accepted::Conn(fd, peer) => (fd, peer),
+                sys::net::Accepted::Empty => break,
+                sys::net::Accepted::Retry => continue,
+            };
+            if self.address.is_tcp() {
+                sys::net::set_nodelay(&fd);
+            }
+            let Some(key) = &self.authkey else {
+                tracing::debug!(peer = ?peer, "multiproc-ipc: accepted");
+                return Ok(Some(self.finish(fd, peer)));
+            };
+            st.pending.push(self.start_handshake(fd, peer, key)?);
+        }
+        Ok(None)
+    }
+
+    /// A new connection's handshake, its challenge sent.
+    fn start_handshake(
+        &self,
+        fd: OwnedFd,
+        peer: Option<Address>,
+        key: &[u8],
+    ) -> Result<Pending, ListenerError> {
+        let hs = Handshake::new(Role::Server, key, &self.handshake).map_err(|source| {
+            ListenerError::Handshake {
+                peer: peer.clone(),
+                source,
+            }
+        })?;
+        let mut p = Pending {
+            fd,
+            peer,
+            hs,
+            started: Instant::now(),
+            deadline: auth::deadline_after(self.handshake.timeout),
+        };
+        if let Err(source) = auth::flush(p.fd.as_fd(), &mut p.hs) {
+            return Err(ListenerError::Handshake {
+                peer: p.peer,
+                source,
+            });
+        }
+        Ok(p)
     }
 
     fn finish(&self, fd: OwnedFd, peer: Option<Address>) -> Connection {
@@ -783,25 +843,8 @@ impl Listener {
 /// and sends the replies. `Ok(true)` when the handshake is complete.
 fn step(p: &mut Pending) -> Result<bool, AuthError> {
     let mut buf = [0u8; auth::MAX_AUTH_MESSAGE + 4];
-    let want = p.hs.wanted().min(buf.len());
-    let n = sys::read_some(p.fd.as_fd(), &mut buf[..want])?;
-    if n == 0 {
-        return Err(AuthError::Eof);
-    }
-    let mut rest = &buf[..n];
-    let mut status = Status::NeedInput;
-    while !rest.is_empty() && status == Status::NeedInput {
-        match p.hs.feed(rest) {
-            Ok((used, s)) => {
-                rest = &rest[used..];
-                status = s;
-            }
-            Err(e) => {
-                let _ = auth::flush(p.fd.as_fd(), &mut p.hs);
-                return Err(e);
-            }
-        }
-    }
+    let n = auth::read_wanted(p.fd.as_fd(), &p.hs, &mut buf)?;
+    let status = auth::feed_all(p.fd.as_fd(), &mut p.hs, &buf[..n])?;
     auth::flush(p.fd.as_fd(), &mut p.hs)?;
     Ok(status == Status::Done)
 }
@@ -859,26 +902,24 @@ impl fmt::Debug for ClientBuilder {
 }
 
 impl ClientBuilder {
-    /// Proves to the listener that we hold `authkey`, and requires the same of it. An
-    /// empty key proves nothing: on TCP it counts as no key (refused unless
-    /// [`allow_unauthenticated_tcp`](Self::allow_unauthenticated_tcp)).
-    ///
-    /// ```
-    /// use multiproc_ipc::{Address, Client, Listener};
-    /// let l = Listener::bind(Address::Tcp("127.0.0.1:0".parse()?), Some(b"secret"))?;
-    /// let at = l.address().clone();
-    /// let server = std::thread::spawn(move || -> Result<u32, Box<dyn std::error::Error + Send + Sync>> {
-    ///     Ok(l.accept()?.recv::<u32>()?)
-    /// });
-    /// let c = Client::builder().authkey(b"secret").connect(&at)?;
-    /// c.send(&7u32)?;
-    /// assert_eq!(server.join().expect("server thread").map_err(|e| e.to_string())?, 7);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    #[must_use]
-    pub fn authkey(mut self, authkey: &[u8]) -> Self {
-        self.authkey = Some(authkey.to_vec());
-        self
+    auth_setters! {
+        /// Proves to the listener that we hold `authkey`, and requires the same of it. An
+        /// empty key proves nothing: on TCP it counts as no key (refused unless
+        /// [`allow_unauthenticated_tcp`](Self::allow_unauthenticated_tcp)).
+        ///
+        /// ```
+        /// use multiproc_ipc::{Address, Client, Listener};
+        /// let l = Listener::bind(Address::Tcp("127.0.0.1:0".parse()?), Some(b"secret"))?;
+        /// let at = l.address().clone();
+        /// let server = std::thread::spawn(move || -> Result<u32, Box<dyn std::error::Error + Send + Sync>> {
+        ///     Ok(l.accept()?.recv::<u32>()?)
+        /// });
+        /// let c = Client::builder().authkey(b"secret").connect(&at)?;
+        /// c.send(&7u32)?;
+        /// assert_eq!(server.join().expect("server thread").map_err(|e| e.to_string())?, 7);
+        /// # Ok::<(), Box<dyn std::error::Error>>(())
+        /// ```
+        authkey;
     }
 
     /// Bound on connecting plus the handshake (default: connect unbounded, handshake 10 s).
@@ -904,48 +945,43 @@ impl ClientBuilder {
         self
     }
 
-    /// Whether to accept a raw HMAC-MD5 response from a Python ≤ 3.11 listener (default `true`).
-    ///
-    /// ```
-    /// use multiproc_ipc::{Address, Client, Listener};
-    /// let addr = Address::Abstract(format!("mp-doc-cmd5-{}", std::process::id()).into_bytes());
-    /// let listener = Listener::bind(addr.clone(), Some(b"key"))?;
-    /// let server = std::thread::spawn(move || -> Result<i64, String> {
-    ///     let conn = listener.accept().map_err(|e| e.to_string())?;
-    ///     conn.recv::<i64>().map_err(|e| e.to_string())
-    /// });
-    /// let conn = Client::builder().authkey(b"key").accept_legacy_md5(false).connect(&addr)?;
-    /// conn.send(&7_i64)?;
-    /// assert_eq!(server.join().map_err(|_| "panicked")??, 7);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    #[must_use]
-    pub fn accept_legacy_md5(mut self, accept: bool) -> Self {
-        self.handshake.accept_legacy_md5 = accept;
-        self
+    auth_setters! {
+        /// Whether to accept a raw HMAC-MD5 response from a Python ≤ 3.11 listener (default `true`).
+        ///
+        /// ```
+        /// use multiproc_ipc::{Address, Client, Listener};
+        /// let addr = Address::Abstract(format!("mp-doc-cmd5-{}", std::process::id()).into_bytes());
+        /// let listener = Listener::bind(addr.clone(), Some(b"key"))?;
+        /// let server = std::thread::spawn(move || -> Result<i64, String> {
+        ///     let conn = listener.accept().map_err(|e| e.to_string())?;
+        ///     conn.recv::<i64>().map_err(|e| e.to_string())
+        /// });
+        /// let conn = Client::builder().authkey(b"key").accept_legacy_md5(false).connect(&addr)?;
+        /// conn.send(&7_i64)?;
+        /// assert_eq!(server.join().map_err(|_| "panicked")??, 7);
+        /// # Ok::<(), Box<dyn std::error::Error>>(())
+        /// ```
+        accept_legacy_md5;
+
+        /// Allows TCP without an authkey (default `false`).
+        ///
+        /// ```
+        /// use multiproc_ipc::{Address, Client, ClientError, Listener};
+        /// let l = Listener::builder(Address::Tcp("127.0.0.1:0".parse()?))
+        ///     .allow_unauthenticated_tcp(true)
+        ///     .bind()?;
+        /// let at = l.address().clone();
+        /// assert!(matches!(Client::builder().connect(&at), Err(ClientError::UnauthenticatedTcp)));
+        /// let server = std::thread::spawn(move || l.accept().map(drop));
+        /// let _c = Client::builder().allow_unauthenticated_tcp(true).connect(&at)?;
+        /// server.join().expect("server thread")?;
+        /// # Ok::<(), Box<dyn std::error::Error>>(())
+        /// ```
+        allow_unauthenticated_tcp;
     }
 
-    /// Allows TCP without an authkey (default `false`).
-    ///
-    /// ```
-    /// use multiproc_ipc::{Address, Client, ClientError, Listener};
-    /// let l = Listener::builder(Address::Tcp("127.0.0.1:0".parse()?))
-    ///     .allow_unauthenticated_tcp(true)
-    ///     .bind()?;
-    /// let at = l.address().clone();
-    /// assert!(matches!(Client::builder().connect(&at), Err(ClientError::UnauthenticatedTcp)));
-    /// let server = std::thread::spawn(move || l.accept().map(drop));
-    /// let _c = Client::builder().allow_unauthenticated_tcp(true).connect(&at)?;
-    /// server.join().expect("server thread")?;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    #[must_use]
-    pub fn allow_unauthenticated_tcp(mut self, allow: bool) -> Self {
-        self.allow_unauthenticated_tcp = allow;
-        self
-    }
-
-    /// Connects to `address` and runs the handshake.
+    /// Connects to `address` and runs the handshake. `address` is an [`Address`], a
+    /// reference to one, or what converts into one (a `SocketAddr`, a `PathBuf`).
     ///
     /// # Errors
     /// See [`ClientError`].
@@ -963,7 +999,8 @@ impl ClientBuilder {
     /// assert_eq!(server.join().map_err(|_| "panicked")??, 7);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn connect(&self, address: &Address) -> Result<Connection, ClientError> {
+    pub fn connect(&self, address: impl Into<Address>) -> Result<Connection, ClientError> {
+        let address = &address.into();
         if address.is_tcp() && !has_key(&self.authkey) && !self.allow_unauthenticated_tcp {
             return Err(ClientError::UnauthenticatedTcp);
         }
@@ -1052,7 +1089,8 @@ impl Client {
         }
     }
 
-    /// `Client(address, authkey=authkey)`.
+    /// `Client(address, authkey=authkey)`. `address` is an [`Address`], a reference to
+    /// one, or what converts into one (a `SocketAddr`, a `PathBuf`).
     ///
     /// # Errors
     /// See [`ClientError`].
@@ -1071,7 +1109,10 @@ impl Client {
     /// assert!(Client::connect(&Address::unix("/nonexistent/mp-doc"), None).is_err());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn connect(address: &Address, authkey: Option<&[u8]>) -> Result<Connection, ClientError> {
+    pub fn connect(
+        address: impl Into<Address>,
+        authkey: Option<&[u8]>,
+    ) -> Result<Connection, ClientError> {
         let mut b = Self::builder();
         if let Some(k) = authkey {
             b = b.authkey(k);
@@ -1099,7 +1140,7 @@ impl Client {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn connect_timeout(
-        address: &Address,
+        address: impl Into<Address>,
         authkey: Option<&[u8]>,
         timeout: Duration,
     ) -> Result<Connection, ClientError> {

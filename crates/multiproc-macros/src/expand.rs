@@ -150,6 +150,27 @@ fn unit() -> Type {
     syn::parse_quote!(())
 }
 
+/// What the generated code is about: the type, its typeid, the proxy's name and
+/// visibility.
+struct Target {
+    self_ty: Type,
+    typeid: LitStr,
+    vis: Visibility,
+    proxy: Ident,
+}
+
+/// The exposed constructor: its arguments, and whether it returns a `Result`.
+type Ctor = (Vec<Arg>, bool);
+
+/// Everything the generated code is made from.
+struct Model {
+    target: Target,
+    methods: Vec<Method>,
+    ctor: Option<Ctor>,
+    /// The path the generated code names the manager crate by.
+    krate: TokenStream,
+}
+
 pub(crate) fn expand(
     attr: TokenStream,
     item: TokenStream,
@@ -157,6 +178,27 @@ pub(crate) fn expand(
 ) -> syn::Result<TokenStream> {
     let opts = parse_options(attr)?;
     let mut block: ItemImpl = syn::parse2(item)?;
+    let target = target(opts, &block)?;
+    let (methods, ctor) = collect_methods(&mut block)?;
+    let model = Model {
+        target,
+        methods,
+        ctor,
+        krate,
+    };
+    let shared = shared_impl(&model);
+    let proxy = proxy_type(&model);
+    let conversions = proxy_conversions(&model);
+    Ok(quote::quote_spanned! {Span::call_site()=>
+        #block
+        #shared
+        #proxy
+        #conversions
+    })
+}
+
+/// Checks the `impl` block's form and settles the names the options leave open.
+fn target(opts: Options, block: &ItemImpl) -> syn::Result<Target> {
     if block.trait_.is_some() {
         return Err(syn::Error::new(
             block.span(),
@@ -186,17 +228,22 @@ pub(crate) fn expand(
     let proxy = opts
         .proxy
         .unwrap_or_else(|| format_ident!("{}Proxy", type_ident));
+    Ok(Target {
+        self_ty,
+        typeid,
+        vis,
+        proxy,
+    })
+}
 
+/// The exposed methods and the constructor of the block, their marker attributes
+/// removed.
+fn collect_methods(block: &mut ItemImpl) -> syn::Result<(Vec<Method>, Option<Ctor>)> {
     let mut methods = Vec::new();
-    let mut ctor: Option<(Vec<Arg>, bool)> = None;
+    let mut ctor = None;
     for item in &mut block.items {
         let ImplItem::Fn(f) = item else { continue };
-        let Markers {
-            skip,
-            expose,
-            returns,
-            new_object,
-        } = take_markers(f)?;
+        let markers = take_markers(f)?;
         let has_self = matches!(f.sig.inputs.first(), Some(FnArg::Receiver(_)));
         if f.sig.ident == "new" && !has_self {
             let fallible = match &f.sig.output {
@@ -207,73 +254,90 @@ pub(crate) fn expand(
             continue;
         }
         let underscore = f.sig.ident.unraw().to_string().starts_with('_');
-        if skip || !has_self || (underscore && !expose) {
+        if markers.skip || !has_self || (underscore && !markers.expose) {
             continue;
         }
-        if let Some(FnArg::Receiver(r)) = f.sig.inputs.first() {
-            if r.reference.is_none() {
-                return Err(syn::Error::new(
-                    r.span(),
-                    "exposed methods take `&self` or `&mut self` (the object stays on the server)",
-                ));
-            }
-        }
-        if !f.sig.generics.params.is_empty() {
-            return Err(syn::Error::new(
-                f.sig.generics.span(),
-                "exposed methods cannot be generic (mark it #[skip])",
-            ));
-        }
-        if ["create", "call", "id"].contains(&f.sig.ident.unraw().to_string().as_str()) {
-            return Err(syn::Error::new(
-                f.sig.ident.span(),
-                "the typed proxy has a method of this name already (`create`, `call`, `id`): rename it, or #[skip] it",
-            ));
-        }
-        let (ok, fallible) = match &f.sig.output {
-            ReturnType::Default => (unit(), false),
-            ReturnType::Type(_, t) => match result_ok(t) {
-                Some(ok) => (ok, true),
-                None => ((**t).clone(), false),
-            },
-        };
-        methods.push(Method {
-            name: f.sig.ident.clone(),
-            args: args_of(f)?,
-            ok,
-            fallible,
-            returns,
-            new_object,
-            doc: f
-                .attrs
-                .iter()
-                .filter(|a| a.path().is_ident("doc"))
-                .cloned()
-                .collect(),
-        });
+        methods.push(exposed_method(f, markers)?);
     }
+    Ok((methods, ctor))
+}
 
+/// One exposed method, refused when it cannot be called through a proxy.
+fn exposed_method(f: &ImplItemFn, markers: Markers) -> syn::Result<Method> {
+    if let Some(FnArg::Receiver(r)) = f.sig.inputs.first() {
+        if r.reference.is_none() {
+            return Err(syn::Error::new(
+                r.span(),
+                "exposed methods take `&self` or `&mut self` (the object stays on the server)",
+            ));
+        }
+    }
+    if !f.sig.generics.params.is_empty() {
+        return Err(syn::Error::new(
+            f.sig.generics.span(),
+            "exposed methods cannot be generic (mark it #[skip])",
+        ));
+    }
+    if ["create", "call", "id"].contains(&f.sig.ident.unraw().to_string().as_str()) {
+        return Err(syn::Error::new(
+            f.sig.ident.span(),
+            "the typed proxy has a method of this name already (`create`, `call`, `id`): rename it, or #[skip] it",
+        ));
+    }
+    let (ok, fallible) = match &f.sig.output {
+        ReturnType::Default => (unit(), false),
+        ReturnType::Type(_, t) => match result_ok(t) {
+            Some(ok) => (ok, true),
+            None => ((**t).clone(), false),
+        },
+    };
+    Ok(Method {
+        name: f.sig.ident.clone(),
+        args: args_of(f)?,
+        ok,
+        fallible,
+        returns: markers.returns,
+        new_object: markers.new_object,
+        doc: f
+            .attrs
+            .iter()
+            .filter(|a| a.path().is_ident("doc"))
+            .cloned()
+            .collect(),
+    })
+}
+
+/// Checks the argument count, then binds each argument by name from `__args`.
+fn decode_args(p: &TokenStream, fname: &str, args: &[Arg]) -> TokenStream {
+    let n = args.len();
+    let names: Vec<_> = args.iter().map(|a| &a.name).collect();
+    let tys: Vec<_> = args.iter().map(|a| &a.ty).collect();
+    let labels: Vec<_> = args.iter().map(|a| a.name.unraw().to_string()).collect();
+    quote! {
+        #p::arity(#fname, #n, __args.len())?;
+        let mut __it = __args.into_iter();
+        #( let #names: #tys = #p::arg(#fname, #labels, __it.next())?; )*
+    }
+}
+
+/// `impl Shared for T`: construction from wire arguments, and dispatch by name.
+fn shared_impl(model: &Model) -> TokenStream {
+    let Model {
+        target: Target {
+            self_ty, typeid, ..
+        },
+        methods,
+        ctor,
+        krate,
+    } = model;
     let p = quote!(#krate::typed);
     let new_objects = methods.iter().filter_map(|m| {
         let fname = m.name.unraw().to_string();
         m.new_object.as_ref().map(|t| quote!((#fname, #t)))
     });
-    let decode = |fname: &str, args: &[Arg]| {
-        let n = args.len();
-        let names: Vec<_> = args.iter().map(|a| &a.name).collect();
-        let tys: Vec<_> = args.iter().map(|a| &a.ty).collect();
-        let labels: Vec<_> = args.iter().map(|a| a.name.unraw().to_string()).collect();
-        quote! {
-            #p::arity(#fname, #n, __args.len())?;
-            let mut __it = __args.into_iter();
-            #( let #names: #tys = #p::arg(#fname, #labels, __it.next())?; )*
-        }
-    };
-
-    // Shared::new
-    let new_body = match &ctor {
+    let new_body = match ctor {
         Some((args, fallible)) => {
-            let d = decode("new", args);
+            let d = decode_args(&p, "new", args);
             let names: Vec<_> = args.iter().map(|a| &a.name).collect();
             let call = quote!(<#self_ty>::new(#(#names),*));
             let call = if *fallible {
@@ -284,16 +348,14 @@ pub(crate) fn expand(
             quote! { #d #call }
         }
         None => {
-            let d = decode("new", &[]);
+            let d = decode_args(&p, "new", &[]);
             quote! { #d ::core::result::Result::Ok(<#self_ty as ::core::default::Default>::default()) }
         }
     };
-
-    // Shared::call arms
     let arms = methods.iter().map(|m| {
         let name = &m.name;
         let fname = name.unraw().to_string();
-        let d = decode(&fname, &m.args);
+        let d = decode_args(&p, &fname, &m.args);
         let names: Vec<_> = m.args.iter().map(|a| &a.name).collect();
         let call = quote!(self.#name(#(#names),*));
         let call = if m.fallible {
@@ -308,58 +370,7 @@ pub(crate) fn expand(
             }
         }
     });
-
-    // the typed proxy's methods
-    let proxy_methods = methods.iter().map(|m| {
-        let name = &m.name;
-        let fname = name.unraw().to_string();
-        let names: Vec<_> = m.args.iter().map(|a| &a.name).collect();
-        let tys: Vec<_> = m.args.iter().map(|a| &a.ty).collect();
-        let ok = m.returns.as_ref().unwrap_or(&m.ok);
-        let doc = &m.doc;
-        let fallback_doc = format!("Calls `{fname}` on the server's object.");
-        let doc = if doc.is_empty() {
-            quote!(#[doc = #fallback_doc])
-        } else {
-            quote!(#(#doc)*)
-        };
-        quote! {
-            #doc
-            ///
-            /// # Errors
-            /// The method's own error, a result of the wrong type, or the manager gone.
-            #vis fn #name(&self, #(#names: #tys),*) -> ::core::result::Result<#ok, #krate::Error> {
-                self.0.call::<#ok>(#fname, ::std::vec![#(#krate::Value::from(#names)),*])
-            }
-        }
-    });
-
-    let (ctor_params, ctor_values) = match &ctor {
-        Some((args, _)) => {
-            let names: Vec<_> = args.iter().map(|a| &a.name).collect();
-            let tys: Vec<_> = args.iter().map(|a| &a.ty).collect();
-            (
-                quote!(#(, #names: #tys)*),
-                quote!(#(#krate::Value::from(#names)),*),
-            )
-        }
-        None => (quote!(), quote!()),
-    };
-    let proxy_doc = format!(
-        "A typed proxy to a `{typeid}` object held by a manager (generated by `#[manager_type]`).",
-        typeid = typeid.value()
-    );
-    let create_doc = format!(
-        "Creates a `{}` on the manager's server (CPython's `manager.{}(…)`). The server must have it registered.",
-        typeid.value(),
-        typeid.value()
-    );
-    let span = Span::call_site();
-    let serde = quote!(#p::serde);
-
-    Ok(quote::quote_spanned! {span=>
-        #block
-
+    quote! {
         impl #krate::Shared for #self_ty {
             const TYPEID: &'static str = #typeid;
             const METHOD_TO_TYPEID: &'static [(&'static str, &'static str)] = &[#(#new_objects),*];
@@ -381,7 +392,70 @@ pub(crate) fn expand(
                 }
             }
         }
+    }
+}
 
+/// The typed proxy's method for one exposed method.
+fn proxy_method(m: &Method, vis: &Visibility, krate: &TokenStream) -> TokenStream {
+    let name = &m.name;
+    let fname = name.unraw().to_string();
+    let names: Vec<_> = m.args.iter().map(|a| &a.name).collect();
+    let tys: Vec<_> = m.args.iter().map(|a| &a.ty).collect();
+    let ok = m.returns.as_ref().unwrap_or(&m.ok);
+    let doc = &m.doc;
+    let fallback_doc = format!("Calls `{fname}` on the server's object.");
+    let doc = if doc.is_empty() {
+        quote!(#[doc = #fallback_doc])
+    } else {
+        quote!(#(#doc)*)
+    };
+    quote! {
+        #doc
+        ///
+        /// # Errors
+        /// The method's own error, a result of the wrong type, or the manager gone.
+        #vis fn #name(&self, #(#names: #tys),*) -> ::core::result::Result<#ok, #krate::Error> {
+            self.0.call::<#ok>(#fname, ::std::vec![#(#krate::Value::from(#names)),*])
+        }
+    }
+}
+
+/// The typed proxy: its struct, `create`, `call`, `id` and one method per exposed one.
+fn proxy_type(model: &Model) -> TokenStream {
+    let Model {
+        target:
+            Target {
+                self_ty,
+                typeid,
+                vis,
+                proxy,
+            },
+        methods,
+        ctor,
+        krate,
+    } = model;
+    let proxy_methods = methods.iter().map(|m| proxy_method(m, vis, krate));
+    let (ctor_params, ctor_values) = match ctor {
+        Some((args, _)) => {
+            let names: Vec<_> = args.iter().map(|a| &a.name).collect();
+            let tys: Vec<_> = args.iter().map(|a| &a.ty).collect();
+            (
+                quote!(#(, #names: #tys)*),
+                quote!(#(#krate::Value::from(#names)),*),
+            )
+        }
+        None => (quote!(), quote!()),
+    };
+    let proxy_doc = format!(
+        "A typed proxy to a `{typeid}` object held by a manager (generated by `#[manager_type]`).",
+        typeid = typeid.value()
+    );
+    let create_doc = format!(
+        "Creates a `{}` on the manager's server (CPython's `manager.{}(…)`). The server must have it registered.",
+        typeid.value(),
+        typeid.value()
+    );
+    quote! {
         #[doc = #proxy_doc]
         #[derive(Clone)]
         #vis struct #proxy(#krate::Proxy<#self_ty>);
@@ -417,7 +491,18 @@ pub(crate) fn expand(
 
             #(#proxy_methods)*
         }
+    }
+}
 
+/// The proxy's conversions to and from `Proxy<T>` and `Value`, its formatting and serde.
+fn proxy_conversions(model: &Model) -> TokenStream {
+    let Model {
+        target: Target { self_ty, proxy, .. },
+        krate,
+        ..
+    } = model;
+    let serde = quote!(#krate::typed::serde);
+    quote! {
         impl ::core::convert::From<#krate::Proxy<#self_ty>> for #proxy {
             fn from(p: #krate::Proxy<#self_ty>) -> Self {
                 #proxy(p)
@@ -471,5 +556,5 @@ pub(crate) fn expand(
                 <#krate::Proxy<#self_ty> as #serde::Deserialize<'de>>::deserialize(d).map(#proxy)
             }
         }
-    })
+    }
 }

@@ -17,6 +17,48 @@ use crate::sys;
 /// `!Send` but `Sync`: a guard must be released by the thread that took it.
 type NotSend = PhantomData<std::sync::MutexGuard<'static, ()>>;
 
+/// The acquiring methods `Lock` and `RLock` share, each with the docs the invocation
+/// gives it: `lock`, `try_lock`, `lock_timeout` and Python's `acquire`, all through the
+/// type's `acquire_until` and `guard`.
+macro_rules! acquire_family {
+    (
+        guard: $guard:ident;
+        $(#[$lock:meta])* lock;
+        $(#[$try_lock:meta])* try_lock;
+        $(#[$lock_timeout:meta])* lock_timeout;
+        $(#[$acquire:meta])* acquire;
+    ) => {
+        $(#[$lock])*
+        pub fn lock(&self) -> Result<$guard<'_>, OwnerDied<$guard<'_>>> {
+            blocking(self.acquire_until(Deadline::Never), || self.guard())
+        }
+
+        $(#[$try_lock])*
+        pub fn try_lock(&self) -> Result<$guard<'_>, TryLockError<$guard<'_>>> {
+            finish(self.acquire_until(Deadline::Now), || self.guard())
+        }
+
+        $(#[$lock_timeout])*
+        pub fn lock_timeout(
+            &self,
+            timeout: Duration,
+        ) -> Result<$guard<'_>, TryLockError<$guard<'_>>> {
+            finish(self.acquire_until(Deadline::after(Some(timeout))), || {
+                self.guard()
+            })
+        }
+
+        $(#[$acquire])*
+        pub fn acquire(&self, timeout: Option<Duration>) -> Result<bool, OwnerDied<bool>> {
+            match self.acquire_until(Deadline::after(timeout)) {
+                Acquired::Ok => Ok(true),
+                Acquired::OwnerDied => Err(OwnerDied::new(true)),
+                Acquired::TimedOut => Ok(false),
+            }
+        }
+    };
+}
+
 fn finish<G>(acq: Acquired, guard: impl FnOnce() -> G) -> Result<G, TryLockError<G>> {
     match acq {
         Acquired::Ok => Ok(guard()),
@@ -111,112 +153,99 @@ impl Lock {
         self.raw().lock(sys::this_thread(), deadline, Spin::Backoff)
     }
 
-    /// Blocks until the lock is acquired.
-    ///
-    /// Locking a `Lock` that the calling thread already holds deadlocks (it is not
-    /// recursive; see [`RLock`]).
-    ///
-    /// The family: `lock` waits as long as it takes, [`lock_timeout`](Self::lock_timeout)
-    /// at most a given time, [`try_lock`](Self::try_lock) not at all.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use multiproc_sync::{Lock, OwnerDied, TryLockError};
-    ///
-    /// let lock = Lock::new()?;
-    /// let guard = lock.lock().unwrap_or_else(OwnerDied::into_inner);
-    /// let other = lock.clone();
-    /// let seen = std::thread::spawn(move || {
-    ///     let now = matches!(other.try_lock(), Err(TryLockError::WouldBlock));
-    ///     let later = matches!(
-    ///         other.lock_timeout(Duration::from_millis(10)),
-    ///         Err(TryLockError::WouldBlock)
-    ///     );
-    ///     (now, later)
-    /// })
-    /// .join()
-    /// .unwrap();
-    /// assert_eq!(seen, (true, true)); // held by this thread all along
-    /// drop(guard);
-    /// assert!(lock.lock_timeout(Duration::from_secs(60)).is_ok());
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    ///
-    /// # Errors
-    /// [`OwnerDied`] (carrying the guard: the lock *is* held) if it was taken over from a
-    /// holder that died.
-    pub fn lock(&self) -> Result<LockGuard<'_>, OwnerDied<LockGuard<'_>>> {
-        blocking(self.acquire_until(Deadline::Never), || self.guard())
-    }
+    acquire_family! {
+        guard: LockGuard;
 
-    /// Acquires the lock if it is free, without blocking.
-    ///
-    /// # Errors
-    /// [`TryLockError::WouldBlock`] if it is held; [`TryLockError::OwnerDied`] as for
-    /// [`lock`](Self::lock).
-    ///
-    /// ```
-    /// use multiproc_sync::{Lock, TryLockError};
-    /// let lock = Lock::new()?;
-    /// let g = lock.try_lock().map_err(|_| "busy")?;
-    /// assert!(matches!(lock.try_lock(), Err(TryLockError::WouldBlock))); // not re-entrant
-    /// drop(g);
-    /// assert!(lock.try_lock().is_ok());
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn try_lock(&self) -> Result<LockGuard<'_>, TryLockError<LockGuard<'_>>> {
-        finish(self.acquire_until(Deadline::Now), || self.guard())
-    }
+        /// Blocks until the lock is acquired.
+        ///
+        /// Locking a `Lock` that the calling thread already holds deadlocks (it is not
+        /// recursive; see [`RLock`]).
+        ///
+        /// The family: `lock` waits as long as it takes, [`lock_timeout`](Self::lock_timeout)
+        /// at most a given time, [`try_lock`](Self::try_lock) not at all.
+        ///
+        /// ```
+        /// use std::time::Duration;
+        /// use multiproc_sync::{Lock, OwnerDied, TryLockError};
+        ///
+        /// let lock = Lock::new()?;
+        /// let guard = lock.lock().unwrap_or_else(OwnerDied::into_inner);
+        /// let other = lock.clone();
+        /// let seen = std::thread::spawn(move || {
+        ///     let now = matches!(other.try_lock(), Err(TryLockError::WouldBlock));
+        ///     let later = matches!(
+        ///         other.lock_timeout(Duration::from_millis(10)),
+        ///         Err(TryLockError::WouldBlock)
+        ///     );
+        ///     (now, later)
+        /// })
+        /// .join()
+        /// .unwrap();
+        /// assert_eq!(seen, (true, true)); // held by this thread all along
+        /// drop(guard);
+        /// assert!(lock.lock_timeout(Duration::from_secs(60)).is_ok());
+        /// # Ok::<(), Box<dyn std::error::Error>>(())
+        /// ```
+        ///
+        /// # Errors
+        /// [`OwnerDied`] (carrying the guard: the lock *is* held) if it was taken over from a
+        /// holder that died.
+        lock;
 
-    /// Blocks at most `timeout` for the lock.
-    ///
-    /// # Errors
-    /// [`TryLockError::WouldBlock`] if still held after `timeout`;
-    /// [`TryLockError::OwnerDied`] as for [`lock`](Self::lock).
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use multiproc_sync::{Lock, TryLockError};
-    /// let lock = Lock::new()?;
-    /// let g = lock.lock_timeout(Duration::from_secs(60)).map_err(|_| "busy")?;
-    /// let again = lock.lock_timeout(Duration::from_millis(10));
-    /// assert!(matches!(again, Err(TryLockError::WouldBlock))); // still held at the deadline
-    /// drop(g);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn lock_timeout(
-        &self,
-        timeout: Duration,
-    ) -> Result<LockGuard<'_>, TryLockError<LockGuard<'_>>> {
-        finish(self.acquire_until(Deadline::after(Some(timeout))), || {
-            self.guard()
-        })
-    }
+        /// Acquires the lock if it is free, without blocking.
+        ///
+        /// # Errors
+        /// [`TryLockError::WouldBlock`] if it is held; [`TryLockError::OwnerDied`] as for
+        /// [`lock`](Self::lock).
+        ///
+        /// ```
+        /// use multiproc_sync::{Lock, TryLockError};
+        /// let lock = Lock::new()?;
+        /// let g = lock.try_lock().map_err(|_| "busy")?;
+        /// assert!(matches!(lock.try_lock(), Err(TryLockError::WouldBlock))); // not re-entrant
+        /// drop(g);
+        /// assert!(lock.try_lock().is_ok());
+        /// # Ok::<(), Box<dyn std::error::Error>>(())
+        /// ```
+        try_lock;
 
-    /// Python's `acquire(block=True, timeout=None)` without a guard: `Ok(true)` when
-    /// acquired, `Ok(false)` on timeout (`Some(ZERO)` = non-blocking). Pair with
-    /// [`release`](Self::release).
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use multiproc_sync::{Lock, ReleaseError};
-    ///
-    /// let lock = Lock::new()?;
-    /// assert!(lock.acquire(None)?);
-    /// assert!(!lock.acquire(Some(Duration::ZERO))?); // held: a non-blocking try fails
-    /// lock.release()?;
-    /// assert_eq!(lock.release(), Err(ReleaseError::NotLocked));
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    ///
-    /// # Errors
-    /// [`OwnerDied`] if acquired from a dead holder (the lock is held).
-    pub fn acquire(&self, timeout: Option<Duration>) -> Result<bool, OwnerDied<bool>> {
-        match self.acquire_until(Deadline::after(timeout)) {
-            Acquired::Ok => Ok(true),
-            Acquired::OwnerDied => Err(OwnerDied::new(true)),
-            Acquired::TimedOut => Ok(false),
-        }
+        /// Blocks at most `timeout` for the lock.
+        ///
+        /// # Errors
+        /// [`TryLockError::WouldBlock`] if still held after `timeout`;
+        /// [`TryLockError::OwnerDied`] as for [`lock`](Self::lock).
+        ///
+        /// ```
+        /// use std::time::Duration;
+        /// use multiproc_sync::{Lock, TryLockError};
+        /// let lock = Lock::new()?;
+        /// let g = lock.lock_timeout(Duration::from_secs(60)).map_err(|_| "busy")?;
+        /// let again = lock.lock_timeout(Duration::from_millis(10));
+        /// assert!(matches!(again, Err(TryLockError::WouldBlock))); // still held at the deadline
+        /// drop(g);
+        /// # Ok::<(), Box<dyn std::error::Error>>(())
+        /// ```
+        lock_timeout;
+
+        /// Python's `acquire(block=True, timeout=None)` without a guard: `Ok(true)` when
+        /// acquired, `Ok(false)` on timeout (`Some(ZERO)` = non-blocking). Pair with
+        /// [`release`](Self::release).
+        ///
+        /// ```
+        /// use std::time::Duration;
+        /// use multiproc_sync::{Lock, ReleaseError};
+        ///
+        /// let lock = Lock::new()?;
+        /// assert!(lock.acquire(None)?);
+        /// assert!(!lock.acquire(Some(Duration::ZERO))?); // held: a non-blocking try fails
+        /// lock.release()?;
+        /// assert_eq!(lock.release(), Err(ReleaseError::NotLocked));
+        /// # Ok::<(), Box<dyn std::error::Error>>(())
+        /// ```
+        ///
+        /// # Errors
+        /// [`OwnerDied`] if acquired from a dead holder (the lock is held).
+        acquire;
     }
 
     /// Releases the lock. Any thread or process may release it (CPython semantics).
@@ -435,102 +464,89 @@ impl RLock {
         depth
     }
 
-    /// Blocks until the calling thread holds the lock (once more, if it already does).
-    ///
-    /// The family: `lock` waits as long as it takes, [`lock_timeout`](Self::lock_timeout)
-    /// at most a given time, [`try_lock`](Self::try_lock) not at all. The holding
-    /// thread always gets in at once; another thread waits.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use multiproc_sync::{OwnerDied, RLock, TryLockError};
-    ///
-    /// let lock = RLock::new()?;
-    /// let a = lock.lock().unwrap_or_else(OwnerDied::into_inner);
-    /// let b = lock.try_lock(); // the owner re-enters without waiting
-    /// assert!(b.is_ok());
-    /// let other = lock.clone();
-    /// let blocked = std::thread::spawn(move || {
-    ///     matches!(other.lock_timeout(Duration::from_millis(10)), Err(TryLockError::WouldBlock))
-    /// })
-    /// .join()
-    /// .unwrap();
-    /// assert!(blocked);
-    /// drop((b, a));
-    /// assert!(lock.lock_timeout(Duration::from_secs(60)).is_ok());
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    ///
-    /// # Errors
-    /// [`OwnerDied`] (carrying the guard) if it was taken over from a dead holder.
-    pub fn lock(&self) -> Result<RLockGuard<'_>, OwnerDied<RLockGuard<'_>>> {
-        blocking(self.acquire_until(Deadline::Never), || self.guard())
-    }
+    acquire_family! {
+        guard: RLockGuard;
 
-    /// Acquires without blocking.
-    ///
-    /// # Errors
-    /// [`TryLockError::WouldBlock`] if another thread holds it; `OwnerDied` as for
-    /// [`lock`](Self::lock).
-    ///
-    /// ```
-    /// use multiproc_sync::RLock;
-    /// let rlock = RLock::new()?;
-    /// let a = rlock.try_lock().map_err(|_| "busy")?;
-    /// let b = rlock.try_lock().map_err(|_| "busy")?; // re-entrant
-    /// assert_eq!(rlock.depth(), 2);
-    /// drop((b, a));
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn try_lock(&self) -> Result<RLockGuard<'_>, TryLockError<RLockGuard<'_>>> {
-        finish(self.acquire_until(Deadline::Now), || self.guard())
-    }
+        /// Blocks until the calling thread holds the lock (once more, if it already does).
+        ///
+        /// The family: `lock` waits as long as it takes, [`lock_timeout`](Self::lock_timeout)
+        /// at most a given time, [`try_lock`](Self::try_lock) not at all. The holding
+        /// thread always gets in at once; another thread waits.
+        ///
+        /// ```
+        /// use std::time::Duration;
+        /// use multiproc_sync::{OwnerDied, RLock, TryLockError};
+        ///
+        /// let lock = RLock::new()?;
+        /// let a = lock.lock().unwrap_or_else(OwnerDied::into_inner);
+        /// let b = lock.try_lock(); // the owner re-enters without waiting
+        /// assert!(b.is_ok());
+        /// let other = lock.clone();
+        /// let blocked = std::thread::spawn(move || {
+        ///     matches!(other.lock_timeout(Duration::from_millis(10)), Err(TryLockError::WouldBlock))
+        /// })
+        /// .join()
+        /// .unwrap();
+        /// assert!(blocked);
+        /// drop((b, a));
+        /// assert!(lock.lock_timeout(Duration::from_secs(60)).is_ok());
+        /// # Ok::<(), Box<dyn std::error::Error>>(())
+        /// ```
+        ///
+        /// # Errors
+        /// [`OwnerDied`] (carrying the guard) if it was taken over from a dead holder.
+        lock;
 
-    /// Blocks at most `timeout`.
-    ///
-    /// # Errors
-    /// [`TryLockError::WouldBlock`] on timeout; `OwnerDied` as for [`lock`](Self::lock).
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use multiproc_sync::RLock;
-    /// let rlock = RLock::new()?;
-    /// let _g = rlock.lock_timeout(Duration::from_secs(60)).map_err(|_| "busy")?;
-    /// assert!(rlock.is_held_by_current_thread());
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn lock_timeout(
-        &self,
-        timeout: Duration,
-    ) -> Result<RLockGuard<'_>, TryLockError<RLockGuard<'_>>> {
-        finish(self.acquire_until(Deadline::after(Some(timeout))), || {
-            self.guard()
-        })
-    }
+        /// Acquires without blocking.
+        ///
+        /// # Errors
+        /// [`TryLockError::WouldBlock`] if another thread holds it; `OwnerDied` as for
+        /// [`lock`](Self::lock).
+        ///
+        /// ```
+        /// use multiproc_sync::RLock;
+        /// let rlock = RLock::new()?;
+        /// let a = rlock.try_lock().map_err(|_| "busy")?;
+        /// let b = rlock.try_lock().map_err(|_| "busy")?; // re-entrant
+        /// assert_eq!(rlock.depth(), 2);
+        /// drop((b, a));
+        /// # Ok::<(), Box<dyn std::error::Error>>(())
+        /// ```
+        try_lock;
 
-    /// Python's `acquire(block, timeout)` without a guard; pair with
-    /// [`release`](Self::release). `Ok(false)` on timeout.
-    ///
-    /// # Errors
-    /// [`OwnerDied`] if acquired from a dead holder (the lock is held).
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use multiproc_sync::{OwnerDied, RLock};
-    /// let rlock = RLock::new()?;
-    /// assert!(rlock.acquire(None).unwrap_or_else(OwnerDied::into_inner));
-    /// assert!(rlock.acquire(Some(Duration::ZERO)).unwrap_or_else(OwnerDied::into_inner));
-    /// assert_eq!(rlock.depth(), 2);
-    /// rlock.release()?;
-    /// rlock.release()?;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn acquire(&self, timeout: Option<Duration>) -> Result<bool, OwnerDied<bool>> {
-        match self.acquire_until(Deadline::after(timeout)) {
-            Acquired::Ok => Ok(true),
-            Acquired::OwnerDied => Err(OwnerDied::new(true)),
-            Acquired::TimedOut => Ok(false),
-        }
+        /// Blocks at most `timeout`.
+        ///
+        /// # Errors
+        /// [`TryLockError::WouldBlock`] on timeout; `OwnerDied` as for [`lock`](Self::lock).
+        ///
+        /// ```
+        /// use std::time::Duration;
+        /// use multiproc_sync::RLock;
+        /// let rlock = RLock::new()?;
+        /// let _g = rlock.lock_timeout(Duration::from_secs(60)).map_err(|_| "busy")?;
+        /// assert!(rlock.is_held_by_current_thread());
+        /// # Ok::<(), Box<dyn std::error::Error>>(())
+        /// ```
+        lock_timeout;
+
+        /// Python's `acquire(block, timeout)` without a guard; pair with
+        /// [`release`](Self::release). `Ok(false)` on timeout.
+        ///
+        /// # Errors
+        /// [`OwnerDied`] if acquired from a dead holder (the lock is held).
+        ///
+        /// ```
+        /// use std::time::Duration;
+        /// use multiproc_sync::{OwnerDied, RLock};
+        /// let rlock = RLock::new()?;
+        /// assert!(rlock.acquire(None).unwrap_or_else(OwnerDied::into_inner));
+        /// assert!(rlock.acquire(Some(Duration::ZERO)).unwrap_or_else(OwnerDied::into_inner));
+        /// assert_eq!(rlock.depth(), 2);
+        /// rlock.release()?;
+        /// rlock.release()?;
+        /// # Ok::<(), Box<dyn std::error::Error>>(())
+        /// ```
+        acquire;
     }
 
     /// Releases one level.

@@ -157,6 +157,15 @@ impl RobustMutex {
 
     #[cold]
     fn lock_contended(&self, me: Identity, deadline: Deadline, spin: Spin<'_>) -> Acquired {
+        match self.try_spinning(me, deadline, spin) {
+            Some(done) => done,
+            None => self.sleep_until_taken(me, deadline, spin),
+        }
+    }
+
+    /// Spins a little, as `spin` says, for a holder that may release soon: `Some` when
+    /// that settled it (acquired, or [`Deadline::Now`] timed out), `None` to sleep.
+    fn try_spinning(&self, me: Identity, deadline: Deadline, spin: Spin<'_>) -> Option<Acquired> {
         let id = me.id & TID_MASK;
         match spin {
             Spin::Backoff => {
@@ -171,10 +180,10 @@ impl RobustMutex {
                             .is_ok()
                     {
                         self.record(me, spin);
-                        return Acquired::Ok;
+                        return Some(Acquired::Ok);
                     }
                     if matches!(deadline, Deadline::Now) {
-                        return Acquired::TimedOut;
+                        return Some(Acquired::TimedOut);
                     }
                     if cfg!(loom) {
                         break;
@@ -194,13 +203,19 @@ impl RobustMutex {
                         break;
                     }
                     if self.take(0, id, me, spin) {
-                        return Acquired::Ok;
+                        return Some(Acquired::Ok);
                     }
                 }
             }
         }
-        // Sleep in slices; when the owner has not changed for a whole slice, ask
-        // whether it is still alive (a `/proc` read, so not after every wake-up).
+        None
+    }
+
+    /// Sleeps in slices until the mutex is taken or `deadline` passes; when the owner
+    /// has not changed for a whole slice, asks whether it is still alive (a `/proc`
+    /// read, so not after every wake-up).
+    fn sleep_until_taken(&self, me: Identity, deadline: Deadline, spin: Spin<'_>) -> Acquired {
+        let id = me.id & TID_MASK;
         let mut waited_since = Instant::now();
         let mut last_owner = 0;
         loop {
@@ -224,12 +239,7 @@ impl RobustMutex {
                     return Acquired::OwnerDied;
                 }
             }
-            if v & WAITERS == 0
-                && self
-                    .word
-                    .compare_exchange(v, v | WAITERS, Ordering::Relaxed, Ordering::Relaxed)
-                    .is_err()
-            {
+            if !self.mark_sleeper(v) {
                 continue;
             }
             if deadline.expired() {
@@ -241,6 +251,18 @@ impl RobustMutex {
                 Some(deadline.slice(LIVENESS_SLICE)),
             );
         }
+    }
+
+    /// Sets the sleeper mark on the word, seen as `v` (held): whether the word is now
+    /// `v | WAITERS` (the mark was there, or the exchange set it); `false` when the
+    /// word changed meanwhile and must be looked at again.
+    #[inline]
+    fn mark_sleeper(&self, v: u32) -> bool {
+        v & WAITERS != 0
+            || self
+                .word
+                .compare_exchange(v, v | WAITERS, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
     }
 
     /// One step of an asynchronous acquisition (no spinning, no sleep): takes the mutex
@@ -269,15 +291,9 @@ impl RobustMutex {
                 }
                 continue;
             }
-            if v & WAITERS == 0
-                && self
-                    .word
-                    .compare_exchange(v, v | WAITERS, Ordering::Relaxed, Ordering::Relaxed)
-                    .is_err()
-            {
-                continue;
+            if self.mark_sleeper(v) {
+                return Some(v | WAITERS);
             }
-            return Some(v | WAITERS);
         }
     }
 
@@ -300,12 +316,7 @@ impl RobustMutex {
             if v & TID_MASK == 0 {
                 return None;
             }
-            if v & WAITERS != 0
-                || self
-                    .word
-                    .compare_exchange(v, v | WAITERS, Ordering::Relaxed, Ordering::Relaxed)
-                    .is_ok()
-            {
+            if self.mark_sleeper(v) {
                 return Some(v | WAITERS);
             }
         }

@@ -293,7 +293,7 @@ fn listeners_and_clients() -> R {
     // a wrong key fails on both sides, and the listener keeps serving
     std::thread::scope(|s| -> R {
         let server = s.spawn(|| listener.accept_timeout(BOUND));
-        assert!(Client::connect(&Address::Tcp(addr), Some(b"wrong")).is_err());
+        assert!(Client::connect(Address::Tcp(addr), Some(b"wrong")).is_err());
         assert!(server.join().map_err(|_| "thread")?.is_err());
         Ok(())
     })?;

@@ -411,7 +411,7 @@ impl AsyncClient {
     /// # Errors
     /// See [`ClientError`].
     pub async fn connect(
-        address: &Address,
+        address: impl Into<Address>,
         authkey: Option<&[u8]>,
     ) -> Result<AsyncConnection, ClientError> {
         let mut b = crate::Client::builder();
@@ -442,8 +442,9 @@ impl AsyncClient {
     /// See [`ClientError`].
     pub async fn connect_with(
         builder: &ClientBuilder,
-        address: &Address,
+        address: impl Into<Address>,
     ) -> Result<AsyncConnection, ClientError> {
+        let address = &address.into();
         if address.is_tcp() && !has_key(&builder.authkey) && !builder.allow_unauthenticated_tcp {
             return Err(ClientError::UnauthenticatedTcp);
         }

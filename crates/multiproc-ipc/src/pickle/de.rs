@@ -120,6 +120,14 @@ impl<'de> EnumAccess<'de> for Enum {
 
 struct Variant(Option<PickleValue>);
 
+impl Variant {
+    /// The variant's value, which a variant of `kind` (`"tuple variant"`, …) must have.
+    fn payload(self, kind: &'static str) -> Result<PickleValue, PickleError> {
+        self.0
+            .ok_or_else(|| de::Error::invalid_type(de::Unexpected::UnitVariant, &kind))
+    }
+}
+
 impl<'de> VariantAccess<'de> for Variant {
     type Error = PickleError;
     fn unit_variant(self) -> Result<(), PickleError> {
@@ -132,39 +140,21 @@ impl<'de> VariantAccess<'de> for Variant {
         self,
         seed: T,
     ) -> Result<T::Value, PickleError> {
-        match self.0 {
-            Some(v) => seed.deserialize(ValueDe(v)),
-            None => Err(de::Error::invalid_type(
-                de::Unexpected::UnitVariant,
-                &"newtype variant",
-            )),
-        }
+        seed.deserialize(ValueDe(self.payload("newtype variant")?))
     }
     fn tuple_variant<V: Visitor<'de>>(
         self,
         _len: usize,
         visitor: V,
     ) -> Result<V::Value, PickleError> {
-        match self.0 {
-            Some(v) => ValueDe(v).deserialize_seq(visitor),
-            None => Err(de::Error::invalid_type(
-                de::Unexpected::UnitVariant,
-                &"tuple variant",
-            )),
-        }
+        ValueDe(self.payload("tuple variant")?).deserialize_seq(visitor)
     }
     fn struct_variant<V: Visitor<'de>>(
         self,
         _fields: &'static [&'static str],
         visitor: V,
     ) -> Result<V::Value, PickleError> {
-        match self.0 {
-            Some(v) => ValueDe(v).deserialize_map(visitor),
-            None => Err(de::Error::invalid_type(
-                de::Unexpected::UnitVariant,
-                &"struct variant",
-            )),
-        }
+        ValueDe(self.payload("struct variant")?).deserialize_map(visitor)
     }
 }
 

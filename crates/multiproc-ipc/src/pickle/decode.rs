@@ -128,110 +128,126 @@ fn read_op<'a>(data: &'a [u8], pos: &mut usize) -> Result<Option<Op<'a>>, Pickle
         return Err(PickleError::Truncated { offset });
     };
     *pos += 1;
-    let rest = &data[*pos..];
-    let truncated = PickleError::Truncated { offset };
-    let op = match class(code) {
-        Class::Forbidden(name) => {
-            return Err(PickleError::Forbidden {
-                opcode: code,
-                name,
-                offset,
-            });
-        }
-        Class::Unsupported(name) => {
-            return Err(PickleError::Unsupported {
-                opcode: code,
-                name,
-                offset,
-            });
-        }
-        Class::Unknown => {
-            return Err(PickleError::UnknownOpcode {
-                opcode: code,
-                offset,
-            });
-        }
+    match class(code) {
+        Class::Forbidden(name) => Err(PickleError::Forbidden {
+            opcode: code,
+            name,
+            offset,
+        }),
+        Class::Unsupported(name) => Err(PickleError::Unsupported {
+            opcode: code,
+            name,
+            offset,
+        }),
+        Class::Unknown => Err(PickleError::UnknownOpcode {
+            opcode: code,
+            offset,
+        }),
         Class::Fixed(n) => {
-            let arg = rest.get(..n).ok_or(truncated)?;
+            let arg = data[*pos..]
+                .get(..n)
+                .ok_or(PickleError::Truncated { offset })?;
             *pos += n;
-            match code {
-                b'(' => Op::Mark,
-                b'.' => Op::Stop,
-                b'0' => Op::Pop,
-                b'1' => Op::PopMark,
-                b'2' => Op::Dup,
-                0x80 => {
-                    if arg[0] > 5 {
-                        return Err(PickleError::Protocol(arg[0]));
-                    }
-                    return Ok(None);
-                }
-                0x95 => {
-                    // FRAME: a buffering hint; its length must lie inside the input.
-                    if le_u64(arg) > (data.len() - *pos) as u64 {
-                        return Err(PickleError::Truncated { offset });
-                    }
-                    return Ok(None);
-                }
-                b'N' => Op::None,
-                0x88 => Op::Bool(true),
-                0x89 => Op::Bool(false),
-                b'J' => Op::Int(i64::from(i32::from_le_bytes([
-                    arg[0], arg[1], arg[2], arg[3],
-                ]))),
-                b'K' => Op::Int(i64::from(arg[0])),
-                b'M' => Op::Int(i64::from(u16::from_le_bytes([arg[0], arg[1]]))),
-                b'G' => Op::Float(f64::from_be_bytes([
-                    arg[0], arg[1], arg[2], arg[3], arg[4], arg[5], arg[6], arg[7],
-                ])),
-                b']' => Op::EmptyList,
-                b'a' => Op::Append,
-                b'e' => Op::Appends,
-                b'l' => Op::List,
-                b')' => Op::EmptyTuple,
-                b't' => Op::Tuple,
-                0x85 => Op::TupleN(1),
-                0x86 => Op::TupleN(2),
-                0x87 => Op::TupleN(3),
-                b'}' => Op::EmptyDict,
-                b'd' => Op::Dict,
-                b's' => Op::SetItem,
-                b'u' => Op::SetItems,
-                0x8f => Op::EmptySet,
-                0x90 => Op::AddItems,
-                0x91 => Op::FrozenSet,
-                b'h' => Op::Get(u32::from(arg[0])),
-                b'q' => Op::Put(u32::from(arg[0])),
-                b'j' => Op::Get(u32::from_le_bytes([arg[0], arg[1], arg[2], arg[3]])),
-                b'r' => Op::Put(u32::from_le_bytes([arg[0], arg[1], arg[2], arg[3]])),
-                _ => Op::Memoize, // 0x94, the only other Fixed opcode
-            }
+            fixed_op(code, arg, data.len() - *pos, offset)
         }
-        Class::Counted(n) => {
-            let len_bytes = rest.get(..n).ok_or(PickleError::Truncated { offset })?;
-            if code == 0x8b && len_bytes[3] & 0x80 != 0 {
-                return Err(PickleError::Malformed {
-                    offset,
-                    reason: "negative length",
-                });
+        Class::Counted(n) => counted_op(code, n, data, pos, offset).map(Some),
+    }
+}
+
+/// The opcode `code` with its fixed-size argument `arg`, `remaining` bytes after it.
+fn fixed_op(
+    code: u8,
+    arg: &[u8],
+    remaining: usize,
+    offset: usize,
+) -> Result<Option<Op<'static>>, PickleError> {
+    let op = match code {
+        b'(' => Op::Mark,
+        b'.' => Op::Stop,
+        b'0' => Op::Pop,
+        b'1' => Op::PopMark,
+        b'2' => Op::Dup,
+        0x80 => {
+            if arg[0] > 5 {
+                return Err(PickleError::Protocol(arg[0]));
             }
-            let len = le_u64(len_bytes);
-            *pos += n;
-            let avail = (data.len() - *pos) as u64;
-            if len > avail {
+            return Ok(None);
+        }
+        0x95 => {
+            // FRAME: a buffering hint; its length must lie inside the input.
+            if le_u64(arg) > remaining as u64 {
                 return Err(PickleError::Truncated { offset });
             }
-            let len = len as usize; // fits: not more than the input's length
-            let arg = &data[*pos..*pos + len];
-            *pos += len;
-            match code {
-                0x8a | 0x8b => Op::Long(arg),
-                b'X' | 0x8c | 0x8d => Op::Str(arg),
-                _ => Op::Bytes(arg), // BINBYTES, SHORT_BINBYTES, BINBYTES8, BYTEARRAY8
-            }
+            return Ok(None);
         }
+        b'N' => Op::None,
+        0x88 => Op::Bool(true),
+        0x89 => Op::Bool(false),
+        b'J' => Op::Int(i64::from(i32::from_le_bytes([
+            arg[0], arg[1], arg[2], arg[3],
+        ]))),
+        b'K' => Op::Int(i64::from(arg[0])),
+        b'M' => Op::Int(i64::from(u16::from_le_bytes([arg[0], arg[1]]))),
+        b'G' => Op::Float(f64::from_be_bytes([
+            arg[0], arg[1], arg[2], arg[3], arg[4], arg[5], arg[6], arg[7],
+        ])),
+        b']' => Op::EmptyList,
+        b'a' => Op::Append,
+        b'e' => Op::Appends,
+        b'l' => Op::List,
+        b')' => Op::EmptyTuple,
+        b't' => Op::Tuple,
+        0x85 => Op::TupleN(1),
+        0x86 => Op::TupleN(2),
+        0x87 => Op::TupleN(3),
+        b'}' => Op::EmptyDict,
+        b'd' => Op::Dict,
+        b's' => Op::SetItem,
+        b'u' => Op::SetItems,
+        0x8f => Op::EmptySet,
+        0x90 => Op::AddItems,
+        0x91 => Op::FrozenSet,
+        b'h' => Op::Get(u32::from(arg[0])),
+        b'q' => Op::Put(u32::from(arg[0])),
+        b'j' => Op::Get(u32::from_le_bytes([arg[0], arg[1], arg[2], arg[3]])),
+        b'r' => Op::Put(u32::from_le_bytes([arg[0], arg[1], arg[2], arg[3]])),
+        _ => Op::Memoize, // 0x94, the only other Fixed opcode
     };
     Ok(Some(op))
+}
+
+/// The opcode `code` whose argument is a length of `n` bytes at `*pos`, then that
+/// many bytes of data; moves `*pos` past both.
+fn counted_op<'a>(
+    code: u8,
+    n: usize,
+    data: &'a [u8],
+    pos: &mut usize,
+    offset: usize,
+) -> Result<Op<'a>, PickleError> {
+    let len_bytes = data[*pos..]
+        .get(..n)
+        .ok_or(PickleError::Truncated { offset })?;
+    if code == 0x8b && len_bytes[3] & 0x80 != 0 {
+        return Err(PickleError::Malformed {
+            offset,
+            reason: "negative length",
+        });
+    }
+    let len = le_u64(len_bytes);
+    *pos += n;
+    let avail = (data.len() - *pos) as u64;
+    if len > avail {
+        return Err(PickleError::Truncated { offset });
+    }
+    let len = len as usize; // fits: not more than the input's length
+    let arg = &data[*pos..*pos + len];
+    *pos += len;
+    Ok(match code {
+        0x8a | 0x8b => Op::Long(arg),
+        b'X' | 0x8c | 0x8d => Op::Str(arg),
+        _ => Op::Bytes(arg), // BINBYTES, SHORT_BINBYTES, BINBYTES8, BYTEARRAY8
+    })
 }
 
 /// Scans the whole pickle: every opcode allowed, every argument inside the input,
@@ -354,165 +370,229 @@ pub(crate) fn decode(data: &[u8], limits: &Limits) -> Result<PickleValue, Pickle
             _ => 0,
         };
         budget.charge(OP_COST.saturating_add(payload))?;
-        match op {
-            Op::Mark => m.marks.push(m.stack.len()),
-            Op::Stop => {
-                if !m.marks.is_empty() || m.stack.len() != 1 {
-                    return Err(malformed(offset, "stop with more or less than one value"));
-                }
-                root = m.stack.pop();
-                if root.is_none() {
-                    return Err(malformed(offset, "nothing to return"));
-                }
-            }
-            Op::Pop => {
-                // POP of an empty mark removes the mark (CPython's `pop`, too)
-                if m.marks.last() == Some(&m.stack.len()) {
-                    m.marks.pop();
-                } else {
-                    m.pop(offset)?;
-                }
-            }
-            Op::PopMark => {
-                m.pop_mark(offset)?;
-            }
-            Op::Dup => {
-                let t = m.top(offset)?;
-                m.stack.push(t);
-            }
-            Op::None => m.push(Node::Leaf(Some(PickleValue::None))),
-            Op::Bool(b) => m.push(Node::Leaf(Some(PickleValue::Bool(b)))),
-            Op::Int(i) => m.push(Node::Leaf(Some(PickleValue::Int(i128::from(i))))),
-            Op::Long(bytes) => {
-                let v = if bytes.is_empty() {
-                    PickleValue::Int(0)
-                } else if let Some(i) = le_to_i128(bytes) {
-                    PickleValue::Int(i)
-                } else {
-                    match BigInt::from_le_bytes(bytes) {
-                        Some(b) => PickleValue::BigInt(b),
-                        None => PickleValue::Int(0),
-                    }
-                };
-                m.push(Node::Leaf(Some(v)));
-            }
-            Op::Float(x) => m.push(Node::Leaf(Some(PickleValue::Float(x)))),
-            Op::Str(b) => {
-                let s = std::str::from_utf8(b).map_err(|_| PickleError::InvalidUtf8 { offset })?;
-                m.push(Node::Leaf(Some(PickleValue::Str(s.to_owned()))));
-            }
-            Op::Bytes(b) => m.push(Node::Leaf(Some(PickleValue::Bytes(b.to_vec())))),
-            Op::EmptyList => m.push(Node::List(Vec::new())),
-            Op::EmptyTuple => m.push(Node::Tuple(Vec::new())),
-            Op::EmptyDict => m.push(Node::Dict(Vec::new())),
-            Op::EmptySet => m.push(Node::Set(Vec::new())),
-            Op::List => {
-                let items = m.pop_mark(offset)?;
-                m.push(Node::List(items));
-            }
-            Op::Tuple => {
-                let items = m.pop_mark(offset)?;
-                m.push(Node::Tuple(items));
-            }
-            Op::FrozenSet => {
-                let items = m.pop_mark(offset)?;
-                m.push(Node::FrozenSet(items));
-            }
-            Op::TupleN(n) => {
-                let mut items = Vec::with_capacity(usize::from(n));
-                for _ in 0..n {
-                    items.push(m.pop(offset)?);
-                }
-                items.reverse();
-                m.push(Node::Tuple(items));
-            }
-            Op::Dict => {
-                let items = m.pop_mark(offset)?;
-                if items.len() % 2 != 0 {
-                    return Err(malformed(offset, "odd number of items for a dict"));
-                }
-                let pairs = items.chunks(2).map(|p| (p[0], p[1])).collect();
-                m.push(Node::Dict(pairs));
-            }
-            Op::Append => {
-                let v = m.pop(offset)?;
-                let t = m.top(offset)?;
-                match &mut m.nodes[t] {
-                    Node::List(items) => items.push(v),
-                    _ => return Err(malformed(offset, "append to a non-list")),
-                }
-            }
-            Op::Appends => {
-                let vs = m.pop_mark(offset)?;
-                let t = m.top(offset)?;
-                match &mut m.nodes[t] {
-                    Node::List(items) => items.extend(vs),
-                    _ => return Err(malformed(offset, "append to a non-list")),
-                }
-            }
-            Op::SetItem => {
-                let v = m.pop(offset)?;
-                let k = m.pop(offset)?;
-                let t = m.top(offset)?;
-                match &mut m.nodes[t] {
-                    Node::Dict(pairs) => pairs.push((k, v)),
-                    _ => return Err(malformed(offset, "setitem on a non-dict")),
-                }
-            }
-            Op::SetItems => {
-                let vs = m.pop_mark(offset)?;
-                if vs.len() % 2 != 0 {
-                    return Err(malformed(offset, "odd number of items for a dict"));
-                }
-                let t = m.top(offset)?;
-                match &mut m.nodes[t] {
-                    Node::Dict(pairs) => pairs.extend(vs.chunks(2).map(|p| (p[0], p[1]))),
-                    _ => return Err(malformed(offset, "setitems on a non-dict")),
-                }
-            }
-            Op::AddItems => {
-                let vs = m.pop_mark(offset)?;
-                let t = m.top(offset)?;
-                match &mut m.nodes[t] {
-                    Node::Set(items) => items.extend(vs),
-                    _ => return Err(malformed(offset, "additems on a non-set")),
-                }
-            }
-            Op::Get(i) => {
-                let n = *m
-                    .memo
-                    .get(&i)
-                    .ok_or_else(|| malformed(offset, "memo entry missing"))?;
-                m.stack.push(n);
-            }
-            Op::Put(i) => {
-                let t = m.top(offset)?;
-                m.memo.insert(i, t);
-            }
-            Op::Memoize => {
-                let t = m.top(offset)?;
-                let i =
-                    u32::try_from(m.memo.len()).map_err(|_| malformed(offset, "memo overflow"))?;
-                m.memo.insert(i, t);
-            }
-        }
+        root = m.step(op, offset)?;
     }
     let root = root.ok_or(PickleError::Truncated { offset: data.len() })?;
     expand(m.nodes, root, limits, budget)
 }
 
+/// The value of a `LONG1`/`LONG4` argument: an `Int` where it fits, else a `BigInt`.
+fn long_value(bytes: &[u8]) -> PickleValue {
+    if bytes.is_empty() {
+        PickleValue::Int(0)
+    } else if let Some(i) = le_to_i128(bytes) {
+        PickleValue::Int(i)
+    } else {
+        match BigInt::from_le_bytes(bytes) {
+            Some(b) => PickleValue::BigInt(b),
+            None => PickleValue::Int(0),
+        }
+    }
+}
+
+/// Pairs up a dict's flat items (key, value, key, value, …); an odd count is refused.
+fn pairs(items: &[usize], offset: usize) -> Result<Vec<(usize, usize)>, PickleError> {
+    if items.len() % 2 != 0 {
+        return Err(malformed(offset, "odd number of items for a dict"));
+    }
+    Ok(items.chunks(2).map(|p| (p[0], p[1])).collect())
+}
+
+impl Machine {
+    /// Runs one opcode; the root's node once `STOP` is reached.
+    fn step(&mut self, op: Op<'_>, offset: usize) -> Result<Option<usize>, PickleError> {
+        match op {
+            Op::Mark => self.marks.push(self.stack.len()),
+            Op::Stop => {
+                if !self.marks.is_empty() || self.stack.len() != 1 {
+                    return Err(malformed(offset, "stop with more or less than one value"));
+                }
+                return match self.stack.pop() {
+                    Some(root) => Ok(Some(root)),
+                    None => Err(malformed(offset, "nothing to return")),
+                };
+            }
+            Op::Pop => {
+                // POP of an empty mark removes the mark (CPython's `pop`, too)
+                if self.marks.last() == Some(&self.stack.len()) {
+                    self.marks.pop();
+                } else {
+                    self.pop(offset)?;
+                }
+            }
+            Op::PopMark => {
+                self.pop_mark(offset)?;
+            }
+            Op::Dup => {
+                let t = self.top(offset)?;
+                self.stack.push(t);
+            }
+            Op::None => self.leaf(PickleValue::None),
+            Op::Bool(b) => self.leaf(PickleValue::Bool(b)),
+            Op::Int(i) => self.leaf(PickleValue::Int(i128::from(i))),
+            Op::Long(bytes) => self.leaf(long_value(bytes)),
+            Op::Float(x) => self.leaf(PickleValue::Float(x)),
+            Op::Str(b) => {
+                let s = std::str::from_utf8(b).map_err(|_| PickleError::InvalidUtf8 { offset })?;
+                self.leaf(PickleValue::Str(s.to_owned()));
+            }
+            Op::Bytes(b) => self.leaf(PickleValue::Bytes(b.to_vec())),
+            Op::Get(i) => {
+                let n = *self
+                    .memo
+                    .get(&i)
+                    .ok_or_else(|| malformed(offset, "memo entry missing"))?;
+                self.stack.push(n);
+            }
+            Op::Put(i) => {
+                let t = self.top(offset)?;
+                self.memo.insert(i, t);
+            }
+            Op::Memoize => {
+                let t = self.top(offset)?;
+                let i = u32::try_from(self.memo.len())
+                    .map_err(|_| malformed(offset, "memo overflow"))?;
+                self.memo.insert(i, t);
+            }
+            container => self.container_op(container, offset)?,
+        }
+        Ok(None)
+    }
+
+    fn leaf(&mut self, v: PickleValue) {
+        self.push(Node::Leaf(Some(v)));
+    }
+
+    /// Runs an opcode that makes a container or adds to one.
+    fn container_op(&mut self, op: Op<'_>, offset: usize) -> Result<(), PickleError> {
+        match op {
+            Op::EmptyList => self.push(Node::List(Vec::new())),
+            Op::EmptyTuple => self.push(Node::Tuple(Vec::new())),
+            Op::EmptyDict => self.push(Node::Dict(Vec::new())),
+            Op::EmptySet => self.push(Node::Set(Vec::new())),
+            Op::List => {
+                let items = self.pop_mark(offset)?;
+                self.push(Node::List(items));
+            }
+            Op::Tuple => {
+                let items = self.pop_mark(offset)?;
+                self.push(Node::Tuple(items));
+            }
+            Op::FrozenSet => {
+                let items = self.pop_mark(offset)?;
+                self.push(Node::FrozenSet(items));
+            }
+            Op::TupleN(n) => {
+                let mut items = Vec::with_capacity(usize::from(n));
+                for _ in 0..n {
+                    items.push(self.pop(offset)?);
+                }
+                items.reverse();
+                self.push(Node::Tuple(items));
+            }
+            Op::Dict => {
+                let items = self.pop_mark(offset)?;
+                let pairs = pairs(&items, offset)?;
+                self.push(Node::Dict(pairs));
+            }
+            Op::Append => {
+                let v = self.pop(offset)?;
+                match self.top_node(offset)? {
+                    Node::List(items) => items.push(v),
+                    _ => return Err(malformed(offset, "append to a non-list")),
+                }
+            }
+            Op::Appends => {
+                let vs = self.pop_mark(offset)?;
+                match self.top_node(offset)? {
+                    Node::List(items) => items.extend(vs),
+                    _ => return Err(malformed(offset, "append to a non-list")),
+                }
+            }
+            Op::SetItem => {
+                let v = self.pop(offset)?;
+                let k = self.pop(offset)?;
+                match self.top_node(offset)? {
+                    Node::Dict(pairs) => pairs.push((k, v)),
+                    _ => return Err(malformed(offset, "setitem on a non-dict")),
+                }
+            }
+            Op::SetItems => {
+                let vs = self.pop_mark(offset)?;
+                let new = pairs(&vs, offset)?;
+                match self.top_node(offset)? {
+                    Node::Dict(pairs) => pairs.extend(new),
+                    _ => return Err(malformed(offset, "setitems on a non-dict")),
+                }
+            }
+            Op::AddItems => {
+                let vs = self.pop_mark(offset)?;
+                match self.top_node(offset)? {
+                    Node::Set(items) => items.extend(vs),
+                    _ => return Err(malformed(offset, "additems on a non-set")),
+                }
+            }
+            // `step` runs every other opcode itself
+            _ => return Err(malformed(offset, "not a container opcode")),
+        }
+        Ok(())
+    }
+
+    /// The node on top of the stack, to add to.
+    fn top_node(&mut self, offset: usize) -> Result<&mut Node, PickleError> {
+        let t = self.top(offset)?;
+        Ok(&mut self.nodes[t])
+    }
+}
+
 /// Builds the tree below `root` without recursion: depth bounded, size bounded,
 /// cycles refused.
 fn expand(
-    mut nodes: Vec<Node>,
+    nodes: Vec<Node>,
     root: usize,
     limits: &Limits,
-    mut budget: Budget,
+    budget: Budget,
 ) -> Result<PickleValue, PickleError> {
-    // How many references each node has, so that a leaf reached once is moved.
+    let mut x = Expansion {
+        uses: count_uses(&nodes, root),
+        on_path: vec![false; nodes.len()],
+        nodes,
+        stack: Vec::new(),
+        max_depth: limits.max_depth,
+        budget,
+    };
+    let mut todo = Some(root);
+    loop {
+        if let Some(id) = todo.take() {
+            if let Some(v) = x.visit(id)? {
+                match x.stack.last_mut() {
+                    Some(top) => top.items.push(v),
+                    None => return Ok(v),
+                }
+            }
+        }
+        let Some(top) = x.stack.last_mut() else {
+            return Err(PickleError::Recursive); // unreachable: the root returned above
+        };
+        if let Some(&child) = top.children.get(top.next) {
+            top.next += 1;
+            todo = Some(child);
+            continue;
+        }
+        let built = x.close()?;
+        match x.stack.last_mut() {
+            Some(parent) => parent.items.push(built),
+            None => return Ok(built),
+        }
+    }
+}
+
+/// How many references each node has (the root's from outside), so that a leaf
+/// reached once is moved.
+fn count_uses(nodes: &[Node], root: usize) -> Vec<usize> {
     let mut uses = vec![0usize; nodes.len()];
     uses[root] += 1;
-    for n in &nodes {
+    for n in nodes {
         match n {
             Node::List(c) | Node::Tuple(c) | Node::Set(c) | Node::FrozenSet(c) => {
                 c.iter().for_each(|&i| uses[i] += 1)
@@ -524,94 +604,94 @@ fn expand(
             Node::Leaf(_) => {}
         }
     }
-    let mut on_path = vec![false; nodes.len()];
-    let node_size = std::mem::size_of::<PickleValue>();
-    // (container node, its children flattened, next child, items built so far)
-    struct Frame {
-        /// Whether this container may be expanded more than once.
-        shared: bool,
-        node: usize,
-        children: Vec<usize>,
-        next: usize,
-        items: Vec<PickleValue>,
-    }
-    let mut stack: Vec<Frame> = Vec::new();
-    let mut todo = Some(root);
-    loop {
-        let mut done = None;
-        if let Some(id) = todo.take() {
-            let kids: Option<Vec<usize>> = match &nodes[id] {
-                Node::Leaf(_) => None,
-                Node::List(c) | Node::Tuple(c) | Node::Set(c) | Node::FrozenSet(c) => {
-                    Some(c.clone())
-                }
-                Node::Dict(p) => Some(p.iter().flat_map(|&(k, v)| [k, v]).collect()),
-            };
-            match kids {
-                None => {
-                    // Visited once only when it and every container above it are
-                    // referred to once: then it can be moved instead of copied.
-                    let once = uses[id] == 1 && !stack.last().is_some_and(|f| f.shared);
-                    let Node::Leaf(slot) = &mut nodes[id] else {
-                        return Err(PickleError::Recursive); // unreachable: a leaf
-                    };
-                    // A copy's payload is charged before it is made; a move's was
-                    // charged when the machine read it.
-                    let extra = match slot {
-                        Some(PickleValue::Str(s)) if !once => s.len(),
-                        Some(PickleValue::Bytes(b)) if !once => b.len(),
-                        Some(PickleValue::BigInt(b)) if !once => b.to_le_bytes().len(),
-                        _ => 0,
-                    };
-                    budget.charge(extra)?; // its slot is in its parent's items
-                    let v = if once {
-                        slot.take().unwrap_or(PickleValue::None)
-                    } else {
-                        slot.clone().unwrap_or(PickleValue::None)
-                    };
-                    done = Some(v);
-                }
-                Some(children) => {
-                    if on_path[id] {
-                        return Err(PickleError::Recursive);
-                    }
-                    if stack.len() >= limits.max_depth {
-                        return Err(PickleError::TooDeep {
-                            limit: limits.max_depth,
-                        });
-                    }
-                    budget.charge(children.len().saturating_mul(node_size))?;
-                    on_path[id] = true;
-                    let items = Vec::with_capacity(children.len());
-                    let shared = uses[id] > 1 || stack.last().is_some_and(|f| f.shared);
-                    stack.push(Frame {
-                        shared,
-                        node: id,
-                        children,
-                        next: 0,
-                        items,
-                    });
-                }
-            }
-        }
-        if let Some(v) = done {
-            match stack.last_mut() {
-                Some(top) => top.items.push(v),
-                None => return Ok(v),
-            }
-        }
-        let Some(top) = stack.last_mut() else {
-            return Err(PickleError::Recursive); // unreachable: the root returned above
+    uses
+}
+
+/// A container being expanded: its children flattened, the next one, the items built.
+struct Frame {
+    /// Whether this container may be expanded more than once.
+    shared: bool,
+    node: usize,
+    children: Vec<usize>,
+    next: usize,
+    items: Vec<PickleValue>,
+}
+
+/// The state of [`expand`]: the arena, the path from the root, the budget.
+struct Expansion {
+    nodes: Vec<Node>,
+    uses: Vec<usize>,
+    on_path: Vec<bool>,
+    stack: Vec<Frame>,
+    max_depth: usize,
+    budget: Budget,
+}
+
+impl Expansion {
+    /// Starts on node `id`: a leaf's value at once (`Some`), or a container's frame
+    /// pushed (`None`).
+    fn visit(&mut self, id: usize) -> Result<Option<PickleValue>, PickleError> {
+        let children: Vec<usize> = match &self.nodes[id] {
+            Node::Leaf(_) => return self.leaf(id).map(Some),
+            Node::List(c) | Node::Tuple(c) | Node::Set(c) | Node::FrozenSet(c) => c.clone(),
+            Node::Dict(p) => p.iter().flat_map(|&(k, v)| [k, v]).collect(),
         };
-        if let Some(&child) = top.children.get(top.next) {
-            top.next += 1;
-            todo = Some(child);
-            continue;
+        if self.on_path[id] {
+            return Err(PickleError::Recursive);
         }
-        let frame = stack.pop().expect("holds because the stack is not empty");
-        on_path[frame.node] = false;
+        if self.stack.len() >= self.max_depth {
+            return Err(PickleError::TooDeep {
+                limit: self.max_depth,
+            });
+        }
+        let node_size = std::mem::size_of::<PickleValue>();
+        self.budget
+            .charge(children.len().saturating_mul(node_size))?;
+        self.on_path[id] = true;
+        let items = Vec::with_capacity(children.len());
+        let shared = self.uses[id] > 1 || self.stack.last().is_some_and(|f| f.shared);
+        self.stack.push(Frame {
+            shared,
+            node: id,
+            children,
+            next: 0,
+            items,
+        });
+        Ok(None)
+    }
+
+    /// The value of leaf `id`: moved out when it is visited once only, else copied.
+    fn leaf(&mut self, id: usize) -> Result<PickleValue, PickleError> {
+        // Visited once only when it and every container above it are
+        // referred to once: then it can be moved instead of copied.
+        let once = self.uses[id] == 1 && !self.stack.last().is_some_and(|f| f.shared);
+        let Node::Leaf(slot) = &mut self.nodes[id] else {
+            return Err(PickleError::Recursive); // unreachable: a leaf
+        };
+        // A copy's payload is charged before it is made; a move's was
+        // charged when the machine read it.
+        let extra = match slot {
+            Some(PickleValue::Str(s)) if !once => s.len(),
+            Some(PickleValue::Bytes(b)) if !once => b.len(),
+            Some(PickleValue::BigInt(b)) if !once => b.to_le_bytes().len(),
+            _ => 0,
+        };
+        self.budget.charge(extra)?; // its slot is in its parent's items
+        Ok(if once {
+            slot.take().unwrap_or(PickleValue::None)
+        } else {
+            slot.clone().unwrap_or(PickleValue::None)
+        })
+    }
+
+    /// Pops the finished top frame and builds its container.
+    fn close(&mut self) -> Result<PickleValue, PickleError> {
+        let Some(frame) = self.stack.pop() else {
+            return Err(PickleError::Recursive); // unreachable: the caller saw a frame
+        };
+        self.on_path[frame.node] = false;
         let items = frame.items;
-        let built = match &nodes[frame.node] {
+        Ok(match &self.nodes[frame.node] {
             Node::List(_) => PickleValue::List(items),
             Node::Tuple(_) => PickleValue::Tuple(items),
             Node::Set(_) => PickleValue::Set(items),
@@ -624,10 +704,6 @@ fn expand(
                 }
                 PickleValue::Dict(pairs)
             }
-        };
-        match stack.last_mut() {
-            Some(parent) => parent.items.push(built),
-            None => return Ok(built),
-        }
+        })
     }
 }

@@ -78,31 +78,45 @@ impl Encoder {
     }
 
     fn str(&mut self, s: &str) {
-        let n = s.len();
-        if let Ok(n) = u8::try_from(n) {
-            self.out.extend_from_slice(&[0x8c, n]);
-        } else if let Ok(n) = u32::try_from(n) {
-            self.out.push(b'X');
-            self.out.extend_from_slice(&n.to_le_bytes());
-        } else {
-            self.out.push(0x8d);
-            self.out.extend_from_slice(&(n as u64).to_le_bytes());
-        }
-        self.out.extend_from_slice(s.as_bytes());
+        self.counted([0x8c, b'X', 0x8d], s.as_bytes());
     }
 
     fn bytes(&mut self, b: &[u8]) {
-        let n = b.len();
+        self.counted([b'C', b'B', 0x8e], b);
+    }
+
+    /// `data` after the shortest of its opcodes that holds its length: `short` (one
+    /// byte), `long4` (four) or `long8` (eight), lengths little-endian.
+    fn counted(&mut self, [short, long4, long8]: [u8; 3], data: &[u8]) {
+        let n = data.len();
         if let Ok(n) = u8::try_from(n) {
-            self.out.extend_from_slice(&[b'C', n]);
+            self.out.extend_from_slice(&[short, n]);
         } else if let Ok(n) = u32::try_from(n) {
-            self.out.push(b'B');
+            self.out.push(long4);
             self.out.extend_from_slice(&n.to_le_bytes());
         } else {
-            self.out.push(0x8e);
+            self.out.push(long8);
             self.out.extend_from_slice(&(n as u64).to_le_bytes());
         }
-        self.out.extend_from_slice(b);
+        self.out.extend_from_slice(data);
+    }
+
+    /// `{variant: <container>}`: the dict and the variant's name written, the container
+    /// opened with `open`; the compound closes both with `close`. The dict counts as
+    /// one level of nesting while it is checked, the container as the one that stays.
+    fn variant_compound<'a>(
+        &'a mut self,
+        variant: &'static str,
+        open: &[u8],
+        close: &'static [u8],
+    ) -> Result<Compound<'a>, PickleError> {
+        self.enter()?;
+        self.enter()?;
+        self.out.push(b'}');
+        self.str(variant);
+        self.out.extend_from_slice(open);
+        self.depth -= 1;
+        Ok(Compound { enc: self, close })
     }
 }
 
@@ -122,6 +136,32 @@ impl Compound<'_> {
 
 type R = Result<(), PickleError>;
 
+/// The integer methods that fit an `i128`: each writes the smallest int opcode.
+macro_rules! ints {
+    ($($method:ident: $ty:ty),+ $(,)?) => {$(
+        fn $method(self, v: $ty) -> R {
+            self.int(v.into());
+            Ok(())
+        }
+    )+};
+}
+
+/// The enum variants with several fields, `{"Variant": <container>}`: the container's
+/// opening and closing opcodes.
+macro_rules! variants {
+    ($($method:ident => $open:literal, $close:literal;)+) => {$(
+        fn $method(
+            self,
+            _n: &'static str,
+            _i: u32,
+            variant: &'static str,
+            _len: usize,
+        ) -> Result<Compound<'a>, PickleError> {
+            self.variant_compound(variant, $open, $close)
+        }
+    )+};
+}
+
 impl<'a> ser::Serializer for &'a mut Encoder {
     type Ok = ();
     type Error = PickleError;
@@ -137,42 +177,17 @@ impl<'a> ser::Serializer for &'a mut Encoder {
         self.out.push(if v { 0x88 } else { 0x89 });
         Ok(())
     }
-    fn serialize_i8(self, v: i8) -> R {
-        self.int(v.into());
-        Ok(())
-    }
-    fn serialize_i16(self, v: i16) -> R {
-        self.int(v.into());
-        Ok(())
-    }
-    fn serialize_i32(self, v: i32) -> R {
-        self.int(v.into());
-        Ok(())
-    }
-    fn serialize_i64(self, v: i64) -> R {
-        self.int(v.into());
-        Ok(())
-    }
-    fn serialize_i128(self, v: i128) -> R {
-        self.int(v);
-        Ok(())
-    }
-    fn serialize_u8(self, v: u8) -> R {
-        self.int(v.into());
-        Ok(())
-    }
-    fn serialize_u16(self, v: u16) -> R {
-        self.int(v.into());
-        Ok(())
-    }
-    fn serialize_u32(self, v: u32) -> R {
-        self.int(v.into());
-        Ok(())
-    }
-    fn serialize_u64(self, v: u64) -> R {
-        self.int(v.into());
-        Ok(())
-    }
+    ints!(
+        serialize_i8: i8,
+        serialize_i16: i16,
+        serialize_i32: i32,
+        serialize_i64: i64,
+        serialize_i128: i128,
+        serialize_u8: u8,
+        serialize_u16: u16,
+        serialize_u32: u32,
+        serialize_u64: u64,
+    );
     fn serialize_u128(self, v: u128) -> R {
         match i128::try_from(v) {
             Ok(i) => self.int(i),
@@ -271,24 +286,6 @@ impl<'a> ser::Serializer for &'a mut Encoder {
     ) -> Result<Compound<'a>, PickleError> {
         self.serialize_tuple(len)
     }
-    fn serialize_tuple_variant(
-        self,
-        _n: &'static str,
-        _i: u32,
-        variant: &'static str,
-        _len: usize,
-    ) -> Result<Compound<'a>, PickleError> {
-        self.enter()?;
-        self.enter()?;
-        self.out.push(b'}');
-        self.str(variant);
-        self.out.push(b'(');
-        self.depth -= 1;
-        Ok(Compound {
-            enc: self,
-            close: b"ts",
-        })
-    }
     fn serialize_map(self, _len: Option<usize>) -> Result<Compound<'a>, PickleError> {
         self.take_pending();
         self.enter()?;
@@ -305,24 +302,10 @@ impl<'a> ser::Serializer for &'a mut Encoder {
     ) -> Result<Compound<'a>, PickleError> {
         self.serialize_map(None)
     }
-    fn serialize_struct_variant(
-        self,
-        _n: &'static str,
-        _i: u32,
-        variant: &'static str,
-        _len: usize,
-    ) -> Result<Compound<'a>, PickleError> {
-        self.enter()?;
-        self.enter()?;
-        self.out.push(b'}');
-        self.str(variant);
-        self.out.extend_from_slice(b"}(");
-        self.depth -= 1;
-        Ok(Compound {
-            enc: self,
-            close: b"us",
-        })
-    }
+    variants!(
+        serialize_tuple_variant => b"(", b"ts";
+        serialize_struct_variant => b"}(", b"us";
+    );
 }
 
 /// The sequence-like compounds: each element is written in turn, the compound's closing

@@ -356,7 +356,7 @@ fn role_listener(boot: &Connection) -> TestResult {
 /// upper case, until told to stop; then once more with a raw TCP socket.
 fn role_remote(boot: &Connection) -> TestResult {
     while let Some((addr, msg)) = boot.recv_timeout::<Option<(WireAddr, Vec<u8>)>>(LONG)? {
-        let client = Client::connect_timeout(&addr.address(), Some(KEY), LONG)?;
+        let client = Client::connect_timeout(addr.address(), Some(KEY), LONG)?;
         client.send(&msg.to_ascii_uppercase())?;
         client.close()?;
     }
@@ -413,7 +413,7 @@ fn role_sentinel(boot: &Connection) -> TestResult {
 /// `_TestListenerClient._test`: connect, say hello, close.
 fn role_client_hello(boot: &Connection) -> TestResult {
     let (addr, key): (WireAddr, Option<Vec<u8>>) = boot.recv_timeout(LONG)?;
-    let conn = Client::connect_timeout(&addr.address(), key.as_deref(), LONG)?;
+    let conn = Client::connect_timeout(addr.address(), key.as_deref(), LONG)?;
     conn.send(&"hello")?;
     conn.close()?;
     Ok(())
@@ -427,7 +427,7 @@ fn role_timeouts(boot: &Connection) -> TestResult {
     std::thread::sleep(Duration::from_millis(200));
     child.send(&123i32)?;
     child.close()?;
-    let conn = Client::connect_timeout(&addr.address(), Some(KEY), LONG)?;
+    let conn = Client::connect_timeout(addr.address(), Some(KEY), LONG)?;
     let nonblocking = is_nonblocking(&conn)?;
     conn.send(&(456i32, nonblocking))?;
     conn.close()?;

@@ -86,7 +86,7 @@ fn tcp_requires_an_authkey_unless_allowed() -> TestResult {
         Err(ListenerError::UnauthenticatedTcp)
     ));
     assert!(matches!(
-        Client::connect(&Address::Tcp(any), None),
+        Client::connect(Address::Tcp(any), None),
         Err(ClientError::UnauthenticatedTcp)
     ));
     let open = Listener::builder(any)
@@ -120,7 +120,7 @@ fn an_empty_authkey_on_tcp_counts_as_none() -> TestResult {
         Err(ListenerError::UnauthenticatedTcp)
     ));
     assert!(matches!(
-        Client::connect(&Address::Tcp(any), Some(b"")),
+        Client::connect(Address::Tcp(any), Some(b"")),
         Err(ClientError::UnauthenticatedTcp)
     ));
     // Allowed explicitly, the handshake runs with the empty key: a client with it
@@ -198,7 +198,7 @@ fn accept_timeout_and_connect_to_nobody() -> TestResult {
         Err(ListenerError::Timeout)
     ));
     assert!(matches!(
-        Client::connect(&dir.sock("nobody"), None),
+        Client::connect(dir.sock("nobody"), None),
         Err(ClientError::Connect { .. })
     ));
     Ok(())

@@ -205,13 +205,13 @@ fn client_to_a_peer_that_is_not_a_listener() -> R {
         }
     });
     let e = within(BOUND, "client against garbage", move || {
-        Client::connect_timeout(&Address::Tcp(gaddr), Some(b"key"), Duration::from_secs(5))
+        Client::connect_timeout(Address::Tcp(gaddr), Some(b"key"), Duration::from_secs(5))
             .map(|_| ())
     })?;
     assert!(e.is_err(), "{e:?}");
     let e = within(BOUND, "client against a silent peer", move || {
         Client::connect_timeout(
-            &Address::Tcp(saddr),
+            Address::Tcp(saddr),
             Some(b"key"),
             Duration::from_millis(500),
         )
