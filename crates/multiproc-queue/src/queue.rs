@@ -190,11 +190,21 @@ impl Handle {
         // an encoding the in-place path refuses, takes the buffered path below, which
         // reports the errors.
         let sized = postcard::serialize_with_flavor(&item, postcard::ser_flavors::Size::default());
-        if let Some(len) = sized.ok().filter(|&len| self.ring.fits(len as u64)) {
-            match self
-                .ring
-                .put_in_place(len as u64, block, |a, b| encode_in_place(&item, len, a, b))
-            {
+        // The same for an item larger than the ring that fits its bulk area (#15): encoded
+        // there, the ring carries a reference.
+        let sized = sized
+            .ok()
+            .filter(|&len| self.ring.fits(len as u64) || self.ring.bulk_fits(len as u64));
+        if let Some(len) = sized {
+            let placed = if self.ring.fits(len as u64) {
+                self.ring
+                    .put_in_place(len as u64, block, |a, b| encode_in_place(&item, len, a, b))
+            } else {
+                self.ring.put_bulk(len as u64, block, |a| {
+                    encode_in_place(&item, len, a, &mut [])
+                })
+            };
+            match placed {
                 Ok(Ok(())) => return Ok(()),
                 // Refused (an impl that encodes differently the second time, handles):
                 // the buffered path decides.
