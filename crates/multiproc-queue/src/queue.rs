@@ -335,7 +335,9 @@ impl<'de> Deserialize<'de> for Handle {
 /// Items are serialised with postcard **in the caller** of `put` into a ring in shared
 /// memory, so a failing put says so, a process may exit right after `put` returns
 /// without losing the item, and no background thread is involved. Items larger than the
-/// ring stream through it (size is unlimited up to 16 GiB).
+/// ring travel whole through a bulk area beside it (four times the ring, sparse memory
+/// of the same segment), larger ones stream through the ring (size is unlimited up to
+/// 16 GiB).
 ///
 /// Every handle is a producer until it is closed ([`close`](Queue::close)) or dropped.
 /// A [`get`](Queue::get) on an empty queue returns [`GetError::Closed`] once no live
@@ -408,7 +410,9 @@ impl<T> Queue<T> {
 
     /// Creates a queue holding at most `maxsize` items (0 = no limit) in a ring of
     /// `ring_bytes` bytes (rounded up to 4 KiB, at least 4 KiB). Items whose encoding
-    /// does not fit the ring still pass, streamed through it.
+    /// does not fit the ring still pass: whole through the bulk area beside it (four
+    /// times `ring_bytes`, at most 64 MiB, memory used only once such items are put), or
+    /// streamed through the ring if larger still.
     ///
     /// # Errors
     /// As [`new`](Self::new).
@@ -613,7 +617,7 @@ impl<T: Serialize> Queue<T> {
 
     /// Puts `item`, waiting at most `timeout` for room.
     ///
-    /// An item larger than the ring that has started streaming when the timeout expires
+    /// An item larger than the bulk area that has started streaming when the timeout expires
     /// is withdrawn (readers drop its partial bytes).
     ///
     /// # Errors
@@ -633,7 +637,8 @@ impl<T: Serialize> Queue<T> {
 
     /// Puts `item` only if there is room now (CPython's `put_nowait`).
     ///
-    /// Items larger than the ring need a consumer reading concurrently, so they usually
+    /// Items larger than the bulk area (four times the ring) need a consumer reading
+    /// concurrently, so they usually
     /// come back as `Full`.
     ///
     /// # Errors
@@ -684,7 +689,7 @@ impl<T: DeserializeOwned> Queue<T> {
 
     /// Takes the oldest item, waiting at most `timeout`.
     ///
-    /// Once an item larger than the ring has started arriving, the get finishes
+    /// Once an item larger than the bulk area has started arriving, the get finishes
     /// receiving it even past the timeout (as long as its producer keeps writing).
     ///
     /// # Errors
