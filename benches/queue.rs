@@ -690,8 +690,9 @@ fn bulk_items(c: &mut Criterion) {
 fn bulk_medians() {
     const ROUNDS: usize = 15;
     for size in BULK_SIZES {
-        // About 8 MiB a batch, at least 8 items.
-        let batch = ((8usize << 20) / size).max(8) as u64;
+        // About 32 MiB a batch, at least 32 items: the producer's wake-up at the start
+        // of each batch (it sleeps on `ctrl` in between) stays a small part of it.
+        let batch = ((32usize << 20) / size).max(32) as u64;
         let payload = "x".repeat(size);
         let borrowed: &'static str = payload.clone().leak();
         let (sq, sc): (Queue<String>, Queue<u64>) =
