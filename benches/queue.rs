@@ -6,13 +6,16 @@
 //! `Queue`/`SimpleQueue` (benches/py/queue_bench.py). Items are small: a u64 and a short
 //! String. Children are made with `fork` before the clock starts, driven through a
 //! control queue, and reaped at the end. `queue/1to1_bytes_*` moves 1 KiB, 64 KiB and
-//! 1 MiB strings 1→1 beside crossbeam-channel and a `memcpy` floor (issue 15).
+//! 1 MiB strings 1→1 beside crossbeam-channel and two `memcpy` floors, in cache and
+//! from/to fresh buffers (issue 15); `bulk_medians` prints the ratios from alternating
+//! batches of the same run.
 //!
 //! ```text
 //! cargo bench -p multiproc-benches --bench queue
 //! ```
 #![allow(missing_docs)]
 
+use std::borrow::Cow;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
@@ -508,14 +511,76 @@ fn throughput_medians() {
     );
 }
 
-/// 1→1 with payloads of 1 KiB, 64 KiB and 1 MiB (`String`s, bytes/s): ours between
-/// processes, crossbeam-channel between threads, and two floors: one `memcpy` of the
-/// payload into a reused buffer (a queue across processes copies each byte at least
-/// into shared memory and out again), and a clone (the fresh `String` a `get` hands
-/// out: an allocation and a copy). Targets (issue 15): 1 KiB ahead of
-/// crossbeam-channel; 64 KiB and 1 MiB at least 0.5× the floor in GB/s.
+/// The sizes of the bulk rows.
+const BULK_SIZES: [usize; 3] = [1 << 10, 64 << 10, 1 << 20];
+/// Bytes the "fresh buffers" floor rotates over, for source and destination each:
+/// far more than a core's L2 (2 MiB on the reference VM), so neither side of a copy is
+/// in the copying core's private caches (the shared L3 may still hold them).
+const FRESH_SPAN: usize = 64 << 20;
+
+/// A producer child for the bulk rows: waits for a count on `ctrl`, then puts that
+/// many items made by `make`.
+fn bulk_producer<T: serde::Serialize + 'static>(
+    data: &Queue<T>,
+    ctrl: &Queue<u64>,
+    make: impl Fn() -> T + 'static,
+) -> libc::pid_t {
+    let (ctrl, tx) = (ctrl.clone(), data.clone());
+    fork_child(&[], move || {
+        while let Ok(k) = ctrl.get() {
+            if k == 0 {
+                break;
+            }
+            for _ in 0..k {
+                tx.put(make()).expect("put");
+            }
+        }
+    })
+}
+
+/// `memcpy` of `size` bytes from and to places that move through [`FRESH_SPAN`] bytes
+/// (pages faulted in beforehand): the copy a consumer makes out of memory another core
+/// just wrote, rather than out of its own cache.
+struct FreshCopy {
+    src: Vec<u8>,
+    dst: Vec<u8>,
+    size: usize,
+    at: usize,
+}
+
+impl FreshCopy {
+    fn new(size: usize) -> FreshCopy {
+        FreshCopy {
+            src: vec![b'x'; FRESH_SPAN.max(2 * size)],
+            dst: vec![1u8; FRESH_SPAN.max(2 * size)],
+            size,
+            at: 0,
+        }
+    }
+
+    fn copy(&mut self) {
+        if self.at + self.size > self.src.len() {
+            self.at = 0;
+        }
+        let r = self.at..self.at + self.size;
+        self.dst[r.clone()].copy_from_slice(std::hint::black_box(&self.src[r]));
+        std::hint::black_box(&mut self.dst);
+        self.at += self.size;
+    }
+}
+
+/// 1→1 with payloads of 1 KiB, 64 KiB and 1 MiB (bytes/s): ours between processes —
+/// `Queue<String>` whose producer clones the payload for each put (as
+/// crossbeam-channel's must), and `Queue<Cow<str>>` whose producer puts a borrowed
+/// `&'static str` (no copy before the put; the getter still receives an owned
+/// `String`) — crossbeam-channel between threads, and three floors: one `memcpy` of
+/// the payload into a reused buffer (in cache), the same between buffers rotating over
+/// 64 MiB (fresh buffers), and a clone (the fresh `String` a `get` hands out: an
+/// allocation and a copy). A queue across processes copies each byte at least into
+/// shared memory and out again (two copies on two cores). Targets (issue 15): 1 KiB
+/// ahead of crossbeam-channel; 64 KiB and 1 MiB at least 0.5× a memcpy floor in GB/s.
 fn bulk_items(c: &mut Criterion) {
-    for size in [1usize << 10, 64 << 10, 1 << 20] {
+    for size in BULK_SIZES {
         let group = format!("queue/1to1_bytes_{}KiB", size >> 10);
         let mut g = c.benchmark_group(&group);
         g.sample_size(10)
@@ -548,6 +613,27 @@ fn bulk_items(c: &mut Criterion) {
                     start.elapsed()
                 })
             });
+            ctrl.put(0).expect("put");
+            reap(pid);
+        }
+        {
+            let data: Queue<Cow<'static, str>> = Queue::new().expect("queue");
+            let ctrl: Queue<u64> = Queue::new().expect("queue");
+            let borrowed: &'static str = payload.clone().leak();
+            let pid = bulk_producer(&data, &ctrl, move || Cow::Borrowed(borrowed));
+            g.bench_function(
+                "ours: Queue<Cow<str>> (processes, no producer clone)",
+                |b| {
+                    b.iter_custom(|iters| {
+                        let start = Instant::now();
+                        ctrl.put(iters).expect("put");
+                        for _ in 0..iters {
+                            std::hint::black_box(data.get().expect("get"));
+                        }
+                        start.elapsed()
+                    })
+                },
+            );
             ctrl.put(0).expect("put");
             reap(pid);
         }
@@ -585,12 +671,88 @@ fn bulk_items(c: &mut Criterion) {
                 std::hint::black_box(&mut dst);
             })
         });
+        let mut fresh = FreshCopy::new(size);
+        g.bench_function("floor: memcpy, fresh buffers", |b| b.iter(|| fresh.copy()));
+        drop(fresh);
         // What a `get` returning an owned `String` cannot avoid: a fresh allocation
         // and one copy.
         g.bench_function("floor: clone of the payload (fresh String)", |b| {
             b.iter(|| std::hint::black_box(payload.clone()))
         });
         g.finish();
+    }
+}
+
+/// The bulk rows once more, outside criterion: for each size, batches of ours
+/// (`Queue<String>`, `Queue<Cow<str>>`) and of the two `memcpy` floors alternate (so
+/// load drifts hit all alike); the median GB/s of each is printed with ours as a
+/// fraction of each floor.
+fn bulk_medians() {
+    const ROUNDS: usize = 15;
+    for size in BULK_SIZES {
+        // About 32 MiB a batch, at least 32 items: the producer's wake-up at the start
+        // of each batch (it sleeps on `ctrl` in between) stays a small part of it.
+        let batch = ((32usize << 20) / size).max(32) as u64;
+        let payload = "x".repeat(size);
+        let borrowed: &'static str = payload.clone().leak();
+        let (sq, sc): (Queue<String>, Queue<u64>) =
+            (Queue::new().expect("q"), Queue::new().expect("q"));
+        let (cq, cc): (Queue<Cow<'static, str>>, Queue<u64>) =
+            (Queue::new().expect("q"), Queue::new().expect("q"));
+        let p = payload.clone();
+        let pids = [
+            bulk_producer(&sq, &sc, move || p.clone()),
+            bulk_producer(&cq, &cc, move || Cow::Borrowed(borrowed)),
+        ];
+        let mut dst = vec![0u8; size];
+        let mut fresh = FreshCopy::new(size);
+        let gbs = |ns: f64| size as f64 / ns;
+        let mut times: [Vec<f64>; 4] = Default::default();
+        for _ in 0..ROUNDS {
+            let start = Instant::now();
+            for _ in 0..batch {
+                dst.copy_from_slice(std::hint::black_box(payload.as_bytes()));
+                std::hint::black_box(&mut dst);
+            }
+            times[0].push(start.elapsed().as_secs_f64() * 1e9 / batch as f64);
+            let start = Instant::now();
+            for _ in 0..batch {
+                fresh.copy();
+            }
+            times[1].push(start.elapsed().as_secs_f64() * 1e9 / batch as f64);
+            let start = Instant::now();
+            sc.put(batch).expect("put");
+            for _ in 0..batch {
+                std::hint::black_box(sq.get().expect("get"));
+            }
+            times[2].push(start.elapsed().as_secs_f64() * 1e9 / batch as f64);
+            let start = Instant::now();
+            cc.put(batch).expect("put");
+            for _ in 0..batch {
+                std::hint::black_box(cq.get().expect("get"));
+            }
+            times[3].push(start.elapsed().as_secs_f64() * 1e9 / batch as f64);
+        }
+        sc.put(0).expect("put");
+        cc.put(0).expect("put");
+        for pid in pids {
+            reap(pid);
+        }
+        let [warm, cold, string, cow] = times.map(|mut v| {
+            v.sort_by(f64::total_cmp);
+            gbs(v[v.len() / 2])
+        });
+        println!(
+            "queue/1to1_bytes_{}KiB/median of {ROUNDS} alternating batches of {batch}: \
+             memcpy in cache {warm:.1} GB/s, memcpy fresh buffers {cold:.1} GB/s; \
+             ours Queue<String> {string:.1} GB/s ({:.2}x in-cache, {:.2}x fresh), \
+             ours Queue<Cow<str>> {cow:.1} GB/s ({:.2}x in-cache, {:.2}x fresh)",
+            size >> 10,
+            string / warm,
+            string / cold,
+            cow / warm,
+            cow / cold
+        );
     }
 }
 
@@ -604,6 +766,7 @@ fn all(c: &mut Criterion) {
     one_to_4(c, &py);
     latency(c, &py);
     bulk_items(c);
+    bulk_medians();
     paused_medians();
     throughput_medians();
 }

@@ -38,7 +38,11 @@
 //! through a robust get lock, so the ring between them is single-producer
 //! single-consumer: a put or get is an uncontended compare-and-swap, a copy and a store,
 //! with no system call unless the other side is asleep (futex, with waiter counts).
-//! Items larger than the ring stream through it. See `ring.rs` for the details.
+//! Items larger than the ring travel whole through a *bulk area* beside it (four times
+//! the ring, at most 64 MiB; a sparse part of the same segment, whose memory exists
+//! only once such items are put): the ring carries a 16-byte reference and the
+//! consumer decodes in place. Items larger than the bulk area stream through the ring.
+//! See `ring/mod.rs` for the details.
 //!
 //! **Semantics that differ from CPython's** (on purpose, see the project's
 //! known-issues list): there is no feeder thread, so `put` returns an error instead of

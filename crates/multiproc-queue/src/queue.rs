@@ -190,11 +190,21 @@ impl Handle {
         // an encoding the in-place path refuses, takes the buffered path below, which
         // reports the errors.
         let sized = postcard::serialize_with_flavor(&item, postcard::ser_flavors::Size::default());
-        if let Some(len) = sized.ok().filter(|&len| self.ring.fits(len as u64)) {
-            match self
-                .ring
-                .put_in_place(len as u64, block, |a, b| encode_in_place(&item, len, a, b))
-            {
+        // The same for an item larger than the ring that fits its bulk area (#15): encoded
+        // there, the ring carries a reference.
+        let sized = sized
+            .ok()
+            .filter(|&len| self.ring.fits(len as u64) || self.ring.bulk_fits(len as u64));
+        if let Some(len) = sized {
+            let placed = if self.ring.fits(len as u64) {
+                self.ring
+                    .put_in_place(len as u64, block, |a, b| encode_in_place(&item, len, a, b))
+            } else {
+                self.ring.put_bulk(len as u64, block, |a| {
+                    encode_in_place(&item, len, a, &mut [])
+                })
+            };
+            match placed {
                 Ok(Ok(())) => return Ok(()),
                 // Refused (an impl that encodes differently the second time, handles):
                 // the buffered path decides.
@@ -325,7 +335,9 @@ impl<'de> Deserialize<'de> for Handle {
 /// Items are serialised with postcard **in the caller** of `put` into a ring in shared
 /// memory, so a failing put says so, a process may exit right after `put` returns
 /// without losing the item, and no background thread is involved. Items larger than the
-/// ring stream through it (size is unlimited up to 16 GiB).
+/// ring travel whole through a bulk area beside it (four times the ring, sparse memory
+/// of the same segment), larger ones stream through the ring (size is unlimited up to
+/// 16 GiB).
 ///
 /// Every handle is a producer until it is closed ([`close`](Queue::close)) or dropped.
 /// A [`get`](Queue::get) on an empty queue returns [`GetError::Closed`] once no live
@@ -398,7 +410,9 @@ impl<T> Queue<T> {
 
     /// Creates a queue holding at most `maxsize` items (0 = no limit) in a ring of
     /// `ring_bytes` bytes (rounded up to 4 KiB, at least 4 KiB). Items whose encoding
-    /// does not fit the ring still pass, streamed through it.
+    /// does not fit the ring still pass: whole through the bulk area beside it (four
+    /// times `ring_bytes`, at most 64 MiB, memory used only once such items are put), or
+    /// streamed through the ring if larger still.
     ///
     /// # Errors
     /// As [`new`](Self::new).
@@ -603,7 +617,7 @@ impl<T: Serialize> Queue<T> {
 
     /// Puts `item`, waiting at most `timeout` for room.
     ///
-    /// An item larger than the ring that has started streaming when the timeout expires
+    /// An item larger than the bulk area that has started streaming when the timeout expires
     /// is withdrawn (readers drop its partial bytes).
     ///
     /// # Errors
@@ -623,7 +637,8 @@ impl<T: Serialize> Queue<T> {
 
     /// Puts `item` only if there is room now (CPython's `put_nowait`).
     ///
-    /// Items larger than the ring need a consumer reading concurrently, so they usually
+    /// Items larger than the bulk area (four times the ring) need a consumer reading
+    /// concurrently, so they usually
     /// come back as `Full`.
     ///
     /// # Errors
@@ -674,7 +689,7 @@ impl<T: DeserializeOwned> Queue<T> {
 
     /// Takes the oldest item, waiting at most `timeout`.
     ///
-    /// Once an item larger than the ring has started arriving, the get finishes
+    /// Once an item larger than the bulk area has started arriving, the get finishes
     /// receiving it even past the timeout (as long as its producer keeps writing).
     ///
     /// # Errors

@@ -132,6 +132,44 @@ impl Ring {
         }
     }
 
+    /// The bulk area's bytes `[off, off + len)` (an offset in the area, not a
+    /// position: no wrapping), writable.
+    ///
+    /// # Safety
+    /// The caller holds the put lock, `off + len <= bulk`, and no published bulk
+    /// payload that the get side has not released overlaps the range (`bulk_free`
+    /// held for it), so no other process reads or writes those bytes until a
+    /// reference to them is published; the slice is dropped before that.
+    #[expect(
+        clippy::mut_from_ref,
+        reason = "the put lock, not `&mut self`, gives this thread the free bulk bytes"
+    )]
+    pub(super) unsafe fn bulk_mut(&self, off: usize, len: usize) -> &mut [u8] {
+        // SAFETY:
+        // - `off + len <= bulk` (the contract): the range lies inside the bulk part of
+        //   the mapping (`HEADER_BYTES + cap + bulk <= len`, checked when the ring was
+        //   created or attached);
+        // - no other reference to these bytes exists in this process and no other
+        //   process touches them until a reference record is published (the contract).
+        unsafe { std::slice::from_raw_parts_mut(self.bulk_data().add(off), len) }
+    }
+
+    /// The bulk area's bytes `[off, off + len)`, read-only.
+    ///
+    /// # Safety
+    /// The caller holds the get lock, `off + len <= bulk`, the bytes belong to the
+    /// reference record at `head`, which was published (a `tail` read with `Acquire`
+    /// is past it), and the slice is dropped before `bulk_head` moves past them: until
+    /// then no producer writes them.
+    pub(super) unsafe fn bulk_ref(&self, off: usize, len: usize) -> &[u8] {
+        // SAFETY:
+        // - inside the bulk part of the mapping, as in `bulk_mut`;
+        // - published before the `Acquire` load of `tail` that showed the reference
+        //   record, and stable while borrowed: producers write bulk bytes only once
+        //   `bulk_head` (or an empty ring) shows them free (the contract).
+        unsafe { std::slice::from_raw_parts(self.bulk_data().add(off), len) }
+    }
+
     /// The little-endian `u64` at ring position `pos`.
     ///
     /// # Safety

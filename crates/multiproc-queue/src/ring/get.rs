@@ -6,7 +6,9 @@ use std::time::Instant;
 
 use multiproc_sync::foundation::{Deadline, this_process};
 
-use super::{Fail, Held, MAX_ITEM, Ring, SLICE, SPIN, Stream, align8, side_lock};
+use super::{
+    BULK_FLAG, BULK_FOOT, Fail, Held, MAX_ITEM, Ring, SLICE, SPIN, Stream, align8, side_lock,
+};
 
 impl Ring {
     /// Takes the oldest record and hands its bytes to `decode`.
@@ -48,6 +50,9 @@ impl Ring {
             // published whole or from their 8-byte header on, so `[p, p + 8)` is
             // published and not yet released.
             let len = unsafe { self.read_u64(p) };
+            if len & BULK_FLAG != 0 {
+                return self.get_bulk(p, len & !BULK_FLAG, decode);
+            }
             if len > MAX_ITEM {
                 return Err(Fail::Corrupt);
             }
@@ -85,6 +90,38 @@ impl Ring {
                 }
             }
         }
+    }
+
+    /// Takes the reference record at `p` (published, `head == p`, get lock held) whose
+    /// payload of `len` bytes lies in the bulk area, decoding it in place.
+    fn get_bulk<R>(&self, p: u64, len: u64, decode: impl FnOnce(&[u8]) -> R) -> Result<R, Fail> {
+        let h = self.hdr();
+        let gs = &h.get.0;
+        // SAFETY: get lock held; a reference record is 16 bytes, published whole
+        // (`tail` passed `p + 16` when `wait_data` saw `tail > p`), not yet released.
+        let bs = unsafe { self.read_u64(p + 8) };
+        let n = align8(len);
+        if self.bulk == 0 || len > MAX_ITEM || n > self.bulk || bs % self.bulk + n > self.bulk {
+            return Err(Fail::Corrupt);
+        }
+        let seq = gs.gets.load(Ordering::Relaxed) + 1;
+        gs.cons_start.store(p, Ordering::Relaxed);
+        gs.cons_seq.store(seq, Ordering::Relaxed);
+        gs.cons_bulk_end.store(bs + n, Ordering::Relaxed);
+        gs.cons_end.store(p + BULK_FOOT, Ordering::Release);
+        // SAFETY: get lock held; `off + len <= bulk` (checked above); the payload
+        // belongs to the published reference record at `head`, and `bulk_head` moves
+        // past it only below, after `decode` returned and the slice is gone.
+        let bytes = unsafe { self.bulk_ref((bs % self.bulk) as usize, len as usize) };
+        let out = decode(bytes);
+        // `head` first: a consumer killed between the two stores has taken the item,
+        // and `repair_get` moves `bulk_head` (the other order could let a producer
+        // overwrite the payload of a record still to be delivered again).
+        h.head.0.store(p + BULK_FOOT, Ordering::Release);
+        h.bulk_head.0.store(bs + n, Ordering::Release);
+        gs.gets.store(seq, Ordering::Release);
+        h.space.0.ring();
+        Ok(out)
     }
 
     /// Reads (or discards, `out == None`) the streamed record `[s, e)` with payload
@@ -231,6 +268,12 @@ impl Ring {
         if p >= end {
             if gs.gets.load(Ordering::Relaxed) < seq {
                 gs.gets.store(seq, Ordering::Release);
+            }
+            // Taken: a bulk payload's release may be missing (an older record's value
+            // is at most `bulk_head` already).
+            let be = gs.cons_bulk_end.load(Ordering::Relaxed);
+            if be > h.bulk_head.0.load(Ordering::Relaxed) {
+                h.bulk_head.0.store(be, Ordering::Release);
             }
             gs.cons_end.store(0, Ordering::Release);
         } else if p == gs.cons_start.load(Ordering::Relaxed) {

@@ -1,5 +1,6 @@
 //! The layout of a queue segment: a [`Header`] (cache-line separated parts, each
-//! written by one side) followed by the byte ring.
+//! written by one side) followed by the byte ring, then the bulk area (sparse until
+//! an item larger than the ring is put).
 
 use std::sync::atomic::{AtomicU32, AtomicU64};
 
@@ -24,6 +25,12 @@ pub(super) struct PutSide {
     pub(super) open_start: AtomicU64,
     pub(super) open_end: AtomicU64,
     pub(super) open_seq: AtomicU64,
+    /// End of the bulk area written so far: where the next bulk payload may start.
+    pub(super) bulk_tail: AtomicU64,
+    pub(super) cached_bulk_head: AtomicU64,
+    /// Intent of the current/last bulk put: its payload ends here in the bulk area
+    /// (`bulk_tail` once published).
+    pub(super) open_bulk_end: AtomicU64,
 }
 
 /// Written only by the holder of the get lock.
@@ -37,6 +44,9 @@ pub(super) struct GetSide {
     pub(super) cons_start: AtomicU64,
     pub(super) cons_end: AtomicU64,
     pub(super) cons_seq: AtomicU64,
+    /// Intent of the current/last get of a bulk record: its payload's end in the bulk
+    /// area (`bulk_head` once taken).
+    pub(super) cons_bulk_end: AtomicU64,
 }
 
 #[repr(C)]
@@ -53,6 +63,8 @@ pub(super) struct Config {
     /// live process holding open handles; 0 = never. Another `/proc` probe within
     /// [`SLICE`](super::SLICE) of it is skipped (the registry's counts are still read).
     pub(super) alive_at: AtomicU64,
+    /// Bytes of the bulk area after the ring (a multiple of 4096; 0 = none).
+    pub(super) bulk_cap: AtomicU64,
 }
 
 #[repr(C)]
@@ -86,6 +98,8 @@ pub(super) struct Header {
     pub(super) tail: Line<AtomicU64>,
     pub(super) get: Line<GetSide>,
     pub(super) head: Line<AtomicU64>,
+    /// End of the bulk payloads taken so far (written by the get-lock holder).
+    pub(super) bulk_head: Line<AtomicU64>,
     /// Rung by producers for the consumer holding the get lock.
     pub(super) data: Line<Doorbell>,
     /// Rung by consumers for the producer holding the put lock.

@@ -27,8 +27,27 @@
 //!   of one. A dead producer's unpublished record simply never existed; a dead consumer's
 //!   record is delivered again if it had not advanced `head`, lost (it was in flight in
 //!   the dead process) if it had.
-//! * **Records larger than the ring stream**: the producer publishes the header and
-//!   pieces as space frees, the consumer (holding the get lock) collects them and
+//! * **Records larger than the ring but no larger than the bulk area travel whole
+//!   beside it** (#15): the segment holds, after the ring, a *bulk area* of
+//!   [`BULK_FACTOR`] times the ring (at most [`BULK_MAX`]), a sparse part of the same
+//!   memfd whose pages exist only once a large item was put. The payload is written
+//!   (encoded in place) there, contiguous (a payload that would wrap starts at the
+//!   area's beginning instead), and the ring carries a 16-byte *reference record*:
+//!   the length with [`BULK_FLAG`] set, then the payload's bulk position. The bulk area
+//!   is a second single-producer single-consumer FIFO under the same two side locks
+//!   (`bulk_tail` advanced by the put-lock holder once the reference is published,
+//!   `bulk_head` by the get-lock holder once the item is decoded), so bulk payloads
+//!   are released in the order their references are taken; the getter decodes in
+//!   place (one copy, into the item). A producer killed before publishing leaves
+//!   `bulk_tail` where it was (its bytes are simply overwritten); one killed after
+//!   publishing leaves an intent (`open_bulk_end`) `repair_put` applies; a consumer
+//!   killed before advancing `head` leaves the record (and its bulk bytes, since
+//!   `bulk_head` moves only after `head`) for the next one; one killed between the two
+//!   stores leaves `cons_bulk_end`, applied by `repair_get`. An empty ring (`head ==
+//!   tail`) means no bulk byte is in use, whatever the positions say, so a stale gap
+//!   can never block a put for good.
+//! * **Records larger than the bulk area stream**: the producer publishes the header
+//!   and pieces as space frees, the consumer (holding the get lock) collects them and
 //!   returns the item only when complete. A producer that dies or times out mid-stream
 //!   leaves an *abort mark* (`abort_pos`) and readers drop the partial record; a consumer
 //!   that dies mid-stream leaves `head` inside the record and the next consumer discards
@@ -88,6 +107,15 @@ pub(crate) const REGISTRY: usize = 128;
 pub(crate) const DEFAULT_RING: usize = 1 << 20;
 /// Smallest ring size in bytes.
 pub(crate) const MIN_RING: usize = 4096;
+/// The bulk area is this many times the ring...
+pub(crate) const BULK_FACTOR: usize = 4;
+/// ...and at most this many bytes.
+pub(crate) const BULK_MAX: usize = 64 << 20;
+/// Set in a record's length word: a reference record (length, then the payload's
+/// position in the bulk area).
+pub(crate) const BULK_FLAG: u64 = 1 << 63;
+/// Footprint of a reference record in the ring.
+const BULK_FOOT: u64 = 16;
 
 /// Pauses a consumer spins for the next piece of a streamed record before it sleeps
 /// (about 5 µs on the reference machine).
@@ -114,6 +142,8 @@ pub(crate) enum Fail {
 pub(crate) struct Ring {
     view: HeaderView<Header>,
     cap: u64,
+    /// Bytes of the bulk area (0: none).
+    bulk: u64,
 }
 
 fn align8(n: u64) -> u64 {
@@ -190,13 +220,20 @@ impl Ring {
             .div_ceil(4096)
             .checked_mul(4096)
             .ok_or_else(too_large)?;
-        let total = HEADER_BYTES.checked_add(cap).ok_or_else(too_large)?;
+        // Sparse: its pages are allocated only when an item larger than the ring is put.
+        let bulk = cap.saturating_mul(BULK_FACTOR).min(BULK_MAX.max(cap));
+        let total = HEADER_BYTES
+            .checked_add(cap)
+            .and_then(|n| n.checked_add(bulk))
+            .ok_or_else(too_large)?;
         let ring = Ring {
             view: HeaderView::create("multiproc-queue", total)?,
             cap: cap as u64,
+            bulk: bulk as u64,
         };
         let h = ring.hdr();
         h.config.0.cap.store(cap as u64, Ordering::Relaxed);
+        h.config.0.bulk_cap.store(bulk as u64, Ordering::Relaxed);
         h.config.0.maxsize.store(maxsize, Ordering::Relaxed);
         h.config.0.magic.store(MAGIC, Ordering::Release);
         Ok(ring)
@@ -213,6 +250,7 @@ impl Ring {
         let ring = Ring {
             view: HeaderView::from_segment(seg).map_err(|e| e.to_string())?,
             cap: 0,
+            bulk: 0,
         };
         let h = ring.hdr();
         if h.config.0.magic.load(Ordering::Acquire) != MAGIC {
@@ -222,7 +260,15 @@ impl Ring {
         if cap == 0 || cap % 4096 != 0 || HEADER_BYTES as u64 + cap > ring.segment().len() as u64 {
             return Err(format!("queue header claims a ring of {cap} bytes"));
         }
-        Ok(Ring { cap, ..ring })
+        let bulk = h.config.0.bulk_cap.load(Ordering::Relaxed);
+        if bulk % 4096 != 0
+            || (HEADER_BYTES as u64 + cap)
+                .checked_add(bulk)
+                .is_none_or(|end| end > ring.segment().len() as u64)
+        {
+            return Err(format!("queue header claims a bulk area of {bulk} bytes"));
+        }
+        Ok(Ring { cap, bulk, ..ring })
     }
 
     pub(crate) fn segment(&self) -> &SharedSegment {
@@ -237,6 +283,12 @@ impl Ring {
     fn data(&self) -> *mut u8 {
         // HEADER_BYTES < len, so the offset stays inside the mapping.
         self.segment().as_ptr().wrapping_add(HEADER_BYTES)
+    }
+
+    /// Start of the bulk area (right after the ring).
+    fn bulk_data(&self) -> *mut u8 {
+        // HEADER_BYTES + cap + bulk <= len (checked at creation and attachment).
+        self.data().wrapping_add(self.cap as usize)
     }
 
     pub(crate) fn capacity_bytes(&self) -> u64 {
@@ -440,6 +492,131 @@ mod tests {
         assert_eq!(take(&ring), b"first");
         assert_eq!(take(&ring), b"second");
         assert_eq!(ring.len(), 0);
+    }
+
+    fn pattern(k: u8, n: usize) -> Vec<u8> {
+        (0..n)
+            .map(|i| (i as u8).wrapping_mul(31).wrapping_add(k))
+            .collect()
+    }
+
+    fn try_put(ring: &Ring, payload: &[u8]) -> Result<(), Fail> {
+        ring.put(payload, Block::No)
+    }
+
+    /// Items between the ring's size and the bulk area's travel whole through the area,
+    /// in order, mixed with ring records, through every placement (payloads that would
+    /// wrap start over at the area's beginning).
+    #[test]
+    fn bulk_items_round_trip_in_order() {
+        let ring = Ring::create(0, MIN_RING).expect("ring");
+        assert_eq!(ring.bulk, 4 * MIN_RING as u64);
+        assert!(!ring.bulk_fits(MIN_RING as u64 - 8));
+        assert!(ring.bulk_fits(MIN_RING as u64 - 7));
+        assert!(ring.bulk_fits(4 * MIN_RING as u64));
+        assert!(!ring.bulk_fits(4 * MIN_RING as u64 + 1));
+        let mut pending = std::collections::VecDeque::new();
+        for k in 0..200u8 {
+            let n = match k % 5 {
+                0 => 10,
+                1 => 4089 + usize::from(k) * 41,
+                2 => 16384,
+                _ => 5000 + usize::from(k) * 7,
+            };
+            let item = pattern(k, n);
+            while try_put(&ring, &item).is_err() {
+                let want: Vec<u8> = pending.pop_front().expect("a full ring holds items");
+                assert_eq!(take(&ring), want);
+            }
+            pending.push_back(item);
+        }
+        for want in pending {
+            assert_eq!(take(&ring), want);
+        }
+        assert_eq!(ring.len(), 0);
+    }
+
+    #[test]
+    fn a_refused_bulk_fill_publishes_nothing() {
+        let ring = Ring::create(0, MIN_RING).expect("ring");
+        let r = ring
+            .put_bulk(5000, bound(), |a| {
+                a.fill(0xee);
+                Err("changed its mind")
+            })
+            .expect("lock and space");
+        assert_eq!(r, Err("changed its mind"));
+        let ps = &ring.hdr().put.0;
+        assert_eq!(ps.bulk_tail.load(Ordering::Relaxed), 0);
+        assert_eq!(ps.open_end.load(Ordering::Acquire), 0);
+        assert_eq!(ring.len(), 0);
+        let item = pattern(1, 5000);
+        ring.put(&item, bound()).expect("put");
+        assert_eq!(take(&ring), item);
+    }
+
+    /// A producer that died after publishing a bulk item but before moving
+    /// `bulk_tail`: the next one (taking the put side over) places its payload after
+    /// it, not over it.
+    #[test]
+    fn a_bulk_tail_lost_with_its_producer_is_repaired() {
+        let ring = Ring::create(0, MIN_RING).expect("ring");
+        let (a, b) = (pattern(1, 5000), pattern(2, 5000));
+        ring.put(&a, bound()).expect("put");
+        let ps = &ring.hdr().put.0;
+        ps.bulk_tail.store(0, Ordering::Relaxed);
+        ps.lock.force_owner(Identity {
+            id: dead_pid(),
+            start: 0,
+        });
+        ring.put(&b, bound()).expect("put after takeover");
+        assert_eq!(take(&ring), a);
+        assert_eq!(take(&ring), b);
+    }
+
+    /// A consumer that died after taking a bulk item but before releasing its bytes:
+    /// the next one (taking the get side over) releases them.
+    #[test]
+    fn a_bulk_release_lost_with_its_consumer_is_repaired() {
+        let ring = Ring::create(0, MIN_RING).expect("ring");
+        let a = pattern(1, 10_000);
+        ring.put(&a, bound()).expect("put");
+        ring.put(b"s1", bound()).expect("put");
+        ring.put(b"s2", bound()).expect("put");
+        // What the dead consumer did: it took `a` (`head`, `gets`), then died before
+        // it stored `bulk_head`.
+        let h = ring.hdr();
+        let gs = &h.get.0;
+        let p = h.head.0.load(Ordering::Acquire);
+        gs.cons_start.store(p, Ordering::Relaxed);
+        gs.cons_seq.store(1, Ordering::Relaxed);
+        gs.cons_bulk_end.store(10_000, Ordering::Relaxed);
+        gs.cons_end.store(p + BULK_FOOT, Ordering::Release);
+        h.head.0.store(p + BULK_FOOT, Ordering::Release);
+        gs.gets.store(1, Ordering::Release);
+        gs.lock.force_owner(Identity {
+            id: dead_pid(),
+            start: 0,
+        });
+        let b = pattern(2, 10_000);
+        // `b` must start over at the area's beginning, where `a` was: not yet.
+        assert_eq!(try_put(&ring, &b), Err(Fail::Timeout));
+        assert_eq!(take(&ring), b"s1");
+        assert_eq!(h.bulk_head.0.load(Ordering::Acquire), 10_000);
+        try_put(&ring, &b).expect("room after the repair");
+        assert_eq!(take(&ring), b"s2");
+        assert_eq!(take(&ring), b);
+    }
+
+    /// Bulk bytes a dead process left accounted (a gap between `bulk_head` and
+    /// `bulk_tail` that no record covers) never block a put once the ring is empty.
+    #[test]
+    fn a_stale_bulk_gap_does_not_block_an_empty_queue() {
+        let ring = Ring::create(0, MIN_RING).expect("ring");
+        ring.hdr().put.0.bulk_tail.store(9000, Ordering::Relaxed);
+        let item = pattern(3, 12_000);
+        try_put(&ring, &item).expect("an empty ring has the whole area");
+        assert_eq!(take(&ring), item);
     }
 
     #[test]

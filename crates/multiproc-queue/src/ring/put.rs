@@ -6,11 +6,18 @@ use std::time::Instant;
 
 use multiproc_sync::foundation::Deadline;
 
-use super::{Block, Fail, Held, Ring, SLICE, align8, side_lock};
+use super::{BULK_FLAG, BULK_FOOT, Block, Fail, Held, Ring, SLICE, align8, side_lock};
 
 impl Ring {
     /// Appends one record holding `payload`.
     pub(crate) fn put(&self, payload: &[u8], block: Block) -> Result<(), Fail> {
+        if self.bulk_fits(payload.len() as u64) {
+            let copied = self.put_bulk(payload.len() as u64, block, |dst| {
+                dst.copy_from_slice(payload);
+                Ok::<(), std::convert::Infallible>(())
+            })?;
+            return copied.map_err(|never| match never {});
+        }
         let h = self.hdr();
         let ps = &h.put.0;
         let deadline = block.deadline();
@@ -149,6 +156,93 @@ impl Ring {
         len <= self.cap && 8 + align8(len) <= self.cap
     }
 
+    /// Whether a payload of `len` bytes travels through the bulk area: it does not fit
+    /// the ring and fits the area.
+    pub(crate) fn bulk_fits(&self, len: u64) -> bool {
+        !self.fits(len) && align8(len) <= self.bulk
+    }
+
+    /// Puts one item whose `len` payload bytes `fill` writes straight into the bulk
+    /// area (one contiguous slice), then publishes a reference record in the ring.
+    /// For payloads with [`bulk_fits`](Self::bulk_fits); `Ok(Err(e))` as in
+    /// [`put_in_place`](Self::put_in_place): nothing published.
+    pub(crate) fn put_bulk<E>(
+        &self,
+        len: u64,
+        block: Block,
+        fill: impl FnOnce(&mut [u8]) -> Result<(), E>,
+    ) -> Result<Result<(), E>, Fail> {
+        if !self.bulk_fits(len) {
+            return Err(Fail::Corrupt);
+        }
+        let h = self.hdr();
+        let ps = &h.put.0;
+        let deadline = block.deadline();
+        let recovered = side_lock(&ps.lock, h.space.0.notifier(), deadline)?;
+        let _held = Held(&ps.lock);
+        if recovered {
+            self.repair_put();
+        }
+        let seq = ps.puts.load(Ordering::Relaxed) + 1;
+        self.wait_maxsize(seq, deadline)?;
+        let t = h.tail.0.load(Ordering::Relaxed);
+        let n = align8(len);
+        let bt = ps.bulk_tail.load(Ordering::Relaxed);
+        // Contiguous: a payload that would wrap starts at the area's beginning.
+        let bs = if bt % self.bulk + n > self.bulk {
+            bt.next_multiple_of(self.bulk)
+        } else {
+            bt
+        };
+        let be = bs + n;
+        self.wait_space(deadline, || {
+            self.free_from(t, BULK_FOOT) >= BULK_FOOT && self.bulk_free(be, t)
+        })?;
+        ps.open_start.store(t, Ordering::Relaxed);
+        ps.open_seq.store(seq, Ordering::Relaxed);
+        ps.open_bulk_end.store(be, Ordering::Relaxed);
+        ps.open_end.store(t + BULK_FOOT, Ordering::Release);
+        let off = (bs % self.bulk) as usize;
+        // SAFETY: this thread holds the put lock; `off + len <= bulk` (`bs` chosen so
+        // that the payload does not wrap, `n <= bulk` by `bulk_fits`); `bulk_free` saw
+        // `[bs, be)` clear of every payload the get side still holds (or the ring
+        // empty); the slice lives only until `fill` returns, before the reference is
+        // published.
+        let filled = fill(unsafe { self.bulk_mut(off, len as usize) });
+        if filled.is_err() {
+            // Never published: forget the intent (`bulk_tail` did not move).
+            ps.open_bulk_end.store(0, Ordering::Relaxed);
+            ps.open_end.store(0, Ordering::Release);
+            return Ok(filled);
+        }
+        // SAFETY: put lock held; `[t, t + 16)` is free (`free_from(t, 16) >= 16` seen
+        // in `wait_space`), 16 <= cap.
+        unsafe {
+            self.copy_in(t, &(len | BULK_FLAG).to_le_bytes());
+            self.copy_in(t + 8, &bs.to_le_bytes());
+        }
+        h.tail.0.store(t + BULK_FOOT, Ordering::Release);
+        ps.puts.store(seq, Ordering::Release);
+        ps.bulk_tail.store(be, Ordering::Relaxed);
+        h.data.0.ring();
+        Ok(Ok(()))
+    }
+
+    /// Whether a bulk payload ending at `be` (and starting at or after `bulk_tail`) is
+    /// clear of every payload the get side still holds: within one area's length of
+    /// `bulk_head`, or nothing left in the ring (`head` at the producer's tail `t`: no
+    /// bulk byte is in use then, whatever gaps a dead process left).
+    fn bulk_free(&self, be: u64, t: u64) -> bool {
+        let h = self.hdr();
+        let ps = &h.put.0;
+        let mut bh = ps.cached_bulk_head.load(Ordering::Relaxed);
+        if be.saturating_sub(bh) > self.bulk {
+            bh = h.bulk_head.0.load(Ordering::Acquire);
+            ps.cached_bulk_head.store(bh, Ordering::Relaxed);
+        }
+        be.saturating_sub(bh) <= self.bulk || h.head.0.load(Ordering::Acquire) == t
+    }
+
     /// Waits until a put numbered `seq` stays within `maxsize` items (if any).
     fn wait_maxsize(&self, seq: u64, deadline: Deadline) -> Result<(), Fail> {
         let h = self.hdr();
@@ -232,9 +326,13 @@ impl Ring {
         let seq = ps.open_seq.load(Ordering::Relaxed);
         let t = h.tail.0.load(Ordering::Acquire);
         if t >= end {
-            // Published whole; only the count may be missing.
+            // Published whole; only the count (and a bulk payload's end) may be missing.
             if ps.puts.load(Ordering::Relaxed) < seq {
                 ps.puts.store(seq, Ordering::Release);
+            }
+            let be = ps.open_bulk_end.load(Ordering::Relaxed);
+            if be > ps.bulk_tail.load(Ordering::Relaxed) {
+                ps.bulk_tail.store(be, Ordering::Relaxed);
             }
             ps.open_end.store(0, Ordering::Release);
         } else if t > start {

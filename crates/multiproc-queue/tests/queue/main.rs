@@ -3,6 +3,7 @@
 
 #![expect(clippy::unwrap_used, reason = "tests: a panic is a failure report")]
 mod basic;
+mod bulk;
 mod crash;
 mod noconsumer;
 mod ports;
