@@ -188,12 +188,16 @@ impl AsyncManager {
     ///
     /// # Errors
     /// [`Error::Connect`], [`Error::Auth`], [`Error::Config`] (TCP without an authkey).
-    pub async fn connect(address: &Address, authkey: Option<&[u8]>) -> Result<AsyncManager, Error> {
+    pub async fn connect(
+        address: impl Into<Address>,
+        authkey: Option<&[u8]>,
+    ) -> Result<AsyncManager, Error> {
+        let address = address.into();
         let mut b = multiproc_ipc::Client::builder().timeout(CONNECT_TIMEOUT);
         if let Some(k) = authkey {
             b = b.authkey(k);
         }
-        let conn = AsyncClient::connect_with(&b, address)
+        let conn = AsyncClient::connect_with(&b, &address)
             .await
             .map_err(|e| match e {
                 ClientError::Handshake(h) => Error::Auth(h.to_string()),
