@@ -19,6 +19,8 @@ use multiproc_process::invoke::InvokeError;
 use multiproc_process::{Process, StartMethod};
 use serde::{Deserialize, Serialize};
 
+use multiproc_test_support::eventually;
+
 use super::{BOUND, METHODS, TestResult, mul, pid_of, pool, sleep_ms, sqr};
 
 // ------------------------------------------------------------------ helpers
@@ -56,20 +58,6 @@ fn gone(pid: u32) -> bool {
         Ok(stat) => stat
             .rsplit_once(") ")
             .is_some_and(|(_, rest)| rest.starts_with('Z') || rest.starts_with('X')),
-    }
-}
-
-/// Polls `cond` until it holds or [`BOUND`] passes; returns whether it held.
-fn eventually(mut cond: impl FnMut() -> bool) -> bool {
-    let end = Instant::now() + BOUND;
-    loop {
-        if cond() {
-            return true;
-        }
-        if Instant::now() >= end {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(5));
     }
 }
 

@@ -9,22 +9,12 @@ use std::time::Duration;
 use multiproc_ipc::{Connection, Pipe};
 use multiproc_pool::{Death, Error, Pool};
 use multiproc_process::StartMethod;
+use multiproc_test_support::{BOUND, METHODS, TestResult};
 
 mod bulk;
 mod cpython;
 mod remote;
 mod slice;
-
-type TestResult = Result<(), Box<dyn std::error::Error>>;
-
-const METHODS: [StartMethod; 3] = [
-    StartMethod::Fork,
-    StartMethod::Spawn,
-    StartMethod::ForkServer,
-];
-/// A deadline against hangs, never a speed check: generous for a debug build on a
-/// loaded 2-core machine.
-const BOUND: Duration = Duration::from_secs(120);
 
 /// Bytes encoded as one blob (`serialize_bytes`), the same bytes on the wire as a
 /// `Vec<u8>` but not encoded element by element: megabytes of `Vec<u8>` take seconds
