@@ -409,12 +409,10 @@ fn event_across_processes() -> TestResult {
 
 // ---------------------------------------------------------------- Condition
 
-// CPython: _TestCondition.test_notify
-#[test]
-fn condition_notify_one_wakes_one() -> TestResult {
-    let cond = Condition::new()?;
-    let c = Counters::new(2); // [sleeping, woken]
-    let children: Vec<_> = (0..2)
+/// `n` forked children that each take `cond`'s lock, count themselves in `c[0]`, wait
+/// to be notified (bounded) and count the wake-up in `c[1]`.
+fn forked_waiters(cond: &Condition, n: usize, c: &Counters) -> Vec<Child> {
+    (0..n)
         .map(|_| {
             let (cond, c) = (cond.clone(), c.clone());
             fork(move || {
@@ -427,7 +425,15 @@ fn condition_notify_one_wakes_one() -> TestResult {
                 0
             })
         })
-        .collect();
+        .collect()
+}
+
+// CPython: _TestCondition.test_notify
+#[test]
+fn condition_notify_one_wakes_one() -> TestResult {
+    let cond = Condition::new()?;
+    let c = Counters::new(2); // [sleeping, woken]
+    let children = forked_waiters(&cond, 2, &c);
     // Both registered: they increment `sleeping` under the lock, then wait (which
     // releases it), so holding the lock proves they are waiting.
     wait_until(|| c.get(0).load(Ordering::SeqCst) == 2);
@@ -454,20 +460,7 @@ fn condition_notify_one_wakes_one() -> TestResult {
 fn condition_notify_all_and_n() -> TestResult {
     let cond = Condition::with_lock(Lock::new()?)?;
     let c = Counters::new(2);
-    let children: Vec<_> = (0..4)
-        .map(|_| {
-            let (cond, c) = (cond.clone(), c.clone());
-            fork(move || {
-                let Ok(mut g) = cond.lock() else { return 1 };
-                c.get(0).fetch_add(1, Ordering::SeqCst);
-                if !matches!(g.wait_timeout(BOUND), Ok(true)) {
-                    return 2;
-                }
-                c.get(1).fetch_add(1, Ordering::SeqCst);
-                0
-            })
-        })
-        .collect();
+    let children = forked_waiters(&cond, 4, &c);
     wait_until(|| c.get(0).load(Ordering::SeqCst) == 4);
     cond.lock().map_err(died)?.notify(3);
     wait_until(|| c.get(1).load(Ordering::SeqCst) >= 3);
