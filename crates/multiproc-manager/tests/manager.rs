@@ -14,8 +14,7 @@ use multiproc_manager::{
 };
 use proptest::prelude::*;
 
-mod support;
-use support::{BOUND, reap};
+use multiproc_test_support::{BOUND, reap, reaped};
 
 type R = Result<(), Box<dyn std::error::Error>>;
 
@@ -1645,10 +1644,7 @@ fn wait_returns_when_another_client_shuts_the_server_down() -> R {
             m.wait_timeout(BOUND)?,
             "{method:?}: the server process did not end"
         );
-        assert!(
-            support::reaped(pid),
-            "{method:?}: the server process was not reaped"
-        );
+        assert!(reaped(pid), "{method:?}: the server process was not reaped");
         m.wait()?;
     }
     Ok(())

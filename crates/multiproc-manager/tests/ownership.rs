@@ -17,16 +17,9 @@ use multiproc_manager::{
 };
 use multiproc_process::Process;
 
-mod support;
-use support::BOUND;
+use multiproc_test_support::{BOUND, METHODS};
 
 type R = Result<(), Box<dyn std::error::Error>>;
-
-const METHODS: [StartMethod; 3] = [
-    StartMethod::Fork,
-    StartMethod::Spawn,
-    StartMethod::ForkServer,
-];
 
 /// How many times each scenario runs per start method.
 const ROUNDS: usize = 20;
