@@ -4,7 +4,7 @@
 //! that vanish holding locks, shutdown under waiters).
 
 use std::collections::HashMap;
-use std::process::{Child, Command};
+use std::process::Child;
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -14,7 +14,7 @@ use multiproc_manager::{
 };
 use proptest::prelude::*;
 
-use multiproc_test_support::{BOUND, reap, reaped};
+use multiproc_test_support::{BOUND, reap, reaped, this_test_binary};
 
 type R = Result<(), Box<dyn std::error::Error>>;
 
@@ -41,8 +41,7 @@ fn spawn_child<T: serde::Serialize>(
         fds.is_empty(),
         "proxies travel as addresses, not descriptors"
     );
-    Ok(Command::new(std::env::current_exe()?)
-        .args(["--exact", "child_entry", "--nocapture", "--test-threads=1"])
+    Ok(this_test_binary("child_entry")?
         .env("MPM_ROLE", role)
         .env("MPM_ARG", hex(&bytes))
         .spawn()?)
@@ -1468,8 +1467,7 @@ fn start_with_custom_types() -> R {
 fn separate_processes_over_tcp() -> R {
     use std::io::BufRead;
     let (bytes, _) = multiproc_ipc::encode(&())?;
-    let mut server = Command::new(std::env::current_exe()?)
-        .args(["--exact", "child_entry", "--nocapture", "--test-threads=1"])
+    let mut server = this_test_binary("child_entry")?
         .env("MPM_ROLE", "tcp_server")
         .env("MPM_ARG", hex(&bytes))
         .stdout(std::process::Stdio::piped())

@@ -12,6 +12,7 @@
 //! | [`BOUND`], [`TestResult`] | the bound of every wait; what tests return |
 //! | [`METHODS`], [`sandbox`] | every start method; a scenario in a Spawn child of its own (feature `process`) |
 //! | [`eventually`], [`within`] | a condition polled with a bound; a closure run on a thread joined with a bound |
+//! | [`this_test_binary`] | a child that is this test binary again, running one test |
 //! | [`reaped`], [`reap`] | `/proc/<pid>` gone (exited *and* reaped); a `std::process::Child` waited for, killed past the bound |
 //! | [`park_forever`] | the end of a child that must hang until it is killed |
 //! | [`xorshift`] | a small deterministic pseudo-random sequence |
@@ -106,6 +107,26 @@ where
         .start_method(multiproc_process::StartMethod::Spawn)
         .start()?;
     Ok(p.join_value()??)
+}
+
+/// A command that runs this test binary again, only the test `test` (its path inside
+/// the binary, `module::name`), on one thread, its output not captured: the body of a
+/// child that a test starts by re-executing itself (the test reads an environment
+/// variable the parent sets to know it is the child).
+///
+/// ```
+/// let cmd = multiproc_test_support::this_test_binary("shm::child_entry")?;
+/// assert_eq!(cmd.get_args().nth(1).unwrap(), "shm::child_entry");
+/// # Ok::<(), std::io::Error>(())
+/// ```
+///
+/// # Errors
+///
+/// The path of this executable is unknown (`std::env::current_exe`).
+pub fn this_test_binary(test: &str) -> std::io::Result<std::process::Command> {
+    let mut cmd = std::process::Command::new(std::env::current_exe()?);
+    cmd.args(["--exact", test, "--nocapture", "--test-threads=1"]);
+    Ok(cmd)
 }
 
 /// Polls `cond` until it holds or [`BOUND`] passes; returns whether it held.

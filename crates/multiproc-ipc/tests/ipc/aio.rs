@@ -7,7 +7,7 @@
 
 use std::io::Write;
 use std::os::fd::AsFd;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 use multiproc_ipc::aio::{AsyncClient, AsyncConnection, AsyncListener};
@@ -17,7 +17,7 @@ use multiproc_ipc::{
 };
 
 use multiproc_test_support::aio::{Drivers, on_each_runtime};
-use multiproc_test_support::{BOUND, poll_and_drop};
+use multiproc_test_support::{BOUND, poll_and_drop, this_test_binary};
 
 use crate::interop::{PY_CLIENT, PY_LISTENER, line, python, spawn_py};
 use crate::{TempDir, TestResult};
@@ -348,13 +348,7 @@ fn aio_child_entry() -> TestResult {
 /// Starts this test binary as a child in `mode`, handing it one end of a fresh pair.
 fn start_child(mode: &str) -> std::io::Result<(std::process::Child, Connection)> {
     let (boot_parent, boot_child) = Pipe::duplex()?;
-    let child = Command::new(std::env::current_exe()?)
-        .args([
-            "--exact",
-            "aio::aio_child_entry",
-            "--nocapture",
-            "--test-threads=1",
-        ])
+    let child = this_test_binary("aio::aio_child_entry")?
         .env(CHILD_ENV, mode)
         .stdin(Stdio::from(boot_child.into_fd()))
         .stdout(Stdio::null())

@@ -19,7 +19,7 @@ use multiproc_process::invoke::InvokeError;
 use multiproc_process::{Process, StartMethod};
 use serde::{Deserialize, Serialize};
 
-use multiproc_test_support::eventually;
+use multiproc_test_support::{eventually, this_test_binary};
 
 use super::{BOUND, METHODS, TestResult, mul, pid_of, pool, sleep_ms, sqr};
 
@@ -1154,13 +1154,7 @@ fn test_worker_finalization_via_atexit_handler_of_multiprocessing() -> TestResul
         return Ok(());
     }
     for m in METHODS {
-        let mut child = std::process::Command::new(std::env::current_exe()?)
-            .args([
-                "--exact",
-                "cpython::finalization_child",
-                "--nocapture",
-                "--test-threads=1",
-            ])
+        let mut child = this_test_binary("cpython::finalization_child")?
             .env(FINALIZATION_ENV, m.as_str())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::null())
@@ -1366,13 +1360,7 @@ fn test_release_unused_processes() -> TestResult {
         return Ok(());
     }
     for m in METHODS {
-        let mut child = std::process::Command::new(std::env::current_exe()?)
-            .args([
-                "--exact",
-                "cpython::not_leak_child",
-                "--nocapture",
-                "--test-threads=1",
-            ])
+        let mut child = this_test_binary("cpython::not_leak_child")?
             .env(NOT_LEAK_ENV, m.as_str())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::null())
