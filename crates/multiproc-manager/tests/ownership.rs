@@ -225,10 +225,6 @@ fn permit_of_a_vanished_holder_is_given_back_with_owner_died() -> R {
     Ok(())
 }
 
-fn take_rlock(lock: LockProxy) -> Verdict {
-    acquired(lock.acquire(Some(BOUND)))
-}
-
 /// An `RLock` belongs to (process, thread): nobody else can release it, so one that a
 /// child left held at its normal end is released when it ends, and the next acquirer
 /// is told.
@@ -237,7 +233,7 @@ fn rlock_left_by_a_child_is_released_and_reported() -> R {
     let m = Manager::start()?;
     let rlock = m.rlock()?;
     for method in METHODS {
-        let p = Process::new(take_rlock, (rlock.clone(),))
+        let p = Process::new(take_lock, (rlock.clone(),))
             .start_method(method)
             .start()?;
         finish(p, &format!("{method}"))?;

@@ -13,7 +13,7 @@
 //! | [`METHODS`], [`sandbox`] | every start method; a scenario in a Spawn child of its own (feature `process`) |
 //! | [`eventually`], [`within`] | a condition polled with a bound; a closure run on a thread joined with a bound |
 //! | [`this_test_binary`] | a child that is this test binary again, running one test |
-//! | [`reaped`], [`reap`] | `/proc/<pid>` gone (exited *and* reaped); a `std::process::Child` waited for, killed past the bound |
+//! | [`reaped`], [`reap`], [`reap_after`] | `/proc/<pid>` gone (exited *and* reaped); a `std::process::Child` waited for, killed past the bound; the same after the parent's side of a test |
 //! | [`park_forever`] | the end of a child that must hang until it is killed |
 //! | [`xorshift`] | a small deterministic pseudo-random sequence |
 //! | [`poll_noop`], [`poll_and_drop`], [`poll_in_task`] | one poll of a future: with a no-op waker, then dropped, or from inside a task |
@@ -206,6 +206,40 @@ pub fn reap(mut child: std::process::Child) -> bool {
         let _ = child.wait();
     }
     status.is_some_and(|st| st.success())
+}
+
+/// Ends a child after the parent's side of a test: kills it if that side failed, then
+/// [`reap`]s it (bounded). The side's error comes first; else an error if the child did
+/// not exit successfully within [`BOUND`].
+///
+/// ```
+/// use multiproc_test_support::reap_after;
+/// let child = std::process::Command::new("true").spawn()?;
+/// reap_after::<Box<dyn std::error::Error>>(child, Ok(()))?;
+/// let child = std::process::Command::new("sleep").arg("600").spawn()?;
+/// assert!(reap_after::<String>(child, Err("the parent's side failed".into())).is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// # Errors
+///
+/// `result`'s error, or the child failed or outlived the bound.
+pub fn reap_after<E: From<String>>(
+    mut child: std::process::Child,
+    result: Result<(), E>,
+) -> Result<(), E> {
+    if result.is_err() {
+        let _ = child.kill();
+    }
+    let ok = reap(child);
+    result?;
+    if ok {
+        Ok(())
+    } else {
+        Err(E::from(format!(
+            "the child failed, or did not finish within {BOUND:?}"
+        )))
+    }
 }
 
 /// Parks the calling thread for ever: the end of a child that holds something until

@@ -11,7 +11,7 @@ use multiproc_ipc::{Connection, Pipe, bytemuck, decode, decode_with_max_depth, e
 use proptest::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use multiproc_test_support::this_test_binary;
+use multiproc_test_support::{reap_after, this_test_binary};
 
 use crate::TestResult;
 
@@ -115,7 +115,7 @@ fn round_trips_through_a_spawned_process(shm: Option<usize>) -> TestResult {
         mine.enable_shm(t)?;
         cmd.env(SHM_ENV, t.to_string());
     }
-    let mut child = cmd
+    let child = cmd
         .env(CHILD_ENV, "1")
         .stdin(Stdio::from(theirs.into_fd()))
         .stdout(Stdio::null())
@@ -147,13 +147,7 @@ fn round_trips_through_a_spawned_process(shm: Option<usize>) -> TestResult {
         mine.send(&None::<Batch>)?;
         Ok(())
     })();
-    if result.is_err() {
-        let _ = child.kill();
-    }
-    let status = child.wait()?;
-    result?;
-    assert!(status.success(), "child failed: {status:?}");
-    Ok(())
+    reap_after(child, result)
 }
 
 #[test]

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use multiproc_ipc::{Connection, Pipe, SharedSegment};
 
-use multiproc_test_support::this_test_binary;
+use multiproc_test_support::{reap_after, this_test_binary};
 
 use crate::TestResult;
 
@@ -50,7 +50,7 @@ fn child_entry() -> TestResult {
 #[test]
 fn connection_and_segment_work_in_an_execd_child() -> TestResult {
     let (boot_parent, boot_child) = Pipe::duplex()?;
-    let mut child = this_test_binary("child::child_entry")?
+    let child = this_test_binary("child::child_entry")?
         .env(CHILD_ENV, "1")
         .stdin(Stdio::from(boot_child.into_fd()))
         .stdout(Stdio::null())
@@ -75,13 +75,7 @@ fn connection_and_segment_work_in_an_execd_child() -> TestResult {
         assert_eq!(read_seg(&seg), text);
         Ok(())
     })();
-    if result.is_err() {
-        let _ = child.kill();
-    }
-    let status = child.wait()?;
-    result?;
-    assert!(status.success(), "child failed: {status:?}");
-    Ok(())
+    reap_after(child, result)
 }
 
 /// Stores `text` as a length-prefixed string at the start of `seg`.
