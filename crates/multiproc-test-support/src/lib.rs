@@ -36,6 +36,8 @@
 //! A test that fails past a bound may leave its children running; [`reap`] kills what it
 //! gave up on, the other helpers only report.
 
+#![forbid(unsafe_code)]
+
 use std::future::Future;
 use std::pin::{Pin, pin};
 use std::task::{Context, Poll, Waker};
