@@ -10,14 +10,14 @@
 //! | item | what |
 //! |---|---|
 //! | [`BOUND`], [`TestResult`] | the bound of every wait; what tests return |
-//! | [`METHODS`], [`sandbox`] | every start method; a scenario in a Spawn child of its own (feature `process`) |
+//! | `METHODS`, `sandbox` | every start method; a scenario in a Spawn child of its own (feature `process`) |
 //! | [`eventually`], [`within`] | a condition polled with a bound; a closure run on a thread joined with a bound |
 //! | [`this_test_binary`] | a child that is this test binary again, running one test |
 //! | [`reaped`], [`reap`], [`reap_after`] | `/proc/<pid>` gone (exited *and* reaped); a `std::process::Child` waited for, killed past the bound; the same after the parent's side of a test |
 //! | [`park_forever`] | the end of a child that must hang until it is killed |
 //! | [`xorshift`] | a small deterministic pseudo-random sequence |
 //! | [`poll_noop`], [`poll_and_drop`], [`poll_in_task`] | one poll of a future: with a no-op waker, then dropped, or from inside a task |
-//! | [`aio`] | the current-thread and multi-thread tokio runtimes, futures run on them bounded (feature `tokio`) |
+//! | `aio` | the current-thread and multi-thread tokio runtimes, futures run on them bounded (feature `tokio`) |
 //!
 //! ```
 //! use multiproc_test_support::{BOUND, eventually};
