@@ -27,6 +27,7 @@ SYS_ONLY = [
     "multiproc-queue",
     "multiproc-shared",
     "multiproc-sync",
+    "multiproc-test-support",
 ]
 EXPECT_ONLY = [
     "multiproc",
@@ -39,6 +40,7 @@ EXPECT_ONLY = [
     "multiproc-queue",
     "multiproc-shared",
     "multiproc-sync",
+    "multiproc-test-support",
 ]
 
 root = pathlib.Path(__file__).resolve().parent.parent

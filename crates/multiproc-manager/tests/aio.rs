@@ -5,41 +5,15 @@
 #![cfg(feature = "tokio")]
 
 use std::future::Future;
-use std::pin::pin;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use multiproc_manager::aio::AsyncManager;
-use multiproc_manager::{Error, Manager, RemoteErrorKind, StartMethod, Value};
+use multiproc_manager::{Error, Manager, RemoteErrorKind, Value};
 
-mod support;
-use support::BOUND;
+use multiproc_test_support::aio::{Drivers, block_on_bounded, runtimes};
+use multiproc_test_support::{BOUND, METHODS, poll_and_drop, reaped};
 
 type R = Result<(), Box<dyn std::error::Error + Send + Sync>>;
-
-const METHODS: [StartMethod; 3] = [
-    StartMethod::Fork,
-    StartMethod::Spawn,
-    StartMethod::ForkServer,
-];
-
-fn runtimes() -> std::io::Result<Vec<(&'static str, tokio::runtime::Runtime)>> {
-    Ok(vec![
-        (
-            "current-thread",
-            tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()?,
-        ),
-        (
-            "multi-thread",
-            tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()?,
-        ),
-    ])
-}
 
 /// Runs `body` against a manager started with each start method, on both runtimes.
 fn each<F, Fut>(body: F) -> R
@@ -48,29 +22,15 @@ where
     Fut: Future<Output = R>,
 {
     for method in METHODS {
-        for (rt_name, rt) in runtimes()? {
+        for (rt_name, rt) in runtimes(Drivers::All)? {
             let manager = Manager::start_with::<()>(Some(method))?;
             let pid = manager.pid().ok_or("no server pid")?;
-            rt.block_on(async {
-                tokio::time::timeout(BOUND, body(rt_name, manager))
-                    .await
-                    .map_err(|_| format!("{method}/{rt_name}: timed out"))?
-                    .map_err(|e| format!("{method}/{rt_name}: {e}"))
-            })?;
-            assert!(support::reaped(pid), "{method}: server not reaped");
+            let what = format_args!("{method}/{rt_name}");
+            block_on_bounded(&rt, what, body(rt_name, manager))?;
+            assert!(reaped(pid), "{method}: server not reaped");
         }
     }
     Ok(())
-}
-
-/// Polls `fut` once and drops it: a cancellation at its first await point.
-fn poll_once<F: Future>(fut: F) -> Option<F::Output> {
-    let mut fut = pin!(fut);
-    let mut cx = Context::from_waker(std::task::Waker::noop());
-    match fut.as_mut().poll(&mut cx) {
-        Poll::Ready(v) => Some(v),
-        Poll::Pending => None,
-    }
 }
 
 #[test]
@@ -197,7 +157,7 @@ fn cancelled_gets_lose_no_item() -> R {
         let q = m.queue_of::<i64>().await?;
         // Cut before anything: polled once on an empty queue.
         for _ in 0..3 {
-            assert!(poll_once(q.get()).is_none());
+            assert!(poll_and_drop(q.get()).is_none());
         }
         // Cut while the server waits (the request went out).
         for _ in 0..3 {
@@ -221,7 +181,7 @@ fn cancelled_gets_lose_no_item() -> R {
         let mut cut = 0;
         while got.len() < 20 {
             // Cut at random points, and at the first poll.
-            if let Some(r) = poll_once(q.get()) {
+            if let Some(r) = poll_and_drop(q.get()) {
                 got.push(r?);
                 continue;
             }
@@ -249,7 +209,7 @@ fn cancelled_acquire_does_not_leak_the_lock() -> R {
         held.acquire(None)?;
         let lock = m.lock_at(held.id());
         // Cut at the first poll (nothing sent), then while the server waits.
-        assert!(poll_once(lock.acquire(None)).is_none());
+        assert!(poll_and_drop(lock.acquire(None)).is_none());
         for _ in 0..3 {
             assert!(
                 tokio::time::timeout(Duration::from_millis(10), lock.acquire(None))
@@ -528,7 +488,7 @@ fn cancelled_semaphore_acquires_lose_no_permit() -> R {
                 let (mut got, mut cut) = (0u32, 0u32);
                 for _ in 0..40 {
                     let took = match rng.below(3) {
-                        0 => match poll_once(sem.acquire(None)) {
+                        0 => match poll_and_drop(sem.acquire(None)) {
                             Some(r) => Some(r?),
                             None => None,
                         },
@@ -607,7 +567,7 @@ fn cancelled_condition_wait_gives_the_lock_up() -> R {
         // right after is a RuntimeError (the lock was given up), and the lock is free
         // for another owner (async or blocking) at once.
         cond.acquire(None).await?;
-        assert!(poll_once(cond.wait()).is_none());
+        assert!(poll_and_drop(cond.wait()).is_none());
         let e = cond.release().await.expect_err("given up");
         assert_eq!(e.remote_kind(), Some(RemoteErrorKind::RuntimeError), "{rt}");
         let other = cond.clone_owner();
@@ -652,7 +612,7 @@ fn cancelled_condition_wait_gives_the_lock_up() -> R {
             cond.acquire(None).await?;
             let wait = cond.wait_timeout(Duration::from_millis(rng.below(4)));
             let r = if round % 3 == 0 {
-                poll_once(wait)
+                poll_and_drop(wait)
             } else {
                 tokio::time::timeout(Duration::from_micros(rng.below(3000)), wait)
                     .await

@@ -5,20 +5,13 @@
 
 use std::path::PathBuf;
 
-use multiproc_manager::{Address, DictProxy, Error, Manager, Registry, StartMethod};
+use multiproc_manager::{Address, DictProxy, Error, Manager, Registry};
 use multiproc_process::Process;
 use serde::{Deserialize, Serialize};
 
-mod support;
-use support::BOUND;
+use multiproc_test_support::{BOUND, METHODS};
 
 type R = Result<(), Box<dyn std::error::Error>>;
-
-const METHODS: [StartMethod; 3] = [
-    StartMethod::Fork,
-    StartMethod::Spawn,
-    StartMethod::ForkServer,
-];
 
 /// An address as it travels to a child in these tests (`Address` is not serde).
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -8,21 +8,14 @@
 use std::collections::BTreeSet;
 
 use multiproc_manager::{
-    DictProxy, Error, ITER_BATCH, ListProxy, Manager, RemoteErrorKind, SetProxy, StartMethod, Value,
+    DictProxy, Error, ITER_BATCH, ListProxy, Manager, RemoteErrorKind, SetProxy, Value,
 };
 use multiproc_process::Process;
 use proptest::prelude::*;
 
-mod support;
-use support::BOUND;
+use multiproc_test_support::{BOUND, METHODS};
 
 type R = Result<(), Box<dyn std::error::Error>>;
-
-const METHODS: [StartMethod; 3] = [
-    StartMethod::Fork,
-    StartMethod::Spawn,
-    StartMethod::ForkServer,
-];
 
 fn kind(e: &Error) -> Option<RemoteErrorKind> {
     e.remote_kind()

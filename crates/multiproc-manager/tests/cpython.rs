@@ -24,17 +24,9 @@ use multiproc_manager::{
 use multiproc_process::{Process, ProcessBuilder};
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
-mod support;
-use support::{BOUND, reaped};
+use multiproc_test_support::{BOUND, METHODS, reaped};
 
 type R = Result<(), Box<dyn std::error::Error>>;
-
-/// Every start method: each scenario that hands proxies to a child runs once per method.
-const METHODS: [StartMethod; 3] = [
-    StartMethod::Fork,
-    StartMethod::Spawn,
-    StartMethod::ForkServer,
-];
 
 /// Short timeouts for waits that are meant to run out.
 const SHORT: Duration = Duration::from_millis(10);

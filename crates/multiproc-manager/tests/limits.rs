@@ -8,8 +8,7 @@ use multiproc_manager::{
     DEFAULT_MAX_DEPTH, Error, Limits, Manager, Registry, RemoteErrorKind, Server, Value,
 };
 
-mod support;
-use support::BOUND;
+use multiproc_test_support::BOUND;
 
 type R = Result<(), Box<dyn std::error::Error>>;
 

@@ -14,8 +14,7 @@ use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
 use tracing::{Event, Level, Metadata, Subscriber};
 
-mod support;
-use support::BOUND;
+use multiproc_test_support::BOUND;
 
 type R = Result<(), Box<dyn std::error::Error>>;
 

@@ -4,7 +4,7 @@
 //! that vanish holding locks, shutdown under waiters).
 
 use std::collections::HashMap;
-use std::process::{Child, Command};
+use std::process::Child;
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -14,8 +14,7 @@ use multiproc_manager::{
 };
 use proptest::prelude::*;
 
-mod support;
-use support::{BOUND, reap};
+use multiproc_test_support::{BOUND, reap, reaped, this_test_binary};
 
 type R = Result<(), Box<dyn std::error::Error>>;
 
@@ -42,8 +41,7 @@ fn spawn_child<T: serde::Serialize>(
         fds.is_empty(),
         "proxies travel as addresses, not descriptors"
     );
-    Ok(Command::new(std::env::current_exe()?)
-        .args(["--exact", "child_entry", "--nocapture", "--test-threads=1"])
+    Ok(this_test_binary("child_entry")?
         .env("MPM_ROLE", role)
         .env("MPM_ARG", hex(&bytes))
         .spawn()?)
@@ -1469,8 +1467,7 @@ fn start_with_custom_types() -> R {
 fn separate_processes_over_tcp() -> R {
     use std::io::BufRead;
     let (bytes, _) = multiproc_ipc::encode(&())?;
-    let mut server = Command::new(std::env::current_exe()?)
-        .args(["--exact", "child_entry", "--nocapture", "--test-threads=1"])
+    let mut server = this_test_binary("child_entry")?
         .env("MPM_ROLE", "tcp_server")
         .env("MPM_ARG", hex(&bytes))
         .stdout(std::process::Stdio::piped())
@@ -1645,10 +1642,7 @@ fn wait_returns_when_another_client_shuts_the_server_down() -> R {
             m.wait_timeout(BOUND)?,
             "{method:?}: the server process did not end"
         );
-        assert!(
-            support::reaped(pid),
-            "{method:?}: the server process was not reaped"
-        );
+        assert!(reaped(pid), "{method:?}: the server process was not reaped");
         m.wait()?;
     }
     Ok(())

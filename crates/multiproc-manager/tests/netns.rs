@@ -27,8 +27,7 @@ use std::time::{Duration, Instant};
 
 use multiproc_manager::{Address, DictProxy, Error, Manager, QueueProxy, Registry};
 
-mod support;
-use support::{BOUND, reap};
+use multiproc_test_support::{BOUND, reap};
 
 type R = Result<(), Box<dyn std::error::Error>>;
 

@@ -17,16 +17,9 @@ use multiproc_manager::{
 };
 use multiproc_process::Process;
 
-mod support;
-use support::BOUND;
+use multiproc_test_support::{BOUND, METHODS};
 
 type R = Result<(), Box<dyn std::error::Error>>;
-
-const METHODS: [StartMethod; 3] = [
-    StartMethod::Fork,
-    StartMethod::Spawn,
-    StartMethod::ForkServer,
-];
 
 /// How many times each scenario runs per start method.
 const ROUNDS: usize = 20;
@@ -48,12 +41,25 @@ fn finish(p: Process<Verdict>, what: &str) -> R {
     Ok(())
 }
 
-fn take_lock(lock: LockProxy) -> Verdict {
-    if lock.acquire(Some(BOUND)).map_err(s)? {
-        Ok(()) // returns holding it
-    } else {
-        Err("not acquired in time".into())
+/// A child's verdict on its bounded acquire.
+fn acquired<E: std::fmt::Display>(got: Result<bool, E>) -> Verdict {
+    match got {
+        Ok(true) => Ok(()),
+        Ok(false) => Err("not acquired in time".into()),
+        Err(e) => Err(e.to_string()),
     }
+}
+
+/// The parent's acquire after a holder vanished: it must be told (`OwnerDied`).
+fn told_owner_died(got: Result<bool, AcquireError<bool>>, what: &str) -> R {
+    match got {
+        Err(AcquireError::OwnerDied(_)) => Ok(()),
+        other => Err(format!("{what}: expected OwnerDied, got {other:?}").into()),
+    }
+}
+
+fn take_lock(lock: LockProxy) -> Verdict {
+    acquired(lock.acquire(Some(BOUND))) // returns holding it
 }
 
 /// CPython: TestSyncManagerTypes.test_lock, repeated — the child returns holding the
@@ -80,11 +86,7 @@ fn parent_releases_a_lock_its_child_left() -> R {
 }
 
 fn take_permit(sem: SemaphoreProxy) -> Verdict {
-    if sem.acquire(Some(BOUND)).map_err(s)? {
-        Ok(())
-    } else {
-        Err("not acquired in time".into())
-    }
+    acquired(sem.acquire(Some(BOUND)))
 }
 
 /// CPython: TestSyncManagerTypes.test_bounded_semaphore, repeated — the child returns
@@ -119,10 +121,8 @@ enum Vanish {
     Aborts,
 }
 
-fn hold_lock_and_vanish(lock: LockProxy, holding: EventProxy, how: Vanish) -> Verdict {
-    if !lock.acquire(Some(BOUND)).map_err(s)? {
-        return Err("not acquired in time".into());
-    }
+/// Says it holds what it took, then leaves as `how` says.
+fn announce_and_vanish(holding: &EventProxy, how: Vanish) -> Verdict {
     holding.set().map_err(s)?;
     match how {
         Vanish::Aborts => std::process::abort(),
@@ -134,18 +134,14 @@ fn hold_lock_and_vanish(lock: LockProxy, holding: EventProxy, how: Vanish) -> Ve
     }
 }
 
+fn hold_lock_and_vanish(lock: LockProxy, holding: EventProxy, how: Vanish) -> Verdict {
+    acquired(lock.acquire(Some(BOUND)))?;
+    announce_and_vanish(&holding, how)
+}
+
 fn hold_permit_and_vanish(sem: SemaphoreProxy, holding: EventProxy, how: Vanish) -> Verdict {
-    if !sem.acquire(Some(BOUND)).map_err(s)? {
-        return Err("not acquired in time".into());
-    }
-    holding.set().map_err(s)?;
-    match how {
-        Vanish::Aborts => std::process::abort(),
-        Vanish::Killed => {
-            std::thread::park_timeout(BOUND * 4);
-            Err("was not killed".into())
-        }
-    }
+    acquired(sem.acquire(Some(BOUND)))?;
+    announce_and_vanish(&holding, how)
 }
 
 /// Waits until the child says it holds what it took, then kills it (or lets it
@@ -189,12 +185,7 @@ fn lock_of_a_vanished_holder_is_taken_over_with_owner_died() -> R {
                     .start_method(method)
                     .start()?;
                 vanish(p, &holding, how, &what)?;
-                match lock.acquire(Some(BOUND)) {
-                    Err(AcquireError::OwnerDied(_)) => {}
-                    other => {
-                        return Err(format!("{what}: expected OwnerDied, got {other:?}").into());
-                    }
-                }
+                told_owner_died(lock.acquire(Some(BOUND)), &what)?;
                 assert!(lock.locked()?, "{what}: held by the one told");
                 lock.release()?;
                 // told once: the next acquisition is a normal one
@@ -222,12 +213,7 @@ fn permit_of_a_vanished_holder_is_given_back_with_owner_died() -> R {
                     .start_method(method)
                     .start()?;
                 vanish(p, &holding, how, &what)?;
-                match sem.acquire(Some(BOUND)) {
-                    Err(AcquireError::OwnerDied(_)) => {}
-                    other => {
-                        return Err(format!("{what}: expected OwnerDied, got {other:?}").into());
-                    }
-                }
+                told_owner_died(sem.acquire(Some(BOUND)), &what)?;
                 assert_eq!(sem.value()?, 0, "{what}: the permit is the caller's");
                 sem.release()?;
                 assert!(sem.acquire(Some(Duration::ZERO))?, "{what}: told once");
@@ -239,14 +225,6 @@ fn permit_of_a_vanished_holder_is_given_back_with_owner_died() -> R {
     Ok(())
 }
 
-fn take_rlock(lock: LockProxy) -> Verdict {
-    if lock.acquire(Some(BOUND)).map_err(s)? {
-        Ok(())
-    } else {
-        Err("not acquired in time".into())
-    }
-}
-
 /// An `RLock` belongs to (process, thread): nobody else can release it, so one that a
 /// child left held at its normal end is released when it ends, and the next acquirer
 /// is told.
@@ -255,15 +233,12 @@ fn rlock_left_by_a_child_is_released_and_reported() -> R {
     let m = Manager::start()?;
     let rlock = m.rlock()?;
     for method in METHODS {
-        let p = Process::new(take_rlock, (rlock.clone(),))
+        let p = Process::new(take_lock, (rlock.clone(),))
             .start_method(method)
             .start()?;
         finish(p, &format!("{method}"))?;
         // the server may still be settling the child's end: the wait is bounded
-        match rlock.acquire(Some(BOUND)) {
-            Err(AcquireError::OwnerDied(_)) => {}
-            other => return Err(format!("{method}: expected OwnerDied, got {other:?}").into()),
-        }
+        told_owner_died(rlock.acquire(Some(BOUND)), &method.to_string())?;
         assert!(rlock.locked()?);
         rlock.release()?;
         assert!(rlock.acquire(Some(Duration::ZERO))?, "{method}: told once");

@@ -8,8 +8,7 @@ use std::process::{Command, Stdio};
 
 use multiproc_manager::{Address, Manager, Registry};
 
-mod support;
-use support::reap;
+use multiproc_test_support::reap;
 
 type R = Result<(), Box<dyn std::error::Error>>;
 

@@ -5,12 +5,9 @@
 //! keys, and CPython's `multiprocessing.connection` at the other end. Every test runs
 //! on a current-thread and on a multi-thread runtime.
 
-use std::future::Future;
 use std::io::Write;
 use std::os::fd::AsFd;
-use std::pin::pin;
-use std::process::{Command, Stdio};
-use std::task::{Context, Poll};
+use std::process::Stdio;
 use std::time::Duration;
 
 use multiproc_ipc::aio::{AsyncClient, AsyncConnection, AsyncListener};
@@ -19,57 +16,11 @@ use multiproc_ipc::{
     Address, Client, ClientError, Connection, Listener, ListenerError, Pipe, RecvError,
 };
 
+use multiproc_test_support::aio::{Drivers, on_each_runtime};
+use multiproc_test_support::{BOUND, poll_and_drop, this_test_binary};
+
 use crate::interop::{PY_CLIENT, PY_LISTENER, line, python, spawn_py};
 use crate::{TempDir, TestResult};
-
-/// Every wait of these tests is bounded by this.
-const BOUND: Duration = Duration::from_secs(60);
-
-fn runtimes() -> std::io::Result<Vec<(&'static str, tokio::runtime::Runtime)>> {
-    Ok(vec![
-        (
-            "current-thread",
-            tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()?,
-        ),
-        (
-            "multi-thread",
-            tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()?,
-        ),
-    ])
-}
-
-/// Runs `body` on both runtimes, bounded.
-fn on_both<F, Fut>(body: F) -> TestResult
-where
-    F: Fn() -> Fut,
-    Fut: Future<Output = TestResult>,
-{
-    for (name, rt) in runtimes()? {
-        rt.block_on(async {
-            tokio::time::timeout(BOUND, body())
-                .await
-                .map_err(|_| format!("{name}: timed out"))?
-                .map_err(|e| format!("{name}: {e}"))
-        })?;
-    }
-    Ok(())
-}
-
-/// Polls `fut` once (registering for nothing useful) and drops it: a cancellation at
-/// its first await point, or after whatever it could do without waiting.
-fn poll_once<F: Future>(fut: F) -> Option<F::Output> {
-    let mut fut = pin!(fut);
-    let mut cx = Context::from_waker(std::task::Waker::noop());
-    match fut.as_mut().poll(&mut cx) {
-        Poll::Ready(v) => Some(v),
-        Poll::Pending => None,
-    }
-}
 
 fn pattern(i: usize, len: usize) -> Vec<u8> {
     (0..len).map(|k| (k.wrapping_mul(31) ^ i) as u8).collect()
@@ -79,7 +30,7 @@ fn pattern(i: usize, len: usize) -> Vec<u8> {
 
 #[test]
 fn async_to_async_and_async_to_blocking_round_trips() -> TestResult {
-    on_both(|| async {
+    on_each_runtime(Drivers::All, |_| async {
         let (a, b) = Pipe::duplex()?;
         let (a, b) = (a.into_async()?, b.into_async()?);
         for i in 0..100u64 {
@@ -120,7 +71,7 @@ fn async_to_async_and_async_to_blocking_round_trips() -> TestResult {
 
 #[test]
 fn simplex_pipes_and_recv_bytes_into() -> TestResult {
-    on_both(|| async {
+    on_each_runtime(Drivers::All, |_| async {
         let (r, w) = Pipe::simplex()?;
         let (r, w) = (r.into_async()?, w.into_async()?);
         let big = pattern(9, 2 << 20);
@@ -144,7 +95,7 @@ fn simplex_pipes_and_recv_bytes_into() -> TestResult {
 
 #[test]
 fn limits_and_typed_errors_hold() -> TestResult {
-    on_both(|| async {
+    on_each_runtime(Drivers::All, |_| async {
         let (a, b) = Pipe::duplex()?;
         let (a, b) = (a.into_async()?, b.into_async()?);
         a.get_ref().set_max_frame(8);
@@ -189,7 +140,7 @@ fn limits_and_typed_errors_hold() -> TestResult {
 /// A frame whose bytes arrive a few at a time (header split too) is received whole.
 #[test]
 fn frames_delivered_in_pieces() -> TestResult {
-    on_both(|| async {
+    on_each_runtime(Drivers::All, |_| async {
         let (raw, conn) = std::os::unix::net::UnixStream::pair()?;
         let conn = Connection::from_fd(conn.into()).into_async()?;
         let frames: Vec<Vec<u8>> = vec![b"a".to_vec(), pattern(1, 1000), Vec::new()];
@@ -227,7 +178,7 @@ fn frames_delivered_in_pieces() -> TestResult {
 fn dropped_receives_of_large_frames_lose_nothing() -> TestResult {
     const FRAMES: usize = 6;
     const LEN: usize = 5 << 20;
-    on_both(|| async {
+    on_each_runtime(Drivers::All, |_| async {
         let (tx, rx) = Pipe::duplex()?;
         let rx = rx.into_async()?;
         let sender = std::thread::spawn(move || -> Result<(), String> {
@@ -245,9 +196,9 @@ fn dropped_receives_of_large_frames_lose_nothing() -> TestResult {
         let mut dropped = 0usize;
         while got < FRAMES {
             let r = if got % 2 == 0 {
-                poll_once(rx.recv_bytes())
+                poll_and_drop(rx.recv_bytes())
             } else {
-                poll_once(rx.recv::<multiproc_ipc::Bytes>()).map(|r| r.map(Vec::from))
+                poll_and_drop(rx.recv::<multiproc_ipc::Bytes>()).map(|r| r.map(Vec::from))
             };
             match r {
                 Some(v) => {
@@ -288,7 +239,7 @@ fn dropped_receives_of_large_frames_lose_nothing() -> TestResult {
 /// another task: every frame arrives once.
 #[test]
 fn receives_cut_by_timeouts_lose_nothing() -> TestResult {
-    on_both(|| async {
+    on_each_runtime(Drivers::All, |_| async {
         let (a, b) = Pipe::duplex()?;
         let (a, b) = (a.into_async()?, std::sync::Arc::new(b.into_async()?));
         let n = 40usize;
@@ -319,7 +270,7 @@ fn receives_cut_by_timeouts_lose_nothing() -> TestResult {
 /// next frame; one dropped before it started sends nothing.
 #[test]
 fn dropped_sends_leave_whole_frames() -> TestResult {
-    on_both(|| async {
+    on_each_runtime(Drivers::All, |_| async {
         let (a, b) = Pipe::duplex()?;
         let a = a.into_async()?;
         let big = pattern(3, 8 << 20);
@@ -327,9 +278,9 @@ fn dropped_sends_leave_whole_frames() -> TestResult {
         a.send_bytes(b"first").await?;
         // Nobody reads yet: one poll writes what the socket buffer takes, then the
         // future is dropped part-way through its frame.
-        assert!(poll_once(a.send_bytes(&big)).is_none());
+        assert!(poll_and_drop(a.send_bytes(&big)).is_none());
         // The buffer is full now: this one cannot start, and is dropped unsent...
-        assert!(poll_once(a.send(&"never sent")).is_none());
+        assert!(poll_and_drop(a.send(&"never sent")).is_none());
         // ...while this one, awaited, finishes the big frame first.
         let reader = std::thread::spawn(move || -> Result<Vec<Vec<u8>>, String> {
             let mut v = Vec::new();
@@ -397,13 +348,7 @@ fn aio_child_entry() -> TestResult {
 /// Starts this test binary as a child in `mode`, handing it one end of a fresh pair.
 fn start_child(mode: &str) -> std::io::Result<(std::process::Child, Connection)> {
     let (boot_parent, boot_child) = Pipe::duplex()?;
-    let child = Command::new(std::env::current_exe()?)
-        .args([
-            "--exact",
-            "aio::aio_child_entry",
-            "--nocapture",
-            "--test-threads=1",
-        ])
+    let child = this_test_binary("aio::aio_child_entry")?
         .env(CHILD_ENV, mode)
         .stdin(Stdio::from(boot_child.into_fd()))
         .stdout(Stdio::null())
@@ -417,7 +362,7 @@ fn start_child(mode: &str) -> std::io::Result<(std::process::Child, Connection)>
 
 #[test]
 fn round_trips_with_a_child_process_blocking_and_async() -> TestResult {
-    on_both(|| async {
+    on_each_runtime(Drivers::All, |_| async {
         for mode in ["blocking-echo", "async-echo"] {
             let (mut child, conn) = start_child(mode)?;
             let r = async {
@@ -444,7 +389,7 @@ fn round_trips_with_a_child_process_blocking_and_async() -> TestResult {
 
 #[test]
 fn peer_killed_while_a_receive_waits_is_a_typed_error() -> TestResult {
-    on_both(|| async {
+    on_each_runtime(Drivers::All, |_| async {
         let (mut child, conn) = start_child("silent")?;
         let conn = conn.into_async()?;
         let pid = child.id();
@@ -475,7 +420,7 @@ async fn accept_and_echo_once(l: &AsyncListener) -> Result<(), ListenerError> {
 
 #[test]
 fn handshake_right_wrong_and_empty_keys() -> TestResult {
-    on_both(|| async {
+    on_each_runtime(Drivers::All, |_| async {
         let dir = TempDir::new("aio-auth")?;
         let l = Listener::bind(dir.sock("s"), Some(b"s3cret"))?.into_async()?;
         let addr = l.address().clone();
@@ -547,7 +492,7 @@ fn handshake_right_wrong_and_empty_keys() -> TestResult {
 /// A silent peer does not hold up a real client; a dropped accept abandons no peer.
 #[test]
 fn silent_peers_and_dropped_accepts() -> TestResult {
-    on_both(|| async {
+    on_each_runtime(Drivers::All, |_| async {
         let l = Listener::builder(Address::Tcp("127.0.0.1:0".parse()?))
             .authkey(b"k")
             .handshake_timeout(Duration::from_millis(300))
@@ -596,7 +541,7 @@ fn cpython_listener_with_async_client_and_cpython_client_with_async_listener() -
     let Some(py) = python() else {
         return Ok(());
     };
-    on_both(|| async {
+    on_each_runtime(Drivers::All, |_| async {
         let dir = TempDir::new("aio-py")?;
         // CPython's Listener, our async client.
         let path = dir.0.join("py");

@@ -8,16 +8,11 @@ use std::time::Duration;
 use multiproc_ipc::auth::AuthError;
 use multiproc_ipc::{Client, Listener, ListenerError, Pipe, RecvError};
 
-use crate::{TempDir, TestResult};
-
-fn raw_pair() -> std::io::Result<(multiproc_ipc::Connection, UnixStream)> {
-    let (a, b) = Pipe::duplex()?;
-    Ok((a, UnixStream::from(b.into_fd())))
-}
+use crate::{TempDir, TestResult, raw_pair};
 
 #[test]
 fn four_gib_length_header_is_refused_before_allocating() -> TestResult {
-    let (conn, mut raw) = raw_pair()?;
+    let (conn, mut raw) = raw_pair(None)?;
     // The long form: ff ff ff ff then 2^32 as u64.
     raw.write_all(&[0xff, 0xff, 0xff, 0xff, 0, 0, 0, 1, 0, 0, 0, 0])?;
     match conn.recv_bytes_timeout(Duration::from_secs(30)) {
@@ -27,14 +22,14 @@ fn four_gib_length_header_is_refused_before_allocating() -> TestResult {
     // The stream is mid-frame now: further receives fail instead of reading garbage.
     assert!(matches!(conn.recv_bytes(), Err(RecvError::Closed)));
     // The short form just below 2 GiB, above the default limit, too.
-    let (conn, mut raw) = raw_pair()?;
+    let (conn, mut raw) = raw_pair(None)?;
     raw.write_all(&[0x7f, 0xff, 0xff, 0xff])?;
     assert!(matches!(
         conn.recv::<Vec<u8>>(),
         Err(RecvError::TooLarge { .. })
     ));
     // A negative length other than -1.
-    let (conn, mut raw) = raw_pair()?;
+    let (conn, mut raw) = raw_pair(None)?;
     raw.write_all(&[0x80, 0, 0, 1])?;
     assert!(matches!(conn.recv_bytes(), Err(RecvError::Io(_))));
     Ok(())
@@ -42,7 +37,7 @@ fn four_gib_length_header_is_refused_before_allocating() -> TestResult {
 
 #[test]
 fn half_a_frame_then_close_is_truncated() -> TestResult {
-    let (conn, mut raw) = raw_pair()?;
+    let (conn, mut raw) = raw_pair(None)?;
     raw.write_all(&[0, 0, 0, 100])?;
     raw.write_all(&[1u8; 40])?;
     drop(raw);
@@ -51,7 +46,7 @@ fn half_a_frame_then_close_is_truncated() -> TestResult {
         other => return Err(format!("expected Truncated, got {other:?}").into()),
     }
     // Half a header.
-    let (conn, mut raw) = raw_pair()?;
+    let (conn, mut raw) = raw_pair(None)?;
     raw.write_all(&[0, 0])?;
     drop(raw);
     assert!(matches!(
@@ -65,7 +60,7 @@ fn half_a_frame_then_close_is_truncated() -> TestResult {
 fn a_timeout_mid_frame_does_not_hand_out_garbage() -> TestResult {
     // The frame cut by the deadline is resumed whole by the next receive, never read
     // from its middle.
-    let (conn, mut raw) = raw_pair()?;
+    let (conn, mut raw) = raw_pair(None)?;
     raw.write_all(&[0, 0, 0, 10, 1, 2])?;
     assert!(matches!(
         conn.recv_bytes_timeout(Duration::from_millis(50)),
@@ -233,7 +228,7 @@ fn deliver_and_answer_challenge_halves() -> TestResult {
         }
     }
     // A bogus response to a challenge, and a bare challenge prefix without payload.
-    let (d, mut raw) = raw_pair()?;
+    let (d, mut raw) = raw_pair(None)?;
     let t = std::thread::spawn(move || deliver_challenge(&d, b"abc", &HandshakeConfig::default()));
     let mut challenge = [0u8; 4 + 59];
     raw.read_exact(&mut challenge)?;
@@ -242,7 +237,7 @@ fn deliver_and_answer_challenge_halves() -> TestResult {
         t.join().map_err(|_| "panicked")?,
         Err(AuthError::WrongDigest)
     ));
-    let (a, mut raw) = raw_pair()?;
+    let (a, mut raw) = raw_pair(None)?;
     raw.write_all(b"\0\0\0\x0b#CHALLENGE#")?;
     assert!(matches!(
         answer_challenge(&a, b"abc", &HandshakeConfig::default()),
@@ -256,7 +251,7 @@ fn an_end_left_mid_frame_is_not_readable_in_a_copy_sent_on() -> TestResult {
     // CPython clears `readable` after a bad message length, and a pickled connection
     // carries `readable`/`writable`. A copy of an end whose stream is mid-frame must
     // not start reading there (it would take payload bytes for a header).
-    let (conn, mut raw) = raw_pair()?;
+    let (conn, mut raw) = raw_pair(None)?;
     // A frame over the receiver's limit, whose payload would read as a valid header.
     raw.write_all(&[0, 0, 0, 8, 0, 0, 0, 2, b'h', b'i', 0, 0])?;
     assert!(matches!(

@@ -3,13 +3,15 @@
 //! the depth limit without a level per element, and cross into another process.
 
 use std::os::fd::AsFd;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 use multiproc_ipc::bulk::{Bytes, PodSlice, PodVec};
 use multiproc_ipc::{Connection, Pipe, bytemuck, decode, decode_with_max_depth, encode};
 use proptest::prelude::*;
 use serde::{Deserialize, Serialize};
+
+use multiproc_test_support::{reap_after, this_test_binary};
 
 use crate::TestResult;
 
@@ -108,18 +110,12 @@ fn every_fast_path_type_round_trips_through_shared_memory() -> TestResult {
 /// and checks what comes back.
 fn round_trips_through_a_spawned_process(shm: Option<usize>) -> TestResult {
     let (mine, theirs) = Pipe::duplex()?;
-    let mut cmd = Command::new(std::env::current_exe()?);
+    let mut cmd = this_test_binary("bulk::bulk_child_entry")?;
     if let Some(t) = shm {
         mine.enable_shm(t)?;
         cmd.env(SHM_ENV, t.to_string());
     }
-    let mut child = cmd
-        .args([
-            "--exact",
-            "bulk::bulk_child_entry",
-            "--nocapture",
-            "--test-threads=1",
-        ])
+    let child = cmd
         .env(CHILD_ENV, "1")
         .stdin(Stdio::from(theirs.into_fd()))
         .stdout(Stdio::null())
@@ -151,13 +147,7 @@ fn round_trips_through_a_spawned_process(shm: Option<usize>) -> TestResult {
         mine.send(&None::<Batch>)?;
         Ok(())
     })();
-    if result.is_err() {
-        let _ = child.kill();
-    }
-    let status = child.wait()?;
-    result?;
-    assert!(status.success(), "child failed: {status:?}");
-    Ok(())
+    reap_after(child, result)
 }
 
 #[test]

@@ -2,10 +2,12 @@
 //! test binary, reached through its stdin socket) and using them there.
 
 use std::os::fd::AsFd;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 use multiproc_ipc::{Connection, Pipe, SharedSegment};
+
+use multiproc_test_support::{reap_after, this_test_binary};
 
 use crate::TestResult;
 
@@ -48,14 +50,7 @@ fn child_entry() -> TestResult {
 #[test]
 fn connection_and_segment_work_in_an_execd_child() -> TestResult {
     let (boot_parent, boot_child) = Pipe::duplex()?;
-    let exe = std::env::current_exe()?;
-    let mut child = Command::new(exe)
-        .args([
-            "--exact",
-            "child::child_entry",
-            "--nocapture",
-            "--test-threads=1",
-        ])
+    let child = this_test_binary("child::child_entry")?
         .env(CHILD_ENV, "1")
         .stdin(Stdio::from(boot_child.into_fd()))
         .stdout(Stdio::null())
@@ -80,13 +75,7 @@ fn connection_and_segment_work_in_an_execd_child() -> TestResult {
         assert_eq!(read_seg(&seg), text);
         Ok(())
     })();
-    if result.is_err() {
-        let _ = child.kill();
-    }
-    let status = child.wait()?;
-    result?;
-    assert!(status.success(), "child failed: {status:?}");
-    Ok(())
+    reap_after(child, result)
 }
 
 /// Stores `text` as a length-prefixed string at the start of `seg`.

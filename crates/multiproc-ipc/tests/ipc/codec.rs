@@ -3,12 +3,13 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::os::unix::net::UnixStream;
 use std::time::Duration;
 
 use multiproc_ipc::{Connection, Pipe, RecvError, decode, encode, frame};
 use proptest::prelude::*;
 use serde::{Deserialize, Serialize};
+
+use crate::raw_pair;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(crate) enum Shape {
@@ -92,12 +93,6 @@ pub(crate) fn rich() -> impl Strategy<Value = Rich> {
         )
 }
 
-/// Splits a duplex pair into a Connection and a raw stream for writing arbitrary bytes.
-fn raw_pair() -> std::io::Result<(Connection, UnixStream)> {
-    let (a, b) = Pipe::duplex()?;
-    Ok((a, UnixStream::from(b.into_fd())))
-}
-
 proptest! {
     #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
 
@@ -159,7 +154,7 @@ proptest! {
         let mut wire = h[..n].to_vec();
         wire.extend_from_slice(&payload);
         let cut = cut.index(wire.len()); // strictly shorter than the frame
-        let (conn, mut raw) = raw_pair().expect("pair");
+        let (conn, mut raw) = raw_pair(None).expect("pair");
         raw.write_all(&wire[..cut]).expect("write");
         drop(raw);
         let r = conn.recv_timeout::<Rich>(Duration::from_secs(30));
@@ -197,7 +192,7 @@ proptest! {
             let i = i.index(n);
             wire[i] ^= x;
         }
-        let (conn, mut raw) = raw_pair().expect("pair");
+        let (conn, mut raw) = raw_pair(None).expect("pair");
         conn.set_max_frame(1 << 20);
         let writer = std::thread::spawn(move || {
             let _ = raw.write_all(&wire);

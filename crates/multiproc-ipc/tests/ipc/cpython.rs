@@ -33,7 +33,7 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::Duration;
 
 use multiproc_ipc::auth::{self, HandshakeConfig};
@@ -41,6 +41,7 @@ use multiproc_ipc::{
     Address, AuthError, Client, ClientError, CodecError, Connection, Listener, ListenerError,
     PassFd, Pipe, RecvError, SendError, Transport, wait, wait_indices,
 };
+use multiproc_test_support::this_test_binary;
 use serde::{Deserialize, Serialize};
 
 use crate::{TempDir, TestResult};
@@ -68,14 +69,8 @@ struct Kid {
 impl Kid {
     fn spawn(role: &str) -> Result<Kid, Box<dyn std::error::Error + Send + Sync>> {
         let (boot, theirs) = Pipe::duplex()?;
-        let mut child = Command::new(std::env::current_exe()?)
-            .args([
-                "--exact",
-                "cpython::child_entry",
-                "--nocapture",
-                "--test-threads=1",
-                "--quiet",
-            ])
+        let mut child = this_test_binary("cpython::child_entry")?
+            .arg("--quiet")
             .env(ROLE_ENV, role)
             .stdin(Stdio::from(theirs.into_fd()))
             .stdout(Stdio::null())

@@ -4,25 +4,13 @@
 //! itself.
 
 use std::io::Write;
-use std::os::unix::net::UnixStream;
 use std::time::Duration;
 
 use multiproc_ipc::{Connection, Pipe, RecvError, wait};
 
-use crate::TestResult;
+use crate::{SPINS, TestResult, raw_pair, spinning_pair};
 
 const LONG: Duration = Duration::from_secs(120);
-
-/// The two waiting modes of a receive: default adaptive spin, and none.
-const SPINS: [Option<Duration>; 2] = [None, Some(Duration::ZERO)];
-
-fn raw_pair(spin: Option<Duration>) -> std::io::Result<(Connection, UnixStream)> {
-    let (a, b) = Pipe::duplex()?;
-    if let Some(s) = spin {
-        a.set_spin(s);
-    }
-    Ok((a, UnixStream::from(b.into_fd())))
-}
 
 fn framed(payload: &[u8]) -> Vec<u8> {
     let mut v = (payload.len() as u32).to_be_bytes().to_vec();
@@ -138,10 +126,7 @@ fn handles_stay_with_their_frame_among_queued_frames() -> TestResult {
     // Connection (its descriptor travels as SCM_RIGHTS with this frame's first write),
     // bytes. Each receive must get exactly its own frame's handles.
     for spin in SPINS {
-        let (a, b) = Pipe::duplex()?;
-        if let Some(s) = spin {
-            b.set_spin(s);
-        }
+        let (a, b) = spinning_pair(spin)?;
         let (x, y) = Pipe::duplex()?;
         let (p, q) = Pipe::duplex()?;
         a.send_bytes(b"before")?;

@@ -143,11 +143,21 @@ fn an_empty_authkey_on_tcp_counts_as_none() -> TestResult {
     });
     echo_once(&open)?;
     t.join().map_err(|_| "client panicked")??;
+    handshake_fails_on_both_sides(&open, addr, b"k")
+}
+
+/// A client connecting to `listener` at `addr` with `key`, which the listener does not
+/// hold: the handshake fails on both sides (each side bounded by its own timeout).
+fn handshake_fails_on_both_sides(
+    listener: &Listener,
+    addr: Address,
+    key: &'static [u8],
+) -> TestResult {
     let t = std::thread::spawn(move || {
-        Client::connect_timeout(&addr, Some(b"k"), Duration::from_secs(20))
+        Client::connect_timeout(&addr, Some(key), Duration::from_secs(20))
     });
     assert!(matches!(
-        open.accept_timeout(Duration::from_secs(30)),
+        listener.accept_timeout(Duration::from_secs(30)),
         Err(ListenerError::Handshake { .. })
     ));
     assert!(matches!(
@@ -174,19 +184,7 @@ fn tcp_with_authkey_reports_the_real_port_and_last_accepted() -> TestResult {
         other => return Err(format!("expected a tcp peer, got {other:?}").into()),
     }
     // Wrong key over TCP fails on both sides.
-    let a = listener.address().clone();
-    let t = std::thread::spawn(move || {
-        Client::connect_timeout(&a, Some(b"wrong"), Duration::from_secs(20))
-    });
-    assert!(matches!(
-        listener.accept_timeout(Duration::from_secs(30)),
-        Err(ListenerError::Handshake { .. })
-    ));
-    assert!(matches!(
-        t.join().map_err(|_| "client panicked")?,
-        Err(ClientError::Handshake(_))
-    ));
-    Ok(())
+    handshake_fails_on_both_sides(&listener, listener.address().clone(), b"wrong")
 }
 
 #[test]

@@ -2,6 +2,11 @@
 //! Listener/Client, handle passing to another process, CPython interop, threads, and
 //! ports of CPython's connection tests (`cpython`).
 
+use std::os::unix::net::UnixStream;
+use std::time::Duration;
+
+use multiproc_ipc::{Connection, Pipe};
+
 #[cfg(feature = "tokio")]
 mod aio;
 mod bad_peers;
@@ -21,6 +26,25 @@ mod slow_loris;
 mod threads;
 
 pub(crate) type TestResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
+
+/// The two waiting modes of a receive: default adaptive spin, and none.
+pub(crate) const SPINS: [Option<Duration>; 2] = [None, Some(Duration::ZERO)];
+
+/// A duplex pair whose second end receives with `spin` (`None`: the default).
+pub(crate) fn spinning_pair(spin: Option<Duration>) -> std::io::Result<(Connection, Connection)> {
+    let (a, b) = Pipe::duplex()?;
+    if let Some(s) = spin {
+        b.set_spin(s);
+    }
+    Ok((a, b))
+}
+
+/// A Connection (receiving with `spin`) and its peer as a raw stream, for writing
+/// arbitrary bytes.
+pub(crate) fn raw_pair(spin: Option<Duration>) -> std::io::Result<(Connection, UnixStream)> {
+    let (peer, conn) = spinning_pair(spin)?;
+    Ok((conn, UnixStream::from(peer.into_fd())))
+}
 
 /// A fresh private directory for socket files, removed on drop.
 pub(crate) struct TempDir(pub std::path::PathBuf);

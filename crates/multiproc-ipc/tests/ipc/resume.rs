@@ -9,20 +9,9 @@ use std::time::Duration;
 
 use multiproc_ipc::{Connection, Pipe, RecvError, frame};
 
-use crate::TestResult;
+use crate::{SPINS, TestResult, raw_pair, spinning_pair};
 
 const LONG: Duration = Duration::from_secs(120);
-
-/// The two waiting modes of a receive: default adaptive spin, and none.
-const SPINS: [Option<Duration>; 2] = [None, Some(Duration::ZERO)];
-
-fn raw_pair(spin: Option<Duration>) -> std::io::Result<(Connection, UnixStream)> {
-    let (a, b) = Pipe::duplex()?;
-    if let Some(s) = spin {
-        a.set_spin(s);
-    }
-    Ok((a, UnixStream::from(b.into_fd())))
-}
 
 /// Receives until something other than a timeout comes, bounded by the sender's life.
 fn poll_loop<T>(mut f: impl FnMut() -> Result<T, RecvError>) -> Result<(T, u32), RecvError> {
@@ -85,10 +74,7 @@ fn try_recv_in_a_loop_takes_frames_larger_than_the_socket_buffer() -> TestResult
     // An 8 MiB value (larger than any socket or pipe buffer) with a handle on its
     // first bytes, then a small value: a `try_recv` loop gets both, whole.
     for spin in SPINS {
-        let (a, b) = Pipe::duplex()?;
-        if let Some(s) = spin {
-            b.set_spin(s);
-        }
+        let (a, b) = spinning_pair(spin)?;
         let (x, y) = Pipe::duplex()?;
         let blob: Vec<u8> = (0..(8 << 20)).map(|i: u32| (i % 251) as u8).collect();
         let blob2 = blob.clone();

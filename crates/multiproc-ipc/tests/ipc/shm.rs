@@ -8,7 +8,7 @@
 use std::io::Write;
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::net::UnixStream;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use multiproc_ipc::bulk::{Bytes, PodVec};
@@ -16,6 +16,8 @@ use multiproc_ipc::frame::{ShmRef, encode_shm_frame};
 use multiproc_ipc::{Connection, PassFd, Pipe, RecvError, SendError, SharedSegment};
 use proptest::prelude::*;
 use rustix::fs::{MemfdFlags, SealFlags};
+
+use multiproc_test_support::{BOUND, reap, this_test_binary};
 
 use crate::TestResult;
 
@@ -30,31 +32,13 @@ fn in_own_process(test: &str, body: impl FnOnce() -> TestResult) -> TestResult {
     if std::env::var(ISOLATED_ENV).as_deref() == Ok(test) {
         return body();
     }
-    let mut child = Command::new(std::env::current_exe()?)
-        .args([
-            "--exact",
-            &format!("shm::{test}"),
-            "--nocapture",
-            "--test-threads=1",
-        ])
+    let child = this_test_binary(&format!("shm::{test}"))?
         .env(ISOLATED_ENV, test)
         .stdout(Stdio::piped())
         .spawn()?;
-    let deadline = Instant::now() + Duration::from_secs(120);
-    let status = loop {
-        if let Some(s) = child.try_wait()? {
-            break s;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            return Err(format!("{test} did not finish within 120 s").into());
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
     assert!(
-        status.success(),
-        "{test} failed in its own process: {status:?}"
+        reap(child),
+        "{test} failed in its own process, or did not finish within {BOUND:?}"
     );
     Ok(())
 }
@@ -298,13 +282,7 @@ fn a_sender_killed_with_its_message_in_a_segment_leaves_it_readable_and_nothing_
             {
                 let (mine, theirs) = Pipe::duplex()?;
                 mine.enable_shm(1 << 20)?;
-                let mut child = Command::new(std::env::current_exe()?)
-                    .args([
-                        "--exact",
-                        "shm::shm_child_entry",
-                        "--nocapture",
-                        "--test-threads=1",
-                    ])
+                let mut child = this_test_binary("shm::shm_child_entry")?
                     .env(CHILD_ENV, "1")
                     .stdin(Stdio::from(theirs.into_fd()))
                     .stdout(Stdio::null())

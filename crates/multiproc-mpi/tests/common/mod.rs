@@ -97,6 +97,17 @@ pub fn run(mut cmd: Command, deadline: Duration) -> Run {
     }
 }
 
+/// What the helper's `close` scenario prints, locally and under `mpirun` alike.
+pub const CLOSE_LINES: &[&str] = &[
+    "ok join while running",
+    "ok imap next_timeout",
+    "ok closed pool refuses",
+    "ok join_timeout while the imap is pending",
+    "ok an imap made before close is served",
+    "ok queued work finished before join",
+    "done",
+];
+
 /// `mpirun` with the flags this kind of machine needs (root allowed, more ranks than
 /// cores, yielding when idle, no core binding).
 pub fn mpirun() -> Command {

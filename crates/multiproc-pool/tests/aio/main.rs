@@ -15,15 +15,8 @@ use futures_core::Stream;
 use multiproc_ipc::{Connection, Pipe};
 use multiproc_pool::{Death, Error, Pool};
 use multiproc_process::{StartError, StartMethod};
-
-type TestResult = Result<(), Box<dyn std::error::Error>>;
-
-const METHODS: [StartMethod; 3] = [
-    StartMethod::Fork,
-    StartMethod::Spawn,
-    StartMethod::ForkServer,
-];
-const BOUND: Duration = Duration::from_secs(120);
+use multiproc_test_support::aio::{Drivers, block_on_bounded, runtimes};
+use multiproc_test_support::{BOUND, METHODS, TestResult, poll_in_task};
 
 fn sqr(x: u64) -> u64 {
     x * x
@@ -40,26 +33,6 @@ fn report_then_block(c: Connection) -> u8 {
     0
 }
 
-fn runtimes() -> Vec<(&'static str, tokio::runtime::Runtime)> {
-    vec![
-        (
-            "current-thread",
-            tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("a current-thread runtime"),
-        ),
-        (
-            "multi-thread",
-            tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .expect("a multi-thread runtime"),
-        ),
-    ]
-}
-
 /// A pool built outside any runtime (so Fork is allowed), then `f` on each runtime.
 fn each<F, Fut>(workers: usize, f: F) -> TestResult
 where
@@ -68,24 +41,13 @@ where
 {
     for m in METHODS {
         let pool = Arc::new(Pool::builder().processes(workers).start_method(m).build()?);
-        for (flavor, rt) in runtimes() {
-            rt.block_on(async {
-                tokio::time::timeout(BOUND, f(pool.clone()))
-                    .await
-                    .map_err(|_| format!("{flavor} {m:?}: timed out"))?
-                    .map_err(|e| format!("{flavor} {m:?}: {e}"))
-            })?;
+        for (flavor, rt) in runtimes(Drivers::All)? {
+            block_on_bounded(&rt, format_args!("{flavor} {m:?}"), f(pool.clone()))?;
         }
         pool.close();
         pool.join()?;
     }
     Ok(())
-}
-
-/// Polls `fut` once, then drops it.
-async fn poll_once<F: Future>(fut: F) -> Poll<F::Output> {
-    let mut fut = pin!(fut);
-    std::future::poll_fn(|cx| Poll::Ready(fut.as_mut().poll(cx))).await
 }
 
 #[test]
@@ -174,7 +136,7 @@ fn dropping_futures_midway_loses_nothing_and_hangs_nothing() -> TestResult {
     each(2, |pool| async move {
         // Owned: dropped after one poll. The calls go on; the pool still serves.
         for i in 0..N {
-            let _ = poll_once(pool.apply_async(nap, (i % 3,)).into_future()).await;
+            let _ = poll_in_task(pool.apply_async(nap, (i % 3,)).into_future()).await;
         }
         // Borrowed: dropped at every await point (one poll each) until done; every
         // value arrives exactly once.
@@ -186,7 +148,7 @@ fn dropping_futures_midway_loses_nothing_and_hangs_nothing() -> TestResult {
                 if got[i].is_some() {
                     continue;
                 }
-                if let Poll::Ready(v) = poll_once(r.into_future()).await {
+                if let Poll::Ready(v) = poll_in_task(r.into_future()).await {
                     got[i] = Some(v?);
                     left -= 1;
                 }
@@ -213,7 +175,7 @@ fn dropping_futures_midway_loses_nothing_and_hangs_nothing() -> TestResult {
         let mut s = pool.imap_unordered(sqr, 0..N).into_async();
         let mut items = Vec::new();
         loop {
-            match poll_once(s.next()).await {
+            match poll_in_task(s.next()).await {
                 Poll::Ready(Some(v)) => items.push(v?),
                 Poll::Ready(None) => break,
                 Poll::Pending => tokio::task::yield_now().await,

@@ -19,6 +19,8 @@ use multiproc_process::invoke::InvokeError;
 use multiproc_process::{Process, StartMethod};
 use serde::{Deserialize, Serialize};
 
+use multiproc_test_support::{eventually, this_test_binary};
+
 use super::{BOUND, METHODS, TestResult, mul, pid_of, pool, sleep_ms, sqr};
 
 // ------------------------------------------------------------------ helpers
@@ -56,20 +58,6 @@ fn gone(pid: u32) -> bool {
         Ok(stat) => stat
             .rsplit_once(") ")
             .is_some_and(|(_, rest)| rest.starts_with('Z') || rest.starts_with('X')),
-    }
-}
-
-/// Polls `cond` until it holds or [`BOUND`] passes; returns whether it held.
-fn eventually(mut cond: impl FnMut() -> bool) -> bool {
-    let end = Instant::now() + BOUND;
-    loop {
-        if cond() {
-            return true;
-        }
-        if Instant::now() >= end {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(5));
     }
 }
 
@@ -1166,13 +1154,7 @@ fn test_worker_finalization_via_atexit_handler_of_multiprocessing() -> TestResul
         return Ok(());
     }
     for m in METHODS {
-        let mut child = std::process::Command::new(std::env::current_exe()?)
-            .args([
-                "--exact",
-                "cpython::finalization_child",
-                "--nocapture",
-                "--test-threads=1",
-            ])
+        let mut child = this_test_binary("cpython::finalization_child")?
             .env(FINALIZATION_ENV, m.as_str())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::null())
@@ -1378,13 +1360,7 @@ fn test_release_unused_processes() -> TestResult {
         return Ok(());
     }
     for m in METHODS {
-        let mut child = std::process::Command::new(std::env::current_exe()?)
-            .args([
-                "--exact",
-                "cpython::not_leak_child",
-                "--nocapture",
-                "--test-threads=1",
-            ])
+        let mut child = this_test_binary("cpython::not_leak_child")?
             .env(NOT_LEAK_ENV, m.as_str())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::null())

@@ -9,22 +9,12 @@ use std::time::Duration;
 use multiproc_ipc::{Connection, Pipe};
 use multiproc_pool::{Death, Error, Pool};
 use multiproc_process::StartMethod;
+use multiproc_test_support::{BOUND, METHODS, TestResult, eventually};
 
 mod bulk;
 mod cpython;
 mod remote;
 mod slice;
-
-type TestResult = Result<(), Box<dyn std::error::Error>>;
-
-const METHODS: [StartMethod; 3] = [
-    StartMethod::Fork,
-    StartMethod::Spawn,
-    StartMethod::ForkServer,
-];
-/// A deadline against hangs, never a speed check: generous for a debug build on a
-/// loaded 2-core machine.
-const BOUND: Duration = Duration::from_secs(120);
 
 /// Bytes encoded as one blob (`serialize_bytes`), the same bytes on the wire as a
 /// `Vec<u8>` but not encoded element by element: megabytes of `Vec<u8>` take seconds
@@ -59,6 +49,35 @@ impl<'de> serde::Deserialize<'de> for Blob {
 
 fn pool(method: StartMethod, n: usize) -> Result<Pool, Error> {
     Pool::builder().processes(n).start_method(method).build()
+}
+
+/// Two workers, each replaced after `tasks` tasks.
+fn recycling_pool(method: StartMethod, tasks: usize) -> Result<Pool, Error> {
+    Pool::builder()
+        .processes(2)
+        .maxtasksperchild(tasks)
+        .start_method(method)
+        .build()
+}
+
+/// How many of `pids` (one per task) each worker ran.
+fn tasks_per_worker(pids: Vec<u32>) -> HashMap<u32, usize> {
+    let mut per_pid = HashMap::new();
+    for pid in pids {
+        *per_pid.entry(pid).or_default() += 1;
+    }
+    per_pid
+}
+
+/// The pool's worker pids once there are `n` of them (polled, bounded): fewer if the
+/// bound passed first.
+fn once_running(p: &Pool, n: usize) -> Vec<u32> {
+    let mut pids = p.worker_pids();
+    eventually(|| {
+        pids = p.worker_pids();
+        pids.len() == n
+    });
+    pids
 }
 
 fn sqr(x: i64) -> i64 {
@@ -547,14 +566,7 @@ fn terminate_with_tasks_in_flight_leaves_no_process() -> TestResult {
         let pending = p.map_async_chunked(sleep_ms, vec![2000u64; 8], 1);
         let one = p.apply_async(sleep_ms, (2000,));
         // Wait until both workers run.
-        let mut pids = p.worker_pids();
-        for _ in 0..3000 {
-            if pids.len() == 2 {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-            pids = p.worker_pids();
-        }
+        let pids = once_running(&p, 2);
         assert_eq!(pids.len(), 2);
         p.terminate();
         assert!(matches!(pending.get_timeout(BOUND), Err(Error::Terminated)));
@@ -606,16 +618,9 @@ fn dropped_pool_resolves_pending_results() -> TestResult {
 #[test]
 fn maxtasksperchild_recycles_workers() -> TestResult {
     for m in METHODS {
-        let p = Pool::builder()
-            .processes(2)
-            .maxtasksperchild(2)
-            .start_method(m)
-            .build()?;
+        let p = recycling_pool(m, 2)?;
         let pids = p.map_chunked(pid_of, 0..20, 1)?;
-        let mut per_pid: HashMap<u32, usize> = HashMap::new();
-        for pid in pids {
-            *per_pid.entry(pid).or_default() += 1;
-        }
+        let per_pid = tasks_per_worker(pids);
         assert!(per_pid.values().all(|&n| n <= 2), "{per_pid:?}");
         assert!(per_pid.len() >= 10, "{per_pid:?}");
         p.close_and_join()?;
@@ -809,17 +814,10 @@ fn many_small_tasks_with_chunksize_one() -> TestResult {
 #[test]
 fn maxtasksperchild_with_many_small_tasks() -> TestResult {
     for m in METHODS {
-        let p = Pool::builder()
-            .processes(2)
-            .maxtasksperchild(7)
-            .start_method(m)
-            .build()?;
+        let p = recycling_pool(m, 7)?;
         let pids = p.map_async_chunked(pid_of, 0..300, 1).get_timeout(BOUND)?;
         assert_eq!(pids.len(), 300);
-        let mut per_pid: HashMap<u32, usize> = HashMap::new();
-        for pid in pids {
-            *per_pid.entry(pid).or_default() += 1;
-        }
+        let per_pid = tasks_per_worker(pids);
         assert!(per_pid.values().all(|&n| n <= 7), "{per_pid:?}");
         assert!(per_pid.len() >= 300 / 7, "{per_pid:?}");
         p.close();
@@ -835,14 +833,7 @@ fn terminate_while_many_small_tasks_run() -> TestResult {
         let n = 2_000_000i64;
         let r = p.map_async_chunked(sqr, 0..n, 1);
         // Let the workers get going (bounded).
-        let mut pids = p.worker_pids();
-        for _ in 0..3000 {
-            if pids.len() == 2 {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-            pids = p.worker_pids();
-        }
+        let pids = once_running(&p, 2);
         std::thread::sleep(Duration::from_millis(20));
         p.terminate();
         match r.get_timeout(BOUND) {

@@ -4,6 +4,8 @@
 use multiproc_pool::{Error, PanicKind, Pool, TaskPanic};
 use multiproc_process::Target;
 
+use multiproc_test_support::this_test_binary;
+
 use super::{BOUND, METHODS, TestResult, pool};
 
 fn panic_str(x: u32) -> u32 {
@@ -193,13 +195,7 @@ fn fork_workers_get_backtraces_after_a_spawn_pool() -> TestResult {
     if std::env::var_os(HOOK_ORDER_ENV).is_some() {
         return Ok(());
     }
-    let mut child = std::process::Command::new(std::env::current_exe()?)
-        .args([
-            "--exact",
-            "remote::hook_order_child",
-            "--nocapture",
-            "--test-threads=1",
-        ])
+    let mut child = this_test_binary("remote::hook_order_child")?
         .env(HOOK_ORDER_ENV, "1")
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())

@@ -5,21 +5,14 @@
 
 use std::future::Future;
 use std::pin::pin;
-use std::task::{Context, Poll, Waker};
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use futures_core::Stream;
 use multiproc_process::aio::{AsyncProcess, Exits};
 use multiproc_process::{Process, ProcessError, StartError, StartMethod, WaitError};
-
-type TestResult = Result<(), Box<dyn std::error::Error>>;
-
-const METHODS: [StartMethod; 3] = [
-    StartMethod::Fork,
-    StartMethod::Spawn,
-    StartMethod::ForkServer,
-];
-const BOUND: Duration = Duration::from_secs(120);
+use multiproc_test_support::aio::{Drivers, block_on_bounded, runtimes};
+use multiproc_test_support::{BOUND, METHODS, TestResult, poll_in_task, poll_noop};
 
 fn square(x: i64) -> i64 {
     x * x
@@ -47,26 +40,6 @@ fn quit(code: i32) -> u8 {
     std::process::exit(code)
 }
 
-fn runtimes() -> Vec<(&'static str, tokio::runtime::Runtime)> {
-    vec![
-        (
-            "current-thread",
-            tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("a current-thread runtime"),
-        ),
-        (
-            "multi-thread",
-            tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .expect("a multi-thread runtime"),
-        ),
-    ]
-}
-
 /// Where Fork may be used: not from inside a multi-thread runtime.
 fn methods_for(flavor: &str) -> Vec<StartMethod> {
     METHODS
@@ -81,14 +54,9 @@ where
     F: Fn(StartMethod) -> Fut,
     Fut: Future<Output = TestResult>,
 {
-    for (flavor, rt) in runtimes() {
+    for (flavor, rt) in runtimes(Drivers::All)? {
         for m in methods_for(flavor) {
-            rt.block_on(async {
-                tokio::time::timeout(BOUND, f(m))
-                    .await
-                    .map_err(|_| format!("{flavor} {m:?}: timed out"))?
-                    .map_err(|e| format!("{flavor} {m:?}: {e}"))
-            })?;
+            block_on_bounded(&rt, format_args!("{flavor} {m:?}"), f(m))?;
         }
     }
     Ok(())
@@ -206,12 +174,6 @@ fn many_children_awaited_at_once() -> TestResult {
     })
 }
 
-/// Polls `fut` once.
-async fn poll_once<F: Future>(fut: F) -> Poll<F::Output> {
-    let mut fut = pin!(fut);
-    std::future::poll_fn(|cx| Poll::Ready(fut.as_mut().poll(cx))).await
-}
-
 #[test]
 fn dropping_join_futures_at_every_point_loses_nothing() -> TestResult {
     const N: usize = 4 << 20;
@@ -222,7 +184,7 @@ fn dropping_join_futures_at_every_point_loses_nothing() -> TestResult {
         // A fresh future each turn, polled once and dropped: progress (result bytes
         // read, exit reaped) must accumulate in the handle, not in the futures.
         loop {
-            match poll_once(p.join()).await {
+            match poll_in_task(p.join()).await {
                 Poll::Ready(r) => break r?,
                 Poll::Pending => dropped += 1,
             }
@@ -352,9 +314,7 @@ fn outside_a_runtime_the_wait_is_a_typed_error() -> TestResult {
         .start_method(StartMethod::Spawn)
         .start()?
         .into_async();
-    let mut fut = pin!(p.join());
-    let mut cx = Context::from_waker(Waker::noop());
-    match fut.as_mut().poll(&mut cx) {
+    match poll_noop(&mut pin!(p.join())) {
         Poll::Ready(Err(WaitError::NoRuntime)) => {}
         other => return Err(format!("{other:?}").into()),
     }
@@ -380,7 +340,7 @@ fn dropping_the_exits_stream_midway_loses_nothing() -> TestResult {
             }
             assert_eq!(exits.remaining(), N as usize - 2);
             // and a `next` dropped after one poll
-            let _ = poll_once(std::future::poll_fn(|cx| exits.as_mut().poll_next(cx))).await;
+            let _ = poll_in_task(std::future::poll_fn(|cx| exits.as_mut().poll_next(cx))).await;
         }
         let mut values = Vec::new();
         for p in procs {

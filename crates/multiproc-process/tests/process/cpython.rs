@@ -13,9 +13,11 @@ use std::time::Duration;
 
 use multiproc_ipc::{Connection, Pipe};
 use multiproc_process::{
-    Process, StartMethod, Target, active_children, current_process, force_start_method,
+    Process, StartMethod, active_children, current_process, force_start_method,
     get_all_start_methods, get_context, get_start_method, parent_process, set_start_method,
 };
+
+use multiproc_test_support::sandbox;
 
 use crate::{BOUND, METHODS, TestResult, gone_within, sleep_long, wait_for_go};
 
@@ -23,18 +25,6 @@ type Scenario<T> = Result<T, String>;
 
 fn s(e: impl std::fmt::Display) -> String {
     e.to_string()
-}
-
-/// Runs `f` in a Spawn child of its own and hands back what it returned.
-fn sandbox<F, T>(f: F) -> Result<T, Box<dyn std::error::Error>>
-where
-    F: Target<(), Output = Scenario<T>>,
-    T: serde::Serialize + serde::de::DeserializeOwned + Send + 'static,
-{
-    let p = Process::new(f, ())
-        .start_method(StartMethod::Spawn)
-        .start()?;
-    Ok(p.join_value()??)
 }
 
 fn echo<T>(x: T) -> T {

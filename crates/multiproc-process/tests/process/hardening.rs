@@ -7,7 +7,8 @@
 
 use std::time::{Duration, Instant};
 
-use multiproc_process::{Process, StartMethod, Target};
+use multiproc_process::{Process, StartMethod};
+use multiproc_test_support::sandbox;
 
 use crate::{BOUND, TestResult};
 
@@ -15,18 +16,6 @@ type Scenario<T> = Result<T, String>;
 
 fn s(e: impl std::fmt::Display) -> String {
     e.to_string()
-}
-
-/// Runs `f` in a Spawn child of its own and hands back what it returned.
-fn sandbox<F, T>(f: F) -> Result<T, Box<dyn std::error::Error>>
-where
-    F: Target<(), Output = Scenario<T>>,
-    T: serde::Serialize + serde::de::DeserializeOwned + Send + 'static,
-{
-    let p = Process::new(f, ())
-        .start_method(StartMethod::Spawn)
-        .start()?;
-    Ok(p.join_value()??)
 }
 
 fn noop() {}

@@ -6,13 +6,14 @@
 //! original test.
 
 use std::os::fd::AsFd;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use multiproc_ipc::{Connection, Pipe, SharedSegment};
 use multiproc_process::{
     Process, ProcessError, StartError, StartMethod, active_children, current_process,
     parent_process,
 };
+use multiproc_test_support::{BOUND, METHODS, TestResult, reaped};
 
 mod authkey;
 mod c_exit;
@@ -23,15 +24,6 @@ mod hardening;
 mod interrupt;
 mod setup;
 mod signals;
-
-type TestResult = Result<(), Box<dyn std::error::Error>>;
-
-const METHODS: [StartMethod; 3] = [
-    StartMethod::Fork,
-    StartMethod::Spawn,
-    StartMethod::ForkServer,
-];
-const BOUND: Duration = Duration::from_secs(120);
 
 // ------------------------------------------------------------------ targets
 
@@ -196,18 +188,6 @@ fn proc_state(pid: u32) -> Option<char> {
     let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     let after = s.rsplit_once(')')?.1;
     after.trim_start().chars().next()
-}
-
-/// Waits (bounded) until `/proc/<pid>` is gone: the process exited *and* was reaped.
-fn reaped_within(pid: u32, bound: Duration) -> bool {
-    let end = Instant::now() + bound;
-    while Instant::now() < end {
-        match proc_state(pid) {
-            None => return true,
-            Some(_) => std::thread::sleep(Duration::from_millis(10)),
-        }
-    }
-    false
 }
 
 // ------------------------------------------------------------------ tests
@@ -535,11 +515,7 @@ fn no_zombies_left() -> TestResult {
         drop(p);
     }
     for pid in pids {
-        assert!(
-            reaped_within(pid, BOUND),
-            "pid {pid} left as {:?}",
-            proc_state(pid)
-        );
+        assert!(reaped(pid), "pid {pid} left as {:?}", proc_state(pid));
     }
     Ok(())
 }

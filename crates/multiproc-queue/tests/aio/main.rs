@@ -11,52 +11,10 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-use multiproc_process::{Process, StartMethod};
+use multiproc_process::Process;
 use multiproc_queue::{GetError, JoinableQueue, Queue, SimpleQueue};
-
-type TestResult = Result<(), Box<dyn std::error::Error>>;
-
-const METHODS: [StartMethod; 3] = [
-    StartMethod::Fork,
-    StartMethod::Spawn,
-    StartMethod::ForkServer,
-];
-/// Bound of every wait (a deadline against hangs, never a timing assertion).
-const LONG: Duration = Duration::from_secs(120);
-
-fn runtimes() -> Vec<(&'static str, tokio::runtime::Runtime)> {
-    vec![
-        (
-            "current-thread",
-            tokio::runtime::Builder::new_current_thread()
-                .enable_time()
-                .build()
-                .expect("runtime"),
-        ),
-        (
-            "multi-thread",
-            tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_time()
-                .build()
-                .expect("runtime"),
-        ),
-    ]
-}
-
-fn rng(seed: u64) -> impl FnMut() -> u64 {
-    let mut x = seed.max(1);
-    move || {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        x
-    }
-}
-
-fn poll_once<F: Future + Unpin>(fut: &mut F) -> Poll<F::Output> {
-    std::pin::Pin::new(fut).poll(&mut Context::from_waker(Waker::noop()))
-}
+use multiproc_test_support::aio::{Drivers, join_bounded, runtimes};
+use multiproc_test_support::{BOUND, METHODS, TestResult, eventually, poll_noop, xorshift};
 
 fn produce(q: Queue<u64>, from: u64, n: u64) -> bool {
     (from..from + n).all(|i| q.put(i).is_ok())
@@ -70,7 +28,7 @@ fn a_dropped_get_future_leaves_the_item_in_the_queue() -> TestResult {
     // Dropped before the first poll, and after a Pending.
     drop(q.get());
     let mut f = q.get();
-    assert!(poll_once(&mut f).is_pending());
+    assert!(poll_noop(&mut f).is_pending());
     q.get_ref().put(1)?;
     drop(f);
     assert_eq!(q.try_get()?, 1);
@@ -91,14 +49,10 @@ fn a_dropped_get_future_leaves_the_item_in_the_queue() -> TestResult {
     );
     q.get_ref().put(2)?;
     // Wait (bounded) until the bridge has woken the future, then drop it unpolled.
-    let deadline = std::time::Instant::now() + Duration::from_secs(120);
-    while !woken.0.load(std::sync::atomic::Ordering::SeqCst) {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the put never woke the get"
-        );
-        std::thread::yield_now();
-    }
+    assert!(
+        eventually(|| woken.0.load(std::sync::atomic::Ordering::SeqCst)),
+        "the put never woke the get"
+    );
     drop(f);
     assert_eq!(q.try_get()?, 2);
     assert!(matches!(q.try_get(), Err(GetError::Empty)));
@@ -108,7 +62,7 @@ fn a_dropped_get_future_leaves_the_item_in_the_queue() -> TestResult {
 #[test]
 fn items_from_other_processes_reach_many_cancelled_getters_exactly_once() -> TestResult {
     const PER: u64 = 300;
-    for (name, rt) in runtimes() {
+    for (name, rt) in runtimes(Drivers::Time)? {
         for method in METHODS {
             let q = Queue::<u64>::with_maxsize(16)?.into_async();
             // Processes start outside the runtime's context.
@@ -126,7 +80,7 @@ fn items_from_other_processes_reach_many_cancelled_getters_exactly_once() -> Tes
                         let q = q.clone();
                         let got = got.clone();
                         tokio::spawn(async move {
-                            let mut r = rng(t + 3);
+                            let mut r = xorshift(t + 3);
                             loop {
                                 let wait = Duration::from_micros(r() % 400);
                                 match tokio::time::timeout(wait, q.get()).await {
@@ -150,10 +104,7 @@ fn items_from_other_processes_reach_many_cancelled_getters_exactly_once() -> Tes
                     })
                     .collect();
                 for t in tasks {
-                    tokio::time::timeout(LONG, t)
-                        .await
-                        .expect("bounded")
-                        .expect("task");
+                    join_bounded(t).await;
                 }
             });
             for p in ps {
@@ -184,21 +135,21 @@ fn hold_until_gate(q: Queue<u64>, ready: Queue<u64>, gate: Queue<u64>) {
 
 #[test]
 fn a_producer_killed_while_a_getter_awaits_gives_closed() -> TestResult {
-    for (name, rt) in runtimes() {
+    for (name, rt) in runtimes(Drivers::Time)? {
         for method in METHODS {
             let q = Queue::<u64>::new()?;
             let (ready, gate) = (Queue::<u64>::new()?, Queue::<u64>::new()?);
             let p = Process::new(hold_until_gate, (q.clone(), ready.clone(), gate.clone()))
                 .start_method(method)
                 .start()?;
-            assert_eq!(ready.get_timeout(LONG)?, 1);
+            assert_eq!(ready.get_timeout(BOUND)?, 1);
             q.close();
             let q = q.into_async();
             rt.block_on(async {
                 let getters: Vec<_> = (0..4)
                     .map(|_| {
                         let q = q.clone();
-                        tokio::spawn(async move { tokio::time::timeout(LONG, q.get()).await })
+                        tokio::spawn(async move { tokio::time::timeout(BOUND, q.get()).await })
                     })
                     .collect();
                 tokio::task::yield_now().await;
@@ -222,7 +173,7 @@ fn a_producer_killed_while_a_getter_awaits_gives_closed() -> TestResult {
 fn consume(q: Queue<u64>, out: Queue<Vec<u64>>) -> bool {
     let mut got = Vec::new();
     loop {
-        match q.get_timeout(Duration::from_secs(120)) {
+        match q.get_timeout(BOUND) {
             Ok(u64::MAX) => break,
             Ok(v) => got.push(v),
             Err(_) => return false,
@@ -233,7 +184,7 @@ fn consume(q: Queue<u64>, out: Queue<Vec<u64>>) -> bool {
 
 #[test]
 fn cancelled_puts_never_duplicate_or_lose_an_item_with_a_consumer_process() -> TestResult {
-    for (name, rt) in runtimes() {
+    for (name, rt) in runtimes(Drivers::Time)? {
         for method in METHODS {
             let q = Queue::<u64>::with_maxsize(4)?.into_async();
             let out = Queue::<Vec<u64>>::new()?;
@@ -247,7 +198,7 @@ fn cancelled_puts_never_duplicate_or_lose_an_item_with_a_consumer_process() -> T
                         let q = q.clone();
                         let put_ok = put_ok.clone();
                         tokio::spawn(async move {
-                            let mut r = rng(t + 11);
+                            let mut r = xorshift(t + 11);
                             for i in 0..100 {
                                 let item = t * 1000 + i;
                                 let wait = Duration::from_micros(r() % 300);
@@ -260,18 +211,15 @@ fn cancelled_puts_never_duplicate_or_lose_an_item_with_a_consumer_process() -> T
                     })
                     .collect();
                 for t in tasks {
-                    tokio::time::timeout(LONG, t)
-                        .await
-                        .expect("bounded")
-                        .expect("task");
+                    join_bounded(t).await;
                 }
-                tokio::time::timeout(LONG, q.put(u64::MAX))
+                tokio::time::timeout(BOUND, q.put(u64::MAX))
                     .await
                     .expect("bounded")
                     .expect("end mark");
             });
             assert!(p.join_value()?, "{name} {method:?}");
-            let mut got = out.get_timeout(LONG)?;
+            let mut got = out.get_timeout(BOUND)?;
             let mut want = put_ok.lock().expect("list").clone();
             got.sort_unstable();
             want.sort_unstable();
@@ -290,13 +238,13 @@ fn a_dropped_put_future_puts_nothing() -> TestResult {
     q.try_put(1)?;
     drop(q.put(2));
     let mut f = q.put(3);
-    assert!(poll_once(&mut f).is_pending());
+    assert!(poll_noop(&mut f).is_pending());
     assert_eq!(q.try_get()?, 1); // room now; the pending future is then dropped
     drop(f);
     assert!(matches!(q.try_get(), Err(GetError::Empty)));
     // Completed put: exactly once.
     let mut f = q.put(4);
-    assert!(matches!(poll_once(&mut f), Poll::Ready(Ok(()))));
+    assert!(matches!(poll_noop(&mut f), Poll::Ready(Ok(()))));
     drop(f);
     assert_eq!(q.try_get()?, 4);
     assert!(matches!(q.try_get(), Err(GetError::Empty)));
@@ -307,7 +255,7 @@ fn a_dropped_put_future_puts_nothing() -> TestResult {
 
 #[test]
 fn simple_queue_async_round_trip_between_tasks() -> TestResult {
-    for (name, rt) in runtimes() {
+    for (name, rt) in runtimes(Drivers::Time)? {
         let q = SimpleQueue::<u64>::new()?.into_async();
         rt.block_on(async {
             let consumer = tokio::spawn({
@@ -315,7 +263,7 @@ fn simple_queue_async_round_trip_between_tasks() -> TestResult {
                 async move {
                     let mut sum = 0;
                     for _ in 0..100 {
-                        sum += tokio::time::timeout(LONG, q.get())
+                        sum += tokio::time::timeout(BOUND, q.get())
                             .await
                             .expect("bounded")
                             .expect("get");
@@ -333,12 +281,12 @@ fn simple_queue_async_round_trip_between_tasks() -> TestResult {
 }
 
 fn work_off(q: JoinableQueue<u64>, n: u64) -> bool {
-    (0..n).all(|_| q.get_timeout(Duration::from_secs(120)).is_ok() && q.task_done().is_ok())
+    (0..n).all(|_| q.get_timeout(BOUND).is_ok() && q.task_done().is_ok())
 }
 
 #[test]
 fn join_resolves_when_another_process_marks_every_task_done() -> TestResult {
-    for (name, rt) in runtimes() {
+    for (name, rt) in runtimes(Drivers::Time)? {
         for method in METHODS {
             let q = JoinableQueue::<u64>::new()?.into_async();
             for i in 0..20 {
@@ -355,7 +303,7 @@ fn join_resolves_when_another_process_marks_every_task_done() -> TestResult {
                 let joins: Vec<_> = (0..4)
                     .map(|_| {
                         let q = q.clone();
-                        tokio::spawn(async move { tokio::time::timeout(LONG, q.join()).await })
+                        tokio::spawn(async move { tokio::time::timeout(BOUND, q.join()).await })
                     })
                     .collect();
                 for j in joins {

@@ -10,18 +10,7 @@ mod ports;
 mod procs;
 mod props;
 
-/// What tests return.
-pub type TestResult = Result<(), Box<dyn std::error::Error>>;
-
-/// Generous bound for every blocking call in tests.
-pub const BOUND: std::time::Duration = std::time::Duration::from_secs(120);
-
-/// Every start method.
-pub const METHODS: [multiproc_process::StartMethod; 3] = [
-    multiproc_process::StartMethod::Fork,
-    multiproc_process::StartMethod::Spawn,
-    multiproc_process::StartMethod::ForkServer,
-];
+pub use multiproc_test_support::{BOUND, METHODS, TestResult};
 
 /// The small item of the issue: a u64 and a short String.
 pub type Small = (u64, String);

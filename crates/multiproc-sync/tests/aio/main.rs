@@ -4,61 +4,16 @@
 //! Every test runs on tokio's current-thread and multi-thread runtimes.
 #![cfg(feature = "tokio")]
 
-use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
-use std::task::{Context, Poll, Waker};
+use std::task::Waker;
 use std::time::Duration;
 
-use multiproc_process::{Process, StartMethod};
+use multiproc_process::Process;
 use multiproc_sync::foundation::{FutexWaiter, futex_wake};
 use multiproc_sync::{BoundedSemaphore, Event, Lock, Semaphore};
-
-type TestResult = Result<(), Box<dyn std::error::Error>>;
-
-const METHODS: [StartMethod; 3] = [
-    StartMethod::Fork,
-    StartMethod::Spawn,
-    StartMethod::ForkServer,
-];
-/// Bound of every wait (a deadline against hangs, never a timing assertion).
-const LONG: Duration = Duration::from_secs(120);
-
-fn runtimes() -> Vec<(&'static str, tokio::runtime::Runtime)> {
-    vec![
-        (
-            "current-thread",
-            tokio::runtime::Builder::new_current_thread()
-                .enable_time()
-                .build()
-                .expect("runtime"),
-        ),
-        (
-            "multi-thread",
-            tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_time()
-                .build()
-                .expect("runtime"),
-        ),
-    ]
-}
-
-/// A small deterministic pseudo-random sequence (xorshift), for cancellation points.
-fn rng(seed: u64) -> impl FnMut() -> u64 {
-    let mut x = seed.max(1);
-    move || {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        x
-    }
-}
-
-/// Polls `fut` once with a waker that does nothing.
-fn poll_once<F: Future + Unpin>(fut: &mut F) -> Poll<F::Output> {
-    std::pin::Pin::new(fut).poll(&mut Context::from_waker(Waker::noop()))
-}
+use multiproc_test_support::aio::{Drivers, join_bounded, runtimes};
+use multiproc_test_support::{BOUND, METHODS, TestResult, park_forever, poll_noop, xorshift};
 
 // ---------------------------------------------------------------- the bridge
 
@@ -76,7 +31,7 @@ fn bridge_fires_on_wake_on_change_and_at_the_timeout() {
     let waker = |n| Waker::from(Arc::new(Tx(std::sync::Mutex::new(tx.clone()), n)));
     let mut a = FutexWaiter::new();
     a.arm(&word, 4, None, &waker(1));
-    assert_eq!(rx.recv_timeout(LONG), Ok(1));
+    assert_eq!(rx.recv_timeout(BOUND), Ok(1));
     assert!(a.disarm());
     // Armed with the current value: fired by a wake.
     let mut b = FutexWaiter::new();
@@ -84,12 +39,12 @@ fn bridge_fires_on_wake_on_change_and_at_the_timeout() {
     assert!(b.is_armed());
     word.store(6, Ordering::SeqCst);
     futex_wake(&word, 1);
-    assert_eq!(rx.recv_timeout(LONG), Ok(2));
+    assert_eq!(rx.recv_timeout(BOUND), Ok(2));
     assert!(b.disarm());
     // A timeout.
     let mut c = FutexWaiter::new();
     c.arm(&word, 6, Some(Duration::from_millis(1)), &waker(3));
-    assert_eq!(rx.recv_timeout(LONG), Ok(3));
+    assert_eq!(rx.recv_timeout(BOUND), Ok(3));
     // Disarmed before anything happened: not fired, never woken.
     let mut d = FutexWaiter::new();
     d.arm(&word, 6, None, &waker(4));
@@ -120,7 +75,7 @@ fn bridge_beyond_127_words_still_fires() {
         w.store(1, Ordering::SeqCst);
         futex_wake(w, 1);
     }
-    let deadline = std::time::Instant::now() + LONG;
+    let deadline = std::time::Instant::now() + BOUND;
     while fired.load(Ordering::SeqCst) < 300 {
         assert!(std::time::Instant::now() < deadline, "not all fired");
         std::thread::sleep(Duration::from_millis(1));
@@ -162,7 +117,7 @@ fn failed_try_forms_take_and_give_nothing() -> TestResult {
 
 #[test]
 fn many_async_lockers_and_a_blocking_thread_exclude_each_other() -> TestResult {
-    for (name, rt) in runtimes() {
+    for (name, rt) in runtimes(Drivers::Time)? {
         let lock = Lock::new()?.into_async();
         let count = Arc::new(AtomicU64::new(0));
         let blocking = {
@@ -191,10 +146,7 @@ fn many_async_lockers_and_a_blocking_thread_exclude_each_other() -> TestResult {
                 }));
             }
             for t in tasks {
-                tokio::time::timeout(LONG, t)
-                    .await
-                    .expect("bounded")
-                    .expect("task");
+                join_bounded(t).await;
             }
         });
         blocking.join().expect("blocking locker");
@@ -206,7 +158,7 @@ fn many_async_lockers_and_a_blocking_thread_exclude_each_other() -> TestResult {
 
 #[test]
 fn dropped_lock_futures_never_keep_or_lose_the_lock() -> TestResult {
-    for (name, rt) in runtimes() {
+    for (name, rt) in runtimes(Drivers::Time)? {
         let lock = Lock::new()?.into_async();
         // Every await point by hand: dropped before the first poll, after a Pending,
         // after being woken (the wake-up is passed on to the next waiter).
@@ -215,14 +167,14 @@ fn dropped_lock_futures_never_keep_or_lose_the_lock() -> TestResult {
             let f = lock.lock();
             drop(f);
             let mut f1 = lock.lock();
-            assert!(poll_once(&mut f1).is_pending());
+            assert!(poll_noop(&mut f1).is_pending());
             let mut f2 = lock.lock();
-            assert!(poll_once(&mut f2).is_pending());
+            assert!(poll_noop(&mut f2).is_pending());
             drop(held);
             // f1 is dropped while (maybe) woken: f2 must still get the lock.
             drop(f1);
             rt.block_on(async {
-                let g = tokio::time::timeout(LONG, f2)
+                let g = tokio::time::timeout(BOUND, f2)
                     .await
                     .expect("woken after a drop");
                 drop(g.expect("no owner died"));
@@ -236,7 +188,7 @@ fn dropped_lock_futures_never_keep_or_lose_the_lock() -> TestResult {
                 let lock = lock.clone();
                 let completed = completed.clone();
                 tasks.push(tokio::spawn(async move {
-                    let mut r = rng(t + 1);
+                    let mut r = xorshift(t + 1);
                     for _ in 0..40 {
                         let wait = Duration::from_micros(r() % 300);
                         if let Ok(g) = tokio::time::timeout(wait, lock.lock()).await {
@@ -250,15 +202,12 @@ fn dropped_lock_futures_never_keep_or_lose_the_lock() -> TestResult {
                 }));
             }
             for t in tasks {
-                tokio::time::timeout(LONG, t)
-                    .await
-                    .expect("bounded")
-                    .expect("task");
+                join_bounded(t).await;
             }
         });
         // Nothing kept it: free now, and a blocking thread still gets it.
         assert!(!lock.get_ref().is_locked(), "{name}");
-        let g = lock.get_ref().lock_timeout(LONG);
+        let g = lock.get_ref().lock_timeout(BOUND);
         assert!(g.is_ok(), "{name}");
         drop(g);
         assert!(!lock.get_ref().is_locked(), "{name}");
@@ -272,14 +221,12 @@ fn hold_forever(lock: Lock, locked: Event) {
         g.forget();
     }
     locked.set();
-    loop {
-        std::thread::park();
-    }
+    park_forever()
 }
 
 #[test]
 fn a_holder_killed_while_a_future_waits_gives_owner_died_under_every_start_method() -> TestResult {
-    for (name, rt) in runtimes() {
+    for (name, rt) in runtimes(Drivers::Time)? {
         for method in METHODS {
             let lock = Lock::new()?.into_async();
             let locked = Event::new()?.into_async();
@@ -290,13 +237,13 @@ fn a_holder_killed_while_a_future_waits_gives_owner_died_under_every_start_metho
             .start_method(method)
             .start()?;
             rt.block_on(async {
-                tokio::time::timeout(LONG, locked.wait())
+                tokio::time::timeout(BOUND, locked.wait())
                     .await
                     .expect("child locked");
                 let waiting = tokio::spawn({
                     let lock = lock.clone();
                     async move {
-                        let r = tokio::time::timeout(LONG, lock.lock())
+                        let r = tokio::time::timeout(BOUND, lock.lock())
                             .await
                             .expect("bounded");
                         match r {
@@ -327,7 +274,7 @@ fn a_holder_killed_while_a_future_waits_gives_owner_died_under_every_start_metho
 
 #[test]
 fn permits_are_counted_after_random_cancellations() -> TestResult {
-    for (name, rt) in runtimes() {
+    for (name, rt) in runtimes(Drivers::Time)? {
         let sem = Semaphore::new(3)?.into_async();
         let bsem = BoundedSemaphore::new(2)?.into_async();
         let inside = Arc::new(AtomicU32::new(0));
@@ -338,7 +285,7 @@ fn permits_are_counted_after_random_cancellations() -> TestResult {
                 let bsem = bsem.clone();
                 let inside = inside.clone();
                 tasks.push(tokio::spawn(async move {
-                    let mut r = rng(t + 7);
+                    let mut r = xorshift(t + 7);
                     for _ in 0..40 {
                         let wait = Duration::from_micros(r() % 200);
                         if let Ok(_p) = tokio::time::timeout(wait, sem.permit()).await {
@@ -354,17 +301,14 @@ fn permits_are_counted_after_random_cancellations() -> TestResult {
                 }));
             }
             for t in tasks {
-                tokio::time::timeout(LONG, t)
-                    .await
-                    .expect("bounded")
-                    .expect("task");
+                join_bounded(t).await;
             }
         });
         assert_eq!(sem.get_ref().value(), 3, "{name}");
         assert_eq!(bsem.get_ref().value(), 2, "{name}");
         // Every permit can be taken again by blocking callers.
         for _ in 0..3 {
-            assert!(sem.get_ref().acquire(Some(LONG)), "{name}");
+            assert!(sem.get_ref().acquire(Some(BOUND)), "{name}");
         }
         for _ in 0..3 {
             sem.get_ref().release()?;
@@ -375,14 +319,14 @@ fn permits_are_counted_after_random_cancellations() -> TestResult {
 
 #[test]
 fn a_dropped_woken_permit_future_passes_the_wake_up_on() -> TestResult {
-    for (name, rt) in runtimes() {
+    for (name, rt) in runtimes(Drivers::Time)? {
         let sem = Semaphore::new(0)?.into_async();
         // A blocking sleeper in another thread and an async waiter on the same word.
         let mut f = sem.permit();
-        assert!(poll_once(&mut f).is_pending());
+        assert!(poll_noop(&mut f).is_pending());
         let sleeper = {
             let s = sem.get_ref().clone();
-            std::thread::spawn(move || s.acquire(Some(LONG)))
+            std::thread::spawn(move || s.acquire(Some(BOUND)))
         };
         sem.get_ref().release()?;
         // Whoever the wake-up reached, dropping the future must not strand the sleeper.
@@ -394,7 +338,7 @@ fn a_dropped_woken_permit_future_passes_the_wake_up_on() -> TestResult {
                 let s = sem.get_ref().clone();
                 std::thread::spawn(move || s.release())
             };
-            tokio::time::timeout(LONG, sem.permit())
+            tokio::time::timeout(BOUND, sem.permit())
                 .await
                 .expect("permit")
                 .forget();
@@ -410,7 +354,7 @@ fn release_n(sem: Semaphore, n: u32) -> bool {
 
 #[test]
 fn permits_released_by_other_processes_under_every_start_method() -> TestResult {
-    for (name, rt) in runtimes() {
+    for (name, rt) in runtimes(Drivers::Time)? {
         for method in METHODS {
             let sem = Semaphore::new(0)?.into_async();
             // Processes start outside the runtime's context (forking from inside a
@@ -423,7 +367,7 @@ fn permits_released_by_other_processes_under_every_start_method() -> TestResult 
                     .map(|_| {
                         let sem = sem.clone();
                         tokio::spawn(async move {
-                            tokio::time::timeout(LONG, sem.permit())
+                            tokio::time::timeout(BOUND, sem.permit())
                                 .await
                                 .expect("permit")
                                 .forget();
@@ -451,7 +395,7 @@ fn set_event(ev: Event, go: Event) {
 
 #[test]
 fn event_set_by_another_process_wakes_many_awaiters() -> TestResult {
-    for (name, rt) in runtimes() {
+    for (name, rt) in runtimes(Drivers::Time)? {
         for method in METHODS {
             let ev = Event::new()?.into_async();
             let go = Event::new()?;
@@ -468,7 +412,7 @@ fn event_set_by_another_process_wakes_many_awaiters() -> TestResult {
                                 let _ = tokio::time::timeout(Duration::from_micros(50), ev.wait())
                                     .await;
                             }
-                            tokio::time::timeout(LONG, ev.wait()).await.expect("set");
+                            tokio::time::timeout(BOUND, ev.wait()).await.expect("set");
                         })
                     })
                     .collect();
@@ -491,7 +435,7 @@ use multiproc_sync::{Condition, OwnerDied, RLock};
 
 fn notify_when_ready(cond: Condition, ready: Semaphore, n: u32) -> bool {
     for _ in 0..n {
-        if !ready.acquire(Some(LONG)) {
+        if !ready.acquire(Some(BOUND)) {
             return false;
         }
         let Ok(g) = cond.lock() else { return false };
@@ -502,7 +446,7 @@ fn notify_when_ready(cond: Condition, ready: Semaphore, n: u32) -> bool {
 
 #[test]
 fn condition_waiters_woken_by_another_process_under_every_start_method() -> TestResult {
-    for (name, rt) in runtimes() {
+    for (name, rt) in runtimes(Drivers::Time)? {
         for method in METHODS {
             for rlock in [false, true] {
                 let cond = if rlock {
@@ -523,9 +467,9 @@ fn condition_waiters_woken_by_another_process_under_every_start_method() -> Test
                         let g = cond.lock().await.unwrap_or_else(OwnerDied::into_inner);
                         // Counted as a waiter (under the lock) before the notifier may run.
                         let mut wait = g.wait();
-                        assert!(poll_once(&mut wait).is_pending());
+                        assert!(poll_noop(&mut wait).is_pending());
                         ready.release().expect("release");
-                        let g = tokio::time::timeout(LONG, wait)
+                        let g = tokio::time::timeout(BOUND, wait)
                             .await
                             .expect("notified")
                             .unwrap_or_else(OwnerDied::into_inner);
@@ -545,7 +489,7 @@ fn condition_waiters_woken_by_another_process_under_every_start_method() -> Test
 
 #[test]
 fn cancelled_condition_waits_lose_no_notification() -> TestResult {
-    for (name, rt) in runtimes() {
+    for (name, rt) in runtimes(Drivers::Time)? {
         let cond = Condition::new()?.into_async();
         let done = Arc::new(AtomicU32::new(0));
         rt.block_on(async {
@@ -554,7 +498,7 @@ fn cancelled_condition_waits_lose_no_notification() -> TestResult {
             for t in 0..12u64 {
                 let cond = cond.clone();
                 tasks.push(tokio::spawn(async move {
-                    let mut r = rng(t + 5);
+                    let mut r = xorshift(t + 5);
                     for _ in 0..20 {
                         let g = cond.lock().await.unwrap_or_else(OwnerDied::into_inner);
                         let wait = Duration::from_micros(r() % 300);
@@ -576,17 +520,14 @@ fn cancelled_condition_waits_lose_no_notification() -> TestResult {
                 })
             };
             for t in tasks {
-                tokio::time::timeout(LONG, t)
-                    .await
-                    .expect("bounded")
-                    .expect("task");
+                join_bounded(t).await;
             }
             done.store(1, Ordering::SeqCst);
             notifier.await.expect("notifier");
             // The counts were left consistent: one waiter, one notify(1), it wakes.
             let g = cond.lock().await.unwrap_or_else(OwnerDied::into_inner);
             let mut wait = g.wait();
-            assert!(poll_once(&mut wait).is_pending(), "counted, then asleep");
+            assert!(poll_noop(&mut wait).is_pending(), "counted, then asleep");
             let notify = {
                 let c = cond.get_ref().clone();
                 std::thread::spawn(move || {
@@ -594,7 +535,7 @@ fn cancelled_condition_waits_lose_no_notification() -> TestResult {
                     g.notify(1);
                 })
             };
-            let g = tokio::time::timeout(LONG, wait)
+            let g = tokio::time::timeout(BOUND, wait)
                 .await
                 .expect("the last notify reached the waiter")
                 .unwrap_or_else(OwnerDied::into_inner);
@@ -616,9 +557,9 @@ fn party(b: Barrier, rounds: u32) -> bool {
 
 #[test]
 fn barrier_with_async_tasks_and_a_blocking_process_under_every_start_method() -> TestResult {
-    for (name, rt) in runtimes() {
+    for (name, rt) in runtimes(Drivers::Time)? {
         for method in METHODS {
-            let b = Barrier::new(3)?.with_default_timeout(LONG).into_async();
+            let b = Barrier::new(3)?.with_default_timeout(BOUND).into_async();
             let p = Process::new(party, (b.get_ref().clone(), 5u32))
                 .start_method(method)
                 .start()?;
@@ -636,10 +577,7 @@ fn barrier_with_async_tasks_and_a_blocking_process_under_every_start_method() ->
                     })
                     .collect();
                 for t in tasks {
-                    let got = tokio::time::timeout(LONG, t)
-                        .await
-                        .expect("bounded")
-                        .expect("task");
+                    let got = join_bounded(t).await;
                     assert!(got.iter().all(|&i| i < 3), "{name} {method:?}: {got:?}");
                 }
             });
@@ -652,7 +590,7 @@ fn barrier_with_async_tasks_and_a_blocking_process_under_every_start_method() ->
 
 #[test]
 fn a_cancelled_arrived_barrier_wait_breaks_it_and_reset_mends_it() -> TestResult {
-    for (name, rt) in runtimes() {
+    for (name, rt) in runtimes(Drivers::Time)? {
         let b = Barrier::new(2)?.into_async();
         rt.block_on(async {
             // Dropped before the first poll: nothing happened.
@@ -660,7 +598,7 @@ fn a_cancelled_arrived_barrier_wait_breaks_it_and_reset_mends_it() -> TestResult
             assert!(!b.get_ref().is_broken(), "{name}");
             // Arrived, then cancelled: broken for the others.
             let mut f = b.wait();
-            assert!(poll_once(&mut f).is_pending());
+            assert!(poll_noop(&mut f).is_pending());
             assert_eq!(b.get_ref().n_waiting(), 1, "{name}");
             drop(f);
             assert!(b.get_ref().is_broken(), "{name}");
@@ -673,7 +611,7 @@ fn a_cancelled_arrived_barrier_wait_breaks_it_and_reset_mends_it() -> TestResult
                 let b = b.clone();
                 async move { b.wait().await }
             });
-            let mine = tokio::time::timeout(LONG, b.wait())
+            let mine = tokio::time::timeout(BOUND, b.wait())
                 .await
                 .expect("bounded")
                 .expect("cycle");
@@ -692,21 +630,21 @@ fn arrive_and_hang(b: Barrier, arrived: Event) {
 
 #[test]
 fn a_party_killed_while_an_async_party_waits_breaks_the_barrier() -> TestResult {
-    for (name, rt) in runtimes() {
+    for (name, rt) in runtimes(Drivers::Time)? {
         for method in METHODS {
             let b = Barrier::new(3)?.into_async();
             let arrived = Event::new()?;
             let p = Process::new(arrive_and_hang, (b.get_ref().clone(), arrived.clone()))
                 .start_method(method)
                 .start()?;
-            assert!(arrived.wait_timeout(LONG));
+            assert!(arrived.wait_timeout(BOUND));
             rt.block_on(async {
                 let w = tokio::spawn({
                     let b = b.clone();
-                    async move { tokio::time::timeout(LONG, b.wait()).await }
+                    async move { tokio::time::timeout(BOUND, b.wait()).await }
                 });
                 // Wait until both (the child and the task) have arrived.
-                let give_up = std::time::Instant::now() + LONG;
+                let give_up = std::time::Instant::now() + BOUND;
                 while b.get_ref().n_waiting() < 2 {
                     assert!(std::time::Instant::now() < give_up, "parties never arrived");
                     tokio::time::sleep(Duration::from_millis(1)).await;
@@ -748,9 +686,9 @@ fn a_child_of_a_process_whose_bridge_runs_starts_its_own() -> TestResult {
         .build()?;
     rt.block_on(async {
         let mut w = ev.wait();
-        assert!(poll_once(&mut w).is_pending());
+        assert!(poll_noop(&mut w).is_pending());
         ev.get_ref().set();
-        tokio::time::timeout(LONG, w).await.expect("set");
+        tokio::time::timeout(BOUND, w).await.expect("set");
     });
     for method in METHODS {
         let sem = Semaphore::new(0)?;
@@ -758,7 +696,7 @@ fn a_child_of_a_process_whose_bridge_runs_starts_its_own() -> TestResult {
         let p = Process::new(await_permit_in_child, (sem.clone(), started.clone()))
             .start_method(method)
             .start()?;
-        assert!(started.wait_timeout(LONG), "{method:?}");
+        assert!(started.wait_timeout(BOUND), "{method:?}");
         sem.release()?;
         assert!(
             p.join_value()?,

@@ -12,7 +12,8 @@ use multiproc_sync::{
     Barrier, BarrierError, BoundedSemaphore, Condition, Event, Lock, RLock, ReleaseError,
     Semaphore, TryLockError,
 };
-use util::{Counters, TestResult, fork, wait_until};
+use multiproc_test_support::{BOUND, park_forever};
+use util::{Child, Counters, TestResult, fork, wait_until};
 
 /// Turns an owner-death outcome into a test failure (the guard borrows a local, so it
 /// cannot travel in a `Box<dyn Error>`).
@@ -21,7 +22,6 @@ fn died<T>(_: T) -> &'static str {
 }
 
 const SHORT: Duration = Duration::from_millis(20);
-const LONG: Duration = Duration::from_secs(120);
 
 // ---------------------------------------------------------------- Lock / RLock
 
@@ -119,7 +119,7 @@ fn lock_sent_over_a_pipe_to_a_child() -> TestResult {
     assert_eq!(a.recv::<u8>()?, 1);
     child.join_ok();
     // The child exited holding it: we recover it.
-    let r = lock.lock_timeout(LONG);
+    let r = lock.lock_timeout(BOUND);
     assert!(matches!(r, Err(TryLockError::OwnerDied(_))), "{r:?}");
     Ok(())
 }
@@ -181,20 +181,25 @@ fn rlock_mutual_exclusion_across_processes_with_recursion() -> TestResult {
 
 // ---------------------------------------------------------------- holder death
 
-#[test]
-fn lock_holder_killed_is_reported_and_recovered() -> TestResult {
-    let lock = Lock::new()?;
+/// Forks a child that takes `lock`, forgets the guard and hangs until killed; returns
+/// once the child holds the lock (bounded).
+fn held_by_a_child(lock: &Lock) -> Result<Child, Box<dyn std::error::Error>> {
     let locked = Event::new()?;
     let (l, e) = (lock.clone(), locked.clone());
-    let mut child = fork(move || {
+    let child = fork(move || {
         let Ok(g) = l.lock() else { return 1 };
         g.forget();
         e.set();
-        loop {
-            std::thread::park();
-        }
+        park_forever()
     });
-    assert!(locked.wait_timeout(LONG));
+    assert!(locked.wait_timeout(BOUND), "the child took the lock");
+    Ok(child)
+}
+
+#[test]
+fn lock_holder_killed_is_reported_and_recovered() -> TestResult {
+    let lock = Lock::new()?;
+    let mut child = held_by_a_child(&lock)?;
     child.kill();
     assert_eq!(child.wait(), Err(libc::SIGKILL));
     // CPython deadlocks here (KI-04).
@@ -210,17 +215,7 @@ fn lock_holder_killed_is_reported_and_recovered() -> TestResult {
 #[test]
 fn lock_holder_killed_while_others_wait() -> TestResult {
     let lock = Lock::new()?;
-    let locked = Event::new()?;
-    let (l, e) = (lock.clone(), locked.clone());
-    let mut holder = fork(move || {
-        let Ok(g) = l.lock() else { return 1 };
-        g.forget();
-        e.set();
-        loop {
-            std::thread::park();
-        }
-    });
-    assert!(locked.wait_timeout(LONG));
+    let mut holder = held_by_a_child(&lock)?;
     // Two waiters already asleep on the futex when the holder dies: exactly one
     // recovers, the other then acquires normally.
     let results = Counters::new(2);
@@ -228,7 +223,7 @@ fn lock_holder_killed_while_others_wait() -> TestResult {
         .map(|_| {
             let (l, r) = (lock.clone(), results.clone());
             fork(move || {
-                match l.lock_timeout(LONG) {
+                match l.lock_timeout(BOUND) {
                     Ok(_g) => r.get(0).fetch_add(1, Ordering::SeqCst),
                     Err(TryLockError::OwnerDied(_)) => r.get(1).fetch_add(1, Ordering::SeqCst),
                     Err(_) => return 1,
@@ -259,11 +254,9 @@ fn rlock_holder_killed_with_recursion() -> TestResult {
             g.forget();
         }
         e.set();
-        loop {
-            std::thread::park();
-        }
+        park_forever()
     });
-    assert!(locked.wait_timeout(LONG));
+    assert!(locked.wait_timeout(BOUND));
     assert!(matches!(lock.try_lock(), Err(TryLockError::WouldBlock)));
     child.kill();
     assert_eq!(child.wait(), Err(libc::SIGKILL));
@@ -283,7 +276,7 @@ fn lock_held_by_exited_thread_is_recovered() -> TestResult {
         .join()
         .expect("thread");
     assert!(matches!(
-        lock.lock_timeout(LONG),
+        lock.lock_timeout(BOUND),
         Err(TryLockError::OwnerDied(_))
     ));
     Ok(())
@@ -366,7 +359,7 @@ fn semaphore_never_admits_more_than_k() -> TestResult {
 fn semaphore_wakes_a_sleeping_process() -> TestResult {
     let sem = Semaphore::new(0)?;
     let s = sem.clone();
-    let child = fork(move || if s.acquire(Some(LONG)) { 0 } else { 1 });
+    let child = fork(move || if s.acquire(Some(BOUND)) { 0 } else { 1 });
     sem.release()?;
     child.join_ok();
     assert_eq!(sem.value(), 0);
@@ -409,32 +402,38 @@ fn event_across_processes() -> TestResult {
         e.set();
         0
     });
-    assert!(ev.wait_timeout(LONG));
+    assert!(ev.wait_timeout(BOUND));
     setter.join_ok();
     Ok(())
 }
 
 // ---------------------------------------------------------------- Condition
 
-// CPython: _TestCondition.test_notify
-#[test]
-fn condition_notify_one_wakes_one() -> TestResult {
-    let cond = Condition::new()?;
-    let c = Counters::new(2); // [sleeping, woken]
-    let children: Vec<_> = (0..2)
+/// `n` forked children that each take `cond`'s lock, count themselves in `c[0]`, wait
+/// to be notified (bounded) and count the wake-up in `c[1]`.
+fn forked_waiters(cond: &Condition, n: usize, c: &Counters) -> Vec<Child> {
+    (0..n)
         .map(|_| {
             let (cond, c) = (cond.clone(), c.clone());
             fork(move || {
                 let Ok(mut g) = cond.lock() else { return 1 };
                 c.get(0).fetch_add(1, Ordering::SeqCst);
-                if !matches!(g.wait_timeout(LONG), Ok(true)) {
+                if !matches!(g.wait_timeout(BOUND), Ok(true)) {
                     return 2;
                 }
                 c.get(1).fetch_add(1, Ordering::SeqCst);
                 0
             })
         })
-        .collect();
+        .collect()
+}
+
+// CPython: _TestCondition.test_notify
+#[test]
+fn condition_notify_one_wakes_one() -> TestResult {
+    let cond = Condition::new()?;
+    let c = Counters::new(2); // [sleeping, woken]
+    let children = forked_waiters(&cond, 2, &c);
     // Both registered: they increment `sleeping` under the lock, then wait (which
     // releases it), so holding the lock proves they are waiting.
     wait_until(|| c.get(0).load(Ordering::SeqCst) == 2);
@@ -461,20 +460,7 @@ fn condition_notify_one_wakes_one() -> TestResult {
 fn condition_notify_all_and_n() -> TestResult {
     let cond = Condition::with_lock(Lock::new()?)?;
     let c = Counters::new(2);
-    let children: Vec<_> = (0..4)
-        .map(|_| {
-            let (cond, c) = (cond.clone(), c.clone());
-            fork(move || {
-                let Ok(mut g) = cond.lock() else { return 1 };
-                c.get(0).fetch_add(1, Ordering::SeqCst);
-                if !matches!(g.wait_timeout(LONG), Ok(true)) {
-                    return 2;
-                }
-                c.get(1).fetch_add(1, Ordering::SeqCst);
-                0
-            })
-        })
-        .collect();
+    let children = forked_waiters(&cond, 4, &c);
     wait_until(|| c.get(0).load(Ordering::SeqCst) == 4);
     cond.lock().map_err(died)?.notify(3);
     wait_until(|| c.get(1).load(Ordering::SeqCst) >= 3);
@@ -502,7 +488,7 @@ fn condition_wait_for_predicate() -> TestResult {
     });
     {
         let mut g = cond.lock().map_err(died)?;
-        g.wait_for_timeout(|| state.get(0).load(Ordering::SeqCst) == 5, LONG)
+        g.wait_for_timeout(|| state.get(0).load(Ordering::SeqCst) == 5, BOUND)
             .map_err(|_| "owner died")?;
         assert_eq!(state.get(0).load(Ordering::SeqCst), 5);
         // Timeout form: a predicate that never holds returns false in bounded time.
@@ -545,9 +531,7 @@ fn condition_wait_reports_dead_lock_holder() -> TestResult {
         g.notify_all();
         std::mem::forget(g);
         cc.get(0).store(2, Ordering::SeqCst);
-        loop {
-            std::thread::park();
-        }
+        park_forever()
     });
     let pid = killer.pid;
     let cc = c.clone();
@@ -561,7 +545,7 @@ fn condition_wait_reports_dead_lock_holder() -> TestResult {
     });
     let mut g = cond.lock().map_err(died)?;
     c.get(0).store(1, Ordering::SeqCst);
-    let r = g.wait_timeout(LONG);
+    let r = g.wait_timeout(BOUND);
     t.join().expect("thread");
     assert_eq!(killer.wait(), Err(libc::SIGKILL));
     assert!(r.is_err(), "expected OwnerDied, got {r:?}");
@@ -585,7 +569,7 @@ fn barrier_generations_across_processes() -> TestResult {
             fork(move || {
                 for g in 0..GENS {
                     a.get(g).fetch_add(1, Ordering::SeqCst);
-                    let Ok(i) = b.wait_timeout(LONG) else {
+                    let Ok(i) = b.wait_timeout(BOUND) else {
                         return 1;
                     };
                     if i >= N {
@@ -632,7 +616,7 @@ fn barrier_action_runs_once_per_cycle() -> TestResult {
             let b = b.clone();
             std::thread::spawn(move || {
                 for _ in 0..5 {
-                    b.wait_timeout(LONG).expect("barrier");
+                    b.wait_timeout(BOUND).expect("barrier");
                 }
             })
         })
@@ -670,7 +654,7 @@ fn barrier_timeout_abort_reset() -> TestResult {
     assert!(!b.is_broken());
     // Abort wakes a waiter in another process.
     let b2 = b.clone();
-    let child = fork(move || match b2.wait_timeout(LONG) {
+    let child = fork(move || match b2.wait_timeout(BOUND) {
         Err(BarrierError::Broken) => 0,
         _ => 1,
     });
@@ -680,8 +664,8 @@ fn barrier_timeout_abort_reset() -> TestResult {
     b.reset();
     // Usable again.
     let b3 = b.clone();
-    let child = fork(move || if b3.wait_timeout(LONG).is_ok() { 0 } else { 1 });
-    assert!(b.wait_timeout(LONG).is_ok());
+    let child = fork(move || if b3.wait_timeout(BOUND).is_ok() { 0 } else { 1 });
+    assert!(b.wait_timeout(BOUND).is_ok());
     child.join_ok();
     // Barrier(1) never blocks.
     assert_eq!(Barrier::new(1)?.wait(), Ok(0));
@@ -706,7 +690,7 @@ fn barrier_with_dead_party_breaks() -> TestResult {
     std::thread::spawn(move || {
         let _ = tx.send(b3.wait());
     });
-    let r = rx.recv_timeout(LONG).map_err(|_| "barrier wait hung")?;
+    let r = rx.recv_timeout(BOUND).map_err(|_| "barrier wait hung")?;
     assert_eq!(r, Err(BarrierError::Broken));
     assert!(b.is_broken());
     b.reset();
@@ -738,11 +722,11 @@ fn every_timeout_form_returns_while_held_elsewhere() -> TestResult {
         };
         let p = s.permit();
         rd.set();
-        let ok = dn.wait_timeout(LONG);
+        let ok = dn.wait_timeout(BOUND);
         drop((a, b, d, p));
         if ok { 0 } else { 2 }
     });
-    assert!(ready.wait_timeout(LONG));
+    assert!(ready.wait_timeout(BOUND));
     assert!(matches!(
         lock.lock_timeout(SHORT),
         Err(TryLockError::WouldBlock)

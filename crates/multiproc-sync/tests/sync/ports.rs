@@ -8,7 +8,8 @@ use std::time::Duration;
 use multiproc_sync::{Barrier, BarrierError, Condition, Lock, RLock, ReleaseError, TryLockError};
 
 use super::util::{Child, Counters, TestResult, fork, wait_until};
-use super::{LONG, SHORT, died};
+use super::{SHORT, died};
+use multiproc_test_support::{BOUND, eventually};
 
 /// CPython's `_TestBarrier.N`.
 const N: u32 = 5;
@@ -90,7 +91,7 @@ fn condition_wait_result() -> TestResult {
         g.notify(1);
         0
     });
-    assert_eq!(g.wait_timeout(LONG), Ok(true));
+    assert_eq!(g.wait_timeout(BOUND), Ok(true));
     drop(g);
     child.join_ok();
     Ok(())
@@ -116,7 +117,7 @@ fn condition_wait_for_timeout_then_success() -> TestResult {
     let ready = || state.get(0).load(Ordering::SeqCst) == 1;
     assert_eq!(g.wait_for_timeout(ready, SHORT), Ok(false));
     state.get(1).store(1, Ordering::SeqCst);
-    assert_eq!(g.wait_for_timeout(ready, LONG), Ok(true));
+    assert_eq!(g.wait_for_timeout(ready, BOUND), Ok(true));
     drop(g);
     child.join_ok();
     Ok(())
@@ -134,14 +135,14 @@ fn barrier_abort() -> TestResult {
         .map(|_| {
             let (b, r) = (barrier.clone(), results.clone());
             fork(move || {
-                let Ok(i) = b.wait_timeout(LONG) else {
+                let Ok(i) = b.wait_timeout(BOUND) else {
                     return 1;
                 };
                 if i == N / 2 {
                     b.abort();
                     return 0;
                 }
-                match b.wait_timeout(LONG) {
+                match b.wait_timeout(BOUND) {
                     Ok(_) => r.get(0).fetch_add(1, Ordering::SeqCst),
                     Err(BarrierError::Broken) => r.get(1).fetch_add(1, Ordering::SeqCst),
                     Err(_) => return 2,
@@ -168,11 +169,11 @@ fn barrier_reset_frees_waiters() -> TestResult {
         .map(|_| {
             let (b, r) = (barrier.clone(), results.clone());
             fork(move || {
-                let Ok(i) = b.wait_timeout(LONG) else {
+                let Ok(i) = b.wait_timeout(BOUND) else {
                     return 1;
                 };
                 if i == N / 2 {
-                    let deadline = std::time::Instant::now() + LONG;
+                    let deadline = std::time::Instant::now() + BOUND;
                     while b.n_waiting() < N - 1 {
                         if std::time::Instant::now() > deadline {
                             return 2;
@@ -181,13 +182,13 @@ fn barrier_reset_frees_waiters() -> TestResult {
                     }
                     b.reset();
                 } else {
-                    match b.wait_timeout(LONG) {
+                    match b.wait_timeout(BOUND) {
                         Ok(_) => r.get(0).fetch_add(1, Ordering::SeqCst),
                         Err(BarrierError::Broken) => r.get(1).fetch_add(1, Ordering::SeqCst),
                         Err(_) => return 3,
                     };
                 }
-                if b.wait_timeout(LONG).is_err() {
+                if b.wait_timeout(BOUND).is_err() {
                     return 4;
                 }
                 r.get(2).fetch_add(1, Ordering::SeqCst);
@@ -215,9 +216,9 @@ fn barrier_abort_and_reset() -> TestResult {
         .map(|_| {
             let (b, b2, r) = (barrier.clone(), barrier2.clone(), results.clone());
             fork(move || {
-                match b.wait_timeout(LONG) {
+                match b.wait_timeout(BOUND) {
                     Ok(i) if i == N / 2 => b.abort(),
-                    Ok(_) => match b.wait_timeout(LONG) {
+                    Ok(_) => match b.wait_timeout(BOUND) {
                         Ok(_) => {
                             r.get(0).fetch_add(1, Ordering::SeqCst);
                         }
@@ -229,12 +230,12 @@ fn barrier_abort_and_reset() -> TestResult {
                     Err(_) => return 2,
                 }
                 // Everyone has left `b` before the reset, and nobody enters it before.
-                match b2.wait_timeout(LONG) {
+                match b2.wait_timeout(BOUND) {
                     Ok(i) if i == N / 2 => b.reset(),
                     Ok(_) => {}
                     Err(_) => return 3,
                 }
-                if b2.wait_timeout(LONG).is_err() || b.wait_timeout(LONG).is_err() {
+                if b2.wait_timeout(BOUND).is_err() || b.wait_timeout(BOUND).is_err() {
                     return 4;
                 }
                 r.get(2).fetch_add(1, Ordering::SeqCst);
@@ -256,24 +257,29 @@ fn barrier_abort_and_reset() -> TestResult {
 #[test]
 fn barrier_timeout_breaks_for_everyone() -> TestResult {
     let barrier = Barrier::new(N)?;
+    let broken = late_party_finds_it_broken(&barrier, |b| {
+        b.wait_timeout(SHORT) == Err(BarrierError::Broken)
+    });
+    assert_eq!(broken, u64::from(N));
+    Ok(())
+}
+
+/// `N` forked parties wait on `barrier` together, then again through `second`, with one
+/// of them late: it waits (bounded) until the barrier is broken. How many parties saw
+/// `second` return true, each child reaped.
+fn late_party_finds_it_broken(barrier: &Barrier, second: fn(&Barrier) -> bool) -> u64 {
     let results = Counters::new(1);
     let children = (0..N)
         .map(|_| {
             let (b, r) = (barrier.clone(), results.clone());
             fork(move || {
-                let Ok(i) = b.wait_timeout(LONG) else {
+                let Ok(i) = b.wait_timeout(BOUND) else {
                     return 1;
                 };
-                if i == N / 2 {
-                    let deadline = std::time::Instant::now() + LONG;
-                    while !b.is_broken() {
-                        if std::time::Instant::now() > deadline {
-                            return 2;
-                        }
-                        std::thread::sleep(Duration::from_millis(1));
-                    }
+                if i == N / 2 && !eventually(|| b.is_broken()) {
+                    return 2;
                 }
-                if b.wait_timeout(SHORT) == Err(BarrierError::Broken) {
+                if second(&b) {
                     r.get(0).fetch_add(1, Ordering::SeqCst);
                 }
                 0
@@ -281,8 +287,7 @@ fn barrier_timeout_breaks_for_everyone() -> TestResult {
         })
         .collect();
     join_all(children);
-    assert_eq!(results.get(0).load(Ordering::SeqCst), u64::from(N));
-    Ok(())
+    results.get(0).load(Ordering::SeqCst)
 }
 
 // CPython: _TestBarrier.test_default_timeout. As above, but the second wait is a plain
@@ -291,32 +296,8 @@ fn barrier_timeout_breaks_for_everyone() -> TestResult {
 fn barrier_default_timeout() -> TestResult {
     let barrier = Barrier::new(N)?.with_default_timeout(SHORT);
     assert_eq!(barrier.default_timeout(), Some(SHORT));
-    let results = Counters::new(1);
-    let children = (0..N)
-        .map(|_| {
-            let (b, r) = (barrier.clone(), results.clone());
-            fork(move || {
-                let Ok(i) = b.wait_timeout(LONG) else {
-                    return 1;
-                };
-                if i == N / 2 {
-                    let deadline = std::time::Instant::now() + LONG;
-                    while !b.is_broken() {
-                        if std::time::Instant::now() > deadline {
-                            return 2;
-                        }
-                        std::thread::sleep(Duration::from_millis(1));
-                    }
-                }
-                if b.wait() == Err(BarrierError::Broken) {
-                    r.get(0).fetch_add(1, Ordering::SeqCst);
-                }
-                0
-            })
-        })
-        .collect();
-    join_all(children);
-    assert_eq!(results.get(0).load(Ordering::SeqCst), u64::from(N));
+    let broken = late_party_finds_it_broken(&barrier, |b| b.wait() == Err(BarrierError::Broken));
+    assert_eq!(broken, u64::from(N));
     // The default travels with the handle.
     let (bytes, fds) = multiproc_ipc::encode(&barrier)?;
     let back: Barrier = multiproc_ipc::decode(&bytes, fds)?;
@@ -350,7 +331,7 @@ fn barrier_thousand_passes_in_lockstep() -> TestResult {
             let (b, l, log) = (barrier.clone(), lock.clone(), log.clone());
             fork(move || {
                 for i in 0..PASSES {
-                    if b.wait_timeout(LONG).is_err() {
+                    if b.wait_timeout(BOUND).is_err() {
                         return 1;
                     }
                     let Ok(_g) = l.lock() else { return 2 };
@@ -381,13 +362,13 @@ fn barrier_n_waiting_seen_across_processes() -> TestResult {
     let children: Vec<_> = (0..2)
         .map(|_| {
             let b = barrier.clone();
-            fork(move || if b.wait_timeout(LONG).is_ok() { 0 } else { 1 })
+            fork(move || if b.wait_timeout(BOUND).is_ok() { 0 } else { 1 })
         })
         .collect();
     wait_until(|| barrier.n_waiting() == 2);
     assert_eq!(barrier.parties(), 3);
     assert!(!barrier.is_broken());
-    assert!(barrier.wait_timeout(LONG).is_ok());
+    assert!(barrier.wait_timeout(BOUND).is_ok());
     join_all(children);
     assert_eq!(barrier.n_waiting(), 0);
     Ok(())
@@ -405,7 +386,7 @@ fn condition_waiter_killed_while_waiting_does_not_block_notify() -> TestResult {
         fork(move || {
             let Ok(mut g) = cond.lock() else { return 1 };
             c.get(0).fetch_add(1, Ordering::SeqCst);
-            if !matches!(g.wait_timeout(LONG), Ok(true)) {
+            if !matches!(g.wait_timeout(BOUND), Ok(true)) {
                 return 2;
             }
             c.get(1).fetch_add(1, Ordering::SeqCst);

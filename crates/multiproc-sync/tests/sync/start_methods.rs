@@ -1,21 +1,13 @@
 //! The key scenarios under every start method (fork, spawn, forkserver), with the
 //! primitives passed as `Process` arguments.
 
-use std::time::Duration;
-
-use multiproc_process::{Process, StartMethod};
+use multiproc_process::Process;
 use multiproc_sync::{Barrier, Condition, Event, Lock, RLock, Semaphore, TryLockError};
+use multiproc_test_support::{BOUND, METHODS, park_forever};
 
 use super::died;
 use super::util::{Counters, TestResult};
 use std::sync::atomic::Ordering;
-
-const METHODS: [StartMethod; 3] = [
-    StartMethod::Fork,
-    StartMethod::Spawn,
-    StartMethod::ForkServer,
-];
-const LONG: Duration = Duration::from_secs(120);
 
 fn increment(lock: Lock, c: Counters, m: u64) -> bool {
     for _ in 0..m {
@@ -53,9 +45,7 @@ fn hold_and_hang(lock: RLock, locked: Event) {
         }
     }
     locked.set();
-    loop {
-        std::thread::park();
-    }
+    park_forever()
 }
 
 #[test]
@@ -66,7 +56,7 @@ fn rlock_holder_killed_under_every_start_method() -> TestResult {
         let p = Process::new(hold_and_hang, (lock.clone(), locked.clone()))
             .start_method(method)
             .start()?;
-        assert!(locked.wait_timeout(LONG), "{method:?}");
+        assert!(locked.wait_timeout(BOUND), "{method:?}");
         assert!(matches!(lock.try_lock(), Err(TryLockError::WouldBlock)));
         p.kill()?;
         p.join()?;
@@ -81,7 +71,7 @@ fn rlock_holder_killed_under_every_start_method() -> TestResult {
 fn party(b: Barrier, rounds: u32) -> u32 {
     let mut zeros = 0;
     for _ in 0..rounds {
-        match b.wait_timeout(LONG) {
+        match b.wait_timeout(BOUND) {
             Ok(0) => zeros += 1,
             Ok(_) => {}
             Err(_) => return u32::MAX,
@@ -92,7 +82,7 @@ fn party(b: Barrier, rounds: u32) -> u32 {
 
 fn sem_worker(sem: Semaphore, c: Counters) -> bool {
     for _ in 0..100 {
-        let Some(_p) = sem.permit_timeout(LONG) else {
+        let Some(_p) = sem.permit_timeout(BOUND) else {
             return false;
         };
         let now = c.get(0).fetch_add(1, Ordering::SeqCst) + 1;
@@ -105,7 +95,7 @@ fn sem_worker(sem: Semaphore, c: Counters) -> bool {
 fn cond_waiter(cond: Condition, c: Counters) -> bool {
     let Ok(mut g) = cond.lock() else { return false };
     matches!(
-        g.wait_for_timeout(|| c.get(0).load(Ordering::SeqCst) == 1, LONG),
+        g.wait_for_timeout(|| c.get(0).load(Ordering::SeqCst) == 1, BOUND),
         Ok(true)
     )
 }

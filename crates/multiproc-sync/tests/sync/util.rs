@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 
 use multiproc_ipc::SharedSegment;
 
-pub(crate) type TestResult = Result<(), Box<dyn std::error::Error>>;
+pub(crate) use multiproc_test_support::TestResult;
+use multiproc_test_support::{BOUND, eventually};
 
 /// A forked child process.
 #[derive(Debug)]
@@ -37,10 +38,10 @@ pub(crate) fn fork(f: impl FnOnce() -> i32) -> Child {
 }
 
 impl Child {
-    /// Waits (at most 120 s, a deadline against hangs) for the exit status: `Ok(code)`
-    /// or `Err(signal)`.
+    /// Waits (at most [`BOUND`], a deadline against hangs) for the exit status:
+    /// `Ok(code)` or `Err(signal)`.
     pub(crate) fn wait(&mut self) -> Result<i32, i32> {
-        let deadline = Instant::now() + Duration::from_secs(120);
+        let deadline = Instant::now() + BOUND;
         loop {
             let mut status = 0;
             // SAFETY: waitpid on our own child with a valid out-pointer.
@@ -55,7 +56,7 @@ impl Child {
             }
             if Instant::now() > deadline {
                 self.kill();
-                panic!("child {} did not exit within 120 s", self.pid);
+                panic!("child {} did not exit within {BOUND:?}", self.pid);
             }
             std::thread::sleep(Duration::from_millis(2));
         }
@@ -107,16 +108,9 @@ impl Counters {
     }
 }
 
-/// Polls `cond` until true, at most 120 s (a deadline against hangs).
-pub(crate) fn wait_until(mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while !cond() {
-        assert!(
-            Instant::now() < deadline,
-            "condition not reached within 120 s"
-        );
-        std::thread::sleep(Duration::from_millis(1));
-    }
+/// Polls `cond` until true, at most [`BOUND`] (a deadline against hangs).
+pub(crate) fn wait_until(cond: impl FnMut() -> bool) {
+    assert!(eventually(cond), "condition not reached within {BOUND:?}");
 }
 
 /// Whether process `pid` is blocked in a futex wait (its kernel wait channel).
