@@ -72,6 +72,8 @@ struct Wait {
     waiter: FutexWaiter,
     counted: bool,
     armed: Armed,
+    /// Whether the future has had its one bounded spin.
+    spun: bool,
 }
 
 impl Wait {
@@ -80,7 +82,18 @@ impl Wait {
             waiter: FutexWaiter::new(),
             counted: false,
             armed: Armed::No,
+            spun: false,
         }
+    }
+
+    /// Once per future, after its first attempt found nothing: the blocking
+    /// operation's bounded spin ([`Doorbell::spin_until`], a few microseconds) before
+    /// the first sleep. Returns whether `ready()` came true, then the caller attempts
+    /// again in the same poll. A peer that answers within the spin (a round trip with
+    /// another process) is then met without a wake-up through the bridge thread and
+    /// the runtime's, as the blocking `get` and `put` meet it.
+    fn spin(&mut self, bell: &Doorbell, ready: impl Fn() -> bool) -> bool {
+        !std::mem::replace(&mut self.spun, true) && bell.spin_until(ready)
     }
 
     /// Starts an attempt: disarms, counts the sleeper once, and returns the doorbell's
@@ -160,7 +173,11 @@ impl<T: DeserializeOwned> Future for GetFuture<'_, T> {
         let ring: &Ring = this.q.ring();
         let (bell, lock) = (ring.data_bell(), ring.get_lock());
         let (seq, lock_wake) = this.wait.begin(bell);
-        match this.q.try_get() {
+        let mut r = this.q.try_get();
+        if matches!(r, Err(GetError::Empty)) && this.wait.spin(bell, || ring.has_data()) {
+            r = this.q.try_get();
+        }
+        match r {
             Err(GetError::Empty) => {
                 if lock_wake {
                     // The get lock's wake-up went unused (the queue was empty): pass it
@@ -234,7 +251,15 @@ impl<T: Serialize> Future for PutFuture<'_, T> {
             return Poll::Ready(Ok(()));
         };
         let (seq, lock_wake) = this.wait.begin(bell);
-        match this.q.try_put(item) {
+        let mut r = this.q.try_put(item);
+        if let Err(PutError::Full(item)) = r {
+            r = if this.wait.spin(bell, || !ring.is_full()) {
+                this.q.try_put(item)
+            } else {
+                Err(PutError::Full(item))
+            };
+        }
+        match r {
             Err(PutError::Full(item)) => {
                 this.item = Some(item);
                 if lock_wake {
