@@ -236,6 +236,8 @@ fn wake_all(wake: &mut Vec<Waker>) {
 #[derive(Default)]
 pub struct FutexWaiter {
     armed: Option<u64>,
+    /// Fired by [`arm`](Self::arm) itself: the word had already changed.
+    fired: bool,
 }
 
 impl fmt::Debug for FutexWaiter {
@@ -255,12 +257,16 @@ impl FutexWaiter {
     /// assert!(!waiter.is_armed());
     /// ```
     pub const fn new() -> FutexWaiter {
-        FutexWaiter { armed: None }
+        FutexWaiter {
+            armed: None,
+            fired: false,
+        }
     }
 
     /// Arms the waiter: `waker` is woken once `word` is woken, no longer holds
     /// `expected`, or `timeout` has passed (then it is disarmed). Replaces a previous
-    /// arming.
+    /// arming. A word that no longer holds `expected` when `arm` reads it fires the
+    /// waiter at once, from this call, without the bridge thread.
     ///
     /// The bridge hands `word`'s address to the kernel while armed: the memory must
     /// stay mapped until [`disarm`](Self::disarm) or the drop of the waiter (if it is
@@ -298,6 +304,14 @@ impl FutexWaiter {
         waker: &Waker,
     ) {
         self.disarm();
+        if word.load(Ordering::Acquire) != expected {
+            // Changed since the caller read it (a notifier came between its re-check and
+            // now, often a peer answering at once): wake the task now rather than through
+            // a kick of the bridge thread and its wake-up, two thread hops.
+            self.fired = true;
+            waker.wake_by_ref();
+            return;
+        }
         let b = bridge();
         let word = WaitWord {
             addr: std::ptr::from_ref(word) as usize,
@@ -357,7 +371,7 @@ impl FutexWaiter {
     /// ```
     pub fn disarm(&mut self) -> bool {
         let Some(id) = self.armed.take() else {
-            return false;
+            return std::mem::take(&mut self.fired);
         };
         let mut st = bridge().lock();
         match st.entries.iter().position(|e| e.id == id) {
