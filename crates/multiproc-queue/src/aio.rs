@@ -406,19 +406,6 @@ pub struct AsyncQueue<T> {
     q: Queue<T>,
 }
 
-impl<T> Queue<T> {
-    /// This queue handle, awaitable ([`AsyncQueue`]).
-    ///
-    /// ```
-    /// let q = multiproc_queue::Queue::<u8>::new()?.into_async();
-    /// assert!(q.get_ref().is_empty());
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn into_async(self) -> AsyncQueue<T> {
-        AsyncQueue::new(self)
-    }
-}
-
 impl<T> AsyncQueue<T> {
     /// Wraps `q`.
     ///
@@ -429,29 +416,6 @@ impl<T> AsyncQueue<T> {
     /// ```
     pub fn new(q: Queue<T>) -> AsyncQueue<T> {
         AsyncQueue { q }
-    }
-
-    /// The blocking handle (sizes, `close`, the blocking calls).
-    ///
-    /// ```
-    /// let q = multiproc_queue::Queue::<u8>::new()?.into_async();
-    /// q.get_ref().put(1)?;
-    /// assert_eq!(q.get_ref().qsize(), 1);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn get_ref(&self) -> &Queue<T> {
-        &self.q
-    }
-
-    /// The blocking handle, unwrapped.
-    ///
-    /// ```
-    /// let q = multiproc_queue::Queue::<u8>::new()?.into_async().into_inner();
-    /// q.put(1)?;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn into_inner(self) -> Queue<T> {
-        self.q
     }
 }
 
@@ -529,18 +493,6 @@ impl<T: Serialize> AsyncQueue<T> {
     }
 }
 
-impl<T> Clone for AsyncQueue<T> {
-    fn clone(&self) -> Self {
-        AsyncQueue { q: self.q.clone() }
-    }
-}
-
-impl<T> fmt::Debug for AsyncQueue<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("AsyncQueue").field(&self.q).finish()
-    }
-}
-
 /// An async view of a [`SimpleQueue`].
 ///
 /// ```
@@ -555,91 +507,6 @@ impl<T> fmt::Debug for AsyncQueue<T> {
 /// ```
 pub struct AsyncSimpleQueue<T> {
     q: SimpleQueue<T>,
-}
-
-impl<T> SimpleQueue<T> {
-    /// This queue handle, awaitable ([`AsyncSimpleQueue`]).
-    ///
-    /// ```
-    /// let q = multiproc_queue::SimpleQueue::<u8>::new()?.into_async();
-    /// assert!(q.get_ref().is_empty());
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn into_async(self) -> AsyncSimpleQueue<T> {
-        AsyncSimpleQueue { q: self }
-    }
-}
-
-impl<T> AsyncSimpleQueue<T> {
-    /// The blocking handle.
-    ///
-    /// ```
-    /// let q = multiproc_queue::SimpleQueue::<u8>::new()?.into_async();
-    /// assert!(q.get_ref().is_empty());
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn get_ref(&self) -> &SimpleQueue<T> {
-        &self.q
-    }
-
-    /// The blocking handle, unwrapped.
-    ///
-    /// ```
-    /// let q = multiproc_queue::SimpleQueue::<u8>::new()?.into_async().into_inner();
-    /// assert!(q.is_empty());
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn into_inner(self) -> SimpleQueue<T> {
-        self.q
-    }
-}
-
-impl<T: DeserializeOwned> AsyncSimpleQueue<T> {
-    /// As [`AsyncQueue::get`]. Cancel safe: dropping the future never loses an item.
-    ///
-    /// ```
-    /// let rt = tokio::runtime::Builder::new_current_thread().build()?;
-    /// rt.block_on(async {
-    ///     let q = multiproc_queue::SimpleQueue::<u8>::new()?.into_async();
-    ///     q.get_ref().put(3)?;
-    ///     assert_eq!(q.get().await?, 3);
-    ///     Ok::<(), Box<dyn std::error::Error>>(())
-    /// })?;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn get(&self) -> GetFuture<'_, T> {
-        get_future(self.q.inner())
-    }
-}
-
-impl<T: Serialize> AsyncSimpleQueue<T> {
-    /// As [`AsyncQueue::put`]. Cancel safe: an item is put once or not at all.
-    ///
-    /// ```
-    /// let rt = tokio::runtime::Builder::new_current_thread().build()?;
-    /// rt.block_on(async {
-    ///     let q = multiproc_queue::SimpleQueue::<u8>::new()?.into_async();
-    ///     q.put(3).await?;
-    ///     assert!(!q.get_ref().is_empty());
-    ///     Ok::<(), Box<dyn std::error::Error>>(())
-    /// })?;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn put(&self, item: T) -> PutFuture<'_, T> {
-        put_future(self.q.inner(), item)
-    }
-}
-
-impl<T> Clone for AsyncSimpleQueue<T> {
-    fn clone(&self) -> Self {
-        AsyncSimpleQueue { q: self.q.clone() }
-    }
-}
-
-impl<T> fmt::Debug for AsyncSimpleQueue<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("AsyncSimpleQueue").field(&self.q).finish()
-    }
 }
 
 /// An async view of a [`JoinableQueue`]: [`join`](Self::join) is a future too
@@ -668,42 +535,7 @@ pub struct AsyncJoinableQueue<T> {
     q: JoinableQueue<T>,
 }
 
-impl<T> JoinableQueue<T> {
-    /// This queue handle, awaitable ([`AsyncJoinableQueue`]).
-    ///
-    /// ```
-    /// let q = multiproc_queue::JoinableQueue::<u8>::new()?.into_async();
-    /// assert_eq!(q.get_ref().unfinished_tasks(), 0);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn into_async(self) -> AsyncJoinableQueue<T> {
-        AsyncJoinableQueue { q: self }
-    }
-}
-
 impl<T> AsyncJoinableQueue<T> {
-    /// The blocking handle (`task_done`, `unfinished_tasks`, the blocking calls).
-    ///
-    /// ```
-    /// let q = multiproc_queue::JoinableQueue::<u8>::new()?.into_async();
-    /// assert_eq!(q.get_ref().unfinished_tasks(), 0);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn get_ref(&self) -> &JoinableQueue<T> {
-        &self.q
-    }
-
-    /// The blocking handle, unwrapped.
-    ///
-    /// ```
-    /// let q = multiproc_queue::JoinableQueue::<u8>::new()?.into_async().into_inner();
-    /// assert_eq!(q.unfinished_tasks(), 0);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn into_inner(self) -> JoinableQueue<T> {
-        self.q
-    }
-
     /// Resolves once every item put so far has been marked done: the async
     /// [`JoinableQueue::join`]. A consumer that dies between `get` and `task_done`
     /// leaves its task unfinished: bound the wait with `tokio::time::timeout` where
@@ -729,53 +561,125 @@ impl<T> AsyncJoinableQueue<T> {
     }
 }
 
-impl<T: DeserializeOwned> AsyncJoinableQueue<T> {
-    /// As [`AsyncQueue::get`]. Cancel safe: dropping the future never loses an item.
-    ///
-    /// ```
-    /// let rt = tokio::runtime::Builder::new_current_thread().build()?;
-    /// rt.block_on(async {
-    ///     let q = multiproc_queue::JoinableQueue::<u8>::new()?.into_async();
-    ///     q.get_ref().put(3)?;
-    ///     assert_eq!(q.get().await?, 3);
-    ///     Ok::<(), Box<dyn std::error::Error>>(())
-    /// })?;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn get(&self) -> GetFuture<'_, T> {
-        get_future(&self.q)
+/// The shared queue under a blocking handle, for the futures.
+trait AsQueue<T> {
+    fn as_queue(&self) -> &Queue<T>;
+}
+
+impl<T> AsQueue<T> for SimpleQueue<T> {
+    fn as_queue(&self) -> &Queue<T> {
+        self.inner()
     }
 }
 
-impl<T: Serialize> AsyncJoinableQueue<T> {
-    /// As [`AsyncQueue::put`]. Cancel safe: an item is put once or not at all.
-    ///
-    /// ```
-    /// let rt = tokio::runtime::Builder::new_current_thread().build()?;
-    /// rt.block_on(async {
-    ///     let q = multiproc_queue::JoinableQueue::<u8>::new()?.into_async();
-    ///     q.put(3).await?;
-    ///     assert_eq!(q.get_ref().unfinished_tasks(), 1);
-    ///     Ok::<(), Box<dyn std::error::Error>>(())
-    /// })?;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn put(&self, item: T) -> PutFuture<'_, T> {
-        put_future(&self.q, item)
+impl<T> AsQueue<T> for JoinableQueue<T> {
+    fn as_queue(&self) -> &Queue<T> {
+        self
     }
 }
 
-impl<T> Clone for AsyncJoinableQueue<T> {
-    fn clone(&self) -> Self {
-        AsyncJoinableQueue { q: self.q.clone() }
-    }
+/// What every async view has: `into_async` on the blocking type, `get_ref`,
+/// `into_inner`, `Clone` and `Debug`; with `get_put`, also the `get` and `put` that
+/// delegate to [`AsyncQueue`]'s futures.
+macro_rules! async_view {
+    ($async:ident, $sync:ident) => {
+        impl<T> $sync<T> {
+            #[doc = concat!("This queue handle, awaitable ([`", stringify!($async), "`]).")]
+            ///
+            /// ```
+            #[doc = concat!("let q = multiproc_queue::", stringify!($sync), "::<u8>::new()?.into_async();")]
+            /// assert!(q.get_ref().is_empty());
+            /// # Ok::<(), Box<dyn std::error::Error>>(())
+            /// ```
+            pub fn into_async(self) -> $async<T> {
+                $async { q: self }
+            }
+        }
+
+        impl<T> $async<T> {
+            /// The blocking handle (sizes, `close`, the blocking calls; `task_done` of a
+            /// joinable queue).
+            ///
+            /// ```
+            #[doc = concat!("let q = multiproc_queue::", stringify!($sync), "::<u8>::new()?.into_async();")]
+            /// q.get_ref().put(1)?;
+            /// assert!(!q.get_ref().is_empty());
+            /// # Ok::<(), Box<dyn std::error::Error>>(())
+            /// ```
+            pub fn get_ref(&self) -> &$sync<T> {
+                &self.q
+            }
+
+            /// The blocking handle, unwrapped.
+            ///
+            /// ```
+            #[doc = concat!("let q = multiproc_queue::", stringify!($sync), "::<u8>::new()?.into_async().into_inner();")]
+            /// q.put(1)?;
+            /// assert!(!q.is_empty());
+            /// # Ok::<(), Box<dyn std::error::Error>>(())
+            /// ```
+            pub fn into_inner(self) -> $sync<T> {
+                self.q
+            }
+        }
+
+        impl<T> Clone for $async<T> {
+            fn clone(&self) -> Self {
+                $async { q: self.q.clone() }
+            }
+        }
+
+        impl<T> fmt::Debug for $async<T> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.debug_tuple(stringify!($async)).field(&self.q).finish()
+            }
+        }
+    };
+    ($async:ident, $sync:ident, get_put) => {
+        async_view!($async, $sync);
+
+        impl<T: DeserializeOwned> $async<T> {
+            /// As [`AsyncQueue::get`]. Cancel safe: dropping the future never loses an
+            /// item.
+            ///
+            /// ```
+            /// let rt = tokio::runtime::Builder::new_current_thread().build()?;
+            /// rt.block_on(async {
+            #[doc = concat!("    let q = multiproc_queue::", stringify!($sync), "::<u8>::new()?.into_async();")]
+            ///     q.get_ref().put(3)?;
+            ///     assert_eq!(q.get().await?, 3);
+            ///     Ok::<(), Box<dyn std::error::Error>>(())
+            /// })?;
+            /// # Ok::<(), Box<dyn std::error::Error>>(())
+            /// ```
+            pub fn get(&self) -> GetFuture<'_, T> {
+                get_future(self.q.as_queue())
+            }
+        }
+
+        impl<T: Serialize> $async<T> {
+            /// As [`AsyncQueue::put`]. Cancel safe: an item is put once or not at all.
+            ///
+            /// ```
+            /// let rt = tokio::runtime::Builder::new_current_thread().build()?;
+            /// rt.block_on(async {
+            #[doc = concat!("    let q = multiproc_queue::", stringify!($sync), "::<u8>::new()?.into_async();")]
+            ///     q.put(3).await?;
+            ///     assert!(!q.get_ref().is_empty());
+            ///     Ok::<(), Box<dyn std::error::Error>>(())
+            /// })?;
+            /// # Ok::<(), Box<dyn std::error::Error>>(())
+            /// ```
+            pub fn put(&self, item: T) -> PutFuture<'_, T> {
+                put_future(self.q.as_queue(), item)
+            }
+        }
+    };
 }
 
-impl<T> fmt::Debug for AsyncJoinableQueue<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("AsyncJoinableQueue").field(&self.q).finish()
-    }
-}
+async_view!(AsyncQueue, Queue);
+async_view!(AsyncSimpleQueue, SimpleQueue, get_put);
+async_view!(AsyncJoinableQueue, JoinableQueue, get_put);
 
 #[expect(dead_code, reason = "compile-time checks only, never called")]
 fn assert_send_sync() {
