@@ -112,6 +112,39 @@ impl Wait {
         (seq, lock_wake)
     }
 
+    /// One poll of a get or put. `attempt` makes the non-blocking operation and returns
+    /// `None` when it would have to wait; then (once per future, after the bounded spin
+    /// on `ready`) it is made once more, and if it still would, the future sleeps.
+    /// An error after a wake-up taken from the side lock, or a wait after one, passes
+    /// that wake-up on to a side-lock sleeper elsewhere (it was not used).
+    fn poll<R, E>(
+        &mut self,
+        bell: &Doorbell,
+        lock: &RobustMutex,
+        cx: &Context<'_>,
+        ready: impl Fn() -> bool,
+        mut attempt: impl FnMut() -> Option<Result<R, E>>,
+    ) -> Poll<Result<R, E>> {
+        let (seq, lock_wake) = self.begin(bell);
+        let mut r = attempt();
+        if r.is_none() && self.spin(bell, ready) {
+            r = attempt();
+        }
+        match r {
+            None => {
+                if lock_wake {
+                    futex_wake(lock.word(), 1);
+                }
+                self.sleep(bell, lock, seq, cx);
+                Poll::Pending
+            }
+            Some(r) => {
+                self.finish(bell, lock, lock_wake && r.is_err());
+                Poll::Ready(r)
+            }
+        }
+    }
+
     /// The attempt could not complete: sleeps on the side lock if it is held, else on
     /// the doorbell, with a liveness slice.
     fn sleep(&mut self, bell: &Doorbell, lock: &RobustMutex, seq: u32, cx: &Context<'_>) {
@@ -172,27 +205,17 @@ impl<T: DeserializeOwned> Future for GetFuture<'_, T> {
         let this = self.get_mut();
         let ring: &Ring = this.q.ring();
         let (bell, lock) = (ring.data_bell(), ring.get_lock());
-        let (seq, lock_wake) = this.wait.begin(bell);
-        let mut r = this.q.try_get();
-        if matches!(r, Err(GetError::Empty)) && this.wait.spin(bell, || ring.has_data()) {
-            r = this.q.try_get();
-        }
-        match r {
-            Err(GetError::Empty) => {
-                if lock_wake {
-                    // The get lock's wake-up went unused (the queue was empty): pass it
-                    // on to a consumer asleep on the lock elsewhere.
-                    futex_wake(lock.word(), 1);
-                }
-                this.wait.sleep(bell, lock, seq, cx);
-                Poll::Pending
-            }
-            r => {
-                // An error after a wake-up from the get lock: pass that wake-up on.
-                this.wait.finish(bell, lock, lock_wake && r.is_err());
-                Poll::Ready(r)
-            }
-        }
+        let q = this.q;
+        this.wait.poll(
+            bell,
+            lock,
+            cx,
+            || ring.has_data(),
+            || match q.try_get() {
+                Err(GetError::Empty) => None,
+                r => Some(r),
+            },
+        )
     }
 }
 
@@ -246,33 +269,27 @@ impl<T: Serialize> Future for PutFuture<'_, T> {
         let this = self.get_mut();
         let ring: &Ring = this.q.ring();
         let (bell, lock) = (ring.space_bell(), ring.put_lock());
-        let Some(item) = this.item.take() else {
+        if this.item.is_none() {
             // Polled after completion: nothing left to put.
             return Poll::Ready(Ok(()));
-        };
-        let (seq, lock_wake) = this.wait.begin(bell);
-        let mut r = this.q.try_put(item);
-        if let Err(PutError::Full(item)) = r {
-            r = if this.wait.spin(bell, || !ring.is_full()) {
-                this.q.try_put(item)
-            } else {
-                Err(PutError::Full(item))
-            };
         }
-        match r {
-            Err(PutError::Full(item)) => {
-                this.item = Some(item);
-                if lock_wake {
-                    futex_wake(lock.word(), 1);
+        let (q, slot) = (this.q, &mut this.item);
+        this.wait.poll(
+            bell,
+            lock,
+            cx,
+            || !ring.is_full(),
+            || {
+                let item = slot.take()?;
+                match q.try_put(item) {
+                    Err(PutError::Full(item)) => {
+                        *slot = Some(item);
+                        None
+                    }
+                    r => Some(r),
                 }
-                this.wait.sleep(bell, lock, seq, cx);
-                Poll::Pending
-            }
-            r => {
-                this.wait.finish(bell, lock, lock_wake && r.is_err());
-                Poll::Ready(r)
-            }
-        }
+            },
+        )
     }
 }
 
