@@ -13,7 +13,10 @@
 //! # How waiting works
 //!
 //! Every attempt is the non-blocking operation (`try_get`, `try_put`), made inside
-//! `poll`. When it cannot complete, the future counts itself as a sleeper on the
+//! `poll`. When the first cannot complete, the future spins as briefly as the blocking
+//! operation does (a few microseconds, yielding when the peer last ran on this CPU)
+//! and attempts again, so a peer that answers at once is met without a wake-up. When
+//! that cannot complete either, the future counts itself as a sleeper on the
 //! queue's doorbell (data for a getter, space for a putter), re-checks, and arms the
 //! process's futex bridge
 //! ([`FutexWaiter`]: one thread per process in

@@ -31,7 +31,9 @@
 //! (2) also changed the word (every notifier here does), so the bridge returns at once
 //! (`EAGAIN`) or is woken; a notifier that changed it before (3) is seen by (3). The
 //! order is the one a sleeping thread follows, with the bridge's `futex_waitv` in place
-//! of its `futex_wait`; `tests/loom.rs` models it.
+//! of its `futex_wait`; `tests/loom.rs` models it. `arm` itself reads the word first:
+//! one that already changed fires the waiter at once, without the bridge thread (a
+//! kick and the bridge's wake-up would be two thread hops before the task runs).
 //!
 //! A wake-up addressed to one sleeper (`FUTEX_WAKE` with a count of 1, as a lock's
 //! unlock or a semaphore's release sends) may reach the bridge; the bridge wakes every
