@@ -13,7 +13,10 @@
 //! # How waiting works
 //!
 //! Every attempt is the non-blocking operation (`try_get`, `try_put`), made inside
-//! `poll`. When it cannot complete, the future counts itself as a sleeper on the
+//! `poll`. When the first cannot complete, the future spins as briefly as the blocking
+//! operation does (a few microseconds, yielding when the peer last ran on this CPU)
+//! and attempts again, so a peer that answers at once is met without a wake-up. When
+//! that cannot complete either, the future counts itself as a sleeper on the
 //! queue's doorbell (data for a getter, space for a putter), re-checks, and arms the
 //! process's futex bridge
 //! ([`FutexWaiter`]: one thread per process in
@@ -72,6 +75,8 @@ struct Wait {
     waiter: FutexWaiter,
     counted: bool,
     armed: Armed,
+    /// Whether the future has had its one bounded spin.
+    spun: bool,
 }
 
 impl Wait {
@@ -80,7 +85,18 @@ impl Wait {
             waiter: FutexWaiter::new(),
             counted: false,
             armed: Armed::No,
+            spun: false,
         }
+    }
+
+    /// Once per future, after its first attempt found nothing: the blocking
+    /// operation's bounded spin ([`Doorbell::spin_until`], a few microseconds) before
+    /// the first sleep. Returns whether `ready()` came true, then the caller attempts
+    /// again in the same poll. A peer that answers within the spin (a round trip with
+    /// another process) is then met without a wake-up through the bridge thread and
+    /// the runtime's, as the blocking `get` and `put` meet it.
+    fn spin(&mut self, bell: &Doorbell, ready: impl Fn() -> bool) -> bool {
+        !std::mem::replace(&mut self.spun, true) && bell.spin_until(ready)
     }
 
     /// Starts an attempt: disarms, counts the sleeper once, and returns the doorbell's
@@ -97,6 +113,39 @@ impl Wait {
             bell.enter()
         };
         (seq, lock_wake)
+    }
+
+    /// One poll of a get or put. `attempt` makes the non-blocking operation and returns
+    /// `None` when it would have to wait; then (once per future, after the bounded spin
+    /// on `ready`) it is made once more, and if it still would, the future sleeps.
+    /// An error after a wake-up taken from the side lock, or a wait after one, passes
+    /// that wake-up on to a side-lock sleeper elsewhere (it was not used).
+    fn poll<R, E>(
+        &mut self,
+        bell: &Doorbell,
+        lock: &RobustMutex,
+        cx: &Context<'_>,
+        ready: impl Fn() -> bool,
+        mut attempt: impl FnMut() -> Option<Result<R, E>>,
+    ) -> Poll<Result<R, E>> {
+        let (seq, lock_wake) = self.begin(bell);
+        let mut r = attempt();
+        if r.is_none() && self.spin(bell, ready) {
+            r = attempt();
+        }
+        match r {
+            None => {
+                if lock_wake {
+                    futex_wake(lock.word(), 1);
+                }
+                self.sleep(bell, lock, seq, cx);
+                Poll::Pending
+            }
+            Some(r) => {
+                self.finish(bell, lock, lock_wake && r.is_err());
+                Poll::Ready(r)
+            }
+        }
     }
 
     /// The attempt could not complete: sleeps on the side lock if it is held, else on
@@ -159,23 +208,17 @@ impl<T: DeserializeOwned> Future for GetFuture<'_, T> {
         let this = self.get_mut();
         let ring: &Ring = this.q.ring();
         let (bell, lock) = (ring.data_bell(), ring.get_lock());
-        let (seq, lock_wake) = this.wait.begin(bell);
-        match this.q.try_get() {
-            Err(GetError::Empty) => {
-                if lock_wake {
-                    // The get lock's wake-up went unused (the queue was empty): pass it
-                    // on to a consumer asleep on the lock elsewhere.
-                    futex_wake(lock.word(), 1);
-                }
-                this.wait.sleep(bell, lock, seq, cx);
-                Poll::Pending
-            }
-            r => {
-                // An error after a wake-up from the get lock: pass that wake-up on.
-                this.wait.finish(bell, lock, lock_wake && r.is_err());
-                Poll::Ready(r)
-            }
-        }
+        let q = this.q;
+        this.wait.poll(
+            bell,
+            lock,
+            cx,
+            || ring.has_data(),
+            || match q.try_get() {
+                Err(GetError::Empty) => None,
+                r => Some(r),
+            },
+        )
     }
 }
 
@@ -229,25 +272,27 @@ impl<T: Serialize> Future for PutFuture<'_, T> {
         let this = self.get_mut();
         let ring: &Ring = this.q.ring();
         let (bell, lock) = (ring.space_bell(), ring.put_lock());
-        let Some(item) = this.item.take() else {
+        if this.item.is_none() {
             // Polled after completion: nothing left to put.
             return Poll::Ready(Ok(()));
-        };
-        let (seq, lock_wake) = this.wait.begin(bell);
-        match this.q.try_put(item) {
-            Err(PutError::Full(item)) => {
-                this.item = Some(item);
-                if lock_wake {
-                    futex_wake(lock.word(), 1);
-                }
-                this.wait.sleep(bell, lock, seq, cx);
-                Poll::Pending
-            }
-            r => {
-                this.wait.finish(bell, lock, lock_wake && r.is_err());
-                Poll::Ready(r)
-            }
         }
+        let (q, slot) = (this.q, &mut this.item);
+        this.wait.poll(
+            bell,
+            lock,
+            cx,
+            || !ring.is_full(),
+            || {
+                let item = slot.take()?;
+                match q.try_put(item) {
+                    Err(PutError::Full(item)) => {
+                        *slot = Some(item);
+                        None
+                    }
+                    r => Some(r),
+                }
+            },
+        )
     }
 }
 
@@ -381,19 +426,6 @@ pub struct AsyncQueue<T> {
     q: Queue<T>,
 }
 
-impl<T> Queue<T> {
-    /// This queue handle, awaitable ([`AsyncQueue`]).
-    ///
-    /// ```
-    /// let q = multiproc_queue::Queue::<u8>::new()?.into_async();
-    /// assert!(q.get_ref().is_empty());
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn into_async(self) -> AsyncQueue<T> {
-        AsyncQueue::new(self)
-    }
-}
-
 impl<T> AsyncQueue<T> {
     /// Wraps `q`.
     ///
@@ -404,29 +436,6 @@ impl<T> AsyncQueue<T> {
     /// ```
     pub fn new(q: Queue<T>) -> AsyncQueue<T> {
         AsyncQueue { q }
-    }
-
-    /// The blocking handle (sizes, `close`, the blocking calls).
-    ///
-    /// ```
-    /// let q = multiproc_queue::Queue::<u8>::new()?.into_async();
-    /// q.get_ref().put(1)?;
-    /// assert_eq!(q.get_ref().qsize(), 1);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn get_ref(&self) -> &Queue<T> {
-        &self.q
-    }
-
-    /// The blocking handle, unwrapped.
-    ///
-    /// ```
-    /// let q = multiproc_queue::Queue::<u8>::new()?.into_async().into_inner();
-    /// q.put(1)?;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn into_inner(self) -> Queue<T> {
-        self.q
     }
 }
 
@@ -504,18 +513,6 @@ impl<T: Serialize> AsyncQueue<T> {
     }
 }
 
-impl<T> Clone for AsyncQueue<T> {
-    fn clone(&self) -> Self {
-        AsyncQueue { q: self.q.clone() }
-    }
-}
-
-impl<T> fmt::Debug for AsyncQueue<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("AsyncQueue").field(&self.q).finish()
-    }
-}
-
 /// An async view of a [`SimpleQueue`].
 ///
 /// ```
@@ -530,91 +527,6 @@ impl<T> fmt::Debug for AsyncQueue<T> {
 /// ```
 pub struct AsyncSimpleQueue<T> {
     q: SimpleQueue<T>,
-}
-
-impl<T> SimpleQueue<T> {
-    /// This queue handle, awaitable ([`AsyncSimpleQueue`]).
-    ///
-    /// ```
-    /// let q = multiproc_queue::SimpleQueue::<u8>::new()?.into_async();
-    /// assert!(q.get_ref().is_empty());
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn into_async(self) -> AsyncSimpleQueue<T> {
-        AsyncSimpleQueue { q: self }
-    }
-}
-
-impl<T> AsyncSimpleQueue<T> {
-    /// The blocking handle.
-    ///
-    /// ```
-    /// let q = multiproc_queue::SimpleQueue::<u8>::new()?.into_async();
-    /// assert!(q.get_ref().is_empty());
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn get_ref(&self) -> &SimpleQueue<T> {
-        &self.q
-    }
-
-    /// The blocking handle, unwrapped.
-    ///
-    /// ```
-    /// let q = multiproc_queue::SimpleQueue::<u8>::new()?.into_async().into_inner();
-    /// assert!(q.is_empty());
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn into_inner(self) -> SimpleQueue<T> {
-        self.q
-    }
-}
-
-impl<T: DeserializeOwned> AsyncSimpleQueue<T> {
-    /// As [`AsyncQueue::get`]. Cancel safe: dropping the future never loses an item.
-    ///
-    /// ```
-    /// let rt = tokio::runtime::Builder::new_current_thread().build()?;
-    /// rt.block_on(async {
-    ///     let q = multiproc_queue::SimpleQueue::<u8>::new()?.into_async();
-    ///     q.get_ref().put(3)?;
-    ///     assert_eq!(q.get().await?, 3);
-    ///     Ok::<(), Box<dyn std::error::Error>>(())
-    /// })?;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn get(&self) -> GetFuture<'_, T> {
-        get_future(self.q.inner())
-    }
-}
-
-impl<T: Serialize> AsyncSimpleQueue<T> {
-    /// As [`AsyncQueue::put`]. Cancel safe: an item is put once or not at all.
-    ///
-    /// ```
-    /// let rt = tokio::runtime::Builder::new_current_thread().build()?;
-    /// rt.block_on(async {
-    ///     let q = multiproc_queue::SimpleQueue::<u8>::new()?.into_async();
-    ///     q.put(3).await?;
-    ///     assert!(!q.get_ref().is_empty());
-    ///     Ok::<(), Box<dyn std::error::Error>>(())
-    /// })?;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn put(&self, item: T) -> PutFuture<'_, T> {
-        put_future(self.q.inner(), item)
-    }
-}
-
-impl<T> Clone for AsyncSimpleQueue<T> {
-    fn clone(&self) -> Self {
-        AsyncSimpleQueue { q: self.q.clone() }
-    }
-}
-
-impl<T> fmt::Debug for AsyncSimpleQueue<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("AsyncSimpleQueue").field(&self.q).finish()
-    }
 }
 
 /// An async view of a [`JoinableQueue`]: [`join`](Self::join) is a future too
@@ -643,42 +555,7 @@ pub struct AsyncJoinableQueue<T> {
     q: JoinableQueue<T>,
 }
 
-impl<T> JoinableQueue<T> {
-    /// This queue handle, awaitable ([`AsyncJoinableQueue`]).
-    ///
-    /// ```
-    /// let q = multiproc_queue::JoinableQueue::<u8>::new()?.into_async();
-    /// assert_eq!(q.get_ref().unfinished_tasks(), 0);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn into_async(self) -> AsyncJoinableQueue<T> {
-        AsyncJoinableQueue { q: self }
-    }
-}
-
 impl<T> AsyncJoinableQueue<T> {
-    /// The blocking handle (`task_done`, `unfinished_tasks`, the blocking calls).
-    ///
-    /// ```
-    /// let q = multiproc_queue::JoinableQueue::<u8>::new()?.into_async();
-    /// assert_eq!(q.get_ref().unfinished_tasks(), 0);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn get_ref(&self) -> &JoinableQueue<T> {
-        &self.q
-    }
-
-    /// The blocking handle, unwrapped.
-    ///
-    /// ```
-    /// let q = multiproc_queue::JoinableQueue::<u8>::new()?.into_async().into_inner();
-    /// assert_eq!(q.unfinished_tasks(), 0);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn into_inner(self) -> JoinableQueue<T> {
-        self.q
-    }
-
     /// Resolves once every item put so far has been marked done: the async
     /// [`JoinableQueue::join`]. A consumer that dies between `get` and `task_done`
     /// leaves its task unfinished: bound the wait with `tokio::time::timeout` where
@@ -704,53 +581,125 @@ impl<T> AsyncJoinableQueue<T> {
     }
 }
 
-impl<T: DeserializeOwned> AsyncJoinableQueue<T> {
-    /// As [`AsyncQueue::get`]. Cancel safe: dropping the future never loses an item.
-    ///
-    /// ```
-    /// let rt = tokio::runtime::Builder::new_current_thread().build()?;
-    /// rt.block_on(async {
-    ///     let q = multiproc_queue::JoinableQueue::<u8>::new()?.into_async();
-    ///     q.get_ref().put(3)?;
-    ///     assert_eq!(q.get().await?, 3);
-    ///     Ok::<(), Box<dyn std::error::Error>>(())
-    /// })?;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn get(&self) -> GetFuture<'_, T> {
-        get_future(&self.q)
+/// The shared queue under a blocking handle, for the futures.
+trait AsQueue<T> {
+    fn as_queue(&self) -> &Queue<T>;
+}
+
+impl<T> AsQueue<T> for SimpleQueue<T> {
+    fn as_queue(&self) -> &Queue<T> {
+        self.inner()
     }
 }
 
-impl<T: Serialize> AsyncJoinableQueue<T> {
-    /// As [`AsyncQueue::put`]. Cancel safe: an item is put once or not at all.
-    ///
-    /// ```
-    /// let rt = tokio::runtime::Builder::new_current_thread().build()?;
-    /// rt.block_on(async {
-    ///     let q = multiproc_queue::JoinableQueue::<u8>::new()?.into_async();
-    ///     q.put(3).await?;
-    ///     assert_eq!(q.get_ref().unfinished_tasks(), 1);
-    ///     Ok::<(), Box<dyn std::error::Error>>(())
-    /// })?;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn put(&self, item: T) -> PutFuture<'_, T> {
-        put_future(&self.q, item)
+impl<T> AsQueue<T> for JoinableQueue<T> {
+    fn as_queue(&self) -> &Queue<T> {
+        self
     }
 }
 
-impl<T> Clone for AsyncJoinableQueue<T> {
-    fn clone(&self) -> Self {
-        AsyncJoinableQueue { q: self.q.clone() }
-    }
+/// What every async view has: `into_async` on the blocking type, `get_ref`,
+/// `into_inner`, `Clone` and `Debug`; with `get_put`, also the `get` and `put` that
+/// delegate to [`AsyncQueue`]'s futures.
+macro_rules! async_view {
+    ($async:ident, $sync:ident) => {
+        impl<T> $sync<T> {
+            #[doc = concat!("This queue handle, awaitable ([`", stringify!($async), "`]).")]
+            ///
+            /// ```
+            #[doc = concat!("let q = multiproc_queue::", stringify!($sync), "::<u8>::new()?.into_async();")]
+            /// assert!(q.get_ref().is_empty());
+            /// # Ok::<(), Box<dyn std::error::Error>>(())
+            /// ```
+            pub fn into_async(self) -> $async<T> {
+                $async { q: self }
+            }
+        }
+
+        impl<T> $async<T> {
+            /// The blocking handle (sizes, `close`, the blocking calls; `task_done` of a
+            /// joinable queue).
+            ///
+            /// ```
+            #[doc = concat!("let q = multiproc_queue::", stringify!($sync), "::<u8>::new()?.into_async();")]
+            /// q.get_ref().put(1)?;
+            /// assert!(!q.get_ref().is_empty());
+            /// # Ok::<(), Box<dyn std::error::Error>>(())
+            /// ```
+            pub fn get_ref(&self) -> &$sync<T> {
+                &self.q
+            }
+
+            /// The blocking handle, unwrapped.
+            ///
+            /// ```
+            #[doc = concat!("let q = multiproc_queue::", stringify!($sync), "::<u8>::new()?.into_async().into_inner();")]
+            /// q.put(1)?;
+            /// assert!(!q.is_empty());
+            /// # Ok::<(), Box<dyn std::error::Error>>(())
+            /// ```
+            pub fn into_inner(self) -> $sync<T> {
+                self.q
+            }
+        }
+
+        impl<T> Clone for $async<T> {
+            fn clone(&self) -> Self {
+                $async { q: self.q.clone() }
+            }
+        }
+
+        impl<T> fmt::Debug for $async<T> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.debug_tuple(stringify!($async)).field(&self.q).finish()
+            }
+        }
+    };
+    ($async:ident, $sync:ident, get_put) => {
+        async_view!($async, $sync);
+
+        impl<T: DeserializeOwned> $async<T> {
+            /// As [`AsyncQueue::get`]. Cancel safe: dropping the future never loses an
+            /// item.
+            ///
+            /// ```
+            /// let rt = tokio::runtime::Builder::new_current_thread().build()?;
+            /// rt.block_on(async {
+            #[doc = concat!("    let q = multiproc_queue::", stringify!($sync), "::<u8>::new()?.into_async();")]
+            ///     q.get_ref().put(3)?;
+            ///     assert_eq!(q.get().await?, 3);
+            ///     Ok::<(), Box<dyn std::error::Error>>(())
+            /// })?;
+            /// # Ok::<(), Box<dyn std::error::Error>>(())
+            /// ```
+            pub fn get(&self) -> GetFuture<'_, T> {
+                get_future(self.q.as_queue())
+            }
+        }
+
+        impl<T: Serialize> $async<T> {
+            /// As [`AsyncQueue::put`]. Cancel safe: an item is put once or not at all.
+            ///
+            /// ```
+            /// let rt = tokio::runtime::Builder::new_current_thread().build()?;
+            /// rt.block_on(async {
+            #[doc = concat!("    let q = multiproc_queue::", stringify!($sync), "::<u8>::new()?.into_async();")]
+            ///     q.put(3).await?;
+            ///     assert!(!q.get_ref().is_empty());
+            ///     Ok::<(), Box<dyn std::error::Error>>(())
+            /// })?;
+            /// # Ok::<(), Box<dyn std::error::Error>>(())
+            /// ```
+            pub fn put(&self, item: T) -> PutFuture<'_, T> {
+                put_future(self.q.as_queue(), item)
+            }
+        }
+    };
 }
 
-impl<T> fmt::Debug for AsyncJoinableQueue<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("AsyncJoinableQueue").field(&self.q).finish()
-    }
-}
+async_view!(AsyncQueue, Queue);
+async_view!(AsyncSimpleQueue, SimpleQueue, get_put);
+async_view!(AsyncJoinableQueue, JoinableQueue, get_put);
 
 #[expect(dead_code, reason = "compile-time checks only, never called")]
 fn assert_send_sync() {

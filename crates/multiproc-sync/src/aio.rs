@@ -308,6 +308,38 @@ impl fmt::Debug for LockFuture<'_> {
     }
 }
 
+/// `forget`, `Drop` (`$release`, given the guard) and `Debug` (the listed fields) of
+/// an async guard; `$held` and `$example` make `forget`'s documentation.
+macro_rules! async_guard {
+    ($guard:ident, $held:literal, $example:literal, [$($field:ident),*], |$g:ident| $release:expr) => {
+        impl $guard<'_> {
+            #[doc = concat!("Keeps ", $held, " after the guard is gone.")]
+            ///
+            /// ```
+            #[doc = $example]
+            /// ```
+            pub fn forget(self) {
+                std::mem::forget(self);
+            }
+        }
+
+        impl Drop for $guard<'_> {
+            fn drop(&mut self) {
+                let $g = &*self;
+                $release;
+            }
+        }
+
+        impl fmt::Debug for $guard<'_> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.debug_struct(stringify!($guard))
+                    $(.field(stringify!($field), &self.$field))*
+                    .finish_non_exhaustive()
+            }
+        }
+    };
+}
+
 /// The lock held by this process (not a thread): released when dropped. `Send` and
 /// `Sync`: it may be held across `.await` and dropped on any thread.
 ///
@@ -323,35 +355,17 @@ pub struct AsyncLockGuard<'a> {
     lock: &'a Lock,
 }
 
-impl AsyncLockGuard<'_> {
-    /// Keeps the lock held after the guard is gone (release it with
-    /// [`Lock::release`]).
-    ///
-    /// ```
-    /// let lock = multiproc_sync::Lock::new()?.into_async();
-    /// lock.try_lock().expect("free").forget();
-    /// assert!(lock.get_ref().is_locked());
-    /// lock.get_ref().release()?;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn forget(self) {
-        std::mem::forget(self);
-    }
-}
-
-impl Drop for AsyncLockGuard<'_> {
-    fn drop(&mut self) {
-        self.lock.raw().unlock();
-    }
-}
-
-impl fmt::Debug for AsyncLockGuard<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AsyncLockGuard")
-            .field("lock", self.lock)
-            .finish()
-    }
-}
+async_guard!(
+    AsyncLockGuard,
+    "the lock held (release it with [`Lock::release`])",
+    "let lock = multiproc_sync::Lock::new()?.into_async();
+lock.try_lock().expect(\"free\").forget();
+assert!(lock.get_ref().is_locked());
+lock.get_ref().release()?;
+# Ok::<(), Box<dyn std::error::Error>>(())",
+    [lock],
+    |g| g.lock.raw().unlock()
+);
 
 // ---------------------------------------------------------------- semaphores
 
@@ -371,32 +385,19 @@ pub struct AsyncPermit<'a> {
     st: &'a SemState,
 }
 
-impl AsyncPermit<'_> {
-    /// Keeps the permit taken after the guard is gone.
-    ///
-    /// ```
-    /// let sem = multiproc_sync::Semaphore::new(1)?.into_async();
-    /// sem.try_permit().expect("one permit").forget();
-    /// assert_eq!(sem.get_ref().value(), 0);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn forget(self) {
-        std::mem::forget(self);
+async_guard!(
+    AsyncPermit,
+    "the permit taken",
+    "let sem = multiproc_sync::Semaphore::new(1)?.into_async();
+sem.try_permit().expect(\"one permit\").forget();
+assert_eq!(sem.get_ref().value(), 0);
+# Ok::<(), Box<dyn std::error::Error>>(())",
+    [],
+    // Cannot exceed a bound: this permit was taken from the semaphore.
+    |p| {
+        let _ = p.st.release(1);
     }
-}
-
-impl Drop for AsyncPermit<'_> {
-    fn drop(&mut self) {
-        // Cannot exceed a bound: this permit was taken from the semaphore.
-        let _ = self.st.release(1);
-    }
-}
-
-impl fmt::Debug for AsyncPermit<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AsyncPermit").finish_non_exhaustive()
-    }
-}
+);
 
 /// The future of [`AsyncSemaphore::permit`] and [`AsyncBoundedSemaphore::permit`].
 ///

@@ -31,7 +31,9 @@
 //! (2) also changed the word (every notifier here does), so the bridge returns at once
 //! (`EAGAIN`) or is woken; a notifier that changed it before (3) is seen by (3). The
 //! order is the one a sleeping thread follows, with the bridge's `futex_waitv` in place
-//! of its `futex_wait`; `tests/loom.rs` models it.
+//! of its `futex_wait`; `tests/loom.rs` models it. `arm` itself reads the word first:
+//! one that already changed fires the waiter at once, without the bridge thread (a
+//! kick and the bridge's wake-up would be two thread hops before the task runs).
 //!
 //! A wake-up addressed to one sleeper (`FUTEX_WAKE` with a count of 1, as a lock's
 //! unlock or a semaphore's release sends) may reach the bridge; the bridge wakes every
@@ -236,6 +238,8 @@ fn wake_all(wake: &mut Vec<Waker>) {
 #[derive(Default)]
 pub struct FutexWaiter {
     armed: Option<u64>,
+    /// Fired by [`arm`](Self::arm) itself: the word had already changed.
+    fired: bool,
 }
 
 impl fmt::Debug for FutexWaiter {
@@ -255,12 +259,16 @@ impl FutexWaiter {
     /// assert!(!waiter.is_armed());
     /// ```
     pub const fn new() -> FutexWaiter {
-        FutexWaiter { armed: None }
+        FutexWaiter {
+            armed: None,
+            fired: false,
+        }
     }
 
     /// Arms the waiter: `waker` is woken once `word` is woken, no longer holds
     /// `expected`, or `timeout` has passed (then it is disarmed). Replaces a previous
-    /// arming.
+    /// arming. A word that no longer holds `expected` when `arm` reads it fires the
+    /// waiter at once, from this call, without the bridge thread.
     ///
     /// The bridge hands `word`'s address to the kernel while armed: the memory must
     /// stay mapped until [`disarm`](Self::disarm) or the drop of the waiter (if it is
@@ -298,6 +306,14 @@ impl FutexWaiter {
         waker: &Waker,
     ) {
         self.disarm();
+        if word.load(Ordering::Acquire) != expected {
+            // Changed since the caller read it (a notifier came between its re-check and
+            // now, often a peer answering at once): wake the task now rather than through
+            // a kick of the bridge thread and its wake-up, two thread hops.
+            self.fired = true;
+            waker.wake_by_ref();
+            return;
+        }
         let b = bridge();
         let word = WaitWord {
             addr: std::ptr::from_ref(word) as usize,
@@ -357,7 +373,7 @@ impl FutexWaiter {
     /// ```
     pub fn disarm(&mut self) -> bool {
         let Some(id) = self.armed.take() else {
-            return false;
+            return std::mem::take(&mut self.fired);
         };
         let mut st = bridge().lock();
         match st.entries.iter().position(|e| e.id == id) {

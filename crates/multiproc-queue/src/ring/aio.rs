@@ -1,6 +1,8 @@
 //! The words the async forms (`crate::aio`, feature `tokio`) wait on: the doorbells
 //! and side locks of the header, handed to the foundation's futex bridge.
 
+use std::sync::atomic::Ordering;
+
 use multiproc_sync::foundation::{Doorbell, RobustMutex};
 
 use super::Ring;
@@ -19,6 +21,13 @@ impl Ring {
     /// Rung by `task_done` when a joiner sleeps.
     pub(crate) fn join_bell(&self) -> &Doorbell {
         &self.hdr().join.0.bell
+    }
+
+    /// Whether bytes were published past the read position (a get would find a
+    /// record, or the start of a streamed one): what an async getter spins on.
+    pub(crate) fn has_data(&self) -> bool {
+        let h = self.hdr();
+        h.tail.0.load(Ordering::Acquire) > h.head.0.load(Ordering::Acquire)
     }
 
     /// The consumers' side lock.

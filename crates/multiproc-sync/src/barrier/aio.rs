@@ -161,6 +161,103 @@ impl BarrierWaitFuture<'_> {
     }
 }
 
+impl BarrierWaitFuture<'_> {
+    /// Resumes a condition sleep in progress (`Pending` while it lasts; a dead holder
+    /// of the mutex breaks the barrier), then reaps dead parties.
+    fn resume_sleep(&mut self, cx: &Context<'_>) -> Poll<()> {
+        let b = self.b;
+        let st = b.st.get();
+        if self.sleep.state != Sleep::Idle {
+            match self.sleep.poll(&st.cond, &st.mutex, cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Acquired::OwnerDied) => {
+                    b.reap_dead();
+                    b.break_locked();
+                }
+                Poll::Ready(_) => {}
+            }
+            b.reap_dead();
+        }
+        Poll::Ready(())
+    }
+
+    /// The mutex held: waits for a previous cycle to drain, then arrives. `Ready(None)`
+    /// once arrived and the barrier not yet full (on to [`Phase::Filling`]).
+    fn poll_entering(&mut self, cx: &Context<'_>) -> Poll<Option<Result<u32, BarrierError>>> {
+        let b = self.b;
+        let st = b.st.get();
+        if self.resume_sleep(cx).is_pending() {
+            return Poll::Pending;
+        }
+        if matches!(st.state.load(Ordering::Relaxed), DRAINING | RESETTING) {
+            self.sleep.start(&st.cond, &st.mutex, Deadline::Never, cx);
+            return Poll::Pending;
+        }
+        if st.state.load(Ordering::Relaxed) == BROKEN {
+            st.mutex.unlock();
+            self.phase = Phase::Done;
+            return Poll::Ready(Some(Err(BarrierError::Broken)));
+        }
+        let index = st.count.load(Ordering::Relaxed);
+        let Some(slot) = b.st.tail().get(index as usize) else {
+            // Only possible if another process corrupted the state.
+            b.break_locked();
+            st.mutex.unlock();
+            self.phase = Phase::Done;
+            return Poll::Ready(Some(Err(BarrierError::Broken)));
+        };
+        st.count.store(index + 1, Ordering::Relaxed);
+        slot.store(sys::this_process().token(), Ordering::Relaxed);
+        self.index = index;
+        self.cycle = st.cycle.load(Ordering::Relaxed);
+        if index + 1 < b.parties {
+            self.phase = Phase::Filling;
+            return Poll::Ready(None);
+        }
+        let ran = match b.action {
+            Some(PortableFn(f)) => std::panic::catch_unwind(f).is_ok(),
+            None => true,
+        };
+        let result = if ran {
+            st.cycle
+                .store(self.cycle.wrapping_add(1), Ordering::Relaxed);
+            st.state.store(DRAINING, Ordering::Relaxed);
+            st.cond.notify_all();
+            Ok(index)
+        } else {
+            b.break_locked();
+            Err(BarrierError::ActionPanicked)
+        };
+        self.leave(result).map(Some)
+    }
+
+    /// Arrived: waits for the others (or the deadline, which breaks the barrier).
+    fn poll_filling(&mut self, cx: &Context<'_>) -> Poll<Result<u32, BarrierError>> {
+        let b = self.b;
+        let st = b.st.get();
+        if self.resume_sleep(cx).is_pending() {
+            return Poll::Pending;
+        }
+        let passed = st.cycle.load(Ordering::Relaxed) != self.cycle;
+        let state = st.state.load(Ordering::Relaxed);
+        if state == FILLING && !passed {
+            if self.deadline.expired() {
+                b.break_locked();
+            } else {
+                self.sleep.start(&st.cond, &st.mutex, self.deadline, cx);
+                return Poll::Pending;
+            }
+        }
+        // A completed cycle wins over a later abort, timeout or reset.
+        let result = match st.state.load(Ordering::Relaxed) {
+            _ if st.cycle.load(Ordering::Relaxed) != self.cycle => Ok(self.index),
+            BROKEN | RESETTING => Err(BarrierError::Broken),
+            _ => Ok(self.index),
+        };
+        self.leave(result)
+    }
+}
+
 impl Future for BarrierWaitFuture<'_> {
     type Output = Result<u32, BarrierError>;
 
@@ -181,88 +278,12 @@ impl Future for BarrierWaitFuture<'_> {
                     }
                     this.phase = Phase::Entering;
                 }
-                Phase::Entering => {
-                    if this.sleep.state != Sleep::Idle {
-                        match this.sleep.poll(&st.cond, &st.mutex, cx) {
-                            Poll::Pending => return Poll::Pending,
-                            Poll::Ready(Acquired::OwnerDied) => {
-                                b.reap_dead();
-                                b.break_locked();
-                            }
-                            Poll::Ready(_) => {}
-                        }
-                        b.reap_dead();
-                    }
-                    if matches!(st.state.load(Ordering::Relaxed), DRAINING | RESETTING) {
-                        this.sleep.start(&st.cond, &st.mutex, Deadline::Never, cx);
-                        return Poll::Pending;
-                    }
-                    if st.state.load(Ordering::Relaxed) == BROKEN {
-                        st.mutex.unlock();
-                        this.phase = Phase::Done;
-                        return Poll::Ready(Err(BarrierError::Broken));
-                    }
-                    let index = st.count.load(Ordering::Relaxed);
-                    let Some(slot) = b.st.tail().get(index as usize) else {
-                        // Only possible if another process corrupted the state.
-                        b.break_locked();
-                        st.mutex.unlock();
-                        this.phase = Phase::Done;
-                        return Poll::Ready(Err(BarrierError::Broken));
-                    };
-                    st.count.store(index + 1, Ordering::Relaxed);
-                    slot.store(sys::this_process().token(), Ordering::Relaxed);
-                    this.index = index;
-                    this.cycle = st.cycle.load(Ordering::Relaxed);
-                    if index + 1 >= b.parties {
-                        let ran = match b.action {
-                            Some(PortableFn(f)) => std::panic::catch_unwind(f).is_ok(),
-                            None => true,
-                        };
-                        let result = if ran {
-                            st.cycle
-                                .store(this.cycle.wrapping_add(1), Ordering::Relaxed);
-                            st.state.store(DRAINING, Ordering::Relaxed);
-                            st.cond.notify_all();
-                            Ok(index)
-                        } else {
-                            b.break_locked();
-                            Err(BarrierError::ActionPanicked)
-                        };
-                        return this.leave(result);
-                    }
-                    this.phase = Phase::Filling;
-                }
-                Phase::Filling => {
-                    if this.sleep.state != Sleep::Idle {
-                        match this.sleep.poll(&st.cond, &st.mutex, cx) {
-                            Poll::Pending => return Poll::Pending,
-                            Poll::Ready(Acquired::OwnerDied) => {
-                                b.reap_dead();
-                                b.break_locked();
-                            }
-                            Poll::Ready(_) => {}
-                        }
-                        b.reap_dead();
-                    }
-                    let passed = st.cycle.load(Ordering::Relaxed) != this.cycle;
-                    let state = st.state.load(Ordering::Relaxed);
-                    if state == FILLING && !passed {
-                        if this.deadline.expired() {
-                            b.break_locked();
-                        } else {
-                            this.sleep.start(&st.cond, &st.mutex, this.deadline, cx);
-                            return Poll::Pending;
-                        }
-                    }
-                    // A completed cycle wins over a later abort, timeout or reset.
-                    let result = match st.state.load(Ordering::Relaxed) {
-                        _ if st.cycle.load(Ordering::Relaxed) != this.cycle => Ok(this.index),
-                        BROKEN | RESETTING => Err(BarrierError::Broken),
-                        _ => Ok(this.index),
-                    };
-                    return this.leave(result);
-                }
+                Phase::Entering => match this.poll_entering(cx) {
+                    Poll::Ready(None) => {}
+                    Poll::Ready(Some(r)) => return Poll::Ready(r),
+                    Poll::Pending => return Poll::Pending,
+                },
+                Phase::Filling => return this.poll_filling(cx),
                 Phase::Done => return Poll::Pending,
             }
         }
