@@ -751,8 +751,11 @@ impl<R: DeserializeOwned + Send> Sink for Cell<R> {
     }
 }
 
+/// An `apply` task and the cell its result goes to.
+type Apply<R> = (Task, Arc<Cell<R>>);
+
 /// The task of `f(args…)` (`Pool::apply_async`) and the cell its result goes to.
-pub(crate) fn apply_task<F, A>(f: F, args: &A) -> Result<(Task, Arc<Cell<F::Output>>), Error>
+pub(crate) fn apply_task<F, A>(f: F, args: &A) -> Result<Apply<F::Output>, Error>
 where
     F: Target<A>,
     A: Serialize + DeserializeOwned + Send + 'static,
