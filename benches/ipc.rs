@@ -188,6 +188,65 @@ fn rtt_tokio_floor(c: &mut Criterion) {
     reap(pid);
 }
 
+/// ipc-channel's async receiver (issue #16: "compare with ipc-channel's async
+/// receiver, in one run"), the same 8-byte round trip as `rtt_async`: this process
+/// sends `[u8; 8]` with `IpcSender::send` (ipc-channel has no async sender; the send is
+/// one `sendmsg` that does not block on a small message) and awaits the echo on the
+/// `IpcStream` of `IpcReceiver::to_stream` (feature `async`), on a current-thread
+/// runtime. That stream is how ipc-channel does async: its process-wide router thread
+/// `select`s on the receiver and forwards each message through a futures channel that
+/// wakes the awaiting task — one thread hop per message that our `AsyncConnection`,
+/// registered with tokio's reactor, does not make. The echo peer is a forked process
+/// with ipc-channel's blocking `recv`/`send`.
+///
+/// Runs last in this file: the router thread lives until the process exits, and
+/// [`fork_child`] wants a single-threaded parent.
+fn rtt_ipc_channel_async(c: &mut Criterion) {
+    use futures_core::Stream;
+    const STOP: [u8; 8] = [0xff; 8];
+    let (to_peer, peer_rx) = ipc_channel::ipc::channel::<[u8; 8]>().expect("ipc-channel");
+    let (peer_tx, from_peer) = ipc_channel::ipc::channel::<[u8; 8]>().expect("ipc-channel");
+    // The peer inherits this process's ends too (ipc-channel does not expose their
+    // descriptors), so it stops on STOP, not at end-of-file.
+    let pid = fork_child(&[], move || {
+        while let Ok(m) = peer_rx.recv() {
+            if m == STOP || peer_tx.send(m).is_err() {
+                break;
+            }
+        }
+    });
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let mut replies = from_peer.to_stream();
+    let mut g = c.benchmark_group("ipc/rtt_8B");
+    g.sample_size(20).measurement_time(Duration::from_secs(3));
+    g.bench_function(
+        "ipc-channel async (IpcStream, tokio current-thread)",
+        |bench| {
+            bench.iter_custom(|iters| {
+                rt.block_on(async {
+                    let start = std::time::Instant::now();
+                    for _ in 0..iters {
+                        to_peer.send(*b"12345678").expect("send");
+                        let got = std::future::poll_fn(|cx| {
+                            std::pin::Pin::new(&mut replies).poll_next(cx)
+                        })
+                        .await;
+                        assert!(matches!(got, Some(Ok(m)) if m == *b"12345678"));
+                    }
+                    start.elapsed()
+                })
+            })
+        },
+    );
+    g.finish();
+    let _ = to_peer.send(STOP);
+    drop(rt);
+    reap(pid);
+}
+
 /// The round trip of the floor and of ours (blocking, adaptive spin) measured in
 /// alternating rounds, all three echo peers alive at once, so that each sees the same
 /// machine load. Criterion measures one variant after another, seconds apart; on the
@@ -830,6 +889,8 @@ fn benches(c: &mut Criterion) {
     typed(c);
     codec(c);
     cpython(c);
+    // last: it leaves ipc-channel's router thread running (see the function)
+    rtt_ipc_channel_async(c);
 }
 
 criterion_group!(ipc, benches);

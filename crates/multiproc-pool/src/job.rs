@@ -7,12 +7,14 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use multiproc_process::invoke::InvokeError;
-use serde::de::{DeserializeOwned, SeqAccess, Visitor};
-use serde::{Deserialize, Deserializer};
+use multiproc_ipc::PassFd;
+use multiproc_process::Target;
+use multiproc_process::invoke::{InvokeError, Invoker};
+use serde::de::{DeserializeOwned, IgnoredAny, SeqAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::error::{Error, TaskPanic};
-use crate::worker::{TaskMsg, TaskOut};
+use crate::worker::{Bytes, Guarded, TaskMsg, TaskOut};
 
 /// Locks, ignoring poisoning: every critical section leaves its state consistent.
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -144,6 +146,39 @@ fn decode_values<R: DeserializeOwned>(outcome: Outcome, len: usize) -> Values<R>
     Ok(c.values)
 }
 
+/// A one-item chunk's result, decoded straight into the value (no vector): what an
+/// `apply` task sends back.
+struct One<R>(Result<R, Error>);
+
+impl<'de, R: DeserializeOwned> Deserialize<'de> for One<R> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<R>(std::marker::PhantomData<R>);
+        impl<'de, R: DeserializeOwned> Visitor<'de> for V<R> {
+            type Value = One<R>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a sequence of one result")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let Some(first) = seq.next_element::<Item<R>>()? else {
+                    return Ok(One(Err(Error::Decode("expected 1 results, got 0".into()))));
+                };
+                let mut extra = 0usize;
+                while seq.next_element::<IgnoredAny>()?.is_some() {
+                    extra += 1;
+                }
+                if extra > 0 {
+                    let got = extra.saturating_add(1);
+                    return Ok(One(Err(Error::Decode(format!(
+                        "expected 1 results, got {got}"
+                    )))));
+                }
+                Ok(One(item(first)))
+            }
+        }
+        d.deserialize_seq(V(std::marker::PhantomData))
+    }
+}
+
 fn errors<R>(e: &Error, len: usize) -> Vec<Result<R, Error>> {
     (0..len).map(|_| Err(e.clone())).collect()
 }
@@ -160,9 +195,121 @@ struct CellState<T> {
     taken: Option<bool>,
     on_ok: Option<OkCallback<T>>,
     on_err: Option<ErrCallback>,
+    /// Threads sleeping on the condition variable (`wait`, `wait_timeout`): the
+    /// condvar is notified only when there is one (std's futex condvar makes a system
+    /// call on every notify, waiter or not — one per result of an awaited
+    /// `apply_async`).
+    sleepers: usize,
     /// The tasks awaiting the value (`crate::aio`), woken with the condvar's sleepers.
     #[cfg(feature = "tokio")]
-    wakers: Vec<std::task::Waker>,
+    wakers: Wakers,
+}
+
+/// The wakers of one cell: nearly always one (`r.await`), held inline so that
+/// registering it allocates nothing; more only when several tasks await `&r`.
+#[cfg(feature = "tokio")]
+#[derive(Default)]
+struct Wakers {
+    first: Option<std::task::Waker>,
+    more: Vec<std::task::Waker>,
+}
+
+#[cfg(feature = "tokio")]
+impl Wakers {
+    fn register(&mut self, w: &std::task::Waker) {
+        match &mut self.first {
+            Some(f) if f.will_wake(w) => {}
+            Some(_) => {
+                if !self.more.iter().any(|m| m.will_wake(w)) {
+                    self.more.push(w.clone());
+                }
+            }
+            None => self.first = Some(w.clone()),
+        }
+    }
+
+    fn wake(self) {
+        let Wakers { first, more } = self;
+        for w in first.into_iter().chain(more) {
+            wake_or_defer(w);
+        }
+    }
+}
+
+#[cfg(feature = "tokio")]
+thread_local! {
+    /// How many delivery batches ([`deliver_batch`]) are open on this thread.
+    static BATCH_DEPTH: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+    /// The wakers of the results delivered in the open batch, woken when it ends. The
+    /// vector is kept between batches, so a supervisor thread does not allocate per
+    /// result.
+    static DEFERRED: std::cell::RefCell<Vec<std::task::Waker>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Wakes `w` now, or at the end of the calling thread's delivery batch.
+#[cfg(feature = "tokio")]
+fn wake_or_defer(w: std::task::Waker) {
+    let w = if BATCH_DEPTH.with(std::cell::Cell::get) > 0 {
+        DEFERRED.with(|d| match d.try_borrow_mut() {
+            Ok(mut d) => {
+                d.push(w);
+                None
+            }
+            Err(_) => Some(w),
+        })
+    } else {
+        Some(w)
+    };
+    if let Some(w) = w {
+        w.wake();
+    }
+}
+
+/// Runs `deliver` (which resolves results) as one batch: the tasks awaiting those
+/// results are woken after it, all together, rather than one by one between results —
+/// so the woken runtime threads do not compete with the delivering thread for the CPU
+/// before the batch is in, and a runtime thread woken once finds the whole batch
+/// queued. Values are stored and blocking waiters notified at once, as before; only
+/// the async wake-ups move. A nested batch joins the outer one. Without the `tokio`
+/// feature this just runs `deliver`.
+pub(crate) fn deliver_batch(deliver: impl FnOnce()) {
+    #[cfg(feature = "tokio")]
+    {
+        /// Closes the batch and wakes what it deferred, even if `deliver` unwinds.
+        struct Close;
+        impl Drop for Close {
+            fn drop(&mut self) {
+                let depth = BATCH_DEPTH.with(|d| {
+                    let n = d.get().saturating_sub(1);
+                    d.set(n);
+                    n
+                });
+                if depth > 0 {
+                    return; // the outer batch wakes them
+                }
+                let mut batch = DEFERRED
+                    .with(|d| d.try_borrow_mut().map(|mut d| std::mem::take(&mut *d)))
+                    .unwrap_or_default();
+                for w in batch.drain(..) {
+                    w.wake();
+                }
+                // Keep the emptied vector's room for the next batch.
+                DEFERRED.with(|d| {
+                    if let Ok(mut d) = d.try_borrow_mut() {
+                        if d.is_empty() {
+                            *d = batch;
+                        }
+                    }
+                });
+            }
+        }
+        BATCH_DEPTH.with(|d| d.set(d.get().saturating_add(1)));
+        let _close = Close;
+        deliver();
+    }
+    #[cfg(not(feature = "tokio"))]
+    deliver();
 }
 
 /// The shared slot behind an [`AsyncResult`].
@@ -200,8 +347,9 @@ impl<T> Cell<T> {
                 taken: None,
                 on_ok: None,
                 on_err: None,
+                sleepers: 0,
                 #[cfg(feature = "tokio")]
-                wakers: Vec::new(),
+                wakers: Wakers::default(),
             }),
             ready: Condvar::new(),
             cancelled: AtomicBool::new(false),
@@ -211,24 +359,29 @@ impl<T> Cell<T> {
     /// Sets the value once (later calls are ignored), running the callbacks first —
     /// like CPython, the result is ready only after its callback returned.
     pub(crate) fn resolve(&self, mut value: Result<T, Error>) {
-        let (ok, err) = {
-            let mut st = lock(&self.state);
-            if st.value.is_some() || st.taken.is_some() {
-                return;
-            }
-            (st.on_ok.take(), st.on_err.take())
-        };
-        run_callback(&mut value, ok, err);
         let mut st = lock(&self.state);
+        if st.value.is_some() || st.taken.is_some() {
+            return;
+        }
+        if st.on_ok.is_some() || st.on_err.is_some() {
+            // The callbacks run without the lock (they may look at the result).
+            let (ok, err) = (st.on_ok.take(), st.on_err.take());
+            drop(st);
+            run_callback(&mut value, ok, err);
+            st = lock(&self.state);
+        }
         if st.value.is_none() && st.taken.is_none() {
             st.value = Some(value);
         }
         #[cfg(feature = "tokio")]
         let wakers = std::mem::take(&mut st.wakers);
+        let sleepers = st.sleepers > 0;
         drop(st);
-        self.ready.notify_all();
+        if sleepers {
+            self.ready.notify_all();
+        }
         #[cfg(feature = "tokio")]
-        wakers.into_iter().for_each(std::task::Waker::wake);
+        wakers.wake();
     }
 
     pub(crate) fn is_cancelled(&self) -> bool {
@@ -362,11 +515,13 @@ impl<T> AsyncResult<T> {
     pub fn wait(&self) {
         let mut st = lock(&self.cell.state);
         while st.value.is_none() && st.taken.is_none() {
+            st.sleepers += 1;
             st = self
                 .cell
                 .ready
                 .wait(st)
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
+            st.sleepers -= 1;
         }
     }
 
@@ -395,12 +550,14 @@ impl<T> AsyncResult<T> {
             if now >= deadline {
                 return false;
             }
+            st.sleepers += 1;
             st = self
                 .cell
                 .ready
                 .wait_timeout(st, deadline - now)
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
                 .0;
+            st.sleepers -= 1;
         }
         true
     }
@@ -457,9 +614,7 @@ impl<T> AsyncResult<T> {
     ) -> std::task::Poll<Result<T, Error>> {
         let mut st = lock(&self.cell.state);
         if st.value.is_none() && st.taken.is_none() {
-            if !st.wakers.iter().any(|w| w.will_wake(cx.waker())) {
-                st.wakers.push(cx.waker().clone());
-            }
+            st.wakers.register(cx.waker());
             return std::task::Poll::Pending;
         }
         drop(st);
@@ -575,7 +730,54 @@ impl<T> AsyncResult<T> {
     }
 }
 
-/// Collects the chunks of a `map`/`starmap`/`apply` job and resolves its cell when the
+/// The one task of an `apply`/`apply_async` call: the result cell is its own sink, so
+/// the call costs one shared allocation (no job, no chunk table) and its result is
+/// decoded straight into the value.
+impl<R: DeserializeOwned + Send> Sink for Cell<R> {
+    fn complete(&self, index: usize, outcome: Outcome) {
+        if index != 0 || self.is_cancelled() {
+            return;
+        }
+        let value = outcome.and_then(|(bytes, fds)| {
+            multiproc_ipc::decode::<One<R>>(&bytes, fds)
+                .map_err(|e| Error::Decode(e.to_string()))
+                .and_then(|one| one.0)
+        });
+        self.resolve(value);
+    }
+
+    fn cancelled(&self) -> bool {
+        self.is_cancelled()
+    }
+}
+
+/// An `apply` task and the cell its result goes to.
+type Apply<R> = (Task, Arc<Cell<R>>);
+
+/// The task of `f(args…)` (`Pool::apply_async`) and the cell its result goes to.
+pub(crate) fn apply_task<F, A>(f: F, args: &A) -> Result<Apply<F::Output>, Error>
+where
+    F: Target<A>,
+    A: Serialize + DeserializeOwned + Send + 'static,
+{
+    let invoker = Invoker::of::<Guarded<F>, A>(Guarded(f))?;
+    // A chunk of one argument tuple, as `map` sends them.
+    let (payload, fds) = multiproc_ipc::encode(std::slice::from_ref(args))
+        .map_err(|e| Error::Encode(e.to_string()))?;
+    let cell = Cell::new();
+    let task = Task {
+        msg: TaskMsg {
+            invoker,
+            payload: Bytes(payload),
+            fds: fds.into_iter().map(PassFd::from).collect(),
+        },
+        sink: cell.clone(),
+        index: 0,
+    };
+    Ok((task, cell))
+}
+
+/// Collects the chunks of a `map`/`starmap` job and resolves its cell when the
 /// last one is in: all values in order, or the first error in order (CPython waits for
 /// every chunk before raising, KI-29).
 pub(crate) struct MapJob<R, T> {
@@ -648,5 +850,70 @@ impl<R: DeserializeOwned + Send, T: Send> Sink for MapJob<R, T> {
 
     fn cancelled(&self) -> bool {
         self.cell.is_cancelled()
+    }
+}
+
+#[cfg(all(test, feature = "tokio"))]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::task::{Context, Poll, Wake, Waker};
+
+    use super::{AsyncResult, Cell, deliver_batch};
+    use crate::error::Error;
+
+    /// Counts its wake-ups.
+    struct Count(AtomicUsize);
+    impl Wake for Count {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    fn pending(r: &AsyncResult<u8>, w: &Waker) -> bool {
+        r.poll_take(&mut Context::from_waker(w)).is_pending()
+    }
+
+    /// In a batch the values are in at once, the wake-ups come when it ends — and they
+    /// still come when the batch unwinds.
+    #[test]
+    fn a_batch_wakes_after_its_last_result_and_on_unwind() {
+        let count = Arc::new(Count(AtomicUsize::new(0)));
+        let waker = Waker::from(count.clone());
+        let (a, b) = (Cell::<u8>::new(), Cell::<u8>::new());
+        let (ra, rb) = (
+            AsyncResult::from_cell(a.clone()),
+            AsyncResult::from_cell(b.clone()),
+        );
+        assert!(pending(&ra, &waker) && pending(&rb, &waker));
+        deliver_batch(|| {
+            a.resolve(Ok(1));
+            deliver_batch(|| b.resolve(Ok(2))); // nested: joins the outer batch
+            assert!(ra.ready() && rb.ready());
+            assert_eq!(count.0.load(Ordering::SeqCst), 0);
+        });
+        assert_eq!(count.0.load(Ordering::SeqCst), 2);
+        assert!(matches!(
+            ra.poll_take(&mut Context::from_waker(&waker)),
+            Poll::Ready(Ok(1))
+        ));
+
+        let c = Cell::<u8>::new();
+        let rc = AsyncResult::from_cell(c.clone());
+        assert!(pending(&rc, &waker));
+        let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            deliver_batch(|| {
+                c.resolve(Err(Error::Cancelled));
+                panic!("delivery failed");
+            })
+        }));
+        assert!(unwound.is_err());
+        assert_eq!(count.0.load(Ordering::SeqCst), 3);
+        // outside a batch: at once
+        let d = Cell::<u8>::new();
+        let rd = AsyncResult::from_cell(d.clone());
+        assert!(pending(&rd, &waker));
+        d.resolve(Ok(4));
+        assert_eq!(count.0.load(Ordering::SeqCst), 4);
     }
 }

@@ -765,11 +765,14 @@ impl Pool {
         /// ```
         pub fn apply_async(self, f, args) {
             assert_pool_task!(F);
-            self.submit_job::<F, A, F::Output>(f, vec![args], 1, |v| {
-                v.into_iter()
-                    .next()
-                    .ok_or_else(|| Error::Decode("no result".into()))
-            })
+            // One task whose cell is its own sink (`job::apply_task`), not a one-chunk map.
+            match job::apply_task(f, &args) {
+                Ok((task, cell)) => match self.shared.submit(vec![task], false) {
+                    Ok(()) => AsyncResult::from_cell(cell),
+                    Err((e, _)) => AsyncResult::failed(e),
+                },
+                Err(e) => AsyncResult::failed(e),
+            }
         }
 
         /// `f(x)` for every `x` of `iterable`, in order (CPython's `map`), with the

@@ -18,7 +18,7 @@ use multiproc_ipc::{Connection, PassFd, Pipe};
 use multiproc_process::{Process, StartMethod};
 
 use crate::error::{Death, Error};
-use crate::job::{Outcome, Task, lock};
+use crate::job::{Outcome, Task, deliver_batch, lock};
 use crate::ring::{KIND_ERR, KIND_OK, Record, Ring};
 use crate::sys;
 use crate::worker::{self, Bytes, FromWorker, InitMsg, ToWorkerRef};
@@ -394,10 +394,17 @@ fn handle_reply(w: &mut Worker, msg: Result<FromWorker, multiproc_ipc::RecvError
 /// A task whose result is in, to be finished once the worker has been given more work.
 type Delivered = Vec<(Task, Outcome)>;
 
+/// Hands the results over as one batch: the tasks awaiting them are woken after the
+/// last (`job::deliver_batch`).
 fn finish_all(delivered: &mut Delivered) {
-    for (task, outcome) in delivered.drain(..) {
-        task.finish(outcome);
+    if delivered.is_empty() {
+        return;
     }
+    deliver_batch(|| {
+        for (task, outcome) in delivered.drain(..) {
+            task.finish(outcome);
+        }
+    });
 }
 
 /// Takes every result in the ring, appending the tasks and outcomes to `out`. `Err` if
