@@ -755,13 +755,7 @@ fn a_sender_killed_with_its_message_in_a_segment_leaves_the_view_readable() -> T
             {
                 let (mine, theirs) = Pipe::duplex()?;
                 mine.enable_shm(1 << 20)?;
-                let mut child = Command::new(std::env::current_exe()?)
-                    .args([
-                        "--exact",
-                        "shm::shm_child_entry",
-                        "--nocapture",
-                        "--test-threads=1",
-                    ])
+                let mut child = this_test_binary("shm::shm_child_entry")?
                     .env(CHILD_ENV, "1")
                     .stdin(Stdio::from(theirs.into_fd()))
                     .stdout(Stdio::null())
