@@ -1274,32 +1274,7 @@ impl Connection {
         fds: &mut Vec<OwnedFd>,
         deadline: Option<Instant>,
     ) -> Result<(), RecvError> {
-        let sock = self.transport != Transport::Pipe;
-        let before = *hgot;
-        let r = sys::fill(
-            self.fd.as_fd(),
-            &mut header[before..4],
-            Some(fds),
-            sock,
-            deadline,
-            Start::Wait,
-        );
-        match r {
-            Ok(Fill::Full) => {
-                *hgot = 4;
-                Ok(())
-            }
-            Ok(Fill::Eof(n)) if before + n == 0 => Err(RecvError::Eof),
-            Ok(Fill::Eof(n)) => Err(RecvError::Truncated {
-                expected: 4,
-                got: (before + n) as u64,
-            }),
-            Ok(Fill::TimedOut(n)) => {
-                *hgot = before + n;
-                Err(RecvError::Timeout)
-            }
-            Err(e) => Err(e.into()),
-        }
+        self.header_fill(header, hgot, fds, deadline, 4, Start::Wait)
     }
 
     /// `read_header`'s last step for a long frame (`ff ff ff ff`): the (rest of the)
@@ -1311,35 +1286,55 @@ impl Connection {
         fds: &mut Vec<OwnedFd>,
         deadline: Option<Instant>,
     ) -> Result<u64, RecvError> {
-        let sock = self.transport != Transport::Pipe;
-        let before = *hgot;
-        if before < MAX_HEADER {
-            let r = sys::fill(
-                self.fd.as_fd(),
-                &mut header[before..],
-                Some(fds),
-                sock,
-                deadline,
-                Start::Read,
-            );
-            match r {
-                Ok(Fill::Full) => *hgot = MAX_HEADER,
-                Ok(Fill::Eof(n)) => {
-                    return Err(RecvError::Truncated {
-                        expected: 8,
-                        got: (before - 4 + n) as u64,
-                    });
-                }
-                Ok(Fill::TimedOut(n)) => {
-                    *hgot = before + n;
-                    return Err(RecvError::Timeout);
-                }
-                Err(e) => return Err(e.into()),
-            }
+        if *hgot < MAX_HEADER {
+            self.header_fill(header, hgot, fds, deadline, MAX_HEADER, Start::Read)?;
         }
         let mut long = [0u8; 8];
         long.copy_from_slice(&header[4..]);
         Ok(u64::from_be_bytes(long))
+    }
+
+    /// Reads header bytes `*hgot..end` (the first four, or the long length's eight
+    /// after them). A timeout keeps what was read (in `hgot`), for the next call to
+    /// resume; end-of-file before any byte of the frame is [`RecvError::Eof`], later
+    /// a truncation counted within the part being read.
+    fn header_fill(
+        &self,
+        header: &mut [u8; MAX_HEADER],
+        hgot: &mut usize,
+        fds: &mut Vec<OwnedFd>,
+        deadline: Option<Instant>,
+        end: usize,
+        start: Start,
+    ) -> Result<(), RecvError> {
+        let sock = self.transport != Transport::Pipe;
+        let before = *hgot;
+        let r = sys::fill(
+            self.fd.as_fd(),
+            &mut header[before..end],
+            Some(fds),
+            sock,
+            deadline,
+            start,
+        );
+        // The part being read: the first four bytes, or the eight after them.
+        let (first, expected) = if end == 4 { (0, 4) } else { (4, 8) };
+        match r {
+            Ok(Fill::Full) => {
+                *hgot = end;
+                Ok(())
+            }
+            Ok(Fill::Eof(n)) if before + n == 0 => Err(RecvError::Eof),
+            Ok(Fill::Eof(n)) => Err(RecvError::Truncated {
+                expected,
+                got: (before + n - first) as u64,
+            }),
+            Ok(Fill::TimedOut(n)) => {
+                *hgot = before + n;
+                Err(RecvError::Timeout)
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Reads exactly `buf.len()` payload bytes into `buf`.
