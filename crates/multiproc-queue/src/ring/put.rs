@@ -48,6 +48,23 @@ impl Ring {
             return Ok(());
         }
         // Larger than the ring: stream it.
+        self.put_streamed(payload, t, seq, deadline)
+    }
+
+    /// `put`'s path for a record larger than the ring: the put lock is held, `t` is
+    /// the tail and `seq` the record's number; the record is written in pieces of at
+    /// most half the ring, each published (and rung) as soon as it is in.
+    fn put_streamed(
+        &self,
+        payload: &[u8],
+        t: u64,
+        seq: u64,
+        deadline: Deadline,
+    ) -> Result<(), Fail> {
+        let h = self.hdr();
+        let ps = &h.put.0;
+        let len = payload.len() as u64;
+        let foot = 8 + align8(len);
         self.wait_space(deadline, || self.free_from(t, 8) >= 8)?;
         ps.open_start.store(t, Ordering::Relaxed);
         ps.open_seq.store(seq, Ordering::Relaxed);
