@@ -2,7 +2,8 @@
 //!
 //! * `pool.apply_async(..).await` from 1,000 concurrent tasks on a multi-thread runtime
 //!   beside the blocking `map` of the same 1,000 items with chunksize 1 (target:
-//!   throughput ≥ 0.8× the blocking map);
+//!   throughput ≥ 0.8× the blocking map), and between them a floor: the same 1,000
+//!   tasks woken by a plain thread that squares their numbers (tokio's own cost);
 //! * a child's exit awaited: our `AsyncProcess::join` (Spawn, a re-exec of this binary;
 //!   Fork from a current-thread runtime) beside tokio's own
 //!   `tokio::process::Child::wait` on a re-exec of this same binary, and our blocking
@@ -68,6 +69,68 @@ fn bench_pool(c: &mut Criterion) {
             })
         },
     );
+    // The floor: the same 1,000 tasks on the same runtime, each handing its argument to
+    // one plain thread (as a supervisor is) and woken by it with the square, in batches
+    // (as `deliver_batch` does) — no pool, no process, no encoding. What tokio's spawn,
+    // cross-thread wake-up and join cost at this scale, beside the pool's own share.
+    {
+        use std::sync::Mutex;
+        use std::task::{Poll, Waker};
+        type Slot = Arc<Mutex<(Option<u64>, Option<Waker>)>>;
+        let (tx, rx) = std::sync::mpsc::channel::<(u64, Slot)>();
+        std::thread::spawn(move || {
+            let mut wakers = Vec::new();
+            while let Ok(first) = rx.recv() {
+                for (x, slot) in std::iter::once(first).chain(rx.try_iter()) {
+                    let mut g = slot.lock().expect("slot");
+                    g.0 = Some(square(x));
+                    if let Some(w) = g.1.take() {
+                        wakers.push(w);
+                    }
+                }
+                for w in wakers.drain(..) {
+                    w.wake();
+                }
+            }
+        });
+        let tx = Mutex::new(tx);
+        g.bench_function(
+            BenchmarkId::from_parameter("floor: tokio tasks woken by a thread"),
+            |b| {
+                b.iter(|| {
+                    let tx = tx.lock().expect("sender").clone();
+                    let total = rt.block_on(async {
+                        let tasks: Vec<_> = (0..TASKS)
+                            .map(|i| {
+                                let tx = tx.clone();
+                                tokio::spawn(async move {
+                                    let slot: Slot = Arc::new(Mutex::new((None, None)));
+                                    tx.send((i, slot.clone())).expect("send");
+                                    std::future::poll_fn(|cx| {
+                                        let mut g = slot.lock().expect("slot");
+                                        match g.0.take() {
+                                            Some(v) => Poll::Ready(v),
+                                            None => {
+                                                g.1 = Some(cx.waker().clone());
+                                                Poll::Pending
+                                            }
+                                        }
+                                    })
+                                    .await
+                                })
+                            })
+                            .collect();
+                        let mut total = 0u64;
+                        for t in tasks {
+                            total = total.wrapping_add(t.await.expect("task"));
+                        }
+                        total
+                    });
+                    assert_eq!(total, expect);
+                })
+            },
+        );
+    }
     g.bench_function(
         BenchmarkId::from_parameter("ours blocking map, chunksize 1"),
         |b| {
