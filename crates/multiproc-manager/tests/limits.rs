@@ -8,7 +8,7 @@ use multiproc_manager::{
     DEFAULT_MAX_DEPTH, Error, Limits, Manager, Registry, RemoteErrorKind, Server, Value,
 };
 
-use multiproc_test_support::BOUND;
+use multiproc_test_support::{BOUND, eventually};
 
 type R = Result<(), Box<dyn std::error::Error>>;
 
@@ -478,14 +478,11 @@ fn waiting_calls_are_capped() -> R {
         m2.lookup("ev")?
     };
     let wait_until = |n: usize| -> R {
-        let deadline = std::time::Instant::now() + BOUND;
-        while server.waiting_calls() != n {
-            if std::time::Instant::now() > deadline {
-                return Err(format!("{} calls waiting, not {n}", server.waiting_calls()).into());
-            }
-            std::thread::sleep(std::time::Duration::from_millis(5));
+        if eventually(|| server.waiting_calls() == n) {
+            Ok(())
+        } else {
+            Err(format!("{} calls waiting, not {n}", server.waiting_calls()).into())
         }
-        Ok(())
     };
     std::thread::scope(|s| -> R {
         let mut waiters = Vec::new();
@@ -644,14 +641,10 @@ fn client_connections_are_capped() -> R {
     let (a, b) = multiproc_ipc::Pipe::duplex()?;
     let refused = server.spawn_connection(a);
     // Bounded: a connection that was not refused would serve (and this join wait) for ever.
-    let deadline = std::time::Instant::now() + BOUND;
-    while !refused.is_finished() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the third connection was not refused"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(5));
-    }
+    assert!(
+        eventually(|| refused.is_finished()),
+        "the third connection was not refused"
+    );
     refused.join().map_err(|_| "client thread panicked")?;
     assert!(matches!(
         Manager::over(b).ping(),
@@ -660,19 +653,15 @@ fn client_connections_are_capped() -> R {
     first.ping()?;
     drop(second);
     // the place is given back once the server has seen the client leave
-    let deadline = std::time::Instant::now() + BOUND;
-    loop {
-        let (a, b) = multiproc_ipc::Pipe::duplex()?;
-        server.spawn_connection(a);
-        if Manager::over(b).ping().is_ok() {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the place never came back"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
+    assert!(
+        eventually(|| {
+            multiproc_ipc::Pipe::duplex().is_ok_and(|(a, b)| {
+                server.spawn_connection(a);
+                Manager::over(b).ping().is_ok()
+            })
+        }),
+        "the place never came back"
+    );
     server.shutdown();
     Ok(())
 }

@@ -22,8 +22,16 @@
 //! ```
 //! use multiproc_test_support::{BOUND, eventually};
 //!
-//! let start = std::time::Instant::now();
-//! assert!(eventually(|| start.elapsed() > std::time::Duration::from_millis(1)));
+//! use std::sync::atomic::{AtomicBool, Ordering};
+//! use std::sync::Arc;
+//!
+//! let done = Arc::new(AtomicBool::new(false));
+//! let setter = std::thread::spawn({
+//!     let done = Arc::clone(&done);
+//!     move || done.store(true, Ordering::Release)
+//! });
+//! assert!(eventually(|| done.load(Ordering::Acquire)));
+//! setter.join().expect("the setter thread");
 //! assert!(BOUND.as_secs() >= 60);
 //! ```
 //!
