@@ -9,6 +9,31 @@ use multiproc_sync::foundation::Deadline;
 use super::{BULK_FLAG, BULK_FOOT, Block, Fail, Held, Ring, SLICE, align8, side_lock};
 
 impl Ring {
+    /// Takes the put side (repairing it after a dead holder) and waits, within
+    /// `deadline`, until the queue's `maxsize` admits one more record: the held lock,
+    /// the record's number and the tail it starts at.
+    fn enter_put(&self, deadline: Deadline) -> Result<(Held<'_>, u64, u64), Fail> {
+        let h = self.hdr();
+        let ps = &h.put.0;
+        let recovered = side_lock(&ps.lock, h.space.0.notifier(), deadline)?;
+        let held = Held(&ps.lock);
+        if recovered {
+            self.repair_put();
+        }
+        let seq = ps.puts.load(Ordering::Relaxed) + 1;
+        self.wait_maxsize(seq, deadline)?;
+        Ok((held, seq, h.tail.0.load(Ordering::Relaxed)))
+    }
+
+    /// Records the record being written (`[t, t + foot)`, number `seq`), so that the
+    /// next holder can cut it if this one dies before publishing it.
+    fn open_record(&self, t: u64, seq: u64, foot: u64) {
+        let ps = &self.hdr().put.0;
+        ps.open_start.store(t, Ordering::Relaxed);
+        ps.open_seq.store(seq, Ordering::Relaxed);
+        ps.open_end.store(t + foot, Ordering::Release);
+    }
+
     /// Appends one record holding `payload`.
     pub(crate) fn put(&self, payload: &[u8], block: Block) -> Result<(), Fail> {
         if self.bulk_fits(payload.len() as u64) {
@@ -21,21 +46,12 @@ impl Ring {
         let h = self.hdr();
         let ps = &h.put.0;
         let deadline = block.deadline();
-        let recovered = side_lock(&ps.lock, h.space.0.notifier(), deadline)?;
-        let _held = Held(&ps.lock);
-        if recovered {
-            self.repair_put();
-        }
+        let (_held, seq, t) = self.enter_put(deadline)?;
         let len = payload.len() as u64;
-        let seq = ps.puts.load(Ordering::Relaxed) + 1;
-        self.wait_maxsize(seq, deadline)?;
-        let t = h.tail.0.load(Ordering::Relaxed);
         let foot = 8 + align8(len);
         if foot <= self.cap {
             self.wait_space(deadline, || self.free_from(t, foot) >= foot)?;
-            ps.open_start.store(t, Ordering::Relaxed);
-            ps.open_seq.store(seq, Ordering::Relaxed);
-            ps.open_end.store(t + foot, Ordering::Release);
+            self.open_record(t, seq, foot);
             // SAFETY: this thread holds the put lock and `[t, t + foot)` is free
             // (`wait_space` saw `free_from(t, foot) >= foot`), `foot <= cap`.
             unsafe {
@@ -66,9 +82,7 @@ impl Ring {
         let len = payload.len() as u64;
         let foot = 8 + align8(len);
         self.wait_space(deadline, || self.free_from(t, 8) >= 8)?;
-        ps.open_start.store(t, Ordering::Relaxed);
-        ps.open_seq.store(seq, Ordering::Relaxed);
-        ps.open_end.store(t + foot, Ordering::Release);
+        self.open_record(t, seq, foot);
         let end = t + foot;
         let mut w = t;
         let mut header = Some(len.to_le_bytes());
@@ -136,18 +150,9 @@ impl Ring {
             return Err(Fail::Corrupt);
         }
         let deadline = block.deadline();
-        let recovered = side_lock(&ps.lock, h.space.0.notifier(), deadline)?;
-        let _held = Held(&ps.lock);
-        if recovered {
-            self.repair_put();
-        }
-        let seq = ps.puts.load(Ordering::Relaxed) + 1;
-        self.wait_maxsize(seq, deadline)?;
-        let t = h.tail.0.load(Ordering::Relaxed);
+        let (_held, seq, t) = self.enter_put(deadline)?;
         self.wait_space(deadline, || self.free_from(t, foot) >= foot)?;
-        ps.open_start.store(t, Ordering::Relaxed);
-        ps.open_seq.store(seq, Ordering::Relaxed);
-        ps.open_end.store(t + foot, Ordering::Release);
+        self.open_record(t, seq, foot);
         // SAFETY: this thread holds the put lock and `[t, t + foot)` is free
         // (`wait_space` saw `free_from(t, foot) >= foot`), `foot <= cap`; the slices
         // below cover `[t + 8, t + 8 + len)` inside it and live only until `fill`
@@ -195,14 +200,7 @@ impl Ring {
         let h = self.hdr();
         let ps = &h.put.0;
         let deadline = block.deadline();
-        let recovered = side_lock(&ps.lock, h.space.0.notifier(), deadline)?;
-        let _held = Held(&ps.lock);
-        if recovered {
-            self.repair_put();
-        }
-        let seq = ps.puts.load(Ordering::Relaxed) + 1;
-        self.wait_maxsize(seq, deadline)?;
-        let t = h.tail.0.load(Ordering::Relaxed);
+        let (_held, seq, t) = self.enter_put(deadline)?;
         let n = align8(len);
         let bt = ps.bulk_tail.load(Ordering::Relaxed);
         // Contiguous: a payload that would wrap starts at the area's beginning.
